@@ -1,0 +1,45 @@
+// Lint: typescript-eslint's type-checked rules everywhere, plus a purity fence around src/core.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const impure = [
+  { name: 'Date', message: 'The core takes time as the `now` argument.' },
+  { name: 'performance', message: 'The core takes time as the `now` argument.' },
+  { name: 'setTimeout', message: 'The core never starts timers: return a deadline.' },
+  { name: 'setInterval', message: 'The core never starts timers: return a deadline.' },
+  { name: 'setImmediate', message: 'The core never starts timers: return a deadline.' },
+  { name: 'queueMicrotask', message: 'The core is synchronous.' },
+  { name: 'process', message: 'The core does no I/O.' },
+  { name: 'fetch', message: 'The core does no I/O.' },
+  { name: 'console', message: 'The core does no I/O: return decisions.' },
+];
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'out/**', 'bench/results/**', 'bin/**', 'eslint.config.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+    },
+  },
+  {
+    files: ['src/core/**/*.ts'],
+    ignores: ['src/core/**/*.test.ts'],
+    rules: {
+      'no-restricted-globals': ['error', ...impure],
+      'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'Use the injected Rng.' }],
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['node:*', 'fs', 'path', 'os', 'child_process', 'http', 'net', 'crypto', 'worker_threads'], message: 'The core does no I/O.' },
+          { group: ['**/sim/**', '**/live/**', '**/cli/**', '../sim/*', '../live/*', '../cli/*'], message: 'The core imports nothing from the drivers.' },
+          { regex: '^[^.]', message: 'The core imports no packages.' },
+        ],
+      }],
+      '@typescript-eslint/require-await': 'off',
+      'no-restricted-syntax': ['error', { selector: 'AwaitExpression', message: 'The core is synchronous.' }, { selector: 'FunctionDeclaration[async=true]', message: 'The core is synchronous.' }],
+    },
+  },
+);

@@ -1,0 +1,54 @@
+// `fare` command line: parses arguments into configs and hands them to the drivers. No policy here.
+
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { runSimCommand } from './sim.ts';
+
+const HELP = `fare — serverless functions scheduled by price class
+
+Usage:
+  fare sim fig4 [--quick] [--seed N] [--out DIR]   reproduce the paper's Figure 4 (latency per class vs load)
+  fare sim fig5 [--quick] [--seed N] [--out DIR]   reproduce the paper's Figure 5 (memory and swapping)
+  fare sim run CONFIG [--seed N] [--out DIR]       run the experiment described in a JSON config file
+  fare --version | --help
+
+Run "fare sim --help" for the simulator's options.`;
+
+export function main(argv: readonly string[]): number {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(`${HELP}\n`);
+      return cmd === undefined ? 1 : 0;
+    case '-v':
+    case '--version': {
+      const pkg = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string };
+      process.stdout.write(`${pkg.version}\n`);
+      return 0;
+    }
+    case 'sim':
+      return runSimCommand(rest);
+    default:
+      process.stderr.write(`fare: unknown command "${cmd}" (FARE_E_USAGE). Run "fare --help" for the commands.\n`);
+      return 2;
+  }
+}
+
+/** Entry point of the `fare` binary: runs the command and sets the exit code. */
+export function run(argv: readonly string[] = process.argv.slice(2)): void {
+  try {
+    process.exitCode = main(argv);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    if (typeof err.code === 'string' && err.code.startsWith('FARE_E_')) {
+      process.stderr.write(`fare: ${err.message} (${err.code})\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`fare: internal error: ${err.stack ?? String(e)}\n`);
+    process.exitCode = 70;
+  }
+}

@@ -1,0 +1,106 @@
+// `fare sim …`: the simulator's subcommands (fig4, fig5, run CONFIG).
+
+import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parse, UsageError } from './args.ts';
+import { runFig4 } from '../sim/experiments/fig4.ts';
+import { runFig5 } from '../sim/experiments/fig5.ts';
+import { runCustom } from '../sim/experiments/custom.ts';
+import { ConfigError, parseExperiment, type Progress as RunProgress } from '../sim/experiment.ts';
+import { Progress } from '../sim/report/progress.ts';
+
+const SIM_HELP = `fare sim — the discrete-event simulator
+
+  fare sim fig4 [--quick] [--seed N] [--out DIR]
+      Figure 4: Fare (no idle list), Hermod and EDF on 100 machines × 8 cores, 4 shards, k = 3,
+      unlimited memory, loads 0.5 to 1.2. Writes DIR/fig4.csv, charts (.svg, .png) and DIR/summary.md.
+  fare sim fig5 [--quick] [--seed N] [--out DIR]
+      Figure 5: Fare with idle list, 32 GB per machine: memory per machine over time, swapped MB per
+      class and per machine. Writes DIR/fig5.csv, fig5-memory.csv, fig5-swaps.csv, charts, summary.md.
+  fare sim run CONFIG [--seed N] [--out DIR]
+      Any experiment described in a JSON file (see "Experiment configs" in README.md).
+
+Options:
+  --quick       a smaller run (under 30 s) that still shows the qualitative result
+  --seed N      random seed (default 1); the same seed and config give byte-identical output
+  --out DIR     output directory (default out/<experiment>)
+  --quiet       no progress bar`;
+
+export function runSimCommand(args: readonly string[]): number {
+  const { values, positionals } = parse(args, {
+    quick: { type: 'boolean', default: false },
+    seed: { type: 'string' },
+    out: { type: 'string' },
+    quiet: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  const [which, ...more] = positionals;
+  if (values.help || which === undefined || which === 'help') {
+    process.stdout.write(`${SIM_HELP}\n`);
+    return which === undefined && !values.help ? 1 : 0;
+  }
+  const seedText = values.seed as string | undefined;
+  const seed = seedText === undefined ? 1 : Number(seedText);
+  if (!Number.isSafeInteger(seed)) throw new UsageError(`--seed ${seedText ?? ''} is not a whole number: give e.g. --seed 7`);
+  const quick = values.quick as boolean;
+  const progress = values.quiet ? undefined : cliProgress();
+  const t0 = performance.now();
+  let out: string;
+  let files: string[];
+  switch (which) {
+    case 'fig4':
+    case 'fig5': {
+      if (more.length) throw new UsageError(`fare sim ${which} takes no arguments besides options, got "${more.join(' ')}"`);
+      out = resolve((values.out as string | undefined) ?? join('out', which));
+      const opts = { quick, seed, out, ...(progress ? { progress } : {}) };
+      files = (which === 'fig4' ? runFig4(opts) : runFig5(opts)).files;
+      break;
+    }
+    case 'run': {
+      const [file, ...extra] = more;
+      if (file === undefined) throw new UsageError('fare sim run needs a config file: fare sim run CONFIG.json (see README.md, "Experiment configs")');
+      if (extra.length) throw new UsageError(`fare sim run takes one config file, got also "${extra.join(' ')}"`);
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (e) {
+        throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
+      }
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch (e) {
+        throw new ConfigError(`config file ${file} is not valid JSON: ${(e as Error).message}`);
+      }
+      if (seedText !== undefined && typeof raw === 'object' && raw !== null) (raw as Record<string, unknown>).seed = seed;
+      const spec = parseExperiment(raw);
+      out = resolve((values.out as string | undefined) ?? join('out', spec.name));
+      mkdirSync(out, { recursive: true });
+      writeFileSync(join(out, 'config.json'), `${JSON.stringify(raw, null, 2)}\n`);
+      files = ['config.json', ...runCustom(spec, out, progress)];
+      break;
+    }
+    default:
+      throw new UsageError(`unknown simulator command "${which}": use fig4, fig5 or run (see fare sim --help)`);
+  }
+  const secs = ((performance.now() - t0) / 1000).toFixed(1);
+  process.stdout.write(`wrote ${files.length} files to ${out} in ${secs} s:\n${files.map((f) => `  ${f}`).join('\n')}\n`);
+  return 0;
+}
+
+/** Adapts the experiment's progress callbacks to a terminal progress bar (silent when not a TTY). */
+function cliProgress(): RunProgress {
+  let bar: Progress | undefined;
+  return {
+    start(label, jobs) {
+      bar = new Progress({ label, total: jobs });
+    },
+    tick(n) {
+      bar?.update(n);
+    },
+    end() {
+      bar?.done();
+      bar = undefined;
+    },
+  };
+}

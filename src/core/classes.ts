@@ -1,0 +1,70 @@
+// Price classes: the fixed table of named classes with a price per CPU-second, and the one memory price.
+// Class index 0 is the most expensive; every scheduling decision compares these indexes.
+
+import type { ClassIndex } from './types.ts';
+
+export interface PriceClass {
+  readonly name: string;
+  /** Price per CPU-second, in micro-cents (µ¢). */
+  readonly price: number;
+}
+
+export interface PriceTable {
+  /** Sorted by price, highest first; index = ClassIndex. */
+  readonly classes: readonly PriceClass[];
+  /** Price per GB-second of memory used, in µ¢, the same for every class. */
+  readonly memoryPrice: number;
+}
+
+/**
+ * The paper's example (home page 2 µ¢, profile page 1.5 µ¢, image processing 0.5 µ¢ per CPU-second),
+ * with a `standard` class between them for tenants who do not choose.
+ */
+export const DEFAULT_PRICE_TABLE: PriceTable = {
+  classes: [
+    { name: 'high', price: 2 },
+    { name: 'middle', price: 1.5 },
+    { name: 'standard', price: 1 },
+    { name: 'low', price: 0.5 },
+  ],
+  memoryPrice: 0.25,
+};
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** Validates and sorts a table given in any order; errors say what is wrong and what to do. */
+export function makePriceTable(classes: readonly PriceClass[], memoryPrice: number): Result<PriceTable> {
+  if (classes.length === 0) return { ok: false, error: 'the price table has no classes: give at least one {name, price}' };
+  const seen = new Set<string>();
+  for (const c of classes) {
+    if (!/^[a-z][a-z0-9-]{0,31}$/.test(c.name)) {
+      return { ok: false, error: `class name ${JSON.stringify(c.name)} is not valid: use 1–32 lower-case letters, digits or '-', starting with a letter` };
+    }
+    if (seen.has(c.name)) return { ok: false, error: `class ${c.name} is listed twice: give each class once` };
+    seen.add(c.name);
+    if (!Number.isFinite(c.price) || c.price <= 0) {
+      return { ok: false, error: `class ${c.name} has price ${String(c.price)}: prices must be positive numbers (µ¢ per CPU-second)` };
+    }
+  }
+  const prices = new Set(classes.map((c) => c.price));
+  if (prices.size !== classes.length) return { ok: false, error: 'two classes have the same price: classes are ordered by price, so prices must differ' };
+  if (!Number.isFinite(memoryPrice) || memoryPrice < 0) {
+    return { ok: false, error: `memory price ${String(memoryPrice)} is not valid: give a number ≥ 0 (µ¢ per GB-second)` };
+  }
+  const sorted = [...classes].sort((a, b) => b.price - a.price);
+  return { ok: true, value: { classes: sorted, memoryPrice } };
+}
+
+export function classIndex(table: PriceTable, name: string): ClassIndex | undefined {
+  const i = table.classes.findIndex((c) => c.name === name);
+  return i < 0 ? undefined : i;
+}
+
+export function maxPrice(table: PriceTable): number {
+  return table.classes[0]?.price ?? 1;
+}
+
+/** Class inheritance along call chains: the callee runs at the higher of the two classes. */
+export function inheritClass(caller: ClassIndex | undefined, own: ClassIndex): ClassIndex {
+  return caller === undefined ? own : Math.min(caller, own);
+}

@@ -1,0 +1,202 @@
+// Invariants of the machine scheduler on random small workloads, run to completion by the test kit's
+// executor (virtual time, known runtimes) on a Machine with c cores.
+
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { Machine } from './machine.ts';
+import type { MachinePolicy } from './run-queue.ts';
+import { Rng } from '../rng.ts';
+import { execute, machineTarget, type ExecJob, type ExecResult } from '../testkit/executor.ts';
+import { classInversions, fcfsViolations, idleWhileWaiting, lostOrMiscounted } from '../testkit/invariants.ts';
+import { machineConfig } from '../testkit/fixtures.ts';
+
+const jobsArb = fc
+  .array(
+    fc.record({ arrival: fc.integer({ min: 0, max: 20 }), cls: fc.integer({ min: 0, max: 3 }), runtime: fc.integer({ min: 1, max: 8 }) }),
+    { minLength: 1, maxLength: 12 },
+  )
+  .map((js): ExecJob[] => js.map((j, i) => ({ id: i + 1, ...j })));
+const coresArb = fc.integer({ min: 1, max: 3 });
+
+function run(policy: MachinePolicy, cores: number, jobs: readonly ExecJob[]): ExecResult {
+  return execute(machineTarget(new Machine(machineConfig({ policy, cores }), new Rng('prop'))), jobs);
+}
+
+/** Every time a job is stopped before finishing, a job of a strictly higher class starts then. */
+function preemptionsNotForHigherClass(r: ExecResult): string[] {
+  const bad: string[] = [];
+  for (const s of r.segments) {
+    const o = r.byId.get(s.job);
+    if (!o || o.finish === s.to) continue;
+    const by = r.segments.filter((x) => x.from === s.to && (r.byId.get(x.job)?.job.cls ?? Infinity) < o.job.cls);
+    if (by.length === 0) bad.push(`job ${s.job} (class ${o.job.cls}) stopped at ${s.to} with no higher-class job starting`);
+  }
+  return bad;
+}
+
+describe.each(['priority', 'fcfs', 'ps'] as const)('Machine (%s) on random workloads', (policy) => {
+  it('loses no job and runs none twice: each completes once, with service equal to its runtime', () => {
+    fc.assert(
+      fc.property(coresArb, jobsArb, (cores, jobs) => {
+        const r = run(policy, cores, jobs); // the executor throws on a double run or an over-committed core
+        expect(lostOrMiscounted(r)).toEqual([]);
+        expect(r.outcomes.every((o) => o.finish !== undefined && o.finish >= o.job.arrival + o.job.runtime - 1e-9)).toBe(true);
+      }),
+    );
+  });
+
+  it('makes the same decisions for the same workload', () => {
+    fc.assert(
+      fc.property(coresArb, jobsArb, (cores, jobs) => {
+        expect(run(policy, cores, jobs).trace).toEqual(run(policy, cores, jobs).trace);
+      }),
+      { numRuns: 30 },
+    );
+  });
+});
+
+describe.each(['priority', 'fcfs'] as const)('Machine (%s) work conservation', (policy) => {
+  it('never leaves a core idle while a job waits on the machine', () => {
+    fc.assert(
+      fc.property(coresArb, jobsArb, (cores, jobs) => {
+        expect(idleWhileWaiting(run(policy, cores, jobs), cores)).toEqual([]);
+      }),
+    );
+  });
+
+  it('starts the jobs of one class in their order of arrival on the machine', () => {
+    fc.assert(
+      fc.property(coresArb, jobsArb, (cores, jobs) => {
+        expect(fcfsViolations(run(policy, cores, jobs))).toEqual([]);
+      }),
+    );
+  });
+});
+
+describe('Machine (priority) class order', () => {
+  it('never keeps a job waiting while a lower-class job runs', () => {
+    fc.assert(
+      fc.property(coresArb, jobsArb, (cores, jobs) => {
+        expect(classInversions(run('priority', cores, jobs))).toEqual([]);
+      }),
+    );
+  });
+
+  it('preempts only for a strictly higher class', () => {
+    fc.assert(
+      fc.property(coresArb, jobsArb, (cores, jobs) => {
+        expect(preemptionsNotForHigherClass(run('priority', cores, jobs))).toEqual([]);
+      }),
+    );
+  });
+
+  it('completes equal-runtime jobs of one class in arrival order', () => {
+    fc.assert(
+      fc.property(coresArb, jobsArb, (cores, jobs) => {
+        const r = run('priority', cores, jobs);
+        const order = [...r.outcomes].sort((a, b) => a.job.arrival - b.job.arrival || a.job.id - b.job.id);
+        for (let i = 0; i < order.length; i++) {
+          for (let k = i + 1; k < order.length; k++) {
+            const a = order[i], b = order[k];
+            if (!a || !b || a.job.cls !== b.job.cls || a.job.runtime !== b.job.runtime) continue;
+            expect(a.finish as number, `job ${a.job.id} before job ${b.job.id}`).toBeLessThanOrEqual(b.finish as number);
+          }
+        }
+      }),
+    );
+  });
+});
+
+describe('Machine (fcfs) order', () => {
+  it('never preempts, and starts jobs in arrival order across classes', () => {
+    fc.assert(
+      fc.property(coresArb, jobsArb, (cores, jobs) => {
+        const r = run('fcfs', cores, jobs);
+        expect(r.outcomes.every((o) => o.preemptions === 0)).toBe(true);
+        expect(fcfsViolations(r, () => 0)).toEqual([]);
+      }),
+    );
+  });
+});
+
+describe('Machine (ps) sharing', () => {
+  it('starts every job on arrival, never preempts, and never lets a job wait', () => {
+    fc.assert(
+      fc.property(coresArb, jobsArb, (cores, jobs) => {
+        const r = run('ps', cores, jobs);
+        expect(r.outcomes.every((o) => o.start === o.job.arrival && o.preemptions === 0)).toBe(true);
+        expect(r.intervals.every((iv) => iv.waiting.length === 0)).toBe(true);
+      }),
+    );
+  });
+});
+
+describe('Machine (priority) swapping on random arrivals and completions', () => {
+  const opArb = fc.oneof(
+    fc.record({ op: fc.constant('arrive' as const), cls: fc.integer({ min: 0, max: 3 }), mb: fc.integer({ min: 0, max: 400 }) }),
+    fc.record({ op: fc.constant('complete' as const), pick: fc.nat() }),
+  );
+
+  it('swaps only waiting jobs, swaps a job in just before it runs, and keeps resident memory accounted', () => {
+    fc.assert(
+      fc.property(coresArb, fc.array(opArb, { maxLength: 40 }), (cores, ops) => {
+        const cap = 1000;
+        const m = new Machine(machineConfig({ cores, memoryMB: cap, swap: { enabled: true, targetFraction: 0.8 } }), new Rng('swap'));
+        const mem = new Map<number, { cls: number; mb: number }>();
+        const running = new Set<number>();
+        const swapped = new Set<number>();
+        let nextId = 1;
+        ops.forEach((o, now) => {
+          if (o.op === 'arrive') {
+            const id = nextId++;
+            mem.set(id, { cls: o.cls, mb: o.mb });
+            m.step(now, { kind: 'arrive', job: { id, cls: o.cls, arrival: now, fn: 0 }, memMB: o.mb });
+          } else {
+            const ids = [...running].sort((a, b) => a - b);
+            if (ids.length === 0) return;
+            const id = ids[o.pick % ids.length] as number;
+            running.delete(id);
+            m.step(now, { kind: 'complete', job: id, memMB: mem.get(id)?.mb ?? 0 });
+            mem.delete(id);
+          }
+          const ds = m.ready().slice();
+          m.advance();
+          ds.forEach((d, i) => {
+            switch (d.kind) {
+              case 'run':
+                expect(swapped.has(d.job), `job ${d.job} runs while swapped out`).toBe(false);
+                running.add(d.job);
+                break;
+              case 'preempt':
+                expect(running.delete(d.job)).toBe(true);
+                break;
+              case 'swap-out':
+                expect(running.has(d.job) || swapped.has(d.job), `swap-out of job ${d.job}, running or already out`).toBe(false);
+                expect(d.mb).toBe(mem.get(d.job)?.mb);
+                swapped.add(d.job);
+                break;
+              case 'swap-in':
+                expect(swapped.delete(d.job)).toBe(true);
+                expect(ds[i + 1]).toEqual({ kind: 'run', job: d.job });
+                break;
+              case 'poll-shards':
+              case 'idle-join':
+              case 'idle-update':
+              case 'idle-leave':
+                throw new Error(`unexpected decision ${d.kind}: this machine has no dispatcher`);
+            }
+          });
+          const resident = [...mem].filter(([id]) => !swapped.has(id)).reduce((s, [, j]) => s + j.mb, 0);
+          expect(m.usedMB).toBe(resident);
+          // Over capacity, or short of the target after swapping, only when nothing is left to swap.
+          const swappedNow = ds.some((d) => d.kind === 'swap-out');
+          if (resident > cap || (swappedNow && resident > 0.8 * cap)) {
+            const swappable = [...mem].filter(([id, j]) => !running.has(id) && !swapped.has(id) && j.mb > 0);
+            expect(swappable).toEqual([]);
+          }
+          for (const id of swapped) expect(m.slot(id)).toMatchObject({ swapped: true, running: false });
+        });
+      }),
+    );
+  });
+});

@@ -1,0 +1,178 @@
+// One machine as the core sees it: the machine scheduler (run queue) plus the dispatcher's two jobs,
+// class-based swapping under memory pressure and idle-list membership. The driver reports arrivals,
+// completions and memory readings; the machine answers with run / preempt / swap / idle-list decisions.
+// It never knows a job's runtime or final memory: those belong to the driver (real or simulated).
+
+import type { CoreObject, Job, JobId, MachineId, Millis, ShardId } from '../types.ts';
+import { InvariantError, unreachable } from '../types.ts';
+import type { Rng } from '../rng.ts';
+import { RunQueue, type MachinePolicy, type Slot } from './run-queue.ts';
+import { Dispatcher, type DispatcherConfig, type DispatcherDecision } from './dispatcher.ts';
+import { swapOut, type SwapConfig } from './swapper.ts';
+
+export interface MachineConfig {
+  readonly id: MachineId;
+  readonly cores: number;
+  readonly policy: MachinePolicy;
+  /** Number of price classes. */
+  readonly classes: number;
+  /** Physical memory (MB); Infinity turns memory management off. */
+  readonly memoryMB: number;
+  readonly swap: SwapConfig;
+  /** Idle-list membership; undefined when the shards use no idle list. */
+  readonly dispatcher: DispatcherConfig | undefined;
+}
+
+export type MachineInput =
+  /** A job placed here; `memMB` is its resident memory now (its initial size). */
+  | { readonly kind: 'arrive'; readonly job: Job; readonly memMB: number }
+  /** A running job finished; `memMB` is the resident memory it frees. */
+  | { readonly kind: 'complete'; readonly job: JobId; readonly memMB: number }
+  /** The driver carried out a preempt; the job's resident memory at that moment. */
+  | { readonly kind: 'stopped'; readonly job: JobId; readonly memMB: number }
+  /** Resident memory of the whole machine (sent when it leaves `memoryBand()`). */
+  | { readonly kind: 'memory'; readonly usedMB: number }
+  /** Answer to a dispatcher poll: idle-list sizes of the polled shards. */
+  | { readonly kind: 'shard-sizes'; readonly poll: number; readonly sizes: readonly number[] };
+
+export type MachineDecision =
+  | { readonly kind: 'run'; readonly job: JobId }
+  | { readonly kind: 'preempt'; readonly job: JobId }
+  | { readonly kind: 'swap-out'; readonly job: JobId; readonly cls: number; readonly mb: number }
+  | { readonly kind: 'swap-in'; readonly job: JobId; readonly cls: number; readonly mb: number }
+  | DispatcherDecision;
+
+export class Machine implements CoreObject<MachineInput, MachineDecision> {
+  readonly rq: RunQueue;
+  private readonly slots = new Map<JobId, Slot>();
+  private readonly dispatcher: Dispatcher | undefined;
+  private readonly out: MachineDecision[] = [];
+  private seq = 0;
+  private used = 0;
+  private jobsFell = false;
+  private readonly moved = { start: undefined as Slot | undefined, preempt: undefined as Slot | undefined };
+  private readonly emitSwapOut = (s: Slot): void => {
+    this.out.push({ kind: 'swap-out', job: s.job.id, cls: s.job.cls, mb: s.memMB });
+  };
+
+  constructor(readonly cfg: Readonly<MachineConfig>, private readonly rng: Rng) {
+    if (!Number.isInteger(cfg.cores) || cfg.cores < 1) throw new RangeError(`machine ${cfg.id}: cores must be a whole number ≥ 1, got ${cfg.cores}`);
+    this.rq = new RunQueue(cfg.cores, cfg.policy, cfg.classes);
+    this.dispatcher = cfg.dispatcher ? new Dispatcher(cfg.dispatcher, rng.fork('dispatcher')) : undefined;
+  }
+
+  /** Jobs on the machine, running or waiting: the answer to a shard's poll. */
+  get jobs(): number {
+    return this.rq.jobs;
+  }
+
+  get running(): number {
+    return this.rq.running.length;
+  }
+
+  /** Resident memory as the machine last knew it (MB). */
+  get usedMB(): number {
+    return this.used;
+  }
+
+  /** The idle list this machine is on, or -1. */
+  get idleShard(): ShardId {
+    return this.dispatcher?.member ?? -1;
+  }
+
+  /** Is this job on the machine, and is it running / swapped? For drivers and tests. */
+  slot(job: JobId): Readonly<Slot> | undefined {
+    return this.slots.get(job);
+  }
+
+  /** Used memory (MB) outside of which the driver must send a `memory` reading. */
+  memoryBand(): { low: number; high: number } {
+    const cap = this.cfg.memoryMB;
+    let low = -Infinity;
+    let high = this.cfg.swap.enabled && Number.isFinite(cap) ? cap : Infinity;
+    if (this.dispatcher && Number.isFinite(cap)) {
+      const b = this.dispatcher.band(cap);
+      low = b.low;
+      if (b.high < high) high = b.high;
+    }
+    return { low, high };
+  }
+
+  step(now: Millis, input: MachineInput): void {
+    switch (input.kind) {
+      case 'arrive': {
+        const cls = input.job.cls;
+        if (!Number.isInteger(cls) || cls < 0 || cls >= this.cfg.classes) {
+          throw new InvariantError(`machine ${this.cfg.id}: job ${input.job.id} has class ${cls}, outside 0..${this.cfg.classes - 1}`, { seed: this.rng.label });
+        }
+        const slot: Slot = { job: input.job, seq: this.seq++, running: false, started: false, memMB: input.memMB, swapped: false };
+        if (this.slots.has(input.job.id)) throw new InvariantError(`machine ${this.cfg.id}: job ${input.job.id} arrived twice`, { seed: this.rng.label });
+        this.slots.set(input.job.id, slot);
+        this.used += input.memMB;
+        this.rq.arrive(slot, this.moved);
+        const { start, preempt } = this.moved;
+        if (preempt) this.out.push({ kind: 'preempt', job: preempt.job.id });
+        if (start) this.start(start);
+        break;
+      }
+      case 'complete': {
+        const slot = this.slots.get(input.job);
+        if (!slot || !slot.running) {
+          throw new InvariantError(`machine ${this.cfg.id}: completion of job ${input.job}, which is not running here`, { seed: this.rng.label });
+        }
+        this.slots.delete(input.job);
+        this.used -= input.memMB;
+        const next = this.rq.complete(slot);
+        this.jobsFell = true;
+        if (next) this.start(next);
+        break;
+      }
+      case 'stopped': {
+        const slot = this.slots.get(input.job);
+        if (slot && !slot.running) slot.memMB = input.memMB;
+        break;
+      }
+      case 'memory':
+        this.used = input.usedMB;
+        break;
+      case 'shard-sizes':
+        this.dispatcher?.answered(input.poll, input.sizes, this.cfg.memoryMB - this.used, this.rq.jobs, this.out as DispatcherDecision[]);
+        break;
+      default:
+        unreachable(input, 'machine input');
+    }
+    this.relieve();
+    if (this.dispatcher) {
+      this.dispatcher.check(this.cfg.memoryMB - this.used, this.rq.jobs, this.jobsFell, this.out as DispatcherDecision[]);
+      this.jobsFell = false;
+    }
+  }
+
+  ready(): readonly MachineDecision[] {
+    return this.out;
+  }
+
+  advance(): void {
+    this.out.length = 0;
+  }
+
+  nextDeadline(): Millis {
+    return Infinity;
+  }
+
+  private start(slot: Slot): void {
+    if (slot.swapped) {
+      slot.swapped = false;
+      this.used += slot.memMB;
+      this.out.push({ kind: 'swap-in', job: slot.job.id, cls: slot.job.cls, mb: slot.memMB });
+    }
+    this.out.push({ kind: 'run', job: slot.job.id });
+  }
+
+  /** Class-based swapping when resident memory is over capacity. */
+  private relieve(): void {
+    const cap = this.cfg.memoryMB;
+    if (!this.cfg.swap.enabled || this.used <= cap) return;
+    this.used = swapOut(this.rq, this.used, cap * this.cfg.swap.targetFraction, this.emitSwapOut);
+  }
+}

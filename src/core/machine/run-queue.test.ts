@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { RunQueue, type MachinePolicy, type Slot } from './run-queue.ts';
+import { job } from '../testkit/fixtures.ts';
+
+/** A run queue with helpers that return job ids, so expectations read as stories. */
+function rq(cores: number, policy: MachinePolicy, classes = 4) {
+  const q = new RunQueue(cores, policy, classes);
+  const slots = new Map<number, Slot>();
+  let seq = 0;
+  const out = { start: undefined as Slot | undefined, preempt: undefined as Slot | undefined };
+  return {
+    q,
+    /** Arrival of job `id` of class `cls`: [started id, preempted id]. */
+    arrive(id: number, cls: number): [number | undefined, number | undefined] {
+      const s: Slot = { job: job(id, cls, seq), seq: seq++, running: false, started: false, memMB: 0, swapped: false };
+      slots.set(id, s);
+      q.arrive(s, out);
+      return [out.start?.job.id, out.preempt?.job.id];
+    },
+    /** Completion of job `id`: the id started in its place. */
+    complete(id: number): number | undefined {
+      return q.complete(slots.get(id) as Slot)?.job.id;
+    },
+    running: () => q.running.map((s) => s.job.id).sort((a, b) => a - b),
+    waiting: () => q.waiting.map((w) => Array.from({ length: w.length }, (_, i) => (w.at(i) as Slot).job.id)),
+    slot: (id: number) => slots.get(id) as Slot,
+  };
+}
+
+describe('RunQueue under priority', () => {
+  it('starts arrivals while cores are free, whatever their class', () => {
+    const m = rq(2, 'priority');
+    expect(m.arrive(1, 3)).toEqual([1, undefined]);
+    expect(m.arrive(2, 0)).toEqual([2, undefined]);
+    expect(m.running()).toEqual([1, 2]);
+    expect(m.slot(1)).toMatchObject({ running: true, started: true });
+  });
+
+  it('preempts a lower-class running job for a higher-class arrival', () => {
+    const m = rq(1, 'priority');
+    m.arrive(1, 2);
+    expect(m.arrive(2, 1)).toEqual([2, 1]);
+    expect(m.running()).toEqual([2]);
+    expect(m.waiting()).toEqual([[], [], [1], []]);
+    expect(m.slot(1)).toMatchObject({ running: false, started: true });
+  });
+
+  it('chooses as victim the lowest running class, then the latest arrival within it', () => {
+    const m = rq(4, 'priority');
+    m.arrive(1, 3);
+    m.arrive(2, 1);
+    m.arrive(3, 3);
+    m.arrive(4, 2);
+    expect(m.q.lowestRunningClass()).toBe(3);
+    expect(m.arrive(5, 0)).toEqual([5, 3]); // class 3 is lowest; job 3 arrived after job 1
+    expect(m.arrive(6, 0)).toEqual([6, 1]);
+    expect(m.arrive(7, 0)).toEqual([7, 4]);
+    expect(m.arrive(8, 0)).toEqual([8, 2]);
+    expect(m.q.lowestRunningClass()).toBe(0);
+  });
+
+  it('never preempts for an arrival of the same or a lower class', () => {
+    const m = rq(1, 'priority');
+    m.arrive(1, 1);
+    expect(m.arrive(2, 1)).toEqual([undefined, undefined]);
+    expect(m.arrive(3, 2)).toEqual([undefined, undefined]);
+    expect(m.running()).toEqual([1]);
+    expect(m.waiting()).toEqual([[], [2], [3], []]);
+  });
+
+  it('puts a preempted job back at the head of its class, ahead of jobs that waited there', () => {
+    const m = rq(1, 'priority');
+    m.arrive(1, 2);
+    m.arrive(2, 2); // waits behind 1
+    m.arrive(3, 0); // preempts 1, which goes before 2
+    expect(m.waiting()[2]).toEqual([1, 2]);
+    expect(m.complete(3)).toBe(1);
+    expect(m.complete(1)).toBe(2);
+  });
+
+  it('keeps arrival order within a class when several are preempted in turn', () => {
+    const m = rq(2, 'priority');
+    m.arrive(1, 3);
+    m.arrive(2, 3);
+    m.arrive(3, 3);
+    m.arrive(4, 0); // preempts 2 (latest running)
+    m.arrive(5, 0); // preempts 1
+    expect(m.waiting()[3]).toEqual([1, 2, 3]);
+  });
+
+  it('on completion starts the highest waiting class, first come first served within it', () => {
+    const m = rq(1, 'priority');
+    m.arrive(1, 0);
+    m.arrive(2, 3);
+    m.arrive(3, 1);
+    m.arrive(4, 1);
+    m.arrive(5, 2);
+    expect([m.complete(1), m.complete(3), m.complete(4), m.complete(5), m.complete(2)]).toEqual([3, 4, 5, 2, undefined]);
+    expect(m.q.jobs).toBe(0);
+  });
+
+  it('counts jobs running and waiting', () => {
+    const m = rq(1, 'priority');
+    m.arrive(1, 1);
+    m.arrive(2, 1);
+    m.arrive(3, 0);
+    expect([m.q.jobs, m.q.waitingCount, m.q.running.length]).toEqual([3, 2, 1]);
+    expect(new RunQueue(1, 'priority', 4).lowestRunningClass()).toBe(-1);
+  });
+
+  it('ignores the completion of a slot that is not running', () => {
+    const m = rq(1, 'priority');
+    m.arrive(1, 1);
+    m.arrive(2, 1);
+    expect(m.complete(2)).toBeUndefined();
+    expect(m.running()).toEqual([1]);
+    expect(m.q.jobs).toBe(2);
+  });
+});
+
+describe('RunQueue under fcfs', () => {
+  it('never preempts, and runs waiting jobs in arrival order whatever their class', () => {
+    const m = rq(1, 'fcfs');
+    m.arrive(1, 3);
+    expect(m.arrive(2, 0)).toEqual([undefined, undefined]);
+    m.arrive(3, 2);
+    m.arrive(4, 0);
+    expect(m.waiting()).toEqual([[2, 3, 4]]);
+    expect([m.complete(1), m.complete(2), m.complete(3), m.complete(4)]).toEqual([2, 3, 4, undefined]);
+  });
+});
+
+describe('RunQueue under ps', () => {
+  it('runs every job at once, beyond the number of cores, and starts nobody on completion', () => {
+    const m = rq(2, 'ps');
+    for (let i = 1; i <= 5; i++) expect(m.arrive(i, i % 4)).toEqual([i, undefined]);
+    expect(m.running()).toEqual([1, 2, 3, 4, 5]);
+    expect(m.q.waitingCount).toBe(0);
+    expect(m.complete(3)).toBeUndefined();
+    expect(m.running()).toEqual([1, 2, 4, 5]);
+  });
+});

@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { swapOut } from './swapper.ts';
+import { RunQueue, type Slot } from './run-queue.ts';
+import { Machine } from './machine.ts';
+import { Rng } from '../rng.ts';
+import { runScript } from '../testkit/trace.ts';
+import { job, machineConfig } from '../testkit/fixtures.ts';
+
+/** One core, priority; jobs arrive in order with (class, MB); the first runs, the rest wait. */
+function loaded(jobs: [cls: number, mb: number][], cores = 1): { rq: RunQueue; used: number; slots: Slot[] } {
+  const rq = new RunQueue(cores, 'priority', 4);
+  const out = { start: undefined as Slot | undefined, preempt: undefined as Slot | undefined };
+  const slots = jobs.map(([cls, mb], i): Slot => ({ job: job(i + 1, cls, i), seq: i, running: false, started: false, memMB: mb, swapped: false }));
+  for (const s of slots) rq.arrive(s, out);
+  return { rq, used: jobs.reduce((a, [, mb]) => a + mb, 0), slots };
+}
+
+const swapped = (target: number, jobs: [number, number][], cores = 1): { ids: number[]; used: number } => {
+  const { rq, used } = loaded(jobs, cores);
+  const ids: number[] = [];
+  const after = swapOut(rq, used, target, (s) => ids.push(s.job.id));
+  return { ids, used: after };
+};
+
+describe('swapOut (class-based swapping)', () => {
+  it('swaps the lowest class first', () => {
+    // job 1 runs; 2 (class 1), 3 (class 3), 4 (class 2) wait.
+    expect(swapped(350, [[0, 100], [1, 100], [3, 100], [2, 100]])).toEqual({ ids: [3], used: 300 });
+    expect(swapped(200, [[0, 100], [1, 100], [3, 100], [2, 100]])).toEqual({ ids: [3, 4], used: 200 });
+  });
+
+  it('within a class, swaps the latest arrival first (it runs last)', () => {
+    expect(swapped(250, [[0, 100], [3, 100], [3, 100], [3, 100]]).ids).toEqual([4, 3]);
+  });
+
+  it('swaps only jobs that are not running, even if that leaves memory above target', () => {
+    const r = swapped(0, [[3, 500], [3, 100], [0, 200]], 2);
+    expect(r.ids).toEqual([2]); // 1 and 3 run on the two cores
+    expect(r.used).toBe(700);
+  });
+
+  it('stops as soon as memory is at or under the target', () => {
+    expect(swapped(400, [[0, 100], [3, 100], [3, 100], [3, 100]])).toEqual({ ids: [], used: 400 });
+    expect(swapped(399, [[0, 100], [3, 100], [3, 100], [3, 100]])).toEqual({ ids: [4], used: 300 });
+  });
+
+  it('skips jobs already swapped and jobs with no resident memory, and marks the ones it swaps', () => {
+    const { rq, slots } = loaded([[0, 100], [3, 0], [3, 50], [3, 70]]);
+    (slots[3] as Slot).swapped = true;
+    const ids: number[] = [];
+    const used = swapOut(rq, 150, 0, (s) => ids.push(s.job.id));
+    expect(ids).toEqual([3]);
+    expect(used).toBe(100);
+    expect(slots.map((s) => s.swapped)).toEqual([false, false, true, true]);
+  });
+});
+
+describe('swapping on a Machine', () => {
+  const machine = () => new Machine(machineConfig({ memoryMB: 1000, swap: { enabled: true, targetFraction: 0.8 } }), new Rng(1));
+
+  it('swaps out under pressure, records the MB, and swaps a job back in just before it runs', () => {
+    const m = machine();
+    const trace = runScript('machine/0', m, [
+      [0, { kind: 'arrive', job: job(1, 0, 0), memMB: 400 }],
+      [1, { kind: 'arrive', job: job(2, 3, 1), memMB: 300 }],
+      [2, { kind: 'arrive', job: job(3, 2, 2), memMB: 200 }],
+      [3, { kind: 'arrive', job: job(4, 3, 3), memMB: 250 }], // 1150 > 1000: swap to ≤ 800
+      [9, { kind: 'complete', job: 1, memMB: 400 }],
+      [12, { kind: 'complete', job: 3, memMB: 200 }],
+      [15, { kind: 'complete', job: 2, memMB: 300 }],
+    ]);
+    expect(trace).toEqual([
+      't=0 machine/0 run job=1',
+      't=3 machine/0 swap-out job=4 cls=3 mb=250', // class 3, latest arrival first
+      't=3 machine/0 swap-out job=2 cls=3 mb=300', // 900 is still above 800
+      't=9 machine/0 run job=3', // job 3 was never swapped: no swap-in
+      't=12 machine/0 swap-in job=2 cls=3 mb=300',
+      't=12 machine/0 run job=2',
+      't=15 machine/0 swap-in job=4 cls=3 mb=250',
+      't=15 machine/0 run job=4',
+    ]);
+    expect(m.usedMB).toBe(250);
+  });
+
+  it('swaps out with the memory a preempted job reported when it stopped', () => {
+    const m = machine();
+    const trace = runScript('machine/0', m, [
+      [0, { kind: 'arrive', job: job(1, 3, 0), memMB: 100 }],
+      [1, { kind: 'arrive', job: job(2, 0, 1), memMB: 100 }],
+      [1, { kind: 'stopped', job: 1, memMB: 600 }], // it grew while running
+      [2, { kind: 'memory', usedMB: 1100 }],
+    ]);
+    expect(trace).toEqual(['t=0 machine/0 run job=1', 't=1 machine/0 preempt job=1', 't=1 machine/0 run job=2', 't=2 machine/0 swap-out job=1 cls=3 mb=600']);
+    expect(m.usedMB).toBe(500);
+    expect(m.slot(1)).toMatchObject({ swapped: true, running: false });
+  });
+
+  it('does nothing when swapping is disabled', () => {
+    const m = new Machine(machineConfig({ memoryMB: 100, swap: { enabled: false, targetFraction: 0.5 } }), new Rng(1));
+    const trace = runScript('m', m, [
+      [0, { kind: 'arrive', job: job(1, 0), memMB: 100 }],
+      [0, { kind: 'arrive', job: job(2, 3), memMB: 100 }],
+    ]);
+    expect(trace).toEqual(['t=0 m run job=1']);
+    expect(m.usedMB).toBe(200);
+  });
+});

@@ -1,0 +1,30 @@
+// Class-based swapping: under memory pressure, move the memory of the lowest-class jobs that are not
+// running out to swap — latest arrival first within a class, since under priority scheduling those run
+// last — until resident memory is back under the target. A job is swapped back in when it is about to run.
+
+import type { RunQueue, Slot } from './run-queue.ts';
+
+export interface SwapConfig {
+  readonly enabled: boolean;
+  /** Swap out until resident memory ≤ capacity × targetFraction. */
+  readonly targetFraction: number;
+}
+
+/**
+ * Chooses slots to swap out so that `usedMB` falls to `targetMB`. Marks them swapped and calls
+ * `emit` for each, in order. Returns the resident memory after swapping.
+ */
+export function swapOut(rq: RunQueue, usedMB: number, targetMB: number, emit: (slot: Slot) => void): number {
+  for (let c = rq.waiting.length - 1; c >= 0 && usedMB > targetMB; c--) {
+    const q = rq.waiting[c];
+    if (!q) continue;
+    for (let i = q.length - 1; i >= 0 && usedMB > targetMB; i--) {
+      const s = q.at(i) as Slot;
+      if (s.swapped || s.memMB <= 0) continue;
+      s.swapped = true;
+      usedMB -= s.memMB;
+      emit(s);
+    }
+  }
+  return usedMB;
+}

@@ -1,0 +1,155 @@
+// A global scheduler shard: queues arriving jobs in its multi-queue and places them, one at a time in
+// the rule's order, on the idle list's emptiest machine, or else by power-of-k polling (the machine
+// with the fewest jobs among k sampled). Pure: polls are decisions, their answers are inputs.
+
+import type { Job, JobId, MachineId, Millis, ShardId, CoreObject } from '../types.ts';
+import { unreachable, InvariantError } from '../types.ts';
+import type { Rng } from '../rng.ts';
+import type { PriceTable } from '../classes.ts';
+import { MultiQueue, type SelectionRule } from './multi-queue.ts';
+import { IdleList, type IdleEntry } from './idle-list.ts';
+
+export interface ShardConfig {
+  readonly id: ShardId;
+  readonly prices: PriceTable;
+  readonly selection: SelectionRule;
+  /** Machines 0..machines-1 are the ones this shard may poll. */
+  readonly machines: number;
+  /** Machines polled per placement when the idle list is empty. */
+  readonly k: number;
+  readonly useIdleList: boolean;
+  /** Polls in flight at once; each is bound to the job it places. */
+  readonly maxOutstandingPolls: number;
+}
+
+export type ShardInput =
+  | { readonly kind: 'arrive'; readonly job: Job }
+  /** Answer to a poll: jobs on each polled machine, in the poll's order. */
+  | { readonly kind: 'polled'; readonly poll: number; readonly loads: readonly number[] }
+  | { readonly kind: 'idle-join'; readonly machine: MachineId; readonly freeMB: number; readonly jobs: number }
+  | { readonly kind: 'idle-update'; readonly machine: MachineId; readonly freeMB: number; readonly jobs: number }
+  | { readonly kind: 'idle-leave'; readonly machine: MachineId };
+
+export type Placement = 'idle-list' | 'power-of-k';
+
+export type ShardDecision =
+  | { readonly kind: 'poll'; readonly poll: number; readonly job: JobId; readonly machines: readonly MachineId[] }
+  | { readonly kind: 'place'; readonly job: Job; readonly machine: MachineId; readonly via: Placement; readonly waited: Millis };
+
+interface OutstandingPoll {
+  readonly job: Job;
+  readonly machines: readonly MachineId[];
+}
+
+export class Shard implements CoreObject<ShardInput, ShardDecision> {
+  private readonly queue: MultiQueue;
+  readonly idle: IdleList;
+  private readonly polls = new Map<number, OutstandingPoll>();
+  private nextPoll = 0;
+  private readonly out: ShardDecision[] = [];
+
+  constructor(readonly cfg: Readonly<ShardConfig>, private readonly rng: Rng) {
+    if (cfg.k < 1) throw new RangeError(`shard ${cfg.id}: k must be ≥ 1, got ${cfg.k}`);
+    if (cfg.machines < 1) throw new RangeError(`shard ${cfg.id}: needs at least one machine`);
+    this.queue = new MultiQueue(cfg.prices.classes.map((c) => c.price), cfg.selection);
+    this.idle = new IdleList(rng.fork('idle-list'));
+  }
+
+  /** Jobs waiting in the multi-queue (not counting those bound to a poll in flight). */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  waitingIn(cls: number): number {
+    return this.queue.lengthOf(cls);
+  }
+
+  get pollsInFlight(): number {
+    return this.polls.size;
+  }
+
+  idleEntries(): IdleEntry[] {
+    return this.idle.entries();
+  }
+
+  step(now: Millis, input: ShardInput): void {
+    switch (input.kind) {
+      case 'arrive':
+        this.queue.push(input.job);
+        break;
+      case 'polled': {
+        const p = this.polls.get(input.poll);
+        if (!p) throw new InvariantError(`shard ${this.cfg.id}: answer to unknown poll ${input.poll}`, { seed: this.rng.label });
+        this.polls.delete(input.poll);
+        this.placeOn(now, p.job, this.leastLoaded(p.machines, input.loads), 'power-of-k');
+        break;
+      }
+      case 'idle-join':
+      case 'idle-update':
+        if (this.cfg.useIdleList) this.idle.set(input.machine, input.freeMB, input.jobs);
+        break;
+      case 'idle-leave':
+        this.idle.remove(input.machine);
+        break;
+      default:
+        unreachable(input, 'shard input');
+    }
+    this.drain(now);
+  }
+
+  ready(): readonly ShardDecision[] {
+    return this.out;
+  }
+
+  advance(): void {
+    this.out.length = 0;
+  }
+
+  nextDeadline(): Millis {
+    return Infinity;
+  }
+
+  private drain(now: Millis): void {
+    while (this.queue.length > 0) {
+      const useIdle = this.cfg.useIdleList && this.idle.size > 0;
+      if (!useIdle && this.polls.size >= this.cfg.maxOutstandingPolls) return;
+      const job = this.queue.pop(now) as Job;
+      if (useIdle) {
+        const m = this.idle.best();
+        this.idle.addJob(m);
+        this.placeOn(now, job, m, 'idle-list');
+      } else {
+        const poll = this.nextPoll++;
+        const machines = this.rng.sample(this.cfg.machines, this.cfg.k, []);
+        this.polls.set(poll, { job, machines });
+        this.out.push({ kind: 'poll', poll, job: job.id, machines });
+      }
+    }
+  }
+
+  private placeOn(now: Millis, job: Job, machine: MachineId, via: Placement): void {
+    this.out.push({ kind: 'place', job, machine, via, waited: now - job.arrival });
+  }
+
+  /** Fewest jobs among the polled machines; ties broken uniformly by the shard's stream. */
+  private leastLoaded(machines: readonly MachineId[], loads: readonly number[]): MachineId {
+    if (loads.length !== machines.length) {
+      throw new InvariantError(`shard ${this.cfg.id}: poll answered with ${loads.length} loads for ${machines.length} machines`, { seed: this.rng.label });
+    }
+    let best = machines[0] as MachineId;
+    let bestLoad = loads[0] as number;
+    let ties = 1;
+    for (let i = 1; i < machines.length; i++) {
+      const l = loads[i] as number;
+      if (l < bestLoad) {
+        best = machines[i] as MachineId;
+        bestLoad = l;
+        ties = 1;
+      } else if (l === bestLoad) {
+        ties++;
+        if (this.rng.int(ties) === 0) best = machines[i] as MachineId;
+      }
+    }
+    return best;
+  }
+}

@@ -1,0 +1,433 @@
+// The discrete-event engine: drives the policy core (shards, machines, or the EDF oracle) in virtual
+// time over a simulated cluster. Messages between core objects go through a mailbox, in order, exactly
+// as the live system's transport carries them (with zero latency: the paper's assumption 2).
+
+import type { Millis } from '../core/types.ts';
+import { unreachable, InvariantError } from '../core/types.ts';
+import { Rng } from '../core/rng.ts';
+import type { PriceTable } from '../core/classes.ts';
+import { maxPrice } from '../core/classes.ts';
+import { Shard, type ShardDecision, type ShardInput } from '../core/shard/shard.ts';
+import type { SelectionRule } from '../core/shard/multi-queue.ts';
+import { Machine, type MachineDecision, type MachineInput } from '../core/machine/machine.ts';
+import type { MachinePolicy } from '../core/machine/run-queue.ts';
+import { Edf, edfDeadline, type EdfDecision } from '../core/baselines/edf.ts';
+import { EventQueue } from './event-queue.ts';
+import { Hardware, type SimJob } from './hardware.ts';
+import { newBatch, type JobSource } from './workload/index.ts';
+import { Recorder, type RunResult } from './recorder.ts';
+
+export type PolicyKind = 'fare' | 'hermod' | 'fifo' | 'edf';
+
+export interface PolicySpec {
+  /** Label in reports (e.g. "fare", "fare-strict"). */
+  readonly name: string;
+  readonly kind: PolicyKind;
+  /** Shard selection rule (fare, fifo); hermod always uses `fifo`. */
+  readonly selection?: SelectionRule;
+  /** Overrides the cluster's idle-list setting for this policy. */
+  readonly idleList?: boolean;
+}
+
+export interface ClusterConfig {
+  readonly machines: number;
+  readonly cores: number;
+  /** Memory per machine (MB); Infinity: unlimited (no memory model). */
+  readonly memoryMB: number;
+  readonly shards: number;
+  readonly k: number;
+  readonly idleList: boolean;
+  /** Dispatcher thresholds as fractions of machine memory. */
+  readonly joinFree: number;
+  readonly leaveFree: number;
+  readonly updateDelta: number;
+  /** Swap out down to this fraction of memory. */
+  readonly swapTarget: number;
+  readonly maxOutstandingPolls: number;
+}
+
+export interface RunConfig {
+  readonly cluster: ClusterConfig;
+  readonly policy: PolicySpec;
+  readonly prices: PriceTable;
+  readonly seed: number;
+  /** Jobs arriving in [measureFrom, measureTo) are measured. */
+  readonly measureFrom: Millis;
+  readonly measureTo: Millis;
+  /** Simulation stops here (jobs still in the system count as not completed). */
+  readonly horizon: Millis;
+  /** Utilization / memory samples over [measureFrom, measureTo). */
+  readonly samples: number;
+  readonly onProgress?: (arrived: number) => void;
+}
+
+const enum Target {
+  Shard,
+  Machine,
+}
+
+/** FIFO of messages between core objects, as parallel ring buffers (no object per message). */
+class Mailbox {
+  private target = new Uint8Array(1024);
+  private index = new Int32Array(1024);
+  private input: (ShardInput | MachineInput | undefined)[] = new Array<ShardInput | MachineInput | undefined>(1024);
+  private head = 0;
+  private n = 0;
+
+  get length(): number {
+    return this.n;
+  }
+
+  push(t: Target, i: number, input: ShardInput | MachineInput): void {
+    if (this.n === this.target.length) this.grow();
+    const at = (this.head + this.n) & (this.target.length - 1);
+    this.target[at] = t;
+    this.index[at] = i;
+    this.input[at] = input;
+    this.n++;
+  }
+
+  /** Target and index of the front message (read before shift). */
+  frontTarget(): Target {
+    return this.target[this.head] as Target;
+  }
+
+  frontIndex(): number {
+    return this.index[this.head] as number;
+  }
+
+  shift(): ShardInput | MachineInput {
+    const x = this.input[this.head] as ShardInput | MachineInput;
+    this.input[this.head] = undefined;
+    this.head = (this.head + 1) & (this.target.length - 1);
+    this.n--;
+    return x;
+  }
+
+  private grow(): void {
+    const cap = this.target.length * 2;
+    const t = new Uint8Array(cap);
+    const ix = new Int32Array(cap);
+    const inp = new Array<ShardInput | MachineInput | undefined>(cap);
+    for (let k = 0; k < this.n; k++) {
+      const from = (this.head + k) & (this.target.length - 1);
+      t[k] = this.target[from] as number;
+      ix[k] = this.index[from] as number;
+      inp[k] = this.input[from];
+    }
+    this.target = t;
+    this.index = ix;
+    this.input = inp;
+    this.head = 0;
+  }
+}
+
+export class Simulation {
+  private readonly q: EventQueue;
+  private readonly hw: Hardware[];
+  private readonly shards: Shard[] = [];
+  private readonly machines: Machine[] = [];
+  private readonly edf: Edf | undefined;
+  private readonly jobs = new Map<number, SimJob>();
+  private readonly mail = new Mailbox();
+  private readonly rec: Recorder;
+  private readonly arrivalOwner: number;
+  private readonly samplerOwner: number;
+  private readonly trackMemory: boolean;
+  private readonly maxPrice: number;
+  private now = 0;
+  private events = 0;
+  private rr = 0;
+  private sampleIndex = 0;
+  private readonly sampleEvery: number;
+
+  constructor(readonly cfg: RunConfig, private readonly source: JobSource) {
+    const { cluster, policy, prices } = cfg;
+    const root = new Rng(cfg.seed, `policy/${policy.name}`);
+    const m = policy.kind === 'edf' ? 1 : cluster.machines;
+    this.arrivalOwner = m;
+    this.samplerOwner = m + 1;
+    this.q = new EventQueue(m + 2);
+    this.maxPrice = maxPrice(prices);
+    const hermod = policy.kind === 'hermod';
+    this.trackMemory = Number.isFinite(cluster.memoryMB) && policy.kind !== 'edf';
+    const idle = (policy.idleList ?? cluster.idleList) && !hermod && policy.kind !== 'edf';
+    if (policy.kind === 'edf') {
+      this.edf = new Edf({ cores: cluster.machines * cluster.cores });
+      this.hw = [new Hardware(cluster.machines * cluster.cores, Infinity, false)];
+    } else {
+      this.edf = undefined;
+      const machinePolicy: MachinePolicy = hermod ? 'ps' : policy.kind === 'fifo' ? 'fcfs' : 'priority';
+      const selection: SelectionRule = hermod ? 'fifo' : (policy.selection ?? 'price-wait');
+      for (let i = 0; i < cluster.shards; i++) {
+        this.shards.push(new Shard({
+          id: i, prices, selection, machines: cluster.machines, k: cluster.k, useIdleList: idle,
+          maxOutstandingPolls: cluster.maxOutstandingPolls,
+        }, root.fork(`shard/${i}`)));
+      }
+      const mem = cluster.memoryMB;
+      this.hw = [];
+      for (let i = 0; i < cluster.machines; i++) {
+        this.machines.push(new Machine({
+          id: i, cores: cluster.cores, policy: machinePolicy, classes: prices.classes.length, memoryMB: mem,
+          swap: { enabled: this.trackMemory && !hermod, targetFraction: cluster.swapTarget },
+          dispatcher: idle
+            ? { shards: cluster.shards, k: Math.min(cluster.k, cluster.shards), joinFreeMB: cluster.joinFree * mem, leaveFreeMB: cluster.leaveFree * mem, updateDeltaMB: cluster.updateDelta * mem }
+            : undefined,
+        }, root.fork(`machine/${i}`)));
+        this.hw.push(new Hardware(cluster.cores, mem, this.trackMemory));
+      }
+    }
+    this.rec = new Recorder(cfg, m, this.hw);
+    this.sampleEvery = (cfg.measureTo - cfg.measureFrom) / Math.max(1, cfg.samples);
+  }
+
+  run(): RunResult {
+    const wall0 = performance.now();
+    const batch = newBatch(4096);
+    let bi = 0;
+    let arrived = 0;
+    let exhausted = false;
+    const refill = (): boolean => {
+      batch.count = 0;
+      bi = 0;
+      const n = this.source.fill(batch, 4096);
+      if (n === 0) exhausted = true;
+      return n > 0;
+    };
+    if (refill()) this.q.schedule(this.arrivalOwner, batch.arrival[0] as number);
+    // Machines announce themselves (dispatcher joins idle lists) at time 0.
+    for (let i = 0; i < this.machines.length; i++) this.deliver(Target.Machine, i, { kind: 'memory', usedMB: 0 });
+    this.pump();
+    if (this.cfg.samples > 0) this.q.schedule(this.samplerOwner, this.cfg.measureFrom);
+
+    const horizon = this.cfg.horizon;
+    const progress = this.cfg.onProgress;
+    for (;;) {
+      const t = this.q.peekTime();
+      if (t > horizon || t === Infinity) break;
+      const owner = this.q.pop();
+      this.now = t;
+      this.events++;
+      if (owner === this.arrivalOwner) {
+        // All arrivals due at t, in order.
+        do {
+          this.arrive(batch, bi++);
+          arrived++;
+          if (bi >= batch.count && !refill()) break;
+        } while ((batch.arrival[bi] as number) <= t);
+        if (!exhausted) this.q.schedule(this.arrivalOwner, batch.arrival[bi] as number);
+        if (progress && (arrived & 0x3fff) < 64) progress(arrived);
+      } else if (owner === this.samplerOwner) {
+        this.sample();
+      } else {
+        this.wake(owner);
+      }
+      this.pump();
+    }
+    const end = Math.min(horizon, this.now);
+    for (const h of this.hw) h.advanceTo(end);
+    progress?.(arrived);
+    return this.rec.finish(end, this.events, performance.now() - wall0, this.jobs.values(), this.counters());
+  }
+
+  private counters(): Record<string, number> {
+    let idle = 0;
+    for (const s of this.shards) idle += s.idle.size;
+    return { idleListEntriesAtEnd: idle, jobsInSystemAtEnd: this.jobs.size };
+  }
+
+  private arrive(b: ReturnType<typeof newBatch>, i: number): void {
+    const arrival = b.arrival[i] as number;
+    const runtime = b.runtime[i] as number;
+    const memTotal = b.memMB[i] as number;
+    const memInit = Math.min(memTotal, 100);
+    const measured = arrival >= this.cfg.measureFrom && arrival < this.cfg.measureTo;
+    const job: SimJob = {
+      id: b.id[i] as number, cls: b.cls[i] as number, arrival, fn: b.fn[i] as number,
+      runtime, memInit, memTotal, machine: -1, done: 0, runStartS: 0, running: false, swapped: false, memNow: memInit, measured, finishS: 0, hi: -1,
+    };
+    const sj = job;
+    this.jobs.set(job.id, sj);
+    if (measured) this.rec.arrived(job.cls);
+    if (this.edf) {
+      sj.machine = 0;
+      const price = this.cfg.prices.classes[job.cls]?.price ?? 1;
+      this.edf.step(this.now, { kind: 'arrive', job, deadline: edfDeadline(job.arrival, runtime, price, this.maxPrice) });
+      this.edfDecisions(this.edf.ready());
+      this.edf.advance();
+      this.reschedule(0);
+      return;
+    }
+    const shard = this.rr;
+    this.rr = this.rr + 1 === this.shards.length ? 0 : this.rr + 1;
+    this.deliver(Target.Shard, shard, { kind: 'arrive', job });
+  }
+
+  /** A machine's wake-up: a completion or a memory threshold crossing. */
+  private wake(m: number): void {
+    const h = this.hw[m] as Hardware;
+    h.advanceTo(this.now);
+    if (h.nextCompletion() <= this.now) {
+      const sj = h.completeNext();
+      this.jobs.delete(sj.id);
+      this.rec.completed(sj, this.now, m);
+      if (this.edf) {
+        this.edf.step(this.now, { kind: 'complete', job: sj.id });
+        this.edfDecisions(this.edf.ready());
+        this.edf.advance();
+      } else {
+        this.deliver(Target.Machine, m, { kind: 'complete', job: sj.id, memMB: sj.memTotal });
+      }
+    }
+    if (!this.edf) this.checkMemory(m);
+    this.reschedule(m);
+  }
+
+  private deliver(target: Target, index: number, input: ShardInput | MachineInput): void {
+    this.mail.push(target, index, input);
+  }
+
+  /** Delivers mail until none is left; every object's decisions are carried out before the next input. */
+  private pump(): void {
+    const mail = this.mail;
+    while (mail.length > 0) {
+      const target = mail.frontTarget();
+      const index = mail.frontIndex();
+      const input = mail.shift();
+      if (target === Target.Shard) {
+        const s = this.shards[index] as Shard;
+        s.step(this.now, input as ShardInput);
+        const ds = s.ready();
+        for (let i = 0; i < ds.length; i++) this.shardDecision(s, ds[i] as ShardDecision);
+        s.advance();
+      } else {
+        const mc = this.machines[index] as Machine;
+        const h = this.hw[index] as Hardware;
+        h.advanceTo(this.now);
+        mc.step(this.now, input as MachineInput);
+        const ds = mc.ready();
+        for (let i = 0; i < ds.length; i++) this.machineDecision(index, ds[i] as MachineDecision);
+        mc.advance();
+        this.checkMemory(index);
+        this.reschedule(index);
+      }
+    }
+  }
+
+  private shardDecision(s: Shard, d: ShardDecision): void {
+    switch (d.kind) {
+      case 'poll': {
+        const loads = d.machines.map((m) => (this.machines[m] as Machine).jobs);
+        this.deliver(Target.Shard, s.cfg.id, { kind: 'polled', poll: d.poll, loads });
+        break;
+      }
+      case 'place': {
+        const sj = this.jobs.get(d.job.id);
+        if (!sj) throw new InvariantError(`placed job ${d.job.id} is unknown`, { seed: this.cfg.seed, event: this.events });
+        sj.machine = d.machine;
+        (this.hw[d.machine] as Hardware).advanceTo(this.now);
+        (this.hw[d.machine] as Hardware).place(sj);
+        this.rec.placed(d.via, d.waited);
+        this.deliver(Target.Machine, d.machine, { kind: 'arrive', job: d.job, memMB: sj.memInit });
+        break;
+      }
+      default:
+        unreachable(d, 'shard decision');
+    }
+  }
+
+  private machineDecision(m: number, d: MachineDecision): void {
+    const h = this.hw[m] as Hardware;
+    switch (d.kind) {
+      case 'run':
+        h.dispatch(this.job(d.job));
+        break;
+      case 'preempt': {
+        const sj = this.job(d.job);
+        h.stop(sj);
+        this.rec.preempted();
+        if (this.trackMemory) this.deliver(Target.Machine, m, { kind: 'stopped', job: d.job, memMB: sj.memNow });
+        break;
+      }
+      case 'swap-out': {
+        const sj = this.job(d.job);
+        h.swapOut(sj);
+        this.rec.swap('out', m, d.cls, d.mb, this.now, d.job);
+        break;
+      }
+      case 'swap-in': {
+        const sj = this.job(d.job);
+        h.swapIn(sj);
+        this.rec.swap('in', m, d.cls, d.mb, this.now, d.job);
+        break;
+      }
+      case 'poll-shards':
+        this.deliver(Target.Machine, m, { kind: 'shard-sizes', poll: d.poll, sizes: d.shards.map((s) => (this.shards[s] as Shard).idle.size) });
+        break;
+      case 'idle-join':
+        this.deliver(Target.Shard, d.shard, { kind: 'idle-join', machine: m, freeMB: d.freeMB, jobs: d.jobs });
+        break;
+      case 'idle-update':
+        this.deliver(Target.Shard, d.shard, { kind: 'idle-update', machine: m, freeMB: d.freeMB, jobs: d.jobs });
+        break;
+      case 'idle-leave':
+        this.deliver(Target.Shard, d.shard, { kind: 'idle-leave', machine: m });
+        break;
+      default:
+        unreachable(d, 'machine decision');
+    }
+  }
+
+  private edfDecisions(ds: readonly EdfDecision[]): void {
+    const h = this.hw[0] as Hardware;
+    h.advanceTo(this.now);
+    for (const d of ds) {
+      switch (d.kind) {
+        case 'run':
+          h.dispatch(this.job(d.job));
+          break;
+        case 'preempt':
+          h.stop(this.job(d.job));
+          this.rec.preempted();
+          break;
+        default:
+          unreachable(d, 'edf decision');
+      }
+    }
+  }
+
+  private job(id: number): SimJob {
+    const sj = this.jobs.get(id);
+    if (!sj) throw new InvariantError(`decision about unknown job ${id}`, { seed: this.cfg.seed, event: this.events });
+    return sj;
+  }
+
+  /** Sends the machine a memory reading when its view is stale and outside its band. */
+  private checkMemory(m: number): void {
+    if (!this.trackMemory) return;
+    const h = this.hw[m] as Hardware;
+    const mc = this.machines[m] as Machine;
+    const band = mc.memoryBand();
+    if ((h.used > band.high - 1e-6 || h.used < band.low) && Math.abs(mc.usedMB - h.used) > 1e-6) {
+      this.deliver(Target.Machine, m, { kind: 'memory', usedMB: h.used });
+    }
+  }
+
+  private reschedule(m: number): void {
+    const h = this.hw[m] as Hardware;
+    let t = h.nextCompletion();
+    if (this.trackMemory) {
+      const c = h.crossing((this.machines[m] as Machine).memoryBand().high);
+      if (c < t) t = c;
+    }
+    this.q.schedule(m, t);
+  }
+
+  private sample(): void {
+    for (const h of this.hw) h.advanceTo(this.now);
+    this.rec.sample(this.now, this.sampleIndex++);
+    const next = this.cfg.measureFrom + this.sampleIndex * this.sampleEvery;
+    if (this.sampleIndex <= this.cfg.samples) this.q.schedule(this.samplerOwner, next);
+  }
+}

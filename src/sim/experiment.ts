@@ -1,0 +1,218 @@
+// An experiment: a cluster, a price table, a workload swept over offered loads, and the policies to
+// compare. Every policy at a load gets the identical job stream (same seed, same jobs). This module
+// validates experiment configs (the edge where JSON enters) and runs them; fig4/fig5 are presets.
+
+import { Rng } from '../core/rng.ts';
+import { DEFAULT_PRICE_TABLE, makePriceTable, type PriceTable, type Result } from '../core/classes.ts';
+import { Simulation, type ClusterConfig, type PolicyKind, type PolicySpec } from './engine.ts';
+import type { RunResult } from './recorder.ts';
+import { makeJobSource, validateWorkload, type JobSource } from './workload/index.ts';
+
+export interface ExperimentSpec {
+  readonly name: string;
+  readonly seed: number;
+  readonly prices: PriceTable;
+  readonly cluster: ClusterConfig;
+  readonly policies: readonly PolicySpec[];
+  /** Raw workload config; `load` is set from `loads` for each sweep point. */
+  readonly workload: Readonly<Record<string, unknown>>;
+  readonly loads: readonly number[];
+  /** Fraction of the arrival span not measured at the start (warm-up). */
+  readonly warmup: number;
+  /** Simulated time after the last arrival, as a fraction of the arrival span. */
+  readonly drain: number;
+  /** Utilization and memory samples per run. */
+  readonly samples: number;
+}
+
+export interface ExperimentRun {
+  readonly load: number;
+  readonly result: RunResult;
+  readonly source: JobSource['info'];
+  readonly meanRuntimeMs: number;
+}
+
+export const DEFAULT_CLUSTER: ClusterConfig = {
+  machines: 100,
+  cores: 8,
+  memoryMB: Infinity,
+  shards: 4,
+  k: 3,
+  idleList: true,
+  joinFree: 0.5,
+  leaveFree: 0.25,
+  updateDelta: 0.1,
+  swapTarget: 0.95,
+  maxOutstandingPolls: 64,
+};
+
+const POLICY_KINDS: readonly PolicyKind[] = ['fare', 'hermod', 'fifo', 'edf'];
+
+export interface Progress {
+  /** Called once per run before it starts, with its label and number of jobs. */
+  start(label: string, jobs: number): void;
+  tick(arrived: number): void;
+  end(): void;
+}
+
+/** Runs every (load, policy) pair in order; deterministic for a given spec. */
+export function runExperiment(spec: ExperimentSpec, progress?: Progress): ExperimentRun[] {
+  const runs: ExperimentRun[] = [];
+  for (const load of spec.loads) {
+    const wl = validated({ ...spec.workload, load }, spec.prices);
+    for (const policy of spec.policies) {
+      const cores = spec.cluster.machines * spec.cluster.cores;
+      const source = makeJobSource(wl, spec.prices, cores, new Rng(spec.seed, `workload/load=${load}`));
+      const span = source.info.spanMs;
+      progress?.start(`${policy.name} @ load ${load}`, source.total);
+      const sim = new Simulation({
+        cluster: spec.cluster,
+        policy,
+        prices: spec.prices,
+        seed: spec.seed,
+        measureFrom: span * spec.warmup,
+        measureTo: span,
+        horizon: span * (1 + spec.drain),
+        samples: spec.samples,
+        ...(progress ? { onProgress: (n: number) => progress.tick(n) } : {}),
+      }, source);
+      const result = sim.run();
+      progress?.end();
+      runs.push({ load, result, source: source.info, meanRuntimeMs: source.meanRuntimeMs });
+    }
+  }
+  return runs;
+}
+
+function validated(raw: unknown, prices: PriceTable): ReturnType<typeof validateWorkload> extends Result<infer T> ? T : never {
+  const r = validateWorkload(raw, prices);
+  if (!r.ok) throw new ConfigError(r.error);
+  return r.value;
+}
+
+/** A config error at the edge: the message says what was wrong and what to do. */
+export class ConfigError extends Error {
+  readonly code = 'FARE_E_CONFIG';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+// ---- validation of experiment config files -----------------------------------------------------
+
+type Obj = Record<string, unknown>;
+const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+function num(o: Obj, key: string, where: string, dflt: number, check: (n: number) => boolean, want: string): number {
+  const v = o[key];
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isFinite(v) || !check(v)) {
+    throw new ConfigError(`${where}.${key} is ${JSON.stringify(v)}: it must be ${want}`);
+  }
+  return v;
+}
+
+function known(o: Obj, where: string, keys: readonly string[]): void {
+  for (const k of Object.keys(o)) {
+    if (!keys.includes(k)) throw new ConfigError(`${where} has an unknown field "${k}": the fields are ${keys.join(', ')}`);
+  }
+}
+
+/** Parses a cluster section; `memoryGB: null` or absent means unlimited memory. */
+export function parseCluster(raw: unknown, base: ClusterConfig = DEFAULT_CLUSTER): ClusterConfig {
+  if (raw === undefined) return base;
+  if (!isObj(raw)) throw new ConfigError(`cluster is ${JSON.stringify(raw)}: give an object such as {"machines": 100, "cores": 8}`);
+  const w = 'cluster';
+  known(raw, w, ['machines', 'cores', 'memoryGB', 'shards', 'k', 'idleList', 'joinFree', 'leaveFree', 'updateDelta', 'swapTarget', 'maxOutstandingPolls']);
+  const int = (n: number): boolean => Number.isInteger(n) && n >= 1;
+  const frac = (n: number): boolean => n >= 0 && n <= 1;
+  const machines = num(raw, 'machines', w, base.machines, int, 'a whole number ≥ 1');
+  const shards = num(raw, 'shards', w, base.shards, int, 'a whole number ≥ 1');
+  const mem = raw.memoryGB;
+  let memoryMB = base.memoryMB;
+  if (mem === null) memoryMB = Infinity;
+  else if (mem !== undefined) memoryMB = num(raw, 'memoryGB', w, 0, (n) => n > 0, 'a positive number of GB, or null for unlimited') * 1024;
+  const idle = raw.idleList;
+  if (idle !== undefined && typeof idle !== 'boolean') throw new ConfigError(`cluster.idleList is ${JSON.stringify(idle)}: it must be true or false`);
+  const c: ClusterConfig = {
+    machines,
+    cores: num(raw, 'cores', w, base.cores, int, 'a whole number ≥ 1'),
+    memoryMB,
+    shards,
+    k: num(raw, 'k', w, base.k, (n) => int(n) && n <= machines, `a whole number from 1 to the number of machines (${machines})`),
+    idleList: idle ?? base.idleList,
+    joinFree: num(raw, 'joinFree', w, base.joinFree, frac, 'a fraction of memory from 0 to 1'),
+    leaveFree: num(raw, 'leaveFree', w, base.leaveFree, frac, 'a fraction of memory from 0 to 1'),
+    updateDelta: num(raw, 'updateDelta', w, base.updateDelta, frac, 'a fraction of memory from 0 to 1'),
+    swapTarget: num(raw, 'swapTarget', w, base.swapTarget, (n) => n > 0 && n <= 1, 'a fraction of memory in (0, 1]'),
+    maxOutstandingPolls: num(raw, 'maxOutstandingPolls', w, base.maxOutstandingPolls, int, 'a whole number ≥ 1'),
+  };
+  if (c.leaveFree > c.joinFree) throw new ConfigError(`cluster.leaveFree (${c.leaveFree}) is above cluster.joinFree (${c.joinFree}): a machine must leave the idle list at less free memory than it joins with`);
+  return c;
+}
+
+export function parsePolicy(raw: unknown, i: number): PolicySpec {
+  const where = `policies[${i}]`;
+  if (typeof raw === 'string') raw = { kind: raw };
+  if (!isObj(raw)) throw new ConfigError(`${where} is ${JSON.stringify(raw)}: give a policy name (${POLICY_KINDS.join(', ')}) or an object {"kind": ..., "name": ...}`);
+  known(raw, where, ['kind', 'name', 'selection', 'idleList']);
+  const kind = raw.kind;
+  if (typeof kind !== 'string' || !POLICY_KINDS.includes(kind as PolicyKind)) {
+    throw new ConfigError(`${where}.kind is ${JSON.stringify(kind)}: it must be one of ${POLICY_KINDS.join(', ')}`);
+  }
+  const sel = raw.selection;
+  if (sel !== undefined && sel !== 'price-wait' && sel !== 'strict' && sel !== 'fifo') {
+    throw new ConfigError(`${where}.selection is ${JSON.stringify(sel)}: it must be "price-wait" (the paper's rule), "strict" or "fifo"`);
+  }
+  const name = raw.name ?? kind;
+  if (typeof name !== 'string' || name.length === 0) throw new ConfigError(`${where}.name must be a non-empty string`);
+  const idle = raw.idleList;
+  if (idle !== undefined && typeof idle !== 'boolean') throw new ConfigError(`${where}.idleList must be true or false`);
+  return { name, kind: kind as PolicyKind, ...(sel ? { selection: sel } : {}), ...(idle !== undefined ? { idleList: idle } : {}) };
+}
+
+function parsePrices(raw: unknown): PriceTable {
+  if (raw === undefined) return DEFAULT_PRICE_TABLE;
+  if (!isObj(raw) || !Array.isArray(raw.classes)) {
+    throw new ConfigError('prices must be {"classes": [{"name": "high", "price": 2}, ...], "memoryPrice": 0.25}');
+  }
+  const r = makePriceTable(raw.classes as { name: string; price: number }[], (raw.memoryPrice as number | undefined) ?? DEFAULT_PRICE_TABLE.memoryPrice);
+  if (!r.ok) throw new ConfigError(`prices: ${r.error}`);
+  return r.value;
+}
+
+/** Validates a parsed experiment config file (see the README for the format). */
+export function parseExperiment(raw: unknown): ExperimentSpec {
+  if (!isObj(raw)) throw new ConfigError('the experiment config must be a JSON object: see "Experiment configs" in README.md');
+  known(raw, 'config', ['name', 'seed', 'prices', 'cluster', 'policies', 'workload', 'loads', 'warmup', 'drain', 'samples']);
+  const name = raw.name ?? 'experiment';
+  if (typeof name !== 'string' || !/^[\w.-]{1,64}$/.test(name)) throw new ConfigError(`name ${JSON.stringify(name)} must be 1–64 letters, digits, '.', '_' or '-' (it names output files)`);
+  const prices = parsePrices(raw.prices);
+  const cluster = parseCluster(raw.cluster);
+  const pol = raw.policies ?? ['fare', 'hermod', 'edf'];
+  if (!Array.isArray(pol) || pol.length === 0) throw new ConfigError('policies must be a non-empty list, e.g. ["fare", "hermod", "edf"]');
+  const policies = pol.map((p, i) => parsePolicy(p, i));
+  const names = new Set(policies.map((p) => p.name));
+  if (names.size !== policies.length) throw new ConfigError('two policies have the same name: give each a distinct "name"');
+  const loads = raw.loads ?? [0.5, 0.7, 0.9, 1.0, 1.1, 1.2];
+  if (!Array.isArray(loads) || loads.length === 0 || !loads.every((l) => typeof l === 'number' && l > 0 && l < 10)) {
+    throw new ConfigError(`loads is ${JSON.stringify(loads)}: give a list of offered utilizations, e.g. [0.5, 0.9, 1.2]`);
+  }
+  const workload = raw.workload ?? { kind: 'synthetic', jobs: 200_000 };
+  if (!isObj(workload)) throw new ConfigError('workload must be an object, e.g. {"kind": "synthetic", "jobs": 200000}');
+  // Validate once up front so a bad workload fails before any simulation runs.
+  validated({ ...workload, load: loads[0] as number }, prices);
+  return {
+    name,
+    seed: num(raw, 'seed', 'config', 1, Number.isSafeInteger, 'a whole number'),
+    prices,
+    cluster,
+    policies,
+    workload,
+    loads: loads as number[],
+    warmup: num(raw, 'warmup', 'config', 0.1, (n) => n >= 0 && n < 1, 'a fraction in [0, 1)'),
+    drain: num(raw, 'drain', 'config', 0.25, (n) => n >= 0 && n <= 100, 'a fraction ≥ 0 of the arrival span'),
+    samples: num(raw, 'samples', 'config', 40, (n) => Number.isInteger(n) && n >= 1 && n <= 10_000, 'a whole number from 1 to 10000'),
+  };
+}

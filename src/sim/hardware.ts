@@ -1,0 +1,210 @@
+// A simulated machine's hardware: cores shared by the jobs its scheduler has dispatched (processor
+// sharing: n jobs on c cores each progress at rate min(1, c/n)), and memory that grows with each
+// job's progress from its initial size to its total. Swap time is not simulated (paper, §4.1).
+
+import type { Job } from '../core/types.ts';
+
+/**
+ * What the simulator knows of a job: the core's view (it *is* the Job the core is given) plus the
+ * truth the core never sees (runtime, memory) and the simulator's bookkeeping.
+ */
+export interface SimJob extends Job {
+  readonly runtime: number;
+  readonly memInit: number;
+  readonly memTotal: number;
+  /** Machine index it was placed on (-1 before placement). */
+  machine: number;
+  /** Service received before the current run (ms of CPU). */
+  done: number;
+  /** Service clock of the machine when the current run began. */
+  runStartS: number;
+  running: boolean;
+  swapped: boolean;
+  /** Resident memory while not running (MB). */
+  memNow: number;
+  measured: boolean;
+  /** Service clock value at which the job completes while running. */
+  finishS: number;
+  /** Position in its machine's running heap, or -1. */
+  hi: number;
+}
+
+export class Hardware {
+  /** Service clock: CPU-ms each running job has received since time 0. */
+  private s = 0;
+  private lastT = 0;
+  private rate = 1;
+  /** Running jobs, a binary min-heap on finishS (ties: job id). */
+  private readonly heap: SimJob[] = [];
+  /** Σ over running jobs of memory growth per ms of service. */
+  private slopeSum = 0;
+  /** Resident memory (MB). */
+  used = 0;
+  /** ∫ busy cores dt (core-ms). */
+  busy = 0;
+  /** ∫ max(0, used − capacity) dt (MB-ms). */
+  overcommit = 0;
+
+  constructor(readonly cores: number, readonly capacityMB: number, readonly trackMemory: boolean) {}
+
+  get running(): number {
+    return this.heap.length;
+  }
+
+  /** Brings the clocks to `now`. */
+  advanceTo(now: number): void {
+    const dt = now - this.lastT;
+    if (dt <= 0) return;
+    const n = this.heap.length;
+    this.s += dt * this.rate;
+    this.busy += dt * (n < this.cores ? n : this.cores);
+    if (this.trackMemory && this.slopeSum > 0) {
+      const before = this.used - this.capacityMB;
+      this.used += this.slopeSum * this.rate * dt;
+      const after = this.used - this.capacityMB;
+      if (after > 0) this.overcommit += before >= 0 ? ((before + after) / 2) * dt : ((after * after) / (after - before) / 2) * dt;
+    } else if (this.used > this.capacityMB) {
+      this.overcommit += (this.used - this.capacityMB) * dt;
+    }
+    this.lastT = now;
+  }
+
+  /** A job placed on the machine: its initial memory becomes resident. */
+  place(j: SimJob): void {
+    if (this.trackMemory) this.used += j.memInit;
+  }
+
+  dispatch(j: SimJob): void {
+    j.running = true;
+    j.runStartS = this.s;
+    j.finishS = this.s + (j.runtime - j.done);
+    this.push(j);
+    if (this.trackMemory) this.slopeSum += (j.memTotal - j.memInit) / j.runtime;
+    this.setRate();
+  }
+
+  /** Preemption: the job keeps its progress and its memory. */
+  stop(j: SimJob): void {
+    j.done += this.s - j.runStartS;
+    if (j.done > j.runtime) j.done = j.runtime;
+    j.running = false;
+    this.removeAt(j.hi);
+    if (this.trackMemory) {
+      this.slopeSum -= (j.memTotal - j.memInit) / j.runtime;
+      if (this.heap.length === 0) this.slopeSum = 0;
+    }
+    j.memNow = this.memoryOf(j);
+    this.setRate();
+  }
+
+  /** Removes the job due first (the caller checked it is due) and returns it. */
+  completeNext(): SimJob {
+    const j = this.heap[0] as SimJob;
+    this.removeAt(0);
+    j.done = j.runtime;
+    j.running = false;
+    if (this.trackMemory) {
+      this.slopeSum -= (j.memTotal - j.memInit) / j.runtime;
+      if (this.heap.length === 0) this.slopeSum = 0;
+      this.used -= j.memTotal;
+    }
+    this.setRate();
+    return j;
+  }
+
+  swapOut(j: SimJob): void {
+    j.swapped = true;
+    if (this.trackMemory) this.used -= j.memNow;
+  }
+
+  swapIn(j: SimJob): void {
+    j.swapped = false;
+    if (this.trackMemory) this.used += j.memNow;
+  }
+
+  /** Resident memory of a job now (MB). */
+  memoryOf(j: SimJob): number {
+    const done = j.running ? j.done + (this.s - j.runStartS) : j.done;
+    const f = done >= j.runtime ? 1 : done / j.runtime;
+    return j.memInit + (j.memTotal - j.memInit) * f;
+  }
+
+  /** When the next running job completes (Infinity if none). */
+  nextCompletion(): number {
+    const top = this.heap[0];
+    if (top === undefined) return Infinity;
+    const left = top.finishS - this.s;
+    return this.lastT + (left > 0 ? left / this.rate : 0);
+  }
+
+  /** When resident memory reaches `level` MB by growth alone (Infinity if never). */
+  crossing(level: number): number {
+    if (!this.trackMemory || this.slopeSum <= 0 || level === Infinity) return Infinity;
+    const gap = level - this.used;
+    if (gap <= 1e-6) return Infinity;
+    return this.lastT + gap / (this.slopeSum * this.rate);
+  }
+
+  private setRate(): void {
+    const n = this.heap.length;
+    this.rate = n <= this.cores ? 1 : this.cores / n;
+  }
+
+  // ---- the running heap (intrusive: each job knows its position) ----
+
+  private less(a: SimJob, b: SimJob): boolean {
+    return a.finishS < b.finishS || (a.finishS === b.finishS && a.id < b.id);
+  }
+
+  private push(j: SimJob): void {
+    j.hi = this.heap.length;
+    this.heap.push(j);
+    this.up(j.hi);
+  }
+
+  private removeAt(i: number): void {
+    const h = this.heap;
+    const j = h[i] as SimJob;
+    j.hi = -1;
+    const last = h.pop() as SimJob;
+    if (i === h.length) return;
+    h[i] = last;
+    last.hi = i;
+    this.up(i);
+    this.down(last.hi);
+  }
+
+  private up(i: number): void {
+    const h = this.heap;
+    const j = h[i] as SimJob;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const pj = h[p] as SimJob;
+      if (!this.less(j, pj)) break;
+      h[i] = pj;
+      pj.hi = i;
+      i = p;
+    }
+    h[i] = j;
+    j.hi = i;
+  }
+
+  private down(i: number): void {
+    const h = this.heap;
+    const n = h.length;
+    const j = h[i] as SimJob;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && this.less(h[r] as SimJob, h[l] as SimJob) ? r : l;
+      const cj = h[c] as SimJob;
+      if (!this.less(cj, j)) break;
+      h[i] = cj;
+      cj.hi = i;
+      i = c;
+    }
+    h[i] = j;
+    j.hi = i;
+  }
+}

@@ -1,0 +1,173 @@
+// What a simulation run measures: per-class response times and slowdowns of measured jobs, per-machine
+// compute utilization and memory over time, every swap-out and swap-in, and placement counters.
+
+import type { Millis } from '../core/types.ts';
+import type { Placement } from '../core/shard/shard.ts';
+import { LogHistogram } from './stats/index.ts';
+import type { Hardware, SimJob } from './hardware.ts';
+import type { RunConfig } from './engine.ts';
+
+export interface ClassStats {
+  readonly cls: number;
+  readonly name: string;
+  readonly price: number;
+  jobs: number;
+  completed: number;
+  readonly response: LogHistogram;
+  readonly slowdown: LogHistogram;
+}
+
+export interface SwapLog {
+  time: number[];
+  machine: number[];
+  job: number[];
+  cls: number[];
+  mb: number[];
+  dir: ('out' | 'in')[];
+}
+
+export interface RunResult {
+  readonly policy: string;
+  readonly machines: number;
+  readonly cores: number;
+  readonly memoryMB: number;
+  readonly classes: ClassStats[];
+  /** Sample times (ms) of the utilization and memory series. */
+  readonly sampleTimes: number[];
+  /** utilization[s][m]: busy cores ÷ cores of machine m over the window ending at sample s. */
+  readonly utilization: Float64Array[];
+  /** memoryUsed[s][m]: resident MB of machine m at sample s (empty without a memory model). */
+  readonly memoryUsed: Float64Array[];
+  readonly swapOutByClass: Float64Array;
+  readonly swapInByClass: Float64Array;
+  readonly swapOutByMachine: Float64Array;
+  readonly swapInByMachine: Float64Array;
+  /** ∫ max(0, used − capacity) dt per machine, in MB·s. */
+  readonly overcommitMBs: Float64Array;
+  readonly swaps: SwapLog;
+  readonly placements: Record<Placement, number>;
+  readonly shardWait: LogHistogram;
+  readonly preemptions: number;
+  readonly events: number;
+  readonly wallMs: number;
+  readonly simulatedMs: Millis;
+  readonly jobsInSystem: number;
+  readonly counters: Record<string, number>;
+}
+
+export class Recorder {
+  private readonly classes: ClassStats[];
+  private readonly sampleTimes: number[] = [];
+  private readonly utilization: Float64Array[] = [];
+  private readonly memoryUsed: Float64Array[] = [];
+  private readonly lastBusy: Float64Array;
+  private lastSampleT = 0;
+  private readonly swapOutByClass: Float64Array;
+  private readonly swapInByClass: Float64Array;
+  private readonly swapOutByMachine: Float64Array;
+  private readonly swapInByMachine: Float64Array;
+  private readonly swaps: SwapLog = { time: [], machine: [], job: [], cls: [], mb: [], dir: [] };
+  private readonly placements: Record<Placement, number> = { 'idle-list': 0, 'power-of-k': 0 };
+  private readonly shardWait = new LogHistogram();
+  private preemptions = 0;
+
+  constructor(private readonly cfg: RunConfig, private readonly nMachines: number, private readonly hw: readonly Hardware[]) {
+    this.classes = cfg.prices.classes.map((c, i) => ({
+      cls: i, name: c.name, price: c.price, jobs: 0, completed: 0, response: new LogHistogram(), slowdown: new LogHistogram(),
+    }));
+    const n = cfg.prices.classes.length;
+    this.swapOutByClass = new Float64Array(n);
+    this.swapInByClass = new Float64Array(n);
+    this.swapOutByMachine = new Float64Array(nMachines);
+    this.swapInByMachine = new Float64Array(nMachines);
+    this.lastBusy = new Float64Array(nMachines);
+  }
+
+  arrived(cls: number): void {
+    (this.classes[cls] as ClassStats).jobs++;
+  }
+
+  completed(sj: SimJob, now: Millis, _machine: number): void {
+    if (!sj.measured) return;
+    const c = this.classes[sj.cls] as ClassStats;
+    c.completed++;
+    const response = now - sj.arrival;
+    c.response.record(response);
+    c.slowdown.record(Math.max(1, response / sj.runtime));
+  }
+
+  placed(via: Placement, waited: Millis): void {
+    this.placements[via]++;
+    this.shardWait.record(Math.max(waited, 1e-3));
+  }
+
+  preempted(): void {
+    this.preemptions++;
+  }
+
+  swap(dir: 'out' | 'in', machine: number, cls: number, mb: number, now: Millis, job = -1): void {
+    if (dir === 'out') {
+      this.swapOutByClass[cls] = (this.swapOutByClass[cls] as number) + mb;
+      this.swapOutByMachine[machine] = (this.swapOutByMachine[machine] as number) + mb;
+    } else {
+      this.swapInByClass[cls] = (this.swapInByClass[cls] as number) + mb;
+      this.swapInByMachine[machine] = (this.swapInByMachine[machine] as number) + mb;
+    }
+    const s = this.swaps;
+    s.time.push(now);
+    s.machine.push(machine);
+    s.job.push(job);
+    s.cls.push(cls);
+    s.mb.push(mb);
+    s.dir.push(dir);
+  }
+
+  /** Called at measureFrom (index 0, a baseline) and at the end of each window. */
+  sample(now: Millis, index: number): void {
+    const util = new Float64Array(this.nMachines);
+    const mem = new Float64Array(this.nMachines);
+    const dt = now - this.lastSampleT;
+    for (let m = 0; m < this.nMachines; m++) {
+      const h = this.hw[m] as Hardware;
+      util[m] = dt > 0 ? (h.busy - (this.lastBusy[m] as number)) / (h.cores * dt) : 0;
+      this.lastBusy[m] = h.busy;
+      mem[m] = h.used;
+    }
+    this.lastSampleT = now;
+    if (index === 0) return;
+    this.sampleTimes.push(now);
+    this.utilization.push(util);
+    if (Number.isFinite(this.cfg.cluster.memoryMB)) this.memoryUsed.push(mem);
+  }
+
+  finish(end: Millis, events: number, wallMs: number, inSystem: Iterable<SimJob>, counters: Record<string, number>): RunResult {
+    let left = 0;
+    for (const _ of inSystem) left++;
+    const overcommit = new Float64Array(this.nMachines);
+    for (let m = 0; m < this.nMachines; m++) overcommit[m] = (this.hw[m] as Hardware).overcommit / 1000;
+    return {
+      policy: this.cfg.policy.name,
+      machines: this.cfg.cluster.machines,
+      cores: this.cfg.cluster.cores,
+      memoryMB: this.cfg.cluster.memoryMB,
+      classes: this.classes,
+      sampleTimes: this.sampleTimes,
+      utilization: this.utilization,
+      memoryUsed: this.memoryUsed,
+      swapOutByClass: this.swapOutByClass,
+      swapInByClass: this.swapInByClass,
+      swapOutByMachine: this.swapOutByMachine,
+      swapInByMachine: this.swapInByMachine,
+      overcommitMBs: overcommit,
+      swaps: this.swaps,
+      placements: this.placements,
+      shardWait: this.shardWait,
+      preemptions: this.preemptions,
+      events,
+      wallMs,
+      simulatedMs: end,
+      jobsInSystem: left,
+      counters,
+    };
+  }
+}
