@@ -3,7 +3,7 @@
 // as the live system's transport carries them (with zero latency: the paper's assumption 2).
 
 import type { Millis } from '../core/types.ts';
-import { unreachable, InvariantError } from '../core/types.ts';
+import { unreachable } from '../core/types.ts';
 import { Rng } from '../core/rng.ts';
 import type { PriceTable } from '../core/classes.ts';
 import { maxPrice } from '../core/classes.ts';
@@ -128,7 +128,8 @@ export class Simulation {
   private readonly shards: Shard[] = [];
   private readonly machines: Machine[] = [];
   private readonly edf: Edf | undefined;
-  private readonly jobs = new Map<number, SimJob>();
+  /** Jobs arrived and not completed. */
+  private inSystem = 0;
   private readonly mail = new Mailbox();
   private readonly rec: Recorder;
   private readonly arrivalOwner: number;
@@ -228,13 +229,13 @@ export class Simulation {
     const end = Math.min(horizon, this.now);
     for (const h of this.hw) h.advanceTo(end);
     progress?.(arrived);
-    return this.rec.finish(end, this.events, performance.now() - wall0, this.jobs.values(), this.counters());
+    return this.rec.finish(end, this.events, performance.now() - wall0, this.inSystem, this.counters());
   }
 
   private counters(): Record<string, number> {
     let idle = 0;
     for (const s of this.shards) idle += s.idle.size;
-    return { idleListEntriesAtEnd: idle, jobsInSystemAtEnd: this.jobs.size };
+    return { idleListEntriesAtEnd: idle };
   }
 
   private arrive(b: ReturnType<typeof newBatch>, i: number): void {
@@ -248,7 +249,7 @@ export class Simulation {
       runtime, memInit, memTotal, machine: -1, done: 0, runStartS: 0, running: false, swapped: false, memNow: memInit, measured, finishS: 0, hi: -1,
     };
     const sj = job;
-    this.jobs.set(job.id, sj);
+    this.inSystem++;
     if (measured) this.rec.arrived(job.cls);
     if (this.edf) {
       sj.machine = 0;
@@ -270,7 +271,7 @@ export class Simulation {
     h.advanceTo(this.now);
     if (h.nextCompletion() <= this.now) {
       const sj = h.completeNext();
-      this.jobs.delete(sj.id);
+      this.inSystem--;
       this.rec.completed(sj, this.now, m);
       if (this.edf) {
         this.edf.step(this.now, { kind: 'complete', job: sj.id });
@@ -323,8 +324,7 @@ export class Simulation {
         break;
       }
       case 'place': {
-        const sj = this.jobs.get(d.job.id);
-        if (!sj) throw new InvariantError(`placed job ${d.job.id} is unknown`, { seed: this.cfg.seed, event: this.events });
+        const sj = d.job as SimJob;
         sj.machine = d.machine;
         (this.hw[d.machine] as Hardware).advanceTo(this.now);
         (this.hw[d.machine] as Hardware).place(sj);
@@ -341,25 +341,25 @@ export class Simulation {
     const h = this.hw[m] as Hardware;
     switch (d.kind) {
       case 'run':
-        h.dispatch(this.job(d.job));
+        h.dispatch((d.job as SimJob));
         break;
       case 'preempt': {
-        const sj = this.job(d.job);
+        const sj = (d.job as SimJob);
         h.stop(sj);
         this.rec.preempted();
-        if (this.trackMemory) this.deliver(Target.Machine, m, { kind: 'stopped', job: d.job, memMB: sj.memNow });
+        if (this.trackMemory) this.deliver(Target.Machine, m, { kind: 'stopped', job: d.job.id, memMB: sj.memNow });
         break;
       }
       case 'swap-out': {
-        const sj = this.job(d.job);
+        const sj = (d.job as SimJob);
         h.swapOut(sj);
-        this.rec.swap('out', m, d.cls, d.mb, this.now, d.job);
+        this.rec.swap('out', m, d.job.cls, d.mb, this.now, d.job.id);
         break;
       }
       case 'swap-in': {
-        const sj = this.job(d.job);
+        const sj = (d.job as SimJob);
         h.swapIn(sj);
-        this.rec.swap('in', m, d.cls, d.mb, this.now, d.job);
+        this.rec.swap('in', m, d.job.cls, d.mb, this.now, d.job.id);
         break;
       }
       case 'poll-shards':
@@ -385,22 +385,16 @@ export class Simulation {
     for (const d of ds) {
       switch (d.kind) {
         case 'run':
-          h.dispatch(this.job(d.job));
+          h.dispatch((d.job as SimJob));
           break;
         case 'preempt':
-          h.stop(this.job(d.job));
+          h.stop((d.job as SimJob));
           this.rec.preempted();
           break;
         default:
           unreachable(d, 'edf decision');
       }
     }
-  }
-
-  private job(id: number): SimJob {
-    const sj = this.jobs.get(id);
-    if (!sj) throw new InvariantError(`decision about unknown job ${id}`, { seed: this.cfg.seed, event: this.events });
-    return sj;
   }
 
   /** Sends the machine a memory reading when its view is stale and outside its band. */

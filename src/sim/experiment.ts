@@ -17,9 +17,10 @@ export interface ExperimentSpec {
   /** Raw workload config; `load` is set from `loads` for each sweep point. */
   readonly workload: Readonly<Record<string, unknown>>;
   readonly loads: readonly number[];
-  /** Fraction of the arrival span not measured at the start (warm-up). */
+  /** Jobs arriving in [warmup, measureTo) × the arrival span are measured (the rest warm up / drain). */
   readonly warmup: number;
-  /** Simulated time after the last arrival, as a fraction of the arrival span. */
+  readonly measureTo: number;
+  /** Simulated time after the last arrival, as a fraction of the arrival span (0: stop at the last arrival). */
   readonly drain: number;
   /** Utilization and memory samples per run. */
   readonly samples: number;
@@ -71,7 +72,7 @@ export function runExperiment(spec: ExperimentSpec, progress?: Progress): Experi
         prices: spec.prices,
         seed: spec.seed,
         measureFrom: span * spec.warmup,
-        measureTo: span,
+        measureTo: span * spec.measureTo,
         horizon: span * (1 + spec.drain),
         samples: spec.samples,
         ...(progress ? { onProgress: (n: number) => progress.tick(n) } : {}),
@@ -185,7 +186,7 @@ function parsePrices(raw: unknown): PriceTable {
 /** Validates a parsed experiment config file (see the README for the format). */
 export function parseExperiment(raw: unknown): ExperimentSpec {
   if (!isObj(raw)) throw new ConfigError('the experiment config must be a JSON object: see "Experiment configs" in README.md');
-  known(raw, 'config', ['name', 'seed', 'prices', 'cluster', 'policies', 'workload', 'loads', 'warmup', 'drain', 'samples']);
+  known(raw, 'config', ['name', 'seed', 'prices', 'cluster', 'policies', 'workload', 'loads', 'warmup', 'measureTo', 'drain', 'samples']);
   const name = raw.name ?? 'experiment';
   if (typeof name !== 'string' || !/^[\w.-]{1,64}$/.test(name)) throw new ConfigError(`name ${JSON.stringify(name)} must be 1–64 letters, digits, '.', '_' or '-' (it names output files)`);
   const prices = parsePrices(raw.prices);
@@ -201,6 +202,8 @@ export function parseExperiment(raw: unknown): ExperimentSpec {
   }
   const workload = raw.workload ?? { kind: 'synthetic', jobs: 200_000 };
   if (!isObj(workload)) throw new ConfigError('workload must be an object, e.g. {"kind": "synthetic", "jobs": 200000}');
+  const warmup = num(raw, 'warmup', 'config', 0.1, (n) => n >= 0 && n < 1, 'a fraction of the arrival span in [0, 1)');
+  const measureTo = num(raw, 'measureTo', 'config', 0.8, (n) => n > warmup && n <= 1, `a fraction of the arrival span in (warmup = ${warmup}, 1]`);
   // Validate once up front so a bad workload fails before any simulation runs.
   validated({ ...workload, load: loads[0] as number }, prices);
   return {
@@ -211,8 +214,9 @@ export function parseExperiment(raw: unknown): ExperimentSpec {
     policies,
     workload,
     loads: loads as number[],
-    warmup: num(raw, 'warmup', 'config', 0.1, (n) => n >= 0 && n < 1, 'a fraction in [0, 1)'),
-    drain: num(raw, 'drain', 'config', 0.25, (n) => n >= 0 && n <= 100, 'a fraction ≥ 0 of the arrival span'),
+    warmup,
+    measureTo,
+    drain: num(raw, 'drain', 'config', 0, (n) => n >= 0 && n <= 100, 'a fraction ≥ 0 of the arrival span'),
     samples: num(raw, 'samples', 'config', 40, (n) => Number.isInteger(n) && n >= 1 && n <= 10_000, 'a whole number from 1 to 10000'),
   };
 }

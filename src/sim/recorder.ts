@@ -140,9 +140,7 @@ export class Recorder {
     if (Number.isFinite(this.cfg.cluster.memoryMB)) this.memoryUsed.push(mem);
   }
 
-  finish(end: Millis, events: number, wallMs: number, inSystem: Iterable<SimJob>, counters: Record<string, number>): RunResult {
-    let left = 0;
-    for (const _ of inSystem) left++;
+  finish(end: Millis, events: number, wallMs: number, left: number, counters: Record<string, number>): RunResult {
     const overcommit = new Float64Array(this.nMachines);
     for (let m = 0; m < this.nMachines; m++) overcommit[m] = (this.hw[m] as Hardware).overcommit / 1000;
     return {

@@ -14,7 +14,7 @@ export type EdfInput =
   | { readonly kind: 'arrive'; readonly job: Job; readonly deadline: Millis }
   | { readonly kind: 'complete'; readonly job: JobId };
 
-export type EdfDecision = { readonly kind: 'run'; readonly job: JobId } | { readonly kind: 'preempt'; readonly job: JobId };
+export type EdfDecision = { readonly kind: 'run'; readonly job: Job } | { readonly kind: 'preempt'; readonly job: Job };
 
 /** Relative deadline of a job under the paper's rule. */
 export function edfDeadline(arrival: Millis, runtime: Millis, price: number, maxPrice: number): Millis {
@@ -26,6 +26,8 @@ export class Edf implements CoreObject<EdfInput, EdfDecision> {
   private readonly waiting = new IndexedHeap();
   /** Running jobs keyed by −deadline, so the top is the latest deadline (the preemption victim). */
   private readonly running = new IndexedHeap();
+  /** Jobs in the system by id. */
+  private readonly jobsById = new Map<JobId, Job>();
   private readonly out: EdfDecision[] = [];
 
   constructor(readonly cfg: Readonly<EdfConfig>) {
@@ -33,7 +35,7 @@ export class Edf implements CoreObject<EdfInput, EdfDecision> {
   }
 
   get jobs(): number {
-    return this.waiting.size + this.running.size;
+    return this.jobsById.size;
   }
 
   get runningCount(): number {
@@ -44,19 +46,20 @@ export class Edf implements CoreObject<EdfInput, EdfDecision> {
     switch (input.kind) {
       case 'arrive': {
         const id = input.job.id;
-        if (this.running.has(id) || this.waiting.has(id)) throw new InvariantError(`edf: job ${id} arrived twice`);
+        if (this.jobsById.has(id)) throw new InvariantError(`edf: job ${id} arrived twice`);
+        this.jobsById.set(id, input.job);
         if (this.running.size < this.cfg.cores) {
           this.running.set(id, -input.deadline, -id);
-          this.out.push({ kind: 'run', job: id });
+          this.out.push({ kind: 'run', job: input.job });
           break;
         }
         const victimDeadline = -this.running.peekKey();
         if (input.deadline < victimDeadline) {
           const victim = this.running.pop();
           this.waiting.set(victim, victimDeadline, victim);
-          this.out.push({ kind: 'preempt', job: victim });
+          this.out.push({ kind: 'preempt', job: this.jobsById.get(victim) as Job });
           this.running.set(id, -input.deadline, -id);
-          this.out.push({ kind: 'run', job: id });
+          this.out.push({ kind: 'run', job: input.job });
         } else {
           this.waiting.set(id, input.deadline, id);
         }
@@ -64,11 +67,12 @@ export class Edf implements CoreObject<EdfInput, EdfDecision> {
       }
       case 'complete': {
         if (!this.running.remove(input.job)) throw new InvariantError(`edf: completion of job ${input.job}, which is not running`);
+        this.jobsById.delete(input.job);
         if (this.waiting.size > 0) {
           const d = this.waiting.peekKey();
           const next = this.waiting.pop();
           this.running.set(next, -d, -next);
-          this.out.push({ kind: 'run', job: next });
+          this.out.push({ kind: 'run', job: this.jobsById.get(next) as Job });
         }
         break;
       }
@@ -82,7 +86,8 @@ export class Edf implements CoreObject<EdfInput, EdfDecision> {
   }
 
   advance(): void {
-    this.out.length = 0;
+    const out = this.out;
+    while (out.length > 0) out.pop();
   }
 
   nextDeadline(): Millis {

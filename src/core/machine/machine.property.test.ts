@@ -164,19 +164,19 @@ describe('Machine (priority) swapping on random arrivals and completions', () =>
           ds.forEach((d, i) => {
             switch (d.kind) {
               case 'run':
-                expect(swapped.has(d.job), `job ${d.job} runs while swapped out`).toBe(false);
-                running.add(d.job);
+                expect(swapped.has(d.job.id), `job ${d.job.id} runs while swapped out`).toBe(false);
+                running.add(d.job.id);
                 break;
               case 'preempt':
-                expect(running.delete(d.job)).toBe(true);
+                expect(running.delete(d.job.id)).toBe(true);
                 break;
               case 'swap-out':
-                expect(running.has(d.job) || swapped.has(d.job), `swap-out of job ${d.job}, running or already out`).toBe(false);
-                expect(d.mb).toBe(mem.get(d.job)?.mb);
-                swapped.add(d.job);
+                expect(running.has(d.job.id) || swapped.has(d.job.id), `swap-out of job ${d.job.id}, running or already out`).toBe(false);
+                expect(d.mb).toBe(mem.get(d.job.id)?.mb);
+                swapped.add(d.job.id);
                 break;
               case 'swap-in':
-                expect(swapped.delete(d.job)).toBe(true);
+                expect(swapped.delete(d.job.id)).toBe(true);
                 expect(ds[i + 1]).toEqual({ kind: 'run', job: d.job });
                 break;
               case 'poll-shards':

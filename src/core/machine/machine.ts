@@ -35,11 +35,12 @@ export type MachineInput =
   /** Answer to a dispatcher poll: idle-list sizes of the polled shards. */
   | { readonly kind: 'shard-sizes'; readonly poll: number; readonly sizes: readonly number[] };
 
+/** Decisions name the Job object the machine was given, so a driver needs no lookup to carry them out. */
 export type MachineDecision =
-  | { readonly kind: 'run'; readonly job: JobId }
-  | { readonly kind: 'preempt'; readonly job: JobId }
-  | { readonly kind: 'swap-out'; readonly job: JobId; readonly cls: number; readonly mb: number }
-  | { readonly kind: 'swap-in'; readonly job: JobId; readonly cls: number; readonly mb: number }
+  | { readonly kind: 'run'; readonly job: Job }
+  | { readonly kind: 'preempt'; readonly job: Job }
+  | { readonly kind: 'swap-out'; readonly job: Job; readonly mb: number }
+  | { readonly kind: 'swap-in'; readonly job: Job; readonly mb: number }
   | DispatcherDecision;
 
 export class Machine implements CoreObject<MachineInput, MachineDecision> {
@@ -52,7 +53,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   private jobsFell = false;
   private readonly moved = { start: undefined as Slot | undefined, preempt: undefined as Slot | undefined };
   private readonly emitSwapOut = (s: Slot): void => {
-    this.out.push({ kind: 'swap-out', job: s.job.id, cls: s.job.cls, mb: s.memMB });
+    this.out.push({ kind: 'swap-out', job: s.job, mb: s.memMB });
   };
 
   constructor(readonly cfg: Readonly<MachineConfig>, private readonly rng: Rng) {
@@ -111,7 +112,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         this.used += input.memMB;
         this.rq.arrive(slot, this.moved);
         const { start, preempt } = this.moved;
-        if (preempt) this.out.push({ kind: 'preempt', job: preempt.job.id });
+        if (preempt) this.out.push({ kind: 'preempt', job: preempt.job });
         if (start) this.start(start);
         break;
       }
@@ -153,7 +154,8 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   }
 
   advance(): void {
-    this.out.length = 0;
+    const out = this.out;
+    while (out.length > 0) out.pop();
   }
 
   nextDeadline(): Millis {
@@ -164,9 +166,9 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     if (slot.swapped) {
       slot.swapped = false;
       this.used += slot.memMB;
-      this.out.push({ kind: 'swap-in', job: slot.job.id, cls: slot.job.cls, mb: slot.memMB });
+      this.out.push({ kind: 'swap-in', job: slot.job, mb: slot.memMB });
     }
-    this.out.push({ kind: 'run', job: slot.job.id });
+    this.out.push({ kind: 'run', job: slot.job });
   }
 
   /** Class-based swapping when resident memory is over capacity. */

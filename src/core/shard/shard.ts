@@ -102,7 +102,8 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
   }
 
   advance(): void {
-    this.out.length = 0;
+    const out = this.out;
+    while (out.length > 0) out.pop();
   }
 
   nextDeadline(): Millis {

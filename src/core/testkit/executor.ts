@@ -22,7 +22,7 @@ export interface ExecJob {
 }
 
 /** A decision as the executor reads it: it acts on `run` and `preempt`, and only records the rest. */
-export type ExecDecision = Kinded & { readonly job?: unknown };
+export type ExecDecision = Kinded & { readonly job?: number | { readonly id: number } };
 
 /** What the executor drives: a core object behind the three events a machine's driver reports. */
 export interface ExecTarget {
@@ -167,7 +167,7 @@ export function execute(target: ExecTarget, jobs: readonly ExecJob[], maxEvents 
     for (let d = todo.shift(); d !== undefined; d = todo.shift()) {
       trace.push(`t=${formatValue(now)} ${target.name} ${formatDecision(d)}`);
       if (d.kind !== 'run' && d.kind !== 'preempt') continue;
-      const o = typeof d.job === 'number' ? byId.get(d.job) : undefined;
+      const o = d.job === undefined ? undefined : byId.get(typeof d.job === 'number' ? d.job : d.job.id);
       if (!o) return fail(`${d.kind} of unknown job ${formatValue(d.job)}`);
       const id = o.job.id;
       if (d.kind === 'run') {
