@@ -10,7 +10,7 @@ const src = join(root, 'src', 'cli', 'main.ts');
 if (existsSync(src)) {
   const { register } = await import('tsx/esm/api');
   register();
-  (await import(pathToFileURL(src).href)).run();
+  await (await import(pathToFileURL(src).href)).run();
 } else {
-  (await import(pathToFileURL(join(root, "dist", "cli", "main.js")).href)).run();
+  await (await import(pathToFileURL(join(root, "dist", "cli", "main.js")).href)).run();
 }

@@ -2,7 +2,6 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { runSimCommand } from './sim.ts';
 
 const HELP = `fare — serverless functions scheduled by price class
 
@@ -14,7 +13,7 @@ Usage:
 
 Run "fare sim --help" for the simulator's options.`;
 
-export function main(argv: readonly string[]): number {
+export async function main(argv: readonly string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case undefined:
@@ -29,8 +28,11 @@ export function main(argv: readonly string[]): number {
       process.stdout.write(`${pkg.version}\n`);
       return 0;
     }
-    case 'sim':
+    case 'sim': {
+      // Loaded on demand: the simulator pulls in the chart renderer, which --help does not need.
+      const { runSimCommand } = await import('./sim.ts');
       return runSimCommand(rest);
+    }
     default:
       process.stderr.write(`fare: unknown command "${cmd}" (FARE_E_USAGE). Run "fare --help" for the commands.\n`);
       return 2;
@@ -38,13 +40,13 @@ export function main(argv: readonly string[]): number {
 }
 
 /** Entry point of the `fare` binary: runs the command and sets the exit code. */
-export function run(argv: readonly string[] = process.argv.slice(2)): void {
+export async function run(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
   try {
-    process.exitCode = main(argv);
+    process.exitCode = await main(argv);
   } catch (e) {
     const err = e as Error & { code?: string };
     if (typeof err.code === 'string' && err.code.startsWith('FARE_E_')) {
-      process.stderr.write(`fare: ${err.message} (${err.code})\n`);
+      process.stderr.write(`fare: ${err.message.includes(err.code) ? err.message : `${err.message} (${err.code})`}\n`);
       process.exitCode = 2;
       return;
     }

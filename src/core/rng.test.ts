@@ -18,7 +18,7 @@ describe('Rng determinism', () => {
   it('pins the first numbers of the root stream (a generator change shifts every seeded result)', () => {
     expect(draws(new Rng(1), 3)).toEqual([2102104076, 3717405259, 3328215402]);
     expect(new Rng(1).next()).toBe(0.4894342486972053);
-    expect(new Rng(1).sample(100, 3)).toEqual([48, 77, 71]);
+    expect(new Rng(1).sample(100, 3)).toEqual([48, 86, 77]);
   });
 
   it('labels streams by seed and name path', () => {

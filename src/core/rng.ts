@@ -67,9 +67,9 @@ export class Rng {
     return (hi * 67108864 + lo) / 9007199254740992;
   }
 
-  /** Uniform integer in [0, n). */
+  /** Uniform integer in [0, n): one 32-bit draw when n ≤ 2^16 (bias < 2^-16), else 53 bits. */
   int(n: number): number {
-    return Math.floor(this.next() * n);
+    return n <= 65536 ? Math.floor((this.u32() * n) / 4294967296) : Math.floor(this.next() * n);
   }
 
   /** Uniform in (0, 1]: safe for logarithms. */

@@ -132,7 +132,6 @@ export class Simulation {
   private inSystem = 0;
   private readonly mail = new Mailbox();
   private readonly rec: Recorder;
-  private readonly arrivalOwner: number;
   private readonly samplerOwner: number;
   private readonly trackMemory: boolean;
   private readonly maxPrice: number;
@@ -146,9 +145,8 @@ export class Simulation {
     const { cluster, policy, prices } = cfg;
     const root = new Rng(cfg.seed, `policy/${policy.name}`);
     const m = policy.kind === 'edf' ? 1 : cluster.machines;
-    this.arrivalOwner = m;
-    this.samplerOwner = m + 1;
-    this.q = new EventQueue(m + 2);
+    this.samplerOwner = m;
+    this.q = new EventQueue(m + 1);
     this.maxPrice = maxPrice(prices);
     const hermod = policy.kind === 'hermod';
     this.trackMemory = Number.isFinite(cluster.memoryMB) && policy.kind !== 'edf';
@@ -196,7 +194,7 @@ export class Simulation {
       if (n === 0) exhausted = true;
       return n > 0;
     };
-    if (refill()) this.q.schedule(this.arrivalOwner, batch.arrival[0] as number);
+    refill();
     // Machines announce themselves (dispatcher joins idle lists) at time 0.
     for (let i = 0; i < this.machines.length; i++) this.deliver(Target.Machine, i, { kind: 'memory', usedMB: 0 });
     this.pump();
@@ -204,25 +202,24 @@ export class Simulation {
 
     const horizon = this.cfg.horizon;
     const progress = this.cfg.onProgress;
+    // Arrivals stream from the batch and are merged with the event queue here (they never enter it);
+    // at equal times, queued events (completions, samples) go first.
     for (;;) {
-      const t = this.q.peekTime();
+      const te = this.q.peekTime();
+      const ta = exhausted ? Infinity : (batch.arrival[bi] as number);
+      const t = ta < te ? ta : te;
       if (t > horizon || t === Infinity) break;
-      const owner = this.q.pop();
       this.now = t;
       this.events++;
-      if (owner === this.arrivalOwner) {
-        // All arrivals due at t, in order.
-        do {
-          this.arrive(batch, bi++);
-          arrived++;
-          if (bi >= batch.count && !refill()) break;
-        } while ((batch.arrival[bi] as number) <= t);
-        if (!exhausted) this.q.schedule(this.arrivalOwner, batch.arrival[bi] as number);
-        if (progress && (arrived & 0x3fff) < 64) progress(arrived);
-      } else if (owner === this.samplerOwner) {
-        this.sample();
+      if (ta < te) {
+        this.arrive(batch, bi++);
+        arrived++;
+        if (bi >= batch.count) refill();
+        if (progress && (arrived & 0x3fff) === 0) progress(arrived);
       } else {
-        this.wake(owner);
+        const owner = this.q.pop();
+        if (owner === this.samplerOwner) this.sample();
+        else this.wake(owner);
       }
       this.pump();
     }

@@ -119,7 +119,7 @@ describe('Machine bookkeeping', () => {
     m.step(1, { kind: 'stopped', job: 1, memMB: 99 });
     m.step(1, { kind: 'stopped', job: 42, memMB: 99 });
     expect(m.slot(1)?.memMB).toBe(10);
-    expect(m.ready()).toEqual([{ kind: 'run', job: 1 }]);
+    expect(m.ready()).toEqual([{ kind: 'run', job: expect.objectContaining({ id: 1 }) }]);
   });
 
   it('throws on a job arriving twice and on completing a job that is not running, naming machine and seed', () => {
@@ -190,25 +190,25 @@ describe('Machine with a dispatcher (story)', () => {
     ], { inputs: true });
     expect(trace).toEqual([
       't=0 machine/7 < memory usedMB=0',
-      't=0 machine/7 poll-shards poll=0 shards=[2,0]',
+      't=0 machine/7 poll-shards poll=0 shards=[2,3]',
       't=0 machine/7 < shard-sizes poll=0 sizes=[3,1]',
-      't=0 machine/7 idle-join shard=0 freeMB=1000 jobs=0', // shard 0 has the shorter idle list
+      't=0 machine/7 idle-join shard=3 freeMB=1000 jobs=0', // shard 3 has the shorter idle list
       't=1 machine/7 < arrive job=1 memMB=300',
       't=1 machine/7 run job=1',
-      't=1 machine/7 idle-update shard=0 freeMB=700 jobs=1', // moved by 300 > 100
+      't=1 machine/7 idle-update shard=3 freeMB=700 jobs=1', // moved by 300 > 100
       't=2 machine/7 < arrive job=2 memMB=550',
       't=2 machine/7 preempt job=1',
       't=2 machine/7 run job=2',
-      't=2 machine/7 idle-leave shard=0', // 150 MB free < 200
+      't=2 machine/7 idle-leave shard=3', // 150 MB free < 200
       't=3 machine/7 < stopped job=1 memMB=300',
       't=5 machine/7 < complete job=2 memMB=550',
       't=5 machine/7 run job=1',
-      't=5 machine/7 poll-shards poll=1 shards=[2,3]', // 700 MB free > 600
+      't=5 machine/7 poll-shards poll=1 shards=[0,3]', // 700 MB free > 600
       't=6 machine/7 < complete job=1 memMB=300', // no second poll while one is out
       't=6 machine/7 < shard-sizes poll=1 sizes=[0,0]',
-      't=6 machine/7 idle-join shard=2 freeMB=1000 jobs=0', // a tie: the stream chose 2
+      't=6 machine/7 idle-join shard=0 freeMB=1000 jobs=0', // a tie: the stream chose 0
     ]);
-    expect(m.idleShard).toBe(2);
+    expect(m.idleShard).toBe(0);
     expect(m.memoryBand()).toEqual({ low: -100, high: 100 });
   });
 });

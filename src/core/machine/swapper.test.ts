@@ -71,12 +71,12 @@ describe('swapping on a Machine', () => {
     ]);
     expect(trace).toEqual([
       't=0 machine/0 run job=1',
-      't=3 machine/0 swap-out job=4 cls=3 mb=250', // class 3, latest arrival first
-      't=3 machine/0 swap-out job=2 cls=3 mb=300', // 900 is still above 800
+      't=3 machine/0 swap-out job=4 mb=250', // class 3, latest arrival first
+      't=3 machine/0 swap-out job=2 mb=300', // 900 is still above 800
       't=9 machine/0 run job=3', // job 3 was never swapped: no swap-in
-      't=12 machine/0 swap-in job=2 cls=3 mb=300',
+      't=12 machine/0 swap-in job=2 mb=300',
       't=12 machine/0 run job=2',
-      't=15 machine/0 swap-in job=4 cls=3 mb=250',
+      't=15 machine/0 swap-in job=4 mb=250',
       't=15 machine/0 run job=4',
     ]);
     expect(m.usedMB).toBe(250);
@@ -90,7 +90,7 @@ describe('swapping on a Machine', () => {
       [1, { kind: 'stopped', job: 1, memMB: 600 }], // it grew while running
       [2, { kind: 'memory', usedMB: 1100 }],
     ]);
-    expect(trace).toEqual(['t=0 machine/0 run job=1', 't=1 machine/0 preempt job=1', 't=1 machine/0 run job=2', 't=2 machine/0 swap-out job=1 cls=3 mb=600']);
+    expect(trace).toEqual(['t=0 machine/0 run job=1', 't=1 machine/0 preempt job=1', 't=1 machine/0 run job=2', 't=2 machine/0 swap-out job=1 mb=600']);
     expect(m.usedMB).toBe(500);
     expect(m.slot(1)).toMatchObject({ swapped: true, running: false });
   });

@@ -238,10 +238,10 @@ describe('Shard story (golden trace)', () => {
       't=7 shard/0 < arrive job=6',
       't=9 shard/0 < polled poll=0 loads=[4,2]',
       't=9 shard/0 place job=4 machine=5 via=power-of-k waited=4',
-      't=9 shard/0 poll poll=1 job=5 machines=[6,7]', // price-wait: 2 × 3 for job 5 beats 0.5 × 2 for job 6
+      't=9 shard/0 poll poll=1 job=5 machines=[5,6]', // price-wait: 2 × 3 for job 5 beats 0.5 × 2 for job 6
       't=10 shard/0 < polled poll=1 loads=[1,1]',
-      't=10 shard/0 place job=5 machine=7 via=power-of-k waited=4',
-      't=10 shard/0 poll poll=2 job=6 machines=[6,0]',
+      't=10 shard/0 place job=5 machine=5 via=power-of-k waited=4',
+      't=10 shard/0 poll poll=2 job=6 machines=[2,7]',
       't=11 shard/0 < idle-join machine=6 freeMB=3000 jobs=2', // job 6 is bound to poll 2 and stays so
     ]);
   });

@@ -1,12 +1,17 @@
 // Growable ring-buffer deque of objects: O(1) push, shift and unshift without Array.shift's copying.
+// Capacity is a power of two so positions wrap with a mask.
 
 export class Queue<T> {
   private buf: (T | undefined)[];
+  private mask: number;
   private head = 0;
   private n = 0;
 
   constructor(capacity = 16) {
-    this.buf = new Array<T | undefined>(Math.max(2, capacity));
+    let cap = 2;
+    while (cap < capacity) cap *= 2;
+    this.buf = new Array<T | undefined>(cap).fill(undefined);
+    this.mask = cap - 1;
   }
 
   get length(): number {
@@ -14,15 +19,15 @@ export class Queue<T> {
   }
 
   push(x: T): void {
-    if (this.n === this.buf.length) this.grow();
-    this.buf[(this.head + this.n) % this.buf.length] = x;
+    if (this.n > this.mask) this.grow();
+    this.buf[(this.head + this.n) & this.mask] = x;
     this.n++;
   }
 
   /** Puts x at the front (a preempted SCHED_FIFO thread goes back to the head of its list). */
   unshift(x: T): void {
-    if (this.n === this.buf.length) this.grow();
-    this.head = (this.head - 1 + this.buf.length) % this.buf.length;
+    if (this.n > this.mask) this.grow();
+    this.head = (this.head - 1) & this.mask;
     this.buf[this.head] = x;
     this.n++;
   }
@@ -35,19 +40,21 @@ export class Queue<T> {
     if (this.n === 0) return undefined;
     const x = this.buf[this.head];
     this.buf[this.head] = undefined;
-    this.head = (this.head + 1) % this.buf.length;
+    this.head = (this.head + 1) & this.mask;
     this.n--;
     return x;
   }
 
   at(i: number): T | undefined {
-    return i < 0 || i >= this.n ? undefined : this.buf[(this.head + i) % this.buf.length];
+    return i < 0 || i >= this.n ? undefined : this.buf[(this.head + i) & this.mask];
   }
 
   private grow(): void {
-    const next = new Array<T | undefined>(this.buf.length * 2);
-    for (let i = 0; i < this.n; i++) next[i] = this.buf[(this.head + i) % this.buf.length];
+    const cap = this.buf.length * 2;
+    const next = new Array<T | undefined>(cap).fill(undefined);
+    for (let i = 0; i < this.n; i++) next[i] = this.buf[(this.head + i) & this.mask];
     this.buf = next;
+    this.mask = cap - 1;
     this.head = 0;
   }
 }

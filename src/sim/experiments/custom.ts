@@ -15,7 +15,7 @@ export function runCustom(spec: ExperimentSpec, dir: string, progress?: Progress
   if (Number.isFinite(spec.cluster.memoryMB)) {
     for (const p of spec.policies) {
       if (p.kind === 'edf') continue;
-      files.push(...writeMemoryReport(dir, `${spec.name}-${p.name}-memory`, spec, runs.filter((r) => r.result.policy === p.name), `${spec.name} (${p.name})`));
+      files.push(...writeMemoryReport(dir, `${spec.name}-${p.name}-machines`, spec, runs.filter((r) => r.result.policy === p.name), `${spec.name} (${p.name})`));
     }
   }
   const rows = latencyRows(runs);

@@ -1,0 +1,88 @@
+// Closed forms of classical queueing theory that the simulator is checked against (queueing.test.ts):
+// mean response times (sojourn = wait + service) of M/M/1, M/M/c (Erlang C), M/G/1 FCFS
+// (Pollaczek–Khinchine), M/G/1 processor sharing, and M/G/1 preemptive-resume priority classes.
+// Time unit: whatever the service moments are given in (ms in the tests). Pure functions, no imports.
+// References: Kleinrock, Queueing Systems vol. 1 (1975) §3.2, §3.5, §5.6 and vol. 2 (1976) §3.6, §4.4;
+// Harchol-Balter, Performance Modeling and Design of Computer Systems (2013) ch. 14, 22, 31, 32.
+
+/** Moments of a service-time distribution: E[S] and E[S²]. */
+export interface ServiceMoments {
+  readonly mean: number;
+  readonly secondMoment: number;
+}
+
+export const exponentialMoments = (mean: number): ServiceMoments => ({ mean, secondMoment: 2 * mean * mean });
+export const deterministicMoments = (value: number): ServiceMoments => ({ mean: value, secondMoment: value * value });
+/** Any distribution given its mean and coefficient of variation (sd / mean): E[S²] = (1 + cv²)·mean². */
+export const momentsFromCv = (mean: number, cv: number): ServiceMoments => ({ mean, secondMoment: (1 + cv * cv) * mean * mean });
+
+function checkStable(rho: number, what: string): void {
+  if (!(rho >= 0 && rho < 1)) throw new RangeError(`${what}: utilization ${String(rho)} is not in [0, 1); the queue has no steady state`);
+}
+
+/** M/M/1 FCFS (and, by insensitivity, M/G/1 PS): E[T] = E[S] / (1 − ρ). */
+export function mm1Response(meanService: number, rho: number): number {
+  checkStable(rho, 'mm1Response');
+  return meanService / (1 - rho);
+}
+
+/**
+ * M/G/1 processor sharing, any service distribution (insensitivity): E[T] = E[S] / (1 − ρ), and even
+ * E[T | S = x] = x / (1 − ρ), so the mean slowdown E[T / S] is 1 / (1 − ρ).
+ */
+export function mg1PsResponse(meanService: number, rho: number): number {
+  checkStable(rho, 'mg1PsResponse');
+  return meanService / (1 - rho);
+}
+
+/**
+ * Erlang C: the chance that an arrival to an M/M/c queue with offered load a = λ·E[S] (in servers, a < c)
+ * has to wait. Computed through the Erlang B recursion B(k) = a·B(k−1) / (k + a·B(k−1)), which never
+ * overflows, then C = c·B / (c − a·(1 − B)).
+ */
+export function erlangC(c: number, a: number): number {
+  if (!Number.isInteger(c) || c < 1) throw new RangeError(`erlangC: c must be a whole number ≥ 1, got ${String(c)}`);
+  checkStable(a / c, 'erlangC');
+  let b = 1;
+  for (let k = 1; k <= c; k++) b = (a * b) / (k + a * b);
+  return (c * b) / (c - a * (1 - b));
+}
+
+/** M/M/c FCFS: E[T] = E[S] + C(c, a)·E[S] / (c − a), a = λ·E[S]. */
+export function mmcResponse(c: number, meanService: number, lambda: number): number {
+  const a = lambda * meanService;
+  return meanService + (erlangC(c, a) * meanService) / (c - a);
+}
+
+/** M/G/1 FCFS (Pollaczek–Khinchine): E[T] = E[S] + λ·E[S²] / (2(1 − ρ)). */
+export function mg1FcfsResponse(lambda: number, s: ServiceMoments): number {
+  const rho = lambda * s.mean;
+  checkStable(rho, 'mg1FcfsResponse');
+  return s.mean + (lambda * s.secondMoment) / (2 * (1 - rho));
+}
+
+/** One class of an M/G/1 priority queue: its Poisson arrival rate and service moments. */
+export interface PriorityClass {
+  readonly lambda: number;
+  readonly service: ServiceMoments;
+}
+
+/**
+ * M/G/1 preemptive-resume priority, classes highest first, FCFS within a class. For class k (1-based),
+ * with σ_k = Σ_{i≤k} ρ_i:
+ *   T_k = E[S_k] / (1 − σ_{k−1}) + (Σ_{i≤k} λ_i·E[S_i²] / 2) / ((1 − σ_{k−1})(1 − σ_k)).
+ * Class k sees only classes 1..k: lower classes are invisible to it. Returns T_k per class; a class
+ * whose σ_k ≥ 1 gets Infinity (it has no steady state), the classes above it still have one.
+ */
+export function preemptivePriorityResponse(classes: readonly PriorityClass[]): number[] {
+  const out: number[] = [];
+  let sigmaBefore = 0;
+  let residual = 0;
+  for (const c of classes) {
+    const sigma = sigmaBefore + c.lambda * c.service.mean;
+    residual += (c.lambda * c.service.secondMoment) / 2;
+    out.push(sigma >= 1 ? Infinity : c.service.mean / (1 - sigmaBefore) + residual / ((1 - sigmaBefore) * (1 - sigma)));
+    sigmaBefore = sigma;
+  }
+  return out;
+}
