@@ -45,7 +45,7 @@ describe('fare sim fig4 --quick', () => {
     for (const col of ['policy', 'load', 'class', 'price', 'jobs', 'completed', 'p50_ms', 'p90_ms', 'p99_ms', 'p999_ms', 'mean_slowdown', 'p99_slowdown', 'util_mean']) {
       expect(header).toContain(col);
     }
-    const rows = csv.slice(1).map((l) => Object.fromEntries(l.split(',').map((v, i) => [header[i], v])));
+    const rows = csv.slice(1).map((l): Record<string, string> => Object.fromEntries(l.split(',').map((v, i) => [header[i] as string, v])));
     expect(new Set(rows.map((r) => r.policy))).toEqual(new Set(['fare', 'hermod', 'edf']));
     const loads = [...new Set(rows.map((r) => Number(r.load)))];
     expect(Math.min(...loads)).toBeLessThanOrEqual(0.5);
