@@ -44,6 +44,12 @@ export interface ClusterConfig {
   /** Swap out down to this fraction of memory. */
   readonly swapTarget: number;
   readonly maxOutstandingPolls: number;
+  /**
+   * Round trip of a shard's poll to k machines (ms). 0 is the paper's assumption 2 (communication
+   * not simulated); above 0 the answer reaches the shard that much later, with the machines' loads
+   * as they are then, and jobs queue in the shard's multi-queue while polls are in flight.
+   */
+  readonly pollLatencyMs: number;
 }
 
 export interface RunConfig {
@@ -64,6 +70,53 @@ export interface RunConfig {
 const enum Target {
   Shard,
   Machine,
+}
+
+/** Messages delivered later (a poll's answer after its round trip), ordered by (time, sequence). */
+class DelayedMail {
+  private readonly items: { t: number; seq: number; target: Target; index: number; build: () => ShardInput | MachineInput }[] = [];
+  private seq = 0;
+
+  get nextTime(): number {
+    return this.items[0]?.t ?? Infinity;
+  }
+
+  push(t: number, target: Target, index: number, build: () => ShardInput | MachineInput): void {
+    const h = this.items;
+    h.push({ t, seq: this.seq++, target, index, build });
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(i, p)) break;
+      [h[i], h[p]] = [h[p] as (typeof h)[number], h[i] as (typeof h)[number]];
+      i = p;
+    }
+  }
+
+  pop(): { target: Target; index: number; build: () => ShardInput | MachineInput } {
+    const h = this.items;
+    const top = h[0] as (typeof h)[number];
+    const last = h.pop() as (typeof h)[number];
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= h.length) break;
+        const r = l + 1;
+        const c = r < h.length && this.less(r, l) ? r : l;
+        if (!this.less(c, i)) break;
+        [h[i], h[c]] = [h[c] as (typeof h)[number], h[i] as (typeof h)[number]];
+        i = c;
+      }
+    }
+    return top;
+  }
+
+  private less(i: number, j: number): boolean {
+    const a = this.items[i] as { t: number; seq: number }, b = this.items[j] as { t: number; seq: number };
+    return a.t < b.t || (a.t === b.t && a.seq < b.seq);
+  }
 }
 
 /** FIFO of messages between core objects, as parallel ring buffers (no object per message). */
@@ -131,6 +184,7 @@ export class Simulation {
   /** Jobs arrived and not completed. */
   private inSystem = 0;
   private readonly mail = new Mailbox();
+  private readonly later = new DelayedMail();
   private readonly rec: Recorder;
   private readonly samplerOwner: number;
   private readonly trackMemory: boolean;
@@ -206,12 +260,16 @@ export class Simulation {
     // at equal times, queued events (completions, samples) go first.
     for (;;) {
       const te = this.q.peekTime();
+      const td = this.later.nextTime;
       const ta = exhausted ? Infinity : (batch.arrival[bi] as number);
-      const t = ta < te ? ta : te;
+      const t = Math.min(te, td, ta);
       if (t > horizon || t === Infinity) break;
       this.now = t;
       this.events++;
-      if (ta < te) {
+      if (td === t && te > t) {
+        const m = this.later.pop();
+        this.deliver(m.target, m.index, m.build());
+      } else if (ta < te && ta < td) {
         this.arrive(batch, bi++);
         arrived++;
         if (bi >= batch.count) refill();
@@ -316,8 +374,9 @@ export class Simulation {
   private shardDecision(s: Shard, d: ShardDecision): void {
     switch (d.kind) {
       case 'poll': {
-        const loads = d.machines.map((m) => (this.machines[m] as Machine).jobs);
-        this.deliver(Target.Shard, s.cfg.id, { kind: 'polled', poll: d.poll, loads });
+        const answer = (): ShardInput => ({ kind: 'polled', poll: d.poll, loads: d.machines.map((m) => (this.machines[m] as Machine).jobs) });
+        if (this.cfg.cluster.pollLatencyMs > 0) this.later.push(this.now + this.cfg.cluster.pollLatencyMs, Target.Shard, s.cfg.id, answer);
+        else this.deliver(Target.Shard, s.cfg.id, answer());
         break;
       }
       case 'place': {

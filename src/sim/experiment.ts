@@ -45,6 +45,7 @@ export const DEFAULT_CLUSTER: ClusterConfig = {
   updateDelta: 0.1,
   swapTarget: 0.95,
   maxOutstandingPolls: 64,
+  pollLatencyMs: 0,
 };
 
 const POLICY_KINDS: readonly PolicyKind[] = ['fare', 'hermod', 'fifo', 'edf'];
@@ -125,7 +126,7 @@ export function parseCluster(raw: unknown, base: ClusterConfig = DEFAULT_CLUSTER
   if (raw === undefined) return base;
   if (!isObj(raw)) throw new ConfigError(`cluster is ${JSON.stringify(raw)}: give an object such as {"machines": 100, "cores": 8}`);
   const w = 'cluster';
-  known(raw, w, ['machines', 'cores', 'memoryGB', 'shards', 'k', 'idleList', 'joinFree', 'leaveFree', 'updateDelta', 'swapTarget', 'maxOutstandingPolls']);
+  known(raw, w, ['machines', 'cores', 'memoryGB', 'shards', 'k', 'idleList', 'joinFree', 'leaveFree', 'updateDelta', 'swapTarget', 'maxOutstandingPolls', 'pollLatencyMs']);
   const int = (n: number): boolean => Number.isInteger(n) && n >= 1;
   const frac = (n: number): boolean => n >= 0 && n <= 1;
   const machines = num(raw, 'machines', w, base.machines, int, 'a whole number ≥ 1');
@@ -148,6 +149,7 @@ export function parseCluster(raw: unknown, base: ClusterConfig = DEFAULT_CLUSTER
     updateDelta: num(raw, 'updateDelta', w, base.updateDelta, frac, 'a fraction of memory from 0 to 1'),
     swapTarget: num(raw, 'swapTarget', w, base.swapTarget, (n) => n > 0 && n <= 1, 'a fraction of memory in (0, 1]'),
     maxOutstandingPolls: num(raw, 'maxOutstandingPolls', w, base.maxOutstandingPolls, int, 'a whole number ≥ 1'),
+    pollLatencyMs: num(raw, 'pollLatencyMs', w, base.pollLatencyMs, (n) => n >= 0 && n <= 60_000, 'a round-trip time in ms from 0 to 60000'),
   };
   if (c.leaveFree > c.joinFree) throw new ConfigError(`cluster.leaveFree (${c.leaveFree}) is above cluster.joinFree (${c.joinFree}): a machine must leave the idle list at less free memory than it joins with`);
   return c;
