@@ -43,7 +43,7 @@ export function runSimCommand(args: readonly string[]): number {
   const seed = seedText === undefined ? 1 : Number(seedText);
   if (!Number.isSafeInteger(seed)) throw new UsageError(`--seed ${seedText ?? ''} is not a whole number: give e.g. --seed 7`);
   const quick = values.quick as boolean;
-  const progress = values.quiet ? undefined : cliProgress();
+  const progress = values.quiet ? undefined : cliProgress(which === 'run' ? 'experiment' : which);
   const t0 = performance.now();
   let out: string;
   let files: string[];
@@ -83,24 +83,33 @@ export function runSimCommand(args: readonly string[]): number {
     default:
       throw new UsageError(`unknown simulator command "${which}": use fig4, fig5 or run (see fare sim --help)`);
   }
+  progress?.finish();
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
   process.stdout.write(`wrote ${files.length} files to ${out} in ${secs} s:\n${files.map((f) => `  ${f}`).join('\n')}\n`);
   return 0;
 }
 
 /** Adapts the experiment's progress callbacks to a terminal progress bar (silent when not a TTY). */
-function cliProgress(): RunProgress {
+function cliProgress(name: string): RunProgress & { finish(): void } {
   let bar: Progress | undefined;
+  let offset = 0;
+  let current = 0;
   return {
-    start(label, jobs) {
-      bar = new Progress({ label, total: jobs });
+    begin(runs, jobs) {
+      bar = new Progress({ label: `${name}: ${runs} runs`, total: jobs, unit: 'jobs' });
+    },
+    start(_label, jobs) {
+      current = jobs;
     },
     tick(n) {
-      bar?.update(n);
+      bar?.update(offset + n);
     },
     end() {
+      offset += current;
+      bar?.update(offset);
+    },
+    finish() {
       bar?.done();
-      bar = undefined;
     },
   };
 }

@@ -51,8 +51,11 @@ export const DEFAULT_CLUSTER: ClusterConfig = {
 const POLICY_KINDS: readonly PolicyKind[] = ['fare', 'hermod', 'fifo', 'edf'];
 
 export interface Progress {
-  /** Called once per run before it starts, with its label and number of jobs. */
+  /** Called once before the first run with the number of runs and of jobs over all runs. */
+  begin(runs: number, jobs: number): void;
+  /** Called before each run with its label and number of jobs. */
   start(label: string, jobs: number): void;
+  /** Jobs arrived so far in the current run. */
   tick(arrived: number): void;
   end(): void;
 }
@@ -60,10 +63,16 @@ export interface Progress {
 /** Runs every (load, policy) pair in order; deterministic for a given spec. */
 export function runExperiment(spec: ExperimentSpec, progress?: Progress): ExperimentRun[] {
   const runs: ExperimentRun[] = [];
-  for (const load of spec.loads) {
-    const wl = validated({ ...spec.workload, load }, spec.prices);
+  const cores = spec.cluster.machines * spec.cluster.cores;
+  const workloads = spec.loads.map((load) => validated({ ...spec.workload, load }, spec.prices));
+  if (progress) {
+    let jobs = 0;
+    spec.loads.forEach((load, i) => { jobs += makeJobSource(workloads[i] as Parameters<typeof makeJobSource>[0], spec.prices, cores, new Rng(spec.seed, `workload/load=${load}`)).total; });
+    progress.begin(spec.loads.length * spec.policies.length, jobs * spec.policies.length);
+  }
+  for (const [li, load] of spec.loads.entries()) {
+    const wl = workloads[li] as Parameters<typeof makeJobSource>[0];
     for (const policy of spec.policies) {
-      const cores = spec.cluster.machines * spec.cluster.cores;
       const source = makeJobSource(wl, spec.prices, cores, new Rng(spec.seed, `workload/load=${load}`));
       const span = source.info.spanMs;
       progress?.start(`${policy.name} @ load ${load}`, source.total);
