@@ -361,7 +361,9 @@ export class Simulation {
         const mc = this.machines[index] as Machine;
         const h = this.hw[index] as Hardware;
         h.advanceTo(this.now);
-        mc.step(this.now, input as MachineInput);
+        // A memory reading is taken when the machine processes it, not when it was asked for:
+        // decisions delivered in between (a swap-out) have changed it.
+        mc.step(this.now, (input as MachineInput).kind === 'memory' ? { kind: 'memory', usedMB: h.used } : (input as MachineInput));
         const ds = mc.ready();
         for (let i = 0; i < ds.length; i++) this.machineDecision(index, ds[i] as MachineDecision);
         mc.advance();
@@ -374,9 +376,11 @@ export class Simulation {
   private shardDecision(s: Shard, d: ShardDecision): void {
     switch (d.kind) {
       case 'poll': {
-        const answer = (): ShardInput => ({ kind: 'polled', poll: d.poll, loads: d.machines.map((m) => (this.machines[m] as Machine).jobs) });
-        if (this.cfg.cluster.pollLatencyMs > 0) this.later.push(this.now + this.cfg.cluster.pollLatencyMs, Target.Shard, s.cfg.id, answer);
-        else this.deliver(Target.Shard, s.cfg.id, answer());
+        if (this.cfg.cluster.pollLatencyMs > 0) {
+          this.later.push(this.now + this.cfg.cluster.pollLatencyMs, Target.Shard, s.cfg.id, () => this.pollAnswer(d.poll, d.machines));
+        } else {
+          this.deliver(Target.Shard, s.cfg.id, this.pollAnswer(d.poll, d.machines));
+        }
         break;
       }
       case 'place': {
@@ -391,6 +395,13 @@ export class Simulation {
       default:
         unreachable(d, 'shard decision');
     }
+  }
+
+  /** The machines' answer to a poll: jobs on each, in the poll's order. */
+  private pollAnswer(poll: number, machines: readonly number[]): ShardInput {
+    const loads = new Array<number>(machines.length);
+    for (let i = 0; i < machines.length; i++) loads[i] = (this.machines[machines[i] as number] as Machine).jobs;
+    return { kind: 'polled', poll, loads };
   }
 
   private machineDecision(m: number, d: MachineDecision): void {

@@ -28,7 +28,10 @@ export type MachineInput =
   | { readonly kind: 'arrive'; readonly job: Job; readonly memMB: number }
   /** A running job finished; `memMB` is the resident memory it frees. */
   | { readonly kind: 'complete'; readonly job: JobId; readonly memMB: number }
-  /** The driver carried out a preempt; the job's resident memory at that moment. */
+  /**
+   * The driver carried out a preempt; the job's resident memory at that moment. Until this arrives the
+   * machine does not know the preempted job's size, so it never swaps that job out.
+   */
   | { readonly kind: 'stopped'; readonly job: JobId; readonly memMB: number }
   /** Resident memory of the whole machine (sent when it leaves `memoryBand()`). */
   | { readonly kind: 'memory'; readonly usedMB: number }
@@ -42,6 +45,9 @@ export type MachineDecision =
   | { readonly kind: 'swap-out'; readonly job: Job; readonly mb: number }
   | { readonly kind: 'swap-in'; readonly job: Job; readonly mb: number }
   | DispatcherDecision;
+
+/** Size of a preempted job until the driver reports it (`stopped`): not a candidate for swapping. */
+const UNKNOWN_SIZE = -1;
 
 export class Machine implements CoreObject<MachineInput, MachineDecision> {
   readonly rq: RunQueue;
@@ -112,7 +118,10 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         this.used += input.memMB;
         this.rq.arrive(slot, this.moved);
         const { start, preempt } = this.moved;
-        if (preempt) this.out.push({ kind: 'preempt', job: preempt.job });
+        if (preempt) {
+          preempt.memMB = UNKNOWN_SIZE;
+          this.out.push({ kind: 'preempt', job: preempt.job });
+        }
         if (start) this.start(start);
         break;
       }

@@ -20,7 +20,7 @@ export function swapOut(rq: RunQueue, usedMB: number, targetMB: number, emit: (s
     if (!q) continue;
     for (let i = q.length - 1; i >= 0 && usedMB > targetMB; i--) {
       const s = q.at(i) as Slot;
-      if (s.swapped || s.memMB <= 0) continue;
+      if (s.swapped || s.memMB <= 0) continue; // ≤ 0: size unknown (preempted, not yet reported)
       s.swapped = true;
       usedMB -= s.memMB;
       emit(s);
