@@ -15,6 +15,7 @@ const reps = quick ? 1 : 3;
 interface Case { name: string; args: string[]; reps: number }
 const paperJobs = quick ? '300000' : '3000000';
 const bigJobs = quick ? '2000000' : '50000000';
+const midJobs = quick ? '1000000' : '5000000';
 const cases: Case[] = [
   { name: 'paper/fare', args: ['fare', '100', paperJobs, '0.9'], reps },
   { name: 'paper/fare+idle-list+32GB', args: ['fare', '100', paperJobs, '0.9', 'true', '32'], reps },
@@ -22,6 +23,9 @@ const cases: Case[] = [
   { name: 'paper/hermod', args: ['hermod', '100', paperJobs, '0.9'], reps },
   { name: 'paper/edf', args: ['edf', '100', paperJobs, '0.9'], reps },
   { name: '10k-machines/fare', args: ['fare', '10000', bigJobs, '0.9'], reps: 1 },
+  { name: '10k-machines/fifo', args: ['fifo', '10000', midJobs, '0.9'], reps: 1 },
+  { name: '10k-machines/hermod', args: ['hermod', '10000', midJobs, '0.9'], reps: 1 },
+  { name: '10k-machines/edf', args: ['edf', '10000', midJobs, '0.9'], reps: 1 },
 ].filter((c) => !only || c.name.includes(only));
 
 interface Sample { wallMs: number; jobsPerSec: number; maxRssMB: number; events: number; jobs: number }

@@ -14,7 +14,7 @@ const load = Number(loadText);
 const cluster = {
   ...DEFAULT_CLUSTER,
   machines,
-  shards: Math.max(4, Math.round(machines / 25)),
+  shards: Number(process.env.SHARDS ?? Math.max(4, Math.round(machines / 250))),
   idleList: idleText === 'true',
   memoryMB: memText ? Number(memText) * 1024 : Infinity,
 };

@@ -184,6 +184,8 @@ export class Simulation {
   /** Jobs arrived and not completed. */
   private inSystem = 0;
   private readonly mail = new Mailbox();
+  /** Jobs on each machine after its last step: what a poll reads, kept dense for the cache. */
+  private readonly jobsOn: Int32Array;
   private readonly later = new DelayedMail();
   private readonly rec: Recorder;
   private readonly samplerOwner: number;
@@ -231,6 +233,7 @@ export class Simulation {
         this.hw.push(new Hardware(cluster.cores, mem, this.trackMemory));
       }
     }
+    this.jobsOn = new Int32Array(m);
     this.rec = new Recorder(cfg, m, this.hw);
     this.sampleEvery = (cfg.measureTo - cfg.measureFrom) / Math.max(1, cfg.samples);
   }
@@ -364,6 +367,7 @@ export class Simulation {
         // A memory reading is taken when the machine processes it, not when it was asked for:
         // decisions delivered in between (a swap-out) have changed it.
         mc.step(this.now, (input as MachineInput).kind === 'memory' ? { kind: 'memory', usedMB: h.used } : (input as MachineInput));
+        this.jobsOn[index] = mc.jobs;
         const ds = mc.ready();
         for (let i = 0; i < ds.length; i++) this.machineDecision(index, ds[i] as MachineDecision);
         mc.advance();
@@ -400,7 +404,7 @@ export class Simulation {
   /** The machines' answer to a poll: jobs on each, in the poll's order. */
   private pollAnswer(poll: number, machines: readonly number[]): ShardInput {
     const loads = new Array<number>(machines.length);
-    for (let i = 0; i < machines.length; i++) loads[i] = (this.machines[machines[i] as number] as Machine).jobs;
+    for (let i = 0; i < machines.length; i++) loads[i] = this.jobsOn[machines[i] as number] as number;
     return { kind: 'polled', poll, loads };
   }
 

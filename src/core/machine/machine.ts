@@ -51,7 +51,8 @@ const UNKNOWN_SIZE = -1;
 
 export class Machine implements CoreObject<MachineInput, MachineDecision> {
   readonly rq: RunQueue;
-  private readonly slots = new Map<JobId, Slot>();
+  /** Job → slot, kept only under processor sharing, where the running set is unbounded; otherwise slots are found by scanning the few running jobs. */
+  private readonly index: Map<JobId, Slot> | undefined;
   private readonly dispatcher: Dispatcher | undefined;
   private readonly out: MachineDecision[] = [];
   private seq = 0;
@@ -65,6 +66,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   constructor(readonly cfg: Readonly<MachineConfig>, private readonly rng: Rng) {
     if (!Number.isInteger(cfg.cores) || cfg.cores < 1) throw new RangeError(`machine ${cfg.id}: cores must be a whole number ≥ 1, got ${cfg.cores}`);
     this.rq = new RunQueue(cfg.cores, cfg.policy, cfg.classes);
+    this.index = cfg.policy === 'ps' ? new Map() : undefined;
     this.dispatcher = cfg.dispatcher ? new Dispatcher(cfg.dispatcher, rng.fork('dispatcher')) : undefined;
   }
 
@@ -89,7 +91,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
 
   /** Is this job on the machine, and is it running / swapped? For drivers and tests. */
   slot(job: JobId): Readonly<Slot> | undefined {
-    return this.slots.get(job);
+    return this.index ? this.index.get(job) : (this.rq.findRunning(job) ?? this.rq.findWaiting(job));
   }
 
   /** Used memory (MB) outside of which the driver must send a `memory` reading. */
@@ -113,8 +115,11 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
           throw new InvariantError(`machine ${this.cfg.id}: job ${input.job.id} has class ${cls}, outside 0..${this.cfg.classes - 1}`, { seed: this.rng.label });
         }
         const slot: Slot = { job: input.job, seq: this.seq++, running: false, started: false, memMB: input.memMB, swapped: false };
-        if (this.slots.has(input.job.id)) throw new InvariantError(`machine ${this.cfg.id}: job ${input.job.id} arrived twice`, { seed: this.rng.label });
-        this.slots.set(input.job.id, slot);
+        // A second arrival of a job is caught while the job runs (and anywhere under `ps`, which keeps an index).
+        if (this.index ? this.index.has(input.job.id) : this.rq.findRunning(input.job.id)) {
+          throw new InvariantError(`machine ${this.cfg.id}: job ${input.job.id} arrived twice`, { seed: this.rng.label });
+        }
+        this.index?.set(input.job.id, slot);
         this.used += input.memMB;
         this.rq.arrive(slot, this.moved);
         const { start, preempt } = this.moved;
@@ -126,11 +131,11 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         break;
       }
       case 'complete': {
-        const slot = this.slots.get(input.job);
+        const slot = this.index ? this.index.get(input.job) : this.rq.findRunning(input.job);
         if (!slot || !slot.running) {
           throw new InvariantError(`machine ${this.cfg.id}: completion of job ${input.job}, which is not running here`, { seed: this.rng.label });
         }
-        this.slots.delete(input.job);
+        this.index?.delete(input.job);
         this.used -= input.memMB;
         const next = this.rq.complete(slot);
         this.jobsFell = true;
@@ -138,7 +143,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         break;
       }
       case 'stopped': {
-        const slot = this.slots.get(input.job);
+        const slot = this.index ? this.index.get(input.job) : this.rq.findWaiting(input.job);
         if (slot && !slot.running) slot.memMB = input.memMB;
         break;
       }

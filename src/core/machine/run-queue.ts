@@ -24,13 +24,19 @@ export interface Slot {
 }
 
 export class RunQueue {
+  /** Running slots, and beside them (id, class, arrival order) of each, interleaved in one dense array:
+   *  the scans of the running set (victim choice, completion lookup) then read one array, not every slot. */
   readonly running: Slot[] = [];
-  /** Waiting jobs per class (one list under `fcfs`). */
+  private readonly meta: number[] = [];
+  /** Waiting jobs per class (one list under `fcfs`), and how many wait in each. */
   readonly waiting: Queue<Slot>[];
+  private readonly counts: number[];
   private nWaiting = 0;
 
   constructor(readonly cores: number, readonly policy: MachinePolicy, classes: number) {
-    this.waiting = Array.from({ length: policy === 'fcfs' ? 1 : classes }, () => new Queue<Slot>());
+    const lists = policy === 'fcfs' ? 1 : classes;
+    this.waiting = Array.from({ length: lists }, () => new Queue<Slot>());
+    this.counts = new Array<number>(lists).fill(0);
   }
 
   get waitingCount(): number {
@@ -56,38 +62,56 @@ export class RunQueue {
     }
     if (this.policy === 'priority') {
       const victim = this.victim();
-      if (victim >= 0) {
+      if (victim >= 0 && (this.meta[victim * 3 + 1] as number) > slot.job.cls) {
         const v = this.running[victim] as Slot;
-        if (v.job.cls > slot.job.cls) {
-          this.running[victim] = this.running[this.running.length - 1] as Slot;
-          this.running.pop();
-          v.running = false;
-          this.queueOf(v).unshift(v);
-          this.nWaiting++;
-          this.startSlot(slot);
-          out.preempt = v;
-          out.start = slot;
-          return;
-        }
+        this.removeRunning(victim);
+        v.running = false;
+        this.enqueue(v, true);
+        this.startSlot(slot);
+        out.preempt = v;
+        out.start = slot;
+        return;
       }
     }
-    this.queueOf(slot).push(slot);
-    this.nWaiting++;
+    this.enqueue(slot, false);
   }
 
   /** A running job completed. Returns the next slot to start, if any. */
   complete(slot: Slot): Slot | undefined {
-    const i = this.running.indexOf(slot);
+    const i = this.indexOfRunning(slot.job.id);
     if (i < 0) return undefined;
-    this.running[i] = this.running[this.running.length - 1] as Slot;
-    this.running.pop();
+    this.removeRunning(i);
     if (this.policy === 'ps' || this.nWaiting === 0) return undefined;
+    const counts = this.counts;
+    for (let c = 0; c < counts.length; c++) {
+      if ((counts[c] as number) === 0) continue;
+      const next = (this.waiting[c] as Queue<Slot>).shift() as Slot;
+      counts[c] = (counts[c] as number) - 1;
+      this.nWaiting--;
+      this.startSlot(next);
+      return next;
+    }
+    return undefined;
+  }
+
+  /** The running slot of a job, or undefined. O(running). */
+  findRunning(job: number): Slot | undefined {
+    const i = this.indexOfRunning(job);
+    return i < 0 ? undefined : this.running[i];
+  }
+
+  private indexOfRunning(job: number): number {
+    const meta = this.meta;
+    for (let i = 0; i < meta.length; i += 3) if (meta[i] === job) return i / 3;
+    return -1;
+  }
+
+  /** O(waiting), front first (where a preempted job goes): for the rare lookups of waiting jobs. */
+  findWaiting(job: number): Slot | undefined {
     for (const q of this.waiting) {
-      const next = q.shift();
-      if (next) {
-        this.nWaiting--;
-        this.startSlot(next);
-        return next;
+      for (let i = 0; i < q.length; i++) {
+        const s = q.at(i) as Slot;
+        if (s.job.id === job) return s;
       }
     }
     return undefined;
@@ -96,27 +120,56 @@ export class RunQueue {
   /** Lowest class among running jobs (-1 when none run). */
   lowestRunningClass(): number {
     let c = -1;
-    for (const s of this.running) if (s.job.cls > c) c = s.job.cls;
+    for (let i = 1; i < this.meta.length; i += 3) if ((this.meta[i] as number) > c) c = this.meta[i] as number;
     return c;
   }
 
-  private queueOf(slot: Slot): Queue<Slot> {
-    return this.waiting[this.policy === 'fcfs' ? 0 : slot.job.cls] as Queue<Slot>;
+  private enqueue(slot: Slot, front: boolean): void {
+    const c = this.policy === 'fcfs' ? 0 : slot.job.cls;
+    const q = this.waiting[c] as Queue<Slot>;
+    if (front) q.unshift(slot);
+    else q.push(slot);
+    this.counts[c] = (this.counts[c] as number) + 1;
+    this.nWaiting++;
   }
 
   private startSlot(slot: Slot): void {
     slot.running = true;
     slot.started = true;
     this.running.push(slot);
+    this.meta.push(slot.job.id, slot.job.cls, slot.seq);
+  }
+
+  /** Removes running entry i by moving the last one into its place. */
+  private removeRunning(i: number): void {
+    const last = this.running.length - 1;
+    const meta = this.meta;
+    if (i !== last) {
+      this.running[i] = this.running[last] as Slot;
+      meta[3 * i] = meta[3 * last] as number;
+      meta[3 * i + 1] = meta[3 * last + 1] as number;
+      meta[3 * i + 2] = meta[3 * last + 2] as number;
+    }
+    this.running.pop();
+    meta.pop();
+    meta.pop();
+    meta.pop();
   }
 
   /** Index of the running job to preempt: lowest class, then latest arrival on the machine. */
   private victim(): number {
+    const meta = this.meta;
     let best = -1;
-    for (let i = 0; i < this.running.length; i++) {
-      const s = this.running[i] as Slot;
-      const b = best < 0 ? undefined : (this.running[best] as Slot);
-      if (!b || s.job.cls > b.job.cls || (s.job.cls === b.job.cls && s.seq > b.seq)) best = i;
+    let bc = -1;
+    let bs = -1;
+    for (let i = 0; i < meta.length; i += 3) {
+      const c = meta[i + 1] as number;
+      const q = meta[i + 2] as number;
+      if (c > bc || (c === bc && q > bs)) {
+        best = i / 3;
+        bc = c;
+        bs = q;
+      }
     }
     return best;
   }
