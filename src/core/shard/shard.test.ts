@@ -246,3 +246,15 @@ describe('Shard story (golden trace)', () => {
     ]);
   });
 });
+
+describe('Shard idle list under reordered messages', () => {
+  it('ignores an update from a machine that has already left (it does not re-add it)', () => {
+    const s = shard({ useIdleList: true });
+    s.step(0, { kind: 'idle-join', machine: 4, freeMB: 1000, jobs: 0 });
+    s.step(1, { kind: 'idle-leave', machine: 4 });
+    s.step(2, { kind: 'idle-update', machine: 4, freeMB: 900, jobs: 1 });
+    expect(s.idleEntries()).toEqual([]);
+    s.step(3, { kind: 'idle-join', machine: 4, freeMB: 800, jobs: 2 });
+    expect(s.idleEntries()).toEqual([{ machine: 4, freeMB: 800, jobs: 2 }]);
+  });
+});

@@ -85,8 +85,11 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
         break;
       }
       case 'idle-join':
-      case 'idle-update':
         if (this.cfg.useIdleList) this.idle.set(input.machine, input.freeMB, input.jobs);
+        break;
+      case 'idle-update':
+        // An update that arrives after the machine left (a reordered message) must not re-add it.
+        if (this.idle.has(input.machine)) this.idle.set(input.machine, input.freeMB, input.jobs);
         break;
       case 'idle-leave':
         this.idle.remove(input.machine);
