@@ -131,9 +131,8 @@ export class Hardware {
 
   /** When the next running job completes (Infinity if none). */
   nextCompletion(): number {
-    const top = this.heap[0];
-    if (top === undefined) return Infinity;
-    const left = top.finishS - this.s;
+    if (this.heap.length === 0) return Infinity;
+    const left = (this.fin[0] as number) - this.s;
     return this.lastT + (left > 0 ? left / this.rate : 0);
   }
 
@@ -150,61 +149,75 @@ export class Hardware {
     this.rate = n <= this.cores ? 1 : this.cores / n;
   }
 
-  // ---- the running heap (intrusive: each job knows its position) ----
+  // ---- the running heap: jobs with their finish keys and ids in parallel arrays, so sifting compares
+  // dense numbers; each job knows its position (`hi`) so a preempted job can be removed ----
 
-  private less(a: SimJob, b: SimJob): boolean {
-    return a.finishS < b.finishS || (a.finishS === b.finishS && a.id < b.id);
-  }
+  private readonly fin: number[] = [];
+  private readonly ids: number[] = [];
 
   private push(j: SimJob): void {
-    j.hi = this.heap.length;
+    const i = this.heap.length;
     this.heap.push(j);
-    this.up(j.hi);
+    this.fin.push(j.finishS);
+    this.ids.push(j.id);
+    j.hi = i;
+    this.up(i);
   }
 
   private removeAt(i: number): void {
     const h = this.heap;
-    const j = h[i] as SimJob;
-    j.hi = -1;
-    const last = h.pop() as SimJob;
-    if (i === h.length) return;
-    h[i] = last;
-    last.hi = i;
-    this.up(i);
-    this.down(last.hi);
+    (h[i] as SimJob).hi = -1;
+    const last = h.length - 1;
+    if (i !== last) {
+      this.put(i, h[last] as SimJob, this.fin[last] as number, this.ids[last] as number);
+    }
+    h.pop();
+    this.fin.pop();
+    this.ids.pop();
+    if (i !== last) {
+      this.up(i);
+      this.down(i);
+    }
   }
 
-  private up(i: number): void {
-    const h = this.heap;
-    const j = h[i] as SimJob;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      const pj = h[p] as SimJob;
-      if (!this.less(j, pj)) break;
-      h[i] = pj;
-      pj.hi = i;
-      i = p;
-    }
-    h[i] = j;
+  private put(i: number, j: SimJob, f: number, id: number): void {
+    this.heap[i] = j;
+    this.fin[i] = f;
+    this.ids[i] = id;
     j.hi = i;
   }
 
+  private up(i: number): void {
+    const fin = this.fin, ids = this.ids, h = this.heap;
+    const j = h[i] as SimJob, f = fin[i] as number, id = ids[i] as number;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const pf = fin[p] as number;
+      if (!(f < pf || (f === pf && id < (ids[p] as number)))) break;
+      this.put(i, h[p] as SimJob, pf, ids[p] as number);
+      i = p;
+    }
+    this.put(i, j, f, id);
+  }
+
   private down(i: number): void {
-    const h = this.heap;
+    const fin = this.fin, ids = this.ids, h = this.heap;
     const n = h.length;
-    const j = h[i] as SimJob;
+    const j = h[i] as SimJob, f = fin[i] as number, id = ids[i] as number;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= n) break;
       const r = l + 1;
-      const c = r < n && this.less(h[r] as SimJob, h[l] as SimJob) ? r : l;
-      const cj = h[c] as SimJob;
-      if (!this.less(cj, j)) break;
-      h[i] = cj;
-      cj.hi = i;
+      let c = l;
+      if (r < n) {
+        const rf = fin[r] as number, lf = fin[l] as number;
+        if (rf < lf || (rf === lf && (ids[r] as number) < (ids[l] as number))) c = r;
+      }
+      const cf = fin[c] as number;
+      if (!(cf < f || (cf === f && (ids[c] as number) < id))) break;
+      this.put(i, h[c] as SimJob, cf, ids[c] as number);
       i = c;
     }
-    h[i] = j;
-    j.hi = i;
+    this.put(i, j, f, id);
   }
 }
