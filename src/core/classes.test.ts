@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classIndex, DEFAULT_PRICE_TABLE, inheritClass, makePriceTable, maxPrice, type PriceClass } from './classes.ts';
+import { chargeFor, classIndex, DEFAULT_PRICE_TABLE, inheritClass, makePriceTable, maxPrice, type PriceClass } from './classes.ts';
 
 const error = (classes: readonly PriceClass[], memoryPrice = 0): string => {
   const r = makePriceTable(classes, memoryPrice);
@@ -86,5 +86,16 @@ describe('inheritClass', () => {
 
   it('keeps the job’s own class when there is no caller', () => {
     expect(inheritClass(undefined, 3)).toBe(3);
+  });
+});
+
+describe('chargeFor', () => {
+  it('charges CPU-seconds at the class price and GB-seconds at the one memory price', () => {
+    const c = chargeFor(DEFAULT_PRICE_TABLE, 0, 1500, 2);
+    expect(c.cpu).toBeCloseTo(3, 12); // 1.5 s × 2 µ¢
+    expect(c.memory).toBeCloseTo(0.5, 12); // 2 GB·s × 0.25 µ¢
+    expect(c.total).toBeCloseTo(3.5, 12);
+    expect(chargeFor(DEFAULT_PRICE_TABLE, 3, 1500, 2).cpu).toBeCloseTo(0.75, 12);
+    expect(() => chargeFor(DEFAULT_PRICE_TABLE, 9, 1, 1)).toThrow(/class 9 is not in the price table/);
   });
 });

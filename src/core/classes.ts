@@ -68,3 +68,12 @@ export function maxPrice(table: PriceTable): number {
 export function inheritClass(caller: ClassIndex | undefined, own: ClassIndex): ClassIndex {
   return caller === undefined ? own : Math.min(caller, own);
 }
+
+/** What one invocation costs (µ¢): CPU-seconds at the class price plus GB-seconds at the memory price. */
+export function chargeFor(table: PriceTable, cls: ClassIndex, cpuMs: number, memGBs: number): { cpu: number; memory: number; total: number } {
+  const price = table.classes[cls]?.price;
+  if (price === undefined) throw new RangeError(`class ${cls} is not in the price table (0..${table.classes.length - 1})`);
+  const cpu = (Math.max(0, cpuMs) / 1000) * price;
+  const memory = Math.max(0, memGBs) * table.memoryPrice;
+  return { cpu, memory, total: cpu + memory };
+}

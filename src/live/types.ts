@@ -1,0 +1,65 @@
+// Shared vocabulary of the live system: functions as deployed, invocations as requested and as
+// finished. The gateway, the store, the shard host and the worker speak it; none of it is policy.
+
+/** How a function's code is started. `provided`: an executable `bootstrap` in the code directory. */
+export type RuntimeName = 'nodejs' | 'python' | 'provided';
+
+export interface FunctionSpec {
+  readonly tenant: string;
+  readonly name: string;
+  readonly runtime: RuntimeName;
+  /** `file.function` for nodejs/python (Lambda style); ignored for provided. */
+  readonly handler: string;
+  /** Price-class name from the price table. */
+  readonly cls: string;
+  /** Directory holding the unpacked code (read-only for the function). */
+  readonly codeDir: string;
+  /** Version, bumped on every code or config update; instances of older versions are retired. */
+  readonly version: number;
+  readonly timeoutMs: number;
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/** The invocation context carried along a call chain (signed, so a callee cannot raise its class). */
+export interface InvocationContext {
+  readonly requestId: string;
+  /** Effective class of the caller (index into the price table), if invoked by another function. */
+  readonly callerClass?: number;
+  readonly deadlineMs?: number;
+}
+
+export interface InvokeRequest {
+  readonly fn: FunctionSpec;
+  readonly requestId: string;
+  readonly payload: Buffer;
+  /** Effective class index (after inheritance). */
+  readonly cls: number;
+  /** Lambda-Runtime-Client-Context, base64 JSON, if the caller sent one. */
+  readonly clientContext?: string;
+  /** Token a function can pass to Fare to invoke others with this invocation's class. */
+  readonly fareContext?: string;
+}
+
+/** What running one invocation produced and cost. */
+export interface InvokeOutcome {
+  /** `ok`: the handler returned; `error`: it reported an error (`/error`), crashed, timed out or failed to init. */
+  readonly status: 'ok' | 'error';
+  /** Response body, or the error document `{errorMessage, errorType, stackTrace?}`. */
+  readonly payload: Buffer;
+  /** Why it failed, for errors: Handled (reported by the handler) or Unhandled (crash, timeout, init). */
+  readonly functionError?: 'Handled' | 'Unhandled';
+  readonly errorType?: string;
+  /** Wall time from start of execution to response (ms), excluding queueing. */
+  readonly durationMs: number;
+  /** CPU time used by the instance during the invocation (ms). */
+  readonly cpuMs: number;
+  /** Memory integrated over the invocation (GB·s). */
+  readonly memGBs: number;
+  /** Peak memory seen (MB). */
+  readonly maxMemMB: number;
+  /** This invocation started a new instance; `initMs` is how long the cold start took. */
+  readonly coldStart: boolean;
+  readonly initMs: number;
+  /** Tail of what the instance printed during the invocation. */
+  readonly logs: string;
+}

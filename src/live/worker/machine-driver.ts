@@ -1,0 +1,114 @@
+// The worker's machine scheduler, live: the core Machine (preemptive priority by class, FCFS within a
+// class) driven in real time. Placed invocations are its inputs; its decisions are carried out on real
+// instances through an Executor — run starts or resumes an invocation, preempt freezes it.
+
+import type { Job, Millis } from '../../core/types.ts';
+import { unreachable } from '../../core/types.ts';
+import type { Machine, MachineDecision, MachineInput } from '../../core/machine/machine.ts';
+import type { InvokeOutcome, InvokeRequest } from '../types.ts';
+
+/** What the machine scheduler needs from the instances: mechanism, no policy. */
+export interface Executor {
+  /** Runs the invocation to its end (cold-starting an instance if needed). */
+  run(req: InvokeRequest): Promise<InvokeOutcome>;
+  /** Preemption: stop the invocation's instance from using the CPU (freezer or SIGSTOP). */
+  pause(requestId: string): void;
+  /** Let a paused invocation continue. */
+  resume(requestId: string): void;
+}
+
+interface Entry {
+  readonly job: Job;
+  readonly req: InvokeRequest;
+  started: boolean;
+  paused: boolean;
+  readonly done: (o: InvokeOutcome) => void;
+  readonly fail: (e: unknown) => void;
+}
+
+export interface DriverStats {
+  running: number;
+  waiting: number;
+  preemptions: number;
+  completed: number;
+}
+
+export class MachineDriver {
+  private readonly entries = new Map<number, Entry>();
+  private nextJob = 1;
+  private readonly stats: DriverStats = { running: 0, waiting: 0, preemptions: 0, completed: 0 };
+
+  constructor(private readonly machine: Machine, private readonly exec: Executor, private readonly clock: () => Millis) {}
+
+  /** Jobs on this machine (running or waiting): the answer to a shard's poll. */
+  get jobs(): number {
+    return this.machine.jobs;
+  }
+
+  snapshot(): DriverStats {
+    return { ...this.stats, running: this.machine.running, waiting: this.machine.jobs - this.machine.running };
+  }
+
+  /** An invocation placed on this machine; resolves with its outcome. */
+  submit(req: InvokeRequest, arrival: Millis, fn: number): Promise<InvokeOutcome> {
+    return new Promise<InvokeOutcome>((done, fail) => {
+      const job: Job = { id: this.nextJob++, cls: req.cls, arrival, fn };
+      this.entries.set(job.id, { job, req, started: false, paused: false, done, fail });
+      this.step({ kind: 'arrive', job, memMB: 0 });
+    });
+  }
+
+  private step(input: MachineInput): void {
+    this.machine.step(this.clock(), input);
+    const ds = this.machine.ready().slice();
+    this.machine.advance();
+    for (const d of ds) this.apply(d);
+  }
+
+  private apply(d: MachineDecision): void {
+    switch (d.kind) {
+      case 'run': {
+        const e = this.entries.get(d.job.id);
+        if (!e) return;
+        if (!e.started) {
+          e.started = true;
+          this.exec.run(e.req).then(
+            (o) => this.finish(e, o),
+            (err: unknown) => this.finish(e, undefined, err),
+          );
+        } else if (e.paused) {
+          e.paused = false;
+          this.exec.resume(e.req.requestId);
+        }
+        break;
+      }
+      case 'preempt': {
+        const e = this.entries.get(d.job.id);
+        if (!e) return;
+        e.paused = true;
+        this.stats.preemptions++;
+        this.exec.pause(e.req.requestId);
+        this.step({ kind: 'stopped', job: d.job.id, memMB: 0 });
+        break;
+      }
+      case 'swap-out':
+      case 'swap-in':
+      case 'poll-shards':
+      case 'idle-join':
+      case 'idle-update':
+      case 'idle-leave':
+        // One machine with its memory unmanaged: no swapping and no idle list yet.
+        break;
+      default:
+        unreachable(d, 'machine decision');
+    }
+  }
+
+  private finish(e: Entry, o: InvokeOutcome | undefined, err?: unknown): void {
+    this.entries.delete(e.job.id);
+    this.stats.completed++;
+    this.step({ kind: 'complete', job: e.job.id, memMB: 0 });
+    if (o) e.done(o);
+    else e.fail(err);
+  }
+}
