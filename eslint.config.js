@@ -26,6 +26,12 @@ export default tseslint.config(
     },
   },
   {
+    // Example functions are plain JavaScript as users write them: lint without type information.
+    files: ['examples/**/*.mjs', 'examples/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { parserOptions: { projectService: false, project: null }, globals: { console: 'readonly', process: 'readonly' } },
+  },
+  {
     files: ['src/core/**/*.ts'],
     ignores: ['src/core/**/*.test.ts'],
     rules: {

@@ -1,0 +1,290 @@
+// Fare's Node.js runtime: a small client of the AWS Lambda Runtime API (2018-06-01). It loads the
+// handler named by _HANDLER (`path/to/file.export`) from LAMBDA_TASK_ROOT, reports init errors to
+// /init/error and exits, then loops: GET /next, run the handler, POST /response or /error.
+//
+// Handlers may be async, return a value, or take a callback `(event, context, callback)`. Modules:
+// `.mjs` by import(), `.cjs` by require(), `.js` by import() with a require() fallback.
+// It uses node:http (no fetch: undici's 300 s headers timeout would break a long-idle /next poll).
+/* global process, console, Buffer */
+
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const env = process.env;
+const [apiHost, apiPort] = (env['AWS_LAMBDA_RUNTIME_API'] ?? '127.0.0.1:9001').split(':');
+const BASE = '/2018-06-01/runtime';
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+/**
+ * @typedef {{ status: number, headers: http.IncomingHttpHeaders, body: Buffer }} ApiResponse
+ * @typedef {{ errorType: string, errorMessage: string, stackTrace: string[] }} ErrorDoc
+ * @typedef {(event: unknown, context: Context, callback: (err?: unknown, result?: unknown) => void) => unknown} Handler
+ */
+
+/**
+ * @param {'GET' | 'POST'} method
+ * @param {string} p
+ * @param {Buffer | null} body
+ * @param {Record<string, string>} headers
+ * @param {number} [attempt]
+ * @returns {Promise<ApiResponse>}
+ */
+function request(method, p, body, headers = {}, attempt = 0) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: apiHost, port: Number(apiPort), path: BASE + p, method, agent, headers: body ? { ...headers, 'Content-Length': String(body.length) } : headers },
+      (res) => {
+        /** @type {Buffer[]} */
+        const chunks = [];
+        res.on('data', (/** @type {Buffer} */ c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', (err) => {
+      // A kept-alive socket closed by the server just before reuse: retry once on a fresh one.
+      const code = /** @type {NodeJS.ErrnoException} */ (err).code;
+      if (attempt === 0 && (code === 'ECONNRESET' || code === 'EPIPE')) request(method, p, body, headers, 1).then(resolve, reject);
+      else reject(err);
+    });
+    req.end(body ?? undefined);
+  });
+}
+
+/**
+ * @param {unknown} err
+ * @param {string} [type]
+ * @returns {ErrorDoc}
+ */
+function toErrorDoc(err, type) {
+  if (err instanceof Error) {
+    return {
+      errorType: type ?? (err.name || 'Error'),
+      errorMessage: err.message,
+      stackTrace: (err.stack ?? '').split('\n'),
+    };
+  }
+  let message;
+  try {
+    message = typeof err === 'string' ? err : JSON.stringify(err) ?? String(err);
+  } catch {
+    message = String(err);
+  }
+  return { errorType: type ?? (typeof err === 'string' ? 'string' : 'Error'), errorMessage: message, stackTrace: [] };
+}
+
+/**
+ * @param {string} p
+ * @param {ErrorDoc} doc
+ */
+function postError(p, doc) {
+  const body = Buffer.from(JSON.stringify(doc));
+  return request('POST', p, body, { 'Content-Type': 'application/json', 'Lambda-Runtime-Function-Error-Type': doc.errorType });
+}
+
+/** @param {unknown} err @param {string} [type] */
+async function initFailed(err, type) {
+  const doc = toErrorDoc(err, type);
+  console.error(`INIT_ERROR ${doc.errorType}: ${doc.errorMessage}`);
+  try {
+    await postError('/init/error', doc);
+  } finally {
+    process.exit(1);
+  }
+}
+
+class HandlerError extends Error {
+  /** @param {string} type @param {string} message */
+  constructor(type, message) {
+    super(message);
+    this.name = type;
+  }
+}
+
+/**
+ * Loads `dir/file.export.path` from the task root.
+ * @param {string} root
+ * @param {string} spec
+ * @returns {Promise<Handler>}
+ */
+async function loadHandler(root, spec) {
+  const dir = path.dirname(spec);
+  const base = path.basename(spec);
+  const dot = base.indexOf('.');
+  if (dot <= 0 || dot === base.length - 1) throw new HandlerError('Runtime.MalformedHandlerName', `Bad handler ${spec}: use file.function`);
+  const modulePath = path.resolve(root, dir, base.slice(0, dot));
+  const exportPath = base.slice(dot + 1).split('.');
+  const file = ['.mjs', '.js', '.cjs'].map((ext) => modulePath + ext).find((f) => existsSync(f));
+  if (file === undefined) throw new HandlerError('Runtime.ImportModuleError', `Error: Cannot find module '${base.slice(0, dot)}' in ${path.resolve(root, dir)}`);
+  const require = createRequire(path.join(root, 'noop.js'));
+  /** @type {unknown} */
+  let mod;
+  try {
+    if (file.endsWith('.cjs')) mod = require(file);
+    else {
+      try {
+        mod = await import(pathToFileURL(file).href);
+      } catch (e) {
+        const code = /** @type {NodeJS.ErrnoException} */ (e).code;
+        if (!file.endsWith('.js') || e instanceof SyntaxError || code === 'ERR_MODULE_NOT_FOUND') throw e;
+        mod = require(file);
+      }
+    }
+  } catch (e) {
+    if (e instanceof SyntaxError) throw new HandlerError('Runtime.UserCodeSyntaxError', `${e.name}: ${e.message}`);
+    const code = /** @type {NodeJS.ErrnoException} */ (e).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') throw new HandlerError('Runtime.ImportModuleError', String(e));
+    throw e;
+  }
+  /** @param {unknown} from */
+  const lookup = (from) => {
+    /** @type {unknown} */
+    let v = from;
+    for (const k of exportPath) v = v !== null && (typeof v === 'object' || typeof v === 'function') ? /** @type {Record<string, unknown>} */ (v)[k] : undefined;
+    return v;
+  };
+  let fn = lookup(mod);
+  if (typeof fn !== 'function' && mod !== null && typeof mod === 'object' && 'default' in mod) fn = lookup(mod.default);
+  if (typeof fn !== 'function') throw new HandlerError('Runtime.HandlerNotFound', `${spec} is undefined or not exported`);
+  return /** @type {Handler} */ (fn);
+}
+
+/** The Lambda context object, plus Fare's context token. */
+class Context {
+  /**
+   * @param {string} requestId
+   * @param {number} deadline
+   * @param {http.IncomingHttpHeaders} h
+   */
+  constructor(requestId, deadline, h) {
+    this.awsRequestId = requestId;
+    this.functionName = env['AWS_LAMBDA_FUNCTION_NAME'] ?? '';
+    this.functionVersion = env['AWS_LAMBDA_FUNCTION_VERSION'] ?? '$LATEST';
+    this.invokedFunctionArn = String(h['lambda-runtime-invoked-function-arn'] ?? '');
+    this.memoryLimitInMB = env['AWS_LAMBDA_FUNCTION_MEMORY_SIZE'] ?? '128';
+    this.logGroupName = env['AWS_LAMBDA_LOG_GROUP_NAME'] ?? '';
+    this.logStreamName = env['AWS_LAMBDA_LOG_STREAM_NAME'] ?? '';
+    this.callbackWaitsForEmptyEventLoop = true;
+    const cc = h['lambda-runtime-client-context'];
+    /** @type {unknown} */
+    this.clientContext = undefined;
+    if (typeof cc === 'string' && cc !== '') {
+      try {
+        this.clientContext = JSON.parse(cc);
+      } catch {
+        this.clientContext = cc;
+      }
+    }
+    const fare = h['fare-context'];
+    /** Token to pass to Fare when this function invokes others, so they inherit its class. */
+    this.fareContext = typeof fare === 'string' ? fare : undefined;
+    this._deadline = deadline;
+  }
+
+  getRemainingTimeInMillis() {
+    return Math.max(0, this._deadline - Date.now());
+  }
+}
+
+/** @type {string | null} */
+let current = null;
+
+/**
+ * Runs one handler call: a returned promise, a callback, or a plain return value settle it.
+ * @param {Handler} handler
+ * @param {unknown} event
+ * @param {Context} ctx
+ * @returns {Promise<unknown>}
+ */
+function run(handler, event, ctx) {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    /** @param {unknown} err @param {unknown} [value] */
+    const callback = (err, value) => {
+      if (settled) return;
+      settled = true;
+      // Lambda handlers may fail with any value (callback('oops')); it is reported as given.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      if (err !== undefined && err !== null) reject(err);
+      else resolve(value);
+    };
+    Object.assign(ctx, {
+      succeed: (/** @type {unknown} */ v) => callback(null, v),
+      fail: (/** @type {unknown} */ e) => callback(e ?? new Error('handled')),
+      done: callback,
+    });
+    const r = handler(event, ctx, callback);
+    if (r !== null && typeof r === 'object' && 'then' in r && typeof r.then === 'function') {
+      /** @type {PromiseLike<unknown>} */ (r).then((v) => callback(null, v), (e) => callback(e ?? new Error('rejected')));
+    } else if (handler.length < 3) {
+      callback(null, r);
+    }
+  });
+}
+
+/** Errors that escape the handler: report them against the open invocation, then exit like Lambda. */
+function fatal(/** @type {unknown} */ err, /** @type {string} */ type) {
+  const doc = toErrorDoc(err, err instanceof Error ? undefined : type);
+  console.error(`${type}: ${doc.errorMessage}`);
+  const id = current;
+  const exit = () => process.exit(129);
+  if (id === null) exit();
+  else postError(`/invocation/${encodeURIComponent(id)}/error`, doc).then(exit, exit);
+}
+
+async function main() {
+  const root = env['LAMBDA_TASK_ROOT'] ?? process.cwd();
+  /** @type {Handler} */
+  let handler;
+  try {
+    handler = await loadHandler(root, env['_HANDLER'] ?? '');
+  } catch (e) {
+    await initFailed(e);
+    return;
+  }
+  process.on('uncaughtException', (e) => fatal(e, 'Runtime.UncaughtException'));
+  process.on('unhandledRejection', (e) => fatal(e, 'Runtime.UnhandledPromiseRejection'));
+
+  for (;;) {
+    const next = await request('GET', '/invocation/next', null);
+    if (next.status !== 200) throw new Error(`Runtime API /next answered ${next.status}: ${next.body.toString()}`);
+    const id = String(next.headers['lambda-runtime-aws-request-id'] ?? '');
+    const trace = next.headers['lambda-runtime-trace-id'];
+    if (typeof trace === 'string') process.env['_X_AMZN_TRACE_ID'] = trace;
+    else delete process.env['_X_AMZN_TRACE_ID'];
+    current = id;
+    const ctx = new Context(id, Number(next.headers['lambda-runtime-deadline-ms'] ?? 0), next.headers);
+    const p = `/invocation/${encodeURIComponent(id)}`;
+    /** @type {ApiResponse} */
+    let posted;
+    try {
+      const text = next.body.length === 0 ? 'null' : next.body.toString('utf8');
+      /** @type {unknown} */
+      let event;
+      try {
+        event = JSON.parse(text);
+      } catch {
+        event = text;
+      }
+      const result = await run(handler, event, ctx);
+      let out;
+      try {
+        out = JSON.stringify(result === undefined ? null : result);
+      } catch (e) {
+        throw new HandlerError('Runtime.MarshalError', `Unable to stringify response body: ${String(e)}`);
+      }
+      posted = await request('POST', `${p}/response`, Buffer.from(out), { 'Content-Type': 'application/json' });
+    } catch (e) {
+      const doc = toErrorDoc(e);
+      console.error(`${id} ERROR ${doc.errorType}: ${doc.errorMessage}`);
+      posted = await postError(`${p}/error`, doc);
+    }
+    current = null;
+    if (posted.status >= 500) process.exit(1);
+  }
+}
+
+await main();

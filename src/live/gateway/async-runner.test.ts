@@ -1,0 +1,125 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openStore, stageCode, type NewInvocation, type Store } from '../store/index.ts';
+import { manualClock, tempDir, type ManualClock, type TempDir } from '../store/testing.ts';
+import { AsyncRunner } from './async-runner.ts';
+import { FareContexts } from './fare-context.ts';
+import type { PlatformResult } from './platform.ts';
+import { FakePlatform, outcome } from './testing.ts';
+
+let dir: TempDir;
+let clock: ManualClock;
+let store: Store;
+let platform: FakePlatform;
+
+beforeEach(async () => {
+  dir = tempDir();
+  clock = manualClock();
+  store = openStore({ dataDir: dir.path, clock, scryptN: 1024 });
+  platform = new FakePlatform();
+  store.tenants.create({ id: 'acme' });
+  const stagedDir = await stageCode(dir.path, [{ path: 'index.js', isDir: false, mode: 0o644, read: () => Buffer.from('x') }]);
+  store.functions.deploy('acme', 'f', { runtime: 'nodejs', handler: 'index.handler', cls: 'standard', timeoutMs: 1000, env: {} }, { stagedDir, sha256: '0'.repeat(64), size: 1 });
+});
+afterEach(() => {
+  store.close();
+  dir.remove();
+});
+
+const enqueue = (id: string, cls = 'standard', classIndex = 2, extra: Partial<NewInvocation> = {}) =>
+  store.invocations.enqueue({ id, tenant: 'acme', function: 'f', version: 1, caller: 'acme', cls, classIndex, payload: Buffer.from(`"${id}"`), ...extra });
+
+const runner = (o: Partial<ConstructorParameters<typeof AsyncRunner>[0]> = {}) => new AsyncRunner({ store, platform, clock, retryDelayMs: () => 0, throttleDelayMs: () => 0, ...o });
+
+describe('AsyncRunner', () => {
+  it('runs a queued invocation and completes it with its billing record', async () => {
+    enqueue('a', 'high', 0, { clientContext: 'e30=' });
+    platform.respond = () => outcome({ payload: Buffer.from('"done"'), cpuMs: 2000, memGBs: 1 });
+    const r = runner({ contexts: new FareContexts(Buffer.alloc(32)) });
+    r.wake();
+    await r.idle();
+    expect(platform.invoked[0]).toMatchObject({ requestId: 'a', cls: 0, clientContext: 'e30=', fn: { name: 'f', version: 1 } });
+    expect(platform.invoked[0]?.fareContext).toMatch(/^v1\./);
+    expect(store.invocations.get('a')).toMatchObject({ status: 'succeeded', attempts: 1 });
+    expect(store.invocations.get('a')?.result?.toString()).toBe('"done"');
+    expect(store.billing.get('a#1')).toMatchObject({ tenant: 'acme', cls: 'high', price: 2, costMicroCents: 4 + 0.25 });
+  });
+
+  it('retries a failing invocation, billing each attempt, and gives up after three', async () => {
+    enqueue('a');
+    platform.respond = () => outcome({ status: 'error', functionError: 'Handled', errorType: 'Boom', payload: Buffer.from('{"errorMessage":"boom"}') });
+    const r = runner();
+    r.wake();
+    await r.idle();
+    expect(platform.invoked).toHaveLength(3);
+    expect(store.invocations.get('a')).toMatchObject({ status: 'failed', attempts: 3, functionError: 'Handled', error: 'Boom' });
+    expect(['a#1', 'a#2', 'a#3'].map((id) => store.billing.get(id)?.invocationId)).toEqual(['a', 'a', 'a']);
+  });
+
+  it('succeeds on a retry after a failure', async () => {
+    enqueue('a');
+    let n = 0;
+    platform.respond = () => (++n === 1 ? outcome({ status: 'error' }) : outcome());
+    const r = runner();
+    r.wake();
+    await r.idle();
+    expect(store.invocations.get('a')).toMatchObject({ status: 'succeeded', attempts: 2 });
+  });
+
+  it('waits out the retry delay, on the clock', async () => {
+    enqueue('a');
+    let n = 0;
+    platform.respond = () => (++n === 1 ? outcome({ status: 'error' }) : outcome());
+    const r = runner({ retryDelayMs: (attempt) => 60_000 * attempt });
+    r.wake();
+    await r.idle();
+    expect(store.invocations.get('a')).toMatchObject({ status: 'queued', attempts: 1, runAfter: clock() + 60_000 });
+    r.wake();
+    await r.idle();
+    expect(platform.invoked).toHaveLength(1);
+    clock.advance(60_000);
+    r.wake();
+    await r.idle();
+    expect(store.invocations.get('a')).toMatchObject({ status: 'succeeded', attempts: 2 });
+    await r.stop();
+  });
+
+  it('requeues a throttled attempt without counting it, and bills nothing for it', async () => {
+    enqueue('a');
+    const results: PlatformResult[] = [{ status: 'throttled', retryAfterS: 1, reason: 'ConcurrentInvocationLimitExceeded' }, outcome()];
+    platform.respond = () => results.shift() ?? outcome();
+    const r = runner();
+    r.wake();
+    await r.idle();
+    expect(store.invocations.get('a')).toMatchObject({ status: 'succeeded', attempts: 1 });
+    expect(store.billing.get('a#1')).toBeDefined();
+    expect(store.billing.tenantMonth('acme', '2025-01').invocations).toBe(1);
+  });
+
+  it('fails an invocation whose function was deleted', async () => {
+    enqueue('a');
+    store.functions.delete('acme', 'f');
+    const r = runner();
+    r.wake();
+    await r.idle();
+    expect(store.invocations.get('a')).toMatchObject({ status: 'failed', error: expect.stringMatching(/^ResourceNotFoundException/) as unknown });
+    expect(platform.invoked).toEqual([]);
+  });
+
+  it('keeps at most `concurrency` in flight and starts the highest class first', async () => {
+    enqueue('low', 'low', 3);
+    enqueue('std', 'standard', 2);
+    enqueue('high', 'high', 0);
+    const release: (() => void)[] = [];
+    platform.respond = () => new Promise((resolve) => release.push(() => resolve(outcome())));
+    const r = runner({ concurrency: 2 });
+    r.wake();
+    r.wake();
+    expect(platform.invoked.map((i) => i.requestId)).toEqual(['high', 'std']);
+    release.shift()?.();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(platform.invoked.map((i) => i.requestId)).toEqual(['high', 'std', 'low']);
+    for (const f of release.splice(0)) f();
+    await r.idle();
+    expect(store.invocations.counts()).toMatchObject({ succeeded: 3 });
+  });
+});

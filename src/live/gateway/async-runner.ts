@@ -1,0 +1,153 @@
+// Runs queued Event invocations: claims them from the store (highest class first), invokes them
+// through the platform, and completes each in one transaction with its billing record. Failed
+// attempts are retried with a delay, as Lambda does (3 attempts in all by default); attempts the
+// platform throttled are requeued without counting. A building block for the lead's Platform:
+// `enqueued: () => runner.wake()`.
+
+import { classIndex } from '../../core/classes.ts';
+import type { BillingInput, Invocation, Store } from '../store/index.ts';
+import type { InvokeRequest } from '../types.ts';
+import type { FareContexts } from './fare-context.ts';
+import { isThrottled, type Platform } from './platform.ts';
+
+export interface AsyncRunnerOptions {
+  readonly store: Store;
+  readonly platform: Pick<Platform, 'invoke' | 'prices'>;
+  /** Mints the context passed to the function (class inheritance for its own calls). */
+  readonly contexts?: FareContexts;
+  /** Invocations in flight at once (default 16). */
+  readonly concurrency?: number;
+  /** Attempts in all, the first included (default 3: Lambda's two retries). */
+  readonly maxAttempts?: number;
+  /** Delay before attempt n+1 after attempt n failed (default 60 s × n). */
+  readonly retryDelayMs?: (attempt: number) => number;
+  /** Delay before trying again an attempt the platform throttled (default: its Retry-After). */
+  readonly throttleDelayMs?: (retryAfterS: number) => number;
+  readonly clock?: () => number;
+  /** Unexpected failures (the store throwing, say); the invocation stays running until restart. */
+  readonly onError?: (e: unknown, inv: Invocation) => void;
+}
+
+export class AsyncRunner {
+  readonly #o: Required<Omit<AsyncRunnerOptions, 'contexts' | 'onError'>> & Pick<AsyncRunnerOptions, 'contexts' | 'onError'>;
+  readonly #inFlight = new Set<Promise<void>>();
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  #idle: (() => void)[] = [];
+
+  constructor(opts: AsyncRunnerOptions) {
+    this.#o = {
+      concurrency: 16,
+      maxAttempts: 3,
+      retryDelayMs: (n) => 60_000 * n,
+      throttleDelayMs: (s) => s * 1000,
+      clock: Date.now,
+      ...opts,
+    };
+  }
+
+  /** Claims and starts as many runnable invocations as there is room for. Cheap; call it freely. */
+  wake(): void {
+    if (this.#stopped) return;
+    while (this.#inFlight.size < this.#o.concurrency) {
+      const inv = this.#o.store.invocations.claim();
+      if (inv === undefined) break;
+      const p: Promise<void> = this.#run(inv).finally(() => {
+        this.#inFlight.delete(p);
+        this.wake();
+      });
+      this.#inFlight.add(p);
+    }
+    this.#arm();
+    if (this.#inFlight.size === 0) this.#settle();
+  }
+
+  /** Resolves when nothing is in flight and nothing is runnable now (for tests and shutdown). */
+  idle(): Promise<void> {
+    if (this.#inFlight.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /** Stops claiming and waits for the invocations in flight. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    await Promise.all([...this.#inFlight]);
+  }
+
+  /** Sets one timer for the earliest delayed retry. */
+  #arm(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const next = this.#o.store.invocations.nextRunAfter();
+    if (next === undefined || this.#inFlight.size >= this.#o.concurrency) return;
+    const delay = next - this.#o.clock();
+    if (delay <= 0) return;
+    this.#timer = setTimeout(() => this.wake(), Math.min(delay, 2 ** 31 - 1));
+    this.#timer.unref();
+  }
+
+  #settle(): void {
+    const waiting = this.#idle;
+    this.#idle = [];
+    for (const f of waiting) f();
+  }
+
+  async #run(inv: Invocation): Promise<void> {
+    const { store, platform } = this.#o;
+    try {
+      const fn = store.functions.get(inv.tenant, inv.function);
+      if (fn === undefined) {
+        store.invocations.finish(inv.id, { status: 'failed', result: null, error: 'ResourceNotFoundException: the function was deleted before the invocation ran' });
+        return;
+      }
+      const cls = classIndex(platform.prices, inv.cls) ?? classIndex(platform.prices, fn.cls) ?? platform.prices.classes.length - 1;
+      const clsName = platform.prices.classes[cls]?.name ?? inv.cls;
+      const req: InvokeRequest = {
+        fn,
+        requestId: inv.id,
+        payload: inv.payload,
+        cls,
+        ...(inv.clientContext !== null ? { clientContext: inv.clientContext } : {}),
+        ...(this.#o.contexts !== undefined ? { fareContext: this.#o.contexts.mint(inv.id, cls, this.#o.clock() + fn.timeoutMs + 60_000) } : {}),
+      };
+      let result;
+      try {
+        result = await platform.invoke(req);
+      } catch (e) {
+        // The platform failed, not the function: try again later, nothing to bill.
+        store.invocations.retry(inv.id, this.#o.clock() + this.#o.retryDelayMs(inv.attempts), { refundAttempt: true, error: `platform: ${(e as Error).message}` });
+        return;
+      }
+      if (isThrottled(result)) {
+        store.invocations.retry(inv.id, this.#o.clock() + this.#o.throttleDelayMs(result.retryAfterS), { refundAttempt: true, error: `throttled: ${result.reason}` });
+        return;
+      }
+      const billing: BillingInput = {
+        id: `${inv.id}#${inv.attempts}`,
+        invocationId: inv.id,
+        tenant: inv.tenant,
+        function: inv.function,
+        caller: inv.caller,
+        cls: clsName,
+        cpuMs: result.cpuMs,
+        memGBs: result.memGBs,
+        price: platform.prices.classes[cls]?.price ?? 0,
+        memoryPrice: platform.prices.memoryPrice,
+      };
+      if (result.status === 'ok') {
+        store.invocations.finish(inv.id, { status: 'succeeded', result: result.payload, version: fn.version }, billing);
+      } else if (inv.attempts < this.#o.maxAttempts) {
+        store.invocations.retry(inv.id, this.#o.clock() + this.#o.retryDelayMs(inv.attempts), { billing, error: result.errorType ?? 'Unhandled' });
+      } else {
+        store.invocations.finish(
+          inv.id,
+          { status: 'failed', result: result.payload, functionError: result.functionError ?? 'Unhandled', error: result.errorType ?? 'Unhandled', version: fn.version },
+          billing,
+        );
+      }
+    } catch (e) {
+      this.#o.onError?.(e, inv);
+    }
+  }
+}

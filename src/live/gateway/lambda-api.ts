@@ -1,0 +1,211 @@
+// Lambda's Invoke API: `POST /2015-03-31/functions/{FunctionName}/invocations`, with the headers,
+// status codes and error shapes AWS SDKs expect. RequestResponse runs through the platform and is
+// billed here; Event is queued durably before the 202; DryRun checks everything and answers 204.
+
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { inheritClass } from '../../core/classes.ts';
+import type { FunctionRecord } from '../store/index.ts';
+import type { InvokeOutcome, InvokeRequest } from '../types.ts';
+import { authenticatedBody } from './auth.ts';
+import { functionArn, invocableFunction, ownClassIndex, type GatewayContext } from './context.ts';
+import { ApiError, badRequest, internal, notFound, throttled, tooLarge } from './errors.ts';
+import { FARE_CONTEXT_HEADER } from './fare-context.ts';
+import { parseFunctionRef } from './function-ref.ts';
+import { header, sendEmpty } from './http.ts';
+import { isThrottled } from './platform.ts';
+
+export const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/;
+
+type InvocationType = 'RequestResponse' | 'Event' | 'DryRun';
+
+export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, res: ServerResponse, rawName: string, query: URLSearchParams, requestId: string): Promise<void> {
+  if (req.method !== 'POST') {
+    throw new ApiError({ status: 405, code: 'FARE_E_METHOD_NOT_ALLOWED', message: `Invoke takes POST, not ${req.method ?? '?'}`, lambdaType: 'UnknownOperationException', headers: { Allow: 'POST' } });
+  }
+  const { principal, body } = await authenticatedBody(
+    ctx.auth,
+    req,
+    ctx.limits.syncPayloadBytes,
+    `Request must be smaller than ${ctx.limits.syncPayloadBytes} bytes for the InvokeFunction operation`,
+  );
+
+  const type = invocationType(header(req, 'x-amz-invocation-type'));
+  const tail = logType(header(req, 'x-amz-log-type'));
+  if (type === 'Event' && body.length > ctx.limits.asyncPayloadBytes) {
+    throw tooLarge('FARE_E_PAYLOAD_TOO_LARGE', `Request must be smaller than ${ctx.limits.asyncPayloadBytes} bytes for the InvokeAsync operation`);
+  }
+  const clientContext = checkClientContext(ctx, header(req, 'x-amz-client-context'));
+
+  let name: string;
+  try {
+    name = decodeURIComponent(rawName);
+  } catch {
+    throw badRequest('FARE_E_INVALID_REQUEST', `the function name ${JSON.stringify(rawName)} has an invalid percent-encoding`);
+  }
+  const ref = parseFunctionRef(name);
+  if (ref === undefined) {
+    throw badRequest('FARE_E_INVALID_REQUEST', `1 validation error detected: Value '${name}' at 'functionName' failed to satisfy constraint: give a function name, name:qualifier, or arn:aws:lambda:REGION:TENANT:function:NAME`);
+  }
+  const owner = ref.owner ?? principal.tenant;
+  const fn = invocableFunction(ctx, principal, owner, ref.name);
+  checkQualifier(ctx, fn, query.get('Qualifier') ?? ref.qualifier);
+
+  if (body.length > 0) {
+    try {
+      JSON.parse(body.toString('utf8'));
+    } catch (e) {
+      throw badRequest('FARE_E_INVALID_PAYLOAD', `Could not parse request body into json: ${(e as Error).message}. Send a JSON document as the payload (or nothing).`, 'InvalidRequestContentException');
+    }
+  }
+
+  // Class: the function's own, raised by a caller's context, lowered to the cheapest when over budget.
+  let cls = ownClassIndex(ctx, fn);
+  const callerToken = header(req, FARE_CONTEXT_HEADER);
+  if (callerToken !== undefined) {
+    const caller = ctx.contexts.verify(callerToken, ctx.clock());
+    if (caller === 'invalid') throw badRequest('FARE_E_INVALID_CONTEXT', 'X-Fare-Context is not a context this Fare issued: pass on the FARE_CONTEXT value your function was given, unchanged');
+    if (caller !== 'expired') cls = inheritClass(caller.callerClass, cls);
+  }
+
+  if (type === 'DryRun') {
+    sendEmpty(res, 204, { 'x-amzn-RequestId': requestId });
+    return;
+  }
+
+  const budget = ctx.platform.budgetCheck(owner);
+  if (budget === 'throttle') {
+    throw throttled('FARE_E_OVER_BUDGET', `Rate Exceeded. Tenant ${owner} has spent its monthly budget and asked for throttling: raise the budget (PATCH /v1/tenants/${owner}) or wait for next month`, secondsToNextMonth(ctx.clock()), 'BudgetExceeded');
+  }
+  if (budget === 'degrade') cls = ctx.platform.prices.classes.length - 1;
+  const clsName = ctx.platform.prices.classes[cls]?.name ?? fn.cls;
+  const fareHeaders: Record<string, string> = { 'x-amzn-RequestId': requestId, 'X-Fare-Class': clsName };
+  if (budget === 'warn' || budget === 'degrade') fareHeaders['X-Fare-Budget'] = budget;
+
+  if (type === 'Event') {
+    const inv = ctx.store.invocations.enqueue({
+      id: requestId,
+      tenant: owner,
+      function: fn.name,
+      version: fn.version,
+      caller: principal.tenant,
+      cls: clsName,
+      classIndex: cls,
+      payload: body,
+      ...(clientContext !== undefined ? { clientContext } : {}),
+    });
+    try {
+      ctx.platform.enqueued(inv);
+    } catch {
+      // The invocation is durable; the platform will find it when it next claims.
+    }
+    sendEmpty(res, 202, fareHeaders);
+    return;
+  }
+
+  const invokeReq: InvokeRequest = {
+    fn,
+    requestId,
+    payload: body,
+    cls,
+    fareContext: ctx.contexts.mint(requestId, cls, ctx.clock() + fn.timeoutMs + 60_000),
+    ...(clientContext !== undefined ? { clientContext } : {}),
+  };
+  let result;
+  try {
+    result = await ctx.platform.invoke(invokeReq);
+  } catch (e) {
+    throw internal(`the platform failed to run the invocation (${(e as Error).message}); retry, and report it if it persists`);
+  }
+  if (isThrottled(result)) {
+    throw throttled('FARE_E_THROTTLED', `Rate Exceeded. (${result.reason}) retry after ${result.retryAfterS} s`, result.retryAfterS, result.reason);
+  }
+  const outcome = capResponse(ctx, result);
+  const price = ctx.platform.prices.classes[cls]?.price ?? 0;
+  ctx.store.billing.record({
+    id: requestId,
+    invocationId: requestId,
+    tenant: owner,
+    function: fn.name,
+    caller: principal.tenant,
+    cls: clsName,
+    cpuMs: outcome.cpuMs,
+    memGBs: outcome.memGBs,
+    price,
+    memoryPrice: ctx.platform.prices.memoryPrice,
+  });
+
+  const headers: Record<string, string> = { ...fareHeaders, 'X-Amz-Executed-Version': String(fn.version), 'Content-Type': 'application/json', 'Content-Length': String(outcome.payload.length) };
+  if (outcome.status === 'error') headers['X-Amz-Function-Error'] = outcome.functionError ?? 'Unhandled';
+  if (tail) headers['X-Amz-Log-Result'] = logTail(requestId, fn, outcome, ctx.limits.tailBytes);
+  res.writeHead(200, headers);
+  res.end(outcome.payload);
+}
+
+function invocationType(v: string | undefined): InvocationType {
+  if (v === undefined || v === '') return 'RequestResponse';
+  if (v === 'RequestResponse' || v === 'Event' || v === 'DryRun') return v;
+  throw badRequest('FARE_E_INVALID_REQUEST', `1 validation error detected: Value '${v}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]`);
+}
+
+function logType(v: string | undefined): boolean {
+  if (v === undefined || v === '' || v === 'None') return false;
+  if (v === 'Tail') return true;
+  throw badRequest('FARE_E_INVALID_REQUEST', `1 validation error detected: Value '${v}' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]`);
+}
+
+function checkClientContext(ctx: GatewayContext, v: string | undefined): string | undefined {
+  if (v === undefined || v === '') return undefined;
+  const invalid = (why: string): ApiError => badRequest('FARE_E_INVALID_REQUEST', `X-Amz-Client-Context ${why}: send a base64-encoded JSON object of at most ${ctx.limits.clientContextBytes} bytes`, 'InvalidRequestContentException');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(v) || v.length % 4 !== 0) throw invalid('is not base64');
+  const decoded = Buffer.from(v, 'base64');
+  if (decoded.length > ctx.limits.clientContextBytes) throw invalid(`is ${decoded.length} bytes decoded`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoded.toString('utf8'));
+  } catch {
+    throw invalid('is not JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalid('is not a JSON object');
+  return v;
+}
+
+/** Fare keeps one version per function: an unqualified call, `$LATEST` or the current number. */
+function checkQualifier(ctx: GatewayContext, fn: FunctionRecord, qualifier: string | undefined): void {
+  if (qualifier === undefined || qualifier === '$LATEST' || qualifier === String(fn.version)) return;
+  throw notFound('FARE_E_FUNCTION_NOT_FOUND', `Function not found: ${functionArn(ctx.region, fn.tenant, fn.name, qualifier)} (Fare runs the current version only, which is ${fn.version}; leave out the qualifier or use $LATEST)`);
+}
+
+/** A response larger than the sync limit becomes an Unhandled function error, as in Lambda. */
+function capResponse(ctx: GatewayContext, o: InvokeOutcome): InvokeOutcome {
+  if (o.payload.length <= ctx.limits.syncPayloadBytes) return o;
+  return {
+    ...o,
+    status: 'error',
+    functionError: 'Unhandled',
+    errorType: 'Function.ResponseSizeTooLarge',
+    payload: Buffer.from(
+      JSON.stringify({
+        errorMessage: `Response payload size (${o.payload.length} bytes) exceeded maximum allowed payload size (${ctx.limits.syncPayloadBytes} bytes).`,
+        errorType: 'Function.ResponseSizeTooLarge',
+      }),
+    ),
+  };
+}
+
+/** Lambda's tail: START/END/REPORT lines around what the function printed; the last `bytes`, base64. */
+export function logTail(requestId: string, fn: FunctionRecord, o: InvokeOutcome, bytes: number): string {
+  const logs = o.logs.length === 0 || o.logs.endsWith('\n') ? o.logs : `${o.logs}\n`;
+  const report =
+    `REPORT RequestId: ${requestId}\tDuration: ${o.durationMs.toFixed(2)} ms\tBilled Duration: ${Math.ceil(o.durationMs)} ms\t` +
+    `Max Memory Used: ${Math.round(o.maxMemMB)} MB${o.coldStart ? `\tInit Duration: ${o.initMs.toFixed(2)} ms` : ''}\t\n`;
+  const text = Buffer.from(`START RequestId: ${requestId} Version: ${fn.version}\n${logs}END RequestId: ${requestId}\n${report}`, 'utf8');
+  return text.subarray(Math.max(0, text.length - bytes)).toString('base64');
+}
+
+function secondsToNextMonth(now: number): number {
+  const d = new Date(now);
+  return Math.ceil((Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) - now) / 1000);
+}
+
+export const newRequestId = (): string => randomUUID();

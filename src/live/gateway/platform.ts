@@ -1,0 +1,55 @@
+// What the gateway needs from the rest of the live system. The gateway authenticates, validates,
+// authorizes, queues and bills; it never runs code. The lead wires an implementation of `Platform`
+// (shard host + workers + budget policy) in `fare up`; tests use a fake.
+
+import type { PriceTable } from '../../core/classes.ts';
+import type { BudgetState, Invocation } from '../store/index.ts';
+import type { InvokeOutcome, InvokeRequest } from '../types.ts';
+
+/** The platform could not take the invocation now (every instance busy, queue full, …). */
+export interface PlatformThrottled {
+  readonly status: 'throttled';
+  /** Seconds the caller should wait; sent as `Retry-After`. */
+  readonly retryAfterS: number;
+  /** Sent as the `Reason` of Lambda's TooManyRequestsException (e.g. `ConcurrentInvocationLimitExceeded`). */
+  readonly reason: string;
+}
+
+export type PlatformResult = InvokeOutcome | PlatformThrottled;
+
+export interface Platform {
+  /**
+   * The price table in force. The gateway turns a function's class name into its index (0 = most
+   * expensive) with it, and prices billing records with it.
+   */
+  readonly prices: PriceTable;
+
+  /**
+   * Runs one invocation to completion: a RequestResponse invocation, or one attempt of an Event
+   * invocation (from `AsyncRunner`). `req.cls` is the effective class (own class, raised by the
+   * caller's context, lowered to the last class when the owner's budget says `degrade`).
+   * Function failures (handler error, crash, timeout, init failure) are an `InvokeOutcome` with
+   * `status: 'error'`, never a rejection; reject only when the platform itself failed (the gateway
+   * answers 500 ServiceException and bills nothing). The gateway writes the billing record of a
+   * synchronous invocation from the outcome; the platform must not bill it again.
+   */
+  invoke(req: InvokeRequest): Promise<PlatformResult>;
+
+  /**
+   * An Event invocation has been durably queued in the store (the 202 is being sent). Start it when
+   * there is room, e.g. `asyncRunner.wake()`. Must not throw; must not block.
+   */
+  enqueued(inv: Invocation): void;
+
+  /**
+   * The tenant's standing against its monthly budget, asked before admitting each invocation of
+   * one of its functions (the owner pays, also when a grantee invokes). `throttle`: refused with 429;
+   * `degrade`: runs at the cheapest class; `warn`: runs, with an `X-Fare-Budget: warn` header.
+   * `store.budgetState(tenant)` is a complete implementation; a platform may cache it.
+   */
+  budgetCheck(tenant: string): BudgetState;
+}
+
+export function isThrottled(r: PlatformResult): r is PlatformThrottled {
+  return r.status === 'throttled';
+}

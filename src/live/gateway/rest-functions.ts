@@ -1,0 +1,224 @@
+// /v1/functions: deploy from a zip (JSON with `zipBase64`, or the raw zip with the settings as query
+// parameters), change code or settings (each change is a new version), read, list, delete. The zip
+// is checked whole (paths, sizes, CRCs) and the handler's file must be in it before anything is
+// written; the code is staged and moved into place with the database row.
+
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { classIndex } from '../../core/classes.ts';
+import { stageCode, StoreError, type CodeFile, type FunctionConfig, type FunctionRecord } from '../store/index.ts';
+import type { RuntimeName } from '../types.ts';
+import { actingTenant } from './context.ts';
+import { ApiError, badRequest, notFound, tooLarge } from './errors.ts';
+import { header, parseJson, sendEmpty, sendJson } from './http.ts';
+import { queryParam, validated, type RestRequest, type Route } from './rest.ts';
+import { sha256Hex } from './sigv4.ts';
+import { ENV, FUNCTION_NAME, HANDLER, RUNTIME, TENANT_ID, TIMEOUT_MS, ValidationError, checkEnv, int, object, optional, str } from './validate.ts';
+import { functionView } from './views.ts';
+import { readZip, ZipError, type ZipEntry } from './zip.ts';
+
+const DEFAULT_CLASS = 'standard';
+const DEFAULT_TIMEOUT_MS = 3000;
+
+interface Settings {
+  readonly runtime?: RuntimeName;
+  readonly handler?: string;
+  readonly cls?: string;
+  readonly timeoutMs?: number;
+  readonly env?: Record<string, string>;
+}
+
+const SETTINGS_JSON = object({
+  runtime: optional(RUNTIME),
+  handler: optional(str({ min: 1, max: 128 })),
+  class: optional(str({ min: 1, max: 32 })),
+  timeoutMs: optional(TIMEOUT_MS),
+  env: optional(ENV),
+  zipBase64: optional(str({ min: 1 })),
+});
+
+const fnName = (r: RestRequest): string => validated(() => FUNCTION_NAME(r.params[0], 'function name'));
+const owner = (r: RestRequest): string => actingTenant(r.principal, queryParam(r, 'tenant', TENANT_ID));
+
+function settingsOf(p: { runtime?: RuntimeName | undefined; handler?: string | undefined; class?: string | undefined; timeoutMs?: number | undefined; env?: Record<string, string> | undefined }): Settings {
+  return {
+    ...(p.runtime !== undefined ? { runtime: p.runtime } : {}),
+    ...(p.handler !== undefined ? { handler: p.handler } : {}),
+    ...(p.class !== undefined ? { cls: p.class } : {}),
+    ...(p.timeoutMs !== undefined ? { timeoutMs: p.timeoutMs } : {}),
+    ...(p.env !== undefined ? { env: p.env } : {}),
+  };
+}
+
+/** The body of a deploy: JSON with `zipBase64`, or a raw zip with the settings in the query. */
+function parseUpload(r: RestRequest, allowRaw: boolean): { settings: Settings; zip?: Buffer } {
+  const type = (header(r.req, 'content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  const isZip = type === 'application/zip' || type === 'application/x-zip-compressed' || type === 'application/octet-stream' || (type === '' && r.body.subarray(0, 2).toString('latin1') === 'PK');
+  if (isZip && allowRaw) {
+    const env = queryParam(r, 'env', (v, path) => {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(String(v));
+      } catch {
+        throw new ValidationError(path, 'is not JSON: give the environment as a URL-encoded JSON object of strings');
+      }
+      return ENV(parsed, 'env');
+    });
+    const settings = settingsOf({
+      runtime: queryParam(r, 'runtime', RUNTIME),
+      handler: queryParam(r, 'handler', str({ min: 1, max: 128 })),
+      class: queryParam(r, 'class', str({ min: 1, max: 32 })),
+      timeoutMs: queryParam(r, 'timeoutMs', (v, path) => int({ min: 1, max: 900_000 })(Number(v), path)),
+      env,
+    });
+    return { settings, zip: r.body };
+  }
+  if (type !== '' && type !== 'application/json') {
+    throw new ApiError({
+      status: 415,
+      code: 'FARE_E_UNSUPPORTED_MEDIA_TYPE',
+      message: `Content-Type ${type} is not accepted here: send application/json${allowRaw ? ' (with zipBase64) or application/zip (with settings as query parameters)' : ''}`,
+      lambdaType: 'UnsupportedMediaTypeException',
+    });
+  }
+  const p = validated(() => SETTINGS_JSON(parseJson(r.body), ''));
+  const settings = settingsOf(p);
+  if (p.zipBase64 === undefined) return { settings };
+  if (!/^[A-Za-z0-9+/\r\n]*={0,2}\s*$/.test(p.zipBase64)) throw badRequest('FARE_E_BAD_ZIP', 'zipBase64 is not base64: encode the zip file with standard base64');
+  return { settings, zip: Buffer.from(p.zipBase64, 'base64') };
+}
+
+/** Settings of the new version: given ones over current ones over defaults; checked against the price table. */
+function resolveConfig(r: RestRequest, s: Settings, cur: FunctionRecord | undefined): FunctionConfig {
+  const runtime = s.runtime ?? cur?.runtime;
+  if (runtime === undefined) throw badRequest('FARE_E_INVALID_REQUEST', 'runtime: a new function needs a runtime: nodejs, python or provided');
+  let handler = s.handler ?? (s.runtime === undefined || s.runtime === cur?.runtime ? cur?.handler : undefined);
+  if (handler === undefined && runtime === 'provided') handler = 'bootstrap';
+  if (handler === undefined) throw badRequest('FARE_E_INVALID_REQUEST', 'handler: give the handler as file.function, for example index.handler');
+  if (runtime !== 'provided') validated(() => HANDLER(handler, 'handler'));
+  const prices = r.ctx.platform.prices;
+  const cls = s.cls ?? cur?.cls ?? (classIndex(prices, DEFAULT_CLASS) !== undefined ? DEFAULT_CLASS : undefined);
+  const names = prices.classes.map((c) => c.name).join(', ');
+  if (cls === undefined) throw badRequest('FARE_E_UNKNOWN_CLASS', `class: give the function's price class, one of ${names}`);
+  if (classIndex(prices, cls) === undefined) throw badRequest('FARE_E_UNKNOWN_CLASS', `class: ${JSON.stringify(cls)} is not a price class: use one of ${names}`);
+  const env = validated(() => checkEnv(s.env ?? cur?.env ?? {}));
+  return { runtime, handler, cls, timeoutMs: s.timeoutMs ?? cur?.timeoutMs ?? DEFAULT_TIMEOUT_MS, env };
+}
+
+/** The files a handler needs: `index.handler` → index.js/.mjs/.cjs; `app.main` → app.py; provided → bootstrap. */
+export function handlerFiles(runtime: RuntimeName, handler: string): string[] {
+  const base = handler.slice(0, handler.lastIndexOf('.'));
+  switch (runtime) {
+    case 'nodejs':
+      return [`${base}.js`, `${base}.mjs`, `${base}.cjs`];
+    case 'python':
+      return [`${base}.py`, `${base.replace(/\./g, '/')}.py`];
+    case 'provided':
+      return ['bootstrap'];
+    default: {
+      const never: never = runtime;
+      throw new Error(`unknown runtime ${String(never)}`);
+    }
+  }
+}
+
+function checkHandlerPresent(cfg: FunctionConfig, exists: (path: string) => boolean, listing: () => string[]): void {
+  const files = handlerFiles(cfg.runtime, cfg.handler);
+  if (files.some(exists)) return;
+  const have = listing();
+  throw badRequest(
+    'FARE_E_INVALID_REQUEST',
+    `handler ${cfg.handler} (${cfg.runtime}) needs ${[...new Set(files)].join(' or ')} in the zip, which has ${have.length === 0 ? 'no files' : `${have.slice(0, 10).join(', ')}${have.length > 10 ? ', …' : ''}`}: fix the handler or the zip's layout (files at the zip's root, not in a folder)`,
+  );
+}
+
+function zipFailure(e: unknown): never {
+  if (e instanceof ZipError) {
+    if (e.code === 'FARE_E_ZIP_TOO_LARGE') throw tooLarge('FARE_E_ZIP_TOO_LARGE', e.message);
+    throw badRequest(e.code, e.message);
+  }
+  if (e instanceof StoreError && e.code === 'FARE_E_CODE_PATH') throw badRequest('FARE_E_ZIP_UNSAFE_PATH', e.message);
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR') {
+    throw badRequest('FARE_E_BAD_ZIP', `the zip has entries that collide (a file and a folder of the same name, or one file twice): ${(e as Error).message}`);
+  }
+  throw e;
+}
+
+/** Checks the zip, stages it, and commits it with the new version's row. */
+async function deployZip(r: RestRequest, tenant: string, name: string, cfg: FunctionConfig, zip: Buffer): Promise<{ record: FunctionRecord; created: boolean }> {
+  let entries: ZipEntry[];
+  try {
+    entries = readZip(zip, { maxEntries: r.ctx.limits.zipEntries, maxUnzippedBytes: r.ctx.limits.unzippedBytes });
+  } catch (e) {
+    zipFailure(e);
+  }
+  const paths = new Set(entries.filter((e) => !e.isDir).map((e) => e.path));
+  checkHandlerPresent(cfg, (p) => paths.has(p), () => [...paths].sort());
+  const files: CodeFile[] = cfg.runtime === 'provided' ? entries.map((e) => (e.path === 'bootstrap' ? { ...e, mode: 0o755 } : e)) : entries;
+  let staged: string;
+  try {
+    staged = await stageCode(r.ctx.store.dataDir, files);
+  } catch (e) {
+    zipFailure(e);
+  }
+  try {
+    return r.ctx.store.functions.deploy(tenant, name, cfg, { stagedDir: staged, sha256: sha256Hex(zip), size: zip.length });
+  } catch (e) {
+    await rm(staged, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function putFunction(r: RestRequest): Promise<void> {
+  const name = fnName(r);
+  const tenant = owner(r);
+  const { settings, zip } = parseUpload(r, true);
+  if (zip === undefined) throw badRequest('FARE_E_BAD_ZIP', 'no code: send zipBase64 in the JSON body, or the zip itself with Content-Type: application/zip');
+  const cur = r.ctx.store.functions.get(tenant, name);
+  const cfg = resolveConfig(r, settings, cur);
+  const { record, created } = await deployZip(r, tenant, name, cfg, zip);
+  sendJson(r.res, created ? 201 : 200, functionView(record, r.ctx.region));
+}
+
+async function patchFunction(r: RestRequest): Promise<void> {
+  const name = fnName(r);
+  const tenant = owner(r);
+  const { settings, zip } = parseUpload(r, true);
+  const cur = r.ctx.store.functions.get(tenant, name);
+  if (cur === undefined) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}: create it with PUT /v1/functions/${name}`);
+  const cfg = resolveConfig(r, settings, cur);
+  if (zip !== undefined) {
+    const { record } = await deployZip(r, tenant, name, cfg, zip);
+    sendJson(r.res, 200, functionView(record, r.ctx.region));
+    return;
+  }
+  checkHandlerPresent(cfg, (p) => existsSync(join(cur.codeDir, p)), () => []);
+  const record = r.ctx.store.functions.update(tenant, name, cfg);
+  if (record === undefined) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}`);
+  sendJson(r.res, 200, functionView(record, r.ctx.region));
+}
+
+function getFunction(r: RestRequest): void {
+  const name = fnName(r);
+  const tenant = owner(r);
+  const f = r.ctx.store.functions.get(tenant, name);
+  if (f === undefined) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}: GET /v1/functions lists them`);
+  sendJson(r.res, 200, functionView(f, r.ctx.region));
+}
+
+function deleteFunction(r: RestRequest): void {
+  const name = fnName(r);
+  const tenant = owner(r);
+  if (!r.ctx.store.functions.delete(tenant, name)) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}`);
+  sendEmpty(r.res, 204);
+}
+
+export const functionRoutes: readonly Route[] = [
+  { method: 'GET', pattern: /^\/v1\/functions\/?$/, handle: (r) => sendJson(r.res, 200, { functions: r.ctx.store.functions.list(owner(r)).map((f) => functionView(f, r.ctx.region)) }) },
+  { method: 'PUT', pattern: /^\/v1\/functions\/([^/]+)\/?$/, body: 'upload', handle: putFunction },
+  { method: 'PATCH', pattern: /^\/v1\/functions\/([^/]+)\/?$/, body: 'upload', handle: patchFunction },
+  { method: 'GET', pattern: /^\/v1\/functions\/([^/]+)\/?$/, handle: getFunction },
+  { method: 'DELETE', pattern: /^\/v1\/functions\/([^/]+)\/?$/, handle: deleteFunction },
+];

@@ -1,0 +1,122 @@
+// The gateway's HTTP server: `/healthz`, Lambda's Invoke API under `/2015-03-31/`, Fare's REST API
+// under `/v1/`. Every error is rendered in the shape of the API it belongs to; every response
+// carries a request id.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Store } from '../store/index.ts';
+import { Authenticator } from './auth.ts';
+import { DEFAULT_LIMITS, type GatewayContext, type GatewayLimits } from './context.ts';
+import { ApiError, internal, notFound } from './errors.ts';
+import { FareContexts } from './fare-context.ts';
+import { sendFareError, sendJson, sendLambdaError } from './http.ts';
+import { handleInvoke, INVOKE_PATH, newRequestId } from './lambda-api.ts';
+import type { Platform } from './platform.ts';
+import { dispatchRest, type Route } from './rest.ts';
+import { functionRoutes } from './rest-functions.ts';
+import { tenantRoutes } from './rest-tenants.ts';
+import { usageRoutes } from './rest-usage.ts';
+
+export interface GatewayOptions {
+  readonly store: Store;
+  readonly platform: Platform;
+  /** Wall clock, ms since the epoch (default Date.now); tests drive their own. */
+  readonly clock?: () => number;
+  /** Region named in ARNs (default `us-east-1`). */
+  readonly region?: string;
+  /** Accept SigV4 scopes for `region` only (default: any region). */
+  readonly enforceRegion?: boolean;
+  readonly limits?: Partial<GatewayLimits>;
+  /** One structured entry per request (method, path, status, ms, requestId), and one per unexpected error. */
+  readonly log?: (entry: Readonly<Record<string, unknown>>) => void;
+}
+
+export interface Gateway {
+  readonly server: Server;
+  readonly context: GatewayContext;
+  /** Starts listening (port 0: any free port) and resolves with the address. */
+  listen(port?: number, host?: string): Promise<{ host: string; port: number; url: string }>;
+  close(): Promise<void>;
+}
+
+const ROUTES: readonly Route[] = [...tenantRoutes, ...functionRoutes, ...usageRoutes];
+
+export function createGateway(opts: GatewayOptions): Gateway {
+  const clock = opts.clock ?? Date.now;
+  const region = opts.region ?? 'us-east-1';
+  const limits: GatewayLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const ctx: GatewayContext = {
+    store: opts.store,
+    platform: opts.platform,
+    auth: new Authenticator(opts.store, clock, {
+      services: ['lambda', 'fare'],
+      maxSkewMs: limits.clockSkewMs,
+      ...(opts.enforceRegion === true ? { region } : {}),
+    }),
+    contexts: new FareContexts(opts.store.deriveKey('invocation-context')),
+    clock,
+    region,
+    limits,
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const started = performance.now();
+    const requestId = newRequestId();
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const lambda = url.pathname.startsWith('/2015-03-31/');
+    try {
+      if (url.pathname === '/healthz') {
+        opts.store.db.prepare('SELECT 1').get();
+        sendJson(res, 200, { status: 'ok' });
+      } else if (lambda) {
+        const raw = (req.url ?? '/').split('?')[0] ?? '';
+        const m = INVOKE_PATH.exec(raw);
+        if (m === null) throw new ApiError({ status: 404, code: 'FARE_E_ROUTE_NOT_FOUND', message: `Fare implements only Invoke of the Lambda API (POST /2015-03-31/functions/NAME/invocations), not ${url.pathname}`, lambdaType: 'UnknownOperationException' });
+        await handleInvoke(ctx, req, res, m[1] ?? '', url.searchParams, requestId);
+      } else if (url.pathname.startsWith('/v1/')) {
+        await dispatchRest(ctx, ROUTES, req, res, url);
+      } else {
+        throw notFound('FARE_E_ROUTE_NOT_FOUND', `there is no ${url.pathname} here: the APIs are under /v1/ (Fare) and /2015-03-31/ (Lambda Invoke)`);
+      }
+    } catch (e) {
+      const err = e instanceof ApiError ? e : internal(`unexpected error (${(e as Error).message}); this is a bug in Fare, please report it with request id ${requestId}`);
+      if (!(e instanceof ApiError)) opts.log?.({ level: 'error', requestId, error: (e as Error).stack ?? String(e) });
+      if (res.headersSent) {
+        res.destroy();
+      } else if (lambda) {
+        sendLambdaError(res, err, { 'x-amzn-RequestId': requestId });
+      } else {
+        sendFareError(res, err, { 'x-amzn-RequestId': requestId });
+      }
+    } finally {
+      opts.log?.({ method: req.method, path: url.pathname, status: res.statusCode, ms: Math.round((performance.now() - started) * 100) / 100, requestId });
+    }
+  };
+
+  const server = createServer((req, res) => {
+    void handle(req, res);
+  });
+  // Synchronous invocations may run for up to 15 minutes.
+  server.requestTimeout = 0;
+
+  return {
+    server,
+    context: ctx,
+    listen: (port = 0, host = '127.0.0.1') =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const a = server.address() as AddressInfo;
+          const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+          resolve({ host: a.address, port: a.port, url: `http://${h}:${a.port}` });
+        });
+      }),
+    close: () =>
+      new Promise((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+

@@ -1,0 +1,264 @@
+import { createHash, createHmac } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IssuedCredential } from '../store/index.ts';
+import { canonicalUri, parseAuthorization, verifySigV4, type SigV4Request } from './sigv4.ts';
+import { startHarness, type Harness } from './testing.ts';
+
+// ---------------------------------------------------------------------------------------------
+// An independent SigV4 signer, written from AWS's description of the algorithm ("Create a signed
+// AWS API request"), sharing no code with the verifier.
+
+const hex = (b: string | Buffer): string => createHash('sha256').update(b).digest('hex');
+const mac = (k: string | Buffer, s: string): Buffer => createHmac('sha256', k).update(s).digest();
+/** RFC 3986 unreserved characters stay; everything else becomes %XX of its UTF-8 bytes. */
+function rfc3986(s: string): string {
+  let out = '';
+  for (const byte of Buffer.from(s, 'utf8')) {
+    const c = String.fromCharCode(byte);
+    out += /[A-Za-z0-9\-_.~]/.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+interface ToSign {
+  method: string;
+  url: URL;
+  /** Header names in lower case; all of them are signed. */
+  headers: Record<string, string>;
+  body: string | Buffer;
+  accessKeyId: string;
+  secret: string;
+  region: string;
+  service: string;
+  amzDate: string;
+}
+
+function sign(r: ToSign): string {
+  // Each segment of the (already once-encoded) path is encoded again, except for S3.
+  const path = r.url.pathname === '' ? '/' : r.url.pathname;
+  const uri = r.service === 's3' ? path : path.split('/').map(rfc3986).join('/');
+  const query = [...r.url.searchParams.entries()]
+    .map(([k, v]) => [rfc3986(k), rfc3986(v)] as const)
+    .sort((a, b) => (a[0] === b[0] ? (a[1] < b[1] ? -1 : 1) : a[0] < b[0] ? -1 : 1))
+    .map(([k, v]) => `${k}=${v}`)
+    .join('&');
+  const names = Object.keys(r.headers).sort();
+  const canonicalHeaders = names.map((n) => `${n}:${(r.headers[n] ?? '').trim().replace(/ +/g, ' ')}\n`).join('');
+  const signedHeaders = names.join(';');
+  const creq = `${r.method}\n${uri}\n${query}\n${canonicalHeaders}\n${signedHeaders}\n${hex(r.body)}`;
+  const day = r.amzDate.slice(0, 8);
+  const scope = `${day}/${r.region}/${r.service}/aws4_request`;
+  const sts = `AWS4-HMAC-SHA256\n${r.amzDate}\n${scope}\n${hex(creq)}`;
+  const key = mac(mac(mac(mac(`AWS4${r.secret}`, day), r.region), r.service), 'aws4_request');
+  const signature = createHmac('sha256', key).update(sts).digest('hex');
+  return `AWS4-HMAC-SHA256 Credential=${r.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
+}
+
+const amz = (ms: number): string => new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+
+// ---------------------------------------------------------------------------------------------
+// AWS's SigV4 test suite (aws-sig-v4-test-suite): credentials AKIDEXAMPLE, 2015-08-30T12:36:00Z,
+// us-east-1, service "service", host example.amazonaws.com.
+
+const SUITE = {
+  accessKeyId: 'AKIDEXAMPLE',
+  secret: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+  now: Date.UTC(2015, 7, 30, 12, 36, 0),
+  vectors: [
+    { name: 'get-vanilla', method: 'GET', path: '/', query: '', signature: '5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31' },
+    { name: 'get-vanilla-query-order-key-case', method: 'GET', path: '/', query: 'Param2=value2&Param1=value1', signature: 'b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500' },
+    { name: 'post-vanilla', method: 'POST', path: '/', query: '', signature: '5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b' },
+  ],
+};
+
+describe('SigV4 against the AWS test suite', () => {
+  for (const v of SUITE.vectors) {
+    const authorization = `AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=${v.signature}`;
+    const req: SigV4Request = {
+      method: v.method,
+      rawPath: v.path,
+      rawQuery: v.query,
+      headers: [
+        ['Host', 'example.amazonaws.com'],
+        ['X-Amz-Date', '20150830T123600Z'],
+        ['Authorization', authorization],
+      ],
+      bodySha256: hex(''),
+    };
+    const secretOf = (id: string): string | undefined => (id === SUITE.accessKeyId ? SUITE.secret : undefined);
+
+    it(`${v.name}: the verifier accepts AWS's published signature`, () => {
+      expect(verifySigV4(req, secretOf, SUITE.now, { services: ['service'] })).toEqual({ ok: true, accessKeyId: 'AKIDEXAMPLE', region: 'us-east-1', service: 'service' });
+    });
+
+    it(`${v.name}: the test's own signer produces it too`, () => {
+      const url = new URL(`https://example.amazonaws.com${v.path}${v.query === '' ? '' : `?${v.query}`}`);
+      const got = sign({ method: v.method, url, headers: { host: 'example.amazonaws.com', 'x-amz-date': '20150830T123600Z' }, body: '', accessKeyId: SUITE.accessKeyId, secret: SUITE.secret, region: 'us-east-1', service: 'service', amzDate: '20150830T123600Z' });
+      expect(got).toBe(authorization);
+    });
+
+    it(`${v.name}: one changed bit anywhere is refused`, () => {
+      const flipped = v.signature.replace(/.$/, (c) => (c === '0' ? '1' : '0'));
+      const bad = { ...req, headers: req.headers.map(([n, val]): [string, string] => [n, n === 'Authorization' ? val.replace(v.signature, flipped) : val]) };
+      expect(verifySigV4(bad, secretOf, SUITE.now, { services: ['service'] })).toMatchObject({ ok: false, failure: 'mismatch' });
+      expect(verifySigV4({ ...req, method: v.method === 'GET' ? 'POST' : 'GET' }, secretOf, SUITE.now, { services: ['service'] })).toMatchObject({ ok: false, failure: 'mismatch' });
+      expect(verifySigV4({ ...req, rawQuery: 'Param1=value2' }, secretOf, SUITE.now, { services: ['service'] })).toMatchObject({ ok: false, failure: 'mismatch' });
+    });
+  }
+
+  it('refuses a scope for another service, and requests outside ±15 minutes', () => {
+    const [v] = SUITE.vectors;
+    const req: SigV4Request = {
+      method: 'GET',
+      rawPath: '/',
+      rawQuery: '',
+      headers: [['Host', 'example.amazonaws.com'], ['X-Amz-Date', '20150830T123600Z'], ['Authorization', `AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=${v?.signature ?? ''}`]],
+      bodySha256: hex(''),
+    };
+    const secretOf = (): string => SUITE.secret;
+    expect(verifySigV4(req, secretOf, SUITE.now)).toMatchObject({ ok: false, failure: 'malformed' });
+    expect(verifySigV4(req, secretOf, SUITE.now + 15 * 60_000, { services: ['service'] })).toMatchObject({ ok: true });
+    expect(verifySigV4(req, secretOf, SUITE.now + 15 * 60_000 + 1000, { services: ['service'] })).toMatchObject({ ok: false, failure: 'expired', message: expect.stringMatching(/^Signature expired: 20150830T123600Z is now earlier than/) as unknown });
+    expect(verifySigV4(req, secretOf, SUITE.now - 16 * 60_000, { services: ['service'] })).toMatchObject({ ok: false, failure: 'expired', message: expect.stringMatching(/not yet current/) as unknown });
+  });
+});
+
+describe('canonical URI', () => {
+  it('encodes the wire path a second time (every service but S3) and normalizes dot segments', () => {
+    expect(canonicalUri('/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3Aacme%3Afunction%3Af/invocations', 'lambda')).toBe(
+      '/2015-03-31/functions/arn%253Aaws%253Alambda%253Aus-east-1%253Aacme%253Afunction%253Af/invocations',
+    );
+    expect(canonicalUri('/a/./b/../c//d/', 'lambda')).toBe('/a/c/d/');
+    expect(canonicalUri('/a%20b', 's3')).toBe('/a%20b');
+  });
+
+  it('parses Authorization headers and explains malformed ones', () => {
+    expect(parseAuthorization('AWS4-HMAC-SHA256 Credential=K/20200101/r/lambda/aws4_request,SignedHeaders=host;x-amz-date,Signature=' + 'a'.repeat(64))).toMatchObject({ accessKeyId: 'K', region: 'r', service: 'lambda', signedHeaders: ['host', 'x-amz-date'] });
+    expect(parseAuthorization('AWS4-HMAC-SHA256 Credential=K/2020/r/lambda/aws4_request, SignedHeaders=host, Signature=' + 'a'.repeat(64))).toHaveProperty('error');
+    expect(parseAuthorization('Basic abc')).toHaveProperty('error');
+    expect(parseAuthorization('AWS4-HMAC-SHA256 Credential=K/20200101/r/lambda/aws4_request')).toHaveProperty('error');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Over real HTTP: requests signed by the independent signer against a running gateway.
+
+describe('SigV4 over HTTP', () => {
+  let h: Harness;
+  let acme: IssuedCredential;
+
+  beforeAll(async () => {
+    h = await startHarness();
+    acme = await h.tenant('acme');
+    expect((await h.deploy(acme, 'hello')).status).toBe(201);
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  interface Send {
+    path?: string;
+    method?: string;
+    body?: string;
+    sentBody?: string;
+    headers?: Record<string, string>;
+    sentHeaders?: Record<string, string>;
+    at?: number;
+    cred?: { accessKeyId: string; secret: string };
+    region?: string;
+    service?: string;
+    mutate?: (authorization: string) => string;
+  }
+
+  async function send(o: Send = {}): Promise<Response> {
+    const url = new URL(`${h.url}${o.path ?? '/2015-03-31/functions/hello/invocations'}`);
+    const amzDate = amz(o.at ?? h.clock());
+    const headers = { host: h.host, 'x-amz-date': amzDate, ...o.headers };
+    const body = o.body ?? '{"name":"sig"}';
+    const cred = o.cred ?? acme;
+    let authorization = sign({ method: o.method ?? 'POST', url, headers, body, accessKeyId: cred.accessKeyId, secret: cred.secret, region: o.region ?? 'us-east-1', service: o.service ?? 'lambda', amzDate });
+    if (o.mutate !== undefined) authorization = o.mutate(authorization);
+    const { host: _host, ...rest } = headers;
+    const method = o.method ?? 'POST';
+    return fetch(url, { method, headers: { ...rest, ...o.sentHeaders, authorization }, ...(method === 'GET' ? {} : { body: o.sentBody ?? body }) });
+  }
+
+  const errorType = (r: Response): string | null => r.headers.get('x-amzn-errortype');
+
+  it('accepts a correctly signed invoke', async () => {
+    const r = await send();
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ name: 'sig' });
+  });
+
+  it('accepts an ARN in the path (double URI-encoding) and a signed query string', async () => {
+    const arn = encodeURIComponent('arn:aws:lambda:eu-west-3:acme:function:hello');
+    const r = await send({ path: `/2015-03-31/functions/${arn}/invocations?Qualifier=%24LATEST`, region: 'eu-west-3' });
+    expect(r.status).toBe(200);
+  });
+
+  it('accepts an X-Amz-Content-Sha256 that matches the body, and refuses one that does not', async () => {
+    expect((await send({ headers: { 'x-amz-content-sha256': hex('{"name":"sig"}') } })).status).toBe(200);
+    const r = await send({ headers: { 'x-amz-content-sha256': hex('other') } });
+    expect(r.status).toBe(403);
+    expect(errorType(r)).toBe('InvalidSignatureException');
+  });
+
+  it('refuses a body changed after signing', async () => {
+    const r = await send({ sentBody: '{"name":"evil"}' });
+    expect(r.status).toBe(403);
+    expect(errorType(r)).toBe('InvalidSignatureException');
+    expect(await r.json()).toMatchObject({ Type: 'User', Message: expect.stringMatching(/signature we calculated does not match/) as unknown });
+    expect(h.platform.invoked.some((i) => i.payload.toString().includes('evil'))).toBe(false);
+  });
+
+  it('refuses a signed header changed after signing, and a changed path', async () => {
+    expect(errorType(await send({ headers: { 'x-amz-invocation-type': 'DryRun' }, sentHeaders: { 'x-amz-invocation-type': 'Event' } }))).toBe('InvalidSignatureException');
+    expect((await send({ headers: { 'x-amz-invocation-type': 'DryRun' } })).status).toBe(204);
+    const url = `${h.url}/2015-03-31/functions/other/invocations`;
+    const amzDate = amz(h.clock());
+    const authorization = sign({ method: 'POST', url: new URL(`${h.url}/2015-03-31/functions/hello/invocations`), headers: { host: h.host, 'x-amz-date': amzDate }, body: '{}', accessKeyId: acme.accessKeyId, secret: acme.secret, region: 'us-east-1', service: 'lambda', amzDate });
+    const moved = await fetch(url, { method: 'POST', headers: { 'x-amz-date': amzDate, authorization }, body: '{}' });
+    expect(errorType(moved)).toBe('InvalidSignatureException');
+  });
+
+  it('refuses a signature older or newer than 15 minutes, saying so', async () => {
+    const old = await send({ at: h.clock() - 16 * 60_000 });
+    expect(old.status).toBe(403);
+    expect(errorType(old)).toBe('InvalidSignatureException');
+    expect(((await old.json()) as { Message: string }).Message).toMatch(/^Signature expired/);
+    const future = await send({ at: h.clock() + 16 * 60_000 });
+    expect(errorType(future)).toBe('InvalidSignatureException');
+    expect((await send({ at: h.clock() - 14 * 60_000 })).status).toBe(200);
+  });
+
+  it('refuses an unknown access key, a wrong secret and a revoked credential', async () => {
+    const unknown = await send({ cred: { accessKeyId: 'FAREAAAAAAAAAAAAAAAA', secret: acme.secret } });
+    expect(unknown.status).toBe(403);
+    expect(errorType(unknown)).toBe('UnrecognizedClientException');
+    expect(errorType(await send({ cred: { accessKeyId: acme.accessKeyId, secret: 'x'.repeat(40) } }))).toBe('InvalidSignatureException');
+    const spare = await h.store.credentials.create('acme');
+    expect((await send({ cred: spare })).status).toBe(200);
+    h.store.credentials.revoke(spare.accessKeyId);
+    expect(errorType(await send({ cred: spare }))).toBe('UnrecognizedClientException');
+  });
+
+  it('refuses malformed authorization: no Host signed, bad scope, missing token', async () => {
+    const noHost = await send({ mutate: (a) => a.replace('SignedHeaders=host;x-amz-date', 'SignedHeaders=x-amz-date') });
+    expect(errorType(noHost)).toBe('IncompleteSignatureException');
+    expect(errorType(await send({ service: 's3' }))).toBe('IncompleteSignatureException');
+    const none = await fetch(`${h.url}/2015-03-31/functions/hello/invocations`, { method: 'POST', body: '{}' });
+    expect(none.status).toBe(403);
+    expect(errorType(none)).toBe('MissingAuthenticationTokenException');
+    expect(await none.json()).toMatchObject({ Type: 'User', Message: expect.stringMatching(/^Missing Authentication Token/) as unknown });
+  });
+
+  it('also authenticates the REST API, with Fare-style errors', async () => {
+    const ok = await send({ method: 'GET', path: '/v1/functions', body: '' });
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { functions: { name: string }[] }).functions.map((f) => f.name)).toEqual(['hello']);
+    const bad = await send({ method: 'GET', path: '/v1/functions', body: '', at: h.clock() - 3_600_000 });
+    expect(bad.status).toBe(401);
+    expect(await bad.json()).toMatchObject({ error: { code: 'FARE_E_AUTH_EXPIRED' } });
+  });
+});

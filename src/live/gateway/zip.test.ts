@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { writeZip } from './testing.ts';
+import { checkEntryPath, crc32, readZip, ZipError } from './zip.ts';
+
+/** Made with Python's zipfile (an independent writer): lib/ (dir), index.js (DEFLATE), lib/util.js (STORED), bootstrap (0755). */
+const PYTHON_ZIP = Buffer.from(
+  'UEsDBBQAAAAAAAAAIQAAAAAAAAAAAAAAAAAEAAAAbGliL1BLAwQUAAAACAAAACEACRGhzUQAAAC9AAAACAAAAGluZGV4LmpzS60o' +
+    'yC8qKdbLSMxLyUktUrBVSCyuzEtW0EjVVLC1U9CoVshIzcnJt1JI1ctLzE1VsLdXUC/PL8pJUVeo1bTmSh1Q7QBQSwMEFAAAAAAA' +
+    'AAAhAPQu2PYVAAAAFQAAAAsAAABsaWIvdXRpbC5qc21vZHVsZS5leHBvcnRzID0gNDI7ClBLAwQUAAAACAAAACEALzra6RQAAAAS' +
+    'AAAACQAAAGJvb3RzdHJhcFNW1E/KzNMvzuBKTc7IV8jI5AIAUEsBAhQDFAAAAAAAAAAhAAAAAAAAAAAAAAAAAAQAAAAAAAAAAAAQ' +
+    'AO1BAAAAAGxpYi9QSwECFAMUAAAACAAAACEACRGhzUQAAAC9AAAACAAAAAAAAAAAAAAApIEiAAAAaW5kZXguanNQSwECFAMUAAAA' +
+    'AAAAACEA9C7Y9hUAAAAVAAAACwAAAAAAAAAAAAAApIGMAAAAbGliL3V0aWwuanNQSwECFAMUAAAACAAAACEALzra6RQAAAASAAAA' +
+    'CQAAAAAAAAAAAAAA7YHKAAAAYm9vdHN0cmFwUEsFBgAAAAAEAAQA2AAAAAUBAAAAAA==',
+  'base64',
+);
+
+const codeOf = (f: () => unknown): string | undefined => {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof ZipError) return e.code;
+    throw e;
+  }
+  return undefined;
+};
+
+describe('readZip', () => {
+  it('reads an archive written by another implementation: STORED, DEFLATE, directories, exec bits', () => {
+    const entries = readZip(PYTHON_ZIP);
+    expect(entries.map((e) => [e.path, e.isDir, e.method, e.mode.toString(8)])).toEqual([
+      ['lib/', true, 0, '755'],
+      ['index.js', false, 8, '644'],
+      ['lib/util.js', false, 0, '644'],
+      ['bootstrap', false, 8, '755'],
+    ]);
+    expect(entries[1]?.read().toString()).toContain('exports.handler');
+    expect(entries[2]?.read().toString()).toBe('module.exports = 42;\n');
+    expect(entries[3]?.read().toString()).toBe('#!/bin/sh\necho hi\n');
+  });
+
+  it('computes the standard CRC-32', () => {
+    expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
+  });
+
+  it('round-trips what the test writer writes', () => {
+    const big = Buffer.alloc(100_000, 'abc');
+    const entries = readZip(writeZip([{ name: 'a.txt', data: 'hello', method: 0 }, { name: 'd/big.bin', data: big }]));
+    expect(entries.map((e) => e.path)).toEqual(['a.txt', 'd/big.bin']);
+    expect(entries[1]?.read().equals(big)).toBe(true);
+  });
+
+  it('rejects what is not a zip', () => {
+    expect(codeOf(() => readZip(Buffer.from('hello')))).toBe('FARE_E_BAD_ZIP');
+    expect(codeOf(() => readZip(Buffer.alloc(1000, 1)))).toBe('FARE_E_BAD_ZIP');
+    expect(codeOf(() => readZip(PYTHON_ZIP.subarray(0, PYTHON_ZIP.length - 40)))).toBe('FARE_E_BAD_ZIP');
+  });
+
+  it.each([
+    ['../evil.js'],
+    ['a/../../evil.js'],
+    ['/etc/passwd'],
+    ['C:/Windows/evil.dll'],
+    ['..\\evil.js'],
+    ['a//b.js'],
+    ['./a.js'],
+    ['a/./b.js'],
+    ['nul\0.js'],
+  ])('rejects the unsafe path %j before anything is read', (name) => {
+    expect(codeOf(() => readZip(writeZip([{ name: 'ok.js', data: 'x' }, { name, data: 'x' }])))).toBe('FARE_E_ZIP_UNSAFE_PATH');
+  });
+
+  it('accepts backslash separators from Windows tools, as forward slashes', () => {
+    expect(checkEntryPath('dir\\file.js')).toBe('dir/file.js');
+  });
+
+  it('rejects symbolic links, encryption, unknown methods and duplicates', () => {
+    expect(codeOf(() => readZip(writeZip([{ name: 'link', data: '/etc/passwd', mode: 0o120777 }])))).toBe('FARE_E_ZIP_UNSAFE_PATH');
+    expect(codeOf(() => readZip(writeZip([{ name: 'a.js', data: 'x', flags: 1 }])))).toBe('FARE_E_BAD_ZIP');
+    expect(codeOf(() => readZip(writeZip([{ name: 'a.js', data: 'x', method: 12 }])))).toBe('FARE_E_BAD_ZIP');
+    expect(codeOf(() => readZip(writeZip([{ name: 'a.js', data: 'x' }, { name: 'a.js', data: 'y' }])))).toBe('FARE_E_BAD_ZIP');
+  });
+
+  it('rejects corrupt data when an entry is read: bad CRC, or more bytes than declared', () => {
+    const [crcBad] = readZip(writeZip([{ name: 'a.js', data: 'hello', crc: 1 }]));
+    expect(codeOf(() => crcBad?.read())).toBe('FARE_E_BAD_ZIP');
+    const [bomb] = readZip(writeZip([{ name: 'a.bin', data: Buffer.alloc(1_000_000), size: 10 }]));
+    expect(() => bomb?.read()).toThrow(/does not inflate|inflates to/);
+  });
+
+  it('enforces the unzipped-size and entry-count limits from the directory, before inflating', () => {
+    const zip = writeZip([{ name: 'a.bin', data: Buffer.alloc(600) }, { name: 'b.bin', data: Buffer.alloc(600) }]);
+    expect(codeOf(() => readZip(zip, { maxEntries: 10, maxUnzippedBytes: 1000 }))).toBe('FARE_E_ZIP_TOO_LARGE');
+    expect(codeOf(() => readZip(zip, { maxEntries: 1, maxUnzippedBytes: 1e9 }))).toBe('FARE_E_ZIP_TOO_LARGE');
+    expect(readZip(zip, { maxEntries: 2, maxUnzippedBytes: 1200 })).toHaveLength(2);
+  });
+});

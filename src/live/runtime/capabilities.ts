@@ -1,0 +1,116 @@
+// What this machine lets the worker do with function processes, probed once: cgroups (which version,
+// which controllers are writable), the freezer, real-time and idle scheduling, dropping to an
+// unprivileged user, and the interpreters. Every mechanism has a fallback; `describeCapabilities`
+// says in one line each which one is in use, for Fare's start-up message.
+
+import { spawnSync } from 'node:child_process';
+import { userInfo } from 'node:os';
+import { chooseMechanisms, type CgroupParents, type Mechanisms, probeCgroupParents } from './cgroups.ts';
+import { executableBy, findExecutable, type RunAs } from './proc.ts';
+
+export interface Capabilities {
+  readonly root: boolean;
+  /** The user function code runs as: `nobody` (or the configured user) when root, else null (as ourselves). */
+  readonly runAs: RunAs | null;
+  /** `setpriv`, used to join the instance's cgroups as root and then drop to `runAs` before exec. */
+  readonly setpriv: string | null;
+  readonly cgroups: CgroupParents;
+  readonly mechanisms: Mechanisms;
+  /** `chrt` and whether it could set each policy on a test process. */
+  readonly sched: { readonly chrt: string | null; readonly idle: boolean; readonly fifo: boolean };
+  /** Interpreters that `runAs` can execute (absolute paths), or null. */
+  readonly node: string | null;
+  readonly python3: string | null;
+  /** Clock ticks per second, for /proc CPU times. */
+  readonly clockTicks: number;
+  /** `curl` on PATH (custom runtimes written as shell scripts often need it). */
+  readonly curl: string | null;
+}
+
+export interface ProbeOptions {
+  /** User to run functions as when root (default: `nobody`, 65534/65534). */
+  readonly runAs?: RunAs;
+  /** Name of the Fare parent group under this process's own group (default `fare`). */
+  readonly cgroupName?: string;
+}
+
+const NOBODY: RunAs = { uid: 65534, gid: 65534 };
+
+function nobody(): RunAs {
+  const r = spawnSync('id', ['-u', 'nobody'], { encoding: 'utf8' });
+  const g = spawnSync('id', ['-g', 'nobody'], { encoding: 'utf8' });
+  const uid = Number(r.stdout.trim());
+  const gid = Number(g.stdout.trim());
+  return r.status === 0 && g.status === 0 && Number.isInteger(uid) && Number.isInteger(gid) ? { uid, gid } : NOBODY;
+}
+
+function trySched(chrt: string, args: readonly string[]): boolean {
+  return spawnSync(chrt, [...args, 'true'], { stdio: 'ignore', timeout: 2000 }).status === 0;
+}
+
+/** Probes the machine (spawns a few short commands and creates/removes probe cgroups). */
+export function probeCapabilities(opts: ProbeOptions = {}): Capabilities {
+  const root = process.getuid?.() === 0;
+  const runAs = root ? (opts.runAs ?? nobody()) : null;
+  const setpriv = root ? findExecutable('setpriv', null) : null;
+  const cgroups = probeCgroupParents(opts.cgroupName);
+  const chrt = findExecutable('chrt', null);
+  const sched = {
+    chrt,
+    idle: chrt !== null && trySched(chrt, ['--idle', '0']),
+    fifo: chrt !== null && trySched(chrt, ['--fifo', '1']),
+  };
+  const node = executableBy(process.execPath, runAs) ? process.execPath : findExecutable('node', runAs);
+  const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim());
+  return {
+    root,
+    runAs,
+    setpriv,
+    cgroups,
+    mechanisms: chooseMechanisms(cgroups),
+    sched,
+    node,
+    python3: findExecutable('python3', runAs),
+    clockTicks: Number.isInteger(ticks) && ticks > 0 ? ticks : 100,
+    curl: findExecutable('curl', runAs),
+  };
+}
+
+let cached: Capabilities | null = null;
+
+/** The probe, run once per process. */
+export function capabilities(): Capabilities {
+  cached ??= probeCapabilities();
+  return cached;
+}
+
+/** One human-readable line per mechanism, saying which one is used and why a fallback was taken. */
+export function describeCapabilities(c: Capabilities): string[] {
+  const v1 = Object.keys(c.cgroups.v1);
+  const v2 = c.cgroups.v2;
+  const lines: string[] = [];
+  lines.push(
+    `cgroups: ${[v1.length > 0 ? `v1 writable (${v1.join(', ')})` : 'no writable v1 controller', v2 ? `v2 writable at ${v2.dir}${v2.memory ? '' : ' (no memory controller delegated)'}` : 'no writable v2 group'].join('; ')}`,
+  );
+  const m = c.mechanisms;
+  lines.push(
+    `preemption: ${m.freezer === 'cgroup-v1' ? 'cgroup v1 freezer' : m.freezer === 'cgroup-v2' ? 'cgroup v2 freezer (cgroup.freeze)' : 'SIGSTOP/SIGCONT on the process group (no writable freezer cgroup)'}`,
+  );
+  lines.push(
+    `cpu accounting: ${m.cpu === 'cgroup-v1' ? 'cgroup v1 cpuacct.usage' : m.cpu === 'cgroup-v2' ? 'cgroup v2 cpu.stat usage_usec' : `/proc/<pid>/stat utime+stime over the process group (no cpu cgroup; ${1000 / c.clockTicks} ms resolution)`}`,
+  );
+  lines.push(
+    `memory accounting: ${m.memory === 'cgroup-v1' ? 'cgroup v1 memory.usage_in_bytes' : m.memory === 'cgroup-v2' ? 'cgroup v2 memory.current' : '/proc/<pid>/status VmRSS of the runtime process (no memory cgroup)'}, sampled every 10 ms`,
+  );
+  const s = c.sched;
+  lines.push(
+    `priorities: ${s.chrt === null ? 'none (chrt not found)' : `chrt: SCHED_IDLE ${s.idle ? 'yes' : 'no'}, SCHED_FIFO ${s.fifo ? 'yes' : 'no (strict mode unavailable)'}`}`,
+  );
+  lines.push(
+    c.root && c.runAs
+      ? `isolation: functions run as uid ${c.runAs.uid}/gid ${c.runAs.gid}${c.setpriv ? ' (setpriv after joining cgroups)' : ' (no setpriv: cgroups are joined just after spawn)'}`
+      : `isolation: not root, functions run as this user (uid ${userInfo().uid})`,
+  );
+  lines.push(`runtimes: nodejs ${c.node ?? 'unavailable (no node the function user can run)'}; python ${c.python3 ?? 'unavailable (no python3 the function user can run)'}; provided always`);
+  return lines;
+}

@@ -1,0 +1,294 @@
+// Control groups for instances: where the cgroup hierarchies are mounted, which of them this process
+// may create groups in, and one instance's groups (join, freeze, thaw, read CPU and memory, remove).
+//
+// Fare's groups live under this process's own group in each hierarchy, in a `fare` parent:
+// `<mount>/<own path>/fare/<instance-id>`. Nesting under our own group keeps instances inside
+// whatever limits the worker itself runs under (and is what systemd's delegation expects).
+
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+
+export type V1Controller = 'freezer' | 'cpuacct' | 'memory';
+
+/** Where Fare may create groups, found by probing (see capabilities.ts). */
+export interface CgroupParents {
+  /** cgroup v1: the Fare parent directory per controller that is mounted and writable. */
+  readonly v1: Readonly<Partial<Record<V1Controller, string>>>;
+  /** cgroup v2: the Fare parent directory, if writable, and which interface files a child gets. */
+  readonly v2: { readonly dir: string; readonly freeze: boolean; readonly cpuStat: boolean; readonly memory: boolean } | null;
+}
+
+export type FreezerMechanism = 'cgroup-v1' | 'cgroup-v2' | 'signals';
+export type AccountingMechanism = 'cgroup-v1' | 'cgroup-v2' | 'proc';
+
+interface Mount {
+  readonly root: string;
+  readonly point: string;
+  readonly v2: boolean;
+  readonly controllers: readonly string[];
+}
+
+function mounts(): Mount[] {
+  const out: Mount[] = [];
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const pre = line.slice(0, sep).split(' ');
+    const post = line.slice(sep + 3).split(' ');
+    const fstype = post[0];
+    const root = pre[3];
+    const point = pre[4];
+    if (root === undefined || point === undefined) continue;
+    const unescape = (s: string): string => s.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    if (fstype === 'cgroup2') out.push({ root, point: unescape(point), v2: true, controllers: [] });
+    else if (fstype === 'cgroup') out.push({ root, point: unescape(point), v2: false, controllers: (post[2] ?? '').split(',') });
+  }
+  return out;
+}
+
+/** This process's group path per v1 controller and for v2 (key ''). */
+function ownPaths(): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+    const a = line.indexOf(':');
+    const b = line.indexOf(':', a + 1);
+    if (a < 0 || b < 0) continue;
+    const path = line.slice(b + 1);
+    const ctrls = line.slice(a + 1, b);
+    if (ctrls === '') m.set('', path);
+    else for (const c of ctrls.split(',')) m.set(c, path);
+  }
+  return m;
+}
+
+function dirOf(mount: Mount, path: string): string {
+  const rel = mount.root === '/' ? path : path.startsWith(mount.root) ? path.slice(mount.root.length) : path;
+  return join(mount.point, rel);
+}
+
+/** Creates and removes a probe group under `parent`; true if that works and `files` appear in it. */
+function probe(parent: string, files: readonly string[]): { ok: boolean; present: boolean[] } {
+  const created = !existsSync(parent);
+  const child = join(parent, `probe-${process.pid}`);
+  try {
+    mkdirSync(child, { recursive: true });
+    const present = files.map((f) => existsSync(join(child, f)));
+    rmdirSync(child);
+    if (created) tryRmdir(parent);
+    return { ok: true, present };
+  } catch {
+    return { ok: false, present: files.map(() => false) };
+  }
+}
+
+/** mkdir -p, retried: another worker process may remove the empty `fare` parent in between. */
+function mkdirWithRetry(dir: string): void {
+  for (let i = 0; ; i++) {
+    try {
+      mkdirSync(dir, { recursive: true });
+      return;
+    } catch (e) {
+      if (i >= 3 || (e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+}
+
+function tryRmdir(dir: string): boolean {
+  try {
+    rmdirSync(dir);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const V1_FILES: Record<V1Controller, string> = { freezer: 'freezer.state', cpuacct: 'cpuacct.usage', memory: 'memory.usage_in_bytes' };
+
+/** Finds which hierarchies this process can create Fare groups in (creates and removes probe groups). */
+export function probeCgroupParents(name = 'fare'): CgroupParents {
+  let ms: Mount[];
+  let own: Map<string, string>;
+  try {
+    ms = mounts();
+    own = ownPaths();
+  } catch {
+    return { v1: {}, v2: null };
+  }
+  const v1: Partial<Record<V1Controller, string>> = {};
+  for (const c of ['freezer', 'cpuacct', 'memory'] as const) {
+    const m = ms.find((x) => !x.v2 && x.controllers.includes(c));
+    const path = own.get(c);
+    if (!m || path === undefined) continue;
+    const parent = join(dirOf(m, path), name);
+    const r = probe(parent, [V1_FILES[c]]);
+    if (r.ok && r.present[0] === true) v1[c] = parent;
+  }
+  let v2: CgroupParents['v2'] = null;
+  const m2 = ms.find((x) => x.v2);
+  const path2 = own.get('');
+  if (m2 && path2 !== undefined) {
+    const parent = join(dirOf(m2, path2), name);
+    const r = probe(parent, ['cgroup.freeze', 'cpu.stat', 'memory.current']);
+    if (r.ok) v2 = { dir: parent, freeze: r.present[0] === true, cpuStat: r.present[1] === true, memory: r.present[2] === true };
+  }
+  return { v1, v2 };
+}
+
+export interface Mechanisms {
+  readonly freezer: FreezerMechanism;
+  readonly cpu: AccountingMechanism;
+  readonly memory: AccountingMechanism;
+}
+
+/** Which mechanism each job uses, given what is writable: v1 first (it is what a hybrid host offers). */
+export function chooseMechanisms(p: CgroupParents): Mechanisms {
+  return {
+    freezer: p.v1.freezer !== undefined ? 'cgroup-v1' : p.v2?.freeze === true ? 'cgroup-v2' : 'signals',
+    cpu: p.v1.cpuacct !== undefined ? 'cgroup-v1' : p.v2?.cpuStat === true ? 'cgroup-v2' : 'proc',
+    memory: p.v1.memory !== undefined ? 'cgroup-v1' : p.v2?.memory === true ? 'cgroup-v2' : 'proc',
+  };
+}
+
+/** One instance's groups: created before its process starts, removed after it has exited. */
+export class InstanceCgroups {
+  private readonly freezerDir: string | null;
+  private readonly cpuFile: string | null;
+  private readonly memFile: string | null;
+  private readonly dirs: string[];
+  private readonly parents: string[];
+
+  private readonly freezer: FreezerMechanism;
+  private readonly cpu: AccountingMechanism;
+
+  private constructor(mech: Mechanisms, dirs: ReadonlyMap<V1Controller | 'v2', string>) {
+    this.freezer = mech.freezer;
+    this.cpu = mech.cpu;
+    this.dirs = [...new Set(dirs.values())];
+    this.parents = [...new Set([...dirs.values()].map((d) => join(d, '..')))];
+    const at = (k: V1Controller | 'v2', file: string): string | null => {
+      const d = dirs.get(k);
+      return d === undefined ? null : join(d, file);
+    };
+    this.freezerDir = mech.freezer === 'cgroup-v1' ? (dirs.get('freezer') ?? null) : mech.freezer === 'cgroup-v2' ? (dirs.get('v2') ?? null) : null;
+    this.cpuFile = mech.cpu === 'cgroup-v1' ? at('cpuacct', 'cpuacct.usage') : mech.cpu === 'cgroup-v2' ? at('v2', 'cpu.stat') : null;
+    this.memFile = mech.memory === 'cgroup-v1' ? at('memory', 'memory.usage_in_bytes') : mech.memory === 'cgroup-v2' ? at('v2', 'memory.current') : null;
+  }
+
+  /** Creates `<parent>/<id>` in every hierarchy a mechanism needs. Throws if a directory cannot be made. */
+  static create(parents: CgroupParents, id: string): InstanceCgroups {
+    const mech = chooseMechanisms(parents);
+    const dirs = new Map<V1Controller | 'v2', string>();
+    const v1 = (c: V1Controller): void => {
+      const p = parents.v1[c];
+      if (p !== undefined) dirs.set(c, join(p, id));
+    };
+    if (mech.freezer === 'cgroup-v1') v1('freezer');
+    if (mech.cpu === 'cgroup-v1') v1('cpuacct');
+    if (mech.memory === 'cgroup-v1') v1('memory');
+    if (parents.v2 && (mech.freezer === 'cgroup-v2' || mech.cpu === 'cgroup-v2' || mech.memory === 'cgroup-v2')) {
+      dirs.set('v2', join(parents.v2.dir, id));
+    }
+    const made: string[] = [];
+    try {
+      for (const d of new Set(dirs.values())) {
+        mkdirWithRetry(d);
+        made.push(d);
+      }
+    } catch (e) {
+      for (const d of made) tryRmdir(d);
+      throw e;
+    }
+    return new InstanceCgroups(mech, dirs);
+  }
+
+  /** The `cgroup.procs` files a new process writes its pid into before it execs the runtime. */
+  procsFiles(): string[] {
+    return this.dirs.map((d) => join(d, 'cgroup.procs'));
+  }
+
+  /** Pids in the groups (all of the instance's processes, even those that left its process group). */
+  pids(): number[] {
+    const d = this.dirs[0];
+    if (d === undefined) return [];
+    try {
+      return readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter((s) => s !== '').map(Number);
+    } catch {
+      return [];
+    }
+  }
+
+  get hasFreezer(): boolean {
+    return this.freezerDir !== null;
+  }
+
+  /** Freezes every task in the group and waits until the kernel reports it frozen. */
+  async freeze(): Promise<void> {
+    const d = this.freezerDir;
+    if (d === null) throw new Error('FARE_E_NO_FREEZER: this instance has no freezer group');
+    if (this.freezer === 'cgroup-v1') {
+      writeFileSync(join(d, 'freezer.state'), 'FROZEN');
+      await until(() => readFileSync(join(d, 'freezer.state'), 'utf8').trim() === 'FROZEN', () => writeFileSync(join(d, 'freezer.state'), 'FROZEN'));
+    } else {
+      writeFileSync(join(d, 'cgroup.freeze'), '1');
+      await until(() => /^frozen 1$/m.test(readFileSync(join(d, 'cgroup.events'), 'utf8')));
+    }
+  }
+
+  async thaw(): Promise<void> {
+    const d = this.freezerDir;
+    if (d === null) throw new Error('FARE_E_NO_FREEZER: this instance has no freezer group');
+    if (this.freezer === 'cgroup-v1') {
+      writeFileSync(join(d, 'freezer.state'), 'THAWED');
+      await until(() => readFileSync(join(d, 'freezer.state'), 'utf8').trim() === 'THAWED');
+    } else {
+      writeFileSync(join(d, 'cgroup.freeze'), '0');
+      await until(() => /^frozen 0$/m.test(readFileSync(join(d, 'cgroup.events'), 'utf8')));
+    }
+  }
+
+  /** Thaws without waiting (used while killing: a task frozen by the v1 freezer cannot die). */
+  thawNow(): void {
+    const d = this.freezerDir;
+    if (d === null) return;
+    try {
+      if (this.freezer === 'cgroup-v1') writeFileSync(join(d, 'freezer.state'), 'THAWED');
+      else writeFileSync(join(d, 'cgroup.freeze'), '0');
+    } catch {
+      // already gone
+    }
+  }
+
+  /** CPU time used by the group so far (ns), or null if CPU is not accounted by cgroup. */
+  cpuNs(): number | null {
+    if (this.cpuFile === null) return null;
+    const text = readFileSync(this.cpuFile, 'utf8');
+    if (this.cpu === 'cgroup-v1') return Number(text.trim());
+    const m = /^usage_usec (\d+)$/m.exec(text);
+    return m?.[1] === undefined ? null : Number(m[1]) * 1000;
+  }
+
+  /** Memory charged to the group (bytes), or null if memory is not accounted by cgroup. */
+  memBytes(): number | null {
+    if (this.memFile === null) return null;
+    return Number(readFileSync(this.memFile, 'utf8').trim());
+  }
+
+  /** Removes the groups (they must be empty; retried briefly while exiting tasks leave) and empty parents. */
+  async remove(): Promise<void> {
+    for (const d of this.dirs) {
+      for (let i = 0; i < 50 && existsSync(d) && !tryRmdir(d); i++) await delay(2);
+    }
+    for (const p of this.parents) tryRmdir(p);
+  }
+}
+
+/** Polls a kernel state until it holds (freezing takes one scheduler pass per task; ~µs–ms). */
+async function until(done: () => boolean, retry?: () => void): Promise<void> {
+  for (let i = 0; ; i++) {
+    if (done()) return;
+    if (i > 2000) throw new Error('FARE_E_FREEZER_TIMEOUT: the cgroup freezer did not settle within 2 s');
+    if (retry && i % 10 === 9) retry();
+    await delay(i < 10 ? 0 : 1);
+  }
+}

@@ -1,0 +1,425 @@
+// One instance: one process of one function version, running one invocation at a time through its
+// own Lambda Runtime API server. It owns the process, its cgroups and its directory, and carries out
+// the worker's mechanism requests: start, invoke, freeze/thaw (preemption), scheduling priority, kill.
+
+import type { ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { FunctionSpec, InvokeOutcome, InvokeRequest } from '../types.ts';
+import { capabilities, type Capabilities } from './capabilities.ts';
+import { InstanceCgroups } from './cgroups.ts';
+import { FareRuntimeError, InitError } from './errors.ts';
+import { findRuntimesDir, JOIN_FAILED, launch, runtimeCommand, runtimeEnv, runtimeFor } from './launch.ts';
+import { InvocationMeter, LogTail, type Measured, type Probe } from './meter.ts';
+import { describeExit, type ExitInfo, handledOutcome, okOutcome, unhandledOutcome } from './outcomes.ts';
+import { PausableTimer } from './pausable-timer.ts';
+import { processGroupCpuNs, processGroupPids, residentBytes, type RunAs } from './proc.ts';
+import { type ErrorDocument, MAX_RESPONSE_BYTES, RuntimeApi, type RuntimeReport } from './runtime-api.ts';
+import { prepareWorkDir, removeWorkDir, type WorkDir } from './workdir.ts';
+
+export type InstanceState = 'new' | 'starting' | 'idle' | 'busy' | 'dead';
+export type PriorityKind = 'normal' | 'idle' | 'fifo';
+
+export interface InstanceOptions {
+  readonly fn: FunctionSpec;
+  /** What the machine supports (default: the process-wide probe). */
+  readonly caps?: Capabilities;
+  readonly id?: string;
+  /** Where instance directories go (default `<os tmpdir>/fare-instances`). */
+  readonly baseDir?: string;
+  /** Fare's `runtimes/` folder (default: found above this file). */
+  readonly runtimesDir?: string;
+  /** AWS_LAMBDA_FUNCTION_MEMORY_SIZE (reported to the function; not enforced). Default 128. */
+  readonly memoryMB?: number;
+  /** Who runs the code: default `caps.runAs` (nobody when root); 'self' runs it as this process's user. */
+  readonly runAs?: RunAs | 'self';
+  /** How long the runtime may take to first call /next (default 10 s, Lambda's init limit). */
+  readonly initTimeoutMs?: number;
+  /** Bytes of stdout/stderr kept per invocation (default 4096). */
+  readonly logTailBytes?: number;
+  /** Memory sampling period while an invocation runs (default 10 ms). */
+  readonly sampleIntervalMs?: number;
+  /** Everything the instance prints (stdout and stderr), as it arrives: for streaming logs. */
+  readonly onLog?: (chunk: Buffer) => void;
+}
+
+interface Open {
+  readonly req: InvokeRequest;
+  readonly meter: InvocationMeter;
+  readonly timer: PausableTimer;
+  readonly done: (o: InvokeOutcome) => void;
+}
+
+export class Instance {
+  readonly id: string;
+  readonly fn: FunctionSpec;
+  private readonly caps: Capabilities;
+  private readonly opts: InstanceOptions;
+  private _state: InstanceState = 'new';
+  private child: ChildProcess | null = null;
+  private api: RuntimeApi | null = null;
+  private cg: InstanceCgroups | null = null;
+  private wd: WorkDir | null = null;
+  private exit: ExitInfo | null = null;
+  private readonly exitWaiters: (() => void)[] = [];
+  private frozen = false;
+  private open: Open | null = null;
+  private init: { readonly t0: number; readonly timer: PausableTimer; readonly ok: (ms: number) => void; readonly fail: (e: InitError) => void } | null = null;
+  private killing: Promise<void> | null = null;
+  private serial: Promise<unknown> = Promise.resolve();
+  private readonly invLog: LogTail;
+  /** Output goes to invLog from invoke() until the outcome is made (a turn after the response). */
+  private capturing = false;
+  private readonly allLog: LogTail;
+
+  constructor(opts: InstanceOptions) {
+    this.opts = opts;
+    this.fn = opts.fn;
+    this.caps = opts.caps ?? capabilities();
+    this.id = opts.id ?? `${opts.fn.name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40)}-v${opts.fn.version}-${randomBytes(5).toString('hex')}`;
+    this.invLog = new LogTail(opts.logTailBytes ?? 4096);
+    this.allLog = new LogTail(opts.logTailBytes ?? 4096);
+  }
+
+  get state(): InstanceState {
+    return this._state;
+  }
+
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
+  get isFrozen(): boolean {
+    return this.frozen;
+  }
+
+  /** The request id of the invocation in progress, if any. */
+  get requestId(): string | null {
+    return this.open?.req.requestId ?? null;
+  }
+
+  /** The instance's directory (task/, runtime/, tmp/), once started; removed by kill(). */
+  get workDir(): string | null {
+    return this.wd?.dir ?? null;
+  }
+
+  /** Output printed so far (start-up included), bounded. */
+  get recentLogs(): string {
+    return this.allLog.text();
+  }
+
+  /** Spawns the runtime; resolves when it first asks for an event, rejects with an InitError otherwise. */
+  async start(): Promise<{ initMs: number }> {
+    if (this._state !== 'new') throw new FareRuntimeError('FARE_E_INSTANCE_STATE', `instance ${this.id} is ${this._state}; start() runs once on a new instance`);
+    this._state = 'starting';
+    const t0 = performance.now();
+    const ready = new Promise<number>((ok, fail) => {
+      const timeoutMs = this.opts.initTimeoutMs ?? 10_000;
+      const timer = new PausableTimer(timeoutMs, () =>
+        this.failInit({ errorType: 'Sandbox.Timedout', errorMessage: `Init timed out after ${(timeoutMs / 1000).toFixed(2)} seconds` }),
+      );
+      this.init = { t0, timer, ok, fail };
+    });
+    try {
+      await this.spawn();
+    } catch (e) {
+      const doc: ErrorDocument =
+        e instanceof InitError ? e.error : { errorType: 'Runtime.StartError', errorMessage: e instanceof Error ? e.message : String(e) };
+      this.failInit(doc);
+    }
+    const ms = await ready;
+    return { initMs: ms };
+  }
+
+  /** Runs one invocation; never rejects for what the function did (that is the outcome), only for misuse. */
+  invoke(req: InvokeRequest): Promise<InvokeOutcome> {
+    if (this._state !== 'idle' || this.api === null) {
+      return Promise.reject(new FareRuntimeError('FARE_E_INSTANCE_STATE', `instance ${this.id} is ${this._state}; invoke() needs an idle instance`));
+    }
+    this._state = 'busy';
+    const api = this.api;
+    this.invLog.take();
+    this.capturing = true;
+    return new Promise<InvokeOutcome>((done) => {
+      const timeoutMs = this.fn.timeoutMs;
+      const timer = new PausableTimer(timeoutMs, () => this.timedOut());
+      const meter = new InvocationMeter(this.probe(), this.opts.sampleIntervalMs ?? 10, this.caps.mechanisms.cpu === 'proc');
+      this.open = { req, meter, timer, done };
+      if (this.frozen) timer.pause();
+      const ev = {
+        requestId: req.requestId,
+        payload: req.payload,
+        deadlineMs: Date.now() + timeoutMs,
+        ...(req.clientContext !== undefined ? { clientContext: Buffer.from(req.clientContext, 'base64').toString('utf8') } : {}),
+        ...(req.fareContext !== undefined ? { fareContext: req.fareContext } : {}),
+      };
+      api.deliver(ev);
+    });
+  }
+
+  /** Preemption: stops every process of the instance (cgroup freezer, else SIGSTOP to its process group). */
+  freeze(): Promise<void> {
+    return this.queue(async () => {
+      if (this.frozen || this.child === null || this.exit !== null || this.killing) return;
+      this.frozen = true;
+      this.init?.timer.pause();
+      this.open?.timer.pause();
+      if (this.cg?.hasFreezer) await this.cg.freeze();
+      else this.signal('SIGSTOP');
+    });
+  }
+
+  thaw(): Promise<void> {
+    return this.queue(async () => {
+      if (!this.frozen || this.child === null || this.exit !== null || this.killing) return;
+      if (this.cg?.hasFreezer) await this.cg.thaw();
+      else this.signal('SIGCONT');
+      this.frozen = false;
+      this.init?.timer.resume();
+      this.open?.timer.resume();
+    });
+  }
+
+  /**
+   * Scheduling class of every thread of the instance via `chrt -a -p`: `idle` (SCHED_IDLE, the
+   * cheapest class), `fifo` (SCHED_FIFO at `prio`, strict mode) or `normal` (SCHED_OTHER).
+   * Best-effort: says what failed rather than throwing.
+   */
+  async setPriority(kind: PriorityKind, prio = 1): Promise<{ ok: boolean; detail: string }> {
+    const chrt = this.caps.sched.chrt;
+    if (chrt === null) return { ok: false, detail: 'chrt not found' };
+    const pid = this.pid;
+    if (pid === null || this.exit !== null) return { ok: false, detail: 'the instance has no running process' };
+    const pids = this.cg?.pids() ?? [];
+    const targets = pids.length > 0 ? pids : processGroupPids(pid);
+    const policy = kind === 'idle' ? ['--idle', '-a', '-p', '0'] : kind === 'fifo' ? ['--fifo', '-a', '-p', String(prio)] : ['--other', '-a', '-p', '0'];
+    const failures: string[] = [];
+    await Promise.all(
+      targets.map(
+        (p) =>
+          new Promise<void>((resolve) => {
+            execFile(chrt, [...policy, String(p)], { timeout: 2000 }, (err, _out, stderr) => {
+              if (err) failures.push(`${p}: ${stderr.trim() || err.message}`);
+              resolve();
+            });
+          }),
+      ),
+    );
+    const what = kind === 'idle' ? 'SCHED_IDLE' : kind === 'fifo' ? `SCHED_FIFO ${prio}` : 'SCHED_OTHER';
+    return failures.length === 0
+      ? { ok: true, detail: `${what} on ${targets.length} process(es)` }
+      : { ok: false, detail: `${what} failed on ${failures.length}/${targets.length}: ${failures.join('; ')}` };
+  }
+
+  /** Cumulative CPU time of the instance so far (ms). */
+  cpuTimeMs(): number {
+    try {
+      return this.probe().cpuNs() / 1e6;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Memory the instance holds now (bytes). */
+  memoryBytes(): number {
+    try {
+      return this.probe().memBytes();
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Resolves once the process has exited (immediately if it never started). */
+  exited(): Promise<ExitInfo | null> {
+    if (this.child === null || this.exit !== null) return Promise.resolve(this.exit);
+    return new Promise((resolve) => this.exitWaiters.push(() => resolve(this.exit)));
+  }
+
+  /** Kills every process of the instance and removes its cgroups, server and directory. Idempotent. */
+  kill(): Promise<void> {
+    this.killing ??= this.teardown();
+    return this.killing;
+  }
+
+  // ---- internals ---------------------------------------------------------------------------------
+
+  private queue(op: () => Promise<void>): Promise<void> {
+    const p = this.serial.then(op, op);
+    this.serial = p.catch(() => undefined);
+    return p;
+  }
+
+  private probe(): Probe {
+    const cg = this.cg;
+    const pid = this.child?.pid ?? 0;
+    const m = this.caps.mechanisms;
+    return {
+      cpuNs: () => (m.cpu !== 'proc' && cg ? (cg.cpuNs() ?? 0) : processGroupCpuNs(pid, this.caps.clockTicks)),
+      memBytes: () => (m.memory !== 'proc' && cg ? (cg.memBytes() ?? 0) : residentBytes(pid)),
+    };
+  }
+
+  private runAs(): RunAs | null {
+    if (!this.caps.root || this.opts.runAs === 'self') return null;
+    return this.opts.runAs ?? this.caps.runAs;
+  }
+
+  private async spawn(): Promise<void> {
+    const fn = this.fn;
+    const { src, interp } = runtimeFor(fn, this.caps, this.opts.runtimesDir ?? findRuntimesDir());
+    const api = await RuntimeApi.listen({ functionName: fn.name, onReport: (r) => this.onReport(r) });
+    this.api = api;
+    const owner = this.runAs();
+    const wd = prepareWorkDir(this.opts.baseDir ?? join(tmpdir(), 'fare-instances'), this.id, fn.codeDir, src, owner);
+    this.wd = wd;
+    const cmd = runtimeCommand(fn, interp, wd);
+    const hasCgroups = Object.keys(this.caps.cgroups.v1).length > 0 || this.caps.cgroups.v2 !== null;
+    this.cg = hasCgroups ? InstanceCgroups.create(this.caps.cgroups, this.id) : null;
+    const env = runtimeEnv({ fn, instanceId: this.id, apiAddress: api.address, wd, interp, memoryMB: this.opts.memoryMB ?? 128 });
+    const child = launch({ cmd, cwd: wd.task, env, owner, setpriv: this.caps.setpriv, procs: this.cg?.procsFiles() ?? [] });
+    this.child = child;
+    const onLog = this.opts.onLog;
+    const out = (b: Buffer): void => {
+      this.allLog.push(b);
+      if (this.capturing) this.invLog.push(b);
+      onLog?.(b);
+    };
+    child.stdout?.on('data', out);
+    child.stderr?.on('data', out);
+    child.once('error', (e) => {
+      this.allLog.push(Buffer.from(`${e.message}\n`));
+      this.onExit({ code: null, signal: null });
+    });
+    child.once('exit', (code, signal) => this.onExit({ code, signal }));
+  }
+
+  private onReport(r: RuntimeReport): void {
+    switch (r.kind) {
+      case 'next':
+        if (r.first && this.init) {
+          const { t0, timer, ok } = this.init;
+          timer.cancel();
+          this.init = null;
+          this._state = 'idle';
+          ok(performance.now() - t0);
+        }
+        return;
+      case 'init-error':
+        this.failInit(r.error);
+        return;
+      case 'response':
+        this.finish(r.requestId, (m, logs) => okOutcome(r.body, m, logs));
+        return;
+      case 'error':
+        this.finish(r.requestId, (m, logs) => handledOutcome(r.error, m, logs));
+        return;
+      case 'response-too-large':
+        this.finish(r.requestId, (m, logs) =>
+          unhandledOutcome('Function.ResponseSizeTooLarge', `Response payload size (${r.bytes} bytes) exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`, m, logs),
+        );
+        return;
+      default: {
+        const never: never = r;
+        throw new Error(`unhandled runtime report ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  /** Completes the open invocation; a turn later, so output written just before the response is in the logs. */
+  private finish(requestId: string, make: (m: Measured, logs: string) => InvokeOutcome): void {
+    const o = this.open;
+    if (o === null || o.req.requestId !== requestId) return;
+    this.open = null;
+    o.timer.cancel();
+    const m = o.meter.stop();
+    setImmediate(() => {
+      if (this._state === 'busy') this._state = this.exit === null && !this.killing ? 'idle' : 'dead';
+      this.capturing = false;
+      o.done(make(m, this.invLog.take()));
+    });
+  }
+
+  private timedOut(): void {
+    const o = this.open;
+    if (o === null) return;
+    this.api?.abandon();
+    const secs = (this.fn.timeoutMs / 1000).toFixed(2);
+    this._state = 'dead';
+    this.finish(o.req.requestId, (m, logs) => unhandledOutcome('Sandbox.Timedout', `RequestId: ${o.req.requestId} Error: Task timed out after ${secs} seconds`, m, logs));
+    void this.kill();
+  }
+
+  private failInit(error: ErrorDocument): void {
+    const init = this.init;
+    if (init === null) return;
+    init.timer.cancel();
+    this.init = null;
+    this._state = 'dead';
+    const ms = performance.now() - init.t0;
+    void this.kill().then(() => init.fail(new InitError(error, this.allLog.text(), ms)));
+  }
+
+  private onExit(e: ExitInfo): void {
+    if (this.exit !== null) return;
+    this.exit = e;
+    this._state = 'dead';
+    const how = describeExit(e);
+    if (this.init) {
+      const error =
+        e.code === JOIN_FAILED
+          ? { errorType: 'Runtime.StartError', errorMessage: 'could not join the instance cgroups (see logs)' }
+          : { errorType: 'Runtime.ExitError', errorMessage: `Runtime exited with error: ${how}` };
+      this.failInit(error);
+    }
+    const o = this.open;
+    if (o) this.finish(o.req.requestId, (m, logs) => unhandledOutcome('Runtime.ExitError', `RequestId: ${o.req.requestId} Error: Runtime exited with error: ${how}`, m, logs));
+    for (const w of this.exitWaiters.splice(0)) w();
+    void this.kill();
+  }
+
+  private signal(sig: NodeJS.Signals): void {
+    const pid = this.child?.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // the group is gone
+    }
+  }
+
+  private killAll(): void {
+    this.signal('SIGKILL');
+    for (const p of this.cg?.pids() ?? []) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    this.cg?.thawNow(); // a task frozen by the v1 freezer only dies once thawed
+    if (this.frozen && !this.cg?.hasFreezer) this.signal('SIGCONT');
+  }
+
+  private async teardown(): Promise<void> {
+    if (this._state !== 'busy') this._state = 'dead';
+    this.api?.abandon();
+    if (this.child !== null && this.exit === null) {
+      this.killAll();
+      await this.exited();
+    }
+    this.killAll(); // processes that outlived the runtime (left its group, or daemonized)
+    this.frozen = false;
+    await this.api?.close();
+    await this.cg?.remove();
+    if (this.wd) {
+      try {
+        removeWorkDir(this.wd);
+      } catch {
+        // best effort; the directory is under tmp
+      }
+    }
+  }
+}

@@ -1,0 +1,155 @@
+// How an instance's process is started: which command runs which runtime, the Lambda environment it
+// gets, and the launch itself — joining the instance's cgroups and dropping to the function's user
+// before any function code runs.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { accessSync, constants, existsSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FunctionSpec } from '../types.ts';
+import type { Capabilities } from './capabilities.ts';
+import { FareRuntimeError, InitError } from './errors.ts';
+import type { RunAs } from './proc.ts';
+import type { WorkDir } from './workdir.ts';
+
+// Joins the cgroups named before `--` (writing its own pid into each cgroup.procs), then execs the
+// rest: every process of the instance starts inside its groups.
+const JOIN_SCRIPT = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
+/** Exit status of the join script when a cgroup could not be joined. */
+export const JOIN_FAILED = 125;
+
+let runtimesDirCache: string | null = null;
+
+/** Fare's `runtimes/` folder: the nearest one above this module (works from src/ and from dist/). */
+export function findRuntimesDir(): string {
+  if (runtimesDirCache !== null) return runtimesDirCache;
+  for (let d = dirname(fileURLToPath(import.meta.url)); ; d = dirname(d)) {
+    if (existsSync(join(d, 'runtimes', 'node', 'bootstrap.mjs'))) return (runtimesDirCache = join(d, 'runtimes'));
+    if (dirname(d) === d) throw new FareRuntimeError('FARE_E_RUNTIME_UNAVAILABLE', "Fare's runtimes/ folder was not found above this module: pass runtimesDir");
+  }
+}
+
+/** The runtime folder to copy into the instance (null for `provided`) and the interpreter that runs it. */
+export function runtimeFor(fn: FunctionSpec, caps: Capabilities, runtimesDir: string): { src: string | null; interp: string | null } {
+  switch (fn.runtime) {
+    case 'nodejs':
+    case 'python': {
+      const interp = fn.runtime === 'nodejs' ? caps.node : caps.python3;
+      if (interp === null) {
+        throw new InitError(
+          { errorType: 'Runtime.Unavailable', errorMessage: `FARE_E_RUNTIME_UNAVAILABLE: no ${fn.runtime} interpreter the function user can execute on this machine` },
+          '',
+          0,
+        );
+      }
+      return { src: join(runtimesDir, fn.runtime === 'nodejs' ? 'node' : 'python'), interp };
+    }
+    case 'provided':
+      return { src: null, interp: null };
+    default: {
+      const never: never = fn.runtime;
+      throw new Error(`unknown runtime ${String(never)}`);
+    }
+  }
+}
+
+/** The command line of the runtime inside a prepared instance directory. */
+export function runtimeCommand(fn: FunctionSpec, interp: string | null, wd: WorkDir): string[] {
+  if (fn.runtime === 'nodejs') return [interp ?? 'node', join(wd.runtime, 'bootstrap.mjs')];
+  if (fn.runtime === 'python') return [interp ?? 'python3', join(wd.runtime, 'bootstrap.py')];
+  const boot = join(wd.task, 'bootstrap');
+  if (!existsSync(boot) || !statSync(boot).isFile()) {
+    throw new InitError({ errorType: 'Runtime.InvalidEntrypoint', errorMessage: "Couldn't find valid bootstrap(s): [bootstrap] in the code directory" }, '', 0);
+  }
+  try {
+    accessSync(boot, constants.X_OK);
+  } catch {
+    throw new InitError({ errorType: 'Runtime.InvalidEntrypoint', errorMessage: 'bootstrap is not executable: set its executable bit' }, '', 0);
+  }
+  return [boot];
+}
+
+export interface EnvInput {
+  readonly fn: FunctionSpec;
+  readonly instanceId: string;
+  readonly apiAddress: string;
+  readonly wd: WorkDir;
+  readonly interp: string | null;
+  readonly memoryMB: number;
+}
+
+/**
+ * The function's environment: its own variables, then Lambda's reserved ones (which win, as on
+ * Lambda, where they cannot be set by the function's configuration).
+ */
+export function runtimeEnv(x: EnvInput): NodeJS.ProcessEnv {
+  const { fn, wd } = x;
+  const d = new Date();
+  const day = `${d.getUTCFullYear()}/${String(d.getUTCMonth() + 1).padStart(2, '0')}/${String(d.getUTCDate()).padStart(2, '0')}`;
+  const path = [...new Set([...(x.interp ? [dirname(x.interp)] : []), '/usr/local/bin', '/usr/bin', '/bin'])].join(':');
+  return {
+    ...fn.env,
+    AWS_LAMBDA_RUNTIME_API: x.apiAddress,
+    AWS_LAMBDA_FUNCTION_NAME: fn.name,
+    AWS_LAMBDA_FUNCTION_VERSION: String(fn.version),
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(x.memoryMB),
+    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
+    AWS_LAMBDA_LOG_STREAM_NAME: `${day}/[${fn.version}]${x.instanceId}`,
+    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+    AWS_REGION: 'local',
+    AWS_DEFAULT_REGION: 'local',
+    _HANDLER: fn.handler,
+    LAMBDA_TASK_ROOT: wd.task,
+    LAMBDA_RUNTIME_DIR: wd.runtime,
+    TZ: ':UTC',
+    HOME: wd.tmp,
+    TMPDIR: wd.tmp,
+    PATH: path,
+    LANG: 'C.UTF-8',
+    ...(fn.runtime === 'python' ? { PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' } : {}),
+  };
+}
+
+export interface LaunchInput {
+  readonly cmd: readonly string[];
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+  /** The function's user (null: this process's user). */
+  readonly owner: RunAs | null;
+  readonly setpriv: string | null;
+  /** `cgroup.procs` files of the instance's groups. */
+  readonly procs: readonly string[];
+}
+
+/**
+ * Starts the runtime in its own session and process group (pid = pgid). As root with setpriv:
+ * `sh` joins the cgroups, `setpriv` drops to the function's user, then the runtime is exec'd — one
+ * pid throughout. Without setpriv, Node drops privileges itself and the pid is written into the
+ * groups just after spawn (racy: what runs before that write is accounted to the worker).
+ */
+export function launch(x: LaunchInput): ChildProcess {
+  const viaSetpriv = x.owner !== null && x.setpriv !== null;
+  const lateJoin = x.owner !== null && !viaSetpriv ? x.owner : null;
+  const wrapped =
+    viaSetpriv && x.owner !== null && x.setpriv !== null
+      ? [x.setpriv, `--reuid=${x.owner.uid}`, `--regid=${x.owner.gid}`, '--clear-groups', '--', ...x.cmd]
+      : [...x.cmd];
+  const argv = x.procs.length > 0 && lateJoin === null ? ['/bin/sh', '-c', JOIN_SCRIPT, 'fare-join', ...x.procs, '--', ...wrapped] : wrapped;
+  const child = spawn(argv[0] ?? '', argv.slice(1), {
+    cwd: x.cwd,
+    env: x.env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(lateJoin !== null ? { uid: lateJoin.uid, gid: lateJoin.gid } : {}),
+  });
+  if (lateJoin !== null && child.pid !== undefined) {
+    for (const f of x.procs) {
+      try {
+        writeFileSync(f, String(child.pid));
+      } catch {
+        // accounting then misses this group; the instance still runs
+      }
+    }
+  }
+  return child;
+}

@@ -1,0 +1,267 @@
+// Warm instances per (function, version). An invocation takes an idle warm instance of its function's
+// version or starts a new one (a cold start, counted and timed), and gives it back when done. Idle
+// instances are reaped after a configurable time by an explicit reap(now) (the owner drives time:
+// nextReapAt() says when to call it), a newer version retires the older ones, and a cap bounds the
+// number of instances (evicting the least recently used idle instance of any function when full).
+//
+// The pool also carries out preemption by request id (pause/resume), so it is the worker's Executor.
+
+import { performance } from 'node:perf_hooks';
+import type { FunctionSpec, InvokeOutcome, InvokeRequest } from '../types.ts';
+import { FareRuntimeError, InitError } from './errors.ts';
+import { Instance, type InstanceOptions } from './instance.ts';
+import { initFailureOutcome } from './outcomes.ts';
+
+export interface PoolOptions {
+  /** Most instances alive at once (starting, idle or busy), over all functions. */
+  readonly maxInstances: number;
+  /** reap() kills instances idle for longer than this (ms). */
+  readonly idleTimeoutMs: number;
+  /** Options for every instance the pool makes (ignored when `create` is given). */
+  readonly instanceOptions?: Omit<InstanceOptions, 'fn'>;
+  /** Makes an instance (default: `new Instance({ fn, ...instanceOptions })`). */
+  readonly create?: (fn: FunctionSpec) => Instance;
+  /** The clock reap() and idle times use (ms; default performance.now). */
+  readonly clock?: () => number;
+}
+
+export interface Acquired {
+  readonly instance: Instance;
+  readonly coldStart: boolean;
+  /** Cold start time (ms), 0 when warm. */
+  readonly initMs: number;
+}
+
+export interface PoolStats {
+  readonly instances: number;
+  readonly idle: number;
+  readonly coldStarts: number;
+  readonly warmStarts: number;
+  readonly initFailures: number;
+  /** Sum of cold start times (ms). */
+  readonly initMsTotal: number;
+  readonly reaped: number;
+  readonly retired: number;
+  readonly evicted: number;
+}
+
+interface Slot {
+  readonly instance: Instance;
+  readonly key: string;
+  readonly version: number;
+  idleSince: number;
+  idle: boolean;
+}
+
+interface Pending {
+  slot: Slot | null;
+  paused: boolean;
+}
+
+const fnKey = (fn: FunctionSpec): string => `${fn.tenant}/${fn.name}`;
+const idleKey = (key: string, version: number): string => `${key}@${version}`;
+
+export class InstancePool {
+  private readonly slots = new Map<Instance, Slot>();
+  /** Idle slots per function version, most recently released last (reused first: fewer stay warm). */
+  private readonly idle = new Map<string, Slot[]>();
+  private readonly latest = new Map<string, number>();
+  private readonly pending = new Map<string, Pending>();
+  private readonly clock: () => number;
+  private readonly counts = { coldStarts: 0, warmStarts: 0, initFailures: 0, initMsTotal: 0, reaped: 0, retired: 0, evicted: 0 };
+  private closed = false;
+
+  constructor(private readonly opts: PoolOptions) {
+    this.clock = opts.clock ?? (() => performance.now());
+  }
+
+  /** Runs an invocation on a warm or new instance. Init failures are outcomes; a full pool throws FARE_E_POOL_FULL. */
+  async invoke(req: InvokeRequest): Promise<InvokeOutcome> {
+    const p: Pending = { slot: null, paused: false };
+    this.pending.set(req.requestId, p);
+    try {
+      let a: Acquired;
+      try {
+        a = await this.take(req.fn, p);
+      } catch (e) {
+        if (e instanceof InitError) return initFailureOutcome(e);
+        throw e;
+      }
+      if (p.paused) await a.instance.freeze();
+      let out: InvokeOutcome;
+      try {
+        out = await a.instance.invoke(req);
+      } finally {
+        this.release(a.instance);
+      }
+      return a.coldStart ? { ...out, coldStart: true, initMs: a.initMs } : out;
+    } finally {
+      this.pending.delete(req.requestId);
+    }
+  }
+
+  /** Preemption: freezes the instance running (or starting for) this invocation. */
+  pause(requestId: string): void {
+    const p = this.pending.get(requestId);
+    if (!p) return;
+    p.paused = true;
+    if (p.slot) void p.slot.instance.freeze();
+  }
+
+  resume(requestId: string): void {
+    const p = this.pending.get(requestId);
+    if (!p) return;
+    p.paused = false;
+    if (p.slot) void p.slot.instance.thaw();
+  }
+
+  /** The instance serving an invocation (for setPriority and inspection), if it has one yet. */
+  instanceFor(requestId: string): Instance | null {
+    return this.pending.get(requestId)?.slot?.instance ?? null;
+  }
+
+  /** An idle warm instance of this version, or a newly started one. Rejects with InitError or FARE_E_POOL_FULL. */
+  acquire(fn: FunctionSpec): Promise<Acquired> {
+    return this.take(fn, null);
+  }
+
+  /** Whether an invocation of `fn` can get an instance now without waiting for one to be released. */
+  hasCapacity(fn: FunctionSpec): boolean {
+    if ((this.idle.get(idleKey(fnKey(fn), fn.version)) ?? []).some((s) => s.instance.state === 'idle')) return true;
+    return this.slots.size < this.opts.maxInstances || [...this.slots.values()].some((s) => s.idle);
+  }
+
+  /** Gives an instance back after an invocation; dead or outdated instances are dropped. */
+  release(instance: Instance): void {
+    const slot = this.slots.get(instance);
+    if (!slot) return;
+    if (instance.state !== 'idle' || this.closed) return this.drop(slot);
+    if (slot.version < (this.latest.get(slot.key) ?? slot.version)) {
+      this.counts.retired++;
+      return this.drop(slot);
+    }
+    slot.idle = true;
+    slot.idleSince = this.clock();
+    const k = idleKey(slot.key, slot.version);
+    const list = this.idle.get(k) ?? [];
+    list.push(slot);
+    this.idle.set(k, list);
+  }
+
+  /** Kills instances idle longer than idleTimeoutMs at `now`; returns how many. */
+  reap(now: number = this.clock()): number {
+    let n = 0;
+    for (const s of [...this.slots.values()]) {
+      if (s.idle && now - s.idleSince > this.opts.idleTimeoutMs) {
+        this.drop(s);
+        n++;
+      }
+    }
+    this.counts.reaped += n;
+    return n;
+  }
+
+  /** When the next idle instance becomes reapable (Infinity: none is idle). */
+  nextReapAt(): number {
+    let t = Infinity;
+    for (const s of this.slots.values()) if (s.idle) t = Math.min(t, s.idleSince + this.opts.idleTimeoutMs);
+    return t;
+  }
+
+  /** Retires every instance of the function older than `version` (idle now, busy on release). */
+  retire(tenant: string, name: string, version: number): number {
+    const key = `${tenant}/${name}`;
+    if (version > (this.latest.get(key) ?? -Infinity)) this.latest.set(key, version);
+    let n = 0;
+    for (const s of [...this.slots.values()]) {
+      if (s.key === key && s.version < version && s.idle) {
+        this.drop(s);
+        n++;
+      }
+    }
+    this.counts.retired += n;
+    return n;
+  }
+
+  stats(): PoolStats {
+    let idle = 0;
+    for (const s of this.slots.values()) if (s.idle) idle++;
+    return { instances: this.slots.size, idle, ...this.counts };
+  }
+
+  /** Kills every instance. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.slots.keys()];
+    for (const s of [...this.slots.values()]) this.drop(s);
+    await Promise.all(all.map((i) => i.kill()));
+  }
+
+  // ---- internals ---------------------------------------------------------------------------------
+
+  private async take(fn: FunctionSpec, p: Pending | null): Promise<Acquired> {
+    if (this.closed) throw new FareRuntimeError('FARE_E_INSTANCE_STATE', 'the pool is closed');
+    const key = fnKey(fn);
+    if (fn.version > (this.latest.get(key) ?? -Infinity)) this.retire(fn.tenant, fn.name, fn.version);
+    const warm = this.popIdle(key, fn.version);
+    if (warm) {
+      if (p) p.slot = warm;
+      this.counts.warmStarts++;
+      return { instance: warm.instance, coldStart: false, initMs: 0 };
+    }
+    if (this.slots.size >= this.opts.maxInstances && !this.evictOne()) {
+      throw new FareRuntimeError('FARE_E_POOL_FULL', `all ${this.opts.maxInstances} instances are busy or starting: queue the invocation and retry when one is released`);
+    }
+    const instance = this.opts.create?.(fn) ?? new Instance({ ...this.opts.instanceOptions, fn });
+    const slot: Slot = { instance, key, version: fn.version, idleSince: 0, idle: false };
+    this.slots.set(instance, slot);
+    if (p) p.slot = slot;
+    this.counts.coldStarts++;
+    try {
+      const { initMs } = await instance.start();
+      this.counts.initMsTotal += initMs;
+      if (p?.paused) await instance.freeze(); // paused while its process did not exist yet
+      void instance.exited().then(() => this.drop(slot));
+      return { instance, coldStart: true, initMs };
+    } catch (e) {
+      this.counts.initFailures++;
+      this.drop(slot);
+      throw e;
+    }
+  }
+
+  private popIdle(key: string, version: number): Slot | null {
+    const list = this.idle.get(idleKey(key, version));
+    while (list && list.length > 0) {
+      const s = list.pop();
+      if (!s) break;
+      s.idle = false;
+      if (s.instance.state === 'idle') return s;
+      this.drop(s);
+    }
+    return null;
+  }
+
+  /** Kills the least recently used idle instance of any function to make room; false if none is idle. */
+  private evictOne(): boolean {
+    let lru: Slot | null = null;
+    for (const s of this.slots.values()) if (s.idle && (lru === null || s.idleSince < lru.idleSince)) lru = s;
+    if (lru === null) return false;
+    this.drop(lru);
+    this.counts.evicted++;
+    return true;
+  }
+
+  private drop(s: Slot): void {
+    if (this.slots.get(s.instance) !== s) return;
+    this.slots.delete(s.instance);
+    if (s.idle) {
+      const k = idleKey(s.key, s.version);
+      const list = this.idle.get(k)?.filter((x) => x !== s) ?? [];
+      if (list.length > 0) this.idle.set(k, list);
+      else this.idle.delete(k);
+    }
+    s.idle = false;
+    void s.instance.kill();
+  }
+}

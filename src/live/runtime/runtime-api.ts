@@ -1,0 +1,303 @@
+// The AWS Lambda Runtime API (version 2018-06-01), one server per instance, so that a runtime written
+// for Lambda runs unchanged. The runtime long-polls `/next` for an event and posts its response or
+// error; the instance delivers events and hears what the runtime reported through `onReport`.
+//
+// Status codes follow Lambda's (as its Runtime Interface Emulator implements them): 202 for accepted
+// posts; 400 InvalidRequestID for a request id that is not the current invocation's; 403
+// InvalidStateTransition for a call the runtime's state does not allow (a response before any event,
+// a second response, /next while an invocation is open, /init/error after init); 413
+// RequestEntityTooLarge for a response over 6 MB; 404 for unknown paths. Error bodies are
+// `{errorMessage, errorType}` JSON.
+
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** Lambda's limit on a synchronous response: 6 MB plus a little slack, as its emulator sets it. */
+export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
+
+/** The standard Lambda error document. */
+export interface ErrorDocument {
+  readonly errorMessage: string;
+  readonly errorType: string;
+  readonly stackTrace?: readonly string[];
+}
+
+/** One event for the runtime, as `/next` hands it out. */
+export interface InvocationEvent {
+  readonly requestId: string;
+  readonly payload: Buffer;
+  /** Wall-clock deadline (ms since the epoch) for `Lambda-Runtime-Deadline-Ms`. */
+  readonly deadlineMs: number;
+  /** Client context as JSON text (Lambda decodes the caller's base64 before handing it over). */
+  readonly clientContext?: string;
+  /** Fare's context token, handed over as `Fare-Context`. */
+  readonly fareContext?: string;
+  readonly traceId?: string;
+}
+
+/** What the runtime did, as the instance hears it. */
+export type RuntimeReport =
+  | { readonly kind: 'next'; readonly first: boolean }
+  | { readonly kind: 'response'; readonly requestId: string; readonly body: Buffer }
+  | { readonly kind: 'error'; readonly requestId: string; readonly error: ErrorDocument; readonly body: Buffer }
+  | { readonly kind: 'response-too-large'; readonly requestId: string; readonly bytes: number }
+  | { readonly kind: 'init-error'; readonly error: ErrorDocument };
+
+export interface RuntimeApiOptions {
+  /** Function name, for `Lambda-Runtime-Invoked-Function-Arn`. */
+  readonly functionName: string;
+  readonly onReport: (r: RuntimeReport) => void;
+  readonly maxResponseBytes?: number;
+}
+
+export const functionArn = (name: string): string => `arn:aws:lambda:local:000000000000:function:${name}`;
+
+const PREFIX = '/2018-06-01/runtime/';
+
+type Phase = 'init' | 'running' | 'init-failed';
+
+export class RuntimeApi {
+  private phase: Phase = 'init';
+  /** The event handed out by /next that has no response yet. */
+  private open: InvocationEvent | null = null;
+  /** The event delivered that /next has not yet taken. */
+  private queued: InvocationEvent | null = null;
+  private waiting: ServerResponse | null = null;
+  private closed = false;
+  private readonly maxBytes: number;
+  private readonly arn: string;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly opts: RuntimeApiOptions,
+  ) {
+    this.maxBytes = opts.maxResponseBytes ?? MAX_RESPONSE_BYTES;
+    this.arn = functionArn(opts.functionName);
+  }
+
+  /** Starts a server on 127.0.0.1 with a free port. */
+  static async listen(opts: RuntimeApiOptions): Promise<RuntimeApi> {
+    let api: RuntimeApi | null = null;
+    const server = createServer((req, res) => api?.handle(req, res));
+    // One client, long polls, a runtime that may be frozen mid-request: no server-side timeouts.
+    server.requestTimeout = 0;
+    server.headersTimeout = 0;
+    server.keepAliveTimeout = 0;
+    api = new RuntimeApi(server, opts);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    return api;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** The value for AWS_LAMBDA_RUNTIME_API. */
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  /** Whether an invocation has been delivered and not yet answered (or abandoned). */
+  get busy(): boolean {
+    return this.open !== null || this.queued !== null;
+  }
+
+  /** Whether the runtime is waiting on /next. */
+  get polling(): boolean {
+    return this.waiting !== null;
+  }
+
+  /** Hands an event to the runtime: now if it is waiting on /next, else when it next asks. */
+  deliver(ev: InvocationEvent): void {
+    if (this.busy) throw new Error(`FARE_E_RUNTIME_BUSY: invocation ${this.open?.requestId ?? this.queued?.requestId} is still open; deliver one at a time`);
+    this.queued = ev;
+    this.flush();
+  }
+
+  /** Forgets the current invocation (it timed out or its instance is being killed); late posts get 400. */
+  abandon(): void {
+    this.open = null;
+    this.queued = null;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.abandon();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private flush(): void {
+    const res = this.waiting;
+    const ev = this.queued;
+    if (res === null || ev === null) return;
+    this.waiting = null;
+    this.queued = null;
+    this.open = ev;
+    const h: Record<string, string | number> = {
+      'Content-Type': 'application/json',
+      'Content-Length': ev.payload.length,
+      'Lambda-Runtime-Aws-Request-Id': ev.requestId,
+      'Lambda-Runtime-Deadline-Ms': String(Math.floor(ev.deadlineMs)),
+      'Lambda-Runtime-Invoked-Function-Arn': this.arn,
+      'Lambda-Runtime-Trace-Id': ev.traceId ?? newTraceId(Date.now()),
+    };
+    if (ev.clientContext !== undefined) h['Lambda-Runtime-Client-Context'] = asciiJson(ev.clientContext);
+    if (ev.fareContext !== undefined) h['Fare-Context'] = ev.fareContext;
+    res.writeHead(200, h);
+    res.end(ev.payload);
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '').split('?', 1)[0] ?? '';
+    const refuse = (status: number, doc: ErrorDocument): void => {
+      req.resume(); // discard any body so the connection stays usable
+      reply(res, status, doc);
+    };
+    const wrongMethod = (want: string): void => refuse(405, { errorMessage: `use ${want} for ${path}`, errorType: 'MethodNotAllowed' });
+    const rest = path.startsWith(PREFIX) ? path.slice(PREFIX.length) : null;
+    if (rest === 'invocation/next') return req.method === 'GET' ? this.next(req, res) : wrongMethod('GET');
+    if (rest === 'init/error') return req.method === 'POST' ? this.initError(req, res) : wrongMethod('POST');
+    const m = rest === null ? null : /^invocation\/([^/]+)\/(response|error)$/.exec(rest);
+    if (!m?.[1] || !m[2]) return refuse(404, notFound(path));
+    if (req.method !== 'POST') return wrongMethod('POST');
+    let id: string;
+    try {
+      id = decodeURIComponent(m[1]);
+    } catch {
+      return refuse(400, invalidRequestId());
+    }
+    this.post(req, res, id, m[2] === 'error');
+  }
+
+  private next(req: IncomingMessage, res: ServerResponse): void {
+    req.resume();
+    if (this.phase === 'init-failed') return reply(res, 403, stateError('InitError', 'next'));
+    if (this.open !== null) return reply(res, 403, stateError('Invoke', 'next'));
+    // A runtime that polls again (its client gave up on the old poll) gets the event on the newest poll.
+    if (this.waiting !== null) reply(this.waiting, 403, stateError('Next', 'next'));
+    this.waiting = res;
+    res.once('close', () => {
+      if (this.waiting === res) this.waiting = null;
+    });
+    const first = this.phase === 'init';
+    this.phase = 'running';
+    this.opts.onReport({ kind: 'next', first });
+    this.flush();
+  }
+
+  private initError(req: IncomingMessage, res: ServerResponse): void {
+    if (this.phase !== 'init') {
+      req.resume();
+      return reply(res, 403, stateError(this.phase === 'running' ? 'Ready' : 'InitError', 'initError'));
+    }
+    this.phase = 'init-failed';
+    readBody(req, this.maxBytes, (body) => {
+      reply(res, 202, { status: 'OK' });
+      this.opts.onReport({ kind: 'init-error', error: errorDocument(body ?? Buffer.alloc(0), req.headers['lambda-runtime-function-error-type']) });
+    });
+  }
+
+  private post(req: IncomingMessage, res: ServerResponse, id: string, isError: boolean): void {
+    const ev = this.open;
+    if (ev === null) {
+      req.resume();
+      return reply(res, 403, stateError(this.phase === 'init' ? 'Init' : 'Ready', isError ? 'invocationErrorResponse' : 'invocationResponse'));
+    }
+    if (id !== ev.requestId) {
+      req.resume();
+      return reply(res, 400, invalidRequestId());
+    }
+    readBody(req, this.maxBytes, (body, bytes) => {
+      if (this.open !== ev) return reply(res, 400, invalidRequestId()); // abandoned while reading
+      this.open = null;
+      if (body === null) {
+        reply(res, 413, {
+          errorMessage: `Exceeded maximum allowed payload size (${this.maxBytes} bytes).`,
+          errorType: 'RequestEntityTooLarge',
+        });
+        return this.opts.onReport({ kind: 'response-too-large', requestId: id, bytes });
+      }
+      reply(res, 202, { status: 'OK' });
+      if (isError) {
+        const error = errorDocument(body, req.headers['lambda-runtime-function-error-type']);
+        this.opts.onReport({ kind: 'error', requestId: id, error, body });
+      } else {
+        this.opts.onReport({ kind: 'response', requestId: id, body });
+      }
+    });
+  }
+}
+
+/** Reads a body up to `max` bytes; past that, drains the rest and hands over null with the size seen. */
+function readBody(req: IncomingMessage, max: number, done: (body: Buffer | null, bytes: number) => void): void {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  let chunks: Buffer[] | null = Number.isFinite(declared) && declared > max ? null : [];
+  let bytes = 0;
+  req.on('data', (c: Buffer) => {
+    bytes += c.length;
+    if (chunks !== null && bytes > max) chunks = null;
+    chunks?.push(c);
+  });
+  req.once('end', () => done(chunks === null ? null : Buffer.concat(chunks, bytes), bytes));
+  req.once('error', () => undefined);
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+const notFound = (path: string): ErrorDocument => ({ errorMessage: `no such Runtime API resource: ${path}`, errorType: 'NotFound' });
+const invalidRequestId = (): ErrorDocument => ({ errorMessage: 'Invalid request ID', errorType: 'InvalidRequestID' });
+const stateError = (from: string, to: string): ErrorDocument => ({
+  errorMessage: `State transition from ${from} to ${to} failed for runtime.`,
+  errorType: 'InvalidStateTransition',
+});
+
+/**
+ * The error document from a posted body; when the body is not one, Lambda builds it from the
+ * `Lambda-Runtime-Function-Error-Type` header.
+ */
+export function errorDocument(body: Buffer, headerType: string | string[] | undefined): ErrorDocument {
+  const fallbackType = (Array.isArray(headerType) ? headerType[0] : headerType) ?? 'Runtime.Unknown';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed === 'object' && parsed !== null) {
+    const o = parsed as Record<string, unknown>;
+    const errorType = typeof o['errorType'] === 'string' && o['errorType'] !== '' ? o['errorType'] : fallbackType;
+    const errorMessage = typeof o['errorMessage'] === 'string' ? o['errorMessage'] : '';
+    const st = o['stackTrace'];
+    const stackTrace = Array.isArray(st) ? st.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))) : undefined;
+    return stackTrace ? { errorMessage, errorType, stackTrace } : { errorMessage, errorType };
+  }
+  return { errorMessage: body.length > 0 ? body.toString('utf8').slice(0, 4096) : 'Unknown application error occurred', errorType: fallbackType };
+}
+
+/** An X-Ray style trace header: Root=1-<epoch hex>-<96 random bits>;Parent=<64 random bits>;Sampled=0. */
+function newTraceId(nowMs: number): string {
+  const r = randomBytes(20).toString('hex');
+  return `Root=1-${Math.floor(nowMs / 1000).toString(16).padStart(8, '0')}-${r.slice(0, 24)};Parent=${r.slice(24, 40)};Sampled=0`;
+}
+
+/** JSON text as a header value: one line, non-ASCII escaped (header values must be Latin-1). */
+function asciiJson(text: string): string {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return text.replace(/[^\x20-\x7e]/g, '');
+  }
+  return JSON.stringify(v).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

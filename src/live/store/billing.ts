@@ -1,0 +1,178 @@
+// Billing: one record per execution (a sync invocation, or one attempt of an async one), priced at
+// the class it was charged, and the aggregates bills are made of. A running monthly total per tenant
+// is kept in the same transaction as each record, so a budget check reads one row.
+
+import type Database from 'better-sqlite3';
+import { monthOf, statementCache, type Prepare } from './sql.ts';
+import type { Clock } from './tenants.ts';
+
+export interface BillingInput {
+  /** Unique per execution: the request id (sync) or `<invocation id>#<attempt>` (async). */
+  readonly id: string;
+  readonly invocationId: string;
+  /** Who pays: the function's owner. */
+  readonly tenant: string;
+  readonly function: string;
+  /** Tenant that invoked (the owner itself, or a grantee). */
+  readonly caller: string;
+  /** Class charged (the effective class: after inheritance and budget degradation). */
+  readonly cls: string;
+  readonly cpuMs: number;
+  readonly memGBs: number;
+  /** µ¢ per CPU-second of `cls`. */
+  readonly price: number;
+  /** µ¢ per GB-second of memory. */
+  readonly memoryPrice: number;
+  /** Defaults to the store's clock. */
+  readonly at?: number;
+}
+
+export interface BillingRecord extends Required<BillingInput> {
+  readonly costMicroCents: number;
+  /** `YYYY-MM`, UTC. */
+  readonly month: string;
+}
+
+export interface Usage {
+  readonly invocations: number;
+  readonly cpuMs: number;
+  readonly memGBs: number;
+  readonly costMicroCents: number;
+}
+
+export interface ClassUsage extends Usage {
+  readonly cls: string;
+}
+
+export interface FunctionUsage extends Usage {
+  readonly function: string;
+  /** The same function can be charged at several classes (inheritance, degradation). */
+  readonly classes: readonly ClassUsage[];
+}
+
+export interface TenantUsage extends Usage {
+  readonly tenant: string;
+}
+
+export interface MonthUsage extends Usage {
+  readonly month: string;
+}
+
+/** µ¢ for one execution: CPU-seconds × class price + GB-seconds × memory price. */
+export function costMicroCents(cpuMs: number, memGBs: number, price: number, memoryPrice: number): number {
+  return (cpuMs / 1000) * price + memGBs * memoryPrice;
+}
+
+interface UsageRow {
+  invocations: number;
+  cpu_ms: number;
+  mem_gbs: number;
+  cost_uc: number;
+}
+
+const toUsage = (r: UsageRow | undefined): Usage => ({
+  invocations: r?.invocations ?? 0,
+  cpuMs: r?.cpu_ms ?? 0,
+  memGBs: r?.mem_gbs ?? 0,
+  costMicroCents: r?.cost_uc ?? 0,
+});
+
+export class BillingRepo {
+  readonly #db: Database.Database;
+  readonly #q: Prepare;
+  readonly #clock: Clock;
+
+  constructor(db: Database.Database, clock: Clock) {
+    this.#db = db;
+    this.#q = statementCache(db);
+    this.#clock = clock;
+  }
+
+  /** Inserts a record and adds it to the month's total; joins the caller's transaction if there is one. */
+  record(input: BillingInput): BillingRecord {
+    const at = input.at ?? this.#clock();
+    const rec: BillingRecord = {
+      ...input,
+      at,
+      month: monthOf(at),
+      costMicroCents: costMicroCents(input.cpuMs, input.memGBs, input.price, input.memoryPrice),
+    };
+    this.#db.transaction(() => {
+      this.#q(
+        `INSERT INTO billing (id, invocation_id, tenant, function, caller, class, cpu_ms, mem_gbs, price, memory_price, cost_uc, month, at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(rec.id, rec.invocationId, rec.tenant, rec.function, rec.caller, rec.cls, rec.cpuMs, rec.memGBs, rec.price, rec.memoryPrice, rec.costMicroCents, rec.month, rec.at);
+      this.#q(
+        `INSERT INTO usage_monthly (tenant, month, invocations, cpu_ms, mem_gbs, cost_uc) VALUES (?, ?, 1, ?, ?, ?)
+         ON CONFLICT (tenant, month) DO UPDATE SET invocations = invocations + 1, cpu_ms = cpu_ms + excluded.cpu_ms,
+           mem_gbs = mem_gbs + excluded.mem_gbs, cost_uc = cost_uc + excluded.cost_uc`,
+      ).run(rec.tenant, rec.month, rec.cpuMs, rec.memGBs, rec.costMicroCents);
+    })();
+    return rec;
+  }
+
+  /** What `tenant` spent in `month` (all functions, all classes). */
+  tenantMonth(tenant: string, month: string): Usage {
+    return toUsage(this.#q('SELECT invocations, cpu_ms, mem_gbs, cost_uc FROM usage_monthly WHERE tenant = ? AND month = ?').get(tenant, month) as UsageRow | undefined);
+  }
+
+  /** Every tenant's total for `month`, by tenant id. */
+  byTenant(month: string): TenantUsage[] {
+    const rows = this.#q('SELECT tenant, invocations, cpu_ms, mem_gbs, cost_uc FROM usage_monthly WHERE month = ? ORDER BY tenant').all(month) as (UsageRow & { tenant: string })[];
+    return rows.map((r) => ({ tenant: r.tenant, ...toUsage(r) }));
+  }
+
+  /** `tenant`'s totals per month, oldest first. */
+  months(tenant: string): MonthUsage[] {
+    const rows = this.#q('SELECT month, invocations, cpu_ms, mem_gbs, cost_uc FROM usage_monthly WHERE tenant = ? ORDER BY month').all(tenant) as (UsageRow & { month: string })[];
+    return rows.map((r) => ({ month: r.month, ...toUsage(r) }));
+  }
+
+  /** `tenant`'s bill for `month`, per function and, within it, per class charged. */
+  byFunction(tenant: string, month: string): FunctionUsage[] {
+    const rows = this.#q(
+      `SELECT function, class, COUNT(*) AS invocations, SUM(cpu_ms) AS cpu_ms, SUM(mem_gbs) AS mem_gbs, SUM(cost_uc) AS cost_uc
+       FROM billing WHERE tenant = ? AND month = ? GROUP BY function, class ORDER BY function, class`,
+    ).all(tenant, month) as (UsageRow & { function: string; class: string })[];
+    const out: FunctionUsage[] = [];
+    for (const r of rows) {
+      const cls: ClassUsage = { cls: r.class, ...toUsage(r) };
+      const last = out.at(-1);
+      if (last?.function === r.function) {
+        out[out.length - 1] = {
+          function: r.function,
+          invocations: last.invocations + cls.invocations,
+          cpuMs: last.cpuMs + cls.cpuMs,
+          memGBs: last.memGBs + cls.memGBs,
+          costMicroCents: last.costMicroCents + cls.costMicroCents,
+          classes: [...last.classes, cls],
+        };
+      } else {
+        out.push({ function: r.function, invocations: cls.invocations, cpuMs: cls.cpuMs, memGBs: cls.memGBs, costMicroCents: cls.costMicroCents, classes: [cls] });
+      }
+    }
+    return out;
+  }
+
+  get(id: string): BillingRecord | undefined {
+    const r = this.#q('SELECT * FROM billing WHERE id = ?').get(id) as
+      | { id: string; invocation_id: string; tenant: string; function: string; caller: string; class: string; cpu_ms: number; mem_gbs: number; price: number; memory_price: number; cost_uc: number; month: string; at: number }
+      | undefined;
+    if (r === undefined) return undefined;
+    return {
+      id: r.id,
+      invocationId: r.invocation_id,
+      tenant: r.tenant,
+      function: r.function,
+      caller: r.caller,
+      cls: r.class,
+      cpuMs: r.cpu_ms,
+      memGBs: r.mem_gbs,
+      price: r.price,
+      memoryPrice: r.memory_price,
+      costMicroCents: r.cost_uc,
+      month: r.month,
+      at: r.at,
+    };
+  }
+}

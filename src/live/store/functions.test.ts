@@ -1,0 +1,96 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { safeJoin, stageCode, type CodeFile } from './code.ts';
+import type { FunctionConfig } from './functions.ts';
+import { openStore, type Store } from './store.ts';
+import { manualClock, tempDir, type TempDir } from './testing.ts';
+
+let dir: TempDir;
+let store: Store;
+beforeEach(() => {
+  dir = tempDir();
+  store = openStore({ dataDir: dir.path, clock: manualClock() });
+  store.tenants.create({ id: 'acme' });
+});
+afterEach(() => {
+  store.close();
+  dir.remove();
+});
+
+const file = (path: string, text: string, mode = 0o644): CodeFile => ({ path, isDir: false, mode, read: () => Buffer.from(text) });
+const config: FunctionConfig = { runtime: 'nodejs', handler: 'index.handler', cls: 'standard', timeoutMs: 3000, env: { A: '1' } };
+
+async function deploy(name: string, text: string, cfg: FunctionConfig = config) {
+  const stagedDir = await stageCode(dir.path, [file('index.js', text), file('bin/bootstrap', '#!/bin/sh', 0o755), { path: 'empty/', isDir: true, mode: 0o755, read: () => Buffer.alloc(0) }]);
+  return store.functions.deploy('acme', name, cfg, { stagedDir, sha256: 'ab'.repeat(32), size: text.length });
+}
+
+describe('functions', () => {
+  it('are created at version 1 with code unpacked under <data>/code/<tenant>/<name>/<version>', async () => {
+    const { record, created } = await deploy('hello', 'v1');
+    expect(created).toBe(true);
+    expect(record).toMatchObject({ tenant: 'acme', name: 'hello', version: 1, cls: 'standard', env: { A: '1' } });
+    expect(record.codeDir).toBe(join(dir.path, 'code', 'acme', 'hello', '1'));
+    expect(readFileSync(join(record.codeDir, 'index.js'), 'utf8')).toBe('v1');
+    if (process.platform !== 'win32') expect(statSync(join(record.codeDir, 'bin/bootstrap')).mode & 0o111).not.toBe(0);
+    expect(existsSync(join(record.codeDir, 'empty'))).toBe(true);
+    expect(store.functions.get('acme', 'hello')).toEqual(record);
+  });
+
+  it('get a new version on every code or configuration change; configuration changes keep the code', async () => {
+    await deploy('hello', 'v1');
+    const v2 = (await deploy('hello', 'v2')).record;
+    expect(v2.version).toBe(2);
+    const v3 = store.functions.update('acme', 'hello', { cls: 'high', timeoutMs: 10_000 });
+    expect(v3).toMatchObject({ version: 3, cls: 'high', timeoutMs: 10_000, codeDir: v2.codeDir, handler: 'index.handler' });
+    expect(store.functions.update('acme', 'nope', { cls: 'high' })).toBeUndefined();
+  });
+
+  it('keep only the last few versions of code on disk, and the one in use', async () => {
+    for (let i = 1; i <= 5; i++) await deploy('hello', `v${i}`);
+    expect(readdirSync(join(dir.path, 'code/acme/hello')).sort()).toEqual(['3', '4', '5']);
+  });
+
+  it('never reuse a version number after delete and re-create', async () => {
+    await deploy('hello', 'v1');
+    await deploy('hello', 'v2');
+    expect(store.functions.delete('acme', 'hello')).toBe(true);
+    expect(existsSync(join(dir.path, 'code/acme/hello'))).toBe(false);
+    expect(store.functions.get('acme', 'hello')).toBeUndefined();
+    expect(store.functions.delete('acme', 'hello')).toBe(false);
+    const again = await deploy('hello', 'v3');
+    expect(again).toMatchObject({ created: true, record: { version: 3 } });
+  });
+
+  it('drop grants on a deleted function', async () => {
+    store.tenants.create({ id: 'other' });
+    await deploy('hello', 'v1');
+    store.grants.add('acme', 'hello', 'other');
+    store.functions.delete('acme', 'hello');
+    expect(store.grants.allows('acme', 'hello', 'other')).toBe(false);
+  });
+
+  it('are listed by name, per tenant', async () => {
+    await deploy('b', 'x');
+    await deploy('a', 'x');
+    expect(store.functions.list('acme').map((f) => f.name)).toEqual(['a', 'b']);
+    expect(store.functions.list('other')).toEqual([]);
+  });
+});
+
+describe('code paths', () => {
+  it('stay inside the code directory', () => {
+    for (const bad of ['../x', 'a/../../x', '/etc/passwd', 'C:/x', 'a\\..\\x', 'a//b', './a', '']) {
+      expect(() => safeJoin('/tmp/root', bad), bad).toThrow(/FARE_E_CODE_PATH|relative|segment|outside/);
+    }
+    expect(safeJoin('/tmp/root', 'a/b.js')).toBe('/tmp/root/a/b.js');
+    expect(safeJoin('/tmp/root', 'dir/')).toBe('/tmp/root/dir');
+  });
+
+  it('are refused while staging, leaving nothing behind', async () => {
+    await expect(stageCode(dir.path, [file('ok.js', 'x'), file('../evil.js', 'x')])).rejects.toMatchObject({ code: 'FARE_E_CODE_PATH' });
+    expect(existsSync(join(dir.path, 'evil.js'))).toBe(false);
+    expect(readdirSync(join(dir.path, 'code/.staging'))).toEqual([]);
+  });
+});

@@ -1,0 +1,186 @@
+// Deployed functions: one row per (tenant, name) holding the current version's configuration and
+// where its unpacked code lives. Every deploy or configuration change bumps the version; version
+// numbers are never reused, even after a delete and re-create, so a worker's cache keyed by
+// (tenant, name, version) can never serve stale code.
+
+import type Database from 'better-sqlite3';
+import { join } from 'node:path';
+import type { FunctionSpec, RuntimeName } from '../types.ts';
+import { commitStaged, functionCodePath, pruneVersions, removeTree, versionCodePath } from './code.ts';
+import { statementCache, type Prepare } from './sql.ts';
+import type { Clock } from './tenants.ts';
+
+export interface FunctionRecord extends FunctionSpec {
+  /** Hex SHA-256 of the uploaded zip. */
+  readonly codeSha256: string;
+  /** Size of the uploaded zip in bytes. */
+  readonly codeSize: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface FunctionConfig {
+  readonly runtime: RuntimeName;
+  readonly handler: string;
+  readonly cls: string;
+  readonly timeoutMs: number;
+  readonly env: Readonly<Record<string, string>>;
+}
+
+export interface StagedCode {
+  /** Absolute path returned by `stageCode`; moved into place by `deploy`. */
+  readonly stagedDir: string;
+  readonly sha256: string;
+  readonly size: number;
+}
+
+export type FunctionPatch = Partial<FunctionConfig>;
+
+interface FunctionRow {
+  tenant: string;
+  name: string;
+  runtime: RuntimeName;
+  handler: string;
+  class: string;
+  timeout_ms: number;
+  env: string;
+  version: number;
+  code_sha256: string;
+  code_size: number;
+  code_dir: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export class FunctionRepo {
+  readonly #db: Database.Database;
+  readonly #q: Prepare;
+  readonly #clock: Clock;
+  readonly #dataDir: string;
+
+  constructor(db: Database.Database, clock: Clock, dataDir: string) {
+    this.#db = db;
+    this.#q = statementCache(db);
+    this.#clock = clock;
+    this.#dataDir = dataDir;
+  }
+
+  get(tenant: string, name: string): FunctionRecord | undefined {
+    const r = this.#q('SELECT * FROM functions WHERE tenant = ? AND name = ?').get(tenant, name) as FunctionRow | undefined;
+    return r === undefined ? undefined : this.#toRecord(r);
+  }
+
+  list(tenant: string): FunctionRecord[] {
+    return (this.#q('SELECT * FROM functions WHERE tenant = ? ORDER BY name').all(tenant) as FunctionRow[]).map((r) => this.#toRecord(r));
+  }
+
+  /**
+   * Creates the function or replaces its code and configuration, as the next version. Synchronous
+   * from version choice to commit, so concurrent deploys of one function cannot pick the same version.
+   */
+  deploy(tenant: string, name: string, config: FunctionConfig, code: StagedCode): { record: FunctionRecord; created: boolean } {
+    const cur = this.#q('SELECT * FROM functions WHERE tenant = ? AND name = ?').get(tenant, name) as FunctionRow | undefined;
+    const version = this.#nextVersion(tenant, name);
+    const rel = versionCodePath(tenant, name, version);
+    const now = this.#clock();
+    const row: FunctionRow = {
+      tenant,
+      name,
+      runtime: config.runtime,
+      handler: config.handler,
+      class: config.cls,
+      timeout_ms: config.timeoutMs,
+      env: JSON.stringify(config.env),
+      version,
+      code_sha256: code.sha256,
+      code_size: code.size,
+      code_dir: rel,
+      created_at: cur?.created_at ?? now,
+      updated_at: now,
+    };
+    commitStaged(this.#dataDir, code.stagedDir, rel);
+    try {
+      this.#db.transaction(() => {
+        this.#bumpVersion(tenant, name, version);
+        this.#upsert(row);
+      })();
+    } catch (e) {
+      removeTree(this.#dataDir, rel);
+      throw e;
+    }
+    pruneVersions(this.#dataDir, tenant, name, version, rel);
+    return { record: this.#toRecord(row), created: cur === undefined };
+  }
+
+  /** Changes configuration only (same code), as the next version; undefined if there is no such function. */
+  update(tenant: string, name: string, patch: FunctionPatch): FunctionRecord | undefined {
+    return this.#db.transaction((): FunctionRecord | undefined => {
+      const cur = this.#q('SELECT * FROM functions WHERE tenant = ? AND name = ?').get(tenant, name) as FunctionRow | undefined;
+      if (cur === undefined) return undefined;
+      const version = this.#nextVersion(tenant, name);
+      const row: FunctionRow = {
+        ...cur,
+        runtime: patch.runtime ?? cur.runtime,
+        handler: patch.handler ?? cur.handler,
+        class: patch.cls ?? cur.class,
+        timeout_ms: patch.timeoutMs ?? cur.timeout_ms,
+        env: patch.env !== undefined ? JSON.stringify(patch.env) : cur.env,
+        version,
+        updated_at: this.#clock(),
+      };
+      this.#bumpVersion(tenant, name, version);
+      this.#upsert(row);
+      return this.#toRecord(row);
+    })();
+  }
+
+  /** Deletes the row, the grants on it and all its code; false if there was no such function. */
+  delete(tenant: string, name: string): boolean {
+    const deleted = this.#db.transaction(() => {
+      this.#q('DELETE FROM grants WHERE owner = ? AND function = ?').run(tenant, name);
+      return this.#q('DELETE FROM functions WHERE tenant = ? AND name = ?').run(tenant, name).changes === 1;
+    })();
+    if (deleted) removeTree(this.#dataDir, functionCodePath(tenant, name));
+    return deleted;
+  }
+
+  #nextVersion(tenant: string, name: string): number {
+    const r = this.#q('SELECT version FROM function_versions WHERE tenant = ? AND name = ?').get(tenant, name) as { version: number } | undefined;
+    return (r?.version ?? 0) + 1;
+  }
+
+  #bumpVersion(tenant: string, name: string, version: number): void {
+    this.#q(
+      'INSERT INTO function_versions (tenant, name, version) VALUES (?, ?, ?) ON CONFLICT (tenant, name) DO UPDATE SET version = excluded.version',
+    ).run(tenant, name, version);
+  }
+
+  #upsert(row: FunctionRow): void {
+    this.#q(
+      `INSERT INTO functions (tenant, name, runtime, handler, class, timeout_ms, env, version, code_sha256, code_size, code_dir, created_at, updated_at)
+       VALUES (@tenant, @name, @runtime, @handler, @class, @timeout_ms, @env, @version, @code_sha256, @code_size, @code_dir, @created_at, @updated_at)
+       ON CONFLICT (tenant, name) DO UPDATE SET
+         runtime = excluded.runtime, handler = excluded.handler, class = excluded.class, timeout_ms = excluded.timeout_ms,
+         env = excluded.env, version = excluded.version, code_sha256 = excluded.code_sha256, code_size = excluded.code_size,
+         code_dir = excluded.code_dir, updated_at = excluded.updated_at`,
+    ).run(row);
+  }
+
+  #toRecord(r: FunctionRow): FunctionRecord {
+    return {
+      tenant: r.tenant,
+      name: r.name,
+      runtime: r.runtime,
+      handler: r.handler,
+      cls: r.class,
+      codeDir: join(this.#dataDir, r.code_dir),
+      version: r.version,
+      timeoutMs: r.timeout_ms,
+      env: JSON.parse(r.env) as Record<string, string>,
+      codeSha256: r.code_sha256,
+      codeSize: r.code_size,
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+    };
+  }
+}

@@ -1,0 +1,14 @@
+// The store's public surface.
+
+export { openStore, Store, DB_FILE, type StoreOptions } from './store.ts';
+export { StoreError, type StoreErrorCode } from './errors.ts';
+export { MIGRATIONS, migrate, schemaVersion, type Migration } from './migrations.ts';
+export { MASTER_KEY_FILE } from './master-key.ts';
+export { ACCESS_KEY_PREFIX } from './secrets.ts';
+export { budgetState, BUDGET_WARN_AT, type BudgetState } from './budget.ts';
+export { stageCode, safeJoin, type CodeFile } from './code.ts';
+export { monthOf } from './sql.ts';
+export type { Tenant, NewTenant, TenantPatch, Credential, IssuedCredential, Grant, OverBudgetAction, Clock } from './tenants.ts';
+export type { FunctionRecord, FunctionConfig, FunctionPatch, StagedCode } from './functions.ts';
+export type { Invocation, InvocationStatus, NewInvocation, Finish } from './invocations.ts';
+export { costMicroCents, type BillingInput, type BillingRecord, type Usage, type FunctionUsage, type ClassUsage, type TenantUsage, type MonthUsage } from './billing.ts';

@@ -1,0 +1,191 @@
+// The durable queue of asynchronous (Event) invocations. `enqueue` returns only once the row is on
+// disk (WAL, synchronous=FULL), so the 202 that follows is a promise kept across `kill -9`. Delivery
+// is at least once: rows left `running` by a crash are requeued on start-up.
+
+import type Database from 'better-sqlite3';
+import type { BillingInput, BillingRepo } from './billing.ts';
+import { statementCache, type Prepare } from './sql.ts';
+import type { Clock } from './tenants.ts';
+
+export type InvocationStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+
+export interface NewInvocation {
+  readonly id: string;
+  /** Owner of the function. */
+  readonly tenant: string;
+  readonly function: string;
+  readonly version: number;
+  /** Tenant that invoked. */
+  readonly caller: string;
+  /** Effective class name, and its index in the price table when enqueued (claims go by index). */
+  readonly cls: string;
+  readonly classIndex: number;
+  readonly payload: Buffer;
+  readonly clientContext?: string;
+}
+
+export interface Invocation extends Omit<NewInvocation, 'clientContext'> {
+  readonly clientContext: string | null;
+  readonly status: InvocationStatus;
+  /** Executions started so far (a claim increments it). */
+  readonly attempts: number;
+  readonly runAfter: number;
+  readonly result: Buffer | null;
+  readonly functionError: 'Handled' | 'Unhandled' | null;
+  /** Error type reported by the function, or why the platform gave up. */
+  readonly error: string | null;
+  readonly createdAt: number;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+}
+
+export interface Finish {
+  readonly status: 'succeeded' | 'failed';
+  readonly result: Buffer | null;
+  readonly functionError?: 'Handled' | 'Unhandled';
+  readonly error?: string;
+  /** The version that ran, if it differs from the one recorded at enqueue. */
+  readonly version?: number;
+}
+
+interface InvocationRow {
+  seq: number;
+  id: string;
+  tenant: string;
+  function: string;
+  version: number;
+  caller: string;
+  class: string;
+  class_index: number;
+  payload: Buffer;
+  client_context: string | null;
+  status: InvocationStatus;
+  attempts: number;
+  run_after: number;
+  result: Buffer | null;
+  function_error: 'Handled' | 'Unhandled' | null;
+  error: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+const toInvocation = (r: InvocationRow): Invocation => ({
+  id: r.id,
+  tenant: r.tenant,
+  function: r.function,
+  version: r.version,
+  caller: r.caller,
+  cls: r.class,
+  classIndex: r.class_index,
+  payload: r.payload,
+  clientContext: r.client_context,
+  status: r.status,
+  attempts: r.attempts,
+  runAfter: r.run_after,
+  result: r.result,
+  functionError: r.function_error,
+  error: r.error,
+  createdAt: r.created_at,
+  startedAt: r.started_at,
+  finishedAt: r.finished_at,
+});
+
+export class InvocationRepo {
+  readonly #db: Database.Database;
+  readonly #q: Prepare;
+  readonly #clock: Clock;
+  readonly #billing: BillingRepo;
+
+  constructor(db: Database.Database, clock: Clock, billing: BillingRepo) {
+    this.#db = db;
+    this.#q = statementCache(db);
+    this.#clock = clock;
+    this.#billing = billing;
+  }
+
+  /** Durably queues an invocation; on return it survives a crash. */
+  enqueue(n: NewInvocation): Invocation {
+    const now = this.#clock();
+    this.#q(
+      `INSERT INTO invocations (id, tenant, function, version, caller, class, class_index, payload, client_context, status, attempts, run_after, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)`,
+    ).run(n.id, n.tenant, n.function, n.version, n.caller, n.cls, n.classIndex, n.payload, n.clientContext ?? null, now, now);
+    return this.get(n.id) as Invocation;
+  }
+
+  get(id: string): Invocation | undefined {
+    const r = this.#q('SELECT * FROM invocations WHERE id = ?').get(id) as InvocationRow | undefined;
+    return r === undefined ? undefined : toInvocation(r);
+  }
+
+  /**
+   * Takes the next runnable invocation — highest class first (lowest index), then oldest — marks it
+   * running and counts the attempt. Undefined when none is runnable now.
+   */
+  claim(): Invocation | undefined {
+    const now = this.#clock();
+    const r = this.#q(
+      `UPDATE invocations SET status = 'running', attempts = attempts + 1, started_at = ?
+       WHERE seq = (SELECT seq FROM invocations WHERE status = 'queued' AND run_after <= ? ORDER BY class_index, seq LIMIT 1)
+       RETURNING *`,
+    ).get(now, now) as InvocationRow | undefined;
+    return r === undefined ? undefined : toInvocation(r);
+  }
+
+  /**
+   * Completes a running invocation and, in the same transaction, writes the billing record of the
+   * attempt (if it ran). False if the row was not running (already finished by another path).
+   */
+  finish(id: string, f: Finish, billing?: BillingInput): boolean {
+    return this.#db.transaction(() => {
+      const changed = this.#q(
+        `UPDATE invocations SET status = ?, result = ?, function_error = ?, error = ?, finished_at = ?, version = COALESCE(?, version)
+         WHERE id = ? AND status = 'running'`,
+      ).run(f.status, f.result, f.functionError ?? null, f.error ?? null, this.#clock(), f.version ?? null, id).changes;
+      if (changed === 0) return false;
+      if (billing !== undefined) this.#billing.record(billing);
+      return true;
+    })();
+  }
+
+  /**
+   * Puts a running invocation back in the queue, runnable from `runAfter`, billing the attempt that
+   * just failed (if it ran). `refundAttempt`: the attempt did not run (the platform was throttled).
+   */
+  retry(id: string, runAfter: number, opts: { billing?: BillingInput; refundAttempt?: boolean; error?: string } = {}): boolean {
+    return this.#db.transaction(() => {
+      const changed = this.#q(
+        `UPDATE invocations SET status = 'queued', run_after = ?, attempts = attempts - ?, error = ?
+         WHERE id = ? AND status = 'running'`,
+      ).run(runAfter, opts.refundAttempt === true ? 1 : 0, opts.error ?? null, id).changes;
+      if (changed === 0) return false;
+      if (opts.billing !== undefined) this.#billing.record(opts.billing);
+      return true;
+    })();
+  }
+
+  /** Start-up recovery: everything left `running` by a crash is queued again. Returns how many. */
+  requeueRunning(): number {
+    return this.#q("UPDATE invocations SET status = 'queued', run_after = ? WHERE status = 'running'").run(this.#clock()).changes;
+  }
+
+  /** Earliest time a queued invocation becomes runnable (undefined: the queue is empty). */
+  nextRunAfter(): number | undefined {
+    const r = this.#q("SELECT MIN(run_after) AS t FROM invocations WHERE status = 'queued'").get() as { t: number | null };
+    return r.t ?? undefined;
+  }
+
+  counts(): Record<InvocationStatus, number> {
+    const out: Record<InvocationStatus, number> = { queued: 0, running: 0, succeeded: 0, failed: 0 };
+    for (const r of this.#q('SELECT status, COUNT(*) AS n FROM invocations GROUP BY status').all() as { status: InvocationStatus; n: number }[]) {
+      out[r.status] = r.n;
+    }
+    return out;
+  }
+
+  /** Deletes finished invocations older than `before` (ms); their billing records stay. */
+  purgeFinished(before: number): number {
+    return this.#q("DELETE FROM invocations WHERE status IN ('succeeded', 'failed') AND finished_at < ?").run(before).changes;
+  }
+}

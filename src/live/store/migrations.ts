@@ -1,0 +1,170 @@
+// The schema of the store as an ordered list of migrations, and the function that applies them.
+// `schema_version` holds the number of the last migration applied; each migration runs in its own
+// transaction together with the version bump, so a crash leaves the database at a whole version.
+
+import type Database from 'better-sqlite3';
+import { StoreError } from './errors.ts';
+
+export interface Migration {
+  /** 1, 2, 3, … in order, never reused. */
+  readonly version: number;
+  readonly description: string;
+  readonly sql: string;
+}
+
+/** Never edit a migration that has shipped: add the next one. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'tenants, credentials, grants, functions, async invocations, billing',
+    sql: `
+      CREATE TABLE tenants (
+        id            TEXT PRIMARY KEY,
+        name          TEXT NOT NULL,
+        budget_uc     REAL,                      -- monthly budget in µ¢; NULL: no budget
+        over_budget   TEXT NOT NULL CHECK (over_budget IN ('throttle', 'degrade')),
+        created_at    INTEGER NOT NULL           -- ms since the epoch
+      ) STRICT;
+
+      CREATE TABLE credentials (
+        access_key_id TEXT PRIMARY KEY,
+        tenant        TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        secret_hash   TEXT NOT NULL,             -- scrypt$N$r$p$salt$hash (base64)
+        secret_enc    TEXT NOT NULL,             -- AES-256-GCM under master.key, for SigV4
+        admin         INTEGER NOT NULL CHECK (admin IN (0, 1)),
+        created_at    INTEGER NOT NULL,
+        revoked_at    INTEGER
+      ) STRICT;
+      CREATE INDEX credentials_by_tenant ON credentials(tenant);
+
+      CREATE TABLE grants (
+        owner         TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        function      TEXT NOT NULL,             -- a function name of owner, or '*' for all
+        grantee       TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        created_at    INTEGER NOT NULL,
+        PRIMARY KEY (owner, function, grantee)
+      ) STRICT;
+      CREATE INDEX grants_by_grantee ON grants(grantee);
+
+      CREATE TABLE functions (
+        tenant        TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        name          TEXT NOT NULL,
+        runtime       TEXT NOT NULL CHECK (runtime IN ('nodejs', 'python', 'provided')),
+        handler       TEXT NOT NULL,
+        class         TEXT NOT NULL,             -- price-class name
+        timeout_ms    INTEGER NOT NULL,
+        env           TEXT NOT NULL,             -- JSON object of strings
+        version       INTEGER NOT NULL,
+        code_sha256   TEXT NOT NULL,             -- hex, of the uploaded zip
+        code_size     INTEGER NOT NULL,          -- bytes of the uploaded zip
+        code_dir      TEXT NOT NULL,             -- <data>/code/<tenant>/<name>/<version>
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        PRIMARY KEY (tenant, name)
+      ) STRICT;
+
+      -- Highest version ever given to (tenant, name): survives a delete, so versions are never reused.
+      CREATE TABLE function_versions (
+        tenant        TEXT NOT NULL,
+        name          TEXT NOT NULL,
+        version       INTEGER NOT NULL,
+        PRIMARY KEY (tenant, name)
+      ) STRICT;
+
+      CREATE TABLE invocations (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,   -- arrival order
+        id             TEXT NOT NULL UNIQUE,                -- request id returned with the 202
+        tenant         TEXT NOT NULL,                       -- owner of the function (pays)
+        function       TEXT NOT NULL,
+        version        INTEGER NOT NULL,                    -- at enqueue; the version run, once claimed
+        caller         TEXT NOT NULL,                       -- tenant that invoked
+        class          TEXT NOT NULL,                       -- effective class name
+        class_index    INTEGER NOT NULL,                    -- its index when enqueued (claim order)
+        payload        BLOB NOT NULL,
+        client_context TEXT,
+        status         TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),
+        attempts       INTEGER NOT NULL DEFAULT 0,
+        run_after      INTEGER NOT NULL,                    -- not claimed before this time (retry backoff)
+        result         BLOB,
+        function_error TEXT,                                -- Handled | Unhandled
+        error          TEXT,                                -- error type or platform error
+        created_at     INTEGER NOT NULL,
+        started_at     INTEGER,
+        finished_at    INTEGER
+      ) STRICT;
+      CREATE INDEX invocations_queue ON invocations(status, class_index, seq);
+
+      CREATE TABLE billing (
+        id             TEXT PRIMARY KEY,                    -- request id (sync) or <invocation>#<attempt>
+        invocation_id  TEXT NOT NULL,
+        tenant         TEXT NOT NULL,                       -- who pays: the function's owner
+        function       TEXT NOT NULL,
+        caller         TEXT NOT NULL,
+        class          TEXT NOT NULL,                       -- class charged
+        cpu_ms         REAL NOT NULL,
+        mem_gbs        REAL NOT NULL,
+        price          REAL NOT NULL,                       -- µ¢ per CPU-second of that class
+        memory_price   REAL NOT NULL,                       -- µ¢ per GB-second
+        cost_uc        REAL NOT NULL,                       -- µ¢
+        month          TEXT NOT NULL,                       -- YYYY-MM (UTC)
+        at             INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX billing_by_tenant_month ON billing(tenant, month, function);
+
+      -- Running totals kept in the same transaction as each billing row: budget checks read one row.
+      CREATE TABLE usage_monthly (
+        tenant         TEXT NOT NULL,
+        month          TEXT NOT NULL,
+        invocations    INTEGER NOT NULL,
+        cpu_ms         REAL NOT NULL,
+        mem_gbs        REAL NOT NULL,
+        cost_uc        REAL NOT NULL,
+        PRIMARY KEY (tenant, month)
+      ) STRICT;
+    `,
+  },
+];
+
+/** Current schema version of an open database (0: empty). */
+export function schemaVersion(db: Database.Database): number {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT');
+  const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
+  return row?.version ?? 0;
+}
+
+/**
+ * Brings the database up to the last migration in `migrations` and returns the versions applied.
+ * Refuses a database written by a newer Fare (its version is past the last migration known here).
+ */
+export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): number[] {
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`migration list is broken: entry ${i} has version ${m.version}, expected ${i + 1}`);
+  });
+  const current = schemaVersion(db);
+  const latest = migrations.at(-1)?.version ?? 0;
+  if (current > latest) {
+    throw new StoreError(
+      'FARE_E_STORE_TOO_NEW',
+      `the store is at schema version ${current}, but this Fare knows only up to ${latest}: run a newer Fare, or point --data at another directory`,
+    );
+  }
+  const applied: number[] = [];
+  for (const m of migrations) {
+    if (m.version <= current) continue;
+    const step = db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('DELETE FROM schema_version').run();
+      db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(m.version);
+    });
+    try {
+      step();
+    } catch (e) {
+      throw new StoreError(
+        'FARE_E_STORE_MIGRATION',
+        `migration ${m.version} (${m.description}) failed: ${(e as Error).message}; the store is left at version ${schemaVersion(db)}`,
+      );
+    }
+    applied.push(m.version);
+  }
+  return applied;
+}

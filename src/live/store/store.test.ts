@@ -1,0 +1,136 @@
+import Database from 'better-sqlite3';
+import { existsSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { StoreError } from './errors.ts';
+import { MASTER_KEY_FILE, openSecret, sealSecret } from './master-key.ts';
+import { migrate, MIGRATIONS, schemaVersion, type Migration } from './migrations.ts';
+import { DB_FILE, openStore } from './store.ts';
+import { manualClock, tempDir, type TempDir } from './testing.ts';
+
+let dir: TempDir;
+beforeEach(() => {
+  dir = tempDir();
+});
+afterEach(() => {
+  dir.remove();
+});
+
+describe('opening a store', () => {
+  it('creates the database in WAL mode with synchronous=FULL and foreign keys on', () => {
+    const store = openStore({ dataDir: dir.path });
+    expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(store.db.pragma('synchronous', { simple: true })).toBe(2); // FULL
+    expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(existsSync(join(dir.path, DB_FILE))).toBe(true);
+    store.close();
+  });
+
+  it('creates master.key once, 32 bytes in hex, readable only by its owner', () => {
+    openStore({ dataDir: dir.path }).close();
+    const path = join(dir.path, MASTER_KEY_FILE);
+    const first = readFileSync(path, 'utf8');
+    expect(first.trim()).toMatch(/^[0-9a-f]{64}$/);
+    if (process.platform !== 'win32') expect(statSync(path).mode & 0o777).toBe(0o600);
+    openStore({ dataDir: dir.path }).close();
+    expect(readFileSync(path, 'utf8')).toBe(first);
+  });
+
+  it('refuses a master.key that others can read, saying how to fix it', () => {
+    if (process.platform === 'win32') return;
+    openStore({ dataDir: dir.path }).close();
+    chmodSync(join(dir.path, MASTER_KEY_FILE), 0o644);
+    expect(() => openStore({ dataDir: dir.path })).toThrow(/chmod 600/);
+  });
+
+  it('refuses a damaged master.key', () => {
+    writeFileSync(join(dir.path, MASTER_KEY_FILE), 'nope\n', { mode: 0o600 });
+    expect(() => openStore({ dataDir: dir.path })).toThrow(StoreError);
+  });
+});
+
+describe('migrations', () => {
+  it('bring an empty database to the latest version and record it', () => {
+    const store = openStore({ dataDir: dir.path });
+    expect(schemaVersion(store.db)).toBe(MIGRATIONS.at(-1)?.version);
+    store.close();
+  });
+
+  it('are applied once: reopening applies nothing', () => {
+    openStore({ dataDir: dir.path }).close();
+    const db = new Database(join(dir.path, DB_FILE));
+    expect(migrate(db)).toEqual([]);
+    db.close();
+  });
+
+  it('apply only the ones past the recorded version, in order', () => {
+    const db = new Database(':memory:');
+    const ms: Migration[] = [
+      { version: 1, description: 'a', sql: 'CREATE TABLE a (x INTEGER) STRICT;' },
+      { version: 2, description: 'b', sql: 'ALTER TABLE a ADD COLUMN y TEXT;' },
+      { version: 3, description: 'c', sql: 'CREATE INDEX a_y ON a(y);' },
+    ];
+    expect(migrate(db, ms.slice(0, 1))).toEqual([1]);
+    db.prepare('INSERT INTO a (x) VALUES (1)').run();
+    expect(migrate(db, ms)).toEqual([2, 3]);
+    expect(schemaVersion(db)).toBe(3);
+    expect(db.prepare('SELECT x, y FROM a').get()).toEqual({ x: 1, y: null });
+  });
+
+  it('leave the database at the last whole version when one fails', () => {
+    const db = new Database(':memory:');
+    const ms: Migration[] = [
+      { version: 1, description: 'a', sql: 'CREATE TABLE a (x INTEGER) STRICT;' },
+      { version: 2, description: 'broken', sql: 'CREATE TABLE b (x INTEGER); CREATE TABLE a (x INTEGER);' },
+    ];
+    expect(() => migrate(db, ms)).toThrow(/migration 2 \(broken\) failed.*version 1/);
+    expect(schemaVersion(db)).toBe(1);
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'b'").get()).toBeUndefined();
+  });
+
+  it('refuse a database written by a newer Fare', () => {
+    const db = new Database(':memory:');
+    migrate(db, [{ version: 1, description: 'a', sql: '' }, { version: 2, description: 'b', sql: '' }]);
+    expect(() => migrate(db, [{ version: 1, description: 'a', sql: '' }])).toThrow(/schema version 2.*newer Fare/);
+  });
+});
+
+describe('sealed secrets', () => {
+  it('round-trip, and cannot be moved to another access key id', () => {
+    const key = Buffer.alloc(32, 7);
+    const sealed = sealSecret(key, 'shh', 'FAREAAAA');
+    expect(sealed).not.toContain('shh');
+    expect(openSecret(key, sealed, 'FAREAAAA')).toBe('shh');
+    expect(() => openSecret(key, sealed, 'FAREBBBB')).toThrow(/master.key/);
+    expect(() => openSecret(Buffer.alloc(32, 8), sealed, 'FAREAAAA')).toThrow(/master.key/);
+  });
+});
+
+describe('budget state', () => {
+  it('goes ok → warn at 80% → the tenant action at 100% of its monthly budget', () => {
+    const clock = manualClock(Date.UTC(2025, 2, 31, 23, 0));
+    const store = openStore({ dataDir: dir.path, clock });
+    store.tenants.create({ id: 'acme', budgetMicroCents: 100, overBudget: 'degrade' });
+    store.tenants.create({ id: 'free' });
+    const bill = (id: string, cost: number): void => {
+      store.billing.record({ id, invocationId: id, tenant: 'acme', function: 'f', caller: 'acme', cls: 'high', cpuMs: cost * 500, memGBs: 0, price: 2, memoryPrice: 0.25 });
+    };
+    expect(store.budgetState('acme')).toBe('ok');
+    bill('a', 79);
+    expect(store.budgetState('acme')).toBe('ok');
+    bill('b', 1);
+    expect(store.budgetState('acme')).toBe('warn');
+    bill('c', 20);
+    expect(store.budgetState('acme')).toBe('degrade');
+    store.tenants.update('acme', { overBudget: 'throttle' });
+    expect(store.budgetState('acme')).toBe('throttle');
+    clock.set(Date.UTC(2025, 3, 1, 0, 0)); // a new month starts from zero
+    expect(store.budgetState('acme')).toBe('ok');
+    expect(store.budgetState('free')).toBe('ok');
+    // Early in a month, spending out of reason for the budget (30% on day 2) is over already.
+    clock.set(Date.UTC(2025, 3, 2, 0, 0));
+    bill('d', 30);
+    expect(store.budgetState('acme')).toBe('throttle');
+    store.close();
+  });
+});

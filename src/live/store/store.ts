@@ -1,0 +1,126 @@
+// The embedded state of `fare up`: one SQLite file (`<data>/fare.db`, WAL, synchronous=FULL, so a
+// write that returned survives `kill -9` and power loss), the master key, and the code tree. Opens,
+// migrates and recovers; the repositories do the rest.
+
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { BillingRepo } from './billing.ts';
+import { budgetState, type BudgetState } from './budget.ts';
+import { clearStaging } from './code.ts';
+import { FunctionRepo } from './functions.ts';
+import { InvocationRepo } from './invocations.ts';
+import { deriveKey, loadOrCreateMasterKey } from './master-key.ts';
+import { migrate } from './migrations.ts';
+import { monthOf } from './sql.ts';
+import { CredentialRepo, GrantRepo, TenantRepo, type Clock, type IssuedCredential, type NewTenant, type Tenant } from './tenants.ts';
+
+export const DB_FILE = 'fare.db';
+
+export interface StoreOptions {
+  /** Created (0700) if missing. */
+  readonly dataDir: string;
+  /** Wall clock in ms since the epoch; tests drive their own. */
+  readonly clock?: Clock;
+  /**
+   * Requeue invocations left `running` by a previous process (default true). Pass false when
+   * opening a store that a running `fare up` owns (for example to read bills).
+   */
+  readonly recoverQueue?: boolean;
+  /** scrypt cost for new credential hashes (default 16384, a power of two). Tests lower it. */
+  readonly scryptN?: number;
+}
+
+export class Store {
+  readonly dataDir: string;
+  readonly db: Database.Database;
+  readonly clock: Clock;
+  readonly tenants: TenantRepo;
+  readonly credentials: CredentialRepo;
+  readonly grants: GrantRepo;
+  readonly functions: FunctionRepo;
+  readonly invocations: InvocationRepo;
+  readonly billing: BillingRepo;
+  /** Invocations found `running` at open and requeued. */
+  readonly recovered: number;
+  readonly #master: Buffer;
+
+  private constructor(opts: StoreOptions) {
+    this.dataDir = opts.dataDir;
+    this.clock = opts.clock ?? Date.now;
+    if (opts.scryptN !== undefined && (!Number.isInteger(Math.log2(opts.scryptN)) || opts.scryptN < 2)) {
+      throw new Error(`scryptN must be a power of two ≥ 2, got ${opts.scryptN}`);
+    }
+    mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
+    this.#master = loadOrCreateMasterKey(this.dataDir);
+    this.db = new Database(join(this.dataDir, DB_FILE));
+    try {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('foreign_keys = ON');
+      this.db.pragma('busy_timeout = 5000');
+      migrate(this.db);
+    } catch (e) {
+      this.db.close();
+      throw e;
+    }
+    this.tenants = new TenantRepo(this.db, this.clock);
+    this.credentials = new CredentialRepo(this.db, this.clock, this.#master, opts.scryptN);
+    this.grants = new GrantRepo(this.db, this.clock);
+    this.functions = new FunctionRepo(this.db, this.clock, this.dataDir);
+    this.billing = new BillingRepo(this.db, this.clock);
+    this.invocations = new InvocationRepo(this.db, this.clock, this.billing);
+    if (opts.recoverQueue ?? true) {
+      this.recovered = this.invocations.requeueRunning();
+      clearStaging(this.dataDir);
+    } else {
+      this.recovered = 0;
+    }
+  }
+
+  static open(opts: StoreOptions): Store {
+    return new Store(opts);
+  }
+
+  /** Creates a tenant and its first credential in one transaction; the secret is returned only here. */
+  async createTenant(t: NewTenant, opts: { admin?: boolean } = {}): Promise<{ tenant: Tenant; credential: IssuedCredential }> {
+    const pending = await this.credentials.issue(t.id, opts.admin ?? false);
+    const tenant = this.db.transaction(() => {
+      const created = this.tenants.create(t);
+      pending.insert();
+      return created;
+    })();
+    return { tenant, credential: pending.issued };
+  }
+
+  /**
+   * First start: if no administrator credential exists, creates tenant `admin` (if needed) with one
+   * and returns it, so `fare up` can print it once. Undefined when an administrator already exists.
+   */
+  async bootstrapAdmin(id = 'admin'): Promise<IssuedCredential | undefined> {
+    if (this.credentials.hasAdmin()) return undefined;
+    if (this.tenants.get(id) === undefined) return (await this.createTenant({ id, name: 'Administrator' }, { admin: true })).credential;
+    return this.credentials.create(id, { admin: true });
+  }
+
+  /** The tenant's standing against its budget this month (`ok` for an unknown tenant). */
+  budgetState(tenantId: string): BudgetState {
+    const tenant = this.tenants.get(tenantId);
+    if (tenant === undefined) return 'ok';
+    const now = this.clock();
+    return budgetState(tenant, this.billing.tenantMonth(tenantId, monthOf(now)).costMicroCents, now);
+  }
+
+  /** A 32-byte key for `purpose`, derived from master.key (e.g. signing invocation contexts). */
+  deriveKey(purpose: string): Buffer {
+    return deriveKey(this.#master, purpose);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+export function openStore(opts: StoreOptions): Store {
+  return Store.open(opts);
+}

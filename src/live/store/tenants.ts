@@ -1,0 +1,293 @@
+// Tenants, their credentials and their grants. A tenant owns functions and pays for them; a
+// credential (access key id + secret) authenticates as a tenant, optionally as an administrator; a
+// grant lets one tenant invoke another tenant's function.
+
+import type Database from 'better-sqlite3';
+import { StoreError } from './errors.ts';
+import { statementCache, type Prepare } from './sql.ts';
+import { openSecret, sealSecret } from './master-key.ts';
+import { DEFAULT_SCRYPT_N, hashSecret, newAccessKeyId, newSecret, verifySecretHash } from './secrets.ts';
+
+export type Clock = () => number;
+export type OverBudgetAction = 'throttle' | 'degrade';
+
+export interface Tenant {
+  readonly id: string;
+  readonly name: string;
+  /** Monthly budget in µ¢; null: none. */
+  readonly budgetMicroCents: number | null;
+  /** What happens once the month's spending reaches the budget. */
+  readonly overBudget: OverBudgetAction;
+  readonly createdAt: number;
+}
+
+export interface NewTenant {
+  readonly id: string;
+  readonly name?: string;
+  readonly budgetMicroCents?: number | null;
+  readonly overBudget?: OverBudgetAction;
+}
+
+export interface TenantPatch {
+  readonly name?: string;
+  readonly budgetMicroCents?: number | null;
+  readonly overBudget?: OverBudgetAction;
+}
+
+export interface Credential {
+  readonly accessKeyId: string;
+  readonly tenant: string;
+  readonly admin: boolean;
+  readonly createdAt: number;
+  readonly revokedAt: number | null;
+}
+
+/** A credential as created: the only time the secret is returned. */
+export interface IssuedCredential extends Credential {
+  readonly secret: string;
+}
+
+/** A credential computed but not yet stored. */
+export interface PendingCredential {
+  readonly issued: IssuedCredential;
+  /** Stores it, synchronously, so it can share a transaction with other writes. */
+  insert(): void;
+}
+
+export interface Grant {
+  readonly owner: string;
+  /** A function name of `owner`, or `*` for all of them. */
+  readonly function: string;
+  readonly grantee: string;
+  readonly createdAt: number;
+}
+
+interface TenantRow {
+  id: string;
+  name: string;
+  budget_uc: number | null;
+  over_budget: OverBudgetAction;
+  created_at: number;
+}
+
+interface CredentialRow {
+  access_key_id: string;
+  tenant: string;
+  secret_hash: string;
+  secret_enc: string;
+  admin: number;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+interface GrantRow {
+  owner: string;
+  function: string;
+  grantee: string;
+  created_at: number;
+}
+
+const toTenant = (r: TenantRow): Tenant => ({
+  id: r.id,
+  name: r.name,
+  budgetMicroCents: r.budget_uc,
+  overBudget: r.over_budget,
+  createdAt: r.created_at,
+});
+
+const toCredential = (r: CredentialRow): Credential => ({
+  accessKeyId: r.access_key_id,
+  tenant: r.tenant,
+  admin: r.admin === 1,
+  createdAt: r.created_at,
+  revokedAt: r.revoked_at,
+});
+
+const toGrant = (r: GrantRow): Grant => ({ owner: r.owner, function: r.function, grantee: r.grantee, createdAt: r.created_at });
+
+export class TenantRepo {
+  readonly #q: Prepare;
+  readonly #clock: Clock;
+
+  constructor(db: Database.Database, clock: Clock) {
+    this.#q = statementCache(db);
+    this.#clock = clock;
+  }
+
+  /** Inserts a tenant; throws FARE_E_TENANT_EXISTS if the id is taken. */
+  create(t: NewTenant): Tenant {
+    if (this.get(t.id) !== undefined) {
+      throw new StoreError('FARE_E_TENANT_EXISTS', `tenant ${t.id} already exists: choose another id`);
+    }
+    const row: TenantRow = {
+      id: t.id,
+      name: t.name ?? t.id,
+      budget_uc: t.budgetMicroCents ?? null,
+      over_budget: t.overBudget ?? 'throttle',
+      created_at: this.#clock(),
+    };
+    this
+      .#q('INSERT INTO tenants (id, name, budget_uc, over_budget, created_at) VALUES (@id, @name, @budget_uc, @over_budget, @created_at)')
+      .run(row);
+    return toTenant(row);
+  }
+
+  get(id: string): Tenant | undefined {
+    const r = this.#q('SELECT * FROM tenants WHERE id = ?').get(id) as TenantRow | undefined;
+    return r === undefined ? undefined : toTenant(r);
+  }
+
+  list(): Tenant[] {
+    return (this.#q('SELECT * FROM tenants ORDER BY id').all() as TenantRow[]).map(toTenant);
+  }
+
+  /** Applies the fields present in `patch`; undefined if there is no such tenant. */
+  update(id: string, patch: TenantPatch): Tenant | undefined {
+    const cur = this.get(id);
+    if (cur === undefined) return undefined;
+    const next: Tenant = {
+      ...cur,
+      ...(patch.name !== undefined ? { name: patch.name } : {}),
+      ...(patch.budgetMicroCents !== undefined ? { budgetMicroCents: patch.budgetMicroCents } : {}),
+      ...(patch.overBudget !== undefined ? { overBudget: patch.overBudget } : {}),
+    };
+    this
+      .#q('UPDATE tenants SET name = ?, budget_uc = ?, over_budget = ? WHERE id = ?')
+      .run(next.name, next.budgetMicroCents, next.overBudget, id);
+    return next;
+  }
+}
+
+export class CredentialRepo {
+  readonly #q: Prepare;
+  readonly #clock: Clock;
+  readonly #master: Buffer;
+  readonly #scryptN: number;
+
+  constructor(db: Database.Database, clock: Clock, master: Buffer, scryptN = DEFAULT_SCRYPT_N) {
+    this.#q = statementCache(db);
+    this.#clock = clock;
+    this.#master = master;
+    this.#scryptN = scryptN;
+  }
+
+  /**
+   * Computes everything a new credential needs (the slow scrypt hash included) without touching the
+   * database; `insert()` then stores it synchronously, so it can share a transaction.
+   */
+  async issue(tenant: string, admin: boolean): Promise<PendingCredential> {
+    const accessKeyId = newAccessKeyId();
+    const secret = newSecret();
+    const row: CredentialRow = {
+      access_key_id: accessKeyId,
+      tenant,
+      secret_hash: await hashSecret(secret, this.#scryptN),
+      secret_enc: sealSecret(this.#master, secret, accessKeyId),
+      admin: admin ? 1 : 0,
+      created_at: this.#clock(),
+      revoked_at: null,
+    };
+    const insert = (): void => {
+      this.#q(
+        `INSERT INTO credentials (access_key_id, tenant, secret_hash, secret_enc, admin, created_at, revoked_at)
+         VALUES (@access_key_id, @tenant, @secret_hash, @secret_enc, @admin, @created_at, @revoked_at)`,
+      ).run(row);
+    };
+    return { issued: { ...toCredential(row), secret }, insert };
+  }
+
+  /** Issues a credential for an existing tenant; the returned secret is never available again. */
+  async create(tenant: string, opts: { admin?: boolean } = {}): Promise<IssuedCredential> {
+    const pending = await this.issue(tenant, opts.admin ?? false);
+    if (this.#q('SELECT 1 FROM tenants WHERE id = ?').get(tenant) === undefined) {
+      throw new StoreError('FARE_E_TENANT_NOT_FOUND', `tenant ${tenant} does not exist: create it first`);
+    }
+    pending.insert();
+    return pending.issued;
+  }
+
+  get(accessKeyId: string): Credential | undefined {
+    const r = this.#row(accessKeyId);
+    return r === undefined ? undefined : toCredential(r);
+  }
+
+  list(tenant: string): Credential[] {
+    return (this.#q('SELECT * FROM credentials WHERE tenant = ? ORDER BY created_at, access_key_id').all(tenant) as CredentialRow[]).map(toCredential);
+  }
+
+  /** The credential if `secret` matches its scrypt hash and it is not revoked. */
+  async verify(accessKeyId: string, secret: string): Promise<Credential | undefined> {
+    const r = this.#row(accessKeyId);
+    if (r === undefined || r.revoked_at !== null) return undefined;
+    return (await verifySecretHash(secret, r.secret_hash)) ? toCredential(r) : undefined;
+  }
+
+  /** The secret itself, decrypted with the master key: SigV4 verification computes HMACs with it. */
+  signingSecret(accessKeyId: string): { credential: Credential; secret: string } | undefined {
+    const r = this.#row(accessKeyId);
+    if (r === undefined || r.revoked_at !== null) return undefined;
+    return { credential: toCredential(r), secret: openSecret(this.#master, r.secret_enc, r.access_key_id) };
+  }
+
+  /** Marks a credential revoked; false if there is none or it was already revoked. */
+  revoke(accessKeyId: string): boolean {
+    return this.#q('UPDATE credentials SET revoked_at = ? WHERE access_key_id = ? AND revoked_at IS NULL').run(this.#clock(), accessKeyId).changes === 1;
+  }
+
+  hasAdmin(): boolean {
+    return this.#q('SELECT 1 FROM credentials WHERE admin = 1 AND revoked_at IS NULL LIMIT 1').get() !== undefined;
+  }
+
+  #row(accessKeyId: string): CredentialRow | undefined {
+    return this.#q('SELECT * FROM credentials WHERE access_key_id = ?').get(accessKeyId) as CredentialRow | undefined;
+  }
+}
+
+export class GrantRepo {
+  readonly #q: Prepare;
+  readonly #clock: Clock;
+
+  constructor(db: Database.Database, clock: Clock) {
+    this.#q = statementCache(db);
+    this.#clock = clock;
+  }
+
+  /** Idempotent: granting twice keeps the first grant's time. */
+  add(owner: string, fn: string, grantee: string): Grant {
+    this
+      .#q('INSERT OR IGNORE INTO grants (owner, function, grantee, created_at) VALUES (?, ?, ?, ?)')
+      .run(owner, fn, grantee, this.#clock());
+    const r = this.#q('SELECT * FROM grants WHERE owner = ? AND function = ? AND grantee = ?').get(owner, fn, grantee) as GrantRow;
+    return toGrant(r);
+  }
+
+  remove(owner: string, fn: string, grantee: string): boolean {
+    return this.#q('DELETE FROM grants WHERE owner = ? AND function = ? AND grantee = ?').run(owner, fn, grantee).changes === 1;
+  }
+
+  /** May `grantee` invoke `owner`'s function `fn`? (A tenant may always invoke its own.) */
+  allows(owner: string, fn: string, grantee: string): boolean {
+    if (owner === grantee) return true;
+    return (
+      this
+        .#q("SELECT 1 FROM grants WHERE owner = ? AND grantee = ? AND function IN (?, '*') LIMIT 1")
+        .get(owner, grantee, fn) !== undefined
+    );
+  }
+
+  /** Grants given by `tenant` and grants given to it. */
+  involving(tenant: string): Grant[] {
+    return (
+      this.#q('SELECT * FROM grants WHERE owner = ? OR grantee = ? ORDER BY owner, function, grantee').all(tenant, tenant) as GrantRow[]
+    ).map(toGrant);
+  }
+
+  list(): Grant[] {
+    return (this.#q('SELECT * FROM grants ORDER BY owner, function, grantee').all() as GrantRow[]).map(toGrant);
+  }
+
+  /** Drops grants on a function that no longer exists (called when it is deleted). */
+  removeFunction(owner: string, fn: string): void {
+    this.#q('DELETE FROM grants WHERE owner = ? AND function = ?').run(owner, fn);
+  }
+}
