@@ -6,6 +6,8 @@ import { resolve } from 'node:path';
 const HELP = `fare — serverless functions scheduled by price class
 
 Usage:
+  fare up [--port 8080] [--host 127.0.0.1] [--data-dir ./.fare] [--policy fare|hermod|fifo]
+                                                   run Fare on this machine (gateway, shard, worker)
   fare sim fig4 [--quick] [--seed N] [--out DIR]   reproduce the paper's Figure 4 (latency per class vs load)
   fare sim fig5 [--quick] [--seed N] [--out DIR]   reproduce the paper's Figure 5 (memory and swapping)
   fare sim run CONFIG [--seed N] [--out DIR]       run the experiment described in a JSON config file
@@ -27,6 +29,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       const pkg = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string };
       process.stdout.write(`${pkg.version}\n`);
       return 0;
+    }
+    case 'up': {
+      const { runUp } = await import('./up.ts');
+      return runUp(rest);
     }
     case 'sim': {
       // Loaded on demand: the simulator pulls in the chart renderer, which --help does not need.

@@ -23,6 +23,8 @@ export interface PoolOptions {
   readonly create?: (fn: FunctionSpec) => Instance;
   /** The clock reap() and idle times use (ms; default performance.now). */
   readonly clock?: () => number;
+  /** Called when an invocation has its instance, just before it is handed the event (e.g. to set its kernel priority). */
+  readonly onStart?: (requestId: string, instance: Instance) => void;
 }
 
 export interface Acquired {
@@ -87,6 +89,7 @@ export class InstancePool {
         if (e instanceof InitError) return initFailureOutcome(e);
         throw e;
       }
+      this.opts.onStart?.(req.requestId, a.instance);
       if (p.paused) await a.instance.freeze();
       let out: InvokeOutcome;
       try {

@@ -8,7 +8,8 @@ export type StoreErrorCode =
   | 'FARE_E_TENANT_EXISTS'
   | 'FARE_E_TENANT_NOT_FOUND'
   | 'FARE_E_FUNCTION_NOT_FOUND'
-  | 'FARE_E_CODE_PATH';
+  | 'FARE_E_CODE_PATH'
+  | 'FARE_E_CREDENTIAL';
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;

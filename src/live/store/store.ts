@@ -83,8 +83,8 @@ export class Store {
   }
 
   /** Creates a tenant and its first credential in one transaction; the secret is returned only here. */
-  async createTenant(t: NewTenant, opts: { admin?: boolean } = {}): Promise<{ tenant: Tenant; credential: IssuedCredential }> {
-    const pending = await this.credentials.issue(t.id, opts.admin ?? false);
+  async createTenant(t: NewTenant, opts: { admin?: boolean; credential?: { accessKeyId: string; secret: string } } = {}): Promise<{ tenant: Tenant; credential: IssuedCredential }> {
+    const pending = await this.credentials.issue(t.id, opts.admin ?? false, opts.credential);
     const tenant = this.db.transaction(() => {
       const created = this.tenants.create(t);
       pending.insert();
@@ -97,7 +97,19 @@ export class Store {
    * First start: if no administrator credential exists, creates tenant `admin` (if needed) with one
    * and returns it, so `fare up` can print it once. Undefined when an administrator already exists.
    */
-  async bootstrapAdmin(id = 'admin'): Promise<IssuedCredential | undefined> {
+  async bootstrapAdmin(id = 'admin', given?: { accessKeyId: string; secret: string }): Promise<IssuedCredential | undefined> {
+    if (given) {
+      // FARE_ADMIN_KEY: make sure exactly this credential exists (it is not shown: the caller knows it).
+      const have = this.credentials.get(given.accessKeyId);
+      if (have) return undefined;
+      if (this.tenants.get(id) === undefined) {
+        await this.createTenant({ id, name: 'Administrator' }, { admin: true, credential: given });
+      } else {
+        const pending = await this.credentials.issue(id, true, given);
+        pending.insert();
+      }
+      return undefined;
+    }
     if (this.credentials.hasAdmin()) return undefined;
     if (this.tenants.get(id) === undefined) return (await this.createTenant({ id, name: 'Administrator' }, { admin: true })).credential;
     return this.credentials.create(id, { admin: true });

@@ -6,7 +6,7 @@ import type Database from 'better-sqlite3';
 import { StoreError } from './errors.ts';
 import { statementCache, type Prepare } from './sql.ts';
 import { openSecret, sealSecret } from './master-key.ts';
-import { DEFAULT_SCRYPT_N, hashSecret, newAccessKeyId, newSecret, verifySecretHash } from './secrets.ts';
+import { ACCESS_KEY_RE, DEFAULT_SCRYPT_N, hashSecret, newAccessKeyId, newSecret, verifySecretHash } from './secrets.ts';
 
 export type Clock = () => number;
 export type OverBudgetAction = 'throttle' | 'degrade';
@@ -175,9 +175,12 @@ export class CredentialRepo {
    * Computes everything a new credential needs (the slow scrypt hash included) without touching the
    * database; `insert()` then stores it synchronously, so it can share a transaction.
    */
-  async issue(tenant: string, admin: boolean): Promise<PendingCredential> {
-    const accessKeyId = newAccessKeyId();
-    const secret = newSecret();
+  async issue(tenant: string, admin: boolean, given?: { accessKeyId: string; secret: string }): Promise<PendingCredential> {
+    if (given && (!ACCESS_KEY_RE.test(given.accessKeyId) || given.secret.length < 16)) {
+      throw new StoreError('FARE_E_CREDENTIAL', `the credential ${given.accessKeyId}:… is not valid: the access key id must be 16–128 upper-case letters or digits and the secret at least 16 characters`);
+    }
+    const accessKeyId = given?.accessKeyId ?? newAccessKeyId();
+    const secret = given?.secret ?? newSecret();
     const row: CredentialRow = {
       access_key_id: accessKeyId,
       tenant,

@@ -1,0 +1,75 @@
+// `fare up`: Fare on one machine — gateway, shard and worker in this process, state in --data-dir.
+
+import { resolve } from 'node:path';
+import { parse, UsageError } from './args.ts';
+
+const HELP = `fare up — run Fare on this machine
+
+Usage: fare up [--port 8080] [--host 127.0.0.1] [--data-dir ./.fare] [--policy fare|hermod|fifo]
+               [--cores N] [--strict-priorities] [--no-examples]
+
+Starts the gateway (AWS Lambda Invoke API and Fare's REST API), one scheduler shard and one worker
+in this process, with all state in an SQLite file under --data-dir. On an empty data dir it deploys
+the examples page-view (high class), profile-view (middle) and image-resize (low). The admin
+credential is created on first start and shown once, or taken from FARE_ADMIN_KEY (<id>:<secret>).
+--port 0 picks a free port. GET /healthz answers when Fare is ready. Stop with Ctrl-C.`;
+
+export async function runUp(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    port: { type: 'string', default: '8080' },
+    host: { type: 'string', default: '127.0.0.1' },
+    'data-dir': { type: 'string', default: './.fare' },
+    policy: { type: 'string', default: 'fare' },
+    cores: { type: 'string' },
+    'strict-priorities': { type: 'boolean', default: false },
+    'no-examples': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  if (positionals.length) throw new UsageError(`fare up takes no arguments besides options, got "${positionals.join(' ')}" (see fare up --help)`);
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${String(values.port)} is not a port: give a whole number from 0 to 65535`);
+  const policy = values.policy as string;
+  if (policy !== 'fare' && policy !== 'hermod' && policy !== 'fifo') throw new UsageError(`--policy ${policy} is not known: use fare, hermod or fifo`);
+  let cores: number | undefined;
+  if (values.cores !== undefined) {
+    cores = Number(values.cores);
+    if (!Number.isInteger(cores) || cores < 1 || cores > 4096) throw new UsageError(`--cores ${String(values.cores)} is not valid: give a whole number ≥ 1`);
+  }
+  const { up } = await import('../live/one-machine.ts');
+  const dataDir = resolve(values['data-dir'] as string);
+  const adminKey = process.env.FARE_ADMIN_KEY;
+  const running = await up({
+    dataDir, host: values.host as string, port, policy, strictPriorities: values['strict-priorities'] as boolean,
+    examples: !(values['no-examples'] as boolean),
+    ...(cores !== undefined ? { cores } : {}),
+    ...(adminKey ? { adminKey } : {}),
+  });
+  const out: string[] = [];
+  out.push(`Fare is up: ${running.url}  (policy ${running.policy}, data in ${dataDir})`);
+  out.push(`  AWS Lambda Invoke API: POST ${running.url}/2015-03-31/functions/{name}/invocations (SigV4 or Bearer)`);
+  out.push(`  Fare API:              ${running.url}/v1/…   health: ${running.url}/healthz`);
+  if (running.admin) {
+    out.push('', '  Admin credential (shown once — keep it):', `    FARE_KEY=${running.admin.accessKeyId}:${running.admin.secret}`,
+      `    AWS_ACCESS_KEY_ID=${running.admin.accessKeyId} AWS_SECRET_ACCESS_KEY=${running.admin.secret}`);
+  } else {
+    out.push(adminKey ? '  Admin credential: from FARE_ADMIN_KEY' : '  Admin credential: created on first start (not shown again)');
+  }
+  if (running.examples.length) out.push('', `  Examples deployed: ${running.examples.join(', ')}`);
+  out.push('', '  This machine:', ...running.capabilities.map((l) => `    ${l}`));
+  out.push('', '  Try:', `    export FARE_ENDPOINT=${running.url} FARE_KEY=<id>:<secret>`, '    npx fare invoke page-view --payload \'{"user":"ada"}\'',
+    `    aws lambda invoke --endpoint-url ${running.url} --function-name page-view out.json`, '');
+  process.stdout.write(`${out.join('\n')}\n`);
+  await new Promise<void>((done) => {
+    const stop = (): void => {
+      process.stdout.write('Fare is stopping…\n');
+      void running.close().then(done);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return 0;
+}

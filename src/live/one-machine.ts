@@ -1,0 +1,205 @@
+// Fare on one machine (`fare up`): the gateway, one scheduler shard and one worker in one process,
+// all state in one SQLite file under the data directory. The shard and the machine scheduler are the
+// policy core's `Shard` and `Machine` driven in real time; instances are real processes.
+
+import { availableParallelism } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join, relative, sep } from 'node:path';
+import { DEFAULT_PRICE_TABLE, type PriceTable } from '../core/classes.ts';
+import { Rng } from '../core/rng.ts';
+import { Shard } from '../core/shard/shard.ts';
+import { Machine } from '../core/machine/machine.ts';
+import type { MachinePolicy } from '../core/machine/run-queue.ts';
+import type { SelectionRule } from '../core/shard/multi-queue.ts';
+import { DB_FILE, openStore, stageCode, type CodeFile, type Store } from './store/index.ts';
+import { AsyncRunner, createGateway, type Gateway, type Platform, type PlatformResult } from './gateway/index.ts';
+import { InstancePool } from './runtime/pool.ts';
+import { capabilities, describeCapabilities } from './runtime/capabilities.ts';
+import { MachineDriver, type Executor } from './worker/machine-driver.ts';
+import { ShardHost } from './worker/shard-host.ts';
+import type { InvokeRequest, RuntimeName } from './types.ts';
+
+export type LivePolicy = 'fare' | 'hermod' | 'fifo';
+
+export interface UpOptions {
+  readonly dataDir: string;
+  readonly host: string;
+  /** 0 picks a free port (see `Running.port`). */
+  readonly port: number;
+  readonly policy: LivePolicy;
+  /** Cores the machine scheduler hands out (default: the machine's). */
+  readonly cores?: number;
+  /** `<access key id>:<secret>` for the admin credential (FARE_ADMIN_KEY); otherwise one is made and shown once. */
+  readonly adminKey?: string;
+  /** Deploy the examples on an empty data directory (default true). */
+  readonly examples?: boolean;
+  /** SCHED_FIFO by class instead of SCHED_IDLE for the cheapest class only. */
+  readonly strictPriorities?: boolean;
+  readonly prices?: PriceTable;
+  readonly log?: (line: string) => void;
+}
+
+export interface Running {
+  readonly url: string;
+  readonly port: number;
+  readonly policy: LivePolicy;
+  /** The admin credential, when it was created by this start (shown once). */
+  readonly admin: { readonly accessKeyId: string; readonly secret: string } | undefined;
+  readonly capabilities: readonly string[];
+  readonly examples: readonly string[];
+  readonly store: Store;
+  close(): Promise<void>;
+}
+
+const EXAMPLES: readonly { name: string; dir: string; runtime: RuntimeName; handler: string; cls: string }[] = [
+  { name: 'page-view', dir: 'page-view', runtime: 'nodejs', handler: 'index.handler', cls: 'high' },
+  { name: 'profile-view', dir: 'profile-view', runtime: 'python', handler: 'handler.handler', cls: 'middle' },
+  { name: 'image-resize', dir: 'image-resize', runtime: 'nodejs', handler: 'index.handler', cls: 'low' },
+];
+
+const EXAMPLES_DIR = join(import.meta.dirname, '..', '..', 'examples', 'functions');
+
+export async function up(opts: UpOptions): Promise<Running> {
+  const log = opts.log ?? (() => {});
+  const prices = opts.prices ?? DEFAULT_PRICE_TABLE;
+  mkdirSync(opts.dataDir, { recursive: true });
+  const fresh = !existsSync(join(opts.dataDir, DB_FILE));
+  const store = openStore({ dataDir: opts.dataDir });
+  const admin = await store.bootstrapAdmin('admin', opts.adminKey === undefined ? undefined : parseKey(opts.adminKey));
+
+  const caps = capabilities();
+  const capLines = describeCapabilities(caps);
+  const cores = opts.cores ?? availableParallelism();
+  const root = new Rng(0, 'live');
+  const policy = opts.policy;
+  const machinePolicy: MachinePolicy = policy === 'hermod' ? 'ps' : policy === 'fifo' ? 'fcfs' : 'priority';
+  const selection: SelectionRule = policy === 'hermod' ? 'fifo' : 'price-wait';
+  const lowest = prices.classes.length - 1;
+
+  const pool = new InstancePool({
+    maxInstances: Math.max(64, cores * 32),
+    idleTimeoutMs: 10 * 60_000,
+    onStart: (requestId, instance) => {
+      // Kernel priorities as an assist to the machine scheduler (never under hermod: classes ignored).
+      if (policy === 'hermod') return;
+      const cls = classOf.get(requestId);
+      if (cls === undefined) return;
+      if (opts.strictPriorities) void instance.setPriority('fifo', Math.max(1, 10 * (prices.classes.length - cls)));
+      else if (cls === lowest) void instance.setPriority('idle');
+    },
+  });
+  const classOf = new Map<string, number>();
+  const exec: Executor = {
+    run: async (req) => {
+      classOf.set(req.requestId, req.cls);
+      try {
+        return await pool.invoke(req);
+      } finally {
+        classOf.delete(req.requestId);
+      }
+    },
+    pause: (id) => pool.pause(id),
+    resume: (id) => pool.resume(id),
+  };
+  const clock = (): number => performance.now();
+  const machine = new Machine({
+    id: 0, cores, policy: machinePolicy, classes: prices.classes.length, memoryMB: Infinity,
+    swap: { enabled: false, targetFraction: 0.95 }, dispatcher: undefined,
+  }, root.fork('machine/0'));
+  const driver = new MachineDriver(machine, exec, clock);
+  const shard = new Shard({ id: 0, prices, selection, machines: 1, k: 1, useIdleList: false, maxOutstandingPolls: 1024 }, root.fork('shard/0'));
+  const shardHost = new ShardHost(shard, [driver], clock);
+  const fnIds = new Map<string, number>();
+  const fnId = (req: InvokeRequest): number => {
+    const key = `${req.fn.tenant}/${req.fn.name}`;
+    let id = fnIds.get(key);
+    if (id === undefined) fnIds.set(key, (id = fnIds.size));
+    return id;
+  };
+
+  const late: { runner?: AsyncRunner } = {};
+  const platform: Platform = {
+    prices,
+    async invoke(req): Promise<PlatformResult> {
+      try {
+        return await shardHost.submit(req, fnId(req));
+      } catch (e) {
+        if ((e as { code?: string }).code === 'FARE_E_POOL_FULL') {
+          return { status: 'throttled', retryAfterS: 1, reason: 'ConcurrentInvocationLimitExceeded' };
+        }
+        throw e;
+      }
+    },
+    enqueued: () => late.runner?.wake(),
+    budgetCheck: (tenant) => store.budgetState(tenant),
+  };
+  const gateway: Gateway = createGateway({ store, platform });
+  const runner = new AsyncRunner({ store, platform, contexts: gateway.context.contexts });
+  late.runner = runner;
+
+  const examples: string[] = [];
+  if (fresh && opts.examples !== false) {
+    for (const ex of EXAMPLES) {
+      await deployDir(store, 'admin', ex.name, join(EXAMPLES_DIR, ex.dir), { runtime: ex.runtime, handler: ex.handler, cls: ex.cls, timeoutMs: 30_000, env: {} });
+      examples.push(`${ex.name} (${ex.cls})`);
+    }
+  }
+
+  await gateway.listen(opts.port, opts.host);
+  const address = gateway.server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  const url = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`;
+  runner.wake();
+  const reaper = setInterval(() => pool.reap(), 30_000);
+  reaper.unref();
+  log(`Fare is up on ${url} (policy ${policy}, ${cores} cores, data in ${opts.dataDir})`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    url, port, policy, store,
+    admin: admin ? { accessKeyId: admin.accessKeyId, secret: admin.secret } : undefined,
+    capabilities: capLines,
+    examples,
+    close: () => (closing ??= (async () => {
+      clearInterval(reaper);
+      await runner.stop();
+      await gateway.close();
+      await pool.close();
+      store.close();
+    })()),
+  };
+}
+
+function parseKey(key: string): { accessKeyId: string; secret: string } {
+  const i = key.indexOf(':');
+  if (i <= 0 || i === key.length - 1) {
+    throw Object.assign(new Error('FARE_ADMIN_KEY must be "<access key id>:<secret>", e.g. FAREADMIN0000000000:a-long-secret'), { code: 'FARE_E_ADMIN_KEY' });
+  }
+  return { accessKeyId: key.slice(0, i), secret: key.slice(i + 1) };
+}
+
+/** Deploys a function from a directory on this machine (used for the examples and `fare deploy`'s server side). */
+export async function deployDir(store: Store, tenant: string, name: string, dir: string, cfg: { runtime: RuntimeName; handler: string; cls: string; timeoutMs: number; env: Record<string, string> }): Promise<void> {
+  const files: CodeFile[] = [];
+  const hash = createHash('sha256');
+  let size = 0;
+  const walk = (d: string): void => {
+    for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const full = join(d, entry.name);
+      const rel = relative(dir, full).split(sep).join('/');
+      if (entry.isDirectory()) {
+        files.push({ path: rel, isDir: true, mode: 0o755, read: () => Buffer.alloc(0) });
+        walk(full);
+      } else if (entry.isFile()) {
+        const content = readFileSync(full);
+        hash.update(rel).update(content);
+        size += content.length;
+        files.push({ path: rel, isDir: false, mode: statSync(full).mode & 0o777, read: () => content });
+      }
+    }
+  };
+  walk(dir);
+  const staged = await stageCode(store.dataDir, files);
+  store.functions.deploy(tenant, name, cfg, { stagedDir: staged, sha256: hash.digest('hex'), size });
+}
