@@ -8,6 +8,11 @@ const HELP = `fare — serverless functions scheduled by price class
 Usage:
   fare up [--port 8080] [--host 127.0.0.1] [--data-dir ./.fare] [--policy fare|hermod|fifo]
                                                    run Fare on this machine (gateway, shard, worker)
+  fare deploy DIR --name N --runtime R --handler H --class C   deploy a function from a directory
+  fare invoke NAME [--payload JSON] [--async] [--logs]           invoke a function
+  fare ls | fare logs ID | fare bill [--month YYYY-MM]          functions, async results, usage and cost
+  fare tenant create|ls|budget|grant …                           tenants, budgets and access
+  fare demo [--seconds 10]                                      page views under an image flood: fare vs hermod
   fare sim fig4 [--quick] [--seed N] [--out DIR]   reproduce the paper's Figure 4 (latency per class vs load)
   fare sim fig5 [--quick] [--seed N] [--out DIR]   reproduce the paper's Figure 5 (memory and swapping)
   fare sim run CONFIG [--seed N] [--out DIR]       run the experiment described in a JSON config file
@@ -33,6 +38,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'up': {
       const { runUp } = await import('./up.ts');
       return runUp(rest);
+    }
+    case 'demo': {
+      const { runDemo } = await import('./demo.ts');
+      return runDemo(rest);
+    }
+    case 'deploy':
+    case 'invoke':
+    case 'ls':
+    case 'logs':
+    case 'bill':
+    case 'tenant': {
+      const { runClient } = await import('./client.ts');
+      return runClient(cmd, rest);
     }
     case 'sim': {
       // Loaded on demand: the simulator pulls in the chart renderer, which --help does not need.

@@ -16,6 +16,7 @@ import { DB_FILE, openStore, stageCode, type CodeFile, type Store } from './stor
 import { AsyncRunner, createGateway, type Gateway, type Platform, type PlatformResult } from './gateway/index.ts';
 import { InstancePool } from './runtime/pool.ts';
 import { capabilities, describeCapabilities } from './runtime/capabilities.ts';
+import { reapStaleGroups } from './runtime/cgroups.ts';
 import { MachineDriver, type Executor } from './worker/machine-driver.ts';
 import { ShardHost } from './worker/shard-host.ts';
 import type { InvokeRequest, RuntimeName } from './types.ts';
@@ -70,6 +71,8 @@ export async function up(opts: UpOptions): Promise<Running> {
 
   const caps = capabilities();
   const capLines = describeCapabilities(caps);
+  const stale = reapStaleGroups(caps.cgroups);
+  if (stale > 0) capLines.push(`cleanup: removed ${stale} instance group(s) left by a Fare that died (their processes were killed)`);
   const cores = opts.cores ?? availableParallelism();
   const root = new Rng(0, 'live');
   const policy = opts.policy;

@@ -212,3 +212,18 @@ describe('Machine with a dispatcher (story)', () => {
     expect(m.memoryBand()).toEqual({ low: -100, high: 100 });
   });
 });
+
+describe('Machine in a live system', () => {
+  it('accepts the completion of a job that finished while being preempted (a race), and forgets it', () => {
+    const m = new Machine(machineConfig({ cores: 1 }), new Rng(1));
+    m.step(0, { kind: 'arrive', job: job(1, 3), memMB: 0 });
+    m.step(1, { kind: 'arrive', job: job(2, 0), memMB: 0 });
+    m.advance();
+    m.step(2, { kind: 'complete', job: 1, memMB: 0 }); // job 1 answered before it was frozen
+    expect(m.ready()).toEqual([]);
+    expect(m.jobs).toBe(1);
+    m.step(3, { kind: 'complete', job: 2, memMB: 0 });
+    expect(m.jobs).toBe(0);
+    expect(() => m.step(4, { kind: 'complete', job: 1, memMB: 0 })).toThrow(/completion of job 1/);
+  });
+});

@@ -132,6 +132,16 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
       }
       case 'complete': {
         const slot = this.index ? this.index.get(input.job) : this.rq.findRunning(input.job);
+        if (!slot) {
+          // A completion that raced a preemption: the job ran, was told to stop, and finished anyway.
+          const waiting = this.rq.findWaiting(input.job);
+          if (waiting?.started && this.rq.completeWaiting(waiting)) {
+            this.index?.delete(input.job);
+            this.used -= input.memMB;
+            this.jobsFell = true;
+            break;
+          }
+        }
         if (!slot || !slot.running) {
           throw new InvariantError(`machine ${this.cfg.id}: completion of job ${input.job}, which is not running here`, { seed: this.rng.label });
         }

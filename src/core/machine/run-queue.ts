@@ -94,6 +94,18 @@ export class RunQueue {
     return undefined;
   }
 
+  /**
+   * A job finished while it was not running: in a live system a completion can race a preemption
+   * (the process answered before it was frozen). Removes it from its waiting list.
+   */
+  completeWaiting(slot: Slot): boolean {
+    const c = this.policy === 'fcfs' ? 0 : slot.job.cls;
+    if (!(this.waiting[c] as Queue<Slot>).remove(slot)) return false;
+    this.counts[c] = (this.counts[c] as number) - 1;
+    this.nWaiting--;
+    return true;
+  }
+
   /** The running slot of a job, or undefined. O(running). */
   findRunning(job: number): Slot | undefined {
     const i = this.indexOfRunning(job);

@@ -45,6 +45,18 @@ export class Queue<T> {
     return x;
   }
 
+  /** Removes the first occurrence of x, keeping the order of the rest (O(n)); returns whether it was there. */
+  remove(x: T): boolean {
+    for (let i = 0; i < this.n; i++) {
+      if (this.buf[(this.head + i) & this.mask] !== x) continue;
+      for (let j = i; j < this.n - 1; j++) this.buf[(this.head + j) & this.mask] = this.buf[(this.head + j + 1) & this.mask];
+      this.buf[(this.head + this.n - 1) & this.mask] = undefined;
+      this.n--;
+      return true;
+    }
+    return false;
+  }
+
   at(i: number): T | undefined {
     return i < 0 || i >= this.n ? undefined : this.buf[(this.head + i) & this.mask];
   }

@@ -5,7 +5,7 @@
 // `<mount>/<own path>/fare/<instance-id>`. Nesting under our own group keeps instances inside
 // whatever limits the worker itself runs under (and is what systemd's delegation expects).
 
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -290,5 +290,72 @@ async function until(done: () => boolean, retry?: () => void): Promise<void> {
     if (i > 2000) throw new Error('FARE_E_FREEZER_TIMEOUT: the cgroup freezer did not settle within 2 s');
     if (retry && i % 10 === 9) retry();
     await delay(i < 10 ? 0 : 1);
+  }
+}
+
+/**
+ * Instances left behind by a Fare process that died (kill -9, a crash): their groups stay, and a
+ * process frozen by the v1 freezer stays frozen forever. Thaws and kills what is in every group whose
+ * owner (the `-p<pid>-` in its name) is no longer alive, and removes the group. Returns how many.
+ */
+export function reapStaleGroups(parents: CgroupParents): number {
+  const dirs: string[] = [...Object.values(parents.v1)];
+  if (parents.v2) dirs.push(parents.v2.dir);
+  const stale = new Set<string>();
+  for (const parent of dirs) {
+    if (parent === undefined || !existsSync(parent)) continue;
+    for (const name of readdirSync(parent)) {
+      const m = /-p(\d+)-[0-9a-f]+$/.exec(name);
+      if (!m || alive(Number(m[1]))) continue;
+      const dir = join(parent, name);
+      for (const f of ['freezer.state', 'cgroup.freeze']) {
+        try {
+          writeFileSync(join(dir, f), f === 'freezer.state' ? 'THAWED' : '0');
+        } catch {
+          // not this hierarchy's file
+        }
+      }
+      for (const pid of readPids(dir)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      stale.add(name);
+    }
+  }
+  // Give the killed processes a moment to leave their groups, then remove the groups.
+  for (let i = 0; i < 50 && stale.size > 0; i++) {
+    for (const parent of dirs) {
+      if (parent === undefined) continue;
+      for (const name of stale) {
+        const dir = join(parent, name);
+        if (existsSync(dir) && readPids(dir).length === 0) tryRmdir(dir);
+      }
+    }
+    if ([...stale].every((n) => dirs.every((p) => p === undefined || !existsSync(join(p, n))))) break;
+    const until = Date.now() + 10;
+    while (Date.now() < until) {
+      // brief wait for the kernel to reap the killed tasks
+    }
+  }
+  return stale.size;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readPids(dir: string): number[] {
+  try {
+    return readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
   }
 }

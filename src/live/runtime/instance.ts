@@ -79,7 +79,8 @@ export class Instance {
     this.opts = opts;
     this.fn = opts.fn;
     this.caps = opts.caps ?? capabilities();
-    this.id = opts.id ?? `${opts.fn.name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40)}-v${opts.fn.version}-${randomBytes(5).toString('hex')}`;
+    // The owner's pid is part of the id, so a later Fare can tell groups left behind by a dead one.
+    this.id = opts.id ?? `${opts.fn.name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40)}-v${opts.fn.version}-p${process.pid}-${randomBytes(5).toString('hex')}`;
     this.invLog = new LogTail(opts.logTailBytes ?? 4096);
     this.allLog = new LogTail(opts.logTailBytes ?? 4096);
   }
@@ -160,10 +161,15 @@ export class Instance {
     });
   }
 
-  /** Preemption: stops every process of the instance (cgroup freezer, else SIGSTOP to its process group). */
-  freeze(): Promise<void> {
+  /**
+   * Preemption: stops every process of the instance (cgroup freezer, else SIGSTOP to its process group).
+   * With `forRequest`, only while that invocation is still open: a preemption that loses the race with
+   * the invocation's own completion must not freeze the instance under its next invocation.
+   */
+  freeze(forRequest?: string): Promise<void> {
     return this.queue(async () => {
       if (this.frozen || this.child === null || this.exit !== null || this.killing) return;
+      if (forRequest !== undefined && this.requestId !== forRequest) return;
       this.frozen = true;
       this.init?.timer.pause();
       this.open?.timer.pause();

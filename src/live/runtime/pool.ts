@@ -95,6 +95,8 @@ export class InstancePool {
       try {
         out = await a.instance.invoke(req);
       } finally {
+        // A preemption that raced the completion may have frozen the instance: thaw before reuse.
+        if (a.instance.isFrozen) await a.instance.thaw();
         this.release(a.instance);
       }
       return a.coldStart ? { ...out, coldStart: true, initMs: a.initMs } : out;
@@ -108,7 +110,7 @@ export class InstancePool {
     const p = this.pending.get(requestId);
     if (!p) return;
     p.paused = true;
-    if (p.slot) void p.slot.instance.freeze();
+    if (p.slot) void p.slot.instance.freeze(requestId);
   }
 
   resume(requestId: string): void {

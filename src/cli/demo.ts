@@ -1,0 +1,105 @@
+// `fare demo`: the paper's story on this machine. For each policy (fare, then hermod) it starts Fare
+// (`fare up` in a child process, a fresh data dir), sends a steady stream of page views (high class)
+// and profile views (middle) first alone, then under a flood of image resizes (low class) far beyond
+// the machine's cores, and prints per-class p50/p99 latency side by side.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir, availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { parse, UsageError } from './args.ts';
+import { flood, invokeOnce, percentile, steady, type StreamResult, type Target } from '../live/loadgen.ts';
+
+const HELP = `fare demo [--seconds 10] [--rate 20] [--flood N]
+
+Runs Fare twice on this machine (policy fare, then hermod) and measures what a page view costs while a
+flood of image resizes (N concurrent, default 16 × cores) competes for the cores. Prints p50/p99 per class.`;
+
+const KEY = 'FAREDEMOADMIN0000000:demo-secret-demo-secret';
+
+export async function runDemo(args: readonly string[]): Promise<number> {
+  const { values } = parse(args, { seconds: { type: 'string', default: '10' }, rate: { type: 'string', default: '20' }, flood: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const seconds = Number(values.seconds);
+  const rate = Number(values.rate);
+  const floodN = values.flood === undefined ? 16 * availableParallelism() : Number(values.flood);
+  if (!(seconds >= 1 && seconds <= 600)) throw new UsageError('--seconds must be from 1 to 600');
+  if (!(rate > 0 && rate <= 1000)) throw new UsageError('--rate must be from 0 to 1000 page views per second');
+  if (!(Number.isInteger(floodN) && floodN >= 1 && floodN <= 2000)) throw new UsageError('--flood must be a whole number from 1 to 2000');
+  const results: Record<string, DemoRun> = {};
+  for (const policy of ['fare', 'hermod'] as const) {
+    process.stderr.write(`\n▶ policy ${policy}: starting Fare…\n`);
+    results[policy] = await runPolicy(policy, seconds, rate, floodN);
+  }
+  printTable(results, seconds, rate, floodN);
+  return 0;
+}
+
+export interface DemoRun {
+  readonly alone: StreamResult[];
+  readonly flooded: StreamResult[];
+  readonly floodCompleted: number;
+}
+
+export async function runPolicy(policy: 'fare' | 'hermod', seconds: number, rate: number, floodN: number): Promise<DemoRun> {
+  const dir = mkdtempSync(join(tmpdir(), `fare-demo-${policy}-`));
+  const { child, url } = await startFare(policy, dir);
+  try {
+    const t: Target = { url, key: KEY };
+    // Warm every function once so cold starts are not measured as scheduling.
+    for (const fn of ['page-view', 'profile-view', 'image-resize']) await invokeOnce(t, fn, '{}');
+    const ms = seconds * 1000;
+    process.stderr.write(`  ${seconds} s of page views alone…\n`);
+    const alone = await Promise.all([steady(t, 'high: page-view', 'page-view', '{"user":"ada"}', rate, ms), steady(t, 'middle: profile-view', 'profile-view', '{"user":"bo"}', rate / 2, ms)]);
+    process.stderr.write(`  ${seconds} s of page views under a flood of ${floodN} image resizes…\n`);
+    let stop!: () => void;
+    const stopped = new Promise<void>((r) => (stop = r));
+    const floodRun = flood(t, 'image-resize', '{}', floodN, stopped);
+    await new Promise((r) => setTimeout(r, 1000)); // let the flood build up
+    const flooded = await Promise.all([steady(t, 'high: page-view', 'page-view', '{"user":"ada"}', rate, ms), steady(t, 'middle: profile-view', 'profile-view', '{"user":"bo"}', rate / 2, ms)]);
+    stop();
+    const f = await floodRun;
+    return { alone, flooded, floodCompleted: f.completed };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function startFare(policy: string, dir: string): Promise<{ child: ChildProcess; url: string }> {
+  const bin = join(import.meta.dirname, '..', '..', 'bin', 'fare.js');
+  const child = spawn(process.execPath, [bin, 'up', '--port', '0', '--data-dir', dir, '--policy', policy], { env: { ...process.env, FARE_ADMIN_KEY: KEY }, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((done, fail) => {
+    let text = '';
+    child.stdout?.on('data', (c: Buffer) => {
+      text += c.toString('utf8');
+      const m = /Fare is up: (http:\/\/\S+)/.exec(text);
+      if (m) done({ child, url: m[1] as string });
+    });
+    child.once('exit', (code) => fail(new Error(`fare up exited with code ${String(code)} before it was ready:\n${text}`)));
+  });
+}
+
+const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '–');
+
+function printTable(r: Record<string, DemoRun>, seconds: number, rate: number, floodN: number): void {
+  const lines: string[] = [];
+  lines.push('', `Per-class latency (ms, client side), ${seconds} s at ${rate} page views/s and ${rate / 2} profile views/s; flood: ${floodN} concurrent image resizes`, '');
+  lines.push(`${'class: function'.padEnd(24)}${'phase'.padEnd(10)}${'fare p50'.padStart(10)}${'fare p99'.padStart(10)}${'hermod p50'.padStart(12)}${'hermod p99'.padStart(12)}`);
+  for (const phase of ['alone', 'flooded'] as const) {
+    const names = r.fare?.[phase].map((s) => s.name) ?? [];
+    for (const name of names) {
+      const a = r.fare?.[phase].find((s) => s.name === name);
+      const b = r.hermod?.[phase].find((s) => s.name === name);
+      lines.push(`${name.padEnd(24)}${phase.padEnd(10)}${fmt(percentile(a?.latencies ?? [], 0.5)).padStart(10)}${fmt(percentile(a?.latencies ?? [], 0.99)).padStart(10)}${fmt(percentile(b?.latencies ?? [], 0.5)).padStart(12)}${fmt(percentile(b?.latencies ?? [], 0.99)).padStart(12)}`);
+    }
+  }
+  const iso = (p: string): number => percentile(r[p]?.flooded[0]?.latencies ?? [], 0.99) / percentile(r[p]?.alone[0]?.latencies ?? [], 0.99);
+  lines.push('', `Isolation (high-class p99 under the flood ÷ alone): fare ${fmt(iso('fare'))}×, hermod ${fmt(iso('hermod'))}×`);
+  lines.push(`Image resizes completed during the flood: fare ${r.fare?.floodCompleted ?? 0}, hermod ${r.hermod?.floodCompleted ?? 0}`, '');
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

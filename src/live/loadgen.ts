@@ -1,0 +1,83 @@
+// Load generation against a running Fare over its Lambda Invoke API: open-loop streams at a fixed rate
+// and closed-loop floods at a fixed concurrency, recording client-side latency per stream. Used by
+// `fare demo` and the benchmarks.
+
+import { request, Agent } from 'node:http';
+
+export interface Target {
+  readonly url: string;
+  /** `<id>:<secret>`, sent as a Bearer token. */
+  readonly key: string;
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 512 });
+
+/** One synchronous invocation; resolves with its latency (ms) and whether it failed. */
+export function invokeOnce(t: Target, fn: string, payload: string): Promise<{ ms: number; ok: boolean; status: number; body: string }> {
+  const t0 = performance.now();
+  const u = new URL(`${t.url}/2015-03-31/functions/${encodeURIComponent(fn)}/invocations`);
+  return new Promise((done) => {
+    const req = request({ agent, hostname: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { Authorization: `Bearer ${t.key}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        done({ ms: performance.now() - t0, ok: status === 200 && res.headers['x-amz-function-error'] === undefined, status, body: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    req.on('error', (e) => done({ ms: performance.now() - t0, ok: false, status: 0, body: e.message }));
+    req.end(payload);
+  });
+}
+
+export interface StreamResult {
+  readonly name: string;
+  readonly latencies: number[];
+  readonly errors: number;
+}
+
+/** Invokes `fn` every 1000/rate ms for `durationMs` (open loop: a slow answer does not delay the next). */
+export async function steady(t: Target, name: string, fn: string, payload: string, ratePerS: number, durationMs: number): Promise<StreamResult> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const inflight: Promise<void>[] = [];
+  const start = performance.now();
+  const gap = 1000 / ratePerS;
+  for (let i = 0; ; i++) {
+    const due = start + i * gap;
+    if (due - start >= durationMs) break;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    inflight.push(invokeOnce(t, fn, payload).then((r) => {
+      if (r.ok) latencies.push(r.ms);
+      else errors++;
+    }));
+  }
+  await Promise.all(inflight);
+  return { name, latencies, errors };
+}
+
+/** Keeps `concurrency` invocations of `fn` in flight until `stop` resolves. */
+export async function flood(t: Target, fn: string, payload: string, concurrency: number, stop: Promise<void>): Promise<{ completed: number; errors: number }> {
+  let stopped = false;
+  void stop.then(() => {
+    stopped = true;
+  });
+  let completed = 0;
+  let errors = 0;
+  const worker = async (): Promise<void> => {
+    while (!stopped) {
+      const r = await invokeOnce(t, fn, payload);
+      if (r.ok) completed++;
+      else errors++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { completed, errors };
+}
+
+export function percentile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] as number;
+}
