@@ -1,0 +1,56 @@
+// Starts `fare up` as a real child process on a free port and waits until it says where it listens.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+export const ADMIN = { id: 'FARETESTADMIN0000000', secret: 'test-admin-secret-0123456789' };
+export const ADMIN_KEY = `${ADMIN.id}:${ADMIN.secret}`;
+
+export interface FareProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly output: () => string;
+}
+
+export function startFare(dataDir: string, args: readonly string[] = []): Promise<FareProcess> {
+  const bin = join(import.meta.dirname, '..', '..', 'bin', 'fare.js');
+  const child = spawn(process.execPath, [bin, 'up', '--port', '0', '--data-dir', dataDir, ...args], {
+    env: { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  const output = (): string => text;
+  child.stderr?.on('data', (c: Buffer) => (text += c.toString('utf8')));
+  return new Promise((done, fail) => {
+    child.stdout?.on('data', (c: Buffer) => {
+      text += c.toString('utf8');
+      const m = /Fare is up: (http:\/\/\S+)/.exec(text);
+      if (m) done({ child, url: m[1] as string, output });
+    });
+    child.once('exit', (code, signal) => fail(new Error(`fare up exited (${String(code ?? signal)}) before it was ready:\n${text}`)));
+  });
+}
+
+export async function stopFare(p: FareProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  const exited = new Promise((r) => p.child.once('exit', r));
+  p.child.kill(signal);
+  await exited;
+}
+
+/** A call to Fare's REST API (or any path) with the admin's Bearer token. */
+export async function api(url: string, method: string, path: string, body?: unknown, key = ADMIN_KEY): Promise<{ status: number; json: unknown; headers: Headers }> {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${key}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  let json: unknown = text;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, json, headers: res.headers };
+}

@@ -1,0 +1,128 @@
+// End-to-end: `fare up` as a real process — the AWS Lambda Invoke API with SigV4, function errors,
+// class inheritance along a call chain, async invocations and billing across a kill -9.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { zipDirectory } from '../src/live/zip-writer.ts';
+import { ADMIN, api, startFare, stopFare, type FareProcess } from './support/fare-process.ts';
+import { signLambda } from './support/sigv4.ts';
+
+const dirs: string[] = [];
+const procs: FareProcess[] = [];
+const tmp = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'fare-up-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(async () => {
+  for (const p of procs) await stopFare(p);
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function up(dataDir: string, args: readonly string[] = []): Promise<FareProcess> {
+  const p = await startFare(dataDir, args);
+  procs.push(p);
+  return p;
+}
+
+async function invokeSigned(url: string, fn: string, payload: unknown, opts: { secret?: string; type?: string; headers?: Record<string, string> } = {}): Promise<Response> {
+  const body = Buffer.from(JSON.stringify(payload));
+  const target = `${url}/2015-03-31/functions/${fn}/invocations`;
+  const extra = { ...(opts.type ? { 'X-Amz-Invocation-Type': opts.type } : {}), ...(opts.headers ?? {}) };
+  const headers = signLambda({ method: 'POST', url: target, body, accessKeyId: ADMIN.id, secret: opts.secret ?? ADMIN.secret, extraHeaders: extra });
+  return fetch(target, { method: 'POST', headers, body });
+}
+
+/** Deploys a function from source files given inline. */
+async function deploy(url: string, name: string, files: Record<string, string>, cfg: { runtime: string; handler: string; class: string; env?: Record<string, string>; timeoutMs?: number }): Promise<void> {
+  const dir = join(tmp(), name);
+  mkdirSync(dir, { recursive: true });
+  for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
+  const r = await api(url, 'PUT', `/v1/functions/${name}`, { ...cfg, zipBase64: zipDirectory(dir).toString('base64') });
+  expect(r.status, JSON.stringify(r.json)).toBeLessThan(300);
+}
+
+describe('fare up', () => {
+  it('answers /healthz and runs the examples through the Lambda Invoke API signed with SigV4', async () => {
+    const f = await up(tmp());
+    expect((await fetch(`${f.url}/healthz`)).status).toBe(200);
+    const ok = await invokeSigned(f.url, 'page-view', { user: 'ada' });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toMatch(/Welcome, ada/);
+    const py = await invokeSigned(f.url, 'profile-view', { user: 'bo' });
+    expect(await py.text()).toMatch(/"user": \\"bo\\"|bo/);
+    const bad = await invokeSigned(f.url, 'page-view', {}, { secret: 'not-the-secret-at-all' });
+    expect(bad.status).toBe(403);
+    expect(bad.headers.get('x-amzn-errortype')).toMatch(/InvalidSignature|UnrecognizedClient/);
+    const missing = await invokeSigned(f.url, 'no-such-function', {});
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('x-amzn-errortype')).toMatch(/ResourceNotFoundException/);
+  });
+
+  it('reports handler errors and crashes with X-Amz-Function-Error, and carries on', async () => {
+    const f = await up(tmp());
+    await deploy(f.url, 'flaky', { 'index.mjs': 'export const handler = async (e) => { if (e.crash) process.exit(3); if (e.fail) throw new RangeError("bad input"); return { ok: true }; };\n' }, { runtime: 'nodejs', handler: 'index.handler', class: 'standard' });
+    const handled = await invokeSigned(f.url, 'flaky', { fail: true });
+    expect(handled.status).toBe(200);
+    expect(handled.headers.get('x-amz-function-error')).toBe('Handled');
+    expect(JSON.parse(await handled.text())).toMatchObject({ errorType: 'RangeError', errorMessage: 'bad input' });
+    const crashed = await invokeSigned(f.url, 'flaky', { crash: true });
+    expect(crashed.headers.get('x-amz-function-error')).toBe('Unhandled');
+    const fine = await invokeSigned(f.url, 'flaky', {});
+    expect(await fine.json()).toEqual({ ok: true });
+  });
+
+  it('runs a callee at its caller\'s class when invoked with the caller\'s context, and refuses a forged one', async () => {
+    const f = await up(tmp());
+    const env = { API_URL: f.url, API_KEY: `${ADMIN.id}:${ADMIN.secret}` };
+    await deploy(f.url, 'callee', { 'index.mjs': 'export const handler = async () => ({ done: true });\n' }, { runtime: 'nodejs', handler: 'index.handler', class: 'low' });
+    await deploy(f.url, 'caller', {
+      'index.mjs': `export const handler = async (event, context) => {
+  const r = await fetch(process.env.API_URL + '/2015-03-31/functions/callee/invocations', {
+    method: 'POST', body: '{}',
+    headers: { Authorization: 'Bearer ' + process.env.API_KEY, 'X-Fare-Context': context.fareContext },
+  });
+  return { status: r.status, body: await r.json() };
+};
+`,
+    }, { runtime: 'nodejs', handler: 'index.handler', class: 'high', env });
+    const r = await invokeSigned(f.url, 'caller', {});
+    expect(await r.json()).toEqual({ status: 200, body: { done: true } });
+    const bill = (await api(f.url, 'GET', '/v1/bill')).json as { functions: { function: string; classes: { cls: string; invocations: number }[] }[] };
+    const callee = bill.functions.find((x) => x.function === 'callee');
+    expect(callee?.classes).toEqual([expect.objectContaining({ cls: 'high', invocations: 1 })]);
+    const forged = await invokeSigned(f.url, 'callee', {}, { headers: { 'X-Fare-Context': 'v1.eyJyIjoieCIsImMiOjAsIngiOjk5OTk5OTk5OTk5OTl9.AAAA' } });
+    expect(forged.status).toBe(400);
+  });
+
+  it('loses no accepted async invocation and no billing record when killed with SIGKILL', async () => {
+    const dataDir = tmp();
+    const first = await up(dataDir);
+    await deploy(first.url, 'slow', { 'index.mjs': 'export const handler = async (e) => { await new Promise((r) => setTimeout(r, 300)); return { n: e.n }; };\n' }, { runtime: 'nodejs', handler: 'index.handler', class: 'standard' });
+    // Two synchronous invocations, billed before the crash.
+    for (const n of [1, 2]) expect((await invokeSigned(first.url, 'slow', { n })).status).toBe(200);
+    // Eight accepted async invocations, then kill -9 at once: some are queued, some running.
+    const ids: string[] = [];
+    for (let n = 10; n < 18; n++) {
+      const r = await invokeSigned(first.url, 'slow', { n }, { type: 'Event' });
+      expect(r.status).toBe(202);
+      ids.push(r.headers.get('x-amzn-requestid') as string);
+    }
+    await stopFare(first, 'SIGKILL');
+
+    const second = await up(dataDir);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const states = await Promise.all(ids.map(async (id) => ((await api(second.url, 'GET', `/v1/invocations/${id}`)).json as { status: string }).status));
+      if (states.every((s) => s === 'succeeded')) break;
+      expect(states.some((s) => s === 'failed'), states.join(',')).toBe(false);
+      if (Date.now() > deadline) throw new Error(`async invocations not done after restart: ${states.join(', ')}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const bill = (await api(second.url, 'GET', '/v1/bill')).json as { functions: { function: string; invocations: number }[] };
+    // Every accepted invocation ran and was billed exactly once for its successful run (the two sync ones survived the crash).
+    expect(bill.functions.find((x) => x.function === 'slow')?.invocations).toBe(2 + ids.length);
+  });
+});
