@@ -1,0 +1,92 @@
+// `npm run bench:live`: the live system on this machine. Starts `fare up` in a child process and
+// measures, through the AWS Lambda Invoke API on loopback: warm invocation overhead of an empty
+// function (p50, p99 over ≥ 10,000 sequential calls), invocations per second (closed loop), cold start
+// per runtime, and the isolation figure of `fare demo` (high-class p99 under a low-class flood ÷ alone)
+// under fare and hermod. Prints a table; writes bench/results/live-<time>.json and live-latest.json.
+
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, availableParallelism, cpus } from 'node:os';
+import { join } from 'node:path';
+import { invokeOnce, percentile, type Target } from '../src/live/loadgen.ts';
+import { zipDirectory } from '../src/live/zip-writer.ts';
+import { runPolicy } from '../src/cli/demo.ts';
+import { ADMIN_KEY, api, startFare, stopFare } from '../test/support/fare-process.ts';
+
+const quick = process.argv.includes('--quick');
+const calls = quick ? 2000 : 10_000;
+
+async function deploy(url: string, name: string, runtime: string, handler: string, files: Record<string, string>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'fare-bench-fn-'));
+  for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
+  const r = await api(url, 'PUT', `/v1/functions/${name}`, { runtime, handler, class: 'high', zipBase64: zipDirectory(dir).toString('base64') });
+  rmSync(dir, { recursive: true, force: true });
+  if (r.status >= 300) throw new Error(`deploy ${name}: ${JSON.stringify(r.json)}`);
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'fare-bench-'));
+const fare = await startFare(dataDir, ['--no-examples']);
+const t: Target = { url: fare.url, key: ADMIN_KEY };
+const results: Record<string, unknown> = {};
+try {
+  await deploy(fare.url, 'empty', 'nodejs', 'index.handler', { 'index.mjs': 'export const handler = async () => null;\n' });
+  for (let i = 0; i < 200; i++) await invokeOnce(t, 'empty', '{}'); // warm up the instance and the JIT
+  const lat: number[] = [];
+  for (let i = 0; i < calls; i++) lat.push((await invokeOnce(t, 'empty', '{}')).ms);
+  results.warmOverhead = { calls, p50Ms: percentile(lat, 0.5), p99Ms: percentile(lat, 0.99), meanMs: lat.reduce((a, b) => a + b, 0) / lat.length };
+
+  const conc = 4 * availableParallelism();
+  const seconds = quick ? 3 : 10;
+  let done = 0;
+  const stopAt = performance.now() + seconds * 1000;
+  await Promise.all(Array.from({ length: conc }, async () => {
+    while (performance.now() < stopAt) if ((await invokeOnce(t, 'empty', '{}')).ok) done++;
+  }));
+  results.throughput = { concurrency: conc, seconds, invocationsPerSec: done / seconds };
+
+  const cold: Record<string, number[]> = { nodejs: [], python: [] };
+  const reps = quick ? 3 : 7;
+  for (let i = 0; i < reps; i++) {
+    await deploy(fare.url, `cold-node-${i}`, 'nodejs', 'index.handler', { 'index.mjs': 'export const handler = async () => 1;\n' });
+    await deploy(fare.url, `cold-py-${i}`, 'python', 'handler.handler', { 'handler.py': 'def handler(event, context):\n    return 1\n' });
+    const n = await invokeOnce(t, `cold-node-${i}`, '{}');
+    const warm = await invokeOnce(t, `cold-node-${i}`, '{}');
+    cold.nodejs?.push(n.ms - warm.ms);
+    const p = await invokeOnce(t, `cold-py-${i}`, '{}');
+    const warmP = await invokeOnce(t, `cold-py-${i}`, '{}');
+    cold.python?.push(p.ms - warmP.ms);
+  }
+  results.coldStartMs = { nodejs: percentile(cold.nodejs ?? [], 0.5), python: percentile(cold.python ?? [], 0.5), reps, note: 'first call minus a warm call of the same function, median' };
+} finally {
+  await stopFare(fare);
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+const iso: Record<string, unknown> = {};
+for (const policy of ['fare', 'hermod'] as const) {
+  const r = await runPolicy(policy, quick ? 4 : 10, 20, 16 * availableParallelism());
+  const alone = percentile(r.alone[0]?.latencies ?? [], 0.99);
+  const flooded = percentile(r.flooded[0]?.latencies ?? [], 0.99);
+  iso[policy] = { aloneP99Ms: alone, floodedP99Ms: flooded, ratio: flooded / alone, floodCompleted: r.floodCompleted };
+}
+results.isolation = iso;
+
+const f = (x: unknown): string => (typeof x === 'number' ? x.toFixed(2) : String(x));
+const w = results.warmOverhead as { p50Ms: number; p99Ms: number };
+const th = results.throughput as { invocationsPerSec: number; concurrency: number };
+const c = results.coldStartMs as { nodejs: number; python: number };
+const isoF = iso.fare as { ratio: number; aloneP99Ms: number; floodedP99Ms: number };
+const isoH = iso.hermod as { ratio: number; aloneP99Ms: number; floodedP99Ms: number };
+process.stdout.write(`
+live benchmark (${quick ? 'quick' : 'full'}), loopback, ${availableParallelism()} cores
+warm invoke overhead, empty function  p50 ${f(w.p50Ms)} ms   p99 ${f(w.p99Ms)} ms   (${calls} sequential calls; targets p50 ≤ 1, p99 ≤ 5)
+invocations per second                ${f(th.invocationsPerSec)}   (concurrency ${th.concurrency})
+cold start (median)                   nodejs ${f(c.nodejs)} ms   python ${f(c.python)} ms
+isolation: high p99 flooded ÷ alone   fare ${f(isoF.ratio)} (${f(isoF.floodedP99Ms)} / ${f(isoF.aloneP99Ms)} ms)   hermod ${f(isoH.ratio)} (${f(isoH.floodedP99Ms)} / ${f(isoH.aloneP99Ms)} ms)   (target ≤ 1.5 under fare)
+`);
+const doc = { kind: 'live', date: new Date().toISOString(), quick, node: process.version, cpu: cpus()[0]?.model ?? '?', cores: availableParallelism(), results };
+const dir = join(import.meta.dirname, 'results');
+mkdirSync(dir, { recursive: true });
+const stamp = doc.date.replace(/[:.]/g, '-');
+writeFileSync(join(dir, `live-${stamp}.json`), `${JSON.stringify(doc, null, 2)}\n`);
+writeFileSync(join(dir, 'live-latest.json'), `${JSON.stringify(doc, null, 2)}\n`);
+process.stdout.write(`wrote bench/results/live-${stamp}.json\n`);
