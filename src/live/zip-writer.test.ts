@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readZip } from './gateway/zip.ts';
-import { crc32, writeZip } from './zip-writer.ts';
+import { crc32 } from './gateway/zip.ts';
+import { writeZip } from './zip-writer.ts';
 
 describe('writeZip', () => {
   it('writes archives that the gateway reads back byte for byte, modes included', () => {
