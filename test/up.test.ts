@@ -97,6 +97,44 @@ describe('fare up', () => {
     expect(forged.status).toBe(400);
   });
 
+  it('keeps tenants apart unless granted, and throttles or degrades a tenant whose spend is out of reason for its budget', async () => {
+    const f = await up(tmp());
+    const made = await api(f.url, 'POST', '/v1/tenants', { id: 'acme', budgetMicroCents: 0.001, overBudget: 'throttle' });
+    expect(made.status).toBe(201);
+    const acme = made.json as { credential: { accessKeyId: string; secret: string } };
+    const acmeKey = `${acme.credential.accessKeyId}:${acme.credential.secret}`;
+    const zeta = (await api(f.url, 'POST', '/v1/tenants', { id: 'zeta' })).json as { credential: { accessKeyId: string; secret: string } };
+    const zetaKey = `${zeta.credential.accessKeyId}:${zeta.credential.secret}`;
+    const dir = join(tmp(), 'work');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'index.mjs'), 'export const handler = async () => { let x = 0; for (let i = 0; i < 2e6; i++) x += i; return x; };\n');
+    expect((await api(f.url, 'PUT', '/v1/functions/work', { runtime: 'nodejs', handler: 'index.handler', class: 'high', zipBase64: zipDirectory(dir).toString('base64') }, acmeKey)).status).toBe(201);
+    const call = (key: string, fn = 'work'): Promise<Response> => fetch(`${f.url}/2015-03-31/functions/${fn}/invocations`, { method: 'POST', headers: { Authorization: `Bearer ${key}` }, body: '{}' });
+
+    // Isolation: zeta neither sees nor invokes acme's function, until acme grants it.
+    expect((await call(zetaKey)).status).toBe(404);
+    const arn = encodeURIComponent('arn:aws:lambda:us-east-1:acme:function:work');
+    expect((await call(zetaKey, arn)).status).toBe(403);
+    expect((await api(f.url, 'POST', '/v1/grants', { grantee: 'zeta', function: 'work' }, acmeKey)).status).toBeLessThan(300);
+    expect((await call(zetaKey, arn)).status).toBe(200);
+
+    // Budget: the first invocations pass the tiny allowance, then acme is throttled with Retry-After.
+    let throttled: Response | undefined;
+    for (let i = 0; i < 20 && !throttled; i++) {
+      const r = await call(acmeKey);
+      if (r.status === 429) throttled = r;
+      else expect(r.status).toBe(200);
+    }
+    expect(throttled?.headers.get('x-amzn-errortype')).toMatch(/TooManyRequestsException/);
+    expect(Number(throttled?.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Degrade instead: the invocation runs, at the lowest class.
+    expect((await api(f.url, 'PATCH', '/v1/tenants/acme', { overBudget: 'degrade' }, acmeKey)).status).toBe(200);
+    const degraded = await call(acmeKey);
+    expect(degraded.status).toBe(200);
+    expect(degraded.headers.get('x-fare-class')).toBe('low');
+    expect(degraded.headers.get('x-fare-budget')).toBe('degrade');
+  });
+
   it('loses no accepted async invocation and no billing record when killed with SIGKILL', async () => {
     const dataDir = tmp();
     const first = await up(dataDir);

@@ -206,7 +206,7 @@ export async function runClient(cmd: string, args: readonly string[]): Promise<n
         case 'grant': {
           const [id] = positionals;
           if (!id || !values.to) throw new UsageError('fare tenant grant OWNER --to TENANT [--function NAME]');
-          const r = await call(c, 'POST', `/v1/tenants/${encodeURIComponent(id)}/grants`, { grantee: values.to, function: values.function ?? '*' });
+          const r = await call(c, 'POST', '/v1/grants', { owner: id, grantee: values.to, function: values.function ?? '*' });
           out(values.json ? r.text : `granted ${String(values.to)} access to ${id}'s ${(values.function as string | undefined) ?? 'functions'}`);
           return 0;
         }
