@@ -75,7 +75,9 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
 
   const budget = ctx.platform.budgetCheck(owner);
   if (budget === 'throttle') {
-    throw throttled('FARE_E_OVER_BUDGET', `Rate Exceeded. Tenant ${owner} has spent its monthly budget and asked for throttling: raise the budget (PATCH /v1/tenants/${owner}) or wait for next month`, secondsToNextMonth(ctx.clock()), 'BudgetExceeded');
+    // The allowance grows through the month: retry when it has grown past what was spent.
+    const retryAfterS = Math.max(1, Math.ceil((ctx.store.budgetRetryAt(owner) - ctx.clock()) / 1000));
+    throw throttled('FARE_E_OVER_BUDGET', `Rate Exceeded. Tenant ${owner} is spending faster than its monthly budget allows: raise the budget (PATCH /v1/tenants/${owner}) or retry after ${retryAfterS} s`, retryAfterS, 'BudgetExceeded');
   }
   if (budget === 'degrade') cls = ctx.platform.prices.classes.length - 1;
   const clsName = ctx.platform.prices.classes[cls]?.name ?? fn.cls;
@@ -201,11 +203,6 @@ export function logTail(requestId: string, fn: FunctionRecord, o: InvokeOutcome,
     `Max Memory Used: ${Math.round(o.maxMemMB)} MB${o.coldStart ? `\tInit Duration: ${o.initMs.toFixed(2)} ms` : ''}\t\n`;
   const text = Buffer.from(`START RequestId: ${requestId} Version: ${fn.version}\n${logs}END RequestId: ${requestId}\n${report}`, 'utf8');
   return text.subarray(Math.max(0, text.length - bytes)).toString('base64');
-}
-
-function secondsToNextMonth(now: number): number {
-  const d = new Date(now);
-  return Math.ceil((Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) - now) / 1000);
 }
 
 export const newRequestId = (): string => randomUUID();

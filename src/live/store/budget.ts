@@ -17,6 +17,14 @@ export function monthBounds(now: number): { start: number; end: number } {
   return { start: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1), end: Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) };
 }
 
+/** When spending may resume (ms since the epoch): the allowance grows through the month. */
+export function budgetRetryAt(tenant: Pick<Tenant, 'budgetMicroCents'>, spentMicroCents: number, now: number): number {
+  const budget = tenant.budgetMicroCents;
+  if (budget === null) return now;
+  const { start, end } = monthBounds(now);
+  return judgeBudget(now, start, end, spentMicroCents, budget, { burst: 2, floor: 0.05, warnAt: BUDGET_WARN_AT }).retryAt;
+}
+
 export function budgetState(tenant: Pick<Tenant, 'budgetMicroCents' | 'overBudget'>, spentMicroCents: number, now: number): BudgetState {
   const budget = tenant.budgetMicroCents;
   if (budget === null) return 'ok';

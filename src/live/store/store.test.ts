@@ -131,6 +131,8 @@ describe('budget state', () => {
     clock.set(Date.UTC(2025, 3, 2, 0, 0));
     bill('d', 30);
     expect(store.budgetState('acme')).toBe('throttle');
+    // The allowance reaches 30% of the budget when 0.05 + 2 × elapsed = 0.3: an eighth of April in.
+    expect(store.budgetRetryAt('acme')).toBeCloseTo(Date.UTC(2025, 3, 1) + 0.125 * 30 * 86_400_000, -3);
     store.close();
   });
 });

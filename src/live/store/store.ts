@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BillingRepo } from './billing.ts';
-import { budgetState, type BudgetState } from './budget.ts';
+import { budgetRetryAt, budgetState, type BudgetState } from './budget.ts';
 import { clearStaging } from './code.ts';
 import { FunctionRepo } from './functions.ts';
 import { InvocationRepo } from './invocations.ts';
@@ -121,6 +121,14 @@ export class Store {
     if (tenant === undefined) return 'ok';
     const now = this.clock();
     return budgetState(tenant, this.billing.tenantMonth(tenantId, monthOf(now)).costMicroCents, now);
+  }
+
+  /** When a throttled tenant may spend again (ms since the epoch; now if it may already). */
+  budgetRetryAt(tenantId: string): number {
+    const now = this.clock();
+    const tenant = this.tenants.get(tenantId);
+    if (tenant === undefined) return now;
+    return budgetRetryAt(tenant, this.billing.tenantMonth(tenantId, monthOf(now)).costMicroCents, now);
   }
 
   /** A 32-byte key for `purpose`, derived from master.key (e.g. signing invocation contexts). */
