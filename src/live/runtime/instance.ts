@@ -195,6 +195,18 @@ export class Instance {
    * Best-effort: says what failed rather than throwing.
    */
   async setPriority(kind: PriorityKind, prio = 1): Promise<{ ok: boolean; detail: string }> {
+    // Already so: skip the chrt processes (a warm instance keeps its policy between invocations).
+    const want = `${kind}/${prio}`;
+    if (this.priority === want) return { ok: true, detail: 'unchanged' };
+    const result = await this.applyPriority(kind, prio);
+    this.priority = result.ok ? want : null;
+    return result;
+  }
+
+  /** Scheduling policy last set on every process of the instance (`kind/prio`), or null. */
+  private priority: string | null = null;
+
+  private async applyPriority(kind: PriorityKind, prio: number): Promise<{ ok: boolean; detail: string }> {
     const chrt = this.caps.sched.chrt;
     if (chrt === null) return { ok: false, detail: 'chrt not found' };
     const pid = this.pid;
