@@ -94,11 +94,13 @@ export class Rng {
    * which is what power-of-k choices needs (k ≈ 2–4 out of hundreds).
    */
   sample(n: number, k: number, out: number[] = []): number[] {
-    out.length = 0;
+    if (out.length !== 0) out.length = 0;
     const m = Math.min(k, n);
     while (out.length < m) {
       const x = this.int(n);
-      if (!out.includes(x)) out.push(x);
+      let seen = false;
+      for (let i = 0; i < out.length; i++) if (out[i] === x) seen = true;
+      if (!seen) out.push(x);
     }
     return out;
   }
