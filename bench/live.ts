@@ -63,7 +63,7 @@ try {
 
 const iso: Record<string, unknown> = {};
 for (const policy of ['fare', 'hermod'] as const) {
-  const r = await runPolicy(policy, quick ? 4 : 10, 20, 16 * availableParallelism());
+  const r = await runPolicy(policy, quick ? 4 : 10, 50, 16 * availableParallelism());
   const alone = percentile(r.alone[0]?.latencies ?? [], 0.99);
   const flooded = percentile(r.flooded[0]?.latencies ?? [], 0.99);
   iso[policy] = { aloneP99Ms: alone, floodedP99Ms: flooded, ratio: flooded / alone, floodCompleted: r.floodCompleted };

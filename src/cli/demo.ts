@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parse, UsageError } from './args.ts';
-import { flood, invokeOnce, percentile, steady, type StreamResult, type Target } from '../live/loadgen.ts';
+import { floodInWorker, invokeOnce, percentile, steady, type StreamResult, type Target } from '../live/loadgen.ts';
 
 const HELP = `fare demo [--seconds 10] [--rate 20] [--flood N]
 
@@ -57,7 +57,7 @@ export async function runPolicy(policy: 'fare' | 'hermod', seconds: number, rate
     process.stderr.write(`  ${seconds} s of page views under a flood of ${floodN} image resizes…\n`);
     let stop!: () => void;
     const stopped = new Promise<void>((r) => (stop = r));
-    const floodRun = flood(t, 'image-resize', '{}', floodN, stopped);
+    const floodRun = floodInWorker(t, 'image-resize', '{}', floodN, stopped);
     await new Promise((r) => setTimeout(r, 1000)); // let the flood build up
     const flooded = await Promise.all([steady(t, 'high: page-view', 'page-view', '{"user":"ada"}', rate, ms), steady(t, 'middle: profile-view', 'profile-view', '{"user":"bo"}', rate / 2, ms)]);
     stop();

@@ -81,3 +81,34 @@ export function percentile(xs: readonly number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] as number;
 }
+
+/**
+ * `flood` in a worker thread, so the flood's own HTTP traffic does not queue in the event loop of the
+ * process that measures the latency of other streams. Resolves when `stop` has resolved and the
+ * worker has finished its last calls.
+ */
+export async function floodInWorker(t: Target, fn: string, payload: string, concurrency: number, stop: Promise<void>): Promise<{ completed: number; errors: number }> {
+  const { Worker } = await import('node:worker_threads');
+  const here = new URL(import.meta.url).href;
+  // The worker registers the TypeScript loader itself when it runs from sources (as `fare` does in a checkout).
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    (async () => {
+      if (workerData.here.endsWith('.ts')) (await import('tsx/esm/api')).register();
+      const { flood } = await import(workerData.here);
+      let stop; const stopped = new Promise((r) => (stop = r));
+      parentPort.once('message', () => stop());
+      const r = await flood(workerData.t, workerData.fn, workerData.payload, workerData.concurrency, stopped);
+      parentPort.postMessage(r);
+    })();`;
+  const w = new Worker(code, { eval: true, workerData: { here, t, fn, payload, concurrency } });
+  const result = new Promise<{ completed: number; errors: number }>((done, fail) => {
+    w.once('message', (m: { completed: number; errors: number }) => done(m));
+    w.once('error', fail);
+  });
+  await stop;
+  w.postMessage('stop');
+  const r = await result;
+  await w.terminate();
+  return r;
+}
