@@ -6,13 +6,15 @@ import { parse, UsageError } from './args.ts';
 const HELP = `fare up — run Fare on this machine
 
 Usage: fare up [--port 8080] [--host 127.0.0.1] [--data-dir ./.fare] [--policy fare|hermod|fifo]
-               [--cores N] [--strict-priorities] [--no-examples]
+               [--cores N] [--strict-priorities] [--no-examples] [--fsync]
 
 Starts the gateway (AWS Lambda Invoke API and Fare's REST API), one scheduler shard and one worker
 in this process, with all state in an SQLite file under --data-dir. On an empty data dir it deploys
 the examples page-view (high class), profile-view (middle) and image-resize (low). The admin
 credential is created on first start and shown once, or taken from FARE_ADMIN_KEY (<id>:<secret>).
---port 0 picks a free port. GET /healthz answers when Fare is ready. Stop with Ctrl-C.`;
+--port 0 picks a free port. GET /healthz answers when Fare is ready. Stop with Ctrl-C.
+Accepted async invocations and billing records survive a crash or kill -9 of Fare; with --fsync every
+commit is also fsynced, so they survive a power loss too (slower).`;
 
 export async function runUp(args: readonly string[]): Promise<number> {
   const { values, positionals } = parse(args, {
@@ -23,6 +25,7 @@ export async function runUp(args: readonly string[]): Promise<number> {
     cores: { type: 'string' },
     'strict-priorities': { type: 'boolean', default: false },
     'no-examples': { type: 'boolean', default: false },
+    fsync: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) {
@@ -45,6 +48,7 @@ export async function runUp(args: readonly string[]): Promise<number> {
   const running = await up({
     dataDir, host: values.host as string, port, policy, strictPriorities: values['strict-priorities'] as boolean,
     examples: !(values['no-examples'] as boolean),
+    fsync: values.fsync as boolean,
     ...(cores !== undefined ? { cores } : {}),
     ...(adminKey ? { adminKey } : {}),
   });

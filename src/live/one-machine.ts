@@ -38,6 +38,8 @@ export interface UpOptions {
   /** SCHED_FIFO by class instead of SCHED_IDLE for the cheapest class only. */
   readonly strictPriorities?: boolean;
   readonly prices?: PriceTable;
+  /** fsync every commit (survives power loss, not only a crash of Fare); slower. */
+  readonly fsync?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -66,7 +68,7 @@ export async function up(opts: UpOptions): Promise<Running> {
   const prices = opts.prices ?? DEFAULT_PRICE_TABLE;
   mkdirSync(opts.dataDir, { recursive: true });
   const fresh = !existsSync(join(opts.dataDir, DB_FILE));
-  const store = openStore({ dataDir: opts.dataDir });
+  const store = openStore({ dataDir: opts.dataDir, fsync: opts.fsync ?? false });
   const admin = await store.bootstrapAdmin('admin', opts.adminKey === undefined ? undefined : parseKey(opts.adminKey));
 
   const caps = capabilities();

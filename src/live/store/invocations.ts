@@ -1,5 +1,5 @@
 // The durable queue of asynchronous (Event) invocations. `enqueue` returns only once the row is on
-// disk (WAL, synchronous=FULL), so the 202 that follows is a promise kept across `kill -9`. Delivery
+// disk (WAL: in the file with synchronous=NORMAL, fsynced with `fsync`), so the 202 that follows is a promise kept across `kill -9`. Delivery
 // is at least once: rows left `running` by a crash are requeued on start-up.
 
 import type Database from 'better-sqlite3';

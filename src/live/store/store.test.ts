@@ -17,10 +17,13 @@ afterEach(() => {
 });
 
 describe('opening a store', () => {
-  it('creates the database in WAL mode with synchronous=FULL and foreign keys on', () => {
+  it('creates the database in WAL mode, synchronous=NORMAL (FULL with fsync) and foreign keys on', () => {
+    const fsynced = openStore({ dataDir: join(dir.path, 'fsync'), fsync: true });
+    expect(fsynced.db.pragma('synchronous', { simple: true })).toBe(2); // FULL
+    fsynced.close();
     const store = openStore({ dataDir: dir.path });
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(store.db.pragma('synchronous', { simple: true })).toBe(2); // FULL
+    expect(store.db.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
     expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(existsSync(join(dir.path, DB_FILE))).toBe(true);
     store.close();
