@@ -26,27 +26,15 @@ interface Entry {
   readonly fail: (e: unknown) => void;
 }
 
-export interface DriverStats {
-  running: number;
-  waiting: number;
-  preemptions: number;
-  completed: number;
-}
-
 export class MachineDriver {
   private readonly entries = new Map<number, Entry>();
   private nextJob = 1;
-  private readonly stats: DriverStats = { running: 0, waiting: 0, preemptions: 0, completed: 0 };
 
   constructor(private readonly machine: Machine, private readonly exec: Executor, private readonly clock: () => Millis) {}
 
   /** Jobs on this machine (running or waiting): the answer to a shard's poll. */
   get jobs(): number {
     return this.machine.jobs;
-  }
-
-  snapshot(): DriverStats {
-    return { ...this.stats, running: this.machine.running, waiting: this.machine.jobs - this.machine.running };
   }
 
   /** An invocation placed on this machine; resolves with its outcome. */
@@ -86,7 +74,6 @@ export class MachineDriver {
         const e = this.entries.get(d.job.id);
         if (!e) return;
         e.paused = true;
-        this.stats.preemptions++;
         this.exec.pause(e.req.requestId);
         this.step({ kind: 'stopped', job: d.job.id, memMB: 0 });
         break;
@@ -106,7 +93,6 @@ export class MachineDriver {
 
   private finish(e: Entry, o: InvokeOutcome | undefined, err?: unknown): void {
     this.entries.delete(e.job.id);
-    this.stats.completed++;
     this.step({ kind: 'complete', job: e.job.id, memMB: 0 });
     if (o) e.done(o);
     else e.fail(err);
