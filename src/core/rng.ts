@@ -94,13 +94,18 @@ export class Rng {
    * which is what power-of-k choices needs (k ≈ 2–4 out of hundreds).
    */
   sample(n: number, k: number, out: number[] = []): number[] {
-    if (out.length !== 0) out.length = 0;
     const m = Math.min(k, n);
-    while (out.length < m) {
+    // Reuse the caller's array in place when it already has the right length (no resizing).
+    if (out.length !== m) {
+      out.length = 0;
+      for (let i = 0; i < m; i++) out.push(-1);
+    }
+    let have = 0;
+    while (have < m) {
       const x = this.int(n);
       let seen = false;
-      for (let i = 0; i < out.length; i++) if (out[i] === x) seen = true;
-      if (!seen) out.push(x);
+      for (let i = 0; i < have; i++) if (out[i] === x) seen = true;
+      if (!seen) out[have++] = x;
     }
     return out;
   }

@@ -67,6 +67,13 @@ export interface RunConfig {
   readonly onProgress?: (arrived: number) => void;
 }
 
+/** A shard's `polled` input as the engine builds it (mutable, pooled). */
+interface PollAnswer {
+  readonly kind: 'polled';
+  poll: number;
+  loads: number[];
+}
+
 const enum Target {
   Shard,
   Machine,
@@ -187,6 +194,8 @@ export class Simulation {
   /** Jobs on each machine after its last step: what a poll reads, kept dense for the cache. */
   private readonly jobsOn: Int32Array;
   private readonly later = new DelayedMail();
+  /** Poll answers the shards have read, for reuse: one is in use per poll in flight. */
+  private readonly answers: PollAnswer[] = [];
   private readonly rec: Recorder;
   private readonly samplerOwner: number;
   private readonly trackMemory: boolean;
@@ -194,6 +203,8 @@ export class Simulation {
   private now = 0;
   private events = 0;
   private rr = 0;
+  /** The machine just woken whose queue entry its next reschedule renews (-1: none). */
+  private renewing = -1;
   private sampleIndex = 0;
   private readonly sampleEvery: number;
 
@@ -278,9 +289,14 @@ export class Simulation {
         if (bi >= batch.count) refill();
         if (progress && (arrived & 0x3fff) === 0) progress(arrived);
       } else {
-        const owner = this.q.pop();
-        if (owner === this.samplerOwner) this.sample();
-        else this.wake(owner);
+        const owner = this.q.peekOwner();
+        if (owner === this.samplerOwner) {
+          this.q.pop();
+          this.sample();
+        } else {
+          // The machine's entry stays queued: wake() renews it (as if popped and scheduled again).
+          this.wake(owner);
+        }
       }
       this.pump();
     }
@@ -340,7 +356,10 @@ export class Simulation {
       }
     }
     if (!this.edf) this.checkMemory(m);
-    this.reschedule(m);
+    // Mail for this machine is pending (the completion): its reschedule after that mail renews the
+    // entry. Without mail, renew it now.
+    if (this.mail.length > 0 && !this.edf) this.renewing = m;
+    else this.reschedule(m, true);
   }
 
   private deliver(target: Target, index: number, input: ShardInput | MachineInput): void {
@@ -357,6 +376,8 @@ export class Simulation {
       if (target === Target.Shard) {
         const s = this.shards[index] as Shard;
         s.step(this.now, input as ShardInput);
+        // The shard has read the answer: its object goes back to the pool.
+        if ((input as ShardInput).kind === 'polled') this.answers.push(input as PollAnswer);
         const ds = s.ready();
         for (let i = 0; i < ds.length; i++) this.shardDecision(s, ds[i] as ShardDecision);
         s.advance();
@@ -372,7 +393,12 @@ export class Simulation {
         for (let i = 0; i < ds.length; i++) this.machineDecision(index, ds[i] as MachineDecision);
         mc.advance();
         this.checkMemory(index);
-        this.reschedule(index);
+        if (this.renewing === index) {
+          this.renewing = -1;
+          this.reschedule(index, true);
+        } else {
+          this.reschedule(index);
+        }
       }
     }
   }
@@ -401,11 +427,18 @@ export class Simulation {
     }
   }
 
-  /** The machines' answer to a poll: jobs on each, in the poll's order. */
+  /** The machines' answer to a poll: jobs on each, in the poll's order (in a pooled object). */
   private pollAnswer(poll: number, machines: readonly number[]): ShardInput {
-    const loads = new Array<number>(machines.length);
-    for (let i = 0; i < machines.length; i++) loads[i] = this.jobsOn[machines[i] as number] as number;
-    return { kind: 'polled', poll, loads };
+    const a = this.answers.pop() ?? { kind: 'polled', poll: 0, loads: [] };
+    a.poll = poll;
+    const loads = a.loads;
+    if (loads.length !== machines.length) loads.length = 0;
+    for (let i = 0; i < machines.length; i++) {
+      const l = this.jobsOn[machines[i] as number] as number;
+      if (i < loads.length) loads[i] = l;
+      else loads.push(l);
+    }
+    return a;
   }
 
   private machineDecision(m: number, d: MachineDecision): void {
@@ -479,14 +512,16 @@ export class Simulation {
     }
   }
 
-  private reschedule(m: number): void {
+  /** `renew`: the machine was just woken (its entry is due now) and goes behind others due at the same time. */
+  private reschedule(m: number, renew = false): void {
     const h = this.hw[m] as Hardware;
     let t = h.nextCompletion();
     if (this.trackMemory) {
       const c = h.crossing((this.machines[m] as Machine).memoryBand().high);
       if (c < t) t = c;
     }
-    this.q.schedule(m, t);
+    if (renew) this.q.renew(m, t);
+    else this.q.schedule(m, t);
   }
 
   private sample(): void {

@@ -52,6 +52,27 @@ export class EventQueue {
     this.up(i);
   }
 
+  /**
+   * Like removing `owner`'s entry and scheduling it again at `t` (it goes after entries already due at
+   * `t`), without the removal: the owner just woken, still at the top, is moved down in one pass.
+   */
+  renew(owner: number, t: number): void {
+    const p = this.pos[owner] as number;
+    if (p < 0 || t === Infinity) {
+      this.schedule(owner, t);
+      return;
+    }
+    this.time[p] = t;
+    this.seq[p] = this.counter++;
+    this.up(p);
+    this.down(this.pos[owner] as number);
+  }
+
+  /** The owner due first, or -1 (it stays queued). */
+  peekOwner(): number {
+    return this.n === 0 ? -1 : (this.owner[0] as number);
+  }
+
   peekTime(): number {
     return this.n === 0 ? Infinity : (this.time[0] as number);
   }

@@ -131,7 +131,8 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         break;
       }
       case 'complete': {
-        const slot = this.index ? this.index.get(input.job) : this.rq.findRunning(input.job);
+        const at = this.index ? -1 : this.rq.runningIndex(input.job);
+        const slot = this.index ? this.index.get(input.job) : at < 0 ? undefined : this.rq.running[at];
         if (!slot) {
           // A completion that raced a preemption: the job ran, was told to stop, and finished anyway.
           const waiting = this.rq.findWaiting(input.job);
@@ -147,7 +148,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         }
         this.index?.delete(input.job);
         this.used -= input.memMB;
-        const next = this.rq.complete(slot);
+        const next = at >= 0 ? this.rq.completeAt(at) : this.rq.complete(slot);
         this.jobsFell = true;
         if (next) this.start(next);
         break;

@@ -79,7 +79,13 @@ export class RunQueue {
   /** A running job completed. Returns the next slot to start, if any. */
   complete(slot: Slot): Slot | undefined {
     const i = this.indexOfRunning(slot.job.id);
-    if (i < 0) return undefined;
+    return i < 0 ? undefined : this.completeAt(i);
+  }
+
+  /** The running job at position `i` (see `runningIndex`) completed. Returns the next slot to start, if any. */
+  completeAt(i: number): Slot | undefined {
+    const slot = this.running[i] as Slot;
+    slot.running = false;
     this.removeRunning(i);
     if (this.policy === 'ps' || this.nWaiting === 0) return undefined;
     const counts = this.counts;
@@ -110,6 +116,11 @@ export class RunQueue {
   findRunning(job: number): Slot | undefined {
     const i = this.indexOfRunning(job);
     return i < 0 ? undefined : this.running[i];
+  }
+
+  /** Position of a job in the running set, or -1. O(running). */
+  runningIndex(job: number): number {
+    return this.indexOfRunning(job);
   }
 
   private indexOfRunning(job: number): number {

@@ -123,6 +123,35 @@ describe('Shard placement by power-of-k polling', () => {
     expect(new Set(picks)).toEqual(new Set([0, 1]));
   });
 
+  it('matches answers to their polls when they come out of order, however long a poll stays in flight', () => {
+    const s = shard({ maxOutstandingPolls: 1000, k: 2, machines: 50 });
+    const polls: Extract<ShardDecision, { kind: 'poll' }>[] = [];
+    const issue = (from: number, to: number): void => {
+      for (let i = from; i < to; i++) {
+        s.step(i, { kind: 'arrive', job: job(i, i % 4, i) });
+        const p = onlyPoll(take(s));
+        polls.push({ ...p, machines: [...p.machines] });
+      }
+    };
+    issue(0, 40);
+    // Answer every poll but the first, newest first; issue many more while poll 0 waits (its ring
+    // position is needed again and again), then answer the rest, poll 0 last.
+    for (let i = 39; i >= 1; i--) s.step(100, { kind: 'polled', poll: (polls[i] as { poll: number }).poll, loads: [0, 1] });
+    take(s);
+    issue(40, 300);
+    expect(s.pollsInFlight).toBe(261);
+    for (let i = 40; i < 300; i++) {
+      const p = polls[i] as (typeof polls)[number];
+      s.step(400, { kind: 'polled', poll: p.poll, loads: [1, 0] });
+      expect(take(s)).toEqual([{ kind: 'place', job: job(i, i % 4, i), machine: p.machines[1], via: 'power-of-k', waited: 400 - i }]);
+    }
+    const first = polls[0] as (typeof polls)[number];
+    s.step(500, { kind: 'polled', poll: first.poll, loads: [0, 9] });
+    expect(take(s)).toEqual([{ kind: 'place', job: job(0, 0, 0), machine: first.machines[0], via: 'power-of-k', waited: 500 }]);
+    expect(s.pollsInFlight).toBe(0);
+    expect(() => s.step(501, { kind: 'polled', poll: first.poll, loads: [0, 0] })).toThrow(InvariantError);
+  });
+
   it('keeps at most maxOutstandingPolls polls in flight; an answer releases the next job', () => {
     const s = shard({ maxOutstandingPolls: 2, selection: 'strict' });
     for (let i = 1; i <= 4; i++) s.step(0, { kind: 'arrive', job: job(i, 4 - i, 0) });

@@ -33,18 +33,22 @@ export type ShardInput =
 export type Placement = 'idle-list' | 'power-of-k';
 
 export type ShardDecision =
+  /** `machines` stays valid until the poll is answered (the shard reuses the array afterwards). */
   | { readonly kind: 'poll'; readonly poll: number; readonly job: JobId; readonly machines: readonly MachineId[] }
   | { readonly kind: 'place'; readonly job: Job; readonly machine: MachineId; readonly via: Placement; readonly waited: Millis };
-
-interface OutstandingPoll {
-  readonly job: Job;
-  readonly machines: readonly MachineId[];
-}
 
 export class Shard implements CoreObject<ShardInput, ShardDecision> {
   private readonly queue: MultiQueue;
   readonly idle: IdleList;
-  private readonly polls = new Map<number, OutstandingPoll>();
+  /**
+   * Polls in flight, in a ring indexed by poll id modulo its size (a power of two): the poll's id, the
+   * job it places, and the machines polled (one array per position, reused). Answers usually come in
+   * order; when an old poll still holds the position a new one needs, the ring doubles.
+   */
+  private pollId: number[] = [];
+  private pollJob: (Job | undefined)[] = [];
+  private pollMachines: MachineId[][] = [];
+  private inFlight = 0;
   private nextPoll = 0;
   private readonly out: ShardDecision[] = [];
 
@@ -53,6 +57,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     if (cfg.machines < 1) throw new RangeError(`shard ${cfg.id}: needs at least one machine`);
     this.queue = new MultiQueue(cfg.prices.classes.map((c) => c.price), cfg.selection);
     this.idle = new IdleList(rng.fork('idle-list'));
+    this.growRing(16);
   }
 
   /** Jobs waiting in the multi-queue (not counting those bound to a poll in flight). */
@@ -65,7 +70,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
   }
 
   get pollsInFlight(): number {
-    return this.polls.size;
+    return this.inFlight;
   }
 
   idleEntries(): IdleEntry[] {
@@ -78,10 +83,14 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
         this.queue.push(input.job);
         break;
       case 'polled': {
-        const p = this.polls.get(input.poll);
-        if (!p) throw new InvariantError(`shard ${this.cfg.id}: answer to unknown poll ${input.poll}`, { seed: this.rng.label });
-        this.polls.delete(input.poll);
-        this.placeOn(now, p.job, this.leastLoaded(p.machines, input.loads), 'power-of-k');
+        const slot = input.poll % this.pollJob.length;
+        const job = this.pollJob[slot];
+        if (job === undefined || this.pollId[slot] !== input.poll) {
+          throw new InvariantError(`shard ${this.cfg.id}: answer to unknown poll ${input.poll}`, { seed: this.rng.label });
+        }
+        this.pollJob[slot] = undefined;
+        this.inFlight--;
+        this.placeOn(now, job, this.leastLoaded(this.pollMachines[slot] as MachineId[], input.loads), 'power-of-k');
         break;
       }
       case 'idle-join':
@@ -116,7 +125,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
   private drain(now: Millis): void {
     while (this.queue.length > 0) {
       const useIdle = this.cfg.useIdleList && this.idle.size > 0;
-      if (!useIdle && this.polls.size >= this.cfg.maxOutstandingPolls) return;
+      if (!useIdle && this.inFlight >= this.cfg.maxOutstandingPolls) return;
       const job = this.queue.pop(now) as Job;
       if (useIdle) {
         const m = this.idle.best();
@@ -124,10 +133,39 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
         this.placeOn(now, job, m, 'idle-list');
       } else {
         const poll = this.nextPoll++;
-        const machines = this.rng.sample(this.cfg.machines, this.cfg.k, []);
-        this.polls.set(poll, { job, machines });
+        while (this.pollJob[poll % this.pollJob.length] !== undefined) this.growRing(this.pollJob.length * 2);
+        const slot = poll % this.pollJob.length;
+        const machines = this.rng.sample(this.cfg.machines, this.cfg.k, this.pollMachines[slot]);
+        this.pollId[slot] = poll;
+        this.pollJob[slot] = job;
+        this.inFlight++;
         this.out.push({ kind: 'poll', poll, job: job.id, machines });
       }
+    }
+  }
+
+  /** Resizes the ring of polls in flight to `size` positions, moving each poll to its new position. */
+  private growRing(size: number): void {
+    const id = this.pollId, job = this.pollJob, machines = this.pollMachines;
+    this.pollId = new Array<number>(size).fill(-1);
+    this.pollJob = new Array<Job | undefined>(size).fill(undefined);
+    this.pollMachines = Array.from({ length: size }, (): MachineId[] => []);
+    for (let i = 0; i < job.length; i++) {
+      const j = job[i];
+      if (j === undefined) continue;
+      const p = id[i] as number;
+      const at = p % size;
+      if (this.pollJob[at] !== undefined) {
+        // Two polls in flight this far apart in id: grow further.
+        this.pollId = id;
+        this.pollJob = job;
+        this.pollMachines = machines;
+        this.growRing(size * 2);
+        return;
+      }
+      this.pollId[at] = p;
+      this.pollJob[at] = j;
+      this.pollMachines[at] = machines[i] as MachineId[];
     }
   }
 
