@@ -67,6 +67,8 @@ export interface RunConfig {
   readonly onProgress?: (arrived: number) => void;
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 /** A shard's `polled` input as the engine builds it (mutable, pooled). */
 interface PollAnswer {
   readonly kind: 'polled';
@@ -194,8 +196,14 @@ export class Simulation {
   /** Jobs on each machine after its last step: what a poll reads, kept dense for the cache. */
   private readonly jobsOn: Int32Array;
   private readonly later = new DelayedMail();
-  /** Poll answers the shards have read, for reuse: one is in use per poll in flight. */
+  /**
+   * Inputs the core objects have read, for reuse (a core object never keeps its input object): the
+   * hot kinds, one per job or per poll, are built from these pools instead of allocated.
+   */
   private readonly answers: PollAnswer[] = [];
+  private readonly shardArrivals: Mutable<ShardInput & { kind: 'arrive' }>[] = [];
+  private readonly machineArrivals: Mutable<MachineInput & { kind: 'arrive' }>[] = [];
+  private readonly completions: Mutable<MachineInput & { kind: 'complete' }>[] = [];
   private readonly rec: Recorder;
   private readonly samplerOwner: number;
   private readonly trackMemory: boolean;
@@ -336,7 +344,9 @@ export class Simulation {
     }
     const shard = this.rr;
     this.rr = this.rr + 1 === this.shards.length ? 0 : this.rr + 1;
-    this.deliver(Target.Shard, shard, { kind: 'arrive', job });
+    const input = this.shardArrivals.pop() ?? { kind: 'arrive', job };
+    input.job = job;
+    this.deliver(Target.Shard, shard, input);
   }
 
   /** A machine's wake-up: a completion or a memory threshold crossing. */
@@ -352,7 +362,10 @@ export class Simulation {
         this.edfDecisions(this.edf.ready());
         this.edf.advance();
       } else {
-        this.deliver(Target.Machine, m, { kind: 'complete', job: sj.id, memMB: sj.memTotal });
+        const input = this.completions.pop() ?? { kind: 'complete', job: 0, memMB: 0 };
+        input.job = sj.id;
+        input.memMB = sj.memTotal;
+        this.deliver(Target.Machine, m, input);
       }
     }
     if (!this.edf) this.checkMemory(m);
@@ -376,8 +389,10 @@ export class Simulation {
       if (target === Target.Shard) {
         const s = this.shards[index] as Shard;
         s.step(this.now, input as ShardInput);
-        // The shard has read the answer: its object goes back to the pool.
-        if ((input as ShardInput).kind === 'polled') this.answers.push(input as PollAnswer);
+        // The shard has read its input: pooled kinds go back to their pools.
+        const kind = (input as ShardInput).kind;
+        if (kind === 'polled') this.answers.push(input as PollAnswer);
+        else if (kind === 'arrive') this.shardArrivals.push(input as Mutable<ShardInput & { kind: 'arrive' }>);
         const ds = s.ready();
         for (let i = 0; i < ds.length; i++) this.shardDecision(s, ds[i] as ShardDecision);
         s.advance();
@@ -389,6 +404,9 @@ export class Simulation {
         // decisions delivered in between (a swap-out) have changed it.
         mc.step(this.now, (input as MachineInput).kind === 'memory' ? { kind: 'memory', usedMB: h.used } : (input as MachineInput));
         this.jobsOn[index] = mc.jobs;
+        const kind = (input as MachineInput).kind;
+        if (kind === 'arrive') this.machineArrivals.push(input as Mutable<MachineInput & { kind: 'arrive' }>);
+        else if (kind === 'complete') this.completions.push(input as Mutable<MachineInput & { kind: 'complete' }>);
         const ds = mc.ready();
         for (let i = 0; i < ds.length; i++) this.machineDecision(index, ds[i] as MachineDecision);
         mc.advance();
@@ -419,7 +437,10 @@ export class Simulation {
         (this.hw[d.machine] as Hardware).advanceTo(this.now);
         (this.hw[d.machine] as Hardware).place(sj);
         this.rec.placed(d.via, d.waited);
-        this.deliver(Target.Machine, d.machine, { kind: 'arrive', job: d.job, memMB: sj.memInit });
+        const input = this.machineArrivals.pop() ?? { kind: 'arrive', job: sj, memMB: 0 };
+        input.job = sj;
+        input.memMB = sj.memInit;
+        this.deliver(Target.Machine, d.machine, input);
         break;
       }
       default:

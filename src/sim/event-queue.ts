@@ -1,21 +1,23 @@
 // The simulator's event queue: one pending wake-up per owner (a machine, the arrival source, a sampler),
-// in a binary heap over typed arrays ordered by (time, sequence). Re-scheduling an owner moves its entry,
-// so the queue holds only pending events and never stale ones.
+// ordered by (time, sequence). Re-scheduling an owner moves its entry, so the queue holds only pending
+// events and never stale ones.
+//
+// Layout, for the 10,000-machine case where the queue no longer fits in cache: a 4-ary heap (half the
+// levels of a binary one) whose entries are (time, sequence, owner) triples interleaved in one
+// Float64Array, so the four children compared at each level sit in one or two cache lines.
+
+const STRIDE = 3;
 
 export class EventQueue {
-  private time: Float64Array;
-  private seq: Float64Array;
-  private owner: Int32Array;
+  /** Entry i at [STRIDE*i]: time, sequence, owner. */
+  private e: Float64Array;
   /** Heap position of each owner, or -1. */
-  private pos: Int32Array;
+  private readonly pos: Int32Array;
   private n = 0;
   private counter = 0;
 
   constructor(owners: number) {
-    const cap = Math.max(4, owners);
-    this.time = new Float64Array(cap);
-    this.seq = new Float64Array(cap);
-    this.owner = new Int32Array(cap);
+    this.e = new Float64Array(Math.max(4, owners) * STRIDE);
     this.pos = new Int32Array(owners).fill(-1);
   }
 
@@ -26,7 +28,7 @@ export class EventQueue {
   /** When `owner` is due, or Infinity. */
   due(owner: number): number {
     const p = this.pos[owner] as number;
-    return p < 0 ? Infinity : (this.time[p] as number);
+    return p < 0 ? Infinity : (this.e[p * STRIDE] as number);
   }
 
   /** Sets (or moves, or with Infinity cancels) `owner`'s wake-up. Equal times keep scheduling order. */
@@ -37,19 +39,13 @@ export class EventQueue {
       return;
     }
     if (p >= 0) {
-      if (this.time[p] === t) return;
-      this.time[p] = t;
-      this.seq[p] = this.counter++;
-      this.up(p);
-      this.down(this.pos[owner] as number);
+      const old = this.e[p * STRIDE] as number;
+      if (old === t) return;
+      this.move(p, t, this.counter++, owner, t < old);
       return;
     }
     const i = this.n++;
-    this.time[i] = t;
-    this.seq[i] = this.counter++;
-    this.owner[i] = owner;
-    this.pos[owner] = i;
-    this.up(i);
+    this.siftUp(i, t, this.counter++, owner);
   }
 
   /**
@@ -62,79 +58,99 @@ export class EventQueue {
       this.schedule(owner, t);
       return;
     }
-    this.time[p] = t;
-    this.seq[p] = this.counter++;
-    this.up(p);
-    this.down(this.pos[owner] as number);
+    // A fresh sequence number orders it after everything now queued at t, so it can only move down
+    // unless its time decreased.
+    this.move(p, t, this.counter++, owner, t < (this.e[p * STRIDE] as number));
   }
 
   /** The owner due first, or -1 (it stays queued). */
   peekOwner(): number {
-    return this.n === 0 ? -1 : (this.owner[0] as number);
+    return this.n === 0 ? -1 : (this.e[2] as number);
   }
 
   peekTime(): number {
-    return this.n === 0 ? Infinity : (this.time[0] as number);
+    return this.n === 0 ? Infinity : (this.e[0] as number);
   }
 
   /** Removes and returns the owner due first, or -1. */
   pop(): number {
     if (this.n === 0) return -1;
-    const o = this.owner[0] as number;
+    const o = this.e[2] as number;
     this.removeAt(0);
     return o;
   }
 
+  private move(p: number, t: number, s: number, owner: number, up: boolean): void {
+    if (up) this.siftUp(p, t, s, owner);
+    else this.siftDown(p, t, s, owner);
+  }
+
   private removeAt(p: number): void {
-    const o = this.owner[p] as number;
-    this.pos[o] = -1;
+    const e = this.e;
+    this.pos[e[p * STRIDE + 2] as number] = -1;
     const last = --this.n;
     if (p === last) return;
-    this.time[p] = this.time[last] as number;
-    this.seq[p] = this.seq[last] as number;
-    const lo = this.owner[last] as number;
-    this.owner[p] = lo;
-    this.pos[lo] = p;
-    this.up(p);
-    this.down(this.pos[lo]);
+    const b = last * STRIDE;
+    const t = e[b] as number, s = e[b + 1] as number, o = e[b + 2] as number;
+    const pt = e[p * STRIDE] as number, ps = e[p * STRIDE + 1] as number;
+    if (t < pt || (t === pt && s < ps)) this.siftUp(p, t, s, o);
+    else this.siftDown(p, t, s, o);
   }
 
-  private less(i: number, j: number): boolean {
-    const ti = this.time[i] as number, tj = this.time[j] as number;
-    return ti < tj || (ti === tj && (this.seq[i] as number) < (this.seq[j] as number));
-  }
-
-  private swap(i: number, j: number): void {
-    const t = this.time[i] as number, s = this.seq[i] as number, o = this.owner[i] as number;
-    this.time[i] = this.time[j] as number;
-    this.seq[i] = this.seq[j] as number;
-    const oj = this.owner[j] as number;
-    this.owner[i] = oj;
-    this.pos[oj] = i;
-    this.time[j] = t;
-    this.seq[j] = s;
-    this.owner[j] = o;
-    this.pos[o] = j;
-  }
-
-  private up(i: number): void {
+  /** Places (t, s, o) at or above position i, moving larger parents down. */
+  private siftUp(i: number, t: number, s: number, o: number): void {
+    const e = this.e, pos = this.pos;
     while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.less(i, p)) return;
-      this.swap(i, p);
+      const p = (i - 1) >> 2;
+      const b = p * STRIDE;
+      const pt = e[b] as number;
+      if (!(t < pt || (t === pt && s < (e[b + 1] as number)))) break;
+      const c = i * STRIDE;
+      e[c] = pt;
+      e[c + 1] = e[b + 1] as number;
+      const po = e[b + 2] as number;
+      e[c + 2] = po;
+      pos[po] = i;
       i = p;
     }
+    const c = i * STRIDE;
+    e[c] = t;
+    e[c + 1] = s;
+    e[c + 2] = o;
+    pos[o] = i;
   }
 
-  private down(i: number): void {
+  /** Places (t, s, o) at or below position i, moving smaller children up. */
+  private siftDown(i: number, t: number, s: number, o: number): void {
+    const e = this.e, pos = this.pos, n = this.n;
     for (;;) {
-      const l = 2 * i + 1;
-      if (l >= this.n) return;
-      const r = l + 1;
-      const m = r < this.n && this.less(r, l) ? r : l;
-      if (!this.less(m, i)) return;
-      this.swap(i, m);
+      const first = 4 * i + 1;
+      if (first >= n) break;
+      const end = first + 4 < n ? first + 4 : n;
+      let m = first;
+      let mt = e[first * STRIDE] as number;
+      let ms = e[first * STRIDE + 1] as number;
+      for (let k = first + 1; k < end; k++) {
+        const kt = e[k * STRIDE] as number;
+        if (kt < mt || (kt === mt && (e[k * STRIDE + 1] as number) < ms)) {
+          m = k;
+          mt = kt;
+          ms = e[k * STRIDE + 1] as number;
+        }
+      }
+      if (!(mt < t || (mt === t && ms < s))) break;
+      const c = i * STRIDE;
+      e[c] = mt;
+      e[c + 1] = ms;
+      const mo = e[m * STRIDE + 2] as number;
+      e[c + 2] = mo;
+      pos[mo] = i;
       i = m;
     }
+    const c = i * STRIDE;
+    e[c] = t;
+    e[c + 1] = s;
+    e[c + 2] = o;
+    pos[o] = i;
   }
 }

@@ -149,17 +149,16 @@ export class Hardware {
     this.rate = n <= this.cores ? 1 : this.cores / n;
   }
 
-  // ---- the running heap: jobs with their finish keys and ids in parallel arrays, so sifting compares
-  // dense numbers; each job knows its position (`hi`) so a preempted job can be removed ----
+  // ---- the running heap: jobs and their finish keys in parallel arrays, so sifting compares dense
+  // numbers (ties, rare, are broken by job id); each job knows its position (`hi`) so a preempted job
+  // can be removed ----
 
   private readonly fin: number[] = [];
-  private readonly ids: number[] = [];
 
   private push(j: SimJob): void {
     const i = this.heap.length;
     this.heap.push(j);
     this.fin.push(j.finishS);
-    this.ids.push(j.id);
     j.hi = i;
     this.up(i);
   }
@@ -168,42 +167,38 @@ export class Hardware {
     const h = this.heap;
     (h[i] as SimJob).hi = -1;
     const last = h.length - 1;
-    if (i !== last) {
-      this.put(i, h[last] as SimJob, this.fin[last] as number, this.ids[last] as number);
-    }
+    if (i !== last) this.put(i, h[last] as SimJob, this.fin[last] as number);
     h.pop();
     this.fin.pop();
-    this.ids.pop();
     if (i !== last) {
       this.up(i);
       this.down(i);
     }
   }
 
-  private put(i: number, j: SimJob, f: number, id: number): void {
+  private put(i: number, j: SimJob, f: number): void {
     this.heap[i] = j;
     this.fin[i] = f;
-    this.ids[i] = id;
     j.hi = i;
   }
 
   private up(i: number): void {
-    const fin = this.fin, ids = this.ids, h = this.heap;
-    const j = h[i] as SimJob, f = fin[i] as number, id = ids[i] as number;
+    const fin = this.fin, h = this.heap;
+    const j = h[i] as SimJob, f = fin[i] as number;
     while (i > 0) {
       const p = (i - 1) >> 1;
       const pf = fin[p] as number;
-      if (!(f < pf || (f === pf && id < (ids[p] as number)))) break;
-      this.put(i, h[p] as SimJob, pf, ids[p] as number);
+      if (!(f < pf || (f === pf && j.id < (h[p] as SimJob).id))) break;
+      this.put(i, h[p] as SimJob, pf);
       i = p;
     }
-    this.put(i, j, f, id);
+    this.put(i, j, f);
   }
 
   private down(i: number): void {
-    const fin = this.fin, ids = this.ids, h = this.heap;
+    const fin = this.fin, h = this.heap;
     const n = h.length;
-    const j = h[i] as SimJob, f = fin[i] as number, id = ids[i] as number;
+    const j = h[i] as SimJob, f = fin[i] as number;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= n) break;
@@ -211,13 +206,13 @@ export class Hardware {
       let c = l;
       if (r < n) {
         const rf = fin[r] as number, lf = fin[l] as number;
-        if (rf < lf || (rf === lf && (ids[r] as number) < (ids[l] as number))) c = r;
+        if (rf < lf || (rf === lf && (h[r] as SimJob).id < (h[l] as SimJob).id)) c = r;
       }
       const cf = fin[c] as number;
-      if (!(cf < f || (cf === f && (ids[c] as number) < id))) break;
-      this.put(i, h[c] as SimJob, cf, ids[c] as number);
+      if (!(cf < f || (cf === f && (h[c] as SimJob).id < j.id))) break;
+      this.put(i, h[c] as SimJob, cf);
       i = c;
     }
-    this.put(i, j, f, id);
+    this.put(i, j, f);
   }
 }

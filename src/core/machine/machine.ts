@@ -58,6 +58,10 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   private seq = 0;
   private used = 0;
   private jobsFell = false;
+  /** Hot configuration, copied out of `cfg` (one object less to touch per step). */
+  private readonly classes: number;
+  /** Resident memory above which class-based swapping starts (Infinity: never). */
+  private readonly swapAbove: number;
   private readonly moved = { start: undefined as Slot | undefined, preempt: undefined as Slot | undefined };
   private readonly emitSwapOut = (s: Slot): void => {
     this.out.push({ kind: 'swap-out', job: s.job, mb: s.memMB });
@@ -65,6 +69,8 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
 
   constructor(readonly cfg: Readonly<MachineConfig>, private readonly rng: Rng) {
     if (!Number.isInteger(cfg.cores) || cfg.cores < 1) throw new RangeError(`machine ${cfg.id}: cores must be a whole number ≥ 1, got ${cfg.cores}`);
+    this.classes = cfg.classes;
+    this.swapAbove = cfg.swap.enabled ? cfg.memoryMB : Infinity;
     this.rq = new RunQueue(cfg.cores, cfg.policy, cfg.classes);
     this.index = cfg.policy === 'ps' ? new Map() : undefined;
     this.dispatcher = cfg.dispatcher ? new Dispatcher(cfg.dispatcher, rng.fork('dispatcher')) : undefined;
@@ -111,7 +117,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     switch (input.kind) {
       case 'arrive': {
         const cls = input.job.cls;
-        if (!Number.isInteger(cls) || cls < 0 || cls >= this.cfg.classes) {
+        if (!(cls >= 0 && cls < this.classes && (cls | 0) === cls)) {
           throw new InvariantError(`machine ${this.cfg.id}: job ${input.job.id} has class ${cls}, outside 0..${this.cfg.classes - 1}`, { seed: this.rng.label });
         }
         const slot: Slot = { job: input.job, seq: this.seq++, running: false, started: false, memMB: input.memMB, swapped: false };
@@ -198,8 +204,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
 
   /** Class-based swapping when resident memory is over capacity. */
   private relieve(): void {
-    const cap = this.cfg.memoryMB;
-    if (!this.cfg.swap.enabled || this.used <= cap) return;
-    this.used = swapOut(this.rq, this.used, cap * this.cfg.swap.targetFraction, this.emitSwapOut);
+    if (this.used <= this.swapAbove) return;
+    this.used = swapOut(this.rq, this.used, this.cfg.memoryMB * this.cfg.swap.targetFraction, this.emitSwapOut);
   }
 }
