@@ -61,12 +61,19 @@ try {
   rmSync(dataDir, { recursive: true, force: true });
 }
 
+// fare as `fare up` starts by default (a core kept for Fare itself), fare giving functions every core,
+// and hermod: the isolation figure and what the flood got done meanwhile.
 const iso: Record<string, unknown> = {};
-for (const policy of ['fare', 'hermod'] as const) {
-  const r = await runPolicy(policy, quick ? 4 : 10, 50, 16 * availableParallelism());
+const variants = [
+  ['fare', 'fare', []],
+  ['fareAllCores', 'fare', ['--cores', String(availableParallelism())]],
+  ['hermod', 'hermod', []],
+] as const;
+for (const [name, policy, args] of variants) {
+  const r = await runPolicy(policy, quick ? 4 : 10, 50, 16 * availableParallelism(), args);
   const alone = percentile(r.alone[0]?.latencies ?? [], 0.99);
   const flooded = percentile(r.flooded[0]?.latencies ?? [], 0.99);
-  iso[policy] = { aloneP99Ms: alone, floodedP99Ms: flooded, ratio: flooded / alone, floodCompleted: r.floodCompleted };
+  iso[name] = { aloneP99Ms: alone, floodedP99Ms: flooded, ratio: flooded / alone, floodCompleted: r.floodCompleted, upArgs: args };
 }
 results.isolation = iso;
 
@@ -75,13 +82,16 @@ const w = results.warmOverhead as { p50Ms: number; p99Ms: number };
 const th = results.throughput as { invocationsPerSec: number; concurrency: number };
 const c = results.coldStartMs as { nodejs: number; python: number };
 const isoF = iso.fare as { ratio: number; aloneP99Ms: number; floodedP99Ms: number };
-const isoH = iso.hermod as { ratio: number; aloneP99Ms: number; floodedP99Ms: number };
+const isoH = iso.hermod as { ratio: number; aloneP99Ms: number; floodedP99Ms: number; floodCompleted: number };
+const isoA = iso.fareAllCores as { ratio: number; aloneP99Ms: number; floodedP99Ms: number; floodCompleted: number };
 process.stdout.write(`
 live benchmark (${quick ? 'quick' : 'full'}), loopback, ${availableParallelism()} cores
 warm invoke overhead, empty function  p50 ${f(w.p50Ms)} ms   p99 ${f(w.p99Ms)} ms   (${calls} sequential calls; targets p50 ≤ 1, p99 ≤ 5)
 invocations per second                ${f(th.invocationsPerSec)}   (concurrency ${th.concurrency})
 cold start (median)                   nodejs ${f(c.nodejs)} ms   python ${f(c.python)} ms
 isolation: high p99 flooded ÷ alone   fare ${f(isoF.ratio)} (${f(isoF.floodedP99Ms)} / ${f(isoF.aloneP99Ms)} ms)   hermod ${f(isoH.ratio)} (${f(isoH.floodedP99Ms)} / ${f(isoH.aloneP99Ms)} ms)   (target ≤ 1.5 under fare)
+  fare with every core for functions  ${f(isoA.ratio)} (${f(isoA.floodedP99Ms)} / ${f(isoA.aloneP99Ms)} ms)
+  image resizes done during the flood  fare ${(iso.fare as { floodCompleted: number }).floodCompleted}, fare every core ${isoA.floodCompleted}, hermod ${isoH.floodCompleted}
 `);
 const doc = { kind: 'live', date: new Date().toISOString(), quick, node: process.version, cpu: cpus()[0]?.model ?? '?', cores: availableParallelism(), results };
 const dir = join(import.meta.dirname, 'results');

@@ -97,6 +97,30 @@ describe('fare up', () => {
     expect(forged.status).toBe(400);
   });
 
+  it('runs a chain of synchronous calls deeper than its cores: a waiting caller gives up its core', async () => {
+    const f = await up(tmp(), ['--cores', '1']);
+    const env = { API_URL: f.url, API_KEY: `${ADMIN.id}:${ADMIN.secret}` };
+    // hop(n) calls hop(n-1) through Fare and waits for it; hop0 answers. On one core, hop2 → hop1 → hop0
+    // can only finish if each waiting caller lets the core go.
+    await deploy(f.url, 'hop0', { 'index.mjs': 'export const handler = async () => ({ depth: 0 });\n' }, { runtime: 'nodejs', handler: 'index.handler', class: 'low' });
+    for (const n of [1, 2]) {
+      await deploy(f.url, `hop${n}`, {
+        'index.mjs': `export const handler = async (event, context) => {
+  const r = await fetch(process.env.API_URL + '/2015-03-31/functions/hop${n - 1}/invocations', {
+    method: 'POST', body: '{}', headers: { Authorization: 'Bearer ' + process.env.API_KEY, 'X-Fare-Context': context.fareContext },
+  });
+  const inner = await r.json();
+  return { depth: inner.depth + 1 };
+};
+`,
+      }, { runtime: 'nodejs', handler: 'index.handler', class: n === 2 ? 'high' : 'middle', env, timeoutMs: 20_000 });
+    }
+    // Deadlocked, hop2 would end only at its timeout, with a function error instead of depth 2.
+    const r = await invokeSigned(f.url, 'hop2', {});
+    expect(r.headers.get('x-amz-function-error')).toBeNull();
+    expect(await r.json()).toEqual({ depth: 2 });
+  });
+
   it('keeps tenants apart unless granted, and throttles or degrades a tenant whose spend is out of reason for its budget', async () => {
     const f = await up(tmp());
     const made = await api(f.url, 'POST', '/v1/tenants', { id: 'acme', budgetMicroCents: 0.001, overBudget: 'throttle' });

@@ -44,9 +44,10 @@ export interface DemoRun {
   readonly floodCompleted: number;
 }
 
-export async function runPolicy(policy: 'fare' | 'hermod', seconds: number, rate: number, floodN: number): Promise<DemoRun> {
+/** `upArgs`: more `fare up` options (the benchmark compares settings with them). */
+export async function runPolicy(policy: 'fare' | 'hermod', seconds: number, rate: number, floodN: number, upArgs: readonly string[] = []): Promise<DemoRun> {
   const dir = mkdtempSync(join(tmpdir(), `fare-demo-${policy}-`));
-  const { child, url } = await startFare(policy, dir);
+  const { child, url } = await startFare(policy, dir, upArgs);
   try {
     const t: Target = { url, key: KEY };
     // Warm every function once so cold starts are not measured as scheduling.
@@ -70,9 +71,9 @@ export async function runPolicy(policy: 'fare' | 'hermod', seconds: number, rate
   }
 }
 
-function startFare(policy: string, dir: string): Promise<{ child: ChildProcess; url: string }> {
+function startFare(policy: string, dir: string, upArgs: readonly string[]): Promise<{ child: ChildProcess; url: string }> {
   const bin = join(import.meta.dirname, '..', '..', 'bin', 'fare.js');
-  const child = spawn(process.execPath, [bin, 'up', '--port', '0', '--data-dir', dir, '--policy', policy], { env: { ...process.env, FARE_ADMIN_KEY: KEY }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [bin, 'up', '--port', '0', '--data-dir', dir, '--policy', policy, ...upArgs], { env: { ...process.env, FARE_ADMIN_KEY: KEY }, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((done, fail) => {
     let text = '';
     child.stdout?.on('data', (c: Buffer) => {

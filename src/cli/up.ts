@@ -12,7 +12,10 @@ Starts the gateway (AWS Lambda Invoke API and Fare's REST API), one scheduler sh
 in this process, with all state in an SQLite file under --data-dir. On an empty data dir it deploys
 the examples page-view (high class), profile-view (middle) and image-resize (low). The admin
 credential is created on first start and shown once, or taken from FARE_ADMIN_KEY (<id>:<secret>).
---port 0 picks a free port. GET /healthz answers when Fare is ready. Stop with Ctrl-C.
+--cores: cores the machine scheduler hands to functions (default: all but one, which is kept for
+Fare's own gateway, shard and runtime API, so the top class never waits for them). Instances run at
+nice -5 (top class) to 0 where permitted, the lowest class SCHED_IDLE; --strict-priorities uses
+SCHED_FIFO by class instead. --port 0 picks a free port. GET /healthz answers when Fare is ready. Stop with Ctrl-C.
 Accepted async invocations and billing records survive a crash or kill -9 of Fare; with --fsync every
 commit is also fsynced, so they survive a power loss too (slower).`;
 

@@ -38,6 +38,8 @@ export interface InvokeRequest {
   readonly clientContext?: string;
   /** Token a function can pass to Fare to invoke others with this invocation's class. */
   readonly fareContext?: string;
+  /** Request id of the invocation that made this call synchronously and waits for it (from its context), if any. */
+  readonly waitingCaller?: string;
 }
 
 /** What running one invocation produced and cost. */

@@ -227,3 +227,90 @@ describe('Machine in a live system', () => {
     expect(() => m.step(4, { kind: 'complete', job: 1, memMB: 0 })).toThrow(/completion of job 1/);
   });
 });
+
+describe('Machine: jobs blocked on a synchronous call', () => {
+  it('runs a call chain deeper than its cores: a caller gives up its core while it waits for its callee', () => {
+    const trace = runScript('machine/0', machine({ cores: 1 }), [
+      [0, { kind: 'arrive', job: job(1, 0, 0), memMB: 0 }],
+      [1, { kind: 'block', job: 1 }], // 1 calls 2
+      [1, { kind: 'arrive', job: job(2, 0, 1), memMB: 0 }],
+      [2, { kind: 'block', job: 2 }], // 2 calls 3
+      [2, { kind: 'arrive', job: job(3, 0, 2), memMB: 0 }],
+      [3, { kind: 'complete', job: 3, memMB: 0 }],
+      [3, { kind: 'unblock', job: 2 }],
+      [4, { kind: 'complete', job: 2, memMB: 0 }],
+      [4, { kind: 'unblock', job: 1 }],
+      [5, { kind: 'complete', job: 1, memMB: 0 }],
+    ]);
+    expect(trace).toEqual([
+      't=0 machine/0 run job=1',
+      't=1 machine/0 run job=2',
+      't=2 machine/0 run job=3',
+      't=3 machine/0 run job=2', // already started: the driver lets it go on
+      't=4 machine/0 run job=1',
+    ]);
+  });
+
+  it('gives a blocked caller’s core to the next waiting job, and stops the caller if it comes back to no free core', () => {
+    const m = machine({ cores: 1 });
+    const trace = runScript('machine/0', m, [
+      [0, { kind: 'arrive', job: job(1, 1, 0), memMB: 0 }],
+      [1, { kind: 'arrive', job: job(2, 1, 1), memMB: 0 }],
+      [2, { kind: 'block', job: 1 }],
+      [3, { kind: 'unblock', job: 1 }], // 2 holds the core, same class: 1 waits at the head of its class
+      [4, { kind: 'arrive', job: job(3, 1, 4), memMB: 0 }],
+      [5, { kind: 'complete', job: 2, memMB: 0 }],
+    ]);
+    expect(trace).toEqual([
+      't=0 machine/0 run job=1',
+      't=2 machine/0 run job=2',
+      't=3 machine/0 preempt job=1',
+      't=5 machine/0 run job=1', // before 3, which arrived later
+    ]);
+    expect(m.jobs).toBe(2);
+  });
+
+  it('lets an unblocked job preempt a lower class, counts blocked jobs as on the machine, and completes a job that died blocked', () => {
+    const m = machine({ cores: 1 });
+    const trace = runScript('machine/0', m, [
+      [0, { kind: 'arrive', job: job(1, 0, 0), memMB: 0 }],
+      [1, { kind: 'block', job: 1 }],
+      [1, { kind: 'arrive', job: job(2, 3, 1), memMB: 0 }],
+      [2, { kind: 'unblock', job: 1 }],
+      [3, { kind: 'block', job: 1 }],
+      [4, { kind: 'complete', job: 1, memMB: 0 }], // timed out while blocked
+    ]);
+    expect(trace).toEqual([
+      't=0 machine/0 run job=1',
+      't=1 machine/0 run job=2',
+      't=2 machine/0 preempt job=2',
+      't=2 machine/0 run job=1',
+      't=3 machine/0 run job=2',
+    ]);
+    expect(m.jobs).toBe(1);
+  });
+
+  it('takes a preempted job that blocks off its waiting list until it is unblocked', () => {
+    const m = machine({ cores: 1 });
+    const trace = runScript('machine/0', m, [
+      [0, { kind: 'arrive', job: job(1, 2, 0), memMB: 0 }],
+      [1, { kind: 'arrive', job: job(2, 0, 1), memMB: 0 }], // preempts 1, which had made its call just before
+      [1, { kind: 'block', job: 1 }],
+      [2, { kind: 'complete', job: 2, memMB: 0 }], // the core stays free: 1 is not runnable
+      [3, { kind: 'unblock', job: 1 }],
+    ]);
+    expect(trace).toEqual([
+      't=0 machine/0 run job=1',
+      't=1 machine/0 preempt job=1',
+      't=1 machine/0 run job=2',
+      't=3 machine/0 run job=1',
+    ]);
+  });
+
+  it('refuses to block or unblock a job it does not hold as such', () => {
+    const m = machine();
+    expect(() => m.step(0, { kind: 'block', job: 9 })).toThrow(InvariantError);
+    m.step(0, { kind: 'arrive', job: job(1, 0, 0), memMB: 0 });
+    expect(() => m.step(1, { kind: 'unblock', job: 1 })).toThrow(InvariantError);
+  });
+});

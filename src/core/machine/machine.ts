@@ -33,6 +33,15 @@ export type MachineInput =
    * machine does not know the preempted job's size, so it never swaps that job out.
    */
   | { readonly kind: 'stopped'; readonly job: JobId; readonly memMB: number }
+  /**
+   * A job on the machine waits for something outside it (a synchronous call to another function):
+   * it gives up its core until `unblock`, and is neither frozen nor scheduled meanwhile. Without
+   * this, a caller would hold its core while its callee waits for one: a chain of calls as deep as
+   * the machine has cores would deadlock.
+   */
+  | { readonly kind: 'block'; readonly job: JobId }
+  /** The blocked job can go on: it is scheduled again like a preempted job (it may preempt a lower class). */
+  | { readonly kind: 'unblock'; readonly job: JobId }
   /** Resident memory of the whole machine (sent when it leaves `memoryBand()`). */
   | { readonly kind: 'memory'; readonly usedMB: number }
   /** Answer to a dispatcher poll: idle-list sizes of the polled shards. */
@@ -97,7 +106,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
 
   /** Is this job on the machine, and is it running / swapped? For drivers and tests. */
   slot(job: JobId): Readonly<Slot> | undefined {
-    return this.index ? this.index.get(job) : (this.rq.findRunning(job) ?? this.rq.findWaiting(job));
+    return this.index ? this.index.get(job) : (this.rq.findRunning(job) ?? this.rq.findWaiting(job) ?? this.rq.findBlocked(job));
   }
 
   /** Used memory (MB) outside of which the driver must send a `memory` reading. */
@@ -120,7 +129,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         if (!(cls >= 0 && cls < this.classes && (cls | 0) === cls)) {
           throw new InvariantError(`machine ${this.cfg.id}: job ${input.job.id} has class ${cls}, outside 0..${this.cfg.classes - 1}`, { seed: this.rng.label });
         }
-        const slot: Slot = { job: input.job, seq: this.seq++, running: false, started: false, memMB: input.memMB, swapped: false };
+        const slot: Slot = { job: input.job, seq: this.seq++, running: false, started: false, memMB: input.memMB, swapped: false, blocked: false, blockedRunning: false };
         // A second arrival of a job is caught while the job runs (and anywhere under `ps`, which keeps an index).
         if (this.index ? this.index.has(input.job.id) : this.rq.findRunning(input.job.id)) {
           throw new InvariantError(`machine ${this.cfg.id}: job ${input.job.id} arrived twice`, { seed: this.rng.label });
@@ -139,10 +148,11 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
       case 'complete': {
         const at = this.index ? -1 : this.rq.runningIndex(input.job);
         const slot = this.index ? this.index.get(input.job) : at < 0 ? undefined : this.rq.running[at];
-        if (!slot) {
-          // A completion that raced a preemption: the job ran, was told to stop, and finished anyway.
-          const waiting = this.rq.findWaiting(input.job);
-          if (waiting?.started && this.rq.completeWaiting(waiting)) {
+        if (!slot || !slot.running) {
+          // A completion that raced a preemption (the job ran, was told to stop, and finished anyway),
+          // or of a job that was blocked (its instance timed out or died while it waited for a callee).
+          const waiting = slot ?? this.rq.findWaiting(input.job) ?? this.rq.findBlocked(input.job);
+          if (waiting?.started && (waiting.blocked ? this.rq.completeBlocked(waiting) : this.rq.completeWaiting(waiting))) {
             this.index?.delete(input.job);
             this.used -= input.memMB;
             this.jobsFell = true;
@@ -157,6 +167,31 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         const next = at >= 0 ? this.rq.completeAt(at) : this.rq.complete(slot);
         this.jobsFell = true;
         if (next) this.start(next);
+        break;
+      }
+      case 'block': {
+        const at = this.rq.runningIndex(input.job);
+        if (at >= 0) {
+          const next = this.rq.blockAt(at);
+          if (next) this.start(next);
+          break;
+        }
+        const slot = this.index ? this.index.get(input.job) : this.rq.findWaiting(input.job);
+        if (!slot || slot.blocked || !this.rq.blockWaiting(slot)) {
+          throw new InvariantError(`machine ${this.cfg.id}: job ${input.job} blocked, but it is not running or waiting here`, { seed: this.rng.label });
+        }
+        break;
+      }
+      case 'unblock': {
+        const slot = this.rq.findBlocked(input.job);
+        if (!slot) throw new InvariantError(`machine ${this.cfg.id}: job ${input.job} unblocked, but it is not blocked here`, { seed: this.rng.label });
+        this.rq.unblock(slot, this.moved);
+        const { start, preempt } = this.moved;
+        if (preempt) {
+          preempt.memMB = UNKNOWN_SIZE;
+          this.out.push({ kind: 'preempt', job: preempt.job });
+        }
+        if (start) this.start(start);
         break;
       }
       case 'stopped': {

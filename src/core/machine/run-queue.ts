@@ -21,6 +21,10 @@ export interface Slot {
   /** Resident memory while not running, as last reported (MB). */
   memMB: number;
   swapped: boolean;
+  /** Waiting for something outside the machine (a synchronous call to another function): not runnable. */
+  blocked: boolean;
+  /** It was running when it blocked (so it runs on in the meantime and must be stopped if it cannot get a core back). */
+  blockedRunning: boolean;
 }
 
 export class RunQueue {
@@ -32,6 +36,8 @@ export class RunQueue {
   readonly waiting: Queue<Slot>[];
   private readonly counts: number[];
   private nWaiting = 0;
+  /** Blocked slots (few: callers waiting for their callees). */
+  readonly blocked: Slot[] = [];
 
   constructor(readonly cores: number, readonly policy: MachinePolicy, classes: number) {
     const lists = policy === 'fcfs' ? 1 : classes;
@@ -43,9 +49,9 @@ export class RunQueue {
     return this.nWaiting;
   }
 
-  /** Jobs on the machine (running or waiting). */
+  /** Jobs on the machine (running, waiting or blocked). */
   get jobs(): number {
-    return this.running.length + this.nWaiting;
+    return this.running.length + this.nWaiting + this.blocked.length;
   }
 
   /**
@@ -53,6 +59,11 @@ export class RunQueue {
    * The caller emits the decisions; the run queue has already moved the slots.
    */
   arrive(slot: Slot, out: { start: Slot | undefined; preempt: Slot | undefined }): void {
+    this.place(slot, out, false);
+  }
+
+  /** Starts `slot`, preempting a lower class if needed, or queues it (at the head of its class if `front`). */
+  private place(slot: Slot, out: { start: Slot | undefined; preempt: Slot | undefined }, front: boolean): void {
     out.start = undefined;
     out.preempt = undefined;
     if (this.policy === 'ps' || this.running.length < this.cores) {
@@ -73,7 +84,7 @@ export class RunQueue {
         return;
       }
     }
-    this.enqueue(slot, false);
+    this.enqueue(slot, front);
   }
 
   /** A running job completed. Returns the next slot to start, if any. */
@@ -87,6 +98,65 @@ export class RunQueue {
     const slot = this.running[i] as Slot;
     slot.running = false;
     this.removeRunning(i);
+    return this.startNext();
+  }
+
+  /**
+   * The running job at position `i` blocks (waits for a callee): it gives up its core, which goes to
+   * the next waiting job, returned if there is one. It stays on the machine, not runnable, until `unblock`.
+   */
+  blockAt(i: number): Slot | undefined {
+    const slot = this.running[i] as Slot;
+    slot.running = false;
+    this.removeRunning(i);
+    slot.blocked = true;
+    slot.blockedRunning = true;
+    this.blocked.push(slot);
+    return this.startNext();
+  }
+
+  /** A waiting job blocks (it had made its call before it was preempted): it leaves its waiting list. Returns whether it was there. */
+  blockWaiting(slot: Slot): boolean {
+    if (!this.removeWaiting(slot)) return false;
+    slot.blocked = true;
+    slot.blockedRunning = false;
+    this.blocked.push(slot);
+    return true;
+  }
+
+  /**
+   * A blocked job is runnable again, like an arrival that has run before: it takes a free core, or
+   * preempts a lower class, or else waits at the head of its class's list. `out.start` is the slot
+   * if it runs; `out.preempt` is the slot that must stop running: the victim, or the job itself when
+   * it was running while blocked and gets no core back.
+   */
+  unblock(slot: Slot, out: { start: Slot | undefined; preempt: Slot | undefined }): void {
+    const b = this.blocked.indexOf(slot);
+    if (b >= 0) this.blocked.splice(b, 1);
+    slot.blocked = false;
+    const wasRunning = slot.blockedRunning;
+    slot.blockedRunning = false;
+    this.place(slot, out, true);
+    if (!out.start && wasRunning) out.preempt = slot;
+  }
+
+  /** A blocked job finished (its instance died or timed out while it waited). Returns whether it was blocked here. */
+  completeBlocked(slot: Slot): boolean {
+    const b = this.blocked.indexOf(slot);
+    if (b < 0) return false;
+    this.blocked.splice(b, 1);
+    slot.blocked = false;
+    return true;
+  }
+
+  /** The blocked slot of a job, or undefined. */
+  findBlocked(job: number): Slot | undefined {
+    for (const s of this.blocked) if (s.job.id === job) return s;
+    return undefined;
+  }
+
+  /** Starts the first waiting job in class order, if any core work waits; returns it. */
+  private startNext(): Slot | undefined {
     if (this.policy === 'ps' || this.nWaiting === 0) return undefined;
     const counts = this.counts;
     for (let c = 0; c < counts.length; c++) {
@@ -105,6 +175,10 @@ export class RunQueue {
    * (the process answered before it was frozen). Removes it from its waiting list.
    */
   completeWaiting(slot: Slot): boolean {
+    return this.removeWaiting(slot);
+  }
+
+  private removeWaiting(slot: Slot): boolean {
     const c = this.policy === 'fcfs' ? 0 : slot.job.cls;
     if (!(this.waiting[c] as Queue<Slot>).remove(slot)) return false;
     this.counts[c] = (this.counts[c] as number) - 1;

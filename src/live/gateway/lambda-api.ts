@@ -62,10 +62,14 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
   // Class: the function's own, raised by a caller's context, lowered to the cheapest when over budget.
   let cls = ownClassIndex(ctx, fn);
   const callerToken = header(req, FARE_CONTEXT_HEADER);
+  let callerRequest: string | undefined;
   if (callerToken !== undefined) {
     const caller = ctx.contexts.verify(callerToken, ctx.clock());
     if (caller === 'invalid') throw badRequest('FARE_E_INVALID_CONTEXT', 'X-Fare-Context is not a context this Fare issued: pass on the FARE_CONTEXT value your function was given, unchanged');
-    if (caller !== 'expired') cls = inheritClass(caller.callerClass, cls);
+    if (caller !== 'expired') {
+      cls = inheritClass(caller.callerClass, cls);
+      callerRequest = caller.requestId;
+    }
   }
 
   if (type === 'DryRun') {
@@ -112,6 +116,8 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
     cls,
     fareContext: ctx.contexts.mint(requestId, cls, ctx.clock() + fn.timeoutMs + 60_000),
     ...(clientContext !== undefined ? { clientContext } : {}),
+    // The caller waits for this answer: the machine scheduler lets its core go meanwhile.
+    ...(callerRequest !== undefined ? { waitingCaller: callerRequest } : {}),
   };
   let result;
   try {

@@ -5,7 +5,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
+import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { FunctionSpec, InvokeOutcome, InvokeRequest } from '../types.ts';
@@ -21,7 +22,8 @@ import { type ErrorDocument, MAX_RESPONSE_BYTES, RuntimeApi, type RuntimeReport 
 import { prepareWorkDir, removeWorkDir, type WorkDir } from './workdir.ts';
 
 export type InstanceState = 'new' | 'starting' | 'idle' | 'busy' | 'dead';
-export type PriorityKind = 'normal' | 'idle' | 'fifo';
+/** `nice`: SCHED_OTHER at nice value `prio` (−20…19) on every thread. */
+export type PriorityKind = 'normal' | 'idle' | 'fifo' | 'nice';
 
 export interface InstanceOptions {
   readonly fn: FunctionSpec;
@@ -207,6 +209,7 @@ export class Instance {
   private priority: string | null = null;
 
   private async applyPriority(kind: PriorityKind, prio: number): Promise<{ ok: boolean; detail: string }> {
+    if (kind === 'nice') return this.applyNice(prio);
     const chrt = this.caps.sched.chrt;
     if (chrt === null) return { ok: false, detail: 'chrt not found' };
     const pid = this.pid;
@@ -230,6 +233,35 @@ export class Instance {
     return failures.length === 0
       ? { ok: true, detail: `${what} on ${targets.length} process(es)` }
       : { ok: false, detail: `${what} failed on ${failures.length}/${targets.length}: ${failures.join('; ')}` };
+  }
+
+  /** Nice value of every thread of every process of the instance (setpriority is per thread on Linux). */
+  private applyNice(nice: number): { ok: boolean; detail: string } {
+    const pid = this.pid;
+    if (pid === null || this.exit !== null) return { ok: false, detail: 'the instance has no running process' };
+    const pids = this.cg?.pids() ?? [];
+    const targets = pids.length > 0 ? pids : processGroupPids(pid);
+    let threads = 0;
+    const failures: string[] = [];
+    for (const p of targets) {
+      let tids: number[];
+      try {
+        tids = readdirSync(`/proc/${p}/task`).map(Number);
+      } catch {
+        tids = [p];
+      }
+      for (const t of tids) {
+        try {
+          setPriority(t, nice);
+          threads++;
+        } catch (e) {
+          failures.push(`${t}: ${(e as Error).message}`);
+        }
+      }
+    }
+    return failures.length === 0
+      ? { ok: true, detail: `nice ${nice} on ${threads} thread(s)` }
+      : { ok: false, detail: `nice ${nice} failed on ${failures.length} thread(s): ${failures.slice(0, 3).join('; ')}` };
   }
 
   /** Cumulative CPU time of the instance so far (ms). */

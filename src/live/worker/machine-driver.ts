@@ -28,6 +28,9 @@ interface Entry {
 
 export class MachineDriver {
   private readonly entries = new Map<number, Entry>();
+  private readonly byRequest = new Map<string, Entry>();
+  /** Synchronous calls in flight per caller (request id): the caller is blocked while any is. */
+  private readonly calls = new Map<string, number>();
   private nextJob = 1;
 
   constructor(private readonly machine: Machine, private readonly exec: Executor, private readonly clock: () => Millis) {}
@@ -41,9 +44,37 @@ export class MachineDriver {
   submit(req: InvokeRequest, arrival: Millis, fn: number): Promise<InvokeOutcome> {
     return new Promise<InvokeOutcome>((done, fail) => {
       const job: Job = { id: this.nextJob++, cls: req.cls, arrival, fn };
-      this.entries.set(job.id, { job, req, started: false, paused: false, done, fail });
+      const e: Entry = { job, req, started: false, paused: false, done, fail };
+      this.entries.set(job.id, e);
+      this.byRequest.set(req.requestId, e);
       this.step({ kind: 'arrive', job, memMB: 0 });
     });
+  }
+
+  /**
+   * Invocation `requestId`, if it is on this machine, has called another function synchronously and
+   * waits for it: it gives up its core while any such call is in flight (see the core's `block`).
+   * Returns the function that ends the call.
+   */
+  callStarted(requestId: string): () => void {
+    const e = this.byRequest.get(requestId);
+    if (!e) return () => {};
+    const n = this.calls.get(requestId) ?? 0;
+    this.calls.set(requestId, n + 1);
+    if (n === 0) this.step({ kind: 'block', job: e.job.id });
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      const left = (this.calls.get(requestId) ?? 1) - 1;
+      if (left > 0) {
+        this.calls.set(requestId, left);
+        return;
+      }
+      this.calls.delete(requestId);
+      // The caller may have ended meanwhile (its timeout); then there is nothing to unblock.
+      if (this.byRequest.get(requestId) === e) this.step({ kind: 'unblock', job: e.job.id });
+    };
   }
 
   private step(input: MachineInput): void {
@@ -93,6 +124,8 @@ export class MachineDriver {
 
   private finish(e: Entry, o: InvokeOutcome | undefined, err?: unknown): void {
     this.entries.delete(e.job.id);
+    this.byRequest.delete(e.req.requestId);
+    this.calls.delete(e.req.requestId);
     this.step({ kind: 'complete', job: e.job.id, memMB: 0 });
     if (o) e.done(o);
     else e.fail(err);
