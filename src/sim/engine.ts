@@ -87,7 +87,8 @@ class DelayedMail {
   private seq = 0;
 
   get nextTime(): number {
-    return this.items[0]?.t ?? Infinity;
+    const h = this.items;
+    return h.length === 0 ? Infinity : (h[0] as { t: number }).t;
   }
 
   push(t: number, target: Target, index: number, build: () => ShardInput | MachineInput): void {
@@ -249,7 +250,8 @@ export class Simulation {
             ? { shards: cluster.shards, k: Math.min(cluster.k, cluster.shards), joinFreeMB: cluster.joinFree * mem, leaveFreeMB: cluster.leaveFree * mem, updateDeltaMB: cluster.updateDelta * mem }
             : undefined,
         }, root.fork(`machine/${i}`)));
-        this.hw.push(new Hardware(cluster.cores, mem, this.trackMemory));
+        // Under hermod every job on the machine runs (processor sharing); otherwise at most `cores`.
+        this.hw.push(new Hardware(cluster.cores, mem, this.trackMemory, !hermod && cluster.cores <= 32));
       }
     }
     this.jobsOn = new Int32Array(m);

@@ -45,7 +45,15 @@ export class Hardware {
   /** ∫ max(0, used − capacity) dt (MB-ms). */
   overcommit = 0;
 
-  constructor(readonly cores: number, readonly capacityMB: number, readonly trackMemory: boolean) {}
+  /**
+   * `linear`: at most a few jobs run at once (a machine scheduler that dispatches no more than its
+   * cores): the running set is an unsorted array with the index of the job due first, cheaper than a
+   * heap at that size. Otherwise (processor sharing, EDF's one big machine) a binary heap.
+   */
+  constructor(readonly cores: number, readonly capacityMB: number, readonly trackMemory: boolean, private readonly linear = false) {}
+
+  /** Position of the job due first: the heap's root, or the scanned minimum of the unsorted array. */
+  private first = 0;
 
   get running(): number {
     return this.heap.length;
@@ -99,8 +107,8 @@ export class Hardware {
 
   /** Removes the job due first (the caller checked it is due) and returns it. */
   completeNext(): SimJob {
-    const j = this.heap[0] as SimJob;
-    this.removeAt(0);
+    const j = this.heap[this.first] as SimJob;
+    this.removeAt(this.first);
     j.done = j.runtime;
     j.running = false;
     if (this.trackMemory) {
@@ -132,7 +140,7 @@ export class Hardware {
   /** When the next running job completes (Infinity if none). */
   nextCompletion(): number {
     if (this.heap.length === 0) return Infinity;
-    const left = (this.fin[0] as number) - this.s;
+    const left = (this.fin[this.first] as number) - this.s;
     return this.lastT + (left > 0 ? left / this.rate : 0);
   }
 
@@ -160,7 +168,8 @@ export class Hardware {
     this.heap.push(j);
     this.fin.push(j.finishS);
     j.hi = i;
-    this.up(i);
+    if (!this.linear) this.up(i);
+    else if (i > 0 && this.before(i, this.first)) this.first = i;
   }
 
   private removeAt(i: number): void {
@@ -170,10 +179,25 @@ export class Hardware {
     if (i !== last) this.put(i, h[last] as SimJob, this.fin[last] as number);
     h.pop();
     this.fin.pop();
-    if (i !== last) {
+    if (this.linear) {
+      // The job due first left, or moved from the end into i: find it again.
+      if (i === this.first || this.first === last) this.scanFirst();
+    } else if (i !== last) {
       this.up(i);
       this.down(i);
     }
+  }
+
+  /** Is the job at a due before the one at b (finish key, then id)? */
+  private before(a: number, b: number): boolean {
+    const fa = this.fin[a] as number, fb = this.fin[b] as number;
+    return fa < fb || (fa === fb && (this.heap[a] as SimJob).id < (this.heap[b] as SimJob).id);
+  }
+
+  private scanFirst(): void {
+    let m = 0;
+    for (let k = 1; k < this.heap.length; k++) if (this.before(k, m)) m = k;
+    this.first = m;
   }
 
   private put(i: number, j: SimJob, f: number): void {
