@@ -212,3 +212,75 @@ describe('Machine (priority) swapping on random arrivals and completions', () =>
     );
   });
 });
+
+describe('Machine (priority) with jobs blocking on calls, on random scripts', () => {
+  type Op = { k: 'arrive'; cls: number } | { k: 'block'; pick: number } | { k: 'unblock'; pick: number } | { k: 'complete'; pick: number };
+  const opArb: fc.Arbitrary<Op> = fc.oneof(
+    fc.record({ k: fc.constant('arrive' as const), cls: fc.integer({ min: 0, max: 3 }) }),
+    fc.record({ k: fc.constant('block' as const), pick: fc.nat(20) }),
+    fc.record({ k: fc.constant('unblock' as const), pick: fc.nat(20) }),
+    fc.record({ k: fc.constant('complete' as const), pick: fc.nat(20) }),
+  );
+
+  it('keeps a job running, waiting or blocked, never idles a core a runnable job waits for, and never runs a lower class while a higher one waits', () => {
+    fc.assert(
+      fc.property(coresArb, fc.array(opArb, { maxLength: 60 }), (cores, ops) => {
+        const m = new Machine(machineConfig({ policy: 'priority', cores }), new Rng('prop-block'));
+        // The driver's view: what each job is doing as the decisions say.
+        const state = new Map<number, { cls: number; is: 'running' | 'waiting' | 'blocked' }>();
+        let next = 1;
+        let now = 0;
+        const apply = (input: MachineInput): void => {
+          m.step(now++, input);
+          for (const d of m.ready() as readonly MachineDecision[]) {
+            const s = 'job' in d ? state.get(d.job.id) : undefined;
+            if (d.kind === 'run' && s) s.is = 'running';
+            if (d.kind === 'preempt' && s) s.is = 'waiting';
+          }
+          m.advance();
+        };
+        const pickOf = (is: string, pick: number): number | undefined => {
+          const ids = [...state].filter(([, s]) => s.is === is).map(([id]) => id);
+          return ids.length === 0 ? undefined : ids[pick % ids.length];
+        };
+        for (const op of ops) {
+          if (op.k === 'arrive') {
+            const id = next++;
+            state.set(id, { cls: op.cls, is: 'waiting' });
+            apply({ kind: 'arrive', job: { id, cls: op.cls, arrival: now, fn: 0 }, memMB: 0 });
+          } else if (op.k === 'block') {
+            // A running job makes a call (or a preempted one had made it just before it was stopped).
+            const id = pickOf('running', op.pick) ?? pickOf('waiting', op.pick);
+            const s = id === undefined ? undefined : state.get(id);
+            if (id === undefined || !s || !m.slot(id)?.started) continue;
+            s.is = 'blocked';
+            apply({ kind: 'block', job: id });
+          } else if (op.k === 'unblock') {
+            const id = pickOf('blocked', op.pick);
+            const s = id === undefined ? undefined : state.get(id);
+            if (id === undefined || !s) continue;
+            s.is = 'waiting';
+            apply({ kind: 'unblock', job: id });
+          } else {
+            const id = pickOf('running', op.pick) ?? pickOf('blocked', op.pick);
+            if (id === undefined) continue;
+            state.delete(id);
+            apply({ kind: 'complete', job: id, memMB: 0 });
+          }
+          const running = [...state.values()].filter((s) => s.is === 'running');
+          const waiting = [...state.values()].filter((s) => s.is === 'waiting');
+          expect(m.jobs).toBe(state.size);
+          expect(m.running).toBe(running.length);
+          expect(running.length).toBeLessThanOrEqual(cores);
+          if (waiting.length > 0) {
+            expect(running.length).toBe(cores);
+            const lowestRunning = Math.max(...running.map((s) => s.cls));
+            const highestWaiting = Math.min(...waiting.map((s) => s.cls));
+            expect(lowestRunning).toBeLessThanOrEqual(highestWaiting);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
