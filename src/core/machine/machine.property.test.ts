@@ -232,7 +232,7 @@ describe('Machine (priority) with jobs blocking on calls, on random scripts', ()
         let now = 0;
         const apply = (input: MachineInput): void => {
           m.step(now++, input);
-          for (const d of m.ready() as readonly MachineDecision[]) {
+          for (const d of m.ready()) {
             const s = 'job' in d ? state.get(d.job.id) : undefined;
             if (d.kind === 'run' && s) s.is = 'running';
             if (d.kind === 'preempt' && s) s.is = 'waiting';
