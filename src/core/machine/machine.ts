@@ -91,7 +91,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   }
 
   get running(): number {
-    return this.rq.running.length;
+    return this.rq.runningCount;
   }
 
   /** Resident memory as the machine last knew it (MB). */
@@ -147,7 +147,15 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
       }
       case 'complete': {
         const at = this.index ? -1 : this.rq.runningIndex(input.job);
-        const slot = this.index ? this.index.get(input.job) : at < 0 ? undefined : this.rq.running[at];
+        if (at >= 0) {
+          // The common case, found in the dense running set without touching the job's slot.
+          this.used -= input.memMB;
+          const next = this.rq.completeAt(at);
+          this.jobsFell = true;
+          if (next) this.start(next);
+          break;
+        }
+        const slot = this.index ? this.index.get(input.job) : undefined;
         if (!slot || !slot.running) {
           // A completion that raced a preemption (the job ran, was told to stop, and finished anyway),
           // or of a job that was blocked (its instance timed out or died while it waited for a callee).
@@ -164,7 +172,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         }
         this.index?.delete(input.job);
         this.used -= input.memMB;
-        const next = at >= 0 ? this.rq.completeAt(at) : this.rq.complete(slot);
+        const next = this.rq.complete(slot);
         this.jobsFell = true;
         if (next) this.start(next);
         break;

@@ -28,16 +28,17 @@ export interface Slot {
 }
 
 export class RunQueue {
-  /** Running slots, and beside them (id, class, arrival order) of each, interleaved in one dense array:
-   *  the scans of the running set (victim choice, completion lookup) then read one array, not every slot. */
-  readonly running: Slot[] = [];
-  private readonly meta: number[] = [];
+  /** Running slots with (id, class, arrival order) beside each, interleaved in one dense array (stride
+   *  4: slot, id, cls, seq): the scans of the running set (victim choice, completion lookup) read one
+   *  array, and a machine step touches one array object, not two. */
+  private readonly run: (Slot | number)[] = [];
   /** Waiting jobs per class (one list under `fcfs`), and how many wait in each. */
   readonly waiting: Queue<Slot>[];
   private readonly counts: number[];
   private nWaiting = 0;
-  /** Blocked slots (few: callers waiting for their callees). */
-  readonly blocked: Slot[] = [];
+  /** Blocked slots (few: callers waiting for their callees), made on the first block. */
+  private blockedSlots: Slot[] | null = null;
+  private nBlocked = 0;
 
   constructor(readonly cores: number, readonly policy: MachinePolicy, classes: number) {
     const lists = policy === 'fcfs' ? 1 : classes;
@@ -51,7 +52,29 @@ export class RunQueue {
 
   /** Jobs on the machine (running, waiting or blocked). */
   get jobs(): number {
-    return this.running.length + this.nWaiting + this.blocked.length;
+    return (this.run.length >> 2) + this.nWaiting + this.nBlocked;
+  }
+
+  /** Jobs holding a core. */
+  get runningCount(): number {
+    return this.run.length >> 2;
+  }
+
+  /** The running slots (a copy, for inspection). */
+  get running(): Slot[] {
+    const out: Slot[] = [];
+    for (let i = 0; i < this.run.length; i += 4) out.push(this.run[i] as Slot);
+    return out;
+  }
+
+  /** The running slot at position `i` (see `runningIndex`). */
+  slotAt(i: number): Slot {
+    return this.run[i << 2] as Slot;
+  }
+
+  /** Blocked slots (a copy). */
+  get blocked(): Slot[] {
+    return this.blockedSlots ? [...this.blockedSlots] : [];
   }
 
   /**
@@ -66,15 +89,15 @@ export class RunQueue {
   private place(slot: Slot, out: { start: Slot | undefined; preempt: Slot | undefined }, front: boolean): void {
     out.start = undefined;
     out.preempt = undefined;
-    if (this.policy === 'ps' || this.running.length < this.cores) {
+    if (this.policy === 'ps' || this.run.length >> 2 < this.cores) {
       this.startSlot(slot);
       out.start = slot;
       return;
     }
     if (this.policy === 'priority') {
       const victim = this.victim();
-      if (victim >= 0 && (this.meta[victim * 3 + 1] as number) > slot.job.cls) {
-        const v = this.running[victim] as Slot;
+      if (victim >= 0 && (this.run[(victim << 2) + 2] as number) > slot.job.cls) {
+        const v = this.run[victim << 2] as Slot;
         this.removeRunning(victim);
         v.running = false;
         this.enqueue(v, true);
@@ -95,8 +118,7 @@ export class RunQueue {
 
   /** The running job at position `i` (see `runningIndex`) completed. Returns the next slot to start, if any. */
   completeAt(i: number): Slot | undefined {
-    const slot = this.running[i] as Slot;
-    slot.running = false;
+    // The finished job's slot is dropped as it is (not touched: it is cold by now).
     this.removeRunning(i);
     return this.startNext();
   }
@@ -106,12 +128,13 @@ export class RunQueue {
    * the next waiting job, returned if there is one. It stays on the machine, not runnable, until `unblock`.
    */
   blockAt(i: number): Slot | undefined {
-    const slot = this.running[i] as Slot;
+    const slot = this.run[i << 2] as Slot;
     slot.running = false;
     this.removeRunning(i);
     slot.blocked = true;
     slot.blockedRunning = true;
-    this.blocked.push(slot);
+    (this.blockedSlots ??= []).push(slot);
+    this.nBlocked++;
     return this.startNext();
   }
 
@@ -120,7 +143,8 @@ export class RunQueue {
     if (!this.removeWaiting(slot)) return false;
     slot.blocked = true;
     slot.blockedRunning = false;
-    this.blocked.push(slot);
+    (this.blockedSlots ??= []).push(slot);
+    this.nBlocked++;
     return true;
   }
 
@@ -131,8 +155,7 @@ export class RunQueue {
    * it was running while blocked and gets no core back.
    */
   unblock(slot: Slot, out: { start: Slot | undefined; preempt: Slot | undefined }): void {
-    const b = this.blocked.indexOf(slot);
-    if (b >= 0) this.blocked.splice(b, 1);
+    this.dropBlocked(slot);
     slot.blocked = false;
     const wasRunning = slot.blockedRunning;
     slot.blockedRunning = false;
@@ -142,17 +165,23 @@ export class RunQueue {
 
   /** A blocked job finished (its instance died or timed out while it waited). Returns whether it was blocked here. */
   completeBlocked(slot: Slot): boolean {
-    const b = this.blocked.indexOf(slot);
-    if (b < 0) return false;
-    this.blocked.splice(b, 1);
+    if (!this.dropBlocked(slot)) return false;
     slot.blocked = false;
     return true;
   }
 
   /** The blocked slot of a job, or undefined. */
   findBlocked(job: number): Slot | undefined {
-    for (const s of this.blocked) if (s.job.id === job) return s;
+    if (this.blockedSlots) for (const s of this.blockedSlots) if (s.job.id === job) return s;
     return undefined;
+  }
+
+  private dropBlocked(slot: Slot): boolean {
+    const b = this.blockedSlots ? this.blockedSlots.indexOf(slot) : -1;
+    if (b < 0) return false;
+    (this.blockedSlots as Slot[]).splice(b, 1);
+    this.nBlocked--;
+    return true;
   }
 
   /** Starts the first waiting job in class order, if any core work waits; returns it. */
@@ -189,7 +218,7 @@ export class RunQueue {
   /** The running slot of a job, or undefined. O(running). */
   findRunning(job: number): Slot | undefined {
     const i = this.indexOfRunning(job);
-    return i < 0 ? undefined : this.running[i];
+    return i < 0 ? undefined : (this.run[i << 2] as Slot);
   }
 
   /** Position of a job in the running set, or -1. O(running). */
@@ -198,8 +227,8 @@ export class RunQueue {
   }
 
   private indexOfRunning(job: number): number {
-    const meta = this.meta;
-    for (let i = 0; i < meta.length; i += 3) if (meta[i] === job) return i / 3;
+    const run = this.run;
+    for (let i = 1; i < run.length; i += 4) if (run[i] === job) return i >> 2;
     return -1;
   }
 
@@ -217,7 +246,7 @@ export class RunQueue {
   /** Lowest class among running jobs (-1 when none run). */
   lowestRunningClass(): number {
     let c = -1;
-    for (let i = 1; i < this.meta.length; i += 3) if ((this.meta[i] as number) > c) c = this.meta[i] as number;
+    for (let i = 2; i < this.run.length; i += 4) if ((this.run[i] as number) > c) c = this.run[i] as number;
     return c;
   }
 
@@ -233,37 +262,37 @@ export class RunQueue {
   private startSlot(slot: Slot): void {
     slot.running = true;
     slot.started = true;
-    this.running.push(slot);
-    this.meta.push(slot.job.id, slot.job.cls, slot.seq);
+    this.run.push(slot, slot.job.id, slot.job.cls, slot.seq);
   }
 
   /** Removes running entry i by moving the last one into its place. */
   private removeRunning(i: number): void {
-    const last = this.running.length - 1;
-    const meta = this.meta;
-    if (i !== last) {
-      this.running[i] = this.running[last] as Slot;
-      meta[3 * i] = meta[3 * last] as number;
-      meta[3 * i + 1] = meta[3 * last + 1] as number;
-      meta[3 * i + 2] = meta[3 * last + 2] as number;
+    const run = this.run;
+    const at = i << 2;
+    const last = run.length - 4;
+    if (at !== last) {
+      run[at] = run[last] as Slot;
+      run[at + 1] = run[last + 1] as number;
+      run[at + 2] = run[last + 2] as number;
+      run[at + 3] = run[last + 3] as number;
     }
-    this.running.pop();
-    meta.pop();
-    meta.pop();
-    meta.pop();
+    run.pop();
+    run.pop();
+    run.pop();
+    run.pop();
   }
 
   /** Index of the running job to preempt: lowest class, then latest arrival on the machine. */
   private victim(): number {
-    const meta = this.meta;
+    const run = this.run;
     let best = -1;
     let bc = -1;
     let bs = -1;
-    for (let i = 0; i < meta.length; i += 3) {
-      const c = meta[i + 1] as number;
-      const q = meta[i + 2] as number;
+    for (let i = 0; i < run.length; i += 4) {
+      const c = run[i + 2] as number;
+      const q = run[i + 3] as number;
       if (c > bc || (c === bc && q > bs)) {
-        best = i / 3;
+        best = i >> 2;
         bc = c;
         bs = q;
       }
