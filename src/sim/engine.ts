@@ -13,7 +13,7 @@ import { Machine, type MachineDecision, type MachineInput } from '../core/machin
 import type { MachinePolicy } from '../core/machine/run-queue.ts';
 import { Edf, edfDeadline, type EdfDecision } from '../core/baselines/edf.ts';
 import { EventQueue } from './event-queue.ts';
-import { Hardware, type SimJob } from './hardware.ts';
+import { Hardware, JobTable, MEM_INIT, MEM_NOW, MEM_TOTAL, RUNTIME, type SimJob } from './hardware.ts';
 import { newBatch, type JobSource } from './workload/index.ts';
 import { Recorder, type RunResult } from './recorder.ts';
 
@@ -188,6 +188,8 @@ class Mailbox {
 export class Simulation {
   private readonly q: EventQueue;
   private readonly hw: Hardware[];
+  /** Every job's simulated truth and bookkeeping, by row (`SimJob.k`). */
+  private readonly table = new JobTable();
   private readonly shards: Shard[] = [];
   private readonly machines: Machine[] = [];
   private readonly edf: Edf | undefined;
@@ -229,7 +231,7 @@ export class Simulation {
     const idle = (policy.idleList ?? cluster.idleList) && !hermod && policy.kind !== 'edf';
     if (policy.kind === 'edf') {
       this.edf = new Edf({ cores: cluster.machines * cluster.cores });
-      this.hw = [new Hardware(cluster.machines * cluster.cores, Infinity, false)];
+      this.hw = [new Hardware(this.table, cluster.machines * cluster.cores, Infinity, false)];
     } else {
       this.edf = undefined;
       const machinePolicy: MachinePolicy = hermod ? 'ps' : policy.kind === 'fifo' ? 'fcfs' : 'priority';
@@ -251,7 +253,7 @@ export class Simulation {
             : undefined,
         }, root.fork(`machine/${i}`)));
         // Under hermod every job on the machine runs (processor sharing); otherwise at most `cores`.
-        this.hw.push(new Hardware(cluster.cores, mem, this.trackMemory, !hermod && cluster.cores <= 32));
+        this.hw.push(new Hardware(this.table, cluster.cores, mem, this.trackMemory, !hermod && cluster.cores <= 32));
       }
     }
     this.jobsOn = new Int32Array(m);
@@ -328,15 +330,10 @@ export class Simulation {
     const memTotal = b.memMB[i] as number;
     const memInit = Math.min(memTotal, 100);
     const measured = arrival >= this.cfg.measureFrom && arrival < this.cfg.measureTo;
-    const job: SimJob = {
-      id: b.id[i] as number, cls: b.cls[i] as number, arrival, fn: b.fn[i] as number,
-      runtime, memInit, memTotal, machine: -1, done: 0, runStartS: 0, running: false, swapped: false, memNow: memInit, measured, finishS: 0, hi: -1,
-    };
-    const sj = job;
+    const job: SimJob = { id: b.id[i] as number, cls: b.cls[i] as number, arrival, fn: b.fn[i] as number, k: this.table.add(runtime, memInit, memTotal, measured) };
     this.inSystem++;
     if (measured) this.rec.arrived(job.cls);
     if (this.edf) {
-      sj.machine = 0;
       const price = this.cfg.prices.classes[job.cls]?.price ?? 1;
       this.edf.step(this.now, { kind: 'arrive', job, deadline: edfDeadline(job.arrival, runtime, price, this.maxPrice) });
       this.edfDecisions(this.edf.ready());
@@ -357,8 +354,12 @@ export class Simulation {
     h.advanceTo(this.now);
     if (h.nextCompletion() <= this.now) {
       const sj = h.completeNext();
+      const t = this.table;
       this.inSystem--;
-      this.rec.completed(sj, this.now, m);
+      if (t.isMeasured(sj.k)) this.rec.completed(sj.cls, sj.arrival, t.d[sj.k + RUNTIME] as number, this.now);
+      const memTotal = t.d[sj.k + MEM_TOTAL] as number;
+      // Nothing reads the job's row after its completion: the row goes to the next arrival.
+      t.release(sj.k);
       if (this.edf) {
         this.edf.step(this.now, { kind: 'complete', job: sj.id });
         this.edfDecisions(this.edf.ready());
@@ -366,7 +367,7 @@ export class Simulation {
       } else {
         const input = this.completions.pop() ?? { kind: 'complete', job: 0, memMB: 0 };
         input.job = sj.id;
-        input.memMB = sj.memTotal;
+        input.memMB = memTotal;
         this.deliver(Target.Machine, m, input);
       }
     }
@@ -435,13 +436,12 @@ export class Simulation {
       }
       case 'place': {
         const sj = d.job as SimJob;
-        sj.machine = d.machine;
         (this.hw[d.machine] as Hardware).advanceTo(this.now);
         (this.hw[d.machine] as Hardware).place(sj);
         this.rec.placed(d.via, d.waited);
         const input = this.machineArrivals.pop() ?? { kind: 'arrive', job: sj, memMB: 0 };
         input.job = sj;
-        input.memMB = sj.memInit;
+        input.memMB = this.table.d[sj.k + MEM_INIT] as number;
         this.deliver(Target.Machine, d.machine, input);
         break;
       }
@@ -474,7 +474,7 @@ export class Simulation {
         const sj = (d.job as SimJob);
         h.stop(sj);
         this.rec.preempted();
-        if (this.trackMemory) this.deliver(Target.Machine, m, { kind: 'stopped', job: d.job.id, memMB: sj.memNow });
+        if (this.trackMemory) this.deliver(Target.Machine, m, { kind: 'stopped', job: d.job.id, memMB: this.table.d[sj.k + MEM_NOW] as number });
         break;
       }
       case 'swap-out': {

@@ -5,28 +5,93 @@
 import type { Job } from '../core/types.ts';
 
 /**
- * What the simulator knows of a job: the core's view (it *is* the Job the core is given) plus the
- * truth the core never sees (runtime, memory) and the simulator's bookkeeping.
+ * What the simulator knows of a job: the core's view (it *is* the Job the core is given) and `k`, its
+ * row in the JobTable, which holds the truth the core never sees (runtime, memory) and the simulator's
+ * bookkeeping.
  */
 export interface SimJob extends Job {
-  readonly runtime: number;
-  readonly memInit: number;
-  readonly memTotal: number;
-  /** Machine index it was placed on (-1 before placement). */
-  machine: number;
-  /** Service received before the current run (ms of CPU). */
-  done: number;
-  /** Service clock of the machine when the current run began. */
-  runStartS: number;
-  running: boolean;
-  swapped: boolean;
-  /** Resident memory while not running (MB). */
-  memNow: number;
-  measured: boolean;
-  /** Service clock value at which the job completes while running. */
-  finishS: number;
-  /** Position in its machine's running heap, or -1. */
-  hi: number;
+  readonly k: number;
+}
+
+const RUNNING = 1;
+const SWAPPED = 2;
+const MEASURED = 4;
+
+/** Fields of a JobTable row (offsets into its 8 numbers). */
+export const RUNTIME = 0;
+export const MEM_INIT = 1;
+export const MEM_TOTAL = 2;
+/** Service received before the current run (ms of CPU). */
+export const DONE = 3;
+/** Service clock of the machine when the current run began. */
+export const RUN_START = 4;
+/** Resident memory while not running (MB). */
+export const MEM_NOW = 5;
+/** Position in its machine's running set (-1: none). */
+export const HI = 6;
+/** RUNNING | SWAPPED | MEASURED. */
+export const FLAGS = 7;
+const STRIDE = 8;
+
+/**
+ * The simulator's per-job numbers, one row of 8 per job in the system, in one Float64Array: a job's
+ * numbers share a cache line. On an object they would each be a separate boxed number (V8 keeps
+ * fractional fields as heap numbers), several more cache lines per job touched at a completion, which
+ * at 10,000 machines is most of the cost. Rows of completed jobs are reused, so the table is as large
+ * as the most jobs ever in the system at once.
+ */
+export class JobTable {
+  d = new Float64Array(1024 * STRIDE);
+  private readonly free: number[] = [];
+  private used = 0;
+
+  /** A row for a new job; returns its offset (`SimJob.k`). */
+  add(runtime: number, memInit: number, memTotal: number, measured: boolean): number {
+    let k = this.free.pop();
+    if (k === undefined) {
+      if ((this.used + 1) * STRIDE > this.d.length) this.grow();
+      k = this.used++ * STRIDE;
+    }
+    const d = this.d;
+    d[k + RUNTIME] = runtime;
+    d[k + MEM_INIT] = memInit;
+    d[k + MEM_TOTAL] = memTotal;
+    d[k + DONE] = 0;
+    d[k + RUN_START] = 0;
+    d[k + MEM_NOW] = memInit;
+    d[k + HI] = -1;
+    d[k + FLAGS] = measured ? MEASURED : 0;
+    return k;
+  }
+
+  /** The job left the system: its row may be reused. */
+  release(k: number): void {
+    this.free.push(k);
+  }
+
+  isRunning(k: number): boolean {
+    return ((this.d[k + FLAGS] as number) & RUNNING) !== 0;
+  }
+
+  isMeasured(k: number): boolean {
+    return ((this.d[k + FLAGS] as number) & MEASURED) !== 0;
+  }
+
+  setRunning(k: number, on: boolean): void {
+    const f = this.d[k + FLAGS] as number;
+    this.d[k + FLAGS] = on ? f | RUNNING : f & ~RUNNING;
+  }
+
+  setSwapped(k: number, on: boolean): void {
+    const f = this.d[k + FLAGS] as number;
+    this.d[k + FLAGS] = on ? f | SWAPPED : f & ~SWAPPED;
+  }
+
+  private grow(): void {
+    const b = new Float64Array(this.d.length * 2);
+    b.set(this.d);
+    this.d = b;
+  }
 }
 
 export class Hardware {
@@ -34,7 +99,7 @@ export class Hardware {
   private s = 0;
   private lastT = 0;
   private rate = 1;
-  /** Running jobs, a binary min-heap on finishS (ties: job id). */
+  /** Running jobs: a binary min-heap on their finish keys (ties: job id), or unsorted when `linear`. */
   private readonly heap: SimJob[] = [];
   /** Σ over running jobs of memory growth per ms of service. */
   private slopeSum = 0;
@@ -50,7 +115,13 @@ export class Hardware {
    * cores): the running set is an unsorted array with the index of the job due first, cheaper than a
    * heap at that size. Otherwise (processor sharing, EDF's one big machine) a binary heap.
    */
-  constructor(readonly cores: number, readonly capacityMB: number, readonly trackMemory: boolean, private readonly linear = false) {}
+  constructor(
+    private readonly t: JobTable,
+    readonly cores: number,
+    readonly capacityMB: number,
+    readonly trackMemory: boolean,
+    private readonly linear = false,
+  ) {}
 
   /** Position of the job due first: the heap's root, or the scanned minimum of the unsorted array. */
   private first = 0;
@@ -79,62 +150,74 @@ export class Hardware {
 
   /** A job placed on the machine: its initial memory becomes resident. */
   place(j: SimJob): void {
-    if (this.trackMemory) this.used += j.memInit;
+    if (this.trackMemory) this.used += this.t.d[j.k + MEM_INIT] as number;
   }
 
   dispatch(j: SimJob): void {
-    j.running = true;
-    j.runStartS = this.s;
-    j.finishS = this.s + (j.runtime - j.done);
-    this.push(j);
-    if (this.trackMemory) this.slopeSum += (j.memTotal - j.memInit) / j.runtime;
+    const t = this.t, k = j.k, d = t.d;
+    t.setRunning(k, true);
+    d[k + RUN_START] = this.s;
+    const finish = this.s + ((d[k + RUNTIME] as number) - (d[k + DONE] as number));
+    this.push(j, finish);
+    if (this.trackMemory) this.slopeSum += this.slopeOf(k);
     this.setRate();
   }
 
   /** Preemption: the job keeps its progress and its memory. */
   stop(j: SimJob): void {
-    j.done += this.s - j.runStartS;
-    if (j.done > j.runtime) j.done = j.runtime;
-    j.running = false;
-    this.removeAt(j.hi);
+    const t = this.t, k = j.k, d = t.d;
+    const done = (d[k + DONE] as number) + (this.s - (d[k + RUN_START] as number));
+    d[k + DONE] = done > (d[k + RUNTIME] as number) ? (d[k + RUNTIME] as number) : done;
+    t.setRunning(k, false);
+    this.removeAt(d[k + HI] as number);
     if (this.trackMemory) {
-      this.slopeSum -= (j.memTotal - j.memInit) / j.runtime;
+      this.slopeSum -= this.slopeOf(k);
       if (this.heap.length === 0) this.slopeSum = 0;
     }
-    j.memNow = this.memoryOf(j);
+    d[k + MEM_NOW] = this.memoryOf(j);
     this.setRate();
   }
 
   /** Removes the job due first (the caller checked it is due) and returns it. */
   completeNext(): SimJob {
     const j = this.heap[this.first] as SimJob;
+    const t = this.t, k = j.k, d = t.d;
     this.removeAt(this.first);
-    j.done = j.runtime;
-    j.running = false;
+    d[k + DONE] = d[k + RUNTIME] as number;
+    t.setRunning(k, false);
     if (this.trackMemory) {
-      this.slopeSum -= (j.memTotal - j.memInit) / j.runtime;
+      this.slopeSum -= this.slopeOf(k);
       if (this.heap.length === 0) this.slopeSum = 0;
-      this.used -= j.memTotal;
+      this.used -= d[k + MEM_TOTAL] as number;
     }
     this.setRate();
     return j;
   }
 
   swapOut(j: SimJob): void {
-    j.swapped = true;
-    if (this.trackMemory) this.used -= j.memNow;
+    this.t.setSwapped(j.k, true);
+    if (this.trackMemory) this.used -= this.t.d[j.k + MEM_NOW] as number;
   }
 
   swapIn(j: SimJob): void {
-    j.swapped = false;
-    if (this.trackMemory) this.used += j.memNow;
+    this.t.setSwapped(j.k, false);
+    if (this.trackMemory) this.used += this.t.d[j.k + MEM_NOW] as number;
   }
 
   /** Resident memory of a job now (MB). */
   memoryOf(j: SimJob): number {
-    const done = j.running ? j.done + (this.s - j.runStartS) : j.done;
-    const f = done >= j.runtime ? 1 : done / j.runtime;
-    return j.memInit + (j.memTotal - j.memInit) * f;
+    const t = this.t, k = j.k, d = t.d;
+    const runtime = d[k + RUNTIME] as number;
+    const done = t.isRunning(k) ? (d[k + DONE] as number) + (this.s - (d[k + RUN_START] as number)) : (d[k + DONE] as number);
+    const f = done >= runtime ? 1 : done / runtime;
+    const init = d[k + MEM_INIT] as number;
+    return init + ((d[k + MEM_TOTAL] as number) - init) * f;
+  }
+
+  /** Memory growth per ms of service of job row k. */
+  private slopeOf(k: number): number {
+    const d = this.t.d;
+    return ((d[k + MEM_TOTAL] as number) - (d[k + MEM_INIT] as number)) / (d[k + RUNTIME] as number);
   }
 
   /** When the next running job completes (Infinity if none). */
@@ -163,18 +246,18 @@ export class Hardware {
 
   private readonly fin: number[] = [];
 
-  private push(j: SimJob): void {
+  private push(j: SimJob, finish: number): void {
     const i = this.heap.length;
     this.heap.push(j);
-    this.fin.push(j.finishS);
-    j.hi = i;
+    this.fin.push(finish);
+    this.t.d[j.k + HI] = i;
     if (!this.linear) this.up(i);
     else if (i > 0 && this.before(i, this.first)) this.first = i;
   }
 
   private removeAt(i: number): void {
     const h = this.heap;
-    (h[i] as SimJob).hi = -1;
+    this.t.d[(h[i] as SimJob).k + HI] = -1;
     const last = h.length - 1;
     if (i !== last) this.put(i, h[last] as SimJob, this.fin[last] as number);
     h.pop();
@@ -203,7 +286,7 @@ export class Hardware {
   private put(i: number, j: SimJob, f: number): void {
     this.heap[i] = j;
     this.fin[i] = f;
-    j.hi = i;
+    this.t.d[j.k + HI] = i;
   }
 
   private up(i: number): void {

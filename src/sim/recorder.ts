@@ -4,7 +4,7 @@
 import type { Millis } from '../core/types.ts';
 import type { Placement } from '../core/shard/shard.ts';
 import { LogHistogram } from './stats/index.ts';
-import type { Hardware, SimJob } from './hardware.ts';
+import type { Hardware } from './hardware.ts';
 import type { RunConfig } from './engine.ts';
 
 export interface ClassStats {
@@ -87,13 +87,13 @@ export class Recorder {
     (this.classes[cls] as ClassStats).jobs++;
   }
 
-  completed(sj: SimJob, now: Millis, _machine: number): void {
-    if (!sj.measured) return;
-    const c = this.classes[sj.cls] as ClassStats;
+  /** A measured job completed. */
+  completed(cls: number, arrival: Millis, runtime: number, now: Millis): void {
+    const c = this.classes[cls] as ClassStats;
     c.completed++;
-    const response = now - sj.arrival;
+    const response = now - arrival;
     c.response.record(response);
-    c.slowdown.record(Math.max(1, response / sj.runtime));
+    c.slowdown.record(Math.max(1, response / runtime));
   }
 
   placed(via: Placement, waited: Millis): void {
