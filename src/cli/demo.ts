@@ -101,6 +101,9 @@ function printTable(r: Record<string, DemoRun>, seconds: number, rate: number, f
   }
   const iso = (p: string): number => percentile(r[p]?.flooded[0]?.latencies ?? [], 0.99) / percentile(r[p]?.alone[0]?.latencies ?? [], 0.99);
   lines.push('', `Isolation (high-class p99 under the flood ÷ alone): fare ${fmt(iso('fare'))}×, hermod ${fmt(iso('hermod'))}×`);
-  lines.push(`Image resizes completed during the flood: fare ${r.fare?.floodCompleted ?? 0}, hermod ${r.hermod?.floodCompleted ?? 0}`, '');
+  lines.push(`Image resizes completed during the flood: fare ${r.fare?.floodCompleted ?? 0}, hermod ${r.hermod?.floodCompleted ?? 0}`);
+  const cores = availableParallelism();
+  if (cores > 1) lines.push(`(fare up hands functions ${cores - 1} of this machine's ${cores} cores and keeps one for itself; \`fare up --cores ${cores}\` gives them all, at some cost to the page views under a flood)`);
+  lines.push('');
   process.stdout.write(`${lines.join('\n')}\n`);
 }
