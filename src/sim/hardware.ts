@@ -14,8 +14,7 @@ export interface SimJob extends Job {
 }
 
 const RUNNING = 1;
-const SWAPPED = 2;
-const MEASURED = 4;
+const MEASURED = 2;
 
 /** Fields of a JobTable row (offsets into its 8 numbers). */
 export const RUNTIME = 0;
@@ -29,7 +28,7 @@ export const RUN_START = 4;
 export const MEM_NOW = 5;
 /** Position in its machine's running set (-1: none). */
 export const HI = 6;
-/** RUNNING | SWAPPED | MEASURED. */
+/** RUNNING | MEASURED. */
 export const FLAGS = 7;
 const STRIDE = 8;
 
@@ -82,10 +81,6 @@ export class JobTable {
     this.d[k + FLAGS] = on ? f | RUNNING : f & ~RUNNING;
   }
 
-  setSwapped(k: number, on: boolean): void {
-    const f = this.d[k + FLAGS] as number;
-    this.d[k + FLAGS] = on ? f | SWAPPED : f & ~SWAPPED;
-  }
 
   private grow(): void {
     const b = new Float64Array(this.d.length * 2);
@@ -195,12 +190,10 @@ export class Hardware {
   }
 
   swapOut(j: SimJob): void {
-    this.t.setSwapped(j.k, true);
     if (this.trackMemory) this.used -= this.t.d[j.k + MEM_NOW] as number;
   }
 
   swapIn(j: SimJob): void {
-    this.t.setSwapped(j.k, false);
     if (this.trackMemory) this.used += this.t.d[j.k + MEM_NOW] as number;
   }
 

@@ -137,12 +137,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         this.index?.set(input.job.id, slot);
         this.used += input.memMB;
         this.rq.arrive(slot, this.moved);
-        const { start, preempt } = this.moved;
-        if (preempt) {
-          preempt.memMB = UNKNOWN_SIZE;
-          this.out.push({ kind: 'preempt', job: preempt.job });
-        }
-        if (start) this.start(start);
+        this.carryOutMoved();
         break;
       }
       case 'complete': {
@@ -194,12 +189,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         const slot = this.rq.findBlocked(input.job);
         if (!slot) throw new InvariantError(`machine ${this.cfg.id}: job ${input.job} unblocked, but it is not blocked here`, { seed: this.rng.label });
         this.rq.unblock(slot, this.moved);
-        const { start, preempt } = this.moved;
-        if (preempt) {
-          preempt.memMB = UNKNOWN_SIZE;
-          this.out.push({ kind: 'preempt', job: preempt.job });
-        }
-        if (start) this.start(start);
+        this.carryOutMoved();
         break;
       }
       case 'stopped': {
@@ -234,6 +224,16 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
 
   nextDeadline(): Millis {
     return Infinity;
+  }
+
+  /** Emits what the run queue's last arrive/unblock moved: the slot to stop, then the slot to start. */
+  private carryOutMoved(): void {
+    const { start, preempt } = this.moved;
+    if (preempt) {
+      preempt.memMB = UNKNOWN_SIZE;
+      this.out.push({ kind: 'preempt', job: preempt.job });
+    }
+    if (start) this.start(start);
   }
 
   private start(slot: Slot): void {

@@ -72,10 +72,6 @@ export class RunQueue {
     return this.run[i << 2] as Slot;
   }
 
-  /** Blocked slots (a copy). */
-  get blocked(): Slot[] {
-    return this.blockedSlots ? [...this.blockedSlots] : [];
-  }
 
   /**
    * A job arrives. Returns the slot to start (the arrival or nobody) and the slot to preempt, if any.
@@ -112,7 +108,7 @@ export class RunQueue {
 
   /** A running job completed. Returns the next slot to start, if any. */
   complete(slot: Slot): Slot | undefined {
-    const i = this.indexOfRunning(slot.job.id);
+    const i = this.runningIndex(slot.job.id);
     return i < 0 ? undefined : this.completeAt(i);
   }
 
@@ -217,16 +213,12 @@ export class RunQueue {
 
   /** The running slot of a job, or undefined. O(running). */
   findRunning(job: number): Slot | undefined {
-    const i = this.indexOfRunning(job);
+    const i = this.runningIndex(job);
     return i < 0 ? undefined : (this.run[i << 2] as Slot);
   }
 
   /** Position of a job in the running set, or -1. O(running). */
   runningIndex(job: number): number {
-    return this.indexOfRunning(job);
-  }
-
-  private indexOfRunning(job: number): number {
     const run = this.run;
     for (let i = 1; i < run.length; i += 4) if (run[i] === job) return i >> 2;
     return -1;

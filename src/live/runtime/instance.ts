@@ -214,8 +214,7 @@ export class Instance {
     if (chrt === null) return { ok: false, detail: 'chrt not found' };
     const pid = this.pid;
     if (pid === null || this.exit !== null) return { ok: false, detail: 'the instance has no running process' };
-    const pids = this.cg?.pids() ?? [];
-    const targets = pids.length > 0 ? pids : processGroupPids(pid);
+    const targets = this.processes(pid);
     const policy = kind === 'idle' ? ['--idle', '-a', '-p', '0'] : kind === 'fifo' ? ['--fifo', '-a', '-p', String(prio)] : ['--other', '-a', '-p', '0'];
     const failures: string[] = [];
     await Promise.all(
@@ -235,12 +234,17 @@ export class Instance {
       : { ok: false, detail: `${what} failed on ${failures.length}/${targets.length}: ${failures.join('; ')}` };
   }
 
+  /** Every process of the instance: its cgroup's members, or else its process group. */
+  private processes(pid: number): number[] {
+    const pids = this.cg?.pids() ?? [];
+    return pids.length > 0 ? pids : processGroupPids(pid);
+  }
+
   /** Nice value of every thread of every process of the instance (setpriority is per thread on Linux). */
   private applyNice(nice: number): { ok: boolean; detail: string } {
     const pid = this.pid;
     if (pid === null || this.exit !== null) return { ok: false, detail: 'the instance has no running process' };
-    const pids = this.cg?.pids() ?? [];
-    const targets = pids.length > 0 ? pids : processGroupPids(pid);
+    const targets = this.processes(pid);
     let threads = 0;
     const failures: string[] = [];
     for (const p of targets) {
