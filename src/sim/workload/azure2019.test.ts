@@ -12,8 +12,8 @@ import { makeJobSource } from './make-job-source.ts';
 import { drain, isSorted, mean } from './test-helpers.ts';
 import { WorkloadError } from './trace-csv.ts';
 
-/** /work/shared/traces/azure2019, from src/sim/workload/. */
-const DIR = fileURLToPath(new URL('../../../../shared/traces/azure2019/', import.meta.url));
+/** traces/azure2019 in this repository, from src/sim/workload/. */
+const DIR = fileURLToPath(new URL('../../../traces/azure2019/', import.meta.url));
 
 function source(cfg: Partial<Azure2019WorkloadConfig> = {}, seed = 1, cores = 800): Azure2019Source {
   const s = makeJobSource({ kind: 'azure2019', dir: DIR, ...cfg }, DEFAULT_PRICE_TABLE, cores, new Rng(seed));

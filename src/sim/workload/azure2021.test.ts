@@ -10,8 +10,8 @@ import type { Azure2021WorkloadConfig } from './config.ts';
 import { makeJobSource } from './make-job-source.ts';
 import { drain, isSorted, max, mean, min } from './test-helpers.ts';
 
-/** /work/shared/traces/azure2021/invocations-first-998.csv, from src/sim/workload/. */
-const FILE = fileURLToPath(new URL('../../../../shared/traces/azure2021/invocations-first-998.csv', import.meta.url));
+/** traces/azure2021/invocations-first-998.csv in this repository, from src/sim/workload/. */
+const FILE = fileURLToPath(new URL('../../../traces/azure2021/invocations-first-998.csv', import.meta.url));
 
 function source(cfg: Partial<Azure2021WorkloadConfig> = {}, seed = 1, cores = 800): Azure2021Source {
   const s = makeJobSource({ kind: 'azure2021', file: FILE, ...cfg }, DEFAULT_PRICE_TABLE, cores, new Rng(seed));

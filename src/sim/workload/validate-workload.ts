@@ -243,7 +243,7 @@ const MIN_RUNTIME_HINT = 'give the smallest runtime in ms, > 0';
 function azure2019(x: Obj, classes: PriceTable, dflt: () => number[]): ResolvedAzure2019 {
   const path = 'workload';
   const o = obj(x, path, ['kind', 'dir', 'files', 'fromMinute', 'toMinute', 'timeScale', 'load', 'runtimeFit', 'minRuntimeMs', 'minMemoryMB', 'classWeights']);
-  const dir = str(o.dir, `${path}.dir`, 'the directory holding the Azure 2019 files, e.g. "../shared/traces/azure2019"');
+  const dir = str(o.dir, `${path}.dir`, 'the directory holding the Azure 2019 files, e.g. "traces/azure2019"');
   const f = o.files === undefined ? {} : obj(o.files, `${path}.files`, ['invocations', 'durations', 'memory']);
   const file = (key: string, dfltName: string): string => {
     const name = f[key] === undefined ? dfltName : str(f[key], `${path}.files.${key}`, 'a file name');
@@ -268,7 +268,7 @@ function azure2021(x: Obj, classes: PriceTable, dflt: () => number[]): ResolvedA
   return {
     resolved: true,
     kind: 'azure2021',
-    file: str(o.file, `${path}.file`, 'the path of the invocations CSV, e.g. "../shared/traces/azure2021/invocations-first-998.csv"'),
+    file: str(o.file, `${path}.file`, 'the path of the invocations CSV, e.g. "traces/azure2021/invocations-first-998.csv"'),
     ...minuteRange(o, path, Infinity),
     speed: speed(o, path),
     minRuntimeMs: optNum(o, 'minRuntimeMs', path, { above: 0, hint: MIN_RUNTIME_HINT }, 1),
