@@ -13,7 +13,7 @@ import { Machine, type MachineDecision, type MachineInput } from '../core/machin
 import type { MachinePolicy } from '../core/machine/run-queue.ts';
 import { Edf, edfDeadline, type EdfDecision } from '../core/baselines/edf.ts';
 import { EventQueue } from './event-queue.ts';
-import { Hardware, JobTable, MEM_INIT, MEM_NOW, MEM_TOTAL, RUNTIME, type SimJob } from './hardware.ts';
+import { ARRIVAL, Hardware, ID, JobTable, MEM_INIT, MEM_NOW, MEM_TOTAL, RUNTIME, type SimJob } from './hardware.ts';
 import { newBatch, type JobSource } from './workload/index.ts';
 import { Recorder, type RunResult } from './recorder.ts';
 
@@ -187,7 +187,7 @@ class Mailbox {
 
 export class Simulation {
   private readonly q: EventQueue;
-  private readonly hw: Hardware[];
+  private readonly hw: Hardware;
   /** Every job's simulated truth and bookkeeping, by row (`SimJob.k`). */
   private readonly table = new JobTable();
   private readonly shards: Shard[] = [];
@@ -231,7 +231,7 @@ export class Simulation {
     const idle = (policy.idleList ?? cluster.idleList) && !hermod && policy.kind !== 'edf';
     if (policy.kind === 'edf') {
       this.edf = new Edf({ cores: cluster.machines * cluster.cores });
-      this.hw = [new Hardware(this.table, cluster.machines * cluster.cores, Infinity, false)];
+      this.hw = new Hardware(this.table, 1, cluster.machines * cluster.cores, Infinity, false);
     } else {
       this.edf = undefined;
       const machinePolicy: MachinePolicy = hermod ? 'ps' : policy.kind === 'fifo' ? 'fcfs' : 'priority';
@@ -243,7 +243,6 @@ export class Simulation {
         }, root.fork(`shard/${i}`)));
       }
       const mem = cluster.memoryMB;
-      this.hw = [];
       for (let i = 0; i < cluster.machines; i++) {
         this.machines.push(new Machine({
           id: i, cores: cluster.cores, policy: machinePolicy, classes: prices.classes.length, memoryMB: mem,
@@ -252,9 +251,9 @@ export class Simulation {
             ? { shards: cluster.shards, k: Math.min(cluster.k, cluster.shards), joinFreeMB: cluster.joinFree * mem, leaveFreeMB: cluster.leaveFree * mem, updateDeltaMB: cluster.updateDelta * mem }
             : undefined,
         }, root.fork(`machine/${i}`)));
-        // Under hermod every job on the machine runs (processor sharing); otherwise at most `cores`.
-        this.hw.push(new Hardware(this.table, cluster.cores, mem, this.trackMemory, !hermod && cluster.cores <= 32));
       }
+      // Under hermod every job on the machine runs (processor sharing); otherwise at most `cores`.
+      this.hw = new Hardware(this.table, cluster.machines, cluster.cores, mem, this.trackMemory, !hermod && cluster.cores <= 32);
     }
     this.jobsOn = new Int32Array(m);
     this.rec = new Recorder(cfg, m, this.hw);
@@ -313,7 +312,7 @@ export class Simulation {
       this.pump();
     }
     const end = Math.min(horizon, this.now);
-    for (const h of this.hw) h.advanceTo(end);
+    this.hw.advanceAll(end);
     progress?.(arrived);
     return this.rec.finish(end, this.events, performance.now() - wall0, this.inSystem, this.counters());
   }
@@ -330,7 +329,8 @@ export class Simulation {
     const memTotal = b.memMB[i] as number;
     const memInit = Math.min(memTotal, 100);
     const measured = arrival >= this.cfg.measureFrom && arrival < this.cfg.measureTo;
-    const job: SimJob = { id: b.id[i] as number, cls: b.cls[i] as number, arrival, fn: b.fn[i] as number, k: this.table.add(runtime, memInit, memTotal, measured) };
+    const id = b.id[i] as number, cls = b.cls[i] as number;
+    const job: SimJob = { id, cls, arrival, fn: b.fn[i] as number, k: this.table.add(id, cls, arrival, runtime, memInit, memTotal, measured) };
     this.inSystem++;
     if (measured) this.rec.arrived(job.cls);
     if (this.edf) {
@@ -350,23 +350,25 @@ export class Simulation {
 
   /** A machine's wake-up: a completion or a memory threshold crossing. */
   private wake(m: number): void {
-    const h = this.hw[m] as Hardware;
-    h.advanceTo(this.now);
-    if (h.nextCompletion() <= this.now) {
-      const sj = h.completeNext();
-      const t = this.table;
+    const h = this.hw;
+    h.advanceTo(m, this.now);
+    if (h.nextCompletion(m) <= this.now) {
+      // The job is known by its table row: its object (the core's) is not touched.
+      const k = h.completeNext(m);
+      const t = this.table, d = t.d;
+      const id = d[k + ID] as number;
       this.inSystem--;
-      if (t.isMeasured(sj.k)) this.rec.completed(sj.cls, sj.arrival, t.d[sj.k + RUNTIME] as number, this.now);
-      const memTotal = t.d[sj.k + MEM_TOTAL] as number;
+      if (t.isMeasured(k)) this.rec.completed(t.cls(k), d[k + ARRIVAL] as number, d[k + RUNTIME] as number, this.now);
+      const memTotal = d[k + MEM_TOTAL] as number;
       // Nothing reads the job's row after its completion: the row goes to the next arrival.
-      t.release(sj.k);
+      t.release(k);
       if (this.edf) {
-        this.edf.step(this.now, { kind: 'complete', job: sj.id });
+        this.edf.step(this.now, { kind: 'complete', job: id });
         this.edfDecisions(this.edf.ready());
         this.edf.advance();
       } else {
         const input = this.completions.pop() ?? { kind: 'complete', job: 0, memMB: 0 };
-        input.job = sj.id;
+        input.job = id;
         input.memMB = memTotal;
         this.deliver(Target.Machine, m, input);
       }
@@ -401,11 +403,11 @@ export class Simulation {
         s.advance();
       } else {
         const mc = this.machines[index] as Machine;
-        const h = this.hw[index] as Hardware;
-        h.advanceTo(this.now);
+        const h = this.hw;
+        h.advanceTo(index, this.now);
         // A memory reading is taken when the machine processes it, not when it was asked for:
         // decisions delivered in between (a swap-out) have changed it.
-        mc.step(this.now, (input as MachineInput).kind === 'memory' ? { kind: 'memory', usedMB: h.used } : (input as MachineInput));
+        mc.step(this.now, (input as MachineInput).kind === 'memory' ? { kind: 'memory', usedMB: h.used(index) } : (input as MachineInput));
         this.jobsOn[index] = mc.jobs;
         const kind = (input as MachineInput).kind;
         if (kind === 'arrive') this.machineArrivals.push(input as Mutable<MachineInput & { kind: 'arrive' }>);
@@ -436,8 +438,8 @@ export class Simulation {
       }
       case 'place': {
         const sj = d.job as SimJob;
-        (this.hw[d.machine] as Hardware).advanceTo(this.now);
-        (this.hw[d.machine] as Hardware).place(sj);
+        this.hw.advanceTo(d.machine, this.now);
+        this.hw.place(d.machine, sj.k);
         this.rec.placed(d.via, d.waited);
         const input = this.machineArrivals.pop() ?? { kind: 'arrive', job: sj, memMB: 0 };
         input.job = sj;
@@ -465,27 +467,27 @@ export class Simulation {
   }
 
   private machineDecision(m: number, d: MachineDecision): void {
-    const h = this.hw[m] as Hardware;
+    const h = this.hw;
     switch (d.kind) {
       case 'run':
-        h.dispatch((d.job as SimJob));
+        h.dispatch(m, (d.job as SimJob).k);
         break;
       case 'preempt': {
         const sj = (d.job as SimJob);
-        h.stop(sj);
+        h.stop(m, sj.k);
         this.rec.preempted();
         if (this.trackMemory) this.deliver(Target.Machine, m, { kind: 'stopped', job: d.job.id, memMB: this.table.d[sj.k + MEM_NOW] as number });
         break;
       }
       case 'swap-out': {
         const sj = (d.job as SimJob);
-        h.swapOut(sj);
+        h.swapOut(m, sj.k);
         this.rec.swap('out', m, d.job.cls, d.mb, this.now, d.job.id);
         break;
       }
       case 'swap-in': {
         const sj = (d.job as SimJob);
-        h.swapIn(sj);
+        h.swapIn(m, sj.k);
         this.rec.swap('in', m, d.job.cls, d.mb, this.now, d.job.id);
         break;
       }
@@ -507,15 +509,15 @@ export class Simulation {
   }
 
   private edfDecisions(ds: readonly EdfDecision[]): void {
-    const h = this.hw[0] as Hardware;
-    h.advanceTo(this.now);
+    const h = this.hw;
+    h.advanceTo(0, this.now);
     for (const d of ds) {
       switch (d.kind) {
         case 'run':
-          h.dispatch((d.job as SimJob));
+          h.dispatch(0, (d.job as SimJob).k);
           break;
         case 'preempt':
-          h.stop((d.job as SimJob));
+          h.stop(0, (d.job as SimJob).k);
           this.rec.preempted();
           break;
         default:
@@ -527,20 +529,20 @@ export class Simulation {
   /** Sends the machine a memory reading when its view is stale and outside its band. */
   private checkMemory(m: number): void {
     if (!this.trackMemory) return;
-    const h = this.hw[m] as Hardware;
+    const used = this.hw.used(m);
     const mc = this.machines[m] as Machine;
     const band = mc.memoryBand();
-    if ((h.used > band.high - 1e-6 || h.used < band.low) && Math.abs(mc.usedMB - h.used) > 1e-6) {
-      this.deliver(Target.Machine, m, { kind: 'memory', usedMB: h.used });
+    if ((used > band.high - 1e-6 || used < band.low) && Math.abs(mc.usedMB - used) > 1e-6) {
+      this.deliver(Target.Machine, m, { kind: 'memory', usedMB: used });
     }
   }
 
   /** `renew`: the machine was just woken (its entry is due now) and goes behind others due at the same time. */
   private reschedule(m: number, renew = false): void {
-    const h = this.hw[m] as Hardware;
-    let t = h.nextCompletion();
+    const h = this.hw;
+    let t = h.nextCompletion(m);
     if (this.trackMemory) {
-      const c = h.crossing((this.machines[m] as Machine).memoryBand().high);
+      const c = h.crossing(m, (this.machines[m] as Machine).memoryBand().high);
       if (c < t) t = c;
     }
     if (renew) this.q.renew(m, t);
@@ -548,7 +550,7 @@ export class Simulation {
   }
 
   private sample(): void {
-    for (const h of this.hw) h.advanceTo(this.now);
+    this.hw.advanceAll(this.now);
     this.rec.sample(this.now, this.sampleIndex++);
     const next = this.cfg.measureFrom + this.sampleIndex * this.sampleEvery;
     if (this.sampleIndex <= this.cfg.samples) this.q.schedule(this.samplerOwner, next);

@@ -71,7 +71,7 @@ export class Recorder {
   private readonly shardWait = new LogHistogram();
   private preemptions = 0;
 
-  constructor(private readonly cfg: RunConfig, private readonly nMachines: number, private readonly hw: readonly Hardware[]) {
+  constructor(private readonly cfg: RunConfig, private readonly nMachines: number, private readonly hw: Hardware) {
     this.classes = cfg.prices.classes.map((c, i) => ({
       cls: i, name: c.name, price: c.price, jobs: 0, completed: 0, response: new LogHistogram(), slowdown: new LogHistogram(),
     }));
@@ -128,10 +128,10 @@ export class Recorder {
     const mem = new Float64Array(this.nMachines);
     const dt = now - this.lastSampleT;
     for (let m = 0; m < this.nMachines; m++) {
-      const h = this.hw[m] as Hardware;
-      util[m] = dt > 0 ? (h.busy - (this.lastBusy[m] as number)) / (h.cores * dt) : 0;
-      this.lastBusy[m] = h.busy;
-      mem[m] = h.used;
+      const h = this.hw, busy = h.busy(m);
+      util[m] = dt > 0 ? (busy - (this.lastBusy[m] as number)) / (h.cores * dt) : 0;
+      this.lastBusy[m] = busy;
+      mem[m] = h.used(m);
     }
     this.lastSampleT = now;
     if (index === 0) return;
@@ -142,7 +142,7 @@ export class Recorder {
 
   finish(end: Millis, events: number, wallMs: number, left: number, counters: Record<string, number>): RunResult {
     const overcommit = new Float64Array(this.nMachines);
-    for (let m = 0; m < this.nMachines; m++) overcommit[m] = (this.hw[m] as Hardware).overcommit / 1000;
+    for (let m = 0; m < this.nMachines; m++) overcommit[m] = this.hw.overcommit(m) / 1000;
     return {
       policy: this.cfg.policy.name,
       machines: this.cfg.cluster.machines,
