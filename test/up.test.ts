@@ -1,12 +1,15 @@
-// End-to-end: `fare up` as a real process — the AWS Lambda Invoke API with SigV4, function errors,
-// class inheritance along a call chain, async invocations and billing across a kill -9.
+// End-to-end: `fare up` as a real process — the AWS Lambda Invoke API with SigV4, function errors and
+// their logs (`fare logs`), class inheritance along a call chain, async invocations and billing
+// across a kill -9.
 
 import { afterAll, describe, expect, it } from 'vitest';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { zipDirectory } from '../src/live/zip-writer.ts';
-import { ADMIN, api, startFare, stopFare, type FareProcess } from './support/fare-process.ts';
+import { ADMIN, ADMIN_KEY, api, startFare, stopFare, type FareProcess } from './support/fare-process.ts';
 import { signLambda } from './support/sigv4.ts';
 
 const dirs: string[] = [];
@@ -35,6 +38,29 @@ async function invokeSigned(url: string, fn: string, payload: unknown, opts: { s
   return fetch(target, { method: 'POST', headers, body });
 }
 
+const BIN = join(import.meta.dirname, '..', 'bin', 'fare.js');
+
+/** Runs the `fare` command against a running Fare, as a user would. */
+async function fareCli(url: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...process.env, FARE_ENDPOINT: url, FARE_KEY: ADMIN_KEY } });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+async function settled(url: string, id: string): Promise<string> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const status = ((await api(url, 'GET', `/v1/invocations/${id}`)).json as { status: string }).status;
+    if (status === 'succeeded' || status === 'failed') return status;
+    if (Date.now() > deadline) throw new Error(`async invocation ${id} still ${status}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Deploys a function from source files given inline. */
 async function deploy(url: string, name: string, files: Record<string, string>, cfg: { runtime: string; handler: string; class: string; env?: Record<string, string>; timeoutMs?: number }): Promise<void> {
   const dir = join(tmp(), name);
@@ -61,17 +87,55 @@ describe('fare up', () => {
     expect(missing.headers.get('x-amzn-errortype')).toMatch(/ResourceNotFoundException/);
   });
 
-  it('reports handler errors and crashes with X-Amz-Function-Error, and carries on', async () => {
+  it('reports handler errors and crashes with X-Amz-Function-Error, carries on, and keeps every execution\'s log for fare logs', async () => {
     const f = await up(tmp());
-    await deploy(f.url, 'flaky', { 'index.mjs': 'export const handler = async (e) => { if (e.crash) process.exit(3); if (e.fail) throw new RangeError("bad input"); return { ok: true }; };\n' }, { runtime: 'nodejs', handler: 'index.handler', class: 'standard' });
-    const handled = await invokeSigned(f.url, 'flaky', { fail: true });
+    await deploy(f.url, 'flaky', { 'index.mjs': 'export const handler = async (e) => { console.log(`handling ${e.tag ?? "untagged"}`); if (e.crash) process.exit(3); if (e.fail) throw new RangeError("bad input"); return { ok: true }; };\n' }, { runtime: 'nodejs', handler: 'index.handler', class: 'standard' });
+    const handled = await invokeSigned(f.url, 'flaky', { fail: true, tag: 'sync-fail' });
     expect(handled.status).toBe(200);
     expect(handled.headers.get('x-amz-function-error')).toBe('Handled');
     expect(JSON.parse(await handled.text())).toMatchObject({ errorType: 'RangeError', errorMessage: 'bad input' });
-    const crashed = await invokeSigned(f.url, 'flaky', { crash: true });
+    const crashed = await invokeSigned(f.url, 'flaky', { crash: true, tag: 'sync-crash' });
     expect(crashed.headers.get('x-amz-function-error')).toBe('Unhandled');
-    const fine = await invokeSigned(f.url, 'flaky', {});
+    const fine = await invokeSigned(f.url, 'flaky', { tag: 'sync-ok' });
     expect(await fine.json()).toEqual({ ok: true });
+    const queued = await invokeSigned(f.url, 'flaky', { tag: 'async-ok' }, { type: 'Event' });
+    expect(queued.status).toBe(202);
+    const asyncId = queued.headers.get('x-amzn-requestid') as string;
+    expect(await settled(f.url, asyncId)).toBe('succeeded');
+
+    // What the handler printed, sync and async, successes, errors and the crash, oldest first.
+    const all = await fareCli(f.url, 'logs', 'flaky');
+    expect(all.code, all.stderr).toBe(0);
+    const order = ['sync-fail', 'sync-crash', 'sync-ok', 'async-ok'].map((tag) => all.stdout.indexOf(`handling ${tag}\n`));
+    expect(order.every((i) => i >= 0), all.stdout).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(all.stdout).toMatch(/^\S+Z START RequestId: \S+ Version: 1\n/);
+    expect(all.stdout).toContain(`END RequestId: ${asyncId}\nREPORT RequestId: ${asyncId}\tDuration: `);
+    const latest = await fareCli(f.url, 'logs', 'flaky', '--limit', '1', '--json');
+    expect(latest.stdout.trim().split('\n').map((l) => JSON.parse(l) as { requestId: string; type: string })).toEqual([expect.objectContaining({ requestId: asyncId, type: 'async' })]);
+    // An async invocation's id: its result, then its log.
+    const one = await fareCli(f.url, 'logs', asyncId);
+    expect(one.stdout).toContain('"status": "succeeded"');
+    expect(one.stdout).toMatch(/--- logs ---\n\S+ START RequestId: \S+ Version: 1\nhandling async-ok\n/);
+
+    // --follow prints what comes later, until Ctrl-C. Once the first new line is out, the follower has
+    // read the log at least once, so the second can only reach it by following.
+    const follow = spawn(process.execPath, [BIN, 'logs', 'flaky', '--follow', '--since', new Date().toISOString()], { env: { ...process.env, FARE_ENDPOINT: f.url, FARE_KEY: ADMIN_KEY } });
+    let followed = '';
+    follow.stdout.on('data', (c: Buffer) => (followed += c.toString()));
+    const exited = new Promise<number | null>((done) => follow.once('exit', (code) => done(code)));
+    const printed = async (line: string): Promise<void> => {
+      const deadline = Date.now() + 15_000;
+      while (!followed.includes(line) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    };
+    await invokeSigned(f.url, 'flaky', { tag: 'follow-1' });
+    await printed('handling follow-1\n');
+    await invokeSigned(f.url, 'flaky', { tag: 'follow-2' });
+    await printed('handling follow-2\n');
+    follow.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(followed).toMatch(/handling follow-1\n[^]*handling follow-2\n/);
+    expect(followed).not.toContain('handling sync-ok');
   });
 
   it('runs a callee at its caller\'s class when invoked with the caller\'s context, and refuses a forged one', async () => {

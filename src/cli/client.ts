@@ -14,7 +14,16 @@ const HELPS: Record<string, string> = {
   invoke: `fare invoke NAME [--payload JSON | --payload-file FILE] [--async] [--dry-run] [--logs]
             invoke a function (RequestResponse by default; --async queues it and prints its id)`,
   ls: 'fare ls                                 list your functions',
-  logs: 'fare logs ID                            status, result and error of an async invocation',
+  logs: `fare logs NAME [--since 10m|1h|2d|ISO-TIME] [--limit N] [--request ID] [--follow] [--json]
+            a function's recent logs: one entry per execution (sync and async, errors, timeouts and
+            crashes too), START / what it printed / END / REPORT, oldest first; the newest --limit
+            (default 100, at most 1000) since --since; --follow prints new ones as they come (every
+            second) until Ctrl-C; --json prints one JSON object per entry and line
+fare logs ID                            an async invocation: status, result and error, then its logs
+            (ID is the request id fare invoke --async prints; a UUID is taken for an invocation id,
+            and if there is no such invocation, for a function name)
+            Kept per function: the newest 10,000 executions or 32 MiB, each entry at most 256 KB
+            (the end kept, marked truncated); deleting the function deletes them.`,
   bill: 'fare bill [--month YYYY-MM]             usage and cost per function and class this month',
   tenant: `fare tenant create ID [--name NAME] [--budget MICROCENTS] [--over-budget throttle|degrade]
 fare tenant ls | fare tenant budget ID MICROCENTS [--over-budget throttle|degrade]
@@ -76,6 +85,107 @@ const out = (s: string): void => {
   process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 };
 
+/** Request ids (x-amzn-RequestId) are UUIDs; function names may be anything else. */
+const INVOCATION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `--since`: a duration back from now (30s, 10m, 1h, 2d), an ISO time (checked by Fare), or epoch milliseconds. */
+export function sinceParam(v: string, now: number): string {
+  const d = /^(\d+(?:\.\d+)?)([smhd])$/.exec(v);
+  if (d) return String(Math.round(now - Number(d[1]) * (UNITS[d[2] as string] as number)));
+  if (/^\d{4}-\d{2}-\d{2}/.test(v) || /^\d{12,15}$/.test(v)) return v;
+  throw new UsageError(`--since ${v} is not a time: give a duration back from now such as 30s, 10m, 1h or 2d, an ISO time such as 2025-01-15T12:00:00Z, or epoch milliseconds`);
+}
+
+interface LogEntryView {
+  readonly requestId: string;
+  readonly time: string;
+  readonly durationMs: number;
+  readonly text: string;
+}
+
+/** An entry as text: its START line stamped with when the execution started (it ended at `time`). */
+function formatEntry(e: LogEntryView): string {
+  const started = new Date(Date.parse(e.time) - Math.round(e.durationMs)).toISOString();
+  return `${started} ${e.text}`;
+}
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((done) => {
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      done();
+    }, { once: true });
+  });
+
+/** `fare logs NAME`: the function's recent entries, then (with --follow) new ones every second until Ctrl-C. */
+async function functionLogs(c: Conn, name: string, values: Record<string, unknown>): Promise<number> {
+  const limit = values.limit as string | undefined;
+  if (limit !== undefined && !/^\d+$/.test(limit)) throw new UsageError(`--limit ${limit} must be a whole number from 1 to 1000`);
+  const query = new URLSearchParams();
+  if (values.since !== undefined) query.set('since', sinceParam(values.since as string, Date.now()));
+  if (limit !== undefined) query.set('limit', limit);
+  if (values.request !== undefined) query.set('request', values.request as string);
+  const path = `/v1/functions/${encodeURIComponent(name)}/logs`;
+  const show = (entries: readonly LogEntryView[]): void => {
+    for (const e of entries) out(values.json ? JSON.stringify(e) : formatEntry(e));
+  };
+  let page = JSON.parse((await call(c, 'GET', `${path}?${query.toString()}`)).text) as { entries: LogEntryView[]; next: number };
+  show(page.entries);
+  if (!values.follow) return 0;
+  const stop = new AbortController();
+  const interrupted = (): void => stop.abort();
+  process.once('SIGINT', interrupted);
+  let warned = false;
+  try {
+    query.delete('since');
+    query.set('limit', '1000');
+    while (!stop.signal.aborted) {
+      await sleep(1000, stop.signal);
+      if (stop.signal.aborted) break;
+      query.set('after', String(page.next));
+      try {
+        page = JSON.parse((await call(c, 'GET', `${path}?${query.toString()}`)).text) as { entries: LogEntryView[]; next: number };
+        warned = false;
+      } catch (e) {
+        // Fare restarting: keep trying; anything else (the function deleted, the key revoked) ends it.
+        if ((e as ApiError).code !== 'FARE_E_UNREACHABLE') throw e;
+        if (!warned) process.stderr.write(`fare: ${(e as Error).message}; still trying (Ctrl-C to stop)\n`);
+        warned = true;
+        continue;
+      }
+      show(page.entries);
+    }
+  } finally {
+    process.off('SIGINT', interrupted);
+  }
+  return 0;
+}
+
+/** `fare logs ID`: an async invocation's status and result, then its executions' logs if the caller may read them. */
+async function invocationLogs(c: Conn, id: string, values: Record<string, unknown>): Promise<number | undefined> {
+  let r;
+  try {
+    r = await call(c, 'GET', `/v1/invocations/${encodeURIComponent(id)}`);
+  } catch (e) {
+    if ((e as ApiError).code === 'FARE_E_INVOCATION_NOT_FOUND') return undefined;
+    throw e;
+  }
+  out(values.json ? r.text : JSON.stringify(JSON.parse(r.text), null, 2));
+  if (values.json) return 0;
+  const inv = JSON.parse(r.text) as { tenant: string; function: string };
+  try {
+    const logs = await call(c, 'GET', `/v1/functions/${encodeURIComponent(inv.function)}/logs?request=${encodeURIComponent(id)}&tenant=${encodeURIComponent(inv.tenant)}`);
+    const entries = (JSON.parse(logs.text) as { entries: LogEntryView[] }).entries;
+    if (entries.length > 0) out(`--- logs ---\n${entries.map(formatEntry).join('')}`);
+  } catch {
+    // Logs are the function owner's to read: a grantee that invoked it sees the result only.
+  }
+  return 0;
+}
+
 export async function runClient(cmd: string, args: readonly string[]): Promise<number> {
   switch (cmd) {
     case 'deploy': {
@@ -132,7 +242,7 @@ export async function runClient(cmd: string, args: readonly string[]): Promise<n
       if (values.json) {
         out(JSON.stringify({ status: r.status, functionError: fnError, requestId: r.headers.get('x-amzn-requestid'), payload: r.text ? (JSON.parse(r.text) as unknown) : null }));
       } else if (type === 'Event') {
-        out(`queued: ${r.headers.get('x-amzn-requestid') ?? '?'} (fare logs ID shows its result)`);
+        out(`queued: ${r.headers.get('x-amzn-requestid') ?? '?'} (fare logs ID shows its result and logs)`);
       } else if (type === 'DryRun') {
         out('dry run: you may invoke this function');
       } else {
@@ -152,13 +262,21 @@ export async function runClient(cmd: string, args: readonly string[]): Promise<n
       return 0;
     }
     case 'logs': {
-      const { values, positionals } = parse(args, COMMON);
+      const { values, positionals } = parse(args, { ...COMMON, since: { type: 'string' }, limit: { type: 'string' }, request: { type: 'string' }, follow: { type: 'boolean', short: 'f', default: false } });
       if (values.help) return help(cmd);
-      const [id] = positionals;
-      if (!id) throw new UsageError('fare logs needs an invocation id (printed by fare invoke --async)');
-      const r = await call(conn(values), 'GET', `/v1/invocations/${encodeURIComponent(id)}`);
-      out(values.json ? r.text : JSON.stringify(JSON.parse(r.text), null, 2));
-      return 0;
+      const [target, ...extra] = positionals;
+      if (!target) throw new UsageError('fare logs needs a function name (its recent logs) or an async invocation id (printed by fare invoke --async)');
+      if (extra.length) throw new UsageError(`fare logs takes one function name or invocation id, got "${positionals.join(' ')}"`);
+      const c = conn(values);
+      if (!INVOCATION_ID.test(target)) return functionLogs(c, target, values);
+      const done = await invocationLogs(c, target, values);
+      if (done !== undefined) return done;
+      try {
+        return await functionLogs(c, target, values);
+      } catch (e) {
+        if ((e as ApiError).code !== 'FARE_E_FUNCTION_NOT_FOUND') throw e;
+        throw new ApiError('FARE_E_NOT_FOUND', `there is no async invocation ${target} visible to you, nor a function of that name: give the id fare invoke --async printed, or a function name (fare ls)`);
+      }
     }
     case 'bill': {
       const { values } = parse(args, { ...COMMON, month: { type: 'string' } });

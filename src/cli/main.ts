@@ -10,7 +10,9 @@ Usage:
                                                    run Fare on this machine (gateway, shard, worker)
   fare deploy DIR --name N --runtime R --handler H --class C   deploy a function from a directory
   fare invoke NAME [--payload JSON] [--async] [--logs]           invoke a function
-  fare ls | fare logs ID | fare bill [--month YYYY-MM]          functions, async results, usage and cost
+  fare logs NAME [--since 10m] [--follow] [--json]               a function's recent logs (sync and async)
+  fare logs ID                                                   an async invocation's result and logs
+  fare ls | fare bill [--month YYYY-MM]                          your functions; usage and cost
   fare tenant create|ls|budget|grant …                           tenants, budgets and access
   fare demo [--seconds 10]                                      page views under an image flood: fare vs hermod
   fare sim fig4 [--quick] [--seed N] [--out DIR]   reproduce the paper's Figure 4 (latency per class vs load)

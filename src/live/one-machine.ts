@@ -12,7 +12,7 @@ import { Shard } from '../core/shard/shard.ts';
 import { Machine } from '../core/machine/machine.ts';
 import type { MachinePolicy } from '../core/machine/run-queue.ts';
 import type { SelectionRule } from '../core/shard/multi-queue.ts';
-import { DB_FILE, openStore, stageCode, type CodeFile, type Store } from './store/index.ts';
+import { DB_FILE, LOG_TEXT_MAX_BYTES, openStore, stageCode, type CodeFile, type Store } from './store/index.ts';
 import { AsyncRunner, createGateway, type Gateway, type Platform, type PlatformResult } from './gateway/index.ts';
 import { InstancePool } from './runtime/pool.ts';
 import { capabilities, describeCapabilities } from './runtime/capabilities.ts';
@@ -121,6 +121,8 @@ export async function up(opts: UpOptions): Promise<Running> {
   const pool = new InstancePool({
     maxInstances: Math.max(64, cores * 32),
     idleTimeoutMs: 10 * 60_000,
+    // An invocation's output is kept up to what its stored log entry holds (`fare logs NAME`).
+    instanceOptions: { logTailBytes: LOG_TEXT_MAX_BYTES },
     onStart: (requestId, instance) => {
       // Kernel priorities as an assist to the machine scheduler (never under hermod: classes ignored).
       if (policy === 'hermod') return;

@@ -53,6 +53,12 @@ describe('AsyncRunner', () => {
     expect(platform.invoked).toHaveLength(3);
     expect(store.invocations.get('a')).toMatchObject({ status: 'failed', attempts: 3, functionError: 'Handled', error: 'Boom' });
     expect(['a#1', 'a#2', 'a#3'].map((id) => store.billing.get(id)?.invocationId)).toEqual(['a', 'a', 'a']);
+    // …and logging each: one entry per attempt, under the invocation's request id.
+    expect(store.logs.list('acme', 'f', { limit: 10, requestId: 'a' }).map((e) => [e.attempt, e.type, e.status, e.errorType])).toEqual([
+      [1, 'async', 'error', 'Boom'],
+      [2, 'async', 'error', 'Boom'],
+      [3, 'async', 'error', 'Boom'],
+    ]);
   });
 
   it('succeeds on a retry after a failure', async () => {

@@ -1,11 +1,11 @@
 // Runs queued Event invocations: claims them from the store (highest class first), invokes them
-// through the platform, and completes each in one transaction with its billing record. Failed
+// through the platform, and completes each in one transaction with its billing record and log entry. Failed
 // attempts are retried with a delay, as Lambda does (3 attempts in all by default); attempts the
 // platform throttled are requeued without counting. A building block for the lead's Platform:
 // `enqueued: () => runner.wake()`.
 
 import { classIndex } from '../../core/classes.ts';
-import type { BillingInput, Invocation, Store } from '../store/index.ts';
+import { executionLog, type BillingInput, type Invocation, type Store } from '../store/index.ts';
 import type { InvokeRequest } from '../types.ts';
 import type { FareContexts } from './fare-context.ts';
 import { isThrottled, type Platform } from './platform.ts';
@@ -135,15 +135,17 @@ export class AsyncRunner {
         price: platform.prices.classes[cls]?.price ?? 0,
         memoryPrice: platform.prices.memoryPrice,
       };
+      const log = executionLog({ requestId: inv.id, attempt: inv.attempts, type: 'async', version: fn.version }, result);
       if (result.status === 'ok') {
-        store.invocations.finish(inv.id, { status: 'succeeded', result: result.payload, version: fn.version }, billing);
+        store.invocations.finish(inv.id, { status: 'succeeded', result: result.payload, version: fn.version }, billing, log);
       } else if (inv.attempts < this.#o.maxAttempts) {
-        store.invocations.retry(inv.id, this.#o.clock() + this.#o.retryDelayMs(inv.attempts), { billing, error: result.errorType ?? 'Unhandled' });
+        store.invocations.retry(inv.id, this.#o.clock() + this.#o.retryDelayMs(inv.attempts), { billing, log, error: result.errorType ?? 'Unhandled' });
       } else {
         store.invocations.finish(
           inv.id,
           { status: 'failed', result: result.payload, functionError: result.functionError ?? 'Unhandled', error: result.errorType ?? 'Unhandled', version: fn.version },
           billing,
+          log,
         );
       }
     } catch (e) {

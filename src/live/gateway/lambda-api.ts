@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { inheritClass } from '../../core/classes.ts';
-import type { FunctionRecord } from '../store/index.ts';
+import { executionLog, type FunctionRecord } from '../store/index.ts';
 import type { InvokeOutcome, InvokeRequest } from '../types.ts';
 import { authenticatedBody } from './auth.ts';
 import { functionArn, invocableFunction, ownClassIndex, type GatewayContext } from './context.ts';
@@ -130,6 +130,7 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
   }
   const outcome = capResponse(ctx, result);
   const price = ctx.platform.prices.classes[cls]?.price ?? 0;
+  const log = executionLog({ requestId, attempt: 1, type: 'sync', version: fn.version }, outcome);
   ctx.store.billing.record({
     id: requestId,
     invocationId: requestId,
@@ -141,11 +142,11 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
     memGBs: outcome.memGBs,
     price,
     memoryPrice: ctx.platform.prices.memoryPrice,
-  });
+  }, log);
 
   const headers: Record<string, string> = { ...fareHeaders, 'X-Amz-Executed-Version': String(fn.version), 'Content-Type': 'application/json', 'Content-Length': String(outcome.payload.length) };
   if (outcome.status === 'error') headers['X-Amz-Function-Error'] = outcome.functionError ?? 'Unhandled';
-  if (tail) headers['X-Amz-Log-Result'] = logTail(requestId, fn, outcome, ctx.limits.tailBytes);
+  if (tail) headers['X-Amz-Log-Result'] = logTail(log.text, ctx.limits.tailBytes);
   res.writeHead(200, headers);
   res.end(outcome.payload);
 }
@@ -201,14 +202,10 @@ function capResponse(ctx: GatewayContext, o: InvokeOutcome): InvokeOutcome {
   };
 }
 
-/** Lambda's tail: START/END/REPORT lines around what the function printed; the last `bytes`, base64. */
-export function logTail(requestId: string, fn: FunctionRecord, o: InvokeOutcome, bytes: number): string {
-  const logs = o.logs.length === 0 || o.logs.endsWith('\n') ? o.logs : `${o.logs}\n`;
-  const report =
-    `REPORT RequestId: ${requestId}\tDuration: ${o.durationMs.toFixed(2)} ms\tBilled Duration: ${Math.ceil(o.durationMs)} ms\t` +
-    `Max Memory Used: ${Math.round(o.maxMemMB)} MB${o.coldStart ? `\tInit Duration: ${o.initMs.toFixed(2)} ms` : ''}\t\n`;
-  const text = Buffer.from(`START RequestId: ${requestId} Version: ${fn.version}\n${logs}END RequestId: ${requestId}\n${report}`, 'utf8');
-  return text.subarray(Math.max(0, text.length - bytes)).toString('base64');
+/** Lambda's tail: the last `bytes` of the execution's log (START / output / END / REPORT), base64. */
+export function logTail(text: string, bytes: number): string {
+  const b = Buffer.from(text, 'utf8');
+  return b.subarray(Math.max(0, b.length - bytes)).toString('base64');
 }
 
 export const newRequestId = (): string => randomUUID();

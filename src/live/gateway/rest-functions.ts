@@ -38,8 +38,10 @@ const SETTINGS_JSON = object({
   zipBase64: optional(str({ min: 1 })),
 });
 
-const fnName = (r: RestRequest): string => validated(() => FUNCTION_NAME(r.params[0], 'function name'));
-const owner = (r: RestRequest): string => actingTenant(r.principal, queryParam(r, 'tenant', TENANT_ID));
+/** The function named in the path, validated. */
+export const fnName = (r: RestRequest): string => validated(() => FUNCTION_NAME(r.params[0], 'function name'));
+/** The tenant whose function it is: the caller's own, or (administrators) `?tenant=`. */
+export const owner = (r: RestRequest): string => actingTenant(r.principal, queryParam(r, 'tenant', TENANT_ID));
 
 function settingsOf(p: { runtime?: RuntimeName | undefined; handler?: string | undefined; class?: string | undefined; timeoutMs?: number | undefined; env?: Record<string, string> | undefined }): Settings {
   return {

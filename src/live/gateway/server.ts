@@ -14,6 +14,7 @@ import { handleInvoke, INVOKE_PATH, newRequestId } from './lambda-api.ts';
 import type { Platform } from './platform.ts';
 import { dispatchRest, type Route } from './rest.ts';
 import { functionRoutes } from './rest-functions.ts';
+import { logRoutes } from './rest-logs.ts';
 import { tenantRoutes } from './rest-tenants.ts';
 import { usageRoutes } from './rest-usage.ts';
 
@@ -39,7 +40,7 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-const ROUTES: readonly Route[] = [...tenantRoutes, ...functionRoutes, ...usageRoutes];
+const ROUTES: readonly Route[] = [...tenantRoutes, ...functionRoutes, ...logRoutes, ...usageRoutes];
 
 export function createGateway(opts: GatewayOptions): Gateway {
   const clock = opts.clock ?? Date.now;

@@ -114,6 +114,26 @@ const ENV_KEY = str({ min: 1, max: 128, pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, hin
 export const ENV = stringMap(ENV_KEY, str({ max: 4096 }));
 export const MONTH = str({ pattern: /^\d{4}-(0[1-9]|1[0-2])$/, hint: 'use YYYY-MM, for example 2025-01' });
 export const BUDGET = nullable(num({ min: 0 }));
+
+/** A point in time from a query string: milliseconds since the epoch, or ISO 8601 (a date, or a date-time with Z or an offset). */
+export const TIME_MS: Check<number> = (v, path) => {
+  const hint = 'give an ISO 8601 time such as 2025-01-15T12:00:00Z, or milliseconds since the epoch';
+  if (typeof v !== 'string') throw new ValidationError(path, `expected a time, got ${show(v)}: ${hint}`);
+  if (/^\d{1,15}$/.test(v)) return Number(v);
+  const m = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i.exec(v);
+  if (m === null) throw new ValidationError(path, `${show(v)} is not a time: ${hint}`);
+  if (m[1] !== undefined && m[4] === undefined) throw new ValidationError(path, `${show(v)} has no time zone: add Z (UTC) or an offset such as +02:00`);
+  const [y, mo, d] = v.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const ms = Date.parse(v);
+  if (Number.isNaN(ms) || new Date(Date.UTC(y, mo - 1, d)).getUTCDate() !== d) throw new ValidationError(path, `${show(v)} is not a valid date: ${hint}`);
+  return ms;
+};
+
+/** A whole number in a query string. */
+export const queryInt = (opts: { min?: number; max?: number } = {}): Check<number> => (v, path) => {
+  if (typeof v !== 'string' || !/^\d{1,15}$/.test(v)) throw new ValidationError(path, `expected a whole number${opts.min !== undefined && opts.max !== undefined ? ` from ${opts.min} to ${opts.max}` : ''}, got ${show(v)}`);
+  return int(opts)(Number(v), path);
+};
 export const OVER_BUDGET = oneOf(['throttle', 'degrade'] as const);
 
 /** Environment variables the runtime sets itself. */

@@ -1,7 +1,7 @@
 // How store records appear in REST responses: ISO times, class under its public name `class`,
 // no server paths.
 
-import type { Credential, FunctionRecord, Grant, Invocation, Tenant } from '../store/index.ts';
+import type { Credential, FunctionRecord, Grant, Invocation, LogEntry, Tenant } from '../store/index.ts';
 import { functionArn } from './context.ts';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -67,3 +67,19 @@ export function invocationView(i: Invocation) {
     ...result,
   };
 }
+
+export const logEntryView = (e: LogEntry) => ({
+  requestId: e.requestId,
+  attempt: e.attempt,
+  type: e.type,
+  time: iso(e.at),
+  version: e.version,
+  class: e.cls,
+  status: e.status,
+  errorType: e.errorType ?? null,
+  durationMs: e.durationMs,
+  cpuMs: e.cpuMs,
+  costMicroCents: e.costMicroCents,
+  truncated: e.truncated,
+  text: e.text,
+});

@@ -40,8 +40,10 @@ export interface InstanceOptions {
   readonly runAs?: RunAs | 'self';
   /** How long the runtime may take to first call /next (default 10 s, Lambda's init limit). */
   readonly initTimeoutMs?: number;
-  /** Bytes of stdout/stderr kept per invocation (default 4096). */
+  /** Bytes of stdout/stderr kept per invocation: its last ones (default 4096). */
   readonly logTailBytes?: number;
+  /** Bytes of the instance's latest output kept across invocations, for `recentLogs` and init errors (default 4096). */
+  readonly recentLogBytes?: number;
   /** Memory sampling period while an invocation runs (default 10 ms). */
   readonly sampleIntervalMs?: number;
   /** Everything the instance prints (stdout and stderr), as it arrives: for streaming logs. */
@@ -84,7 +86,7 @@ export class Instance {
     // The owner's pid is part of the id, so a later Fare can tell groups left behind by a dead one.
     this.id = opts.id ?? `${opts.fn.name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40)}-v${opts.fn.version}-p${process.pid}-${randomBytes(5).toString('hex')}`;
     this.invLog = new LogTail(opts.logTailBytes ?? 4096);
-    this.allLog = new LogTail(opts.logTailBytes ?? 4096);
+    this.allLog = new LogTail(opts.recentLogBytes ?? 4096);
   }
 
   get state(): InstanceState {

@@ -1,8 +1,11 @@
 // Billing: one record per execution (a sync invocation, or one attempt of an async one), priced at
 // the class it was charged, and the aggregates bills are made of. A running monthly total per tenant
-// is kept in the same transaction as each record, so a budget check reads one row.
+// is kept in the same transaction as each record, so a budget check reads one row. The execution's
+// log entry, if given, is handed to the logs here (which write it in a batch shortly after).
 
 import type Database from 'better-sqlite3';
+import type { ExecutionLog } from './log-text.ts';
+import type { LogRepo } from './logs.ts';
 import { monthOf, statementCache, type Prepare } from './sql.ts';
 import type { Clock } from './tenants.ts';
 
@@ -81,15 +84,21 @@ export class BillingRepo {
   readonly #db: Database.Database;
   readonly #q: Prepare;
   readonly #clock: Clock;
+  readonly #logs: LogRepo;
 
-  constructor(db: Database.Database, clock: Clock) {
+  constructor(db: Database.Database, clock: Clock, logs: LogRepo) {
     this.#db = db;
     this.#q = statementCache(db);
     this.#clock = clock;
+    this.#logs = logs;
   }
 
-  /** Inserts a record and adds it to the month's total; joins the caller's transaction if there is one. */
-  record(input: BillingInput): BillingRecord {
+  /**
+   * Inserts a record and adds it to the month's total; joins the caller's transaction if there is
+   * one. Hands the execution's log entry (if given) to `LogRepo.append`, with this record's tenant,
+   * function, class, CPU time, cost and time.
+   */
+  record(input: BillingInput, log?: ExecutionLog): BillingRecord {
     const at = input.at ?? this.#clock();
     const rec: BillingRecord = {
       ...input,
@@ -108,6 +117,7 @@ export class BillingRepo {
            mem_gbs = mem_gbs + excluded.mem_gbs, cost_uc = cost_uc + excluded.cost_uc`,
       ).run(rec.tenant, rec.month, rec.cpuMs, rec.memGBs, rec.costMicroCents);
     })();
+    if (log !== undefined) this.#logs.append(rec, log);
     return rec;
   }
 

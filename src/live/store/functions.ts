@@ -7,6 +7,7 @@ import type Database from 'better-sqlite3';
 import { join } from 'node:path';
 import type { FunctionSpec, RuntimeName } from '../types.ts';
 import { commitStaged, functionCodePath, pruneVersions, removeTree, versionCodePath } from './code.ts';
+import type { LogRepo } from './logs.ts';
 import { statementCache, type Prepare } from './sql.ts';
 import type { Clock } from './tenants.ts';
 
@@ -57,12 +58,14 @@ export class FunctionRepo {
   readonly #q: Prepare;
   readonly #clock: Clock;
   readonly #dataDir: string;
+  readonly #logs: LogRepo;
 
-  constructor(db: Database.Database, clock: Clock, dataDir: string) {
+  constructor(db: Database.Database, clock: Clock, dataDir: string, logs: LogRepo) {
     this.#db = db;
     this.#q = statementCache(db);
     this.#clock = clock;
     this.#dataDir = dataDir;
+    this.#logs = logs;
   }
 
   get(tenant: string, name: string): FunctionRecord | undefined {
@@ -134,11 +137,13 @@ export class FunctionRepo {
     })();
   }
 
-  /** Deletes the row, the grants on it and all its code; false if there was no such function. */
+  /** Deletes the row, the grants on it, its logs and all its code; false if there was no such function. */
   delete(tenant: string, name: string): boolean {
     const deleted = this.#db.transaction(() => {
       this.#q('DELETE FROM grants WHERE owner = ? AND function = ?').run(tenant, name);
-      return this.#q('DELETE FROM functions WHERE tenant = ? AND name = ?').run(tenant, name).changes === 1;
+      const gone = this.#q('DELETE FROM functions WHERE tenant = ? AND name = ?').run(tenant, name).changes === 1;
+      if (gone) this.#logs.deleteFunction(tenant, name);
+      return gone;
     })();
     if (deleted) removeTree(this.#dataDir, functionCodePath(tenant, name));
     return deleted;

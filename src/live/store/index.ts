@@ -12,3 +12,5 @@ export type { Tenant, NewTenant, TenantPatch, Credential, IssuedCredential, Gran
 export type { FunctionRecord, FunctionConfig, FunctionPatch, StagedCode } from './functions.ts';
 export type { Invocation, InvocationStatus, NewInvocation, Finish } from './invocations.ts';
 export { costMicroCents, type BillingInput, type BillingRecord, type Usage, type FunctionUsage, type ClassUsage, type TenantUsage, type MonthUsage } from './billing.ts';
+export { LogRepo, DEFAULT_LOG_RETENTION, type LogEntry, type LogQuery, type LogRetention, type BilledExecution } from './logs.ts';
+export { executionLog, lastBytes, LOG_TEXT_MAX_BYTES, TRUNCATED_MARK, type ExecutionLog, type ExecutionRef } from './log-text.ts';

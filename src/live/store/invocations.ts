@@ -4,6 +4,7 @@
 
 import type Database from 'better-sqlite3';
 import type { BillingInput, BillingRepo } from './billing.ts';
+import type { ExecutionLog } from './log-text.ts';
 import { statementCache, type Prepare } from './sql.ts';
 import type { Clock } from './tenants.ts';
 
@@ -135,32 +136,34 @@ export class InvocationRepo {
 
   /**
    * Completes a running invocation and, in the same transaction, writes the billing record of the
-   * attempt (if it ran). False if the row was not running (already finished by another path).
+   * attempt (if it ran), handing over its log entry. False if the row was not running (already
+   * finished by another path).
    */
-  finish(id: string, f: Finish, billing?: BillingInput): boolean {
+  finish(id: string, f: Finish, billing?: BillingInput, log?: ExecutionLog): boolean {
     return this.#db.transaction(() => {
       const changed = this.#q(
         `UPDATE invocations SET status = ?, result = ?, function_error = ?, error = ?, finished_at = ?, version = COALESCE(?, version)
          WHERE id = ? AND status = 'running'`,
       ).run(f.status, f.result, f.functionError ?? null, f.error ?? null, this.#clock(), f.version ?? null, id).changes;
       if (changed === 0) return false;
-      if (billing !== undefined) this.#billing.record(billing);
+      if (billing !== undefined) this.#billing.record(billing, log);
       return true;
     })();
   }
 
   /**
-   * Puts a running invocation back in the queue, runnable from `runAfter`, billing the attempt that
-   * just failed (if it ran). `refundAttempt`: the attempt did not run (the platform was throttled).
+   * Puts a running invocation back in the queue, runnable from `runAfter`, billing (and logging) the
+   * attempt that just failed (if it ran). `refundAttempt`: the attempt did not run (the platform was
+   * throttled).
    */
-  retry(id: string, runAfter: number, opts: { billing?: BillingInput; refundAttempt?: boolean; error?: string } = {}): boolean {
+  retry(id: string, runAfter: number, opts: { billing?: BillingInput; log?: ExecutionLog; refundAttempt?: boolean; error?: string } = {}): boolean {
     return this.#db.transaction(() => {
       const changed = this.#q(
         `UPDATE invocations SET status = 'queued', run_after = ?, attempts = attempts - ?, error = ?
          WHERE id = ? AND status = 'running'`,
       ).run(runAfter, opts.refundAttempt === true ? 1 : 0, opts.error ?? null, id).changes;
       if (changed === 0) return false;
-      if (opts.billing !== undefined) this.#billing.record(opts.billing);
+      if (opts.billing !== undefined) this.#billing.record(opts.billing, opts.log);
       return true;
     })();
   }

@@ -123,6 +123,54 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    description: 'function logs: one entry per execution, bounded per function',
+    sql: `
+      -- One row per execution (a sync invocation, or one attempt of an async one): Lambda's START /
+      -- output / END / REPORT text. Columns before text are read without touching its overflow pages.
+      CREATE TABLE logs (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,   -- write order, never reused: newest last
+        tenant         TEXT NOT NULL,                       -- owner of the function
+        function       TEXT NOT NULL,
+        request_id     TEXT NOT NULL,
+        attempt        INTEGER NOT NULL,                    -- 1 for sync; the attempt number for async
+        type           TEXT NOT NULL CHECK (type IN ('sync', 'async')),
+        version        INTEGER NOT NULL,                    -- the version that ran
+        class          TEXT NOT NULL,                       -- effective class (as billed)
+        status         TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+        error_type     TEXT,
+        duration_ms    REAL NOT NULL,
+        cpu_ms         REAL NOT NULL,
+        cost_uc        REAL NOT NULL,
+        at             INTEGER NOT NULL,                    -- when it ended (ms since the epoch)
+        bytes          INTEGER NOT NULL,                    -- UTF-8 bytes of text
+        truncated      INTEGER NOT NULL CHECK (truncated IN (0, 1)),
+        text           TEXT NOT NULL
+      ) STRICT;
+      -- The only index: a function's entries in order, with what the since and request filters read.
+      CREATE INDEX logs_by_function ON logs(tenant, function, seq, at, request_id);
+
+      -- Entries and bytes kept per function, updated with every write and prune: retention is
+      -- enforced without counting rows.
+      CREATE TABLE log_totals (
+        tenant         TEXT NOT NULL,
+        function       TEXT NOT NULL,
+        entries        INTEGER NOT NULL,
+        bytes          INTEGER NOT NULL,
+        PRIMARY KEY (tenant, function)
+      ) STRICT;
+
+      -- A deleted function's entries up to seq are gone for readers at once and deleted in small
+      -- batches afterwards (so a delete never stalls the process); the row goes when they have.
+      CREATE TABLE log_floors (
+        tenant         TEXT NOT NULL,
+        function       TEXT NOT NULL,
+        seq            INTEGER NOT NULL,
+        PRIMARY KEY (tenant, function)
+      ) STRICT;
+    `,
+  },
 ];
 
 /** Current schema version of an open database (0: empty). */

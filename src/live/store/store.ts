@@ -10,6 +10,7 @@ import { budgetRetryAt, budgetState, type BudgetState } from './budget.ts';
 import { clearStaging } from './code.ts';
 import { FunctionRepo } from './functions.ts';
 import { InvocationRepo } from './invocations.ts';
+import { LogRepo, type LogRetention } from './logs.ts';
 import { deriveKey, loadOrCreateMasterKey } from './master-key.ts';
 import { migrate } from './migrations.ts';
 import { monthOf } from './sql.ts';
@@ -35,6 +36,10 @@ export interface StoreOptions {
    * operating-system crash or power loss may lose the last commits — at about 0.3 ms less per write.
    */
   readonly fsync?: boolean;
+  /** Function logs kept per function (default `DEFAULT_LOG_RETENTION`: 10,000 entries or 32 MiB). */
+  readonly logRetention?: Partial<LogRetention>;
+  /** A background write of function logs failed (default: a process warning). */
+  readonly onLogError?: (e: unknown) => void;
 }
 
 export class Store {
@@ -47,6 +52,7 @@ export class Store {
   readonly functions: FunctionRepo;
   readonly invocations: InvocationRepo;
   readonly billing: BillingRepo;
+  readonly logs: LogRepo;
   /** Invocations found `running` at open and requeued. */
   readonly recovered: number;
   readonly #master: Buffer;
@@ -73,12 +79,14 @@ export class Store {
     this.tenants = new TenantRepo(this.db, this.clock);
     this.credentials = new CredentialRepo(this.db, this.clock, this.#master, opts.scryptN);
     this.grants = new GrantRepo(this.db, this.clock);
-    this.functions = new FunctionRepo(this.db, this.clock, this.dataDir);
-    this.billing = new BillingRepo(this.db, this.clock);
+    this.logs = new LogRepo(this.db, { ...(opts.logRetention ? { retention: opts.logRetention } : {}), ...(opts.onLogError ? { onError: opts.onLogError } : {}) });
+    this.functions = new FunctionRepo(this.db, this.clock, this.dataDir, this.logs);
+    this.billing = new BillingRepo(this.db, this.clock, this.logs);
     this.invocations = new InvocationRepo(this.db, this.clock, this.billing);
     if (opts.recoverQueue ?? true) {
       this.recovered = this.invocations.requeueRunning();
       clearStaging(this.dataDir);
+      this.logs.sweepLater();
     } else {
       this.recovered = 0;
     }
@@ -143,6 +151,7 @@ export class Store {
   }
 
   close(): void {
+    this.logs.close();
     this.db.close();
   }
 }
