@@ -243,6 +243,9 @@ export class Simulation {
         }, root.fork(`shard/${i}`)));
       }
       const mem = cluster.memoryMB;
+      // Machines are stepped one at a time and their decisions carried out before the next step:
+      // they can share one decision array (see MachineConfig.decisions).
+      const decisions: MachineDecision[] = [];
       for (let i = 0; i < cluster.machines; i++) {
         this.machines.push(new Machine({
           id: i, cores: cluster.cores, policy: machinePolicy, classes: prices.classes.length, memoryMB: mem,
@@ -250,6 +253,7 @@ export class Simulation {
           dispatcher: idle
             ? { shards: cluster.shards, k: Math.min(cluster.k, cluster.shards), joinFreeMB: cluster.joinFree * mem, leaveFreeMB: cluster.leaveFree * mem, updateDeltaMB: cluster.updateDelta * mem }
             : undefined,
+          decisions,
         }, root.fork(`machine/${i}`)));
       }
       // Under hermod every job on the machine runs (processor sharing); otherwise at most `cores`.

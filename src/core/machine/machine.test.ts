@@ -95,8 +95,8 @@ describe('Machine under fcfs and ps', () => {
 });
 
 describe('Machine bookkeeping', () => {
-  it('answers polls with the jobs on the machine, running or waiting', () => {
-    const m = machine();
+  it('answers polls with the jobs on the machine, running or waiting, and counts their memory', () => {
+    const m = machine({ memoryMB: 1000 });
     m.step(0, { kind: 'arrive', job: job(1, 1), memMB: 10 });
     m.step(0, { kind: 'arrive', job: job(2, 1), memMB: 20 });
     expect([m.jobs, m.running, m.usedMB]).toEqual([2, 1, 30]);
@@ -106,8 +106,15 @@ describe('Machine bookkeeping', () => {
     expect(m.slot(1)).toBeUndefined();
   });
 
-  it('takes a memory reading as the new resident memory', () => {
+  it('does not count memory when it is unlimited', () => {
     const m = machine();
+    m.step(0, { kind: 'arrive', job: job(1, 1), memMB: 10 });
+    m.step(1, { kind: 'memory', usedMB: 345 });
+    expect([m.jobs, m.usedMB]).toEqual([1, 0]);
+  });
+
+  it('takes a memory reading as the new resident memory', () => {
+    const m = machine({ memoryMB: 1000 });
     m.step(0, { kind: 'arrive', job: job(1, 1), memMB: 10 });
     m.step(1, { kind: 'memory', usedMB: 345 });
     expect(m.usedMB).toBe(345);

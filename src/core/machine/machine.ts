@@ -21,6 +21,13 @@ export interface MachineConfig {
   readonly swap: SwapConfig;
   /** Idle-list membership; undefined when the shards use no idle list. */
   readonly dispatcher: DispatcherConfig | undefined;
+  /**
+   * The array the machine writes its decisions into (default: its own). A driver that steps many
+   * machines one at a time, reading each one's decisions and calling `advance()` before it steps
+   * another, may hand them all one array, which then stays in cache (the simulator at 10,000
+   * machines).
+   */
+  readonly decisions?: MachineDecision[];
 }
 
 export type MachineInput =
@@ -63,14 +70,20 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   /** Job → slot, kept only under processor sharing, where the running set is unbounded; otherwise slots are found by scanning the few running jobs. */
   private readonly index: Map<JobId, Slot> | undefined;
   private readonly dispatcher: Dispatcher | undefined;
-  private readonly out: MachineDecision[] = [];
+  private readonly out: MachineDecision[];
   private seq = 0;
+  /** Resident memory (MB), counted only when memory is managed (`managed`). */
   private used = 0;
   private jobsFell = false;
   /** Hot configuration, copied out of `cfg` (one object less to touch per step). */
   private readonly classes: number;
-  /** Resident memory above which class-based swapping starts (Infinity: never). */
-  private readonly swapAbove: number;
+  /**
+   * Memory is finite, so counted. Otherwise `used` is never touched: a fractional field is a heap
+   * number of its own, one cache line more per step at 10,000 machines.
+   */
+  private readonly managed: boolean;
+  /** Class-based swapping is on (memory managed and swapping enabled). */
+  private readonly swapping: boolean;
   private readonly moved = { start: undefined as Slot | undefined, preempt: undefined as Slot | undefined };
   private readonly emitSwapOut = (s: Slot): void => {
     this.out.push({ kind: 'swap-out', job: s.job, mb: s.memMB });
@@ -79,7 +92,9 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   constructor(readonly cfg: Readonly<MachineConfig>, private readonly rng: Rng) {
     if (!Number.isInteger(cfg.cores) || cfg.cores < 1) throw new RangeError(`machine ${cfg.id}: cores must be a whole number ≥ 1, got ${cfg.cores}`);
     this.classes = cfg.classes;
-    this.swapAbove = cfg.swap.enabled ? cfg.memoryMB : Infinity;
+    this.managed = Number.isFinite(cfg.memoryMB);
+    this.swapping = this.managed && cfg.swap.enabled;
+    this.out = cfg.decisions ?? [];
     this.rq = new RunQueue(cfg.cores, cfg.policy, cfg.classes);
     this.index = cfg.policy === 'ps' ? new Map() : undefined;
     this.dispatcher = cfg.dispatcher ? new Dispatcher(cfg.dispatcher, rng.fork('dispatcher')) : undefined;
@@ -94,7 +109,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     return this.rq.runningCount;
   }
 
-  /** Resident memory as the machine last knew it (MB). */
+  /** Resident memory as the machine last knew it (MB); 0 when its memory is unlimited (not counted). */
   get usedMB(): number {
     return this.used;
   }
@@ -135,7 +150,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
           throw new InvariantError(`machine ${this.cfg.id}: job ${input.job.id} arrived twice`, { seed: this.rng.label });
         }
         this.index?.set(input.job.id, slot);
-        this.used += input.memMB;
+        if (this.managed) this.used += input.memMB;
         this.rq.arrive(slot, this.moved);
         this.carryOutMoved();
         break;
@@ -144,7 +159,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         const at = this.index ? -1 : this.rq.runningIndex(input.job);
         if (at >= 0) {
           // The common case, found in the dense running set without touching the job's slot.
-          this.used -= input.memMB;
+          if (this.managed) this.used -= input.memMB;
           const next = this.rq.completeAt(at);
           this.jobsFell = true;
           if (next) this.start(next);
@@ -157,7 +172,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
           const waiting = slot ?? this.rq.findWaiting(input.job) ?? this.rq.findBlocked(input.job);
           if (waiting?.started && (waiting.blocked ? this.rq.completeBlocked(waiting) : this.rq.completeWaiting(waiting))) {
             this.index?.delete(input.job);
-            this.used -= input.memMB;
+            if (this.managed) this.used -= input.memMB;
             this.jobsFell = true;
             break;
           }
@@ -166,7 +181,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
           throw new InvariantError(`machine ${this.cfg.id}: completion of job ${input.job}, which is not running here`, { seed: this.rng.label });
         }
         this.index?.delete(input.job);
-        this.used -= input.memMB;
+        if (this.managed) this.used -= input.memMB;
         const next = this.rq.complete(slot);
         this.jobsFell = true;
         if (next) this.start(next);
@@ -198,7 +213,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         break;
       }
       case 'memory':
-        this.used = input.usedMB;
+        if (this.managed) this.used = input.usedMB;
         break;
       case 'shard-sizes':
         this.dispatcher?.answered(input.poll, input.sizes, this.cfg.memoryMB - this.used, this.rq.jobs, this.out as DispatcherDecision[]);
@@ -239,7 +254,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   private start(slot: Slot): void {
     if (slot.swapped) {
       slot.swapped = false;
-      this.used += slot.memMB;
+      if (this.managed) this.used += slot.memMB;
       this.out.push({ kind: 'swap-in', job: slot.job, mb: slot.memMB });
     }
     this.out.push({ kind: 'run', job: slot.job });
@@ -247,7 +262,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
 
   /** Class-based swapping when resident memory is over capacity. */
   private relieve(): void {
-    if (this.used <= this.swapAbove) return;
+    if (!this.swapping || this.used <= this.cfg.memoryMB) return;
     this.used = swapOut(this.rq, this.used, this.cfg.memoryMB * this.cfg.swap.targetFraction, this.emitSwapOut);
   }
 }
