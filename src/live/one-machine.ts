@@ -99,7 +99,7 @@ export async function up(opts: UpOptions): Promise<Running> {
   const prices = opts.prices ?? DEFAULT_PRICE_TABLE;
   mkdirSync(opts.dataDir, { recursive: true });
   const fresh = !existsSync(join(opts.dataDir, DB_FILE));
-  const store = openStore({ dataDir: opts.dataDir, fsync: opts.fsync ?? false });
+  const store = openStore({ dataDir: opts.dataDir, fsync: opts.fsync ?? false, checkpoints: 'background' });
   const admin = await store.bootstrapAdmin('admin', opts.adminKey === undefined ? undefined : parseKey(opts.adminKey));
 
   const caps = capabilities();

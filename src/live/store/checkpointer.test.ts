@@ -1,0 +1,80 @@
+import Database from 'better-sqlite3';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Checkpointer } from './checkpointer.ts';
+import { DB_FILE, openStore } from './store.ts';
+import { tempDir, type TempDir } from './testing.ts';
+
+let dir: TempDir;
+beforeEach(() => {
+  dir = tempDir();
+});
+afterEach(() => {
+  dir.remove();
+});
+
+/** Writes `rounds` batches of ~400 KB, pausing `pauseMs` after each; returns the largest WAL file size seen. */
+async function writeRounds(db: Database.Database, file: string, rounds: number, pauseMs: number): Promise<number> {
+  db.exec('CREATE TABLE IF NOT EXISTS blob (x TEXT)');
+  const insert = db.prepare('INSERT INTO blob VALUES (?)');
+  const batch = db.transaction(() => {
+    for (let i = 0; i < 100; i++) insert.run('x'.repeat(4000));
+  });
+  let largest = 0;
+  for (let r = 0; r < rounds; r++) {
+    batch();
+    largest = Math.max(largest, statSync(`${file}-wal`).size);
+    await sleep(pauseMs);
+  }
+  return largest;
+}
+
+describe('WAL checkpoints in a worker thread', () => {
+  it('the store connection never checkpoints; the worker does, so the log is reused instead of growing', async () => {
+    const file = join(dir.path, 'x.db');
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    const cp = new Checkpointer(db, file, { intervalMs: 20, onFallback: (why) => expect.fail(why) });
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+    // 30 rounds of ~400 KB: 12 MB written. Without checkpoints the log would hold all of it.
+    const largest = await writeRounds(db, file, 30, 60);
+    cp.stop();
+    db.close();
+    expect(largest).toBeLessThan(3 * 1024 * 1024);
+  });
+
+  it('without the worker (autocheckpoint off) the same writes grow the log: the test above can fail', async () => {
+    const file = join(dir.path, 'y.db');
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.pragma('wal_autocheckpoint = 0');
+    const largest = await writeRounds(db, file, 30, 0);
+    db.close();
+    expect(largest).toBeGreaterThan(10 * 1024 * 1024);
+  });
+
+  it('falls back to automatic checkpoints, and says why, when the worker cannot run', async () => {
+    const file = join(dir.path, 'z.db');
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    const why = await new Promise<string>((resolve) => {
+      // The worker opens a file that does not exist (fileMustExist): it fails at once.
+      new Checkpointer(db, join(dir.path, 'missing.db'), { onFallback: resolve });
+    });
+    expect(why).toMatch(/checkpoint worker (failed|exited)/);
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+    db.close();
+  });
+
+  it('is what a store opened with checkpoints: background uses', () => {
+    const store = openStore({ dataDir: dir.path, checkpoints: 'background' });
+    expect(store.db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+    store.close();
+    const inline = openStore({ dataDir: join(dir.path, 'inline') });
+    expect(inline.db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+    inline.close();
+    expect(statSync(join(dir.path, DB_FILE)).size).toBeGreaterThan(0);
+  });
+});
