@@ -38,4 +38,4 @@ const cpu = process.cpuUsage(cpu0);
 let completed = 0;
 for (const c of r.classes) completed += c.completed;
 const maxRssMB = process.resourceUsage().maxRSS / 1024;
-process.stdout.write(`${JSON.stringify({ policy, machines, cores: cluster.cores, shards: cluster.shards, jobs, load, idleList: cluster.idleList, wallMs: r.wallMs, cpuMs: (cpu.user + cpu.system) / 1000, jobsPerSec: jobs / (r.wallMs / 1000), events: r.events, completedMeasured: completed, maxRssMB })}\n`);
+process.stdout.write(`${JSON.stringify({ policy, machines, cores: cluster.cores, shards: cluster.shards, jobs, load, idleList: cluster.idleList, wallMs: r.wallMs, cpuMs: (cpu.user + cpu.system) / 1000, jobsPerSec: jobs / (r.wallMs / 1000), events: r.events, preemptions: r.preemptions, completedMeasured: completed, maxRssMB })}\n`);
