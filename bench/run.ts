@@ -10,7 +10,7 @@ import os from 'node:os';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
-const reps = quick ? 1 : 3;
+const reps = quick ? 1 : 5;
 
 interface Case { name: string; args: string[]; reps: number }
 const paperJobs = quick ? '300000' : '3000000';
