@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sinceParam } from './client.ts';
+import { formatEntry, sinceParam } from './client.ts';
 
 describe('fare logs --since', () => {
   const now = Date.UTC(2025, 0, 15, 12, 0, 0);
@@ -19,5 +19,13 @@ describe('fare logs --since', () => {
 
   it('refuses what is neither, saying what to give', () => {
     for (const v of ['10', 'yesterday', '5w', '-1m', '']) expect(() => sinceParam(v, now), v).toThrow(/--since .* is not a time: give a duration back from now such as 30s, 10m, 1h or 2d/);
+  });
+});
+
+describe('fare logs text', () => {
+  it("stamps the START line with the start time and adds what Fare billed after Lambda's REPORT line", () => {
+    const text = 'START RequestId: r1 Version: 2\nhello\nEND RequestId: r1\nREPORT RequestId: r1\tDuration: 12.50 ms\tBilled Duration: 13 ms\tMax Memory Used: 40 MB\t\n';
+    const s = formatEntry({ requestId: 'r1', time: '2025-01-15T12:00:00.020Z', durationMs: 12.5, class: 'high', cpuMs: 3.25, costMicroCents: 6.5, text });
+    expect(s).toBe(`2025-01-15T12:00:00.007Z ${text}BILLED RequestId: r1\tClass: high\tCPU: 3.25 ms\tCost: 6.5000 µ¢\n`);
   });
 });

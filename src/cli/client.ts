@@ -16,7 +16,8 @@ const HELPS: Record<string, string> = {
   ls: 'fare ls                                 list your functions',
   logs: `fare logs NAME [--since 10m|1h|2d|ISO-TIME] [--limit N] [--request ID] [--follow] [--json]
             a function's recent logs: one entry per execution (sync and async, errors, timeouts and
-            crashes too), START / what it printed / END / REPORT, oldest first; the newest --limit
+            crashes too), START / what it printed / END / REPORT as Lambda writes them, then BILLED
+            (the class it ran at, its CPU time and what Fare charged), oldest first; the newest --limit
             (default 100, at most 1000) since --since; --follow prints new ones as they come (every
             second) until Ctrl-C; --json prints one JSON object per entry and line
 fare logs ID                            an async invocation: status, result and error, then its logs
@@ -102,13 +103,21 @@ interface LogEntryView {
   readonly requestId: string;
   readonly time: string;
   readonly durationMs: number;
+  readonly class: string;
+  readonly cpuMs: number;
+  readonly costMicroCents: number;
   readonly text: string;
 }
 
-/** An entry as text: its START line stamped with when the execution started (it ended at `time`). */
-function formatEntry(e: LogEntryView): string {
+/**
+ * An entry as text: its START line stamped with when the execution started (it ended at `time`),
+ * and after Lambda's REPORT line what Fare billed for it (Lambda bills wall time; Fare bills CPU
+ * time at the class it ran at, plus memory).
+ */
+export function formatEntry(e: LogEntryView): string {
   const started = new Date(Date.parse(e.time) - Math.round(e.durationMs)).toISOString();
-  return `${started} ${e.text}`;
+  const text = e.text.endsWith('\n') ? e.text : `${e.text}\n`;
+  return `${started} ${text}BILLED RequestId: ${e.requestId}\tClass: ${e.class}\tCPU: ${e.cpuMs.toFixed(2)} ms\tCost: ${e.costMicroCents.toFixed(4)} µ¢\n`;
 }
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
