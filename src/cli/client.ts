@@ -138,10 +138,12 @@ async function functionLogs(c: Conn, name: string, values: Record<string, unknow
   if (limit !== undefined) query.set('limit', limit);
   if (values.request !== undefined) query.set('request', values.request as string);
   const path = `/v1/functions/${encodeURIComponent(name)}/logs`;
+  const fetchPage = async (): Promise<{ entries: LogEntryView[]; next: number }> =>
+    JSON.parse((await call(c, 'GET', `${path}?${query.toString()}`)).text) as { entries: LogEntryView[]; next: number };
   const show = (entries: readonly LogEntryView[]): void => {
     for (const e of entries) out(values.json ? JSON.stringify(e) : formatEntry(e));
   };
-  let page = JSON.parse((await call(c, 'GET', `${path}?${query.toString()}`)).text) as { entries: LogEntryView[]; next: number };
+  let page = await fetchPage();
   show(page.entries);
   if (!values.follow) return 0;
   const stop = new AbortController();
@@ -156,7 +158,7 @@ async function functionLogs(c: Conn, name: string, values: Record<string, unknow
       if (stop.signal.aborted) break;
       query.set('after', String(page.next));
       try {
-        page = JSON.parse((await call(c, 'GET', `${path}?${query.toString()}`)).text) as { entries: LogEntryView[]; next: number };
+        page = await fetchPage();
         warned = false;
       } catch (e) {
         // Fare restarting: keep trying; anything else (the function deleted, the key revoked) ends it.
@@ -182,9 +184,12 @@ async function invocationLogs(c: Conn, id: string, values: Record<string, unknow
     if ((e as ApiError).code === 'FARE_E_INVOCATION_NOT_FOUND') return undefined;
     throw e;
   }
-  out(values.json ? r.text : JSON.stringify(JSON.parse(r.text), null, 2));
-  if (values.json) return 0;
+  if (values.json) {
+    out(r.text);
+    return 0;
+  }
   const inv = JSON.parse(r.text) as { tenant: string; function: string };
+  out(JSON.stringify(inv, null, 2));
   try {
     const logs = await call(c, 'GET', `/v1/functions/${encodeURIComponent(inv.function)}/logs?request=${encodeURIComponent(id)}&tenant=${encodeURIComponent(inv.tenant)}`);
     const entries = (JSON.parse(logs.text) as { entries: LogEntryView[] }).entries;

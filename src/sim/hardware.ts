@@ -28,14 +28,14 @@ const CLS_SHIFT = 2;
 /** Fields of a JobTable row. The first eight (one cache line when aligned) are all a completion reads. */
 export const RUNTIME = 0;
 /** Service received before the current run (ms of CPU). */
-export const DONE = 1;
+const DONE = 1;
 /** Service clock of the machine when the current run began. */
-export const RUN_START = 2;
+const RUN_START = 2;
 export const ID = 3;
 export const ARRIVAL = 4;
 export const MEM_TOTAL = 5;
 /** Position in its machine's running set (-1: none). */
-export const HI = 6;
+const HI = 6;
 const FLAGS = 7;
 export const MEM_INIT = 8;
 /** Resident memory while not running (MB). */
@@ -155,10 +155,6 @@ export class Hardware {
     }
   }
 
-  running(m: number): number {
-    return this.r[m * this.stride + N] as number;
-  }
-
   used(m: number): number {
     return this.r[m * this.stride + USED] as number;
   }
@@ -251,7 +247,7 @@ export class Hardware {
   }
 
   /** Resident memory of job row k, on machine m, now (MB). */
-  memoryOf(m: number, k: number): number {
+  private memoryOf(m: number, k: number): number {
     const t = this.t, d = t.d;
     const runtime = d[k + RUNTIME] as number;
     const done = t.isRunning(k) ? (d[k + DONE] as number) + ((this.r[m * this.stride + S] as number) - (d[k + RUN_START] as number)) : (d[k + DONE] as number);

@@ -15,6 +15,14 @@ afterEach(() => {
   dir.remove();
 });
 
+/** A database in the test directory, in WAL mode, and its file. */
+function walDb(name: string): { db: Database.Database; file: string } {
+  const file = join(dir.path, name);
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  return { db, file };
+}
+
 /** Writes `rounds` batches of ~400 KB, pausing `pauseMs` after each; returns the largest WAL file size seen. */
 async function writeRounds(db: Database.Database, file: string, rounds: number, pauseMs: number): Promise<number> {
   db.exec('CREATE TABLE IF NOT EXISTS blob (x TEXT)');
@@ -33,9 +41,7 @@ async function writeRounds(db: Database.Database, file: string, rounds: number, 
 
 describe('WAL checkpoints in a worker thread', () => {
   it('the store connection never checkpoints; the worker does, so the log is reused instead of growing', async () => {
-    const file = join(dir.path, 'x.db');
-    const db = new Database(file);
-    db.pragma('journal_mode = WAL');
+    const { db, file } = walDb('x.db');
     const cp = new Checkpointer(db, file, { intervalMs: 20, onFallback: (why) => expect.fail(why) });
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
     // 30 rounds of ~400 KB: 12 MB written. Without checkpoints the log would hold all of it.
@@ -46,9 +52,7 @@ describe('WAL checkpoints in a worker thread', () => {
   });
 
   it('without the worker (autocheckpoint off) the same writes grow the log: the test above can fail', async () => {
-    const file = join(dir.path, 'y.db');
-    const db = new Database(file);
-    db.pragma('journal_mode = WAL');
+    const { db, file } = walDb('y.db');
     db.pragma('wal_autocheckpoint = 0');
     const largest = await writeRounds(db, file, 30, 0);
     db.close();
@@ -56,9 +60,7 @@ describe('WAL checkpoints in a worker thread', () => {
   });
 
   it('falls back to automatic checkpoints, and says why, when the worker cannot run', async () => {
-    const file = join(dir.path, 'z.db');
-    const db = new Database(file);
-    db.pragma('journal_mode = WAL');
+    const { db } = walDb('z.db');
     const why = await new Promise<string>((resolve) => {
       // The worker opens a file that does not exist (fileMustExist): it fails at once.
       new Checkpointer(db, join(dir.path, 'missing.db'), { onFallback: resolve });
