@@ -22,7 +22,8 @@ export interface Job {
 
 /**
  * The contract of a core object (see STYLE.md): `step` is the only way state changes,
- * `ready` lists the decisions taken since the last `advance`, in order.
+ * `ready` lists the decisions taken since the last `advance`, in order. Decision objects belong to
+ * the core object and may be reused after `advance`: a driver that keeps one longer copies it.
  */
 export interface CoreObject<Input, Decision> {
   step(now: Millis, input: Input): void;

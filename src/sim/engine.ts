@@ -9,11 +9,11 @@ import type { PriceTable } from '../core/classes.ts';
 import { maxPrice } from '../core/classes.ts';
 import { Shard, type ShardDecision, type ShardInput } from '../core/shard/shard.ts';
 import type { SelectionRule } from '../core/shard/multi-queue.ts';
-import { Machine, type MachineDecision, type MachineInput } from '../core/machine/machine.ts';
+import { Machine, MachineWorkspace, type MachineDecision, type MachineInput } from '../core/machine/machine.ts';
 import type { MachinePolicy } from '../core/machine/run-queue.ts';
 import { Edf, edfDeadline, type EdfDecision } from '../core/baselines/edf.ts';
 import { EventQueue } from './event-queue.ts';
-import { ARRIVAL, Hardware, ID, JobTable, MEM_INIT, MEM_NOW, MEM_TOTAL, RUNTIME, type SimJob } from './hardware.ts';
+import { ARRIVAL, Hardware, ID, JobTable, ROW_SHIFT, MEM_INIT, MEM_NOW, MEM_TOTAL, RUNTIME, type SimJob } from './hardware.ts';
 import { newBatch, type JobSource } from './workload/index.ts';
 import { Recorder, type RunResult } from './recorder.ts';
 
@@ -190,6 +190,8 @@ export class Simulation {
   private readonly hw: Hardware;
   /** Every job's simulated truth and bookkeeping, by row (`SimJob.k`). */
   private readonly table = new JobTable();
+  /** The job object of each table row (see `arrive`). */
+  private readonly jobObjects: Mutable<SimJob>[] = [];
   private readonly shards: Shard[] = [];
   private readonly machines: Machine[] = [];
   private readonly edf: Edf | undefined;
@@ -244,8 +246,8 @@ export class Simulation {
       }
       const mem = cluster.memoryMB;
       // Machines are stepped one at a time and their decisions carried out before the next step:
-      // they can share one decision array (see MachineConfig.decisions).
-      const decisions: MachineDecision[] = [];
+      // they can share one workspace (see MachineConfig.workspace).
+      const workspace = new MachineWorkspace();
       for (let i = 0; i < cluster.machines; i++) {
         this.machines.push(new Machine({
           id: i, cores: cluster.cores, policy: machinePolicy, classes: prices.classes.length, memoryMB: mem,
@@ -253,7 +255,7 @@ export class Simulation {
           dispatcher: idle
             ? { shards: cluster.shards, k: Math.min(cluster.k, cluster.shards), joinFreeMB: cluster.joinFree * mem, leaveFreeMB: cluster.leaveFree * mem, updateDeltaMB: cluster.updateDelta * mem }
             : undefined,
-          decisions,
+          workspace,
         }, root.fork(`machine/${i}`)));
       }
       // Under hermod every job on the machine runs (processor sharing); otherwise at most `cores`.
@@ -334,7 +336,20 @@ export class Simulation {
     const memInit = Math.min(memTotal, 100);
     const measured = arrival >= this.cfg.measureFrom && arrival < this.cfg.measureTo;
     const id = b.id[i] as number, cls = b.cls[i] as number;
-    const job: SimJob = { id, cls, arrival, fn: b.fn[i] as number, k: this.table.add(id, cls, arrival, runtime, memInit, memTotal, measured) };
+    const k = this.table.add(id, cls, arrival, runtime, memInit, memTotal, measured);
+    // One job object per table row, reused with the row: nothing in the core keeps a job after its
+    // completion, and a row is reused only after that (no allocation per job).
+    const row = k >> ROW_SHIFT;
+    let job = this.jobObjects[row];
+    if (job === undefined) {
+      job = { id, cls, arrival, fn: b.fn[i] as number, k };
+      this.jobObjects[row] = job;
+    } else {
+      job.id = id;
+      job.cls = cls;
+      job.arrival = arrival;
+      job.fn = b.fn[i] as number;
+    }
     this.inSystem++;
     if (measured) this.rec.arrived(job.cls);
     if (this.edf) {
@@ -434,7 +449,9 @@ export class Simulation {
     switch (d.kind) {
       case 'poll': {
         if (this.cfg.cluster.pollLatencyMs > 0) {
-          this.later.push(this.now + this.cfg.cluster.pollLatencyMs, Target.Shard, s.cfg.id, () => this.pollAnswer(d.poll, d.machines));
+          // The decision object is the shard's until its advance(): the answer keeps what it needs.
+          const poll = d.poll, machines = d.machines;
+          this.later.push(this.now + this.cfg.cluster.pollLatencyMs, Target.Shard, s.cfg.id, () => this.pollAnswer(poll, machines));
         } else {
           this.deliver(Target.Shard, s.cfg.id, this.pollAnswer(d.poll, d.machines));
         }

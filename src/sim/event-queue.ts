@@ -45,7 +45,8 @@ export class EventQueue {
       return;
     }
     const i = this.n++;
-    this.siftUp(i, t, this.counter++, owner);
+    this.put(i, t, this.counter++, owner);
+    this.siftUp(i);
   }
 
   /**
@@ -81,8 +82,18 @@ export class EventQueue {
   }
 
   private move(p: number, t: number, s: number, owner: number, up: boolean): void {
-    if (up) this.siftUp(p, t, s, owner);
-    else this.siftDown(p, t, s, owner);
+    this.put(p, t, s, owner);
+    if (up) this.siftUp(p);
+    else this.siftDown(p);
+  }
+
+  /** Writes entry (t, s, o) at position i. The sifts then take only a position: a fractional time
+   *  passed to a function V8 does not inline would be boxed (an allocation per event). */
+  private put(i: number, t: number, s: number, o: number): void {
+    const e = this.e, c = i * STRIDE;
+    e[c] = t;
+    e[c + 1] = s;
+    e[c + 2] = o;
   }
 
   private removeAt(p: number): void {
@@ -93,13 +104,15 @@ export class EventQueue {
     const b = last * STRIDE;
     const t = e[b] as number, s = e[b + 1] as number, o = e[b + 2] as number;
     const pt = e[p * STRIDE] as number, ps = e[p * STRIDE + 1] as number;
-    if (t < pt || (t === pt && s < ps)) this.siftUp(p, t, s, o);
-    else this.siftDown(p, t, s, o);
+    this.put(p, t, s, o);
+    if (t < pt || (t === pt && s < ps)) this.siftUp(p);
+    else this.siftDown(p);
   }
 
-  /** Places (t, s, o) at or above position i, moving larger parents down. */
-  private siftUp(i: number, t: number, s: number, o: number): void {
+  /** Moves the entry at position i up to its place, moving larger parents down. */
+  private siftUp(i: number): void {
     const e = this.e, pos = this.pos;
+    const t = e[i * STRIDE] as number, s = e[i * STRIDE + 1] as number, o = e[i * STRIDE + 2] as number;
     while (i > 0) {
       const p = (i - 1) >> 2;
       const b = p * STRIDE;
@@ -120,9 +133,10 @@ export class EventQueue {
     pos[o] = i;
   }
 
-  /** Places (t, s, o) at or below position i, moving smaller children up. */
-  private siftDown(i: number, t: number, s: number, o: number): void {
+  /** Moves the entry at position i down to its place, moving smaller children up. */
+  private siftDown(i: number): void {
     const e = this.e, pos = this.pos, n = this.n;
+    const t = e[i * STRIDE] as number, s = e[i * STRIDE + 1] as number, o = e[i * STRIDE + 2] as number;
     for (;;) {
       const first = 4 * i + 1;
       if (first >= n) break;

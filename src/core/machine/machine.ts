@@ -22,12 +22,62 @@ export interface MachineConfig {
   /** Idle-list membership; undefined when the shards use no idle list. */
   readonly dispatcher: DispatcherConfig | undefined;
   /**
-   * The array the machine writes its decisions into (default: its own). A driver that steps many
-   * machines one at a time, reading each one's decisions and calling `advance()` before it steps
-   * another, may hand them all one array, which then stays in cache (the simulator at 10,000
-   * machines).
+   * Where the machine writes its decisions, with the objects it reuses (default: its own). A driver
+   * that steps many machines one at a time, reading each one's decisions and calling `advance()`
+   * before it steps another, may hand them all one workspace, which then stays in cache (the
+   * simulator).
    */
-  readonly decisions?: MachineDecision[];
+  readonly workspace?: MachineWorkspace;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * A machine's decisions since its last `advance()`, and the objects it reuses so that a step allocates
+ * nothing: the run and preempt decisions (valid until the machine's next `advance()`; a driver that
+ * keeps one longer copies it) and the slots of jobs that have left (a slot is here only while no
+ * machine holds it, so machines stepped in any order may share the spares).
+ */
+export class MachineWorkspace {
+  readonly decisions: MachineDecision[] = [];
+  private readonly runs: Mutable<MachineDecision & { kind: 'run' }>[] = [];
+  private readonly preempts: Mutable<MachineDecision & { kind: 'preempt' }>[] = [];
+  private nRun = 0;
+  private nPreempt = 0;
+  /** Slots of jobs that left a machine, for the next arrivals. */
+  readonly spare: Slot[] = [];
+
+  run(job: Job): void {
+    let d = this.runs[this.nRun];
+    if (d === undefined) {
+      d = { kind: 'run', job };
+      this.runs.push(d);
+    } else {
+      d.job = job;
+    }
+    this.nRun++;
+    this.decisions.push(d);
+  }
+
+  preempt(job: Job): void {
+    let d = this.preempts[this.nPreempt];
+    if (d === undefined) {
+      d = { kind: 'preempt', job };
+      this.preempts.push(d);
+    } else {
+      d.job = job;
+    }
+    this.nPreempt++;
+    this.decisions.push(d);
+  }
+
+  /** Forgets the decisions (their reusable objects become free again). */
+  clear(): void {
+    const out = this.decisions;
+    while (out.length > 0) out.pop();
+    this.nRun = 0;
+    this.nPreempt = 0;
+  }
 }
 
 export type MachineInput =
@@ -70,6 +120,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   /** Job → slot, kept only under processor sharing, where the running set is unbounded; otherwise slots are found by scanning the few running jobs. */
   private readonly index: Map<JobId, Slot> | undefined;
   private readonly dispatcher: Dispatcher | undefined;
+  private readonly ws: MachineWorkspace;
   private readonly out: MachineDecision[];
   private seq = 0;
   /** Resident memory (MB), counted only when memory is managed (`managed`). */
@@ -94,7 +145,8 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     this.classes = cfg.classes;
     this.managed = Number.isFinite(cfg.memoryMB);
     this.swapping = this.managed && cfg.swap.enabled;
-    this.out = cfg.decisions ?? [];
+    this.ws = cfg.workspace ?? new MachineWorkspace();
+    this.out = this.ws.decisions;
     this.rq = new RunQueue(cfg.cores, cfg.policy, cfg.classes);
     this.index = cfg.policy === 'ps' ? new Map() : undefined;
     this.dispatcher = cfg.dispatcher ? new Dispatcher(cfg.dispatcher, rng.fork('dispatcher')) : undefined;
@@ -144,11 +196,11 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         if (!(cls >= 0 && cls < this.classes && (cls | 0) === cls)) {
           throw new InvariantError(`machine ${this.cfg.id}: job ${input.job.id} has class ${cls}, outside 0..${this.cfg.classes - 1}`, { seed: this.rng.label });
         }
-        const slot: Slot = { job: input.job, seq: this.seq++, running: false, started: false, memMB: input.memMB, swapped: false, blocked: false, blockedRunning: false };
         // A second arrival of a job is caught while the job runs (and anywhere under `ps`, which keeps an index).
         if (this.index ? this.index.has(input.job.id) : this.rq.findRunning(input.job.id)) {
           throw new InvariantError(`machine ${this.cfg.id}: job ${input.job.id} arrived twice`, { seed: this.rng.label });
         }
+        const slot = this.slotFor(input.job, input.memMB);
         this.index?.set(input.job.id, slot);
         if (this.managed) this.used += input.memMB;
         this.rq.arrive(slot, this.moved);
@@ -160,6 +212,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         if (at >= 0) {
           // The common case, found in the dense running set without touching the job's slot.
           if (this.managed) this.used -= input.memMB;
+          this.ws.spare.push(this.rq.slotAt(at));
           const next = this.rq.completeAt(at);
           this.jobsFell = true;
           if (next) this.start(next);
@@ -173,6 +226,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
           if (waiting?.started && (waiting.blocked ? this.rq.completeBlocked(waiting) : this.rq.completeWaiting(waiting))) {
             this.index?.delete(input.job);
             if (this.managed) this.used -= input.memMB;
+            this.ws.spare.push(waiting);
             this.jobsFell = true;
             break;
           }
@@ -183,6 +237,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         this.index?.delete(input.job);
         if (this.managed) this.used -= input.memMB;
         const next = this.rq.complete(slot);
+        this.ws.spare.push(slot);
         this.jobsFell = true;
         if (next) this.start(next);
         break;
@@ -232,9 +287,9 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     return this.out;
   }
 
+  /** Forgets the decisions `ready()` listed: their objects may be reused by the next step. */
   advance(): void {
-    const out = this.out;
-    while (out.length > 0) out.pop();
+    this.ws.clear();
   }
 
   nextDeadline(): Millis {
@@ -246,7 +301,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     const { start, preempt } = this.moved;
     if (preempt) {
       preempt.memMB = UNKNOWN_SIZE;
-      this.out.push({ kind: 'preempt', job: preempt.job });
+      this.ws.preempt(preempt.job);
     }
     if (start) this.start(start);
   }
@@ -257,7 +312,22 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
       if (this.managed) this.used += slot.memMB;
       this.out.push({ kind: 'swap-in', job: slot.job, mb: slot.memMB });
     }
-    this.out.push({ kind: 'run', job: slot.job });
+    this.ws.run(slot.job);
+  }
+
+  /** A slot for an arriving job: a spare one when there is one (no allocation), else a new one. */
+  private slotFor(job: Job, memMB: number): Slot {
+    const s = this.ws.spare.pop() as Mutable<Slot> | undefined;
+    if (s === undefined) return { job, seq: this.seq++, running: false, started: false, memMB, swapped: false, blocked: false, blockedRunning: false };
+    s.job = job;
+    s.seq = this.seq++;
+    s.running = false;
+    s.started = false;
+    s.memMB = memMB;
+    s.swapped = false;
+    s.blocked = false;
+    s.blockedRunning = false;
+    return s;
   }
 
   /** Class-based swapping when resident memory is over capacity. */

@@ -37,6 +37,8 @@ export type ShardDecision =
   | { readonly kind: 'poll'; readonly poll: number; readonly job: JobId; readonly machines: readonly MachineId[] }
   | { readonly kind: 'place'; readonly job: Job; readonly machine: MachineId; readonly via: Placement; readonly waited: Millis };
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 export class Shard implements CoreObject<ShardInput, ShardDecision> {
   private readonly queue: MultiQueue;
   readonly idle: IdleList;
@@ -51,6 +53,13 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
   private inFlight = 0;
   private nextPoll = 0;
   private readonly out: ShardDecision[] = [];
+  /**
+   * Decision objects reused after `advance()` (a driver that keeps one longer copies it), so that a
+   * step allocates nothing: one poll per ring position and the places listed since the last advance.
+   */
+  private pollDecisions: Mutable<ShardDecision & { kind: 'poll' }>[] = [];
+  private readonly places: Mutable<ShardDecision & { kind: 'place' }>[] = [];
+  private nPlaces = 0;
 
   constructor(readonly cfg: Readonly<ShardConfig>, private readonly rng: Rng) {
     if (cfg.k < 1) throw new RangeError(`shard ${cfg.id}: k must be ≥ 1, got ${cfg.k}`);
@@ -113,9 +122,11 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     return this.out;
   }
 
+  /** Forgets the decisions `ready()` listed: their objects may be reused by the next step. */
   advance(): void {
     const out = this.out;
     while (out.length > 0) out.pop();
+    this.nPlaces = 0;
   }
 
   nextDeadline(): Millis {
@@ -139,7 +150,17 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
         this.pollId[slot] = poll;
         this.pollJob[slot] = job;
         this.inFlight++;
-        this.out.push({ kind: 'poll', poll, job: job.id, machines });
+        // The position's poll decision is free: the poll that used it last was answered.
+        let d = this.pollDecisions[slot];
+        if (d === undefined) {
+          d = { kind: 'poll', poll, job: job.id, machines };
+          this.pollDecisions[slot] = d;
+        } else {
+          d.poll = poll;
+          d.job = job.id;
+          d.machines = machines;
+        }
+        this.out.push(d);
       }
     }
   }
@@ -150,6 +171,8 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     this.pollId = new Array<number>(size).fill(-1);
     this.pollJob = new Array<Job | undefined>(size).fill(undefined);
     this.pollMachines = Array.from({ length: size }, (): MachineId[] => []);
+    // Poll decisions are made afresh at their new positions (those in flight were read already).
+    this.pollDecisions = [];
     for (let i = 0; i < job.length; i++) {
       const j = job[i];
       if (j === undefined) continue;
@@ -170,7 +193,18 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
   }
 
   private placeOn(now: Millis, job: Job, machine: MachineId, via: Placement): void {
-    this.out.push({ kind: 'place', job, machine, via, waited: now - job.arrival });
+    let d = this.places[this.nPlaces];
+    if (d === undefined) {
+      d = { kind: 'place', job, machine, via, waited: now - job.arrival };
+      this.places.push(d);
+    } else {
+      d.job = job;
+      d.machine = machine;
+      d.via = via;
+      d.waited = now - job.arrival;
+    }
+    this.nPlaces++;
+    this.out.push(d);
   }
 
   /** Fewest jobs among the polled machines; ties broken uniformly by the shard's stream. */

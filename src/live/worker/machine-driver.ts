@@ -79,7 +79,9 @@ export class MachineDriver {
 
   private step(input: MachineInput): void {
     this.machine.step(this.clock(), input);
-    const ds = this.machine.ready().slice();
+    // Copies: the decision objects are the machine's and are reused after its advance(), and
+    // carrying one out may step the machine again.
+    const ds = this.machine.ready().map((d) => ({ ...d }));
     this.machine.advance();
     for (const d of ds) this.apply(d);
   }

@@ -38,7 +38,8 @@ export class ShardHost {
     try {
       for (let m = this.mail.shift(); m !== undefined; m = this.mail.shift()) {
         this.shard.step(this.clock(), m);
-        const ds = this.shard.ready().slice();
+        // Copies: the decision objects are the shard's and are reused after its advance().
+        const ds = this.shard.ready().map((d) => ({ ...d }));
         this.shard.advance();
         for (const d of ds) this.apply(d);
       }
