@@ -206,9 +206,10 @@ export class Simulation {
    * hot kinds, one per job or per poll, are built from these pools instead of allocated.
    */
   private readonly answers: PollAnswer[] = [];
-  private readonly shardArrivals: Mutable<ShardInput & { kind: 'arrive' }>[] = [];
   private readonly machineArrivals: Mutable<MachineInput & { kind: 'arrive' }>[] = [];
-  private readonly completions: Mutable<MachineInput & { kind: 'complete' }>[] = [];
+  /** The inputs stepped at once, never queued (arrivals at shards, completions): one object each. */
+  private readonly shardArrival: Mutable<ShardInput & { kind: 'arrive' }> = { kind: 'arrive', job: { id: -1, cls: 0, arrival: 0, fn: 0 } };
+  private readonly completion: Mutable<MachineInput & { kind: 'complete' }> = { kind: 'complete', job: 0, memMB: 0 };
   private readonly rec: Recorder;
   private readonly samplerOwner: number;
   private readonly trackMemory: boolean;
@@ -362,9 +363,10 @@ export class Simulation {
     }
     const shard = this.rr;
     this.rr = this.rr + 1 === this.shards.length ? 0 : this.rr + 1;
-    const input = this.shardArrivals.pop() ?? { kind: 'arrive', job };
+    // Arrivals come between pumps, with no mail pending: the shard is stepped now, as the mailbox would.
+    const input = this.shardArrival;
     input.job = job;
-    this.deliver(Target.Shard, shard, input);
+    this.stepShard(shard, input);
   }
 
   /** A machine's wake-up: a completion or a memory threshold crossing. */
@@ -385,16 +387,22 @@ export class Simulation {
         this.edf.step(this.now, { kind: 'complete', job: id });
         this.edfDecisions(this.edf.ready());
         this.edf.advance();
-      } else {
-        const input = this.completions.pop() ?? { kind: 'complete', job: 0, memMB: 0 };
-        input.job = id;
-        input.memMB = memTotal;
-        this.deliver(Target.Machine, m, input);
+        this.reschedule(m, true);
+        return;
       }
+      // A memory reading the completion makes stale goes out first, as if it had been read before
+      // the completion was delivered.
+      this.checkMemory(m);
+      // The mailbox holds at most that reading (for this same machine, after the completion): the
+      // completion is stepped now, ahead of it, exactly as the mailbox would, and renews the entry.
+      const input = this.completion;
+      input.job = id;
+      input.memMB = memTotal;
+      this.stepMachine(m, input, true);
+      return;
     }
     if (!this.edf) this.checkMemory(m);
-    // Mail for this machine is pending (the completion): its reschedule after that mail renews the
-    // entry. Without mail, renew it now.
+    // A memory reading for this machine is pending: its step renews the entry. Without one, renew it now.
     if (this.mail.length > 0 && !this.edf) this.renewing = m;
     else this.reschedule(m, true);
   }
@@ -411,38 +419,41 @@ export class Simulation {
       const index = mail.frontIndex();
       const input = mail.shift();
       if (target === Target.Shard) {
-        const s = this.shards[index] as Shard;
-        s.step(this.now, input as ShardInput);
+        this.stepShard(index, input as ShardInput);
         // The shard has read its input: pooled kinds go back to their pools.
-        const kind = (input as ShardInput).kind;
-        if (kind === 'polled') this.answers.push(input as PollAnswer);
-        else if (kind === 'arrive') this.shardArrivals.push(input as Mutable<ShardInput & { kind: 'arrive' }>);
-        const ds = s.ready();
-        for (let i = 0; i < ds.length; i++) this.shardDecision(s, ds[i] as ShardDecision);
-        s.advance();
+        if ((input as ShardInput).kind === 'polled') this.answers.push(input as PollAnswer);
       } else {
-        const mc = this.machines[index] as Machine;
-        const h = this.hw;
-        h.advanceTo(index, this.now);
-        // A memory reading is taken when the machine processes it, not when it was asked for:
-        // decisions delivered in between (a swap-out) have changed it.
-        mc.step(this.now, (input as MachineInput).kind === 'memory' ? { kind: 'memory', usedMB: h.used(index) } : (input as MachineInput));
-        this.jobsOn[index] = mc.jobs;
-        const kind = (input as MachineInput).kind;
-        if (kind === 'arrive') this.machineArrivals.push(input as Mutable<MachineInput & { kind: 'arrive' }>);
-        else if (kind === 'complete') this.completions.push(input as Mutable<MachineInput & { kind: 'complete' }>);
-        const ds = mc.ready();
-        for (let i = 0; i < ds.length; i++) this.machineDecision(index, ds[i] as MachineDecision);
-        mc.advance();
-        this.checkMemory(index);
-        if (this.renewing === index) {
-          this.renewing = -1;
-          this.reschedule(index, true);
-        } else {
-          this.reschedule(index);
-        }
+        const renew = this.renewing === index;
+        if (renew) this.renewing = -1;
+        this.stepMachine(index, input as MachineInput, renew);
+        if ((input as MachineInput).kind === 'arrive') this.machineArrivals.push(input as Mutable<MachineInput & { kind: 'arrive' }>);
       }
     }
+  }
+
+  /** Steps a shard and carries out its decisions. */
+  private stepShard(index: number, input: ShardInput): void {
+    const s = this.shards[index] as Shard;
+    s.step(this.now, input);
+    const ds = s.ready();
+    for (let i = 0; i < ds.length; i++) this.shardDecision(s, ds[i] as ShardDecision);
+    s.advance();
+  }
+
+  /** Steps a machine, carries out its decisions and reschedules its wake-up (`renew`: see `reschedule`). */
+  private stepMachine(index: number, input: MachineInput, renew: boolean): void {
+    const mc = this.machines[index] as Machine;
+    const h = this.hw;
+    h.advanceTo(index, this.now);
+    // A memory reading is taken when the machine processes it, not when it was asked for:
+    // decisions delivered in between (a swap-out) have changed it.
+    mc.step(this.now, input.kind === 'memory' ? { kind: 'memory', usedMB: h.used(index) } : input);
+    this.jobsOn[index] = mc.jobs;
+    const ds = mc.ready();
+    for (let i = 0; i < ds.length; i++) this.machineDecision(index, ds[i] as MachineDecision);
+    mc.advance();
+    this.checkMemory(index);
+    this.reschedule(index, renew);
   }
 
   private shardDecision(s: Shard, d: ShardDecision): void {
