@@ -167,6 +167,37 @@ describe('Machine bookkeeping', () => {
     expect(m.ready()).toEqual([]);
   });
 
+  it('gives an arrival the slot of a job that left, reset: nothing of the old job shows', () => {
+    const m = machine({ cores: 1 });
+    m.step(0, { kind: 'arrive', job: job(1, 1), memMB: 5 });
+    m.advance();
+    m.step(1, { kind: 'arrive', job: job(2, 1), memMB: 6 });
+    m.advance();
+    const old = m.slot(1);
+    m.step(2, { kind: 'complete', job: 1, memMB: 5 });
+    m.advance();
+    // Job 3 waits behind job 2 in the slot job 1 ran in.
+    m.step(3, { kind: 'arrive', job: job(3, 1), memMB: 7 });
+    expect(m.slot(3)).toBe(old);
+    expect(m.slot(3)).toMatchObject({ job: { id: 3 }, running: false, started: false, swapped: false, blocked: false, memMB: 7 });
+    expect(m.slot(1)).toBeUndefined();
+    expect([m.jobs, m.running]).toEqual([2, 1]);
+  });
+
+  it('reuses its decision objects after advance: a driver that keeps one copies it', () => {
+    const m = machine({ cores: 1 });
+    m.step(0, { kind: 'arrive', job: job(1, 1), memMB: 0 });
+    const first = m.ready()[0];
+    const copy = { ...first };
+    m.advance();
+    m.step(1, { kind: 'complete', job: 1, memMB: 0 });
+    m.advance();
+    m.step(2, { kind: 'arrive', job: job(2, 1), memMB: 0 });
+    expect(m.ready()).toEqual([{ kind: 'run', job: job(2, 1) }]);
+    expect(m.ready()[0]).toBe(first);
+    expect(copy).toEqual({ kind: 'run', job: job(1, 1) });
+  });
+
   it('has no idle shard without a dispatcher, and no memory band without memory management', () => {
     const m = machine();
     expect(m.idleShard).toBe(-1);
