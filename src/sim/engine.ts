@@ -248,7 +248,8 @@ export class Simulation {
       const mem = cluster.memoryMB;
       // Machines are stepped one at a time and their decisions carried out before the next step:
       // they can share one workspace (see MachineConfig.workspace).
-      const workspace = new MachineWorkspace();
+      // Slots are reused while the jobs in the system fit in cache (see MachineWorkspace).
+      const workspace = new MachineWorkspace(cluster.machines <= 1000);
       for (let i = 0; i < cluster.machines; i++) {
         this.machines.push(new Machine({
           id: i, cores: cluster.cores, policy: machinePolicy, classes: prices.classes.length, memoryMB: mem,
