@@ -39,7 +39,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
  * spare only while no machine holds it, so machines stepped in any order may share the spares).
  *
  * Reusing slots pays only while they stay in cache: in the simulator, +2% at 100 machines but -8% at
- * 10,000, where a spare slot was last touched long ago and a fresh one is cheaper.
+ * 10,000 machines, where a spare slot was last touched long ago and a fresh one is cheaper.
  */
 export class MachineWorkspace {
   readonly decisions: MachineDecision[] = [];
