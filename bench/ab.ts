@@ -86,7 +86,7 @@ function build(ref: string): { label: string; dir: string } {
 type Run = (jobs: number) => number;
 
 /** One simulator run of the case at a compiled revision: jobs per CPU-second. */
-async function load_(dir: string): Promise<Run> {
+async function loadBuild(dir: string): Promise<Run> {
   const at = (p: string): string => pathToFileURL(join(dir, p)).href;
   const { Rng } = (await import(at('core/rng.js'))) as typeof import('../src/core/rng.ts');
   const { DEFAULT_PRICE_TABLE } = (await import(at('core/classes.js'))) as typeof import('../src/core/classes.ts');
@@ -116,7 +116,7 @@ if (A.dir === B.dir) {
   process.stderr.write(`${refA} and ${refB} are the same commit: one build would be compared with itself. To see the noise, compare a commit with an unchanged WORKTREE.\n`);
   process.exit(2);
 }
-const runA = await load_(A.dir), runB = await load_(B.dir);
+const runA = await loadBuild(A.dir), runB = await loadBuild(B.dir);
 // Warm both up before anything is measured: compilation, inline caches, and the heap growing to its
 // working size (the first pairs of a cold process drift by 10-20%).
 for (let i = 0; i < 2; i++) {

@@ -33,6 +33,9 @@ export interface CoreObject<Input, Decision> {
   nextDeadline(): Millis;
 }
 
+/** `T` with its readonly fields writable: for the objects a core object or driver reuses. */
+export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 /** Exhaustiveness check for discriminated-union switches. */
 export function unreachable(x: never, what: string): never {
   throw new Error(`unhandled ${what}: ${JSON.stringify(x)}`);

@@ -2,7 +2,7 @@
 // time over a simulated cluster. Messages between core objects go through a mailbox, in order, exactly
 // as the live system's transport carries them (with zero latency: the paper's assumption 2).
 
-import type { Millis } from '../core/types.ts';
+import type { Millis, Mutable } from '../core/types.ts';
 import { unreachable } from '../core/types.ts';
 import { Rng } from '../core/rng.ts';
 import type { PriceTable } from '../core/classes.ts';
@@ -66,8 +66,6 @@ export interface RunConfig {
   readonly samples: number;
   readonly onProgress?: (arrived: number) => void;
 }
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /**
  * Up to this many machines, the jobs in the system fit in cache and the simulator reuses the objects

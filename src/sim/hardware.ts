@@ -40,9 +40,9 @@ const FLAGS = 7;
 export const MEM_INIT = 8;
 /** Resident memory while not running (MB). */
 export const MEM_NOW = 9;
-const STRIDE = 16;
 /** A row's offset shifted right by this is its row number. */
 export const ROW_SHIFT = 4;
+const STRIDE = 1 << ROW_SHIFT;
 
 /**
  * The simulator's per-job numbers, one row per job in the system, in one Float64Array. Rows of

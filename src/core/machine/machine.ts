@@ -3,7 +3,7 @@
 // completions and memory readings; the machine answers with run / preempt / swap / idle-list decisions.
 // It never knows a job's runtime or final memory: those belong to the driver (real or simulated).
 
-import type { CoreObject, Job, JobId, MachineId, Millis, ShardId } from '../types.ts';
+import type { CoreObject, Job, JobId, MachineId, Millis, Mutable, ShardId } from '../types.ts';
 import { InvariantError, unreachable } from '../types.ts';
 import type { Rng } from '../rng.ts';
 import { RunQueue, type MachinePolicy, type Slot } from './run-queue.ts';
@@ -30,8 +30,6 @@ export interface MachineConfig {
   readonly workspace?: MachineWorkspace;
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-
 /**
  * A machine's decisions since its last `advance()`, and the objects it reuses so that a step allocates
  * nothing: the run and preempt decisions (valid until the machine's next `advance()`; a driver that
@@ -43,10 +41,9 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
  */
 export class MachineWorkspace {
   readonly decisions: MachineDecision[] = [];
-  private readonly runs: Mutable<MachineDecision & { kind: 'run' }>[] = [];
-  private readonly preempts: Mutable<MachineDecision & { kind: 'preempt' }>[] = [];
-  private nRun = 0;
-  private nPreempt = 0;
+  /** The run and preempt decisions made since the last `clear()` are the first `nJobDecisions`. */
+  private readonly jobDecisions: { kind: 'run' | 'preempt'; job: Job }[] = [];
+  private nJobDecisions = 0;
   /** Slots of jobs that left a machine, for the next arrivals. */
   private readonly spare: Slot[] = [];
 
@@ -63,26 +60,23 @@ export class MachineWorkspace {
   }
 
   run(job: Job): void {
-    let d = this.runs[this.nRun];
-    if (d === undefined) {
-      d = { kind: 'run', job };
-      this.runs.push(d);
-    } else {
-      d.job = job;
-    }
-    this.nRun++;
-    this.decisions.push(d);
+    this.jobDecision('run', job);
   }
 
   preempt(job: Job): void {
-    let d = this.preempts[this.nPreempt];
+    this.jobDecision('preempt', job);
+  }
+
+  private jobDecision(kind: 'run' | 'preempt', job: Job): void {
+    let d = this.jobDecisions[this.nJobDecisions];
     if (d === undefined) {
-      d = { kind: 'preempt', job };
-      this.preempts.push(d);
+      d = { kind, job };
+      this.jobDecisions.push(d);
     } else {
+      d.kind = kind;
       d.job = job;
     }
-    this.nPreempt++;
+    this.nJobDecisions++;
     this.decisions.push(d);
   }
 
@@ -90,8 +84,7 @@ export class MachineWorkspace {
   clear(): void {
     const out = this.decisions;
     while (out.length > 0) out.pop();
-    this.nRun = 0;
-    this.nPreempt = 0;
+    this.nJobDecisions = 0;
   }
 }
 

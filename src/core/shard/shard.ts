@@ -2,7 +2,7 @@
 // the rule's order, on the idle list's emptiest machine, or else by power-of-k polling (the machine
 // with the fewest jobs among k sampled). Pure: polls are decisions, their answers are inputs.
 
-import type { Job, JobId, MachineId, Millis, ShardId, CoreObject } from '../types.ts';
+import type { Job, JobId, MachineId, Millis, Mutable, ShardId, CoreObject } from '../types.ts';
 import { unreachable, InvariantError } from '../types.ts';
 import type { Rng } from '../rng.ts';
 import type { PriceTable } from '../classes.ts';
@@ -36,8 +36,6 @@ export type ShardDecision =
   /** `machines` stays valid until the poll is answered (the shard reuses the array afterwards). */
   | { readonly kind: 'poll'; readonly poll: number; readonly job: JobId; readonly machines: readonly MachineId[] }
   | { readonly kind: 'place'; readonly job: Job; readonly machine: MachineId; readonly via: Placement; readonly waited: Millis };
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export class Shard implements CoreObject<ShardInput, ShardDecision> {
   private readonly queue: MultiQueue;
