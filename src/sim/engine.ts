@@ -216,7 +216,7 @@ export class Simulation {
   private readonly answers: PollAnswer[] = [];
   private readonly machineArrivals: Mutable<MachineInput & { kind: 'arrive' }>[] = [];
   /** The inputs stepped at once, never queued (arrivals at shards, completions): one object each. */
-  private readonly shardArrival: Mutable<ShardInput & { kind: 'arrive' }> = { kind: 'arrive', job: { id: -1, cls: 0, arrival: 0, fn: 0 } };
+  private readonly shardArrival: Mutable<ShardInput & { kind: 'arrive' }> = { kind: 'arrive', job: { id: -1, cls: 0, arrival: 0, fn: 0 }, loads: undefined };
   private readonly completion: Mutable<MachineInput & { kind: 'complete' }> = { kind: 'complete', job: 0, memMB: 0 };
   private readonly rec: Recorder;
   private readonly samplerOwner: number;
@@ -272,6 +272,8 @@ export class Simulation {
       this.hw = new Hardware(this.table, cluster.machines, cluster.cores, mem, this.trackMemory, !hermod && cluster.cores <= 32);
     }
     this.jobsOn = new Int32Array(m);
+    // Polls that take no time are answered within the shard's step, from the machines' loads now.
+    if (cluster.pollLatencyMs === 0) this.shardArrival.loads = this.jobsOn;
     this.rec = new Recorder(cfg, m, this.hw);
     this.sampleEvery = (cfg.measureTo - cfg.measureFrom) / Math.max(1, cfg.samples);
   }

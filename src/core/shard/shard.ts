@@ -23,7 +23,12 @@ export interface ShardConfig {
 }
 
 export type ShardInput =
-  | { readonly kind: 'arrive'; readonly job: Job }
+  /**
+   * `loads`, when the driver has them at no cost (the simulator under the paper's assumption 2, where
+   * communication takes no time): jobs on every machine now, by machine id. The shard then reads its
+   * power-of-k polls from it within this step (a placement, no `poll` decision); it does not keep it.
+   */
+  | { readonly kind: 'arrive'; readonly job: Job; readonly loads?: ArrayLike<number> | undefined }
   /** Answer to a poll: jobs on each polled machine, in the poll's order. */
   | { readonly kind: 'polled'; readonly poll: number; readonly loads: readonly number[] }
   | { readonly kind: 'idle-join'; readonly machine: MachineId; readonly freeMB: number; readonly jobs: number }
@@ -58,6 +63,8 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
   private pollDecisions: Mutable<ShardDecision & { kind: 'poll' }>[] = [];
   private readonly places: Mutable<ShardDecision & { kind: 'place' }>[] = [];
   private nPlaces = 0;
+  /** The machines of a poll answered within the step (see ShardInput `loads`). */
+  private readonly polledNow: MachineId[] = [];
 
   constructor(readonly cfg: Readonly<ShardConfig>, private readonly rng: Rng) {
     if (cfg.k < 1) throw new RangeError(`shard ${cfg.id}: k must be ≥ 1, got ${cfg.k}`);
@@ -88,6 +95,10 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     switch (input.kind) {
       case 'arrive':
         this.queue.push(input.job);
+        if (input.loads !== undefined) {
+          this.drain(now, input.loads);
+          return;
+        }
         break;
       case 'polled': {
         const slot = input.poll % this.pollJob.length;
@@ -113,7 +124,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
       default:
         unreachable(input, 'shard input');
     }
-    this.drain(now);
+    this.drain(now, undefined);
   }
 
   ready(): readonly ShardDecision[] {
@@ -131,7 +142,8 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     return Infinity;
   }
 
-  private drain(now: Millis): void {
+  /** Places queued jobs while it can; `loads` (see ShardInput) answers polls at once. */
+  private drain(now: Millis, loads: ArrayLike<number> | undefined): void {
     while (this.queue.length > 0) {
       const useIdle = this.cfg.useIdleList && this.idle.size > 0;
       if (!useIdle && this.inFlight >= this.cfg.maxOutstandingPolls) return;
@@ -140,6 +152,9 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
         const m = this.idle.best();
         this.idle.addJob(m);
         this.placeOn(now, job, m, 'idle-list');
+      } else if (loads !== undefined) {
+        const machines = this.rng.sample(this.cfg.machines, this.cfg.k, this.polledNow);
+        this.placeOn(now, job, this.leastLoadedNow(machines, loads), 'power-of-k');
       } else {
         const poll = this.nextPoll++;
         while (this.pollJob[poll % this.pollJob.length] !== undefined) this.growRing(this.pollJob.length * 2);
@@ -203,6 +218,26 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     }
     this.nPlaces++;
     this.out.push(d);
+  }
+
+  /** `leastLoaded` for a poll answered at once: the loads are read from the machines' vector. */
+  private leastLoadedNow(machines: readonly MachineId[], loads: ArrayLike<number>): MachineId {
+    let best = machines[0] as MachineId;
+    let bestLoad = loads[best] as number;
+    let ties = 1;
+    for (let i = 1; i < machines.length; i++) {
+      const m = machines[i] as MachineId;
+      const l = loads[m] as number;
+      if (l < bestLoad) {
+        best = m;
+        bestLoad = l;
+        ties = 1;
+      } else if (l === bestLoad) {
+        ties++;
+        if (this.rng.int(ties) === 0) best = m;
+      }
+    }
+    return best;
   }
 
   /** Fewest jobs among the polled machines; ties broken uniformly by the shard's stream. */
