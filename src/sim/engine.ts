@@ -218,6 +218,9 @@ export class Simulation {
   /** The inputs stepped at once, never queued (arrivals at shards, completions): one object each. */
   private readonly shardArrival: Mutable<ShardInput & { kind: 'arrive' }> = { kind: 'arrive', job: { id: -1, cls: 0, arrival: 0, fn: 0 }, loads: undefined };
   private readonly completion: Mutable<MachineInput & { kind: 'complete' }> = { kind: 'complete', job: 0, memMB: 0 };
+  /** A placement's arrival stepped at once (see stepShard), and its machine (-1: none pending). */
+  private readonly machineArrival: Mutable<MachineInput & { kind: 'arrive' }> = { kind: 'arrive', job: { id: -1, cls: 0, arrival: 0, fn: 0 }, memMB: 0 };
+  private arrivingAt = -1;
   private readonly rec: Recorder;
   private readonly samplerOwner: number;
   private readonly trackMemory: boolean;
@@ -447,8 +450,17 @@ export class Simulation {
     const s = this.shards[index] as Shard;
     s.step(this.now, input);
     const ds = s.ready();
-    for (let i = 0; i < ds.length; i++) this.shardDecision(s, ds[i] as ShardDecision);
+    for (let i = 0; i < ds.length; i++) this.shardDecision(s, ds[i] as ShardDecision, ds[ds.length - 1] as ShardDecision);
     s.advance();
+    // A placement that was the step's last decision, with no mail before it: its machine is stepped
+    // now, exactly as the mailbox would deliver it next (see shardDecision).
+    const m = this.arrivingAt;
+    if (m >= 0) {
+      this.arrivingAt = -1;
+      const renew = this.renewing === m;
+      if (renew) this.renewing = -1;
+      this.stepMachine(m, this.machineArrival, renew);
+    }
   }
 
   /** Steps a machine, carries out its decisions and reschedules its wake-up (`renew`: see `reschedule`). */
@@ -467,7 +479,8 @@ export class Simulation {
     this.reschedule(index, renew);
   }
 
-  private shardDecision(s: Shard, d: ShardDecision): void {
+  /** `last`: the step's last decision. */
+  private shardDecision(s: Shard, d: ShardDecision, last: ShardDecision): void {
     switch (d.kind) {
       case 'poll': {
         if (this.cfg.cluster.pollLatencyMs > 0) {
@@ -484,6 +497,13 @@ export class Simulation {
         this.hw.advanceTo(d.machine, this.now);
         this.hw.place(d.machine, sj.k);
         this.rec.placed(d.via, d.waited);
+        if (this.mail.length === 0 && d === last) {
+          const input = this.machineArrival;
+          input.job = sj;
+          input.memMB = this.table.d[sj.k + MEM_INIT] as number;
+          this.arrivingAt = d.machine;
+          break;
+        }
         const input = this.machineArrivals.pop() ?? { kind: 'arrive', job: sj, memMB: 0 };
         input.job = sj;
         input.memMB = this.table.d[sj.k + MEM_INIT] as number;
