@@ -24,6 +24,11 @@ export class MultiQueue {
     return this.queues[cls]?.length ?? 0;
   }
 
+  /** Does the job's class have a queue here? (`push` throws if not.) */
+  accepts(job: Job): boolean {
+    return this.queues[job.cls] !== undefined;
+  }
+
   push(job: Job): void {
     const q = this.queues[job.cls];
     if (!q) throw new RangeError(`job ${job.id} has class ${job.cls}, but the shard has ${this.queues.length} classes`);

@@ -200,6 +200,16 @@ describe('Shard placement by power-of-k polling', () => {
   });
 });
 
+describe('Shard arrivals', () => {
+  it('refuses a job whose class the price table does not have, whether or not others wait', () => {
+    const s = shard({ k: 2, machines: 4 });
+    expect(() => s.step(0, { kind: 'arrive', job: job(1, 9, 0), loads: [0, 0, 0, 0] })).toThrow(/job 1 has class 9, but the shard has 4 classes/);
+    expect(() => s.step(0, { kind: 'arrive', job: job(2, -1, 0) })).toThrow(/job 2 has class -1/);
+    expect(take(s)).toEqual([]);
+    expect(s.waiting).toBe(0);
+  });
+});
+
 describe('Shard polls answered within the step (arrivals with the machines’ loads)', () => {
   it('places at once on the least-loaded of the k machines it samples, with no poll decision', () => {
     const loads = [9, 9, 9, 9, 9, 9, 9, 9, 9, 9];

@@ -93,13 +93,20 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
 
   step(now: Millis, input: ShardInput): void {
     switch (input.kind) {
-      case 'arrive':
+      case 'arrive': {
+        const useIdle = this.cfg.useIdleList && this.idle.size > 0;
+        if (this.queue.length === 0 && (useIdle || this.inFlight < this.cfg.maxOutstandingPolls) && this.queue.accepts(input.job)) {
+          // Nothing waits: the multi-queue would hand this job straight back.
+          this.place(now, input.job, useIdle, input.loads);
+          return;
+        }
         this.queue.push(input.job);
         if (input.loads !== undefined) {
           this.drain(now, input.loads);
           return;
         }
         break;
+      }
       case 'polled': {
         const slot = input.poll % this.pollJob.length;
         const job = this.pollJob[slot];
@@ -147,34 +154,38 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     while (this.queue.length > 0) {
       const useIdle = this.cfg.useIdleList && this.idle.size > 0;
       if (!useIdle && this.inFlight >= this.cfg.maxOutstandingPolls) return;
-      const job = this.queue.pop(now) as Job;
-      if (useIdle) {
-        const m = this.idle.best();
-        this.idle.addJob(m);
-        this.placeOn(now, job, m, 'idle-list');
-      } else if (loads !== undefined) {
-        const machines = this.rng.sample(this.cfg.machines, this.cfg.k, this.polledNow);
-        this.placeOn(now, job, this.leastLoadedNow(machines, loads), 'power-of-k');
+      this.place(now, this.queue.pop(now) as Job, useIdle, loads);
+    }
+  }
+
+  /** Places `job` from the idle list, or by a poll (answered at once from `loads`, if given). */
+  private place(now: Millis, job: Job, useIdle: boolean, loads: ArrayLike<number> | undefined): void {
+    if (useIdle) {
+      const m = this.idle.best();
+      this.idle.addJob(m);
+      this.placeOn(now, job, m, 'idle-list');
+    } else if (loads !== undefined) {
+      const machines = this.rng.sample(this.cfg.machines, this.cfg.k, this.polledNow);
+      this.placeOn(now, job, this.leastLoadedNow(machines, loads), 'power-of-k');
+    } else {
+      const poll = this.nextPoll++;
+      while (this.pollJob[poll % this.pollJob.length] !== undefined) this.growRing(this.pollJob.length * 2);
+      const slot = poll % this.pollJob.length;
+      const machines = this.rng.sample(this.cfg.machines, this.cfg.k, this.pollMachines[slot]);
+      this.pollId[slot] = poll;
+      this.pollJob[slot] = job;
+      this.inFlight++;
+      // The position's poll decision is free: the poll that used it last was answered.
+      let d = this.pollDecisions[slot];
+      if (d === undefined) {
+        d = { kind: 'poll', poll, job: job.id, machines };
+        this.pollDecisions[slot] = d;
       } else {
-        const poll = this.nextPoll++;
-        while (this.pollJob[poll % this.pollJob.length] !== undefined) this.growRing(this.pollJob.length * 2);
-        const slot = poll % this.pollJob.length;
-        const machines = this.rng.sample(this.cfg.machines, this.cfg.k, this.pollMachines[slot]);
-        this.pollId[slot] = poll;
-        this.pollJob[slot] = job;
-        this.inFlight++;
-        // The position's poll decision is free: the poll that used it last was answered.
-        let d = this.pollDecisions[slot];
-        if (d === undefined) {
-          d = { kind: 'poll', poll, job: job.id, machines };
-          this.pollDecisions[slot] = d;
-        } else {
-          d.poll = poll;
-          d.job = job.id;
-          d.machines = machines;
-        }
-        this.out.push(d);
+        d.poll = poll;
+        d.job = job.id;
+        d.machines = machines;
       }
+      this.out.push(d);
     }
   }
 
