@@ -25,22 +25,23 @@ function splitmix32(x: number): [number, number] {
  * and is cheap in JavaScript's 32-bit integer arithmetic.
  */
 export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
+  /**
+   * The state words a, b, c, d. In an Int32Array, not four fields: a 32-bit value is outside V8's
+   * small-integer range half the time, and a field then holds it boxed, behind one more load.
+   */
+  private readonly s = new Int32Array(4);
   /** The seed and name this stream was built from (for error messages). */
   readonly label: string;
 
   constructor(seed: number | string, name = '') {
     this.label = `${String(seed)}${name ? `/${name}` : ''}`;
     // Hash the whole label: "1"+"0" and "10"+"" must not give the same stream.
-    let s = fnv1a(this.label);
-    let v: number;
-    [s, v] = splitmix32(s); this.a = v;
-    [s, v] = splitmix32(s); this.b = v;
-    [s, v] = splitmix32(s); this.c = v;
-    [, v] = splitmix32(s); this.d = v;
+    let h = fnv1a(this.label);
+    for (let i = 0; i < 4; i++) {
+      let v: number;
+      [h, v] = splitmix32(h);
+      this.s[i] = v;
+    }
     for (let i = 0; i < 12; i++) this.u32();
   }
 
@@ -51,12 +52,13 @@ export class Rng {
 
   /** Uniform 32-bit unsigned integer. */
   u32(): number {
-    const a = this.a, b = this.b, c = this.c, d = this.d;
+    const st = this.s;
+    const a = st[0] as number, b = st[1] as number, c = st[2] as number, d = st[3] as number;
     const t = (((a + b) | 0) + d) | 0;
-    this.d = (d + 1) | 0;
-    this.a = b ^ (b >>> 9);
-    this.b = (c + (c << 3)) | 0;
-    this.c = ((c << 21) | (c >>> 11)) + t | 0;
+    st[3] = (d + 1) | 0;
+    st[0] = b ^ (b >>> 9);
+    st[1] = (c + (c << 3)) | 0;
+    st[2] = ((c << 21) | (c >>> 11)) + t | 0;
     return t >>> 0;
   }
 
