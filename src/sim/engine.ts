@@ -1,6 +1,8 @@
 // The discrete-event engine: drives the policy core (shards, machines, or the EDF oracle) in virtual
 // time over a simulated cluster. Messages between core objects go through a mailbox, in order, exactly
-// as the live system's transport carries them (with zero latency: the paper's assumption 2).
+// as the live system's transport carries them (with zero latency: the paper's assumption 2); a message
+// the mailbox would deliver next anyway is stepped at once, and zero-latency polls are answered within
+// the shard's step from the machines' loads.
 
 import type { Millis, Mutable } from '../core/types.ts';
 import { unreachable } from '../core/types.ts';
