@@ -51,6 +51,8 @@ for (const c of cases) {
     load: Number(c.args[3]),
     runs: samples.length,
     medianJobsPerSec: median(samples.map((s) => s.jobsPerSec)),
+    // Every run, in order: this machine's speed drifts, and the spread says by how much.
+    jobsPerSecRuns: samples.map((s) => Math.round(s.jobsPerSec)),
     medianWallS: median(samples.map((s) => s.wallMs)) / 1000,
     maxRssMB: Math.max(...samples.map((s) => s.maxRssMB)),
     eventsPerJob: (samples[0] as Sample).events / (samples[0] as Sample).jobs,
@@ -58,9 +60,12 @@ for (const c of cases) {
 }
 
 const pad = (s: string, n: number): string => s.padStart(n);
-process.stdout.write(`\n${'case'.padEnd(28)}${pad('jobs', 12)}${pad('jobs/s (median)', 17)}${pad('wall s', 9)}${pad('peak RSS MB', 13)}\n`);
+const k = (x: number): string => `${Math.round(x / 1000).toLocaleString('en-US')}k`;
+process.stdout.write(`\n${'case'.padEnd(28)}${pad('jobs', 12)}${pad('jobs/s (median)', 17)}${pad('runs min-max', 16)}${pad('wall s', 9)}${pad('peak RSS MB', 13)}\n`);
 for (const r of results) {
-  process.stdout.write(`${String(r.case).padEnd(28)}${pad(String(r.jobs), 12)}${pad(Math.round(r.medianJobsPerSec as number).toLocaleString('en-US'), 17)}${pad((r.medianWallS as number).toFixed(1), 9)}${pad((r.maxRssMB as number).toFixed(0), 13)}\n`);
+  const runs = r.jobsPerSecRuns as number[];
+  const spread = runs.length > 1 ? `${k(Math.min(...runs))}-${k(Math.max(...runs))}` : '';
+  process.stdout.write(`${String(r.case).padEnd(28)}${pad(String(r.jobs), 12)}${pad(Math.round(r.medianJobsPerSec as number).toLocaleString('en-US'), 17)}${pad(spread, 16)}${pad((r.medianWallS as number).toFixed(1), 9)}${pad((r.maxRssMB as number).toFixed(0), 13)}\n`);
 }
 const doc = { kind: 'sim', date: new Date().toISOString(), quick, node: process.version, cpu: os.cpus()[0]?.model ?? '?', cores: os.cpus().length, results };
 const dir = join(import.meta.dirname, 'results');
