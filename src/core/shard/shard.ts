@@ -166,7 +166,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
       this.placeOn(now, job, m, 'idle-list');
     } else if (loads !== undefined) {
       const machines = this.rng.sample(this.cfg.machines, this.cfg.k, this.polledNow);
-      this.placeOn(now, job, this.leastLoadedNow(machines, loads), 'power-of-k');
+      this.placeOn(now, job, this.leastLoaded(machines, loads, true), 'power-of-k');
     } else {
       const poll = this.nextPoll++;
       while (this.pollJob[poll % this.pollJob.length] !== undefined) this.growRing(this.pollJob.length * 2);
@@ -231,14 +231,20 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     this.out.push(d);
   }
 
-  /** `leastLoaded` for a poll answered at once: the loads are read from the machines' vector. */
-  private leastLoadedNow(machines: readonly MachineId[], loads: ArrayLike<number>): MachineId {
+  /**
+   * Fewest jobs among the polled machines; ties broken uniformly by the shard's stream. `loads` is in
+   * the poll's order (an answer), or with `byMachine` indexed by machine id (a poll answered at once).
+   */
+  private leastLoaded(machines: readonly MachineId[], loads: ArrayLike<number>, byMachine = false): MachineId {
+    if (!byMachine && loads.length !== machines.length) {
+      throw new InvariantError(`shard ${this.cfg.id}: poll answered with ${loads.length} loads for ${machines.length} machines`, { seed: this.rng.label });
+    }
     let best = machines[0] as MachineId;
-    let bestLoad = loads[best] as number;
+    let bestLoad = loads[byMachine ? best : 0] as number;
     let ties = 1;
     for (let i = 1; i < machines.length; i++) {
       const m = machines[i] as MachineId;
-      const l = loads[m] as number;
+      const l = loads[byMachine ? m : i] as number;
       if (l < bestLoad) {
         best = m;
         bestLoad = l;
@@ -246,28 +252,6 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
       } else if (l === bestLoad) {
         ties++;
         if (this.rng.int(ties) === 0) best = m;
-      }
-    }
-    return best;
-  }
-
-  /** Fewest jobs among the polled machines; ties broken uniformly by the shard's stream. */
-  private leastLoaded(machines: readonly MachineId[], loads: readonly number[]): MachineId {
-    if (loads.length !== machines.length) {
-      throw new InvariantError(`shard ${this.cfg.id}: poll answered with ${loads.length} loads for ${machines.length} machines`, { seed: this.rng.label });
-    }
-    let best = machines[0] as MachineId;
-    let bestLoad = loads[0] as number;
-    let ties = 1;
-    for (let i = 1; i < machines.length; i++) {
-      const l = loads[i] as number;
-      if (l < bestLoad) {
-        best = machines[i] as MachineId;
-        bestLoad = l;
-        ties = 1;
-      } else if (l === bestLoad) {
-        ties++;
-        if (this.rng.int(ties) === 0) best = machines[i] as MachineId;
       }
     }
     return best;
