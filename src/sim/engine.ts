@@ -452,7 +452,7 @@ export class Simulation {
     const s = this.shards[index] as Shard;
     s.step(this.now, input);
     const ds = s.ready();
-    for (let i = 0; i < ds.length; i++) this.shardDecision(s, ds[i] as ShardDecision, ds[ds.length - 1] as ShardDecision);
+    for (let i = 0; i < ds.length; i++) this.shardDecision(s, ds[i] as ShardDecision, i === ds.length - 1);
     s.advance();
     // A placement that was the step's last decision, with no mail before it: its machine is stepped
     // now, exactly as the mailbox would deliver it next (see shardDecision).
@@ -481,17 +481,14 @@ export class Simulation {
     this.reschedule(index, renew);
   }
 
-  /** `last`: the step's last decision. */
-  private shardDecision(s: Shard, d: ShardDecision, last: ShardDecision): void {
+  /** `last`: `d` is the step's last decision. */
+  private shardDecision(s: Shard, d: ShardDecision, last: boolean): void {
     switch (d.kind) {
       case 'poll': {
-        if (this.cfg.cluster.pollLatencyMs > 0) {
-          // The decision object is the shard's until its advance(): the answer keeps what it needs.
-          const poll = d.poll, machines = d.machines;
-          this.later.push(this.now + this.cfg.cluster.pollLatencyMs, Target.Shard, s.cfg.id, () => this.pollAnswer(poll, machines));
-        } else {
-          this.deliver(Target.Shard, s.cfg.id, this.pollAnswer(d.poll, d.machines));
-        }
+        // Only with pollLatencyMs > 0: otherwise the shard answers its polls itself (see `arrive`).
+        // The decision object is the shard's until its advance(): the answer keeps what it needs.
+        const poll = d.poll, machines = d.machines;
+        this.later.push(this.now + this.cfg.cluster.pollLatencyMs, Target.Shard, s.cfg.id, () => this.pollAnswer(poll, machines));
         break;
       }
       case 'place': {
@@ -499,17 +496,13 @@ export class Simulation {
         this.hw.advanceTo(d.machine, this.now);
         this.hw.place(d.machine, sj.k);
         this.rec.placed(d.via, d.waited);
-        if (this.mail.length === 0 && d === last) {
-          const input = this.machineArrival;
-          input.job = sj;
-          input.memMB = this.table.d[sj.k + MEM_INIT] as number;
-          this.arrivingAt = d.machine;
-          break;
-        }
-        const input = this.machineArrivals.pop() ?? { kind: 'arrive', job: sj, memMB: 0 };
+        // The step's last decision, with no mail before it: stepped at once (see stepShard).
+        const direct = last && this.mail.length === 0;
+        const input = direct ? this.machineArrival : (this.machineArrivals.pop() ?? { kind: 'arrive', job: sj, memMB: 0 });
         input.job = sj;
         input.memMB = this.table.d[sj.k + MEM_INIT] as number;
-        this.deliver(Target.Machine, d.machine, input);
+        if (direct) this.arrivingAt = d.machine;
+        else this.deliver(Target.Machine, d.machine, input);
         break;
       }
       default:

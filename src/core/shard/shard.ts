@@ -92,6 +92,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
   }
 
   step(now: Millis, input: ShardInput): void {
+    let loads: ArrayLike<number> | undefined;
     switch (input.kind) {
       case 'arrive': {
         const useIdle = this.cfg.useIdleList && this.idle.size > 0;
@@ -101,10 +102,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
           return;
         }
         this.queue.push(input.job);
-        if (input.loads !== undefined) {
-          this.drain(now, input.loads);
-          return;
-        }
+        loads = input.loads;
         break;
       }
       case 'polled': {
@@ -131,7 +129,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
       default:
         unreachable(input, 'shard input');
     }
-    this.drain(now, undefined);
+    this.drain(now, loads);
   }
 
   ready(): readonly ShardDecision[] {
