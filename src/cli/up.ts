@@ -6,18 +6,24 @@ import { parse, UsageError } from './args.ts';
 const HELP = `fare up — run Fare on this machine
 
 Usage: fare up [--port 8080] [--host 127.0.0.1] [--data-dir ./.fare] [--policy fare|hermod|fifo]
-               [--cores N] [--strict-priorities] [--no-examples] [--fsync]
+               [--cores N] [--strict-priorities] [--no-examples] [--fsync] [--insecure-single-tenant]
 
 Starts the gateway (AWS Lambda Invoke API and Fare's REST API), one scheduler shard and one worker
 in this process, with all state in an SQLite file under --data-dir. On an empty data dir it deploys
 the examples page-view (high class), profile-view (middle) and image-resize (low). The admin
-credential is created on first start and shown once, or taken from FARE_ADMIN_KEY (<id>:<secret>).
+credential is created on first start and written to <data-dir>/admin-credential (mode 0600; never
+printed), or taken from FARE_ADMIN_KEY (<id>:<secret>). Everything in --data-dir is private to the
+user running Fare (0700/0600); looser modes found at start are tightened, with a line saying so.
 --cores: cores the machine scheduler hands to functions (default: all but one, which is kept for
 Fare's own gateway, shard and runtime API, so the top class never waits for them). Instances run at
 nice -5 (top class) to 0 where permitted, the lowest class SCHED_IDLE; --strict-priorities uses
 SCHED_FIFO by class instead. --port 0 picks a free port. GET /healthz answers when Fare is ready. Stop with Ctrl-C.
 Accepted async invocations and billing records survive a crash or kill -9 of Fare; with --fsync every
-commit is also fsynced, so they survive a power loss too (slower).`;
+commit is also fsynced, so they survive a power loss too (slower).
+Tenants are kept apart by a sandbox per instance (own uid, PID/mount/IPC namespaces, read-only file
+system, private /tmp), which needs root on Linux and a C compiler at install. Where that is missing
+Fare says so and serves one tenant besides admin; --insecure-single-tenant serves several anyway,
+and they can then read each other's data.`;
 
 export async function runUp(args: readonly string[]): Promise<number> {
   const { values, positionals } = parse(args, {
@@ -29,6 +35,7 @@ export async function runUp(args: readonly string[]): Promise<number> {
     'strict-priorities': { type: 'boolean', default: false },
     'no-examples': { type: 'boolean', default: false },
     fsync: { type: 'boolean', default: false },
+    'insecure-single-tenant': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) {
@@ -52,6 +59,7 @@ export async function runUp(args: readonly string[]): Promise<number> {
     dataDir, host: values.host as string, port, policy, strictPriorities: values['strict-priorities'] as boolean,
     examples: !(values['no-examples'] as boolean),
     fsync: values.fsync as boolean,
+    insecureSingleTenant: values['insecure-single-tenant'] as boolean,
     ...(cores !== undefined ? { cores } : {}),
     ...(adminKey ? { adminKey } : {}),
   });
@@ -59,9 +67,12 @@ export async function runUp(args: readonly string[]): Promise<number> {
   out.push(`Fare is up: ${running.url}  (policy ${running.policy}, data in ${dataDir})`);
   out.push(`  AWS Lambda Invoke API: POST ${running.url}/2015-03-31/functions/{name}/invocations (SigV4 or Bearer)`);
   out.push(`  Fare API:              ${running.url}/v1/…   health: ${running.url}/healthz`);
-  if (running.admin) {
-    out.push('', '  Admin credential (shown once — keep it):', `    FARE_KEY=${running.admin.accessKeyId}:${running.admin.secret}`,
-      `    AWS_ACCESS_KEY_ID=${running.admin.accessKeyId} AWS_SECRET_ACCESS_KEY=${running.admin.secret}`);
+  if (running.tightened.length > 0) {
+    out.push(`  Data dir: made ${running.tightened.length} file(s) and folder(s) private (they were readable by other users), e.g. ${running.tightened[0] ?? ''}`);
+  }
+  if (running.adminCredentialFile !== undefined) {
+    out.push('', `  Admin credential: written to ${running.adminCredentialFile} (readable by this user only; not printed here,`,
+      '    so it stays out of logs). Load it with:', `    export $(grep -v '^#' ${running.adminCredentialFile} | xargs)`);
   } else {
     out.push(adminKey ? '  Admin credential: from FARE_ADMIN_KEY' : '  Admin credential: created on first start (not shown again)');
   }

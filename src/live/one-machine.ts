@@ -3,7 +3,7 @@
 // policy core's `Shard` and `Machine` driven in real time; instances are real processes.
 
 import { availableParallelism, getPriority, setPriority } from 'node:os';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, relative, sep } from 'node:path';
 import { DEFAULT_PRICE_TABLE, type PriceTable } from '../core/classes.ts';
@@ -15,7 +15,7 @@ import type { SelectionRule } from '../core/shard/multi-queue.ts';
 import { DB_FILE, LOG_TEXT_MAX_BYTES, openStore, stageCode, type CodeFile, type Store } from './store/index.ts';
 import { AsyncRunner, createGateway, type Gateway, type Platform, type PlatformResult } from './gateway/index.ts';
 import { InstancePool } from './runtime/pool.ts';
-import { capabilities, describeCapabilities } from './runtime/capabilities.ts';
+import { capabilities, describeCapabilities, isolatesTenants } from './runtime/capabilities.ts';
 import { reapStaleGroups } from './runtime/cgroups.ts';
 import { MachineDriver, type Executor } from './worker/machine-driver.ts';
 import { ShardHost } from './worker/shard-host.ts';
@@ -40,6 +40,12 @@ export interface UpOptions {
   readonly prices?: PriceTable;
   /** fsync every commit (survives power loss, not only a crash of Fare); slower. */
   readonly fsync?: boolean;
+  /**
+   * Serve several tenants even where the machine cannot keep them apart (no instance sandbox): they
+   * can then read and signal each other's instances. Without it, such a machine serves one tenant
+   * besides the administrators' own.
+   */
+  readonly insecureSingleTenant?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -47,8 +53,13 @@ export interface Running {
   readonly url: string;
   readonly port: number;
   readonly policy: LivePolicy;
-  /** The admin credential, when it was created by this start (shown once). */
-  readonly admin: { readonly accessKeyId: string; readonly secret: string } | undefined;
+  /**
+   * Where the admin credential created by this start was written (0600, in the data dir), so it is
+   * never printed to a stream that may be logged; undefined when none was created.
+   */
+  readonly adminCredentialFile: string | undefined;
+  /** Paths of the data dir that were readable by other users and were made private at start. */
+  readonly tightened: readonly string[];
   readonly capabilities: readonly string[];
   readonly examples: readonly string[];
   readonly store: Store;
@@ -94,16 +105,42 @@ const EXAMPLES: readonly { name: string; dir: string; runtime: RuntimeName; hand
 
 const EXAMPLES_DIR = join(import.meta.dirname, '..', '..', 'examples', 'functions');
 
+/** The file, in the data dir, that holds the admin credential created on first start. */
+export const ADMIN_CREDENTIAL_FILE = 'admin-credential';
+
 export async function up(opts: UpOptions): Promise<Running> {
   const log = opts.log ?? (() => {});
   const prices = opts.prices ?? DEFAULT_PRICE_TABLE;
-  mkdirSync(opts.dataDir, { recursive: true });
+  // Everything Fare writes is private to its user from the moment it exists (the data dir, the
+  // database and its journal, code, the credential file); instance directories set their own modes.
+  process.umask(0o077);
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const fresh = !existsSync(join(opts.dataDir, DB_FILE));
   const store = openStore({ dataDir: opts.dataDir, fsync: opts.fsync ?? false, checkpoints: 'background' });
   const admin = await store.bootstrapAdmin('admin', opts.adminKey === undefined ? undefined : parseKey(opts.adminKey));
+  let adminCredentialFile: string | undefined;
+  if (admin) {
+    adminCredentialFile = join(opts.dataDir, ADMIN_CREDENTIAL_FILE);
+    const text = `# Fare's admin credential, created ${new Date().toISOString()}. Keep it secret; delete this file once you have stored it elsewhere.\n` +
+      `FARE_KEY=${admin.accessKeyId}:${admin.secret}\nAWS_ACCESS_KEY_ID=${admin.accessKeyId}\nAWS_SECRET_ACCESS_KEY=${admin.secret}\n`;
+    writeFileSync(adminCredentialFile, text, { mode: 0o600, flag: 'w' });
+  }
 
   const caps = capabilities();
   const capLines = describeCapabilities(caps);
+  const tenancy = isolatesTenants(caps) || opts.insecureSingleTenant === true ? 'multi' : 'single';
+  if (!isolatesTenants(caps)) {
+    const served = store.tenants.list().filter((t) => t.id !== 'admin');
+    capLines.push(tenancy === 'single'
+      ? 'tenants: ONE besides admin, as this machine cannot isolate them (--insecure-single-tenant to serve more, unsafely)'
+      : 'tenants: several, WITHOUT isolation between them (--insecure-single-tenant): they can read each other\'s data');
+    if (tenancy === 'single' && served.length > 1) {
+      store.close();
+      throw Object.assign(new Error(
+        `FARE_E_SINGLE_TENANT: this machine cannot keep tenants apart (${caps.sandbox.why}), and the data dir holds ${served.length} tenants besides admin (${served.map((t) => t.id).join(', ')}): ` +
+        'run Fare as root on Linux with a C compiler for its sandbox helper, or start with --insecure-single-tenant to serve them anyway (they could then read each other\'s data)'), { code: 'FARE_E_SINGLE_TENANT' });
+    }
+  }
   const nice = canRaisePriority();
   capLines.push(nice
     ? 'kernel priorities: instances by class from nice −5 (top class) to 0, SCHED_IDLE for the lowest'
@@ -121,8 +158,8 @@ export async function up(opts: UpOptions): Promise<Running> {
   const pool = new InstancePool({
     maxInstances: Math.max(64, cores * 32),
     idleTimeoutMs: 10 * 60_000,
-    // An invocation's output is kept up to what its stored log entry holds (`fare logs NAME`).
-    instanceOptions: { logTailBytes: LOG_TEXT_MAX_BYTES },
+    // An invocation's output is kept up to what its stored log entry holds (`fare logs NAME`), less room for START/END/REPORT.
+    instanceOptions: { logTailBytes: LOG_TEXT_MAX_BYTES - 1024 },
     onStart: (requestId, instance) => {
       // Kernel priorities as an assist to the machine scheduler (never under hermod: classes ignored).
       if (policy === 'hermod') return;
@@ -182,6 +219,11 @@ export async function up(opts: UpOptions): Promise<Running> {
     },
     enqueued: () => late.runner?.wake(),
     budgetCheck: (tenant) => store.budgetState(tenant),
+    tenancy,
+    functionChanged: (tenant, name, version) => {
+      if (version === null) pool.retireAll(tenant, name);
+      else pool.retire(tenant, name, version);
+    },
   };
   const gateway: Gateway = createGateway({ store, platform });
   const runner = new AsyncRunner({ store, platform, contexts: gateway.context.contexts });
@@ -207,7 +249,8 @@ export async function up(opts: UpOptions): Promise<Running> {
   let closing: Promise<void> | undefined;
   return {
     url, port, policy, store,
-    admin: admin ? { accessKeyId: admin.accessKeyId, secret: admin.secret } : undefined,
+    adminCredentialFile,
+    tightened: store.tightened,
     capabilities: capLines,
     examples,
     close: () => (closing ??= (async () => {

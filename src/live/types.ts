@@ -62,6 +62,11 @@ export interface InvokeOutcome {
   /** This invocation started a new instance; `initMs` is how long the cold start took. */
   readonly coldStart: boolean;
   readonly initMs: number;
-  /** Tail of what the instance printed during the invocation. */
+  /**
+   * What the instance printed during the invocation: all of it, or when it printed more than is kept,
+   * its beginning and its end around a line saying how much was left out.
+   */
   readonly logs: string;
+  /** Bytes of output left out of `logs` (absent or 0: nothing was). */
+  readonly logsOmittedBytes?: number;
 }

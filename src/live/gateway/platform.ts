@@ -48,6 +48,20 @@ export interface Platform {
    * `store.budgetState(tenant)` is a complete implementation; a platform may cache it.
    */
   budgetCheck(tenant: string): BudgetState;
+
+  /**
+   * Whether this machine keeps tenants apart (every instance in its own sandbox). `single`: it does
+   * not, so the gateway refuses to create a tenant beside the administrators' own and one other.
+   * Default `multi`.
+   */
+  readonly tenancy?: 'multi' | 'single';
+
+  /**
+   * A function's code or configuration changed (`version`: the new one) or it was deleted (null):
+   * instances of its older versions must not run again — idle ones are killed now, busy ones when
+   * their invocation ends. Must not throw.
+   */
+  functionChanged?(tenant: string, name: string, version: number | null): void;
 }
 
 export function isThrottled(r: PlatformResult): r is PlatformThrottled {

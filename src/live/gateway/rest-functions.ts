@@ -181,6 +181,7 @@ async function putFunction(r: RestRequest): Promise<void> {
   const cur = r.ctx.store.functions.get(tenant, name);
   const cfg = resolveConfig(r, settings, cur);
   const { record, created } = await deployZip(r, tenant, name, cfg, zip);
+  r.ctx.platform.functionChanged?.(tenant, name, record.version);
   sendJson(r.res, created ? 201 : 200, functionView(record, r.ctx.region));
 }
 
@@ -193,12 +194,14 @@ async function patchFunction(r: RestRequest): Promise<void> {
   const cfg = resolveConfig(r, settings, cur);
   if (zip !== undefined) {
     const { record } = await deployZip(r, tenant, name, cfg, zip);
+    r.ctx.platform.functionChanged?.(tenant, name, record.version);
     sendJson(r.res, 200, functionView(record, r.ctx.region));
     return;
   }
   checkHandlerPresent(cfg, (p) => existsSync(join(cur.codeDir, p)), () => []);
   const record = r.ctx.store.functions.update(tenant, name, cfg);
   if (record === undefined) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}`);
+  r.ctx.platform.functionChanged?.(tenant, name, record.version);
   sendJson(r.res, 200, functionView(record, r.ctx.region));
 }
 
@@ -214,6 +217,7 @@ function deleteFunction(r: RestRequest): void {
   const name = fnName(r);
   const tenant = owner(r);
   if (!r.ctx.store.functions.delete(tenant, name)) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}`);
+  r.ctx.platform.functionChanged?.(tenant, name, null);
   sendEmpty(r.res, 204);
 }
 

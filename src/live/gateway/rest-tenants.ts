@@ -43,9 +43,23 @@ const NEW_GRANT = object({
   owner: optional(TENANT_ID),
 });
 
+/** The administrators' own tenant, which `fare up` creates: never counted as a served tenant. */
+const ADMIN_TENANT = 'admin';
+
 async function createTenant(r: RestRequest): Promise<void> {
   requireAdmin(r.principal, 'create tenants');
   const input = jsonBody(r, NEW_TENANT);
+  if (r.ctx.platform.tenancy === 'single') {
+    const others = r.ctx.store.tenants.list().filter((t) => t.id !== ADMIN_TENANT);
+    if (others.length > 0) {
+      throw new ApiError({
+        status: 409,
+        code: 'FARE_E_SINGLE_TENANT',
+        message: `this machine cannot keep tenants apart (no instance sandbox: see the "isolation:" line Fare printed at start), so it serves one tenant besides ${ADMIN_TENANT}, and ${others.map((t) => t.id).join(', ')} exists: run Fare as root on Linux with a C compiler (for its sandbox helper), or start it with --insecure-single-tenant to serve several tenants that can then read each other's data`,
+        lambdaType: 'ResourceConflictException',
+      });
+    }
+  }
   try {
     const { tenant, credential } = await r.ctx.store.createTenant(
       { id: input.id, ...defined({ name: input.name, budgetMicroCents: input.budgetMicroCents, overBudget: input.overBudget }) },

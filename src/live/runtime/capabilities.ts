@@ -1,17 +1,32 @@
 // What this machine lets the worker do with function processes, probed once: cgroups (which version,
-// which controllers are writable), the freezer, real-time and idle scheduling, dropping to an
-// unprivileged user, and the interpreters. Every mechanism has a fallback; `describeCapabilities`
-// says in one line each which one is in use, for Fare's start-up message.
+// which controllers are writable), the freezer, real-time and idle scheduling, the instance sandbox
+// (own uid, namespaces), and the interpreters. Every mechanism has a fallback; `describeCapabilities`
+// says in one line each which one is in use, for Fare's start-up message, and `isolatesTenants`
+// whether tenants are kept apart.
 
 import { spawnSync } from 'node:child_process';
-import { userInfo } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
 import { chooseMechanisms, type CgroupParents, type Mechanisms, probeCgroupParents } from './cgroups.ts';
 import { executableBy, findExecutable, type RunAs } from './proc.ts';
+import { DEFAULT_MAX_TASKS, probeSandbox, type SandboxSupport } from './sandbox.ts';
+import { DEFAULT_UID_RANGE, subordinateOverlaps, type UidRange } from './uids.ts';
 
 export interface Capabilities {
   readonly root: boolean;
-  /** The user function code runs as: `nobody` (or the configured user) when root, else null (as ourselves). */
+  /**
+   * The user function code runs as without the sandbox: `nobody` (or the configured user) when root,
+   * else null (as ourselves). With the sandbox each instance has its own uid from `uidRange`.
+   */
   readonly runAs: RunAs | null;
+  /** The instance sandbox (own uid and namespaces per instance), when the machine allows it. */
+  readonly sandbox: SandboxSupport;
+  /** Uids (and gids) instances get under the sandbox. */
+  readonly uidRange: UidRange;
+  /** Where instance directories go: outside every place the sandbox covers with a private scratch dir. */
+  readonly instancesDir: string;
+  /** Tasks (processes + threads) one instance may have, where a pids controller is writable. */
+  readonly maxTasks: number;
   /** `setpriv`, used to join the instance's cgroups as root and then drop to `runAs` before exec. */
   readonly setpriv: string | null;
   readonly cgroups: CgroupParents;
@@ -32,6 +47,11 @@ export interface ProbeOptions {
   readonly runAs?: RunAs;
   /** Name of the Fare parent group under this process's own group (default `fare`). */
   readonly cgroupName?: string;
+  /** Instance uids (default 100000–165535). */
+  readonly uidRange?: UidRange;
+  /** Instance directories (default `/var/lib/fare/instances` with the sandbox, else `<tmp>/fare-instances`). */
+  readonly instancesDir?: string;
+  readonly maxTasks?: number;
 }
 
 const NOBODY: RunAs = { uid: 65534, gid: 65534 };
@@ -62,9 +82,15 @@ export function probeCapabilities(opts: ProbeOptions = {}): Capabilities {
   };
   const node = executableBy(process.execPath, runAs) ? process.execPath : findExecutable('node', runAs);
   const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim());
+  const sandbox = probeSandbox(root);
   return {
     root,
     runAs,
+    sandbox,
+    uidRange: opts.uidRange ?? DEFAULT_UID_RANGE,
+    // Not under /tmp: the sandbox covers /tmp (and the other shared places) with the instance's scratch dir.
+    instancesDir: opts.instancesDir ?? process.env['FARE_INSTANCES_DIR'] ?? (sandbox.helper !== null ? '/var/lib/fare/instances' : join(tmpdir(), 'fare-instances')),
+    maxTasks: opts.maxTasks ?? DEFAULT_MAX_TASKS,
     setpriv,
     cgroups,
     mechanisms: chooseMechanisms(cgroups),
@@ -74,6 +100,15 @@ export function probeCapabilities(opts: ProbeOptions = {}): Capabilities {
     clockTicks: Number.isInteger(ticks) && ticks > 0 ? ticks : 100,
     curl: findExecutable('curl', runAs),
   };
+}
+
+/**
+ * Whether tenants are kept apart: every instance in its own sandbox. Without it (not root, no C
+ * compiler for the helper, no namespaces) all instances share one user and can read and signal each
+ * other, so Fare serves one tenant only unless told `--insecure-single-tenant`.
+ */
+export function isolatesTenants(c: Capabilities): boolean {
+  return c.sandbox.helper !== null;
 }
 
 let cached: Capabilities | null = null;
@@ -106,10 +141,21 @@ export function describeCapabilities(c: Capabilities): string[] {
   lines.push(
     `priorities: ${s.chrt === null ? 'none (chrt not found)' : `chrt: SCHED_IDLE ${s.idle ? 'yes' : 'no'}, SCHED_FIFO ${s.fifo ? 'yes' : 'no (strict mode unavailable)'}`}`,
   );
+  if (c.sandbox.helper !== null) {
+    const overlaps = subordinateOverlaps(c.uidRange);
+    lines.push(
+      `isolation: each instance in its own sandbox — its own uid/gid (from ${c.uidRange.first}), PID, mount and IPC namespaces, a read-only file system, a private /tmp (fare-sandbox)` +
+        (overlaps.length > 0 ? `; WARNING: the uid range overlaps ${overlaps.join(', ')}: give Fare another range` : ''),
+    );
+  } else {
+    lines.push(
+      c.root && c.runAs
+        ? `isolation: NONE between tenants (${c.sandbox.why}): every function runs as uid ${c.runAs.uid}/gid ${c.runAs.gid}${c.setpriv ? ' (setpriv after joining cgroups)' : ' (no setpriv: cgroups are joined just after spawn)'}`
+        : `isolation: NONE between tenants (${c.sandbox.why}): functions run as this user (uid ${userInfo().uid})`,
+    );
+  }
   lines.push(
-    c.root && c.runAs
-      ? `isolation: functions run as uid ${c.runAs.uid}/gid ${c.runAs.gid}${c.setpriv ? ' (setpriv after joining cgroups)' : ' (no setpriv: cgroups are joined just after spawn)'}`
-      : `isolation: not root, functions run as this user (uid ${userInfo().uid})`,
+    `limits: ${m.pids === 'none' ? 'no pids controller writable: an instance may fork without bound' : `${c.maxTasks} tasks per instance (cgroup ${m.pids === 'cgroup-v1' ? 'v1' : 'v2'} pids)`}; ${m.freezer === 'signals' ? 'idle instances are not frozen (no freezer cgroup)' : 'instances frozen between invocations'}; ${m.kill === 'cgroup-v2' ? 'killed whole with cgroup.kill' : 'killed pid by pid'}`,
   );
   lines.push(`runtimes: nodejs ${c.node ?? 'unavailable (no node the function user can run)'}; python ${c.python3 ?? 'unavailable (no python3 the function user can run)'}; provided always`);
   return lines;

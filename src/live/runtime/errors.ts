@@ -10,7 +10,9 @@ export type RuntimeErrorCode =
   /** The pool is at its instance cap and has no idle instance to evict: queue and retry. */
   | 'FARE_E_POOL_FULL'
   /** The function's runtime cannot run on this machine (e.g. no python3 the function user can execute). */
-  | 'FARE_E_RUNTIME_UNAVAILABLE';
+  | 'FARE_E_RUNTIME_UNAVAILABLE'
+  /** Every uid of the instance range is taken (by this and other Fare processes on the machine). */
+  | 'FARE_E_UIDS_EXHAUSTED';
 
 export class FareRuntimeError extends Error {
   constructor(

@@ -1,12 +1,14 @@
 // One instance: one process of one function version, running one invocation at a time through its
-// own Lambda Runtime API server. It owns the process, its cgroups and its directory, and carries out
-// the worker's mechanism requests: start, invoke, freeze/thaw (preemption), scheduling priority, kill.
+// own Lambda Runtime API server. It owns the process, its sandbox (uid, namespaces), its cgroups and
+// its directory, and carries out the worker's mechanism requests: start, invoke, freeze/thaw
+// (preemption), scheduling priority, kill. Between invocations it is frozen ("parked", as Lambda
+// freezes an execution environment): it uses no CPU that no invocation pays for.
 
 import type { ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { setPriority, tmpdir } from 'node:os';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { FunctionSpec, InvokeOutcome, InvokeRequest } from '../types.ts';
@@ -17,9 +19,19 @@ import { findRuntimesDir, JOIN_FAILED, launch, runtimeCommand, runtimeEnv, runti
 import { InvocationMeter, LogTail, type Measured, type Probe } from './meter.ts';
 import { describeExit, type ExitInfo, handledOutcome, okOutcome, unhandledOutcome } from './outcomes.ts';
 import { PausableTimer } from './pausable-timer.ts';
-import { processGroupCpuNs, processGroupPids, residentBytes, type RunAs } from './proc.ts';
+import { processGroupCpuNs, processGroupPids, processGroupResidentBytes, type RunAs } from './proc.ts';
 import { type ErrorDocument, MAX_RESPONSE_BYTES, RuntimeApi, type RuntimeReport } from './runtime-api.ts';
-import { prepareWorkDir, removeWorkDir, type WorkDir } from './workdir.ts';
+import { UidPool, uidInUse } from './uids.ts';
+import { prepareBase, prepareWorkDir, removeWorkDir, type WorkDir } from './workdir.ts';
+
+/** One pool of instance uids per instances directory, shared by every instance of this process. */
+const uidPools = new Map<string, UidPool>();
+
+function uidPool(caps: Capabilities, baseDir: string): UidPool {
+  let p = uidPools.get(baseDir);
+  if (p === undefined) uidPools.set(baseDir, (p = new UidPool(join(baseDir, '.uids'), caps.uidRange)));
+  return p;
+}
 
 export type InstanceState = 'new' | 'starting' | 'idle' | 'busy' | 'dead';
 /** `nice`: SCHED_OTHER at nice value `prio` (−20…19) on every thread. */
@@ -30,17 +42,21 @@ export interface InstanceOptions {
   /** What the machine supports (default: the process-wide probe). */
   readonly caps?: Capabilities;
   readonly id?: string;
-  /** Where instance directories go (default `<os tmpdir>/fare-instances`). */
+  /** Where instance directories go (default `caps.instancesDir`). */
   readonly baseDir?: string;
   /** Fare's `runtimes/` folder (default: found above this file). */
   readonly runtimesDir?: string;
   /** AWS_LAMBDA_FUNCTION_MEMORY_SIZE (reported to the function; not enforced). Default 128. */
   readonly memoryMB?: number;
-  /** Who runs the code: default `caps.runAs` (nobody when root); 'self' runs it as this process's user. */
+  /**
+   * Who runs the code: by default its own uid from `caps.uidRange` inside the sandbox where the
+   * machine has it, else `caps.runAs` (nobody when root); a RunAs runs it as that user without the
+   * sandbox; 'self' runs it as this process's user without the sandbox.
+   */
   readonly runAs?: RunAs | 'self';
   /** How long the runtime may take to first call /next (default 10 s, Lambda's init limit). */
   readonly initTimeoutMs?: number;
-  /** Bytes of stdout/stderr kept per invocation: its last ones (default 4096). */
+  /** Bytes of stdout/stderr kept per invocation: all, or its beginning and end (default 4096). */
   readonly logTailBytes?: number;
   /** Bytes of the instance's latest output kept across invocations, for `recentLogs` and init errors (default 4096). */
   readonly recentLogBytes?: number;
@@ -69,7 +85,12 @@ export class Instance {
   private wd: WorkDir | null = null;
   private exit: ExitInfo | null = null;
   private readonly exitWaiters: (() => void)[] = [];
+  /** The instance's processes are frozen (preempted, or parked between invocations). */
   private frozen = false;
+  /** Frozen because no invocation is running (set with `frozen`); a preemption takes it over. */
+  private parked = false;
+  /** The uid the sandbox gave this instance (released once nothing of it is left). */
+  private ownUid: number | null = null;
   private open: Open | null = null;
   private init: { readonly t0: number; readonly timer: PausableTimer; readonly ok: (ms: number) => void; readonly fail: (e: InitError) => void } | null = null;
   private killing: Promise<void> | null = null;
@@ -78,6 +99,8 @@ export class Instance {
   /** Output goes to invLog from invoke() until the outcome is made (a turn after the response). */
   private capturing = false;
   private readonly allLog: LogTail;
+  /** Chunks of output read so far (to tell when the pipes have been drained). */
+  private outputSeq = 0;
 
   constructor(opts: InstanceOptions) {
     this.opts = opts;
@@ -85,7 +108,9 @@ export class Instance {
     this.caps = opts.caps ?? capabilities();
     // The owner's pid is part of the id, so a later Fare can tell groups left behind by a dead one.
     this.id = opts.id ?? `${opts.fn.name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40)}-v${opts.fn.version}-p${process.pid}-${randomBytes(5).toString('hex')}`;
-    this.invLog = new LogTail(opts.logTailBytes ?? 4096);
+    // An invocation's output: its first quarter and its last three quarters when it is too long.
+    const max = opts.logTailBytes ?? 4096;
+    this.invLog = new LogTail(max, Math.floor(max / 4));
     this.allLog = new LogTail(opts.recentLogBytes ?? 4096);
   }
 
@@ -97,8 +122,24 @@ export class Instance {
     return this.child?.pid ?? null;
   }
 
+  /** Frozen by a preemption (not merely parked between invocations). */
   get isFrozen(): boolean {
-    return this.frozen;
+    return this.frozen && !this.parked;
+  }
+
+  /** Frozen between invocations. */
+  get isParked(): boolean {
+    return this.parked;
+  }
+
+  /** The instance's cgroup directories (one per hierarchy it uses), once started. */
+  get cgroupDirs(): readonly string[] {
+    return this.cg?.dirs ?? [];
+  }
+
+  /** The uid the function runs as (its own in the sandbox), once started. */
+  get uid(): number | null {
+    return this.ownUid ?? this.runAs()?.uid ?? (this.child !== null ? (process.getuid?.() ?? null) : null);
   }
 
   /** The request id of the invocation in progress, if any. */
@@ -148,6 +189,9 @@ export class Instance {
     const api = this.api;
     this.invLog.take();
     this.capturing = true;
+    // Parked since the last invocation: thaw now (the event waits in the socket meanwhile). A
+    // preemption that froze it before it started keeps it frozen until resumed.
+    if (this.parked) this.unpark();
     return new Promise<InvokeOutcome>((done) => {
       const timeoutMs = this.fn.timeoutMs;
       const timer = new PausableTimer(timeoutMs, () => this.timedOut());
@@ -172,8 +216,13 @@ export class Instance {
    */
   freeze(forRequest?: string): Promise<void> {
     return this.queue(async () => {
-      if (this.frozen || this.child === null || this.exit !== null || this.killing) return;
       if (forRequest !== undefined && this.requestId !== forRequest) return;
+      if (this.frozen) {
+        // Parked (between invocations, or before this one was handed over): the preemption holds it now.
+        this.parked = false;
+        return;
+      }
+      if (this.child === null || this.exit !== null || this.killing) return;
       this.frozen = true;
       this.init?.timer.pause();
       this.open?.timer.pause();
@@ -184,7 +233,8 @@ export class Instance {
 
   thaw(): Promise<void> {
     return this.queue(async () => {
-      if (!this.frozen || this.child === null || this.exit !== null || this.killing) return;
+      // A parked instance stays parked: a late resume must not wake it between invocations.
+      if (!this.frozen || this.parked || this.child === null || this.exit !== null || this.killing) return;
       if (this.cg?.hasFreezer) await this.cg.thaw();
       else this.signal('SIGCONT');
       this.frozen = false;
@@ -314,31 +364,48 @@ export class Instance {
     const m = this.caps.mechanisms;
     return {
       cpuNs: () => (m.cpu !== 'proc' && cg ? (cg.cpuNs() ?? 0) : processGroupCpuNs(pid, this.caps.clockTicks)),
-      memBytes: () => (m.memory !== 'proc' && cg ? (cg.memBytes() ?? 0) : residentBytes(pid)),
+      memBytes: () => (m.memory !== 'proc' && cg ? (cg.memBytes() ?? 0) : processGroupResidentBytes(pid)),
     };
+  }
+
+  /** Whether this instance runs in the sandbox (the default where the machine has it). */
+  private get sandboxed(): boolean {
+    return this.caps.sandbox.helper !== null && this.opts.runAs === undefined;
   }
 
   private runAs(): RunAs | null {
     if (!this.caps.root || this.opts.runAs === 'self') return null;
+    if (this.ownUid !== null) return { uid: this.ownUid, gid: this.ownUid };
     return this.opts.runAs ?? this.caps.runAs;
+  }
+
+  private get baseDir(): string {
+    return this.opts.baseDir ?? this.caps.instancesDir;
   }
 
   private async spawn(): Promise<void> {
     const fn = this.fn;
     const { src, interp } = runtimeFor(fn, this.caps, this.opts.runtimesDir ?? findRuntimesDir());
-    const api = await RuntimeApi.listen({ functionName: fn.name, onReport: (r) => this.onReport(r) });
-    this.api = api;
+    const helper = this.sandboxed ? this.caps.sandbox.helper : null;
+    prepareBase(this.baseDir);
+    if (helper !== null) this.ownUid = uidPool(this.caps, this.baseDir).acquire();
     const owner = this.runAs();
-    const wd = prepareWorkDir(this.opts.baseDir ?? join(tmpdir(), 'fare-instances'), this.id, fn.codeDir, src, owner);
+    const wd = prepareWorkDir(this.baseDir, this.id, fn.codeDir, src, owner, helper !== null);
     this.wd = wd;
     const cmd = runtimeCommand(fn, interp, wd);
     const hasCgroups = Object.keys(this.caps.cgroups.v1).length > 0 || this.caps.cgroups.v2 !== null;
-    this.cg = hasCgroups ? InstanceCgroups.create(this.caps.cgroups, this.id) : null;
-    const env = runtimeEnv({ fn, instanceId: this.id, apiAddress: api.address, wd, interp, memoryMB: this.opts.memoryMB ?? 128 });
-    const child = launch({ cmd, cwd: wd.task, env, owner, setpriv: this.caps.setpriv, procs: this.cg?.procsFiles() ?? [] });
+    this.cg = hasCgroups ? InstanceCgroups.create(this.caps.cgroups, this.id, this.caps.maxTasks) : null;
+    const api = await RuntimeApi.listen({ functionName: fn.name, onReport: (r) => this.onReport(r) });
+    this.api = api;
+    const env = runtimeEnv({ fn, instanceId: this.id, apiAddress: api.address, wd, interp, memoryMB: this.opts.memoryMB ?? 128, sandboxed: helper !== null });
+    const child = launch({
+      cmd, cwd: wd.task, env, owner, setpriv: this.caps.setpriv, procs: this.cg?.procsFiles() ?? [],
+      ...(helper !== null ? { sandbox: { helper, scratch: wd.tmp } } : {}),
+    });
     this.child = child;
     const onLog = this.opts.onLog;
     const out = (b: Buffer): void => {
+      this.outputSeq++;
       this.allLog.push(b);
       if (this.capturing) this.invLog.push(b);
       onLog?.(b);
@@ -359,8 +426,11 @@ export class Instance {
           const { t0, timer, ok } = this.init;
           timer.cancel();
           this.init = null;
-          this._state = 'idle';
-          ok(performance.now() - t0);
+          // Parked until its first invocation: work it started at init runs on no one's bill.
+          void this.park().then(() => {
+            if (this._state === 'starting') this._state = 'idle';
+            ok(performance.now() - t0);
+          });
         }
         return;
       case 'init-error':
@@ -384,18 +454,64 @@ export class Instance {
     }
   }
 
-  /** Completes the open invocation; a turn later, so output written just before the response is in the logs. */
+  /**
+   * Completes the open invocation: parks the instance (so it uses no CPU until the next one — what
+   * it used until the freeze is this invocation's), waits for what it printed to be read, then
+   * measures and hands over the outcome.
+   */
   private finish(requestId: string, make: (m: Measured, logs: string) => InvokeOutcome): void {
     const o = this.open;
     if (o === null || o.req.requestId !== requestId) return;
     this.open = null;
     o.timer.cancel();
-    const m = o.meter.stop();
-    setImmediate(() => {
-      if (this._state === 'busy') this._state = this.exit === null && !this.killing ? 'idle' : 'dead';
-      this.capturing = false;
-      o.done(make(m, this.invLog.take()));
+    void this.park()
+      .catch(() => undefined)
+      .then(() => this.drained())
+      .then(() => {
+        const m = o.meter.stop();
+        if (this._state === 'busy') this._state = this.exit === null && !this.killing ? 'idle' : 'dead';
+        this.capturing = false;
+        const omitted = this.invLog.omitted;
+        const outcome = make(m, this.invLog.take());
+        o.done(omitted > 0 ? { ...outcome, logsOmittedBytes: omitted } : outcome);
+      });
+  }
+
+  /**
+   * Resolves once a whole turn of the event loop has passed without output from the instance: what
+   * it wrote to its pipes before it was frozen (or exited) has then been read. Bounded by 50 turns.
+   */
+  private async drained(): Promise<void> {
+    for (let i = 0; i < 50; i++) {
+      const seen = this.outputSeq;
+      await new Promise<void>((r) => setImmediate(r));
+      if (this.outputSeq === seen) return;
+    }
+  }
+
+  /**
+   * Freezes the instance between invocations (where there is a freezer cgroup). Already frozen by a
+   * preemption that raced its end: it simply stays frozen, now parked.
+   */
+  private park(): Promise<void> {
+    return this.queue(async () => {
+      if (this.frozen) {
+        this.parked = true;
+        return;
+      }
+      const cg = this.cg;
+      if (cg === null || !cg.hasFreezer || this.child === null || this.exit !== null || this.killing) return;
+      this.frozen = true;
+      this.parked = true;
+      await cg.freeze();
     });
+  }
+
+  /** Thaws a parked instance for its next invocation (synchronous: the kernel wakes it). */
+  private unpark(): void {
+    this.parked = false;
+    this.frozen = false;
+    this.cg?.thawNow();
   }
 
   private timedOut(): void {
@@ -426,7 +542,7 @@ export class Instance {
     if (this.init) {
       const error =
         e.code === JOIN_FAILED
-          ? { errorType: 'Runtime.StartError', errorMessage: 'could not join the instance cgroups (see logs)' }
+          ? { errorType: 'Runtime.StartError', errorMessage: 'could not set up the instance (its cgroups or sandbox; see logs)' }
           : { errorType: 'Runtime.ExitError', errorMessage: `Runtime exited with error: ${how}` };
       this.failInit(error);
     }
@@ -446,16 +562,10 @@ export class Instance {
     }
   }
 
+  /** Every process of the instance: its groups whole (cgroup.kill, else each pid), and its process group. */
   private killAll(): void {
     this.signal('SIGKILL');
-    for (const p of this.cg?.pids() ?? []) {
-      try {
-        process.kill(p, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-    this.cg?.thawNow(); // a task frozen by the v1 freezer only dies once thawed
+    this.cg?.killAll(); // thaws v1-frozen tasks, which only die once thawed
     if (this.frozen && !this.cg?.hasFreezer) this.signal('SIGCONT');
   }
 
@@ -468,14 +578,18 @@ export class Instance {
     }
     this.killAll(); // processes that outlived the runtime (left its group, or daemonized)
     this.frozen = false;
+    this.parked = false;
     await this.api?.close();
-    await this.cg?.remove();
+    const groupsGone = (await this.cg?.remove()) ?? false;
     if (this.wd) {
       try {
         removeWorkDir(this.wd);
       } catch {
-        // best effort; the directory is under tmp
+        // best effort
       }
     }
+    // The uid goes back only when nothing of this instance can still run as it.
+    const uid = this.ownUid;
+    if (uid !== null && (groupsGone || !uidInUse(uid))) uidPool(this.caps, this.baseDir).release(uid);
   }
 }

@@ -1,6 +1,6 @@
 // How an instance's process is started: which command runs which runtime, the Lambda environment it
-// gets, and the launch itself — joining the instance's cgroups and dropping to the function's user
-// before any function code runs.
+// gets, and the launch itself — joining the instance's cgroups, entering its sandbox (own uid and
+// namespaces) or at least dropping to the function's user, before any function code runs.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, statSync, writeFileSync } from 'node:fs';
@@ -10,12 +10,13 @@ import type { FunctionSpec } from '../types.ts';
 import type { Capabilities } from './capabilities.ts';
 import { FareRuntimeError, InitError } from './errors.ts';
 import type { RunAs } from './proc.ts';
+import { sandboxArgv } from './sandbox.ts';
 import type { WorkDir } from './workdir.ts';
 
 // Joins the cgroups named before `--` (writing its own pid into each cgroup.procs), then execs the
 // rest: every process of the instance starts inside its groups.
 const JOIN_SCRIPT = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
-/** Exit status of the join script when a cgroup could not be joined. */
+/** Exit status of the join script when a cgroup could not be joined, and of the sandbox helper when it could not set up. */
 export const JOIN_FAILED = 125;
 
 let runtimesDirCache: string | null = null;
@@ -76,6 +77,8 @@ export interface EnvInput {
   readonly wd: WorkDir;
   readonly interp: string | null;
   readonly memoryMB: number;
+  /** In the sandbox the scratch directory is seen as /tmp. */
+  readonly sandboxed?: boolean;
 }
 
 /**
@@ -102,8 +105,8 @@ export function runtimeEnv(x: EnvInput): NodeJS.ProcessEnv {
     LAMBDA_TASK_ROOT: wd.task,
     LAMBDA_RUNTIME_DIR: wd.runtime,
     TZ: ':UTC',
-    HOME: wd.tmp,
-    TMPDIR: wd.tmp,
+    HOME: x.sandboxed ? '/tmp' : wd.tmp,
+    TMPDIR: x.sandboxed ? '/tmp' : wd.tmp,
     PATH: path,
     LANG: 'C.UTF-8',
     ...(fn.runtime === 'python' ? { PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' } : {}),
@@ -119,15 +122,23 @@ export interface LaunchInput {
   readonly setpriv: string | null;
   /** `cgroup.procs` files of the instance's groups. */
   readonly procs: readonly string[];
+  /** Start inside the sandbox (`owner` is then the instance's own user): the helper and the scratch directory. */
+  readonly sandbox?: { readonly helper: string; readonly scratch: string };
 }
 
 /**
- * Starts the runtime in its own session and process group (pid = pgid). As root with setpriv:
+ * Starts the runtime in its own session and process group (pid = pgid). In the sandbox: the helper
+ * does everything (see native/fare-sandbox.c); the pid is the helper's, which exits as the runtime
+ * does. Otherwise, as root with setpriv:
  * `sh` joins the cgroups, `setpriv` drops to the function's user, then the runtime is exec'd — one
  * pid throughout. Without setpriv, Node drops privileges itself and the pid is written into the
  * groups just after spawn (racy: what runs before that write is accounted to the worker).
  */
 export function launch(x: LaunchInput): ChildProcess {
+  if (x.sandbox !== undefined && x.owner !== null) {
+    const argv = sandboxArgv({ helper: x.sandbox.helper, owner: x.owner, procs: x.procs, scratch: x.sandbox.scratch, cwd: x.cwd, cmd: x.cmd });
+    return spawn(argv[0] ?? '', argv.slice(1), { cwd: x.cwd, env: x.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  }
   const viaSetpriv = x.owner !== null && x.setpriv !== null;
   const lateJoin = x.owner !== null && !viaSetpriv ? x.owner : null;
   const wrapped =

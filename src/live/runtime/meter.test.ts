@@ -11,14 +11,35 @@ describe('LogTail', () => {
     expect(t.text()).toBe('');
   });
 
-  it('keeps the last bytes and marks the cut', () => {
+  it('keeps the last bytes and says how many were left out', () => {
     const t = new LogTail(8);
     t.push(Buffer.from('0123456'));
     t.push(Buffer.from('789ab'));
-    expect(t.text()).toBe('[…]456789ab');
+    expect(t.text()).toBe('[… 4 bytes of output omitted …]\n456789ab');
+    expect(t.omitted).toBe(4);
     const big = new LogTail(4);
     big.push(Buffer.from('abcdefgh'));
-    expect(big.text()).toBe('[…]efgh');
+    expect(big.text()).toBe('[… 4 bytes of output omitted …]\nefgh');
+  });
+
+  it('keeps the beginning and the end when asked for a head', () => {
+    const t = new LogTail(10, 4);
+    for (const c of ['ab', 'cdef', 'ghijkl', 'mnopqrstuv', 'wxyz']) t.push(Buffer.from(c));
+    expect(t.omitted).toBe(26 - 10);
+    expect(t.text()).toBe('abcd\n[… 16 bytes of output omitted …]\nuvwxyz');
+    expect(t.take()).toContain('abcd');
+    expect(t.omitted).toBe(0);
+    t.push(Buffer.from('short'));
+    expect(t.text()).toBe('short');
+  });
+
+  it('never splits a UTF-8 character at either cut', () => {
+    const t = new LogTail(9, 4);
+    t.push(Buffer.from('aé€éb'.repeat(3))); // 2-, 3- and 2-byte characters
+    const text = t.text();
+    expect(text).not.toContain('\uFFFD');
+    expect(text.startsWith('aé')).toBe(true);
+    expect(text.endsWith('éb')).toBe(true);
   });
 });
 

@@ -86,49 +86,94 @@ function safe(f: () => number, dflt = 0): number {
   }
 }
 
-/** The last `max` bytes written, decoded as UTF-8 when read. */
+/**
+ * At most `max` bytes of what an instance printed: everything while it fits; past that, its first
+ * `headBytes` and its last `max - headBytes` bytes (where a crash or an error usually is), decoded
+ * as UTF-8 when read, with a line in between saying how many bytes were left out.
+ */
 export class LogTail {
+  private head: Buffer[] = [];
+  private headLen = 0;
   private chunks: Buffer[] = [];
   private bytes = 0;
-  private dropped = false;
+  private dropped = 0;
+  private readonly headMax: number;
+  private readonly tailMax: number;
 
-  constructor(private readonly max: number) {}
+  /** `headBytes`: how much of the beginning to keep (default 0: only the end). */
+  constructor(max: number, headBytes = 0) {
+    this.headMax = Math.min(Math.max(0, headBytes), max);
+    this.tailMax = max - this.headMax;
+  }
+
+  /** Bytes left out so far. */
+  get omitted(): number {
+    return this.dropped;
+  }
 
   push(b: Buffer): void {
-    if (b.length >= this.max) {
-      this.chunks = [b.subarray(b.length - this.max)];
-      this.dropped ||= b.length > this.max || this.bytes > 0;
-      this.bytes = this.max;
+    if (this.headLen < this.headMax) {
+      const take = Math.min(b.length, this.headMax - this.headLen);
+      this.head.push(b.subarray(0, take));
+      this.headLen += take;
+      b = b.subarray(take);
+      if (b.length === 0) return;
+    }
+    if (b.length >= this.tailMax) {
+      this.dropped += this.bytes + b.length - this.tailMax;
+      this.chunks = this.tailMax > 0 ? [b.subarray(b.length - this.tailMax)] : [];
+      this.bytes = this.tailMax;
       return;
     }
     this.chunks.push(b);
     this.bytes += b.length;
-    while (this.bytes > this.max) {
+    while (this.bytes > this.tailMax) {
       const first = this.chunks[0];
       if (!first) break;
-      const over = this.bytes - this.max;
+      const over = this.bytes - this.tailMax;
       if (first.length <= over) {
         this.chunks.shift();
         this.bytes -= first.length;
+        this.dropped += first.length;
       } else {
         this.chunks[0] = first.subarray(over);
         this.bytes -= over;
+        this.dropped += over;
       }
-      this.dropped = true;
     }
   }
 
-  /** The tail so far, then starts empty. */
+  /** What was kept so far, then starts empty. */
   take(): string {
     const s = this.text();
+    this.head = [];
+    this.headLen = 0;
     this.chunks = [];
     this.bytes = 0;
-    this.dropped = false;
+    this.dropped = 0;
     return s;
   }
 
   text(): string {
-    const s = Buffer.concat(this.chunks, this.bytes).toString('utf8');
-    return this.dropped ? `[…]${s.replace(/^\uFFFD+/, '')}` : s;
+    const tail = Buffer.concat(this.chunks, this.bytes);
+    if (this.dropped === 0) return Buffer.concat([...this.head, tail]).toString('utf8');
+    let head = Buffer.concat(this.head, this.headLen);
+    // Cut on whole characters: no half UTF-8 sequence at the end of the head or the start of the tail.
+    let end = head.length;
+    while (end > 0 && ((head[end - 1] as number) & 0xc0) === 0x80) end--;
+    if (end > 0 && ((head[end - 1] as number) & 0x80) !== 0) {
+      const lead = head[end - 1] as number;
+      const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+      if (head.length - (end - 1) < need) head = head.subarray(0, end - 1);
+    }
+    let start = 0;
+    while (start < tail.length && ((tail[start] as number) & 0xc0) === 0x80) start++;
+    const headText = head.toString('utf8');
+    return `${headText}${headText === '' || headText.endsWith('\n') ? '' : '\n'}${omittedLine(this.dropped + start)}${tail.subarray(start).toString('utf8')}`;
   }
+}
+
+/** The line put where output was left out. */
+export function omittedLine(bytes: number): string {
+  return `[… ${bytes} bytes of output omitted …]\n`;
 }

@@ -53,6 +53,8 @@ interface Slot {
   readonly version: number;
   idleSince: number;
   idle: boolean;
+  /** Its function was deleted: never reused. */
+  doomed?: boolean;
 }
 
 interface Pending {
@@ -95,8 +97,7 @@ export class InstancePool {
       try {
         out = await a.instance.invoke(req);
       } finally {
-        // A preemption that raced the completion may have frozen the instance: thaw before reuse.
-        if (a.instance.isFrozen) await a.instance.thaw();
+        // Frozen now (parked until its next invocation, which thaws it), also after a preemption that raced the end.
         this.release(a.instance);
       }
       return a.coldStart ? { ...out, coldStart: true, initMs: a.initMs } : out;
@@ -140,7 +141,7 @@ export class InstancePool {
   release(instance: Instance): void {
     const slot = this.slots.get(instance);
     if (!slot) return;
-    if (instance.state !== 'idle' || this.closed) return this.drop(slot);
+    if (instance.state !== 'idle' || this.closed || slot.doomed === true) return this.drop(slot);
     if (slot.version < (this.latest.get(slot.key) ?? slot.version)) {
       this.counts.retired++;
       return this.drop(slot);
@@ -171,6 +172,26 @@ export class InstancePool {
     let t = Infinity;
     for (const s of this.slots.values()) if (s.idle) t = Math.min(t, s.idleSince + this.opts.idleTimeoutMs);
     return t;
+  }
+
+  /**
+   * Every instance of the function, whatever its version (it was deleted): idle ones are killed now,
+   * busy ones when released. A function created again under the name starts afresh.
+   */
+  retireAll(tenant: string, name: string): number {
+    const key = `${tenant}/${name}`;
+    this.latest.delete(key);
+    let n = 0;
+    for (const s of [...this.slots.values()]) {
+      if (s.key !== key) continue;
+      s.doomed = true;
+      if (s.idle) {
+        this.drop(s);
+        n++;
+      }
+    }
+    this.counts.retired += n;
+    return n;
   }
 
   /** Retires every instance of the function older than `version` (idle now, busy on release). */

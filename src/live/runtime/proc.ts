@@ -63,6 +63,13 @@ export function processGroupCpuNs(pgid: number, clockTicks: number): number {
 }
 
 /** Resident set size of one process in bytes (0 once it is gone). */
+/** Resident memory of every process in a process group (bytes): the instance's tree, sandbox helper included. */
+export function processGroupResidentBytes(pgid: number): number {
+  let sum = 0;
+  for (const pid of processGroupPids(pgid)) sum += residentBytes(pid);
+  return sum;
+}
+
 export function residentBytes(pid: number): number {
   const s = readOr(`/proc/${pid}/status`);
   if (s === null) return 0;

@@ -1,18 +1,23 @@
 // An instance's directory: a private copy of the function's code (the task root, read-only to the
 // function), a copy of the language runtime, and a writable scratch directory for HOME and TMPDIR.
 //
-//   <base>/<instance-id>/          0711, owned by the worker
-//     task/                        copy of FunctionSpec.codeDir; dirs 0555, files 0444 (0555 if executable)
-//     runtime/                     the runtime's bootstrap (runtimes/node or runtimes/python), read-only
-//     tmp/                         0700, owned by the function's user: HOME, TMPDIR, /tmp-like scratch
+//   <base>/                        0711, owned by the worker (others may pass, not list)
+//     <instance-id>/               0750 root:<the instance's gid> in the sandbox (only it may enter),
+//                                  0711 otherwise
+//       task/                      copy of FunctionSpec.codeDir; dirs 0555, files 0444 (0555 if executable)
+//       runtime/                   the runtime's bootstrap (runtimes/node or runtimes/python), read-only
+//       tmp/                       0700, owned by the function's user: HOME, TMPDIR; in the sandbox it is
+//                                  bound over /tmp, /var/tmp, /dev/shm, … and the rest is read-only
+//
+// Modes are set explicitly (chmod), not left to the umask: Fare runs with umask 077.
 //
 // Why a copy rather than the code directory itself: the function user must be able to read it even
 // when the store keeps code under a private path, a new version can replace the store's directory
 // while old instances still run, and nothing the function does can reach the original. The cost is
 // one copy per cold start (small for typical code; measured in the cold start time).
 
-import { chmodSync, chownSync, cpSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { RunAs } from './proc.ts';
 
 export interface WorkDir {
@@ -48,21 +53,49 @@ function makeRemovable(path: string): void {
 }
 
 /**
- * Creates the instance directory. `runtimeSrc` is the runtime folder to copy (null for `provided`);
- * `owner` is the function's user (null: this process's user).
+ * Creates the instances directory and any missing parent 0711 (others may pass, not list), whatever
+ * the umask: function users must reach their own directory below it.
  */
-export function prepareWorkDir(base: string, id: string, codeDir: string, runtimeSrc: string | null, owner: RunAs | null): WorkDir {
-  mkdirSync(base, { recursive: true, mode: 0o711 });
+export function prepareBase(base: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(base); !existsSync(d); d = dirname(d)) {
+    missing.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d, { mode: 0o711 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    chmodSync(d, 0o711);
+  }
+}
+
+/**
+ * Creates the instance directory. `runtimeSrc` is the runtime folder to copy (null for `provided`);
+ * `owner` is the function's user (null: this process's user); `private_` (the sandbox, where the
+ * user is the instance's own) closes the directory to every other user.
+ */
+export function prepareWorkDir(base: string, id: string, codeDir: string, runtimeSrc: string | null, owner: RunAs | null, private_ = false): WorkDir {
+  prepareBase(base);
   const dir = join(base, id);
-  mkdirSync(dir, { mode: 0o711 });
+  mkdirSync(dir, { mode: 0o700 });
+  if (private_ && owner !== null) {
+    chownSync(dir, process.getuid?.() ?? 0, owner.gid);
+    chmodSync(dir, 0o750);
+  } else {
+    chmodSync(dir, 0o711);
+  }
   const wd: WorkDir = { dir, task: join(dir, 'task'), runtime: join(dir, 'runtime'), tmp: join(dir, 'tmp') };
   try {
     cpSync(codeDir, wd.task, { recursive: true, dereference: false, verbatimSymlinks: true });
     makeReadOnly(wd.task);
-    mkdirSync(wd.runtime);
+    mkdirSync(wd.runtime, { mode: 0o755 });
     if (runtimeSrc !== null) cpSync(runtimeSrc, wd.runtime, { recursive: true });
     makeReadOnly(wd.runtime);
     mkdirSync(wd.tmp, { mode: 0o700 });
+    chmodSync(wd.tmp, 0o700);
     if (owner !== null) chownSync(wd.tmp, owner.uid, owner.gid);
   } catch (e) {
     removeWorkDir(wd);

@@ -1,4 +1,5 @@
-// Function code on disk: `<data>/code/<tenant>/<name>/<version>/`, unpacked, read-only for functions.
+// Function code on disk: `<data>/code/<tenant>/<name>/<version>/`, unpacked, private to Fare's user
+// (directories 0700, files 0600, 0700 if executable): instances get their own copy (runtime/workdir.ts).
 // An upload is written to `<data>/code/.staging/<uuid>/` first and renamed into place only when the
 // database row that points at it is written, so a crash never leaves a row pointing at half a tree.
 
@@ -58,16 +59,16 @@ export function safeJoin(root: string, path: string): string {
 /** Writes `files` to a fresh staging directory (files flushed to disk) and returns its absolute path. */
 export async function stageCode(dataDir: string, files: Iterable<CodeFile>): Promise<string> {
   const dir = join(dataDir, CODE_DIR, STAGING, randomUUID());
-  await mkdir(dir, { recursive: true, mode: 0o755 });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   try {
     for (const f of files) {
       const target = safeJoin(dir, f.path);
       if (f.isDir) {
-        await mkdir(target, { recursive: true, mode: 0o755 });
+        await mkdir(target, { recursive: true, mode: 0o700 });
         continue;
       }
-      await mkdir(dirname(target), { recursive: true, mode: 0o755 });
-      await writeFile(target, f.read(), { mode: f.mode & 0o111 ? 0o755 : 0o644, flag: 'wx', flush: true });
+      await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+      await writeFile(target, f.read(), { mode: f.mode & 0o111 ? 0o700 : 0o600, flag: 'wx', flush: true });
     }
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
@@ -79,7 +80,7 @@ export async function stageCode(dataDir: string, files: Iterable<CodeFile>): Pro
 /** Moves a staged tree to `<dataDir>/<relPath>` (replacing a leftover there) and fsyncs the parent. */
 export function commitStaged(dataDir: string, staged: string, relPath: string): void {
   const target = join(dataDir, relPath);
-  mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
+  mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
   rmSync(target, { recursive: true, force: true });
   renameSync(staged, target);
   fsyncDir(dirname(target));

@@ -8,8 +8,10 @@ import type { InvokeOutcome } from '../types.ts';
 /** Largest stored text of one execution (CloudWatch Logs' limit for one event). */
 export const LOG_TEXT_MAX_BYTES = 256 * 1024;
 
-/** Put where output was dropped: the function printed more than the entry holds, and its end was kept. */
-export const TRUNCATED_MARK = '[…truncated…]\n';
+/** The line put where output was left out (the function printed more than an entry holds). */
+export function omittedLine(bytes: number): string {
+  return `[… ${bytes} bytes of output omitted …]\n`;
+}
 
 export interface ExecutionRef {
   readonly requestId: string;
@@ -26,14 +28,15 @@ export interface ExecutionLog extends ExecutionRef {
   readonly errorType?: string;
   readonly durationMs: number;
   readonly text: string;
-  /** Output was dropped to fit `LOG_TEXT_MAX_BYTES` (its last part is kept, after `TRUNCATED_MARK`). */
+  /** Output was left out (by the instance, which keeps a bounded amount, or to fit `LOG_TEXT_MAX_BYTES`): its beginning and end are kept around an `omittedLine`. */
   readonly truncated: boolean;
 }
 
 /**
  * START / output / END / REPORT for one execution, at most `maxBytes` of UTF-8: when the output
- * does not fit, its beginning is dropped (the end, where errors are, is kept) and the entry is
- * marked truncated. The START, END and REPORT lines are always whole.
+ * does not fit, its middle is left out (its beginning and its end, where errors are, are kept, with a
+ * line saying how much is missing) and the entry is marked truncated — as it is when the instance
+ * already left some out. The START, END and REPORT lines are always whole.
  */
 export function executionLog(ref: ExecutionRef, o: InvokeOutcome, maxBytes = LOG_TEXT_MAX_BYTES): ExecutionLog {
   const id = ref.requestId;
@@ -43,11 +46,11 @@ export function executionLog(ref: ExecutionRef, o: InvokeOutcome, maxBytes = LOG
     `REPORT RequestId: ${id}\tDuration: ${o.durationMs.toFixed(2)} ms\tBilled Duration: ${Math.ceil(o.durationMs)} ms\t` +
     `Max Memory Used: ${Math.round(o.maxMemMB)} MB${o.coldStart ? `\tInit Duration: ${o.initMs.toFixed(2)} ms` : ''}\t\n`;
   let output = o.logs.length === 0 || o.logs.endsWith('\n') ? o.logs : `${o.logs}\n`;
-  let truncated = false;
+  let truncated = (o.logsOmittedBytes ?? 0) > 0;
   // A UTF-16 unit is at most 3 UTF-8 bytes: short output needs no byte count.
   const room = maxBytes - Buffer.byteLength(head) - Buffer.byteLength(tail);
   if (output.length * 3 > room && Buffer.byteLength(output) > room) {
-    output = TRUNCATED_MARK + lastBytes(output, Math.max(0, room - Buffer.byteLength(TRUNCATED_MARK)));
+    output = keepEnds(output, room);
     truncated = true;
   }
   return {
@@ -58,6 +61,24 @@ export function executionLog(ref: ExecutionRef, o: InvokeOutcome, maxBytes = LOG
     text: head + output + tail,
     truncated,
   };
+}
+
+/**
+ * `s` cut to at most `n` bytes of UTF-8 by leaving out its middle: its first and last parts (about
+ * a quarter and three quarters of the room), on whole characters, around an `omittedLine`.
+ */
+export function keepEnds(s: string, n: number): string {
+  const b = Buffer.from(s, 'utf8');
+  if (b.length <= n) return s;
+  // Room for the kept bytes: the line (its count has at most as many digits as the whole length) and a newline before it.
+  const room = Math.max(0, n - Buffer.byteLength(omittedLine(b.length)) - 1);
+  let h = Math.floor(room / 4);
+  while (h > 0 && ((b[h] as number) & 0xc0) === 0x80) h--;
+  let t = b.length - (room - h);
+  while (t < b.length && ((b[t] as number) & 0xc0) === 0x80) t++;
+  const headText = b.subarray(0, h).toString('utf8');
+  const sep = headText === '' || headText.endsWith('\n') ? '' : '\n';
+  return `${headText}${sep}${omittedLine(t - h)}${b.subarray(t).toString('utf8')}`;
 }
 
 /** The last at most `n` bytes of `s` in UTF-8, starting on a whole character. */

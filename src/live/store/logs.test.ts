@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { InvokeOutcome } from '../types.ts';
 import type { BillingInput } from './billing.ts';
 import { stageCode } from './code.ts';
-import { executionLog, LOG_TEXT_MAX_BYTES, TRUNCATED_MARK, type ExecutionLog } from './log-text.ts';
+import { executionLog, LOG_TEXT_MAX_BYTES, type ExecutionLog } from './log-text.ts';
 import { FLUSH_DELAY_MS, FLUSH_ENTRIES } from './logs.ts';
 import { openStore, type Store, type StoreOptions } from './store.ts';
 import { manualClock, tempDir, type ManualClock, type TempDir } from './testing.ts';
@@ -62,13 +62,16 @@ describe('the log text of an execution', () => {
     expect(log).toMatchObject({ status: 'ok', durationMs: 12.5, truncated: false });
   });
 
-  it('keeps the end of output past the cap, whole characters only, with START/END/REPORT intact, marked truncated', () => {
-    const big = `${'é'.repeat(LOG_TEXT_MAX_BYTES)}\nthe last line\n`;
+  it('keeps the beginning and the end of output past the cap, whole characters only, with START/END/REPORT intact, marked truncated', () => {
+    const big = `the first line\n${'é'.repeat(LOG_TEXT_MAX_BYTES)}\nthe last line\n`;
     const log = executionLog({ requestId: 'r1', attempt: 2, type: 'async', version: 1 }, outcome({ logs: big, status: 'error', errorType: 'Sandbox.Timedout' }));
     expect(log.truncated).toBe(true);
     expect(Buffer.byteLength(log.text)).toBeLessThanOrEqual(LOG_TEXT_MAX_BYTES);
-    expect(Buffer.byteLength(log.text)).toBeGreaterThan(LOG_TEXT_MAX_BYTES - 4);
-    expect(log.text).toMatch(/^START RequestId: r1 Version: 1\n\[…truncated…\]\né+\nthe last line\nEND RequestId: r1\nREPORT RequestId: r1\t/);
+    expect(Buffer.byteLength(log.text)).toBeGreaterThan(LOG_TEXT_MAX_BYTES - 40);
+    expect(log.text).toMatch(/^START RequestId: r1 Version: 1\nthe first line\né+\n\[… \d+ bytes of output omitted …\]\né+\nthe last line\nEND RequestId: r1\nREPORT RequestId: r1\t/);
+    const omitted = Number(/\[… (\d+) bytes/.exec(log.text)?.[1]);
+    const kept = Buffer.byteLength(log.text.slice(log.text.indexOf('\n') + 1, log.text.indexOf('END RequestId'))) - Buffer.byteLength(`[… ${omitted} bytes of output omitted …]\n`) - 1;
+    expect(kept + omitted).toBe(Buffer.byteLength(big));
     expect(log.text).not.toContain('\uFFFD');
     expect(log).toMatchObject({ status: 'error', errorType: 'Sandbox.Timedout', attempt: 2, type: 'async' });
     // Just under the cap: kept whole.
@@ -76,13 +79,20 @@ describe('the log text of an execution', () => {
     expect(fits.truncated).toBe(false);
   });
 
+  it('is marked truncated when the instance already left output out, even if what is left fits', () => {
+    const log = executionLog({ requestId: 'r1', attempt: 1, type: 'sync', version: 1 }, outcome({ logs: 'head\n[… 99 bytes of output omitted …]\ntail\n', logsOmittedBytes: 99 }));
+    expect(log.truncated).toBe(true);
+    expect(log.text).toContain('head\n[… 99 bytes of output omitted …]\ntail\n');
+  });
+
   it('is cut to the cap by the store too, if a caller hands over more', () => {
-    const log: ExecutionLog = { requestId: 'big', attempt: 1, type: 'sync', version: 1, status: 'ok', durationMs: 1, text: `${'a'.repeat(LOG_TEXT_MAX_BYTES)}the end\n`, truncated: false };
+    const log: ExecutionLog = { requestId: 'big', attempt: 1, type: 'sync', version: 1, status: 'ok', durationMs: 1, text: `the start\n${'a'.repeat(LOG_TEXT_MAX_BYTES)}the end\n`, truncated: false };
     store.billing.record({ id: 'big', invocationId: 'big', tenant: 'acme', function: 'f', caller: 'acme', cls: 'low', cpuMs: 1, memGBs: 0, price: 0.5, memoryPrice: 0.25 }, log);
     const [e] = store.logs.list('acme', 'f', { limit: 1 });
     expect(e?.truncated).toBe(true);
     expect(e?.bytes).toBeLessThanOrEqual(LOG_TEXT_MAX_BYTES);
-    expect(e?.text.startsWith(TRUNCATED_MARK)).toBe(true);
+    expect(e?.text.startsWith('the start\n')).toBe(true);
+    expect(e?.text).toMatch(/\[… \d+ bytes of output omitted …\]/);
     expect(e?.text.endsWith('the end\n')).toBe(true);
   });
 });

@@ -16,7 +16,7 @@
 
 import type Database from 'better-sqlite3';
 import type { BillingRecord } from './billing.ts';
-import { LOG_TEXT_MAX_BYTES, TRUNCATED_MARK, lastBytes, type ExecutionLog } from './log-text.ts';
+import { keepEnds, LOG_TEXT_MAX_BYTES, type ExecutionLog } from './log-text.ts';
 import { statementCache, type Prepare } from './sql.ts';
 
 export interface LogRetention {
@@ -159,7 +159,7 @@ export class LogRepo {
 
   /**
    * Takes an execution's entry, to be written shortly (see the file's head); a read sees it at once.
-   * Text past `LOG_TEXT_MAX_BYTES` is cut to its end and marked truncated (`executionLog` already
+   * Text past `LOG_TEXT_MAX_BYTES` loses its middle (`keepEnds`) and is marked truncated (`executionLog` already
    * keeps within it).
    */
   append(billed: BilledExecution, log: ExecutionLog): void {
@@ -167,7 +167,7 @@ export class LogRepo {
     let { text, truncated } = log;
     let bytes = Buffer.byteLength(text);
     if (bytes > LOG_TEXT_MAX_BYTES) {
-      text = TRUNCATED_MARK + lastBytes(text, LOG_TEXT_MAX_BYTES - Buffer.byteLength(TRUNCATED_MARK));
+      text = keepEnds(text, LOG_TEXT_MAX_BYTES);
       bytes = Buffer.byteLength(text);
       truncated = true;
     }

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { existsSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreError } from './errors.ts';
@@ -39,11 +39,30 @@ describe('opening a store', () => {
     expect(readFileSync(path, 'utf8')).toBe(first);
   });
 
-  it('refuses a master.key that others can read, saying how to fix it', () => {
-    if (process.platform === 'win32') return;
+  it('creates everything private to its user, from the start', () => {
+    const store = openStore({ dataDir: join(dir.path, 'fresh') });
+    store.db.prepare('CREATE TABLE IF NOT EXISTS t (x)').run();
+    const modes = Object.fromEntries(readdirSync(join(dir.path, 'fresh')).map((f) => [f, statSync(join(dir.path, 'fresh', f)).mode & 0o777]));
+    expect(statSync(join(dir.path, 'fresh')).mode & 0o777).toBe(0o700);
+    for (const f of ['fare.db', 'fare.db-wal', 'fare.db-shm', MASTER_KEY_FILE]) expect([f, modes[f]]).toEqual([f, 0o600]);
+    expect(store.tightened).toEqual([]);
+    store.close();
+  });
+
+  it('makes a data dir that others can read private at open, and says which paths were loose', () => {
     openStore({ dataDir: dir.path }).close();
+    chmodSync(dir.path, 0o755);
     chmodSync(join(dir.path, MASTER_KEY_FILE), 0o644);
-    expect(() => openStore({ dataDir: dir.path })).toThrow(/chmod 600/);
+    chmodSync(join(dir.path, 'fare.db'), 0o644);
+    mkdirSync(join(dir.path, 'code', 'acme', 'f', '1'), { recursive: true, mode: 0o755 });
+    writeFileSync(join(dir.path, 'code', 'acme', 'f', '1', 'bootstrap'), '#!/bin/sh\n', { mode: 0o755 });
+    const store = openStore({ dataDir: dir.path });
+    expect(store.tightened).toEqual(expect.arrayContaining([dir.path, join(dir.path, MASTER_KEY_FILE), join(dir.path, 'fare.db'), join(dir.path, 'code', 'acme', 'f', '1', 'bootstrap')]));
+    expect(statSync(dir.path).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dir.path, MASTER_KEY_FILE)).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir.path, 'code', 'acme', 'f', '1', 'bootstrap')).mode & 0o777).toBe(0o700);
+    store.close();
+    expect(openStore({ dataDir: dir.path, recoverQueue: false }).tightened).toEqual([]);
   });
 
   it('refuses a damaged master.key', () => {

@@ -3,7 +3,7 @@
 // migrates and recovers; the repositories do the rest.
 
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BillingRepo } from './billing.ts';
 import { budgetRetryAt, budgetState, type BudgetState } from './budget.ts';
@@ -18,6 +18,31 @@ import { monthOf } from './sql.ts';
 import { CredentialRepo, GrantRepo, TenantRepo, type Clock, type IssuedCredential, type NewTenant, type Tenant } from './tenants.ts';
 
 export const DB_FILE = 'fare.db';
+
+/**
+ * Makes everything under `dir` private to this user: directories 0700, files 0600 (0700 if they
+ * were executable). Returns the paths whose modes were looser. Symbolic links are left alone.
+ */
+export function tightenTree(dir: string): string[] {
+  const loose: string[] = [];
+  const visit = (path: string): void => {
+    const st = lstatSync(path);
+    if (st.isSymbolicLink()) return;
+    const mode = st.mode & 0o777;
+    if (st.isDirectory()) {
+      if ((mode & 0o077) !== 0 || (mode & 0o700) !== 0o700) {
+        chmodSync(path, 0o700);
+        loose.push(path);
+      }
+      for (const name of readdirSync(path)) visit(join(path, name));
+    } else if ((mode & 0o077) !== 0) {
+      chmodSync(path, (mode & 0o100) !== 0 ? 0o700 : 0o600);
+      loose.push(path);
+    }
+  };
+  visit(dir);
+  return loose;
+}
 
 export interface StoreOptions {
   /** Created (0700) if missing. */
@@ -62,6 +87,8 @@ export class Store {
   readonly logs: LogRepo;
   /** Invocations found `running` at open and requeued. */
   readonly recovered: number;
+  /** Files and folders of the data directory that were readable by other users and were made private at open. */
+  readonly tightened: readonly string[];
   readonly #master: Buffer;
   readonly #checkpointer: Checkpointer | undefined;
 
@@ -71,9 +98,13 @@ export class Store {
     if (opts.scryptN !== undefined && (!Number.isInteger(Math.log2(opts.scryptN)) || opts.scryptN < 2)) {
       throw new Error(`scryptN must be a power of two ≥ 2, got ${opts.scryptN}`);
     }
+    // Private from the moment each file exists: the directory 0700, and the database file created
+    // 0600 before SQLite opens it (SQLite gives its -wal and -shm files the database file's mode).
     mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
+    this.tightened = tightenTree(this.dataDir);
     this.#master = loadOrCreateMasterKey(this.dataDir);
     const file = join(this.dataDir, DB_FILE);
+    closeSync(openSync(file, 'a', 0o600));
     this.db = new Database(file);
     try {
       this.db.pragma('journal_mode = WAL');
