@@ -27,7 +27,7 @@ export default tseslint.config(
   },
   {
     // Example functions are plain JavaScript as users write them: lint without type information.
-    files: ['examples/**/*.mjs', 'examples/**/*.js'],
+    files: ['examples/**/*.mjs', 'examples/**/*.js', 'test/security/functions/**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: { parserOptions: { projectService: false, project: null }, globals: { console: 'readonly', process: 'readonly' } },
   },

@@ -351,6 +351,20 @@ function run(handler, event, ctx) {
   });
 }
 
+/**
+ * Resolves when what the handler printed has been handed to the pipes (Node buffers writes to a
+ * pipe that is full): the output is then the invocation's, read by Fare before it ends the
+ * invocation, not lost when the instance is frozen after its answer. Free when nothing waits.
+ */
+function flushOutput() {
+  /** @type {Promise<void>[]} */
+  const pending = [];
+  for (const s of [process.stdout, process.stderr]) {
+    if (s.writableLength > 0) pending.push(new Promise((resolve) => s.write('', () => resolve())));
+  }
+  return pending.length === 0 ? undefined : Promise.all(pending);
+}
+
 /** Errors that escape the handler: report them against the open invocation, then exit like Lambda. */
 function fatal(/** @type {unknown} */ err, /** @type {string} */ type) {
   const doc = toErrorDoc(err, err instanceof Error ? undefined : type);
@@ -402,10 +416,12 @@ async function main() {
       } catch (e) {
         throw new HandlerError('Runtime.MarshalError', `Unable to stringify response body: ${String(e)}`);
       }
+      await flushOutput();
       posted = await request('POST', `${p}/response`, Buffer.from(out), { 'Content-Type': 'application/json' });
     } catch (e) {
       const doc = toErrorDoc(e);
       console.error(`${id} ERROR ${doc.errorType}: ${doc.errorMessage}`);
+      await flushOutput();
       posted = await postError(`${p}/error`, doc);
     }
     current = null;

@@ -12,10 +12,11 @@ export interface FareProcess {
   readonly output: () => string;
 }
 
-export function startFare(dataDir: string, args: readonly string[] = []): Promise<FareProcess> {
+/** `env`: the environment of `fare up` (default: this process's, with FARE_ADMIN_KEY set to ADMIN_KEY). */
+export function startFare(dataDir: string, args: readonly string[] = [], env?: NodeJS.ProcessEnv): Promise<FareProcess> {
   const bin = join(import.meta.dirname, '..', '..', 'bin', 'fare.js');
   const child = spawn(process.execPath, [bin, 'up', '--port', '0', '--data-dir', dataDir, ...args], {
-    env: { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY },
+    env: env ?? { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';
