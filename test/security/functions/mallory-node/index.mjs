@@ -1,6 +1,5 @@
 // Mallory's Node.js function: each invocation tries the attack named in the event and reports, for
 // each target, what happened (the data it got, or the error code that stopped it).
-/* global process */
 
 import { execFileSync, spawn } from 'node:child_process';
 import { openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';

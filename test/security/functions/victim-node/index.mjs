@@ -1,7 +1,6 @@
 // The victim: a function of tenant `victim` that holds a secret in its environment, its memory and
 // its /tmp, and reports what it can see of its own sandbox. `sleepMs` keeps an invocation running
 // (so an attacker can aim at it); `ls` lists shared-looking places to look for planted files.
-/* global process */
 
 import { readdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
