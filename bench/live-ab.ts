@@ -1,0 +1,128 @@
+// `npm run bench:live:ab -- REF_A REF_B`: warm invocation latency and cold start of the live system at
+// two revisions, in one run. Each revision (a git ref, or WORKTREE for the files as they are) is
+// checked out under node_modules/.cache/fare-live-ab/ (sharing this checkout's node_modules) and
+// started as its own `fare up`; rounds alternate between the two (each round in the other order than
+// the last), so both see the same drift of this machine (±30 % within minutes). A round: `--calls`
+// sequential warm invocations of an empty Node.js function (p50, p99), then one cold start per
+// runtime (Node.js, Python: the first call of a new function minus a warm call of it). Prints the
+// median of the rounds for each revision and the ratio B/A; writes bench/results/live-ab-<time>.json.
+//
+// Options: --rounds 7 --calls 2000.
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { invokeOnce, percentile, type Target } from '../src/live/loadgen.ts';
+import { zipDirectory } from '../src/live/zip-writer.ts';
+import { ADMIN_KEY, api, startFare, stopFare, type FareProcess } from '../test/support/fare-process.ts';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '7' }, calls: { type: 'string', default: '2000' } } });
+if (positionals.length !== 2) {
+  process.stderr.write('usage: npm run bench:live:ab -- REF_A REF_B [--rounds 7] [--calls 2000]\n  REF: a git commit, branch or tag, or WORKTREE for the files as they are now\n');
+  process.exit(2);
+}
+const rounds = Number(values.rounds);
+const calls = Number(values.calls);
+if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(calls) || calls < 100) {
+  process.stderr.write('--rounds must be a whole number ≥ 1 and --calls one ≥ 100\n');
+  process.exit(2);
+}
+
+/** A checkout of `ref` with this checkout's node_modules (and its sandbox helper built, if it has one). */
+function checkout(ref: string): { label: string; dir: string } {
+  const git = (...args: string[]): string => execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
+  if (ref === 'WORKTREE') return { label: `WORKTREE (${git('rev-parse', '--short', 'HEAD')}+changes)`, dir: root };
+  const commit = git('rev-parse', '--verify', `${ref}^{commit}`);
+  const dir = join(root, 'node_modules', '.cache', 'fare-live-ab', commit.slice(0, 12));
+  if (!existsSync(join(dir, 'bin', 'fare.js'))) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    execFileSync('sh', ['-c', `git -C "${root}" archive ${commit} | tar -x -C "${dir}"`]);
+    symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+    if (existsSync(join(dir, 'native', 'build.js'))) execFileSync(process.execPath, [join(dir, 'native', 'build.js')], { stdio: 'inherit' });
+  }
+  return { label: `${ref} (${commit.slice(0, 7)})`, dir };
+}
+
+interface Side {
+  readonly label: string;
+  readonly fare: FareProcess;
+  readonly dataDir: string;
+  readonly t: Target;
+  readonly p50: number[];
+  readonly p99: number[];
+  readonly coldNode: number[];
+  readonly coldPython: number[];
+  deployed: number;
+}
+
+async function deploy(s: Side, name: string, runtime: string, handler: string, files: Record<string, string>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'fare-ab-fn-'));
+  for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
+  const r = await api(s.t.url, 'PUT', `/v1/functions/${name}`, { runtime, handler, class: 'high', zipBase64: zipDirectory(dir).toString('base64') });
+  rmSync(dir, { recursive: true, force: true });
+  if (r.status >= 300) throw new Error(`deploy ${name} on ${s.label}: ${JSON.stringify(r.json)}`);
+}
+
+async function start(c: { label: string; dir: string }): Promise<Side> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fare-live-ab-'));
+  const fare = await startFare(dataDir, ['--no-examples'], { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY }, join(c.dir, 'bin', 'fare.js'));
+  const s: Side = { label: c.label, fare, dataDir, t: { url: fare.url, key: ADMIN_KEY }, p50: [], p99: [], coldNode: [], coldPython: [], deployed: 0 };
+  await deploy(s, 'empty', 'nodejs', 'index.handler', { 'index.mjs': 'export const handler = async () => null;\n' });
+  for (let i = 0; i < 500; i++) await invokeOnce(s.t, 'empty', '{}'); // warm up the instance and the JIT
+  return s;
+}
+
+async function round(s: Side): Promise<void> {
+  const lat: number[] = [];
+  for (let i = 0; i < calls; i++) lat.push((await invokeOnce(s.t, 'empty', '{}')).ms);
+  s.p50.push(percentile(lat, 0.5));
+  s.p99.push(percentile(lat, 0.99));
+  const k = s.deployed++;
+  await deploy(s, `cold-node-${k}`, 'nodejs', 'index.handler', { 'index.mjs': 'export const handler = async () => 1;\n' });
+  await deploy(s, `cold-py-${k}`, 'python', 'handler.handler', { 'handler.py': 'def handler(event, context):\n    return 1\n' });
+  const n = await invokeOnce(s.t, `cold-node-${k}`, '{}');
+  const nw = await invokeOnce(s.t, `cold-node-${k}`, '{}');
+  s.coldNode.push(n.ms - nw.ms);
+  const p = await invokeOnce(s.t, `cold-py-${k}`, '{}');
+  const pw = await invokeOnce(s.t, `cold-py-${k}`, '{}');
+  s.coldPython.push(p.ms - pw.ms);
+}
+
+const med = (xs: number[]): number => percentile(xs, 0.5);
+const a = await start(checkout(positionals[0] ?? ''));
+const b = await start(checkout(positionals[1] ?? ''));
+try {
+  for (let r = 0; r < rounds; r++) {
+    for (const s of r % 2 === 0 ? [a, b] : [b, a]) await round(s);
+    process.stdout.write(`round ${r + 1}/${rounds}: p50 ${a.p50.at(-1)?.toFixed(3)} vs ${b.p50.at(-1)?.toFixed(3)} ms, cold node ${a.coldNode.at(-1)?.toFixed(1)} vs ${b.coldNode.at(-1)?.toFixed(1)} ms\n`);
+  }
+} finally {
+  await stopFare(a.fare);
+  await stopFare(b.fare);
+  rmSync(a.dataDir, { recursive: true, force: true });
+  rmSync(b.dataDir, { recursive: true, force: true });
+}
+
+const rows = [
+  ['warm p50 (ms)', med(a.p50), med(b.p50)],
+  ['warm p99 (ms)', med(a.p99), med(b.p99)],
+  ['cold start nodejs (ms)', med(a.coldNode), med(b.coldNode)],
+  ['cold start python (ms)', med(a.coldPython), med(b.coldPython)],
+] as const;
+const line = (c: readonly (string | number)[]): string => `| ${c.map((x) => (typeof x === 'number' ? x.toFixed(3) : x)).join(' | ')} |`;
+process.stdout.write(`\n${line(['median of rounds', `A: ${a.label}`, `B: ${b.label}`, 'B/A'])}\n|---|---:|---:|---:|\n`);
+for (const [what, x, y] of rows) process.stdout.write(`${line([what, x, y, y / x])}\n`);
+const out = {
+  kind: 'live-ab', date: new Date().toISOString(), rounds, calls, node: process.version,
+  a: { label: a.label, p50: a.p50, p99: a.p99, coldNode: a.coldNode, coldPython: a.coldPython },
+  b: { label: b.label, p50: b.p50, p99: b.p99, coldNode: b.coldNode, coldPython: b.coldPython },
+  medians: Object.fromEntries(rows.map(([w, x, y]) => [w, { a: x, b: y, ratio: y / x }])),
+};
+const resultsDir = join(root, 'bench', 'results');
+mkdirSync(resultsDir, { recursive: true });
+writeFileSync(join(resultsDir, `live-ab-${out.date.replace(/[:.]/g, '-')}.json`), `${JSON.stringify(out, null, 2)}\n`);
