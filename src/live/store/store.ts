@@ -9,11 +9,13 @@ import { BillingRepo } from './billing.ts';
 import { budgetRetryAt, budgetState, type BudgetState } from './budget.ts';
 import { Checkpointer } from './checkpointer.ts';
 import { clearStaging } from './code.ts';
+import { CostHistory } from './cost-history.ts';
 import { FunctionRepo } from './functions.ts';
 import { InvocationRepo } from './invocations.ts';
 import { LogRepo, type LogRetention } from './logs.ts';
 import { deriveKey, loadOrCreateMasterKey } from './master-key.ts';
 import { migrate } from './migrations.ts';
+import { Reservations } from './reservations.ts';
 import { monthOf } from './sql.ts';
 import { CredentialRepo, GrantRepo, TenantRepo, type Clock, type IssuedCredential, type NewTenant, type Tenant } from './tenants.ts';
 
@@ -60,6 +62,10 @@ export class Store {
   readonly invocations: InvocationRepo;
   readonly billing: BillingRepo;
   readonly logs: LogRepo;
+  /** µ¢ held per tenant by admitted invocations not yet billed (budget admission counts them). */
+  readonly reservations: Reservations;
+  /** Each function's latest resource use (budget admission estimates from it). */
+  readonly costs: CostHistory;
   /** Invocations found `running` at open and requeued. */
   readonly recovered: number;
   readonly #master: Buffer;
@@ -91,8 +97,10 @@ export class Store {
     this.grants = new GrantRepo(this.db, this.clock);
     this.logs = new LogRepo(this.db, { ...(opts.logRetention ? { retention: opts.logRetention } : {}), ...(opts.onLogError ? { onError: opts.onLogError } : {}) });
     this.functions = new FunctionRepo(this.db, this.clock, this.dataDir, this.logs);
-    this.billing = new BillingRepo(this.db, this.clock, this.logs);
-    this.invocations = new InvocationRepo(this.db, this.clock, this.billing);
+    this.costs = new CostHistory(this.db, this.clock);
+    this.billing = new BillingRepo(this.db, this.clock, this.logs, this.costs);
+    this.reservations = new Reservations();
+    this.invocations = new InvocationRepo(this.db, this.clock, this.billing, this.reservations);
     if (opts.recoverQueue ?? true) {
       this.recovered = this.invocations.requeueRunning();
       clearStaging(this.dataDir);
@@ -100,6 +108,8 @@ export class Store {
     } else {
       this.recovered = 0;
     }
+    // Queued (and requeued) Event invocations keep the reservations they were admitted with.
+    this.invocations.loadReservations();
   }
 
   static open(opts: StoreOptions): Store {
