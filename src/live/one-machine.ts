@@ -181,7 +181,6 @@ export async function up(opts: UpOptions): Promise<Running> {
       }
     },
     enqueued: () => late.runner?.wake(),
-    budgetCheck: (tenant) => store.budgetState(tenant),
   };
   const gateway: Gateway = createGateway({ store, platform });
   const runner = new AsyncRunner({ store, platform, contexts: gateway.context.contexts });

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BillingRepo } from './billing.ts';
-import { budgetRetryAt, budgetState, type BudgetState } from './budget.ts';
+import { budgetState, type BudgetState } from './budget.ts';
 import { Checkpointer } from './checkpointer.ts';
 import { clearStaging } from './code.ts';
 import { CostHistory } from './cost-history.ts';
@@ -149,20 +149,15 @@ export class Store {
     return this.credentials.create(id, { admin: true });
   }
 
-  /** The tenant's standing against its budget this month (`ok` for an unknown tenant). */
+  /**
+   * The tenant's standing against its budget this month, counting what is billed and what admitted
+   * invocations hold (`ok` for an unknown tenant).
+   */
   budgetState(tenantId: string): BudgetState {
     const tenant = this.tenants.get(tenantId);
     if (tenant === undefined) return 'ok';
     const now = this.clock();
-    return budgetState(tenant, this.billing.tenantMonth(tenantId, monthOf(now)).costMicroCents, now);
-  }
-
-  /** When a throttled tenant may spend again (ms since the epoch; now if it may already). */
-  budgetRetryAt(tenantId: string): number {
-    const now = this.clock();
-    const tenant = this.tenants.get(tenantId);
-    if (tenant === undefined) return now;
-    return budgetRetryAt(tenant, this.billing.tenantMonth(tenantId, monthOf(now)).costMicroCents, now);
+    return budgetState(tenant, this.billing.tenantMonth(tenantId, monthOf(now)).costMicroCents, this.reservations.total(tenantId), now);
   }
 
   /** A 32-byte key for `purpose`, derived from master.key (e.g. signing invocation contexts). */
