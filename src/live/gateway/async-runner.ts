@@ -184,7 +184,7 @@ export class AsyncRunner {
   #overBudget(inv: Invocation, v: Extract<BudgetVerdict, { kind: 'throttle' }>): void {
     const { store } = this.#o;
     const deadline = inv.createdAt + this.#o.maxEventAgeMs;
-    const why = `tenant ${inv.tenant} has spent ${microCents(v.spent)} and holds ${microCents(v.reserved)} for invocations in flight; with this invocation's estimate of ${microCents(v.estimate)} that passes its ${v.line} of ${microCents(v.limit)}`;
+    const why = `tenant ${inv.tenant} has spent ${microCents(v.spent)} and holds ${microCents(v.reserved)} for its other admitted, unbilled invocations; with this invocation's estimate of ${microCents(v.estimate)} that passes its ${v.line} of ${microCents(v.limit)}`;
     if (v.retryAt >= deadline) {
       const ageH = Math.round((this.#o.maxEventAgeMs / 3_600_000) * 100) / 100;
       store.invocations.finish(inv.id, {
