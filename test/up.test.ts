@@ -187,7 +187,7 @@ describe('fare up', () => {
 
   it('keeps tenants apart unless granted, and throttles or degrades a tenant whose spend is out of reason for its budget', async () => {
     const f = await up(tmp());
-    const made = await api(f.url, 'POST', '/v1/tenants', { id: 'acme', budgetMicroCents: 0.001, overBudget: 'throttle' });
+    const made = await api(f.url, 'POST', '/v1/tenants', { id: 'acme' });
     expect(made.status).toBe(201);
     const acme = made.json as { credential: { accessKeyId: string; secret: string } };
     const acmeKey = `${acme.credential.accessKeyId}:${acme.credential.secret}`;
@@ -206,17 +206,25 @@ describe('fare up', () => {
     expect((await api(f.url, 'POST', '/v1/grants', { grantee: 'zeta', function: 'work' }, acmeKey)).status).toBeLessThan(300);
     expect((await call(zetaKey, arn)).status).toBe(200);
 
-    // Budget: the first invocations pass the tiny allowance, then acme is throttled with Retry-After.
-    let throttled: Response | undefined;
-    for (let i = 0; i < 20 && !throttled; i++) {
-      const r = await call(acmeKey);
-      if (r.status === 429) throttled = r;
-      else expect(r.status).toBe(200);
-    }
-    expect(throttled?.headers.get('x-amzn-errortype')).toMatch(/TooManyRequestsException/);
-    expect(Number(throttled?.headers.get('retry-after'))).toBeGreaterThan(0);
-    // Degrade instead: the invocation runs, at the lowest class.
+    // Budget: spend past a tiny budget: acme (who pays, also for zeta's call) is throttled with Retry-After…
+    expect((await call(acmeKey)).status).toBe(200);
+    expect((await api(f.url, 'PATCH', '/v1/tenants/acme', { budgetMicroCents: 0.001, overBudget: 'throttle' }, acmeKey)).status).toBe(200);
+    const throttled = await call(acmeKey);
+    expect(throttled.status).toBe(429);
+    expect(throttled.headers.get('x-amzn-errortype')).toMatch(/TooManyRequestsException/);
+    expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await call(zetaKey, arn)).status).toBe(429);
+    // …and so it is with degrade, at the budget.
     expect((await api(f.url, 'PATCH', '/v1/tenants/acme', { overBudget: 'degrade' }, acmeKey)).status).toBe(200);
+    expect((await call(acmeKey)).status).toBe(429);
+    // Below the budget, past the allowance at its own class, the invocation runs at the lowest class:
+    // a budget of what is spent plus the function's estimate at `low` (the costliest of its runs so
+    // far, priced at 0.5 instead of 2 µ¢ per CPU-second) leaves room for one more run there only.
+    const spent = ((await api(f.url, 'GET', '/v1/bill', undefined, acmeKey)).json as { costMicroCents: number }).costMicroCents;
+    const runs = ((await api(f.url, 'GET', '/v1/functions/work/logs', undefined, acmeKey)).json as { entries: { cpuMs: number; costMicroCents: number }[] }).entries;
+    expect(runs).toHaveLength(2); // zeta's and acme's
+    const atLow = Math.max(...runs.map((e) => e.costMicroCents - (e.cpuMs / 1000) * (2 - 0.5)));
+    expect((await api(f.url, 'PATCH', '/v1/tenants/acme', { budgetMicroCents: (spent + atLow) * (1 + 1e-6) }, acmeKey)).status).toBe(200);
     const degraded = await call(acmeKey);
     expect(degraded.status).toBe(200);
     expect(degraded.headers.get('x-fare-class')).toBe('low');

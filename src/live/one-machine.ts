@@ -218,7 +218,6 @@ export async function up(opts: UpOptions): Promise<Running> {
       }
     },
     enqueued: () => late.runner?.wake(),
-    budgetCheck: (tenant) => store.budgetState(tenant),
     tenancy,
     functionChanged: (tenant, name, version) => {
       if (version === null) pool.retireAll(tenant, name);

@@ -129,3 +129,87 @@ describe('AsyncRunner', () => {
     expect(store.invocations.counts()).toMatchObject({ succeeded: 3 });
   });
 });
+
+describe('AsyncRunner and budgets', () => {
+  // Day 2 of January: the allowance of a 1,000 µ¢ budget is 1000 × (0.05 + 2 × 1/31) = 114.516 µ¢.
+  const day2 = Date.UTC(2025, 0, 2);
+  const bill = (id: string, uc: number): void => {
+    store.billing.record({ id, invocationId: id, tenant: 'acme', function: 'other', caller: 'acme', cls: 'standard', cpuMs: uc * 1000, memGBs: 0, price: 1, memoryPrice: 0.25 });
+  };
+  beforeEach(() => {
+    clock.set(day2);
+    store.tenants.update('acme', { budgetMicroCents: 1000, overBudget: 'throttle' });
+  });
+
+  it('checks a claim again: over the allowance it waits, uncounted, until the allowance has grown past the spend', async () => {
+    enqueue('a'); // accepted before the spend below, holding nothing
+    bill('x', 114); // + f's estimate (no history: 1 s of one core and 1 GB = 1.25 µ¢) > 114.516
+    const r = runner();
+    r.wake();
+    await r.idle();
+    expect(platform.invoked).toEqual([]);
+    const waiting = store.invocations.get('a');
+    expect(waiting).toMatchObject({ status: 'queued', attempts: 0, reservedMicroCents: 0, error: expect.stringMatching(/^BudgetExceeded: tenant acme has spent 114 µ¢ .* passes its allowance of 114\.516 µ¢; waiting until /) as unknown });
+    // The allowance reaches 115.25 µ¢ when 0.05 + 2e = 0.11525: about 16 minutes later.
+    expect((waiting?.runAfter ?? 0) - day2).toBeGreaterThan(15 * 60_000);
+    expect((waiting?.runAfter ?? 0) - day2).toBeLessThan(17 * 60_000);
+    clock.set((waiting?.runAfter ?? 0) - 1);
+    r.wake();
+    await r.idle();
+    expect(platform.invoked).toEqual([]);
+    clock.set(waiting?.runAfter ?? 0);
+    r.wake();
+    await r.idle();
+    expect(store.invocations.get('a')).toMatchObject({ status: 'succeeded', attempts: 1, reservedMicroCents: 0 });
+    await r.stop();
+  });
+
+  it('fails a claim that has no room before its maximum event age, with the reason recorded', async () => {
+    enqueue('a');
+    bill('x', 114);
+    const r = runner({ maxEventAgeMs: 10 * 60_000 }); // room comes in ~16 minutes: too late
+    r.wake();
+    await r.idle();
+    expect(platform.invoked).toEqual([]);
+    expect(store.invocations.get('a')).toMatchObject({
+      status: 'failed',
+      reservedMicroCents: 0,
+      error: expect.stringMatching(/^FARE_E_OVER_BUDGET: BudgetExceeded: .* after its maximum event age \(0\.17 h\) runs out; raise the budget \(PATCH \/v1\/tenants\/acme\)/) as unknown,
+    });
+  });
+
+  it('with degrade: runs a claim past the allowance at the cheapest class, and fails it at the budget', async () => {
+    store.tenants.update('acme', { overBudget: 'degrade' });
+    enqueue('a');
+    enqueue('b');
+    bill('x', 114);
+    const r = runner({ concurrency: 1 });
+    r.wake();
+    await r.idle();
+    expect(platform.invoked[0]?.cls).toBe(3);
+    expect(store.invocations.get('a')).toMatchObject({ status: 'succeeded', cls: 'low', classIndex: 3 });
+    expect(store.billing.get('a#1')).toMatchObject({ cls: 'low', price: 0.5 });
+    // b ran too (degraded); now fill the budget: only a new month would make room, after 6 h.
+    enqueue('c');
+    bill('y', 1000 - store.billing.tenantMonth('acme', '2025-01').costMicroCents);
+    r.wake();
+    await r.idle();
+    expect(store.invocations.get('c')).toMatchObject({ status: 'failed', error: expect.stringMatching(/passes its budget of 1000 µ¢, and there is no room for it before 2025-02-01T00:00:00.000Z/) as unknown });
+  });
+
+  it('holds the current estimate while running, leaving its own reservation out of the check', async () => {
+    store.invocations.enqueue({ id: 'a', tenant: 'acme', function: 'f', version: 1, caller: 'acme', cls: 'standard', classIndex: 2, payload: Buffer.from('1'), reservedMicroCents: 114 });
+    const held: number[] = [];
+    platform.respond = () => {
+      held.push(store.reservations.total('acme'));
+      return outcome();
+    };
+    const r = runner();
+    r.wake();
+    await r.idle();
+    // 114 held by itself did not count against it; while running it held f's estimate instead.
+    expect(held).toEqual([1.25]);
+    expect(store.invocations.get('a')).toMatchObject({ status: 'succeeded', reservedMicroCents: 0 });
+    expect(store.reservations.total('acme')).toBe(0);
+  });
+});

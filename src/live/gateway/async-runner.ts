@@ -1,14 +1,20 @@
-// Runs queued Event invocations: claims them from the store (highest class first), invokes them
-// through the platform, and completes each in one transaction with its billing record and log entry. Failed
-// attempts are retried with a delay, as Lambda does (3 attempts in all by default); attempts the
-// platform throttled are requeued without counting. A building block for the lead's Platform:
+// Runs queued Event invocations: claims them from the store (highest class first), admits each claim
+// against its owner's budget again, invokes it through the platform, and completes it in one
+// transaction with its billing record and log entry. Failed attempts are retried with a delay, as
+// Lambda does (3 attempts in all by default); attempts the platform throttled are requeued without
+// counting; a claim over budget waits, without counting, until the allowance has grown past the
+// spend, or fails if that is after the maximum event age. A building block for the lead's Platform:
 // `enqueued: () => runner.wake()`.
 
 import { classIndex } from '../../core/classes.ts';
 import { executionLog, type BillingInput, type Invocation, type Store } from '../store/index.ts';
 import type { InvokeRequest } from '../types.ts';
 import type { FareContexts } from './fare-context.ts';
+import { admitInvocation, microCents, type BudgetVerdict } from './budget-gate.ts';
 import { isThrottled, type Platform } from './platform.ts';
+
+/** Lambda's default maximum age of an event: 6 hours. */
+export const DEFAULT_MAX_EVENT_AGE_MS = 6 * 3_600_000;
 
 export interface AsyncRunnerOptions {
   readonly store: Store;
@@ -23,6 +29,11 @@ export interface AsyncRunnerOptions {
   readonly retryDelayMs?: (attempt: number) => number;
   /** Delay before trying again an attempt the platform throttled (default: its Retry-After). */
   readonly throttleDelayMs?: (retryAfterS: number) => number;
+  /**
+   * An invocation whose budget leaves no room for it before it is this old (since accepted) fails
+   * instead of waiting (default 6 h, Lambda's default maximum event age).
+   */
+  readonly maxEventAgeMs?: number;
   readonly clock?: () => number;
   /** Unexpected failures (the store throwing, say); the invocation stays running until restart. */
   readonly onError?: (e: unknown, inv: Invocation) => void;
@@ -41,6 +52,7 @@ export class AsyncRunner {
       maxAttempts: 3,
       retryDelayMs: (n) => 60_000 * n,
       throttleDelayMs: (s) => s * 1000,
+      maxEventAgeMs: DEFAULT_MAX_EVENT_AGE_MS,
       clock: Date.now,
       ...opts,
     };
@@ -101,8 +113,19 @@ export class AsyncRunner {
         store.invocations.finish(inv.id, { status: 'failed', result: null, error: 'ResourceNotFoundException: the function was deleted before the invocation ran' });
         return;
       }
-      const cls = classIndex(platform.prices, inv.cls) ?? classIndex(platform.prices, fn.cls) ?? platform.prices.classes.length - 1;
+      let cls = classIndex(platform.prices, inv.cls) ?? classIndex(platform.prices, fn.cls) ?? platform.prices.classes.length - 1;
+      // Admitted again at the claim (synchronously, before any other claim), its own reservation
+      // left out: retries, costs above their estimates, a lowered budget or a new month are counted.
+      const now = this.#o.clock();
+      const budget = admitInvocation(store, platform.prices, now, fn, cls, inv.reservedMicroCents);
+      if (budget.kind === 'throttle') {
+        this.#overBudget(inv, budget);
+        return;
+      }
+      const degraded = budget.cls !== cls;
+      cls = budget.cls;
       const clsName = platform.prices.classes[cls]?.name ?? inv.cls;
+      if (degraded || budget.reserve !== inv.reservedMicroCents) store.invocations.reserve(inv.id, budget.reserve, degraded ? { name: clsName, index: cls } : undefined);
       const req: InvokeRequest = {
         fn,
         requestId: inv.id,
@@ -116,11 +139,11 @@ export class AsyncRunner {
         result = await platform.invoke(req);
       } catch (e) {
         // The platform failed, not the function: try again later, nothing to bill.
-        store.invocations.retry(inv.id, this.#o.clock() + this.#o.retryDelayMs(inv.attempts), { refundAttempt: true, error: `platform: ${(e as Error).message}` });
+        store.invocations.retry(inv.id, this.#o.clock() + this.#o.retryDelayMs(inv.attempts), { refundAttempt: true, keepReservation: true, error: `platform: ${(e as Error).message}` });
         return;
       }
       if (isThrottled(result)) {
-        store.invocations.retry(inv.id, this.#o.clock() + this.#o.throttleDelayMs(result.retryAfterS), { refundAttempt: true, error: `throttled: ${result.reason}` });
+        store.invocations.retry(inv.id, this.#o.clock() + this.#o.throttleDelayMs(result.retryAfterS), { refundAttempt: true, keepReservation: true, error: `throttled: ${result.reason}` });
         return;
       }
       const billing: BillingInput = {
@@ -151,5 +174,26 @@ export class AsyncRunner {
     } catch (e) {
       this.#o.onError?.(e, inv);
     }
+  }
+
+  /**
+   * A claim its budget has no room for: not run, the attempt not counted, its reservation given up.
+   * It waits until the allowance will have grown past the spend, or fails now if that is after its
+   * maximum event age (or only a new month helps and the month ends after it).
+   */
+  #overBudget(inv: Invocation, v: Extract<BudgetVerdict, { kind: 'throttle' }>): void {
+    const { store } = this.#o;
+    const deadline = inv.createdAt + this.#o.maxEventAgeMs;
+    const why = `tenant ${inv.tenant} has spent ${microCents(v.spent)} and holds ${microCents(v.reserved)} for its other admitted, unbilled invocations; with this invocation's estimate of ${microCents(v.estimate)} that passes its ${v.line} of ${microCents(v.limit)}`;
+    if (v.retryAt >= deadline) {
+      const ageH = Math.round((this.#o.maxEventAgeMs / 3_600_000) * 100) / 100;
+      store.invocations.finish(inv.id, {
+        status: 'failed',
+        result: null,
+        error: `FARE_E_OVER_BUDGET: BudgetExceeded: ${why}, and there is no room for it before ${new Date(v.retryAt).toISOString()}, after its maximum event age (${ageH} h) runs out; raise the budget (PATCH /v1/tenants/${inv.tenant}) and invoke it again`,
+      });
+      return;
+    }
+    store.invocations.retry(inv.id, v.retryAt, { refundAttempt: true, error: `BudgetExceeded: ${why}; waiting until ${new Date(v.retryAt).toISOString()}` });
   }
 }

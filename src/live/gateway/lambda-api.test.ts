@@ -199,22 +199,56 @@ describe('classes and budgets', () => {
     expect(h.platform.invoked.at(-1)?.cls).toBe(3);
   });
 
-  it('over budget with throttle: 429; with degrade: runs and is billed at the cheapest class; warn: a header', async () => {
-    h.platform.budgets.set('acme', 'throttle');
+  it('over budget with throttle: 429; with degrade: the cheapest class up to the budget, then 429; warn: a header', async () => {
+    h.clock.set(Date.UTC(2025, 0, 31, 12)); // late in the month: the allowance is the whole budget
+    h.store.tenants.update('acme', { budgetMicroCents: 100, overBudget: 'throttle' });
+    const bill = (id: string, uc: number): void => {
+      h.store.billing.record({ id, invocationId: id, tenant: 'acme', function: 'other', caller: 'acme', cls: 'standard', cpuMs: uc * 1000, memGBs: 0, price: 1, memoryPrice: 0.25 });
+    };
+    bill('a', 90);
+    // 90 billed + hello's estimate (no history: 3 s of one core and 1 GB = 3.75 µ¢) ≥ 80 % of 100.
+    const w = await h.invoke(acme, 'hello');
+    expect(w.headers.get('x-fare-budget')).toBe('warn');
+    expect(w.headers.get('x-fare-class')).toBe('standard');
+
+    bill('b', 9.995); // 99.995 + hello's estimate (now its last run: 10 ms and 0.002 GB-s = 0.0105 µ¢) > 100
     const t = await h.invoke(acme, 'hello');
     expect(Number(t.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(await lambdaError(t)).toMatchObject({ status: 429, type: 'TooManyRequestsException', body: { Reason: 'BudgetExceeded' } });
     expect((await h.invoke(acme, 'hello', '{}', { 'X-Amz-Invocation-Type': 'Event' })).status).toBe(429);
 
-    h.platform.budgets.set('acme', 'degrade');
+    // A new month: the allowance starts at 5 % of the budget; past it, degrade runs at the cheapest class.
+    h.clock.set(Date.UTC(2025, 1, 1, 1));
+    h.store.tenants.update('acme', { overBudget: 'degrade' });
+    bill('c', 10);
     const d = await h.invoke(acme, 'hello');
     expect(d.headers.get('x-fare-budget')).toBe('degrade');
     expect(d.headers.get('x-fare-class')).toBe('low');
     expect(h.store.billing.get(d.headers.get('x-amzn-requestid') ?? '')).toMatchObject({ cls: 'low', price: 0.5 });
+    const e = await h.invoke(acme, 'hello', '{}', { 'X-Amz-Invocation-Type': 'Event' });
+    expect([e.status, e.headers.get('x-fare-budget'), h.store.invocations.get(e.headers.get('x-amzn-requestid') ?? '')?.cls]).toEqual([202, 'degrade', 'low']);
+    // …and at the budget it is throttled like throttle.
+    bill('d', 89.99);
+    const t2 = await h.invoke(acme, 'hello');
+    expect(await lambdaError(t2)).toMatchObject({ status: 429, body: { Reason: 'BudgetExceeded' } });
+  });
 
-    h.platform.budgets.set('acme', 'warn');
-    const w = await h.invoke(acme, 'hello');
-    expect(w.headers.get('x-fare-budget')).toBe('warn');
-    expect(w.headers.get('x-fare-class')).toBe('standard');
+  it('holds the estimate of a running sync invocation until it is billed', async () => {
+    h.clock.set(Date.UTC(2025, 0, 31, 12));
+    h.store.tenants.update('acme', { budgetMicroCents: 100, overBudget: 'throttle' });
+    let release: () => void = () => undefined;
+    const seen: number[] = [];
+    h.platform.respond = () =>
+      new Promise((resolve) => {
+        seen.push(h.store.reservations.total('acme'));
+        release = () => resolve(outcome());
+      });
+    const r = h.invoke(acme, 'hello');
+    while (seen.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).toEqual([3.75]); // no history: 3 s of one core and 1 GB at the standard price
+    expect(h.store.budgetState('acme')).toBe('ok');
+    release();
+    expect((await r).status).toBe(200);
+    expect(h.store.reservations.total('acme')).toBe(0);
   });
 });

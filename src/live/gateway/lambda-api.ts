@@ -1,13 +1,15 @@
 // Lambda's Invoke API: `POST /2015-03-31/functions/{FunctionName}/invocations`, with the headers,
 // status codes and error shapes AWS SDKs expect. RequestResponse runs through the platform and is
 // billed here; Event is queued durably before the 202; DryRun checks everything and answers 204.
+// Both kinds pass budget admission (budget-gate.ts) and hold their estimate until billed.
 
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { inheritClass } from '../../core/classes.ts';
-import { executionLog, type FunctionRecord } from '../store/index.ts';
+import { executionLog, type ExecutionLog, type FunctionRecord } from '../store/index.ts';
 import type { InvokeOutcome, InvokeRequest } from '../types.ts';
 import { authenticatedBody } from './auth.ts';
+import { admitInvocation } from './budget-gate.ts';
 import { functionArn, invocableFunction, ownClassIndex, type GatewayContext } from './context.ts';
 import { ApiError, badRequest, internal, notFound, throttled, tooLarge } from './errors.ts';
 import { FARE_CONTEXT_HEADER } from './fare-context.ts';
@@ -77,16 +79,18 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
     return;
   }
 
-  const budget = ctx.platform.budgetCheck(owner);
-  if (budget === 'throttle') {
-    // The allowance grows through the month: retry when it has grown past what was spent.
-    const retryAfterS = Math.max(1, Math.ceil((ctx.store.budgetRetryAt(owner) - ctx.clock()) / 1000));
+  // The owner pays: spent + reserved + this invocation's estimate must stay within its line.
+  const now = ctx.clock();
+  const budget = admitInvocation(ctx.store, ctx.platform.prices, now, fn, cls);
+  if (budget.kind === 'throttle') {
+    // The allowance grows through the month: retry when it has grown past what is spent and held.
+    const retryAfterS = Math.max(1, Math.ceil((budget.retryAt - now) / 1000));
     throw throttled('FARE_E_OVER_BUDGET', `Rate Exceeded. Tenant ${owner} is spending faster than its monthly budget allows: raise the budget (PATCH /v1/tenants/${owner}) or retry after ${retryAfterS} s`, retryAfterS, 'BudgetExceeded');
   }
-  if (budget === 'degrade') cls = ctx.platform.prices.classes.length - 1;
+  cls = budget.cls;
   const clsName = ctx.platform.prices.classes[cls]?.name ?? fn.cls;
   const fareHeaders: Record<string, string> = { 'x-amzn-RequestId': requestId, 'X-Fare-Class': clsName };
-  if (budget === 'warn' || budget === 'degrade') fareHeaders['X-Fare-Budget'] = budget;
+  if (budget.kind === 'warn' || budget.kind === 'degrade') fareHeaders['X-Fare-Budget'] = budget.kind;
 
   if (type === 'Event') {
     const inv = ctx.store.invocations.enqueue({
@@ -99,6 +103,7 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
       classIndex: cls,
       payload: body,
       ...(clientContext !== undefined ? { clientContext } : {}),
+      reservedMicroCents: budget.reserve,
     });
     try {
       ctx.platform.enqueued(inv);
@@ -119,30 +124,38 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
     // The caller waits for this answer: the machine scheduler lets its core go meanwhile.
     ...(callerRequest !== undefined ? { waitingCaller: callerRequest } : {}),
   };
-  let result;
+  // Held from admission until the billing record is written (or the invocation did not run).
+  const release = ctx.store.reservations.hold(owner, budget.reserve);
+  let outcome: InvokeOutcome;
+  let log: ExecutionLog;
   try {
-    result = await ctx.platform.invoke(invokeReq);
-  } catch (e) {
-    throw internal(`the platform failed to run the invocation (${(e as Error).message}); retry, and report it if it persists`);
+    let result;
+    try {
+      result = await ctx.platform.invoke(invokeReq);
+    } catch (e) {
+      throw internal(`the platform failed to run the invocation (${(e as Error).message}); retry, and report it if it persists`);
+    }
+    if (isThrottled(result)) {
+      throw throttled('FARE_E_THROTTLED', `Rate Exceeded. (${result.reason}) retry after ${result.retryAfterS} s`, result.retryAfterS, result.reason);
+    }
+    outcome = capResponse(ctx, result);
+    const price = ctx.platform.prices.classes[cls]?.price ?? 0;
+    log = executionLog({ requestId, attempt: 1, type: 'sync', version: fn.version }, outcome);
+    ctx.store.billing.record({
+      id: requestId,
+      invocationId: requestId,
+      tenant: owner,
+      function: fn.name,
+      caller: principal.tenant,
+      cls: clsName,
+      cpuMs: outcome.cpuMs,
+      memGBs: outcome.memGBs,
+      price,
+      memoryPrice: ctx.platform.prices.memoryPrice,
+    }, log);
+  } finally {
+    release();
   }
-  if (isThrottled(result)) {
-    throw throttled('FARE_E_THROTTLED', `Rate Exceeded. (${result.reason}) retry after ${result.retryAfterS} s`, result.retryAfterS, result.reason);
-  }
-  const outcome = capResponse(ctx, result);
-  const price = ctx.platform.prices.classes[cls]?.price ?? 0;
-  const log = executionLog({ requestId, attempt: 1, type: 'sync', version: fn.version }, outcome);
-  ctx.store.billing.record({
-    id: requestId,
-    invocationId: requestId,
-    tenant: owner,
-    function: fn.name,
-    caller: principal.tenant,
-    cls: clsName,
-    cpuMs: outcome.cpuMs,
-    memGBs: outcome.memGBs,
-    price,
-    memoryPrice: ctx.platform.prices.memoryPrice,
-  }, log);
 
   const headers: Record<string, string> = { ...fareHeaders, 'X-Amz-Executed-Version': String(fn.version), 'Content-Type': 'application/json', 'Content-Length': String(outcome.payload.length) };
   if (outcome.status === 'error') headers['X-Amz-Function-Error'] = outcome.functionError ?? 'Unhandled';

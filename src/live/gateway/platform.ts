@@ -1,9 +1,9 @@
 // What the gateway needs from the rest of the live system. The gateway authenticates, validates,
-// authorizes, queues and bills; it never runs code. The lead wires an implementation of `Platform`
-// (shard host + workers + budget policy) in `fare up`; tests use a fake.
+// authorizes, admits against budgets, queues and bills; it never runs code. The lead wires an
+// implementation of `Platform` (shard host + workers) in `fare up`; tests use a fake.
 
 import type { PriceTable } from '../../core/classes.ts';
-import type { BudgetState, Invocation } from '../store/index.ts';
+import type { Invocation } from '../store/index.ts';
 import type { InvokeOutcome, InvokeRequest } from '../types.ts';
 
 /** The platform could not take the invocation now (every instance busy, queue full, …). */
@@ -40,14 +40,6 @@ export interface Platform {
    * there is room, e.g. `asyncRunner.wake()`. Must not throw; must not block.
    */
   enqueued(inv: Invocation): void;
-
-  /**
-   * The tenant's standing against its monthly budget, asked before admitting each invocation of
-   * one of its functions (the owner pays, also when a grantee invokes). `throttle`: refused with 429;
-   * `degrade`: runs at the cheapest class; `warn`: runs, with an `X-Fare-Budget: warn` header.
-   * `store.budgetState(tenant)` is a complete implementation; a platform may cache it.
-   */
-  budgetCheck(tenant: string): BudgetState;
 
   /**
    * Whether this machine keeps tenants apart (every instance in its own sandbox). `single`: it does

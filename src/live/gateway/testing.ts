@@ -4,7 +4,7 @@
 
 import { deflateRawSync } from 'node:zlib';
 import { DEFAULT_PRICE_TABLE, type PriceTable } from '../../core/classes.ts';
-import { openStore, type BudgetState, type Invocation, type IssuedCredential, type Store } from '../store/index.ts';
+import { openStore, type Invocation, type IssuedCredential, type Store } from '../store/index.ts';
 import { manualClock, tempDir, type ManualClock, type TempDir } from '../store/testing.ts';
 import type { InvokeOutcome, InvokeRequest } from '../types.ts';
 import type { PlatformResult, Platform } from './platform.ts';
@@ -86,7 +86,6 @@ export class FakePlatform implements Platform {
   readonly prices: PriceTable;
   readonly invoked: InvokeRequest[] = [];
   readonly queued: Invocation[] = [];
-  readonly budgets = new Map<string, BudgetState>();
   respond: (req: InvokeRequest) => PlatformResult | Promise<PlatformResult> = (req) => outcome({ payload: req.payload.length > 0 ? req.payload : Buffer.from('null') });
   onEnqueued: (inv: Invocation) => void = () => undefined;
 
@@ -102,10 +101,6 @@ export class FakePlatform implements Platform {
   enqueued(inv: Invocation): void {
     this.queued.push(inv);
     this.onEnqueued(inv);
-  }
-
-  budgetCheck(tenant: string): BudgetState {
-    return this.budgets.get(tenant) ?? 'ok';
   }
 }
 

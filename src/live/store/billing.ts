@@ -1,9 +1,11 @@
 // Billing: one record per execution (a sync invocation, or one attempt of an async one), priced at
 // the class it was charged, and the aggregates bills are made of. A running monthly total per tenant
 // is kept in the same transaction as each record, so a budget check reads one row. The execution's
-// log entry, if given, is handed to the logs here (which write it in a batch shortly after).
+// log entry, if given, is handed to the logs here (which write it in a batch shortly after), and its
+// resource use to the cost history that admission estimates from.
 
 import type Database from 'better-sqlite3';
+import type { CostHistory } from './cost-history.ts';
 import type { ExecutionLog } from './log-text.ts';
 import type { LogRepo } from './logs.ts';
 import { monthOf, statementCache, type Prepare } from './sql.ts';
@@ -85,18 +87,21 @@ export class BillingRepo {
   readonly #q: Prepare;
   readonly #clock: Clock;
   readonly #logs: LogRepo;
+  readonly #costs: CostHistory | undefined;
 
-  constructor(db: Database.Database, clock: Clock, logs: LogRepo) {
+  constructor(db: Database.Database, clock: Clock, logs: LogRepo, costs?: CostHistory) {
     this.#db = db;
     this.#q = statementCache(db);
     this.#clock = clock;
     this.#logs = logs;
+    this.#costs = costs;
   }
 
   /**
    * Inserts a record and adds it to the month's total; joins the caller's transaction if there is
    * one. Hands the execution's log entry (if given) to `LogRepo.append`, with this record's tenant,
-   * function, class, CPU time, cost and time.
+   * function, class, CPU time, cost and time, and notes the execution's resource use in the cost
+   * history (admission's estimates).
    */
   record(input: BillingInput, log?: ExecutionLog): BillingRecord {
     const at = input.at ?? this.#clock();
@@ -117,6 +122,7 @@ export class BillingRepo {
            mem_gbs = mem_gbs + excluded.mem_gbs, cost_uc = cost_uc + excluded.cost_uc`,
       ).run(rec.tenant, rec.month, rec.cpuMs, rec.memGBs, rec.costMicroCents);
     })();
+    this.#costs?.note(rec.tenant, rec.function, rec.cpuMs, rec.memGBs);
     if (log !== undefined) this.#logs.append(rec, log);
     return rec;
   }

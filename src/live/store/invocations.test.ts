@@ -159,3 +159,71 @@ describe('the async queue', () => {
     expect(store.billing.get('a#1')).toBeDefined();
   });
 });
+
+describe('budget reservations', () => {
+  it('are held from enqueue until the attempt is billed, and given up by a retry unless kept', () => {
+    store.invocations.enqueue(inv('a', 2, { reservedMicroCents: 3 }));
+    store.invocations.enqueue(inv('b', 2, { reservedMicroCents: 2 }));
+    store.invocations.enqueue(inv('c', 2, { reservedMicroCents: 1, tenant: 'zeta' }));
+    expect([store.reservations.total('acme'), store.reservations.total('zeta')]).toEqual([5, 1]);
+    expect(store.invocations.claim()).toMatchObject({ id: 'a', reservedMicroCents: 3 });
+    // The claim was admitted afresh with a smaller estimate.
+    expect(store.invocations.reserve('a', 0.5)).toBe(true);
+    expect(store.invocations.get('a')).toMatchObject({ reservedMicroCents: 0.5, cls: 'standard' });
+    expect(store.reservations.total('acme')).toBe(2.5);
+    // A throttled attempt keeps its place; a failed (billed) one gives it up until its next claim.
+    expect(store.invocations.retry('a', clock(), { refundAttempt: true, keepReservation: true })).toBe(true);
+    expect(store.reservations.total('acme')).toBe(2.5);
+    store.invocations.claim();
+    expect(store.invocations.retry('a', clock(), { billing: bill('a', 1) })).toBe(true);
+    expect(store.invocations.get('a')?.reservedMicroCents).toBe(0);
+    expect(store.reservations.total('acme')).toBe(2);
+    store.invocations.claim(); // a again (older)
+    store.invocations.claim(); // b, admitted at the cheapest class (degraded)
+    expect(store.invocations.reserve('b', 1, { name: 'low', index: 3 })).toBe(true);
+    expect(store.invocations.get('b')).toMatchObject({ reservedMicroCents: 1, cls: 'low', classIndex: 3 });
+    store.invocations.finish('b', { status: 'succeeded', result: null }, bill('b', 1));
+    expect(store.reservations.total('acme')).toBe(0);
+    expect(store.reservations.total('zeta')).toBe(1);
+    expect(store.invocations.reserve('b', 9)).toBe(false); // no longer running
+  });
+
+  it('are rebuilt from the queue when the store is reopened', () => {
+    store.invocations.enqueue(inv('a', 2, { reservedMicroCents: 3 }));
+    store.invocations.enqueue(inv('b', 2, { reservedMicroCents: 2 }));
+    store.invocations.enqueue(inv('c', 2, { reservedMicroCents: 4 }));
+    store.invocations.claim(); // a: running when the process stops
+    store.invocations.claim();
+    store.invocations.finish('b', { status: 'succeeded', result: null }, bill('b', 1));
+    store.close();
+    store = openStore({ dataDir: dir.path, clock });
+    expect(store.reservations.total('acme')).toBe(7);
+    const reader = openStore({ dataDir: dir.path, clock, recoverQueue: false });
+    expect(reader.reservations.total('acme')).toBe(7);
+    reader.close();
+  });
+
+  it('sync holds are released once, and the ledger returns to exactly 0', () => {
+    const release = [0.1, 0.2, 0.3].map((uc) => store.reservations.hold('acme', uc));
+    expect(store.reservations.total('acme')).toBeCloseTo(0.6, 12);
+    for (const r of release) {
+      r();
+      r();
+    }
+    expect(store.reservations.total('acme')).toBe(0);
+  });
+});
+
+describe('cost history', () => {
+  it('keeps the latest executions of each function, from memory or, after a restart, from billing', () => {
+    for (let i = 1; i <= 25; i++) store.billing.record({ ...bill(`x${i}`, 1), cpuMs: i });
+    const recent = store.costs.recent('acme', 'f');
+    expect(recent.map((r) => r.cpuMs)).toEqual(Array.from({ length: 20 }, (_, i) => i + 6));
+    store.billing.record({ ...bill('x26', 1), cpuMs: 26 });
+    expect(store.costs.recent('acme', 'f').map((r) => r.cpuMs).slice(-2)).toEqual([25, 26]);
+    expect(store.costs.recent('acme', 'other')).toEqual([]);
+    store.close();
+    store = openStore({ dataDir: dir.path, clock });
+    expect(store.costs.recent('acme', 'f').map((r) => r.cpuMs)).toEqual(Array.from({ length: 20 }, (_, i) => i + 7));
+  });
+});

@@ -1,10 +1,12 @@
 // The durable queue of asynchronous (Event) invocations. `enqueue` returns only once the row is on
 // disk (WAL: in the file with synchronous=NORMAL, fsynced with `fsync`), so the 202 that follows is a promise kept across `kill -9`. Delivery
-// is at least once: rows left `running` by a crash are requeued on start-up.
+// is at least once: rows left `running` by a crash are requeued on start-up. Each row holds its
+// budget reservation (`reserved_uc`) until its attempt is billed; the repo keeps `Reservations` in step.
 
 import type Database from 'better-sqlite3';
 import type { BillingInput, BillingRepo } from './billing.ts';
 import type { ExecutionLog } from './log-text.ts';
+import type { Reservations } from './reservations.ts';
 import { statementCache, type Prepare } from './sql.ts';
 import type { Clock } from './tenants.ts';
 
@@ -23,10 +25,14 @@ export interface NewInvocation {
   readonly classIndex: number;
   readonly payload: Buffer;
   readonly clientContext?: string;
+  /** µ¢ of its owner's budget it holds until its first attempt is billed (its admission estimate). */
+  readonly reservedMicroCents?: number;
 }
 
-export interface Invocation extends Omit<NewInvocation, 'clientContext'> {
+export interface Invocation extends Omit<NewInvocation, 'clientContext' | 'reservedMicroCents'> {
   readonly clientContext: string | null;
+  /** µ¢ it holds against its owner's budget now (0 while it waits for a retry). */
+  readonly reservedMicroCents: number;
   readonly status: InvocationStatus;
   /** Executions started so far (a claim increments it). */
   readonly attempts: number;
@@ -69,6 +75,7 @@ interface InvocationRow {
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
+  reserved_uc: number;
 }
 
 const toInvocation = (r: InvocationRow): Invocation => ({
@@ -81,6 +88,7 @@ const toInvocation = (r: InvocationRow): Invocation => ({
   classIndex: r.class_index,
   payload: r.payload,
   clientContext: r.client_context,
+  reservedMicroCents: r.reserved_uc,
   status: r.status,
   attempts: r.attempts,
   runAfter: r.run_after,
@@ -97,22 +105,54 @@ export class InvocationRepo {
   readonly #q: Prepare;
   readonly #clock: Clock;
   readonly #billing: BillingRepo;
+  readonly #reservations: Reservations;
 
-  constructor(db: Database.Database, clock: Clock, billing: BillingRepo) {
+  constructor(db: Database.Database, clock: Clock, billing: BillingRepo, reservations: Reservations) {
     this.#db = db;
     this.#q = statementCache(db);
     this.#clock = clock;
     this.#billing = billing;
+    this.#reservations = reservations;
   }
 
-  /** Durably queues an invocation; on return it survives a crash. */
+  /** Durably queues an invocation, with its reservation; on return it survives a crash. */
   enqueue(n: NewInvocation): Invocation {
     const now = this.#clock();
+    const reserved = Math.max(0, n.reservedMicroCents ?? 0);
     this.#q(
-      `INSERT INTO invocations (id, tenant, function, version, caller, class, class_index, payload, client_context, status, attempts, run_after, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)`,
-    ).run(n.id, n.tenant, n.function, n.version, n.caller, n.cls, n.classIndex, n.payload, n.clientContext ?? null, now, now);
+      `INSERT INTO invocations (id, tenant, function, version, caller, class, class_index, payload, client_context, status, attempts, run_after, created_at, reserved_uc)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?)`,
+    ).run(n.id, n.tenant, n.function, n.version, n.caller, n.cls, n.classIndex, n.payload, n.clientContext ?? null, now, now, reserved);
+    this.#reservations.add(n.tenant, reserved);
     return this.get(n.id) as Invocation;
+  }
+
+  /**
+   * Sets what a running invocation holds against its owner's budget (its claim was admitted with
+   * this estimate), and the class it runs at if that changed (degraded). False if it is not running.
+   */
+  reserve(id: string, uc: number, cls?: { name: string; index: number }): boolean {
+    const held = this.#held(id);
+    if (held === undefined) return false;
+    const next = Math.max(0, uc);
+    this.#q(`UPDATE invocations SET reserved_uc = ?, class = COALESCE(?, class), class_index = COALESCE(?, class_index) WHERE id = ?`).run(next, cls?.name ?? null, cls?.index ?? null, id);
+    this.#reservations.remove(held.tenant, held.reserved_uc);
+    this.#reservations.add(held.tenant, next);
+    return true;
+  }
+
+  /** Rebuilds the reservation ledger from the rows still queued or running (at open). */
+  loadReservations(): void {
+    this.#reservations.load(
+      this.#q(
+        `SELECT tenant, SUM(reserved_uc) AS uc, COUNT(*) AS n FROM invocations
+         WHERE status IN ('queued', 'running') AND reserved_uc > 0 GROUP BY tenant`,
+      ).all() as { tenant: string; uc: number; n: number }[],
+    );
+  }
+
+  #held(id: string): { tenant: string; reserved_uc: number } | undefined {
+    return this.#q("SELECT tenant, reserved_uc FROM invocations WHERE id = ? AND status = 'running'").get(id) as { tenant: string; reserved_uc: number } | undefined;
   }
 
   get(id: string): Invocation | undefined {
@@ -136,36 +176,46 @@ export class InvocationRepo {
 
   /**
    * Completes a running invocation and, in the same transaction, writes the billing record of the
-   * attempt (if it ran), handing over its log entry. False if the row was not running (already
-   * finished by another path).
+   * attempt (if it ran), handing over its log entry; its reservation goes. False if the row was not
+   * running (already finished by another path).
    */
   finish(id: string, f: Finish, billing?: BillingInput, log?: ExecutionLog): boolean {
-    return this.#db.transaction(() => {
-      const changed = this.#q(
-        `UPDATE invocations SET status = ?, result = ?, function_error = ?, error = ?, finished_at = ?, version = COALESCE(?, version)
-         WHERE id = ? AND status = 'running'`,
-      ).run(f.status, f.result, f.functionError ?? null, f.error ?? null, this.#clock(), f.version ?? null, id).changes;
-      if (changed === 0) return false;
+    const held = this.#db.transaction(() => {
+      const h = this.#held(id);
+      if (h === undefined) return undefined;
+      this.#q(
+        `UPDATE invocations SET status = ?, result = ?, function_error = ?, error = ?, finished_at = ?, version = COALESCE(?, version), reserved_uc = 0
+         WHERE id = ?`,
+      ).run(f.status, f.result, f.functionError ?? null, f.error ?? null, this.#clock(), f.version ?? null, id);
       if (billing !== undefined) this.#billing.record(billing, log);
-      return true;
+      return h;
     })();
+    if (held === undefined) return false;
+    this.#reservations.remove(held.tenant, held.reserved_uc);
+    return true;
   }
 
   /**
    * Puts a running invocation back in the queue, runnable from `runAfter`, billing (and logging) the
    * attempt that just failed (if it ran). `refundAttempt`: the attempt did not run (the platform was
-   * throttled).
+   * throttled). Its reservation goes (its next claim is admitted afresh) unless `keepReservation`
+   * (the attempt did not run and the invocation keeps its place in the budget).
    */
-  retry(id: string, runAfter: number, opts: { billing?: BillingInput; log?: ExecutionLog; refundAttempt?: boolean; error?: string } = {}): boolean {
-    return this.#db.transaction(() => {
-      const changed = this.#q(
-        `UPDATE invocations SET status = 'queued', run_after = ?, attempts = attempts - ?, error = ?
-         WHERE id = ? AND status = 'running'`,
-      ).run(runAfter, opts.refundAttempt === true ? 1 : 0, opts.error ?? null, id).changes;
-      if (changed === 0) return false;
+  retry(id: string, runAfter: number, opts: { billing?: BillingInput; log?: ExecutionLog; refundAttempt?: boolean; keepReservation?: boolean; error?: string } = {}): boolean {
+    const keep = opts.keepReservation === true;
+    const held = this.#db.transaction(() => {
+      const h = this.#held(id);
+      if (h === undefined) return undefined;
+      this.#q(
+        `UPDATE invocations SET status = 'queued', run_after = ?, attempts = attempts - ?, error = ?, reserved_uc = CASE WHEN ? THEN reserved_uc ELSE 0 END
+         WHERE id = ?`,
+      ).run(runAfter, opts.refundAttempt === true ? 1 : 0, opts.error ?? null, keep ? 1 : 0, id);
       if (opts.billing !== undefined) this.#billing.record(opts.billing, opts.log);
-      return true;
+      return h;
     })();
+    if (held === undefined) return false;
+    if (!keep) this.#reservations.remove(held.tenant, held.reserved_uc);
+    return true;
   }
 
   /** Start-up recovery: everything left `running` by a crash is queued again. Returns how many. */

@@ -171,6 +171,16 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 3,
+    description: 'budget reservations of queued and running async invocations',
+    sql: `
+      -- The estimated cost (µ¢) this invocation holds against its owner's budget: from acceptance (or
+      -- its claim) until its attempt is billed; 0 while it waits for a retry or holds nothing.
+      -- Summed per tenant at open, so a restart keeps the reservations of what is still queued.
+      ALTER TABLE invocations ADD COLUMN reserved_uc REAL NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 /** Current schema version of an open database (0: empty). */

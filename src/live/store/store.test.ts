@@ -129,7 +129,7 @@ describe('sealed secrets', () => {
 });
 
 describe('budget state', () => {
-  it('goes ok → warn at 80% → the tenant action at 100% of its monthly budget', () => {
+  it('goes ok → warn at 80% → the tenant action past the allowance, counting billed and reserved spend', () => {
     const clock = manualClock(Date.UTC(2025, 2, 31, 23, 0));
     const store = openStore({ dataDir: dir.path, clock });
     store.tenants.create({ id: 'acme', budgetMicroCents: 100, overBudget: 'degrade' });
@@ -143,18 +143,25 @@ describe('budget state', () => {
     bill('b', 1);
     expect(store.budgetState('acme')).toBe('warn');
     bill('c', 20);
-    expect(store.budgetState('acme')).toBe('degrade');
-    store.tenants.update('acme', { overBudget: 'throttle' });
+    // Late in the month the allowance is the whole budget: at it, degrade throttles too.
     expect(store.budgetState('acme')).toBe('throttle');
     clock.set(Date.UTC(2025, 3, 1, 0, 0)); // a new month starts from zero
     expect(store.budgetState('acme')).toBe('ok');
     expect(store.budgetState('free')).toBe('ok');
-    // Early in a month, spending out of reason for the budget (30% on day 2) is over already.
+    // Early in a month, spending out of reason for the budget (30% on day 2) is over the allowance.
     clock.set(Date.UTC(2025, 3, 2, 0, 0));
     bill('d', 30);
+    expect(store.budgetState('acme')).toBe('degrade');
+    store.tenants.update('acme', { overBudget: 'throttle' });
     expect(store.budgetState('acme')).toBe('throttle');
-    // The allowance reaches 30% of the budget when 0.05 + 2 × elapsed = 0.3: an eighth of April in.
-    expect(store.budgetRetryAt('acme')).toBeCloseTo(Date.UTC(2025, 3, 1) + 0.125 * 30 * 86_400_000, -3);
+    // Reserved spend counts: 5 billed + 5 held pass 80 % of the allowance (11.45 on May 2nd).
+    clock.set(Date.UTC(2025, 4, 2, 0, 0));
+    bill('e', 5);
+    expect(store.budgetState('acme')).toBe('ok');
+    const release = store.reservations.hold('acme', 5);
+    expect(store.budgetState('acme')).toBe('warn');
+    release();
+    expect(store.budgetState('acme')).toBe('ok');
     store.close();
   });
 });

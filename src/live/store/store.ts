@@ -6,14 +6,16 @@ import Database from 'better-sqlite3';
 import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BillingRepo } from './billing.ts';
-import { budgetRetryAt, budgetState, type BudgetState } from './budget.ts';
+import { budgetState, type BudgetState } from './budget.ts';
 import { Checkpointer } from './checkpointer.ts';
 import { clearStaging } from './code.ts';
+import { CostHistory } from './cost-history.ts';
 import { FunctionRepo } from './functions.ts';
 import { InvocationRepo } from './invocations.ts';
 import { LogRepo, type LogRetention } from './logs.ts';
 import { deriveKey, loadOrCreateMasterKey } from './master-key.ts';
 import { migrate } from './migrations.ts';
+import { Reservations } from './reservations.ts';
 import { monthOf } from './sql.ts';
 import { CredentialRepo, GrantRepo, TenantRepo, type Clock, type IssuedCredential, type NewTenant, type Tenant } from './tenants.ts';
 
@@ -85,6 +87,10 @@ export class Store {
   readonly invocations: InvocationRepo;
   readonly billing: BillingRepo;
   readonly logs: LogRepo;
+  /** µ¢ held per tenant by admitted invocations not yet billed (budget admission counts them). */
+  readonly reservations: Reservations;
+  /** Each function's latest resource use (budget admission estimates from it). */
+  readonly costs: CostHistory;
   /** Invocations found `running` at open and requeued. */
   readonly recovered: number;
   /** Files and folders of the data directory that were readable by other users and were made private at open. */
@@ -122,8 +128,10 @@ export class Store {
     this.grants = new GrantRepo(this.db, this.clock);
     this.logs = new LogRepo(this.db, { ...(opts.logRetention ? { retention: opts.logRetention } : {}), ...(opts.onLogError ? { onError: opts.onLogError } : {}) });
     this.functions = new FunctionRepo(this.db, this.clock, this.dataDir, this.logs);
-    this.billing = new BillingRepo(this.db, this.clock, this.logs);
-    this.invocations = new InvocationRepo(this.db, this.clock, this.billing);
+    this.costs = new CostHistory(this.db, this.clock);
+    this.billing = new BillingRepo(this.db, this.clock, this.logs, this.costs);
+    this.reservations = new Reservations();
+    this.invocations = new InvocationRepo(this.db, this.clock, this.billing, this.reservations);
     if (opts.recoverQueue ?? true) {
       this.recovered = this.invocations.requeueRunning();
       clearStaging(this.dataDir);
@@ -131,6 +139,8 @@ export class Store {
     } else {
       this.recovered = 0;
     }
+    // Queued (and requeued) Event invocations keep the reservations they were admitted with.
+    this.invocations.loadReservations();
   }
 
   static open(opts: StoreOptions): Store {
@@ -170,20 +180,15 @@ export class Store {
     return this.credentials.create(id, { admin: true });
   }
 
-  /** The tenant's standing against its budget this month (`ok` for an unknown tenant). */
+  /**
+   * The tenant's standing against its budget this month, counting what is billed and what admitted
+   * invocations hold (`ok` for an unknown tenant).
+   */
   budgetState(tenantId: string): BudgetState {
     const tenant = this.tenants.get(tenantId);
     if (tenant === undefined) return 'ok';
     const now = this.clock();
-    return budgetState(tenant, this.billing.tenantMonth(tenantId, monthOf(now)).costMicroCents, now);
-  }
-
-  /** When a throttled tenant may spend again (ms since the epoch; now if it may already). */
-  budgetRetryAt(tenantId: string): number {
-    const now = this.clock();
-    const tenant = this.tenants.get(tenantId);
-    if (tenant === undefined) return now;
-    return budgetRetryAt(tenant, this.billing.tenantMonth(tenantId, monthOf(now)).costMicroCents, now);
+    return budgetState(tenant, this.billing.tenantMonth(tenantId, monthOf(now)).costMicroCents, this.reservations.total(tenantId), now);
   }
 
   /** A 32-byte key for `purpose`, derived from master.key (e.g. signing invocation contexts). */
