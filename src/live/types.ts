@@ -40,7 +40,16 @@ export interface InvokeRequest {
   readonly fareContext?: string;
   /** Request id of the invocation that made this call synchronously and waits for it (from its context), if any. */
   readonly waitingCaller?: string;
+  /**
+   * Called once, as soon as the function has answered (before its instance is parked and the
+   * invocation measured), so a waiting caller can be answered at once; the invocation's outcome,
+   * with its CPU time and logs, follows when the measurement ends. In-process only.
+   */
+  readonly onAnswer?: (a: InvocationAnswer) => void;
 }
+
+/** What a caller is told as soon as the function answers: the outcome without its measurement. */
+export type InvocationAnswer = Pick<InvokeOutcome, 'status' | 'payload' | 'functionError' | 'errorType'>;
 
 /** What running one invocation produced and cost. */
 export interface InvokeOutcome {

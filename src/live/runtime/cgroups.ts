@@ -298,17 +298,22 @@ export class InstanceCgroups {
     return this.freezerDir !== null;
   }
 
-  /** Freezes every task in the group and waits until the kernel reports it frozen. */
-  async freeze(): Promise<void> {
+  /**
+   * Freezes every task in the group and waits until the kernel reports it frozen — or until
+   * `wanted()` turns false (a thaw was asked for meanwhile).
+   */
+  async freeze(wanted: () => boolean = () => true): Promise<void> {
     const d = this.freezerDir;
     if (d === null) throw new Error('FARE_E_NO_FREEZER: this instance has no freezer group');
     const f = this.freezeFile as KernelFile;
     if (this.freezer === 'cgroup-v1') {
       f.write('FROZEN');
-      await until(() => f.read().trim() === 'FROZEN', () => f.write('FROZEN'));
+      await until(() => !wanted() || f.read().trim() === 'FROZEN', () => {
+        if (wanted()) f.write('FROZEN');
+      });
     } else {
       f.write('1');
-      await until(() => /^frozen 1$/m.test((this.eventsFile as KernelFile).read()));
+      await until(() => !wanted() || /^frozen 1$/m.test((this.eventsFile as KernelFile).read()));
     }
   }
 
@@ -360,13 +365,12 @@ export class InstanceCgroups {
     return this.pids().length === 0;
   }
 
-  /** Thaws without waiting (used while killing: a task frozen by the v1 freezer cannot die). */
+  /** Thaws without waiting for the kernel to report it (a parked instance's next invocation; killing: a task frozen by the v1 freezer cannot die). */
   thawNow(): void {
-    const d = this.freezerDir;
-    if (d === null) return;
+    const f = this.freezeFile;
+    if (f === null) return;
     try {
-      if (this.freezer === 'cgroup-v1') writeFileSync(join(d, 'freezer.state'), 'THAWED');
-      else writeFileSync(join(d, 'cgroup.freeze'), '0');
+      f.write(this.freezer === 'cgroup-v1' ? 'THAWED' : '0');
     } catch {
       // already gone
     }

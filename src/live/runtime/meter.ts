@@ -60,8 +60,12 @@ export class InvocationMeter {
     if (this.sampleCpu) this.cpuMax = Math.max(this.cpuMax, safe(() => this.probe.cpuNs(), this.cpuMax));
   }
 
-  /** Ends the measurement (idempotent: the first call's numbers stand). */
-  stop(): Measured {
+  /**
+   * Ends the measurement (idempotent: the first call's numbers stand). CPU and memory are counted
+   * until now; `answeredAt` (a performance.now() time), if given, ends the duration instead: the
+   * function's answer, when the measurement runs on until its instance is frozen.
+   */
+  stop(answeredAt?: number): Measured {
     if (this.result) return this.result;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
@@ -71,7 +75,7 @@ export class InvocationMeter {
       cpuMs: Math.max(0, this.cpuMax - this.cpu0) / 1e6,
       memGBs: this.byteMs / 1000 / GB,
       maxMemMB: this.peak / MB,
-      durationMs: this.lastT - this.t0,
+      durationMs: Math.max(0, Math.min(answeredAt ?? this.lastT, this.lastT) - this.t0),
     };
     return this.result;
   }

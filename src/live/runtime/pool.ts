@@ -93,12 +93,23 @@ export class InstancePool {
       }
       this.opts.onStart?.(req.requestId, a.instance);
       if (p.paused) await a.instance.freeze();
+      // The instance is free again as soon as the function answers (its last invocation is still
+      // measured until it is parked or serves its next one: see Instance).
+      let released = false;
+      const release = (): void => {
+        if (released) return;
+        released = true;
+        this.release(a.instance);
+      };
+      const onAnswer = req.onAnswer;
       let out: InvokeOutcome;
       try {
-        out = await a.instance.invoke(req);
+        out = await a.instance.invoke({ ...req, onAnswer: (ans) => {
+          release();
+          onAnswer?.(ans);
+        } });
       } finally {
-        // Frozen now (parked until its next invocation, which thaws it), also after a preemption that raced the end.
-        this.release(a.instance);
+        release();
       }
       return a.coldStart ? { ...out, coldStart: true, initMs: a.initMs } : out;
     } finally {

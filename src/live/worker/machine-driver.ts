@@ -93,7 +93,14 @@ export class MachineDriver {
         if (!e) return;
         if (!e.started) {
           e.started = true;
-          this.exec.run(e.req).then(
+          // The job is done for the machine scheduler when the function answers: its core is free
+          // then, though the invocation is measured a moment longer (until its instance is parked).
+          const onAnswer = e.req.onAnswer;
+          const req: InvokeRequest = { ...e.req, onAnswer: (a) => {
+            this.complete(e);
+            onAnswer?.(a);
+          } };
+          this.exec.run(req).then(
             (o) => this.finish(e, o),
             (err: unknown) => this.finish(e, undefined, err),
           );
@@ -124,11 +131,17 @@ export class MachineDriver {
     }
   }
 
-  private finish(e: Entry, o: InvokeOutcome | undefined, err?: unknown): void {
+  /** The job has ended for the machine scheduler (once: at the answer, or at the outcome when there was none). */
+  private complete(e: Entry): void {
+    if (this.entries.get(e.job.id) !== e) return;
     this.entries.delete(e.job.id);
     this.byRequest.delete(e.req.requestId);
     this.calls.delete(e.req.requestId);
     this.step({ kind: 'complete', job: e.job.id, memMB: 0 });
+  }
+
+  private finish(e: Entry, o: InvokeOutcome | undefined, err?: unknown): void {
+    this.complete(e);
     if (o) e.done(o);
     else e.fail(err);
   }
