@@ -1,7 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { errorDocument, type InvocationEvent, MAX_RESPONSE_BYTES, RuntimeApi, type RuntimeReport } from './runtime-api.ts';
+import { spawn } from 'node:child_process';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { openPeerLookup, type PeerLookup } from './peer-uid.ts';
+import { errorDocument, type InvocationEvent, MAX_RESPONSE_BYTES, type RefusedRequest, RuntimeApi, type RuntimeReport } from './runtime-api.ts';
 
 const R = '/2018-06-01/runtime';
+const netlink = await openPeerLookup();
+const proc = await openPeerLookup({ mechanism: 'proc' });
 let open: RuntimeApi[] = [];
 
 async function server(maxResponseBytes?: number): Promise<{ api: RuntimeApi; reports: RuntimeReport[]; url: (p: string) => string }> {
@@ -190,5 +194,169 @@ describe('errorDocument', () => {
   it('falls back to the header type, then to Runtime.Unknown', () => {
     expect(errorDocument(Buffer.from('{"errorMessage":"m"}'), 'H')).toEqual({ errorMessage: 'm', errorType: 'H' });
     expect(errorDocument(Buffer.alloc(0), undefined)).toEqual({ errorMessage: 'Unknown application error occurred', errorType: 'Runtime.Unknown' });
+  });
+});
+
+describe('the peer check (peerUid)', () => {
+  const me = process.geteuid?.() ?? -1;
+  const root = me === 0;
+  const INSTANCE_UID = 100123;
+  const INTRUDER_UID = 100124;
+  if (!root) console.log('runtime-api.test: cross-uid peer-check tests skipped: not root, so no process of another uid can be started');
+
+  afterAll(() => {
+    netlink.close();
+    proc.close();
+  });
+
+  async function checked(peerUid: number, lookup: PeerLookup) {
+    const reports: RuntimeReport[] = [];
+    const refused: RefusedRequest[] = [];
+    const api = await RuntimeApi.listen({ functionName: 'fn1', onReport: (r) => reports.push(r), peerUid, peerLookup: lookup, onRefused: (r) => refused.push(r) });
+    open.push(api);
+    return { api, reports, refused, url: (p: string) => `http://${api.address}${R}${p}` };
+  }
+
+  interface Step {
+    readonly method: 'GET' | 'POST';
+    /** `{id}` stands for the request id of the last event this process received. */
+    readonly path: string;
+    readonly body?: string;
+  }
+  interface Answer {
+    readonly status: number;
+    readonly text: string;
+    readonly requestId: string | null;
+  }
+
+  /** Runs the steps one after another from a child process under `uid` (one kept-alive connection). */
+  function as(uid: number, base: string, steps: readonly Step[]): Promise<Answer[]> {
+    const script = `
+      const [base, steps] = process.argv.slice(1);
+      const out = [];
+      let id = '';
+      for (const s of JSON.parse(steps)) {
+        const r = await fetch(base + s.path.replace('{id}', id), { method: s.method, body: s.body });
+        const text = await r.text();
+        const requestId = r.headers.get('lambda-runtime-aws-request-id');
+        if (requestId !== null) id = requestId;
+        out.push({ status: r.status, text, requestId });
+      }
+      process.stdout.write(JSON.stringify(out));`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, base, JSON.stringify(steps)], { uid, gid: uid, cwd: '/', stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    return new Promise((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (code) => (code === 0 ? resolve(JSON.parse(out) as Answer[]) : reject(new Error(`child under uid ${uid} exited with ${code}`))));
+    });
+  }
+
+  const forbidden = (a: Answer | undefined): void => {
+    expect(a?.status).toBe(403);
+    expect(JSON.parse(a?.text ?? '')).toMatchObject({ errorType: 'Forbidden' });
+    expect(a?.requestId).toBeNull();
+  };
+
+  describe.each([
+    ['netlink', netlink],
+    ['proc', proc],
+  ] as const)('through %s', (mechanism, lookup) => {
+    const usable = lookup.mechanism === mechanism;
+    if (!usable) console.log(`runtime-api.test: peer-check tests through ${mechanism} skipped: ${lookup.fallbackReason}`);
+
+    it.skipIf(!usable)('serves its own uid as if there were no check: /next, /response, /error and /init/error', async () => {
+      const { api, reports, refused, url } = await checked(me, lookup);
+      expect((await post(url('/init/error'), '{"errorMessage":"x","errorType":"T"}')).status).toBe(202);
+      const { api: api2, reports: reports2, url: url2 } = await checked(me, lookup);
+      api2.deliver(event('a'));
+      const res = await fetch(url2('/invocation/next'));
+      expect(res.headers.get('lambda-runtime-aws-request-id')).toBe('a');
+      expect(await res.text()).toBe('{"hello":"world"}');
+      expect((await post(url2('/invocation/a/error'), '{"errorMessage":"m","errorType":"E"}')).status).toBe(202);
+      api2.deliver(event('b'));
+      await (await fetch(url2('/invocation/next'))).text();
+      expect((await post(url2('/invocation/b/response'), 'ok')).status).toBe(202);
+      expect(reports.map((r) => r.kind)).toEqual(['init-error']);
+      expect(reports2.map((r) => r.kind)).toEqual(['next', 'error', 'next', 'response']);
+      expect(refused).toEqual([]);
+      expect(api.busy || api2.busy).toBe(false);
+    });
+
+    it.skipIf(!usable)('answers 403 Forbidden to a process of another uid, closes its connection and reports it, leaving the event queued', async () => {
+      const other = me === INSTANCE_UID ? INTRUDER_UID : INSTANCE_UID;
+      const { api, reports, refused, url } = await checked(other, lookup);
+      api.deliver(event('req-1'));
+      const next = await fetch(url('/invocation/next'));
+      expect(next.status).toBe(403);
+      expect(next.headers.get('connection')).toBe('close');
+      expect(next.headers.has('lambda-runtime-aws-request-id')).toBe(false);
+      expect(await next.json()).toEqual({ errorMessage: 'This Runtime API answers only the processes of its own function instance.', errorType: 'Forbidden' });
+      expect((await post(url('/invocation/req-1/response'), 'stolen')).status).toBe(403);
+      expect((await post(url('/invocation/req-1/error'), '{}')).status).toBe(403);
+      expect((await post(url('/init/error'), '{}')).status).toBe(403);
+      expect(reports).toEqual([]);
+      expect(api.busy && !api.polling).toBe(true);
+      expect(refused.map((r) => [r.method, r.path, r.uid, r.expectedUid, r.mechanism])).toEqual([
+        ['GET', `${R}/invocation/next`, me, other, mechanism],
+        ['POST', `${R}/invocation/req-1/response`, me, other, mechanism],
+        ['POST', `${R}/invocation/req-1/error`, me, other, mechanism],
+        ['POST', `${R}/init/error`, me, other, mechanism],
+      ]);
+      expect(refused[0]?.reason).toBe(`connection owned by uid ${me}, not ${other}`);
+    });
+
+    it.skipIf(!usable || !root)('lets the instance\'s uid poll and answer while another uid gets 403 on /next, /response and /error', async () => {
+      const { api, reports, refused, url } = await checked(INSTANCE_UID, lookup);
+      const base = url('');
+      // The instance waits on /next; an intruder's newer poll must not take the event.
+      const instance = as(INSTANCE_UID, base, [
+        { method: 'GET', path: '/invocation/next' },
+        { method: 'POST', path: '/invocation/{id}/response', body: '{"from":"instance"}' },
+      ]);
+      await expect.poll(() => api.polling, { timeout: 30_000 }).toBe(true);
+      const intruder = as(INTRUDER_UID, base, [
+        { method: 'GET', path: '/invocation/next' },
+        { method: 'POST', path: '/invocation/req-1/response', body: 'stolen' },
+        { method: 'POST', path: '/invocation/req-1/error', body: '{"errorMessage":"x","errorType":"Y"}' },
+      ]);
+      // Without the check the intruder's /next would be the newest poll and wait for the event itself.
+      await expect.poll(() => refused.length, { timeout: 30_000 }).toBe(3);
+      (await intruder).forEach(forbidden);
+      expect(api.polling).toBe(true);
+      api.deliver(event('req-1'));
+      const [got, answered] = await instance;
+      expect(got).toMatchObject({ status: 200, requestId: 'req-1', text: '{"hello":"world"}' });
+      expect(answered?.status).toBe(202);
+      expect(reports).toHaveLength(2);
+      expect(reports[0]).toEqual({ kind: 'next', first: true });
+      const r = reports[1];
+      expect(r?.kind === 'response' && r.body.toString()).toBe('{"from":"instance"}');
+      expect(refused.map((x) => [x.uid, x.path])).toEqual([
+        [INTRUDER_UID, `${R}/invocation/next`],
+        [INTRUDER_UID, `${R}/invocation/req-1/response`],
+        [INTRUDER_UID, `${R}/invocation/req-1/error`],
+      ]);
+    });
+
+    it.skipIf(!usable || !root)('does not let another uid answer an open invocation', async () => {
+      const { api, reports, url } = await checked(INSTANCE_UID, lookup);
+      const base = url('');
+      api.deliver(event('req-2'));
+      const [got] = await as(INSTANCE_UID, base, [{ method: 'GET', path: '/invocation/next' }]);
+      expect(got?.requestId).toBe('req-2');
+      const intruder = await as(INTRUDER_UID, base, [
+        { method: 'GET', path: '/invocation/next' },
+        { method: 'POST', path: '/invocation/req-2/response', body: 'stolen' },
+        { method: 'POST', path: '/invocation/req-2/error', body: '{}' },
+      ]);
+      intruder.forEach(forbidden);
+      expect(api.busy).toBe(true);
+      const [answered] = await as(INSTANCE_UID, base, [{ method: 'POST', path: '/invocation/req-2/response', body: 'mine' }]);
+      expect(answered?.status).toBe(202);
+      const r = reports.at(-1);
+      expect(r?.kind === 'response' && r.body.toString()).toBe('mine');
+      expect(reports.filter((x) => x.kind === 'response' || x.kind === 'error')).toHaveLength(1);
+    });
   });
 });

@@ -8,10 +8,16 @@
 // a second response, /next while an invocation is open, /init/error after init); 413
 // RequestEntityTooLarge for a response over 6 MB; 404 for unknown paths. Error bodies are
 // `{errorMessage, errorType}` JSON.
+//
+// The API is bound to its instance: with `peerUid` set, each connection's client socket is looked up
+// once, when it is accepted (peer-uid.ts), and its requests are held until the owner is known; a
+// connection that belongs to another uid (or whose owner cannot be found) gets 403 Forbidden on every
+// request, is closed, and is reported through `onRefused`, without touching the invocation's state.
 
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { connOf, peerLookup, type PeerLookup, type PeerMechanism, type PeerOwner } from './peer-uid.ts';
 
 /** Lambda's limit on a synchronous response: 6 MB plus a little slack, as its emulator sets it. */
 export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
@@ -44,11 +50,36 @@ export type RuntimeReport =
   | { readonly kind: 'response-too-large'; readonly requestId: string; readonly bytes: number }
   | { readonly kind: 'init-error'; readonly error: ErrorDocument };
 
+/** A request refused because its connection is not the instance's. */
+export interface RefusedRequest {
+  readonly method: string;
+  readonly path: string;
+  /** The client's end of the connection. */
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** The uid and socket inode owning the client's end, or null when no owner was found. */
+  readonly uid: number | null;
+  readonly inode: number | null;
+  readonly expectedUid: number;
+  /** Why, in words, e.g. "connection owned by uid 0, not 100123". */
+  readonly reason: string;
+  readonly mechanism: PeerMechanism;
+}
+
 export interface RuntimeApiOptions {
   /** Function name, for `Lambda-Runtime-Invoked-Function-Arn`. */
   readonly functionName: string;
   readonly onReport: (r: RuntimeReport) => void;
   readonly maxResponseBytes?: number;
+  /**
+   * The uid of the instance's processes: only connections whose client socket this uid owns are
+   * answered. Undefined or null: anyone on the machine (tests, and instances run as Fare's own user).
+   */
+  readonly peerUid?: number | null;
+  /** Hears each refused request (the instance logs it). */
+  readonly onRefused?: (r: RefusedRequest) => void;
+  /** How connections' owners are found; default: the process-wide `peerLookup()`. */
+  readonly peerLookup?: PeerLookup;
 }
 
 export const functionArn = (name: string): string => `arn:aws:lambda:local:000000000000:function:${name}`;
@@ -56,6 +87,12 @@ export const functionArn = (name: string): string => `arn:aws:lambda:local:00000
 const PREFIX = '/2018-06-01/runtime/';
 
 type Phase = 'init' | 'running' | 'init-failed';
+
+/** The uid allowed in, and how connections' owners are found. */
+interface Peer {
+  readonly uid: number;
+  readonly lookup: PeerLookup;
+}
 
 export class RuntimeApi {
   private phase: Phase = 'init';
@@ -67,10 +104,13 @@ export class RuntimeApi {
   private closed = false;
   private readonly maxBytes: number;
   private readonly arn: string;
+  /** Each connection's owner, known or being looked up, from the moment it is accepted. */
+  private readonly owners = new WeakMap<Socket, PeerOwner | Promise<PeerOwner>>();
 
   private constructor(
     private readonly server: Server,
     private readonly opts: RuntimeApiOptions,
+    private readonly peer: Peer | null,
   ) {
     this.maxBytes = opts.maxResponseBytes ?? MAX_RESPONSE_BYTES;
     this.arn = functionArn(opts.functionName);
@@ -78,13 +118,16 @@ export class RuntimeApi {
 
   /** Starts a server on 127.0.0.1 with a free port. */
   static async listen(opts: RuntimeApiOptions): Promise<RuntimeApi> {
+    const uid = opts.peerUid ?? null;
+    const peer: Peer | null = uid === null ? null : { uid, lookup: opts.peerLookup ?? (await peerLookup()) };
     let api: RuntimeApi | null = null;
-    const server = createServer((req, res) => api?.handle(req, res));
+    const server = createServer((req, res) => api?.admit(req, res));
     // One client, long polls, a runtime that may be frozen mid-request: no server-side timeouts.
     server.requestTimeout = 0;
     server.headersTimeout = 0;
     server.keepAliveTimeout = 0;
-    api = new RuntimeApi(server, opts);
+    api = new RuntimeApi(server, opts, peer);
+    if (peer !== null) server.on('connection', (s: Socket) => void api?.ownerOf(s, peer));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
@@ -151,6 +194,41 @@ export class RuntimeApi {
     if (ev.fareContext !== undefined) h['Fare-Context'] = ev.fareContext;
     res.writeHead(200, h);
     res.end(ev.payload);
+  }
+
+  /** Looks the connection's owner up once (when accepted) and keeps it on the socket. */
+  private ownerOf(s: Socket, peer: Peer): PeerOwner | Promise<PeerOwner> {
+    const known = this.owners.get(s);
+    if (known !== undefined) return known;
+    const o = peer.lookup.owner(connOf(s));
+    this.owners.set(s, o);
+    if (o instanceof Promise) void o.then((v) => this.owners.set(s, v));
+    return o;
+  }
+
+  /** Serves the request if its connection is the instance's, once that is known. */
+  private admit(req: IncomingMessage, res: ServerResponse): void {
+    const peer = this.peer;
+    if (peer === null) return this.handle(req, res);
+    const o = this.ownerOf(req.socket, peer);
+    if (o instanceof Promise) void o.then((v) => this.judge(v, peer, req, res));
+    else this.judge(o, peer, req, res);
+  }
+
+  private judge(o: PeerOwner, peer: Peer, req: IncomingMessage, res: ServerResponse): void {
+    if (o.found && o.uid === peer.uid) return this.handle(req, res);
+    reply(res, 403, { errorMessage: 'This Runtime API answers only the processes of its own function instance.', errorType: 'Forbidden' }, true);
+    this.opts.onRefused?.({
+      method: req.method ?? '',
+      path: (req.url ?? '').split('?', 1)[0] ?? '',
+      remoteAddress: req.socket.remoteAddress ?? '',
+      remotePort: req.socket.remotePort ?? 0,
+      uid: o.found ? o.uid : null,
+      inode: o.found ? o.inode : null,
+      expectedUid: peer.uid,
+      reason: o.found ? `connection owned by uid ${o.uid}, not ${peer.uid}` : o.reason,
+      mechanism: peer.lookup.mechanism,
+    });
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
@@ -248,10 +326,12 @@ function readBody(req: IncomingMessage, max: number, done: (body: Buffer | null,
   req.once('error', () => undefined);
 }
 
-function reply(res: ServerResponse, status: number, body: unknown): void {
+function reply(res: ServerResponse, status: number, body: unknown, close = false): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  const h: Record<string, string | number> = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) };
+  if (close) h['Connection'] = 'close';
+  res.writeHead(status, h);
   res.end(text);
 }
 
