@@ -17,6 +17,7 @@ import { AsyncRunner, createGateway, type Gateway, type Platform, type PlatformR
 import { InstancePool } from './runtime/pool.ts';
 import { capabilities, describeCapabilities, isolatesTenants } from './runtime/capabilities.ts';
 import { reapStaleGroups } from './runtime/cgroups.ts';
+import { describePeerLookup, peerLookup } from './runtime/peer-uid.ts';
 import { MachineDriver, type Executor } from './worker/machine-driver.ts';
 import { ShardHost } from './worker/shard-host.ts';
 import type { InvokeRequest, RuntimeName } from './types.ts';
@@ -47,6 +48,8 @@ export interface UpOptions {
    */
   readonly insecureSingleTenant?: boolean;
   readonly log?: (line: string) => void;
+  /** Security events worth an operator's attention (default: a line on stderr). */
+  readonly warn?: (line: string) => void;
 }
 
 export interface Running {
@@ -110,6 +113,7 @@ export const ADMIN_CREDENTIAL_FILE = 'admin-credential';
 
 export async function up(opts: UpOptions): Promise<Running> {
   const log = opts.log ?? (() => {});
+  const warn = opts.warn ?? ((line: string) => process.stderr.write(`${line}\n`));
   const prices = opts.prices ?? DEFAULT_PRICE_TABLE;
   // Everything Fare writes is private to its user from the moment it exists (the data dir, the
   // database and its journal, code, the credential file); instance directories set their own modes.
@@ -128,6 +132,7 @@ export async function up(opts: UpOptions): Promise<Running> {
 
   const caps = capabilities();
   const capLines = describeCapabilities(caps);
+  if (isolatesTenants(caps)) capLines.push(describePeerLookup(await peerLookup()));
   const tenancy = isolatesTenants(caps) || opts.insecureSingleTenant === true ? 'multi' : 'single';
   if (!isolatesTenants(caps)) {
     const served = store.tenants.list().filter((t) => t.id !== 'admin');
@@ -159,7 +164,10 @@ export async function up(opts: UpOptions): Promise<Running> {
     maxInstances: Math.max(64, cores * 32),
     idleTimeoutMs: 10 * 60_000,
     // An invocation's output is kept up to what its stored log entry holds (`fare logs NAME`), less room for START/END/REPORT.
-    instanceOptions: { logTailBytes: LOG_TEXT_MAX_BYTES - 1024 },
+    instanceOptions: {
+      logTailBytes: LOG_TEXT_MAX_BYTES - 1024,
+      onRefused: (instance, r) => warn(`fare: refused ${r.method} ${r.path} on the Runtime API of instance ${instance} (${r.reason}; peer ${r.remoteAddress}:${r.remotePort}, found by ${r.mechanism})`),
+    },
     onStart: (requestId, instance) => {
       // Kernel priorities as an assist to the machine scheduler (never under hermod: classes ignored).
       if (policy === 'hermod') return;

@@ -20,7 +20,7 @@ import { InvocationMeter, LogTail, type Measured, type Probe } from './meter.ts'
 import { describeExit, type ExitInfo, handledOutcome, okOutcome, unhandledOutcome } from './outcomes.ts';
 import { PausableTimer } from './pausable-timer.ts';
 import { processGroupCpuNs, processGroupPids, processGroupResidentBytes, type RunAs } from './proc.ts';
-import { type ErrorDocument, MAX_RESPONSE_BYTES, RuntimeApi, type RuntimeReport } from './runtime-api.ts';
+import { type ErrorDocument, MAX_RESPONSE_BYTES, type RefusedRequest, RuntimeApi, type RuntimeReport } from './runtime-api.ts';
 import { UidPool, uidInUse } from './uids.ts';
 import { prepareBase, prepareWorkDir, removeWorkDir, type WorkDir } from './workdir.ts';
 
@@ -83,6 +83,8 @@ export interface InstanceOptions {
   readonly sampleIntervalMs?: number;
   /** Everything the instance prints (stdout and stderr), as it arrives: for streaming logs. */
   readonly onLog?: (chunk: Buffer) => void;
+  /** A process that is not the instance's called its Runtime API and was refused (for Fare's log). */
+  readonly onRefused?: (instanceId: string, r: RefusedRequest) => void;
 }
 
 interface Open {
@@ -418,7 +420,14 @@ export class Instance {
     const cmd = runtimeCommand(fn, interp, wd);
     const hasCgroups = Object.keys(this.caps.cgroups.v1).length > 0 || this.caps.cgroups.v2 !== null;
     this.cg = hasCgroups ? InstanceCgroups.create(this.caps.cgroups, this.id, this.caps.maxTasks) : null;
-    const api = await RuntimeApi.listen({ functionName: fn.name, onReport: (r) => this.onReport(r) });
+    // Only this instance's processes (its own uid) may talk to its Runtime API.
+    const onRefused = this.opts.onRefused;
+    const api = await RuntimeApi.listen({
+      functionName: fn.name,
+      onReport: (r) => this.onReport(r),
+      ...(helper !== null ? { peerUid: this.ownUid } : {}),
+      ...(onRefused !== undefined ? { onRefused: (r: RefusedRequest) => onRefused(this.id, r) } : {}),
+    });
     this.api = api;
     const env = runtimeEnv({ fn, instanceId: this.id, apiAddress: api.address, wd, interp, memoryMB: this.opts.memoryMB ?? 128, sandboxed: helper !== null });
     const child = launch({
