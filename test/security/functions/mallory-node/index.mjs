@@ -162,6 +162,16 @@ const attacks = {
     return { status: res.status, cls: res.headers.get('x-fare-class'), body: await res.text() };
   },
 
+  /** Finding 5: costs money — `cpuMs` of CPU time per invocation. */
+  burn: ({ cpuMs }) => {
+    const start = process.cpuUsage();
+    for (;;) {
+      const used = process.cpuUsage(start);
+      if ((used.user + used.system) / 1000 >= cpuMs) break;
+    }
+    return { burnt: cpuMs };
+  },
+
   whoami: () => ({ uid: process.getuid(), gid: process.getgid(), groups: process.getgroups(), ps: execFileSync('ps', ['-eo', 'pid,user,comm'], { encoding: 'utf8' }) }),
   fd: () => {
     try {
