@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { paceAllowance } from '../../src/core/budget.ts';
 import { api } from '../support/fare-process.ts';
-import { deploy, invoke, skipReason, sleep, startBench, type Bench, type Tenant } from './harness.ts';
+import { deploy, skipReason, sleep, startBench, type Bench, type Tenant } from './harness.ts';
 
 const skip = skipReason('the budget flood (finding 5)');
 
