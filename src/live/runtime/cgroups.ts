@@ -9,6 +9,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { alive } from './proc.ts';
 
 export type V1Controller = 'freezer' | 'cpuacct' | 'memory' | 'pids';
 
@@ -463,15 +464,6 @@ export function reapStaleGroups(parents: CgroupParents): number {
     }
   }
   return stale.size;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function readPids(dir: string): number[] {

@@ -11,6 +11,7 @@
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { FareRuntimeError } from './errors.ts';
+import { alive } from './proc.ts';
 
 export interface UidRange {
   readonly first: number;
@@ -19,20 +20,27 @@ export interface UidRange {
 
 export const DEFAULT_UID_RANGE: UidRange = { first: 100_000, count: 65_536 };
 
-/** Ids in the range that the machine's accounts already use (from /etc/passwd and /etc/group): never handed out. */
-export function reservedIds(range: UidRange, files: readonly string[] = ['/etc/passwd', '/etc/group']): Set<number> {
-  const out = new Set<number>();
-  for (const f of files) {
+/** The colon-separated fields of every line of the files that exist (account databases). */
+function records(files: readonly string[]): { file: string; fields: string[] }[] {
+  const out: { file: string; fields: string[] }[] = [];
+  for (const file of files) {
     let text: string;
     try {
-      text = readFileSync(f, 'utf8');
+      text = readFileSync(file, 'utf8');
     } catch {
       continue;
     }
-    for (const line of text.split('\n')) {
-      const id = Number(line.split(':')[2]);
-      if (Number.isInteger(id) && id >= range.first && id < range.first + range.count) out.add(id);
-    }
+    for (const line of text.split('\n')) if (line !== '') out.push({ file, fields: line.split(':') });
+  }
+  return out;
+}
+
+/** Ids in the range that the machine's accounts already use (from /etc/passwd and /etc/group): never handed out. */
+export function reservedIds(range: UidRange, files: readonly string[] = ['/etc/passwd', '/etc/group']): Set<number> {
+  const out = new Set<number>();
+  for (const { fields } of records(files)) {
+    const id = Number(fields[2]);
+    if (Number.isInteger(id) && id >= range.first && id < range.first + range.count) out.add(id);
   }
   return out;
 }
@@ -40,20 +48,11 @@ export function reservedIds(range: UidRange, files: readonly string[] = ['/etc/p
 /** Ranges that /etc/subuid or /etc/subgid delegate to users' own user namespaces, if they overlap ours. */
 export function subordinateOverlaps(range: UidRange, files: readonly string[] = ['/etc/subuid', '/etc/subgid']): string[] {
   const out: string[] = [];
-  for (const f of files) {
-    let text: string;
-    try {
-      text = readFileSync(f, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n')) {
-      const [user, start, n] = line.split(':');
-      const s = Number(start);
-      const c = Number(n);
-      if (!user || !Number.isInteger(s) || !Number.isInteger(c)) continue;
-      if (s < range.first + range.count && range.first < s + c) out.push(`${f}: ${user} ${s}–${s + c - 1}`);
-    }
+  for (const { file, fields: [user, start, n] } of records(files)) {
+    const s = Number(start);
+    const c = Number(n);
+    if (!user || !Number.isInteger(s) || !Number.isInteger(c)) continue;
+    if (s < range.first + range.count && range.first < s + c) out.push(`${file}: ${user} ${s}–${s + c - 1}`);
   }
   return out;
 }
@@ -63,15 +62,6 @@ function olderThan(path: string, ms: number): boolean {
     return Date.now() - statSync(path).mtimeMs > ms;
   } catch {
     return false;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
