@@ -34,7 +34,6 @@ export const PARK_AFTER_MS = 10;
 
 interface Tail {
   readonly o: Open;
-  readonly answeredAt: number;
   readonly make: (m: Measured, logs: string) => InvokeOutcome;
   readonly logs: string;
   readonly omitted: number;
@@ -498,12 +497,12 @@ export class Instance {
     if (o === null || o.req.requestId !== requestId) return;
     this.open = null;
     o.timer.cancel();
-    const answeredAt = performance.now();
+    o.meter.answered();
     void this.drained().then(() => {
       this.capturing = false;
       const omitted = this.invLog.omitted;
       const logs = this.invLog.take();
-      const tail: Tail = { o, answeredAt, make, logs, omitted };
+      const tail: Tail = { o, make, logs, omitted };
       this.tail = tail;
       if (this._state === 'busy') this._state = this.exit === null && !this.killing ? 'idle' : 'dead';
       if (o.req.onAnswer !== undefined) {
@@ -527,7 +526,7 @@ export class Instance {
     this.tail = null;
     if (this.parkTimer !== null) clearTimeout(this.parkTimer);
     this.parkTimer = null;
-    const m = t.o.meter.stop(t.answeredAt);
+    const m = t.o.meter.stop();
     const outcome = t.make(m, t.logs);
     t.o.done(t.omitted > 0 ? { ...outcome, logsOmittedBytes: t.omitted } : outcome);
   }

@@ -32,6 +32,7 @@ export class InvocationMeter {
   private byteMs = 0;
   private peak: number;
   private timer: NodeJS.Timeout | null;
+  private answeredAt: number | null = null;
   private result: Measured | null = null;
 
   constructor(
@@ -61,21 +62,27 @@ export class InvocationMeter {
   }
 
   /**
-   * Ends the measurement (idempotent: the first call's numbers stand). CPU and memory are counted
-   * until now; `answeredAt` (a performance.now() time), if given, ends the duration instead: the
-   * function's answer, when the measurement runs on until its instance is frozen.
+   * The function answered: memory integration and the duration end here (memory is billed for the
+   * time the function worked, as Lambda bills duration); CPU is counted on until `stop()`.
    */
-  stop(answeredAt?: number): Measured {
-    if (this.result) return this.result;
-    if (this.timer) clearInterval(this.timer);
+  answered(): void {
+    if (this.timer === null) return;
+    clearInterval(this.timer);
     this.timer = null;
     this.sample();
+    this.answeredAt = this.lastT;
+  }
+
+  /** Ends the measurement (idempotent: the first call's numbers stand): CPU until now, memory until `answered()`. */
+  stop(): Measured {
+    if (this.result) return this.result;
+    this.answered();
     this.cpuMax = Math.max(this.cpuMax, safe(() => this.probe.cpuNs(), this.cpuMax));
     this.result = {
       cpuMs: Math.max(0, this.cpuMax - this.cpu0) / 1e6,
       memGBs: this.byteMs / 1000 / GB,
       maxMemMB: this.peak / MB,
-      durationMs: Math.max(0, Math.min(answeredAt ?? this.lastT, this.lastT) - this.t0),
+      durationMs: (this.answeredAt ?? this.lastT) - this.t0,
     };
     return this.result;
   }
