@@ -4,12 +4,22 @@
 
 import type Database from 'better-sqlite3';
 import { StoreError } from './errors.ts';
+import { deriveKey, openSecret } from './master-key.ts';
+import { secretVerifier, VERIFIER_PURPOSE } from './secrets.ts';
+
+/** What a migration's code may need beyond the database. */
+export interface MigrationEnv {
+  /** The data directory's master key (to read sealed secrets). */
+  readonly master: Buffer;
+}
 
 export interface Migration {
   /** 1, 2, 3, … in order, never reused. */
   readonly version: number;
   readonly description: string;
   readonly sql: string;
+  /** Runs after `sql`, in the same transaction: data changes that need code (and `env`). */
+  readonly run?: (db: Database.Database, env: MigrationEnv) => void;
 }
 
 /** Never edit a migration that has shipped: add the next one. */
@@ -181,6 +191,22 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE invocations ADD COLUMN reserved_uc REAL NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 4,
+    description: 'credentials: an HMAC verifier of the secret replaces its scrypt hash',
+    // The verifier needs master.key (each secret is read from its sealed copy), so it is computed by
+    // `run`; then the scrypt hashes go.
+    sql: `
+      ALTER TABLE credentials ADD COLUMN verifier BLOB NOT NULL DEFAULT x'';  -- HMAC-SHA256 of id:secret (secrets.ts)
+    `,
+    run: (db, env) => {
+      const key = deriveKey(env.master, VERIFIER_PURPOSE);
+      const rows = db.prepare('SELECT access_key_id, secret_enc FROM credentials').all() as { access_key_id: string; secret_enc: string }[];
+      const update = db.prepare('UPDATE credentials SET verifier = ? WHERE access_key_id = ?');
+      for (const r of rows) update.run(secretVerifier(key, r.access_key_id, openSecret(env.master, r.secret_enc, r.access_key_id)), r.access_key_id);
+      db.exec('ALTER TABLE credentials DROP COLUMN secret_hash');
+    },
+  },
 ];
 
 /** Current schema version of an open database (0: empty). */
@@ -194,7 +220,7 @@ export function schemaVersion(db: Database.Database): number {
  * Brings the database up to the last migration in `migrations` and returns the versions applied.
  * Refuses a database written by a newer Fare (its version is past the last migration known here).
  */
-export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): number[] {
+export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS, env?: MigrationEnv): number[] {
   migrations.forEach((m, i) => {
     if (m.version !== i + 1) throw new Error(`migration list is broken: entry ${i} has version ${m.version}, expected ${i + 1}`);
   });
@@ -211,6 +237,10 @@ export function migrate(db: Database.Database, migrations: readonly Migration[] 
     if (m.version <= current) continue;
     const step = db.transaction(() => {
       db.exec(m.sql);
+      if (m.run !== undefined) {
+        if (env === undefined) throw new Error('it needs the master key: open the database with Store.open');
+        m.run(db, env);
+      }
       db.prepare('DELETE FROM schema_version').run();
       db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(m.version);
     });

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, 
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreError } from './errors.ts';
-import { MASTER_KEY_FILE, openSecret, sealSecret } from './master-key.ts';
+import { loadOrCreateMasterKey, MASTER_KEY_FILE, openSecret, sealSecret } from './master-key.ts';
 import { migrate, MIGRATIONS, schemaVersion, type Migration } from './migrations.ts';
 import { DB_FILE, openStore } from './store.ts';
 import { manualClock, tempDir, type TempDir } from './testing.ts';
@@ -108,6 +108,33 @@ describe('migrations', () => {
     expect(() => migrate(db, ms)).toThrow(/migration 2 \(broken\) failed.*version 1/);
     expect(schemaVersion(db)).toBe(1);
     expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'b'").get()).toBeUndefined();
+  });
+
+  it('4 gives the credentials of an older store HMAC verifiers, read from their sealed secrets, and drops the scrypt hashes', () => {
+    const master = loadOrCreateMasterKey(dir.path);
+    const db = new Database(join(dir.path, DB_FILE));
+    migrate(db, MIGRATIONS.slice(0, 3));
+    db.prepare("INSERT INTO tenants (id, name, over_budget, created_at) VALUES ('acme', 'acme', 'throttle', 0)").run();
+    const id = 'FAREOLDCREDENTIAL000';
+    const secret = 'an-old-secret-0123456789';
+    db.prepare("INSERT INTO credentials (access_key_id, tenant, secret_hash, secret_enc, admin, created_at) VALUES (?, 'acme', 'scrypt$16384$8$1$c2FsdA==$aGFzaA==', ?, 0, 0)")
+      .run(id, sealSecret(master, secret, id));
+    db.close();
+    const store = openStore({ dataDir: dir.path });
+    expect(store.credentials.verify(id, secret)).toMatchObject({ tenant: 'acme', accessKeyId: id });
+    expect(store.credentials.verify(id, `${secret}x`)).toBeUndefined();
+    expect(Object.keys(store.db.prepare('SELECT * FROM credentials').get() as object)).not.toContain('secret_hash');
+    store.close();
+  });
+
+  it('that need the master key are refused without it, leaving the database as it was', () => {
+    const db = new Database(':memory:');
+    const ms: Migration[] = [
+      { version: 1, description: 'a', sql: 'CREATE TABLE a (x INTEGER) STRICT;' },
+      { version: 2, description: 'keyed', sql: 'ALTER TABLE a ADD COLUMN y TEXT;', run: () => undefined },
+    ];
+    expect(() => migrate(db, ms)).toThrow(/migration 2 \(keyed\) failed: it needs the master key/);
+    expect(schemaVersion(db)).toBe(1);
   });
 
   it('refuse a database written by a newer Fare', () => {

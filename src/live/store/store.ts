@@ -14,7 +14,7 @@ import { FunctionRepo } from './functions.ts';
 import { InvocationRepo } from './invocations.ts';
 import { LogRepo, type LogRetention } from './logs.ts';
 import { deriveKey, loadOrCreateMasterKey } from './master-key.ts';
-import { migrate } from './migrations.ts';
+import { migrate, MIGRATIONS } from './migrations.ts';
 import { Reservations } from './reservations.ts';
 import { monthOf } from './sql.ts';
 import { CredentialRepo, GrantRepo, TenantRepo, type Clock, type IssuedCredential, type NewTenant, type Tenant } from './tenants.ts';
@@ -56,7 +56,10 @@ export interface StoreOptions {
    * opening a store that a running `fare up` owns (for example to read bills).
    */
   readonly recoverQueue?: boolean;
-  /** scrypt cost for new credential hashes (default 16384, a power of two). Tests lower it. */
+  /**
+   * @deprecated Ignored. Secrets were once hashed with scrypt; they are verified with an HMAC now
+   * (see the README). Still accepted so that callers written before need no change.
+   */
   readonly scryptN?: number;
   /**
    * fsync every commit (synchronous=FULL): survives a power loss. Default false (WAL with
@@ -101,9 +104,6 @@ export class Store {
   private constructor(opts: StoreOptions) {
     this.dataDir = opts.dataDir;
     this.clock = opts.clock ?? Date.now;
-    if (opts.scryptN !== undefined && (!Number.isInteger(Math.log2(opts.scryptN)) || opts.scryptN < 2)) {
-      throw new Error(`scryptN must be a power of two ≥ 2, got ${opts.scryptN}`);
-    }
     // Private from the moment each file exists: the directory 0700, and the database file created
     // 0600 before SQLite opens it (SQLite gives its -wal and -shm files the database file's mode).
     mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
@@ -117,14 +117,14 @@ export class Store {
       this.db.pragma(opts.fsync ? 'synchronous = FULL' : 'synchronous = NORMAL');
       this.db.pragma('foreign_keys = ON');
       this.db.pragma('busy_timeout = 5000');
-      migrate(this.db);
+      migrate(this.db, MIGRATIONS, { master: this.#master });
       this.#checkpointer = opts.checkpoints === 'background' ? new Checkpointer(this.db, file) : undefined;
     } catch (e) {
       this.db.close();
       throw e;
     }
     this.tenants = new TenantRepo(this.db, this.clock);
-    this.credentials = new CredentialRepo(this.db, this.clock, this.#master, opts.scryptN);
+    this.credentials = new CredentialRepo(this.db, this.clock, this.#master);
     this.grants = new GrantRepo(this.db, this.clock);
     this.logs = new LogRepo(this.db, { ...(opts.logRetention ? { retention: opts.logRetention } : {}), ...(opts.onLogError ? { onError: opts.onLogError } : {}) });
     this.functions = new FunctionRepo(this.db, this.clock, this.dataDir, this.logs);
@@ -147,9 +147,16 @@ export class Store {
     return new Store(opts);
   }
 
-  /** Creates a tenant and its first credential in one transaction; the secret is returned only here. */
-  async createTenant(t: NewTenant, opts: { admin?: boolean; credential?: { accessKeyId: string; secret: string } } = {}): Promise<{ tenant: Tenant; credential: IssuedCredential }> {
-    const pending = await this.credentials.issue(t.id, opts.admin ?? false, opts.credential);
+  /**
+   * Creates a tenant and its first credential in one transaction; the secret is returned only here.
+   * (Synchronous work; a promise because hashing the secret once took time.)
+   */
+  createTenant(t: NewTenant, opts: { admin?: boolean; credential?: { accessKeyId: string; secret: string } } = {}): Promise<{ tenant: Tenant; credential: IssuedCredential }> {
+    return new Promise((resolve) => resolve(this.#createTenant(t, opts)));
+  }
+
+  #createTenant(t: NewTenant, opts: { admin?: boolean; credential?: { accessKeyId: string; secret: string } }): { tenant: Tenant; credential: IssuedCredential } {
+    const pending = this.credentials.issue(t.id, opts.admin ?? false, opts.credential);
     const tenant = this.db.transaction(() => {
       const created = this.tenants.create(t);
       pending.insert();
@@ -170,8 +177,7 @@ export class Store {
       if (this.tenants.get(id) === undefined) {
         await this.createTenant({ id, name: 'Administrator' }, { admin: true, credential: given });
       } else {
-        const pending = await this.credentials.issue(id, true, given);
-        pending.insert();
+        this.credentials.issue(id, true, given).insert();
       }
       return undefined;
     }

@@ -1,8 +1,24 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { StoreError } from './errors.ts';
-import { hashSecret, newAccessKeyId, newSecret, verifySecretHash } from './secrets.ts';
+import { newAccessKeyId, newSecret } from './secrets.ts';
 import { openStore, type Store } from './store.ts';
 import { manualClock, tempDir, type TempDir } from './testing.ts';
+
+// The crypto calls verification makes are counted (and carried out as usual).
+vi.mock('node:crypto', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:crypto')>();
+  return { ...real, createHmac: vi.fn(real.createHmac), timingSafeEqual: vi.fn(real.timingSafeEqual), createDecipheriv: vi.fn(real.createDecipheriv) };
+});
+
+/** HMACs, constant-time comparisons and decryptions made by `f`. */
+function cryptoWork(f: () => unknown): { hmacs: number; compares: number; decrypts: number } {
+  vi.mocked(createHmac).mockClear();
+  vi.mocked(timingSafeEqual).mockClear();
+  vi.mocked(createDecipheriv).mockClear();
+  f();
+  return { hmacs: vi.mocked(createHmac).mock.calls.length, compares: vi.mocked(timingSafeEqual).mock.calls.length, decrypts: vi.mocked(createDecipheriv).mock.calls.length };
+}
 
 let dir: TempDir;
 let store: Store;
@@ -23,17 +39,6 @@ describe('credential material', () => {
     expect(newAccessKeyId()).not.toBe(id);
   });
 
-  it('hashes secrets with scrypt and a fresh salt, and verifies only the right one', async () => {
-    const secret = newSecret();
-    const a = await hashSecret(secret);
-    const b = await hashSecret(secret);
-    expect(a).toMatch(/^scrypt\$16384\$8\$1\$/);
-    expect(a).not.toBe(b);
-    expect(a).not.toContain(secret);
-    expect(await verifySecretHash(secret, a)).toBe(true);
-    expect(await verifySecretHash(secret + 'x', a)).toBe(false);
-    expect(await verifySecretHash(secret, 'garbage')).toBe(false);
-  });
 });
 
 describe('tenants and credentials', () => {
@@ -46,15 +51,51 @@ describe('tenants and credentials', () => {
     expect(store.credentials.get(credential.accessKeyId)).not.toHaveProperty('secret');
   });
 
-  it('verifies a secret against its hash and refuses wrong, unknown and revoked ones', async () => {
+  it('verifies a secret against its verifier and refuses wrong, unknown and revoked ones', async () => {
     const { credential } = await store.createTenant({ id: 'acme' });
-    expect(await store.credentials.verify(credential.accessKeyId, credential.secret)).toMatchObject({ tenant: 'acme' });
-    expect(await store.credentials.verify(credential.accessKeyId, 'wrong')).toBeUndefined();
-    expect(await store.credentials.verify('FAREUNKNOWN', credential.secret)).toBeUndefined();
+    expect(store.credentials.verify(credential.accessKeyId, credential.secret)).toMatchObject({ tenant: 'acme' });
+    expect(store.credentials.verify(credential.accessKeyId, 'wrong')).toBeUndefined();
+    expect(store.credentials.verify('FAREUNKNOWN', credential.secret)).toBeUndefined();
     expect(store.credentials.revoke(credential.accessKeyId)).toBe(true);
     expect(store.credentials.revoke(credential.accessKeyId)).toBe(false);
-    expect(await store.credentials.verify(credential.accessKeyId, credential.secret)).toBeUndefined();
+    expect(store.credentials.verify(credential.accessKeyId, credential.secret)).toBeUndefined();
     expect(store.credentials.signingSecret(credential.accessKeyId)).toBeUndefined();
+  });
+
+  it('keeps a 32-byte HMAC verifier bound to the access key id, not a hash an attacker could test guesses on', async () => {
+    const { credential: a } = await store.createTenant({ id: 'acme' });
+    const { credential: b } = await store.createTenant({ id: 'zeta' });
+    const row = (id: string): { verifier: Buffer } => store.db.prepare('SELECT verifier FROM credentials WHERE access_key_id = ?').get(id) as { verifier: Buffer };
+    expect(row(a.accessKeyId).verifier).toHaveLength(32);
+    expect(store.db.prepare("SELECT name FROM pragma_table_info('credentials') WHERE name = 'secret_hash'").get()).toBeUndefined();
+    // A verifier moved to another credential does not verify that credential's secret with it.
+    store.db.prepare('UPDATE credentials SET verifier = ? WHERE access_key_id = ?').run(row(a.accessKeyId).verifier, b.accessKeyId);
+    expect(store.credentials.verify(b.accessKeyId, a.secret)).toBeUndefined();
+    expect(store.credentials.verify(b.accessKeyId, b.secret)).toBeUndefined();
+  });
+
+  it('costs one HMAC and one comparison for a right secret, a wrong one, an unknown id and a revoked credential alike', async () => {
+    const { credential } = await store.createTenant({ id: 'acme' });
+    const { credential: gone } = await store.createTenant({ id: 'zeta' });
+    store.credentials.revoke(gone.accessKeyId);
+    const one = { hmacs: 1, compares: 1, decrypts: 0 };
+    expect(cryptoWork(() => store.credentials.verify(credential.accessKeyId, credential.secret))).toEqual(one);
+    expect(cryptoWork(() => store.credentials.verify(credential.accessKeyId, newSecret()))).toEqual(one);
+    expect(cryptoWork(() => store.credentials.verify(newAccessKeyId(), newSecret()))).toEqual(one);
+    expect(cryptoWork(() => store.credentials.verify(gone.accessKeyId, gone.secret))).toEqual(one);
+  });
+
+  it('decrypts a stand-in secret for an unknown id, as it decrypts the secret of a known one', async () => {
+    const { credential } = await store.createTenant({ id: 'acme' });
+    expect(cryptoWork(() => store.credentials.signingSecret(credential.accessKeyId)).decrypts).toBe(1);
+    expect(cryptoWork(() => expect(store.credentials.signingSecret(newAccessKeyId())).toBeUndefined()).decrypts).toBe(1);
+  });
+
+  it('refuses a chosen secret with spaces or too short, which Bearer could not carry', async () => {
+    await expect(store.createTenant({ id: 'acme' }, { credential: { accessKeyId: 'FARECHOSEN0000000000', secret: 'has a space in it ok' } })).rejects.toMatchObject({ code: 'FARE_E_CREDENTIAL' });
+    await expect(store.createTenant({ id: 'acme' }, { credential: { accessKeyId: 'FARECHOSEN0000000000', secret: 'short' } })).rejects.toMatchObject({ code: 'FARE_E_CREDENTIAL' });
+    const { credential } = await store.createTenant({ id: 'acme' }, { credential: { accessKeyId: 'FARECHOSEN0000000000', secret: 'chosen-secret-0123456789' } });
+    expect(store.credentials.verify(credential.accessKeyId, 'chosen-secret-0123456789')).toMatchObject({ tenant: 'acme' });
   });
 
   it('gives SigV4 the secret itself, decrypted with master.key, also after reopening', async () => {

@@ -3,10 +3,11 @@
 // grant lets one tenant invoke another tenant's function.
 
 import type Database from 'better-sqlite3';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { StoreError } from './errors.ts';
 import { statementCache, type Prepare } from './sql.ts';
-import { openSecret, sealSecret } from './master-key.ts';
-import { ACCESS_KEY_RE, DEFAULT_SCRYPT_N, hashSecret, newAccessKeyId, newSecret, verifySecretHash } from './secrets.ts';
+import { deriveKey, openSecret, sealSecret } from './master-key.ts';
+import { ACCESS_KEY_RE, newAccessKeyId, newSecret, SECRET_RE, secretVerifier, VERIFIER_BYTES, VERIFIER_PURPOSE } from './secrets.ts';
 
 export type Clock = () => number;
 export type OverBudgetAction = 'throttle' | 'degrade';
@@ -73,7 +74,8 @@ interface TenantRow {
 interface CredentialRow {
   access_key_id: string;
   tenant: string;
-  secret_hash: string;
+  /** HMAC-SHA256 of `id:secret` under the verifier key (secrets.ts). */
+  verifier: Buffer;
   secret_enc: string;
   admin: number;
   created_at: number;
@@ -102,6 +104,15 @@ const toCredential = (r: CredentialRow): Credential => ({
   createdAt: r.created_at,
   revokedAt: r.revoked_at,
 });
+
+/** A credential row or, for an unknown id, the same columns all NULL (see `CredentialRepo.#probe`). */
+type ProbedRow = { [K in keyof CredentialRow]: CredentialRow[K] | null };
+
+/** Resolves with `f()`, or rejects with what it throws. */
+const settled = <T>(f: () => T): Promise<T> => new Promise((resolve) => resolve(f()));
+
+/** Associated data of the stand-in sealed secret (not a valid access key id: no credential has it). */
+const DUMMY_KEY_ID = 'fare-dummy-credential';
 
 const toGrant = (r: GrantRow): Grant => ({ owner: r.owner, function: r.function, grantee: r.grantee, createdAt: r.created_at });
 
@@ -162,29 +173,36 @@ export class CredentialRepo {
   readonly #q: Prepare;
   readonly #clock: Clock;
   readonly #master: Buffer;
-  readonly #scryptN: number;
+  readonly #verifierKey: Buffer;
+  /** Stand-ins checked for an unknown access key id, so it costs what a known one does. */
+  readonly #dummyVerifier: Buffer = randomBytes(VERIFIER_BYTES);
+  readonly #dummySealed: string;
 
-  constructor(db: Database.Database, clock: Clock, master: Buffer, scryptN = DEFAULT_SCRYPT_N) {
+  constructor(db: Database.Database, clock: Clock, master: Buffer) {
     this.#q = statementCache(db);
     this.#clock = clock;
     this.#master = master;
-    this.#scryptN = scryptN;
+    this.#verifierKey = deriveKey(master, VERIFIER_PURPOSE);
+    this.#dummySealed = sealSecret(master, newSecret(), DUMMY_KEY_ID);
   }
 
   /**
-   * Computes everything a new credential needs (the slow scrypt hash included) without touching the
-   * database; `insert()` then stores it synchronously, so it can share a transaction.
+   * Computes everything a new credential needs without touching the database; `insert()` then
+   * stores it, so it can share a transaction.
    */
-  async issue(tenant: string, admin: boolean, given?: { accessKeyId: string; secret: string }): Promise<PendingCredential> {
-    if (given && (!ACCESS_KEY_RE.test(given.accessKeyId) || given.secret.length < 16)) {
-      throw new StoreError('FARE_E_CREDENTIAL', `the credential ${given.accessKeyId}:… is not valid: the access key id must be 16–128 upper-case letters or digits and the secret at least 16 characters`);
+  issue(tenant: string, admin: boolean, given?: { accessKeyId: string; secret: string }): PendingCredential {
+    if (given && (!ACCESS_KEY_RE.test(given.accessKeyId) || !SECRET_RE.test(given.secret))) {
+      throw new StoreError(
+        'FARE_E_CREDENTIAL',
+        `the credential ${given.accessKeyId}:… is not valid: the access key id must be 16–128 upper-case letters or digits and the secret 16–256 printable ASCII characters without spaces`,
+      );
     }
     const accessKeyId = given?.accessKeyId ?? newAccessKeyId();
     const secret = given?.secret ?? newSecret();
     const row: CredentialRow = {
       access_key_id: accessKeyId,
       tenant,
-      secret_hash: await hashSecret(secret, this.#scryptN),
+      verifier: secretVerifier(this.#verifierKey, accessKeyId, secret),
       secret_enc: sealSecret(this.#master, secret, accessKeyId),
       admin: admin ? 1 : 0,
       created_at: this.#clock(),
@@ -192,25 +210,27 @@ export class CredentialRepo {
     };
     const insert = (): void => {
       this.#q(
-        `INSERT INTO credentials (access_key_id, tenant, secret_hash, secret_enc, admin, created_at, revoked_at)
-         VALUES (@access_key_id, @tenant, @secret_hash, @secret_enc, @admin, @created_at, @revoked_at)`,
+        `INSERT INTO credentials (access_key_id, tenant, verifier, secret_enc, admin, created_at, revoked_at)
+         VALUES (@access_key_id, @tenant, @verifier, @secret_enc, @admin, @created_at, @revoked_at)`,
       ).run(row);
     };
     return { issued: { ...toCredential(row), secret }, insert };
   }
 
   /** Issues a credential for an existing tenant; the returned secret is never available again. */
-  async create(tenant: string, opts: { admin?: boolean } = {}): Promise<IssuedCredential> {
-    const pending = await this.issue(tenant, opts.admin ?? false);
-    if (this.#q('SELECT 1 FROM tenants WHERE id = ?').get(tenant) === undefined) {
-      throw new StoreError('FARE_E_TENANT_NOT_FOUND', `tenant ${tenant} does not exist: create it first`);
-    }
-    pending.insert();
-    return pending.issued;
+  create(tenant: string, opts: { admin?: boolean } = {}): Promise<IssuedCredential> {
+    return settled(() => {
+      const pending = this.issue(tenant, opts.admin ?? false);
+      if (this.#q('SELECT 1 FROM tenants WHERE id = ?').get(tenant) === undefined) {
+        throw new StoreError('FARE_E_TENANT_NOT_FOUND', `tenant ${tenant} does not exist: create it first`);
+      }
+      pending.insert();
+      return pending.issued;
+    });
   }
 
   get(accessKeyId: string): Credential | undefined {
-    const r = this.#row(accessKeyId);
+    const r = this.#q('SELECT * FROM credentials WHERE access_key_id = ?').get(accessKeyId) as CredentialRow | undefined;
     return r === undefined ? undefined : toCredential(r);
   }
 
@@ -218,18 +238,27 @@ export class CredentialRepo {
     return (this.#q('SELECT * FROM credentials WHERE tenant = ? ORDER BY created_at, access_key_id').all(tenant) as CredentialRow[]).map(toCredential);
   }
 
-  /** The credential if `secret` matches its scrypt hash and it is not revoked. */
-  async verify(accessKeyId: string, secret: string): Promise<Credential | undefined> {
-    const r = this.#row(accessKeyId);
-    if (r === undefined || r.revoked_at !== null) return undefined;
-    return (await verifySecretHash(secret, r.secret_hash)) ? toCredential(r) : undefined;
+  /**
+   * The credential if `secret` is its secret and it is not revoked. One HMAC and one constant-time
+   * comparison whatever the outcome: an unknown id is compared with a stand-in verifier, and a
+   * revoked one is refused only after the comparison.
+   */
+  verify(accessKeyId: string, secret: string): Credential | undefined {
+    const r = this.#probe(accessKeyId);
+    const want = r.verifier !== null && r.verifier.length === VERIFIER_BYTES ? r.verifier : this.#dummyVerifier;
+    const match = timingSafeEqual(secretVerifier(this.#verifierKey, accessKeyId, secret), want);
+    return match && r.access_key_id !== null && r.revoked_at === null ? toCredential(r as CredentialRow) : undefined;
   }
 
-  /** The secret itself, decrypted with the master key: SigV4 verification computes HMACs with it. */
+  /**
+   * The secret itself, decrypted with the master key: SigV4 verification computes HMACs with it.
+   * An unknown id costs the same decryption (of a stand-in), so it cannot be told apart by time.
+   */
   signingSecret(accessKeyId: string): { credential: Credential; secret: string } | undefined {
-    const r = this.#row(accessKeyId);
-    if (r === undefined || r.revoked_at !== null) return undefined;
-    return { credential: toCredential(r), secret: openSecret(this.#master, r.secret_enc, r.access_key_id) };
+    const r = this.#probe(accessKeyId);
+    const known = r.access_key_id !== null && r.secret_enc !== null;
+    const secret = openSecret(this.#master, known ? (r.secret_enc as string) : this.#dummySealed, known ? accessKeyId : DUMMY_KEY_ID);
+    return known && r.revoked_at === null ? { credential: toCredential(r as CredentialRow), secret } : undefined;
   }
 
   /** Marks a credential revoked; false if there is none or it was already revoked. */
@@ -241,8 +270,9 @@ export class CredentialRepo {
     return this.#q('SELECT 1 FROM credentials WHERE admin = 1 AND revoked_at IS NULL LIMIT 1').get() !== undefined;
   }
 
-  #row(accessKeyId: string): CredentialRow | undefined {
-    return this.#q('SELECT * FROM credentials WHERE access_key_id = ?').get(accessKeyId) as CredentialRow | undefined;
+  /** Always one row: the credential's, or NULLs for an unknown id (same statement, same shape, same work). */
+  #probe(accessKeyId: string): ProbedRow {
+    return this.#q('SELECT c.* FROM (SELECT 1) LEFT JOIN credentials c ON c.access_key_id = ?').get(accessKeyId) as ProbedRow;
   }
 }
 
