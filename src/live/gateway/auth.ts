@@ -2,10 +2,10 @@
 // `Authorization: Bearer <access key id>:<secret>` (for curl and scripts). Both name a credential
 // of the store; the principal is its tenant, with the administrator flag.
 
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Store } from '../store/index.ts';
-import { authError } from './errors.ts';
+import { AuthFailureLimiter, type AuthLimits } from './auth-limiter.ts';
+import { ApiError, authError, throttled } from './errors.ts';
 import { header, readBody } from './http.ts';
 import { headerPairs, sha256Hex, verifySigV4, type SigV4Options } from './sigv4.ts';
 
@@ -17,53 +17,59 @@ export interface Principal {
 }
 
 export interface AuthOptions extends SigV4Options {
-  /** How long a verified Bearer secret is remembered (scrypt is deliberately slow). Default 60 s. */
-  readonly bearerCacheMs?: number;
+  /** Limits on authentication failures (auth-limiter.ts); default `DEFAULT_AUTH_LIMITS`. */
+  readonly limits?: Partial<AuthLimits>;
+  /** Waits before a rate-limited answer (default: a timer); tests record instead of waiting. */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
-interface CachedBearer {
-  readonly digest: Buffer;
-  readonly principal: Principal;
-  readonly expires: number;
-}
+const timer = (ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    setTimeout(resolve, ms).unref();
+  });
+
+/**
+ * `<access key id>:<secret>` after `Bearer ` and exactly one space: the id as issued (16–128 upper-case
+ * letters and digits), the secret printable ASCII without spaces; nothing before, between or after.
+ */
+const BEARER_TOKEN = /^([A-Z0-9]{16,128}):([\x21-\x7e]{16,256})$/;
+const BEARER_SCHEME = /^bearer /i;
 
 export class Authenticator {
   readonly #store: Store;
   readonly #clock: () => number;
   readonly #opts: AuthOptions;
-  readonly #cache = new Map<string, CachedBearer>();
+  readonly #limiter: AuthFailureLimiter;
+  #delayed = 0;
 
   constructor(store: Store, clock: () => number, opts: AuthOptions = {}) {
     this.#store = store;
     this.#clock = clock;
     this.#opts = opts;
+    this.#limiter = new AuthFailureLimiter(opts.limits);
   }
 
   /** Bearer credentials can be checked before the body is read; SigV4 needs the body's hash. */
   static isBearer(req: IncomingMessage): boolean {
-    return /^Bearer /i.test(header(req, 'authorization') ?? '');
+    return BEARER_SCHEME.test(header(req, 'authorization') ?? '');
   }
 
   static hasAuthorization(req: IncomingMessage): boolean {
     return header(req, 'authorization') !== undefined;
   }
 
-  async bearer(req: IncomingMessage): Promise<Principal> {
-    const value = (header(req, 'authorization') ?? '').replace(/^Bearer /i, '').trim();
-    const colon = value.indexOf(':');
-    if (colon <= 0) throw authError('malformed', 'the Bearer token must be <access key id>:<secret>, as returned when the tenant or credential was created');
-    const id = value.slice(0, colon);
-    const secret = value.slice(colon + 1);
-    const digest = createHash('sha256').update(secret).digest();
-    const now = this.#clock();
-    const hit = this.#cache.get(id);
-    if (hit !== undefined && hit.expires > now && timingSafeEqual(hit.digest, digest)) return hit.principal;
-    const cred = await this.#store.credentials.verify(id, secret);
+  /**
+   * One HMAC and one constant-time comparison (CredentialRepo.verify), for a right or a wrong
+   * secret and for a known or an unknown access key id alike; nothing is cached.
+   */
+  bearer(req: IncomingMessage): Principal {
+    const m = BEARER_TOKEN.exec((header(req, 'authorization') ?? '').replace(BEARER_SCHEME, ''));
+    if (m === null) {
+      throw authError('malformed', 'Authorization: Bearer takes <access key id>:<secret>, exactly as returned when the tenant or credential was created, after one space, with nothing before or after it');
+    }
+    const cred = this.#store.credentials.verify(m[1] as string, m[2] as string);
     if (cred === undefined) throw authError('unknown-key', 'the access key id or secret is wrong, or the credential was revoked: check both parts of <access key id>:<secret>');
-    const principal: Principal = { tenant: cred.tenant, accessKeyId: cred.accessKeyId, admin: cred.admin, scheme: 'bearer' };
-    if (this.#cache.size > 10_000) this.#cache.clear();
-    this.#cache.set(id, { digest, principal, expires: now + (this.#opts.bearerCacheMs ?? 60_000) });
-    return principal;
+    return { tenant: cred.tenant, accessKeyId: cred.accessKeyId, admin: cred.admin, scheme: 'bearer' };
   }
 
   sigv4(req: IncomingMessage, body: Buffer): Principal {
@@ -87,19 +93,57 @@ export class Authenticator {
     return { tenant: cred.tenant, accessKeyId: cred.accessKeyId, admin: cred.admin, scheme: 'sigv4' };
   }
 
-  /** Drops a remembered Bearer verification (after a revocation). */
-  forget(accessKeyId: string): void {
-    this.#cache.delete(accessKeyId);
+  /**
+   * What to answer for an authentication failure: the failure itself while its client address and
+   * the key id it named are within their limits, else a 429 (sent after the limiter's delay).
+   */
+  async refusal(req: IncomingMessage, failure: ApiError): Promise<ApiError> {
+    const retryAfterS = this.#limiter.failed(req.socket.remoteAddress, namedKeyId(req), this.#clock());
+    if (retryAfterS === undefined) return failure;
+    const { delayMs, maxDelayed } = this.#limiter.limits;
+    if (delayMs > 0 && this.#delayed < maxDelayed) {
+      this.#delayed++;
+      try {
+        await (this.#opts.sleep ?? timer)(delayMs);
+      } finally {
+        this.#delayed--;
+      }
+    }
+    return throttled(
+      'FARE_E_AUTH_RATE_LIMITED',
+      `too many failed authentications from this address or naming this access key id (this one: ${failure.message}); fix the credential and retry after ${retryAfterS} s. A right credential is always accepted.`,
+      retryAfterS,
+      'AuthenticationFailureRateExceeded',
+    );
   }
 }
 
-/** Authenticates (Bearer before the body, SigV4 after it) and reads the body up to `limit`. */
+/** The access key id a request names, if any (only to pick its limiter bucket; not validated). */
+function namedKeyId(req: IncomingMessage): string | undefined {
+  const v = header(req, 'authorization') ?? '';
+  const m = /^bearer ([^:\s]{1,128}):/i.exec(v) ?? /Credential=([^/\s,]{1,128})\//.exec(v);
+  return m?.[1];
+}
+
+/**
+ * Authenticates (Bearer before the body, SigV4 after it) and reads the body up to `limit`. Failures
+ * go through the limiter (`Authenticator.refusal`).
+ */
 export async function authenticatedBody(auth: Authenticator, req: IncomingMessage, limit: number, tooLargeMessage: string): Promise<{ principal: Principal; body: Buffer }> {
-  if (!Authenticator.hasAuthorization(req)) throw authError('missing', 'Missing Authentication Token: sign the request with SigV4 or send Authorization: Bearer <access key id>:<secret>');
-  if (Authenticator.isBearer(req)) {
-    const principal = await auth.bearer(req);
-    return { principal, body: await readBody(req, limit, tooLargeMessage) };
+  let principal: Principal;
+  let body: Buffer | undefined;
+  try {
+    if (!Authenticator.hasAuthorization(req)) throw authError('missing', 'Missing Authentication Token: sign the request with SigV4 or send Authorization: Bearer <access key id>:<secret>');
+    if (Authenticator.isBearer(req)) {
+      principal = auth.bearer(req);
+    } else {
+      body = await readBody(req, limit, tooLargeMessage);
+      principal = auth.sigv4(req, body);
+    }
+  } catch (e) {
+    // Authentication failures are 401 (403 on the Lambda API); a body too large is not one.
+    if (e instanceof ApiError && e.status === 401) throw await auth.refusal(req, e);
+    throw e;
   }
-  const body = await readBody(req, limit, tooLargeMessage);
-  return { principal: auth.sigv4(req, body), body };
+  return { principal, body: body ?? (await readBody(req, limit, tooLargeMessage)) };
 }

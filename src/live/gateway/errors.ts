@@ -28,6 +28,7 @@ export type FareErrorCode =
   | 'FARE_E_SINGLE_TENANT'
   | 'FARE_E_THROTTLED'
   | 'FARE_E_OVER_BUDGET'
+  | 'FARE_E_AUTH_RATE_LIMITED'
   | 'FARE_E_INTERNAL';
 
 /** Exception names of the Lambda API, as SDKs expect them in `X-Amzn-ErrorType`. */
@@ -90,7 +91,7 @@ export const tooLarge = (code: FareErrorCode, message: string): ApiError => new 
 
 export const internal = (message: string): ApiError => new ApiError({ status: 500, code: 'FARE_E_INTERNAL', message, lambdaType: 'ServiceException' });
 
-export function throttled(code: 'FARE_E_THROTTLED' | 'FARE_E_OVER_BUDGET', message: string, retryAfterS: number, reason: string): ApiError {
+export function throttled(code: 'FARE_E_THROTTLED' | 'FARE_E_OVER_BUDGET' | 'FARE_E_AUTH_RATE_LIMITED', message: string, retryAfterS: number, reason: string): ApiError {
   const s = Math.max(1, Math.ceil(retryAfterS));
   return new ApiError({
     status: 429,

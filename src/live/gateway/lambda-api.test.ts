@@ -144,7 +144,7 @@ describe('errors as Lambda sends them', () => {
 
   it('403 for missing or wrong credentials, 405 for other methods, 404 for other Lambda operations', async () => {
     expect(await lambdaError(await fetch(`${h.url}/2015-03-31/functions/hello/invocations`, { method: 'POST', body: '{}' }))).toMatchObject({ status: 403, type: 'MissingAuthenticationTokenException' });
-    expect(await lambdaError(await h.invoke({ ...acme, secret: 'wrong' }, 'hello'))).toMatchObject({ status: 403, type: 'UnrecognizedClientException' });
+    expect(await lambdaError(await h.invoke({ ...acme, secret: 'wrong'.repeat(8) }, 'hello'))).toMatchObject({ status: 403, type: 'UnrecognizedClientException' });
     expect(await lambdaError(await fetch(`${h.url}/2015-03-31/functions/hello/invocations`, { headers: h.bearer(acme) }))).toMatchObject({ status: 405 });
     expect(await lambdaError(await fetch(`${h.url}/2015-03-31/functions/hello`, { headers: h.bearer(acme) }))).toMatchObject({ status: 404, type: 'UnknownOperationException' });
   });

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Store } from '../store/index.ts';
 import { Authenticator } from './auth.ts';
+import type { AuthLimits } from './auth-limiter.ts';
 import { DEFAULT_LIMITS, type GatewayContext, type GatewayLimits } from './context.ts';
 import { ApiError, internal, notFound } from './errors.ts';
 import { FareContexts } from './fare-context.ts';
@@ -28,6 +29,10 @@ export interface GatewayOptions {
   /** Accept SigV4 scopes for `region` only (default: any region). */
   readonly enforceRegion?: boolean;
   readonly limits?: Partial<GatewayLimits>;
+  /** Limits on authentication failures (auth-limiter.ts). */
+  readonly authLimits?: Partial<AuthLimits>;
+  /** How the gateway waits before a rate-limited answer (default: a timer); for tests. */
+  readonly sleep?: (ms: number) => Promise<void>;
   /** One structured entry per request (method, path, status, ms, requestId), and one per unexpected error. */
   readonly log?: (entry: Readonly<Record<string, unknown>>) => void;
 }
@@ -53,6 +58,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
       services: ['lambda', 'fare'],
       maxSkewMs: limits.clockSkewMs,
       ...(opts.enforceRegion === true ? { region } : {}),
+      ...(opts.authLimits !== undefined ? { limits: opts.authLimits } : {}),
+      ...(opts.sleep !== undefined ? { sleep: opts.sleep } : {}),
     }),
     contexts: new FareContexts(opts.store.deriveKey('invocation-context')),
     clock,

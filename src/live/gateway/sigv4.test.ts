@@ -1,8 +1,14 @@
 import { createHash, createHmac } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { IssuedCredential } from '../store/index.ts';
 import { canonicalUri, parseAuthorization, verifySigV4, type SigV4Request } from './sigv4.ts';
 import { startHarness, type Harness } from './testing.ts';
+
+// The hashing verification does is counted (and carried out as usual).
+vi.mock('node:crypto', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:crypto')>();
+  return { ...real, createHmac: vi.fn(real.createHmac), createHash: vi.fn(real.createHash) };
+});
 
 // ---------------------------------------------------------------------------------------------
 // An independent SigV4 signer, written from AWS's description of the algorithm ("Create a signed
@@ -121,6 +127,30 @@ describe('SigV4 against the AWS test suite', () => {
     expect(verifySigV4(req, secretOf, SUITE.now + 15 * 60_000 + 1000, { services: ['service'] })).toMatchObject({ ok: false, failure: 'expired', message: expect.stringMatching(/^Signature expired: 20150830T123600Z is now earlier than/) as unknown });
     expect(verifySigV4(req, secretOf, SUITE.now - 16 * 60_000, { services: ['service'] })).toMatchObject({ ok: false, failure: 'expired', message: expect.stringMatching(/not yet current/) as unknown });
   });
+
+  it('signs for an unknown access key id with a stand-in secret before refusing it: the same work as a wrong signature of a known one', () => {
+    const signature = 'f'.repeat(64);
+    const request = (id: string): SigV4Request => ({
+      method: 'GET',
+      rawPath: '/',
+      rawQuery: '',
+      headers: [['Host', 'example.amazonaws.com'], ['X-Amz-Date', '20150830T123600Z'], ['Authorization', `AWS4-HMAC-SHA256 Credential=${id}/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=${signature}`]],
+      bodySha256: hex(''),
+    });
+    const secretOf = (id: string): string | undefined => (id === SUITE.accessKeyId ? SUITE.secret : undefined);
+    const work = (id: string): { result: unknown; hmacs: number; hashes: number } => {
+      vi.mocked(createHmac).mockClear();
+      vi.mocked(createHash).mockClear();
+      const result = verifySigV4(request(id), secretOf, SUITE.now, { services: ['service'] });
+      return { result, hmacs: vi.mocked(createHmac).mock.calls.length, hashes: vi.mocked(createHash).mock.calls.length };
+    };
+    const known = work(SUITE.accessKeyId);
+    const unknown = work('AKIDUNKNOWN00000');
+    expect(known.result).toMatchObject({ ok: false, failure: 'mismatch' });
+    expect(unknown.result).toMatchObject({ ok: false, failure: 'unknown-key' });
+    expect(known.hmacs).toBe(5);
+    expect(unknown).toMatchObject({ hmacs: known.hmacs, hashes: known.hashes });
+  });
 });
 
 describe('canonical URI', () => {
@@ -137,6 +167,24 @@ describe('canonical URI', () => {
     expect(parseAuthorization('AWS4-HMAC-SHA256 Credential=K/2020/r/lambda/aws4_request, SignedHeaders=host, Signature=' + 'a'.repeat(64))).toHaveProperty('error');
     expect(parseAuthorization('Basic abc')).toHaveProperty('error');
     expect(parseAuthorization('AWS4-HMAC-SHA256 Credential=K/20200101/r/lambda/aws4_request')).toHaveProperty('error');
+  });
+
+  it.each([
+    ['garbage after the signature', `, Signature=${'a'.repeat(64)} and more`],
+    ['a component after the signature', `, Signature=${'a'.repeat(64)}, Extra=1`],
+    ['a trailing comma', `, Signature=${'a'.repeat(64)},`],
+    ['a repeated component', `, Signature=${'a'.repeat(64)}, Signature=${'b'.repeat(64)}`],
+    ['a component without a value', `, Signature=${'a'.repeat(64)}, Signature`],
+  ])('refuses an Authorization header with %s', (_, tail) => {
+    expect(parseAuthorization(`AWS4-HMAC-SHA256 Credential=K/20200101/r/lambda/aws4_request, SignedHeaders=host;x-amz-date${tail}`)).toHaveProperty('error');
+  });
+
+  it('refuses a credential scope with odd characters in the key id, region or service', () => {
+    const tail = `, SignedHeaders=host, Signature=${'a'.repeat(64)}`;
+    expect(parseAuthorization(`AWS4-HMAC-SHA256 Credential=K/20200101/r/lambda/aws4_request${tail}`)).not.toHaveProperty('error');
+    for (const scope of ['K!/20200101/r/lambda', '/20200101/r/lambda', 'K/20200101/r r/lambda', 'K/20200101/r/LAMBDA']) {
+      expect(parseAuthorization(`AWS4-HMAC-SHA256 Credential=${scope}/aws4_request${tail}`)).toHaveProperty('error');
+    }
   });
 });
 
@@ -243,9 +291,11 @@ describe('SigV4 over HTTP', () => {
     expect(errorType(await send({ cred: spare }))).toBe('UnrecognizedClientException');
   });
 
-  it('refuses malformed authorization: no Host signed, bad scope, missing token', async () => {
+  it('refuses malformed authorization: no Host signed, bad scope, missing token, anything after the signature', async () => {
     const noHost = await send({ mutate: (a) => a.replace('SignedHeaders=host;x-amz-date', 'SignedHeaders=x-amz-date') });
     expect(errorType(noHost)).toBe('IncompleteSignatureException');
+    expect(errorType(await send({ mutate: (a) => `${a}, Signature=${'0'.repeat(64)}` }))).toBe('IncompleteSignatureException');
+    expect(errorType(await send({ mutate: (a) => `${a}junk` }))).toBe('IncompleteSignatureException');
     expect(errorType(await send({ service: 's3' }))).toBe('IncompleteSignatureException');
     const none = await fetch(`${h.url}/2015-03-31/functions/hello/invocations`, { method: 'POST', body: '{}' });
     expect(none.status).toBe(403);

@@ -4,7 +4,7 @@
 // parameters are decoded, re-encoded strictly (RFC 3986) and sorted; header values are trimmed
 // with inner whitespace collapsed and repeated headers joined by commas. Pure: time comes in.
 
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export interface SigV4Request {
   readonly method: string;
@@ -53,14 +53,23 @@ export function uriEncode(s: string): string {
   return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
+const AUTH_COMPONENTS = ['Credential', 'SignedHeaders', 'Signature'] as const;
+
+/**
+ * Parses `AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…` strictly: each of the three
+ * components exactly once (any order), separated by a comma and optional spaces, with nothing else
+ * before, between or after them.
+ */
 export function parseAuthorization(value: string): SigV4Authorization | { readonly error: string } {
   if (!value.startsWith(`${ALGORITHM} `)) return { error: `the Authorization header must start with "${ALGORITHM} "` };
   const fields = new Map<string, string>();
-  for (const part of value.slice(ALGORITHM.length + 1).split(',')) {
-    const p = part.trim();
-    const eq = p.indexOf('=');
-    if (eq <= 0) return { error: `the Authorization header has a malformed component ${JSON.stringify(p)}` };
-    fields.set(p.slice(0, eq), p.slice(eq + 1));
+  for (const part of value.slice(ALGORITHM.length + 1).split(/, */)) {
+    const m = /^([A-Za-z]+)=([^\s,=]+)$/.exec(part);
+    if (m === null) return { error: `the Authorization header has a malformed component ${JSON.stringify(part)}: send exactly Credential=…, SignedHeaders=…, Signature=…` };
+    const [, name = '', v = ''] = m;
+    if (!(AUTH_COMPONENTS as readonly string[]).includes(name)) return { error: `the Authorization header has an unknown component ${JSON.stringify(name)}: send only Credential, SignedHeaders and Signature` };
+    if (fields.has(name)) return { error: `the Authorization header has ${name} twice: send it once` };
+    fields.set(name, v);
   }
   const credential = fields.get('Credential');
   const signed = fields.get('SignedHeaders');
@@ -69,12 +78,12 @@ export function parseAuthorization(value: string): SigV4Authorization | { readon
     return { error: "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters" };
   }
   const scope = credential.split('/');
-  if (scope.length !== 5 || scope[4] !== 'aws4_request' || !/^\d{8}$/.test(scope[1] ?? '')) {
+  if (scope.length !== 5 || scope[4] !== 'aws4_request' || !/^\d{8}$/.test(scope[1] ?? '') || !/^[A-Za-z0-9]{1,128}$/.test(scope[0] ?? '') || !/^[a-z0-9-]{1,64}$/.test(scope[2] ?? '') || !/^[a-z0-9-]{1,64}$/.test(scope[3] ?? '')) {
     return { error: `Credential should be scoped as <access key id>/<YYYYMMDD>/<region>/<service>/aws4_request, got ${JSON.stringify(credential)}` };
   }
   if (!/^[0-9a-f]{64}$/.test(signature)) return { error: 'Signature must be 64 lower-case hex digits' };
   const signedHeaders = signed.split(';');
-  if (signedHeaders.some((h) => h === '' || h !== h.toLowerCase())) return { error: 'SignedHeaders must be lower-case header names separated by ";"' };
+  if (signedHeaders.some((h) => !/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(h))) return { error: 'SignedHeaders must be lower-case header names separated by ";"' };
   return {
     accessKeyId: scope[0] ?? '',
     date: scope[1] ?? '',
@@ -155,6 +164,9 @@ export function formatAmzDate(ms: number): string {
   return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
 }
 
+/** Signs for an unknown access key id (random per process: no request can match it). */
+const UNKNOWN_KEY_SECRET = randomBytes(30).toString('base64');
+
 const fail = (failure: SigV4Failure, message: string): SigV4Result => ({ ok: false, failure, message });
 
 const MISMATCH =
@@ -196,8 +208,9 @@ export function verifySigV4(req: SigV4Request, secretOf: (accessKeyId: string) =
     if (d.toLowerCase() !== req.bodySha256) return fail('mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.");
   }
 
+  // An unknown key id is signed for with a stand-in secret and refused only at the end, so it
+  // costs what a known one does and cannot be told apart by the time to answer.
   const secret = secretOf(auth.accessKeyId);
-  if (secret === undefined) return fail('unknown-key', 'The security token included in the request is invalid.');
 
   const headers = canonicalHeaders(req.headers, auth.signedHeaders);
   if ('missing' in headers) return fail('malformed', `the signed header ${JSON.stringify(headers.missing)} is not in the request`);
@@ -209,9 +222,11 @@ export function verifySigV4(req: SigV4Request, secretOf: (accessKeyId: string) =
   }
   const canonical = canonicalRequest(req.method.toUpperCase(), canonicalUri(req.rawPath, auth.service), query, headers.text, auth.signedHeaders, req.bodySha256);
   const scope = `${auth.date}/${auth.region}/${auth.service}/aws4_request`;
-  const expected = hmac(signingKey(secret, auth.date, auth.region, auth.service), stringToSign(amzDate.trim(), scope, canonical));
+  const expected = hmac(signingKey(secret ?? UNKNOWN_KEY_SECRET, auth.date, auth.region, auth.service), stringToSign(amzDate.trim(), scope, canonical));
   const given = Buffer.from(auth.signature, 'hex');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return fail('mismatch', MISMATCH);
+  const match = given.length === expected.length && timingSafeEqual(given, expected);
+  if (secret === undefined) return fail('unknown-key', 'The security token included in the request is invalid.');
+  if (!match) return fail('mismatch', MISMATCH);
   return { ok: true, accessKeyId: auth.accessKeyId, region: auth.region, service: auth.service };
 }
 

@@ -126,8 +126,7 @@ export interface Harness {
 export async function startHarness(opts: Partial<Omit<GatewayOptions, 'store' | 'platform' | 'clock'>> = {}): Promise<Harness> {
   const dir = tempDir('fare-gateway-');
   const clock = manualClock(Date.now());
-  // Cheap scrypt: these tests are about the gateway, not the hash's cost.
-  const store = openStore({ dataDir: dir.path, clock, scryptN: 1024 });
+  const store = openStore({ dataDir: dir.path, clock });
   const platform = new FakePlatform();
   const gateway = createGateway({ store, platform, clock, ...opts });
   const { url, host, port } = await gateway.listen(0, '127.0.0.1');
