@@ -1,8 +1,10 @@
 // `npm run bench:live`: the live system on this machine. Starts `fare up` in a child process and
 // measures, through the AWS Lambda Invoke API on loopback: warm invocation overhead of an empty
 // function (p50, p99 over ≥ 10,000 sequential calls), invocations per second (closed loop), cold start
-// per runtime, and the isolation figure of `fare demo` (high-class p99 under a low-class flood ÷ alone)
-// under fare and hermod. Prints a table; writes bench/results/live-<time>.json and live-latest.json.
+// per runtime, the isolation figure of `fare demo` (high-class p99 under a low-class flood ÷ alone)
+// under fare and hermod, and the auth flood (good Bearer invocations per second while another client
+// floods wrong secrets ÷ alone: auth-flood.ts). Prints a table; writes bench/results/live-<time>.json
+// and live-latest.json.
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, availableParallelism, cpus } from 'node:os';
@@ -10,7 +12,8 @@ import { join } from 'node:path';
 import { invokeOnce, percentile, type Target } from '../src/live/loadgen.ts';
 import { zipDirectory } from '../src/live/zip-writer.ts';
 import { runPolicy } from '../src/cli/demo.ts';
-import { ADMIN_KEY, api, startFare, stopFare } from '../test/support/fare-process.ts';
+import { ADMIN, ADMIN_KEY, api, startFare, stopFare } from '../test/support/fare-process.ts';
+import { authFlood, formatAuthFlood, type AuthFloodResult } from './auth-flood.ts';
 
 const quick = process.argv.includes('--quick');
 const calls = quick ? 2000 : 10_000;
@@ -42,6 +45,8 @@ try {
     while (performance.now() < stopAt) if ((await invokeOnce(t, 'empty', '{}')).ok) done++;
   }));
   results.throughput = { concurrency: conc, seconds, invocationsPerSec: done / seconds };
+
+  results.authFlood = await authFlood(t, 'empty', { concurrency: conc, floodConcurrency: conc, phaseMs: quick ? 3000 : 6000, reps: quick ? 1 : 3, knownKeyId: ADMIN.id });
 
   const cold: Record<string, number[]> = { nodejs: [], python: [] };
   const reps = quick ? 3 : 7;
@@ -92,7 +97,7 @@ cold start (median)                   nodejs ${f(c.nodejs)} ms   python ${f(c.py
 isolation: high p99 flooded ÷ alone   fare ${f(isoF.ratio)} (${f(isoF.floodedP99Ms)} / ${f(isoF.aloneP99Ms)} ms)   hermod ${f(isoH.ratio)} (${f(isoH.floodedP99Ms)} / ${f(isoH.aloneP99Ms)} ms)   (target ≤ 1.5 under fare)
   fare with every core for functions  ${f(isoA.ratio)} (${f(isoA.floodedP99Ms)} / ${f(isoA.aloneP99Ms)} ms)
   image resizes done during the flood  fare ${(iso.fare as { floodCompleted: number }).floodCompleted}, fare every core ${isoA.floodCompleted}, hermod ${isoH.floodCompleted}
-`);
+${formatAuthFlood(results.authFlood as AuthFloodResult)}`);
 const doc = { kind: 'live', date: new Date().toISOString(), quick, node: process.version, cpu: cpus()[0]?.model ?? '?', cores: availableParallelism(), results };
 const dir = join(import.meta.dirname, 'results');
 mkdirSync(dir, { recursive: true });
