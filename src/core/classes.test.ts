@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chargeFor, classIndex, DEFAULT_PRICE_TABLE, inheritClass, makePriceTable, maxPrice, type PriceClass } from './classes.ts';
+import { chargeFor, classIndex, DEFAULT_PRICE_TABLE, inheritClass, inheritContext, makePriceTable, maxPrice, type PriceClass } from './classes.ts';
 
 const error = (classes: readonly PriceClass[], memoryPrice = 0): string => {
   const r = makePriceTable(classes, memoryPrice);
@@ -86,6 +86,32 @@ describe('inheritClass', () => {
 
   it('keeps the job’s own class when there is no caller', () => {
     expect(inheritClass(undefined, 3)).toBe(3);
+  });
+});
+
+describe('inheritContext', () => {
+  const own = { owner: 'acme', cls: 3, deadline: 5000 };
+
+  it('raises a synchronous call into the caller\'s own tenant, and its context expires no later than the caller\'s', () => {
+    expect(inheritContext({ tenant: 'acme', cls: 0, deadline: 2000 }, own, true)).toEqual({ cls: 0, deadline: 2000, raised: true });
+    expect(inheritContext({ tenant: 'acme', cls: 0, deadline: 9000 }, own, true)).toEqual({ cls: 0, deadline: 5000, raised: true });
+  });
+
+  it('leaves a call not raised, with its own deadline, when the caller\'s class is not higher', () => {
+    expect(inheritContext({ tenant: 'acme', cls: 3, deadline: 2000 }, own, true)).toEqual({ cls: 3, deadline: 5000, raised: false });
+    expect(inheritContext({ tenant: 'acme', cls: 3, deadline: 2000 }, { ...own, cls: 1 }, true)).toEqual({ cls: 1, deadline: 5000, raised: false });
+  });
+
+  it('never raises a call into another tenant\'s function: the grantee cannot raise the owner\'s bill', () => {
+    expect(inheritContext({ tenant: 'zeta', cls: 0, deadline: 2000 }, own, true)).toEqual({ cls: 3, deadline: 5000, raised: false });
+  });
+
+  it('never raises a call the caller does not wait for (an Event)', () => {
+    expect(inheritContext({ tenant: 'acme', cls: 0, deadline: 2000 }, own, false)).toEqual({ cls: 3, deadline: 5000, raised: false });
+  });
+
+  it('gives a call without a context its own class and deadline', () => {
+    expect(inheritContext(undefined, own, true)).toEqual({ cls: 3, deadline: 5000, raised: false });
   });
 });
 

@@ -69,6 +69,45 @@ export function inheritClass(caller: ClassIndex | undefined, own: ClassIndex): C
   return caller === undefined ? own : Math.min(caller, own);
 }
 
+/** The running invocation a call was made from, as its (verified) context names it. */
+export interface CallerContext {
+  /** Owner of the function that runs (who pays for it). */
+  readonly tenant: string;
+  readonly cls: ClassIndex;
+  /** When its context stops being honoured (ms; the driver's clock). */
+  readonly deadline: number;
+}
+
+/** The function called: its owner, its own class, and the deadline its context gets if not raised. */
+export interface Callee {
+  readonly owner: string;
+  readonly cls: ClassIndex;
+  readonly deadline: number;
+}
+
+export interface CallClass {
+  readonly cls: ClassIndex;
+  /** Deadline of the context the callee gets. */
+  readonly deadline: number;
+  /** The caller's context raised the callee above its own class. */
+  readonly raised: boolean;
+}
+
+/**
+ * Who pays a raised class, and for how long. A caller's context raises a call (`inheritClass`) only
+ * when the callee belongs to the caller's own tenant — the one that pays for both — and the caller
+ * waits for the answer. So a grantee cannot raise the bill of the tenant that granted it (a call into
+ * another tenant's function runs at that function's own class, which its owner chose and pays), and
+ * a queued Event, which outlives the call that queued it, runs at its function's own class. A raised
+ * callee's context expires no later than its caller's, so a chain never extends itself.
+ */
+export function inheritContext(caller: CallerContext | undefined, callee: Callee, waits: boolean): CallClass {
+  const applies = caller !== undefined && waits && caller.tenant === callee.owner;
+  const cls = applies ? inheritClass(caller.cls, callee.cls) : callee.cls;
+  const raised = cls < callee.cls;
+  return { cls, deadline: raised && caller !== undefined ? Math.min(callee.deadline, caller.deadline) : callee.deadline, raised };
+}
+
 /** What one invocation costs (µ¢): CPU-seconds at the class price plus GB-seconds at the memory price. */
 export function chargeFor(table: PriceTable, cls: ClassIndex, cpuMs: number, memGBs: number): { cpu: number; memory: number; total: number } {
   const price = table.classes[cls]?.price;

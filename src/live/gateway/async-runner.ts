@@ -9,7 +9,7 @@
 import { classIndex } from '../../core/classes.ts';
 import { executionLog, type BillingInput, type Invocation, type Store } from '../store/index.ts';
 import type { InvokeRequest } from '../types.ts';
-import type { FareContexts } from './fare-context.ts';
+import { ownDeadline, type FareContexts } from './fare-context.ts';
 import { admitInvocation, microCents, type BudgetVerdict } from './budget-gate.ts';
 import { isThrottled, type Platform } from './platform.ts';
 
@@ -19,7 +19,7 @@ export const DEFAULT_MAX_EVENT_AGE_MS = 6 * 3_600_000;
 export interface AsyncRunnerOptions {
   readonly store: Store;
   readonly platform: Pick<Platform, 'invoke' | 'prices'>;
-  /** Mints the context passed to the function (class inheritance for its own calls). */
+  /** Registers each attempt while it runs and mints the context passed to it (class inheritance for its own calls). */
   readonly contexts?: FareContexts;
   /** Invocations in flight at once (default 16). */
   readonly concurrency?: number;
@@ -126,13 +126,16 @@ export class AsyncRunner {
       cls = budget.cls;
       const clsName = platform.prices.classes[cls]?.name ?? inv.cls;
       if (degraded || budget.reserve !== inv.reservedMicroCents) store.invocations.reserve(inv.id, budget.reserve, degraded ? { name: clsName, index: cls } : undefined);
+      // The attempt's context is honoured while it runs. An Event is never raised by its caller's
+      // context (`inheritContext`), so its own deadline applies.
+      const running = this.#o.contexts?.begin({ requestId: inv.id, tenant: inv.tenant, function: inv.function, cls, deadline: ownDeadline(this.#o.clock(), fn.timeoutMs) });
       const req: InvokeRequest = {
         fn,
         requestId: inv.id,
         payload: inv.payload,
         cls,
         ...(inv.clientContext !== null ? { clientContext: inv.clientContext } : {}),
-        ...(this.#o.contexts !== undefined ? { fareContext: this.#o.contexts.mint(inv.id, cls, this.#o.clock() + fn.timeoutMs + 60_000) } : {}),
+        ...(running !== undefined ? { fareContext: running.token } : {}),
       };
       let result;
       try {
@@ -141,6 +144,8 @@ export class AsyncRunner {
         // The platform failed, not the function: try again later, nothing to bill.
         store.invocations.retry(inv.id, this.#o.clock() + this.#o.retryDelayMs(inv.attempts), { refundAttempt: true, keepReservation: true, error: `platform: ${(e as Error).message}` });
         return;
+      } finally {
+        running?.end();
       }
       if (isThrottled(result)) {
         store.invocations.retry(inv.id, this.#o.clock() + this.#o.throttleDelayMs(result.retryAfterS), { refundAttempt: true, keepReservation: true, error: `throttled: ${result.reason}` });

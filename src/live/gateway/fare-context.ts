@@ -1,53 +1,136 @@
-// The invocation context a function passes along a call chain (`X-Fare-Context`), so its callees run
-// at least at its class (class inheritance). It is an HMAC-signed token, keyed from master.key, so a
-// function cannot mint one that raises a callee above the class its own invocation had.
+// The invocation context a function passes along a call chain (`X-Fare-Context`), so that its
+// synchronous calls into its own tenant's functions run at least at its class (class inheritance:
+// `inheritContext` in the core says when). A context is bound to the invocation it was handed to —
+// its tenant (the owner of the function that runs), function, class, deadline and request id — and
+// is honoured only while that invocation runs: `begin()` registers the invocation from hand-over
+// until `end()`, and `check()` refuses a context whose invocation is not registered, that a
+// principal of another tenant presents, or whose deadline has passed.
+//
+// A token is `v1.<body>.<sig>`: body = base64url of the claims' JSON, sig = base64url of
+// HMAC-SHA256(key, body), the key derived from master.key. Parsing is strict: canonical base64url,
+// exactly the keys below in this order with their types, nothing before, between or after.
 
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { InvocationContext } from '../types.ts';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export const FARE_CONTEXT_HEADER = 'x-fare-context';
 
-interface Claims {
-  /** Request id of the invocation that minted it. */
-  readonly r: string;
+/** How long past its timeout an invocation's own context lasts: time it may wait to be run. */
+export const CONTEXT_SLACK_MS = 60_000;
+
+/** The deadline of the context of an invocation handed over at `now`, if no caller's context limits it. */
+export const ownDeadline = (now: number, timeoutMs: number): number => now + timeoutMs + CONTEXT_SLACK_MS;
+
+/** An invocation that has been handed to the platform and has not answered yet. */
+export interface RunningInvocation {
+  readonly requestId: string;
+  /** Owner of the function that runs. */
+  readonly tenant: string;
+  readonly function: string;
   /** Its effective class index. */
+  readonly cls: number;
+  /** When its context stops being honoured (ms since the epoch), even if it still runs. */
+  readonly deadline: number;
+}
+
+export interface ContextHandle {
+  /** The token to hand to the invocation. */
+  readonly token: string;
+  /** The invocation has answered (or failed): its context is refused from now on. */
+  end(): void;
+}
+
+/**
+ * Why a context was refused: `malformed` (not a token of this shape), `forged` (not signed here),
+ * `other-tenant` (presented by a principal of another tenant than the invocation's), `ended` (its
+ * invocation is not running: it answered, or it ran in an earlier process), `expired` (its deadline
+ * has passed).
+ */
+export type ContextRefusal = 'malformed' | 'forged' | 'other-tenant' | 'ended' | 'expired';
+
+export type ContextCheck = { readonly ok: true; readonly caller: RunningInvocation } | { readonly ok: false; readonly refusal: ContextRefusal; readonly tenant?: string };
+
+interface Claims {
+  /** Nonce: which registration (one per execution, so an async attempt's token is not the next one's). */
+  readonly n: string;
+  readonly r: string;
+  readonly t: string;
+  readonly f: string;
   readonly c: number;
-  /** Expiry, ms since the epoch. */
   readonly x: number;
+}
+
+const TOKEN = /^v1\.([A-Za-z0-9_-]{1,2048})\.([A-Za-z0-9_-]{43})$/;
+const NONCE = /^[A-Za-z0-9_-]{22}$/;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+const text = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 256;
+const claimsJson = (c: Claims): string => JSON.stringify({ n: c.n, r: c.r, t: c.t, f: c.f, c: c.c, x: c.x });
+
+/** The claims of a body that is canonical base64url of canonical JSON with exactly the expected keys and types. */
+function parseClaims(body: string): Claims | undefined {
+  const bytes = Buffer.from(body, 'base64url');
+  if (bytes.toString('base64url') !== body) return undefined;
+  let json: string;
+  let v: unknown;
+  try {
+    json = utf8.decode(bytes);
+    v = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  if (typeof o.n !== 'string' || !NONCE.test(o.n) || !text(o.r) || !text(o.t) || !text(o.f)) return undefined;
+  if (!Number.isSafeInteger(o.c) || (o.c as number) < 0 || (o.c as number) > 255 || !Number.isSafeInteger(o.x) || (o.x as number) < 0) return undefined;
+  const claims: Claims = { n: o.n, r: o.r, t: o.t, f: o.f, c: o.c as number, x: o.x as number };
+  // Canonical JSON only — exactly these keys, in this order, once each, without spaces, escapes or
+  // number spellings other than what `begin` writes — by writing it again and comparing.
+  return claimsJson(claims) === json ? claims : undefined;
 }
 
 export class FareContexts {
   readonly #key: Buffer;
+  readonly #running = new Map<string, RunningInvocation>();
 
   constructor(key: Buffer) {
     this.#key = key;
   }
 
-  /** A token for invocation `requestId` running at class `cls`, valid until `expires`. */
-  mint(requestId: string, cls: number, expires: number): string {
-    const body = Buffer.from(JSON.stringify({ r: requestId, c: cls, x: expires } satisfies Claims)).toString('base64url');
-    return `v1.${body}.${this.#sign(body)}`;
+  /** Registers `inv` as running (call at hand-over) and returns its token; `end()` when it answers. */
+  begin(inv: RunningInvocation): ContextHandle {
+    const nonce = randomBytes(16).toString('base64url');
+    this.#running.set(nonce, inv);
+    const body = Buffer.from(claimsJson({ n: nonce, r: inv.requestId, t: inv.tenant, f: inv.function, c: inv.cls, x: inv.deadline })).toString('base64url');
+    return {
+      token: `v1.${body}.${this.#sign(body)}`,
+      end: () => {
+        this.#running.delete(nonce);
+      },
+    };
   }
 
-  /**
-   * The caller's context, `expired` for a genuine token past its time (the call runs at its own
-   * class), or `invalid` for anything not minted here.
-   */
-  verify(token: string, now: number): InvocationContext | 'expired' | 'invalid' {
-    const [v, body, sig] = token.split('.');
-    if (v !== 'v1' || body === undefined || sig === undefined) return 'invalid';
-    const want = Buffer.from(this.#sign(body));
-    const got = Buffer.from(sig);
-    if (want.length !== got.length || !timingSafeEqual(want, got)) return 'invalid';
-    let claims: Claims;
-    try {
-      claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Claims;
-    } catch {
-      return 'invalid';
+  /** Invocations registered now (for tests and metrics). */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  /** The invocation whose context `token` is, if `principalTenant` may use it now. */
+  check(token: string, principalTenant: string, now: number): ContextCheck {
+    const m = TOKEN.exec(token);
+    if (m === null) return { ok: false, refusal: 'malformed' };
+    const [, body = '', sig = ''] = m;
+    const given = Buffer.from(sig, 'base64url');
+    if (given.length !== 32 || given.toString('base64url') !== sig) return { ok: false, refusal: 'malformed' };
+    if (!timingSafeEqual(given, createHmac('sha256', this.#key).update(body).digest())) return { ok: false, refusal: 'forged' };
+    const claims = parseClaims(body);
+    if (claims === undefined) return { ok: false, refusal: 'malformed' };
+    if (claims.t !== principalTenant) return { ok: false, refusal: 'other-tenant', tenant: claims.t };
+    const inv = this.#running.get(claims.n);
+    if (inv === undefined || inv.requestId !== claims.r || inv.tenant !== claims.t || inv.function !== claims.f || inv.cls !== claims.c || inv.deadline !== claims.x) {
+      return { ok: false, refusal: 'ended' };
     }
-    if (typeof claims.r !== 'string' || !Number.isInteger(claims.c) || claims.c < 0 || typeof claims.x !== 'number') return 'invalid';
-    if (claims.x < now) return 'expired';
-    return { requestId: claims.r, callerClass: claims.c, deadlineMs: claims.x };
+    if (now > inv.deadline) return { ok: false, refusal: 'expired' };
+    return { ok: true, caller: inv };
   }
 
   #sign(body: string): string {

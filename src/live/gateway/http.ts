@@ -65,11 +65,12 @@ export function sendFareError(res: ServerResponse, e: ApiError, headers: Readonl
 
 /**
  * Lambda's error shape: the exception name in `X-Amzn-ErrorType`, and `{"Type", "Message"}` in the
- * body (plus members such as `Reason`), which is what the AWS SDKs parse.
+ * body (plus members such as `Reason`), which is what the AWS SDKs parse. Fare's own code goes in
+ * `X-Fare-Error-Code`, for clients that want the finer distinction (SDKs ignore it).
  */
 export function sendLambdaError(res: ServerResponse, e: ApiError, headers: Readonly<Record<string, string>> = {}): void {
   const type = e.lambdaStatus >= 500 ? 'Service' : 'User';
-  sendJson(res, e.lambdaStatus, { Type: type, Message: e.message, ...e.lambdaBody }, { 'X-Amzn-ErrorType': e.lambdaType, ...e.headers, ...headers });
+  sendJson(res, e.lambdaStatus, { Type: type, Message: e.message, ...e.lambdaBody }, { 'X-Amzn-ErrorType': e.lambdaType, 'X-Fare-Error-Code': e.code, ...e.headers, ...headers });
 }
 
 /** First value of a header, or undefined. */

@@ -183,20 +183,19 @@ describe('tenant isolation and grants', () => {
 });
 
 describe('classes and budgets', () => {
-  it('a caller context raises the callee to the caller\'s class, never lowers it; a forged one is refused', async () => {
+  it('a caller context raises the callee to the caller\'s class, never lowers it; a forged or ended one is refused', async () => {
     expect((await h.deploy(acme, 'cheap', { class: 'low' })).status).toBe(201);
-    const token = h.gateway.context.contexts.mint('parent', 0, h.clock() + 60_000);
-    const r = await h.invoke(acme, 'cheap', '{}', { [FARE_CONTEXT_HEADER]: token });
+    const high = h.gateway.context.contexts.begin({ requestId: 'parent', tenant: 'acme', function: 'caller', cls: 0, deadline: h.clock() + 60_000 });
+    const r = await h.invoke(acme, 'cheap', '{}', { [FARE_CONTEXT_HEADER]: high.token });
     expect(r.headers.get('x-fare-class')).toBe('high');
     expect(h.platform.invoked.at(-1)?.cls).toBe(0);
-    const lowToken = h.gateway.context.contexts.mint('parent', 3, h.clock() + 60_000);
-    await h.invoke(acme, 'hello', '{}', { [FARE_CONTEXT_HEADER]: lowToken });
+    const low = h.gateway.context.contexts.begin({ requestId: 'parent2', tenant: 'acme', function: 'caller', cls: 3, deadline: h.clock() + 60_000 });
+    await h.invoke(acme, 'hello', '{}', { [FARE_CONTEXT_HEADER]: low.token });
     expect(h.platform.invoked.at(-1)?.cls).toBe(2);
-    const forged = token.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+    const forged = high.token.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
     expect((await h.invoke(acme, 'cheap', '{}', { [FARE_CONTEXT_HEADER]: forged })).status).toBe(400);
-    const expired = h.gateway.context.contexts.mint('parent', 0, h.clock() - 1);
-    await h.invoke(acme, 'cheap', '{}', { [FARE_CONTEXT_HEADER]: expired });
-    expect(h.platform.invoked.at(-1)?.cls).toBe(3);
+    high.end();
+    expect((await h.invoke(acme, 'cheap', '{}', { [FARE_CONTEXT_HEADER]: high.token })).status).toBe(400);
   });
 
   it('over budget with throttle: 429; with degrade: the cheapest class up to the budget, then 429; warn: a header', async () => {

@@ -5,14 +5,14 @@
 
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { inheritClass } from '../../core/classes.ts';
+import { inheritContext } from '../../core/classes.ts';
 import { executionLog, type ExecutionLog, type FunctionRecord } from '../store/index.ts';
 import type { InvokeOutcome, InvokeRequest } from '../types.ts';
 import { authenticatedBody } from './auth.ts';
 import { admitInvocation } from './budget-gate.ts';
 import { functionArn, invocableFunction, ownClassIndex, type GatewayContext } from './context.ts';
 import { ApiError, badRequest, internal, notFound, throttled, tooLarge } from './errors.ts';
-import { FARE_CONTEXT_HEADER } from './fare-context.ts';
+import { FARE_CONTEXT_HEADER, ownDeadline, type RunningInvocation } from './fare-context.ts';
 import { parseFunctionRef } from './function-ref.ts';
 import { header, sendEmpty } from './http.ts';
 import { isThrottled } from './platform.ts';
@@ -61,18 +61,12 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
     }
   }
 
-  // Class: the function's own, raised by a caller's context, lowered to the cheapest when over budget.
-  let cls = ownClassIndex(ctx, fn);
-  const callerToken = header(req, FARE_CONTEXT_HEADER);
-  let callerRequest: string | undefined;
-  if (callerToken !== undefined) {
-    const caller = ctx.contexts.verify(callerToken, ctx.clock());
-    if (caller === 'invalid') throw badRequest('FARE_E_INVALID_CONTEXT', 'X-Fare-Context is not a context this Fare issued: pass on the FARE_CONTEXT value your function was given, unchanged');
-    if (caller !== 'expired') {
-      cls = inheritClass(caller.callerClass, cls);
-      callerRequest = caller.requestId;
-    }
-  }
+  // Class: the function's own, raised by a caller's context (`inheritContext`: a synchronous call
+  // into the caller's own tenant), lowered to the cheapest when over budget.
+  const token = header(req, FARE_CONTEXT_HEADER);
+  const caller = token === undefined ? undefined : callerContext(ctx, token, principal.tenant);
+  const inherited = inheritContext(caller, { owner, cls: ownClassIndex(ctx, fn), deadline: ownDeadline(ctx.clock(), fn.timeoutMs) }, type === 'RequestResponse');
+  let cls = inherited.cls;
 
   if (type === 'DryRun') {
     sendEmpty(res, 204, { 'x-amzn-RequestId': requestId });
@@ -114,18 +108,20 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
     return;
   }
 
+  // Held from admission until the billing record is written (or the invocation did not run).
+  const release = ctx.store.reservations.hold(owner, budget.reserve);
+  // Its context is honoured from hand-over to answer.
+  const running = ctx.contexts.begin({ requestId, tenant: owner, function: fn.name, cls, deadline: inherited.deadline });
   const invokeReq: InvokeRequest = {
     fn,
     requestId,
     payload: body,
     cls,
-    fareContext: ctx.contexts.mint(requestId, cls, ctx.clock() + fn.timeoutMs + 60_000),
+    fareContext: running.token,
     ...(clientContext !== undefined ? { clientContext } : {}),
-    // The caller waits for this answer: the machine scheduler lets its core go meanwhile.
-    ...(callerRequest !== undefined ? { waitingCaller: callerRequest } : {}),
+    // The caller (its context passed every check) waits for this answer: the machine scheduler lets its core go meanwhile.
+    ...(caller !== undefined ? { waitingCaller: caller.requestId } : {}),
   };
-  // Held from admission until the billing record is written (or the invocation did not run).
-  const release = ctx.store.reservations.hold(owner, budget.reserve);
   let outcome: InvokeOutcome;
   let log: ExecutionLog;
   try {
@@ -134,6 +130,8 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
       result = await ctx.platform.invoke(invokeReq);
     } catch (e) {
       throw internal(`the platform failed to run the invocation (${(e as Error).message}); retry, and report it if it persists`);
+    } finally {
+      running.end();
     }
     if (isThrottled(result)) {
       throw throttled('FARE_E_THROTTLED', `Rate Exceeded. (${result.reason}) retry after ${result.retryAfterS} s`, result.retryAfterS, result.reason);
@@ -162,6 +160,36 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
   if (tail) headers['X-Amz-Log-Result'] = logTail(log.text, ctx.limits.tailBytes);
   res.writeHead(200, headers);
   res.end(outcome.payload);
+}
+
+/**
+ * The running invocation whose context the caller passed, or an error saying why it cannot be used:
+ * 400 for a token that is not one of Fare's, 403 for one of another tenant's invocation, 400 for one
+ * whose invocation has ended (or passed its deadline). Never a silent fallback to the callee's own
+ * class: a caller relying on its class must learn that it does not have it.
+ */
+function callerContext(ctx: GatewayContext, token: string, tenant: string): RunningInvocation {
+  const c = ctx.contexts.check(token, tenant, ctx.clock());
+  if (c.ok) return c.caller;
+  switch (c.refusal) {
+    case 'malformed':
+    case 'forged':
+      throw badRequest('FARE_E_INVALID_CONTEXT', `X-Fare-Context is not a context this Fare issued (${c.refusal === 'forged' ? 'its signature does not match' : 'it is not v1.<body>.<signature> as Fare writes it'}): pass on the context your function was given (context.fareContext in Node, context.fare_context in Python) unchanged, or leave the header out`);
+    case 'other-tenant':
+      throw new ApiError({
+        status: 403,
+        code: 'FARE_E_CONTEXT_FORBIDDEN',
+        message: `X-Fare-Context belongs to an invocation of tenant ${c.tenant ?? '?'}, and tenant ${tenant} is calling: a context may be used only with the credentials of the tenant whose function received it; leave the header out or call with that tenant's credentials`,
+        lambdaType: 'AccessDeniedException',
+      });
+    case 'ended':
+    case 'expired':
+      throw badRequest('FARE_E_CONTEXT_ENDED', `X-Fare-Context belongs to an invocation that has ${c.refusal === 'ended' ? 'ended' : 'passed its deadline'}: a context is honoured only while its invocation runs; leave the header out to call at the function's own class`);
+    default: {
+      const never: never = c.refusal;
+      throw new Error(`unknown context refusal ${String(never)}`);
+    }
+  }
 }
 
 function invocationType(v: string | undefined): InvocationType {
