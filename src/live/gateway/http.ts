@@ -1,7 +1,8 @@
 // Reading requests and writing responses over node:http: bodies with a size limit, JSON in and
 // out, and the two error renderings (Fare's `{error: {code, message}}` and Lambda's).
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { maxHeaderSize, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { ApiError, badRequest, tooLarge, type FareErrorCode } from './errors.ts';
 
 /** Past this many bytes over the limit a request is cut off instead of drained for a clean 413. */
@@ -71,6 +72,59 @@ export function sendFareError(res: ServerResponse, e: ApiError, headers: Readonl
 export function sendLambdaError(res: ServerResponse, e: ApiError, headers: Readonly<Record<string, string>> = {}): void {
   const type = e.lambdaStatus >= 500 ? 'Service' : 'User';
   sendJson(res, e.lambdaStatus, { Type: type, Message: e.message, ...e.lambdaBody }, { 'X-Amzn-ErrorType': e.lambdaType, 'X-Fare-Error-Code': e.code, ...e.headers, ...headers });
+}
+
+/**
+ * A whole error response in both shapes at once, for answers written on the socket before a request
+ * exists (so before anyone knows which API it was for): Fare's `{"error": {code, message}}` and
+ * Lambda's `Type` / `Message` members, `X-Amzn-ErrorType` and `X-Fare-Error-Code`. The connection is
+ * closed after it.
+ */
+export function rawErrorResponse(e: ApiError): string {
+  const body = JSON.stringify({ error: { code: e.code, message: e.message }, Type: 'User', Message: e.message });
+  return [
+    `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? 'Error'}`,
+    'Content-Type: application/json',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    `X-Amzn-ErrorType: ${e.lambdaType}`,
+    `X-Fare-Error-Code: ${e.code}`,
+    'Connection: close',
+    '',
+    body,
+  ].join('\r\n');
+}
+
+/** What to answer a request node:http could not parse (`clientError`), by node's error code. */
+export function clientErrorOf(code: string | undefined): ApiError {
+  switch (code ?? '') {
+    case 'HPE_HEADER_OVERFLOW':
+      return new ApiError({ status: 431, code: 'FARE_E_HEADERS_TOO_LARGE', message: `the request headers are larger than this server accepts (${maxHeaderSize} bytes in all): send fewer or shorter headers`, lambdaType: 'RequestTooLargeException' });
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new ApiError({ status: 408, code: 'FARE_E_REQUEST_TIMEOUT', message: 'the request headers did not arrive in time: send the whole request promptly', lambdaType: 'InvalidRequestContentException' });
+    default:
+      return new ApiError({ status: 400, code: 'FARE_E_BAD_HTTP', message: `the request is not valid HTTP/1.1 (${code ?? 'unparsable'}): check the request line, the headers and the framing (Content-Length or chunked, not both)`, lambdaType: 'InvalidRequestContentException' });
+  }
+}
+
+/**
+ * Gives the answers node:http writes by itself a JSON body: requests it cannot parse (400, 431, 408),
+ * an `Expect` other than 100-continue (417), and CONNECT (405; node would just close the socket).
+ */
+export function answerClientErrors(server: Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.end(rawErrorResponse(clientErrorOf(err.code)));
+  });
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const message = `Expect: ${header(req, 'expect') ?? ''} is not supported: send Expect: 100-continue, or no Expect header`;
+    sendJson(res, 417, { error: { code: 'FARE_E_INVALID_REQUEST', message }, Type: 'User', Message: message }, { 'X-Amzn-ErrorType': 'InvalidRequestContentException', 'X-Fare-Error-Code': 'FARE_E_INVALID_REQUEST' });
+  });
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    socket.end(rawErrorResponse(new ApiError({ status: 405, code: 'FARE_E_METHOD_NOT_ALLOWED', message: 'CONNECT is not supported: Fare is not a proxy', lambdaType: 'UnknownOperationException' })));
+  });
 }
 
 /** First value of a header, or undefined. */

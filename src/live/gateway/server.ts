@@ -10,7 +10,7 @@ import type { AuthLimits } from './auth-limiter.ts';
 import { DEFAULT_LIMITS, type GatewayContext, type GatewayLimits } from './context.ts';
 import { ApiError, internal, notFound } from './errors.ts';
 import { FareContexts } from './fare-context.ts';
-import { sendFareError, sendJson, sendLambdaError } from './http.ts';
+import { answerClientErrors, sendFareError, sendJson, sendLambdaError } from './http.ts';
 import { handleInvoke, INVOKE_PATH, newRequestId } from './lambda-api.ts';
 import type { Platform } from './platform.ts';
 import { dispatchRest, type Route } from './rest.ts';
@@ -106,6 +106,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   });
   // Synchronous invocations may run for up to 15 minutes.
   server.requestTimeout = 0;
+  answerClientErrors(server);
 
   return {
     server,
