@@ -3,7 +3,7 @@
 // policy core's `Shard` and `Machine` driven in real time; instances are real processes.
 
 import { availableParallelism, getPriority, setPriority } from 'node:os';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, relative, sep } from 'node:path';
 import { DEFAULT_PRICE_TABLE, type PriceTable } from '../core/classes.ts';
@@ -295,6 +295,11 @@ export async function deployDir(store: Store, tenant: string, name: string, dir:
         hash.update(rel).update(content);
         size += content.length;
         files.push({ path: rel, isDir: false, mode: statSync(full).mode & 0o777, read: () => content });
+      } else if (entry.isSymbolicLink()) {
+        // Kept if it stays inside the code (stageCode checks), as in an uploaded zip.
+        const target = readlinkSync(full);
+        hash.update(rel).update(`-> ${target}`);
+        files.push({ path: rel, isDir: false, mode: 0o777, symlink: target, read: () => Buffer.from(target) });
       }
     }
   };

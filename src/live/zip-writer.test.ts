@@ -1,7 +1,10 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readZip } from './gateway/zip.ts';
 import { crc32 } from './gateway/zip.ts';
-import { writeZip } from './zip-writer.ts';
+import { writeZip, zipDirectory } from './zip-writer.ts';
 
 describe('writeZip', () => {
   it('writes archives that the gateway reads back byte for byte, modes included', () => {
@@ -15,6 +18,21 @@ describe('writeZip', () => {
     expect(entries.map((e) => e.path).sort()).toEqual(['bootstrap', 'index.mjs', 'lib/big.txt']);
     expect(entries.find((e) => e.path === 'lib/big.txt')?.read().equals(big)).toBe(true);
     expect((entries.find((e) => e.path === 'bootstrap')?.mode ?? 0) & 0o111).not.toBe(0);
+  });
+
+  it('zips a directory with its symbolic links as links, which the gateway keeps when they stay inside', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fare-zipdir-'));
+    try {
+      mkdirSync(join(dir, 'lib'));
+      writeFileSync(join(dir, 'lib', 'real.js'), 'x');
+      symlinkSync('lib/real.js', join(dir, 'index.js'));
+      const entries = readZip(zipDirectory(dir));
+      expect(entries.map((e) => [e.path, e.symlink])).toEqual([['index.js', 'lib/real.js'], ['lib/real.js', undefined]]);
+      symlinkSync('/etc/hostname', join(dir, 'outside'));
+      expect(() => readZip(zipDirectory(dir))).toThrow(/"outside" is a symbolic link to the absolute path/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('computes the standard CRC-32', () => {

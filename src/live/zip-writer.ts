@@ -3,16 +3,19 @@
 // archive stay under 4 GiB, far above Fare's upload limit.
 
 import { deflateRawSync } from 'node:zlib';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { crc32 } from './gateway/zip.ts';
 
 export interface ZipInput {
   /** Path inside the archive, `/`-separated, no leading slash. */
   readonly path: string;
+  /** The file's bytes; for a symbolic link, its target. */
   readonly data: Buffer;
   /** Unix permission bits (the executable bit matters for a `provided` bootstrap). */
   readonly mode?: number;
+  /** A symbolic link (whose target is `data`), stored as zip -y does. */
+  readonly symlink?: boolean;
 }
 
 export function writeZip(entries: readonly ZipInput[]): Buffer {
@@ -48,7 +51,7 @@ export function writeZip(entries: readonly ZipInput[]): Buffer {
     central.writeUInt32LE(body.length, 20);
     central.writeUInt32LE(e.data.length, 24);
     central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE((((e.mode ?? 0o644) | 0o100000) << 16) >>> 0, 38);
+    central.writeUInt32LE(((e.symlink === true ? 0o120777 : (e.mode ?? 0o644) | 0o100000) << 16) >>> 0, 38);
     central.writeUInt32LE(offset, 42);
     centrals.push(central, name);
     offset += local.length + name.length + body.length;
@@ -63,14 +66,19 @@ export function writeZip(entries: readonly ZipInput[]): Buffer {
   return Buffer.concat([...locals, cd, end]);
 }
 
-/** Every file under `dir` (sorted, so the same tree gives the same zip), with its mode. */
+/**
+ * Every file under `dir` (sorted, so the same tree gives the same zip), with its mode; symbolic links
+ * as links (Fare keeps those that stay inside the code and refuses the others, naming them).
+ */
 export function zipDirectory(dir: string): Buffer {
   const entries: ZipInput[] = [];
   const walk = (d: string): void => {
     for (const ent of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const full = join(d, ent.name);
-      if (ent.isDirectory()) walk(full);
-      else if (ent.isFile()) entries.push({ path: relative(dir, full).split(sep).join('/'), data: readFileSync(full), mode: statSync(full).mode & 0o777 });
+      const path = relative(dir, full).split(sep).join('/');
+      if (ent.isSymbolicLink()) entries.push({ path, data: Buffer.from(readlinkSync(full), 'utf8'), symlink: true });
+      else if (ent.isDirectory()) walk(full);
+      else if (ent.isFile()) entries.push({ path, data: readFileSync(full), mode: statSync(full).mode & 0o777 });
     }
   };
   walk(dir);

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { IssuedCredential } from '../store/index.ts';
@@ -174,6 +174,20 @@ describe('functions', () => {
     expect(err(missing).message).toMatch(/needs app\.py in the zip, which has index\.js/);
     expect(h.store.functions.list('acme')).toEqual([]);
     expect(readdirSync(join(h.dir.path, 'code/.staging'))).toEqual([]);
+  });
+
+  it('keeps a symbolic link that stays inside the code, and refuses one that leaves it, naming the entry', async () => {
+    const ok = writeZip([{ name: 'lib/index.js', data: 'exports.handler = async () => 1;' }, { name: 'index.js', data: 'lib/index.js', mode: 0o120777 }]);
+    const r = await call('/v1/functions/f?runtime=nodejs&handler=index.handler', { method: 'PUT', as: acme, body: ok, headers: { 'Content-Type': 'application/zip' } });
+    expect(r.status).toBe(201);
+    const dir = h.store.functions.get('acme', 'f')?.codeDir ?? '?';
+    expect(readlinkSync(join(dir, 'index.js'))).toBe('lib/index.js');
+    expect(readFileSync(join(dir, 'index.js'), 'utf8')).toBe('exports.handler = async () => 1;');
+    const evil = writeZip([{ name: 'index.js', data: 'x' }, { name: 'secrets', data: '../../../../master.key', mode: 0o120777 }]);
+    const bad = await call('/v1/functions/g?runtime=nodejs&handler=index.handler', { method: 'PUT', as: acme, body: evil, headers: { 'Content-Type': 'application/zip' } });
+    expect(bad.status).toBe(400);
+    expect(err(bad)).toMatchObject({ code: 'FARE_E_ZIP_UNSAFE_PATH', message: expect.stringMatching(/^zip entry "secrets" is a symbolic link to "..\/..\/..\/..\/master.key", which climbs out of the code with "..": zip the files it points to instead/) as unknown });
+    expect(h.store.functions.get('acme', 'g')).toBeUndefined();
   });
 
   it('refuses a zip with a path-traversal entry and writes nothing outside the code directory', async () => {

@@ -73,8 +73,49 @@ describe('readZip', () => {
     expect(checkEntryPath('dir\\file.js')).toBe('dir/file.js');
   });
 
-  it('rejects symbolic links, encryption, unknown methods and duplicates', () => {
-    expect(codeOf(() => readZip(writeZip([{ name: 'link', data: '/etc/passwd', mode: 0o120777 }])))).toBe('FARE_E_ZIP_UNSAFE_PATH');
+  it('keeps a symbolic link that stays inside the code, with its target', () => {
+    const entries = readZip(
+      writeZip([
+        { name: 'lib/', data: '' },
+        { name: 'lib/real.js', data: 'x' },
+        { name: 'lib/sub/', data: '' },
+        { name: 'index.js', data: 'y' },
+        { name: 'alias.js', data: 'lib/real.js', mode: 0o120777 },
+        { name: 'lib/sub/up.js', data: '../real.js', mode: 0o120777 },
+        { name: 'lib/sub/dir', data: '../../lib', mode: 0o120777, method: 0 },
+        { name: 'lib/sub/root', data: '../..', mode: 0o120777 },
+      ]),
+    );
+    expect(entries.filter((e) => e.symlink !== undefined).map((e) => [e.path, e.symlink])).toEqual([
+      ['alias.js', 'lib/real.js'],
+      ['lib/sub/up.js', '../real.js'],
+      ['lib/sub/dir', '../../lib'],
+      ['lib/sub/root', '../..'],
+    ]);
+  });
+
+  it.each([
+    ['an absolute target', [{ name: 'link', data: '/etc/passwd' }], /"link" is a symbolic link to the absolute path "\/etc\/passwd"/],
+    ['a target above the root', [{ name: 'a/link', data: '../../etc/passwd' }], /"a\/link" is a symbolic link to "..\/..\/etc\/passwd", which climbs out of the code/],
+    ['a target through another link', [{ name: 'up', data: '.' }, { name: 'a/link', data: '../up/../..' }], /"a\/link" is a symbolic link to "..\/up\/..\/..", which goes through the symbolic link "up"/],
+    ['a link to a link', [{ name: 'one', data: 'index.js' }, { name: 'two', data: 'one' }], /"two" is a symbolic link to "one", which goes through the symbolic link "one"/],
+    ['a target not in the zip', [{ name: 'link', data: 'missing.js' }], /"link" is a symbolic link to "missing.js", which is not in the zip/],
+    ['an entry inside a link', [{ name: 'dir', data: '.' }, { name: 'dir/x.js', data: 'x', file: true }], /"dir\/x.js" lies inside the symbolic link "dir"/],
+    ['a backslash in the target', [{ name: 'link', data: '..\\..\\x' }], /"link" is a symbolic link with an empty, overlong or odd target/],
+  ])('refuses a symbolic link with %s, naming it and saying what to do', (_, links, message) => {
+    const specs = [{ name: 'index.js', data: 'x' }, ...links.map((l) => ({ name: l.name, data: l.data, ...('file' in l ? {} : { mode: 0o120777 }) }))];
+    let error: unknown;
+    try {
+      readZip(writeZip(specs));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ZipError);
+    expect(error).toMatchObject({ code: 'FARE_E_ZIP_UNSAFE_PATH', message: expect.stringMatching(message) as unknown });
+    expect((error as Error).message).toMatch(/zip the files it points to instead|put it in a real folder|make it a relative link/);
+  });
+
+  it('rejects encryption, unknown methods and duplicates', () => {
     expect(codeOf(() => readZip(writeZip([{ name: 'a.js', data: 'x', flags: 1 }])))).toBe('FARE_E_BAD_ZIP');
     expect(codeOf(() => readZip(writeZip([{ name: 'a.js', data: 'x', method: 12 }])))).toBe('FARE_E_BAD_ZIP');
     expect(codeOf(() => readZip(writeZip([{ name: 'a.js', data: 'x' }, { name: 'a.js', data: 'y' }])))).toBe('FARE_E_BAD_ZIP');

@@ -1,10 +1,12 @@
 // A small zip reader for code uploads: the central directory is read and checked up front (paths,
-// sizes, entry count, no encryption, no symlinks, only STORED and DEFLATE), then each entry is
-// inflated on demand with node:zlib and checked against its declared size and CRC-32.
+// sizes, entry count, no encryption, only STORED and DEFLATE, symbolic links only inside the tree),
+// then each entry is inflated on demand with node:zlib and checked against its declared size and
+// CRC-32. A symbolic link (Unix mode S_IFLNK; its data is the target) is kept when its target stays
+// inside the code (`linkProblem` in the store) and refused otherwise, naming the entry.
 // No ZIP64 and no multi-disk archives: Lambda's own limits (250 MB unzipped) fit without them.
 
 import { inflateRawSync } from 'node:zlib';
-import type { CodeFile } from '../store/index.ts';
+import { linkProblem, MAX_LINK_TARGET, type CodeFile } from '../store/index.ts';
 
 export type ZipErrorCode = 'FARE_E_BAD_ZIP' | 'FARE_E_ZIP_UNSAFE_PATH' | 'FARE_E_ZIP_TOO_LARGE';
 
@@ -122,7 +124,8 @@ export function readZip(buf: Buffer, limits: ZipLimits = DEFAULT_ZIP_LIMITS): Zi
     if (compressedSize === 0xffffffff || size === 0xffffffff || localOffset === 0xffffffff) throw bad(`zip entry ${JSON.stringify(rawName)} needs ZIP64, which is not supported`);
     const path = checkEntryPath(rawName);
     const unixMode = madeBy >> 8 === 3 ? external >>> 16 : 0;
-    if ((unixMode & S_IFMT) === S_IFLNK) throw new ZipError('FARE_E_ZIP_UNSAFE_PATH', `zip entry ${JSON.stringify(rawName)} is a symbolic link: symbolic links are not accepted; zip the files they point to (zip -r without -y)`);
+    const isLink = (unixMode & S_IFMT) === S_IFLNK;
+    if (isLink && size > MAX_LINK_TARGET) throw new ZipError('FARE_E_ZIP_UNSAFE_PATH', `zip entry ${JSON.stringify(rawName)} is a symbolic link with a target of ${size} bytes: at most ${MAX_LINK_TARGET} are accepted`);
     const isDir = path.endsWith('/') || (unixMode & S_IFMT) === S_IFDIR;
     const key = path.replace(/\/$/, '');
     if (seen.has(key)) throw bad(`zip entry ${JSON.stringify(rawName)} appears twice: keep one`);
@@ -155,7 +158,16 @@ export function readZip(buf: Buffer, limits: ZipLimits = DEFAULT_ZIP_LIMITS): Zi
       return data;
     };
     const mode = isDir ? 0o755 : (unixMode & 0o111) !== 0 ? 0o755 : 0o644;
-    entries.push({ path, isDir, mode, size, compressedSize, method, read });
+    if (isLink) {
+      const target = read();
+      const text = target.toString('utf8');
+      if (!Buffer.from(text, 'utf8').equals(target)) throw new ZipError('FARE_E_ZIP_UNSAFE_PATH', `zip entry ${JSON.stringify(rawName)} is a symbolic link whose target is not UTF-8: make it a relative link to a file or folder of the zip`);
+      entries.push({ path, isDir, mode: 0o777, size, compressedSize, method, read, symlink: text });
+    } else {
+      entries.push({ path, isDir, mode, size, compressedSize, method, read });
+    }
   }
+  const problem = linkProblem(entries);
+  if (problem !== undefined) throw new ZipError('FARE_E_ZIP_UNSAFE_PATH', problem);
   return entries;
 }

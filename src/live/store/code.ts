@@ -5,7 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { StoreError } from './errors.ts';
 import { fsyncDir } from './master-key.ts';
@@ -18,7 +18,12 @@ export interface CodeFile {
   /** Unix permission bits to give the file (the executable bit matters for `bootstrap`). */
   readonly mode: number;
   readonly read: () => Buffer;
+  /** A symbolic link to this target (relative, inside the tree: `linkProblem`), not a file. */
+  readonly symlink?: string;
 }
+
+/** Longest symbolic link target accepted. */
+export const MAX_LINK_TARGET = 1024;
 
 export const CODE_DIR = 'code';
 const STAGING = '.staging';
@@ -56,19 +61,79 @@ export function safeJoin(root: string, path: string): string {
   return full;
 }
 
-/** Writes `files` to a fresh staging directory (files flushed to disk) and returns its absolute path. */
+/**
+ * Why the symbolic links among `files` cannot be kept, or undefined if they can. A link is kept
+ * when it stays inside the tree whatever the file system does: its target is relative, and resolving
+ * it from the link's folder, segment by segment, never climbs above the root with `..` and never
+ * passes through a link (so no chain of links, and no `..` taken from inside a linked folder); and it
+ * names an entry of the tree (a file, a folder or the root). No entry may lie inside a link either
+ * (writing it would follow the link). The message names the entry and says what to do.
+ */
+export function linkProblem(files: Iterable<Pick<CodeFile, 'path' | 'isDir' | 'symlink'>>): string | undefined {
+  const list = [...files];
+  const strip = (p: string): string => p.replace(/\/$/, '');
+  const links = new Set(list.filter((f) => f.symlink !== undefined).map((f) => strip(f.path)));
+  if (links.size === 0) return undefined;
+  const present = new Set<string>(['']);
+  for (const f of list) {
+    const segs = strip(f.path).split('/');
+    for (let i = 1; i <= segs.length; i++) present.add(segs.slice(0, i).join('/'));
+  }
+  const fix = 'zip the files it points to instead (`zip -r` without -y), or make it a relative link to a file or folder of the zip';
+  for (const f of list) {
+    const segs = strip(f.path).split('/');
+    for (let i = 1; i < segs.length; i++) {
+      const above = segs.slice(0, i).join('/');
+      if (links.has(above)) return `zip entry ${JSON.stringify(f.path)} lies inside the symbolic link ${JSON.stringify(above)}: put it in a real folder`;
+    }
+    const target = f.symlink;
+    if (target === undefined) continue;
+    const name = JSON.stringify(f.path);
+    if (f.isDir || f.path.endsWith('/')) return `zip entry ${name} is a symbolic link marked as a folder: ${fix}`;
+    if (target === '' || target.length > MAX_LINK_TARGET || target.includes('\0') || target.includes('\\')) return `zip entry ${name} is a symbolic link with an empty, overlong or odd target: ${fix}`;
+    if (target.startsWith('/') || /^[A-Za-z]:/.test(target)) return `zip entry ${name} is a symbolic link to the absolute path ${JSON.stringify(target)}, outside the code: ${fix}`;
+    const at = segs.slice(0, -1);
+    for (const s of target.split('/')) {
+      if (s === '' || s === '.') continue;
+      if (s === '..') {
+        if (at.length === 0) return `zip entry ${name} is a symbolic link to ${JSON.stringify(target)}, which climbs out of the code with "..": ${fix}`;
+        at.pop();
+        continue;
+      }
+      at.push(s);
+      if (links.has(at.join('/'))) return `zip entry ${name} is a symbolic link to ${JSON.stringify(target)}, which goes through the symbolic link ${JSON.stringify(at.join('/'))}: links to links are not kept; ${fix}`;
+    }
+    if (!present.has(at.join('/'))) return `zip entry ${name} is a symbolic link to ${JSON.stringify(target)}, which is not in the zip: ${fix}`;
+  }
+  return undefined;
+}
+
+/**
+ * Writes `files` to a fresh staging directory (files flushed to disk; symbolic links, once checked
+ * by `linkProblem`, last) and returns its absolute path.
+ */
 export async function stageCode(dataDir: string, files: Iterable<CodeFile>): Promise<string> {
+  const list = [...files];
+  const problem = linkProblem(list);
+  if (problem !== undefined) throw new StoreError('FARE_E_CODE_PATH', problem);
   const dir = join(dataDir, CODE_DIR, STAGING, randomUUID());
   await mkdir(dir, { recursive: true, mode: 0o700 });
   try {
-    for (const f of files) {
+    for (const f of list) {
       const target = safeJoin(dir, f.path);
+      if (f.symlink !== undefined) continue;
       if (f.isDir) {
         await mkdir(target, { recursive: true, mode: 0o700 });
         continue;
       }
       await mkdir(dirname(target), { recursive: true, mode: 0o700 });
       await writeFile(target, f.read(), { mode: f.mode & 0o111 ? 0o700 : 0o600, flag: 'wx', flush: true });
+    }
+    for (const f of list) {
+      if (f.symlink === undefined) continue;
+      const at = safeJoin(dir, f.path);
+      await mkdir(dirname(at), { recursive: true, mode: 0o755 });
+      await symlink(f.symlink, at);
     }
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
