@@ -151,15 +151,16 @@ const attacks = {
     return { printedMB: mb };
   },
 
-  /** Finding 6: hand its own context token out (as a leaky function would), or call Fare with one. */
+  /** Finding 6: hand its own context token out (as a leaky function would), or call Fare with one (`own`: its own). */
   token: (_e, ctx) => ({ token: ctx.fareContext }),
-  call: async ({ url, key, target, token, payload }) => {
+  call: async ({ url, key, target, token, payload }, ctx) => {
+    const context = token === 'own' ? ctx.fareContext : token;
     const res = await fetch(`${url}/2015-03-31/functions/${target}/invocations`, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${key}`, ...(token ? { 'X-Fare-Context': token } : {}) },
+      headers: { Authorization: `Bearer ${key}`, ...(context ? { 'X-Fare-Context': context } : {}) },
       body: JSON.stringify(payload ?? {}),
     });
-    return { status: res.status, cls: res.headers.get('x-fare-class'), body: await res.text() };
+    return { status: res.status, cls: res.headers.get('x-fare-class'), code: res.headers.get('x-fare-error-code'), body: await res.text() };
   },
 
   /** Finding 5: costs money — `cpuMs` of CPU time per invocation. */
