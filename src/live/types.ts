@@ -20,14 +20,6 @@ export interface FunctionSpec {
   readonly env: Readonly<Record<string, string>>;
 }
 
-/** The invocation context carried along a call chain (signed, so a callee cannot raise its class). */
-export interface InvocationContext {
-  readonly requestId: string;
-  /** Effective class of the caller (index into the price table), if invoked by another function. */
-  readonly callerClass?: number;
-  readonly deadlineMs?: number;
-}
-
 export interface InvokeRequest {
   readonly fn: FunctionSpec;
   readonly requestId: string;
@@ -36,9 +28,12 @@ export interface InvokeRequest {
   readonly cls: number;
   /** Lambda-Runtime-Client-Context, base64 JSON, if the caller sent one. */
   readonly clientContext?: string;
-  /** Token a function can pass to Fare to invoke others with this invocation's class. */
+  /**
+   * Token a function can pass to Fare (X-Fare-Context) to invoke its own tenant's functions with this
+   * invocation's class; honoured only while this invocation runs (gateway/fare-context.ts).
+   */
   readonly fareContext?: string;
-  /** Request id of the invocation that made this call synchronously and waits for it (from its context), if any. */
+  /** Request id of the invocation that made this call synchronously and waits for it, if any: set only from a context that passed every check. */
   readonly waitingCaller?: string;
   /**
    * Called once, as soon as the function has answered (before its instance is parked and the
