@@ -27,8 +27,12 @@ describe.skipIf(skip !== null)('a context raises only its own tenant\'s calls, a
     expect(await call('mallory-low')).toMatchObject({ status: 200, cls: 'high' });
     // The victim's function runs at the class the victim chose, and the victim is billed that.
     expect(await call('victim:function:victim-low')).toMatchObject({ status: 200, cls: 'low' });
-    const bill = (await api(b.fare.url, 'GET', '/v1/bill', undefined, b.victim.key)).json as { functions: { function: string; classes: { cls: string }[] }[] };
-    expect(bill.functions.find((f) => f.function === 'victim-low')?.classes.map((c) => c.cls)).toEqual(['low']);
+    // The billing record follows the answer (once the invocation's measurement has ended).
+    const billed = async (): Promise<string[] | undefined> => {
+      const bill = (await api(b.fare.url, 'GET', '/v1/bill', undefined, b.victim.key)).json as { functions: { function: string; classes: { cls: string }[] }[] };
+      return bill.functions.find((f) => f.function === 'victim-low')?.classes.map((c) => c.cls);
+    };
+    await expect.poll(billed, { timeout: 5000 }).toEqual(['low']);
   });
 
   it('finding 6: a context taken out of its invocation is refused once the invocation has ended', async () => {

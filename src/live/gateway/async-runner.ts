@@ -136,6 +136,8 @@ export class AsyncRunner {
         cls,
         ...(inv.clientContext !== null ? { clientContext: inv.clientContext } : {}),
         ...(running !== undefined ? { fareContext: running.token } : {}),
+        // Its context ends with its answer (the attempt is measured a moment longer).
+        ...(running !== undefined ? { onAnswer: () => running.end() } : {}),
       };
       let result;
       try {

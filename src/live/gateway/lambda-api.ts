@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { inheritContext } from '../../core/classes.ts';
 import { executionLog, type ExecutionLog, type FunctionRecord } from '../store/index.ts';
-import type { InvokeOutcome, InvokeRequest } from '../types.ts';
+import type { InvocationAnswer, InvokeOutcome, InvokeRequest } from '../types.ts';
 import { authenticatedBody } from './auth.ts';
 import { admitInvocation } from './budget-gate.ts';
 import { functionArn, invocableFunction, ownClassIndex, type GatewayContext } from './context.ts';
@@ -112,6 +112,19 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
   const release = ctx.store.reservations.hold(owner, budget.reserve);
   // Its context is honoured from hand-over to answer.
   const running = ctx.contexts.begin({ requestId, tenant: owner, function: fn.name, cls, deadline: inherited.deadline });
+  // The caller gets the function's answer as soon as there is one; the billing record follows when
+  // the invocation's measurement ends (its instance parked, or serving its next invocation). With
+  // `Tail` the answer waits for it: the log's REPORT line is in the answer.
+  let answered = false;
+  const answer = (a: InvocationAnswer, log?: ExecutionLog): void => {
+    answered = true;
+    const out = capResponse(ctx, a);
+    const headers: Record<string, string> = { ...fareHeaders, 'X-Amz-Executed-Version': String(fn.version), 'Content-Type': 'application/json', 'Content-Length': String(out.payload.length) };
+    if (out.status === 'error') headers['X-Amz-Function-Error'] = out.functionError ?? 'Unhandled';
+    if (log !== undefined) headers['X-Amz-Log-Result'] = logTail(log.text, ctx.limits.tailBytes);
+    res.writeHead(200, headers);
+    res.end(out.payload);
+  };
   const invokeReq: InvokeRequest = {
     fn,
     requestId,
@@ -121,6 +134,10 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
     ...(clientContext !== undefined ? { clientContext } : {}),
     // The caller (its context passed every check) waits for this answer: the machine scheduler lets its core go meanwhile.
     ...(caller !== undefined ? { waitingCaller: caller.requestId } : {}),
+    onAnswer: (a) => {
+      running.end();
+      if (!tail) answer(a);
+    },
   };
   let outcome: InvokeOutcome;
   let log: ExecutionLog;
@@ -129,6 +146,7 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
     try {
       result = await ctx.platform.invoke(invokeReq);
     } catch (e) {
+      if (answered) return; // the caller has its answer; the invocation's measurement was lost: nothing to bill
       throw internal(`the platform failed to run the invocation (${(e as Error).message}); retry, and report it if it persists`);
     } finally {
       running.end();
@@ -154,12 +172,7 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
   } finally {
     release();
   }
-
-  const headers: Record<string, string> = { ...fareHeaders, 'X-Amz-Executed-Version': String(fn.version), 'Content-Type': 'application/json', 'Content-Length': String(outcome.payload.length) };
-  if (outcome.status === 'error') headers['X-Amz-Function-Error'] = outcome.functionError ?? 'Unhandled';
-  if (tail) headers['X-Amz-Log-Result'] = logTail(log.text, ctx.limits.tailBytes);
-  res.writeHead(200, headers);
-  res.end(outcome.payload);
+  if (!answered) answer(outcome, tail ? log : undefined);
 }
 
 /**
@@ -227,7 +240,7 @@ function checkQualifier(ctx: GatewayContext, fn: FunctionRecord, qualifier: stri
 }
 
 /** A response larger than the sync limit becomes an Unhandled function error, as in Lambda. */
-function capResponse(ctx: GatewayContext, o: InvokeOutcome): InvokeOutcome {
+function capResponse<T extends InvocationAnswer>(ctx: GatewayContext, o: T): T {
   if (o.payload.length <= ctx.limits.syncPayloadBytes) return o;
   return {
     ...o,
