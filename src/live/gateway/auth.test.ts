@@ -53,10 +53,17 @@ describe('Bearer', () => {
     expect([wrong.status, wrong.headers.get('x-amzn-errortype')]).toEqual([403, 'UnrecognizedClientException']);
   });
 
-  it('refuses a revoked credential on its next request: nothing is remembered', async () => {
+  it('refuses a credential revoked through the API on its next request, though its last success is remembered', async () => {
     expect((await get(`Bearer ${acme.accessKeyId}:${acme.secret}`)).status).toBe(200);
-    h.store.credentials.revoke(acme.accessKeyId);
+    const del = await fetch(`${h.url}/v1/tenants/acme/credentials/${acme.accessKeyId}`, { method: 'DELETE', headers: { Authorization: `Bearer ${h.admin.accessKeyId}:${h.admin.secret}` } });
+    expect(del.status).toBe(204);
     expect((await get(`Bearer ${acme.accessKeyId}:${acme.secret}`)).status).toBe(401);
+  });
+
+  it('remembers a verified secret, and only that one: another secret for the same key id is checked anew', async () => {
+    expect((await get(`Bearer ${acme.accessKeyId}:${acme.secret}`)).status).toBe(200);
+    expect((await get(`Bearer ${acme.accessKeyId}:${acme.secret}x`)).status).toBe(401);
+    expect((await get(`Bearer ${acme.accessKeyId}:${acme.secret}`)).status).toBe(200);
   });
 });
 

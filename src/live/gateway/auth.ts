@@ -2,6 +2,7 @@
 // `Authorization: Bearer <access key id>:<secret>` (for curl and scripts). Both name a credential
 // of the store; the principal is its tenant, with the administrator flag.
 
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Store } from '../store/index.ts';
 import { AuthFailureLimiter, type AuthLimits } from './auth-limiter.ts';
@@ -35,11 +36,16 @@ const timer = (ms: number): Promise<void> =>
 const BEARER_TOKEN = /^([A-Z0-9]{16,128}):([\x21-\x7e]{16,256})$/;
 const BEARER_SCHEME = /^bearer /i;
 
+/** How long a verified Bearer secret is remembered by this gateway (ms). */
+const BEARER_CACHE_MS = 60_000;
+
 export class Authenticator {
   readonly #store: Store;
   readonly #clock: () => number;
   readonly #opts: AuthOptions;
   readonly #limiter: AuthFailureLimiter;
+  /** Bearer credentials verified in the last minute, by access key id: the SHA-256 of the secret that passed. */
+  readonly #verified = new Map<string, { readonly digest: Buffer; readonly principal: Principal; readonly expires: number }>();
   #delayed = 0;
 
   constructor(store: Store, clock: () => number, opts: AuthOptions = {}) {
@@ -59,17 +65,34 @@ export class Authenticator {
   }
 
   /**
-   * One HMAC and one constant-time comparison (CredentialRepo.verify), for a right or a wrong
-   * secret and for a known or an unknown access key id alike; nothing is cached.
+   * A secret verified in the last minute is recognised by its SHA-256 (a map lookup and a
+   * constant-time comparison: no database read on the hot path); anything else costs one database
+   * read, one HMAC and one constant-time comparison (CredentialRepo.verify), for a right or a wrong
+   * secret and for a known or an unknown access key id alike. A revocation through the API takes
+   * effect at once (`forget`).
    */
   bearer(req: IncomingMessage): Principal {
     const m = BEARER_TOKEN.exec((header(req, 'authorization') ?? '').replace(BEARER_SCHEME, ''));
     if (m === null) {
       throw authError('malformed', 'Authorization: Bearer takes <access key id>:<secret>, exactly as returned when the tenant or credential was created, after one space, with nothing before or after it');
     }
-    const cred = this.#store.credentials.verify(m[1] as string, m[2] as string);
+    const id = m[1] as string;
+    const secret = m[2] as string;
+    const digest = createHash('sha256').update(secret).digest();
+    const now = this.#clock();
+    const hit = this.#verified.get(id);
+    if (hit !== undefined && hit.expires > now && timingSafeEqual(hit.digest, digest)) return hit.principal;
+    const cred = this.#store.credentials.verify(id, secret);
     if (cred === undefined) throw authError('unknown-key', 'the access key id or secret is wrong, or the credential was revoked: check both parts of <access key id>:<secret>');
-    return { tenant: cred.tenant, accessKeyId: cred.accessKeyId, admin: cred.admin, scheme: 'bearer' };
+    const principal: Principal = { tenant: cred.tenant, accessKeyId: cred.accessKeyId, admin: cred.admin, scheme: 'bearer' };
+    if (this.#verified.size >= 10_000) this.#verified.clear();
+    this.#verified.set(id, { digest, principal, expires: now + BEARER_CACHE_MS });
+    return principal;
+  }
+
+  /** Drops a remembered Bearer verification (after a revocation). */
+  forget(accessKeyId: string): void {
+    this.#verified.delete(accessKeyId);
   }
 
   sigv4(req: IncomingMessage, body: Buffer): Principal {

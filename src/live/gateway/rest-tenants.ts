@@ -115,6 +115,7 @@ function revokeCredential(r: RestRequest): void {
   const c = r.ctx.store.credentials.get(akid);
   if (c === undefined || c.tenant !== id) throw notFound('FARE_E_CREDENTIAL_NOT_FOUND', `tenant ${id} has no credential ${akid}: GET /v1/tenants/${id} lists them`);
   r.ctx.store.credentials.revoke(akid);
+  r.ctx.auth.forget(akid);
   sendEmpty(r.res, 204);
 }
 
