@@ -10,7 +10,8 @@
 // HMAC-SHA256(key, body), the key derived from master.key. Parsing is strict: canonical base64url,
 // exactly the keys below in this order with their types, nothing before, between or after.
 
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { randomBytesFast } from '../random.ts';
 
 export const FARE_CONTEXT_HEADER = 'x-fare-context';
 
@@ -98,7 +99,7 @@ export class FareContexts {
 
   /** Registers `inv` as running (call at hand-over) and returns its token; `end()` when it answers. */
   begin(inv: RunningInvocation): ContextHandle {
-    const nonce = randomBytes(16).toString('base64url');
+    const nonce = randomBytesFast(16).toString('base64url');
     this.#running.set(nonce, inv);
     const body = Buffer.from(claimsJson({ n: nonce, r: inv.requestId, t: inv.tenant, f: inv.function, c: inv.cls, x: inv.deadline })).toString('base64url');
     return {

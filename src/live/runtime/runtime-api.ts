@@ -14,9 +14,9 @@
 // connection that belongs to another uid (or whose owner cannot be found) gets 403 Forbidden on every
 // request, is closed, and is reported through `onRefused`, without touching the invocation's state.
 
-import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { randomBytesFast } from '../random.ts';
 import { connOf, peerLookup, type PeerLookup, type PeerMechanism, type PeerOwner } from './peer-uid.ts';
 
 /** Lambda's limit on a synchronous response: 6 MB plus a little slack, as its emulator sets it. */
@@ -367,7 +367,7 @@ export function errorDocument(body: Buffer, headerType: string | string[] | unde
 
 /** An X-Ray style trace header: Root=1-<epoch hex>-<96 random bits>;Parent=<64 random bits>;Sampled=0. */
 function newTraceId(nowMs: number): string {
-  const r = randomBytes(20).toString('hex');
+  const r = randomBytesFast(20).toString('hex');
   return `Root=1-${Math.floor(nowMs / 1000).toString(16).padStart(8, '0')}-${r.slice(0, 24)};Parent=${r.slice(24, 40)};Sampled=0`;
 }
 
