@@ -35,7 +35,7 @@ if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(calls) || calls
 /** A checkout of `ref` with this checkout's node_modules (and its sandbox helper built, if it has one). */
 function checkout(ref: string): { label: string; dir: string } {
   const git = (...args: string[]): string => execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
-  if (ref === 'WORKTREE') return { label: `WORKTREE (${git('rev-parse', '--short', 'HEAD')}+changes)`, dir: root };
+  if (ref === 'WORKTREE') return { label: `WORKTREE (${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no') === '' ? '' : '+changes'})`, dir: root };
   const commit = git('rev-parse', '--verify', `${ref}^{commit}`);
   const dir = join(root, 'node_modules', '.cache', 'fare-live-ab', commit.slice(0, 12));
   if (!existsSync(join(dir, 'bin', 'fare.js'))) {

@@ -4,11 +4,10 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api } from '../support/fare-process.ts';
-import { deploy, invoke, run, skipReason, startBench, type Bench } from './harness.ts';
+import { deploy, invoke, run, startBench, type Bench } from './harness.ts';
 
-const skip = skipReason('the context attacks (finding 6)');
 
-describe.skipIf(skip !== null)('a context raises only its own tenant\'s calls, and only while its invocation runs', () => {
+describe('a context raises only its own tenant\'s calls, and only while its invocation runs', () => {
   let b: Bench;
   beforeAll(async () => {
     b = await startBench();
