@@ -154,9 +154,12 @@ describe('fare up', () => {
     }, { runtime: 'nodejs', handler: 'index.handler', class: 'high', env });
     const r = await invokeSigned(f.url, 'caller', {});
     expect(await r.json()).toEqual({ status: 200, body: { done: true } });
-    const bill = (await api(f.url, 'GET', '/v1/bill')).json as { functions: { function: string; classes: { cls: string; invocations: number }[] }[] };
-    const callee = bill.functions.find((x) => x.function === 'callee');
-    expect(callee?.classes).toEqual([expect.objectContaining({ cls: 'high', invocations: 1 })]);
+    // The billing record follows the answer, once the invocation's measurement has ended.
+    const calleeClasses = async (): Promise<unknown> => {
+      const bill = (await api(f.url, 'GET', '/v1/bill')).json as { functions: { function: string; classes: { cls: string; invocations: number }[] }[] };
+      return bill.functions.find((x) => x.function === 'callee')?.classes;
+    };
+    await expect.poll(calleeClasses, { timeout: 5000 }).toEqual([expect.objectContaining({ cls: 'high', invocations: 1 })]);
     const forged = await invokeSigned(f.url, 'callee', {}, { headers: { 'X-Fare-Context': 'v1.eyJyIjoieCIsImMiOjAsIngiOjk5OTk5OTk5OTk5OTl9.AAAA' } });
     expect(forged.status).toBe(400);
   });
@@ -220,9 +223,11 @@ describe('fare up', () => {
     // Below the budget, past the allowance at its own class, the invocation runs at the lowest class:
     // a budget of what is spent plus the function's estimate at `low` (the costliest of its runs so
     // far, priced at 0.5 instead of 2 µ¢ per CPU-second) leaves room for one more run there only.
+    const logged = async (): Promise<{ cpuMs: number; costMicroCents: number }[]> =>
+      ((await api(f.url, 'GET', '/v1/functions/work/logs', undefined, acmeKey)).json as { entries: { cpuMs: number; costMicroCents: number }[] }).entries;
+    await expect.poll(async () => (await logged()).length, { timeout: 5000 }).toBe(2); // zeta's and acme's, billed once measured
+    const runs = await logged();
     const spent = ((await api(f.url, 'GET', '/v1/bill', undefined, acmeKey)).json as { costMicroCents: number }).costMicroCents;
-    const runs = ((await api(f.url, 'GET', '/v1/functions/work/logs', undefined, acmeKey)).json as { entries: { cpuMs: number; costMicroCents: number }[] }).entries;
-    expect(runs).toHaveLength(2); // zeta's and acme's
     const atLow = Math.max(...runs.map((e) => e.costMicroCents - (e.cpuMs / 1000) * (2 - 0.5)));
     expect((await api(f.url, 'PATCH', '/v1/tenants/acme', { budgetMicroCents: (spent + atLow) * (1 + 1e-6) }, acmeKey)).status).toBe(200);
     const degraded = await call(acmeKey);
