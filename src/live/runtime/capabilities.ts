@@ -155,7 +155,7 @@ export function describeCapabilities(c: Capabilities): string[] {
     );
   }
   lines.push(
-    `limits: ${m.pids === 'none' ? 'no pids controller writable: an instance may fork without bound' : `${c.maxTasks} tasks per instance (cgroup ${m.pids === 'cgroup-v1' ? 'v1' : 'v2'} pids)`}; ${m.freezer === 'signals' ? 'idle instances are not frozen (no freezer cgroup)' : 'instances frozen between invocations'}; ${m.kill === 'cgroup-v2' ? 'killed whole with cgroup.kill' : 'killed pid by pid'}`,
+    `limits: ${m.pids === 'none' ? 'no pids controller writable: an instance may fork without bound' : `${c.maxTasks} tasks per instance (cgroup ${m.pids === 'cgroup-v1' ? 'v1' : 'v2'} pids)`}; ${m.freezer === 'signals' ? 'idle instances are not frozen (no freezer cgroup)' : 'instances frozen once idle for 10 ms'}; ${m.kill === 'cgroup-v2' ? 'killed whole with cgroup.kill' : 'killed pid by pid'}`,
   );
   lines.push(`runtimes: nodejs ${c.node ?? 'unavailable (no node the function user can run)'}; python ${c.python3 ?? 'unavailable (no python3 the function user can run)'}; provided always`);
   return lines;
