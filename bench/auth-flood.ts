@@ -10,12 +10,10 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { invokeOnce, percentile, type Target } from '../src/live/loadgen.ts';
-import { zipDirectory } from '../src/live/zip-writer.ts';
-import { ADMIN, ADMIN_KEY, api, startFare, stopFare } from '../test/support/fare-process.ts';
+import { ADMIN } from '../test/support/fare-process.ts';
+import { fareWithEmpty } from './fare-bench.ts';
 
 export type FloodMode = 'known' | 'unknown';
 
@@ -183,22 +181,14 @@ if (process.argv[2] === 'flood') {
 } else if (import.meta.filename === process.argv[1]) {
   // Standalone: a fresh `fare up`, the empty function, the case alone.
   const quick = process.argv.includes('--quick');
-  const dataDir = mkdtempSync(join(tmpdir(), 'fare-bench-'));
-  const fare = await startFare(dataDir, ['--no-examples']);
+  const bench = await fareWithEmpty();
+  const t = bench.t;
   try {
-    const dir = mkdtempSync(join(tmpdir(), 'fare-bench-fn-'));
-    writeFileSync(join(dir, 'index.mjs'), 'export const handler = async () => null;\n');
-    const r = await api(fare.url, 'PUT', '/v1/functions/empty', { runtime: 'nodejs', handler: 'index.handler', class: 'high', zipBase64: zipDirectory(dir).toString('base64') });
-    rmSync(dir, { recursive: true, force: true });
-    if (r.status >= 300) throw new Error(`deploy: ${JSON.stringify(r.json)}`);
-    const t: Target = { url: fare.url, key: ADMIN_KEY };
-    for (let i = 0; i < 200; i++) await invokeOnce(t, 'empty', '{}');
     const conc = 4 * availableParallelism();
     const res = await authFlood(t, 'empty', { concurrency: conc, floodConcurrency: conc, phaseMs: quick ? 3000 : 6000, reps: quick ? 1 : 3, knownKeyId: ADMIN.id });
     process.stdout.write(formatAuthFlood(res));
     process.stdout.write(`${JSON.stringify(res)}\n`);
   } finally {
-    await stopFare(fare);
-    rmSync(dataDir, { recursive: true, force: true });
+    await bench.stop();
   }
 }

@@ -10,14 +10,12 @@
 // Options: --rounds 7 --calls 2000.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { invokeOnce, percentile, type Target } from '../src/live/loadgen.ts';
-import { zipDirectory } from '../src/live/zip-writer.ts';
-import { ADMIN_KEY, api, startFare, stopFare, type FareProcess } from '../test/support/fare-process.ts';
+import { type BenchFare, deployFunction, fareWithEmpty } from './fare-bench.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '7' }, calls: { type: 'string', default: '2000' } } });
@@ -50,8 +48,7 @@ function checkout(ref: string): { label: string; dir: string } {
 
 interface Side {
   readonly label: string;
-  readonly fare: FareProcess;
-  readonly dataDir: string;
+  readonly bench: BenchFare;
   readonly t: Target;
   readonly p50: number[];
   readonly p99: number[];
@@ -60,21 +57,11 @@ interface Side {
   deployed: number;
 }
 
-async function deploy(s: Side, name: string, runtime: string, handler: string, files: Record<string, string>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'fare-ab-fn-'));
-  for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
-  const r = await api(s.t.url, 'PUT', `/v1/functions/${name}`, { runtime, handler, class: 'high', zipBase64: zipDirectory(dir).toString('base64') });
-  rmSync(dir, { recursive: true, force: true });
-  if (r.status >= 300) throw new Error(`deploy ${name} on ${s.label}: ${JSON.stringify(r.json)}`);
-}
+const deploy = (s: Side, name: string, runtime: string, handler: string, files: Record<string, string>): Promise<void> => deployFunction(s.t.url, name, runtime, handler, files);
 
 async function start(c: { label: string; dir: string }): Promise<Side> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'fare-live-ab-'));
-  const fare = await startFare(dataDir, ['--no-examples'], { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY }, join(c.dir, 'bin', 'fare.js'));
-  const s: Side = { label: c.label, fare, dataDir, t: { url: fare.url, key: ADMIN_KEY }, p50: [], p99: [], coldNode: [], coldPython: [], deployed: 0 };
-  await deploy(s, 'empty', 'nodejs', 'index.handler', { 'index.mjs': 'export const handler = async () => null;\n' });
-  for (let i = 0; i < 500; i++) await invokeOnce(s.t, 'empty', '{}'); // warm up the instance and the JIT
-  return s;
+  const bench = await fareWithEmpty({ bin: join(c.dir, 'bin', 'fare.js'), warmup: 500 });
+  return { label: c.label, bench, t: bench.t, p50: [], p99: [], coldNode: [], coldPython: [], deployed: 0 };
 }
 
 async function round(s: Side): Promise<void> {
@@ -102,10 +89,8 @@ try {
     process.stdout.write(`round ${r + 1}/${rounds}: p50 ${a.p50.at(-1)?.toFixed(3)} vs ${b.p50.at(-1)?.toFixed(3)} ms, cold node ${a.coldNode.at(-1)?.toFixed(1)} vs ${b.coldNode.at(-1)?.toFixed(1)} ms\n`);
   }
 } finally {
-  await stopFare(a.fare);
-  await stopFare(b.fare);
-  rmSync(a.dataDir, { recursive: true, force: true });
-  rmSync(b.dataDir, { recursive: true, force: true });
+  await a.bench.stop();
+  await b.bench.stop();
 }
 
 const rows = [

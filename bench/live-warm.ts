@@ -4,12 +4,9 @@
 // (user and system), the function's instance (its process tree) and this client, in µs per call,
 // from /proc. Usage: node --import tsx bench/live-warm.ts [N]
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { invokeOnce, percentile, type Target } from '../src/live/loadgen.ts';
-import { zipDirectory } from '../src/live/zip-writer.ts';
-import { ADMIN_KEY, api, startFare, stopFare } from '../test/support/fare-process.ts';
+import { readFileSync } from 'node:fs';
+import { invokeOnce, percentile } from '../src/live/loadgen.ts';
+import { fareWithEmpty } from './fare-bench.ts';
 
 const calls = Number(process.argv[2] ?? 10_000);
 const TICK_US = 1e6 / 100; // USER_HZ
@@ -32,16 +29,9 @@ function descendants(pid: number): number[] {
 }
 
 const sum = (xs: [number, number][]): number => xs.reduce((a, [u, s]) => a + u + s, 0);
-const dataDir = mkdtempSync(join(tmpdir(), 'fare-bench-'));
-const fare = await startFare(dataDir, ['--no-examples']);
+const bench = await fareWithEmpty();
+const { fare, t } = bench;
 try {
-  const dir = mkdtempSync(join(tmpdir(), 'fare-bench-fn-'));
-  writeFileSync(join(dir, 'index.mjs'), 'export const handler = async () => null;\n');
-  const r = await api(fare.url, 'PUT', '/v1/functions/empty', { runtime: 'nodejs', handler: 'index.handler', class: 'high', zipBase64: zipDirectory(dir).toString('base64') });
-  rmSync(dir, { recursive: true, force: true });
-  if (r.status >= 300) throw new Error(`deploy: ${JSON.stringify(r.json)}`);
-  const t: Target = { url: fare.url, key: ADMIN_KEY };
-  for (let i = 0; i < 200; i++) await invokeOnce(t, 'empty', '{}');
   const pid = fare.child.pid as number;
   const kids = descendants(pid);
   const fare0 = cpuTicks(pid), kids0 = kids.map(cpuTicks), self0 = process.cpuUsage();
@@ -57,6 +47,5 @@ try {
     },
   })}\n`);
 } finally {
-  await stopFare(fare);
-  rmSync(dataDir, { recursive: true, force: true });
+  await bench.stop();
 }

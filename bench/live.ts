@@ -10,28 +10,20 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { invokeOnce, percentile, type Target } from '../src/live/loadgen.ts';
-import { zipDirectory } from '../src/live/zip-writer.ts';
 import { runPolicy } from '../src/cli/demo.ts';
-import { ADMIN, ADMIN_KEY, api, startFare, stopFare } from '../test/support/fare-process.ts';
+import { ADMIN, ADMIN_KEY, startFare, stopFare } from '../test/support/fare-process.ts';
 import { authFlood, formatAuthFlood, type AuthFloodResult } from './auth-flood.ts';
+import { deployFunction } from './fare-bench.ts';
 
 const quick = process.argv.includes('--quick');
 const calls = quick ? 2000 : 10_000;
-
-async function deploy(url: string, name: string, runtime: string, handler: string, files: Record<string, string>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'fare-bench-fn-'));
-  for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
-  const r = await api(url, 'PUT', `/v1/functions/${name}`, { runtime, handler, class: 'high', zipBase64: zipDirectory(dir).toString('base64') });
-  rmSync(dir, { recursive: true, force: true });
-  if (r.status >= 300) throw new Error(`deploy ${name}: ${JSON.stringify(r.json)}`);
-}
 
 const dataDir = mkdtempSync(join(tmpdir(), 'fare-bench-'));
 const fare = await startFare(dataDir, ['--no-examples']);
 const t: Target = { url: fare.url, key: ADMIN_KEY };
 const results: Record<string, unknown> = {};
 try {
-  await deploy(fare.url, 'empty', 'nodejs', 'index.handler', { 'index.mjs': 'export const handler = async () => null;\n' });
+  await deployFunction(fare.url, 'empty', 'nodejs', 'index.handler', { 'index.mjs': 'export const handler = async () => null;\n' });
   for (let i = 0; i < 200; i++) await invokeOnce(t, 'empty', '{}'); // warm up the instance and the JIT
   const lat: number[] = [];
   for (let i = 0; i < calls; i++) lat.push((await invokeOnce(t, 'empty', '{}')).ms);
@@ -51,8 +43,8 @@ try {
   const cold: Record<string, number[]> = { nodejs: [], python: [] };
   const reps = quick ? 3 : 7;
   for (let i = 0; i < reps; i++) {
-    await deploy(fare.url, `cold-node-${i}`, 'nodejs', 'index.handler', { 'index.mjs': 'export const handler = async () => 1;\n' });
-    await deploy(fare.url, `cold-py-${i}`, 'python', 'handler.handler', { 'handler.py': 'def handler(event, context):\n    return 1\n' });
+    await deployFunction(fare.url, `cold-node-${i}`, 'nodejs', 'index.handler', { 'index.mjs': 'export const handler = async () => 1;\n' });
+    await deployFunction(fare.url, `cold-py-${i}`, 'python', 'handler.handler', { 'handler.py': 'def handler(event, context):\n    return 1\n' });
     const n = await invokeOnce(t, `cold-node-${i}`, '{}');
     const warm = await invokeOnce(t, `cold-node-${i}`, '{}');
     cold.nodejs?.push(n.ms - warm.ms);

@@ -1,0 +1,50 @@
+// What the live benchmarks share: deploy a function from source text, and a `fare up` with an empty
+// Node.js function deployed and warmed up (its instance started, the JIT warm).
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { invokeOnce, type Target } from '../src/live/loadgen.ts';
+import { zipDirectory } from '../src/live/zip-writer.ts';
+import { ADMIN_KEY, api, startFare, stopFare, type FareProcess } from '../test/support/fare-process.ts';
+
+/** Deploys `files` as function `name` (top class) on the Fare at `url`, as the admin. */
+export async function deployFunction(url: string, name: string, runtime: string, handler: string, files: Record<string, string>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'fare-bench-fn-'));
+  for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
+  const r = await api(url, 'PUT', `/v1/functions/${name}`, { runtime, handler, class: 'high', zipBase64: zipDirectory(dir).toString('base64') });
+  rmSync(dir, { recursive: true, force: true });
+  if (r.status >= 300) throw new Error(`deploy ${name}: ${JSON.stringify(r.json)}`);
+}
+
+export interface BenchFare {
+  readonly fare: FareProcess;
+  /** The admin's target, for `invokeOnce` and the load generators. */
+  readonly t: Target;
+  stop(): Promise<void>;
+}
+
+/**
+ * A fresh `fare up` (`bin`: which checkout's `fare`, default this one's) with the function `empty`
+ * (an async Node.js handler returning null) deployed and called `warmup` times.
+ */
+export async function fareWithEmpty(opts: { bin?: string; warmup?: number } = {}): Promise<BenchFare> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fare-bench-'));
+  const fare = await startFare(dataDir, ['--no-examples'], { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY }, opts.bin);
+  const t: Target = { url: fare.url, key: ADMIN_KEY };
+  try {
+    await deployFunction(fare.url, 'empty', 'nodejs', 'index.handler', { 'index.mjs': 'export const handler = async () => null;\n' });
+    for (let i = 0; i < (opts.warmup ?? 200); i++) await invokeOnce(t, 'empty', '{}');
+  } catch (e) {
+    await stopFare(fare);
+    throw e;
+  }
+  return {
+    fare,
+    t,
+    async stop() {
+      await stopFare(fare);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
