@@ -17,6 +17,7 @@ import { AsyncRunner, createGateway, type Gateway, type Platform, type PlatformR
 import { InstancePool } from './runtime/pool.ts';
 import { capabilities, describeCapabilities, isolatesTenants } from './runtime/capabilities.ts';
 import { reapStaleGroups } from './runtime/cgroups.ts';
+import { reapStaleWorkDirs } from './runtime/workdir.ts';
 import { describePeerLookup, peerLookup } from './runtime/peer-uid.ts';
 import { MachineDriver, type Executor } from './worker/machine-driver.ts';
 import { ShardHost } from './worker/shard-host.ts';
@@ -151,7 +152,8 @@ export async function up(opts: UpOptions): Promise<Running> {
     ? 'kernel priorities: instances by class from nice −5 (top class) to 0, SCHED_IDLE for the lowest'
     : 'kernel priorities: instances at nice 0 (lowering nice needs root or CAP_SYS_NICE), SCHED_IDLE for the lowest class');
   const stale = reapStaleGroups(caps.cgroups);
-  if (stale > 0) capLines.push(`cleanup: removed ${stale} instance group(s) left by a Fare that died (their processes were killed)`);
+  const staleDirs = reapStaleWorkDirs(caps.instancesDir);
+  if (stale > 0 || staleDirs > 0) capLines.push(`cleanup: removed ${stale} instance group(s) and ${staleDirs} instance director(ies) left by a Fare that died (their processes were killed)`);
   const cores = opts.cores ?? defaultCores(availableParallelism());
   capLines.push(`cores: ${cores} of ${availableParallelism()} for functions${cores < availableParallelism() ? `, the rest kept for Fare's own gateway, shard and runtime API` : ''} (--cores to change)`);
   const root = new Rng(0, 'live');

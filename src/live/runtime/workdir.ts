@@ -18,7 +18,7 @@
 
 import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { RunAs } from './proc.ts';
+import { alive, type RunAs } from './proc.ts';
 
 export interface WorkDir {
   readonly dir: string;
@@ -102,6 +102,29 @@ export function prepareWorkDir(base: string, id: string, codeDir: string, runtim
     throw e;
   }
   return wd;
+}
+
+/**
+ * Instance directories left by a Fare process that died (kill -9, a crash; its instances died with
+ * it): every `<base>/<instance-id>` whose owner (the `-p<pid>-` in its name) is no longer alive is
+ * removed. Returns how many.
+ */
+export function reapStaleWorkDirs(base: string): number {
+  let names: string[];
+  try {
+    names = readdirSync(base);
+  } catch {
+    return 0;
+  }
+  let n = 0;
+  for (const name of names) {
+    const m = /-p(\d+)-[0-9a-f]+$/.exec(name);
+    if (!m || alive(Number(m[1]))) continue;
+    const dir = join(base, name);
+    removeWorkDir({ dir, task: join(dir, 'task'), runtime: join(dir, 'runtime'), tmp: join(dir, 'tmp') });
+    n++;
+  }
+  return n;
 }
 
 export function removeWorkDir(wd: WorkDir): void {
