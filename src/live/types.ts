@@ -43,6 +43,11 @@ export interface InvokeRequest {
   readonly onAnswer?: (a: InvocationAnswer) => void;
 }
 
+/** The line put in an invocation's logs where output was left out (`InvokeOutcome.logs`). */
+export function omittedLine(bytes: number): string {
+  return `[… ${bytes} bytes of output omitted …]\n`;
+}
+
 /** What a caller is told as soon as the function answers: the outcome without its measurement. */
 export type InvocationAnswer = Pick<InvokeOutcome, 'status' | 'payload' | 'functionError' | 'errorType'>;
 

@@ -4,7 +4,7 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Store } from '../store/index.ts';
+import type { Credential, Store } from '../store/index.ts';
 import { AuthFailureLimiter, type AuthLimits } from './auth-limiter.ts';
 import { ApiError, authError, throttled } from './errors.ts';
 import { header, readBody } from './http.ts';
@@ -98,6 +98,7 @@ export class Authenticator {
   sigv4(req: IncomingMessage, body: Buffer): Principal {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
+    let cred: Credential | undefined;
     const result = verifySigV4(
       {
         method: req.method ?? 'GET',
@@ -106,13 +107,16 @@ export class Authenticator {
         headers: headerPairs(req.rawHeaders),
         bodySha256: sha256Hex(body),
       },
-      (id) => this.#store.credentials.signingSecret(id)?.secret,
+      (id) => {
+        const s = this.#store.credentials.signingSecret(id);
+        cred = s?.credential;
+        return s?.secret;
+      },
       this.#clock(),
       this.#opts,
     );
     if (!result.ok) throw authError(result.failure, result.message);
-    const cred = this.#store.credentials.get(result.accessKeyId);
-    if (cred === undefined) throw authError('unknown-key', 'The security token included in the request is invalid.');
+    if (cred === undefined || cred.accessKeyId !== result.accessKeyId) throw authError('unknown-key', 'The security token included in the request is invalid.');
     return { tenant: cred.tenant, accessKeyId: cred.accessKeyId, admin: cred.admin, scheme: 'sigv4' };
   }
 

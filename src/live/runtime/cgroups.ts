@@ -161,9 +161,9 @@ export interface Mechanisms {
 
 /**
  * Which mechanism each job uses, given what is writable. Accounting: v1 first (it is what a hybrid
- * host offers). The freezer: v2 first — every invocation freezes its instance when it ends and thaws
- * it when the next begins, and on the test machine a v2 `cgroup.freeze` write takes ≈ 25 µs where a
- * v1 `freezer.state` write takes ≈ 1.5 ms; v2 frozen tasks can also be killed without a thaw.
+ * host offers). The freezer: v2 first — idle instances are frozen and thawed for their next
+ * invocation, preempted ones too, and on the test machine a v2 `cgroup.freeze` write takes ≈ 25 µs
+ * where a v1 `freezer.state` write takes ≈ 1.5 ms; v2 frozen tasks can also be killed without a thaw.
  */
 export function chooseMechanisms(p: CgroupParents): Mechanisms {
   return {
@@ -334,21 +334,20 @@ export class InstanceCgroups {
   /**
    * Kills every task in the groups: one write to `cgroup.kill` where the kernel has it (atomic, forks
    * in flight included), else SIGKILL to each pid listed, repeated while new ones appear. Frozen v1
-   * tasks are thawed so they can die. Returns how many rounds of signals it took (0 with cgroup.kill).
+   * tasks are thawed so they can die.
    */
-  killAll(): number {
+  killAll(): void {
     if (this.killFile !== null) {
       try {
         writeFileSync(this.killFile, '1');
-        return 0;
+        return;
       } catch {
         // the group is gone, or the write was refused: fall back to signals
       }
     }
-    let rounds = 0;
-    for (; rounds < 20; rounds++) {
+    for (let round = 0; round < 20; round++) {
       const pids = this.pids();
-      if (pids.length === 0) break;
+      if (pids.length === 0) return;
       for (const p of pids) {
         try {
           process.kill(p, 'SIGKILL');
@@ -358,12 +357,6 @@ export class InstanceCgroups {
       }
       if (this.freezer === 'cgroup-v1') this.thawNow();
     }
-    return rounds;
-  }
-
-  /** Whether any task is left in the groups. */
-  empty(): boolean {
-    return this.pids().length === 0;
   }
 
   /** Thaws without waiting for the kernel to report it (a parked instance's next invocation; killing: a task frozen by the v1 freezer cannot die). */
@@ -392,13 +385,17 @@ export class InstanceCgroups {
     return Number(this.memFile.read().trim());
   }
 
-  /** Removes the groups (they must be empty; retried briefly while exiting tasks leave) and empty parents. */
-  async remove(): Promise<void> {
+  /**
+   * Removes the groups (they must be empty; retried briefly while exiting tasks leave) and empty
+   * parents. True when every group is gone: then no task of them is left anywhere.
+   */
+  async remove(): Promise<boolean> {
     for (const f of [this.cpuFile, this.memFile, this.freezeFile, this.eventsFile]) f?.close();
     for (const d of this.dirs) {
       for (let i = 0; i < 50 && existsSync(d) && !tryRmdir(d); i++) await delay(2);
     }
     for (const p of this.parents) tryRmdir(p);
+    return this.dirs.every((d) => !existsSync(d));
   }
 }
 

@@ -655,7 +655,7 @@ export class Instance {
     this.frozen = false;
     this.parked = false;
     await this.api?.close();
-    const groupsGone = (await this.cg?.remove()) ?? false;
+    const groupsGone = this.cg !== null && (await this.cg.remove());
     if (this.wd) {
       try {
         removeWorkDir(this.wd);

@@ -3,6 +3,7 @@
 // bounded tail of what the instance printed.
 
 import { performance } from 'node:perf_hooks';
+import { omittedLine } from '../types.ts';
 
 /** Where an instance's counters come from: its cgroups, else /proc (see instance.ts). */
 export interface Probe {
@@ -182,9 +183,4 @@ export class LogTail {
     const headText = head.toString('utf8');
     return `${headText}${headText === '' || headText.endsWith('\n') ? '' : '\n'}${omittedLine(this.dropped + start)}${tail.subarray(start).toString('utf8')}`;
   }
-}
-
-/** The line put where output was left out. */
-export function omittedLine(bytes: number): string {
-  return `[… ${bytes} bytes of output omitted …]\n`;
 }

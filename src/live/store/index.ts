@@ -15,4 +15,4 @@ export type { FunctionRecord, FunctionConfig, FunctionPatch, StagedCode } from '
 export type { Invocation, InvocationStatus, NewInvocation, Finish } from './invocations.ts';
 export { costMicroCents, type BillingInput, type BillingRecord, type Usage, type FunctionUsage, type ClassUsage, type TenantUsage, type MonthUsage } from './billing.ts';
 export { LogRepo, DEFAULT_LOG_RETENTION, type LogEntry, type LogQuery, type LogRetention, type BilledExecution } from './logs.ts';
-export { executionLog, keepEnds, lastBytes, LOG_TEXT_MAX_BYTES, omittedLine, type ExecutionLog, type ExecutionRef } from './log-text.ts';
+export { executionLog, keepEnds, lastBytes, LOG_TEXT_MAX_BYTES, type ExecutionLog, type ExecutionRef } from './log-text.ts';

@@ -3,15 +3,11 @@
 // builds it for both the stored entry (`fare logs NAME`) and the `X-Amz-Log-Result` tail of a
 // synchronous call, so the two always agree.
 
-import type { InvokeOutcome } from '../types.ts';
+import { omittedLine, type InvokeOutcome } from '../types.ts';
 
 /** Largest stored text of one execution (CloudWatch Logs' limit for one event). */
 export const LOG_TEXT_MAX_BYTES = 256 * 1024;
 
-/** The line put where output was left out (the function printed more than an entry holds). */
-export function omittedLine(bytes: number): string {
-  return `[… ${bytes} bytes of output omitted …]\n`;
-}
 
 export interface ExecutionRef {
   readonly requestId: string;
