@@ -150,7 +150,8 @@ describe('admit, for any numbers', () => {
           expect(admit({ ...x, now: x.monthEnd - 1 }).kind).toBe('throttle');
         }
       }),
-      { numRuns: 2000 },
+      // The example: solving for the moment in floating point lands 1e-7 ms past it (CI found it).
+      { numRuns: 2000, examples: [[{ now: 0, monthStart: 0, monthEnd: 2592000000, budget: 810, action: 'throttle', spent: 0, reserved: 370, estimate: 65, cheapestEstimate: 0 }]] },
     );
   });
 

@@ -40,10 +40,10 @@ export function allowanceReachesAt(amount: number, now: Millis, monthStart: Mill
   if (!Number.isFinite(budget)) return now;
   if (amount > budget || over >= budget) return Math.max(now, monthEnd);
   const len = Math.max(1, monthEnd - monthStart);
-  // floor + burst × (t − start) / len = amount / budget, rounded up to a whole ms; then nudged past
-  // any rounding of the allowance itself (a step or two at most).
+  // floor + burst × (t − start) / len = amount / budget, solved in floating point, so the exact
+  // answer may lie a step either side: start two whole ms early and walk up to the first that fits.
   const solved = monthStart + ((amount / budget - policy.floor) / policy.burst) * len;
-  for (let t = Math.max(now, Math.ceil(solved)), i = 0; t < monthEnd && i < 64; t++, i++) {
+  for (let t = Math.max(now, Math.floor(solved) - 2), i = 0; t < monthEnd && i < 64; t++, i++) {
     const a = paceAllowance(t, monthStart, monthEnd, budget, policy);
     if (a >= amount && a > over) return t;
   }
