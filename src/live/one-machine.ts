@@ -10,8 +10,7 @@ import { DEFAULT_PRICE_TABLE, type PriceTable } from '../core/classes.ts';
 import { Rng } from '../core/rng.ts';
 import { Shard } from '../core/shard/shard.ts';
 import { Machine } from '../core/machine/machine.ts';
-import type { MachinePolicy } from '../core/machine/run-queue.ts';
-import type { SelectionRule } from '../core/shard/multi-queue.ts';
+import { policyPreset } from '../core/presets.ts';
 import { DB_FILE, LOG_TEXT_MAX_BYTES, openStore, stageCode, type CodeFile, type Store } from './store/index.ts';
 import { AsyncRunner, createGateway, type Gateway, type Platform, type PlatformResult } from './gateway/index.ts';
 import { InstancePool } from './runtime/pool.ts';
@@ -20,7 +19,10 @@ import { reapStaleGroups } from './runtime/cgroups.ts';
 import { reapStaleWorkDirs } from './runtime/workdir.ts';
 import { describePeerLookup, peerLookup } from './runtime/peer-uid.ts';
 import { MachineDriver, type Executor } from './worker/machine-driver.ts';
-import { ShardHost } from './worker/shard-host.ts';
+import { ShardHost } from './shard/shard-host.ts';
+import { SchedulerClient } from './gateway/scheduler-client.ts';
+import { InProcessBus } from './transport/in-process.ts';
+import { realClock } from './transport/clock.ts';
 import type { InvokeRequest, RuntimeName } from './types.ts';
 
 export type LivePolicy = 'fare' | 'hermod' | 'fifo';
@@ -158,8 +160,7 @@ export async function up(opts: UpOptions): Promise<Running> {
   capLines.push(`cores: ${cores} of ${availableParallelism()} for functions${cores < availableParallelism() ? `, the rest kept for Fare's own gateway, shard and runtime API` : ''} (--cores to change)`);
   const root = new Rng(0, 'live');
   const policy = opts.policy;
-  const machinePolicy: MachinePolicy = policy === 'hermod' ? 'ps' : policy === 'fifo' ? 'fcfs' : 'priority';
-  const selection: SelectionRule = policy === 'hermod' ? 'fifo' : 'price-wait';
+  const preset = policyPreset(policy, { idleList: false });
   const lowest = prices.classes.length - 1;
 
   const pool = new InstancePool({
@@ -171,8 +172,8 @@ export async function up(opts: UpOptions): Promise<Running> {
       onRefused: (instance, r) => warn(`fare: refused ${r.method} ${r.path} on the Runtime API of instance ${instance} (${r.reason}; peer ${r.remoteAddress}:${r.remotePort}, found by ${r.mechanism})`),
     },
     onStart: (requestId, instance) => {
-      // Kernel priorities as an assist to the machine scheduler (never under hermod: classes ignored).
-      if (policy === 'hermod') return;
+      // Kernel priorities as an assist to the machine scheduler (only where classes matter on the machine).
+      if (!preset.classAware) return;
       const cls = classOf.get(requestId);
       if (cls === undefined) return;
       if (opts.strictPriorities) void instance.setPriority('fifo', Math.max(1, 10 * (prices.classes.length - cls)));
@@ -193,14 +194,16 @@ export async function up(opts: UpOptions): Promise<Running> {
     pause: (id) => pool.pause(id),
     resume: (id) => pool.resume(id),
   };
-  const clock = (): number => performance.now();
+  // The gateway, shard 0 and worker 0 as the parts of a cluster of one, talking only through the Bus.
+  const bus = new InProcessBus({ clock: realClock });
   const machine = new Machine({
-    id: 0, cores, policy: machinePolicy, classes: prices.classes.length, memoryMB: Infinity,
+    id: 0, cores, policy: preset.machine, classes: prices.classes.length, memoryMB: Infinity,
     swap: { enabled: false, targetFraction: 0.95 }, dispatcher: undefined,
   }, root.fork('machine/0'));
-  const driver = new MachineDriver(machine, exec, clock);
-  const shard = new Shard({ id: 0, prices, selection, machines: 1, k: 1, useIdleList: false, maxOutstandingPolls: 1024 }, root.fork('shard/0'));
-  const shardHost = new ShardHost(shard, [driver], clock);
+  const worker = new MachineDriver(machine, exec, bus, realClock);
+  const shard = new Shard({ id: 0, prices, selection: preset.selection, machines: 1, k: 1, useIdleList: preset.idleList, maxOutstandingPolls: 1024, pollTimeoutMs: 1000 }, root.fork('shard/0'));
+  const shardHost = new ShardHost(shard, bus, realClock);
+  const scheduler = new SchedulerClient(bus, realClock, { id: 0, shards: 1 });
   const fnIds = new Map<string, number>();
   const fnId = (req: InvokeRequest): number => {
     const key = `${req.fn.tenant}/${req.fn.name}`;
@@ -215,9 +218,9 @@ export async function up(opts: UpOptions): Promise<Running> {
     async invoke(req): Promise<PlatformResult> {
       // A caller waiting for this call gives up its core until the answer (else a chain of calls as
       // deep as the cores would deadlock).
-      const ended = req.waitingCaller === undefined ? undefined : driver.callStarted(req.waitingCaller);
+      const ended = req.waitingCaller === undefined ? undefined : scheduler.callStarted(req.waitingCaller);
       try {
-        return await shardHost.submit(req, fnId(req));
+        return await scheduler.invoke(req, fnId(req));
       } catch (e) {
         if ((e as { code?: string }).code === 'FARE_E_POOL_FULL') {
           return { status: 'throttled', retryAfterS: 1, reason: 'ConcurrentInvocationLimitExceeded' };
@@ -267,6 +270,9 @@ export async function up(opts: UpOptions): Promise<Running> {
       await runner.stop();
       await gateway.close();
       await pool.close();
+      scheduler.close();
+      shardHost.close();
+      worker.close();
       store.close();
     })()),
   };

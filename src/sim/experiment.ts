@@ -4,7 +4,8 @@
 
 import { Rng } from '../core/rng.ts';
 import { DEFAULT_PRICE_TABLE, makePriceTable, type PriceTable, type Result } from '../core/classes.ts';
-import { Simulation, type ClusterConfig, type PolicyKind, type PolicySpec } from './engine.ts';
+import { Simulation } from './engine.ts';
+import type { ClusterConfig, PolicyKind, PolicySpec } from './config.ts';
 import type { RunResult } from './recorder.ts';
 import { makeJobSource, validateWorkload, type JobSource } from './workload/index.ts';
 

@@ -5,7 +5,7 @@ import type { Millis } from '../core/types.ts';
 import type { Placement } from '../core/shard/shard.ts';
 import { LogHistogram } from './stats/index.ts';
 import type { Hardware } from './hardware.ts';
-import type { RunConfig } from './engine.ts';
+import type { RunConfig } from './config.ts';
 
 export interface ClassStats {
   readonly cls: number;

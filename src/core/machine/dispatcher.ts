@@ -1,9 +1,11 @@
 // The dispatcher's idle-list membership: when the machine's free memory is high it joins the idle list
-// of the emptiest of k randomly chosen shards (power-of-k over shards); while a member it updates its
-// entry when free memory moves by more than a set amount (or jobs finish), and it leaves when memory runs low.
+// of the emptiest of k randomly chosen shards (power-of-k over shards, asked by `idle-poll` messages);
+// while a member it updates its entry when free memory moves by more than a set amount (or jobs
+// finish), and it leaves when memory runs low. Its decisions are messages to the shards.
 
 import type { Rng } from '../rng.ts';
-import type { ShardId } from '../types.ts';
+import type { Millis, ShardId } from '../types.ts';
+import { shardAddress, type Address, type IdleJoinMsg, type IdleLeaveMsg, type IdlePollMsg } from '../protocol.ts';
 
 export interface DispatcherConfig {
   /** Number of scheduler shards. */
@@ -16,22 +18,26 @@ export interface DispatcherConfig {
   readonly leaveFreeMB: number;
   /** Update the entry when free memory differs from the last report by more than this (MB). */
   readonly updateDeltaMB: number;
+  /**
+   * How long a poll of the shards waits for every answer (ms; default Infinity: forever). Past it,
+   * the emptiest shard that answered is joined, or, if none did, the shards are polled again.
+   */
+  readonly pollTimeoutMs?: number;
 }
 
-export type DispatcherDecision =
-  | { readonly kind: 'poll-shards'; readonly poll: number; readonly shards: readonly ShardId[] }
-  | { readonly kind: 'idle-join'; readonly shard: ShardId; readonly freeMB: number; readonly jobs: number }
-  | { readonly kind: 'idle-update'; readonly shard: ShardId; readonly freeMB: number; readonly jobs: number }
-  | { readonly kind: 'idle-leave'; readonly shard: ShardId };
+export type DispatcherDecision = IdlePollMsg | IdleJoinMsg | IdleLeaveMsg;
 
 export class Dispatcher {
   /** Shard whose idle list holds this machine, or -1. */
   member: ShardId = -1;
   private lastFree = 0;
-  private pollOut: { id: number; shards: ShardId[] } | undefined;
+  /** The poll of the shards in flight: who was asked, their idle lists' sizes as they answer. */
+  private pollOut: { id: number; shards: ShardId[]; sizes: number[]; count: number; sentAt: Millis } | undefined;
   private nextPoll = 0;
+  private readonly timeout: number;
 
-  constructor(readonly cfg: Readonly<DispatcherConfig>, private readonly rng: Rng) {
+  constructor(readonly cfg: Readonly<DispatcherConfig>, private readonly rng: Rng, private readonly address: Address & { readonly part: 'machine' }) {
+    this.timeout = cfg.pollTimeoutMs ?? Infinity;
     if (!Number.isInteger(cfg.shards) || cfg.shards < 1 || !Number.isInteger(cfg.k) || cfg.k < 1) {
       throw new RangeError(`dispatcher: shards and k must be whole numbers ≥ 1, got shards=${cfg.shards} k=${cfg.k}`);
     }
@@ -48,30 +54,54 @@ export class Dispatcher {
    * Looks at the machine's state after a change. `jobsFell` is true when jobs completed since the
    * last look, which makes the shard's job count stale.
    */
-  check(freeMB: number, jobs: number, jobsFell: boolean, out: DispatcherDecision[]): void {
+  check(now: Millis, freeMB: number, jobs: number, jobsFell: boolean, out: DispatcherDecision[]): void {
     if (this.member >= 0) {
       if (freeMB < this.cfg.leaveFreeMB) {
-        out.push({ kind: 'idle-leave', shard: this.member });
+        out.push({ kind: 'idle-leave', from: this.address, to: shardAddress(this.member) });
         this.member = -1;
       } else if (jobsFell || Math.abs(freeMB - this.lastFree) > this.cfg.updateDeltaMB) {
         this.lastFree = freeMB;
-        out.push({ kind: 'idle-update', shard: this.member, freeMB, jobs });
+        out.push({ kind: 'idle-update', from: this.address, to: shardAddress(this.member), freeMB, jobs });
       }
       return;
     }
     if (this.pollOut === undefined && freeMB > this.cfg.joinFreeMB) {
       const shards = this.rng.sample(this.cfg.shards, this.cfg.k, []);
-      this.pollOut = { id: this.nextPoll++, shards };
-      out.push({ kind: 'poll-shards', poll: this.pollOut.id, shards });
+      const poll = this.nextPoll++;
+      this.pollOut = { id: poll, shards, sizes: shards.map(() => Infinity), count: 0, sentAt: now };
+      for (const s of shards) out.push({ kind: 'idle-poll', from: this.address, to: shardAddress(s), poll });
     }
   }
 
-  /** Answer to a poll: idle-list sizes of the polled shards, in order. */
-  answered(poll: number, sizes: readonly number[], freeMB: number, jobs: number, out: DispatcherDecision[]): void {
+  /** When the poll in flight times out (Infinity: no poll, or no timeout). */
+  deadline(): Millis {
+    return this.pollOut === undefined ? Infinity : this.pollOut.sentAt + this.timeout;
+  }
+
+  /** A shard's answer to a poll: the size of its idle list. Decides once every shard asked has answered. */
+  answered(poll: number, shard: ShardId, size: number, freeMB: number, jobs: number, out: DispatcherDecision[]): void {
     const p = this.pollOut;
     if (!p || p.id !== poll) return; // a stale answer: ignore
+    const i = p.shards.indexOf(shard);
+    if (i < 0 || p.sizes[i] !== Infinity) return; // not asked, or a duplicate
+    p.sizes[i] = size;
+    if (++p.count === p.shards.length) this.decide(freeMB, jobs, out);
+  }
+
+  /** The poll timed out (`deadline()` has passed): decides on the answers it has, or gives it up. */
+  expire(now: Millis, freeMB: number, jobs: number, out: DispatcherDecision[]): void {
+    const p = this.pollOut;
+    if (!p || p.sentAt + this.timeout > now) return;
+    if (p.count > 0) this.decide(freeMB, jobs, out);
+    else this.pollOut = undefined;
+  }
+
+  private decide(freeMB: number, jobs: number, out: DispatcherDecision[]): void {
+    const p = this.pollOut;
+    if (!p) return;
     this.pollOut = undefined;
     if (freeMB <= this.cfg.joinFreeMB || this.member >= 0) return;
+    const sizes = p.sizes;
     let best = p.shards[0] as ShardId;
     let bestSize = sizes[0] ?? Infinity;
     let ties = 1;
@@ -85,9 +115,10 @@ export class Dispatcher {
         best = p.shards[i] as ShardId;
       }
     }
+    if (bestSize === Infinity) return; // nobody answered
     this.member = best;
     this.lastFree = freeMB;
-    out.push({ kind: 'idle-join', shard: best, freeMB, jobs });
+    out.push({ kind: 'idle-join', from: this.address, to: shardAddress(best), freeMB, jobs });
   }
 
   /** The band of used memory (MB, for a machine of `capacityMB`) inside which nothing needs doing. */

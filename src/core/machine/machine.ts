@@ -1,13 +1,16 @@
 // One machine as the core sees it: the machine scheduler (run queue) plus the dispatcher's two jobs,
-// class-based swapping under memory pressure and idle-list membership. The driver reports arrivals,
-// completions and memory readings; the machine answers with run / preempt / swap / idle-list decisions.
-// It never knows a job's runtime or final memory: those belong to the driver (real or simulated).
+// class-based swapping under memory pressure and idle-list membership. The driver reports arrivals
+// (a shard's `place`, with the job's memory), completions and memory readings, and hands it the
+// messages addressed to it (polls, idle-list answers, block / unblock); the machine answers with
+// run / preempt / swap decisions for its driver and messages for the shards (poll answers, idle
+// list). It never knows a job's runtime or final memory: those belong to the driver (real or simulated).
 
 import type { CoreObject, Job, JobId, MachineId, Millis, Mutable, ShardId } from '../types.ts';
 import { InvariantError, unreachable } from '../types.ts';
 import type { Rng } from '../rng.ts';
 import { RunQueue, type MachinePolicy, type Slot } from './run-queue.ts';
 import { Dispatcher, type DispatcherConfig, type DispatcherDecision } from './dispatcher.ts';
+import { machineAddress, type Address, type BlockMsg, type IdleAnswerMsg, type PollAnswerMsg, type PollMsg } from '../protocol.ts';
 import { swapOut, type SwapConfig } from './swapper.ts';
 
 export interface MachineConfig {
@@ -46,6 +49,8 @@ export class MachineWorkspace {
   private nJobDecisions = 0;
   /** Slots of jobs that left a machine, for the next arrivals. */
   private readonly spare: Slot[] = [];
+  /** Poll answers the driver has delivered and handed back (`releaseAnswer`). */
+  private readonly spareAnswers: Mutable<PollAnswerMsg>[] = [];
 
   constructor(private readonly reuseSlots = true) {}
 
@@ -61,6 +66,28 @@ export class MachineWorkspace {
 
   run(job: Job): void {
     this.jobDecision('run', job);
+  }
+
+  /** The answer to a poll, in a handed-back object if there is one. */
+  answer(from: Address & { readonly part: 'machine' }, to: Address & { readonly part: 'shard' }, poll: number, jobs: number): void {
+    let a = this.spareAnswers.pop();
+    if (a === undefined) {
+      a = { kind: 'poll-answer', from, to, poll, jobs };
+    } else {
+      a.from = from;
+      a.to = to;
+      a.poll = poll;
+      a.jobs = jobs;
+    }
+    this.decisions.push(a);
+  }
+
+  /**
+   * A driver that delivered a poll answer of this workspace's without copying it (the simulator's
+   * Bus) hands it back once its receiver has read it; it is then reused. Otherwise answers are not reused.
+   */
+  releaseAnswer(a: PollAnswerMsg): void {
+    if (this.reuseSlots) this.spareAnswers.push(a as Mutable<PollAnswerMsg>);
   }
 
   preempt(job: Job): void {
@@ -109,8 +136,12 @@ export type MachineInput =
   | { readonly kind: 'unblock'; readonly job: JobId }
   /** Resident memory of the whole machine (sent when it leaves `memoryBand()`). */
   | { readonly kind: 'memory'; readonly usedMB: number }
-  /** Answer to a dispatcher poll: idle-list sizes of the polled shards. */
-  | { readonly kind: 'shard-sizes'; readonly poll: number; readonly sizes: readonly number[] };
+  /** The machine's deadline (`nextDeadline()`) has come: a poll of the shards timed out. */
+  | { readonly kind: 'tick' }
+  /** Messages: a shard's poll (answered at once), a shard's answer to the dispatcher, block / unblock from a gateway. */
+  | PollMsg
+  | IdleAnswerMsg
+  | BlockMsg;
 
 /** Decisions name the Job object the machine was given, so a driver needs no lookup to carry them out. */
 export type MachineDecision =
@@ -118,6 +149,8 @@ export type MachineDecision =
   | { readonly kind: 'preempt'; readonly job: Job }
   | { readonly kind: 'swap-out'; readonly job: Job; readonly mb: number }
   | { readonly kind: 'swap-in'; readonly job: Job; readonly mb: number }
+  /** Messages to send: the answer to a poll, and the dispatcher's (idle-list polls, join / update / leave). */
+  | PollAnswerMsg
   | DispatcherDecision;
 
 /** Size of a preempted job until the driver reports it (`stopped`): not a candidate for swapping. */
@@ -128,6 +161,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   /** Job → slot, kept only under processor sharing, where the running set is unbounded; otherwise slots are found by scanning the few running jobs. */
   private readonly index: Map<JobId, Slot> | undefined;
   private readonly dispatcher: Dispatcher | undefined;
+  readonly address: Address & { readonly part: 'machine' };
   private readonly ws: MachineWorkspace;
   private readonly out: MachineDecision[];
   private seq = 0;
@@ -157,7 +191,8 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     this.out = this.ws.decisions;
     this.rq = new RunQueue(cfg.cores, cfg.policy, cfg.classes);
     this.index = cfg.policy === 'ps' ? new Map() : undefined;
-    this.dispatcher = cfg.dispatcher ? new Dispatcher(cfg.dispatcher, rng.fork('dispatcher')) : undefined;
+    this.address = machineAddress(cfg.id);
+    this.dispatcher = cfg.dispatcher ? new Dispatcher(cfg.dispatcher, rng.fork('dispatcher'), this.address) : undefined;
   }
 
   /** Jobs on the machine, running or waiting: the answer to a shard's poll. */
@@ -278,15 +313,22 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
       case 'memory':
         if (this.managed) this.used = input.usedMB;
         break;
-      case 'shard-sizes':
-        this.dispatcher?.answered(input.poll, input.sizes, this.cfg.memoryMB - this.used, this.rq.jobs, this.out as DispatcherDecision[]);
+      case 'poll':
+        // The answer changes nothing here: the dispatcher has nothing new to look at.
+        this.ws.answer(this.address, input.from, input.poll, this.rq.jobs);
+        return;
+      case 'idle-answer':
+        this.dispatcher?.answered(input.poll, input.from.id, input.size, this.cfg.memoryMB - this.used, this.rq.jobs, this.out as DispatcherDecision[]);
+        break;
+      case 'tick':
+        this.dispatcher?.expire(now, this.cfg.memoryMB - this.used, this.rq.jobs, this.out as DispatcherDecision[]);
         break;
       default:
         unreachable(input, 'machine input');
     }
     this.relieve();
     if (this.dispatcher) {
-      this.dispatcher.check(this.cfg.memoryMB - this.used, this.rq.jobs, this.jobsFell, this.out as DispatcherDecision[]);
+      this.dispatcher.check(now, this.cfg.memoryMB - this.used, this.rq.jobs, this.jobsFell, this.out as DispatcherDecision[]);
       this.jobsFell = false;
     }
   }
@@ -300,8 +342,9 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     this.ws.clear();
   }
 
+  /** When a poll of the shards times out (Infinity: none in flight, or no timeout). */
   nextDeadline(): Millis {
-    return Infinity;
+    return this.dispatcher ? this.dispatcher.deadline() : Infinity;
   }
 
   /** Emits what the run queue's last arrive/unblock moved: the slot to stop, then the slot to start. */

@@ -1,13 +1,21 @@
 // A global scheduler shard: queues arriving jobs in its multi-queue and places them, one at a time in
 // the rule's order, on the idle list's emptiest machine, or else by power-of-k polling (the machine
-// with the fewest jobs among k sampled). Pure: polls are decisions, their answers are inputs.
+// with the fewest jobs among k sampled). Pure, and it speaks only the protocol: arrivals, poll answers
+// and idle-list changes come in as messages, placements and polls go out as messages. A poll not
+// answered by every machine within `pollTimeoutMs` places by the answers it has, or polls again.
 
 import type { Job, JobId, MachineId, Millis, Mutable, ShardId, CoreObject } from '../types.ts';
-import { unreachable, InvariantError } from '../types.ts';
+import { unreachable } from '../types.ts';
 import type { Rng } from '../rng.ts';
 import type { PriceTable } from '../classes.ts';
+import {
+  machineAddress, shardAddress,
+  type Address, type Cargo, type IdleAnswerMsg, type PlaceMsg, type Placement, type PollMsg, type ShardMessage,
+} from '../protocol.ts';
 import { MultiQueue, type SelectionRule } from './multi-queue.ts';
 import { IdleList, type IdleEntry } from './idle-list.ts';
+
+export type { Placement } from '../protocol.ts';
 
 export interface ShardConfig {
   readonly id: ShardId;
@@ -15,60 +23,69 @@ export interface ShardConfig {
   readonly selection: SelectionRule;
   /** Machines 0..machines-1 are the ones this shard may poll. */
   readonly machines: number;
-  /** Machines polled per placement when the idle list is empty. */
+  /** Machines polled per placement when the idle list is empty (at most 30). */
   readonly k: number;
   readonly useIdleList: boolean;
   /** Polls in flight at once; each is bound to the job it places. */
   readonly maxOutstandingPolls: number;
+  /**
+   * How long a poll waits for all its answers (ms; default Infinity: forever). Past it, the job is
+   * placed on the least loaded machine that answered, or polled for again if none did.
+   */
+  readonly pollTimeoutMs?: number;
 }
 
-export type ShardInput =
-  /**
-   * `loads`, when the driver has them at no cost (the simulator under the paper's assumption 2, where
-   * communication takes no time): jobs on every machine now, by machine id. The shard then reads its
-   * power-of-k polls from it within this step (a placement, no `poll` decision); it does not keep it.
-   */
-  | { readonly kind: 'arrive'; readonly job: Job; readonly loads?: ArrayLike<number> | undefined }
-  /** Answer to a poll: jobs on each polled machine, in the poll's order. */
-  | { readonly kind: 'polled'; readonly poll: number; readonly loads: readonly number[] }
-  | { readonly kind: 'idle-join'; readonly machine: MachineId; readonly freeMB: number; readonly jobs: number }
-  | { readonly kind: 'idle-update'; readonly machine: MachineId; readonly freeMB: number; readonly jobs: number }
-  | { readonly kind: 'idle-leave'; readonly machine: MachineId };
+/** A message for the shard, or `tick`: its deadline (`nextDeadline()`) has come. */
+export type ShardInput = ShardMessage | { readonly kind: 'tick' };
 
-export type Placement = 'idle-list' | 'power-of-k';
+/** Everything a shard decides is a message to send. */
+export type ShardDecision = PlaceMsg | PollMsg | IdleAnswerMsg;
 
-export type ShardDecision =
-  /** `machines` stays valid until the poll is answered (the shard reuses the array afterwards). */
-  | { readonly kind: 'poll'; readonly poll: number; readonly job: JobId; readonly machines: readonly MachineId[] }
-  | { readonly kind: 'place'; readonly job: Job; readonly machine: MachineId; readonly via: Placement; readonly waited: Millis };
+/** One poll in flight: the job it places, the machines asked and what they have answered so far. */
+interface PollSlot {
+  id: number;
+  job: Job | undefined;
+  readonly machines: MachineId[];
+  /** Bit i: machines[i] has answered. */
+  answered: number;
+  count: number;
+  best: MachineId;
+  bestLoad: number;
+  ties: number;
+  sentAt: Millis;
+  /** The poll's messages, one per machine (reused once the poll is over). */
+  readonly msgs: Mutable<PollMsg>[];
+}
 
 export class Shard implements CoreObject<ShardInput, ShardDecision> {
   private readonly queue: MultiQueue;
   readonly idle: IdleList;
+  readonly address: Address & { readonly part: 'shard' };
   /**
-   * Polls in flight, in a ring indexed by poll id modulo its size (a power of two): the poll's id, the
-   * job it places, and the machines polled (one array per position, reused). Answers usually come in
-   * order; when an old poll still holds the position a new one needs, the ring doubles.
+   * Polls in flight, in a ring indexed by poll id modulo its size (a power of two). Answers usually
+   * come in order; when an old poll still holds the position a new one needs, the ring doubles.
    */
-  private pollId: number[] = [];
-  private pollJob: (Job | undefined)[] = [];
-  private pollMachines: MachineId[][] = [];
+  private ring: PollSlot[] = [];
   private inFlight = 0;
   private nextPoll = 0;
+  private readonly timeout: number;
+  /** Ids of polls in flight, oldest first (only with a finite timeout). */
+  private readonly timeouts: number[] = [];
+  /** What travels with queued jobs (live: the invocation), by job id; the shard never reads it. */
+  private readonly cargo = new Map<JobId, Cargo>();
   private readonly out: ShardDecision[] = [];
-  /**
-   * Decision objects reused after `advance()` (a driver that keeps one longer copies it), so that a
-   * step allocates nothing: one poll per ring position and the places listed since the last advance.
-   */
-  private pollDecisions: Mutable<ShardDecision & { kind: 'poll' }>[] = [];
-  private readonly places: Mutable<ShardDecision & { kind: 'place' }>[] = [];
+  /** Place messages reused after `advance()` (a driver that keeps one longer copies it). */
+  private readonly places: Mutable<PlaceMsg>[] = [];
   private nPlaces = 0;
-  /** The machines of a poll answered within the step (see ShardInput `loads`). */
-  private readonly polledNow: MachineId[] = [];
+  /** Machines' addresses, by id. */
+  private readonly machineAddr: (Address & { readonly part: 'machine' })[] = [];
 
   constructor(readonly cfg: Readonly<ShardConfig>, private readonly rng: Rng) {
-    if (cfg.k < 1) throw new RangeError(`shard ${cfg.id}: k must be ≥ 1, got ${cfg.k}`);
+    if (cfg.k < 1 || cfg.k > 30) throw new RangeError(`shard ${cfg.id}: k must be 1 to 30, got ${cfg.k}`);
     if (cfg.machines < 1) throw new RangeError(`shard ${cfg.id}: needs at least one machine`);
+    this.address = shardAddress(cfg.id);
+    this.timeout = cfg.pollTimeoutMs ?? Infinity;
+    for (let m = 0; m < cfg.machines; m++) this.machineAddr.push(machineAddress(m));
     this.queue = new MultiQueue(cfg.prices.classes.map((c) => c.price), cfg.selection);
     this.idle = new IdleList(rng.fork('idle-list'));
     this.growRing(16);
@@ -92,44 +109,43 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
   }
 
   step(now: Millis, input: ShardInput): void {
-    let loads: ArrayLike<number> | undefined;
     switch (input.kind) {
       case 'arrive': {
+        const job = input.job;
+        if (!this.queue.accepts(job)) throw new RangeError(`job ${job.id} has class ${job.cls}, but the shard has ${this.cfg.prices.classes.length} classes`);
+        if (input.cargo !== undefined) this.cargo.set(job.id, input.cargo);
         const useIdle = this.cfg.useIdleList && this.idle.size > 0;
-        if (this.queue.length === 0 && (useIdle || this.inFlight < this.cfg.maxOutstandingPolls) && this.queue.accepts(input.job)) {
+        if (this.queue.length === 0 && (useIdle || this.inFlight < this.cfg.maxOutstandingPolls)) {
           // Nothing waits: the multi-queue would hand this job straight back.
-          this.place(now, input.job, useIdle, input.loads);
+          this.place(now, job, useIdle);
           return;
         }
-        this.queue.push(input.job);
-        loads = input.loads;
+        this.queue.push(job);
         break;
       }
-      case 'polled': {
-        const slot = input.poll % this.pollJob.length;
-        const job = this.pollJob[slot];
-        if (job === undefined || this.pollId[slot] !== input.poll) {
-          throw new InvariantError(`shard ${this.cfg.id}: answer to unknown poll ${input.poll}`, { seed: this.rng.label });
-        }
-        this.pollJob[slot] = undefined;
-        this.inFlight--;
-        this.placeOn(now, job, this.leastLoaded(this.pollMachines[slot] as MachineId[], input.loads), 'power-of-k');
+      case 'poll-answer':
+        this.answered(now, input.poll, input.from.id, input.jobs);
         break;
-      }
+      case 'idle-poll':
+        this.out.push({ kind: 'idle-answer', from: this.address, to: machineAddress(input.from.id), poll: input.poll, size: this.idle.size });
+        return;
       case 'idle-join':
-        if (this.cfg.useIdleList) this.idle.set(input.machine, input.freeMB, input.jobs);
+        if (this.cfg.useIdleList) this.idle.set(input.from.id, input.freeMB, input.jobs);
         break;
       case 'idle-update':
         // An update that arrives after the machine left (a reordered message) must not re-add it.
-        if (this.idle.has(input.machine)) this.idle.set(input.machine, input.freeMB, input.jobs);
+        if (this.idle.has(input.from.id)) this.idle.set(input.from.id, input.freeMB, input.jobs);
         break;
       case 'idle-leave':
-        this.idle.remove(input.machine);
+        this.idle.remove(input.from.id);
+        break;
+      case 'tick':
+        this.expire(now);
         break;
       default:
         unreachable(input, 'shard input');
     }
-    this.drain(now, loads);
+    this.drain(now);
   }
 
   ready(): readonly ShardDecision[] {
@@ -143,115 +159,150 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     this.nPlaces = 0;
   }
 
+  /** When the oldest poll in flight times out (Infinity without a timeout or a poll). */
   nextDeadline(): Millis {
-    return Infinity;
+    const id = this.oldestPoll();
+    return id === undefined ? Infinity : (this.ring[id & (this.ring.length - 1)] as PollSlot).sentAt + this.timeout;
   }
 
-  /** Places queued jobs while it can; `loads` (see ShardInput) answers polls at once. */
-  private drain(now: Millis, loads: ArrayLike<number> | undefined): void {
+  /** The oldest poll still in flight, dropping answered ones from the front of `timeouts`. */
+  private oldestPoll(): number | undefined {
+    const t = this.timeouts;
+    while (t.length > 0) {
+      const id = t[0] as number;
+      const s = this.ring[id & (this.ring.length - 1)] as PollSlot;
+      if (s.id === id && s.job !== undefined) return id;
+      t.shift();
+    }
+    return undefined;
+  }
+
+  /** Places queued jobs while it can. */
+  private drain(now: Millis): void {
     while (this.queue.length > 0) {
       const useIdle = this.cfg.useIdleList && this.idle.size > 0;
       if (!useIdle && this.inFlight >= this.cfg.maxOutstandingPolls) return;
-      this.place(now, this.queue.pop(now) as Job, useIdle, loads);
+      this.place(now, this.queue.pop(now) as Job, useIdle);
     }
   }
 
-  /** Places `job` from the idle list, or by a poll (answered at once from `loads`, if given). */
-  private place(now: Millis, job: Job, useIdle: boolean, loads: ArrayLike<number> | undefined): void {
+  /** Places `job` from the idle list, or sends a poll for it. */
+  private place(now: Millis, job: Job, useIdle: boolean): void {
     if (useIdle) {
       const m = this.idle.best();
       this.idle.addJob(m);
       this.placeOn(now, job, m, 'idle-list');
-    } else if (loads !== undefined) {
-      const machines = this.rng.sample(this.cfg.machines, this.cfg.k, this.polledNow);
-      this.placeOn(now, job, this.leastLoaded(machines, loads, true), 'power-of-k');
-    } else {
-      const poll = this.nextPoll++;
-      while (this.pollJob[poll % this.pollJob.length] !== undefined) this.growRing(this.pollJob.length * 2);
-      const slot = poll % this.pollJob.length;
-      const machines = this.rng.sample(this.cfg.machines, this.cfg.k, this.pollMachines[slot]);
-      this.pollId[slot] = poll;
-      this.pollJob[slot] = job;
-      this.inFlight++;
-      // The position's poll decision is free: the poll that used it last was answered.
-      let d = this.pollDecisions[slot];
-      if (d === undefined) {
-        d = { kind: 'poll', poll, job: job.id, machines };
-        this.pollDecisions[slot] = d;
+      return;
+    }
+    const poll = this.nextPoll++;
+    while (this.ring[poll & (this.ring.length - 1)]?.job !== undefined) this.growRing(this.ring.length * 2);
+    const s = this.ring[poll & (this.ring.length - 1)] as PollSlot;
+    const machines = this.rng.sample(this.cfg.machines, this.cfg.k, s.machines);
+    s.id = poll;
+    s.job = job;
+    s.answered = 0;
+    s.count = 0;
+    s.ties = 0;
+    s.sentAt = now;
+    this.inFlight++;
+    if (this.timeout !== Infinity) this.timeouts.push(poll);
+    // The slot's messages are free: the poll that used them last is over.
+    for (let i = 0; i < machines.length; i++) {
+      let m = s.msgs[i];
+      if (m === undefined) {
+        m = { kind: 'poll', from: this.address, to: this.machineAddr[machines[i] as MachineId] as Address & { readonly part: 'machine' }, poll, job: job.id };
+        s.msgs.push(m);
       } else {
-        d.poll = poll;
-        d.job = job.id;
-        d.machines = machines;
+        m.to = this.machineAddr[machines[i] as MachineId] as Address & { readonly part: 'machine' };
+        m.poll = poll;
+        m.job = job.id;
       }
-      this.out.push(d);
+      this.out.push(m);
+    }
+  }
+
+  /**
+   * A machine's answer: the least loaded so far is kept, ties broken uniformly by the shard's stream
+   * (in the order answers come). An answer to a poll that is over (timed out, or a duplicate) is dropped.
+   */
+  private answered(now: Millis, poll: number, machine: MachineId, jobs: number): void {
+    const s = this.ring[poll & (this.ring.length - 1)] as PollSlot;
+    if (s.id !== poll || s.job === undefined) return;
+    const i = s.machines.indexOf(machine);
+    if (i < 0 || (s.answered & (1 << i)) !== 0) return;
+    s.answered |= 1 << i;
+    s.count++;
+    if (s.count === 1 || jobs < s.bestLoad) {
+      s.best = machine;
+      s.bestLoad = jobs;
+      s.ties = 1;
+    } else if (jobs === s.bestLoad) {
+      s.ties++;
+      if (this.rng.int(s.ties) === 0) s.best = machine;
+    }
+    if (s.count === s.machines.length) this.finish(now, s);
+  }
+
+  /** The poll is over: its job goes to the best machine that answered. */
+  private finish(now: Millis, s: PollSlot): void {
+    const job = s.job as Job;
+    s.job = undefined;
+    this.inFlight--;
+    this.placeOn(now, job, s.best, 'power-of-k');
+  }
+
+  /** Polls past their timeout: placed by the answers they have, or polled for again. */
+  private expire(now: Millis): void {
+    for (let id = this.oldestPoll(); id !== undefined; id = this.oldestPoll()) {
+      const s = this.ring[id & (this.ring.length - 1)] as PollSlot;
+      if (s.sentAt + this.timeout > now) return;
+      this.timeouts.shift();
+      if (s.count > 0) {
+        this.finish(now, s);
+      } else {
+        const job = s.job as Job;
+        s.job = undefined;
+        this.inFlight--;
+        this.place(now, job, this.cfg.useIdleList && this.idle.size > 0);
+      }
     }
   }
 
   /** Resizes the ring of polls in flight to `size` positions, moving each poll to its new position. */
   private growRing(size: number): void {
-    const id = this.pollId, job = this.pollJob, machines = this.pollMachines;
-    this.pollId = new Array<number>(size).fill(-1);
-    this.pollJob = new Array<Job | undefined>(size).fill(undefined);
-    this.pollMachines = Array.from({ length: size }, (): MachineId[] => []);
-    // Poll decisions are made afresh at their new positions (those in flight were read already).
-    this.pollDecisions = [];
-    for (let i = 0; i < job.length; i++) {
-      const j = job[i];
-      if (j === undefined) continue;
-      const p = id[i] as number;
-      const at = p % size;
-      if (this.pollJob[at] !== undefined) {
+    const old = this.ring;
+    const ring = new Array<PollSlot>(size);
+    for (const s of old) {
+      if (s.job === undefined) continue;
+      const at = s.id & (size - 1);
+      if (ring[at] !== undefined) {
         // Two polls in flight this far apart in id: grow further.
-        this.pollId = id;
-        this.pollJob = job;
-        this.pollMachines = machines;
         this.growRing(size * 2);
         return;
       }
-      this.pollId[at] = p;
-      this.pollJob[at] = j;
-      this.pollMachines[at] = machines[i] as MachineId[];
+      ring[at] = s;
     }
+    for (let i = 0; i < size; i++) {
+      ring[i] ??= { id: -1, job: undefined, machines: [], answered: 0, count: 0, best: -1, bestLoad: 0, ties: 0, sentAt: 0, msgs: [] };
+    }
+    this.ring = ring;
   }
 
   private placeOn(now: Millis, job: Job, machine: MachineId, via: Placement): void {
+    const cargo = this.cargo.size === 0 ? undefined : this.cargo.get(job.id);
+    if (cargo !== undefined) this.cargo.delete(job.id);
     let d = this.places[this.nPlaces];
     if (d === undefined) {
-      d = { kind: 'place', job, machine, via, waited: now - job.arrival };
+      d = { kind: 'place', from: this.address, to: this.machineAddr[machine] ?? machineAddress(machine), job, via, waited: now - job.arrival, cargo };
       this.places.push(d);
     } else {
+      d.to = this.machineAddr[machine] ?? machineAddress(machine);
       d.job = job;
-      d.machine = machine;
       d.via = via;
       d.waited = now - job.arrival;
+      d.cargo = cargo;
     }
     this.nPlaces++;
     this.out.push(d);
-  }
-
-  /**
-   * Fewest jobs among the polled machines; ties broken uniformly by the shard's stream. `loads` is in
-   * the poll's order (an answer), or with `byMachine` indexed by machine id (a poll answered at once).
-   */
-  private leastLoaded(machines: readonly MachineId[], loads: ArrayLike<number>, byMachine = false): MachineId {
-    if (!byMachine && loads.length !== machines.length) {
-      throw new InvariantError(`shard ${this.cfg.id}: poll answered with ${loads.length} loads for ${machines.length} machines`, { seed: this.rng.label });
-    }
-    let best = machines[0] as MachineId;
-    let bestLoad = loads[byMachine ? best : 0] as number;
-    let ties = 1;
-    for (let i = 1; i < machines.length; i++) {
-      const m = machines[i] as MachineId;
-      const l = loads[byMachine ? m : i] as number;
-      if (l < bestLoad) {
-        best = m;
-        bestLoad = l;
-        ties = 1;
-      } else if (l === bestLoad) {
-        ties++;
-        if (this.rng.int(ties) === 0) best = m;
-      }
-    }
-    return best;
   }
 }

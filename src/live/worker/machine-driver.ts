@@ -1,15 +1,23 @@
 // The worker's machine scheduler, live: the core Machine (preemptive priority by class, FCFS within a
-// class) driven in real time. Placed invocations are its inputs; its decisions are carried out on real
-// instances through an Executor — run starts or resumes an invocation, preempt freezes it.
+// class) driven in real time behind one address on the Bus. Placements, polls and block / unblock
+// arrive as messages; what the worker itself learns (an invocation answered, a preempted instance
+// stopped) goes into the same step loop. Its decisions are carried out on real instances through an
+// Executor — run starts or resumes an invocation, preempt freezes it — or sent as messages (poll
+// answers, idle-list changes); the gateway that sent a job hears `started`, `answered` and `done`.
 
 import type { Job, Millis } from '../../core/types.ts';
 import { unreachable } from '../../core/types.ts';
+import type { Bus } from '../../core/bus.ts';
+import { formatDecisionLine, gatewayAddress, type Cargo, type MachineMessage, type Message } from '../../core/protocol.ts';
 import type { Machine, MachineDecision, MachineInput } from '../../core/machine/machine.ts';
 import type { InvokeOutcome, InvokeRequest } from '../types.ts';
+import { answerCargo, outcomeCargo, requestOf } from '../cargo.ts';
+import type { Clock } from '../transport/clock.ts';
+import { StepLoop } from '../transport/step-loop.ts';
 
 /** What the machine scheduler needs from the instances: mechanism, no policy. */
 export interface Executor {
-  /** Runs the invocation to its end (cold-starting an instance if needed). */
+  /** Runs the invocation to its end (cold-starting an instance if needed); calls `req.onAnswer` when the function answers. */
   run(req: InvokeRequest): Promise<InvokeOutcome>;
   /** Preemption: stop the invocation's instance from using the CPU (freezer or SIGSTOP). */
   pause(requestId: string): void;
@@ -20,70 +28,74 @@ export interface Executor {
 interface Entry {
   readonly job: Job;
   readonly req: InvokeRequest;
+  readonly gateway: number;
   started: boolean;
   paused: boolean;
-  readonly done: (o: InvokeOutcome) => void;
-  readonly fail: (e: unknown) => void;
+  blocked: boolean;
+  /** The job has left the machine scheduler (answered, or ended without an answer). */
+  gone: boolean;
 }
 
 export class MachineDriver {
   private readonly entries = new Map<number, Entry>();
-  private readonly byRequest = new Map<string, Entry>();
-  /** Synchronous calls in flight per caller (request id): the caller is blocked while any is. */
-  private readonly calls = new Map<string, number>();
-  private nextJob = 1;
+  private readonly loop: StepLoop<MachineInput>;
+  private readonly unlisten: () => void;
 
-  constructor(private readonly machine: Machine, private readonly exec: Executor, private readonly clock: () => Millis) {}
-
-  /** Jobs on this machine (running or waiting): the answer to a shard's poll. */
-  get jobs(): number {
-    return this.machine.jobs;
+  constructor(
+    private readonly machine: Machine,
+    private readonly exec: Executor,
+    private readonly bus: Bus,
+    clock: Clock,
+    /** Each decision as a line (the conformance suite's decision log). */
+    private readonly log?: (line: string) => void,
+  ) {
+    this.loop = new StepLoop<MachineInput>(clock, (now, input) => this.stepOne(now, input), () => machine.nextDeadline(), { kind: 'tick' });
+    this.unlisten = bus.listen(machine.address, (m) => this.receive(m as MachineMessage));
   }
 
-  /** An invocation placed on this machine; resolves with its outcome. */
-  submit(req: InvokeRequest, arrival: Millis, fn: number): Promise<InvokeOutcome> {
-    return new Promise<InvokeOutcome>((done, fail) => {
-      const job: Job = { id: this.nextJob++, cls: req.cls, arrival, fn };
-      const e: Entry = { job, req, started: false, paused: false, done, fail };
-      this.entries.set(job.id, e);
-      this.byRequest.set(req.requestId, e);
-      this.step({ kind: 'arrive', job, memMB: 0 });
-    });
+  close(): void {
+    this.unlisten();
+    this.loop.stop();
   }
 
-  /**
-   * Invocation `requestId`, if it is on this machine, has called another function synchronously and
-   * waits for it: it gives up its core while any such call is in flight (see the core's `block`).
-   * Returns the function that ends the call.
-   */
-  callStarted(requestId: string): () => void {
-    const e = this.byRequest.get(requestId);
-    if (!e) return () => {};
-    const n = this.calls.get(requestId) ?? 0;
-    this.calls.set(requestId, n + 1);
-    if (n === 0) this.step({ kind: 'block', job: e.job.id });
-    let ended = false;
-    return () => {
-      if (ended) return;
-      ended = true;
-      const left = (this.calls.get(requestId) ?? 1) - 1;
-      if (left > 0) {
-        this.calls.set(requestId, left);
-        return;
+  private receive(m: MachineMessage): void {
+    switch (m.kind) {
+      case 'place': {
+        if (m.cargo === undefined) throw new Error(`worker ${this.machine.cfg.id}: job ${m.job.id} was placed without its invocation`);
+        const { gateway, req } = requestOf(m.cargo, m.job.cls);
+        const job: Job = { id: m.job.id, cls: m.job.cls, arrival: m.job.arrival, fn: m.job.fn };
+        this.entries.set(job.id, { job, req, gateway, started: false, paused: false, blocked: false, gone: false });
+        this.loop.push({ kind: 'arrive', job, memMB: 0 });
+        break;
       }
-      this.calls.delete(requestId);
-      // The caller may have ended meanwhile (its timeout); then there is nothing to unblock.
-      if (this.byRequest.get(requestId) === e) this.step({ kind: 'unblock', job: e.job.id });
-    };
+      case 'block':
+      case 'unblock': {
+        // Only for a job still here, and only a change: the job may have answered while the message travelled.
+        const e = this.entries.get(m.job);
+        if (e === undefined || e.gone || !e.started || e.blocked === (m.kind === 'block')) return;
+        e.blocked = m.kind === 'block';
+        this.loop.push(m);
+        break;
+      }
+      case 'poll':
+      case 'idle-answer':
+        this.loop.push(m);
+        break;
+      default:
+        unreachable(m, 'message for a worker');
+    }
   }
 
-  private step(input: MachineInput): void {
-    this.machine.step(this.clock(), input);
-    // Copies: the decision objects are the machine's and are reused after its advance(), and
-    // carrying one out may step the machine again.
-    const ds = this.machine.ready().map((d) => ({ ...d }));
-    this.machine.advance();
-    for (const d of ds) this.apply(d);
+  private stepOne(now: Millis, input: MachineInput): void {
+    const mc = this.machine;
+    mc.step(now, input);
+    // Copies: the decision objects are the machine's and are reused after its advance().
+    const ds = mc.ready().slice();
+    mc.advance();
+    for (const d of ds) {
+      this.log?.(`t=${now} ${formatDecisionLine(mc.address, d)}`);
+      this.apply(d);
+    }
   }
 
   private apply(d: MachineDecision): void {
@@ -93,12 +105,12 @@ export class MachineDriver {
         if (!e) return;
         if (!e.started) {
           e.started = true;
+          this.tell(e, { kind: 'started', job: e.job.id });
           // The job is done for the machine scheduler when the function answers: its core is free
           // then, though the invocation is measured a moment longer (until its instance is parked).
-          const onAnswer = e.req.onAnswer;
           const req: InvokeRequest = { ...e.req, onAnswer: (a) => {
-            this.complete(e);
-            onAnswer?.(a);
+            this.tell(e, { kind: 'answered', job: e.job.id, result: answerCargo(a) });
+            this.leave(e);
           } };
           this.exec.run(req).then(
             (o) => this.finish(e, o),
@@ -115,34 +127,41 @@ export class MachineDriver {
         if (!e) return;
         e.paused = true;
         this.exec.pause(e.req.requestId);
-        this.step({ kind: 'stopped', job: d.job.id, memMB: 0 });
+        this.tell(e, { kind: 'preempted', job: e.job.id });
+        this.loop.push({ kind: 'stopped', job: d.job.id, memMB: 0 });
         break;
       }
       case 'swap-out':
       case 'swap-in':
-      case 'poll-shards':
+        // One machine with its memory unmanaged: the core decides no swapping yet (issue 14).
+        break;
+      case 'poll-answer':
+      case 'idle-poll':
       case 'idle-join':
       case 'idle-update':
       case 'idle-leave':
-        // One machine with its memory unmanaged: no swapping and no idle list yet.
+        this.bus.send(d);
         break;
       default:
         unreachable(d, 'machine decision');
     }
   }
 
-  /** The job has ended for the machine scheduler (once: at the answer, or at the outcome when there was none). */
-  private complete(e: Entry): void {
-    if (this.entries.get(e.job.id) !== e) return;
-    this.entries.delete(e.job.id);
-    this.byRequest.delete(e.req.requestId);
-    this.calls.delete(e.req.requestId);
-    this.step({ kind: 'complete', job: e.job.id, memMB: 0 });
+  /** A message about job `e` to the gateway that sent it. */
+  private tell(e: Entry, m: { kind: 'started' | 'preempted'; job: number } | { kind: 'answered' | 'done'; job: number; result: Cargo }): void {
+    this.bus.send({ ...m, from: this.machine.address, to: gatewayAddress(e.gateway) } as Message);
+  }
+
+  /** The job has left the machine scheduler (once: at the answer, or at the outcome when there was none). */
+  private leave(e: Entry): void {
+    if (e.gone) return;
+    e.gone = true;
+    this.loop.push({ kind: 'complete', job: e.job.id, memMB: 0 });
   }
 
   private finish(e: Entry, o: InvokeOutcome | undefined, err?: unknown): void {
-    this.complete(e);
-    if (o) e.done(o);
-    else e.fail(err);
+    this.leave(e);
+    this.entries.delete(e.job.id);
+    this.tell(e, { kind: 'done', job: e.job.id, result: outcomeCargo(o, err) });
   }
 }

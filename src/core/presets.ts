@@ -1,0 +1,43 @@
+// The scheduling policies Fare can run, each written once as the settings of the core's parts: how a
+// shard picks the next job, whether it uses idle lists, how a machine shares its cores, whether it
+// swaps by class. The simulator and the live system both take their policy from here.
+
+import type { SelectionRule } from './shard/multi-queue.ts';
+import type { MachinePolicy } from './machine/run-queue.ts';
+
+/** `fare`: the paper's design; `hermod`: class-blind FIFO shards and processor sharing; `fifo`: classes ignored, FCFS on machines; `edf`: the centralized oracle (simulator only). */
+export type PolicyKind = 'fare' | 'hermod' | 'fifo' | 'edf';
+
+export interface PolicyPreset {
+  /** The shards' selection rule. */
+  readonly selection: SelectionRule;
+  /** The machines' run queue. */
+  readonly machine: MachinePolicy;
+  /** Shards place from idle lists (when the cluster has them). */
+  readonly idleList: boolean;
+  /** Machines swap out the lowest classes under memory pressure (when memory is managed). */
+  readonly swapping: boolean;
+  /** Classes matter on the machine: instances get kernel priorities by class. */
+  readonly classAware: boolean;
+}
+
+/**
+ * The settings of `kind`. `selection` overrides the shard rule (fare and fifo: e.g. `strict`);
+ * `idleList` is the cluster's setting, which a policy may not use. `edf` has no shards or machines
+ * of this kind (one centralized EDF queue): it is refused here.
+ */
+export function policyPreset(kind: Exclude<PolicyKind, 'edf'>, opts: { readonly selection?: SelectionRule | undefined; readonly idleList?: boolean | undefined } = {}): PolicyPreset {
+  switch (kind) {
+    case 'fare':
+      return { selection: opts.selection ?? 'price-wait', machine: 'priority', idleList: opts.idleList ?? true, swapping: true, classAware: true };
+    case 'fifo':
+      return { selection: opts.selection ?? 'price-wait', machine: 'fcfs', idleList: opts.idleList ?? true, swapping: true, classAware: false };
+    case 'hermod':
+      // Hermod: a class-blind global FIFO, processor sharing, no idle list, no swapping.
+      return { selection: 'fifo', machine: 'ps', idleList: false, swapping: false, classAware: false };
+    default: {
+      const never: never = kind;
+      throw new RangeError(`unknown policy ${String(never)}`);
+    }
+  }
+}

@@ -1,0 +1,280 @@
+// The protocol between the paper's parts: every message that crosses from a gateway to a shard, a
+// shard to a machine's dispatcher or machine scheduler, or back. Each is a readonly plain object
+// with `from` and `to` addresses and nothing but numbers, strings and plain objects in it, so it can
+// cross a network unchanged (JSON-safe). A job's id is minted once, where it enters the system (the
+// gateway, or the simulator's workload standing in for it), and carried end to end.
+//
+// The core's objects take messages in and put messages out (a `send` among their decisions); how a
+// message travels is a Bus's business (bus.ts): in the simulator in virtual time, in the live system
+// in-process or over a network. Nothing here does anything.
+
+import type { Job, JobId, MachineId, Millis, ShardId } from './types.ts';
+
+/** The parts of Fare that exchange messages. */
+export type Part = 'gateway' | 'shard' | 'machine';
+
+/** Where a message goes: a part and its number (`shard/3`, `machine/12`, `gateway/0`). */
+export interface Address {
+  readonly part: Part;
+  readonly id: number;
+}
+
+/** How a shard placed a job. */
+export type Placement = 'idle-list' | 'power-of-k';
+
+/**
+ * What travels with a job besides what the core knows of it: the invocation (function, payload,
+ * context) in the live system, nothing in the simulator. JSON-safe; the core never reads it.
+ */
+export type Cargo = Readonly<Record<string, unknown>>;
+
+interface Hop<From extends Part, To extends Part> {
+  readonly from: Address & { readonly part: From };
+  readonly to: Address & { readonly part: To };
+}
+
+/** A job enters the system: from a gateway to the shard that will queue it. */
+export interface ArriveMsg extends Hop<'gateway', 'shard'> {
+  readonly kind: 'arrive';
+  readonly job: Job;
+  readonly cargo?: Cargo | undefined;
+}
+
+/** The shard placed the job on this machine, after `waited` ms in its multi-queue. */
+export interface PlaceMsg extends Hop<'shard', 'machine'> {
+  readonly kind: 'place';
+  readonly job: Job;
+  readonly via: Placement;
+  readonly waited: Millis;
+  readonly cargo?: Cargo | undefined;
+}
+
+/** Power-of-k: a shard asks a machine how many jobs it has, to place `job`. */
+export interface PollMsg extends Hop<'shard', 'machine'> {
+  readonly kind: 'poll';
+  readonly poll: number;
+  readonly job: JobId;
+}
+
+/** A machine's answer to a poll: jobs on it now, running or waiting. */
+export interface PollAnswerMsg extends Hop<'machine', 'shard'> {
+  readonly kind: 'poll-answer';
+  readonly poll: number;
+  readonly jobs: number;
+}
+
+/** A dispatcher asks a shard how long its idle list is (to join the emptiest of k). */
+export interface IdlePollMsg extends Hop<'machine', 'shard'> {
+  readonly kind: 'idle-poll';
+  readonly poll: number;
+}
+
+/** A shard's answer: machines on its idle list now. */
+export interface IdleAnswerMsg extends Hop<'shard', 'machine'> {
+  readonly kind: 'idle-answer';
+  readonly poll: number;
+  readonly size: number;
+}
+
+/** A dispatcher joins, refreshes or leaves a shard's idle list. */
+export interface IdleJoinMsg extends Hop<'machine', 'shard'> {
+  readonly kind: 'idle-join' | 'idle-update';
+  readonly freeMB: number;
+  readonly jobs: number;
+}
+
+export interface IdleLeaveMsg extends Hop<'machine', 'shard'> {
+  readonly kind: 'idle-leave';
+}
+
+/**
+ * A job that waits for a synchronous call it made (or whose call ended) gives up (or wants back)
+ * its core: from the gateway that took the call to the machine that runs the caller.
+ */
+export interface BlockMsg extends Hop<'gateway', 'machine'> {
+  readonly kind: 'block' | 'unblock';
+  readonly job: JobId;
+}
+
+/** What happened to a job on a machine, for the gateway that waits for it. */
+export interface JobEventMsg extends Hop<'machine', 'gateway'> {
+  readonly kind: 'started' | 'preempted';
+  readonly job: JobId;
+}
+
+export interface SwappedMsg extends Hop<'machine', 'gateway'> {
+  readonly kind: 'swapped';
+  readonly job: JobId;
+  readonly dir: 'out' | 'in';
+  readonly mb: number;
+}
+
+/**
+ * The job's function answered: the caller can be told (`result`), and its core is free. In the
+ * live system the measurement of the invocation (CPU, logs) follows in `done`.
+ */
+export interface AnsweredMsg extends Hop<'machine', 'gateway'> {
+  readonly kind: 'answered';
+  readonly job: JobId;
+  readonly result?: Cargo;
+}
+
+/** The job left the machine; `result` is its outcome (the live system's invocation outcome). */
+export interface DoneMsg extends Hop<'machine', 'gateway'> {
+  readonly kind: 'done';
+  readonly job: JobId;
+  readonly result?: Cargo;
+}
+
+export type Message =
+  | ArriveMsg
+  | PlaceMsg
+  | PollMsg
+  | PollAnswerMsg
+  | IdlePollMsg
+  | IdleAnswerMsg
+  | IdleJoinMsg
+  | IdleLeaveMsg
+  | BlockMsg
+  | JobEventMsg
+  | SwappedMsg
+  | AnsweredMsg
+  | DoneMsg;
+
+export type MessageKind = Message['kind'];
+
+/** Messages addressed to each part. */
+export type ShardMessage = Extract<Message, { readonly to: { readonly part: 'shard' } }>;
+export type MachineMessage = Extract<Message, { readonly to: { readonly part: 'machine' } }>;
+export type GatewayMessage = Extract<Message, { readonly to: { readonly part: 'gateway' } }>;
+
+/** A core object's decision to send a message (the driver hands it to the Bus). */
+export interface Send<M extends Message = Message> {
+  readonly kind: 'send';
+  readonly msg: M;
+}
+
+// Addresses are interned: one object per (part, id), so the core can hand the same one out again
+// without allocating, and a driver can compare them by identity or by fields.
+const interned: Record<Part, Address[]> = { gateway: [], shard: [], machine: [] };
+
+export function address<P extends Part>(part: P, id: number): Address & { readonly part: P } {
+  if (!Number.isInteger(id) || id < 0) throw new RangeError(`address ${part}/${id}: the id must be a whole number ≥ 0`);
+  const list = interned[part];
+  let a = list[id];
+  if (a === undefined) {
+    a = Object.freeze({ part, id });
+    list[id] = a;
+  }
+  return a as Address & { readonly part: P };
+}
+
+export const gatewayAddress = (id: number): Address & { readonly part: 'gateway' } => address('gateway', id);
+export const shardAddress = (id: ShardId): Address & { readonly part: 'shard' } => address('shard', id);
+export const machineAddress = (id: MachineId): Address & { readonly part: 'machine' } => address('machine', id);
+
+/** `shard/3`. */
+export function formatAddress(a: Address): string {
+  return `${a.part}/${a.id}`;
+}
+
+/** A message as plain JSON-safe data, copied (for a Bus that keeps a message past its sender's `advance()`). */
+export function copyMessage<M extends Message>(m: M): M {
+  const c = { ...m } as Record<string, unknown>;
+  if ('job' in m && typeof m.job === 'object') c.job = { ...m.job };
+  return c as M;
+}
+
+const PARTS: readonly Part[] = ['gateway', 'shard', 'machine'];
+const KINDS: Readonly<Record<MessageKind, readonly [from: Part, to: Part]>> = {
+  'arrive': ['gateway', 'shard'],
+  'place': ['shard', 'machine'],
+  'poll': ['shard', 'machine'],
+  'poll-answer': ['machine', 'shard'],
+  'idle-poll': ['machine', 'shard'],
+  'idle-answer': ['shard', 'machine'],
+  'idle-join': ['machine', 'shard'],
+  'idle-update': ['machine', 'shard'],
+  'idle-leave': ['machine', 'shard'],
+  'block': ['gateway', 'machine'],
+  'unblock': ['gateway', 'machine'],
+  'started': ['machine', 'gateway'],
+  'preempted': ['machine', 'gateway'],
+  'swapped': ['machine', 'gateway'],
+  'answered': ['machine', 'gateway'],
+  'done': ['machine', 'gateway'],
+};
+
+/**
+ * Checks a message that arrived from outside (a network): its kind, its addresses, and the fields
+ * the receiving core reads. Returns what is wrong, or undefined. Addresses in the result are
+ * interned again.
+ */
+export function checkMessage(x: unknown): { ok: true; msg: Message } | { ok: false; error: string } {
+  if (typeof x !== 'object' || x === null) return { ok: false, error: 'a message is an object' };
+  const o = x as Record<string, unknown>;
+  const kind = o.kind as MessageKind;
+  const route = typeof kind === 'string' ? KINDS[kind] : undefined;
+  if (route === undefined) return { ok: false, error: `unknown message kind ${JSON.stringify(o.kind)}` };
+  const addr = (v: unknown, want: Part, field: string): Address | string => {
+    const a = v as Record<string, unknown> | null;
+    if (typeof a !== 'object' || a === null || !PARTS.includes(a.part as Part) || !Number.isInteger(a.id) || (a.id as number) < 0) return `${field} is not an address`;
+    if (a.part !== want) return `${kind} goes from ${route[0]} to ${route[1]}, not ${field} ${String(a.part)}`;
+    return address(a.part as Part, a.id as number);
+  };
+  const from = addr(o.from, route[0], 'from');
+  if (typeof from === 'string') return { ok: false, error: from };
+  const to = addr(o.to, route[1], 'to');
+  if (typeof to === 'string') return { ok: false, error: to };
+  const num = (f: string): boolean => typeof o[f] === 'number' && Number.isFinite(o[f]);
+  const need = (...fields: string[]): string | undefined => fields.find((f) => !num(f));
+  let missing: string | undefined;
+  switch (kind) {
+    case 'arrive':
+    case 'place': {
+      const j = o.job as Record<string, unknown> | null;
+      if (typeof j !== 'object' || j === null || !['id', 'cls', 'arrival', 'fn'].every((f) => typeof j[f] === 'number' && Number.isFinite(j[f]))) return { ok: false, error: `${kind}: job needs numbers id, cls, arrival and fn` };
+      if (kind === 'place') missing = need('waited');
+      break;
+    }
+    case 'poll': missing = need('poll', 'job'); break;
+    case 'poll-answer': missing = need('poll', 'jobs'); break;
+    case 'idle-poll': missing = need('poll'); break;
+    case 'idle-answer': missing = need('poll', 'size'); break;
+    case 'idle-join':
+    case 'idle-update': missing = need('freeMB', 'jobs'); break;
+    case 'idle-leave': break;
+    case 'swapped': missing = need('job', 'mb'); break;
+    default: missing = need('job');
+  }
+  if (missing !== undefined) return { ok: false, error: `${kind}: ${missing} must be a number` };
+  return { ok: true, msg: { ...o, from, to } as unknown as Message };
+}
+
+/**
+ * One decision as a line of a decision log: `machine/3 run job=5`, or for a message
+ * `shard/0 → machine/3 place job=5 via=idle-list waited=0` (its cargo left out: the log is about
+ * decisions, and every driver writes the same line for the same decision).
+ */
+export function formatDecisionLine(who: Address, d: { readonly kind: string }): string {
+  const o = d as unknown as Record<string, unknown>;
+  const to = o.to as Address | undefined;
+  let line = to === undefined ? `${formatAddress(who)} ${d.kind}` : `${formatAddress(who)} → ${formatAddress(to)} ${d.kind}`;
+  for (const k of Object.keys(o)) {
+    if (k === 'kind' || k === 'from' || k === 'to' || k === 'cargo' || k === 'result') continue;
+    const v = o[k];
+    if (v === undefined) continue;
+    line += ` ${k}=${formatField(v)}`;
+  }
+  return line;
+}
+
+function formatField(v: unknown): string {
+  if (typeof v === 'number') return v === Infinity ? 'inf' : v === -Infinity ? '-inf' : String(Math.round(v * 1e6) / 1e6);
+  if (Array.isArray(v)) return `[${v.map(formatField).join(',')}]`;
+  if (typeof v === 'object' && v !== null) {
+    const id = (v as { id?: unknown }).id;
+    return typeof id === 'number' ? String(id) : JSON.stringify(v);
+  }
+  return String(v);
+}

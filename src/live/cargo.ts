@@ -1,0 +1,63 @@
+// What travels with a live job in the protocol's messages: the invocation (function, payload,
+// context) on `arrive` and `place`, the function's answer on `answered`, the outcome on `done` —
+// as JSON-safe data (payloads in base64), so the same messages can cross a network.
+
+import type { Cargo } from '../core/protocol.ts';
+import type { FunctionSpec, InvocationAnswer, InvokeOutcome, InvokeRequest } from './types.ts';
+
+/** The invocation, as it travels to the worker. */
+export interface InvocationCargo {
+  /** The gateway to tell (started, answered, done). */
+  readonly gateway: number;
+  readonly fn: FunctionSpec;
+  readonly requestId: string;
+  /** Base64. */
+  readonly payload: string;
+  readonly clientContext?: string;
+  readonly fareContext?: string;
+  readonly waitingCaller?: string;
+}
+
+export function invocationCargo(gateway: number, req: InvokeRequest): Cargo {
+  const c: Record<string, unknown> = { gateway, fn: req.fn, requestId: req.requestId, payload: req.payload.toString('base64') };
+  if (req.clientContext !== undefined) c.clientContext = req.clientContext;
+  if (req.fareContext !== undefined) c.fareContext = req.fareContext;
+  if (req.waitingCaller !== undefined) c.waitingCaller = req.waitingCaller;
+  return c;
+}
+
+/** The request a worker runs, from the cargo of a `place` (the job's effective class from the job). */
+export function requestOf(cargo: Cargo, cls: number): { gateway: number; req: InvokeRequest } {
+  const c = cargo as unknown as InvocationCargo;
+  const req: InvokeRequest = {
+    fn: c.fn, requestId: c.requestId, payload: Buffer.from(c.payload, 'base64'), cls,
+    ...(c.clientContext !== undefined ? { clientContext: c.clientContext } : {}),
+    ...(c.fareContext !== undefined ? { fareContext: c.fareContext } : {}),
+    ...(c.waitingCaller !== undefined ? { waitingCaller: c.waitingCaller } : {}),
+  };
+  return { gateway: c.gateway, req };
+}
+
+export function answerCargo(a: InvocationAnswer): Cargo {
+  return { ...a, payload: a.payload.toString('base64') };
+}
+
+export function answerOf(c: Cargo): InvocationAnswer {
+  const a = c as unknown as InvocationAnswer & { payload: string };
+  return { ...a, payload: Buffer.from(a.payload, 'base64') };
+}
+
+/** The outcome, or why there is none (`code`: e.g. FARE_E_POOL_FULL). */
+export function outcomeCargo(o: InvokeOutcome | undefined, err?: unknown): Cargo {
+  if (o !== undefined) return { outcome: { ...o, payload: o.payload.toString('base64') } };
+  const e = err as { code?: unknown; message?: unknown } | undefined;
+  return { error: { code: typeof e?.code === 'string' ? e.code : 'FARE_E_WORKER', message: typeof e?.message === 'string' ? e.message : String(err) } };
+}
+
+/** The outcome a `done` carries; throws the worker's error (with its code) when there is none. */
+export function outcomeOf(c: Cargo | undefined): InvokeOutcome {
+  const x = c as { outcome?: InvokeOutcome & { payload: string }; error?: { code: string; message: string } } | undefined;
+  if (x?.outcome !== undefined) return { ...x.outcome, payload: Buffer.from(x.outcome.payload, 'base64') };
+  const e = x?.error ?? { code: 'FARE_E_WORKER', message: 'the worker gave no outcome' };
+  throw Object.assign(new Error(e.message), { code: e.code });
+}

@@ -1,0 +1,149 @@
+// The gateway's side of the protocol: where a job enters the system. It mints the job's id (once,
+// for the job's whole life), sends `arrive` with the invocation to the job's shard, and waits for
+// the worker's `answered` (the caller can be told) and `done` (the measured outcome). A caller that
+// waits for a synchronous call it made gives up its core: `block` to the machine that runs it, and
+// `unblock` when its last call ends. Nothing here reads another part's state: it knows what the
+// messages told it.
+
+import type { Bus } from '../../core/bus.ts';
+import { formatAddress, formatDecisionLine, gatewayAddress, machineAddress, shardAddress, type Address, type GatewayMessage, type Message } from '../../core/protocol.ts';
+import type { Job } from '../../core/types.ts';
+import type { InvokeOutcome, InvokeRequest } from '../types.ts';
+import { answerOf, invocationCargo, outcomeOf } from '../cargo.ts';
+import type { Clock } from '../transport/clock.ts';
+
+export interface SchedulerClientOptions {
+  /** This gateway's number (job ids are unique across gateways: the number is in their high bits). */
+  readonly id: number;
+  readonly shards: number;
+  /** A job's `done` not heard this long after its function's timeout is given up as lost (ms). */
+  readonly graceMs?: number;
+  /** Each arrival as a line (the conformance suite's decision log). */
+  readonly log?: (line: string) => void;
+}
+
+interface Pending {
+  readonly req: InvokeRequest;
+  readonly resolve: (o: InvokeOutcome) => void;
+  readonly reject: (e: unknown) => void;
+  readonly cancel: () => void;
+  /** Where it runs, once `started` said so. */
+  machine: number;
+  /** Synchronous calls it has in flight (it is blocked while any is). */
+  calls: number;
+}
+
+export class SchedulerClient {
+  readonly address: Address & { readonly part: 'gateway' };
+  private readonly pending = new Map<number, Pending>();
+  private readonly byRequest = new Map<string, number>();
+  private seq = 1;
+  private readonly base: number;
+  private readonly unlisten: () => void;
+
+  constructor(private readonly bus: Bus, private readonly clock: Clock, private readonly opts: SchedulerClientOptions) {
+    if (!Number.isInteger(opts.id) || opts.id < 0 || opts.id >= 2 ** 20) throw new RangeError(`gateway id must be 0 to 2^20 - 1, got ${opts.id}`);
+    this.address = gatewayAddress(opts.id);
+    this.base = opts.id * 2 ** 32;
+    this.unlisten = bus.listen(this.address, (m) => this.receive(m as GatewayMessage));
+  }
+
+  /** Jobs sent and not yet done. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /** The shard that queues invocations of function `fn`: the same for every gateway. */
+  shardFor(fn: number): number {
+    return fn % this.opts.shards;
+  }
+
+  /** Sends the invocation into the system as job `fn`'s; resolves with its outcome. */
+  invoke(req: InvokeRequest, fn: number): Promise<InvokeOutcome> {
+    return new Promise<InvokeOutcome>((resolve, reject) => {
+      const now = this.clock.now();
+      const id = this.base + this.seq++;
+      const job: Job = { id, cls: req.cls, arrival: now, fn };
+      const lost = now + req.fn.timeoutMs + (this.opts.graceMs ?? 60_000);
+      const cancel = this.clock.at(lost, () => {
+        if (this.forget(id) === undefined) return;
+        reject(Object.assign(new Error(`invocation ${req.requestId} (job ${id}) was not heard of within ${Math.round(lost - now)} ms: its worker may have died`), { code: 'FARE_E_LOST' }));
+      });
+      this.pending.set(id, { req, resolve, reject, cancel, machine: -1, calls: 0 });
+      this.byRequest.set(req.requestId, id);
+      const msg: Message = { kind: 'arrive', from: this.address, to: shardAddress(this.shardFor(fn)), job, cargo: invocationCargo(this.opts.id, req) };
+      this.opts.log?.(`t=${now} ${formatDecisionLine(this.address, msg)} cls=${job.cls}`);
+      this.bus.send(msg);
+    });
+  }
+
+  /**
+   * Invocation `requestId` (a job this gateway sent) has called another function synchronously and
+   * waits for it: it gives up its core while any such call is in flight. Returns the call's end.
+   */
+  callStarted(requestId: string): () => void {
+    const id = this.byRequest.get(requestId);
+    const p = id === undefined ? undefined : this.pending.get(id);
+    if (id === undefined || p === undefined) return () => {};
+    if (p.calls++ === 0 && p.machine >= 0) this.bus.send({ kind: 'block', from: this.address, to: machineAddress(p.machine), job: id });
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      // The caller may have ended meanwhile (its timeout); then there is nothing to unblock.
+      if (this.pending.get(id) !== p) return;
+      if (--p.calls === 0 && p.machine >= 0) this.bus.send({ kind: 'unblock', from: this.address, to: machineAddress(p.machine), job: id });
+    };
+  }
+
+  close(): void {
+    this.unlisten();
+    for (const [id, p] of [...this.pending]) {
+      this.forget(id);
+      p.reject(Object.assign(new Error('Fare is shutting down'), { code: 'FARE_E_CLOSED' }));
+    }
+  }
+
+  private receive(m: GatewayMessage): void {
+    const p = this.pending.get(m.job);
+    if (p === undefined) return; // late news of a job given up, or a duplicate
+    switch (m.kind) {
+      case 'started':
+        p.machine = m.from.id;
+        // A call made before the caller was known to run: block it now.
+        if (p.calls > 0) this.bus.send({ kind: 'block', from: this.address, to: machineAddress(p.machine), job: m.job });
+        break;
+      case 'preempted':
+      case 'swapped':
+        break;
+      case 'answered':
+        if (m.result !== undefined) p.req.onAnswer?.(answerOf(m.result));
+        break;
+      case 'done': {
+        this.forget(m.job);
+        let o: InvokeOutcome;
+        try {
+          o = outcomeOf(m.result);
+        } catch (e) {
+          p.reject(e);
+          return;
+        }
+        p.resolve(o);
+        break;
+      }
+      default: {
+        const never: never = m;
+        throw new Error(`gateway ${formatAddress(this.address)}: unexpected ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private forget(id: number): Pending | undefined {
+    const p = this.pending.get(id);
+    if (p === undefined) return undefined;
+    p.cancel();
+    this.pending.delete(id);
+    this.byRequest.delete(p.req.requestId);
+    return p;
+  }
+}

@@ -1,0 +1,43 @@
+// A global scheduler shard, live: the core Shard in real time behind one address on the Bus. Its
+// inputs are the messages addressed to it (arrivals, poll answers, idle-list changes); its decisions
+// are messages it sends (placements, polls, answers to dispatchers). One step loop; its deadline
+// (a poll not answered in time) arms a timer.
+
+import type { Millis } from '../../core/types.ts';
+import type { Bus } from '../../core/bus.ts';
+import { formatDecisionLine, type ShardMessage } from '../../core/protocol.ts';
+import type { Shard, ShardInput } from '../../core/shard/shard.ts';
+import type { Clock } from '../transport/clock.ts';
+import { StepLoop } from '../transport/step-loop.ts';
+
+export class ShardHost {
+  private readonly loop: StepLoop<ShardInput>;
+  private readonly unlisten: () => void;
+
+  constructor(
+    private readonly shard: Shard,
+    private readonly bus: Bus,
+    clock: Clock,
+    /** Each decision as a line (the conformance suite's decision log). */
+    private readonly log?: (line: string) => void,
+  ) {
+    this.loop = new StepLoop<ShardInput>(clock, (now, input) => this.stepOne(now, input), () => shard.nextDeadline(), { kind: 'tick' });
+    this.unlisten = bus.listen(shard.address, (m) => this.loop.push(m as ShardMessage));
+  }
+
+  close(): void {
+    this.unlisten();
+    this.loop.stop();
+  }
+
+  private stepOne(now: Millis, input: ShardInput): void {
+    const s = this.shard;
+    s.step(now, input);
+    // The Bus copies what it sends: the shard may reuse its decision objects after advance().
+    for (const d of s.ready()) {
+      this.log?.(`t=${now} ${formatDecisionLine(s.address, d)}`);
+      this.bus.send(d);
+    }
+    s.advance();
+  }
+}

@@ -1,0 +1,66 @@
+// What one simulation run is given: the cluster, the policy (named, with its preset from the core),
+// the price table, the seed and the measurement window. Plain data, shared by the engine, the
+// recorder and the experiments.
+
+import type { Millis } from '../core/types.ts';
+import type { PriceTable } from '../core/classes.ts';
+import type { PolicyKind } from '../core/presets.ts';
+import type { SelectionRule } from '../core/shard/multi-queue.ts';
+import type { LatencyModel } from './bus.ts';
+
+export type { PolicyKind } from '../core/presets.ts';
+
+export interface PolicySpec {
+  /** Label in reports (e.g. "fare", "fare-strict"). */
+  readonly name: string;
+  readonly kind: PolicyKind;
+  /** Shard selection rule (fare, fifo); hermod always uses `fifo`. */
+  readonly selection?: SelectionRule;
+  /** Overrides the cluster's idle-list setting for this policy. */
+  readonly idleList?: boolean;
+}
+
+export interface ClusterConfig {
+  readonly machines: number;
+  readonly cores: number;
+  /** Memory per machine (MB); Infinity: unlimited (no memory model). */
+  readonly memoryMB: number;
+  readonly shards: number;
+  readonly k: number;
+  readonly idleList: boolean;
+  /** Dispatcher thresholds as fractions of machine memory. */
+  readonly joinFree: number;
+  readonly leaveFree: number;
+  readonly updateDelta: number;
+  /** Swap out down to this fraction of memory. */
+  readonly swapTarget: number;
+  readonly maxOutstandingPolls: number;
+  /**
+   * Round trip of a shard's poll to a machine (ms), half each way. 0 with a zero `latency` is the
+   * paper's assumption 2 (communication takes no time); above 0 the answer reaches the shard that
+   * much later, with the machine's load as it was half-way, and jobs queue in the shard's
+   * multi-queue while polls are in flight.
+   */
+  readonly pollLatencyMs: number;
+  /** How long a shard or dispatcher waits for a poll's answers before deciding without them (default: forever). */
+  readonly pollTimeoutMs?: number;
+  /** One-way time of every message between the parts (default: zero). */
+  readonly latency?: LatencyModel;
+}
+
+export interface RunConfig {
+  readonly cluster: ClusterConfig;
+  readonly policy: PolicySpec;
+  readonly prices: PriceTable;
+  readonly seed: number;
+  /** Jobs arriving in [measureFrom, measureTo) are measured. */
+  readonly measureFrom: Millis;
+  readonly measureTo: Millis;
+  /** Simulation stops here (jobs still in the system count as not completed). */
+  readonly horizon: Millis;
+  /** Utilization / memory samples over [measureFrom, measureTo). */
+  readonly samples: number;
+  readonly onProgress?: (arrived: number) => void;
+  /** Every decision of the shards and machines, as a line of text (the conformance suite's log). */
+  readonly onDecision?: (line: string) => void;
+}

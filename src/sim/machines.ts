@@ -1,0 +1,204 @@
+// The simulated workers: each machine's core `Machine` driven over the simulated hardware. A
+// machine is reached only by messages on the Bus (placements, polls, idle-list answers); what the
+// kernel would tell a live worker (a job's memory, its completion, a memory reading) comes from the
+// hardware model. Its decisions are carried out on the hardware (run, preempt, swap) or sent as
+// messages (poll answers, idle-list joins, updates and leaves).
+
+import type { Millis, Mutable } from '../core/types.ts';
+import { unreachable } from '../core/types.ts';
+import { formatDecisionLine, type MachineMessage, type Message, type PollAnswerMsg } from '../core/protocol.ts';
+import type { Machine, MachineDecision, MachineInput } from '../core/machine/machine.ts';
+import type { EventQueue } from './event-queue.ts';
+import { type Hardware, ID, type JobTable, MEM_INIT, MEM_NOW, MEM_TOTAL, type SimJob } from './hardware.ts';
+import type { Recorder } from './recorder.ts';
+import type { SimBus } from './bus.ts';
+
+export interface SimMachinesHooks {
+  readonly trackMemory: boolean;
+  now(): Millis;
+  /** A batch of decisions starts: true when its messages may be delivered at once. */
+  batch(): boolean;
+  batchEnd(): void;
+  readonly log: ((line: string) => void) | undefined;
+}
+
+export class SimMachines {
+  private rec: Recorder | undefined;
+  /** The local inputs stepped often, reused (a machine never keeps its input). */
+  private readonly arrival: Mutable<MachineInput & { kind: 'arrive' }> = { kind: 'arrive', job: { id: -1, cls: 0, arrival: 0, fn: 0 }, memMB: 0 };
+  private readonly completion: Mutable<MachineInput & { kind: 'complete' }> = { kind: 'complete', job: 0, memMB: 0 };
+  /** Preempted jobs' sizes to report once the machine's decisions are carried out (`stopped`). */
+  private readonly stopped: { job: number; memMB: number }[] = [];
+
+  constructor(
+    private readonly machines: readonly Machine[],
+    private readonly hw: Hardware,
+    private readonly table: JobTable,
+    private readonly q: EventQueue,
+    private readonly bus: SimBus,
+    private readonly hooks: SimMachinesHooks,
+  ) {
+    for (const m of machines) bus.listen(m.address, (msg) => this.deliver(msg as MachineMessage));
+  }
+
+  setRecorder(rec: Recorder): void {
+    this.rec = rec;
+  }
+
+  /** Every machine reads its memory once at the start (dispatchers with room poll the shards). */
+  start(): void {
+    for (let i = 0; i < this.machines.length; i++) this.step(i, { kind: 'memory', usedMB: 0 }, false);
+  }
+
+  counters(): Record<string, number> {
+    return {};
+  }
+
+  /** A message for a machine, delivered by the Bus (or at once, see `Simulation.batchStarts`). */
+  deliver(msg: MachineMessage): void {
+    const m = msg.to.id;
+    switch (msg.kind) {
+      case 'place': {
+        const sj = msg.job as SimJob;
+        const h = this.hw;
+        h.advanceTo(m, this.hooks.now());
+        h.place(m, sj.k);
+        (this.rec as Recorder).placed(msg.via, msg.waited);
+        const input = this.arrival;
+        input.job = sj;
+        input.memMB = this.table.d[sj.k + MEM_INIT] as number;
+        this.step(m, input, false);
+        break;
+      }
+      case 'poll': {
+        // A poll changes nothing on the machine: its one decision is the answer, handed to the Bus
+        // as is (the engine gives it back to the workspace once the shard has read it).
+        const mc = this.machines[m] as Machine;
+        mc.step(this.hooks.now(), msg);
+        const answer = mc.ready()[0] as PollAnswerMsg;
+        if (this.hooks.log) this.hooks.log(`t=${this.hooks.now()} ${formatDecisionLine(mc.address, answer)}`);
+        mc.advance();
+        this.bus.sendOwned(answer);
+        break;
+      }
+      case 'idle-answer':
+      case 'block':
+      case 'unblock':
+        this.step(m, msg, false);
+        break;
+      default:
+        unreachable(msg, 'message for a machine');
+    }
+  }
+
+  /**
+   * Machine `m`'s wake-up is due: a completion, a memory threshold or a deadline. Returns the
+   * completed job's table row (the caller records and releases it), or -1.
+   */
+  wake(m: number): number {
+    const h = this.hw;
+    const now = this.hooks.now();
+    h.advanceTo(m, now);
+    if (h.nextCompletion(m) <= now) {
+      const k = h.completeNext(m);
+      const input = this.completion;
+      input.job = this.table.d[k + ID] as number;
+      input.memMB = this.table.d[k + MEM_TOTAL] as number;
+      this.step(m, input, true);
+      return k;
+    }
+    const mc = this.machines[m] as Machine;
+    if (mc.nextDeadline() <= now) this.step(m, { kind: 'tick' }, true);
+    else if (this.staleMemory(m)) this.step(m, { kind: 'memory', usedMB: h.used(m) }, true);
+    else this.reschedule(m, true);
+    return -1;
+  }
+
+  /** Steps machine `m`, carries out its decisions and what they lead to on it, and reschedules its wake-up. */
+  private step(m: number, input: MachineInput, renew: boolean): void {
+    const mc = this.machines[m] as Machine;
+    const now = this.hooks.now();
+    this.hw.advanceTo(m, now);
+    mc.step(now, input);
+    this.carryOut(m, mc);
+    // What the driver learns by carrying out the decisions, reported at once: the sizes of the jobs
+    // it stopped, then the memory it reads now if the machine's view of it is stale.
+    for (let guard = 0; guard < 64; guard++) {
+      const s = this.stopped.pop();
+      if (s !== undefined) mc.step(now, { kind: 'stopped', job: s.job, memMB: s.memMB });
+      else if (this.staleMemory(m)) mc.step(now, { kind: 'memory', usedMB: this.hw.used(m) });
+      else break;
+      this.carryOut(m, mc);
+    }
+    this.reschedule(m, renew);
+  }
+
+  /** Carries out a machine's decisions and forgets them. */
+  private carryOut(m: number, mc: Machine): void {
+    const ds = mc.ready();
+    if (ds.length === 0) return;
+    const h = this.hw;
+    const direct = this.hooks.batch();
+    const log = this.hooks.log;
+    for (let i = 0; i < ds.length; i++) {
+      const d = ds[i] as MachineDecision;
+      if (log) log(`t=${this.hooks.now()} ${formatDecisionLine(mc.address, d)}`);
+      switch (d.kind) {
+        case 'run':
+          h.dispatch(m, (d.job as SimJob).k);
+          break;
+        case 'preempt': {
+          const sj = d.job as SimJob;
+          h.stop(m, sj.k);
+          (this.rec as Recorder).preempted();
+          if (this.hooks.trackMemory) this.stopped.push({ job: d.job.id, memMB: this.table.d[sj.k + MEM_NOW] as number });
+          break;
+        }
+        case 'swap-out':
+          h.swapOut(m, (d.job as SimJob).k);
+          (this.rec as Recorder).swap('out', m, d.job.cls, d.mb, this.hooks.now(), d.job.id);
+          break;
+        case 'swap-in':
+          h.swapIn(m, (d.job as SimJob).k);
+          (this.rec as Recorder).swap('in', m, d.job.cls, d.mb, this.hooks.now(), d.job.id);
+          break;
+        case 'poll-answer':
+        case 'idle-poll':
+        case 'idle-join':
+        case 'idle-update':
+        case 'idle-leave':
+          if (direct) this.bus.deliverNow(d as Message);
+          else this.bus.send(d);
+          break;
+        default:
+          unreachable(d, 'machine decision');
+      }
+    }
+    this.hooks.batchEnd();
+    mc.advance();
+  }
+
+  /** The machine's last memory reading is stale and outside the band it must hear about. */
+  private staleMemory(m: number): boolean {
+    if (!this.hooks.trackMemory) return false;
+    const used = this.hw.used(m);
+    const mc = this.machines[m] as Machine;
+    const band = mc.memoryBand();
+    return (used > band.high - 1e-6 || used < band.low) && Math.abs(mc.usedMB - used) > 1e-6;
+  }
+
+  /** `renew`: the machine was just woken (its entry is due now) and goes behind others due at the same time. */
+  private reschedule(m: number, renew: boolean): void {
+    const h = this.hw;
+    const mc = this.machines[m] as Machine;
+    let t = h.nextCompletion(m);
+    if (this.hooks.trackMemory) {
+      const c = h.crossing(m, mc.memoryBand().high);
+      if (c < t) t = c;
+    }
+    const d = mc.nextDeadline();
+    if (d < t) t = d;
+    if (renew) this.q.renew(m, t);
+    else this.q.schedule(m, t);
+  }
+}
