@@ -30,7 +30,7 @@ describe('admit', () => {
     expect(admit(q({ spent: 30, estimate: 10 })).kind).toBe('warn'); // 40 ≥ 80% of 50
     expect(admit(q({ spent: 30, reserved: 19, estimate: 1 }))).toMatchObject({ kind: 'warn', reserve: 1 });
     const over = admit(q({ spent: 30, reserved: 19, estimate: 2 }));
-    expect(over).toMatchObject({ kind: 'throttle', limit: 50, need: 51 });
+    expect(over).toMatchObject({ kind: 'throttle', limit: 50, line: 'allowance', estimate: 2, need: 51 });
     // The allowance reaches 51 when 0.05 + 2e = 0.051: e = 0.0005 of the month.
     expect(over.kind === 'throttle' && over.retryAt).toBeCloseTo(0.0005 * month, -1);
   });
@@ -40,14 +40,15 @@ describe('admit', () => {
     expect(early).toMatchObject({ kind: 'throttle' });
     expect(early.kind === 'throttle' && early.retryAt).toBeCloseTo(1.5 * day, -1);
     const late = admit(q({ now: 29 * day, spent: 1000, estimate: 1 }));
-    expect(late).toMatchObject({ kind: 'throttle', retryAt: month, limit: 1000 }); // only a new month helps
+    // Only a new month helps; the allowance is the whole budget by now.
+    expect(late).toMatchObject({ kind: 'throttle', retryAt: month, limit: 1000, line: 'budget', estimate: 1 });
   });
 
   it('degrades between the allowance and the budget, at the cheapest estimate, then throttles', () => {
     const d = { action: 'degrade' } as const;
     expect(admit(q({ ...d, spent: 49, estimate: 2, cheapestEstimate: 1 }))).toMatchObject({ kind: 'degrade', reserve: 1 });
     expect(admit(q({ ...d, spent: 900, reserved: 99, estimate: 2, cheapestEstimate: 1 }))).toMatchObject({ kind: 'degrade', reserve: 1 });
-    expect(admit(q({ ...d, spent: 900, reserved: 99.5, estimate: 2, cheapestEstimate: 1 }))).toMatchObject({ kind: 'throttle', limit: 1000, need: 1000.5, retryAt: month });
+    expect(admit(q({ ...d, spent: 900, reserved: 99.5, estimate: 2, cheapestEstimate: 1 }))).toMatchObject({ kind: 'throttle', limit: 1000, line: 'budget', estimate: 1, need: 1000.5, retryAt: month });
     expect(admit(q({ ...d, spent: 1000, estimate: 0, cheapestEstimate: 0 })).kind).toBe('throttle');
   });
 

@@ -75,10 +75,20 @@ export type Admission =
   | { readonly kind: 'degrade'; readonly reserve: number; readonly allowance: number }
   /**
    * Not now. `limit` is the line it would cross (the allowance, or the budget under `degrade`),
-   * `need` what it would take (spent + reserved + estimate), `retryAt` when the line will have grown
-   * past `need` (the month's end when only a new month helps).
+   * `line` which one that is (`budget` once the allowance has grown to the whole budget), `estimate`
+   * the estimate it was judged with (the cheapest class's under `degrade`), `need` what it would take
+   * (spent + reserved + estimate), `retryAt` when the line will have grown past `need` (the month's
+   * end when only a new month helps).
    */
-  | { readonly kind: 'throttle'; readonly retryAt: Millis; readonly allowance: number; readonly limit: number; readonly need: number };
+  | {
+      readonly kind: 'throttle';
+      readonly retryAt: Millis;
+      readonly allowance: number;
+      readonly limit: number;
+      readonly line: 'allowance' | 'budget';
+      readonly estimate: number;
+      readonly need: number;
+    };
 
 /**
  * Judges one invocation: admitted while spent + reserved + estimate ≤ the allowance (and something
@@ -96,12 +106,20 @@ export function admit(q: AdmissionQuery, policy: BudgetPolicy = DEFAULT_BUDGET_P
   }
   switch (q.action) {
     case 'throttle':
-      return { kind: 'throttle', retryAt: allowanceReachesAt(need, q.now, q.monthStart, q.monthEnd, q.budget, policy, committed), allowance, limit: allowance, need };
+      return {
+        kind: 'throttle',
+        retryAt: allowanceReachesAt(need, q.now, q.monthStart, q.monthEnd, q.budget, policy, committed),
+        allowance,
+        limit: allowance,
+        line: allowance < q.budget ? 'allowance' : 'budget',
+        estimate: q.estimate,
+        need,
+      };
     case 'degrade': {
       const cheap = committed + q.cheapestEstimate;
       if (committed < q.budget && cheap <= q.budget) return { kind: 'degrade', reserve: q.cheapestEstimate, allowance };
       // The budget does not grow: only a new month makes room.
-      return { kind: 'throttle', retryAt: Math.max(q.now, q.monthEnd), allowance, limit: q.budget, need: cheap };
+      return { kind: 'throttle', retryAt: Math.max(q.now, q.monthEnd), allowance, limit: q.budget, line: 'budget', estimate: q.cheapestEstimate, need: cheap };
     }
     default: {
       const never: never = q.action;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chargeFor, classIndex, DEFAULT_PRICE_TABLE, inheritClass, inheritContext, makePriceTable, maxPrice, type PriceClass } from './classes.ts';
+import { chargeFor, classIndex, costOf, ratesFor, DEFAULT_PRICE_TABLE, inheritClass, inheritContext, makePriceTable, maxPrice, type PriceClass } from './classes.ts';
 
 const error = (classes: readonly PriceClass[], memoryPrice = 0): string => {
   const r = makePriceTable(classes, memoryPrice);
@@ -123,5 +123,26 @@ describe('chargeFor', () => {
     expect(c.total).toBeCloseTo(3.5, 12);
     expect(chargeFor(DEFAULT_PRICE_TABLE, 3, 1500, 2).cpu).toBeCloseTo(0.75, 12);
     expect(() => chargeFor(DEFAULT_PRICE_TABLE, 9, 1, 1)).toThrow(/class 9 is not in the price table/);
+  });
+
+  it('is costOf at the rates the table gives the class', () => {
+    for (let cls = 0; cls < DEFAULT_PRICE_TABLE.classes.length; cls++) {
+      const { price, memoryPrice } = ratesFor(DEFAULT_PRICE_TABLE, cls);
+      expect(price).toBe(DEFAULT_PRICE_TABLE.classes[cls]?.price);
+      expect(memoryPrice).toBe(DEFAULT_PRICE_TABLE.memoryPrice);
+      expect(chargeFor(DEFAULT_PRICE_TABLE, cls, 1234, 0.5)).toEqual(costOf(1234, 0.5, price, memoryPrice));
+    }
+    expect(() => ratesFor(DEFAULT_PRICE_TABLE, -1)).toThrow(/class -1 is not in the price table/);
+  });
+});
+
+describe('costOf', () => {
+  it('charges CPU-seconds at the given price and GB-seconds at the given memory price', () => {
+    expect(costOf(1500, 2, 2, 0.25)).toEqual({ cpu: 3, memory: 0.5, total: 3.5 });
+    expect(costOf(0, 0, 2, 0.25).total).toBe(0);
+  });
+
+  it('counts negative amounts as nothing', () => {
+    expect(costOf(-100, -1, 2, 0.25)).toEqual({ cpu: 0, memory: 0, total: 0 });
   });
 });

@@ -108,11 +108,33 @@ export function inheritContext(caller: CallerContext | undefined, callee: Callee
   return { cls, deadline: raised && caller !== undefined ? Math.min(callee.deadline, caller.deadline) : callee.deadline, raised };
 }
 
-/** What one invocation costs (µ¢): CPU-seconds at the class price plus GB-seconds at the memory price. */
-export function chargeFor(table: PriceTable, cls: ClassIndex, cpuMs: number, memGBs: number): { cpu: number; memory: number; total: number } {
+/** What CPU time and memory cost (µ¢), split as bills show it. */
+export interface Charge {
+  readonly cpu: number;
+  readonly memory: number;
+  readonly total: number;
+}
+
+/**
+ * The charge, written once: CPU-seconds at `price` (µ¢ per CPU-second) plus GB-seconds at
+ * `memoryPrice` (µ¢ per GB-second); negative amounts count as nothing. For a driver that holds the
+ * rates an execution was charged at (a billing record); `chargeFor` looks them up in the table.
+ */
+export function costOf(cpuMs: number, memGBs: number, price: number, memoryPrice: number): Charge {
+  const cpu = (Math.max(0, cpuMs) / 1000) * price;
+  const memory = Math.max(0, memGBs) * memoryPrice;
+  return { cpu, memory, total: cpu + memory };
+}
+
+/** The rates an invocation at class `cls` is charged at: its class's price per CPU-second and the one memory price. */
+export function ratesFor(table: PriceTable, cls: ClassIndex): { readonly price: number; readonly memoryPrice: number } {
   const price = table.classes[cls]?.price;
   if (price === undefined) throw new RangeError(`class ${cls} is not in the price table (0..${table.classes.length - 1})`);
-  const cpu = (Math.max(0, cpuMs) / 1000) * price;
-  const memory = Math.max(0, memGBs) * table.memoryPrice;
-  return { cpu, memory, total: cpu + memory };
+  return { price, memoryPrice: table.memoryPrice };
+}
+
+/** What one invocation costs (µ¢): CPU-seconds at the class price plus GB-seconds at the memory price. */
+export function chargeFor(table: PriceTable, cls: ClassIndex, cpuMs: number, memGBs: number): Charge {
+  const { price, memoryPrice } = ratesFor(table, cls);
+  return costOf(cpuMs, memGBs, price, memoryPrice);
 }

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSyn
 import { createHash } from 'node:crypto';
 import { join, relative, sep } from 'node:path';
 import { DEFAULT_PRICE_TABLE, type PriceTable } from '../core/classes.ts';
+import { kernelPriority } from '../core/kernel-priority.ts';
 import { Rng } from '../core/rng.ts';
 import { Shard } from '../core/shard/shard.ts';
 import { Machine } from '../core/machine/machine.ts';
@@ -84,13 +85,6 @@ export function defaultCores(machineCores: number): number {
   return Math.max(1, machineCores - 1);
 }
 
-/** Nice value of an instance serving class `cls` (not the lowest, which runs SCHED_IDLE): −5 for the top class, rising to 0 just above the lowest. */
-export function classNice(cls: number, lowest: number): number {
-  if (lowest <= 1) return -5;
-  const n = Math.round((5 * (lowest - 1 - cls)) / (lowest - 1));
-  return n === 0 ? 0 : -n;
-}
-
 /** May this process give its instances a lower nice value (root or CAP_SYS_NICE)? Tries one step on itself and undoes it. */
 function canRaisePriority(): boolean {
   const own = getPriority(0);
@@ -161,7 +155,6 @@ export async function up(opts: UpOptions): Promise<Running> {
   const root = new Rng(0, 'live');
   const policy = opts.policy;
   const preset = policyPreset(policy, { idleList: false });
-  const lowest = prices.classes.length - 1;
 
   const pool = new InstancePool({
     maxInstances: Math.max(64, cores * 32),
@@ -176,9 +169,20 @@ export async function up(opts: UpOptions): Promise<Running> {
       if (!preset.classAware) return;
       const cls = classOf.get(requestId);
       if (cls === undefined) return;
-      if (opts.strictPriorities) void instance.setPriority('fifo', Math.max(1, 10 * (prices.classes.length - cls)));
-      else if (cls === lowest) void instance.setPriority('idle');
-      else if (nice) void instance.setPriority('nice', classNice(cls, lowest));
+      const p = kernelPriority(cls, prices.classes.length, { strict: opts.strictPriorities === true, canRaise: nice });
+      switch (p.kind) {
+        case 'fifo':
+          void instance.setPriority('fifo', p.priority);
+          break;
+        case 'idle':
+          void instance.setPriority('idle');
+          break;
+        case 'nice':
+          void instance.setPriority('nice', p.nice);
+          break;
+        case 'none':
+          break;
+      }
     },
   });
   const classOf = new Map<string, number>();

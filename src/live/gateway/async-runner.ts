@@ -6,7 +6,7 @@
 // spend, or fails if that is after the maximum event age. A building block for the lead's Platform:
 // `enqueued: () => runner.wake()`.
 
-import { classIndex } from '../../core/classes.ts';
+import { classIndex, ratesFor } from '../../core/classes.ts';
 import { executionLog, type BillingInput, type Invocation, type Store } from '../store/index.ts';
 import type { InvokeRequest } from '../types.ts';
 import { ownDeadline, type FareContexts } from './fare-context.ts';
@@ -162,8 +162,7 @@ export class AsyncRunner {
         cls: clsName,
         cpuMs: result.cpuMs,
         memGBs: result.memGBs,
-        price: platform.prices.classes[cls]?.price ?? 0,
-        memoryPrice: platform.prices.memoryPrice,
+        ...ratesFor(platform.prices, cls),
       };
       const log = executionLog({ requestId: inv.id, attempt: inv.attempts, type: 'async', version: fn.version }, result);
       if (result.status === 'ok') {

@@ -45,7 +45,7 @@ export function admitInvocation(store: Store, prices: PriceTable, now: number, f
     case 'degrade':
       return { kind: 'degrade', cls: cheapest, reserve: v.reserve };
     case 'throttle':
-      return { kind: 'throttle', retryAt: v.retryAt, spent: q.spent, reserved: q.reserved, estimate: v.need - q.spent - q.reserved, limit: v.limit, line: v.limit < q.budget ? 'allowance' : 'budget' };
+      return { kind: 'throttle', retryAt: v.retryAt, spent: q.spent, reserved: q.reserved, estimate: v.estimate, limit: v.limit, line: v.line };
   }
 }
 

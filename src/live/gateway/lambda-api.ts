@@ -5,7 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { inheritContext } from '../../core/classes.ts';
+import { inheritContext, ratesFor } from '../../core/classes.ts';
 import { executionLog, type ExecutionLog, type FunctionRecord } from '../store/index.ts';
 import type { InvocationAnswer, InvokeOutcome, InvokeRequest } from '../types.ts';
 import { authenticatedBody } from './auth.ts';
@@ -155,7 +155,6 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
       throw throttled('FARE_E_THROTTLED', `Rate Exceeded. (${result.reason}) retry after ${result.retryAfterS} s`, result.retryAfterS, result.reason);
     }
     outcome = capResponse(ctx, result);
-    const price = ctx.platform.prices.classes[cls]?.price ?? 0;
     log = executionLog({ requestId, attempt: 1, type: 'sync', version: fn.version }, outcome);
     ctx.store.billing.record({
       id: requestId,
@@ -166,8 +165,7 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
       cls: clsName,
       cpuMs: outcome.cpuMs,
       memGBs: outcome.memGBs,
-      price,
-      memoryPrice: ctx.platform.prices.memoryPrice,
+      ...ratesFor(ctx.platform.prices, cls),
     }, log);
   } finally {
     release();

@@ -1,27 +1,32 @@
 // One instance: one process of one function version, running one invocation at a time through its
 // own Lambda Runtime API server. It owns the process, its sandbox (uid, namespaces), its cgroups and
 // its directory, and carries out the worker's mechanism requests: start, invoke, freeze/thaw
-// (preemption), scheduling priority, kill. Between invocations it is frozen ("parked", as Lambda
-// freezes an execution environment): it uses no CPU that no invocation pays for.
+// (preemption), scheduling priority (priority.ts), kill. Between invocations it is frozen
+// ("parked", as Lambda freezes an execution environment): it uses no CPU that no invocation pays for.
+// What it prints is kept by output.ts, its uid comes from uids.ts.
+//
+// Longer than most files here because what is left is one state machine: the lifecycle (`new` →
+// `starting` → `idle`/`busy` → `dead`), the frozen and parked flags, the open invocation and its
+// measured tail, and the kill that may interrupt any of them are read and written by each other's
+// transitions (a preemption racing an answer, a park racing the next invocation, an exit during
+// init). Split across files, each part would reach into the others' fields.
 
 import type { ChildProcess } from 'node:child_process';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
-import { setPriority } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { FunctionSpec, InvokeOutcome, InvokeRequest } from '../types.ts';
 import { capabilities, type Capabilities } from './capabilities.ts';
 import { InstanceCgroups } from './cgroups.ts';
 import { FareRuntimeError, InitError } from './errors.ts';
 import { findRuntimesDir, JOIN_FAILED, launch, runtimeCommand, runtimeEnv, runtimeFor } from './launch.ts';
-import { InvocationMeter, LogTail, type Measured, type Probe } from './meter.ts';
+import { InvocationMeter, type Measured, type Probe } from './meter.ts';
 import { describeExit, type ExitInfo, handledOutcome, okOutcome, unhandledOutcome } from './outcomes.ts';
+import { InstanceOutput } from './output.ts';
 import { PausableTimer } from './pausable-timer.ts';
+import { InstancePriority, type PriorityKind, type PriorityResult } from './priority.ts';
 import { processGroupCpuNs, processGroupPids, processGroupResidentBytes, type RunAs } from './proc.ts';
 import { type ErrorDocument, MAX_RESPONSE_BYTES, type RefusedRequest, RuntimeApi, type RuntimeReport } from './runtime-api.ts';
-import { UidPool, uidInUse } from './uids.ts';
+import { instanceUidPool, uidInUse } from './uids.ts';
 import { prepareBase, prepareWorkDir, removeWorkDir, type WorkDir } from './workdir.ts';
 
 /**
@@ -42,18 +47,7 @@ interface Tail {
 /** Stands in for a measurement when only the answer of an outcome is wanted. */
 const NOT_MEASURED: Measured = { cpuMs: 0, memGBs: 0, maxMemMB: 0, durationMs: 0 };
 
-/** One pool of instance uids per instances directory, shared by every instance of this process. */
-const uidPools = new Map<string, UidPool>();
-
-function uidPool(caps: Capabilities, baseDir: string): UidPool {
-  let p = uidPools.get(baseDir);
-  if (p === undefined) uidPools.set(baseDir, (p = new UidPool(join(baseDir, '.uids'), caps.uidRange)));
-  return p;
-}
-
 export type InstanceState = 'new' | 'starting' | 'idle' | 'busy' | 'dead';
-/** `nice`: SCHED_OTHER at nice value `prio` (−20…19) on every thread. */
-export type PriorityKind = 'normal' | 'idle' | 'fifo' | 'nice';
 
 export interface InstanceOptions {
   readonly fn: FunctionSpec;
@@ -115,12 +109,9 @@ export class Instance {
   private init: { readonly t0: number; readonly timer: PausableTimer; readonly ok: (ms: number) => void; readonly fail: (e: InitError) => void } | null = null;
   private killing: Promise<void> | null = null;
   private serial: Promise<unknown> = Promise.resolve();
-  private readonly invLog: LogTail;
-  /** Output goes to invLog from invoke() until the outcome is made (a turn after the response). */
-  private capturing = false;
-  private readonly allLog: LogTail;
-  /** Chunks of output read so far (to tell when the pipes have been drained). */
-  private outputSeq = 0;
+  /** What it prints; an invocation's output is captured from invoke() until its outcome is made (a turn after the response). */
+  private readonly output: InstanceOutput;
+  private readonly priority: InstancePriority;
 
   constructor(opts: InstanceOptions) {
     this.opts = opts;
@@ -128,10 +119,17 @@ export class Instance {
     this.caps = opts.caps ?? capabilities();
     // The owner's pid is part of the id, so a later Fare can tell groups left behind by a dead one.
     this.id = opts.id ?? `${opts.fn.name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40)}-v${opts.fn.version}-p${process.pid}-${randomBytes(5).toString('hex')}`;
-    // An invocation's output: its first quarter and its last three quarters when it is too long.
-    const max = opts.logTailBytes ?? 4096;
-    this.invLog = new LogTail(max, Math.floor(max / 4));
-    this.allLog = new LogTail(opts.recentLogBytes ?? 4096);
+    this.output = new InstanceOutput(opts.logTailBytes ?? 4096, opts.recentLogBytes ?? 4096, opts.onLog);
+    // Its processes: its cgroups' members, or else its process group.
+    this.priority = new InstancePriority({
+      chrt: this.caps.sched.chrt,
+      processes: () => {
+        const pid = this.pid;
+        if (pid === null || this.exit !== null) return null;
+        const pids = this.cg?.pids() ?? [];
+        return pids.length > 0 ? pids : processGroupPids(pid);
+      },
+    });
   }
 
   get state(): InstanceState {
@@ -174,7 +172,7 @@ export class Instance {
 
   /** Output printed so far (start-up included), bounded. */
   get recentLogs(): string {
-    return this.allLog.text();
+    return this.output.recent;
   }
 
   /** Spawns the runtime; resolves when it first asks for an event, rejects with an InitError otherwise. */
@@ -207,8 +205,7 @@ export class Instance {
     }
     this._state = 'busy';
     const api = this.api;
-    this.invLog.take();
-    this.capturing = true;
+    this.output.begin();
     // The last invocation's measurement ends where this one's begins; a pending park is off. Parked
     // since then: thaw now (the event waits in the socket meanwhile). A preemption that froze it
     // before it started keeps it frozen until resumed.
@@ -268,80 +265,12 @@ export class Instance {
   }
 
   /**
-   * Scheduling class of every thread of the instance via `chrt -a -p`: `idle` (SCHED_IDLE, the
-   * cheapest class), `fifo` (SCHED_FIFO at `prio`, strict mode) or `normal` (SCHED_OTHER).
-   * Best-effort: says what failed rather than throwing.
+   * Kernel scheduling priority of every process of the instance (see priority.ts): `idle`
+   * (SCHED_IDLE), `fifo` (SCHED_FIFO at `prio`), `normal` (SCHED_OTHER) or `nice` (nice value
+   * `prio` on every thread). Best-effort: says what failed rather than throwing.
    */
-  async setPriority(kind: PriorityKind, prio = 1): Promise<{ ok: boolean; detail: string }> {
-    // Already so: skip the chrt processes (a warm instance keeps its policy between invocations).
-    const want = `${kind}/${prio}`;
-    if (this.priority === want) return { ok: true, detail: 'unchanged' };
-    const result = await this.applyPriority(kind, prio);
-    this.priority = result.ok ? want : null;
-    return result;
-  }
-
-  /** Scheduling policy last set on every process of the instance (`kind/prio`), or null. */
-  private priority: string | null = null;
-
-  private async applyPriority(kind: PriorityKind, prio: number): Promise<{ ok: boolean; detail: string }> {
-    if (kind === 'nice') return this.applyNice(prio);
-    const chrt = this.caps.sched.chrt;
-    if (chrt === null) return { ok: false, detail: 'chrt not found' };
-    const pid = this.pid;
-    if (pid === null || this.exit !== null) return { ok: false, detail: 'the instance has no running process' };
-    const targets = this.processes(pid);
-    const policy = kind === 'idle' ? ['--idle', '-a', '-p', '0'] : kind === 'fifo' ? ['--fifo', '-a', '-p', String(prio)] : ['--other', '-a', '-p', '0'];
-    const failures: string[] = [];
-    await Promise.all(
-      targets.map(
-        (p) =>
-          new Promise<void>((resolve) => {
-            execFile(chrt, [...policy, String(p)], { timeout: 2000 }, (err, _out, stderr) => {
-              if (err) failures.push(`${p}: ${stderr.trim() || err.message}`);
-              resolve();
-            });
-          }),
-      ),
-    );
-    const what = kind === 'idle' ? 'SCHED_IDLE' : kind === 'fifo' ? `SCHED_FIFO ${prio}` : 'SCHED_OTHER';
-    return failures.length === 0
-      ? { ok: true, detail: `${what} on ${targets.length} process(es)` }
-      : { ok: false, detail: `${what} failed on ${failures.length}/${targets.length}: ${failures.join('; ')}` };
-  }
-
-  /** Every process of the instance: its cgroup's members, or else its process group. */
-  private processes(pid: number): number[] {
-    const pids = this.cg?.pids() ?? [];
-    return pids.length > 0 ? pids : processGroupPids(pid);
-  }
-
-  /** Nice value of every thread of every process of the instance (setpriority is per thread on Linux). */
-  private applyNice(nice: number): { ok: boolean; detail: string } {
-    const pid = this.pid;
-    if (pid === null || this.exit !== null) return { ok: false, detail: 'the instance has no running process' };
-    const targets = this.processes(pid);
-    let threads = 0;
-    const failures: string[] = [];
-    for (const p of targets) {
-      let tids: number[];
-      try {
-        tids = readdirSync(`/proc/${p}/task`).map(Number);
-      } catch {
-        tids = [p];
-      }
-      for (const t of tids) {
-        try {
-          setPriority(t, nice);
-          threads++;
-        } catch (e) {
-          failures.push(`${t}: ${(e as Error).message}`);
-        }
-      }
-    }
-    return failures.length === 0
-      ? { ok: true, detail: `nice ${nice} on ${threads} thread(s)` }
-      : { ok: false, detail: `nice ${nice} failed on ${failures.length} thread(s): ${failures.slice(0, 3).join('; ')}` };
+  setPriority(kind: PriorityKind, prio = 1): Promise<PriorityResult> {
+    return this.priority.set(kind, prio);
   }
 
   /** Cumulative CPU time of the instance so far (ms). */
@@ -412,7 +341,7 @@ export class Instance {
     const { src, interp } = runtimeFor(fn, this.caps, this.opts.runtimesDir ?? findRuntimesDir());
     const helper = this.sandboxed ? this.caps.sandbox.helper : null;
     prepareBase(this.baseDir);
-    if (helper !== null) this.ownUid = uidPool(this.caps, this.baseDir).acquire();
+    if (helper !== null) this.ownUid = instanceUidPool(this.baseDir, this.caps.uidRange).acquire();
     const owner = this.runAs();
     const wd = prepareWorkDir(this.baseDir, this.id, fn.codeDir, src, owner, helper !== null);
     this.wd = wd;
@@ -434,17 +363,10 @@ export class Instance {
       ...(helper !== null ? { sandbox: { helper, scratch: wd.tmp } } : {}),
     });
     this.child = child;
-    const onLog = this.opts.onLog;
-    const out = (b: Buffer): void => {
-      this.outputSeq++;
-      this.allLog.push(b);
-      if (this.capturing) this.invLog.push(b);
-      onLog?.(b);
-    };
-    child.stdout?.on('data', out);
-    child.stderr?.on('data', out);
+    child.stdout?.on('data', this.output.push);
+    child.stderr?.on('data', this.output.push);
     child.once('error', (e) => {
-      this.allLog.push(Buffer.from(`${e.message}\n`));
+      this.output.note(e.message);
       this.onExit({ code: null, signal: null });
     });
     child.once('exit', (code, signal) => this.onExit({ code, signal }));
@@ -498,10 +420,8 @@ export class Instance {
     this.open = null;
     o.timer.cancel();
     o.meter.answered();
-    void this.drained().then(() => {
-      this.capturing = false;
-      const omitted = this.invLog.omitted;
-      const logs = this.invLog.take();
+    void this.output.drained().then(() => {
+      const { logs, omitted } = this.output.end();
       const tail: Tail = { o, make, logs, omitted };
       this.tail = tail;
       if (this._state === 'busy') this._state = this.exit === null && !this.killing ? 'idle' : 'dead';
@@ -550,18 +470,6 @@ export class Instance {
   }
 
   /**
-   * Resolves once a whole turn of the event loop has passed without output from the instance: what
-   * it wrote to its pipes before it was frozen (or exited) has then been read. Bounded by 50 turns.
-   */
-  private async drained(): Promise<void> {
-    for (let i = 0; i < 50; i++) {
-      const seen = this.outputSeq;
-      await new Promise<void>((r) => setImmediate(r));
-      if (this.outputSeq === seen) return;
-    }
-  }
-
-  /**
    * Freezes the instance between invocations (where there is a freezer cgroup). Already frozen by a
    * preemption that raced its end: it simply stays frozen, now parked.
    */
@@ -605,7 +513,7 @@ export class Instance {
     this.init = null;
     this._state = 'dead';
     const ms = performance.now() - init.t0;
-    void this.kill().then(() => init.fail(new InitError(error, this.allLog.text(), ms)));
+    void this.kill().then(() => init.fail(new InitError(error, this.output.recent, ms)));
   }
 
   private onExit(e: ExitInfo): void {
@@ -665,6 +573,6 @@ export class Instance {
     }
     // The uid goes back only when nothing of this instance can still run as it.
     const uid = this.ownUid;
-    if (uid !== null && (groupsGone || !uidInUse(uid))) uidPool(this.caps, this.baseDir).release(uid);
+    if (uid !== null && (groupsGone || !uidInUse(uid))) instanceUidPool(this.baseDir, this.caps.uidRange).release(uid);
   }
 }

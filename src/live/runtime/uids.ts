@@ -163,3 +163,13 @@ export class UidPool {
     return true;
   }
 }
+
+/** One pool per instances directory (claims in `<dir>/.uids`), shared by every instance of this process. */
+const pools = new Map<string, UidPool>();
+
+/** The pool of the instances under `instancesDir` (made with `range` the first time it is asked for). */
+export function instanceUidPool(instancesDir: string, range: UidRange): UidPool {
+  let p = pools.get(instancesDir);
+  if (p === undefined) pools.set(instancesDir, (p = new UidPool(join(instancesDir, '.uids'), range)));
+  return p;
+}

@@ -5,6 +5,7 @@
 // resource use to the cost history that admission estimates from.
 
 import type Database from 'better-sqlite3';
+import { costOf } from '../../core/classes.ts';
 import type { CostHistory } from './cost-history.ts';
 import type { ExecutionLog } from './log-text.ts';
 import type { LogRepo } from './logs.ts';
@@ -24,7 +25,7 @@ export interface BillingInput {
   readonly cls: string;
   readonly cpuMs: number;
   readonly memGBs: number;
-  /** µ¢ per CPU-second of `cls`. */
+  /** µ¢ per CPU-second of `cls` (with `memoryPrice`: the core's `ratesFor`, core/classes.ts). */
   readonly price: number;
   /** µ¢ per GB-second of memory. */
   readonly memoryPrice: number;
@@ -61,11 +62,6 @@ export interface TenantUsage extends Usage {
 
 export interface MonthUsage extends Usage {
   readonly month: string;
-}
-
-/** µ¢ for one execution: CPU-seconds × class price + GB-seconds × memory price. */
-export function costMicroCents(cpuMs: number, memGBs: number, price: number, memoryPrice: number): number {
-  return (cpuMs / 1000) * price + memGBs * memoryPrice;
 }
 
 interface UsageRow {
@@ -109,7 +105,8 @@ export class BillingRepo {
       ...input,
       at,
       month: monthOf(at),
-      costMicroCents: costMicroCents(input.cpuMs, input.memGBs, input.price, input.memoryPrice),
+      // The core's charge (core/classes.ts), at the rates the record carries.
+      costMicroCents: costOf(input.cpuMs, input.memGBs, input.price, input.memoryPrice).total,
     };
     this.#db.transaction(() => {
       this.#q(

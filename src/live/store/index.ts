@@ -13,6 +13,6 @@ export { monthOf } from './sql.ts';
 export type { Tenant, NewTenant, TenantPatch, Credential, IssuedCredential, Grant, OverBudgetAction, Clock } from './tenants.ts';
 export type { FunctionRecord, FunctionConfig, FunctionPatch, StagedCode } from './functions.ts';
 export type { Invocation, InvocationStatus, NewInvocation, Finish } from './invocations.ts';
-export { costMicroCents, type BillingInput, type BillingRecord, type Usage, type FunctionUsage, type ClassUsage, type TenantUsage, type MonthUsage } from './billing.ts';
+export type { BillingInput, BillingRecord, Usage, FunctionUsage, ClassUsage, TenantUsage, MonthUsage } from './billing.ts';
 export { LogRepo, DEFAULT_LOG_RETENTION, type LogEntry, type LogQuery, type LogRetention, type BilledExecution } from './logs.ts';
 export { executionLog, keepEnds, lastBytes, LOG_TEXT_MAX_BYTES, type ExecutionLog, type ExecutionRef } from './log-text.ts';

@@ -15,7 +15,6 @@
 // readers at once (a floor) and are deleted `SWEEP_ROWS` at a time in the background.
 
 import type Database from 'better-sqlite3';
-import type { BillingRecord } from './billing.ts';
 import { keepEnds, LOG_TEXT_MAX_BYTES, type ExecutionLog } from './log-text.ts';
 import { statementCache, type Prepare } from './sql.ts';
 
@@ -74,8 +73,23 @@ export interface LogQuery {
   readonly after?: number;
 }
 
-/** What the billing record of the execution says. */
-export type BilledExecution = Pick<BillingRecord, 'tenant' | 'function' | 'cls' | 'cpuMs' | 'costMicroCents' | 'at'>;
+/**
+ * What the billing record of the execution says, as far as its log entry needs it. Declared here,
+ * not picked from `BillingRecord`: billing hands entries to the logs (`billing.record(input, log)`),
+ * so billing.ts imports this module and this one imports nothing of billing's; a `BillingRecord`
+ * is one of these.
+ */
+export interface BilledExecution {
+  /** Owner of the function (who pays). */
+  readonly tenant: string;
+  readonly function: string;
+  /** Class charged. */
+  readonly cls: string;
+  readonly cpuMs: number;
+  readonly costMicroCents: number;
+  /** When the execution was billed (ms since the epoch). */
+  readonly at: number;
+}
 
 export interface LogRepoOptions {
   readonly retention?: Partial<LogRetention>;
