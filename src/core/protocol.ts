@@ -245,7 +245,16 @@ export function checkMessage(x: unknown): { ok: true; msg: Message } | { ok: fal
     case 'idle-update': missing = need('freeMB', 'jobs'); break;
     case 'idle-leave': break;
     case 'swapped': missing = need('job', 'mb'); break;
-    default: missing = need('job');
+    case 'block':
+    case 'unblock':
+    case 'started':
+    case 'preempted':
+    case 'answered':
+    case 'done': missing = need('job'); break;
+    default: {
+      const never: never = kind;
+      return { ok: false, error: `unknown message kind ${String(never)}` };
+    }
   }
   if (missing !== undefined) return { ok: false, error: `${kind}: ${missing} must be a number` };
   return { ok: true, msg: { ...o, from, to } as unknown as Message };
@@ -267,6 +276,11 @@ export function formatDecisionLine(who: Address, d: { readonly kind: string }): 
     line += ` ${k}=${formatField(v)}`;
   }
   return line;
+}
+
+/** A time in a decision log: to the nanosecond, so drivers that add times in a different order print the same. */
+export function formatTime(t: number): string {
+  return formatField(t);
 }
 
 function formatField(v: unknown): string {

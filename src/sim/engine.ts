@@ -10,12 +10,13 @@
 // delivered before time moves on. A core object's batch of messages sent when the mailbox is empty
 // is delivered at once, in order, which is what the mailbox would do next (their answers queue).
 
-import type { Millis, Mutable } from '../core/types.ts';
+import type { Mutable } from '../core/types.ts';
 import { unreachable } from '../core/types.ts';
 import { Rng } from '../core/rng.ts';
 import { maxPrice } from '../core/classes.ts';
 import { policyPreset } from '../core/presets.ts';
-import { formatDecisionLine, gatewayAddress, shardAddress, type ArriveMsg, type ShardMessage } from '../core/protocol.ts';
+import { ShardPicker } from '../core/intake.ts';
+import { formatDecisionLine, formatTime, gatewayAddress, shardAddress, type ArriveMsg, type ShardMessage } from '../core/protocol.ts';
 import { Shard, type ShardDecision, type ShardInput } from '../core/shard/shard.ts';
 import { Machine, MachineWorkspace } from '../core/machine/machine.ts';
 import { Edf, edfDeadline, type EdfDecision } from '../core/baselines/edf.ts';
@@ -63,7 +64,7 @@ export class Simulation {
   private readonly log: ((line: string) => void) | undefined;
   private now = 0;
   private events = 0;
-  private rr = 0;
+  private readonly picker: ShardPicker | undefined;
   private sampleIndex = 0;
   private readonly sampleEvery: number;
 
@@ -83,12 +84,14 @@ export class Simulation {
       this.edf = new Edf({ cores: cluster.machines * cluster.cores });
       this.hw = new Hardware(this.table, 1, cluster.machines * cluster.cores, Infinity, false);
       this.machines = undefined;
+      this.picker = undefined;
     } else {
       this.edf = undefined;
       // Machines are stepped one at a time and their decisions carried out before the next step:
       // they can share one workspace (see MachineConfig.workspace), which also holds their poll answers.
       const workspace = new MachineWorkspace(this.reuseObjects);
       const preset = policyPreset(policy.kind, { selection: policy.selection, idleList: policy.idleList ?? cluster.idleList });
+      this.picker = new ShardPicker(cluster.shards, 'round-robin');
       for (let i = 0; i < cluster.shards; i++) {
         const s = new Shard({
           id: i, prices, selection: preset.selection, machines: cluster.machines, k: cluster.k, useIdleList: preset.idleList,
@@ -236,13 +239,12 @@ export class Simulation {
       this.reschedule(0);
       return;
     }
-    const shard = this.rr;
-    this.rr = this.rr + 1 === this.shards.length ? 0 : this.rr + 1;
+    const shard = (this.picker as ShardPicker).pick(job.fn);
     // The gateway's message to the shard, delivered as the mailbox would (it is empty between events).
     const msg = this.arrival;
-    msg.to = shardAddress(shard);
+    msg.to = (this.shards[shard] as Shard).address;
     msg.job = job;
-    if (this.log) this.log(`t=${this.now} ${formatDecisionLine(msg.from, msg)} cls=${job.cls}`);
+    if (this.log) this.log(`t=${formatTime(this.now)} ${formatDecisionLine(msg.from, msg)} cls=${job.cls}`);
     if (this.bus.instant) this.stepShard(shard, msg);
     else this.bus.send(msg);
   }
@@ -253,10 +255,11 @@ export class Simulation {
     s.step(this.now, msg);
     const ds = s.ready();
     if (ds.length > 0) {
+      // The whole step's decisions are logged before any is delivered, as a live driver logs them.
+      if (this.log) for (const d of ds) this.log(`t=${formatTime(this.now)} ${formatDecisionLine(s.address, d)}`);
       const direct = this.batchStarts();
       for (let i = 0; i < ds.length; i++) {
         const d = ds[i] as ShardDecision;
-        if (this.log) this.log(`t=${this.now} ${formatDecisionLine(s.address, d)}`);
         if (direct) (this.machines as SimMachines).deliver(d);
         else this.bus.send(d);
       }

@@ -6,7 +6,7 @@
 
 import type { Millis, Mutable } from '../core/types.ts';
 import { unreachable } from '../core/types.ts';
-import { formatDecisionLine, type MachineMessage, type Message, type PollAnswerMsg } from '../core/protocol.ts';
+import { formatDecisionLine, formatTime, type MachineMessage, type Message, type PollAnswerMsg } from '../core/protocol.ts';
 import type { Machine, MachineDecision, MachineInput } from '../core/machine/machine.ts';
 import type { EventQueue } from './event-queue.ts';
 import { type Hardware, ID, type JobTable, MEM_INIT, MEM_NOW, MEM_TOTAL, type SimJob } from './hardware.ts';
@@ -47,7 +47,10 @@ export class SimMachines {
 
   /** Every machine reads its memory once at the start (dispatchers with room poll the shards). */
   start(): void {
+    // Each machine starts on its own: what one sends is delivered after all have started.
+    this.hooks.batch();
     for (let i = 0; i < this.machines.length; i++) this.step(i, { kind: 'memory', usedMB: 0 }, false);
+    this.hooks.batchEnd();
   }
 
   counters(): Record<string, number> {
@@ -76,7 +79,7 @@ export class SimMachines {
         const mc = this.machines[m] as Machine;
         mc.step(this.hooks.now(), msg);
         const answer = mc.ready()[0] as PollAnswerMsg;
-        if (this.hooks.log) this.hooks.log(`t=${this.hooks.now()} ${formatDecisionLine(mc.address, answer)}`);
+        if (this.hooks.log) this.hooks.log(`t=${formatTime(this.hooks.now())} ${formatDecisionLine(mc.address, answer)}`);
         mc.advance();
         this.bus.sendOwned(answer);
         break;
@@ -140,9 +143,9 @@ export class SimMachines {
     const h = this.hw;
     const direct = this.hooks.batch();
     const log = this.hooks.log;
+    if (log) for (const d of ds) log(`t=${formatTime(this.hooks.now())} ${formatDecisionLine(mc.address, d)}`);
     for (let i = 0; i < ds.length; i++) {
       const d = ds[i] as MachineDecision;
-      if (log) log(`t=${this.hooks.now()} ${formatDecisionLine(mc.address, d)}`);
       switch (d.kind) {
         case 'run':
           h.dispatch(m, (d.job as SimJob).k);
@@ -167,7 +170,7 @@ export class SimMachines {
         case 'idle-join':
         case 'idle-update':
         case 'idle-leave':
-          if (direct) this.bus.deliverNow(d as Message);
+          if (direct) this.bus.deliverNow(d);
           else this.bus.send(d);
           break;
         default:
@@ -181,10 +184,7 @@ export class SimMachines {
   /** The machine's last memory reading is stale and outside the band it must hear about. */
   private staleMemory(m: number): boolean {
     if (!this.hooks.trackMemory) return false;
-    const used = this.hw.used(m);
-    const mc = this.machines[m] as Machine;
-    const band = mc.memoryBand();
-    return (used > band.high - 1e-6 || used < band.low) && Math.abs(mc.usedMB - used) > 1e-6;
+    return (this.machines[m] as Machine).needsReading(this.hw.used(m));
   }
 
   /** `renew`: the machine was just woken (its entry is due now) and goes behind others due at the same time. */

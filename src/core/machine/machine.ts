@@ -219,6 +219,16 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     return this.index ? this.index.get(job) : (this.rq.findRunning(job) ?? this.rq.findWaiting(job) ?? this.rq.findBlocked(job));
   }
 
+  /**
+   * Must the driver send a `memory` reading, now that it measures `usedMB`? When the machine's view
+   * is stale and the measure is outside `memoryBand()`.
+   */
+  needsReading(usedMB: number): boolean {
+    if (!this.managed) return false;
+    const band = this.memoryBand();
+    return (usedMB > band.high - 1e-6 || usedMB < band.low) && Math.abs(this.used - usedMB) > 1e-6;
+  }
+
   /** Used memory (MB) outside of which the driver must send a `memory` reading. */
   memoryBand(): { low: number; high: number } {
     const cap = this.cfg.memoryMB;

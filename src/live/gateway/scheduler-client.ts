@@ -6,8 +6,9 @@
 // messages told it.
 
 import type { Bus } from '../../core/bus.ts';
-import { formatAddress, formatDecisionLine, gatewayAddress, machineAddress, shardAddress, type Address, type GatewayMessage, type Message } from '../../core/protocol.ts';
+import { formatAddress, formatDecisionLine, formatTime, gatewayAddress, machineAddress, shardAddress, type Address, type GatewayMessage, type Message } from '../../core/protocol.ts';
 import type { Job } from '../../core/types.ts';
+import { ShardPicker, type ShardChoice } from '../../core/intake.ts';
 import type { InvokeOutcome, InvokeRequest } from '../types.ts';
 import { answerOf, invocationCargo, outcomeOf } from '../cargo.ts';
 import type { Clock } from '../transport/clock.ts';
@@ -16,6 +17,8 @@ export interface SchedulerClientOptions {
   /** This gateway's number (job ids are unique across gateways: the number is in their high bits). */
   readonly id: number;
   readonly shards: number;
+  /** Which shard queues a job (default `by-function`: the same shard from every gateway). */
+  readonly shardChoice?: ShardChoice;
   /** A job's `done` not heard this long after its function's timeout is given up as lost (ms). */
   readonly graceMs?: number;
   /** Each arrival as a line (the conformance suite's decision log). */
@@ -40,8 +43,10 @@ export class SchedulerClient {
   private seq = 1;
   private readonly base: number;
   private readonly unlisten: () => void;
+  private readonly picker: ShardPicker;
 
   constructor(private readonly bus: Bus, private readonly clock: Clock, private readonly opts: SchedulerClientOptions) {
+    this.picker = new ShardPicker(opts.shards, opts.shardChoice ?? 'by-function');
     if (!Number.isInteger(opts.id) || opts.id < 0 || opts.id >= 2 ** 20) throw new RangeError(`gateway id must be 0 to 2^20 - 1, got ${opts.id}`);
     this.address = gatewayAddress(opts.id);
     this.base = opts.id * 2 ** 32;
@@ -51,11 +56,6 @@ export class SchedulerClient {
   /** Jobs sent and not yet done. */
   get inFlight(): number {
     return this.pending.size;
-  }
-
-  /** The shard that queues invocations of function `fn`: the same for every gateway. */
-  shardFor(fn: number): number {
-    return fn % this.opts.shards;
   }
 
   /** Sends the invocation into the system as job `fn`'s; resolves with its outcome. */
@@ -71,8 +71,8 @@ export class SchedulerClient {
       });
       this.pending.set(id, { req, resolve, reject, cancel, machine: -1, calls: 0 });
       this.byRequest.set(req.requestId, id);
-      const msg: Message = { kind: 'arrive', from: this.address, to: shardAddress(this.shardFor(fn)), job, cargo: invocationCargo(this.opts.id, req) };
-      this.opts.log?.(`t=${now} ${formatDecisionLine(this.address, msg)} cls=${job.cls}`);
+      const msg: Message = { kind: 'arrive', from: this.address, to: shardAddress(this.picker.pick(fn)), job, cargo: invocationCargo(this.opts.id, req) };
+      this.opts.log?.(`t=${formatTime(now)} ${formatDecisionLine(this.address, msg)} cls=${job.cls}`);
       this.bus.send(msg);
     });
   }

@@ -5,7 +5,7 @@
 
 import type { Millis } from '../../core/types.ts';
 import type { Bus } from '../../core/bus.ts';
-import { formatDecisionLine, type ShardMessage } from '../../core/protocol.ts';
+import { formatDecisionLine, formatTime, type ShardMessage } from '../../core/protocol.ts';
 import type { Shard, ShardInput } from '../../core/shard/shard.ts';
 import type { Clock } from '../transport/clock.ts';
 import { StepLoop } from '../transport/step-loop.ts';
@@ -35,7 +35,7 @@ export class ShardHost {
     s.step(now, input);
     // The Bus copies what it sends: the shard may reuse its decision objects after advance().
     for (const d of s.ready()) {
-      this.log?.(`t=${now} ${formatDecisionLine(s.address, d)}`);
+      this.log?.(`t=${formatTime(now)} ${formatDecisionLine(s.address, d)}`);
       this.bus.send(d);
     }
     s.advance();

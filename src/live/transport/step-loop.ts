@@ -19,6 +19,8 @@ export class StepLoop<I> {
     private readonly stepOne: (now: Millis, input: I) => void,
     private readonly deadline: () => Millis,
     private readonly tick: I,
+    /** Called when the inbox is empty, before the loop ends: it may push a last input (e.g. a fresh reading). */
+    private readonly idle?: () => I | undefined,
   ) {}
 
   /** Adds an input; runs the loop now unless it is running (then it is stepped in turn). */
@@ -27,7 +29,7 @@ export class StepLoop<I> {
     if (this.running) return;
     this.running = true;
     try {
-      for (let x = this.inbox.shift(); x !== undefined; x = this.inbox.shift()) this.stepOne(this.clock.now(), x);
+      for (let x = this.inbox.shift() ?? this.idle?.(); x !== undefined; x = this.inbox.shift() ?? this.idle?.()) this.stepOne(this.clock.now(), x);
     } finally {
       this.running = false;
     }

@@ -8,7 +8,7 @@
 import type { Job, Millis } from '../../core/types.ts';
 import { unreachable } from '../../core/types.ts';
 import type { Bus } from '../../core/bus.ts';
-import { formatDecisionLine, gatewayAddress, type Cargo, type MachineMessage, type Message } from '../../core/protocol.ts';
+import { formatDecisionLine, formatTime, gatewayAddress, type Cargo, type MachineMessage, type Message } from '../../core/protocol.ts';
 import type { Machine, MachineDecision, MachineInput } from '../../core/machine/machine.ts';
 import type { InvokeOutcome, InvokeRequest } from '../types.ts';
 import { answerCargo, outcomeCargo, requestOf } from '../cargo.ts';
@@ -23,6 +23,22 @@ export interface Executor {
   pause(requestId: string): void;
   /** Let a paused invocation continue. */
   resume(requestId: string): void;
+  /** Class-based swapping: move a frozen invocation's memory out to swap, and back before it runs. */
+  swapOut?(requestId: string): void;
+  swapIn?(requestId: string): void;
+}
+
+/**
+ * The worker's view of memory, where it manages memory (the machine's `memoryMB` is finite): how
+ * big a job is when placed, when stopped and when done, and what the whole machine uses now.
+ */
+export interface MemoryProbe {
+  /** A job was placed here: its resident memory now (MB). */
+  placed(req: InvokeRequest): number;
+  /** A placed job's resident memory now (MB). */
+  resident(requestId: string): number;
+  /** Resident memory of the machine's jobs now (MB). */
+  used(): number;
 }
 
 interface Entry {
@@ -48,9 +64,21 @@ export class MachineDriver {
     clock: Clock,
     /** Each decision as a line (the conformance suite's decision log). */
     private readonly log?: (line: string) => void,
+    private readonly memory?: MemoryProbe,
   ) {
-    this.loop = new StepLoop<MachineInput>(clock, (now, input) => this.stepOne(now, input), () => machine.nextDeadline(), { kind: 'tick' });
+    // Once what carrying out decisions taught it is stepped (a stopped job's size), the worker reads
+    // its memory: a stale view outside the machine's band is refreshed.
+    const reading = memory === undefined ? undefined : (): MachineInput | undefined => {
+      const used = memory.used();
+      return machine.needsReading(used) ? { kind: 'memory', usedMB: used } : undefined;
+    };
+    this.loop = new StepLoop<MachineInput>(clock, (now, input) => this.stepOne(now, input), () => machine.nextDeadline(), { kind: 'tick' }, reading);
     this.unlisten = bus.listen(machine.address, (m) => this.receive(m as MachineMessage));
+  }
+
+  /** The worker reads its memory once when it starts (a dispatcher with room asks the shards for an idle list to join). */
+  start(): void {
+    this.loop.push({ kind: 'memory', usedMB: this.memory?.used() ?? 0 });
   }
 
   close(): void {
@@ -65,7 +93,7 @@ export class MachineDriver {
         const { gateway, req } = requestOf(m.cargo, m.job.cls);
         const job: Job = { id: m.job.id, cls: m.job.cls, arrival: m.job.arrival, fn: m.job.fn };
         this.entries.set(job.id, { job, req, gateway, started: false, paused: false, blocked: false, gone: false });
-        this.loop.push({ kind: 'arrive', job, memMB: 0 });
+        this.loop.push({ kind: 'arrive', job, memMB: this.memory?.placed(req) ?? 0 });
         break;
       }
       case 'block':
@@ -93,7 +121,7 @@ export class MachineDriver {
     const ds = mc.ready().slice();
     mc.advance();
     for (const d of ds) {
-      this.log?.(`t=${now} ${formatDecisionLine(mc.address, d)}`);
+      this.log?.(`t=${formatTime(now)} ${formatDecisionLine(mc.address, d)}`);
       this.apply(d);
     }
   }
@@ -128,13 +156,18 @@ export class MachineDriver {
         e.paused = true;
         this.exec.pause(e.req.requestId);
         this.tell(e, { kind: 'preempted', job: e.job.id });
-        this.loop.push({ kind: 'stopped', job: d.job.id, memMB: 0 });
+        this.loop.push({ kind: 'stopped', job: d.job.id, memMB: this.memory?.resident(e.req.requestId) ?? 0 });
         break;
       }
       case 'swap-out':
-      case 'swap-in':
-        // One machine with its memory unmanaged: the core decides no swapping yet (issue 14).
+      case 'swap-in': {
+        const e = this.entries.get(d.job.id);
+        if (!e) return;
+        if (d.kind === 'swap-out') this.exec.swapOut?.(e.req.requestId);
+        else this.exec.swapIn?.(e.req.requestId);
+        this.bus.send({ kind: 'swapped', from: this.machine.address, to: gatewayAddress(e.gateway), job: e.job.id, dir: d.kind === 'swap-out' ? 'out' : 'in', mb: d.mb });
         break;
+      }
       case 'poll-answer':
       case 'idle-poll':
       case 'idle-join':
@@ -149,14 +182,14 @@ export class MachineDriver {
 
   /** A message about job `e` to the gateway that sent it. */
   private tell(e: Entry, m: { kind: 'started' | 'preempted'; job: number } | { kind: 'answered' | 'done'; job: number; result: Cargo }): void {
-    this.bus.send({ ...m, from: this.machine.address, to: gatewayAddress(e.gateway) } as Message);
+    this.bus.send({ ...m, from: this.machine.address, to: gatewayAddress(e.gateway) });
   }
 
   /** The job has left the machine scheduler (once: at the answer, or at the outcome when there was none). */
   private leave(e: Entry): void {
     if (e.gone) return;
     e.gone = true;
-    this.loop.push({ kind: 'complete', job: e.job.id, memMB: 0 });
+    this.loop.push({ kind: 'complete', job: e.job.id, memMB: this.memory?.resident(e.req.requestId) ?? 0 });
   }
 
   private finish(e: Entry, o: InvokeOutcome | undefined, err?: unknown): void {
