@@ -6,7 +6,7 @@
 
 import type { Millis, Mutable } from '../core/types.ts';
 import { unreachable } from '../core/types.ts';
-import { formatDecisionLine, formatTime, type MachineMessage, type Message, type PollAnswerMsg } from '../core/protocol.ts';
+import { formatDecisionLine, formatTime, type MachineMessage, type PollAnswerMsg } from '../core/protocol.ts';
 import type { Machine, MachineDecision, MachineInput } from '../core/machine/machine.ts';
 import type { EventQueue } from './event-queue.ts';
 import { type Hardware, ID, type JobTable, MEM_INIT, MEM_NOW, MEM_TOTAL, type SimJob } from './hardware.ts';

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { Machine, type MachineDecision, type MachineInput } from './machine.ts';
 import type { MachinePolicy } from './run-queue.ts';
 import { Rng } from '../rng.ts';
+import { machineAddress, shardAddress } from '../protocol.ts';
 import { execute, machineTarget, type ExecJob, type ExecResult } from '../testkit/executor.ts';
 import { classInversions, fcfsViolations, idleWhileWaiting, lostOrMiscounted } from '../testkit/invariants.ts';
 import { machineConfig } from '../testkit/fixtures.ts';
@@ -172,7 +173,8 @@ describe('Machine (priority) swapping on random arrivals and completions', () =>
                 expect(swapped.delete(d.job.id)).toBe(true);
                 expect(ds[i + 1]).toEqual({ kind: 'run', job: d.job });
                 break;
-              case 'poll-shards':
+              case 'poll-answer':
+              case 'idle-poll':
               case 'idle-join':
               case 'idle-update':
               case 'idle-leave':
@@ -214,15 +216,21 @@ describe('Machine (priority) swapping on random arrivals and completions', () =>
 });
 
 describe('Machine (priority) with jobs blocking on calls, on random scripts', () => {
-  type Op = { k: 'arrive'; cls: number } | { k: 'block'; pick: number } | { k: 'unblock'; pick: number } | { k: 'complete'; pick: number };
+  type Op =
+    | { k: 'arrive'; cls: number }
+    | { k: 'block'; pick: number }
+    | { k: 'unblock'; pick: number }
+    | { k: 'complete'; pick: number }
+    | { k: 'poll'; shard: number; poll: number };
   const opArb: fc.Arbitrary<Op> = fc.oneof(
     fc.record({ k: fc.constant('arrive' as const), cls: fc.integer({ min: 0, max: 3 }) }),
     fc.record({ k: fc.constant('block' as const), pick: fc.nat(20) }),
     fc.record({ k: fc.constant('unblock' as const), pick: fc.nat(20) }),
     fc.record({ k: fc.constant('complete' as const), pick: fc.nat(20) }),
+    fc.record({ k: fc.constant('poll' as const), shard: fc.nat(3), poll: fc.nat(1000) }),
   );
 
-  it('keeps a job running, waiting or blocked, never idles a core a runnable job waits for, and never runs a lower class while a higher one waits', () => {
+  it('keeps a job running, waiting or blocked, never idles a core a runnable job waits for, never runs a lower class while a higher one waits, and answers a poll with its job count alone', () => {
     fc.assert(
       fc.property(coresArb, fc.array(opArb, { maxLength: 60 }), (cores, ops) => {
         const m = new Machine(machineConfig({ policy: 'priority', cores }), new Rng('prop-block'));
@@ -261,6 +269,12 @@ describe('Machine (priority) with jobs blocking on calls, on random scripts', ()
             if (id === undefined || !s) continue;
             s.is = 'waiting';
             apply({ kind: 'unblock', job: id });
+          } else if (op.k === 'poll') {
+            // A shard's poll: answered at once with the jobs on the machine (running, waiting or
+            // blocked), and nothing else is decided.
+            m.step(now++, { kind: 'poll', from: shardAddress(op.shard), to: machineAddress(0), poll: op.poll, job: 0 });
+            expect(m.ready()).toEqual([{ kind: 'poll-answer', from: machineAddress(0), to: shardAddress(op.shard), poll: op.poll, jobs: state.size }]);
+            m.advance();
           } else {
             const id = pickOf('running', op.pick) ?? pickOf('blocked', op.pick);
             if (id === undefined) continue;
@@ -281,6 +295,97 @@ describe('Machine (priority) with jobs blocking on calls, on random scripts', ()
         }
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('Machine with a dispatcher: shard polls change nothing, on random scripts', () => {
+  type Op =
+    | { k: 'arrive'; cls: number; mb: number }
+    | { k: 'complete'; pick: number }
+    | { k: 'memory'; used: number }
+    | { k: 'idle-answer'; which: number; stale: boolean; size: number }
+    | { k: 'tick' };
+  const opArb: fc.Arbitrary<Op> = fc.oneof(
+    fc.record({ k: fc.constant('arrive' as const), cls: fc.integer({ min: 0, max: 3 }), mb: fc.integer({ min: 0, max: 500 }) }),
+    fc.record({ k: fc.constant('complete' as const), pick: fc.nat(20) }),
+    fc.record({ k: fc.constant('memory' as const), used: fc.integer({ min: 0, max: 1500 }) }),
+    fc.record({ k: fc.constant('idle-answer' as const), which: fc.nat(3), stale: fc.boolean(), size: fc.nat(5) }),
+    fc.record({ k: fc.constant('tick' as const) }),
+  );
+
+  /**
+   * Runs the script on a machine with swapping and a dispatcher (with a poll timeout), a shard's poll
+   * before each op where `polls` says so; returns every decision but the poll answers, as text, and
+   * checks each poll answer against the machine's job count.
+   */
+  function run(ops: readonly Op[], polls: readonly boolean[]): string[] {
+    const m = new Machine(
+      machineConfig({
+        id: 3, cores: 2, memoryMB: 1000, swap: { enabled: true, targetFraction: 0.8 },
+        dispatcher: { shards: 4, k: 2, joinFreeMB: 600, leaveFreeMB: 200, updateDeltaMB: 100, pollTimeoutMs: 3 },
+      }),
+      new Rng('prop-poll'),
+    );
+    const lines: string[] = [];
+    const running: number[] = [];
+    const mem = new Map<number, number>();
+    // The dispatcher's last poll of the shards, for the shards' answers.
+    let idlePoll = { poll: 0, shards: [0] };
+    let next = 1;
+    const apply = (now: number, input: MachineInput): void => {
+      m.step(now, input);
+      for (const d of m.ready()) {
+        if (d.kind === 'idle-poll') idlePoll = d.poll === idlePoll.poll ? { poll: d.poll, shards: [...idlePoll.shards, d.to.id] } : { poll: d.poll, shards: [d.to.id] };
+        if (d.kind === 'run') running.push(d.job.id);
+        if (d.kind === 'preempt') running.splice(running.indexOf(d.job.id), 1);
+        lines.push(`t=${now} ${d.kind} ${JSON.stringify({ ...d, kind: undefined })}`);
+      }
+      m.advance();
+    };
+    ops.forEach((op, now) => {
+      if (polls[now] === true) {
+        const jobs = m.jobs;
+        m.step(now, { kind: 'poll', from: shardAddress(now % 4), to: machineAddress(3), poll: now, job: 0 });
+        expect(m.ready()).toEqual([{ kind: 'poll-answer', from: machineAddress(3), to: shardAddress(now % 4), poll: now, jobs }]);
+        m.advance();
+      }
+      switch (op.k) {
+        case 'arrive': {
+          const id = next++;
+          mem.set(id, op.mb);
+          apply(now, { kind: 'arrive', job: { id, cls: op.cls, arrival: now, fn: 0 }, memMB: op.mb });
+          break;
+        }
+        case 'complete': {
+          if (running.length === 0) break;
+          const id = running.splice(op.pick % running.length, 1)[0] as number;
+          apply(now, { kind: 'complete', job: id, memMB: mem.get(id) ?? 0 });
+          break;
+        }
+        case 'memory':
+          apply(now, { kind: 'memory', usedMB: op.used });
+          break;
+        case 'idle-answer': {
+          // An answer from one of the shards asked last (maybe a duplicate), or to the poll before.
+          const shard = idlePoll.shards[op.which % idlePoll.shards.length] as number;
+          apply(now, { kind: 'idle-answer', from: shardAddress(shard), to: machineAddress(3), poll: idlePoll.poll - (op.stale ? 1 : 0), size: op.size });
+          break;
+        }
+        case 'tick':
+          apply(now, { kind: 'tick' });
+          break;
+      }
+    });
+    return lines;
+  }
+
+  it('makes the same decisions with or without polls in between, and answers each with the jobs on the machine', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 40 }).chain((ops) => fc.tuple(fc.constant(ops), fc.array(fc.boolean(), { minLength: ops.length, maxLength: ops.length }))), ([ops, polls]) => {
+        expect(run(ops, polls)).toEqual(run(ops, []));
+      }),
+      { numRuns: 200 },
     );
   });
 });

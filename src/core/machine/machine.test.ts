@@ -1,12 +1,47 @@
 import { describe, expect, it } from 'vitest';
-import { Machine, type MachineConfig } from './machine.ts';
+import { Machine, type MachineConfig, type MachineDecision, type MachineInput } from './machine.ts';
+import type { DispatcherConfig } from './dispatcher.ts';
 import { Rng } from '../rng.ts';
-import { InvariantError } from '../types.ts';
+import { InvariantError, type Millis, type ShardId } from '../types.ts';
 import { runScript } from '../testkit/trace.ts';
 import { execute, machineTarget } from '../testkit/executor.ts';
 import { job, machineConfig } from '../testkit/fixtures.ts';
+import { formatDecisionLine, gatewayAddress, machineAddress, shardAddress, type IdlePollMsg, type PollAnswerMsg } from '../protocol.ts';
 
 const machine = (over: Partial<MachineConfig> = {}) => new Machine(machineConfig(over), new Rng(1).fork('machine/0'));
+
+/** A shard's poll of machine `m` (power-of-k), and a shard's answer to machine `m`'s idle-list poll. */
+const poll = (m: number, p: number, shard: ShardId = 0, jobId = 99): MachineInput => ({ kind: 'poll', from: shardAddress(shard), to: machineAddress(m), poll: p, job: jobId });
+const idleAnswer = (m: number, p: number, shard: ShardId, size: number): MachineInput => ({ kind: 'idle-answer', from: shardAddress(shard), to: machineAddress(m), poll: p, size });
+
+function take(m: Machine): MachineDecision[] {
+  const out = m.ready().slice();
+  m.advance();
+  return out;
+}
+
+/** The shards a machine's idle-list poll went to (its decisions are that poll's messages, and maybe others). */
+function idlePollOf(ds: readonly MachineDecision[]): { poll: number; shards: ShardId[] } {
+  const ps = ds.filter((d): d is IdlePollMsg => d.kind === 'idle-poll');
+  expect(ps.length).toBeGreaterThan(0);
+  expect(new Set(ps.map((d) => d.poll)).size).toBe(1);
+  return { poll: (ps[0] as IdlePollMsg).poll, shards: ps.map((d) => d.to.id) };
+}
+
+/** A story's trace: inputs as `< …`, decisions and messages as formatDecisionLine writes them. */
+class Story {
+  readonly lines: string[] = [];
+  constructor(private readonly m: Machine) {}
+
+  step(now: Millis, input: MachineInput, note = ''): MachineDecision[] {
+    const line = 'from' in input ? formatDecisionLine(input.from, input) : formatDecisionLine(this.m.address, input);
+    this.lines.push(`t=${now} < ${line}${note ? ` // ${note}` : ''}`);
+    this.m.step(now, input);
+    const out = take(this.m);
+    for (const d of out) this.lines.push(`t=${now} ${formatDecisionLine(this.m.address, d)}`);
+    return out;
+  }
+}
 
 describe('Machine under priority', () => {
   it('preempts the latest-arrived job of the lowest running class for a higher-class arrival', () => {
@@ -158,13 +193,20 @@ describe('Machine bookkeeping', () => {
     expect(() => machine({ cores: NaN })).toThrow(RangeError);
   });
 
-  it('never asks to be woken, and advance clears its decisions', () => {
+  it('never asks to be woken without a poll of the shards in flight, and advance clears its decisions', () => {
     const m = machine();
     m.step(0, { kind: 'arrive', job: job(1, 1), memMB: 0 });
     expect(m.nextDeadline()).toBe(Infinity);
     expect(m.ready()).toHaveLength(1);
     m.advance();
     expect(m.ready()).toEqual([]);
+  });
+
+  it('has an address, machine/<id>, that its messages come from', () => {
+    const m = machine({ id: 12 });
+    expect(m.address).toBe(machineAddress(12));
+    m.step(0, poll(12, 0));
+    expect(m.ready()[0]).toMatchObject({ from: machineAddress(12) });
   });
 
   it('gives an arrival the slot of a job that left, reset: nothing of the old job shows', () => {
@@ -209,45 +251,207 @@ describe('Machine bookkeeping', () => {
   });
 });
 
+const DISPATCHER: DispatcherConfig = { shards: 4, k: 2, joinFreeMB: 600, leaveFreeMB: 200, updateDeltaMB: 100 };
+const withDispatcher = (over: Partial<DispatcherConfig> = {}, id = 7) =>
+  new Machine(machineConfig({ id, memoryMB: 1000, dispatcher: { ...DISPATCHER, ...over } }), new Rng(1).fork(`machine/${id}`));
+
+describe('Machine answering a shard’s poll', () => {
+  it('answers at once, to the shard that asked, with the poll’s id and the jobs on it: running, waiting or blocked', () => {
+    const m = machine({ id: 3, cores: 1 });
+    m.step(0, poll(3, 0, 2, 11));
+    expect(take(m)).toEqual([{ kind: 'poll-answer', from: machineAddress(3), to: shardAddress(2), poll: 0, jobs: 0 } satisfies PollAnswerMsg]);
+    m.step(1, { kind: 'arrive', job: job(1, 1), memMB: 0 });
+    m.step(1, { kind: 'arrive', job: job(2, 1), memMB: 0 });
+    m.step(1, { kind: 'arrive', job: job(3, 1), memMB: 0 });
+    m.step(2, { kind: 'block', job: 1 });
+    take(m);
+    m.step(3, poll(3, 41, 5));
+    expect(take(m)).toEqual([{ kind: 'poll-answer', from: machineAddress(3), to: shardAddress(5), poll: 41, jobs: 3 }]);
+    m.step(4, { kind: 'complete', job: 2, memMB: 0 });
+    take(m);
+    m.step(5, poll(3, 42, 0));
+    expect(take(m)).toMatchObject([{ kind: 'poll-answer', poll: 42, jobs: 2 }]);
+  });
+
+  it('changes nothing else: no scheduling, no swapping, no idle-list message, no deadline', () => {
+    const m = new Machine(
+      machineConfig({ id: 2, memoryMB: 1000, swap: { enabled: true, targetFraction: 0.5 }, dispatcher: { ...DISPATCHER, pollTimeoutMs: 10 } }),
+      new Rng(1).fork('machine/2'),
+    );
+    m.step(0, { kind: 'arrive', job: job(1, 1), memMB: 500 });
+    m.step(0, { kind: 'arrive', job: job(2, 2), memMB: 200 });
+    m.step(0, { kind: 'memory', usedMB: 1200 }); // over capacity: job 2 is swapped out
+    expect(take(m).map((d) => d.kind)).toEqual(['run', 'swap-out']);
+    const state = () => [m.jobs, m.running, m.usedMB, m.idleShard, m.nextDeadline(), m.memoryBand(), { ...m.slot(1) }, { ...m.slot(2) }];
+    const before = state();
+    m.step(5, poll(2, 0, 1));
+    expect(take(m)).toEqual([{ kind: 'poll-answer', from: machineAddress(2), to: shardAddress(1), poll: 0, jobs: 2 }]);
+    expect(state()).toEqual(before);
+    // Memory frees: the dispatcher polls the shards, with a deadline at 16.
+    m.step(6, { kind: 'memory', usedMB: 100 });
+    const p = idlePollOf(take(m));
+    expect(m.nextDeadline()).toBe(16);
+    // A shard's poll past that deadline is no tick: the dispatcher's poll stays in flight, untouched.
+    m.step(30, poll(2, 1, 0));
+    expect(take(m)).toEqual([{ kind: 'poll-answer', from: machineAddress(2), to: shardAddress(0), poll: 1, jobs: 2 }]);
+    expect(m.nextDeadline()).toBe(16);
+    m.step(31, { kind: 'tick' });
+    expect(idlePollOf(take(m)).poll).toBe(p.poll + 1);
+  });
+
+  it('answers a poll without a dispatcher too, and answers each poll of many, duplicates included', () => {
+    const m = machine({ id: 0 });
+    for (const p of [0, 1, 1, 7]) m.step(0, poll(0, p, p % 2));
+    expect(take(m).map((d) => (d.kind === 'poll-answer' ? [d.poll, d.to.id, d.jobs] : d.kind))).toEqual([[0, 0, 0], [1, 1, 0], [1, 1, 0], [7, 1, 0]]);
+  });
+});
+
 describe('Machine with a dispatcher (story)', () => {
   it('joins an idle list when memory is free, updates it, leaves under pressure, and rejoins', () => {
-    const m = new Machine(
-      machineConfig({ id: 7, memoryMB: 1000, dispatcher: { shards: 4, k: 2, joinFreeMB: 600, leaveFreeMB: 200, updateDeltaMB: 100 } }),
-      new Rng(1).fork('machine/7'),
-    );
+    const m = withDispatcher();
     expect(m.memoryBand()).toEqual({ low: 400, high: Infinity });
-    const trace = runScript('machine/7', m, [
-      [0, { kind: 'memory', usedMB: 0 }],
-      [0, { kind: 'shard-sizes', poll: 0, sizes: [3, 1] }],
-      [1, { kind: 'arrive', job: job(1, 2, 1), memMB: 300 }],
-      [2, { kind: 'arrive', job: job(2, 1, 2), memMB: 550 }],
-      [3, { kind: 'stopped', job: 1, memMB: 300 }],
-      [5, { kind: 'complete', job: 2, memMB: 550 }],
-      [6, { kind: 'complete', job: 1, memMB: 300 }],
-      [6, { kind: 'shard-sizes', poll: 1, sizes: [0, 0] }],
-    ], { inputs: true });
-    expect(trace).toEqual([
-      't=0 machine/7 < memory usedMB=0',
-      't=0 machine/7 poll-shards poll=0 shards=[2,3]',
-      't=0 machine/7 < shard-sizes poll=0 sizes=[3,1]',
-      't=0 machine/7 idle-join shard=3 freeMB=1000 jobs=0', // shard 3 has the shorter idle list
-      't=1 machine/7 < arrive job=1 memMB=300',
+    const t = new Story(m);
+    t.step(0, { kind: 'memory', usedMB: 0 });
+    t.step(0, idleAnswer(7, 0, 2, 3));
+    t.step(0, idleAnswer(7, 0, 3, 1));
+    t.step(1, { kind: 'arrive', job: job(1, 2, 1), memMB: 300 });
+    t.step(1, poll(7, 0, 1, 5));
+    t.step(2, { kind: 'arrive', job: job(2, 1, 2), memMB: 550 });
+    t.step(3, { kind: 'stopped', job: 1, memMB: 300 });
+    t.step(5, { kind: 'complete', job: 2, memMB: 550 });
+    t.step(6, { kind: 'complete', job: 1, memMB: 300 });
+    t.step(6, idleAnswer(7, 1, 3, 0));
+    t.step(6, idleAnswer(7, 0, 0, 0), 'a stale answer');
+    t.step(6, idleAnswer(7, 1, 0, 0));
+    expect(t.lines).toEqual([
+      't=0 < machine/7 memory usedMB=0',
+      't=0 machine/7 → shard/2 idle-poll poll=0', // 1000 MB free > 600: ask k = 2 shards
+      't=0 machine/7 → shard/3 idle-poll poll=0',
+      't=0 < shard/2 → machine/7 idle-answer poll=0 size=3', // one answer of two: nothing yet
+      't=0 < shard/3 → machine/7 idle-answer poll=0 size=1',
+      't=0 machine/7 → shard/3 idle-join freeMB=1000 jobs=0', // shard 3 has the shorter idle list
+      't=1 < machine/7 arrive job=1 memMB=300',
       't=1 machine/7 run job=1',
-      't=1 machine/7 idle-update shard=3 freeMB=700 jobs=1', // moved by 300 > 100
-      't=2 machine/7 < arrive job=2 memMB=550',
+      't=1 machine/7 → shard/3 idle-update freeMB=700 jobs=1', // moved by 300 > 100
+      't=1 < shard/1 → machine/7 poll poll=0 job=5',
+      't=1 machine/7 → shard/1 poll-answer poll=0 jobs=1', // answered at once, nothing else
+      't=2 < machine/7 arrive job=2 memMB=550',
       't=2 machine/7 preempt job=1',
       't=2 machine/7 run job=2',
-      't=2 machine/7 idle-leave shard=3', // 150 MB free < 200
-      't=3 machine/7 < stopped job=1 memMB=300',
-      't=5 machine/7 < complete job=2 memMB=550',
+      't=2 machine/7 → shard/3 idle-leave', // 150 MB free < 200
+      't=3 < machine/7 stopped job=1 memMB=300',
+      't=5 < machine/7 complete job=2 memMB=550',
       't=5 machine/7 run job=1',
-      't=5 machine/7 poll-shards poll=1 shards=[0,3]', // 700 MB free > 600
-      't=6 machine/7 < complete job=1 memMB=300', // no second poll while one is out
-      't=6 machine/7 < shard-sizes poll=1 sizes=[0,0]',
-      't=6 machine/7 idle-join shard=0 freeMB=1000 jobs=0', // a tie: the stream chose 0
+      't=5 machine/7 → shard/0 idle-poll poll=1', // 700 MB free > 600
+      't=5 machine/7 → shard/3 idle-poll poll=1',
+      't=6 < machine/7 complete job=1 memMB=300', // no second poll while one is out
+      't=6 < shard/3 → machine/7 idle-answer poll=1 size=0',
+      't=6 < shard/0 → machine/7 idle-answer poll=0 size=0 // a stale answer',
+      't=6 < shard/0 → machine/7 idle-answer poll=1 size=0',
+      't=6 machine/7 → shard/0 idle-join freeMB=1000 jobs=0', // a tie: the stream chose 0
     ]);
     expect(m.idleShard).toBe(0);
     expect(m.memoryBand()).toEqual({ low: -100, high: 100 });
+    expect(m.nextDeadline()).toBe(Infinity); // no timeout configured
+  });
+
+  it('with a poll timeout: wakes at the deadline, joins by the answers it has, or polls again when none came', () => {
+    const m = withDispatcher({ pollTimeoutMs: 50 });
+    const t = new Story(m);
+    const deadlines: number[] = [];
+    t.step(10, { kind: 'memory', usedMB: 0 });
+    deadlines.push(m.nextDeadline());
+    t.step(59, { kind: 'tick' }, 'too early');
+    t.step(60, { kind: 'tick' }, 'no shard answered: poll again');
+    deadlines.push(m.nextDeadline());
+    t.step(70, idleAnswer(7, 0, 2, 0), 'an answer to the poll given up');
+    t.step(75, idleAnswer(7, 1, 1, 0), 'from a shard not asked');
+    t.step(80, idleAnswer(7, 1, 3, 4));
+    t.step(110, { kind: 'tick' }, 'one of two answered: join it');
+    deadlines.push(m.nextDeadline());
+    t.step(120, idleAnswer(7, 1, 0, 0), 'too late');
+    expect(t.lines).toEqual([
+      't=10 < machine/7 memory usedMB=0',
+      't=10 machine/7 → shard/2 idle-poll poll=0',
+      't=10 machine/7 → shard/3 idle-poll poll=0',
+      't=59 < machine/7 tick // too early',
+      't=60 < machine/7 tick // no shard answered: poll again',
+      't=60 machine/7 → shard/0 idle-poll poll=1', // a new id, a new sample
+      't=60 machine/7 → shard/3 idle-poll poll=1',
+      't=70 < shard/2 → machine/7 idle-answer poll=0 size=0 // an answer to the poll given up',
+      't=75 < shard/1 → machine/7 idle-answer poll=1 size=0 // from a shard not asked',
+      't=80 < shard/3 → machine/7 idle-answer poll=1 size=4',
+      't=110 < machine/7 tick // one of two answered: join it',
+      't=110 machine/7 → shard/3 idle-join freeMB=1000 jobs=0',
+      't=120 < shard/0 → machine/7 idle-answer poll=1 size=0 // too late',
+    ]);
+    expect(deadlines).toEqual([60, 110, Infinity]);
+    expect(m.idleShard).toBe(3);
+  });
+});
+
+describe('Machine with a dispatcher: idle-list answers and ticks', () => {
+  it('joins once every polled shard answered, with its memory and jobs then', () => {
+    const m = withDispatcher({ k: 3 });
+    m.step(0, { kind: 'memory', usedMB: 0 });
+    const p = idlePollOf(take(m));
+    expect(p.shards).toHaveLength(3);
+    m.step(1, { kind: 'arrive', job: job(1, 0), memMB: 100 });
+    take(m);
+    m.step(2, idleAnswer(7, p.poll, p.shards[0] as number, 2));
+    m.step(2, idleAnswer(7, p.poll, p.shards[1] as number, 1));
+    expect(take(m)).toEqual([]);
+    m.step(3, idleAnswer(7, p.poll, p.shards[2] as number, 1));
+    const [d] = take(m);
+    expect(d).toMatchObject({ kind: 'idle-join', from: machineAddress(7), freeMB: 900, jobs: 1 });
+    expect([p.shards[1], p.shards[2]]).toContain(m.idleShard);
+    expect(d).toMatchObject({ to: shardAddress(m.idleShard) });
+  });
+
+  it('ignores idle-list answers without a dispatcher', () => {
+    const m = machine({ memoryMB: 1000 });
+    m.step(0, idleAnswer(0, 0, 1, 0));
+    m.step(0, { kind: 'tick' });
+    expect(take(m)).toEqual([]);
+    expect([m.idleShard, m.nextDeadline()]).toEqual([-1, Infinity]);
+  });
+
+  it('reports the dispatcher’s poll deadline, and a tick before it changes nothing', () => {
+    const m = withDispatcher({ pollTimeoutMs: 25 });
+    expect(m.nextDeadline()).toBe(Infinity);
+    m.step(100, { kind: 'memory', usedMB: 0 });
+    take(m);
+    expect(m.nextDeadline()).toBe(125);
+    m.step(124, { kind: 'tick' });
+    expect(take(m)).toEqual([]);
+    expect(m.nextDeadline()).toBe(125);
+  });
+
+  it('on a tick at the deadline with no answer, polls again at once with a new poll id and deadline', () => {
+    const m = withDispatcher({ pollTimeoutMs: 25 });
+    m.step(0, { kind: 'memory', usedMB: 0 });
+    const p = idlePollOf(take(m));
+    m.step(30, { kind: 'tick' });
+    const q = idlePollOf(take(m));
+    expect(q.poll).toBe(p.poll + 1);
+    expect(m.nextDeadline()).toBe(55);
+    // Too full by then: the poll is given up and none follows.
+    m.step(30, { kind: 'memory', usedMB: 900 });
+    m.step(60, { kind: 'tick' });
+    expect(take(m)).toEqual([]);
+    expect(m.nextDeadline()).toBe(Infinity);
+  });
+
+  it('on a tick at the deadline with some answers, joins the emptiest that answered', () => {
+    const m = withDispatcher({ pollTimeoutMs: 25, k: 3 });
+    m.step(0, { kind: 'memory', usedMB: 0 });
+    const p = idlePollOf(take(m));
+    m.step(5, idleAnswer(7, p.poll, p.shards[2] as number, 6));
+    m.step(6, idleAnswer(7, p.poll, p.shards[0] as number, 4));
+    expect(take(m)).toEqual([]);
+    m.step(25, { kind: 'tick' });
+    expect(take(m)).toEqual([{ kind: 'idle-join', from: machineAddress(7), to: shardAddress(p.shards[0] as number), freeMB: 1000, jobs: 0 }]);
+    expect([m.idleShard, m.nextDeadline()]).toEqual([p.shards[0], Infinity]);
   });
 });
 

@@ -8,7 +8,7 @@
 import type { Job, Millis } from '../../core/types.ts';
 import { unreachable } from '../../core/types.ts';
 import type { Bus } from '../../core/bus.ts';
-import { formatDecisionLine, formatTime, gatewayAddress, type Cargo, type MachineMessage, type Message } from '../../core/protocol.ts';
+import { formatDecisionLine, formatTime, gatewayAddress, type Cargo, type MachineMessage } from '../../core/protocol.ts';
 import type { Machine, MachineDecision, MachineInput } from '../../core/machine/machine.ts';
 import type { InvokeOutcome, InvokeRequest } from '../types.ts';
 import { answerCargo, outcomeCargo, requestOf } from '../cargo.ts';
