@@ -214,7 +214,7 @@ export function checkMessage(x: unknown): { ok: true; msg: Message } | { ok: fal
   if (typeof x !== 'object' || x === null) return { ok: false, error: 'a message is an object' };
   const o = x as Record<string, unknown>;
   const kind = o.kind as MessageKind;
-  const route = typeof kind === 'string' ? KINDS[kind] : undefined;
+  const route = typeof kind === 'string' && Object.hasOwn(KINDS, kind) ? KINDS[kind] : undefined;
   if (route === undefined) return { ok: false, error: `unknown message kind ${JSON.stringify(o.kind)}` };
   const addr = (v: unknown, want: Part, field: string): Address | string => {
     const a = v as Record<string, unknown> | null;

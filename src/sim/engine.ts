@@ -16,7 +16,7 @@ import { Rng } from '../core/rng.ts';
 import { maxPrice } from '../core/classes.ts';
 import { policyPreset } from '../core/presets.ts';
 import { ShardPicker } from '../core/intake.ts';
-import { formatDecisionLine, formatTime, gatewayAddress, shardAddress, type ArriveMsg, type ShardMessage } from '../core/protocol.ts';
+import { formatDecisionLine, formatTime, gatewayAddress, shardAddress, type ArriveMsg, type PollAnswerMsg, type ShardMessage } from '../core/protocol.ts';
 import { Shard, type ShardDecision, type ShardInput } from '../core/shard/shard.ts';
 import { Machine, MachineWorkspace } from '../core/machine/machine.ts';
 import { Edf, edfDeadline, type EdfDecision } from '../core/baselines/edf.ts';
@@ -25,7 +25,7 @@ import { ARRIVAL, Hardware, ID, JobTable, ROW_SHIFT, RUNTIME, type SimJob } from
 import { newBatch, type JobSource } from './workload/index.ts';
 import { Recorder, type RunResult } from './recorder.ts';
 import { SimBus } from './bus.ts';
-import { SimMachines } from './machines.ts';
+import { Pace, SimMachines } from './machines.ts';
 import type { RunConfig } from './config.ts';
 
 export type { ClusterConfig, PolicyKind, PolicySpec, RunConfig } from './config.ts';
@@ -55,8 +55,13 @@ export class Simulation {
   private inSystem = 0;
   /** The arrival message, reused (a shard never keeps its input). */
   private readonly arrival: Mutable<ArriveMsg> = { kind: 'arrive', from: gatewayAddress(0), to: shardAddress(0), job: { id: -1, cls: 0, arrival: 0, fn: 0 } };
-  /** Depth of decision batches being carried out: only a batch at depth 0 may be delivered at once. */
-  private depth = 0;
+  /** Poll answers held back until their shard's step is over (see stepShard). */
+  private readonly answers: PollAnswerMsg[] = [];
+  private nAnswers = 0;
+  private readonly answerBatch: Mutable<ShardInput & { kind: 'answers' }> = { kind: 'answers', list: this.answers, from: 0, count: 0 };
+  private readonly workspace: MachineWorkspace | undefined;
+  /** Virtual time and the depth of decision batches being carried out (shared with the machines). */
+  private readonly pace: Pace;
   private readonly rec: Recorder;
   private readonly samplerOwner: number;
   private readonly trackMemory: boolean;
@@ -80,16 +85,19 @@ export class Simulation {
     this.maxPrice = maxPrice(prices);
     this.trackMemory = Number.isFinite(cluster.memoryMB) && policy.kind !== 'edf';
     this.bus = new SimBus({ latency: cluster.latency ?? { kind: 'zero' }, pollRoundTripMs: cluster.pollLatencyMs, rng: root.fork('bus') });
+    this.pace = new Pace(this.bus);
     if (policy.kind === 'edf') {
       this.edf = new Edf({ cores: cluster.machines * cluster.cores });
       this.hw = new Hardware(this.table, 1, cluster.machines * cluster.cores, Infinity, false);
       this.machines = undefined;
       this.picker = undefined;
+      this.workspace = undefined;
     } else {
       this.edf = undefined;
       // Machines are stepped one at a time and their decisions carried out before the next step:
       // they can share one workspace (see MachineConfig.workspace), which also holds their poll answers.
       const workspace = new MachineWorkspace(this.reuseObjects);
+      this.workspace = workspace;
       const preset = policyPreset(policy.kind, { selection: policy.selection, idleList: policy.idleList ?? cluster.idleList });
       this.picker = new ShardPicker(cluster.shards, 'round-robin');
       for (let i = 0; i < cluster.shards; i++) {
@@ -118,13 +126,7 @@ export class Simulation {
       }
       // Under processor sharing every job on the machine runs; otherwise at most `cores`.
       this.hw = new Hardware(this.table, cluster.machines, cluster.cores, mem, this.trackMemory, preset.machine !== 'ps' && cluster.cores <= 32);
-      this.machines = new SimMachines(list, this.hw, this.table, this.q, this.bus, {
-        trackMemory: this.trackMemory,
-        now: () => this.now,
-        batch: () => this.batchStarts(),
-        batchEnd: () => this.depth--,
-        log: this.log,
-      });
+      this.machines = new SimMachines(list, this.hw, this.table, this.q, this.bus, this.pace, { trackMemory: this.trackMemory, log: this.log });
     }
     this.rec = new Recorder(cfg, m, this.hw);
     this.machines?.setRecorder(this.rec);
@@ -162,6 +164,7 @@ export class Simulation {
       const t = Math.min(te, td, ta);
       if (t > horizon || t === Infinity) break;
       this.now = t;
+      this.pace.now = t;
       this.events++;
       if (td === t && te > t) {
         bus.deliverDue(t);
@@ -199,13 +202,6 @@ export class Simulation {
 
   private counters(): Record<string, number> {
     return { ...(this.machines?.counters() ?? {}), messages: this.bus.sent, messagesLost: this.bus.lost };
-  }
-
-  /** A batch of decisions is about to be carried out: may its messages be delivered at once? */
-  private batchStarts(): boolean {
-    const direct = this.depth === 0 && this.bus.idle && this.bus.instant;
-    this.depth++;
-    return direct;
   }
 
   private arrive(b: ReturnType<typeof newBatch>, i: number): void {
@@ -254,21 +250,52 @@ export class Simulation {
     const s = this.shards[index] as Shard;
     s.step(this.now, msg);
     const ds = s.ready();
-    if (ds.length > 0) {
+    const n = ds.length;
+    // Answers are held in `this.answers` from `base` (a stack: a step they lead to holds its own above).
+    const base = this.nAnswers;
+    let answers = 0;
+    if (n > 0) {
       // The whole step's decisions are logged before any is delivered, as a live driver logs them.
       if (this.log) for (const d of ds) this.log(`t=${formatTime(this.now)} ${formatDecisionLine(s.address, d)}`);
-      const direct = this.batchStarts();
-      for (let i = 0; i < ds.length; i++) {
+      const direct = this.pace.batch();
+      const machines = this.machines as SimMachines;
+      for (let i = 0; i < n; i++) {
         const d = ds[i] as ShardDecision;
-        if (direct) (this.machines as SimMachines).deliver(d);
-        else this.bus.send(d);
+        if (!direct) {
+          this.bus.send(d);
+        } else if (d.kind === 'poll') {
+          // Delivered at once; its answer waits here, in order, until the shard's step is over.
+          this.answers[base + answers++] = machines.answerPoll(d);
+          this.nAnswers = base + answers;
+        } else {
+          // Anything this delivery sends goes to the Bus, behind the answers that came before it.
+          for (let a = 0; a < answers; a++) this.bus.sendOwned(this.answers[base + a] as PollAnswerMsg);
+          answers = 0;
+          this.nAnswers = base;
+          machines.deliver(d);
+        }
       }
-      this.depth--;
+      this.pace.depth--;
     }
     s.advance();
     // A poll that may go unanswered (a timeout is set) wakes the shard at its deadline.
     const deadline = s.nextDeadline();
     if (deadline !== Infinity) this.q.schedule(this.samplerOwner + 1 + index, Math.max(deadline, this.now));
+    if (answers === 0) return;
+    if (!this.bus.idle) {
+      for (let a = 0; a < answers; a++) this.bus.sendOwned(this.answers[base + a] as PollAnswerMsg);
+      this.nAnswers = base;
+      return;
+    }
+    // The answers are all that is pending: the shard reads them now, together, as the Bus would
+    // deliver them one after the other (and what they lead to is delivered at once).
+    const batch = this.answerBatch;
+    batch.from = base;
+    batch.count = answers;
+    this.stepShard(index, batch);
+    const ws = this.workspace as MachineWorkspace;
+    for (let a = 0; a < answers; a++) ws.releaseAnswer(this.answers[base + a] as PollAnswerMsg);
+    this.nAnswers = base;
   }
 
   /** A job completed on a machine (`k`: its table row, released here). */

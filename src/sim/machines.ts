@@ -6,19 +6,38 @@
 
 import type { Millis, Mutable } from '../core/types.ts';
 import { unreachable } from '../core/types.ts';
-import { formatDecisionLine, formatTime, type MachineMessage, type PollAnswerMsg } from '../core/protocol.ts';
+import { formatDecisionLine, formatTime, type MachineMessage, type PollAnswerMsg, type PollMsg } from '../core/protocol.ts';
 import type { Machine, MachineDecision, MachineInput } from '../core/machine/machine.ts';
 import type { EventQueue } from './event-queue.ts';
 import { type Hardware, ID, type JobTable, MEM_INIT, MEM_NOW, MEM_TOTAL, type SimJob } from './hardware.ts';
 import type { Recorder } from './recorder.ts';
 import type { SimBus } from './bus.ts';
 
-export interface SimMachinesHooks {
-  readonly trackMemory: boolean;
-  now(): Millis;
+/**
+ * What the engine and its machines share: the virtual time, and how deep in carrying out batches
+ * of decisions they are (only a batch at depth 0, sent while the Bus's mailbox is empty, may be
+ * delivered at once: that is what the mailbox would do next).
+ */
+export class Pace {
+  now: Millis = 0;
+  depth = 0;
+
+  constructor(private readonly bus: SimBus) {}
+
   /** A batch of decisions starts: true when its messages may be delivered at once. */
-  batch(): boolean;
-  batchEnd(): void;
+  batch(): boolean {
+    const direct = this.depth === 0 && this.bus.idle && this.bus.instant;
+    this.depth++;
+    return direct;
+  }
+
+  batchEnd(): void {
+    this.depth--;
+  }
+}
+
+export interface SimMachinesOptions {
+  readonly trackMemory: boolean;
   readonly log: ((line: string) => void) | undefined;
 }
 
@@ -36,7 +55,8 @@ export class SimMachines {
     private readonly table: JobTable,
     private readonly q: EventQueue,
     private readonly bus: SimBus,
-    private readonly hooks: SimMachinesHooks,
+    private readonly pace: Pace,
+    private readonly hooks: SimMachinesOptions,
   ) {
     for (const m of machines) bus.listen(m.address, (msg) => this.deliver(msg as MachineMessage));
   }
@@ -48,9 +68,9 @@ export class SimMachines {
   /** Every machine reads its memory once at the start (dispatchers with room poll the shards). */
   start(): void {
     // Each machine starts on its own: what one sends is delivered after all have started.
-    this.hooks.batch();
+    this.pace.batch();
     for (let i = 0; i < this.machines.length; i++) this.step(i, { kind: 'memory', usedMB: 0 }, false);
-    this.hooks.batchEnd();
+    this.pace.batchEnd();
   }
 
   counters(): Record<string, number> {
@@ -64,7 +84,7 @@ export class SimMachines {
       case 'place': {
         const sj = msg.job as SimJob;
         const h = this.hw;
-        h.advanceTo(m, this.hooks.now());
+        h.advanceTo(m, this.pace.now);
         h.place(m, sj.k);
         (this.rec as Recorder).placed(msg.via, msg.waited);
         const input = this.arrival;
@@ -77,9 +97,9 @@ export class SimMachines {
         // A poll changes nothing on the machine: its one decision is the answer, handed to the Bus
         // as is (the engine gives it back to the workspace once the shard has read it).
         const mc = this.machines[m] as Machine;
-        mc.step(this.hooks.now(), msg);
+        mc.step(this.pace.now, msg);
         const answer = mc.ready()[0] as PollAnswerMsg;
-        if (this.hooks.log) this.hooks.log(`t=${formatTime(this.hooks.now())} ${formatDecisionLine(mc.address, answer)}`);
+        if (this.hooks.log) this.hooks.log(`t=${formatTime(this.pace.now)} ${formatDecisionLine(mc.address, answer)}`);
         mc.advance();
         this.bus.sendOwned(answer);
         break;
@@ -94,13 +114,21 @@ export class SimMachines {
     }
   }
 
+  /** Delivers a poll to its machine at once and returns the machine's answer (its object is the workspace's). */
+  answerPoll(msg: PollMsg): PollAnswerMsg {
+    const mc = this.machines[msg.to.id] as Machine;
+    const answer = mc.answer(msg);
+    if (this.hooks.log) this.hooks.log(`t=${formatTime(this.pace.now)} ${formatDecisionLine(mc.address, answer)}`);
+    return answer;
+  }
+
   /**
    * Machine `m`'s wake-up is due: a completion, a memory threshold or a deadline. Returns the
    * completed job's table row (the caller records and releases it), or -1.
    */
   wake(m: number): number {
     const h = this.hw;
-    const now = this.hooks.now();
+    const now = this.pace.now;
     h.advanceTo(m, now);
     if (h.nextCompletion(m) <= now) {
       const k = h.completeNext(m);
@@ -120,7 +148,7 @@ export class SimMachines {
   /** Steps machine `m`, carries out its decisions and what they lead to on it, and reschedules its wake-up. */
   private step(m: number, input: MachineInput, renew: boolean): void {
     const mc = this.machines[m] as Machine;
-    const now = this.hooks.now();
+    const now = this.pace.now;
     this.hw.advanceTo(m, now);
     mc.step(now, input);
     this.carryOut(m, mc);
@@ -141,9 +169,9 @@ export class SimMachines {
     const ds = mc.ready();
     if (ds.length === 0) return;
     const h = this.hw;
-    const direct = this.hooks.batch();
+    const direct = this.pace.batch();
     const log = this.hooks.log;
-    if (log) for (const d of ds) log(`t=${formatTime(this.hooks.now())} ${formatDecisionLine(mc.address, d)}`);
+    if (log) for (const d of ds) log(`t=${formatTime(this.pace.now)} ${formatDecisionLine(mc.address, d)}`);
     for (let i = 0; i < ds.length; i++) {
       const d = ds[i] as MachineDecision;
       switch (d.kind) {
@@ -159,11 +187,11 @@ export class SimMachines {
         }
         case 'swap-out':
           h.swapOut(m, (d.job as SimJob).k);
-          (this.rec as Recorder).swap('out', m, d.job.cls, d.mb, this.hooks.now(), d.job.id);
+          (this.rec as Recorder).swap('out', m, d.job.cls, d.mb, this.pace.now, d.job.id);
           break;
         case 'swap-in':
           h.swapIn(m, (d.job as SimJob).k);
-          (this.rec as Recorder).swap('in', m, d.job.cls, d.mb, this.hooks.now(), d.job.id);
+          (this.rec as Recorder).swap('in', m, d.job.cls, d.mb, this.pace.now, d.job.id);
           break;
         case 'poll-answer':
         case 'idle-poll':
@@ -177,7 +205,7 @@ export class SimMachines {
           unreachable(d, 'machine decision');
       }
     }
-    this.hooks.batchEnd();
+    this.pace.batchEnd();
     mc.advance();
   }
 

@@ -38,6 +38,7 @@ export class Dispatcher {
 
   constructor(readonly cfg: Readonly<DispatcherConfig>, private readonly rng: Rng, private readonly address: Address & { readonly part: 'machine' }) {
     this.timeout = cfg.pollTimeoutMs ?? Infinity;
+    if (!(this.timeout > 0)) throw new RangeError(`dispatcher: pollTimeoutMs must be above 0 (or Infinity), got ${this.timeout}`);
     if (!Number.isInteger(cfg.shards) || cfg.shards < 1 || !Number.isInteger(cfg.k) || cfg.k < 1) {
       throw new RangeError(`dispatcher: shards and k must be whole numbers ≥ 1, got shards=${cfg.shards} k=${cfg.k}`);
     }

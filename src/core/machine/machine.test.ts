@@ -6,7 +6,7 @@ import { InvariantError, type Millis, type ShardId } from '../types.ts';
 import { runScript } from '../testkit/trace.ts';
 import { execute, machineTarget } from '../testkit/executor.ts';
 import { job, machineConfig } from '../testkit/fixtures.ts';
-import { formatDecisionLine, gatewayAddress, machineAddress, shardAddress, type IdlePollMsg, type PollAnswerMsg } from '../protocol.ts';
+import { formatDecisionLine, machineAddress, shardAddress, type IdlePollMsg, type PollAnswerMsg } from '../protocol.ts';
 
 const machine = (over: Partial<MachineConfig> = {}) => new Machine(machineConfig(over), new Rng(1).fork('machine/0'));
 

@@ -68,8 +68,8 @@ export class MachineWorkspace {
     this.jobDecision('run', job);
   }
 
-  /** The answer to a poll, in a handed-back object if there is one. */
-  answer(from: Address & { readonly part: 'machine' }, to: Address & { readonly part: 'shard' }, poll: number, jobs: number): void {
+  /** The answer to a poll, in a handed-back object if there is one (not listed among the decisions). */
+  answer(from: Address & { readonly part: 'machine' }, to: Address & { readonly part: 'shard' }, poll: number, jobs: number): PollAnswerMsg {
     let a = this.spareAnswers.pop();
     if (a === undefined) {
       a = { kind: 'poll-answer', from, to, poll, jobs };
@@ -79,7 +79,7 @@ export class MachineWorkspace {
       a.poll = poll;
       a.jobs = jobs;
     }
-    this.decisions.push(a);
+    return a;
   }
 
   /**
@@ -87,7 +87,7 @@ export class MachineWorkspace {
    * Bus) hands it back once its receiver has read it; it is then reused. Otherwise answers are not reused.
    */
   releaseAnswer(a: PollAnswerMsg): void {
-    if (this.reuseSlots) this.spareAnswers.push(a as Mutable<PollAnswerMsg>);
+    if (this.reuseSlots) this.spareAnswers.push(a);
   }
 
   preempt(job: Job): void {
@@ -243,6 +243,10 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   }
 
   step(now: Millis, input: MachineInput): void {
+    if (input.kind === 'poll') {
+      this.out.push(this.answer(input));
+      return;
+    }
     switch (input.kind) {
       case 'arrive': {
         const cls = input.job.cls;
@@ -323,10 +327,6 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
       case 'memory':
         if (this.managed) this.used = input.usedMB;
         break;
-      case 'poll':
-        // The answer changes nothing here: the dispatcher has nothing new to look at.
-        this.ws.answer(this.address, input.from, input.poll, this.rq.jobs);
-        return;
       case 'idle-answer':
         this.dispatcher?.answered(input.poll, input.from.id, input.size, this.cfg.memoryMB - this.used, this.rq.jobs, this.out as DispatcherDecision[]);
         break;
@@ -341,6 +341,15 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
       this.dispatcher.check(now, this.cfg.memoryMB - this.used, this.rq.jobs, this.jobsFell, this.out as DispatcherDecision[]);
       this.jobsFell = false;
     }
+  }
+
+  /**
+   * A shard's poll is a request the machine answers at once, changing nothing (its dispatcher has
+   * nothing new to look at). `step` lists the answer among its decisions; a driver that delivers a
+   * poll may instead call this and send what it returns (not listed by `ready()`).
+   */
+  answer(poll: PollMsg): PollAnswerMsg {
+    return this.ws.answer(this.address, poll.from, poll.poll, this.rq.jobs);
   }
 
   ready(): readonly MachineDecision[] {

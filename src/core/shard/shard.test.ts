@@ -6,7 +6,7 @@ import { Tracer } from '../testkit/trace.ts';
 import { job, shardConfig } from '../testkit/fixtures.ts';
 import {
   formatDecisionLine, gatewayAddress, machineAddress, shardAddress,
-  type Cargo, type IdleAnswerMsg, type PlaceMsg, type Placement, type PollMsg,
+  type Cargo, type IdleAnswerMsg, type PlaceMsg, type Placement,
 } from '../protocol.ts';
 
 const shard = (over: Partial<ShardConfig> = {}, seed: number | string = 1) => new Shard(shardConfig(over), new Rng(seed).fork('shard/0'));
@@ -241,9 +241,9 @@ describe('Shard placement by power-of-k polling', () => {
       const s = shard({ k: 3, machines: 3 }, seed);
       s.step(0, arrive(job(1, 1, 0)));
       const p = onlyPoll(take(s));
-      // The first answer is the least loaded machine only until the tie comes: it must not win more often.
-      const ds = answerAll(s, 1, p, [4, 4, 4]);
-      counts[p.machines.indexOf(placedOn(ds)[0] ?? -1)]++;
+      // The first answer is the least loaded only until the tie comes: it must not win more often.
+      const at = p.machines.indexOf(placedOn(answerAll(s, 1, p, [4, 4, 4]))[0] ?? -1);
+      counts[at] = (counts[at] ?? 0) + 1;
     }
     for (const c of counts) expect(c).toBeGreaterThan(150);
     expect(counts.reduce((a, b) => a + b)).toBe(600);
@@ -488,7 +488,7 @@ describe('Shard poll timeout (pollTimeoutMs)', () => {
     take(s);
     s.step(75, TICK); // a (due 50) and b (due 60) are due; d (due 120) is not
     const ds = take(s);
-    expect(ds.map((x) => (x.kind === 'place' ? `place ${x.job.id}` : `${x.kind} ${x.poll} job=${x.job}`))).toEqual([
+    expect(ds.map((x) => (x.kind === 'place' ? `place ${x.job.id}` : x.kind === 'poll' ? `poll ${x.poll} job=${x.job}` : x.kind))).toEqual([
       'poll 4 job=1', 'poll 4 job=1', // a polls again, with the next poll id
       'place 2', // b is placed on the machine that answered
     ]);
@@ -626,7 +626,7 @@ class Story {
   constructor(private readonly s: Shard) {}
 
   step(now: Millis, input: ShardInput, note = ''): ShardDecision[] {
-    const line = input.kind === 'tick' ? formatDecisionLine(this.s.address, input) : formatDecisionLine(input.from, input);
+    const line = input.kind === 'tick' || input.kind === 'answers' ? formatDecisionLine(this.s.address, input) : formatDecisionLine(input.from, input);
     this.lines.push(`t=${now} < ${line}${note ? ` // ${note}` : ''}`);
     this.s.step(now, input);
     const out = take(this.s);

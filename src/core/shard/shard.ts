@@ -10,7 +10,7 @@ import type { Rng } from '../rng.ts';
 import type { PriceTable } from '../classes.ts';
 import {
   machineAddress, shardAddress,
-  type Address, type Cargo, type IdleAnswerMsg, type PlaceMsg, type Placement, type PollMsg, type ShardMessage,
+  type Address, type Cargo, type IdleAnswerMsg, type PlaceMsg, type Placement, type PollAnswerMsg, type PollMsg, type ShardMessage,
 } from '../protocol.ts';
 import { MultiQueue, type SelectionRule } from './multi-queue.ts';
 import { IdleList, type IdleEntry } from './idle-list.ts';
@@ -35,8 +35,14 @@ export interface ShardConfig {
   readonly pollTimeoutMs?: number;
 }
 
-/** A message for the shard, or `tick`: its deadline (`nextDeadline()`) has come. */
-export type ShardInput = ShardMessage | { readonly kind: 'tick' };
+/**
+ * A message for the shard, or `tick`: its deadline (`nextDeadline()`) has come, or `answers`: poll
+ * answers `list[from]` … `list[from + count - 1]` delivered together (the same as each in turn).
+ */
+export type ShardInput =
+  | ShardMessage
+  | { readonly kind: 'tick' }
+  | { readonly kind: 'answers'; readonly list: readonly PollAnswerMsg[]; readonly from: number; readonly count: number };
 
 /** Everything a shard decides is a message to send. */
 export type ShardDecision = PlaceMsg | PollMsg | IdleAnswerMsg;
@@ -85,6 +91,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     if (cfg.machines < 1) throw new RangeError(`shard ${cfg.id}: needs at least one machine`);
     this.address = shardAddress(cfg.id);
     this.timeout = cfg.pollTimeoutMs ?? Infinity;
+    if (!(this.timeout > 0)) throw new RangeError(`shard ${cfg.id}: pollTimeoutMs must be above 0 (or Infinity), got ${this.timeout}`);
     for (let m = 0; m < cfg.machines; m++) this.machineAddr.push(machineAddress(m));
     this.queue = new MultiQueue(cfg.prices.classes.map((c) => c.price), cfg.selection);
     this.idle = new IdleList(rng.fork('idle-list'));
@@ -126,6 +133,12 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
       case 'poll-answer':
         this.answered(now, input.poll, input.from.id, input.jobs);
         break;
+      case 'answers':
+        for (let i = input.from, end = input.from + input.count; i < end; i++) {
+          const a = input.list[i] as PollAnswerMsg;
+          this.answered(now, a.poll, a.from.id, a.jobs);
+        }
+        break;
       case 'idle-poll':
         this.out.push({ kind: 'idle-answer', from: this.address, to: machineAddress(input.from.id), poll: input.poll, size: this.idle.size });
         return;
@@ -161,6 +174,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
 
   /** When the oldest poll in flight times out (Infinity without a timeout or a poll). */
   nextDeadline(): Millis {
+    if (this.timeout === Infinity) return Infinity;
     const id = this.oldestPoll();
     return id === undefined ? Infinity : (this.ring[id & (this.ring.length - 1)] as PollSlot).sentAt + this.timeout;
   }
