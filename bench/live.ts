@@ -11,7 +11,7 @@ import { tmpdir, availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { invokeOnce, percentile, type Target } from '../src/cli/loadgen.ts';
 import { runPolicy } from '../src/cli/demo.ts';
-import { ADMIN, ADMIN_KEY, startFare, stopFare } from '../test/support/fare-process.ts';
+import { ADMIN, ADMIN_KEY, startFare, stopFare } from '../support/fare-process.ts';
 import { authFlood, formatAuthFlood, type AuthFloodResult } from './auth-flood.ts';
 import { deployFunction } from './fare-bench.ts';
 

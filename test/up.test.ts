@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { zipDirectory } from '../src/cli/zip-writer.ts';
-import { ADMIN, ADMIN_KEY, api, startFare, stopFare, type FareProcess } from './support/fare-process.ts';
+import { ADMIN, ADMIN_KEY, api, startFare, stopFare, type FareProcess } from '../support/fare-process.ts';
 import { signLambda } from './support/sigv4.ts';
 
 const dirs: string[] = [];

@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } 
 import { join } from 'node:path';
 import { capabilities } from '../../src/live/runtime/capabilities.ts';
 import { writeZip, type ZipInput } from '../../src/cli/zip-writer.ts';
-import { api, startFare, stopFare, type FareProcess } from '../support/fare-process.ts';
+import { api, startFare, stopFare, type FareProcess } from '../../support/fare-process.ts';
 
 export const FUNCTIONS = join(import.meta.dirname, 'functions');
 
