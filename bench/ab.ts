@@ -13,6 +13,7 @@
 // use separate processes (`sim-one.ts`) for that size.
 
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -69,7 +70,9 @@ function build(ref: string): { label: string; dir: string } {
   }
   // Under the checkout's node_modules: the compiled files find its packages, and no type check, lint
   // or test run of the checkout looks there.
-  const base = join(root, 'node_modules', '.cache', 'fare-ab', worktree ? 'worktree' : sha);
+  // A WORKTREE build is this checkout's own: git worktrees may share one node_modules (a symlink),
+  // and one checkout's build must not replace another's while it compiles or loads.
+  const base = join(root, 'node_modules', '.cache', 'fare-ab', worktree ? `worktree-${createHash('sha256').update(root).digest('hex').slice(0, 12)}` : sha);
   const out = join(base, 'dist');
   if (!worktree && existsSync(join(out, 'sim', 'engine.js'))) return { label: `${ref} (${sha.slice(0, 7)})`, dir: out };
   rmSync(base, { recursive: true, force: true });

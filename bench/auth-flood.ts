@@ -11,8 +11,8 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { availableParallelism } from 'node:os';
-import { invokeOnce, percentile, type Target } from '../src/live/loadgen.ts';
-import { ADMIN } from '../test/support/fare-process.ts';
+import { invokeOnce, percentile, type Target } from '../src/cli/loadgen.ts';
+import { ADMIN } from '../support/fare-process.ts';
 import { fareWithEmpty } from './fare-bench.ts';
 
 export type FloodMode = 'known' | 'unknown';

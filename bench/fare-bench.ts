@@ -4,9 +4,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { invokeOnce, type Target } from '../src/live/loadgen.ts';
-import { zipDirectory } from '../src/live/zip-writer.ts';
-import { ADMIN_KEY, api, startFare, stopFare, type FareProcess } from '../test/support/fare-process.ts';
+import { invokeOnce, type Target } from '../src/cli/loadgen.ts';
+import { zipDirectory } from '../src/cli/zip-writer.ts';
+import { ADMIN_KEY, api, startFare, stopFare, type FareProcess } from '../support/fare-process.ts';
 
 /** Deploys `files` as function `name` (top class) on the Fare at `url`, as the admin. */
 export async function deployFunction(url: string, name: string, runtime: string, handler: string, files: Record<string, string>): Promise<void> {

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { invokeOnce, percentile, type Target } from '../src/live/loadgen.ts';
+import { invokeOnce, percentile, type Target } from '../src/cli/loadgen.ts';
 import { type BenchFare, deployFunction, fareWithEmpty } from './fare-bench.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -5,7 +5,7 @@
 // from /proc. Usage: node --import tsx bench/live-warm.ts [N]
 
 import { readFileSync } from 'node:fs';
-import { invokeOnce, percentile } from '../src/live/loadgen.ts';
+import { invokeOnce, percentile } from '../src/cli/loadgen.ts';
 import { fareWithEmpty } from './fare-bench.ts';
 
 const calls = Number(process.argv[2] ?? 10_000);

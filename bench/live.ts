@@ -9,9 +9,9 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
-import { invokeOnce, percentile, type Target } from '../src/live/loadgen.ts';
+import { invokeOnce, percentile, type Target } from '../src/cli/loadgen.ts';
 import { runPolicy } from '../src/cli/demo.ts';
-import { ADMIN, ADMIN_KEY, startFare, stopFare } from '../test/support/fare-process.ts';
+import { ADMIN, ADMIN_KEY, startFare, stopFare } from '../support/fare-process.ts';
 import { authFlood, formatAuthFlood, type AuthFloodResult } from './auth-flood.ts';
 import { deployFunction } from './fare-bench.ts';
 

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parse, UsageError } from './args.ts';
-import { floodInWorker, invokeOnce, percentile, steady, type StreamResult, type Target } from '../live/loadgen.ts';
+import { floodInWorker, invokeOnce, percentile, steady, type StreamResult, type Target } from './loadgen.ts';
 
 const HELP = `fare demo [--seconds 10] [--rate 20] [--flood N]
 

@@ -9,107 +9,18 @@
 // memory and (when at most a few jobs run at once) its running set are one row of `Hardware`, so a
 // completion reads two or three neighbouring lines instead of a dozen scattered objects.
 
-import type { Job } from '../core/types.ts';
+import type { JobTable } from './job-table.ts';
 
-/**
- * What the simulator gives the core for a job: the core's view (it *is* the Job the core is given)
- * and `k`, its row in the JobTable, which holds the truth the core never sees (runtime, memory) and
- * the simulator's bookkeeping.
- */
-export interface SimJob extends Job {
-  readonly k: number;
-}
-
-const RUNNING = 1;
-const MEASURED = 2;
-/** FLAGS holds RUNNING | MEASURED | class << CLS_SHIFT. */
-const CLS_SHIFT = 2;
-
-/** Fields of a JobTable row. The first eight (one cache line when aligned) are all a completion reads. */
-export const RUNTIME = 0;
-/** Service received before the current run (ms of CPU). */
-const DONE = 1;
-/** Service clock of the machine when the current run began. */
-const RUN_START = 2;
-export const ID = 3;
-export const ARRIVAL = 4;
-export const MEM_TOTAL = 5;
-/** Position in its machine's running set (-1: none). */
-const HI = 6;
-const FLAGS = 7;
-export const MEM_INIT = 8;
-/** Resident memory while not running (MB). */
-export const MEM_NOW = 9;
-/** A row's offset shifted right by this is its row number. */
-export const ROW_SHIFT = 4;
-const STRIDE = 1 << ROW_SHIFT;
-
-/**
- * The simulator's per-job numbers, one row per job in the system, in one Float64Array. Rows of
- * completed jobs are reused, so the table is as large as the most jobs ever in the system at once.
- */
-export class JobTable {
-  d = new Float64Array(1024 * STRIDE);
-  private readonly free: number[] = [];
-  private used = 0;
-
-  /** A row for a new job; returns its offset (`SimJob.k`). */
-  add(id: number, cls: number, arrival: number, runtime: number, memInit: number, memTotal: number, measured: boolean): number {
-    let k = this.free.pop();
-    if (k === undefined) {
-      if ((this.used + 1) * STRIDE > this.d.length) this.grow();
-      k = this.used++ * STRIDE;
-    }
-    const d = this.d;
-    d[k + RUNTIME] = runtime;
-    d[k + DONE] = 0;
-    d[k + RUN_START] = 0;
-    d[k + ID] = id;
-    d[k + ARRIVAL] = arrival;
-    d[k + MEM_TOTAL] = memTotal;
-    d[k + HI] = -1;
-    d[k + FLAGS] = (measured ? MEASURED : 0) | (cls << CLS_SHIFT);
-    d[k + MEM_INIT] = memInit;
-    d[k + MEM_NOW] = memInit;
-    return k;
-  }
-
-  /** The job left the system: its row may be reused. */
-  release(k: number): void {
-    this.free.push(k);
-  }
-
-  isRunning(k: number): boolean {
-    return ((this.d[k + FLAGS] as number) & RUNNING) !== 0;
-  }
-
-  isMeasured(k: number): boolean {
-    return ((this.d[k + FLAGS] as number) & MEASURED) !== 0;
-  }
-
-  cls(k: number): number {
-    return (this.d[k + FLAGS] as number) >> CLS_SHIFT;
-  }
-
-  setRunning(k: number, on: boolean): void {
-    const f = this.d[k + FLAGS] as number;
-    this.d[k + FLAGS] = on ? f | RUNNING : f & ~RUNNING;
-  }
-
-  private grow(): void {
-    const b = new Float64Array(this.d.length * 2);
-    b.set(this.d);
-    this.d = b;
-  }
-}
+// engine.ts imports the job table from here; it moves to job-table.ts when it is rewritten.
+export { ARRIVAL, ID, JobTable, MEM_INIT, MEM_NOW, MEM_TOTAL, ROW_SHIFT, RUNTIME, type SimJob } from './job-table.ts';
 
 /** Fields of a machine's row in `Hardware`. */
 /** Service clock: CPU-ms each running job has received since time 0. */
-const S = 0;
+const SERVICE = 0;
 const LAST_T = 1;
 const RATE = 2;
 /** Jobs running. */
-const N = 3;
+const NRUN = 3;
 /** Position of the job due first (rows: the scanned minimum; heaps: 0). */
 const FIRST = 4;
 /** ∫ busy cores dt (core-ms). */
@@ -174,9 +85,9 @@ export class Hardware {
     const r = this.r, b = m * this.stride;
     const dt = now - (r[b + LAST_T] as number);
     if (dt <= 0) return;
-    const n = r[b + N] as number;
+    const n = r[b + NRUN] as number;
     const rate = r[b + RATE] as number;
-    r[b + S] = (r[b + S] as number) + dt * rate;
+    r[b + SERVICE] = (r[b + SERVICE] as number) + dt * rate;
     r[b + BUSY] = (r[b + BUSY] as number) + dt * (n < this.cores ? n : this.cores);
     const used = r[b + USED] as number;
     const slope = r[b + SLOPE] as number;
@@ -198,28 +109,29 @@ export class Hardware {
 
   /** Job row k placed on machine m: its initial memory becomes resident. */
   place(m: number, k: number): void {
-    if (this.trackMemory) this.addUsed(m, this.t.d[k + MEM_INIT] as number);
+    if (this.trackMemory) this.addUsed(m, this.t.memInit(k));
   }
 
   dispatch(m: number, k: number): void {
-    const t = this.t, d = t.d, r = this.r, b = m * this.stride;
+    const t = this.t, r = this.r, b = m * this.stride;
     t.setRunning(k, true);
-    const s = r[b + S] as number;
-    d[k + RUN_START] = s;
-    this.push(m, k, s + ((d[k + RUNTIME] as number) - (d[k + DONE] as number)));
+    const s = r[b + SERVICE] as number;
+    t.setRunStart(k, s);
+    this.push(m, k, s + (t.runtime(k) - t.done(k)));
     if (this.trackMemory) r[b + SLOPE] = (r[b + SLOPE] as number) + this.slopeOf(k);
     this.setRate(b);
   }
 
   /** Preemption: the job keeps its progress and its memory. */
   stop(m: number, k: number): void {
-    const t = this.t, d = t.d, r = this.r, b = m * this.stride;
-    const done = (d[k + DONE] as number) + ((r[b + S] as number) - (d[k + RUN_START] as number));
-    d[k + DONE] = done > (d[k + RUNTIME] as number) ? (d[k + RUNTIME] as number) : done;
+    const t = this.t, r = this.r, b = m * this.stride;
+    const done = t.done(k) + ((r[b + SERVICE] as number) - t.runStart(k));
+    const runtime = t.runtime(k);
+    t.setDone(k, done > runtime ? runtime : done);
     t.setRunning(k, false);
-    this.removeAt(m, d[k + HI] as number);
+    this.removeAt(m, t.pos(k));
     if (this.trackMemory) this.dropSlope(b, k);
-    d[k + MEM_NOW] = this.memoryOf(m, k);
+    t.setMemNow(k, this.memoryOf(m, k));
     this.setRate(b);
   }
 
@@ -228,42 +140,42 @@ export class Hardware {
     const r = this.r, b = m * this.stride;
     const first = r[b + FIRST] as number;
     const k = this.linear ? (r[b + SET + this.cores + first] as number) : (this.heapK[m] as number[])[0] as number;
-    const t = this.t, d = t.d;
+    const t = this.t;
     this.removeAt(m, first);
-    d[k + DONE] = d[k + RUNTIME] as number;
+    t.setDone(k, t.runtime(k));
     t.setRunning(k, false);
     if (this.trackMemory) {
       this.dropSlope(b, k);
-      r[b + USED] = (r[b + USED] as number) - (d[k + MEM_TOTAL] as number);
+      r[b + USED] = (r[b + USED] as number) - t.memTotal(k);
     }
     this.setRate(b);
     return k;
   }
 
   swapOut(m: number, k: number): void {
-    if (this.trackMemory) this.addUsed(m, -(this.t.d[k + MEM_NOW] as number));
+    if (this.trackMemory) this.addUsed(m, -this.t.memNow(k));
   }
 
   swapIn(m: number, k: number): void {
-    if (this.trackMemory) this.addUsed(m, this.t.d[k + MEM_NOW] as number);
+    if (this.trackMemory) this.addUsed(m, this.t.memNow(k));
   }
 
   /** Resident memory of job row k, on machine m, now (MB). */
   private memoryOf(m: number, k: number): number {
-    const t = this.t, d = t.d;
-    const runtime = d[k + RUNTIME] as number;
-    const done = t.isRunning(k) ? (d[k + DONE] as number) + ((this.r[m * this.stride + S] as number) - (d[k + RUN_START] as number)) : (d[k + DONE] as number);
+    const t = this.t;
+    const runtime = t.runtime(k);
+    const done = t.isRunning(k) ? t.done(k) + ((this.r[m * this.stride + SERVICE] as number) - t.runStart(k)) : t.done(k);
     const f = done >= runtime ? 1 : done / runtime;
-    const init = d[k + MEM_INIT] as number;
-    return init + ((d[k + MEM_TOTAL] as number) - init) * f;
+    const init = t.memInit(k);
+    return init + (t.memTotal(k) - init) * f;
   }
 
   /** When machine m's next running job completes (Infinity if none). */
   nextCompletion(m: number): number {
     const r = this.r, b = m * this.stride;
-    if ((r[b + N] as number) === 0) return Infinity;
+    if ((r[b + NRUN] as number) === 0) return Infinity;
     const fin = this.linear ? (r[b + SET + (r[b + FIRST] as number)] as number) : ((this.heapFin[m] as number[])[0] as number);
-    const left = fin - (r[b + S] as number);
+    const left = fin - (r[b + SERVICE] as number);
     return (r[b + LAST_T] as number) + (left > 0 ? left / (r[b + RATE] as number) : 0);
   }
 
@@ -284,28 +196,28 @@ export class Hardware {
 
   /** Memory growth per ms of service of job row k. */
   private slopeOf(k: number): number {
-    const d = this.t.d;
-    return ((d[k + MEM_TOTAL] as number) - (d[k + MEM_INIT] as number)) / (d[k + RUNTIME] as number);
+    const t = this.t;
+    return (t.memTotal(k) - t.memInit(k)) / t.runtime(k);
   }
 
   private dropSlope(b: number, k: number): void {
     const r = this.r;
-    r[b + SLOPE] = (r[b + N] as number) === 0 ? 0 : (r[b + SLOPE] as number) - this.slopeOf(k);
+    r[b + SLOPE] = (r[b + NRUN] as number) === 0 ? 0 : (r[b + SLOPE] as number) - this.slopeOf(k);
   }
 
   private setRate(b: number): void {
-    const n = this.r[b + N] as number;
+    const n = this.r[b + NRUN] as number;
     this.r[b + RATE] = n <= this.cores ? 1 : this.cores / n;
   }
 
   // ---- the running set: finish keys and table rows side by side (ties, rare, are broken by job id);
-  // each job knows its position (HI) so a preempted job can be removed ----
+  // each job knows its position (JobTable.pos) so a preempted job can be removed ----
 
   private push(m: number, k: number, finish: number): void {
     const r = this.r, b = m * this.stride;
-    const i = r[b + N] as number;
-    r[b + N] = i + 1;
-    this.t.d[k + HI] = i;
+    const i = r[b + NRUN] as number;
+    r[b + NRUN] = i + 1;
+    this.t.setPos(k, i);
     if (this.linear) {
       r[b + SET + i] = finish;
       r[b + SET + this.cores + i] = k;
@@ -318,24 +230,24 @@ export class Hardware {
   }
 
   private removeAt(m: number, i: number): void {
-    const r = this.r, b = m * this.stride, d = this.t.d;
-    const last = (r[b + N] as number) - 1;
-    r[b + N] = last;
+    const r = this.r, b = m * this.stride, t = this.t;
+    const last = (r[b + NRUN] as number) - 1;
+    r[b + NRUN] = last;
     if (this.linear) {
       const fin = b + SET, ks = b + SET + this.cores;
-      d[(r[ks + i] as number) + HI] = -1;
+      t.setPos(r[ks + i] as number, -1);
       if (i !== last) {
         r[fin + i] = r[fin + last] as number;
         const moved = r[ks + last] as number;
         r[ks + i] = moved;
-        d[moved + HI] = i;
+        t.setPos(moved, i);
       }
       // The job due first left, or moved from the end into i: find it again.
       const first = r[b + FIRST] as number;
       if (i === first || first === last) this.scanFirst(b, last);
     } else {
       const hf = this.heapFin[m] as number[], hk = this.heapK[m] as number[];
-      d[(hk[i] as number) + HI] = -1;
+      t.setPos(hk[i] as number, -1);
       const f = hf.pop() as number, k = hk.pop() as number;
       if (i !== last) {
         this.put(hf, hk, i, f, k);
@@ -347,7 +259,7 @@ export class Hardware {
 
   /** Is (finish fa, row ka) due before (fb, kb)? Finish key, then job id. */
   private before(fa: number, ka: number, fb: number, kb: number): boolean {
-    return fa < fb || (fa === fb && (this.t.d[ka + ID] as number) < (this.t.d[kb + ID] as number));
+    return fa < fb || (fa === fb && this.t.id(ka) < this.t.id(kb));
   }
 
   /** Finds the job due first among the n jobs of the row at b. */
@@ -363,7 +275,7 @@ export class Hardware {
   private put(hf: number[], hk: number[], i: number, f: number, k: number): void {
     hf[i] = f;
     hk[i] = k;
-    this.t.d[k + HI] = i;
+    this.t.setPos(k, i);
   }
 
   private up(m: number, i: number): void {

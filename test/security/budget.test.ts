@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { paceAllowance } from '../../src/core/budget.ts';
-import { api } from '../support/fare-process.ts';
+import { api } from '../../support/fare-process.ts';
 import { deploy, sleep, startBench, type Bench, type Tenant } from './harness.ts';
 
 

@@ -3,7 +3,7 @@
 // top-class function with her context, and replays her context after its invocation has ended.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api } from '../support/fare-process.ts';
+import { api } from '../../support/fare-process.ts';
 import { deploy, invoke, run, startBench, type Bench } from './harness.ts';
 
 

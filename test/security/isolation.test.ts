@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilities } from '../../src/live/runtime/capabilities.ts';
-import { startFare, stopFare } from '../support/fare-process.ts';
+import { startFare, stopFare } from '../../support/fare-process.ts';
 import { deploy, instanceIds, instancePids, run, skipReason, startBench, type Bench } from './harness.ts';
 
 const skip = skipReason('the isolation attacks (findings 1, 2)');

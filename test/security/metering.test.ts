@@ -4,7 +4,7 @@
 // holds (finding 8).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api } from '../support/fare-process.ts';
+import { api } from '../../support/fare-process.ts';
 import { deploy, instanceCpuMs, processesOf, run, skipReason, sleep, startBench, type Bench } from './harness.ts';
 
 const skip = skipReason('the metering attacks (findings 4, 8)');

@@ -16,7 +16,7 @@ export interface FareProcess {
  * `env`: the environment of `fare up` (default: this process's, with FARE_ADMIN_KEY set to ADMIN_KEY);
  * `bin`: the `fare` command to run (default this checkout's).
  */
-export function startFare(dataDir: string, args: readonly string[] = [], env?: NodeJS.ProcessEnv, bin = join(import.meta.dirname, '..', '..', 'bin', 'fare.js')): Promise<FareProcess> {
+export function startFare(dataDir: string, args: readonly string[] = [], env?: NodeJS.ProcessEnv, bin = join(import.meta.dirname, '..', 'bin', 'fare.js')): Promise<FareProcess> {
   const child = spawn(process.execPath, [bin, 'up', '--port', '0', '--data-dir', dataDir, ...args], {
     env: env ?? { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY },
     stdio: ['ignore', 'pipe', 'pipe'],
