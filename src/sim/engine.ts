@@ -21,7 +21,7 @@ import { Shard, type ShardDecision, type ShardInput } from '../core/shard/shard.
 import { Machine, MachineWorkspace } from '../core/machine/machine.ts';
 import { Edf, edfDeadline, type EdfDecision } from '../core/baselines/edf.ts';
 import { EventQueue } from './event-queue.ts';
-import { ARRIVAL, Hardware, ID, JobTable, ROW_SHIFT, RUNTIME, type SimJob } from './hardware.ts';
+import { Hardware, JobTable, ROW_SHIFT, type SimJob } from './hardware.ts';
 import { newBatch, type JobSource } from './workload/index.ts';
 import { Recorder, type RunResult } from './recorder.ts';
 import { SimBus } from './bus.ts';
@@ -300,17 +300,22 @@ export class Simulation {
 
   /** A job completed on a machine (`k`: its table row, released here). */
   private completed(k: number): void {
-    const t = this.table, d = t.d;
+    const t = this.table;
     this.inSystem--;
-    if (t.isMeasured(k)) this.rec.completed(t.cls(k), d[k + ARRIVAL] as number, d[k + RUNTIME] as number, this.now);
+    if (t.isMeasured(k)) this.rec.completed(t.cls(k), t.arrival(k), t.runtime(k), this.now);
     t.release(k);
   }
 
   private wakeEdf(): void {
     const h = this.hw;
     h.advanceTo(0, this.now);
+    if (h.nextCompletion(0) > this.now) {
+      // Woken by its deadline, not a completion: EDF has no deadline input (it never sets one).
+      this.reschedule(0, true);
+      return;
+    }
     const k = h.completeNext(0);
-    const id = this.table.d[k + ID] as number;
+    const id = this.table.id(k);
     this.completed(k);
     const edf = this.edf as Edf;
     edf.step(this.now, { kind: 'complete', job: id });
@@ -339,7 +344,8 @@ export class Simulation {
 
   /** `renew`: the owner was just woken (its entry is due now) and goes behind others due at the same time. */
   private reschedule(m: number, renew = false): void {
-    const t = this.hw.nextCompletion(m);
+    // EDF never asks to be woken (its deadline is Infinity) but is asked, like every core object.
+    const t = Math.min(this.hw.nextCompletion(m), (this.edf as Edf).nextDeadline());
     if (renew) this.q.renew(m, t);
     else this.q.schedule(m, t);
   }

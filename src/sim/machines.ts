@@ -9,7 +9,7 @@ import { unreachable } from '../core/types.ts';
 import { formatDecisionLine, formatTime, type MachineMessage, type PollAnswerMsg, type PollMsg } from '../core/protocol.ts';
 import type { Machine, MachineDecision, MachineInput } from '../core/machine/machine.ts';
 import type { EventQueue } from './event-queue.ts';
-import { type Hardware, ID, type JobTable, MEM_INIT, MEM_NOW, MEM_TOTAL, type SimJob } from './hardware.ts';
+import type { Hardware, JobTable, SimJob } from './hardware.ts';
 import type { Recorder } from './recorder.ts';
 import type { SimBus } from './bus.ts';
 
@@ -89,7 +89,7 @@ export class SimMachines {
         (this.rec as Recorder).placed(msg.via, msg.waited);
         const input = this.arrival;
         input.job = sj;
-        input.memMB = this.table.d[sj.k + MEM_INIT] as number;
+        input.memMB = this.table.memInit(sj.k);
         this.step(m, input, false);
         break;
       }
@@ -133,8 +133,8 @@ export class SimMachines {
     if (h.nextCompletion(m) <= now) {
       const k = h.completeNext(m);
       const input = this.completion;
-      input.job = this.table.d[k + ID] as number;
-      input.memMB = this.table.d[k + MEM_TOTAL] as number;
+      input.job = this.table.id(k);
+      input.memMB = this.table.memTotal(k);
       this.step(m, input, true);
       return k;
     }
@@ -182,7 +182,7 @@ export class SimMachines {
           const sj = d.job as SimJob;
           h.stop(m, sj.k);
           (this.rec as Recorder).preempted();
-          if (this.hooks.trackMemory) this.stopped.push({ job: d.job.id, memMB: this.table.d[sj.k + MEM_NOW] as number });
+          if (this.hooks.trackMemory) this.stopped.push({ job: d.job.id, memMB: this.table.memNow(sj.k) });
           break;
         }
         case 'swap-out':

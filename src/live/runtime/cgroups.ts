@@ -5,6 +5,10 @@
 // Fare's groups live under this process's own group in each hierarchy, in a `fare` parent:
 // `<mount>/<own path>/fare/<instance-id>`. Nesting under our own group keeps instances inside
 // whatever limits the worker itself runs under (and is what systemd's delegation expects).
+//
+// Longer than most files here: it speaks both hierarchies (v1 controllers, and a v2 hierarchy with
+// or without some of them) for the same few operations, and each operation's v1 and v2 paths are
+// easier to check side by side than in two files.
 
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';

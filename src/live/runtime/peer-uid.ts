@@ -13,6 +13,9 @@
 //
 // A socket whose owning process closed it (timewait or orphaned: inode 0) is reported as gone: a
 // Runtime API client that has closed its socket cannot read an answer anyway.
+//
+// Just over 400 lines: most of it is the netlink request and reply layout (structs written and read
+// by hand), which belongs with the lookup that uses it.
 
 import { endianness } from 'node:os';
 import { open } from 'node:fs/promises';
