@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { runSim } from './run-sim.ts';
 import { runLive } from './run-live.ts';
-import type { Scenario, ScenarioJob } from './scenario.ts';
+import { arrivals, type Scenario, type ScenarioJob } from './scenario.ts';
 
 const base: Omit<Scenario, 'name' | 'jobs'> = {
   seed: 1, policy: 'fare', machines: 1, cores: 1, shards: 1, k: 1, memoryMB: Infinity, idleList: false, maxOutstandingPolls: 64,
@@ -23,8 +23,9 @@ const SCENARIOS: readonly Scenario[] = [
     cores: 1, jobs: [job(0, 3, 100), job(10, 1, 20), job(15, 0, 5), job(50, 2, 10)],
   },
   {
-    ...base, name: 'call-chain inheritance: a callee at its caller\'s (inherited) class overtakes the lower classes',
-    cores: 1, jobs: [job(0, 2, 30), job(1, 3, 30), job(2, 0, 5, 10, 1), job(3, 0, 5, 10, 2)],
+    ...base, name: 'call-chain inheritance: a low-class callee of a top-class caller runs at the top class',
+    // Job 3 (its function is low) is called by job 1 (high) and inherits high: it overtakes job 2.
+    cores: 1, jobs: [job(0, 0, 30), job(1, 2, 30), { ...job(2, 3, 5, 10, 1), calledBy: 1 }, { ...job(3, 3, 5, 10, 2), calledBy: 2 }],
   },
   {
     ...base, name: 'power-of-k when the idle list is empty: k polls, the least loaded answer wins',
@@ -50,8 +51,8 @@ const SCENARIOS: readonly Scenario[] = [
   },
   {
     ...base, name: 'budget degrade: an over-budget tenant\'s calls run at the cheapest class and wait behind the rest',
-    // The degraded calls (class 3, the core's admit() verdict) arrive among full-class ones.
-    cores: 1, jobs: [job(0, 1, 20), job(1, 3, 20), job(2, 3, 20), job(3, 1, 20), job(4, 0, 5)],
+    // Jobs 2 and 3 are a high-class function of a tenant past its allowance (30 % spent, 25 % allowed): the core's admit() degrades them.
+    cores: 1, jobs: [job(0, 1, 20), { ...job(1, 0, 20), spentOfBudget: 0.3 }, { ...job(2, 0, 20), spentOfBudget: 0.3 }, job(3, 1, 20), job(4, 2, 5)],
   },
   {
     ...base, name: 'hermod: processor sharing, class-blind FIFO shards',
@@ -72,6 +73,12 @@ describe('conformance: the simulator and the live driver decide the same', () =>
       expect(live.join('\n')).toBe(sim.join('\n'));
     });
   }
+
+  it('scenarios mean what they say: inherited and degraded classes come from the core', () => {
+    const classes = (prefix: string): number[] => arrivals(SCENARIOS.find((x) => x.name.startsWith(prefix)) as Scenario).map((j) => j.cls);
+    expect(classes('call-chain')).toEqual([0, 2, 0, 2]);
+    expect(classes('budget degrade')).toEqual([1, 3, 3, 1, 2]);
+  });
 
   it('notices a decision changed in one driver only', async () => {
     const byName = (prefix: string): Scenario => SCENARIOS.find((x) => x.name.startsWith(prefix)) as Scenario;
