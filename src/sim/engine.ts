@@ -201,7 +201,7 @@ export class Simulation {
   }
 
   private counters(): Record<string, number> {
-    return { ...(this.machines?.counters() ?? {}), messages: this.bus.sent, messagesLost: this.bus.lost };
+    return { messages: this.bus.sent, messagesLost: this.bus.lost };
   }
 
   private arrive(b: ReturnType<typeof newBatch>, i: number): void {

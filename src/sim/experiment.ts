@@ -6,6 +6,7 @@ import { Rng } from '../core/rng.ts';
 import { DEFAULT_PRICE_TABLE, makePriceTable, type PriceTable, type Result } from '../core/classes.ts';
 import { Simulation } from './engine.ts';
 import type { ClusterConfig, PolicyKind, PolicySpec } from './config.ts';
+import type { LatencyModel } from './bus.ts';
 import type { RunResult } from './recorder.ts';
 import { makeJobSource, validateWorkload, type JobSource } from './workload/index.ts';
 
@@ -136,7 +137,7 @@ export function parseCluster(raw: unknown, base: ClusterConfig = DEFAULT_CLUSTER
   if (raw === undefined) return base;
   if (!isObj(raw)) throw new ConfigError(`cluster is ${JSON.stringify(raw)}: give an object such as {"machines": 100, "cores": 8}`);
   const w = 'cluster';
-  known(raw, w, ['machines', 'cores', 'memoryGB', 'shards', 'k', 'idleList', 'joinFree', 'leaveFree', 'updateDelta', 'swapTarget', 'maxOutstandingPolls', 'pollLatencyMs']);
+  known(raw, w, ['machines', 'cores', 'memoryGB', 'shards', 'k', 'idleList', 'joinFree', 'leaveFree', 'updateDelta', 'swapTarget', 'maxOutstandingPolls', 'pollLatencyMs', 'pollTimeoutMs', 'latency']);
   const int = (n: number): boolean => Number.isInteger(n) && n >= 1;
   const frac = (n: number): boolean => n >= 0 && n <= 1;
   const machines = num(raw, 'machines', w, base.machines, int, 'a whole number ≥ 1');
@@ -160,9 +161,31 @@ export function parseCluster(raw: unknown, base: ClusterConfig = DEFAULT_CLUSTER
     swapTarget: num(raw, 'swapTarget', w, base.swapTarget, (n) => n > 0 && n <= 1, 'a fraction of memory in (0, 1]'),
     maxOutstandingPolls: num(raw, 'maxOutstandingPolls', w, base.maxOutstandingPolls, int, 'a whole number ≥ 1'),
     pollLatencyMs: num(raw, 'pollLatencyMs', w, base.pollLatencyMs, (n) => n >= 0 && n <= 60_000, 'a round-trip time in ms from 0 to 60000'),
+    ...(raw.pollTimeoutMs !== undefined ? { pollTimeoutMs: num(raw, 'pollTimeoutMs', w, 0, (n) => n > 0 && n <= 3_600_000, 'a time in ms above 0 and at most 3600000') } : base.pollTimeoutMs !== undefined ? { pollTimeoutMs: base.pollTimeoutMs } : {}),
+    ...(raw.latency !== undefined ? { latency: parseLatency(raw.latency) } : base.latency !== undefined ? { latency: base.latency } : {}),
   };
   if (c.leaveFree > c.joinFree) throw new ConfigError(`cluster.leaveFree (${c.leaveFree}) is above cluster.joinFree (${c.joinFree}): a machine must leave the idle list at less free memory than it joins with`);
   return c;
+}
+
+/** `cluster.latency`: one-way time of every message — a number of ms, or {kind: fixed|uniform|exponential, …}. */
+function parseLatency(raw: unknown): LatencyModel {
+  const bad = (why: string): never => {
+    throw new ConfigError(`cluster.latency is ${JSON.stringify(raw)}: ${why}. Give a number of ms (e.g. 0.1), {"kind": "uniform", "minMs": 0.05, "maxMs": 0.2} or {"kind": "exponential", "meanMs": 0.1}`);
+  };
+  const ms = (n: unknown): number => (typeof n === 'number' && Number.isFinite(n) && n >= 0 && n <= 60_000 ? n : bad('times must be numbers of ms from 0 to 60000'));
+  if (typeof raw === 'number') return raw === 0 ? { kind: 'zero' } : { kind: 'fixed', ms: ms(raw) };
+  if (!isObj(raw)) return bad('it is neither a number nor an object');
+  switch (raw.kind) {
+    case 'zero': return { kind: 'zero' };
+    case 'fixed': return { kind: 'fixed', ms: ms(raw.ms) };
+    case 'uniform': {
+      const lo = ms(raw.minMs), hi = ms(raw.maxMs);
+      return hi >= lo ? { kind: 'uniform', minMs: lo, maxMs: hi } : bad('maxMs is below minMs');
+    }
+    case 'exponential': return { kind: 'exponential', meanMs: ms(raw.meanMs) };
+    default: return bad('kind must be zero, fixed, uniform or exponential');
+  }
 }
 
 export function parsePolicy(raw: unknown, i: number): PolicySpec {

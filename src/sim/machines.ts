@@ -73,10 +73,6 @@ export class SimMachines {
     this.pace.batchEnd();
   }
 
-  counters(): Record<string, number> {
-    return {};
-  }
-
   /** A message for a machine, delivered by the Bus (or at once, see `Simulation.batchStarts`). */
   deliver(msg: MachineMessage): void {
     const m = msg.to.id;

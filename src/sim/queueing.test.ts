@@ -10,6 +10,7 @@
 // job count used); the bias from starting empty is below 0.4% after the 10% warm-up. Each test takes
 // 1–4 s (about a million jobs per second).
 
+import type { LatencyModel } from './bus.ts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PRICE_TABLE, makePriceTable, type PriceClass, type PriceTable } from '../core/classes.ts';
@@ -228,6 +229,9 @@ interface SmallCase {
   readonly memoryGB: number | undefined;
   readonly maxOutstandingPolls: number;
   readonly pollLatencyMs: number;
+  /** One-way time of every message (random models reorder messages). */
+  readonly latency: LatencyModel;
+  readonly pollTimeoutMs: number | undefined;
   readonly load: number;
   readonly jobs: number;
   readonly arrivals: 'poisson' | 'constant';
@@ -245,6 +249,13 @@ const smallCase: fc.Arbitrary<SmallCase> = fc.record({
   memoryGB: fc.option(fc.integer({ min: 4, max: 16 }), { nil: undefined }),
   maxOutstandingPolls: fc.integer({ min: 1, max: 4 }),
   pollLatencyMs: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 20, noNaN: true })),
+  latency: fc.oneof(
+    fc.constant<LatencyModel>({ kind: 'zero' }),
+    fc.double({ min: 0, max: 5, noNaN: true }).map((ms): LatencyModel => ({ kind: 'fixed', ms })),
+    fc.double({ min: 0, max: 5, noNaN: true }).map((ms): LatencyModel => ({ kind: 'uniform', minMs: ms / 2, maxMs: ms })),
+    fc.double({ min: 0.01, max: 5, noNaN: true }).map((ms): LatencyModel => ({ kind: 'exponential', meanMs: ms })),
+  ),
+  pollTimeoutMs: fc.option(fc.double({ min: 0.5, max: 50, noNaN: true }), { nil: undefined }),
   load: fc.double({ min: 0.3, max: 1.5, noNaN: true }),
   jobs: fc.integer({ min: 50, max: 1500 }),
   arrivals: fc.constantFrom<'poisson' | 'constant'>('poisson', 'constant'),
@@ -262,7 +273,8 @@ function runSmall(c: SmallCase): RunResult {
     cluster: {
       ...DEFAULT_CLUSTER, machines: c.machines, cores: c.cores, shards: c.shards, k: 1 + ((c.k - 1) % c.machines),
       idleList: c.idleList, memoryMB: c.memoryGB === undefined ? Infinity : c.memoryGB * 1024,
-      maxOutstandingPolls: c.maxOutstandingPolls, pollLatencyMs: c.pollLatencyMs,
+      maxOutstandingPolls: c.maxOutstandingPolls, pollLatencyMs: c.pollLatencyMs, latency: c.latency,
+      ...(c.pollTimeoutMs !== undefined ? { pollTimeoutMs: c.pollTimeoutMs } : {}),
     },
     policy: { name: c.policy, kind: c.policy, selection: c.selection },
     prices: DEFAULT_PRICE_TABLE, seed: c.seed,

@@ -443,7 +443,7 @@ describe('Shard poll timeout (pollTimeoutMs)', () => {
     expect(s.pollsInFlight).toBe(1);
   });
 
-  it('polls again, with a new poll id and a new sample, when no machine answered by the deadline', () => {
+  it('polls again, with a new poll id, a new sample and twice the wait, when no machine answered by the deadline', () => {
     const resamples = new Set<string>();
     for (let seed = 0; seed < 20; seed++) {
       const s = shard({ k: 2, machines: 8, pollTimeoutMs: 50 }, seed);
@@ -454,7 +454,7 @@ describe('Shard poll timeout (pollTimeoutMs)', () => {
       expect(q).toMatchObject({ poll: p.poll + 1, job: 1 });
       expect(new Set(q.machines).size).toBe(2);
       resamples.add(String([...q.machines].sort()) === String([...p.machines].sort()) ? 'same' : 'other');
-      expect([s.pollsInFlight, s.nextDeadline()]).toEqual([1, 100]);
+      expect([s.pollsInFlight, s.nextDeadline()]).toEqual([1, 150]);
       // The first poll is over: its answers are ignored; the new one places the job.
       for (const m of p.machines) s.step(60, answer(p.poll, m, 0));
       expect(take(s)).toEqual([]);
@@ -494,9 +494,9 @@ describe('Shard poll timeout (pollTimeoutMs)', () => {
     ]);
     expect(ds[2]).toEqual(place(job(2, 0, 10), b.machines[1] as number, 'power-of-k', 65));
     expect(s.pollsInFlight).toBe(2);
-    expect(s.nextDeadline()).toBe(120); // d's; a's new poll is due at 125
+    expect(s.nextDeadline()).toBe(120); // d's; a's new poll waits twice as long: due at 75 + 100
     answerAll(s, 80, d, [0, 0]);
-    expect(s.nextDeadline()).toBe(125);
+    expect(s.nextDeadline()).toBe(175);
   });
 
   it('re-polls for a job whose poll went unanswered even when polls are at their limit', () => {

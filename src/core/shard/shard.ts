@@ -30,7 +30,8 @@ export interface ShardConfig {
   readonly maxOutstandingPolls: number;
   /**
    * How long a poll waits for all its answers (ms; default Infinity: forever). Past it, the job is
-   * placed on the least loaded machine that answered, or polled for again if none did.
+   * placed on the least loaded machine that answered, or polled for again if none did (waiting
+   * twice as long each time, up to 64 × this).
    */
   readonly pollTimeoutMs?: number;
 }
@@ -59,6 +60,8 @@ interface PollSlot {
   bestLoad: number;
   ties: number;
   sentAt: Millis;
+  /** How long it waits for its answers: the timeout, doubled for each time its job was polled for in vain. */
+  wait: Millis;
   /** The poll's messages, one per machine (reused once the poll is over). */
   readonly msgs: Mutable<PollMsg>[];
 }
@@ -172,23 +175,27 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     this.nPlaces = 0;
   }
 
-  /** When the oldest poll in flight times out (Infinity without a timeout or a poll). */
+  /** When the first poll in flight times out (Infinity without a timeout or a poll). */
   nextDeadline(): Millis {
     if (this.timeout === Infinity) return Infinity;
-    const id = this.oldestPoll();
-    return id === undefined ? Infinity : (this.ring[id & (this.ring.length - 1)] as PollSlot).sentAt + this.timeout;
+    let first = Infinity;
+    for (const s of this.timedPolls()) first = Math.min(first, s.sentAt + s.wait);
+    return first;
   }
 
-  /** The oldest poll still in flight, dropping answered ones from the front of `timeouts`. */
-  private oldestPoll(): number | undefined {
+  /** The polls in flight that can time out, oldest first (answered ones are dropped from `timeouts`). */
+  private timedPolls(): PollSlot[] {
     const t = this.timeouts;
-    while (t.length > 0) {
-      const id = t[0] as number;
+    const live: PollSlot[] = [];
+    let w = 0;
+    for (const id of t) {
       const s = this.ring[id & (this.ring.length - 1)] as PollSlot;
-      if (s.id === id && s.job !== undefined) return id;
-      t.shift();
+      if (s.id !== id || s.job === undefined) continue;
+      t[w++] = id;
+      live.push(s);
     }
-    return undefined;
+    t.length = w;
+    return live;
   }
 
   /** Places queued jobs while it can. */
@@ -200,8 +207,8 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     }
   }
 
-  /** Places `job` from the idle list, or sends a poll for it. */
-  private place(now: Millis, job: Job, useIdle: boolean): void {
+  /** Places `job` from the idle list, or sends a poll for it that waits `wait` for its answers. */
+  private place(now: Millis, job: Job, useIdle: boolean, wait = this.timeout): void {
     if (useIdle) {
       const m = this.idle.best();
       this.idle.addJob(m);
@@ -218,6 +225,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     s.count = 0;
     s.ties = 0;
     s.sentAt = now;
+    s.wait = wait;
     this.inFlight++;
     if (this.timeout !== Infinity) this.timeouts.push(poll);
     // The slot's messages are free: the poll that used them last is over.
@@ -265,19 +273,20 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     this.placeOn(now, job, s.best, 'power-of-k');
   }
 
-  /** Polls past their timeout: placed by the answers they have, or polled for again. */
+  /**
+   * Polls past their timeout: placed by the answers they have, or polled for again, waiting twice as
+   * long (up to 64 times the timeout), so that a round trip longer than the timeout still ends.
+   */
   private expire(now: Millis): void {
-    for (let id = this.oldestPoll(); id !== undefined; id = this.oldestPoll()) {
-      const s = this.ring[id & (this.ring.length - 1)] as PollSlot;
-      if (s.sentAt + this.timeout > now) return;
-      this.timeouts.shift();
+    for (const s of this.timedPolls()) {
+      if (s.sentAt + s.wait > now) continue;
       if (s.count > 0) {
         this.finish(now, s);
       } else {
         const job = s.job as Job;
         s.job = undefined;
         this.inFlight--;
-        this.place(now, job, this.cfg.useIdleList && this.idle.size > 0);
+        this.place(now, job, this.cfg.useIdleList && this.idle.size > 0, Math.min(s.wait * 2, this.timeout * 64));
       }
     }
   }
@@ -297,7 +306,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
       ring[at] = s;
     }
     for (let i = 0; i < size; i++) {
-      ring[i] ??= { id: -1, job: undefined, machines: [], answered: 0, count: 0, best: -1, bestLoad: 0, ties: 0, sentAt: 0, msgs: [] };
+      ring[i] ??= { id: -1, job: undefined, machines: [], answered: 0, count: 0, best: -1, bestLoad: 0, ties: 0, sentAt: 0, wait: Infinity, msgs: [] };
     }
     this.ring = ring;
   }
