@@ -206,7 +206,7 @@ export async function up(opts: UpOptions): Promise<Running> {
   }, root.fork('machine/0'));
   const worker = new MachineDriver(machine, exec, bus, realClock);
   worker.start();
-  const shard = new Shard({ id: 0, prices, selection: preset.selection, machines: 1, k: 1, useIdleList: preset.idleList, maxOutstandingPolls: 1024, pollTimeoutMs: 1000 }, root.fork('shard/0'));
+  const shard = new Shard({ id: 0, prices, selection: preset.selection, machines: 1, k: 1, useIdleList: preset.idleList, maxOutstandingPolls: 1024 }, root.fork('shard/0'));
   const shardHost = new ShardHost(shard, bus, realClock);
   const scheduler = new SchedulerClient(bus, realClock, { id: 0, shards: 1 });
   const fnIds = new Map<string, number>();

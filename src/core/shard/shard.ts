@@ -178,8 +178,17 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
   /** When the first poll in flight times out (Infinity without a timeout or a poll). */
   nextDeadline(): Millis {
     if (this.timeout === Infinity) return Infinity;
+    // Drops polls that are over from `timeouts` while it looks.
+    const t = this.timeouts;
     let first = Infinity;
-    for (const s of this.timedPolls()) first = Math.min(first, s.sentAt + s.wait);
+    let w = 0;
+    for (const id of t) {
+      const s = this.ring[id & (this.ring.length - 1)] as PollSlot;
+      if (s.id !== id || s.job === undefined) continue;
+      t[w++] = id;
+      if (s.sentAt + s.wait < first) first = s.sentAt + s.wait;
+    }
+    t.length = w;
     return first;
   }
 

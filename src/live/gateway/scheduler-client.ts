@@ -29,7 +29,9 @@ interface Pending {
   readonly req: InvokeRequest;
   readonly resolve: (o: InvokeOutcome) => void;
   readonly reject: (e: unknown) => void;
-  readonly cancel: () => void;
+  readonly sentAt: number;
+  /** Given up as lost if not done by then. */
+  readonly lostAt: number;
   /** Where it runs, once `started` said so. */
   machine: number;
   /** Synchronous calls it has in flight (it is blocked while any is). */
@@ -44,6 +46,9 @@ export class SchedulerClient {
   private readonly base: number;
   private readonly unlisten: () => void;
   private readonly picker: ShardPicker;
+  /** When the lost-job sweep runs next (Infinity: not armed). */
+  private sweepAt = Infinity;
+  private cancelSweep: () => void = () => {};
 
   constructor(private readonly bus: Bus, private readonly clock: Clock, private readonly opts: SchedulerClientOptions) {
     this.picker = new ShardPicker(opts.shards, opts.shardChoice ?? 'by-function');
@@ -64,12 +69,9 @@ export class SchedulerClient {
       const now = this.clock.now();
       const id = this.base + this.seq++;
       const job: Job = { id, cls: req.cls, arrival: now, fn };
-      const lost = now + req.fn.timeoutMs + (this.opts.graceMs ?? 60_000);
-      const cancel = this.clock.at(lost, () => {
-        if (this.forget(id) === undefined) return;
-        reject(Object.assign(new Error(`invocation ${req.requestId} (job ${id}) was not heard of within ${Math.round(lost - now)} ms: its worker may have died`), { code: 'FARE_E_LOST' }));
-      });
-      this.pending.set(id, { req, resolve, reject, cancel, machine: -1, calls: 0 });
+      const lostAt = now + req.fn.timeoutMs + (this.opts.graceMs ?? 60_000);
+      this.pending.set(id, { req, resolve, reject, sentAt: now, lostAt, machine: -1, calls: 0 });
+      if (lostAt < this.sweepAt) this.armSweep(lostAt);
       this.byRequest.set(req.requestId, id);
       const msg: Message = { kind: 'arrive', from: this.address, to: shardAddress(this.picker.pick(fn)), job, cargo: invocationCargo(this.opts.id, req) };
       this.opts.log?.(`t=${formatTime(now)} ${formatDecisionLine(this.address, msg)} cls=${job.cls}`);
@@ -98,6 +100,7 @@ export class SchedulerClient {
 
   close(): void {
     this.unlisten();
+    this.cancelSweep();
     for (const [id, p] of [...this.pending]) {
       this.forget(id);
       p.reject(Object.assign(new Error('Fare is shutting down'), { code: 'FARE_E_CLOSED' }));
@@ -138,10 +141,30 @@ export class SchedulerClient {
     }
   }
 
+  /** One timer for all jobs in flight, at the first moment one of them is to be given up as lost. */
+  private armSweep(at: number): void {
+    this.cancelSweep();
+    this.sweepAt = at;
+    this.cancelSweep = this.clock.at(at, () => {
+      this.sweepAt = Infinity;
+      this.cancelSweep = () => {};
+      const now = this.clock.now();
+      let next = Infinity;
+      for (const [id, p] of [...this.pending]) {
+        if (p.lostAt > now) {
+          next = Math.min(next, p.lostAt);
+          continue;
+        }
+        this.forget(id);
+        p.reject(Object.assign(new Error(`invocation ${p.req.requestId} (job ${id}) was not heard of within ${Math.round(p.lostAt - p.sentAt)} ms: its worker may have died`), { code: 'FARE_E_LOST' }));
+      }
+      if (next !== Infinity) this.armSweep(next);
+    });
+  }
+
   private forget(id: number): Pending | undefined {
     const p = this.pending.get(id);
     if (p === undefined) return undefined;
-    p.cancel();
     this.pending.delete(id);
     this.byRequest.delete(p.req.requestId);
     return p;
