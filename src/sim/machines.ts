@@ -148,16 +148,20 @@ export class SimMachines {
     this.hw.advanceTo(m, now);
     mc.step(now, input);
     this.carryOut(m, mc);
-    // What the driver learns by carrying out the decisions, reported at once: the sizes of the jobs
-    // it stopped, then the memory it reads now if the machine's view of it is stale.
+    // What the driver learns by carrying out the decisions, reported at once, in order: the sizes of
+    // the jobs it stopped, then the memory it reads now if the machine's view of it is stale.
+    if (this.hooks.trackMemory) this.report(m, mc, now);
+    this.reschedule(m, renew);
+  }
+
+  private report(m: number, mc: Machine, now: Millis): void {
     for (let guard = 0; guard < 64; guard++) {
-      const s = this.stopped.pop();
+      const s = this.stopped.shift();
       if (s !== undefined) mc.step(now, { kind: 'stopped', job: s.job, memMB: s.memMB });
       else if (this.staleMemory(m)) mc.step(now, { kind: 'memory', usedMB: this.hw.used(m) });
       else break;
       this.carryOut(m, mc);
     }
-    this.reschedule(m, renew);
   }
 
   /** Carries out a machine's decisions and forgets them. */
