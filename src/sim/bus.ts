@@ -186,6 +186,7 @@ export class SimBus implements Bus {
     this.deliver(msg);
   }
 
+  /** As the port says; a reply due at the very moment of the deadline comes too late (the deadline was queued first). */
   request(msg: Message, timeoutMs: Millis, matches: (reply: Message) => boolean, answer: (reply: Message | undefined) => void): void {
     const w: Watch = { from: msg.from, matches, answer, deadline: this.now + timeoutMs, done: false };
     this.watches.push(w);

@@ -48,6 +48,7 @@ export class SchedulerClient {
   private readonly picker: ShardPicker;
   /** When the lost-job sweep runs next (Infinity: not armed). */
   private sweepAt = Infinity;
+  private closed = false;
   private cancelSweep: () => void = () => {};
 
   constructor(private readonly bus: Bus, private readonly clock: Clock, private readonly opts: SchedulerClientOptions) {
@@ -65,6 +66,7 @@ export class SchedulerClient {
 
   /** Sends the invocation into the system as job `fn`'s; resolves with its outcome. */
   invoke(req: InvokeRequest, fn: number): Promise<InvokeOutcome> {
+    if (this.closed) return Promise.reject(Object.assign(new Error('Fare is shutting down'), { code: 'FARE_E_CLOSED' }));
     return new Promise<InvokeOutcome>((resolve, reject) => {
       const now = this.clock.now();
       const id = this.base + this.seq++;
@@ -99,8 +101,10 @@ export class SchedulerClient {
   }
 
   close(): void {
+    this.closed = true;
     this.unlisten();
     this.cancelSweep();
+    this.sweepAt = Infinity;
     for (const [id, p] of [...this.pending]) {
       this.forget(id);
       p.reject(Object.assign(new Error('Fare is shutting down'), { code: 'FARE_E_CLOSED' }));
@@ -112,6 +116,7 @@ export class SchedulerClient {
     if (p === undefined) return; // late news of a job given up, or a duplicate
     switch (m.kind) {
       case 'started':
+        if (p.machine === m.from.id) return; // a duplicate
         p.machine = m.from.id;
         // A call made before the caller was known to run: block it now.
         if (p.calls > 0) this.bus.send({ kind: 'block', from: this.address, to: machineAddress(p.machine), job: m.job });

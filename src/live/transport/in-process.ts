@@ -5,7 +5,7 @@
 // Faults for tests: `drop` loses the messages it picks.
 
 import type { Bus, Handler } from '../../core/bus.ts';
-import { checkMessage, copyMessage, formatAddress, type Address, type Message } from '../../core/protocol.ts';
+import { checkMessage, copyMessage, formatAddress, type Address, type Cargo, type Message } from '../../core/protocol.ts';
 import type { Millis } from '../../core/types.ts';
 import { realClock, type Clock } from './clock.ts';
 
@@ -50,22 +50,12 @@ export class InProcessBus implements Bus {
 
   send(msg: Message): void {
     if (this.opts.drop?.(msg)) return;
-    let m: Message;
-    if (this.opts.serialize) {
-      const back = checkMessage(JSON.parse(JSON.stringify(msg)));
-      if (!back.ok) throw new Error(`bus: a ${msg.kind} does not survive JSON: ${back.error}`);
-      m = back.msg;
-    } else {
-      m = copyMessage(msg);
-    }
-    this.queue.push(m);
-    if (!this.scheduled && !this.flushing) {
-      this.scheduled = true;
-      queueMicrotask(() => this.flush());
-    }
+    this.enqueue(this.prepare(msg));
   }
 
   request(msg: Message, timeoutMs: Millis, matches: (reply: Message) => boolean, answer: (reply: Message | undefined) => void): void {
+    // A message that cannot be sent throws before anything waits for its reply.
+    const m = this.prepare(msg);
     const w: Watch = { from: msg.from, matches, answer, cancel: () => {}, done: false };
     this.watches.add(w);
     if (timeoutMs !== Infinity) {
@@ -76,7 +66,34 @@ export class InProcessBus implements Bus {
         answer(undefined);
       });
     }
-    this.send(msg);
+    if (this.opts.drop?.(msg)) return;
+    this.enqueue(m);
+  }
+
+  /** The message as it travels: a JSON round trip (`serialize`), or a copy that shares nothing with the sender. */
+  private prepare(msg: Message): Message {
+    if (this.opts.serialize) {
+      let back: ReturnType<typeof checkMessage>;
+      try {
+        back = checkMessage(JSON.parse(JSON.stringify(msg)));
+      } catch (e) {
+        throw new Error(`bus: a ${msg.kind} does not survive JSON: ${(e as Error).message}`);
+      }
+      if (!back.ok) throw new Error(`bus: a ${msg.kind} does not survive JSON: ${back.error}`);
+      return back.msg;
+    }
+    const m = copyMessage(msg);
+    if ('cargo' in m && m.cargo !== undefined) return { ...m, cargo: plainCopy(m.cargo) as Cargo };
+    if ('result' in m && m.result !== undefined) return { ...m, result: plainCopy(m.result) as Cargo };
+    return m;
+  }
+
+  private enqueue(m: Message): void {
+    this.queue.push(m);
+    if (!this.scheduled && !this.flushing) {
+      this.scheduled = true;
+      queueMicrotask(() => this.flush());
+    }
   }
 
   /** Messages sent and not yet delivered. */
@@ -122,4 +139,13 @@ export class InProcessBus implements Bus {
     }
     h(m);
   }
+}
+
+/** A deep copy of JSON-like data (plain objects, arrays, strings, numbers, booleans, null). */
+function plainCopy(x: unknown): unknown {
+  if (typeof x !== 'object' || x === null) return x;
+  if (Array.isArray(x)) return x.map(plainCopy);
+  const o: Record<string, unknown> = {};
+  for (const k of Object.keys(x)) o[k] = plainCopy((x as Record<string, unknown>)[k]);
+  return o;
 }

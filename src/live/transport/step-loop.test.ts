@@ -90,11 +90,10 @@ describe('StepLoop inbox', () => {
   it('steps the idle hook’s input once the inbox is empty, and stops when the hook returns undefined', () => {
     const fresh = ['reading-1', 'reading-2'];
     const calls: string[][] = [];
-    let h: ReturnType<typeof harness> | undefined;
-    h = harness({
+    const h: ReturnType<typeof harness> = harness({
       then: { a: ['b'], 'reading-1': ['c'] },
       idle: () => {
-        calls.push(h?.names() ?? []);
+        calls.push(h.names());
         return fresh.shift();
       },
     });
