@@ -11,6 +11,11 @@ export type Handler = (msg: Message) => void;
 export interface Bus {
   /** Sends `msg` to `msg.to`. The sender may reuse the object once `send` returns. */
   send(msg: Message): void;
+  /**
+   * Sends a message the sender built for this send alone and never touches again: the Bus need not
+   * copy it. (A cargo is immutable data in every message: no part changes one it sent or received.)
+   */
+  sendOwned(msg: Message): void;
   /** Delivers every message addressed to `at` to `handler` (one handler per address). Returns the undo. */
   listen(at: Address, handler: Handler): () => void;
   /**

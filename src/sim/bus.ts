@@ -154,14 +154,19 @@ export class SimBus implements Bus {
   }
 
   send(msg: Message): void {
-    this.sendOwned(msg, true);
+    this.post(msg, true);
   }
 
   /**
    * Sends a message the caller will not touch again (a fresh object, or one it takes back only
-   * after delivery): it is kept as is, not copied. `copy`: copy it if it must wait (internal).
+   * after delivery): it is kept as is, not copied.
    */
-  sendOwned(msg: Message, copy = false): void {
+  sendOwned(msg: Message): void {
+    this.post(msg, false);
+  }
+
+  /** Queues (or loses) a message; `copy`: copy it, as it may wait past its sender's next step. */
+  private post(msg: Message, copy: boolean): void {
     this.sent++;
     if (this.loss > 0 && (this.cfg.rng as Rng).next() < this.loss) {
       this.lost++;

@@ -224,6 +224,11 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
       this.placeOn(now, job, m, 'idle-list');
       return;
     }
+    if (this.cfg.machines === 1) {
+      // One machine to choose from: nothing to ask.
+      this.placeOn(now, job, 0, 'power-of-k');
+      return;
+    }
     const poll = this.nextPoll++;
     while (this.ring[poll & (this.ring.length - 1)]?.job !== undefined) this.growRing(this.ring.length * 2);
     const s = this.ring[poll & (this.ring.length - 1)] as PollSlot;

@@ -77,7 +77,7 @@ export class SchedulerClient {
       this.byRequest.set(req.requestId, id);
       const msg: Message = { kind: 'arrive', from: this.address, to: shardAddress(this.picker.pick(fn)), job, cargo: invocationCargo(this.opts.id, req) };
       this.opts.log?.(`t=${formatTime(now)} ${formatDecisionLine(this.address, msg)} cls=${job.cls}`);
-      this.bus.send(msg);
+      this.bus.sendOwned(msg);
     });
   }
 
@@ -89,14 +89,14 @@ export class SchedulerClient {
     const id = this.byRequest.get(requestId);
     const p = id === undefined ? undefined : this.pending.get(id);
     if (id === undefined || p === undefined) return () => {};
-    if (p.calls++ === 0 && p.machine >= 0) this.bus.send({ kind: 'block', from: this.address, to: machineAddress(p.machine), job: id });
+    if (p.calls++ === 0 && p.machine >= 0) this.bus.sendOwned({ kind: 'block', from: this.address, to: machineAddress(p.machine), job: id });
     let ended = false;
     return () => {
       if (ended) return;
       ended = true;
       // The caller may have ended meanwhile (its timeout); then there is nothing to unblock.
       if (this.pending.get(id) !== p) return;
-      if (--p.calls === 0 && p.machine >= 0) this.bus.send({ kind: 'unblock', from: this.address, to: machineAddress(p.machine), job: id });
+      if (--p.calls === 0 && p.machine >= 0) this.bus.sendOwned({ kind: 'unblock', from: this.address, to: machineAddress(p.machine), job: id });
     };
   }
 
@@ -119,7 +119,7 @@ export class SchedulerClient {
         if (p.machine === m.from.id) return; // a duplicate
         p.machine = m.from.id;
         // A call made before the caller was known to run: block it now.
-        if (p.calls > 0) this.bus.send({ kind: 'block', from: this.address, to: machineAddress(p.machine), job: m.job });
+        if (p.calls > 0) this.bus.sendOwned({ kind: 'block', from: this.address, to: machineAddress(p.machine), job: m.job });
         break;
       case 'preempted':
       case 'swapped':

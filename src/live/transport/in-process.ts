@@ -1,11 +1,11 @@
-// The live system's Bus within one process (`fare up`): messages are copied when sent (no object is
-// shared between parts) and delivered in the order sent, from a microtask, never inside `send` —
+// The live system's Bus within one process (`fare up`): messages are copied when sent (a part may
+// reuse its message objects; cargo is immutable data, shared) and delivered in the order sent, from a microtask, never inside `send` —
 // the same guarantees a network carrier gives, so a NATS Bus can replace it without changing any
 // caller. With `serialize`, every message makes a JSON round trip, proving it can cross a network.
 // Faults for tests: `drop` loses the messages it picks.
 
 import type { Bus, Handler } from '../../core/bus.ts';
-import { checkMessage, copyMessage, formatAddress, type Address, type Cargo, type Message } from '../../core/protocol.ts';
+import { checkMessage, copyMessage, formatAddress, type Address, type Message } from '../../core/protocol.ts';
 import type { Millis } from '../../core/types.ts';
 import { realClock, type Clock } from './clock.ts';
 
@@ -50,12 +50,17 @@ export class InProcessBus implements Bus {
 
   send(msg: Message): void {
     if (this.opts.drop?.(msg)) return;
-    this.enqueue(this.prepare(msg));
+    this.enqueue(this.prepare(msg, true));
+  }
+
+  sendOwned(msg: Message): void {
+    if (this.opts.drop?.(msg)) return;
+    this.enqueue(this.prepare(msg, false));
   }
 
   request(msg: Message, timeoutMs: Millis, matches: (reply: Message) => boolean, answer: (reply: Message | undefined) => void): void {
     // A message that cannot be sent throws before anything waits for its reply.
-    const m = this.prepare(msg);
+    const m = this.prepare(msg, true);
     const w: Watch = { from: msg.from, matches, answer, cancel: () => {}, done: false };
     this.watches.add(w);
     if (timeoutMs !== Infinity) {
@@ -70,8 +75,12 @@ export class InProcessBus implements Bus {
     this.enqueue(m);
   }
 
-  /** The message as it travels: a JSON round trip (`serialize`), or a copy that shares nothing with the sender. */
-  private prepare(msg: Message): Message {
+  /**
+   * The message as it travels: a JSON round trip (`serialize`); else a copy of the message when the
+   * sender may reuse it (`copy`). Its cargo is not copied: cargo is immutable data, which no part
+   * changes once sent or received (the JSON round trip of the conformance suite would notice).
+   */
+  private prepare(msg: Message, copy: boolean): Message {
     if (this.opts.serialize) {
       let back: ReturnType<typeof checkMessage>;
       try {
@@ -82,10 +91,7 @@ export class InProcessBus implements Bus {
       if (!back.ok) throw new Error(`bus: a ${msg.kind} does not survive JSON: ${back.error}`);
       return back.msg;
     }
-    const m = copyMessage(msg);
-    if ('cargo' in m && m.cargo !== undefined) return { ...m, cargo: plainCopy(m.cargo) as Cargo };
-    if ('result' in m && m.result !== undefined) return { ...m, result: plainCopy(m.result) as Cargo };
-    return m;
+    return copy ? copyMessage(msg) : msg;
   }
 
   private enqueue(m: Message): void {
@@ -141,11 +147,3 @@ export class InProcessBus implements Bus {
   }
 }
 
-/** A deep copy of JSON-like data (plain objects, arrays, strings, numbers, booleans, null). */
-function plainCopy(x: unknown): unknown {
-  if (typeof x !== 'object' || x === null) return x;
-  if (Array.isArray(x)) return x.map(plainCopy);
-  const o: Record<string, unknown> = {};
-  for (const k of Object.keys(x)) o[k] = plainCopy((x as Record<string, unknown>)[k]);
-  return o;
-}

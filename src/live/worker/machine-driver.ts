@@ -165,7 +165,7 @@ export class MachineDriver {
         if (!e) return;
         if (d.kind === 'swap-out') this.exec.swapOut?.(e.req.requestId);
         else this.exec.swapIn?.(e.req.requestId);
-        this.bus.send({ kind: 'swapped', from: this.machine.address, to: gatewayAddress(e.gateway), job: e.job.id, dir: d.kind === 'swap-out' ? 'out' : 'in', mb: d.mb });
+        this.bus.sendOwned({ kind: 'swapped', from: this.machine.address, to: gatewayAddress(e.gateway), job: e.job.id, dir: d.kind === 'swap-out' ? 'out' : 'in', mb: d.mb });
         break;
       }
       case 'poll-answer':
@@ -182,7 +182,7 @@ export class MachineDriver {
 
   /** A message about job `e` to the gateway that sent it. */
   private tell(e: Entry, m: { kind: 'started' | 'preempted'; job: number } | { kind: 'answered' | 'done'; job: number; result: Cargo }): void {
-    this.bus.send({ ...m, from: this.machine.address, to: gatewayAddress(e.gateway) });
+    this.bus.sendOwned({ ...m, from: this.machine.address, to: gatewayAddress(e.gateway) });
   }
 
   /** The job has left the machine scheduler (once: at the answer, or at the outcome when there was none). */
