@@ -89,6 +89,7 @@ export class Simulation {
     if (policy.kind === 'edf') {
       this.edf = new Edf({ cores: cluster.machines * cluster.cores });
       this.hw = new Hardware(this.table, 1, cluster.machines * cluster.cores, Infinity, false);
+      this.rec = new Recorder(cfg, m, this.hw);
       this.machines = undefined;
       this.picker = undefined;
       this.workspace = undefined;
@@ -126,10 +127,11 @@ export class Simulation {
       }
       // Under processor sharing every job on the machine runs; otherwise at most `cores`.
       this.hw = new Hardware(this.table, cluster.machines, cluster.cores, mem, this.trackMemory, preset.machine !== 'ps' && cluster.cores <= 32);
-      this.machines = new SimMachines(list, this.hw, this.table, this.q, this.bus, this.pace, { trackMemory: this.trackMemory, log: this.log });
+      this.rec = new Recorder(cfg, m, this.hw);
+      this.machines = new SimMachines(list, this.hw, this.table, this.q, this.bus, this.pace, this.rec, {
+        trackMemory: this.trackMemory, deadlines: preset.idleList && (cluster.pollTimeoutMs ?? Infinity) !== Infinity, log: this.log,
+      });
     }
-    this.rec = new Recorder(cfg, m, this.hw);
-    this.machines?.setRecorder(this.rec);
     this.sampleEvery = (cfg.measureTo - cfg.measureFrom) / Math.max(1, cfg.samples);
   }
 

@@ -38,11 +38,16 @@ export class Pace {
 
 export interface SimMachinesOptions {
   readonly trackMemory: boolean;
+  /** Dispatchers' polls may time out: machines have deadlines to wake at. */
+  readonly deadlines: boolean;
   readonly log: ((line: string) => void) | undefined;
 }
 
 export class SimMachines {
-  private rec: Recorder | undefined;
+  // The options, as fields of this object (read on every step).
+  private readonly trackMemory: boolean;
+  private readonly deadlines: boolean;
+  private readonly log: ((line: string) => void) | undefined;
   /** The local inputs stepped often, reused (a machine never keeps its input). */
   private readonly arrival: Mutable<MachineInput & { kind: 'arrive' }> = { kind: 'arrive', job: { id: -1, cls: 0, arrival: 0, fn: 0 }, memMB: 0 };
   private readonly completion: Mutable<MachineInput & { kind: 'complete' }> = { kind: 'complete', job: 0, memMB: 0 };
@@ -56,13 +61,13 @@ export class SimMachines {
     private readonly q: EventQueue,
     private readonly bus: SimBus,
     private readonly pace: Pace,
-    private readonly hooks: SimMachinesOptions,
+    private readonly rec: Recorder,
+    opts: SimMachinesOptions,
   ) {
+    this.trackMemory = opts.trackMemory;
+    this.deadlines = opts.deadlines;
+    this.log = opts.log;
     for (const m of machines) bus.listen(m.address, (msg) => this.deliver(msg as MachineMessage));
-  }
-
-  setRecorder(rec: Recorder): void {
-    this.rec = rec;
   }
 
   /** Every machine reads its memory once at the start (dispatchers with room poll the shards). */
@@ -82,7 +87,7 @@ export class SimMachines {
         const h = this.hw;
         h.advanceTo(m, this.pace.now);
         h.place(m, sj.k);
-        (this.rec as Recorder).placed(msg.via, msg.waited);
+        this.rec.placed(msg.via, msg.waited);
         const input = this.arrival;
         input.job = sj;
         input.memMB = this.table.memInit(sj.k);
@@ -95,7 +100,7 @@ export class SimMachines {
         const mc = this.machines[m] as Machine;
         mc.step(this.pace.now, msg);
         const answer = mc.ready()[0] as PollAnswerMsg;
-        if (this.hooks.log) this.hooks.log(`t=${formatTime(this.pace.now)} ${formatDecisionLine(mc.address, answer)}`);
+        if (this.log) this.log(`t=${formatTime(this.pace.now)} ${formatDecisionLine(mc.address, answer)}`);
         mc.advance();
         this.bus.sendOwned(answer);
         break;
@@ -114,7 +119,7 @@ export class SimMachines {
   answerPoll(msg: PollMsg): PollAnswerMsg {
     const mc = this.machines[msg.to.id] as Machine;
     const answer = mc.answer(msg);
-    if (this.hooks.log) this.hooks.log(`t=${formatTime(this.pace.now)} ${formatDecisionLine(mc.address, answer)}`);
+    if (this.log) this.log(`t=${formatTime(this.pace.now)} ${formatDecisionLine(mc.address, answer)}`);
     return answer;
   }
 
@@ -135,7 +140,7 @@ export class SimMachines {
       return k;
     }
     const mc = this.machines[m] as Machine;
-    if (mc.nextDeadline() <= now) this.step(m, { kind: 'tick' }, true);
+    if (this.deadlines && mc.nextDeadline() <= now) this.step(m, { kind: 'tick' }, true);
     else if (this.staleMemory(m)) this.step(m, { kind: 'memory', usedMB: h.used(m) }, true);
     else this.reschedule(m, true);
     return -1;
@@ -150,7 +155,7 @@ export class SimMachines {
     this.carryOut(m, mc);
     // What the driver learns by carrying out the decisions, reported at once, in order: the sizes of
     // the jobs it stopped, then the memory it reads now if the machine's view of it is stale.
-    if (this.hooks.trackMemory) this.report(m, mc, now);
+    if (this.trackMemory) this.report(m, mc, now);
     this.reschedule(m, renew);
   }
 
@@ -170,7 +175,7 @@ export class SimMachines {
     if (ds.length === 0) return;
     const h = this.hw;
     const direct = this.pace.batch();
-    const log = this.hooks.log;
+    const log = this.log;
     if (log) for (const d of ds) log(`t=${formatTime(this.pace.now)} ${formatDecisionLine(mc.address, d)}`);
     for (let i = 0; i < ds.length; i++) {
       const d = ds[i] as MachineDecision;
@@ -181,17 +186,17 @@ export class SimMachines {
         case 'preempt': {
           const sj = d.job as SimJob;
           h.stop(m, sj.k);
-          (this.rec as Recorder).preempted();
-          if (this.hooks.trackMemory) this.stopped.push({ job: d.job.id, memMB: this.table.memNow(sj.k) });
+          this.rec.preempted();
+          if (this.trackMemory) this.stopped.push({ job: d.job.id, memMB: this.table.memNow(sj.k) });
           break;
         }
         case 'swap-out':
           h.swapOut(m, (d.job as SimJob).k);
-          (this.rec as Recorder).swap('out', m, d.job.cls, d.mb, this.pace.now, d.job.id);
+          this.rec.swap('out', m, d.job.cls, d.mb, this.pace.now, d.job.id);
           break;
         case 'swap-in':
           h.swapIn(m, (d.job as SimJob).k);
-          (this.rec as Recorder).swap('in', m, d.job.cls, d.mb, this.pace.now, d.job.id);
+          this.rec.swap('in', m, d.job.cls, d.mb, this.pace.now, d.job.id);
           break;
         case 'poll-answer':
         case 'idle-poll':
@@ -211,7 +216,7 @@ export class SimMachines {
 
   /** The machine's last memory reading is stale and outside the band it must hear about. */
   private staleMemory(m: number): boolean {
-    if (!this.hooks.trackMemory) return false;
+    if (!this.trackMemory) return false;
     return (this.machines[m] as Machine).needsReading(this.hw.used(m));
   }
 
@@ -220,12 +225,14 @@ export class SimMachines {
     const h = this.hw;
     const mc = this.machines[m] as Machine;
     let t = h.nextCompletion(m);
-    if (this.hooks.trackMemory) {
+    if (this.trackMemory) {
       const c = h.crossing(m, mc.memoryBand().high);
       if (c < t) t = c;
     }
-    const d = mc.nextDeadline();
-    if (d < t) t = d;
+    if (this.deadlines) {
+      const d = mc.nextDeadline();
+      if (d < t) t = d;
+    }
     if (renew) this.q.renew(m, t);
     else this.q.schedule(m, t);
   }
