@@ -21,7 +21,8 @@ import { Shard, type ShardDecision, type ShardInput } from '../core/shard/shard.
 import { Machine, MachineWorkspace } from '../core/machine/machine.ts';
 import { Edf, edfDeadline, type EdfDecision } from '../core/baselines/edf.ts';
 import { EventQueue } from './event-queue.ts';
-import { Hardware, JobTable, ROW_SHIFT, type SimJob } from './hardware.ts';
+import { Hardware } from './hardware.ts';
+import { JobTable, ROW_SHIFT, type SimJob } from './job-table.ts';
 import { newBatch, type JobSource } from './workload/index.ts';
 import { Recorder, type RunResult } from './recorder.ts';
 import { SimBus } from './bus.ts';

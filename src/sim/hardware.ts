@@ -11,8 +11,6 @@
 
 import type { JobTable } from './job-table.ts';
 
-// engine.ts imports the job table from here; it moves to job-table.ts when it is rewritten.
-export { ARRIVAL, ID, JobTable, MEM_INIT, MEM_NOW, MEM_TOTAL, ROW_SHIFT, RUNTIME, type SimJob } from './job-table.ts';
 
 /** Fields of a machine's row in `Hardware`. */
 /** Service clock: CPU-ms each running job has received since time 0. */
@@ -68,37 +66,42 @@ export class Hardware {
     }
   }
 
+  /** Field `i` of the machine rows (offset of the machine's row + the field). */
+  private at(i: number): number {
+    return this.r[i] as number;
+  }
+
   used(m: number): number {
-    return this.r[m * this.stride + USED] as number;
+    return this.at(m * this.stride + USED);
   }
 
   busy(m: number): number {
-    return this.r[m * this.stride + BUSY] as number;
+    return this.at(m * this.stride + BUSY);
   }
 
   overcommit(m: number): number {
-    return this.r[m * this.stride + OVER] as number;
+    return this.at(m * this.stride + OVER);
   }
 
   /** Brings machine m's clocks to `now`. */
   advanceTo(m: number, now: number): void {
     const r = this.r, b = m * this.stride;
-    const dt = now - (r[b + LAST_T] as number);
+    const dt = now - this.at(b + LAST_T);
     if (dt <= 0) return;
-    const n = r[b + NRUN] as number;
-    const rate = r[b + RATE] as number;
-    r[b + SERVICE] = (r[b + SERVICE] as number) + dt * rate;
-    r[b + BUSY] = (r[b + BUSY] as number) + dt * (n < this.cores ? n : this.cores);
-    const used = r[b + USED] as number;
-    const slope = r[b + SLOPE] as number;
+    const n = this.at(b + NRUN);
+    const rate = this.at(b + RATE);
+    r[b + SERVICE] = this.at(b + SERVICE) + dt * rate;
+    r[b + BUSY] = this.at(b + BUSY) + dt * (n < this.cores ? n : this.cores);
+    const used = this.at(b + USED);
+    const slope = this.at(b + SLOPE);
     if (this.trackMemory && slope > 0) {
       const before = used - this.capacityMB;
       const u = used + slope * rate * dt;
       r[b + USED] = u;
       const after = u - this.capacityMB;
-      if (after > 0) r[b + OVER] = (r[b + OVER] as number) + (before >= 0 ? ((before + after) / 2) * dt : ((after * after) / (after - before) / 2) * dt);
+      if (after > 0) r[b + OVER] = this.at(b + OVER) + (before >= 0 ? ((before + after) / 2) * dt : ((after * after) / (after - before) / 2) * dt);
     } else if (used > this.capacityMB) {
-      r[b + OVER] = (r[b + OVER] as number) + (used - this.capacityMB) * dt;
+      r[b + OVER] = this.at(b + OVER) + (used - this.capacityMB) * dt;
     }
     r[b + LAST_T] = now;
   }
@@ -115,17 +118,17 @@ export class Hardware {
   dispatch(m: number, k: number): void {
     const t = this.t, r = this.r, b = m * this.stride;
     t.setRunning(k, true);
-    const s = r[b + SERVICE] as number;
+    const s = this.at(b + SERVICE);
     t.setRunStart(k, s);
     this.push(m, k, s + (t.runtime(k) - t.done(k)));
-    if (this.trackMemory) r[b + SLOPE] = (r[b + SLOPE] as number) + this.slopeOf(k);
+    if (this.trackMemory) r[b + SLOPE] = this.at(b + SLOPE) + this.slopeOf(k);
     this.setRate(b);
   }
 
   /** Preemption: the job keeps its progress and its memory. */
   stop(m: number, k: number): void {
-    const t = this.t, r = this.r, b = m * this.stride;
-    const done = t.done(k) + ((r[b + SERVICE] as number) - t.runStart(k));
+    const t = this.t, b = m * this.stride;
+    const done = t.done(k) + (this.at(b + SERVICE) - t.runStart(k));
     const runtime = t.runtime(k);
     t.setDone(k, done > runtime ? runtime : done);
     t.setRunning(k, false);
@@ -138,15 +141,15 @@ export class Hardware {
   /** Removes machine m's job due first (the caller checked it is due) and returns its table row. */
   completeNext(m: number): number {
     const r = this.r, b = m * this.stride;
-    const first = r[b + FIRST] as number;
-    const k = this.linear ? (r[b + SET + this.cores + first] as number) : (this.heapK[m] as number[])[0] as number;
+    const first = this.at(b + FIRST);
+    const k = this.linear ? this.at(b + SET + this.cores + first) : (this.heapK[m] as number[])[0] as number;
     const t = this.t;
     this.removeAt(m, first);
     t.setDone(k, t.runtime(k));
     t.setRunning(k, false);
     if (this.trackMemory) {
       this.dropSlope(b, k);
-      r[b + USED] = (r[b + USED] as number) - t.memTotal(k);
+      r[b + USED] = this.at(b + USED) - t.memTotal(k);
     }
     this.setRate(b);
     return k;
@@ -164,7 +167,7 @@ export class Hardware {
   private memoryOf(m: number, k: number): number {
     const t = this.t;
     const runtime = t.runtime(k);
-    const done = t.isRunning(k) ? t.done(k) + ((this.r[m * this.stride + SERVICE] as number) - t.runStart(k)) : t.done(k);
+    const done = t.isRunning(k) ? t.done(k) + (this.at(m * this.stride + SERVICE) - t.runStart(k)) : t.done(k);
     const f = done >= runtime ? 1 : done / runtime;
     const init = t.memInit(k);
     return init + (t.memTotal(k) - init) * f;
@@ -172,26 +175,26 @@ export class Hardware {
 
   /** When machine m's next running job completes (Infinity if none). */
   nextCompletion(m: number): number {
-    const r = this.r, b = m * this.stride;
-    if ((r[b + NRUN] as number) === 0) return Infinity;
-    const fin = this.linear ? (r[b + SET + (r[b + FIRST] as number)] as number) : ((this.heapFin[m] as number[])[0] as number);
-    const left = fin - (r[b + SERVICE] as number);
-    return (r[b + LAST_T] as number) + (left > 0 ? left / (r[b + RATE] as number) : 0);
+    const b = m * this.stride;
+    if (this.at(b + NRUN) === 0) return Infinity;
+    const fin = this.linear ? (this.at(b + SET + this.at(b + FIRST))) : ((this.heapFin[m] as number[])[0] as number);
+    const left = fin - this.at(b + SERVICE);
+    return this.at(b + LAST_T) + (left > 0 ? left / this.at(b + RATE) : 0);
   }
 
   /** When machine m's resident memory reaches `level` MB by growth alone (Infinity if never). */
   crossing(m: number, level: number): number {
-    const r = this.r, b = m * this.stride;
-    const slope = r[b + SLOPE] as number;
+    const b = m * this.stride;
+    const slope = this.at(b + SLOPE);
     if (!this.trackMemory || slope <= 0 || level === Infinity) return Infinity;
-    const gap = level - (r[b + USED] as number);
+    const gap = level - this.at(b + USED);
     if (gap <= 1e-6) return Infinity;
-    return (r[b + LAST_T] as number) + gap / (slope * (r[b + RATE] as number));
+    return this.at(b + LAST_T) + gap / (slope * this.at(b + RATE));
   }
 
   private addUsed(m: number, mb: number): void {
     const b = m * this.stride;
-    this.r[b + USED] = (this.r[b + USED] as number) + mb;
+    this.r[b + USED] = this.at(b + USED) + mb;
   }
 
   /** Memory growth per ms of service of job row k. */
@@ -202,11 +205,11 @@ export class Hardware {
 
   private dropSlope(b: number, k: number): void {
     const r = this.r;
-    r[b + SLOPE] = (r[b + NRUN] as number) === 0 ? 0 : (r[b + SLOPE] as number) - this.slopeOf(k);
+    r[b + SLOPE] = this.at(b + NRUN) === 0 ? 0 : this.at(b + SLOPE) - this.slopeOf(k);
   }
 
   private setRate(b: number): void {
-    const n = this.r[b + NRUN] as number;
+    const n = this.at(b + NRUN);
     this.r[b + RATE] = n <= this.cores ? 1 : this.cores / n;
   }
 
@@ -215,13 +218,13 @@ export class Hardware {
 
   private push(m: number, k: number, finish: number): void {
     const r = this.r, b = m * this.stride;
-    const i = r[b + NRUN] as number;
+    const i = this.at(b + NRUN);
     r[b + NRUN] = i + 1;
     this.t.setPos(k, i);
     if (this.linear) {
       r[b + SET + i] = finish;
       r[b + SET + this.cores + i] = k;
-      if (i > 0 && this.before(finish, k, r[b + SET + (r[b + FIRST] as number)] as number, r[b + SET + this.cores + (r[b + FIRST] as number)] as number)) r[b + FIRST] = i;
+      if (i > 0 && this.before(finish, k, this.at(b + SET + this.at(b + FIRST)), this.at(b + SET + this.cores + this.at(b + FIRST)))) r[b + FIRST] = i;
     } else {
       (this.heapFin[m] as number[]).push(finish);
       (this.heapK[m] as number[]).push(k);
@@ -231,19 +234,19 @@ export class Hardware {
 
   private removeAt(m: number, i: number): void {
     const r = this.r, b = m * this.stride, t = this.t;
-    const last = (r[b + NRUN] as number) - 1;
+    const last = this.at(b + NRUN) - 1;
     r[b + NRUN] = last;
     if (this.linear) {
       const fin = b + SET, ks = b + SET + this.cores;
-      t.setPos(r[ks + i] as number, -1);
+      t.setPos(this.at(ks + i), -1);
       if (i !== last) {
-        r[fin + i] = r[fin + last] as number;
-        const moved = r[ks + last] as number;
+        r[fin + i] = this.at(fin + last);
+        const moved = this.at(ks + last);
         r[ks + i] = moved;
         t.setPos(moved, i);
       }
       // The job due first left, or moved from the end into i: find it again.
-      const first = r[b + FIRST] as number;
+      const first = this.at(b + FIRST);
       if (i === first || first === last) this.scanFirst(b, last);
     } else {
       const hf = this.heapFin[m] as number[], hk = this.heapK[m] as number[];
@@ -267,7 +270,7 @@ export class Hardware {
     const r = this.r, fin = b + SET, ks = b + SET + this.cores;
     let m = 0;
     for (let i = 1; i < n; i++) {
-      if (this.before(r[fin + i] as number, r[ks + i] as number, r[fin + m] as number, r[ks + m] as number)) m = i;
+      if (this.before(this.at(fin + i), this.at(ks + i), this.at(fin + m), this.at(ks + m))) m = i;
     }
     r[b + FIRST] = m;
   }

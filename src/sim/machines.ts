@@ -9,7 +9,8 @@ import { unreachable } from '../core/types.ts';
 import { formatDecisionLine, formatTime, type MachineMessage, type PollAnswerMsg, type PollMsg } from '../core/protocol.ts';
 import type { Machine, MachineDecision, MachineInput } from '../core/machine/machine.ts';
 import type { EventQueue } from './event-queue.ts';
-import type { Hardware, JobTable, SimJob } from './hardware.ts';
+import type { Hardware } from './hardware.ts';
+import type { JobTable, SimJob } from './job-table.ts';
 import type { Recorder } from './recorder.ts';
 import type { SimBus } from './bus.ts';
 
