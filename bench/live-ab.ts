@@ -5,7 +5,8 @@
 // the last), so both see the same drift of this machine (±30 % within minutes). A round: `--calls`
 // sequential warm invocations of an empty Node.js function (p50, p99), then one cold start per
 // runtime (Node.js, Python: the first call of a new function minus a warm call of it). Prints the
-// median of the rounds for each revision and the ratio B/A; writes bench/results/live-ab-<time>.json.
+// median of the rounds for each revision and the median of the rounds' ratios B/A; writes
+// bench/results/live-ab-<time>.json.
 //
 // Options: --rounds 7 --calls 2000.
 
@@ -93,20 +94,24 @@ try {
   await b.bench.stop();
 }
 
+// The ratio is the median of the rounds' own ratios: both sides of a round share the machine's
+// drift of that moment, while the medians of each side (shown beside it) may come from rounds
+// minutes apart.
+const roundRatio = (x: readonly number[], y: readonly number[]): number => med(y.map((v, i) => v / (x[i] as number)));
 const rows = [
-  ['warm p50 (ms)', med(a.p50), med(b.p50)],
-  ['warm p99 (ms)', med(a.p99), med(b.p99)],
-  ['cold start nodejs (ms)', med(a.coldNode), med(b.coldNode)],
-  ['cold start python (ms)', med(a.coldPython), med(b.coldPython)],
+  ['warm p50 (ms)', med(a.p50), med(b.p50), roundRatio(a.p50, b.p50)],
+  ['warm p99 (ms)', med(a.p99), med(b.p99), roundRatio(a.p99, b.p99)],
+  ['cold start nodejs (ms)', med(a.coldNode), med(b.coldNode), roundRatio(a.coldNode, b.coldNode)],
+  ['cold start python (ms)', med(a.coldPython), med(b.coldPython), roundRatio(a.coldPython, b.coldPython)],
 ] as const;
 const line = (c: readonly (string | number)[]): string => `| ${c.map((x) => (typeof x === 'number' ? x.toFixed(3) : x)).join(' | ')} |`;
-process.stdout.write(`\n${line(['median of rounds', `A: ${a.label}`, `B: ${b.label}`, 'B/A'])}\n|---|---:|---:|---:|\n`);
-for (const [what, x, y] of rows) process.stdout.write(`${line([what, x, y, y / x])}\n`);
+process.stdout.write(`\n${line(['median of rounds', `A: ${a.label}`, `B: ${b.label}`, 'B/A (median of the rounds\' ratios)'])}\n|---|---:|---:|---:|\n`);
+for (const [what, x, y, r] of rows) process.stdout.write(`${line([what, x, y, r])}\n`);
 const out = {
   kind: 'live-ab', date: new Date().toISOString(), rounds, calls, node: process.version,
   a: { label: a.label, p50: a.p50, p99: a.p99, coldNode: a.coldNode, coldPython: a.coldPython },
   b: { label: b.label, p50: b.p50, p99: b.p99, coldNode: b.coldNode, coldPython: b.coldPython },
-  medians: Object.fromEntries(rows.map(([w, x, y]) => [w, { a: x, b: y, ratio: y / x }])),
+  medians: Object.fromEntries(rows.map(([w, x, y, r]) => [w, { a: x, b: y, ratio: r, ratioOfMedians: y / x }])),
 };
 const resultsDir = join(root, 'bench', 'results');
 mkdirSync(resultsDir, { recursive: true });
