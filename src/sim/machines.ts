@@ -95,17 +95,11 @@ export class SimMachines {
         this.step(m, input, false);
         break;
       }
-      case 'poll': {
-        // A poll changes nothing on the machine: its one decision is the answer, handed to the Bus
-        // as is (the engine gives it back to the workspace once the shard has read it).
-        const mc = this.machines[m] as Machine;
-        mc.step(this.pace.now, msg);
-        const answer = mc.ready()[0] as PollAnswerMsg;
-        if (this.log) this.log(`t=${formatTime(this.pace.now)} ${formatDecisionLine(mc.address, answer)}`);
-        mc.advance();
-        this.bus.sendOwned(answer);
+      case 'poll':
+        // A poll changes nothing on the machine: its answer is handed to the Bus as is (the engine
+        // gives it back to the workspace once the shard has read it).
+        this.bus.sendOwned(this.answerPoll(msg));
         break;
-      }
       case 'idle-answer':
       case 'block':
       case 'unblock':

@@ -192,21 +192,6 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     return first;
   }
 
-  /** The polls in flight that can time out, oldest first (answered ones are dropped from `timeouts`). */
-  private timedPolls(): PollSlot[] {
-    const t = this.timeouts;
-    const live: PollSlot[] = [];
-    let w = 0;
-    for (const id of t) {
-      const s = this.ring[id & (this.ring.length - 1)] as PollSlot;
-      if (s.id !== id || s.job === undefined) continue;
-      t[w++] = id;
-      live.push(s);
-    }
-    t.length = w;
-    return live;
-  }
-
   /** Places queued jobs while it can. */
   private drain(now: Millis): void {
     while (this.queue.length > 0) {
@@ -292,12 +277,15 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
    * long (up to 64 times the timeout), so that a round trip longer than the timeout still ends.
    */
   private expire(now: Millis): void {
-    for (const s of this.timedPolls()) {
-      if (s.sentAt + s.wait > now) continue;
+    this.nextDeadline(); // drops the polls that are over from `timeouts`
+    // A copy: polling again adds to `timeouts`.
+    for (const id of this.timeouts.slice()) {
+      const s = this.ring[id & (this.ring.length - 1)] as PollSlot;
+      if (s.id !== id || s.job === undefined || s.sentAt + s.wait > now) continue;
       if (s.count > 0) {
         this.finish(now, s);
       } else {
-        const job = s.job as Job;
+        const job = s.job;
         s.job = undefined;
         this.inFlight--;
         this.place(now, job, this.cfg.useIdleList && this.idle.size > 0, Math.min(s.wait * 2, this.timeout * 64));

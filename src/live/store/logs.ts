@@ -43,22 +43,6 @@ export const PRUNE_MAX_ROWS = 256;
 /** Entries of a deleted function deleted per background step. */
 export const SWEEP_ROWS = 128;
 
-export interface LogEntry extends ExecutionLog {
-  /** Write order, increasing, never reused: a cursor for following (`after`). */
-  readonly seq: number;
-  /** Owner of the function. */
-  readonly tenant: string;
-  readonly function: string;
-  /** Effective class, as billed. */
-  readonly cls: string;
-  readonly cpuMs: number;
-  readonly costMicroCents: number;
-  /** When the execution ended (ms since the epoch). */
-  readonly at: number;
-  /** UTF-8 bytes of `text`. */
-  readonly bytes: number;
-}
-
 export interface LogQuery {
   /** At most this many entries. */
   readonly limit: number;
@@ -89,6 +73,14 @@ export interface BilledExecution {
   readonly costMicroCents: number;
   /** When the execution was billed (ms since the epoch). */
   readonly at: number;
+}
+
+/** An execution's stored log entry: its log and what its billing record says of it. */
+export interface LogEntry extends ExecutionLog, BilledExecution {
+  /** Write order, increasing, never reused: a cursor for following (`after`). */
+  readonly seq: number;
+  /** UTF-8 bytes of `text`. */
+  readonly bytes: number;
 }
 
 export interface LogRepoOptions {

@@ -117,13 +117,13 @@ export class MachineDriver {
   private stepOne(now: Millis, input: MachineInput): void {
     const mc = this.machine;
     mc.step(now, input);
-    // Copies: the decision objects are the machine's and are reused after its advance().
-    const ds = mc.ready().slice();
-    mc.advance();
-    for (const d of ds) {
+    // Carrying a decision out never steps the machine (what it learns goes into the loop's inbox),
+    // so the machine's own decision objects are read in place, then forgotten.
+    for (const d of mc.ready()) {
       this.log?.(`t=${formatTime(now)} ${formatDecisionLine(mc.address, d)}`);
       this.apply(d);
     }
+    mc.advance();
   }
 
   private apply(d: MachineDecision): void {
