@@ -4,7 +4,7 @@
 // cross a network unchanged (JSON-safe). A job's id is minted once, where it enters the system (the
 // gateway, or the simulator's workload standing in for it), and carried end to end.
 //
-// The core's objects take messages in and put messages out (a `send` among their decisions); how a
+// The core's objects take messages in and put messages out (messages are among their decisions); how a
 // message travels is a Bus's business (bus.ts): in the simulator in virtual time, in the live system
 // in-process or over a network. Nothing here does anything.
 
@@ -147,12 +147,6 @@ export type MessageKind = Message['kind'];
 export type ShardMessage = Extract<Message, { readonly to: { readonly part: 'shard' } }>;
 export type MachineMessage = Extract<Message, { readonly to: { readonly part: 'machine' } }>;
 export type GatewayMessage = Extract<Message, { readonly to: { readonly part: 'gateway' } }>;
-
-/** A core object's decision to send a message (the driver hands it to the Bus). */
-export interface Send<M extends Message = Message> {
-  readonly kind: 'send';
-  readonly msg: M;
-}
 
 // Addresses are interned: one object per (part, id), so the core can hand the same one out again
 // without allocating, and a driver can compare them by identity or by fields.
