@@ -16,7 +16,7 @@ import { Rng } from '../core/rng.ts';
 import { maxPrice } from '../core/classes.ts';
 import { policyPreset } from '../core/presets.ts';
 import { ShardPicker } from '../core/intake.ts';
-import { formatDecisionLine, formatTime, gatewayAddress, shardAddress, type ArriveMsg, type PollAnswerMsg, type ShardMessage } from '../core/protocol.ts';
+import { formatDecisionLine, formatTime, gatewayAddress, machineAddress, shardAddress, type ArriveMsg, type PollAnswerMsg, type ShardMessage } from '../core/protocol.ts';
 import { Shard, type ShardDecision, type ShardInput } from '../core/shard/shard.ts';
 import { Machine, MachineWorkspace } from '../core/machine/machine.ts';
 import { Edf, edfDeadline, type EdfDecision } from '../core/baselines/edf.ts';
@@ -57,10 +57,9 @@ export class Simulation {
   /** The arrival message, reused (a shard never keeps its input). */
   private readonly arrival: Mutable<ArriveMsg> = { kind: 'arrive', from: gatewayAddress(0), to: shardAddress(0), job: { id: -1, cls: 0, arrival: 0, fn: 0 } };
   /** Poll answers held back until their shard's step is over (see stepShard). */
-  private readonly answers: PollAnswerMsg[] = [];
+  private readonly answers: Mutable<PollAnswerMsg>[] = [];
   private nAnswers = 0;
   private readonly answerBatch: Mutable<ShardInput & { kind: 'answers' }> = { kind: 'answers', list: this.answers, from: 0, count: 0 };
-  private readonly workspace: MachineWorkspace | undefined;
   /** Virtual time and the depth of decision batches being carried out (shared with the machines). */
   private readonly pace: Pace;
   private readonly rec: Recorder;
@@ -93,13 +92,11 @@ export class Simulation {
       this.rec = new Recorder(cfg, m, this.hw);
       this.machines = undefined;
       this.picker = undefined;
-      this.workspace = undefined;
     } else {
       this.edf = undefined;
       // Machines are stepped one at a time and their decisions carried out before the next step:
       // they can share one workspace (see MachineConfig.workspace), which also holds their poll answers.
       const workspace = new MachineWorkspace(this.reuseObjects);
-      this.workspace = workspace;
       const preset = policyPreset(policy.kind, { selection: policy.selection, idleList: policy.idleList ?? cluster.idleList });
       this.picker = new ShardPicker(cluster.shards, 'round-robin');
       for (let i = 0; i < cluster.shards; i++) {
@@ -248,56 +245,71 @@ export class Simulation {
     else this.bus.send(msg);
   }
 
-  /** Steps a shard with a message and sends its decisions (all messages). */
-  private stepShard(index: number, msg: ShardInput): void {
+  /**
+   * Steps a shard with a message and sends its decisions (all messages). Polls delivered at once are
+   * answered into the engine's own answer objects, which the shard then reads in one more step.
+   */
+  private stepShard(index: number, input: ShardInput): void {
     const s = this.shards[index] as Shard;
-    s.step(this.now, msg);
-    const ds = s.ready();
-    const n = ds.length;
-    // Answers are held in `this.answers` from `base` (a stack: a step they lead to holds its own above).
+    const machines = this.machines as SimMachines;
+    const list = this.answers;
+    let msg = input;
+    // The answers of a step are held in `list` from `base` (a stack: a step they lead to holds its own above).
     const base = this.nAnswers;
-    let answers = 0;
-    if (n > 0) {
-      // The whole step's decisions are logged before any is delivered, as a live driver logs them.
-      if (this.log) for (const d of ds) this.log(`t=${formatTime(this.now)} ${formatDecisionLine(s.address, d)}`);
-      const direct = this.pace.batch();
-      const machines = this.machines as SimMachines;
-      for (let i = 0; i < n; i++) {
-        const d = ds[i] as ShardDecision;
-        if (!direct) {
-          this.bus.send(d);
-        } else if (d.kind === 'poll') {
-          // Delivered at once; its answer waits here, in order, until the shard's step is over.
-          this.answers[base + answers++] = machines.answerPoll(d);
-          this.nAnswers = base + answers;
-        } else {
-          // Anything this delivery sends goes to the Bus, behind the answers that came before it.
-          for (let a = 0; a < answers; a++) this.bus.sendOwned(this.answers[base + a] as PollAnswerMsg);
-          answers = 0;
-          this.nAnswers = base;
-          machines.deliver(d);
-        }
-      }
-      this.pace.depth--;
-    }
-    s.advance();
-    // A poll that may go unanswered (a timeout is set) wakes the shard at its deadline.
-    const deadline = s.nextDeadline();
-    if (deadline !== Infinity) this.q.schedule(this.samplerOwner + 1 + index, Math.max(deadline, this.now));
-    if (answers === 0) return;
-    if (!this.bus.idle) {
-      for (let a = 0; a < answers; a++) this.bus.sendOwned(this.answers[base + a] as PollAnswerMsg);
+    for (;;) {
+      s.step(this.now, msg);
+      // The shard has read the answers it was given: their objects are free again.
       this.nAnswers = base;
-      return;
+      const ds = s.ready();
+      const n = ds.length;
+      let answers = 0;
+      if (n > 0) {
+        // The whole step's decisions are logged before any is delivered, as a live driver logs them.
+        if (this.log) for (const d of ds) this.log(`t=${formatTime(this.now)} ${formatDecisionLine(s.address, d)}`);
+        const direct = this.pace.batch();
+        for (let i = 0; i < n; i++) {
+          const d = ds[i] as ShardDecision;
+          if (!direct) {
+            this.bus.send(d);
+          } else if (d.kind === 'poll') {
+            // Delivered at once; its answer waits here, in order, until the shard's step is over.
+            const at = base + answers++;
+            machines.answerPoll(d, list[at] ?? (list[at] = newAnswer()));
+            this.nAnswers = at + 1;
+          } else {
+            // Anything this delivery sends goes to the Bus, behind the answers that came before it.
+            if (answers > 0) this.handOver(base, answers);
+            answers = 0;
+            machines.deliver(d);
+          }
+        }
+        this.pace.depth--;
+      }
+      s.advance();
+      // A poll that may go unanswered (a timeout is set) wakes the shard at its deadline.
+      const deadline = s.nextDeadline();
+      if (deadline !== Infinity) this.q.schedule(this.samplerOwner + 1 + index, Math.max(deadline, this.now));
+      if (answers === 0) return;
+      if (!this.bus.idle) {
+        this.handOver(base, answers);
+        return;
+      }
+      // The answers are all that is pending: the shard reads them now, together, as the Bus would
+      // deliver them one after the other (and what they lead to is delivered at once).
+      const batch = this.answerBatch;
+      batch.from = base;
+      batch.count = answers;
+      msg = batch;
     }
-    // The answers are all that is pending: the shard reads them now, together, as the Bus would
-    // deliver them one after the other (and what they lead to is delivered at once).
-    const batch = this.answerBatch;
-    batch.from = base;
-    batch.count = answers;
-    this.stepShard(index, batch);
-    const ws = this.workspace as MachineWorkspace;
-    for (let a = 0; a < answers; a++) ws.releaseAnswer(this.answers[base + a] as PollAnswerMsg);
+  }
+
+  /** Sends held answers through the Bus, which keeps their objects (the engine makes new ones). */
+  private handOver(base: number, count: number): void {
+    const list = this.answers;
+    for (let a = base; a < base + count; a++) {
+      this.bus.sendOwned(list[a] as PollAnswerMsg);
+      list[a] = newAnswer();
+    }
     this.nAnswers = base;
   }
 
@@ -362,3 +374,6 @@ export class Simulation {
 }
 
 const TICK: ShardInput = { kind: 'tick' };
+
+/** An answer object for the engine's list (its fields are written by `Machine.answerInto`). */
+const newAnswer = (): Mutable<PollAnswerMsg> => ({ kind: 'poll-answer', from: machineAddress(0), to: shardAddress(0), poll: -1, jobs: 0 });

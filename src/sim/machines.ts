@@ -110,10 +110,13 @@ export class SimMachines {
     }
   }
 
-  /** Delivers a poll to its machine at once and returns the machine's answer (its object is the workspace's). */
-  answerPoll(msg: PollMsg): PollAnswerMsg {
+  /**
+   * Delivers a poll to its machine at once and returns the machine's answer: written into `into`
+   * if given, else an object of the workspace's.
+   */
+  answerPoll(msg: PollMsg, into?: Mutable<PollAnswerMsg>): PollAnswerMsg {
     const mc = this.machines[msg.to.id] as Machine;
-    const answer = mc.answer(msg);
+    const answer = into === undefined ? mc.answer(msg) : mc.answerInto(msg, into);
     if (this.log) this.log(`t=${formatTime(this.pace.now)} ${formatDecisionLine(mc.address, answer)}`);
     return answer;
   }

@@ -264,6 +264,15 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     return this.ws.answer(this.address, poll.from, poll.poll, this.rq.jobs);
   }
 
+  /** `answer`, written into a driver's own answer object (a driver that reuses its answers). */
+  answerInto(poll: PollMsg, a: Mutable<PollAnswerMsg>): PollAnswerMsg {
+    a.from = this.address;
+    a.to = poll.from;
+    a.poll = poll.poll;
+    a.jobs = this.rq.jobs;
+    return a;
+  }
+
   ready(): readonly MachineDecision[] {
     return this.out;
   }

@@ -247,11 +247,16 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
    * (in the order answers come). An answer to a poll that is over (timed out, or a duplicate) is dropped.
    */
   private answered(now: Millis, poll: number, machine: MachineId, jobs: number): void {
-    const s = this.ring[poll & (this.ring.length - 1)] as PollSlot;
+    const ring = this.ring;
+    const s = ring[poll & (ring.length - 1)] as PollSlot;
     if (s.id !== poll || s.job === undefined) return;
-    const i = s.machines.indexOf(machine);
-    if (i < 0 || (s.answered & (1 << i)) !== 0) return;
-    s.answered |= 1 << i;
+    // Which of the polled machines answered (k is small: a loop beats indexOf's call).
+    const ms = s.machines;
+    let i = 0;
+    while (i < ms.length && ms[i] !== machine) i++;
+    const bit = 1 << i;
+    if (i === ms.length || (s.answered & bit) !== 0) return;
+    s.answered |= bit;
     s.count++;
     if (s.count === 1 || jobs < s.bestLoad) {
       s.best = machine;
