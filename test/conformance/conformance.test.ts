@@ -1,11 +1,17 @@
 // Same scenario, same decisions: each scenario runs through the simulator (zero-latency Bus) and the
 // live driver (in-process Bus with JSON round trips, fake instances, virtual clock); the two
-// decision logs must be equal, line for line. Then random scenarios (fast-check) the same way.
+// decision logs must be equal, line for line. Then random scenarios (fast-check) the same way. Then
+// the same over the NATS Bus, through a real nats-server.
 
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { findNatsServer, startNatsServer, type NatsServer } from '../../src/live/cluster/nats-server.ts';
 import fc from 'fast-check';
 import { runSim } from './run-sim.ts';
-import { runLive } from './run-live.ts';
+import { overNats, runLive } from './run-live.ts';
 import { arrivals, type Scenario, type ScenarioJob } from './scenario.ts';
 
 const base: Omit<Scenario, 'name' | 'jobs'> = {
@@ -64,6 +70,29 @@ const SCENARIOS: readonly Scenario[] = [
   },
 ];
 
+const scenario = fc.record({
+  seed: fc.integer({ min: 0, max: 1000 }),
+  policy: fc.constantFrom<'fare' | 'fifo' | 'hermod'>('fare', 'fifo', 'hermod'),
+  machines: fc.integer({ min: 1, max: 4 }),
+  cores: fc.integer({ min: 1, max: 3 }),
+  shards: fc.integer({ min: 1, max: 3 }),
+  k: fc.integer({ min: 1, max: 3 }),
+  memoryMB: fc.constantFrom(Infinity, 300, 600),
+  idleList: fc.boolean(),
+  maxOutstandingPolls: fc.integer({ min: 1, max: 8 }),
+  // Arrival times and runtimes drawn as doubles, all distinct: two events never fall at the same
+  // moment (the drivers break such ties by different, equally valid orders: the simulator by
+  // when a machine's wake-up was last renewed, the virtual clock by when a timer was set).
+  jobs: fc.array(fc.record({
+    at: fc.double({ min: 0, max: 100, noNaN: true }),
+    cls: fc.integer({ min: 0, max: 3 }),
+    fn: fc.integer({ min: 0, max: 5 }),
+    runtime: fc.double({ min: 0.05, max: 50, noNaN: true }),
+    memMB: fc.integer({ min: 1, max: 100 }),
+  }), { minLength: 1, maxLength: 25 })
+    .filter((js) => new Set(js.map((j) => j.at)).size === js.length && new Set(js.map((j) => j.runtime)).size === js.length),
+});
+
 describe('conformance: the simulator and the live driver decide the same', () => {
   for (const s of SCENARIOS) {
     it(s.name, async () => {
@@ -91,33 +120,57 @@ describe('conformance: the simulator and the live driver decide the same', () =>
   });
 
   it('for random scenarios (property)', async () => {
-    const scenario = fc.record({
-      seed: fc.integer({ min: 0, max: 1000 }),
-      policy: fc.constantFrom<'fare' | 'fifo' | 'hermod'>('fare', 'fifo', 'hermod'),
-      machines: fc.integer({ min: 1, max: 4 }),
-      cores: fc.integer({ min: 1, max: 3 }),
-      shards: fc.integer({ min: 1, max: 3 }),
-      k: fc.integer({ min: 1, max: 3 }),
-      memoryMB: fc.constantFrom(Infinity, 300, 600),
-      idleList: fc.boolean(),
-      maxOutstandingPolls: fc.integer({ min: 1, max: 8 }),
-      // Arrival times and runtimes drawn as doubles, all distinct: two events never fall at the same
-      // moment (the drivers break such ties by different, equally valid orders: the simulator by
-      // when a machine's wake-up was last renewed, the virtual clock by when a timer was set).
-      jobs: fc.array(fc.record({
-        at: fc.double({ min: 0, max: 100, noNaN: true }),
-        cls: fc.integer({ min: 0, max: 3 }),
-        fn: fc.integer({ min: 0, max: 5 }),
-        runtime: fc.double({ min: 0.05, max: 50, noNaN: true }),
-        memMB: fc.integer({ min: 1, max: 100 }),
-      }), { minLength: 1, maxLength: 25 })
-        .filter((js) => new Set(js.map((j) => j.at)).size === js.length && new Set(js.map((j) => j.runtime)).size === js.length),
-    });
     await fc.assert(fc.asyncProperty(scenario, async (x) => {
       const s: Scenario = { name: 'random', ...x };
       const sim = runSim(s);
       const live = await runLive(s);
       expect(live.join('\n')).toBe(sim.join('\n'));
     }), { numRuns: 200 });
+  });
+});
+
+const nats = findNatsServer();
+if (!nats.ok) process.stderr.write(`SKIPPED conformance over NATS: ${nats.why}\n`);
+
+describe.skipIf(!nats.ok)('conformance over the NATS Bus (a real nats-server)', () => {
+  let dir = '';
+  let server: NatsServer | undefined;
+  let nc: NatsConnection | undefined;
+  let runs = 0;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fare-conformance-nats-'));
+    server = await startNatsServer({ dir, name: 'conformance' });
+    nc = await connect({ servers: server.url });
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  // Each run on its own subjects: a late message of one run never reaches the next.
+  const live = (s: Scenario): Promise<string[]> => runLive(s, {}, overNats(nc as NatsConnection, `conf.r${runs++}`));
+
+  for (const s of SCENARIOS) {
+    it(s.name, async () => {
+      const before = (nc as NatsConnection).stats();
+      expect((await live(s)).join('\n')).toBe(runSim(s).join('\n'));
+      // The messages really went through the server.
+      const after = (nc as NatsConnection).stats();
+      expect(after.outMsgs - before.outMsgs).toBeGreaterThan(s.jobs.length);
+      expect(after.inMsgs - before.inMsgs).toBe(after.outMsgs - before.outMsgs);
+    });
+  }
+
+  it('notices a decision changed in one driver only', async () => {
+    const queued = SCENARIOS.find((x) => x.name.startsWith('shard selection')) as Scenario;
+    const tampered = await runLive(queued, { selection: 'strict' }, overNats(nc as NatsConnection, `conf.r${runs++}`));
+    expect(tampered.join('\n')).not.toBe(runSim(queued).join('\n'));
+  });
+
+  it('for random scenarios (property)', async () => {
+    await fc.assert(fc.asyncProperty(scenario, async (x) => {
+      const s: Scenario = { name: 'random', ...x };
+      expect((await live(s)).join('\n')).toBe(runSim(s).join('\n'));
+    }), { numRuns: 40 });
   });
 });

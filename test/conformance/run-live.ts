@@ -1,5 +1,5 @@
 // A scenario through the live driver: the gateway's SchedulerClient, ShardHosts and workers'
-// MachineDrivers on the in-process Bus (every message through a JSON round trip), over fake
+// MachineDrivers on a Bus (in-process, every message through a JSON round trip, or NATS), over fake
 // instances, in virtual time. Returns the decision log.
 
 import { DEFAULT_PRICE_TABLE } from '../../src/core/classes.ts';
@@ -9,7 +9,10 @@ import { Shard } from '../../src/core/shard/shard.ts';
 import { Machine } from '../../src/core/machine/machine.ts';
 import type { MachinePolicy } from '../../src/core/machine/run-queue.ts';
 import type { SelectionRule } from '../../src/core/shard/multi-queue.ts';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Bus } from '../../src/core/bus.ts';
 import { InProcessBus } from '../../src/live/transport/in-process.ts';
+import { NatsBus } from '../../src/live/transport/nats.ts';
 import { VirtualClock } from '../../src/live/transport/clock.ts';
 import { ShardHost } from '../../src/live/shard/shard-host.ts';
 import { MachineDriver } from '../../src/live/worker/machine-driver.ts';
@@ -18,13 +21,53 @@ import type { FunctionSpec } from '../../src/live/types.ts';
 import { FakeInstances } from './fake-executor.ts';
 import { arrivals, CLUSTER_FRACTIONS, type Scenario } from './scenario.ts';
 
-/** Lets every delivery, step and promise settle (the in-process Bus delivers from microtasks). */
-async function settle(bus: InProcessBus): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    await new Promise<void>((r) => setImmediate(r));
-    if (bus.pending === 0) return;
-  }
-  throw new Error('the bus never went quiet');
+/** The Bus a live run uses, and how to wait until it is quiet (nothing sent is still undelivered). */
+export interface Transport {
+  readonly bus: Bus;
+  settle(): Promise<void>;
+  close(): void;
+}
+
+/** The in-process Bus, every message through a JSON round trip (it delivers from microtasks). */
+export function inProcess(clock: VirtualClock): Transport {
+  const bus = new InProcessBus({ clock, serialize: true });
+  return {
+    bus,
+    async settle() {
+      for (let i = 0; i < 1000; i++) {
+        await new Promise<void>((r) => setImmediate(r));
+        if (bus.pending === 0) return;
+      }
+      throw new Error('the bus never went quiet');
+    },
+    close() {},
+  };
+}
+
+/**
+ * The NATS Bus on one connection to a real server: one connection keeps the order of every message
+ * (NATS orders one connection's messages to one subscriber), as the simulator's mailbox does.
+ */
+export function overNats(nc: NatsConnection, prefix: string): (clock: VirtualClock) => Transport {
+  return (clock) => {
+    const problems: string[] = [];
+    const bus = new NatsBus(nc, { clock, prefix, problem: (what) => problems.push(what) });
+    return {
+      bus,
+      async settle() {
+        // Every part listens in this process: the Bus is quiet when all it published has arrived
+        // and nothing new was sent while the last arrivals were stepped.
+        for (let i = 0; i < 10_000; i++) {
+          await bus.flush();
+          await new Promise<void>((r) => setImmediate(r));
+          if (problems.length > 0) throw new Error(`the NATS bus lost messages: ${problems.join('; ')}`);
+          if (bus.arrived === bus.published) return;
+        }
+        throw new Error(`the NATS bus never went quiet (${bus.published} published, ${bus.arrived} arrived)`);
+      },
+      close: () => bus.close(),
+    };
+  };
 }
 
 /** A decision rule changed in the live driver only (to show that the suite notices). */
@@ -33,13 +76,15 @@ export interface Tamper {
   readonly machinePolicy?: MachinePolicy;
 }
 
-export async function runLive(s: Scenario, tamper: Tamper = {}): Promise<string[]> {
+export async function runLive(s: Scenario, tamper: Tamper = {}, transport: (clock: VirtualClock) => Transport = inProcess): Promise<string[]> {
   const lines: string[] = [];
   const log = (line: string): void => {
     lines.push(line);
   };
   const clock = new VirtualClock();
-  const bus = new InProcessBus({ clock, serialize: true });
+  const t = transport(clock);
+  const bus = t.bus;
+  const settle = (): Promise<void> => t.settle();
   const jobs = arrivals(s);
   const prices = DEFAULT_PRICE_TABLE;
   // The same streams as the simulator's (`policy/<name>`, forked per part).
@@ -72,7 +117,7 @@ export async function runLive(s: Scenario, tamper: Tamper = {}): Promise<string[
   }
   const gateway = new SchedulerClient(bus, clock, { id: 0, shards: s.shards, shardChoice: 'round-robin', log });
   for (const w of workers) w.start();
-  await settle(bus);
+  await settle();
 
   const done: Promise<unknown>[] = [];
   let next = 0;
@@ -91,12 +136,13 @@ export async function runLive(s: Scenario, tamper: Tamper = {}): Promise<string[
     } else {
       break;
     }
-    await settle(bus);
+    await settle();
   }
   await Promise.all(done);
   gateway.close();
   for (const h of hosts) h.close();
   for (const w of workers) w.close();
+  t.close();
   return lines;
 }
 
