@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { invokeOnce, type Target } from '../src/cli/loadgen.ts';
-import { zipDirectory } from '../src/cli/zip-writer.ts';
+import { zipDirectory } from '../src/live/gateway/zip-writer.ts';
 import { ADMIN_KEY, api, startFare, stopFare, type FareProcess } from '../support/fare-process.ts';
 
 /** Deploys `files` as function `name` (top class) on the Fare at `url`, as the admin. */

@@ -8,7 +8,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { zipDirectory } from '../src/cli/zip-writer.ts';
+import { zipDirectory } from '../src/live/gateway/zip-writer.ts';
 import { ADMIN, ADMIN_KEY, api, startFare, stopFare, type FareProcess } from '../support/fare-process.ts';
 import { signLambda } from './support/sigv4.ts';
 

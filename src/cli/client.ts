@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import { parse, UsageError } from './args.ts';
 import { ApiError, call, conn, type Conn } from './fare-api.ts';
-import { zipDirectory } from './zip-writer.ts';
+import { zipDirectory } from '../live/gateway/zip-writer.ts';
 
 const COMMON = { endpoint: { type: 'string' }, key: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } as const;
 

@@ -8,6 +8,9 @@ const HELP = `fare — serverless functions scheduled by price class
 Usage:
   fare up [--port 8080] [--host 127.0.0.1] [--data-dir ./.fare] [--policy fare|hermod|fifo]
                                                    run Fare on this machine (gateway, shard, worker)
+  fare cluster up [--shards 2] [--workers 2] [--nats-cluster 1|3]
+                                                   a Fare cluster on this machine: each part its own process over NATS
+  fare gateway | fare shard | fare worker [--nats URL] …   one part of a cluster (run fare gateway --help, …)
   fare deploy DIR --name N --runtime R --handler H --class C   deploy a function from a directory
   fare invoke NAME [--payload JSON] [--async] [--logs]           invoke a function
   fare logs NAME [--since 10m] [--follow] [--json]               a function's recent logs (sync and async)
@@ -40,6 +43,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'up': {
       const { runUp } = await import('./up.ts');
       return runUp(rest);
+    }
+    case 'gateway':
+    case 'shard':
+    case 'worker':
+    case 'cluster': {
+      const c = await import('./cluster.ts');
+      const run = { gateway: c.runGateway, shard: c.runShard, worker: c.runWorker, cluster: c.runCluster }[cmd];
+      return run(rest);
     }
     case 'demo': {
       const { runDemo } = await import('./demo.ts');

@@ -14,6 +14,11 @@ export interface FunctionSpec {
   readonly cls: string;
   /** Directory holding the unpacked code (read-only for the function). */
   readonly codeDir: string;
+  /**
+   * Hex SHA-256 naming the code (set by the store). In a cluster a worker fetches the code by it
+   * and runs its own copy: `codeDir` is the gateway's.
+   */
+  readonly codeSha256?: string;
   /** Version, bumped on every code or config update; instances of older versions are retired. */
   readonly version: number;
   readonly timeoutMs: number;

@@ -6,7 +6,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { capabilities } from '../../src/live/runtime/capabilities.ts';
-import { writeZip, type ZipInput } from '../../src/cli/zip-writer.ts';
+import { writeZip, type ZipInput } from '../../src/live/gateway/zip-writer.ts';
 import { api, startFare, stopFare, type FareProcess } from '../../support/fare-process.ts';
 
 export const FUNCTIONS = join(import.meta.dirname, 'functions');

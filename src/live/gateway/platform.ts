@@ -5,6 +5,7 @@
 import type { PriceTable } from '../../core/classes.ts';
 import type { Invocation } from '../store/index.ts';
 import type { InvokeOutcome, InvokeRequest } from '../types.ts';
+import type { SchedulerClient } from './scheduler-client.ts';
 
 /** The platform could not take the invocation now (every instance busy, queue full, …). */
 export interface PlatformThrottled {
@@ -58,4 +59,45 @@ export interface Platform {
 
 export function isThrottled(r: PlatformResult): r is PlatformThrottled {
   return r.status === 'throttled';
+}
+
+/** What `schedulerPlatform` needs: the gateway's SchedulerClient and how functions are numbered. */
+export interface SchedulerPlatformOptions {
+  readonly prices: PriceTable;
+  readonly scheduler: SchedulerClient;
+  /** The function's number for shard selection (the same number from every gateway of a cluster). */
+  readonly fnId: (req: InvokeRequest) => number;
+  readonly tenancy: 'multi' | 'single';
+  /** Before the job is sent (e.g. the cluster's gateway makes sure the workers can fetch its code). */
+  readonly prepare?: (req: InvokeRequest) => Promise<void>;
+  readonly functionChanged?: (tenant: string, name: string, version: number | null) => void;
+  /** Called when an Event invocation was queued (`AsyncRunner.wake`), once the runner exists. */
+  readonly enqueued: () => void;
+}
+
+/** The Platform of a gateway that sends every invocation into the scheduler (`fare up`, `fare gateway`). */
+export function schedulerPlatform(o: SchedulerPlatformOptions): Platform {
+  const platform: Platform = {
+    prices: o.prices,
+    async invoke(req): Promise<PlatformResult> {
+      // A caller waiting for this call gives up its core until the answer (else a chain of calls as
+      // deep as the cores would deadlock).
+      const ended = req.waitingCaller === undefined ? undefined : o.scheduler.callStarted(req.waitingCaller);
+      try {
+        if (o.prepare) await o.prepare(req);
+        return await o.scheduler.invoke(req, o.fnId(req));
+      } catch (e) {
+        if ((e as { code?: string }).code === 'FARE_E_POOL_FULL') {
+          return { status: 'throttled', retryAfterS: 1, reason: 'ConcurrentInvocationLimitExceeded' };
+        }
+        throw e;
+      } finally {
+        ended?.();
+      }
+    },
+    enqueued: () => o.enqueued(),
+    tenancy: o.tenancy,
+  };
+  if (o.functionChanged) (platform as { functionChanged?: Platform['functionChanged'] }).functionChanged = o.functionChanged;
+  return platform;
 }

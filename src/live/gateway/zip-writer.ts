@@ -5,7 +5,7 @@
 import { deflateRawSync } from 'node:zlib';
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { crc32 } from '../live/gateway/zip.ts';
+import { crc32 } from './zip.ts';
 
 export interface ZipInput {
   /** Path inside the archive, `/`-separated, no leading slash. */

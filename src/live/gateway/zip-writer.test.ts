@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readZip } from '../live/gateway/zip.ts';
-import { crc32 } from '../live/gateway/zip.ts';
+import { readZip } from './zip.ts';
+import { crc32 } from './zip.ts';
 import { writeZip, zipDirectory } from './zip-writer.ts';
 
 describe('writeZip', () => {

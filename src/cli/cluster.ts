@@ -1,0 +1,231 @@
+// `fare gateway`, `fare shard`, `fare worker` and `fare cluster up`: Fare on many machines, each part
+// its own process over NATS. Parses options into the cluster's configs; no policy here.
+
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { DEFAULT_PRICE_TABLE } from '../core/classes.ts';
+import { parse, UsageError } from './args.ts';
+
+const COMMON = `  --nats URL[,URL…]   NATS servers (default nats://127.0.0.1:4222)
+  --prefix P          first token of the cluster's subjects and buckets (default fare)
+  --replicas 1|3      copies JetStream keeps of the cluster's state (3 on a 3-node NATS cluster)
+  --policy fare|hermod|fifo   (the same on every part)`;
+
+const HELP: Record<string, string> = {
+  gateway: `fare gateway — the HTTP APIs of a Fare cluster
+
+Usage: fare gateway --shards S [--id 0] [--port 8080] [--host 127.0.0.1] [--data-dir ./.fare-gateway]
+                    [--no-examples] [--fsync] [common options]
+${COMMON}
+
+Authenticates, applies budgets and sends each invocation to its function's shard (by function, the
+same from every gateway). Tenants, functions, async invocations and billing are kept in an SQLite
+file under --data-dir, as with fare up: run one gateway per cluster for now. The admin credential
+is created on first start in <data-dir>/admin-credential, or taken from FARE_ADMIN_KEY.`,
+  shard: `fare shard — one global scheduler shard of a Fare cluster
+
+Usage: fare shard --id N --machines W [--k 2] [--poll-timeout-ms 50] [common options]
+${COMMON}
+
+Queues arriving jobs by class and places each on the least loaded of k polled workers (ids 0 … W−1).
+Its state is soft: a restarted shard starts empty.`,
+  worker: `fare worker — one machine of a Fare cluster
+
+Usage: fare worker --id N [--cores C] [--data-dir ./.fare-worker] [--strict-priorities]
+                   [--insecure-single-tenant] [common options]
+${COMMON}
+
+Runs the machine scheduler (preemptive priority by class) over real instances on this host; fetches
+a function's code from the cluster's object store the first time it runs it.`,
+  cluster: `fare cluster up — a whole Fare cluster on this machine, for development and tests
+
+Usage: fare cluster up [--shards 2] [--workers 2] [--nats-cluster 1|3] [--port 8080]
+                       [--host 127.0.0.1] [--data-dir ./.fare-cluster] [--policy fare]
+                       [--worker-cores C] [--insecure-single-tenant]
+
+Starts nats-server (one, or a cluster of three with state replicated three times), the shards, the
+workers and a gateway, each as its own process, and prints the endpoint as fare up does. On real
+machines run one fare worker per host against the same NATS servers (see the README). Stop with Ctrl-C.`,
+};
+
+interface Common {
+  readonly servers: string[];
+  readonly prefix: string;
+  readonly replicas: number;
+  readonly policy: 'fare' | 'hermod' | 'fifo';
+}
+
+const commonOptions = {
+  nats: { type: 'string', default: 'nats://127.0.0.1:4222' },
+  prefix: { type: 'string', default: 'fare' },
+  replicas: { type: 'string', default: '1' },
+  policy: { type: 'string', default: 'fare' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+function common(v: Record<string, unknown>): Common {
+  const servers = String(v.nats).split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const s of servers) {
+    if (!/^(nats|tls):\/\/[^\s/]+$/.test(s)) throw new UsageError(`--nats ${s} is not a NATS server URL: give nats://HOST:PORT (several separated by commas)`);
+  }
+  if (servers.length === 0) throw new UsageError('--nats needs at least one server, e.g. nats://127.0.0.1:4222');
+  const prefix = String(v.prefix);
+  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix)) throw new UsageError(`--prefix ${prefix} must be letters, digits, _ and -, in dot-separated tokens (e.g. fare or fare.dev)`);
+  const replicas = Number(v.replicas);
+  if (replicas !== 1 && replicas !== 3) throw new UsageError(`--replicas ${String(v.replicas)} is not valid: use 1 (one NATS server) or 3 (a NATS cluster of three)`);
+  const policy = String(v.policy);
+  if (policy !== 'fare' && policy !== 'hermod' && policy !== 'fifo') throw new UsageError(`--policy ${policy} is not known: use fare, hermod or fifo`);
+  return { servers, prefix, replicas, policy };
+}
+
+function whole(name: string, text: unknown, min: number, max: number): number {
+  const n = Number(text);
+  if (text === undefined || !Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} ${String(text)} is not valid: give a whole number from ${min} to ${max}`);
+  return n;
+}
+
+/** Runs until SIGINT or SIGTERM, then closes. */
+function untilStopped(what: string, close: () => Promise<void>): Promise<number> {
+  return new Promise((done) => {
+    const stop = (): void => {
+      process.stdout.write(`${what} is stopping…\n`);
+      void close().then(() => done(0));
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+const warn = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+export async function runGateway(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    ...commonOptions,
+    id: { type: 'string', default: '0' },
+    shards: { type: 'string' },
+    port: { type: 'string', default: '8080' },
+    host: { type: 'string', default: '127.0.0.1' },
+    'data-dir': { type: 'string', default: './.fare-gateway' },
+    'no-examples': { type: 'boolean', default: false },
+    fsync: { type: 'boolean', default: false },
+  });
+  if (values.help) return help('gateway');
+  if (positionals.length) throw new UsageError(`fare gateway takes only options, got "${positionals.join(' ')}" (see fare gateway --help)`);
+  const c = common(values);
+  if (values.shards === undefined) throw new UsageError('fare gateway needs --shards S: how many shards the cluster has (ids 0 … S−1)');
+  const { startGateway } = await import('../live/cluster/gateway.ts');
+  const adminKey = process.env.FARE_ADMIN_KEY;
+  const g = await startGateway({
+    ...c, id: whole('id', values.id, 0, 2 ** 20 - 1), shards: whole('shards', values.shards, 1, 4096),
+    dataDir: resolve(String(values['data-dir'])), host: String(values.host), port: whole('port', values.port, 0, 65535),
+    prices: DEFAULT_PRICE_TABLE, examples: !(values['no-examples'] as boolean), fsync: values.fsync as boolean, warn,
+    ...(adminKey ? { adminKey } : {}),
+  });
+  process.stdout.write(`Fare gateway is up: ${g.url}  (NATS ${c.servers.join(',')}, subjects ${c.prefix}.*)\n`);
+  if (g.adminCredentialFile) process.stdout.write(`  Admin credential: written to ${g.adminCredentialFile}\n`);
+  return untilStopped('Fare gateway', () => g.close());
+}
+
+export async function runShard(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    ...commonOptions,
+    id: { type: 'string' },
+    machines: { type: 'string' },
+    k: { type: 'string', default: '2' },
+    'poll-timeout-ms': { type: 'string', default: '50' },
+  });
+  if (values.help) return help('shard');
+  if (positionals.length) throw new UsageError(`fare shard takes only options, got "${positionals.join(' ')}" (see fare shard --help)`);
+  const c = common(values);
+  if (values.id === undefined) throw new UsageError('fare shard needs --id N (0 … shards−1)');
+  if (values.machines === undefined) throw new UsageError('fare shard needs --machines W: how many workers the cluster has (ids 0 … W−1)');
+  const timeout = Number(values['poll-timeout-ms']);
+  if (!(timeout > 0)) throw new UsageError(`--poll-timeout-ms ${String(values['poll-timeout-ms'])} must be a number of milliseconds above 0`);
+  const { startShard } = await import('../live/cluster/shard.ts');
+  const id = whole('id', values.id, 0, 4095);
+  const s = await startShard({ ...c, id, machines: whole('machines', values.machines, 1, 100_000), k: whole('k', values.k, 1, 30), pollTimeoutMs: timeout, prices: DEFAULT_PRICE_TABLE, problem: warn });
+  process.stdout.write(`Fare shard ${id} is up  (NATS ${c.servers.join(',')}, subjects ${c.prefix}.*)\n`);
+  return untilStopped(`Fare shard ${id}`, () => s.close());
+}
+
+export async function runWorker(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    ...commonOptions,
+    id: { type: 'string' },
+    cores: { type: 'string' },
+    'data-dir': { type: 'string', default: './.fare-worker' },
+    'strict-priorities': { type: 'boolean', default: false },
+    'insecure-single-tenant': { type: 'boolean', default: false },
+  });
+  if (values.help) return help('worker');
+  if (positionals.length) throw new UsageError(`fare worker takes only options, got "${positionals.join(' ')}" (see fare worker --help)`);
+  const c = common(values);
+  if (values.id === undefined) throw new UsageError('fare worker needs --id N (0 … workers−1): the shards poll workers by id');
+  const { startWorker } = await import('../live/cluster/worker.ts');
+  const id = whole('id', values.id, 0, 99_999);
+  const w = await startWorker({
+    ...c, id, dataDir: resolve(String(values['data-dir'])), prices: DEFAULT_PRICE_TABLE,
+    strictPriorities: values['strict-priorities'] as boolean, insecureSingleTenant: values['insecure-single-tenant'] as boolean, warn,
+    ...(values.cores !== undefined ? { cores: whole('cores', values.cores, 1, 4096) } : {}),
+  });
+  process.stdout.write(`Fare worker ${id} is up  (${w.cores} cores; NATS ${c.servers.join(',')}, subjects ${c.prefix}.*)\n${w.report.map((l) => `  ${l}`).join('\n')}\n`);
+  return untilStopped(`Fare worker ${id}`, () => w.close());
+}
+
+export async function runCluster(args: readonly string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === '-h' || sub === '--help' || sub === undefined) return help('cluster', sub === undefined ? 2 : 0);
+  if (sub !== 'up') throw new UsageError(`fare cluster ${sub} is not a command: use fare cluster up (see fare cluster --help)`);
+  const { values, positionals } = parse(rest, {
+    shards: { type: 'string', default: '2' },
+    workers: { type: 'string', default: '2' },
+    'nats-cluster': { type: 'string', default: '1' },
+    port: { type: 'string', default: '8080' },
+    host: { type: 'string', default: '127.0.0.1' },
+    'data-dir': { type: 'string', default: './.fare-cluster' },
+    policy: { type: 'string', default: 'fare' },
+    'worker-cores': { type: 'string', default: '1' },
+    'insecure-single-tenant': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  if (values.help) return help('cluster');
+  if (positionals.length) throw new UsageError(`fare cluster up takes only options, got "${positionals.join(' ')}" (see fare cluster --help)`);
+  const shards = whole('shards', values.shards, 1, 64);
+  const workers = whole('workers', values.workers, 1, 256);
+  const natsN = Number(values['nats-cluster']);
+  if (natsN !== 1 && natsN !== 3) throw new UsageError(`--nats-cluster ${String(values['nats-cluster'])} is not valid: use 1 (one nats-server) or 3 (a cluster of three)`);
+  const port = whole('port', values.port, 0, 65535);
+  const cores = whole('worker-cores', values['worker-cores'], 1, 4096);
+  const policy = common({ ...commonOptions, nats: 'nats://x:1', prefix: 'fare', replicas: '1', policy: values.policy }).policy;
+  const { clusterUp } = await import('../live/cluster/up.ts');
+  const dataDir = resolve(String(values['data-dir']));
+  const c = await clusterUp({
+    dataDir, shards, workers, natsServers: natsN, host: String(values.host), port, policy, workerCores: cores,
+    insecureSingleTenant: values['insecure-single-tenant'] as boolean, bin: fareBin(), log: (l) => process.stdout.write(`${l}\n`),
+  });
+  const out = [
+    `Fare cluster is up: ${c.url}  (${shards} shard(s), ${workers} worker(s), NATS ${c.nats.join(',')}, data in ${dataDir})`,
+    `  AWS Lambda Invoke API: POST ${c.url}/2015-03-31/functions/{name}/invocations (SigV4 or Bearer)`,
+    `  Fare API:              ${c.url}/v1/…   health: ${c.url}/healthz`,
+    c.adminCredentialFile && existsSync(c.adminCredentialFile)
+      ? `  Admin credential: in ${c.adminCredentialFile} (load it with: export $(grep -v '^#' ${c.adminCredentialFile} | xargs))`
+      : '  Admin credential: from FARE_ADMIN_KEY, or as created on the first start',
+    '', '  Try:', `    export FARE_ENDPOINT=${c.url} FARE_KEY=<id>:<secret>`, '    npx fare invoke page-view --payload \'{"user":"ada"}\'', '',
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
+  return untilStopped('Fare cluster', () => c.close());
+}
+
+function help(cmd: string, code = 0): number {
+  process.stdout.write(`${HELP[cmd] ?? ''}\n`);
+  return code;
+}
+
+/** The `fare` command of this installation, to start the cluster's parts with. */
+function fareBin(): string {
+  const bin = join(import.meta.dirname, '..', '..', 'bin', 'fare.js');
+  if (!existsSync(bin)) throw new Error(`cannot find the fare command at ${bin}`);
+  return bin;
+}

@@ -1,0 +1,75 @@
+// Function code across machines. The gateway puts each code version into the JetStream object store
+// once (one object per content hash, as a zip); a worker fetches it the first time it is to run that
+// code, checks it, unpacks it into its cache and runs its own copy. Object store replicas are the
+// NATS cluster's: code survives the loss of a server as the rest of the state does.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ObjectStore } from '@nats-io/obj';
+import { commitStaged, stageCode } from '../store/code.ts';
+import { readZip } from '../gateway/zip.ts';
+import { zipDirectory } from '../gateway/zip-writer.ts';
+import type { FunctionSpec } from '../types.ts';
+
+/** The object store bucket of a cluster whose subjects start with `prefix`. */
+export const codeBucket = (prefix: string): string => `${prefix.replaceAll('.', '-')}-code`;
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function shaOf(fn: FunctionSpec): string {
+  const sha = fn.codeSha256;
+  if (sha === undefined || !HEX64.test(sha)) throw Object.assign(new Error(`function ${fn.tenant}/${fn.name} has no code hash to ship its code by`), { code: 'FARE_E_CODE' });
+  return sha;
+}
+
+/** The gateway's side: makes sure a function's code is in the object store before its job is sent. */
+export class CodeShipper {
+  /** Hashes known to be stored, and uploads under way (one per hash). */
+  private readonly stored = new Set<string>();
+  private readonly uploading = new Map<string, Promise<void>>();
+
+  constructor(private readonly os: ObjectStore) {}
+
+  async ensure(fn: FunctionSpec): Promise<void> {
+    const sha = shaOf(fn);
+    if (this.stored.has(sha)) return;
+    let p = this.uploading.get(sha);
+    if (p === undefined) {
+      p = (async () => {
+        // Another gateway (or this one before a restart) may have put it already.
+        if ((await this.os.info(sha)) === null) await this.os.putBlob({ name: sha, description: `${fn.tenant}/${fn.name} v${fn.version}` }, zipDirectory(fn.codeDir));
+        this.stored.add(sha);
+      })().finally(() => this.uploading.delete(sha));
+      this.uploading.set(sha, p);
+    }
+    await p;
+  }
+}
+
+/** The worker's side: a cache of unpacked code under `<dir>/code/cache/<sha256>`. */
+export class CodeCache {
+  private readonly fetching = new Map<string, Promise<string>>();
+
+  constructor(private readonly os: ObjectStore, private readonly dir: string) {}
+
+  /** The local directory of the function's code, fetched and unpacked on first use. */
+  async resolve(fn: FunctionSpec): Promise<string> {
+    const sha = shaOf(fn);
+    const rel = join('code', 'cache', sha);
+    const at = join(this.dir, rel);
+    if (existsSync(at)) return at;
+    let p = this.fetching.get(sha);
+    if (p === undefined) {
+      p = (async () => {
+        const zip = await this.os.getBlob(sha);
+        if (zip === null) throw Object.assign(new Error(`the code of ${fn.tenant}/${fn.name} (${sha}) is not in the object store`), { code: 'FARE_E_CODE' });
+        // The same checks as an upload's: paths stay inside, sizes are bounded, links stay in the code.
+        const staged = await stageCode(this.dir, readZip(Buffer.from(zip)));
+        commitStaged(this.dir, staged, rel);
+        return at;
+      })().finally(() => this.fetching.delete(sha));
+      this.fetching.set(sha, p);
+    }
+    return p;
+  }
+}

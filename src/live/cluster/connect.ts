@@ -1,0 +1,28 @@
+// A cluster process's connection to NATS: named after the part it carries, reconnecting forever
+// (a NATS server that restarts, or a link that comes back, is waited for), and the object store of
+// function code.
+
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+import { codeBucket } from './code.ts';
+
+export interface ClusterAddress {
+  /** NATS servers, e.g. `nats://10.0.0.1:4222` (several: any of them). */
+  readonly servers: readonly string[];
+  /** The first token of the cluster's subjects (clusters sharing NATS servers use different ones). */
+  readonly prefix: string;
+}
+
+/** Connects to NATS as `name` (seen in the server's monitoring); gives up only if no server answers at first. */
+export async function connectNats(c: ClusterAddress, name: string): Promise<NatsConnection> {
+  try {
+    return await connect({ servers: [...c.servers], name, maxReconnectAttempts: -1, reconnectTimeWait: 250, pingInterval: 5000, maxPingOut: 2 });
+  } catch (e) {
+    throw Object.assign(new Error(`cannot reach NATS at ${c.servers.join(', ')}: ${(e as Error).message} — start nats-server there (or fare cluster up for a local cluster)`), { code: 'FARE_E_NATS' });
+  }
+}
+
+/** The object store of function code (created by whoever comes first, with `replicas` copies). */
+export function codeStore(nc: NatsConnection, prefix: string, replicas: number): Promise<ObjectStore> {
+  return new Objm(nc).create(codeBucket(prefix), { replicas });
+}

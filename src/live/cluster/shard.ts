@@ -1,0 +1,45 @@
+// `fare shard --id N`: one global scheduler shard as its own process — the core Shard in real time
+// (ShardHost) on the NATS Bus. Its state (queues, polls in flight, idle list) is soft: a restarted
+// shard starts empty, and the gateways' lost-job sweep answers for what it held.
+
+import type { PriceTable } from '../../core/classes.ts';
+import { Rng } from '../../core/rng.ts';
+import { policyPreset } from '../../core/presets.ts';
+import { Shard } from '../../core/shard/shard.ts';
+import { ShardHost } from '../shard/shard-host.ts';
+import { NatsBus } from '../transport/nats.ts';
+import { realClock } from '../transport/clock.ts';
+import type { LivePolicy } from '../one-machine.ts';
+import { connectNats, type ClusterAddress } from './connect.ts';
+
+export interface ShardProcessOptions extends ClusterAddress {
+  readonly id: number;
+  /** Workers 0 … machines − 1 are the machines this shard places on. */
+  readonly machines: number;
+  /** Machines polled per placement (power-of-k). */
+  readonly k: number;
+  /** A poll not fully answered in this time places by the answers it has (ms). */
+  readonly pollTimeoutMs: number;
+  readonly policy: LivePolicy;
+  readonly prices: PriceTable;
+  readonly problem?: (what: string) => void;
+}
+
+export async function startShard(o: ShardProcessOptions): Promise<{ close(): Promise<void> }> {
+  const nc = await connectNats(o, `fare-shard-${o.id}`);
+  const bus = new NatsBus(nc, { prefix: o.prefix, ...(o.problem ? { problem: o.problem } : {}) });
+  const preset = policyPreset(o.policy, { idleList: false });
+  const shard = new Shard({
+    id: o.id, prices: o.prices, selection: preset.selection, machines: o.machines, k: Math.min(o.k, o.machines),
+    useIdleList: preset.idleList, maxOutstandingPolls: 1024, pollTimeoutMs: o.pollTimeoutMs,
+  }, new Rng(o.id, `live/shard/${o.id}`));
+  const host = new ShardHost(shard, bus, realClock);
+  await nc.flush();
+  return {
+    async close() {
+      host.close();
+      bus.close();
+      await nc.drain();
+    },
+  };
+}

@@ -1,0 +1,134 @@
+// `fare cluster up`: a whole cluster on this machine for development and tests — nats-server (one,
+// or three routed together with R3 state), then the shards, the workers and a gateway, each started
+// as its own `fare` process exactly as on separate hosts, and stopped together.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startNatsCluster, type NatsServer } from './nats-server.ts';
+import { ADMIN_CREDENTIAL_FILE } from '../assembly.ts';
+
+export interface ClusterUpOptions {
+  readonly dataDir: string;
+  readonly shards: number;
+  readonly workers: number;
+  /** 1, or 3 for a NATS cluster whose JetStream keeps three copies. */
+  readonly natsServers: number;
+  readonly host: string;
+  readonly port: number;
+  readonly policy: 'fare' | 'hermod' | 'fifo';
+  readonly workerCores: number;
+  readonly insecureSingleTenant: boolean;
+  /** The `fare` command to start the parts with. */
+  readonly bin: string;
+  /** Subject prefix (default fare). */
+  readonly prefix?: string;
+  readonly log?: (line: string) => void;
+  /** The environment of the parts (default this process's). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** One part of the cluster, as a child process. */
+export interface Part {
+  readonly name: string;
+  readonly args: readonly string[];
+  child: ChildProcess;
+  output(): string;
+}
+
+export interface Cluster {
+  readonly url: string;
+  readonly nats: readonly string[];
+  readonly natsServers: readonly NatsServer[];
+  readonly parts: readonly Part[];
+  readonly adminCredentialFile: string;
+  /** Starts a part again with the arguments it had (after it was killed). */
+  restart(name: string): Promise<Part>;
+  close(): Promise<void>;
+}
+
+export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
+  const log = o.log ?? (() => {});
+  const prefix = o.prefix ?? 'fare';
+  mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+  const natsServers = await startNatsCluster(join(o.dataDir, 'nats'), o.natsServers, o.host);
+  const nats = natsServers.map((s) => s.url);
+  log(`nats: ${natsServers.length} server(s) at ${nats.join(', ')}`);
+  const common = ['--nats', nats.join(','), '--prefix', prefix, '--replicas', String(o.natsServers === 3 ? 3 : 1), '--policy', o.policy];
+  const parts: Part[] = [];
+  const start = async (name: string, args: readonly string[], ready: RegExp): Promise<Part> => {
+    const child = spawn(process.execPath, [o.bin, ...args], { env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout?.on('data', (c: Buffer) => (text += c.toString('utf8')));
+    child.stderr?.on('data', (c: Buffer) => (text += c.toString('utf8')));
+    const part: Part = { name, args, child, output: () => text };
+    await new Promise<void>((done, fail) => {
+      const timer = setTimeout(() => fail(new Error(`${name} did not start within 60 s:\n${text}`)), 60_000);
+      const check = (): void => {
+        if (!ready.test(text)) return;
+        clearTimeout(timer);
+        child.off('exit', exited);
+        done();
+      };
+      const exited = (code: number | null, signal: string | null): void => {
+        clearTimeout(timer);
+        fail(new Error(`${name} exited (${String(code ?? signal)}) before it was ready:\n${text}`));
+      };
+      child.stdout?.on('data', check);
+      child.once('exit', exited);
+    });
+    log(`${name}: up (pid ${child.pid ?? '?'})`);
+    child.once('exit', (code, signal) => {
+      if (!closing) log(`${name}: exited (${String(code ?? signal)})`);
+    });
+    return part;
+  };
+  let closing = false;
+  const stopAll = async (): Promise<void> => {
+    closing = true;
+    await Promise.all(parts.map((p) => stopChild(p.child)));
+    await Promise.all(natsServers.map((s) => s.stop()));
+  };
+  try {
+    const shardArgs = (i: number): string[] => ['shard', '--id', String(i), '--machines', String(o.workers), ...common];
+    const workerArgs = (i: number): string[] => ['worker', '--id', String(i), '--cores', String(o.workerCores), '--data-dir', join(o.dataDir, `worker-${i}`), ...common, ...(o.insecureSingleTenant ? ['--insecure-single-tenant'] : [])];
+    const gatewayArgs = ['gateway', '--id', '0', '--shards', String(o.shards), '--port', String(o.port), '--host', o.host, '--data-dir', join(o.dataDir, 'gateway'), ...common];
+    const starts: Promise<Part>[] = [];
+    for (let i = 0; i < o.shards; i++) starts.push(start(`shard-${i}`, shardArgs(i), /Fare shard \d+ is up/));
+    for (let i = 0; i < o.workers; i++) starts.push(start(`worker-${i}`, workerArgs(i), /Fare worker \d+ is up/));
+    parts.push(...(await Promise.all(starts)));
+    const gateway = await start('gateway', gatewayArgs, /Fare gateway is up: (http:\/\/\S+)/);
+    parts.push(gateway);
+    const url = (/Fare gateway is up: (http:\/\/\S+)/.exec(gateway.output()) as RegExpExecArray)[1] as string;
+    return {
+      url, nats, natsServers, parts,
+      adminCredentialFile: join(o.dataDir, 'gateway', ADMIN_CREDENTIAL_FILE),
+      async restart(name) {
+        const p = parts.find((x) => x.name === name);
+        if (p === undefined) throw new Error(`no part named ${name}: ${parts.map((x) => x.name).join(', ')}`);
+        await stopChild(p.child);
+        const ready = name === 'gateway' ? /Fare gateway is up/ : name.startsWith('shard') ? /Fare shard \d+ is up/ : /Fare worker \d+ is up/;
+        const q = await start(name, p.args, ready);
+        p.child = q.child;
+        p.output = q.output;
+        return p;
+      },
+      close: stopAll,
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    const hard = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(hard);
+      done();
+    });
+    child.kill('SIGTERM');
+  });
+}

@@ -1,0 +1,109 @@
+// `fare worker --id N`: one machine of the cluster — the dispatcher and machine scheduler (the core
+// Machine in real time, MachineDriver) on the NATS Bus, over real instances on this host. A
+// function's code comes from the cluster's object store the first time this machine runs it. The
+// gateways' control messages (a function changed or was deleted) retire old instances here.
+
+import { mkdirSync } from 'node:fs';
+import type { PriceTable } from '../../core/classes.ts';
+import { Rng } from '../../core/rng.ts';
+import { policyPreset } from '../../core/presets.ts';
+import { Machine } from '../../core/machine/machine.ts';
+import type { Mutable } from '../../core/types.ts';
+import { MachineDriver, type Executor } from '../worker/machine-driver.ts';
+import { localExecutor } from '../worker/local-executor.ts';
+import { isolatesTenants } from '../runtime/capabilities.ts';
+import { NatsBus } from '../transport/nats.ts';
+import { realClock } from '../transport/clock.ts';
+import { prepareHost } from '../assembly.ts';
+import type { FunctionSpec, InvokeRequest } from '../types.ts';
+import type { LivePolicy } from '../one-machine.ts';
+import { CodeCache } from './code.ts';
+import { codeStore, connectNats, type ClusterAddress } from './connect.ts';
+import { retireSubject, type RetireNotice } from './control.ts';
+
+export interface WorkerProcessOptions extends ClusterAddress {
+  readonly id: number;
+  /** Where this worker keeps the code it fetched and its instances' files. */
+  readonly dataDir: string;
+  readonly cores?: number;
+  readonly policy: LivePolicy;
+  readonly prices: PriceTable;
+  readonly replicas: number;
+  readonly strictPriorities: boolean;
+  /** Run tenants' code even where this host cannot keep tenants apart (no sandbox). */
+  readonly insecureSingleTenant: boolean;
+  readonly warn: (line: string) => void;
+}
+
+export interface WorkerProcess {
+  /** What this host can do, for the start-up report. */
+  readonly report: readonly string[];
+  readonly cores: number;
+  close(): Promise<void>;
+}
+
+export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProcess> {
+  process.umask(0o077);
+  mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+  const host = await prepareHost(o.cores);
+  if (!isolatesTenants(host.caps) && !o.insecureSingleTenant) {
+    throw Object.assign(new Error(
+      `this host cannot keep tenants apart (${host.caps.sandbox.why}), and a worker runs any tenant's code: run it as root on Linux with a C compiler for Fare's sandbox helper, or pass --insecure-single-tenant if this cluster serves one tenant`,
+    ), { code: 'FARE_E_SINGLE_TENANT' });
+  }
+  const nc = await connectNats(o, `fare-worker-${o.id}`);
+  const bus = new NatsBus(nc, { prefix: o.prefix, problem: (what) => o.warn(`fare worker ${o.id}: ${what}`) });
+  const cache = new CodeCache(await codeStore(nc, o.prefix, o.replicas), o.dataDir);
+  const preset = policyPreset(o.policy, { idleList: false });
+  const { pool, exec: local } = localExecutor({
+    cores: host.cores, prices: o.prices, classAware: preset.classAware, strictPriorities: o.strictPriorities, canRaise: host.nice, warn: o.warn,
+  });
+  const exec: Executor = {
+    // The job runs this host's copy of its code.
+    run: async (req) => {
+      const codeDir = await cache.resolve(req.fn);
+      const fn: Mutable<FunctionSpec> = Object.assign({}, req.fn);
+      fn.codeDir = codeDir;
+      const r: Mutable<InvokeRequest> = Object.assign({}, req);
+      r.fn = fn;
+      return local.run(r);
+    },
+    pause: (id) => local.pause(id),
+    resume: (id) => local.resume(id),
+  };
+  const machine = new Machine({
+    id: o.id, cores: host.cores, policy: preset.machine, classes: o.prices.classes.length, memoryMB: Infinity,
+    swap: { enabled: false, targetFraction: 0.95 }, dispatcher: undefined,
+  }, new Rng(o.id, `live/machine/${o.id}`));
+  const driver = new MachineDriver(machine, exec, bus, realClock);
+  driver.start();
+  const retire = nc.subscribe(retireSubject(o.prefix), {
+    callback: (err, m) => {
+      if (err) return;
+      let n: RetireNotice;
+      try {
+        n = m.json<RetireNotice>();
+      } catch {
+        return;
+      }
+      if (typeof n.tenant !== 'string' || typeof n.name !== 'string') return;
+      if (n.version === null) pool.retireAll(n.tenant, n.name);
+      else if (typeof n.version === 'number') pool.retire(n.tenant, n.name, n.version);
+    },
+  });
+  const reaper = setInterval(() => pool.reap(), 30_000);
+  reaper.unref();
+  await nc.flush();
+  return {
+    report: [...host.lines, ...host.after],
+    cores: host.cores,
+    async close() {
+      clearInterval(reaper);
+      retire.unsubscribe();
+      driver.close();
+      bus.close();
+      await pool.close();
+      await nc.drain();
+    },
+  };
+}

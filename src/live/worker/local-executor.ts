@@ -1,0 +1,82 @@
+// The Executor of a worker whose instances are real processes on this machine: the warm pool, with
+// kernel priorities by class as an assist to the machine scheduler. Shared by `fare up` (worker 0 of a
+// cluster of one) and `fare worker` (one per machine of a cluster).
+
+import { getPriority, setPriority } from 'node:os';
+import type { PriceTable } from '../../core/classes.ts';
+import { kernelPriority } from '../../core/kernel-priority.ts';
+import { LOG_TEXT_MAX_BYTES } from '../store/log-text.ts';
+import { InstancePool } from '../runtime/pool.ts';
+import type { Executor } from './machine-driver.ts';
+
+/** May this process give its instances a lower nice value (root or CAP_SYS_NICE)? Tries one step on itself and undoes it. */
+export function canRaisePriority(): boolean {
+  const own = getPriority(0);
+  try {
+    setPriority(0, own - 1);
+  } catch {
+    return false;
+  }
+  setPriority(0, own);
+  return true;
+}
+
+export interface LocalExecutorOptions {
+  readonly cores: number;
+  readonly prices: PriceTable;
+  /** Kernel priorities by class (false for class-blind policies). */
+  readonly classAware: boolean;
+  /** SCHED_FIFO by class instead of SCHED_IDLE for the cheapest class only. */
+  readonly strictPriorities: boolean;
+  /** Instances may get a lower nice value than Fare's (see canRaisePriority). */
+  readonly canRaise: boolean;
+  /** Security events worth an operator's attention. */
+  readonly warn: (line: string) => void;
+}
+
+/** The pool and an Executor over it. */
+export function localExecutor(opts: LocalExecutorOptions): { pool: InstancePool; exec: Executor } {
+  const classOf = new Map<string, number>();
+  const pool = new InstancePool({
+    maxInstances: Math.max(64, opts.cores * 32),
+    idleTimeoutMs: 10 * 60_000,
+    // An invocation's output is kept up to what its stored log entry holds (`fare logs NAME`), less room for START/END/REPORT.
+    instanceOptions: {
+      logTailBytes: LOG_TEXT_MAX_BYTES - 1024,
+      onRefused: (instance, r) => opts.warn(`fare: refused ${r.method} ${r.path} on the Runtime API of instance ${instance} (${r.reason}; peer ${r.remoteAddress}:${r.remotePort}, found by ${r.mechanism})`),
+    },
+    onStart: (requestId, instance) => {
+      // Kernel priorities as an assist to the machine scheduler (only where classes matter on the machine).
+      if (!opts.classAware) return;
+      const cls = classOf.get(requestId);
+      if (cls === undefined) return;
+      const p = kernelPriority(cls, opts.prices.classes.length, { strict: opts.strictPriorities, canRaise: opts.canRaise });
+      switch (p.kind) {
+        case 'fifo':
+          void instance.setPriority('fifo', p.priority);
+          break;
+        case 'idle':
+          void instance.setPriority('idle');
+          break;
+        case 'nice':
+          void instance.setPriority('nice', p.nice);
+          break;
+        case 'none':
+          break;
+      }
+    },
+  });
+  const exec: Executor = {
+    run: async (req) => {
+      classOf.set(req.requestId, req.cls);
+      try {
+        return await pool.invoke(req);
+      } finally {
+        classOf.delete(req.requestId);
+      }
+    },
+    pause: (id) => pool.pause(id),
+    resume: (id) => pool.resume(id),
+  };
+  return { pool, exec };
+}
