@@ -48,8 +48,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'shard':
     case 'worker':
     case 'cluster': {
-      const c = await import('./cluster.ts');
-      const run = { gateway: c.runGateway, shard: c.runShard, worker: c.runWorker, cluster: c.runCluster }[cmd];
+      const { runGateway, runShard, runWorker, runCluster } = await import('./cluster.ts');
+      const run = { gateway: runGateway, shard: runShard, worker: runWorker, cluster: runCluster }[cmd];
       return run(rest);
     }
     case 'demo': {
