@@ -33,7 +33,8 @@ export interface Part {
   readonly name: string;
   readonly args: readonly string[];
   child: ChildProcess;
-  output(): string;
+  /** Its output so far (of its latest start). */
+  output: () => string;
 }
 
 export interface Cluster {
