@@ -9,7 +9,9 @@ import { parse, UsageError } from './args.ts';
 const COMMON = `  --nats URL[,URL…]   NATS servers (default nats://127.0.0.1:4222)
   --prefix P          first token of the cluster's subjects and buckets (default fare)
   --replicas 1|3      copies JetStream keeps of the cluster's state (3 on a 3-node NATS cluster)
-  --policy fare|hermod|fifo   (the same on every part)`;
+  --policy fare|hermod|fifo   (the same on every part)
+  --heartbeat-ms 500  how often each part announces itself
+  --member-timeout-ms 2000    a part not heard for this long is dropped (its jobs fail or move)`;
 
 const HELP: Record<string, string> = {
   gateway: `fare gateway — the HTTP APIs of a Fare cluster
@@ -24,11 +26,12 @@ file under --data-dir, as with fare up: run one gateway per cluster for now. The
 is created on first start in <data-dir>/admin-credential, or taken from FARE_ADMIN_KEY.`,
   shard: `fare shard — one global scheduler shard of a Fare cluster
 
-Usage: fare shard --id N --machines W [--k 2] [--poll-timeout-ms 50] [common options]
+Usage: fare shard --id N [--k 2] [--poll-timeout-ms 50] [common options]
 ${COMMON}
 
-Queues arriving jobs by class and places each on the least loaded of k polled workers (ids 0 … W−1).
-Its state is soft: a restarted shard starts empty.`,
+Queues arriving jobs by class and places each on the least loaded of k polled workers, among the
+workers it hears heartbeats from. Its state is soft: a restarted shard starts empty, and the gateways
+send the jobs it held, not yet started, to the shards that remain.`,
   worker: `fare worker — one machine of a Fare cluster
 
 Usage: fare worker --id N [--cores C] [--data-dir ./.fare-worker] [--strict-priorities]
@@ -41,7 +44,8 @@ a function's code from the cluster's object store the first time it runs it.`,
 
 Usage: fare cluster up [--shards 2] [--workers 2] [--nats-cluster 1|3] [--port 8080]
                        [--host 127.0.0.1] [--data-dir ./.fare-cluster] [--policy fare]
-                       [--worker-cores C] [--insecure-single-tenant]
+                       [--worker-cores C] [--heartbeat-ms 500] [--member-timeout-ms 2000]
+                       [--insecure-single-tenant]
 
 Starts nats-server (one, or a cluster of three with state replicated three times), the shards, the
 workers and a gateway, each as its own process, and prints the endpoint as fare up does. On real
@@ -51,6 +55,8 @@ machines run one fare worker per host against the same NATS servers (see the REA
 interface Common {
   readonly servers: string[];
   readonly prefix: string;
+  readonly heartbeatMs: number;
+  readonly memberTimeoutMs: number;
   readonly replicas: number;
   readonly policy: 'fare' | 'hermod' | 'fifo';
 }
@@ -60,6 +66,8 @@ const commonOptions = {
   prefix: { type: 'string', default: 'fare' },
   replicas: { type: 'string', default: '1' },
   policy: { type: 'string', default: 'fare' },
+  'heartbeat-ms': { type: 'string', default: '500' },
+  'member-timeout-ms': { type: 'string', default: '2000' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -75,7 +83,10 @@ function common(v: Record<string, unknown>): Common {
   if (replicas !== 1 && replicas !== 3) throw new UsageError(`--replicas ${String(v.replicas)} is not valid: use 1 (one NATS server) or 3 (a NATS cluster of three)`);
   const policy = String(v.policy);
   if (policy !== 'fare' && policy !== 'hermod' && policy !== 'fifo') throw new UsageError(`--policy ${policy} is not known: use fare, hermod or fifo`);
-  return { servers, prefix, replicas, policy };
+  const heartbeatMs = whole('heartbeat-ms', v['heartbeat-ms'] ?? '500', 10, 60_000);
+  const memberTimeoutMs = whole('member-timeout-ms', v['member-timeout-ms'] ?? '2000', 20, 600_000);
+  if (memberTimeoutMs < 2 * heartbeatMs) throw new UsageError(`--member-timeout-ms ${memberTimeoutMs} must be at least twice --heartbeat-ms ${heartbeatMs}, or one late beat drops a part that is alive`);
+  return { servers, prefix, replicas, policy, heartbeatMs, memberTimeoutMs };
 }
 
 function whole(name: string, text: unknown, min: number, max: number): number {
@@ -132,7 +143,6 @@ export async function runShard(args: readonly string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     ...commonOptions,
     id: { type: 'string' },
-    machines: { type: 'string' },
     k: { type: 'string', default: '2' },
     'poll-timeout-ms': { type: 'string', default: '50' },
   });
@@ -140,12 +150,11 @@ export async function runShard(args: readonly string[]): Promise<number> {
   if (positionals.length) throw new UsageError(`fare shard takes only options, got "${positionals.join(' ')}" (see fare shard --help)`);
   const c = common(values);
   if (values.id === undefined) throw new UsageError('fare shard needs --id N (0 … shards−1)');
-  if (values.machines === undefined) throw new UsageError('fare shard needs --machines W: how many workers the cluster has (ids 0 … W−1)');
   const timeout = Number(values['poll-timeout-ms']);
   if (!(timeout > 0)) throw new UsageError(`--poll-timeout-ms ${String(values['poll-timeout-ms'])} must be a number of milliseconds above 0`);
   const { startShard } = await import('../live/cluster/shard.ts');
   const id = whole('id', values.id, 0, 4095);
-  const s = await startShard({ ...c, id, machines: whole('machines', values.machines, 1, 100_000), k: whole('k', values.k, 1, 30), pollTimeoutMs: timeout, prices: DEFAULT_PRICE_TABLE, problem: warn });
+  const s = await startShard({ ...c, id, k: whole('k', values.k, 1, 30), pollTimeoutMs: timeout, prices: DEFAULT_PRICE_TABLE, problem: warn });
   process.stdout.write(`Fare shard ${id} is up  (NATS ${c.servers.join(',')}, subjects ${c.prefix}.*)\n`);
   return untilStopped(`Fare shard ${id}`, () => s.close());
 }
@@ -187,6 +196,8 @@ export async function runCluster(args: readonly string[]): Promise<number> {
     'data-dir': { type: 'string', default: './.fare-cluster' },
     policy: { type: 'string', default: 'fare' },
     'worker-cores': { type: 'string', default: '1' },
+    'heartbeat-ms': { type: 'string', default: '500' },
+    'member-timeout-ms': { type: 'string', default: '2000' },
     'insecure-single-tenant': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
@@ -198,11 +209,11 @@ export async function runCluster(args: readonly string[]): Promise<number> {
   if (natsN !== 1 && natsN !== 3) throw new UsageError(`--nats-cluster ${String(values['nats-cluster'])} is not valid: use 1 (one nats-server) or 3 (a cluster of three)`);
   const port = whole('port', values.port, 0, 65535);
   const cores = whole('worker-cores', values['worker-cores'], 1, 4096);
-  const policy = common({ ...commonOptions, nats: 'nats://x:1', prefix: 'fare', replicas: '1', policy: values.policy }).policy;
+  const { policy, heartbeatMs, memberTimeoutMs } = common({ nats: 'nats://x:1', prefix: 'fare', replicas: '1', policy: values.policy, 'heartbeat-ms': values['heartbeat-ms'], 'member-timeout-ms': values['member-timeout-ms'] });
   const { clusterUp } = await import('../live/cluster/up.ts');
   const dataDir = resolve(String(values['data-dir']));
   const c = await clusterUp({
-    dataDir, shards, workers, natsServers: natsN, host: String(values.host), port, policy, workerCores: cores,
+    dataDir, shards, workers, natsServers: natsN, host: String(values.host), port, policy, workerCores: cores, heartbeatMs, memberTimeoutMs,
     insecureSingleTenant: values['insecure-single-tenant'] as boolean, bin: fareBin(), log: (l) => process.stdout.write(`${l}\n`),
   });
   const out = [

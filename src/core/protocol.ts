@@ -96,9 +96,12 @@ export interface BlockMsg extends Hop<'gateway', 'machine'> {
   readonly job: JobId;
 }
 
-/** What happened to a job on a machine, for the gateway that waits for it. */
+/**
+ * What happened to a job on a machine, for the gateway that waits for it: `accepted` (it is in the
+ * machine's run queue: where it is, should the machine be lost before it starts), `started`, `preempted`.
+ */
 export interface JobEventMsg extends Hop<'machine', 'gateway'> {
-  readonly kind: 'started' | 'preempted';
+  readonly kind: 'accepted' | 'started' | 'preempted';
   readonly job: JobId;
 }
 
@@ -192,6 +195,7 @@ const KINDS: Readonly<Record<MessageKind, readonly [from: Part, to: Part]>> = {
   'idle-leave': ['machine', 'shard'],
   'block': ['gateway', 'machine'],
   'unblock': ['gateway', 'machine'],
+  'accepted': ['machine', 'gateway'],
   'started': ['machine', 'gateway'],
   'preempted': ['machine', 'gateway'],
   'swapped': ['machine', 'gateway'],
@@ -241,6 +245,7 @@ export function checkMessage(x: unknown): { ok: true; msg: Message } | { ok: fal
     case 'swapped': missing = need('job', 'mb'); break;
     case 'block':
     case 'unblock':
+    case 'accepted':
     case 'started':
     case 'preempted':
     case 'answered':

@@ -626,7 +626,7 @@ class Story {
   constructor(private readonly s: Shard) {}
 
   step(now: Millis, input: ShardInput, note = ''): ShardDecision[] {
-    const line = input.kind === 'tick' || input.kind === 'answers' ? formatDecisionLine(this.s.address, input) : formatDecisionLine(input.from, input);
+    const line = input.kind === 'tick' || input.kind === 'answers' || input.kind === 'members' ? formatDecisionLine(this.s.address, input) : formatDecisionLine(input.from, input);
     this.lines.push(`t=${now} < ${line}${note ? ` // ${note}` : ''}`);
     this.s.step(now, input);
     const out = take(this.s);
@@ -755,5 +755,65 @@ describe('Shard idle list under reordered messages', () => {
     s.step(0, join(1, 1000, 0));
     s.step(1, leave(4));
     expect(s.idleEntries()).toEqual([{ machine: 1, freeMB: 1000, jobs: 0 }]);
+  });
+});
+
+describe('Shard membership (members inputs: the machines there are)', () => {
+  const members = (machines: MachineId[]): ShardInput => ({ kind: 'members', machines });
+
+  it('a dynamic shard knows no machine: jobs wait until one is there, then are placed', () => {
+    const s = shard({ machines: 1, k: 2, useIdleList: false, membership: 'dynamic' });
+    s.step(0, arrive(job(1, 0, 0)));
+    s.step(1, arrive(job(2, 1, 1)));
+    expect(take(s)).toEqual([]);
+    expect(s.waiting).toBe(2);
+    // One machine: placed there without polling, in the rule's order.
+    s.step(5, members([7]));
+    expect(take(s).map((d) => [d.kind, d.to.id, d.kind === 'place' ? d.job.id : -1])).toEqual([['place', 7, 1], ['place', 7, 2]]);
+  });
+
+  it('polls only members, drawn as from 0..n-1 and mapped to their ids', () => {
+    const s = shard({ machines: 100, k: 2, useIdleList: false });
+    s.step(0, members([3, 10, 42]));
+    for (let i = 0; i < 30; i++) {
+      s.step(i, arrive(job(i, 0, i)));
+      const [p] = pollsIn(take(s));
+      expect(p?.machines).toHaveLength(2);
+      for (const m of p?.machines ?? []) expect([3, 10, 42]).toContain(m);
+      expect(new Set(p?.machines).size).toBe(2);
+      for (const m of p?.machines ?? []) s.step(i, answer(p?.poll ?? -1, m, 0));
+      take(s);
+    }
+  });
+
+  it('with the full set 0..n-1 as members it decides exactly as a static shard', () => {
+    const a = shard({ machines: 6, k: 3, useIdleList: false }, 'same');
+    const b = shard({ machines: 6, k: 3, useIdleList: false }, 'same');
+    b.step(0, members([5, 4, 3, 2, 1, 0]));
+    expect(take(b)).toEqual([]);
+    for (let i = 0; i < 20; i++) {
+      a.step(i, arrive(job(i, i % 4, i)));
+      b.step(i, arrive(job(i, i % 4, i)));
+      const da = take(a), db = take(b);
+      expect(db).toEqual(da);
+      for (const p of pollsIn(da)) for (const m of p.machines) {
+        a.step(i, answer(p.poll, m, (m * 7 + i) % 3));
+        b.step(i, answer(p.poll, m, (m * 7 + i) % 3));
+        expect(take(b)).toEqual(take(a));
+      }
+    }
+  });
+
+  it('a machine that left is off the idle list, and no machine left means jobs wait', () => {
+    const s = shard({ machines: 4, k: 2, useIdleList: true });
+    s.step(0, join(1, 500, 0));
+    s.step(0, join(2, 500, 0));
+    s.step(1, members([2]));
+    expect(s.idleEntries().map((e) => e.machine)).toEqual([2]);
+    s.step(2, members([]));
+    expect(s.idleEntries()).toEqual([]);
+    s.step(3, arrive(job(9, 0, 3)));
+    expect(take(s)).toEqual([]);
+    expect(s.waiting).toBe(1);
   });
 });

@@ -21,8 +21,13 @@ export interface ShardConfig {
   readonly id: ShardId;
   readonly prices: PriceTable;
   readonly selection: SelectionRule;
-  /** Machines 0..machines-1 are the ones this shard may poll. */
+  /** Machines 0..machines-1 are the ones this shard may poll (until a `members` input says which are). */
   readonly machines: number;
+  /**
+   * `dynamic`: the shard starts knowing no machine and learns which there are from `members` inputs
+   * (the cluster's membership, from heartbeats). Default `static`: machines 0..machines-1.
+   */
+  readonly membership?: 'static' | 'dynamic';
   /** Machines polled per placement when the idle list is empty (at most 30). */
   readonly k: number;
   readonly useIdleList: boolean;
@@ -38,11 +43,13 @@ export interface ShardConfig {
 
 /**
  * A message for the shard, or `tick`: its deadline (`nextDeadline()`) has come, or `answers`: poll
- * answers `list[from]` … `list[from + count - 1]` delivered together (the same as each in turn).
+ * answers `list[from]` … `list[from + count - 1]` delivered together (the same as each in turn), or
+ * `members`: the machines there are now (its driver's view of the cluster's membership).
  */
 export type ShardInput =
   | ShardMessage
   | { readonly kind: 'tick' }
+  | { readonly kind: 'members'; readonly machines: readonly MachineId[] }
   | { readonly kind: 'answers'; readonly list: readonly PollAnswerMsg[]; readonly from: number; readonly count: number };
 
 /** Everything a shard decides is a message to send. */
@@ -88,6 +95,10 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
   private nPlaces = 0;
   /** Machines' addresses, by id. */
   private readonly machineAddr: (Address & { readonly part: 'machine' })[] = [];
+  /** The machines there are, when a `members` input said so (else 0..machines-1). */
+  private members: MachineId[] | undefined;
+  /** Positions drawn from `members` for a poll (reused). */
+  private readonly drawn: number[] = [];
 
   constructor(readonly cfg: Readonly<ShardConfig>, private readonly rng: Rng) {
     if (cfg.k < 1 || cfg.k > 30) throw new RangeError(`shard ${cfg.id}: k must be 1 to 30, got ${cfg.k}`);
@@ -99,6 +110,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     this.queue = new MultiQueue(cfg.prices.classes.map((c) => c.price), cfg.selection);
     this.idle = new IdleList(rng.fork('idle-list'));
     this.growRing(16);
+    if (cfg.membership === 'dynamic') this.members = [];
   }
 
   /** Jobs waiting in the multi-queue (not counting those bound to a poll in flight). */
@@ -125,7 +137,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
         if (!this.queue.accepts(job)) throw new RangeError(`job ${job.id} has class ${job.cls}, but the shard has ${this.cfg.prices.classes.length} classes`);
         if (input.cargo !== undefined) this.cargo.set(job.id, input.cargo);
         const useIdle = this.cfg.useIdleList && this.idle.size > 0;
-        if (this.queue.length === 0 && (useIdle || this.inFlight < this.cfg.maxOutstandingPolls)) {
+        if (this.queue.length === 0 && (useIdle || (this.inFlight < this.cfg.maxOutstandingPolls && this.members?.length !== 0))) {
           // Nothing waits: the multi-queue would hand this job straight back.
           this.place(now, job, useIdle);
           return;
@@ -158,6 +170,13 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
       case 'tick':
         this.expire(now);
         break;
+      case 'members': {
+        this.members = [...input.machines].sort((a, b) => a - b);
+        // A machine that is gone is off the idle list too; its polls in flight end by their timeout.
+        const live = new Set(this.members);
+        for (const e of this.idle.entries()) if (!live.has(e.machine)) this.idle.remove(e.machine);
+        break;
+      }
       default:
         unreachable(input, 'shard input');
     }
@@ -196,7 +215,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
   private drain(now: Millis): void {
     while (this.queue.length > 0) {
       const useIdle = this.cfg.useIdleList && this.idle.size > 0;
-      if (!useIdle && this.inFlight >= this.cfg.maxOutstandingPolls) return;
+      if (!useIdle && (this.inFlight >= this.cfg.maxOutstandingPolls || this.members?.length === 0)) return;
       this.place(now, this.queue.pop(now) as Job, useIdle);
     }
   }
@@ -209,15 +228,25 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
       this.placeOn(now, job, m, 'idle-list');
       return;
     }
-    if (this.cfg.machines === 1) {
+    const members = this.members;
+    if (members === undefined ? this.cfg.machines === 1 : members.length === 1) {
       // One machine to choose from: nothing to ask.
-      this.placeOn(now, job, 0, 'power-of-k');
+      this.placeOn(now, job, members === undefined ? 0 : (members[0] as MachineId), 'power-of-k');
       return;
     }
     const poll = this.nextPoll++;
     while (this.ring[poll & (this.ring.length - 1)]?.job !== undefined) this.growRing(this.ring.length * 2);
     const s = this.ring[poll & (this.ring.length - 1)] as PollSlot;
-    const machines = this.rng.sample(this.cfg.machines, this.cfg.k, s.machines);
+    let machines: MachineId[];
+    if (members === undefined) {
+      machines = this.rng.sample(this.cfg.machines, this.cfg.k, s.machines);
+    } else {
+      // The same draw over the members' positions.
+      const at = this.rng.sample(members.length, this.cfg.k, this.drawn);
+      machines = s.machines;
+      machines.length = at.length;
+      for (let i = 0; i < at.length; i++) machines[i] = members[at[i] as number] as MachineId;
+    }
     s.id = poll;
     s.job = job;
     s.answered = 0;
@@ -231,10 +260,10 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     for (let i = 0; i < machines.length; i++) {
       let m = s.msgs[i];
       if (m === undefined) {
-        m = { kind: 'poll', from: this.address, to: this.machineAddr[machines[i] as MachineId] as Address & { readonly part: 'machine' }, poll, job: job.id };
+        m = { kind: 'poll', from: this.address, to: this.addressOf(machines[i] as MachineId), poll, job: job.id };
         s.msgs.push(m);
       } else {
-        m.to = this.machineAddr[machines[i] as MachineId] as Address & { readonly part: 'machine' };
+        m.to = this.addressOf(machines[i] as MachineId);
         m.poll = poll;
         m.job = job.id;
       }
@@ -316,6 +345,10 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
       ring[i] ??= { id: -1, job: undefined, machines: [], answered: 0, count: 0, best: -1, bestLoad: 0, ties: 0, sentAt: 0, wait: Infinity, msgs: [] };
     }
     this.ring = ring;
+  }
+
+  private addressOf(m: MachineId): Address & { readonly part: 'machine' } {
+    return this.machineAddr[m] ?? machineAddress(m);
   }
 
   private placeOn(now: Millis, job: Job, machine: MachineId, via: Placement): void {

@@ -11,6 +11,10 @@ export interface ClusterAddress {
   readonly servers: readonly string[];
   /** The first token of the cluster's subjects (clusters sharing NATS servers use different ones). */
   readonly prefix: string;
+  /** How often every part announces itself (ms). */
+  readonly heartbeatMs: number;
+  /** A part not heard for this long is dropped (ms). */
+  readonly memberTimeoutMs: number;
 }
 
 /** Connects to NATS as `name` (seen in the server's monitoring); gives up only if no server answers at first. */

@@ -16,6 +16,7 @@ import type { Store } from '../store/index.ts';
 import { CodeShipper } from './code.ts';
 import { codeStore, connectNats, type ClusterAddress } from './connect.ts';
 import { retireSubject, type RetireNotice } from './control.ts';
+import { Heartbeat, Membership } from './membership.ts';
 
 export interface GatewayProcessOptions extends ClusterAddress {
   /** This gateway's number (0 … 2^20 − 1): job ids carry it, so workers know whom to answer. */
@@ -72,6 +73,16 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
   const gateway: Gateway = createGateway({ store, platform });
   const runner = new AsyncRunner({ store, platform, contexts: gateway.context.contexts });
   late.runner = runner;
+  // The workers that run this gateway's jobs, and the shards that queue them, as heard from their beats.
+  const workers = new Membership(nc, o.prefix, 'machine', o.memberTimeoutMs, realClock, (events) => {
+    for (const e of events) {
+      if (e.kind === 'leave') scheduler.machineLost(e.id, e.why === 'silent' ? `was not heard for ${o.memberTimeoutMs} ms` : 'restarted');
+    }
+  });
+  const shards = new Membership(nc, o.prefix, 'shard', o.memberTimeoutMs, realClock, (_, members) => scheduler.shardsAre(members));
+  const beat = new Heartbeat(nc, o.prefix, 'gateway', o.id, o.heartbeatMs);
+  // Before taking requests, wait (a little) to hear of the shards.
+  for (let waited = 0; shards.members().length < o.shards && waited < 3 * o.heartbeatMs; waited += 50) await new Promise((r) => setTimeout(r, 50));
   const examples = fresh && o.examples ? await deployExamples(store) : [];
   await gateway.listen(o.port, o.host);
   const address = gateway.server.address();
@@ -82,6 +93,9 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
   return {
     url, port, store, adminCredentialFile, examples,
     close: () => (closing ??= (async () => {
+      beat.stop();
+      workers.stop();
+      shards.stop();
       await runner.stop();
       await gateway.close();
       scheduler.close();

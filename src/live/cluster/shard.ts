@@ -1,5 +1,5 @@
 // `fare shard --id N`: one global scheduler shard as its own process — the core Shard in real time
-// (ShardHost) on the NATS Bus. Its state (queues, polls in flight, idle list) is soft: a restarted
+// (ShardHost) on the NATS Bus, placing on the workers it hears heartbeats from. Its state (queues, polls in flight, idle list) is soft: a restarted
 // shard starts empty, and the gateways' lost-job sweep answers for what it held.
 
 import type { PriceTable } from '../../core/classes.ts';
@@ -11,11 +11,10 @@ import { NatsBus } from '../transport/nats.ts';
 import { realClock } from '../transport/clock.ts';
 import type { LivePolicy } from '../one-machine.ts';
 import { connectNats, type ClusterAddress } from './connect.ts';
+import { Heartbeat, Membership } from './membership.ts';
 
 export interface ShardProcessOptions extends ClusterAddress {
   readonly id: number;
-  /** Workers 0 … machines − 1 are the machines this shard places on. */
-  readonly machines: number;
   /** Machines polled per placement (power-of-k). */
   readonly k: number;
   /** A poll not fully answered in this time places by the answers it has (ms). */
@@ -30,13 +29,18 @@ export async function startShard(o: ShardProcessOptions): Promise<{ close(): Pro
   const bus = new NatsBus(nc, { prefix: o.prefix, ...(o.problem ? { problem: o.problem } : {}) });
   const preset = policyPreset(o.policy, { idleList: false });
   const shard = new Shard({
-    id: o.id, prices: o.prices, selection: preset.selection, machines: o.machines, k: Math.min(o.k, o.machines),
+    // The workers to place on are those heard of (membership), not a fixed list.
+    id: o.id, prices: o.prices, selection: preset.selection, machines: 1, membership: 'dynamic', k: o.k,
     useIdleList: preset.idleList, maxOutstandingPolls: 1024, pollTimeoutMs: o.pollTimeoutMs,
   }, new Rng(o.id, `live/shard/${o.id}`));
   const host = new ShardHost(shard, bus, realClock);
+  const workers = new Membership(nc, o.prefix, 'machine', o.memberTimeoutMs, realClock, (_, members) => host.setMembers(members));
+  const beat = new Heartbeat(nc, o.prefix, 'shard', o.id, o.heartbeatMs);
   await nc.flush();
   return {
     async close() {
+      beat.stop();
+      workers.stop();
       host.close();
       bus.close();
       await nc.drain();

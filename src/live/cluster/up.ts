@@ -23,6 +23,9 @@ export interface ClusterUpOptions {
   readonly bin: string;
   /** Subject prefix (default fare). */
   readonly prefix?: string;
+  /** Membership: beat interval and timeout (ms; defaults those of the parts, 500 and 2000). */
+  readonly heartbeatMs?: number;
+  readonly memberTimeoutMs?: number;
   readonly log?: (line: string) => void;
   /** The environment of the parts (default this process's). */
   readonly env?: NodeJS.ProcessEnv;
@@ -55,7 +58,9 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
   const natsServers = await startNatsCluster(join(o.dataDir, 'nats'), o.natsServers, o.host);
   const nats = natsServers.map((s) => s.url);
   log(`nats: ${natsServers.length} server(s) at ${nats.join(', ')}`);
-  const common = ['--nats', nats.join(','), '--prefix', prefix, '--replicas', String(o.natsServers === 3 ? 3 : 1), '--policy', o.policy];
+  const common = ['--nats', nats.join(','), '--prefix', prefix, '--replicas', String(o.natsServers === 3 ? 3 : 1), '--policy', o.policy,
+    ...(o.heartbeatMs !== undefined ? ['--heartbeat-ms', String(o.heartbeatMs)] : []),
+    ...(o.memberTimeoutMs !== undefined ? ['--member-timeout-ms', String(o.memberTimeoutMs)] : [])];
   const parts: Part[] = [];
   const start = async (name: string, args: readonly string[], ready: RegExp): Promise<Part> => {
     const child = spawn(process.execPath, [o.bin, ...args], { env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -91,7 +96,7 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
     await Promise.all(natsServers.map((s) => s.stop()));
   };
   try {
-    const shardArgs = (i: number): string[] => ['shard', '--id', String(i), '--machines', String(o.workers), ...common];
+    const shardArgs = (i: number): string[] => ['shard', '--id', String(i), ...common];
     const workerArgs = (i: number): string[] => ['worker', '--id', String(i), '--cores', String(o.workerCores), '--data-dir', join(o.dataDir, `worker-${i}`), ...common, ...(o.insecureSingleTenant ? ['--insecure-single-tenant'] : [])];
     const gatewayArgs = ['gateway', '--id', '0', '--shards', String(o.shards), '--port', String(o.port), '--host', o.host, '--data-dir', join(o.dataDir, 'gateway'), ...common];
     const starts: Promise<Part>[] = [];

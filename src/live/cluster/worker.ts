@@ -20,6 +20,7 @@ import type { LivePolicy } from '../one-machine.ts';
 import { CodeCache } from './code.ts';
 import { codeStore, connectNats, type ClusterAddress } from './connect.ts';
 import { retireSubject, type RetireNotice } from './control.ts';
+import { Heartbeat } from './membership.ts';
 
 export interface WorkerProcessOptions extends ClusterAddress {
   readonly id: number;
@@ -75,7 +76,7 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
     id: o.id, cores: host.cores, policy: preset.machine, classes: o.prices.classes.length, memoryMB: Infinity,
     swap: { enabled: false, targetFraction: 0.95 }, dispatcher: undefined,
   }, new Rng(o.id, `live/machine/${o.id}`));
-  const driver = new MachineDriver(machine, exec, bus, realClock);
+  const driver = new MachineDriver(machine, exec, bus, realClock, undefined, undefined, true);
   driver.start();
   const retire = nc.subscribe(retireSubject(o.prefix), {
     callback: (err, m) => {
@@ -93,11 +94,14 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
   });
   const reaper = setInterval(() => pool.reap(), 30_000);
   reaper.unref();
+  // Announced once it can take jobs: the shards place on it from its first beat.
+  const beat = new Heartbeat(nc, o.prefix, 'machine', o.id, o.heartbeatMs);
   await nc.flush();
   return {
     report: [...host.lines, ...host.after],
     cores: host.cores,
     async close() {
+      beat.stop();
       clearInterval(reaper);
       retire.unsubscribe();
       driver.close();

@@ -28,7 +28,7 @@ afterEach(() => {
 const enqueue = (id: string, cls = 'standard', classIndex = 2, extra: Partial<NewInvocation> = {}) =>
   store.invocations.enqueue({ id, tenant: 'acme', function: 'f', version: 1, caller: 'acme', cls, classIndex, payload: Buffer.from(`"${id}"`), ...extra });
 
-const runner = (o: Partial<ConstructorParameters<typeof AsyncRunner>[0]> = {}) => new AsyncRunner({ store, platform, clock, retryDelayMs: () => 0, throttleDelayMs: () => 0, ...o });
+const runner = (o: Partial<ConstructorParameters<typeof AsyncRunner>[0]> = {}) => new AsyncRunner({ store, platform, clock, retryDelayMs: () => 0, throttleDelayMs: () => 0, platformRetryDelayMs: 0, ...o });
 
 describe('AsyncRunner', () => {
   it('runs a queued invocation and completes it with its billing record', async () => {
@@ -69,6 +69,24 @@ describe('AsyncRunner', () => {
     r.wake();
     await r.idle();
     expect(store.invocations.get('a')).toMatchObject({ status: 'succeeded', attempts: 2 });
+  });
+
+  it('a platform failure (e.g. its worker was lost) is tried again soon, not counted as an attempt', async () => {
+    enqueue('a');
+    let n = 0;
+    platform.respond = () => {
+      if (++n === 1) throw Object.assign(new Error('worker 0 was lost'), { code: 'FARE_E_WORKER_LOST' });
+      return outcome();
+    };
+    const r = runner({ retryDelayMs: (attempt) => 60_000 * attempt, platformRetryDelayMs: 2000 });
+    r.wake();
+    await r.idle();
+    expect(store.invocations.get('a')).toMatchObject({ status: 'queued', attempts: 0, runAfter: clock() + 2000 });
+    clock.advance(2000);
+    r.wake();
+    await r.idle();
+    expect(store.invocations.get('a')).toMatchObject({ status: 'succeeded', attempts: 1 });
+    await r.stop();
   });
 
   it('waits out the retry delay, on the clock', async () => {

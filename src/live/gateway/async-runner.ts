@@ -27,6 +27,11 @@ export interface AsyncRunnerOptions {
   readonly maxAttempts?: number;
   /** Delay before attempt n+1 after attempt n failed (default 60 s × n). */
   readonly retryDelayMs?: (attempt: number) => number;
+  /**
+   * Delay before trying again an attempt the platform failed to run (a worker lost, a shard gone;
+   * not the function's failure, and not counted as an attempt). Default 2 s: soon, on another worker.
+   */
+  readonly platformRetryDelayMs?: number;
   /** Delay before trying again an attempt the platform throttled (default: its Retry-After). */
   readonly throttleDelayMs?: (retryAfterS: number) => number;
   /**
@@ -52,6 +57,7 @@ export class AsyncRunner {
       maxAttempts: 3,
       retryDelayMs: (n) => 60_000 * n,
       throttleDelayMs: (s) => s * 1000,
+      platformRetryDelayMs: 2000,
       maxEventAgeMs: DEFAULT_MAX_EVENT_AGE_MS,
       clock: Date.now,
       ...opts,
@@ -144,7 +150,7 @@ export class AsyncRunner {
         result = await platform.invoke(req);
       } catch (e) {
         // The platform failed, not the function: try again later, nothing to bill.
-        store.invocations.retry(inv.id, this.#o.clock() + this.#o.retryDelayMs(inv.attempts), { refundAttempt: true, keepReservation: true, error: `platform: ${(e as Error).message}` });
+        store.invocations.retry(inv.id, this.#o.clock() + this.#o.platformRetryDelayMs, { refundAttempt: true, keepReservation: true, error: `platform: ${(e as Error).message}` });
         return;
       } finally {
         running?.end();

@@ -58,7 +58,7 @@ function setup(opts: Partial<SchedulerClientOptions> = {}) {
   const client = new SchedulerClient(bus, clock, { id: 3, shards: SHARDS, ...opts });
   const G = client.address;
   /** A machine tells the gateway about job `job`. */
-  const tell = (kind: 'started' | 'preempted' | 'answered' | 'done', job: number, machine = 5, result?: Cargo): void => {
+  const tell = (kind: 'accepted' | 'started' | 'preempted' | 'answered' | 'done', job: number, machine = 5, result?: Cargo): void => {
     const from = machineAddress(machine);
     const m: Message = kind === 'answered' || kind === 'done'
       ? { kind, from, to: G, job, ...(result !== undefined ? { result } : {}) }
@@ -492,5 +492,89 @@ describe('SchedulerClient lost jobs and closing', () => {
     const h = setup();
     h.client.close();
     await expect(h.client.invoke(request(), 0)).rejects.toMatchObject({ code: 'FARE_E_CLOSED' });
+  });
+});
+
+describe('SchedulerClient and the cluster’s membership', () => {
+  it('a job sent to a shard that is gone, not yet started, is sent again to a live shard with the same id; a started one stays', async () => {
+    const h = setup();
+    h.client.shardsAre([0, 1, 2, 3]);
+    const a = track(h.client.invoke(request(), 11));
+    const b = track(h.client.invoke(request(), 12));
+    await settle();
+    const [ja, jb] = h.arrivals.map((m) => m.job.id);
+    const shardOf = new Map(h.arrivals.map((m) => [m.job.id, m.to.id]));
+    // Job b starts on machine 5; then the shard of job a goes (and, if the same, b's too).
+    h.tell('started', jb as number);
+    await settle();
+    const gone = shardOf.get(ja as number) as number;
+    const live = [0, 1, 2, 3].filter((s) => s !== gone);
+    h.arrivals.length = 0;
+    h.client.shardsAre(live);
+    await settle();
+    expect(h.arrivals.map((m) => m.job.id)).toEqual([ja]);
+    expect(live).toContain(h.arrivals[0]?.to.id);
+    // Every gateway picks the same live shard for the same function.
+    const again = setup();
+    again.client.shardsAre(live);
+    void track(again.client.invoke(request(), 11));
+    await settle();
+    expect(again.arrivals[0]?.to.id).toBe(h.arrivals[0]?.to.id);
+    expect([a.state, b.state]).toEqual(['pending', 'pending']);
+  });
+
+  it('no live shard: the invocation fails at once with a clear error', async () => {
+    const h = setup();
+    h.client.shardsAre([]);
+    const r = track(h.client.invoke(request(), 1));
+    await settle();
+    expect(r.state).toBe('rejected');
+    expect(r.error?.code).toBe('FARE_E_NO_SHARD');
+    expect(h.arrivals).toEqual([]);
+  });
+
+  it('a lost worker fails the jobs it had started at once (FARE_E_WORKER_LOST); jobs elsewhere go on', async () => {
+    const h = setup();
+    const on5 = track(h.client.invoke(request(), 1));
+    const on7 = track(h.client.invoke(request(), 2));
+    const waiting = track(h.client.invoke(request(), 3));
+    await settle();
+    const [j5, j7] = h.arrivals.map((m) => m.job.id);
+    h.tell('started', j5 as number, 5);
+    h.tell('started', j7 as number, 7);
+    await settle();
+    h.client.machineLost(5, 'was not heard for 3000 ms');
+    await settle();
+    expect(on5.state).toBe('rejected');
+    expect(on5.error?.code).toBe('FARE_E_WORKER_LOST');
+    expect(on5.error?.message).toMatch(/worker 5, which was not heard for 3000 ms/);
+    expect([on7.state, waiting.state]).toEqual(['pending', 'pending']);
+    expect(h.client.inFlight).toBe(2);
+    // A late `done` from the lost worker changes nothing.
+    h.tell('done', j5 as number, 5, outcomeCargo(outcome()));
+    await settle();
+    expect(on5.state).toBe('rejected');
+  });
+});
+
+describe('SchedulerClient: jobs a worker accepted but has not started', () => {
+  it('a lost worker fails the jobs waiting in its run queue too; a job accepted somewhere is not sent again when its shard goes', async () => {
+    const h = setup();
+    h.client.shardsAre([0, 1, 2, 3]);
+    const waiting = track(h.client.invoke(request(), 1));
+    await settle();
+    const [j] = h.arrivals.map((m) => m.job.id);
+    h.tell('accepted', j as number, 7);
+    await settle();
+    h.arrivals.length = 0;
+    h.client.shardsAre([]);
+    h.client.shardsAre([9]);
+    await settle();
+    expect(h.arrivals).toEqual([]);
+    h.client.machineLost(7, 'restarted');
+    await settle();
+    expect(waiting.state).toBe('rejected');
+    expect(waiting.error?.code).toBe('FARE_E_WORKER_LOST');
+    expect(waiting.error?.message).toMatch(/was waiting for a core on worker 7, which restarted; it had not started/);
   });
 });

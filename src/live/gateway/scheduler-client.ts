@@ -27,6 +27,9 @@ export interface SchedulerClientOptions {
 
 interface Pending {
   readonly req: InvokeRequest;
+  readonly job: Job;
+  /** The shard its `arrive` went to (last). */
+  shard: number;
   readonly resolve: (o: InvokeOutcome) => void;
   readonly reject: (e: unknown) => void;
   readonly sentAt: number;
@@ -34,6 +37,8 @@ interface Pending {
   readonly lostAt: number;
   /** Where it runs, once `started` said so. */
   machine: number;
+  /** Where it waits or runs, once `accepted` or `started` said so (the cluster's workers tell `accepted`). */
+  at: number;
   /** Synchronous calls it has in flight (it is blocked while any is). */
   calls: number;
 }
@@ -49,6 +54,8 @@ export class SchedulerClient {
   /** When the lost-job sweep runs next (Infinity: not armed). */
   private sweepAt = Infinity;
   private closed = false;
+  /** The shards alive (the cluster's membership); undefined: all of them, picked by `shardChoice`. */
+  private live: readonly number[] | undefined;
   private cancelSweep: () => void = () => {};
 
   constructor(private readonly bus: Bus, private readonly clock: Clock, private readonly opts: SchedulerClientOptions) {
@@ -72,13 +79,52 @@ export class SchedulerClient {
       const id = this.base + this.seq++;
       const job: Job = { id, cls: req.cls, arrival: now, fn };
       const lostAt = now + req.fn.timeoutMs + (this.opts.graceMs ?? 60_000);
-      this.pending.set(id, { req, resolve, reject, sentAt: now, lostAt, machine: -1, calls: 0 });
+      if (this.live?.length === 0) {
+        reject(Object.assign(new Error('no scheduler shard is alive: none has been heard of within the membership timeout; start fare shard processes (or wait for them to come back)'), { code: 'FARE_E_NO_SHARD' }));
+        return;
+      }
+      const shard = this.live === undefined ? this.picker.pick(fn) : ShardPicker.pickLive(fn, this.live);
+      this.pending.set(id, { req, job, shard, resolve, reject, sentAt: now, lostAt, machine: -1, at: -1, calls: 0 });
       if (lostAt < this.sweepAt) this.armSweep(lostAt);
       this.byRequest.set(req.requestId, id);
-      const msg: Message = { kind: 'arrive', from: this.address, to: shardAddress(this.picker.pick(fn)), job, cargo: invocationCargo(this.opts.id, req) };
-      this.opts.log?.(`t=${formatTime(now)} ${formatDecisionLine(this.address, msg)} cls=${job.cls}`);
-      this.bus.sendOwned(msg);
+      this.sendArrive(job, shard, req);
     });
+  }
+
+  private sendArrive(job: Job, shard: number, req: InvokeRequest): void {
+    const msg: Message = { kind: 'arrive', from: this.address, to: shardAddress(shard), job, cargo: invocationCargo(this.opts.id, req) };
+    this.opts.log?.(`t=${formatTime(this.clock.now())} ${formatDecisionLine(this.address, msg)} cls=${job.cls}`);
+    this.bus.sendOwned(msg);
+  }
+
+  /**
+   * The shards alive now (the cluster's membership). A job sent to a shard that is gone, and not yet
+   * started on a worker, is sent again to its function's shard among the live ones (it keeps its id
+   * and its place in time). The gone shard may have placed it just before it died (a window of one
+   * message's travel): the job then runs twice, and the first outcome heard is the one kept.
+   */
+  shardsAre(live: readonly number[]): void {
+    this.live = [...live];
+    if (live.length === 0) return;
+    const alive = new Set(live);
+    for (const p of this.pending.values()) {
+      if (p.at >= 0 || alive.has(p.shard)) continue;
+      p.shard = ShardPicker.pickLive(p.job.fn, this.live);
+      this.sendArrive(p.job, p.shard, p.req);
+    }
+  }
+
+  /**
+   * Worker `m` is gone (not heard within the membership timeout, or restarted): the jobs it had
+   * accepted or started fail now with a clear error, instead of when their timeout runs out. An Event invocation
+   * is then tried again (the async runner treats it as the platform's failure, not the function's).
+   */
+  machineLost(m: number, why: string): void {
+    for (const [id, p] of [...this.pending]) {
+      if (p.at !== m) continue;
+      this.forget(id);
+      p.reject(Object.assign(new Error(`invocation ${p.req.requestId} was ${p.machine >= 0 ? 'running' : 'waiting for a core'} on worker ${m}, which ${why}; ${p.machine >= 0 ? 'it may or may not have finished there, and its answer is lost' : 'it had not started'} — call it again if that is safe`), { code: 'FARE_E_WORKER_LOST' }));
+    }
   }
 
   /**
@@ -115,9 +161,14 @@ export class SchedulerClient {
     const p = this.pending.get(m.job);
     if (p === undefined) return; // late news of a job given up, or a duplicate
     switch (m.kind) {
+      case 'accepted':
+        if (p.at < 0) p.at = m.from.id;
+        break;
       case 'started':
-        if (p.machine === m.from.id) return; // a duplicate
+        // A duplicate, or a second run after a shard was lost (see shardsAre): the first is followed.
+        if (p.machine >= 0) return;
         p.machine = m.from.id;
+        p.at = m.from.id;
         // A call made before the caller was known to run: block it now.
         if (p.calls > 0) this.bus.sendOwned({ kind: 'block', from: this.address, to: machineAddress(p.machine), job: m.job });
         break;

@@ -25,6 +25,11 @@ export class ShardHost {
     this.unlisten = bus.listen(shard.address, (m) => this.loop.push(m as ShardMessage));
   }
 
+  /** The machines there are now (the cluster's membership, as this shard's process sees it). */
+  setMembers(machines: readonly number[]): void {
+    this.loop.push({ kind: 'members', machines: [...machines] });
+  }
+
   close(): void {
     this.unlisten();
     this.loop.stop();

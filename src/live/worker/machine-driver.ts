@@ -65,6 +65,11 @@ export class MachineDriver {
     /** Each decision as a line (the conformance suite's decision log). */
     private readonly log?: (line: string) => void,
     private readonly memory?: MemoryProbe,
+    /**
+     * Tell the gateway `accepted` when a job is placed here (the cluster: a gateway must know where
+     * a job waits, to fail it at once if this machine is lost). Not needed within one process.
+     */
+    private readonly acknowledge = false,
   ) {
     // Once what carrying out decisions taught it is stepped (a stopped job's size), the worker reads
     // its memory: a stale view outside the machine's band is refreshed.
@@ -92,7 +97,9 @@ export class MachineDriver {
         if (m.cargo === undefined) throw new Error(`worker ${this.machine.cfg.id}: job ${m.job.id} was placed without its invocation`);
         const { gateway, req } = requestOf(m.cargo, m.job.cls);
         const job: Job = { id: m.job.id, cls: m.job.cls, arrival: m.job.arrival, fn: m.job.fn };
-        this.entries.set(job.id, { job, req, gateway, started: false, paused: false, blocked: false, gone: false });
+        const e: Entry = { job, req, gateway, started: false, paused: false, blocked: false, gone: false };
+        this.entries.set(job.id, e);
+        if (this.acknowledge) this.tell(e, { kind: 'accepted', job: job.id });
         this.loop.push({ kind: 'arrive', job, memMB: this.memory?.placed(req) ?? 0 });
         break;
       }
@@ -183,7 +190,7 @@ export class MachineDriver {
   }
 
   /** A message about job `e` to the gateway that sent it. */
-  private tell(e: Entry, m: { kind: 'started' | 'preempted'; job: number } | { kind: 'answered' | 'done'; job: number; result: Cargo }): void {
+  private tell(e: Entry, m: { kind: 'accepted' | 'started' | 'preempted'; job: number } | { kind: 'answered' | 'done'; job: number; result: Cargo }): void {
     const from = this.machine.address, to = gatewayAddress(e.gateway);
     this.bus.sendOwned(m.kind === 'answered' || m.kind === 'done'
       ? { kind: m.kind, from, to, job: m.job, result: m.result }

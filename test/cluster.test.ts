@@ -1,0 +1,159 @@
+// `fare cluster up` end to end: a real nats-server, two shards, two workers and a gateway, each its own
+// `fare` process, serving real functions; then faults caused for real — a worker killed with kill -9
+// in the middle of invocations, a shard killed and restarted, the gateway killed and restarted — and
+// what users see after each: sync callers answered or told clearly (well within their timeout),
+// accepted async invocations all finished, every finished invocation billed once.
+
+import { mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findNatsServer } from '../src/live/cluster/nats-server.ts';
+import { clusterUp, type Cluster } from '../src/live/cluster/up.ts';
+import { capabilities, isolatesTenants } from '../src/live/runtime/capabilities.ts';
+import { zipDirectory } from '../src/live/gateway/zip-writer.ts';
+import { ADMIN_KEY } from '../support/fare-process.ts';
+
+const nats = findNatsServer();
+if (!nats.ok) process.stderr.write(`SKIPPED fare cluster end-to-end tests: ${nats.why}\n`);
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'fare.js');
+const AUTH = { Authorization: `Bearer ${ADMIN_KEY}` };
+const MEMBER_TIMEOUT_MS = 1000;
+
+/** A function that sleeps as long as it is asked, then says so. */
+const SLEEPER = `exports.handler = async (e) => {
+  await new Promise((r) => setTimeout(r, e.sleepMs || 0));
+  return { slept: e.sleepMs || 0, n: e.n };
+};
+`;
+
+interface Call {
+  readonly status: number;
+  readonly body: string;
+  readonly ms: number;
+  readonly requestId: string;
+}
+
+async function invoke(url: string, fn: string, payload: unknown, type: 'RequestResponse' | 'Event' = 'RequestResponse'): Promise<Call> {
+  const t0 = performance.now();
+  const r = await fetch(`${url}/2015-03-31/functions/${fn}/invocations`, {
+    method: 'POST', headers: { ...AUTH, 'X-Amz-Invocation-Type': type, 'Content-Type': 'application/json' }, body: JSON.stringify(payload),
+  });
+  return { status: r.status, body: await r.text(), ms: performance.now() - t0, requestId: r.headers.get('x-amzn-requestid') ?? '' };
+}
+
+async function api(url: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: unknown }> {
+  const r = await fetch(`${url}${path}`, { method, headers: { ...AUTH, ...headers }, ...(body !== undefined ? { body: body instanceof Buffer ? body : JSON.stringify(body) } : {}) });
+  const text = await r.text();
+  return { status: r.status, json: text ? (JSON.parse(text) as unknown) : null };
+}
+
+/** Waits until every async invocation has finished; returns their statuses. */
+async function finished(url: string, ids: readonly string[], within = 60_000): Promise<string[]> {
+  const deadline = Date.now() + within;
+  for (;;) {
+    const st = await Promise.all(ids.map(async (id) => ((await api(url, 'GET', `/v1/invocations/${id}`)).json as { status: string }).status));
+    if (st.every((s) => s === 'succeeded' || s === 'failed')) return st;
+    if (Date.now() > deadline) throw new Error(`async invocations not finished: ${st.join(', ')}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe.skipIf(!nats.ok)('fare cluster up', () => {
+  let dir = '';
+  let cluster: Cluster;
+  let url = '';
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fare-cluster-'));
+    cluster = await clusterUp({
+      dataDir: dir, shards: 2, workers: 2, natsServers: 1, host: '127.0.0.1', port: 0, policy: 'fare', workerCores: 1,
+      insecureSingleTenant: !isolatesTenants(capabilities()), bin: BIN, heartbeatMs: 100, memberTimeoutMs: MEMBER_TIMEOUT_MS,
+      env: { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY },
+    });
+    url = cluster.url;
+    const code = join(dir, 'sleeper');
+    mkdirSync(code);
+    writeFileSync(join(code, 'index.js'), SLEEPER);
+    const put = await api(url, 'PUT', '/v1/functions/sleeper?runtime=nodejs&handler=index.handler&class=high&timeoutMs=30000', zipDirectory(code), { 'Content-Type': 'application/zip' });
+    expect(put.status).toBe(201);
+  }, 120_000);
+
+  afterAll(async () => {
+    await cluster?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves the examples and a deployed function; both workers run jobs, each with the code it fetched', async () => {
+    const pv = await invoke(url, 'page-view', { user: 'ada' });
+    expect(pv.status).toBe(200);
+    expect(pv.body).toContain('Welcome, ada');
+    const pr = await invoke(url, 'profile-view', { user: 'bob' });
+    expect(pr.status).toBe(200);
+    const calls = await Promise.all(Array.from({ length: 12 }, (_, n) => invoke(url, 'sleeper', { sleepMs: 150, n })));
+    for (const c of calls) expect(c.status, c.body).toBe(200);
+    expect(calls.map((c) => (JSON.parse(c.body) as { n: number }).n)).toEqual(Array.from({ length: 12 }, (_, n) => n));
+    for (const w of ['worker-0', 'worker-1']) {
+      const cache = join(dir, w, 'code', 'cache');
+      expect(existsSync(cache) ? readdirSync(cache).length : 0, `${w} fetched no code: it ran no job`).toBeGreaterThan(0);
+    }
+  }, 60_000);
+
+  it('kill -9 of a worker mid-invocation: its sync callers get a clear error within the membership timeout, the rest are answered, async work runs again elsewhere', async () => {
+    const sync = Array.from({ length: 6 }, (_, n) => invoke(url, 'sleeper', { sleepMs: 3000, n }));
+    const accepted = await Promise.all(Array.from({ length: 6 }, (_, n) => invoke(url, 'sleeper', { sleepMs: 1500, n: 100 + n }, 'Event')));
+    for (const a of accepted) expect(a.status).toBe(202);
+    await new Promise((r) => setTimeout(r, 700));
+    const victim = cluster.parts.find((p) => p.name === 'worker-0');
+    victim?.child.kill('SIGKILL');
+    const results = await Promise.all(sync);
+    const lost = results.filter((r) => r.status !== 200);
+    expect(lost.length, 'some sync calls ran on the killed worker').toBeGreaterThan(0);
+    expect(results.length - lost.length, 'some sync calls ran on the other worker').toBeGreaterThan(0);
+    for (const r of lost) {
+      expect(r.status).toBe(500);
+      expect(r.body).toMatch(/worker 0, which was not heard for 1000 ms/);
+      // Told within the membership timeout (and a little), not at the function's 30 s timeout.
+      expect(r.ms).toBeLessThan(3000 + MEMBER_TIMEOUT_MS + 3000);
+    }
+    const st = await finished(url, accepted.map((a) => a.requestId));
+    expect(st).toEqual(Array(6).fill('succeeded'));
+    // After the worker is gone, new calls go to the live one.
+    const after = await Promise.all(Array.from({ length: 4 }, (_, n) => invoke(url, 'sleeper', { sleepMs: 10, n })));
+    for (const c of after) expect(c.status).toBe(200);
+    // The worker comes back and is used again.
+    await cluster.restart('worker-0');
+    await new Promise((r) => setTimeout(r, 500));
+    const back = await Promise.all(Array.from({ length: 8 }, (_, n) => invoke(url, 'sleeper', { sleepMs: 200, n })));
+    for (const c of back) expect(c.status).toBe(200);
+  }, 120_000);
+
+  it('a shard killed with kill -9: invocations go on through the other shard, and the restarted one takes its share again', async () => {
+    cluster.parts.find((p) => p.name === 'shard-0')?.child.kill('SIGKILL');
+    const calls = await Promise.all(Array.from({ length: 10 }, (_, n) => invoke(url, n % 2 === 0 ? 'sleeper' : 'page-view', { sleepMs: 50, n, user: 'x' })));
+    for (const c of calls) expect(c.status, c.body).toBe(200);
+    await cluster.restart('shard-0');
+    await new Promise((r) => setTimeout(r, 300));
+    const again = await Promise.all(Array.from({ length: 6 }, (_, n) => invoke(url, 'sleeper', { sleepMs: 20, n })));
+    for (const c of again) expect(c.status).toBe(200);
+  }, 60_000);
+
+  it('the gateway killed with kill -9 and restarted: accepted async invocations all finish, each billed once', async () => {
+    const accepted = await Promise.all(Array.from({ length: 8 }, (_, n) => invoke(url, 'sleeper', { sleepMs: 400, n: 200 + n }, 'Event')));
+    for (const a of accepted) expect(a.status).toBe(202);
+    cluster.parts.find((p) => p.name === 'gateway')?.child.kill('SIGKILL');
+    const g = await cluster.restart('gateway');
+    url = (/Fare gateway is up: (http:\/\/\S+)/.exec(g.output()) as RegExpExecArray)[1] as string;
+    const st = await finished(url, accepted.map((a) => a.requestId));
+    expect(st).toEqual(Array(8).fill('succeeded'));
+    // Billed once each: one billed execution (a log entry carries its billing) that succeeded. An
+    // attempt cut off by the gateway's death was not billed (its record died with it) and ran again.
+    const logs = (await api(url, 'GET', '/v1/functions/sleeper/logs?limit=1000')).json as { entries: { requestId: string; type: string; status: string; costMicroCents: number }[] };
+    for (const a of accepted) {
+      const ok = logs.entries.filter((e) => e.requestId === a.requestId && e.type === 'async' && e.status === 'ok');
+      expect(ok.length, `billed executions of ${a.requestId}`).toBe(1);
+      expect(ok[0]?.costMicroCents).toBeGreaterThan(0);
+    }
+  }, 120_000);
+});
