@@ -293,6 +293,19 @@ describe('fallbacks when no cgroup is writable', () => {
     expect(o.maxMemMB).toBeGreaterThan(10); // VmRSS counts the whole node process
   });
 
+  it('an instance left frozen by a preemption that raced its answer is thawed for its next invocation (freezer and SIGSTOP)', async () => {
+    // The machine scheduler preempts a job just as its function answers: the freeze lands after the
+    // answer, the job has left (nobody resumes it), and the instance goes back to the pool frozen.
+    for (const c of [caps, bare]) {
+      const inst = await started(fixture('node-echo', 'nodejs', 'index.handler'), { caps: c });
+      expect((await inst.invoke(request(inst.fn, { n: 1 }))).status).toBe('ok');
+      await inst.freeze();
+      const o = await Promise.race([inst.invoke(request(inst.fn, { n: 2 })), delay(5000).then(() => 'hung' as const)]);
+      expect(o === 'hung' ? o : o.status).toBe('ok');
+      await inst.kill();
+    }
+  });
+
   it("runs as this process's user when asked", async () => {
     const inst = await started(fixture('node-echo', 'nodejs', 'index.handler'), { runAs: 'self' });
     const o = await inst.invoke(request(inst.fn, {}));

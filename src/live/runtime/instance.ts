@@ -213,6 +213,10 @@ export class Instance {
     if (this.parkTimer !== null) clearTimeout(this.parkTimer);
     this.parkTimer = null;
     if (this.parked) this.unpark();
+    // Frozen by a preemption that raced the last invocation's end (the freeze landed after its
+    // answer, and its job, gone, is never resumed): the new invocation thaws it, else it would wait
+    // frozen for ever with its timeout paused.
+    else if (this.frozen) this.thawNow();
     return new Promise<InvokeOutcome>((done) => {
       const timeoutMs = this.fn.timeoutMs;
       const timer = new PausableTimer(timeoutMs, () => this.timedOut());
@@ -487,6 +491,14 @@ export class Instance {
       // Stop waiting if the next invocation thaws it before the kernel reports it frozen.
       await cg.freeze(() => this.parked);
     });
+  }
+
+  /** Thaws a frozen idle instance at once (the freezer's synchronous thaw, or SIGCONT). */
+  private thawNow(): void {
+    this.frozen = false;
+    if (this.child === null || this.exit !== null || this.killing) return;
+    if (this.cg?.hasFreezer) this.cg.thawNow();
+    else this.signal('SIGCONT');
   }
 
   /** Thaws a parked instance for its next invocation (synchronous: the kernel wakes it). */
