@@ -24,6 +24,8 @@ const SAMPLES: Readonly<Record<MessageKind, Message>> = {
   'idle-leave': { kind: 'idle-leave', from: M, to: S },
   'block': { kind: 'block', from: G, to: M, job: 5 },
   'unblock': { kind: 'unblock', from: G, to: M, job: 5 },
+  'ask': { kind: 'ask', from: G, to: M, job: 5 },
+  'unknown': { kind: 'unknown', from: M, to: G, job: 5 },
   'accepted': { kind: 'accepted', from: M, to: G, job: 5 },
   'started': { kind: 'started', from: M, to: G, job: 5 },
   'preempted': { kind: 'preempted', from: M, to: G, job: 5 },

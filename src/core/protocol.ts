@@ -97,11 +97,21 @@ export interface BlockMsg extends Hop<'gateway', 'machine'> {
 }
 
 /**
+ * A gateway that has heard nothing of a job for a while asks the machine it is on (a carrier that
+ * delivers at most once may have lost a message); the machine says again what it knows.
+ */
+export interface AskMsg extends Hop<'gateway', 'machine'> {
+  readonly kind: 'ask';
+  readonly job: JobId;
+}
+
+/**
  * What happened to a job on a machine, for the gateway that waits for it: `accepted` (it is in the
- * machine's run queue: where it is, should the machine be lost before it starts), `started`, `preempted`.
+ * machine's run queue: where it is, should the machine be lost before it starts), `started`,
+ * `preempted`, or `unknown` (the answer to an `ask` about a job the machine has no trace of).
  */
 export interface JobEventMsg extends Hop<'machine', 'gateway'> {
-  readonly kind: 'accepted' | 'started' | 'preempted';
+  readonly kind: 'accepted' | 'started' | 'preempted' | 'unknown';
   readonly job: JobId;
 }
 
@@ -139,6 +149,7 @@ export type Message =
   | IdleJoinMsg
   | IdleLeaveMsg
   | BlockMsg
+  | AskMsg
   | JobEventMsg
   | SwappedMsg
   | AnsweredMsg
@@ -195,7 +206,9 @@ const KINDS: Readonly<Record<MessageKind, readonly [from: Part, to: Part]>> = {
   'idle-leave': ['machine', 'shard'],
   'block': ['gateway', 'machine'],
   'unblock': ['gateway', 'machine'],
+  'ask': ['gateway', 'machine'],
   'accepted': ['machine', 'gateway'],
+  'unknown': ['machine', 'gateway'],
   'started': ['machine', 'gateway'],
   'preempted': ['machine', 'gateway'],
   'swapped': ['machine', 'gateway'],
@@ -245,6 +258,8 @@ export function checkMessage(x: unknown): { ok: true; msg: Message } | { ok: fal
     case 'swapped': missing = need('job', 'mb'); break;
     case 'block':
     case 'unblock':
+    case 'ask':
+    case 'unknown':
     case 'accepted':
     case 'started':
     case 'preempted':

@@ -817,3 +817,26 @@ describe('Shard membership (members inputs: the machines there are)', () => {
     expect(s.waiting).toBe(1);
   });
 });
+
+describe('Shard: a job sent again by its gateway', () => {
+  it('is kept once while it is here (queued or being polled for), and taken again once it has left', () => {
+    const s = shard({ machines: 4, k: 2, useIdleList: false, maxOutstandingPolls: 1 });
+    const cargo = { invocation: 'x' };
+    s.step(0, arrive(job(1, 0, 0), cargo));
+    const [p] = pollsIn(take(s));
+    s.step(1, arrive(job(2, 0, 1), cargo));
+    s.step(2, arrive(job(2, 0, 1), cargo)); // queued: not twice
+    s.step(3, arrive(job(1, 0, 0), cargo)); // being polled for: not twice
+    expect(take(s)).toEqual([]);
+    expect(s.waiting).toBe(1);
+    for (const m of p?.machines ?? []) s.step(4, answer(p?.poll ?? -1, m, 0));
+    const out = take(s);
+    expect(out.filter((d) => d.kind === 'place').map((d) => (d.kind === 'place' ? d.job.id : -1))).toEqual([1]);
+    // Job 2 is polled for now (the poll slot is free again).
+    expect(pollsIn(out).map((q) => q.job)).toEqual([2]);
+    expect(s.waiting).toBe(0);
+    // Job 1 has left: sent again (its placement was lost), it is queued again.
+    s.step(5, arrive(job(1, 0, 0), cargo));
+    expect(s.waiting).toBe(1);
+  });
+});

@@ -135,7 +135,11 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
       case 'arrive': {
         const job = input.job;
         if (!this.queue.accepts(job)) throw new RangeError(`job ${job.id} has class ${job.cls}, but the shard has ${this.cfg.prices.classes.length} classes`);
-        if (input.cargo !== undefined) this.cargo.set(job.id, input.cargo);
+        if (input.cargo !== undefined) {
+          // A gateway that heard nothing of the job sends it again: a job still here is not queued twice.
+          if (this.cargo.has(job.id)) return;
+          this.cargo.set(job.id, input.cargo);
+        }
         const useIdle = this.cfg.useIdleList && this.idle.size > 0;
         if (this.queue.length === 0 && (useIdle || (this.inFlight < this.cfg.maxOutstandingPolls && this.members?.length !== 0))) {
           // Nothing waits: the multi-queue would hand this job straight back.

@@ -50,7 +50,8 @@ export class CodeShipper {
 export class CodeCache {
   private readonly fetching = new Map<string, Promise<string>>();
 
-  constructor(private readonly os: ObjectStore, private readonly dir: string) {}
+  /** `timeoutMs`: a fetch that takes longer fails (the invocation with it), and the next one tries again. */
+  constructor(private readonly os: ObjectStore, private readonly dir: string, private readonly timeoutMs = 10_000) {}
 
   /** The local directory of the function's code, fetched and unpacked on first use. */
   async resolve(fn: FunctionSpec): Promise<string> {
@@ -61,7 +62,14 @@ export class CodeCache {
     let p = this.fetching.get(sha);
     if (p === undefined) {
       p = (async () => {
-        const zip = await this.os.getBlob(sha);
+        // A fetch cut off by a NATS server or link failing must not hold the invocation for ever.
+        let timer: NodeJS.Timeout | undefined;
+        const zip = await Promise.race([
+          this.os.getBlob(sha),
+          new Promise<never>((_, fail) => {
+            timer = setTimeout(() => fail(Object.assign(new Error(`fetching the code of ${fn.tenant}/${fn.name} (${sha}) from the object store took over ${this.timeoutMs} ms; the next invocation tries again`), { code: 'FARE_E_CODE' })), this.timeoutMs);
+          }),
+        ]).finally(() => clearTimeout(timer));
         if (zip === null) throw Object.assign(new Error(`the code of ${fn.tenant}/${fn.name} (${sha}) is not in the object store`), { code: 'FARE_E_CODE' });
         // The same checks as an upload's: paths stay inside, sizes are bounded, links stay in the code.
         const staged = await stageCode(this.dir, readZip(Buffer.from(zip)));

@@ -30,3 +30,16 @@ export async function connectNats(c: ClusterAddress, name: string): Promise<Nats
 export function codeStore(nc: NatsConnection, prefix: string, replicas: number): Promise<ObjectStore> {
   return new Objm(nc).create(codeBucket(prefix), { replicas });
 }
+
+/** `FARE_TRACE_BUS=1`: every message a part sends and receives, as a timed line on stderr. */
+export function traceOption(): { trace?: (line: string) => void } {
+  if (process.env.FARE_TRACE_BUS !== '1') return {};
+  return { trace: (line) => process.stderr.write(`bus ${new Date().toISOString()} ${line}\n`) };
+}
+
+/** Status changes of the connection (disconnected, reconnecting, reconnected), as lines for the operator. */
+export async function reportStatus(nc: NatsConnection, name: string, say: (line: string) => void): Promise<void> {
+  for await (const s of nc.status()) {
+    if (s.type === 'disconnect' || s.type === 'reconnect' || s.type === 'staleConnection') say(`${name}: NATS ${s.type} ${'server' in s ? String(s.server) : ''}`.trim());
+  }
+}

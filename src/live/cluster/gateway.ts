@@ -14,7 +14,7 @@ import { realClock } from '../transport/clock.ts';
 import { deployExamples, openDataDir } from '../assembly.ts';
 import type { Store } from '../store/index.ts';
 import { CodeShipper } from './code.ts';
-import { codeStore, connectNats, type ClusterAddress } from './connect.ts';
+import { codeStore, connectNats, reportStatus, traceOption, type ClusterAddress } from './connect.ts';
 import { retireSubject, type RetireNotice } from './control.ts';
 import { Heartbeat, Membership } from './membership.ts';
 
@@ -56,9 +56,11 @@ export function functionNumber(tenant: string, name: string): number {
 export async function startGateway(o: GatewayProcessOptions): Promise<GatewayProcess> {
   const { store, fresh, adminCredentialFile } = await openDataDir(o.dataDir, o.fsync, o.adminKey);
   const nc = await connectNats(o, `fare-gateway-${o.id}`);
-  const bus = new NatsBus(nc, { prefix: o.prefix, problem: (what) => o.warn(`fare gateway ${o.id}: ${what}`) });
+  const bus = new NatsBus(nc, { prefix: o.prefix, ...traceOption(), problem: (what) => o.warn(`fare gateway ${o.id}: ${what}`) });
+  void reportStatus(nc, `fare gateway ${o.id}`, o.warn);
   const shipper = new CodeShipper(await codeStore(nc, o.prefix, o.replicas));
-  const scheduler = new SchedulerClient(bus, realClock, { id: o.id, shards: o.shards, shardChoice: 'by-function' });
+  // NATS may lose a message when a server or a link fails: jobs not heard of for a while are checked on.
+  const scheduler = new SchedulerClient(bus, realClock, { id: o.id, shards: o.shards, shardChoice: 'by-function', auditMs: Math.max(100, o.memberTimeoutMs / 2), graceMs: 5000 });
   const late: { runner?: AsyncRunner } = {};
   const platform = schedulerPlatform({
     prices: o.prices, scheduler, tenancy: 'multi',

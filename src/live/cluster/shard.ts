@@ -10,7 +10,7 @@ import { ShardHost } from '../shard/shard-host.ts';
 import { NatsBus } from '../transport/nats.ts';
 import { realClock } from '../transport/clock.ts';
 import type { LivePolicy } from '../one-machine.ts';
-import { connectNats, type ClusterAddress } from './connect.ts';
+import { connectNats, reportStatus, traceOption, type ClusterAddress } from './connect.ts';
 import { Heartbeat, Membership } from './membership.ts';
 
 export interface ShardProcessOptions extends ClusterAddress {
@@ -26,7 +26,8 @@ export interface ShardProcessOptions extends ClusterAddress {
 
 export async function startShard(o: ShardProcessOptions): Promise<{ close(): Promise<void> }> {
   const nc = await connectNats(o, `fare-shard-${o.id}`);
-  const bus = new NatsBus(nc, { prefix: o.prefix, ...(o.problem ? { problem: o.problem } : {}) });
+  const bus = new NatsBus(nc, { prefix: o.prefix, ...traceOption(), ...(o.problem ? { problem: o.problem } : {}) });
+  void reportStatus(nc, `fare shard ${o.id}`, (o.problem ?? ((l: string) => process.stderr.write(`${l}\n`))));
   const preset = policyPreset(o.policy, { idleList: false });
   const shard = new Shard({
     // The workers to place on are those heard of (membership), not a fixed list.

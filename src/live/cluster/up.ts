@@ -29,6 +29,14 @@ export interface ClusterUpOptions {
   readonly log?: (line: string) => void;
   /** The environment of the parts (default this process's). */
   readonly env?: NodeJS.ProcessEnv;
+  /** Where the NATS servers listen, and the address the parts reach them at (default `host`). */
+  readonly natsHost?: string;
+  /**
+   * Tests across hosts: a command put before each part's (e.g. `ip netns exec fare-w1`, to run it
+   * in its own network namespace), and the address the gateway listens on there.
+   */
+  readonly wrap?: (part: string) => readonly string[];
+  readonly gatewayHost?: string;
 }
 
 /** One part of the cluster, as a child process. */
@@ -55,7 +63,7 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
   const log = o.log ?? (() => {});
   const prefix = o.prefix ?? 'fare';
   mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
-  const natsServers = await startNatsCluster(join(o.dataDir, 'nats'), o.natsServers, o.host);
+  const natsServers = await startNatsCluster(join(o.dataDir, 'nats'), o.natsServers, o.natsHost ?? o.host);
   const nats = natsServers.map((s) => s.url);
   log(`nats: ${natsServers.length} server(s) at ${nats.join(', ')}`);
   const common = ['--nats', nats.join(','), '--prefix', prefix, '--replicas', String(o.natsServers === 3 ? 3 : 1), '--policy', o.policy,
@@ -63,7 +71,9 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
     ...(o.memberTimeoutMs !== undefined ? ['--member-timeout-ms', String(o.memberTimeoutMs)] : [])];
   const parts: Part[] = [];
   const start = async (name: string, args: readonly string[], ready: RegExp): Promise<Part> => {
-    const child = spawn(process.execPath, [o.bin, ...args], { env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const wrap = o.wrap?.(name) ?? [];
+    const [cmd, ...cmdArgs] = wrap.length > 0 ? [...wrap, process.execPath, o.bin, ...args] : [process.execPath, o.bin, ...args];
+    const child = spawn(cmd as string, cmdArgs, { env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let text = '';
     child.stdout?.on('data', (c: Buffer) => (text += c.toString('utf8')));
     child.stderr?.on('data', (c: Buffer) => (text += c.toString('utf8')));
@@ -98,7 +108,7 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
   try {
     const shardArgs = (i: number): string[] => ['shard', '--id', String(i), ...common];
     const workerArgs = (i: number): string[] => ['worker', '--id', String(i), '--cores', String(o.workerCores), '--data-dir', join(o.dataDir, `worker-${i}`), ...common, ...(o.insecureSingleTenant ? ['--insecure-single-tenant'] : [])];
-    const gatewayArgs = ['gateway', '--id', '0', '--shards', String(o.shards), '--port', String(o.port), '--host', o.host, '--data-dir', join(o.dataDir, 'gateway'), ...common];
+    const gatewayArgs = ['gateway', '--id', '0', '--shards', String(o.shards), '--port', String(o.port), '--host', o.gatewayHost ?? o.host, '--data-dir', join(o.dataDir, 'gateway'), ...common];
     const starts: Promise<Part>[] = [];
     for (let i = 0; i < o.shards; i++) starts.push(start(`shard-${i}`, shardArgs(i), /Fare shard \d+ is up/));
     for (let i = 0; i < o.workers; i++) starts.push(start(`worker-${i}`, workerArgs(i), /Fare worker \d+ is up/));

@@ -18,7 +18,7 @@ import { prepareHost } from '../assembly.ts';
 import type { FunctionSpec, InvokeRequest } from '../types.ts';
 import type { LivePolicy } from '../one-machine.ts';
 import { CodeCache } from './code.ts';
-import { codeStore, connectNats, type ClusterAddress } from './connect.ts';
+import { codeStore, connectNats, reportStatus, traceOption, type ClusterAddress } from './connect.ts';
 import { retireSubject, type RetireNotice } from './control.ts';
 import { Heartbeat } from './membership.ts';
 
@@ -53,7 +53,8 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
     ), { code: 'FARE_E_SINGLE_TENANT' });
   }
   const nc = await connectNats(o, `fare-worker-${o.id}`);
-  const bus = new NatsBus(nc, { prefix: o.prefix, problem: (what) => o.warn(`fare worker ${o.id}: ${what}`) });
+  const bus = new NatsBus(nc, { prefix: o.prefix, ...traceOption(), problem: (what) => o.warn(`fare worker ${o.id}: ${what}`) });
+  void reportStatus(nc, `fare worker ${o.id}`, o.warn);
   const cache = new CodeCache(await codeStore(nc, o.prefix, o.replicas), o.dataDir);
   const preset = policyPreset(o.policy, { idleList: false });
   const { pool, exec: local } = localExecutor({

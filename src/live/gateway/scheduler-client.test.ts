@@ -58,7 +58,7 @@ function setup(opts: Partial<SchedulerClientOptions> = {}) {
   const client = new SchedulerClient(bus, clock, { id: 3, shards: SHARDS, ...opts });
   const G = client.address;
   /** A machine tells the gateway about job `job`. */
-  const tell = (kind: 'accepted' | 'started' | 'preempted' | 'answered' | 'done', job: number, machine = 5, result?: Cargo): void => {
+  const tell = (kind: 'accepted' | 'started' | 'preempted' | 'unknown' | 'answered' | 'done', job: number, machine = 5, result?: Cargo): void => {
     const from = machineAddress(machine);
     const m: Message = kind === 'answered' || kind === 'done'
       ? { kind, from, to: G, job, ...(result !== undefined ? { result } : {}) }
@@ -576,5 +576,50 @@ describe('SchedulerClient: jobs a worker accepted but has not started', () => {
     expect(waiting.state).toBe('rejected');
     expect(waiting.error?.code).toBe('FARE_E_WORKER_LOST');
     expect(waiting.error?.message).toMatch(/was waiting for a core on worker 7, which restarted; it had not started/);
+  });
+});
+
+describe('SchedulerClient audits (auditMs: a carrier that may lose messages)', () => {
+  it('a job nobody has said they hold is sent again with its id; one a worker holds is asked about; unknown there, it fails clearly', async () => {
+    const h = setup({ auditMs: 1000 });
+    const r = track(h.client.invoke(request(), 4));
+    await settle();
+    const [first] = h.arrivals;
+    h.arrivals.length = 0;
+    expect(h.clock.fireNext(999)).toBe(false);
+    expect(h.clock.fireNext(1000)).toBe(true);
+    await settle();
+    expect(h.arrivals.map((m) => [m.job.id, m.to.id])).toEqual([[first?.job.id, first?.to.id]]);
+    // The worker says it has it: from then on it is asked, not sent again.
+    h.tell('accepted', first?.job.id as number, 7);
+    await settle();
+    h.arrivals.length = 0;
+    h.clock.fireNext(3000);
+    h.clock.fireNext(3000);
+    await settle();
+    expect(h.arrivals).toEqual([]);
+    expect(h.atMachine.map((m) => `${m.kind} ${m.job} @${m.to.id}`)).toContain(`ask ${first?.job.id} @7`);
+    expect(r.state).toBe('pending');
+    // It has no trace of it: the invocation fails with a clear error.
+    h.tell('unknown', first?.job.id as number, 7);
+    await settle();
+    expect(r.state).toBe('rejected');
+    expect(r.error?.code).toBe('FARE_E_LOST');
+    expect(r.error?.message).toMatch(/worker 7, which has no trace of it/);
+  });
+
+  it('a job heard of recently is left alone', async () => {
+    const h = setup({ auditMs: 1000 });
+    void track(h.client.invoke(request(), 4));
+    await settle();
+    const id = h.arrivals[0]?.job.id as number;
+    h.tell('started', id, 5);
+    h.clock.fireNext(900);
+    await settle();
+    h.tell('preempted', id, 5);
+    await settle();
+    h.clock.fireNext(1000); // the audit: heard 100 ms ago
+    await settle();
+    expect(h.atMachine.filter((m) => (m.kind as string) === 'ask')).toEqual([]);
   });
 });

@@ -23,6 +23,14 @@ export interface SchedulerClientOptions {
   readonly graceMs?: number;
   /** Each arrival as a line (the conformance suite's decision log). */
   readonly log?: (line: string) => void;
+  /**
+   * For a carrier that may lose messages (the cluster's NATS): a job not heard of for this long is
+   * checked on — sent again to its shard if no worker has said it has it (the shard and the worker
+   * each keep a job once), else its worker is asked (`ask`), which says again where the job is or
+   * how it ended, or that it has no trace of it (the job then fails with a clear error). Default
+   * Infinity: never (in one process nothing is lost).
+   */
+  readonly auditMs?: number;
 }
 
 interface Pending {
@@ -41,6 +49,8 @@ interface Pending {
   at: number;
   /** Synchronous calls it has in flight (it is blocked while any is). */
   calls: number;
+  /** When a message about it last came (or it was last checked on). */
+  heardAt: number;
 }
 
 export class SchedulerClient {
@@ -54,6 +64,8 @@ export class SchedulerClient {
   /** When the lost-job sweep runs next (Infinity: not armed). */
   private sweepAt = Infinity;
   private closed = false;
+  private auditAt = Infinity;
+  private cancelAudit: () => void = () => {};
   /** The shards alive (the cluster's membership); undefined: all of them, picked by `shardChoice`. */
   private live: readonly number[] | undefined;
   private cancelSweep: () => void = () => {};
@@ -84,7 +96,8 @@ export class SchedulerClient {
         return;
       }
       const shard = this.live === undefined ? this.picker.pick(fn) : ShardPicker.pickLive(fn, this.live);
-      this.pending.set(id, { req, job, shard, resolve, reject, sentAt: now, lostAt, machine: -1, at: -1, calls: 0 });
+      this.pending.set(id, { req, job, shard, resolve, reject, sentAt: now, lostAt, machine: -1, at: -1, calls: 0, heardAt: now });
+      if (this.auditAt === Infinity && this.opts.auditMs !== undefined && this.opts.auditMs !== Infinity) this.armAudit(now + this.opts.auditMs);
       if (lostAt < this.sweepAt) this.armSweep(lostAt);
       this.byRequest.set(req.requestId, id);
       this.sendArrive(job, shard, req);
@@ -150,6 +163,8 @@ export class SchedulerClient {
     this.closed = true;
     this.unlisten();
     this.cancelSweep();
+    this.cancelAudit();
+    this.auditAt = Infinity;
     this.sweepAt = Infinity;
     for (const [id, p] of [...this.pending]) {
       this.forget(id);
@@ -160,7 +175,15 @@ export class SchedulerClient {
   private receive(m: GatewayMessage): void {
     const p = this.pending.get(m.job);
     if (p === undefined) return; // late news of a job given up, or a duplicate
+    p.heardAt = this.clock.now();
     switch (m.kind) {
+      case 'unknown':
+        // Asked about a job it had accepted, the worker has no trace of it (lost with a message, or
+        // the worker restarted before its membership timeout passed).
+        if (m.from.id !== p.at) return;
+        this.forget(m.job);
+        p.reject(Object.assign(new Error(`invocation ${p.req.requestId} was placed on worker ${m.from.id}, which has no trace of it any more (a message was lost, or the worker restarted); it may or may not have run — call it again if that is safe`), { code: 'FARE_E_LOST' }));
+        break;
       case 'accepted':
         if (p.at < 0) p.at = m.from.id;
         break;
@@ -195,6 +218,29 @@ export class SchedulerClient {
         throw new Error(`gateway ${formatAddress(this.address)}: unexpected ${JSON.stringify(never)}`);
       }
     }
+  }
+
+  /** Checks on the jobs not heard of for `auditMs` (see SchedulerClientOptions.auditMs), every `auditMs`. */
+  private armAudit(at: number): void {
+    const every = this.opts.auditMs as number;
+    this.auditAt = at;
+    this.cancelAudit = this.clock.at(at, () => {
+      this.auditAt = Infinity;
+      this.cancelAudit = () => {};
+      const now = this.clock.now();
+      for (const [id, p] of this.pending) {
+        if (now - p.heardAt < every) continue;
+        p.heardAt = now;
+        if (p.at < 0) {
+          if (this.live?.length === 0) continue;
+          p.shard = this.live === undefined ? p.shard : ShardPicker.pickLive(p.job.fn, this.live);
+          this.sendArrive(p.job, p.shard, p.req);
+        } else {
+          this.bus.sendOwned({ kind: 'ask', from: this.address, to: machineAddress(p.at), job: id });
+        }
+      }
+      if (this.pending.size > 0) this.armAudit(now + every);
+    });
   }
 
   /** One timer for all jobs in flight, at the first moment one of them is to be given up as lost. */

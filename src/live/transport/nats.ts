@@ -22,6 +22,8 @@ export interface NatsBusOptions {
    * here, or its handler threw. Default: a line on stderr. Nothing else is lost with it.
    */
   readonly problem?: (what: string) => void;
+  /** Every message sent and received, as a line (diagnosis: `FARE_TRACE_BUS=1` in a cluster's parts). */
+  readonly trace?: (line: string) => void;
 }
 
 interface Watch {
@@ -46,6 +48,7 @@ export class NatsBus implements Bus {
   private readonly prefix: string;
   private readonly clock: Clock;
   private readonly problem: (what: string) => void;
+  private readonly trace: ((line: string) => void) | undefined;
   private readonly listening = new Map<string, Listening>();
   private readonly watches = new Set<Watch>();
   /** Messages published, and messages that arrived at this Bus's subscriptions (delivered or not). */
@@ -59,6 +62,7 @@ export class NatsBus implements Bus {
     }
     this.clock = opts.clock ?? realClock;
     this.problem = opts.problem ?? ((what) => process.stderr.write(`fare bus: ${what}\n`));
+    this.trace = opts.trace;
   }
 
   /** The subject of an address. */
@@ -68,7 +72,9 @@ export class NatsBus implements Bus {
 
   send(msg: Message): void {
     // The JSON text is the copy: the sender may reuse its object at once.
-    this.nc.publish(this.subject(msg.to), JSON.stringify(msg));
+    const text = JSON.stringify(msg);
+    this.trace?.(`send ${text.length > 300 ? `${text.slice(0, 300)}…` : text}`);
+    this.nc.publish(this.subject(msg.to), text);
     this.published++;
   }
 
@@ -152,6 +158,7 @@ export class NatsBus implements Bus {
   }
 
   private receive(subject: string, text: string): void {
+    this.trace?.(`recv ${text.length > 300 ? `${text.slice(0, 300)}…` : text}`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);

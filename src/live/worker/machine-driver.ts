@@ -50,10 +50,30 @@ interface Entry {
   blocked: boolean;
   /** The job has left the machine scheduler (answered, or ended without an answer). */
   gone: boolean;
+  /** The function's answer, once given (kept to say again). */
+  answered?: Cargo;
+}
+
+/**
+ * Outcomes of jobs that left, kept to say again to a gateway that asks (its `done` may have been
+ * lost): the last 1024, and no more than 32 MB of payloads and logs.
+ */
+const RECENT_OUTCOMES = 1024;
+const RECENT_BYTES = 32 * 1024 * 1024;
+
+/** About how many bytes a cargo holds (its strings). */
+function sizeOf(c: Cargo | undefined): number {
+  if (c === undefined) return 0;
+  let n = 0;
+  for (const v of Object.values(c)) n += typeof v === 'string' ? v.length : typeof v === 'object' && v !== null ? sizeOf(v as Cargo) : 8;
+  return n;
 }
 
 export class MachineDriver {
   private readonly entries = new Map<number, Entry>();
+  /** The last `done` (and `answered`) of recently finished jobs, oldest first. */
+  private readonly recent = new Map<number, { gateway: number; answered: Cargo | undefined; done: Cargo; bytes: number }>();
+  private recentBytes = 0;
   private readonly loop: StepLoop<MachineInput>;
   private readonly unlisten: () => void;
 
@@ -66,8 +86,10 @@ export class MachineDriver {
     private readonly log?: (line: string) => void,
     private readonly memory?: MemoryProbe,
     /**
-     * Tell the gateway `accepted` when a job is placed here (the cluster: a gateway must know where
-     * a job waits, to fail it at once if this machine is lost). Not needed within one process.
+     * For a carrier that may lose messages (the cluster's NATS): tell the gateway `accepted` when a
+     * job is placed here (it must know where a job waits, to fail it at once if this machine is
+     * lost), keep recent outcomes to say again when asked, run a job placed twice once. Not needed
+     * within one process.
      */
     private readonly acknowledge = false,
   ) {
@@ -95,6 +117,11 @@ export class MachineDriver {
     switch (m.kind) {
       case 'place': {
         if (m.cargo === undefined) throw new Error(`worker ${this.machine.cfg.id}: job ${m.job.id} was placed without its invocation`);
+        // Placed again (its gateway sent it again after a lost message): it runs once; say where it is.
+        if (this.entries.has(m.job.id) || this.recent.has(m.job.id)) {
+          this.ask(m.job.id, undefined);
+          return;
+        }
         const { gateway, req } = requestOf(m.cargo, m.job.cls);
         const job: Job = { id: m.job.id, cls: m.job.cls, arrival: m.job.arrival, fn: m.job.fn };
         const e: Entry = { job, req, gateway, started: false, paused: false, blocked: false, gone: false };
@@ -116,9 +143,30 @@ export class MachineDriver {
       case 'idle-answer':
         this.loop.push(m);
         break;
+      case 'ask':
+        this.ask(m.job, m.from.id);
+        break;
       default:
         unreachable(m, 'message for a worker');
     }
+  }
+
+  /** Says again what this worker knows of job `job` (to `gateway`, or the job's own gateway). */
+  private ask(job: number, gateway: number | undefined): void {
+    const e = this.entries.get(job);
+    if (e !== undefined) {
+      this.tell(e, { kind: e.started ? 'started' : 'accepted', job });
+      return;
+    }
+    const r = this.recent.get(job);
+    const from = this.machine.address;
+    if (r !== undefined) {
+      const to = gatewayAddress(r.gateway);
+      if (r.answered !== undefined) this.bus.sendOwned({ kind: 'answered', from, to, job, result: r.answered });
+      this.bus.sendOwned({ kind: 'done', from, to, job, result: r.done });
+      return;
+    }
+    if (gateway !== undefined) this.bus.sendOwned({ kind: 'unknown', from, to: gatewayAddress(gateway), job });
   }
 
   private stepOne(now: Millis, input: MachineInput): void {
@@ -146,7 +194,8 @@ export class MachineDriver {
           // A copy with the worker's onAnswer (not a spread with an extra property: V8's slow path).
           const req: Mutable<InvokeRequest> = Object.assign({}, e.req);
           req.onAnswer = (a) => {
-            this.tell(e, { kind: 'answered', job: e.job.id, result: answerCargo(a) });
+            e.answered = answerCargo(a);
+            this.tell(e, { kind: 'answered', job: e.job.id, result: e.answered });
             this.leave(e);
           };
           this.exec.run(req).then(
@@ -190,7 +239,7 @@ export class MachineDriver {
   }
 
   /** A message about job `e` to the gateway that sent it. */
-  private tell(e: Entry, m: { kind: 'accepted' | 'started' | 'preempted'; job: number } | { kind: 'answered' | 'done'; job: number; result: Cargo }): void {
+  private tell(e: Entry, m: { kind: 'accepted' | 'started' | 'preempted' | 'unknown'; job: number } | { kind: 'answered' | 'done'; job: number; result: Cargo }): void {
     const from = this.machine.address, to = gatewayAddress(e.gateway);
     this.bus.sendOwned(m.kind === 'answered' || m.kind === 'done'
       ? { kind: m.kind, from, to, job: m.job, result: m.result }
@@ -207,6 +256,19 @@ export class MachineDriver {
   private finish(e: Entry, o: InvokeOutcome | undefined, err?: unknown): void {
     this.leave(e);
     this.entries.delete(e.job.id);
-    this.tell(e, { kind: 'done', job: e.job.id, result: outcomeCargo(o, err) });
+    const done = outcomeCargo(o, err);
+    if (this.acknowledge) this.remember(e, done);
+    this.tell(e, { kind: 'done', job: e.job.id, result: done });
+  }
+
+  private remember(e: Entry, done: Cargo): void {
+    const bytes = sizeOf(done) + sizeOf(e.answered);
+    this.recent.set(e.job.id, { gateway: e.gateway, answered: e.answered, done, bytes });
+    this.recentBytes += bytes;
+    while (this.recent.size > RECENT_OUTCOMES || this.recentBytes > RECENT_BYTES) {
+      const [id, r] = this.recent.entries().next().value as [number, { bytes: number }];
+      this.recent.delete(id);
+      this.recentBytes -= r.bytes;
+    }
   }
 }

@@ -1,0 +1,89 @@
+// The worker's MachineDriver when its carrier may lose messages (`acknowledge`, the cluster): it says
+// where a job is (`accepted`), runs a job placed twice once, and answers a gateway's `ask` with what
+// it knows — where the job is, how it ended, or that it has no trace of it.
+
+import { describe, expect, it } from 'vitest';
+import { Machine } from '../../core/machine/machine.ts';
+import { Rng } from '../../core/rng.ts';
+import { gatewayAddress, machineAddress, shardAddress, type Message, type PlaceMsg } from '../../core/protocol.ts';
+import { machineConfig } from '../../core/testkit/fixtures.ts';
+import { invocationCargo } from '../cargo.ts';
+import { InProcessBus } from '../transport/in-process.ts';
+import { VirtualClock } from '../transport/clock.ts';
+import type { InvokeOutcome, InvokeRequest } from '../types.ts';
+import { MachineDriver, type Executor } from './machine-driver.ts';
+
+const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+function setup() {
+  const clock = new VirtualClock();
+  const bus = new InProcessBus({ clock, serialize: true });
+  const heard: Message[] = [];
+  bus.listen(gatewayAddress(2), (m) => heard.push(m));
+  const finishers = new Map<string, (o: InvokeOutcome) => void>();
+  const runs: string[] = [];
+  const exec: Executor = {
+    run: (req) => new Promise<InvokeOutcome>((resolve) => {
+      runs.push(req.requestId);
+      finishers.set(req.requestId, (o) => {
+        req.onAnswer?.({ status: o.status, payload: o.payload });
+        resolve(o);
+      });
+    }),
+    pause: () => {},
+    resume: () => {},
+  };
+  const machine = new Machine(machineConfig({ id: 4, cores: 1 }), new Rng(1).fork('m'));
+  const driver = new MachineDriver(machine, exec, bus, clock, undefined, undefined, true);
+  driver.start();
+  const req = (id: string): InvokeRequest => ({
+    fn: { tenant: 't', name: 'f', runtime: 'nodejs', handler: 'index.handler', cls: 'high', codeDir: '/x', version: 1, timeoutMs: 1000, env: {} },
+    requestId: id, payload: Buffer.from('{}'), cls: 0,
+  });
+  const place = (job: number, id: string): PlaceMsg => ({
+    kind: 'place', from: shardAddress(0), to: machineAddress(4), job: { id: job, cls: 0, arrival: 0, fn: 0 }, via: 'power-of-k', waited: 0, cargo: invocationCargo(2, req(id)),
+  });
+  const outcome: InvokeOutcome = { status: 'ok', payload: Buffer.from('"hi"'), durationMs: 1, cpuMs: 1, memGBs: 0, maxMemMB: 1, coldStart: false, initMs: 0, logs: '' };
+  const kinds = (): string[] => heard.map((m) => `${m.kind} ${(m as { job: number }).job}`);
+  return { bus, heard, kinds, runs, finishers, place, outcome };
+}
+
+describe('MachineDriver over a carrier that may lose messages', () => {
+  it('says accepted, then started; a job placed twice runs once (the second placement is answered with where it is)', async () => {
+    const h = setup();
+    h.bus.send(h.place(10, 'a'));
+    h.bus.send(h.place(11, 'b'));
+    await settle();
+    expect(h.kinds()).toEqual(['accepted 10', 'started 10', 'accepted 11']);
+    h.heard.length = 0;
+    h.bus.send(h.place(10, 'a'));
+    h.bus.send(h.place(11, 'b'));
+    await settle();
+    expect(h.runs).toEqual(['a']);
+    expect(h.kinds()).toEqual(['started 10', 'accepted 11']);
+  });
+
+  it('answers an ask: where the job is, how it ended (its answer and outcome again), or that it knows nothing of it', async () => {
+    const h = setup();
+    h.bus.send(h.place(10, 'a'));
+    await settle();
+    h.heard.length = 0;
+    const ask = (job: number): void => h.bus.send({ kind: 'ask', from: gatewayAddress(2), to: machineAddress(4), job });
+    ask(10);
+    await settle();
+    expect(h.kinds()).toEqual(['started 10']);
+    h.finishers.get('a')?.(h.outcome);
+    await settle();
+    h.heard.length = 0;
+    ask(10);
+    ask(99);
+    await settle();
+    expect(h.kinds()).toEqual(['answered 10', 'done 10', 'unknown 99']);
+    // Placed again after it ended (its `done` was lost): not run again, its outcome said again.
+    h.heard.length = 0;
+    h.bus.send(h.place(10, 'a'));
+    await settle();
+    expect(h.runs).toEqual(['a']);
+    expect(h.kinds()).toEqual(['answered 10', 'done 10']);
+  });
+});
