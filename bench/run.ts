@@ -1,6 +1,6 @@
 // `npm run bench`: simulator speed and memory. Each case runs in a child process (peak RSS is per
 // process). Prints a table and writes bench/results/sim-<timestamp>.json and sim-latest.json.
-// Targets (issue 2): Fare ≥ 1 M simulated jobs/s at paper scale; 10,000 machines × 8 cores,
+// Then the cluster bench (cluster.ts). Targets (issue 2): Fare ≥ 1 M simulated jobs/s at paper scale; 10,000 machines × 8 cores,
 // 50 M jobs in ≤ 5 min and ≤ 4 GB. `npm run bench -- --quick` runs smaller cases.
 
 import { execFileSync } from 'node:child_process';
@@ -74,3 +74,9 @@ const stamp = doc.date.replace(/[:.]/g, '-');
 writeFileSync(join(dir, `sim-${stamp}.json`), `${JSON.stringify(doc, null, 2)}\n`);
 writeFileSync(join(dir, 'sim-latest.json'), `${JSON.stringify(doc, null, 2)}\n`);
 process.stdout.write(`\nwrote bench/results/sim-${stamp}.json\n`);
+
+// The cluster's control plane (issue 13) is part of `npm run bench` too: bench/cluster.ts, its own table and JSON.
+if (!only || 'cluster'.includes(only)) {
+  process.stdout.write('\nthe cluster (bench/cluster.ts):\n');
+  execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'cluster.ts'), ...(quick ? ['--quick'] : [])], { stdio: 'inherit' });
+}
