@@ -49,6 +49,8 @@ export class CodeShipper {
 /** The worker's side: a cache of unpacked code under `<dir>/code/cache/<sha256>`. */
 export class CodeCache {
   private readonly fetching = new Map<string, Promise<string>>();
+  /** Code known to be unpacked here (no file system check per invocation). */
+  private readonly here = new Set<string>();
 
   /** `timeoutMs`: a fetch that takes longer fails (the invocation with it), and the next one tries again. */
   constructor(private readonly os: ObjectStore, private readonly dir: string, private readonly timeoutMs = 10_000) {}
@@ -58,7 +60,11 @@ export class CodeCache {
     const sha = shaOf(fn);
     const rel = join('code', 'cache', sha);
     const at = join(this.dir, rel);
-    if (existsSync(at)) return at;
+    if (this.here.has(sha)) return at;
+    if (existsSync(at)) {
+      this.here.add(sha);
+      return at;
+    }
     let p = this.fetching.get(sha);
     if (p === undefined) {
       p = (async () => {
@@ -74,6 +80,7 @@ export class CodeCache {
         // The same checks as an upload's: paths stay inside, sizes are bounded, links stay in the code.
         const staged = await stageCode(this.dir, readZip(Buffer.from(zip)));
         commitStaged(this.dir, staged, rel);
+        this.here.add(sha);
         return at;
       })().finally(() => this.fetching.delete(sha));
       this.fetching.set(sha, p);

@@ -215,8 +215,9 @@ export class Instance {
     if (this.parked) this.unpark();
     // Frozen by a preemption that raced the last invocation's end (the freeze landed after its
     // answer, and its job, gone, is never resumed): the new invocation thaws it, else it would wait
-    // frozen for ever with its timeout paused.
-    else if (this.frozen) this.thawNow();
+    // frozen for ever with its timeout paused. Frozen for this very invocation (preempted while it
+    // waited for the instance): it stays frozen until resumed.
+    else if (this.frozen && this.frozenFor !== req.requestId) this.thawNow();
     return new Promise<InvokeOutcome>((done) => {
       const timeoutMs = this.fn.timeoutMs;
       const timer = new PausableTimer(timeoutMs, () => this.timedOut());
@@ -239,9 +240,12 @@ export class Instance {
    * With `forRequest`, only while that invocation is still open: a preemption that loses the race with
    * the invocation's own completion must not freeze the instance under its next invocation.
    */
-  freeze(forRequest?: string): Promise<void> {
+  freeze(forRequest?: string, hold?: { readonly next: string }): Promise<void> {
     return this.queue(async () => {
       if (forRequest !== undefined && this.requestId !== forRequest) return;
+      // Whom the freeze is for: the next invocation, when it holds the instance before handing it
+      // over (its request was preempted while it waited), else whatever runs now.
+      this.frozenFor = hold?.next ?? forRequest ?? null;
       if (this.frozen) {
         // Parked (between invocations, or before this one was handed over): the preemption holds it now.
         this.parked = false;
@@ -492,6 +496,9 @@ export class Instance {
       await cg.freeze(() => this.parked);
     });
   }
+
+  /** The request a freeze was for (see freeze), or null. */
+  private frozenFor: string | null = null;
 
   /** Thaws a frozen idle instance at once (the freezer's synchronous thaw, or SIGCONT). */
   private thawNow(): void {

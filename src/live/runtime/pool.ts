@@ -61,6 +61,7 @@ interface Slot {
 interface Pending {
   slot: Slot | null;
   paused: boolean;
+  readonly requestId: string;
 }
 
 const fnKey = (fn: FunctionSpec): string => `${fn.tenant}/${fn.name}`;
@@ -82,7 +83,7 @@ export class InstancePool {
 
   /** Runs an invocation on a warm or new instance. Init failures are outcomes; a full pool throws FARE_E_POOL_FULL. */
   async invoke(req: InvokeRequest): Promise<InvokeOutcome> {
-    const p: Pending = { slot: null, paused: false };
+    const p: Pending = { slot: null, paused: false, requestId: req.requestId };
     this.pending.set(req.requestId, p);
     try {
       let a: Acquired;
@@ -93,7 +94,7 @@ export class InstancePool {
         throw e;
       }
       this.opts.onStart?.(req.requestId, a.instance);
-      if (p.paused) await a.instance.freeze();
+      if (p.paused) await a.instance.freeze(undefined, { next: req.requestId });
       // The instance is free again as soon as the function answers (its last invocation is still
       // measured until it is parked or serves its next one: see Instance).
       let released = false;
@@ -262,7 +263,7 @@ export class InstancePool {
     try {
       const { initMs } = await instance.start();
       this.counts.initMsTotal += initMs;
-      if (p?.paused) await instance.freeze(); // paused while its process did not exist yet
+      if (p?.paused) await instance.freeze(undefined, { next: p.requestId }); // paused while its process did not exist yet
       void instance.exited().then(() => this.drop(slot));
       return { instance, coldStart: true, initMs };
     } catch (e) {

@@ -126,8 +126,9 @@ export class MachineDriver {
         const job: Job = { id: m.job.id, cls: m.job.cls, arrival: m.job.arrival, fn: m.job.fn };
         const e: Entry = { job, req, gateway, started: false, paused: false, blocked: false, gone: false };
         this.entries.set(job.id, e);
-        if (this.acknowledge) this.tell(e, { kind: 'accepted', job: job.id });
         this.loop.push({ kind: 'arrive', job, memMB: this.memory?.placed(req) ?? 0 });
+        // Where it waits, unless its `started` (sent as it started, in the step just taken) says it already.
+        if (this.acknowledge && !e.started) this.tell(e, { kind: 'accepted', job: job.id });
         break;
       }
       case 'block':
