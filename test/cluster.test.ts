@@ -129,6 +129,21 @@ describe.skipIf(!nats.ok)('fare cluster up', () => {
     for (const c of back) expect(c.status).toBe(200);
   }, 120_000);
 
+  it('a worker stopped (SIGTERM) drains: no new work goes to it, what it runs finishes, then it leaves', async () => {
+    const w1 = cluster.parts.find((p) => p.name === 'worker-1');
+    const calls = Array.from({ length: 6 }, (_, n) => invoke(url, 'sleeper', { sleepMs: 1500, n }));
+    await new Promise((r) => setTimeout(r, 400));
+    const exited = new Promise((r) => w1?.child.once('exit', r));
+    w1?.child.kill('SIGTERM');
+    const t0 = performance.now();
+    // Calls made while it drains go to worker 0.
+    const during = await Promise.all(Array.from({ length: 4 }, (_, n) => invoke(url, 'sleeper', { sleepMs: 10, n })));
+    for (const c of [...(await Promise.all(calls)), ...during]) expect(c.status, c.body).toBe(200);
+    await exited;
+    expect(performance.now() - t0).toBeLessThan(15_000);
+    await cluster.restart('worker-1');
+  }, 60_000);
+
   it('a shard killed with kill -9: invocations go on through the other shard, and the restarted one takes its share again', async () => {
     cluster.parts.find((p) => p.name === 'shard-0')?.child.kill('SIGKILL');
     const calls = await Promise.all(Array.from({ length: 10 }, (_, n) => invoke(url, n % 2 === 0 ? 'sleeper' : 'page-view', { sleepMs: 50, n, user: 'x' })));

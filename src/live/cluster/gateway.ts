@@ -78,7 +78,7 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
   // The workers that run this gateway's jobs, and the shards that queue them, as heard from their beats.
   const workers = new Membership(nc, o.prefix, 'machine', o.memberTimeoutMs, realClock, (events) => {
     for (const e of events) {
-      if (e.kind === 'leave') scheduler.machineLost(e.id, e.why === 'silent' ? `was not heard for ${o.memberTimeoutMs} ms` : 'restarted');
+      if (e.kind === 'leave') scheduler.machineLost(e.id, e.why === 'silent' ? `was not heard for ${o.memberTimeoutMs} ms` : e.why === 'left' ? 'stopped' : 'restarted');
     }
   });
   const shards = new Membership(nc, o.prefix, 'shard', o.memberTimeoutMs, realClock, (_, members) => scheduler.shardsAre(members));
@@ -95,7 +95,7 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
   return {
     url, port, store, adminCredentialFile, examples,
     close: () => (closing ??= (async () => {
-      beat.stop();
+      beat.stop(true);
       workers.stop();
       shards.stop();
       await runner.stop();

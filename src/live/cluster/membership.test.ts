@@ -31,4 +31,21 @@ describe('MemberTable', () => {
     t.heard(1, 'a', 100);
     expect(t.expire(1500)).toEqual([]);
   });
+
+  it('a draining member takes no new work but stays a member until gone; its goodbye drops it at once', () => {
+    const t = new MemberTable(3000);
+    t.heard(1, 'a', 0);
+    t.heard(2, 'b', 0);
+    expect(t.heard(1, 'a', 100, 'draining')).toEqual([{ kind: 'drain', id: 1, incarnation: 'a' }]);
+    expect(t.heard(1, 'a', 200, 'draining')).toEqual([]);
+    expect(t.ids()).toEqual([2]);
+    expect(t.incarnationOf(1)).toBe('a');
+    // A goodbye of another incarnation is stale.
+    expect(t.heard(1, 'z', 250, 'gone')).toEqual([]);
+    expect(t.heard(1, 'a', 300, 'gone')).toEqual([{ kind: 'leave', id: 1, incarnation: 'a', why: 'left' }]);
+    expect(t.incarnationOf(1)).toBeUndefined();
+    // Draining and silent: it leaves at its timeout like any member.
+    t.heard(2, 'b', 400, 'draining');
+    expect(t.expire(3400)).toEqual([{ kind: 'leave', id: 2, incarnation: 'b', why: 'silent' }]);
+  });
 });

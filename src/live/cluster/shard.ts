@@ -40,7 +40,7 @@ export async function startShard(o: ShardProcessOptions): Promise<{ close(): Pro
   await nc.flush();
   return {
     async close() {
-      beat.stop();
+      beat.stop(true);
       workers.stop();
       host.close();
       bus.close();

@@ -33,6 +33,8 @@ export interface WorkerProcessOptions extends ClusterAddress {
   readonly strictPriorities: boolean;
   /** Run tenants' code even where this host cannot keep tenants apart (no sandbox). */
   readonly insecureSingleTenant: boolean;
+  /** On stop, how long to wait for the jobs placed here to finish (ms; default 60 s). */
+  readonly drainMs?: number;
   readonly warn: (line: string) => void;
 }
 
@@ -102,7 +104,11 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
     report: [...host.lines, ...host.after],
     cores: host.cores,
     async close() {
-      beat.stop();
+      // Drain: no new work from now on (the shards drop it from their members), the jobs here finish.
+      beat.drain();
+      const until = performance.now() + (o.drainMs ?? 60_000);
+      while (driver.jobs > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 50));
+      beat.stop(true);
       clearInterval(reaper);
       retire.unsubscribe();
       driver.close();

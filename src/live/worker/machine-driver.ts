@@ -103,6 +103,11 @@ export class MachineDriver {
     this.unlisten = bus.listen(machine.address, (m) => this.receive(m as MachineMessage));
   }
 
+  /** Jobs placed here and not yet done. */
+  get jobs(): number {
+    return this.entries.size;
+  }
+
   /** The worker reads its memory once when it starts (a dispatcher with room asks the shards for an idle list to join). */
   start(): void {
     this.loop.push({ kind: 'memory', usedMB: this.memory?.used() ?? 0 });
