@@ -78,6 +78,8 @@ describe.skipIf(!nats.ok)('fare cluster up', () => {
     writeFileSync(join(code, 'index.js'), SLEEPER);
     const put = await api(url, 'PUT', '/v1/functions/sleeper?runtime=nodejs&handler=index.handler&class=high&timeoutMs=30000', zipDirectory(code), { 'Content-Type': 'application/zip' });
     expect(put.status).toBe(201);
+    const idem = await api(url, 'PUT', '/v1/functions/sleeper-idem?runtime=nodejs&handler=index.handler&class=high&timeoutMs=30000&idempotent=true', zipDirectory(code), { 'Content-Type': 'application/zip' });
+    expect(idem.json).toMatchObject({ idempotent: true });
   }, 120_000);
 
   afterAll(async () => {
@@ -102,6 +104,8 @@ describe.skipIf(!nats.ok)('fare cluster up', () => {
 
   it('kill -9 of a worker mid-invocation: its sync callers get a clear error within the membership timeout, the rest are answered, async work runs again elsewhere', async () => {
     const sync = Array.from({ length: 6 }, (_, n) => invoke(url, 'sleeper', { sleepMs: 3000, n }));
+    // A function marked idempotent is run again elsewhere instead of failing.
+    const idem = Array.from({ length: 4 }, (_, n) => invoke(url, 'sleeper-idem', { sleepMs: 2000, n }));
     const accepted = await Promise.all(Array.from({ length: 6 }, (_, n) => invoke(url, 'sleeper', { sleepMs: 1500, n: 100 + n }, 'Event')));
     for (const a of accepted) expect(a.status).toBe(202);
     await new Promise((r) => setTimeout(r, 700));
@@ -117,6 +121,7 @@ describe.skipIf(!nats.ok)('fare cluster up', () => {
       // Told within the membership timeout (and a little), not at the function's 30 s timeout.
       expect(r.ms).toBeLessThan(3000 + MEMBER_TIMEOUT_MS + 3000);
     }
+    for (const r of await Promise.all(idem)) expect(r.status, r.body).toBe(200);
     const st = await finished(url, accepted.map((a) => a.requestId));
     expect(st).toEqual(Array(6).fill('succeeded'));
     // After the worker is gone, new calls go to the live one.

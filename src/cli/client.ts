@@ -152,6 +152,7 @@ async function deploy({ values, positionals }: Parsed): Promise<number> {
   if (values.handler) body.handler = values.handler;
   if (values.class) body.class = values.class;
   if (values.timeout) body.timeoutMs = Number(values.timeout);
+  if (values.idempotent !== undefined) body.idempotent = values.idempotent;
   if (Object.keys(env).length) body.env = env;
   const c = conn(values);
   const r = await call(c, 'PUT', `/v1/functions/${encodeURIComponent(name)}`, body);
@@ -296,8 +297,9 @@ interface Command {
 const COMMANDS: Readonly<Record<string, Command>> = {
   deploy: {
     usage: `fare deploy DIR --name NAME --runtime nodejs|python|provided --handler FILE.FUNCTION --class CLASS
-            [--timeout MS] [--env KEY=VALUE]…   deploy (or update) a function from a directory`,
-    options: { name: { type: 'string' }, runtime: { type: 'string' }, handler: { type: 'string' }, class: { type: 'string' }, timeout: { type: 'string' }, env: { type: 'string', multiple: true } },
+            [--timeout MS] [--env KEY=VALUE]… [--idempotent]   deploy (or update) a function from a directory
+            (--idempotent: safe to run twice; a call whose worker is lost is run again)`,
+    options: { name: { type: 'string' }, runtime: { type: 'string' }, handler: { type: 'string' }, class: { type: 'string' }, timeout: { type: 'string' }, env: { type: 'string', multiple: true }, idempotent: { type: 'boolean' } },
     run: deploy,
   },
   invoke: {

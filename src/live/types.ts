@@ -19,6 +19,11 @@ export interface FunctionSpec {
    * and runs its own copy: `codeDir` is the gateway's.
    */
   readonly codeSha256?: string;
+  /**
+   * Safe to run twice: a synchronous call whose worker was lost (it may or may not have run there)
+   * is run again, up to twice, instead of failing. Default false.
+   */
+  readonly idempotent?: boolean;
   /** Version, bumped on every code or config update; instances of older versions are retired. */
   readonly version: number;
   readonly timeoutMs: number;

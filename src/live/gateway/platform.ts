@@ -75,6 +75,9 @@ export interface SchedulerPlatformOptions {
   readonly enqueued: () => void;
 }
 
+/** Runs in all of a synchronous call to an idempotent function whose worker is lost (the first included). */
+const IDEMPOTENT_ATTEMPTS = 3;
+
 /** The Platform of a gateway that sends every invocation into the scheduler (`fare up`, `fare gateway`). */
 export function schedulerPlatform(o: SchedulerPlatformOptions): Platform {
   const platform: Platform = {
@@ -85,7 +88,16 @@ export function schedulerPlatform(o: SchedulerPlatformOptions): Platform {
       const ended = req.waitingCaller === undefined ? undefined : o.scheduler.callStarted(req.waitingCaller);
       try {
         if (o.prepare) await o.prepare(req);
-        return await o.scheduler.invoke(req, o.fnId(req));
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await o.scheduler.invoke(req, o.fnId(req));
+          } catch (e) {
+            // Its worker was lost (it may or may not have run there): a function safe to run twice runs again.
+            const code = (e as { code?: string }).code;
+            if (req.fn.idempotent === true && attempt < IDEMPOTENT_ATTEMPTS && (code === 'FARE_E_WORKER_LOST' || code === 'FARE_E_LOST')) continue;
+            throw e;
+          }
+        }
       } catch (e) {
         if ((e as { code?: string }).code === 'FARE_E_POOL_FULL') {
           return { status: 'throttled', retryAfterS: 1, reason: 'ConcurrentInvocationLimitExceeded' };

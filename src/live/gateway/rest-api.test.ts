@@ -140,6 +140,17 @@ describe('functions', () => {
     expect(existsSync(join(h.dir.path, 'code/acme/hello/2/src/app.js'))).toBe(true);
   });
 
+  it('idempotent: false by default, set by PUT (JSON or ?idempotent=), cleared by PATCH; anything but a boolean is refused', async () => {
+    expect((await put('idem', { runtime: 'nodejs', handler: 'index.handler', zipBase64: zip64 })).body).toMatchObject({ idempotent: false });
+    expect((await put('idem', { idempotent: true, zipBase64: zip64 })).body).toMatchObject({ idempotent: true, version: 2 });
+    expect((await call('/v1/functions/idem', { method: 'PATCH', as: acme, json: { class: 'low' } })).body).toMatchObject({ idempotent: true, class: 'low' });
+    expect((await call('/v1/functions/idem', { method: 'PATCH', as: acme, json: { idempotent: false } })).body).toMatchObject({ idempotent: false });
+    const raw = await call('/v1/functions/idem?idempotent=true', { method: 'PUT', as: acme, body: helloZip(), headers: { 'Content-Type': 'application/zip' } });
+    expect(raw.body).toMatchObject({ idempotent: true });
+    expect(errorCode(await call('/v1/functions/idem?idempotent=yes', { method: 'PUT', as: acme, body: helloZip(), headers: { 'Content-Type': 'application/zip' } }))).toBe('FARE_E_INVALID_REQUEST');
+    expect(errorCode(await put('idem', { idempotent: 'yes', zipBase64: zip64 }))).toBe('FARE_E_INVALID_REQUEST');
+  });
+
   it('changes class or settings with PATCH (a new version, same code) and code with zipBase64', async () => {
     await put('hello', { runtime: 'nodejs', handler: 'index.handler', zipBase64: zip64 });
     const p = await call('/v1/functions/hello', { method: 'PATCH', as: acme, json: { class: 'low' } });

@@ -14,7 +14,7 @@ import { ApiError, badRequest, notFound, tooLarge } from './errors.ts';
 import { header, parseJson, sendEmpty, sendJson } from './http.ts';
 import { queryParam, validated, type RestRequest, type Route } from './rest.ts';
 import { sha256Hex } from './sigv4.ts';
-import { ENV, FUNCTION_NAME, HANDLER, RUNTIME, TENANT_ID, TIMEOUT_MS, ValidationError, checkEnv, int, object, optional, str } from './validate.ts';
+import { ENV, FUNCTION_NAME, HANDLER, RUNTIME, TENANT_ID, TIMEOUT_MS, ValidationError, bool, checkEnv, int, object, optional, str } from './validate.ts';
 import { functionView } from './views.ts';
 import { readZip, ZipError, type ZipEntry } from './zip.ts';
 
@@ -27,9 +27,11 @@ interface Settings {
   readonly cls?: string;
   readonly timeoutMs?: number;
   readonly env?: Record<string, string>;
+  readonly idempotent?: boolean;
 }
 
 const SETTINGS_JSON = object({
+  idempotent: optional(bool()),
   runtime: optional(RUNTIME),
   handler: optional(str({ min: 1, max: 128 })),
   class: optional(str({ min: 1, max: 32 })),
@@ -43,8 +45,9 @@ export const fnName = (r: RestRequest): string => validated(() => FUNCTION_NAME(
 /** The tenant whose function it is: the caller's own, or (administrators) `?tenant=`. */
 export const owner = (r: RestRequest): string => actingTenant(r.principal, queryParam(r, 'tenant', TENANT_ID));
 
-function settingsOf(p: { runtime?: RuntimeName | undefined; handler?: string | undefined; class?: string | undefined; timeoutMs?: number | undefined; env?: Record<string, string> | undefined }): Settings {
+function settingsOf(p: { runtime?: RuntimeName | undefined; handler?: string | undefined; class?: string | undefined; timeoutMs?: number | undefined; env?: Record<string, string> | undefined; idempotent?: boolean | undefined }): Settings {
   return {
+    ...(p.idempotent !== undefined ? { idempotent: p.idempotent } : {}),
     ...(p.runtime !== undefined ? { runtime: p.runtime } : {}),
     ...(p.handler !== undefined ? { handler: p.handler } : {}),
     ...(p.class !== undefined ? { cls: p.class } : {}),
@@ -73,6 +76,10 @@ function parseUpload(r: RestRequest, allowRaw: boolean): { settings: Settings; z
       class: queryParam(r, 'class', str({ min: 1, max: 32 })),
       timeoutMs: queryParam(r, 'timeoutMs', (v, path) => int({ min: 1, max: 900_000 })(Number(v), path)),
       env,
+      idempotent: queryParam(r, 'idempotent', (v, path) => {
+        if (v === 'true' || v === 'false') return v === 'true';
+        throw new ValidationError(path, 'must be true or false');
+      }),
     });
     return { settings, zip: r.body };
   }
@@ -105,7 +112,8 @@ function resolveConfig(r: RestRequest, s: Settings, cur: FunctionRecord | undefi
   if (cls === undefined) throw badRequest('FARE_E_UNKNOWN_CLASS', `class: give the function's price class, one of ${names}`);
   if (classIndex(prices, cls) === undefined) throw badRequest('FARE_E_UNKNOWN_CLASS', `class: ${JSON.stringify(cls)} is not a price class: use one of ${names}`);
   const env = validated(() => checkEnv(s.env ?? cur?.env ?? {}));
-  return { runtime, handler, cls, timeoutMs: s.timeoutMs ?? cur?.timeoutMs ?? DEFAULT_TIMEOUT_MS, env };
+  const idempotent = s.idempotent ?? cur?.idempotent ?? false;
+  return { runtime, handler, cls, timeoutMs: s.timeoutMs ?? cur?.timeoutMs ?? DEFAULT_TIMEOUT_MS, env, idempotent };
 }
 
 /** The files a handler needs: `index.handler` → index.js/.mjs/.cjs; `app.main` → app.py; provided → bootstrap. */

@@ -33,6 +33,7 @@ export const functionView = (f: FunctionRecord, region: string) => ({
   class: f.cls,
   timeoutMs: f.timeoutMs,
   env: f.env,
+  idempotent: f.idempotent === true,
   version: f.version,
   codeSha256: f.codeSha256,
   codeSize: f.codeSize,

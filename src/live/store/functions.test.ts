@@ -47,6 +47,17 @@ describe('functions', () => {
     expect(store.functions.update('acme', 'nope', { cls: 'high' })).toBeUndefined();
   });
 
+  it('are idempotent only when said so; a configuration change can set and unset it', async () => {
+    const plain = (await deploy('hello', 'v1')).record;
+    expect(plain.idempotent).toBeUndefined();
+    const idem = (await deploy('hello', 'v2', { ...config, idempotent: true })).record;
+    expect(idem.idempotent).toBe(true);
+    expect(store.functions.get('acme', 'hello')?.idempotent).toBe(true);
+    // A change that does not mention it keeps it; false clears it.
+    expect(store.functions.update('acme', 'hello', { cls: 'high' })?.idempotent).toBe(true);
+    expect(store.functions.update('acme', 'hello', { idempotent: false })?.idempotent).toBeUndefined();
+  });
+
   it('keep only the last few versions of code on disk, and the one in use', async () => {
     for (let i = 1; i <= 5; i++) await deploy('hello', `v${i}`);
     expect(readdirSync(join(dir.path, 'code/acme/hello')).sort()).toEqual(['3', '4', '5']);

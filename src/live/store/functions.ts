@@ -26,6 +26,8 @@ export interface FunctionConfig {
   readonly cls: string;
   readonly timeoutMs: number;
   readonly env: Readonly<Record<string, string>>;
+  /** Safe to run twice (default false): see FunctionSpec.idempotent. */
+  readonly idempotent?: boolean;
 }
 
 export interface StagedCode {
@@ -51,6 +53,7 @@ interface FunctionRow {
   code_dir: string;
   created_at: number;
   updated_at: number;
+  idempotent: number;
 }
 
 export class FunctionRepo {
@@ -100,6 +103,7 @@ export class FunctionRepo {
       code_dir: rel,
       created_at: cur?.created_at ?? now,
       updated_at: now,
+      idempotent: config.idempotent === true ? 1 : 0,
     };
     commitStaged(this.#dataDir, code.stagedDir, rel);
     try {
@@ -128,6 +132,7 @@ export class FunctionRepo {
         class: patch.cls ?? cur.class,
         timeout_ms: patch.timeoutMs ?? cur.timeout_ms,
         env: patch.env !== undefined ? JSON.stringify(patch.env) : cur.env,
+        idempotent: patch.idempotent === undefined ? cur.idempotent : patch.idempotent ? 1 : 0,
         version,
         updated_at: this.#clock(),
       };
@@ -162,17 +167,17 @@ export class FunctionRepo {
 
   #upsert(row: FunctionRow): void {
     this.#q(
-      `INSERT INTO functions (tenant, name, runtime, handler, class, timeout_ms, env, version, code_sha256, code_size, code_dir, created_at, updated_at)
-       VALUES (@tenant, @name, @runtime, @handler, @class, @timeout_ms, @env, @version, @code_sha256, @code_size, @code_dir, @created_at, @updated_at)
+      `INSERT INTO functions (tenant, name, runtime, handler, class, timeout_ms, env, version, code_sha256, code_size, code_dir, created_at, updated_at, idempotent)
+       VALUES (@tenant, @name, @runtime, @handler, @class, @timeout_ms, @env, @version, @code_sha256, @code_size, @code_dir, @created_at, @updated_at, @idempotent)
        ON CONFLICT (tenant, name) DO UPDATE SET
          runtime = excluded.runtime, handler = excluded.handler, class = excluded.class, timeout_ms = excluded.timeout_ms,
          env = excluded.env, version = excluded.version, code_sha256 = excluded.code_sha256, code_size = excluded.code_size,
-         code_dir = excluded.code_dir, updated_at = excluded.updated_at`,
+         code_dir = excluded.code_dir, updated_at = excluded.updated_at, idempotent = excluded.idempotent`,
     ).run(row);
   }
 
   #toRecord(r: FunctionRow): FunctionRecord {
-    return {
+    const rec: FunctionRecord = {
       tenant: r.tenant,
       name: r.name,
       runtime: r.runtime,
@@ -187,5 +192,7 @@ export class FunctionRepo {
       createdAt: r.created_at,
       updatedAt: r.updated_at,
     };
+    // Only when set: a record of a function that is not idempotent has no such field.
+    return r.idempotent === 1 ? Object.assign(rec, { idempotent: true }) : rec;
   }
 }

@@ -207,6 +207,13 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec('ALTER TABLE credentials DROP COLUMN secret_hash');
     },
   },
+  {
+    version: 5,
+    description: 'functions: idempotent (a sync call whose worker was lost may be run again)',
+    sql: `
+      ALTER TABLE functions ADD COLUMN idempotent INTEGER NOT NULL DEFAULT 0;  -- 1: safe to run twice
+    `,
+  },
 ];
 
 /** Current schema version of an open database (0: empty). */
