@@ -177,3 +177,42 @@ describe.skipIf(!nats.ok)('fare cluster up', () => {
     }
   }, 120_000);
 });
+
+describe.skipIf(!nats.ok)('fare cluster up --idle-lists', () => {
+  let dir = '';
+  let cluster: Cluster;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fare-cluster-idle-'));
+    cluster = await clusterUp({
+      dataDir: dir, shards: 1, workers: 2, natsServers: 1, host: '127.0.0.1', port: 0, policy: 'fare', workerCores: 1, idleLists: true,
+      insecureSingleTenant: !isolatesTenants(capabilities()), bin: BIN, heartbeatMs: 100, memberTimeoutMs: MEMBER_TIMEOUT_MS,
+      env: { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY },
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await cluster?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const shardSays = async (re: RegExp, after = 0): Promise<void> => {
+    for (let i = 0; i < 100; i++) {
+      const shard = cluster.parts.find((p) => p.name === 'shard-0');
+      if (re.test(shard?.output().slice(after) ?? '')) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`the shard never said ${String(re)}:\n${cluster.parts.find((p) => p.name === 'shard-0')?.output() ?? ''}`);
+  };
+
+  it('workers join the shard’s idle list by free memory, and join it again when the shard restarts (its list is soft state)', async () => {
+    await shardSays(/idle list holds 2 worker/);
+    for (let n = 0; n < 4; n++) expect((await invoke(cluster.url, 'page-view', { user: `u${n}` })).status).toBe(200);
+    cluster.parts.find((p) => p.name === 'shard-0')?.child.kill('SIGKILL');
+    const restarted = await cluster.restart('shard-0');
+    // The new shard starts with an empty list; the workers see the old one gone and join again.
+    expect(restarted.output()).not.toMatch(/idle list holds 2/);
+    await shardSays(/idle list holds 2 worker/);
+    for (let n = 0; n < 4; n++) expect((await invoke(cluster.url, 'page-view', { user: `v${n}` })).status).toBe(200);
+  }, 60_000);
+});

@@ -26,25 +26,29 @@ file under --data-dir, as with fare up: run one gateway per cluster for now. The
 is created on first start in <data-dir>/admin-credential, or taken from FARE_ADMIN_KEY.`,
   shard: `fare shard — one global scheduler shard of a Fare cluster
 
-Usage: fare shard --id N [--k 2] [--poll-timeout-ms 50] [common options]
+Usage: fare shard --id N [--k 2] [--poll-timeout-ms 50] [--idle-lists] [common options]
 ${COMMON}
 
 Queues arriving jobs by class and places each on the least loaded of k polled workers, among the
-workers it hears heartbeats from. Its state is soft: a restarted shard starts empty, and the gateways
+workers it hears heartbeats from (with --idle-lists: on its idle list's emptiest worker first). Its state is soft: a restarted shard starts empty, and the gateways
 send the jobs it held, not yet started, to the shards that remain.`,
   worker: `fare worker — one machine of a Fare cluster
 
-Usage: fare worker --id N [--cores C] [--data-dir ./.fare-worker] [--strict-priorities]
+Usage: fare worker --id N [--idle-lists S] [--cores C] [--data-dir ./.fare-worker] [--strict-priorities]
                    [--insecure-single-tenant] [common options]
 ${COMMON}
 
 Runs the machine scheduler (preemptive priority by class) over real instances on this host; fetches
-a function's code from the cluster's object store the first time it runs it.`,
+a function's code from the cluster's object store the first time it runs it. With --idle-lists S (the
+cluster's shard count; the shards run with --idle-lists too), its dispatcher joins the emptiest of two
+shards' idle lists while over half of the machine's memory is available (/proc/meminfo), and leaves
+under a quarter; the shards then place on their idle lists first (the paper's rule). Off by default:
+with a few workers per shard, a shard's whole load goes to the one or two workers on its list.`,
   cluster: `fare cluster up — a whole Fare cluster on this machine, for development and tests
 
 Usage: fare cluster up [--shards 2] [--workers 2] [--nats-cluster 1|3] [--port 8080]
                        [--host 127.0.0.1] [--data-dir ./.fare-cluster] [--policy fare]
-                       [--worker-cores C] [--heartbeat-ms 500] [--member-timeout-ms 2000]
+                       [--worker-cores C] [--heartbeat-ms 500] [--member-timeout-ms 2000] [--idle-lists]
                        [--insecure-single-tenant]
 
 Starts nats-server (one, or a cluster of three with state replicated three times), the shards, the
@@ -144,6 +148,7 @@ export async function runShard(args: readonly string[]): Promise<number> {
     ...commonOptions,
     id: { type: 'string' },
     k: { type: 'string', default: '2' },
+    'idle-lists': { type: 'boolean', default: false },
     'poll-timeout-ms': { type: 'string', default: '50' },
   });
   if (values.help) return help('shard');
@@ -154,7 +159,7 @@ export async function runShard(args: readonly string[]): Promise<number> {
   if (!(timeout > 0)) throw new UsageError(`--poll-timeout-ms ${String(values['poll-timeout-ms'])} must be a number of milliseconds above 0`);
   const { startShard } = await import('../live/cluster/shard.ts');
   const id = whole('id', values.id, 0, 4095);
-  const s = await startShard({ ...c, id, k: whole('k', values.k, 1, 30), pollTimeoutMs: timeout, prices: DEFAULT_PRICE_TABLE, problem: warn });
+  const s = await startShard({ ...c, id, k: whole('k', values.k, 1, 30), pollTimeoutMs: timeout, idleLists: values['idle-lists'] as boolean, prices: DEFAULT_PRICE_TABLE, problem: warn });
   process.stdout.write(`Fare shard ${id} is up  (NATS ${c.servers.join(',')}, subjects ${c.prefix}.*)\n`);
   return untilStopped(`Fare shard ${id}`, () => s.close());
 }
@@ -167,6 +172,7 @@ export async function runWorker(args: readonly string[]): Promise<number> {
     'data-dir': { type: 'string', default: './.fare-worker' },
     'strict-priorities': { type: 'boolean', default: false },
     'insecure-single-tenant': { type: 'boolean', default: false },
+    'idle-lists': { type: 'string' },
   });
   if (values.help) return help('worker');
   if (positionals.length) throw new UsageError(`fare worker takes only options, got "${positionals.join(' ')}" (see fare worker --help)`);
@@ -177,6 +183,7 @@ export async function runWorker(args: readonly string[]): Promise<number> {
   const w = await startWorker({
     ...c, id, dataDir: resolve(String(values['data-dir'])), prices: DEFAULT_PRICE_TABLE,
     strictPriorities: values['strict-priorities'] as boolean, insecureSingleTenant: values['insecure-single-tenant'] as boolean, warn,
+    ...(values['idle-lists'] !== undefined ? { shards: whole('idle-lists', values['idle-lists'], 1, 4096) } : {}),
     ...(values.cores !== undefined ? { cores: whole('cores', values.cores, 1, 4096) } : {}),
   });
   process.stdout.write(`Fare worker ${id} is up  (${w.cores} cores; NATS ${c.servers.join(',')}, subjects ${c.prefix}.*)\n${w.report.map((l) => `  ${l}`).join('\n')}\n`);
@@ -196,6 +203,7 @@ export async function runCluster(args: readonly string[]): Promise<number> {
     'data-dir': { type: 'string', default: './.fare-cluster' },
     policy: { type: 'string', default: 'fare' },
     'worker-cores': { type: 'string', default: '1' },
+    'idle-lists': { type: 'boolean', default: false },
     'heartbeat-ms': { type: 'string', default: '500' },
     'member-timeout-ms': { type: 'string', default: '2000' },
     'insecure-single-tenant': { type: 'boolean', default: false },
@@ -213,7 +221,7 @@ export async function runCluster(args: readonly string[]): Promise<number> {
   const { clusterUp } = await import('../live/cluster/up.ts');
   const dataDir = resolve(String(values['data-dir']));
   const c = await clusterUp({
-    dataDir, shards, workers, natsServers: natsN, host: String(values.host), port, policy, workerCores: cores, heartbeatMs, memberTimeoutMs,
+    dataDir, shards, workers, natsServers: natsN, host: String(values.host), port, policy, workerCores: cores, heartbeatMs, memberTimeoutMs, idleLists: values['idle-lists'] as boolean,
     insecureSingleTenant: values['insecure-single-tenant'] as boolean, bin: fareBin(), log: (l) => process.stdout.write(`${l}\n`),
   });
   const out = [

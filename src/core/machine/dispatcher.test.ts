@@ -170,6 +170,25 @@ describe('Dispatcher joining an idle list', () => {
   });
 });
 
+describe('Dispatcher when a shard loses its idle list (died or restarted)', () => {
+  it('joins again if it was on that shard; another shard lost changes nothing', () => {
+    const d = make();
+    const p = pollOf(check(d, 1000));
+    answerAll(d, p, p.shards.map(() => 0), 1000);
+    const joined = d.member;
+    expect(joined).toBeGreaterThanOrEqual(0);
+    d.lost((joined + 1) % 8);
+    expect(d.member).toBe(joined);
+    expect(check(d, 1000)).toEqual([]);
+    d.lost(joined);
+    expect(d.member).toBe(-1);
+    // The next look polls the shards again, and it joins one (the same rule as ever).
+    const again = pollOf(check(d, 1000));
+    const out = answerAll(d, again, again.shards.map((_, i) => i), 1000);
+    expect(out).toMatchObject([{ kind: 'idle-join' }]);
+  });
+});
+
 describe('Dispatcher poll timeout (pollTimeoutMs)', () => {
   it('has no deadline without a timeout or without a poll in flight', () => {
     const d = make();

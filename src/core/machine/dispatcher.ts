@@ -74,6 +74,11 @@ export class Dispatcher {
     }
   }
 
+  /** Shard `shard` lost its idle list (it died or restarted): off it, this machine may join again. */
+  lost(shard: ShardId): void {
+    if (this.member === shard) this.member = -1;
+  }
+
   /** When the poll in flight times out (Infinity: no poll, or no timeout). */
   deadline(): Millis {
     return this.pollOut === undefined ? Infinity : this.pollOut.sentAt + this.timeout;

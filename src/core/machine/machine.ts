@@ -60,6 +60,11 @@ export type MachineInput =
   | { readonly kind: 'memory'; readonly usedMB: number }
   /** The machine's deadline (`nextDeadline()`) has come: a poll of the shards timed out. */
   | { readonly kind: 'tick' }
+  /**
+   * A shard was lost or restarted (the cluster's membership): its idle list, soft state, is gone. A
+   * dispatcher that was on it joins an idle list again (by the usual rule, if it has the room).
+   */
+  | { readonly kind: 'shard-lost'; readonly shard: ShardId }
   /** Messages: a shard's poll (answered at once), a shard's answer to the dispatcher, block / unblock from a gateway. */
   | PollMsg
   | IdleAnswerMsg
@@ -244,6 +249,9 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         break;
       case 'tick':
         this.dispatcher?.expire(now, this.cfg.memoryMB - this.used, this.rq.jobs, this.out as DispatcherDecision[]);
+        break;
+      case 'shard-lost':
+        this.dispatcher?.lost(input.shard);
         break;
       default:
         unreachable(input, 'machine input');

@@ -175,10 +175,12 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
         this.expire(now);
         break;
       case 'members': {
+        const before = this.members ?? [];
         this.members = [...input.machines].sort((a, b) => a - b);
-        // A machine that is gone is off the idle list too; its polls in flight end by their timeout.
+        // A machine that left is off the idle list too (one not yet heard of as a member may have
+        // joined it already: it stays); its polls in flight end by their timeout.
         const live = new Set(this.members);
-        for (const e of this.idle.entries()) if (!live.has(e.machine)) this.idle.remove(e.machine);
+        for (const m of before) if (!live.has(m)) this.idle.remove(m);
         break;
       }
       default:

@@ -17,6 +17,12 @@ export interface ShardProcessOptions extends ClusterAddress {
   readonly id: number;
   /** Machines polled per placement (power-of-k). */
   readonly k: number;
+  /**
+   * Place from the idle list when it holds workers (the paper's rule), else by power-of-k. Off by
+   * default: with a few workers per shard, a shard's whole load goes to the one or two workers on its
+   * list (they join by free memory, not by free cores).
+   */
+  readonly idleLists: boolean;
   /** A poll not fully answered in this time places by the answers it has (ms). */
   readonly pollTimeoutMs: number;
   readonly policy: LivePolicy;
@@ -28,7 +34,7 @@ export async function startShard(o: ShardProcessOptions): Promise<{ close(): Pro
   const nc = await connectNats(o, `fare-shard-${o.id}`);
   const bus = new NatsBus(nc, { prefix: o.prefix, ...traceOption(), ...(o.problem ? { problem: o.problem } : {}) });
   void reportStatus(nc, `fare shard ${o.id}`, (o.problem ?? ((l: string) => process.stderr.write(`${l}\n`))));
-  const preset = policyPreset(o.policy, { idleList: false });
+  const preset = policyPreset(o.policy, { idleList: o.idleLists });
   const shard = new Shard({
     // The workers to place on are those heard of (membership), not a fixed list.
     id: o.id, prices: o.prices, selection: preset.selection, machines: 1, membership: 'dynamic', k: o.k,
@@ -37,9 +43,19 @@ export async function startShard(o: ShardProcessOptions): Promise<{ close(): Pro
   const host = new ShardHost(shard, bus, realClock);
   const workers = new Membership(nc, o.prefix, 'machine', o.memberTimeoutMs, realClock, (_, members) => host.setMembers(members));
   const beat = new Heartbeat(nc, o.prefix, 'shard', o.id, o.heartbeatMs);
+  // For the operator: a line when the idle list's size changes (looked at once a second).
+  let idleSize = 0;
+  const say = o.problem ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const watch = setInterval(() => {
+    if (shard.idle.size === idleSize) return;
+    idleSize = shard.idle.size;
+    say(`fare shard ${o.id}: idle list holds ${idleSize} worker(s)`);
+  }, 1000);
+  watch.unref();
   await nc.flush();
   return {
     async close() {
+      clearInterval(watch);
       beat.stop(true);
       workers.stop();
       host.close();

@@ -26,6 +26,8 @@ export interface ClusterUpOptions {
   /** Membership: beat interval and timeout (ms; defaults those of the parts, 500 and 2000). */
   readonly heartbeatMs?: number;
   readonly memberTimeoutMs?: number;
+  /** Workers join the shards' idle lists and shards place from them first (see `fare shard --help`). */
+  readonly idleLists?: boolean;
   readonly log?: (line: string) => void;
   /** The environment of the parts (default this process's). */
   readonly env?: NodeJS.ProcessEnv;
@@ -106,8 +108,8 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
     await Promise.all(natsServers.map((s) => s.stop()));
   };
   try {
-    const shardArgs = (i: number): string[] => ['shard', '--id', String(i), ...common];
-    const workerArgs = (i: number): string[] => ['worker', '--id', String(i), '--cores', String(o.workerCores), '--data-dir', join(o.dataDir, `worker-${i}`), ...common, ...(o.insecureSingleTenant ? ['--insecure-single-tenant'] : [])];
+    const shardArgs = (i: number): string[] => ['shard', '--id', String(i), ...common, ...(o.idleLists === true ? ['--idle-lists'] : [])];
+    const workerArgs = (i: number): string[] => ['worker', '--id', String(i), ...(o.idleLists === true ? ['--idle-lists', String(o.shards)] : []), '--cores', String(o.workerCores), '--data-dir', join(o.dataDir, `worker-${i}`), ...common, ...(o.insecureSingleTenant ? ['--insecure-single-tenant'] : [])];
     const gatewayArgs = ['gateway', '--id', '0', '--shards', String(o.shards), '--port', String(o.port), '--host', o.gatewayHost ?? o.host, '--data-dir', join(o.dataDir, 'gateway'), ...common];
     const starts: Promise<Part>[] = [];
     for (let i = 0; i < o.shards; i++) starts.push(start(`shard-${i}`, shardArgs(i), /Fare shard \d+ is up/));

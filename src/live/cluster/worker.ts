@@ -9,7 +9,8 @@ import { Rng } from '../../core/rng.ts';
 import { policyPreset } from '../../core/presets.ts';
 import { Machine } from '../../core/machine/machine.ts';
 import type { Mutable } from '../../core/types.ts';
-import { MachineDriver, type Executor } from '../worker/machine-driver.ts';
+import { MachineDriver, type Executor, type MemoryProbe } from '../worker/machine-driver.ts';
+import { readMachineMemory } from '../worker/meminfo.ts';
 import { localExecutor } from '../worker/local-executor.ts';
 import { isolatesTenants } from '../runtime/capabilities.ts';
 import { NatsBus } from '../transport/nats.ts';
@@ -20,7 +21,7 @@ import type { LivePolicy } from '../one-machine.ts';
 import { CodeCache } from './code.ts';
 import { codeStore, connectNats, reportStatus, traceOption, type ClusterAddress } from './connect.ts';
 import { retireSubject, type RetireNotice } from './control.ts';
-import { Heartbeat } from './membership.ts';
+import { Heartbeat, Membership } from './membership.ts';
 
 export interface WorkerProcessOptions extends ClusterAddress {
   readonly id: number;
@@ -35,6 +36,11 @@ export interface WorkerProcessOptions extends ClusterAddress {
   readonly insecureSingleTenant: boolean;
   /** On stop, how long to wait for the jobs placed here to finish (ms; default 60 s). */
   readonly drainMs?: number;
+  /**
+   * The cluster's shards (ids 0 … shards − 1), whose idle lists this worker joins by its free
+   * memory (`--idle-lists`). Undefined: it joins none (the shards place on it by power-of-k only).
+   */
+  readonly shards?: number;
   readonly warn: (line: string) => void;
 }
 
@@ -58,7 +64,7 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
   const bus = new NatsBus(nc, { prefix: o.prefix, ...traceOption(), problem: (what) => o.warn(`fare worker ${o.id}: ${what}`) });
   void reportStatus(nc, `fare worker ${o.id}`, o.warn);
   const cache = new CodeCache(await codeStore(nc, o.prefix, o.replicas), o.dataDir);
-  const preset = policyPreset(o.policy, { idleList: false });
+  const preset = policyPreset(o.policy, { idleList: o.shards !== undefined });
   const { pool, exec: local } = localExecutor({
     cores: host.cores, prices: o.prices, classAware: preset.classAware, strictPriorities: o.strictPriorities, canRaise: host.nice, warn: o.warn,
   });
@@ -75,12 +81,46 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
     pause: (id) => local.pause(id),
     resume: (id) => local.resume(id),
   };
+  // The dispatcher joins the emptiest of k shards' idle lists while over half the machine's memory is
+  // available, leaves below a quarter, and updates its entry on a change of a tenth (the paper's
+  // marks, as in the simulator). The machine's memory comes from the kernel (MemAvailable).
+  const mem = o.shards !== undefined && preset.idleList ? readMachineMemory() : undefined;
+  const report: string[] = [];
+  if (mem !== undefined && o.shards !== undefined) {
+    report.push(`idle lists: joins the emptiest of ${Math.min(2, o.shards)} shards' when over ${Math.round(mem.totalMB / 2)} MB of its ${Math.round(mem.totalMB)} MB are available (MemAvailable), leaves under ${Math.round(mem.totalMB / 4)} MB`);
+  } else {
+    report.push(o.shards === undefined ? 'idle lists: none joined (no --idle-lists): shards place on this worker by power-of-k' : preset.idleList ? 'idle lists: none joined (/proc/meminfo unreadable): shards place on this worker by power-of-k' : `idle lists: none (policy ${o.policy})`);
+  }
+  const memoryMB = mem?.totalMB ?? Infinity;
+  // Read at most every 100 ms (the driver asks after every run of its loop).
+  let last = mem, lastAt = performance.now();
+  const probe: MemoryProbe | undefined = mem === undefined ? undefined : {
+    placed: () => 0,
+    resident: () => 0,
+    used: () => {
+      const t = performance.now();
+      if (t - lastAt > 100) {
+        last = readMachineMemory() ?? last;
+        lastAt = t;
+      }
+      return last === undefined ? 0 : last.totalMB - last.availableMB;
+    },
+  };
   const machine = new Machine({
-    id: o.id, cores: host.cores, policy: preset.machine, classes: o.prices.classes.length, memoryMB: Infinity,
-    swap: { enabled: false, targetFraction: 0.95 }, dispatcher: undefined,
+    id: o.id, cores: host.cores, policy: preset.machine, classes: o.prices.classes.length, memoryMB,
+    swap: { enabled: false, targetFraction: 0.95 },
+    dispatcher: mem !== undefined && o.shards !== undefined
+      ? { shards: o.shards, k: Math.min(2, o.shards), joinFreeMB: 0.5 * memoryMB, leaveFreeMB: 0.25 * memoryMB, updateDeltaMB: 0.1 * memoryMB, pollTimeoutMs: 200 }
+      : undefined,
   }, new Rng(o.id, `live/machine/${o.id}`));
-  const driver = new MachineDriver(machine, exec, bus, realClock, undefined, undefined, true);
+  const driver = new MachineDriver(machine, exec, bus, realClock, undefined, probe, true);
   driver.start();
+  const reading = setInterval(() => driver.readMemory(), 500);
+  reading.unref();
+  // A shard that dies or restarts forgets its idle list: the worker joins one again.
+  const shardWatch = new Membership(nc, o.prefix, 'shard', o.memberTimeoutMs, realClock, (events) => {
+    for (const e of events) if (e.kind === 'leave') driver.shardLost(e.id);
+  });
   const retire = nc.subscribe(retireSubject(o.prefix), {
     callback: (err, m) => {
       if (err) return;
@@ -101,7 +141,7 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
   const beat = new Heartbeat(nc, o.prefix, 'machine', o.id, o.heartbeatMs);
   await nc.flush();
   return {
-    report: [...host.lines, ...host.after],
+    report: [...host.lines, ...host.after, ...report],
     cores: host.cores,
     async close() {
       // Drain: no new work from now on (the shards drop it from their members), the jobs here finish.
@@ -109,6 +149,8 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
       const until = performance.now() + (o.drainMs ?? 60_000);
       while (driver.jobs > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 50));
       beat.stop(true);
+      clearInterval(reading);
+      shardWatch.stop();
       clearInterval(reaper);
       retire.unsubscribe();
       driver.close();

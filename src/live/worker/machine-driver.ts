@@ -103,6 +103,18 @@ export class MachineDriver {
     this.unlisten = bus.listen(machine.address, (m) => this.receive(m as MachineMessage));
   }
 
+  /** Reads the memory now (the worker's periodic reading): stepped if the machine's view of it is stale. */
+  readMemory(): void {
+    if (this.memory === undefined) return;
+    const used = this.memory.used();
+    if (this.machine.needsReading(used)) this.loop.push({ kind: 'memory', usedMB: used });
+  }
+
+  /** A shard was lost or restarted (the cluster's membership): the dispatcher rejoins an idle list if it was on its. */
+  shardLost(shard: number): void {
+    this.loop.push({ kind: 'shard-lost', shard });
+  }
+
   /** Jobs placed here and not yet done. */
   get jobs(): number {
     return this.entries.size;
