@@ -37,6 +37,23 @@ describe('schedulerPlatform: a sync call whose worker was lost', () => {
     expect(thrice.calls()).toBe(3);
   });
 
+  it('does not run again once its caller has the answer (the worker was lost after it answered)', async () => {
+    let calls = 0;
+    const scheduler = {
+      invoke: (r: InvokeRequest): Promise<InvokeOutcome> => {
+        calls++;
+        r.onAnswer?.({ status: 'ok', payload: Buffer.from('1') });
+        return Promise.reject(lost());
+      },
+      callStarted: () => () => {},
+    } as unknown as SchedulerClient;
+    const p = schedulerPlatform({ prices: DEFAULT_PRICE_TABLE, scheduler, fnId: () => 0, tenancy: 'multi', enqueued: () => {} });
+    const answers: unknown[] = [];
+    await expect(p.invoke({ ...req(true), onAnswer: (a) => answers.push(a) })).rejects.toMatchObject({ code: 'FARE_E_WORKER_LOST' });
+    expect(calls).toBe(1);
+    expect(answers).toHaveLength(1);
+  });
+
   it('does not run again for other failures', async () => {
     const x = platform(1, () => Object.assign(new Error('no shard'), { code: 'FARE_E_NO_SHARD' }));
     await expect(x.p.invoke(req(true))).rejects.toMatchObject({ code: 'FARE_E_NO_SHARD' });

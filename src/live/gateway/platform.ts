@@ -4,7 +4,7 @@
 
 import type { PriceTable } from '../../core/classes.ts';
 import type { Invocation } from '../store/index.ts';
-import type { InvokeOutcome, InvokeRequest } from '../types.ts';
+import type { InvocationAnswer, InvokeOutcome, InvokeRequest } from '../types.ts';
 import type { SchedulerClient } from './scheduler-client.ts';
 
 /** The platform could not take the invocation now (every instance busy, queue full, …). */
@@ -88,13 +88,23 @@ export function schedulerPlatform(o: SchedulerPlatformOptions): Platform {
       const ended = req.waitingCaller === undefined ? undefined : o.scheduler.callStarted(req.waitingCaller);
       try {
         if (o.prepare) await o.prepare(req);
+        if (req.fn.idempotent !== true) return await o.scheduler.invoke(req, o.fnId(req));
+        // Its worker was lost (it may or may not have run there): a function safe to run twice runs
+        // again — unless its caller already has an answer (the loss came after it).
+        let answered = false;
+        const onAnswer = req.onAnswer;
+        const once: InvokeRequest = Object.assign({}, req, {
+          onAnswer: (a: InvocationAnswer) => {
+            answered = true;
+            onAnswer?.(a);
+          },
+        });
         for (let attempt = 1; ; attempt++) {
           try {
-            return await o.scheduler.invoke(req, o.fnId(req));
+            return await o.scheduler.invoke(once, o.fnId(req));
           } catch (e) {
-            // Its worker was lost (it may or may not have run there): a function safe to run twice runs again.
             const code = (e as { code?: string }).code;
-            if (req.fn.idempotent === true && attempt < IDEMPOTENT_ATTEMPTS && (code === 'FARE_E_WORKER_LOST' || code === 'FARE_E_LOST')) continue;
+            if (!answered && attempt < IDEMPOTENT_ATTEMPTS && (code === 'FARE_E_WORKER_LOST' || code === 'FARE_E_LOST')) continue;
             throw e;
           }
         }
