@@ -1,0 +1,91 @@
+// The cluster's commands as a user runs them: `fare cluster up` prints its endpoint, serves, and stops
+// everything it started on Ctrl-C; mistakes in the parts' options are told plainly.
+
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { findNatsServer } from '../src/live/cluster/nats-server.ts';
+import { capabilities, isolatesTenants } from '../src/live/runtime/capabilities.ts';
+
+const nats = findNatsServer();
+if (!nats.ok) process.stderr.write(`SKIPPED fare cluster up (CLI): ${nats.why}\n`);
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'fare.js');
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function fare(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe('the cluster commands', () => {
+  it('tell what is wrong with their options, and exit 2', async () => {
+    const cases: [string[], RegExp][] = [
+      [['shard'], /fare shard needs --id N/],
+      [['worker', '--id', '1', '--nats', 'localhost:4222'], /--nats localhost:4222 is not a NATS server URL: give nats:\/\/HOST:PORT/],
+      [['gateway'], /fare gateway needs --shards S/],
+      [['shard', '--id', '0', '--replicas', '2'], /--replicas 2 is not valid: use 1 .* or 3/],
+      [['shard', '--id', '0', '--heartbeat-ms', '1000', '--member-timeout-ms', '1500'], /must be at least twice --heartbeat-ms/],
+      [['cluster', 'down'], /fare cluster down is not a command: use fare cluster up/],
+      [['cluster', 'up', '--nats-cluster', '2'], /--nats-cluster 2 is not valid: use 1 .* or 3/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await fare(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/at .*\.ts:\d+/); // no stack trace
+    }
+  });
+
+  it.skipIf(!nats.ok)('fare cluster up: prints the endpoint, serves, and stops every part on Ctrl-C', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fare-cluster-cli-'));
+    dirs.push(dir);
+    const child = spawn(process.execPath, [BIN, 'cluster', 'up', '--shards', '1', '--workers', '1', '--port', '0', '--data-dir', dir, ...(isolatesTenants(capabilities()) ? [] : ['--insecure-single-tenant'])], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    const url = await new Promise<string>((done, fail) => {
+      const timer = setTimeout(() => fail(new Error(`no endpoint after 60 s:\n${out}`)), 60_000);
+      child.stdout.on('data', () => {
+        const m = /Fare cluster is up: (http:\/\/\S+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          done(m[1] as string);
+        }
+      });
+    });
+    const cred = /FARE_KEY=(\S+)/.exec(readFileSync(join(dir, 'gateway', 'admin-credential'), 'utf8'))?.[1] ?? '';
+    const r = await fetch(`${url}/2015-03-31/functions/page-view/invocations`, { method: 'POST', headers: { Authorization: `Bearer ${cred}` }, body: '{"user":"ada"}' });
+    expect(r.status).toBe(200);
+    expect(await r.text()).toContain('Welcome, ada');
+    const pids = [...out.matchAll(/: up \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    expect(pids).toHaveLength(3); // shard, worker, gateway
+    const exited = new Promise<number | null>((done) => child.once('exit', done));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    // Every part it started is gone, and so is its nats-server (nothing listens at its address).
+    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+    const natsUrl = new URL((/nats: 1 server\(s\) at (nats:\/\/\S+)/.exec(out)?.[1] ?? '').replace('nats:', 'http:'));
+    const refused = await new Promise<boolean>((done) => {
+      const sock = connect(Number(natsUrl.port), natsUrl.hostname);
+      sock.once('connect', () => {
+        sock.destroy();
+        done(false);
+      });
+      sock.once('error', () => done(true));
+    });
+    expect(refused).toBe(true);
+  }, 120_000);
+});
