@@ -67,13 +67,15 @@ for (const r of results) {
   const spread = runs.length > 1 ? `${k(Math.min(...runs))}-${k(Math.max(...runs))}` : '';
   process.stdout.write(`${String(r.case).padEnd(28)}${pad(String(r.jobs), 12)}${pad(Math.round(r.medianJobsPerSec as number).toLocaleString('en-US'), 17)}${pad(spread, 16)}${pad((r.medianWallS as number).toFixed(1), 9)}${pad((r.maxRssMB as number).toFixed(0), 13)}\n`);
 }
-const doc = { kind: 'sim', date: new Date().toISOString(), quick, node: process.version, cpu: os.cpus()[0]?.model ?? '?', cores: os.cpus().length, results };
-const dir = join(import.meta.dirname, 'results');
-mkdirSync(dir, { recursive: true });
-const stamp = doc.date.replace(/[:.]/g, '-');
-writeFileSync(join(dir, `sim-${stamp}.json`), `${JSON.stringify(doc, null, 2)}\n`);
-writeFileSync(join(dir, 'sim-latest.json'), `${JSON.stringify(doc, null, 2)}\n`);
-process.stdout.write(`\nwrote bench/results/sim-${stamp}.json\n`);
+if (results.length > 0) {
+  const doc = { kind: 'sim', date: new Date().toISOString(), quick, node: process.version, cpu: os.cpus()[0]?.model ?? '?', cores: os.cpus().length, results };
+  const dir = join(import.meta.dirname, 'results');
+  mkdirSync(dir, { recursive: true });
+  const stamp = doc.date.replace(/[:.]/g, '-');
+  writeFileSync(join(dir, `sim-${stamp}.json`), `${JSON.stringify(doc, null, 2)}\n`);
+  writeFileSync(join(dir, 'sim-latest.json'), `${JSON.stringify(doc, null, 2)}\n`);
+  process.stdout.write(`\nwrote bench/results/sim-${stamp}.json\n`);
+}
 
 // The cluster's control plane (issue 13) is part of `npm run bench` too: bench/cluster.ts, its own table and JSON.
 if (!only || 'cluster'.includes(only)) {
