@@ -17,13 +17,20 @@ const HELP: Record<string, string> = {
   gateway: `fare gateway — the HTTP APIs of a Fare cluster
 
 Usage: fare gateway --shards S [--id 0] [--port 8080] [--host 127.0.0.1] [--data-dir ./.fare-gateway]
-                    [--no-examples] [--fsync] [common options]
+                    [--master-key-file FILE] [--no-examples] [--fsync] [common options]
 ${COMMON}
+  --master-key-file FILE   the cluster's master key (a copy of the first gateway's
+                      <data-dir>/master.key): every gateway of a cluster needs the same one
 
 Authenticates, applies budgets and sends each invocation to its function's shard (by function, the
-same from every gateway). Tenants, functions, async invocations and billing are kept in an SQLite
-file under --data-dir, as with fare up: run one gateway per cluster for now. The admin credential
-is created on first start in <data-dir>/admin-credential, or taken from FARE_ADMIN_KEY.`,
+same from every gateway). Run as many gateways as you like, each with its own --id and --data-dir,
+behind any HTTP load balancer: tenants, credentials, grants and functions are shared through
+JetStream's key-value store, and billing records through a stream every gateway's ledger reads
+(each record counted once). Each gateway keeps its copy in an SQLite file under --data-dir and
+rebuilds it from JetStream when it starts empty. A write through one gateway is answered once
+JetStream has it; the others see it within milliseconds. Async invocations are queued by the
+gateway that accepted them (restart it to finish them if it dies). The admin credential is created
+on the cluster's first start in <data-dir>/admin-credential, or taken from FARE_ADMIN_KEY.`,
   shard: `fare shard — one global scheduler shard of a Fare cluster
 
 Usage: fare shard --id N [--k 2] [--poll-timeout-ms 50] [--idle-lists] [common options]
@@ -46,13 +53,14 @@ under a quarter; the shards then place on their idle lists first (the paper's ru
 with a few workers per shard, a shard's whole load goes to the one or two workers on its list.`,
   cluster: `fare cluster up — a whole Fare cluster on this machine, for development and tests
 
-Usage: fare cluster up [--shards 2] [--workers 2] [--nats-cluster 1|3] [--port 8080]
+Usage: fare cluster up [--shards 2] [--workers 2] [--gateways 1] [--nats-cluster 1|3] [--port 8080]
                        [--host 127.0.0.1] [--data-dir ./.fare-cluster] [--policy fare]
                        [--worker-cores C] [--heartbeat-ms 500] [--member-timeout-ms 2000] [--idle-lists]
                        [--insecure-single-tenant]
 
 Starts nats-server (one, or a cluster of three with state replicated three times), the shards, the
-workers and a gateway, each as its own process, and prints the endpoint as fare up does. On real
+workers and the gateways (on --port and the ports after it, sharing one master key), each as its
+own process, and prints the endpoints as fare up does. On real
 machines run one fare worker per host against the same NATS servers (see the README). Stop with Ctrl-C.`,
 };
 
@@ -125,6 +133,7 @@ export async function runGateway(args: readonly string[]): Promise<number> {
     'data-dir': { type: 'string', default: './.fare-gateway' },
     'no-examples': { type: 'boolean', default: false },
     fsync: { type: 'boolean', default: false },
+    'master-key-file': { type: 'string' },
   });
   if (values.help) return help('gateway');
   if (positionals.length) throw new UsageError(`fare gateway takes only options, got "${positionals.join(' ')}" (see fare gateway --help)`);
@@ -137,6 +146,7 @@ export async function runGateway(args: readonly string[]): Promise<number> {
     dataDir: resolve(String(values['data-dir'])), host: String(values.host), port: whole('port', values.port, 0, 65535),
     prices: DEFAULT_PRICE_TABLE, examples: !(values['no-examples'] as boolean), fsync: values.fsync as boolean, warn,
     ...(adminKey ? { adminKey } : {}),
+    ...(values['master-key-file'] !== undefined ? { masterKeyFile: resolve(String(values['master-key-file'])) } : {}),
   });
   process.stdout.write(`Fare gateway is up: ${g.url}  (NATS ${c.servers.join(',')}, subjects ${c.prefix}.*)\n`);
   if (g.adminCredentialFile) process.stdout.write(`  Admin credential: written to ${g.adminCredentialFile}\n`);
@@ -197,6 +207,7 @@ export async function runCluster(args: readonly string[]): Promise<number> {
   const { values, positionals } = parse(rest, {
     shards: { type: 'string', default: '2' },
     workers: { type: 'string', default: '2' },
+    gateways: { type: 'string', default: '1' },
     'nats-cluster': { type: 'string', default: '1' },
     port: { type: 'string', default: '8080' },
     host: { type: 'string', default: '127.0.0.1' },
@@ -213,6 +224,7 @@ export async function runCluster(args: readonly string[]): Promise<number> {
   if (positionals.length) throw new UsageError(`fare cluster up takes only options, got "${positionals.join(' ')}" (see fare cluster --help)`);
   const shards = whole('shards', values.shards, 1, 64);
   const workers = whole('workers', values.workers, 1, 256);
+  const gateways = whole('gateways', values.gateways, 1, 16);
   const natsN = Number(values['nats-cluster']);
   if (natsN !== 1 && natsN !== 3) throw new UsageError(`--nats-cluster ${String(values['nats-cluster'])} is not valid: use 1 (one nats-server) or 3 (a cluster of three)`);
   const port = whole('port', values.port, 0, 65535);
@@ -221,11 +233,12 @@ export async function runCluster(args: readonly string[]): Promise<number> {
   const { clusterUp } = await import('../live/cluster/up.ts');
   const dataDir = resolve(String(values['data-dir']));
   const c = await clusterUp({
-    dataDir, shards, workers, natsServers: natsN, host: String(values.host), port, policy, workerCores: cores, heartbeatMs, memberTimeoutMs, idleLists: values['idle-lists'] as boolean,
+    dataDir, shards, workers, gateways, natsServers: natsN, host: String(values.host), port, policy, workerCores: cores, heartbeatMs, memberTimeoutMs, idleLists: values['idle-lists'] as boolean,
     insecureSingleTenant: values['insecure-single-tenant'] as boolean, bin: fareBin(), log: (l) => process.stdout.write(`${l}\n`),
   });
   const out = [
-    `Fare cluster is up: ${c.url}  (${shards} shard(s), ${workers} worker(s), NATS ${c.nats.join(',')}, data in ${dataDir})`,
+    `Fare cluster is up: ${c.url}  (${shards} shard(s), ${workers} worker(s), ${gateways} gateway(s), NATS ${c.nats.join(',')}, data in ${dataDir})`,
+    ...(c.urls.length > 1 ? [`  Gateways (any of them; put a load balancer in front): ${c.urls.join(' ')}`] : []),
     `  AWS Lambda Invoke API: POST ${c.url}/2015-03-31/functions/{name}/invocations (SigV4 or Bearer)`,
     `  Fare API:              ${c.url}/v1/…   health: ${c.url}/healthz`,
     c.adminCredentialFile && existsSync(c.adminCredentialFile)

@@ -33,13 +33,23 @@ export const ADMIN_CREDENTIAL_FILE = 'admin-credential';
  * Opens (or creates) a private data directory and its store; on first start makes the admin
  * credential (from `adminKey`, `<id>:<secret>`, or a new one) and writes it to a 0600 file.
  */
-export async function openDataDir(dataDir: string, fsync: boolean, adminKey: string | undefined): Promise<{ store: Store; fresh: boolean; adminCredentialFile: string | undefined }> {
+/**
+ * Opens (or creates) the data directory's store and makes sure an administrator exists. `prepare`
+ * runs before that check (a cluster gateway first loads the state the cluster shares).
+ */
+export async function openDataDir(dataDir: string, fsync: boolean, adminKey: string | undefined, prepare?: (store: Store) => Promise<void>): Promise<{ store: Store; fresh: boolean; adminCredentialFile: string | undefined }> {
   // Everything Fare writes is private to its user from the moment it exists (the data dir, the
   // database and its journal, code, the credential file); instance directories set their own modes.
   process.umask(0o077);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const fresh = !existsSync(join(dataDir, DB_FILE));
   const store = openStore({ dataDir, fsync, checkpoints: 'background' });
+  try {
+    await prepare?.(store);
+  } catch (e) {
+    store.close();
+    throw e;
+  }
   const admin = await store.bootstrapAdmin('admin', adminKey === undefined ? undefined : parseKey(adminKey));
   let adminCredentialFile: string | undefined;
   if (admin) {

@@ -2,21 +2,26 @@
 // and budgets; each invocation goes to its function's shard over the NATS Bus. A function's code is
 // put into the cluster's object store before its first job is sent, so any worker can fetch it.
 //
-// This first cluster gateway keeps tenants, functions, the async queue and billing in its own SQLite
-// file, as `fare up` does: run one gateway per cluster. Keeping that state in JetStream, so that any
-// number of stateless gateways can serve, is the next step (see the cluster's README).
+// Tenants, credentials, grants and functions, and the billing ledger, are shared by all gateways
+// through JetStream (shared-state.ts): any number of gateways can serve, each with its own copy in an
+// SQLite file that it rebuilds from JetStream if it starts empty. They must share one master key
+// (`--master-key-file`). Async invocations are queued by the gateway that accepted them.
 
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { PriceTable } from '../../core/classes.ts';
 import { AsyncRunner, createGateway, schedulerPlatform, type Gateway } from '../gateway/index.ts';
 import { SchedulerClient } from '../gateway/scheduler-client.ts';
 import { NatsBus } from '../transport/nats.ts';
 import { realClock } from '../transport/clock.ts';
 import { deployExamples, openDataDir } from '../assembly.ts';
-import type { Store } from '../store/index.ts';
+import { MASTER_KEY_FILE, type Store } from '../store/index.ts';
 import { CodeShipper } from './code.ts';
 import { codeStore, connectNats, reportStatus, traceOption, type ClusterAddress } from './connect.ts';
 import { retireSubject, type RetireNotice } from './control.ts';
 import { Heartbeat, Membership } from './membership.ts';
+import { SharedState } from './shared-state.ts';
+import type { ObjectStore } from '@nats-io/obj';
 
 export interface GatewayProcessOptions extends ClusterAddress {
   /** This gateway's number (0 … 2^20 − 1): job ids carry it, so workers know whom to answer. */
@@ -30,6 +35,8 @@ export interface GatewayProcessOptions extends ClusterAddress {
   readonly adminKey?: string;
   readonly examples: boolean;
   readonly fsync: boolean;
+  /** The cluster's master key (a copy of one gateway's `master.key`): put into an empty data directory. */
+  readonly masterKeyFile?: string;
   readonly warn: (line: string) => void;
 }
 
@@ -54,14 +61,35 @@ export function functionNumber(tenant: string, name: string): number {
 }
 
 export async function startGateway(o: GatewayProcessOptions): Promise<GatewayProcess> {
-  const { store, fresh, adminCredentialFile } = await openDataDir(o.dataDir, o.fsync, o.adminKey);
+  if (o.masterKeyFile !== undefined) installMasterKey(o.masterKeyFile, o.dataDir);
   const nc = await connectNats(o, `fare-gateway-${o.id}`);
-  const bus = new NatsBus(nc, { prefix: o.prefix, ...traceOption(), problem: (what) => o.warn(`fare gateway ${o.id}: ${what}`) });
   void reportStatus(nc, `fare gateway ${o.id}`, o.warn);
-  const shipper = new CodeShipper(await codeStore(nc, o.prefix, o.replicas));
+  // The shared state is loaded before the administrator check: the cluster may have one already.
+  const late: { shared?: SharedState; runner?: AsyncRunner; gateway?: Gateway } = {};
+  let code: ObjectStore;
+  let opened: Awaited<ReturnType<typeof openDataDir>>;
+  try {
+    code = await codeStore(nc, o.prefix, o.replicas);
+    opened = await openDataDir(o.dataDir, o.fsync, o.adminKey, async (s) => {
+      late.shared = await SharedState.open({
+        nc, prefix: o.prefix, replicas: o.replicas, store: s, code, warn: (line) => o.warn(`fare gateway ${o.id}: ${line}`),
+        // A credential changed elsewhere (revoked, or its tenant deleted) is not remembered here either.
+        changed: (table, pk) => {
+          if (table === 'credentials') late.gateway?.context.auth.forget(String(pk[0]));
+        },
+      });
+    });
+  } catch (e) {
+    late.shared?.close();
+    await nc.close();
+    throw e;
+  }
+  const { store, fresh, adminCredentialFile } = opened;
+  const shared = late.shared as SharedState;
+  const bus = new NatsBus(nc, { prefix: o.prefix, ...traceOption(), problem: (what) => o.warn(`fare gateway ${o.id}: ${what}`) });
+  const shipper = new CodeShipper(code);
   // NATS may lose a message when a server or a link fails: jobs not heard of for a while are checked on.
   const scheduler = new SchedulerClient(bus, realClock, { id: o.id, shards: o.shards, shardChoice: 'by-function', auditMs: Math.max(100, o.memberTimeoutMs / 2), graceMs: 5000 });
-  const late: { runner?: AsyncRunner } = {};
   const platform = schedulerPlatform({
     prices: o.prices, scheduler, tenancy: 'multi',
     fnId: (req) => functionNumber(req.fn.tenant, req.fn.name),
@@ -72,7 +100,8 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
       nc.publish(retireSubject(o.prefix), JSON.stringify(notice));
     },
   });
-  const gateway: Gateway = createGateway({ store, platform });
+  const gateway: Gateway = createGateway({ store, platform, settle: () => shared.settle() });
+  late.gateway = gateway;
   const runner = new AsyncRunner({ store, platform, contexts: gateway.context.contexts });
   late.runner = runner;
   // The workers that run this gateway's jobs, and the shards that queue them, as heard from their beats.
@@ -85,7 +114,8 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
   const beat = new Heartbeat(nc, o.prefix, 'gateway', o.id, o.heartbeatMs);
   // Before taking requests, wait (a little) to hear of the shards.
   for (let waited = 0; shards.members().length < o.shards && waited < 3 * o.heartbeatMs; waited += 50) await new Promise((r) => setTimeout(r, 50));
-  const examples = fresh && o.examples ? await deployExamples(store) : [];
+  // The examples are deployed once per cluster, by its first gateway.
+  const examples = fresh && shared.wasEmpty && o.examples ? await deployExamples(store) : [];
   await gateway.listen(o.port, o.host);
   const address = gateway.server.address();
   const port = typeof address === 'object' && address ? address.port : o.port;
@@ -102,8 +132,31 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
       await gateway.close();
       scheduler.close();
       bus.close();
+      await shared.settle(2000);
+      shared.close();
       await nc.drain();
       store.close();
     })()),
   };
+}
+
+/**
+ * Puts the cluster's master key into the data directory (created if missing), or checks that the
+ * key already there is the same one.
+ */
+function installMasterKey(file: string, dataDir: string): void {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (e) {
+    throw Object.assign(new Error(`--master-key-file ${file}: ${(e as Error).message}`), { code: 'FARE_E_MASTER_KEY' });
+  }
+  if (!/^[0-9a-f]{64}$/.test(text)) throw Object.assign(new Error(`--master-key-file ${file} does not hold a 64-hex-digit key: give a copy of a gateway's master.key`), { code: 'FARE_E_MASTER_KEY' });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const here = join(dataDir, MASTER_KEY_FILE);
+  if (existsSync(here)) {
+    if (readFileSync(here, 'utf8').trim() !== text) throw Object.assign(new Error(`${here} is not the key in --master-key-file ${file}: this data directory belongs to another cluster; give an empty --data-dir`), { code: 'FARE_E_MASTER_KEY' });
+    return;
+  }
+  writeFileSync(here, `${text}\n`, { mode: 0o600, flag: 'wx' });
 }

@@ -3,7 +3,8 @@
 // as its own `fare` process exactly as on separate hosts, and stopped together.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNatsCluster, type NatsServer } from './nats-server.ts';
 import { ADMIN_CREDENTIAL_FILE } from '../assembly.ts';
@@ -12,6 +13,8 @@ export interface ClusterUpOptions {
   readonly dataDir: string;
   readonly shards: number;
   readonly workers: number;
+  /** Gateways (default 1), on `port`, `port` + 1, … (any free ports with port 0), sharing one master key. */
+  readonly gateways?: number;
   /** 1, or 3 for a NATS cluster whose JetStream keeps three copies. */
   readonly natsServers: number;
   readonly host: string;
@@ -51,7 +54,10 @@ export interface Part {
 }
 
 export interface Cluster {
+  /** The first gateway's endpoint. */
   readonly url: string;
+  /** Every gateway's endpoint (parts `gateway`, `gateway-1`, …). */
+  readonly urls: readonly string[];
   readonly nats: readonly string[];
   readonly natsServers: readonly NatsServer[];
   readonly parts: readonly Part[];
@@ -110,22 +116,33 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
   try {
     const shardArgs = (i: number): string[] => ['shard', '--id', String(i), ...common, ...(o.idleLists === true ? ['--idle-lists'] : [])];
     const workerArgs = (i: number): string[] => ['worker', '--id', String(i), ...(o.idleLists === true ? ['--idle-lists', String(o.shards)] : []), '--cores', String(o.workerCores), '--data-dir', join(o.dataDir, `worker-${i}`), ...common, ...(o.insecureSingleTenant ? ['--insecure-single-tenant'] : [])];
-    const gatewayArgs = ['gateway', '--id', '0', '--shards', String(o.shards), '--port', String(o.port), '--host', o.gatewayHost ?? o.host, '--data-dir', join(o.dataDir, 'gateway'), ...common];
+    // One master key for all gateways: the first one's, created here so the others can be given it.
+    const masterKey = join(o.dataDir, 'master.key');
+    if (!existsSync(masterKey)) writeFileSync(masterKey, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    const gatewayName = (i: number): string => (i === 0 ? 'gateway' : `gateway-${i}`);
+    const gatewayArgs = (i: number): string[] => ['gateway', '--id', String(i), '--shards', String(o.shards), '--port', String(o.port === 0 ? 0 : o.port + i),
+      '--host', o.gatewayHost ?? o.host, '--data-dir', join(o.dataDir, gatewayName(i)), '--master-key-file', masterKey, ...common];
     const starts: Promise<Part>[] = [];
     for (let i = 0; i < o.shards; i++) starts.push(start(`shard-${i}`, shardArgs(i), /Fare shard \d+ is up/));
     for (let i = 0; i < o.workers; i++) starts.push(start(`worker-${i}`, workerArgs(i), /Fare worker \d+ is up/));
     parts.push(...(await Promise.all(starts)));
-    const gateway = await start('gateway', gatewayArgs, /Fare gateway is up: (http:\/\/\S+)/);
+    // The first gateway alone (it makes the admin and the examples), then the others together.
+    const urls: string[] = [];
+    const up = /Fare gateway is up: (http:\/\/\S+)/;
+    const gateway = await start('gateway', gatewayArgs(0), up);
     parts.push(gateway);
-    const url = (/Fare gateway is up: (http:\/\/\S+)/.exec(gateway.output()) as RegExpExecArray)[1] as string;
+    const more = await Promise.all(Array.from({ length: (o.gateways ?? 1) - 1 }, (_, j) => start(gatewayName(j + 1), gatewayArgs(j + 1), up)));
+    parts.push(...more);
+    for (const g of [gateway, ...more]) urls.push((up.exec(g.output()) as RegExpExecArray)[1] as string);
+    const url = urls[0] as string;
     return {
-      url, nats, natsServers, parts,
+      url, urls, nats, natsServers, parts,
       adminCredentialFile: join(o.dataDir, 'gateway', ADMIN_CREDENTIAL_FILE),
       async restart(name) {
         const p = parts.find((x) => x.name === name);
         if (p === undefined) throw new Error(`no part named ${name}: ${parts.map((x) => x.name).join(', ')}`);
         await stopChild(p.child);
-        const ready = name === 'gateway' ? /Fare gateway is up/ : name.startsWith('shard') ? /Fare shard \d+ is up/ : /Fare worker \d+ is up/;
+        const ready = name.startsWith('gateway') ? /Fare gateway is up/ : name.startsWith('shard') ? /Fare shard \d+ is up/ : /Fare worker \d+ is up/;
         const q = await start(name, p.args, ready);
         p.child = q.child;
         p.output = q.output;

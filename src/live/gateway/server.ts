@@ -33,6 +33,11 @@ export interface GatewayOptions {
   readonly authLimits?: Partial<AuthLimits>;
   /** How the gateway waits before a rate-limited answer (default: a timer); for tests. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * A write through the REST API (any method but GET) is answered once this resolves: a cluster
+   * gateway waits here until the write is shared with the other gateways (shared-state.ts).
+   */
+  readonly settle?: () => Promise<unknown>;
   /** One structured entry per request (method, path, status, ms, requestId), and one per unexpected error. */
   readonly log?: (entry: Readonly<Record<string, unknown>>) => void;
 }
@@ -82,6 +87,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
         if (m === null) throw new ApiError({ status: 404, code: 'FARE_E_ROUTE_NOT_FOUND', message: `Fare implements only Invoke of the Lambda API (POST /2015-03-31/functions/NAME/invocations), not ${url.pathname}`, lambdaType: 'UnknownOperationException' });
         await handleInvoke(ctx, req, res, m[1] ?? '', url.searchParams, requestId);
       } else if (url.pathname.startsWith('/v1/')) {
+        const settle = opts.settle;
+        if (settle !== undefined && req.method !== 'GET' && req.method !== 'HEAD') holdAnswer(res, settle);
         await dispatchRest(ctx, ROUTES, req, res, url);
       } else {
         throw notFound('FARE_E_ROUTE_NOT_FOUND', `there is no ${url.pathname} here: the APIs are under /v1/ (Fare) and /2015-03-31/ (Lambda Invoke)`);
@@ -129,3 +136,14 @@ export function createGateway(opts: GatewayOptions): Gateway {
   };
 }
 
+/**
+ * The answer's end waits for `settle` (the whole answer: headers are sent with its first bytes).
+ * The handlers write their answers as they do without it; only the end is held.
+ */
+function holdAnswer(res: ServerResponse, settle: () => Promise<unknown>): void {
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  res.end = ((...args: unknown[]) => {
+    void settle().then(() => end(...args), () => end(...args));
+    return res;
+  }) as typeof res.end;
+}

@@ -214,6 +214,23 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE functions ADD COLUMN idempotent INTEGER NOT NULL DEFAULT 0;  -- 1: safe to run twice
     `,
   },
+  {
+    version: 6,
+    description: 'cluster gateways: an outbox of changes to share through JetStream, and the ledger position',
+    // Empty and unused under `fare up`. A cluster gateway fills `outbox` from triggers (see
+    // src/live/cluster/shared-state.ts) and empties it once JetStream has each change.
+    sql: `
+      CREATE TABLE outbox (
+        seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+        topic  TEXT NOT NULL,                    -- a shared table, or billing
+        key    TEXT NOT NULL                     -- JSON array of the row's primary key
+      ) STRICT;
+      CREATE TABLE ledger_position (
+        stream TEXT PRIMARY KEY,                 -- the JetStream stream of billing records
+        seq    INTEGER NOT NULL                  -- the last of its records applied here
+      ) STRICT;
+    `,
+  },
 ];
 
 /** Current schema version of an open database (0: empty). */

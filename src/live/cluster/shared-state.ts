@@ -1,0 +1,433 @@
+// What a cluster's gateways share, through JetStream: tenants, credentials, grants and functions in
+// a key-value bucket, and billing records in a stream that every gateway's ledger consumes
+// idempotently. Each gateway keeps the SQLite store `fare up` has, as its local copy: its writes are
+// captured by triggers into an outbox (in the same transaction, so a write that returned is shared
+// even if the gateway is killed right after) and published from there; what the others publish is
+// applied to it. No replication of our own: JetStream orders, replicates and keeps the changes; a
+// gateway with an empty data directory rebuilds its copy from them.
+//
+// - Key-value (`<prefix>-state`): one key per row, `<table>.<base64url of its primary key>`, the
+//   row as JSON; a deleted row is a deleted key. The last writer of a row wins.
+// - Billing (`<PREFIX>-billing`, subject `<prefix>.billing`): one message per billing record,
+//   with the record's id as its message id (JetStream drops a duplicate publish within its window),
+//   and every gateway inserts each record once (`INSERT OR IGNORE` by id) with the stream position
+//   in the same transaction: a record delivered twice is billed once.
+// - Function code is in the object store (code.ts): put there before its function's row is
+//   published, and fetched into a gateway's own code tree when the row arrives.
+// - `settle()`: resolves when every change written here so far is in JetStream; the REST API waits
+//   for it before answering a write, so a tenant or function created through one gateway is known
+//   to the others a moment later (as soon as their watch delivers it: milliseconds).
+//
+// Local to each gateway (not shared yet): async invocations and their queue, function logs, budget
+// reservations of invocations in flight.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
+import type { ObjectStore } from '@nats-io/obj';
+import type Database from 'better-sqlite3';
+import type { Store } from '../store/index.ts';
+import { commitStaged, functionCodePath, pruneVersions, removeTree, stageCode } from '../store/code.ts';
+import { readZip } from '../gateway/zip.ts';
+import { zipDirectory } from '../gateway/zip-writer.ts';
+
+/** The shared tables and their primary keys, in the order a fresh copy is filled (parents first). */
+const TABLES: Readonly<Record<string, readonly string[]>> = {
+  tenants: ['id'],
+  function_versions: ['tenant', 'name'],
+  functions: ['tenant', 'name'],
+  credentials: ['access_key_id'],
+  grants: ['owner', 'function', 'grantee'],
+};
+const ORDER = Object.keys(TABLES);
+const BILLING = 'billing';
+
+export const stateBucket = (prefix: string): string => `${prefix.replaceAll('.', '-')}-state`;
+export const billingStream = (prefix: string): string => `${prefix.replaceAll('.', '-').toUpperCase()}-BILLING`;
+const billingSubject = (prefix: string): string => `${prefix}.billing`;
+
+type Row = Record<string, unknown>;
+
+/** A row as JSON: blobs as `{ "$b64": … }`. */
+function encodeRow(row: Row): string {
+  const out: Row = {};
+  for (const [k, v] of Object.entries(row)) out[k] = Buffer.isBuffer(v) ? { $b64: v.toString('base64') } : v;
+  return JSON.stringify(out);
+}
+
+function decodeRow(text: string): Row {
+  const row = JSON.parse(text) as Row;
+  for (const [k, v] of Object.entries(row)) {
+    if (v !== null && typeof v === 'object' && typeof (v as { $b64?: unknown }).$b64 === 'string') row[k] = Buffer.from((v as { $b64: string }).$b64, 'base64');
+  }
+  return row;
+}
+
+const keyOf = (table: string, pk: readonly unknown[]): string => `${table}.${Buffer.from(JSON.stringify(pk)).toString('base64url')}`;
+
+function parseKey(key: string): { table: string; pk: unknown[] } | undefined {
+  const dot = key.indexOf('.');
+  if (dot < 0) return undefined;
+  const table = key.slice(0, dot);
+  if (!(table in TABLES)) return undefined;
+  try {
+    const pk = JSON.parse(Buffer.from(key.slice(dot + 1), 'base64url').toString('utf8')) as unknown;
+    return Array.isArray(pk) && pk.length === (TABLES[table] as readonly string[]).length ? { table, pk } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface SharedStateOptions {
+  readonly nc: NatsConnection;
+  readonly prefix: string;
+  readonly replicas: number;
+  readonly store: Store;
+  /** The object store of function code. */
+  readonly code: ObjectStore;
+  readonly warn: (line: string) => void;
+  /** A row changed here because of another gateway (`pk`: its primary key). */
+  readonly changed?: (table: string, pk: readonly unknown[]) => void;
+  /** How long a fresh copy waits for the bucket's current values before it serves anyway (ms). */
+  readonly loadTimeoutMs?: number;
+}
+
+export class SharedState {
+  readonly #o: SharedStateOptions;
+  readonly #db: Database.Database;
+  readonly #kv: KV;
+  readonly #js: JetStreamClient;
+  /** True while a change from JetStream is being applied (the triggers then write no outbox entry). */
+  readonly #applying: Database.Statement;
+  /** Columns of each local table (a row from elsewhere is written with these only). */
+  readonly #columns = new Map<string, Set<string>>();
+  readonly #statements = new Map<string, Database.Statement>();
+  #pumping: Promise<void> | undefined;
+  #again = false;
+  #failing = false;
+  #retry: NodeJS.Timeout | undefined;
+  #closed = false;
+  /** Waiters for the outbox to be published up to a sequence. */
+  #waiters: { seq: number; done: () => void }[] = [];
+  #stops: (() => void)[] = [];
+  /** Rows applied from elsewhere since start (for tests and status). */
+  applied = 0;
+  /** Billing records of other gateways entered in this ledger since start. */
+  billed = 0;
+  /** The bucket held no state when this gateway started (it is the cluster's first). */
+  readonly wasEmpty: boolean;
+
+  private constructor(o: SharedStateOptions, kv: KV, wasEmpty: boolean) {
+    this.#o = o;
+    this.#db = o.store.db;
+    this.#kv = kv;
+    this.#js = jetstream(o.nc);
+    this.wasEmpty = wasEmpty;
+    const db = this.#db;
+    for (const t of [...ORDER, BILLING]) this.#columns.set(t, new Set((db.prepare(`PRAGMA main.table_info(${t})`).all() as { name: string }[]).map((c) => c.name)));
+    db.exec('CREATE TEMP TABLE IF NOT EXISTS fare_applying (on_ INTEGER NOT NULL); DELETE FROM fare_applying; INSERT INTO fare_applying VALUES (0);');
+    this.#applying = db.prepare('UPDATE fare_applying SET on_ = ?');
+    // Called by the triggers: a change to publish (after the transaction commits).
+    db.function('fare_outbox_kick', { deterministic: false }, () => {
+      queueMicrotask(() => this.#kick());
+      return null;
+    });
+    const when = 'WHEN (SELECT on_ FROM fare_applying) = 0';
+    for (const [t, pk] of Object.entries(TABLES)) {
+      const key = (row: 'NEW' | 'OLD'): string => `json_array(${pk.map((c) => `${row}.${c}`).join(', ')})`;
+      for (const [op, row] of [['INSERT', 'NEW'], ['UPDATE', 'NEW'], ['DELETE', 'OLD']] as const) {
+        db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS fare_share_${t}_${op.toLowerCase()} AFTER ${op} ON main.${t} ${when}
+                 BEGIN INSERT INTO outbox (topic, key) VALUES ('${t}', ${key(row)}); SELECT fare_outbox_kick(); END`);
+      }
+    }
+    db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS fare_share_billing AFTER INSERT ON main.billing ${when}
+             BEGIN INSERT INTO outbox (topic, key) VALUES ('billing', json_array(NEW.id)); SELECT fare_outbox_kick(); END`);
+  }
+
+  /**
+   * Joins the cluster's shared state: creates the bucket and the stream if they are missing, checks
+   * that this gateway's master key is the cluster's, fills the local copy with the current state,
+   * then follows changes and publishes its own.
+   */
+  static async open(o: SharedStateOptions): Promise<SharedState> {
+    const kv = await new Kvm(o.nc).create(stateBucket(o.prefix), { replicas: o.replicas, history: 1 });
+    const jsm = await jetstreamManager(o.nc);
+    const stream = billingStream(o.prefix);
+    try {
+      await jsm.streams.info(stream);
+    } catch {
+      await jsm.streams.add({ name: stream, subjects: [billingSubject(o.prefix)], num_replicas: o.replicas, duplicate_window: 10 * 60 * 1_000_000_000 });
+    }
+    // Every gateway must read the others' sealed secrets and signed contexts: one master key.
+    const print = o.store.deriveKey('cluster-fingerprint').toString('hex');
+    try {
+      await kv.create('meta.master', print);
+    } catch {
+      const have = (await kv.get('meta.master'))?.string();
+      if (have !== undefined && have !== print) {
+        throw Object.assign(new Error(`this gateway's master.key (${join(o.store.dataDir, 'master.key')}) is not the one the cluster's other gateways use: start it with --master-key-file pointing to a copy of theirs (and an empty --data-dir)`), { code: 'FARE_E_MASTER_KEY' });
+      }
+    }
+    const status = await kv.status();
+    const s = new SharedState(o, kv, status.values <= 1);
+    await s.#follow(status.values <= 1);
+    s.#followLedger();
+    s.#kick();
+    return s;
+  }
+
+  /** Resolves once every change written here so far is in JetStream (false: not within `timeoutMs`; it is published later). */
+  settle(timeoutMs = 5000): Promise<boolean> {
+    const last = (this.#db.prepare('SELECT MAX(seq) AS seq FROM outbox').get() as { seq: number | null }).seq;
+    if (last === null) return Promise.resolve(true);
+    this.#kick();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, timeoutMs);
+      const waiter = { seq: last, done: () => { clearTimeout(timer); resolve(true); } };
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Changes written here and not yet in JetStream. */
+  pending(): number {
+    return (this.#db.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n;
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#retry);
+    for (const stop of this.#stops) stop();
+  }
+
+  // ---- publishing this gateway's changes ------------------------------------------------------
+
+  #kick(): void {
+    if (this.#closed) return;
+    if (this.#pumping) {
+      this.#again = true;
+      return;
+    }
+    this.#pumping = this.#pump().finally(() => {
+      this.#pumping = undefined;
+      if (this.#again) {
+        this.#again = false;
+        this.#kick();
+      }
+    });
+  }
+
+  async #pump(): Promise<void> {
+    const next = this.#db.prepare('SELECT seq, topic, key FROM outbox ORDER BY seq LIMIT 256');
+    const done = this.#db.prepare('DELETE FROM outbox WHERE seq <= ?');
+    try {
+      for (;;) {
+        const rows = next.all() as { seq: number; topic: string; key: string }[];
+        if (rows.length === 0 || this.#closed) break;
+        // Published in order on one connection: JetStream orders them as they were written.
+        await Promise.all(rows.map((r) => this.#publish(r.topic, JSON.parse(r.key) as unknown[])));
+        const upTo = (rows.at(-1) as { seq: number }).seq;
+        done.run(upTo);
+        this.#waiters = this.#waiters.filter((w) => {
+          if (w.seq > upTo) return true;
+          w.done();
+          return false;
+        });
+      }
+      if (this.#failing) this.#o.warn('shared state: publishing to JetStream works again');
+      this.#failing = false;
+    } catch (e) {
+      if (!this.#failing) this.#o.warn(`shared state: cannot publish changes to JetStream (${(e as Error).message}); they are kept and sent when it answers`);
+      this.#failing = true;
+      clearTimeout(this.#retry);
+      this.#retry = setTimeout(() => this.#kick(), 1000);
+    }
+  }
+
+  async #publish(topic: string, pk: unknown[]): Promise<void> {
+    if (topic === BILLING) {
+      const row = this.#db.prepare('SELECT * FROM billing WHERE id = ?').get(pk[0]) as Row | undefined;
+      if (row !== undefined) await this.#js.publish(billingSubject(this.#o.prefix), encodeRow(row), { msgID: String(row.id) });
+      return;
+    }
+    const cols = TABLES[topic];
+    if (cols === undefined) return;
+    const row = this.#statement(`SELECT * FROM main.${topic} WHERE ${cols.map((c) => `${c} = ?`).join(' AND ')}`).get(...pk) as Row | undefined;
+    if (row === undefined) {
+      await this.#kv.delete(keyOf(topic, pk));
+      return;
+    }
+    // A function's code goes to the object store before its row: whoever sees the row can fetch it.
+    if (topic === 'functions') await this.#shipCode(row);
+    await this.#kv.put(keyOf(topic, pk), encodeRow(row));
+  }
+
+  async #shipCode(row: Row): Promise<void> {
+    const sha = String(row.code_sha256);
+    if ((await this.#o.code.info(sha)) !== null) return;
+    const dir = join(this.#o.store.dataDir, String(row.code_dir));
+    if (!existsSync(dir)) return; // replaced meanwhile: the newer row ships its own code
+    await this.#o.code.putBlob({ name: sha, description: `${String(row.tenant)}/${String(row.name)} v${String(row.version)}` }, zipDirectory(dir));
+  }
+
+  // ---- applying the others' changes -----------------------------------------------------------
+
+  async #follow(empty: boolean): Promise<void> {
+    const iter = await this.#kv.watch();
+    this.#stops.push(() => iter.stop());
+    let loaded: () => void = () => {};
+    const initial = new Promise<void>((resolve) => (loaded = resolve));
+    let batch: KvWatchEntry[] | undefined = empty ? undefined : [];
+    if (empty) loaded();
+    const finishLoad = (): void => {
+      if (batch === undefined) return;
+      const entries = batch;
+      batch = undefined;
+      // Parents first (a credential's tenant before it), whatever order the keys came in.
+      entries.sort((a, b) => ORDER.indexOf(a.key.split('.')[0] as string) - ORDER.indexOf(b.key.split('.')[0] as string));
+      for (const e of entries) this.#apply(e);
+      loaded();
+    };
+    void (async () => {
+      for await (const e of iter) {
+        if (batch !== undefined) {
+          if (e.isUpdate) {
+            finishLoad();
+            this.#apply(e);
+          } else {
+            batch.push(e);
+            if ((e.delta ?? 0) === 0) finishLoad();
+          }
+        } else {
+          this.#apply(e);
+        }
+      }
+    })().catch((e: unknown) => this.#o.warn(`shared state: watching the state bucket failed: ${(e as Error).message}`));
+    const timeout = this.#o.loadTimeoutMs ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([initial, new Promise<void>((resolve) => (timer = setTimeout(() => {
+      this.#o.warn(`shared state: the state bucket's current values did not all arrive within ${timeout} ms; serving with what arrived`);
+      finishLoad();
+      resolve();
+    }, timeout)))]);
+    clearTimeout(timer);
+  }
+
+  #apply(e: KvWatchEntry): void {
+    const k = parseKey(e.key);
+    if (k === undefined) return; // meta.* and keys of a newer Fare
+    const { table, pk } = k;
+    const cols = TABLES[table] as readonly string[];
+    try {
+      this.#asApplied(() => {
+        if (e.operation === 'PUT') {
+          const row = decodeRow(e.string());
+          this.#upsert(table, row);
+        } else {
+          this.#statement(`DELETE FROM main.${table} WHERE ${cols.map((c) => `${c} = ?`).join(' AND ')}`).run(...pk);
+          if (table === 'functions') this.#o.store.logs.deleteFunction(String(pk[0]), String(pk[1]));
+        }
+      });
+      this.applied++;
+      this.#o.changed?.(table, pk);
+    } catch (err) {
+      this.#o.warn(`shared state: could not apply ${e.operation} ${table} ${JSON.stringify(pk)}: ${(err as Error).message}`);
+      return;
+    }
+    if (table === 'functions') {
+      if (e.operation === 'PUT') void this.#fetchCode(decodeRow(e.string()));
+      else removeTree(this.#o.store.dataDir, functionCodePath(String(pk[0]), String(pk[1])));
+    }
+  }
+
+  #upsert(table: string, row: Row): void {
+    const known = this.#columns.get(table) as Set<string>;
+    const cols = Object.keys(row).filter((c) => known.has(c)).sort();
+    const pk = TABLES[table] as readonly string[];
+    const rest = cols.filter((c) => !pk.includes(c));
+    const sql = `INSERT INTO main.${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})
+      ON CONFLICT (${pk.join(', ')}) DO ${rest.length === 0 ? 'NOTHING' : `UPDATE SET ${rest.map((c) => `${c} = excluded.${c}`).join(', ')}`}`;
+    this.#statement(sql).run(...cols.map((c) => row[c]));
+  }
+
+  /** The function's code into this gateway's code tree (GetFunction, configuration checks), from the object store. */
+  async #fetchCode(row: Row): Promise<void> {
+    const dataDir = this.#o.store.dataDir;
+    const rel = String(row.code_dir);
+    if (existsSync(join(dataDir, rel))) return;
+    try {
+      const zip = await this.#o.code.getBlob(String(row.code_sha256));
+      if (zip === null) throw new Error('it is not in the object store');
+      if (existsSync(join(dataDir, rel))) return;
+      commitStaged(dataDir, await stageCode(dataDir, readZip(Buffer.from(zip))), rel);
+      pruneVersions(dataDir, String(row.tenant), String(row.name), Number(row.version), rel);
+    } catch (e) {
+      this.#o.warn(`shared state: could not fetch the code of ${String(row.tenant)}/${String(row.name)} v${String(row.version)}: ${(e as Error).message}`);
+    }
+  }
+
+  // ---- the ledger -------------------------------------------------------------------------------
+
+  #followLedger(): void {
+    const stream = billingStream(this.#o.prefix);
+    const db = this.#db;
+    const position = db.prepare('SELECT seq FROM ledger_position WHERE stream = ?');
+    const move = db.prepare('INSERT INTO ledger_position (stream, seq) VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq');
+    const known = this.#columns.get(BILLING) as Set<string>;
+    const monthly = db.prepare(
+      `INSERT INTO usage_monthly (tenant, month, invocations, cpu_ms, mem_gbs, cost_uc) VALUES (?, ?, 1, ?, ?, ?)
+       ON CONFLICT (tenant, month) DO UPDATE SET invocations = invocations + 1, cpu_ms = cpu_ms + excluded.cpu_ms,
+         mem_gbs = mem_gbs + excluded.mem_gbs, cost_uc = cost_uc + excluded.cost_uc`,
+    );
+    const enter = (seq: number, text: string): void => {
+      const row = decodeRow(text);
+      const cols = Object.keys(row).filter((c) => known.has(c)).sort();
+      this.#asApplied(() => {
+        // The record's id is its key: a record this ledger has (its own, or one delivered before) is skipped.
+        const inserted = this.#statement(`INSERT OR IGNORE INTO main.billing (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`).run(...cols.map((c) => row[c])).changes === 1;
+        if (inserted) {
+          monthly.run(row.tenant, row.month, row.cpu_ms, row.mem_gbs, row.cost_uc);
+          this.billed++;
+        }
+        move.run(stream, seq);
+      });
+    };
+    void (async () => {
+      const start = ((position.get(stream) as { seq: number } | undefined)?.seq ?? 0) + 1;
+      const consumer = await jetstream(this.#o.nc, {}).consumers.get(stream, { opt_start_seq: start });
+      const messages = await consumer.consume();
+      this.#stops.push(() => void messages.close());
+      for await (const m of messages) {
+        try {
+          enter(m.seq, m.string());
+        } catch (e) {
+          this.#o.warn(`shared state: billing record ${m.seq} of ${stream} could not be entered: ${(e as Error).message}`);
+        }
+      }
+    })().catch((e: unknown) => this.#o.warn(`shared state: following ${stream} failed: ${(e as Error).message}`));
+  }
+
+  #asApplied(f: () => void): void {
+    this.#db.transaction(() => {
+      this.#applying.run(1);
+      try {
+        f();
+      } finally {
+        this.#applying.run(0);
+      }
+    })();
+  }
+
+  #statement(sql: string): Database.Statement {
+    let s = this.#statements.get(sql);
+    if (s === undefined) {
+      s = this.#db.prepare(sql);
+      this.#statements.set(sql, s);
+    }
+    return s;
+  }
+}

@@ -1,0 +1,195 @@
+// Several gateways of one cluster, each its own `fare gateway` process with its own data directory,
+// sharing tenants, credentials, grants, functions and the billing ledger through JetStream: what is
+// written through one is served by the others; every invocation is billed once in every gateway's
+// ledger, even when its record is delivered twice; a gateway started with an empty data directory
+// rebuilds its copy; a gateway given another cluster's master key refuses to start.
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import Database from 'better-sqlite3';
+import { connect } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findNatsServer } from '../src/live/cluster/nats-server.ts';
+import { clusterUp, type Cluster } from '../src/live/cluster/up.ts';
+import { capabilities, isolatesTenants } from '../src/live/runtime/capabilities.ts';
+import { zipDirectory } from '../src/live/gateway/zip-writer.ts';
+
+const nats = findNatsServer();
+if (!nats.ok) process.stderr.write(`SKIPPED fare cluster gateway tests: ${nats.why}\n`);
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'fare.js');
+
+const ECHO = `exports.handler = async (e) => ({ echo: e.n });
+`;
+
+interface Reply {
+  readonly status: number;
+  readonly json: Record<string, unknown>;
+}
+
+async function call(url: string, key: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+  const r = await fetch(`${url}${path}`, {
+    method, headers: { Authorization: `Bearer ${key}`, ...headers },
+    ...(body !== undefined ? { body: body instanceof Buffer ? body : JSON.stringify(body) } : {}),
+  });
+  const text = await r.text();
+  return { status: r.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+const invoke = (url: string, key: string, fn: string, n: number): Promise<Reply> =>
+  call(url, key, 'POST', `/2015-03-31/functions/${fn}/invocations`, { n }, { 'Content-Type': 'application/json' });
+
+/** Polls `f` until it returns true (the other gateways apply a change within milliseconds; this allows seconds). */
+async function eventually(what: string, f: () => Promise<boolean>, within = 10_000): Promise<void> {
+  const deadline = Date.now() + within;
+  while (!(await f())) {
+    if (Date.now() > deadline) throw new Error(`not within ${within} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.skipIf(!nats.ok)('several gateways of one cluster', () => {
+  let dir = '';
+  let cluster: Cluster;
+  let a = '';
+  let b = '';
+  let admin = '';
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fare-gateways-'));
+    // No FARE_ADMIN_KEY: the first gateway creates the administrator, the second one learns it.
+    const env = { ...process.env };
+    delete env.FARE_ADMIN_KEY;
+    cluster = await clusterUp({
+      dataDir: dir, shards: 1, workers: 1, gateways: 2, natsServers: 1, host: '127.0.0.1', port: 0, policy: 'fare', workerCores: 1,
+      insecureSingleTenant: !isolatesTenants(capabilities()), bin: BIN, heartbeatMs: 100, memberTimeoutMs: 1000, env,
+    });
+    [a, b] = cluster.urls as [string, string];
+    const text = readFileSync(cluster.adminCredentialFile, 'utf8');
+    admin = (/^FARE_KEY=(\S+)$/m.exec(text) as RegExpExecArray)[1] as string;
+  }, 120_000);
+
+  afterAll(async () => {
+    await cluster?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the first gateway’s administrator and examples are the second one’s', async () => {
+    expect(a).not.toBe(b);
+    const pv = await call(b, admin, 'POST', '/2015-03-31/functions/page-view/invocations', { user: 'ada' });
+    expect(pv.status).toBe(200);
+    // The examples were deployed once, by the first gateway: version 1 everywhere.
+    const fa = await call(a, admin, 'GET', '/v1/functions/page-view');
+    const fb = await call(b, admin, 'GET', '/v1/functions/page-view');
+    expect(fa.json.version).toBe(1);
+    expect(fb.json).toEqual(fa.json);
+  }, 30_000);
+
+  it('a tenant made through one gateway deploys through the other and is served by both; its bill is the same on both, each call counted once', async () => {
+    const made = await call(a, admin, 'POST', '/v1/tenants', { id: 'acme', name: 'Acme' });
+    expect(made.status).toBe(201);
+    const cred = made.json.credential as { accessKeyId: string; secret: string };
+    const acme = `${cred.accessKeyId}:${cred.secret}`;
+    // At once, through the other gateway (a write is answered once JetStream has it).
+    const src = join(dir, 'echo');
+    mkdirSync(src);
+    writeFileSync(join(src, 'index.js'), ECHO);
+    await eventually('gateway b knows acme', async () => (await call(b, acme, 'GET', '/v1/functions')).status === 200, 2000);
+    const put = await call(b, acme, 'PUT', '/v1/functions/echo?runtime=nodejs&handler=index.handler&class=high', zipDirectory(src), { 'Content-Type': 'application/zip' });
+    expect(put.status, JSON.stringify(put.json)).toBe(201);
+    await eventually('gateway a knows echo', async () => (await call(a, acme, 'GET', '/v1/functions/echo')).status === 200, 2000);
+    const calls = await Promise.all([
+      ...Array.from({ length: 5 }, (_, n) => invoke(a, acme, 'echo', n)),
+      ...Array.from({ length: 7 }, (_, n) => invoke(b, acme, 'echo', 100 + n)),
+    ]);
+    for (const c of calls) expect(c.status, JSON.stringify(c.json)).toBe(200);
+    expect(calls.map((c) => c.json.echo)).toEqual([0, 1, 2, 3, 4, 100, 101, 102, 103, 104, 105, 106]);
+    // Each gateway's ledger has all twelve, once: the same bill from either.
+    let billA: Reply | undefined;
+    await eventually('both ledgers hold 12 invocations of acme', async () => {
+      billA = await call(a, acme, 'GET', '/v1/bill');
+      const billB = await call(b, acme, 'GET', '/v1/bill');
+      return billA.json.invocations === 12 && billB.json.invocations === 12 && billA.json.costMicroCents === billB.json.costMicroCents;
+    });
+    expect(((billA as Reply).json.functions as { function: string; invocations: number }[]).map((f) => [f.function, f.invocations])).toEqual([['echo', 12]]);
+  }, 60_000);
+
+  it('a billing record delivered again (a new message, not caught by JetStream’s duplicate window) is not billed again', async () => {
+    const before = (await call(a, admin, 'GET', '/v1/bill?tenant=acme')).json;
+    // The record as a gateway published it, sent again under another message id.
+    const db = new Database(join(dir, 'gateway', 'fare.db'), { readonly: true });
+    const row = db.prepare("SELECT * FROM billing WHERE tenant = 'acme' LIMIT 1").get() as Record<string, unknown>;
+    db.close();
+    const nc = await connect({ servers: cluster.nats[0] as string });
+    const js = jetstream(nc);
+    await js.publish('fare.billing', JSON.stringify(row), { msgID: `replay-${String(row.id)}` });
+    await js.publish('fare.billing', JSON.stringify(row));
+    // A record the ledgers have not seen, published twice under one id: counted once.
+    const fresh = { ...row, id: `${String(row.id)}-new`, invocation_id: `${String(row.invocation_id)}-new` };
+    await js.publish('fare.billing', JSON.stringify(fresh), { msgID: String(fresh.id) });
+    await js.publish('fare.billing', JSON.stringify(fresh));
+    await nc.drain();
+    await eventually('both ledgers count the new record once', async () => {
+      const x = (await call(a, admin, 'GET', '/v1/bill?tenant=acme')).json;
+      const y = (await call(b, admin, 'GET', '/v1/bill?tenant=acme')).json;
+      return x.invocations === (before.invocations as number) + 1 && y.invocations === x.invocations;
+    });
+    // And stays so.
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await call(b, admin, 'GET', '/v1/bill?tenant=acme')).json.invocations).toBe((before.invocations as number) + 1);
+  }, 30_000);
+
+  it('a credential revoked through one gateway stops working on the other', async () => {
+    const issued = await call(a, admin, 'POST', '/v1/tenants/acme/credentials');
+    expect(issued.status).toBe(201);
+    const key = `${String(issued.json.accessKeyId)}:${String(issued.json.secret)}`;
+    await eventually('gateway b accepts the new credential', async () => (await call(b, key, 'GET', '/v1/functions')).status === 200, 2000);
+    // Gateway b remembers a verified secret for a minute: the revocation must reach it anyway.
+    expect((await call(b, key, 'GET', '/v1/functions')).status).toBe(200);
+    expect((await call(a, admin, 'DELETE', `/v1/tenants/acme/credentials/${String(issued.json.accessKeyId)}`)).status).toBe(204);
+    await eventually('gateway b refuses the revoked credential', async () => (await call(b, key, 'GET', '/v1/functions')).status === 401, 2000);
+  }, 30_000);
+
+  it('a function deleted through one gateway is gone from the other', async () => {
+    const made = await call(a, admin, 'POST', '/v1/tenants', { id: 'zeta' });
+    const cred = made.json.credential as { accessKeyId: string; secret: string };
+    const zeta = `${cred.accessKeyId}:${cred.secret}`;
+    const src = join(dir, 'echo');
+    await eventually('gateway b knows zeta', async () => (await call(b, zeta, 'GET', '/v1/functions')).status === 200, 2000);
+    expect((await call(b, zeta, 'PUT', '/v1/functions/tmp?runtime=nodejs&handler=index.handler', zipDirectory(src), { 'Content-Type': 'application/zip' })).status).toBe(201);
+    await eventually('a serves tmp', async () => (await invoke(a, zeta, 'tmp', 1)).status === 200, 2000);
+    expect((await call(a, zeta, 'DELETE', '/v1/functions/tmp')).status).toBe(204);
+    await eventually('b no longer serves tmp', async () => (await invoke(b, zeta, 'tmp', 1)).status === 404, 2000);
+  }, 30_000);
+
+  it('a gateway started again with an empty data directory rebuilds tenants, functions and the ledger from JetStream', async () => {
+    const billBefore = (await call(a, admin, 'GET', '/v1/bills')).json;
+    const part = cluster.parts.find((p) => p.name === 'gateway-1');
+    part?.child.kill('SIGKILL');
+    await new Promise((r) => part?.child.once('exit', r));
+    rmSync(join(dir, 'gateway-1'), { recursive: true, force: true });
+    await cluster.restart('gateway-1');
+    const url = (/Fare gateway is up: (http:\/\/\S+)/.exec(cluster.parts.find((p) => p.name === 'gateway-1')?.output() ?? '') as RegExpExecArray)[1] as string;
+    await eventually('the rebuilt ledger has every record', async () => {
+      const now = (await call(url, admin, 'GET', '/v1/bills')).json;
+      return now.invocations === billBefore.invocations && now.costMicroCents === billBefore.costMicroCents;
+    });
+    const e = await invoke(url, admin, 'page-view', 1);
+    expect(e.status).toBe(200);
+    // The function's code came back too (GetFunction checks it when the configuration changes).
+    const patch = await call(url, admin, 'PATCH', '/v1/functions/page-view', { class: 'low' }, { 'Content-Type': 'application/json' });
+    expect(patch.status, JSON.stringify(patch.json)).toBe(200);
+    expect((await call(a, admin, 'GET', '/v1/functions/page-view')).json).toMatchObject({ class: 'low', version: 2 });
+  }, 60_000);
+
+  it('a gateway given another master key refuses to join, and says how to fix it', () => {
+    const other = join(dir, 'other.key');
+    writeFileSync(other, `${'ab'.repeat(32)}\n`, { mode: 0o600 });
+    const r = spawnSync(process.execPath, [BIN, 'gateway', '--id', '9', '--shards', '1', '--port', '0', '--data-dir', join(dir, 'gw-other'), '--master-key-file', other, '--nats', cluster.nats.join(',')], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/master\.key .*is not the one the cluster's other gateways use: start it with --master-key-file/);
+  }, 40_000);
+});
