@@ -2,7 +2,8 @@
 // sharing tenants, credentials, grants, functions and the billing ledger through JetStream: what is
 // written through one is served by the others; every invocation is billed once in every gateway's
 // ledger, even when its record is delivered twice; a gateway started with an empty data directory
-// rebuilds its copy; a gateway given another cluster's master key refuses to start.
+// rebuilds its copy; async invocations accepted by a gateway killed for good finish on another; a
+// gateway given another cluster's master key refuses to start.
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,10 @@ const BIN = join(import.meta.dirname, '..', 'bin', 'fare.js');
 
 const ECHO = `exports.handler = async (e) => ({ echo: e.n });
 `;
+const SLOW = `exports.handler = async (e) => { await new Promise((r) => setTimeout(r, 1000)); return { n: e.n }; };
+`;
+
+const gatewayUrl = (c: Cluster, name: string): string => (/Fare gateway is up: (http:\/\/\S+)/.exec(c.parts.find((p) => p.name === name)?.output() ?? '') as RegExpExecArray)[1] as string;
 
 interface Reply {
   readonly status: number;
@@ -172,7 +177,7 @@ describe.skipIf(!nats.ok)('several gateways of one cluster', () => {
     await new Promise((r) => part?.child.once('exit', r));
     rmSync(join(dir, 'gateway-1'), { recursive: true, force: true });
     await cluster.restart('gateway-1');
-    const url = (/Fare gateway is up: (http:\/\/\S+)/.exec(cluster.parts.find((p) => p.name === 'gateway-1')?.output() ?? '') as RegExpExecArray)[1] as string;
+    const url = gatewayUrl(cluster, 'gateway-1');
     await eventually('the rebuilt ledger has every record', async () => {
       const now = (await call(url, admin, 'GET', '/v1/bills')).json;
       return now.invocations === billBefore.invocations && now.costMicroCents === billBefore.costMicroCents;
@@ -184,6 +189,43 @@ describe.skipIf(!nats.ok)('several gateways of one cluster', () => {
     expect(patch.status, JSON.stringify(patch.json)).toBe(200);
     expect((await call(a, admin, 'GET', '/v1/functions/page-view')).json).toMatchObject({ class: 'low', version: 2 });
   }, 60_000);
+
+  it('async invocations accepted by a gateway that is then killed for good all finish on the other, each billed once', async () => {
+    const src = join(dir, 'slow');
+    mkdirSync(src);
+    writeFileSync(join(src, 'index.js'), SLOW);
+    expect((await call(a, admin, 'PUT', '/v1/functions/slow?runtime=nodejs&handler=index.handler&class=high&timeoutMs=30000', zipDirectory(src), { 'Content-Type': 'application/zip' })).status).toBe(201);
+    const url = gatewayUrl(cluster, 'gateway-1');
+    await eventually('gateway-1 knows slow', async () => (await call(url, admin, 'GET', '/v1/functions/slow')).status === 200, 2000);
+    const ids: string[] = [];
+    for (let n = 0; n < 8; n++) {
+      const r = await fetch(`${url}/2015-03-31/functions/slow/invocations`, { method: 'POST', headers: { Authorization: `Bearer ${admin}`, 'X-Amz-Invocation-Type': 'Event' }, body: JSON.stringify({ n }) });
+      expect(r.status).toBe(202);
+      ids.push(r.headers.get('x-amzn-requestid') ?? '');
+    }
+    // Accepted means in JetStream: the other gateway knows each one at once.
+    for (const id of ids) expect((await call(a, admin, 'GET', `/v1/invocations/${id}`)).status).toBe(200);
+    // Let some start (on either gateway), then kill the one that accepted them all, for good.
+    await new Promise((r) => setTimeout(r, 700));
+    const part = cluster.parts.find((p) => p.name === 'gateway-1');
+    part?.child.kill('SIGKILL');
+    await new Promise((r) => part?.child.once('exit', r));
+    let last: string[] = [];
+    await eventually('every invocation finished, as seen by gateway a', async () => {
+      last = await Promise.all(ids.map(async (id) => String((await call(a, admin, 'GET', `/v1/invocations/${id}`)).json.status)));
+      return last.every((st) => st === 'succeeded');
+    }, 60_000).catch(async (e: unknown) => {
+      const detail = await Promise.all(ids.map(async (id) => JSON.stringify((await call(a, admin, 'GET', `/v1/invocations/${id}`)).json)));
+      throw new Error(`${(e as Error).message}: ${last.join(', ')}\n${detail.join('\n')}\n${cluster.parts.find((p) => p.name === 'gateway')?.output() ?? ''}`);
+    });
+    // One billing record per invocation in the ledger (a run cut off with its gateway recorded nothing).
+    await eventually('8 billed runs of slow', async () => {
+      const fns = (await call(a, admin, 'GET', '/v1/bill')).json.functions as { function: string; invocations: number }[];
+      return fns.find((f) => f.function === 'slow')?.invocations === 8;
+    }, 5000);
+    const results = await Promise.all(ids.map(async (id) => (await fetch(`${a}/v1/invocations/${id}/result`, { headers: { Authorization: `Bearer ${admin}` } })).text()));
+    expect(results.map((t) => (JSON.parse(t) as { n: number }).n), results.join(" ")).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  }, 120_000);
 
   it('a gateway given another master key refuses to join, and says how to fix it', () => {
     const other = join(dir, 'other.key');

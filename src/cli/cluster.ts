@@ -28,8 +28,8 @@ behind any HTTP load balancer: tenants, credentials, grants and functions are sh
 JetStream's key-value store, and billing records through a stream every gateway's ledger reads
 (each record counted once). Each gateway keeps its copy in an SQLite file under --data-dir and
 rebuilds it from JetStream when it starts empty. A write through one gateway is answered once
-JetStream has it; the others see it within milliseconds. Async invocations are queued by the
-gateway that accepted them (restart it to finish them if it dies). The admin credential is created
+JetStream has it; the others see it within milliseconds. Async invocations are queued in a
+JetStream work queue that every gateway runs from. The admin credential is created
 on the cluster's first start in <data-dir>/admin-credential, or taken from FARE_ADMIN_KEY.`,
   shard: `fare shard — one global scheduler shard of a Fare cluster
 
@@ -142,7 +142,7 @@ export async function runGateway(args: readonly string[]): Promise<number> {
   const { startGateway } = await import('../live/cluster/gateway.ts');
   const adminKey = process.env.FARE_ADMIN_KEY;
   const g = await startGateway({
-    ...c, id: whole('id', values.id, 0, 2 ** 20 - 1), shards: whole('shards', values.shards, 1, 4096),
+    ...c, id: whole('id', values.id, 0, 2 ** 10 - 1), shards: whole('shards', values.shards, 1, 4096),
     dataDir: resolve(String(values['data-dir'])), host: String(values.host), port: whole('port', values.port, 0, 65535),
     prices: DEFAULT_PRICE_TABLE, examples: !(values['no-examples'] as boolean), fsync: values.fsync as boolean, warn,
     ...(adminKey ? { adminKey } : {}),

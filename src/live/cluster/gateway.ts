@@ -5,7 +5,8 @@
 // Tenants, credentials, grants and functions, and the billing ledger, are shared by all gateways
 // through JetStream (shared-state.ts): any number of gateways can serve, each with its own copy in an
 // SQLite file that it rebuilds from JetStream if it starts empty. They must share one master key
-// (`--master-key-file`). Async invocations are queued by the gateway that accepted them.
+// (`--master-key-file`). Async invocations go through the cluster's work queue (async-queue.ts), run by
+// any gateway.
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,10 +22,15 @@ import { codeStore, connectNats, reportStatus, traceOption, type ClusterAddress 
 import { retireSubject, type RetireNotice } from './control.ts';
 import { Heartbeat, Membership } from './membership.ts';
 import { SharedState } from './shared-state.ts';
+import { SharedQueue } from './async-queue.ts';
+import { JobIds } from './job-ids.ts';
+
+/** An async invocation's message not acknowledged for this long (a gateway died running it) goes to another gateway. */
+const ASYNC_ACK_WAIT_MS = 10_000;
 import type { ObjectStore } from '@nats-io/obj';
 
 export interface GatewayProcessOptions extends ClusterAddress {
-  /** This gateway's number (0 … 2^20 − 1): job ids carry it, so workers know whom to answer. */
+  /** This gateway's number (0 … 1023): the high part of the job ids it mints. */
   readonly id: number;
   readonly shards: number;
   readonly dataDir: string;
@@ -65,7 +71,7 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
   const nc = await connectNats(o, `fare-gateway-${o.id}`);
   void reportStatus(nc, `fare gateway ${o.id}`, o.warn);
   // The shared state is loaded before the administrator check: the cluster may have one already.
-  const late: { shared?: SharedState; runner?: AsyncRunner; gateway?: Gateway } = {};
+  const late: { shared?: SharedState; gateway?: Gateway } = {};
   let code: ObjectStore;
   let opened: Awaited<ReturnType<typeof openDataDir>>;
   try {
@@ -73,6 +79,7 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
     opened = await openDataDir(o.dataDir, o.fsync, o.adminKey, async (s) => {
       late.shared = await SharedState.open({
         nc, prefix: o.prefix, replicas: o.replicas, store: s, code, warn: (line) => o.warn(`fare gateway ${o.id}: ${line}`),
+        classes: o.prices.classes.length, asyncAckWaitMs: ASYNC_ACK_WAIT_MS,
         // A credential changed elsewhere (revoked, or its tenant deleted) is not remembered here either.
         changed: (table, pk) => {
           if (table === 'credentials') late.gateway?.context.auth.forget(String(pk[0]));
@@ -89,12 +96,15 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
   const bus = new NatsBus(nc, { prefix: o.prefix, ...traceOption(), problem: (what) => o.warn(`fare gateway ${o.id}: ${what}`) });
   const shipper = new CodeShipper(code);
   // NATS may lose a message when a server or a link fails: jobs not heard of for a while are checked on.
-  const scheduler = new SchedulerClient(bus, realClock, { id: o.id, shards: o.shards, shardChoice: 'by-function', auditMs: Math.max(100, o.memberTimeoutMs / 2), graceMs: 5000 });
+  // Job ids unique across this gateway number's restarts (workers remember recent jobs by id).
+  const ids = await JobIds.open(shared.bucket, o.id, (line) => o.warn(`fare gateway ${o.id}: ${line}`));
+  const scheduler = new SchedulerClient(bus, realClock, { id: o.id, shards: o.shards, sequence: ids.next, shardChoice: 'by-function', auditMs: Math.max(100, o.memberTimeoutMs / 2), graceMs: 5000 });
   const platform = schedulerPlatform({
     prices: o.prices, scheduler, tenancy: 'multi',
     fnId: (req) => functionNumber(req.fn.tenant, req.fn.name),
     prepare: (req) => shipper.ensure(req.fn),
-    enqueued: () => late.runner?.wake(),
+    // An accepted async invocation reaches the cluster's queue through the shared state's outbox.
+    enqueued: () => {},
     functionChanged: (tenant, name, version) => {
       const notice: RetireNotice = { tenant, name, version };
       nc.publish(retireSubject(o.prefix), JSON.stringify(notice));
@@ -103,7 +113,11 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
   const gateway: Gateway = createGateway({ store, platform, settle: () => shared.settle() });
   late.gateway = gateway;
   const runner = new AsyncRunner({ store, platform, contexts: gateway.context.contexts });
-  late.runner = runner;
+  // Async invocations are taken from the cluster's queue (not from this store's), by any gateway.
+  const queue = await SharedQueue.open({
+    nc, prefix: o.prefix, classes: o.prices.classes.length, store, runner, quietly: (w) => shared.quietly(w), settle: () => shared.settle(),
+    ackWaitMs: ASYNC_ACK_WAIT_MS, warn: (line) => o.warn(`fare gateway ${o.id}: ${line}`),
+  });
   // The workers that run this gateway's jobs, and the shards that queue them, as heard from their beats.
   const workers = new Membership(nc, o.prefix, 'machine', o.memberTimeoutMs, realClock, (events) => {
     for (const e of events) {
@@ -120,7 +134,6 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
   const address = gateway.server.address();
   const port = typeof address === 'object' && address ? address.port : o.port;
   const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
-  runner.wake();
   let closing: Promise<void> | undefined;
   return {
     url, port, store, adminCredentialFile, examples,
@@ -128,6 +141,7 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
       beat.stop(true);
       workers.stop();
       shards.stop();
+      await queue.close();
       await runner.stop();
       await gateway.close();
       scheduler.close();

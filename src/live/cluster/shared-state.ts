@@ -18,8 +18,10 @@
 //   for it before answering a write, so a tenant or function created through one gateway is known
 //   to the others a moment later (as soon as their watch delivers it: milliseconds).
 //
-// Local to each gateway (not shared yet): async invocations and their queue, function logs, budget
-// reservations of invocations in flight.
+// - Async invocations: accepted ones go to the work-queue stream (async-queue.ts) from the outbox;
+//   their states are rows of the bucket (without payload), so any gateway answers for them.
+//
+// Local to each gateway (not shared yet): function logs; the budget reservations of sync calls in flight.
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +34,7 @@ import type { Store } from '../store/index.ts';
 import { commitStaged, functionCodePath, pruneVersions, removeTree, stageCode } from '../store/code.ts';
 import { readZip } from '../gateway/zip.ts';
 import { zipDirectory } from '../gateway/zip-writer.ts';
+import { asyncSubject, ensureAsyncStream, invocationMessage } from './async-queue.ts';
 
 /** The shared tables and their primary keys, in the order a fresh copy is filled (parents first). */
 const TABLES: Readonly<Record<string, readonly string[]>> = {
@@ -40,9 +43,19 @@ const TABLES: Readonly<Record<string, readonly string[]>> = {
   functions: ['tenant', 'name'],
   credentials: ['access_key_id'],
   grants: ['owner', 'function', 'grantee'],
+  // Async invocations' states, so any gateway answers GET /v1/invocations/ID (their queue is async-queue.ts).
+  invocations: ['id'],
 };
+/** Columns that are each copy's own (an invocation's arrival order here). */
+const LOCAL_COLUMNS: Readonly<Record<string, readonly string[]>> = { invocations: ['seq'] };
+/** Columns a copy from elsewhere fills only in a new row (an invocation's payload is not in its copies). */
+const KEEP_ON_UPDATE: Readonly<Record<string, readonly string[]>> = { invocations: ['payload'] };
+/** An async result larger than this stays with the gateway that ran it (its copies elsewhere say so). */
+const MAX_SHARED_RESULT = 256 * 1024;
+const TOMBSTONE = '{"$deleted":true}';
 const ORDER = Object.keys(TABLES);
 const BILLING = 'billing';
+const ASYNC = 'async';
 
 export const stateBucket = (prefix: string): string => `${prefix.replaceAll('.', '-')}-state`;
 export const billingStream = (prefix: string): string => `${prefix.replaceAll('.', '-').toUpperCase()}-BILLING`;
@@ -88,6 +101,10 @@ export interface SharedStateOptions {
   /** The object store of function code. */
   readonly code: ObjectStore;
   readonly warn: (line: string) => void;
+  /** Price classes (one async consumer per class). */
+  readonly classes: number;
+  /** Async invocations not acknowledged this long go to another gateway (ms). */
+  readonly asyncAckWaitMs: number;
   /** A row changed here because of another gateway (`pk`: its primary key). */
   readonly changed?: (table: string, pk: readonly unknown[]) => void;
   /** How long a fresh copy waits for the bucket's current values before it serves anyway (ms). */
@@ -109,6 +126,11 @@ export class SharedState {
   #failing = false;
   #retry: NodeJS.Timeout | undefined;
   #closed = false;
+  /** The revision of this gateway's latest write of each key (its echo, or anything older, is not applied). */
+  readonly #mine = new Map<string, number>();
+  /** Keys this gateway is writing now, and what the watch brought for them meanwhile (applied once the write's revision is known). */
+  readonly #writing = new Map<string, { n: number; seen: KvWatchEntry[] }>();
+  #reservationsDue = false;
   /** Waiters for the outbox to be published up to a sequence. */
   #waiters: { seq: number; done: () => void }[] = [];
   #stops: (() => void)[] = [];
@@ -144,6 +166,9 @@ export class SharedState {
     }
     db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS fare_share_billing AFTER INSERT ON main.billing ${when}
              BEGIN INSERT INTO outbox (topic, key) VALUES ('billing', json_array(NEW.id)); SELECT fare_outbox_kick(); END`);
+    // An invocation accepted here goes to the cluster's async queue.
+    db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS fare_share_async AFTER INSERT ON main.invocations ${when}
+             BEGIN INSERT INTO outbox (topic, key) VALUES ('async', json_array(NEW.id)); SELECT fare_outbox_kick(); END`);
   }
 
   /**
@@ -154,6 +179,7 @@ export class SharedState {
   static async open(o: SharedStateOptions): Promise<SharedState> {
     const kv = await new Kvm(o.nc).create(stateBucket(o.prefix), { replicas: o.replicas, history: 1 });
     const jsm = await jetstreamManager(o.nc);
+    await ensureAsyncStream(o.nc, o.prefix, o.replicas, o.classes, o.asyncAckWaitMs);
     const stream = billingStream(o.prefix);
     try {
       await jsm.streams.info(stream);
@@ -193,6 +219,16 @@ export class SharedState {
     });
   }
 
+  /** The cluster's key-value bucket (also for small records of its own, under `meta.`). */
+  get bucket(): KV {
+    return this.#kv;
+  }
+
+  /** Runs `write` (in a transaction) without sharing what it changes. */
+  quietly(write: () => void): void {
+    this.#asApplied(write);
+  }
+
   /** Changes written here and not yet in JetStream. */
   pending(): number {
     return (this.#db.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n;
@@ -229,7 +265,15 @@ export class SharedState {
         const rows = next.all() as { seq: number; topic: string; key: string }[];
         if (rows.length === 0 || this.#closed) break;
         // Published in order on one connection: JetStream orders them as they were written.
-        await Promise.all(rows.map((r) => this.#publish(r.topic, JSON.parse(r.key) as unknown[])));
+        await Promise.all(rows.map(async (r) => {
+          try {
+            await this.#publish(r.topic, JSON.parse(r.key) as unknown[]);
+          } catch (e) {
+            // A change JetStream can never take (too large for a message) must not hold the others back.
+            if (!/MAX_PAYLOAD|maximum payload/i.test((e as Error).message)) throw e;
+            this.#o.warn(`shared state: ${r.topic} ${r.key} is too large for a NATS message (${(e as Error).message}); it stays with this gateway`);
+          }
+        }));
         const upTo = (rows.at(-1) as { seq: number }).seq;
         done.run(upTo);
         this.#waiters = this.#waiters.filter((w) => {
@@ -254,16 +298,44 @@ export class SharedState {
       if (row !== undefined) await this.#js.publish(billingSubject(this.#o.prefix), encodeRow(row), { msgID: String(row.id) });
       return;
     }
+    if (topic === ASYNC) {
+      const inv = this.#o.store.invocations.get(String(pk[0]));
+      if (inv !== undefined) await this.#js.publish(asyncSubject(this.#o.prefix, inv.classIndex), invocationMessage(inv), { msgID: inv.id });
+      return;
+    }
     const cols = TABLES[topic];
     if (cols === undefined) return;
     const row = this.#statement(`SELECT * FROM main.${topic} WHERE ${cols.map((c) => `${c} = ?`).join(' AND ')}`).get(...pk) as Row | undefined;
-    if (row === undefined) {
-      await this.#kv.delete(keyOf(topic, pk));
-      return;
+    const key = keyOf(topic, pk);
+    let text = TOMBSTONE;
+    if (row !== undefined) {
+      // A function's code goes to the object store before its row: whoever sees the row can fetch it.
+      if (topic === 'functions') await this.#shipCode(row);
+      for (const c of LOCAL_COLUMNS[topic] ?? []) delete row[c];
+      if (topic === 'invocations') {
+        // The payload travels with the queue's message; only what GET /v1/invocations/ID shows is shared.
+        row.payload = Buffer.alloc(0);
+        if (Buffer.isBuffer(row.result) && row.result.length > MAX_SHARED_RESULT) {
+          row.error = row.error ?? `its result (${row.result.length} bytes) is kept only by the gateway that ran it`;
+          row.result = null;
+        }
+      }
+      text = encodeRow(row);
     }
-    // A function's code goes to the object store before its row: whoever sees the row can fetch it.
-    if (topic === 'functions') await this.#shipCode(row);
-    await this.#kv.put(keyOf(topic, pk), encodeRow(row));
+    // A deleted row is a tombstone (a put, not a KV delete): its revision tells its echo apart. The
+    // echo may come before the put's answer: what the watch brings for the key waits for it.
+    const w = this.#writing.get(key) ?? { n: 0, seen: [] };
+    w.n++;
+    this.#writing.set(key, w);
+    try {
+      const revision = await this.#kv.put(key, text);
+      if (revision > (this.#mine.get(key) ?? 0)) this.#mine.set(key, revision);
+    } finally {
+      if (--w.n === 0) {
+        this.#writing.delete(key);
+        for (const e of w.seen) this.#apply(e);
+      }
+    }
   }
 
   async #shipCode(row: Row): Promise<void> {
@@ -322,9 +394,21 @@ export class SharedState {
     if (k === undefined) return; // meta.* and keys of a newer Fare
     const { table, pk } = k;
     const cols = TABLES[table] as readonly string[];
+    const writing = this.#writing.get(e.key);
+    if (writing !== undefined) {
+      writing.seen.push(e);
+      return;
+    }
+    // This gateway's own write coming back, or one older than its latest: this copy has it (or newer).
+    const mine = this.#mine.get(e.key);
+    if (mine !== undefined && e.revision <= mine) {
+      if (e.revision === mine) this.#mine.delete(e.key);
+      return;
+    }
+    const put = e.operation === 'PUT' && e.string() !== TOMBSTONE;
     try {
       this.#asApplied(() => {
-        if (e.operation === 'PUT') {
+        if (put) {
           const row = decodeRow(e.string());
           this.#upsert(table, row);
         } else {
@@ -338,17 +422,33 @@ export class SharedState {
       this.#o.warn(`shared state: could not apply ${e.operation} ${table} ${JSON.stringify(pk)}: ${(err as Error).message}`);
       return;
     }
+    if (table === 'invocations') this.#reloadReservations();
     if (table === 'functions') {
-      if (e.operation === 'PUT') void this.#fetchCode(decodeRow(e.string()));
+      if (put) void this.#fetchCode(decodeRow(e.string()));
       else removeTree(this.#o.store.dataDir, functionCodePath(String(pk[0]), String(pk[1])));
     }
   }
 
+  /**
+   * Budget admission counts what queued and running invocations hold: rebuilt from this copy (every
+   * gateway's invocations) after others' changes, at most every 50 ms.
+   */
+  #reloadReservations(): void {
+    if (this.#reservationsDue) return;
+    this.#reservationsDue = true;
+    setTimeout(() => {
+      this.#reservationsDue = false;
+      if (!this.#closed) this.#o.store.invocations.loadReservations();
+    }, 50).unref();
+  }
+
   #upsert(table: string, row: Row): void {
     const known = this.#columns.get(table) as Set<string>;
-    const cols = Object.keys(row).filter((c) => known.has(c)).sort();
+    const local = LOCAL_COLUMNS[table] ?? [];
+    const cols = Object.keys(row).filter((c) => known.has(c) && !local.includes(c)).sort();
     const pk = TABLES[table] as readonly string[];
-    const rest = cols.filter((c) => !pk.includes(c));
+    const keep = KEEP_ON_UPDATE[table] ?? [];
+    const rest = cols.filter((c) => !pk.includes(c) && !keep.includes(c));
     const sql = `INSERT INTO main.${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})
       ON CONFLICT (${pk.join(', ')}) DO ${rest.length === 0 ? 'NOTHING' : `UPDATE SET ${rest.map((c) => `${c} = excluded.${c}`).join(', ')}`}`;
     this.#statement(sql).run(...cols.map((c) => row[c]));

@@ -80,6 +80,17 @@ export class AsyncRunner {
     if (this.#inFlight.size === 0) this.#settle();
   }
 
+  /**
+   * Runs an invocation claimed elsewhere (a cluster gateway's shared queue, through
+   * `InvocationRepo.adopt`) as a claim of its own is run; resolves once its outcome is recorded
+   * (finished, or queued again for a retry).
+   */
+  runClaimed(inv: Invocation): Promise<void> {
+    const p: Promise<void> = this.#run(inv).finally(() => this.#inFlight.delete(p));
+    this.#inFlight.add(p);
+    return p;
+  }
+
   /** Resolves when nothing is in flight and nothing is runnable now (for tests and shutdown). */
   idle(): Promise<void> {
     if (this.#inFlight.size === 0) return Promise.resolve();

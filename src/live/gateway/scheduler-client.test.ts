@@ -78,7 +78,7 @@ describe('SchedulerClient job ids and arrivals', () => {
     expect(h.client.inFlight).toBe(3);
     expect(h.arrivals).toEqual([]); // sent through the bus, not delivered inside invoke
     await settle();
-    const base = 3 * 2 ** 32;
+    const base = 3 * 2 ** 43;
     expect(h.arrivals.map((a) => a.job)).toEqual([
       { id: base + 1, cls: 0, arrival: 250, fn: 10 },
       { id: base + 2, cls: 1, arrival: 250, fn: 11 },
@@ -90,20 +90,20 @@ describe('SchedulerClient job ids and arrivals', () => {
   it('keeps job ids of different gateways apart (the gateway number is in the high bits)', async () => {
     const h = setup();
     const other = new SchedulerClient(h.bus, h.clock, { id: 0, shards: SHARDS });
-    const last = new SchedulerClient(h.bus, h.clock, { id: 2 ** 20 - 1, shards: SHARDS });
+    const last = new SchedulerClient(h.bus, h.clock, { id: 2 ** 10 - 1, shards: SHARDS });
     void track(other.invoke(request(), 1));
     void track(h.client.invoke(request(), 1));
     void track(last.invoke(request(), 1));
     await settle();
     const ids = h.arrivals.map((a) => a.job.id);
-    expect(ids).toEqual([1, 3 * 2 ** 32 + 1, (2 ** 20 - 1) * 2 ** 32 + 1]);
+    expect(ids).toEqual([1, 3 * 2 ** 43 + 1, (2 ** 10 - 1) * 2 ** 43 + 1]);
     expect(ids.every((id) => Number.isSafeInteger(id))).toBe(true);
   });
 
-  it('refuses a gateway number outside 0 to 2^20 - 1, and a second client at the same gateway address', () => {
+  it('refuses a gateway number outside 0 to 2^10 - 1, and a second client at the same gateway address', () => {
     const bus = new InProcessBus();
     const clock = new VirtualClock();
-    for (const id of [-1, 1.5, 2 ** 20, NaN]) expect(() => new SchedulerClient(bus, clock, { id, shards: 1 })).toThrow(RangeError);
+    for (const id of [-1, 1.5, 2 ** 10, NaN]) expect(() => new SchedulerClient(bus, clock, { id, shards: 1 })).toThrow(RangeError);
     expect(() => new SchedulerClient(bus, clock, { id: 1, shards: 0 })).toThrow(RangeError);
     new SchedulerClient(bus, clock, { id: 1, shards: 1 });
     expect(() => new SchedulerClient(bus, clock, { id: 1, shards: 1 })).toThrow(/gateway\/1 already has a listener/);
@@ -166,7 +166,7 @@ describe('SchedulerClient job ids and arrivals', () => {
     h.clock.fireNext(1.5);
     void track(h.client.invoke(request({ cls: 2 }), 6));
     await settle();
-    expect(lines).toEqual([`t=1.5 gateway/3 → shard/0 arrive job=${3 * 2 ** 32 + 1} cls=2`]);
+    expect(lines).toEqual([`t=1.5 gateway/3 → shard/0 arrive job=${3 * 2 ** 43 + 1} cls=2`]);
   });
 });
 
@@ -383,7 +383,7 @@ describe('SchedulerClient lost jobs and closing', () => {
     expect(p.state).toBe('rejected');
     expect(p.error?.code).toBe('FARE_E_LOST');
     expect(p.error?.message).toContain(req.requestId);
-    expect(p.error?.message).toContain(String(3 * 2 ** 32 + 1));
+    expect(p.error?.message).toContain(String(3 * 2 ** 43 + 1));
     expect(p.error?.message).toContain('4000 ms');
     expect(h.client.inFlight).toBe(0);
     // Its `done`, arriving after all, is ignored; so is a call it makes.

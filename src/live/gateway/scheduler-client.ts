@@ -24,6 +24,12 @@ export interface SchedulerClientOptions {
   /** Each arrival as a line (the conformance suite's decision log). */
   readonly log?: (line: string) => void;
   /**
+   * Mints the low part of each job id (below JOB_SEQUENCES; default 1, 2, 3, … from each start).
+   * Where workers outlive a gateway and remember jobs by id (a cluster), ids must not repeat across
+   * the gateway's restarts: the cluster reserves them in blocks (cluster/job-ids.ts).
+   */
+  readonly sequence?: () => number;
+  /**
    * For a carrier that may lose messages (the cluster's NATS): a job not heard of for this long is
    * checked on — sent again to its shard if no worker has said it has it (the shard and the worker
    * each keep a job once), else its worker is asked (`ask`), which says again where the job is or
@@ -53,11 +59,17 @@ interface Pending {
   heardAt: number;
 }
 
+/** Gateways of one system (their numbers 0 … MAX_GATEWAYS − 1 are the high part of job ids). */
+export const MAX_GATEWAYS = 2 ** 10;
+/** Job ids each gateway may mint: ids stay safe integers (2^10 × 2^43 = 2^53). */
+export const JOB_SEQUENCES = 2 ** 43;
+
 export class SchedulerClient {
   readonly address: Address & { readonly part: 'gateway' };
   private readonly pending = new Map<number, Pending>();
   private readonly byRequest = new Map<string, number>();
   private seq = 1;
+  private readonly next: () => number;
   private readonly base: number;
   private readonly unlisten: () => void;
   private readonly picker: ShardPicker;
@@ -72,9 +84,10 @@ export class SchedulerClient {
 
   constructor(private readonly bus: Bus, private readonly clock: Clock, private readonly opts: SchedulerClientOptions) {
     this.picker = new ShardPicker(opts.shards, opts.shardChoice ?? 'by-function');
-    if (!Number.isInteger(opts.id) || opts.id < 0 || opts.id >= 2 ** 20) throw new RangeError(`gateway id must be 0 to 2^20 - 1, got ${opts.id}`);
+    if (!Number.isInteger(opts.id) || opts.id < 0 || opts.id >= MAX_GATEWAYS) throw new RangeError(`gateway id must be 0 to ${MAX_GATEWAYS - 1}, got ${opts.id}`);
     this.address = gatewayAddress(opts.id);
-    this.base = opts.id * 2 ** 32;
+    this.base = opts.id * JOB_SEQUENCES;
+    this.next = opts.sequence ?? (() => this.seq++);
     this.unlisten = bus.listen(this.address, (m) => this.receive(m as GatewayMessage));
   }
 
@@ -88,7 +101,7 @@ export class SchedulerClient {
     if (this.closed) return Promise.reject(Object.assign(new Error('Fare is shutting down'), { code: 'FARE_E_CLOSED' }));
     return new Promise<InvokeOutcome>((resolve, reject) => {
       const now = this.clock.now();
-      const id = this.base + this.seq++;
+      const id = this.base + this.next();
       const job: Job = { id, cls: req.cls, arrival: now, fn };
       const lostAt = now + req.fn.timeoutMs + (this.opts.graceMs ?? 60_000);
       if (this.live?.length === 0) {

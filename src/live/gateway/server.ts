@@ -34,8 +34,9 @@ export interface GatewayOptions {
   /** How the gateway waits before a rate-limited answer (default: a timer); for tests. */
   readonly sleep?: (ms: number) => Promise<void>;
   /**
-   * A write through the REST API (any method but GET) is answered once this resolves: a cluster
-   * gateway waits here until the write is shared with the other gateways (shared-state.ts).
+   * A write through the REST API (any method but GET), and an accepted Event invocation, are
+   * answered once this resolves: a cluster gateway waits here until the write is shared with the
+   * other gateways (shared-state.ts).
    */
   readonly settle?: () => Promise<unknown>;
   /** One structured entry per request (method, path, status, ms, requestId), and one per unexpected error. */
@@ -85,6 +86,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
         const raw = (req.url ?? '/').split('?')[0] ?? '';
         const m = INVOKE_PATH.exec(raw);
         if (m === null) throw new ApiError({ status: 404, code: 'FARE_E_ROUTE_NOT_FOUND', message: `Fare implements only Invoke of the Lambda API (POST /2015-03-31/functions/NAME/invocations), not ${url.pathname}`, lambdaType: 'UnknownOperationException' });
+        // An accepted Event is answered once it is shared too (a cluster's queue has it).
+        if (opts.settle !== undefined && req.headers['x-amz-invocation-type'] === 'Event') holdAnswer(res, opts.settle);
         await handleInvoke(ctx, req, res, m[1] ?? '', url.searchParams, requestId);
       } else if (url.pathname.startsWith('/v1/')) {
         const settle = opts.settle;

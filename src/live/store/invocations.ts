@@ -218,6 +218,37 @@ export class InvocationRepo {
     return true;
   }
 
+  /**
+   * Takes an invocation handed over by another part (a cluster gateway's shared queue): writes it
+   * here as queued with the attempts, backoff and reservation it carries (replacing what this
+   * store had of it, unless that is finished), then claims it as `claim` does. Undefined if it
+   * is finished here already. `quietly` runs the write of the handed-over copy (a cluster gateway
+   * does not share it again).
+   */
+  adopt(inv: Invocation, quietly: (write: () => void) => void = (w) => w()): Invocation | undefined {
+    const cur = this.get(inv.id);
+    if (cur?.status === 'succeeded' || cur?.status === 'failed') return undefined;
+    return this.#db.transaction(() => {
+      quietly(() => {
+        this.#q(
+          `INSERT INTO invocations (id, tenant, function, version, caller, class, class_index, payload, client_context, status, attempts, run_after, created_at, reserved_uc, error)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)
+           ON CONFLICT (id) DO UPDATE SET version = excluded.version, class = excluded.class, class_index = excluded.class_index, status = 'queued',
+             payload = excluded.payload, client_context = excluded.client_context,
+             attempts = excluded.attempts, run_after = excluded.run_after, reserved_uc = excluded.reserved_uc, error = excluded.error`,
+        ).run(inv.id, inv.tenant, inv.function, inv.version, inv.caller, inv.cls, inv.classIndex, inv.payload, inv.clientContext, inv.attempts, inv.runAfter, inv.createdAt, inv.reservedMicroCents, inv.error);
+      });
+      const r = this.#q(
+        `UPDATE invocations SET status = 'running', attempts = attempts + 1, started_at = ? WHERE id = ? AND status = 'queued' RETURNING *`,
+      ).get(this.#clock(), inv.id) as InvocationRow | undefined;
+      if (r === undefined) return undefined;
+      // What this store held for its earlier copy (queued here when accepted here) gives way to the copy's.
+      if (cur !== undefined) this.#reservations.remove(cur.tenant, cur.reservedMicroCents);
+      this.#reservations.add(r.tenant, r.reserved_uc);
+      return toInvocation(r);
+    })();
+  }
+
   /** Start-up recovery: everything left `running` by a crash is queued again. Returns how many. */
   requeueRunning(): number {
     return this.#q("UPDATE invocations SET status = 'queued', run_after = ? WHERE status = 'running'").run(this.#clock()).changes;
