@@ -41,7 +41,7 @@ export interface ClusterUpOptions {
    * in its own network namespace), and the address the gateway listens on there.
    */
   readonly wrap?: (part: string) => readonly string[];
-  readonly gatewayHost?: string;
+  readonly gatewayHost?: string | ((part: string) => string);
 }
 
 /** One part of the cluster, as a child process. */
@@ -56,7 +56,7 @@ export interface Part {
 export interface Cluster {
   /** The first gateway's endpoint. */
   readonly url: string;
-  /** Every gateway's endpoint (parts `gateway`, `gateway-1`, …). */
+  /** Every gateway's endpoint (parts `gateway`, `gateway-1`, …), as of its latest start. */
   readonly urls: readonly string[];
   readonly nats: readonly string[];
   readonly natsServers: readonly NatsServer[];
@@ -121,7 +121,7 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
     if (!existsSync(masterKey)) writeFileSync(masterKey, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
     const gatewayName = (i: number): string => (i === 0 ? 'gateway' : `gateway-${i}`);
     const gatewayArgs = (i: number): string[] => ['gateway', '--id', String(i), '--shards', String(o.shards), '--port', String(o.port === 0 ? 0 : o.port + i),
-      '--host', o.gatewayHost ?? o.host, '--data-dir', join(o.dataDir, gatewayName(i)), '--master-key-file', masterKey, ...common];
+      '--host', (typeof o.gatewayHost === 'function' ? o.gatewayHost(gatewayName(i)) : o.gatewayHost) ?? o.host, '--data-dir', join(o.dataDir, gatewayName(i)), '--master-key-file', masterKey, ...common];
     const starts: Promise<Part>[] = [];
     for (let i = 0; i < o.shards; i++) starts.push(start(`shard-${i}`, shardArgs(i), /Fare shard \d+ is up/));
     for (let i = 0; i < o.workers; i++) starts.push(start(`worker-${i}`, workerArgs(i), /Fare worker \d+ is up/));
@@ -134,9 +134,12 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
     const more = await Promise.all(Array.from({ length: (o.gateways ?? 1) - 1 }, (_, j) => start(gatewayName(j + 1), gatewayArgs(j + 1), up)));
     parts.push(...more);
     for (const g of [gateway, ...more]) urls.push((up.exec(g.output()) as RegExpExecArray)[1] as string);
-    const url = urls[0] as string;
     return {
-      url, urls, nats, natsServers, parts,
+      // A gateway restarted on port 0 gets another port: `url` and `urls` follow.
+      get url() {
+        return urls[0] as string;
+      },
+      urls, nats, natsServers, parts,
       adminCredentialFile: join(o.dataDir, 'gateway', ADMIN_CREDENTIAL_FILE),
       async restart(name) {
         const p = parts.find((x) => x.name === name);
@@ -146,6 +149,8 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
         const q = await start(name, p.args, ready);
         p.child = q.child;
         p.output = q.output;
+        const gateway = name === 'gateway' ? 0 : /^gateway-(\d+)$/.exec(name)?.[1];
+        if (gateway !== undefined) urls[Number(gateway)] = (up.exec(q.output()) as RegExpExecArray)[1] as string;
         return p;
       },
       close: stopAll,
