@@ -8,11 +8,13 @@
 //    emulated workers (MachineDriver over an Executor that starts nothing) in their own processes,
 //    open loop at 1,000 and 5,000 invocations/s. Times from CLOCK_MONOTONIC (process.hrtime), which
 //    all processes share.
+//    Next to it, the floor: one bare NATS round trip between two processes at the same rate.
 // 3. Instance starts per second the control plane sustains with those emulated workers (closed loop).
 // 4. Warm empty-function latency through `fare cluster up` (1 shard, 1 worker) against `fare up`,
 //    rounds alternating in the same run; throughput with 2 shards × 4 workers against `fare up`.
 //
-// Writes bench/results/cluster-<time>.json and cluster-latest.json. `--quick`: shorter phases.
+// Writes bench/results/cluster-<time>.json and cluster-latest.json. `--quick`: shorter phases;
+// `--only=placement|scheduling|live`: one part, printed only.
 // Child modes (used by the bench itself): `--child shards N URL` and `--child workers N URL [poll-only]`.
 
 import { fork } from 'node:child_process';
@@ -41,6 +43,12 @@ import { deployFunction } from './fare-bench.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+/** `--only placement|scheduling|live`: that part alone, printed as JSON (no results file). */
+const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+if (only !== undefined && !['placement', 'scheduling', 'live'].includes(only)) {
+  process.stderr.write(`--only=${only}: use --only=placement, --only=scheduling or --only=live\n`);
+  process.exit(2);
+}
 const nowNs = (): bigint => process.hrtime.bigint();
 
 if (args[0] === '--child') {
@@ -52,6 +60,13 @@ if (args[0] === '--child') {
 /** A child process: `shards` (ShardHosts) or `workers` (emulated), on their own NATS connection. */
 async function child(kind: string, n: number, url: string, pollOnly: boolean): Promise<void> {
   const nc = await connect({ servers: url });
+  if (kind === 'echo') {
+    // The floor: a bare NATS message answered by another process, nothing of Fare's in between.
+    nc.subscribe('bench.ping', { callback: (_e, m) => nc.publish('bench.pong', m.data) });
+    await nc.flush();
+    process.send?.('ready');
+    return;
+  }
   const bus = new NatsBus(nc, { prefix: 'bench' });
   const preset = policyPreset('fare', { idleList: false });
   if (kind === 'shards') {
@@ -106,11 +121,11 @@ async function main(): Promise<void> {
   let server: NatsServer | undefined;
   try {
     server = await startNatsServer({ dir, name: 'bench' });
-    results.placement = await placementRate(server.url);
-    results.scheduling = await schedulingLatency(server.url);
+    if (only === undefined || only === 'placement') results.placement = await placementRate(server.url);
+    if (only === undefined || only === 'scheduling') results.scheduling = await schedulingLatency(server.url);
     await server.stop();
     server = undefined;
-    results.live = await liveComparison(dir);
+    if (only === undefined || only === 'live') results.live = await liveComparison(dir);
   } finally {
     await server?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -119,6 +134,11 @@ async function main(): Promise<void> {
   mkdirSync(out, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const text = `${JSON.stringify(results, null, 2)}\n`;
+  if (only !== undefined) {
+    // One part alone: printed, not written over the whole run's results.
+    process.stdout.write(text);
+    return;
+  }
   writeFileSync(join(out, `cluster-${stamp}.json`), text);
   writeFileSync(join(out, 'cluster-latest.json'), text);
   process.stdout.write(`${table(results)}\nwrote bench/results/cluster-${stamp}.json\n`);
@@ -175,8 +195,40 @@ async function placementRate(url: string): Promise<Record<string, unknown>> {
   return { idleList, powerOfK };
 }
 
+/**
+ * The floor under the scheduling latency on this machine: one NATS round trip between two processes
+ * (a message out, its echo back) at 1,000/s, open loop, as the latency runs are paced. A job's
+ * path crosses NATS at least twice (gateway → shard → worker), four times when the shard polls.
+ */
+async function natsRoundTrip(url: string): Promise<Record<string, unknown>> {
+  const echo = await spawnChild('echo', 1, url);
+  const nc = await connect({ servers: url });
+  const sent = new Map<number, bigint>();
+  const lat: number[] = [];
+  nc.subscribe('bench.pong', {
+    callback: (_e, m) => {
+      const t = sent.get(Number(m.string()));
+      if (t !== undefined) lat.push(Number(nowNs() - t) / 1e6);
+    },
+  });
+  await nc.flush();
+  const total = quick ? 2000 : 5000;
+  const t0 = performance.now();
+  for (let k = 0; k < total; k++) {
+    const wait = t0 + k - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    sent.set(k, nowNs());
+    nc.publish('bench.ping', String(k));
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  await nc.close();
+  echo.kill();
+  return { perSec: 1000, messages: lat.length, p50Ms: percentile(lat, 0.5), p99Ms: percentile(lat, 0.99) };
+}
+
 /** 2 and 3. Gateway → instance start latency, and starts per second, with emulated workers. */
 async function schedulingLatency(url: string): Promise<Record<string, unknown>> {
+  const floor = await natsRoundTrip(url);
   const shards = await spawnChild('shards', 2, url, [], { BENCH_MACHINES: '8' });
   const workers = await spawnChild('workers', 8, url);
   const nc: NatsConnection = await connect({ servers: url });
@@ -218,6 +270,7 @@ async function schedulingLatency(url: string): Promise<Record<string, unknown>> 
       done++;
     }
   }));
+  out.natsRoundTrip = floor;
   out.startsPerSec = { concurrency: conc, seconds, perSec: Math.round(done / seconds), note: '2 shards and 8 emulated workers, each group its own process; the gateway in this one' };
   gw.close();
   await nc.close();
@@ -290,6 +343,7 @@ async function liveComparison(dir: string): Promise<Record<string, unknown>> {
 function table(r: Record<string, unknown>): string {
   const p = r.placement as { idleList: { decisionsPerSec: number }; powerOfK: { decisionsPerSec: number } };
   const s = r.scheduling as Record<string, { p50Ms?: number; p99Ms?: number; achievedPerSec?: number; perSec?: number }>;
+  const rt = s.natsRoundTrip;
   const l = r.live as { warm: { up: { p50Ms: number; p99Ms: number }; cluster: { p50Ms: number; p99Ms: number }; addedP50Ms: number }; throughput: { upPerSec: number; cluster2x4PerSec: number; ratio: number } };
   const f = (x: number | undefined, d = 2): string => (x === undefined ? '-' : x.toFixed(d));
   return [
@@ -297,6 +351,7 @@ function table(r: Record<string, unknown>): string {
     `placements/s, one shard, 1,000 on idle list      ${Math.round(p.idleList.decisionsPerSec).toLocaleString('en-US').padEnd(20)}≥ 100,000`,
     `placements/s, one shard, power-of-k over NATS    ${Math.round(p.powerOfK.decisionsPerSec).toLocaleString('en-US').padEnd(20)}`,
     `scheduling latency at 1,000/s p50 / p99 (ms)     ${f(s.open1000?.p50Ms)} / ${f(s.open1000?.p99Ms)}`.padEnd(68) + 'p99 ≤ 2',
+    `  floor: one NATS round trip p50 / p99 (ms)      ${f(rt?.p50Ms)} / ${f(rt?.p99Ms)}`,
     `scheduling latency at 5,000/s p50 / p99 (ms)     ${f(s.open5000?.p50Ms)} / ${f(s.open5000?.p99Ms)} (achieved ${s.open5000?.achievedPerSec ?? '-'}/s)`,
     `instance starts/s, emulated workers              ${String(s.startsPerSec?.perSec ?? '-').padEnd(20)}≥ 2,500`,
     `warm p50 fare up / cluster (ms)                  ${f(l.warm.up.p50Ms, 3)} / ${f(l.warm.cluster.p50Ms, 3)}  (added ${f(l.warm.addedP50Ms, 3)})`.padEnd(68) + 'added ≤ 0.5',

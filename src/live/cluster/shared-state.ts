@@ -25,7 +25,7 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { headers, nuid, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
 import type { ObjectStore } from '@nats-io/obj';
@@ -55,6 +55,8 @@ const MAX_SHARED_RESULT = 256 * 1024;
 const TOMBSTONE = '{"$deleted":true}';
 const ORDER = Object.keys(TABLES);
 const BILLING = 'billing';
+/** Billing records are published together, at most this long after the first (ms). */
+const BILLING_BATCH_MS = 20;
 const ASYNC = 'async';
 
 export const stateBucket = (prefix: string): string => `${prefix.replaceAll('.', '-')}-state`;
@@ -125,6 +127,9 @@ export class SharedState {
   #again = false;
   #failing = false;
   #retry: NodeJS.Timeout | undefined;
+  #batch: NodeJS.Timeout | undefined;
+  /** Marks the billing records this process publishes: its own ledger has them already. */
+  readonly #originId = nuid.next();
   #closed = false;
   /** The revision of this gateway's latest write of each key (its echo, or anything older, is not applied). */
   readonly #mine = new Map<string, number>();
@@ -152,8 +157,11 @@ export class SharedState {
     db.exec('CREATE TEMP TABLE IF NOT EXISTS fare_applying (on_ INTEGER NOT NULL); DELETE FROM fare_applying; INSERT INTO fare_applying VALUES (0);');
     this.#applying = db.prepare('UPDATE fare_applying SET on_ = ?');
     // Called by the triggers: a change to publish (after the transaction commits).
-    db.function('fare_outbox_kick', { deterministic: false }, () => {
-      queueMicrotask(() => this.#kick());
+    // A billing record waits a little for others to go with it (a sync call's answer is not held
+    // by it, but publishing each alone costs the next calls time); every other change goes at once.
+    db.function('fare_outbox_kick', { deterministic: false }, (topic: unknown) => {
+      if (topic === BILLING) this.#later();
+      else queueMicrotask(() => this.#kick());
       return null;
     });
     const when = 'WHEN (SELECT on_ FROM fare_applying) = 0';
@@ -161,14 +169,14 @@ export class SharedState {
       const key = (row: 'NEW' | 'OLD'): string => `json_array(${pk.map((c) => `${row}.${c}`).join(', ')})`;
       for (const [op, row] of [['INSERT', 'NEW'], ['UPDATE', 'NEW'], ['DELETE', 'OLD']] as const) {
         db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS fare_share_${t}_${op.toLowerCase()} AFTER ${op} ON main.${t} ${when}
-                 BEGIN INSERT INTO outbox (topic, key) VALUES ('${t}', ${key(row)}); SELECT fare_outbox_kick(); END`);
+                 BEGIN INSERT INTO outbox (topic, key) VALUES ('${t}', ${key(row)}); SELECT fare_outbox_kick('${t}'); END`);
       }
     }
     db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS fare_share_billing AFTER INSERT ON main.billing ${when}
-             BEGIN INSERT INTO outbox (topic, key) VALUES ('billing', json_array(NEW.id)); SELECT fare_outbox_kick(); END`);
+             BEGIN INSERT INTO outbox (topic, key) VALUES ('billing', json_array(NEW.id)); SELECT fare_outbox_kick('billing'); END`);
     // An invocation accepted here goes to the cluster's async queue.
     db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS fare_share_async AFTER INSERT ON main.invocations ${when}
-             BEGIN INSERT INTO outbox (topic, key) VALUES ('async', json_array(NEW.id)); SELECT fare_outbox_kick(); END`);
+             BEGIN INSERT INTO outbox (topic, key) VALUES ('async', json_array(NEW.id)); SELECT fare_outbox_kick('async'); END`);
   }
 
   /**
@@ -237,12 +245,24 @@ export class SharedState {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#retry);
+    clearTimeout(this.#batch);
     for (const stop of this.#stops) stop();
   }
 
   // ---- publishing this gateway's changes ------------------------------------------------------
 
+  /** Publishes within BILLING_BATCH_MS (billing records go in batches). */
+  #later(): void {
+    if (this.#batch !== undefined || this.#closed) return;
+    this.#batch = setTimeout(() => {
+      this.#batch = undefined;
+      this.#kick();
+    }, BILLING_BATCH_MS);
+  }
+
   #kick(): void {
+    clearTimeout(this.#batch);
+    this.#batch = undefined;
     if (this.#closed) return;
     if (this.#pumping) {
       this.#again = true;
@@ -295,7 +315,7 @@ export class SharedState {
   async #publish(topic: string, pk: unknown[]): Promise<void> {
     if (topic === BILLING) {
       const row = this.#db.prepare('SELECT * FROM billing WHERE id = ?').get(pk[0]) as Row | undefined;
-      if (row !== undefined) await this.#js.publish(billingSubject(this.#o.prefix), encodeRow(row), { msgID: String(row.id) });
+      if (row !== undefined) await this.#js.publish(billingSubject(this.#o.prefix), encodeRow(row), { msgID: String(row.id), headers: this.#originHeader() });
       return;
     }
     if (topic === ASYNC) {
@@ -344,6 +364,13 @@ export class SharedState {
     const dir = join(this.#o.store.dataDir, String(row.code_dir));
     if (!existsSync(dir)) return; // replaced meanwhile: the newer row ships its own code
     await this.#o.code.putBlob({ name: sha, description: `${String(row.tenant)}/${String(row.name)} v${String(row.version)}` }, zipDirectory(dir));
+  }
+
+  /** A header naming this process (one object per message: the client adds the message id to it). */
+  #originHeader(): MsgHdrs {
+    const h = headers();
+    h.set('Fare-Origin', this.#originId);
+    return h;
   }
 
   // ---- applying the others' changes -----------------------------------------------------------
@@ -496,6 +523,21 @@ export class SharedState {
         move.run(stream, seq);
       });
     };
+    // This process's own records need no entering: their position is written with the next record
+    // of another gateway's, or within a second (a ledger read again from an older position skips
+    // what it has).
+    let ownSeq = 0;
+    const flushOwn = setInterval(() => {
+      if (ownSeq === 0) return;
+      try {
+        move.run(stream, ownSeq);
+        ownSeq = 0;
+      } catch (e) {
+        this.#o.warn(`shared state: the ledger position could not be saved: ${(e as Error).message}`);
+      }
+    }, 1000);
+    flushOwn.unref();
+    this.#stops.push(() => clearInterval(flushOwn));
     void (async () => {
       const start = ((position.get(stream) as { seq: number } | undefined)?.seq ?? 0) + 1;
       const consumer = await jetstream(this.#o.nc, {}).consumers.get(stream, { opt_start_seq: start });
@@ -503,6 +545,11 @@ export class SharedState {
       this.#stops.push(() => void messages.close());
       for await (const m of messages) {
         try {
+          if (m.headers?.get('Fare-Origin') === this.#originId) {
+            ownSeq = m.seq;
+            continue;
+          }
+          ownSeq = 0;
           enter(m.seq, m.string());
         } catch (e) {
           this.#o.warn(`shared state: billing record ${m.seq} of ${stream} could not be entered: ${(e as Error).message}`);
