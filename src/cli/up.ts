@@ -6,7 +6,8 @@ import { parse, UsageError } from './args.ts';
 const HELP = `fare up — run Fare on this machine
 
 Usage: fare up [--port 8080] [--host 127.0.0.1] [--data-dir ./.fare] [--policy fare|hermod|fifo]
-               [--cores N] [--strict-priorities] [--no-examples] [--fsync] [--insecure-single-tenant]
+               [--cores N] [--strict-priorities] [--memory-mb MB] [--no-swapping] [--no-examples] [--fsync]
+               [--insecure-single-tenant]
 
 Starts the gateway (AWS Lambda Invoke API and Fare's REST API), one scheduler shard and one worker
 in this process, with all state in an SQLite file under --data-dir. On an empty data dir it deploys
@@ -17,7 +18,11 @@ user running Fare (0700/0600); looser modes found at start are tightened, with a
 --cores: cores the machine scheduler hands to functions (default: all but one, which is kept for
 Fare's own gateway, shard and runtime API, so the top class never waits for them). Instances run at
 nice -5 (top class) to 0 where permitted, the lowest class SCHED_IDLE; --strict-priorities uses
-SCHED_FIFO by class instead. --port 0 picks a free port. GET /healthz answers when Fare is ready. Stop with Ctrl-C.
+SCHED_FIFO by class instead. Memory: no limits are asked of functions; under memory pressure (under
+10 % of the machine's memory free) the lowest classes' preempted instances are swapped out (where
+there is swap, by process_madvise), and swapped back in before they run; --memory-mb manages that
+much memory instead of the machine's (what is used since start counts); --no-swapping turns it off.
+--port 0 picks a free port. GET /healthz answers when Fare is ready. Stop with Ctrl-C.
 Accepted async invocations and billing records survive a crash or kill -9 of Fare; with --fsync every
 commit is also fsynced, so they survive a power loss too (slower).
 Tenants are kept apart by a sandbox per instance (own uid, PID/mount/IPC namespaces, read-only file
@@ -36,6 +41,8 @@ export async function runUp(args: readonly string[]): Promise<number> {
     'no-examples': { type: 'boolean', default: false },
     fsync: { type: 'boolean', default: false },
     'insecure-single-tenant': { type: 'boolean', default: false },
+    'memory-mb': { type: 'string' },
+    'no-swapping': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) {
@@ -52,6 +59,11 @@ export async function runUp(args: readonly string[]): Promise<number> {
     cores = Number(values.cores);
     if (!Number.isInteger(cores) || cores < 1 || cores > 4096) throw new UsageError(`--cores ${String(values.cores)} is not valid: give a whole number ≥ 1`);
   }
+  let memoryMB: number | undefined;
+  if (values['memory-mb'] !== undefined) {
+    memoryMB = Number(values['memory-mb']);
+    if (!Number.isFinite(memoryMB) || memoryMB < 64) throw new UsageError(`--memory-mb ${String(values['memory-mb'])} is not valid: give the memory to manage in MB, at least 64`);
+  }
   const { up } = await import('../live/one-machine.ts');
   const dataDir = resolve(values['data-dir'] as string);
   const adminKey = process.env.FARE_ADMIN_KEY;
@@ -62,6 +74,8 @@ export async function runUp(args: readonly string[]): Promise<number> {
     insecureSingleTenant: values['insecure-single-tenant'] as boolean,
     ...(cores !== undefined ? { cores } : {}),
     ...(adminKey ? { adminKey } : {}),
+    ...(memoryMB !== undefined ? { memoryMB } : {}),
+    ...(values['no-swapping'] === true ? { swapping: false } : {}),
   });
   const out: string[] = [];
   out.push(`Fare is up: ${running.url}  (policy ${running.policy}, data in ${dataDir})`);

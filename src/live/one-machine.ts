@@ -9,6 +9,8 @@ import { Machine } from '../core/machine/machine.ts';
 import { policyPreset } from '../core/presets.ts';
 import { AsyncRunner, createGateway, schedulerPlatform, type Gateway } from './gateway/index.ts';
 import { MachineDriver } from './worker/machine-driver.ts';
+import { planMemory, swapLine, SWAP_TARGET } from './worker/memory.ts';
+import type { InstancePool } from './runtime/pool.ts';
 import { localExecutor } from './worker/local-executor.ts';
 import { isolatesTenants } from './runtime/capabilities.ts';
 import type { Store } from './store/index.ts';
@@ -46,6 +48,10 @@ export interface UpOptions {
    * besides the administrators' own.
    */
   readonly insecureSingleTenant?: boolean;
+  /** Manage this much memory (MB) instead of the machine's (see MemoryOptions.memoryMB). */
+  readonly memoryMB?: number;
+  /** Swap out the lowest classes' preempted instances under memory pressure (default true where possible). */
+  readonly swapping?: boolean;
   readonly log?: (line: string) => void;
   /** Security events worth an operator's attention (default: a line on stderr). */
   readonly warn?: (line: string) => void;
@@ -96,14 +102,27 @@ export async function up(opts: UpOptions): Promise<Running> {
   const policy = opts.policy;
   const preset = policyPreset(policy, { idleList: false });
 
-  const { pool, exec } = localExecutor({ cores, prices, classAware: preset.classAware, strictPriorities: opts.strictPriorities === true, canRaise: nice, warn });
+  const late0: { pool?: InstancePool; leaving?: () => number } = {};
+  const memory = await planMemory({
+    pool: () => late0.pool as InstancePool, leaving: () => late0.leaving?.() ?? 0, accounting: caps.mechanisms.memory === 'proc' ? 'their processes\' resident memory' : 'their cgroups',
+    ...(opts.memoryMB !== undefined ? { memoryMB: opts.memoryMB } : {}), ...(opts.swapping !== undefined ? { swapping: opts.swapping } : {}),
+  });
+  capLines.push(...memory.report);
+  const { pool, exec, leaving } = localExecutor({
+    cores, prices, classAware: preset.classAware, strictPriorities: opts.strictPriorities === true, canRaise: nice, warn,
+    ...(memory.pager !== undefined ? { pager: memory.pager, onSwap: swapLine(warn) } : {}),
+  });
+  late0.pool = pool;
+  late0.leaving = leaving;
   // The gateway, shard 0 and worker 0 as the parts of a cluster of one, talking only through the Bus.
   const bus = new InProcessBus({ clock: realClock });
   const machine = new Machine({
-    id: 0, cores, policy: preset.machine, classes: prices.classes.length, memoryMB: Infinity,
-    swap: { enabled: false, targetFraction: 0.95 }, dispatcher: undefined,
+    id: 0, cores, policy: preset.machine, classes: prices.classes.length, memoryMB: memory.capacityMB,
+    swap: { enabled: memory.swap, targetFraction: SWAP_TARGET }, dispatcher: undefined,
   }, root.fork('machine/0'));
-  const worker = new MachineDriver(machine, exec, bus, realClock);
+  // FARE_TRACE_MACHINE=1: the machine scheduler's inputs and decisions, one line each, on stderr.
+  const trace = process.env.FARE_TRACE_MACHINE === '1' ? (line: string): void => void process.stderr.write(`machine ${line}\n`) : undefined;
+  const worker = new MachineDriver(machine, exec, bus, realClock, trace, memory.probe);
   worker.start();
   const shard = new Shard({ id: 0, prices, selection: preset.selection, machines: 1, k: 1, useIdleList: preset.idleList, maxOutstandingPolls: 1024 }, root.fork('shard/0'));
   const shardHost = new ShardHost(shard, bus, realClock);
@@ -138,6 +157,9 @@ export async function up(opts: UpOptions): Promise<Running> {
   runner.wake();
   const reaper = setInterval(() => pool.reap(), 30_000);
   reaper.unref();
+  // Memory changes while instances run: read it between the scheduler's steps too (only where managed with swapping).
+  const reading = memory.swap ? setInterval(() => worker.readMemory(), 100) : undefined;
+  reading?.unref();
   log(`Fare is up on ${url} (policy ${policy}, ${cores} cores, data in ${opts.dataDir})`);
 
   let closing: Promise<void> | undefined;
@@ -149,6 +171,7 @@ export async function up(opts: UpOptions): Promise<Running> {
     examples,
     close: () => (closing ??= (async () => {
       clearInterval(reaper);
+      clearInterval(reading);
       await runner.stop();
       await gateway.close();
       await pool.close();

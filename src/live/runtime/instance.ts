@@ -290,6 +290,17 @@ export class Instance {
     }
   }
 
+  /** The instance's processes (its process group: the runtime and what it started, the sandbox helper too). */
+  processes(): number[] {
+    const pid = this.pid;
+    if (pid === null) return [];
+    try {
+      return processGroupPids(pid);
+    } catch {
+      return [pid];
+    }
+  }
+
   /** Memory the instance holds now (bytes). */
   memoryBytes(): number {
     try {

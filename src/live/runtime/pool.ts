@@ -138,6 +138,17 @@ export class InstancePool {
     if (p.slot) void p.slot.instance.thaw();
   }
 
+  /** The processes of the instance serving an invocation (none before it has one). */
+  processesOf(requestId: string): number[] {
+    return this.instanceFor(requestId)?.processes() ?? [];
+  }
+
+  /** Resident memory of the instance serving an invocation (MB; 0 before it has one). */
+  residentMB(requestId: string): number {
+    const i = this.instanceFor(requestId);
+    return i === null ? 0 : i.memoryBytes() / (1024 * 1024);
+  }
+
   /** The instance serving an invocation (for setPriority and inspection), if it has one yet. */
   instanceFor(requestId: string): Instance | null {
     return this.pending.get(requestId)?.slot?.instance ?? null;

@@ -8,6 +8,7 @@ import { kernelPriority } from '../../core/kernel-priority.ts';
 import { LOG_TEXT_MAX_BYTES } from '../store/log-text.ts';
 import { InstancePool } from '../runtime/pool.ts';
 import type { Executor } from './machine-driver.ts';
+import type { PageResult, Pager } from '../runtime/pager.ts';
 
 /** May this process give its instances a lower nice value (root or CAP_SYS_NICE)? Tries one step on itself and undoes it. */
 export function canRaisePriority(): boolean {
@@ -32,10 +33,17 @@ export interface LocalExecutorOptions {
   readonly canRaise: boolean;
   /** Security events worth an operator's attention. */
   readonly warn: (line: string) => void;
+  /** Carries out the machine scheduler's swap decisions (none: they are only counted). */
+  readonly pager?: Pager;
+  /** Each page-out or page-in done, with what moved. */
+  readonly onSwap?: (dir: 'out' | 'in', requestId: string, r: PageResult) => void;
 }
 
-/** The pool and an Executor over it. */
-export function localExecutor(opts: LocalExecutorOptions): { pool: InstancePool; exec: Executor } {
+/**
+ * The pool and an Executor over it; `leaving()`: memory (MB) of instances being paged out now — still
+ * resident, but on its way to swap (a reading of the machine's memory counts it until it is gone).
+ */
+export function localExecutor(opts: LocalExecutorOptions): { pool: InstancePool; exec: Executor; leaving: () => number } {
   const classOf = new Map<string, number>();
   const pool = new InstancePool({
     maxInstances: Math.max(64, opts.cores * 32),
@@ -78,5 +86,30 @@ export function localExecutor(opts: LocalExecutorOptions): { pool: InstancePool;
     pause: (id) => pool.pause(id),
     resume: (id) => pool.resume(id),
   };
-  return { pool, exec };
+  const pager = opts.pager;
+  let leavingMB = 0;
+  if (pager !== undefined) {
+    // One paging at a time per invocation, in the order decided (a swap-in after its swap-out).
+    const chains = new Map<string, Promise<void>>();
+    const page = (dir: 'out' | 'in', id: string): void => {
+      const prev = chains.get(id) ?? Promise.resolve();
+      // Counted as leaving from the decision on: the machine's next reading must not count it again.
+      const mb = dir === 'out' ? pool.residentMB(id) : 0;
+      leavingMB += mb;
+      const next = prev.then(async () => {
+        const pids = pool.processesOf(id);
+        if (pids.length === 0) return;
+        const r = dir === 'out' ? await pager.pageOut(pids) : await pager.pageIn(pids);
+        opts.onSwap?.(dir, id, r);
+      }).finally(() => {
+        leavingMB -= mb;
+      }).catch((e: unknown) => opts.warn(`fare: paging ${dir} the instance of ${id} failed: ${(e as Error).message}`)).finally(() => {
+        if (chains.get(id) === next) chains.delete(id);
+      });
+      chains.set(id, next);
+    };
+    exec.swapOut = (id) => page('out', id);
+    exec.swapIn = (id) => page('in', id);
+  }
+  return { pool, exec, leaving: () => leavingMB };
 }

@@ -1,5 +1,5 @@
 // The machine's memory as the kernel reports it in /proc/meminfo: its total and what is available
-// to new work without swapping (MemAvailable). The cluster's worker joins and leaves its shards'
+// to new work without swapping (MemAvailable, and the swap cache: see parseMeminfo). The cluster's worker joins and leaves its shards'
 // idle lists by it. Measuring each instance's memory (cgroups) is for the memory issue.
 
 import { readFileSync } from 'node:fs';
@@ -17,7 +17,9 @@ export function parseMeminfo(text: string): MachineMemory | undefined {
   };
   const total = kb('MemTotal'), available = kb('MemAvailable');
   if (total === undefined || available === undefined) return undefined;
-  return { totalMB: total / 1024, availableMB: available / 1024 };
+  // Pages written to swap stay in the swap cache until memory is short, and MemAvailable does not
+  // count them; they are freed without any I/O, so they are available too.
+  return { totalMB: total / 1024, availableMB: Math.min(total, available + (kb('SwapCached') ?? 0)) / 1024 };
 }
 
 /** This machine's memory now, or undefined where /proc/meminfo cannot be read. */
