@@ -42,7 +42,7 @@ send the jobs it held, not yet started, to the shards that remain.`,
   worker: `fare worker — one machine of a Fare cluster
 
 Usage: fare worker --id N [--idle-lists S] [--cores C] [--data-dir ./.fare-worker] [--strict-priorities]
-                   [--insecure-single-tenant] [common options]
+                   [--memory-mb MB] [--no-swapping] [--insecure-single-tenant] [common options]
 ${COMMON}
 
 Runs the machine scheduler (preemptive priority by class) over real instances on this host; fetches
@@ -50,7 +50,10 @@ a function's code from the cluster's object store the first time it runs it. Wit
 cluster's shard count; the shards run with --idle-lists too), its dispatcher joins the emptiest of two
 shards' idle lists while over half of the machine's memory is available (/proc/meminfo), and leaves
 under a quarter; the shards then place on their idle lists first (the paper's rule). Off by default:
-with a few workers per shard, a shard's whole load goes to the one or two workers on its list.`,
+with a few workers per shard, a shard's whole load goes to the one or two workers on its list.
+Memory: under 10 % of the machine's memory free, the lowest classes' preempted instances are swapped
+out (where there is swap), and read back in before they run; --memory-mb manages that much memory
+instead of the machine's; --no-swapping turns swapping off.`,
   cluster: `fare cluster up — a whole Fare cluster on this machine, for development and tests
 
 Usage: fare cluster up [--shards 2] [--workers 2] [--gateways 1] [--nats-cluster 1|3] [--port 8080]
@@ -183,6 +186,8 @@ export async function runWorker(args: readonly string[]): Promise<number> {
     'strict-priorities': { type: 'boolean', default: false },
     'insecure-single-tenant': { type: 'boolean', default: false },
     'idle-lists': { type: 'string' },
+    'memory-mb': { type: 'string' },
+    'no-swapping': { type: 'boolean', default: false },
   });
   if (values.help) return help('worker');
   if (positionals.length) throw new UsageError(`fare worker takes only options, got "${positionals.join(' ')}" (see fare worker --help)`);
@@ -195,6 +200,8 @@ export async function runWorker(args: readonly string[]): Promise<number> {
     strictPriorities: values['strict-priorities'] as boolean, insecureSingleTenant: values['insecure-single-tenant'] as boolean, warn,
     ...(values['idle-lists'] !== undefined ? { shards: whole('idle-lists', values['idle-lists'], 1, 4096) } : {}),
     ...(values.cores !== undefined ? { cores: whole('cores', values.cores, 1, 4096) } : {}),
+    ...(values['memory-mb'] !== undefined ? { memoryMB: whole('memory-mb', values['memory-mb'], 64, 2 ** 32) } : {}),
+    ...(values['no-swapping'] === true ? { swapping: false } : {}),
   });
   process.stdout.write(`Fare worker ${id} is up  (${w.cores} cores; NATS ${c.servers.join(',')}, subjects ${c.prefix}.*)\n${w.report.map((l) => `  ${l}`).join('\n')}\n`);
   return untilStopped(`Fare worker ${id}`, () => w.close());

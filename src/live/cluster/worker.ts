@@ -10,7 +10,8 @@ import { policyPreset } from '../../core/presets.ts';
 import { Machine } from '../../core/machine/machine.ts';
 import type { Mutable } from '../../core/types.ts';
 import { MachineDriver, type Executor, type MemoryProbe } from '../worker/machine-driver.ts';
-import { readMachineMemory } from '../worker/meminfo.ts';
+import { planMemory, swapLine, SWAP_TARGET } from '../worker/memory.ts';
+import type { InstancePool } from '../runtime/pool.ts';
 import { localExecutor } from '../worker/local-executor.ts';
 import { isolatesTenants } from '../runtime/capabilities.ts';
 import { NatsBus } from '../transport/nats.ts';
@@ -41,6 +42,10 @@ export interface WorkerProcessOptions extends ClusterAddress {
    * memory (`--idle-lists`). Undefined: it joins none (the shards place on it by power-of-k only).
    */
   readonly shards?: number;
+  /** Manage this much memory (MB) instead of the machine's (see MemoryOptions.memoryMB). */
+  readonly memoryMB?: number;
+  /** Swap out the lowest classes' preempted instances under memory pressure (default true where possible). */
+  readonly swapping?: boolean;
   readonly warn: (line: string) => void;
 }
 
@@ -65,9 +70,17 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
   void reportStatus(nc, `fare worker ${o.id}`, o.warn);
   const cache = new CodeCache(await codeStore(nc, o.prefix, o.replicas), o.dataDir);
   const preset = policyPreset(o.policy, { idleList: o.shards !== undefined });
-  const { pool, exec: local } = localExecutor({
-    cores: host.cores, prices: o.prices, classAware: preset.classAware, strictPriorities: o.strictPriorities, canRaise: host.nice, warn: o.warn,
+  const late: { pool?: InstancePool; leaving?: () => number } = {};
+  const memory = await planMemory({
+    pool: () => late.pool as InstancePool, leaving: () => late.leaving?.() ?? 0, accounting: host.caps.mechanisms.memory === 'proc' ? 'their processes\' resident memory' : 'their cgroups',
+    ...(o.memoryMB !== undefined ? { memoryMB: o.memoryMB } : {}), ...(o.swapping !== undefined ? { swapping: o.swapping } : {}),
   });
+  const { pool, exec: local, leaving } = localExecutor({
+    cores: host.cores, prices: o.prices, classAware: preset.classAware, strictPriorities: o.strictPriorities, canRaise: host.nice, warn: o.warn,
+    ...(memory.pager !== undefined ? { pager: memory.pager, onSwap: swapLine(o.warn) } : {}),
+  });
+  late.pool = pool;
+  late.leaving = leaving;
   const exec: Executor = {
     // The job runs this host's copy of its code.
     run: async (req) => {
@@ -80,36 +93,24 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
     },
     pause: (id) => local.pause(id),
     resume: (id) => local.resume(id),
+    ...(memory.pager !== undefined ? { swapOut: (id: string) => local.swapOut?.(id), swapIn: (id: string) => local.swapIn?.(id) } : {}),
   };
   // The dispatcher joins the emptiest of k shards' idle lists while over half the machine's memory is
   // available, leaves below a quarter, and updates its entry on a change of a tenth (the paper's
   // marks, as in the simulator). The machine's memory comes from the kernel (MemAvailable).
-  const mem = o.shards !== undefined && preset.idleList ? readMachineMemory() : undefined;
-  const report: string[] = [];
-  if (mem !== undefined && o.shards !== undefined) {
-    report.push(`idle lists: joins the emptiest of ${Math.min(2, o.shards)} shards' when over ${Math.round(mem.totalMB / 2)} MB of its ${Math.round(mem.totalMB)} MB are available (MemAvailable), leaves under ${Math.round(mem.totalMB / 4)} MB`);
+  const report: string[] = [...memory.report];
+  const managed = Number.isFinite(memory.capacityMB);
+  const memoryMB = memory.capacityMB;
+  if (managed && o.shards !== undefined && preset.idleList) {
+    report.push(`idle lists: joins the emptiest of ${Math.min(2, o.shards)} shards' when over ${Math.round(memoryMB / 2)} MB of its ${Math.round(memoryMB)} MB are free, leaves under ${Math.round(memoryMB / 4)} MB`);
   } else {
     report.push(o.shards === undefined ? 'idle lists: none joined (no --idle-lists): shards place on this worker by power-of-k' : preset.idleList ? 'idle lists: none joined (/proc/meminfo unreadable): shards place on this worker by power-of-k' : `idle lists: none (policy ${o.policy})`);
   }
-  const memoryMB = mem?.totalMB ?? Infinity;
-  // Read at most every 100 ms (the driver asks after every run of its loop).
-  let last = mem, lastAt = performance.now();
-  const probe: MemoryProbe | undefined = mem === undefined ? undefined : {
-    placed: () => 0,
-    resident: () => 0,
-    used: () => {
-      const t = performance.now();
-      if (t - lastAt > 100) {
-        last = readMachineMemory() ?? last;
-        lastAt = t;
-      }
-      return last === undefined ? 0 : last.totalMB - last.availableMB;
-    },
-  };
+  const probe: MemoryProbe | undefined = memory.probe;
   const machine = new Machine({
     id: o.id, cores: host.cores, policy: preset.machine, classes: o.prices.classes.length, memoryMB,
-    swap: { enabled: false, targetFraction: 0.95 },
-    dispatcher: mem !== undefined && o.shards !== undefined
+    swap: { enabled: memory.swap, targetFraction: SWAP_TARGET },
+    dispatcher: managed && o.shards !== undefined && preset.idleList
       ? { shards: o.shards, k: Math.min(2, o.shards), joinFreeMB: 0.5 * memoryMB, leaveFreeMB: 0.25 * memoryMB, updateDeltaMB: 0.1 * memoryMB, pollTimeoutMs: 200 }
       : undefined,
   }, new Rng(o.id, `live/machine/${o.id}`));
