@@ -185,13 +185,30 @@ describe.skipIf(why !== undefined)('Fare across hosts (each part in its own netw
       await sleep(500);
     }
     expect(statuses.filter((st) => st !== 'succeeded')).toEqual([]);
-    await sleep(1000); // the ledgers take each other's last records
-    for (const g of ['gateway', 'gateway-1']) {
+    // Each ledger takes the others' records from the billing stream (within seconds, also after a
+    // NATS server was lost); then every accepted invocation is billed exactly once in each.
+    const billedIn = (g: string): Map<string, number> => {
       const db = new Database(join(dir, g, 'fare.db'), { readonly: true });
       const rows = db.prepare(`SELECT invocation_id AS id, COUNT(*) AS n FROM billing WHERE invocation_id IN (${accepted.map(() => '?').join(',')}) GROUP BY invocation_id`).all(...accepted) as { id: string; n: number }[];
       db.close();
-      const billed = new Map(rows.map((r) => [r.id, r.n]));
-      for (const id of accepted) expect(billed.get(id) ?? 0, `${g}: ${id} billed ${billed.get(id) ?? 0} times`).toBe(1);
+      return new Map(rows.map((r) => [r.id, r.n]));
+    };
+    for (const g of ['gateway', 'gateway-1']) {
+      let billed = billedIn(g);
+      for (let waited = 0; waited < 30_000 && accepted.some((id) => billed.get(id) === undefined); waited += 500) {
+        await sleep(500);
+        billed = billedIn(g);
+      }
+      const diag = (): string => ['gateway', 'gateway-1'].map((x) => {
+        const db = new Database(join(dir, x, 'fare.db'), { readonly: true });
+        const out = db.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number };
+        const pos = db.prepare('SELECT * FROM ledger_position').all();
+        const missing = accepted.filter((id) => billed.get(id) === undefined).map((id) => db.prepare('SELECT id, at FROM billing WHERE invocation_id = ?').all(id));
+        const inv = accepted.filter((id) => billed.get(id) === undefined).map((id) => db.prepare('SELECT status, attempts, finished_at FROM invocations WHERE id = ?').get(id));
+        db.close();
+        return `${x}: outbox ${out.n}, position ${JSON.stringify(pos)}, missing ones here ${JSON.stringify(missing)} ${JSON.stringify(inv)}`;
+      }).join('\n');
+      for (const id of accepted) expect(billed.get(id) ?? 0, `${g}: ${id} billed ${billed.get(id) ?? 0} times\n${diag()}`).toBe(1);
     }
   }, 300_000);
 });

@@ -102,7 +102,8 @@ export class SharedQueue {
     const concurrency = o.concurrency ?? 16;
     for (let c = 0; c < o.classes; c++) {
       const consumer = await js.consumers.get(stream, `run-${c}`);
-      const it = await consumer.consume({ max_messages: concurrency });
+      // Pull requests renewed every 5 s (not 30): after a NATS server is lost the queue goes on within seconds.
+      const it = await consumer.consume({ max_messages: concurrency, expires: 5000 });
       q.#iterators.push(it);
       void (async () => {
         for await (const m of it) {

@@ -28,7 +28,25 @@ export async function connectNats(c: ClusterAddress, name: string): Promise<Nats
 
 /** The object store of function code (created by whoever comes first, with `replicas` copies). */
 export function codeStore(nc: NatsConnection, prefix: string, replicas: number): Promise<ObjectStore> {
-  return new Objm(nc).create(codeBucket(prefix), { replicas });
+  return whenJetStreamReady(() => new Objm(nc).create(codeBucket(prefix), { replicas }));
+}
+
+/**
+ * Runs a JetStream administration call, again while JetStream is still forming (a NATS cluster
+ * whose servers are starting together has no leader or too few peers for a few seconds), for up to
+ * `withinMs`.
+ */
+export async function whenJetStreamReady<T>(f: () => Promise<T>, withinMs = 30_000): Promise<T> {
+  const deadline = Date.now() + withinMs;
+  for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
+    try {
+      return await f();
+    } catch (e) {
+      const m = (e as Error).message;
+      if (!/no suitable peers|temporarily unavailable|insufficient resources|timeout|no responders/i.test(m) || Date.now() + wait > deadline) throw e;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
 }
 
 /** `FARE_TRACE_BUS=1`: every message a part sends and receives, as a timed line on stderr. */

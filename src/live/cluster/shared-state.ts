@@ -35,6 +35,7 @@ import { commitStaged, functionCodePath, pruneVersions, removeTree, stageCode } 
 import { readZip } from '../gateway/zip.ts';
 import { zipDirectory } from '../gateway/zip-writer.ts';
 import { asyncSubject, ensureAsyncStream, invocationMessage } from './async-queue.ts';
+import { whenJetStreamReady } from './connect.ts';
 
 /** The shared tables and their primary keys, in the order a fresh copy is filled (parents first). */
 const TABLES: Readonly<Record<string, readonly string[]>> = {
@@ -185,15 +186,17 @@ export class SharedState {
    * then follows changes and publishes its own.
    */
   static async open(o: SharedStateOptions): Promise<SharedState> {
-    const kv = await new Kvm(o.nc).create(stateBucket(o.prefix), { replicas: o.replicas, history: 1 });
+    const kv = await whenJetStreamReady(() => new Kvm(o.nc).create(stateBucket(o.prefix), { replicas: o.replicas, history: 1 }));
     const jsm = await jetstreamManager(o.nc);
-    await ensureAsyncStream(o.nc, o.prefix, o.replicas, o.classes, o.asyncAckWaitMs);
+    await whenJetStreamReady(() => ensureAsyncStream(o.nc, o.prefix, o.replicas, o.classes, o.asyncAckWaitMs));
     const stream = billingStream(o.prefix);
-    try {
-      await jsm.streams.info(stream);
-    } catch {
-      await jsm.streams.add({ name: stream, subjects: [billingSubject(o.prefix)], num_replicas: o.replicas, duplicate_window: 10 * 60 * 1_000_000_000 });
-    }
+    await whenJetStreamReady(async () => {
+      try {
+        await jsm.streams.info(stream);
+      } catch {
+        await jsm.streams.add({ name: stream, subjects: [billingSubject(o.prefix)], num_replicas: o.replicas, duplicate_window: 10 * 60 * 1_000_000_000 });
+      }
+    });
     // Every gateway must read the others' sealed secrets and signed contexts: one master key.
     const print = o.store.deriveKey('cluster-fingerprint').toString('hex');
     try {
@@ -376,8 +379,6 @@ export class SharedState {
   // ---- applying the others' changes -----------------------------------------------------------
 
   async #follow(empty: boolean): Promise<void> {
-    const iter = await this.#kv.watch();
-    this.#stops.push(() => iter.stop());
     let loaded: () => void = () => {};
     const initial = new Promise<void>((resolve) => (loaded = resolve));
     let batch: KvWatchEntry[] | undefined = empty ? undefined : [];
@@ -391,21 +392,54 @@ export class SharedState {
       for (const e of entries) this.#apply(e);
       loaded();
     };
-    void (async () => {
-      for await (const e of iter) {
-        if (batch !== undefined) {
-          if (e.isUpdate) {
-            finishLoad();
-            this.#apply(e);
-          } else {
-            batch.push(e);
-            if ((e.delta ?? 0) === 0) finishLoad();
-          }
-        } else {
-          this.#apply(e);
+    // Watched: a watch that ends, fails, or falls behind the bucket without moving for 10 s (its
+    // server was lost and it did not recover) is made again from the last revision seen.
+    let seen = 0;
+    let movedAt = Date.now();
+    let current: { stop(): void } | undefined;
+    const watchdog = setInterval(() => {
+      void (async () => {
+        if (batch !== undefined || current === undefined) return;
+        const last = (await this.#kv.status()).streamInfo.state.last_seq;
+        if (last > seen && Date.now() - movedAt > 10_000) {
+          this.#o.warn(`shared state: the watch of the state bucket stopped at revision ${seen} of ${last}; watching again`);
+          movedAt = Date.now();
+          current.stop();
         }
+      })().catch(() => {});
+    }, 5000);
+    watchdog.unref();
+    this.#stops.push(() => {
+      clearInterval(watchdog);
+      current?.stop();
+    });
+    void (async () => {
+      while (!this.#closed) {
+        try {
+          const iter = await this.#kv.watch(seen > 0 ? { resumeFromRevision: seen + 1 } : {});
+          current = iter;
+          if (this.#closed) iter.stop();
+          for await (const e of iter) {
+            if (e.revision > seen) seen = e.revision;
+            movedAt = Date.now();
+            if (batch !== undefined) {
+              if (e.isUpdate) {
+                finishLoad();
+                this.#apply(e);
+              } else {
+                batch.push(e);
+                if ((e.delta ?? 0) === 0) finishLoad();
+              }
+            } else {
+              this.#apply(e);
+            }
+          }
+        } catch (e) {
+          if (!this.#closed) this.#o.warn(`shared state: watching the state bucket failed (${(e as Error).message}); again in 1 s`);
+        }
+        if (!this.#closed) await new Promise((r) => setTimeout(r, 1000));
       }
-    })().catch((e: unknown) => this.#o.warn(`shared state: watching the state bucket failed: ${(e as Error).message}`));
+    })();
     const timeout = this.#o.loadTimeoutMs ?? 10_000;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([initial, new Promise<void>((resolve) => (timer = setTimeout(() => {
@@ -538,24 +572,54 @@ export class SharedState {
     }, 1000);
     flushOwn.unref();
     this.#stops.push(() => clearInterval(flushOwn));
-    void (async () => {
-      const start = ((position.get(stream) as { seq: number } | undefined)?.seq ?? 0) + 1;
-      const consumer = await jetstream(this.#o.nc, {}).consumers.get(stream, { opt_start_seq: start });
-      const messages = await consumer.consume();
-      this.#stops.push(() => void messages.close());
-      for await (const m of messages) {
-        try {
-          if (m.headers?.get('Fare-Origin') === this.#originId) {
-            ownSeq = m.seq;
-            continue;
-          }
-          ownSeq = 0;
-          enter(m.seq, m.string());
-        } catch (e) {
-          this.#o.warn(`shared state: billing record ${m.seq} of ${stream} could not be entered: ${(e as Error).message}`);
+    // Followed by an ordered consumer, watched: when it ends, fails, or falls behind the stream without
+    // moving for 10 s (its server was lost and it did not recover), it is made again from the last
+    // record seen. A record seen twice is skipped by its id.
+    let seen = (position.get(stream) as { seq: number } | undefined)?.seq ?? 0;
+    let current: { close(): Promise<void | Error> } | undefined;
+    let movedAt = Date.now();
+    const jsm = jetstreamManager(this.#o.nc);
+    const watchdog = setInterval(() => {
+      void (async () => {
+        const last = (await (await jsm).streams.info(stream)).state.last_seq;
+        if (last > seen && Date.now() - movedAt > 10_000 && current !== undefined) {
+          this.#o.warn(`shared state: the ledger stopped at record ${seen} of ${last} in ${stream}; following it again`);
+          movedAt = Date.now();
+          await current.close();
         }
+      })().catch(() => {});
+    }, 5000);
+    watchdog.unref();
+    this.#stops.push(() => clearInterval(watchdog));
+    void (async () => {
+      while (!this.#closed) {
+        try {
+          const consumer = await jetstream(this.#o.nc, {}).consumers.get(stream, { opt_start_seq: seen + 1 });
+          // Pull requests renewed every 5 s (not 30): after a NATS server is lost the ledger goes on sooner.
+          const messages = await consumer.consume({ expires: 5000 });
+          current = messages;
+          if (this.#closed) await messages.close();
+          for await (const m of messages) {
+            seen = m.seq;
+            movedAt = Date.now();
+            try {
+              if (m.headers?.get('Fare-Origin') === this.#originId) {
+                ownSeq = m.seq;
+                continue;
+              }
+              ownSeq = 0;
+              enter(m.seq, m.string());
+            } catch (e) {
+              this.#o.warn(`shared state: billing record ${m.seq} of ${stream} could not be entered: ${(e as Error).message}`);
+            }
+          }
+        } catch (e) {
+          if (!this.#closed) this.#o.warn(`shared state: following ${stream} failed (${(e as Error).message}); again in 1 s`);
+        }
+        if (!this.#closed) await new Promise((r) => setTimeout(r, 1000));
       }
-    })().catch((e: unknown) => this.#o.warn(`shared state: following ${stream} failed: ${(e as Error).message}`));
+    })();
+    this.#stops.push(() => void current?.close());
   }
 
   #asApplied(f: () => void): void {
