@@ -21,6 +21,7 @@ import { openPager, type Pager } from '../src/live/runtime/pager.ts';
 import { zipDirectory } from '../src/live/gateway/zip-writer.ts';
 import { ADMIN_KEY, startFare, stopFare } from '../support/fare-process.ts';
 import { makeSwapFile, whyNoSwapFile } from '../support/swapfile.ts';
+import { lineReader } from '../support/lines.ts';
 
 const quick = process.argv.includes('--quick');
 const rounds = quick ? 1 : 3;
@@ -50,26 +51,6 @@ exports.handler = async (e) => {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function lines(child: ChildProcess): () => Promise<string> {
-  const got: string[] = [];
-  let waiting: ((l: string) => void) | undefined;
-  let buf = '';
-  child.stdout?.on('data', (c: Buffer) => {
-    buf += c.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const l = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      if (waiting) {
-        const w = waiting;
-        waiting = undefined;
-        w(l);
-      } else got.push(l);
-    }
-  });
-  return () => (got.length > 0 ? Promise.resolve(got.shift() as string) : new Promise((r) => (waiting = r)));
-}
-
 /** What the higher class does while Fare pages out in its scenario: fill 300 MB, then compute (at nice −5, as a top-class instance). */
 const HIGHER = `const b=[];for(let i=0;i<300;i++){const x=Buffer.allocUnsafeSlow(1<<20);x.fill(i&255);b.push(x)};let x=0;const t=Date.now();while(Date.now()-t<2000)x++;`;
 
@@ -80,7 +61,7 @@ const HIGHER = `const b=[];for(let i=0;i<300;i++){const x=Buffer.allocUnsafeSlow
  */
 async function baseline(pager: Pager, loaded: boolean): Promise<{ outSPerGiB: number; inSPerGiB: number; movedMB: number }> {
   const child = spawn(process.execPath, ['-e', HOLDER, '1024'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const next = lines(child);
+  const next = lineReader(child.stdout);
   await next();
   const pid = child.pid as number;
   let higher: ChildProcess | undefined;

@@ -8,15 +8,13 @@
 // (`--master-key-file`). Async invocations go through the cluster's work queue (async-queue.ts), run by
 // any gateway.
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { PriceTable } from '../../core/classes.ts';
 import { AsyncRunner, createGateway, schedulerPlatform, type Gateway } from '../gateway/index.ts';
 import { SchedulerClient } from '../gateway/scheduler-client.ts';
 import { NatsBus } from '../transport/nats.ts';
 import { realClock } from '../transport/clock.ts';
 import { deployExamples, openDataDir } from '../assembly.ts';
-import { MASTER_KEY_FILE, type Store } from '../store/index.ts';
+import { installMasterKey, type Store } from '../store/index.ts';
 import { CodeShipper } from './code.ts';
 import { codeStore, connectNats, reportStatus, traceOption, type ClusterAddress } from './connect.ts';
 import { retireSubject, type RetireNotice } from './control.ts';
@@ -152,25 +150,4 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
       store.close();
     })()),
   };
-}
-
-/**
- * Puts the cluster's master key into the data directory (created if missing), or checks that the
- * key already there is the same one.
- */
-function installMasterKey(file: string, dataDir: string): void {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8').trim();
-  } catch (e) {
-    throw Object.assign(new Error(`--master-key-file ${file}: ${(e as Error).message}`), { code: 'FARE_E_MASTER_KEY' });
-  }
-  if (!/^[0-9a-f]{64}$/.test(text)) throw Object.assign(new Error(`--master-key-file ${file} does not hold a 64-hex-digit key: give a copy of a gateway's master.key`), { code: 'FARE_E_MASTER_KEY' });
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const here = join(dataDir, MASTER_KEY_FILE);
-  if (existsSync(here)) {
-    if (readFileSync(here, 'utf8').trim() !== text) throw Object.assign(new Error(`${here} is not the key in --master-key-file ${file}: this data directory belongs to another cluster; give an empty --data-dir`), { code: 'FARE_E_MASTER_KEY' });
-    return;
-  }
-  writeFileSync(here, `${text}\n`, { mode: 0o600, flag: 'wx' });
 }

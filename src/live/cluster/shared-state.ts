@@ -30,7 +30,8 @@ import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jets
 import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
 import type { ObjectStore } from '@nats-io/obj';
 import type Database from 'better-sqlite3';
-import type { Store } from '../store/index.ts';
+import { billingRecordOf, type BillingRow, type Store } from '../store/index.ts';
+import { statementCache, type Prepare } from '../store/sql.ts';
 import { commitStaged, functionCodePath, pruneVersions, removeTree, stageCode } from '../store/code.ts';
 import { readZip } from '../gateway/zip.ts';
 import { zipDirectory } from '../gateway/zip-writer.ts';
@@ -123,7 +124,7 @@ export class SharedState {
   readonly #applying: Database.Statement;
   /** Columns of each local table (a row from elsewhere is written with these only). */
   readonly #columns = new Map<string, Set<string>>();
-  readonly #statements = new Map<string, Database.Statement>();
+  readonly #statement: Prepare;
   #pumping: Promise<void> | undefined;
   #again = false;
   #failing = false;
@@ -154,7 +155,8 @@ export class SharedState {
     this.#js = jetstream(o.nc);
     this.wasEmpty = wasEmpty;
     const db = this.#db;
-    for (const t of [...ORDER, BILLING]) this.#columns.set(t, new Set((db.prepare(`PRAGMA main.table_info(${t})`).all() as { name: string }[]).map((c) => c.name)));
+    this.#statement = statementCache(db);
+    for (const t of ORDER) this.#columns.set(t, new Set((db.prepare(`PRAGMA main.table_info(${t})`).all() as { name: string }[]).map((c) => c.name)));
     db.exec('CREATE TEMP TABLE IF NOT EXISTS fare_applying (on_ INTEGER NOT NULL); DELETE FROM fare_applying; INSERT INTO fare_applying VALUES (0);');
     this.#applying = db.prepare('UPDATE fare_applying SET on_ = ?');
     // Called by the triggers: a change to publish (after the transaction commits).
@@ -538,22 +540,11 @@ export class SharedState {
     const db = this.#db;
     const position = db.prepare('SELECT seq FROM ledger_position WHERE stream = ?');
     const move = db.prepare('INSERT INTO ledger_position (stream, seq) VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq');
-    const known = this.#columns.get(BILLING) as Set<string>;
-    const monthly = db.prepare(
-      `INSERT INTO usage_monthly (tenant, month, invocations, cpu_ms, mem_gbs, cost_uc) VALUES (?, ?, 1, ?, ?, ?)
-       ON CONFLICT (tenant, month) DO UPDATE SET invocations = invocations + 1, cpu_ms = cpu_ms + excluded.cpu_ms,
-         mem_gbs = mem_gbs + excluded.mem_gbs, cost_uc = cost_uc + excluded.cost_uc`,
-    );
     const enter = (seq: number, text: string): void => {
-      const row = decodeRow(text);
-      const cols = Object.keys(row).filter((c) => known.has(c)).sort();
+      const rec = billingRecordOf(decodeRow(text) as unknown as BillingRow);
       this.#asApplied(() => {
         // The record's id is its key: a record this ledger has (its own, or one delivered before) is skipped.
-        const inserted = this.#statement(`INSERT OR IGNORE INTO main.billing (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`).run(...cols.map((c) => row[c])).changes === 1;
-        if (inserted) {
-          monthly.run(row.tenant, row.month, row.cpu_ms, row.mem_gbs, row.cost_uc);
-          this.billed++;
-        }
+        if (this.#o.store.billing.enter(rec)) this.billed++;
         move.run(stream, seq);
       });
     };
@@ -631,14 +622,5 @@ export class SharedState {
         this.#applying.run(0);
       }
     })();
-  }
-
-  #statement(sql: string): Database.Statement {
-    let s = this.#statements.get(sql);
-    if (s === undefined) {
-      s = this.#db.prepare(sql);
-      this.#statements.set(sql, s);
-    }
-    return s;
   }
 }

@@ -108,20 +108,34 @@ export class BillingRepo {
       // The core's charge (core/classes.ts), at the rates the record carries.
       costMicroCents: costOf(input.cpuMs, input.memGBs, input.price, input.memoryPrice).total,
     };
-    this.#db.transaction(() => {
-      this.#q(
-        `INSERT INTO billing (id, invocation_id, tenant, function, caller, class, cpu_ms, mem_gbs, price, memory_price, cost_uc, month, at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(rec.id, rec.invocationId, rec.tenant, rec.function, rec.caller, rec.cls, rec.cpuMs, rec.memGBs, rec.price, rec.memoryPrice, rec.costMicroCents, rec.month, rec.at);
-      this.#q(
-        `INSERT INTO usage_monthly (tenant, month, invocations, cpu_ms, mem_gbs, cost_uc) VALUES (?, ?, 1, ?, ?, ?)
-         ON CONFLICT (tenant, month) DO UPDATE SET invocations = invocations + 1, cpu_ms = cpu_ms + excluded.cpu_ms,
-           mem_gbs = mem_gbs + excluded.mem_gbs, cost_uc = cost_uc + excluded.cost_uc`,
-      ).run(rec.tenant, rec.month, rec.cpuMs, rec.memGBs, rec.costMicroCents);
-    })();
+    this.#db.transaction(() => this.#insert(rec, 'INSERT'))();
     this.#costs?.note(rec.tenant, rec.function, rec.cpuMs, rec.memGBs);
     if (log !== undefined) this.#logs.append(rec, log);
     return rec;
+  }
+
+  /**
+   * Enters a record made elsewhere (another gateway's, from the cluster's billing stream) as it is,
+   * unless a record with its id is here already: a record delivered twice is billed once. Joins the
+   * caller's transaction if there is one. True if it was new.
+   */
+  enter(rec: BillingRecord): boolean {
+    return this.#db.transaction(() => this.#insert(rec, 'INSERT OR IGNORE'))();
+  }
+
+  /** The record and its month's running total, in the caller's transaction; false if the record was ignored. */
+  #insert(rec: BillingRecord, verb: 'INSERT' | 'INSERT OR IGNORE'): boolean {
+    const inserted = this.#q(
+      `${verb} INTO billing (id, invocation_id, tenant, function, caller, class, cpu_ms, mem_gbs, price, memory_price, cost_uc, month, at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(rec.id, rec.invocationId, rec.tenant, rec.function, rec.caller, rec.cls, rec.cpuMs, rec.memGBs, rec.price, rec.memoryPrice, rec.costMicroCents, rec.month, rec.at).changes === 1;
+    if (!inserted) return false;
+    this.#q(
+      `INSERT INTO usage_monthly (tenant, month, invocations, cpu_ms, mem_gbs, cost_uc) VALUES (?, ?, 1, ?, ?, ?)
+       ON CONFLICT (tenant, month) DO UPDATE SET invocations = invocations + 1, cpu_ms = cpu_ms + excluded.cpu_ms,
+         mem_gbs = mem_gbs + excluded.mem_gbs, cost_uc = cost_uc + excluded.cost_uc`,
+    ).run(rec.tenant, rec.month, rec.cpuMs, rec.memGBs, rec.costMicroCents);
+    return true;
   }
 
   /** What `tenant` spent in `month` (all functions, all classes). */
@@ -168,24 +182,42 @@ export class BillingRepo {
   }
 
   get(id: string): BillingRecord | undefined {
-    const r = this.#q('SELECT * FROM billing WHERE id = ?').get(id) as
-      | { id: string; invocation_id: string; tenant: string; function: string; caller: string; class: string; cpu_ms: number; mem_gbs: number; price: number; memory_price: number; cost_uc: number; month: string; at: number }
-      | undefined;
-    if (r === undefined) return undefined;
-    return {
-      id: r.id,
-      invocationId: r.invocation_id,
-      tenant: r.tenant,
-      function: r.function,
-      caller: r.caller,
-      cls: r.class,
-      cpuMs: r.cpu_ms,
-      memGBs: r.mem_gbs,
-      price: r.price,
-      memoryPrice: r.memory_price,
-      costMicroCents: r.cost_uc,
-      month: r.month,
-      at: r.at,
-    };
+    const r = this.#q('SELECT * FROM billing WHERE id = ?').get(id) as BillingRow | undefined;
+    return r === undefined ? undefined : billingRecordOf(r);
   }
+}
+
+/** A row of the billing table, as SQLite (and the cluster's billing stream) carry it. */
+export interface BillingRow {
+  id: string;
+  invocation_id: string;
+  tenant: string;
+  function: string;
+  caller: string;
+  class: string;
+  cpu_ms: number;
+  mem_gbs: number;
+  price: number;
+  memory_price: number;
+  cost_uc: number;
+  month: string;
+  at: number;
+}
+
+export function billingRecordOf(r: BillingRow): BillingRecord {
+  return {
+    id: r.id,
+    invocationId: r.invocation_id,
+    tenant: r.tenant,
+    function: r.function,
+    caller: r.caller,
+    cls: r.class,
+    cpuMs: r.cpu_ms,
+    memGBs: r.mem_gbs,
+    price: r.price,
+    memoryPrice: r.memory_price,
+    costMicroCents: r.cost_uc,
+    month: r.month,
+    at: r.at,
+  };
 }

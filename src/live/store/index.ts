@@ -3,7 +3,7 @@
 export { openStore, Store, DB_FILE, type StoreOptions } from './store.ts';
 export { StoreError, type StoreErrorCode } from './errors.ts';
 export { MIGRATIONS, migrate, schemaVersion, type Migration } from './migrations.ts';
-export { MASTER_KEY_FILE } from './master-key.ts';
+export { installMasterKey, MASTER_KEY_FILE } from './master-key.ts';
 export { ACCESS_KEY_PREFIX } from './secrets.ts';
 export { budgetState, monthBounds, BUDGET_WARN_AT, type BudgetState } from './budget.ts';
 export { Reservations } from './reservations.ts';
@@ -13,6 +13,7 @@ export { monthOf } from './sql.ts';
 export type { Tenant, NewTenant, TenantPatch, Credential, IssuedCredential, Grant, OverBudgetAction, Clock } from './tenants.ts';
 export type { FunctionRecord, FunctionConfig, FunctionPatch, StagedCode } from './functions.ts';
 export type { Invocation, InvocationStatus, NewInvocation, Finish } from './invocations.ts';
-export type { BillingInput, BillingRecord, Usage, FunctionUsage, ClassUsage, TenantUsage, MonthUsage } from './billing.ts';
+export { billingRecordOf } from './billing.ts';
+export type { BillingInput, BillingRecord, BillingRow, Usage, FunctionUsage, ClassUsage, TenantUsage, MonthUsage } from './billing.ts';
 export { LogRepo, DEFAULT_LOG_RETENTION, type LogEntry, type LogQuery, type LogRetention, type BilledExecution } from './logs.ts';
 export { executionLog, keepEnds, lastBytes, LOG_TEXT_MAX_BYTES, type ExecutionLog, type ExecutionRef } from './log-text.ts';

@@ -3,11 +3,14 @@
 // derived from it sign the invocation contexts functions pass along call chains.
 
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { StoreError } from './errors.ts';
 
 export const MASTER_KEY_FILE = 'master.key';
+
+/** A master key as its file holds it: 64 hex digits. */
+const KEY_TEXT = /^[0-9a-f]{64}$/;
 
 /** Reads `<dataDir>/master.key`, creating it (0600, fsynced) if absent. */
 export function loadOrCreateMasterKey(dataDir: string): Buffer {
@@ -34,13 +37,34 @@ export function loadOrCreateMasterKey(dataDir: string): Buffer {
     }
   }
   const text = readFileSync(path, 'utf8').trim();
-  if (!/^[0-9a-f]{64}$/.test(text)) {
+  if (!KEY_TEXT.test(text)) {
     throw new StoreError(
       'FARE_E_MASTER_KEY',
       `${path} does not hold a 64-hex-digit key: restore it from a backup (without it the stored secrets cannot be read), or start with an empty data directory`,
     );
   }
   return Buffer.from(text, 'hex');
+}
+
+/**
+ * Puts a key shared by several data directories (a cluster's gateways: `--master-key-file`) into
+ * `dataDir` (created if missing), or checks that the key already there is the same one.
+ */
+export function installMasterKey(file: string, dataDir: string): void {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (e) {
+    throw new StoreError('FARE_E_MASTER_KEY', `--master-key-file ${file}: ${(e as Error).message}`);
+  }
+  if (!KEY_TEXT.test(text)) throw new StoreError('FARE_E_MASTER_KEY', `--master-key-file ${file} does not hold a 64-hex-digit key: give a copy of a gateway's master.key`);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const here = join(dataDir, MASTER_KEY_FILE);
+  if (existsSync(here)) {
+    if (readFileSync(here, 'utf8').trim() !== text) throw new StoreError('FARE_E_MASTER_KEY', `${here} is not the key in --master-key-file ${file}: this data directory belongs to another cluster; give an empty --data-dir`);
+    return;
+  }
+  writeFileSync(here, `${text}\n`, { mode: 0o600, flag: 'wx' });
 }
 
 export function fsyncDir(dir: string): void {

@@ -2,22 +2,15 @@
 // is frozen, paged out (its memory leaves RAM for swap), paged back in (read into the swap cache
 // before it runs), thawed, and finds its data intact.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPager, processMemory, swapCachedBytes, type Pager } from './pager.ts';
+import { openPager, processMemory, swapCachedBytes, type Pager } from '../src/live/runtime/pager.ts';
+import { lineReader } from '../support/lines.ts';
+import { makeSwapFile, whyNoSwapFile, type SwapFile } from '../support/swapfile.ts';
 
 const MiB = 1024 * 1024;
 
-function whyNoSwapTest(): string | undefined {
-  if (process.platform !== 'linux') return 'swap needs Linux';
-  if (process.getuid?.() !== 0) return 'making a swap file needs root';
-  for (const cmd of ['mkswap', 'swapon', 'swapoff', 'fallocate']) if (spawnSync('which', [cmd]).status !== 0) return `${cmd} is missing`;
-  return undefined;
-}
-
-const why = whyNoSwapTest();
+const why = whyNoSwapFile();
 if (why !== undefined) process.stderr.write(`SKIPPED pager tests: ${why}\n`);
 
 /** A process that fills `mb` MiB with a pattern, then on each line of input prints its checksum. */
@@ -35,9 +28,7 @@ setInterval(sum, 20);
 `;
 
 describe.skipIf(why !== undefined)('pager (process_madvise) on a swap file', () => {
-  let dir = '';
-  let swapFile = '';
-  let swapOn = false;
+  let swap: SwapFile | undefined;
   let pager: Pager;
   let skipReason: string | undefined;
 
@@ -48,47 +39,18 @@ describe.skipIf(why !== undefined)('pager (process_madvise) on a swap file', () 
       return;
     }
     pager = p.pager;
-    dir = mkdtempSync('/var/tmp/fare-swap-');
-    swapFile = join(dir, 'swapfile');
-    const run = (cmd: string, args: string[]): void => {
-      const r = spawnSync(cmd, args, { encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
-    };
-    run('fallocate', ['-l', '768M', swapFile]);
-    run('chmod', ['600', swapFile]);
-    run('mkswap', [swapFile]);
-    const on = spawnSync('swapon', [swapFile], { encoding: 'utf8' });
-    if (on.status !== 0) {
-      skipReason = `swapon refused the file: ${on.stderr.trim()}`;
-      return;
+    try {
+      swap = makeSwapFile(768);
+    } catch (e) {
+      skipReason = `no swap file: ${(e as Error).message}`;
     }
-    swapOn = true;
   }, 60_000);
 
-  afterAll(() => {
-    if (swapOn) spawnSync('swapoff', [swapFile]);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  }, 120_000);
+  afterAll(() => swap?.remove(), 120_000);
 
   const start = async (mb: number): Promise<{ child: ChildProcess; sum: string; next: () => Promise<string> }> => {
     const child = spawn(process.execPath, ['-e', HOLDER, String(mb)], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const lines: string[] = [];
-    let waiting: ((l: string) => void) | undefined;
-    let buf = '';
-    child.stdout?.on('data', (c: Buffer) => {
-      buf += c.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const l = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (waiting) {
-          const w = waiting;
-          waiting = undefined;
-          w(l);
-        } else lines.push(l);
-      }
-    });
-    const next = (): Promise<string> => (lines.length > 0 ? Promise.resolve(lines.shift() as string) : new Promise((r) => (waiting = r)));
+    const next = lineReader(child.stdout);
     const first = await next();
     return { child, sum: first.split(' ')[1] as string, next };
   };
