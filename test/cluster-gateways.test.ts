@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { connect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findNatsServer } from '../src/live/cluster/nats-server.ts';
 import { clusterUp, type Cluster } from '../src/live/cluster/up.ts';
@@ -229,6 +230,42 @@ describe.skipIf(!nats.ok)('several gateways of one cluster', () => {
     const results = await Promise.all(ids.map(async (id) => (await fetch(`${a}/v1/invocations/${id}/result`, { headers: { Authorization: `Bearer ${admin}` } })).text()));
     expect(results.map((t) => (JSON.parse(t) as { n: number }).n), results.join(" ")).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
   }, 120_000);
+
+  it('an older state of an invocation never takes back its outcome: not from the bucket, not from a gateway’s outbox', async () => {
+    // gateway-1 comes back on its data directory, where it had claimed some of those invocations.
+    await cluster.restart('gateway-1');
+    const url = gatewayUrl(cluster, 'gateway-1');
+    const db = new Database(join(dir, 'gateway-1', 'fare.db'));
+    const ids = (db.prepare("SELECT id FROM invocations WHERE function = 'slow' ORDER BY id").all() as { id: string }[]).map((r) => r.id);
+    expect(ids.length).toBe(8);
+    const statuses = (g: string): Promise<string[]> => Promise.all(ids.map(async (id) => String((await call(g, admin, 'GET', `/v1/invocations/${id}`)).json.status)));
+    await eventually('gateway-1 has every outcome', async () => (await statuses(url)).every((st) => st === 'succeeded'));
+    // A copy written by a gateway that ran it again and had not yet heard of its outcome (a message
+    // given out twice) arrives after the outcome.
+    const nc = await connect({ servers: cluster.nats[0] as string });
+    const kv = await new Kvm(nc).open('fare-state');
+    const key = (id: string): string => `invocations.${Buffer.from(JSON.stringify([id])).toString('base64url')}`;
+    const entry = await kv.get(key(ids[0] as string));
+    const row = JSON.parse(entry?.string() ?? '{}') as Record<string, unknown>;
+    expect(row.status).toBe('succeeded');
+    await kv.put(key(ids[0] as string), JSON.stringify({ ...row, status: 'running', result: null, finished_at: null }));
+    // And a gateway publishes an older state of its own (claimed before it heard of the outcome).
+    db.prepare("UPDATE invocations SET status = 'running', result = NULL, finished_at = NULL WHERE id = ?").run(ids[1]);
+    db.prepare("INSERT INTO outbox (topic, key) VALUES ('invocations', json_array(?))").run(ids[1]);
+    db.close();
+    // Any write through gateway-1 publishes its outbox.
+    expect((await call(url, admin, 'POST', '/v1/tenants', { id: 'kick' })).status).toBe(201);
+    await eventually('gateway-1 published its outbox', () => {
+      const d = new Database(join(dir, 'gateway-1', 'fare.db'), { readonly: true });
+      const n = (d.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n;
+      d.close();
+      return Promise.resolve(n === 0);
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    for (const g of [a, url]) expect(await statuses(g), g).toEqual(ids.map(() => 'succeeded'));
+    expect(JSON.parse((await kv.get(key(ids[1] as string)))?.string() ?? '{}')).toMatchObject({ status: 'succeeded' });
+    await nc.drain();
+  }, 60_000);
 
   it('a gateway given another master key refuses to join, and says how to fix it', () => {
     const other = join(dir, 'other.key');

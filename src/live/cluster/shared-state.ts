@@ -82,6 +82,19 @@ function decodeRow(text: string): Row {
   return row;
 }
 
+/**
+ * How far an invocation has got: queued (attempts a) < running (attempt a + 1) < queued again for a
+ * retry < … < an outcome. Copies of an invocation only move forward: a gateway restarted with an
+ * older state (its outbox still holding a 'running' written before it was killed, while another
+ * gateway ran the invocation to its outcome) neither overwrites the newer shared row nor takes the
+ * older one from elsewhere.
+ */
+export function invocationProgress(row: { readonly status?: unknown; readonly attempts?: unknown }): number {
+  if (row.status === 'succeeded' || row.status === 'failed') return Number.POSITIVE_INFINITY;
+  const a = Number(row.attempts ?? 0);
+  return row.status === 'running' ? 2 * a - 1 : 2 * a;
+}
+
 const keyOf = (table: string, pk: readonly unknown[]): string => `${table}.${Buffer.from(JSON.stringify(pk)).toString('base64url')}`;
 
 function parseKey(key: string): { table: string; pk: unknown[] } | undefined {
@@ -353,12 +366,37 @@ export class SharedState {
     w.n++;
     this.#writing.set(key, w);
     try {
-      const revision = await this.#kv.put(key, text);
-      if (revision > (this.#mine.get(key) ?? 0)) this.#mine.set(key, revision);
+      const revision = topic === 'invocations' && row !== undefined ? await this.#putForward(key, row, text) : await this.#kv.put(key, text);
+      if (revision !== undefined && revision > (this.#mine.get(key) ?? 0)) this.#mine.set(key, revision);
     } finally {
       if (--w.n === 0) {
         this.#writing.delete(key);
         for (const e of w.seen) this.#apply(e);
+      }
+    }
+  }
+
+  /**
+   * Puts an invocation's row unless the shared one is further on (invocationProgress): a compare and
+   * set on the key's revision, so a newer row written meanwhile is not lost either. Returns the new
+   * revision, or undefined when the shared row was newer (this copy takes it instead).
+   */
+  async #putForward(key: string, row: Row, text: string): Promise<number | undefined> {
+    for (let tries = 0; ; tries++) {
+      const cur = await this.#kv.get(key);
+      const theirs = cur !== null && cur.operation === 'PUT' && cur.string() !== TOMBSTONE ? decodeRow(cur.string()) : undefined;
+      if (theirs !== undefined && invocationProgress(theirs) > invocationProgress(row)) {
+        this.#asApplied(() => this.#upsert('invocations', theirs));
+        this.#reloadReservations();
+        return undefined;
+      }
+      try {
+        return cur === null ? await this.#kv.create(key, text) : await this.#kv.update(key, text, cur.revision);
+      } catch (e) {
+        // Written by another gateway between the read and the write: read again.
+        const code = (e as { code?: unknown }).code;
+        if (tries < 10 && (code === 10071 || code === 10164 || /wrong last sequence/i.test((e as Error).message))) continue;
+        throw e;
       }
     }
   }
@@ -473,6 +511,10 @@ export class SharedState {
       this.#asApplied(() => {
         if (put) {
           const row = decodeRow(e.string());
+          if (table === 'invocations') {
+            const here = this.#statement('SELECT status, attempts FROM main.invocations WHERE id = ?').get(row.id) as Row | undefined;
+            if (here !== undefined && invocationProgress(here) > invocationProgress(row)) return;
+          }
           this.#upsert(table, row);
         } else {
           this.#statement(`DELETE FROM main.${table} WHERE ${cols.map((c) => `${c} = ?`).join(' AND ')}`).run(...pk);
