@@ -34,6 +34,15 @@ export interface ClusterConfig {
   readonly updateDelta: number;
   /** Swap out down to this fraction of memory. */
   readonly swapTarget: number;
+  /**
+   * Each machine's swap device, in seconds per GiB written (page-out) and read back (swap-in); 0:
+   * instantaneous (the paper's model). Defaults: this machine's kernel measured by `npm run
+   * bench:swap` (a plain process under load, page-out 0.60 s/GiB; read ahead and every page touched, 2.9 s/GiB).
+   */
+  readonly swapOutSPerGiB: number;
+  readonly swapInSPerGiB: number;
+  /** Swap space per machine (MB); default: as much as its memory. Infinity: unbounded. */
+  readonly swapMB?: number;
   readonly maxOutstandingPolls: number;
   /**
    * Round trip of a shard's poll to a machine (ms), half each way. 0 with a zero `latency` is the

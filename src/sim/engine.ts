@@ -116,7 +116,7 @@ export class Simulation {
       for (let i = 0; i < cluster.machines; i++) {
         list.push(new Machine({
           id: i, cores: cluster.cores, policy: preset.machine, classes: prices.classes.length, memoryMB: mem,
-          swap: { enabled: this.trackMemory && preset.swapping, targetFraction: cluster.swapTarget },
+          swap: { enabled: this.trackMemory && preset.swapping, targetFraction: cluster.swapTarget, spaceMB: cluster.swapMB ?? mem },
           dispatcher: preset.idleList
             ? { shards: cluster.shards, k: Math.min(cluster.k, cluster.shards), joinFreeMB: cluster.joinFree * mem, leaveFreeMB: cluster.leaveFree * mem, updateDeltaMB: cluster.updateDelta * mem, pollTimeoutMs: cluster.pollTimeoutMs ?? Infinity }
             : undefined,
@@ -124,7 +124,9 @@ export class Simulation {
         }, root.fork(`machine/${i}`)));
       }
       // Under processor sharing every job on the machine runs; otherwise at most `cores`.
-      this.hw = new Hardware(this.table, cluster.machines, cluster.cores, mem, this.trackMemory, preset.machine !== 'ps' && cluster.cores <= 32);
+      const perMs = (sPerGiB: number): number => (sPerGiB > 0 ? 1024 / (sPerGiB * 1000) : Infinity);
+      this.hw = new Hardware(this.table, cluster.machines, cluster.cores, mem, this.trackMemory, preset.machine !== 'ps' && cluster.cores <= 32,
+        { outMBperMs: perMs(cluster.swapOutSPerGiB), inMBperMs: perMs(cluster.swapInSPerGiB) });
       this.rec = new Recorder(cfg, m, this.hw);
       this.machines = new SimMachines(list, this.hw, this.table, this.q, this.bus, this.pace, this.rec, {
         trackMemory: this.trackMemory, deadlines: preset.idleList && (cluster.pollTimeoutMs ?? Infinity) !== Infinity, log: this.log,

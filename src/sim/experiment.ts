@@ -46,6 +46,8 @@ export const DEFAULT_CLUSTER: ClusterConfig = {
   leaveFree: 0.25,
   updateDelta: 0.1,
   swapTarget: 0.95,
+  swapOutSPerGiB: 0.6,
+  swapInSPerGiB: 2.9,
   maxOutstandingPolls: 64,
   pollLatencyMs: 0,
 };
@@ -137,7 +139,7 @@ export function parseCluster(raw: unknown, base: ClusterConfig = DEFAULT_CLUSTER
   if (raw === undefined) return base;
   if (!isObj(raw)) throw new ConfigError(`cluster is ${JSON.stringify(raw)}: give an object such as {"machines": 100, "cores": 8}`);
   const w = 'cluster';
-  known(raw, w, ['machines', 'cores', 'memoryGB', 'shards', 'k', 'idleList', 'joinFree', 'leaveFree', 'updateDelta', 'swapTarget', 'maxOutstandingPolls', 'pollLatencyMs', 'pollTimeoutMs', 'latency']);
+  known(raw, w, ['machines', 'cores', 'memoryGB', 'shards', 'k', 'idleList', 'joinFree', 'leaveFree', 'updateDelta', 'swapTarget', 'swapOutSPerGiB', 'swapInSPerGiB', 'swapGB', 'maxOutstandingPolls', 'pollLatencyMs', 'pollTimeoutMs', 'latency']);
   const int = (n: number): boolean => Number.isInteger(n) && n >= 1;
   const frac = (n: number): boolean => n >= 0 && n <= 1;
   const machines = num(raw, 'machines', w, base.machines, int, 'a whole number ≥ 1');
@@ -146,6 +148,10 @@ export function parseCluster(raw: unknown, base: ClusterConfig = DEFAULT_CLUSTER
   let memoryMB = base.memoryMB;
   if (mem === null) memoryMB = Infinity;
   else if (mem !== undefined) memoryMB = num(raw, 'memoryGB', w, 0, (n) => n > 0, 'a positive number of GB, or null for unlimited') * 1024;
+  const swapGB = raw.swapGB;
+  let swapMB = base.swapMB;
+  if (swapGB === null) swapMB = Infinity;
+  else if (swapGB !== undefined) swapMB = num(raw, 'swapGB', w, 0, (n) => n >= 0, 'a number of GB ≥ 0, or null for unbounded swap space') * 1024;
   const idle = raw.idleList;
   if (idle !== undefined && typeof idle !== 'boolean') throw new ConfigError(`cluster.idleList is ${JSON.stringify(idle)}: it must be true or false`);
   const c: ClusterConfig = {
@@ -159,6 +165,9 @@ export function parseCluster(raw: unknown, base: ClusterConfig = DEFAULT_CLUSTER
     leaveFree: num(raw, 'leaveFree', w, base.leaveFree, frac, 'a fraction of memory from 0 to 1'),
     updateDelta: num(raw, 'updateDelta', w, base.updateDelta, frac, 'a fraction of memory from 0 to 1'),
     swapTarget: num(raw, 'swapTarget', w, base.swapTarget, (n) => n > 0 && n <= 1, 'a fraction of memory in (0, 1]'),
+    swapOutSPerGiB: num(raw, 'swapOutSPerGiB', w, base.swapOutSPerGiB, (n) => n >= 0 && n <= 3600, 'seconds per GiB written to swap, from 0 (instantaneous) to 3600'),
+    swapInSPerGiB: num(raw, 'swapInSPerGiB', w, base.swapInSPerGiB, (n) => n >= 0 && n <= 3600, 'seconds per GiB read back from swap, from 0 (instantaneous) to 3600'),
+    ...(swapMB !== undefined ? { swapMB } : {}),
     maxOutstandingPolls: num(raw, 'maxOutstandingPolls', w, base.maxOutstandingPolls, int, 'a whole number ≥ 1'),
     pollLatencyMs: num(raw, 'pollLatencyMs', w, base.pollLatencyMs, (n) => n >= 0 && n <= 60_000, 'a round-trip time in ms from 0 to 60000'),
     ...(raw.pollTimeoutMs !== undefined ? { pollTimeoutMs: num(raw, 'pollTimeoutMs', w, 0, (n) => n > 0 && n <= 3_600_000, 'a time in ms above 0 and at most 3600000') } : base.pollTimeoutMs !== undefined ? { pollTimeoutMs: base.pollTimeoutMs } : {}),

@@ -1,7 +1,10 @@
 // The simulated machines' hardware: each machine's cores are shared by the jobs its scheduler has
 // dispatched (processor sharing: n jobs on c cores each progress at rate min(1, c/n)), and its memory
-// grows with each job's progress from its initial size to its total. Swap time is not simulated
-// (paper, §4.1).
+// grows with each job's progress from its initial size to its total. Each machine has one swap
+// device, first come first served, that writes (page-out) and reads (page-in) at given rates: a job
+// swapped out stays resident until its pages are written, and a job swapped in starts only when its
+// pages are read back (after what was queued on the device before it). The paper did not simulate
+// swap time (§4.1); infinite rates give its model back.
 //
 // Layout, for the 10,000-machine case where nothing stays in cache: every number lives in a
 // Float64Array row, never on an object (V8 keeps an object's fractional fields as separate heap
@@ -27,10 +30,22 @@ const BUSY = 5;
 const USED = 6;
 /** Σ over running jobs of memory growth per ms of service. */
 const SLOPE = 7;
-/** ∫ max(0, used − capacity) dt (MB-ms). */
+/** ∫ max(0, resident − capacity) dt (MB-ms). */
 const OVER = 8;
+/** Memory swapped out but not yet written (MB): still resident. */
+const PEND_OUT = 9;
+/** When the swap device is next free (ms). */
+const DEV_FREE = 10;
 /** Where a row's running set starts: finish keys, then the jobs' table rows. */
-const SET = 9;
+const SET = 11;
+
+/** The swap device's speed (MB per ms; Infinity: instantaneous). */
+export interface SwapDevice {
+  readonly outMBperMs: number;
+  readonly inMBperMs: number;
+}
+
+const INSTANT: SwapDevice = { outMBperMs: Infinity, inMBperMs: Infinity };
 
 export class Hardware {
   /** One row per machine: the fields above, then (in `linear` mode) the running set. */
@@ -39,6 +54,13 @@ export class Hardware {
   /** Outside `linear` mode: each machine's running set as a binary min-heap of finish keys and table rows. */
   private readonly heapFin: number[][] = [];
   private readonly heapK: number[][] = [];
+  /** Per machine: page-outs being written, as (done at, MB) pairs, in order. */
+  private readonly outs: number[][] = [];
+  /** Per machine: jobs waiting for their page-in to run, as (done at, table row) pairs, in order. */
+  private readonly ins: number[][] = [];
+  /** Page-outs / dispatches done so far in each machine's lists (their heads). */
+  private readonly outHead: Int32Array;
+  private readonly inHead: Int32Array;
 
   /**
    * `linear`: at most `cores` jobs run at once (a machine scheduler that dispatches no more than its
@@ -53,12 +75,17 @@ export class Hardware {
     readonly capacityMB: number,
     readonly trackMemory: boolean,
     private readonly linear = false,
+    private readonly device: SwapDevice = INSTANT,
   ) {
+    this.outHead = new Int32Array(machines);
+    this.inHead = new Int32Array(machines);
     // Rows a whole number of cache lines long (8 numbers), so a machine's fields share lines.
     this.stride = ((linear ? SET + 2 * cores : SET) + 7) & ~7;
     this.r = new Float64Array(machines * this.stride);
     for (let m = 0; m < machines; m++) {
       this.r[m * this.stride + RATE] = 1;
+      this.outs.push([]);
+      this.ins.push([]);
       if (!linear) {
         this.heapFin.push([]);
         this.heapK.push([]);
@@ -71,8 +98,15 @@ export class Hardware {
     return this.r[i] as number;
   }
 
+  /** Memory the machine's jobs hold and that is not swapped out (MB): what its dispatcher reads. */
   used(m: number): number {
     return this.at(m * this.stride + USED);
+  }
+
+  /** Memory the machine would need resident now (MB): `used` plus page-outs not yet written; above capacity, the kernel pages. */
+  demand(m: number): number {
+    const b = m * this.stride;
+    return this.at(b + USED) + this.at(b + PEND_OUT);
   }
 
   busy(m: number): number {
@@ -92,12 +126,12 @@ export class Hardware {
     const rate = this.at(b + RATE);
     r[b + SERVICE] = this.at(b + SERVICE) + dt * rate;
     r[b + BUSY] = this.at(b + BUSY) + dt * (n < this.cores ? n : this.cores);
-    const used = this.at(b + USED);
+    const used = this.at(b + USED) + this.at(b + PEND_OUT);
     const slope = this.at(b + SLOPE);
     if (this.trackMemory && slope > 0) {
       const before = used - this.capacityMB;
       const u = used + slope * rate * dt;
-      r[b + USED] = u;
+      r[b + USED] = this.at(b + USED) + slope * rate * dt;
       const after = u - this.capacityMB;
       if (after > 0) r[b + OVER] = this.at(b + OVER) + (before >= 0 ? ((before + after) / 2) * dt : ((after * after) / (after - before) / 2) * dt);
     } else if (used > this.capacityMB) {
@@ -155,12 +189,89 @@ export class Hardware {
     return k;
   }
 
-  swapOut(m: number, k: number): void {
-    if (this.trackMemory) this.addUsed(m, -this.t.memNow(k));
+  /**
+   * Job row k's memory goes out to swap (the machine is advanced to `now`): it leaves `used` at
+   * once and stays resident until the device has written it. Returns when that is.
+   */
+  swapOut(m: number, k: number, now: number): number {
+    if (!this.trackMemory) return now;
+    const mb = this.t.memNow(k);
+    this.addUsed(m, -mb);
+    if (this.device.outMBperMs === Infinity || mb <= 0) return now;
+    const b = m * this.stride;
+    const done = Math.max(now, this.at(b + DEV_FREE)) + mb / this.device.outMBperMs;
+    this.r[b + DEV_FREE] = done;
+    this.r[b + PEND_OUT] = this.at(b + PEND_OUT) + mb;
+    (this.outs[m] as number[]).push(done, mb);
+    return done;
   }
 
-  swapIn(m: number, k: number): void {
-    if (this.trackMemory) this.addUsed(m, this.t.memNow(k));
+  /** Job row k's memory comes back from swap: held again at once; returns when the device has read it (the job may run then). */
+  swapIn(m: number, k: number, now: number): number {
+    if (!this.trackMemory) return now;
+    const mb = this.t.memNow(k);
+    this.addUsed(m, mb);
+    if (this.device.inMBperMs === Infinity || mb <= 0) return now;
+    const b = m * this.stride;
+    const done = Math.max(now, this.at(b + DEV_FREE)) + mb / this.device.inMBperMs;
+    this.r[b + DEV_FREE] = done;
+    return done;
+  }
+
+  /** Job row k, scheduled to run, starts at `at` (its page-in is done then). */
+  dispatchAt(m: number, k: number, at: number): void {
+    (this.ins[m] as number[]).push(at, k);
+  }
+
+  /** A job waiting for its page-in was stopped before it ran: it no longer starts. True if it was waiting. */
+  cancelDispatch(m: number, k: number): boolean {
+    const q = this.ins[m] as number[];
+    for (let i = this.inHead[m] as number; i < q.length; i += 2) {
+      if (q[i + 1] === k) {
+        q.splice(i, 2);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The next page-out written or page-in read on machine m (Infinity: none). */
+  nextSwapEvent(m: number): number {
+    const o = this.outs[m] as number[], i = this.ins[m] as number[];
+    const a = (this.outHead[m] as number) < o.length ? (o[this.outHead[m] as number] as number) : Infinity;
+    const c = (this.inHead[m] as number) < i.length ? (i[this.inHead[m] as number] as number) : Infinity;
+    return a < c ? a : c;
+  }
+
+  /** Carries out machine m's swap events due by `now`, in order: page-outs leave RAM, page-ins done start their jobs. */
+  settleSwaps(m: number, now: number): void {
+    const o = this.outs[m] as number[], q = this.ins[m] as number[];
+    for (;;) {
+      const oh = this.outHead[m] as number, ih = this.inHead[m] as number;
+      const to = oh < o.length ? (o[oh] as number) : Infinity;
+      const ti = ih < q.length ? (q[ih] as number) : Infinity;
+      const t = to <= ti ? to : ti;
+      if (t > now) break;
+      this.advanceTo(m, t);
+      if (to <= ti) {
+        const b = m * this.stride;
+        this.r[b + PEND_OUT] = Math.max(0, this.at(b + PEND_OUT) - (o[oh + 1] as number));
+        this.outHead[m] = oh + 2;
+      } else {
+        this.inHead[m] = ih + 2;
+        this.dispatch(m, q[ih + 1] as number);
+      }
+    }
+    // Done entries are dropped now and then (the lists stay short).
+    if ((this.outHead[m] as number) > 64) {
+      o.splice(0, this.outHead[m]);
+      this.outHead[m] = 0;
+    }
+    if ((this.inHead[m] as number) > 64) {
+      q.splice(0, this.inHead[m]);
+      this.inHead[m] = 0;
+    }
+    this.advanceTo(m, now);
   }
 
   /** Resident memory of job row k, on machine m, now (MB). */

@@ -54,6 +54,9 @@ export class SimMachines {
   private readonly completion: Mutable<MachineInput & { kind: 'complete' }> = { kind: 'complete', job: 0, memMB: 0 };
   /** Preempted jobs' sizes to report once the machine's decisions are carried out (`stopped`). */
   private readonly stopped: { job: number; memMB: number }[] = [];
+  /** A job whose page-in ends later than now (table row, when): its `run`, the machine's next decision, waits for it. */
+  private pageInJob = -1;
+  private pageInEnd = 0;
 
   constructor(
     private readonly machines: readonly Machine[],
@@ -132,6 +135,7 @@ export class SimMachines {
     const h = this.hw;
     const now = this.pace.now;
     h.advanceTo(m, now);
+    if (this.trackMemory) h.settleSwaps(m, now);
     if (h.nextCompletion(m) <= now) {
       const k = h.completeNext(m);
       const input = this.completion;
@@ -181,24 +185,41 @@ export class SimMachines {
     for (let i = 0; i < ds.length; i++) {
       const d = ds[i] as MachineDecision;
       switch (d.kind) {
-        case 'run':
-          h.dispatch(m, (d.job as SimJob).k);
+        case 'run': {
+          const k = (d.job as SimJob).k;
+          if (k === this.pageInJob) {
+            this.pageInJob = -1;
+            h.dispatchAt(m, k, this.pageInEnd);
+          } else {
+            h.dispatch(m, k);
+          }
           break;
+        }
         case 'preempt': {
           const sj = d.job as SimJob;
-          h.stop(m, sj.k);
+          // A job still waiting for its page-in had not started: it only stops waiting.
+          if (!(this.trackMemory && h.cancelDispatch(m, sj.k))) h.stop(m, sj.k);
           this.rec.preempted();
           if (this.trackMemory) this.stopped.push({ job: d.job.id, memMB: this.table.memNow(sj.k) });
           break;
         }
-        case 'swap-out':
-          h.swapOut(m, (d.job as SimJob).k);
-          this.rec.swap('out', m, d.job.cls, d.mb, this.pace.now, d.job.id);
+        case 'swap-out': {
+          const now = this.pace.now;
+          const done = h.swapOut(m, (d.job as SimJob).k, now);
+          this.rec.swap('out', m, d.job.cls, d.mb, now, d.job.id, done - now);
           break;
-        case 'swap-in':
-          h.swapIn(m, (d.job as SimJob).k);
-          this.rec.swap('in', m, d.job.cls, d.mb, this.pace.now, d.job.id);
+        }
+        case 'swap-in': {
+          const now = this.pace.now;
+          const k = (d.job as SimJob).k;
+          const done = h.swapIn(m, k, now);
+          if (done > now) {
+            this.pageInJob = k;
+            this.pageInEnd = done;
+          }
+          this.rec.swap('in', m, d.job.cls, d.mb, now, d.job.id, done - now);
           break;
+        }
         case 'poll-answer':
         case 'idle-poll':
         case 'idle-join':
@@ -229,6 +250,8 @@ export class SimMachines {
     if (this.trackMemory) {
       const c = h.crossing(m, mc.memoryBand().high);
       if (c < t) t = c;
+      const w = h.nextSwapEvent(m);
+      if (w < t) t = w;
     }
     if (this.deadlines) {
       const d = mc.nextDeadline();

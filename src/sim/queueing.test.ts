@@ -362,7 +362,8 @@ function listSource(jobs: readonly (readonly [number, number, number, number])[]
 function preemptUnderPressure(): RunResult {
   const source = listSource([[0, 100, 1, 5000], [90, 10, 0, 100], [92, 10, 1, 100], [95, 1, 0, 100]]);
   return new Simulation({
-    cluster: { ...singleQueue(1), memoryMB: 4096 }, policy: { name: 'fare', kind: 'fare' }, prices: TWO_CLASSES, seed: 1,
+    // The paper's swapping (instantaneous, unbounded swap space): the accounting of sizes is the point here.
+    cluster: { ...singleQueue(1), memoryMB: 4096, swapOutSPerGiB: 0, swapInSPerGiB: 0, swapMB: Infinity }, policy: { name: 'fare', kind: 'fare' }, prices: TWO_CLASSES, seed: 1,
     measureFrom: 0, measureTo: 1000, horizon: 10_000, samples: 0,
   }, source).run();
 }
@@ -390,6 +391,43 @@ function swapsOf(r: RunResult, job: number): { dir: string; mb: number }[] {
   for (let i = 0; i < r.swaps.job.length; i++) if (r.swaps.job[i] === job) out.push({ dir: r.swaps.dir[i] ?? '?', mb: r.swaps.mb[i] ?? NaN });
   return out;
 }
+
+describe('swapping takes time: one swap device per machine, first come first served', () => {
+  // One core, 4096 MB. Job 0 (low, 100 ms, grows 100 → 2100 MB) is preempted at 50 ms by job 1 (high,
+  // 10 ms, 100 → 4000 MB) holding 1100 MB. Job 1's growth reaches 4096 MB at 50 + 2896 / 390 ms: job 0
+  // is swapped out (1100 MB at 1 s/GiB: 1074.2 ms of writing); job 1 ends at 60 and job 0 is next: its
+  // page-in (2 s/GiB: 2148.4 ms) starts once the page-out is written, then it runs its last 50 ms.
+  const run = (outS: number, inS: number): RunResult => new Simulation({
+    cluster: { ...singleQueue(1), memoryMB: 4096, swapOutSPerGiB: outS, swapInSPerGiB: inS, swapMB: Infinity }, policy: { name: 'fare', kind: 'fare' }, prices: TWO_CLASSES, seed: 1,
+    measureFrom: 0, measureTo: 1000, horizon: 100_000, samples: 0,
+  }, listSource([[0, 100, 1, 2100], [50, 10, 0, 4000]])).run();
+  const cross = 50 + 2896 / 390;
+  const written = cross + 1100 / (1024 / 1000);
+  const read = written + 1100 / (512 / 1000);
+
+  it('the swapped job runs only once its pages are read back, after the page-out queued before them: its latency grows by that', () => {
+    const r = run(1, 2);
+    expect(r.classes[1]?.response.max).toBeCloseTo(read + 50, 6);
+    expect(r.swaps.dir).toEqual(['out', 'in']);
+    expect(r.swaps.deviceMs[0]).toBeCloseTo(written - cross, 6);
+    expect(r.swaps.deviceMs[1]).toBeCloseTo(read - 60, 6);
+    expect(r.swapInDelay[1]?.max).toBeCloseTo(read - 60, 6);
+    // The top class did not wait for any of it.
+    expect(r.classes[0]?.response.max).toBeCloseTo(10, 6);
+  });
+
+  it('memory being written out stays resident: above capacity meanwhile, which is measured (the kernel would page it)', () => {
+    const paper = run(0, 0);
+    const timed = run(1, 2);
+    // Instantly swapped (the paper): job 1 alone grows past 4096 − 0 only at its very end: no excess.
+    expect(paper.classes[1]?.response.max).toBeCloseTo(110, 6);
+    expect(paper.overcommitMBs[0]).toBeCloseTo(0, 9);
+    // Timed: from the crossing to job 1's end, 1100 MB of job 0 is still in RAM beside job 1's growth.
+    const over = (t: number): number => 100 + 1100 + 390 * (t - 50) - 4096;
+    const expected = ((over(cross) + over(60)) / 2) * (60 - cross) / 1000;
+    expect(timed.overcommitMBs[0]).toBeCloseTo(expected, 6);
+  });
+});
 
 describe('swapping a job that is preempted in the same step', () => {
   it('runs the scenario to completion', () => {

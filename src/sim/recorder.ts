@@ -24,6 +24,8 @@ export interface SwapLog {
   cls: number[];
   mb: number[];
   dir: ('out' | 'in')[];
+  /** How long the swap device took, from the decision (queueing on the device included), ms. */
+  deviceMs: number[];
 }
 
 export interface RunResult {
@@ -36,8 +38,16 @@ export interface RunResult {
   readonly sampleTimes: number[];
   /** utilization[s][m]: busy cores ÷ cores of machine m over the window ending at sample s. */
   readonly utilization: Float64Array[];
-  /** memoryUsed[s][m]: resident MB of machine m at sample s (empty without a memory model). */
+  /** memoryUsed[s][m]: resident MB of machine m at sample s, at most its capacity (empty without a memory model). */
   readonly memoryUsed: Float64Array[];
+  /** memoryDemand[s][m]: what machine m's jobs held in memory at sample s (MB; above capacity, the excess is paged by the kernel). */
+  readonly memoryDemand: Float64Array[];
+  /** swappedByClass[s][c]: MB of class c swapped out (all machines) at sample s. */
+  readonly swappedByClass: Float64Array[];
+  /** swapRate[s][m]: MB/s machine m's swap device moved (out and in) over the window ending at sample s. */
+  readonly swapRate: Float64Array[];
+  /** Per class: how long swap-ins took (ms, from the decision until the job could run: the job's added latency). */
+  readonly swapInDelay: LogHistogram[];
   readonly swapOutByClass: Float64Array;
   readonly swapInByClass: Float64Array;
   readonly swapOutByMachine: Float64Array;
@@ -60,13 +70,19 @@ export class Recorder {
   private readonly sampleTimes: number[] = [];
   private readonly utilization: Float64Array[] = [];
   private readonly memoryUsed: Float64Array[] = [];
+  private readonly memoryDemand: Float64Array[] = [];
+  private readonly swappedByClass: Float64Array[] = [];
+  private readonly swapRate: Float64Array[] = [];
+  private readonly swappedNow: Float64Array;
+  private readonly movedSince: Float64Array;
+  private readonly swapInDelay: LogHistogram[];
   private readonly lastBusy: Float64Array;
   private lastSampleT = 0;
   private readonly swapOutByClass: Float64Array;
   private readonly swapInByClass: Float64Array;
   private readonly swapOutByMachine: Float64Array;
   private readonly swapInByMachine: Float64Array;
-  private readonly swaps: SwapLog = { time: [], machine: [], job: [], cls: [], mb: [], dir: [] };
+  private readonly swaps: SwapLog = { time: [], machine: [], job: [], cls: [], mb: [], dir: [], deviceMs: [] };
   private readonly placements: Record<Placement, number> = { 'idle-list': 0, 'power-of-k': 0 };
   private readonly shardWait = new LogHistogram();
   private preemptions = 0;
@@ -81,6 +97,9 @@ export class Recorder {
     this.swapOutByMachine = new Float64Array(nMachines);
     this.swapInByMachine = new Float64Array(nMachines);
     this.lastBusy = new Float64Array(nMachines);
+    this.swappedNow = new Float64Array(n);
+    this.movedSince = new Float64Array(nMachines);
+    this.swapInDelay = cfg.prices.classes.map(() => new LogHistogram());
   }
 
   arrived(cls: number): void {
@@ -105,14 +124,18 @@ export class Recorder {
     this.preemptions++;
   }
 
-  swap(dir: 'out' | 'in', machine: number, cls: number, mb: number, now: Millis, job = -1): void {
+  swap(dir: 'out' | 'in', machine: number, cls: number, mb: number, now: Millis, job = -1, deviceMs = 0): void {
     if (dir === 'out') {
       this.swapOutByClass[cls] = (this.swapOutByClass[cls] as number) + mb;
       this.swapOutByMachine[machine] = (this.swapOutByMachine[machine] as number) + mb;
+      this.swappedNow[cls] = (this.swappedNow[cls] as number) + mb;
     } else {
       this.swapInByClass[cls] = (this.swapInByClass[cls] as number) + mb;
       this.swapInByMachine[machine] = (this.swapInByMachine[machine] as number) + mb;
+      this.swappedNow[cls] = Math.max(0, (this.swappedNow[cls] as number) - mb);
+      (this.swapInDelay[cls] as LogHistogram).record(Math.max(deviceMs, 1e-3));
     }
+    this.movedSince[machine] = (this.movedSince[machine] as number) + mb;
     const s = this.swaps;
     s.time.push(now);
     s.machine.push(machine);
@@ -120,24 +143,37 @@ export class Recorder {
     s.cls.push(cls);
     s.mb.push(mb);
     s.dir.push(dir);
+    s.deviceMs.push(deviceMs);
   }
 
   /** Called at measureFrom (index 0, a baseline) and at the end of each window. */
   sample(now: Millis, index: number): void {
     const util = new Float64Array(this.nMachines);
     const mem = new Float64Array(this.nMachines);
+    const demand = new Float64Array(this.nMachines);
+    const rate = new Float64Array(this.nMachines);
     const dt = now - this.lastSampleT;
+    const cap = this.cfg.cluster.memoryMB;
     for (let m = 0; m < this.nMachines; m++) {
       const h = this.hw, busy = h.busy(m);
       util[m] = dt > 0 ? (busy - (this.lastBusy[m] as number)) / (h.cores * dt) : 0;
       this.lastBusy[m] = busy;
-      mem[m] = h.used(m);
+      const d = h.demand(m);
+      demand[m] = d;
+      mem[m] = d < cap ? d : cap;
+      rate[m] = dt > 0 ? (this.movedSince[m] as number) / (dt / 1000) : 0;
+      this.movedSince[m] = 0;
     }
     this.lastSampleT = now;
     if (index === 0) return;
     this.sampleTimes.push(now);
     this.utilization.push(util);
-    if (Number.isFinite(this.cfg.cluster.memoryMB)) this.memoryUsed.push(mem);
+    if (Number.isFinite(cap)) {
+      this.memoryUsed.push(mem);
+      this.memoryDemand.push(demand);
+      this.swappedByClass.push(Float64Array.from(this.swappedNow));
+      this.swapRate.push(rate);
+    }
   }
 
   finish(end: Millis, events: number, wallMs: number, left: number, counters: Record<string, number>): RunResult {
@@ -152,6 +188,10 @@ export class Recorder {
       sampleTimes: this.sampleTimes,
       utilization: this.utilization,
       memoryUsed: this.memoryUsed,
+      memoryDemand: this.memoryDemand,
+      swappedByClass: this.swappedByClass,
+      swapRate: this.swapRate,
+      swapInDelay: this.swapInDelay,
       swapOutByClass: this.swapOutByClass,
       swapInByClass: this.swapInByClass,
       swapOutByMachine: this.swapOutByMachine,

@@ -35,6 +35,8 @@ export function runSim(s: Scenario): string[] {
     cluster: {
       machines: s.machines, cores: s.cores, memoryMB: s.memoryMB, shards: s.shards, k: s.k, idleList: s.idleList,
       ...CLUSTER_FRACTIONS, maxOutstandingPolls: s.maxOutstandingPolls, pollLatencyMs: 0,
+      // Swapping as the live run's model executor does it: at once, into unbounded swap space.
+      swapOutSPerGiB: 0, swapInSPerGiB: 0, swapMB: Infinity,
     },
     policy: { name: s.policy, kind: s.policy },
     prices: DEFAULT_PRICE_TABLE,

@@ -95,7 +95,10 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   /** Class-based swapping is on (memory managed and swapping enabled). */
   private readonly swapping: boolean;
   private readonly moved = { start: undefined as Slot | undefined, preempt: undefined as Slot | undefined };
+  /** Memory of the jobs swapped out now (MB), against the swap space (`swap.spaceMB`). */
+  private swappedMB = 0;
   private readonly emitSwapOut = (s: Slot): void => {
+    this.swappedMB += s.memMB;
     this.out.push({ kind: 'swap-out', job: s.job, mb: s.memMB });
   };
 
@@ -199,6 +202,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
           const waiting = slot ?? this.rq.findWaiting(input.job) ?? this.rq.findBlocked(input.job);
           if (waiting?.started && (waiting.blocked ? this.rq.completeBlocked(waiting) : this.rq.completeWaiting(waiting))) {
             this.index?.delete(input.job);
+            if (waiting.swapped) this.swappedMB -= waiting.memMB;
             if (this.managed) this.used -= input.memMB;
             this.ws.release(waiting);
             this.jobsFell = true;
@@ -308,6 +312,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   private start(slot: Slot): void {
     if (slot.swapped) {
       slot.swapped = false;
+      this.swappedMB -= slot.memMB;
       if (this.managed) this.used += slot.memMB;
       this.out.push({ kind: 'swap-in', job: slot.job, mb: slot.memMB });
     }
@@ -332,6 +337,6 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   /** Class-based swapping when resident memory is over capacity. */
   private relieve(): void {
     if (!this.swapping || this.used <= this.cfg.memoryMB) return;
-    this.used = swapOut(this.rq, this.used, this.cfg.memoryMB * this.cfg.swap.targetFraction, this.emitSwapOut);
+    this.used = swapOut(this.rq, this.used, this.cfg.memoryMB * this.cfg.swap.targetFraction, this.emitSwapOut, (this.cfg.swap.spaceMB ?? Infinity) - this.swappedMB);
   }
 }

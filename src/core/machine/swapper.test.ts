@@ -44,6 +44,14 @@ describe('swapOut (class-based swapping)', () => {
     expect(swapped(399, [[0, 100], [3, 100], [3, 100], [3, 100]])).toEqual({ ids: [4], used: 300 });
   });
 
+  it('swaps no more than the swap space holds: a job too large for what is left stays, a smaller one after it goes', () => {
+    const { rq } = loaded([[0, 100], [3, 50], [3, 70], [3, 300]]);
+    const ids: number[] = [];
+    const used = swapOut(rq, 520, 0, (s) => ids.push(s.job.id), 150);
+    expect(ids).toEqual([3, 2]); // 4 (300 MB) does not fit in 150 MB; 3 (70) and 2 (50) do
+    expect(used).toBe(400);
+  });
+
   it('skips jobs already swapped and jobs with no resident memory, and marks the ones it swaps', () => {
     const { rq, slots } = loaded([[0, 100], [3, 0], [3, 50], [3, 70]]);
     (slots[3] as Slot).swapped = true;
@@ -93,6 +101,33 @@ describe('swapping on a Machine', () => {
     expect(trace).toEqual(['t=0 machine/0 run job=1', 't=1 machine/0 preempt job=1', 't=1 machine/0 run job=2', 't=2 machine/0 swap-out job=1 mb=600']);
     expect(m.usedMB).toBe(500);
     expect(m.slot(1)).toMatchObject({ swapped: true, running: false });
+  });
+
+  it('keeps what it swapped out within the swap space, and has it back once swapped in', () => {
+    const m = new Machine(machineConfig({ memoryMB: 1000, swap: { enabled: true, targetFraction: 0.8, spaceMB: 300 } }), new Rng(1));
+    const trace = runScript('machine/0', m, [
+      [0, { kind: 'arrive', job: job(1, 0, 0), memMB: 400 }],
+      [1, { kind: 'arrive', job: job(2, 3, 1), memMB: 300 }],
+      [2, { kind: 'arrive', job: job(3, 2, 2), memMB: 200 }],
+      [3, { kind: 'arrive', job: job(4, 3, 3), memMB: 250 }], // 1150 > 1000: 250 out; then 50 MB of space is left, too little for 2 or 3
+      [9, { kind: 'complete', job: 1, memMB: 400 }],
+      [11, { kind: 'complete', job: 3, memMB: 200 }],
+      [12, { kind: 'complete', job: 2, memMB: 300 }], // job 4 comes back in: the space is free again
+      [13, { kind: 'arrive', job: job(5, 3, 13), memMB: 280 }],
+      [14, { kind: 'arrive', job: job(6, 1, 14), memMB: 900 }], // 1430: job 5 (280) fits in the space now
+    ]);
+    expect(trace).toEqual([
+      't=0 machine/0 run job=1',
+      't=3 machine/0 swap-out job=4 mb=250',
+      't=9 machine/0 run job=3',
+      't=11 machine/0 run job=2',
+      't=12 machine/0 swap-in job=4 mb=250',
+      't=12 machine/0 run job=4',
+      't=14 machine/0 preempt job=4',
+      't=14 machine/0 run job=6',
+      't=14 machine/0 swap-out job=5 mb=280',
+    ]);
+    expect(m.usedMB).toBe(1150);
   });
 
   it('does nothing when swapping is disabled', () => {

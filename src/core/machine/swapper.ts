@@ -8,21 +8,26 @@ export interface SwapConfig {
   readonly enabled: boolean;
   /** Swap out until resident memory ≤ capacity × targetFraction. */
   readonly targetFraction: number;
+  /** Swap space (MB) the machine's swapped-out jobs may fill; default unbounded. */
+  readonly spaceMB?: number;
 }
 
 /**
- * Chooses slots to swap out so that `usedMB` falls to `targetMB`. Marks them swapped and calls
- * `emit` for each, in order. Returns the resident memory after swapping.
+ * Chooses slots to swap out so that `usedMB` falls to `targetMB`, within `spaceMB` of swap space
+ * (a job that does not fit in what is left stays resident; a smaller one after it may go). Marks
+ * them swapped and calls `emit` for each, in order. Returns the resident memory after swapping.
  */
-export function swapOut(rq: RunQueue, usedMB: number, targetMB: number, emit: (slot: Slot) => void): number {
+export function swapOut(rq: RunQueue, usedMB: number, targetMB: number, emit: (slot: Slot) => void, spaceMB = Infinity): number {
   for (let c = rq.waiting.length - 1; c >= 0 && usedMB > targetMB; c--) {
     const q = rq.waiting[c];
     if (!q) continue;
     for (let i = q.length - 1; i >= 0 && usedMB > targetMB; i--) {
       const s = q.at(i) as Slot;
       if (s.swapped || s.memMB <= 0) continue; // ≤ 0: size unknown (preempted, not yet reported)
+      if (s.memMB > spaceMB) continue;
       s.swapped = true;
       usedMB -= s.memMB;
+      spaceMB -= s.memMB;
       emit(s);
     }
   }
