@@ -67,14 +67,18 @@ describe('fare sim fig4 --quick', () => {
 });
 
 describe('fare sim fig5 --quick', () => {
-  it('writes memory per machine over time, swaps per class and machine, and a summary', async () => {
-    const out = tmp();
-    const r = await fare('sim', 'fig5', '--quick', '--out', out);
+  it('writes memory per machine over time, swaps per class and machine, and a summary, byte-identical for the same seed', async () => {
+    const [out, again] = [tmp(), tmp()];
+    const [r, r2] = await Promise.all([fare('sim', 'fig5', '--quick', '--out', out), fare('sim', 'fig5', '--quick', '--out', again)]);
     expect(r.code, r.stderr).toBe(0);
+    expect(r2.code, r2.stderr).toBe(0);
+    const [fa, fb] = [filesOf(out), filesOf(again)];
+    for (const [name, content] of fa) expect(content.equals(fb.get(name) as Buffer), `${name} differs between two runs`).toBe(true);
     const names = readdirSync(out);
-    expect(names).toEqual(expect.arrayContaining(['fig5.csv', 'fig5-memory.csv', 'fig5-swaps.csv', 'summary.md', 'fig5-memory-over-time.png', 'fig5-swap-per-class.png', 'fig5-swap-per-machine.png']));
+    expect(names).toEqual(expect.arrayContaining(['fig5.csv', 'fig5-memory.csv', 'fig5-swaps.csv', 'summary.md', 'fig5-memory-over-time.png', 'fig5-swap-per-class.png', 'fig5-swap-per-machine.png',
+      'fig5-swapped-over-time.png', 'fig5-swap-traffic.png']));
     const swaps = readFileSync(join(out, 'fig5-swaps.csv'), 'utf8').trim().split('\n');
-    expect(swaps[0]).toBe('load,time_ms,machine,job,class,dir,mb');
+    expect(swaps[0]).toBe('load,time_ms,machine,job,class,dir,mb,device_ms');
     expect(swaps.length).toBeGreaterThan(10);
     // Class-based swapping: the lowest class carries most of the swapped memory.
     const mb = new Map<string, number>();
@@ -84,6 +88,20 @@ describe('fare sim fig5 --quick', () => {
     }
     const total = [...mb.values()].reduce((a, b) => a + b, 0);
     expect((mb.get('low') ?? 0) / total).toBeGreaterThan(0.5);
+    // Swapping takes time: a swap-out is written at the device's rate (0.6 s/GiB by default), after what was queued before it.
+    for (const line of swaps.slice(1, 200)) {
+      const [, , , , , dir, size, device] = line.split(',');
+      if (dir === 'out') expect(Number(device)).toBeGreaterThanOrEqual((Number(size) / 1024) * 600 - 1e-6);
+    }
+    // Resident memory never above the machine's 32 GB; what the jobs held beyond it is reported apart.
+    const mem = readFileSync(join(out, 'fig5-memory.csv'), 'utf8').trim().split('\n');
+    expect(mem[0]).toBe('load,time_s,machine,used_mb,held_mb');
+    expect(Math.max(...mem.slice(1).map((l) => Number(l.split(',')[3])))).toBeLessThanOrEqual(32 * 1024);
+    // The summary says what held and what did not, against the paper's model run on the same jobs.
+    const summary = readFileSync(join(out, 'summary.md'), 'utf8');
+    expect(summary).toMatch(/What held and what did not/);
+    expect(summary).toMatch(/Swapping does not keep up|The swap devices kept up/);
+    expect(summary).toMatch(/Against the paper's model/);
   });
 });
 

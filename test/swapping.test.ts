@@ -4,9 +4,11 @@
 // memory runs short, and the core swaps out the lowest class's frozen instance — it alone, as that
 // suffices — which the kernel confirms (its memory moved to swap). The top class's latency holds;
 // the swapped instance is read back in before it runs again and finishes with its memory intact; no
-// swap is left in use once Fare stops.
+// swap is left in use once Fare stops. Then, on a Fare of its own: a swapped-out, frozen instance is
+// killed with kill -9 — its caller is told at once (not when it would have run again), the kernel
+// frees its swap, nothing of it is swapped back in, and the machine serves on.
 
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,6 +48,21 @@ async function invoke(url: string, fn: string, payload: unknown): Promise<{ stat
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The process with the most memory in swap (over 500 MB), as /proc tells. */
+function swappedProcess(): { pid: number; swapMB: number } | undefined {
+  let best: { pid: number; swapMB: number } | undefined;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const kb = Number(/^VmSwap:\s+(\d+)/m.exec(readFileSync(`/proc/${d}/status`, 'utf8'))?.[1] ?? 0);
+      if (kb / 1024 > 500 && (best === undefined || kb / 1024 > best.swapMB)) best = { pid: Number(d), swapMB: Math.round(kb / 1024) };
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return best;
+}
 
 describe.skipIf(why !== undefined)('class-based swapping, live', () => {
   let dir = '';
@@ -113,4 +130,76 @@ describe.skipIf(why !== undefined)('class-based swapping, live', () => {
     await sleep(500);
     expect(swapUsed() - swapBefore).toBeLessThan(50);
   }, 60_000);
+});
+
+describe.skipIf(why !== undefined)('an instance that dies while swapped out, live', () => {
+  let dir = '';
+  let swap: SwapFile | undefined;
+  let fare: FareProcess;
+  let swapBefore = 0;
+
+  beforeAll(async () => {
+    swap = makeSwapFile(2048);
+    swapBefore = swapUsed();
+    dir = mkdtempSync(join(tmpdir(), 'fare-swap-death-'));
+    fare = await startFare(join(dir, 'data'), ['--cores', '1', '--memory-mb', '1500', '--no-examples', '--insecure-single-tenant'], { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY });
+    const src = join(dir, 'hog');
+    mkdirSync(src);
+    writeFileSync(join(src, 'index.js'), HOG);
+    for (const [name, cls] of [['doomed', 'low'], ['high', 'high'], ['low', 'low']]) {
+      const r = await fetch(`${fare.url}/v1/functions/hog-${name}?runtime=nodejs&handler=index.handler&class=${cls}&timeoutMs=120000`, {
+        method: 'PUT', headers: { Authorization: `Bearer ${ADMIN_KEY}`, 'Content-Type': 'application/zip' }, body: zipDirectory(src),
+      });
+      expect(r.status).toBe(201);
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    if (fare) await stopFare(fare);
+    swap?.remove();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('killed (kill -9) while swapped out and frozen: its caller is told, its swap is freed at once, and the machine serves on', async () => {
+    const mark = fare.output().length;
+    const doomed = invoke(fare.url, 'hog-doomed', { mb: 1000, cpuMs: 4000, seed: 5 });
+    await sleep(4500);
+    // The top class preempts it and fills 600 MB: 1,600 MB is over 1,350 MB, and the doomed one is swapped out.
+    // It computes long enough to still run when the page-out (seconds, under its load) is done.
+    const high = invoke(fare.url, 'hog-high', { mb: 600, cpuMs: 10_000, seed: 6 });
+    let out: RegExpExecArray | null = null;
+    for (let waited = 0; out === null && waited < 20_000; waited += 100) {
+      await sleep(100);
+      out = /swapped out the instance of invocation (\S+): (\d+) MB to swap/.exec(fare.output().slice(mark));
+    }
+    expect(out, fare.output().slice(mark)).not.toBeNull();
+    const swapped = swapUsed() - swapBefore;
+    expect(swapped).toBeGreaterThan(500);
+    // Its process (the one whose memory is in swap) is killed while frozen, as the OOM killer or an operator would.
+    const victim = swappedProcess();
+    expect(victim, 'a process with its memory in swap').toBeDefined();
+    process.kill(victim?.pid as number, 'SIGKILL');
+    // Told at once: not when the top class is done and the dead one would have run again.
+    expect(await Promise.race([doomed.then(() => 'the killed one'), high.then(() => 'the top class')])).toBe('the killed one');
+    const d = await doomed;
+    // As Lambda answers for a runtime that died: 200, with the error as the body.
+    expect(d.body, JSON.stringify(d.body)).toMatchObject({ errorType: 'Runtime.ExitError' });
+    expect(String(d.body.errorMessage)).toMatch(/SIGKILL/);
+    expect(d.id).toBe(out?.[1]);
+    // The kernel gives its swap back (nothing of it is left in swap), while Fare goes on.
+    let left = swapUsed() - swapBefore;
+    for (let waited = 0; left > 100 && waited < 5000; waited += 100) {
+      await sleep(100);
+      left = swapUsed() - swapBefore;
+    }
+    expect(left, `${Math.round(swapped)} MB were swapped out`).toBeLessThan(100);
+    const h = await high;
+    expect(h.body).toMatchObject({ intact: true });
+    // Nothing waits to be swapped back in for it, and the machine runs the next low-class call to the end.
+    const next = await invoke(fare.url, 'hog-low', { mb: 200, cpuMs: 500, seed: 7 });
+    expect(next.body).toMatchObject({ intact: true });
+    const log = fare.output().slice(mark);
+    expect(log).not.toMatch(new RegExp(`swapped in the instance of invocation ${d.id}`));
+    process.stderr.write(`swapping: died while swapped: ${Math.round(swapped)} MB out (pid ${victim?.pid} had ${victim?.swapMB} MB in swap), ${Math.round(left)} MB left after; caller got ${d.status} ${JSON.stringify(d.body).slice(0, 160)}\n`);
+  }, 120_000);
 });

@@ -96,6 +96,9 @@ function cliProgress(name: string): RunProgress & { finish(): void } {
   let current = 0;
   return {
     begin(runs, jobs) {
+      // A figure may run more than one experiment: one bar each.
+      bar?.done();
+      offset = 0;
       bar = new Progress({ label: `${name}: ${runs} runs`, total: jobs, unit: 'jobs' });
     },
     start(_label, jobs) {

@@ -262,12 +262,12 @@ export class Hardware {
         this.dispatch(m, q[ih + 1] as number);
       }
     }
-    // Done entries are dropped now and then (the lists stay short).
-    if ((this.outHead[m] as number) > 64) {
+    // Done entries are dropped once they are most of a list (amortized: a backlog can be long).
+    if ((this.outHead[m] as number) > 64 && (this.outHead[m] as number) * 2 > o.length) {
       o.splice(0, this.outHead[m]);
       this.outHead[m] = 0;
     }
-    if ((this.inHead[m] as number) > 64) {
+    if ((this.inHead[m] as number) > 64 && (this.inHead[m] as number) * 2 > q.length) {
       q.splice(0, this.inHead[m]);
       this.inHead[m] = 0;
     }

@@ -97,6 +97,8 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   private readonly moved = { start: undefined as Slot | undefined, preempt: undefined as Slot | undefined };
   /** Memory of the jobs swapped out now (MB), against the swap space (`swap.spaceMB`). */
   private swappedMB = 0;
+  /** The smallest size a job was known to have here (MB; 0: none known yet): with less swap space left than that, nothing is worth a look. */
+  private smallestMB = 0;
   private readonly emitSwapOut = (s: Slot): void => {
     this.swappedMB += s.memMB;
     this.out.push({ kind: 'swap-out', job: s.job, mb: s.memMB });
@@ -178,6 +180,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
           throw new InvariantError(`machine ${this.cfg.id}: job ${input.job.id} arrived twice`, { seed: this.rng.label });
         }
         const slot = this.slotFor(input.job, input.memMB);
+        this.sized(input.memMB);
         this.index?.set(input.job.id, slot);
         if (this.managed) this.used += input.memMB;
         this.rq.arrive(slot, this.moved);
@@ -242,7 +245,10 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
       }
       case 'stopped': {
         const slot = this.index ? this.index.get(input.job) : this.rq.findWaiting(input.job);
-        if (slot && !slot.running) slot.memMB = input.memMB;
+        if (slot && !slot.running) {
+          slot.memMB = input.memMB;
+          this.sized(input.memMB);
+        }
         break;
       }
       case 'memory':
@@ -334,9 +340,13 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     return s;
   }
 
+  private sized(mb: number): void {
+    if (mb > 0 && (this.smallestMB === 0 || mb < this.smallestMB)) this.smallestMB = mb;
+  }
+
   /** Class-based swapping when resident memory is over capacity. */
   private relieve(): void {
     if (!this.swapping || this.used <= this.cfg.memoryMB) return;
-    this.used = swapOut(this.rq, this.used, this.cfg.memoryMB * this.cfg.swap.targetFraction, this.emitSwapOut, (this.cfg.swap.spaceMB ?? Infinity) - this.swappedMB);
+    this.used = swapOut(this.rq, this.used, this.cfg.memoryMB * this.cfg.swap.targetFraction, this.emitSwapOut, (this.cfg.swap.spaceMB ?? Infinity) - this.swappedMB, this.smallestMB);
   }
 }

@@ -52,6 +52,15 @@ describe('swapOut (class-based swapping)', () => {
     expect(used).toBe(400);
   });
 
+  it('looks at nothing once the space left is under the smallest job the machine has had', () => {
+    const { rq } = loaded([[0, 100], [3, 50], [3, 70]]);
+    const ids: number[] = [];
+    expect(swapOut(rq, 220, 0, (s) => ids.push(s.job.id), 49, 50)).toBe(220);
+    expect(ids).toEqual([]);
+    expect(swapOut(rq, 220, 0, (s) => ids.push(s.job.id), 50, 50)).toBe(170);
+    expect(ids).toEqual([2]);
+  });
+
   it('skips jobs already swapped and jobs with no resident memory, and marks the ones it swaps', () => {
     const { rq, slots } = loaded([[0, 100], [3, 0], [3, 50], [3, 70]]);
     (slots[3] as Slot).swapped = true;

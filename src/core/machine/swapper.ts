@@ -14,14 +14,17 @@ export interface SwapConfig {
 
 /**
  * Chooses slots to swap out so that `usedMB` falls to `targetMB`, within `spaceMB` of swap space
- * (a job that does not fit in what is left stays resident; a smaller one after it may go). Marks
+ * (a job that does not fit in what is left stays resident; a smaller one after it may go; none is
+ * looked at once the space left is under `smallestMB`, the smallest job the machine has had). Marks
  * them swapped and calls `emit` for each, in order. Returns the resident memory after swapping.
  */
-export function swapOut(rq: RunQueue, usedMB: number, targetMB: number, emit: (slot: Slot) => void, spaceMB = Infinity): number {
+export function swapOut(rq: RunQueue, usedMB: number, targetMB: number, emit: (slot: Slot) => void, spaceMB = Infinity, smallestMB = 0): number {
   for (let c = rq.waiting.length - 1; c >= 0 && usedMB > targetMB; c--) {
     const q = rq.waiting[c];
     if (!q) continue;
     for (let i = q.length - 1; i >= 0 && usedMB > targetMB; i--) {
+      // No job this machine was given is small enough for the space left: nothing more can go.
+      if (spaceMB < smallestMB) return usedMB;
       const s = q.at(i) as Slot;
       if (s.swapped || s.memMB <= 0) continue; // ≤ 0: size unknown (preempted, not yet reported)
       if (s.memMB > spaceMB) continue;

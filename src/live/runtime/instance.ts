@@ -24,7 +24,7 @@ import { describeExit, type ExitInfo, handledOutcome, okOutcome, unhandledOutcom
 import { InstanceOutput } from './output.ts';
 import { PausableTimer } from './pausable-timer.ts';
 import { InstancePriority, type PriorityKind, type PriorityResult } from './priority.ts';
-import { processGroupCpuNs, processGroupPids, processGroupResidentBytes, type RunAs } from './proc.ts';
+import { processGroupCpuNs, processGroupPids, processGroupResidentBytes, processState, type RunAs } from './proc.ts';
 import { type ErrorDocument, MAX_RESPONSE_BYTES, type RefusedRequest, RuntimeApi, type RuntimeReport } from './runtime-api.ts';
 import { instanceUidPool, uidInUse } from './uids.ts';
 import { prepareBase, prepareWorkDir, removeWorkDir, type WorkDir } from './workdir.ts';
@@ -299,6 +299,28 @@ export class Instance {
     } catch {
       return [pid];
     }
+  }
+
+  /**
+   * Did the runtime die while the instance was frozen (killed by the OOM killer, an operator, a
+   * signal)? In the sandbox it is its namespace's pid 2 under an init that, frozen with it, cannot
+   * reap it nor report: Fare hears of the death only when the instance is thawed — after a swap-in
+   * of memory nobody will use. Seen here instead: the runtime (or its init) a zombie, or gone.
+   * Without the sandbox the runtime is Fare's own child and its exit is heard at once.
+   */
+  diedFrozen(): boolean {
+    const helper = this.pid;
+    if (helper === null || !this.frozen || this.exit !== null) return false;
+    // The instance's own namespace: its init is pid 1 there, the runtime pid 2.
+    const inNs = new Map<number, string>();
+    for (const p of this.processes()) {
+      if (p === helper) continue;
+      const st = processState(p);
+      if (st !== null && st.nsPid !== p) inNs.set(st.nsPid, st.state);
+    }
+    if (inNs.size === 0) return false; // no sandbox (or not yet forked): its exit is heard directly
+    const gone = (st: string | undefined): boolean => st === undefined || st === 'Z' || st === 'X';
+    return gone(inNs.get(1)) || gone(inNs.get(2));
   }
 
   /** Memory the instance holds now (bytes). */

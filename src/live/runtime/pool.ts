@@ -64,6 +64,9 @@ interface Pending {
   readonly requestId: string;
 }
 
+/** How often frozen invocations' instances are checked for a runtime that died (ms). */
+const FROZEN_CHECK_MS = 500;
+
 const fnKey = (fn: FunctionSpec): string => `${fn.tenant}/${fn.name}`;
 const idleKey = (key: string, version: number): string => `${key}@${version}`;
 
@@ -119,6 +122,7 @@ export class InstancePool {
       }
       return a.coldStart ? { ...out, coldStart: true, initMs: a.initMs } : out;
     } finally {
+      if (this.pending.get(req.requestId)?.paused === true) this.unpaused();
       this.pending.delete(req.requestId);
     }
   }
@@ -129,13 +133,45 @@ export class InstancePool {
     if (!p) return;
     p.paused = true;
     if (p.slot) void p.slot.instance.freeze(requestId);
+    this.paused++;
+    this.#watchFrozen ??= setInterval(() => this.reapFrozenDead(), FROZEN_CHECK_MS);
+    this.#watchFrozen.unref();
   }
 
   resume(requestId: string): void {
     const p = this.pending.get(requestId);
     if (!p) return;
+    if (p.paused) this.unpaused();
     p.paused = false;
     if (p.slot) void p.slot.instance.thaw();
+  }
+
+  /**
+   * Instances frozen mid-invocation whose runtime died meanwhile (see Instance.diedFrozen) are
+   * killed now: their invocations end at once with the runtime's exit, instead of when they would
+   * next have run (after a swap-in of memory nobody will use). Returns how many.
+   */
+  reapFrozenDead(): number {
+    let n = 0;
+    for (const p of this.pending.values()) {
+      const i = p.slot?.instance;
+      if (p.paused && i !== undefined && i.diedFrozen()) {
+        n++;
+        void i.kill();
+      }
+    }
+    return n;
+  }
+
+  private paused = 0;
+  #watchFrozen: NodeJS.Timeout | undefined;
+
+  private unpaused(): void {
+    if (--this.paused <= 0) {
+      this.paused = 0;
+      clearInterval(this.#watchFrozen);
+      this.#watchFrozen = undefined;
+    }
   }
 
   /** The processes of the instance serving an invocation (none before it has one). */

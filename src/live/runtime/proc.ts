@@ -61,6 +61,15 @@ export function processGroupPids(pgid: number): number[] {
   return out;
 }
 
+/** State letter (R, S, D, T, Z, …) of a process and its pid in its own pid namespace, or null once it is gone. */
+export function processState(pid: number): { readonly state: string; readonly nsPid: number } | null {
+  const s = readOr(`/proc/${pid}/status`);
+  if (s === null) return null;
+  const state = /^State:\s+(\S)/m.exec(s)?.[1] ?? '?';
+  const ns = /^NSpid:\s+([\d\s]+)$/m.exec(s)?.[1]?.trim().split(/\s+/) ?? [];
+  return { state, nsPid: Number(ns.at(-1) ?? pid) };
+}
+
 /** CPU time (ns) of every process in a process group, including its waited-for children. */
 export function processGroupCpuNs(pgid: number, clockTicks: number): number {
   let ticks = 0;
