@@ -94,7 +94,7 @@ describe.skipIf(why !== undefined)('class-based swapping, live', () => {
 
   it('says at start which memory mechanisms it uses', () => {
     expect(fare.output()).toMatch(/memory: manages 1500 MB \(--memory-mb/);
-    expect(fare.output()).toMatch(/swapping: the lowest classes' preempted instances when over 1350 MB .* by process_madvise/);
+    expect(fare.output()).toMatch(/swapping: idle instances, then the lowest classes' preempted ones, when over 1350 MB .* by process_madvise/);
   });
 
   it('swaps out only the lowest class under pressure; the top class keeps its latency; the swapped job finishes intact', async () => {
@@ -201,5 +201,73 @@ describe.skipIf(why !== undefined)('an instance that dies while swapped out, liv
     const log = fare.output().slice(mark);
     expect(log).not.toMatch(new RegExp(`swapped in the instance of invocation ${d.id}`));
     process.stderr.write(`swapping: died while swapped: ${Math.round(swapped)} MB out (pid ${victim?.pid} had ${victim?.swapMB} MB in swap), ${Math.round(left)} MB left after; caller got ${d.status} ${JSON.stringify(d.body).slice(0, 160)}\n`);
+  }, 120_000);
+});
+
+const KEEPER = `
+// Keeps what it filled between invocations (a cache, as real functions do) and checks it later.
+let kept = null, sum0 = 0;
+const sum = () => { let s = 0; for (const b of kept) for (let i = 0; i < b.length; i += 4096) s = (s + b[i] * 31 + i) >>> 0; return s; };
+exports.handler = async (e) => {
+  if (e.check) return { warm: kept !== null, kept: kept === null ? 0 : kept.length, intact: kept !== null && sum() === sum0 };
+  kept = [];
+  for (let i = 0; i < e.mb; i++) { const b = Buffer.allocUnsafeSlow(1 << 20); b.fill((i * 13 + e.seed) & 255); kept.push(b); }
+  sum0 = sum();
+  return { kept: kept.length };
+};
+`;
+
+describe.skipIf(why !== undefined)('an idle instance under memory pressure, live', () => {
+  let dir = '';
+  let swap: SwapFile | undefined;
+  let fare: FareProcess;
+
+  beforeAll(async () => {
+    swap = makeSwapFile(2048);
+    dir = mkdtempSync(join(tmpdir(), 'fare-swap-idle-'));
+    fare = await startFare(join(dir, 'data'), ['--cores', '1', '--memory-mb', '1500', '--no-examples', '--insecure-single-tenant'], { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY });
+    for (const [name, cls, code] of [['keeper', 'low', KEEPER], ['high', 'high', HOG]] as const) {
+      const src = join(dir, name);
+      mkdirSync(src);
+      writeFileSync(join(src, 'index.js'), code);
+      const r = await fetch(`${fare.url}/v1/functions/hog-${name}?runtime=nodejs&handler=index.handler&class=${cls}&timeoutMs=120000`, {
+        method: 'PUT', headers: { Authorization: `Bearer ${ADMIN_KEY}`, 'Content-Type': 'application/zip' }, body: zipDirectory(src),
+      });
+      expect(r.status).toBe(201);
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    if (fare) await stopFare(fare);
+    swap?.remove();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('goes to swap before any job is, and its next invocation finds what it kept intact', async () => {
+    const mark = fare.output().length;
+    expect((await invoke(fare.url, 'hog-keeper', { mb: 1000, seed: 8 })).body).toEqual({ kept: 1000 });
+    await sleep(500); // idle: frozen (parked) between invocations
+    // The top class fills 800 MB: well over 1,350 MB (room for what else this machine does meanwhile),
+    // and no job waits — the idle instance goes.
+    const high = await invoke(fare.url, 'hog-high', { mb: 800, cpuMs: 1500, seed: 9 });
+    expect(high.body).toMatchObject({ intact: true });
+    // Its page-out is said when done (seconds under load): waited for.
+    let log = fare.output().slice(mark);
+    let out: RegExpExecArray | null = null;
+    for (let waited = 0; waited < 20_000; waited += 100) {
+      log = fare.output().slice(mark);
+      out = /swapped out an idle instance of admin\/hog-keeper \(class low\): (\d+) MB to swap/.exec(log);
+      if (out !== null) break;
+      await sleep(100);
+    }
+    expect(out, log).not.toBeNull();
+    expect(Number(out?.[1])).toBeGreaterThan(800);
+    expect(log).not.toMatch(/swapped out the instance of invocation/);
+    // Its next invocation: the same (warm) instance, its memory read back ahead, its state as it was.
+    const again = await invoke(fare.url, 'hog-keeper', { check: true });
+    expect(again.body).toEqual({ warm: true, kept: 1000, intact: true });
+    log = fare.output().slice(mark);
+    expect(log).toMatch(/swapped in an idle instance of admin\/hog-keeper \(class low\) before it serves again/);
+    process.stderr.write(`swapping: idle instance: ${out?.[1] ?? '?'} MB out while the top class ran (${Math.round(high.ms)} ms); warm again and intact\n`);
   }, 120_000);
 });

@@ -9,7 +9,7 @@ import { Machine } from '../core/machine/machine.ts';
 import { policyPreset } from '../core/presets.ts';
 import { AsyncRunner, createGateway, schedulerPlatform, type Gateway } from './gateway/index.ts';
 import { MachineDriver } from './worker/machine-driver.ts';
-import { planMemory, swapLine, SWAP_TARGET } from './worker/memory.ts';
+import { idleSwapLine, planMemory, swapLine, SWAP_TARGET } from './worker/memory.ts';
 import type { InstancePool } from './runtime/pool.ts';
 import { localExecutor } from './worker/local-executor.ts';
 import { isolatesTenants } from './runtime/capabilities.ts';
@@ -102,18 +102,19 @@ export async function up(opts: UpOptions): Promise<Running> {
   const policy = opts.policy;
   const preset = policyPreset(policy, { idleList: false });
 
-  const late0: { pool?: InstancePool; leaving?: () => number } = {};
+  const late0: { pool?: InstancePool; leaving?: () => number; relieveIdle?: (usedMB: number, targetMB: number) => number } = {};
   const memory = await planMemory({
-    pool: () => late0.pool as InstancePool, leaving: () => late0.leaving?.() ?? 0, accounting: caps.mechanisms.memory === 'proc' ? 'their processes\' resident memory' : 'their cgroups',
+    pool: () => late0.pool as InstancePool, leaving: () => late0.leaving?.() ?? 0, relieveIdle: (u, t) => late0.relieveIdle?.(u, t) ?? 0, accounting: caps.mechanisms.memory === 'proc' ? 'their processes\' resident memory' : 'their cgroups',
     ...(opts.memoryMB !== undefined ? { memoryMB: opts.memoryMB } : {}), ...(opts.swapping !== undefined ? { swapping: opts.swapping } : {}),
   });
   capLines.push(...memory.report);
-  const { pool, exec, leaving } = localExecutor({
+  const { pool, exec, leaving, relieveIdle } = localExecutor({
     cores, prices, classAware: preset.classAware, strictPriorities: opts.strictPriorities === true, canRaise: nice, warn,
-    ...(memory.pager !== undefined ? { pager: memory.pager, onSwap: swapLine(warn) } : {}),
+    ...(memory.pager !== undefined ? { pager: memory.pager, onSwap: swapLine(warn), onIdleSwap: idleSwapLine(warn) } : {}),
   });
   late0.pool = pool;
   late0.leaving = leaving;
+  late0.relieveIdle = relieveIdle;
   // The gateway, shard 0 and worker 0 as the parts of a cluster of one, talking only through the Bus.
   const bus = new InProcessBus({ clock: realClock });
   const machine = new Machine({

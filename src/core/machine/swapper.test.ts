@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { swapOut } from './swapper.ts';
+import { idleToSwapOut, swapOut } from './swapper.ts';
 import { RunQueue, type Slot } from './run-queue.ts';
 import { Machine } from './machine.ts';
 import { Rng } from '../rng.ts';
@@ -147,5 +147,27 @@ describe('swapping on a Machine', () => {
     ]);
     expect(trace).toEqual(['t=0 m run job=1']);
     expect(m.usedMB).toBe(200);
+  });
+});
+
+describe('idleToSwapOut (idle instances, before waiting jobs)', () => {
+  const idle = [
+    { id: 1, cls: 0, mb: 500, idleSince: 10 },
+    { id: 2, cls: 3, mb: 200, idleSince: 50 },
+    { id: 3, cls: 3, mb: 300, idleSince: 20 },
+    { id: 4, cls: 2, mb: 400, idleSince: 0 },
+  ];
+
+  it('takes the lowest class first, the one idle longest first within a class, until memory is at the target', () => {
+    expect(idleToSwapOut(idle, 2000, 1700)).toEqual([3]);
+    expect(idleToSwapOut(idle, 2000, 1600)).toEqual([3, 2]);
+    expect(idleToSwapOut(idle, 2000, 1200)).toEqual([3, 2, 4]);
+    expect(idleToSwapOut(idle, 2000, 0)).toEqual([3, 2, 4, 1]);
+  });
+
+  it('takes nothing at or under the target, and nothing that does not fit in the swap space', () => {
+    expect(idleToSwapOut(idle, 1000, 1000)).toEqual([]);
+    expect(idleToSwapOut(idle, 2000, 0, 450)).toEqual([3]); // 200 no longer fits after 300; 400 and 500 never
+    expect(idleToSwapOut([{ id: 9, cls: 3, mb: 0, idleSince: 0 }], 2000, 0)).toEqual([]);
   });
 });

@@ -36,3 +36,35 @@ export function swapOut(rq: RunQueue, usedMB: number, targetMB: number, emit: (s
   }
   return usedMB;
 }
+
+/** An instance serving no invocation (idle, frozen) that the worker could swap out. */
+export interface IdleInstance {
+  readonly id: number;
+  /** The class of the function it serves. */
+  readonly cls: number;
+  /** Its resident memory (MB). */
+  readonly mb: number;
+  /** Since when it is idle (ms). */
+  readonly idleSince: number;
+}
+
+/**
+ * Idle instances to swap out so that `usedMB` falls to `targetMB`, within `spaceMB` of swap space:
+ * the lowest class first, within a class the one idle longest. They go before any waiting job is
+ * swapped (the worker asks this first): nobody waits on an idle instance — swapping it costs its
+ * function's next warm start a read-back, swapping a waiting job delays an invocation already
+ * accepted. Returns their ids in order.
+ */
+export function idleToSwapOut(idle: readonly IdleInstance[], usedMB: number, targetMB: number, spaceMB = Infinity): number[] {
+  if (usedMB <= targetMB) return [];
+  const order = [...idle].filter((i) => i.mb > 0).sort((a, b) => b.cls - a.cls || a.idleSince - b.idleSince || a.id - b.id);
+  const out: number[] = [];
+  for (const i of order) {
+    if (usedMB <= targetMB) break;
+    if (i.mb > spaceMB) continue;
+    out.push(i.id);
+    usedMB -= i.mb;
+    spaceMB -= i.mb;
+  }
+  return out;
+}

@@ -10,7 +10,7 @@ import { policyPreset } from '../../core/presets.ts';
 import { Machine } from '../../core/machine/machine.ts';
 import type { Mutable } from '../../core/types.ts';
 import { MachineDriver, type Executor, type MemoryProbe } from '../worker/machine-driver.ts';
-import { planMemory, swapLine, SWAP_TARGET } from '../worker/memory.ts';
+import { idleSwapLine, planMemory, swapLine, SWAP_TARGET } from '../worker/memory.ts';
 import type { InstancePool } from '../runtime/pool.ts';
 import { localExecutor } from '../worker/local-executor.ts';
 import { isolatesTenants } from '../runtime/capabilities.ts';
@@ -70,17 +70,18 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
   void reportStatus(nc, `fare worker ${o.id}`, o.warn);
   const cache = new CodeCache(await codeStore(nc, o.prefix, o.replicas), o.dataDir);
   const preset = policyPreset(o.policy, { idleList: o.shards !== undefined });
-  const late: { pool?: InstancePool; leaving?: () => number } = {};
+  const late: { pool?: InstancePool; leaving?: () => number; relieveIdle?: (usedMB: number, targetMB: number) => number } = {};
   const memory = await planMemory({
-    pool: () => late.pool as InstancePool, leaving: () => late.leaving?.() ?? 0, accounting: host.caps.mechanisms.memory === 'proc' ? 'their processes\' resident memory' : 'their cgroups',
+    pool: () => late.pool as InstancePool, leaving: () => late.leaving?.() ?? 0, relieveIdle: (u, t) => late.relieveIdle?.(u, t) ?? 0, accounting: host.caps.mechanisms.memory === 'proc' ? 'their processes\' resident memory' : 'their cgroups',
     ...(o.memoryMB !== undefined ? { memoryMB: o.memoryMB } : {}), ...(o.swapping !== undefined ? { swapping: o.swapping } : {}),
   });
-  const { pool, exec: local, leaving } = localExecutor({
+  const { pool, exec: local, leaving, relieveIdle } = localExecutor({
     cores: host.cores, prices: o.prices, classAware: preset.classAware, strictPriorities: o.strictPriorities, canRaise: host.nice, warn: o.warn,
-    ...(memory.pager !== undefined ? { pager: memory.pager, onSwap: swapLine(o.warn) } : {}),
+    ...(memory.pager !== undefined ? { pager: memory.pager, onSwap: swapLine(o.warn), onIdleSwap: idleSwapLine(o.warn) } : {}),
   });
   late.pool = pool;
   late.leaving = leaving;
+  late.relieveIdle = relieveIdle;
   const exec: Executor = {
     // The job runs this host's copy of its code.
     run: async (req) => {

@@ -26,6 +26,15 @@ export interface PoolOptions {
   readonly clock?: () => number;
   /** Called when an invocation has its instance, just before it is handed the event (e.g. to set its kernel priority). */
   readonly onStart?: (requestId: string, instance: Instance) => void;
+  /** Brings back an idle instance's memory that was swapped out (`swappedOut`), before it serves again. */
+  readonly swapIn?: (instance: Instance, requestId: string | undefined) => Promise<void>;
+}
+
+/** An idle instance, as `idleInstances()` lists it. */
+export interface IdleInstanceInfo {
+  readonly instance: Instance;
+  readonly fn: FunctionSpec;
+  readonly idleSince: number;
 }
 
 export interface Acquired {
@@ -50,8 +59,11 @@ export interface PoolStats {
 
 interface Slot {
   readonly instance: Instance;
+  readonly fn: FunctionSpec;
   readonly key: string;
   readonly version: number;
+  /** Its memory was swapped out while it was idle: read back before it serves again. */
+  swappedOut?: boolean;
   idleSince: number;
   idle: boolean;
   /** Its function was deleted: never reused. */
@@ -273,6 +285,21 @@ export class InstancePool {
     return n;
   }
 
+  /** Idle instances, frozen between invocations, whose memory is not swapped out: what the worker may swap out under pressure. */
+  idleInstances(): IdleInstanceInfo[] {
+    const out: IdleInstanceInfo[] = [];
+    for (const s of this.slots.values()) {
+      if (s.idle && s.swappedOut !== true && s.instance.state === 'idle' && s.instance.isParked) out.push({ instance: s.instance, fn: s.fn, idleSince: s.idleSince });
+    }
+    return out;
+  }
+
+  /** The idle instance's memory is being swapped out: its next invocation reads it back first. */
+  markSwappedOut(instance: Instance): void {
+    const s = this.slots.get(instance);
+    if (s !== undefined) s.swappedOut = true;
+  }
+
   stats(): PoolStats {
     let idle = 0;
     for (const s of this.slots.values()) if (s.idle) idle++;
@@ -296,6 +323,10 @@ export class InstancePool {
     const warm = this.popIdle(key, fn.version);
     if (warm) {
       if (p) p.slot = warm;
+      if (warm.swappedOut === true) {
+        warm.swappedOut = false;
+        await this.opts.swapIn?.(warm.instance, p?.requestId);
+      }
       this.counts.warmStarts++;
       return { instance: warm.instance, coldStart: false, initMs: 0 };
     }
@@ -303,7 +334,7 @@ export class InstancePool {
       throw new FareRuntimeError('FARE_E_POOL_FULL', `all ${this.opts.maxInstances} instances are busy or starting: queue the invocation and retry when one is released`);
     }
     const instance = this.opts.create?.(fn) ?? new Instance({ ...this.opts.instanceOptions, fn });
-    const slot: Slot = { instance, key, version: fn.version, idleSince: 0, idle: false };
+    const slot: Slot = { instance, fn, key, version: fn.version, idleSince: 0, idle: false };
     this.slots.set(instance, slot);
     if (p) p.slot = slot;
     this.counts.coldStarts++;

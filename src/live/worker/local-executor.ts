@@ -7,6 +7,8 @@ import type { PriceTable } from '../../core/classes.ts';
 import { kernelPriority } from '../../core/kernel-priority.ts';
 import { LOG_TEXT_MAX_BYTES } from '../store/log-text.ts';
 import { InstancePool } from '../runtime/pool.ts';
+import type { Instance } from '../runtime/instance.ts';
+import { idleToSwapOut } from '../../core/machine/swapper.ts';
 import type { Executor } from './machine-driver.ts';
 import type { PageResult, Pager } from '../runtime/pager.ts';
 
@@ -37,15 +39,38 @@ export interface LocalExecutorOptions {
   readonly pager?: Pager;
   /** Each page-out or page-in done, with what moved. */
   readonly onSwap?: (dir: 'out' | 'in', requestId: string, r: PageResult) => void;
+  /** Each page-out or page-in of an idle instance (`what` names its function). */
+  readonly onIdleSwap?: (dir: 'out' | 'in', what: string, r: PageResult) => void;
 }
 
 /**
  * The pool and an Executor over it; `leaving()`: memory (MB) of instances being paged out now — still
  * resident, but on its way to swap (a reading of the machine's memory counts it until it is gone).
  */
-export function localExecutor(opts: LocalExecutorOptions): { pool: InstancePool; exec: Executor; leaving: () => number } {
+export function localExecutor(opts: LocalExecutorOptions): { pool: InstancePool; exec: Executor; leaving: () => number; relieveIdle: (usedMB: number, targetMB: number) => number } {
   const classOf = new Map<string, number>();
+  const pager = opts.pager;
+  let leavingMB = 0;
+  // One paging at a time per instance, in the order decided (a swap-in after its swap-out).
+  const idleChains = new Map<Instance, Promise<void>>();
+  const pageIdle = (dir: 'out' | 'in', instance: Instance, what: string, mb: number): Promise<void> => {
+    if (pager === undefined) return Promise.resolve();
+    leavingMB += mb;
+    const next = (idleChains.get(instance) ?? Promise.resolve()).then(async () => {
+      const pids = instance.processes();
+      if (pids.length === 0 || instance.state === 'dead') return;
+      const r = dir === 'out' ? await pager.pageOut(pids) : await pager.pageIn(pids);
+      opts.onIdleSwap?.(dir, what, r);
+    }).finally(() => {
+      leavingMB -= mb;
+    }).catch((e: unknown) => opts.warn(`fare: paging ${dir} an idle instance of ${what} failed: ${(e as Error).message}`)).finally(() => {
+      if (idleChains.get(instance) === next) idleChains.delete(instance);
+    });
+    idleChains.set(instance, next);
+    return next;
+  };
   const pool = new InstancePool({
+    ...(pager !== undefined ? { swapIn: (instance: Instance) => pageIdle('in', instance, `${instance.fn.tenant}/${instance.fn.name} (class ${instance.fn.cls})`, 0) } : {}),
     maxInstances: Math.max(64, opts.cores * 32),
     idleTimeoutMs: 10 * 60_000,
     // An invocation's output is kept up to what its stored log entry holds (`fare logs NAME`), less room for START/END/REPORT.
@@ -86,8 +111,6 @@ export function localExecutor(opts: LocalExecutorOptions): { pool: InstancePool;
     pause: (id) => pool.pause(id),
     resume: (id) => pool.resume(id),
   };
-  const pager = opts.pager;
-  let leavingMB = 0;
   if (pager !== undefined) {
     // One paging at a time per invocation, in the order decided (a swap-in after its swap-out).
     const chains = new Map<string, Promise<void>>();
@@ -111,5 +134,25 @@ export function localExecutor(opts: LocalExecutorOptions): { pool: InstancePool;
     exec.swapOut = (id) => page('out', id);
     exec.swapIn = (id) => page('in', id);
   }
-  return { pool, exec, leaving: () => leavingMB };
+  /**
+   * Under pressure, idle instances go to swap first (core: idleToSwapOut): returns the memory (MB)
+   * that started leaving, for the reading that asked to count as gone.
+   */
+  const relieveIdle = (usedMB: number, targetMB: number): number => {
+    if (pager === undefined || usedMB <= targetMB) return 0;
+    const idle = pool.idleInstances();
+    const classIndex = new Map(opts.prices.classes.map((c, i) => [c.name, i]));
+    const cands = idle.map((x, id) => ({ id, cls: classIndex.get(x.fn.cls) ?? opts.prices.classes.length - 1, mb: x.instance.memoryBytes() / 2 ** 20, idleSince: x.idleSince }));
+    let mb = 0;
+    for (const id of idleToSwapOut(cands, usedMB, targetMB)) {
+      const x = idle[id];
+      const c = cands[id];
+      if (x === undefined || c === undefined) continue;
+      pool.markSwappedOut(x.instance);
+      mb += c.mb;
+      void pageIdle('out', x.instance, `${x.fn.tenant}/${x.fn.name} (class ${x.fn.cls})`, c.mb);
+    }
+    return mb;
+  };
+  return { pool, exec, leaving: () => leavingMB, relieveIdle };
 }

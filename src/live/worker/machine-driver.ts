@@ -39,6 +39,11 @@ export interface MemoryProbe {
   resident(requestId: string): number;
   /** Resident memory of the machine's jobs now (MB). */
   used(): number;
+  /**
+   * Memory is over the machine's level (`used` MB): the worker first swaps out what no job needs
+   * (idle instances) and returns how much (MB) started leaving; the machine is then told the rest.
+   */
+  relieve?(usedMB: number): number;
 }
 
 interface Entry {
@@ -96,7 +101,7 @@ export class MachineDriver {
     // Once what carrying out decisions taught it is stepped (a stopped job's size), the worker reads
     // its memory: a stale view outside the machine's band is refreshed.
     const reading = memory === undefined ? undefined : (): MachineInput | undefined => {
-      const used = memory.used();
+      const used = this.measure(memory);
       return machine.needsReading(used) ? { kind: 'memory', usedMB: used } : undefined;
     };
     this.loop = new StepLoop<MachineInput>(clock, (now, input) => this.stepOne(now, input), () => machine.nextDeadline(), { kind: 'tick' }, reading);
@@ -106,8 +111,14 @@ export class MachineDriver {
   /** Reads the memory now (the worker's periodic reading): stepped if the machine's view of it is stale. */
   readMemory(): void {
     if (this.memory === undefined) return;
-    const used = this.memory.used();
+    const used = this.measure(this.memory);
     if (this.machine.needsReading(used)) this.loop.push({ kind: 'memory', usedMB: used });
+  }
+
+  /** The memory used now, less what the worker started swapping out of idle instances over the machine's level. */
+  private measure(memory: MemoryProbe): number {
+    const used = memory.used();
+    return used > this.machine.cfg.memoryMB && memory.relieve !== undefined ? used - memory.relieve(used) : used;
   }
 
   /** A shard was lost or restarted (the cluster's membership): the dispatcher rejoins an idle list if it was on its. */

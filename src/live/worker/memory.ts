@@ -41,6 +41,8 @@ export interface MemoryOptions {
   readonly pool: () => InstancePool;
   /** Memory being paged out now (MB): not counted as used (it is leaving; see localExecutor). */
   readonly leaving?: () => number;
+  /** Over the level: swaps out idle instances down to `targetMB` first; returns the MB that started leaving (localExecutor). */
+  readonly relieveIdle?: (usedMB: number, targetMB: number) => number;
   /** How instances' memory is accounted (the capabilities' line). */
   readonly accounting: string;
 }
@@ -58,7 +60,9 @@ export async function planMemory(o: MemoryOptions): Promise<MemoryPlan> {
   // FARE_TRACE_MEMORY=1: each reading that moved by over 20 MB, on stderr.
   const trace = process.env.FARE_TRACE_MEMORY === '1';
   let traced = -Infinity;
+  const capacityMB = managedMB * (1 - LOW_MARK);
   const probe: MemoryProbe = {
+    relieve: (used) => o.relieveIdle?.(used, capacityMB * SWAP_TARGET) ?? 0,
     placed: () => 0,
     resident: (id) => o.pool().residentMB(id),
     used: () => {
@@ -75,7 +79,6 @@ export async function planMemory(o: MemoryOptions): Promise<MemoryPlan> {
       return used;
     },
   };
-  const capacityMB = managedMB * (1 - LOW_MARK);
   const report = [`memory: manages ${Math.round(managedMB)} MB (${given ? '--memory-mb' : 'MemTotal'}; used = MemTotal − MemAvailable${given ? ' since start' : ''}, read every ${READ_EVERY_MS} ms); instances measured by ${o.accounting}`];
   let pager: Pager | undefined;
   let why: string | undefined;
@@ -87,7 +90,7 @@ export async function planMemory(o: MemoryOptions): Promise<MemoryPlan> {
     else why = p.why;
   }
   report.push(pager !== undefined
-    ? `swapping: the lowest classes' preempted instances when over ${Math.round(capacityMB)} MB (under ${LOW_MARK * 100} % free), down to ${Math.round(capacityMB * SWAP_TARGET)} MB, by ${pager.how}; swap ${Math.round(swapTotalBytes() / 2 ** 20)} MB`
+    ? `swapping: idle instances, then the lowest classes' preempted ones, when over ${Math.round(capacityMB)} MB (under ${LOW_MARK * 100} % free), down to ${Math.round(capacityMB * SWAP_TARGET)} MB, by ${pager.how}; swap ${Math.round(swapTotalBytes() / 2 ** 20)} MB`
     : `swapping: off — ${why ?? 'unavailable'}`);
   return { managedMB, capacityMB, probe, pager, swap: pager !== undefined, report };
 }
@@ -99,5 +102,15 @@ export function swapLine(say: (line: string) => void): (dir: 'out' | 'in', reque
     say(dir === 'out'
       ? `fare: memory pressure: swapped out the instance of invocation ${requestId}: ${mb(r.swapAfter - r.swapBefore)} MB to swap (resident ${mb(r.rssBefore)} → ${mb(r.rssAfter)} MB) in ${Math.round(r.ms)} ms`
       : `fare: swapped in the instance of invocation ${requestId} before it runs: ${mb(r.swapBefore)} MB read back ahead in ${Math.round(r.ms)} ms`);
+  };
+}
+
+/** The operator's line for each paging of an idle instance (swapped out under pressure, read back before it serves again). */
+export function idleSwapLine(say: (line: string) => void): (dir: 'out' | 'in', what: string, r: PageResult) => void {
+  const mb = (b: number): number => Math.round(b / 2 ** 20);
+  return (dir, what, r) => {
+    say(dir === 'out'
+      ? `fare: memory pressure: swapped out an idle instance of ${what}: ${mb(r.swapAfter - r.swapBefore)} MB to swap (resident ${mb(r.rssBefore)} → ${mb(r.rssAfter)} MB) in ${Math.round(r.ms)} ms`
+      : `fare: swapped in an idle instance of ${what} before it serves again: ${mb(r.swapBefore)} MB read back ahead in ${Math.round(r.ms)} ms`);
   };
 }

@@ -362,7 +362,7 @@ export function fig5Summary(spec: ExperimentSpec, runs: readonly ExperimentRun[]
     const meanMB = (100 + 10 * 1024) / 2;
     lines.push(`Why: a job runs ${f(first.meanRuntimeMs / 1000)} s on average, but writing out a job's memory at its mean final size (${f(meanMB / 1024)} GB) takes ${f((meanMB / 1024) * c.swapOutSPerGiB)} s and reading it back ${f((meanMB / 1024) * c.swapInSPerGiB)} s. ` +
       `The workload itself is not physical: a job that grows to ${f(meanMB / 1024)} GB in ${f(first.meanRuntimeMs / 1000)} s allocates ${f(meanMB / 1024 / (first.meanRuntimeMs / 1000))} GB/s, more than one core can write to memory. ` +
-      'Swapping only pays when the swapped job waits much longer than that; in this workload most swapped memory is needed again within a second (the churn above), so the device is flooded with memory that comes straight back.', '');
+      'Swapping only pays when the swapped job waits much longer than that; in this workload much of the swapped memory is needed again within a second (the churn above), so the device is flooded with memory that comes straight back.', '');
   }
   const lastRun = runs[runs.length - 1];
   if (lastRun) {
