@@ -6,11 +6,14 @@
 // the swapped instance is read back in before it runs again and finishes with its memory intact; no
 // swap is left in use once Fare stops. Then, on a Fare of its own: a swapped-out, frozen instance is
 // killed with kill -9 — its caller is told at once (not when it would have run again), the kernel
-// frees its swap, nothing of it is swapped back in, and the machine serves on.
+// frees its swap, nothing of it is swapped back in, and the machine serves on. An idle instance goes
+// to swap before any job, and serves again warm with what it kept. A memory antagonist (another
+// program taking 900 MB) makes Fare swap out its lowest class only: not the antagonist, not the top class.
 
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, startFare, stopFare, type FareProcess } from '../support/fare-process.ts';
 import { makeSwapFile, whyNoSwapFile, type SwapFile } from '../support/swapfile.ts';
@@ -269,5 +272,71 @@ describe.skipIf(why !== undefined)('an idle instance under memory pressure, live
     log = fare.output().slice(mark);
     expect(log).toMatch(/swapped in an idle instance of admin\/hog-keeper \(class low\) before it serves again/);
     process.stderr.write(`swapping: idle instance: ${out?.[1] ?? '?'} MB out while the top class ran (${Math.round(high.ms)} ms); warm again and intact\n`);
+  }, 120_000);
+});
+
+describe.skipIf(why !== undefined)('a memory antagonist outside Fare, live', () => {
+  let dir = '';
+  let swap: SwapFile | undefined;
+  let fare: FareProcess;
+  let antagonist: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    swap = makeSwapFile(2048);
+    dir = mkdtempSync(join(tmpdir(), 'fare-swap-antagonist-'));
+    fare = await startFare(join(dir, 'data'), ['--cores', '1', '--memory-mb', '1500', '--no-examples', '--insecure-single-tenant'], { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY });
+    const src = join(dir, 'hog');
+    mkdirSync(src);
+    writeFileSync(join(src, 'index.js'), HOG);
+    for (const [name, cls] of [['low', 'low'], ['high', 'high']]) {
+      const r = await fetch(`${fare.url}/v1/functions/hog-${name}?runtime=nodejs&handler=index.handler&class=${cls}&timeoutMs=120000`, {
+        method: 'PUT', headers: { Authorization: `Bearer ${ADMIN_KEY}`, 'Content-Type': 'application/zip' }, body: zipDirectory(src),
+      });
+      expect(r.status).toBe(201);
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    antagonist?.kill('SIGKILL');
+    if (fare) await stopFare(fare);
+    swap?.remove();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('memory taken by another program makes Fare swap out its lowest class, not the antagonist nor the top class', async () => {
+    const mark = fare.output().length;
+    const low = invoke(fare.url, 'hog-low', { mb: 600, cpuMs: 4000, seed: 10 });
+    await sleep(3000);
+    // The top class preempts it (its instance, 600 MB, frozen): 700 MB and more in use, under 1,350.
+    const high = invoke(fare.url, 'hog-high', { mb: 100, cpuMs: 6000, seed: 11 });
+    await sleep(1500);
+    // Another program on the machine takes 900 MB (and keeps touching it).
+    antagonist = spawn(process.execPath, ['-e', `
+      const bufs = []; for (let i = 0; i < 900; i++) { const b = Buffer.allocUnsafeSlow(1 << 20); b.fill(i & 255); bufs.push(b); }
+      process.stdout.write('filled\\n');
+      setInterval(() => { let s = 0; for (const b of bufs) s += b[0]; }, 100);
+    `], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => antagonist?.stdout?.once('data', () => resolve()));
+    let log = fare.output().slice(mark);
+    let out: RegExpExecArray | null = null;
+    for (let waited = 0; waited < 20_000 && out === null; waited += 100) {
+      await sleep(100);
+      log = fare.output().slice(mark);
+      out = /swapped out the instance of invocation (\S+): (\d+) MB to swap/.exec(log);
+    }
+    expect(out, log).not.toBeNull();
+    expect(Number(out?.[2])).toBeGreaterThan(400);
+    // Fare pages out its own lowest class only: the antagonist keeps its memory.
+    const vmSwap = Number(/^VmSwap:\s+(\d+)/m.exec(readFileSync(`/proc/${antagonist.pid ?? 0}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    expect(vmSwap).toBeLessThan(100);
+    antagonist.kill('SIGKILL');
+    const [l, h] = await Promise.all([low, high]);
+    expect(h.body).toMatchObject({ intact: true });
+    expect(l.body).toMatchObject({ intact: true });
+    expect(out?.[1]).toBe(l.id);
+    log = fare.output().slice(mark);
+    expect([...log.matchAll(/swapped out the instance of invocation ([^:\s]+)/g)].map((m) => m[1])).toEqual([l.id]);
+    expect(log).toMatch(new RegExp(`swapped in the instance of invocation ${l.id} before it runs`));
+    process.stderr.write(`swapping: antagonist of 900 MB: ${out?.[2] ?? '?'} MB of the low class out, ${Math.round(vmSwap)} MB of the antagonist's; top class ${Math.round(h.ms)} ms\n`);
   }, 120_000);
 });
