@@ -1,7 +1,9 @@
 // Several gateways of one cluster, each its own `fare gateway` process with its own data directory,
 // sharing tenants, credentials, grants, functions and the billing ledger through JetStream: what is
 // written through one is served by the others; every invocation is billed once in every gateway's
-// ledger, even when its record is delivered twice; a gateway started with an empty data directory
+// ledger, even when its record is delivered twice; function logs and large async results are the same
+// through any gateway;
+// a gateway started with an empty data directory
 // rebuilds its copy; async invocations accepted by a gateway killed for good finish on another; a
 // gateway given another cluster's master key refuses to start.
 
@@ -149,6 +151,49 @@ describe.skipIf(!nats.ok)('several gateways of one cluster', () => {
     // And stays so.
     await new Promise((r) => setTimeout(r, 300));
     expect((await call(b, admin, 'GET', '/v1/bill?tenant=acme')).json.invocations).toBe((before.invocations as number) + 1);
+  }, 30_000);
+
+  it('a function’s logs are the same through either gateway: entries of calls made through one are read through the other', async () => {
+    const ids: string[] = [];
+    for (let n = 0; n < 3; n++) {
+      const r = await fetch(`${a}/2015-03-31/functions/page-view/invocations`, { method: 'POST', headers: { Authorization: `Bearer ${admin}` }, body: JSON.stringify({ user: `log${n}` }) });
+      expect(r.status).toBe(200);
+      ids.push(r.headers.get('x-amzn-requestid') ?? '');
+    }
+    let found: { requestId: string; text: string }[] = [];
+    await eventually('gateway b has the 3 entries', async () => {
+      const e = (await call(b, admin, 'GET', '/v1/functions/page-view/logs')).json.entries as { requestId: string; text: string }[];
+      found = e.filter((x) => ids.includes(x.requestId));
+      return found.length === 3;
+    });
+    for (const x of found) expect(x.text).toMatch(new RegExp(`REPORT RequestId: ${x.requestId}`));
+    // Each once, on both.
+    const onA = ((await call(a, admin, 'GET', '/v1/functions/page-view/logs')).json.entries as { requestId: string }[]).filter((x) => ids.includes(x.requestId));
+    expect(onA.length).toBe(3);
+    await new Promise((r) => setTimeout(r, 300));
+    const onB = ((await call(b, admin, 'GET', '/v1/functions/page-view/logs')).json.entries as { requestId: string }[]).filter((x) => ids.includes(x.requestId));
+    expect(onB.length).toBe(3);
+  }, 30_000);
+
+  it('an async result over 256 KiB run through one gateway is read through the other', async () => {
+    const src = join(dir, 'big');
+    mkdirSync(src);
+    writeFileSync(join(src, 'index.js'), `exports.handler = async (e) => ({ n: e.n, pad: 'x'.repeat(400000) });\n`);
+    expect((await call(a, admin, 'PUT', '/v1/functions/big?runtime=nodejs&handler=index.handler', zipDirectory(src), { 'Content-Type': 'application/zip' })).status).toBe(201);
+    await eventually('gateway b knows big', async () => (await call(b, admin, 'GET', '/v1/functions/big')).status === 200, 2000);
+    const r = await fetch(`${a}/2015-03-31/functions/big/invocations`, { method: 'POST', headers: { Authorization: `Bearer ${admin}`, 'X-Amz-Invocation-Type': 'Event' }, body: JSON.stringify({ n: 7 }) });
+    expect(r.status).toBe(202);
+    const id = r.headers.get('x-amzn-requestid') ?? '';
+    // Either gateway may have run it: both serve it whole.
+    for (const g of [a, b]) {
+      let body = '';
+      await eventually(`${g} serves the whole result`, async () => {
+        const res = await fetch(`${g}/v1/invocations/${id}/result`, { headers: { Authorization: `Bearer ${admin}` } });
+        body = await res.text();
+        return res.status === 200 && body.length > 400_000;
+      }, 20_000);
+      expect(JSON.parse(body)).toEqual({ n: 7, pad: 'x'.repeat(400000) });
+    }
   }, 30_000);
 
   it('a credential revoked through one gateway stops working on the other', async () => {

@@ -26,11 +26,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { headers, nuid, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { DiscardPolicy, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
 import type { ObjectStore } from '@nats-io/obj';
 import type Database from 'better-sqlite3';
 import { billingRecordOf, type BillingRow, type Store } from '../store/index.ts';
+import type { LogRow } from '../store/logs.ts';
 import { statementCache, type Prepare } from '../store/sql.ts';
 import { commitStaged, functionCodePath, pruneVersions, removeTree, stageCode } from '../store/code.ts';
 import { readZip } from '../gateway/zip.ts';
@@ -52,8 +53,9 @@ const TABLES: Readonly<Record<string, readonly string[]>> = {
 const LOCAL_COLUMNS: Readonly<Record<string, readonly string[]>> = { invocations: ['seq'] };
 /** Columns a copy from elsewhere fills only in a new row (an invocation's payload is not in its copies). */
 const KEEP_ON_UPDATE: Readonly<Record<string, readonly string[]>> = { invocations: ['payload'] };
-/** An async result larger than this stays with the gateway that ran it (its copies elsewhere say so). */
+/** An async result larger than this goes through the object store (a row in the bucket names it). */
 const MAX_SHARED_RESULT = 256 * 1024;
+const resultObject = (id: string): string => `results/${id}`;
 const TOMBSTONE = '{"$deleted":true}';
 const ORDER = Object.keys(TABLES);
 const BILLING = 'billing';
@@ -64,6 +66,13 @@ const ASYNC = 'async';
 export const stateBucket = (prefix: string): string => `${prefix.replaceAll('.', '-')}-state`;
 export const billingStream = (prefix: string): string => `${prefix.replaceAll('.', '-').toUpperCase()}-BILLING`;
 const billingSubject = (prefix: string): string => `${prefix}.billing`;
+/** Function logs: every gateway's entries, so `fare logs` through any gateway shows them all. */
+const LOGS = 'logs';
+export const logStream = (prefix: string): string => `${prefix.replaceAll('.', '-').toUpperCase()}-LOGS`;
+const logSubject = (prefix: string): string => `${prefix}.logs`;
+/** The log stream keeps this much (each gateway keeps its own copy within its retention). */
+const LOG_STREAM_MAX_AGE_NS = 7 * 24 * 3600 * 1e9;
+const LOG_STREAM_MAX_BYTES = 1024 ** 3;
 
 type Row = Record<string, unknown>;
 
@@ -176,7 +185,7 @@ export class SharedState {
     // A billing record waits a little for others to go with it (a sync call's answer is not held
     // by it, but publishing each alone costs the next calls time); every other change goes at once.
     db.function('fare_outbox_kick', { deterministic: false }, (topic: unknown) => {
-      if (topic === BILLING) this.#later();
+      if (topic === BILLING || topic === LOGS) this.#later();
       else queueMicrotask(() => this.#kick());
       return null;
     });
@@ -190,6 +199,8 @@ export class SharedState {
     }
     db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS fare_share_billing AFTER INSERT ON main.billing ${when}
              BEGIN INSERT INTO outbox (topic, key) VALUES ('billing', json_array(NEW.id)); SELECT fare_outbox_kick('billing'); END`);
+    db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS fare_share_logs AFTER INSERT ON main.logs ${when}
+             BEGIN INSERT INTO outbox (topic, key) VALUES ('logs', json_array(NEW.seq)); SELECT fare_outbox_kick('logs'); END`);
     // An invocation accepted here goes to the cluster's async queue.
     db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS fare_share_async AFTER INSERT ON main.invocations ${when}
              BEGIN INSERT INTO outbox (topic, key) VALUES ('async', json_array(NEW.id)); SELECT fare_outbox_kick('async'); END`);
@@ -211,6 +222,14 @@ export class SharedState {
       } catch {
         await jsm.streams.add({ name: stream, subjects: [billingSubject(o.prefix)], num_replicas: o.replicas, duplicate_window: 10 * 60 * 1_000_000_000 });
       }
+      try {
+        await jsm.streams.info(logStream(o.prefix));
+      } catch {
+        await jsm.streams.add({
+          name: logStream(o.prefix), subjects: [logSubject(o.prefix)], num_replicas: o.replicas, duplicate_window: 10 * 60 * 1_000_000_000,
+          max_age: LOG_STREAM_MAX_AGE_NS, max_bytes: LOG_STREAM_MAX_BYTES, discard: DiscardPolicy.Old,
+        });
+      }
     });
     // Every gateway must read the others' sealed secrets and signed contexts: one master key.
     const print = o.store.deriveKey('cluster-fingerprint').toString('hex');
@@ -226,6 +245,7 @@ export class SharedState {
     const s = new SharedState(o, kv, status.values <= 1);
     await s.#follow(status.values <= 1);
     s.#followLedger();
+    s.#followLogs();
     s.#kick();
     return s;
   }
@@ -331,6 +351,14 @@ export class SharedState {
   }
 
   async #publish(topic: string, pk: unknown[]): Promise<void> {
+    if (topic === LOGS) {
+      const row = this.#statement('SELECT * FROM logs WHERE seq = ?').get(pk[0]) as Row | undefined;
+      if (row === undefined) return; // pruned meanwhile
+      delete row.seq;
+      // Its id, for JetStream's duplicate window: one entry per execution (a request's attempt).
+      await this.#js.publish(logSubject(this.#o.prefix), encodeRow(row), { msgID: `${String(row.type)}:${String(row.request_id)}:${String(row.attempt)}`, headers: this.#originHeader() });
+      return;
+    }
     if (topic === BILLING) {
       const row = this.#db.prepare('SELECT * FROM billing WHERE id = ?').get(pk[0]) as Row | undefined;
       if (row !== undefined) await this.#js.publish(billingSubject(this.#o.prefix), encodeRow(row), { msgID: String(row.id), headers: this.#originHeader() });
@@ -354,8 +382,11 @@ export class SharedState {
         // The payload travels with the queue's message; only what GET /v1/invocations/ID shows is shared.
         row.payload = Buffer.alloc(0);
         if (Buffer.isBuffer(row.result) && row.result.length > MAX_SHARED_RESULT) {
-          row.error = row.error ?? `its result (${row.result.length} bytes) is kept only by the gateway that ran it`;
+          // Too large for the bucket's message: the result goes to the object store first, the row names it.
+          const name = resultObject(String(row.id));
+          if ((await this.#o.code.info(name)) === null) await this.#o.code.putBlob({ name, description: `result of invocation ${String(row.id)}` }, row.result);
           row.result = null;
+          row.result_object = name;
         }
       }
       text = encodeRow(row);
@@ -398,6 +429,17 @@ export class SharedState {
         if (tries < 10 && (code === 10071 || code === 10164 || /wrong last sequence/i.test((e as Error).message))) continue;
         throw e;
       }
+    }
+  }
+
+  /** A large async result named by its row: fetched from the object store into this copy. */
+  async #fetchResult(id: string, name: string): Promise<void> {
+    try {
+      const data = await this.#o.code.getBlob(name);
+      if (data === null) throw new Error('it is not in the object store');
+      this.#asApplied(() => this.#statement('UPDATE main.invocations SET result = ? WHERE id = ? AND result IS NULL').run(Buffer.from(data), id));
+    } catch (e) {
+      this.#o.warn(`shared state: the result of invocation ${id} could not be fetched (${(e as Error).message}); ask the gateway that ran it`);
     }
   }
 
@@ -527,7 +569,13 @@ export class SharedState {
       this.#o.warn(`shared state: could not apply ${e.operation} ${table} ${JSON.stringify(pk)}: ${(err as Error).message}`);
       return;
     }
-    if (table === 'invocations') this.#reloadReservations();
+    if (table === 'invocations') {
+      this.#reloadReservations();
+      if (put) {
+        const row = decodeRow(e.string());
+        if (typeof row.result_object === 'string') void this.#fetchResult(String(row.id), row.result_object);
+      }
+    }
     if (table === 'functions') {
       if (put) void this.#fetchCode(decodeRow(e.string()));
       else removeTree(this.#o.store.dataDir, functionCodePath(String(pk[0]), String(pk[1])));
@@ -578,15 +626,32 @@ export class SharedState {
   // ---- the ledger -------------------------------------------------------------------------------
 
   #followLedger(): void {
-    const stream = billingStream(this.#o.prefix);
+    this.#followStream(billingStream(this.#o.prefix), 'billing record', (text) => {
+      const rec = billingRecordOf(decodeRow(text) as unknown as BillingRow);
+      // The record's id is its key: a record this ledger has (its own, or one delivered before) is skipped.
+      if (this.#o.store.billing.enter(rec)) this.billed++;
+    });
+  }
+
+  /** The other gateways' function logs, entered in this copy (each message once: its position is saved with it). */
+  #followLogs(): void {
+    this.#followStream(logStream(this.#o.prefix), 'log entry', (text) => {
+      this.#o.store.logs.ingest([decodeRow(text) as unknown as Omit<LogRow, 'seq'>]);
+    });
+  }
+
+  /**
+   * Follows one of the cluster's streams from the position this copy saved: each other process's
+   * message is entered (`enter`, in one transaction with the new position), this process's own
+   * skipped (their position saved within a second).
+   */
+  #followStream(stream: string, what: string, enterOne: (text: string) => void): void {
     const db = this.#db;
     const position = db.prepare('SELECT seq FROM ledger_position WHERE stream = ?');
     const move = db.prepare('INSERT INTO ledger_position (stream, seq) VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq');
     const enter = (seq: number, text: string): void => {
-      const rec = billingRecordOf(decodeRow(text) as unknown as BillingRow);
       this.#asApplied(() => {
-        // The record's id is its key: a record this ledger has (its own, or one delivered before) is skipped.
-        if (this.#o.store.billing.enter(rec)) this.billed++;
+        enterOne(text);
         move.run(stream, seq);
       });
     };
@@ -600,7 +665,7 @@ export class SharedState {
         move.run(stream, ownSeq);
         ownSeq = 0;
       } catch (e) {
-        this.#o.warn(`shared state: the ledger position could not be saved: ${(e as Error).message}`);
+        this.#o.warn(`shared state: the position in ${stream} could not be saved: ${(e as Error).message}`);
       }
     }, 1000);
     flushOwn.unref();
@@ -616,7 +681,7 @@ export class SharedState {
       void (async () => {
         const last = (await (await jsm).streams.info(stream)).state.last_seq;
         if (last > seen && Date.now() - movedAt > 10_000 && current !== undefined) {
-          this.#o.warn(`shared state: the ledger stopped at record ${seen} of ${last} in ${stream}; following it again`);
+          this.#o.warn(`shared state: following ${stream} stopped at ${seen} of ${last}; following it again`);
           movedAt = Date.now();
           await current.close();
         }
@@ -643,7 +708,7 @@ export class SharedState {
               ownSeq = 0;
               enter(m.seq, m.string());
             } catch (e) {
-              this.#o.warn(`shared state: billing record ${m.seq} of ${stream} could not be entered: ${(e as Error).message}`);
+              this.#o.warn(`shared state: ${what} ${m.seq} of ${stream} could not be entered: ${(e as Error).message}`);
             }
           }
         } catch (e) {

@@ -97,7 +97,11 @@ interface Pending {
   readonly truncated: boolean;
 }
 
-interface LogRow {
+/** What a write added per function (key tenant/function). */
+type Added = Map<string, { tenant: string; fn: string; entries: number; bytes: number }>;
+
+/** A stored entry as its row. */
+export interface LogRow {
   seq: number;
   tenant: string;
   function: string;
@@ -201,38 +205,63 @@ export class LogRepo {
     this.#pendingBytes = 0;
     try {
       return this.#db.transaction(() => {
-        const added = new Map<string, { tenant: string; fn: string; entries: number; bytes: number }>();
+        const added: Added = new Map();
         for (const { billed: b, log: l, text, bytes, truncated } of batch) {
-          const inserted = this.#q(
-            `INSERT INTO logs (tenant, function, request_id, attempt, type, version, class, status, error_type, duration_ms, cpu_ms, cost_uc, at, bytes, truncated, text)
-             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM functions WHERE tenant = ? AND name = ?)`,
-          ).run(
-            b.tenant, b.function, l.requestId, l.attempt, l.type, l.version, b.cls, l.status, l.errorType ?? null,
-            l.durationMs, b.cpuMs, b.costMicroCents, b.at, bytes, truncated ? 1 : 0, text, b.tenant, b.function,
-          ).changes;
-          if (inserted === 0) continue;
-          const key = `${b.tenant}/${b.function}`;
-          const a = added.get(key) ?? { tenant: b.tenant, fn: b.function, entries: 0, bytes: 0 };
-          a.entries++;
-          a.bytes += bytes;
-          added.set(key, a);
+          this.#insert({
+            tenant: b.tenant, function: b.function, request_id: l.requestId, attempt: l.attempt, type: l.type, version: l.version, class: b.cls, status: l.status,
+            error_type: l.errorType ?? null, duration_ms: l.durationMs, cpu_ms: b.cpuMs, cost_uc: b.costMicroCents, at: b.at, bytes, truncated: truncated ? 1 : 0, text,
+          }, added);
         }
-        let written = 0;
-        for (const a of added.values()) {
-          written += a.entries;
-          const t = this.#q(
-            `INSERT INTO log_totals (tenant, function, entries, bytes) VALUES (?, ?, ?, ?)
-             ON CONFLICT (tenant, function) DO UPDATE SET entries = entries + excluded.entries, bytes = bytes + excluded.bytes
-             RETURNING entries, bytes`,
-          ).get(a.tenant, a.fn, a.entries, a.bytes) as { entries: number; bytes: number };
-          if (t.entries > this.retention.entries || t.bytes > this.retention.bytes) this.#prune(a.tenant, a.fn, t.entries, t.bytes);
-        }
-        return written;
+        return this.#account(added);
       })();
     } catch (e) {
       this.#onError(e);
       return 0;
     }
+  }
+
+  /**
+   * Entries written elsewhere (another gateway of a cluster), as their rows (`seq` ignored: each
+   * copy numbers its own), in the caller's transaction; kept and pruned as this copy's own.
+   */
+  ingest(rows: readonly Omit<LogRow, 'seq'>[]): number {
+    return this.#db.transaction(() => {
+      const added: Added = new Map();
+      for (const r of rows) this.#insert(r, added);
+      return this.#account(added);
+    })();
+  }
+
+  /** Inserts an entry unless its function is gone (deleted meanwhile), counting it in `added`. */
+  #insert(r: Omit<LogRow, 'seq'>, added: Added): void {
+    const inserted = this.#q(
+      `INSERT INTO logs (tenant, function, request_id, attempt, type, version, class, status, error_type, duration_ms, cpu_ms, cost_uc, at, bytes, truncated, text)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM functions WHERE tenant = ? AND name = ?)`,
+    ).run(
+      r.tenant, r.function, r.request_id, r.attempt, r.type, r.version, r.class, r.status, r.error_type,
+      r.duration_ms, r.cpu_ms, r.cost_uc, r.at, r.bytes, r.truncated, r.text, r.tenant, r.function,
+    ).changes;
+    if (inserted === 0) return;
+    const key = `${r.tenant}/${r.function}`;
+    const a = added.get(key) ?? { tenant: r.tenant, fn: r.function, entries: 0, bytes: 0 };
+    a.entries++;
+    a.bytes += r.bytes;
+    added.set(key, a);
+  }
+
+  /** Adds what was inserted to each function's totals and prunes those past their limits; returns how many entries. */
+  #account(added: Added): number {
+    let written = 0;
+    for (const a of added.values()) {
+      written += a.entries;
+      const t = this.#q(
+        `INSERT INTO log_totals (tenant, function, entries, bytes) VALUES (?, ?, ?, ?)
+         ON CONFLICT (tenant, function) DO UPDATE SET entries = entries + excluded.entries, bytes = bytes + excluded.bytes
+         RETURNING entries, bytes`,
+      ).get(a.tenant, a.fn, a.entries, a.bytes) as { entries: number; bytes: number };
+      if (t.entries > this.retention.entries || t.bytes > this.retention.bytes) this.#prune(a.tenant, a.fn, t.entries, t.bytes);
+    }
+    return written;
   }
 
   /** Deletes the oldest entries of a function until it is 1 % under each limit it passed; keeps the newest. */
