@@ -51,8 +51,8 @@ cluster's shard count; the shards run with --idle-lists too), its dispatcher joi
 shards' idle lists while over half of the machine's memory is available (/proc/meminfo), and leaves
 under a quarter; the shards then place on their idle lists first (the paper's rule). Off by default:
 with a few workers per shard, a shard's whole load goes to the one or two workers on its list.
-Memory: under 10 % of the machine's memory free, the lowest classes' preempted instances are swapped
-out (where there is swap), and read back in before they run; --memory-mb manages that much memory
+Memory: under 10 % of the machine's memory free, idle instances, then the lowest classes' preempted
+ones, are swapped out (where there is swap), and read back in before they run; --memory-mb manages that much memory
 instead of the machine's; --no-swapping turns swapping off.`,
   cluster: `fare cluster up — a whole Fare cluster on this machine, for development and tests
 

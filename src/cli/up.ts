@@ -19,8 +19,8 @@ user running Fare (0700/0600); looser modes found at start are tightened, with a
 Fare's own gateway, shard and runtime API, so the top class never waits for them). Instances run at
 nice -5 (top class) to 0 where permitted, the lowest class SCHED_IDLE; --strict-priorities uses
 SCHED_FIFO by class instead. Memory: no limits are asked of functions; under memory pressure (under
-10 % of the machine's memory free) the lowest classes' preempted instances are swapped out (where
-there is swap, by process_madvise), and swapped back in before they run; --memory-mb manages that
+10 % of the machine's memory free) idle instances, then the lowest classes' preempted ones, are
+swapped out (where there is swap, by process_madvise), and swapped back in before they run; --memory-mb manages that
 much memory instead of the machine's (what is used since start counts); --no-swapping turns it off.
 --port 0 picks a free port. GET /healthz answers when Fare is ready. Stop with Ctrl-C.
 Accepted async invocations and billing records survive a crash or kill -9 of Fare; with --fsync every

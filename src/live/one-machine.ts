@@ -50,7 +50,7 @@ export interface UpOptions {
   readonly insecureSingleTenant?: boolean;
   /** Manage this much memory (MB) instead of the machine's (see MemoryOptions.memoryMB). */
   readonly memoryMB?: number;
-  /** Swap out the lowest classes' preempted instances under memory pressure (default true where possible). */
+  /** Swap out idle instances, then the lowest classes' preempted ones, under memory pressure (default true where possible). */
   readonly swapping?: boolean;
   readonly log?: (line: string) => void;
   /** Security events worth an operator's attention (default: a line on stderr). */

@@ -44,7 +44,7 @@ export interface WorkerProcessOptions extends ClusterAddress {
   readonly shards?: number;
   /** Manage this much memory (MB) instead of the machine's (see MemoryOptions.memoryMB). */
   readonly memoryMB?: number;
-  /** Swap out the lowest classes' preempted instances under memory pressure (default true where possible). */
+  /** Swap out idle instances, then the lowest classes' preempted ones, under memory pressure (default true where possible). */
   readonly swapping?: boolean;
   readonly warn: (line: string) => void;
 }
