@@ -9,7 +9,7 @@ import { Machine } from '../core/machine/machine.ts';
 import { policyPreset } from '../core/presets.ts';
 import { AsyncRunner, createGateway, schedulerPlatform, type Gateway } from './gateway/index.ts';
 import { MachineDriver } from './worker/machine-driver.ts';
-import { idleSwapLine, planMemory, swapLine, SWAP_TARGET } from './worker/memory.ts';
+import { followMemory, idleSwapLine, planMemory, swapLine, SWAP_TARGET } from './worker/memory.ts';
 import type { InstancePool } from './runtime/pool.ts';
 import { localExecutor } from './worker/local-executor.ts';
 import { isolatesTenants } from './runtime/capabilities.ts';
@@ -159,8 +159,8 @@ export async function up(opts: UpOptions): Promise<Running> {
   const reaper = setInterval(() => pool.reap(), 30_000);
   reaper.unref();
   // Memory changes while instances run: read it between the scheduler's steps too (only where managed with swapping).
-  const reading = memory.swap ? setInterval(() => worker.readMemory(), 100) : undefined;
-  reading?.unref();
+  const reading = memory.swap ? await followMemory(() => worker.readMemory(), 100, 500) : undefined;
+  if (reading !== undefined) capLines.push(reading.line);
   log(`Fare is up on ${url} (policy ${policy}, ${cores} cores, data in ${opts.dataDir})`);
 
   let closing: Promise<void> | undefined;
@@ -172,7 +172,7 @@ export async function up(opts: UpOptions): Promise<Running> {
     examples,
     close: () => (closing ??= (async () => {
       clearInterval(reaper);
-      clearInterval(reading);
+      reading?.stop();
       await runner.stop();
       await gateway.close();
       await pool.close();

@@ -10,7 +10,7 @@ import { policyPreset } from '../../core/presets.ts';
 import { Machine } from '../../core/machine/machine.ts';
 import type { Mutable } from '../../core/types.ts';
 import { MachineDriver, type Executor, type MemoryProbe } from '../worker/machine-driver.ts';
-import { idleSwapLine, planMemory, swapLine, SWAP_TARGET } from '../worker/memory.ts';
+import { followMemory, idleSwapLine, planMemory, swapLine, SWAP_TARGET } from '../worker/memory.ts';
 import type { InstancePool } from '../runtime/pool.ts';
 import { localExecutor } from '../worker/local-executor.ts';
 import { isolatesTenants } from '../runtime/capabilities.ts';
@@ -117,8 +117,8 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
   }, new Rng(o.id, `live/machine/${o.id}`));
   const driver = new MachineDriver(machine, exec, bus, realClock, undefined, probe, true);
   driver.start();
-  const reading = setInterval(() => driver.readMemory(), 500);
-  reading.unref();
+  const reading = await followMemory(() => driver.readMemory(), 500, 1000);
+  report.push(reading.line);
   // A shard that dies or restarts forgets its idle list: the worker joins one again.
   const shardWatch = new Membership(nc, o.prefix, 'shard', o.memberTimeoutMs, realClock, (events) => {
     for (const e of events) if (e.kind === 'leave') driver.shardLost(e.id);
@@ -151,7 +151,7 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
       const until = performance.now() + (o.drainMs ?? 60_000);
       while (driver.jobs > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 50));
       beat.stop(true);
-      clearInterval(reading);
+      reading.stop();
       shardWatch.stop();
       clearInterval(reaper);
       retire.unsubscribe();

@@ -8,6 +8,7 @@ import type { InstancePool } from '../runtime/pool.ts';
 import { openPager, swapTotalBytes, type PageResult, type Pager } from '../runtime/pager.ts';
 import type { MemoryProbe } from './machine-driver.ts';
 import { readMachineMemory } from './meminfo.ts';
+import { watchMemoryStalls } from './psi.ts';
 
 /** Swap out when less than this fraction of the managed memory is free (the low mark)… */
 export const LOW_MARK = 0.1;
@@ -112,5 +113,26 @@ export function idleSwapLine(say: (line: string) => void): (dir: 'out' | 'in', w
     say(dir === 'out'
       ? `fare: memory pressure: swapped out an idle instance of ${what}: ${mb(r.swapAfter - r.swapBefore)} MB to swap (resident ${mb(r.rssBefore)} → ${mb(r.rssAfter)} MB) in ${Math.round(r.ms)} ms`
       : `fare: swapped in an idle instance of ${what} before it serves again: ${mb(r.swapBefore)} MB read back ahead in ${Math.round(r.ms)} ms`);
+  };
+}
+
+/**
+ * Reads the machine's memory between the scheduler's steps: at once when the kernel says tasks stall
+ * on memory (a PSI trigger, where there is one), and every `slowMs` besides; every `fastMs` where
+ * there is no trigger. Returns the report line and how to stop.
+ */
+export async function followMemory(read: () => void, fastMs: number, slowMs: number): Promise<{ readonly line: string; stop(): void }> {
+  const stalls = await watchMemoryStalls(read);
+  const every = 'stop' in stalls ? slowMs : fastMs;
+  const timer = setInterval(read, every);
+  timer.unref();
+  return {
+    line: 'stop' in stalls
+      ? `memory pressure: read at once on ${stalls.how}, and every ${every} ms besides`
+      : `memory pressure: read every ${every} ms (no PSI trigger: ${stalls.why})`,
+    stop: () => {
+      clearInterval(timer);
+      if ('stop' in stalls) stalls.stop();
+    },
   };
 }
