@@ -143,9 +143,9 @@ export class InstancePool {
   pause(requestId: string): void {
     const p = this.pending.get(requestId);
     if (!p) return;
+    if (!p.paused) this.paused++;
     p.paused = true;
     if (p.slot) void p.slot.instance.freeze(requestId);
-    this.paused++;
     this.#watchFrozen ??= setInterval(() => this.reapFrozenDead(), FROZEN_CHECK_MS);
     this.#watchFrozen.unref();
   }
