@@ -107,9 +107,17 @@ describe.skipIf(why !== undefined)('class-based swapping, live', () => {
     // 1,000 MB they are far under 1,282 MB (the machine-wide measure also counts whatever else
     // grows meanwhile): swapping the lowest class alone suffices.
     const mark = fare.output().length;
+    // When the swap-out is done and when the swap-in is, as the log says them (for the bill below).
+    const seen: { out?: number; in?: number } = {};
+    const watching = setInterval(() => {
+      const text = fare.output().slice(mark);
+      if (seen.out === undefined && /swapped out the instance of invocation/.test(text)) seen.out = performance.now();
+      if (seen.in === undefined && /swapped in the instance of invocation/.test(text)) seen.in = performance.now();
+    }, 20);
     const low = invoke(fare.url, 'hog-low', { mb: 1000, cpuMs: 3000, seed: 2 });
     await sleep(4500);
-    const mid = invoke(fare.url, 'hog-middle', { mb: 300, cpuMs: 2000, seed: 3 });
+    // (It computes for 5 s: the lowest class stays out of RAM a while — see its bill below.)
+    const mid = invoke(fare.url, 'hog-middle', { mb: 300, cpuMs: 5000, seed: 3 });
     await sleep(2000);
     const high = await invoke(fare.url, 'hog-high', { mb: 300, cpuMs: 1000, seed: 4 });
     const [l, m] = await Promise.all([low, mid]);
@@ -126,7 +134,19 @@ describe.skipIf(why !== undefined)('class-based swapping, live', () => {
     expect(log).toMatch(new RegExp(`swapped in the instance of invocation ${l.id} before it runs`));
     // The top class was not held up by the swapping (within twice its time alone, and a second for its cold start).
     expect(high.ms, `alone ${Math.round(alone.ms)} ms, under pressure ${Math.round(high.ms)} ms`).toBeLessThan(2 * alone.ms + 1000);
-    process.stderr.write(`swapping: top class ${Math.round(high.ms)} ms under pressure, ${Math.round(alone.ms)} ms alone; ${outs.map((o) => `${o[2] ?? '?'} MB out`).join(', ')}\n`);
+    // Its memory is billed by use: not for the time it was out of RAM (at most ~1.06 GB resident
+    // otherwise, ~0.04 GB while out; a v1 memory cgroup alone would count the swap cache all along).
+    clearInterval(watching);
+    const outFor = ((seen.in ?? 0) - (seen.out ?? 0)) / 1000;
+    expect(outFor).toBeGreaterThan(1);
+    const bill = (await (await fetch(`${fare.url}/v1/bill?tenant=admin`, { headers: { Authorization: `Bearer ${ADMIN_KEY}` } })).json()) as { functions: { function: string; invocations: number; memGBs: number }[] };
+    const lowBill = bill.functions.find((f) => f.function === 'hog-low');
+    expect(lowBill?.invocations).toBe(1);
+    // Its pages left during the page-out (P s, ~half resident on average), then stayed out (outFor s).
+    const paging = Number(/swapped out the instance of invocation \S+ .* in (\d+) ms/.exec(log)?.[1] ?? 0) / 1000;
+    const bound = 1.06 * (l.ms / 1000 - outFor - paging) + 0.6 * paging + 0.1 * outFor;
+    expect(lowBill?.memGBs, `billed ${lowBill?.memGBs} GB·s over ${Math.round(l.ms)} ms, ${paging.toFixed(1)} s paging out and ${outFor.toFixed(1)} s out of RAM`).toBeLessThan(bound);
+    process.stderr.write(`swapping: top class ${Math.round(high.ms)} ms under pressure, ${Math.round(alone.ms)} ms alone; ${outs.map((o) => `${o[2] ?? '?'} MB out`).join(', ')}; the low class billed ${lowBill?.memGBs.toFixed(2)} GB·s over ${(l.ms / 1000).toFixed(1)} s, ${outFor.toFixed(1)} s of it out of RAM\n`);
   }, 120_000);
 
   it('leaves no swap in use once its instances are gone', async () => {

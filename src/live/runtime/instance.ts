@@ -323,6 +323,9 @@ export class Instance {
     return gone(inNs.get(1)) || gone(inNs.get(2));
   }
 
+  /** Its memory was swapped out (set by the worker's pager; cleared when it is read back). */
+  swappedOut = false;
+
   /** Memory the instance holds now (bytes). */
   memoryBytes(): number {
     try {
@@ -358,7 +361,10 @@ export class Instance {
     const m = this.caps.mechanisms;
     return {
       cpuNs: () => (m.cpu !== 'proc' && cg ? (cg.cpuNs() ?? 0) : processGroupCpuNs(pid, this.caps.clockTicks)),
-      memBytes: () => (m.memory !== 'proc' && cg ? (cg.memBytes() ?? 0) : processGroupResidentBytes(pid)),
+      // Swapped out, its processes' resident sets: a v1 memory cgroup still counts the pages written
+      // to swap while they sit in the swap cache (until the kernel needs the RAM), and they are not
+      // the instance's use of memory any more.
+      memBytes: () => (m.memory !== 'proc' && cg && !this.swappedOut ? (cg.memBytes() ?? 0) : processGroupResidentBytes(pid)),
     };
   }
 

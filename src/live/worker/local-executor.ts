@@ -55,6 +55,7 @@ export function localExecutor(opts: LocalExecutorOptions): { pool: InstancePool;
   const idleChains = new Map<Instance, Promise<void>>();
   const pageIdle = (dir: 'out' | 'in', instance: Instance, what: string, mb: number): Promise<void> => {
     if (pager === undefined) return Promise.resolve();
+    instance.swappedOut = dir === 'out';
     leavingMB += mb;
     const next = (idleChains.get(instance) ?? Promise.resolve()).then(async () => {
       const pids = instance.processes();
@@ -116,6 +117,9 @@ export function localExecutor(opts: LocalExecutorOptions): { pool: InstancePool;
     const chains = new Map<string, Promise<void>>();
     const page = (dir: 'out' | 'in', id: string): void => {
       const prev = chains.get(id) ?? Promise.resolve();
+      // Measured (and billed) by its processes' resident memory while out: see Instance.probe.
+      const inst = pool.instanceFor(id);
+      if (inst !== null) inst.swappedOut = dir === 'out';
       // Counted as leaving from the decision on: the machine's next reading must not count it again.
       const mb = dir === 'out' ? pool.residentMB(id) : 0;
       leavingMB += mb;
