@@ -3,6 +3,7 @@
 // before it runs), thawed, and finds its data intact.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPager, processMemory, swapCachedBytes, type Pager } from '../src/live/runtime/pager.ts';
 import { lineReader } from '../support/lines.ts';
@@ -89,6 +90,17 @@ describe.skipIf(why !== undefined)('pager (process_madvise) on a swap file', () 
       child.kill('SIGKILL');
     }
   }, 120_000);
+
+  it('pages on a thread of its own at nice −10 (above the top class), where it may raise itself', () => {
+    if (skipReason !== undefined) return;
+    expect(pager.how).toMatch(/paging thread at nice −10/);
+    if (process.getuid?.() !== 0) return; // without CAP_SYS_NICE it pages at this process's own nice value
+    const nices = readdirSync('/proc/self/task').map((t) => {
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    });
+    expect(nices).toContain(-10);
+  });
 
   it('a process that is gone is skipped, not an error', async () => {
     if (skipReason !== undefined) return;

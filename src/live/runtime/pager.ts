@@ -14,6 +14,8 @@
 // root, or the instance's own uid with CAP_SYS_NICE). `openPager` says why not where it cannot.
 
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 
 /** The kernel's madvise advice values (include/uapi/asm-generic/mman-common.h). */
 const MADV_WILLNEED = 3;
@@ -54,6 +56,9 @@ interface Sys {
   close: (fd: number) => number;
   errno: () => number;
 }
+
+/** The paging thread's nice value: above the top class's −5 (kernel-priority.ts). */
+const PAGING_NICE = -10;
 
 const call = <A extends unknown[]>(f: Async<A>, ...args: A): Promise<number> =>
   new Promise((resolve, reject) => f.async(...args, (err, res) => (err ? reject(err instanceof Error ? err : new Error(`koffi: ${JSON.stringify(err)}`)) : resolve(Number(res)))));
@@ -108,9 +113,60 @@ function ranges(pid: number): [bigint, bigint][] {
   return out;
 }
 
+/**
+ * The thread that pages: a worker thread of its own at nice −10, so that paging out the lowest class
+ * is not slowed by the higher class whose memory needs caused it (an instance at nice −5 sharing the
+ * pager's core made page-out 2–3× slower here). process_madvise is called there synchronously.
+ */
+class PagingThread {
+  readonly #worker: Worker;
+  readonly #waiting = new Map<number, (n: number) => void>();
+  #next = 0;
+  /** The nice value it got (null: it could not raise itself, it pages at Fare's own). */
+  nice: number | null = null;
+
+  constructor(koffiPath: string) {
+    this.#worker = new Worker(`
+      const { parentPort } = require('node:worker_threads');
+      const koffi = require(${JSON.stringify(koffiPath)});
+      const c = koffi.load(null);
+      const madvise = c.func('long syscall(long, int, void *, size_t, int, unsigned int)');
+      const setpriority = c.func('int setpriority(int, unsigned int, int)');
+      // PRIO_PROCESS with who 0: this thread (Linux keeps a nice value per thread).
+      parentPort.postMessage({ nice: setpriority(0, 0, ${PAGING_NICE}) === 0 ? ${PAGING_NICE} : null });
+      parentPort.on('message', (m) => {
+        const n = Number(madvise(${SYS_PROCESS_MADVISE}, m.fd, Buffer.from(m.iov), m.count, m.advice, 0));
+        parentPort.postMessage({ id: m.id, n });
+      });`, { eval: true });
+    this.#worker.on('message', (m: { id?: number; n?: number; nice?: number | null }) => {
+      if (m.id === undefined) {
+        this.nice = m.nice ?? null;
+        return;
+      }
+      const done = this.#waiting.get(m.id);
+      this.#waiting.delete(m.id);
+      done?.(m.n ?? -1);
+    });
+    this.#worker.on('error', () => {
+      for (const done of this.#waiting.values()) done(-1);
+      this.#waiting.clear();
+    });
+    // Not a reason for Fare to stay up (after its listeners: adding one refs the worker again).
+    this.#worker.unref();
+  }
+
+  madvise(fd: number, iov: Buffer, count: number, advice: number): Promise<number> {
+    const id = this.#next++;
+    return new Promise((resolve) => {
+      this.#waiting.set(id, resolve);
+      this.#worker.postMessage({ id, fd, iov: new Uint8Array(iov), count, advice });
+    });
+  }
+}
+
 class ProcessMadvise implements Pager {
-  readonly how = 'process_madvise(MADV_PAGEOUT / MADV_WILLNEED) via pidfd_open, called with koffi';
-  constructor(private readonly sys: Sys) {}
+  readonly how = 'process_madvise(MADV_PAGEOUT / MADV_WILLNEED) via pidfd_open, called with koffi on a paging thread at nice −10';
+  constructor(private readonly sys: Sys, private readonly thread?: PagingThread) {}
 
   pageOut(pids: readonly number[]): Promise<PageResult> {
     return this.advise(pids, MADV_PAGEOUT);
@@ -167,7 +223,9 @@ class ProcessMadvise implements Pager {
       iov.writeBigUInt64LE(base, j * 16);
       iov.writeBigUInt64LE(len, j * 16 + 8);
     });
-    const n = await call(this.sys.processMadvise, SYS_PROCESS_MADVISE, fd, iov, batch.length, advice, 0);
+    const n = this.thread !== undefined
+      ? await this.thread.madvise(fd, iov, batch.length, advice)
+      : await call(this.sys.processMadvise, SYS_PROCESS_MADVISE, fd, iov, batch.length, advice, 0);
     if (n >= 0) return n;
     if (batch.length === 1) return 0;
     // A mapping that changed under us or cannot be advised: the others still are.
@@ -213,5 +271,11 @@ export async function openPager(): Promise<{ ok: true; pager: Pager } | { ok: fa
   } finally {
     sys.close(fd);
   }
-  return { ok: true, pager: new ProcessMadvise(sys) };
+  let thread: PagingThread | undefined;
+  try {
+    thread = new PagingThread(createRequire(import.meta.url).resolve('koffi'));
+  } catch {
+    thread = undefined; // paged from koffi's own threads, at Fare's priority
+  }
+  return { ok: true, pager: new ProcessMadvise(sys, thread) };
 }
