@@ -8,7 +8,7 @@
 // killed with kill -9 — its caller is told at once (not when it would have run again), the kernel
 // frees its swap, nothing of it is swapped back in, and the machine serves on. An idle instance goes
 // to swap before any job, and serves again warm with what it kept. A memory antagonist (another
-// program taking 900 MB) makes Fare swap out its lowest class only: not the antagonist, not the top class.
+// program taking 1,200 MB) makes Fare swap out its lowest class only: not the antagonist, not the top class.
 
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -188,9 +188,10 @@ describe.skipIf(why !== undefined)('an instance that dies while swapped out, liv
     const mark = fare.output().length;
     const doomed = invoke(fare.url, 'hog-doomed', { mb: 1000, cpuMs: 4000, seed: 5 });
     await sleep(4500);
-    // The top class preempts it and fills 600 MB: 1,600 MB is over 1,350 MB, and the doomed one is swapped out.
-    // It computes long enough to still run when the page-out (seconds, under its load) is done.
-    const high = invoke(fare.url, 'hog-high', { mb: 600, cpuMs: 10_000, seed: 6 });
+    // The top class preempts it and fills 1,000 MB: 2,000 MB is far over 1,350 MB (room for the drift
+    // of the machine-wide measure while tests beside this one free memory), and the doomed one is
+    // swapped out. It computes long enough to still run when the page-out (seconds, under load) is done.
+    const high = invoke(fare.url, 'hog-high', { mb: 1000, cpuMs: 10_000, seed: 6 });
     let out: RegExpExecArray | null = null;
     for (let waited = 0; out === null && waited < 20_000; waited += 100) {
       await sleep(100);
@@ -332,9 +333,9 @@ describe.skipIf(why !== undefined)('a memory antagonist outside Fare, live', () 
     // The top class preempts it (its instance, 600 MB, frozen): 700 MB and more in use, under 1,350.
     const high = invoke(fare.url, 'hog-high', { mb: 100, cpuMs: 6000, seed: 11 });
     await sleep(1500);
-    // Another program on the machine takes 900 MB (and keeps touching it).
+    // Another program on the machine takes 1,200 MB (and keeps touching it): far over 1,350 MB with Fare's own.
     antagonist = spawn(process.execPath, ['-e', `
-      const bufs = []; for (let i = 0; i < 900; i++) { const b = Buffer.allocUnsafeSlow(1 << 20); b.fill(i & 255); bufs.push(b); }
+      const bufs = []; for (let i = 0; i < 1200; i++) { const b = Buffer.allocUnsafeSlow(1 << 20); b.fill(i & 255); bufs.push(b); }
       process.stdout.write('filled\\n');
       setInterval(() => { let s = 0; for (const b of bufs) s += b[0]; }, 100);
     `], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -359,6 +360,6 @@ describe.skipIf(why !== undefined)('a memory antagonist outside Fare, live', () 
     log = fare.output().slice(mark);
     expect([...log.matchAll(/swapped out the instance of invocation ([^:\s]+)/g)].map((m) => m[1])).toEqual([l.id]);
     expect(log).toMatch(new RegExp(`swapped in the instance of invocation ${l.id} before it runs`));
-    process.stderr.write(`swapping: antagonist of 900 MB: ${out?.[2] ?? '?'} MB of the low class out, ${Math.round(vmSwap)} MB of the antagonist's; top class ${Math.round(h.ms)} ms\n`);
+    process.stderr.write(`swapping: antagonist of 1200 MB: ${out?.[2] ?? '?'} MB of the low class out, ${Math.round(vmSwap)} MB of the antagonist's; top class ${Math.round(h.ms)} ms\n`);
   }, 120_000);
 });
