@@ -67,38 +67,59 @@ function swappedProcess(): { pid: number; swapMB: number } | undefined {
   return best;
 }
 
-describe.skipIf(why !== undefined)('class-based swapping, live', () => {
-  let dir = '';
-  let swap: SwapFile | undefined;
-  let fare: FareProcess;
-  let swapBefore = 0;
+/** What a describe block below works with, once its `beforeAll` has run. */
+interface SwappingFare {
+  readonly fare: FareProcess;
+  /** Swap in use on the machine before this Fare started (MB). */
+  readonly swapBefore: number;
+}
 
+/**
+ * Registers the set-up every block below shares: a swap file of its own (2 GiB), a `fare up` on one
+ * core managing 1,500 MB (swapping over 1,350), and the block's functions deployed as
+ * `hog-<name>` (code, class). `extraTeardown` runs first at the end (e.g. an antagonist to kill).
+ */
+function useSwappingFare(prefix: string, functions: readonly (readonly [name: string, cls: string, code: string])[], extraTeardown?: () => void): SwappingFare {
+  const ctx = { fare: undefined as FareProcess | undefined, dir: '', swapBefore: 0, swap: undefined as SwapFile | undefined };
   beforeAll(async () => {
-    swap = makeSwapFile(2048);
-    swapBefore = swapUsed();
-    dir = mkdtempSync(join(tmpdir(), 'fare-swapping-'));
-    fare = await startFare(join(dir, 'data'), ['--cores', '1', '--memory-mb', '1500', '--no-examples', '--insecure-single-tenant'], { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY });
-    const src = join(dir, 'hog');
-    mkdirSync(src);
-    writeFileSync(join(src, 'index.js'), HOG);
-    for (const [name, cls] of [['high', 'high'], ['middle', 'middle'], ['low', 'low'], ['top', 'high']]) {
-      const r = await fetch(`${fare.url}/v1/functions/hog-${name}?runtime=nodejs&handler=index.handler&class=${cls}&timeoutMs=120000`, {
+    ctx.swap = makeSwapFile(2048);
+    ctx.swapBefore = swapUsed();
+    ctx.dir = mkdtempSync(join(tmpdir(), `fare-${prefix}-`));
+    ctx.fare = await startFare(join(ctx.dir, 'data'), ['--cores', '1', '--memory-mb', '1500', '--no-examples', '--insecure-single-tenant'], { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY });
+    for (const [name, cls, code] of functions) {
+      const src = join(ctx.dir, `src-${name}`);
+      mkdirSync(src);
+      writeFileSync(join(src, 'index.js'), code);
+      const r = await fetch(`${ctx.fare.url}/v1/functions/hog-${name}?runtime=nodejs&handler=index.handler&class=${cls}&timeoutMs=120000`, {
         method: 'PUT', headers: { Authorization: `Bearer ${ADMIN_KEY}`, 'Content-Type': 'application/zip' }, body: zipDirectory(src),
       });
       expect(r.status).toBe(201);
     }
   }, 120_000);
-
   afterAll(async () => {
-    if (fare) await stopFare(fare);
-    swap?.remove();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    extraTeardown?.();
+    if (ctx.fare) await stopFare(ctx.fare);
+    ctx.swap?.remove();
+    if (ctx.dir) rmSync(ctx.dir, { recursive: true, force: true });
   }, 60_000);
+  return {
+    get fare(): FareProcess {
+      if (ctx.fare === undefined) throw new Error('Fare did not start (see beforeAll)');
+      return ctx.fare;
+    },
+    get swapBefore(): number {
+      return ctx.swapBefore;
+    },
+  };
+}
+
+describe.skipIf(why !== undefined)('class-based swapping, live', () => {
+  const ctx = useSwappingFare('swapping', [['high', 'high', HOG], ['middle', 'middle', HOG], ['low', 'low', HOG], ['top', 'high', HOG]]);
 
   it('says at start which memory mechanisms it uses', () => {
-    expect(fare.output()).toMatch(/memory: manages 1500 MB \(--memory-mb/);
-    expect(fare.output()).toMatch(/swapping: idle instances, then the lowest classes' preempted ones, when over 1350 MB .* by process_madvise/);
-    expect(fare.output()).toMatch(/memory pressure: read (at once on a PSI trigger \(tasks stalled on memory 100 ms within 2000 ms\), and every 500 ms besides|every 100 ms \(no PSI trigger)/);
+    expect(ctx.fare.output()).toMatch(/memory: manages 1500 MB \(--memory-mb/);
+    expect(ctx.fare.output()).toMatch(/swapping: idle instances, then the lowest classes' preempted ones, when over 1350 MB .* by process_madvise/);
+    expect(ctx.fare.output()).toMatch(/memory pressure: read (at once on a PSI trigger \(tasks stalled on memory 100 ms within 2000 ms\), and every 500 ms besides|every 100 ms \(no PSI trigger)/);
   });
 
   it('swaps out only the lowest class under pressure; the top class keeps its latency; the swapped job finishes intact', async () => {
@@ -106,26 +127,26 @@ describe.skipIf(why !== undefined)('class-based swapping, live', () => {
     // comes. 1,000 + 300 + 300 MB (and their runtimes) pass 1,350 MB; without the lowest class's
     // 1,000 MB they are far under 1,282 MB (the machine-wide measure also counts whatever else
     // grows meanwhile): swapping the lowest class alone suffices.
-    const mark = fare.output().length;
+    const mark = ctx.fare.output().length;
     // When the swap-out is done and when the swap-in is, as the log says them (for the bill below).
     const seen: { out?: number; in?: number } = {};
     const watching = setInterval(() => {
-      const text = fare.output().slice(mark);
+      const text = ctx.fare.output().slice(mark);
       if (seen.out === undefined && /swapped out the instance of invocation/.test(text)) seen.out = performance.now();
       if (seen.in === undefined && /swapped in the instance of invocation/.test(text)) seen.in = performance.now();
     }, 20);
-    const low = invoke(fare.url, 'hog-low', { mb: 1000, cpuMs: 3000, seed: 2 });
+    const low = invoke(ctx.fare.url, 'hog-low', { mb: 1000, cpuMs: 3000, seed: 2 });
     await sleep(4500);
     // (It computes for 5 s: the lowest class stays out of RAM a while — see its bill below.)
-    const mid = invoke(fare.url, 'hog-middle', { mb: 300, cpuMs: 5000, seed: 3 });
+    const mid = invoke(ctx.fare.url, 'hog-middle', { mb: 300, cpuMs: 5000, seed: 3 });
     await sleep(2000);
-    const high = await invoke(fare.url, 'hog-high', { mb: 300, cpuMs: 1000, seed: 4 });
+    const high = await invoke(ctx.fare.url, 'hog-high', { mb: 300, cpuMs: 1000, seed: 4 });
     const [l, m] = await Promise.all([low, mid]);
     // The top class alone, after: its time without pressure (a function of its own, cold as hog-high was).
-    const alone = await invoke(fare.url, 'hog-top', { mb: 300, cpuMs: 1000, seed: 1 });
+    const alone = await invoke(ctx.fare.url, 'hog-top', { mb: 300, cpuMs: 1000, seed: 1 });
     expect(alone.body).toMatchObject({ intact: true });
     for (const r of [high, l, m]) expect(r.body, JSON.stringify(r.body)).toMatchObject({ intact: true });
-    const log = fare.output().slice(mark);
+    const log = ctx.fare.output().slice(mark);
     const outs = [...log.matchAll(/swapped out the instance of invocation (\S+): (\d+) MB to swap/g)];
     // Only the lowest class's instance, and its memory really left RAM.
     expect(outs.map((o) => o[1]), `${log}\nlow ${l.id} middle ${m.id} high ${high.id}`).toEqual([l.id]);
@@ -139,7 +160,7 @@ describe.skipIf(why !== undefined)('class-based swapping, live', () => {
     clearInterval(watching);
     const outFor = ((seen.in ?? 0) - (seen.out ?? 0)) / 1000;
     expect(outFor).toBeGreaterThan(1);
-    const bill = (await (await fetch(`${fare.url}/v1/bill?tenant=admin`, { headers: { Authorization: `Bearer ${ADMIN_KEY}` } })).json()) as { functions: { function: string; invocations: number; memGBs: number }[] };
+    const bill = (await (await fetch(`${ctx.fare.url}/v1/bill?tenant=admin`, { headers: { Authorization: `Bearer ${ADMIN_KEY}` } })).json()) as { functions: { function: string; invocations: number; memGBs: number }[] };
     const lowBill = bill.functions.find((f) => f.function === 'hog-low');
     expect(lowBill?.invocations).toBe(1);
     // Its pages left during the page-out (P s, ~half resident on average), then stayed out (outFor s).
@@ -150,55 +171,30 @@ describe.skipIf(why !== undefined)('class-based swapping, live', () => {
   }, 120_000);
 
   it('leaves no swap in use once its instances are gone', async () => {
-    await stopFare(fare);
+    await stopFare(ctx.fare);
     await sleep(500);
-    expect(swapUsed() - swapBefore).toBeLessThan(50);
+    expect(swapUsed() - ctx.swapBefore).toBeLessThan(50);
   }, 60_000);
 });
 
 describe.skipIf(why !== undefined)('an instance that dies while swapped out, live', () => {
-  let dir = '';
-  let swap: SwapFile | undefined;
-  let fare: FareProcess;
-  let swapBefore = 0;
-
-  beforeAll(async () => {
-    swap = makeSwapFile(2048);
-    swapBefore = swapUsed();
-    dir = mkdtempSync(join(tmpdir(), 'fare-swap-death-'));
-    fare = await startFare(join(dir, 'data'), ['--cores', '1', '--memory-mb', '1500', '--no-examples', '--insecure-single-tenant'], { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY });
-    const src = join(dir, 'hog');
-    mkdirSync(src);
-    writeFileSync(join(src, 'index.js'), HOG);
-    for (const [name, cls] of [['doomed', 'low'], ['high', 'high'], ['low', 'low']]) {
-      const r = await fetch(`${fare.url}/v1/functions/hog-${name}?runtime=nodejs&handler=index.handler&class=${cls}&timeoutMs=120000`, {
-        method: 'PUT', headers: { Authorization: `Bearer ${ADMIN_KEY}`, 'Content-Type': 'application/zip' }, body: zipDirectory(src),
-      });
-      expect(r.status).toBe(201);
-    }
-  }, 120_000);
-
-  afterAll(async () => {
-    if (fare) await stopFare(fare);
-    swap?.remove();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  }, 60_000);
+  const ctx = useSwappingFare('swap-death', [['doomed', 'low', HOG], ['high', 'high', HOG], ['low', 'low', HOG]]);
 
   it('killed (kill -9) while swapped out and frozen: its caller is told, its swap is freed at once, and the machine serves on', async () => {
-    const mark = fare.output().length;
-    const doomed = invoke(fare.url, 'hog-doomed', { mb: 1000, cpuMs: 4000, seed: 5 });
+    const mark = ctx.fare.output().length;
+    const doomed = invoke(ctx.fare.url, 'hog-doomed', { mb: 1000, cpuMs: 4000, seed: 5 });
     await sleep(4500);
     // The top class preempts it and fills 1,000 MB: 2,000 MB is far over 1,350 MB (room for the drift
     // of the machine-wide measure while tests beside this one free memory), and the doomed one is
     // swapped out. It computes long enough to still run when the page-out (seconds, under load) is done.
-    const high = invoke(fare.url, 'hog-high', { mb: 1000, cpuMs: 10_000, seed: 6 });
+    const high = invoke(ctx.fare.url, 'hog-high', { mb: 1000, cpuMs: 10_000, seed: 6 });
     let out: RegExpExecArray | null = null;
     for (let waited = 0; out === null && waited < 20_000; waited += 100) {
       await sleep(100);
-      out = /swapped out the instance of invocation (\S+): (\d+) MB to swap/.exec(fare.output().slice(mark));
+      out = /swapped out the instance of invocation (\S+): (\d+) MB to swap/.exec(ctx.fare.output().slice(mark));
     }
-    expect(out, fare.output().slice(mark)).not.toBeNull();
-    const swapped = swapUsed() - swapBefore;
+    expect(out, ctx.fare.output().slice(mark)).not.toBeNull();
+    const swapped = swapUsed() - ctx.swapBefore;
     expect(swapped).toBeGreaterThan(500);
     // Its process (the one whose memory is in swap) is killed while frozen, as the OOM killer or an operator would.
     const victim = swappedProcess();
@@ -212,18 +208,18 @@ describe.skipIf(why !== undefined)('an instance that dies while swapped out, liv
     expect(String(d.body.errorMessage)).toMatch(/SIGKILL/);
     expect(d.id).toBe(out?.[1]);
     // The kernel gives its swap back (nothing of it is left in swap), while Fare goes on.
-    let left = swapUsed() - swapBefore;
+    let left = swapUsed() - ctx.swapBefore;
     for (let waited = 0; left > 100 && waited < 5000; waited += 100) {
       await sleep(100);
-      left = swapUsed() - swapBefore;
+      left = swapUsed() - ctx.swapBefore;
     }
     expect(left, `${Math.round(swapped)} MB were swapped out`).toBeLessThan(100);
     const h = await high;
     expect(h.body).toMatchObject({ intact: true });
     // Nothing waits to be swapped back in for it, and the machine runs the next low-class call to the end.
-    const next = await invoke(fare.url, 'hog-low', { mb: 200, cpuMs: 500, seed: 7 });
+    const next = await invoke(ctx.fare.url, 'hog-low', { mb: 200, cpuMs: 500, seed: 7 });
     expect(next.body).toMatchObject({ intact: true });
-    const log = fare.output().slice(mark);
+    const log = ctx.fare.output().slice(mark);
     expect(log).not.toMatch(new RegExp(`swapped in the instance of invocation ${d.id}`));
     process.stderr.write(`swapping: died while swapped: ${Math.round(swapped)} MB out (pid ${victim?.pid} had ${victim?.swapMB} MB in swap), ${Math.round(left)} MB left after; caller got ${d.status} ${JSON.stringify(d.body).slice(0, 160)}\n`);
   }, 120_000);
@@ -243,45 +239,22 @@ exports.handler = async (e) => {
 `;
 
 describe.skipIf(why !== undefined)('an idle instance under memory pressure, live', () => {
-  let dir = '';
-  let swap: SwapFile | undefined;
-  let fare: FareProcess;
-
-  beforeAll(async () => {
-    swap = makeSwapFile(2048);
-    dir = mkdtempSync(join(tmpdir(), 'fare-swap-idle-'));
-    fare = await startFare(join(dir, 'data'), ['--cores', '1', '--memory-mb', '1500', '--no-examples', '--insecure-single-tenant'], { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY });
-    for (const [name, cls, code] of [['keeper', 'low', KEEPER], ['high', 'high', HOG]] as const) {
-      const src = join(dir, name);
-      mkdirSync(src);
-      writeFileSync(join(src, 'index.js'), code);
-      const r = await fetch(`${fare.url}/v1/functions/hog-${name}?runtime=nodejs&handler=index.handler&class=${cls}&timeoutMs=120000`, {
-        method: 'PUT', headers: { Authorization: `Bearer ${ADMIN_KEY}`, 'Content-Type': 'application/zip' }, body: zipDirectory(src),
-      });
-      expect(r.status).toBe(201);
-    }
-  }, 120_000);
-
-  afterAll(async () => {
-    if (fare) await stopFare(fare);
-    swap?.remove();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  }, 60_000);
+  const ctx = useSwappingFare('swap-idle', [['keeper', 'low', KEEPER], ['high', 'high', HOG]]);
 
   it('goes to swap before any job is, and its next invocation finds what it kept intact', async () => {
-    const mark = fare.output().length;
-    expect((await invoke(fare.url, 'hog-keeper', { mb: 1000, seed: 8 })).body).toEqual({ kept: 1000 });
+    const mark = ctx.fare.output().length;
+    expect((await invoke(ctx.fare.url, 'hog-keeper', { mb: 1000, seed: 8 })).body).toEqual({ kept: 1000 });
     await sleep(500); // idle: frozen (parked) between invocations
     // The top class fills 1,100 MB: far over 1,350 MB — Fare's measure is the machine's since it
     // started, which drifts down when other programs (tests running beside this one) free memory —
     // and no job waits: the idle instance goes.
-    const high = await invoke(fare.url, 'hog-high', { mb: 1100, cpuMs: 1500, seed: 9 });
+    const high = await invoke(ctx.fare.url, 'hog-high', { mb: 1100, cpuMs: 1500, seed: 9 });
     expect(high.body).toMatchObject({ intact: true });
     // Its page-out is said when done (seconds under load): waited for.
-    let log = fare.output().slice(mark);
+    let log = ctx.fare.output().slice(mark);
     let out: RegExpExecArray | null = null;
     for (let waited = 0; waited < 20_000; waited += 100) {
-      log = fare.output().slice(mark);
+      log = ctx.fare.output().slice(mark);
       out = /swapped out an idle instance of admin\/hog-keeper \(class low\): (\d+) MB to swap/.exec(log);
       if (out !== null) break;
       await sleep(100);
@@ -290,48 +263,24 @@ describe.skipIf(why !== undefined)('an idle instance under memory pressure, live
     expect(Number(out?.[1])).toBeGreaterThan(800);
     expect(log).not.toMatch(/swapped out the instance of invocation/);
     // Its next invocation: the same (warm) instance, its memory read back ahead, its state as it was.
-    const again = await invoke(fare.url, 'hog-keeper', { check: true });
+    const again = await invoke(ctx.fare.url, 'hog-keeper', { check: true });
     expect(again.body).toEqual({ warm: true, kept: 1000, intact: true });
-    log = fare.output().slice(mark);
+    log = ctx.fare.output().slice(mark);
     expect(log).toMatch(/swapped in an idle instance of admin\/hog-keeper \(class low\) before it serves again/);
     process.stderr.write(`swapping: idle instance: ${out?.[1] ?? '?'} MB out while the top class ran (${Math.round(high.ms)} ms); warm again and intact\n`);
   }, 120_000);
 });
 
 describe.skipIf(why !== undefined)('a memory antagonist outside Fare, live', () => {
-  let dir = '';
-  let swap: SwapFile | undefined;
-  let fare: FareProcess;
   let antagonist: ChildProcess | undefined;
-
-  beforeAll(async () => {
-    swap = makeSwapFile(2048);
-    dir = mkdtempSync(join(tmpdir(), 'fare-swap-antagonist-'));
-    fare = await startFare(join(dir, 'data'), ['--cores', '1', '--memory-mb', '1500', '--no-examples', '--insecure-single-tenant'], { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY });
-    const src = join(dir, 'hog');
-    mkdirSync(src);
-    writeFileSync(join(src, 'index.js'), HOG);
-    for (const [name, cls] of [['low', 'low'], ['high', 'high']]) {
-      const r = await fetch(`${fare.url}/v1/functions/hog-${name}?runtime=nodejs&handler=index.handler&class=${cls}&timeoutMs=120000`, {
-        method: 'PUT', headers: { Authorization: `Bearer ${ADMIN_KEY}`, 'Content-Type': 'application/zip' }, body: zipDirectory(src),
-      });
-      expect(r.status).toBe(201);
-    }
-  }, 120_000);
-
-  afterAll(async () => {
-    antagonist?.kill('SIGKILL');
-    if (fare) await stopFare(fare);
-    swap?.remove();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  }, 60_000);
+  const ctx = useSwappingFare('swap-antagonist', [['low', 'low', HOG], ['high', 'high', HOG]], () => antagonist?.kill('SIGKILL'));
 
   it('memory taken by another program makes Fare swap out its lowest class, not the antagonist nor the top class', async () => {
-    const mark = fare.output().length;
-    const low = invoke(fare.url, 'hog-low', { mb: 600, cpuMs: 4000, seed: 10 });
+    const mark = ctx.fare.output().length;
+    const low = invoke(ctx.fare.url, 'hog-low', { mb: 600, cpuMs: 4000, seed: 10 });
     await sleep(3000);
     // The top class preempts it (its instance, 600 MB, frozen): 700 MB and more in use, under 1,350.
-    const high = invoke(fare.url, 'hog-high', { mb: 100, cpuMs: 6000, seed: 11 });
+    const high = invoke(ctx.fare.url, 'hog-high', { mb: 100, cpuMs: 6000, seed: 11 });
     await sleep(1500);
     // Another program on the machine takes 1,200 MB (and keeps touching it): far over 1,350 MB with Fare's own.
     antagonist = spawn(process.execPath, ['-e', `
@@ -340,11 +289,11 @@ describe.skipIf(why !== undefined)('a memory antagonist outside Fare, live', () 
       setInterval(() => { let s = 0; for (const b of bufs) s += b[0]; }, 100);
     `], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((resolve) => antagonist?.stdout?.once('data', () => resolve()));
-    let log = fare.output().slice(mark);
+    let log = ctx.fare.output().slice(mark);
     let out: RegExpExecArray | null = null;
     for (let waited = 0; waited < 20_000 && out === null; waited += 100) {
       await sleep(100);
-      log = fare.output().slice(mark);
+      log = ctx.fare.output().slice(mark);
       out = /swapped out the instance of invocation (\S+): (\d+) MB to swap/.exec(log);
     }
     expect(out, log).not.toBeNull();
@@ -357,7 +306,7 @@ describe.skipIf(why !== undefined)('a memory antagonist outside Fare, live', () 
     expect(h.body).toMatchObject({ intact: true });
     expect(l.body).toMatchObject({ intact: true });
     expect(out?.[1]).toBe(l.id);
-    log = fare.output().slice(mark);
+    log = ctx.fare.output().slice(mark);
     expect([...log.matchAll(/swapped out the instance of invocation ([^:\s]+)/g)].map((m) => m[1])).toEqual([l.id]);
     expect(log).toMatch(new RegExp(`swapped in the instance of invocation ${l.id} before it runs`));
     process.stderr.write(`swapping: antagonist of 1200 MB: ${out?.[2] ?? '?'} MB of the low class out, ${Math.round(vmSwap)} MB of the antagonist's; top class ${Math.round(h.ms)} ms\n`);
