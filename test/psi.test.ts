@@ -55,6 +55,8 @@ describe.skipIf(why !== undefined)('the memory pressure trigger (PSI)', () => {
     while (fired === quiet && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     hog.kill('SIGKILL');
     watch.stop();
+    // Its thread ends within a poll's timeout, and the trigger is closed.
+    await watch.closed;
     expect(fired).toBeGreaterThan(quiet);
     process.stderr.write(`psi: the trigger fired ${fired - quiet} time(s) while a process reclaimed in 64 MB\n`);
   }, 30_000);

@@ -2,10 +2,13 @@
 // share of time tasks stalled on memory (avg10, for the worker's report and readings), and a trigger
 // that wakes the worker as soon as tasks stall on memory for `stallMs` within `windowMs` — so memory
 // is read at once when it matters, and seldom otherwise. The trigger's file descriptor signals
-// POLLPRI; it is waited for with poll(2), called through koffi on a worker thread with a timeout (so
-// the process can stop within it).
+// POLLPRI; it is waited for with poll(2), called through koffi on a worker thread of its own with a
+// timeout (so it can stop within it) — not on libuv's pool, whose four threads the worker's file and
+// crypto work needs: a poll there would hold one of them for good.
 
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 
 const PSI_MEMORY = '/proc/pressure/memory';
 const POLLPRI = 0x2;
@@ -27,9 +30,30 @@ export interface PressureWatch {
   /** What it watches, for the start-up report. */
   readonly how: string;
   stop(): void;
+  /** Settles once the watching thread has ended and the trigger is closed (within a poll's timeout of `stop`). */
+  readonly closed: Promise<void>;
 }
 
-type PollFn = { async: (fds: Buffer, nfds: number, timeout: number, cb: (err: unknown, res: number) => void) => void };
+/**
+ * The watching thread: poll(2) on the trigger, a message on each POLLPRI, until told to stop (a flag
+ * in shared memory, looked at after each poll) or the trigger is gone.
+ */
+const WATCHER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const poll = require(workerData.koffi).load(null).func('int poll(void *fds, unsigned long nfds, int timeout)');
+const stop = new Int32Array(workerData.stop);
+const fds = Buffer.alloc(8);
+fds.writeInt32LE(workerData.fd, 0);
+fds.writeInt16LE(${POLLPRI}, 4);
+while (Atomics.load(stop, 0) === 0) {
+  fds.writeInt16LE(0, 6);
+  const n = poll(fds, 1, ${POLL_TIMEOUT_MS});
+  if (Atomics.load(stop, 0) !== 0) break;
+  const revents = fds.readInt16LE(6);
+  if (n > 0 && (revents & ${POLLERR}) !== 0) break; // the trigger is gone
+  if (n > 0 && (revents & ${POLLPRI}) !== 0) parentPort.postMessage('stall');
+}
+`;
 
 /**
  * Calls `onStall` each time tasks stalled on memory for `stallMs` within a `windowMs` window (the
@@ -37,10 +61,10 @@ type PollFn = { async: (fds: Buffer, nfds: number, timeout: number, cb: (err: un
  * here, the default). Resolves to why not where PSI, its triggers or koffi are missing.
  */
 export async function watchMemoryStalls(onStall: () => void, stallMs = 100, windowMs = 2000): Promise<PressureWatch | { why: string }> {
-  let poll: PollFn;
+  let koffiPath: string;
   try {
-    const koffi = await import('koffi');
-    poll = koffi.load(null).func('int poll(void *fds, unsigned long nfds, int timeout)') as PollFn;
+    koffiPath = createRequire(import.meta.url).resolve('koffi');
+    await import('koffi');
   } catch (e) {
     return { why: `koffi did not load (${(e as Error).message})` };
   }
@@ -57,33 +81,28 @@ export async function watchMemoryStalls(onStall: () => void, stallMs = 100, wind
     closeSync(fd);
     return { why: `PSI triggers refused (${(e as Error).message.split(',')[0] ?? ''})` };
   }
-  let stopped = false;
-  const fds = Buffer.alloc(8);
-  fds.writeInt32LE(fd, 0);
-  fds.writeInt16LE(POLLPRI, 4);
-  const once = (): Promise<number> => new Promise((resolve, reject) => {
-    fds.writeInt16LE(0, 6);
-    poll.async(fds, 1, POLL_TIMEOUT_MS, (err, res) => (err ? reject(err instanceof Error ? err : new Error(`poll failed: ${JSON.stringify(err)}`)) : resolve(res)));
-  });
-  void (async () => {
-    try {
-      while (!stopped) {
-        const n = await once();
-        if (stopped) break;
-        const revents = fds.readInt16LE(6);
-        if (n > 0 && (revents & POLLERR) !== 0) break; // the trigger is gone
-        if (n > 0 && (revents & POLLPRI) !== 0) onStall();
-      }
-    } catch {
-      // poll failed: the worker's periodic readings go on
-    } finally {
-      closeSync(fd);
-    }
-  })();
+  const stop = new SharedArrayBuffer(4);
+  let worker: Worker;
+  try {
+    worker = new Worker(WATCHER, { eval: true, workerData: { koffi: koffiPath, fd, stop } });
+  } catch (e) {
+    closeSync(fd);
+    return { why: `no thread to watch it on (${(e as Error).message})` };
+  }
+  worker.on('message', () => onStall());
+  // A thread that fails only ends the trigger: the worker's periodic readings go on.
+  worker.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) => worker.once('exit', () => {
+    closeSync(fd);
+    resolve();
+  }));
+  // Not a reason for Fare to stay up (after its listeners: adding one refs the worker again).
+  worker.unref();
   return {
     how: `a PSI trigger (tasks stalled on memory ${stallMs} ms within ${windowMs} ms)`,
     stop: () => {
-      stopped = true;
+      Atomics.store(new Int32Array(stop), 0, 1);
     },
+    closed,
   };
 }
