@@ -14,7 +14,7 @@ const SIM_HELP = `fare sim — the discrete-event simulator
   fare sim fig4 [--quick] [--seed N] [--out DIR]
       Figure 4: Fare (no idle list), Hermod and EDF on 100 machines × 8 cores, 4 shards, k = 3,
       unlimited memory, loads 0.5 to 1.2. Writes DIR/fig4.csv, charts (.svg, .png) and DIR/summary.md.
-  fare sim fig5 [--quick] [--seed N] [--out DIR]
+  fare sim fig5 [--quick] [--admission] [--seed N] [--out DIR]
       Figure 5: Fare with idle list, 32 GB per machine: memory per machine over time, swapped MB per
       class and per machine. Writes DIR/fig5.csv, fig5-memory.csv, fig5-swaps.csv, charts, summary.md.
   fare sim run CONFIG [--seed N] [--out DIR]
@@ -22,6 +22,8 @@ const SIM_HELP = `fare sim — the discrete-event simulator
 
 Options:
   --quick       a smaller run (under 30 s) that still shows the qualitative result
+  --admission   (fig5) memory admission on every machine: resident memory never exceeds RAM — a job
+                that does not fit waits, memory is swapped out first, running jobs that fill memory stop
   --seed N      random seed (default 1); the same seed and config give byte-identical output
   --out DIR     output directory (default out/<experiment>)
   --quiet       no progress bar`;
@@ -29,6 +31,7 @@ Options:
 export function runSimCommand(args: readonly string[]): number {
   const { values, positionals } = parse(args, {
     quick: { type: 'boolean', default: false },
+    admission: { type: 'boolean', default: false },
     seed: { type: 'string' },
     out: { type: 'string' },
     quiet: { type: 'boolean', default: false },
@@ -52,8 +55,9 @@ export function runSimCommand(args: readonly string[]): number {
     case 'fig5': {
       if (more.length) throw new UsageError(`fare sim ${which} takes no arguments besides options, got "${more.join(' ')}"`);
       out = resolve((values.out as string | undefined) ?? join('out', which));
+      if (values.admission && which !== 'fig5') throw new UsageError('--admission is an option of fare sim fig5 only');
       const opts = { quick, seed, out, ...(progress ? { progress } : {}) };
-      files = (which === 'fig4' ? runFig4(opts) : runFig5(opts)).files;
+      files = (which === 'fig4' ? runFig4(opts) : runFig5({ ...opts, admission: values.admission as boolean })).files;
       break;
     }
     case 'run': {

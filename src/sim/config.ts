@@ -43,6 +43,13 @@ export interface ClusterConfig {
   readonly swapInSPerGiB: number;
   /** Swap space per machine (MB); default: as much as its memory. Infinity: unbounded. */
   readonly swapMB?: number;
+  /**
+   * Memory admission on every machine (core `MachineConfig.admission`): resident memory never
+   * exceeds a machine's RAM by the scheduler's doing — a job that does not fit waits, memory is
+   * swapped out first. Default off: the paper's model (a placed job's initial memory is resident at
+   * once, running jobs grow past RAM).
+   */
+  readonly memoryAdmission?: boolean;
   readonly maxOutstandingPolls: number;
   /**
    * Round trip of a shard's poll to a machine (ms), half each way. 0 with a zero `latency` is the

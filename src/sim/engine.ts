@@ -117,6 +117,7 @@ export class Simulation {
         list.push(new Machine({
           id: i, cores: cluster.cores, policy: preset.machine, classes: prices.classes.length, memoryMB: mem,
           swap: { enabled: this.trackMemory && preset.swapping, targetFraction: cluster.swapTarget, spaceMB: cluster.swapMB ?? mem },
+          admission: this.trackMemory && cluster.memoryAdmission === true,
           dispatcher: preset.idleList
             ? { shards: cluster.shards, k: Math.min(cluster.k, cluster.shards), joinFreeMB: cluster.joinFree * mem, leaveFreeMB: cluster.leaveFree * mem, updateDeltaMB: cluster.updateDelta * mem, pollTimeoutMs: cluster.pollTimeoutMs ?? Infinity }
             : undefined,
@@ -126,10 +127,12 @@ export class Simulation {
       // Under processor sharing every job on the machine runs; otherwise at most `cores`.
       const perMs = (sPerGiB: number): number => (sPerGiB > 0 ? 1024 / (sPerGiB * 1000) : Infinity);
       this.hw = new Hardware(this.table, cluster.machines, cluster.cores, mem, this.trackMemory, preset.machine !== 'ps' && cluster.cores <= 32,
-        { outMBperMs: perMs(cluster.swapOutSPerGiB), inMBperMs: perMs(cluster.swapInSPerGiB) });
+        { outMBperMs: perMs(cluster.swapOutSPerGiB), inMBperMs: perMs(cluster.swapInSPerGiB) },
+        this.trackMemory && cluster.memoryAdmission === true && preset.machine !== 'ps');
       this.rec = new Recorder(cfg, m, this.hw);
       this.machines = new SimMachines(list, this.hw, this.table, this.q, this.bus, this.pace, this.rec, {
         trackMemory: this.trackMemory, deadlines: preset.idleList && (cluster.pollTimeoutMs ?? Infinity) !== Infinity, log: this.log,
+        admission: cluster.memoryAdmission === true && preset.machine !== 'ps',
       });
     }
     this.sampleEvery = (cfg.measureTo - cfg.measureFrom) / Math.max(1, cfg.samples);

@@ -48,6 +48,7 @@ export const DEFAULT_CLUSTER: ClusterConfig = {
   swapTarget: 0.95,
   swapOutSPerGiB: 0.6,
   swapInSPerGiB: 2.9,
+  memoryAdmission: false,
   maxOutstandingPolls: 64,
   pollLatencyMs: 0,
 };
@@ -139,7 +140,7 @@ export function parseCluster(raw: unknown, base: ClusterConfig = DEFAULT_CLUSTER
   if (raw === undefined) return base;
   if (!isObj(raw)) throw new ConfigError(`cluster is ${JSON.stringify(raw)}: give an object such as {"machines": 100, "cores": 8}`);
   const w = 'cluster';
-  known(raw, w, ['machines', 'cores', 'memoryGB', 'shards', 'k', 'idleList', 'joinFree', 'leaveFree', 'updateDelta', 'swapTarget', 'swapOutSPerGiB', 'swapInSPerGiB', 'swapGB', 'maxOutstandingPolls', 'pollLatencyMs', 'pollTimeoutMs', 'latency']);
+  known(raw, w, ['machines', 'cores', 'memoryGB', 'shards', 'k', 'idleList', 'joinFree', 'leaveFree', 'updateDelta', 'swapTarget', 'swapOutSPerGiB', 'swapInSPerGiB', 'swapGB', 'memoryAdmission', 'maxOutstandingPolls', 'pollLatencyMs', 'pollTimeoutMs', 'latency']);
   const int = (n: number): boolean => Number.isInteger(n) && n >= 1;
   const frac = (n: number): boolean => n >= 0 && n <= 1;
   const machines = num(raw, 'machines', w, base.machines, int, 'a whole number ≥ 1');
@@ -154,6 +155,8 @@ export function parseCluster(raw: unknown, base: ClusterConfig = DEFAULT_CLUSTER
   else if (swapGB !== undefined) swapMB = num(raw, 'swapGB', w, 0, (n) => n >= 0, 'a number of GB ≥ 0, or null for unbounded swap space') * 1024;
   const idle = raw.idleList;
   if (idle !== undefined && typeof idle !== 'boolean') throw new ConfigError(`cluster.idleList is ${JSON.stringify(idle)}: it must be true or false`);
+  const admission = raw.memoryAdmission;
+  if (admission !== undefined && typeof admission !== 'boolean') throw new ConfigError(`cluster.memoryAdmission is ${JSON.stringify(admission)}: it must be true (a job waits until its memory fits) or false (the paper's model)`);
   const c: ClusterConfig = {
     machines,
     cores: num(raw, 'cores', w, base.cores, int, 'a whole number ≥ 1'),
@@ -168,6 +171,7 @@ export function parseCluster(raw: unknown, base: ClusterConfig = DEFAULT_CLUSTER
     swapOutSPerGiB: num(raw, 'swapOutSPerGiB', w, base.swapOutSPerGiB, (n) => n >= 0 && n <= 3600, 'seconds per GiB written to swap, from 0 (instantaneous) to 3600'),
     swapInSPerGiB: num(raw, 'swapInSPerGiB', w, base.swapInSPerGiB, (n) => n >= 0 && n <= 3600, 'seconds per GiB read back from swap, from 0 (instantaneous) to 3600'),
     ...(swapMB !== undefined ? { swapMB } : {}),
+    ...(admission ?? base.memoryAdmission) !== undefined ? { memoryAdmission: admission ?? base.memoryAdmission } : {},
     maxOutstandingPolls: num(raw, 'maxOutstandingPolls', w, base.maxOutstandingPolls, int, 'a whole number ≥ 1'),
     pollLatencyMs: num(raw, 'pollLatencyMs', w, base.pollLatencyMs, (n) => n >= 0 && n <= 60_000, 'a round-trip time in ms from 0 to 60000'),
     ...(raw.pollTimeoutMs !== undefined ? { pollTimeoutMs: num(raw, 'pollTimeoutMs', w, 0, (n) => n > 0 && n <= 3_600_000, 'a time in ms above 0 and at most 3600000') } : base.pollTimeoutMs !== undefined ? { pollTimeoutMs: base.pollTimeoutMs } : {}),

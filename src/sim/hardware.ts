@@ -2,8 +2,9 @@
 // dispatched (processor sharing: n jobs on c cores each progress at rate min(1, c/n)), and its memory
 // grows with each job's progress from its initial size to its total. Each machine has one swap
 // device, first come first served, that writes (page-out) and reads (page-in) at given rates: a job
-// swapped out stays resident until its pages are written, and a job swapped in starts only when its
-// pages are read back (after what was queued on the device before it). The paper did not simulate
+// swapped out stays resident until its pages are written (freed 256 MB at a time, as written), and a
+// job swapped in starts only when its pages are read back (after what was queued on the device before
+// it). With memory admission a placed job's memory is taken when it first runs, not when it is placed. The paper did not simulate
 // swap time (§4.1); infinite rates give its model back.
 //
 // Layout, for the 10,000-machine case where nothing stays in cache: every number lives in a
@@ -47,6 +48,9 @@ export interface SwapDevice {
 
 const INSTANT: SwapDevice = { outMBperMs: Infinity, inMBperMs: Infinity };
 
+/** A page-out frees memory in chunks of this size (MB) as the device writes them, not all at its end. */
+const PAGE_OUT_CHUNK_MB = 256;
+
 export class Hardware {
   /** One row per machine: the fields above, then (in `linear` mode) the running set. */
   private readonly r: Float64Array;
@@ -76,6 +80,8 @@ export class Hardware {
     readonly trackMemory: boolean,
     private readonly linear = false,
     private readonly device: SwapDevice = INSTANT,
+    /** Memory admission (the machines' `admission`): a job's memory is taken when it first runs, not when it is placed. */
+    private readonly admission = false,
   ) {
     this.outHead = new Int32Array(machines);
     this.inHead = new Int32Array(machines);
@@ -144,13 +150,16 @@ export class Hardware {
     for (let m = 0; m < this.machines; m++) this.advanceTo(m, now);
   }
 
-  /** Job row k placed on machine m: its initial memory becomes resident. */
+  /** Job row k placed on machine m: its initial memory becomes resident (with admission: when it first runs). */
   place(m: number, k: number): void {
-    if (this.trackMemory) this.addUsed(m, this.t.memInit(k));
+    if (!this.trackMemory) return;
+    if (this.admission) this.t.setRunStart(k, -1);
+    else this.addUsed(m, this.t.memInit(k));
   }
 
   dispatch(m: number, k: number): void {
     const t = this.t, r = this.r, b = m * this.stride;
+    if (this.admission && this.trackMemory && t.runStart(k) < 0) this.addUsed(m, t.memInit(k));
     t.setRunning(k, true);
     const s = this.at(b + SERVICE);
     t.setRunStart(k, s);
@@ -199,10 +208,16 @@ export class Hardware {
     this.addUsed(m, -mb);
     if (this.device.outMBperMs === Infinity || mb <= 0) return now;
     const b = m * this.stride;
-    const done = Math.max(now, this.at(b + DEV_FREE)) + mb / this.device.outMBperMs;
+    const start = Math.max(now, this.at(b + DEV_FREE));
+    const done = start + mb / this.device.outMBperMs;
     this.r[b + DEV_FREE] = done;
     this.r[b + PEND_OUT] = this.at(b + PEND_OUT) + mb;
-    (this.outs[m] as number[]).push(done, mb);
+    // Written, and so freed, a chunk at a time, as the kernel frees pages as they are written.
+    const outs = this.outs[m] as number[];
+    for (let off = 0; off < mb; off += PAGE_OUT_CHUNK_MB) {
+      const size = Math.min(PAGE_OUT_CHUNK_MB, mb - off);
+      outs.push(off + size >= mb ? done : start + (off + size) / this.device.outMBperMs, size);
+    }
     return done;
   }
 
@@ -243,9 +258,13 @@ export class Hardware {
     return a < c ? a : c;
   }
 
-  /** Carries out machine m's swap events due by `now`, in order: page-outs leave RAM, page-ins done start their jobs. */
-  settleSwaps(m: number, now: number): void {
+  /**
+   * Carries out machine m's swap events due by `now`, in order: page-outs leave RAM, page-ins done
+   * start their jobs. Returns the MB the page-outs done wrote.
+   */
+  settleSwaps(m: number, now: number): number {
     const o = this.outs[m] as number[], q = this.ins[m] as number[];
+    let written = 0;
     for (;;) {
       const oh = this.outHead[m] as number, ih = this.inHead[m] as number;
       const to = oh < o.length ? (o[oh] as number) : Infinity;
@@ -256,6 +275,7 @@ export class Hardware {
       if (to <= ti) {
         const b = m * this.stride;
         this.r[b + PEND_OUT] = Math.max(0, this.at(b + PEND_OUT) - (o[oh + 1] as number));
+        written += o[oh + 1] as number;
         this.outHead[m] = oh + 2;
       } else {
         this.inHead[m] = ih + 2;
@@ -272,6 +292,7 @@ export class Hardware {
       this.inHead[m] = 0;
     }
     this.advanceTo(m, now);
+    return written;
   }
 
   /** Resident memory of job row k, on machine m, now (MB). */

@@ -41,6 +41,8 @@ export interface SimMachinesOptions {
   readonly trackMemory: boolean;
   /** Dispatchers' polls may time out: machines have deadlines to wake at. */
   readonly deadlines: boolean;
+  /** The machines admit jobs by memory: they are told when memory they swapped out is written (`paged-out`). */
+  readonly admission?: boolean;
   readonly log: ((line: string) => void) | undefined;
 }
 
@@ -48,7 +50,10 @@ export class SimMachines {
   // The options, as fields of this object (read on every step).
   private readonly trackMemory: boolean;
   private readonly deadlines: boolean;
+  private readonly admission: boolean;
   private readonly log: ((line: string) => void) | undefined;
+  /** MB of the machine being stepped that its swap device wrote since it was last told (`paged-out`). */
+  private written = 0;
   /** The local inputs stepped often, reused (a machine never keeps its input). */
   private readonly arrival: Mutable<MachineInput & { kind: 'arrive' }> = { kind: 'arrive', job: { id: -1, cls: 0, arrival: 0, fn: 0 }, memMB: 0 };
   private readonly completion: Mutable<MachineInput & { kind: 'complete' }> = { kind: 'complete', job: 0, memMB: 0 };
@@ -70,6 +75,7 @@ export class SimMachines {
   ) {
     this.trackMemory = opts.trackMemory;
     this.deadlines = opts.deadlines;
+    this.admission = opts.admission === true && opts.trackMemory;
     this.log = opts.log;
     for (const m of machines) bus.listen(m.address, (msg) => this.deliver(msg as MachineMessage));
   }
@@ -95,6 +101,7 @@ export class SimMachines {
         const input = this.arrival;
         input.job = sj;
         input.memMB = this.table.memInit(sj.k);
+        if (this.admission) input.usedMB = h.used(m);
         this.step(m, input, false);
         break;
       }
@@ -135,17 +142,22 @@ export class SimMachines {
     const h = this.hw;
     const now = this.pace.now;
     h.advanceTo(m, now);
-    if (this.trackMemory) h.settleSwaps(m, now);
+    if (this.trackMemory) {
+      const w = h.settleSwaps(m, now);
+      if (this.admission) this.written += w;
+    }
     if (h.nextCompletion(m) <= now) {
       const k = h.completeNext(m);
       const input = this.completion;
       input.job = this.table.id(k);
       input.memMB = this.table.memTotal(k);
+      if (this.admission) input.usedMB = h.used(m);
       this.step(m, input, true);
       return k;
     }
     const mc = this.machines[m] as Machine;
     if (this.deadlines && mc.nextDeadline() <= now) this.step(m, { kind: 'tick' }, true);
+    else if (this.written > 0) this.step(m, this.pagedOut(m), true);
     else if (this.staleMemory(m)) this.step(m, { kind: 'memory', usedMB: h.used(m) }, true);
     else this.reschedule(m, true);
     return -1;
@@ -168,6 +180,7 @@ export class SimMachines {
     for (let guard = 0; guard < 64; guard++) {
       const s = this.stopped.shift();
       if (s !== undefined) mc.step(now, { kind: 'stopped', job: s.job, memMB: s.memMB });
+      else if (this.written > 0) mc.step(now, this.pagedOut(m));
       else if (this.staleMemory(m)) mc.step(now, { kind: 'memory', usedMB: this.hw.used(m) });
       else break;
       this.carryOut(m, mc);
@@ -206,6 +219,7 @@ export class SimMachines {
         case 'swap-out': {
           const now = this.pace.now;
           const done = h.swapOut(m, (d.job as SimJob).k, now);
+          if (this.admission && done <= now) this.written += d.mb;
           this.rec.swap('out', m, d.job.cls, d.mb, now, d.job.id, done - now);
           break;
         }
@@ -234,6 +248,13 @@ export class SimMachines {
     }
     this.pace.batchEnd();
     mc.advance();
+  }
+
+  /** What the swap device wrote, as the machine's input (and forgotten here). */
+  private pagedOut(m: number): MachineInput {
+    const mb = this.written;
+    this.written = 0;
+    return { kind: 'paged-out', mb, usedMB: this.hw.used(m) };
   }
 
   /** The machine's last memory reading is stale and outside the band it must hear about. */

@@ -470,3 +470,49 @@ describe('swapping a job that is preempted in the same step', () => {
     );
   });
 });
+
+describe('memory admission: resident memory never exceeds RAM', () => {
+  /**
+   * One machine of `cores` cores and 4096 MB, swap timed (0.6 s/GiB out, 2.9 in) and unbounded (with
+   * the swap space full, a lone job grows on into what the kernel would page), the jobs given as
+   * [arrival, runtime, class, final MB].
+   */
+  const run = (jobs: readonly (readonly [number, number, number, number])[], admission: boolean, cores = 2): RunResult => new Simulation({
+    cluster: { ...singleQueue(cores), memoryMB: 4096, swapOutSPerGiB: 0.6, swapInSPerGiB: 2.9, swapMB: Infinity, memoryAdmission: admission },
+    policy: { name: 'fare', kind: 'fare' }, prices: TWO_CLASSES, seed: 1, measureFrom: 0, measureTo: 1e9, horizon: 1e9, samples: 0,
+  }, listSource(jobs)).run();
+  const over = (r: RunResult): number => [...r.overcommitMBs].reduce((a, b) => a + b, 0);
+  const completed = (r: RunResult): number => r.classes.reduce((a, c) => a + c.completed, 0);
+
+  it('two jobs growing to 3,000 MB each on 4,096 MB: without it they overfill memory; with it the low one stops and goes to swap for the high one', () => {
+    const jobs = [[0, 100, 1, 3000], [1, 100, 0, 3000]] as const;
+    const paper = run(jobs, false);
+    expect(over(paper)).toBeGreaterThan(10); // MB·s
+    const r = run(jobs, true);
+    expect(over(r)).toBeLessThan(1e-3);
+    expect(completed(r)).toBe(2);
+    // The low one stopped and went to swap; the high one grew only as its memory was written
+    // (at most all of it: 3,000 MB at 0.6 s/GiB), then the low one came back.
+    expect(r.classes[0]?.response.max).toBeGreaterThan(100);
+    expect(r.classes[0]?.response.max).toBeLessThan(100 + (3000 / 1024) * 600);
+    expect(new Set(r.swaps.job)).toEqual(new Set([0]));
+    expect(r.swaps.dir).toEqual(['out', 'in']);
+    expect(r.classes[1]?.response.max).toBeGreaterThan(r.classes[0]?.response.max ?? Infinity);
+  });
+
+  it('for any jobs (each smaller than RAM): every one completes, and memory is never over RAM', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 400 }), fc.integer({ min: 1, max: 200 }), fc.integer({ min: 0, max: 1 }), fc.integer({ min: 100, max: 3500 })), { minLength: 1, maxLength: 12 }),
+        fc.integer({ min: 1, max: 3 }),
+        (raw, cores) => {
+          const jobs = [...raw].sort((a, b) => a[0] - b[0]);
+          const r = run(jobs, true, cores);
+          expect(completed(r)).toBe(jobs.length);
+          expect(over(r)).toBeLessThan(1e-3);
+        },
+      ),
+      { numRuns: 200, seed: 14 },
+    );
+  });
+});

@@ -556,3 +556,95 @@ describe('Machine: jobs blocked on a synchronous call', () => {
     expect(() => m.step(1, { kind: 'unblock', job: 1 })).toThrow(InvariantError);
   });
 });
+
+describe('Machine with memory admission', () => {
+  const admitting = (over: Partial<MachineConfig> = {}) => machine({ memoryMB: 1000, swap: { enabled: true, targetFraction: 0.9 }, admission: true, ...over });
+
+  it('a job that does not fit waits; the memory a completion frees lets it start', () => {
+    const trace = runScript('machine/0', admitting({ cores: 2 }), [
+      [0, { kind: 'arrive', job: job(1, 0, 0), memMB: 100 }],
+      [1, { kind: 'memory', usedMB: 950 }], // job 1 grew
+      [2, { kind: 'arrive', job: job(2, 0, 2), memMB: 100 }], // 950 + 100 > 1000: waits, a core free
+      [3, { kind: 'complete', job: 1, memMB: 950, usedMB: 0 }],
+    ]);
+    expect(trace).toEqual(['t=0 machine/0 run job=1', 't=3 machine/0 run job=2']);
+  });
+
+  it('without it, the same job starts at once (the paper\'s model)', () => {
+    const trace = runScript('machine/0', machine({ cores: 2, memoryMB: 1000, swap: { enabled: true, targetFraction: 0.9 } }), [
+      [0, { kind: 'arrive', job: job(1, 0, 0), memMB: 100 }],
+      [1, { kind: 'memory', usedMB: 950 }],
+      [2, { kind: 'arrive', job: job(2, 0, 2), memMB: 100 }],
+    ]);
+    expect(trace).toEqual(['t=0 machine/0 run job=1', 't=2 machine/0 run job=2']);
+  });
+
+  it('memory is swapped out first: a higher class stops the lower one, whose memory goes to swap, and starts once it is written', () => {
+    const m = admitting({ cores: 1 });
+    const trace = runScript('machine/0', m, [
+      [0, { kind: 'arrive', job: job(1, 3, 0), memMB: 100 }],
+      [1, { kind: 'memory', usedMB: 900 }],
+      [2, { kind: 'arrive', job: job(2, 0, 2), memMB: 200 }], // 900 + 200 > 1000: job 1 stops, job 2 waits
+      [3, { kind: 'stopped', job: 1, memMB: 900 }], // sized: it goes to swap; 900 MB still being written
+      [4, { kind: 'memory', usedMB: 0 }],
+      [5, { kind: 'paged-out', mb: 900, usedMB: 0 }], // written: room for job 2
+    ]);
+    expect(trace).toEqual([
+      't=0 machine/0 run job=1',
+      't=2 machine/0 preempt job=1',
+      't=3 machine/0 swap-out job=1 mb=900',
+      't=5 machine/0 run job=2',
+    ]);
+    expect(m.slot(1)).toMatchObject({ swapped: true, running: false });
+  });
+
+  it('counts memory being written out as taken: the memory band ends below capacity by it', () => {
+    const m = admitting({ cores: 1 });
+    m.step(0, { kind: 'arrive', job: job(1, 3, 0), memMB: 100 });
+    m.step(1, { kind: 'memory', usedMB: 900 });
+    m.step(2, { kind: 'arrive', job: job(2, 0, 2), memMB: 200 });
+    m.step(3, { kind: 'stopped', job: 1, memMB: 900 });
+    take(m);
+    expect(m.memoryBand().high).toBe(100); // 1000 − 900 on its way out
+    m.step(4, { kind: 'paged-out', mb: 900, usedMB: 0 });
+    expect(take(m).map((d) => d.kind)).toEqual(['run']);
+    expect(m.memoryBand().high).toBe(1000);
+  });
+
+  it('running jobs that fill memory: the lowest class stops and goes to swap; the last one waits for it to be written, then grows on', () => {
+    const trace = runScript('machine/0', admitting({ cores: 2 }), [
+      [0, { kind: 'arrive', job: job(1, 0, 0), memMB: 100 }],
+      [1, { kind: 'arrive', job: job(2, 2, 1), memMB: 100 }],
+      [2, { kind: 'memory', usedMB: 1000 }], // both grew: full
+      [3, { kind: 'stopped', job: 2, memMB: 600 }], // its memory goes for job 1's growth; job 1 waits for it
+      [4, { kind: 'paged-out', mb: 600, usedMB: 400 }],
+      [5, { kind: 'complete', job: 1, memMB: 400, usedMB: 0 }], // job 2 comes back
+    ]);
+    expect(trace).toEqual([
+      't=0 machine/0 run job=1',
+      't=1 machine/0 run job=2',
+      't=2 machine/0 preempt job=2',
+      't=3 machine/0 swap-out job=2 mb=600',
+      't=3 machine/0 preempt job=1',
+      't=4 machine/0 run job=1',
+      't=5 machine/0 swap-in job=2 mb=600',
+      't=5 machine/0 run job=2',
+    ]);
+  });
+
+  it('a lone running job with nothing to swap and nothing on its way out runs on (stopping it would wait for nothing)', () => {
+    const trace = runScript('machine/0', admitting({ cores: 2 }), [
+      [0, { kind: 'arrive', job: job(1, 0, 0), memMB: 100 }],
+      [1, { kind: 'memory', usedMB: 1000 }],
+    ]);
+    expect(trace).toEqual(['t=0 machine/0 run job=1']);
+  });
+
+  it('is off under processor sharing (every job runs at once there)', () => {
+    const trace = runScript('machine/0', machine({ cores: 1, policy: 'ps', memoryMB: 1000, swap: { enabled: true, targetFraction: 0.9 }, admission: true }), [
+      [0, { kind: 'arrive', job: job(1, 0, 0), memMB: 990 }],
+      [1, { kind: 'arrive', job: job(2, 0, 1), memMB: 100 }],
+    ]);
+    expect(trace).toEqual(['t=0 machine/0 run job=1', 't=1 machine/0 run job=2']);
+  });
+});

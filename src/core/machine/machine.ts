@@ -26,6 +26,17 @@ export interface MachineConfig {
   /** Physical memory (MB); Infinity turns memory management off. */
   readonly memoryMB: number;
   readonly swap: SwapConfig;
+  /**
+   * Memory admission (not under processor sharing): resident memory, with what is still being
+   * written out to swap, never exceeds `memoryMB` by the machine's doing. A job starts only when its
+   * memory fits (a job that has not started holds none; one swapped out must come back), else it
+   * waits, and so do the jobs behind it in class order; the lowest classes' memory goes to swap to
+   * make the room (an arrival stops a lower class that runs, as when it preempts, even without the
+   * memory to start); when running jobs' growth overfills memory the lowest-class running job is
+   * stopped (never a lone one). Memory being written out stays taken until the driver says it is
+   * written (`paged-out`). Off: the paper's model, and the live worker, where the kernel does this.
+   */
+  readonly admission?: boolean;
   /** Idle-list membership; undefined when the shards use no idle list. */
   readonly dispatcher: DispatcherConfig | undefined;
   /**
@@ -38,10 +49,14 @@ export interface MachineConfig {
 }
 
 export type MachineInput =
-  /** A job placed here; `memMB` is its resident memory now (its initial size). */
-  | { readonly kind: 'arrive'; readonly job: Job; readonly memMB: number }
-  /** A running job finished; `memMB` is the resident memory it frees. */
-  | { readonly kind: 'complete'; readonly job: JobId; readonly memMB: number }
+  /**
+   * A job placed here; `memMB` is its resident memory now (its initial size). With admission, the
+   * driver may add `usedMB`, the machine's resident memory as it measures it now (as on `complete`
+   * and `paged-out`): the machine decides on it rather than on its last reading.
+   */
+  | { readonly kind: 'arrive'; readonly job: Job; readonly memMB: number; readonly usedMB?: number }
+  /** A running job finished; `memMB` is the resident memory it frees (`usedMB`: see `arrive`). */
+  | { readonly kind: 'complete'; readonly job: JobId; readonly memMB: number; readonly usedMB?: number }
   /**
    * The driver carried out a preempt; the job's resident memory at that moment. Until this arrives the
    * machine does not know the preempted job's size, so it never swaps that job out.
@@ -58,6 +73,8 @@ export type MachineInput =
   | { readonly kind: 'unblock'; readonly job: JobId }
   /** Resident memory of the whole machine (sent when it leaves `memoryBand()`). */
   | { readonly kind: 'memory'; readonly usedMB: number }
+  /** With memory admission: `mb` of the memory the machine swapped out is written and free. */
+  | { readonly kind: 'paged-out'; readonly mb: number; readonly usedMB?: number }
   /** The machine's deadline (`nextDeadline()`) has come: a poll of the shards timed out. */
   | { readonly kind: 'tick' }
   /**
@@ -72,6 +89,8 @@ export type MachineInput =
 
 /** Size of a preempted job until the driver reports it (`stopped`): not a candidate for swapping. */
 const UNKNOWN_SIZE = -1;
+/** With admission, memory within this of capacity (MB) is full: readings at a threshold land on it, give or take rounding. */
+const FULL_MB = 1e-6;
 
 export class Machine implements CoreObject<MachineInput, MachineDecision> {
   readonly rq: RunQueue;
@@ -99,8 +118,13 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   private swappedMB = 0;
   /** The smallest size a job was known to have here (MB; 0: none known yet): with less swap space left than that, nothing is worth a look. */
   private smallestMB = 0;
+  /** Memory admission is on (`cfg.admission`, memory managed, not processor sharing). */
+  private readonly admit: boolean;
+  /** With admission: memory swapped out that is not yet written (MB): still taken. */
+  private pendingOutMB = 0;
   private readonly emitSwapOut = (s: Slot): void => {
     this.swappedMB += s.memMB;
+    if (this.admit) this.pendingOutMB += s.memMB;
     this.out.push({ kind: 'swap-out', job: s.job, mb: s.memMB });
   };
 
@@ -115,6 +139,11 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     this.index = cfg.policy === 'ps' ? new Map() : undefined;
     this.address = machineAddress(cfg.id);
     this.dispatcher = cfg.dispatcher ? new Dispatcher(cfg.dispatcher, rng.fork('dispatcher'), this.address) : undefined;
+    this.admit = this.managed && cfg.admission === true && cfg.policy !== 'ps';
+    if (this.admit) {
+      this.rq.fits = (slot, reserved) => this.fits(slot, reserved);
+      this.rq.need = (slot) => Machine.need(slot);
+    }
   }
 
   /** Jobs on the machine, running or waiting: the answer to a shard's poll. */
@@ -155,11 +184,13 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   memoryBand(): { low: number; high: number } {
     const cap = this.cfg.memoryMB;
     let low = -Infinity;
-    let high = this.cfg.swap.enabled && Number.isFinite(cap) ? cap : Infinity;
+    let high = (this.cfg.swap.enabled || this.admit) && Number.isFinite(cap) ? cap - this.pendingOutMB : Infinity;
     if (this.dispatcher && Number.isFinite(cap)) {
       const b = this.dispatcher.band(cap);
       low = b.low;
-      if (b.high < high) high = b.high;
+      // A level the machine already knows it is past (its dispatcher has yet to move it) must not
+      // hide the next one: growth past the swapping level would go unreported.
+      if (b.high < high && b.high > this.used + 1e-6) high = b.high;
     }
     return { low, high };
   }
@@ -182,7 +213,10 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         const slot = this.slotFor(input.job, input.memMB);
         this.sized(input.memMB);
         this.index?.set(input.job.id, slot);
-        if (this.managed) this.used += input.memMB;
+        if (this.admit) {
+          slot.counted = false;
+          if (input.usedMB !== undefined) this.used = input.usedMB;
+        } else if (this.managed) this.used += input.memMB;
         this.rq.arrive(slot, this.moved);
         this.carryOutMoved();
         break;
@@ -191,7 +225,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         const at = this.index ? -1 : this.rq.runningIndex(input.job);
         if (at >= 0) {
           // The common case, found in the dense running set without touching the job's slot.
-          if (this.managed) this.used -= input.memMB;
+          this.freed(input);
           this.ws.release(this.rq.slotAt(at));
           const next = this.rq.completeAt(at);
           this.jobsFell = true;
@@ -206,7 +240,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
           if (waiting?.started && (waiting.blocked ? this.rq.completeBlocked(waiting) : this.rq.completeWaiting(waiting))) {
             this.index?.delete(input.job);
             if (waiting.swapped) this.swappedMB -= waiting.memMB;
-            if (this.managed) this.used -= input.memMB;
+            this.freed(input);
             this.ws.release(waiting);
             this.jobsFell = true;
             break;
@@ -216,7 +250,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
           throw new InvariantError(`machine ${this.cfg.id}: completion of job ${input.job}, which is not running here`, { seed: this.rng.label });
         }
         this.index?.delete(input.job);
-        if (this.managed) this.used -= input.memMB;
+        this.freed(input);
         const next = this.rq.complete(slot);
         this.ws.release(slot);
         this.jobsFell = true;
@@ -254,11 +288,15 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
       case 'memory':
         if (this.managed) this.used = input.usedMB;
         break;
+      case 'paged-out':
+        this.pendingOutMB = Math.max(0, this.pendingOutMB - input.mb);
+        if (this.admit && input.usedMB !== undefined) this.used = input.usedMB;
+        break;
       case 'idle-answer':
-        this.dispatcher?.answered(input.poll, input.from.id, input.size, this.cfg.memoryMB - this.used, this.rq.jobs, this.out as DispatcherDecision[]);
+        this.dispatcher?.answered(input.poll, input.from.id, input.size, this.free(), this.rq.jobs, this.out as DispatcherDecision[]);
         break;
       case 'tick':
-        this.dispatcher?.expire(now, this.cfg.memoryMB - this.used, this.rq.jobs, this.out as DispatcherDecision[]);
+        this.dispatcher?.expire(now, this.free(), this.rq.jobs, this.out as DispatcherDecision[]);
         break;
       case 'shard-lost':
         this.dispatcher?.lost(input.shard);
@@ -267,8 +305,9 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         unreachable(input, 'machine input');
     }
     this.relieve();
+    if (this.admit) this.fill();
     if (this.dispatcher) {
-      this.dispatcher.check(now, this.cfg.memoryMB - this.used, this.rq.jobs, this.jobsFell, this.out as DispatcherDecision[]);
+      this.dispatcher.check(now, this.free(), this.rq.jobs, this.jobsFell, this.out as DispatcherDecision[]);
       this.jobsFell = false;
     }
   }
@@ -316,6 +355,11 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   }
 
   private start(slot: Slot): void {
+    if (!slot.counted) {
+      // Admission: its memory is taken from its first start.
+      slot.counted = true;
+      this.used += slot.memMB;
+    }
     if (slot.swapped) {
       slot.swapped = false;
       this.swappedMB -= slot.memMB;
@@ -328,7 +372,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   /** A slot for an arriving job: a spare one when there is one (no allocation), else a new one. */
   private slotFor(job: Job, memMB: number): Slot {
     const s = this.ws.spareSlot() as Mutable<Slot> | undefined;
-    if (s === undefined) return { job, seq: this.seq++, running: false, started: false, memMB, swapped: false, blocked: false, blockedRunning: false };
+    if (s === undefined) return { job, seq: this.seq++, running: false, started: false, memMB, swapped: false, blocked: false, blockedRunning: false, counted: true };
     s.job = job;
     s.seq = this.seq++;
     s.running = false;
@@ -337,6 +381,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     s.swapped = false;
     s.blocked = false;
     s.blockedRunning = false;
+    s.counted = true;
     return s;
   }
 
@@ -344,9 +389,100 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     if (mb > 0 && (this.smallestMB === 0 || mb < this.smallestMB)) this.smallestMB = mb;
   }
 
-  /** Class-based swapping when resident memory is over capacity. */
+  /** A completion's memory leaves the machine's count (or, measured with it, the count is the measure). */
+  private freed(input: { readonly memMB: number; readonly usedMB?: number }): void {
+    if (!this.managed) return;
+    if (this.admit && input.usedMB !== undefined) this.used = input.usedMB;
+    else this.used -= input.memMB;
+  }
+
+  /** Free memory as the dispatcher sees it (MB): with admission, memory still being written out is not free. */
+  private free(): number {
+    return this.cfg.memoryMB - this.used - this.pendingOutMB;
+  }
+
+  /**
+   * Class-based swapping when resident memory is over capacity — with admission, also when the job
+   * first in line to start needs more room than is left once what is being written out is gone; and
+   * when running jobs have overfilled memory, the lowest-class running job is stopped.
+   */
   private relieve(): void {
-    if (!this.swapping || this.used <= this.cfg.memoryMB) return;
-    this.used = swapOut(this.rq, this.used, this.cfg.memoryMB * this.cfg.swap.targetFraction, this.emitSwapOut, (this.cfg.swap.spaceMB ?? Infinity) - this.swappedMB, this.smallestMB);
+    const cap = this.cfg.memoryMB;
+    if (!this.admit) {
+      if (this.swapping && this.used > cap) this.used = swapOut(this.rq, this.used, cap * this.cfg.swap.targetFraction, this.emitSwapOut, (this.cfg.swap.spaceMB ?? Infinity) - this.swappedMB, this.smallestMB);
+      return;
+    }
+    // Admission: memory is full once what is being written out is counted (running jobs grow into
+    // it), or the job first in line needs more than is left. Swapped down so that, once written,
+    // the first in line fits under the target; what is already on its way out is not sent again.
+    const head = this.head();
+    const need = head === undefined ? 0 : !head.counted || head.swapped ? Math.max(0, head.memMB) : 0;
+    if (this.used + this.pendingOutMB + need < cap - FULL_MB) return;
+    // Room is made for the most important job that needs it — the first in line, or a running job
+    // that grows — from the classes below it and the later jobs of its own class only (an earlier job
+    // of its class is not swapped out for it).
+    const forJob = this.mostImportant(head);
+    if (this.swapping && forJob !== undefined) {
+      const target = Math.min(cap * this.cfg.swap.targetFraction, cap - need);
+      const fcfs = this.cfg.policy === 'fcfs';
+      this.used = swapOut(this.rq, this.used, target, this.emitSwapOut, (this.cfg.swap.spaceMB ?? Infinity) - this.swappedMB, this.smallestMB,
+        fcfs ? -1 : forJob.job.cls, fcfs ? -1 : forJob.seq);
+    }
+    // Running jobs may not grow into memory that is not free: the lowest class stops (one per step;
+    // the driver's report of its size steps the machine again) — the last one only while memory is
+    // on its way out, which will make room for it.
+    if (this.used + this.pendingOutMB >= cap - FULL_MB) {
+      const v = this.rq.preemptForMemory(this.pendingOutMB > 0);
+      if (v) {
+        v.memMB = UNKNOWN_SIZE;
+        this.ws.preempt(v.job);
+      }
+    }
+  }
+
+  /** Of `head` and the running jobs, the first by class, then arrival. */
+  private mostImportant(head: Slot | undefined): Slot | undefined {
+    let best = head;
+    for (let i = 0; i < this.rq.runningCount; i++) {
+      const s = this.rq.slotAt(i);
+      if (best === undefined || s.job.cls < best.job.cls || (s.job.cls === best.job.cls && s.seq < best.seq)) best = s;
+    }
+    return best;
+  }
+
+  /** The job first in line to start (the first waiting in class order), if any. */
+  private head(): Slot | undefined {
+    for (const q of this.rq.waiting) if (q.length > 0) return q.at(0);
+    return undefined;
+  }
+
+  /** Admission: may `slot` start, as far as memory goes? (See `MachineConfig.admission`.) */
+  private fits(slot: Slot, reservedMB: number): boolean {
+    // Room to spare: a job that starts grows, and a full machine stops its running jobs.
+    if (this.used + this.pendingOutMB + reservedMB + Machine.need(slot) < this.cfg.memoryMB - FULL_MB) return true;
+    // Nothing runs, nothing is being written out and no other job holds memory that could go:
+    // nothing would ever make the room.
+    return reservedMB === 0 && this.rq.runningCount === 0 && this.pendingOutMB <= 0 && !this.othersResident(slot);
+  }
+
+  /** Does a waiting job other than `slot` hold memory (started, not swapped out)? Rare: only asked when nothing runs. */
+  private othersResident(slot: Slot): boolean {
+    for (const q of this.rq.waiting) {
+      for (let i = 0; i < q.length; i++) {
+        const s = q.at(i) as Slot;
+        if (s !== slot && s.counted && !s.swapped) return true;
+      }
+    }
+    return false;
+  }
+
+  /** Memory a job needs to start (MB): its size if it has not started or is swapped out, else 0. */
+  private static need(slot: Slot): number {
+    return !slot.counted || slot.swapped ? Math.max(0, slot.memMB) : 0;
+  }
+
+  /** Admission: starts what fits on the free cores, in class order, after memory was freed. */
+  private fill(): void {
+    for (let s = this.rq.startNext(); s !== undefined; s = this.rq.startNext()) this.start(s);
   }
 }

@@ -12,7 +12,7 @@ function rq(cores: number, policy: MachinePolicy, classes = 4) {
     q,
     /** Arrival of job `id` of class `cls`: [started id, preempted id]. */
     arrive(id: number, cls: number): [number | undefined, number | undefined] {
-      const s: Slot = { job: job(id, cls, seq), seq: seq++, running: false, started: false, memMB: 0, swapped: false, blocked: false, blockedRunning: false };
+      const s: Slot = { job: job(id, cls, seq), seq: seq++, running: false, started: false, memMB: 0, swapped: false, blocked: false, blockedRunning: false, counted: true };
       slots.set(id, s);
       q.arrive(s, out);
       return [out.start?.job.id, out.preempt?.job.id];

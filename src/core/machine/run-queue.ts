@@ -25,6 +25,11 @@ export interface Slot {
   blocked: boolean;
   /** It was running when it blocked (so it runs on in the meantime and must be stopped if it cannot get a core back). */
   blockedRunning: boolean;
+  /**
+   * Its memory is counted in the machine's resident memory: from its arrival, or — with memory
+   * admission — from its first start (a job that has not started holds no memory yet).
+   */
+  counted: boolean;
 }
 
 export class RunQueue {
@@ -39,6 +44,14 @@ export class RunQueue {
   /** Blocked slots (few: callers waiting for their callees), made on the first block. */
   private blockedSlots: Slot[] | null = null;
   private nBlocked = 0;
+  /**
+   * Memory admission (set by the machine when it has it): may `slot` start now, as far as memory
+   * goes? A job that may not waits in its list, and — strict priority — so does every job behind it
+   * in class order (a lower class does not take the memory a higher one waits for).
+   */
+  fits: ((slot: Slot, reservedMB: number) => boolean) | undefined = undefined;
+  /** With admission: the memory `slot` needs to start (MB). */
+  need: (slot: Slot) => number = () => 0;
 
   constructor(readonly cores: number, readonly policy: MachinePolicy, classes: number) {
     const lists = policy === 'fcfs' ? 1 : classes;
@@ -85,20 +98,32 @@ export class RunQueue {
   private place(slot: Slot, out: { start: Slot | undefined; preempt: Slot | undefined }, front: boolean): void {
     out.start = undefined;
     out.preempt = undefined;
+    const fits = this.fits === undefined || this.fits(slot, this.reservedAbove(slot.job.cls));
     if (this.policy === 'ps' || this.run.length >> 2 < this.cores) {
+      if (!fits) {
+        this.enqueue(slot, front);
+        return;
+      }
       this.startSlot(slot);
       out.start = slot;
       return;
     }
     if (this.policy === 'priority') {
       const victim = this.victim();
-      if (victim >= 0 && (this.run[(victim << 2) + 2] as number) > slot.job.cls) {
+      // (An unblocked job without the memory to start only waits: it may have to be stopped itself.)
+      if (victim >= 0 && (this.run[(victim << 2) + 2] as number) > slot.job.cls && (fits || !front)) {
         const v = this.run[victim << 2] as Slot;
         this.removeRunning(victim);
         v.running = false;
         this.enqueue(v, true);
-        this.startSlot(slot);
         out.preempt = v;
+        // Without the memory to start, the job still stops the lower class: stopped, that one's
+        // memory can go to swap to make the room. Its core stays free until then.
+        if (!fits) {
+          this.enqueue(slot, front);
+          return;
+        }
+        this.startSlot(slot);
         out.start = slot;
         return;
       }
@@ -180,13 +205,24 @@ export class RunQueue {
     return true;
   }
 
-  /** Starts the first waiting job in class order, if any core work waits; returns it. */
-  private startNext(): Slot | undefined {
-    if (this.policy === 'ps' || this.nWaiting === 0) return undefined;
+  /**
+   * A core is free: starts the first waiting job in class order, if any waits (and, with memory
+   * admission, fits); returns it. The machine calls it again when memory is freed.
+   */
+  startNext(): Slot | undefined {
+    if (this.policy === 'ps' || this.nWaiting === 0 || this.run.length >> 2 >= this.cores) return undefined;
     const counts = this.counts;
+    // With admission, a class's first job that does not fit keeps the memory it needs reserved: a
+    // lower class's job may start in what is left (the cores do not idle while memory comes back).
+    let reserved = 0;
     for (let c = 0; c < counts.length; c++) {
       if ((counts[c] as number) === 0) continue;
-      const next = (this.waiting[c] as Queue<Slot>).shift() as Slot;
+      const q = this.waiting[c] as Queue<Slot>;
+      if (this.fits !== undefined && !this.fits(q.at(0) as Slot, reserved)) {
+        reserved += this.need(q.at(0) as Slot);
+        continue;
+      }
+      const next = q.shift() as Slot;
       counts[c] = (counts[c] as number) - 1;
       this.nWaiting--;
       this.startSlot(next);
@@ -233,6 +269,31 @@ export class RunQueue {
       }
     }
     return undefined;
+  }
+
+  /**
+   * Stops the running job that the machine can best do without — lowest class, latest arrival — to
+   * free memory (its memory can then go to swap); it waits at the head of its class. Returns it, or
+   * undefined when none runs, or only one and not `evenLone` (a lone job is stopped only when memory
+   * on its way out will make room for it: else it would wait for nothing).
+   */
+  preemptForMemory(evenLone: boolean): Slot | undefined {
+    const n = this.run.length >> 2;
+    if (n === 0 || (n === 1 && !evenLone)) return undefined;
+    const i = this.victim();
+    const v = this.run[i << 2] as Slot;
+    this.removeRunning(i);
+    v.running = false;
+    this.enqueue(v, true);
+    return v;
+  }
+
+  /** Memory the first waiting jobs of the classes above `cls` need (MB): kept for them when a job of `cls` starts. */
+  private reservedAbove(cls: number): number {
+    if (this.fits === undefined || this.policy === 'fcfs') return 0;
+    let r = 0;
+    for (let c = 0; c < cls; c++) if ((this.counts[c] as number) > 0) r += this.need((this.waiting[c] as Queue<Slot>).at(0) as Slot);
+    return r;
   }
 
   /** Lowest class among running jobs (-1 when none run). */

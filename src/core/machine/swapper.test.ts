@@ -10,7 +10,7 @@ import { job, machineConfig } from '../testkit/fixtures.ts';
 function loaded(jobs: [cls: number, mb: number][], cores = 1): { rq: RunQueue; used: number; slots: Slot[] } {
   const rq = new RunQueue(cores, 'priority', 4);
   const out = { start: undefined as Slot | undefined, preempt: undefined as Slot | undefined };
-  const slots = jobs.map(([cls, mb], i): Slot => ({ job: job(i + 1, cls, i), seq: i, running: false, started: false, memMB: mb, swapped: false, blocked: false, blockedRunning: false }));
+  const slots = jobs.map(([cls, mb], i): Slot => ({ job: job(i + 1, cls, i), seq: i, running: false, started: false, memMB: mb, swapped: false, blocked: false, blockedRunning: false, counted: true }));
   for (const s of slots) rq.arrive(s, out);
   return { rq, used: jobs.reduce((a, [, mb]) => a + mb, 0), slots };
 }
@@ -27,6 +27,20 @@ describe('swapOut (class-based swapping)', () => {
     // job 1 runs; 2 (class 1), 3 (class 3), 4 (class 2) wait.
     expect(swapped(350, [[0, 100], [1, 100], [3, 100], [2, 100]])).toEqual({ ids: [3], used: 300 });
     expect(swapped(200, [[0, 100], [1, 100], [3, 100], [2, 100]])).toEqual({ ids: [3, 4], used: 200 });
+  });
+
+  it('making room for the first job of a class: lower classes, then the later jobs of that class, never the job itself nor a higher class', () => {
+    // job 1 (class 0) runs; 2 and 3 (class 1), 4 (class 2), 5 (class 0) wait; the room is for job 2.
+    const { rq, used } = loaded([[0, 100], [1, 300], [1, 300], [2, 300], [0, 300]]);
+    const ids: number[] = [];
+    expect(swapOut(rq, used, 0, (s) => ids.push(s.job.id), Infinity, 0, 1, 1)).toBe(700); // for job 2 (seq 1)
+    expect(ids).toEqual([4, 3]);
+    // Not started yet (with memory admission): holds no memory, nothing to swap.
+    const b = loaded([[0, 100], [1, 300], [3, 300]]);
+    (b.slots[2] as Slot).counted = false;
+    const none: number[] = [];
+    swapOut(b.rq, b.used, 0, (s) => none.push(s.job.id));
+    expect(none).toEqual([2]);
   });
 
   it('within a class, swaps the latest arrival first (it runs last)', () => {

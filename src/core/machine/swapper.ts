@@ -15,18 +15,23 @@ export interface SwapConfig {
 /**
  * Chooses slots to swap out so that `usedMB` falls to `targetMB`, within `spaceMB` of swap space
  * (a job that does not fit in what is left stays resident; a smaller one after it may go; none is
- * looked at once the space left is under `smallestMB`, the smallest job the machine has had). Marks
- * them swapped and calls `emit` for each, in order. Returns the resident memory after swapping.
+ * looked at once the space left is under `smallestMB`, the smallest job the machine has had). With
+ * `forClass` (≥ 0), the room is for a job of that class that arrived `forSeq`-th on the machine: only
+ * lower classes and the jobs of its class that arrived after it go (-1: any job). Marks them swapped
+ * and calls `emit` for each, in order. Returns the resident memory after swapping.
  */
-export function swapOut(rq: RunQueue, usedMB: number, targetMB: number, emit: (slot: Slot) => void, spaceMB = Infinity, smallestMB = 0): number {
-  for (let c = rq.waiting.length - 1; c >= 0 && usedMB > targetMB; c--) {
+export function swapOut(rq: RunQueue, usedMB: number, targetMB: number, emit: (slot: Slot) => void, spaceMB = Infinity, smallestMB = 0, forClass = -1, forSeq = -1): number {
+  for (let c = rq.waiting.length - 1; c >= forClass && c >= 0 && usedMB > targetMB; c--) {
     const q = rq.waiting[c];
     if (!q) continue;
     for (let i = q.length - 1; i >= 0 && usedMB > targetMB; i--) {
       // No job this machine was given is small enough for the space left: nothing more can go.
       if (spaceMB < smallestMB) return usedMB;
       const s = q.at(i) as Slot;
-      if (s.swapped || s.memMB <= 0) continue; // ≤ 0: size unknown (preempted, not yet reported)
+      // ≤ 0: size unknown (preempted, not yet reported); not counted: not started, holds no memory yet.
+      if (s.swapped || s.memMB <= 0 || !s.counted) continue;
+      // In the class room is made for, only jobs that arrived after the one it is for.
+      if (c === forClass && s.seq <= forSeq) continue;
       if (s.memMB > spaceMB) continue;
       s.swapped = true;
       usedMB -= s.memMB;
