@@ -72,13 +72,13 @@ export function runExperiment(spec: ExperimentSpec, progress?: Progress): Experi
   const workloads = spec.loads.map((load) => validated({ ...spec.workload, load }, spec.prices));
   if (progress) {
     let jobs = 0;
-    spec.loads.forEach((load, i) => { jobs += makeJobSource(workloads[i] as Parameters<typeof makeJobSource>[0], spec.prices, cores, new Rng(spec.seed, `workload/load=${load}`)).total; });
+    spec.loads.forEach((load, i) => { jobs += makeJobSource(workloads[i] as Parameters<typeof makeJobSource>[0], spec.prices, cores, new Rng(spec.seed, `workload/load=${load}`), new Rng(spec.seed, 'workload/classes')).total; });
     progress.begin(spec.loads.length * spec.policies.length, jobs * spec.policies.length);
   }
   for (const [li, load] of spec.loads.entries()) {
     const wl = workloads[li] as Parameters<typeof makeJobSource>[0];
     for (const policy of spec.policies) {
-      const source = makeJobSource(wl, spec.prices, cores, new Rng(spec.seed, `workload/load=${load}`));
+      const source = makeJobSource(wl, spec.prices, cores, new Rng(spec.seed, `workload/load=${load}`), new Rng(spec.seed, 'workload/classes'));
       const span = source.info.spanMs;
       progress?.start(`${policy.name} @ load ${load}`, source.total);
       const sim = new Simulation({

@@ -3,7 +3,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runExperiment, type ExperimentSpec, type Progress } from '../experiment.ts';
+import { runExperiment, type ExperimentRun, type ExperimentSpec, type Progress } from '../experiment.ts';
 import { latencyRows, mdTable, writeLatencyReport } from './latency-report.ts';
 import { writeMemoryReport } from './fig5.ts';
 
@@ -27,8 +27,28 @@ export function runCustom(spec: ExperimentSpec, dir: string, progress?: Progress
     mdTable(['policy', 'load', 'class', 'jobs', 'completed', 'p50 ms', 'p99 ms', 'p99 slowdown', 'util'],
       rows.map((r) => [f(r.policy), f(r.load), f(r.class), f(r.jobs), f(r.completed), f(r.p50_ms), f(r.p99_ms), f(r.p99_slowdown), f(r.util_mean)])),
     '',
+    ...classShareLines(spec, runs),
   ];
   writeFileSync(join(dir, 'summary.md'), lines.join('\n'));
   files.push('summary.md');
   return files;
+}
+
+/** What each class's share of the work was, per load (the workload's own figures), and how a trace's classes were assigned. */
+function classShareLines(spec: ExperimentSpec, runs: readonly ExperimentRun[]): string[] {
+  const names = spec.prices.classes.map((c) => c.name);
+  const pct = (x: number | undefined): string => (x === undefined ? '–' : `${formatNumber(x * 100, 3)}%`);
+  const seen = new Set<number>();
+  const rows: string[][] = [];
+  for (const r of runs) {
+    if (seen.has(r.load)) continue;
+    seen.add(r.load);
+    names.forEach((name, c) => rows.push([formatNumber(r.load, 3), name, pct(r.source.classShares[c]), pct(r.source.cpuShares?.[c]), pct(r.source.assignment?.targets[c])]));
+  }
+  const a = runs[0]?.source.assignment;
+  return [
+    'Classes: each class\'s share of the invocations and of the CPU work replayed, and its target.' +
+      (a ? ` Classes were assigned by ${a.by}, to meet the targets over the whole trace (missed by at most ${pct(a.worst)}), from the seed alone: the same at every load.` : ''), '',
+    mdTable(['load', 'class', 'share of invocations', 'share of CPU work', 'target'], rows), '',
+  ];
 }

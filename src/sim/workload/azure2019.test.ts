@@ -85,7 +85,7 @@ describe('readAzure2019 on the real sample', () => {
       const s = source({ runtimeFit, fromMinute: 0, toMinute: 600 });
       const d = drain(s, 4096);
       // Per function with many jobs, the sample mean is near the trace Average.
-      const trace = readAzure2019({ resolved: true, kind: 'azure2019', files: { invocations: join(DIR, '100_inv.csv'), durations: join(DIR, '100_run.csv'), memory: join(DIR, '100_mem.csv') }, fromMinute: 0, toMinute: 600, speed: { kind: 'timeScale', timeScale: 1 }, runtimeFit, minRuntimeMs: 1, minMemoryMB: 100, classWeights: [1] });
+      const trace = readAzure2019({ resolved: true, kind: 'azure2019', files: { invocations: join(DIR, '100_inv.csv'), durations: join(DIR, '100_run.csv'), memory: join(DIR, '100_mem.csv') }, fromMinute: 0, toMinute: 600, speed: { kind: 'timeScale', timeScale: 1 }, runtimeFit, minRuntimeMs: 1, minMemoryMB: 100, classWeights: [1], classes: { by: 'function', shares: [1], fixed: {} } });
       const busiest = Array.from(trace.invocations).indexOf(Math.max(...trace.invocations));
       const rts = d.runtime.filter((_, i) => d.fn[i] === busiest);
       expect(rts.length).toBeGreaterThan(10_000);

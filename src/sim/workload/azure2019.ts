@@ -6,9 +6,10 @@
 
 import type { Rng } from '../../core/rng.ts';
 import type { ResolvedAzure2019 } from './config.ts';
-import { AliasTable, fitLognormalSigma } from './distributions.ts';
+import { fitLognormalSigma } from './distributions.ts';
 import { fillCount, type JobBatch, type JobSource, type WorkloadInfo } from './job-batch.ts';
 import { col, fields, numberField, readCsv, rowError, WorkloadError } from './trace-csv.ts';
+import { classesOfFunctions } from './class-assignment.ts';
 
 const MINUTE_MS = 60_000;
 const MINUTES_PER_DAY = 1440;
@@ -29,8 +30,12 @@ const MEM_KNOTS = MEM_PROBS.length;
 
 /** The parsed trace restricted to a minute range; functions are dense indexes in invocation-file order. */
 export interface Azure2019Trace {
-  /** HashFunction of each kept function. */
+  /** HashFunction of each kept function, and its HashApp and HashOwner. */
   readonly functions: readonly string[];
+  readonly apps: readonly string[];
+  readonly owners: readonly string[];
+  /** Per function: its invocations over the whole day (whatever range is replayed). */
+  readonly dayInvocations: Float64Array;
   /** Per function: the mean execution time (trace Average raised to minRuntimeMs), ms. */
   readonly meanMs: Float64Array;
   /** Per function: the fitted lognormal sigma. */
@@ -99,6 +104,9 @@ export function readAzure2019(cfg: Readonly<ResolvedAzure2019>): Azure2019Trace 
   const [io, ia, ifn] = ['HashOwner', 'HashApp', 'HashFunction'].map((c) => col(inv, c)) as [number, number, number];
   const M = cfg.toMinute - cfg.fromMinute;
   const functions: string[] = [];
+  const apps: string[] = [];
+  const owners: string[] = [];
+  const day: number[] = [];
   const meanMs: number[] = [];
   const sigma: number[] = [];
   const knots: Float64Array[] = [];
@@ -118,9 +126,11 @@ export function readAzure2019(cfg: Readonly<ResolvedAzure2019>): Azure2019Trace 
     const ms = memStats.get(`${owner}|${app}`) ?? memStats.get(`${hash}|${hash}`);
     // Validate every count (so a bad row is reported even outside the range), keep those in range.
     let sum = 0;
+    let all = 0;
     for (let m = 0; m < MINUTES_PER_DAY; m++) {
       const c = numberField(inv, row, x, first + m, 0);
       if (!Number.isInteger(c)) throw rowError(inv, row, `has minute_${String(m + 1)} = ${String(c)}: expected a whole number of invocations`);
+      all += c;
       if (rs === undefined || ms === undefined || c === 0 || m < cfg.fromMinute || m >= cfg.toMinute) continue;
       if (nnz === eFn.length) {
         eMinute = grow(eMinute, new Int32Array(nnz * 2));
@@ -138,6 +148,9 @@ export function readAzure2019(cfg: Readonly<ResolvedAzure2019>): Azure2019Trace 
       continue;
     }
     functions.push(hash);
+    apps.push(app);
+    owners.push(owner);
+    day.push(all);
     meanMs.push(rs.mean);
     sigma.push(rs.sigma);
     knots.push(ms);
@@ -167,6 +180,9 @@ export function readAzure2019(cfg: Readonly<ResolvedAzure2019>): Azure2019Trace 
   knots.forEach((k, f) => memKnots.set(k, f * MEM_KNOTS));
   return {
     functions,
+    apps,
+    owners,
+    dayInvocations: Float64Array.from(day),
     meanMs: Float64Array.from(meanMs),
     sigma: Float64Array.from(sigma),
     memKnots,
@@ -215,7 +231,11 @@ export class Azure2019Source implements JobSource {
   private left = 0;
   private logRest = 0;
 
-  constructor(trace: Azure2019Trace, cfg: Readonly<ResolvedAzure2019>, cores: number, rng: Rng) {
+  /** The largest miss of a class's share of the day's invocations against its target. */
+  private readonly assignmentWorst: number;
+
+  /** `classRng`: the stream classes are drawn from (the experiment's seed alone: the same for every load); default a fork of `rng`. */
+  constructor(trace: Azure2019Trace, cfg: Readonly<ResolvedAzure2019>, cores: number, rng: Rng, classRng: Rng = rng.fork('function-class')) {
     this.trace = trace;
     this.droppedFunctions = trace.dropped;
     const F = trace.functions.length;
@@ -224,17 +244,19 @@ export class Azure2019Source implements JobSource {
     this.rngRuntime = rng.fork('runtime');
     this.rngMemory = rng.fork('memory');
 
-    // Classes per function, in file order, so a function keeps its class whatever range is replayed.
-    const rngClass = rng.fork('function-class');
-    const table = new AliasTable(cfg.classWeights);
-    this.fnClass = new Uint8Array(F);
-    for (let f = 0; f < F; f++) this.fnClass[f] = table.pick(rngClass.next());
+    // Classes by the day's invocations (class-assignment.ts), so a function keeps its class whatever
+    // range is replayed and at whatever load.
+    const by = cfg.classes.by;
+    const assigned = classesOfFunctions(by === 'function' ? trace.functions : by === 'app' ? trace.apps : trace.owners, trace.dayInvocations, cfg.classes, classRng);
+    this.fnClass = assigned.fnClass;
+    this.assignmentWorst = assigned.worst;
 
     this.fit = cfg.runtimeFit === 'lognormal' ? Fit.Lognormal : cfg.runtimeFit === 'exponential' ? Fit.Exponential : Fit.Deterministic;
     this.param = new Float64Array(F);
     let total = 0;
     let work = 0;
     const shares = new Array<number>(cfg.classWeights.length).fill(0);
+    const cpu = new Array<number>(cfg.classWeights.length).fill(0);
     for (let f = 0; f < F; f++) {
       const mean = trace.meanMs[f] ?? 0;
       const s = trace.sigma[f] ?? 0;
@@ -244,6 +266,7 @@ export class Azure2019Source implements JobSource {
       work += n * mean;
       const c = this.fnClass[f] ?? 0;
       shares[c] = (shares[c] ?? 0) + n;
+      cpu[c] = (cpu[c] ?? 0) + n * mean;
     }
     this.total = total;
     this.meanRuntimeMs = total > 0 ? work / total : 0;
@@ -273,6 +296,8 @@ export class Azure2019Source implements JobSource {
       offeredLoad: work / (spanMs * cores),
       spanMs,
       classShares: shares.map((s) => (total > 0 ? s / total : 0)),
+      cpuShares: cpu.map((x) => (work > 0 ? x / work : 0)),
+      assignment: { by, targets: cfg.classes.shares, worst: this.assignmentWorst },
     };
   }
 

@@ -6,7 +6,7 @@
 
 import type { Rng } from '../../core/rng.ts';
 import type { ResolvedAzure2021 } from './config.ts';
-import { AliasTable } from './distributions.ts';
+import { classesOfFunctions } from './class-assignment.ts';
 import { fillCount, type JobBatch, type JobSource, type WorkloadInfo } from './job-batch.ts';
 import { MemorySampler } from './memory.ts';
 import { col, fields, numberField, readCsv, WorkloadError } from './trace-csv.ts';
@@ -87,16 +87,19 @@ export class Azure2021Source implements JobSource {
   private readonly rngMemory: Rng;
   private produced = 0;
 
-  constructor(trace: Azure2021Trace, cfg: Readonly<ResolvedAzure2021>, cores: number, rng: Rng) {
+  /** `classRng`: the stream classes are drawn from (the experiment's seed alone: the same for every load); default a fork of `rng`. */
+  constructor(trace: Azure2021Trace, cfg: Readonly<ResolvedAzure2021>, cores: number, rng: Rng, classRng: Rng = rng.fork('function-class')) {
     this.trace = trace;
     this.minRuntimeMs = cfg.minRuntimeMs;
     this.memory = new MemorySampler(cfg.memory);
     this.rngMemory = rng.fork('memory');
     const F = trace.functions.length;
-    const rngClass = rng.fork('function-class');
-    const table = new AliasTable(cfg.classWeights);
-    this.fnClass = new Uint8Array(F);
-    for (let f = 0; f < F; f++) this.fnClass[f] = table.pick(rngClass.next());
+    // Classes by the whole file's invocations (class-assignment.ts): the same whatever range or load.
+    const counts = new Float64Array(F);
+    for (let i = 0; i < trace.fn.length; i++) counts[trace.fn[i] ?? 0] = (counts[trace.fn[i] ?? 0] ?? 0) + 1;
+    const by = cfg.classes.by;
+    const assigned = classesOfFunctions(by === 'app' ? trace.functions.map((k) => k.slice(0, k.indexOf('/'))) : trace.functions, counts, cfg.classes, classRng);
+    this.fnClass = assigned.fnClass;
 
     const fromMs = cfg.fromMinute * MINUTE_MS;
     const toMs = cfg.toMinute * MINUTE_MS;
@@ -115,10 +118,13 @@ export class Azure2021Source implements JobSource {
 
     let work = 0;
     const shares = new Array<number>(cfg.classWeights.length).fill(0);
+    const cpu = new Array<number>(cfg.classWeights.length).fill(0);
     for (let i = first; i < last; i++) {
-      work += Math.max(this.minRuntimeMs, trace.duration[i] ?? 0);
+      const d = Math.max(this.minRuntimeMs, trace.duration[i] ?? 0);
+      work += d;
       const c = this.fnClass[trace.fn[i] ?? 0] ?? 0;
       shares[c] = (shares[c] ?? 0) + 1;
+      cpu[c] = (cpu[c] ?? 0) + d;
     }
     this.meanRuntimeMs = work / this.total;
     // The span is the range, or up to the last invocation when the range is open-ended.
@@ -132,6 +138,8 @@ export class Azure2021Source implements JobSource {
       offeredLoad: work / (spanMs * cores),
       spanMs,
       classShares: shares.map((x) => x / this.total),
+      cpuShares: cpu.map((x) => (work > 0 ? x / work : 0)),
+      assignment: { by, targets: cfg.classes.shares, worst: assigned.worst },
     };
   }
 

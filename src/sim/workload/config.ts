@@ -68,7 +68,25 @@ export interface Azure2019WorkloadConfig {
   minRuntimeMs?: number;
   /** Memory below this is raised to it (a job starts at 100 MB in the paper's model); default 100. */
   minMemoryMB?: number;
+  /** Target shares of the invocations per class, highest first (see `classes`); default the usual weights. */
   classWeights?: number[];
+  /** How functions get their classes (see `TraceClasses`). */
+  classes?: TraceClasses;
+}
+
+/**
+ * Class assignment for a trace (`class-assignment.ts`): whole units — functions, apps or (Azure 2019)
+ * owners — get classes so that each class's share of all the trace's invocations is within 1 % of its
+ * target where whole units allow; seeded by the experiment's seed alone, so one assignment holds for
+ * every load of a sweep.
+ */
+export interface TraceClasses {
+  /** Default "function". */
+  by?: 'function' | 'app' | 'owner';
+  /** Target shares of the invocations per class, highest first; default `classWeights`. */
+  shares?: number[];
+  /** Units given a class by name (their key: HashFunction, HashApp or HashOwner; Azure 2021: "app/func" or app). */
+  fixed?: Record<string, string>;
 }
 
 /** Replay of the Azure Functions 2021 invocation trace (one row per invocation). */
@@ -84,6 +102,8 @@ export interface Azure2021WorkloadConfig {
   /** The trace has no memory column: memory is drawn per job; default the Azure 2019 Burr XII fit. */
   memory?: MemorySpec;
   classWeights?: number[];
+  /** How functions get their classes (`by`: "function" or "app"). */
+  classes?: TraceClasses;
 }
 
 export type WorkloadConfig = SyntheticWorkloadConfig | Azure2019WorkloadConfig | Azure2021WorkloadConfig;
@@ -132,6 +152,15 @@ export interface ResolvedAzure2019 {
   minRuntimeMs: number;
   minMemoryMB: number;
   classWeights: number[];
+  classes: ResolvedTraceClasses;
+}
+
+export interface ResolvedTraceClasses {
+  by: 'function' | 'app' | 'owner';
+  /** Summing to 1, one per class. */
+  shares: number[];
+  /** Unit key → class index. */
+  fixed: Record<string, number>;
 }
 
 export interface ResolvedAzure2021 {
@@ -146,6 +175,7 @@ export interface ResolvedAzure2021 {
   minRuntimeMs: number;
   memory: ResolvedMemory;
   classWeights: number[];
+  classes: ResolvedTraceClasses;
 }
 
 export type ResolvedWorkload = ResolvedSynthetic | ResolvedAzure2019 | ResolvedAzure2021;

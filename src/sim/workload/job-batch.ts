@@ -32,6 +32,10 @@ export interface WorkloadInfo {
   readonly spanMs: number;
   /** Expected share of jobs per class (sums to 1), from the per-function classes and popularity. */
   readonly classShares: readonly number[];
+  /** Share of the CPU work per class (sums to 1), where the source knows it. */
+  readonly cpuShares?: readonly number[];
+  /** Traces: how classes were assigned — by which unit, the targets, and the largest miss over the whole trace. */
+  readonly assignment?: { readonly by: string; readonly targets: readonly number[]; readonly worst: number };
 }
 
 /** A deterministic, finite stream of jobs in arrival order. */

@@ -17,27 +17,31 @@ import { WorkloadError } from './trace-csv.ts';
  * builds its source; trace files are read here (FARE_E_TRACE_* on problems). `cores` is the total
  * number of cores the offered load refers to.
  */
-export function makeJobSource(config: WorkloadConfig | ResolvedWorkload, classes: PriceTable, cores: number, rng: Rng): JobSource {
+/**
+ * `classRng`: where functions' classes are drawn from. An experiment passes one seeded by its seed
+ * alone, so every load of a sweep has the same assignment; default a fork of `rng`.
+ */
+export function makeJobSource(config: WorkloadConfig | ResolvedWorkload, classes: PriceTable, cores: number, rng: Rng, classRng?: Rng): JobSource {
   if (!Number.isFinite(cores) || cores <= 0) throw new WorkloadError('FARE_E_WORKLOAD_CONFIG', `cores is ${String(cores)}: give the total number of cores (> 0) the load refers to`);
   if ('resolved' in config) {
     if (config.classWeights.length !== classes.classes.length) {
       throw new WorkloadError('FARE_E_WORKLOAD_CONFIG', `the workload was validated against ${String(config.classWeights.length)} classes but the price table has ${String(classes.classes.length)}: validate it against the table it runs with`);
     }
-    return makeResolvedJobSource(config, cores, rng);
+    return makeResolvedJobSource(config, cores, rng, classRng);
   }
   const r = validateWorkload(config, classes);
   if (!r.ok) throw new WorkloadError('FARE_E_WORKLOAD_CONFIG', r.error);
-  return makeResolvedJobSource(r.value, cores, rng);
+  return makeResolvedJobSource(r.value, cores, rng, classRng);
 }
 
 /** For a config already validated with `validateWorkload` against the same price table. */
-export function makeResolvedJobSource(w: ResolvedWorkload, cores: number, rng: Rng): JobSource {
+export function makeResolvedJobSource(w: ResolvedWorkload, cores: number, rng: Rng, classRng: Rng = rng.fork('function-class')): JobSource {
   switch (w.kind) {
     case 'synthetic':
-      return new SyntheticSource(w, cores, rng);
+      return new SyntheticSource(w, cores, rng, classRng);
     case 'azure2019':
-      return new Azure2019Source(readAzure2019(w), w, cores, rng);
+      return new Azure2019Source(readAzure2019(w), w, cores, rng, classRng);
     case 'azure2021':
-      return new Azure2021Source(readAzure2021(w.file), w, cores, rng);
+      return new Azure2021Source(readAzure2021(w.file), w, cores, rng, classRng);
   }
 }

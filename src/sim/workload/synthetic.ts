@@ -58,7 +58,7 @@ export class SyntheticSource implements JobSource {
   private readonly rngRuntime: Rng;
   private readonly rngMemory: Rng;
 
-  constructor(cfg: Readonly<ResolvedSynthetic>, cores: number, rng: Rng) {
+  constructor(cfg: Readonly<ResolvedSynthetic>, cores: number, rng: Rng, classRng: Rng = rng.fork('function-class')) {
     const F = cfg.functions;
     this.rngArrival = rng.fork('arrivals');
     this.rngChoice = rng.fork('function-choice');
@@ -108,8 +108,8 @@ export class SyntheticSource implements JobSource {
       this.fnMean[f] = meanOf(param);
     }
 
-    // Per-function classes, drawn with the class weights.
-    const rngClass = rng.fork('function-class');
+    // Per-function classes, drawn with the class weights (from `classRng`: the same for every load of a sweep).
+    const rngClass = classRng;
     const classTable = new AliasTable(cfg.classWeights);
     this.fnClass = new Uint8Array(F);
     for (let f = 0; f < F; f++) this.fnClass[f] = classTable.pick(rngClass.next());

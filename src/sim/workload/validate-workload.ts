@@ -3,7 +3,7 @@
 // the field, what was wrong and what to do. Validation happens once, here.
 
 import type { PriceTable, Result } from '../../core/classes.ts';
-import { DEFAULT_FUNCTIONS, DEFAULT_MEMORY, DEFAULT_PARETO_ALPHA, DEFAULT_SCALE, type ResolvedAzure2019, type ResolvedAzure2021, type ResolvedMemory, type ResolvedRuntime, type ResolvedScale, type ResolvedSpeed, type ResolvedSynthetic, type ResolvedWorkload } from './config.ts';
+import { DEFAULT_FUNCTIONS, DEFAULT_MEMORY, DEFAULT_PARETO_ALPHA, DEFAULT_SCALE, type ResolvedAzure2019, type ResolvedAzure2021, type ResolvedMemory, type ResolvedRuntime, type ResolvedScale, type ResolvedSpeed, type ResolvedSynthetic, type ResolvedTraceClasses, type ResolvedWorkload } from './config.ts';
 import { bimodalClassWeights } from './distributions.ts';
 
 // ---- validation --------------------------------------------------------------------------------
@@ -179,6 +179,25 @@ function classWeights(x: unknown, path: string, classes: PriceTable, dflt: () =>
   return w.map((v) => v / total);
 }
 
+function traceClasses(x: unknown, path: string, classes: PriceTable, weights: number[], units: readonly ('function' | 'app' | 'owner')[]): ResolvedTraceClasses {
+  if (x === undefined) return { by: 'function', shares: weights, fixed: {} };
+  const o = obj(x, path, ['by', 'shares', 'fixed']);
+  const by = oneOf(o.by, `${path}.by`, units, 'function');
+  const shares = o.shares === undefined ? weights : classWeights(o.shares, `${path}.shares`, classes, () => weights);
+  const fixed: Record<string, number> = {};
+  if (o.fixed !== undefined) {
+    const f = isObj(o.fixed) ? o.fixed : undefined;
+    if (f === undefined) throw new Issue(`${path}.fixed is ${show(o.fixed)}: give an object mapping a ${by}'s name to a class name, e.g. {"<hash>": "${classes.classes[0]?.name ?? 'high'}"}`);
+    const names = classes.classes.map((c) => c.name);
+    for (const [key, v] of Object.entries(f)) {
+      const c = typeof v === 'string' ? names.indexOf(v) : -1;
+      if (c < 0) throw new Issue(`${path}.fixed[${JSON.stringify(key)}] is ${show(v)}: give one of the price table's classes (${names.join(', ')})`);
+      fixed[key] = c;
+    }
+  }
+  return { by, shares, fixed };
+}
+
 function speed(o: Obj, path: string): ResolvedSpeed {
   switch (exclusive(o, 'timeScale', 'load', path, false)) {
     case 'a':
@@ -242,7 +261,7 @@ const MIN_RUNTIME_HINT = 'give the smallest runtime in ms, > 0';
 
 function azure2019(x: Obj, classes: PriceTable, dflt: () => number[]): ResolvedAzure2019 {
   const path = 'workload';
-  const o = obj(x, path, ['kind', 'dir', 'files', 'fromMinute', 'toMinute', 'timeScale', 'load', 'runtimeFit', 'minRuntimeMs', 'minMemoryMB', 'classWeights']);
+  const o = obj(x, path, ['kind', 'dir', 'files', 'fromMinute', 'toMinute', 'timeScale', 'load', 'runtimeFit', 'minRuntimeMs', 'minMemoryMB', 'classWeights', 'classes']);
   const dir = str(o.dir, `${path}.dir`, 'the directory holding the Azure 2019 files, e.g. "traces/azure2019"');
   const f = o.files === undefined ? {} : obj(o.files, `${path}.files`, ['invocations', 'durations', 'memory']);
   const file = (key: string, dfltName: string): string => {
@@ -258,13 +277,18 @@ function azure2019(x: Obj, classes: PriceTable, dflt: () => number[]): ResolvedA
     runtimeFit: oneOf(o.runtimeFit, `${path}.runtimeFit`, ['lognormal', 'exponential', 'deterministic'] as const, 'lognormal'),
     minRuntimeMs: optNum(o, 'minRuntimeMs', path, { above: 0, hint: MIN_RUNTIME_HINT }, 1),
     minMemoryMB: optNum(o, 'minMemoryMB', path, { min: 0, hint: 'give the smallest memory in MB, ≥ 0' }, 100),
-    classWeights: classWeights(o.classWeights, `${path}.classWeights`, classes, dflt),
+    ...weightsAndClasses(o, path, classes, dflt, ['function', 'app', 'owner']),
   };
+}
+
+function weightsAndClasses(o: Obj, path: string, classes: PriceTable, dflt: () => number[], units: readonly ('function' | 'app' | 'owner')[]): { classWeights: number[]; classes: ResolvedTraceClasses } {
+  const w = classWeights(o.classWeights, `${path}.classWeights`, classes, dflt);
+  return { classWeights: w, classes: traceClasses(o.classes, `${path}.classes`, classes, w, units) };
 }
 
 function azure2021(x: Obj, classes: PriceTable, dflt: () => number[]): ResolvedAzure2021 {
   const path = 'workload';
-  const o = obj(x, path, ['kind', 'file', 'fromMinute', 'toMinute', 'timeScale', 'load', 'minRuntimeMs', 'memory', 'classWeights']);
+  const o = obj(x, path, ['kind', 'file', 'fromMinute', 'toMinute', 'timeScale', 'load', 'minRuntimeMs', 'memory', 'classWeights', 'classes']);
   return {
     resolved: true,
     kind: 'azure2021',
@@ -273,7 +297,7 @@ function azure2021(x: Obj, classes: PriceTable, dflt: () => number[]): ResolvedA
     speed: speed(o, path),
     minRuntimeMs: optNum(o, 'minRuntimeMs', path, { above: 0, hint: MIN_RUNTIME_HINT }, 1),
     memory: memory(o.memory, `${path}.memory`, { kind: 'burr', c: 11.652, k: 0.221, lambdaMB: 107.083, minMB: 100, maxMB: 10240 }),
-    classWeights: classWeights(o.classWeights, `${path}.classWeights`, classes, dflt),
+    ...weightsAndClasses(o, path, classes, dflt, ['function', 'app']),
   };
 }
 
