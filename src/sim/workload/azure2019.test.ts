@@ -93,6 +93,28 @@ describe('readAzure2019 on the real sample', () => {
     }
   });
 
+  it('draws each runtime within its function\'s recorded [Minimum, Maximum] (raised to minRuntimeMs): no hours from a function whose maximum is seconds', () => {
+    for (const runtimeFit of ['lognormal', 'exponential'] as const) {
+      const s = source({ runtimeFit, fromMinute: 0, toMinute: 300 });
+      const d = drain(s, 4096);
+      const run = new Map(readFileSync(join(DIR, '100_run.csv'), 'utf8').trim().split('\n').slice(1).map((l) => {
+        const f = l.split(',');
+        return [f[2], { avg: Math.max(1, Number(f[3])), min: Number(f[5]), max: Number(f[6]) }] as const;
+      }));
+      const hashes = readFileSync(join(DIR, '100_inv.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[0]);
+      let checked = 0;
+      d.runtime.forEach((rt, i) => {
+        const r = run.get(hashes[d.fn[i] ?? 0] ?? '');
+        if (r === undefined) return;
+        const lo = Math.min(r.avg, Math.max(1, r.min)), hi = Math.max(r.avg, r.max);
+        expect(rt).toBeGreaterThanOrEqual(lo * (1 - 1e-12));
+        expect(rt).toBeLessThanOrEqual(hi * (1 + 1e-12));
+        checked++;
+      });
+      expect(checked).toBe(d.runtime.length);
+    }
+  });
+
   it('draws memory between the function\'s 1st and 100th percentiles, at least minMemoryMB', () => {
     const d = drain(source({ toMinute: 120 }), 4096);
     const mem = readFileSync(join(DIR, '100_mem.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
@@ -164,6 +186,25 @@ describe('clear errors', () => {
     expect(() => build('short-row.csv')).toThrow(/short-row.csv:3: row has 5 fields but the header has 1443/);
     write('frac-row.csv', `${header}\nc,c,c,${[1.5, ...zeros.slice(1)].join(',')}\n`);
     expect(() => build('frac-row.csv')).toThrow(/frac-row.csv:2: row has minute_1 = 1.5: expected a whole number/);
+  });
+
+  it('reads the dataset as published (HashOwner,HashApp,HashFunction,Trigger,1..1440) like the sample\'s form', () => {
+    const lines = readFileSync(join(DIR, '100_inv.csv'), 'utf8').trim().split('\n').slice(1);
+    const published = [`HashOwner,HashApp,HashFunction,Trigger,${Array.from({ length: 1440 }, (_, i) => String(i + 1)).join(',')}`,
+      ...lines.map((l) => {
+        const [fn, owner, app, ...minutes] = l.split(',');
+        return [owner, app, fn, 'http', ...minutes].join(',');
+      })].join('\n');
+    write('published.csv', `${published}\n`);
+    write('sample.csv', readFileSync(join(DIR, '100_inv.csv'), 'utf8'));
+    const jobs = (inv: string): unknown => {
+      const s = makeJobSource({ kind: 'azure2019', dir: tmp, files: { invocations: inv, durations: 'run.csv', memory: 'mem.csv' }, toMinute: 120 }, DEFAULT_PRICE_TABLE, 8, new Rng(3));
+      const d = drain(s, 4096);
+      return [Array.from(d.arrival), Array.from(d.fn), Array.from(d.runtime)];
+    };
+    expect(jobs('published.csv')).toEqual(jobs('sample.csv'));
+    write('neither.csv', 'HashOwner,HashApp,HashFunction,Trigger,a,b\n');
+    expect(() => build('neither.csv')).toThrow(/lacks column minute_1 \(or 1\)/);
   });
 
   it('refuses a sample whose functions have no statistics', () => {

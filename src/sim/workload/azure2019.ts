@@ -1,7 +1,8 @@
 // Replay of the Azure Functions 2019 trace (Shahrad et al., ATC '20): per-function invocation counts
 // per minute, spread uniformly at random (seeded) within each minute, with each job's runtime drawn
-// from a distribution fitted to its function's execution-time statistics and its memory from the
-// function's allocated-memory percentiles. The counts are kept sparse (minute → functions invoked), so
+// from a distribution fitted to its function's execution-time statistics — bounded to the function's
+// own [Minimum, Maximum], its mean the trace's Average — and its memory from the function's
+// allocated-memory percentiles. The counts are kept sparse (minute → functions invoked), so
 // a day of the full trace fits; jobs themselves are generated as they are pulled.
 
 import type { Rng } from '../../core/rng.ts';
@@ -10,6 +11,7 @@ import { fitLognormalSigma } from './distributions.ts';
 import { fillCount, type JobBatch, type JobSource, type WorkloadInfo } from './job-batch.ts';
 import { col, fields, numberField, readCsv, rowError, WorkloadError } from './trace-csv.ts';
 import { classesOfFunctions } from './class-assignment.ts';
+import { boundedExponential, boundedLognormal, type Bounded } from './bounded.ts';
 
 const MINUTE_MS = 60_000;
 const MINUTES_PER_DAY = 1440;
@@ -40,6 +42,9 @@ export interface Azure2019Trace {
   readonly meanMs: Float64Array;
   /** Per function: the fitted lognormal sigma. */
   readonly sigma: Float64Array;
+  /** Per function: the bounds of its runtimes (ms): the trace's Minimum and Maximum, raised to minRuntimeMs, holding the mean. */
+  readonly loMs: Float64Array;
+  readonly hiMs: Float64Array;
   /** Per function: MEM_KNOTS allocated-memory percentiles (1, 5, 25, 50, 75, 95, 99, 100), MB. */
   readonly memKnots: Float64Array;
   /** Sparse counts: entries minuteStart[m]..minuteStart[m+1] are minute fromMinute + m. */
@@ -58,18 +63,21 @@ export interface Azure2019Trace {
 export function readAzure2019(cfg: Readonly<ResolvedAzure2019>): Azure2019Trace {
   const hint = 'check workload.dir and workload.files';
   // Durations: keyed by owner/app/function.
-  const runCols = ['HashOwner', 'HashApp', 'HashFunction', 'Average', ...RUN_PERCENTILES.map((p) => p.column)];
+  const runCols = ['HashOwner', 'HashApp', 'HashFunction', 'Average', 'Minimum', 'Maximum', ...RUN_PERCENTILES.map((p) => p.column)];
   const run = readCsv(cfg.files.durations, 'Azure 2019 durations file', runCols, hint);
-  const runStats = new Map<string, { mean: number; sigma: number }>();
+  const runStats = new Map<string, { mean: number; sigma: number; lo: number; hi: number }>();
   {
-    const [o, a, f, avg] = ['HashOwner', 'HashApp', 'HashFunction', 'Average'].map((c) => col(run, c)) as [number, number, number, number];
+    const [o, a, f, avg, mn, mx] = ['HashOwner', 'HashApp', 'HashFunction', 'Average', 'Minimum', 'Maximum'].map((c) => col(run, c)) as [number, number, number, number, number, number];
     const pc = RUN_PERCENTILES.map((p) => col(run, p.column));
     for (let row = 0; row < run.lines.length; row++) {
       const x = fields(run, row);
       const mean = Math.max(cfg.minRuntimeMs, numberField(run, row, x, avg, 0));
       const points = RUN_PERCENTILES.map((p, i) => ({ z: p.z, value: numberField(run, row, x, pc[i] ?? 0, 0) }));
       const sigma = cfg.runtimeFit === 'lognormal' ? fitLognormalSigma(mean, points) : 0;
-      runStats.set(`${x[o] ?? ''}|${x[a] ?? ''}|${x[f] ?? ''}`, { mean, sigma });
+      // Runtimes stay within what the function did that day (raised to minRuntimeMs), around its mean.
+      const lo = Math.min(mean, Math.max(cfg.minRuntimeMs, numberField(run, row, x, mn, 0)));
+      const hi = Math.max(mean, numberField(run, row, x, mx, 0));
+      runStats.set(`${x[o] ?? ''}|${x[a] ?? ''}|${x[f] ?? ''}`, { mean, sigma, lo, hi });
     }
   }
 
@@ -94,11 +102,18 @@ export function readAzure2019(cfg: Readonly<ResolvedAzure2019>): Azure2019Trace 
   }
 
   // Invocations: minute_1..minute_1440 must be consecutive columns.
-  const inv = readCsv(cfg.files.invocations, 'Azure 2019 invocations file', ['HashOwner', 'HashApp', 'HashFunction', 'minute_1'], hint);
-  const first = col(inv, 'minute_1');
+  // Minutes are minute_1..minute_1440 (the In-Vitro samples) or 1..1440 (the published dataset, with
+  // a Trigger column before them); either way consecutive columns.
+  const inv = readCsv(cfg.files.invocations, 'Azure 2019 invocations file', ['HashOwner', 'HashApp', 'HashFunction'], hint);
+  const published = !inv.header.includes('minute_1') && inv.header.includes('1');
+  const minuteName = (m: number): string => (published ? String(m + 1) : `minute_${String(m + 1)}`);
+  if (!published && !inv.header.includes('minute_1')) {
+    throw new WorkloadError('FARE_E_TRACE_HEADER', `${inv.path}:1: the Azure 2019 invocations file header lacks column minute_1 (or 1): expected HashOwner, HashApp, HashFunction and the minutes minute_1..minute_1440 (or 1..1440, as published); is this the right file?`);
+  }
+  const first = col(inv, minuteName(0));
   for (let m = 0; m < MINUTES_PER_DAY; m++) {
-    if (inv.header[first + m] !== `minute_${String(m + 1)}`) {
-      throw new WorkloadError('FARE_E_TRACE_HEADER', `${inv.path}:1: column ${String(first + m + 1)} is ${JSON.stringify(inv.header[first + m] ?? '(none)')}, expected minute_${String(m + 1)}: the invocations file must have minute_1..minute_1440 in order`);
+    if (inv.header[first + m] !== minuteName(m)) {
+      throw new WorkloadError('FARE_E_TRACE_HEADER', `${inv.path}:1: column ${String(first + m + 1)} is ${JSON.stringify(inv.header[first + m] ?? '(none)')}, expected ${minuteName(m)}: the invocations file must have ${minuteName(0)}..${minuteName(MINUTES_PER_DAY - 1)} in order`);
     }
   }
   const [io, ia, ifn] = ['HashOwner', 'HashApp', 'HashFunction'].map((c) => col(inv, c)) as [number, number, number];
@@ -109,6 +124,8 @@ export function readAzure2019(cfg: Readonly<ResolvedAzure2019>): Azure2019Trace 
   const day: number[] = [];
   const meanMs: number[] = [];
   const sigma: number[] = [];
+  const loMs: number[] = [];
+  const hiMs: number[] = [];
   const knots: Float64Array[] = [];
   const invocations: number[] = [];
   // Non-zero (minute, function, count) triples in row order, then bucketed by minute.
@@ -129,7 +146,7 @@ export function readAzure2019(cfg: Readonly<ResolvedAzure2019>): Azure2019Trace 
     let all = 0;
     for (let m = 0; m < MINUTES_PER_DAY; m++) {
       const c = numberField(inv, row, x, first + m, 0);
-      if (!Number.isInteger(c)) throw rowError(inv, row, `has minute_${String(m + 1)} = ${String(c)}: expected a whole number of invocations`);
+      if (!Number.isInteger(c)) throw rowError(inv, row, `has ${minuteName(m)} = ${String(c)}: expected a whole number of invocations`);
       all += c;
       if (rs === undefined || ms === undefined || c === 0 || m < cfg.fromMinute || m >= cfg.toMinute) continue;
       if (nnz === eFn.length) {
@@ -153,6 +170,8 @@ export function readAzure2019(cfg: Readonly<ResolvedAzure2019>): Azure2019Trace 
     day.push(all);
     meanMs.push(rs.mean);
     sigma.push(rs.sigma);
+    loMs.push(rs.lo);
+    hiMs.push(rs.hi);
     knots.push(ms);
     invocations.push(sum);
   }
@@ -185,6 +204,8 @@ export function readAzure2019(cfg: Readonly<ResolvedAzure2019>): Azure2019Trace 
     dayInvocations: Float64Array.from(day),
     meanMs: Float64Array.from(meanMs),
     sigma: Float64Array.from(sigma),
+    loMs: Float64Array.from(loMs),
+    hiMs: Float64Array.from(hiMs),
     memKnots,
     minuteStart,
     entryFn,
@@ -201,8 +222,6 @@ function grow<T extends Int32Array | Float64Array>(old: T, bigger: T): T {
   return bigger;
 }
 
-const Fit = { Lognormal: 0, Exponential: 1, Deterministic: 2 } as const;
-type Fit = (typeof Fit)[keyof typeof Fit];
 
 export class Azure2019Source implements JobSource {
   readonly meanRuntimeMs: number;
@@ -215,9 +234,8 @@ export class Azure2019Source implements JobSource {
   readonly droppedFunctions: number;
 
   private readonly trace: Azure2019Trace;
-  private readonly fit: Fit;
-  /** Per function: lognormal median, or the mean for the other fits. */
-  private readonly param: Float64Array;
+  /** Per function: how its runtimes are drawn. */
+  private readonly runtimes: Bounded[];
   private readonly minuteMs: number;
   private readonly rngArrival: Rng;
   private readonly rngOrder: Rng;
@@ -251,16 +269,20 @@ export class Azure2019Source implements JobSource {
     this.fnClass = assigned.fnClass;
     this.assignmentWorst = assigned.worst;
 
-    this.fit = cfg.runtimeFit === 'lognormal' ? Fit.Lognormal : cfg.runtimeFit === 'exponential' ? Fit.Exponential : Fit.Deterministic;
-    this.param = new Float64Array(F);
+    // Each function's runtimes: its fit, bounded to its day's [Minimum, Maximum], with its Average as the mean.
+    this.runtimes = [];
+    for (let f = 0; f < F; f++) {
+      const mean = trace.meanMs[f] ?? 0, lo = trace.loMs[f] ?? mean, hi = trace.hiMs[f] ?? mean;
+      this.runtimes.push(cfg.runtimeFit === 'lognormal' ? boundedLognormal(mean, trace.sigma[f] ?? 0, lo, hi)
+        : cfg.runtimeFit === 'exponential' ? boundedExponential(mean, lo, hi)
+          : { lo, hi, mean, draw: () => mean });
+    }
     let total = 0;
     let work = 0;
     const shares = new Array<number>(cfg.classWeights.length).fill(0);
     const cpu = new Array<number>(cfg.classWeights.length).fill(0);
     for (let f = 0; f < F; f++) {
       const mean = trace.meanMs[f] ?? 0;
-      const s = trace.sigma[f] ?? 0;
-      this.param[f] = this.fit === Fit.Lognormal ? mean * Math.exp((-s * s) / 2) : mean;
       const n = trace.invocations[f] ?? 0;
       total += n;
       work += n * mean;
@@ -370,25 +392,8 @@ export class Azure2019Source implements JobSource {
 
   private fillRuntimes(runtime: Float64Array, fn: Int32Array, n: number): void {
     const rng = this.rngRuntime;
-    const param = this.param;
-    const sigma = this.trace.sigma;
-    switch (this.fit) {
-      case Fit.Lognormal:
-        for (let i = 0; i < n; i++) {
-          const f = fn[i] ?? 0;
-          runtime[i] = (param[f] ?? 0) * Math.exp((sigma[f] ?? 0) * rng.normal());
-        }
-        break;
-      case Fit.Exponential:
-        for (let i = 0; i < n; i++) {
-          const x = -(param[fn[i] ?? 0] ?? 0) * Math.log(rng.open());
-          runtime[i] = x > 0 ? x : Number.MIN_VALUE;
-        }
-        break;
-      case Fit.Deterministic:
-        for (let i = 0; i < n; i++) runtime[i] = param[fn[i] ?? 0] ?? 0;
-        break;
-    }
+    const rt = this.runtimes;
+    for (let i = 0; i < n; i++) runtime[i] = (rt[fn[i] ?? 0] as Bounded).draw(rng.next());
   }
 
   /** Piecewise-linear inverse CDF through the function's memory percentiles. */
