@@ -42,7 +42,7 @@ describe('fare sim fig4 --quick', () => {
 
     const csv = (fa.get('fig4.csv') as Buffer).toString('utf8').trim().split('\n');
     const header = (csv[0] as string).split(',');
-    for (const col of ['policy', 'load', 'class', 'price', 'jobs', 'completed', 'p50_ms', 'p90_ms', 'p99_ms', 'p999_ms', 'mean_slowdown', 'p99_slowdown', 'util_mean']) {
+    for (const col of ['policy', 'load', 'class', 'price', 'jobs', 'completed', 'p50_ms', 'p90_ms', 'p99_ms', 'p999_ms', 'mean_slowdown', 'p99_slowdown', 'util_mean', 'p999_slowdown', 'mean_wait_ms', 'p99_wait_ms', 'p999_wait_ms']) {
       expect(header).toContain(col);
     }
     const rows = csv.slice(1).map((l): Record<string, string> => Object.fromEntries(l.split(',').map((v, i) => [header[i] as string, v])));

@@ -123,6 +123,10 @@ describe('FCFS M/M/1 (fifo, one core, exponential runtimes)', () => {
     expectNear(c.response.quantile(0.5), Math.LN2 * mean, tol, 'median response');
     expectNear(c.response.quantile(0.9), -Math.log(0.1) * mean, tol, 'p90 response');
     expectNear(c.response.quantile(0.99), -Math.log(0.01) * mean, tolP99, 'p99 response');
+    // Waiting time (response − runtime): mean ρ·E[S]/(1 − ρ); the wait is 0 with probability 1 − ρ.
+    expectNear(c.wait.mean, mean - MEAN_MS, tol * 1.6, 'mean wait');
+    expect(c.wait.quantile((1 - rho) * 0.9)).toBeLessThan(1e-3);
+    expect(c.wait.quantile(1 - rho + 0.05)).toBeGreaterThan(0.01);
     expect(result.preemptions).toBe(0);
   });
 });

@@ -1,9 +1,9 @@
-// What a simulation run measures: per-class response times and slowdowns of measured jobs, per-machine
+// What a simulation run measures: per-class response times, waiting times and slowdowns of measured jobs, per-machine
 // compute utilization and memory over time, every swap-out and swap-in, and placement counters.
 
 import type { Millis } from '../core/types.ts';
 import type { Placement } from '../core/shard/shard.ts';
-import { LogHistogram } from './stats/index.ts';
+import { LogHistogram, LOG_HISTOGRAM_MIN } from './stats/index.ts';
 import type { Hardware } from './hardware.ts';
 import type { RunConfig } from './config.ts';
 
@@ -15,6 +15,12 @@ export interface ClassStats {
   completed: number;
   readonly response: LogHistogram;
   readonly slowdown: LogHistogram;
+  /**
+   * Waiting time (ms): response − runtime, the time the job was not served — queued at a shard or a
+   * machine, preempted, waiting for its memory; under processor sharing, also the slowing by sharing.
+   * Zero waits are recorded at the histogram's floor (a microsecond's fraction).
+   */
+  readonly wait: LogHistogram;
 }
 
 export interface SwapLog {
@@ -89,7 +95,7 @@ export class Recorder {
 
   constructor(private readonly cfg: RunConfig, private readonly nMachines: number, private readonly hw: Hardware) {
     this.classes = cfg.prices.classes.map((c, i) => ({
-      cls: i, name: c.name, price: c.price, jobs: 0, completed: 0, response: new LogHistogram(), slowdown: new LogHistogram(),
+      cls: i, name: c.name, price: c.price, jobs: 0, completed: 0, response: new LogHistogram(), slowdown: new LogHistogram(), wait: new LogHistogram(),
     }));
     const n = cfg.prices.classes.length;
     this.swapOutByClass = new Float64Array(n);
@@ -113,6 +119,7 @@ export class Recorder {
     const response = now - arrival;
     c.response.record(response);
     c.slowdown.record(Math.max(1, response / runtime));
+    c.wait.record(Math.max(LOG_HISTOGRAM_MIN, response - runtime));
   }
 
   placed(via: Placement, waited: Millis): void {

@@ -13,6 +13,7 @@ export const LATENCY_COLUMNS = [
   'policy', 'load', 'class', 'price', 'jobs', 'completed', 'completed_frac',
   'p50_ms', 'p90_ms', 'p99_ms', 'p999_ms', 'mean_ms',
   'mean_slowdown', 'p50_slowdown', 'p99_slowdown', 'util_mean',
+  'p999_slowdown', 'mean_wait_ms', 'p50_wait_ms', 'p99_wait_ms', 'p999_wait_ms',
 ] as const;
 
 export type LatencyRow = Record<(typeof LATENCY_COLUMNS)[number], string | number>;
@@ -50,6 +51,11 @@ export function latencyRows(runs: readonly ExperimentRun[]): LatencyRow[] {
         p50_slowdown: has ? q(c.slowdown.quantile(0.5)) : '',
         p99_slowdown: has ? q(c.slowdown.quantile(0.99)) : '',
         util_mean: q(util),
+        p999_slowdown: has ? q(c.slowdown.quantile(0.999)) : '',
+        mean_wait_ms: has ? q(c.wait.mean) : '',
+        p50_wait_ms: has ? q(c.wait.quantile(0.5)) : '',
+        p99_wait_ms: has ? q(c.wait.quantile(0.99)) : '',
+        p999_wait_ms: has ? q(c.wait.quantile(0.999)) : '',
       });
     }
   }
