@@ -54,6 +54,9 @@ export class Simulation {
   private readonly bus: SimBus;
   /** Jobs arrived and not completed. */
   private inSystem = 0;
+  /** Jobs in the system at the first and the last arrival of the measured window, and when: the backlog's growth. */
+  private backlogFrom = { t: NaN, jobs: 0 };
+  private backlogTo = { t: NaN, jobs: 0 };
   /** The arrival message, reused (a shard never keeps its input). */
   private readonly arrival: Mutable<ArriveMsg> = { kind: 'arrive', from: gatewayAddress(0), to: shardAddress(0), job: { id: -1, cls: 0, arrival: 0, fn: 0 } };
   /** Poll answers held back until their shard's step is over (see stepShard). */
@@ -202,7 +205,10 @@ export class Simulation {
     const end = Math.min(horizon, this.now);
     this.hw.advanceAll(end);
     progress?.(arrived);
-    return this.rec.finish(end, this.events, performance.now() - wall0, this.inSystem, this.counters());
+    const span = this.backlogTo.t - this.backlogFrom.t;
+    const backlog = { fromMs: this.backlogFrom.t, toMs: this.backlogTo.t, from: this.backlogFrom.jobs, to: this.backlogTo.jobs,
+      growthPerS: span > 0 ? ((this.backlogTo.jobs - this.backlogFrom.jobs) / span) * 1000 : 0 };
+    return this.rec.finish(end, this.events, performance.now() - wall0, this.inSystem, this.counters(), backlog);
   }
 
   private counters(): Record<string, number> {
@@ -231,7 +237,12 @@ export class Simulation {
       job.fn = b.fn[i] as number;
     }
     this.inSystem++;
-    if (measured) this.rec.arrived(job.cls);
+    if (measured) {
+      this.rec.arrived(job.cls);
+      if (Number.isNaN(this.backlogFrom.t)) this.backlogFrom = { t: arrival, jobs: this.inSystem };
+      this.backlogTo.t = arrival;
+      this.backlogTo.jobs = this.inSystem;
+    }
     if (this.edf) {
       const price = this.cfg.prices.classes[job.cls]?.price ?? 1;
       this.edf.step(this.now, { kind: 'arrive', job, deadline: edfDeadline(job.arrival, runtime, price, this.maxPrice) });

@@ -131,6 +131,15 @@ describe('FCFS M/M/1 (fifo, one core, exponential runtimes)', () => {
   });
 });
 
+describe('the backlog: flat when the system keeps up, growing at λ − μ when it cannot', () => {
+  it('M/M/1 at ρ = 0.5 holds its backlog; at ρ = 1.5 it grows by 0.5 × 100 jobs/s', () => {
+    const stable = runQueue({ policy: 'fifo', cores: 1, load: 0.5, runtime: { family: 'exponential', mean: MEAN_MS }, jobs: 200_000 }).result;
+    expect(Math.abs(stable.backlog.growthPerS)).toBeLessThan(0.5);
+    const over = runQueue({ policy: 'fifo', cores: 1, load: 1.5, runtime: { family: 'exponential', mean: MEAN_MS }, jobs: 200_000 }).result;
+    expectNear(over.backlog.growthPerS, 0.5 * (1000 / MEAN_MS), 0.03, 'backlog growth');
+  });
+});
+
 describe('FCFS M/M/c (fifo, c cores on one machine, exponential runtimes)', () => {
   // σ at 2M jobs, ρ = 0.8: c = 4 0.52%, c = 8 0.35%.
   it.each([

@@ -68,6 +68,12 @@ export interface RunResult {
   readonly wallMs: number;
   readonly simulatedMs: Millis;
   readonly jobsInSystem: number;
+  /**
+   * The backlog (jobs in the system, all classes) at the first and the last arrival of the measured
+   * window, and its growth per second of simulated time: about 0 when the system keeps up; above, a
+   * queue that grows for as long as the run lasts (its latencies then depend on the run's length).
+   */
+  readonly backlog: { readonly fromMs: number; readonly toMs: number; readonly from: number; readonly to: number; readonly growthPerS: number };
   readonly counters: Record<string, number>;
 }
 
@@ -183,7 +189,7 @@ export class Recorder {
     }
   }
 
-  finish(end: Millis, events: number, wallMs: number, left: number, counters: Record<string, number>): RunResult {
+  finish(end: Millis, events: number, wallMs: number, left: number, counters: Record<string, number>, backlog: RunResult['backlog']): RunResult {
     const overcommit = new Float64Array(this.nMachines);
     for (let m = 0; m < this.nMachines; m++) overcommit[m] = this.hw.overcommit(m) / 1000;
     return {
@@ -212,6 +218,7 @@ export class Recorder {
       wallMs,
       simulatedMs: end,
       jobsInSystem: left,
+      backlog,
       counters,
     };
   }

@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runExperiment, type ExperimentRun, type ExperimentSpec, type Progress } from '../experiment.ts';
-import { latencyRows, mdTable, writeLatencyReport } from './latency-report.ts';
+import { latencyRows, mdTable, unstableLines, writeLatencyReport } from './latency-report.ts';
 import { writeMemoryReport } from './fig5.ts';
 
 import { formatNumber } from '../report/number-format.ts';
@@ -29,6 +29,7 @@ export function runCustom(spec: ExperimentSpec, dir: string, progress?: Progress
     '',
     'Wait: response − runtime, the time a job was not served (queued, preempted, waiting for its memory; under processor sharing, also slowed by sharing). Slowdown: response ÷ runtime, every runtime at least the workload\'s floor (1 ms for the traces).',
     '',
+    ...unstableLines(runs),
     ...classShareLines(spec, runs),
   ];
   writeFileSync(join(dir, 'summary.md'), lines.join('\n'));

@@ -14,11 +14,21 @@ export const LATENCY_COLUMNS = [
   'p50_ms', 'p90_ms', 'p99_ms', 'p999_ms', 'mean_ms',
   'mean_slowdown', 'p50_slowdown', 'p99_slowdown', 'util_mean',
   'p999_slowdown', 'mean_wait_ms', 'p50_wait_ms', 'p99_wait_ms', 'p999_wait_ms',
+  'backlog_growth_per_s', 'stable',
 ] as const;
 
 export type LatencyRow = Record<(typeof LATENCY_COLUMNS)[number], string | number>;
 
 const q = (n: number): number => (Number.isFinite(n) ? Number(n.toPrecision(6)) : n);
+
+/**
+ * A run is stable when its offered load is under 1. At load ≥ 1 the queue grows for as long as the run
+ * lasts: its latencies say how long the run was, not how the policy serves; its backlog's growth rate
+ * is the number to read.
+ */
+export function stable(run: ExperimentRun): boolean {
+  return run.load < 1;
+}
 
 /** Mean utilization over machines and windows of one run. */
 export function utilMean(run: ExperimentRun): number {
@@ -56,6 +66,8 @@ export function latencyRows(runs: readonly ExperimentRun[]): LatencyRow[] {
         p50_wait_ms: has ? q(c.wait.quantile(0.5)) : '',
         p99_wait_ms: has ? q(c.wait.quantile(0.99)) : '',
         p999_wait_ms: has ? q(c.wait.quantile(0.999)) : '',
+        backlog_growth_per_s: q(run.result.backlog.growthPerS),
+        stable: stable(run) ? 'yes' : 'no',
       });
     }
   }
@@ -130,4 +142,26 @@ export function writeLatencyReport(dir: string, base: string, runs: readonly Exp
 /** A markdown table from a header and rows of already formatted cells. */
 export function mdTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   return markdownTable(headers, rows.map((r) => Object.fromEntries(headers.map((h, i) => [h, r[i] ?? '']))), { align: Object.fromEntries(headers.map((h) => [h, 'right' as const])) });
+}
+
+/**
+ * The lines a summary gives runs at load ≥ 1: marked unstable, with how fast each policy's backlog
+ * grew (jobs per second over the measured window), since their latencies depend on the run's length.
+ */
+export function unstableLines(runs: readonly ExperimentRun[]): string[] {
+  const over = runs.filter((r) => !stable(r));
+  if (over.length === 0) return [];
+  const loads = [...new Set(over.map((r) => r.load))].sort((a, b) => a - b);
+  const pols = [...new Set(over.map((r) => r.result.policy))];
+  const f = (x: number): string => formatNumber(x, 3);
+  return [
+    `Unstable: at load ${loads.map(f).join(', ')} more work arrives than all the cores can do, so queues grow for as long as the run lasts; ` +
+      'their latency and slowdown figures depend on how long the run was, not only on the policy. What to read instead is how fast the backlog grew ' +
+      '(jobs in the system, per second of simulated time, over the measured window):', '',
+    mdTable(['load', ...pols.map((p) => `${p} backlog growth (jobs/s)`)],
+      loads.map((l) => [f(l), ...pols.map((p) => {
+        const r = over.find((x) => x.load === l && x.result.policy === p);
+        return r ? f(r.result.backlog.growthPerS) : '–';
+      })])), '',
+  ];
 }
