@@ -284,7 +284,8 @@ export class Instance {
   /** Cumulative CPU time of the instance so far (ms). */
   cpuTimeMs(): number {
     try {
-      return this.probe().cpuNs() / 1e6;
+      const ns = this.probe().cpuNs();
+      return Number.isFinite(ns) ? ns / 1e6 : 0;
     } catch {
       return 0;
     }
@@ -360,7 +361,8 @@ export class Instance {
     const pid = this.child?.pid ?? 0;
     const m = this.caps.mechanisms;
     return {
-      cpuNs: () => (m.cpu !== 'proc' && cg ? (cg.cpuNs() ?? 0) : processGroupCpuNs(pid, this.caps.clockTicks)),
+      // A cgroup gone (the instance killed) reads as nothing, not as 0: the meter keeps what it had.
+      cpuNs: () => (m.cpu !== 'proc' && cg ? (cg.cpuNs() ?? NaN) : processGroupCpuNs(pid, this.caps.clockTicks)),
       // Swapped out, its processes' resident sets: a v1 memory cgroup still counts the pages written
       // to swap while they sit in the swap cache (until the kernel needs the RAM), and they are not
       // the instance's use of memory any more.
@@ -560,6 +562,8 @@ export class Instance {
     this.api?.abandon();
     const secs = (this.fn.timeoutMs / 1000).toFixed(2);
     this._state = 'dead';
+    // Its CPU is read before the kill takes its cgroup (and the counter) away.
+    o.meter.readCpu();
     this.finish(o.req.requestId, (m, logs) => unhandledOutcome('Sandbox.Timedout', `RequestId: ${o.req.requestId} Error: Task timed out after ${secs} seconds`, m, logs));
     void this.kill();
   }

@@ -60,3 +60,15 @@ describe('InvocationMeter', () => {
     expect(m.stop()).toMatchObject({ cpuMs: 0, maxMemMB: 0, memGBs: 0 });
   });
 });
+
+describe('InvocationMeter when the counter goes away', () => {
+  it('keeps the CPU read before an instance is killed: a gone cgroup reads as nothing, not as 0', () => {
+    let cpu = 5e6;
+    let gone = false;
+    const m = new InvocationMeter({ cpuNs: () => (gone ? NaN : cpu), memBytes: () => 0 }, 1000, false);
+    cpu = 305e6;
+    m.readCpu(); // a timeout: read, then kill
+    gone = true;
+    expect(m.stop().cpuMs).toBeCloseTo(300, 6);
+  });
+});

@@ -74,6 +74,12 @@ export class InvocationMeter {
     this.answeredAt = this.lastT;
   }
 
+  /** Reads the CPU counter now (before the instance is killed: once its cgroup is gone, nothing can be read). */
+  readCpu(): void {
+    if (this.result) return;
+    this.cpuMax = Math.max(this.cpuMax, safe(() => this.probe.cpuNs(), this.cpuMax));
+  }
+
   /** Ends the measurement (idempotent: the first call's numbers stand): CPU until now, memory until `answered()`. */
   stop(): Measured {
     if (this.result) return this.result;
