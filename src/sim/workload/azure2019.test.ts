@@ -9,6 +9,7 @@ import { Azure2019Source, readAzure2019 } from './azure2019.ts';
 import type { Azure2019WorkloadConfig } from './config.ts';
 import { fitLognormalSigma } from './distributions.ts';
 import { makeJobSource } from './make-job-source.ts';
+import { validateWorkload } from './validate-workload.ts';
 import { drain, isSorted, mean } from './test-helpers.ts';
 import { WorkloadError } from './trace-csv.ts';
 
@@ -205,6 +206,20 @@ describe('clear errors', () => {
     expect(jobs('published.csv')).toEqual(jobs('sample.csv'));
     write('neither.csv', 'HashOwner,HashApp,HashFunction,Trigger,a,b\n');
     expect(() => build('neither.csv')).toThrow(/lacks column minute_1 \(or 1\)/);
+  });
+
+  it('replays several days in order: day d\'s minute m is minute 1440·d + m', () => {
+    const one = makeJobSource({ kind: 'azure2019', dir: DIR, fromMinute: 600, toMinute: 660 }, DEFAULT_PRICE_TABLE, 8, new Rng(5), new Rng(5, 'classes'));
+    const second = makeJobSource({ kind: 'azure2019', dir: DIR, files: { invocations: ['100_inv.csv', '100_inv.csv'] }, fromMinute: 1440 + 600, toMinute: 1440 + 660 }, DEFAULT_PRICE_TABLE, 8, new Rng(5), new Rng(5, 'classes'));
+    // The same counts, the same functions, the same classes (the whole trace doubles every function's count).
+    expect(second.total).toBe(one.total);
+    expect(Array.from((second as Azure2019Source).fnClass)).toEqual(Array.from((one as Azure2019Source).fnClass));
+    const both = makeJobSource({ kind: 'azure2019', dir: DIR, files: { invocations: ['100_inv.csv', '100_inv.csv'] } }, DEFAULT_PRICE_TABLE, 8, new Rng(5));
+    expect(both.total).toBe(2 * source().total);
+    const r = validateWorkload({ kind: 'azure2019', dir: DIR, files: { invocations: ['a.csv', 'b.csv'] }, toMinute: 2881 }, DEFAULT_PRICE_TABLE);
+    expect(r.ok ? 'ok' : r.error).toBe('workload.toMinute is 2881: the trace covers minutes 0 to 2880; give at most 2880');
+    const empty = validateWorkload({ kind: 'azure2019', dir: DIR, files: { invocations: [] } }, DEFAULT_PRICE_TABLE);
+    expect(empty.ok ? 'ok' : empty.error).toMatch(/workload\.files\.invocations is \[\]: give a file name, or the days' files in order/);
   });
 
   it('refuses a sample whose functions have no statistics', () => {

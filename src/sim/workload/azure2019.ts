@@ -36,7 +36,7 @@ export interface Azure2019Trace {
   readonly functions: readonly string[];
   readonly apps: readonly string[];
   readonly owners: readonly string[];
-  /** Per function: its invocations over the whole day (whatever range is replayed). */
+  /** Per function: its invocations over the whole trace, every day of it (whatever range is replayed). */
   readonly dayInvocations: Float64Array;
   /** Per function: the mean execution time (trace Average raised to minRuntimeMs), ms. */
   readonly meanMs: Float64Array;
@@ -101,22 +101,6 @@ export function readAzure2019(cfg: Readonly<ResolvedAzure2019>): Azure2019Trace 
     }
   }
 
-  // Invocations: minute_1..minute_1440 must be consecutive columns.
-  // Minutes are minute_1..minute_1440 (the In-Vitro samples) or 1..1440 (the published dataset, with
-  // a Trigger column before them); either way consecutive columns.
-  const inv = readCsv(cfg.files.invocations, 'Azure 2019 invocations file', ['HashOwner', 'HashApp', 'HashFunction'], hint);
-  const published = !inv.header.includes('minute_1') && inv.header.includes('1');
-  const minuteName = (m: number): string => (published ? String(m + 1) : `minute_${String(m + 1)}`);
-  if (!published && !inv.header.includes('minute_1')) {
-    throw new WorkloadError('FARE_E_TRACE_HEADER', `${inv.path}:1: the Azure 2019 invocations file header lacks column minute_1 (or 1): expected HashOwner, HashApp, HashFunction and the minutes minute_1..minute_1440 (or 1..1440, as published); is this the right file?`);
-  }
-  const first = col(inv, minuteName(0));
-  for (let m = 0; m < MINUTES_PER_DAY; m++) {
-    if (inv.header[first + m] !== minuteName(m)) {
-      throw new WorkloadError('FARE_E_TRACE_HEADER', `${inv.path}:1: column ${String(first + m + 1)} is ${JSON.stringify(inv.header[first + m] ?? '(none)')}, expected ${minuteName(m)}: the invocations file must have ${minuteName(0)}..${minuteName(MINUTES_PER_DAY - 1)} in order`);
-    }
-  }
-  const [io, ia, ifn] = ['HashOwner', 'HashApp', 'HashFunction'].map((c) => col(inv, c)) as [number, number, number];
   const M = cfg.toMinute - cfg.fromMinute;
   const functions: string[] = [];
   const apps: string[] = [];
@@ -128,55 +112,90 @@ export function readAzure2019(cfg: Readonly<ResolvedAzure2019>): Azure2019Trace 
   const hiMs: number[] = [];
   const knots: Float64Array[] = [];
   const invocations: number[] = [];
+  /** owner|app|function → dense index, across days (a function may be invoked on some days only). */
+  const index = new Map<string, number>();
+  const droppedKeys = new Set<string>();
   // Non-zero (minute, function, count) triples in row order, then bucketed by minute.
   let eMinute = new Int32Array(1024);
   let eFn = new Int32Array(1024);
   let eCount = new Float64Array(1024);
   let nnz = 0;
-  let dropped = 0;
-  for (let row = 0; row < inv.lines.length; row++) {
-    const x = fields(inv, row);
-    const owner = x[io] ?? '';
-    const app = x[ia] ?? '';
-    const hash = x[ifn] ?? '';
-    const rs = runStats.get(`${owner}|${app}|${hash}`);
-    const ms = memStats.get(`${owner}|${app}`) ?? memStats.get(`${hash}|${hash}`);
-    // Validate every count (so a bad row is reported even outside the range), keep those in range.
-    let sum = 0;
-    let all = 0;
+  const days = typeof cfg.files.invocations === 'string' ? [cfg.files.invocations] : cfg.files.invocations;
+  let inv: ReturnType<typeof readCsv> | undefined;
+  for (let d = 0; d < days.length; d++) {
+    // Each day's minutes are minute_1..minute_1440 (the In-Vitro samples) or 1..1440 (the published
+    // dataset, with a Trigger column before them); either way consecutive columns. Day d's minute m is
+    // the replay's minute 1440·d + m.
+    inv = readCsv(days[d] as string, 'Azure 2019 invocations file', ['HashOwner', 'HashApp', 'HashFunction'], hint);
+    const file = inv;
+    const published = !file.header.includes('minute_1') && file.header.includes('1');
+    const minuteName = (m: number): string => (published ? String(m + 1) : `minute_${String(m + 1)}`);
+    if (!published && !file.header.includes('minute_1')) {
+      throw new WorkloadError('FARE_E_TRACE_HEADER', `${file.path}:1: the Azure 2019 invocations file header lacks column minute_1 (or 1): expected HashOwner, HashApp, HashFunction and the minutes minute_1..minute_1440 (or 1..1440, as published); is this the right file?`);
+    }
+    const first = col(file, minuteName(0));
     for (let m = 0; m < MINUTES_PER_DAY; m++) {
-      const c = numberField(inv, row, x, first + m, 0);
-      if (!Number.isInteger(c)) throw rowError(inv, row, `has ${minuteName(m)} = ${String(c)}: expected a whole number of invocations`);
-      all += c;
-      if (rs === undefined || ms === undefined || c === 0 || m < cfg.fromMinute || m >= cfg.toMinute) continue;
-      if (nnz === eFn.length) {
-        eMinute = grow(eMinute, new Int32Array(nnz * 2));
-        eFn = grow(eFn, new Int32Array(nnz * 2));
-        eCount = grow(eCount, new Float64Array(nnz * 2));
+      if (file.header[first + m] !== minuteName(m)) {
+        throw new WorkloadError('FARE_E_TRACE_HEADER', `${file.path}:1: column ${String(first + m + 1)} is ${JSON.stringify(file.header[first + m] ?? '(none)')}, expected ${minuteName(m)}: the invocations file must have ${minuteName(0)}..${minuteName(MINUTES_PER_DAY - 1)} in order`);
       }
-      eMinute[nnz] = m - cfg.fromMinute;
-      eFn[nnz] = functions.length;
-      eCount[nnz] = c;
-      nnz++;
-      sum += c;
     }
-    if (rs === undefined || ms === undefined) {
-      dropped++;
-      continue;
+    const [io, ia, ifn] = ['HashOwner', 'HashApp', 'HashFunction'].map((c) => col(file, c)) as [number, number, number];
+    const base = d * MINUTES_PER_DAY;
+    for (let row = 0; row < file.lines.length; row++) {
+      const x = fields(file, row);
+      const owner = x[io] ?? '';
+      const app = x[ia] ?? '';
+      const hash = x[ifn] ?? '';
+      const key = `${owner}|${app}|${hash}`;
+      let f = index.get(key);
+      if (f === undefined && !droppedKeys.has(key)) {
+        const rs = runStats.get(key);
+        const ms = memStats.get(`${owner}|${app}`) ?? memStats.get(`${hash}|${hash}`);
+        if (rs === undefined || ms === undefined) droppedKeys.add(key);
+        else {
+          f = functions.length;
+          index.set(key, f);
+          functions.push(hash);
+          apps.push(app);
+          owners.push(owner);
+          day.push(0);
+          meanMs.push(rs.mean);
+          sigma.push(rs.sigma);
+          loMs.push(rs.lo);
+          hiMs.push(rs.hi);
+          knots.push(ms);
+          invocations.push(0);
+        }
+      }
+      // Validate every count (so a bad row is reported even outside the range), keep those in range.
+      let sum = 0;
+      let all = 0;
+      for (let m = 0; m < MINUTES_PER_DAY; m++) {
+        const c = numberField(file, row, x, first + m, 0);
+        if (!Number.isInteger(c)) throw rowError(file, row, `has ${minuteName(m)} = ${String(c)}: expected a whole number of invocations`);
+        all += c;
+        const t = base + m;
+        if (f === undefined || c === 0 || t < cfg.fromMinute || t >= cfg.toMinute) continue;
+        if (nnz === eFn.length) {
+          eMinute = grow(eMinute, new Int32Array(nnz * 2));
+          eFn = grow(eFn, new Int32Array(nnz * 2));
+          eCount = grow(eCount, new Float64Array(nnz * 2));
+        }
+        eMinute[nnz] = t - cfg.fromMinute;
+        eFn[nnz] = f;
+        eCount[nnz] = c;
+        nnz++;
+        sum += c;
+      }
+      if (f !== undefined) {
+        day[f] = (day[f] ?? 0) + all;
+        invocations[f] = (invocations[f] ?? 0) + sum;
+      }
     }
-    functions.push(hash);
-    apps.push(app);
-    owners.push(owner);
-    day.push(all);
-    meanMs.push(rs.mean);
-    sigma.push(rs.sigma);
-    loMs.push(rs.lo);
-    hiMs.push(rs.hi);
-    knots.push(ms);
-    invocations.push(sum);
   }
+  const dropped = droppedKeys.size;
   if (functions.length === 0) {
-    throw new WorkloadError('FARE_E_TRACE_EMPTY', `no function of ${inv.path} has a row in both ${run.path} and ${mem.path}: the three files must come from the same sample`);
+    throw new WorkloadError('FARE_E_TRACE_EMPTY', `no function of ${inv?.path ?? 'the invocations files'} has a row in both ${run.path} and ${mem.path}: the three files must come from the same sample`);
   }
   // Counting sort of the entries by minute (stable: functions stay in file order within a minute).
   const minuteStart = new Int32Array(M + 1);

@@ -53,9 +53,12 @@ export interface Azure2019WorkloadConfig {
   kind: 'azure2019';
   /** Directory holding the three files; relative paths resolve against the working directory. */
   dir: string;
-  /** File names inside `dir`; default 100_inv.csv, 100_run.csv, 100_mem.csv. */
-  files?: { invocations?: string; durations?: string; memory?: string };
-  /** Minutes [fromMinute, toMinute) of the day to replay, 0-based; default 0 and 1440. */
+  /**
+   * File names inside `dir`; default 100_inv.csv, 100_run.csv, 100_mem.csv. `invocations` may list
+   * several days' files, in order: day d's minute m is the replay's minute 1440·d + m.
+   */
+  files?: { invocations?: string | string[]; durations?: string; memory?: string };
+  /** Minutes [fromMinute, toMinute) to replay, 0-based; default 0 and 1440 × the number of days. */
   fromMinute?: number;
   toMinute?: number;
   /** Arrival times are multiplied by this (0.5 replays twice as fast). Give this or `load`; default 1. */
@@ -144,7 +147,8 @@ export interface ResolvedAzure2019 {
   /** Marks a validated config: makeJobSource takes it as is. */
   resolved: true;
   kind: 'azure2019';
-  files: { invocations: string; durations: string; memory: string };
+  /** `invocations`: one day's file, or several days' in order. */
+  files: { invocations: string | string[]; durations: string; memory: string };
   fromMinute: number;
   toMinute: number;
   speed: ResolvedSpeed;

@@ -264,15 +264,23 @@ function azure2019(x: Obj, classes: PriceTable, dflt: () => number[]): ResolvedA
   const o = obj(x, path, ['kind', 'dir', 'files', 'fromMinute', 'toMinute', 'timeScale', 'load', 'runtimeFit', 'minRuntimeMs', 'minMemoryMB', 'classWeights', 'classes']);
   const dir = str(o.dir, `${path}.dir`, 'the directory holding the Azure 2019 files, e.g. "traces/azure2019"');
   const f = o.files === undefined ? {} : obj(o.files, `${path}.files`, ['invocations', 'durations', 'memory']);
-  const file = (key: string, dfltName: string): string => {
-    const name = f[key] === undefined ? dfltName : str(f[key], `${path}.files.${key}`, 'a file name');
-    return name.startsWith('/') ? name : `${dir.replace(/\/+$/, '')}/${name}`;
-  };
+  const at = (name: string): string => (name.startsWith('/') ? name : `${dir.replace(/\/+$/, '')}/${name}`);
+  const file = (key: string, dfltName: string): string => at(f[key] === undefined ? dfltName : str(f[key], `${path}.files.${key}`, 'a file name'));
+  // Several days: a list of the days' invocations files, in order.
+  let invocations: string | string[];
+  if (Array.isArray(f.invocations)) {
+    const list: unknown[] = f.invocations;
+    if (list.length === 0) throw new Issue(`${path}.files.invocations is []: give a file name, or the days' files in order, e.g. ["d01.csv", "d02.csv"]`);
+    invocations = list.map((x, i) => at(str(x, `${path}.files.invocations[${String(i)}]`, 'a file name')));
+  } else {
+    invocations = file('invocations', '100_inv.csv');
+  }
+  const days = Array.isArray(invocations) ? invocations.length : 1;
   return {
     resolved: true,
     kind: 'azure2019',
-    files: { invocations: file('invocations', '100_inv.csv'), durations: file('durations', '100_run.csv'), memory: file('memory', '100_mem.csv') },
-    ...minuteRange(o, path, 1440),
+    files: { invocations, durations: file('durations', '100_run.csv'), memory: file('memory', '100_mem.csv') },
+    ...minuteRange(o, path, 1440 * days),
     speed: speed(o, path),
     runtimeFit: oneOf(o.runtimeFit, `${path}.runtimeFit`, ['lognormal', 'exponential', 'deterministic'] as const, 'lognormal'),
     minRuntimeMs: optNum(o, 'minRuntimeMs', path, { above: 0, hint: MIN_RUNTIME_HINT }, 1),
