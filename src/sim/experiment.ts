@@ -26,6 +26,8 @@ export interface ExperimentSpec {
   readonly drain: number;
   /** Utilization and memory samples per run. */
   readonly samples: number;
+  /** `fare sim run`: how many seeds (seed, seed + 1, …) the experiment is run with; default 1. */
+  readonly seeds?: number;
 }
 
 export interface ExperimentRun {
@@ -234,7 +236,7 @@ function parsePrices(raw: unknown): PriceTable {
 /** Validates a parsed experiment config file (see the README for the format). */
 export function parseExperiment(raw: unknown): ExperimentSpec {
   if (!isObj(raw)) throw new ConfigError('the experiment config must be a JSON object: see "Experiment configs" in README.md');
-  known(raw, 'config', ['name', 'seed', 'prices', 'cluster', 'policies', 'workload', 'loads', 'warmup', 'measureTo', 'drain', 'samples']);
+  known(raw, 'config', ['name', 'seed', 'seeds', 'prices', 'cluster', 'policies', 'workload', 'loads', 'warmup', 'measureTo', 'drain', 'samples']);
   const name = raw.name ?? 'experiment';
   if (typeof name !== 'string' || !/^[\w.-]{1,64}$/.test(name)) throw new ConfigError(`name ${JSON.stringify(name)} must be 1–64 letters, digits, '.', '_' or '-' (it names output files)`);
   const prices = parsePrices(raw.prices);
@@ -266,5 +268,6 @@ export function parseExperiment(raw: unknown): ExperimentSpec {
     measureTo,
     drain: num(raw, 'drain', 'config', 0, (n) => n >= 0 && n <= 100, 'a fraction ≥ 0 of the arrival span'),
     samples: num(raw, 'samples', 'config', 40, (n) => Number.isInteger(n) && n >= 1 && n <= 10_000, 'a whole number from 1 to 10000'),
+    seeds: num(raw, 'seeds', 'config', 1, (n) => Number.isInteger(n) && n >= 1 && n <= 1000, 'a whole number of seeds from 1 to 1000 (seed, seed + 1, …)'),
   };
 }

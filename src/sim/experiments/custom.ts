@@ -4,13 +4,18 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runExperiment, type ExperimentRun, type ExperimentSpec, type Progress } from '../experiment.ts';
-import { latencyRows, mdTable, unstableLines, writeLatencyReport } from './latency-report.ts';
+import { LATENCY_COLUMNS, latencyRows, mdTable, unstableLines, writeLatencyReport } from './latency-report.ts';
+import { toCsv } from '../report/csv.ts';
 import { writeMemoryReport } from './fig5.ts';
 
 import { formatNumber } from '../report/number-format.ts';
 
 export function runCustom(spec: ExperimentSpec, dir: string, progress?: Progress): string[] {
   const runs = runExperiment(spec, progress);
+  // More seeds: the same experiment again with seed + 1, …; the report below is the first seed's,
+  // and every seed's rows, with intervals over the seeds, are added.
+  const extra: ExperimentRun[][] = [];
+  for (let i = 1; i < (spec.seeds ?? 1); i++) extra.push(runExperiment({ ...spec, seed: spec.seed + i }, progress));
   const files = writeLatencyReport(dir, spec.name, runs, spec.name);
   if (Number.isFinite(spec.cluster.memoryMB)) {
     for (const p of spec.policies) {
@@ -32,9 +37,49 @@ export function runCustom(spec: ExperimentSpec, dir: string, progress?: Progress
     ...unstableLines(runs),
     ...classShareLines(spec, runs),
   ];
+  if (extra.length > 0) {
+    const all = [runs, ...extra];
+    const seedRows = all.flatMap((rs, i) => latencyRows(rs).map((r) => ({ seed: spec.seed + i, ...r })));
+    writeFileSync(join(dir, `${spec.name}-seeds.csv`), toCsv(['seed', ...LATENCY_COLUMNS], seedRows));
+    files.push(`${spec.name}-seeds.csv`);
+    lines.push(...seedLines(spec, all));
+  }
   writeFileSync(join(dir, 'summary.md'), lines.join('\n'));
   files.push('summary.md');
   return files;
+}
+
+/** Student's t quantile t(0.975, df) for df = 1…30; above, the normal's 1.96 is within 2 %. */
+const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+
+/** Mean and half-width of the 95 % confidence interval of the mean of `xs` (t interval; NaN half-width for one value). */
+export function meanCi95(xs: readonly number[]): { mean: number; half: number } {
+  const n = xs.length;
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  if (n < 2) return { mean, half: NaN };
+  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
+  return { mean, half: (T975[n - 2] ?? 1.96) * (sd / Math.sqrt(n)) };
+}
+
+/** The summary's table over seeds: per policy, load and class, p99 latency, p99 wait and p99 slowdown as mean ± 95 % interval. */
+function seedLines(spec: ExperimentSpec, all: readonly (readonly ExperimentRun[])[]): string[] {
+  const f = (x: number): string => formatNumber(x, 3);
+  const ci = (xs: number[]): string => {
+    if (xs.length === 0) return '–';
+    const { mean, half } = meanCi95(xs);
+    return Number.isFinite(half) ? `${f(mean)} ± ${f(half)}` : f(mean);
+  };
+  const perSeed = all.map((rs) => latencyRows(rs));
+  const first = perSeed[0] ?? [];
+  const rows = first.map((r) => {
+    const same = perSeed.map((rows) => rows.find((x) => x.policy === r.policy && x.load === r.load && x.class === r.class));
+    const vals = (k: 'p99_ms' | 'p99_wait_ms' | 'p99_slowdown'): number[] => same.map((x) => x?.[k]).filter((v): v is number => typeof v === 'number');
+    return [String(r.policy), f(r.load as number), String(r.class), ci(vals('p99_ms')), ci(vals('p99_wait_ms')), ci(vals('p99_slowdown')), String(vals('p99_slowdown').length)];
+  });
+  return [
+    `Over ${all.length} seeds (${spec.seed} to ${spec.seed + all.length - 1}; every seed draws its own jobs and class assignment): mean ± half-width of the 95 % confidence interval (Student's t) of each figure's per-seed value. Every seed's rows: ${spec.name}-seeds.csv.`, '',
+    mdTable(['policy', 'load', 'class', 'p99 ms', 'p99 wait ms', 'p99 slowdown', 'seeds with completions'], rows), '',
+  ];
 }
 
 /** What each class's share of the work was, per load (the workload's own figures), and how a trace's classes were assigned. */

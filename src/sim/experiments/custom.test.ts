@@ -1,0 +1,35 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseExperiment } from '../experiment.ts';
+import { meanCi95, runCustom } from './custom.ts';
+
+describe('fare sim run over several seeds', () => {
+  it('a 95 % t interval: known values', () => {
+    const ci = meanCi95([1, 2, 3, 4, 5]);
+    expect(ci.mean).toBe(3);
+    expect(ci.half).toBeCloseTo((2.776 * Math.sqrt(2.5)) / Math.sqrt(5), 10);
+    expect(Number.isNaN(meanCi95([7]).half)).toBe(true);
+  });
+
+  it('runs each seed, writes every seed\'s rows, and gives each p99 as mean ± interval', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fare-seeds-'));
+    const spec = parseExperiment({
+      name: 'tiny', seed: 4, seeds: 3, cluster: { machines: 2, cores: 2, shards: 1, k: 1, idleList: false },
+      policies: ['fare'], workload: { kind: 'synthetic', jobs: 3000 }, loads: [0.7],
+    });
+    const files = runCustom(spec, dir);
+    expect(files).toContain('tiny-seeds.csv');
+    const rows = readFileSync(join(dir, 'tiny-seeds.csv'), 'utf8').trim().split('\n');
+    expect(rows[0]?.startsWith('seed,policy,load,class')).toBe(true);
+    expect(new Set(rows.slice(1).map((r) => r.split(',')[0]))).toEqual(new Set(['4', '5', '6']));
+    const summary = readFileSync(join(dir, 'summary.md'), 'utf8');
+    expect(summary).toMatch(/Over 3 seeds \(4 to 6; every seed draws its own jobs and class assignment\)/);
+    expect(summary).toMatch(/\| +fare \| +0\.7 \| +high \| +[\d.]+ ± [\d.]+ \|/);
+  });
+
+  it('refuses a bad number of seeds with a message that says what to do', () => {
+    expect(() => parseExperiment({ seeds: 0 })).toThrow(/seeds .*a whole number of seeds from 1 to 1000/);
+  });
+});
