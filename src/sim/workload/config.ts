@@ -46,6 +46,12 @@ export interface SyntheticWorkloadConfig {
   memory?: MemorySpec;
   /** Chance of each class per function, index 0 = highest; default the bimodal 0.35/0.15/0.15/0.35 shape. */
   classWeights?: number[];
+  /**
+   * Arrival rate of each class (jobs per second, highest first): each class arrives at exactly its
+   * rate, its jobs spread over its functions by popularity. With `load` (as every load of a sweep
+   * sets), the rates keep their ratios and are scaled to that load; without, they are the rates.
+   */
+  classRates?: number[];
 }
 
 /** Replay of the Azure Functions 2019 trace (per-minute counts per function + per-function statistics). */
@@ -141,6 +147,8 @@ export interface ResolvedSynthetic {
   runtime: ResolvedRuntime;
   memory: ResolvedMemory;
   classWeights: number[];
+  /** Per class: its arrival rate (jobs per ms), or its share of the rate with `rate.kind` 'load'. */
+  classRates?: number[];
 }
 
 export interface ResolvedAzure2019 {

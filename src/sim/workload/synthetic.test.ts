@@ -222,3 +222,27 @@ describe('batches', () => {
     expect(b.count).toBe(0);
   });
 });
+
+describe('exact per-class arrival rates (classRates)', () => {
+  it('each class arrives at its rate: the shares of jobs follow the rates, and the load scales them keeping their ratios', () => {
+    const cfg: SyntheticWorkloadConfig = { kind: 'synthetic', jobs: 200_000, arrivals: 'poisson', classRates: [10, 30, 0, 60] };
+    const exact = makeJobSource(cfg, DEFAULT_PRICE_TABLE, 8, new Rng(1));
+    expect(exact.info.ratePerMs * 1000).toBeCloseTo(100, 9);
+    const d = drain(exact, 4096);
+    const n = [0, 0, 0, 0];
+    for (const c of d.cls) n[c] = (n[c] ?? 0) + 1;
+    expect(n[2]).toBe(0);
+    [0.1, 0.3, 0, 0.6].forEach((p, c) => expect(Math.abs((n[c] ?? 0) / d.cls.length - p)).toBeLessThan(0.005));
+    // The span matches 100 jobs/s.
+    expect(Math.abs((d.arrival[d.arrival.length - 1] ?? 0) / 1000 / (200_000 / 100) - 1)).toBeLessThan(0.01);
+    const scaled = makeJobSource({ ...cfg, load: 0.5 }, DEFAULT_PRICE_TABLE, 8, new Rng(1));
+    scaled.info.classShares.forEach((x, c) => expect(x).toBeCloseTo([0.1, 0.3, 0, 0.6][c] ?? NaN, 12));
+    expect(scaled.info.offeredLoad).toBeCloseTo(0.5, 9);
+  });
+
+  it('refuses rates it cannot meet, with a message that says what to do', () => {
+    expect(() => makeJobSource({ kind: 'synthetic', jobs: 10, classRates: [1, 2] }, DEFAULT_PRICE_TABLE, 8, new Rng(1))).toThrow(/classRates is \[1,2\]: give one arrival rate \(jobs per second\) per class, highest first/);
+    expect(() => makeJobSource({ kind: 'synthetic', jobs: 10, classRates: [1, 1, 1, 1], ratePerSecond: 5 }, DEFAULT_PRICE_TABLE, 8, new Rng(1))).toThrow(/both classRates and ratePerSecond/);
+    expect(() => makeJobSource({ kind: 'synthetic', jobs: 10, functions: 1, classRates: [1, 1, 1, 1] }, DEFAULT_PRICE_TABLE, 8, new Rng(1))).toThrow(/none of the 1 functions has that class/);
+  });
+});

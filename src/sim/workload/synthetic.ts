@@ -8,6 +8,7 @@ import type { ResolvedScale, ResolvedSynthetic } from './config.ts';
 import { AliasTable, lognormalMean, paretoMean, poisson, truncatedNormal, zipfWeights } from './distributions.ts';
 import { fillCount, type JobBatch, type JobSource, type WorkloadInfo } from './job-batch.ts';
 import { MemorySampler } from './memory.ts';
+import { WorkloadError } from './trace-csv.ts';
 
 const Arrivals = {
   Constant: 0,
@@ -52,6 +53,8 @@ export class SyntheticSource implements JobSource {
   /** Pareto: 1/alpha; lognormal: sigma. */
   private readonly shape: number;
   private readonly popularity: AliasTable | null;
+  /** With exact per-class rates: the class mix, and per class its functions and their popularity. */
+  private readonly byClass: { classes: AliasTable; fns: number[][]; tables: (AliasTable | null)[] } | null;
   private readonly memory: MemorySampler;
   private readonly rngArrival: Rng;
   private readonly rngChoice: Rng;
@@ -128,16 +131,43 @@ export class SyntheticSource implements JobSource {
     }
     let weighted = 0;
     let plain = 0;
-    const shares = new Array<number>(cfg.classWeights.length).fill(0);
+    const K = cfg.classWeights.length;
+    let shares = new Array<number>(K).fill(0);
+    // Per class: popularity mass and popularity-weighted runtime (for exact per-class rates).
+    const classMass = new Array<number>(K).fill(0);
+    const classWork = new Array<number>(K).fill(0);
     for (let f = 0; f < F; f++) {
       const p = this.fnShare[f] ?? 0;
       weighted += p * (this.fnMean[f] ?? 0);
       plain += this.fnMean[f] ?? 0;
       const c = this.fnClass[f] ?? 0;
       shares[c] = (shares[c] ?? 0) + p;
+      classMass[c] = (classMass[c] ?? 0) + p;
+      classWork[c] = (classWork[c] ?? 0) + p * (this.fnMean[f] ?? 0);
     }
     // Uniform popularity: a plain average, which is exact for equal means.
-    const mean = this.popularity === null ? plain / F : weighted;
+    let mean = this.popularity === null ? plain / F : weighted;
+    this.byClass = null;
+    if (cfg.classRates !== undefined) {
+      // Exact per-class rates: a job's class is drawn by the rates, then one of that class's
+      // functions by popularity — each class a Poisson (or evenly spaced) stream of its own rate.
+      const rates = cfg.classRates;
+      const total = rates.reduce((a, b) => a + b, 0);
+      rates.forEach((r, c) => {
+        if (r > 0 && !((classMass[c] ?? 0) > 0)) {
+          throw new WorkloadError('FARE_E_WORKLOAD_CONFIG', `workload.classRates gives class ${String(c)} a rate, but none of the ${String(F)} functions has that class: raise functions or that class's classWeights`);
+        }
+      });
+      shares = rates.map((r) => r / total);
+      mean = shares.reduce((a, p, c) => a + (p > 0 ? (p * (classWork[c] ?? 0)) / (classMass[c] ?? 1) : 0), 0);
+      const members: number[][] = Array.from({ length: K }, () => []);
+      for (let f = 0; f < F; f++) members[this.fnClass[f] ?? 0]?.push(f);
+      this.byClass = {
+        classes: new AliasTable(shares),
+        fns: members,
+        tables: members.map((list) => (list.length > 0 ? new AliasTable(list.map((f) => this.fnShare[f] ?? 0)) : null)),
+      };
+    }
     this.meanRuntimeMs = mean;
 
     // Arrivals.
@@ -227,6 +257,15 @@ export class SyntheticSource implements JobSource {
 
   private fillFunctions(fn: Int32Array, n: number): void {
     const rng = this.rngChoice;
+    const by = this.byClass;
+    if (by !== null) {
+      for (let i = 0; i < n; i++) {
+        const c = by.classes.pick(rng.next());
+        const list = by.fns[c] as number[];
+        fn[i] = list[(by.tables[c] as AliasTable).pick(rng.next())] ?? 0;
+      }
+      return;
+    }
     const table = this.popularity;
     if (table === null) {
       const F = this.fnShare.length;

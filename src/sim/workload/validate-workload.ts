@@ -214,15 +214,28 @@ const MINUTE_HINT = 'give a whole minute ≥ 0';
 
 function synthetic(x: Obj, classes: PriceTable, dflt: () => number[]): ResolvedSynthetic {
   const path = 'workload';
-  const o = obj(x, path, ['kind', 'jobs', 'durationMs', 'load', 'ratePerSecond', 'arrivals', 'functions', 'popularity', 'runtime', 'memory', 'classWeights']);
+  const o = obj(x, path, ['kind', 'jobs', 'durationMs', 'load', 'ratePerSecond', 'arrivals', 'functions', 'popularity', 'runtime', 'memory', 'classWeights', 'classRates']);
+  let classRates: number[] | undefined;
+  if (o.classRates !== undefined) {
+    const n = classes.classes.length;
+    if (!Array.isArray(o.classRates) || o.classRates.length !== n) {
+      throw new Issue(`${path}.classRates is ${show(o.classRates)}: give one arrival rate (jobs per second) per class, highest first (${classes.classes.map((c) => c.name).join(', ')})`);
+    }
+    const list: unknown[] = o.classRates;
+    classRates = list.map((v, i) => num(v, `${path}.classRates[${String(i)}]`, { min: 0, hint: 'give jobs per second ≥ 0' }) / 1000);
+    if (!(classRates.reduce((a, b) => a + b, 0) > 0)) throw new Issue(`${path}.classRates are all zero: give at least one class a rate above 0`);
+    if (o.ratePerSecond !== undefined) throw new Issue(`${path} gives both classRates and ratePerSecond: the rate is the sum of classRates; drop ratePerSecond`);
+  }
   const length: ResolvedSynthetic['length'] =
     exclusive(o, 'jobs', 'durationMs', path, true) === 'a'
       ? { kind: 'jobs', jobs: num(o.jobs, `${path}.jobs`, { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true, hint: 'give a whole number of jobs ≥ 1' }) }
       : { kind: 'duration', durationMs: num(o.durationMs, `${path}.durationMs`, { above: 0, hint: 'give a duration in ms > 0' }) };
   const rate: ResolvedSynthetic['rate'] =
-    exclusive(o, 'load', 'ratePerSecond', path, true) === 'a'
-      ? { kind: 'load', load: num(o.load, `${path}.load`, { above: 0, hint: LOAD_HINT }) }
-      : { kind: 'rate', perMs: num(o.ratePerSecond, `${path}.ratePerSecond`, { above: 0, hint: 'give jobs per second > 0' }) / 1000 };
+    classRates !== undefined
+      ? (o.load !== undefined ? { kind: 'load', load: num(o.load, `${path}.load`, { above: 0, hint: LOAD_HINT }) } : { kind: 'rate', perMs: classRates.reduce((a, b) => a + b, 0) })
+      : exclusive(o, 'load', 'ratePerSecond', path, true) === 'a'
+        ? { kind: 'load', load: num(o.load, `${path}.load`, { above: 0, hint: LOAD_HINT }) }
+        : { kind: 'rate', perMs: num(o.ratePerSecond, `${path}.ratePerSecond`, { above: 0, hint: 'give jobs per second > 0' }) / 1000 };
   const arrivals = oneOf(o.arrivals, `${path}.arrivals`, ['constant', 'poisson'] as const, 'constant');
   const functions = optNum(o, 'functions', path, { min: 1, max: 10_000_000, integer: true, hint: 'give a whole number of functions from 1 to 10 million' }, DEFAULT_FUNCTIONS);
   let popularity: ResolvedSynthetic['popularity'] = { kind: 'uniform' };
@@ -246,6 +259,7 @@ function synthetic(x: Obj, classes: PriceTable, dflt: () => number[]): ResolvedS
     runtime: runtime(o.runtime, `${path}.runtime`),
     memory: memory(o.memory, `${path}.memory`, DEFAULT_MEMORY),
     classWeights: classWeights(o.classWeights, `${path}.classWeights`, classes, dflt),
+    ...(classRates !== undefined ? { classRates } : {}),
   };
 }
 
