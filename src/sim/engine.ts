@@ -115,12 +115,14 @@ export class Simulation {
         });
       }
       const mem = cluster.memoryMB;
+      // Memory admission: on every machine, its hardware and their driver alike (never under processor sharing).
+      const admission = this.trackMemory && cluster.memoryAdmission === true && preset.machine !== 'ps';
       const list: Machine[] = [];
       for (let i = 0; i < cluster.machines; i++) {
         list.push(new Machine({
           id: i, cores: cluster.cores, policy: preset.machine, classes: prices.classes.length, memoryMB: mem,
           swap: { enabled: this.trackMemory && preset.swapping, targetFraction: cluster.swapTarget, spaceMB: cluster.swapMB ?? mem },
-          admission: this.trackMemory && cluster.memoryAdmission === true,
+          admission,
           dispatcher: preset.idleList
             ? { shards: cluster.shards, k: Math.min(cluster.k, cluster.shards), joinFreeMB: cluster.joinFree * mem, leaveFreeMB: cluster.leaveFree * mem, updateDeltaMB: cluster.updateDelta * mem, pollTimeoutMs: cluster.pollTimeoutMs ?? Infinity }
             : undefined,
@@ -130,12 +132,11 @@ export class Simulation {
       // Under processor sharing every job on the machine runs; otherwise at most `cores`.
       const perMs = (sPerGiB: number): number => (sPerGiB > 0 ? 1024 / (sPerGiB * 1000) : Infinity);
       this.hw = new Hardware(this.table, cluster.machines, cluster.cores, mem, this.trackMemory, preset.machine !== 'ps' && cluster.cores <= 32,
-        { outMBperMs: perMs(cluster.swapOutSPerGiB), inMBperMs: perMs(cluster.swapInSPerGiB) },
-        this.trackMemory && cluster.memoryAdmission === true && preset.machine !== 'ps');
+        { outMBperMs: perMs(cluster.swapOutSPerGiB), inMBperMs: perMs(cluster.swapInSPerGiB) }, admission);
       this.rec = new Recorder(cfg, m, this.hw);
       this.machines = new SimMachines(list, this.hw, this.table, this.q, this.bus, this.pace, this.rec, {
         trackMemory: this.trackMemory, deadlines: preset.idleList && (cluster.pollTimeoutMs ?? Infinity) !== Infinity, log: this.log,
-        admission: cluster.memoryAdmission === true && preset.machine !== 'ps',
+        admission,
       });
     }
     this.sampleEvery = (cfg.measureTo - cfg.measureFrom) / Math.max(1, cfg.samples);

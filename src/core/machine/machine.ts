@@ -30,11 +30,12 @@ export interface MachineConfig {
    * Memory admission (not under processor sharing): resident memory, with what is still being
    * written out to swap, never exceeds `memoryMB` by the machine's doing. A job starts only when its
    * memory fits (a job that has not started holds none; one swapped out must come back), else it
-   * waits, and so do the jobs behind it in class order; the lowest classes' memory goes to swap to
+   * waits, its need kept for it while jobs behind it start in what is left; the lowest classes' memory goes to swap to
    * make the room (an arrival stops a lower class that runs, as when it preempts, even without the
    * memory to start); when running jobs' growth overfills memory the lowest-class running job is
-   * stopped (never a lone one). Memory being written out stays taken until the driver says it is
-   * written (`paged-out`). Off: the paper's model, and the live worker, where the kernel does this.
+   * stopped (a lone one only while memory is on its way out). Memory being written out stays taken
+   * until the driver says it is written (`paged-out`). Off: the paper's model, and the live worker,
+   * where the kernel does this.
    */
   readonly admission?: boolean;
   /** Idle-list membership; undefined when the shards use no idle list. */
@@ -416,7 +417,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     // it), or the job first in line needs more than is left. Swapped down so that, once written,
     // the first in line fits under the target; what is already on its way out is not sent again.
     const head = this.head();
-    const need = head === undefined ? 0 : !head.counted || head.swapped ? Math.max(0, head.memMB) : 0;
+    const need = head === undefined ? 0 : Machine.need(head);
     if (this.used + this.pendingOutMB + need < cap - FULL_MB) return;
     // Room is made for the most important job that needs it — the first in line, or a running job
     // that grows — from the classes below it and the later jobs of its own class only (an earlier job

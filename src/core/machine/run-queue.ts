@@ -46,8 +46,9 @@ export class RunQueue {
   private nBlocked = 0;
   /**
    * Memory admission (set by the machine when it has it): may `slot` start now, as far as memory
-   * goes? A job that may not waits in its list, and — strict priority — so does every job behind it
-   * in class order (a lower class does not take the memory a higher one waits for).
+   * goes, with `reservedMB` kept for the first jobs of higher classes that wait for memory? A job
+   * that may not waits in its list; a lower class may start only in what is left beside the
+   * reservations (it never takes the memory a higher one waits for).
    */
   fits: ((slot: Slot, reservedMB: number) => boolean) | undefined = undefined;
   /** With admission: the memory `slot` needs to start (MB). */

@@ -6,7 +6,7 @@
 
 import type { Rng } from '../../core/rng.ts';
 import type { ResolvedAzure2021 } from './config.ts';
-import { classesOfFunctions } from './class-assignment.ts';
+import { classesOfFunctions, unitsOf } from './class-assignment.ts';
 import { fillCount, type JobBatch, type JobSource, type WorkloadInfo } from './job-batch.ts';
 import { MemorySampler } from './memory.ts';
 import { col, fields, numberField, readCsv, WorkloadError } from './trace-csv.ts';
@@ -50,24 +50,17 @@ export function readAzure2021(file: string): Azure2021Trace {
   for (let i = 0; i < n; i++) order[i] = i;
   order.sort((a, b) => (startSec[a] ?? 0) - (startSec[b] ?? 0) || a - b);
   const originSec = startSec[order[0] ?? 0] ?? 0;
-  const ids = new Map<string, number>();
-  const functions: string[] = [];
   const start = new Float64Array(n);
   const duration = new Float64Array(n);
-  const fn = new Int32Array(n);
+  const sortedKeys: string[] = [];
   for (let i = 0; i < n; i++) {
     const r = order[i] ?? 0;
     start[i] = ((startSec[r] ?? 0) - originSec) * 1000;
     duration[i] = (durSec[r] ?? 0) * 1000;
-    const key = keys[r] ?? '';
-    let f = ids.get(key);
-    if (f === undefined) {
-      f = functions.length;
-      ids.set(key, f);
-      functions.push(key);
-    }
-    fn[i] = f;
+    sortedKeys.push(keys[r] ?? '');
   }
+  // Functions numbered in order of first invocation.
+  const { unit: fn, names: functions } = unitsOf(sortedKeys);
   return { functions, start, duration, fn, originSec };
 }
 
