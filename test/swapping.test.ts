@@ -2,7 +2,8 @@
 // 1,500 MB of memory managed (swapping over 1,350 MB, down to 1,282 MB), three functions of three
 // classes that each fill hundreds of MB and then compute. The lowest class is preempted by the middle one, which the top class preempts in turn;
 // memory runs short, and the core swaps out the lowest class's frozen instance — it alone, as that
-// suffices — which the kernel confirms (its memory moved to swap). The top class's latency holds;
+// suffices — which the kernel confirms (its memory moved to swap). The top class runs the moment it
+// comes and nothing stops it (the machine scheduler's decisions show it; its times are printed);
 // the swapped instance is read back in before it runs again and finishes with its memory intact; no
 // swap is left in use once Fare stops. Then, on a Fare of its own: a swapped-out, frozen instance is
 // killed with kill -9 — its caller is told at once (not when it would have run again), the kernel
@@ -85,7 +86,8 @@ function useSwappingFare(prefix: string, functions: readonly (readonly [name: st
     ctx.swap = makeSwapFile(2048);
     ctx.swapBefore = swapUsed();
     ctx.dir = mkdtempSync(join(tmpdir(), `fare-${prefix}-`));
-    ctx.fare = await startFare(join(ctx.dir, 'data'), ['--cores', '1', '--memory-mb', '1500', '--no-examples', '--insecure-single-tenant'], { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY });
+    // FARE_TRACE_MACHINE: the machine scheduler's decisions in the log, for the assertions.
+    ctx.fare = await startFare(join(ctx.dir, 'data'), ['--cores', '1', '--memory-mb', '1500', '--no-examples', '--insecure-single-tenant'], { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY, FARE_TRACE_MACHINE: '1' });
     for (const [name, cls, code] of functions) {
       const src = join(ctx.dir, `src-${name}`);
       mkdirSync(src);
@@ -122,7 +124,7 @@ describe.skipIf(why !== undefined)('class-based swapping, live', () => {
     expect(ctx.fare.output()).toMatch(/memory pressure: read (at once on a PSI trigger \(tasks stalled on memory 100 ms within 2000 ms\), and every 500 ms besides|every 100 ms \(no PSI trigger)/);
   });
 
-  it('swaps out only the lowest class under pressure; the top class keeps its latency; the swapped job finishes intact', async () => {
+  it('swaps out only the lowest class under pressure; the top class runs on, never stopped; the swapped job finishes intact', async () => {
     // Filling memory runs at about 300 MB/s here: each job has filled its memory before the next
     // comes. 1,000 + 300 + 300 MB (and their runtimes) pass 1,350 MB; without the lowest class's
     // 1,000 MB they are far under 1,282 MB (the machine-wide measure also counts whatever else
@@ -153,8 +155,18 @@ describe.skipIf(why !== undefined)('class-based swapping, live', () => {
     expect(Number(outs[0]?.[2]), log).toBeGreaterThan(800);
     // Read back in before it ran again.
     expect(log).toMatch(new RegExp(`swapped in the instance of invocation ${l.id} before it runs`));
-    // The top class was not held up by the swapping (within twice its time alone, and a second for its cold start).
-    expect(high.ms, `alone ${Math.round(alone.ms)} ms, under pressure ${Math.round(high.ms)} ms`).toBeLessThan(2 * alone.ms + 1000);
+    // The top class was not held up by the swapping, as the machine scheduler's decisions show (its
+    // times are printed below, not asserted: speed is the benchmarks' business). Jobs are numbered as
+    // they arrive: the lowest class 1, the middle 2, the top 3. The top class ran the moment it came
+    // (preempting the middle one), and nothing stopped it until it was done and the middle one resumed:
+    // no preemption, no swap-out; only the lowest class's job went out.
+    const decisions = [...log.matchAll(/^machine t=\S+ machine\/0 (run|preempt|swap-out|swap-in) job=(\d+)/gm)].map((d) => `${d[1]} ${d[2]}`);
+    const top = decisions.indexOf('run 3');
+    expect(decisions.slice(top - 1, top + 1), log).toEqual(['preempt 2', 'run 3']);
+    const resumed = decisions.indexOf('run 2', top);
+    expect(resumed, log).toBeGreaterThan(top);
+    const whileTop = decisions.slice(top + 1, resumed);
+    expect(whileTop.filter((d) => !d.endsWith(' 1')), log).toEqual([]);
     // Its memory is billed by use: not for the time it was out of RAM (at most ~1.06 GB resident
     // otherwise, ~0.04 GB while out; a v1 memory cgroup alone would count the swap cache all along).
     clearInterval(watching);
