@@ -9,6 +9,7 @@ import { join, relative, sep } from 'node:path';
 import { DB_FILE, openStore, stageCode, type CodeFile, type Store } from './store/index.ts';
 import { capabilities, describeCapabilities, isolatesTenants, type Capabilities } from './runtime/capabilities.ts';
 import { reapStaleGroups } from './runtime/cgroups.ts';
+import { allowedCpus, formatCpuList, functionCpus, openFunctionCpuset, type FunctionCpuset } from './runtime/cpus.ts';
 import { reapStaleWorkDirs } from './runtime/workdir.ts';
 import { describePeerLookup, peerLookup } from './runtime/peer-uid.ts';
 import { canRaisePriority } from './worker/local-executor.ts';
@@ -70,6 +71,8 @@ export interface HostReport {
   readonly lines: readonly string[];
   /** Then: kernel priorities, clean-up done, cores. */
   readonly after: readonly string[];
+  /** The functions' cpuset, where they are kept to `cores` CPUs of more (close it when the instances are gone). */
+  readonly cpuset: FunctionCpuset | undefined;
 }
 
 /** Looks at what this machine can do and removes what a Fare that died left behind, before instances run here. */
@@ -84,9 +87,20 @@ export async function prepareHost(coresOpt: number | undefined): Promise<HostRep
   const stale = reapStaleGroups(caps.cgroups);
   const staleDirs = reapStaleWorkDirs(caps.instancesDir);
   if (stale > 0 || staleDirs > 0) after.push(`cleanup: removed ${stale} instance group(s) and ${staleDirs} instance director(ies) left by a Fare that died (their processes were killed)`);
-  const cores = coresOpt ?? defaultCores(availableParallelism());
-  after.push(`cores: ${cores} of ${availableParallelism()} for functions${cores < availableParallelism() ? `, the rest kept for Fare's own gateway, shard and runtime API` : ''} (--cores to change)`);
-  return { caps, nice, cores, lines, after };
+  const allowed = allowedCpus() ?? Array.from({ length: availableParallelism() }, (_, i) => i);
+  const cores = coresOpt ?? defaultCores(allowed.length);
+  const pinned = functionCpus(cores, allowed);
+  let cpuset: FunctionCpuset | undefined;
+  let where = '';
+  if (pinned !== null) {
+    const c = openFunctionCpuset(pinned);
+    if (c.ok) cpuset = c.set;
+    where = c.ok
+      ? ` (CPU ${formatCpuList(pinned)}, by a cpuset; the pager pages from there)`
+      : ` (on any CPU: ${c.why})`;
+  }
+  after.push(`cores: ${cores} of ${allowed.length} for functions${where}${cores < allowed.length ? `, the rest kept for Fare's own gateway, shard and runtime API` : ''} (--cores to change)`);
+  return { caps, nice, cores, lines, after, cpuset };
 }
 
 const EXAMPLES: readonly { name: string; dir: string; runtime: RuntimeName; handler: string; cls: string }[] = [

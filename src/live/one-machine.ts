@@ -111,7 +111,9 @@ export async function up(opts: UpOptions): Promise<Running> {
   const { pool, exec, leaving, relieveIdle } = localExecutor({
     cores, prices, classAware: preset.classAware, strictPriorities: opts.strictPriorities === true, canRaise: nice, warn,
     ...(memory.pager !== undefined ? { pager: memory.pager, onSwap: swapLine(warn), onIdleSwap: idleSwapLine(warn) } : {}),
+    ...(host.cpuset !== undefined ? { cpuset: host.cpuset.procsFile } : {}),
   });
+  if (host.cpuset !== undefined && memory.pager !== undefined && !(await memory.pager.pin(host.cpuset.cpus))) warn('fare: the pager could not be moved to the functions\' CPUs: it pages from any CPU');
   late0.pool = pool;
   late0.leaving = leaving;
   late0.relieveIdle = relieveIdle;
@@ -176,6 +178,7 @@ export async function up(opts: UpOptions): Promise<Running> {
       await runner.stop();
       await gateway.close();
       await pool.close();
+      host.cpuset?.close();
       scheduler.close();
       shardHost.close();
       worker.close();

@@ -1,10 +1,11 @@
 // Attacks on metering: work that escapes the invocation that should pay for it, or that has no
 // bound — a fork bomb, CPU burnt after the handler returned, processes left running after the
 // invocation and after the function's deletion (finding 4), and output far past what a log entry
-// holds (finding 8).
+// holds (finding 8); a function moving itself onto the CPU kept for Fare.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api } from '../../support/fare-process.ts';
+import { parseCpuList } from '../../src/live/runtime/cpus.ts';
 import { deploy, instanceCpuMs, processesOf, run, skipReason, sleep, startBench, type Bench } from './harness.ts';
 
 const skip = skipReason('the metering attacks (findings 4, 8)');
@@ -48,7 +49,7 @@ describe.skipIf(skip !== null)('work cannot escape metering', () => {
     b = await startBench();
     await deploy(b, b.victim, 'victim-fn', 'victim-node', { runtime: 'nodejs', handler: 'index.handler', env: { SECRET: 's' } });
     for (const name of ['spinner', 'daemon', 'printer']) await deploy(b, b.mallory, name, 'mallory-node', { runtime: 'nodejs', handler: 'index.handler' });
-    await deploy(b, b.mallory, 'bomber', 'mallory-py', { runtime: 'python', handler: 'handler.handler' });
+    for (const name of ['bomber', 'mover']) await deploy(b, b.mallory, name, 'mallory-py', { runtime: 'python', handler: 'handler.handler' });
   });
   afterAll(async () => {
     await b?.stop();
@@ -65,6 +66,22 @@ describe.skipIf(skip !== null)('work cannot escape metering', () => {
     expect((await api(b.fare.url, 'DELETE', '/v1/functions/bomber', undefined, b.mallory.key)).status).toBe(204);
     for (let i = 0; i < 100 && processesOf(uid).length > 0; i++) await sleep(50);
     expect(processesOf(uid)).toEqual([]);
+  });
+
+  it('a function cannot move itself off the CPUs Fare gives functions (their cpuset), onto the one kept for Fare', async (t) => {
+    const line = /cores: (\d+) of (\d+) for functions \(([^)]*)\)/.exec(b.fare.output());
+    if (line === null || !/by a cpuset/.test(line[3] ?? '')) {
+      process.stderr.write(`SKIPPED the CPU escape: functions are not kept to some CPUs here (${line?.[0] ?? 'no cores line'})\n`);
+      t.skip();
+      return;
+    }
+    const mine = parseCpuList(/^CPU (\S+),/.exec(line[3] ?? '')?.[1] ?? '');
+    expect(mine.length).toBe(Number(line[1]));
+    const r = await run(b, b.mallory, 'mover', { attack: 'cpus' });
+    expect(r['machine']).toBe(Number(line[2]));
+    expect(r['before']).toEqual(mine);
+    // The kernel keeps it within its cpuset whatever it asks for.
+    expect(r['after']).toEqual(mine);
   });
 
   it('finding 4: CPU burnt after the handler returned is billed, and an idle instance burns none', async () => {

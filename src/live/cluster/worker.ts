@@ -78,7 +78,9 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
   const { pool, exec: local, leaving, relieveIdle } = localExecutor({
     cores: host.cores, prices: o.prices, classAware: preset.classAware, strictPriorities: o.strictPriorities, canRaise: host.nice, warn: o.warn,
     ...(memory.pager !== undefined ? { pager: memory.pager, onSwap: swapLine(o.warn), onIdleSwap: idleSwapLine(o.warn) } : {}),
+    ...(host.cpuset !== undefined ? { cpuset: host.cpuset.procsFile } : {}),
   });
+  if (host.cpuset !== undefined && memory.pager !== undefined && !(await memory.pager.pin(host.cpuset.cpus))) o.warn(`fare worker ${o.id}: the pager could not be moved to the functions' CPUs: it pages from any CPU`);
   late.pool = pool;
   late.leaving = leaving;
   late.relieveIdle = relieveIdle;
@@ -158,6 +160,7 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
       driver.close();
       bus.close();
       await pool.close();
+      host.cpuset?.close();
       await nc.drain();
     },
   };

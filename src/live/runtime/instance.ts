@@ -78,6 +78,8 @@ export interface InstanceOptions {
   readonly onLog?: (chunk: Buffer) => void;
   /** A process that is not the instance's called its Runtime API and was refused (for Fare's log). */
   readonly onRefused?: (instanceId: string, r: RefusedRequest) => void;
+  /** `cgroup.procs` files of groups shared by all instances that each joins at launch, besides its own (the functions' cpuset). */
+  readonly sharedGroups?: readonly string[];
 }
 
 interface Open {
@@ -408,7 +410,7 @@ export class Instance {
     this.api = api;
     const env = runtimeEnv({ fn, instanceId: this.id, apiAddress: api.address, wd, interp, memoryMB: this.opts.memoryMB ?? 128, sandboxed: helper !== null });
     const child = launch({
-      cmd, cwd: wd.task, env, owner, setpriv: this.caps.setpriv, procs: this.cg?.procsFiles() ?? [],
+      cmd, cwd: wd.task, env, owner, setpriv: this.caps.setpriv, procs: [...(this.cg?.procsFiles() ?? []), ...(this.opts.sharedGroups ?? [])],
       ...(helper !== null ? { sandbox: { helper, scratch: wd.tmp } } : {}),
     });
     this.child = child;

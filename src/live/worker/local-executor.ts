@@ -41,6 +41,8 @@ export interface LocalExecutorOptions {
   readonly onSwap?: (dir: 'out' | 'in', requestId: string, r: PageResult) => void;
   /** Each page-out or page-in of an idle instance (`what` names its function). */
   readonly onIdleSwap?: (dir: 'out' | 'in', what: string, r: PageResult) => void;
+  /** The functions' cpuset (`cgroup.procs`), which every instance joins; none: they run on any CPU. */
+  readonly cpuset?: string;
 }
 
 /**
@@ -77,6 +79,7 @@ export function localExecutor(opts: LocalExecutorOptions): { pool: InstancePool;
     // An invocation's output is kept up to what its stored log entry holds (`fare logs NAME`), less room for START/END/REPORT.
     instanceOptions: {
       logTailBytes: LOG_TEXT_MAX_BYTES - 1024,
+      ...(opts.cpuset !== undefined ? { sharedGroups: [opts.cpuset] } : {}),
       onRefused: (instance, r) => opts.warn(`fare: refused ${r.method} ${r.path} on the Runtime API of instance ${instance} (${r.reason}; peer ${r.remoteAddress}:${r.remotePort}, found by ${r.mechanism})`),
     },
     onStart: (requestId, instance) => {

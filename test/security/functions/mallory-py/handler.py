@@ -1,5 +1,5 @@
 # Mallory's Python function: attacks that need system calls Node does not offer — ptrace and
-# process_vm_readv on the victim's processes — and a bounded fork bomb.
+# process_vm_readv on the victim's processes —, a bounded fork bomb, and moving off its CPUs.
 import ctypes
 import errno
 import os
@@ -70,5 +70,16 @@ def fork_bomb(event):
     return {"children": children, "error": error, "uid": os.getuid()}
 
 
+def cpus(event):
+    """Tries to move itself onto every CPU of the machine (off the CPUs Fare gives functions)."""
+    before = sorted(os.sched_getaffinity(0))
+    try:
+        os.sched_setaffinity(0, range(os.cpu_count() or 1))
+        error = None
+    except OSError as e:
+        error = err(e.errno)
+    return {"before": before, "after": sorted(os.sched_getaffinity(0)), "error": error, "machine": os.cpu_count()}
+
+
 def handler(event, context):
-    return {"processes": processes, "forkBomb": fork_bomb}[event["attack"]](event)
+    return {"processes": processes, "forkBomb": fork_bomb, "cpus": cpus}[event["attack"]](event)
