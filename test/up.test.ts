@@ -265,3 +265,39 @@ describe('fare up', () => {
     expect(bill.functions.find((x) => x.function === 'slow')?.invocations).toBe(2 + ids.length);
   });
 });
+
+describe('fare up --within-class', () => {
+  // A function that computes for e.ms of CPU time (two functions, so the short call needs no second instance of the long one's).
+  const SPIN = 'export const handler = async (e) => { const c0 = process.cpuUsage(); let x = 0; for (;;) { for (let i = 0; i < 1e5; i++) x += i; const c = process.cpuUsage(c0); if ((c.user + c.system) / 1000 >= e.ms) break; } return { x: x > 0 }; };\n';
+  /** On one core: a 3 s call of the top class runs; a 20 ms one of the same class comes. Which answers first? */
+  async function order(within: string): Promise<string[]> {
+    const f = await up(tmp(), ['--cores', '1', '--no-examples', '--within-class', within]);
+    expect(f.output()).toMatch(new RegExp(`order within a class: ${within === 'las' ? 'least attained service' : 'first come, first served'}`));
+    for (const name of ['long', 'short']) await deploy(f.url, name, { 'index.mjs': SPIN }, { runtime: 'nodejs', handler: 'index.handler', class: 'high' });
+    // Both warm first, so neither waits for a cold start below.
+    for (const name of ['long', 'short']) expect((await api(f.url, 'POST', `/2015-03-31/functions/${name}/invocations`, { ms: 1 })).status).toBe(200);
+    const done: string[] = [];
+    const call = (name: string, ms: number): Promise<void> => api(f.url, 'POST', `/2015-03-31/functions/${name}/invocations`, { ms }).then((r) => {
+      expect(r.status).toBe(200);
+      done.push(name);
+    });
+    const long = call('long', 3000);
+    await new Promise((r) => setTimeout(r, 500));
+    await Promise.all([call('short', 20), long]);
+    await stopFare(f);
+    return done;
+  }
+
+  it('las: a short call of the top class preempts the long one of its class that has run longest, and answers first', async () => {
+    expect(await order('las')).toEqual(['short', 'long']);
+  }, 60_000);
+
+  it('fcfs (the default, the paper\'s): the short call waits for the long one', async () => {
+    expect(await order('fcfs')).toEqual(['long', 'short']);
+  }, 60_000);
+
+  it('refuses an unknown order, and one with a class-blind policy', async () => {
+    await expect(up(tmp(), ['--within-class', 'ps'])).rejects.toThrow(/--within-class ps is not known: use fcfs, las, sef/);
+    await expect(up(tmp(), ['--within-class', 'las', '--policy', 'hermod'])).rejects.toThrow(/it goes with --policy fare, not hermod/);
+  });
+});

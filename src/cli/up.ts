@@ -2,11 +2,13 @@
 
 import { resolve } from 'node:path';
 import { parse, UsageError } from './args.ts';
+import { WITHIN_CLASS, type WithinClass } from '../core/machine/run-queue.ts';
 
 const HELP = `fare up — run Fare on this machine
 
 Usage: fare up [--port 8080] [--host 127.0.0.1] [--data-dir ./.fare] [--policy fare|hermod|fifo]
-               [--cores N] [--strict-priorities] [--memory-mb MB] [--no-swapping] [--no-examples] [--fsync]
+               [--cores N] [--strict-priorities] [--within-class fcfs|las|sef] [--memory-mb MB] [--no-swapping]
+               [--no-examples] [--fsync]
                [--insecure-single-tenant]
 
 Starts the gateway (AWS Lambda Invoke API and Fare's REST API), one scheduler shard and one worker
@@ -18,7 +20,10 @@ user running Fare (0700/0600); looser modes found at start are tightened, with a
 --cores: cores the machine scheduler hands to functions (default: all but one, which is kept for
 Fare's own gateway, shard and runtime API, so the top class never waits for them). Instances run at
 nice -5 (top class) to 0 where permitted, the lowest class SCHED_IDLE; --strict-priorities uses
-SCHED_FIFO by class instead. Memory: no limits are asked of functions; under memory pressure (under
+SCHED_FIFO by class instead. --within-class: the order within a class (fare policy): fcfs (the
+paper's, default), las (least attained service: a new call preempts the one of its class that has run
+longest, so short calls do not wait behind long ones of their class), sef (shortest expected first,
+from each function's observed durations). Memory: no limits are asked of functions; under memory pressure (under
 10 % of the machine's memory free) idle instances, then the lowest classes' preempted ones, are
 swapped out (where there is swap, by process_madvise), and swapped back in before they run; --memory-mb manages that
 much memory instead of the machine's (what is used since start counts); --no-swapping turns it off.
@@ -38,6 +43,7 @@ export async function runUp(args: readonly string[]): Promise<number> {
     policy: { type: 'string', default: 'fare' },
     cores: { type: 'string' },
     'strict-priorities': { type: 'boolean', default: false },
+    'within-class': { type: 'string', default: 'fcfs' },
     'no-examples': { type: 'boolean', default: false },
     fsync: { type: 'boolean', default: false },
     'insecure-single-tenant': { type: 'boolean', default: false },
@@ -54,6 +60,9 @@ export async function runUp(args: readonly string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${String(values.port)} is not a port: give a whole number from 0 to 65535`);
   const policy = values.policy as string;
   if (policy !== 'fare' && policy !== 'hermod' && policy !== 'fifo') throw new UsageError(`--policy ${policy} is not known: use fare, hermod or fifo`);
+  const within = values['within-class'] as string;
+  if (!(WITHIN_CLASS as readonly string[]).includes(within)) throw new UsageError(`--within-class ${within} is not known: use ${WITHIN_CLASS.join(', ')}`);
+  if (within !== 'fcfs' && policy !== 'fare') throw new UsageError(`--within-class ${within} is Fare's order within a class: it goes with --policy fare, not ${policy}`);
   let cores: number | undefined;
   if (values.cores !== undefined) {
     cores = Number(values.cores);
@@ -68,7 +77,7 @@ export async function runUp(args: readonly string[]): Promise<number> {
   const dataDir = resolve(values['data-dir'] as string);
   const adminKey = process.env.FARE_ADMIN_KEY;
   const running = await up({
-    dataDir, host: values.host as string, port, policy, strictPriorities: values['strict-priorities'] as boolean,
+    dataDir, host: values.host as string, port, policy, strictPriorities: values['strict-priorities'] as boolean, within: within as WithinClass,
     examples: !(values['no-examples'] as boolean),
     fsync: values.fsync as boolean,
     insecureSingleTenant: values['insecure-single-tenant'] as boolean,

@@ -3,7 +3,7 @@
 // swaps by class. The simulator and the live system both take their policy from here.
 
 import type { SelectionRule } from './shard/multi-queue.ts';
-import type { MachinePolicy } from './machine/run-queue.ts';
+import type { MachinePolicy, WithinClass } from './machine/run-queue.ts';
 
 /** `fare`: the paper's design; `hermod`: class-blind FIFO shards and processor sharing; `fifo`: classes ignored, FCFS on machines; `edf`: the centralized oracle (simulator only). */
 export type PolicyKind = 'fare' | 'hermod' | 'fifo' | 'edf';
@@ -13,6 +13,8 @@ export interface PolicyPreset {
   readonly selection: SelectionRule;
   /** The machines' run queue. */
   readonly machine: MachinePolicy;
+  /** Order within a class on the machines (`priority` only; see run-queue.ts). */
+  readonly within: WithinClass;
   /** Shards place from idle lists (when the cluster has them). */
   readonly idleList: boolean;
   /** Machines swap out the lowest classes under memory pressure (when memory is managed). */
@@ -22,19 +24,19 @@ export interface PolicyPreset {
 }
 
 /**
- * The settings of `kind`. `selection` overrides the shard rule (fare and fifo: e.g. `strict`);
+ * The settings of `kind`. `selection` overrides the shard rule (fare and fifo: e.g. `strict`), `within` Fare's order within a class;
  * `idleList` is the cluster's setting, which a policy may not use. `edf` has no shards or machines
  * of this kind (one centralized EDF queue): it is refused here.
  */
-export function policyPreset(kind: Exclude<PolicyKind, 'edf'>, opts: { readonly selection?: SelectionRule | undefined; readonly idleList?: boolean | undefined } = {}): PolicyPreset {
+export function policyPreset(kind: Exclude<PolicyKind, 'edf'>, opts: { readonly selection?: SelectionRule | undefined; readonly idleList?: boolean | undefined; readonly within?: WithinClass | undefined } = {}): PolicyPreset {
   switch (kind) {
     case 'fare':
-      return { selection: opts.selection ?? 'price-wait', machine: 'priority', idleList: opts.idleList ?? true, swapping: true, classAware: true };
+      return { selection: opts.selection ?? 'price-wait', machine: 'priority', within: opts.within ?? 'fcfs', idleList: opts.idleList ?? true, swapping: true, classAware: true };
     case 'fifo':
-      return { selection: opts.selection ?? 'price-wait', machine: 'fcfs', idleList: opts.idleList ?? true, swapping: true, classAware: false };
+      return { selection: opts.selection ?? 'price-wait', machine: 'fcfs', within: 'fcfs', idleList: opts.idleList ?? true, swapping: true, classAware: false };
     case 'hermod':
       // Hermod: a class-blind global FIFO, processor sharing, no idle list, no swapping.
-      return { selection: 'fifo', machine: 'ps', idleList: false, swapping: false, classAware: false };
+      return { selection: 'fifo', machine: 'ps', within: 'fcfs', idleList: false, swapping: false, classAware: false };
     default: {
       const never: never = kind;
       throw new RangeError(`unknown policy ${String(never)}`);

@@ -20,6 +20,13 @@ import { SchedulerClient } from './gateway/scheduler-client.ts';
 import { InProcessBus } from './transport/in-process.ts';
 import { realClock } from './transport/clock.ts';
 import type { InvokeRequest } from './types.ts';
+import type { WithinClass } from '../core/machine/run-queue.ts';
+
+const WITHIN_WORDS: Record<WithinClass, string> = {
+  fcfs: 'first come, first served (the paper\'s)',
+  las: 'least attained service (a new call preempts the one of its class that has run longest)',
+  sef: 'shortest expected first (by each function\'s observed durations)',
+};
 
 export { ADMIN_CREDENTIAL_FILE, defaultCores, deployDir } from './assembly.ts';
 
@@ -39,6 +46,8 @@ export interface UpOptions {
   readonly examples?: boolean;
   /** SCHED_FIFO by class instead of SCHED_IDLE for the cheapest class only. */
   readonly strictPriorities?: boolean;
+  /** Order within a class under the fare policy (default fcfs, the paper's). */
+  readonly within?: WithinClass;
   readonly prices?: PriceTable;
   /** fsync every commit (survives power loss, not only a crash of Fare); slower. */
   readonly fsync?: boolean;
@@ -100,7 +109,8 @@ export async function up(opts: UpOptions): Promise<Running> {
   capLines.push(...host.after);
   const root = new Rng(0, 'live');
   const policy = opts.policy;
-  const preset = policyPreset(policy, { idleList: false });
+  const preset = policyPreset(policy, { idleList: false, within: opts.within });
+  if (preset.machine === 'priority') capLines.push(`order within a class: ${WITHIN_WORDS[preset.within]} (--within-class to change)`);
 
   const late0: { pool?: InstancePool; leaving?: () => number; relieveIdle?: (usedMB: number, targetMB: number) => number } = {};
   const memory = await planMemory({
@@ -120,7 +130,7 @@ export async function up(opts: UpOptions): Promise<Running> {
   // The gateway, shard 0 and worker 0 as the parts of a cluster of one, talking only through the Bus.
   const bus = new InProcessBus({ clock: realClock });
   const machine = new Machine({
-    id: 0, cores, policy: preset.machine, classes: prices.classes.length, memoryMB: memory.capacityMB,
+    id: 0, cores, policy: preset.machine, within: preset.within, classes: prices.classes.length, memoryMB: memory.capacityMB,
     swap: { enabled: memory.swap, targetFraction: SWAP_TARGET }, dispatcher: undefined,
   }, root.fork('machine/0'));
   // FARE_TRACE_MACHINE=1: the machine scheduler's inputs and decisions, one line each, on stderr.

@@ -6,6 +6,7 @@ import type { Millis } from '../core/types.ts';
 import type { PriceTable } from '../core/classes.ts';
 import type { PolicyKind } from '../core/presets.ts';
 import type { SelectionRule } from '../core/shard/multi-queue.ts';
+import type { WithinClass } from '../core/machine/run-queue.ts';
 import type { LatencyModel } from './bus.ts';
 
 export type { PolicyKind } from '../core/presets.ts';
@@ -18,6 +19,8 @@ export interface PolicySpec {
   readonly selection?: SelectionRule;
   /** Overrides the cluster's idle-list setting for this policy. */
   readonly idleList?: boolean;
+  /** Order within a class on Fare's machines (default `fcfs`, the paper's). */
+  readonly within?: WithinClass;
 }
 
 export interface ClusterConfig {

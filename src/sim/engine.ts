@@ -100,7 +100,7 @@ export class Simulation {
       // Machines are stepped one at a time and their decisions carried out before the next step:
       // they can share one workspace (see MachineConfig.workspace), which also holds their poll answers.
       const workspace = new MachineWorkspace(this.reuseObjects);
-      const preset = policyPreset(policy.kind, { selection: policy.selection, idleList: policy.idleList ?? cluster.idleList });
+      const preset = policyPreset(policy.kind, { selection: policy.selection, idleList: policy.idleList ?? cluster.idleList, within: policy.within });
       this.picker = new ShardPicker(cluster.shards, 'round-robin');
       for (let i = 0; i < cluster.shards; i++) {
         const s = new Shard({
@@ -120,7 +120,7 @@ export class Simulation {
       const list: Machine[] = [];
       for (let i = 0; i < cluster.machines; i++) {
         list.push(new Machine({
-          id: i, cores: cluster.cores, policy: preset.machine, classes: prices.classes.length, memoryMB: mem,
+          id: i, cores: cluster.cores, policy: preset.machine, within: preset.within, classes: prices.classes.length, memoryMB: mem,
           swap: { enabled: this.trackMemory && preset.swapping, targetFraction: cluster.swapTarget, spaceMB: cluster.swapMB ?? mem },
           admission,
           dispatcher: preset.idleList

@@ -6,6 +6,7 @@ import { Rng } from '../core/rng.ts';
 import { DEFAULT_PRICE_TABLE, makePriceTable, type PriceTable, type Result } from '../core/classes.ts';
 import { Simulation } from './engine.ts';
 import type { ClusterConfig, PolicyKind, PolicySpec } from './config.ts';
+import { WITHIN_CLASS, type WithinClass } from '../core/machine/run-queue.ts';
 import type { LatencyModel } from './bus.ts';
 import type { RunResult } from './recorder.ts';
 import { makeJobSource, validateWorkload, type JobSource } from './workload/index.ts';
@@ -207,7 +208,7 @@ export function parsePolicy(raw: unknown, i: number): PolicySpec {
   const where = `policies[${i}]`;
   if (typeof raw === 'string') raw = { kind: raw };
   if (!isObj(raw)) throw new ConfigError(`${where} is ${JSON.stringify(raw)}: give a policy name (${POLICY_KINDS.join(', ')}) or an object {"kind": ..., "name": ...}`);
-  known(raw, where, ['kind', 'name', 'selection', 'idleList']);
+  known(raw, where, ['kind', 'name', 'selection', 'idleList', 'within']);
   const kind = raw.kind;
   if (typeof kind !== 'string' || !POLICY_KINDS.includes(kind as PolicyKind)) {
     throw new ConfigError(`${where}.kind is ${JSON.stringify(kind)}: it must be one of ${POLICY_KINDS.join(', ')}`);
@@ -220,7 +221,11 @@ export function parsePolicy(raw: unknown, i: number): PolicySpec {
   if (typeof name !== 'string' || name.length === 0) throw new ConfigError(`${where}.name must be a non-empty string`);
   const idle = raw.idleList;
   if (idle !== undefined && typeof idle !== 'boolean') throw new ConfigError(`${where}.idleList must be true or false`);
-  return { name, kind: kind as PolicyKind, ...(sel ? { selection: sel } : {}), ...(idle !== undefined ? { idleList: idle } : {}) };
+  const within = raw.within;
+  if (within !== undefined && (kind !== 'fare' || !WITHIN_CLASS.includes(within as WithinClass))) {
+    throw new ConfigError(`${where}.within is ${JSON.stringify(within)}: it is Fare's order within a class, one of ${WITHIN_CLASS.map((w) => `"${w}"`).join(', ')} (fcfs: the paper's; las: least attained service; sef: shortest expected first), for kind "fare" only`);
+  }
+  return { name, kind: kind as PolicyKind, ...(sel ? { selection: sel } : {}), ...(idle !== undefined ? { idleList: idle } : {}), ...(within !== undefined ? { within: within as WithinClass } : {}) };
 }
 
 function parsePrices(raw: unknown): PriceTable {
@@ -246,6 +251,10 @@ export function parseExperiment(raw: unknown): ExperimentSpec {
   const policies = pol.map((p, i) => parsePolicy(p, i));
   const names = new Set(policies.map((p) => p.name));
   if (names.size !== policies.length) throw new ConfigError('two policies have the same name: give each a distinct "name"');
+  const keyed = policies.find((p) => p.within !== undefined && p.within !== 'fcfs');
+  if (keyed !== undefined && cluster.memoryAdmission === true) {
+    throw new ConfigError(`policy "${keyed.name}" orders its classes by ${String(keyed.within)}, and cluster.memoryAdmission is on: memory admission works with FCFS within a class only; drop one of them`);
+  }
   const loads = raw.loads ?? [0.5, 0.7, 0.9, 1.0, 1.1, 1.2];
   if (!Array.isArray(loads) || loads.length === 0 || !loads.every((l) => typeof l === 'number' && l > 0 && l < 10)) {
     throw new ConfigError(`loads is ${JSON.stringify(loads)}: give a list of offered utilizations, e.g. [0.5, 0.9, 1.2]`);

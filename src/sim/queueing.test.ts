@@ -31,6 +31,7 @@ import {
 } from './queueing-theory.ts';
 import type { RunResult } from './recorder.ts';
 import { makeJobSource, type JobBatch, type JobSource, type RuntimeSpec } from './workload/index.ts';
+import type { WithinClass } from '../core/machine/run-queue.ts';
 
 function table(classes: readonly PriceClass[]): PriceTable {
   const r = makePriceTable(classes, 0);
@@ -490,9 +491,9 @@ describe('memory admission: resident memory never exceeds RAM', () => {
    * the swap space full, a lone job grows on into what the kernel would page), the jobs given as
    * [arrival, runtime, class, final MB].
    */
-  const run = (jobs: readonly (readonly [number, number, number, number])[], admission: boolean, cores = 2): RunResult => new Simulation({
+  const run = (jobs: readonly (readonly [number, number, number, number])[], admission: boolean, cores = 2, within: WithinClass = 'fcfs'): RunResult => new Simulation({
     cluster: { ...singleQueue(cores), memoryMB: 4096, swapOutSPerGiB: 0.6, swapInSPerGiB: 2.9, swapMB: Infinity, memoryAdmission: admission },
-    policy: { name: 'fare', kind: 'fare' }, prices: TWO_CLASSES, seed: 1, measureFrom: 0, measureTo: 1e9, horizon: 1e9, samples: 0,
+    policy: { name: 'fare', kind: 'fare', within }, prices: TWO_CLASSES, seed: 1, measureFrom: 0, measureTo: 1e9, horizon: 1e9, samples: 0,
   }, listSource(jobs)).run();
   const over = (r: RunResult): number => [...r.overcommitMBs].reduce((a, b) => a + b, 0);
   const completed = (r: RunResult): number => r.classes.reduce((a, c) => a + c.completed, 0);
@@ -511,6 +512,11 @@ describe('memory admission: resident memory never exceeds RAM', () => {
     expect(new Set(r.swaps.job)).toEqual(new Set([0]));
     expect(r.swaps.dir).toEqual(['out', 'in']);
     expect(r.classes[1]?.response.max).toBeGreaterThan(r.classes[0]?.response.max ?? Infinity);
+  });
+
+  it('is not offered with an order within a class other than FCFS (it could leave a class waiting behind its own first job)', () => {
+    expect(() => run([[0, 10, 0, 100]], true, 1, 'las')).toThrow(/memory admission works with FCFS within a class only/);
+    expect(run([[0, 10, 0, 100]], false, 1, 'las').classes[0]?.completed).toBe(1);
   });
 
   it('for any jobs (each smaller than RAM): every one completes, and memory is never over RAM', () => {

@@ -8,7 +8,7 @@
 import type { CoreObject, Job, JobId, MachineId, Millis, Mutable, ShardId } from '../types.ts';
 import { InvariantError, unreachable } from '../types.ts';
 import type { Rng } from '../rng.ts';
-import { RunQueue, type MachinePolicy, type Slot } from './run-queue.ts';
+import { RunQueue, type MachinePolicy, type Slot, type WithinClass } from './run-queue.ts';
 import { MachineWorkspace } from './machine-workspace.ts';
 
 export { MachineWorkspace, type MachineDecision } from './machine-workspace.ts';
@@ -38,6 +38,13 @@ export interface MachineConfig {
    * where the kernel does this.
    */
   readonly admission?: boolean;
+  /**
+   * Order within a class under `priority` (default `fcfs`, the paper's): `las` or `sef` (see
+   * run-queue.ts). Under `sef` a job's expected CPU time is its function's mean on this machine
+   * (exponentially weighted, α = 1/4), or the mean of every job completed here for a function not
+   * seen yet (0 before any: a first call goes first). Not with memory admission (refused).
+   */
+  readonly within?: WithinClass;
   /** Idle-list membership; undefined when the shards use no idle list. */
   readonly dispatcher: DispatcherConfig | undefined;
   /**
@@ -115,6 +122,11 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   /** Class-based swapping is on (memory managed and swapping enabled). */
   private readonly swapping: boolean;
   private readonly moved = { start: undefined as Slot | undefined, preempt: undefined as Slot | undefined };
+  /** Under `sef`: each function's expected CPU time (ms), and the sum and count of all jobs' here. */
+  private readonly learns: boolean;
+  private readonly history = new Map<number, number>();
+  private total = 0;
+  private seen = 0;
   /** Memory of the jobs swapped out now (MB), against the swap space (`swap.spaceMB`). */
   private swappedMB = 0;
   /** The smallest size a job was known to have here (MB; 0: none known yet): with less swap space left than that, nothing is worth a look. */
@@ -136,11 +148,18 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     this.swapping = this.managed && cfg.swap.enabled;
     this.ws = cfg.workspace ?? new MachineWorkspace();
     this.out = this.ws.decisions;
-    this.rq = new RunQueue(cfg.cores, cfg.policy, cfg.classes);
+    this.rq = new RunQueue(cfg.cores, cfg.policy, cfg.classes, cfg.within ?? 'fcfs');
+    this.learns = cfg.policy === 'priority' && cfg.within === 'sef';
+    if (this.learns) this.rq.expected = (slot) => this.history.get(slot.job.fn) ?? (this.seen > 0 ? this.total / this.seen : 0);
     this.index = cfg.policy === 'ps' ? new Map() : undefined;
     this.address = machineAddress(cfg.id);
     this.dispatcher = cfg.dispatcher ? new Dispatcher(cfg.dispatcher, rng.fork('dispatcher'), this.address) : undefined;
     this.admit = this.managed && cfg.admission === true && cfg.policy !== 'ps';
+    if (this.admit && cfg.policy === 'priority' && (cfg.within ?? 'fcfs') !== 'fcfs') {
+      // Its memory rules rank the jobs of a class by arrival; by another order a class's first job,
+      // swapped out, could wait for room its own class holds, stopped, for ever.
+      throw new RangeError(`machine ${cfg.id}: memory admission works with FCFS within a class only, not ${String(cfg.within)}: turn one of them off`);
+    }
     if (this.admit) {
       this.rq.fits = (slot, reserved) => this.fits(slot, reserved);
       this.rq.need = (slot) => Machine.need(slot);
@@ -197,6 +216,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   }
 
   step(now: Millis, input: MachineInput): void {
+    this.rq.now = now;
     if (input.kind === 'poll') {
       this.out.push(this.answer(input));
       return;
@@ -227,6 +247,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         if (at >= 0) {
           // The common case, found in the dense running set without touching the job's slot.
           this.freed(input);
+          if (this.learns) this.learn(this.rq.slotAt(at));
           this.ws.release(this.rq.slotAt(at));
           const next = this.rq.completeAt(at);
           this.jobsFell = true;
@@ -373,7 +394,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   /** A slot for an arriving job: a spare one when there is one (no allocation), else a new one. */
   private slotFor(job: Job, memMB: number): Slot {
     const s = this.ws.spareSlot() as Mutable<Slot> | undefined;
-    if (s === undefined) return { job, seq: this.seq++, running: false, started: false, memMB, swapped: false, blocked: false, blockedRunning: false, counted: true };
+    if (s === undefined) return { job, seq: this.seq++, running: false, started: false, memMB, swapped: false, blocked: false, blockedRunning: false, counted: true, attained: 0, since: 0 };
     s.job = job;
     s.seq = this.seq++;
     s.running = false;
@@ -383,7 +404,19 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     s.blocked = false;
     s.blockedRunning = false;
     s.counted = true;
+    s.attained = 0;
+    s.since = 0;
     return s;
+  }
+
+  /** Under `sef`: a job completed after `attainedOf` ms of CPU; its function's expectation moves towards it. */
+  private learn(slot: Slot): void {
+    const ms = this.rq.attainedOf(slot);
+    const fn = slot.job.fn;
+    const before = this.history.get(fn);
+    this.history.set(fn, before === undefined ? ms : before + (ms - before) / 4);
+    this.total += ms;
+    this.seen++;
   }
 
   private sized(mb: number): void {

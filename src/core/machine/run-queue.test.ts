@@ -1,21 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { RunQueue, type MachinePolicy, type Slot } from './run-queue.ts';
+import { RunQueue, type MachinePolicy, type Slot, type WithinClass } from './run-queue.ts';
 import { job } from '../testkit/fixtures.ts';
 
 /** A run queue with helpers that return job ids, so expectations read as stories. */
-function rq(cores: number, policy: MachinePolicy, classes = 4) {
-  const q = new RunQueue(cores, policy, classes);
+function rq(cores: number, policy: MachinePolicy, classes = 4, within: WithinClass = 'fcfs') {
+  const q = new RunQueue(cores, policy, classes, within);
   const slots = new Map<number, Slot>();
   let seq = 0;
   const out = { start: undefined as Slot | undefined, preempt: undefined as Slot | undefined };
   return {
     q,
-    /** Arrival of job `id` of class `cls`: [started id, preempted id]. */
-    arrive(id: number, cls: number): [number | undefined, number | undefined] {
-      const s: Slot = { job: job(id, cls, seq), seq: seq++, running: false, started: false, memMB: 0, swapped: false, blocked: false, blockedRunning: false, counted: true };
+    /** Arrival of job `id` of class `cls` (of function `fn`): [started id, preempted id]. */
+    arrive(id: number, cls: number, fn = 0): [number | undefined, number | undefined] {
+      const s: Slot = { job: { ...job(id, cls, seq), fn }, seq: seq++, running: false, started: false, memMB: 0, swapped: false, blocked: false, blockedRunning: false, counted: true, attained: 0, since: 0 };
       slots.set(id, s);
       q.arrive(s, out);
       return [out.start?.job.id, out.preempt?.job.id];
+    },
+    /** The clock moves to `t` (ms). */
+    at(t: number): void {
+      q.now = t;
     },
     /** Completion of job `id`: the id started in its place. */
     complete(id: number): number | undefined {
@@ -138,5 +142,66 @@ describe('RunQueue under ps', () => {
     expect(m.q.waitingCount).toBe(0);
     expect(m.complete(3)).toBeUndefined();
     expect(m.running()).toEqual([1, 2, 4, 5]);
+  });
+});
+
+describe('RunQueue within a class by a key', () => {
+  it('fcfs (the paper\'s): an arrival of the running class waits, whatever ran how long', () => {
+    const m = rq(1, 'priority', 2, 'fcfs');
+    m.arrive(1, 0);
+    m.at(5000);
+    expect(m.arrive(2, 0)).toEqual([undefined, undefined]);
+  });
+
+  it('las: a new call of the class preempts the one of its class that has run longest; the least served waiting goes first', () => {
+    const m = rq(2, 'priority', 2, 'las');
+    m.arrive(1, 0);
+    m.at(100);
+    m.arrive(2, 0);
+    m.at(1000);
+    // Job 1 has run 1,000 ms, job 2 900 ms: the new job 3 takes job 1's core.
+    expect(m.arrive(3, 0)).toEqual([3, 1]);
+    expect(m.slot(1).attained).toBe(1000);
+    // Job 4 takes job 2's core (900 ms); job 5 finds jobs 3 and 4, which have run no longer than it: it waits.
+    expect(m.arrive(4, 0)).toEqual([4, 2]);
+    expect(m.arrive(5, 0)).toEqual([undefined, undefined]);
+    // Waiting by attained service: 5 (0 ms), 2 (900 ms), 1 (1,000 ms).
+    expect(m.waiting()).toEqual([[5, 2, 1], []]);
+    m.at(1010);
+    expect(m.complete(3)).toBe(5);
+    expect(m.complete(4)).toBe(2);
+    // A lower class is still preempted first, and never preempts a higher one.
+    m.at(1020);
+    expect(m.arrive(6, 1)).toEqual([undefined, undefined]);
+    expect(m.waiting()).toEqual([[1], [6]]);
+  });
+
+  it('las: a preempted lower class goes back in order of its attained service', () => {
+    const m = rq(1, 'priority', 2, 'las');
+    m.arrive(1, 1);
+    m.at(50);
+    expect(m.arrive(2, 0)).toEqual([2, 1]);
+    m.arrive(3, 1);
+    // Job 3 (0 ms) before job 1 (50 ms).
+    expect(m.waiting()).toEqual([[], [3, 1]]);
+    m.at(60);
+    expect(m.complete(2)).toBe(3);
+  });
+
+  it('sef: ordered by expected remaining time; an arrival preempts its class\'s longest expected remaining, if longer than its own', () => {
+    const m = rq(1, 'priority', 2, 'sef');
+    const expected = new Map([[1, 10_000], [2, 50], [3, 20_000]]);
+    m.q.expected = (s) => expected.get(s.job.fn) ?? 0;
+    m.arrive(1, 0, 1);
+    m.at(100);
+    // Job 1 expects 9,900 ms more; job 2 (function 2) expects 50.
+    expect(m.arrive(2, 0, 2)).toEqual([2, 1]);
+    // Job 3 expects 20,000: it waits, behind job 1 (9,900 left).
+    expect(m.arrive(3, 0, 3)).toEqual([undefined, undefined]);
+    expect(m.waiting()).toEqual([[1, 3], []]);
+    m.at(150);
+    expect(m.complete(2)).toBe(1);
+    // Job 1 ran 100 ms, then 0 ms more so far: 9,900 left is what it is ordered by.
+    expect(m.slot(1).attained).toBe(100);
   });
 });

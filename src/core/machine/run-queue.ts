@@ -4,11 +4,22 @@
 //    and the preempted job returns to the head of its class's list. Starving low classes is intended.
 //  - `fcfs` (the `fifo` ablation): one FCFS list, no preemption, classes ignored.
 //  - `ps` (Hermod): every job is dispatched at once; the cores are shared (processor sharing).
+// Within a class, under `priority` (`WithinClass`): FCFS, the paper's; or by a key, each class's
+// waiting list kept in the key's order and an arrival that finds no free core and no lower class to
+// preempt preempting the running job of its own class with the largest key, if that is larger than
+// its own — `las`, least attained service (the key is the CPU time a job has had: a new call goes
+// ahead of the long ones of its class), or `sef`, shortest expected first (the key is the job's
+// expected remaining time, from its function's history on this machine). Both decide only at events
+// (arrivals, completions), never on a timer.
 
 import { Queue } from '../util/queue.ts';
 import type { Job } from '../types.ts';
 
 export type MachinePolicy = 'priority' | 'fcfs' | 'ps';
+
+/** Order within a class under `priority` (see above). */
+export type WithinClass = 'fcfs' | 'las' | 'sef';
+export const WITHIN_CLASS: readonly WithinClass[] = ['fcfs', 'las', 'sef'];
 
 /** A job's place on a machine. */
 export interface Slot {
@@ -30,6 +41,10 @@ export interface Slot {
    * admission — from its first start (a job that has not started holds no memory yet).
    */
   counted: boolean;
+  /** Within a class by a key: CPU time it had before its current run (ms). */
+  attained: number;
+  /** Within a class by a key: when its current run started. */
+  since: number;
 }
 
 export class RunQueue {
@@ -53,8 +68,15 @@ export class RunQueue {
   fits: ((slot: Slot, reservedMB: number) => boolean) | undefined = undefined;
   /** With admission: the memory `slot` needs to start (MB). */
   need: (slot: Slot) => number = () => 0;
+  /** The time of the machine's current step (kept by the machine for the within-class keys). */
+  now = 0;
+  /** Under `sef`: the expected CPU time of the job's whole run (ms). */
+  expected: (slot: Slot) => number = () => 0;
+  /** Classes are ordered within by a key (`las` or `sef` under `priority`). */
+  private readonly keyed: boolean;
 
-  constructor(readonly cores: number, readonly policy: MachinePolicy, classes: number) {
+  constructor(readonly cores: number, readonly policy: MachinePolicy, classes: number, readonly within: WithinClass = 'fcfs') {
+    this.keyed = policy === 'priority' && within !== 'fcfs';
     const lists = policy === 'fcfs' ? 1 : classes;
     this.waiting = Array.from({ length: lists }, () => new Queue<Slot>());
     this.counts = new Array<number>(lists).fill(0);
@@ -110,12 +132,17 @@ export class RunQueue {
       return;
     }
     if (this.policy === 'priority') {
-      const victim = this.victim();
+      let victim = this.victim();
+      // Within the class by a key: the running job of its own class with the largest key, if larger.
+      if (this.keyed && victim >= 0 && (this.run[(victim << 2) + 2] as number) === slot.job.cls) victim = this.keyVictim(slot);
       // (An unblocked job without the memory to start only waits: it may have to be stopped itself.)
-      if (victim >= 0 && (this.run[(victim << 2) + 2] as number) > slot.job.cls && (fits || !front)) {
+      const vc = victim >= 0 ? (this.run[(victim << 2) + 2] as number) : -1;
+      // (Its own class is preempted only for a job that can start: memory is no reason to stop it.)
+      if (victim >= 0 && (vc > slot.job.cls || (this.keyed && vc === slot.job.cls && fits)) && (fits || !front)) {
         const v = this.run[victim << 2] as Slot;
         this.removeRunning(victim);
         v.running = false;
+        this.stopped(v);
         this.enqueue(v, true);
         out.preempt = v;
         // Without the memory to start, the job still stops the lower class: stopped, that one's
@@ -152,6 +179,7 @@ export class RunQueue {
   blockAt(i: number): Slot | undefined {
     const slot = this.run[i << 2] as Slot;
     slot.running = false;
+    this.stopped(slot);
     this.removeRunning(i);
     slot.blocked = true;
     slot.blockedRunning = true;
@@ -285,8 +313,42 @@ export class RunQueue {
     const v = this.run[i << 2] as Slot;
     this.removeRunning(i);
     v.running = false;
+    this.stopped(v);
     this.enqueue(v, true);
     return v;
+  }
+
+  /** CPU time `slot` has had so far (ms): before its current run, and in it if it runs. */
+  attainedOf(slot: Slot): number {
+    return slot.running ? slot.attained + (this.now - slot.since) : slot.attained;
+  }
+
+  /** Its key within its class: CPU time had (`las`) or expected to come (`sef`). */
+  private key(slot: Slot): number {
+    const a = this.attainedOf(slot);
+    return this.within === 'las' ? a : Math.max(0, this.expected(slot) - a);
+  }
+
+  /** A running slot stops: what it ran is added to its attained time. */
+  private stopped(slot: Slot): void {
+    if (this.keyed) slot.attained += this.now - slot.since;
+  }
+
+  /** Index of the running job of `slot`'s class with the largest key, if larger than `slot`'s; else -1. */
+  private keyVictim(slot: Slot): number {
+    const run = this.run;
+    const cls = slot.job.cls;
+    let best = -1;
+    let bk = this.key(slot);
+    for (let i = 0; i < run.length; i += 4) {
+      if ((run[i + 2] as number) !== cls) continue;
+      const k = this.key(run[i] as Slot);
+      if (k > bk) {
+        best = i >> 2;
+        bk = k;
+      }
+    }
+    return best;
   }
 
   /** Memory the first waiting jobs of the classes above `cls` need (MB): kept for them when a job of `cls` starts. */
@@ -307,7 +369,13 @@ export class RunQueue {
   private enqueue(slot: Slot, front: boolean): void {
     const c = this.policy === 'fcfs' ? 0 : slot.job.cls;
     const q = this.waiting[c] as Queue<Slot>;
-    if (front) q.unshift(slot);
+    if (this.keyed) {
+      // In key order; among equal keys, a job that ran before (`front`) first, else in arrival order.
+      const k = this.key(slot);
+      let i = q.length;
+      while (i > 0 && (front ? this.key(q.at(i - 1) as Slot) >= k : this.key(q.at(i - 1) as Slot) > k)) i--;
+      q.insert(i, slot);
+    } else if (front) q.unshift(slot);
     else q.push(slot);
     this.counts[c] = (this.counts[c] as number) + 1;
     this.nWaiting++;
@@ -316,6 +384,7 @@ export class RunQueue {
   private startSlot(slot: Slot): void {
     slot.running = true;
     slot.started = true;
+    if (this.keyed) slot.since = this.now;
     this.run.push(slot, slot.job.id, slot.job.cls, slot.seq);
   }
 

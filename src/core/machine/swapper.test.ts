@@ -10,7 +10,7 @@ import { job, machineConfig } from '../testkit/fixtures.ts';
 function loaded(jobs: [cls: number, mb: number][], cores = 1): { rq: RunQueue; used: number; slots: Slot[] } {
   const rq = new RunQueue(cores, 'priority', 4);
   const out = { start: undefined as Slot | undefined, preempt: undefined as Slot | undefined };
-  const slots = jobs.map(([cls, mb], i): Slot => ({ job: job(i + 1, cls, i), seq: i, running: false, started: false, memMB: mb, swapped: false, blocked: false, blockedRunning: false, counted: true }));
+  const slots = jobs.map(([cls, mb], i): Slot => ({ job: job(i + 1, cls, i), seq: i, running: false, started: false, memMB: mb, swapped: false, blocked: false, blockedRunning: false, counted: true, attained: 0, since: 0 }));
   for (const s of slots) rq.arrive(s, out);
   return { rq, used: jobs.reduce((a, [, mb]) => a + mb, 0), slots };
 }

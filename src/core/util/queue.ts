@@ -57,6 +57,13 @@ export class Queue<T> {
     return false;
   }
 
+  /** Puts x at position i (0: the front, length: the back), moving those from i back by one (O(n − i)). */
+  insert(i: number, x: T): void {
+    this.push(x);
+    for (let j = this.n - 1; j > i; j--) this.buf[(this.head + j) & this.mask] = this.buf[(this.head + j - 1) & this.mask];
+    this.buf[(this.head + i) & this.mask] = x;
+  }
+
   at(i: number): T | undefined {
     return i < 0 || i >= this.n ? undefined : this.buf[(this.head + i) & this.mask];
   }

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseExperiment } from '../experiment.ts';
+import { parseExperiment, runExperiment } from '../experiment.ts';
 import { meanCi95, runCustom } from './custom.ts';
 
 describe('fare sim run over several seeds', () => {
@@ -31,5 +31,28 @@ describe('fare sim run over several seeds', () => {
 
   it('refuses a bad number of seeds with a message that says what to do', () => {
     expect(() => parseExperiment({ seeds: 0 })).toThrow(/seeds .*a whole number of seeds from 1 to 1000/);
+  });
+
+  it('takes Fare\'s order within a class per policy, and refuses a wrong one, or one beside memory admission', () => {
+    const spec = parseExperiment({ policies: ['fare', { kind: 'fare', name: 'fare-las', within: 'las' }, { kind: 'fare', name: 'fare-sef', within: 'sef' }] });
+    expect(spec.policies.map((p) => p.within)).toEqual([undefined, 'las', 'sef']);
+    expect(() => parseExperiment({ policies: [{ kind: 'fare', within: 'ps' }] })).toThrow(/policies\[0\]\.within is "ps": .*one of "fcfs", "las", "sef"/);
+    expect(() => parseExperiment({ policies: [{ kind: 'hermod', within: 'las' }] })).toThrow(/for kind "fare" only/);
+    expect(() => parseExperiment({ cluster: { memoryAdmission: true }, policies: [{ kind: 'fare', name: 'x', within: 'las' }] })).toThrow(/policy "x" orders its classes by las, and cluster.memoryAdmission is on/);
+  });
+
+  it('LAS within a class: the short calls of a class stop waiting behind its long ones (p99 slowdown lower than FCFS\'s)', () => {
+    // One machine of one core, heavy-tailed runtimes: under FCFS a short call waits for whatever long call of its class came first.
+    const slowdown = (within: 'fcfs' | 'las'): number => {
+      const [run] = runExperiment(parseExperiment({
+        name: `one-${within}`, seed: 1, loads: [0.7], warmup: 0, measureTo: 1, drain: 10,
+        cluster: { machines: 1, cores: 1, shards: 1, k: 1, idleList: false },
+        policies: [{ kind: 'fare', within }],
+        workload: { kind: 'synthetic', jobs: 5000, arrivals: 'poisson', functions: 10, runtime: { family: 'lognormal', sigma: 2, mean: 100 } },
+      }));
+      return run?.result.classes[0]?.slowdown.quantile(0.99) ?? NaN;
+    };
+    const las = slowdown('las'), fcfs = slowdown('fcfs');
+    expect(las, `p99 slowdown of the top class: LAS ${las}, FCFS ${fcfs}`).toBeLessThan(fcfs / 2);
   });
 });
