@@ -1,6 +1,7 @@
 // Argument parsing shared by the subcommands, and the usage error they throw.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { WITHIN_CLASS, type WithinClass } from '../core/machine/run-queue.ts';
 
 /** Errors at the edge: a stable code and a message that says what to do. */
 export class UsageError extends Error {
@@ -15,3 +16,10 @@ export function parse(args: readonly string[], options: NonNullable<ParseArgsCon
   }
 }
 
+/** `--within-class`: Fare's order within a class (fare policy only), checked. */
+export function withinClass(value: string | boolean | (string | boolean)[] | undefined, policy: string): WithinClass {
+  const within = typeof value === 'string' ? value : 'fcfs';
+  if (!(WITHIN_CLASS as readonly string[]).includes(within)) throw new UsageError(`--within-class ${within} is not known: use ${WITHIN_CLASS.join(', ')}`);
+  if (within !== 'fcfs' && policy !== 'fare') throw new UsageError(`--within-class ${within} is Fare's order within a class: it goes with --policy fare, not ${policy}`);
+  return within as WithinClass;
+}

@@ -1,8 +1,7 @@
 // `fare up`: Fare on one machine — gateway, shard and worker in this process, state in --data-dir.
 
 import { resolve } from 'node:path';
-import { parse, UsageError } from './args.ts';
-import { WITHIN_CLASS, type WithinClass } from '../core/machine/run-queue.ts';
+import { parse, UsageError, withinClass } from './args.ts';
 
 const HELP = `fare up — run Fare on this machine
 
@@ -60,9 +59,7 @@ export async function runUp(args: readonly string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${String(values.port)} is not a port: give a whole number from 0 to 65535`);
   const policy = values.policy as string;
   if (policy !== 'fare' && policy !== 'hermod' && policy !== 'fifo') throw new UsageError(`--policy ${policy} is not known: use fare, hermod or fifo`);
-  const within = values['within-class'] as string;
-  if (!(WITHIN_CLASS as readonly string[]).includes(within)) throw new UsageError(`--within-class ${within} is not known: use ${WITHIN_CLASS.join(', ')}`);
-  if (within !== 'fcfs' && policy !== 'fare') throw new UsageError(`--within-class ${within} is Fare's order within a class: it goes with --policy fare, not ${policy}`);
+  const within = withinClass(values['within-class'], policy);
   let cores: number | undefined;
   if (values.cores !== undefined) {
     cores = Number(values.cores);
@@ -77,7 +74,7 @@ export async function runUp(args: readonly string[]): Promise<number> {
   const dataDir = resolve(values['data-dir'] as string);
   const adminKey = process.env.FARE_ADMIN_KEY;
   const running = await up({
-    dataDir, host: values.host as string, port, policy, strictPriorities: values['strict-priorities'] as boolean, within: within as WithinClass,
+    dataDir, host: values.host as string, port, policy, strictPriorities: values['strict-priorities'] as boolean, within,
     examples: !(values['no-examples'] as boolean),
     fsync: values.fsync as boolean,
     insecureSingleTenant: values['insecure-single-tenant'] as boolean,

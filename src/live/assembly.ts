@@ -14,6 +14,7 @@ import { reapStaleWorkDirs } from './runtime/workdir.ts';
 import { describePeerLookup, peerLookup } from './runtime/peer-uid.ts';
 import { canRaisePriority } from './worker/local-executor.ts';
 import type { RuntimeName } from './types.ts';
+import type { WithinClass } from '../core/machine/run-queue.ts';
 
 /**
  * Cores the machine scheduler hands out when `--cores` is not given: all but one, which is kept for
@@ -157,4 +158,15 @@ export async function deployDir(store: Store, tenant: string, name: string, dir:
   walk(dir);
   const staged = await stageCode(store.dataDir, files);
   store.functions.deploy(tenant, name, cfg, { stagedDir: staged, sha256: hash.digest('hex'), size });
+}
+
+const WITHIN_WORDS: Record<WithinClass, string> = {
+  fcfs: 'first come, first served (the paper\'s)',
+  las: 'least attained service (a new call preempts the one of its class that has run longest)',
+  sef: 'shortest expected first (by each function\'s observed durations)',
+};
+
+/** The start-up line that says the machine scheduler's order within a class. */
+export function describeWithin(within: WithinClass): string {
+  return `order within a class: ${WITHIN_WORDS[within]} (--within-class to change)`;
 }

@@ -19,14 +19,10 @@ import { ShardHost } from './shard/shard-host.ts';
 import { SchedulerClient } from './gateway/scheduler-client.ts';
 import { InProcessBus } from './transport/in-process.ts';
 import { realClock } from './transport/clock.ts';
+import { describeWithin } from './assembly.ts';
 import type { InvokeRequest } from './types.ts';
 import type { WithinClass } from '../core/machine/run-queue.ts';
 
-const WITHIN_WORDS: Record<WithinClass, string> = {
-  fcfs: 'first come, first served (the paper\'s)',
-  las: 'least attained service (a new call preempts the one of its class that has run longest)',
-  sef: 'shortest expected first (by each function\'s observed durations)',
-};
 
 export { ADMIN_CREDENTIAL_FILE, defaultCores, deployDir } from './assembly.ts';
 
@@ -110,7 +106,7 @@ export async function up(opts: UpOptions): Promise<Running> {
   const root = new Rng(0, 'live');
   const policy = opts.policy;
   const preset = policyPreset(policy, { idleList: false, within: opts.within });
-  if (preset.machine === 'priority') capLines.push(`order within a class: ${WITHIN_WORDS[preset.within]} (--within-class to change)`);
+  if (preset.machine === 'priority') capLines.push(describeWithin(preset.within));
 
   const late0: { pool?: InstancePool; leaving?: () => number; relieveIdle?: (usedMB: number, targetMB: number) => number } = {};
   const memory = await planMemory({

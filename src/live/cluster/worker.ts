@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import type { PriceTable } from '../../core/classes.ts';
 import { Rng } from '../../core/rng.ts';
 import { policyPreset } from '../../core/presets.ts';
+import type { WithinClass } from '../../core/machine/run-queue.ts';
 import { Machine } from '../../core/machine/machine.ts';
 import type { Mutable } from '../../core/types.ts';
 import { MachineDriver, type Executor, type MemoryProbe } from '../worker/machine-driver.ts';
@@ -16,7 +17,7 @@ import { localExecutor } from '../worker/local-executor.ts';
 import { isolatesTenants } from '../runtime/capabilities.ts';
 import { NatsBus } from '../transport/nats.ts';
 import { realClock } from '../transport/clock.ts';
-import { prepareHost } from '../assembly.ts';
+import { describeWithin, prepareHost } from '../assembly.ts';
 import type { FunctionSpec, InvokeRequest } from '../types.ts';
 import type { LivePolicy } from '../one-machine.ts';
 import { CodeCache } from './code.ts';
@@ -33,6 +34,8 @@ export interface WorkerProcessOptions extends ClusterAddress {
   readonly prices: PriceTable;
   readonly replicas: number;
   readonly strictPriorities: boolean;
+  /** Order within a class under the fare policy (default fcfs, the paper's). */
+  readonly within?: WithinClass;
   /** Run tenants' code even where this host cannot keep tenants apart (no sandbox). */
   readonly insecureSingleTenant: boolean;
   /** On stop, how long to wait for the jobs placed here to finish (ms; default 60 s). */
@@ -69,7 +72,7 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
   const bus = new NatsBus(nc, { prefix: o.prefix, ...traceOption(), problem: (what) => o.warn(`fare worker ${o.id}: ${what}`) });
   void reportStatus(nc, `fare worker ${o.id}`, o.warn);
   const cache = new CodeCache(await codeStore(nc, o.prefix, o.replicas), o.dataDir);
-  const preset = policyPreset(o.policy, { idleList: o.shards !== undefined });
+  const preset = policyPreset(o.policy, { idleList: o.shards !== undefined, within: o.within });
   const late: { pool?: InstancePool; leaving?: () => number; relieveIdle?: (usedMB: number, targetMB: number) => number } = {};
   const memory = await planMemory({
     pool: () => late.pool as InstancePool, leaving: () => late.leaving?.() ?? 0, relieveIdle: (u, t) => late.relieveIdle?.(u, t) ?? 0, accounting: host.caps.mechanisms.memory === 'proc' ? 'their processes\' resident memory' : 'their cgroups',
@@ -102,6 +105,7 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
   // available, leaves below a quarter, and updates its entry on a change of a tenth (the paper's
   // marks, as in the simulator). The machine's memory comes from the kernel (MemAvailable).
   const report: string[] = [...memory.report];
+  if (preset.machine === 'priority') report.push(describeWithin(preset.within));
   const managed = Number.isFinite(memory.capacityMB);
   const memoryMB = memory.capacityMB;
   if (managed && o.shards !== undefined && preset.idleList) {
@@ -111,7 +115,7 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
   }
   const probe: MemoryProbe | undefined = memory.probe;
   const machine = new Machine({
-    id: o.id, cores: host.cores, policy: preset.machine, classes: o.prices.classes.length, memoryMB,
+    id: o.id, cores: host.cores, policy: preset.machine, within: preset.within, classes: o.prices.classes.length, memoryMB,
     swap: { enabled: memory.swap, targetFraction: SWAP_TARGET },
     dispatcher: managed && o.shards !== undefined && preset.idleList
       ? { shards: o.shards, k: Math.min(2, o.shards), joinFreeMB: 0.5 * memoryMB, leaveFreeMB: 0.25 * memoryMB, updateDeltaMB: 0.1 * memoryMB, pollTimeoutMs: 200 }
