@@ -13,6 +13,7 @@ import fc from 'fast-check';
 import { runSim } from './run-sim.ts';
 import { overNats, runLive } from './run-live.ts';
 import { arrivals, type Scenario, type ScenarioJob } from './scenario.ts';
+import { WITHIN_CLASS, type WithinClass } from '../../src/core/machine/run-queue.ts';
 
 const base: Omit<Scenario, 'name' | 'jobs'> = {
   seed: 1, policy: 'fare', machines: 1, cores: 1, shards: 1, k: 1, memoryMB: Infinity, idleList: false, maxOutstandingPolls: 64,
@@ -61,6 +62,15 @@ const SCENARIOS: readonly Scenario[] = [
     cores: 1, jobs: [job(0, 1, 20), { ...job(1, 0, 20), spentOfBudget: 0.3 }, { ...job(2, 0, 20), spentOfBudget: 0.3 }, job(3, 1, 20), job(4, 2, 5)],
   },
   {
+    ...base, name: 'las within a class: a new call preempts the one of its class that has run longest; the least served resumes first',
+    within: 'las', cores: 2, jobs: [job(0, 0, 100), job(5, 0, 80), job(20, 0, 10), job(25, 0, 10), job(26, 1, 5), job(40, 0, 30)],
+  },
+  {
+    ...base, name: 'sef within a class: a call of a function known to be short goes ahead of its class\'s long ones',
+    // Functions 1 (long) and 2 (short) are learnt from their first calls; then a short call preempts a long one.
+    within: 'sef', cores: 1, jobs: [job(0, 0, 40, 10, 1), job(50, 0, 2, 10, 2), job(60, 0, 40, 10, 1), job(65, 0, 40, 10, 1), job(70, 0, 2, 10, 2)],
+  },
+  {
     ...base, name: 'hermod: processor sharing, class-blind FIFO shards',
     policy: 'hermod', machines: 3, cores: 2, k: 2, jobs: Array.from({ length: 10 }, (_, i) => job(i, i % 4, 10 + i)),
   },
@@ -73,6 +83,7 @@ const SCENARIOS: readonly Scenario[] = [
 const scenario = fc.record({
   seed: fc.integer({ min: 0, max: 1000 }),
   policy: fc.constantFrom<'fare' | 'fifo' | 'hermod'>('fare', 'fifo', 'hermod'),
+  within: fc.constantFrom<WithinClass>(...WITHIN_CLASS),
   machines: fc.integer({ min: 1, max: 4 }),
   cores: fc.integer({ min: 1, max: 3 }),
   shards: fc.integer({ min: 1, max: 3 }),
@@ -107,6 +118,18 @@ describe('conformance: the simulator and the live driver decide the same', () =>
     const classes = (prefix: string): number[] => arrivals(SCENARIOS.find((x) => x.name.startsWith(prefix)) as Scenario).map((j) => j.cls);
     expect(classes('call-chain')).toEqual([0, 2, 0, 2]);
     expect(classes('budget degrade')).toEqual([1, 3, 3, 1, 2]);
+  });
+
+  it('scenarios mean what they say: under las and sef a job is preempted by one of its own class', () => {
+    for (const prefix of ['las within', 'sef within']) {
+      const s = SCENARIOS.find((x) => x.name.startsWith(prefix)) as Scenario;
+      const log = runSim(s).join('\n');
+      // Every job of these scenarios but one is of class 0: a preemption of a class-0 job is by its own class.
+      const cls = new Map(arrivals(s).map((j, i) => [i + 1, j.cls]));
+      const preempted = [...log.matchAll(/machine\/\d+ preempt job=(\d+)/g)].map((m) => Number(m[1]));
+      expect(preempted.filter((j) => cls.get(j) === 0).length, log).toBeGreaterThan(0);
+      expect(runSim({ ...s, within: 'fcfs' }).join('\n')).not.toMatch(/preempt job=/);
+    }
   });
 
   it('notices a decision changed in one driver only', async () => {

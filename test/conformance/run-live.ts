@@ -89,7 +89,7 @@ export async function runLive(s: Scenario, tamper: Tamper = {}, transport: (cloc
   const prices = DEFAULT_PRICE_TABLE;
   // The same streams as the simulator's (`policy/<name>`, forked per part).
   const root = new Rng(s.seed, `policy/${s.policy}`);
-  const preset = policyPreset(s.policy, { idleList: s.idleList });
+  const preset = policyPreset(s.policy, { idleList: s.idleList, within: s.within });
   const mem = s.memoryMB;
   const hosts: { close(): void }[] = [];
   for (let i = 0; i < s.shards; i++) {
@@ -107,7 +107,7 @@ export async function runLive(s: Scenario, tamper: Tamper = {}, transport: (cloc
   for (let i = 0; i < s.machines; i++) {
     const fake = new FakeInstances(clock, work, preset.machine === 'ps' ? { cores: s.cores } : undefined);
     const machine = new Machine({
-      id: i, cores: s.cores, policy: tamper.machinePolicy ?? preset.machine, classes: prices.classes.length, memoryMB: mem,
+      id: i, cores: s.cores, policy: tamper.machinePolicy ?? preset.machine, within: preset.within, classes: prices.classes.length, memoryMB: mem,
       swap: { enabled: Number.isFinite(mem) && preset.swapping, targetFraction: CLUSTER_FRACTIONS.swapTarget },
       dispatcher: preset.idleList
         ? { shards: s.shards, k: Math.min(s.k, s.shards), joinFreeMB: CLUSTER_FRACTIONS.joinFree * mem, leaveFreeMB: CLUSTER_FRACTIONS.leaveFree * mem, updateDeltaMB: CLUSTER_FRACTIONS.updateDelta * mem, pollTimeoutMs: Infinity }

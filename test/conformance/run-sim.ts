@@ -38,7 +38,7 @@ export function runSim(s: Scenario): string[] {
       // Swapping as the live run's model executor does it: at once, into unbounded swap space.
       swapOutSPerGiB: 0, swapInSPerGiB: 0, swapMB: Infinity,
     },
-    policy: { name: s.policy, kind: s.policy },
+    policy: { name: s.policy, kind: s.policy, ...(s.within !== undefined ? { within: s.within } : {}) },
     prices: DEFAULT_PRICE_TABLE,
     seed: s.seed,
     measureFrom: 0,

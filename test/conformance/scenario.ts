@@ -1,6 +1,7 @@
 // A conformance scenario: a small cluster, a policy and a script of timed arrivals (class, function,
 // work, memory), written once and run through both drivers. Job i (from 1) is the i-th arrival.
 
+import type { WithinClass } from '../../src/core/machine/run-queue.ts';
 import type { PolicyKind } from '../../src/core/presets.ts';
 import { DEFAULT_PRICE_TABLE, inheritContext } from '../../src/core/classes.ts';
 import { admit } from '../../src/core/budget.ts';
@@ -27,6 +28,8 @@ export interface Scenario {
   readonly name: string;
   readonly seed: number;
   readonly policy: Exclude<PolicyKind, 'edf'>;
+  /** Fare's order within a class (default fcfs). */
+  readonly within?: WithinClass;
   readonly machines: number;
   readonly cores: number;
   readonly shards: number;
