@@ -16,10 +16,11 @@ export function parse(args: readonly string[], options: NonNullable<ParseArgsCon
   }
 }
 
-/** `--within-class`: Fare's order within a class (fare policy only), checked. */
-export function withinClass(value: string | boolean | (string | boolean)[] | undefined, policy: string): WithinClass {
-  const within = typeof value === 'string' ? value : 'fcfs';
+/** `--within-class`: Fare's order within a class (fare policy only), checked; undefined when not given (the policy's default). */
+export function withinClass(value: string | boolean | (string | boolean)[] | undefined, policy: string): WithinClass | undefined {
+  if (value === undefined) return undefined;
+  const within = typeof value === 'string' ? value : '';
   if (!(WITHIN_CLASS as readonly string[]).includes(within)) throw new UsageError(`--within-class ${within} is not known: use ${WITHIN_CLASS.join(', ')}`);
-  if (within !== 'fcfs' && policy !== 'fare') throw new UsageError(`--within-class ${within} is Fare's order within a class: it goes with --policy fare, not ${policy}`);
+  if (policy !== 'fare') throw new UsageError(`--within-class ${within} is Fare's order within a class: it goes with --policy fare, not ${policy}`);
   return within as WithinClass;
 }

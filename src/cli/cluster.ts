@@ -46,8 +46,8 @@ Usage: fare worker --id N [--idle-lists S] [--cores C] [--data-dir ./.fare-worke
                    [common options]
 ${COMMON}
 
-Runs the machine scheduler (preemptive priority by class; within a class --within-class: fcfs, the
-paper's and the default, las or sef, as in fare up) over real instances on this host; fetches
+Runs the machine scheduler (preemptive priority by class; within a class --within-class: las, the
+default, fcfs, the paper's, or sef, as in fare up) over real instances on this host; fetches
 a function's code from the cluster's object store the first time it runs it. With --idle-lists S (the
 cluster's shard count; the shards run with --idle-lists too), its dispatcher joins the emptiest of two
 shards' idle lists while over half of the machine's memory is available (/proc/meminfo), and leaves
@@ -186,7 +186,7 @@ export async function runWorker(args: readonly string[]): Promise<number> {
     cores: { type: 'string' },
     'data-dir': { type: 'string', default: './.fare-worker' },
     'strict-priorities': { type: 'boolean', default: false },
-    'within-class': { type: 'string', default: 'fcfs' },
+    'within-class': { type: 'string' },
     'insecure-single-tenant': { type: 'boolean', default: false },
     'idle-lists': { type: 'string' },
     'memory-mb': { type: 'string' },
@@ -200,7 +200,7 @@ export async function runWorker(args: readonly string[]): Promise<number> {
   const id = whole('id', values.id, 0, 99_999);
   const w = await startWorker({
     ...c, id, dataDir: resolve(String(values['data-dir'])), prices: DEFAULT_PRICE_TABLE,
-    strictPriorities: values['strict-priorities'] as boolean, within: withinClass(values['within-class'], c.policy), insecureSingleTenant: values['insecure-single-tenant'] as boolean, warn,
+    strictPriorities: values['strict-priorities'] as boolean, ...(values['within-class'] !== undefined ? { within: withinClass(values['within-class'], c.policy) } : {}), insecureSingleTenant: values['insecure-single-tenant'] as boolean, warn,
     ...(values['idle-lists'] !== undefined ? { shards: whole('idle-lists', values['idle-lists'], 1, 4096) } : {}),
     ...(values.cores !== undefined ? { cores: whole('cores', values.cores, 1, 4096) } : {}),
     ...(values['memory-mb'] !== undefined ? { memoryMB: whole('memory-mb', values['memory-mb'], 64, 2 ** 32) } : {}),

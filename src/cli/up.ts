@@ -19,10 +19,10 @@ user running Fare (0700/0600); looser modes found at start are tightened, with a
 --cores: cores the machine scheduler hands to functions (default: all but one, which is kept for
 Fare's own gateway, shard and runtime API, so the top class never waits for them). Instances run at
 nice -5 (top class) to 0 where permitted, the lowest class SCHED_IDLE; --strict-priorities uses
-SCHED_FIFO by class instead. --within-class: the order within a class (fare policy): fcfs (the
-paper's, default), las (least attained service: a new call preempts the one of its class that has run
-longest, so short calls do not wait behind long ones of their class), sef (shortest expected first,
-from each function's observed durations). Memory: no limits are asked of functions; under memory pressure (under
+SCHED_FIFO by class instead. --within-class: the order within a class (fare policy): las (least
+attained service, the default: a new call preempts the one of its class that has run longest, so
+short calls do not wait behind long ones of their class), fcfs (the paper's), sef (shortest expected
+first, from each function's observed durations). Memory: no limits are asked of functions; under memory pressure (under
 10 % of the machine's memory free) idle instances, then the lowest classes' preempted ones, are
 swapped out (where there is swap, by process_madvise), and swapped back in before they run; --memory-mb manages that
 much memory instead of the machine's (what is used since start counts); --no-swapping turns it off.
@@ -42,7 +42,7 @@ export async function runUp(args: readonly string[]): Promise<number> {
     policy: { type: 'string', default: 'fare' },
     cores: { type: 'string' },
     'strict-priorities': { type: 'boolean', default: false },
-    'within-class': { type: 'string', default: 'fcfs' },
+    'within-class': { type: 'string' },
     'no-examples': { type: 'boolean', default: false },
     fsync: { type: 'boolean', default: false },
     'insecure-single-tenant': { type: 'boolean', default: false },
@@ -74,7 +74,8 @@ export async function runUp(args: readonly string[]): Promise<number> {
   const dataDir = resolve(values['data-dir'] as string);
   const adminKey = process.env.FARE_ADMIN_KEY;
   const running = await up({
-    dataDir, host: values.host as string, port, policy, strictPriorities: values['strict-priorities'] as boolean, within,
+    dataDir, host: values.host as string, port, policy, strictPriorities: values['strict-priorities'] as boolean,
+    ...(within !== undefined ? { within } : {}),
     examples: !(values['no-examples'] as boolean),
     fsync: values.fsync as boolean,
     insecureSingleTenant: values['insecure-single-tenant'] as boolean,

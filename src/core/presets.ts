@@ -31,7 +31,9 @@ export interface PolicyPreset {
 export function policyPreset(kind: Exclude<PolicyKind, 'edf'>, opts: { readonly selection?: SelectionRule | undefined; readonly idleList?: boolean | undefined; readonly within?: WithinClass | undefined } = {}): PolicyPreset {
   switch (kind) {
     case 'fare':
-      return { selection: opts.selection ?? 'price-wait', machine: 'priority', within: opts.within ?? 'fcfs', idleList: opts.idleList ?? true, swapping: true, classAware: true };
+      // Least attained service within a class: a class's short calls do not wait behind its long ones
+      // (the README's results, issue 15); `fcfs` is the paper's.
+      return { selection: opts.selection ?? 'price-wait', machine: 'priority', within: opts.within ?? 'las', idleList: opts.idleList ?? true, swapping: true, classAware: true };
     case 'fifo':
       return { selection: opts.selection ?? 'price-wait', machine: 'fcfs', within: 'fcfs', idleList: opts.idleList ?? true, swapping: true, classAware: false };
     case 'hermod':

@@ -42,8 +42,8 @@ export interface UpOptions {
   readonly examples?: boolean;
   /** SCHED_FIFO by class instead of SCHED_IDLE for the cheapest class only. */
   readonly strictPriorities?: boolean;
-  /** Order within a class under the fare policy (default fcfs, the paper's). */
-  readonly within?: WithinClass;
+  /** Order within a class under the fare policy (default: the preset's, las). */
+  readonly within?: WithinClass | undefined;
   readonly prices?: PriceTable;
   /** fsync every commit (survives power loss, not only a crash of Fare); slower. */
   readonly fsync?: boolean;

@@ -19,7 +19,7 @@ export interface PolicySpec {
   readonly selection?: SelectionRule;
   /** Overrides the cluster's idle-list setting for this policy. */
   readonly idleList?: boolean;
-  /** Order within a class on Fare's machines (default `fcfs`, the paper's). */
+  /** Order within a class on Fare's machines (default: the preset's, `las`; `fcfs` is the paper's; with memory admission `fcfs`). */
   readonly within?: WithinClass;
 }
 

@@ -100,7 +100,9 @@ export class Simulation {
       // Machines are stepped one at a time and their decisions carried out before the next step:
       // they can share one workspace (see MachineConfig.workspace), which also holds their poll answers.
       const workspace = new MachineWorkspace(this.reuseObjects);
-      const preset = policyPreset(policy.kind, { selection: policy.selection, idleList: policy.idleList ?? cluster.idleList, within: policy.within });
+      // Memory admission ranks a class's jobs by arrival: it runs FCFS within a class unless told otherwise (and refuses another order).
+      const within = policy.within ?? (cluster.memoryAdmission === true ? 'fcfs' : undefined);
+      const preset = policyPreset(policy.kind, { selection: policy.selection, idleList: policy.idleList ?? cluster.idleList, within });
       this.picker = new ShardPicker(cluster.shards, 'round-robin');
       for (let i = 0; i < cluster.shards; i++) {
         const s = new Shard({

@@ -376,8 +376,9 @@ function listSource(jobs: readonly (readonly [number, number, number, number])[]
 function preemptUnderPressure(): RunResult {
   const source = listSource([[0, 100, 1, 5000], [90, 10, 0, 100], [92, 10, 1, 100], [95, 1, 0, 100]]);
   return new Simulation({
-    // The paper's swapping (instantaneous, unbounded swap space): the accounting of sizes is the point here.
-    cluster: { ...singleQueue(1), memoryMB: 4096, swapOutSPerGiB: 0, swapInSPerGiB: 0, swapMB: Infinity }, policy: { name: 'fare', kind: 'fare' }, prices: TWO_CLASSES, seed: 1,
+    // The paper's swapping (instantaneous, unbounded swap space) and machine (FCFS within a class: under
+    // LAS job 3 would also preempt job 1): the accounting of sizes is the point here.
+    cluster: { ...singleQueue(1), memoryMB: 4096, swapOutSPerGiB: 0, swapInSPerGiB: 0, swapMB: Infinity }, policy: { name: 'fare', kind: 'fare', within: 'fcfs' }, prices: TWO_CLASSES, seed: 1,
     measureFrom: 0, measureTo: 1000, horizon: 10_000, samples: 0,
   }, source).run();
 }

@@ -63,7 +63,8 @@ const SCENARIOS: readonly Scenario[] = [
   },
   {
     ...base, name: 'las within a class: a new call preempts the one of its class that has run longest; the least served resumes first',
-    within: 'las', cores: 2, jobs: [job(0, 0, 100), job(5, 0, 80), job(20, 0, 10), job(25, 0, 10), job(26, 1, 5), job(40, 0, 30)],
+    // (Past LAS's 100 ms quantum, so that the long ones may be stopped for the new.)
+    within: 'las', cores: 2, jobs: [job(0, 0, 1000), job(50, 0, 800), job(300, 0, 10), job(350, 0, 10), job(360, 1, 5), job(500, 0, 30)],
   },
   {
     ...base, name: 'sef within a class: a call of a function known to be short goes ahead of its class\'s long ones',
@@ -98,7 +99,8 @@ const scenario = fc.record({
     at: fc.double({ min: 0, max: 100, noNaN: true }),
     cls: fc.integer({ min: 0, max: 3 }),
     fn: fc.integer({ min: 0, max: 5 }),
-    runtime: fc.double({ min: 0.05, max: 50, noNaN: true }),
+    // Up to 400 ms: past LAS's quantum (100 ms), so that calls are stopped for newer ones of their class.
+    runtime: fc.double({ min: 0.05, max: 400, noNaN: true }),
     memMB: fc.integer({ min: 1, max: 100 }),
   }), { minLength: 1, maxLength: 25 })
     .filter((js) => new Set(js.map((j) => j.at)).size === js.length && new Set(js.map((j) => j.runtime)).size === js.length),

@@ -176,6 +176,30 @@ describe('RunQueue within a class by a key', () => {
     expect(m.waiting()).toEqual([[1], [6]]);
   });
 
+  it('las: a call that has run under the quantum (100 ms) keeps its core; past the cap (1 s) long calls keep their arrival order', () => {
+    const m = rq(1, 'priority', 2, 'las');
+    m.arrive(1, 0);
+    m.at(50);
+    // Job 1 has had 50 ms: a new call of its class waits.
+    expect(m.arrive(2, 0)).toEqual([undefined, undefined]);
+    m.at(150);
+    // Job 1 has had 150 ms, job 2 none: job 3 takes the core and job 1 waits, behind job 2 (0 ms).
+    expect(m.arrive(3, 0)).toEqual([3, 1]);
+    expect(m.waiting()).toEqual([[2, 1], []]);
+    // Long calls past the cap wait in arrival order, not by what they had (pure LAS: job 2 first).
+    const l = rq(1, 'priority', 2, 'las');
+    l.arrive(1, 0);
+    l.at(3000);
+    expect(l.arrive(2, 0)).toEqual([2, 1]);
+    l.at(5000);
+    expect(l.arrive(3, 0)).toEqual([3, 2]);
+    expect(l.slot(1).attained).toBe(3000);
+    expect(l.slot(2).attained).toBe(2000);
+    expect(l.waiting()).toEqual([[1, 2], []]);
+    l.at(5010);
+    expect(l.complete(3)).toBe(1);
+  });
+
   it('las: a preempted lower class goes back in order of its attained service', () => {
     const m = rq(1, 'priority', 2, 'las');
     m.arrive(1, 1);

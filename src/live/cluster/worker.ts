@@ -34,8 +34,8 @@ export interface WorkerProcessOptions extends ClusterAddress {
   readonly prices: PriceTable;
   readonly replicas: number;
   readonly strictPriorities: boolean;
-  /** Order within a class under the fare policy (default fcfs, the paper's). */
-  readonly within?: WithinClass;
+  /** Order within a class under the fare policy (default: the preset's, las). */
+  readonly within?: WithinClass | undefined;
   /** Run tenants' code even where this host cannot keep tenants apart (no sandbox). */
   readonly insecureSingleTenant: boolean;
   /** On stop, how long to wait for the jobs placed here to finish (ms; default 60 s). */
