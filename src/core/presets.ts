@@ -5,8 +5,12 @@
 import type { SelectionRule } from './shard/multi-queue.ts';
 import type { MachinePolicy, WithinClass } from './machine/run-queue.ts';
 
-/** `fare`: the paper's design; `hermod`: class-blind FIFO shards and processor sharing; `fifo`: classes ignored, FCFS on machines; `edf`: the centralized oracle (simulator only). */
-export type PolicyKind = 'fare' | 'hermod' | 'fifo' | 'edf';
+/**
+ * `fare`: the paper's design; `hermod`: class-blind FIFO shards and processor sharing; `fifo`: classes
+ * ignored, FCFS on machines; `edf`: the centralized oracle; `np-priority`: Fare without preemption;
+ * `random`: random placement, FCFS machines (the last three: simulator only).
+ */
+export type PolicyKind = 'fare' | 'hermod' | 'fifo' | 'edf' | 'np-priority' | 'random';
 
 export interface PolicyPreset {
   /** The shards' selection rule. */
@@ -21,6 +25,8 @@ export interface PolicyPreset {
   readonly swapping: boolean;
   /** Classes matter on the machine: instances get kernel priorities by class. */
   readonly classAware: boolean;
+  /** Machines a shard polls per job, when the policy fixes it (else the cluster's k). */
+  readonly k?: number;
 }
 
 /**
@@ -39,6 +45,12 @@ export function policyPreset(kind: Exclude<PolicyKind, 'edf'>, opts: { readonly 
     case 'hermod':
       // Hermod: a class-blind global FIFO, processor sharing, no idle list, no swapping.
       return { selection: 'fifo', machine: 'ps', within: 'fcfs', idleList: false, swapping: false, classAware: false };
+    case 'np-priority':
+      // A baseline: Fare's shards and placement, machines that order by class but never preempt.
+      return { selection: opts.selection ?? 'price-wait', machine: 'priority-np', within: 'fcfs', idleList: opts.idleList ?? true, swapping: true, classAware: true };
+    case 'random':
+      // A baseline: each job to one machine drawn at random (power-of-k with k = 1, no idle list), FCFS there, classes ignored.
+      return { selection: 'fifo', machine: 'fcfs', within: 'fcfs', idleList: false, swapping: false, classAware: false, k: 1 };
     default: {
       const never: never = kind;
       throw new RangeError(`unknown policy ${String(never)}`);

@@ -106,7 +106,7 @@ export class Simulation {
       this.picker = new ShardPicker(cluster.shards, 'round-robin');
       for (let i = 0; i < cluster.shards; i++) {
         const s = new Shard({
-          id: i, prices, selection: preset.selection, machines: cluster.machines, k: cluster.k, useIdleList: preset.idleList,
+          id: i, prices, selection: preset.selection, machines: cluster.machines, k: preset.k ?? cluster.k, useIdleList: preset.idleList,
           maxOutstandingPolls: cluster.maxOutstandingPolls, pollTimeoutMs: cluster.pollTimeoutMs ?? Infinity,
         }, root.fork(`shard/${i}`));
         this.shards.push(s);

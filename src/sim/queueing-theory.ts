@@ -86,3 +86,21 @@ export function preemptivePriorityResponse(classes: readonly PriorityClass[]): n
   }
   return out;
 }
+
+/**
+ * M/G/1 non-preemptive priority (Cobham), classes highest first, FCFS within a class. With
+ * W0 = Σ_i λ_i·E[S_i²] / 2 over every class (a job in service is finished whatever its class) and
+ * σ_k = Σ_{i≤k} ρ_i: T_k = W0 / ((1 − σ_{k−1})(1 − σ_k)) + E[S_k]. Returns T_k per class (Infinity
+ * where σ_k ≥ 1).
+ */
+export function nonPreemptivePriorityResponse(classes: readonly PriorityClass[]): number[] {
+  const w0 = classes.reduce((s, c) => s + (c.lambda * c.service.secondMoment) / 2, 0);
+  const out: number[] = [];
+  let sigmaBefore = 0;
+  for (const c of classes) {
+    const sigma = sigmaBefore + c.lambda * c.service.mean;
+    out.push(sigma >= 1 ? Infinity : w0 / ((1 - sigmaBefore) * (1 - sigma)) + c.service.mean);
+    sigmaBefore = sigma;
+  }
+  return out;
+}

@@ -27,6 +27,7 @@ import {
   mm1Response,
   mmcResponse,
   momentsFromCv,
+  nonPreemptivePriorityResponse,
   preemptivePriorityResponse,
 } from './queueing-theory.ts';
 import type { RunResult } from './recorder.ts';
@@ -207,6 +208,44 @@ describe('preemptive-resume priority (fare, two classes on one core, exponential
   });
 });
 
+describe('non-preemptive priority (np-priority, two classes on one core, exponential runtimes)', () => {
+  it('gives each class the mean response of Cobham\'s formula, and never preempts', () => {
+    const rho = 0.7;
+    const { result, source, lambda } = runQueue({
+      policy: 'np-priority', cores: 1, load: rho, runtime: { family: 'exponential', mean: MEAN_MS }, jobs: 800_000,
+      prices: TWO_CLASSES, functions: 1000, classWeights: [0.4, 0.6],
+    });
+    const theory = nonPreemptivePriorityResponse(source.info.classShares.map((sh) => ({ lambda: sh * lambda, service: exponentialMoments(MEAN_MS) })));
+    const preemptive = preemptivePriorityResponse(source.info.classShares.map((sh) => ({ lambda: sh * lambda, service: exponentialMoments(MEAN_MS) })));
+    const [high, low] = result.classes;
+    const [tHigh, tLow] = theory;
+    if (!high || !low || tHigh === undefined || tLow === undefined) throw new Error('expected two classes');
+    // Far from the preemptive values (the high class waits for the job in service), so a preemptive policy could not pass.
+    expect(tHigh / (preemptive[0] ?? NaN)).toBeGreaterThan(1.3);
+    expectNear(high.response.mean, tHigh, 0.02, 'high class mean response');
+    expectNear(low.response.mean, tLow, 0.03, 'low class mean response');
+    expect(result.preemptions).toBe(0);
+  });
+});
+
+describe('random placement (random, four one-core machines, exponential runtimes)', () => {
+  it('makes each machine an M/M/1 queue with a quarter of the arrivals', () => {
+    const rho = 0.7;
+    const source = makeJobSource(
+      { kind: 'synthetic', jobs: 400_000, load: rho, arrivals: 'poisson', functions: 1, runtime: { family: 'exponential', mean: MEAN_MS }, memory: { kind: 'fixed', mb: 100 } },
+      ONE_CLASS, 4, new Rng(1, 'workload'),
+    );
+    const span = source.info.spanMs;
+    const result = new Simulation({
+      // The cluster asks for k = 3: the policy polls one machine all the same.
+      cluster: { ...DEFAULT_CLUSTER, machines: 4, cores: 1, shards: 1, k: 3, idleList: false, memoryMB: Infinity },
+      policy: { name: 'random', kind: 'random' }, prices: ONE_CLASS, seed: 1, measureFrom: 0.1 * span, measureTo: 0.9 * span, horizon: 100 * span, samples: 0,
+    }, source).run();
+    // Power-of-3 would give far less (it joins the shortest of three queues).
+    expectNear(only(result).response.mean, mm1Response(MEAN_MS, rho), 0.03, 'mean response');
+  });
+});
+
 describe('the closed forms', () => {
   it('agree with textbook values', () => {
     expect(mm1Response(10, 0.5)).toBeCloseTo(20, 12);
@@ -224,6 +263,10 @@ describe('the closed forms', () => {
     expect(preemptivePriorityResponse([{ lambda: 0.08, service: s }])[0]).toBeCloseTo(50, 9);
     const t = preemptivePriorityResponse([{ lambda: 0.03, service: s }, { lambda: 0.05, service: s }]);
     expect(0.03 * (t[0] ?? NaN) + 0.05 * (t[1] ?? NaN)).toBeCloseTo(0.08 * 50, 9);
+    // Cobham with one class is M/G/1 FCFS; with equal exponential service, Σ λ_k·T_k is M/M/1's too.
+    expect(nonPreemptivePriorityResponse([{ lambda: 0.08, service: s }])[0]).toBeCloseTo(50, 9);
+    const n = nonPreemptivePriorityResponse([{ lambda: 0.03, service: s }, { lambda: 0.05, service: s }]);
+    expect(0.03 * (n[0] ?? NaN) + 0.05 * (n[1] ?? NaN)).toBeCloseTo(0.08 * 50, 9);
     expect(() => mm1Response(10, 1)).toThrow(RangeError);
   });
 });

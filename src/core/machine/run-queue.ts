@@ -2,6 +2,8 @@
 //  - `priority` (Fare): preemptive priority by class, FCFS within a class (or by a key, below), like SCHED_FIFO: an arrival
 //    preempts the latest-arrived job of the lowest running class if that class is lower than its own,
 //    and the preempted job returns to the head of its class's list. Starving low classes is intended.
+//  - `priority-np` (a baseline): non-preemptive priority: a free core takes the first waiting job in
+//    class order, FCFS within a class, and a running job is never stopped.
 //  - `fcfs` (the `fifo` ablation): one FCFS list, no preemption, classes ignored.
 //  - `ps` (Hermod): every job is dispatched at once; the cores are shared (processor sharing).
 // Within a class, under `priority` (`WithinClass`; Fare's preset takes `las`): FCFS, the paper's; or by a key, each class's
@@ -16,7 +18,7 @@
 import { Queue } from '../util/queue.ts';
 import type { Job } from '../types.ts';
 
-export type MachinePolicy = 'priority' | 'fcfs' | 'ps';
+export type MachinePolicy = 'priority' | 'priority-np' | 'fcfs' | 'ps';
 
 /** Order within a class under `priority` (see above). */
 export type WithinClass = 'fcfs' | 'las' | 'sef';
