@@ -8,9 +8,10 @@ import type { MachinePolicy, WithinClass } from './machine/run-queue.ts';
 /**
  * `fare`: the paper's design; `hermod`: class-blind FIFO shards and processor sharing; `fifo`: classes
  * ignored, FCFS on machines; `edf`: the centralized oracle; `np-priority`: Fare without preemption;
- * `random`: random placement, FCFS machines (the last three: simulator only).
+ * `random`: random placement, FCFS machines; `hermod-pack`: Hermod as published, packing at low load
+ * (the last four: simulator only).
  */
-export type PolicyKind = 'fare' | 'hermod' | 'fifo' | 'edf' | 'np-priority' | 'random';
+export type PolicyKind = 'fare' | 'hermod' | 'fifo' | 'edf' | 'np-priority' | 'random' | 'hermod-pack';
 
 export interface PolicyPreset {
   /** The shards' selection rule. */
@@ -27,6 +28,8 @@ export interface PolicyPreset {
   readonly classAware: boolean;
   /** Machines a shard polls per job, when the policy fixes it (else the cluster's k). */
   readonly k?: number;
+  /** Shards pack: the fullest polled machine with a free core, else the least loaded (Hermod as published). */
+  readonly packing?: boolean;
 }
 
 /**
@@ -45,6 +48,9 @@ export function policyPreset(kind: Exclude<PolicyKind, 'edf'>, opts: { readonly 
     case 'hermod':
       // Hermod: a class-blind global FIFO, processor sharing, no idle list, no swapping.
       return { selection: 'fifo', machine: 'ps', within: 'fcfs', idleList: false, swapping: false, classAware: false };
+    case 'hermod-pack':
+      // Hermod as published: packing while machines have free cores (low load), least loaded once none has (high load).
+      return { selection: 'fifo', machine: 'ps', within: 'fcfs', idleList: false, swapping: false, classAware: false, packing: true };
     case 'np-priority':
       // A baseline: Fare's shards and placement, machines that order by class but never preempt.
       return { selection: opts.selection ?? 'price-wait', machine: 'priority-np', within: 'fcfs', idleList: opts.idleList ?? true, swapping: true, classAware: true };

@@ -107,6 +107,7 @@ export class Simulation {
       for (let i = 0; i < cluster.shards; i++) {
         const s = new Shard({
           id: i, prices, selection: preset.selection, machines: cluster.machines, k: preset.k ?? cluster.k, useIdleList: preset.idleList,
+          ...(preset.packing === true ? { packBelow: cluster.cores } : {}),
           maxOutstandingPolls: cluster.maxOutstandingPolls, pollTimeoutMs: cluster.pollTimeoutMs ?? Infinity,
         }, root.fork(`shard/${i}`));
         this.shards.push(s);

@@ -246,6 +246,39 @@ describe('random placement (random, four one-core machines, exponential runtimes
   });
 });
 
+describe('Hermod as published (hermod-pack): packing at low load, least loaded at high load', () => {
+  // Ten 8-core machines, every machine polled (Hermod's balancer sees them all). No closed form: the
+  // check is the published behaviour, work gathered on few machines at low load, spread at high load.
+  const run = (kind: 'hermod' | 'hermod-pack', load: number): RunResult => {
+    const source = makeJobSource(
+      { kind: 'synthetic', jobs: 60_000, load, arrivals: 'poisson', functions: 1, runtime: { family: 'exponential', mean: MEAN_MS }, memory: { kind: 'fixed', mb: 100 } },
+      ONE_CLASS, 80, new Rng(1, 'workload'),
+    );
+    const span = source.info.spanMs;
+    return new Simulation({
+      cluster: { ...DEFAULT_CLUSTER, machines: 10, cores: 8, shards: 1, k: 10, idleList: false, memoryMB: Infinity },
+      policy: { name: kind, kind }, prices: ONE_CLASS, seed: 1, measureFrom: 0.1 * span, measureTo: 0.9 * span, horizon: 100 * span, samples: 20,
+    }, source).run();
+  };
+  /** Share of all busy time on the busiest three machines. */
+  const top3 = (r: RunResult): number => {
+    const busy = new Float64Array(r.machines);
+    for (const u of r.utilization) u.forEach((x, m) => (busy[m] = (busy[m] as number) + x));
+    const sorted = [...busy].sort((a, b) => b - a);
+    return (sorted[0]! + sorted[1]! + sorted[2]!) / sorted.reduce((a, b) => a + b, 0);
+  };
+
+  it('gathers low load on few machines, and spreads high load as least-loaded does', () => {
+    const low = run('hermod-pack', 0.2), lowLl = run('hermod', 0.2);
+    // Load 0.2 is 16 busy cores of 80: packed, the busiest three machines do most of it; balanced, about 3/10.
+    expect(top3(low)).toBeGreaterThan(0.6);
+    expect(top3(lowLl)).toBeLessThan(0.4);
+    const high = run('hermod-pack', 0.9), highLl = run('hermod', 0.9);
+    expect(top3(high)).toBeLessThan(0.4);
+    expectNear(only(high).response.mean, only(highLl).response.mean, 0.1, 'mean response at load 0.9');
+  });
+});
+
 describe('the closed forms', () => {
   it('agree with textbook values', () => {
     expect(mm1Response(10, 0.5)).toBeCloseTo(20, 12);

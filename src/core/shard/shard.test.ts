@@ -213,6 +213,21 @@ describe('Shard placement by power-of-k polling', () => {
     expect(s.pollsInFlight).toBe(0);
   });
 
+  it('packs (Hermod as published): the fullest polled machine with a free core; when none has one, the least loaded', () => {
+    const s = shard({ k: 3, machines: 20, packBelow: 8 });
+    const placeWith = (loads: readonly number[]): number | undefined => {
+      s.step(0, arrive(job(1, 1, 0)));
+      const p = onlyPoll(take(s));
+      p.machines.forEach((m, i) => s.step(1, answer(p.poll, m, loads[i] as number)));
+      const on = placedOn(take(s))[0];
+      return p.machines.indexOf(on as number);
+    };
+    expect(placeWith([3, 7, 8])).toBe(1); // 7 of 8 cores busy: the fullest with room
+    expect(placeWith([0, 2, 1])).toBe(1);
+    expect(placeWith([9, 8, 12])).toBe(1); // none has room: the least loaded
+    expect(placeWith([12, 8, 0])).toBe(2); // an empty machine has room
+  });
+
   it('takes the answers in whatever order they come', () => {
     const s = shard({ k: 4, machines: 20 });
     s.step(0, arrive(job(1, 1, 0)));

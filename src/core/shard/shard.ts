@@ -30,6 +30,12 @@ export interface ShardConfig {
   readonly membership?: 'static' | 'dynamic';
   /** Machines polled per placement when the idle list is empty (at most 30). */
   readonly k: number;
+  /**
+   * Hermod's packing (default 0: off): of the machines polled, the one running the most jobs while
+   * under this many (its cores: it has a free one), the lowest numbered of equals, so work gathers on
+   * the same few machines at low load; when none is under it, the least loaded, as without.
+   */
+  readonly packBelow?: number;
   readonly useIdleList: boolean;
   /** Polls in flight at once; each is bound to the job it places. */
   readonly maxOutstandingPolls: number;
@@ -293,13 +299,17 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     if (i === ms.length || (s.answered & bit) !== 0) return;
     s.answered |= bit;
     s.count++;
-    if (s.count === 1 || jobs < s.bestLoad) {
+    // Packing: a machine with a free core scores below every full one, and the fuller the lower.
+    const pack = this.cfg.packBelow ?? 0;
+    const score = pack > 0 && jobs < pack ? -1 - jobs : jobs;
+    if (s.count === 1 || score < s.bestLoad) {
       s.best = machine;
-      s.bestLoad = jobs;
+      s.bestLoad = score;
       s.ties = 1;
-    } else if (jobs === s.bestLoad) {
+    } else if (score === s.bestLoad) {
       s.ties++;
-      if (this.rng.int(s.ties) === 0) s.best = machine;
+      // Packing keeps to the same machines (the lowest numbered of equals: the ones used before stay warm).
+      if (pack > 0 && score < 0 ? machine < s.best : this.rng.int(s.ties) === 0) s.best = machine;
     }
     if (s.count === s.machines.length) this.finish(now, s);
   }
