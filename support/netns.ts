@@ -33,8 +33,35 @@ const ip = (...args: string[]): void => {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 };
 
+/**
+ * Removes the namespaces and bridges that a test process which died (kill, timeout) left behind:
+ * their bridge holds the same subnet's address, and would take the new hosts' traffic.
+ */
+function reapStale(): void {
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  };
+  const dead = (name: string): boolean => {
+    const m = /^f(\d+)(?:-|br$)/.exec(name);
+    return m !== null && Number(m[1]) !== process.pid % 100000 && !alive(Number(m[1]));
+  };
+  for (const line of spawnSync('ip', ['netns', 'list']).stdout.toString().split('\n')) {
+    const ns = line.split(' ')[0] ?? '';
+    if (dead(ns)) spawnSync('ip', ['netns', 'del', ns]);
+  }
+  for (const m of spawnSync('ip', ['-o', 'link', 'show', 'type', 'bridge']).stdout.toString().matchAll(/^\d+: (f\d+br)[:@]/gm)) {
+    if (dead(m[1] as string)) spawnSync('ip', ['link', 'del', m[1] as string]);
+  }
+}
+
 /** Makes one namespace per name on a fresh bridge (subnet 10.<net>.0.0/24). Names: short, [a-z0-9]. */
 export function makeHosts(names: readonly string[], net = 77): Hosts {
+  reapStale();
   const tag = `f${process.pid % 100000}`;
   const bridge = `${tag}br`;
   const rootIp = `10.${net}.0.1`;

@@ -79,10 +79,15 @@ describe.skipIf(why !== undefined)('Fare across hosts (each part in its own netw
   }, 180_000);
 
   afterAll(async () => {
-    await cluster?.close();
-    hosts?.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
+    const t0 = performance.now();
+    try {
+      await cluster?.close();
+      process.stderr.write(`cluster-hosts: the cluster closed in ${Math.round(performance.now() - t0)} ms\n`);
+    } finally {
+      hosts?.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('under load of all three classes: a worker killed, a worker cut off for 10 s, a shard and a gateway killed and restarted, one NATS server of three killed', async () => {
     expect(urls[0]).toContain(hosts.ip('gateway'));
