@@ -4,6 +4,7 @@
 // and a host's link can be cut and restored (`ip link set … down/up`) to cause a network partition.
 
 import { execFileSync, spawnSync } from 'node:child_process';
+import { alive } from '../src/live/runtime/proc.ts';
 
 export interface Hosts {
   /** The bridge's address (the root namespace), e.g. 10.77.0.1. */
@@ -38,14 +39,6 @@ const ip = (...args: string[]): void => {
  * their bridge holds the same subnet's address, and would take the new hosts' traffic.
  */
 function reapStale(): void {
-  const alive = (pid: number): boolean => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch (e) {
-      return (e as NodeJS.ErrnoException).code === 'EPERM';
-    }
-  };
   const dead = (name: string): boolean => {
     const m = /^f(\d+)(?:-|br$)/.exec(name);
     return m !== null && Number(m[1]) !== process.pid % 100000 && !alive(Number(m[1]));

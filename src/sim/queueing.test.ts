@@ -228,19 +228,27 @@ describe('non-preemptive priority (np-priority, two classes on one core, exponen
   });
 });
 
+/**
+ * One class of exponential jobs (MEAN_MS) arriving as a Poisson stream at `load` on a cluster of one
+ * shard and no idle list; jobs arriving in the middle 80 % of the span are measured.
+ */
+function runCluster(kind: PolicyKind, c: { machines: number; cores: number; k: number }, load: number, jobs: number, samples = 0): RunResult {
+  const source = makeJobSource(
+    { kind: 'synthetic', jobs, load, arrivals: 'poisson', functions: 1, runtime: { family: 'exponential', mean: MEAN_MS }, memory: { kind: 'fixed', mb: 100 } },
+    ONE_CLASS, c.machines * c.cores, new Rng(1, 'workload'),
+  );
+  const span = source.info.spanMs;
+  return new Simulation({
+    cluster: { ...DEFAULT_CLUSTER, ...c, shards: 1, idleList: false, memoryMB: Infinity },
+    policy: { name: kind, kind }, prices: ONE_CLASS, seed: 1, measureFrom: 0.1 * span, measureTo: 0.9 * span, horizon: 100 * span, samples,
+  }, source).run();
+}
+
 describe('random placement (random, four one-core machines, exponential runtimes)', () => {
   it('makes each machine an M/M/1 queue with a quarter of the arrivals', () => {
     const rho = 0.7;
-    const source = makeJobSource(
-      { kind: 'synthetic', jobs: 400_000, load: rho, arrivals: 'poisson', functions: 1, runtime: { family: 'exponential', mean: MEAN_MS }, memory: { kind: 'fixed', mb: 100 } },
-      ONE_CLASS, 4, new Rng(1, 'workload'),
-    );
-    const span = source.info.spanMs;
-    const result = new Simulation({
-      // The cluster asks for k = 3: the policy polls one machine all the same.
-      cluster: { ...DEFAULT_CLUSTER, machines: 4, cores: 1, shards: 1, k: 3, idleList: false, memoryMB: Infinity },
-      policy: { name: 'random', kind: 'random' }, prices: ONE_CLASS, seed: 1, measureFrom: 0.1 * span, measureTo: 0.9 * span, horizon: 100 * span, samples: 0,
-    }, source).run();
+    // The cluster asks for k = 3: the policy polls one machine all the same.
+    const result = runCluster('random', { machines: 4, cores: 1, k: 3 }, rho, 400_000);
     // Power-of-3 would give far less (it joins the shortest of three queues).
     expectNear(only(result).response.mean, mm1Response(MEAN_MS, rho), 0.03, 'mean response');
   });
@@ -249,17 +257,7 @@ describe('random placement (random, four one-core machines, exponential runtimes
 describe('Hermod as published (hermod-pack): packing at low load, least loaded at high load', () => {
   // Ten 8-core machines, every machine polled (Hermod's balancer sees them all). No closed form: the
   // check is the published behaviour, work gathered on few machines at low load, spread at high load.
-  const run = (kind: 'hermod' | 'hermod-pack', load: number): RunResult => {
-    const source = makeJobSource(
-      { kind: 'synthetic', jobs: 60_000, load, arrivals: 'poisson', functions: 1, runtime: { family: 'exponential', mean: MEAN_MS }, memory: { kind: 'fixed', mb: 100 } },
-      ONE_CLASS, 80, new Rng(1, 'workload'),
-    );
-    const span = source.info.spanMs;
-    return new Simulation({
-      cluster: { ...DEFAULT_CLUSTER, machines: 10, cores: 8, shards: 1, k: 10, idleList: false, memoryMB: Infinity },
-      policy: { name: kind, kind }, prices: ONE_CLASS, seed: 1, measureFrom: 0.1 * span, measureTo: 0.9 * span, horizon: 100 * span, samples: 20,
-    }, source).run();
-  };
+  const run = (kind: 'hermod' | 'hermod-pack', load: number): RunResult => runCluster(kind, { machines: 10, cores: 8, k: 10 }, load, 60_000, 20);
   /** Share of all busy time on the busiest three machines. */
   const top3 = (r: RunResult): number => {
     const busy = new Float64Array(r.machines);

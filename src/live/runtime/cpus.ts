@@ -8,6 +8,7 @@
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { alive } from './proc.ts';
 
 /** Parses a kernel CPU list ("0-3,6,8-9") into CPU numbers, ascending. */
 export function parseCpuList(text: string): number[] {
@@ -75,15 +76,6 @@ function cpusetRoot(): string | null {
 
 const PARENT = 'fare';
 const GROUP = /^functions-p(\d+)$/;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** This Fare's cpuset for its functions: the `cgroup.procs` file each instance joins, and its CPUs. */
 export interface FunctionCpuset {
