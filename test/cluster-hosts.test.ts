@@ -172,10 +172,13 @@ describe.skipIf(why !== undefined)('Fare across hosts (each part in its own netw
     }
     const ok = samples.filter((s) => s.status === 200);
     expect(ok.length / samples.length).toBeGreaterThan(0.8);
-    // The top class kept its place: its calls took less time than the lowest class's.
+    // Printed, not asserted: with one caller per class the machines are rarely contended, so these medians
+    // are the functions' own times plus the faults' delays (a timed comparison here failed CI once, 82 against
+    // 76 ms). Class order under contention is asserted from the machine scheduler's decisions in
+    // test/swapping.test.ts (real processes), and for both drivers in test/conformance.
     const high = ok.filter((s) => s.fn === 'page-view').map((s) => s.ms);
     const low = ok.filter((s) => s.fn === 'image-resize').map((s) => s.ms);
-    expect(median(high)).toBeLessThan(median(low));
+    process.stderr.write(`cluster-hosts: median call ${Math.round(median(high))} ms top class (page-view), ${Math.round(median(low))} ms lowest (image-resize)\n`);
 
     // Every accepted async invocation finished (as either gateway tells), and was billed exactly once.
     expect(accepted.length).toBeGreaterThan(10);
