@@ -3,15 +3,17 @@
 // swaps by class. The simulator and the live system both take their policy from here.
 
 import type { SelectionRule } from './shard/multi-queue.ts';
+import type { ShardPlacement } from './shard/shard.ts';
 import type { MachinePolicy, WithinClass } from './machine/run-queue.ts';
 
 /**
  * `fare`: the paper's design; `hermod`: class-blind FIFO shards and processor sharing; `fifo`: classes
  * ignored, FCFS on machines; `edf`: the centralized oracle; `np-priority`: Fare without preemption;
- * `random`: random placement, FCFS machines; `hermod-pack`: Hermod as published, packing at low load
- * (the last four: simulator only).
+ * `random`: random placement, FCFS machines; `hermod-pack`: Hermod as published, packing at low load;
+ * `jiq`: Join-Idle-Queue (JIQ-Random), FCFS machines; `sparrow`: Sparrow's batch sampling with d = 2
+ * reservations and late binding, FCFS machines (the last six: simulator only).
  */
-export type PolicyKind = 'fare' | 'hermod' | 'fifo' | 'edf' | 'np-priority' | 'random' | 'hermod-pack';
+export type PolicyKind = 'fare' | 'hermod' | 'fifo' | 'edf' | 'np-priority' | 'random' | 'hermod-pack' | 'jiq' | 'sparrow';
 
 export interface PolicyPreset {
   /** The shards' selection rule. */
@@ -30,6 +32,13 @@ export interface PolicyPreset {
   readonly k?: number;
   /** Shards pack: the fullest polled machine with a free core, else the least loaded (Hermod as published). */
   readonly packing?: boolean;
+  /** Where shards place a job their idle list does not take (default `poll`: power-of-k; see ShardPlacement). */
+  readonly placement?: ShardPlacement;
+  /**
+   * JIQ's idle lists: a machine joins one shard's, drawn at random, when it is idle (a free core),
+   * and a placement from it takes the machine off (ShardConfig.idleQueue, DispatcherConfig.joinWhen).
+   */
+  readonly joinIdle?: boolean;
 }
 
 /**
@@ -57,6 +66,14 @@ export function policyPreset(kind: Exclude<PolicyKind, 'edf'>, opts: { readonly 
     case 'random':
       // A baseline: each job to one machine drawn at random (power-of-k with k = 1, no idle list), FCFS there, classes ignored.
       return { selection: 'fifo', machine: 'fcfs', within: 'fcfs', idleList: false, swapping: false, classAware: false, k: 1 };
+    case 'jiq':
+      // Join-Idle-Queue (Lu et al. 2011, JIQ-Random): the idle lists are its I-queues whatever the
+      // cluster's setting; a shard with none places on one machine drawn at random; FCFS, classes ignored.
+      return { selection: 'fifo', machine: 'fcfs', within: 'fcfs', idleList: true, swapping: false, classAware: false, k: 1, placement: 'random', joinIdle: true };
+    case 'sparrow':
+      // Sparrow (Ousterhout et al. 2013): reservations on d = 2 machines drawn at random, the job to
+      // the first with a free core to claim it (late binding); FCFS reservations, classes ignored; no idle list.
+      return { selection: 'fifo', machine: 'fcfs', within: 'fcfs', idleList: false, swapping: false, classAware: false, k: 2, placement: 'reserve' };
     default: {
       const never: never = kind;
       throw new RangeError(`unknown policy ${String(never)}`);

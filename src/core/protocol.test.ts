@@ -22,6 +22,9 @@ const SAMPLES: Readonly<Record<MessageKind, Message>> = {
   'idle-join': { kind: 'idle-join', from: M, to: S, freeMB: 1024.5, jobs: 0 },
   'idle-update': { kind: 'idle-update', from: M, to: S, freeMB: 900, jobs: 3 },
   'idle-leave': { kind: 'idle-leave', from: M, to: S },
+  'reserve': { kind: 'reserve', from: S, to: M, job: 5 },
+  'claim': { kind: 'claim', from: M, to: S, job: 5 },
+  'taken': { kind: 'taken', from: S, to: M, job: 5 },
   'block': { kind: 'block', from: G, to: M, job: 5 },
   'unblock': { kind: 'unblock', from: G, to: M, job: 5 },
   'ask': { kind: 'ask', from: G, to: M, job: 5 },
@@ -111,6 +114,24 @@ describe('checkMessage', () => {
     expect(checkMessage(roundTrip(placed)).ok).toBe(true);
   });
 
+  it('accepts what a Sparrow shard sends, and the shard accepts the claims that come back', () => {
+    const s = new Shard(shardConfig({ k: 2, useIdleList: false, placement: 'reserve' }), new Rng(1));
+    s.step(0, { kind: 'arrive', from: G, to: shardAddress(0), job: job(1, 0, 0) });
+    const reserves = s.ready().map((d) => checkMessage(roundTrip(d)));
+    s.advance();
+    expect(reserves.map((r) => r.ok && r.msg.kind)).toEqual(['reserve', 'reserve']);
+    const answers = reserves.map((r) => {
+      if (!r.ok || r.msg.kind !== 'reserve') throw new Error('reserve refused');
+      const c = checkMessage(roundTrip({ kind: 'claim', from: r.msg.to, to: r.msg.from, job: r.msg.job }));
+      if (!c.ok || c.msg.kind !== 'claim') throw new Error('claim refused');
+      s.step(1, c.msg);
+      const out = s.ready().map((d) => checkMessage(roundTrip(d)));
+      s.advance();
+      return out.map((o) => o.ok && o.msg.kind);
+    });
+    expect(answers).toEqual([['place'], ['taken']]);
+  });
+
   it('does not change the message it checks, and keeps fields it does not read', () => {
     const x = altered('swapped', { extra: [1, 2] });
     const before = structuredClone(x);
@@ -141,6 +162,8 @@ describe('checkMessage', () => {
     expect(errorOf(altered('idle-join', { from: G }))).toBe('idle-join goes from machine to shard, not from gateway');
     expect(errorOf(altered('block', { from: S }))).toBe('block goes from gateway to machine, not from shard');
     expect(errorOf(altered('done', { to: S }))).toBe('done goes from machine to gateway, not to shard');
+    expect(errorOf(altered('reserve', { from: M, to: S }))).toBe('reserve goes from shard to machine, not from machine');
+    expect(errorOf(altered('claim', { to: M }))).toBe('claim goes from machine to shard, not to machine');
   });
 
   it('rejects a missing or malformed address', () => {
@@ -173,6 +196,9 @@ describe('checkMessage', () => {
       ['swapped', { mb: undefined }, 'swapped: mb must be a number'],
       ['answered', { job: undefined }, 'answered: job must be a number'],
       ['done', { job: undefined }, 'done: job must be a number'],
+      ['reserve', { job: undefined }, 'reserve: job must be a number'],
+      ['claim', { job: '5' }, 'claim: job must be a number'],
+      ['taken', { job: null }, 'taken: job must be a number'],
     ];
     for (const [kind, changes, error] of cases) expect(errorOf(altered(kind, changes)), `${kind} ${JSON.stringify(changes)}`).toBe(error);
   });
@@ -237,6 +263,9 @@ describe('formatDecisionLine', () => {
     expect(formatDecisionLine(S, SAMPLES.poll)).toBe('shard/2 → machine/3 poll poll=7 job=5');
     expect(formatDecisionLine(M, SAMPLES['poll-answer'])).toBe('machine/3 → shard/2 poll-answer poll=7 jobs=2');
     expect(formatDecisionLine(M, SAMPLES['idle-leave'])).toBe('machine/3 → shard/2 idle-leave');
+    expect(formatDecisionLine(S, SAMPLES.reserve)).toBe('shard/2 → machine/3 reserve job=5');
+    expect(formatDecisionLine(M, SAMPLES.claim)).toBe('machine/3 → shard/2 claim job=5');
+    expect(formatDecisionLine(S, SAMPLES.taken)).toBe('shard/2 → machine/3 taken job=5');
     expect(formatDecisionLine(M, SAMPLES.swapped)).toBe('machine/3 → gateway/1 swapped job=5 dir=out mb=128');
     expect(formatDecisionLine(M, SAMPLES.answered)).toBe('machine/3 → gateway/1 answered job=5');
   });

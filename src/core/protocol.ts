@@ -1,7 +1,8 @@
 // The protocol between the paper's parts: every message that crosses from a gateway to a shard, a
-// shard to a machine's dispatcher or machine scheduler, or back. Each is a readonly plain object
-// with `from` and `to` addresses and nothing but numbers, strings and plain objects in it, so it can
-// cross a network unchanged (JSON-safe). A job's id is minted once, where it enters the system (the
+// shard to a machine's dispatcher or machine scheduler, or back (with the Sparrow baseline's
+// reservations, claims and `taken` answers). Each is a readonly plain object with `from` and `to`
+// addresses and nothing but numbers, strings and plain objects in it, so it can cross a network
+// unchanged (JSON-safe). A job's id is minted once, where it enters the system (the
 // gateway, or the simulator's workload standing in for it), and carried end to end.
 //
 // The core's objects take messages in and put messages out (messages are among their decisions); how a
@@ -19,8 +20,11 @@ export interface Address {
   readonly id: number;
 }
 
-/** How a shard placed a job. */
-export type Placement = 'idle-list' | 'power-of-k';
+/**
+ * How a shard placed a job: from its idle list, by polling k machines (or drawing one at random,
+ * k = 1), or to the machine that claimed it first among those holding a reservation for it (Sparrow).
+ */
+export type Placement = 'idle-list' | 'power-of-k' | 'reservation';
 
 /**
  * What travels with a job besides what the core knows of it: the invocation (function, payload,
@@ -88,6 +92,27 @@ export interface IdleLeaveMsg extends Hop<'machine', 'shard'> {
 }
 
 /**
+ * Sparrow's probe: the shard holds `job` and asks the machine to queue a reservation for it (the
+ * same job is reserved on d machines; the first to claim it gets it).
+ */
+export interface ReserveMsg extends Hop<'shard', 'machine'> {
+  readonly kind: 'reserve';
+  readonly job: JobId;
+}
+
+/** The machine has a free core and reached the reservation for `job`: it asks the shard for the job (Sparrow's getTask). */
+export interface ClaimMsg extends Hop<'machine', 'shard'> {
+  readonly kind: 'claim';
+  readonly job: JobId;
+}
+
+/** The shard's answer to a claim for a job another machine claimed first: nothing to run (the machine moves on). */
+export interface TakenMsg extends Hop<'shard', 'machine'> {
+  readonly kind: 'taken';
+  readonly job: JobId;
+}
+
+/**
  * A job that waits for a synchronous call it made (or whose call ended) gives up (or wants back)
  * its core: from the gateway that took the call to the machine that runs the caller.
  */
@@ -148,6 +173,9 @@ export type Message =
   | IdleAnswerMsg
   | IdleJoinMsg
   | IdleLeaveMsg
+  | ReserveMsg
+  | ClaimMsg
+  | TakenMsg
   | BlockMsg
   | AskMsg
   | JobEventMsg
@@ -204,6 +232,9 @@ const KINDS: Readonly<Record<MessageKind, readonly [from: Part, to: Part]>> = {
   'idle-join': ['machine', 'shard'],
   'idle-update': ['machine', 'shard'],
   'idle-leave': ['machine', 'shard'],
+  'reserve': ['shard', 'machine'],
+  'claim': ['machine', 'shard'],
+  'taken': ['shard', 'machine'],
   'block': ['gateway', 'machine'],
   'unblock': ['gateway', 'machine'],
   'ask': ['gateway', 'machine'],
@@ -256,6 +287,9 @@ export function checkMessage(x: unknown): { ok: true; msg: Message } | { ok: fal
     case 'idle-update': missing = need('freeMB', 'jobs'); break;
     case 'idle-leave': break;
     case 'swapped': missing = need('job', 'mb'); break;
+    case 'reserve':
+    case 'claim':
+    case 'taken':
     case 'block':
     case 'unblock':
     case 'ask':

@@ -8,6 +8,7 @@ import type { PolicyKind } from '../core/presets.ts';
 import type { SelectionRule } from '../core/shard/multi-queue.ts';
 import type { WithinClass } from '../core/machine/run-queue.ts';
 import type { LatencyModel } from './bus.ts';
+import type { ShardChoice } from '../core/intake.ts';
 
 export type { PolicyKind } from '../core/presets.ts';
 
@@ -65,6 +66,12 @@ export interface ClusterConfig {
   readonly pollTimeoutMs?: number;
   /** One-way time of every message between the parts (default: zero). */
   readonly latency?: LatencyModel;
+  /**
+   * Which shard a job enters by (core `ShardPicker`): `round-robin` (the default: one gateway spreading
+   * its jobs evenly, the paper's setting) or `by-function` (function id modulo the shards; with
+   * uniformly drawn functions, each shard a Poisson share of a Poisson stream, as JIQ's analysis has it).
+   */
+  readonly intake?: ShardChoice;
 }
 
 export interface RunConfig {

@@ -103,11 +103,13 @@ export class Simulation {
       // Memory admission ranks a class's jobs by arrival: it runs FCFS within a class unless told otherwise (and refuses another order).
       const within = policy.within ?? (cluster.memoryAdmission === true ? 'fcfs' : undefined);
       const preset = policyPreset(policy.kind, { selection: policy.selection, idleList: policy.idleList ?? cluster.idleList, within });
-      this.picker = new ShardPicker(cluster.shards, 'round-robin');
+      this.picker = new ShardPicker(cluster.shards, cluster.intake ?? 'round-robin');
       for (let i = 0; i < cluster.shards; i++) {
         const s = new Shard({
           id: i, prices, selection: preset.selection, machines: cluster.machines, k: preset.k ?? cluster.k, useIdleList: preset.idleList,
           ...(preset.packing === true ? { packBelow: cluster.cores } : {}),
+          ...(preset.placement !== undefined ? { placement: preset.placement } : {}),
+          ...(preset.joinIdle === true ? { idleQueue: true } : {}),
           maxOutstandingPolls: cluster.maxOutstandingPolls, pollTimeoutMs: cluster.pollTimeoutMs ?? Infinity,
         }, root.fork(`shard/${i}`));
         this.shards.push(s);
@@ -126,9 +128,12 @@ export class Simulation {
           id: i, cores: cluster.cores, policy: preset.machine, within: preset.within, classes: prices.classes.length, memoryMB: mem,
           swap: { enabled: this.trackMemory && preset.swapping, targetFraction: cluster.swapTarget, spaceMB: cluster.swapMB ?? mem },
           admission,
-          dispatcher: preset.idleList
-            ? { shards: cluster.shards, k: Math.min(cluster.k, cluster.shards), joinFreeMB: cluster.joinFree * mem, leaveFreeMB: cluster.leaveFree * mem, updateDeltaMB: cluster.updateDelta * mem, pollTimeoutMs: cluster.pollTimeoutMs ?? Infinity }
-            : undefined,
+          dispatcher: preset.joinIdle === true
+            // JIQ: joins one shard's list at random when idle; the memory thresholds are not read.
+            ? { shards: cluster.shards, k: 1, joinWhen: 'idle', joinFreeMB: 0, leaveFreeMB: 0, updateDeltaMB: 0 }
+            : preset.idleList
+              ? { shards: cluster.shards, k: Math.min(cluster.k, cluster.shards), joinFreeMB: cluster.joinFree * mem, leaveFreeMB: cluster.leaveFree * mem, updateDeltaMB: cluster.updateDelta * mem, pollTimeoutMs: cluster.pollTimeoutMs ?? Infinity }
+              : undefined,
           workspace,
         }, root.fork(`machine/${i}`)));
       }

@@ -56,7 +56,7 @@ export const DEFAULT_CLUSTER: ClusterConfig = {
   pollLatencyMs: 0,
 };
 
-const POLICY_KINDS: readonly PolicyKind[] = ['fare', 'hermod', 'fifo', 'edf', 'np-priority', 'random', 'hermod-pack'];
+const POLICY_KINDS: readonly PolicyKind[] = ['fare', 'hermod', 'fifo', 'edf', 'np-priority', 'random', 'hermod-pack', 'jiq', 'sparrow'];
 
 export interface Progress {
   /** Called once before the first run with the number of runs and of jobs over all runs. */

@@ -1,8 +1,8 @@
 // The simulated workers: each machine's core `Machine` driven over the simulated hardware. A
-// machine is reached only by messages on the Bus (placements, polls, idle-list answers); what the
-// kernel would tell a live worker (a job's memory, its completion, a memory reading) comes from the
-// hardware model. Its decisions are carried out on the hardware (run, preempt, swap) or sent as
-// messages (poll answers, idle-list joins, updates and leaves).
+// machine is reached only by messages on the Bus (placements, polls, idle-list answers, Sparrow's
+// reservations); what the kernel would tell a live worker (a job's memory, its completion, a memory
+// reading) comes from the hardware model. Its decisions are carried out on the hardware (run,
+// preempt, swap) or sent as messages (poll answers, idle-list joins, updates and leaves, claims).
 
 import type { Millis, Mutable } from '../core/types.ts';
 import { unreachable } from '../core/types.ts';
@@ -55,7 +55,7 @@ export class SimMachines {
   /** MB of the machine being stepped that its swap device wrote since it was last told (`paged-out`). */
   private written = 0;
   /** The local inputs stepped often, reused (a machine never keeps its input). */
-  private readonly arrival: Mutable<MachineInput & { kind: 'arrive' }> = { kind: 'arrive', job: { id: -1, cls: 0, arrival: 0, fn: 0 }, memMB: 0 };
+  private readonly arrival: Mutable<MachineInput & { kind: 'arrive' }> = { kind: 'arrive', job: { id: -1, cls: 0, arrival: 0, fn: 0 }, memMB: 0, shard: -1, via: 'power-of-k' };
   private readonly completion: Mutable<MachineInput & { kind: 'complete' }> = { kind: 'complete', job: 0, memMB: 0 };
   /** Preempted jobs' sizes to report once the machine's decisions are carried out (`stopped`). */
   private readonly stopped: { job: number; memMB: number }[] = [];
@@ -101,6 +101,8 @@ export class SimMachines {
         const input = this.arrival;
         input.job = sj;
         input.memMB = this.table.memInit(sj.k);
+        input.shard = msg.from.id;
+        input.via = msg.via;
         if (this.admission) input.usedMB = h.used(m);
         this.step(m, input, false);
         break;
@@ -113,6 +115,8 @@ export class SimMachines {
       case 'idle-answer':
       case 'block':
       case 'unblock':
+      case 'reserve':
+      case 'taken':
         this.step(m, msg, false);
         break;
       case 'ask':
@@ -239,6 +243,7 @@ export class SimMachines {
         case 'idle-join':
         case 'idle-update':
         case 'idle-leave':
+        case 'claim':
           if (direct) this.bus.deliverNow(d);
           else this.bus.send(d);
           break;

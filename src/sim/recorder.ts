@@ -95,7 +95,7 @@ export class Recorder {
   private readonly swapOutByMachine: Float64Array;
   private readonly swapInByMachine: Float64Array;
   private readonly swaps: SwapLog = { time: [], machine: [], job: [], cls: [], mb: [], dir: [], deviceMs: [] };
-  private readonly placements: Record<Placement, number> = { 'idle-list': 0, 'power-of-k': 0 };
+  private readonly placements: Record<Placement, number> = { 'idle-list': 0, 'power-of-k': 0, 'reservation': 0 };
   private readonly shardWait = new LogHistogram();
   private preemptions = 0;
 

@@ -350,3 +350,57 @@ describe('Dispatcher.band', () => {
     );
   });
 });
+
+describe('Dispatcher joining when idle (JIQ-Random: joinWhen idle)', () => {
+  const jiq = (seed: number | string = 1) => make({ joinWhen: 'idle', k: 1 }, seed);
+  const look = (d: Dispatcher, idle: boolean, free = 1000, jobs = 0): DispatcherDecision[] => {
+    const out: DispatcherDecision[] = [];
+    d.checkIdle(idle, free, jobs, out);
+    return out;
+  };
+
+  it('joins one shard drawn at random, asking nothing, when the machine is idle; then waits to be taken off', () => {
+    const d = jiq();
+    expect(look(d, false)).toEqual([]);
+    const [join] = look(d, true, Infinity, 0);
+    expect(join).toEqual({ kind: 'idle-join', from: ME, to: shardAddress(d.member), freeMB: 0, jobs: 0 }); // unlimited memory: 0, for the record
+    expect(d.polling).toBe(false);
+    // On a list: nothing more, busy or idle, whatever the memory does — no update, no leave.
+    expect(look(d, false, 10)).toEqual([]);
+    expect(look(d, true, 5000)).toEqual([]);
+    expect(check(d, 10, 3, true)).toEqual([]);
+  });
+
+  it('joins again, at a fresh draw, once the shard took it off and it is idle again', () => {
+    const d = jiq();
+    look(d, true);
+    const first = d.member;
+    d.taken(first === 0 ? 1 : 0); // another shard's placement: still on its list
+    expect(d.member).toBe(first);
+    d.taken(first);
+    expect(d.member).toBe(-1);
+    expect(look(d, false)).toEqual([]);
+    expect(look(d, true)).toHaveLength(1);
+  });
+
+  it('spreads its joins over every shard, uniformly (over seeds)', () => {
+    const counts = new Array<number>(CFG.shards).fill(0);
+    for (let seed = 0; seed < 800; seed++) {
+      const d = jiq(seed);
+      look(d, true);
+      counts[d.member] = (counts[d.member] as number) + 1;
+    }
+    for (const c of counts) expect(c).toBeGreaterThan(60); // 100 expected each
+  });
+
+  it('has no memory band, and takes k = 1 only', () => {
+    expect(jiq().band(1000)).toEqual({ low: -Infinity, high: Infinity });
+    expect(() => make({ joinWhen: 'idle', k: 2 })).toThrow('dispatcher: JIQ joins one shard drawn at random (k = 1), got k=2');
+  });
+
+  it('is not taken off a list by a placement in memory mode (Fare’s idle lists keep their entries)', () => {
+    const { d, shard } = member(1000);
+    d.taken(shard);
+    expect(d.member).toBe(shard);
+  });
+});

@@ -2,6 +2,9 @@
 // of the emptiest of k randomly chosen shards (power-of-k over shards, asked by `idle-poll` messages);
 // while a member it updates its entry when free memory moves by more than a set amount (or jobs
 // finish), and it leaves when memory runs low. Its decisions are messages to the shards.
+// `joinWhen: 'idle'` is Join-Idle-Queue's (Lu et al. 2011, JIQ-Random): an idle machine on no list
+// joins the list of one shard drawn at random, asking nothing; it never updates or leaves — the shard
+// takes it off when it places a job from the list (`taken`), and it joins again once idle again.
 
 import type { Rng } from '../rng.ts';
 import type { Millis, ShardId } from '../types.ts';
@@ -10,8 +13,13 @@ import { shardAddress, type Address, type IdleJoinMsg, type IdleLeaveMsg, type I
 export interface DispatcherConfig {
   /** Number of scheduler shards. */
   readonly shards: number;
-  /** Shards compared when choosing an idle list to join. */
+  /** Shards compared when choosing an idle list to join (1 under `joinWhen: 'idle'`). */
   readonly k: number;
+  /**
+   * What puts the machine on an idle list: `memory` (the default: free memory over `joinFreeMB`,
+   * above) or `idle` (JIQ: the machine is idle, `checkIdle`; the memory thresholds are not read).
+   */
+  readonly joinWhen?: 'memory' | 'idle';
   /** Join when free memory > this (MB). */
   readonly joinFreeMB: number;
   /** Leave when free memory < this (MB); below joinFreeMB for hysteresis. */
@@ -42,6 +50,7 @@ export class Dispatcher {
     if (!Number.isInteger(cfg.shards) || cfg.shards < 1 || !Number.isInteger(cfg.k) || cfg.k < 1) {
       throw new RangeError(`dispatcher: shards and k must be whole numbers ≥ 1, got shards=${cfg.shards} k=${cfg.k}`);
     }
+    if (cfg.joinWhen === 'idle' && cfg.k !== 1) throw new RangeError(`dispatcher: JIQ joins one shard drawn at random (k = 1), got k=${cfg.k}`);
     if (cfg.leaveFreeMB > cfg.joinFreeMB) {
       throw new RangeError(`dispatcher: leaveFreeMB (${cfg.leaveFreeMB}) must not exceed joinFreeMB (${cfg.joinFreeMB})`);
     }
@@ -56,6 +65,7 @@ export class Dispatcher {
    * last look, which makes the shard's job count stale.
    */
   check(now: Millis, freeMB: number, jobs: number, jobsFell: boolean, out: DispatcherDecision[]): void {
+    if (this.cfg.joinWhen === 'idle') return; // JIQ: `checkIdle`
     if (this.member >= 0) {
       if (freeMB < this.cfg.leaveFreeMB) {
         out.push({ kind: 'idle-leave', from: this.address, to: shardAddress(this.member) });
@@ -72,6 +82,23 @@ export class Dispatcher {
       this.pollOut = { id: poll, shards, sizes: shards.map(() => Infinity), count: 0, sentAt: now };
       for (const s of shards) out.push({ kind: 'idle-poll', from: this.address, to: shardAddress(s), poll });
     }
+  }
+
+  /**
+   * JIQ: looks at the machine after a change. Idle and on no list, it joins the list of one shard
+   * drawn at random (its entry's job count and free memory — 0 when unlimited — are for the record:
+   * a JIQ shard reads neither).
+   */
+  checkIdle(idle: boolean, freeMB: number, jobs: number, out: DispatcherDecision[]): void {
+    if (!idle || this.member >= 0) return;
+    const s = this.rng.int(this.cfg.shards);
+    this.member = s;
+    out.push({ kind: 'idle-join', from: this.address, to: shardAddress(s), freeMB: Number.isFinite(freeMB) ? freeMB : 0, jobs });
+  }
+
+  /** JIQ: shard `shard` placed a job here from its idle list, which took this machine off it. */
+  taken(shard: ShardId): void {
+    if (this.cfg.joinWhen === 'idle' && this.member === shard) this.member = -1;
   }
 
   /** Shard `shard` lost its idle list (it died or restarted): off it, this machine may join again. */
@@ -129,6 +156,7 @@ export class Dispatcher {
 
   /** The band of used memory (MB, for a machine of `capacityMB`) inside which nothing needs doing. */
   band(capacityMB: number): { low: number; high: number } {
+    if (this.cfg.joinWhen === 'idle') return { low: -Infinity, high: Infinity };
     if (this.member >= 0) {
       return {
         low: capacityMB - (this.lastFree + this.cfg.updateDeltaMB),

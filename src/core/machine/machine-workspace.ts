@@ -5,7 +5,7 @@
 
 import type { Job, Mutable } from '../types.ts';
 import type { Slot } from './run-queue.ts';
-import type { Address, PollAnswerMsg } from '../protocol.ts';
+import type { Address, ClaimMsg, PollAnswerMsg } from '../protocol.ts';
 import type { DispatcherDecision } from './dispatcher.ts';
 
 /** Decisions name the Job object the machine was given, so a driver needs no lookup to carry them out. */
@@ -14,9 +14,10 @@ export type MachineDecision =
   | { readonly kind: 'preempt'; readonly job: Job }
   | { readonly kind: 'swap-out'; readonly job: Job; readonly mb: number }
   | { readonly kind: 'swap-in'; readonly job: Job; readonly mb: number }
-  /** Messages to send: the answer to a poll, and the dispatcher's (idle-list polls, join / update / leave). */
+  /** Messages to send: the answer to a poll, the dispatcher's (idle-list polls, join / update / leave), Sparrow's claims. */
   | PollAnswerMsg
-  | DispatcherDecision;
+  | DispatcherDecision
+  | ClaimMsg;
 
 
 /**

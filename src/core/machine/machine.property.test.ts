@@ -178,7 +178,8 @@ describe('Machine (priority) swapping on random arrivals and completions', () =>
               case 'idle-join':
               case 'idle-update':
               case 'idle-leave':
-                throw new Error(`unexpected decision ${d.kind}: this machine has no dispatcher`);
+              case 'claim':
+                throw new Error(`unexpected decision ${d.kind}: this machine has no dispatcher and no reservations`);
             }
           });
           all.push(...ds);
@@ -241,7 +242,7 @@ describe('Machine (priority) with jobs blocking on calls, on random scripts', ()
         const apply = (input: MachineInput): void => {
           m.step(now++, input);
           for (const d of m.ready()) {
-            const s = 'job' in d ? state.get(d.job.id) : undefined;
+            const s = 'job' in d && typeof d.job === 'object' ? state.get(d.job.id) : undefined;
             if (d.kind === 'run' && s) s.is = 'running';
             if (d.kind === 'preempt' && s) s.is = 'waiting';
           }

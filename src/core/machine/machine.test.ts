@@ -390,6 +390,51 @@ describe('Machine with a dispatcher (story)', () => {
   });
 });
 
+describe('Machine as a JIQ server (dispatcher joinWhen idle)', () => {
+  const jiq = (cores: number) => new Machine(machineConfig({ id: 7, cores, policy: 'fcfs', dispatcher: { shards: 4, k: 1, joinWhen: 'idle', joinFreeMB: 0, leaveFreeMB: 0, updateDeltaMB: 0 } }), new Rng(1).fork('machine/7'));
+  const placed = (id: number, shard: ShardId, via: 'idle-list' | 'power-of-k'): MachineInput => ({ kind: 'arrive', job: job(id, 0, 0), memMB: 0, shard, via });
+  const joins = (ds: readonly MachineDecision[]): ShardId[] => ds.flatMap((d) => (d.kind === 'idle-join' ? [d.to.id] : []));
+
+  it('joins one shard’s list when idle; placed from it, it is off; placed at random while listed, it stays listed and does not join twice', () => {
+    const m = jiq(1);
+    m.step(0, { kind: 'memory', usedMB: 0 });
+    const [s] = joins(take(m)) as [ShardId];
+    expect(m.idleShard).toBe(s);
+    m.step(1, placed(1, s, 'idle-list'));
+    expect(take(m).map((d) => d.kind)).toEqual(['run']);
+    expect(m.idleShard).toBe(-1);
+    m.step(2, { kind: 'complete', job: 1, memMB: 0 });
+    const [t] = joins(take(m)) as [ShardId];
+    // Another shard's random placement: still on t's list (the published JIQ sends nothing at a job's arrival).
+    m.step(3, placed(2, (t + 1) % 4, 'power-of-k'));
+    expect(take(m).map((d) => d.kind)).toEqual(['run']);
+    m.step(4, { kind: 'complete', job: 2, memMB: 0 });
+    expect(take(m)).toEqual([]);
+    expect(m.idleShard).toBe(t);
+    // t places from its list, on a busy machine if it must: the job waits its turn (FCFS).
+    m.step(5, placed(3, (t + 1) % 4, 'power-of-k'));
+    m.step(5, placed(4, t, 'idle-list'));
+    expect(take(m).map((d) => d.kind)).toEqual(['run']);
+    m.step(6, { kind: 'complete', job: 3, memMB: 0 });
+    expect(take(m).map((d) => d.kind)).toEqual(['run']);
+    m.step(7, { kind: 'complete', job: 4, memMB: 0 });
+    expect(joins(take(m))).toHaveLength(1);
+  });
+
+  it('counts a free core as idle: with two cores, placed from a list it joins another at once', () => {
+    const m = jiq(2);
+    m.step(0, { kind: 'memory', usedMB: 0 });
+    const [s] = joins(take(m)) as [ShardId];
+    m.step(1, placed(1, s, 'idle-list'));
+    const ds = take(m);
+    expect(ds.map((d) => d.kind)).toEqual(['run', 'idle-join']);
+    expect(ds[1]).toMatchObject({ jobs: 1 });
+    m.step(2, placed(2, joins(ds)[0] as ShardId, 'idle-list'));
+    expect(take(m).map((d) => d.kind)).toEqual(['run']); // both cores busy
+    expect(m.memoryBand()).toEqual({ low: -Infinity, high: Infinity });
+  });
+});
+
 describe('Machine with a dispatcher: idle-list answers and ticks', () => {
   it('joins once every polled shard answered, with its memory and jobs then', () => {
     const m = withDispatcher({ k: 3 });

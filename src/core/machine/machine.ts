@@ -3,7 +3,9 @@
 // (a shard's `place`, with the job's memory), completions and memory readings, and hands it the
 // messages addressed to it (polls, idle-list answers, block / unblock); the machine answers with
 // run / preempt / swap decisions for its driver and messages for the shards (poll answers, idle
-// list). It never knows a job's runtime or final memory: those belong to the driver (real or simulated).
+// list, Sparrow's claims: reservation-queue.ts). It never knows a job's runtime or final memory: those
+// belong to the driver (real or simulated). Past 400 lines: one step composes the run queue, swapping,
+// memory admission (the bulk) and the idle-list and reservation hooks, whose rules live in their files.
 
 import type { CoreObject, Job, JobId, MachineId, Millis, Mutable, ShardId } from '../types.ts';
 import { InvariantError, unreachable } from '../types.ts';
@@ -14,7 +16,8 @@ import { MachineWorkspace } from './machine-workspace.ts';
 export { MachineWorkspace, type MachineDecision } from './machine-workspace.ts';
 import type { MachineDecision } from './machine-workspace.ts';
 import { Dispatcher, type DispatcherConfig, type DispatcherDecision } from './dispatcher.ts';
-import { machineAddress, type Address, type BlockMsg, type IdleAnswerMsg, type PollAnswerMsg, type PollMsg } from '../protocol.ts';
+import { machineAddress, type Address, type BlockMsg, type IdleAnswerMsg, type Placement, type PollAnswerMsg, type PollMsg, type ReserveMsg, type TakenMsg } from '../protocol.ts';
+import { ReservationQueue } from './reservation-queue.ts';
 import { swapOut, type SwapConfig } from './swapper.ts';
 
 export interface MachineConfig {
@@ -60,9 +63,10 @@ export type MachineInput =
   /**
    * A job placed here; `memMB` is its resident memory now (its initial size). With admission, the
    * driver may add `usedMB`, the machine's resident memory as it measures it now (as on `complete`
-   * and `paged-out`): the machine decides on it rather than on its last reading.
+   * and `paged-out`): the machine decides on it rather than on its last reading. `shard` and `via`:
+   * who placed it and how, from its `place` message (JIQ's dispatcher learns it is off a list).
    */
-  | { readonly kind: 'arrive'; readonly job: Job; readonly memMB: number; readonly usedMB?: number }
+  | { readonly kind: 'arrive'; readonly job: Job; readonly memMB: number; readonly usedMB?: number; readonly shard?: ShardId; readonly via?: Placement }
   /** A running job finished; `memMB` is the resident memory it frees (`usedMB`: see `arrive`). */
   | { readonly kind: 'complete'; readonly job: JobId; readonly memMB: number; readonly usedMB?: number }
   /**
@@ -90,10 +94,15 @@ export type MachineInput =
    * dispatcher that was on it joins an idle list again (by the usual rule, if it has the room).
    */
   | { readonly kind: 'shard-lost'; readonly shard: ShardId }
-  /** Messages: a shard's poll (answered at once), a shard's answer to the dispatcher, block / unblock from a gateway. */
+  /**
+   * Messages: a shard's poll (answered at once), a shard's answer to the dispatcher, block / unblock
+   * from a gateway, Sparrow's reservations and `taken` answers.
+   */
   | PollMsg
   | IdleAnswerMsg
-  | BlockMsg;
+  | BlockMsg
+  | ReserveMsg
+  | TakenMsg;
 
 /** Size of a preempted job until the driver reports it (`stopped`): not a candidate for swapping. */
 const UNKNOWN_SIZE = -1;
@@ -105,6 +114,10 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   /** Job → slot, kept only under processor sharing, where the running set is unbounded; otherwise slots are found by scanning the few running jobs. */
   private readonly index: Map<JobId, Slot> | undefined;
   private readonly dispatcher: Dispatcher | undefined;
+  /** JIQ: the dispatcher joins an idle list when the machine is idle (`DispatcherConfig.joinWhen`). */
+  private readonly joinIdle: boolean;
+  /** Sparrow's reservations, made on the first one. */
+  private reservations: ReservationQueue | undefined;
   readonly address: Address & { readonly part: 'machine' };
   private readonly ws: MachineWorkspace;
   private readonly out: MachineDecision[];
@@ -154,6 +167,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     this.index = cfg.policy === 'ps' ? new Map() : undefined;
     this.address = machineAddress(cfg.id);
     this.dispatcher = cfg.dispatcher ? new Dispatcher(cfg.dispatcher, rng.fork('dispatcher'), this.address) : undefined;
+    this.joinIdle = cfg.dispatcher?.joinWhen === 'idle';
     this.admit = this.managed && cfg.admission === true && cfg.policy !== 'ps';
     if (this.admit && cfg.policy === 'priority' && (cfg.within ?? 'fcfs') !== 'fcfs') {
       // Its memory rules rank the jobs of a class by arrival; by another order a class's first job,
@@ -231,6 +245,9 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         if (this.index ? this.index.has(input.job.id) : this.rq.findRunning(input.job.id)) {
           throw new InvariantError(`machine ${this.cfg.id}: job ${input.job.id} arrived twice`, { seed: this.rng.label });
         }
+        // The answer to a claim (Sparrow), or a placement from the idle list that took this machine off it (JIQ).
+        this.reservations?.granted(input.job.id);
+        if (this.joinIdle && input.via === 'idle-list' && input.shard !== undefined) this.dispatcher?.taken(input.shard);
         const slot = this.slotFor(input.job, input.memMB);
         this.sized(input.memMB);
         this.index?.set(input.job.id, slot);
@@ -323,13 +340,24 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
       case 'shard-lost':
         this.dispatcher?.lost(input.shard);
         break;
+      case 'reserve':
+        (this.reservations ??= new ReservationQueue(this.address)).reserve(input.from.id, input.job);
+        break;
+      case 'taken':
+        this.reservations?.taken(input.job);
+        break;
       default:
         unreachable(input, 'machine input');
     }
     this.relieve();
     if (this.admit) this.fill();
+    const rq = this.rq;
+    // Sparrow: a core that runs nothing and waits for no answer claims the next reservation's job.
+    if (this.reservations !== undefined) this.reservations.claim(this.cfg.cores - rq.runningCount - rq.waitingCount, this.out);
     if (this.dispatcher) {
-      this.dispatcher.check(now, this.free(), this.rq.jobs, this.jobsFell, this.out as DispatcherDecision[]);
+      // JIQ's idle: a free core and nothing waiting for one (on one core: no job at all).
+      if (this.joinIdle) this.dispatcher.checkIdle(rq.runningCount < this.cfg.cores && rq.waitingCount === 0, this.free(), rq.jobs, this.out as DispatcherDecision[]);
+      else this.dispatcher.check(now, this.free(), rq.jobs, this.jobsFell, this.out as DispatcherDecision[]);
       this.jobsFell = false;
     }
   }
@@ -359,6 +387,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   /** Forgets the decisions `ready()` listed: their objects may be reused by the next step. */
   advance(): void {
     this.ws.clear();
+    this.reservations?.reset();
   }
 
   /** When a poll of the shards times out (Infinity: none in flight, or no timeout). */

@@ -96,3 +96,38 @@ describe('IdleList tie-breaks', () => {
     expect(first).toEqual(new Set([0, 1, 2, 3, 4, 5]));
   });
 });
+
+describe('IdleList in fifo order (JIQ’s I-queue)', () => {
+  const queue = () => new IdleList(new Rng(1, 'idle-list'), 'fifo');
+
+  it('offers the machine that joined first, whatever its jobs or memory', () => {
+    const l = queue();
+    l.set(4, 100, 3);
+    l.set(7, 9000, 0);
+    l.set(2, 5000, 1);
+    expect(l.best()).toBe(4);
+    l.remove(4);
+    expect(l.best()).toBe(7);
+    expect(l.entries().map((e) => e.machine)).toEqual([7, 2]);
+  });
+
+  it('keeps an entry’s place when it is refreshed or counted, and puts a machine that joins again at the back', () => {
+    const l = queue();
+    l.set(1, 1000, 0);
+    l.set(2, 1000, 0);
+    l.set(1, 800, 1);
+    l.addJob(1);
+    expect(l.entries()).toEqual([{ machine: 1, freeMB: 800, jobs: 2 }, { machine: 2, freeMB: 1000, jobs: 0 }]);
+    l.remove(1);
+    l.set(1, 700, 0);
+    expect(l.entries().map((e) => e.machine)).toEqual([2, 1]);
+  });
+
+  it('draws nothing from its stream', () => {
+    const rng = new Rng(1, 'idle-list');
+    const l = new IdleList(rng, 'fifo');
+    for (let m = 0; m < 5; m++) l.set(m, 1000, 0);
+    l.addJob(3);
+    expect(rng.next()).toBe(new Rng(1, 'idle-list').next());
+  });
+});

@@ -1,6 +1,7 @@
 // A shard's idle list: machines with much free memory, each with (free memory, jobs on machine).
 // Placement takes the entry with the fewest jobs; ties are broken by a random key drawn from the
-// shard's seeded stream whenever an entry's job count changes.
+// shard's seeded stream whenever an entry's job count changes. In `fifo` order (JIQ's I-queue) it is
+// a queue instead: the entry that joined first comes first, whatever its counts (no draws).
 
 import type { MachineId } from '../types.ts';
 import type { Rng } from '../rng.ts';
@@ -12,11 +13,17 @@ export interface IdleEntry {
   readonly jobs: number;
 }
 
+/** Which entry comes first: `fewest-jobs` (Fare's, ties at random) or `fifo` (the first to join). */
+export type IdleOrder = 'fewest-jobs' | 'fifo';
+
 export class IdleList {
   private readonly heap = new IndexedHeap();
   private readonly free = new Map<MachineId, number>();
+  /** In `fifo` order the heap's key is the order of joining, and the job counts are kept here. */
+  private readonly jobs = new Map<MachineId, number>();
+  private joined = 0;
 
-  constructor(private readonly rng: Rng) {}
+  constructor(private readonly rng: Rng, private readonly order: IdleOrder = 'fewest-jobs') {}
 
   get size(): number {
     return this.heap.size;
@@ -26,30 +33,46 @@ export class IdleList {
     return this.heap.has(machine);
   }
 
-  /** Adds or refreshes an entry. */
+  /** Adds or refreshes an entry (in `fifo` order a refreshed entry keeps its place). */
   set(machine: MachineId, freeMB: number, jobs: number): void {
     this.free.set(machine, freeMB);
+    if (this.order === 'fifo') {
+      this.jobs.set(machine, jobs);
+      if (!this.heap.has(machine)) this.heap.set(machine, this.joined++, 0);
+      return;
+    }
     this.heap.set(machine, jobs, this.rng.next());
   }
 
   remove(machine: MachineId): void {
     this.heap.remove(machine);
     this.free.delete(machine);
+    this.jobs.delete(machine);
   }
 
-  /** The machine with the fewest jobs, or -1 when the list is empty. */
+  /** The machine with the fewest jobs (in `fifo` order: the first to join), or -1 when the list is empty. */
   best(): MachineId {
     return this.heap.peek();
   }
 
   /** Counts a placement against the entry until the machine reports again. */
   addJob(machine: MachineId): void {
+    if (this.order === 'fifo') {
+      const jobs = this.jobs.get(machine);
+      if (jobs !== undefined) this.jobs.set(machine, jobs + 1);
+      return;
+    }
     const jobs = this.heap.key(machine);
     if (jobs !== undefined) this.heap.set(machine, jobs + 1, this.rng.next());
   }
 
-  /** Entries sorted by (jobs, machine), for inspection and tests. */
+  /** Entries sorted by (jobs, machine) — in `fifo` order, first to join first — for inspection and tests. */
   entries(): IdleEntry[] {
+    if (this.order === 'fifo') {
+      return [...this.heap.entries()]
+        .sort((a, b) => a[1] - b[1])
+        .map(([machine]) => ({ machine, jobs: this.jobs.get(machine) ?? 0, freeMB: this.free.get(machine) ?? 0 }));
+    }
     return [...this.heap.entries()]
       .map(([machine, jobs]) => ({ machine, jobs, freeMB: this.free.get(machine) ?? 0 }))
       .sort((a, b) => a.jobs - b.jobs || a.machine - b.machine);

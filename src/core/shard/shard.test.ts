@@ -859,3 +859,47 @@ describe('Shard: a job sent again by its gateway', () => {
     expect(s.waiting).toBe(1);
   });
 });
+
+describe('Shard as JIQ’s dispatcher (idleQueue, placement random)', () => {
+  const jiq = (over: Partial<ShardConfig> = {}) => shard({ machines: 8, k: 1, useIdleList: true, idleQueue: true, placement: 'random', ...over });
+
+  it('places on the machine that joined its idle list first, and takes it off the list', () => {
+    const s = jiq();
+    s.step(0, join(5, 100, 0));
+    s.step(1, join(2, 9000, 0));
+    s.step(2, arrive(job(1, 0, 2)));
+    expect(take(s)).toEqual([place(job(1, 0, 2), 5, 'idle-list', 0)]);
+    expect(s.idleEntries().map((e) => e.machine)).toEqual([2]);
+    s.step(3, arrive(job(2, 0, 3)));
+    expect(placedOn(take(s))).toEqual([2]);
+    expect(s.idleEntries()).toEqual([]);
+  });
+
+  it('with an empty idle list places on one machine drawn at random, asking nothing, however many jobs come at once', () => {
+    const s = jiq({ maxOutstandingPolls: 1 });
+    const on: MachineId[] = [];
+    for (let i = 0; i < 400; i++) {
+      s.step(i, arrive(job(i, 0, i)));
+      const ds = take(s);
+      expect(ds.map((d) => d.kind)).toEqual(['place']);
+      expect(ds[0]?.kind === 'place' && ds[0].via).toBe('power-of-k');
+      on.push(...placedOn(ds));
+    }
+    expect(s.pollsInFlight).toBe(0);
+    // Every machine is drawn, about evenly (50 each expected).
+    for (let m = 0; m < 8; m++) expect(on.filter((x) => x === m).length).toBeGreaterThan(25);
+  });
+
+  it('draws as a poll of one machine would: the same machines as the `random` preset’s polls', () => {
+    const a = jiq({ useIdleList: false });
+    const b = shard({ machines: 8, k: 1, useIdleList: false, selection: 'price-wait' });
+    for (let i = 0; i < 20; i++) {
+      a.step(i, arrive(job(i, 0, i)));
+      b.step(i, arrive(job(i, 0, i)));
+      const [p] = pollsIn(take(b));
+      expect(placedOn(take(a))).toEqual(p?.machines);
+      for (const m of p?.machines ?? []) b.step(i, answer(p?.poll ?? -1, m, 0));
+      take(b);
+    }
+  });
+});

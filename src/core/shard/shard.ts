@@ -3,6 +3,10 @@
 // with the fewest jobs among k sampled). Pure, and it speaks only the protocol: arrivals, poll answers
 // and idle-list changes come in as messages, placements and polls go out as messages. A poll not
 // answered by every machine within `pollTimeoutMs` places by the answers it has, or polls again.
+// Two baselines are settings of it (`placement`, `idleQueue`): JIQ's dispatcher (the idle list as an
+// I-queue, else one machine at random) and Sparrow's scheduler (reservations, late-binding.ts).
+// Past 400 lines: the placements share the multi-queue, the members and the random draw; the poll
+// ring is the bulk, and it is one concept with them (a placement in flight).
 
 import type { Job, JobId, MachineId, Millis, Mutable, ShardId, CoreObject } from '../types.ts';
 import { unreachable } from '../types.ts';
@@ -10,12 +14,20 @@ import type { Rng } from '../rng.ts';
 import type { PriceTable } from '../classes.ts';
 import {
   machineAddress, shardAddress,
-  type Address, type Cargo, type IdleAnswerMsg, type PlaceMsg, type Placement, type PollAnswerMsg, type PollMsg, type ShardMessage,
+  type Address, type Cargo, type IdleAnswerMsg, type PlaceMsg, type Placement, type PollAnswerMsg, type PollMsg, type ReserveMsg, type ShardMessage, type TakenMsg,
 } from '../protocol.ts';
 import { MultiQueue, type SelectionRule } from './multi-queue.ts';
 import { IdleList, type IdleEntry } from './idle-list.ts';
+import { LateBinding } from './late-binding.ts';
 
 export type { Placement } from '../protocol.ts';
+
+/**
+ * Where a shard places a job its idle list does not take: `poll` (power-of-k), `random` (one machine
+ * drawn at random, asked nothing: JIQ's dispatcher with an empty I-queue), `reserve` (Sparrow: a
+ * reservation on each of k machines drawn at random, the job to the first that claims it).
+ */
+export type ShardPlacement = 'poll' | 'random' | 'reserve';
 
 export interface ShardConfig {
   readonly id: ShardId;
@@ -37,7 +49,15 @@ export interface ShardConfig {
    */
   readonly packBelow?: number;
   readonly useIdleList: boolean;
-  /** Polls in flight at once; each is bound to the job it places. */
+  /** Where a job goes that the idle list does not take (default `poll`; see ShardPlacement). */
+  readonly placement?: ShardPlacement;
+  /**
+   * JIQ's I-queue (default false): the idle list is a queue — a placement from it takes the machine
+   * that joined first, and takes it off the list (it joins again once idle) instead of counting the
+   * job against its entry.
+   */
+  readonly idleQueue?: boolean;
+  /** Polls in flight at once (`poll` only); each is bound to the job it places. */
   readonly maxOutstandingPolls: number;
   /**
    * How long a poll waits for all its answers (ms; default Infinity: forever). Past it, the job is
@@ -59,7 +79,7 @@ export type ShardInput =
   | { readonly kind: 'answers'; readonly list: readonly PollAnswerMsg[]; readonly from: number; readonly count: number };
 
 /** Everything a shard decides is a message to send. */
-export type ShardDecision = PlaceMsg | PollMsg | IdleAnswerMsg;
+export type ShardDecision = PlaceMsg | PollMsg | IdleAnswerMsg | ReserveMsg | TakenMsg;
 
 /** One poll in flight: the job it places, the machines asked and what they have answered so far. */
 interface PollSlot {
@@ -105,16 +125,23 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
   private members: MachineId[] | undefined;
   /** Positions drawn from `members` for a poll (reused). */
   private readonly drawn: number[] = [];
+  private readonly placement: ShardPlacement;
+  /** Sparrow's jobs held for their first claim (`reserve` only). */
+  private readonly late: LateBinding;
+  /** The machines of a reservation or a random placement (reused). */
+  private readonly picked: MachineId[] = [];
 
   constructor(readonly cfg: Readonly<ShardConfig>, private readonly rng: Rng) {
     if (cfg.k < 1 || cfg.k > 30) throw new RangeError(`shard ${cfg.id}: k must be 1 to 30, got ${cfg.k}`);
     if (cfg.machines < 1) throw new RangeError(`shard ${cfg.id}: needs at least one machine`);
     this.address = shardAddress(cfg.id);
     this.timeout = cfg.pollTimeoutMs ?? Infinity;
+    this.placement = cfg.placement ?? 'poll';
+    this.late = new LateBinding(this.address);
     if (!(this.timeout > 0)) throw new RangeError(`shard ${cfg.id}: pollTimeoutMs must be above 0 (or Infinity), got ${this.timeout}`);
     for (let m = 0; m < cfg.machines; m++) this.machineAddr.push(machineAddress(m));
     this.queue = new MultiQueue(cfg.prices.classes.map((c) => c.price), cfg.selection);
-    this.idle = new IdleList(rng.fork('idle-list'));
+    this.idle = new IdleList(rng.fork('idle-list'), cfg.idleQueue === true ? 'fifo' : 'fewest-jobs');
     this.growRing(16);
     if (cfg.membership === 'dynamic') this.members = [];
   }
@@ -132,6 +159,11 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     return this.inFlight;
   }
 
+  /** Jobs reserved on machines and not yet claimed (`reserve` only). */
+  get reserved(): number {
+    return this.late.size;
+  }
+
   idleEntries(): IdleEntry[] {
     return this.idle.entries();
   }
@@ -147,7 +179,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
           this.cargo.set(job.id, input.cargo);
         }
         const useIdle = this.cfg.useIdleList && this.idle.size > 0;
-        if (this.queue.length === 0 && (useIdle || (this.inFlight < this.cfg.maxOutstandingPolls && this.members?.length !== 0))) {
+        if (this.queue.length === 0 && (useIdle || this.canPlace())) {
           // Nothing waits: the multi-queue would hand this job straight back.
           this.place(now, job, useIdle);
           return;
@@ -177,6 +209,12 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
       case 'idle-leave':
         this.idle.remove(input.from.id);
         break;
+      case 'claim': {
+        // Sparrow: the first claim gets the job; a later one hears it is taken. Nothing else changes.
+        const job = this.late.claim(input.job, input.from, this.out);
+        if (job !== undefined) this.placeOn(now, job, input.from.id, 'reservation');
+        return;
+      }
       case 'tick':
         this.expire(now);
         break;
@@ -204,6 +242,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     const out = this.out;
     while (out.length > 0) out.pop();
     this.nPlaces = 0;
+    this.late.reset();
   }
 
   /** When the first poll in flight times out (Infinity without a timeout or a poll). */
@@ -227,17 +266,31 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
   private drain(now: Millis): void {
     while (this.queue.length > 0) {
       const useIdle = this.cfg.useIdleList && this.idle.size > 0;
-      if (!useIdle && (this.inFlight >= this.cfg.maxOutstandingPolls || this.members?.length === 0)) return;
+      if (!useIdle && !this.canPlace()) return;
       this.place(now, this.queue.pop(now) as Job, useIdle);
     }
   }
 
-  /** Places `job` from the idle list, or sends a poll for it that waits `wait` for its answers. */
+  /** A job the idle list does not take can be placed now: there are machines, and (polling) a poll may start. */
+  private canPlace(): boolean {
+    return this.members?.length !== 0 && (this.placement !== 'poll' || this.inFlight < this.cfg.maxOutstandingPolls);
+  }
+
+  /**
+   * Places `job` from the idle list, or reserves it on machines, or places it on one drawn at
+   * random, or sends a poll for it that waits `wait` for its answers (by `placement`).
+   */
   private place(now: Millis, job: Job, useIdle: boolean, wait = this.timeout): void {
     if (useIdle) {
       const m = this.idle.best();
-      this.idle.addJob(m);
+      if (this.cfg.idleQueue === true) this.idle.remove(m);
+      else this.idle.addJob(m);
       this.placeOn(now, job, m, 'idle-list');
+      return;
+    }
+    if (this.placement === 'reserve') {
+      // Late binding even with one machine: the job waits here until a core claims it.
+      this.late.reserve(job, this.draw(this.cfg.k, this.picked), this.out);
       return;
     }
     const members = this.members;
@@ -246,19 +299,15 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
       this.placeOn(now, job, members === undefined ? 0 : (members[0] as MachineId), 'power-of-k');
       return;
     }
+    if (this.placement === 'random') {
+      // JIQ: no I-queue entry, so a machine drawn at random, asked nothing (the draw of a poll of one).
+      this.placeOn(now, job, this.draw(1, this.picked)[0] as MachineId, 'power-of-k');
+      return;
+    }
     const poll = this.nextPoll++;
     while (this.ring[poll & (this.ring.length - 1)]?.job !== undefined) this.growRing(this.ring.length * 2);
     const s = this.ring[poll & (this.ring.length - 1)] as PollSlot;
-    let machines: MachineId[];
-    if (members === undefined) {
-      machines = this.rng.sample(this.cfg.machines, this.cfg.k, s.machines);
-    } else {
-      // The same draw over the members' positions.
-      const at = this.rng.sample(members.length, this.cfg.k, this.drawn);
-      machines = s.machines;
-      machines.length = at.length;
-      for (let i = 0; i < at.length; i++) machines[i] = members[at[i] as number] as MachineId;
-    }
+    const machines = this.draw(this.cfg.k, s.machines);
     s.id = poll;
     s.job = job;
     s.answered = 0;
@@ -341,6 +390,17 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
         this.place(now, job, this.cfg.useIdleList && this.idle.size > 0, Math.min(s.wait * 2, this.timeout * 64));
       }
     }
+  }
+
+  /** `k` distinct machines drawn at random (among the members, when they are known), written into `into`. */
+  private draw(k: number, into: MachineId[]): MachineId[] {
+    const members = this.members;
+    if (members === undefined) return this.rng.sample(this.cfg.machines, k, into);
+    // The same draw over the members' positions.
+    const at = this.rng.sample(members.length, k, this.drawn);
+    into.length = at.length;
+    for (let i = 0; i < at.length; i++) into[i] = members[at[i] as number] as MachineId;
+    return into;
   }
 
   /** Resizes the ring of polls in flight to `size` positions, moving each poll to its new position. */

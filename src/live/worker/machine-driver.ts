@@ -154,7 +154,7 @@ export class MachineDriver {
         const job: Job = { id: m.job.id, cls: m.job.cls, arrival: m.job.arrival, fn: m.job.fn };
         const e: Entry = { job, req, gateway, started: false, paused: false, blocked: false, gone: false };
         this.entries.set(job.id, e);
-        this.loop.push({ kind: 'arrive', job, memMB: this.memory?.placed(req) ?? 0 });
+        this.loop.push({ kind: 'arrive', job, memMB: this.memory?.placed(req) ?? 0, shard: m.from.id, via: m.via });
         // Where it waits, unless its `started` (sent as it started, in the step just taken) says it already.
         if (this.acknowledge && !e.started) this.tell(e, { kind: 'accepted', job: job.id });
         break;
@@ -170,6 +170,8 @@ export class MachineDriver {
       }
       case 'poll':
       case 'idle-answer':
+      case 'reserve':
+      case 'taken':
         this.loop.push(m);
         break;
       case 'ask':
@@ -260,6 +262,7 @@ export class MachineDriver {
       case 'idle-join':
       case 'idle-update':
       case 'idle-leave':
+      case 'claim':
         this.bus.send(d);
         break;
       default:
