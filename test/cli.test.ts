@@ -118,6 +118,7 @@ describe('fare sim run CONFIG', () => {
     [{ policies: ['fare', 'sjf'] }, /policies\[1\]\.kind is "sjf": it must be one of fare, hermod, fifo, edf/],
     [{ cluster: { machines: 0 } }, /cluster\.machines is 0: it must be a whole number ≥ 1/],
     [{ clusters: {} }, /unknown field "clusters"/],
+    [{ cluster: { intake: 'hash' } }, /cluster\.intake is "hash": it must be "round-robin" .* or "by-function"/],
     [{ loads: [] }, /loads is \[\]: give a list of offered utilizations/],
     [{ workload: { kind: 'synthetic', jobs: -5 } }, /jobs/],
   ])('refuses %j with a message that says what to do', async (cfg, message) => {
@@ -143,9 +144,39 @@ describe('fare sim run CONFIG', () => {
   });
 });
 
+describe('fare sim experiment NAME (the paper\'s open questions)', () => {
+  it('lists the experiments, refuses an unknown one, and answers class-order byte-identically for the same seed', async () => {
+    const list = await fare('sim', 'experiment');
+    expect(list.code).toBe(0);
+    for (const name of ['class-order', 'swap-bound', 'shards']) expect(list.stdout).toContain(name);
+    const bad = await fare('sim', 'experiment', 'fig9');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown experiment "fig9": the experiments are class-order, swap-bound, shards/);
+
+    const [a, b] = [tmp(), tmp()];
+    const [ra, rb] = await Promise.all([fare('sim', 'experiment', 'class-order', '--quick', '--out', a), fare('sim', 'experiment', 'class-order', '--quick', '--out', b)]);
+    expect(ra.code, ra.stderr).toBe(0);
+    expect(rb.code, rb.stderr).toBe(0);
+    const fa = filesOf(a), fb = filesOf(b);
+    expect([...fa.keys()]).toEqual(expect.arrayContaining(['class-order.csv', 'class-order-top.png', 'class-order-low.svg', 'summary.md']));
+    for (const [name, content] of fa) expect(content.equals(fb.get(name) as Buffer), `${name} differs between two runs`).toBe(true);
+    const csv = (fa.get('class-order.csv') as Buffer).toString('utf8').trim().split('\n');
+    const header = (csv[0] as string).split(',');
+    const rows = csv.slice(1).map((l) => Object.fromEntries((l.match(/("[^"]*"|[^,]+|(?<=,)(?=,|$))/g) ?? []).map((v, i) => [header[i] as string, v.replace(/^"|"$/g, '')])));
+    const p99 = (variant: string, load: number, cls: string): number => Number(rows.find((r) => r.variant === variant && Number(r.load) === load && r.class === cls)?.p99_slowdown);
+    // When the shards are the bottleneck, strict class order keeps the top class's tail where the paper's rule lets it grow.
+    expect(p99('strict', 0.9, 'high')).toBeLessThan(1.5);
+    expect(p99('price × waited', 0.9, 'high')).toBeGreaterThan(2 * p99('strict', 0.9, 'high'));
+    // Below the shards' capacity the rule cannot matter.
+    expect(p99('price × waited', 0.5, 'high')).toBeCloseTo(p99('strict', 0.5, 'high'), 5);
+    const summary = (fa.get('summary.md') as Buffer).toString();
+    expect(summary).toMatch(/At load 0\.9 the top class's p99 slowdown is [\d.]+ under price × waited and [\d.]+ under strict order/);
+  });
+});
+
 describe('fare command line', () => {
   it('explains unknown commands and options', async () => {
-    expect((await fare('sim', 'fig9')).stderr).toMatch(/unknown simulator command "fig9": use fig4, fig5 or run/);
+    expect((await fare('sim', 'fig9')).stderr).toMatch(/unknown simulator command "fig9": use fig4, fig5, experiment or run/);
     expect((await fare('sim', 'fig4', '--fast')).stderr).toMatch(/--fast/);
     expect((await fare('frobnicate')).code).toBe(2);
     const help = await fare('--help');

@@ -1,4 +1,4 @@
-// `fare sim …`: the simulator's subcommands (fig4, fig5, run CONFIG).
+// `fare sim …`: the simulator's subcommands (fig4, fig5, experiment NAME, run CONFIG).
 
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -6,6 +6,7 @@ import { parse, UsageError } from './args.ts';
 import { runFig4 } from '../sim/experiments/fig4.ts';
 import { runFig5 } from '../sim/experiments/fig5.ts';
 import { runCustom } from '../sim/experiments/custom.ts';
+import { QUESTIONS, runQuestion } from '../sim/experiments/questions.ts';
 import { ConfigError, parseExperiment, type Progress as RunProgress } from '../sim/experiment.ts';
 import { Progress } from '../sim/report/progress.ts';
 
@@ -17,6 +18,9 @@ const SIM_HELP = `fare sim — the discrete-event simulator
   fare sim fig5 [--quick] [--admission] [--seed N] [--out DIR]
       Figure 5: Fare with idle list, 32 GB per machine: memory per machine over time, swapped MB per
       class and per machine. Writes DIR/fig5.csv, fig5-memory.csv, fig5-swaps.csv, charts, summary.md.
+  fare sim experiment NAME [--quick] [--seed N] [--out DIR]
+      One of the paper's open questions, answered with a figure (fare sim experiment lists them):
+${QUESTIONS.map((q) => `        ${q.name.padEnd(12)} ${q.about}`).join('\n')}
   fare sim run CONFIG [--seed N] [--seeds K] [--out DIR]
       Any experiment described in a JSON file (see "Experiment configs" in README.md).
 
@@ -65,6 +69,19 @@ export function runSimCommand(args: readonly string[]): number {
       files = (which === 'fig4' ? runFig4(opts) : runFig5({ ...opts, admission: values.admission as boolean })).files;
       break;
     }
+    case 'experiment': {
+      const [name, ...extra] = more;
+      if (name === undefined) {
+        process.stdout.write(`fare sim experiment NAME [--quick] [--seed N] [--out DIR], NAME one of:\n${QUESTIONS.map((q) => `  ${q.name.padEnd(12)} ${q.about}`).join('\n')}\n`);
+        return 0;
+      }
+      if (extra.length) throw new UsageError(`fare sim experiment takes one name, got also "${extra.join(' ')}"`);
+      if (values.admission) throw new UsageError('--admission is an option of fare sim fig5 only');
+      if (!QUESTIONS.some((q) => q.name === name)) throw new UsageError(`unknown experiment "${name}": the experiments are ${QUESTIONS.map((q) => q.name).join(', ')} (fare sim experiment lists them)`);
+      out = resolve((values.out as string | undefined) ?? join('out', name));
+      files = runQuestion(name, { quick, seed, out, ...(progress ? { progress } : {}) });
+      break;
+    }
     case 'run': {
       const [file, ...extra] = more;
       if (file === undefined) throw new UsageError('fare sim run needs a config file: fare sim run CONFIG.json (see README.md, "Experiment configs")');
@@ -91,7 +108,7 @@ export function runSimCommand(args: readonly string[]): number {
       break;
     }
     default:
-      throw new UsageError(`unknown simulator command "${which}": use fig4, fig5 or run (see fare sim --help)`);
+      throw new UsageError(`unknown simulator command "${which}": use fig4, fig5, experiment or run (see fare sim --help)`);
   }
   progress?.finish();
   const secs = ((performance.now() - t0) / 1000).toFixed(1);

@@ -143,7 +143,7 @@ export function parseCluster(raw: unknown, base: ClusterConfig = DEFAULT_CLUSTER
   if (raw === undefined) return base;
   if (!isObj(raw)) throw new ConfigError(`cluster is ${JSON.stringify(raw)}: give an object such as {"machines": 100, "cores": 8}`);
   const w = 'cluster';
-  known(raw, w, ['machines', 'cores', 'memoryGB', 'shards', 'k', 'idleList', 'joinFree', 'leaveFree', 'updateDelta', 'swapTarget', 'swapOutSPerGiB', 'swapInSPerGiB', 'swapGB', 'memoryAdmission', 'maxOutstandingPolls', 'pollLatencyMs', 'pollTimeoutMs', 'latency']);
+  known(raw, w, ['machines', 'cores', 'memoryGB', 'shards', 'k', 'idleList', 'joinFree', 'leaveFree', 'updateDelta', 'swapTarget', 'swapOutSPerGiB', 'swapInSPerGiB', 'swapGB', 'memoryAdmission', 'maxOutstandingPolls', 'pollLatencyMs', 'pollTimeoutMs', 'latency', 'intake']);
   const int = (n: number): boolean => Number.isInteger(n) && n >= 1;
   const frac = (n: number): boolean => n >= 0 && n <= 1;
   const machines = num(raw, 'machines', w, base.machines, int, 'a whole number ≥ 1');
@@ -158,6 +158,10 @@ export function parseCluster(raw: unknown, base: ClusterConfig = DEFAULT_CLUSTER
   else if (swapGB !== undefined) swapMB = num(raw, 'swapGB', w, 0, (n) => n >= 0, 'a number of GB ≥ 0, or null for unbounded swap space') * 1024;
   const idle = raw.idleList;
   if (idle !== undefined && typeof idle !== 'boolean') throw new ConfigError(`cluster.idleList is ${JSON.stringify(idle)}: it must be true or false`);
+  const intake = raw.intake;
+  if (intake !== undefined && intake !== 'round-robin' && intake !== 'by-function') {
+    throw new ConfigError(`cluster.intake is ${JSON.stringify(intake)}: it must be "round-robin" (jobs spread over the shards in turn, the default) or "by-function" (each function's jobs to one shard)`);
+  }
   const admission = raw.memoryAdmission;
   if (admission !== undefined && typeof admission !== 'boolean') throw new ConfigError(`cluster.memoryAdmission is ${JSON.stringify(admission)}: it must be true (a job waits until its memory fits) or false (the paper's model)`);
   const c: ClusterConfig = {
@@ -179,6 +183,7 @@ export function parseCluster(raw: unknown, base: ClusterConfig = DEFAULT_CLUSTER
     pollLatencyMs: num(raw, 'pollLatencyMs', w, base.pollLatencyMs, (n) => n >= 0 && n <= 60_000, 'a round-trip time in ms from 0 to 60000'),
     ...(raw.pollTimeoutMs !== undefined ? { pollTimeoutMs: num(raw, 'pollTimeoutMs', w, 0, (n) => n > 0 && n <= 3_600_000, 'a time in ms above 0 and at most 3600000') } : base.pollTimeoutMs !== undefined ? { pollTimeoutMs: base.pollTimeoutMs } : {}),
     ...(raw.latency !== undefined ? { latency: parseLatency(raw.latency) } : base.latency !== undefined ? { latency: base.latency } : {}),
+    ...((intake ?? base.intake) !== undefined ? { intake: intake ?? base.intake } : {}),
   };
   if (c.leaveFree > c.joinFree) throw new ConfigError(`cluster.leaveFree (${c.leaveFree}) is above cluster.joinFree (${c.joinFree}): a machine must leave the idle list at less free memory than it joins with`);
   return c;

@@ -41,6 +41,13 @@ describe('fare sim run over several seeds', () => {
     expect(() => parseExperiment({ cluster: { memoryAdmission: true }, policies: [{ kind: 'fare', name: 'x', within: 'las' }] })).toThrow(/policy "x" orders its classes by las, and cluster.memoryAdmission is on/);
   });
 
+  it('takes the intake and the JIQ and Sparrow baselines from a config', () => {
+    const spec = parseExperiment({ cluster: { intake: 'by-function' }, policies: ['jiq', 'sparrow'] });
+    expect(spec.cluster.intake).toBe('by-function');
+    expect(spec.policies.map((p) => p.kind)).toEqual(['jiq', 'sparrow']);
+    expect(parseExperiment({}).cluster.intake).toBeUndefined();
+  });
+
   it('LAS within a class: the short calls of a class stop waiting behind its long ones (p99 slowdown lower than FCFS\'s)', () => {
     // One machine of one core, heavy-tailed runtimes: under FCFS a short call waits for whatever long call of its class came first.
     const slowdown = (within: 'fcfs' | 'las'): number => {
