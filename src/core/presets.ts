@@ -3,7 +3,7 @@
 // swaps by class. The simulator and the live system both take their policy from here.
 
 import type { SelectionRule } from './shard/multi-queue.ts';
-import type { ShardPlacement } from './shard/shard.ts';
+import type { ShardConfig, ShardPlacement } from './shard/shard.ts';
 import type { MachinePolicy, WithinClass } from './machine/run-queue.ts';
 
 /**
@@ -39,6 +39,11 @@ export interface PolicyPreset {
    * and a placement from it takes the machine off (ShardConfig.idleQueue, DispatcherConfig.joinWhen).
    */
   readonly joinIdle?: boolean;
+  /**
+   * Shards place from the idle list only on a machine with a free core (ShardConfig.idleNeedsCore);
+   * false is the paper's rule: any listed machine, for as long as it has free memory.
+   */
+  readonly idleFreeCore?: boolean;
 }
 
 /**
@@ -46,14 +51,18 @@ export interface PolicyPreset {
  * `idleList` is the cluster's setting, which a policy may not use. `edf` has no shards or machines
  * of this kind (one centralized EDF queue): it is refused here.
  */
-export function policyPreset(kind: Exclude<PolicyKind, 'edf'>, opts: { readonly selection?: SelectionRule | undefined; readonly idleList?: boolean | undefined; readonly within?: WithinClass | undefined } = {}): PolicyPreset {
+export function policyPreset(kind: Exclude<PolicyKind, 'edf'>, opts: { readonly selection?: SelectionRule | undefined; readonly idleList?: boolean | undefined; readonly within?: WithinClass | undefined; readonly idleFreeCore?: boolean | undefined } = {}): PolicyPreset {
+  // Fare's placement takes a listed machine only while it has a free core: the paper's (any listed
+  // machine while it has memory) let a short list take far more jobs than its machines had cores
+  // (README, "The paper's open questions": the shards experiment and Fig. 5).
+  const idleFreeCore = opts.idleFreeCore ?? true;
   switch (kind) {
     case 'fare':
       // Least attained service within a class: a class's short calls do not wait behind its long ones
       // (the README's results, issue 15); `fcfs` is the paper's.
-      return { selection: opts.selection ?? 'price-wait', machine: 'priority', within: opts.within ?? 'las', idleList: opts.idleList ?? true, swapping: true, classAware: true };
+      return { selection: opts.selection ?? 'price-wait', machine: 'priority', within: opts.within ?? 'las', idleList: opts.idleList ?? true, swapping: true, classAware: true, idleFreeCore };
     case 'fifo':
-      return { selection: opts.selection ?? 'price-wait', machine: 'fcfs', within: 'fcfs', idleList: opts.idleList ?? true, swapping: true, classAware: false };
+      return { selection: opts.selection ?? 'price-wait', machine: 'fcfs', within: 'fcfs', idleList: opts.idleList ?? true, swapping: true, classAware: false, idleFreeCore };
     case 'hermod':
       // Hermod: a class-blind global FIFO, processor sharing, no idle list, no swapping.
       return { selection: 'fifo', machine: 'ps', within: 'fcfs', idleList: false, swapping: false, classAware: false };
@@ -62,7 +71,7 @@ export function policyPreset(kind: Exclude<PolicyKind, 'edf'>, opts: { readonly 
       return { selection: 'fifo', machine: 'ps', within: 'fcfs', idleList: false, swapping: false, classAware: false, packing: true };
     case 'np-priority':
       // A baseline: Fare's shards and placement, machines that order by class but never preempt.
-      return { selection: opts.selection ?? 'price-wait', machine: 'priority-np', within: 'fcfs', idleList: opts.idleList ?? true, swapping: true, classAware: true };
+      return { selection: opts.selection ?? 'price-wait', machine: 'priority-np', within: 'fcfs', idleList: opts.idleList ?? true, swapping: true, classAware: true, idleFreeCore };
     case 'random':
       // A baseline: each job to one machine drawn at random (power-of-k with k = 1, no idle list), FCFS there, classes ignored.
       return { selection: 'fifo', machine: 'fcfs', within: 'fcfs', idleList: false, swapping: false, classAware: false, k: 1 };
@@ -79,4 +88,22 @@ export function policyPreset(kind: Exclude<PolicyKind, 'edf'>, opts: { readonly 
       throw new RangeError(`unknown policy ${String(never)}`);
     }
   }
+}
+
+/** What a preset sets on a shard; the rest of a ShardConfig (id, prices, machines, polls, timeouts) is the driver's. */
+export type ShardSettings = Pick<ShardConfig, 'selection' | 'k' | 'useIdleList'> & Partial<Pick<ShardConfig, 'packBelow' | 'placement' | 'idleQueue' | 'idleNeedsCore'>>;
+
+/**
+ * The shard settings of `preset`, for machines of `cores` cores (needed by packing only) polled `k`
+ * at a time (unless the preset fixes k): every driver builds its shards from this, so a policy's placement is stated once.
+ */
+export function shardSettings(preset: PolicyPreset, o: { readonly cores?: number | undefined; readonly k: number }): ShardSettings {
+  if (preset.packing === true && o.cores === undefined) throw new RangeError('a packing policy (hermod-pack) needs the machines\' cores');
+  return {
+    selection: preset.selection, k: preset.k ?? o.k, useIdleList: preset.idleList,
+    ...(preset.packing === true && o.cores !== undefined ? { packBelow: o.cores } : {}),
+    ...(preset.placement !== undefined ? { placement: preset.placement } : {}),
+    ...(preset.joinIdle === true ? { idleQueue: true } : {}),
+    ...(preset.idleFreeCore === true ? { idleNeedsCore: true } : {}),
+  };
 }

@@ -65,6 +65,12 @@ export interface PollAnswerMsg extends Hop<'machine', 'shard'> {
   readonly kind: 'poll-answer';
   readonly poll: number;
   readonly jobs: number;
+  /**
+   * True when the machine's free memory is below its dispatcher's mark for leaving an idle list:
+   * a shard that places by free cores (ShardConfig.idleNeedsCore) sends a job there only when it
+   * has no listed machine. Absent otherwise.
+   */
+  readonly memoryLow?: boolean | undefined;
 }
 
 /** A dispatcher asks a shard how long its idle list is (to join the emptiest of k). */
@@ -85,6 +91,11 @@ export interface IdleJoinMsg extends Hop<'machine', 'shard'> {
   readonly kind: 'idle-join' | 'idle-update';
   readonly freeMB: number;
   readonly jobs: number;
+  /**
+   * The machine's cores (on a join; an update keeps them): a shard that places from its idle list
+   * only while a machine has a free core (ShardConfig.idleNeedsCore) compares its jobs with them.
+   */
+  readonly cores?: number;
 }
 
 export interface IdleLeaveMsg extends Hop<'machine', 'shard'> {
@@ -280,11 +291,19 @@ export function checkMessage(x: unknown): { ok: true; msg: Message } | { ok: fal
       break;
     }
     case 'poll': missing = need('poll', 'job'); break;
-    case 'poll-answer': missing = need('poll', 'jobs'); break;
+    case 'poll-answer':
+      missing = need('poll', 'jobs');
+      if (missing === undefined && o.memoryLow !== undefined && typeof o.memoryLow !== 'boolean') return { ok: false, error: 'poll-answer: memoryLow must be true, false or absent' };
+      break;
     case 'idle-poll': missing = need('poll'); break;
     case 'idle-answer': missing = need('poll', 'size'); break;
     case 'idle-join':
-    case 'idle-update': missing = need('freeMB', 'jobs'); break;
+    case 'idle-update':
+      missing = need('freeMB', 'jobs');
+      if (missing === undefined && o.cores !== undefined && !(Number.isInteger(o.cores) && (o.cores as number) >= 1)) {
+        return { ok: false, error: `${kind}: cores must be a whole number ≥ 1 (the machine's cores), or absent` };
+      }
+      break;
     case 'idle-leave': break;
     case 'swapped': missing = need('job', 'mb'); break;
     case 'reserve':

@@ -22,6 +22,8 @@ export interface PolicySpec {
   readonly idleList?: boolean;
   /** Order within a class on Fare's machines (default: the preset's, `las`; `fcfs` is the paper's; with memory admission `fcfs`). */
   readonly within?: WithinClass;
+  /** Fare's placement: from the idle list only onto a machine with a free core (default true; false: the paper's rule). */
+  readonly idleFreeCore?: boolean;
 }
 
 export interface ClusterConfig {

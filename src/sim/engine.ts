@@ -14,7 +14,7 @@ import type { Mutable } from '../core/types.ts';
 import { unreachable } from '../core/types.ts';
 import { Rng } from '../core/rng.ts';
 import { maxPrice } from '../core/classes.ts';
-import { policyPreset } from '../core/presets.ts';
+import { policyPreset, shardSettings } from '../core/presets.ts';
 import { ShardPicker } from '../core/intake.ts';
 import { formatDecisionLine, formatTime, gatewayAddress, machineAddress, shardAddress, type ArriveMsg, type PollAnswerMsg, type ShardMessage } from '../core/protocol.ts';
 import { Shard, type ShardDecision, type ShardInput } from '../core/shard/shard.ts';
@@ -102,14 +102,11 @@ export class Simulation {
       const workspace = new MachineWorkspace(this.reuseObjects);
       // Memory admission ranks a class's jobs by arrival: it runs FCFS within a class unless told otherwise (and refuses another order).
       const within = policy.within ?? (cluster.memoryAdmission === true ? 'fcfs' : undefined);
-      const preset = policyPreset(policy.kind, { selection: policy.selection, idleList: policy.idleList ?? cluster.idleList, within });
+      const preset = policyPreset(policy.kind, { selection: policy.selection, idleList: policy.idleList ?? cluster.idleList, within, idleFreeCore: policy.idleFreeCore });
       this.picker = new ShardPicker(cluster.shards, cluster.intake ?? 'round-robin');
       for (let i = 0; i < cluster.shards; i++) {
         const s = new Shard({
-          id: i, prices, selection: preset.selection, machines: cluster.machines, k: preset.k ?? cluster.k, useIdleList: preset.idleList,
-          ...(preset.packing === true ? { packBelow: cluster.cores } : {}),
-          ...(preset.placement !== undefined ? { placement: preset.placement } : {}),
-          ...(preset.joinIdle === true ? { idleQueue: true } : {}),
+          id: i, prices, machines: cluster.machines, ...shardSettings(preset, cluster),
           maxOutstandingPolls: cluster.maxOutstandingPolls, pollTimeoutMs: cluster.pollTimeoutMs ?? Infinity,
         }, root.fork(`shard/${i}`));
         this.shards.push(s);
@@ -401,4 +398,4 @@ export class Simulation {
 const TICK: ShardInput = { kind: 'tick' };
 
 /** An answer object for the engine's list (its fields are written by `Machine.answerInto`). */
-const newAnswer = (): Mutable<PollAnswerMsg> => ({ kind: 'poll-answer', from: machineAddress(0), to: shardAddress(0), poll: -1, jobs: 0 });
+const newAnswer = (): Mutable<PollAnswerMsg> => ({ kind: 'poll-answer', from: machineAddress(0), to: shardAddress(0), poll: -1, jobs: 0, memoryLow: undefined });

@@ -213,7 +213,7 @@ export function parsePolicy(raw: unknown, i: number): PolicySpec {
   const where = `policies[${i}]`;
   if (typeof raw === 'string') raw = { kind: raw };
   if (!isObj(raw)) throw new ConfigError(`${where} is ${JSON.stringify(raw)}: give a policy name (${POLICY_KINDS.join(', ')}) or an object {"kind": ..., "name": ...}`);
-  known(raw, where, ['kind', 'name', 'selection', 'idleList', 'within']);
+  known(raw, where, ['kind', 'name', 'selection', 'idleList', 'within', 'idleFreeCore']);
   const kind = raw.kind;
   if (typeof kind !== 'string' || !POLICY_KINDS.includes(kind as PolicyKind)) {
     throw new ConfigError(`${where}.kind is ${JSON.stringify(kind)}: it must be one of ${POLICY_KINDS.join(', ')}`);
@@ -226,11 +226,15 @@ export function parsePolicy(raw: unknown, i: number): PolicySpec {
   if (typeof name !== 'string' || name.length === 0) throw new ConfigError(`${where}.name must be a non-empty string`);
   const idle = raw.idleList;
   if (idle !== undefined && typeof idle !== 'boolean') throw new ConfigError(`${where}.idleList must be true or false`);
+  const freeCore = raw.idleFreeCore;
+  if (freeCore !== undefined && (typeof freeCore !== 'boolean' || !['fare', 'fifo', 'np-priority'].includes(kind))) {
+    throw new ConfigError(`${where}.idleFreeCore is ${JSON.stringify(freeCore)}: it must be true (the default: a shard places from its idle list only on a machine with a free core) or false (the paper's rule: any listed machine while it has free memory), for kinds "fare", "fifo" and "np-priority"`);
+  }
   const within = raw.within;
   if (within !== undefined && (kind !== 'fare' || !WITHIN_CLASS.includes(within as WithinClass))) {
     throw new ConfigError(`${where}.within is ${JSON.stringify(within)}: it is Fare's order within a class, one of ${WITHIN_CLASS.map((w) => `"${w}"`).join(', ')} (fcfs: the paper's; las: least attained service; sef: shortest expected first), for kind "fare" only`);
   }
-  return { name, kind: kind as PolicyKind, ...(sel ? { selection: sel } : {}), ...(idle !== undefined ? { idleList: idle } : {}), ...(within !== undefined ? { within: within as WithinClass } : {}) };
+  return { name, kind: kind as PolicyKind, ...(sel ? { selection: sel } : {}), ...(idle !== undefined ? { idleList: idle } : {}), ...(within !== undefined ? { within: within as WithinClass } : {}), ...(freeCore !== undefined ? { idleFreeCore: freeCore } : {}) };
 }
 
 function parsePrices(raw: unknown): PriceTable {

@@ -4,7 +4,7 @@
 
 import { DEFAULT_PRICE_TABLE } from '../../src/core/classes.ts';
 import { Rng } from '../../src/core/rng.ts';
-import { policyPreset } from '../../src/core/presets.ts';
+import { policyPreset, shardSettings } from '../../src/core/presets.ts';
 import { Shard } from '../../src/core/shard/shard.ts';
 import { Machine } from '../../src/core/machine/machine.ts';
 import type { MachinePolicy } from '../../src/core/machine/run-queue.ts';
@@ -94,7 +94,7 @@ export async function runLive(s: Scenario, tamper: Tamper = {}, transport: (cloc
   const hosts: { close(): void }[] = [];
   for (let i = 0; i < s.shards; i++) {
     hosts.push(new ShardHost(new Shard({
-      id: i, prices, selection: tamper.selection ?? preset.selection, machines: s.machines, k: s.k, useIdleList: preset.idleList,
+      id: i, prices, machines: s.machines, ...shardSettings(preset, s), selection: tamper.selection ?? preset.selection,
       maxOutstandingPolls: s.maxOutstandingPolls, pollTimeoutMs: Infinity,
     }, root.fork(`shard/${i}`)), bus, clock, log));
   }

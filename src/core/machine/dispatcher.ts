@@ -44,7 +44,8 @@ export class Dispatcher {
   private nextPoll = 0;
   private readonly timeout: number;
 
-  constructor(readonly cfg: Readonly<DispatcherConfig>, private readonly rng: Rng, private readonly address: Address & { readonly part: 'machine' }) {
+  /** `cores`: the machine's, told to the shard it joins (undefined: not told). */
+  constructor(readonly cfg: Readonly<DispatcherConfig>, private readonly rng: Rng, private readonly address: Address & { readonly part: 'machine' }, private readonly cores?: number) {
     this.timeout = cfg.pollTimeoutMs ?? Infinity;
     if (!(this.timeout > 0)) throw new RangeError(`dispatcher: pollTimeoutMs must be above 0 (or Infinity), got ${this.timeout}`);
     if (!Number.isInteger(cfg.shards) || cfg.shards < 1 || !Number.isInteger(cfg.k) || cfg.k < 1) {
@@ -93,7 +94,7 @@ export class Dispatcher {
     if (!idle || this.member >= 0) return;
     const s = this.rng.int(this.cfg.shards);
     this.member = s;
-    out.push({ kind: 'idle-join', from: this.address, to: shardAddress(s), freeMB: Number.isFinite(freeMB) ? freeMB : 0, jobs });
+    out.push({ kind: 'idle-join', from: this.address, to: shardAddress(s), freeMB: Number.isFinite(freeMB) ? freeMB : 0, jobs, ...(this.cores !== undefined ? { cores: this.cores } : {}) });
   }
 
   /** JIQ: shard `shard` placed a job here from its idle list, which took this machine off it. */
@@ -151,7 +152,7 @@ export class Dispatcher {
     if (bestSize === Infinity) return; // nobody answered
     this.member = best;
     this.lastFree = freeMB;
-    out.push({ kind: 'idle-join', from: this.address, to: shardAddress(best), freeMB, jobs });
+    out.push({ kind: 'idle-join', from: this.address, to: shardAddress(best), freeMB, jobs, ...(this.cores !== undefined ? { cores: this.cores } : {}) });
   }
 
   /** The band of used memory (MB, for a machine of `capacityMB`) inside which nothing needs doing. */

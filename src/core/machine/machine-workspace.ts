@@ -56,15 +56,17 @@ export class MachineWorkspace {
   }
 
   /** The answer to a poll, in a handed-back object if there is one (not listed among the decisions). */
-  answer(from: Address & { readonly part: 'machine' }, to: Address & { readonly part: 'shard' }, poll: number, jobs: number): PollAnswerMsg {
+  answer(from: Address & { readonly part: 'machine' }, to: Address & { readonly part: 'shard' }, poll: number, jobs: number, memoryLow: true | undefined): PollAnswerMsg {
     let a = this.spareAnswers.pop();
     if (a === undefined) {
-      a = { kind: 'poll-answer', from, to, poll, jobs };
+      // One shape for every answer (memoryLow present, maybe undefined): the shard's reads stay monomorphic.
+      a = { kind: 'poll-answer', from, to, poll, jobs, memoryLow };
     } else {
       a.from = from;
       a.to = to;
       a.poll = poll;
       a.jobs = jobs;
+      a.memoryLow = memoryLow;
     }
     return a;
   }

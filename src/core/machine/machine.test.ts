@@ -285,7 +285,8 @@ describe('Machine answering a shard’s poll', () => {
     const state = () => [m.jobs, m.running, m.usedMB, m.idleShard, m.nextDeadline(), m.memoryBand(), { ...m.slot(1) }, { ...m.slot(2) }];
     const before = state();
     m.step(5, poll(2, 0, 1));
-    expect(take(m)).toEqual([{ kind: 'poll-answer', from: machineAddress(2), to: shardAddress(1), poll: 0, jobs: 2 }]);
+    // 1200 MB used of 1000: under the dispatcher's leave mark, so the answer says memory is low.
+    expect(take(m)).toEqual([{ kind: 'poll-answer', from: machineAddress(2), to: shardAddress(1), poll: 0, jobs: 2, memoryLow: true }]);
     expect(state()).toEqual(before);
     // Memory frees: the dispatcher polls the shards, with a deadline at 16.
     m.step(6, { kind: 'memory', usedMB: 100 });
@@ -329,7 +330,7 @@ describe('Machine with a dispatcher (story)', () => {
       't=0 machine/7 → shard/3 idle-poll poll=0',
       't=0 < shard/2 → machine/7 idle-answer poll=0 size=3', // one answer of two: nothing yet
       't=0 < shard/3 → machine/7 idle-answer poll=0 size=1',
-      't=0 machine/7 → shard/3 idle-join freeMB=1000 jobs=0', // shard 3 has the shorter idle list
+      't=0 machine/7 → shard/3 idle-join freeMB=1000 jobs=0 cores=1', // shard 3 has the shorter idle list
       't=1 < machine/7 arrive job=1 memMB=300',
       't=1 machine/7 run job=1',
       't=1 machine/7 → shard/3 idle-update freeMB=700 jobs=1', // moved by 300 > 100
@@ -348,7 +349,7 @@ describe('Machine with a dispatcher (story)', () => {
       't=6 < shard/3 → machine/7 idle-answer poll=1 size=0',
       't=6 < shard/0 → machine/7 idle-answer poll=0 size=0 // a stale answer',
       't=6 < shard/0 → machine/7 idle-answer poll=1 size=0',
-      't=6 machine/7 → shard/0 idle-join freeMB=1000 jobs=0', // a tie: the stream chose 0
+      't=6 machine/7 → shard/0 idle-join freeMB=1000 jobs=0 cores=1', // a tie: the stream chose 0
     ]);
     expect(m.idleShard).toBe(0);
     expect(m.memoryBand()).toEqual({ low: -100, high: 100 });
@@ -382,7 +383,7 @@ describe('Machine with a dispatcher (story)', () => {
       't=75 < shard/1 → machine/7 idle-answer poll=1 size=0 // from a shard not asked',
       't=80 < shard/3 → machine/7 idle-answer poll=1 size=4',
       't=110 < machine/7 tick // one of two answered: join it',
-      't=110 machine/7 → shard/3 idle-join freeMB=1000 jobs=0',
+      't=110 machine/7 → shard/3 idle-join freeMB=1000 jobs=0 cores=1',
       't=120 < shard/0 → machine/7 idle-answer poll=1 size=0 // too late',
     ]);
     expect(deadlines).toEqual([60, 110, Infinity]);
@@ -495,7 +496,7 @@ describe('Machine with a dispatcher: idle-list answers and ticks', () => {
     m.step(6, idleAnswer(7, p.poll, p.shards[0] as number, 4));
     expect(take(m)).toEqual([]);
     m.step(25, { kind: 'tick' });
-    expect(take(m)).toEqual([{ kind: 'idle-join', from: machineAddress(7), to: shardAddress(p.shards[0] as number), freeMB: 1000, jobs: 0 }]);
+    expect(take(m)).toEqual([{ kind: 'idle-join', from: machineAddress(7), to: shardAddress(p.shards[0] as number), freeMB: 1000, jobs: 0, cores: 1 }]);
     expect([m.idleShard, m.nextDeadline()]).toEqual([p.shards[0], Infinity]);
   });
 });

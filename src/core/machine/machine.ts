@@ -166,7 +166,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     if (this.learns) this.rq.expected = (slot) => this.history.get(slot.job.fn) ?? (this.seen > 0 ? this.total / this.seen : 0);
     this.index = cfg.policy === 'ps' ? new Map() : undefined;
     this.address = machineAddress(cfg.id);
-    this.dispatcher = cfg.dispatcher ? new Dispatcher(cfg.dispatcher, rng.fork('dispatcher'), this.address) : undefined;
+    this.dispatcher = cfg.dispatcher ? new Dispatcher(cfg.dispatcher, rng.fork('dispatcher'), this.address, cfg.cores) : undefined;
     this.joinIdle = cfg.dispatcher?.joinWhen === 'idle';
     this.admit = this.managed && cfg.admission === true && cfg.policy !== 'ps';
     if (this.admit && cfg.policy === 'priority' && (cfg.within ?? 'fcfs') !== 'fcfs') {
@@ -368,7 +368,13 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
    * poll may instead call this and send what it returns (not listed by `ready()`).
    */
   answer(poll: PollMsg): PollAnswerMsg {
-    return this.ws.answer(this.address, poll.from, poll.poll, this.rq.jobs);
+    return this.ws.answer(this.address, poll.from, poll.poll, this.rq.jobs, this.memoryLow());
+  }
+
+  /** Free memory below the dispatcher's leave mark (told in poll answers); undefined when not, or without one. */
+  private memoryLow(): true | undefined {
+    const d = this.dispatcher;
+    return d !== undefined && !this.joinIdle && this.free() < d.cfg.leaveFreeMB ? true : undefined;
   }
 
   /** `answer`, written into a driver's own answer object (a driver that reuses its answers). */
@@ -377,6 +383,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     a.to = poll.from;
     a.poll = poll.poll;
     a.jobs = this.rq.jobs;
+    a.memoryLow = this.memoryLow();
     return a;
   }
 

@@ -67,6 +67,30 @@ describe('IdleList', () => {
   });
 });
 
+describe('IdleList: does its emptiest entry have a free core?', () => {
+  it('compares the best entry\'s jobs, counted placements included, with the cores its machine told; an update keeps them', () => {
+    const l = list();
+    expect(l.bestHasCore()).toBe(false); // empty
+    l.set(1, 1000, 1, 2);
+    expect(l.bestHasCore()).toBe(true);
+    l.addJob(1);
+    expect(l.bestHasCore()).toBe(false);
+    l.set(1, 1000, 0); // an update: no cores in it
+    expect(l.bestHasCore()).toBe(true);
+    l.remove(1);
+    l.set(1, 1000, 7); // joins again without telling its cores: no limit
+    expect(l.bestHasCore()).toBe(true);
+  });
+
+  it('in fifo order, looks at the entry that joined first', () => {
+    const l = new IdleList(new Rng(1, 'idle-list'), 'fifo');
+    l.set(4, 1000, 1, 1);
+    l.set(5, 1000, 0, 8);
+    expect(l.best()).toBe(4);
+    expect(l.bestHasCore()).toBe(false);
+  });
+});
+
 describe('IdleList tie-breaks', () => {
   const pickSequence = (seed: number | string): number[] => {
     const l = list(seed);

@@ -21,6 +21,8 @@ export class IdleList {
   private readonly free = new Map<MachineId, number>();
   /** In `fifo` order the heap's key is the order of joining, and the job counts are kept here. */
   private readonly jobs = new Map<MachineId, number>();
+  /** Each entry's cores, where its machine told them. */
+  private readonly cores = new Map<MachineId, number>();
   private joined = 0;
 
   constructor(private readonly rng: Rng, private readonly order: IdleOrder = 'fewest-jobs') {}
@@ -33,9 +35,10 @@ export class IdleList {
     return this.heap.has(machine);
   }
 
-  /** Adds or refreshes an entry (in `fifo` order a refreshed entry keeps its place). */
-  set(machine: MachineId, freeMB: number, jobs: number): void {
+  /** Adds or refreshes an entry (in `fifo` order a refreshed entry keeps its place; `cores` absent: kept). */
+  set(machine: MachineId, freeMB: number, jobs: number, cores?: number): void {
     this.free.set(machine, freeMB);
+    if (cores !== undefined) this.cores.set(machine, cores);
     if (this.order === 'fifo') {
       this.jobs.set(machine, jobs);
       if (!this.heap.has(machine)) this.heap.set(machine, this.joined++, 0);
@@ -48,11 +51,25 @@ export class IdleList {
     this.heap.remove(machine);
     this.free.delete(machine);
     this.jobs.delete(machine);
+    this.cores.delete(machine);
   }
 
   /** The machine with the fewest jobs (in `fifo` order: the first to join), or -1 when the list is empty. */
   best(): MachineId {
     return this.heap.peek();
+  }
+
+  /**
+   * Whether the entry `best()` returns has a free core as far as the shard knows: fewer jobs (as
+   * reported, plus placements since) than its cores. True where the cores were not told; false when empty.
+   */
+  bestHasCore(): boolean {
+    const m = this.heap.peek();
+    if (m < 0) return false;
+    const cores = this.cores.get(m);
+    if (cores === undefined) return true;
+    const jobs = this.order === 'fifo' ? this.jobs.get(m) : this.heap.key(m);
+    return (jobs ?? 0) < cores;
   }
 
   /** Counts a placement against the entry until the machine reports again. */

@@ -102,6 +102,49 @@ describe('Shard placement from the idle list', () => {
     expect(take(s).at(-1)).toMatchObject({ kind: 'place', to: machineAddress(3) });
   });
 
+  it('with idleNeedsCore, places from the idle list only while its emptiest machine has a free core; else polls', () => {
+    const s = shard({ idleNeedsCore: true });
+    s.step(0, { kind: 'idle-join', from: machineAddress(3), to: S0, freeMB: 9000, jobs: 1, cores: 2 });
+    s.step(1, arrive(job(1, 0, 1)));
+    expect(take(s)).toEqual([place(job(1, 0, 1), 3, 'idle-list', 0)]);
+    // Machine 3 now has 2 jobs on 2 cores as far as the shard knows: the next job is polled for,
+    // though 3 is still listed (it has the memory).
+    s.step(2, arrive(job(2, 0, 2)));
+    expect(onlyPoll(take(s)).job).toBe(2);
+    expect(s.idleEntries()).toEqual([{ machine: 3, freeMB: 9000, jobs: 2 }]);
+    // A job finished there (an update without cores keeps them): the list takes jobs again.
+    s.step(3, update(3, 9000, 1));
+    s.step(3, arrive(job(3, 0, 3)));
+    expect(take(s)).toEqual([place(job(3, 0, 3), 3, 'idle-list', 0)]);
+  });
+
+  it('with idleNeedsCore, a job whose polled machines are all short of memory goes to the idle list\'s machine, busy cores and all', () => {
+    const s = shard({ idleNeedsCore: true, k: 2, machines: 4 });
+    s.step(0, { kind: 'idle-join', from: machineAddress(3), to: S0, freeMB: 9000, jobs: 2, cores: 2 });
+    s.step(1, arrive(job(1, 0, 1)));
+    const p = onlyPoll(take(s));
+    const lowMem = (m: MachineId, jobs: number): ShardInput => ({ kind: 'poll-answer', from: machineAddress(m), to: S0, poll: p.poll, jobs, memoryLow: true });
+    s.step(2, lowMem(p.machines[0] as MachineId, 0));
+    s.step(2, lowMem(p.machines[1] as MachineId, 1));
+    expect(take(s)).toEqual([place(job(1, 0, 1), 3, 'idle-list', 1)]);
+    expect(s.idleEntries()).toEqual([{ machine: 3, freeMB: 9000, jobs: 3 }]);
+    // One polled machine with the memory: it gets the next job, however loaded.
+    s.step(3, arrive(job(2, 0, 3)));
+    const q = onlyPoll(take(s));
+    s.step(4, { kind: 'poll-answer', from: machineAddress(q.machines[0] as MachineId), to: S0, poll: q.poll, jobs: 0, memoryLow: true });
+    s.step(4, answer(q.poll, q.machines[1] as MachineId, 5));
+    expect(placedOn(take(s))).toEqual([q.machines[1]]);
+  });
+
+  it('without idleNeedsCore (the paper\'s rule), or where a machine did not tell its cores, places from the idle list however many jobs', () => {
+    for (const [over, cores] of [[{}, 1], [{ idleNeedsCore: true }, undefined]] as const) {
+      const s = shard(over);
+      s.step(0, { kind: 'idle-join', from: machineAddress(3), to: S0, freeMB: 9000, jobs: 5, ...(cores !== undefined ? { cores } : {}) });
+      s.step(1, arrive(job(1, 0, 1)));
+      expect(take(s)).toEqual([place(job(1, 0, 1), 3, 'idle-list', 0)]);
+    }
+  });
+
   it('places queued jobs as soon as a machine joins the idle list', () => {
     const s = shard({ maxOutstandingPolls: 0 });
     s.step(0, arrive(job(1, 3, 0)));

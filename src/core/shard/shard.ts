@@ -22,6 +22,9 @@ import { LateBinding } from './late-binding.ts';
 
 export type { Placement } from '../protocol.ts';
 
+/** Added to the load of a polled machine short of memory when placing by free cores: above any real job count. */
+const MEMORY_LOW = 1 << 30;
+
 /**
  * Where a shard places a job its idle list does not take: `poll` (power-of-k), `random` (one machine
  * drawn at random, asked nothing: JIQ's dispatcher with an empty I-queue), `reserve` (Sparrow: a
@@ -49,6 +52,13 @@ export interface ShardConfig {
    */
   readonly packBelow?: number;
   readonly useIdleList: boolean;
+  /**
+   * Place from the idle list only while its emptiest entry has a free core (fewer jobs, as reported
+   * plus placed since, than the cores its machine told on joining); otherwise place as if the list
+   * were empty. Default false: the paper's rule, which fills a listed machine's cores and queue for
+   * as long as it has free memory (see the README's shards experiment).
+   */
+  readonly idleNeedsCore?: boolean;
   /** Where a job goes that the idle list does not take (default `poll`; see ShardPlacement). */
   readonly placement?: ShardPlacement;
   /**
@@ -178,7 +188,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
           if (this.cargo.has(job.id)) return;
           this.cargo.set(job.id, input.cargo);
         }
-        const useIdle = this.cfg.useIdleList && this.idle.size > 0;
+        const useIdle = this.idleTakes();
         if (this.queue.length === 0 && (useIdle || this.canPlace())) {
           // Nothing waits: the multi-queue would hand this job straight back.
           this.place(now, job, useIdle);
@@ -188,19 +198,19 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
         break;
       }
       case 'poll-answer':
-        this.answered(now, input.poll, input.from.id, input.jobs);
+        this.answered(now, input.poll, input.from.id, input.jobs, input.memoryLow === true);
         break;
       case 'answers':
         for (let i = input.from, end = input.from + input.count; i < end; i++) {
           const a = input.list[i] as PollAnswerMsg;
-          this.answered(now, a.poll, a.from.id, a.jobs);
+          this.answered(now, a.poll, a.from.id, a.jobs, a.memoryLow === true);
         }
         break;
       case 'idle-poll':
         this.out.push({ kind: 'idle-answer', from: this.address, to: machineAddress(input.from.id), poll: input.poll, size: this.idle.size });
         return;
       case 'idle-join':
-        if (this.cfg.useIdleList) this.idle.set(input.from.id, input.freeMB, input.jobs);
+        if (this.cfg.useIdleList) this.idle.set(input.from.id, input.freeMB, input.jobs, input.cores);
         break;
       case 'idle-update':
         // An update that arrives after the machine left (a reordered message) must not re-add it.
@@ -265,10 +275,15 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
   /** Places queued jobs while it can. */
   private drain(now: Millis): void {
     while (this.queue.length > 0) {
-      const useIdle = this.cfg.useIdleList && this.idle.size > 0;
+      const useIdle = this.idleTakes();
       if (!useIdle && !this.canPlace()) return;
       this.place(now, this.queue.pop(now) as Job, useIdle);
     }
+  }
+
+  /** The idle list takes the next job: it has an entry, with a free core where `idleNeedsCore` asks for one. */
+  private idleTakes(): boolean {
+    return this.cfg.useIdleList && this.idle.size > 0 && (this.cfg.idleNeedsCore !== true || this.idle.bestHasCore());
   }
 
   /** A job the idle list does not take can be placed now: there are machines, and (polling) a poll may start. */
@@ -336,7 +351,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
    * A machine's answer: the least loaded so far is kept, ties broken uniformly by the shard's stream
    * (in the order answers come). An answer to a poll that is over (timed out, or a duplicate) is dropped.
    */
-  private answered(now: Millis, poll: number, machine: MachineId, jobs: number): void {
+  private answered(now: Millis, poll: number, machine: MachineId, jobs: number, memoryLow: boolean): void {
     const ring = this.ring;
     const s = ring[poll & (ring.length - 1)] as PollSlot;
     if (s.id !== poll || s.job === undefined) return;
@@ -350,7 +365,8 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     s.count++;
     // Packing: a machine with a free core scores below every full one, and the fuller the lower.
     const pack = this.cfg.packBelow ?? 0;
-    const score = pack > 0 && jobs < pack ? -1 - jobs : jobs;
+    // Placing by free cores: a machine short of memory scores above every other (see `finish`).
+    const score = pack > 0 && jobs < pack ? -1 - jobs : memoryLow && this.cfg.idleNeedsCore === true ? jobs + MEMORY_LOW : jobs;
     if (s.count === 1 || score < s.bestLoad) {
       s.best = machine;
       s.bestLoad = score;
@@ -363,11 +379,21 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     if (s.count === s.machines.length) this.finish(now, s);
   }
 
-  /** The poll is over: its job goes to the best machine that answered. */
+  /**
+   * The poll is over: its job goes to the best machine that answered — unless every one that
+   * answered is short of memory and the idle list has a machine (placing by free cores), which
+   * then takes it though its cores are busy: waiting for a core costs less than swapping.
+   */
   private finish(now: Millis, s: PollSlot): void {
     const job = s.job as Job;
     s.job = undefined;
     this.inFlight--;
+    if (s.bestLoad >= MEMORY_LOW && this.cfg.useIdleList && this.idle.size > 0) {
+      const m = this.idle.best();
+      this.idle.addJob(m);
+      this.placeOn(now, job, m, 'idle-list');
+      return;
+    }
     this.placeOn(now, job, s.best, 'power-of-k');
   }
 
@@ -387,7 +413,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
         const job = s.job;
         s.job = undefined;
         this.inFlight--;
-        this.place(now, job, this.cfg.useIdleList && this.idle.size > 0, Math.min(s.wait * 2, this.timeout * 64));
+        this.place(now, job, this.idleTakes(), Math.min(s.wait * 2, this.timeout * 64));
       }
     }
   }

@@ -4,7 +4,7 @@
 
 import type { PriceTable } from '../../core/classes.ts';
 import { Rng } from '../../core/rng.ts';
-import { policyPreset } from '../../core/presets.ts';
+import { policyPreset, shardSettings } from '../../core/presets.ts';
 import { Shard } from '../../core/shard/shard.ts';
 import { ShardHost } from '../shard/shard-host.ts';
 import { NatsBus } from '../transport/nats.ts';
@@ -37,8 +37,8 @@ export async function startShard(o: ShardProcessOptions): Promise<{ close(): Pro
   const preset = policyPreset(o.policy, { idleList: o.idleLists });
   const shard = new Shard({
     // The workers to place on are those heard of (membership), not a fixed list.
-    id: o.id, prices: o.prices, selection: preset.selection, machines: 1, membership: 'dynamic', k: o.k,
-    useIdleList: preset.idleList, maxOutstandingPolls: 1024, pollTimeoutMs: o.pollTimeoutMs,
+    id: o.id, prices: o.prices, machines: 1, membership: 'dynamic', ...shardSettings(preset, { k: o.k }),
+    maxOutstandingPolls: 1024, pollTimeoutMs: o.pollTimeoutMs,
   }, new Rng(o.id, `live/shard/${o.id}`));
   const host = new ShardHost(shard, bus, realClock);
   const workers = new Membership(nc, o.prefix, 'machine', o.memberTimeoutMs, realClock, (_, members) => host.setMembers(members));

@@ -48,6 +48,13 @@ describe('fare sim run over several seeds', () => {
     expect(parseExperiment({}).cluster.intake).toBeUndefined();
   });
 
+  it('takes the paper\'s idle-list rule per policy (idleFreeCore: false), and refuses it where it means nothing', () => {
+    const spec = parseExperiment({ policies: ['fare', { kind: 'fare', name: 'fare-paper', idleFreeCore: false }] });
+    expect(spec.policies.map((p) => p.idleFreeCore)).toEqual([undefined, false]);
+    expect(() => parseExperiment({ policies: [{ kind: 'hermod', idleFreeCore: false }] })).toThrow(/policies\[0\]\.idleFreeCore is false: .*for kinds "fare", "fifo" and "np-priority"/);
+    expect(() => parseExperiment({ policies: [{ kind: 'fare', idleFreeCore: 'no' }] })).toThrow(/idleFreeCore is "no": it must be true/);
+  });
+
   it('LAS within a class: the short calls of a class stop waiting behind its long ones (p99 slowdown lower than FCFS\'s)', () => {
     // One machine of one core, heavy-tailed runtimes: under FCFS a short call waits for whatever long call of its class came first.
     const slowdown = (within: 'fcfs' | 'las'): number => {
