@@ -6,8 +6,9 @@
 //    1,000 emulated workers in another process).
 // 2. Scheduling latency, gateway receives → worker starts the instance, p50/p99, with 2 shards and 8
 //    emulated workers (MachineDriver over an Executor that starts nothing) in their own processes,
-//    open loop at 1,000 and 5,000 invocations/s. Times from CLOCK_MONOTONIC (process.hrtime), which
-//    all processes share.
+//    open loop at 1,000 and 5,000 invocations/s: as the cluster runs by default (the workers on the
+//    shards' idle lists: gateway → shard → worker) and with power-of-k only (a poll round trip to two
+//    workers between). Times from CLOCK_MONOTONIC (process.hrtime), which all processes share.
 //    Next to it, the floor: one bare NATS round trip between two processes at the same rate.
 // 3. Instance starts per second the control plane sustains with those emulated workers (closed loop).
 // 4. Warm empty-function latency through `fare cluster up` (1 shard, 1 worker) against `fare up`,
@@ -15,7 +16,7 @@
 //
 // Writes bench/results/cluster-<time>.json and cluster-latest.json. `--quick`: shorter phases;
 // `--only=placement|scheduling|live`: one part, printed only.
-// Child modes (used by the bench itself): `--child shards N URL` and `--child workers N URL [poll-only]`.
+// Child modes (used by the bench itself): `--child shards N URL [idle]` and `--child workers N URL [poll-only|idle]`.
 
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,7 +27,7 @@ import { DEFAULT_PRICE_TABLE } from '../src/core/classes.ts';
 import { Rng } from '../src/core/rng.ts';
 import { Shard } from '../src/core/shard/shard.ts';
 import { Machine } from '../src/core/machine/machine.ts';
-import { policyPreset } from '../src/core/presets.ts';
+import { policyPreset, shardSettings } from '../src/core/presets.ts';
 import { gatewayAddress, machineAddress, shardAddress, type Message } from '../src/core/protocol.ts';
 import { NatsBus } from '../src/live/transport/nats.ts';
 import { realClock } from '../src/live/transport/clock.ts';
@@ -52,13 +53,13 @@ if (only !== undefined && !['placement', 'scheduling', 'live'].includes(only)) {
 const nowNs = (): bigint => process.hrtime.bigint();
 
 if (args[0] === '--child') {
-  await child(args[1] as string, Number(args[2]), args[3] as string, args[4] === 'poll-only');
+  await child(args[1] as string, Number(args[2]), args[3] as string, args[4] === 'poll-only', args[4] === 'idle');
 } else {
   await main();
 }
 
 /** A child process: `shards` (ShardHosts) or `workers` (emulated), on their own NATS connection. */
-async function child(kind: string, n: number, url: string, pollOnly: boolean): Promise<void> {
+async function child(kind: string, n: number, url: string, pollOnly: boolean, idle: boolean): Promise<void> {
   const nc = await connect({ servers: url });
   if (kind === 'echo') {
     // The floor: a bare NATS message answered by another process, nothing of Fare's in between.
@@ -68,10 +69,10 @@ async function child(kind: string, n: number, url: string, pollOnly: boolean): P
     return;
   }
   const bus = new NatsBus(nc, { prefix: 'bench' });
-  const preset = policyPreset('fare', { idleList: false });
+  const preset = policyPreset('fare', { idleList: idle });
   if (kind === 'shards') {
     for (let i = 0; i < n; i++) {
-      const s = new Shard({ id: i, prices: DEFAULT_PRICE_TABLE, selection: preset.selection, machines: Number(process.env.BENCH_MACHINES ?? 8), k: 2, useIdleList: false, maxOutstandingPolls: 4096, pollTimeoutMs: 1000 }, new Rng(i, `bench/shard/${i}`));
+      const s = new Shard({ id: i, prices: DEFAULT_PRICE_TABLE, ...shardSettings(preset, { k: 2 }), machines: Number(process.env.BENCH_MACHINES ?? 8), maxOutstandingPolls: 4096, pollTimeoutMs: 1000 }, new Rng(i, `bench/shard/${i}`));
       new ShardHost(s, bus, realClock);
     }
   } else if (pollOnly) {
@@ -99,7 +100,10 @@ async function child(kind: string, n: number, url: string, pollOnly: boolean): P
         pause: () => {},
         resume: () => {},
       };
-      const m = new Machine({ id: i, cores: 64, policy: preset.machine, classes: DEFAULT_PRICE_TABLE.classes.length, memoryMB: Infinity, swap: { enabled: false, targetFraction: 0.95 }, dispatcher: undefined }, new Rng(i, `bench/machine/${i}`));
+      // With idle lists: 64 GB each, joining the emptiest of the 2 shards' lists with the worker's marks.
+      const memoryMB = idle ? 65_536 : Infinity;
+      const dispatcher = idle ? { shards: 2, k: 2, joinFreeMB: memoryMB / 2, leaveFreeMB: memoryMB / 4, updateDeltaMB: memoryMB / 10, pollTimeoutMs: 200 } : undefined;
+      const m = new Machine({ id: i, cores: 64, policy: preset.machine, classes: DEFAULT_PRICE_TABLE.classes.length, memoryMB, swap: { enabled: false, targetFraction: 0.95 }, dispatcher }, new Rng(i, `bench/machine/${i}`));
       new MachineDriver(m, exec, bus, realClock, undefined, undefined, true).start();
     }
   }
@@ -122,7 +126,10 @@ async function main(): Promise<void> {
   try {
     server = await startNatsServer({ dir, name: 'bench' });
     if (only === undefined || only === 'placement') results.placement = await placementRate(server.url);
-    if (only === undefined || only === 'scheduling') results.scheduling = await schedulingLatency(server.url);
+    if (only === undefined || only === 'scheduling') {
+      results.scheduling = await schedulingLatency(server.url, true);
+      results.schedulingPowerOfK = await schedulingLatency(server.url, false);
+    }
     await server.stop();
     server = undefined;
     if (only === undefined || only === 'live') results.live = await liveComparison(dir);
@@ -226,11 +233,15 @@ async function natsRoundTrip(url: string): Promise<Record<string, unknown>> {
   return { perSec: 1000, messages: lat.length, p50Ms: percentile(lat, 0.5), p99Ms: percentile(lat, 0.99) };
 }
 
-/** 2 and 3. Gateway → instance start latency, and starts per second, with emulated workers. */
-async function schedulingLatency(url: string): Promise<Record<string, unknown>> {
-  const floor = await natsRoundTrip(url);
-  const shards = await spawnChild('shards', 2, url, [], { BENCH_MACHINES: '8' });
-  const workers = await spawnChild('workers', 8, url);
+/**
+ * 2 and 3. Gateway → instance start latency, and starts per second, with emulated workers: on the
+ * shards' idle lists (`idle`, the cluster's default) or placed by power-of-k only.
+ */
+async function schedulingLatency(url: string, idle: boolean): Promise<Record<string, unknown>> {
+  const floor = idle ? undefined : await natsRoundTrip(url);
+  const mode = idle ? ['idle'] : [];
+  const shards = await spawnChild('shards', 2, url, mode, { BENCH_MACHINES: '8' });
+  const workers = await spawnChild('workers', 8, url, mode);
   const nc: NatsConnection = await connect({ servers: url });
   const bus = new NatsBus(nc, { prefix: 'bench' });
   const gw = new SchedulerClient(bus, realClock, { id: 0, shards: 2, shardChoice: 'by-function' });
@@ -270,7 +281,7 @@ async function schedulingLatency(url: string): Promise<Record<string, unknown>> 
       done++;
     }
   }));
-  out.natsRoundTrip = floor;
+  if (floor !== undefined) out.natsRoundTrip = floor;
   out.startsPerSec = { concurrency: conc, seconds, perSec: Math.round(done / seconds), note: '2 shards and 8 emulated workers, each group its own process; the gateway in this one' };
   gw.close();
   await nc.close();
@@ -342,8 +353,10 @@ async function liveComparison(dir: string): Promise<Record<string, unknown>> {
 
 function table(r: Record<string, unknown>): string {
   const p = r.placement as { idleList: { decisionsPerSec: number }; powerOfK: { decisionsPerSec: number } };
-  const s = r.scheduling as Record<string, { p50Ms?: number; p99Ms?: number; achievedPerSec?: number; perSec?: number }>;
-  const rt = s.natsRoundTrip;
+  type Sched = Record<string, { p50Ms?: number; p99Ms?: number; achievedPerSec?: number; perSec?: number }>;
+  const s = r.scheduling as Sched;
+  const k = r.schedulingPowerOfK as Sched;
+  const rt = k.natsRoundTrip;
   const l = r.live as { warm: { up: { p50Ms: number; p99Ms: number }; cluster: { p50Ms: number; p99Ms: number }; addedP50Ms: number }; throughput: { upPerSec: number; cluster2x4PerSec: number; ratio: number } };
   const f = (x: number | undefined, d = 2): string => (x === undefined ? '-' : x.toFixed(d));
   return [
@@ -351,9 +364,12 @@ function table(r: Record<string, unknown>): string {
     `placements/s, one shard, 1,000 on idle list      ${Math.round(p.idleList.decisionsPerSec).toLocaleString('en-US').padEnd(20)}≥ 100,000`,
     `placements/s, one shard, power-of-k over NATS    ${Math.round(p.powerOfK.decisionsPerSec).toLocaleString('en-US').padEnd(20)}`,
     `scheduling latency at 1,000/s p50 / p99 (ms)     ${f(s.open1000?.p50Ms)} / ${f(s.open1000?.p99Ms)}`.padEnd(68) + 'p99 ≤ 2',
+    `  power-of-k only (no idle lists)                ${f(k.open1000?.p50Ms)} / ${f(k.open1000?.p99Ms)}`,
     `  floor: one NATS round trip p50 / p99 (ms)      ${f(rt?.p50Ms)} / ${f(rt?.p99Ms)}`,
     `scheduling latency at 5,000/s p50 / p99 (ms)     ${f(s.open5000?.p50Ms)} / ${f(s.open5000?.p99Ms)} (achieved ${s.open5000?.achievedPerSec ?? '-'}/s)`,
+    `  power-of-k only (no idle lists)                ${f(k.open5000?.p50Ms)} / ${f(k.open5000?.p99Ms)} (achieved ${k.open5000?.achievedPerSec ?? '-'}/s)`,
     `instance starts/s, emulated workers              ${String(s.startsPerSec?.perSec ?? '-').padEnd(20)}≥ 2,500`,
+    `  power-of-k only (no idle lists)                ${String(k.startsPerSec?.perSec ?? '-')}`,
     `warm p50 fare up / cluster (ms)                  ${f(l.warm.up.p50Ms, 3)} / ${f(l.warm.cluster.p50Ms, 3)}  (added ${f(l.warm.addedP50Ms, 3)})`.padEnd(68) + 'added ≤ 0.5',
     `warm p99 fare up / cluster (ms)                  ${f(l.warm.up.p99Ms, 3)} / ${f(l.warm.cluster.p99Ms, 3)}`,
     `throughput 2×4 cluster / fare up (inv/s)         ${l.throughput.cluster2x4PerSec} / ${l.throughput.upPerSec} = ${f(l.throughput.ratio)}`,

@@ -36,6 +36,8 @@ describe('the cluster commands', () => {
       [['shard'], /fare shard needs --id N/],
       [['worker', '--id', '1', '--nats', 'localhost:4222'], /--nats localhost:4222 is not a NATS server URL: give nats:\/\/HOST:PORT/],
       [['gateway'], /fare gateway needs --shards S/],
+      [['worker', '--id', '1', '--idle-lists', '2'], /--idle-lists 2 is now --shards 2: idle lists are on by default \(--no-idle-lists turns them off\)/],
+      [['worker', '--id', '1', '--shards', '0'], /--shards/],
       [['shard', '--id', '0', '--replicas', '2'], /--replicas 2 is not valid: use 1 .* or 3/],
       [['shard', '--id', '0', '--heartbeat-ms', '1000', '--member-timeout-ms', '1500'], /must be at least twice --heartbeat-ms/],
       [['cluster', 'down'], /fare cluster down is not a command: use fare cluster up/],

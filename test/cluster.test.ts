@@ -178,14 +178,14 @@ describe.skipIf(!nats.ok)('fare cluster up', () => {
   }, 120_000);
 });
 
-describe.skipIf(!nats.ok)('fare cluster up --idle-lists', () => {
+describe.skipIf(!nats.ok)('fare cluster up: idle lists (on by default)', () => {
   let dir = '';
   let cluster: Cluster;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'fare-cluster-idle-'));
     cluster = await clusterUp({
-      dataDir: dir, shards: 1, workers: 2, natsServers: 1, host: '127.0.0.1', port: 0, policy: 'fare', workerCores: 1, idleLists: true,
+      dataDir: dir, shards: 1, workers: 2, natsServers: 1, host: '127.0.0.1', port: 0, policy: 'fare', workerCores: 1,
       insecureSingleTenant: !isolatesTenants(capabilities()), bin: BIN, heartbeatMs: 100, memberTimeoutMs: MEMBER_TIMEOUT_MS,
       env: { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY },
     });

@@ -33,26 +33,28 @@ JetStream work queue that every gateway runs from. The admin credential is creat
 on the cluster's first start in <data-dir>/admin-credential, or taken from FARE_ADMIN_KEY.`,
   shard: `fare shard — one global scheduler shard of a Fare cluster
 
-Usage: fare shard --id N [--k 2] [--poll-timeout-ms 50] [--idle-lists] [common options]
+Usage: fare shard --id N [--k 2] [--poll-timeout-ms 50] [--no-idle-lists] [common options]
 ${COMMON}
 
 Queues arriving jobs by class and places each on the least loaded of k polled workers, among the
-workers it hears heartbeats from (with --idle-lists: on its idle list's emptiest worker first). Its state is soft: a restarted shard starts empty, and the gateways
-send the jobs it held, not yet started, to the shards that remain.`,
+workers it hears heartbeats from — first on its idle list's emptiest worker while that one has a free
+core (--no-idle-lists: polling only). Its state is soft: a restarted shard starts empty (its workers
+join its idle list again), and the gateways send the jobs it held, not yet started, to the shards that
+remain.`,
   worker: `fare worker — one machine of a Fare cluster
 
-Usage: fare worker --id N [--idle-lists S] [--cores C] [--data-dir ./.fare-worker] [--strict-priorities]
+Usage: fare worker --id N [--shards S] [--no-idle-lists] [--cores C] [--data-dir ./.fare-worker] [--strict-priorities]
                    [--within-class fcfs|las|sef] [--memory-mb MB] [--no-swapping] [--insecure-single-tenant]
                    [common options]
 ${COMMON}
 
 Runs the machine scheduler (preemptive priority by class; within a class --within-class: las, the
 default, fcfs, the paper's, or sef, as in fare up) over real instances on this host; fetches
-a function's code from the cluster's object store the first time it runs it. With --idle-lists S (the
-cluster's shard count; the shards run with --idle-lists too), its dispatcher joins the emptiest of two
-shards' idle lists while over half of the machine's memory is available (/proc/meminfo), and leaves
-under a quarter; the shards then place on their idle lists first (the paper's rule). Off by default:
-with a few workers per shard, a shard's whole load goes to the one or two workers on its list.
+a function's code from the cluster's object store the first time it runs it. With --shards S (the
+cluster's shard count, as given to the gateways), its dispatcher joins the emptiest of two shards'
+idle lists while over half of the machine's memory is available (/proc/meminfo), and leaves under a
+quarter; a shard places on a listed worker first while it has a free core (its cores are told on
+joining). Without --shards, or with --no-idle-lists, it joins none: the shards poll it.
 Memory: under 10 % of the machine's memory free, idle instances, then the lowest classes' preempted
 ones, are swapped out (where there is swap), and read back in before they run; --memory-mb manages that much memory
 instead of the machine's; --no-swapping turns swapping off.`,
@@ -60,7 +62,7 @@ instead of the machine's; --no-swapping turns swapping off.`,
 
 Usage: fare cluster up [--shards 2] [--workers 2] [--gateways 1] [--nats-cluster 1|3] [--port 8080]
                        [--host 127.0.0.1] [--data-dir ./.fare-cluster] [--policy fare]
-                       [--worker-cores C] [--heartbeat-ms 500] [--member-timeout-ms 2000] [--idle-lists]
+                       [--worker-cores C] [--heartbeat-ms 500] [--member-timeout-ms 2000] [--no-idle-lists]
                        [--insecure-single-tenant]
 
 Starts nats-server (one, or a cluster of three with state replicated three times), the shards, the
@@ -163,6 +165,8 @@ export async function runShard(args: readonly string[]): Promise<number> {
     ...commonOptions,
     id: { type: 'string' },
     k: { type: 'string', default: '2' },
+    'no-idle-lists': { type: 'boolean', default: false },
+    // The earlier spelling, from when idle lists were off by default: accepted, changes nothing.
     'idle-lists': { type: 'boolean', default: false },
     'poll-timeout-ms': { type: 'string', default: '50' },
   });
@@ -174,7 +178,7 @@ export async function runShard(args: readonly string[]): Promise<number> {
   if (!(timeout > 0)) throw new UsageError(`--poll-timeout-ms ${String(values['poll-timeout-ms'])} must be a number of milliseconds above 0`);
   const { startShard } = await import('../live/cluster/shard.ts');
   const id = whole('id', values.id, 0, 4095);
-  const s = await startShard({ ...c, id, k: whole('k', values.k, 1, 30), pollTimeoutMs: timeout, idleLists: values['idle-lists'] as boolean, prices: DEFAULT_PRICE_TABLE, problem: warn });
+  const s = await startShard({ ...c, id, k: whole('k', values.k, 1, 30), pollTimeoutMs: timeout, idleLists: !(values['no-idle-lists'] as boolean), prices: DEFAULT_PRICE_TABLE, problem: warn });
   process.stdout.write(`Fare shard ${id} is up  (NATS ${c.servers.join(',')}, subjects ${c.prefix}.*)\n`);
   return untilStopped(`Fare shard ${id}`, () => s.close());
 }
@@ -188,6 +192,8 @@ export async function runWorker(args: readonly string[]): Promise<number> {
     'strict-priorities': { type: 'boolean', default: false },
     'within-class': { type: 'string' },
     'insecure-single-tenant': { type: 'boolean', default: false },
+    shards: { type: 'string' },
+    'no-idle-lists': { type: 'boolean', default: false },
     'idle-lists': { type: 'string' },
     'memory-mb': { type: 'string' },
     'no-swapping': { type: 'boolean', default: false },
@@ -196,12 +202,16 @@ export async function runWorker(args: readonly string[]): Promise<number> {
   if (positionals.length) throw new UsageError(`fare worker takes only options, got "${positionals.join(' ')}" (see fare worker --help)`);
   const c = common(values);
   if (values.id === undefined) throw new UsageError('fare worker needs --id N (0 … workers−1): the shards poll workers by id');
+  if (values['idle-lists'] !== undefined) {
+    const n = String(values['idle-lists']);
+    throw new UsageError(`--idle-lists ${n} is now --shards ${n}: idle lists are on by default (--no-idle-lists turns them off)`);
+  }
   const { startWorker } = await import('../live/cluster/worker.ts');
   const id = whole('id', values.id, 0, 99_999);
   const w = await startWorker({
     ...c, id, dataDir: resolve(String(values['data-dir'])), prices: DEFAULT_PRICE_TABLE,
     strictPriorities: values['strict-priorities'] as boolean, ...(values['within-class'] !== undefined ? { within: withinClass(values['within-class'], c.policy) } : {}), insecureSingleTenant: values['insecure-single-tenant'] as boolean, warn,
-    ...(values['idle-lists'] !== undefined ? { shards: whole('idle-lists', values['idle-lists'], 1, 4096) } : {}),
+    ...(values.shards !== undefined && values['no-idle-lists'] !== true ? { shards: whole('shards', values.shards, 1, 4096) } : {}),
     ...(values.cores !== undefined ? { cores: whole('cores', values.cores, 1, 4096) } : {}),
     ...(values['memory-mb'] !== undefined ? { memoryMB: whole('memory-mb', values['memory-mb'], 64, 2 ** 32) } : {}),
     ...(values['no-swapping'] === true ? { swapping: false } : {}),
@@ -224,6 +234,8 @@ export async function runCluster(args: readonly string[]): Promise<number> {
     'data-dir': { type: 'string', default: './.fare-cluster' },
     policy: { type: 'string', default: 'fare' },
     'worker-cores': { type: 'string', default: '1' },
+    'no-idle-lists': { type: 'boolean', default: false },
+    // The earlier spelling, from when idle lists were off by default: accepted, changes nothing.
     'idle-lists': { type: 'boolean', default: false },
     'heartbeat-ms': { type: 'string', default: '500' },
     'member-timeout-ms': { type: 'string', default: '2000' },
@@ -243,7 +255,7 @@ export async function runCluster(args: readonly string[]): Promise<number> {
   const { clusterUp } = await import('../live/cluster/up.ts');
   const dataDir = resolve(String(values['data-dir']));
   const c = await clusterUp({
-    dataDir, shards, workers, gateways, natsServers: natsN, host: String(values.host), port, policy, workerCores: cores, heartbeatMs, memberTimeoutMs, idleLists: values['idle-lists'] as boolean,
+    dataDir, shards, workers, gateways, natsServers: natsN, host: String(values.host), port, policy, workerCores: cores, heartbeatMs, memberTimeoutMs, idleLists: !(values['no-idle-lists'] as boolean),
     insecureSingleTenant: values['insecure-single-tenant'] as boolean, bin: fareBin(), log: (l) => process.stdout.write(`${l}\n`),
   });
   const out = [

@@ -29,7 +29,7 @@ export interface ClusterUpOptions {
   /** Membership: beat interval and timeout (ms; defaults those of the parts, 500 and 2000). */
   readonly heartbeatMs?: number;
   readonly memberTimeoutMs?: number;
-  /** Workers join the shards' idle lists and shards place from them first (see `fare shard --help`). */
+  /** Workers join the shards' idle lists and shards place from them first (default true; see `fare shard --help`). */
   readonly idleLists?: boolean;
   readonly log?: (line: string) => void;
   /** The environment of the parts (default this process's). */
@@ -114,8 +114,8 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
     await Promise.all(natsServers.map((s) => s.stop()));
   };
   try {
-    const shardArgs = (i: number): string[] => ['shard', '--id', String(i), ...common, ...(o.idleLists === true ? ['--idle-lists'] : [])];
-    const workerArgs = (i: number): string[] => ['worker', '--id', String(i), ...(o.idleLists === true ? ['--idle-lists', String(o.shards)] : []), '--cores', String(o.workerCores), '--data-dir', join(o.dataDir, `worker-${i}`), ...common, ...(o.insecureSingleTenant ? ['--insecure-single-tenant'] : [])];
+    const shardArgs = (i: number): string[] => ['shard', '--id', String(i), ...common, ...(o.idleLists === false ? ['--no-idle-lists'] : [])];
+    const workerArgs = (i: number): string[] => ['worker', '--id', String(i), '--shards', String(o.shards), ...(o.idleLists === false ? ['--no-idle-lists'] : []), '--cores', String(o.workerCores), '--data-dir', join(o.dataDir, `worker-${i}`), ...common, ...(o.insecureSingleTenant ? ['--insecure-single-tenant'] : [])];
     // One master key for all gateways: the first one's, created here so the others can be given it.
     const masterKey = join(o.dataDir, 'master.key');
     if (!existsSync(masterKey)) writeFileSync(masterKey, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });

@@ -42,7 +42,7 @@ export interface WorkerProcessOptions extends ClusterAddress {
   readonly drainMs?: number;
   /**
    * The cluster's shards (ids 0 … shards − 1), whose idle lists this worker joins by its free
-   * memory (`--idle-lists`). Undefined: it joins none (the shards place on it by power-of-k only).
+   * memory (`--shards`). Undefined: it joins none (the shards place on it by power-of-k only).
    */
   readonly shards?: number;
   /** Manage this much memory (MB) instead of the machine's (see MemoryOptions.memoryMB). */
@@ -111,7 +111,7 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
   if (managed && o.shards !== undefined && preset.idleList) {
     report.push(`idle lists: joins the emptiest of ${Math.min(2, o.shards)} shards' when over ${Math.round(memoryMB / 2)} MB of its ${Math.round(memoryMB)} MB are free, leaves under ${Math.round(memoryMB / 4)} MB`);
   } else {
-    report.push(o.shards === undefined ? 'idle lists: none joined (no --idle-lists): shards place on this worker by power-of-k' : preset.idleList ? 'idle lists: none joined (/proc/meminfo unreadable): shards place on this worker by power-of-k' : `idle lists: none (policy ${o.policy})`);
+    report.push(o.shards === undefined ? 'idle lists: none joined (no --shards, or --no-idle-lists): shards place on this worker by power-of-k' : preset.idleList ? 'idle lists: none joined (/proc/meminfo unreadable): shards place on this worker by power-of-k' : `idle lists: none (policy ${o.policy})`);
   }
   const probe: MemoryProbe | undefined = memory.probe;
   const machine = new Machine({
