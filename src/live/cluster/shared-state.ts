@@ -316,8 +316,8 @@ export class SharedState {
   }
 
   async #pump(): Promise<void> {
-    const next = this.#db.prepare('SELECT seq, topic, key FROM outbox ORDER BY seq LIMIT 256');
-    const done = this.#db.prepare('DELETE FROM outbox WHERE seq <= ?');
+    const next = this.#statement('SELECT seq, topic, key FROM outbox ORDER BY seq LIMIT 256');
+    const done = this.#statement('DELETE FROM outbox WHERE seq <= ?');
     try {
       for (;;) {
         const rows = next.all() as { seq: number; topic: string; key: string }[];
@@ -360,7 +360,7 @@ export class SharedState {
       return;
     }
     if (topic === BILLING) {
-      const row = this.#db.prepare('SELECT * FROM billing WHERE id = ?').get(pk[0]) as Row | undefined;
+      const row = this.#statement('SELECT * FROM billing WHERE id = ?').get(pk[0]) as Row | undefined;
       if (row !== undefined) await this.#js.publish(billingSubject(this.#o.prefix), encodeRow(row), { msgID: String(row.id), headers: this.#originHeader() });
       return;
     }
