@@ -148,10 +148,10 @@ describe('fare sim experiment NAME (the paper\'s open questions)', () => {
   it('lists the experiments, refuses an unknown one, and answers class-order byte-identically for the same seed', async () => {
     const list = await fare('sim', 'experiment');
     expect(list.code).toBe(0);
-    for (const name of ['class-order', 'swap-bound', 'shards']) expect(list.stdout).toContain(name);
+    for (const name of ['class-order', 'swap-paging', 'swap-bound', 'shards']) expect(list.stdout).toContain(name);
     const bad = await fare('sim', 'experiment', 'fig9');
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/unknown experiment "fig9": the experiments are class-order, swap-bound, shards/);
+    expect(bad.stderr).toMatch(/unknown experiment "fig9": the experiments are class-order, swap-paging, swap-bound, shards/);
 
     const [a, b] = [tmp(), tmp()];
     const [ra, rb] = await Promise.all([fare('sim', 'experiment', 'class-order', '--quick', '--out', a), fare('sim', 'experiment', 'class-order', '--quick', '--out', b)]);

@@ -7,6 +7,7 @@ import type { PriceTable } from '../core/classes.ts';
 import type { PolicyKind } from '../core/presets.ts';
 import type { SelectionRule } from '../core/shard/multi-queue.ts';
 import type { WithinClass } from '../core/machine/run-queue.ts';
+import type { SwapOrder } from '../core/machine/swapper.ts';
 import type { LatencyModel } from './bus.ts';
 import type { ShardChoice } from '../core/intake.ts';
 
@@ -49,6 +50,11 @@ export interface ClusterConfig {
   readonly swapInSPerGiB: number;
   /** Swap space per machine (MB); default: as much as its memory. Infinity: unbounded. */
   readonly swapMB?: number;
+  /**
+   * Which jobs are swapped out first (core `SwapConfig.order`): `class` (Fare's, the default) or
+   * `lru` (a model of the kernel's reclaim, blind to classes: the `swap-paging` experiment).
+   */
+  readonly swapOrder?: SwapOrder;
   /**
    * Memory admission on every machine (core `MachineConfig.admission`): resident memory never
    * exceeds a machine's RAM by the scheduler's doing — a job that does not fit waits, memory is

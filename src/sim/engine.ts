@@ -123,7 +123,7 @@ export class Simulation {
       for (let i = 0; i < cluster.machines; i++) {
         list.push(new Machine({
           id: i, cores: cluster.cores, policy: preset.machine, within: preset.within, classes: prices.classes.length, memoryMB: mem,
-          swap: { enabled: this.trackMemory && preset.swapping, targetFraction: cluster.swapTarget, spaceMB: cluster.swapMB ?? mem },
+          swap: { enabled: this.trackMemory && preset.swapping, targetFraction: cluster.swapTarget, spaceMB: cluster.swapMB ?? mem, ...(cluster.swapOrder !== undefined ? { order: cluster.swapOrder } : {}) },
           admission,
           dispatcher: preset.joinIdle === true
             // JIQ: joins one shard's list at random when idle; the memory thresholds are not read.

@@ -7,6 +7,7 @@ import { DEFAULT_PRICE_TABLE, makePriceTable, type PriceTable, type Result } fro
 import { Simulation } from './engine.ts';
 import type { ClusterConfig, PolicyKind, PolicySpec } from './config.ts';
 import { WITHIN_CLASS, type WithinClass } from '../core/machine/run-queue.ts';
+import { SWAP_ORDERS, type SwapOrder } from '../core/machine/swapper.ts';
 import type { LatencyModel } from './bus.ts';
 import type { RunResult } from './recorder.ts';
 import { makeJobSource, validateWorkload, type JobSource } from './workload/index.ts';
@@ -143,7 +144,7 @@ export function parseCluster(raw: unknown, base: ClusterConfig = DEFAULT_CLUSTER
   if (raw === undefined) return base;
   if (!isObj(raw)) throw new ConfigError(`cluster is ${JSON.stringify(raw)}: give an object such as {"machines": 100, "cores": 8}`);
   const w = 'cluster';
-  known(raw, w, ['machines', 'cores', 'memoryGB', 'shards', 'k', 'idleList', 'joinFree', 'leaveFree', 'updateDelta', 'swapTarget', 'swapOutSPerGiB', 'swapInSPerGiB', 'swapGB', 'memoryAdmission', 'maxOutstandingPolls', 'pollLatencyMs', 'pollTimeoutMs', 'latency', 'intake']);
+  known(raw, w, ['machines', 'cores', 'memoryGB', 'shards', 'k', 'idleList', 'joinFree', 'leaveFree', 'updateDelta', 'swapTarget', 'swapOutSPerGiB', 'swapInSPerGiB', 'swapGB', 'swapOrder', 'memoryAdmission', 'maxOutstandingPolls', 'pollLatencyMs', 'pollTimeoutMs', 'latency', 'intake']);
   const int = (n: number): boolean => Number.isInteger(n) && n >= 1;
   const frac = (n: number): boolean => n >= 0 && n <= 1;
   const machines = num(raw, 'machines', w, base.machines, int, 'a whole number ≥ 1');
@@ -162,6 +163,10 @@ export function parseCluster(raw: unknown, base: ClusterConfig = DEFAULT_CLUSTER
   if (intake !== undefined && intake !== 'round-robin' && intake !== 'by-function') {
     throw new ConfigError(`cluster.intake is ${JSON.stringify(intake)}: it must be "round-robin" (jobs spread over the shards in turn, the default) or "by-function" (each function's jobs to one shard)`);
   }
+  const order = raw.swapOrder;
+  if (order !== undefined && !SWAP_ORDERS.includes(order as SwapOrder)) {
+    throw new ConfigError(`cluster.swapOrder is ${JSON.stringify(order)}: it must be "class" (the lowest class first, Fare's) or "lru" (the job that ran least recently first, blind to classes, as the kernel's reclaim)`);
+  }
   const admission = raw.memoryAdmission;
   if (admission !== undefined && typeof admission !== 'boolean') throw new ConfigError(`cluster.memoryAdmission is ${JSON.stringify(admission)}: it must be true (a job waits until its memory fits) or false (the paper's model)`);
   const c: ClusterConfig = {
@@ -178,6 +183,7 @@ export function parseCluster(raw: unknown, base: ClusterConfig = DEFAULT_CLUSTER
     swapOutSPerGiB: num(raw, 'swapOutSPerGiB', w, base.swapOutSPerGiB, (n) => n >= 0 && n <= 3600, 'seconds per GiB written to swap, from 0 (instantaneous) to 3600'),
     swapInSPerGiB: num(raw, 'swapInSPerGiB', w, base.swapInSPerGiB, (n) => n >= 0 && n <= 3600, 'seconds per GiB read back from swap, from 0 (instantaneous) to 3600'),
     ...(swapMB !== undefined ? { swapMB } : {}),
+    ...((order ?? base.swapOrder) !== undefined ? { swapOrder: (order ?? base.swapOrder) as SwapOrder } : {}),
     ...(admission ?? base.memoryAdmission) !== undefined ? { memoryAdmission: admission ?? base.memoryAdmission } : {},
     maxOutstandingPolls: num(raw, 'maxOutstandingPolls', w, base.maxOutstandingPolls, int, 'a whole number ≥ 1'),
     pollLatencyMs: num(raw, 'pollLatencyMs', w, base.pollLatencyMs, (n) => n >= 0 && n <= 60_000, 'a round-trip time in ms from 0 to 60000'),

@@ -18,7 +18,7 @@ import type { MachineDecision } from './machine-workspace.ts';
 import { Dispatcher, type DispatcherConfig, type DispatcherDecision } from './dispatcher.ts';
 import { machineAddress, type Address, type BlockMsg, type IdleAnswerMsg, type Placement, type PollAnswerMsg, type PollMsg, type ReserveMsg, type TakenMsg } from '../protocol.ts';
 import { ReservationQueue } from './reservation-queue.ts';
-import { swapOut, type SwapConfig } from './swapper.ts';
+import { swapOut, swapOutLru, type SwapConfig } from './swapper.ts';
 
 export interface MachineConfig {
   readonly id: MachineId;
@@ -430,7 +430,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   /** A slot for an arriving job: a spare one when there is one (no allocation), else a new one. */
   private slotFor(job: Job, memMB: number): Slot {
     const s = this.ws.spareSlot() as Mutable<Slot> | undefined;
-    if (s === undefined) return { job, seq: this.seq++, running: false, started: false, memMB, swapped: false, blocked: false, blockedRunning: false, counted: true, attained: 0, since: 0 };
+    if (s === undefined) return { job, seq: this.seq++, running: false, started: false, memMB, swapped: false, blocked: false, blockedRunning: false, counted: true, attained: 0, since: 0, lastRan: this.rq.now };
     s.job = job;
     s.seq = this.seq++;
     s.running = false;
@@ -442,6 +442,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     s.counted = true;
     s.attained = 0;
     s.since = 0;
+    s.lastRan = this.rq.now;
     return s;
   }
 
@@ -479,7 +480,11 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   private relieve(): void {
     const cap = this.cfg.memoryMB;
     if (!this.admit) {
-      if (this.swapping && this.used > cap) this.used = swapOut(this.rq, this.used, cap * this.cfg.swap.targetFraction, this.emitSwapOut, (this.cfg.swap.spaceMB ?? Infinity) - this.swappedMB, this.smallestMB);
+      if (this.swapping && this.used > cap) {
+        this.used = this.cfg.swap.order === 'lru'
+          ? swapOutLru(this.rq, this.used, cap * this.cfg.swap.targetFraction, this.emitSwapOut, (this.cfg.swap.spaceMB ?? Infinity) - this.swappedMB, this.smallestMB)
+          : swapOut(this.rq, this.used, cap * this.cfg.swap.targetFraction, this.emitSwapOut, (this.cfg.swap.spaceMB ?? Infinity) - this.swappedMB, this.smallestMB);
+      }
       return;
     }
     // Admission: memory is full once what is being written out is counted (running jobs grow into
@@ -495,8 +500,10 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     if (this.swapping && forJob !== undefined) {
       const target = Math.min(cap * this.cfg.swap.targetFraction, cap - need);
       const fcfs = this.cfg.policy === 'fcfs';
-      this.used = swapOut(this.rq, this.used, target, this.emitSwapOut, (this.cfg.swap.spaceMB ?? Infinity) - this.swappedMB, this.smallestMB,
-        fcfs ? -1 : forJob.job.cls, fcfs ? -1 : forJob.seq);
+      this.used = this.cfg.swap.order === 'lru'
+        ? swapOutLru(this.rq, this.used, target, this.emitSwapOut, (this.cfg.swap.spaceMB ?? Infinity) - this.swappedMB, this.smallestMB)
+        : swapOut(this.rq, this.used, target, this.emitSwapOut, (this.cfg.swap.spaceMB ?? Infinity) - this.swappedMB, this.smallestMB,
+          fcfs ? -1 : forJob.job.cls, fcfs ? -1 : forJob.seq);
     }
     // Running jobs may not grow into memory that is not free: the lowest class stops (one per step;
     // the driver's report of its size steps the machine again) — the last one only while memory is

@@ -60,6 +60,8 @@ export interface Slot {
   attained: number;
   /** Within a class by a key: when its current run started. */
   since: number;
+  /** When it last stopped running, or arrived if it has not run (ms): the order of `lru` swapping. */
+  lastRan: number;
 }
 
 export class RunQueue {
@@ -351,6 +353,7 @@ export class RunQueue {
   /** A running slot stops: what it ran is added to its attained time. */
   private stopped(slot: Slot): void {
     if (this.keyed) slot.attained += this.now - slot.since;
+    slot.lastRan = this.now;
   }
 
   /** Index of the running job of `slot`'s class with the largest key, if larger than `slot`'s; else -1. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { idleToSwapOut, swapOut } from './swapper.ts';
+import { idleToSwapOut, swapOut, swapOutLru } from './swapper.ts';
 import { RunQueue, type Slot } from './run-queue.ts';
 import { Machine } from './machine.ts';
 import { Rng } from '../rng.ts';
@@ -10,7 +10,7 @@ import { job, machineConfig } from '../testkit/fixtures.ts';
 function loaded(jobs: [cls: number, mb: number][], cores = 1): { rq: RunQueue; used: number; slots: Slot[] } {
   const rq = new RunQueue(cores, 'priority', 4);
   const out = { start: undefined as Slot | undefined, preempt: undefined as Slot | undefined };
-  const slots = jobs.map(([cls, mb], i): Slot => ({ job: job(i + 1, cls, i), seq: i, running: false, started: false, memMB: mb, swapped: false, blocked: false, blockedRunning: false, counted: true, attained: 0, since: 0 }));
+  const slots = jobs.map(([cls, mb], i): Slot => ({ job: job(i + 1, cls, i), seq: i, running: false, started: false, memMB: mb, swapped: false, blocked: false, blockedRunning: false, counted: true, attained: 0, since: 0, lastRan: 0 }));
   for (const s of slots) rq.arrive(s, out);
   return { rq, used: jobs.reduce((a, [, mb]) => a + mb, 0), slots };
 }
@@ -21,6 +21,43 @@ const swapped = (target: number, jobs: [number, number][], cores = 1): { ids: nu
   const after = swapOut(rq, used, target, (s) => ids.push(s.job.id));
   return { ids, used: after };
 };
+
+describe('swapOutLru (the kernel-like order, blind to classes)', () => {
+  it('swaps the job that ran least recently first, whatever its class; never a running one; within the swap space', () => {
+    // job 1 runs; 2 (class 0, ran until 50), 3 (class 3, ran until 90), 4 (class 1, arrived at 10, not run).
+    const { rq, used, slots } = loaded([[0, 100], [0, 100], [3, 100], [1, 100]]);
+    (slots[1] as Slot).lastRan = 50;
+    (slots[2] as Slot).lastRan = 90;
+    (slots[3] as Slot).lastRan = 10;
+    const ids: number[] = [];
+    expect(swapOutLru(rq, used, 200, (s) => ids.push(s.job.id))).toBe(200);
+    // Class order would have taken 3 then 4; the kernel's order takes 4 (oldest), then the top class's 2.
+    expect(ids).toEqual([4, 2]);
+    expect(slots.map((s) => s.swapped)).toEqual([false, true, false, true]);
+    // Swap space for one job only: the next in order that fits.
+    const b = loaded([[0, 100], [0, 300], [3, 100]]);
+    (b.slots[1] as Slot).lastRan = 1;
+    (b.slots[2] as Slot).lastRan = 2;
+    const got: number[] = [];
+    expect(swapOutLru(b.rq, b.used, 0, (s) => got.push(s.job.id), 150)).toBe(400);
+    expect(got).toEqual([3]);
+  });
+
+  it('in a machine: the swap order is a setting; lru takes the waiting job that ran least recently, top class or not', () => {
+    // One core, 1000 MB. Job 1 (top class) runs, is preempted by nothing, so the others wait in
+    // arrival order: 2 (top, arrived at 1), 3 (low, at 2), 4 (low, at 3) overfills: 1150 > 1000.
+    const run = (order: 'class' | 'lru'): string[] => runScript('machine/0', new Machine(machineConfig({ memoryMB: 1000, swap: { enabled: true, targetFraction: 0.8, order } }), new Rng(1)), [
+      [0, { kind: 'arrive', job: job(1, 0, 0), memMB: 400 }],
+      [1, { kind: 'arrive', job: job(2, 0, 1), memMB: 300 }],
+      [2, { kind: 'arrive', job: job(3, 3, 2), memMB: 200 }],
+      [3, { kind: 'arrive', job: job(4, 3, 3), memMB: 250 }],
+    ]);
+    // Class order: the low class, latest first (4, then 3 to get under 800).
+    expect(run('class')).toEqual(['t=0 machine/0 run job=1', 't=3 machine/0 swap-out job=4 mb=250', 't=3 machine/0 swap-out job=3 mb=200']);
+    // The kernel's order: the job waiting longest without running, the top class's 2.
+    expect(run('lru')).toEqual(['t=0 machine/0 run job=1', 't=3 machine/0 swap-out job=2 mb=300', 't=3 machine/0 swap-out job=3 mb=200']);
+  });
+});
 
 describe('swapOut (class-based swapping)', () => {
   it('swaps the lowest class first', () => {

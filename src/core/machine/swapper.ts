@@ -1,6 +1,8 @@
 // Class-based swapping: under memory pressure, move the memory of the lowest-class jobs that are not
 // running out to swap — latest arrival first within a class, since under priority scheduling those run
 // last — until resident memory is back under the target. A job is swapped back in when it is about to run.
+// For comparison (the paper's open question, swapping against the kernel's paging), `lru` orders the
+// same decisions as a kernel's reclaim would, blind to classes: the job that ran least recently first.
 
 import type { RunQueue, Slot } from './run-queue.ts';
 
@@ -10,7 +12,16 @@ export interface SwapConfig {
   readonly targetFraction: number;
   /** Swap space (MB) the machine's swapped-out jobs may fill; default unbounded. */
   readonly spaceMB?: number;
+  /**
+   * Which jobs go first: `class` (Fare's: the lowest class, its latest arrival first) or `lru` (a
+   * model of the kernel's reclaim, which knows no classes: the job that ran least recently, or
+   * arrived earliest if it has not run, first, whole jobs at a time). Default `class`.
+   */
+  readonly order?: SwapOrder;
 }
+
+export type SwapOrder = 'class' | 'lru';
+export const SWAP_ORDERS: readonly SwapOrder[] = ['class', 'lru'];
 
 /**
  * Chooses slots to swap out so that `usedMB` falls to `targetMB`, within `spaceMB` of swap space
@@ -38,6 +49,31 @@ export function swapOut(rq: RunQueue, usedMB: number, targetMB: number, emit: (s
       spaceMB -= s.memMB;
       emit(s);
     }
+  }
+  return usedMB;
+}
+
+/**
+ * `swapOut` in the `lru` order: any job not running (not only lower classes), the one that ran
+ * least recently first, arrival order among ties. The same bounds on swap space. Returns the
+ * resident memory after swapping.
+ */
+export function swapOutLru(rq: RunQueue, usedMB: number, targetMB: number, emit: (slot: Slot) => void, spaceMB = Infinity, smallestMB = 0): number {
+  const candidates: Slot[] = [];
+  for (const q of rq.waiting) {
+    for (let i = 0; i < q.length; i++) {
+      const s = q.at(i) as Slot;
+      if (!s.swapped && s.memMB > 0 && s.counted) candidates.push(s);
+    }
+  }
+  candidates.sort((a, b) => a.lastRan - b.lastRan || a.seq - b.seq);
+  for (const s of candidates) {
+    if (usedMB <= targetMB || spaceMB < smallestMB) break;
+    if (s.memMB > spaceMB) continue;
+    s.swapped = true;
+    usedMB -= s.memMB;
+    spaceMB -= s.memMB;
+    emit(s);
   }
   return usedMB;
 }

@@ -41,6 +41,12 @@ describe('fare sim run over several seeds', () => {
     expect(() => parseExperiment({ cluster: { memoryAdmission: true }, policies: [{ kind: 'fare', name: 'x', within: 'las' }] })).toThrow(/policy "x" orders its classes by las, and cluster.memoryAdmission is on/);
   });
 
+  it('takes the swap order from a config, and refuses an unknown one', () => {
+    expect(parseExperiment({}).cluster.swapOrder).toBeUndefined();
+    expect(parseExperiment({ cluster: { swapOrder: 'lru' } }).cluster.swapOrder).toBe('lru');
+    expect(() => parseExperiment({ cluster: { swapOrder: 'oldest' } })).toThrow(/cluster.swapOrder is "oldest": it must be "class" .* or "lru"/);
+  });
+
   it('takes the intake and the JIQ and Sparrow baselines from a config', () => {
     const spec = parseExperiment({ cluster: { intake: 'by-function' }, policies: ['jiq', 'sparrow'] });
     expect(spec.cluster.intake).toBe('by-function');
