@@ -480,11 +480,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   private relieve(): void {
     const cap = this.cfg.memoryMB;
     if (!this.admit) {
-      if (this.swapping && this.used > cap) {
-        this.used = this.cfg.swap.order === 'lru'
-          ? swapOutLru(this.rq, this.used, cap * this.cfg.swap.targetFraction, this.emitSwapOut, (this.cfg.swap.spaceMB ?? Infinity) - this.swappedMB, this.smallestMB)
-          : swapOut(this.rq, this.used, cap * this.cfg.swap.targetFraction, this.emitSwapOut, (this.cfg.swap.spaceMB ?? Infinity) - this.swappedMB, this.smallestMB);
-      }
+      if (this.swapping && this.used > cap) this.used = this.swapDown(cap * this.cfg.swap.targetFraction);
       return;
     }
     // Admission: memory is full once what is being written out is counted (running jobs grow into
@@ -500,10 +496,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     if (this.swapping && forJob !== undefined) {
       const target = Math.min(cap * this.cfg.swap.targetFraction, cap - need);
       const fcfs = this.cfg.policy === 'fcfs';
-      this.used = this.cfg.swap.order === 'lru'
-        ? swapOutLru(this.rq, this.used, target, this.emitSwapOut, (this.cfg.swap.spaceMB ?? Infinity) - this.swappedMB, this.smallestMB)
-        : swapOut(this.rq, this.used, target, this.emitSwapOut, (this.cfg.swap.spaceMB ?? Infinity) - this.swappedMB, this.smallestMB,
-          fcfs ? -1 : forJob.job.cls, fcfs ? -1 : forJob.seq);
+      this.used = this.swapDown(target, fcfs ? -1 : forJob.job.cls, fcfs ? -1 : forJob.seq);
     }
     // Running jobs may not grow into memory that is not free: the lowest class stops (one per step;
     // the driver's report of its size steps the machine again) — the last one only while memory is
@@ -515,6 +508,18 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         this.ws.preempt(v.job);
       }
     }
+  }
+
+  /**
+   * Swaps out down to `targetMB` within the swap space left, in the configured order (the class
+   * order makes room for a job of `forClass` that arrived `forSeq`-th; the kernel-like order knows
+   * no classes). Returns the resident memory after.
+   */
+  private swapDown(targetMB: number, forClass = -1, forSeq = -1): number {
+    const space = (this.cfg.swap.spaceMB ?? Infinity) - this.swappedMB;
+    return this.cfg.swap.order === 'lru'
+      ? swapOutLru(this.rq, this.used, targetMB, this.emitSwapOut, space, this.smallestMB)
+      : swapOut(this.rq, this.used, targetMB, this.emitSwapOut, space, this.smallestMB, forClass, forSeq);
   }
 
   /** Of `head` and the running jobs, the first by class, then arrival. */
