@@ -219,6 +219,27 @@ describe.skipIf(!nats.ok)('several gateways of one cluster', () => {
     await eventually('b no longer serves tmp', async () => (await invoke(b, zeta, 'tmp', 1)).status === 404, 2000);
   }, 30_000);
 
+  it('versions, aliases and tags made through one gateway serve through the other, the published code kept while $LATEST moves on', async () => {
+    const made = await call(a, admin, 'POST', '/v1/tenants', { id: 'versioned' });
+    const cred = made.json.credential as { accessKeyId: string; secret: string };
+    const key = `${cred.accessKeyId}:${cred.secret}`;
+    await eventually('gateway b knows the tenant', async () => (await call(b, key, 'GET', '/v1/functions')).status === 200, 2000);
+    const zip = (answer: string): string => {
+      const src = mkdtempSync(join(dir, 'v-'));
+      writeFileSync(join(src, 'index.js'), `exports.handler = async () => (${JSON.stringify(answer)});\n`);
+      return zipDirectory(src).toString('base64');
+    };
+    const json = { 'Content-Type': 'application/json' };
+    expect((await call(a, key, 'POST', '/2015-03-31/functions', { FunctionName: 'ver', Runtime: 'nodejs20.x', Role: 'r', Handler: 'index.handler', Code: { ZipFile: zip('one') }, Publish: true, Tags: { team: 'x' } }, json)).status).toBe(201);
+    expect((await call(a, key, 'POST', '/2015-03-31/functions/ver/aliases', { Name: 'prod', FunctionVersion: '1' }, json)).status).toBe(201);
+    for (let i = 2; i <= 5; i++) expect((await call(a, key, 'PUT', '/2015-03-31/functions/ver/code', { ZipFile: zip(`v${i}`) }, json)).status).toBe(200);
+    const answer = async (q: string): Promise<unknown> => (await invoke(b, key, q, 1)).json;
+    await eventually('gateway b runs the alias at version 1', async () => (await answer('ver:prod')) === 'one', 5000);
+    await eventually('gateway b runs $LATEST at v5', async () => (await answer('ver')) === 'v5', 5000);
+    expect(await answer('ver:1')).toBe('one');
+    expect((await call(b, key, 'GET', `/2017-03-31/tags/${encodeURIComponent('arn:aws:lambda:us-east-1:versioned:function:ver')}`)).json).toEqual({ Tags: { team: 'x', 'fare:class': 'standard' } });
+  }, 60_000);
+
   it('a gateway started again with an empty data directory rebuilds tenants, functions and the ledger from JetStream', async () => {
     const billBefore = (await call(a, admin, 'GET', '/v1/bills')).json;
     const part = cluster.parts.find((p) => p.name === 'gateway-1');

@@ -24,7 +24,7 @@
 // Local to each gateway (not shared yet): function logs; the budget reservations of sync calls in flight.
 
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { headers, nuid, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { DiscardPolicy, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
@@ -44,6 +44,10 @@ const TABLES: Readonly<Record<string, readonly string[]>> = {
   tenants: ['id'],
   function_versions: ['tenant', 'name'],
   functions: ['tenant', 'name'],
+  // Lambda's published versions, aliases and tags (their function's row first: foreign keys).
+  function_published: ['tenant', 'name', 'number'],
+  function_aliases: ['tenant', 'name', 'alias'],
+  function_tags: ['tenant', 'name', 'key'],
   credentials: ['access_key_id'],
   grants: ['owner', 'function', 'grantee'],
   // Async invocations' states, so any gateway answers GET /v1/invocations/ID (their queue is async-queue.ts).
@@ -576,6 +580,7 @@ export class SharedState {
         if (typeof row.result_object === 'string') void this.#fetchResult(String(row.id), row.result_object);
       }
     }
+    if (table === 'function_published' && put) void this.#fetchCode(decodeRow(e.string()));
     if (table === 'functions') {
       if (put) void this.#fetchCode(decodeRow(e.string()));
       else removeTree(this.#o.store.dataDir, functionCodePath(String(pk[0]), String(pk[1])));
@@ -617,7 +622,10 @@ export class SharedState {
       if (zip === null) throw new Error('it is not in the object store');
       if (existsSync(join(dataDir, rel))) return;
       commitStaged(dataDir, await stageCode(dataDir, readZip(Buffer.from(zip))), rel);
-      pruneVersions(dataDir, String(row.tenant), String(row.name), Number(row.version), rel);
+      const kept = this.#o.store.functions.keptCode(String(row.tenant), String(row.name)).add(rel);
+      const current = this.#o.store.functions.get(String(row.tenant), String(row.name));
+      if (current !== undefined) kept.add(relative(dataDir, current.codeDir));
+      pruneVersions(dataDir, String(row.tenant), String(row.name), Math.max(Number(row.version), current?.version ?? 0), kept);
     } catch (e) {
       this.#o.warn(`shared state: could not fetch the code of ${String(row.tenant)}/${String(row.name)} v${String(row.version)}: ${(e as Error).message}`);
     }

@@ -125,9 +125,10 @@ export class AsyncRunner {
   async #run(inv: Invocation): Promise<void> {
     const { store, platform } = this.#o;
     try {
-      const fn = store.functions.get(inv.tenant, inv.function);
+      const fn = store.versions.resolve(inv.tenant, inv.function, inv.qualifier ?? undefined, () => store.functions.get(inv.tenant, inv.function))?.fn;
       if (fn === undefined) {
-        store.invocations.finish(inv.id, { status: 'failed', result: null, error: 'ResourceNotFoundException: the function was deleted before the invocation ran' });
+        const what = inv.qualifier === null ? 'the function was deleted' : `version ${inv.qualifier} of the function was deleted`;
+        store.invocations.finish(inv.id, { status: 'failed', result: null, error: `ResourceNotFoundException: ${what} before the invocation ran` });
         return;
       }
       let cls = classIndex(platform.prices, inv.cls) ?? classIndex(platform.prices, fn.cls) ?? platform.prices.classes.length - 1;

@@ -2,7 +2,7 @@
 // limits. Built once by `createGateway`.
 
 import { classIndex } from '../../core/classes.ts';
-import type { FunctionRecord, Store } from '../store/index.ts';
+import type { FunctionRecord, Resolved, Store } from '../store/index.ts';
 import type { Authenticator, Principal } from './auth.ts';
 import { forbidden, internal, notFound } from './errors.ts';
 import type { FareContexts } from './fare-context.ts';
@@ -69,6 +69,19 @@ export function invocableFunction(ctx: GatewayContext, principal: Principal, own
   const fn = ctx.store.functions.get(owner, name);
   if (fn === undefined) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `Function not found: ${arn}`);
   return fn;
+}
+
+/**
+ * What `owner`/`name`, qualified by `qualifier` (a published version, an alias, `$LATEST` or none),
+ * runs if `principal` may invoke it; permission first, as `invocableFunction`.
+ */
+export function invocableTarget(ctx: GatewayContext, principal: Principal, owner: string, name: string, qualifier: string | undefined): Resolved {
+  const latest = invocableFunction(ctx, principal, owner, name);
+  const r = ctx.store.versions.resolve(owner, name, qualifier, () => latest);
+  if (r === undefined) {
+    throw notFound('FARE_E_FUNCTION_NOT_FOUND', `Function not found: ${functionArn(ctx.region, owner, name, qualifier)}: no published version or alias ${JSON.stringify(qualifier)} (ListVersionsByFunction and ListAliases list them; leave the qualifier out or use $LATEST for the current code)`);
+  }
+  return r;
 }
 
 /** The class index of a deployed function's class in the current price table. */

@@ -10,6 +10,10 @@ export type FareErrorCode =
   | 'FARE_E_ROUTE_NOT_FOUND'
   | 'FARE_E_METHOD_NOT_ALLOWED'
   | 'FARE_E_FUNCTION_NOT_FOUND'
+  | 'FARE_E_FUNCTION_EXISTS'
+  | 'FARE_E_REVISION_MISMATCH'
+  | 'FARE_E_UNSUPPORTED'
+  | 'FARE_E_CODE_LOCATION'
   | 'FARE_E_TENANT_NOT_FOUND'
   | 'FARE_E_INVOCATION_NOT_FOUND'
   | 'FARE_E_CREDENTIAL_NOT_FOUND'
@@ -51,6 +55,7 @@ export type LambdaErrorType =
   | 'UnsupportedMediaTypeException'
   | 'UnknownOperationException'
   | 'ResourceConflictException'
+  | 'PreconditionFailedException'
   | 'ServiceException';
 
 export interface ApiErrorInit {

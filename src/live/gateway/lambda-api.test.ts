@@ -24,7 +24,7 @@ describe('RequestResponse', () => {
     const r = await h.invoke(acme, 'hello', '{"name":"ada"}');
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toBe('application/json');
-    expect(r.headers.get('x-amz-executed-version')).toBe('1');
+    expect(r.headers.get('x-amz-executed-version')).toBe('$LATEST');
     expect(r.headers.get('x-amz-function-error')).toBeNull();
     expect(r.headers.get('x-fare-class')).toBe('standard');
     const requestId = r.headers.get('x-amzn-requestid') ?? '';
@@ -146,16 +146,17 @@ describe('errors as Lambda sends them', () => {
     expect(await lambdaError(await fetch(`${h.url}/2015-03-31/functions/hello/invocations`, { method: 'POST', body: '{}' }))).toMatchObject({ status: 403, type: 'MissingAuthenticationTokenException' });
     expect(await lambdaError(await h.invoke({ ...acme, secret: 'wrong'.repeat(8) }, 'hello'))).toMatchObject({ status: 403, type: 'UnrecognizedClientException' });
     expect(await lambdaError(await fetch(`${h.url}/2015-03-31/functions/hello/invocations`, { headers: h.bearer(acme) }))).toMatchObject({ status: 405 });
-    expect(await lambdaError(await fetch(`${h.url}/2015-03-31/functions/hello`, { headers: h.bearer(acme) }))).toMatchObject({ status: 404, type: 'UnknownOperationException' });
+    expect(await lambdaError(await fetch(`${h.url}/2015-03-31/functions/hello/policy`, { headers: h.bearer(acme) }))).toMatchObject({ status: 404, type: 'UnknownOperationException' });
   });
 });
 
 describe('names, ARNs and qualifiers', () => {
-  it.each([['hello'], ['hello:$LATEST'], ['hello:1'], ['acme:function:hello'], ['arn:aws:lambda:us-east-1:acme:function:hello'], ['arn:aws:lambda:eu-west-1:acme:function:hello:$LATEST']])('%s runs', async (name) => {
+  it.each([['hello'], ['hello:$LATEST'], ['acme:function:hello'], ['arn:aws:lambda:us-east-1:acme:function:hello'], ['arn:aws:lambda:eu-west-1:acme:function:hello:$LATEST']])('%s runs', async (name) => {
     expect((await h.invoke(acme, name)).status).toBe(200);
   });
 
-  it('an old version or an alias is not found; so is a malformed name', async () => {
+  it('a version never published or an alias never made is not found; so is a malformed name', async () => {
+    expect((await h.invoke(acme, 'hello:1')).status).toBe(404);
     expect((await h.invoke(acme, 'hello:7')).status).toBe(404);
     expect((await fetch(`${h.url}/2015-03-31/functions/hello/invocations?Qualifier=prod`, { method: 'POST', headers: h.bearer(acme), body: '{}' })).status).toBe(404);
     expect(await lambdaError(await h.invoke(acme, 'arn:aws:s3:::bucket'))).toMatchObject({ status: 400, type: 'InvalidParameterValueException' });

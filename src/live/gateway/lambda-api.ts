@@ -6,12 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { inheritContext, ratesFor } from '../../core/classes.ts';
-import { executionLog, type ExecutionLog, type FunctionRecord } from '../store/index.ts';
+import { executionLog, type ExecutionLog } from '../store/index.ts';
 import type { InvocationAnswer, InvokeOutcome, InvokeRequest } from '../types.ts';
 import { authenticatedBody } from './auth.ts';
 import { admitInvocation } from './budget-gate.ts';
-import { functionArn, invocableFunction, ownClassIndex, type GatewayContext } from './context.ts';
-import { ApiError, badRequest, internal, notFound, throttled, tooLarge } from './errors.ts';
+import { invocableTarget, ownClassIndex, type GatewayContext } from './context.ts';
+import { ApiError, badRequest, internal, throttled, tooLarge } from './errors.ts';
 import { FARE_CONTEXT_HEADER, ownDeadline, type RunningInvocation } from './fare-context.ts';
 import { parseFunctionRef } from './function-ref.ts';
 import { header, sendEmpty } from './http.ts';
@@ -50,8 +50,8 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
     throw badRequest('FARE_E_INVALID_REQUEST', `1 validation error detected: Value '${name}' at 'functionName' failed to satisfy constraint: give a function name, name:qualifier, or arn:aws:lambda:REGION:TENANT:function:NAME`);
   }
   const owner = ref.owner ?? principal.tenant;
-  const fn = invocableFunction(ctx, principal, owner, ref.name);
-  checkQualifier(ctx, fn, query.get('Qualifier') ?? ref.qualifier);
+  const target = invocableTarget(ctx, principal, owner, ref.name, qualifierOf(query.get('Qualifier') ?? undefined, ref.qualifier));
+  const fn = target.fn;
 
   if (body.length > 0) {
     try {
@@ -97,6 +97,7 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
       classIndex: cls,
       payload: body,
       ...(clientContext !== undefined ? { clientContext } : {}),
+      ...(fn.published !== undefined ? { qualifier: String(fn.published) } : {}),
       reservedMicroCents: budget.reserve,
     });
     try {
@@ -121,7 +122,7 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
     const out = capResponse(ctx, a);
     // Assigned, not `{ ...fareHeaders, … }` (a spread followed by more properties is V8's slow path).
     const headers: Record<string, string> = Object.assign({}, fareHeaders);
-    headers['X-Amz-Executed-Version'] = String(fn.version);
+    headers['X-Amz-Executed-Version'] = target.executedVersion;
     headers['Content-Type'] = 'application/json';
     headers['Content-Length'] = String(out.payload.length);
     if (out.status === 'error') headers['X-Amz-Function-Error'] = out.functionError ?? 'Unhandled';
@@ -235,10 +236,12 @@ function checkClientContext(ctx: GatewayContext, v: string | undefined): string 
   return v;
 }
 
-/** Fare keeps one version per function: an unqualified call, `$LATEST` or the current number. */
-function checkQualifier(ctx: GatewayContext, fn: FunctionRecord, qualifier: string | undefined): void {
-  if (qualifier === undefined || qualifier === '$LATEST' || qualifier === String(fn.version)) return;
-  throw notFound('FARE_E_FUNCTION_NOT_FOUND', `Function not found: ${functionArn(ctx.region, fn.tenant, fn.name, qualifier)} (Fare runs the current version only, which is ${fn.version}; leave out the qualifier or use $LATEST)`);
+/** The qualifier of `?Qualifier=` and of the name (`name:q`): the same if both are given, as Lambda requires. */
+function qualifierOf(query: string | undefined, inName: string | undefined): string | undefined {
+  if (query !== undefined && inName !== undefined && query !== inName) {
+    throw badRequest('FARE_E_INVALID_REQUEST', `The derived qualifier from the function name does not match the specified qualifier: ${inName} in the name, ${query} in ?Qualifier=; give one of them`);
+  }
+  return query ?? inName;
 }
 
 /** A response larger than the sync limit becomes an Unhandled function error, as in Lambda. */

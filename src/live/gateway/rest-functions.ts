@@ -18,10 +18,10 @@ import { ENV, FUNCTION_NAME, HANDLER, RUNTIME, TENANT_ID, TIMEOUT_MS, Validation
 import { functionView } from './views.ts';
 import { readZip, ZipError, type ZipEntry } from './zip.ts';
 
-const DEFAULT_CLASS = 'standard';
+export const DEFAULT_CLASS = 'standard';
 const DEFAULT_TIMEOUT_MS = 3000;
 
-interface Settings {
+export interface Settings {
   readonly runtime?: RuntimeName;
   readonly handler?: string;
   readonly cls?: string;
@@ -99,7 +99,7 @@ function parseUpload(r: RestRequest, allowRaw: boolean): { settings: Settings; z
 }
 
 /** Settings of the new version: given ones over current ones over defaults; checked against the price table. */
-function resolveConfig(r: RestRequest, s: Settings, cur: FunctionRecord | undefined): FunctionConfig {
+export function resolveConfig(r: RestRequest, s: Settings, cur: FunctionRecord | undefined): FunctionConfig {
   const runtime = s.runtime ?? cur?.runtime;
   if (runtime === undefined) throw badRequest('FARE_E_INVALID_REQUEST', 'runtime: a new function needs a runtime: nodejs, python or provided');
   let handler = s.handler ?? (s.runtime === undefined || s.runtime === cur?.runtime ? cur?.handler : undefined);
@@ -133,7 +133,7 @@ export function handlerFiles(runtime: RuntimeName, handler: string): string[] {
   }
 }
 
-function checkHandlerPresent(cfg: FunctionConfig, exists: (path: string) => boolean, listing: () => string[]): void {
+export function checkHandlerPresent(cfg: FunctionConfig, exists: (path: string) => boolean, listing: () => string[]): void {
   const files = handlerFiles(cfg.runtime, cfg.handler);
   if (files.some(exists)) return;
   const have = listing();
@@ -157,7 +157,7 @@ function zipFailure(e: unknown): never {
 }
 
 /** Checks the zip, stages it, and commits it with the new version's row. */
-async function deployZip(r: RestRequest, tenant: string, name: string, cfg: FunctionConfig, zip: Buffer): Promise<{ record: FunctionRecord; created: boolean }> {
+export async function deployZip(r: RestRequest, tenant: string, name: string, cfg: FunctionConfig, zip: Buffer, opts: { createOnly?: boolean; dryRun?: boolean } = {}): Promise<{ record: FunctionRecord; created: boolean } | undefined> {
   let entries: ZipEntry[];
   try {
     entries = readZip(zip, { maxEntries: r.ctx.limits.zipEntries, maxUnzippedBytes: r.ctx.limits.unzippedBytes });
@@ -166,6 +166,7 @@ async function deployZip(r: RestRequest, tenant: string, name: string, cfg: Func
   }
   const paths = new Set(entries.filter((e) => !e.isDir).map((e) => e.path));
   checkHandlerPresent(cfg, (p) => paths.has(p), () => [...paths].sort());
+  if (opts.dryRun === true) return undefined;
   const files: CodeFile[] = cfg.runtime === 'provided' ? entries.map((e) => (e.path === 'bootstrap' ? { ...e, mode: 0o755 } : e)) : entries;
   let staged: string;
   try {
@@ -174,9 +175,12 @@ async function deployZip(r: RestRequest, tenant: string, name: string, cfg: Func
     zipFailure(e);
   }
   try {
-    return r.ctx.store.functions.deploy(tenant, name, cfg, { stagedDir: staged, sha256: sha256Hex(zip), size: zip.length });
+    return r.ctx.store.functions.deploy(tenant, name, cfg, { stagedDir: staged, sha256: sha256Hex(zip), size: zip.length }, opts);
   } catch (e) {
     await rm(staged, { recursive: true, force: true });
+    if (e instanceof StoreError && e.code === 'FARE_E_FUNCTION_EXISTS') {
+      throw new ApiError({ status: 409, code: 'FARE_E_FUNCTION_EXISTS', message: `Function already exist: ${name} (tenant ${tenant}): update it (UpdateFunctionCode, UpdateFunctionConfiguration) or delete it first`, lambdaType: 'ResourceConflictException' });
+    }
     throw e;
   }
 }
@@ -188,7 +192,7 @@ async function putFunction(r: RestRequest): Promise<void> {
   if (zip === undefined) throw badRequest('FARE_E_BAD_ZIP', 'no code: send zipBase64 in the JSON body, or the zip itself with Content-Type: application/zip');
   const cur = r.ctx.store.functions.get(tenant, name);
   const cfg = resolveConfig(r, settings, cur);
-  const { record, created } = await deployZip(r, tenant, name, cfg, zip);
+  const { record, created } = (await deployZip(r, tenant, name, cfg, zip)) as { record: FunctionRecord; created: boolean };
   r.ctx.platform.functionChanged?.(tenant, name, record.version);
   sendJson(r.res, created ? 201 : 200, functionView(record, r.ctx.region));
 }
@@ -201,7 +205,7 @@ async function patchFunction(r: RestRequest): Promise<void> {
   if (cur === undefined) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}: create it with PUT /v1/functions/${name}`);
   const cfg = resolveConfig(r, settings, cur);
   if (zip !== undefined) {
-    const { record } = await deployZip(r, tenant, name, cfg, zip);
+    const { record } = (await deployZip(r, tenant, name, cfg, zip)) as { record: FunctionRecord };
     r.ctx.platform.functionChanged?.(tenant, name, record.version);
     sendJson(r.res, 200, functionView(record, r.ctx.region));
     return;

@@ -27,10 +27,10 @@ export interface Route {
   handle(r: RestRequest): Promise<void> | void;
 }
 
-export async function dispatchRest(ctx: GatewayContext, routes: readonly Route[], req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+export async function dispatchRest(ctx: GatewayContext, routes: readonly Route[], req: IncomingMessage, res: ServerResponse, url: URL, unknown?: () => ApiError): Promise<void> {
   const path = url.pathname;
   const matching = routes.filter((r) => r.pattern.test(path));
-  if (matching.length === 0) throw notFound('FARE_E_ROUTE_NOT_FOUND', `there is no ${path} in the Fare API: see src/live/gateway/README.md for the routes`);
+  if (matching.length === 0) throw unknown?.() ?? notFound('FARE_E_ROUTE_NOT_FOUND', `there is no ${path} in the Fare API: see src/live/gateway/README.md for the routes`);
   const route = matching.find((r) => r.method === req.method);
   if (route === undefined) {
     const allow = matching.map((r) => r.method).join(', ');

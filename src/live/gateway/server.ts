@@ -18,6 +18,9 @@ import { functionRoutes } from './rest-functions.ts';
 import { logRoutes } from './rest-logs.ts';
 import { tenantRoutes } from './rest-tenants.ts';
 import { usageRoutes } from './rest-usage.ts';
+import { lambdaMoreRoutes } from './lambda-aliases.ts';
+import { lambdaFunctionRoutes } from './lambda-functions.ts';
+import { serveCode } from './code-download.ts';
 
 export interface GatewayOptions {
   readonly store: Store;
@@ -52,6 +55,9 @@ export interface Gateway {
 }
 
 const ROUTES: readonly Route[] = [...tenantRoutes, ...functionRoutes, ...logRoutes, ...usageRoutes];
+const LAMBDA_ROUTES: readonly Route[] = [...lambdaFunctionRoutes, ...lambdaMoreRoutes];
+/** Lambda's API versions in its paths: functions and invocations, tags, account settings. */
+const LAMBDA_PREFIX = /^\/(2015-03-31|2017-03-31|2016-08-19)\//;
 
 export function createGateway(opts: GatewayOptions): Gateway {
   const clock = opts.clock ?? Date.now;
@@ -77,7 +83,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     const started = performance.now();
     const requestId = newRequestId();
     const url = new URL(req.url ?? '/', 'http://gateway');
-    const lambda = url.pathname.startsWith('/2015-03-31/');
+    const lambda = LAMBDA_PREFIX.test(url.pathname);
     try {
       if (url.pathname === '/healthz') {
         opts.store.db.prepare('SELECT 1').get();
@@ -85,16 +91,23 @@ export function createGateway(opts: GatewayOptions): Gateway {
       } else if (lambda) {
         const raw = (req.url ?? '/').split('?')[0] ?? '';
         const m = INVOKE_PATH.exec(raw);
-        if (m === null) throw new ApiError({ status: 404, code: 'FARE_E_ROUTE_NOT_FOUND', message: `Fare implements only Invoke of the Lambda API (POST /2015-03-31/functions/NAME/invocations), not ${url.pathname}`, lambdaType: 'UnknownOperationException' });
-        // An accepted Event is answered once it is shared too (a cluster's queue has it).
-        if (opts.settle !== undefined && req.headers['x-amz-invocation-type'] === 'Event') holdAnswer(res, opts.settle);
-        await handleInvoke(ctx, req, res, m[1] ?? '', url.searchParams, requestId);
+        if (m !== null) {
+          // An accepted Event is answered once it is shared too (a cluster's queue has it).
+          if (opts.settle !== undefined && req.headers['x-amz-invocation-type'] === 'Event') holdAnswer(res, opts.settle);
+          await handleInvoke(ctx, req, res, m[1] ?? '', url.searchParams, requestId);
+        } else {
+          // The control plane: a write is answered once it is shared, as on the REST API.
+          if (opts.settle !== undefined && req.method !== 'GET' && req.method !== 'HEAD') holdAnswer(res, opts.settle);
+          await dispatchRest(ctx, LAMBDA_ROUTES, req, res, url, () => new ApiError({ status: 404, code: 'FARE_E_ROUTE_NOT_FOUND', message: `Fare does not implement ${req.method ?? '?'} ${url.pathname} of the Lambda API: see src/live/gateway/README.md for the operations it has`, lambdaType: 'UnknownOperationException' }));
+        }
+      } else if (url.pathname.startsWith('/code/')) {
+        serveCode(ctx, res, url.pathname);
       } else if (url.pathname.startsWith('/v1/')) {
         const settle = opts.settle;
         if (settle !== undefined && req.method !== 'GET' && req.method !== 'HEAD') holdAnswer(res, settle);
         await dispatchRest(ctx, ROUTES, req, res, url);
       } else {
-        throw notFound('FARE_E_ROUTE_NOT_FOUND', `there is no ${url.pathname} here: the APIs are under /v1/ (Fare) and /2015-03-31/ (Lambda Invoke)`);
+        throw notFound('FARE_E_ROUTE_NOT_FOUND', `there is no ${url.pathname} here: the APIs are under /v1/ (Fare) and /2015-03-31/ (Lambda)`);
       }
     } catch (e) {
       const err = e instanceof ApiError ? e : internal(`unexpected error (${(e as Error).message}); this is a bug in Fare, please report it with request id ${requestId}`);

@@ -164,10 +164,12 @@ export function clearStaging(dataDir: string): void {
 }
 
 /**
- * Deletes version directories of a function that are neither `keepRel` nor among the `keepLast`
+ * Deletes version directories of a function that are neither in `keep` (the current one, those of
+ * published versions) nor among the `keepLast`
  * newest versions (older instances may still be running the previous ones for a while).
  */
-export function pruneVersions(dataDir: string, tenant: string, name: string, newest: number, keepRel: string, keepLast = 3): void {
+export function pruneVersions(dataDir: string, tenant: string, name: string, newest: number, keep: string | ReadonlySet<string>, keepLast = 3): void {
+  const kept = typeof keep === 'string' ? new Set([keep]) : keep;
   const fnDir = join(dataDir, functionCodePath(tenant, name));
   let entries: string[];
   try {
@@ -179,7 +181,7 @@ export function pruneVersions(dataDir: string, tenant: string, name: string, new
     const v = Number(e);
     if (!Number.isInteger(v) || v > newest - keepLast) continue;
     const rel = relative(dataDir, join(fnDir, e));
-    if (rel === keepRel) continue;
+    if (kept.has(rel)) continue;
     rmSync(join(fnDir, e), { recursive: true, force: true });
   }
 }

@@ -1,12 +1,15 @@
 // Deployed functions: one row per (tenant, name) holding the current version's configuration and
-// where its unpacked code lives. Every deploy or configuration change bumps the version; version
-// numbers are never reused, even after a delete and re-create, so a worker's cache keyed by
-// (tenant, name, version) can never serve stale code.
+// where its unpacked code lives (Lambda's `$LATEST`). Every deploy or configuration change bumps the
+// version; version numbers are never reused, even after a delete and re-create, so a worker's cache
+// keyed by (tenant, name, version) can never serve stale code. Lambda's published versions and
+// aliases are in versions.ts; they keep the code directories they run.
 
 import type Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { FunctionSpec, RuntimeName } from '../types.ts';
 import { commitStaged, functionCodePath, pruneVersions, removeTree, versionCodePath } from './code.ts';
+import { StoreError } from './errors.ts';
 import type { LogRepo } from './logs.ts';
 import { statementCache, type Prepare } from './sql.ts';
 import type { Clock } from './tenants.ts';
@@ -18,7 +21,27 @@ export interface FunctionRecord extends FunctionSpec {
   readonly codeSize: number;
   readonly createdAt: number;
   readonly updatedAt: number;
+  /** Lambda's settings, kept and reported (Fare imposes no memory limit: `memoryMB` is reported only). */
+  readonly description: string;
+  readonly memoryMB: number;
+  readonly role: string;
+  /** The Runtime given to Lambda's API (`nodejs20.x`, …); '' when deployed through Fare's own API. */
+  readonly lambdaRuntime: string;
+  /** Lambda's RevisionId: new at every change. */
+  readonly revision: string;
+  /** The published version this record is (Lambda's version number); absent for `$LATEST`. */
+  readonly published?: number;
 }
+
+/** Lambda's settings of a function: left out, they keep their values (a new function: the defaults). */
+export interface LambdaSettings {
+  readonly description?: string;
+  readonly memoryMB?: number;
+  readonly role?: string;
+  readonly lambdaRuntime?: string;
+}
+
+export const DEFAULT_MEMORY_MB = 128;
 
 export interface FunctionConfig {
   readonly runtime: RuntimeName;
@@ -28,6 +51,7 @@ export interface FunctionConfig {
   readonly env: Readonly<Record<string, string>>;
   /** Safe to run twice (default false): see FunctionSpec.idempotent. */
   readonly idempotent?: boolean;
+  readonly lambda?: LambdaSettings;
 }
 
 export interface StagedCode {
@@ -39,7 +63,8 @@ export interface StagedCode {
 
 export type FunctionPatch = Partial<FunctionConfig>;
 
-interface FunctionRow {
+/** A row of `functions` (and, with `number`, of `function_published`). */
+export interface FunctionRow {
   tenant: string;
   name: string;
   runtime: RuntimeName;
@@ -54,6 +79,39 @@ interface FunctionRow {
   created_at: number;
   updated_at: number;
   idempotent: number;
+  description: string;
+  memory_mb: number;
+  role: string;
+  lambda_runtime: string;
+  revision: string;
+}
+
+/** A function's row as a record, its code directory under `dataDir`. */
+export function functionRecordOf(r: FunctionRow, dataDir: string, published?: number): FunctionRecord {
+  const rec: FunctionRecord = {
+    tenant: r.tenant,
+    name: r.name,
+    runtime: r.runtime,
+    handler: r.handler,
+    cls: r.class,
+    codeDir: join(dataDir, r.code_dir),
+    version: r.version,
+    timeoutMs: r.timeout_ms,
+    env: JSON.parse(r.env) as Record<string, string>,
+    codeSha256: r.code_sha256,
+    codeSize: r.code_size,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    description: r.description,
+    memoryMB: r.memory_mb,
+    role: r.role,
+    lambdaRuntime: r.lambda_runtime,
+    revision: r.revision,
+  };
+  // Only when set: a record of a function that is not idempotent has no such field.
+  if (r.idempotent === 1) Object.assign(rec, { idempotent: true });
+  if (published !== undefined) Object.assign(rec, { published });
+  return rec;
 }
 
 export class FunctionRepo {
@@ -84,8 +142,9 @@ export class FunctionRepo {
    * Creates the function or replaces its code and configuration, as the next version. Synchronous
    * from version choice to commit, so concurrent deploys of one function cannot pick the same version.
    */
-  deploy(tenant: string, name: string, config: FunctionConfig, code: StagedCode): { record: FunctionRecord; created: boolean } {
+  deploy(tenant: string, name: string, config: FunctionConfig, code: StagedCode, opts: { createOnly?: boolean } = {}): { record: FunctionRecord; created: boolean } {
     const cur = this.#q('SELECT * FROM functions WHERE tenant = ? AND name = ?').get(tenant, name) as FunctionRow | undefined;
+    if (cur !== undefined && opts.createOnly === true) throw new StoreError('FARE_E_FUNCTION_EXISTS', `Function already exist: ${name}`);
     const version = this.#nextVersion(tenant, name);
     const rel = versionCodePath(tenant, name, version);
     const now = this.#clock();
@@ -104,6 +163,11 @@ export class FunctionRepo {
       created_at: cur?.created_at ?? now,
       updated_at: now,
       idempotent: config.idempotent === true ? 1 : 0,
+      description: config.lambda?.description ?? cur?.description ?? '',
+      memory_mb: config.lambda?.memoryMB ?? cur?.memory_mb ?? DEFAULT_MEMORY_MB,
+      role: config.lambda?.role ?? cur?.role ?? '',
+      lambda_runtime: lambdaRuntimeOf(config, cur),
+      revision: randomUUID(),
     };
     commitStaged(this.#dataDir, code.stagedDir, rel);
     try {
@@ -115,7 +179,7 @@ export class FunctionRepo {
       removeTree(this.#dataDir, rel);
       throw e;
     }
-    pruneVersions(this.#dataDir, tenant, name, version, rel);
+    pruneVersions(this.#dataDir, tenant, name, version, this.keptCode(tenant, name).add(rel));
     return { record: this.#toRecord(row), created: cur === undefined };
   }
 
@@ -133,8 +197,13 @@ export class FunctionRepo {
         timeout_ms: patch.timeoutMs ?? cur.timeout_ms,
         env: patch.env !== undefined ? JSON.stringify(patch.env) : cur.env,
         idempotent: patch.idempotent === undefined ? cur.idempotent : patch.idempotent ? 1 : 0,
+        description: patch.lambda?.description ?? cur.description,
+        memory_mb: patch.lambda?.memoryMB ?? cur.memory_mb,
+        role: patch.lambda?.role ?? cur.role,
+        lambda_runtime: lambdaRuntimeOf(patch, cur),
         version,
         updated_at: this.#clock(),
+        revision: randomUUID(),
       };
       this.#bumpVersion(tenant, name, version);
       this.#upsert(row);
@@ -142,7 +211,13 @@ export class FunctionRepo {
     })();
   }
 
-  /** Deletes the row, the grants on it, its logs and all its code; false if there was no such function. */
+  /** Code directories (relative to the data directory) that published versions of the function run. */
+  keptCode(tenant: string, name: string): Set<string> {
+    const rows = this.#q('SELECT code_dir FROM function_published WHERE tenant = ? AND name = ?').all(tenant, name) as { code_dir: string }[];
+    return new Set(rows.map((r) => r.code_dir));
+  }
+
+  /** Deletes the row (its published versions, aliases and tags with it), the grants on it, its logs and all its code; false if there was no such function. */
   delete(tenant: string, name: string): boolean {
     const deleted = this.#db.transaction(() => {
       this.#q('DELETE FROM grants WHERE owner = ? AND function = ?').run(tenant, name);
@@ -167,32 +242,30 @@ export class FunctionRepo {
 
   #upsert(row: FunctionRow): void {
     this.#q(
-      `INSERT INTO functions (tenant, name, runtime, handler, class, timeout_ms, env, version, code_sha256, code_size, code_dir, created_at, updated_at, idempotent)
-       VALUES (@tenant, @name, @runtime, @handler, @class, @timeout_ms, @env, @version, @code_sha256, @code_size, @code_dir, @created_at, @updated_at, @idempotent)
+      `INSERT INTO functions (tenant, name, runtime, handler, class, timeout_ms, env, version, code_sha256, code_size, code_dir, created_at, updated_at, idempotent,
+                             description, memory_mb, role, lambda_runtime, revision)
+       VALUES (@tenant, @name, @runtime, @handler, @class, @timeout_ms, @env, @version, @code_sha256, @code_size, @code_dir, @created_at, @updated_at, @idempotent,
+               @description, @memory_mb, @role, @lambda_runtime, @revision)
        ON CONFLICT (tenant, name) DO UPDATE SET
          runtime = excluded.runtime, handler = excluded.handler, class = excluded.class, timeout_ms = excluded.timeout_ms,
          env = excluded.env, version = excluded.version, code_sha256 = excluded.code_sha256, code_size = excluded.code_size,
-         code_dir = excluded.code_dir, updated_at = excluded.updated_at, idempotent = excluded.idempotent`,
+         code_dir = excluded.code_dir, updated_at = excluded.updated_at, idempotent = excluded.idempotent,
+         description = excluded.description, memory_mb = excluded.memory_mb, role = excluded.role,
+         lambda_runtime = excluded.lambda_runtime, revision = excluded.revision`,
     ).run(row);
   }
 
   #toRecord(r: FunctionRow): FunctionRecord {
-    const rec: FunctionRecord = {
-      tenant: r.tenant,
-      name: r.name,
-      runtime: r.runtime,
-      handler: r.handler,
-      cls: r.class,
-      codeDir: join(this.#dataDir, r.code_dir),
-      version: r.version,
-      timeoutMs: r.timeout_ms,
-      env: JSON.parse(r.env) as Record<string, string>,
-      codeSha256: r.code_sha256,
-      codeSize: r.code_size,
-      createdAt: r.created_at,
-      updatedAt: r.updated_at,
-    };
-    // Only when set: a record of a function that is not idempotent has no such field.
-    return r.idempotent === 1 ? Object.assign(rec, { idempotent: true }) : rec;
+    return functionRecordOf(r, this.#dataDir);
   }
+}
+
+/**
+ * The Lambda runtime name to keep: the one given; else the current one while Fare's runtime stays
+ * the same (a change of runtime through Fare's API forgets it).
+ */
+function lambdaRuntimeOf(config: Partial<FunctionConfig>, cur: FunctionRow | undefined): string {
+  if (config.lambda?.lambdaRuntime !== undefined) return config.lambda.lambdaRuntime;
+  if (cur === undefined) return '';
+  return config.runtime === undefined || config.runtime === cur.runtime ? cur.lambda_runtime : '';
 }

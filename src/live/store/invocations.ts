@@ -25,12 +25,16 @@ export interface NewInvocation {
   readonly classIndex: number;
   readonly payload: Buffer;
   readonly clientContext?: string;
+  /** The published version to run (Lambda's version number, as text); absent: `$LATEST`. */
+  readonly qualifier?: string;
   /** µ¢ of its owner's budget it holds until its first attempt is billed (its admission estimate). */
   readonly reservedMicroCents?: number;
 }
 
-export interface Invocation extends Omit<NewInvocation, 'clientContext' | 'reservedMicroCents'> {
+export interface Invocation extends Omit<NewInvocation, 'clientContext' | 'reservedMicroCents' | 'qualifier'> {
   readonly clientContext: string | null;
+  /** The published version to run; null: `$LATEST`. */
+  readonly qualifier: string | null;
   /** µ¢ it holds against its owner's budget now (0 while it waits for a retry). */
   readonly reservedMicroCents: number;
   readonly status: InvocationStatus;
@@ -76,6 +80,7 @@ interface InvocationRow {
   started_at: number | null;
   finished_at: number | null;
   reserved_uc: number;
+  qualifier: string | null;
 }
 
 const toInvocation = (r: InvocationRow): Invocation => ({
@@ -88,6 +93,7 @@ const toInvocation = (r: InvocationRow): Invocation => ({
   classIndex: r.class_index,
   payload: r.payload,
   clientContext: r.client_context,
+  qualifier: r.qualifier ?? null,
   reservedMicroCents: r.reserved_uc,
   status: r.status,
   attempts: r.attempts,
@@ -120,9 +126,9 @@ export class InvocationRepo {
     const now = this.#clock();
     const reserved = Math.max(0, n.reservedMicroCents ?? 0);
     this.#q(
-      `INSERT INTO invocations (id, tenant, function, version, caller, class, class_index, payload, client_context, status, attempts, run_after, created_at, reserved_uc)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?)`,
-    ).run(n.id, n.tenant, n.function, n.version, n.caller, n.cls, n.classIndex, n.payload, n.clientContext ?? null, now, now, reserved);
+      `INSERT INTO invocations (id, tenant, function, version, caller, class, class_index, payload, client_context, status, attempts, run_after, created_at, reserved_uc, qualifier)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?)`,
+    ).run(n.id, n.tenant, n.function, n.version, n.caller, n.cls, n.classIndex, n.payload, n.clientContext ?? null, now, now, reserved, n.qualifier ?? null);
     this.#reservations.add(n.tenant, reserved);
     return this.get(n.id) as Invocation;
   }

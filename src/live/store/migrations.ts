@@ -231,6 +231,70 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 7,
+    description: "Lambda's control plane: functions' Lambda settings, published versions, aliases, tags",
+    sql: `
+      ALTER TABLE functions ADD COLUMN description    TEXT NOT NULL DEFAULT '';
+      ALTER TABLE functions ADD COLUMN memory_mb      INTEGER NOT NULL DEFAULT 128;  -- reported only: Fare bills by use and sets no limit
+      ALTER TABLE functions ADD COLUMN role           TEXT NOT NULL DEFAULT '';
+      ALTER TABLE functions ADD COLUMN lambda_runtime TEXT NOT NULL DEFAULT '';      -- the Runtime given to Lambda's API (nodejs20.x, …)
+      ALTER TABLE functions ADD COLUMN revision       TEXT NOT NULL DEFAULT '';      -- RevisionId: new at every change
+
+      -- Lambda's published versions: an immutable copy of a function's settings, numbered 1, 2, … per
+      -- function (again from 1 after a delete and re-create, as Lambda does); \`version\` is the
+      -- internal version whose code it runs (its code directory is kept while the version exists).
+      CREATE TABLE function_published (
+        tenant         TEXT NOT NULL,
+        name           TEXT NOT NULL,
+        number         INTEGER NOT NULL,
+        version        INTEGER NOT NULL,
+        runtime        TEXT NOT NULL,
+        lambda_runtime TEXT NOT NULL,
+        handler        TEXT NOT NULL,
+        class          TEXT NOT NULL,
+        timeout_ms     INTEGER NOT NULL,
+        env            TEXT NOT NULL,
+        idempotent     INTEGER NOT NULL,
+        code_sha256    TEXT NOT NULL,
+        code_size      INTEGER NOT NULL,
+        code_dir       TEXT NOT NULL,
+        description    TEXT NOT NULL,
+        memory_mb      INTEGER NOT NULL,
+        role           TEXT NOT NULL,
+        revision       TEXT NOT NULL,
+        created_at     INTEGER NOT NULL,
+        PRIMARY KEY (tenant, name, number),
+        FOREIGN KEY (tenant, name) REFERENCES functions(tenant, name) ON DELETE CASCADE
+      ) STRICT;
+
+      -- Aliases name a published version or $LATEST.
+      CREATE TABLE function_aliases (
+        tenant      TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        alias       TEXT NOT NULL,
+        target      TEXT NOT NULL,               -- '$LATEST' or a published version's number
+        description TEXT NOT NULL,
+        revision    TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        PRIMARY KEY (tenant, name, alias),
+        FOREIGN KEY (tenant, name) REFERENCES functions(tenant, name) ON DELETE CASCADE
+      ) STRICT;
+
+      CREATE TABLE function_tags (
+        tenant TEXT NOT NULL,
+        name   TEXT NOT NULL,
+        key    TEXT NOT NULL,
+        value  TEXT NOT NULL,
+        PRIMARY KEY (tenant, name, key),
+        FOREIGN KEY (tenant, name) REFERENCES functions(tenant, name) ON DELETE CASCADE
+      ) STRICT;
+
+      -- An async invocation of a published version runs that version (NULL: $LATEST).
+      ALTER TABLE invocations ADD COLUMN qualifier TEXT;
+    `,
+  },
 ];
 
 /** Current schema version of an open database (0: empty). */

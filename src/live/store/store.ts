@@ -11,6 +11,7 @@ import { Checkpointer } from './checkpointer.ts';
 import { clearStaging } from './code.ts';
 import { CostHistory } from './cost-history.ts';
 import { FunctionRepo } from './functions.ts';
+import { VersionRepo } from './versions.ts';
 import { InvocationRepo } from './invocations.ts';
 import { LogRepo, type LogRetention } from './logs.ts';
 import { deriveKey, loadOrCreateMasterKey } from './master-key.ts';
@@ -87,6 +88,8 @@ export class Store {
   readonly credentials: CredentialRepo;
   readonly grants: GrantRepo;
   readonly functions: FunctionRepo;
+  /** Lambda's published versions, aliases and tags. */
+  readonly versions: VersionRepo;
   readonly invocations: InvocationRepo;
   readonly billing: BillingRepo;
   readonly logs: LogRepo;
@@ -128,6 +131,7 @@ export class Store {
     this.grants = new GrantRepo(this.db, this.clock);
     this.logs = new LogRepo(this.db, { ...(opts.logRetention ? { retention: opts.logRetention } : {}), ...(opts.onLogError ? { onError: opts.onLogError } : {}) });
     this.functions = new FunctionRepo(this.db, this.clock, this.dataDir, this.logs);
+    this.versions = new VersionRepo(this.db, this.clock, this.dataDir);
     this.costs = new CostHistory(this.db, this.clock);
     this.billing = new BillingRepo(this.db, this.clock, this.logs, this.costs);
     this.reservations = new Reservations();

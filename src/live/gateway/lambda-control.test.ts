@@ -1,0 +1,325 @@
+// Lambda's control plane driven by AWS's own SDK (@aws-sdk/client-lambda), as deployment tools do:
+// every call signs with SigV4 and parses Fare's answers with the SDK's deserialisers, so a shape or
+// error type Fare got wrong fails here.
+
+import {
+  CreateAliasCommand,
+  CreateFunctionCommand,
+  DeleteAliasCommand,
+  DeleteFunctionCommand,
+  GetAccountSettingsCommand,
+  GetAliasCommand,
+  GetFunctionCommand,
+  GetFunctionConfigurationCommand,
+  InvokeCommand,
+  LambdaClient,
+  ListAliasesCommand,
+  ListFunctionsCommand,
+  ListTagsCommand,
+  ListVersionsByFunctionCommand,
+  PublishVersionCommand,
+  TagResourceCommand,
+  UntagResourceCommand,
+  UpdateAliasCommand,
+  UpdateFunctionCodeCommand,
+  UpdateFunctionConfigurationCommand,
+} from '@aws-sdk/client-lambda';
+import { createHash } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { IssuedCredential } from '../store/index.ts';
+import { readZip } from './zip.ts';
+import { outcome, startHarness, writeZip, type Harness } from './testing.ts';
+
+let h: Harness;
+let acme: IssuedCredential;
+let zeta: IssuedCredential;
+let lambda: LambdaClient;
+
+const client = (c: IssuedCredential): LambdaClient =>
+  new LambdaClient({ endpoint: h.url, region: 'us-east-1', credentials: { accessKeyId: c.accessKeyId, secretAccessKey: c.secret }, maxAttempts: 1 });
+
+const code = (answer: string): Uint8Array => writeZip([{ name: 'index.js', data: `exports.handler = async () => ${JSON.stringify(answer)};\n` }]);
+const b64sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('base64');
+
+beforeEach(async () => {
+  h = await startHarness();
+  acme = await h.tenant('acme');
+  zeta = await h.tenant('zeta');
+  lambda = client(acme);
+  // The fake platform answers with the code's answer: which version ran is visible in the result.
+  h.platform.respond = (req) => {
+    const entries = readZip(Buffer.from(zipOf.get(req.fn.codeSha256 ?? '') ?? new Uint8Array()));
+    const text = entries.find((e) => e.path === 'index.js')?.read().toString('utf8') ?? '';
+    return outcome({ payload: Buffer.from(/=> (".*");/.exec(text)?.[1] ?? 'null') });
+  };
+});
+afterEach(async () => {
+  lambda.destroy();
+  await h.close();
+});
+
+/** Zips by hex SHA-256, so the fake platform can answer with the code's own answer. */
+const zipOf = new Map<string, Uint8Array>();
+function remember(zip: Uint8Array): Uint8Array {
+  zipOf.set(createHash('sha256').update(zip).digest('hex'), zip);
+  return zip;
+}
+
+async function create(name = 'hello', extra: Record<string, unknown> = {}) {
+  return lambda.send(new CreateFunctionCommand({ FunctionName: name, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::123456789012:role/x', Handler: 'index.handler', Code: { ZipFile: remember(code('v1')) }, ...extra }));
+}
+
+const invoke = async (name: string, qualifier?: string) => {
+  const r = await lambda.send(new InvokeCommand({ FunctionName: name, ...(qualifier !== undefined ? { Qualifier: qualifier } : {}) }));
+  return { executed: r.ExecutedVersion, answer: JSON.parse(new TextDecoder().decode(r.Payload)) as unknown };
+};
+
+describe('functions', () => {
+  it('CreateFunction answers Lambda FunctionConfiguration; Get, GetConfiguration and List show the same', async () => {
+    const zip = code('v1');
+    const made = await lambda.send(new CreateFunctionCommand({
+      FunctionName: 'hello', Runtime: 'nodejs20.x', Role: 'arn:aws:iam::123456789012:role/x', Handler: 'index.handler', Code: { ZipFile: zip },
+      Description: 'says hello', Timeout: 10, MemorySize: 512, Environment: { Variables: { GREETING: 'hi' } }, Tags: { team: 'web', 'fare:class': 'high' },
+    }));
+    expect(made).toMatchObject({
+      FunctionName: 'hello', FunctionArn: 'arn:aws:lambda:us-east-1:acme:function:hello', Runtime: 'nodejs20.x', Handler: 'index.handler',
+      Role: 'arn:aws:iam::123456789012:role/x', Description: 'says hello', Timeout: 10, MemorySize: 512, Version: '$LATEST',
+      Environment: { Variables: { GREETING: 'hi' } }, CodeSha256: b64sha(zip), CodeSize: zip.length, State: 'Active', LastUpdateStatus: 'Successful', PackageType: 'Zip',
+    });
+    expect(made.RevisionId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(made.LastModified).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$/);
+    expect(h.store.functions.get('acme', 'hello')).toMatchObject({ cls: 'high', runtime: 'nodejs', timeoutMs: 10_000, memoryMB: 512 });
+
+    const got = await lambda.send(new GetFunctionCommand({ FunctionName: 'hello' }));
+    expect(got.Configuration).toMatchObject({ FunctionName: 'hello', RevisionId: made.RevisionId, CodeSha256: made.CodeSha256 });
+    expect(got.Tags).toEqual({ team: 'web', 'fare:class': 'high' });
+    expect(got.Code?.RepositoryType).toBe('S3');
+    // The code location is served without credentials, for 10 minutes.
+    const dl = await fetch(got.Code?.Location ?? '');
+    expect(dl.status).toBe(200);
+    expect(readZip(Buffer.from(await dl.arrayBuffer())).map((e) => e.path)).toContain('index.js');
+    h.clock.advance(11 * 60_000);
+    expect((await fetch(got.Code?.Location ?? '')).status).toBe(403);
+    expect((await fetch(`${got.Code?.Location ?? ''}x`)).status).toBe(403);
+    h.clock.advance(-11 * 60_000);
+
+    expect(await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'arn:aws:lambda:us-east-1:acme:function:hello' }))).toMatchObject({ FunctionName: 'hello', MemorySize: 512 });
+    const list = await lambda.send(new ListFunctionsCommand({}));
+    expect(list.Functions?.map((f) => f.FunctionName)).toEqual(['hello']);
+  });
+
+  it('CreateFunction refuses what Fare cannot run, with Lambda error types, and keeps nothing', async () => {
+    const bad = async (extra: Record<string, unknown>) => {
+      try {
+        await create('bad', extra);
+        return 'created';
+      } catch (e) {
+        return `${(e as Error).name}: ${(e as Error).message}`;
+      }
+    };
+    expect(await bad({ Runtime: 'java21' })).toMatch(/^InvalidParameterValueException: .*java21.*nodejs20\.x/);
+    expect(await bad({ Tags: { 'fare:class': 'gold' } })).toMatch(/^InvalidParameterValueException: .*"gold" is not a price class/);
+    expect(await bad({ Code: { S3Bucket: 'b', S3Key: 'k' } })).toMatch(/^InvalidParameterValueException: .*ZipFile only/);
+    expect(await bad({ Layers: ['arn:aws:lambda:us-east-1:1:layer:x:1'] })).toMatch(/^InvalidParameterValueException: .*no layers/);
+    expect(await bad({ Architectures: ['arm64'] })).toMatch(/^InvalidParameterValueException: .*x86_64/);
+    expect(await bad({ Handler: 'main.handler' })).toMatch(/^InvalidParameterValueException: .*main\.js/);
+    expect(await bad({ MemorySize: 64 })).toMatch(/^InvalidParameterValueException: .*MemorySize/);
+    expect(await bad({ Environment: { Variables: { AWS_LAMBDA_X: '1' } } })).toMatch(/^InvalidParameterValueException: .*reserved/);
+    expect(h.store.functions.get('acme', 'bad')).toBeUndefined();
+    await create('hello');
+    await expect(create('hello')).rejects.toMatchObject({ name: 'ResourceConflictException' });
+  });
+
+  it('FareClass, Fare own member, sets the class over plain HTTP (SDKs send only members they know)', async () => {
+    const post = (path: string, method: string, body: unknown) => fetch(`${h.url}${path}`, { method, headers: { ...h.bearer(acme), 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const zip = Buffer.from(code('v1')).toString('base64');
+    const made = await post('/2015-03-31/functions', 'POST', { FunctionName: 'hello', Runtime: 'nodejs22.x', Role: 'r', Handler: 'index.handler', Code: { ZipFile: zip }, FareClass: 'high' });
+    expect(made.status).toBe(201);
+    expect(await made.json()).toMatchObject({ FareClass: 'high', Runtime: 'nodejs22.x' });
+    const both = await post('/2015-03-31/functions', 'POST', { FunctionName: 'other', Runtime: 'nodejs22.x', Role: 'r', Handler: 'index.handler', Code: { ZipFile: zip }, FareClass: 'high', Tags: { 'fare:class': 'low' } });
+    expect(both.status).toBe(400);
+    expect(((await both.json()) as { Message: string }).Message).toMatch(/disagree/);
+    const moved = await post('/2015-03-31/functions/hello/configuration', 'PUT', { FareClass: 'low' });
+    expect(moved.status).toBe(200);
+    expect(h.store.functions.get('acme', 'hello')?.cls).toBe('low');
+    const typo = await post('/2015-03-31/functions/hello/configuration', 'PUT', { Timeuot: 3 });
+    expect(typo.status).toBe(400);
+    expect(((await typo.json()) as { Message: string }).Message).toMatch(/unknown field "Timeuot"/);
+  });
+
+  it('maps every Lambda runtime Fare runs, provided without a handler', async () => {
+    const boot = writeZip([{ name: 'bootstrap', data: '#!/bin/sh\n' }]);
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'raw', Runtime: 'provided.al2023', Role: 'r', Code: { ZipFile: boot } }));
+    expect(h.store.functions.get('acme', 'raw')).toMatchObject({ runtime: 'provided', lambdaRuntime: 'provided.al2023' });
+    const py = writeZip([{ name: 'app.py', data: 'def main(e, c):\n  return 1\n' }]);
+    await lambda.send(new CreateFunctionCommand({ FunctionName: 'py', Runtime: 'python3.12', Role: 'r', Handler: 'app.main', Code: { ZipFile: py } }));
+    expect((await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'py' }))).Runtime).toBe('python3.12');
+    // A function deployed through Fare's own API reports a Lambda runtime too.
+    expect((await h.deploy(acme, 'plain')).status).toBe(201);
+    expect((await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'plain' }))).Runtime).toBe('nodejs20.x');
+  });
+
+  it('UpdateFunctionCode and UpdateFunctionConfiguration make new revisions; a stale RevisionId is refused', async () => {
+    const made = await create();
+    expect(await invoke('hello')).toEqual({ executed: '$LATEST', answer: 'v1' });
+    const up = await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'hello', ZipFile: remember(code('v2')), RevisionId: made.RevisionId }));
+    expect(up.RevisionId).not.toBe(made.RevisionId);
+    expect(await invoke('hello')).toEqual({ executed: '$LATEST', answer: 'v2' });
+    await expect(lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'hello', ZipFile: code('v3'), RevisionId: made.RevisionId }))).rejects.toMatchObject({ name: 'PreconditionFailedException' });
+    // DryRun checks the zip and changes nothing.
+    await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'hello', ZipFile: code('v9'), DryRun: true }));
+    expect(await invoke('hello')).toEqual({ executed: '$LATEST', answer: 'v2' });
+    await expect(lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'hello', ZipFile: writeZip([{ name: 'other.js', data: '' }]) }))).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
+
+    const cfg = await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'hello', Timeout: 30, Description: 'now slower', Environment: { Variables: { A: 'b' } } }));
+    expect(cfg).toMatchObject({ Timeout: 30, Description: 'now slower', Environment: { Variables: { A: 'b' } }, MemorySize: 128, Role: 'arn:aws:iam::123456789012:role/x' });
+    expect(h.store.functions.get('acme', 'hello')).toMatchObject({ cls: 'standard', timeoutMs: 30_000 });
+    await expect(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'hello', Handler: 'nope.handler' }))).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
+    await expect(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'missing', Timeout: 3 }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+  });
+
+  it('ListFunctions pages with Marker and MaxItems, and lists versions with FunctionVersion ALL', async () => {
+    for (const n of ['a', 'b', 'c', 'd', 'e']) await create(n);
+    await lambda.send(new PublishVersionCommand({ FunctionName: 'c' }));
+    const names: string[] = [];
+    let marker: string | undefined;
+    let pages = 0;
+    do {
+      const p = await lambda.send(new ListFunctionsCommand({ MaxItems: 2, ...(marker !== undefined ? { Marker: marker } : {}) }));
+      names.push(...(p.Functions ?? []).map((f) => f.FunctionName ?? ''));
+      marker = p.NextMarker;
+      pages++;
+    } while (marker !== undefined);
+    expect(names).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(pages).toBe(3);
+    const all = await lambda.send(new ListFunctionsCommand({ FunctionVersion: 'ALL' }));
+    expect(all.Functions?.map((f) => `${f.FunctionName}:${f.Version}`)).toEqual(['a:$LATEST', 'b:$LATEST', 'c:$LATEST', 'c:1', 'd:$LATEST', 'e:$LATEST']);
+    await expect(lambda.send(new ListFunctionsCommand({ Marker: 'garbage!' }))).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
+  });
+
+  it('DeleteFunction deletes the function with its versions, aliases and tags; a tenant sees only its own', async () => {
+    await create('hello', { Tags: { team: 'web' } });
+    await lambda.send(new PublishVersionCommand({ FunctionName: 'hello' }));
+    await lambda.send(new CreateAliasCommand({ FunctionName: 'hello', Name: 'prod', FunctionVersion: '1' }));
+    const other = client(zeta);
+    await expect(other.send(new GetFunctionCommand({ FunctionName: 'hello' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    await expect(other.send(new GetFunctionCommand({ FunctionName: 'arn:aws:lambda:us-east-1:acme:function:hello' }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    await expect(other.send(new DeleteFunctionCommand({ FunctionName: 'arn:aws:lambda:us-east-1:acme:function:hello' }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    expect((await other.send(new ListFunctionsCommand({}))).Functions).toEqual([]);
+    other.destroy();
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'hello' }));
+    await expect(lambda.send(new GetFunctionCommand({ FunctionName: 'hello' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    for (const t of ['function_published', 'function_aliases', 'function_tags']) expect(h.store.db.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get()).toEqual({ n: 0 });
+    // Re-created, it numbers its versions from 1 again, as Lambda does.
+    await create('hello');
+    expect((await lambda.send(new PublishVersionCommand({ FunctionName: 'hello' }))).Version).toBe('1');
+  });
+});
+
+describe('versions and aliases', () => {
+  it('PublishVersion freezes code and settings; invoke by version, alias or $LATEST runs what each names', async () => {
+    await create();
+    const v1 = await lambda.send(new PublishVersionCommand({ FunctionName: 'hello', Description: 'first' }));
+    expect(v1).toMatchObject({ Version: '1', FunctionArn: 'arn:aws:lambda:us-east-1:acme:function:hello:1', Description: 'first' });
+    // Unchanged $LATEST: the same version again.
+    expect((await lambda.send(new PublishVersionCommand({ FunctionName: 'hello' }))).Version).toBe('1');
+    await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'hello', ZipFile: remember(code('v2')) }));
+    await expect(lambda.send(new PublishVersionCommand({ FunctionName: 'hello', CodeSha256: v1.CodeSha256 }))).rejects.toMatchObject({ name: 'PreconditionFailedException' });
+    const v2 = await lambda.send(new PublishVersionCommand({ FunctionName: 'hello' }));
+    expect(v2.Version).toBe('2');
+    // Settings of $LATEST changed later do not touch published versions.
+    await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'hello', Timeout: 60 }));
+    expect((await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'hello', Qualifier: '1' }))).Timeout).toBe(3);
+
+    const prod = await lambda.send(new CreateAliasCommand({ FunctionName: 'hello', Name: 'prod', FunctionVersion: '1', Description: 'live' }));
+    expect(prod).toMatchObject({ AliasArn: 'arn:aws:lambda:us-east-1:acme:function:hello:prod', Name: 'prod', FunctionVersion: '1', Description: 'live' });
+    expect(await invoke('hello')).toEqual({ executed: '$LATEST', answer: 'v2' });
+    expect(await invoke('hello', '1')).toEqual({ executed: '1', answer: 'v1' });
+    expect(await invoke('hello:prod')).toEqual({ executed: '1', answer: 'v1' });
+    await lambda.send(new UpdateAliasCommand({ FunctionName: 'hello', Name: 'prod', FunctionVersion: '2', RevisionId: prod.RevisionId }));
+    expect(await invoke('hello', 'prod')).toEqual({ executed: '2', answer: 'v2' });
+    await expect(lambda.send(new UpdateAliasCommand({ FunctionName: 'hello', Name: 'prod', FunctionVersion: '1', RevisionId: prod.RevisionId }))).rejects.toMatchObject({ name: 'PreconditionFailedException' });
+    await expect(invoke('hello', '7')).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    await expect(invoke('hello', 'staging')).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+
+    const versions = await lambda.send(new ListVersionsByFunctionCommand({ FunctionName: 'hello' }));
+    expect(versions.Versions?.map((v) => v.Version)).toEqual(['$LATEST', '1', '2']);
+    expect(versions.Versions?.map((v) => v.Timeout)).toEqual([60, 3, 3]);
+    // A version an alias names cannot be deleted; once free, it can, and its invocations stop.
+    await expect(lambda.send(new DeleteFunctionCommand({ FunctionName: 'hello', Qualifier: '2' }))).rejects.toMatchObject({ name: 'ResourceConflictException' });
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: 'hello', Qualifier: '1' }));
+    await expect(invoke('hello', '1')).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    expect(await invoke('hello', '2')).toEqual({ executed: '2', answer: 'v2' });
+  });
+
+  it('a published version keeps its code on disk while $LATEST moves on', async () => {
+    await create();
+    await lambda.send(new PublishVersionCommand({ FunctionName: 'hello' }));
+    for (let i = 2; i <= 6; i++) await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'hello', ZipFile: remember(code(`v${i}`)) }));
+    const v1 = h.store.versions.version('acme', 'hello', 1);
+    expect(v1).toBeDefined();
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(`${v1?.codeDir ?? ''}/index.js`)).toBe(true);
+    // An internal version neither current nor published nor among the newest is pruned.
+    expect(existsSync(`${h.store.dataDir}/code/acme/hello/2/index.js`)).toBe(false);
+    expect(await invoke('hello', '1')).toEqual({ executed: '1', answer: 'v1' });
+  });
+
+  it('Event invocations of a version run that version', async () => {
+    await create();
+    await lambda.send(new PublishVersionCommand({ FunctionName: 'hello' }));
+    await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'hello', ZipFile: remember(code('v2')) }));
+    const r = await lambda.send(new InvokeCommand({ FunctionName: 'hello', Qualifier: '1', InvocationType: 'Event' }));
+    expect(r.StatusCode).toBe(202);
+    expect(h.platform.queued.at(-1)).toMatchObject({ qualifier: '1' });
+    expect(h.store.versions.resolve('acme', 'hello', h.platform.queued.at(-1)?.qualifier ?? undefined, () => undefined)?.fn.published).toBe(1);
+  });
+
+  it('aliases: Get, List (by version, paged), Delete; names that are numbers or unknown targets are refused', async () => {
+    await create();
+    await lambda.send(new PublishVersionCommand({ FunctionName: 'hello' }));
+    for (const [n, v] of [['a', '1'], ['b', '$LATEST'], ['c', '1']] as const) await lambda.send(new CreateAliasCommand({ FunctionName: 'hello', Name: n, FunctionVersion: v }));
+    await expect(lambda.send(new CreateAliasCommand({ FunctionName: 'hello', Name: 'a', FunctionVersion: '1' }))).rejects.toMatchObject({ name: 'ResourceConflictException' });
+    await expect(lambda.send(new CreateAliasCommand({ FunctionName: 'hello', Name: '12', FunctionVersion: '1' }))).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
+    await expect(lambda.send(new CreateAliasCommand({ FunctionName: 'hello', Name: 'x', FunctionVersion: '9' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    await expect(lambda.send(new CreateAliasCommand({ FunctionName: 'hello', Name: 'w', FunctionVersion: '1', RoutingConfig: { AdditionalVersionWeights: { '2': 0.5 } } }))).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
+    expect((await lambda.send(new GetAliasCommand({ FunctionName: 'hello', Name: 'b' }))).FunctionVersion).toBe('$LATEST');
+    expect((await lambda.send(new ListAliasesCommand({ FunctionName: 'hello', FunctionVersion: '1' }))).Aliases?.map((a) => a.Name)).toEqual(['a', 'c']);
+    const first = await lambda.send(new ListAliasesCommand({ FunctionName: 'hello', MaxItems: 2 }));
+    expect(first.Aliases?.map((a) => a.Name)).toEqual(['a', 'b']);
+    expect((await lambda.send(new ListAliasesCommand({ FunctionName: 'hello', Marker: first.NextMarker }))).Aliases?.map((a) => a.Name)).toEqual(['c']);
+    await lambda.send(new DeleteAliasCommand({ FunctionName: 'hello', Name: 'a' }));
+    await expect(lambda.send(new GetAliasCommand({ FunctionName: 'hello', Name: 'a' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+  });
+});
+
+describe('tags and account', () => {
+  it('TagResource, ListTags and UntagResource; fare:class is the function class', async () => {
+    await create();
+    const arn = 'arn:aws:lambda:us-east-1:acme:function:hello';
+    expect((await lambda.send(new ListTagsCommand({ Resource: arn }))).Tags).toEqual({ 'fare:class': 'standard' });
+    await lambda.send(new TagResourceCommand({ Resource: arn, Tags: { team: 'web', 'fare:class': 'high' } }));
+    expect((await lambda.send(new ListTagsCommand({ Resource: arn }))).Tags).toEqual({ team: 'web', 'fare:class': 'high' });
+    expect(h.store.functions.get('acme', 'hello')?.cls).toBe('high');
+    await expect(lambda.send(new TagResourceCommand({ Resource: arn, Tags: { 'fare:class': 'gold' } }))).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
+    await expect(lambda.send(new TagResourceCommand({ Resource: arn, Tags: { 'aws:x': '1' } }))).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
+    await lambda.send(new UntagResourceCommand({ Resource: arn, TagKeys: ['team', 'fare:class'] }));
+    expect((await lambda.send(new ListTagsCommand({ Resource: arn }))).Tags).toEqual({ 'fare:class': 'standard' });
+    await expect(client(zeta).send(new ListTagsCommand({ Resource: arn }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
+  });
+
+  it('GetAccountSettings counts the tenant functions and code', async () => {
+    await create('a');
+    await create('b');
+    const s = await lambda.send(new GetAccountSettingsCommand({}));
+    expect(s.AccountUsage).toMatchObject({ FunctionCount: 2 });
+    expect(s.AccountUsage?.TotalCodeSize).toBeGreaterThan(0);
+    expect(s.AccountLimit?.CodeSizeUnzipped).toBe(250 * 1024 * 1024);
+  });
+
+  it('an operation Fare does not have says so', async () => {
+    const r = await fetch(`${h.url}/2015-03-31/event-source-mappings/`, { headers: h.bearer(acme) });
+    expect(r.status).toBe(404);
+    expect(r.headers.get('x-amzn-errortype')).toBe('UnknownOperationException');
+  });
+});

@@ -1,0 +1,146 @@
+// End-to-end: a function's whole life on `fare up` through the tools people already use — the AWS
+// CLI (`aws lambda …`) and AWS's SDK for JavaScript — and nothing of Fare's own: create, invoke,
+// update, publish, alias, invoke by version and alias, list and delete, with real function processes.
+
+import {
+  CreateAliasCommand,
+  CreateFunctionCommand,
+  DeleteFunctionCommand,
+  GetFunctionCommand,
+  InvokeCommand,
+  LambdaClient,
+  ListFunctionsCommand,
+  PublishVersionCommand,
+  UpdateAliasCommand,
+  UpdateFunctionCodeCommand,
+} from '@aws-sdk/client-lambda';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { zipDirectory } from '../src/live/gateway/zip-writer.ts';
+import { api, startFare, stopFare, type FareProcess } from '../support/fare-process.ts';
+
+const work = mkdtempSync(join(tmpdir(), 'fare-lambda-cp-'));
+let fare: FareProcess;
+let key: { accessKeyId: string; secret: string };
+
+/** The AWS CLI's version line, if this machine has one (Debian: apt-get install awscli). */
+const awsCli = ((): string | undefined => {
+  try {
+    return execFileSync('aws', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch {
+    return undefined;
+  }
+})();
+/** A payload as `--payload` takes it: version 2 of the CLI reads base64 unless told otherwise. */
+const payloadArgs = (json: string): string[] => (awsCli?.startsWith('aws-cli/2') === true ? ['--cli-binary-format', 'raw-in-base64-out', '--payload', json] : ['--payload', json]);
+if (awsCli === undefined) console.warn('test/lambda-control.test.ts: the AWS CLI tests are skipped: no `aws` command on this machine (apt-get install awscli)');
+
+beforeAll(async () => {
+  fare = await startFare(join(work, 'data'));
+  const made = await api(fare.url, 'POST', '/v1/tenants', { id: 'acme' });
+  expect(made.status).toBe(201);
+  key = (made.json as { credential: { accessKeyId: string; secret: string } }).credential;
+}, 60_000);
+afterAll(async () => {
+  if (fare !== undefined) await stopFare(fare);
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** A zip of a Node handler that answers `answer` and the class it ran at. */
+function nodeZip(answer: string): Buffer {
+  const dir = mkdtempSync(join(work, 'src-'));
+  writeFileSync(join(dir, 'index.mjs'), `export const handler = async (event) => ({ answer: ${JSON.stringify(answer)}, got: event });\n`);
+  return zipDirectory(dir);
+}
+
+async function aws(...args: string[]): Promise<unknown> {
+  const { stdout } = await promisify(execFile)('aws', [...args, '--endpoint-url', fare.url, '--region', 'us-east-1', '--output', 'json'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: work,
+      AWS_ACCESS_KEY_ID: key.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: key.secret,
+      AWS_CONFIG_FILE: join(work, 'no-config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(work, 'no-credentials'),
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_PAGER: '',
+    },
+  });
+  return stdout.trim() === '' ? undefined : (JSON.parse(stdout) as unknown);
+}
+
+describe.skipIf(awsCli === undefined)('the AWS CLI', () => {
+  it('creates, invokes, updates, publishes, aliases, lists and deletes a function', async () => {
+    const zip1 = join(work, 'v1.zip');
+    const zip2 = join(work, 'v2.zip');
+    writeFileSync(zip1, nodeZip('one'));
+    writeFileSync(zip2, nodeZip('two'));
+    const made = (await aws('lambda', 'create-function', '--function-name', 'greet', '--runtime', 'nodejs20.x', '--role', 'arn:aws:iam::123456789012:role/fare',
+      '--handler', 'index.handler', '--zip-file', `fileb://${zip1}`, '--tags', 'fare:class=high,team=web', '--memory-size', '256')) as Record<string, unknown>;
+    expect(made).toMatchObject({ FunctionName: 'greet', Runtime: 'nodejs20.x', Version: '$LATEST', MemorySize: 256 });
+
+    const out = join(work, 'out.json');
+    const inv = (await aws('lambda', 'invoke', '--function-name', 'greet', ...payloadArgs('{"n":1}'), out)) as Record<string, unknown>;
+    expect(inv).toMatchObject({ StatusCode: 200, ExecutedVersion: '$LATEST' });
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual({ answer: 'one', got: { n: 1 } });
+
+    expect(await aws('lambda', 'publish-version', '--function-name', 'greet', '--description', 'first')).toMatchObject({ Version: '1' });
+    expect(await aws('lambda', 'create-alias', '--function-name', 'greet', '--name', 'live', '--function-version', '1')).toMatchObject({ Name: 'live', FunctionVersion: '1' });
+    await aws('lambda', 'update-function-code', '--function-name', 'greet', '--zip-file', `fileb://${zip2}`);
+    await aws('lambda', 'invoke', '--function-name', 'greet', out);
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toMatchObject({ answer: 'two' });
+    expect(await aws('lambda', 'invoke', '--function-name', 'greet', '--qualifier', 'live', out)).toMatchObject({ ExecutedVersion: '1' });
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toMatchObject({ answer: 'one' });
+
+    const cfg = (await aws('lambda', 'update-function-configuration', '--function-name', 'greet', '--timeout', '20', '--environment', 'Variables={MODE=fast}')) as Record<string, unknown>;
+    expect(cfg).toMatchObject({ Timeout: 20, Environment: { Variables: { MODE: 'fast' } } });
+    const listed = (await aws('lambda', 'list-functions')) as { Functions: { FunctionName: string }[] };
+    expect(listed.Functions.map((f) => f.FunctionName)).toContain('greet');
+    expect(await aws('lambda', 'list-tags', '--resource', 'arn:aws:lambda:us-east-1:acme:function:greet')).toEqual({ Tags: { 'fare:class': 'high', team: 'web' } });
+    expect(((await aws('lambda', 'list-versions-by-function', '--function-name', 'greet')) as { Versions: { Version: string }[] }).Versions.map((v) => v.Version)).toEqual(['$LATEST', '1']);
+    expect(await aws('lambda', 'get-account-settings')).toMatchObject({ AccountUsage: { FunctionCount: 1 } });
+
+    await aws('lambda', 'delete-function', '--function-name', 'greet');
+    await expect(aws('lambda', 'get-function', '--function-name', 'greet')).rejects.toThrow(/ResourceNotFoundException/);
+  }, 120_000);
+});
+
+describe('the AWS SDK for JavaScript', () => {
+  it('deploys and runs a function, versions it and moves an alias, with real processes', async () => {
+    const lambda = new LambdaClient({ endpoint: fare.url, region: 'us-east-1', credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secret } });
+    try {
+      await lambda.send(new CreateFunctionCommand({ FunctionName: 'echo', Runtime: 'nodejs22.x', Role: 'r', Handler: 'index.handler', Code: { ZipFile: nodeZip('one') }, Publish: true }));
+      const run = async (qualifier?: string) => {
+        const r = await lambda.send(new InvokeCommand({ FunctionName: 'echo', Payload: Buffer.from('{"k":"v"}'), ...(qualifier !== undefined ? { Qualifier: qualifier } : {}) }));
+        return { version: r.ExecutedVersion, body: JSON.parse(new TextDecoder().decode(r.Payload)) as { answer: string } };
+      };
+      expect(await run()).toEqual({ version: '$LATEST', body: { answer: 'one', got: { k: 'v' } } });
+      await lambda.send(new CreateAliasCommand({ FunctionName: 'echo', Name: 'prod', FunctionVersion: '1' }));
+      await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'echo', ZipFile: nodeZip('two'), Publish: true }));
+      expect((await run()).body.answer).toBe('two');
+      expect(await run('prod')).toMatchObject({ version: '1', body: { answer: 'one' } });
+      // Both versions run side by side, warm, in turn.
+      for (let i = 0; i < 3; i++) {
+        expect((await run('1')).body.answer).toBe('one');
+        expect((await run('2')).body.answer).toBe('two');
+      }
+      await lambda.send(new UpdateAliasCommand({ FunctionName: 'echo', Name: 'prod', FunctionVersion: '2' }));
+      expect(await run('prod')).toMatchObject({ version: '2', body: { answer: 'two' } });
+      expect((await lambda.send(new PublishVersionCommand({ FunctionName: 'echo' }))).Version).toBe('2');
+      const got = await lambda.send(new GetFunctionCommand({ FunctionName: 'echo', Qualifier: '1' }));
+      const dl = await fetch(got.Code?.Location ?? '');
+      expect(dl.headers.get('content-type')).toBe('application/zip');
+      const fns = await lambda.send(new ListFunctionsCommand({}));
+      expect(fns.Functions?.map((f) => f.FunctionName)).toContain('echo');
+      await lambda.send(new DeleteFunctionCommand({ FunctionName: 'echo' }));
+      await expect(run()).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    } finally {
+      lambda.destroy();
+    }
+  }, 120_000);
+});
+
