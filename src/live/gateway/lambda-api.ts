@@ -1,21 +1,18 @@
 // Lambda's Invoke API: `POST /2015-03-31/functions/{FunctionName}/invocations`, with the headers,
 // status codes and error shapes AWS SDKs expect. RequestResponse runs through the platform and is
-// billed here; Event is queued durably before the 202; DryRun checks everything and answers 204.
-// Both kinds pass budget admission (budget-gate.ts) and hold their estimate until billed.
+// billed here (invoke-sync.ts); Event is queued durably before the 202; DryRun checks everything and
+// answers 204. Both kinds pass budget admission (budget-gate.ts) and hold their estimate until billed.
 
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { inheritContext, ratesFor } from '../../core/classes.ts';
-import { executionLog, type ExecutionLog } from '../store/index.ts';
-import type { InvocationAnswer, InvokeOutcome, InvokeRequest } from '../types.ts';
+import { inheritContext } from '../../core/classes.ts';
 import { authenticatedBody } from './auth.ts';
-import { admitInvocation } from './budget-gate.ts';
+import { admitOrThrow, runSync } from './invoke-sync.ts';
 import { invocableTarget, ownClassIndex, type GatewayContext } from './context.ts';
-import { ApiError, badRequest, internal, throttled, tooLarge } from './errors.ts';
+import { ApiError, badRequest, tooLarge } from './errors.ts';
 import { FARE_CONTEXT_HEADER, ownDeadline, type RunningInvocation } from './fare-context.ts';
 import { parseFunctionRef } from './function-ref.ts';
 import { header, sendEmpty } from './http.ts';
-import { isThrottled } from './platform.ts';
 
 export const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/;
 
@@ -74,17 +71,10 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
   }
 
   // The owner pays: spent + reserved + this invocation's estimate must stay within its line.
-  const now = ctx.clock();
-  const budget = admitInvocation(ctx.store, ctx.platform.prices, now, fn, cls);
-  if (budget.kind === 'throttle') {
-    // The allowance grows through the month: retry when it has grown past what is spent and held.
-    const retryAfterS = Math.max(1, Math.ceil((budget.retryAt - now) / 1000));
-    throw throttled('FARE_E_OVER_BUDGET', `Rate Exceeded. Tenant ${owner} is spending faster than its monthly budget allows: raise the budget (PATCH /v1/tenants/${owner}) or retry after ${retryAfterS} s`, retryAfterS, 'BudgetExceeded');
-  }
-  cls = budget.cls;
-  const clsName = ctx.platform.prices.classes[cls]?.name ?? fn.cls;
-  const fareHeaders: Record<string, string> = { 'x-amzn-RequestId': requestId, 'X-Fare-Class': clsName };
-  if (budget.kind === 'warn' || budget.kind === 'degrade') fareHeaders['X-Fare-Budget'] = budget.kind;
+  const admitted = admitOrThrow(ctx, fn, cls);
+  cls = admitted.cls;
+  const fareHeaders: Record<string, string> = { 'x-amzn-RequestId': requestId, 'X-Fare-Class': admitted.clsName };
+  if (admitted.budget !== undefined) fareHeaders['X-Fare-Budget'] = admitted.budget;
 
   if (type === 'Event') {
     const inv = ctx.store.invocations.enqueue({
@@ -93,12 +83,12 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
       function: fn.name,
       version: fn.version,
       caller: principal.tenant,
-      cls: clsName,
+      cls: admitted.clsName,
       classIndex: cls,
       payload: body,
       ...(clientContext !== undefined ? { clientContext } : {}),
       ...(fn.published !== undefined ? { qualifier: String(fn.published) } : {}),
-      reservedMicroCents: budget.reserve,
+      reservedMicroCents: admitted.reserve,
     });
     try {
       ctx.platform.enqueued(inv);
@@ -109,17 +99,7 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
     return;
   }
 
-  // Held from admission until the billing record is written (or the invocation did not run).
-  const release = ctx.store.reservations.hold(owner, budget.reserve);
-  // Its context is honoured from hand-over to answer.
-  const running = ctx.contexts.begin({ requestId, tenant: owner, function: fn.name, cls, deadline: inherited.deadline });
-  // The caller gets the function's answer as soon as there is one; the billing record follows when
-  // the invocation's measurement ends (its instance parked, or serving its next invocation). With
-  // `Tail` the answer waits for it: the log's REPORT line is in the answer.
-  let answered = false;
-  const answer = (a: InvocationAnswer, log?: ExecutionLog): void => {
-    answered = true;
-    const out = capResponse(ctx, a);
+  await runSync(ctx, { requestId, fn, callerTenant: principal.tenant, admitted, deadline: inherited.deadline, payload: body, tail, ...(clientContext !== undefined ? { clientContext } : {}), ...(caller !== undefined ? { caller } : {}) }, (out, log) => {
     // Assigned, not `{ ...fareHeaders, … }` (a spread followed by more properties is V8's slow path).
     const headers: Record<string, string> = Object.assign({}, fareHeaders);
     headers['X-Amz-Executed-Version'] = target.executedVersion;
@@ -129,53 +109,7 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
     if (log !== undefined) headers['X-Amz-Log-Result'] = logTail(log.text, ctx.limits.tailBytes);
     res.writeHead(200, headers);
     res.end(out.payload);
-  };
-  const invokeReq: InvokeRequest = {
-    fn,
-    requestId,
-    payload: body,
-    cls,
-    fareContext: running.token,
-    ...(clientContext !== undefined ? { clientContext } : {}),
-    // The caller (its context passed every check) waits for this answer: the machine scheduler lets its core go meanwhile.
-    ...(caller !== undefined ? { waitingCaller: caller.requestId } : {}),
-    onAnswer: (a) => {
-      running.end();
-      if (!tail) answer(a);
-    },
-  };
-  let outcome: InvokeOutcome;
-  let log: ExecutionLog;
-  try {
-    let result;
-    try {
-      result = await ctx.platform.invoke(invokeReq);
-    } catch (e) {
-      if (answered) return; // the caller has its answer; the invocation's measurement was lost: nothing to bill
-      throw internal(`the platform failed to run the invocation (${(e as Error).message}); retry, and report it if it persists`);
-    } finally {
-      running.end();
-    }
-    if (isThrottled(result)) {
-      throw throttled('FARE_E_THROTTLED', `Rate Exceeded. (${result.reason}) retry after ${result.retryAfterS} s`, result.retryAfterS, result.reason);
-    }
-    outcome = capResponse(ctx, result);
-    log = executionLog({ requestId, attempt: 1, type: 'sync', version: fn.version }, outcome);
-    ctx.store.billing.record({
-      id: requestId,
-      invocationId: requestId,
-      tenant: owner,
-      function: fn.name,
-      caller: principal.tenant,
-      cls: clsName,
-      cpuMs: outcome.cpuMs,
-      memGBs: outcome.memGBs,
-      ...ratesFor(ctx.platform.prices, cls),
-    }, log);
-  } finally {
-    release();
-  }
-  if (!answered) answer(outcome, tail ? log : undefined);
+  });
 }
 
 /**
@@ -242,23 +176,6 @@ function qualifierOf(query: string | undefined, inName: string | undefined): str
     throw badRequest('FARE_E_INVALID_REQUEST', `The derived qualifier from the function name does not match the specified qualifier: ${inName} in the name, ${query} in ?Qualifier=; give one of them`);
   }
   return query ?? inName;
-}
-
-/** A response larger than the sync limit becomes an Unhandled function error, as in Lambda. */
-function capResponse<T extends InvocationAnswer>(ctx: GatewayContext, o: T): T {
-  if (o.payload.length <= ctx.limits.syncPayloadBytes) return o;
-  return {
-    ...o,
-    status: 'error',
-    functionError: 'Unhandled',
-    errorType: 'Function.ResponseSizeTooLarge',
-    payload: Buffer.from(
-      JSON.stringify({
-        errorMessage: `Response payload size (${o.payload.length} bytes) exceeded maximum allowed payload size (${ctx.limits.syncPayloadBytes} bytes).`,
-        errorType: 'Function.ResponseSizeTooLarge',
-      }),
-    ),
-  };
 }
 
 /** Lambda's tail: the last `bytes` of the execution's log (START / output / END / REPORT), base64. */

@@ -1,0 +1,141 @@
+// One invocation admitted and run synchronously, whichever door it came in by (Lambda's Invoke, a
+// function URL): the owner's budget admits it (and may lower its class), its estimate is held until
+// it is billed, its context is honoured from hand-over to answer, the caller is answered as soon as
+// the function answers, and the billing record and log entry follow the measured outcome.
+
+import { ratesFor } from '../../core/classes.ts';
+import { executionLog, type ExecutionLog, type FunctionRecord } from '../store/index.ts';
+import type { InvocationAnswer, InvokeOutcome, InvokeRequest } from '../types.ts';
+import { admitInvocation } from './budget-gate.ts';
+import type { GatewayContext } from './context.ts';
+import { internal, throttled } from './errors.ts';
+import type { RunningInvocation } from './fare-context.ts';
+import { isThrottled } from './platform.ts';
+
+/** What budget admission decided for an invocation that may run. */
+export interface Admitted {
+  /** Class index it runs at (its own or inherited, lowered to the cheapest under `degrade`). */
+  readonly cls: number;
+  readonly clsName: string;
+  /** µ¢ it holds against its owner's budget until billed. */
+  readonly reserve: number;
+  /** `X-Fare-Budget`, when the owner nears or passes its pace. */
+  readonly budget?: 'warn' | 'degrade';
+}
+
+/** Admits an invocation of `fn` at class `cls` against its owner's budget, or throws 429 with when to retry. */
+export function admitOrThrow(ctx: GatewayContext, fn: FunctionRecord, cls: number): Admitted {
+  const now = ctx.clock();
+  const budget = admitInvocation(ctx.store, ctx.platform.prices, now, fn, cls);
+  if (budget.kind === 'throttle') {
+    // The allowance grows through the month: retry when it has grown past what is spent and held.
+    const retryAfterS = Math.max(1, Math.ceil((budget.retryAt - now) / 1000));
+    throw throttled('FARE_E_OVER_BUDGET', `Rate Exceeded. Tenant ${fn.tenant} is spending faster than its monthly budget allows: raise the budget (PATCH /v1/tenants/${fn.tenant}) or retry after ${retryAfterS} s`, retryAfterS, 'BudgetExceeded');
+  }
+  return {
+    cls: budget.cls,
+    clsName: ctx.platform.prices.classes[budget.cls]?.name ?? fn.cls,
+    reserve: budget.reserve,
+    ...(budget.kind === 'warn' || budget.kind === 'degrade' ? { budget: budget.kind } : {}),
+  };
+}
+
+export interface SyncCall {
+  readonly requestId: string;
+  readonly fn: FunctionRecord;
+  /** The tenant that invoked (the owner pays). */
+  readonly callerTenant: string;
+  readonly admitted: Admitted;
+  /** Deadline of the context handed to the function. */
+  readonly deadline: number;
+  readonly payload: Buffer;
+  readonly clientContext?: string;
+  /** The invocation whose context made this call, which waits for it. */
+  readonly caller?: RunningInvocation;
+  /** Answer only with the outcome and its log (Lambda's `Tail`). */
+  readonly tail: boolean;
+}
+
+/**
+ * Runs an admitted synchronous invocation. `answer` is called once: with the function's answer as
+ * soon as there is one (with `tail`, with the outcome and its log). Throws an ApiError when the
+ * platform failed or throttled before an answer.
+ */
+export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: InvocationAnswer, log?: ExecutionLog) => void): Promise<void> {
+  const { fn, requestId, admitted } = call;
+  // Held from admission until the billing record is written (or the invocation did not run).
+  const release = ctx.store.reservations.hold(fn.tenant, admitted.reserve);
+  // Its context is honoured from hand-over to answer.
+  const running = ctx.contexts.begin({ requestId, tenant: fn.tenant, function: fn.name, cls: admitted.cls, deadline: call.deadline });
+  // The caller gets the function's answer as soon as there is one; the billing record follows when
+  // the invocation's measurement ends (its instance parked, or serving its next invocation).
+  let answered = false;
+  const respond = (a: InvocationAnswer, log?: ExecutionLog): void => {
+    answered = true;
+    answer(a, log);
+  };
+  const invokeReq: InvokeRequest = {
+    fn,
+    requestId,
+    payload: call.payload,
+    cls: admitted.cls,
+    fareContext: running.token,
+    ...(call.clientContext !== undefined ? { clientContext: call.clientContext } : {}),
+    // The caller (its context passed every check) waits for this answer: the machine scheduler lets its core go meanwhile.
+    ...(call.caller !== undefined ? { waitingCaller: call.caller.requestId } : {}),
+    onAnswer: (a) => {
+      running.end();
+      if (!call.tail) respond(capResponse(ctx, a));
+    },
+  };
+  let outcome: InvokeOutcome;
+  let log: ExecutionLog;
+  try {
+    let result;
+    try {
+      result = await ctx.platform.invoke(invokeReq);
+    } catch (e) {
+      if (answered) return; // the caller has its answer; the invocation's measurement was lost: nothing to bill
+      throw internal(`the platform failed to run the invocation (${(e as Error).message}); retry, and report it if it persists`);
+    } finally {
+      running.end();
+    }
+    if (isThrottled(result)) {
+      throw throttled('FARE_E_THROTTLED', `Rate Exceeded. (${result.reason}) retry after ${result.retryAfterS} s`, result.retryAfterS, result.reason);
+    }
+    outcome = capResponse(ctx, result);
+    log = executionLog({ requestId, attempt: 1, type: 'sync', version: fn.version }, outcome);
+    ctx.store.billing.record({
+      id: requestId,
+      invocationId: requestId,
+      tenant: fn.tenant,
+      function: fn.name,
+      caller: call.callerTenant,
+      cls: admitted.clsName,
+      cpuMs: outcome.cpuMs,
+      memGBs: outcome.memGBs,
+      ...ratesFor(ctx.platform.prices, admitted.cls),
+    }, log);
+  } finally {
+    release();
+  }
+  if (!answered) respond(outcome, call.tail ? log : undefined);
+}
+
+/** A response larger than the sync limit becomes an Unhandled function error, as in Lambda. */
+export function capResponse<T extends InvocationAnswer>(ctx: GatewayContext, o: T): T {
+  if (o.payload.length <= ctx.limits.syncPayloadBytes) return o;
+  return {
+    ...o,
+    status: 'error',
+    functionError: 'Unhandled',
+    errorType: 'Function.ResponseSizeTooLarge',
+    payload: Buffer.from(
+      JSON.stringify({
+        errorMessage: `Response payload size (${o.payload.length} bytes) exceeded maximum allowed payload size (${ctx.limits.syncPayloadBytes} bytes).`,
+        errorType: 'Function.ResponseSizeTooLarge',
+      }),
+    ),
+  };
+}
+
