@@ -13,6 +13,7 @@ import {
   PublishVersionCommand,
   UpdateAliasCommand,
   UpdateFunctionCodeCommand,
+  CreateFunctionUrlConfigCommand,
 } from '@aws-sdk/client-lambda';
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -144,3 +145,36 @@ describe('the AWS SDK for JavaScript', () => {
   }, 120_000);
 });
 
+describe('a function URL', () => {
+  it('is served to plain curl: payload 2.0 in, statusCode, headers, cookies and body out; billed to the owner', async () => {
+    const lambda = new LambdaClient({ endpoint: fare.url, region: 'us-east-1', credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secret } });
+    try {
+      const dir = mkdtempSync(join(work, 'web-'));
+      writeFileSync(join(dir, 'index.mjs'), `export const handler = async (event) => ({
+  statusCode: 201,
+  headers: { 'content-type': 'text/plain', 'x-path': event.rawPath },
+  cookies: ['seen=yes; Path=/'],
+  body: [event.requestContext.http.method, event.rawQueryString, (event.cookies ?? []).join('|'), event.body].join(' '),
+});
+`);
+      await lambda.send(new CreateFunctionCommand({ FunctionName: 'web', Runtime: 'nodejs20.x', Role: 'r', Handler: 'index.handler', Code: { ZipFile: zipDirectory(dir) }, Tags: { 'fare:class': 'high' } }));
+      const url = (await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'web', AuthType: 'NONE' }))).FunctionUrl ?? '';
+      const { stdout } = await promisify(execFile)('curl', ['-s', '-i', '-X', 'POST', '-H', 'Cookie: a=1; b=2', '--data-binary', 'hello', `${url}orders/7?x=1`]);
+      const [head = '', body] = stdout.split('\r\n\r\n');
+      expect(head).toMatch(/^HTTP\/1\.1 201/);
+      expect(head).toMatch(/\r\nx-path: \/orders\/7\r\n/i);
+      expect(head).toMatch(/\r\nset-cookie: seen=yes; Path=\/\r\n/i);
+      expect(head).toMatch(/\r\nx-fare-class: high\r\n/i);
+      expect(body).toBe('POST x=1 a=1|b=2 hello');
+      // The billing record follows the answer (when the instance parks): wait for it.
+      let billed = '';
+      for (let i = 0; i < 50 && !billed.includes('"web"'); i++) {
+        billed = JSON.stringify((await api(fare.url, 'GET', '/v1/bill?tenant=acme')).json);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(billed).toMatch(/"function":"web".*"cls":"high"/);
+    } finally {
+      lambda.destroy();
+    }
+  }, 60_000);
+});

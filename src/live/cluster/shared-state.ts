@@ -48,6 +48,7 @@ const TABLES: Readonly<Record<string, readonly string[]>> = {
   function_published: ['tenant', 'name', 'number'],
   function_aliases: ['tenant', 'name', 'alias'],
   function_tags: ['tenant', 'name', 'key'],
+  function_urls: ['url_id'],
   credentials: ['access_key_id'],
   grants: ['owner', 'function', 'grantee'],
   // Async invocations' states, so any gateway answers GET /v1/invocations/ID (their queue is async-queue.ts).

@@ -21,6 +21,8 @@ import { usageRoutes } from './rest-usage.ts';
 import { lambdaMoreRoutes } from './lambda-aliases.ts';
 import { lambdaFunctionRoutes } from './lambda-functions.ts';
 import { serveCode } from './code-download.ts';
+import { serveFunctionUrl } from './function-url.ts';
+import { lambdaUrlRoutes, URL_HOST, URL_PATH } from './lambda-urls.ts';
 
 export interface GatewayOptions {
   readonly store: Store;
@@ -55,9 +57,9 @@ export interface Gateway {
 }
 
 const ROUTES: readonly Route[] = [...tenantRoutes, ...functionRoutes, ...logRoutes, ...usageRoutes];
-const LAMBDA_ROUTES: readonly Route[] = [...lambdaFunctionRoutes, ...lambdaMoreRoutes];
-/** Lambda's API versions in its paths: functions and invocations, tags, account settings. */
-const LAMBDA_PREFIX = /^\/(2015-03-31|2017-03-31|2016-08-19)\//;
+const LAMBDA_ROUTES: readonly Route[] = [...lambdaFunctionRoutes, ...lambdaMoreRoutes, ...lambdaUrlRoutes];
+/** Lambda's API versions in its paths: functions and invocations, tags, account settings, function URLs. */
+const LAMBDA_PREFIX = /^\/(2015-03-31|2017-03-31|2016-08-19|2021-10-31)\//;
 
 export function createGateway(opts: GatewayOptions): Gateway {
   const clock = opts.clock ?? Date.now;
@@ -85,7 +87,14 @@ export function createGateway(opts: GatewayOptions): Gateway {
     const url = new URL(req.url ?? '/', 'http://gateway');
     const lambda = LAMBDA_PREFIX.test(url.pathname);
     try {
-      if (url.pathname === '/healthz') {
+      // A function URL: by its Host (<id>.lambda-url.…), or by path on any gateway address.
+      const byHost = URL_HOST.exec(req.headers.host ?? '');
+      const byPath = byHost === null ? URL_PATH.exec(url.pathname) : null;
+      if (byHost !== null || byPath !== null) {
+        const id = (byHost ?? byPath)?.[1] ?? '';
+        const raw = (req.url ?? '/').split('?')[0] ?? '/';
+        await serveFunctionUrl(ctx, req, res, id, byHost !== null ? raw : (byPath?.[2] ?? '/'), requestId);
+      } else if (url.pathname === '/healthz') {
         opts.store.db.prepare('SELECT 1').get();
         sendJson(res, 200, { status: 'ok' });
       } else if (lambda) {

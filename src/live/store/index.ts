@@ -13,6 +13,7 @@ export { monthOf } from './sql.ts';
 export type { Tenant, NewTenant, TenantPatch, Credential, IssuedCredential, Grant, OverBudgetAction, Clock } from './tenants.ts';
 export { DEFAULT_MEMORY_MB, type FunctionRecord, type FunctionConfig, type FunctionPatch, type LambdaSettings, type StagedCode } from './functions.ts';
 export { LATEST, isVersionNumber, type Alias, type Resolved } from './versions.ts';
+export type { FunctionUrl, UrlAuthType, UrlCors } from './urls.ts';
 export type { Invocation, InvocationStatus, NewInvocation, Finish } from './invocations.ts';
 export { billingRecordOf } from './billing.ts';
 export type { BillingInput, BillingRecord, BillingRow, Usage, FunctionUsage, ClassUsage, TenantUsage, MonthUsage } from './billing.ts';

@@ -295,6 +295,25 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE invocations ADD COLUMN qualifier TEXT;
     `,
   },
+  {
+    version: 8,
+    description: "Lambda's function URLs",
+    sql: `
+      -- A function URL: an HTTP endpoint of $LATEST or of an alias, public (NONE) or signed (AWS_IAM).
+      CREATE TABLE function_urls (
+        url_id      TEXT PRIMARY KEY,            -- 32 lower-case letters and digits: the URL's own part
+        tenant      TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        qualifier   TEXT NOT NULL,               -- '' for $LATEST, or an alias name
+        auth_type   TEXT NOT NULL CHECK (auth_type IN ('NONE', 'AWS_IAM')),
+        cors        TEXT NOT NULL,               -- Lambda's Cors object as JSON ('{}': none)
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        UNIQUE (tenant, name, qualifier),
+        FOREIGN KEY (tenant, name) REFERENCES functions(tenant, name) ON DELETE CASCADE
+      ) STRICT;
+    `,
+  },
 ];
 
 /** Current schema version of an open database (0: empty). */

@@ -12,6 +12,7 @@ import { clearStaging } from './code.ts';
 import { CostHistory } from './cost-history.ts';
 import { FunctionRepo } from './functions.ts';
 import { VersionRepo } from './versions.ts';
+import { UrlRepo } from './urls.ts';
 import { InvocationRepo } from './invocations.ts';
 import { LogRepo, type LogRetention } from './logs.ts';
 import { deriveKey, loadOrCreateMasterKey } from './master-key.ts';
@@ -90,6 +91,8 @@ export class Store {
   readonly functions: FunctionRepo;
   /** Lambda's published versions, aliases and tags. */
   readonly versions: VersionRepo;
+  /** Lambda's function URLs. */
+  readonly urls: UrlRepo;
   readonly invocations: InvocationRepo;
   readonly billing: BillingRepo;
   readonly logs: LogRepo;
@@ -132,6 +135,7 @@ export class Store {
     this.logs = new LogRepo(this.db, { ...(opts.logRetention ? { retention: opts.logRetention } : {}), ...(opts.onLogError ? { onError: opts.onLogError } : {}) });
     this.functions = new FunctionRepo(this.db, this.clock, this.dataDir, this.logs);
     this.versions = new VersionRepo(this.db, this.clock, this.dataDir);
+    this.urls = new UrlRepo(this.db, this.clock);
     this.costs = new CostHistory(this.db, this.clock);
     this.billing = new BillingRepo(this.db, this.clock, this.logs, this.costs);
     this.reservations = new Reservations();

@@ -1,0 +1,193 @@
+// Function URLs: their configuration through AWS's SDK, and HTTP requests to them — the payload 2.0
+// event the function gets, the response made of its answer, auth types, CORS, budgets and billing.
+
+import {
+  CreateAliasCommand,
+  CreateFunctionUrlConfigCommand,
+  DeleteFunctionUrlConfigCommand,
+  GetFunctionUrlConfigCommand,
+  LambdaClient,
+  ListFunctionUrlConfigsCommand,
+  PublishVersionCommand,
+  UpdateFunctionUrlConfigCommand,
+} from '@aws-sdk/client-lambda';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { FunctionRecord, IssuedCredential } from '../store/index.ts';
+import type { InvokeRequest } from '../types.ts';
+import { outcome, startHarness, type Harness } from './testing.ts';
+import { signLambda } from '../../../test/support/sigv4.ts';
+
+let h: Harness;
+let acme: IssuedCredential;
+let zeta: IssuedCredential;
+let lambda: LambdaClient;
+/** What the function answers (the fake platform's), and the events it was given. */
+let answer: (req: InvokeRequest) => unknown;
+const events: Record<string, unknown>[] = [];
+
+beforeEach(async () => {
+  h = await startHarness();
+  acme = await h.tenant('acme');
+  zeta = await h.tenant('zeta');
+  lambda = new LambdaClient({ endpoint: h.url, region: 'us-east-1', credentials: { accessKeyId: acme.accessKeyId, secretAccessKey: acme.secret }, maxAttempts: 1 });
+  expect((await h.deploy(acme, 'web')).status).toBe(201);
+  events.length = 0;
+  answer = () => ({ ok: true });
+  h.platform.respond = (req) => {
+    events.push(JSON.parse(req.payload.toString('utf8')) as Record<string, unknown>);
+    const a = answer(req);
+    return a instanceof Error ? outcome({ status: 'error', functionError: 'Unhandled', payload: Buffer.from(JSON.stringify({ errorMessage: a.message })) }) : outcome({ payload: Buffer.from(JSON.stringify(a)) });
+  };
+});
+afterEach(async () => {
+  lambda.destroy();
+  await h.close();
+});
+
+async function makeUrl(extra: Record<string, unknown> = {}): Promise<string> {
+  const made = await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'web', AuthType: 'NONE', ...extra }));
+  return made.FunctionUrl ?? '';
+}
+
+describe('configuration', () => {
+  it('Create, Get, Update, List and Delete answer Lambda shapes; one URL per function or alias', async () => {
+    const made = await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'web', AuthType: 'NONE', Cors: { AllowOrigins: ['https://example.com'] } }));
+    expect(made).toMatchObject({ AuthType: 'NONE', FunctionArn: 'arn:aws:lambda:us-east-1:acme:function:web', Cors: { AllowOrigins: ['https://example.com'] }, InvokeMode: 'BUFFERED' });
+    expect(made.FunctionUrl).toMatch(new RegExp(`^${h.url}/url/[a-z0-9]{32}/$`));
+    await expect(lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'web', AuthType: 'NONE' }))).rejects.toMatchObject({ name: 'ResourceConflictException' });
+    const got = await lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: 'web' }));
+    expect(got.FunctionUrl).toBe(made.FunctionUrl);
+    const up = await lambda.send(new UpdateFunctionUrlConfigCommand({ FunctionName: 'web', AuthType: 'AWS_IAM' }));
+    expect(up).toMatchObject({ AuthType: 'AWS_IAM', FunctionUrl: made.FunctionUrl, Cors: { AllowOrigins: ['https://example.com'] } });
+
+    await lambda.send(new PublishVersionCommand({ FunctionName: 'web' }));
+    await lambda.send(new CreateAliasCommand({ FunctionName: 'web', Name: 'live', FunctionVersion: '1' }));
+    const aliased = await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'web', Qualifier: 'live', AuthType: 'NONE' }));
+    expect(aliased.FunctionArn).toBe('arn:aws:lambda:us-east-1:acme:function:web:live');
+    expect(aliased.FunctionUrl).not.toBe(made.FunctionUrl);
+    await expect(lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'web', Qualifier: '1', AuthType: 'NONE' }))).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
+    await expect(lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'web', Qualifier: 'nope', AuthType: 'NONE' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    await expect(lambda.send(new UpdateFunctionUrlConfigCommand({ FunctionName: 'web', InvokeMode: 'RESPONSE_STREAM' }))).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
+    expect((await lambda.send(new ListFunctionUrlConfigsCommand({ FunctionName: 'web' }))).FunctionUrlConfigs?.map((c) => c.FunctionArn)).toEqual([
+      'arn:aws:lambda:us-east-1:acme:function:web',
+      'arn:aws:lambda:us-east-1:acme:function:web:live',
+    ]);
+    await lambda.send(new DeleteFunctionUrlConfigCommand({ FunctionName: 'web' }));
+    await expect(lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: 'web' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    expect((await fetch(made.FunctionUrl ?? '')).status).toBe(404);
+  });
+});
+
+describe('requests', () => {
+  it('the function gets payload 2.0: method, raw path, query, headers, cookies, text body', async () => {
+    const url = await makeUrl();
+    const r = await fetch(`${url}orders/7?x=1&x=2&y=%20z`, { method: 'POST', headers: { 'Content-Type': 'application/json', Cookie: 'a=1; b=2', 'X-Thing': 'yes' }, body: '{"n":1}' });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-fare-class')).toBe('standard');
+    const e = events[0] as { headers: Record<string, string>; requestContext: { http: Record<string, string>; accountId: string; apiId: string } } & Record<string, unknown>;
+    expect(e).toMatchObject({
+      version: '2.0', routeKey: '$default', rawPath: '/orders/7', rawQueryString: 'x=1&x=2&y=%20z', cookies: ['a=1', 'b=2'],
+      queryStringParameters: { x: '1,2', y: ' z' }, body: '{"n":1}', isBase64Encoded: false,
+    });
+    expect(e.headers['x-thing']).toBe('yes');
+    expect(e.headers.cookie).toBeUndefined();
+    expect(e.requestContext).toMatchObject({ accountId: 'anonymous', apiId: url.split('/')[4], http: { method: 'POST', path: '/orders/7', protocol: 'HTTP/1.1' } });
+    expect(e.requestContext.http.sourceIp).toMatch(/127\.0\.0\.1/);
+  });
+
+  it('binary bodies reach the function in base64, and a base64 answer goes back as bytes', async () => {
+    const url = await makeUrl();
+    const bytes = Buffer.from([0, 1, 2, 250, 255]);
+    answer = () => ({ statusCode: 201, headers: { 'content-type': 'application/octet-stream' }, body: bytes.toString('base64'), isBase64Encoded: true });
+    const r = await fetch(url, { method: 'PUT', headers: { 'Content-Type': 'application/octet-stream' }, body: bytes });
+    expect(events[0]).toMatchObject({ body: bytes.toString('base64'), isBase64Encoded: true });
+    expect(r.status).toBe(201);
+    expect(Buffer.from(await r.arrayBuffer())).toEqual(bytes);
+  });
+
+  it('statusCode, headers, cookies and body make the response; any other JSON value is the body of a 200', async () => {
+    const url = await makeUrl();
+    answer = () => ({ statusCode: 302, headers: { Location: '/there', 'X-N': 3 }, cookies: ['s=1; Path=/', 't=2'], body: 'moved' });
+    const r = await fetch(url, { redirect: 'manual' });
+    expect(r.status).toBe(302);
+    expect(r.headers.get('location')).toBe('/there');
+    expect(r.headers.get('x-n')).toBe('3');
+    expect(r.headers.getSetCookie()).toEqual(['s=1; Path=/', 't=2']);
+    expect(await r.text()).toBe('moved');
+    answer = () => ({ message: 'hi' });
+    const plain = await fetch(url);
+    expect([plain.status, plain.headers.get('content-type'), await plain.text()]).toEqual([200, 'application/json', '{"message":"hi"}']);
+    answer = () => 'just text';
+    expect(await (await fetch(url)).text()).toBe('just text');
+    answer = () => new Error('boom');
+    const failed = await fetch(url);
+    expect([failed.status, await failed.json()]).toEqual([502, { Message: 'Internal Server Error' }]);
+  });
+
+  it('an alias URL runs the version the alias names', async () => {
+    await lambda.send(new PublishVersionCommand({ FunctionName: 'web' }));
+    await lambda.send(new CreateAliasCommand({ FunctionName: 'web', Name: 'live', FunctionVersion: '1' }));
+    const url = (await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'web', Qualifier: 'live', AuthType: 'NONE' }))).FunctionUrl ?? '';
+    answer = (req) => ({ published: (req.fn as FunctionRecord).published ?? null });
+    expect(await (await fetch(url)).json()).toEqual({ published: 1 });
+  });
+
+  it('a URL on the Host <id>.lambda-url.<anything> serves any path', async () => {
+    const url = await makeUrl();
+    const id = url.split('/')[4] ?? '';
+    const http = await import('node:http');
+    const status = await new Promise<number>((done, fail) => {
+      http.get({ host: '127.0.0.1', port: Number(new URL(h.url).port), path: '/hello?q=1', headers: { Host: `${id}.lambda-url.us-east-1.localhost` } }, (res) => {
+        res.resume();
+        done(res.statusCode ?? 0);
+      }).on('error', fail);
+    });
+    expect(status).toBe(200);
+    expect(events[0]).toMatchObject({ rawPath: '/hello', rawQueryString: 'q=1' });
+  });
+
+  it('AWS_IAM needs a signature of a tenant that may invoke the function; NONE is public and the owner pays', async () => {
+    const url = await makeUrl({ AuthType: 'AWS_IAM' });
+    expect((await fetch(url)).status).toBe(403);
+    const signed = (c: IssuedCredential) => fetch(url, { headers: signLambda({ method: 'GET', url, body: Buffer.alloc(0), accessKeyId: c.accessKeyId, secret: c.secret }) });
+    const ok = await signed(acme);
+    expect(ok.status).toBe(200);
+    expect(events[0]).toMatchObject({ requestContext: { accountId: 'acme', authorizer: { iam: { accessKey: acme.accessKeyId, accountId: 'acme' } } } });
+    expect((await signed(zeta)).status).toBe(403);
+    expect((await fetch(url, { headers: signLambda({ method: 'GET', url, body: Buffer.alloc(0), accessKeyId: acme.accessKeyId, secret: 'wrong-secret' }) })).status).toBe(403);
+    // NONE: anyone; billed to the owner as any invocation.
+    await lambda.send(new UpdateFunctionUrlConfigCommand({ FunctionName: 'web', AuthType: 'NONE' }));
+    expect((await fetch(url)).status).toBe(200);
+    const bill = await fetch(`${h.url}/v1/bill`, { headers: h.bearer(acme) });
+    expect(((await bill.json()) as { invocations: number }).invocations).toBe(2);
+  });
+
+  it('the owner budget applies: a tenant out of budget is answered 429 with Retry-After, and the function does not run', async () => {
+    const url = await makeUrl();
+    h.store.tenants.update('acme', { budgetMicroCents: 0 });
+    const r = await fetch(url);
+    expect(r.status).toBe(429);
+    expect(r.headers.get('retry-after')).not.toBeNull();
+    expect(((await r.json()) as { Message: string }).Message).toMatch(/budget/);
+    expect(events).toHaveLength(0);
+  });
+
+  it('CORS: preflight answered by Fare, allowed origins echoed, others get no CORS headers', async () => {
+    const url = await makeUrl({ Cors: { AllowOrigins: ['https://app.example'], AllowMethods: ['GET', 'POST'], AllowHeaders: ['content-type'], MaxAge: 600, ExposeHeaders: ['x-n'] } });
+    const pre = await fetch(url, { method: 'OPTIONS', headers: { Origin: 'https://app.example', 'Access-Control-Request-Method': 'POST' } });
+    expect(pre.status).toBe(200);
+    expect(Object.fromEntries([...pre.headers].filter(([k]) => k.startsWith('access-control-')))).toEqual({
+      'access-control-allow-origin': 'https://app.example', 'access-control-allow-methods': 'GET,POST', 'access-control-allow-headers': 'content-type',
+      'access-control-max-age': '600', 'access-control-expose-headers': 'x-n',
+    });
+    expect(events).toHaveLength(0);
+    const got = await fetch(url, { headers: { Origin: 'https://app.example' } });
+    expect(got.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    const other = await fetch(url, { headers: { Origin: 'https://evil.example' } });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('a URL that does not exist is 404', async () => {
+    expect((await fetch(`${h.url}/url/${'a'.repeat(32)}/`)).status).toBe(404);
+  });
+});
