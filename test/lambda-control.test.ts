@@ -178,3 +178,56 @@ describe('a function URL', () => {
     }
   }, 60_000);
 });
+
+/** Whether the machine's python3 has boto3 (Debian: apt-get install python3-boto3), as Lambda's Python runtime does. */
+const boto3 = ((): boolean => {
+  try {
+    execFileSync('/usr/bin/python3', ['-c', 'import boto3'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+if (!boto3) console.warn('test/lambda-control.test.ts: the boto3 test is skipped: /usr/bin/python3 has no boto3 (apt-get install python3-boto3)');
+
+describe.skipIf(!boto3)('boto3 inside a function', () => {
+  it('calls another function with the invocation credentials Fare provides, from a client made at start-up, and the callee inherits the class', async () => {
+    const put = async (name: string, files: Record<string, string>, runtime: string, handler: string, cls: string) => {
+      const dir = mkdtempSync(join(work, `${name}-`));
+      for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
+      const r = await api(fare.url, 'PUT', `/v1/functions/${name}?tenant=acme`, { runtime, handler, class: cls, zipBase64: zipDirectory(dir).toString('base64') });
+      expect(r.status).toBe(201);
+    };
+    await put('leaf', { 'app.py': 'def main(event, context):\n    return {"leaf": True}\n' }, 'python', 'app.main', 'low');
+    // The endpoint from FARE_ENDPOINT: boto3 from 1.28 reads AWS_ENDPOINT_URL_LAMBDA (set too) by itself;
+    // Debian's is older. Credentials and region: nothing.
+    await put('trunk', {
+      'app.py': [
+        'import json, os, boto3',
+        "client = boto3.client('lambda', endpoint_url=os.environ['FARE_ENDPOINT'])",
+        'def main(event, context):',
+        "    r = client.invoke(FunctionName='leaf', Payload=b'{}')",
+        "    return {'inner': json.loads(r['Payload'].read()), 'region': client.meta.region_name, 'version': r.get('ExecutedVersion')}",
+        '',
+      ].join('\n'),
+    }, 'python', 'app.main', 'high');
+    const lambda = new LambdaClient({ endpoint: fare.url, region: 'us-east-1', credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secret } });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const r = await lambda.send(new InvokeCommand({ FunctionName: 'trunk' }));
+        expect([r.FunctionError, new TextDecoder().decode(r.Payload)]).toEqual([undefined, expect.anything()]);
+        expect(JSON.parse(new TextDecoder().decode(r.Payload))).toEqual({ inner: { leaf: true }, region: 'us-east-1', version: '$LATEST' });
+      }
+    } finally {
+      lambda.destroy();
+    }
+    // Both calls of leaf ran (and were billed) at trunk's class, high, not leaf's own low.
+    let classes = '';
+    for (let i = 0; i < 50 && !classes.includes('"invocations":2'); i++) {
+      const bill = (await api(fare.url, 'GET', '/v1/bill?tenant=acme')).json as { functions: { function: string; classes: unknown[] }[] };
+      classes = JSON.stringify(bill.functions.find((f) => f.function === 'leaf')?.classes ?? []);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(JSON.parse(classes)).toEqual([expect.objectContaining({ cls: 'high', invocations: 2 })]);
+  }, 60_000);
+});

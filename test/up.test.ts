@@ -92,7 +92,7 @@ describe('fare up', () => {
     await deploy(f.url, 'flaky', { 'index.mjs': 'export const handler = async (e) => { console.log(`handling ${e.tag ?? "untagged"}`); if (e.crash) process.exit(3); if (e.fail) throw new RangeError("bad input"); return { ok: true }; };\n' }, { runtime: 'nodejs', handler: 'index.handler', class: 'standard' });
     const handled = await invokeSigned(f.url, 'flaky', { fail: true, tag: 'sync-fail' });
     expect(handled.status).toBe(200);
-    expect(handled.headers.get('x-amz-function-error')).toBe('Handled');
+    expect(handled.headers.get('x-amz-function-error')).toBe('Unhandled');
     expect(JSON.parse(await handled.text())).toMatchObject({ errorType: 'RangeError', errorMessage: 'bad input' });
     const crashed = await invokeSigned(f.url, 'flaky', { crash: true, tag: 'sync-crash' });
     expect(crashed.headers.get('x-amz-function-error')).toBe('Unhandled');

@@ -57,6 +57,8 @@ export interface UpOptions {
   readonly memoryMB?: number;
   /** Swap out idle instances, then the lowest classes' preempted ones, under memory pressure (default true where possible). */
   readonly swapping?: boolean;
+  /** The region named in every ARN and given to functions as AWS_REGION (default `us-east-1`). */
+  readonly region?: string;
   readonly log?: (line: string) => void;
   /** Security events worth an operator's attention (default: a line on stderr). */
   readonly warn?: (line: string) => void;
@@ -114,7 +116,17 @@ export async function up(opts: UpOptions): Promise<Running> {
     ...(opts.memoryMB !== undefined ? { memoryMB: opts.memoryMB } : {}), ...(opts.swapping !== undefined ? { swapping: opts.swapping } : {}),
   });
   capLines.push(...memory.report);
+  // Every function is told the region and where Fare answers (known once the gateway listens), so the
+  // AWS SDK inside it calls Fare with the invocation's own credentials and no set-up.
+  const region = opts.region ?? 'us-east-1';
+  const reach: { endpoint?: string } = {};
+  const platformEnv = (): Readonly<Record<string, string>> => ({
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    ...(reach.endpoint !== undefined ? { FARE_ENDPOINT: reach.endpoint, AWS_ENDPOINT_URL_LAMBDA: reach.endpoint } : {}),
+  });
   const { pool, exec, leaving, relieveIdle } = localExecutor({
+    platformEnv,
     cores, prices, classAware: preset.classAware, strictPriorities: opts.strictPriorities === true, canRaise: nice, warn,
     ...(memory.pager !== undefined ? { pager: memory.pager, onSwap: swapLine(warn), onIdleSwap: idleSwapLine(warn) } : {}),
     ...(host.cpuset !== undefined ? { cpuset: host.cpuset.procsFile } : {}),
@@ -153,7 +165,7 @@ export async function up(opts: UpOptions): Promise<Running> {
       else pool.retire(tenant, name, version);
     },
   });
-  const gateway: Gateway = createGateway({ store, platform });
+  const gateway: Gateway = createGateway({ store, platform, region });
   const runner = new AsyncRunner({ store, platform, contexts: gateway.context.contexts });
   late.runner = runner;
 
@@ -163,6 +175,9 @@ export async function up(opts: UpOptions): Promise<Running> {
   const address = gateway.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
   const url = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`;
+  // Functions reach a wildcard address through the loopback one.
+  const local = opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host === '::' ? '::1' : opts.host;
+  reach.endpoint = `http://${local.includes(':') ? `[${local}]` : local}:${port}`;
   runner.wake();
   const reaper = setInterval(() => pool.reap(), 30_000);
   reaper.unref();

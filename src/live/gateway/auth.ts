@@ -3,6 +3,7 @@
 // of the store; the principal is its tenant, with the administrator flag.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { INVOCATION_KEY_PREFIX } from '../invocation-credentials.ts';
 import type { IncomingMessage } from 'node:http';
 import type { Credential, Store } from '../store/index.ts';
 import { AuthFailureLimiter, type AuthLimits } from './auth-limiter.ts';
@@ -15,13 +16,23 @@ export interface Principal {
   readonly accessKeyId: string;
   readonly admin: boolean;
   readonly scheme: 'sigv4' | 'bearer';
+  /**
+   * The context token of the invocation whose credentials signed the request
+   * (invocation-credentials.ts): its calls are that invocation's, as with `X-Fare-Context`.
+   */
+  readonly context?: string;
 }
+
+/** An invocation credential looked up: whose it is and its secret, or why it is refused. */
+export type InvocationCredential = { readonly tenant: string; readonly secret: string; readonly token: string } | { readonly refused: string };
 
 export interface AuthOptions extends SigV4Options {
   /** Limits on authentication failures (auth-limiter.ts); default `DEFAULT_AUTH_LIMITS`. */
   readonly limits?: Partial<AuthLimits>;
   /** Waits before a rate-limited answer (default: a timer); tests record instead of waiting. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Invocation credentials (access key ids `FARECTX…` with a session token): none accepted without. */
+  readonly invocation?: (accessKeyId: string, sessionToken: string | undefined) => InvocationCredential;
 }
 
 const timer = (ms: number): Promise<void> =>
@@ -99,6 +110,7 @@ export class Authenticator {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     let cred: Credential | undefined;
+    let invocation: InvocationCredential | undefined;
     const result = verifySigV4(
       {
         method: req.method ?? 'GET',
@@ -108,6 +120,10 @@ export class Authenticator {
         bodySha256: sha256Hex(body),
       },
       (id) => {
+        if (id.startsWith(INVOCATION_KEY_PREFIX) && this.#opts.invocation !== undefined) {
+          invocation = this.#opts.invocation(id, header(req, 'x-amz-security-token'));
+          return 'secret' in invocation ? invocation.secret : undefined;
+        }
         const s = this.#store.credentials.signingSecret(id);
         cred = s?.credential;
         return s?.secret;
@@ -115,6 +131,11 @@ export class Authenticator {
       this.#clock(),
       this.#opts,
     );
+    if (invocation !== undefined) {
+      if ('refused' in invocation) throw authError('unknown-key', invocation.refused);
+      if (!result.ok) throw authError(result.failure, result.message);
+      return { tenant: invocation.tenant, accessKeyId: result.accessKeyId, admin: false, scheme: 'sigv4', context: invocation.token };
+    }
     if (!result.ok) throw authError(result.failure, result.message);
     if (cred === undefined || cred.accessKeyId !== result.accessKeyId) throw authError('unknown-key', 'The security token included in the request is invalid.');
     return { tenant: cred.tenant, accessKeyId: cred.accessKeyId, admin: cred.admin, scheme: 'sigv4' };

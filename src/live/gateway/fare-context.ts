@@ -11,7 +11,9 @@
 // exactly the keys below in this order with their types, nothing before, between or after.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { invocationKeyId, invocationSecret, NO_INVOCATION_SESSION, sessionBody } from '../invocation-credentials.ts';
 import { randomBytesFast } from '../random.ts';
+import type { InvocationCredential } from './auth.ts';
 
 export const FARE_CONTEXT_HEADER = 'x-fare-context';
 
@@ -132,6 +134,27 @@ export class FareContexts {
     }
     if (now > inv.deadline) return { ok: false, refusal: 'expired' };
     return { ok: true, caller: inv };
+  }
+
+  /**
+   * An invocation credential (invocation-credentials.ts): the session token's signature is
+   * recomputed with this Fare's key (so only a holder of the whole token knows the secret), and the
+   * credential is good only while its invocation runs, as its context is.
+   */
+  invocationCredential(accessKeyId: string, sessionToken: string | undefined, now: number): InvocationCredential {
+    if (sessionToken === NO_INVOCATION_SESSION) {
+      return { refused: 'The security token included in the request is invalid: these are a function instance\'s credentials outside any invocation (while its code starts, or between invocations); Fare gives functions credentials only while an invocation runs: make the call inside the handler' };
+    }
+    const body = sessionToken === undefined ? undefined : sessionBody(sessionToken);
+    if (body === undefined) return { refused: 'an invocation credential (FARECTX…) is used with its session token (X-Amz-Security-Token), as the function was given both: let the SDK take them from the container credentials Fare provides' };
+    if (invocationKeyId(body) !== accessKeyId) return { refused: 'The security token included in the request is invalid: it does not belong to this access key id' };
+    const sig = this.#sign(body);
+    const token = `v1.${body}.${sig}`;
+    const tenant = parseClaims(body)?.t;
+    if (tenant === undefined) return { refused: 'The security token included in the request is invalid.' };
+    const c = this.check(token, tenant, now);
+    if (!c.ok) return { refused: `The security token included in the request is expired: invocation credentials work only while their invocation runs (this one ${c.refusal === 'expired' ? 'has passed its deadline' : 'has ended'})` };
+    return { tenant, secret: invocationSecret(sig), token };
   }
 
   #sign(body: string): string {

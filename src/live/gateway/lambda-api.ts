@@ -60,7 +60,8 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
 
   // Class: the function's own, raised by a caller's context (`inheritContext`: a synchronous call
   // into the caller's own tenant), lowered to the cheapest when over budget.
-  const token = header(req, FARE_CONTEXT_HEADER);
+  // Signed with the invocation credentials a function was given, the call is that invocation's.
+  const token = header(req, FARE_CONTEXT_HEADER) ?? principal.context;
   const caller = token === undefined ? undefined : callerContext(ctx, token, principal.tenant);
   const inherited = inheritContext(caller, { owner, cls: ownClassIndex(ctx, fn), deadline: ownDeadline(ctx.clock(), fn.timeoutMs) }, type === 'RequestResponse');
   let cls = inherited.cls;

@@ -323,3 +323,42 @@ describe('tags and account', () => {
     expect(r.headers.get('x-amzn-errortype')).toBe('UnknownOperationException');
   });
 });
+
+describe('invocation credentials', () => {
+  it('the SDK inside a function calls Fare with its invocation credentials: its tenant, its class inherited, only while it runs', async () => {
+    const { invocationCredentials } = await import('../invocation-credentials.ts');
+    await create('callee');
+    await create('caller', { Tags: { 'fare:class': 'high' } });
+    const seen: { fn: string; cls: number }[] = [];
+    let inner: Promise<unknown> | undefined;
+    let creds: ReturnType<typeof invocationCredentials>;
+    h.platform.respond = async (req) => {
+      seen.push({ fn: req.fn.name, cls: req.cls });
+      if (req.fn.name === 'caller') {
+        creds = invocationCredentials(req.fareContext ?? '');
+        const c = new LambdaClient({ endpoint: h.url, region: 'us-east-1', credentials: { accessKeyId: creds?.accessKeyId ?? '', secretAccessKey: creds?.secretAccessKey ?? '', sessionToken: creds?.sessionToken ?? '' }, maxAttempts: 1 });
+        inner = c.send(new InvokeCommand({ FunctionName: 'callee' }));
+        await inner;
+        c.destroy();
+      }
+      return outcome();
+    };
+    await invoke('caller');
+    expect(creds?.accessKeyId).toMatch(/^FARECTX[0-9A-F]{25}$/);
+    // The callee ran at the caller's class (high = 0), not its own (standard).
+    expect(seen).toEqual([{ fn: 'caller', cls: 0 }, { fn: 'callee', cls: 0 }]);
+    // After the invocation, its credentials are refused.
+    const late = new LambdaClient({ endpoint: h.url, region: 'us-east-1', credentials: { accessKeyId: creds?.accessKeyId ?? '', secretAccessKey: creds?.secretAccessKey ?? '', sessionToken: creds?.sessionToken ?? '' }, maxAttempts: 1 });
+    await expect(late.send(new InvokeCommand({ FunctionName: 'callee' }))).rejects.toThrow(/only while their invocation runs/);
+    // Without the session token, or with another invocation's, they are refused too.
+    const bare = new LambdaClient({ endpoint: h.url, region: 'us-east-1', credentials: { accessKeyId: creds?.accessKeyId ?? '', secretAccessKey: creds?.secretAccessKey ?? '' }, maxAttempts: 1 });
+    await expect(bare.send(new InvokeCommand({ FunctionName: 'callee' }))).rejects.toMatchObject({ name: 'UnrecognizedClientException' });
+    late.destroy();
+    bare.destroy();
+    // An instance's credentials outside any invocation are refused, saying why.
+    const { NO_INVOCATION } = await import('../invocation-credentials.ts');
+    const outside = new LambdaClient({ endpoint: h.url, region: 'us-east-1', credentials: { ...NO_INVOCATION }, maxAttempts: 1 });
+    await expect(outside.send(new InvokeCommand({ FunctionName: 'callee' }))).rejects.toThrow(/only while an invocation runs: make the call inside the handler/);
+    outside.destroy();
+  });
+});

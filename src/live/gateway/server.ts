@@ -65,17 +65,19 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const clock = opts.clock ?? Date.now;
   const region = opts.region ?? 'us-east-1';
   const limits: GatewayLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const contexts = new FareContexts(opts.store.deriveKey('invocation-context'));
   const ctx: GatewayContext = {
     store: opts.store,
     platform: opts.platform,
     auth: new Authenticator(opts.store, clock, {
+      invocation: (id, session) => contexts.invocationCredential(id, session, clock()),
       services: ['lambda', 'fare'],
       maxSkewMs: limits.clockSkewMs,
       ...(opts.enforceRegion === true ? { region } : {}),
       ...(opts.authLimits !== undefined ? { limits: opts.authLimits } : {}),
       ...(opts.sleep !== undefined ? { sleep: opts.sleep } : {}),
     }),
-    contexts: new FareContexts(opts.store.deriveKey('invocation-context')),
+    contexts,
     clock,
     region,
     limits,

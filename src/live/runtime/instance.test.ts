@@ -48,7 +48,7 @@ describe('handlers return results and see the event and context', () => {
       awsRequestId: req.requestId,
       functionName: 'node-echo',
       functionVersion: '1',
-      invokedFunctionArn: 'arn:aws:lambda:local:000000000000:function:node-echo',
+      invokedFunctionArn: 'arn:aws:lambda:us-east-1:test:function:node-echo',
       memoryLimitInMB: '128',
       logGroupName: '/aws/lambda/node-echo',
       fareContext: 'fare.tok',
@@ -57,7 +57,7 @@ describe('handlers return results and see the event and context', () => {
     expect(r.context['logStreamName']).toMatch(/^\d{4}\/\d{2}\/\d{2}\/\[1\]node-echo-v1-/);
     expect(r.context['remainingMs']).toBeGreaterThan(3000);
     expect(r.context['remainingMs']).toBeLessThanOrEqual(5000);
-    expect(r.env).toMatchObject({ GREETING: 'hello', TZ: ':UTC', AWS_REGION: 'local' });
+    expect(r.env).toMatchObject({ GREETING: 'hello', TZ: ':UTC', AWS_REGION: 'us-east-1' });
     expect(r.uid).toBe(expectedUid(inst));
     expect(r.cwd).toBe(join(inst.workDir ?? '', 'task'));
     expect(r.env['HOME']).toBe(sandboxed ? '/tmp' : join(inst.workDir ?? '', 'tmp'));
@@ -84,7 +84,7 @@ describe('handlers return results and see the event and context', () => {
     expect(r.context).toMatchObject({
       aws_request_id: req.requestId,
       function_name: 'py-echo',
-      invoked_function_arn: 'arn:aws:lambda:local:000000000000:function:py-echo',
+      invoked_function_arn: 'arn:aws:lambda:us-east-1:test:function:py-echo',
       memory_limit_in_mb: '128',
       fare_context: 'fare.py',
     });
@@ -115,19 +115,19 @@ describe('handlers return results and see the event and context', () => {
 });
 
 describe('errors', () => {
-  it('a handler error is a Handled error document', async () => {
+  it('a handler error is its error document, Unhandled as Lambda says', async () => {
     const inst = await started(fixture('node-error', 'nodejs', 'index.handler'));
     const o = await inst.invoke(request(inst.fn, {}));
-    expect(o).toMatchObject({ status: 'error', functionError: 'Handled', errorType: 'ValidationError' });
+    expect(o).toMatchObject({ status: 'error', functionError: 'Unhandled', errorType: 'ValidationError' });
     expect(doc(o)).toMatchObject({ errorType: 'ValidationError', errorMessage: 'amount must be positive' });
     expect((doc(o)['stackTrace'] as string[])[0]).toBe('ValidationError: amount must be positive');
     expect(inst.state).toBe('idle'); // the instance stays warm
   });
 
-  it('a python exception is a Handled error document', async () => {
+  it('a python exception is its error document, Unhandled as Lambda says', async () => {
     const inst = await started(fixture('py-error', 'python', 'app.handler'));
     const o = await inst.invoke(request(inst.fn, { order: 7 }));
-    expect(o).toMatchObject({ status: 'error', functionError: 'Handled', errorType: 'ValueError' });
+    expect(o).toMatchObject({ status: 'error', functionError: 'Unhandled', errorType: 'ValueError' });
     expect(doc(o)).toMatchObject({ errorMessage: 'no such order: 7' });
     expect(Array.isArray(doc(o)['stackTrace'])).toBe(true);
   });

@@ -60,6 +60,8 @@ export interface InstanceOptions {
   readonly runtimesDir?: string;
   /** AWS_LAMBDA_FUNCTION_MEMORY_SIZE (reported to the function; not enforced). Default 128. */
   readonly memoryMB?: number;
+  /** Variables of the platform (AWS_REGION, FARE_ENDPOINT, AWS_ENDPOINT_URL_LAMBDA), read at each launch. */
+  readonly platformEnv?: () => Readonly<Record<string, string>>;
   /**
    * Who runs the code: by default its own uid from `caps.uidRange` inside the sandbox where the
    * machine has it, else `caps.runAs` (nobody when root); a RunAs runs it as that user without the
@@ -401,14 +403,17 @@ export class Instance {
     this.cg = hasCgroups ? InstanceCgroups.create(this.caps.cgroups, this.id, this.caps.maxTasks) : null;
     // Only this instance's processes (its own uid) may talk to its Runtime API.
     const onRefused = this.opts.onRefused;
+    const platform = this.opts.platformEnv?.();
     const api = await RuntimeApi.listen({
       functionName: fn.name,
+      tenant: fn.tenant,
+      ...(platform?.AWS_REGION !== undefined ? { region: platform.AWS_REGION } : {}),
       onReport: (r) => this.onReport(r),
       ...(helper !== null ? { peerUid: this.ownUid } : {}),
       ...(onRefused !== undefined ? { onRefused: (r: RefusedRequest) => onRefused(this.id, r) } : {}),
     });
     this.api = api;
-    const env = runtimeEnv({ fn, instanceId: this.id, apiAddress: api.address, wd, interp, memoryMB: this.opts.memoryMB ?? 128, sandboxed: helper !== null });
+    const env = runtimeEnv({ fn, instanceId: this.id, apiAddress: api.address, wd, interp, memoryMB: this.opts.memoryMB ?? 128, sandboxed: helper !== null, ...(platform !== undefined ? { platform } : {}) });
     const child = launch({
       cmd, cwd: wd.task, env, owner, setpriv: this.caps.setpriv, procs: [...(this.cg?.procsFiles() ?? []), ...(this.opts.sharedGroups ?? [])],
       ...(helper !== null ? { sandbox: { helper, scratch: wd.tmp } } : {}),

@@ -7,6 +7,7 @@ import { accessSync, constants, existsSync, statSync, writeFileSync } from 'node
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FunctionSpec } from '../types.ts';
+import { CREDENTIALS } from './runtime-api.ts';
 import type { Capabilities } from './capabilities.ts';
 import { FareRuntimeError, InitError } from './errors.ts';
 import type { RunAs } from './proc.ts';
@@ -74,6 +75,8 @@ export interface EnvInput {
   readonly fn: FunctionSpec;
   readonly instanceId: string;
   readonly apiAddress: string;
+  /** Variables of the platform the function runs on (AWS_REGION, FARE_ENDPOINT, …): they win over the function's own. */
+  readonly platform?: Readonly<Record<string, string>>;
   readonly wd: WorkDir;
   readonly interp: string | null;
   readonly memoryMB: number;
@@ -99,8 +102,11 @@ export function runtimeEnv(x: EnvInput): NodeJS.ProcessEnv {
     AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
     AWS_LAMBDA_LOG_STREAM_NAME: `${day}/[${fn.version}]${x.instanceId}`,
     AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
-    AWS_REGION: 'local',
-    AWS_DEFAULT_REGION: 'local',
+    AWS_REGION: 'us-east-1',
+    AWS_DEFAULT_REGION: 'us-east-1',
+    // The AWS SDKs take the running invocation's credentials from here (runtime-api.ts).
+    AWS_CONTAINER_CREDENTIALS_FULL_URI: `http://${x.apiAddress}/2018-06-01/runtime/${CREDENTIALS}`,
+    ...x.platform,
     _HANDLER: fn.handler,
     LAMBDA_TASK_ROOT: wd.task,
     LAMBDA_RUNTIME_DIR: wd.runtime,

@@ -1,5 +1,6 @@
-// The InvokeOutcomes an instance produces, in Lambda's words: a response, a Handled error (the
-// handler reported it), or an Unhandled one (crash, timeout, oversized response, failed init).
+// The InvokeOutcomes an instance produces, in Lambda's words: a response, or an error — reported by
+// the runtime (the handler threw or failed) or not (crash, timeout, oversized response, failed init).
+// Lambda answers both with `X-Amz-Function-Error: Unhandled` today, and so does Fare.
 
 import type { InvokeOutcome } from '../types.ts';
 import type { InitError } from './errors.ts';
@@ -23,7 +24,7 @@ export const okOutcome = (body: Buffer, m: Measured, logs: string): InvokeOutcom
 export const handledOutcome = (error: ErrorDocument, m: Measured, logs: string): InvokeOutcome => ({
   status: 'error',
   payload: Buffer.from(JSON.stringify(error)),
-  functionError: 'Handled',
+  functionError: 'Unhandled',
   errorType: error.errorType,
   ...measured(m, logs),
 });

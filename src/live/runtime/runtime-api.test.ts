@@ -42,7 +42,7 @@ describe('GET /invocation/next', () => {
     expect(await res.text()).toBe('{"hello":"world"}');
     expect(res.headers.get('lambda-runtime-aws-request-id')).toBe('req-1');
     expect(res.headers.get('lambda-runtime-deadline-ms')).toBe('1900000000000');
-    expect(res.headers.get('lambda-runtime-invoked-function-arn')).toBe('arn:aws:lambda:local:000000000000:function:fn1');
+    expect(res.headers.get('lambda-runtime-invoked-function-arn')).toBe('arn:aws:lambda:us-east-1:000000000000:function:fn1');
     expect(res.headers.get('lambda-runtime-trace-id')).toBe('Root=1-x');
     expect(JSON.parse(res.headers.get('lambda-runtime-client-context') ?? '')).toEqual({ client: { app_title: 'é' } });
     expect(res.headers.get('fare-context')).toBe('tok.abc');
@@ -358,5 +358,26 @@ describe('the peer check (peerUid)', () => {
       expect(r?.kind === 'response' && r.body.toString()).toBe('mine');
       expect(reports.filter((x) => x.kind === 'response' || x.kind === 'error')).toHaveLength(1);
     });
+  });
+});
+
+describe('GET /fare/credentials', () => {
+  it('answers the running invocation credentials in the container-credentials format, and nothing between invocations', async () => {
+    const { api, url } = await server();
+    // Outside an invocation: credentials every gateway refuses (boto3 loads them when a client is made).
+    const none = await fetch(url('/fare/credentials'));
+    expect(none.status).toBe(200);
+    expect(((await none.json()) as { Token: string }).Token).toBe('v1.none');
+    const token = `v1.${Buffer.from('{"n":"x"}').toString('base64url')}.${'A'.repeat(43)}`;
+    api.deliver(event('req-c', { fareContext: token }));
+    await fetch(url('/invocation/next'));
+    const got = await fetch(url('/fare/credentials'));
+    const c = (await got.json()) as { AccessKeyId: string; SecretAccessKey: string; Token: string; Expiration: string };
+    expect(c.AccessKeyId).toMatch(/^FARECTX[0-9A-F]{25}$/);
+    expect(c.Token).toBe(token.slice(0, token.lastIndexOf('.')));
+    expect(c.SecretAccessKey).not.toContain('A'.repeat(10));
+    expect(Date.parse(c.Expiration) - Date.now()).toBeGreaterThan(30_000);
+    await post(url('/invocation/req-c/response'), '{}');
+    expect(((await (await fetch(url('/fare/credentials'))).json()) as { Token: string }).Token).toBe('v1.none');
   });
 });

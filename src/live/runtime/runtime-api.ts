@@ -17,7 +17,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytesFast } from '../random.ts';
+import { invocationCredentials, NO_INVOCATION } from '../invocation-credentials.ts';
 import { connOf, peerLookup, type PeerLookup, type PeerMechanism, type PeerOwner } from './peer-uid.ts';
+
+/** Fare's addition to the Runtime API: the running invocation's credentials (`/2018-06-01/fare/credentials`). */
+export const CREDENTIALS = 'fare/credentials';
 
 /** Lambda's limit on a synchronous response: 6 MB plus a little slack, as its emulator sets it. */
 export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
@@ -69,6 +73,9 @@ export interface RefusedRequest {
 export interface RuntimeApiOptions {
   /** Function name, for `Lambda-Runtime-Invoked-Function-Arn`. */
   readonly functionName: string;
+  /** Its tenant (the ARN's account) and region, for the same ARN (default `000000000000`, `us-east-1`). */
+  readonly tenant?: string;
+  readonly region?: string;
   readonly onReport: (r: RuntimeReport) => void;
   readonly maxResponseBytes?: number;
   /**
@@ -82,7 +89,7 @@ export interface RuntimeApiOptions {
   readonly peerLookup?: PeerLookup;
 }
 
-export const functionArn = (name: string): string => `arn:aws:lambda:local:000000000000:function:${name}`;
+export const functionArn = (name: string, tenant = '000000000000', region = 'us-east-1'): string => `arn:aws:lambda:${region}:${tenant}:function:${name}`;
 
 const PREFIX = '/2018-06-01/runtime/';
 
@@ -113,7 +120,7 @@ export class RuntimeApi {
     private readonly peer: Peer | null,
   ) {
     this.maxBytes = opts.maxResponseBytes ?? MAX_RESPONSE_BYTES;
-    this.arn = functionArn(opts.functionName);
+    this.arn = functionArn(opts.functionName, opts.tenant, opts.region);
   }
 
   /** Starts a server on 127.0.0.1 with a free port. */
@@ -241,6 +248,7 @@ export class RuntimeApi {
     const rest = path.startsWith(PREFIX) ? path.slice(PREFIX.length) : null;
     if (rest === 'invocation/next') return req.method === 'GET' ? this.next(req, res) : wrongMethod('GET');
     if (rest === 'init/error') return req.method === 'POST' ? this.initError(req, res) : wrongMethod('POST');
+    if (rest === CREDENTIALS) return req.method === 'GET' ? this.credentials(req, res) : wrongMethod('GET');
     const m = rest === null ? null : /^invocation\/([^/]+)\/(response|error)$/.exec(rest);
     if (!m?.[1] || !m[2]) return refuse(404, notFound(path));
     if (req.method !== 'POST') return wrongMethod('POST');
@@ -251,6 +259,20 @@ export class RuntimeApi {
       return refuse(400, invalidRequestId());
     }
     this.post(req, res, id, m[2] === 'error');
+  }
+
+  /**
+   * The running invocation's AWS credentials (invocation-credentials.ts), in the container
+   * credentials format the AWS SDKs read from AWS_CONTAINER_CREDENTIALS_FULL_URI. They expire a
+   * minute from now, so SDKs ask again at their next call (and each invocation gets its own).
+   */
+  private credentials(req: IncomingMessage, res: ServerResponse): void {
+    req.resume();
+    const token = this.open?.fareContext;
+    // Outside an invocation: credentials every gateway refuses (SDKs that load them eagerly at
+    // start-up, as boto3 does, need some; they load them again within a minute).
+    const c = (token === undefined ? undefined : invocationCredentials(token)) ?? NO_INVOCATION;
+    reply(res, 200, { AccessKeyId: c.accessKeyId, SecretAccessKey: c.secretAccessKey, Token: c.sessionToken, Expiration: new Date(Date.now() + 60_000).toISOString() });
   }
 
   private next(req: IncomingMessage, res: ServerResponse): void {

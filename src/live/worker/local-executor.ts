@@ -43,6 +43,8 @@ export interface LocalExecutorOptions {
   readonly onIdleSwap?: (dir: 'out' | 'in', what: string, r: PageResult) => void;
   /** The functions' cpuset (`cgroup.procs`), which every instance joins; none: they run on any CPU. */
   readonly cpuset?: string;
+  /** Variables of the platform every function gets (AWS_REGION, FARE_ENDPOINT, …), read at each launch. */
+  readonly platformEnv?: () => Readonly<Record<string, string>>;
 }
 
 /**
@@ -80,6 +82,7 @@ export function localExecutor(opts: LocalExecutorOptions): { pool: InstancePool;
     instanceOptions: {
       logTailBytes: LOG_TEXT_MAX_BYTES - 1024,
       ...(opts.cpuset !== undefined ? { sharedGroups: [opts.cpuset] } : {}),
+      ...(opts.platformEnv !== undefined ? { platformEnv: opts.platformEnv } : {}),
       onRefused: (instance, r) => opts.warn(`fare: refused ${r.method} ${r.path} on the Runtime API of instance ${instance} (${r.reason}; peer ${r.remoteAddress}:${r.remotePort}, found by ${r.mechanism})`),
     },
     onStart: (requestId, instance) => {
