@@ -10,6 +10,7 @@ connection serves the whole loop instead of a new one per call.
 import http.client
 import importlib
 import json
+import logging
 import os
 import sys
 import time
@@ -18,6 +19,37 @@ import urllib.parse
 
 API = os.environ.get("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")
 BASE = "/2018-06-01/runtime"
+
+# The request id of the invocation running now ("" while the code starts), for log lines.
+CURRENT = {"request_id": ""}
+
+
+class RequestIdFilter(logging.Filter):
+    """Gives every record the running invocation's request id (`aws_request_id`), as Lambda does."""
+
+    def filter(self, record):
+        record.aws_request_id = CURRENT["request_id"]
+        return True
+
+
+def install_logging():
+    """Lambda's log lines for the `logging` module: `[LEVEL]\t<UTC time>Z\t<request id>\t<message>`.
+
+    One handler on the root logger, installed before the function's code is imported, so loggers made
+    at module level (`logging.getLogger(__name__)`) reach it too; `logging.basicConfig()` in the code
+    then does nothing, as on Lambda. The root level stays WARNING unless AWS_LAMBDA_LOG_LEVEL says
+    otherwise (the code may set its own).
+    """
+    formatter = logging.Formatter("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s", "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(formatter)
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    if level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        root.setLevel(level)
 
 
 class Api:
@@ -118,6 +150,7 @@ def flush():
 
 def main():
     api = Api(API)
+    install_logging()
     root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
     try:
         handler = load_handler(root, os.environ.get("_HANDLER", ""))
@@ -133,6 +166,7 @@ def main():
         if status != 200:
             raise RuntimeError("Runtime API /next answered %d: %r" % (status, body[:200]))
         request_id = headers.get("Lambda-Runtime-Aws-Request-Id", "")
+        CURRENT["request_id"] = request_id
         trace = headers.get("Lambda-Runtime-Trace-Id")
         if trace:
             os.environ["_X_AMZN_TRACE_ID"] = trace

@@ -94,6 +94,19 @@ describe('handlers return results and see the event and context', () => {
     expect(o.logs).toContain('hello from py-echo');
   });
 
+  it("python's logging writes Lambda's log lines, module-level loggers included, with the request id", async () => {
+    const inst = await started(fixture('py-logging', 'python', 'app.handler'));
+    const req = request(inst.fn, { n: 7 });
+    const o = await inst.invoke(req);
+    expect(json(o.payload)).toEqual({ ok: true });
+    const line = (level: string, msg: string): RegExp => new RegExp(`^\\[${level}\\]\\t\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z\\t${req.requestId}\\t${msg}$`, 'm');
+    expect(o.logs).toMatch(line('INFO', 'handling 7'));
+    expect(o.logs).toMatch(line('WARNING', 'root warning'));
+    expect(o.logs).toMatch(line('ERROR', 'with traceback'));
+    expect(o.logs).toContain('ValueError: caught');
+    expect(o.logs).not.toContain('root info is below');
+  });
+
   it('nodejs CommonJS: a callback-style .js handler and a nested export of a .cjs module', async () => {
     const cb = await started(fixture('node-cjs', 'nodejs', 'index.handler'));
     const a = await cb.invoke(request(cb.fn, { n: 21 }));
