@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatEntry, sinceParam } from './client.ts';
+import { formatBill, formatEntry, sinceParam } from './client.ts';
 
 describe('fare logs --since', () => {
   const now = Date.UTC(2025, 0, 15, 12, 0, 0);
@@ -27,5 +27,29 @@ describe('fare logs text', () => {
     const text = 'START RequestId: r1 Version: 2\nhello\nEND RequestId: r1\nREPORT RequestId: r1\tDuration: 12.50 ms\tBilled Duration: 13 ms\tMax Memory Used: 40 MB\t\n';
     const s = formatEntry({ requestId: 'r1', time: '2025-01-15T12:00:00.020Z', durationMs: 12.5, class: 'high', cpuMs: 3.25, costMicroCents: 6.5, text });
     expect(s).toBe(`2025-01-15T12:00:00.007Z ${text}BILLED RequestId: r1\tClass: high\tCPU: 3.25 ms\tCost: 6.5000 µ¢\n`);
+  });
+});
+
+describe('fare bill text', () => {
+  it('shows the month, then a table per function and one per class, rounded', () => {
+    const usage = (invocations: number, cpuMs: number, memGBs: number, costMicroCents: number) => ({ invocations, cpuMs, memGBs, costMicroCents });
+    const text = formatBill({
+      tenant: 'acme', month: '2025-01', ...usage(1203, 3456.789, 1.23456, 7000.123456), budgetMicroCents: 500000, budgetState: 'ok',
+      functions: [
+        { function: 'page-view', ...usage(1200, 3456, 1.2, 6912.5), classes: [{ cls: 'high', ...usage(1000, 3000, 1, 6000) }, { cls: 'low', ...usage(200, 456, 0.2, 912.5) }] },
+        { function: 'resize', ...usage(3, 0.789, 0.03456, 87.623456), classes: [{ cls: 'low', ...usage(3, 0.789, 0.03456, 87.623456) }] },
+      ],
+    });
+    expect(text).toBe([
+      'acme, 2025-01: 1,203 invocations, 7,000 µ¢ of a 500,000 µ¢ budget (ok)',
+      '',
+      'FUNCTION   CLASSES    INVOCATIONS     CPU s  MEMORY GB·s  COST µ¢',
+      'page-view  high, low        1,200      3.46          1.2    6,913',
+      'resize     low                  3  0.000789       0.0346     87.6',
+      '',
+      'CLASS  INVOCATIONS  CPU s  MEMORY GB·s  COST µ¢',
+      'high         1,000      3            1    6,000',
+      'low            203  0.457        0.235    1,000',
+    ].join('\n'));
   });
 });

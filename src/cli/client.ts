@@ -1,12 +1,12 @@
-// The `fare` client commands: deploy, invoke, ls, logs, bill, tenant — small HTTP clients of a running
+// The `fare` client commands: deploy, invoke, ls, rm, logs, bill, tenant — small HTTP clients of a running
 // Fare (FARE_ENDPOINT, default http://127.0.0.1:8080) authenticated with FARE_KEY=<id>:<secret>.
 
-import { readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import { parse, UsageError } from './args.ts';
 import { ApiError, call, conn, type Conn } from './fare-api.ts';
-import { zipDirectory } from '../live/gateway/zip-writer.ts';
+import { checkDir, entryOf, functionName } from './function-dir.ts';
+import { num, round, table, type Cell } from './table.ts';
 
 const COMMON = { endpoint: { type: 'string' }, key: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } as const;
 
@@ -67,7 +67,7 @@ async function functionLogs(c: Conn, name: string, values: Record<string, unknow
   if (values.request !== undefined) query.set('request', values.request as string);
   const path = `/v1/functions/${encodeURIComponent(name)}/logs`;
   const fetchPage = async (): Promise<{ entries: LogEntryView[]; next: number }> =>
-    JSON.parse((await call(c, 'GET', `${path}?${query.toString()}`)).text) as { entries: LogEntryView[]; next: number };
+    JSON.parse((await call(c, 'GET', `${path}?${query.toString()}`, undefined, {}, { notFound: noFunction(name) })).text) as { entries: LogEntryView[]; next: number };
   const show = (entries: readonly LogEntryView[]): void => {
     for (const e of entries) out(values.json ? JSON.stringify(e) : formatEntry(e));
   };
@@ -130,34 +130,63 @@ async function invocationLogs(c: Conn, id: string, values: Record<string, unknow
 
 type Parsed = ReturnType<typeof parse>;
 
+/** A 404's line for a function that does not exist. */
+const noFunction = (name: string): string => `there is no function ${name}: fare ls lists yours`;
+
 async function deploy({ values, positionals }: Parsed): Promise<number> {
-  const [dir] = positionals;
-  if (!dir) throw new UsageError('fare deploy needs the directory with the code: fare deploy DIR --name NAME … (see fare deploy --help)');
-  let isDir = false;
-  try {
-    isDir = statSync(dir).isDirectory();
-  } catch {
-    // reported below
-  }
-  if (!isDir) throw new UsageError(`${dir} is not a directory: give the folder holding the function's code`);
-  const name = (values.name as string | undefined) ?? resolve(dir).split('/').pop() ?? '';
+  const [dir, ...extra] = positionals;
+  if (!dir) throw new UsageError('fare deploy needs the folder with the code: fare deploy DIR [--name NAME] … (see fare deploy --help)');
+  if (extra.length) throw new UsageError(`fare deploy takes one folder, got "${positionals.join(' ')}"`);
+  checkDir(dir);
+  const name = functionName(dir, values.name as string | undefined);
   const env: Record<string, string> = {};
   for (const kv of (values.env as string[] | undefined) ?? []) {
     const i = kv.indexOf('=');
     if (i <= 0) throw new UsageError(`--env ${kv} must be KEY=VALUE`);
     env[kv.slice(0, i)] = kv.slice(i + 1);
   }
+  const timeout = values.timeout as string | undefined;
+  if (timeout !== undefined && !/^\d+$/.test(timeout)) throw new UsageError(`--timeout ${timeout} must be a whole number of milliseconds`);
+  const c = conn(values);
+  const path = `/v1/functions/${encodeURIComponent(name)}`;
+  // A function that exists keeps its runtime and handler unless told otherwise; a new one takes them from the folder.
+  let exists = true;
+  try {
+    await call(c, 'GET', path);
+  } catch (e) {
+    if ((e as ApiError).status !== 404) throw e;
+    exists = false;
+  }
+  const given = { runtime: values.runtime as string | undefined, handler: values.handler as string | undefined };
+  const entry = exists ? undefined : entryOf(dir, given.runtime, given.handler);
+  const { zipDirectory } = await import('../live/gateway/zip-writer.ts');
   const body: Record<string, unknown> = { zipBase64: zipDirectory(dir).toString('base64') };
-  if (values.runtime) body.runtime = values.runtime;
-  if (values.handler) body.handler = values.handler;
+  const runtime = entry?.runtime ?? given.runtime;
+  const handler = entry?.handler ?? given.handler;
+  if (runtime !== undefined) body.runtime = runtime;
+  if (handler !== undefined && !(runtime === 'provided' && handler === 'bootstrap' && given.handler === undefined)) body.handler = handler;
   if (values.class) body.class = values.class;
-  if (values.timeout) body.timeoutMs = Number(values.timeout);
+  if (timeout !== undefined) body.timeoutMs = Number(timeout);
   if (values.idempotent !== undefined) body.idempotent = values.idempotent;
   if (Object.keys(env).length) body.env = env;
-  const c = conn(values);
-  const r = await call(c, 'PUT', `/v1/functions/${encodeURIComponent(name)}`, body);
-  const f = JSON.parse(r.text) as { name: string; version: number; class: string; runtime: string };
-  out(values.json ? r.text : `${r.status === 201 ? 'created' : 'updated'} ${f.name} version ${f.version} (${f.runtime}, class ${f.class})`);
+  const r = await call(c, 'PUT', path, body);
+  if (values.json) return (out(r.text), 0);
+  const f = JSON.parse(r.text) as { name: string; version: number; class: string; runtime: string; handler: string };
+  const created = r.status === 201;
+  const taken = entry?.from !== undefined ? `; runtime and handler taken from ${entry.from}: --runtime and --handler choose others` : '';
+  const named = values.name === undefined ? `, named after its folder` : '';
+  out(`${created ? 'created' : 'updated'} ${f.name}${named}: version ${f.version}, ${f.runtime}, handler ${f.handler}, class ${f.class}${taken}`);
+  return 0;
+}
+
+/** `fare rm NAME`: deletes the function, its versions and its logs. */
+async function rm({ values, positionals }: Parsed): Promise<number> {
+  const [name, ...extra] = positionals;
+  if (!name) throw new UsageError('fare rm needs the name of the function to delete: fare rm NAME');
+  if (extra.length) throw new UsageError(`fare rm takes one function name, got "${positionals.join(' ')}"`);
+  await call(conn(values), 'DELETE', `/v1/functions/${encodeURIComponent(name)}`, undefined, {}, { notFound: noFunction(name) });
+  // The API answers 204 with no body: --json prints what was done.
+  out(values.json ? JSON.stringify({ function: name, deleted: true }) : `deleted ${name}`);
   return 0;
 }
 
@@ -166,7 +195,15 @@ async function invoke({ values, positionals }: Parsed): Promise<number> {
   const [name] = positionals;
   if (!name) throw new UsageError('fare invoke needs a function name: fare invoke NAME [--payload JSON]');
   let payload = Buffer.from((values.payload as string | undefined) ?? '{}');
-  if (values['payload-file']) payload = readFileSync(values['payload-file'] as string);
+  const file = values['payload-file'] as string | undefined;
+  if (file !== undefined) {
+    if (values.payload !== undefined) throw new UsageError('give --payload or --payload-file, not both');
+    try {
+      payload = readFileSync(file);
+    } catch (e) {
+      throw new UsageError(`--payload-file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'there is no such file' : (e as Error).message}`);
+    }
+  }
   if (values.payload !== undefined) {
     try {
       JSON.parse(payload.toString('utf8'));
@@ -178,7 +215,7 @@ async function invoke({ values, positionals }: Parsed): Promise<number> {
   const c = conn(values);
   const r = await call(c, 'POST', `/2015-03-31/functions/${encodeURIComponent(name)}/invocations`, payload, {
     'X-Amz-Invocation-Type': type, 'Content-Type': 'application/json', ...(values.logs ? { 'X-Amz-Log-Type': 'Tail' } : {}),
-  });
+  }, { notFound: noFunction(name) });
   const fnError = r.headers.get('x-amz-function-error');
   if (values.json) {
     out(JSON.stringify({ status: r.status, functionError: fnError, requestId: r.headers.get('x-amzn-requestid'), payload: r.text ? (JSON.parse(r.text) as unknown) : null }));
@@ -194,11 +231,13 @@ async function invoke({ values, positionals }: Parsed): Promise<number> {
   return fnError ? 1 : 0;
 }
 
-async function ls({ values }: Parsed): Promise<number> {
+async function ls({ values, positionals }: Parsed): Promise<number> {
+  if (positionals.length) throw new UsageError(`fare ls takes no arguments, got "${positionals.join(' ')}"`);
   const r = await call(conn(values), 'GET', '/v1/functions');
   if (values.json) return (out(r.text), 0);
   const fs = (JSON.parse(r.text) as { functions: { name: string; runtime: string; class: string; version: number; handler: string }[] }).functions;
-  out(['NAME'.padEnd(24) + 'RUNTIME'.padEnd(10) + 'CLASS'.padEnd(10) + 'VERSION'.padEnd(9) + 'HANDLER', ...fs.map((f) => f.name.padEnd(24) + f.runtime.padEnd(10) + f.class.padEnd(10) + String(f.version).padEnd(9) + f.handler)].join('\n'));
+  if (fs.length === 0) return (out('no functions yet: fare init DIR makes one, fare deploy DIR deploys it'), 0);
+  out(table(['NAME', 'RUNTIME', 'CLASS', 'VERSION', 'HANDLER'], fs.map((f) => [f.name, f.runtime, f.class, num(f.version, true), f.handler])));
   return 0;
 }
 
@@ -219,16 +258,52 @@ async function logs({ values, positionals }: Parsed): Promise<number> {
   }
 }
 
-async function bill({ values }: Parsed): Promise<number> {
+interface UsageView {
+  readonly invocations: number;
+  readonly cpuMs: number;
+  readonly memGBs: number;
+  readonly costMicroCents: number;
+}
+
+interface BillView extends UsageView {
+  readonly tenant: string;
+  readonly month: string;
+  readonly budgetMicroCents: number | null;
+  readonly budgetState?: string;
+  readonly functions: readonly (UsageView & { readonly function: string; readonly classes?: readonly (UsageView & { readonly cls: string })[] })[];
+}
+
+const usageCells = (u: UsageView): Cell[] => [num(u.invocations, true), num(u.cpuMs / 1000), num(u.memGBs), num(u.costMicroCents)];
+const USAGE_HEADERS = ['INVOCATIONS', 'CPU s', 'MEMORY GB·s', 'COST µ¢'];
+
+/** `fare bill` as text: a line for the month, then a table per function and one per class (what each class cost). */
+export function formatBill(b: BillView): string {
+  const budget = b.budgetMicroCents !== null ? ` of a ${round(b.budgetMicroCents)} µ¢ budget${b.budgetState ? ` (${b.budgetState})` : ''}` : ', no budget';
+  const head = `${b.tenant}, ${b.month}: ${b.invocations.toLocaleString('en-US')} invocation${b.invocations === 1 ? '' : 's'}, ${round(b.costMicroCents)} µ¢${budget}`;
+  if (b.functions.length === 0) return head;
+  const perClass = new Map<string, { invocations: number; cpuMs: number; memGBs: number; costMicroCents: number }>();
+  for (const f of b.functions) {
+    for (const c of f.classes ?? []) {
+      const s = perClass.get(c.cls) ?? { invocations: 0, cpuMs: 0, memGBs: 0, costMicroCents: 0 };
+      s.invocations += c.invocations;
+      s.cpuMs += c.cpuMs;
+      s.memGBs += c.memGBs;
+      s.costMicroCents += c.costMicroCents;
+      perClass.set(c.cls, s);
+    }
+  }
+  const fnTable = table(['FUNCTION', 'CLASSES', ...USAGE_HEADERS], b.functions.map((f) => [f.function, (f.classes ?? []).map((c) => c.cls).join(', '), ...usageCells(f)]));
+  const classes = [...perClass].sort((x, y) => y[1].costMicroCents - x[1].costMicroCents);
+  const clsTable = table(['CLASS', ...USAGE_HEADERS], classes.map(([cls, u]) => [cls, ...usageCells(u)]));
+  return `${head}\n\n${fnTable}\n\n${clsTable}`;
+}
+
+async function bill({ values, positionals }: Parsed): Promise<number> {
+  if (positionals.length) throw new UsageError(`fare bill takes no arguments besides options, got "${positionals.join(' ')}"`);
   const month = values.month as string | undefined;
   if (month !== undefined && !/^\d{4}-\d{2}$/.test(month)) throw new UsageError(`--month ${month} must be YYYY-MM`);
   const r = await call(conn(values), 'GET', `/v1/bill${month ? `?month=${month}` : ''}`);
-  if (values.json) return (out(r.text), 0);
-  const b = JSON.parse(r.text) as { tenant: string; month: string; invocations: number; costMicroCents: number; budgetMicroCents: number | null; budgetState?: string; functions: { function: string; invocations: number; cpuMs: number; memGBs: number; costMicroCents: number }[] };
-  const lines = [`${b.tenant}, ${b.month}: ${b.invocations} invocations, ${b.costMicroCents.toFixed(4)} µ¢` + (b.budgetMicroCents !== null ? ` of a ${b.budgetMicroCents} µ¢ budget (${b.budgetState ?? '?'})` : ''),
-    'FUNCTION'.padEnd(24) + 'INVOCATIONS'.padStart(12) + 'CPU s'.padStart(12) + 'GB·s'.padStart(12) + 'COST µ¢'.padStart(14)];
-  for (const f of b.functions) lines.push(f.function.padEnd(24) + String(f.invocations).padStart(12) + (f.cpuMs / 1000).toFixed(3).padStart(12) + f.memGBs.toFixed(4).padStart(12) + f.costMicroCents.toFixed(4).padStart(14));
-  out(lines.join('\n'));
+  out(values.json ? r.text : formatBill(JSON.parse(r.text) as BillView));
   return 0;
 }
 
@@ -247,7 +322,9 @@ const TENANT_COMMANDS: Readonly<Record<string, TenantHandler>> = {
   },
   async ls(c, { values }) {
     const r = await call(c, 'GET', '/v1/tenants');
-    out(values.json ? r.text : (JSON.parse(r.text) as { tenants: { id: string; name: string; budgetMicroCents: number | null }[] }).tenants.map((t) => `${t.id.padEnd(20)}${t.name.padEnd(24)}${t.budgetMicroCents ?? 'no budget'}`).join('\n'));
+    if (values.json) return (out(r.text), 0);
+    const ts = (JSON.parse(r.text) as { tenants: { id: string; name: string; budgetMicroCents: number | null }[] }).tenants;
+    out(table(['TENANT', 'NAME', 'BUDGET µ¢'], ts.map((t) => [t.id, t.name, t.budgetMicroCents === null ? { num: 'none' } : num(t.budgetMicroCents)])));
     return 0;
   },
   async budget(c, { values, positionals }) {
@@ -296,8 +373,13 @@ interface Command {
 /** The client commands: `fare NAME --help` prints `usage`, `fare NAME …` parses `options` and calls `run`. */
 const COMMANDS: Readonly<Record<string, Command>> = {
   deploy: {
-    usage: `fare deploy DIR --name NAME --runtime nodejs|python|provided --handler FILE.FUNCTION --class CLASS
-            [--timeout MS] [--env KEY=VALUE]… [--idempotent]   deploy (or update) a function from a directory
+    usage: `fare deploy DIR [--name NAME] [--runtime nodejs|python|provided] [--handler FILE.FUNCTION] [--class CLASS]
+            [--timeout MS] [--env KEY=VALUE]… [--idempotent]   deploy a function from a folder, or update it
+            Says whether it created or updated the function. --name: default the folder's name.
+            A new function's runtime and handler, when not given, come from the folder's one entry
+            file: index.mjs/index.js → nodejs index.handler; app.py → python app.handler;
+            lambda_function.py → python lambda_function.lambda_handler; bootstrap → provided.
+            An existing function keeps its runtime, handler and class unless given. Default class: standard.
             (--idempotent: safe to run twice; a call whose worker is lost is run again)`,
     options: { name: { type: 'string' }, runtime: { type: 'string' }, handler: { type: 'string' }, class: { type: 'string' }, timeout: { type: 'string' }, env: { type: 'string', multiple: true }, idempotent: { type: 'boolean' } },
     run: deploy,
@@ -312,6 +394,11 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     usage: 'fare ls                                 list your functions',
     options: {},
     run: ls,
+  },
+  rm: {
+    usage: 'fare rm NAME                            delete a function (its versions and logs too)',
+    options: {},
+    run: rm,
   },
   logs: {
     usage: `fare logs NAME [--since 10m|1h|2d|ISO-TIME] [--limit N] [--request ID] [--follow] [--json]
@@ -329,7 +416,8 @@ fare logs ID                            an async invocation: status, result and 
     run: logs,
   },
   bill: {
-    usage: 'fare bill [--month YYYY-MM]             usage and cost per function and class this month',
+    usage: `fare bill [--month YYYY-MM]             usage and cost this month (or --month), per function and per class
+            (CPU s: CPU-seconds; MEMORY GB·s: memory used × time; COST µ¢: millionths of a cent; --json: exact)`,
     options: { month: { type: 'string' } },
     run: bill,
   },

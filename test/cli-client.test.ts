@@ -1,0 +1,135 @@
+// End-to-end: the `fare` client commands as a user runs them — fare init, then deploy (named after the
+// folder, runtime and handler from its files, created then updated), invoke, ls, bill per function
+// and class, rm — against a real `fare up`; and ordinary mistakes, each answered with one line that
+// says what to do and exit status 2, never a stack trace.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ADMIN_KEY, startFare, stopFare, type FareProcess } from '../support/fare-process.ts';
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'fare.js');
+const work = mkdtempSync(join(tmpdir(), 'fare-cli-client-'));
+let fareUp: FareProcess | undefined;
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+async function fare(args: readonly string[], env: Record<string, string> = {}, cwd = work): Promise<Run> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+/** The one line a mistake prints (a checkout whose dist/ is older than src/ adds its own notice first). */
+function mistake(r: Run): string {
+  const lines = r.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('fare: running src/ through tsx'));
+  expect(r.code, r.stderr).toBe(2);
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+  return lines[0] as string;
+}
+
+const closedPort = (): Promise<number> =>
+  new Promise((done) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => done(typeof a === 'object' && a !== null ? a.port : 1));
+    });
+  });
+
+beforeAll(async () => {
+  fareUp = await startFare(join(work, 'data'), ['--no-examples']);
+});
+afterAll(async () => {
+  if (fareUp) await stopFare(fareUp);
+  rmSync(work, { recursive: true, force: true });
+});
+
+const as = (): Record<string, string> => ({ FARE_ENDPOINT: fareUp?.url ?? '', FARE_KEY: ADMIN_KEY });
+
+describe('fare init', () => {
+  it('makes a function for each runtime whose test passes with the plain test runner, and never writes into a folder that holds something', async () => {
+    const node = await fare(['init', 'hello-node']);
+    expect(node.code, node.stderr).toBe(0);
+    expect(readdirSync(join(work, 'hello-node')).sort()).toEqual(['README.md', 'index.mjs', 'index.test.mjs']);
+    expect(spawnSync(process.execPath, ['--test'], { cwd: join(work, 'hello-node'), encoding: 'utf8' }).status).toBe(0);
+
+    const sh = await fare(['init', '--runtime', 'provided', 'hello-sh']);
+    expect(sh.code, sh.stderr).toBe(0);
+    expect(statSync(join(work, 'hello-sh', 'bootstrap')).mode & 0o111).toBe(0o111);
+    expect(spawnSync(process.execPath, ['--test'], { cwd: join(work, 'hello-sh'), encoding: 'utf8' }).status).toBe(0);
+
+    const py = await fare(['init', '--runtime', 'python', 'hello-py']);
+    expect(py.code, py.stderr).toBe(0);
+    const unittest = spawnSync('python3', ['-m', 'unittest'], { cwd: join(work, 'hello-py'), encoding: 'utf8' });
+    if (unittest.error === undefined) expect(unittest.status, unittest.stderr).toBe(0);
+
+    expect(mistake(await fare(['init', 'hello-node']))).toMatch(/hello-node is not empty: fare init writes only into a new or empty folder/);
+    expect(mistake(await fare(['init', '--runtime', 'go', 'x']))).toMatch(/--runtime go is not known: use nodejs, python or provided/);
+    expect(existsSync(join(work, 'x'))).toBe(false);
+  });
+});
+
+describe('fare deploy, invoke, ls, bill, rm', () => {
+  it('deploys a folder under its own name, says whether it created or updated it, and bills it per function and class', async () => {
+    const dir = join(work, 'greeter');
+    expect((await fare(['init', dir])).code).toBe(0);
+    const created = await fare(['deploy', dir, '--class', 'high'], as());
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toMatch(/^created greeter, named after its folder: version 1, nodejs, handler index\.handler, class high; runtime and handler taken from index\.mjs/);
+    const updated = await fare(['deploy', dir], as());
+    expect(updated.stdout).toMatch(/^updated greeter, named after its folder: version 2, nodejs, handler index\.handler, class high\n$/);
+    const json = await fare(['deploy', dir, '--json'], as());
+    expect(JSON.parse(json.stdout)).toMatchObject({ name: 'greeter', version: 3 });
+
+    const call = await fare(['invoke', 'greeter', '--payload', '{"name":"Ada"}'], as());
+    expect(call.stdout.trim()).toBe('{"greeting":"Hello, Ada!"}');
+
+    const ls = await fare(['ls'], as());
+    expect(ls.stdout).toMatch(/^NAME +RUNTIME +CLASS +VERSION +HANDLER\ngreeter +nodejs +high +3 +index\.handler\n$/);
+
+    const bill = await fare(['bill'], as());
+    expect(bill.stdout).toMatch(/^FUNCTION +CLASSES +INVOCATIONS +CPU s +MEMORY GB·s +COST µ¢\ngreeter +high +1 /m);
+    expect(bill.stdout).toMatch(/^CLASS +INVOCATIONS +CPU s +MEMORY GB·s +COST µ¢\nhigh +1 /m);
+    expect(JSON.parse((await fare(['bill', '--json'], as())).stdout)).toMatchObject({ invocations: 1, functions: [{ function: 'greeter', classes: [{ cls: 'high' }] }] });
+
+    expect((await fare(['rm', 'greeter'], as())).stdout).toBe('deleted greeter\n');
+    expect(mistake(await fare(['rm', 'greeter'], as()))).toBe('fare: there is no function greeter: fare ls lists yours (FARE_E_FUNCTION_NOT_FOUND)');
+    expect(mistake(await fare(['invoke', 'greeter'], as()))).toMatch(/^fare: there is no function greeter: fare ls lists yours/);
+  });
+});
+
+describe('ordinary mistakes: one line, what to do, exit status 2', () => {
+  it('a wrong credential, a missing folder or file, a folder that is not a function name', async () => {
+    expect(mistake(await fare(['ls'], { ...as(), FARE_KEY: 'FARETESTADMIN0000000:wrong' }))).toMatch(/did not accept the credential FARETESTADMIN0000000:…: set FARE_KEY or --key/);
+    expect(mistake(await fare(['invoke', 'x'], { ...as(), FARE_KEY: 'NOSUCHKEY:wrong' }))).toMatch(/did not accept the credential NOSUCHKEY:…/);
+    expect(mistake(await fare(['deploy', join(work, 'nope')], as()))).toMatch(/nope does not exist: give the folder holding the function's code/);
+    expect(mistake(await fare(['invoke', 'x', '--payload-file', join(work, 'nope.json')], as()))).toMatch(/--payload-file .*nope\.json: there is no such file/);
+    const badName = join(work, 'bad name');
+    mkdirSync(badName);
+    writeFileSync(join(badName, 'index.mjs'), 'export const handler = async () => 1;\n');
+    expect(mistake(await fare(['deploy', badName], as()))).toMatch(/the folder name "bad name" is not a function name .*: give one with --name/);
+  });
+
+  it('Fare not running, and a port in use for fare up', async () => {
+    const port = await closedPort();
+    expect(mistake(await fare(['ls'], { FARE_ENDPOINT: `http://127.0.0.1:${port}`, FARE_KEY: ADMIN_KEY }))).toBe(
+      `fare: Fare is not running at http://127.0.0.1:${port} (connection refused): start Fare with "fare up", or set FARE_ENDPOINT or --endpoint to where it listens (FARE_E_UNREACHABLE)`,
+    );
+    const busy = new URL(fareUp?.url ?? '').port;
+    const second = await fare(['up', '--port', busy, '--data-dir', join(work, 'second'), '--no-examples'], { FARE_ADMIN_KEY: ADMIN_KEY });
+    expect(mistake(second)).toMatch(new RegExp(`^fare: port ${busy} on 127\\.0\\.0\\.1 is in use .*--port 0 picks a free one\\) \\(FARE_E_PORT_IN_USE\\)$`));
+  });
+});
