@@ -39,15 +39,21 @@ export function paceAllowance(now: Millis, monthStart: Millis, monthEnd: Millis,
 export function allowanceReachesAt(amount: number, now: Millis, monthStart: Millis, monthEnd: Millis, budget: number, policy: BudgetPolicy = DEFAULT_BUDGET_POLICY, over = -Infinity): Millis {
   if (!Number.isFinite(budget)) return now;
   if (amount > budget || over >= budget) return Math.max(now, monthEnd);
-  const len = Math.max(1, monthEnd - monthStart);
-  // floor + burst × (t − start) / len = amount / budget, solved in floating point, so the exact
-  // answer may lie a step either side: start two whole ms early and walk up to the first that fits.
-  const solved = monthStart + ((amount / budget - policy.floor) / policy.burst) * len;
-  for (let t = Math.max(now, Math.floor(solved) - 2), i = 0; t < monthEnd && i < 64; t++, i++) {
+  // The allowance never falls as time passes (rounding keeps that), so the first whole ms that fits
+  // is found by bisection, exactly, whatever the floating-point numbers (a closed-form solution is a
+  // step or more off for tiny budgets, where the allowance moves in subnormal steps).
+  const fits = (t: Millis): boolean => {
     const a = paceAllowance(t, monthStart, monthEnd, budget, policy);
-    if (a >= amount && a > over) return t;
+    return a >= amount && a > over;
+  };
+  let lo = now;
+  let hi = monthEnd;
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (fits(mid)) hi = mid;
+    else lo = mid + 1;
   }
-  return Math.max(now, monthEnd);
+  return lo < monthEnd ? lo : Math.max(now, monthEnd);
 }
 
 /** The numbers one admission is judged on; money in µ¢. */
