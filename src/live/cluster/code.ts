@@ -78,7 +78,7 @@ export class CodeCache {
         ]).finally(() => clearTimeout(timer));
         if (zip === null) throw Object.assign(new Error(`the code of ${fn.tenant}/${fn.name} (${sha}) is not in the object store`), { code: 'FARE_E_CODE' });
         // The same checks as an upload's: paths stay inside, sizes are bounded, links stay in the code.
-        const staged = await stageCode(this.dir, readZip(Buffer.from(zip)));
+        const staged = await stageCode(this.dir, await readZip(Buffer.from(zip)));
         commitStaged(this.dir, staged, rel);
         this.here.add(sha);
         return at;

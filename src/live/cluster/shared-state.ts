@@ -622,7 +622,7 @@ export class SharedState {
       const zip = await this.#o.code.getBlob(String(row.code_sha256));
       if (zip === null) throw new Error('it is not in the object store');
       if (existsSync(join(dataDir, rel))) return;
-      commitStaged(dataDir, await stageCode(dataDir, readZip(Buffer.from(zip))), rel);
+      commitStaged(dataDir, await stageCode(dataDir, await readZip(Buffer.from(zip))), rel);
       const kept = this.#o.store.functions.keptCode(String(row.tenant), String(row.name)).add(rel);
       const current = this.#o.store.functions.get(String(row.tenant), String(row.name));
       if (current !== undefined) kept.add(relative(dataDir, current.codeDir));

@@ -47,8 +47,8 @@ beforeEach(async () => {
   zeta = await h.tenant('zeta');
   lambda = client(acme);
   // The fake platform answers with the code's answer: which version ran is visible in the result.
-  h.platform.respond = (req) => {
-    const entries = readZip(Buffer.from(zipOf.get(req.fn.codeSha256 ?? '') ?? new Uint8Array()));
+  h.platform.respond = async (req) => {
+    const entries = await readZip(Buffer.from(zipOf.get(req.fn.codeSha256 ?? '') ?? new Uint8Array()));
     const text = entries.find((e) => e.path === 'index.js')?.read().toString('utf8') ?? '';
     return outcome({ payload: Buffer.from(/=> (".*");/.exec(text)?.[1] ?? 'null') });
   };
@@ -97,7 +97,7 @@ describe('functions', () => {
     // The code location is served without credentials, for 10 minutes.
     const dl = await fetch(got.Code?.Location ?? '');
     expect(dl.status).toBe(200);
-    expect(readZip(Buffer.from(await dl.arrayBuffer())).map((e) => e.path)).toContain('index.js');
+    expect((await readZip(Buffer.from(await dl.arrayBuffer()))).map((e) => e.path)).toContain('index.js');
     h.clock.advance(11 * 60_000);
     expect((await fetch(got.Code?.Location ?? '')).status).toBe(403);
     expect((await fetch(`${got.Code?.Location ?? ''}x`)).status).toBe(403);

@@ -160,7 +160,7 @@ function zipFailure(e: unknown): never {
 export async function deployZip(r: RestRequest, tenant: string, name: string, cfg: FunctionConfig, zip: Buffer, opts: { createOnly?: boolean; dryRun?: boolean } = {}): Promise<{ record: FunctionRecord; created: boolean } | undefined> {
   let entries: ZipEntry[];
   try {
-    entries = readZip(zip, { maxEntries: r.ctx.limits.zipEntries, maxUnzippedBytes: r.ctx.limits.unzippedBytes });
+    entries = await readZip(zip, { maxEntries: r.ctx.limits.zipEntries, maxUnzippedBytes: r.ctx.limits.unzippedBytes });
   } catch (e) {
     zipFailure(e);
   }
