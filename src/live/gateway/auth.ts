@@ -106,12 +106,12 @@ export class Authenticator {
     this.#verified.delete(accessKeyId);
   }
 
-  sigv4(req: IncomingMessage, body: Buffer): Principal {
+  async sigv4(req: IncomingMessage, body: Buffer): Promise<Principal> {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     let cred: Credential | undefined;
     let invocation: InvocationCredential | undefined;
-    const result = verifySigV4(
+    const result = await verifySigV4(
       {
         method: req.method ?? 'GET',
         rawPath: q < 0 ? url : url.slice(0, q),
@@ -186,7 +186,7 @@ export async function authenticatedBody(auth: Authenticator, req: IncomingMessag
       principal = auth.bearer(req);
     } else {
       body = await readBody(req, limit, tooLargeMessage);
-      principal = auth.sigv4(req, body);
+      principal = await auth.sigv4(req, body);
     }
   } catch (e) {
     // Authentication failures are 401 (403 on the Lambda API); a body too large is not one.

@@ -1,10 +1,13 @@
-// AWS Signature Version 4 verification (header form, `Authorization: AWS4-HMAC-SHA256 …`), following
-// AWS's "Create a signed AWS API request" and what the AWS SDKs actually sign: the canonical URI
-// is the path as sent, normalized and URI-encoded once more (twice in all; S3 only once); query
-// parameters are decoded, re-encoded strictly (RFC 3986) and sorted; header values are trimmed
-// with inner whitespace collapsed and repeated headers joined by commas. Pure: time comes in.
+// AWS Signature Version 4 verification (header form, `Authorization: AWS4-HMAC-SHA256 …`) by
+// re-signing: the request is rebuilt from what the client signed (method, path and query as sent,
+// exactly the SignedHeaders, the payload hash) and signed again by the AWS SDK's own signer
+// (`@smithy/signature-v4`), so the canonical request is the one the SDKs and the AWS CLI build.
+// What Fare checks beyond the signature (the strict Authorization header, a signed Host, the
+// payload hash, scope, skew, equal work for unknown keys) is here. Time comes in.
 
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { Sha256 } from '@smithy/core/checksum';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export interface SigV4Request {
   readonly method: string;
@@ -46,12 +49,6 @@ export interface SigV4Options {
 const ALGORITHM = 'AWS4-HMAC-SHA256';
 
 export const sha256Hex = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
-const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data, 'utf8').digest();
-
-/** RFC 3986 encoding: everything but A–Z a–z 0–9 - _ . ~ is percent-encoded (UTF-8, upper-case hex). */
-export function uriEncode(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
 
 const AUTH_COMPONENTS = ['Credential', 'SignedHeaders', 'Signature'] as const;
 
@@ -94,61 +91,52 @@ export function parseAuthorization(value: string): SigV4Authorization | { readon
   };
 }
 
-/** The canonical URI: normalized path segments, encoded again (for every service but S3). */
-export function canonicalUri(rawPath: string, service: string): string {
-  if (service === 's3') return rawPath === '' ? '/' : rawPath;
-  const segs: string[] = [];
-  for (const s of rawPath.split('/')) {
-    if (s === '' || s === '.') continue;
-    if (s === '..') segs.pop();
-    else segs.push(s);
-  }
-  const path = `/${segs.join('/')}${segs.length > 0 && rawPath.endsWith('/') ? '/' : ''}`;
-  return uriEncode(path).replace(/%2F/g, '/');
-}
+/** Most query parameters a signed request may have (the signer's copy of the query grows as their square). */
+export const MAX_QUERY_PARAMETERS = 100;
 
-/** Decoded, strictly re-encoded and sorted `name=value` pairs; throws URIError on bad escapes. */
-export function canonicalQuery(rawQuery: string): string {
-  const pairs: [string, string][] = [];
+/**
+ * The query as the signer takes it: each name and value percent-decoded (strictly: `bad-escape` on
+ * an invalid escape), a repeated name as a list; `too-many` past `MAX_QUERY_PARAMETERS` pairs. The
+ * signer re-encodes them (RFC 3986) and sorts them, as the SDKs do.
+ */
+function signableQuery(rawQuery: string): Record<string, string | string[]> | 'bad-escape' | 'too-many' {
+  const byName = new Map<string, string[]>();
+  let count = 0;
   for (const part of rawQuery.split('&')) {
     if (part === '') continue;
+    if (++count > MAX_QUERY_PARAMETERS) return 'too-many';
     const eq = part.indexOf('=');
-    const k = eq < 0 ? part : part.slice(0, eq);
-    const v = eq < 0 ? '' : part.slice(eq + 1);
-    pairs.push([uriEncode(decodeURIComponent(k)), uriEncode(decodeURIComponent(v))]);
+    let k: string;
+    let v: string;
+    try {
+      k = decodeURIComponent(eq < 0 ? part : part.slice(0, eq));
+      v = eq < 0 ? '' : decodeURIComponent(part.slice(eq + 1));
+    } catch {
+      return 'bad-escape';
+    }
+    const list = byName.get(k);
+    if (list === undefined) byName.set(k, [v]);
+    else list.push(v);
   }
-  pairs.sort(([ak, av], [bk, bv]) => (ak < bk ? -1 : ak > bk ? 1 : av < bv ? -1 : av > bv ? 1 : 0));
-  return pairs.map(([k, v]) => `${k}=${v}`).join('&');
+  // fromEntries defines own properties, so a name like `__proto__` stays a parameter.
+  return Object.fromEntries([...byName].map(([k, vs]) => [k, vs.length === 1 ? (vs[0] ?? '') : vs]));
 }
 
-/** `name:value\n` for each signed header, in the order listed; undefined names a header that is absent. */
-export function canonicalHeaders(headers: SigV4Request['headers'], signed: readonly string[]): { text: string } | { missing: string } {
-  const values = new Map<string, string[]>();
+/**
+ * The signed headers' values (each trimmed, a repeated header joined with commas, as AWS specifies;
+ * the signer collapses inner whitespace), or the first signed header that is absent.
+ */
+function signedHeaderValues(headers: SigV4Request['headers'], signed: readonly string[]): Map<string, string> | { readonly missing: string } {
+  const wanted = new Set(signed);
+  const values = new Map<string, string>();
   for (const [name, value] of headers) {
     const n = name.toLowerCase();
-    const list = values.get(n) ?? [];
-    list.push(value.trim().replace(/\s+/g, ' '));
-    values.set(n, list);
+    if (!wanted.has(n)) continue;
+    const prior = values.get(n);
+    values.set(n, prior === undefined ? value.trim() : `${prior},${value.trim()}`);
   }
-  let text = '';
-  for (const name of signed) {
-    const v = values.get(name);
-    if (v === undefined) return { missing: name };
-    text += `${name}:${v.join(',')}\n`;
-  }
-  return { text };
-}
-
-export function canonicalRequest(method: string, uri: string, query: string, headers: string, signedHeaders: readonly string[], payloadHash: string): string {
-  return [method, uri, query, headers, signedHeaders.join(';'), payloadHash].join('\n');
-}
-
-export function stringToSign(amzDate: string, scope: string, canonical: string): string {
-  return [ALGORITHM, amzDate, scope, sha256Hex(canonical)].join('\n');
-}
-
-export function signingKey(secret: string, date: string, region: string, service: string): Buffer {
-  return hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request');
+  for (const name of signed) if (!values.has(name)) return { missing: name };
+  return values;
 }
 
 /** `YYYYMMDDTHHMMSSZ` → ms since the epoch, or undefined. */
@@ -167,16 +155,23 @@ export function formatAmzDate(ms: number): string {
 /** Signs for an unknown access key id (random per process: no request can match it). */
 const UNKNOWN_KEY_SECRET = randomBytes(30).toString('base64');
 
+/**
+ * The signer remembers derived signing keys by access key id and secret; a remembered key would make
+ * a known id's verification cheaper than an unknown one's (always new), so each verification signs
+ * as its own id (the id only names the cache entry and the Authorization we do not read).
+ */
+let verification = 0;
+
 const fail = (failure: SigV4Failure, message: string): SigV4Result => ({ ok: false, failure, message });
 
 const MISMATCH =
   'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
 
 /**
- * Verifies a header-signed request. `secretOf` returns the secret of an access key id (undefined:
- * unknown or revoked). `now` is the verifier's clock in ms.
+ * Verifies a header-signed request by signing it again. `secretOf` returns the secret of an access
+ * key id (undefined: unknown or revoked). `now` is the verifier's clock in ms.
  */
-export function verifySigV4(req: SigV4Request, secretOf: (accessKeyId: string) => string | undefined, now: number, opts: SigV4Options = {}): SigV4Result {
+export async function verifySigV4(req: SigV4Request, secretOf: (accessKeyId: string) => string | undefined, now: number, opts: SigV4Options = {}): Promise<SigV4Result> {
   const get = (name: string): string | undefined => req.headers.find(([n]) => n.toLowerCase() === name)?.[1];
   const authz = get('authorization');
   if (authz === undefined) return fail('missing', 'Missing Authentication Token');
@@ -187,6 +182,8 @@ export function verifySigV4(req: SigV4Request, secretOf: (accessKeyId: string) =
   if (!services.includes(auth.service)) return fail('malformed', `Credential should be scoped to a valid service: ${services.map((s) => `'${s}'`).join(' or ')}, not '${auth.service}'`);
   if (opts.region !== undefined && auth.region !== opts.region) return fail('malformed', `Credential should be scoped to a valid region, not '${auth.region}'; this endpoint is '${opts.region}'`);
   if (!auth.signedHeaders.includes('host')) return fail('malformed', "'Host' must be a signed header");
+  // The signer dates a request by X-Amz-Date alone and drops a Date header; the SDKs and the CLI never sign one.
+  if (auth.signedHeaders.includes('date')) return fail('malformed', "'Date' cannot be a signed header here: sign X-Amz-Date instead");
 
   const amzDate = get('x-amz-date');
   if (amzDate === undefined) return fail('malformed', 'the request must carry an X-Amz-Date header (YYYYMMDDTHHMMSSZ)');
@@ -201,28 +198,47 @@ export function verifySigV4(req: SigV4Request, secretOf: (accessKeyId: string) =
     return fail('expired', `Signature not yet current: ${amzDate} is still later than ${formatAmzDate(now + skew)} (${formatAmzDate(now)} + ${skew / 60_000} min.)`);
   }
 
+  // The payload hash signed: X-Amz-Content-Sha256 as sent if there is one (as the SDKs sign), which
+  // must be the body's; otherwise the body's.
+  let payloadHash = req.bodySha256;
   const declared = get('x-amz-content-sha256');
   if (declared !== undefined) {
-    const d = declared.trim();
-    if (!/^[0-9a-fA-F]{64}$/.test(d)) return fail('malformed', `X-Amz-Content-Sha256 ${JSON.stringify(d)} is not supported here: send the hex SHA-256 of the body (unsigned and streaming payloads are not accepted)`);
-    if (d.toLowerCase() !== req.bodySha256) return fail('mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.");
+    payloadHash = declared.trim();
+    if (!/^[0-9a-fA-F]{64}$/.test(payloadHash)) return fail('malformed', `X-Amz-Content-Sha256 ${JSON.stringify(payloadHash)} is not supported here: send the hex SHA-256 of the body (unsigned and streaming payloads are not accepted)`);
+    if (payloadHash.toLowerCase() !== req.bodySha256) return fail('mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.");
   }
 
   // An unknown key id is signed for with a stand-in secret and refused only at the end, so it
   // costs what a known one does and cannot be told apart by the time to answer.
   const secret = secretOf(auth.accessKeyId);
 
-  const headers = canonicalHeaders(req.headers, auth.signedHeaders);
-  if ('missing' in headers) return fail('malformed', `the signed header ${JSON.stringify(headers.missing)} is not in the request`);
-  let query: string;
-  try {
-    query = canonicalQuery(req.rawQuery);
-  } catch {
-    return fail('malformed', 'the query string has an invalid percent-encoding');
-  }
-  const canonical = canonicalRequest(req.method.toUpperCase(), canonicalUri(req.rawPath, auth.service), query, headers.text, auth.signedHeaders, req.bodySha256);
-  const scope = `${auth.date}/${auth.region}/${auth.service}/aws4_request`;
-  const expected = hmac(signingKey(secret ?? UNKNOWN_KEY_SECRET, auth.date, auth.region, auth.service), stringToSign(amzDate.trim(), scope, canonical));
+  const values = signedHeaderValues(req.headers, auth.signedHeaders);
+  if ('missing' in values) return fail('malformed', `the signed header ${JSON.stringify(values.missing)} is not in the request`);
+  const query = signableQuery(req.rawQuery);
+  if (query === 'bad-escape') return fail('malformed', 'the query string has an invalid percent-encoding');
+  if (query === 'too-many') return fail('malformed', `the query string has more than ${MAX_QUERY_PARAMETERS} parameters`);
+
+  // The request as the client signed it: exactly the signed headers, plus the payload hash (which
+  // the signer reads from X-Amz-Content-Sha256) and X-Amz-Date (which it sets), signed only if the
+  // client signed them.
+  const signable = new Set(auth.signedHeaders);
+  const headers = Object.fromEntries(values);
+  headers['x-amz-content-sha256'] = payloadHash;
+  const unsignable = new Set(['x-amz-content-sha256', 'x-amz-date'].filter((h) => !signable.has(h)));
+  const signer = new SignatureV4({
+    service: auth.service,
+    region: auth.region,
+    credentials: { accessKeyId: `fare-verify-${++verification}`, secretAccessKey: secret ?? UNKNOWN_KEY_SECRET },
+    sha256: Sha256,
+    uriEscapePath: auth.service !== 's3',
+    applyChecksum: false,
+  });
+  const resigned = await signer.sign(
+    { method: req.method.toUpperCase(), protocol: 'https:', hostname: 'fare', path: req.rawPath, query, headers },
+    { signingDate: new Date(t), signingRegion: auth.region, signingService: auth.service, signableHeaders: signable, unsignableHeaders: unsignable },
+  );
+  const signature = /Signature=([0-9a-f]{64})$/.exec(resigned.headers['authorization'] ?? '')?.[1] ?? '';
+  const expected = Buffer.from(signature, 'hex');
   const given = Buffer.from(auth.signature, 'hex');
   const match = given.length === expected.length && timingSafeEqual(given, expected);
   if (secret === undefined) return fail('unknown-key', 'The security token included in the request is invalid.');
