@@ -3,12 +3,22 @@
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse, UsageError } from './args.ts';
-import { runFig4 } from '../sim/experiments/fig4.ts';
-import { runFig5 } from '../sim/experiments/fig5.ts';
-import { runCustom } from '../sim/experiments/custom.ts';
-import { QUESTIONS, runQuestion } from '../sim/experiments/questions.ts';
-import { ConfigError, parseExperiment, type Progress as RunProgress } from '../sim/experiment.ts';
-import { Progress } from '../sim/report/progress.ts';
+import type { Progress as RunProgress } from '../sim/experiment.ts';
+import type { Progress } from '../sim/report/progress.ts';
+
+// The simulator's modules are loaded only once a run is asked for: the chart renderer they import
+// takes most of a second to load, and `fare sim --help` or a usage error needs none of it.
+
+/**
+ * The named experiments (`QUESTIONS` in src/sim/experiments/questions.ts), for the help and the
+ * checks before anything is loaded; sim.test.ts checks that the two lists agree.
+ */
+export const EXPERIMENTS: readonly { readonly name: string; readonly about: string }[] = [
+  { name: 'class-order', about: 'the shard\'s next job by price × time waited, strictly by class, or class-blind: top-class tail, low-class starvation' },
+  { name: 'swap-paging', about: 'swapping whole jobs by class against the kernel\'s order (least recently run first, blind to classes): latency per class and bytes moved' },
+  { name: 'swap-bound', about: 'a bound on swapped memory per machine, as a multiple of the largest job\'s memory: which keeps the top class whole' },
+  { name: 'shards', about: 'idle list on (Fare\'s rule or the paper\'s) and off, 1 to 100 shards, at 10,000 machines' },
+];
 
 const SIM_HELP = `fare sim — the discrete-event simulator
 
@@ -20,7 +30,7 @@ const SIM_HELP = `fare sim — the discrete-event simulator
       class and per machine. Writes DIR/fig5.csv, fig5-memory.csv, fig5-swaps.csv, charts, summary.md.
   fare sim experiment NAME [--quick] [--seed N] [--out DIR]
       One of the paper's open questions, answered with a figure (fare sim experiment lists them):
-${QUESTIONS.map((q) => `        ${q.name.padEnd(12)} ${q.about}`).join('\n')}
+${EXPERIMENTS.map((q) => `        ${q.name.padEnd(12)} ${q.about}`).join('\n')}
   fare sim run CONFIG [--seed N] [--seeds K] [--out DIR]
       Any experiment described in a JSON file (see "Experiment configs" in README.md).
 
@@ -34,7 +44,7 @@ Options:
   --out DIR     output directory (default out/<experiment>)
   --quiet       no progress bar`;
 
-export function runSimCommand(args: readonly string[]): number {
+export async function runSimCommand(args: readonly string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     quick: { type: 'boolean', default: false },
     admission: { type: 'boolean', default: false },
@@ -55,7 +65,7 @@ export function runSimCommand(args: readonly string[]): number {
   const seed = seedText === undefined ? 1 : Number(seedText);
   if (!Number.isSafeInteger(seed)) throw new UsageError(`--seed ${seedText ?? ''} is not a whole number: give e.g. --seed 7`);
   const quick = values.quick as boolean;
-  const progress = values.quiet ? undefined : cliProgress(which === 'run' ? 'experiment' : which);
+  const progress = values.quiet ? undefined : cliProgress(which === 'run' ? 'experiment' : which, (await import('../sim/report/progress.ts')).Progress);
   const t0 = performance.now();
   let out: string;
   let files: string[];
@@ -66,19 +76,22 @@ export function runSimCommand(args: readonly string[]): number {
       out = resolve((values.out as string | undefined) ?? join('out', which));
       if (values.admission && which !== 'fig5') throw new UsageError('--admission is an option of fare sim fig5 only');
       const opts = { quick, seed, out, ...(progress ? { progress } : {}) };
-      files = (which === 'fig4' ? runFig4(opts) : runFig5({ ...opts, admission: values.admission as boolean })).files;
+      files = which === 'fig4'
+        ? (await import('../sim/experiments/fig4.ts')).runFig4(opts).files
+        : (await import('../sim/experiments/fig5.ts')).runFig5({ ...opts, admission: values.admission as boolean }).files;
       break;
     }
     case 'experiment': {
       const [name, ...extra] = more;
       if (name === undefined) {
-        process.stdout.write(`fare sim experiment NAME [--quick] [--seed N] [--out DIR], NAME one of:\n${QUESTIONS.map((q) => `  ${q.name.padEnd(12)} ${q.about}`).join('\n')}\n`);
+        process.stdout.write(`fare sim experiment NAME [--quick] [--seed N] [--out DIR], NAME one of:\n${EXPERIMENTS.map((q) => `  ${q.name.padEnd(12)} ${q.about}`).join('\n')}\n`);
         return 0;
       }
       if (extra.length) throw new UsageError(`fare sim experiment takes one name, got also "${extra.join(' ')}"`);
       if (values.admission) throw new UsageError('--admission is an option of fare sim fig5 only');
-      if (!QUESTIONS.some((q) => q.name === name)) throw new UsageError(`unknown experiment "${name}": the experiments are ${QUESTIONS.map((q) => q.name).join(', ')} (fare sim experiment lists them)`);
+      if (!EXPERIMENTS.some((q) => q.name === name)) throw new UsageError(`unknown experiment "${name}": the experiments are ${EXPERIMENTS.map((q) => q.name).join(', ')} (fare sim experiment lists them)`);
       out = resolve((values.out as string | undefined) ?? join('out', name));
+      const { runQuestion } = await import('../sim/experiments/questions.ts');
       files = runQuestion(name, { quick, seed, out, ...(progress ? { progress } : {}) });
       break;
     }
@@ -86,6 +99,7 @@ export function runSimCommand(args: readonly string[]): number {
       const [file, ...extra] = more;
       if (file === undefined) throw new UsageError('fare sim run needs a config file: fare sim run CONFIG.json (see README.md, "Experiment configs")');
       if (extra.length) throw new UsageError(`fare sim run takes one config file, got also "${extra.join(' ')}"`);
+      const { ConfigError, parseExperiment } = await import('../sim/experiment.ts');
       let text: string;
       try {
         text = readFileSync(file, 'utf8');
@@ -104,6 +118,7 @@ export function runSimCommand(args: readonly string[]): number {
       out = resolve((values.out as string | undefined) ?? join('out', spec.name));
       mkdirSync(out, { recursive: true });
       writeFileSync(join(out, 'config.json'), `${JSON.stringify(raw, null, 2)}\n`);
+      const { runCustom } = await import('../sim/experiments/custom.ts');
       files = ['config.json', ...runCustom(spec, out, progress)];
       break;
     }
@@ -117,7 +132,7 @@ export function runSimCommand(args: readonly string[]): number {
 }
 
 /** Adapts the experiment's progress callbacks to a terminal progress bar (silent when not a TTY). */
-function cliProgress(name: string): RunProgress & { finish(): void } {
+function cliProgress(name: string, Bar: typeof Progress): RunProgress & { finish(): void } {
   let bar: Progress | undefined;
   let offset = 0;
   let current = 0;
@@ -126,7 +141,7 @@ function cliProgress(name: string): RunProgress & { finish(): void } {
       // A figure may run more than one experiment: one bar each.
       bar?.done();
       offset = 0;
-      bar = new Progress({ label: `${name}: ${runs} runs`, total: jobs, unit: 'jobs' });
+      bar = new Bar({ label: `${name}: ${runs} runs`, total: jobs, unit: 'jobs' });
     },
     start(_label, jobs) {
       current = jobs;
