@@ -11,7 +11,7 @@ import { DEFAULT_PRICE_TABLE } from '../../core/classes.ts';
 import { DEFAULT_CLUSTER, runExperiment, type ExperimentRun, type ExperimentSpec } from '../experiment.ts';
 import { toCsv, type CsvRow } from '../report/csv.ts';
 import { bandChart, barChart, boxPlot, boxStats, lineChart, quantileSorted, writeChart } from '../report/charts.ts';
-import { formatNumber } from '../report/number-format.ts';
+import { formatGrouped, formatNumber } from '../report/number-format.ts';
 
 import { chartFiles, mdTable } from './latency-report.ts';
 import type { FigOptions } from './fig4.ts';
@@ -196,36 +196,55 @@ export function writeMemoryReport(dir: string, base: string, spec: ExperimentSpe
   writeFileSync(join(dir, `${base}-swaps.csv`), toCsv(['load', 'time_ms', 'machine', 'job', 'class', 'dir', 'mb', 'device_ms'], swapRows));
   files.push(`${base}.csv`, `${base}-memory.csv`, `${base}-swaps.csv`);
 
-  // Charts.
+  // Charts. Memory in GB (TB past 10,000 GB), capacities as labelled reference lines, not series.
+  const gb = (mb: number): number => mb / 1024;
+  const ramGB = gb(spec.cluster.memoryMB);
+  const swapMB = spec.cluster.swapMB ?? spec.cluster.memoryMB; // swap space as large as RAM unless set
+  const swapGB = Number.isFinite(swapMB) ? gb(swapMB) : undefined;
+  const q = (s: Float64Array, qq: number): number => quantileSorted([...s].sort((a, b) => a - b), qq);
+  let maxHeldGB = 0;
+  for (const run of runs) for (const s of run.result.memoryDemand) for (const v of s) maxHeldGB = Math.max(maxHeldGB, gb(v));
+  // What the jobs hold can exceed RAM many times over (overload): then a log axis, so resident memory stays readable.
+  const overLog = maxHeldGB > 10 * ramGB;
   const over = bandChart({
-    title: `${title}: memory utilization across machines over time (${f(spec.cluster.memoryMB / 1024)} GB per machine)`,
+    title: `${title}: memory per machine over time, resident and held by jobs`,
+    subtitle: `line: the median machine; band: p10–p90 of machines. Held beyond the ${f(ramGB)} GB of RAM is memory the kernel would have to page.`,
     xName: 'time (s)',
-    yName: 'resident memory ÷ capacity',
-    yMin: 0,
+    yName: 'GB per machine',
+    yTicks: 'plain',
+    ...(overLog ? { yLog: true } : { yMin: 0 }),
+    references: [{ value: ramGB, label: `RAM: ${f(ramGB)} GB` }],
     midLabel: 'median machine',
     bandLabel: 'p10–p90 of machines',
     panels: runs.map((run) => {
       const x = run.result.sampleTimes.map((t) => t / 1000);
-      const at = (qq: number) => run.result.memoryUsed.map((s) => quantileSorted([...s].sort((a, b) => a - b), qq) / run.result.memoryMB);
-      const held = (qq: number) => run.result.memoryDemand.map((s) => quantileSorted([...s].sort((a, b) => a - b), qq) / run.result.memoryMB);
-      const one = x.map(() => 1);
+      const at = (qq: number) => run.result.memoryUsed.map((s) => gb(q(s, qq)));
+      const held = (qq: number) => run.result.memoryDemand.map((s) => gb(q(s, qq)));
       return {
         title: `load ${f(run.load)}`,
         series: [
           { name: 'resident', x, lower: at(0.1), mid: at(0.5), upper: at(0.9) },
-          { name: 'held by jobs (above capacity: paged by the kernel)', x, lower: held(0.1), mid: held(0.5), upper: held(0.9) },
-          { name: 'capacity', x, lower: one, mid: one, upper: one },
+          // Dashed: below RAM what the jobs hold is resident, and the two lines coincide.
+          { name: 'held by jobs', x, lower: held(0.1), mid: held(0.5), upper: held(0.9), lineType: 'dashed' as const },
         ],
       };
     }),
   });
   files.push(...chartFiles(writeChart(dir, `${base}-memory-over-time`, over)));
   // Resident and swapped memory over time, all machines, swapped per class.
-  const gb = (mb: number): number => mb / 1024;
+  const machines = spec.cluster.machines;
+  const allRAM = ramGB * machines;
+  const allSwap = swapGB === undefined ? undefined : swapGB * machines;
   const swappedChart = lineChart({
-    title: `${title}: resident memory and memory swapped out per class, all machines (GB)`,
+    title: `${title}: resident memory and memory swapped out per class, all machines`,
+    subtitle: 'swapped out: dashed lines',
     xName: 'time (s)',
-    yName: 'GB',
+    yName: 'GB, all machines',
+    yTicks: 'plain',
+    yMin: 0,
+    references: allSwap === allRAM
+      ? [{ value: allRAM, label: `RAM, and swap space: ${formatGrouped(allRAM)} GB` }]
+      : [{ value: allRAM, label: `RAM: ${formatGrouped(allRAM)} GB` }, ...(allSwap === undefined ? [] : [{ value: allSwap, label: `swap space: ${formatGrouped(allSwap)} GB` }])],
     panels: runs.map((run) => {
       const r = run.result;
       const x = r.sampleTimes.map((t) => t / 1000);
@@ -233,10 +252,9 @@ export function writeMemoryReport(dir: string, base: string, spec: ExperimentSpe
       return {
         title: `load ${f(run.load)}`,
         series: [
-          { name: 'capacity', points: x.map((t) => [t, gb(r.memoryMB * r.machines)] as const) },
           { name: 'resident', points: x.map((t, i) => [t, gb(total(r.memoryUsed[i] as Float64Array))] as const) },
           // (Sums of swaps out and in leave rounding dust where nothing is swapped: shown as 0.)
-          ...classes.map((cn, c) => ({ name: `swapped: ${cn}`, points: x.map((t, i) => { const v = (r.swappedByClass[i] as Float64Array)[c] as number; return [t, v < 1e-3 ? 0 : gb(v)] as const; }) })),
+          ...classes.map((cn, c) => ({ name: `swapped: ${cn}`, lineType: 'dashed' as const, points: x.map((t, i) => { const v = (r.swappedByClass[i] as Float64Array)[c] as number; return [t, v < 1e-3 ? 0 : gb(v)] as const; }) })),
         ],
       };
     }),
@@ -244,11 +262,17 @@ export function writeMemoryReport(dir: string, base: string, spec: ExperimentSpe
   files.push(...chartFiles(writeChart(dir, `${base}-swapped-over-time`, swappedChart)));
   // Swap traffic: what the devices moved (at most what one can move), against what was asked of them.
   const c0 = spec.cluster;
+  const writeGBs = 1 / c0.swapOutSPerGiB, readGBs = 1 / c0.swapInSPerGiB;
   const traffic = lineChart({
-    title: `${title}: swap traffic per machine (MB/s, out and in; a device writes ${f(1024 / c0.swapOutSPerGiB)} MB/s, reads ${f(1024 / c0.swapInSPerGiB)} MB/s)`,
+    title: `${title}: swap traffic per machine, out and in`,
+    subtitle: 'dashed: what one swap device can move (written out, read back)',
     xName: 'time (s)',
-    yName: 'MB/s',
+    yName: 'GB/s',
     yLog: true,
+    yTicks: 'plain',
+    references: Number.isFinite(writeGBs) && Number.isFinite(readGBs)
+      ? [{ value: writeGBs, label: `device writes ${f(writeGBs, 2)} GB/s` }, { value: readGBs, label: `reads ${f(readGBs, 2)} GB/s` }]
+      : [],
     panels: runs.map((run) => {
       const r = run.result;
       const x = r.sampleTimes.map((t) => t / 1000);
@@ -256,41 +280,50 @@ export function writeMemoryReport(dir: string, base: string, spec: ExperimentSpe
       return {
         title: `load ${f(run.load)}`,
         series: [
-          { name: 'moved: mean machine', points: x.map((t, i) => [t, mean([...(moved[i] as Float64Array)])] as const) },
-          { name: 'moved: busiest machine', points: x.map((t, i) => [t, Math.max(...(moved[i] as Float64Array))] as const) },
-          { name: 'asked of the busiest machine', points: x.map((t, i) => [t, Math.max(...(r.swapRate[i] as Float64Array))] as const) },
+          { name: 'moved: mean machine', points: x.map((t, i) => [t, gb(mean([...(moved[i] as Float64Array)]))] as const) },
+          { name: 'moved: busiest machine', points: x.map((t, i) => [t, gb(Math.max(...(moved[i] as Float64Array)))] as const) },
+          { name: 'asked of the busiest machine', points: x.map((t, i) => [t, gb(Math.max(...(r.swapRate[i] as Float64Array)))] as const) },
         ],
       };
     }),
   });
   files.push(...chartFiles(writeChart(dir, `${base}-swap-traffic`, traffic)));
+  const box = boxPlot({
+    title: `${title}: resident memory per machine over time (${runs[0]?.result.policy ?? ''})`,
+    subtitle: 'box: quartiles of the machine\'s samples, line: median, whiskers: least and most',
+    xName: 'machine',
+    yName: 'resident memory (GB)',
+    yTicks: 'plain',
+    yMin: 0,
+    columns: 2,
+    references: [{ value: ramGB, label: `RAM: ${f(ramGB)} GB` }],
+    panels: runs.map((run) => {
+      const ms = per.get(run.load) as MachineMem[];
+      return { title: `load ${f(run.load)}`, categories: ms.map((m) => String(m.machine)), series: [{ name: run.result.policy, boxes: ms.map((m) => boxStats(m.utils.map((u) => u * ramGB))) }] };
+    }),
+  });
+  files.push(...chartFiles(writeChart(dir, `${base}-memory-per-machine`, box)));
   const last = runs[runs.length - 1];
   if (last) {
     const ms = per.get(last.load) as MachineMem[];
-    const box = boxPlot({
-      title: `${title}: memory utilization per machine over time (${last.result.policy}, load ${f(last.load)})`,
-      xName: 'machine',
-      yName: 'resident memory ÷ capacity',
-      yMin: 0,
-      rotateXLabels: true,
-      panels: [{ categories: ms.map((m) => String(m.machine)), series: [{ name: 'fare', boxes: ms.map((m) => boxStats(m.utils)) }] }],
-    });
-    files.push(...chartFiles(writeChart(dir, `${base}-memory-per-machine`, box)));
     const byMachine = barChart({
       title: `${title}: memory swapped out per machine, by class (${last.result.policy}, load ${f(last.load)})`,
       xName: 'machine',
-      yName: 'swapped out (MB)',
+      yName: 'swapped out over the run (GB)',
+      yTicks: 'plain',
       stacked: true,
-      rotateXLabels: true,
-      panels: [{ categories: ms.map((m) => String(m.machine)), series: classes.map((c, i) => ({ name: c, values: ms.map((m) => m.swapOutByClass[i] as number) })) }],
+      panels: [{ categories: ms.map((m) => String(m.machine)), series: classes.map((c, i) => ({ name: c, values: ms.map((m) => gb(m.swapOutByClass[i] as number)) })) }],
     });
     files.push(...chartFiles(writeChart(dir, `${base}-swap-per-machine`, byMachine)));
   }
+  const classMax = Math.max(0, ...runs.flatMap((run) => classes.map((_, i) => gb(run.result.swapOutByClass[i] as number))));
+  const [unit, perGB] = classMax >= 10_000 ? ['TB', 1 / 1024] : ['GB', 1];
   const byClass = barChart({
     title: `${title}: memory swapped out per class`,
     xName: 'price class',
-    yName: 'swapped out (MB, all machines)',
-    panels: [{ categories: classes, series: runs.map((run) => ({ name: `load ${f(run.load)}`, values: classes.map((_, i) => run.result.swapOutByClass[i] as number) })) }],
+    yName: `swapped out over the run (${unit}, all machines)`,
+    yTicks: 'plain',
+    panels: [{ categories: classes, series: runs.map((run) => ({ name: `load ${f(run.load)}`, values: classes.map((_, i) => gb(run.result.swapOutByClass[i] as number) * perGB) })) }],
   });
   files.push(...chartFiles(writeChart(dir, `${base}-swap-per-class`, byClass)));
 

@@ -119,7 +119,7 @@ export function writeLatencyReport(dir: string, base: string, runs: readonly Exp
   const loads = [...new Set(runs.map((r) => r.load))];
   const util = boxPlot({
     title: `${title}: compute utilization`,
-    subtitle: 'distribution over machines and time windows (EDF: one 800-core machine, over time)',
+    subtitle: `distribution over machines and time windows${pols.includes('edf') ? ' (EDF: one machine of all the cores, over time)' : ''}`,
     xName: 'offered load',
     yName: 'busy cores ÷ cores',
     yMin: 0,

@@ -18,7 +18,7 @@ import type { ClusterConfig, PolicySpec } from '../config.ts';
 import { chartFiles, latencyRows, mdTable, type LatencyRow } from './latency-report.ts';
 import { toCsv } from '../report/csv.ts';
 import { barChart, lineChart, writeChart, type LineSeries } from '../report/charts.ts';
-import { formatNumber } from '../report/number-format.ts';
+import { formatGrouped, formatNumber } from '../report/number-format.ts';
 import type { FigOptions } from './fig4.ts';
 
 /** One variant of a sweep: its label (the CSV's `variant`), the swept value and what it runs. */
@@ -250,16 +250,16 @@ function shards(opts: FigOptions): string[] {
   const top = classes[0] as string, low = classes[classes.length - 1] as string;
   const files = [writeRows(opts.out, 'shards', rows)];
   files.push(...chartFiles(writeChart(opts.out, 'shards-wait', lineChart({
-    title: `Shards and the idle list at ${formatNumber(machines)} machines: p99 wait of the lowest class (${low})`,
+    title: `Shards and the idle list at ${formatGrouped(machines)} machines: p99 wait of the lowest class (${low})`,
     subtitle: '8 cores and 32 GB each, 0.05 ms per message, 64 polls in flight per shard; no wait at all is drawn at 0.01 ms',
-    xName: 'shards', yName: 'p99 wait (ms)', yLog: true,
+    xName: 'shards (log scale)', yName: 'p99 wait (ms)', yLog: true, xLog: true,
     panels: loads.map((l) => ({
       title: `load ${f(l)}`,
       series: groups.map((g): LineSeries => ({ name: g, points: counts.map((n) => [n, plotWait(rows.find((r) => r.group === g && r.x === n && r.load === l && r.class === low)?.p99_wait_ms)] as const) })),
     })),
   }))));
   files.push(...chartFiles(writeChart(opts.out, 'shards-idle-hits', barChart({
-    title: `Shards and the idle list at ${formatNumber(machines)} machines: placements from an idle list`,
+    title: `Shards and the idle list at ${formatGrouped(machines)} machines: placements from an idle list`,
     subtitle: 'the rest by power-of-k polling',
     xName: 'shards', yName: 'share of placements', yMin: 0, yMax: 1,
     panels: loads.map((l) => ({
@@ -326,7 +326,7 @@ function swapPaging(opts: FigOptions): string[] {
   files.push(...chartFiles(writeChart(opts.out, 'swap-paging-slowdown', lineChart({
     title: 'Swapping by class against the kernel\'s order: p99 slowdown per class',
     subtitle: '100 machines × 8 cores, 32 GB each, swap device 0.6 s/GiB out and 2.9 s/GiB back',
-    xName: 'offered load', yName: 'p99 slowdown', yLog: true,
+    xName: 'offered load', yName: 'p99 slowdown', yLog: true, columns: 2,
     panels: classes.map((c) => ({
       title: c,
       series: orders.map((o): LineSeries => ({ name: o.label, points: loads.map((l) => { const x = num(at(o.label, l, c)?.p99_slowdown); return [l, Number.isFinite(x) ? x : null] as const; }) })),

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { colorMap, layoutPanels, legendRows, niceCeil, tickedRange, valueRange, withAlpha } from './chart-layout.ts';
+import { LEGEND_MAX_TEXT, TITLE_FONT, colorMap, layoutPanels, legendRows, niceCeil, tickLabelWidth, tickedRange, valueRange, withAlpha, wrapText } from './chart-layout.ts';
+import { formatGrouped } from './number-format.ts';
+import { measureText } from './text-metrics.ts';
 
 describe('scales', () => {
   it('niceCeil rounds up to 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k', () => {
@@ -67,4 +69,35 @@ describe('layoutPanels', () => {
     expect(legendRows(names, 1200)).toBeGreaterThan(2);
     expect(legendRows([], 1200)).toBe(0);
   });
+
+  it('moves the legend and panels down for a title or subtitle wrapped onto more lines', () => {
+    const one = layoutPanels({ ...base, hasSubtitle: true });
+    const more = layoutPanels({ ...base, hasSubtitle: true, titleLines: 2, subtitleLines: 2 });
+    expect(more.legendTop).toBeGreaterThan(one.legendTop + 30);
+    expect(more.grids[0]?.top).toBe((one.grids[0]?.top ?? 0) + (more.legendTop - one.legendTop));
+  });
+
+  it('counts a legend name at most LEGEND_MAX_TEXT wide (the legend cuts it there)', () => {
+    const long = 'x'.repeat(400);
+    expect(legendRows([long, long, long], 1200)).toBe(legendRows(['x'.repeat(70), 'x'.repeat(70), 'x'.repeat(70)], 1200));
+    expect(measureText('x'.repeat(70), '13px sans-serif').width).toBeGreaterThan(LEGEND_MAX_TEXT);
+  });
 });
+
+describe('wrapText', () => {
+  it('breaks at spaces into lines that fit, keeping every word', () => {
+    const text = 'Figure 5: memory per machine over time, resident and held by jobs, at every load of the run';
+    const lines = wrapText(text, TITLE_FONT, 500);
+    expect(lines.length).toBeGreaterThan(1);
+    expect(lines.join(' ')).toBe(text);
+    for (const l of lines) expect(measureText(l, TITLE_FONT).width).toBeLessThanOrEqual(500);
+    expect(wrapText('short', TITLE_FONT, 500)).toEqual(['short']);
+  });
+});
+
+describe('tickLabelWidth', () => {
+  it('measures the labels in the format the axis writes', () => {
+    expect(tickLabelWidth({ min: 0, max: 20_000 }, formatGrouped)).toBeGreaterThan(tickLabelWidth({ min: 0, max: 20_000 }));
+  });
+});
+

@@ -4,10 +4,16 @@
 import { formatCompact } from './number-format.ts';
 import { measureText } from './text-metrics.ts';
 
-/** Tableau 10: distinct, colour-blind-aware, prints well. */
+/**
+ * Okabe–Ito (Okabe & Ito 2008, "Color Universal Design"): eight colours told apart with every common
+ * colour-vision deficiency. Yellow (weak on white) and black (kept for reference lines) come last.
+ */
 export const PALETTE: readonly string[] = [
-  '#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac',
+  '#0072b2', '#e69f00', '#009e73', '#d55e00', '#cc79a7', '#56b4e9', '#f0e442', '#000000',
 ];
+
+/** Colour of reference lines (capacities, limits): not a palette colour, so never taken for a series. */
+export const REFERENCE_COLOR = '#555555';
 
 export const TEXT_COLOR = '#333333';
 export const AXIS_COLOR = '#666666';
@@ -56,6 +62,9 @@ export interface LayoutInput {
   readonly panels: number;
   readonly columns: number;
   readonly hasSubtitle: boolean;
+  /** Lines the title (and the subtitle) wrap to; default 1 each. */
+  readonly titleLines?: number;
+  readonly subtitleLines?: number;
   readonly hasPanelTitles: boolean;
   readonly legendNames: readonly string[];
   /** Widest y tick label, in px. */
@@ -69,8 +78,15 @@ const SUBTITLE_H = 20;
 const LEGEND_ROW_H = 24;
 const PANEL_TITLE_H = 24;
 const RIGHT = 24;
+const TITLE_LINE_H = 22;
+const SUBTITLE_LINE_H = 16;
 /** Legend entry text size; charts.ts styles the legend with it. */
 export const LEGEND_FONT_SIZE = 13;
+/** Legend text wider than this (px) is cut with an ellipsis, so one long name cannot take a row. */
+export const LEGEND_MAX_TEXT = 380;
+/** Title and subtitle fonts; the frame wraps them to the canvas with these. */
+export const TITLE_FONT = 'bold 17px sans-serif';
+export const SUBTITLE_FONT = '12px sans-serif';
 
 /** Rows the legend wraps to: each item is icon (24) + gap (5) + text + item gap (16). */
 export function legendRows(names: readonly string[], width: number): number {
@@ -79,7 +95,7 @@ export function legendRows(names: readonly string[], width: number): number {
   let rows = 1;
   let x = 0;
   for (const n of names) {
-    const w = 45 + measureText(n, `${LEGEND_FONT_SIZE}px sans-serif`).width;
+    const w = 45 + Math.min(LEGEND_MAX_TEXT, measureText(n, `${LEGEND_FONT_SIZE}px sans-serif`).width);
     if (x > 0 && x + w > avail) {
       rows++;
       x = 0;
@@ -93,7 +109,10 @@ export function legendRows(names: readonly string[], width: number): number {
 export function layoutPanels(input: LayoutInput): PanelLayout {
   const columns = Math.max(1, Math.min(input.columns, input.panels));
   const rows = Math.max(1, Math.ceil(input.panels / columns));
-  const legendTop = TITLE_H + (input.hasSubtitle ? SUBTITLE_H : 0);
+  const titleLines = Math.max(1, input.titleLines ?? 1);
+  const subtitleLines = input.hasSubtitle ? Math.max(1, input.subtitleLines ?? 1) : 0;
+  const legendTop =
+    TITLE_H + (titleLines - 1) * TITLE_LINE_H + (subtitleLines > 0 ? SUBTITLE_H + (subtitleLines - 1) * SUBTITLE_LINE_H : 0);
   const legendH = legendRows(input.legendNames, input.width) * LEGEND_ROW_H;
   const panelTitleH = input.hasPanelTitles ? PANEL_TITLE_H : 0;
   const yAxisW = input.yLabelWidth + 8 + 30; // labels, their margin, the rotated axis name
@@ -122,6 +141,21 @@ export function layoutPanels(input: LayoutInput): PanelLayout {
     });
   }
   return { grids, columns, rows, legendTop };
+}
+
+/** `text` broken at spaces into lines no wider than `maxWidth` px in `font` (a word wider than that keeps its own line). */
+export function wrapText(text: string, font: string, maxWidth: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    const next = line === '' ? word : `${line} ${word}`;
+    if (line !== '' && measureText(next, font).width > maxWidth) {
+      lines.push(line);
+      line = word;
+    } else line = next;
+  }
+  lines.push(line);
+  return lines;
 }
 
 /** Default canvas height: 500 px for one row of panels, 330 px more per extra row. */
@@ -192,10 +226,10 @@ export function valueRange(values: Iterable<number>, log: boolean, fixed: Partia
   return { min: fixed.min ?? min, max: fixed.max ?? max };
 }
 
-/** Width in px of the widest 12 px tick label of a range (labels use `formatCompact`), at least 24. */
-export function tickLabelWidth(range: AxisRange): number {
+/** Width in px of the widest 12 px tick label of a range (labels use `format`, default `formatCompact`), at least 24. */
+export function tickLabelWidth(range: AxisRange, format: (v: number) => string = formatCompact): number {
   const samples = [range.min, range.max, (range.min + range.max) / 2, range.max / 3, range.max * 0.7];
-  return Math.max(24, ...samples.map((v) => measureText(formatCompact(Number(v.toPrecision(2))), '12px sans-serif').width));
+  return Math.max(24, ...samples.map((v) => measureText(format(Number(v.toPrecision(2))), '12px sans-serif').width));
 }
 
 export interface TickedRange extends AxisRange {

@@ -10,6 +10,8 @@ import {
   type BoxPlotSpec,
   type LineChartSpec,
 } from './charts.ts';
+import { xTicks } from './chart-frame.ts';
+import { PALETTE, REFERENCE_COLOR } from './chart-layout.ts';
 
 const loads = [0.5, 0.7, 0.9];
 
@@ -106,5 +108,113 @@ describe('chart frames', () => {
 
   it('throws a coded error when panels cannot fit', () => {
     expect(() => lineChart({ ...line, width: 200, height: 150 })).toThrow(/FARE_E_REPORT_LAYOUT/);
+  });
+});
+
+describe('axes that fit the data', () => {
+  const timeLine = (ends: readonly number[]): LineChartSpec => ({
+    title: 'memory over time',
+    xName: 'time (s)',
+    yName: 'GB',
+    panels: ends.map((end, k) => ({
+      title: `panel ${k}`,
+      series: [{ name: 'resident', points: [9.62, (9.62 + end) / 2, end].map((x) => [x, 10] as const) }],
+    })),
+  });
+
+  it('ends each panel x axis at its own data, with ticks on whole steps only', () => {
+    const svg = lineChart(timeLine([95.3, 70.1]));
+    // 0 … 100 before; now the axes run 9.62 … 95.3 and 9.62 … 70.1, labelled on whole steps.
+    expect(svg).not.toContain('>100<');
+    expect(svg).not.toContain('>9.62<');
+    expect(svg).not.toContain('>95.3<');
+    expect(svg.match(/>80</g)?.length).toBe(1);
+    expect(svg.match(/>60</g)?.length).toBe(2);
+    // a narrow panel still gets three labelled ticks, on smaller steps
+    const narrow = lineChart({ ...timeLine([95.3, 70.1]), width: 800 });
+    for (const label of ['>25<', '>50<', '>75<']) expect(narrow).toContain(label);
+  });
+
+  it('xTicks labels an end between ticks only when it is a half step, half a step away', () => {
+    expect(xTicks(0.5, 1.2, 0.2)).toEqual([0.5, 0.6, 0.8, 1, 1.2]);
+    expect(xTicks(9.62, 95.3, 10)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90]);
+    expect(xTicks(0, 4, 1)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('draws a log x axis over whole decades', () => {
+    const svg = lineChart({ ...line, yLog: false, xLog: true, panels: [{ series: [{ name: 'a', points: [1, 2, 5, 10, 20, 50, 100].map((n) => [n, n] as const) }] }] });
+    for (const label of ['>1<', '>10<', '>100<']) expect(svg).toContain(label);
+    expect(svg).not.toContain('>50<');
+  });
+
+  it('band charts take a log y axis, a band with a lower edge of 0 starting at the axis floor', () => {
+    const svg = bandChart({
+      ...band,
+      yLog: true,
+      panels: [{ series: [{ name: 'held', x: [0, 10, 20], lower: [0, 20, 300], mid: [5, 40, 600], upper: [8, 80, 4000] }] }],
+    });
+    for (const label of ['>1<', '>10<', '>100<', '>1000<', '>10k<']) expect(svg).toContain(label);
+    expect(svg).not.toContain('NaN');
+  });
+});
+
+describe('reference lines', () => {
+  const spec: BandChartSpec = {
+    ...band,
+    yName: 'GB per machine',
+    yTicks: 'plain',
+    references: [{ value: 32, label: 'RAM: 32 GB' }],
+    panels: [band.panels[0] as BandChartSpec['panels'][number], band.panels[0] as BandChartSpec['panels'][number]],
+  };
+
+  it('draws a labelled dashed line in every panel, outside the legend', () => {
+    const svg = bandChart(spec);
+    expect(svg.match(/>RAM: 32 GB</g)?.length).toBe(2);
+    expect(svg).toContain('stroke-dasharray');
+    // the legend holds the band series only: two entries for Fare, none for the reference
+    expect(svg.match(/>Fare \(median\)</g)?.length).toBe(1);
+  });
+
+  it('widens the y axis to take in the reference line', () => {
+    const svg = barChart({ ...bar, references: [{ value: 3000, label: 'capacity: 3,000 MB' }] });
+    expect(svg).toContain('>capacity: 3,000 MB<');
+    expect(svg).toMatch(/>3000</);
+  });
+});
+
+describe('units people read', () => {
+  it('plain y ticks write thousands out instead of a k suffix', () => {
+    const big: BarChartSpec = { ...bar, yName: 'swapped out (GB)', panels: [{ categories: ['a'], series: [{ name: 's', values: [18_000] }] }] };
+    expect(barChart(big)).toContain('>20k<');
+    const svg = barChart({ ...big, yTicks: 'plain' });
+    expect(svg).toContain('>20,000<');
+    expect(svg).not.toMatch(/>\d+(\.\d+)?[kMG]</);
+  });
+});
+
+describe('titles and legends', () => {
+  it('wraps a title wider than the canvas onto more lines, above the legend', () => {
+    const title = 'Figure 5: memory per machine over time, resident and held by jobs, at every load that was run in this experiment';
+    const svg = lineChart({ ...line, title, width: 800 });
+    expect(svg).not.toContain(`>${title}<`);
+    expect(svg).toContain('>load that was run in this experiment<');
+  });
+
+  it('cuts legend names too long for one legend row with an ellipsis', () => {
+    const name = 'held by jobs (above capacity: paged by the kernel, as it would be on a real machine under pressure)';
+    const svg = lineChart({ ...line, panels: [{ series: [{ name, points: [[0, 1], [1, 2]] }] }] });
+    expect(svg).not.toContain(`>${name}<`);
+    expect(svg).toMatch(/>held by jobs \(above capacity[^<]*(\.\.\.|…)</);
+  });
+});
+
+describe('palette', () => {
+  it('colours series with Okabe–Ito, in order, and reference lines in none of them', () => {
+    expect(PALETTE).toEqual(['#0072b2', '#e69f00', '#009e73', '#d55e00', '#cc79a7', '#56b4e9', '#f0e442', '#000000']);
+    expect(PALETTE).not.toContain(REFERENCE_COLOR);
+    const svg = lineChart(line);
+    expect(svg).toContain('#0072b2');
+    expect(svg).toContain('#e69f00');
+    expect(svg).not.toMatch(/#4e79a7|#f28e2b|#e15759/i);
   });
 });

@@ -5,12 +5,12 @@
 
 import type { BarSeriesOption, BoxplotSeriesOption, LineSeriesOption } from 'echarts/charts';
 import type { BoxStats } from './box-stats.ts';
-import { categoryAxis, extent, renderPanels, xValueAxis, type ChartFrame, type LegendItem } from './chart-frame.ts';
-import { TEXT_COLOR, colorMap, withAlpha, xLabelDrop } from './chart-layout.ts';
+import { categoryAxis, extent, renderPanels, xLogAxis, xValueAxis, type AxisOption, type ChartFrame, type LegendItem } from './chart-frame.ts';
+import { TEXT_COLOR, colorMap, withAlpha, xLabelDrop, type Rect } from './chart-layout.ts';
 
 export { boxStats, quantileSorted, type BoxStats } from './box-stats.ts';
-export type { ChartFrame } from './chart-frame.ts';
-export { svgToPng, writeChart, type PngOptions, type WrittenChart } from './svg-render.ts';
+export type { ChartFrame, ReferenceLine } from './chart-frame.ts';
+export { CHART_PNG_SCALE, svgToPng, writeChart, type PngOptions, type WrittenChart } from './svg-render.ts';
 
 /** One point; `y: null` leaves a gap (e.g. a class with no finished jobs at that load). */
 export type Point = readonly [x: number, y: number | null];
@@ -18,6 +18,8 @@ export type Point = readonly [x: number, y: number | null];
 export interface LineSeries {
   readonly name: string;
   readonly points: readonly Point[];
+  /** Dash the line (e.g. to tell series apart where they coincide); default solid. */
+  readonly lineType?: 'solid' | 'dashed' | 'dotted';
 }
 
 export interface LinePanel {
@@ -29,8 +31,12 @@ export interface LineChartSpec extends ChartFrame {
   readonly panels: readonly LinePanel[];
   /** Log-scale y axis (whole decades); non-positive values become gaps. */
   readonly yLog?: boolean;
+  /** Log-scale x axis (whole decades), for x values that grow by factors (1, 2, 5, 10, … shards). */
+  readonly xLog?: boolean;
   readonly xMin?: number;
   readonly xMax?: number;
+  /** One x range for all panels (default: each panel's axis ends at its own data). */
+  readonly sharedX?: boolean;
   /** Draw a marker at each point; default when no series has more than 40 points. */
   readonly showSymbols?: boolean;
 }
@@ -80,6 +86,8 @@ export interface BandSeries {
   readonly lower: readonly number[];
   readonly mid: readonly number[];
   readonly upper: readonly number[];
+  /** Dash the median line (e.g. where it can coincide with another series'); default solid. */
+  readonly lineType?: 'solid' | 'dashed' | 'dotted';
 }
 
 export interface BandPanel {
@@ -89,6 +97,10 @@ export interface BandPanel {
 
 export interface BandChartSpec extends ChartFrame {
   readonly panels: readonly BandPanel[];
+  /** Log-scale y axis (whole decades), for data spanning decades; non-positive values become gaps. */
+  readonly yLog?: boolean;
+  /** One x range for all panels (default: each panel's axis ends at its own data). */
+  readonly sharedX?: boolean;
   /** Legend text of the line; default `median`. */
   readonly midLabel?: string;
   /** Legend text of the band; default `p10–p90`. */
@@ -100,22 +112,26 @@ export interface BandChartSpec extends ChartFrame {
 /** Line chart, one panel per entry of `spec.panels`, series coloured by name across panels. */
 export function lineChart(spec: LineChartSpec): string {
   const log = spec.yLog ?? false;
+  const xLog = spec.xLog ?? false;
   const ys = spec.panels.flatMap((p) => p.series.flatMap((s) => s.points.map((pt) => pt[1] ?? NaN)));
-  const xs = spec.panels.flatMap((p) => p.series.flatMap((s) => s.points.map((pt) => pt[0])));
-  const xData = extent(xs);
+  const xsOf = (panels: readonly LinePanel[]): number[] =>
+    panels.flatMap((p) => p.series.flatMap((s) => s.points.filter((pt) => pt[1] !== null).map((pt) => pt[0])));
   const maxPoints = Math.max(0, ...spec.panels.flatMap((p) => p.series.map((s) => s.points.length)));
   const showSymbol = spec.showSymbols ?? maxPoints <= 40;
+  // Lines run to the axis ends, so their end markers are drawn whole rather than clipped by the grid.
+  const clip = spec.xMin !== undefined || spec.xMax !== undefined;
   return renderPanels(spec, spec.panels, ys, log, xLabelDrop([], false), (panel, i, colors, rect) => ({
-    xAxis: xValueAxis(xData, rect, spec.xMin, spec.xMax),
+    xAxis: xAxisFor(xsOf(spec.sharedX ? spec.panels : [panel]), rect, spec, xLog),
     series: panel.series.map(
       (s): LineSeriesOption => ({
         type: 'line',
         name: s.name,
         xAxisIndex: i,
         yAxisIndex: i,
-        data: s.points.map(([x, y]) => [x, y === null || !Number.isFinite(y) || (log && y <= 0) ? null : y]),
+        data: s.points.map(([x, y]) => [x, y === null || !Number.isFinite(y) || (log && y <= 0) || (xLog && x <= 0) ? null : y]),
         color: colors.get(s.name) ?? TEXT_COLOR,
-        lineStyle: { width: 2 },
+        lineStyle: { width: 2, type: s.lineType ?? 'solid' },
+        clip,
         symbol: 'circle',
         symbolSize: 6,
         showSymbol,
@@ -124,6 +140,11 @@ export function lineChart(spec: LineChartSpec): string {
       }),
     ),
   }));
+}
+
+/** The x axis of a line or band panel: log decades or a value range ending at the data (or at xMin / xMax). */
+function xAxisFor(xs: readonly number[], rect: Rect, spec: { readonly xMin?: number; readonly xMax?: number }, log: boolean): AxisOption {
+  return log ? xLogAxis(extent(xs.filter((x) => x > 0))) : xValueAxis(extent(xs), rect, spec.xMin, spec.xMax);
 }
 
 /** Box plot over categories; several series in a panel are drawn side by side per category. */
@@ -193,8 +214,10 @@ export function barChart(spec: BarChartSpec): string {
 export function bandChart(spec: BandChartSpec): string {
   const midLabel = spec.midLabel ?? 'median';
   const bandLabel = spec.bandLabel ?? 'p10–p90';
+  const log = spec.yLog ?? false;
   const ys = spec.panels.flatMap((p) => p.series.flatMap((s) => [...s.lower, ...s.mid, ...s.upper]));
-  const xData = extent(spec.panels.flatMap((p) => p.series.flatMap((s) => s.x)));
+  const xsOf = (panels: readonly BandPanel[]): number[] => panels.flatMap((p) => p.series.flatMap((s) => s.x));
+  const clip = spec.xMin !== undefined || spec.xMax !== undefined;
   const legend: LegendItem[] = [];
   const seen = new Set<string>();
   const colors = colorMap(
@@ -214,30 +237,32 @@ export function bandChart(spec: BandChartSpec): string {
     spec,
     spec.panels,
     ys,
-    false,
+    log,
     xLabelDrop([], false),
-    (panel, i, _colors, rect) => ({
-      xAxis: xValueAxis(xData, rect, spec.xMin, spec.xMax),
-      series: panel.series.flatMap((s, k): LineSeriesOption[] => {
+    (panel, i, _colors, rect, yRange) => ({
+      xAxis: xAxisFor(xsOf(spec.sharedX ? spec.panels : [panel]), rect, spec, false),
+      // Every band first, then every median line, so no band covers another series' line.
+      series: sortBandsFirst(panel.series.map((s, k): LineSeriesOption[] => {
         const color = colors.get(s.name) ?? TEXT_COLOR;
         const n = Math.min(s.x.length, s.lower.length, s.mid.length, s.upper.length);
         const at = (arr: readonly number[], j: number): number | null => {
           const v = arr[j];
-          return v === undefined || !Number.isFinite(v) ? null : v;
+          return v === undefined || !Number.isFinite(v) || (log && v <= 0) ? null : v;
         };
         const lower: [number, number | null][] = [];
         const width: [number, number | null][] = [];
         const mid: [number, number | null][] = [];
         for (let j = 0; j < n; j++) {
           const x = s.x[j] ?? 0;
-          const lo = at(s.lower, j);
+          // On a log axis a band whose lower edge is 0 (nothing on the emptiest machines) starts at the axis floor.
+          const lo = log && (s.lower[j] ?? NaN) <= 0 && at(s.upper, j) !== null ? yRange.min : at(s.lower, j);
           const hi = at(s.upper, j);
           lower.push([x, lo]);
           width.push([x, lo === null || hi === null ? null : hi - lo]);
           mid.push([x, at(s.mid, j)]);
         }
         const stack = `band-${i}-${k}`;
-        const common = { type: 'line', xAxisIndex: i, yAxisIndex: i, symbol: 'none', silent: true, color } as const;
+        const common = { type: 'line', xAxisIndex: i, yAxisIndex: i, symbol: 'none', silent: true, clip, color } as const;
         return [
           { ...common, name: `${s.name} (${bandLabel}) lower`, data: lower, stack, stackStrategy: 'all', lineStyle: { opacity: 0 } },
           {
@@ -249,10 +274,15 @@ export function bandChart(spec: BandChartSpec): string {
             lineStyle: { opacity: 0 },
             areaStyle: { color: withAlpha(color, 0.25), opacity: 1 },
           },
-          { ...common, name: `${s.name} (${midLabel})`, data: mid, lineStyle: { width: 2, color } },
+          { ...common, name: `${s.name} (${midLabel})`, data: mid, lineStyle: { width: 2, color, type: s.lineType ?? 'solid' } },
         ];
-      }),
+      })),
     }),
     legend,
   );
+}
+
+/** Each band series' [lower, band, line] triples reordered to all lowers and bands (in order), then all lines. */
+function sortBandsFirst(triples: readonly LineSeriesOption[][]): LineSeriesOption[] {
+  return [...triples.flatMap((t) => t.slice(0, 2)), ...triples.flatMap((t) => t.slice(2))];
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatCompact, formatMillis, formatNumber, formatPercent } from './number-format.ts';
+import { formatCompact, formatGrouped, formatMillis, formatNumber, formatPercent } from './number-format.ts';
 
 describe('formatNumber', () => {
   it('prints integers exactly, with or without a digit limit', () => {
@@ -41,5 +41,13 @@ describe('formatPercent, formatMillis, formatCompact', () => {
     expect(formatCompact(12_345)).toBe('12.3k');
     expect(formatCompact(1_500_000)).toBe('1.5M');
     expect(formatCompact(0.5)).toBe('0.5');
+  });
+});
+
+describe('formatGrouped', () => {
+  it('writes thousands out with commas and never adds an SI suffix', () => {
+    expect([0, 0.35, 32, 3200, 15_000, 1_234_567, -20_000, 0.01].map(formatGrouped)).toEqual([
+      '0', '0.35', '32', '3,200', '15,000', '1,234,567', '-20,000', '0.01',
+    ]);
   });
 });

@@ -53,6 +53,22 @@ export function formatCompact(value: number): string {
   return formatNumber(value, 4);
 }
 
+/**
+ * Plain axis form, no SI suffix: up to 4 significant digits, thousands grouped with commas
+ * (`15,000`, `3,200`, `0.35`). For quantities with a unit in the axis name (GB, TB) that a `k`
+ * would turn into something else.
+ */
+export function formatGrouped(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  const s = formatNumber(Math.abs(value) >= 1e4 ? Math.round(value) : value, 4);
+  if (/e/i.test(s)) return s;
+  const [int = '', frac] = s.split('.');
+  const sign = int.startsWith('-') ? '-' : '';
+  const digits = sign ? int.slice(1) : int;
+  const grouped = digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return `${sign}${grouped}${frac === undefined ? '' : `.${frac}`}`;
+}
+
 /** toFixed without negative zero (`-0.0` → `0.0`). */
 function fixed(value: number, decimals: number): string {
   const s = value.toFixed(decimals);

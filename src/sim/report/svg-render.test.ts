@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { normalizeSvgIds, renderOptionToSvg, svgToPng, writeChart } from './svg-render.ts';
+import { CHART_PNG_SCALE, normalizeSvgIds, renderOptionToSvg, svgToPng, writeChart } from './svg-render.ts';
 
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -59,5 +59,13 @@ describe('writeChart', () => {
     expect(out).toEqual({ svgPath: join(dir, 'fig4.svg'), pngPath: join(dir, 'fig4.png') });
     expect(readFileSync(out.svgPath, 'utf8')).toBe(svg);
     expect(readFileSync(out.pngPath).subarray(0, 8).equals(PNG_MAGIC)).toBe(true);
+  });
+
+  it('writes the PNG at twice the SVG size unless told otherwise', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fare-chart-'));
+    const svg = renderOptionToSvg(option, { width: 300, height: 150 });
+    expect(CHART_PNG_SCALE).toBe(2);
+    expect(pngSize(readFileSync(writeChart(dir, 'two', svg).pngPath))).toEqual({ width: 600, height: 300 });
+    expect(pngSize(readFileSync(writeChart(dir, 'one', svg, { scale: 1 }).pngPath))).toEqual({ width: 300, height: 150 });
   });
 });

@@ -5,12 +5,12 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Resvg, type ResvgRenderOptions } from '@resvg/resvg-js';
 import { BarChart, BoxplotChart, LineChart } from 'echarts/charts';
-import { GridComponent, LegendComponent, TitleComponent } from 'echarts/components';
+import { GridComponent, LegendComponent, MarkLineComponent, TitleComponent } from 'echarts/components';
 import { init, setPlatformAPI, use, type EChartsCoreOption } from 'echarts/core';
 import { SVGRenderer } from 'echarts/renderers';
 import { measureText } from './text-metrics.ts';
 
-use([LineChart, BarChart, BoxplotChart, GridComponent, LegendComponent, TitleComponent, SVGRenderer]);
+use([LineChart, BarChart, BoxplotChart, GridComponent, LegendComponent, MarkLineComponent, TitleComponent, SVGRenderer]);
 // Process-wide in echarts: lay text out with DejaVu Sans widths, the font the PNGs use.
 setPlatformAPI({ measureText });
 
@@ -87,12 +87,18 @@ export interface WrittenChart {
   readonly pngPath: string;
 }
 
-/** Writes `<dir>/<baseName>.svg` and `<dir>/<baseName>.png`, creating `dir` if needed. */
+/** Scale of the PNG that `writeChart` writes beside the SVG: sharp on high-density screens and in print. */
+export const CHART_PNG_SCALE = 2;
+
+/**
+ * Writes `<dir>/<baseName>.svg` and `<dir>/<baseName>.png` (at `CHART_PNG_SCALE`, 2× the SVG's size,
+ * unless `options.scale` says otherwise), creating `dir` if needed.
+ */
 export function writeChart(dir: string, baseName: string, svg: string, options: PngOptions = {}): WrittenChart {
   mkdirSync(dir, { recursive: true });
   const svgPath = join(dir, `${baseName}.svg`);
   const pngPath = join(dir, `${baseName}.png`);
   writeFileSync(svgPath, svg);
-  writeFileSync(pngPath, svgToPng(svg, options));
+  writeFileSync(pngPath, svgToPng(svg, { scale: CHART_PNG_SCALE, ...options }));
   return { svgPath, pngPath };
 }
