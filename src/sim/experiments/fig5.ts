@@ -235,29 +235,36 @@ export function writeMemoryReport(dir: string, base: string, spec: ExperimentSpe
   const machines = spec.cluster.machines;
   const allRAM = ramGB * machines;
   const allSwap = swapGB === undefined ? undefined : swapGB * machines;
+  // Resident memory (top row) and swapped memory (bottom row) in panels of their own: past load 1 both sit at
+  // 3,200 GB, RAM and swap space both full, and in one panel their lines would hide each other.
   const swappedChart = lineChart({
     title: `${title}: resident memory and memory swapped out per class, all machines`,
-    subtitle: 'swapped out: dashed lines',
+    subtitle: 'top row: resident memory; bottom row: memory swapped out, per class',
     xName: 'time (s)',
     yName: 'GB, all machines',
     yTicks: 'plain',
     yMin: 0,
+    columns: runs.length,
     references: allSwap === allRAM
       ? [{ value: allRAM, label: `RAM, and swap space: ${formatGrouped(allRAM)} GB` }]
       : [{ value: allRAM, label: `RAM: ${formatGrouped(allRAM)} GB` }, ...(allSwap === undefined ? [] : [{ value: allSwap, label: `swap space: ${formatGrouped(allSwap)} GB` }])],
-    panels: runs.map((run) => {
-      const r = run.result;
-      const x = r.sampleTimes.map((t) => t / 1000);
-      const total = (a: Float64Array): number => a.reduce((p, q) => p + q, 0);
-      return {
-        title: `load ${f(run.load)}`,
-        series: [
-          { name: 'resident', points: x.map((t, i) => [t, gb(total(r.memoryUsed[i] as Float64Array))] as const) },
+    panels: [
+      ...runs.map((run) => {
+        const r = run.result;
+        const x = r.sampleTimes.map((t) => t / 1000);
+        const total = (a: Float64Array): number => a.reduce((p, q) => p + q, 0);
+        return { title: `load ${f(run.load)}: resident`, series: [{ name: 'resident', points: x.map((t, i) => [t, gb(total(r.memoryUsed[i] as Float64Array))] as const) }] };
+      }),
+      ...runs.map((run) => {
+        const r = run.result;
+        const x = r.sampleTimes.map((t) => t / 1000);
+        return {
+          title: `load ${f(run.load)}: swapped out`,
           // (Sums of swaps out and in leave rounding dust where nothing is swapped: shown as 0.)
-          ...classes.map((cn, c) => ({ name: `swapped: ${cn}`, lineType: 'dashed' as const, points: x.map((t, i) => { const v = (r.swappedByClass[i] as Float64Array)[c] as number; return [t, v < 1e-3 ? 0 : gb(v)] as const; }) })),
-        ],
-      };
-    }),
+          series: classes.map((cn, c) => ({ name: `swapped: ${cn}`, points: x.map((t, i) => { const v = (r.swappedByClass[i] as Float64Array)[c] as number; return [t, v < 1e-3 ? 0 : gb(v)] as const; }) })),
+        };
+      }),
+    ],
   });
   files.push(...chartFiles(writeChart(dir, `${base}-swapped-over-time`, swappedChart)));
   // Swap traffic: what the devices moved (at most what one can move), against what was asked of them.

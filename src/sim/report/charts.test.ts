@@ -6,6 +6,7 @@ import {
   boxStats,
   lineChart,
   type BandChartSpec,
+  type BandSeries,
   type BarChartSpec,
   type BoxPlotSpec,
   type LineChartSpec,
@@ -155,6 +156,8 @@ describe('axes that fit the data', () => {
     });
     for (const label of ['>1<', '>10<', '>100<', '>1000<', '>10k<']) expect(svg).toContain(label);
     expect(svg).not.toContain('NaN');
+    expect(svg).not.toContain('stroke-dasharray');
+    expect(bandChart({ ...band, panels: [{ series: [{ ...(band.panels[0]?.series[0] as BandSeries), lineType: 'dashed' }] }] })).toContain('stroke-dasharray');
   });
 });
 

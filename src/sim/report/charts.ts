@@ -18,8 +18,6 @@ export type Point = readonly [x: number, y: number | null];
 export interface LineSeries {
   readonly name: string;
   readonly points: readonly Point[];
-  /** Dash the line (e.g. to tell series apart where they coincide); default solid. */
-  readonly lineType?: 'solid' | 'dashed' | 'dotted';
 }
 
 export interface LinePanel {
@@ -130,7 +128,7 @@ export function lineChart(spec: LineChartSpec): string {
         yAxisIndex: i,
         data: s.points.map(([x, y]) => [x, y === null || !Number.isFinite(y) || (log && y <= 0) || (xLog && x <= 0) ? null : y]),
         color: colors.get(s.name) ?? TEXT_COLOR,
-        lineStyle: { width: 2, type: s.lineType ?? 'solid' },
+        lineStyle: { width: 2 },
         clip,
         symbol: 'circle',
         symbolSize: 6,
