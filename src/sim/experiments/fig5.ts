@@ -285,7 +285,8 @@ export function writeMemoryReport(dir: string, base: string, spec: ExperimentSpe
       const x = r.sampleTimes.map((t) => t / 1000);
       const moved = deviceTraffic(run, spec);
       return {
-        title: `load ${f(run.load)}`,
+        // An empty log panel says nothing by itself: a load at which no machine swapped says so.
+        title: `load ${f(run.load)}${r.swaps.time.length === 0 ? ': nothing swapped' : ''}`,
         series: [
           { name: 'moved: mean machine', points: x.map((t, i) => [t, gb(mean([...(moved[i] as Float64Array)]))] as const) },
           { name: 'moved: busiest machine', points: x.map((t, i) => [t, gb(Math.max(...(moved[i] as Float64Array)))] as const) },

@@ -16,6 +16,7 @@ import {
   TEXT_COLOR,
   X_LABEL_ROTATION,
   colorMap,
+  defaultColumns,
   defaultHeight,
   layoutPanels,
   tickLabelWidth,
@@ -48,7 +49,7 @@ export interface ChartFrame {
   readonly width?: number;
   /** Canvas height in px; default 500 for one row of panels, 330 more per extra row. */
   readonly height?: number;
-  /** Panels per row; default min(panels, 3). */
+  /** Panels per row; default at most 3, rows filled evenly (`defaultColumns`). */
   readonly columns?: number;
   /** Fixed colours by series name; the rest come from the palette in order of first appearance. */
   readonly colors?: Readonly<Record<string, string>>;
@@ -106,7 +107,7 @@ export function renderPanels<P extends PanelBase>(
   const width = spec.width ?? DEFAULT_WIDTH;
   const titleLines = wrapText(spec.title, TITLE_FONT, width - 40);
   const subtitleLines = spec.subtitle ? wrapText(spec.subtitle, SUBTITLE_FONT, width - 40) : [];
-  const columns = spec.columns ?? Math.min(panels.length, 3);
+  const columns = spec.columns ?? defaultColumns(panels.length);
   const hasPanelTitles = panels.some((p) => p.title !== undefined && p.title !== '');
   const height = spec.height ?? defaultHeight(panels.length, columns);
   const layout = layoutPanels({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LEGEND_MAX_TEXT, TITLE_FONT, colorMap, layoutPanels, legendRows, niceCeil, tickLabelWidth, tickedRange, valueRange, withAlpha, wrapText } from './chart-layout.ts';
+import { LEGEND_MAX_TEXT, TITLE_FONT, colorMap, defaultColumns, layoutPanels, legendRows, niceCeil, tickLabelWidth, tickedRange, valueRange, withAlpha, wrapText } from './chart-layout.ts';
 import { formatGrouped } from './number-format.ts';
 import { measureText } from './text-metrics.ts';
 
@@ -101,3 +101,9 @@ describe('tickLabelWidth', () => {
   });
 });
 
+
+describe('defaultColumns', () => {
+  it('fills rows evenly, at most 3 panels a row', () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 9].map(defaultColumns)).toEqual([1, 2, 3, 2, 3, 3, 3, 3]);
+  });
+});

@@ -158,6 +158,12 @@ export function wrapText(text: string, font: string, maxWidth: number): string[]
   return lines;
 }
 
+/** Default panels per row: at most 3, rows filled evenly (4 panels: 2 × 2, not 3 + 1; 5: 3 + 2). */
+export function defaultColumns(panels: number): number {
+  const n = Math.max(1, panels);
+  return Math.ceil(n / Math.ceil(n / 3));
+}
+
 /** Default canvas height: 500 px for one row of panels, 330 px more per extra row. */
 export function defaultHeight(panels: number, columns: number): number {
   const rows = Math.max(1, Math.ceil(panels / Math.max(1, Math.min(columns, panels))));
