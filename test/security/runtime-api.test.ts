@@ -29,11 +29,11 @@ describe.skipIf(skip !== null)("a function cannot poll or answer another instanc
     const victimRun = invoke(b, b.victim, 'victim-fn', { sleepMs: 1500, echo: 'the real answer' });
     await sleep(300);
     const r = await run(b, b.mallory, 'mallory-fn', { attack: 'runtimeApi', victimRequestId: 'any-id' });
-    const results = r['results'] as { port: number; next: Try; response: Try; error: Try }[];
+    const results = r['results'] as { port: number; next: Try; response: Try; error: Try; credentials: Try }[];
     const atVictim = results.find((x) => x.port === port);
-    expect(atVictim).toMatchObject({ next: { status: 403 }, response: { status: 403 }, error: { status: 403 } });
-    // Nowhere did mallory take an event or have an answer accepted.
-    for (const x of results) for (const t of [x.next, x.response, x.error]) expect([200, 202]).not.toContain(t.status);
+    expect(atVictim).toMatchObject({ next: { status: 403 }, response: { status: 403 }, error: { status: 403 }, credentials: { status: 403 } });
+    // Nowhere did mallory take an event, the victim's credentials, or have an answer accepted.
+    for (const x of results) for (const t of [x.next, x.response, x.error, x.credentials]) expect([200, 202]).not.toContain(t.status);
     const v = await victimRun;
     expect(v.status).toBe(200);
     expect((v.body as Record<string, unknown>)['echo']).toBe('the real answer');
@@ -41,5 +41,14 @@ describe.skipIf(skip !== null)("a function cannot poll or answer another instanc
     expect(await run(b, b.mallory, 'mallory-sh', { port })).toEqual({ next: '403' });
     // And Fare said so in its log.
     expect(b.fare.output()).toMatch(/refused GET \/2018-06-01\/runtime\/invocation\/next on the Runtime API of instance victim-fn-v1-/);
+  });
+
+  it("a function's own invocation credentials reach only its own tenant: the victim's function is denied by ARN, to invoke, read or delete", async () => {
+    const r = await run(b, b.mallory, 'mallory-fn', { attack: 'withOwnCredentials', victimArn: 'arn:aws:lambda:us-east-1:victim:function:victim-fn' });
+    expect(r['keyId']).toMatch(/^FARECTX/);
+    for (const k of ['invoke', 'get', 'del']) expect(r[k]).toEqual({ status: 403, type: 'AccessDeniedException' });
+    // The credentials work, for mallory's own tenant.
+    expect(r['own']).toMatchObject({ status: 200 });
+    expect((await run(b, b.victim, 'victim-fn', { echo: 'still here' }))['echo']).toBe('still here');
   });
 });

@@ -4,6 +4,23 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { createHash, createHmac } from 'node:crypto';
+import { URL } from 'node:url';
+
+/** SigV4 headers for a request, as the AWS SDKs sign (session token included). */
+function signed(c, method, url, body) {
+  const hex = (b) => createHash('sha256').update(b).digest('hex');
+  const mac = (k, s) => createHmac('sha256', k).update(s).digest();
+  const amz = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+  const h = { host: url.host, 'x-amz-date': amz, 'x-amz-security-token': c.Token, 'x-amz-content-sha256': hex(body) };
+  const names = Object.keys(h).sort();
+  const path = url.pathname.split('/').map((s) => encodeURIComponent(encodeURIComponent(decodeURIComponent(s)))).join('/');
+  const creq = [method, path, '', names.map((n) => `${n}:${h[n]}\n`).join(''), names.join(';'), hex(body)].join('\n');
+  const scope = `${amz.slice(0, 8)}/us-east-1/lambda/aws4_request`;
+  const key = mac(mac(mac(mac(`AWS4${c.SecretAccessKey}`, amz.slice(0, 8)), 'us-east-1'), 'lambda'), 'aws4_request');
+  const sig = createHmac('sha256', key).update(['AWS4-HMAC-SHA256', amz, scope, hex(creq)].join('\n')).digest('hex');
+  return { ...h, authorization: `AWS4-HMAC-SHA256 Credential=${c.AccessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${sig}` };
+}
 
 const code = (e) => e?.code ?? String(e);
 const tryRead = (p) => {
@@ -118,9 +135,31 @@ const attacks = {
         next: await http(port, 'GET', '/2018-06-01/runtime/invocation/next'),
         response: await http(port, 'POST', `/2018-06-01/runtime/invocation/${victimRequestId}/response`, '{"stolen":true}'),
         error: await http(port, 'POST', `/2018-06-01/runtime/invocation/${victimRequestId}/error`, '{"errorType":"X","errorMessage":"mallory"}'),
+        credentials: await http(port, 'GET', '/2018-06-01/runtime/fare/credentials'),
       });
     }
     return { own, results };
+  },
+
+  /**
+   * With its own invocation's credentials (from its Runtime API, as the AWS SDK takes them), signed as
+   * the SDK would: invoke and read the victim's function by its ARN.
+   */
+  withOwnCredentials: async ({ victimArn }) => {
+    const creds = JSON.parse(await (await fetch(process.env['AWS_CONTAINER_CREDENTIALS_FULL_URI'])).text());
+    const endpoint = process.env['FARE_ENDPOINT'];
+    const call = async (method, path, body = '') => {
+      const r = await fetch(endpoint + path, { method, headers: signed(creds, method, new URL(endpoint + path), body), ...(body !== '' ? { body } : {}) });
+      return { status: r.status, type: r.headers.get('x-amzn-errortype') };
+    };
+    const arn = encodeURIComponent(victimArn);
+    return {
+      keyId: creds.AccessKeyId,
+      invoke: await call('POST', `/2015-03-31/functions/${arn}/invocations`, '{}'),
+      get: await call('GET', `/2015-03-31/functions/${arn}`),
+      del: await call('DELETE', `/2015-03-31/functions/${arn}`),
+      own: await call('GET', '/2015-03-31/functions/'),
+    };
   },
 
   /** Finding 4: keep working after the handler returns — a busy loop in this process and a detached child. */
