@@ -231,3 +231,26 @@ describe.skipIf(!boto3)('boto3 inside a function', () => {
     expect(JSON.parse(classes)).toEqual([expect.objectContaining({ cls: 'high', invocations: 2 })]);
   }, 60_000);
 });
+
+describe('fare up --region', () => {
+  it('names the region in every ARN and gives it to functions as AWS_REGION', async () => {
+    const other = await startFare(join(work, 'data-eu'), ['--region', 'eu-west-3', '--no-examples']);
+    try {
+      const made = await api(other.url, 'POST', '/v1/tenants', { id: 'acme' });
+      const k = (made.json as { credential: { accessKeyId: string; secret: string } }).credential;
+      const lambda = new LambdaClient({ endpoint: other.url, region: 'eu-west-3', credentials: { accessKeyId: k.accessKeyId, secretAccessKey: k.secret } });
+      try {
+        const dir = mkdtempSync(join(work, 'region-'));
+        writeFileSync(join(dir, 'index.mjs'), 'export const handler = async (e, context) => ({ region: process.env.AWS_REGION, arn: context.invokedFunctionArn });\n');
+        const cfg = await lambda.send(new CreateFunctionCommand({ FunctionName: 'where', Runtime: 'nodejs20.x', Role: 'r', Handler: 'index.handler', Code: { ZipFile: zipDirectory(dir) } }));
+        expect(cfg.FunctionArn).toBe('arn:aws:lambda:eu-west-3:acme:function:where');
+        const r = await lambda.send(new InvokeCommand({ FunctionName: 'where' }));
+        expect(JSON.parse(new TextDecoder().decode(r.Payload))).toEqual({ region: 'eu-west-3', arn: 'arn:aws:lambda:eu-west-3:acme:function:where' });
+      } finally {
+        lambda.destroy();
+      }
+    } finally {
+      await stopFare(other);
+    }
+  }, 60_000);
+});

@@ -7,7 +7,7 @@ const HELP = `fare up — run Fare on this machine
 
 Usage: fare up [--port 8080] [--host 127.0.0.1] [--data-dir ./.fare] [--policy fare|hermod|fifo]
                [--cores N] [--strict-priorities] [--within-class fcfs|las|sef] [--memory-mb MB] [--no-swapping]
-               [--no-examples] [--fsync]
+               [--no-examples] [--fsync] [--region us-east-1]
                [--insecure-single-tenant]
 
 Starts the gateway (AWS Lambda Invoke API and Fare's REST API), one scheduler shard and one worker
@@ -26,6 +26,9 @@ first, from each function's observed durations). Memory: no limits are asked of 
 10 % of the machine's memory free) idle instances, then the lowest classes' preempted ones, are
 swapped out (where there is swap, by process_madvise), and swapped back in before they run; --memory-mb manages that
 much memory instead of the machine's (what is used since start counts); --no-swapping turns it off.
+--region: the region named in every ARN and given to functions as AWS_REGION (default us-east-1);
+functions also get FARE_ENDPOINT and AWS_ENDPOINT_URL_LAMBDA, and their invocation's credentials as
+container credentials, so the AWS SDK inside them calls Fare with no set-up.
 --port 0 picks a free port. GET /healthz answers when Fare is ready. Stop with Ctrl-C.
 Accepted async invocations and billing records survive a crash or kill -9 of Fare; with --fsync every
 commit is also fsynced, so they survive a power loss too (slower).
@@ -48,6 +51,7 @@ export async function runUp(args: readonly string[]): Promise<number> {
     'insecure-single-tenant': { type: 'boolean', default: false },
     'memory-mb': { type: 'string' },
     'no-swapping': { type: 'boolean', default: false },
+    region: { type: 'string', default: 'us-east-1' },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) {
@@ -70,6 +74,8 @@ export async function runUp(args: readonly string[]): Promise<number> {
     memoryMB = Number(values['memory-mb']);
     if (!Number.isFinite(memoryMB) || memoryMB < 64) throw new UsageError(`--memory-mb ${String(values['memory-mb'])} is not valid: give the memory to manage in MB, at least 64`);
   }
+  const region = values.region as string;
+  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) throw new UsageError(`--region ${region} is not a region name: give one such as us-east-1 or eu-west-3`);
   const { up } = await import('../live/one-machine.ts');
   const dataDir = resolve(values['data-dir'] as string);
   const adminKey = process.env.FARE_ADMIN_KEY;
@@ -83,10 +89,12 @@ export async function runUp(args: readonly string[]): Promise<number> {
     ...(adminKey ? { adminKey } : {}),
     ...(memoryMB !== undefined ? { memoryMB } : {}),
     ...(values['no-swapping'] === true ? { swapping: false } : {}),
+    region,
   });
   const out: string[] = [];
   out.push(`Fare is up: ${running.url}  (policy ${running.policy}, data in ${dataDir})`);
-  out.push(`  AWS Lambda Invoke API: POST ${running.url}/2015-03-31/functions/{name}/invocations (SigV4 or Bearer)`);
+  out.push(`  AWS Lambda API:        ${running.url} (region ${region}; SigV4 or Bearer): aws lambda … --endpoint-url ${running.url}`);
+  out.push(`  Function URLs:         ${running.url}/url/<id>/`);
   out.push(`  Fare API:              ${running.url}/v1/…   health: ${running.url}/healthz`);
   if (running.tightened.length > 0) {
     out.push(`  Data dir: made ${running.tightened.length} file(s) and folder(s) private (they were readable by other users), e.g. ${running.tightened[0] ?? ''}`);
