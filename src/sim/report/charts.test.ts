@@ -142,6 +142,16 @@ describe('axes that fit the data', () => {
     expect(xTicks(0, 4, 1)).toEqual([0, 1, 2, 3, 4]);
   });
 
+  it('keeps a log y axis only for data that span a decade', () => {
+    const narrow: LineChartSpec = { ...line, panels: [{ series: [{ name: 'p99', points: [[0.7, 8300], [0.9, 14_600]] }] }] };
+    const svg = lineChart(narrow);
+    // whole decades would give 1000 … 100k for data in 8.3k … 14.6k; a linear axis 0 … 15k fits them
+    expect(svg).not.toContain('>100k<');
+    expect(svg).not.toContain('>1000<');
+    expect(svg).toContain('>15k<');
+    expect(lineChart(line)).toContain('>10k<');
+  });
+
   it('draws a log x axis over whole decades', () => {
     const svg = lineChart({ ...line, yLog: false, xLog: true, panels: [{ series: [{ name: 'a', points: [1, 2, 5, 10, 20, 50, 100].map((n) => [n, n] as const) }] }] });
     for (const label of ['>1<', '>10<', '>100<']) expect(svg).toContain(label);

@@ -27,7 +27,11 @@ export interface LinePanel {
 
 export interface LineChartSpec extends ChartFrame {
   readonly panels: readonly LinePanel[];
-  /** Log-scale y axis (whole decades); non-positive values become gaps. */
+  /**
+   * Log-scale y axis (whole decades); non-positive values become gaps. Taken only where the data span a
+   * decade or more: data within a factor of 10 (8 … 15 s) on whole decades (1 … 100 s) would fill a
+   * sliver of the panel, so they get a linear axis.
+   */
   readonly yLog?: boolean;
   /** Log-scale x axis (whole decades), for x values that grow by factors (1, 2, 5, 10, … shards). */
   readonly xLog?: boolean;
@@ -109,9 +113,9 @@ export interface BandChartSpec extends ChartFrame {
 
 /** Line chart, one panel per entry of `spec.panels`, series coloured by name across panels. */
 export function lineChart(spec: LineChartSpec): string {
-  const log = spec.yLog ?? false;
   const xLog = spec.xLog ?? false;
   const ys = spec.panels.flatMap((p) => p.series.flatMap((s) => s.points.map((pt) => pt[1] ?? NaN)));
+  const log = (spec.yLog ?? false) && spansADecade(ys);
   const xsOf = (panels: readonly LinePanel[]): number[] =>
     panels.flatMap((p) => p.series.flatMap((s) => s.points.filter((pt) => pt[1] !== null).map((pt) => pt[0])));
   const maxPoints = Math.max(0, ...spec.panels.flatMap((p) => p.series.map((s) => s.points.length)));
@@ -138,6 +142,18 @@ export function lineChart(spec: LineChartSpec): string {
       }),
     ),
   }));
+}
+
+/** Whether the positive finite values span a factor of 10 or more. */
+function spansADecade(values: readonly number[]): boolean {
+  let lo = Infinity;
+  let hi = 0;
+  for (const v of values) {
+    if (!(v > 0) || !Number.isFinite(v)) continue;
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  return hi / lo >= 10;
 }
 
 /** The x axis of a line or band panel: log decades or a value range ending at the data (or at xMin / xMax). */
