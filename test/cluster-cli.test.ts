@@ -42,6 +42,8 @@ describe('the cluster commands', () => {
       [['shard', '--id', '0', '--heartbeat-ms', '1000', '--member-timeout-ms', '1500'], /must be at least twice --heartbeat-ms/],
       [['cluster', 'down'], /fare cluster down is not a command: use fare cluster up/],
       [['cluster', 'up', '--nats-cluster', '2'], /--nats-cluster 2 is not valid: use 1 .* or 3/],
+      [['worker', '--id', '1', '--endpoint', 'gateway:8080'], /--endpoint gateway:8080 is not a gateway address: give http\(s\):\/\/HOST:PORT/],
+      [['gateway', '--shards', '1', '--region', 'Mars'], /--region Mars is not a region name/],
     ];
     for (const [args, message] of cases) {
       const r = await fare(...args);

@@ -17,10 +17,11 @@ const HELP: Record<string, string> = {
   gateway: `fare gateway — the HTTP APIs of a Fare cluster
 
 Usage: fare gateway --shards S [--id 0] [--port 8080] [--host 127.0.0.1] [--data-dir ./.fare-gateway]
-                    [--master-key-file FILE] [--no-examples] [--fsync] [common options]
+                    [--master-key-file FILE] [--no-examples] [--fsync] [--region us-east-1] [common options]
 ${COMMON}
   --master-key-file FILE   the cluster's master key (a copy of the first gateway's
                       <data-dir>/master.key): every gateway of a cluster needs the same one
+  --region R          the region named in ARNs (default us-east-1; give every gateway and worker the same)
 
 Authenticates, applies budgets and sends each invocation to its function's shard (by function, the
 same from every gateway). Run as many gateways as you like, each with its own --id and --data-dir,
@@ -45,8 +46,11 @@ remain.`,
 
 Usage: fare worker --id N [--shards S] [--no-idle-lists] [--cores C] [--data-dir ./.fare-worker] [--strict-priorities]
                    [--within-class fcfs|las|sef] [--memory-mb MB] [--no-swapping] [--insecure-single-tenant]
-                   [common options]
+                   [--endpoint URL] [--region us-east-1] [common options]
 ${COMMON}
+  --endpoint URL      where functions reach the gateways (their load balancer): given to functions as
+                      FARE_ENDPOINT and AWS_ENDPOINT_URL_LAMBDA, so the AWS SDK inside them calls Fare
+  --region R          given to functions as AWS_REGION (default us-east-1)
 
 Runs the machine scheduler (preemptive priority by class; within a class --within-class: las, the
 default, fcfs, the paper's, or sef, as in fare up) over real instances on this host; fetches
@@ -130,6 +134,20 @@ const warn = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
+/** A region name such as us-east-1. */
+function regionOf(v: unknown): string {
+  const r = String(v);
+  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(r)) throw new UsageError(`--region ${r} is not a region name: give one such as us-east-1 or eu-west-3`);
+  return r;
+}
+
+/** The gateways' address for functions: an http(s) URL without a path. */
+function endpointOf(v: unknown): string {
+  const e = String(v).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^\s/]+$/.test(e)) throw new UsageError(`--endpoint ${e} is not a gateway address: give http(s)://HOST:PORT (the gateways' load balancer)`);
+  return e;
+}
+
 export async function runGateway(args: readonly string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     ...commonOptions,
@@ -141,6 +159,7 @@ export async function runGateway(args: readonly string[]): Promise<number> {
     'no-examples': { type: 'boolean', default: false },
     fsync: { type: 'boolean', default: false },
     'master-key-file': { type: 'string' },
+    region: { type: 'string', default: 'us-east-1' },
   });
   if (values.help) return help('gateway');
   if (positionals.length) throw new UsageError(`fare gateway takes only options, got "${positionals.join(' ')}" (see fare gateway --help)`);
@@ -154,6 +173,7 @@ export async function runGateway(args: readonly string[]): Promise<number> {
     prices: DEFAULT_PRICE_TABLE, examples: !(values['no-examples'] as boolean), fsync: values.fsync as boolean, warn,
     ...(adminKey ? { adminKey } : {}),
     ...(values['master-key-file'] !== undefined ? { masterKeyFile: resolve(String(values['master-key-file'])) } : {}),
+    region: regionOf(values.region),
   });
   process.stdout.write(`Fare gateway is up: ${g.url}  (NATS ${c.servers.join(',')}, subjects ${c.prefix}.*)\n`);
   if (g.adminCredentialFile) process.stdout.write(`  Admin credential: written to ${g.adminCredentialFile}\n`);
@@ -197,6 +217,8 @@ export async function runWorker(args: readonly string[]): Promise<number> {
     'idle-lists': { type: 'string' },
     'memory-mb': { type: 'string' },
     'no-swapping': { type: 'boolean', default: false },
+    endpoint: { type: 'string' },
+    region: { type: 'string', default: 'us-east-1' },
   });
   if (values.help) return help('worker');
   if (positionals.length) throw new UsageError(`fare worker takes only options, got "${positionals.join(' ')}" (see fare worker --help)`);
@@ -215,6 +237,8 @@ export async function runWorker(args: readonly string[]): Promise<number> {
     ...(values.cores !== undefined ? { cores: whole('cores', values.cores, 1, 4096) } : {}),
     ...(values['memory-mb'] !== undefined ? { memoryMB: whole('memory-mb', values['memory-mb'], 64, 2 ** 32) } : {}),
     ...(values['no-swapping'] === true ? { swapping: false } : {}),
+    ...(values.endpoint !== undefined ? { endpoint: endpointOf(values.endpoint) } : {}),
+    region: regionOf(values.region),
   });
   process.stdout.write(`Fare worker ${id} is up  (${w.cores} cores; NATS ${c.servers.join(',')}, subjects ${c.prefix}.*)\n${w.report.map((l) => `  ${l}`).join('\n')}\n`);
   return untilStopped(`Fare worker ${id}`, () => w.close());

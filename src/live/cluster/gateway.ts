@@ -41,6 +41,8 @@ export interface GatewayProcessOptions extends ClusterAddress {
   readonly fsync: boolean;
   /** The cluster's master key (a copy of one gateway's `master.key`): put into an empty data directory. */
   readonly masterKeyFile?: string;
+  /** The region named in ARNs (default us-east-1). */
+  readonly region?: string;
   readonly warn: (line: string) => void;
 }
 
@@ -108,7 +110,7 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
       nc.publish(retireSubject(o.prefix), JSON.stringify(notice));
     },
   });
-  const gateway: Gateway = createGateway({ store, platform, settle: () => shared.settle() });
+  const gateway: Gateway = createGateway({ store, platform, settle: () => shared.settle(), ...(o.region !== undefined ? { region: o.region } : {}) });
   late.gateway = gateway;
   const runner = new AsyncRunner({ store, platform, contexts: gateway.context.contexts });
   // Async invocations are taken from the cluster's queue (not from this store's), by any gateway.

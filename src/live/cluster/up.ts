@@ -115,7 +115,9 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
   };
   try {
     const shardArgs = (i: number): string[] => ['shard', '--id', String(i), ...common, ...(o.idleLists === false ? ['--no-idle-lists'] : [])];
-    const workerArgs = (i: number): string[] => ['worker', '--id', String(i), '--shards', String(o.shards), ...(o.idleLists === false ? ['--no-idle-lists'] : []), '--cores', String(o.workerCores), '--data-dir', join(o.dataDir, `worker-${i}`), ...common, ...(o.insecureSingleTenant ? ['--insecure-single-tenant'] : [])];
+    const workerArgs = (i: number): string[] => ['worker', '--id', String(i), '--shards', String(o.shards), ...(o.idleLists === false ? ['--no-idle-lists'] : []), '--cores', String(o.workerCores), '--data-dir', join(o.dataDir, `worker-${i}`), ...common, ...(o.insecureSingleTenant ? ['--insecure-single-tenant'] : []),
+      // Functions reach the first gateway (its port is known unless it is picked at start).
+      ...(o.port !== 0 ? ['--endpoint', `http://${o.host === '0.0.0.0' ? '127.0.0.1' : o.host}:${o.port}`] : [])];
     // One master key for all gateways: the first one's, created here so the others can be given it.
     const masterKey = join(o.dataDir, 'master.key');
     if (!existsSync(masterKey)) writeFileSync(masterKey, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });

@@ -49,6 +49,10 @@ export interface WorkerProcessOptions extends ClusterAddress {
   readonly memoryMB?: number;
   /** Swap out idle instances, then the lowest classes' preempted ones, under memory pressure (default true where possible). */
   readonly swapping?: boolean;
+  /** Where functions reach the gateways (FARE_ENDPOINT, AWS_ENDPOINT_URL_LAMBDA); none: not told. */
+  readonly endpoint?: string;
+  /** Given to functions as AWS_REGION (default us-east-1). */
+  readonly region?: string;
   readonly warn: (line: string) => void;
 }
 
@@ -78,7 +82,14 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
     pool: () => late.pool as InstancePool, leaving: () => late.leaving?.() ?? 0, relieveIdle: (u, t) => late.relieveIdle?.(u, t) ?? 0, accounting: host.caps.mechanisms.memory === 'proc' ? 'their processes\' resident memory' : 'their cgroups',
     ...(o.memoryMB !== undefined ? { memoryMB: o.memoryMB } : {}), ...(o.swapping !== undefined ? { swapping: o.swapping } : {}),
   });
+  const region = o.region ?? 'us-east-1';
+  const env: Readonly<Record<string, string>> = {
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    ...(o.endpoint !== undefined ? { FARE_ENDPOINT: o.endpoint, AWS_ENDPOINT_URL_LAMBDA: o.endpoint } : {}),
+  };
   const { pool, exec: local, leaving, relieveIdle } = localExecutor({
+    platformEnv: () => env,
     cores: host.cores, prices: o.prices, classAware: preset.classAware, strictPriorities: o.strictPriorities, canRaise: host.nice, warn: o.warn,
     ...(memory.pager !== undefined ? { pager: memory.pager, onSwap: swapLine(o.warn), onIdleSwap: idleSwapLine(o.warn) } : {}),
     ...(host.cpuset !== undefined ? { cpuset: host.cpuset.procsFile } : {}),
