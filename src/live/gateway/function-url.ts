@@ -64,14 +64,15 @@ async function invoke(ctx: GatewayContext, req: IncomingMessage, res: ServerResp
   const tooLarge = `Request must be smaller than ${limit} bytes for a function URL`;
   let principal: Principal | undefined;
   let body: Buffer;
+  let latest;
   if (u.authType === 'AWS_IAM') {
     ({ principal, body } = await authenticatedBody(ctx.auth, req, limit, tooLarge));
     // The signer's tenant must be allowed to invoke the function (its own, or granted).
-    invocableFunction(ctx, principal, u.tenant, u.name);
+    latest = invocableFunction(ctx, principal, u.tenant, u.name);
   } else {
     body = await readBody(req, limit, tooLarge);
+    latest = ctx.store.functions.get(u.tenant, u.name);
   }
-  const latest = ctx.store.functions.get(u.tenant, u.name);
   const target = latest === undefined ? undefined : ctx.store.versions.resolve(u.tenant, u.name, u.qualifier === '' ? undefined : u.qualifier, () => latest);
   if (target === undefined) throw new UrlError(404, 'Not Found: the function or alias of this URL no longer exists');
   const fn = target.fn;

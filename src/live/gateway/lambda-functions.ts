@@ -54,8 +54,7 @@ export function latestOf(r: RestRequest, n: Named): FunctionRecord {
 }
 
 /** The record a qualified name names (a published version, an alias's target, `$LATEST`), or 404. */
-function qualifiedOf(r: RestRequest, n: Named): FunctionRecord {
-  const latest = latestOf(r, n);
+function qualifiedOf(r: RestRequest, n: Named, latest = latestOf(r, n)): FunctionRecord {
   const got = r.ctx.store.versions.resolve(n.tenant, n.name, n.qualifier, () => latest);
   if (got === undefined) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `Function not found: ${functionArn(r.ctx.region, n.tenant, n.name, n.qualifier)}`);
   return got.fn;
@@ -246,11 +245,12 @@ async function createFunction(r: RestRequest): Promise<void> {
 
 function getFunction(r: RestRequest): void {
   const n = namedFunction(r, r.params[0]);
-  const fn = qualifiedOf(r, n);
+  const latest = latestOf(r, n);
+  const fn = qualifiedOf(r, n, latest);
   const host = header(r.req, 'host') ?? '127.0.0.1';
   const proto = header(r.req, 'x-forwarded-proto') === 'https' ? 'https' : 'http';
   const key = r.ctx.store.deriveKey('code-location');
-  const tags = { ...r.ctx.store.versions.tags(n.tenant, n.name), [CLASS_TAG]: latestOf(r, n).cls };
+  const tags = { ...r.ctx.store.versions.tags(n.tenant, n.name), [CLASS_TAG]: latest.cls };
   sendJson(r.res, 200, {
     Configuration: functionConfiguration(fn, r.ctx.region),
     Code: { RepositoryType: 'S3', Location: `${proto}://${host}${codeLocationPath(key, fn, r.ctx.clock())}` },
