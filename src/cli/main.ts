@@ -23,6 +23,7 @@ Usage:
   fare sim fig4 [--quick] [--seed N] [--out DIR]   reproduce the paper's Figure 4 (latency per class vs load)
   fare sim fig5 [--quick] [--seed N] [--out DIR]   reproduce the paper's Figure 5 (memory and swapping)
   fare sim run CONFIG [--seed N] [--out DIR]       run the experiment described in a JSON config file
+  fare openapi                                     the HTTP APIs' description (OpenAPI 3.1 JSON)
   fare --version | --help
 
 Client commands take --endpoint URL (FARE_ENDPOINT), --key ID:SECRET (FARE_KEY) and --json.
@@ -42,6 +43,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       const pkg = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string };
       process.stdout.write(`${pkg.version}\n`);
       return 0;
+    }
+    case 'openapi': {
+      const { printOpenApi } = await import('./openapi.ts');
+      return printOpenApi(rest);
     }
     case 'up': {
       const { runUp } = await import('./up.ts');

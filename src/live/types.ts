@@ -26,6 +26,11 @@ export interface FunctionSpec {
   readonly idempotent?: boolean;
   /** Version, bumped on every code or config update; instances of older versions are retired. */
   readonly version: number;
+  /**
+   * Lambda's published version this is (its `version` is the one `$LATEST` had when it was
+   * published): its instances stay warm when `$LATEST` moves on, since its code never changes.
+   */
+  readonly published?: number;
   readonly timeoutMs: number;
   readonly env: Readonly<Record<string, string>>;
 }

@@ -49,6 +49,8 @@ export interface GatewayContext {
   /** Region named in ARNs (any region is accepted in SigV4 scopes unless `enforceRegion`). */
   readonly region: string;
   readonly limits: GatewayLimits;
+  /** Check every JSON answer of the route tables against its schema before sending it (tests). */
+  readonly checkResponses: boolean;
 }
 
 export function functionArn(region: string, tenant: string, name: string, qualifier?: string): string {

@@ -1,7 +1,8 @@
 // Lambda's control plane for functions (API version 2015-03-31): CreateFunction, GetFunction,
 // GetFunctionConfiguration, ListFunctions, UpdateFunctionCode, UpdateFunctionConfiguration,
 // DeleteFunction, PublishVersion and ListVersionsByFunction, over Fare's store, with Lambda's shapes
-// and error types, so the AWS SDKs and CLI (and the tools built on them) deploy to Fare. The price
+// and error types, so the AWS SDKs and CLI (and the tools built on them) deploy to Fare. Each is a
+// route declared with its schemas (request members Fare refuses say why, as Lambda errors). The price
 // class is Fare's field `FareClass` or the tag `fare:class`; `MemorySize` is kept and reported only
 // (Fare bills memory by use and sets no limit). Code comes as `ZipFile` only.
 
@@ -10,17 +11,14 @@ import { isVersionNumber, LATEST, type FunctionConfig, type FunctionRecord, type
 import type { RuntimeName } from '../types.ts';
 import { actingTenant, functionArn } from './context.ts';
 import { ApiError, badRequest, notFound } from './errors.ts';
-import { header, parseJson, sendEmpty, sendJson } from './http.ts';
-import { CLASS_TAG, codeLocationPath, fareRuntimeOf, functionConfiguration, LAMBDA_RUNTIMES, page } from './lambda-shapes.ts';
+import { header } from './http.ts';
+import { CLASS_TAG, codeLocationPath, fareRuntimeOf, FUNCTION_CONFIGURATION, functionConfiguration, GET_FUNCTION, LAMBDA_RUNTIMES, LIST_FUNCTIONS, LIST_VERSIONS, page } from './lambda-shapes.ts';
 import { parseFunctionRef } from './function-ref.ts';
-import { queryParam, validated, type RestRequest, type Route } from './rest.ts';
+import { EMPTY, route, type RestRequest, type Route } from './rest.ts';
 import { checkHandlerPresent, deployZip, resolveConfig } from './rest-functions.ts';
-import { ENV, bool, int, object, optional, queryInt, str, stringMap, type Check } from './validate.ts';
+import { bool, ENV, fails, int, LAMBDA_ERROR, object, queryInt, show, str, stringMap, z } from './schema.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-
-const P = '/2015-03-31/functions';
-const FN = '([^/]+)';
 
 /** The function a request names (path or body): its owner (the caller, or an administrator's choice by ARN), name and qualifier. */
 export interface Named {
@@ -73,54 +71,70 @@ function checkRevision(given: string | undefined, current: string, what: string)
 
 // ---- request bodies --------------------------------------------------------------------------------
 
-const unsupported = (field: string, why: string): ApiError => new ApiError({ status: 400, code: 'FARE_E_UNSUPPORTED', message: `${field}: ${why}`, lambdaType: 'InvalidParameterValueException' });
+/** What Fare does not do: a 400 with FARE_E_UNSUPPORTED, as Lambda's InvalidParameterValueException. */
+const UNSUPPORTED = { code: 'FARE_E_UNSUPPORTED', lambdaType: 'InvalidParameterValueException' } as const;
+
+/** A member whose value passes `ok`, else is refused with `why`; `what` and `shape` describe what is taken (API description). */
+const only = (ok: (v: unknown) => boolean, why: string, what: string, shape: Readonly<Record<string, unknown>> = {}) =>
+  z
+    .unknown()
+    .superRefine((v, ctx) => {
+      if (!ok(v)) fails(ctx, why, UNSUPPORTED);
+    })
+    .meta({ description: `${what}: ${why}`, ...shape })
+    .optional();
 
 /** Members Fare accepts and does not apply (they change nothing about how a function runs here). */
-const accepted: Check<unknown> = (v) => v;
+const accepted = z.unknown().optional().describe('Accepted; Fare does not apply it');
 /** A list member that Fare accepts only empty. */
-const emptyList = (why: string): Check<unknown> => (v, path) => {
-  if (v === undefined || (Array.isArray(v) && v.length === 0)) return v;
-  throw unsupported(path, why);
-};
-const refused = (why: string): Check<unknown> => (v, path) => {
-  if (v === undefined || v === null || v === '') return v;
-  throw unsupported(path, why);
-};
+const emptyList = (why: string) => only((v) => Array.isArray(v) && v.length === 0, why, 'Only an empty list', { type: 'array', maxItems: 0 });
+/** A member Fare accepts only empty (null or ""). */
+const refused = (why: string) => only((v) => v === null || v === '', why, 'Only null or ""');
 
-const RUNTIME_LAMBDA: Check<string> = (v, path) => {
-  const s = str({ min: 1, max: 64 })(v, path);
-  if (fareRuntimeOf(s) === undefined) {
-    throw badRequest('FARE_E_INVALID_REQUEST', `Value ${s} at 'runtime' failed to satisfy constraint: Fare runs ${LAMBDA_RUNTIMES}`);
-  }
-  return s;
-};
-const TAGS = stringMap(str({ min: 1, max: 128, pattern: /^(?!aws:)[\p{L}\p{Z}\p{N}_.:/=+\-@]+$/u, hint: 'tag keys are 1–128 letters, digits, spaces and _ . : / = + - @, not starting with aws:' }), str({ max: 256 }));
+const RUNTIME_LAMBDA = str({ min: 1, max: 64 })
+  .pipe(
+    z.string().superRefine((s, ctx) => {
+      if (fareRuntimeOf(s) === undefined) fails(ctx, `Value ${s} at 'runtime' failed to satisfy constraint: Fare runs ${LAMBDA_RUNTIMES}`);
+    }),
+  )
+  .describe(`A Lambda runtime Fare runs: ${LAMBDA_RUNTIMES}`);
+
+const TAGS = stringMap(
+  str({ min: 1, max: 128, pattern: /^(?!aws:)[\p{L}\p{Z}\p{N}_.:/=+\-@]+$/u, hint: 'tag keys are 1–128 letters, digits, spaces and _ . : / = + - @, not starting with aws:' }),
+  str({ max: 256 }),
+).describe(`Tags; ${CLASS_TAG} sets the price class`);
 const DESCRIPTION = str({ max: 256 });
-const ROLE = str({ max: 2048 });
-const TIMEOUT_S = int({ min: 1, max: 900 });
+const ROLE = str({ max: 2048 }).describe('Kept and reported; Fare does not assume roles');
+const HANDLER_LAMBDA = str({ min: 1, max: 128 }).describe('file.function, for example index.handler (not needed for provided runtimes)');
+const TIMEOUT_S = int({ min: 1, max: 900, description: 'Seconds' });
 /** Lambda's bounds; Fare keeps and reports the value and imposes no limit. */
-const MEMORY_MB = int({ min: 128, max: 10240 });
-const ENVIRONMENT = object({ Variables: optional(ENV) });
-const ARCHITECTURES: Check<unknown> = (v, path) => {
-  if (v === undefined || (Array.isArray(v) && v.length === 1 && v[0] === 'x86_64')) return v;
-  throw unsupported(path, 'Fare runs functions on x86_64 only: leave Architectures out or give ["x86_64"]');
-};
-const VPC: Check<unknown> = (v, path) => {
-  const o = v as { SubnetIds?: unknown[]; SecurityGroupIds?: unknown[] } | undefined;
-  if (v === undefined || v === null || ((o?.SubnetIds ?? []).length === 0 && (o?.SecurityGroupIds ?? []).length === 0)) return v;
-  throw unsupported(path, 'Fare has no VPCs: a function reaches the network of the machine it runs on; leave VpcConfig out');
-};
-const ZIP_FILE: Check<Buffer> = (v, path) => {
-  const s = str({ min: 1 })(v, path);
-  if (!/^[A-Za-z0-9+/\r\n]*={0,2}\s*$/.test(s)) throw badRequest('FARE_E_BAD_ZIP', `${path} is not base64: send the zip's bytes (the SDKs and the CLI encode them for you)`);
-  return Buffer.from(s, 'base64');
-};
+const MEMORY_MB = int({ min: 128, max: 10240, description: 'MB: kept and reported; Fare bills memory by use and sets no limit' });
+const ENVIRONMENT = object({ Variables: ENV.optional() });
+const FARE_CLASS = str({ min: 1, max: 32 }).describe(`Fare's own: the price class (or the tag ${CLASS_TAG})`);
+const REVISION_ID = str().describe('Act only if the function is still at this revision');
+const ARCHITECTURES = only((v) => Array.isArray(v) && v.length === 1 && v[0] === 'x86_64', 'Fare runs functions on x86_64 only: leave Architectures out or give ["x86_64"]', 'Only ["x86_64"]', { type: 'array', items: { const: 'x86_64' }, minItems: 1, maxItems: 1 });
+const VPC = only(
+  (v) => {
+    const o = v as { SubnetIds?: unknown[]; SecurityGroupIds?: unknown[] } | null;
+    return v === null || ((o?.SubnetIds ?? []).length === 0 && (o?.SecurityGroupIds ?? []).length === 0);
+  },
+  'Fare has no VPCs: a function reaches the network of the machine it runs on; leave VpcConfig out',
+  'Only null, or no SubnetIds and no SecurityGroupIds',
+);
+const ZIP_FILE = str({ min: 1 })
+  .superRefine((s, ctx) => {
+    if (!/^[A-Za-z0-9+/\r\n]*={0,2}\s*$/.test(s)) fails(ctx, "is not base64: send the zip's bytes (the SDKs and the CLI encode them for you)", { code: 'FARE_E_BAD_ZIP' });
+  })
+  .transform((s) => Buffer.from(s, 'base64'))
+  .describe("The zip's bytes, base64");
+const NO_S3 = 'Fare takes code as ZipFile only (it has no S3): upload the zip itself';
+const NO_IMAGES = 'Fare runs zip packages, not container images';
 const CODE = object({
-  ZipFile: optional(ZIP_FILE),
-  S3Bucket: refused('Fare takes code as ZipFile only (it has no S3): upload the zip itself'),
-  S3Key: refused('Fare takes code as ZipFile only (it has no S3): upload the zip itself'),
-  S3ObjectVersion: refused('Fare takes code as ZipFile only (it has no S3): upload the zip itself'),
-  ImageUri: refused('Fare runs zip packages, not container images'),
+  ZipFile: ZIP_FILE.optional(),
+  S3Bucket: refused(NO_S3),
+  S3Key: refused(NO_S3),
+  S3ObjectVersion: refused(NO_S3),
+  ImageUri: refused(NO_IMAGES),
   SourceKMSKeyArn: accepted,
 });
 /** Members Fare accepts on both CreateFunction and UpdateFunctionConfiguration without applying them. */
@@ -131,65 +145,70 @@ const NOT_APPLIED = {
   EphemeralStorage: accepted,
   LoggingConfig: accepted,
   SnapStart: accepted,
-  ImageConfig: refused('Fare runs zip packages, not container images'),
+  ImageConfig: refused(NO_IMAGES),
   VpcConfig: VPC,
   Layers: emptyList('Fare has no layers: put the code the function needs in its zip'),
   FileSystemConfigs: emptyList('Fare mounts no file systems into functions'),
 } as const;
 
 const CREATE = object({
-  FunctionName: str({ min: 1, max: 170 }),
-  Runtime: optional(RUNTIME_LAMBDA),
-  Role: optional(ROLE),
-  Handler: optional(str({ min: 1, max: 128 })),
+  FunctionName: str({ min: 1, max: 170 }).describe('A function name, or arn:aws:lambda:REGION:TENANT:function:NAME (administrators: another tenant)'),
+  Runtime: RUNTIME_LAMBDA.optional(),
+  Role: ROLE.optional(),
+  Handler: HANDLER_LAMBDA.optional(),
   Code: CODE,
-  Description: optional(DESCRIPTION),
-  Timeout: optional(TIMEOUT_S),
-  MemorySize: optional(MEMORY_MB),
-  Publish: optional(bool()),
-  Environment: optional(ENVIRONMENT),
-  Tags: optional(TAGS),
-  PackageType: optional((v, path) => (v === 'Zip' ? v : (() => { throw unsupported(path, 'Fare runs zip packages only: PackageType Zip'); })())),
+  Description: DESCRIPTION.optional(),
+  Timeout: TIMEOUT_S.optional(),
+  MemorySize: MEMORY_MB.optional(),
+  Publish: bool().optional().describe('Also publish a version'),
+  Environment: ENVIRONMENT.optional(),
+  Tags: TAGS.optional(),
+  PackageType: only((v) => v === 'Zip', 'Fare runs zip packages only: PackageType Zip', 'Only Zip', { type: 'string', const: 'Zip' }),
   Architectures: ARCHITECTURES,
   CodeSigningConfigArn: refused('Fare does not check code signatures'),
-  FareClass: optional(str({ min: 1, max: 32 })),
+  FareClass: FARE_CLASS.optional(),
   ...NOT_APPLIED,
 });
 
 const UPDATE_CONFIG = object({
-  Role: optional(ROLE),
-  Handler: optional(str({ min: 1, max: 128 })),
-  Description: optional(DESCRIPTION),
-  Timeout: optional(TIMEOUT_S),
-  MemorySize: optional(MEMORY_MB),
-  Environment: optional(ENVIRONMENT),
-  Runtime: optional(RUNTIME_LAMBDA),
-  RevisionId: optional(str()),
-  FareClass: optional(str({ min: 1, max: 32 })),
+  Role: ROLE.optional(),
+  Handler: HANDLER_LAMBDA.optional(),
+  Description: DESCRIPTION.optional(),
+  Timeout: TIMEOUT_S.optional(),
+  MemorySize: MEMORY_MB.optional(),
+  Environment: ENVIRONMENT.optional(),
+  Runtime: RUNTIME_LAMBDA.optional(),
+  RevisionId: REVISION_ID.optional(),
+  FareClass: FARE_CLASS.optional(),
   ...NOT_APPLIED,
 });
 
 const UPDATE_CODE = object({
-  ZipFile: optional(ZIP_FILE),
-  Publish: optional(bool()),
-  DryRun: optional(bool()),
-  RevisionId: optional(str()),
+  ZipFile: ZIP_FILE.optional(),
+  Publish: bool().optional().describe('Also publish a version'),
+  DryRun: bool().optional().describe('Check the zip and change nothing'),
+  RevisionId: REVISION_ID.optional(),
   Architectures: ARCHITECTURES,
-  S3Bucket: refused('Fare takes code as ZipFile only (it has no S3): upload the zip itself'),
-  S3Key: refused('Fare takes code as ZipFile only (it has no S3): upload the zip itself'),
-  S3ObjectVersion: refused('Fare takes code as ZipFile only (it has no S3): upload the zip itself'),
-  ImageUri: refused('Fare runs zip packages, not container images'),
+  S3Bucket: refused(NO_S3),
+  S3Key: refused(NO_S3),
+  S3ObjectVersion: refused(NO_S3),
+  ImageUri: refused(NO_IMAGES),
   SourceKMSKeyArn: accepted,
 });
 
-const PUBLISH = object({ CodeSha256: optional(str()), Description: optional(DESCRIPTION), RevisionId: optional(str()) });
+const PUBLISH = object({
+  CodeSha256: str().optional().describe('Publish only if $LATEST still has this code (base64 SHA-256)'),
+  Description: DESCRIPTION.optional(),
+  RevisionId: REVISION_ID.optional(),
+});
 
-function body<T>(r: RestRequest, check: Check<T>): T {
+/** The JSON body (empty: `{}`) of a Lambda call, after the Content-Type check the SDKs expect. */
+function body<T>(r: RestRequest & { json(): T }): T {
   const type = (header(r.req, 'content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   if (type !== '' && type !== 'application/json' && type !== 'application/x-amz-json-1.1') {
     throw new ApiError({ status: 415, code: 'FARE_E_UNSUPPORTED_MEDIA_TYPE', message: `Content-Type ${type} is not accepted here: send application/json`, lambdaType: 'UnsupportedMediaTypeException' });
   }
-  return validated(() => check(r.body.length === 0 ? {} : parseJson(r.body), ''));
+  return r.json();
 }
 
 /** The class from `FareClass` or the `fare:class` tag (the same if both are given), checked against the price table. */
@@ -221,141 +240,240 @@ function storedTags(tags: Readonly<Record<string, string>>): Record<string, stri
   return out;
 }
 
-// ---- handlers ------------------------------------------------------------------------------------
+// ---- routes --------------------------------------------------------------------------------------
 
-async function createFunction(r: RestRequest): Promise<void> {
-  const p = body(r, CREATE);
-  const n = namedFunction(r, p.FunctionName, 'refused');
-  if (p.Runtime === undefined) throw badRequest('FARE_E_INVALID_REQUEST', `Runtime is required for a zip package: one of ${LAMBDA_RUNTIMES}`);
-  if (p.Code.ZipFile === undefined) throw badRequest('FARE_E_BAD_ZIP', 'Code.ZipFile is required: Fare takes the zip itself (aws lambda create-function --zip-file fileb://function.zip)');
-  const runtime = fareRuntimeOf(p.Runtime) as RuntimeName;
-  const tags = p.Tags ?? {};
-  const cls = classFrom(r, p.FareClass, tags[CLASS_TAG]);
-  if (p.Handler === undefined && runtime !== 'provided') throw badRequest('FARE_E_INVALID_REQUEST', 'Handler is required: give file.function, for example index.handler');
-  const base = resolveConfig(r, { runtime, ...(p.Handler !== undefined ? { handler: p.Handler } : {}), ...(cls !== undefined ? { cls } : {}), ...(p.Timeout !== undefined ? { timeoutMs: p.Timeout * 1000 } : {}), ...(p.Environment?.Variables !== undefined ? { env: p.Environment.Variables } : {}) }, undefined);
-  const cfg: FunctionConfig = { ...base, lambda: lambdaSettings(p) };
-  const deployed = await deployZip(r, n.tenant, n.name, cfg, p.Code.ZipFile, { createOnly: true });
-  if (deployed === undefined) throw new Error('deployZip returned nothing without dryRun');
-  const kept = storedTags(tags);
-  if (Object.keys(kept).length > 0) r.ctx.store.versions.tag(n.tenant, n.name, kept);
-  r.ctx.platform.functionChanged?.(n.tenant, n.name, deployed.record.version);
-  const shown = p.Publish === true ? r.ctx.store.versions.publish(n.tenant, n.name)?.record ?? deployed.record : deployed.record;
-  sendJson(r.res, 201, functionConfiguration(shown, r.ctx.region));
+const P = '/2015-03-31/functions';
+const FUNCTION_NAME_PARAM = z.string().describe('A function name, name:qualifier, or arn:aws:lambda:REGION:TENANT:function:NAME[:QUALIFIER]');
+const QUALIFIER = z.string().describe('A published version, an alias, or $LATEST');
+const MARKER = z.string().describe('The NextMarker of the previous page');
+const MAX_ITEMS = queryInt({ min: 1, max: 10_000 }).describe('At most this many, 1 to 10000 (default 50)');
+const ERRORS = { 400: LAMBDA_ERROR, 403: LAMBDA_ERROR, 404: LAMBDA_ERROR } as const;
+const WHO = 'the owner (administrators: any tenant, by ARN)';
+
+/** Publishes `$LATEST` when asked to (CreateFunction, UpdateFunctionCode with Publish): the record to report. */
+function publishedIf(r: RestRequest, n: Named, publish: boolean | undefined, deployed: FunctionRecord): FunctionRecord {
+  return publish === true ? r.ctx.store.versions.publish(n.tenant, n.name)?.record ?? deployed : deployed;
 }
 
-function getFunction(r: RestRequest): void {
-  const n = namedFunction(r, r.params[0]);
-  const latest = latestOf(r, n);
-  const fn = qualifiedOf(r, n, latest);
-  const host = header(r.req, 'host') ?? '127.0.0.1';
-  const proto = header(r.req, 'x-forwarded-proto') === 'https' ? 'https' : 'http';
-  const key = r.ctx.store.deriveKey('code-location');
-  const tags = { ...r.ctx.store.versions.tags(n.tenant, n.name), [CLASS_TAG]: latest.cls };
-  sendJson(r.res, 200, {
-    Configuration: functionConfiguration(fn, r.ctx.region),
-    Code: { RepositoryType: 'S3', Location: `${proto}://${host}${codeLocationPath(key, fn, r.ctx.clock())}` },
-    Tags: tags,
-  });
-}
-
-function getConfiguration(r: RestRequest): void {
-  sendJson(r.res, 200, functionConfiguration(qualifiedOf(r, namedFunction(r, r.params[0])), r.ctx.region));
-}
-
-const MAX_ITEMS = (max: number) => queryInt({ min: 1, max });
-
-function listFunctions(r: RestRequest): void {
-  const all = r.url.searchParams.get('FunctionVersion');
-  if (all !== null && all !== 'ALL') throw badRequest('FARE_E_INVALID_REQUEST', `FunctionVersion must be ALL (or left out), got ${JSON.stringify(all)}`);
-  const tenant = r.principal.tenant;
-  const fns = r.ctx.store.functions.list(tenant);
-  const rows: FunctionRecord[] = all === 'ALL' ? fns.flatMap((f) => [f, ...r.ctx.store.versions.versions(tenant, f.name)]) : fns;
-  const key = (f: FunctionRecord): string => `${f.name}\u0000${String(f.published ?? 0).padStart(10, '0')}`;
-  const got = page(rows, key, r.url.searchParams.get('Marker'), queryParam(r, 'MaxItems', MAX_ITEMS(10_000)) ?? 50);
-  sendJson(r.res, 200, { Functions: got.items.map((f) => functionConfiguration(f, r.ctx.region)), ...(got.next !== undefined ? { NextMarker: got.next } : {}) });
-}
-
-async function updateCode(r: RestRequest): Promise<void> {
-  const n = namedFunction(r, r.params[0], 'refused');
-  const p = body(r, UPDATE_CODE);
-  const cur = latestOf(r, n);
-  checkRevision(p.RevisionId, cur.revision, `function ${n.name}`);
-  if (p.ZipFile === undefined) throw badRequest('FARE_E_BAD_ZIP', 'ZipFile is required: Fare takes the zip itself (aws lambda update-function-code --zip-file fileb://function.zip)');
-  const cfg: FunctionConfig = { runtime: cur.runtime, handler: cur.handler, cls: cur.cls, timeoutMs: cur.timeoutMs, env: cur.env, idempotent: cur.idempotent === true };
-  const deployed = await deployZip(r, n.tenant, n.name, cfg, p.ZipFile, { dryRun: p.DryRun === true });
-  if (deployed === undefined) {
-    sendJson(r.res, 200, functionConfiguration(cur, r.ctx.region));
-    return;
-  }
-  r.ctx.platform.functionChanged?.(n.tenant, n.name, deployed.record.version);
-  const shown = p.Publish === true ? r.ctx.store.versions.publish(n.tenant, n.name)?.record ?? deployed.record : deployed.record;
-  sendJson(r.res, 200, functionConfiguration(shown, r.ctx.region));
-}
-
-function updateConfiguration(r: RestRequest): void {
-  const n = namedFunction(r, r.params[0], 'refused');
-  const p = body(r, UPDATE_CONFIG);
-  const cur = latestOf(r, n);
-  checkRevision(p.RevisionId, cur.revision, `function ${n.name}`);
-  const runtime = p.Runtime === undefined ? undefined : fareRuntimeOf(p.Runtime);
-  const cls = classFrom(r, p.FareClass, undefined);
-  const base = resolveConfig(r, {
-    ...(runtime !== undefined ? { runtime } : {}),
-    ...(p.Handler !== undefined ? { handler: p.Handler } : {}),
-    ...(cls !== undefined ? { cls } : {}),
-    ...(p.Timeout !== undefined ? { timeoutMs: p.Timeout * 1000 } : {}),
-    ...(p.Environment !== undefined ? { env: p.Environment.Variables ?? {} } : {}),
-  }, cur);
-  checkHandlerPresent(base, (f) => existsSync(join(cur.codeDir, f)), () => []);
-  const rec = r.ctx.store.functions.update(n.tenant, n.name, { ...base, lambda: lambdaSettings(p) });
-  if (rec === undefined) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `Function not found: ${functionArn(r.ctx.region, n.tenant, n.name)}`);
-  r.ctx.platform.functionChanged?.(n.tenant, n.name, rec.version);
-  sendJson(r.res, 200, functionConfiguration(rec, r.ctx.region));
-}
-
-function deleteFunction(r: RestRequest): void {
-  const n = namedFunction(r, r.params[0]);
-  const arn = functionArn(r.ctx.region, n.tenant, n.name, n.qualifier);
-  if (n.qualifier === undefined) {
-    if (!r.ctx.store.functions.delete(n.tenant, n.name)) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `Function not found: ${arn}`);
-    r.ctx.platform.functionChanged?.(n.tenant, n.name, null);
-    sendEmpty(r.res, 204);
-    return;
-  }
-  if (n.qualifier === LATEST || !isVersionNumber(n.qualifier)) {
-    throw badRequest('FARE_E_INVALID_REQUEST', `Qualifier ${n.qualifier} cannot be deleted this way: give a published version's number (delete an alias with DeleteAlias, $LATEST by deleting the function)`);
-  }
-  latestOf(r, n);
-  switch (r.ctx.store.versions.deleteVersion(n.tenant, n.name, Number(n.qualifier))) {
-    case 'gone':
-      throw notFound('FARE_E_FUNCTION_NOT_FOUND', `Function not found: ${arn}`);
-    case 'aliased':
-      throw new ApiError({ status: 409, code: 'FARE_E_INVALID_REQUEST', message: `Unable to delete version because the following aliases reference it: ${r.ctx.store.versions.aliases(n.tenant, n.name).filter((a) => a.target === n.qualifier).map((a) => a.alias).join(', ')}: point them elsewhere (UpdateAlias) or delete them first`, lambdaType: 'ResourceConflictException' });
-    case 'deleted':
-      sendEmpty(r.res, 204);
-  }
-}
-
-function publishVersion(r: RestRequest): void {
-  const n = namedFunction(r, r.params[0], 'refused');
-  const p = body(r, PUBLISH);
-  const cur = latestOf(r, n);
-  checkRevision(p.RevisionId, cur.revision, `function ${n.name}`);
-  if (p.CodeSha256 !== undefined && p.CodeSha256 !== Buffer.from(cur.codeSha256, 'hex').toString('base64')) {
-    throw new ApiError({ status: 412, code: 'FARE_E_REVISION_MISMATCH', message: `CodeSHA256 (${p.CodeSha256}) is different from current CodeSHA256 in $LATEST: the code changed since you read it; read it again (GetFunction) and publish`, lambdaType: 'PreconditionFailedException' });
-  }
-  const got = r.ctx.store.versions.publish(n.tenant, n.name, p.Description);
-  if (got === undefined) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `Function not found: ${functionArn(r.ctx.region, n.tenant, n.name)}`);
-  sendJson(r.res, 201, functionConfiguration(got.record, r.ctx.region));
-}
-
-function listVersions(r: RestRequest): void {
-  const n = namedFunction(r, r.params[0], 'refused');
-  const rows = [latestOf(r, n), ...r.ctx.store.versions.versions(n.tenant, n.name)];
-  const key = (f: FunctionRecord): string => String(f.published ?? 0).padStart(10, '0');
-  const got = page(rows, key, r.url.searchParams.get('Marker'), queryParam(r, 'MaxItems', MAX_ITEMS(10_000)) ?? 50);
-  sendJson(r.res, 200, { Versions: got.items.map((f) => functionConfiguration(f, r.ctx.region)), ...(got.next !== undefined ? { NextMarker: got.next } : {}) });
-}
+export const lambdaFunctionRoutes: readonly Route[] = [
+  route({
+    method: 'POST',
+    path: P,
+    operation: 'CreateFunction',
+    summary: 'Creates a function from a zip (Code.ZipFile); its class from FareClass or the tag fare:class',
+    who: WHO,
+    request: CREATE,
+    emptyBody: true,
+    body: 'upload',
+    answers: { 201: FUNCTION_CONFIGURATION, 409: LAMBDA_ERROR, 413: LAMBDA_ERROR, 415: LAMBDA_ERROR, ...ERRORS },
+    handle: async (r) => {
+      const p = body(r);
+      const n = namedFunction(r, p.FunctionName, 'refused');
+      if (p.Runtime === undefined) throw badRequest('FARE_E_INVALID_REQUEST', `Runtime is required for a zip package: one of ${LAMBDA_RUNTIMES}`);
+      if (p.Code.ZipFile === undefined) throw badRequest('FARE_E_BAD_ZIP', 'Code.ZipFile is required: Fare takes the zip itself (aws lambda create-function --zip-file fileb://function.zip)');
+      const runtime = fareRuntimeOf(p.Runtime) as RuntimeName;
+      const tags = p.Tags ?? {};
+      const cls = classFrom(r, p.FareClass, tags[CLASS_TAG]);
+      if (p.Handler === undefined && runtime !== 'provided') throw badRequest('FARE_E_INVALID_REQUEST', 'Handler is required: give file.function, for example index.handler');
+      const base = resolveConfig(r, { runtime, ...(p.Handler !== undefined ? { handler: p.Handler } : {}), ...(cls !== undefined ? { cls } : {}), ...(p.Timeout !== undefined ? { timeoutMs: p.Timeout * 1000 } : {}), ...(p.Environment?.Variables !== undefined ? { env: p.Environment.Variables } : {}) }, undefined);
+      const cfg: FunctionConfig = { ...base, lambda: lambdaSettings(p) };
+      const deployed = await deployZip(r, n.tenant, n.name, cfg, p.Code.ZipFile, { createOnly: true });
+      if (deployed === undefined) throw new Error('deployZip returned nothing without dryRun');
+      const kept = storedTags(tags);
+      if (Object.keys(kept).length > 0) r.ctx.store.versions.tag(n.tenant, n.name, kept);
+      r.ctx.platform.functionChanged?.(n.tenant, n.name, deployed.record.version);
+      r.reply(201, functionConfiguration(publishedIf(r, n, p.Publish, deployed.record), r.ctx.region));
+    },
+  }),
+  route({
+    method: 'GET',
+    path: P,
+    operation: 'ListFunctions',
+    summary: "The caller's functions ($LATEST; with FunctionVersion=ALL, their published versions too), a page at a time",
+    who: 'any tenant (its own functions)',
+    query: {
+      FunctionVersion: z.enum(['ALL'], { error: (iss) => `must be ALL (or left out), got ${show(iss.input)}` }).describe('ALL: list published versions too'),
+      Marker: MARKER,
+      MaxItems: MAX_ITEMS,
+    },
+    answers: { 200: LIST_FUNCTIONS, ...ERRORS },
+    handle: (r) => {
+      const tenant = r.principal.tenant;
+      const fns = r.ctx.store.functions.list(tenant);
+      const rows: FunctionRecord[] = r.query.FunctionVersion === 'ALL' ? fns.flatMap((f) => [f, ...r.ctx.store.versions.versions(tenant, f.name)]) : fns;
+      const key = (f: FunctionRecord): string => `${f.name}\u0000${String(f.published ?? 0).padStart(10, '0')}`;
+      const got = page(rows, key, r.query.Marker ?? null, r.query.MaxItems ?? 50);
+      r.reply(200, { Functions: got.items.map((f) => functionConfiguration(f, r.ctx.region)), ...(got.next !== undefined ? { NextMarker: got.next } : {}) });
+    },
+  }),
+  route({
+    method: 'GET',
+    path: `${P}/{FunctionName}`,
+    operation: 'GetFunction',
+    summary: 'A function (or a version, or an alias\'s version): its configuration, a code download link valid for 10 minutes, and its tags',
+    who: WHO,
+    params: { FunctionName: FUNCTION_NAME_PARAM },
+    query: { Qualifier: QUALIFIER },
+    answers: { 200: GET_FUNCTION, ...ERRORS },
+    handle: (r) => {
+      const n = namedFunction(r, r.path.FunctionName);
+      const latest = latestOf(r, n);
+      const fn = qualifiedOf(r, n, latest);
+      const host = header(r.req, 'host') ?? '127.0.0.1';
+      const proto = header(r.req, 'x-forwarded-proto') === 'https' ? 'https' : 'http';
+      const key = r.ctx.store.deriveKey('code-location');
+      const tags = { ...r.ctx.store.versions.tags(n.tenant, n.name), [CLASS_TAG]: latest.cls };
+      r.reply(200, {
+        Configuration: functionConfiguration(fn, r.ctx.region),
+        Code: { RepositoryType: 'S3', Location: `${proto}://${host}${codeLocationPath(key, fn, r.ctx.clock())}` },
+        Tags: tags,
+      });
+    },
+  }),
+  route({
+    method: 'DELETE',
+    path: `${P}/{FunctionName}`,
+    operation: 'DeleteFunction',
+    summary: 'Deletes a function with its versions and aliases, or (with a qualifier) one published version',
+    who: WHO,
+    params: { FunctionName: FUNCTION_NAME_PARAM },
+    query: { Qualifier: QUALIFIER.describe('A published version to delete (not an alias, not $LATEST)') },
+    answers: { 204: EMPTY, 409: LAMBDA_ERROR, ...ERRORS },
+    handle: (r) => {
+      const n = namedFunction(r, r.path.FunctionName);
+      const arn = functionArn(r.ctx.region, n.tenant, n.name, n.qualifier);
+      if (n.qualifier === undefined) {
+        if (!r.ctx.store.functions.delete(n.tenant, n.name)) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `Function not found: ${arn}`);
+        r.ctx.platform.functionChanged?.(n.tenant, n.name, null);
+        r.reply(204);
+        return;
+      }
+      if (n.qualifier === LATEST || !isVersionNumber(n.qualifier)) {
+        throw badRequest('FARE_E_INVALID_REQUEST', `Qualifier ${n.qualifier} cannot be deleted this way: give a published version's number (delete an alias with DeleteAlias, $LATEST by deleting the function)`);
+      }
+      latestOf(r, n);
+      switch (r.ctx.store.versions.deleteVersion(n.tenant, n.name, Number(n.qualifier))) {
+        case 'gone':
+          throw notFound('FARE_E_FUNCTION_NOT_FOUND', `Function not found: ${arn}`);
+        case 'aliased':
+          throw new ApiError({ status: 409, code: 'FARE_E_INVALID_REQUEST', message: `Unable to delete version because the following aliases reference it: ${r.ctx.store.versions.aliases(n.tenant, n.name).filter((a) => a.target === n.qualifier).map((a) => a.alias).join(', ')}: point them elsewhere (UpdateAlias) or delete them first`, lambdaType: 'ResourceConflictException' });
+        case 'deleted':
+          r.reply(204);
+      }
+    },
+  }),
+  route({
+    method: 'GET',
+    path: `${P}/{FunctionName}/configuration`,
+    operation: 'GetFunctionConfiguration',
+    summary: "A function's (or a version's, or an alias's version's) configuration",
+    who: WHO,
+    params: { FunctionName: FUNCTION_NAME_PARAM },
+    query: { Qualifier: QUALIFIER },
+    answers: { 200: FUNCTION_CONFIGURATION, ...ERRORS },
+    handle: (r) => {
+      r.reply(200, functionConfiguration(qualifiedOf(r, namedFunction(r, r.path.FunctionName)), r.ctx.region));
+    },
+  }),
+  route({
+    method: 'PUT',
+    path: `${P}/{FunctionName}/configuration`,
+    operation: 'UpdateFunctionConfiguration',
+    summary: "Changes $LATEST's settings: runtime, handler, timeout, environment, class (FareClass), description, memory size, role",
+    who: WHO,
+    params: { FunctionName: FUNCTION_NAME_PARAM },
+    request: UPDATE_CONFIG,
+    emptyBody: true,
+    answers: { 200: FUNCTION_CONFIGURATION, 412: LAMBDA_ERROR, 415: LAMBDA_ERROR, ...ERRORS },
+    handle: (r) => {
+      const n = namedFunction(r, r.path.FunctionName, 'refused');
+      const p = body(r);
+      const cur = latestOf(r, n);
+      checkRevision(p.RevisionId, cur.revision, `function ${n.name}`);
+      const runtime = p.Runtime === undefined ? undefined : fareRuntimeOf(p.Runtime);
+      const cls = classFrom(r, p.FareClass, undefined);
+      const base = resolveConfig(r, {
+        ...(runtime !== undefined ? { runtime } : {}),
+        ...(p.Handler !== undefined ? { handler: p.Handler } : {}),
+        ...(cls !== undefined ? { cls } : {}),
+        ...(p.Timeout !== undefined ? { timeoutMs: p.Timeout * 1000 } : {}),
+        ...(p.Environment !== undefined ? { env: p.Environment.Variables ?? {} } : {}),
+      }, cur);
+      checkHandlerPresent(base, (f) => existsSync(join(cur.codeDir, f)), () => []);
+      const rec = r.ctx.store.functions.update(n.tenant, n.name, { ...base, lambda: lambdaSettings(p) });
+      if (rec === undefined) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `Function not found: ${functionArn(r.ctx.region, n.tenant, n.name)}`);
+      r.ctx.platform.functionChanged?.(n.tenant, n.name, rec.version);
+      r.reply(200, functionConfiguration(rec, r.ctx.region));
+    },
+  }),
+  route({
+    method: 'PUT',
+    path: `${P}/{FunctionName}/code`,
+    operation: 'UpdateFunctionCode',
+    summary: "Replaces $LATEST's code with a zip (ZipFile); DryRun checks it only",
+    who: WHO,
+    params: { FunctionName: FUNCTION_NAME_PARAM },
+    request: UPDATE_CODE,
+    emptyBody: true,
+    body: 'upload',
+    answers: { 200: FUNCTION_CONFIGURATION, 412: LAMBDA_ERROR, 413: LAMBDA_ERROR, 415: LAMBDA_ERROR, ...ERRORS },
+    handle: async (r) => {
+      const n = namedFunction(r, r.path.FunctionName, 'refused');
+      const p = body(r);
+      const cur = latestOf(r, n);
+      checkRevision(p.RevisionId, cur.revision, `function ${n.name}`);
+      if (p.ZipFile === undefined) throw badRequest('FARE_E_BAD_ZIP', 'ZipFile is required: Fare takes the zip itself (aws lambda update-function-code --zip-file fileb://function.zip)');
+      const cfg: FunctionConfig = { runtime: cur.runtime, handler: cur.handler, cls: cur.cls, timeoutMs: cur.timeoutMs, env: cur.env, idempotent: cur.idempotent === true };
+      const deployed = await deployZip(r, n.tenant, n.name, cfg, p.ZipFile, { dryRun: p.DryRun === true });
+      if (deployed === undefined) {
+        r.reply(200, functionConfiguration(cur, r.ctx.region));
+        return;
+      }
+      r.ctx.platform.functionChanged?.(n.tenant, n.name, deployed.record.version);
+      r.reply(200, functionConfiguration(publishedIf(r, n, p.Publish, deployed.record), r.ctx.region));
+    },
+  }),
+  route({
+    method: 'POST',
+    path: `${P}/{FunctionName}/versions`,
+    operation: 'PublishVersion',
+    summary: "Publishes $LATEST as a new numbered version (or answers the last one if nothing changed)",
+    who: WHO,
+    params: { FunctionName: FUNCTION_NAME_PARAM },
+    request: PUBLISH,
+    emptyBody: true,
+    answers: { 201: FUNCTION_CONFIGURATION, 412: LAMBDA_ERROR, 415: LAMBDA_ERROR, ...ERRORS },
+    handle: (r) => {
+      const n = namedFunction(r, r.path.FunctionName, 'refused');
+      const p = body(r);
+      const cur = latestOf(r, n);
+      checkRevision(p.RevisionId, cur.revision, `function ${n.name}`);
+      if (p.CodeSha256 !== undefined && p.CodeSha256 !== Buffer.from(cur.codeSha256, 'hex').toString('base64')) {
+        throw new ApiError({ status: 412, code: 'FARE_E_REVISION_MISMATCH', message: `CodeSHA256 (${p.CodeSha256}) is different from current CodeSHA256 in $LATEST: the code changed since you read it; read it again (GetFunction) and publish`, lambdaType: 'PreconditionFailedException' });
+      }
+      const got = r.ctx.store.versions.publish(n.tenant, n.name, p.Description);
+      if (got === undefined) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `Function not found: ${functionArn(r.ctx.region, n.tenant, n.name)}`);
+      r.reply(201, functionConfiguration(got.record, r.ctx.region));
+    },
+  }),
+  route({
+    method: 'GET',
+    path: `${P}/{FunctionName}/versions`,
+    operation: 'ListVersionsByFunction',
+    summary: "A function's versions, $LATEST first, a page at a time",
+    who: WHO,
+    params: { FunctionName: FUNCTION_NAME_PARAM },
+    query: { Marker: MARKER, MaxItems: MAX_ITEMS },
+    answers: { 200: LIST_VERSIONS, ...ERRORS },
+    handle: (r) => {
+      const n = namedFunction(r, r.path.FunctionName, 'refused');
+      const rows = [latestOf(r, n), ...r.ctx.store.versions.versions(n.tenant, n.name)];
+      const key = (f: FunctionRecord): string => String(f.published ?? 0).padStart(10, '0');
+      const got = page(rows, key, r.query.Marker ?? null, r.query.MaxItems ?? 50);
+      r.reply(200, { Versions: got.items.map((f) => functionConfiguration(f, r.ctx.region)), ...(got.next !== undefined ? { NextMarker: got.next } : {}) });
+    },
+  }),
+];
 
 /** Tags of a function (and its class as `fare:class`) set in one call: used by TagResource too. */
 export function applyClassTag(r: RestRequest, n: Named, cls: string): void {
@@ -364,15 +482,3 @@ export function applyClassTag(r: RestRequest, n: Named, cls: string): void {
   const rec = r.ctx.store.functions.update(n.tenant, n.name, { cls });
   if (rec !== undefined) r.ctx.platform.functionChanged?.(n.tenant, n.name, rec.version);
 }
-
-export const lambdaFunctionRoutes: readonly Route[] = [
-  { method: 'POST', pattern: new RegExp(`^${P}/?$`), body: 'upload', handle: createFunction },
-  { method: 'GET', pattern: new RegExp(`^${P}/?$`), handle: listFunctions },
-  { method: 'GET', pattern: new RegExp(`^${P}/${FN}/?$`), handle: getFunction },
-  { method: 'DELETE', pattern: new RegExp(`^${P}/${FN}/?$`), handle: deleteFunction },
-  { method: 'GET', pattern: new RegExp(`^${P}/${FN}/configuration/?$`), handle: getConfiguration },
-  { method: 'PUT', pattern: new RegExp(`^${P}/${FN}/configuration/?$`), handle: updateConfiguration },
-  { method: 'PUT', pattern: new RegExp(`^${P}/${FN}/code/?$`), body: 'upload', handle: updateCode },
-  { method: 'POST', pattern: new RegExp(`^${P}/${FN}/versions/?$`), handle: publishVersion },
-  { method: 'GET', pattern: new RegExp(`^${P}/${FN}/versions/?$`), handle: listVersions },
-];

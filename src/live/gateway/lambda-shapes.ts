@@ -1,12 +1,14 @@
 // How Fare's functions look on Lambda's control plane: runtime names mapped both ways, the
-// FunctionConfiguration and AliasConfiguration shapes of Lambda's API reference (2015-03-31), paging
-// markers, and the signed, expiring code locations GetFunction hands out.
+// FunctionConfiguration and AliasConfiguration shapes of Lambda's API reference (2015-03-31) with
+// their schemas (the answers' declared shapes and the API description), paging markers, and the
+// signed, expiring code locations GetFunction hands out.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Alias, FunctionRecord } from '../store/index.ts';
 import type { RuntimeName } from '../types.ts';
 import { functionArn } from './context.ts';
 import { badRequest } from './errors.ts';
+import { z } from './schema.ts';
 
 /** The tag that sets a function's price class (and is reported with its class). */
 export const CLASS_TAG = 'fare:class';
@@ -45,8 +47,58 @@ export const lambdaTime = (ms: number): string => new Date(ms).toISOString().rep
 /** Lambda reports the code's SHA-256 in base64 (Fare keeps it in hex). */
 export const sha256Base64 = (hex: string): string => Buffer.from(hex, 'hex').toString('base64');
 
+// ---- answers -------------------------------------------------------------------------------------
+
+/** Lambda's FunctionConfiguration, as Fare fills it (members it never sends are left out), with Fare's `FareClass`. */
+export const FUNCTION_CONFIGURATION = z
+  .strictObject({
+    FunctionName: z.string(),
+    FunctionArn: z.string(),
+    Runtime: z.string().describe('The Lambda runtime identifier (nodejs20.x, python3.12, provided.al2023, …)'),
+    Role: z.string(),
+    Handler: z.string(),
+    CodeSize: z.int().min(0).describe('Size of the zip, in bytes'),
+    Description: z.string(),
+    Timeout: z.int().min(1).describe('Seconds'),
+    MemorySize: z.int().min(128).max(10240).describe('MB: kept and reported; Fare bills memory by use and sets no limit'),
+    LastModified: z.string().regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$/).describe('ISO 8601, as Lambda writes it: 2024-01-31T12:00:00.000+0000'),
+    CodeSha256: z.string().describe("The zip's SHA-256, base64"),
+    Version: z.string().describe('$LATEST, or a published version number'),
+    Environment: z.strictObject({ Variables: z.record(z.string(), z.string()) }).optional(),
+    TracingConfig: z.strictObject({ Mode: z.enum(['Active', 'PassThrough']) }),
+    RevisionId: z.string(),
+    State: z.enum(['Pending', 'Active', 'Inactive', 'Failed']),
+    LastUpdateStatus: z.enum(['Successful', 'Failed', 'InProgress']),
+    PackageType: z.enum(['Zip', 'Image']),
+    Architectures: z.array(z.enum(['x86_64', 'arm64'])).length(1),
+    EphemeralStorage: z.strictObject({ Size: z.int().min(512).max(10240).describe('MB') }),
+    SnapStart: z.strictObject({ ApplyOn: z.enum(['PublishedVersions', 'None']), OptimizationStatus: z.enum(['On', 'Off']) }),
+    LoggingConfig: z.strictObject({ LogFormat: z.enum(['JSON', 'Text']), LogGroup: z.string() }),
+    FareClass: z.string().describe("Fare's own: the price class the function runs at"),
+  })
+  .describe("Lambda's FunctionConfiguration").meta({ id: 'FunctionConfiguration' });
+
+/** GetFunction's answer: the configuration, where to download the code, and the tags (with `fare:class`). */
+export const GET_FUNCTION = z.strictObject({
+  Configuration: FUNCTION_CONFIGURATION,
+  Code: z.strictObject({ RepositoryType: z.string().describe('S3, as Lambda says'), Location: z.string().describe('A URL the zip can be downloaded from without credentials for 10 minutes') }),
+  Tags: z.record(z.string(), z.string()),
+});
+
+export const LIST_FUNCTIONS = z.strictObject({ Functions: z.array(FUNCTION_CONFIGURATION), NextMarker: z.string().optional() });
+export const LIST_VERSIONS = z.strictObject({ Versions: z.array(FUNCTION_CONFIGURATION), NextMarker: z.string().optional() });
+
+/** Lambda's AliasConfiguration, as Fare fills it (no RoutingConfig: Fare routes an alias to one version). */
+export const ALIAS_CONFIGURATION = z.strictObject({
+  AliasArn: z.string(),
+  Name: z.string(),
+  FunctionVersion: z.string(),
+  Description: z.string(),
+  RevisionId: z.string(),
+}).meta({ id: 'AliasConfiguration' });
+
 /** Lambda's FunctionConfiguration of `$LATEST` or of a published version, with Fare's class. */
-export function functionConfiguration(fn: FunctionRecord, region: string) {
+export function functionConfiguration(fn: FunctionRecord, region: string): z.input<typeof FUNCTION_CONFIGURATION> {
   const version = fn.published === undefined ? '$LATEST' : String(fn.published);
   return {
     FunctionName: fn.name,
@@ -76,7 +128,7 @@ export function functionConfiguration(fn: FunctionRecord, region: string) {
   };
 }
 
-export function aliasConfiguration(a: Alias, region: string) {
+export function aliasConfiguration(a: Alias, region: string): z.input<typeof ALIAS_CONFIGURATION> {
   return {
     AliasArn: functionArn(region, a.tenant, a.name, a.alias),
     Name: a.alias,

@@ -11,11 +11,11 @@ import { stageCode, StoreError, type CodeFile, type FunctionConfig, type Functio
 import type { RuntimeName } from '../types.ts';
 import { actingTenant } from './context.ts';
 import { ApiError, badRequest, notFound, tooLarge } from './errors.ts';
-import { header, parseJson, sendEmpty, sendJson } from './http.ts';
-import { queryParam, validated, type RestRequest, type Route } from './rest.ts';
+import { header } from './http.ts';
+import { EMPTY, route, validated, type RestRequest, type Route } from './rest.ts';
+import { ENV, FARE_ERROR, FUNCTION_NAME, HANDLER, RUNTIME, TENANT_ID, TIMEOUT_MS, bool, checkEnv, fails, object, parse, queryBool, queryInt, str, z } from './schema.ts';
 import { sha256Hex } from './sigv4.ts';
-import { ENV, FUNCTION_NAME, HANDLER, RUNTIME, TENANT_ID, TIMEOUT_MS, ValidationError, bool, checkEnv, int, object, optional, str } from './validate.ts';
-import { functionView } from './views.ts';
+import { FUNCTION, functionView } from './views.ts';
 import { readZip, ZipError, type ZipEntry } from './zip.ts';
 
 export const DEFAULT_CLASS = 'standard';
@@ -30,20 +30,47 @@ export interface Settings {
   readonly idempotent?: boolean;
 }
 
+const HANDLER_TEXT = str({ min: 1, max: 128, description: 'file.function, for example index.handler (provided: bootstrap)' });
+const CLASS = str({ min: 1, max: 32, description: 'The price class (default: standard)' });
+const IDEMPOTENT = 'Safe to run twice: a synchronous call whose worker is lost (a cluster\'s) is run again, up to three runs, instead of failing (default false)';
+
 const SETTINGS_JSON = object({
-  idempotent: optional(bool()),
-  runtime: optional(RUNTIME),
-  handler: optional(str({ min: 1, max: 128 })),
-  class: optional(str({ min: 1, max: 32 })),
-  timeoutMs: optional(TIMEOUT_MS),
-  env: optional(ENV),
-  zipBase64: optional(str({ min: 1 })),
+  idempotent: bool().optional().describe(IDEMPOTENT),
+  runtime: RUNTIME.optional(),
+  handler: HANDLER_TEXT.optional(),
+  class: CLASS.optional(),
+  timeoutMs: TIMEOUT_MS.optional(),
+  env: ENV.optional(),
+  zipBase64: str({ min: 1, description: 'The zip, base64' }).optional(),
 });
 
-/** The function named in the path, validated. */
-export const fnName = (r: RestRequest): string => validated(() => FUNCTION_NAME(r.params[0], 'function name'));
-/** The tenant whose function it is: the caller's own, or (administrators) `?tenant=`. */
-export const owner = (r: RestRequest): string => actingTenant(r.principal, queryParam(r, 'tenant', TENANT_ID));
+/** The settings as query parameters, for a raw zip body. */
+const SETTINGS_QUERY = {
+  runtime: RUNTIME,
+  handler: HANDLER_TEXT,
+  class: CLASS,
+  timeoutMs: queryInt({ min: 1, max: 900_000, description: 'Timeout in milliseconds' }),
+  env: z
+    .string()
+    .transform((v, ctx) => {
+      try {
+        return JSON.parse(v) as unknown;
+      } catch {
+        fails(ctx, 'is not JSON: give the environment as a URL-encoded JSON object of strings');
+        return z.NEVER;
+      }
+    })
+    .pipe(ENV)
+    .describe('The environment as a JSON object of strings'),
+  idempotent: queryBool().describe(IDEMPOTENT),
+} as const;
+
+/** `?tenant=`: administrators act on another tenant's functions. */
+const TENANT_QUERY = { tenant: TENANT_ID.describe("Administrators: the tenant whose function it is (default: the caller's)") } as const;
+const NAME_PARAM = { name: FUNCTION_NAME } as const;
+const ERRORS = { 400: FARE_ERROR, 403: FARE_ERROR, 404: FARE_ERROR } as const;
+/** The other body a deploy takes. */
+const RAW_ZIP = { mediaType: 'application/zip', description: 'The zip itself, with the settings as query parameters' } as const;
 
 function settingsOf(p: { runtime?: RuntimeName | undefined; handler?: string | undefined; class?: string | undefined; timeoutMs?: number | undefined; env?: Record<string, string> | undefined; idempotent?: boolean | undefined }): Settings {
   return {
@@ -56,42 +83,22 @@ function settingsOf(p: { runtime?: RuntimeName | undefined; handler?: string | u
   };
 }
 
+type UploadQuery = { readonly [K in keyof typeof SETTINGS_QUERY]: z.output<(typeof SETTINGS_QUERY)[K]> | undefined };
+
 /** The body of a deploy: JSON with `zipBase64`, or a raw zip with the settings in the query. */
-function parseUpload(r: RestRequest, allowRaw: boolean): { settings: Settings; zip?: Buffer } {
+function parseUpload(r: RestRequest & { readonly query: UploadQuery; json(): z.output<typeof SETTINGS_JSON> }): { settings: Settings; zip?: Buffer } {
   const type = (header(r.req, 'content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   const isZip = type === 'application/zip' || type === 'application/x-zip-compressed' || type === 'application/octet-stream' || (type === '' && r.body.subarray(0, 2).toString('latin1') === 'PK');
-  if (isZip && allowRaw) {
-    const env = queryParam(r, 'env', (v, path) => {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(String(v));
-      } catch {
-        throw new ValidationError(path, 'is not JSON: give the environment as a URL-encoded JSON object of strings');
-      }
-      return ENV(parsed, 'env');
-    });
-    const settings = settingsOf({
-      runtime: queryParam(r, 'runtime', RUNTIME),
-      handler: queryParam(r, 'handler', str({ min: 1, max: 128 })),
-      class: queryParam(r, 'class', str({ min: 1, max: 32 })),
-      timeoutMs: queryParam(r, 'timeoutMs', (v, path) => int({ min: 1, max: 900_000 })(Number(v), path)),
-      env,
-      idempotent: queryParam(r, 'idempotent', (v, path) => {
-        if (v === 'true' || v === 'false') return v === 'true';
-        throw new ValidationError(path, 'must be true or false');
-      }),
-    });
-    return { settings, zip: r.body };
-  }
+  if (isZip) return { settings: settingsOf(r.query), zip: r.body };
   if (type !== '' && type !== 'application/json') {
     throw new ApiError({
       status: 415,
       code: 'FARE_E_UNSUPPORTED_MEDIA_TYPE',
-      message: `Content-Type ${type} is not accepted here: send application/json${allowRaw ? ' (with zipBase64) or application/zip (with settings as query parameters)' : ''}`,
+      message: `Content-Type ${type} is not accepted here: send application/json (with zipBase64) or application/zip (with settings as query parameters)`,
       lambdaType: 'UnsupportedMediaTypeException',
     });
   }
-  const p = validated(() => SETTINGS_JSON(parseJson(r.body), ''));
+  const p = r.json();
   const settings = settingsOf(p);
   if (p.zipBase64 === undefined) return { settings };
   if (!/^[A-Za-z0-9+/\r\n]*={0,2}\s*$/.test(p.zipBase64)) throw badRequest('FARE_E_BAD_ZIP', 'zipBase64 is not base64: encode the zip file with standard base64');
@@ -105,7 +112,7 @@ export function resolveConfig(r: RestRequest, s: Settings, cur: FunctionRecord |
   let handler = s.handler ?? (s.runtime === undefined || s.runtime === cur?.runtime ? cur?.handler : undefined);
   if (handler === undefined && runtime === 'provided') handler = 'bootstrap';
   if (handler === undefined) throw badRequest('FARE_E_INVALID_REQUEST', 'handler: give the handler as file.function, for example index.handler');
-  if (runtime !== 'provided') validated(() => HANDLER(handler, 'handler'));
+  if (runtime !== 'provided') validated(() => parse(HANDLER, handler, 'handler'));
   const prices = r.ctx.platform.prices;
   const cls = s.cls ?? cur?.cls ?? (classIndex(prices, DEFAULT_CLASS) !== undefined ? DEFAULT_CLASS : undefined);
   const names = prices.classes.map((c) => c.name).join(', ');
@@ -185,58 +192,109 @@ export async function deployZip(r: RestRequest, tenant: string, name: string, cf
   }
 }
 
-async function putFunction(r: RestRequest): Promise<void> {
-  const name = fnName(r);
-  const tenant = owner(r);
-  const { settings, zip } = parseUpload(r, true);
-  if (zip === undefined) throw badRequest('FARE_E_BAD_ZIP', 'no code: send zipBase64 in the JSON body, or the zip itself with Content-Type: application/zip');
-  const cur = r.ctx.store.functions.get(tenant, name);
-  const cfg = resolveConfig(r, settings, cur);
-  const { record, created } = (await deployZip(r, tenant, name, cfg, zip)) as { record: FunctionRecord; created: boolean };
-  r.ctx.platform.functionChanged?.(tenant, name, record.version);
-  sendJson(r.res, created ? 201 : 200, functionView(record, r.ctx.region));
-}
-
-async function patchFunction(r: RestRequest): Promise<void> {
-  const name = fnName(r);
-  const tenant = owner(r);
-  const { settings, zip } = parseUpload(r, true);
-  const cur = r.ctx.store.functions.get(tenant, name);
-  if (cur === undefined) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}: create it with PUT /v1/functions/${name}`);
-  const cfg = resolveConfig(r, settings, cur);
-  if (zip !== undefined) {
-    const { record } = (await deployZip(r, tenant, name, cfg, zip)) as { record: FunctionRecord };
-    r.ctx.platform.functionChanged?.(tenant, name, record.version);
-    sendJson(r.res, 200, functionView(record, r.ctx.region));
-    return;
-  }
-  checkHandlerPresent(cfg, (p) => existsSync(join(cur.codeDir, p)), () => []);
-  const record = r.ctx.store.functions.update(tenant, name, cfg);
-  if (record === undefined) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}`);
-  r.ctx.platform.functionChanged?.(tenant, name, record.version);
-  sendJson(r.res, 200, functionView(record, r.ctx.region));
-}
-
-function getFunction(r: RestRequest): void {
-  const name = fnName(r);
-  const tenant = owner(r);
-  const f = r.ctx.store.functions.get(tenant, name);
-  if (f === undefined) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}: GET /v1/functions lists them`);
-  sendJson(r.res, 200, functionView(f, r.ctx.region));
-}
-
-function deleteFunction(r: RestRequest): void {
-  const name = fnName(r);
-  const tenant = owner(r);
-  if (!r.ctx.store.functions.delete(tenant, name)) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}`);
-  r.ctx.platform.functionChanged?.(tenant, name, null);
-  sendEmpty(r.res, 204);
-}
+const owner = (r: RestRequest & { readonly query: { readonly tenant?: string | undefined } }): string => actingTenant(r.principal, r.query.tenant);
 
 export const functionRoutes: readonly Route[] = [
-  { method: 'GET', pattern: /^\/v1\/functions\/?$/, handle: (r) => sendJson(r.res, 200, { functions: r.ctx.store.functions.list(owner(r)).map((f) => functionView(f, r.ctx.region)) }) },
-  { method: 'PUT', pattern: /^\/v1\/functions\/([^/]+)\/?$/, body: 'upload', handle: putFunction },
-  { method: 'PATCH', pattern: /^\/v1\/functions\/([^/]+)\/?$/, body: 'upload', handle: patchFunction },
-  { method: 'GET', pattern: /^\/v1\/functions\/([^/]+)\/?$/, handle: getFunction },
-  { method: 'DELETE', pattern: /^\/v1\/functions\/([^/]+)\/?$/, handle: deleteFunction },
+  route({
+    method: 'GET',
+    path: '/v1/functions',
+    operation: 'ListFunctions',
+    summary: "The tenant's functions",
+    who: 'the owner',
+    query: TENANT_QUERY,
+    answers: { 200: z.strictObject({ functions: z.array(FUNCTION) }), ...ERRORS },
+    handle: (r) => r.reply(200, { functions: r.ctx.store.functions.list(owner(r)).map((f) => functionView(f, r.ctx.region)) }),
+  }),
+  route({
+    method: 'PUT',
+    path: '/v1/functions/{name}',
+    operation: 'PutFunction',
+    summary: "Creates a function (201) or replaces its code (200); fields left out keep their values. The handler's file must be in the zip",
+    who: 'the owner',
+    params: NAME_PARAM,
+    query: { ...TENANT_QUERY, ...SETTINGS_QUERY },
+    request: SETTINGS_JSON,
+    altBody: RAW_ZIP,
+    body: 'upload',
+    answers: { 200: FUNCTION, 201: FUNCTION, 409: FARE_ERROR, 413: FARE_ERROR, 415: FARE_ERROR, ...ERRORS },
+    handle: async (r) => {
+      const { name } = r.path;
+      const tenant = owner(r);
+      const { settings, zip } = parseUpload(r);
+      if (zip === undefined) throw badRequest('FARE_E_BAD_ZIP', 'no code: send zipBase64 in the JSON body, or the zip itself with Content-Type: application/zip');
+      const cur = r.ctx.store.functions.get(tenant, name);
+      const cfg = resolveConfig(r, settings, cur);
+      const { record, created } = (await deployZip(r, tenant, name, cfg, zip)) as { record: FunctionRecord; created: boolean };
+      r.ctx.platform.functionChanged?.(tenant, name, record.version);
+      r.reply(created ? 201 : 200, functionView(record, r.ctx.region));
+    },
+  }),
+  route({
+    method: 'PATCH',
+    path: '/v1/functions/{name}',
+    operation: 'UpdateFunction',
+    summary: 'Changes settings or code: a new version. Fields left out keep their values (env, if given, replaces the whole map)',
+    who: 'the owner',
+    params: NAME_PARAM,
+    query: { ...TENANT_QUERY, ...SETTINGS_QUERY },
+    request: SETTINGS_JSON,
+    altBody: RAW_ZIP,
+    body: 'upload',
+    answers: { 200: FUNCTION, 413: FARE_ERROR, 415: FARE_ERROR, ...ERRORS },
+    handle: async (r) => {
+      const { name } = r.path;
+      const tenant = owner(r);
+      const { settings, zip } = parseUpload(r);
+      const cur = r.ctx.store.functions.get(tenant, name);
+      if (cur === undefined) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}: create it with PUT /v1/functions/${name}`);
+      const cfg = resolveConfig(r, settings, cur);
+      if (zip !== undefined) {
+        const { record } = (await deployZip(r, tenant, name, cfg, zip)) as { record: FunctionRecord };
+        r.ctx.platform.functionChanged?.(tenant, name, record.version);
+        r.reply(200, functionView(record, r.ctx.region));
+        return;
+      }
+      checkHandlerPresent(cfg, (p) => existsSync(join(cur.codeDir, p)), () => []);
+      const record = r.ctx.store.functions.update(tenant, name, cfg);
+      if (record === undefined) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}`);
+      r.ctx.platform.functionChanged?.(tenant, name, record.version);
+      r.reply(200, functionView(record, r.ctx.region));
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/functions/{name}',
+    operation: 'GetFunction',
+    summary: 'A function',
+    who: 'the owner',
+    params: NAME_PARAM,
+    query: TENANT_QUERY,
+    answers: { 200: FUNCTION, ...ERRORS },
+    handle: (r) => {
+      const { name } = r.path;
+      const tenant = owner(r);
+      const f = r.ctx.store.functions.get(tenant, name);
+      if (f === undefined) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}: GET /v1/functions lists them`);
+      r.reply(200, functionView(f, r.ctx.region));
+    },
+  }),
+  route({
+    method: 'DELETE',
+    path: '/v1/functions/{name}',
+    operation: 'DeleteFunction',
+    summary: 'Deletes a function: its code, grants and logs go too',
+    who: 'the owner',
+    params: NAME_PARAM,
+    query: TENANT_QUERY,
+    answers: { 204: EMPTY, ...ERRORS },
+    handle: (r) => {
+      const { name } = r.path;
+      const tenant = owner(r);
+      if (!r.ctx.store.functions.delete(tenant, name)) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}`);
+      r.ctx.platform.functionChanged?.(tenant, name, null);
+      r.reply(204);
+    },
+  }),
 ];
+
+export { NAME_PARAM, TENANT_QUERY, owner };

@@ -2,36 +2,51 @@
 // Lambda's START / output / END / REPORT text), oldest first. The owner's, as the function itself.
 
 import { notFound } from './errors.ts';
-import { sendJson } from './http.ts';
-import { queryParam, type RestRequest, type Route } from './rest.ts';
-import { fnName, owner } from './rest-functions.ts';
-import { TIME_MS, queryInt, str } from './validate.ts';
-import { logEntryView } from './views.ts';
+import { route, type Route } from './rest.ts';
+import { NAME_PARAM, owner, TENANT_QUERY } from './rest-functions.ts';
+import { FARE_ERROR, TIME_MS, queryInt, str, z } from './schema.ts';
+import { LOG_ENTRY, logEntryView } from './views.ts';
 
 export const DEFAULT_LOG_LIMIT = 100;
 export const MAX_LOG_LIMIT = 1000;
 
-const REQUEST_ID = str({ min: 1, max: 128, pattern: /^[A-Za-z0-9._:#-]+$/, hint: 'give a request id (x-amzn-RequestId), for example 0f8d2c1e-…' });
+const REQUEST_ID = str({ min: 1, max: 128, pattern: /^[A-Za-z0-9._:#-]+$/, hint: 'give a request id (x-amzn-RequestId), for example 0f8d2c1e-…', description: 'Only the entries of this request id' });
 
-function functionLogs(r: RestRequest): void {
-  const name = fnName(r);
-  const tenant = owner(r);
-  const since = queryParam(r, 'since', TIME_MS);
-  const limit = queryParam(r, 'limit', queryInt({ min: 1, max: MAX_LOG_LIMIT })) ?? DEFAULT_LOG_LIMIT;
-  const requestId = queryParam(r, 'request', REQUEST_ID);
-  const after = queryParam(r, 'after', queryInt({ min: 0 }));
-  if (r.ctx.store.functions.get(tenant, name) === undefined) {
-    throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}: GET /v1/functions lists them`);
-  }
-  const entries = r.ctx.store.logs.list(tenant, name, {
-    limit,
-    ...(since !== undefined ? { since } : {}),
-    ...(requestId !== undefined ? { requestId } : {}),
-    ...(after !== undefined ? { after } : {}),
-  });
-  // Where a follower continues (?after=): past the last entry returned, or past everything written so far.
-  const next = entries.at(-1)?.seq ?? after ?? r.ctx.store.logs.cursor();
-  sendJson(r.res, 200, { tenant, function: name, entries: entries.map(logEntryView), next });
-}
+const LOGS = z.strictObject({ tenant: z.string(), function: z.string(), entries: z.array(LOG_ENTRY), next: z.int().describe('Where a follower continues: pass it as ?after=') });
 
-export const logRoutes: readonly Route[] = [{ method: 'GET', pattern: /^\/v1\/functions\/([^/]+)\/logs\/?$/, handle: functionLogs }];
+export const logRoutes: readonly Route[] = [
+  route({
+    method: 'GET',
+    path: '/v1/functions/{name}/logs',
+    operation: 'GetFunctionLogs',
+    summary: "A function's log entries, one per execution (sync, and each async attempt), oldest first: the newest `limit` that ended at or after `since`, or with `after` the oldest `limit` written after that cursor",
+    who: 'the owner (a grant to invoke is not a grant to read logs)',
+    params: NAME_PARAM,
+    query: {
+      ...TENANT_QUERY,
+      since: TIME_MS,
+      limit: queryInt({ min: 1, max: MAX_LOG_LIMIT, description: `How many entries (default ${DEFAULT_LOG_LIMIT})` }),
+      request: REQUEST_ID,
+      after: queryInt({ min: 0, description: 'A cursor (`next` of an earlier answer): the entries written after it' }),
+    },
+    answers: { 200: LOGS, 400: FARE_ERROR, 403: FARE_ERROR, 404: FARE_ERROR },
+    handle: (r) => {
+      const { name } = r.path;
+      const tenant = owner(r);
+      const { since, request: requestId, after } = r.query;
+      const limit = r.query.limit ?? DEFAULT_LOG_LIMIT;
+      if (r.ctx.store.functions.get(tenant, name) === undefined) {
+        throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}: GET /v1/functions lists them`);
+      }
+      const entries = r.ctx.store.logs.list(tenant, name, {
+        limit,
+        ...(since !== undefined ? { since } : {}),
+        ...(requestId !== undefined ? { requestId } : {}),
+        ...(after !== undefined ? { after } : {}),
+      });
+      // Where a follower continues (?after=): past the last entry returned, or past everything written so far.
+      const next = entries.at(-1)?.seq ?? after ?? r.ctx.store.logs.cursor();
+      r.reply(200, { tenant, function: name, entries: entries.map(logEntryView), next });
+    },
+  }),
+];

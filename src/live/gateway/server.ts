@@ -13,6 +13,7 @@ import { FareContexts } from './fare-context.ts';
 import { answerClientErrors, sendFareError, sendJson, sendLambdaError } from './http.ts';
 import { handleInvoke, INVOKE_PATH, newRequestId } from './lambda-api.ts';
 import type { Platform } from './platform.ts';
+import { openApiDocument, type ApiTables } from './openapi.ts';
 import { dispatchRest, type Route } from './rest.ts';
 import { functionRoutes } from './rest-functions.ts';
 import { logRoutes } from './rest-logs.ts';
@@ -46,6 +47,10 @@ export interface GatewayOptions {
   readonly settle?: () => Promise<unknown>;
   /** One structured entry per request (method, path, status, ms, requestId), and one per unexpected error. */
   readonly log?: (entry: Readonly<Record<string, unknown>>) => void;
+  /** Check every JSON answer against its declared schema before sending it; a mismatch is a 500 (tests). */
+  readonly checkResponses?: boolean;
+  /** Fare's version in the API description (default: package.json's). */
+  readonly version?: string;
 }
 
 export interface Gateway {
@@ -58,6 +63,9 @@ export interface Gateway {
 
 const ROUTES: readonly Route[] = [...tenantRoutes, ...functionRoutes, ...logRoutes, ...usageRoutes];
 const LAMBDA_ROUTES: readonly Route[] = [...lambdaFunctionRoutes, ...lambdaMoreRoutes, ...lambdaUrlRoutes];
+/** Both route tables, for the API description (openapi.ts). */
+export const API_TABLES: ApiTables = { fare: ROUTES, lambda: LAMBDA_ROUTES };
+let openApiText: string | undefined;
 /** Lambda's API versions in its paths: functions and invocations, tags, account settings, function URLs. */
 const LAMBDA_PREFIX = /^\/(2015-03-31|2017-03-31|2016-08-19|2021-10-31)\//;
 
@@ -81,6 +89,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     clock,
     region,
     limits,
+    checkResponses: opts.checkResponses === true,
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -99,6 +108,11 @@ export function createGateway(opts: GatewayOptions): Gateway {
       } else if (url.pathname === '/healthz') {
         opts.store.db.prepare('SELECT 1').get();
         sendJson(res, 200, { status: 'ok' });
+      } else if (url.pathname === '/openapi.json' && (req.method === 'GET' || req.method === 'HEAD')) {
+        // The API description: public, like the APIs' own documentation.
+        openApiText ??= JSON.stringify(openApiDocument(API_TABLES, opts.version));
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(openApiText), 'Cache-Control': 'public, max-age=300' });
+        res.end(req.method === 'HEAD' ? undefined : openApiText);
       } else if (lambda) {
         const raw = (req.url ?? '/').split('?')[0] ?? '';
         const m = INVOKE_PATH.exec(raw);

@@ -128,7 +128,7 @@ export async function startHarness(opts: Partial<Omit<GatewayOptions, 'store' | 
   const clock = manualClock(Date.now());
   const store = openStore({ dataDir: dir.path, clock });
   const platform = new FakePlatform();
-  const gateway = createGateway({ store, platform, clock, ...opts });
+  const gateway = createGateway({ store, platform, clock, checkResponses: true, ...opts });
   const { url, host, port } = await gateway.listen(0, '127.0.0.1');
   const admin = (await store.bootstrapAdmin()) as IssuedCredential;
   const bearer = (c: Pick<IssuedCredential, 'accessKeyId' | 'secret'>): Record<string, string> => ({ Authorization: `Bearer ${c.accessKeyId}:${c.secret}` });
