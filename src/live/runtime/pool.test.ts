@@ -79,6 +79,26 @@ describe('reaping, retiring, the cap', () => {
     expect(p.stats().instances).toBe(0);
   });
 
+  it('keeps a published version’s instances warm when $LATEST moves on, until they idle out', async () => {
+    const p = pool({ idleTimeoutMs: 5000 });
+    const v1 = { ...echo, version: 1, published: 1 };
+    await p.invoke(request(v1, {}));
+    // $LATEST is updated (version 2) and invoked; then version 1 again, and again after another update.
+    expect(p.retire(echo.tenant, echo.name, 2)).toBe(0);
+    await p.invoke(request({ ...echo, version: 2 }, {}));
+    expect((await p.invoke(request(v1, {}))).coldStart).toBe(false);
+    await p.invoke(request({ ...echo, version: 3 }, {}));
+    expect(p.stats()).toMatchObject({ instances: 2, retired: 1 });
+    expect((await p.invoke(request(v1, {}))).coldStart).toBe(false);
+    // An unpublished old version is still retired; the published one idles out like any other.
+    expect(p.reap(now + 5001)).toBe(2);
+    // Deleting the function forgets which versions were published.
+    await p.invoke(request(v1, {}));
+    expect(p.retireAll(echo.tenant, echo.name)).toBe(1);
+    await p.invoke(request({ ...echo, version: 4 }, {}));
+    expect(p.retire(echo.tenant, echo.name, 5)).toBe(1);
+  });
+
   it('evicts the least recently used idle instance at the cap, and refuses when every instance is busy', async () => {
     const p = pool({ maxInstances: 1 });
     await p.invoke(request(echo, {}));

@@ -87,6 +87,8 @@ export class InstancePool {
   /** Idle slots per function version, most recently released last (reused first: fewer stay warm). */
   private readonly idle = new Map<string, Slot[]>();
   private readonly latest = new Map<string, number>();
+  /** Versions that published versions run, per function: not retired when `$LATEST` moves on (they idle out). */
+  private readonly pinned = new Map<string, Set<number>>();
   private readonly pending = new Map<string, Pending>();
   private readonly clock: () => number;
   private readonly counts = { coldStarts: 0, warmStarts: 0, initFailures: 0, initMsTotal: 0, reaped: 0, retired: 0, evicted: 0 };
@@ -218,7 +220,7 @@ export class InstancePool {
     const slot = this.slots.get(instance);
     if (!slot) return;
     if (instance.state !== 'idle' || this.closed || slot.doomed === true) return this.drop(slot);
-    if (slot.version < (this.latest.get(slot.key) ?? slot.version)) {
+    if (slot.version < (this.latest.get(slot.key) ?? slot.version) && this.pinned.get(slot.key)?.has(slot.version) !== true) {
       this.counts.retired++;
       return this.drop(slot);
     }
@@ -257,6 +259,7 @@ export class InstancePool {
   retireAll(tenant: string, name: string): number {
     const key = `${tenant}/${name}`;
     this.latest.delete(key);
+    this.pinned.delete(key);
     let n = 0;
     for (const s of [...this.slots.values()]) {
       if (s.key !== key) continue;
@@ -270,13 +273,18 @@ export class InstancePool {
     return n;
   }
 
-  /** Retires every instance of the function older than `version` (idle now, busy on release). */
+  /**
+   * Retires every instance of the function older than `version` (idle now, busy on release), but
+   * those of a version a published version runs: its code never changes, so they stay warm until
+   * they idle out (a deleted published version is no longer invoked, and its instances idle out too).
+   */
   retire(tenant: string, name: string, version: number): number {
     const key = `${tenant}/${name}`;
     if (version > (this.latest.get(key) ?? -Infinity)) this.latest.set(key, version);
+    const pinned = this.pinned.get(key);
     let n = 0;
     for (const s of [...this.slots.values()]) {
-      if (s.key === key && s.version < version && s.idle) {
+      if (s.key === key && s.version < version && s.idle && pinned?.has(s.version) !== true) {
         this.drop(s);
         n++;
       }
@@ -319,6 +327,11 @@ export class InstancePool {
   private async take(fn: FunctionSpec, p: Pending | null): Promise<Acquired> {
     if (this.closed) throw new FareRuntimeError('FARE_E_INSTANCE_STATE', 'the pool is closed');
     const key = fnKey(fn);
+    if (fn.published !== undefined) {
+      const set = this.pinned.get(key) ?? new Set<number>();
+      set.add(fn.version);
+      this.pinned.set(key, set);
+    }
     if (fn.version > (this.latest.get(key) ?? -Infinity)) this.retire(fn.tenant, fn.name, fn.version);
     const warm = this.popIdle(key, fn.version);
     if (warm) {
