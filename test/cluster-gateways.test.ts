@@ -8,6 +8,7 @@
 // gateway given another cluster's master key refuses to start.
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -238,6 +239,44 @@ describe.skipIf(!nats.ok)('several gateways of one cluster', () => {
     await eventually('gateway b runs $LATEST at v5', async () => (await answer('ver')) === 'v5', 5000);
     expect(await answer('ver:1')).toBe('one');
     expect((await call(b, key, 'GET', `/2017-03-31/tags/${encodeURIComponent('arn:aws:lambda:us-east-1:versioned:function:ver')}`)).json).toEqual({ Tags: { team: 'x', 'fare:class': 'standard' } });
+  }, 60_000);
+
+  it('GetFunction through either gateway downloads the package as uploaded: its SHA-256 is CodeSha256, for $LATEST and a published version', async () => {
+    const made = await call(a, admin, 'POST', '/v1/tenants', { id: 'packaged' });
+    const cred = made.json.credential as { accessKeyId: string; secret: string };
+    const key = `${cred.accessKeyId}:${cred.secret}`;
+    await eventually('gateway b knows the tenant', async () => (await call(b, key, 'GET', '/v1/functions')).status === 200, 2000);
+    const zip = (answer: string): Buffer => {
+      const src = mkdtempSync(join(dir, 'pkg-'));
+      writeFileSync(join(src, 'index.js'), `exports.handler = async () => (${JSON.stringify(answer)});\n`);
+      return zipDirectory(src);
+    };
+    const one = zip('one');
+    const two = zip('two');
+    const json = { 'Content-Type': 'application/json' };
+    expect((await call(a, key, 'POST', '/2015-03-31/functions', { FunctionName: 'pkg', Runtime: 'nodejs20.x', Role: 'r', Handler: 'index.handler', Code: { ZipFile: one.toString('base64') }, Publish: true }, json)).status).toBe(201);
+    expect((await call(a, key, 'PUT', '/2015-03-31/functions/pkg/code', { ZipFile: two.toString('base64') }, json)).status).toBe(200);
+    const sha = (b: Buffer): string => createHash('sha256').update(b).digest('base64');
+    /** The download of GetFunction's Code.Location through `gw`, if its hash is the CodeSha256 reported. */
+    const download = async (gw: string, qualifier: string): Promise<Buffer | undefined> => {
+      const got = await call(gw, key, 'GET', `/2015-03-31/functions/pkg?Qualifier=${encodeURIComponent(qualifier)}`);
+      if (got.status !== 200) return undefined;
+      const r = await fetch((got.json.Code as { Location: string }).Location);
+      if (r.status !== 200) return undefined;
+      const bytes = Buffer.from(await r.arrayBuffer());
+      return sha(bytes) === (got.json.Configuration as { CodeSha256: string }).CodeSha256 ? bytes : undefined;
+    };
+    for (const gw of [a, b]) {
+      let latest: Buffer | undefined;
+      let v1: Buffer | undefined;
+      await eventually(`${gw} answers both packages as uploaded`, async () => {
+        latest = await download(gw, '$LATEST');
+        v1 = await download(gw, '1');
+        return latest !== undefined && v1 !== undefined && latest.equals(two);
+      }, 5000);
+      expect(latest?.equals(two)).toBe(true);
+      expect(v1?.equals(one)).toBe(true);
+    }
   }, 60_000);
 
   it('a gateway started again with an empty data directory rebuilds tenants, functions and the ledger from JetStream', async () => {

@@ -16,6 +16,7 @@ import {
   CreateFunctionUrlConfigCommand,
 } from '@aws-sdk/client-lambda';
 import { execFile, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -114,7 +115,8 @@ describe('the AWS SDK for JavaScript', () => {
   it('deploys and runs a function, versions it and moves an alias, with real processes', async () => {
     const lambda = new LambdaClient({ endpoint: fare.url, region: 'us-east-1', credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secret } });
     try {
-      await lambda.send(new CreateFunctionCommand({ FunctionName: 'echo', Runtime: 'nodejs22.x', Role: 'r', Handler: 'index.handler', Code: { ZipFile: nodeZip('one') }, Publish: true }));
+      const first = nodeZip('one');
+      await lambda.send(new CreateFunctionCommand({ FunctionName: 'echo', Runtime: 'nodejs22.x', Role: 'r', Handler: 'index.handler', Code: { ZipFile: first }, Publish: true }));
       const run = async (qualifier?: string) => {
         const r = await lambda.send(new InvokeCommand({ FunctionName: 'echo', Payload: Buffer.from('{"k":"v"}'), ...(qualifier !== undefined ? { Qualifier: qualifier } : {}) }));
         return { version: r.ExecutedVersion, body: JSON.parse(new TextDecoder().decode(r.Payload)) as { answer: string } };
@@ -135,6 +137,10 @@ describe('the AWS SDK for JavaScript', () => {
       const got = await lambda.send(new GetFunctionCommand({ FunctionName: 'echo', Qualifier: '1' }));
       const dl = await fetch(got.Code?.Location ?? '');
       expect(dl.headers.get('content-type')).toBe('application/zip');
+      // Version 1's package as uploaded, so a download checked against CodeSha256 passes.
+      const pkg = Buffer.from(await dl.arrayBuffer());
+      expect(createHash('sha256').update(pkg).digest('base64')).toBe(got.Configuration?.CodeSha256);
+      expect(pkg.equals(first)).toBe(true);
       const fns = await lambda.send(new ListFunctionsCommand({}));
       expect(fns.Functions?.map((f) => f.FunctionName)).toContain('echo');
       await lambda.send(new DeleteFunctionCommand({ FunctionName: 'echo' }));

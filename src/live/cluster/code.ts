@@ -1,13 +1,16 @@
 // Function code across machines. The gateway puts each code version into the JetStream object store
-// once (one object per content hash, as a zip); a worker fetches it the first time it is to run that
-// code, checks it, unpacks it into its cache and runs its own copy. Object store replicas are the
-// NATS cluster's: code survives the loss of a server as the rest of the state does.
+// once (one object per content hash, as a zip: the upload itself when the store kept it, so the other
+// gateways can answer GetFunction's download with it; else a zip rebuilt from the code's files); a
+// worker fetches it the first time it is to run that code, checks it, unpacks it into its cache and
+// runs its own copy. Object store replicas are the NATS cluster's: code survives the loss of a
+// server as the rest of the state does.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ObjectStore } from '@nats-io/obj';
-import { commitStaged, stageCode } from '../store/code.ts';
-import { readZip } from '../gateway/zip.ts';
+import { commitStaged, stageCode, type CodeFile } from '../store/code.ts';
+import type { Store } from '../store/index.ts';
+import { readZip, type ZipEntry } from '../gateway/zip.ts';
 import { zipDirectory } from '../gateway/zip-writer.ts';
 import type { FunctionSpec } from '../types.ts';
 
@@ -22,13 +25,35 @@ function shaOf(fn: FunctionSpec): string {
   return sha;
 }
 
+/** The upload the store kept for this hash (`zips/<sha>.zip`), or undefined if it has none. */
+export function keptUpload(store: Pick<Store, 'functions'>, sha: string): Buffer | undefined {
+  const file = store.functions.zipFile(sha);
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/**
+ * A zip's entries as code to write, a root `bootstrap` executable: the zip in the object store may
+ * be the upload itself, whose `bootstrap` the gateway made executable only when it unpacked it for a
+ * `provided` function (rest-functions.ts deployZip); a zip rebuilt from the code has the bit already.
+ */
+export function unpackable(entries: readonly ZipEntry[]): CodeFile[] {
+  return entries.map((e) => (e.path === 'bootstrap' && !e.isDir && e.symlink === undefined ? { ...e, mode: e.mode | 0o755 } : e));
+}
+
 /** The gateway's side: makes sure a function's code is in the object store before its job is sent. */
 export class CodeShipper {
   /** Hashes known to be stored, and uploads under way (one per hash). */
   private readonly stored = new Set<string>();
   private readonly uploading = new Map<string, Promise<void>>();
 
-  constructor(private readonly os: ObjectStore) {}
+  /** `upload`: the zip as uploaded, if this gateway kept it (shipped instead of a rebuilt one). */
+  constructor(private readonly os: ObjectStore, private readonly upload: (sha: string) => Uint8Array | undefined = () => undefined) {}
 
   async ensure(fn: FunctionSpec): Promise<void> {
     const sha = shaOf(fn);
@@ -37,7 +62,7 @@ export class CodeShipper {
     if (p === undefined) {
       p = (async () => {
         // Another gateway (or this one before a restart) may have put it already.
-        if ((await this.os.info(sha)) === null) await this.os.putBlob({ name: sha, description: `${fn.tenant}/${fn.name} v${fn.version}` }, zipDirectory(fn.codeDir));
+        if ((await this.os.info(sha)) === null) await this.os.putBlob({ name: sha, description: `${fn.tenant}/${fn.name} v${fn.version}` }, this.upload(sha) ?? zipDirectory(fn.codeDir));
         this.stored.add(sha);
       })().finally(() => this.uploading.delete(sha));
       this.uploading.set(sha, p);
@@ -78,7 +103,7 @@ export class CodeCache {
         ]).finally(() => clearTimeout(timer));
         if (zip === null) throw Object.assign(new Error(`the code of ${fn.tenant}/${fn.name} (${sha}) is not in the object store`), { code: 'FARE_E_CODE' });
         // The same checks as an upload's: paths stay inside, sizes are bounded, links stay in the code.
-        const staged = await stageCode(this.dir, await readZip(Buffer.from(zip)));
+        const staged = await stageCode(this.dir, unpackable(await readZip(Buffer.from(zip))));
         commitStaged(this.dir, staged, rel);
         this.here.add(sha);
         return at;

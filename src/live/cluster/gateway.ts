@@ -15,7 +15,7 @@ import { NatsBus } from '../transport/nats.ts';
 import { realClock } from '../transport/clock.ts';
 import { deployExamples, openDataDir } from '../assembly.ts';
 import { installMasterKey, type Store } from '../store/index.ts';
-import { CodeShipper } from './code.ts';
+import { CodeShipper, keptUpload } from './code.ts';
 import { codeStore, connectNats, reportStatus, traceOption, type ClusterAddress } from './connect.ts';
 import { retireSubject, type RetireNotice } from './control.ts';
 import { Heartbeat, Membership } from './membership.ts';
@@ -94,7 +94,7 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
   const { store, fresh, adminCredentialFile } = opened;
   const shared = late.shared as SharedState;
   const bus = new NatsBus(nc, { prefix: o.prefix, ...traceOption(), problem: (what) => o.warn(`fare gateway ${o.id}: ${what}`) });
-  const shipper = new CodeShipper(code);
+  const shipper = new CodeShipper(code, (sha) => keptUpload(store, sha));
   // NATS may lose a message when a server or a link fails: jobs not heard of for a while are checked on.
   // Job ids unique across this gateway number's restarts (workers remember recent jobs by id).
   const ids = await JobIds.open(shared.bucket, o.id, (line) => o.warn(`fare gateway ${o.id}: ${line}`));

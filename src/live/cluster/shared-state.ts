@@ -13,7 +13,9 @@
 //   and every gateway inserts each record once (`INSERT OR IGNORE` by id) with the stream position
 //   in the same transaction: a record delivered twice is billed once.
 // - Function code is in the object store (code.ts): put there before its function's row is
-//   published, and fetched into a gateway's own code tree when the row arrives.
+//   published (the upload itself when this gateway kept it), and fetched into a gateway's own code
+//   tree when the row arrives; an object that is the upload (its SHA-256 is the row's) is kept as
+//   the upload there too, so every gateway answers GetFunction's download with the same bytes.
 // - `settle()`: resolves when every change written here so far is in JetStream; the REST API waits
 //   for it before answering a write, so a tenant or function created through one gateway is known
 //   to the others a moment later (as soon as their watch delivers it: milliseconds).
@@ -23,7 +25,9 @@
 //
 // Local to each gateway (not shared yet): function logs; the budget reservations of sync calls in flight.
 
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { headers, nuid, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { DiscardPolicy, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
@@ -33,10 +37,11 @@ import type Database from 'better-sqlite3';
 import { billingRecordOf, type BillingRow, type Store } from '../store/index.ts';
 import type { LogRow } from '../store/logs.ts';
 import { statementCache, type Prepare } from '../store/sql.ts';
-import { commitStaged, functionCodePath, pruneVersions, removeTree, stageCode } from '../store/code.ts';
+import { commitStaged, functionCodePath, pruneVersions, removeTree, stageCode, stageZip } from '../store/code.ts';
 import { readZip } from '../gateway/zip.ts';
 import { zipDirectory } from '../gateway/zip-writer.ts';
 import { asyncSubject, ensureAsyncStream, invocationMessage } from './async-queue.ts';
+import { keptUpload, unpackable } from './code.ts';
 import { whenJetStreamReady } from './connect.ts';
 
 /** The shared tables and their primary keys, in the order a fresh copy is filled (parents first). */
@@ -453,7 +458,8 @@ export class SharedState {
     if ((await this.#o.code.info(sha)) !== null) return;
     const dir = join(this.#o.store.dataDir, String(row.code_dir));
     if (!existsSync(dir)) return; // replaced meanwhile: the newer row ships its own code
-    await this.#o.code.putBlob({ name: sha, description: `${String(row.tenant)}/${String(row.name)} v${String(row.version)}` }, zipDirectory(dir));
+    // The upload itself if this gateway kept it (the others then keep it too), else a rebuilt zip.
+    await this.#o.code.putBlob({ name: sha, description: `${String(row.tenant)}/${String(row.name)} v${String(row.version)}` }, keptUpload(this.#o.store, sha) ?? zipDirectory(dir));
   }
 
   /** A header naming this process (one object per message: the client adds the message id to it). */
@@ -554,6 +560,8 @@ export class SharedState {
       return;
     }
     const put = e.operation === 'PUT' && e.string() !== TOMBSTONE;
+    // The code a function had before the change: its kept zips go if nothing has them after it.
+    const before = table === 'functions' || table === 'function_published' ? this.#o.store.functions.codeShas(String(pk[0]), String(pk[1])) : [];
     try {
       this.#asApplied(() => {
         if (put) {
@@ -586,6 +594,7 @@ export class SharedState {
       if (put) void this.#fetchCode(decodeRow(e.string()));
       else removeTree(this.#o.store.dataDir, functionCodePath(String(pk[0]), String(pk[1])));
     }
+    if (before.length > 0) this.#o.store.functions.releaseZips(before);
   }
 
   /**
@@ -613,16 +622,31 @@ export class SharedState {
     this.#statement(sql).run(...cols.map((c) => row[c]));
   }
 
-  /** The function's code into this gateway's code tree (GetFunction, configuration checks), from the object store. */
+  /**
+   * The function's code into this gateway's code tree (GetFunction, configuration checks), from the
+   * object store; and the zip itself when it is the upload (its SHA-256 is the row's: put by a
+   * gateway that kept it), for GetFunction's download.
+   */
   async #fetchCode(row: Row): Promise<void> {
     const dataDir = this.#o.store.dataDir;
     const rel = String(row.code_dir);
+    const sha = String(row.code_sha256);
     if (existsSync(join(dataDir, rel))) return;
     try {
-      const zip = await this.#o.code.getBlob(String(row.code_sha256));
+      const zip = await this.#o.code.getBlob(sha);
       if (zip === null) throw new Error('it is not in the object store');
       if (existsSync(join(dataDir, rel))) return;
-      commitStaged(dataDir, await stageCode(dataDir, await readZip(Buffer.from(zip))), rel);
+      const upload = createHash('sha256').update(zip).digest('hex') === sha ? await stageZip(dataDir, zip) : undefined;
+      let staged: string;
+      try {
+        staged = await stageCode(dataDir, unpackable(await readZip(Buffer.from(zip))));
+      } catch (e) {
+        if (upload !== undefined) await rm(upload, { force: true });
+        throw e;
+      }
+      commitStaged(dataDir, staged, rel);
+      // Kept only while a row has that code (it may have gone while this was fetched).
+      if (upload !== undefined) this.#o.store.functions.keepZip(upload, sha);
       const kept = this.#o.store.functions.keptCode(String(row.tenant), String(row.name)).add(rel);
       const current = this.#o.store.functions.get(String(row.tenant), String(row.name));
       if (current !== undefined) kept.add(relative(dataDir, current.codeDir));

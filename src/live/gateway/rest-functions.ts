@@ -1,13 +1,14 @@
 // /v1/functions: deploy from a zip (JSON with `zipBase64`, or the raw zip with the settings as query
 // parameters), change code or settings (each change is a new version), read, list, delete. The zip
 // is checked whole (paths, sizes, CRCs) and the handler's file must be in it before anything is
-// written; the code is staged and moved into place with the database row.
+// written; the code is staged and moved into place with the database row, and so is the zip itself,
+// kept as uploaded (GetFunction's code location answers it: its hash is CodeSha256).
 
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { classIndex } from '../../core/classes.ts';
-import { stageCode, StoreError, type CodeFile, type FunctionConfig, type FunctionRecord } from '../store/index.ts';
+import { stageCode, stageZip, StoreError, type CodeFile, type FunctionConfig, type FunctionRecord } from '../store/index.ts';
 import type { RuntimeName } from '../types.ts';
 import { actingTenant } from './context.ts';
 import { ApiError, badRequest, notFound, tooLarge } from './errors.ts';
@@ -181,10 +182,13 @@ export async function deployZip(r: RestRequest, tenant: string, name: string, cf
   } catch (e) {
     zipFailure(e);
   }
+  let stagedZip: string | undefined;
   try {
-    return r.ctx.store.functions.deploy(tenant, name, cfg, { stagedDir: staged, sha256: sha256Hex(zip), size: zip.length }, opts);
+    stagedZip = await stageZip(r.ctx.store.dataDir, zip);
+    return r.ctx.store.functions.deploy(tenant, name, cfg, { stagedDir: staged, sha256: sha256Hex(zip), size: zip.length, stagedZip }, opts);
   } catch (e) {
     await rm(staged, { recursive: true, force: true });
+    if (stagedZip !== undefined) await rm(stagedZip, { force: true });
     if (e instanceof StoreError && e.code === 'FARE_E_FUNCTION_EXISTS') {
       throw new ApiError({ status: 409, code: 'FARE_E_FUNCTION_EXISTS', message: `Function already exist: ${name} (tenant ${tenant}): update it (UpdateFunctionCode, UpdateFunctionConfiguration) or delete it first`, lambdaType: 'ResourceConflictException' });
     }

@@ -126,7 +126,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
           await dispatchRest(ctx, LAMBDA_ROUTES, req, res, url, () => new ApiError({ status: 404, code: 'FARE_E_ROUTE_NOT_FOUND', message: `Fare does not implement ${req.method ?? '?'} ${url.pathname} of the Lambda API: see src/live/gateway/README.md for the operations it has`, lambdaType: 'UnknownOperationException' }));
         }
       } else if (url.pathname.startsWith('/code/')) {
-        serveCode(ctx, res, url.pathname);
+        await serveCode(ctx, res, url.pathname);
       } else if (url.pathname.startsWith('/v1/')) {
         const settle = opts.settle;
         if (settle !== undefined && req.method !== 'GET' && req.method !== 'HEAD') holdAnswer(res, settle);

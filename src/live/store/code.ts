@@ -2,6 +2,8 @@
 // (directories 0700, files 0600, 0700 if executable): instances get their own copy (runtime/workdir.ts).
 // An upload is written to `<data>/code/.staging/<uuid>/` first and renamed into place only when the
 // database row that points at it is written, so a crash never leaves a row pointing at half a tree.
+// The zip as uploaded is kept beside it, content-addressed: `<data>/zips/<sha256 hex>.zip` (what
+// GetFunction's code location answers, so its hash is the function's CodeSha256), staged the same way.
 
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
@@ -27,6 +29,9 @@ export const MAX_LINK_TARGET = 1024;
 
 export const CODE_DIR = 'code';
 const STAGING = '.staging';
+/** Uploaded zips as uploaded, `<sha256 hex>.zip`, relative to the data directory. */
+export const ZIP_DIR = 'zips';
+const HEX64 = /^[0-9a-f]{64}$/;
 
 const NAME_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$/;
 
@@ -184,4 +189,54 @@ export function pruneVersions(dataDir: string, tenant: string, name: string, new
     if (kept.has(rel)) continue;
     rmSync(join(fnDir, e), { recursive: true, force: true });
   }
+}
+
+/** Where the upload whose hex SHA-256 is `sha` is kept (whether or not it is there); undefined for a hash that names no zip. */
+export function zipPath(dataDir: string, sha: string): string | undefined {
+  return HEX64.test(sha) ? join(dataDir, ZIP_DIR, `${sha}.zip`) : undefined;
+}
+
+/**
+ * Writes an uploaded zip, as is, to a fresh staging file (flushed to disk; under the code's staging
+ * directory, so an interrupted upload is cleared at start-up with the rest) and returns its path.
+ */
+export async function stageZip(dataDir: string, zip: Uint8Array): Promise<string> {
+  const dir = join(dataDir, CODE_DIR, STAGING);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, `${randomUUID()}.zip`);
+  try {
+    await writeFile(file, zip, { mode: 0o600, flag: 'wx', flush: true });
+  } catch (e) {
+    await rm(file, { force: true });
+    throw e;
+  }
+  return file;
+}
+
+/**
+ * Moves a staged zip to `zips/<sha>.zip` and fsyncs the folder. Content-addressed: one already there
+ * holds the same bytes, and is replaced atomically (a reader that has it open keeps reading its copy).
+ */
+export function commitZip(dataDir: string, staged: string, sha: string): void {
+  const target = zipPath(dataDir, sha);
+  if (target === undefined) throw new StoreError('FARE_E_CODE_PATH', `${JSON.stringify(sha)} is not a SHA-256 in hex: it cannot name a zip`);
+  mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+  renameSync(staged, target);
+  fsyncDir(dirname(target));
+}
+
+export function removeZip(dataDir: string, sha: string): void {
+  const target = zipPath(dataDir, sha);
+  if (target !== undefined) rmSync(target, { force: true });
+}
+
+/** The hashes of the zips kept (other files of their folder are left alone). */
+export function listZips(dataDir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(join(dataDir, ZIP_DIR));
+  } catch {
+    return [];
+  }
+  return names.filter((n) => n.endsWith('.zip') && HEX64.test(n.slice(0, -4))).map((n) => n.slice(0, -4));
 }

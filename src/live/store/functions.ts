@@ -2,13 +2,16 @@
 // where its unpacked code lives (Lambda's `$LATEST`). Every deploy or configuration change bumps the
 // version; version numbers are never reused, even after a delete and re-create, so a worker's cache
 // keyed by (tenant, name, version) can never serve stale code. Lambda's published versions and
-// aliases are in versions.ts; they keep the code directories they run.
+// aliases are in versions.ts; they keep the code directories they run. The zip each code came in is
+// kept as uploaded, by its hash (`zips/<sha256>.zip`), while `$LATEST` or a published version of any
+// function has that hash: GetFunction's code location answers it, so its hash is CodeSha256.
 
 import type Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FunctionSpec, RuntimeName } from '../types.ts';
-import { commitStaged, functionCodePath, pruneVersions, removeTree, versionCodePath } from './code.ts';
+import { commitStaged, commitZip, functionCodePath, listZips, pruneVersions, removeTree, removeZip, versionCodePath, zipPath } from './code.ts';
 import { StoreError } from './errors.ts';
 import type { LogRepo } from './logs.ts';
 import { statementCache, type Prepare } from './sql.ts';
@@ -57,8 +60,14 @@ export interface FunctionConfig {
 export interface StagedCode {
   /** Absolute path returned by `stageCode`; moved into place by `deploy`. */
   readonly stagedDir: string;
+  /** Hex SHA-256 of the uploaded zip. */
   readonly sha256: string;
   readonly size: number;
+  /**
+   * Absolute path returned by `stageZip`: the upload itself, kept as `zips/<sha256>.zip` by `deploy`.
+   * Absent when the code did not come as a zip (the examples): its download is then rebuilt.
+   */
+  readonly stagedZip?: string;
 }
 
 export type FunctionPatch = Partial<FunctionConfig>;
@@ -112,6 +121,22 @@ export function functionRecordOf(r: FunctionRow, dataDir: string, published?: nu
   if (r.idempotent === 1) Object.assign(rec, { idempotent: true });
   if (published !== undefined) Object.assign(rec, { published });
   return rec;
+}
+
+/** Whether `$LATEST` or a published version of any function has the code whose hex SHA-256 is `sha`. */
+function zipInUse(q: Prepare, sha: string): boolean {
+  return q('SELECT 1 FROM functions WHERE code_sha256 = ? UNION ALL SELECT 1 FROM function_published WHERE code_sha256 = ? LIMIT 1').get(sha, sha) !== undefined;
+}
+
+/**
+ * Deletes the kept zips of `shas` that no function's `$LATEST` or published version has any more
+ * (zips are shared by hash: the same upload to two functions is kept once). Called after the commit
+ * that dropped a reference, in the same synchronous stretch: no deploy can slip in between.
+ */
+export function releaseZips(q: Prepare, dataDir: string, shas: Iterable<string>): void {
+  for (const sha of new Set(shas)) {
+    if (!zipInUse(q, sha)) removeZip(dataDir, sha);
+  }
 }
 
 export class FunctionRepo {
@@ -171,15 +196,19 @@ export class FunctionRepo {
     };
     commitStaged(this.#dataDir, code.stagedDir, rel);
     try {
+      if (code.stagedZip !== undefined) commitZip(this.#dataDir, code.stagedZip, code.sha256);
       this.#db.transaction(() => {
         this.#bumpVersion(tenant, name, version);
         this.#upsert(row);
       })();
     } catch (e) {
       removeTree(this.#dataDir, rel);
+      this.releaseZips([code.sha256]);
       throw e;
     }
     pruneVersions(this.#dataDir, tenant, name, version, this.keptCode(tenant, name).add(rel));
+    // The replaced code's zip goes unless a published version (or another function) has it.
+    if (cur !== undefined && cur.code_sha256 !== code.sha256) this.releaseZips([cur.code_sha256]);
     return { record: this.#toRecord(row), created: cur === undefined };
   }
 
@@ -219,14 +248,69 @@ export class FunctionRepo {
 
   /** Deletes the row (its published versions, aliases and tags with it), the grants on it, its logs and all its code; false if there was no such function. */
   delete(tenant: string, name: string): boolean {
+    let shas: string[] = [];
     const deleted = this.#db.transaction(() => {
+      shas = this.codeShas(tenant, name);
       this.#q('DELETE FROM grants WHERE owner = ? AND function = ?').run(tenant, name);
       const gone = this.#q('DELETE FROM functions WHERE tenant = ? AND name = ?').run(tenant, name).changes === 1;
       if (gone) this.#logs.deleteFunction(tenant, name);
       return gone;
     })();
-    if (deleted) removeTree(this.#dataDir, functionCodePath(tenant, name));
+    if (deleted) {
+      removeTree(this.#dataDir, functionCodePath(tenant, name));
+      this.releaseZips(shas);
+    }
     return deleted;
+  }
+
+  // ---- uploaded zips ----------------------------------------------------------------------------
+
+  /**
+   * Where the upload with this hex SHA-256 is kept, if it is a hash; the file is there only for code
+   * uploaded as a zip since Fare kept uploads (open it, and rebuild a zip from the code if it is not).
+   */
+  zipFile(sha: string): string | undefined {
+    return zipPath(this.#dataDir, sha);
+  }
+
+  /** The code hashes of a function's `$LATEST` and published versions. */
+  codeShas(tenant: string, name: string): string[] {
+    const rows = this.#q('SELECT code_sha256 FROM functions WHERE tenant = ? AND name = ? UNION SELECT code_sha256 FROM function_published WHERE tenant = ? AND name = ?').all(tenant, name, tenant, name) as { code_sha256: string }[];
+    return rows.map((r) => r.code_sha256);
+  }
+
+  /** Deletes the kept zips of `shas` that no `$LATEST` or published version has any more. */
+  releaseZips(shas: Iterable<string>): void {
+    releaseZips(this.#q, this.#dataDir, shas);
+  }
+
+  /**
+   * Keeps a staged zip (`stageZip`) as `zips/<sha>.zip` if some function's `$LATEST` or published
+   * version has that code, else deletes it; true if kept. For code that arrives by other ways than
+   * `deploy` (a cluster's other gateways).
+   */
+  keepZip(stagedZip: string, sha: string): boolean {
+    if (zipPath(this.#dataDir, sha) !== undefined && zipInUse(this.#q, sha)) {
+      commitZip(this.#dataDir, stagedZip, sha);
+      return true;
+    }
+    rmSync(stagedZip, { force: true });
+    return false;
+  }
+
+  /** Deletes kept zips that nothing has any more (left by a crash between a commit and the deletion); returns how many. */
+  sweepZips(): number {
+    const kept = listZips(this.#dataDir);
+    if (kept.length === 0) return 0;
+    const rows = this.#q('SELECT code_sha256 FROM functions UNION SELECT code_sha256 FROM function_published').all() as { code_sha256: string }[];
+    const used = new Set(rows.map((r) => r.code_sha256));
+    let n = 0;
+    for (const sha of kept) {
+      if (used.has(sha)) continue;
+      removeZip(this.#dataDir, sha);
+      n++;
+    }
+    return n;
   }
 
   #nextVersion(tenant: string, name: string): number {

@@ -8,7 +8,7 @@ export { ACCESS_KEY_PREFIX } from './secrets.ts';
 export { budgetState, monthBounds, BUDGET_WARN_AT, type BudgetState } from './budget.ts';
 export { Reservations } from './reservations.ts';
 export { CostHistory } from './cost-history.ts';
-export { linkProblem, MAX_LINK_TARGET, stageCode, safeJoin, type CodeFile } from './code.ts';
+export { linkProblem, MAX_LINK_TARGET, stageCode, stageZip, safeJoin, type CodeFile } from './code.ts';
 export { monthOf } from './sql.ts';
 export type { Tenant, NewTenant, TenantPatch, Credential, IssuedCredential, Grant, OverBudgetAction, Clock } from './tenants.ts';
 export { DEFAULT_MEMORY_MB, type FunctionRecord, type FunctionConfig, type FunctionPatch, type LambdaSettings, type StagedCode } from './functions.ts';

@@ -143,6 +143,8 @@ export class Store {
     if (opts.recoverQueue ?? true) {
       this.recovered = this.invocations.requeueRunning();
       clearStaging(this.dataDir);
+      // Zips no function has any more (a crash came between a commit and their deletion).
+      this.functions.sweepZips();
       this.logs.sweepLater();
     } else {
       this.recovered = 0;

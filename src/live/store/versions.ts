@@ -8,7 +8,7 @@
 import type Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { removeTree } from './code.ts';
-import { functionRecordOf, type FunctionRecord, type FunctionRow } from './functions.ts';
+import { functionRecordOf, releaseZips, type FunctionRecord, type FunctionRow } from './functions.ts';
 import { statementCache, type Prepare } from './sql.ts';
 import type { Clock } from './tenants.ts';
 
@@ -121,6 +121,7 @@ export class VersionRepo {
    * names it. Its code directory goes unless `$LATEST` or another version runs it.
    */
   deleteVersion(tenant: string, name: string, number: number): 'deleted' | 'gone' | 'aliased' {
+    const sha = (this.#q('SELECT code_sha256 FROM function_published WHERE tenant = ? AND name = ? AND number = ?').get(tenant, name, number) as { code_sha256: string } | undefined)?.code_sha256;
     const result = this.#db.transaction((): { outcome: 'deleted' | 'gone' | 'aliased'; dir?: string } => {
       const r = this.#q('SELECT code_dir FROM function_published WHERE tenant = ? AND name = ? AND number = ?').get(tenant, name, number) as { code_dir: string } | undefined;
       if (r === undefined) return { outcome: 'gone' };
@@ -132,6 +133,8 @@ export class VersionRepo {
       return used ? { outcome: 'deleted' } : { outcome: 'deleted', dir: r.code_dir };
     })();
     if (result.dir !== undefined) removeTree(this.#dataDir, result.dir);
+    // Its zip goes unless any function's `$LATEST` or published version has that code.
+    if (result.outcome === 'deleted' && sha !== undefined) releaseZips(this.#q, this.#dataDir, [sha]);
     return result.outcome;
   }
 
