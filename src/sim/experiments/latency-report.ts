@@ -103,7 +103,8 @@ export function writeLatencyReport(dir: string, base: string, runs: readonly Exp
     title: `${title}: p99 response time per class`,
     subtitle: 'jobs that completed; a missing point means no job of that class completed',
     xName: 'offered load (fraction of all cores)',
-    yName: 'p99 response time (ms)',
+    yName: 'p99 response time',
+    yTicks: 'ms',
     yLog: true,
     panels: panelsFor('p99_ms'),
   });

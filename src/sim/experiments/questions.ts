@@ -115,7 +115,7 @@ function classOrder(opts: FigOptions): string[] {
   files.push(...chartFiles(writeChart(opts.out, 'class-order-low', lineChart({
     title: `The shard's class order: the lowest class (${low})`,
     subtitle: 'p99 time not served (queued at the shard or the machine, preempted), of the jobs that completed; no wait at all is drawn at 0.01 ms',
-    xName: 'offered load (fraction of all cores)', yName: 'p99 wait (ms)', yLog: true,
+    xName: 'offered load (fraction of all cores)', yName: 'p99 wait', yTicks: 'ms', yLog: true,
     panels: [{ series: series(low, 'p99_wait_ms') }],
   }))));
   const lines = [
@@ -183,7 +183,7 @@ function swapBound(opts: FigOptions): string[] {
   files.push(...chartFiles(writeChart(opts.out, 'swap-bound-top', lineChart({
     title: `A bound on swapped memory per machine: the top class (${top})`,
     subtitle: '100 machines × 8 cores, 32 GB each, memory admission, instantaneous swapping; no wait at all is drawn at 0.01 ms',
-    xName: 'swap space per machine ÷ the largest job\'s memory', yName: 'p99 wait (ms)', yLog: true,
+    xName: 'swap space per machine ÷ the largest job\'s memory', yName: 'p99 wait', yTicks: 'ms', yLog: true,
     panels: maxGBs.map((gb) => ({
       title: `jobs up to ${gb} GB`,
       series: loads.map((l): LineSeries => ({
@@ -252,7 +252,7 @@ function shards(opts: FigOptions): string[] {
   files.push(...chartFiles(writeChart(opts.out, 'shards-wait', lineChart({
     title: `Shards and the idle list at ${formatGrouped(machines)} machines: p99 wait of the lowest class (${low})`,
     subtitle: '8 cores and 32 GB each, 0.05 ms per message, 64 polls in flight per shard; no wait at all is drawn at 0.01 ms',
-    xName: 'shards (log scale)', yName: 'p99 wait (ms)', yLog: true, xLog: true,
+    xName: 'shards (log scale)', yName: 'p99 wait', yTicks: 'ms', yLog: true, xLog: true,
     panels: loads.map((l) => ({
       title: `load ${f(l)}`,
       series: groups.map((g): LineSeries => ({ name: g, points: counts.map((n) => [n, plotWait(rows.find((r) => r.group === g && r.x === n && r.load === l && r.class === low)?.p99_wait_ms)] as const) })),

@@ -28,7 +28,7 @@ import {
   type PanelLayout,
   type Rect,
 } from './chart-layout.ts';
-import { formatCompact, formatGrouped } from './number-format.ts';
+import { formatCompact, formatGrouped, formatMillisTick } from './number-format.ts';
 import { CHART_FONT_FAMILY, renderOptionToSvg } from './svg-render.ts';
 
 export type SeriesOption = LineSeriesOption | BarSeriesOption | BoxplotSeriesOption;
@@ -58,9 +58,12 @@ export interface ChartFrame {
   readonly yMax?: number;
   /**
    * y tick labels: `compact` (default) shortens 10,000 and above with k / M / G; `plain` writes them out
-   * (`15,000`): use it for bytes (GB, TB), where a `k` or `M` would read as another unit.
+   * (`15,000`): use it for bytes (GB, TB), where a `k` or `M` would read as another unit; `ms`: the
+   * values are milliseconds, each label carries its unit (`250 ms`, `10 s`), so the axis name does not.
    */
-  readonly yTicks?: 'compact' | 'plain';
+  readonly yTicks?: 'compact' | 'plain' | 'ms';
+  /** x tick labels of a value axis, as `yTicks`: `plain` for times in seconds, where `12k` is not a unit people read. */
+  readonly xTicks?: 'compact' | 'plain';
   /** Horizontal reference lines drawn in every panel (a capacity, a device's limit), labelled on the line. */
   readonly references?: readonly ReferenceLine[];
 }
@@ -102,7 +105,7 @@ export function renderPanels<P extends PanelBase>(
     ...(spec.yMin === undefined ? {} : { min: spec.yMin }),
     ...(spec.yMax === undefined ? {} : { max: spec.yMax }),
   });
-  const tickFormat = spec.yTicks === 'plain' ? formatGrouped : formatCompact;
+  const tickFormat = spec.yTicks === 'plain' ? formatGrouped : spec.yTicks === 'ms' ? formatMillisTick : formatCompact;
   const yLabelWidth = tickLabelWidth(yRange, tickFormat);
   const width = spec.width ?? DEFAULT_WIDTH;
   const titleLines = wrapText(spec.title, TITLE_FONT, width - 40);
@@ -263,7 +266,7 @@ export function categoryAxis(categories: readonly string[], rotate: boolean): Ax
  * only when it is a half step (0.5 on a 0.2 step) lying half a step from the ticks beside it, so its
  * label neither crowds theirs nor shows an odd number (9.62 s).
  */
-export function xValueAxis(data: AxisRange, rect: Rect, min: number | undefined, max: number | undefined): AxisOption {
+export function xValueAxis(data: AxisRange, rect: Rect, min: number | undefined, max: number | undefined, ticksFormat: 'compact' | 'plain' = 'compact'): AxisOption {
   const lo = min ?? data.min;
   const hi = max ?? data.max;
   const t = tickedRange(lo, hi, rect.width);
@@ -275,7 +278,7 @@ export function xValueAxis(data: AxisRange, rect: Rect, min: number | undefined,
     step = smallerStep(step);
     ticks = xTicks(axisMin, axisMax, step);
   }
-  const style = valueAxisStyle();
+  const style = valueAxisStyle(ticksFormat === 'plain' ? formatGrouped : formatCompact);
   return {
     ...style,
     type: 'value',

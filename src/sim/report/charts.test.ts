@@ -203,6 +203,14 @@ describe('units people read', () => {
     expect(svg).toContain('>20,000<');
     expect(svg).not.toMatch(/>\d+(\.\d+)?[kMG]</);
   });
+
+  it('plain x ticks write times in seconds out (12,000 s, not 12k s)', () => {
+    const long = { ...line, xName: 'time (s)', panels: [{ series: [{ name: 'a', points: [[0, 1], [30_000, 2]] as [number, number][] }] }] };
+    expect(lineChart(long)).toMatch(/>\d+k</);
+    const svg = lineChart({ ...long, xTicks: 'plain' });
+    expect(svg).toMatch(/>\d{2},000</);
+    expect(svg).not.toMatch(/>\d+(\.\d+)?[kMG]</);
+  });
 });
 
 describe('titles and legends', () => {

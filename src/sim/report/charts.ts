@@ -157,8 +157,8 @@ function spansADecade(values: readonly number[]): boolean {
 }
 
 /** The x axis of a line or band panel: log decades or a value range ending at the data (or at xMin / xMax). */
-function xAxisFor(xs: readonly number[], rect: Rect, spec: { readonly xMin?: number; readonly xMax?: number }, log: boolean): AxisOption {
-  return log ? xLogAxis(extent(xs.filter((x) => x > 0))) : xValueAxis(extent(xs), rect, spec.xMin, spec.xMax);
+function xAxisFor(xs: readonly number[], rect: Rect, spec: { readonly xMin?: number; readonly xMax?: number; readonly xTicks?: 'compact' | 'plain' }, log: boolean): AxisOption {
+  return log ? xLogAxis(extent(xs.filter((x) => x > 0))) : xValueAxis(extent(xs), rect, spec.xMin, spec.xMax, spec.xTicks);
 }
 
 /** Box plot over categories; several series in a panel are drawn side by side per category. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatCompact, formatGrouped, formatMillis, formatNumber, formatPercent } from './number-format.ts';
+import { formatCompact, formatGrouped, formatMillis, formatMillisTick, formatNumber, formatPercent } from './number-format.ts';
 
 describe('formatNumber', () => {
   it('prints integers exactly, with or without a digit limit', () => {
@@ -49,5 +49,9 @@ describe('formatGrouped', () => {
     expect([0, 0.35, 32, 3200, 15_000, 1_234_567, -20_000, 0.01].map(formatGrouped)).toEqual([
       '0', '0.35', '32', '3,200', '15,000', '1,234,567', '-20,000', '0.01',
     ]);
+  });
+
+  it('writes duration ticks in ms below a second and in seconds from one up, never with a k', () => {
+    expect([0, 0.01, 250, 1000, 100_000, 12_000_000].map(formatMillisTick)).toEqual(['0', '0.01 ms', '250 ms', '1 s', '100 s', '12,000 s']);
   });
 });

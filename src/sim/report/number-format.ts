@@ -37,6 +37,16 @@ export function formatMillis(ms: number): string {
 }
 
 /**
+ * An axis tick of a duration in milliseconds: `0.01 ms`, `250 ms`, `1 s`, `100 s`, `12,000 s` —
+ * seconds from one second up (decades stay round numbers, unlike minutes), never a `k` suffix.
+ */
+export function formatMillisTick(ms: number): string {
+  if (!Number.isFinite(ms)) return String(ms);
+  if (ms === 0) return '0';
+  return Math.abs(ms) < 1000 ? `${formatGrouped(ms)} ms` : `${formatGrouped(ms / 1000)} s`;
+}
+
+/**
  * Compact axis-style form: values of 10 000 and above get an SI suffix (`12k`, `1.5M`, `3G`),
  * smaller ones keep up to 4 significant digits.
  */
