@@ -239,6 +239,13 @@ describe.skipIf(!nats.ok)('several gateways of one cluster', () => {
     await eventually('gateway b runs $LATEST at v5', async () => (await answer('ver')) === 'v5', 5000);
     expect(await answer('ver:1')).toBe('one');
     expect((await call(b, key, 'GET', `/2017-03-31/tags/${encodeURIComponent('arn:aws:lambda:us-east-1:versioned:function:ver')}`)).json).toEqual({ Tags: { team: 'x', 'fare:class': 'standard' } });
+    // A weighted alias made through a: b reports its routing and runs both versions.
+    expect((await call(a, key, 'POST', '/2015-03-31/functions/ver/versions', {}, json)).json).toMatchObject({ Version: '2' });
+    expect((await call(a, key, 'PUT', '/2015-03-31/functions/ver/aliases/prod', { RoutingConfig: { AdditionalVersionWeights: { '2': 0.5 } } }, json)).status).toBe(200);
+    await eventually('gateway b reports the routing', async () => JSON.stringify((await call(b, key, 'GET', '/2015-03-31/functions/ver/aliases/prod')).json.RoutingConfig) === '{"AdditionalVersionWeights":{"2":0.5}}', 5000);
+    const ran = new Set<unknown>();
+    for (let i = 0; i < 60 && ran.size < 2; i++) ran.add(await answer('ver:prod'));
+    expect([...ran].sort()).toEqual(['one', 'v5']);
   }, 60_000);
 
   it('GetFunction through either gateway downloads the package as uploaded: its SHA-256 is CodeSha256, for $LATEST and a published version', async () => {

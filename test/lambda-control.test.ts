@@ -98,12 +98,27 @@ describe.skipIf(awsCli === undefined)('the AWS CLI', () => {
     expect(await aws('lambda', 'invoke', '--function-name', 'greet', '--qualifier', 'live', out)).toMatchObject({ ExecutedVersion: '1' });
     expect(JSON.parse(readFileSync(out, 'utf8'))).toMatchObject({ answer: 'one' });
 
+    // A weighted alias: half of live's invocations run version 2; ExecutedVersion says which ran.
+    // (`--routing-config AdditionalVersionWeights={"2"=0.5}` in a shell, which drops the quotes.)
+    expect(await aws('lambda', 'publish-version', '--function-name', 'greet')).toMatchObject({ Version: '2' });
+    expect(await aws('lambda', 'update-alias', '--function-name', 'greet', '--name', 'live', '--routing-config', 'AdditionalVersionWeights={2=0.5}'))
+      .toMatchObject({ FunctionVersion: '1', RoutingConfig: { AdditionalVersionWeights: { '2': 0.5 } } });
+    expect(await aws('lambda', 'get-alias', '--function-name', 'greet', '--name', 'live')).toMatchObject({ FunctionVersion: '1', RoutingConfig: { AdditionalVersionWeights: { '2': 0.5 } } });
+    const ran = new Map<string, string>();
+    for (let i = 0; i < 40 && ran.size < 2; i++) {
+      const r = (await aws('lambda', 'invoke', '--function-name', 'greet', '--qualifier', 'live', out)) as { ExecutedVersion: string };
+      ran.set(r.ExecutedVersion, (JSON.parse(readFileSync(out, 'utf8')) as { answer: string }).answer);
+    }
+    expect(Object.fromEntries(ran)).toEqual({ '1': 'one', '2': 'two' });
+    const plain = (await aws('lambda', 'update-alias', '--function-name', 'greet', '--name', 'live', '--routing-config', 'AdditionalVersionWeights={}')) as Record<string, unknown>;
+    expect(plain.RoutingConfig).toBeUndefined();
+
     const cfg = (await aws('lambda', 'update-function-configuration', '--function-name', 'greet', '--timeout', '20', '--environment', 'Variables={MODE=fast}')) as Record<string, unknown>;
     expect(cfg).toMatchObject({ Timeout: 20, Environment: { Variables: { MODE: 'fast' } } });
     const listed = (await aws('lambda', 'list-functions')) as { Functions: { FunctionName: string }[] };
     expect(listed.Functions.map((f) => f.FunctionName)).toContain('greet');
     expect(await aws('lambda', 'list-tags', '--resource', 'arn:aws:lambda:us-east-1:acme:function:greet')).toEqual({ Tags: { 'fare:class': 'high', team: 'web' } });
-    expect(((await aws('lambda', 'list-versions-by-function', '--function-name', 'greet')) as { Versions: { Version: string }[] }).Versions.map((v) => v.Version)).toEqual(['$LATEST', '1']);
+    expect(((await aws('lambda', 'list-versions-by-function', '--function-name', 'greet')) as { Versions: { Version: string }[] }).Versions.map((v) => v.Version)).toEqual(['$LATEST', '1', '2']);
     expect(await aws('lambda', 'get-account-settings')).toMatchObject({ AccountUsage: { FunctionCount: 1 } });
 
     await aws('lambda', 'delete-function', '--function-name', 'greet');

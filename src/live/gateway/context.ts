@@ -46,6 +46,8 @@ export interface GatewayContext {
   readonly auth: Authenticator;
   readonly contexts: FareContexts;
   readonly clock: () => number;
+  /** A uniform draw in [0, 1): which version of a weighted alias an invocation runs (node:crypto; tests inject their own). */
+  readonly draw: () => number;
   /** Region named in ARNs (any region is accepted in SigV4 scopes unless `enforceRegion`). */
   readonly region: string;
   readonly limits: GatewayLimits;
@@ -75,11 +77,12 @@ export function invocableFunction(ctx: GatewayContext, principal: Principal, own
 
 /**
  * What `owner`/`name`, qualified by `qualifier` (a published version, an alias, `$LATEST` or none),
- * runs if `principal` may invoke it; permission first, as `invocableFunction`.
+ * runs if `principal` may invoke it; permission first, as `invocableFunction`. A weighted alias
+ * runs its additional version with its weight's probability (`ctx.draw`), else its own version.
  */
 export function invocableTarget(ctx: GatewayContext, principal: Principal, owner: string, name: string, qualifier: string | undefined): Resolved {
   const latest = invocableFunction(ctx, principal, owner, name);
-  const r = ctx.store.versions.resolve(owner, name, qualifier, () => latest);
+  const r = ctx.store.versions.resolve(owner, name, qualifier, () => latest, ctx.draw());
   if (r === undefined) {
     throw notFound('FARE_E_FUNCTION_NOT_FOUND', `Function not found: ${functionArn(ctx.region, owner, name, qualifier)}: no published version or alias ${JSON.stringify(qualifier)} (ListVersionsByFunction and ListAliases list them; leave the qualifier out or use $LATEST for the current code)`);
   }

@@ -73,7 +73,8 @@ async function invoke(ctx: GatewayContext, req: IncomingMessage, res: ServerResp
     body = await readBody(req, limit, tooLarge);
     latest = ctx.store.functions.get(u.tenant, u.name);
   }
-  const target = latest === undefined ? undefined : ctx.store.versions.resolve(u.tenant, u.name, u.qualifier === '' ? undefined : u.qualifier, () => latest);
+  // A weighted alias's URL runs its additional version with its weight's probability, as Invoke does.
+  const target = latest === undefined ? undefined : ctx.store.versions.resolve(u.tenant, u.name, u.qualifier === '' ? undefined : u.qualifier, () => latest, ctx.draw());
   if (target === undefined) throw new UrlError(404, 'Not Found: the function or alias of this URL no longer exists');
   const fn = target.fn;
   const admitted = admitOrThrow(ctx, fn, ownClassIndex(ctx, fn));

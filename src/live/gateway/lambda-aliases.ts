@@ -1,33 +1,44 @@
 // Lambda's control plane beyond functions: aliases (CreateAlias, GetAlias, UpdateAlias, DeleteAlias,
-// ListAliases, 2015-03-31), tags (TagResource, UntagResource, ListTags, 2017-03-31) and
+// ListAliases, 2015-03-31; weighted aliases, RoutingConfig, with Lambda's rules), tags (TagResource, UntagResource, ListTags, 2017-03-31) and
 // GetAccountSettings (2016-08-19), with their schemas and Lambda's answer shapes. The tag `fare:class`
 // is the function's price class itself: setting it changes the class (a new internal version),
 // removing it gives the function the default class.
 
-import { isVersionNumber, LATEST, type Alias } from '../store/index.ts';
+import { isVersionNumber, LATEST, type Alias, type AliasRouting } from '../store/index.ts';
 import { functionArn } from './context.ts';
 import { ApiError, badRequest, notFound } from './errors.ts';
 import { applyClassTag, classFrom, latestOf, namedFunction, type Named } from './lambda-functions.ts';
 import { ALIAS_CONFIGURATION, aliasConfiguration, CLASS_TAG, page } from './lambda-shapes.ts';
 import { DEFAULT_CLASS } from './rest-functions.ts';
 import { EMPTY, route, type RestRequest, type Route } from './rest.ts';
-import { LAMBDA_ERROR, fails, object, queryInt, str, stringMap, z } from './schema.ts';
+import { LAMBDA_ERROR, fails, num, object, queryInt, show, str, stringMap, z } from './schema.ts';
 
 /** Lambda's alias names: not all digits (those are versions), letters, digits, - and _. */
 const ALIAS_NAME = str({ min: 1, max: 128, pattern: /^(?!^[0-9]+$)[a-zA-Z0-9_-]+$/, hint: 'alias names are 1–128 letters, digits, - or _, and not all digits', description: 'The alias name' });
 const TARGET = str({ min: 1, max: 1024, pattern: /^(\$LATEST|[0-9]+)$/, hint: 'give $LATEST or a published version number', description: '$LATEST or a published version number' });
 const DESCRIPTION = str({ max: 256, description: "The alias's description" });
 
-/** Lambda's AliasRoutingConfiguration: Fare refuses weights (an alias points at one version). */
-const ROUTING = object({ AdditionalVersionWeights: z.record(z.string(), z.number()).optional() })
+/**
+ * Lambda's AliasRoutingConfiguration: `{ "<published version>": weight }`, at most one entry (the
+ * version and share, 0.0–1.0, of invocations it runs; the alias's FunctionVersion runs the rest).
+ * No entry (`{}`, or no AdditionalVersionWeights): no routing. The rules that need the function
+ * (published, not FunctionVersion, FunctionVersion not $LATEST, one role) are `checkRouting`'s.
+ */
+const WEIGHTS = z
+  .record(
+    str({ min: 1, max: 1024, pattern: /^[0-9]+$/, hint: 'the additional version is a published version number ($LATEST and aliases cannot be)' }),
+    num({ min: 0, max: 1, description: 'The share of invocations the version runs, 0.0–1.0' }),
+    { error: (iss) => (iss.code === 'invalid_type' ? `expected a JSON object, got ${show(iss.input)}` : undefined) },
+  )
+  .superRefine((v, ctx) => {
+    const n = Object.keys(v).length;
+    if (n > 1) fails(ctx, `Number of items in AdditionalVersionWeights cannot be greater than 1 (got ${n}): an alias routes to its FunctionVersion and at most one more version`);
+  })
+  .describe('The additional published version (its number as the key) and the share of invocations it runs');
+const ROUTING = object({ AdditionalVersionWeights: WEIGHTS.optional() })
   .nullable()
   .optional()
-  .superRefine((v, ctx) => {
-    if (v?.AdditionalVersionWeights !== undefined && Object.keys(v.AdditionalVersionWeights).length > 0) {
-      fails(ctx, "Fare's aliases point at one version (no weighted routing): leave RoutingConfig out", { code: 'FARE_E_UNSUPPORTED', lambdaType: 'InvalidParameterValueException' });
-    }
-  })
-  .describe('Weighted routing: not supported (leave it out, or give no weights)');
+  .describe('Weighted routing: a share of invocations runs one more published version; {} (UpdateAlias) removes it');
 
 const CREATE = object({ Name: ALIAS_NAME, FunctionVersion: TARGET, Description: DESCRIPTION.optional(), RoutingConfig: ROUTING });
 const UPDATE = object({ FunctionVersion: TARGET.optional(), Description: DESCRIPTION.optional(), RevisionId: str().optional().describe('Update only if the alias is still at this revision'), RoutingConfig: ROUTING });
@@ -42,8 +53,8 @@ const MARKER = z.string().describe('The NextMarker of the previous page');
 
 // ---- answers (Lambda's API reference) -------------------------------------------------------------
 
-/** Lambda's AliasConfiguration (lambda-shapes.ts builds it), with Lambda's RoutingConfig, which Fare never sends. */
-const ALIAS_ANSWER = ALIAS_CONFIGURATION.extend({ RoutingConfig: z.strictObject({ AdditionalVersionWeights: z.record(z.string(), z.number()).optional() }).optional() }).describe("Lambda's AliasConfiguration");
+/** Lambda's AliasConfiguration (lambda-shapes.ts builds it), RoutingConfig included when the alias is weighted. */
+const ALIAS_ANSWER = ALIAS_CONFIGURATION.describe("Lambda's AliasConfiguration");
 const LIST_ALIASES = z.strictObject({ Aliases: z.array(ALIAS_ANSWER), NextMarker: z.string().optional() });
 const LIST_TAGS = z.strictObject({ Tags: z.record(z.string(), z.string()) });
 const BYTES_COUNT = z.int().min(0).describe('Bytes');
@@ -61,6 +72,38 @@ const ACCOUNT_SETTINGS = z.strictObject({
 const ERRORS = { 400: LAMBDA_ERROR, 403: LAMBDA_ERROR, 404: LAMBDA_ERROR } as const;
 
 // ---- aliases -------------------------------------------------------------------------------------
+
+type RoutingGiven = z.output<typeof ROUTING>;
+
+/** The routing a request gives: undefined when it gives none (left out or null), null when it gives no weights (none: removes it). */
+function routingGiven(given: RoutingGiven): AliasRouting | null | undefined {
+  if (given === undefined || given === null) return undefined;
+  const [entry] = Object.entries(given.AdditionalVersionWeights ?? {});
+  return entry === undefined ? null : { version: entry[0], weight: entry[1] };
+}
+
+/**
+ * Lambda's rules for a weighted alias (its traffic-shifting guide, and its answers): the additional
+ * version is a published version other than the alias's own, which is then a published version
+ * too (not `$LATEST`), and both have the same execution role. The target itself is checked already.
+ */
+function checkRouting(r: RestRequest, n: Named, target: string, routing: AliasRouting): void {
+  if (routing.version === target) {
+    throw badRequest('FARE_E_INVALID_REQUEST', `Invalid function version ${target}. Function version ${target} is already included in routing configuration: route to another published version, or leave RoutingConfig out`);
+  }
+  if (target === LATEST) {
+    throw badRequest('FARE_E_INVALID_REQUEST', '$LATEST is not supported for an alias pointing to more than 1 version: point the alias at a published version (FunctionVersion) to route between two');
+  }
+  const versions = r.ctx.store.versions;
+  const extra = versions.version(n.tenant, n.name, Number(routing.version));
+  if (extra === undefined) {
+    throw notFound('FARE_E_FUNCTION_NOT_FOUND', `Function not found: ${functionArn(r.ctx.region, n.tenant, n.name, routing.version)}: the additional version must be published (PublishVersion)`);
+  }
+  const main = versions.version(n.tenant, n.name, Number(target));
+  if (main !== undefined && main.role !== extra.role) {
+    throw badRequest('FARE_E_INVALID_REQUEST', `Specified versions must be associated with the same execution role: version ${target} has ${JSON.stringify(main.role)}, version ${routing.version} ${JSON.stringify(extra.role)}`);
+  }
+}
 
 /** A target must exist: `$LATEST`, or a published version of the function. */
 function checkTarget(r: RestRequest, n: Named, target: string): void {
@@ -90,7 +133,7 @@ const aliasRoutes: readonly Route[] = [
     method: 'POST',
     path: ALIASES_PATH,
     operation: 'CreateAlias',
-    summary: 'Creates an alias for $LATEST or a published version',
+    summary: 'Creates an alias for $LATEST or a published version, optionally weighted (a share of invocations runs a second published version)',
     params: { FunctionName: FUNCTION },
     request: CREATE,
     emptyBody: true,
@@ -100,7 +143,9 @@ const aliasRoutes: readonly Route[] = [
       const p = r.json();
       latestOf(r, n);
       checkTarget(r, n, p.FunctionVersion);
-      const a = r.ctx.store.versions.createAlias(n.tenant, n.name, p.Name, p.FunctionVersion, p.Description ?? '');
+      const routing = routingGiven(p.RoutingConfig) ?? undefined;
+      if (routing !== undefined) checkRouting(r, n, p.FunctionVersion, routing);
+      const a = r.ctx.store.versions.createAlias(n.tenant, n.name, p.Name, p.FunctionVersion, p.Description ?? '', routing);
       if (a === undefined) {
         throw new ApiError({ status: 409, code: 'FARE_E_FUNCTION_EXISTS', message: `Alias already exists: ${functionArn(r.ctx.region, n.tenant, n.name, p.Name)}: change it with UpdateAlias`, lambdaType: 'ResourceConflictException' });
       }
@@ -131,7 +176,7 @@ const aliasRoutes: readonly Route[] = [
     method: 'GET',
     path: ALIAS_PATH,
     operation: 'GetAlias',
-    summary: 'An alias and the version it points at',
+    summary: 'An alias, the version it points at and its routing',
     params: { FunctionName: FUNCTION },
     answers: { 200: ALIAS_ANSWER, ...ERRORS },
     handle: (r) => {
@@ -143,7 +188,7 @@ const aliasRoutes: readonly Route[] = [
     method: 'PUT',
     path: ALIAS_PATH,
     operation: 'UpdateAlias',
-    summary: "Changes an alias's version or description (only at RevisionId, if given)",
+    summary: "Changes an alias's version, description or routing (RoutingConfig {} removes it; only at RevisionId, if given)",
     params: { FunctionName: FUNCTION },
     request: UPDATE,
     emptyBody: true,
@@ -157,7 +202,15 @@ const aliasRoutes: readonly Route[] = [
         throw new ApiError({ status: 412, code: 'FARE_E_REVISION_MISMATCH', message: `The Revision Id provided does not match the latest Revision Id of alias ${cur.alias} (${cur.revision}). Call GetAlias to get the latest Revision Id`, lambdaType: 'PreconditionFailedException' });
       }
       if (p.FunctionVersion !== undefined) checkTarget(r, n, p.FunctionVersion);
-      const a = r.ctx.store.versions.updateAlias(n.tenant, n.name, cur.alias, { ...(p.FunctionVersion !== undefined ? { target: p.FunctionVersion } : {}), ...(p.Description !== undefined ? { description: p.Description } : {}) });
+      // The alias as it would be: its routing kept unless given, checked against its (new) version.
+      const given = routingGiven(p.RoutingConfig);
+      const routing = given === undefined ? cur.routing : (given ?? undefined);
+      if (routing !== undefined) checkRouting(r, n, p.FunctionVersion ?? cur.target, routing);
+      const a = r.ctx.store.versions.updateAlias(n.tenant, n.name, cur.alias, {
+        ...(p.FunctionVersion !== undefined ? { target: p.FunctionVersion } : {}),
+        ...(p.Description !== undefined ? { description: p.Description } : {}),
+        ...(given !== undefined ? { routing: given } : {}),
+      });
       if (a === undefined) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `Alias not found: ${functionArn(r.ctx.region, n.tenant, n.name, cur.alias)}`);
       r.reply(200, aliasConfiguration(a, r.ctx.region));
     },

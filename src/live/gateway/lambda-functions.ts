@@ -356,7 +356,7 @@ export const lambdaFunctionRoutes: readonly Route[] = [
         case 'gone':
           throw notFound('FARE_E_FUNCTION_NOT_FOUND', `Function not found: ${arn}`);
         case 'aliased':
-          throw new ApiError({ status: 409, code: 'FARE_E_INVALID_REQUEST', message: `Unable to delete version because the following aliases reference it: ${r.ctx.store.versions.aliases(n.tenant, n.name).filter((a) => a.target === n.qualifier).map((a) => a.alias).join(', ')}: point them elsewhere (UpdateAlias) or delete them first`, lambdaType: 'ResourceConflictException' });
+          throw new ApiError({ status: 409, code: 'FARE_E_INVALID_REQUEST', message: `Unable to delete version because the following aliases reference it: ${r.ctx.store.versions.aliases(n.tenant, n.name).filter((a) => a.target === n.qualifier || a.routing?.version === n.qualifier).map((a) => a.alias).join(', ')}: point them elsewhere or remove their routing to it (UpdateAlias), or delete them first`, lambdaType: 'ResourceConflictException' });
         case 'deleted':
           r.reply(204);
       }

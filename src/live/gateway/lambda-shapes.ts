@@ -95,6 +95,7 @@ export const ALIAS_CONFIGURATION = z.strictObject({
   FunctionVersion: z.string(),
   Description: z.string(),
   RevisionId: z.string(),
+  RoutingConfig: z.strictObject({ AdditionalVersionWeights: z.record(z.string(), z.number()) }).optional().describe("A weighted alias's additional version and the share of invocations it runs (only when it has one)"),
 }).meta({ id: 'AliasConfiguration' });
 
 /** Lambda's FunctionConfiguration of `$LATEST` or of a published version, with Fare's class. */
@@ -135,6 +136,7 @@ export function aliasConfiguration(a: Alias, region: string): z.input<typeof ALI
     FunctionVersion: a.target,
     Description: a.description,
     RevisionId: a.revision,
+    ...(a.routing !== undefined ? { RoutingConfig: { AdditionalVersionWeights: { [a.routing.version]: a.routing.weight } } } : {}),
   };
 }
 

@@ -2,6 +2,7 @@
 // under `/v1/`. Every error is rendered in the shape of the API it belongs to; every response
 // carries a request id.
 
+import { randomInt } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Store } from '../store/index.ts';
@@ -30,6 +31,8 @@ export interface GatewayOptions {
   readonly platform: Platform;
   /** Wall clock, ms since the epoch (default Date.now); tests drive their own. */
   readonly clock?: () => number;
+  /** Uniform draws in [0, 1) choosing a weighted alias's version (default: node:crypto's randomInt); tests inject a sequence. */
+  readonly draw?: () => number;
   /** Region named in ARNs (default `us-east-1`). */
   readonly region?: string;
   /** Accept SigV4 scopes for `region` only (default: any region). */
@@ -66,6 +69,9 @@ const LAMBDA_ROUTES: readonly Route[] = [...lambdaFunctionRoutes, ...lambdaMoreR
 /** Both route tables, for the API description (openapi.ts). */
 export const API_TABLES: ApiTables = { fare: ROUTES, lambda: LAMBDA_ROUTES };
 let openApiText: string | undefined;
+/** 48 random bits (randomInt's widest range) as a uniform draw in [0, 1). */
+const DRAW_RANGE = 2 ** 48 - 1;
+export const randomDraw = (): number => randomInt(DRAW_RANGE) / DRAW_RANGE;
 /** Lambda's API versions in its paths: functions and invocations, tags, account settings, function URLs. */
 const LAMBDA_PREFIX = /^\/(2015-03-31|2017-03-31|2016-08-19|2021-10-31)\//;
 
@@ -87,6 +93,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     }),
     contexts,
     clock,
+    draw: opts.draw ?? randomDraw,
     region,
     limits,
     checkResponses: opts.checkResponses === true,

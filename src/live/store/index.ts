@@ -12,7 +12,7 @@ export { linkProblem, MAX_LINK_TARGET, stageCode, stageZip, safeJoin, type CodeF
 export { monthOf } from './sql.ts';
 export type { Tenant, NewTenant, TenantPatch, Credential, IssuedCredential, Grant, OverBudgetAction, Clock } from './tenants.ts';
 export { DEFAULT_MEMORY_MB, type FunctionRecord, type FunctionConfig, type FunctionPatch, type LambdaSettings, type StagedCode } from './functions.ts';
-export { LATEST, isVersionNumber, type Alias, type Resolved } from './versions.ts';
+export { LATEST, isVersionNumber, type Alias, type AliasRouting, type Resolved } from './versions.ts';
 export type { FunctionUrl, UrlAuthType, UrlCors } from './urls.ts';
 export type { Invocation, InvocationStatus, NewInvocation, Finish } from './invocations.ts';
 export { billingRecordOf } from './billing.ts';

@@ -314,6 +314,16 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 9,
+    description: "Lambda's weighted aliases (RoutingConfig)",
+    sql: `
+      -- An alias may route a share of its invocations to one more published version (Lambda's
+      -- RoutingConfig.AdditionalVersionWeights, at most one entry): both NULL, or both set.
+      ALTER TABLE function_aliases ADD COLUMN routing_version TEXT;   -- a published version's number
+      ALTER TABLE function_aliases ADD COLUMN routing_weight  REAL;   -- 0.0–1.0: the share it runs
+    `,
+  },
 ];
 
 /** Current schema version of an open database (0: empty). */

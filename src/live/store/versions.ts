@@ -1,9 +1,11 @@
 // Lambda's published versions, aliases and tags of a function. A published version is an immutable
 // copy of the function's row (settings, code directory, internal version) numbered 1, 2, … per
-// function; an alias names a published version or `$LATEST`; `resolve` turns any qualifier into the
-// record to run and the version Lambda reports as executed. Rows go with their function (foreign
-// keys, ON DELETE CASCADE); a published version's code directory is kept while it exists
-// (FunctionRepo.keptCode).
+// function; an alias names a published version or `$LATEST`, and may route a share of its
+// invocations to one more published version (Lambda's weighted aliases); `resolve` turns any
+// qualifier into the record to run and the version Lambda reports as executed, choosing between a
+// weighted alias's two versions by a draw its caller makes (the store draws nothing itself). Rows go
+// with their function (foreign keys, ON DELETE CASCADE); a published version's code directory is
+// kept while it exists (FunctionRepo.keptCode).
 
 import type Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
@@ -14,12 +16,22 @@ import type { Clock } from './tenants.ts';
 
 export const LATEST = '$LATEST';
 
+/** A weighted alias's additional version (Lambda's `AdditionalVersionWeights`, one entry). */
+export interface AliasRouting {
+  /** A published version's number, as text; never the alias's own target. */
+  readonly version: string;
+  /** The share of invocations it runs, 0.0–1.0. */
+  readonly weight: number;
+}
+
 export interface Alias {
   readonly tenant: string;
   readonly name: string;
   readonly alias: string;
   /** `$LATEST` or a published version's number, as text. */
   readonly target: string;
+  /** Weighted routing to a second published version (the target is then a published version too). */
+  readonly routing?: AliasRouting;
   readonly description: string;
   readonly revision: string;
   readonly createdAt: number;
@@ -43,6 +55,8 @@ interface AliasRow {
   name: string;
   alias: string;
   target: string;
+  routing_version: string | null;
+  routing_weight: number | null;
   description: string;
   revision: string;
   created_at: number;
@@ -54,10 +68,16 @@ const aliasOf = (r: AliasRow): Alias => ({
   name: r.name,
   alias: r.alias,
   target: r.target,
+  ...(r.routing_version !== null && r.routing_weight !== null ? { routing: { version: r.routing_version, weight: r.routing_weight } } : {}),
   description: r.description,
   revision: r.revision,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
+});
+
+const routingColumns = (r: AliasRouting | undefined): Pick<AliasRow, 'routing_version' | 'routing_weight'> => ({
+  routing_version: r?.version ?? null,
+  routing_weight: r?.weight ?? null,
 });
 
 /** A qualifier that is a version number (Lambda: digits; aliases may not be all digits). */
@@ -118,14 +138,15 @@ export class VersionRepo {
 
   /**
    * Deletes a published version: 'gone' if there is none, 'aliased' (nothing deleted) while an alias
-   * names it. Its code directory goes unless `$LATEST` or another version runs it.
+   * names it or routes to it. Its code directory goes unless `$LATEST` or another version runs it.
    */
   deleteVersion(tenant: string, name: string, number: number): 'deleted' | 'gone' | 'aliased' {
     const sha = (this.#q('SELECT code_sha256 FROM function_published WHERE tenant = ? AND name = ? AND number = ?').get(tenant, name, number) as { code_sha256: string } | undefined)?.code_sha256;
     const result = this.#db.transaction((): { outcome: 'deleted' | 'gone' | 'aliased'; dir?: string } => {
       const r = this.#q('SELECT code_dir FROM function_published WHERE tenant = ? AND name = ? AND number = ?').get(tenant, name, number) as { code_dir: string } | undefined;
       if (r === undefined) return { outcome: 'gone' };
-      if (this.#q('SELECT 1 FROM function_aliases WHERE tenant = ? AND name = ? AND target = ?').get(tenant, name, String(number)) !== undefined) return { outcome: 'aliased' };
+      const v = String(number);
+      if (this.#q('SELECT 1 FROM function_aliases WHERE tenant = ? AND name = ? AND (target = ? OR routing_version = ?)').get(tenant, name, v, v) !== undefined) return { outcome: 'aliased' };
       this.#q('DELETE FROM function_published WHERE tenant = ? AND name = ? AND number = ?').run(tenant, name, number);
       const used =
         this.#q('SELECT 1 FROM functions WHERE tenant = ? AND name = ? AND code_dir = ?').get(tenant, name, r.code_dir) !== undefined ||
@@ -144,8 +165,12 @@ export class VersionRepo {
    * The record a qualifier names: none or `$LATEST` → the function's current row; digits → that
    * published version; otherwise an alias (its target resolved). Undefined when the function, the
    * version or the alias does not exist.
+   *
+   * `draw` (uniform in [0, 1), made by the caller: an invocation draws one at random) chooses a
+   * weighted alias's version: its additional version when `draw < weight`, else its target. Without
+   * a draw an alias resolves to its target (what reading a configuration reports).
    */
-  resolve(tenant: string, name: string, qualifier: string | undefined, latest: () => FunctionRecord | undefined): Resolved | undefined {
+  resolve(tenant: string, name: string, qualifier: string | undefined, latest: () => FunctionRecord | undefined, draw?: number): Resolved | undefined {
     if (qualifier === undefined || qualifier === LATEST) {
       const fn = latest();
       return fn === undefined ? undefined : { fn, executedVersion: LATEST };
@@ -156,7 +181,8 @@ export class VersionRepo {
     }
     const a = this.alias(tenant, name, qualifier);
     if (a === undefined) return undefined;
-    const target = this.resolve(tenant, name, a.target, latest);
+    const chosen = a.routing !== undefined && draw !== undefined && draw < a.routing.weight ? a.routing.version : a.target;
+    const target = this.resolve(tenant, name, chosen, latest);
     return target === undefined ? undefined : { ...target, alias: a.alias };
   }
 
@@ -171,19 +197,25 @@ export class VersionRepo {
     return (this.#q('SELECT * FROM function_aliases WHERE tenant = ? AND name = ? ORDER BY alias').all(tenant, name) as AliasRow[]).map(aliasOf);
   }
 
-  /** Creates an alias; undefined if it exists already. The caller has checked the function and the target. */
-  createAlias(tenant: string, name: string, alias: string, target: string, description: string): Alias | undefined {
+  /**
+   * Creates an alias; undefined if it exists already. The caller has checked the function, the
+   * target and the routing (its version published, not the target; the target then not `$LATEST`).
+   */
+  createAlias(tenant: string, name: string, alias: string, target: string, description: string, routing?: AliasRouting): Alias | undefined {
     const now = this.#clock();
-    const row: AliasRow = { tenant, name, alias, target, description, revision: randomUUID(), created_at: now, updated_at: now };
+    const row: AliasRow = { tenant, name, alias, target, ...routingColumns(routing), description, revision: randomUUID(), created_at: now, updated_at: now };
     const n = this.#q(
-      `INSERT INTO function_aliases (tenant, name, alias, target, description, revision, created_at, updated_at)
-       VALUES (@tenant, @name, @alias, @target, @description, @revision, @created_at, @updated_at) ON CONFLICT DO NOTHING`,
+      `INSERT INTO function_aliases (tenant, name, alias, target, routing_version, routing_weight, description, revision, created_at, updated_at)
+       VALUES (@tenant, @name, @alias, @target, @routing_version, @routing_weight, @description, @revision, @created_at, @updated_at) ON CONFLICT DO NOTHING`,
     ).run(row).changes;
     return n === 1 ? aliasOf(row) : undefined;
   }
 
-  /** Changes an alias's target or description; undefined if there is no such alias. */
-  updateAlias(tenant: string, name: string, alias: string, patch: { target?: string; description?: string }): Alias | undefined {
+  /**
+   * Changes an alias's target, description or routing (`routing: null` removes it; left out, it is
+   * kept); undefined if there is no such alias. The caller has checked the result as for createAlias.
+   */
+  updateAlias(tenant: string, name: string, alias: string, patch: { target?: string; description?: string; routing?: AliasRouting | null }): Alias | undefined {
     return this.#db.transaction(() => {
       const cur = this.alias(tenant, name, alias);
       if (cur === undefined) return undefined;
@@ -192,12 +224,16 @@ export class VersionRepo {
         name,
         alias,
         target: patch.target ?? cur.target,
+        ...routingColumns(patch.routing === undefined ? cur.routing : (patch.routing ?? undefined)),
         description: patch.description ?? cur.description,
         revision: randomUUID(),
         created_at: cur.createdAt,
         updated_at: this.#clock(),
       };
-      this.#q('UPDATE function_aliases SET target = @target, description = @description, revision = @revision, updated_at = @updated_at WHERE tenant = @tenant AND name = @name AND alias = @alias').run(row);
+      this.#q(
+        `UPDATE function_aliases SET target = @target, routing_version = @routing_version, routing_weight = @routing_weight, description = @description,
+           revision = @revision, updated_at = @updated_at WHERE tenant = @tenant AND name = @name AND alias = @alias`,
+      ).run(row);
       return aliasOf(row);
     })();
   }
