@@ -5,7 +5,8 @@
 // through any gateway;
 // a gateway started with an empty data directory
 // rebuilds its copy; async invocations accepted by a gateway killed for good finish on another; a
-// gateway given another cluster's master key refuses to start.
+// function run through one gateway calls through another with its invocation credentials or its
+// context, at its class, until it ends; a gateway given another cluster's master key refuses to start.
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -16,6 +17,7 @@ import Database from 'better-sqlite3';
 import { connect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findNatsServer } from '../src/live/cluster/nats-server.ts';
 import { clusterUp, type Cluster } from '../src/live/cluster/up.ts';
@@ -30,6 +32,38 @@ const BIN = join(import.meta.dirname, '..', 'bin', 'fare.js');
 const ECHO = `exports.handler = async (e) => ({ echo: e.n });
 `;
 const SLOW = `exports.handler = async (e) => { await new Promise((r) => setTimeout(r, 1000)); return { n: e.n }; };
+`;
+
+/**
+ * Calls `callee` through the gateway at OTHER twice while it runs: signed (SigV4, by hand: no SDK in
+ * the function) with the invocation credentials its Runtime API hands out, and with its context
+ * (X-Fare-Context) and the tenant's key; returns what each call answered, the credentials and the context.
+ */
+const CHAIN = `const crypto = require('node:crypto');
+const hex = (s) => crypto.createHash('sha256').update(s).digest('hex');
+const mac = (k, s) => crypto.createHmac('sha256', k).update(s).digest();
+function signed(url, body, c) {
+  const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\\.\\d{3}/, '');
+  const scope = amzDate.slice(0, 8) + '/us-east-1/lambda/aws4_request';
+  const h = { host: url.host, 'x-amz-content-sha256': hex(body), 'x-amz-date': amzDate, 'x-amz-security-token': c.Token };
+  const names = Object.keys(h).sort();
+  const canonical = ['POST', url.pathname, '', ...names.map((n) => n + ':' + h[n]), '', names.join(';'), hex(body)].join('\\n');
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, hex(canonical)].join('\\n');
+  let k = mac('AWS4' + c.SecretAccessKey, amzDate.slice(0, 8));
+  for (const part of ['us-east-1', 'lambda', 'aws4_request']) k = mac(k, part);
+  const { host, ...headers } = h;
+  headers.authorization = 'AWS4-HMAC-SHA256 Credential=' + c.AccessKeyId + '/' + scope + ', SignedHeaders=' + names.join(';') + ', Signature=' + crypto.createHmac('sha256', k).update(toSign).digest('hex');
+  return headers;
+}
+const answer = async (r) => ({ status: r.status, cls: r.headers.get('x-fare-class'), code: r.headers.get('x-fare-error-code'), body: await r.text() });
+exports.handler = async (event, context) => {
+  const creds = await (await fetch(process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI)).json();
+  const url = new URL('/2015-03-31/functions/callee/invocations', process.env.OTHER);
+  const body = JSON.stringify({ n: 1 });
+  const viaCredentials = await answer(await fetch(url, { method: 'POST', body, headers: signed(url, body, creds) }));
+  const viaContext = await answer(await fetch(url, { method: 'POST', body, headers: { Authorization: 'Bearer ' + process.env.KEY, 'X-Fare-Context': context.fareContext } }));
+  return { viaCredentials, viaContext, creds, context: context.fareContext };
+};
 `;
 
 const gatewayUrl = (c: Cluster, name: string): string => (/Fare gateway is up: (http:\/\/\S+)/.exec(c.parts.find((p) => p.name === name)?.output() ?? '') as RegExpExecArray)[1] as string;
@@ -283,6 +317,39 @@ describe.skipIf(!nats.ok)('several gateways of one cluster', () => {
       }, 5000);
       expect(latest?.equals(two)).toBe(true);
       expect(v1?.equals(one)).toBe(true);
+    }
+  }, 60_000);
+
+  it('a function invoked through one gateway calls another through the other gateway with its invocation credentials or its context, at its class; refused there once it has ended', async () => {
+    const made = await call(a, admin, 'POST', '/v1/tenants', { id: 'chain' });
+    const cred = made.json.credential as { accessKeyId: string; secret: string };
+    const key = `${cred.accessKeyId}:${cred.secret}`;
+    await eventually('gateway b knows the tenant', async () => (await call(b, key, 'GET', '/v1/functions')).status === 200, 2000);
+    const zip = (code: string): string => {
+      const src = mkdtempSync(join(dir, 'chain-'));
+      writeFileSync(join(src, 'index.js'), code);
+      return zipDirectory(src).toString('base64');
+    };
+    const json = { 'Content-Type': 'application/json' };
+    expect((await call(a, key, 'PUT', '/v1/functions/callee', { runtime: 'nodejs', handler: 'index.handler', class: 'low', zipBase64: zip(ECHO) }, json)).status).toBe(201);
+    expect((await call(a, key, 'PUT', '/v1/functions/caller', { runtime: 'nodejs', handler: 'index.handler', class: 'high', timeoutMs: 20_000, env: { OTHER: b, KEY: key }, zipBase64: zip(CHAIN) }, json)).status).toBe(201);
+    await eventually('gateway b knows callee', async () => (await call(b, key, 'GET', '/v1/functions/callee')).status === 200, 2000);
+
+    // caller runs through gateway a; each of its calls reaches gateway b, which asks a.
+    const r = await invoke(a, key, 'caller', 0);
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    const out = r.json as { viaCredentials: Record<string, unknown>; viaContext: Record<string, unknown>; creds: { AccessKeyId: string; SecretAccessKey: string; Token: string }; context: string };
+    expect(out.viaCredentials).toEqual({ status: 200, cls: 'high', code: null, body: '{"echo":1}' });
+    expect(out.viaContext).toEqual({ status: 200, cls: 'high', code: null, body: '{"echo":1}' });
+    expect(out.creds.AccessKeyId).toMatch(/^FARECTX/);
+
+    // caller has answered: gateway b (asking a again) refuses both, as a does.
+    for (const g of [b, a]) {
+      const late = new LambdaClient({ endpoint: g, region: 'us-east-1', credentials: { accessKeyId: out.creds.AccessKeyId, secretAccessKey: out.creds.SecretAccessKey, sessionToken: out.creds.Token }, maxAttempts: 1 });
+      await expect(late.send(new InvokeCommand({ FunctionName: 'callee' }))).rejects.toThrow(/only while their invocation runs \(this one has ended\)/);
+      late.destroy();
+      const replay = await fetch(`${g}/2015-03-31/functions/callee/invocations`, { method: 'POST', body: '{}', headers: { Authorization: `Bearer ${key}`, 'X-Fare-Context': out.context } });
+      expect([replay.status, replay.headers.get('x-fare-error-code')], g).toEqual([400, 'FARE_E_CONTEXT_ENDED']);
     }
   }, 60_000);
 

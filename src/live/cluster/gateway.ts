@@ -6,7 +6,8 @@
 // through JetStream (shared-state.ts): any number of gateways can serve, each with its own copy in an
 // SQLite file that it rebuilds from JetStream if it starts empty. They must share one master key
 // (`--master-key-file`). Async invocations go through the cluster's work queue (async-queue.ts), run by
-// any gateway.
+// any gateway. A context (or invocation credential) of an invocation running on another gateway is
+// honoured here too: that gateway is asked over NATS (contexts.ts).
 
 import type { PriceTable } from '../../core/classes.ts';
 import { AsyncRunner, createGateway, schedulerPlatform, type Gateway } from '../gateway/index.ts';
@@ -22,6 +23,7 @@ import { Heartbeat, Membership } from './membership.ts';
 import { SharedState } from './shared-state.ts';
 import { SharedQueue } from './async-queue.ts';
 import { JobIds } from './job-ids.ts';
+import { NatsContextPeers } from './contexts.ts';
 
 /** An async invocation's message not acknowledged for this long (a gateway died running it) goes to another gateway. */
 const ASYNC_ACK_WAIT_MS = 10_000;
@@ -110,8 +112,12 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
       nc.publish(retireSubject(o.prefix), JSON.stringify(notice));
     },
   });
-  const gateway: Gateway = createGateway({ store, platform, settle: () => shared.settle(), ...(o.region !== undefined ? { region: o.region } : {}) });
+  // Contexts of invocations begun on another gateway are asked about there (contexts.ts); this one
+  // answers for its own before it begins any (the async queue below, or a request).
+  const peers = new NatsContextPeers(nc, o.prefix, o.id);
+  const gateway: Gateway = createGateway({ store, platform, settle: () => shared.settle(), contextPeers: peers, ...(o.region !== undefined ? { region: o.region } : {}) });
   late.gateway = gateway;
+  await peers.answer(gateway.context.contexts);
   const runner = new AsyncRunner({ store, platform, contexts: gateway.context.contexts });
   // Async invocations are taken from the cluster's queue (not from this store's), by any gateway.
   const queue = await SharedQueue.open({
@@ -148,6 +154,7 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
       bus.close();
       await shared.settle(2000);
       shared.close();
+      peers.stop();
       await nc.drain();
       store.close();
     })()),

@@ -4,10 +4,11 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { INVOCATION_KEY_PREFIX } from '../invocation-credentials.ts';
+import type { RunningInvocation } from './fare-context.ts';
 import type { IncomingMessage } from 'node:http';
 import type { Credential, Store } from '../store/index.ts';
 import { AuthFailureLimiter, type AuthLimits } from './auth-limiter.ts';
-import { ApiError, authError, throttled } from './errors.ts';
+import { ApiError, authError, contextUnconfirmed, throttled } from './errors.ts';
 import { header, readBody } from './http.ts';
 import { headerPairs, sha256Hex, verifySigV4, type SigV4Options } from './sigv4.ts';
 
@@ -21,10 +22,27 @@ export interface Principal {
    * (invocation-credentials.ts): its calls are that invocation's, as with `X-Fare-Context`.
    */
   readonly context?: string;
+  /**
+   * That invocation, when it runs on another gateway of the cluster which authentication has just
+   * asked (`confirm`), so that the call does not ask again.
+   */
+  readonly caller?: RunningInvocation;
 }
 
-/** An invocation credential looked up: whose it is and its secret, or why it is refused. */
-export type InvocationCredential = { readonly tenant: string; readonly secret: string; readonly token: string } | { readonly refused: string };
+/**
+ * An invocation credential looked up: whose it is and its secret, or why it is refused. `confirm`:
+ * its invocation began on another gateway of the cluster, which must still say that it runs — asked
+ * only once the request's signature has passed; resolves to the invocation, or to a refusal.
+ */
+export type InvocationCredential =
+  | { readonly tenant: string; readonly secret: string; readonly token: string; readonly confirm?: () => Promise<RunningInvocation | InvocationRefusal> }
+  | InvocationRefusal;
+
+/** Why an invocation credential is refused; `unavailable`: it could not be told (503, worth a retry), not that it is bad. */
+export interface InvocationRefusal {
+  readonly refused: string;
+  readonly unavailable?: boolean;
+}
 
 export interface AuthOptions extends SigV4Options {
   /** Limits on authentication failures (auth-limiter.ts); default `DEFAULT_AUTH_LIMITS`. */
@@ -134,7 +152,10 @@ export class Authenticator {
     if (invocation !== undefined) {
       if ('refused' in invocation) throw authError('unknown-key', invocation.refused);
       if (!result.ok) throw authError(result.failure, result.message);
-      return { tenant: invocation.tenant, accessKeyId: result.accessKeyId, admin: false, scheme: 'sigv4', context: invocation.token };
+      const confirmed = invocation.confirm === undefined ? undefined : await invocation.confirm();
+      if (confirmed !== undefined && 'refused' in confirmed) throw confirmed.unavailable === true ? contextUnconfirmed(confirmed.refused) : authError('unknown-key', confirmed.refused);
+      const principal: Principal = { tenant: invocation.tenant, accessKeyId: result.accessKeyId, admin: false, scheme: 'sigv4', context: invocation.token };
+      return confirmed === undefined ? principal : { ...principal, caller: confirmed };
     }
     if (!result.ok) throw authError(result.failure, result.message);
     if (cred === undefined || cred.accessKeyId !== result.accessKeyId) throw authError('unknown-key', 'The security token included in the request is invalid.');

@@ -27,6 +27,7 @@ export type FareErrorCode =
   | 'FARE_E_INVALID_CONTEXT'
   | 'FARE_E_CONTEXT_FORBIDDEN'
   | 'FARE_E_CONTEXT_ENDED'
+  | 'FARE_E_CONTEXT_UNCONFIRMED'
   | 'FARE_E_UNKNOWN_CLASS'
   | 'FARE_E_BAD_ZIP'
   | 'FARE_E_ZIP_UNSAFE_PATH'
@@ -100,6 +101,14 @@ export const forbidden = (message: string): ApiError => new ApiError({ status: 4
 export const tooLarge = (code: FareErrorCode, message: string): ApiError => new ApiError({ status: 413, code, message, lambdaType: 'RequestTooLargeException' });
 
 export const internal = (message: string): ApiError => new ApiError({ status: 500, code: 'FARE_E_INTERNAL', message, lambdaType: 'ServiceException' });
+
+/**
+ * A context (or invocation credential) whose invocation began on another gateway of the cluster,
+ * which did not say in time whether it still runs: not a refusal of the context, so 503 (the SDKs
+ * retry it) rather than the 400 or 403 of one that is bad or has ended.
+ */
+export const contextUnconfirmed = (message: string): ApiError =>
+  new ApiError({ status: 503, code: 'FARE_E_CONTEXT_UNCONFIRMED', message, lambdaType: 'ServiceException', headers: { 'Retry-After': '1' } });
 
 export function throttled(code: 'FARE_E_THROTTLED' | 'FARE_E_OVER_BUDGET' | 'FARE_E_AUTH_RATE_LIMITED', message: string, retryAfterS: number, reason: string): ApiError {
   const s = Math.max(1, Math.ceil(retryAfterS));

@@ -1,9 +1,11 @@
 import { createHmac } from 'node:crypto';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { invocationCredentials } from '../invocation-credentials.ts';
 import type { IssuedCredential } from '../store/index.ts';
 import type { InvokeRequest } from '../types.ts';
 import { AsyncRunner } from './async-runner.ts';
-import { FARE_CONTEXT_HEADER, FareContexts, type RunningInvocation } from './fare-context.ts';
+import { FARE_CONTEXT_HEADER, FareContexts, type ContextPeers, type RunningInvocation } from './fare-context.ts';
 import { outcome, startHarness, type Harness } from './testing.ts';
 
 const KEY = Buffer.alloc(32, 7);
@@ -107,6 +109,198 @@ describe('FareContexts', () => {
       bytes[bytes.indexOf(0xc3)] = 0xff;
       expect(c.check(sign(b64(bytes)), 'acme', NOW)).toEqual({ ok: false, refusal: 'malformed' });
     });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// A cluster's gateways in one process: each FareContexts asks the others directly (cluster/contexts.ts
+// does it over NATS). `answer` stands in for the network: by default the asked gateway's registry.
+
+interface FakeCluster {
+  readonly gw: FareContexts[];
+  /** Questions asked: [asked gateway, nonce]. */
+  readonly asked: [number, string][];
+  /** How a question is answered (default: from the asked gateway's registry). */
+  answer: (gateway: number, nonce: string) => Promise<RunningInvocation | undefined>;
+}
+
+function fakeCluster(n: number, timeoutMs = 50): FakeCluster {
+  const c: FakeCluster = { gw: [], asked: [], answer: (g, nonce) => Promise.resolve(c.gw[g]?.registered(nonce)) };
+  for (let self = 0; self < n; self++) {
+    const peers: ContextPeers = { self, timeoutMs, ask: (g, nonce) => { c.asked.push([g, nonce]); return c.answer(g, nonce); } };
+    c.gw.push(new FareContexts(KEY, peers));
+  }
+  return c;
+}
+
+const isPromise = (v: unknown): v is Promise<unknown> => v instanceof Promise;
+const nonceOf = (token: string): string => (JSON.parse(claimsOf(token)) as { n: string }).n;
+
+describe('FareContexts across the gateways of a cluster', () => {
+  it('honours on any gateway a context begun on another, asking that one only on a miss; refuses it there once it has ended', async () => {
+    const c = fakeCluster(3);
+    const [g0, g1] = c.gw as [FareContexts, FareContexts];
+    const run = g0.begin(INV);
+    // The nonce names the gateway to ask (its first two bytes).
+    expect(Buffer.from(nonceOf(run.token), 'base64url').readUInt16BE(0)).toBe(0);
+    // A hit where it began: synchronous, nobody asked.
+    const here = g0.find(run.token, 'acme', NOW);
+    expect(isPromise(here)).toBe(false);
+    expect(here).toEqual({ ok: true, caller: INV });
+    // Elsewhere: g0 is asked (and only g0).
+    const there = g1.find(run.token, 'acme', NOW);
+    expect(isPromise(there)).toBe(true);
+    expect(await there).toEqual({ ok: true, caller: INV });
+    expect(c.asked).toEqual([[0, nonceOf(run.token)]]);
+    // `check` is the local registry alone.
+    expect(g1.check(run.token, 'acme', NOW)).toEqual({ ok: false, refusal: 'ended' });
+    // Nothing is remembered: once it has ended, the next question hears so.
+    run.end();
+    expect(await g1.find(run.token, 'acme', NOW)).toEqual({ ok: false, refusal: 'ended' });
+    expect(c.asked).toHaveLength(2);
+  });
+
+  it('answers at once, asking nobody, whatever needs nobody\'s word: forged, malformed, another tenant\'s, past its deadline, begun here and ended', () => {
+    const c = fakeCluster(2);
+    const [g0, g1] = c.gw as [FareContexts, FareContexts];
+    const run = g0.begin(INV);
+    const forged = new FareContexts(Buffer.alloc(32, 8), { self: 0, ask: () => Promise.resolve(INV) }).begin(INV).token;
+    const sync = (token: string, tenant = 'acme', now = NOW): unknown => {
+      const r = g1.find(token, tenant, now);
+      expect(isPromise(r)).toBe(false);
+      return r;
+    };
+    expect(sync(forged)).toEqual({ ok: false, refusal: 'forged' });
+    expect(sync(`${run.token}x`)).toEqual({ ok: false, refusal: 'malformed' });
+    expect(sync(sign(b64(claimsOf(run.token).replace(/}$/, ',"y":1}'))))).toEqual({ ok: false, refusal: 'malformed' });
+    expect(sync(run.token, 'zeta')).toEqual({ ok: false, refusal: 'other-tenant', tenant: 'acme' });
+    expect(sync(run.token, 'acme', INV.deadline + 1)).toEqual({ ok: false, refusal: 'expired' });
+    const mine = g1.begin(INV);
+    mine.end();
+    expect(sync(mine.token)).toEqual({ ok: false, refusal: 'ended' });
+    expect(c.asked).toEqual([]);
+  });
+
+  it('a gateway that does not answer in time, or cannot be asked: unconfirmed; one that says no, or is not there: ended', async () => {
+    const c = fakeCluster(2, 30);
+    const [g0, g1] = c.gw as [FareContexts, FareContexts];
+    const { token } = g0.begin(INV);
+    c.answer = () => new Promise(() => {});
+    const started = Date.now();
+    expect(await g1.find(token, 'acme', NOW)).toEqual({ ok: false, refusal: 'unconfirmed', gateway: 0 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(25);
+    c.answer = () => Promise.reject(new Error('NATS connection closed'));
+    expect(await g1.find(token, 'acme', NOW)).toEqual({ ok: false, refusal: 'unconfirmed', gateway: 0 });
+    c.answer = () => {
+      throw new Error('thrown at once');
+    };
+    expect(await g1.find(token, 'acme', NOW)).toEqual({ ok: false, refusal: 'unconfirmed', gateway: 0 });
+    // "Not running" (the gateway said so, or no gateway of that number answers on NATS).
+    c.answer = () => Promise.resolve(undefined);
+    expect(await g1.find(token, 'acme', NOW)).toEqual({ ok: false, refusal: 'ended' });
+    // An answer that is not the context's invocation is not honoured.
+    c.answer = () => Promise.resolve({ ...INV, cls: 1 });
+    expect(await g1.find(token, 'acme', NOW)).toEqual({ ok: false, refusal: 'ended' });
+    // A late answer after a timeout changes nothing, and the next question is asked afresh.
+    let late: (inv: RunningInvocation) => void = () => {};
+    c.answer = () => new Promise((resolve) => { late = resolve; });
+    expect(await g1.find(token, 'acme', NOW)).toMatchObject({ refusal: 'unconfirmed' });
+    late(INV);
+    c.answer = (g, nonce) => Promise.resolve(c.gw[g]?.registered(nonce));
+    expect(await g1.find(token, 'acme', NOW)).toEqual({ ok: true, caller: INV });
+  });
+
+  it('asks once for calls made at once with one context, and again for the next ones', async () => {
+    const c = fakeCluster(2);
+    const [g0, g1] = c.gw as [FareContexts, FareContexts];
+    const { token } = g0.begin(INV);
+    const all = await Promise.all(Array.from({ length: 5 }, () => Promise.resolve(g1.find(token, 'acme', NOW))));
+    expect(all).toEqual(Array.from({ length: 5 }, () => ({ ok: true, caller: INV })));
+    expect(c.asked).toHaveLength(1);
+    await g1.find(token, 'acme', NOW);
+    expect(c.asked).toHaveLength(2);
+  });
+
+  it('invocation credentials of another gateway\'s invocation: the secret at once, the question only when confirmed', async () => {
+    const c = fakeCluster(2, 30);
+    const [g0, g1] = c.gw as [FareContexts, FareContexts];
+    const run = g0.begin(INV);
+    const creds = invocationCredentials(run.token);
+    const cred = g1.invocationCredential(creds?.accessKeyId ?? '', creds?.sessionToken, NOW);
+    expect(cred).toMatchObject({ tenant: 'acme', secret: creds?.secretAccessKey, token: run.token });
+    expect(c.asked).toEqual([]);
+    const confirm = 'confirm' in cred ? cred.confirm : undefined;
+    expect(await confirm?.()).toEqual(INV);
+    expect(c.asked).toHaveLength(1);
+    // Where it began: no confirmation needed.
+    expect(g0.invocationCredential(creds?.accessKeyId ?? '', creds?.sessionToken, NOW)).not.toHaveProperty('confirm');
+    // Past the deadline it carries: refused at once.
+    expect(g1.invocationCredential(creds?.accessKeyId ?? '', creds?.sessionToken, INV.deadline + 1)).toMatchObject({ refused: expect.stringMatching(/has passed its deadline/) as unknown });
+    c.answer = () => new Promise(() => {});
+    expect(await confirm?.()).toMatchObject({ unavailable: true, refused: expect.stringMatching(/gateway 0 of this cluster.*did not say in time/) as unknown });
+    c.answer = (g, nonce) => Promise.resolve(c.gw[g]?.registered(nonce));
+    run.end();
+    expect(await confirm?.()).toEqual({ refused: expect.stringMatching(/only while their invocation runs \(this one has ended\)/) as unknown });
+  });
+
+  it('refuses a gateway number that does not fit in a nonce', () => {
+    expect(() => new FareContexts(KEY, { self: 65536, ask: () => Promise.resolve(undefined) })).toThrow(/0 … 65535/);
+  });
+});
+
+describe('through a gateway of a cluster: another gateway\'s contexts and invocation credentials', () => {
+  // h2 is a gateway (number 2) whose peer gateway 1 is `other`, sharing its key (one master key).
+  let h2: Harness;
+  let other: FareContexts;
+  let asked: string[];
+  let answer: (nonce: string) => Promise<RunningInvocation | undefined>;
+
+  beforeEach(async () => {
+    asked = [];
+    answer = (nonce) => Promise.resolve(other.registered(nonce));
+    h2 = await startHarness({ contextPeers: { self: 2, timeoutMs: 100, ask: (_, nonce) => { asked.push(nonce); return answer(nonce); } } });
+    other = new FareContexts(h2.store.deriveKey('invocation-context'), { self: 1, ask: () => Promise.resolve(undefined) });
+  });
+  afterEach(async () => {
+    await h2.close();
+  });
+
+  const sdk = (creds: ReturnType<typeof invocationCredentials>, secret?: string): LambdaClient =>
+    new LambdaClient({ endpoint: h2.url, region: 'us-east-1', credentials: { accessKeyId: creds?.accessKeyId ?? '', secretAccessKey: secret ?? creds?.secretAccessKey ?? '', sessionToken: creds?.sessionToken ?? '' }, maxAttempts: 1 });
+
+  it('raises a call made with either while the invocation runs there, refuses both once it has ended, and says 503 when that gateway does not answer', async () => {
+    const owner = await h2.tenant('acme');
+    expect((await h2.deploy(owner, 'cheap', { class: 'low' })).status).toBe(201);
+    const run = other.begin({ requestId: 'r-1', tenant: 'acme', function: 'top', cls: 0, deadline: h2.clock() + 60_000 });
+    const creds = invocationCredentials(run.token);
+
+    const viaHeader = await h2.invoke(owner, 'cheap', '{}', withContext(run.token));
+    expect(viaHeader.status).toBe(200);
+    expect(viaHeader.headers.get('x-fare-class')).toBe('high');
+    expect(asked).toHaveLength(1);
+    const client = sdk(creds);
+    const viaSdk = await client.send(new InvokeCommand({ FunctionName: 'cheap' }));
+    expect(viaSdk.StatusCode).toBe(200);
+    expect(h2.platform.invoked.at(-1)?.cls).toBe(0);
+    expect(asked).toHaveLength(2);
+    // A request whose signature does not pass makes the gateway ask nobody.
+    const wrong = sdk(creds, 'not-the-secret');
+    await expect(wrong.send(new InvokeCommand({ FunctionName: 'cheap' }))).rejects.toMatchObject({ name: 'InvalidSignatureException' });
+    expect(asked).toHaveLength(2);
+
+    answer = () => new Promise(() => {});
+    const busy = await h2.invoke(owner, 'cheap', '{}', withContext(run.token));
+    expect([busy.status, busy.headers.get('x-fare-error-code'), busy.headers.get('retry-after')]).toEqual([503, 'FARE_E_CONTEXT_UNCONFIRMED', '1']);
+    expect(await busy.json()).toMatchObject({ Message: expect.stringMatching(/gateway 1 of this cluster, which did not say in time/) as unknown });
+    await expect(client.send(new InvokeCommand({ FunctionName: 'cheap' }))).rejects.toMatchObject({ name: 'ServiceException', $metadata: { httpStatusCode: 503 } });
+
+    answer = (nonce) => Promise.resolve(other.registered(nonce));
+    run.end();
+    const ended = await h2.invoke(owner, 'cheap', '{}', withContext(run.token));
+    expect([ended.status, ended.headers.get('x-fare-error-code')]).toEqual([400, 'FARE_E_CONTEXT_ENDED']);
+    await expect(client.send(new InvokeCommand({ FunctionName: 'cheap' }))).rejects.toThrow(/only while their invocation runs \(this one has ended\)/);
+    client.destroy();
+    wrong.destroy();
   });
 });
 

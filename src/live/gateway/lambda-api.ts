@@ -9,8 +9,8 @@ import { inheritContext } from '../../core/classes.ts';
 import { authenticatedBody } from './auth.ts';
 import { admitOrThrow, runSync } from './invoke-sync.ts';
 import { invocableTarget, ownClassIndex, type GatewayContext } from './context.ts';
-import { ApiError, badRequest, tooLarge } from './errors.ts';
-import { FARE_CONTEXT_HEADER, ownDeadline, type RunningInvocation } from './fare-context.ts';
+import { ApiError, badRequest, contextUnconfirmed, tooLarge } from './errors.ts';
+import { FARE_CONTEXT_HEADER, ownDeadline, type ContextCheck, type RunningInvocation } from './fare-context.ts';
 import { parseFunctionRef } from './function-ref.ts';
 import { header, sendEmpty } from './http.ts';
 import { BYTES, EMPTY } from './rest.ts';
@@ -105,7 +105,10 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
   // into the caller's own tenant), lowered to the cheapest when over budget.
   // Signed with the invocation credentials a function was given, the call is that invocation's.
   const token = header(req, FARE_CONTEXT_HEADER) ?? principal.context;
-  const caller = token === undefined ? undefined : callerContext(ctx, token, principal.tenant);
+  // A context of an invocation begun on another gateway of the cluster is asked about there (a
+  // Promise), unless authentication has just done so for the credentials that signed the request.
+  const found = token === undefined ? undefined : token === principal.context && principal.caller !== undefined ? { ok: true as const, caller: principal.caller } : ctx.contexts.find(token, principal.tenant, ctx.clock());
+  const caller = found === undefined ? undefined : callerContext(found instanceof Promise ? await found : found, principal.tenant);
   const inherited = inheritContext(caller, { owner, cls: ownClassIndex(ctx, fn), deadline: ownDeadline(ctx.clock(), fn.timeoutMs) }, type === 'RequestResponse');
   let cls = inherited.cls;
 
@@ -159,11 +162,11 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
 /**
  * The running invocation whose context the caller passed, or an error saying why it cannot be used:
  * 400 for a token that is not one of Fare's, 403 for one of another tenant's invocation, 400 for one
- * whose invocation has ended (or passed its deadline). Never a silent fallback to the callee's own
- * class: a caller relying on its class must learn that it does not have it.
+ * whose invocation has ended (or passed its deadline), 503 for one whose gateway did not answer in
+ * time. Never a silent fallback to the callee's own class: a caller relying on its class must learn
+ * that it does not have it.
  */
-function callerContext(ctx: GatewayContext, token: string, tenant: string): RunningInvocation {
-  const c = ctx.contexts.check(token, tenant, ctx.clock());
+function callerContext(c: ContextCheck, tenant: string): RunningInvocation {
   if (c.ok) return c.caller;
   switch (c.refusal) {
     case 'malformed':
@@ -179,6 +182,8 @@ function callerContext(ctx: GatewayContext, token: string, tenant: string): Runn
     case 'ended':
     case 'expired':
       throw badRequest('FARE_E_CONTEXT_ENDED', `X-Fare-Context belongs to an invocation that has ${c.refusal === 'ended' ? 'ended' : 'passed its deadline'}: a context is honoured only while its invocation runs; leave the header out to call at the function's own class`);
+    case 'unconfirmed':
+      throw contextUnconfirmed(`X-Fare-Context belongs to an invocation that began on gateway ${c.gateway ?? '?'} of this cluster, which did not say in time whether it still runs (it is busy, or NATS cannot be reached): retry; a context is honoured only while its invocation runs`);
     default: {
       const never: never = c.refusal;
       throw new Error(`unknown context refusal ${String(never)}`);

@@ -10,7 +10,7 @@ import { Authenticator } from './auth.ts';
 import type { AuthLimits } from './auth-limiter.ts';
 import { DEFAULT_LIMITS, type GatewayContext, type GatewayLimits } from './context.ts';
 import { ApiError, internal, notFound } from './errors.ts';
-import { FareContexts } from './fare-context.ts';
+import { FareContexts, type ContextPeers } from './fare-context.ts';
 import { answerClientErrors, sendFareError, sendJson, sendLambdaError } from './http.ts';
 import { handleInvoke, INVOKE_PATH, newRequestId } from './lambda-api.ts';
 import type { Platform } from './platform.ts';
@@ -54,6 +54,8 @@ export interface GatewayOptions {
   readonly checkResponses?: boolean;
   /** Fare's version in the API description (default: package.json's). */
   readonly version?: string;
+  /** In a cluster: the other gateways, asked about contexts of invocations they began (cluster/contexts.ts). */
+  readonly contextPeers?: ContextPeers;
 }
 
 export interface Gateway {
@@ -79,7 +81,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const clock = opts.clock ?? Date.now;
   const region = opts.region ?? 'us-east-1';
   const limits: GatewayLimits = { ...DEFAULT_LIMITS, ...opts.limits };
-  const contexts = new FareContexts(opts.store.deriveKey('invocation-context'));
+  const contexts = new FareContexts(opts.store.deriveKey('invocation-context'), opts.contextPeers);
   const ctx: GatewayContext = {
     store: opts.store,
     platform: opts.platform,
