@@ -1,4 +1,4 @@
-// `fare sim …`: the simulator's subcommands (fig4, fig5, experiment NAME, run CONFIG).
+// `fare sim …`: the simulator's subcommands (fig4, fig5, experiment NAME, run CONFIG, replay FILE).
 
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -33,6 +33,11 @@ const SIM_HELP = `fare sim — the discrete-event simulator
 ${EXPERIMENTS.map((q) => `        ${q.name.padEnd(12)} ${q.about}`).join('\n')}
   fare sim run CONFIG [--seed N] [--seeds K] [--out DIR]
       Any experiment described in a JSON file (see "Experiment configs" in README.md).
+  fare sim replay FILE [--policy P]… [--prices FILE] [--classes OLD=NEW,…] [--seed N] [--out DIR]
+      Live traffic recorded by fare up --record FILE, on the same core: the recorded policy's
+      simulated latency per class next to what was measured live, then the same traffic under other
+      policies (default hermod and fifo) and, with --prices, another price table (JSON: {"classes":
+      [{"name", "price"}, …]}; --classes maps recorded class names to its names).
 
 Options:
   --quick       a smaller run (under 30 s) that still shows the qualitative result
@@ -52,6 +57,9 @@ export async function runSimCommand(args: readonly string[]): Promise<number> {
     seeds: { type: 'string' },
     out: { type: 'string' },
     quiet: { type: 'boolean', default: false },
+    policy: { type: 'string', multiple: true },
+    prices: { type: 'string' },
+    classes: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   });
   const [which, ...more] = positionals;
@@ -122,8 +130,37 @@ export async function runSimCommand(args: readonly string[]): Promise<number> {
       files = ['config.json', ...runCustom(spec, out, progress)];
       break;
     }
+    case 'replay': {
+      const [file, ...extra] = more;
+      if (file === undefined) throw new UsageError('fare sim replay needs a recording: fare sim replay FILE (record one with fare up --record FILE)');
+      if (extra.length) throw new UsageError(`fare sim replay takes one recording, got also "${extra.join(' ')}"`);
+      out = resolve((values.out as string | undefined) ?? join('out', 'replay'));
+      const { ConfigError } = await import('../sim/experiment.ts');
+      let prices: import('../core/classes.ts').PriceTable | undefined;
+      if (values.prices !== undefined) {
+        const { makePriceTable } = await import('../core/classes.ts');
+        let raw: { classes?: unknown; memoryPrice?: unknown };
+        try {
+          raw = JSON.parse(readFileSync(values.prices as string, 'utf8')) as typeof raw;
+        } catch (e) {
+          throw new ConfigError(`--prices ${String(values.prices)}: ${(e as Error).message}: give a JSON file {"classes": [{"name": "high", "price": 2}, …]}`);
+        }
+        const made = makePriceTable(Array.isArray(raw.classes) ? (raw.classes as { name: string; price: number }[]) : [], typeof raw.memoryPrice === 'number' ? raw.memoryPrice : 0);
+        if (!made.ok) throw new ConfigError(`--prices ${String(values.prices)}: ${made.error}`);
+        prices = made.value;
+      }
+      const rename: Record<string, string> = {};
+      for (const pair of ((values.classes as string | undefined) ?? '').split(',').filter((x) => x !== '')) {
+        const [from, to] = pair.split('=');
+        if (from === undefined || to === undefined || from === '' || to === '') throw new UsageError(`--classes ${String(values.classes)}: give OLD=NEW pairs separated by commas, e.g. --classes low=standard`);
+        rename[from] = to;
+      }
+      const { runReplay } = await import('../sim/experiments/replay.ts');
+      files = runReplay({ file, seed, out, rename, ...(prices ? { prices } : {}), ...(values.policy !== undefined ? { policies: values.policy as string[] } : {}), ...(progress ? { progress } : {}) }).files;
+      break;
+    }
     default:
-      throw new UsageError(`unknown simulator command "${which}": use fig4, fig5, experiment or run (see fare sim --help)`);
+      throw new UsageError(`unknown simulator command "${which}": use fig4, fig5, experiment, run or replay (see fare sim --help)`);
   }
   progress?.finish();
   const secs = ((performance.now() - t0) / 1000).toFixed(1);

@@ -115,7 +115,20 @@ export interface Azure2021WorkloadConfig {
   classes?: TraceClasses;
 }
 
-export type WorkloadConfig = SyntheticWorkloadConfig | Azure2019WorkloadConfig | Azure2021WorkloadConfig;
+/** Replay of Fare's own recording (`fare up --record FILE`, see recorded.ts). */
+export interface RecordedWorkloadConfig {
+  kind: 'recorded';
+  file: string;
+  /** Arrival times are multiplied by this; give this or `load`; default 1 (the recorded speed). */
+  timeScale?: number;
+  load?: number;
+  /** CPU times below this are raised to it (a job needs some CPU); default 0.01 ms. */
+  minRuntimeMs?: number;
+  /** Recorded class name → a class of the replay's price table (what-if: other classes or prices). */
+  classes?: Record<string, string>;
+}
+
+export type WorkloadConfig = SyntheticWorkloadConfig | Azure2019WorkloadConfig | Azure2021WorkloadConfig | RecordedWorkloadConfig;
 
 // ---- resolved forms ----------------------------------------------------------------------------
 
@@ -190,7 +203,19 @@ export interface ResolvedAzure2021 {
   classes: ResolvedTraceClasses;
 }
 
-export type ResolvedWorkload = ResolvedSynthetic | ResolvedAzure2019 | ResolvedAzure2021;
+export interface ResolvedRecorded {
+  /** Marks a validated config: makeJobSource takes it as is. */
+  resolved: true;
+  kind: 'recorded';
+  file: string;
+  speed: ResolvedSpeed;
+  minRuntimeMs: number;
+  rename: Record<string, string>;
+  /** One per class of the price table (unused: the recording names each job's class). */
+  classWeights: number[];
+}
+
+export type ResolvedWorkload = ResolvedSynthetic | ResolvedAzure2019 | ResolvedAzure2021 | ResolvedRecorded;
 
 // ---- defaults ----------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ export interface JobBatch {
 
 /** What a workload says about itself, for reports and sanity checks. */
 export interface WorkloadInfo {
-  readonly kind: 'synthetic' | 'azure2019' | 'azure2021';
+  readonly kind: 'synthetic' | 'azure2019' | 'azure2021' | 'recorded';
   /** Number of distinct functions (fn is in 0..functions-1). */
   readonly functions: number;
   /** Mean arrival rate, jobs per ms. */

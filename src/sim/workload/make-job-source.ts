@@ -9,6 +9,7 @@ import { readAzure2021, Azure2021Source } from './azure2021.ts';
 import type { ResolvedWorkload, WorkloadConfig } from './config.ts';
 import { validateWorkload } from './validate-workload.ts';
 import type { JobSource } from './job-batch.ts';
+import { readRecording, RecordedSource } from './recorded.ts';
 import { SyntheticSource } from './synthetic.ts';
 import { WorkloadError } from './trace-csv.ts';
 
@@ -27,15 +28,15 @@ export function makeJobSource(config: WorkloadConfig | ResolvedWorkload, classes
     if (config.classWeights.length !== classes.classes.length) {
       throw new WorkloadError('FARE_E_WORKLOAD_CONFIG', `the workload was validated against ${String(config.classWeights.length)} classes but the price table has ${String(classes.classes.length)}: validate it against the table it runs with`);
     }
-    return makeResolvedJobSource(config, cores, rng, classRng);
+    return config.kind === 'recorded' ? new RecordedSource(readRecording(config.file), config, classes, cores) : makeResolvedJobSource(config, cores, rng, classRng);
   }
   const r = validateWorkload(config, classes);
   if (!r.ok) throw new WorkloadError('FARE_E_WORKLOAD_CONFIG', r.error);
-  return makeResolvedJobSource(r.value, cores, rng, classRng);
+  return r.value.kind === 'recorded' ? new RecordedSource(readRecording(r.value.file), r.value, classes, cores) : makeResolvedJobSource(r.value, cores, rng, classRng);
 }
 
-/** For a config already validated with `validateWorkload` against the same price table. */
-export function makeResolvedJobSource(w: ResolvedWorkload, cores: number, rng: Rng, classRng: Rng = rng.fork('function-class')): JobSource {
+/** For a config already validated with `validateWorkload` against the same price table (a recording needs the table: use makeJobSource). */
+export function makeResolvedJobSource(w: Exclude<ResolvedWorkload, { kind: 'recorded' }>, cores: number, rng: Rng, classRng: Rng = rng.fork('function-class')): JobSource {
   switch (w.kind) {
     case 'synthetic':
       return new SyntheticSource(w, cores, rng, classRng);

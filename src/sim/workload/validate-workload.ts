@@ -3,7 +3,7 @@
 // the field, what was wrong and what to do. Validation happens once, here.
 
 import type { PriceTable, Result } from '../../core/classes.ts';
-import { DEFAULT_FUNCTIONS, DEFAULT_MEMORY, DEFAULT_PARETO_ALPHA, DEFAULT_SCALE, type ResolvedAzure2019, type ResolvedAzure2021, type ResolvedMemory, type ResolvedRuntime, type ResolvedScale, type ResolvedSpeed, type ResolvedSynthetic, type ResolvedTraceClasses, type ResolvedWorkload } from './config.ts';
+import { DEFAULT_FUNCTIONS, DEFAULT_MEMORY, DEFAULT_PARETO_ALPHA, DEFAULT_SCALE, type ResolvedAzure2019, type ResolvedAzure2021, type ResolvedRecorded, type ResolvedMemory, type ResolvedRuntime, type ResolvedScale, type ResolvedSpeed, type ResolvedSynthetic, type ResolvedTraceClasses, type ResolvedWorkload } from './config.ts';
 import { bimodalClassWeights } from './distributions.ts';
 
 // ---- validation --------------------------------------------------------------------------------
@@ -323,6 +323,29 @@ function azure2021(x: Obj, classes: PriceTable, dflt: () => number[]): ResolvedA
   };
 }
 
+function recorded(x: Obj, classes: PriceTable): ResolvedRecorded {
+  const path = 'workload';
+  const o = obj(x, path, ['kind', 'file', 'timeScale', 'load', 'minRuntimeMs', 'classes']);
+  const rename: Record<string, string> = {};
+  if (o.classes !== undefined) {
+    if (!isObj(o.classes)) throw new Issue(`${path}.classes is ${show(o.classes)}: give an object mapping a recorded class to one of the price table's, e.g. {"low": "standard"}`);
+    const names = classes.classes.map((c) => c.name);
+    for (const [from, to] of Object.entries(o.classes)) {
+      if (typeof to !== 'string' || !names.includes(to)) throw new Issue(`${path}.classes[${JSON.stringify(from)}] is ${show(to)}: give one of the price table's classes (${names.join(', ')})`);
+      rename[from] = to;
+    }
+  }
+  return {
+    resolved: true,
+    kind: 'recorded',
+    file: str(o.file, `${path}.file`, 'the path of a recording made with fare up --record FILE'),
+    speed: speed(o, path),
+    minRuntimeMs: optNum(o, 'minRuntimeMs', path, { above: 0, hint: 'give the smallest CPU time in ms, > 0' }, 0.01),
+    rename,
+    classWeights: classes.classes.map(() => 1 / classes.classes.length),
+  };
+}
+
 /**
  * Checks a workload config (parsed JSON or a typed object) against the price table it will run with,
  * and fills in defaults. Errors name the field, what was wrong and what to do.
@@ -330,8 +353,8 @@ function azure2021(x: Obj, classes: PriceTable, dflt: () => number[]): ResolvedA
 export function validateWorkload(input: unknown, classes: PriceTable): Result<ResolvedWorkload> {
   const dflt = (): number[] => bimodalClassWeights(classes.classes.length);
   try {
-    if (!isObj(input)) throw new Issue(`workload is ${show(input)}: give an object with a "kind" ("synthetic", "azure2019" or "azure2021")`);
-    const kind = oneOf(input.kind, 'workload.kind', ['synthetic', 'azure2019', 'azure2021'] as const);
+    if (!isObj(input)) throw new Issue(`workload is ${show(input)}: give an object with a "kind" ("synthetic", "azure2019", "azure2021" or "recorded")`);
+    const kind = oneOf(input.kind, 'workload.kind', ['synthetic', 'azure2019', 'azure2021', 'recorded'] as const);
     switch (kind) {
       case 'synthetic':
         return { ok: true, value: synthetic(input, classes, dflt) };
@@ -339,6 +362,8 @@ export function validateWorkload(input: unknown, classes: PriceTable): Result<Re
         return { ok: true, value: azure2019(input, classes, dflt) };
       case 'azure2021':
         return { ok: true, value: azure2021(input, classes, dflt) };
+      case 'recorded':
+        return { ok: true, value: recorded(input, classes) };
     }
   } catch (e) {
     if (e instanceof Issue) return { ok: false, error: e.message };
