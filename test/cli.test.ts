@@ -176,7 +176,7 @@ describe('fare sim experiment NAME (the paper\'s open questions)', () => {
 
 describe('fare command line', () => {
   it('explains unknown commands and options', async () => {
-    expect((await fare('sim', 'fig9')).stderr).toMatch(/unknown simulator command "fig9": use fig4, fig5, experiment or run/);
+    expect((await fare('sim', 'fig9')).stderr).toMatch(/unknown simulator command "fig9": use fig4, fig5, experiment, run or replay/);
     expect((await fare('sim', 'fig4', '--fast')).stderr).toMatch(/--fast/);
     expect((await fare('frobnicate')).code).toBe(2);
     const help = await fare('--help');

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findNatsServer } from '../src/live/cluster/nats-server.ts';
 import { capabilities, isolatesTenants } from '../src/live/runtime/capabilities.ts';
+import { sample } from '../src/live/metrics.ts';
 
 const nats = findNatsServer();
 if (!nats.ok) process.stderr.write(`SKIPPED fare cluster up (CLI): ${nats.why}\n`);
@@ -44,6 +45,7 @@ describe('the cluster commands', () => {
       [['cluster', 'up', '--nats-cluster', '2'], /--nats-cluster 2 is not valid: use 1 .* or 3/],
       [['worker', '--id', '1', '--endpoint', 'gateway:8080'], /--endpoint gateway:8080 is not a gateway address: give http\(s\):\/\/HOST:PORT/],
       [['gateway', '--shards', '1', '--region', 'Mars'], /--region Mars is not a region name/],
+      [['shard', '--id', '0', '--metrics-port', 'x'], /--metrics-port x is not a port: give a whole number from 0 to 65535/],
     ];
     for (const [args, message] of cases) {
       const r = await fare(...args);
@@ -56,7 +58,7 @@ describe('the cluster commands', () => {
   it.skipIf(!nats.ok)('fare cluster up: prints the endpoint, serves, and stops every part on Ctrl-C', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fare-cluster-cli-'));
     dirs.push(dir);
-    const child = spawn(process.execPath, [BIN, 'cluster', 'up', '--shards', '1', '--workers', '1', '--port', '0', '--data-dir', dir, ...(isolatesTenants(capabilities()) ? [] : ['--insecure-single-tenant'])], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'cluster', 'up', '--shards', '1', '--workers', '1', '--port', '0', '--metrics-port', '0', '--data-dir', dir, ...(isolatesTenants(capabilities()) ? [] : ['--insecure-single-tenant'])], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
     child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')));
@@ -74,6 +76,18 @@ describe('the cluster commands', () => {
     const r = await fetch(`${url}/2015-03-31/functions/page-view/invocations`, { method: 'POST', headers: { Authorization: `Bearer ${cred}` }, body: '{"user":"ada"}' });
     expect(r.status).toBe(200);
     expect(await r.text()).toContain('Welcome, ada');
+    // Every part serves its metrics (--metrics-port 0: each on a free port, said in its line): the
+    // shard counted the arrival, the worker has the instance, the gateway observed the latency.
+    const metricsOf = (part: string): string => new RegExp(`${part}: up \\(pid \\d+\\), metrics at (http://\\S+)`).exec(out)?.[1] ?? `no metrics line for ${part}`;
+    const shardText = await (await fetch(metricsOf('shard-0'))).text();
+    expect(sample(shardText, 'fare_arrivals_total', { shard: '0', class: 'high' })).toBe(1);
+    const workerText = await (await fetch(metricsOf('worker-0'))).text();
+    const highInstances = ['running', 'frozen', 'idle', 'swapped'].map((state) => sample(workerText, 'fare_instances', { machine: '0', class: 'high', state }) ?? 0);
+    expect(highInstances.reduce((a, b) => a + b, 0)).toBe(1);
+    const gatewayText = await (await fetch(metricsOf('gateway'))).text();
+    expect(sample(gatewayText, 'fare_latency_seconds_count', { class: 'high' })).toBe(1);
+    // The gateway's own port answers administrators too.
+    expect((await fetch(`${url}/metrics`, { headers: { Authorization: `Bearer ${cred}` } })).status).toBe(200);
     const pids = [...out.matchAll(/: up \(pid (\d+)\)/g)].map((m) => Number(m[1]));
     expect(pids).toHaveLength(3); // shard, worker, gateway
     const exited = new Promise<number | null>((done) => child.once('exit', done));

@@ -24,3 +24,19 @@ export function withinClass(value: string | boolean | (string | boolean)[] | und
   if (policy !== 'fare') throw new UsageError(`--within-class ${within} is Fare's order within a class: it goes with --policy fare, not ${policy}`);
   return within as WithinClass;
 }
+
+/** `--metrics-port` / `--metrics-host`: the options of every process that serves its metrics on a listener of its own. */
+export const METRICS_OPTIONS = {
+  'metrics-port': { type: 'string' },
+  'metrics-host': { type: 'string', default: '127.0.0.1' },
+} as const;
+
+/** The metrics listener asked for, checked; undefined when no `--metrics-port` was given. */
+export function metricsListen(values: { readonly [k: string]: string | boolean | (string | boolean)[] | undefined }): { metricsPort: number; metricsHost: string } | undefined {
+  const raw = values['metrics-port'];
+  if (raw === undefined) return undefined;
+  const port = Number(raw);
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || port > 65535) throw new UsageError(`--metrics-port ${String(raw)} is not a port: give a whole number from 0 to 65535 (0: any free port)`);
+  const host = values['metrics-host'];
+  return { metricsPort: port, metricsHost: typeof host === 'string' ? host : '127.0.0.1' };
+}

@@ -4,14 +4,20 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_PRICE_TABLE } from '../core/classes.ts';
-import { parse, UsageError, withinClass } from './args.ts';
+import { METRICS_OPTIONS, metricsListen, parse, UsageError, withinClass } from './args.ts';
+import { createLogger, LOG_HELP, logOptions, logSettings } from './logger.ts';
 
 const COMMON = `  --nats URL[,URL…]   NATS servers (default nats://127.0.0.1:4222)
   --prefix P          first token of the cluster's subjects and buckets (default fare)
   --replicas 1|3      copies JetStream keeps of the cluster's state (3 on a 3-node NATS cluster)
   --policy fare|hermod|fifo   (the same on every part)
   --heartbeat-ms 500  how often each part announces itself
-  --member-timeout-ms 2000    a part not heard for this long is dropped (its jobs fail or move)`;
+  --member-timeout-ms 2000    a part not heard for this long is dropped (its jobs fail or move)
+${LOG_HELP}`;
+
+const METRICS_HELP = `  --metrics-port N    serve this process's Prometheus metrics on GET /metrics of a listener of its
+                      own, with no credential (0: any free port; default: none)
+  --metrics-host H    where that listener binds (default 127.0.0.1: the metrics show tenants' spend)`;
 
 const HELP: Record<string, string> = {
   gateway: `fare gateway — the HTTP APIs of a Fare cluster
@@ -19,6 +25,7 @@ const HELP: Record<string, string> = {
 Usage: fare gateway --shards S [--id 0] [--port 8080] [--host 127.0.0.1] [--data-dir ./.fare-gateway]
                     [--master-key-file FILE] [--no-examples] [--fsync] [--region us-east-1] [common options]
 ${COMMON}
+${METRICS_HELP}
   --master-key-file FILE   the cluster's master key (a copy of the first gateway's
                       <data-dir>/master.key): every gateway of a cluster needs the same one
   --region R          the region named in ARNs (default us-east-1; give every gateway and worker the same)
@@ -31,11 +38,13 @@ JetStream's key-value store, and billing records through a stream every gateway'
 rebuilds it from JetStream when it starts empty. A write through one gateway is answered once
 JetStream has it; the others see it within milliseconds. Async invocations are queued in a
 JetStream work queue that every gateway runs from. The admin credential is created
-on the cluster's first start in <data-dir>/admin-credential, or taken from FARE_ADMIN_KEY.`,
+on the cluster's first start in <data-dir>/admin-credential, or taken from FARE_ADMIN_KEY.
+GET /metrics on the gateway's port answers administrators (Bearer) with its Prometheus metrics.`,
   shard: `fare shard — one global scheduler shard of a Fare cluster
 
-Usage: fare shard --id N [--k 2] [--poll-timeout-ms 50] [--no-idle-lists] [common options]
+Usage: fare shard --id N [--k 2] [--poll-timeout-ms 50] [--no-idle-lists] [--metrics-port N] [common options]
 ${COMMON}
+${METRICS_HELP}
 
 Queues arriving jobs by class and places each on the least loaded of k polled workers, among the
 workers it hears heartbeats from — first on its idle list's emptiest worker while that one has a free
@@ -46,8 +55,9 @@ remain.`,
 
 Usage: fare worker --id N [--shards S] [--no-idle-lists] [--cores C] [--data-dir ./.fare-worker] [--strict-priorities]
                    [--within-class fcfs|las|sef] [--memory-mb MB] [--no-swapping] [--insecure-single-tenant]
-                   [--endpoint URL] [--region us-east-1] [common options]
+                   [--endpoint URL] [--region us-east-1] [--metrics-port N] [common options]
 ${COMMON}
+${METRICS_HELP}
   --endpoint URL      where functions reach the gateways (their load balancer): given to functions as
                       FARE_ENDPOINT and AWS_ENDPOINT_URL_LAMBDA, so the AWS SDK inside them calls Fare
   --region R          given to functions as AWS_REGION (default us-east-1)
@@ -67,11 +77,13 @@ instead of the machine's; --no-swapping turns swapping off.`,
 Usage: fare cluster up [--shards 2] [--workers 2] [--gateways 1] [--nats-cluster 1|3] [--port 8080]
                        [--host 127.0.0.1] [--data-dir ./.fare-cluster] [--policy fare]
                        [--worker-cores C] [--heartbeat-ms 500] [--member-timeout-ms 2000] [--no-idle-lists]
-                       [--insecure-single-tenant]
+                       [--insecure-single-tenant] [--metrics-port N]
 
 Starts nats-server (one, or a cluster of three with state replicated three times), the shards, the
 workers and the gateways (on --port and the ports after it, sharing one master key), each as its
-own process, and prints the endpoints as fare up does. On real
+own process, and prints the endpoints as fare up does. --metrics-port N: every part serves its
+Prometheus metrics on 127.0.0.1 with no credential — shards on N, N+1, …, then workers, then gateways
+(0: each on a free port; each part's line says where). On real
 machines run one fare worker per host against the same NATS servers (see the README). Stop with Ctrl-C.`,
 };
 
@@ -91,6 +103,7 @@ const commonOptions = {
   policy: { type: 'string', default: 'fare' },
   'heartbeat-ms': { type: 'string', default: '500' },
   'member-timeout-ms': { type: 'string', default: '2000' },
+  ...logOptions,
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -160,6 +173,7 @@ export async function runGateway(args: readonly string[]): Promise<number> {
     fsync: { type: 'boolean', default: false },
     'master-key-file': { type: 'string' },
     region: { type: 'string', default: 'us-east-1' },
+    ...METRICS_OPTIONS,
   });
   if (values.help) return help('gateway');
   if (positionals.length) throw new UsageError(`fare gateway takes only options, got "${positionals.join(' ')}" (see fare gateway --help)`);
@@ -167,15 +181,18 @@ export async function runGateway(args: readonly string[]): Promise<number> {
   if (values.shards === undefined) throw new UsageError('fare gateway needs --shards S: how many shards the cluster has (ids 0 … S−1)');
   const { startGateway } = await import('../live/cluster/gateway.ts');
   const adminKey = process.env.FARE_ADMIN_KEY;
+  const gatewayId = whole('id', values.id, 0, 2 ** 10 - 1);
+  const logger = await createLogger(logSettings(values), { part: 'gateway', id: gatewayId });
   const g = await startGateway({
-    ...c, id: whole('id', values.id, 0, 2 ** 10 - 1), shards: whole('shards', values.shards, 1, 4096),
+    ...c, id: gatewayId, shards: whole('shards', values.shards, 1, 4096), logger,
     dataDir: resolve(String(values['data-dir'])), host: String(values.host), port: whole('port', values.port, 0, 65535),
     prices: DEFAULT_PRICE_TABLE, examples: !(values['no-examples'] as boolean), fsync: values.fsync as boolean, warn,
     ...(adminKey ? { adminKey } : {}),
     ...(values['master-key-file'] !== undefined ? { masterKeyFile: resolve(String(values['master-key-file'])) } : {}),
     region: regionOf(values.region),
+    ...metricsListen(values),
   });
-  process.stdout.write(`Fare gateway is up: ${g.url}  (NATS ${c.servers.join(',')}, subjects ${c.prefix}.*)\n`);
+  process.stdout.write(`Fare gateway is up: ${g.url}  (NATS ${c.servers.join(',')}, subjects ${c.prefix}.*)\n  Metrics: ${g.metricsUrl !== undefined ? `${g.metricsUrl} (no credential), and ` : ''}${g.url}/metrics (administrators)\n`);
   if (g.adminCredentialFile) process.stdout.write(`  Admin credential: written to ${g.adminCredentialFile}\n`);
   return untilStopped('Fare gateway', () => g.close());
 }
@@ -189,6 +206,7 @@ export async function runShard(args: readonly string[]): Promise<number> {
     // The earlier spelling, from when idle lists were off by default: accepted, changes nothing.
     'idle-lists': { type: 'boolean', default: false },
     'poll-timeout-ms': { type: 'string', default: '50' },
+    ...METRICS_OPTIONS,
   });
   if (values.help) return help('shard');
   if (positionals.length) throw new UsageError(`fare shard takes only options, got "${positionals.join(' ')}" (see fare shard --help)`);
@@ -198,8 +216,10 @@ export async function runShard(args: readonly string[]): Promise<number> {
   if (!(timeout > 0)) throw new UsageError(`--poll-timeout-ms ${String(values['poll-timeout-ms'])} must be a number of milliseconds above 0`);
   const { startShard } = await import('../live/cluster/shard.ts');
   const id = whole('id', values.id, 0, 4095);
-  const s = await startShard({ ...c, id, k: whole('k', values.k, 1, 30), pollTimeoutMs: timeout, idleLists: !(values['no-idle-lists'] as boolean), prices: DEFAULT_PRICE_TABLE, problem: warn });
-  process.stdout.write(`Fare shard ${id} is up  (NATS ${c.servers.join(',')}, subjects ${c.prefix}.*)\n`);
+  const logger = await createLogger(logSettings(values), { part: 'shard', id });
+  const s = await startShard({ ...c, id, k: whole('k', values.k, 1, 30), pollTimeoutMs: timeout, idleLists: !(values['no-idle-lists'] as boolean), prices: DEFAULT_PRICE_TABLE, problem: warn, ...metricsListen(values) });
+  process.stdout.write(`Fare shard ${id} is up  (NATS ${c.servers.join(',')}, subjects ${c.prefix}.*)${s.metricsUrl !== undefined ? `; metrics: ${s.metricsUrl}` : ''}\n`);
+  logger.info({ k: values.k, nats: c.servers, prefix: c.prefix }, 'shard started');
   return untilStopped(`Fare shard ${id}`, () => s.close());
 }
 
@@ -219,6 +239,7 @@ export async function runWorker(args: readonly string[]): Promise<number> {
     'no-swapping': { type: 'boolean', default: false },
     endpoint: { type: 'string' },
     region: { type: 'string', default: 'us-east-1' },
+    ...METRICS_OPTIONS,
   });
   if (values.help) return help('worker');
   if (positionals.length) throw new UsageError(`fare worker takes only options, got "${positionals.join(' ')}" (see fare worker --help)`);
@@ -230,6 +251,7 @@ export async function runWorker(args: readonly string[]): Promise<number> {
   }
   const { startWorker } = await import('../live/cluster/worker.ts');
   const id = whole('id', values.id, 0, 99_999);
+  const logger = await createLogger(logSettings(values), { part: 'worker', id });
   const w = await startWorker({
     ...c, id, dataDir: resolve(String(values['data-dir'])), prices: DEFAULT_PRICE_TABLE,
     strictPriorities: values['strict-priorities'] as boolean, ...(values['within-class'] !== undefined ? { within: withinClass(values['within-class'], c.policy) } : {}), insecureSingleTenant: values['insecure-single-tenant'] as boolean, warn,
@@ -239,8 +261,10 @@ export async function runWorker(args: readonly string[]): Promise<number> {
     ...(values['no-swapping'] === true ? { swapping: false } : {}),
     ...(values.endpoint !== undefined ? { endpoint: endpointOf(values.endpoint) } : {}),
     region: regionOf(values.region),
+    ...metricsListen(values),
   });
-  process.stdout.write(`Fare worker ${id} is up  (${w.cores} cores; NATS ${c.servers.join(',')}, subjects ${c.prefix}.*)\n${w.report.map((l) => `  ${l}`).join('\n')}\n`);
+  process.stdout.write(`Fare worker ${id} is up  (${w.cores} cores; NATS ${c.servers.join(',')}, subjects ${c.prefix}.*${w.metricsUrl !== undefined ? `; metrics: ${w.metricsUrl}` : ''})\n${w.report.map((l) => `  ${l}`).join('\n')}\n`);
+  logger.info({ cores: w.cores, nats: c.servers, prefix: c.prefix }, 'worker started');
   return untilStopped(`Fare worker ${id}`, () => w.close());
 }
 
@@ -264,6 +288,7 @@ export async function runCluster(args: readonly string[]): Promise<number> {
     'heartbeat-ms': { type: 'string', default: '500' },
     'member-timeout-ms': { type: 'string', default: '2000' },
     'insecure-single-tenant': { type: 'boolean', default: false },
+    'metrics-port': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) return help('cluster');
@@ -276,11 +301,13 @@ export async function runCluster(args: readonly string[]): Promise<number> {
   const port = whole('port', values.port, 0, 65535);
   const cores = whole('worker-cores', values['worker-cores'], 1, 4096);
   const { policy, heartbeatMs, memberTimeoutMs } = common({ nats: 'nats://x:1', prefix: 'fare', replicas: '1', policy: values.policy, 'heartbeat-ms': values['heartbeat-ms'], 'member-timeout-ms': values['member-timeout-ms'] });
+  const metricsAt = metricsListen({ 'metrics-port': values['metrics-port'] });
   const { clusterUp } = await import('../live/cluster/up.ts');
   const dataDir = resolve(String(values['data-dir']));
   const c = await clusterUp({
     dataDir, shards, workers, gateways, natsServers: natsN, host: String(values.host), port, policy, workerCores: cores, heartbeatMs, memberTimeoutMs, idleLists: !(values['no-idle-lists'] as boolean),
     insecureSingleTenant: values['insecure-single-tenant'] as boolean, bin: fareBin(), log: (l) => process.stdout.write(`${l}\n`),
+    ...(metricsAt !== undefined ? { metricsPort: metricsAt.metricsPort } : {}),
   });
   const out = [
     `Fare cluster is up: ${c.url}  (${shards} shard(s), ${workers} worker(s), ${gateways} gateway(s), NATS ${c.nats.join(',')}, data in ${dataDir})`,

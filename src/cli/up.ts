@@ -1,14 +1,16 @@
 // `fare up`: Fare on one machine — gateway, shard and worker in this process, state in --data-dir.
 
 import { resolve } from 'node:path';
-import { parse, UsageError, withinClass } from './args.ts';
+import { METRICS_OPTIONS, metricsListen, parse, UsageError, withinClass } from './args.ts';
+import { createLogger, LOG_HELP, logOptions, logSettings } from './logger.ts';
 
 const HELP = `fare up — run Fare on this machine
 
 Usage: fare up [--port 8080] [--host 127.0.0.1] [--data-dir ./.fare] [--policy fare|hermod|fifo]
                [--cores N] [--strict-priorities] [--within-class fcfs|las|sef] [--memory-mb MB] [--no-swapping]
                [--no-examples] [--fsync] [--region us-east-1]
-               [--insecure-single-tenant]
+               [--insecure-single-tenant] [--metrics-port N] [--metrics-host 127.0.0.1]
+               [--log-level info] [--log-format json|pretty]
 
 Starts the gateway (AWS Lambda Invoke API and Fare's REST API), one scheduler shard and one worker
 in this process, with all state in an SQLite file under --data-dir. On an empty data dir it deploys
@@ -30,8 +32,14 @@ much memory instead of the machine's (what is used since start counts); --no-swa
 functions also get FARE_ENDPOINT and AWS_ENDPOINT_URL_LAMBDA, and their invocation's credentials as
 container credentials, so the AWS SDK inside them calls Fare with no set-up.
 --port 0 picks a free port. GET /healthz answers when Fare is ready. Stop with Ctrl-C.
+Prometheus metrics: GET /metrics on the gateway's port, for an administrator's credential (Bearer);
+--metrics-port N also serves them with no credential on a listener of their own, bound to
+--metrics-host (default 127.0.0.1: they show every tenant's spend).
 Accepted async invocations and billing records survive a crash or kill -9 of Fare; with --fsync every
 commit is also fsynced, so they survive a power loss too (slower).
+Logs: after the lines above, one line per API request and one per invocation on stdout (pino),
+JSON lines, or pretty ones on a terminal (src/live/gateway/README.md, Logs and traces):
+${LOG_HELP}
 Tenants are kept apart by a sandbox per instance (own uid, PID/mount/IPC namespaces, read-only file
 system, private /tmp), which needs root on Linux and a C compiler at install. Where that is missing
 Fare says so and serves one tenant besides admin; --insecure-single-tenant serves several anyway,
@@ -52,6 +60,8 @@ export async function runUp(args: readonly string[]): Promise<number> {
     'memory-mb': { type: 'string' },
     'no-swapping': { type: 'boolean', default: false },
     region: { type: 'string', default: 'us-east-1' },
+    ...METRICS_OPTIONS,
+    ...logOptions,
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) {
@@ -76,6 +86,8 @@ export async function runUp(args: readonly string[]): Promise<number> {
   }
   const region = values.region as string;
   if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) throw new UsageError(`--region ${region} is not a region name: give one such as us-east-1 or eu-west-3`);
+  const metricsAt = metricsListen(values);
+  const logger = await createLogger(logSettings(values), { part: 'fare-up' });
   const { up } = await import('../live/one-machine.ts');
   const dataDir = resolve(values['data-dir'] as string);
   const adminKey = process.env.FARE_ADMIN_KEY;
@@ -90,12 +102,15 @@ export async function runUp(args: readonly string[]): Promise<number> {
     ...(memoryMB !== undefined ? { memoryMB } : {}),
     ...(values['no-swapping'] === true ? { swapping: false } : {}),
     region,
+    ...metricsAt,
+    logger,
   });
   const out: string[] = [];
   out.push(`Fare is up: ${running.url}  (policy ${running.policy}, data in ${dataDir})`);
   out.push(`  AWS Lambda API:        ${running.url} (region ${region}; SigV4 or Bearer): aws lambda … --endpoint-url ${running.url}`);
   out.push(`  Function URLs:         ${running.url}/url/<id>/`);
   out.push(`  Fare API:              ${running.url}/v1/…   health: ${running.url}/healthz`);
+  out.push(`  Metrics (Prometheus):  ${running.metricsUrl !== undefined ? `${running.metricsUrl} (no credential), and ` : ''}${running.url}/metrics (administrators)`);
   if (running.tightened.length > 0) {
     out.push(`  Data dir: made ${running.tightened.length} file(s) and folder(s) private (they were readable by other users), e.g. ${running.tightened[0] ?? ''}`);
   }

@@ -1,5 +1,5 @@
 // What travels with a live job in the protocol's messages: the invocation (function, payload,
-// context) on `arrive` and `place`, the function's answer on `answered`, the outcome on `done` —
+// context, trace) on `arrive` and `place`, the function's answer on `answered`, the outcome on `done` —
 // as JSON-safe data (payloads in base64), so the same messages can cross a network.
 
 import type { Cargo } from '../core/protocol.ts';
@@ -17,6 +17,8 @@ export interface InvocationCargo {
   readonly clientContext?: string;
   readonly fareContext?: string;
   readonly waitingCaller?: string;
+  /** The invocation's trace (X-Amzn-Trace-Id form), handed to the function. */
+  readonly traceId?: string;
 }
 
 export function invocationCargo(gateway: number, req: InvokeRequest): Cargo {
@@ -24,6 +26,7 @@ export function invocationCargo(gateway: number, req: InvokeRequest): Cargo {
   if (req.clientContext !== undefined) c.clientContext = req.clientContext;
   if (req.fareContext !== undefined) c.fareContext = req.fareContext;
   if (req.waitingCaller !== undefined) c.waitingCaller = req.waitingCaller;
+  if (req.traceId !== undefined) c.traceId = req.traceId;
   return c;
 }
 
@@ -34,6 +37,7 @@ export function requestOf(cargo: Cargo, cls: number): { gateway: number; req: In
   if (c.clientContext !== undefined) req.clientContext = c.clientContext;
   if (c.fareContext !== undefined) req.fareContext = c.fareContext;
   if (c.waitingCaller !== undefined) req.waitingCaller = c.waitingCaller;
+  if (c.traceId !== undefined) req.traceId = c.traceId;
   return { gateway: c.gateway, req };
 }
 

@@ -8,6 +8,7 @@ import { Shard } from '../core/shard/shard.ts';
 import { Machine } from '../core/machine/machine.ts';
 import { policyPreset } from '../core/presets.ts';
 import { AsyncRunner, createGateway, schedulerPlatform, type Gateway } from './gateway/index.ts';
+import type { GatewayLog } from './gateway/access-log.ts';
 import { MachineDriver } from './worker/machine-driver.ts';
 import { followMemory, idleSwapLine, planMemory, swapLine, SWAP_TARGET } from './worker/memory.ts';
 import type { InstancePool } from './runtime/pool.ts';
@@ -22,6 +23,8 @@ import { realClock } from './transport/clock.ts';
 import { describeWithin } from './assembly.ts';
 import type { InvokeRequest } from './types.ts';
 import type { WithinClass } from '../core/machine/run-queue.ts';
+import { Metrics, serveMetrics, type MetricsListener } from './metrics.ts';
+import { tenantSpends } from './gateway/budget-gate.ts';
 
 
 export { ADMIN_CREDENTIAL_FILE, defaultCores, deployDir } from './assembly.ts';
@@ -60,6 +63,16 @@ export interface UpOptions {
   /** The region named in every ARN and given to functions as AWS_REGION (default `us-east-1`). */
   readonly region?: string;
   readonly log?: (line: string) => void;
+  /** The process's logger (a pino logger): each request's access line and each invocation's line. */
+  readonly logger?: GatewayLog;
+  /**
+   * Serve the metrics, unauthenticated, on a listener of their own on this port (0: any free port),
+   * for a Prometheus on this host or a trusted network; undefined: none (the gateway's `/metrics`
+   * still answers administrators).
+   */
+  readonly metricsPort?: number;
+  /** Where that listener binds (default 127.0.0.1: this host only; the metrics show every tenant's spend). */
+  readonly metricsHost?: string;
   /** Security events worth an operator's attention (default: a line on stderr). */
   readonly warn?: (line: string) => void;
 }
@@ -78,6 +91,10 @@ export interface Running {
   readonly capabilities: readonly string[];
   readonly examples: readonly string[];
   readonly store: Store;
+  /** The process's metrics (also on the gateway's `/metrics` for administrators). */
+  readonly metrics: Metrics;
+  /** The metrics listener's `…/metrics` URL, when `metricsPort` was given. */
+  readonly metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -135,6 +152,10 @@ export async function up(opts: UpOptions): Promise<Running> {
   late0.pool = pool;
   late0.leaving = leaving;
   late0.relieveIdle = relieveIdle;
+  // One set of metrics for the process's parts (metrics.ts).
+  const metrics = new Metrics({ prices });
+  metrics.watchWorker(0, () => pool.census());
+  metrics.watchTenants(() => tenantSpends(store, Date.now()));
   // The gateway, shard 0 and worker 0 as the parts of a cluster of one, talking only through the Bus.
   const bus = new InProcessBus({ clock: realClock });
   const machine = new Machine({
@@ -143,11 +164,11 @@ export async function up(opts: UpOptions): Promise<Running> {
   }, root.fork('machine/0'));
   // FARE_TRACE_MACHINE=1: the machine scheduler's inputs and decisions, one line each, on stderr.
   const trace = process.env.FARE_TRACE_MACHINE === '1' ? (line: string): void => void process.stderr.write(`machine ${line}\n`) : undefined;
-  const worker = new MachineDriver(machine, exec, bus, realClock, trace, memory.probe);
+  const worker = new MachineDriver(machine, exec, bus, realClock, trace, memory.probe, false, metrics);
   worker.start();
   const shard = new Shard({ id: 0, prices, selection: preset.selection, machines: 1, k: 1, useIdleList: preset.idleList, maxOutstandingPolls: 1024 }, root.fork('shard/0'));
-  const shardHost = new ShardHost(shard, bus, realClock);
-  const scheduler = new SchedulerClient(bus, realClock, { id: 0, shards: 1 });
+  const shardHost = new ShardHost(shard, bus, realClock, undefined, metrics);
+  const scheduler = new SchedulerClient(bus, realClock, { id: 0, shards: 1, metrics });
   const fnIds = new Map<string, number>();
   const fnId = (req: InvokeRequest): number => {
     const key = `${req.fn.tenant}/${req.fn.name}`;
@@ -165,8 +186,8 @@ export async function up(opts: UpOptions): Promise<Running> {
       else pool.retire(tenant, name, version);
     },
   });
-  const gateway: Gateway = createGateway({ store, platform, region });
-  const runner = new AsyncRunner({ store, platform, contexts: gateway.context.contexts });
+  const gateway: Gateway = createGateway({ store, platform, metrics, region, ...(opts.logger !== undefined ? { log: opts.logger } : {}) });
+  const runner = new AsyncRunner({ store, platform, metrics, contexts: gateway.context.contexts, ...(opts.logger !== undefined ? { log: opts.logger } : {}) });
   late.runner = runner;
 
   const examples = fresh && opts.examples !== false ? await deployExamples(store) : [];
@@ -178,6 +199,22 @@ export async function up(opts: UpOptions): Promise<Running> {
   // Functions reach a wildcard address through the loopback one.
   const local = opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host === '::' ? '::1' : opts.host;
   reach.endpoint = `http://${local.includes(':') ? `[${local}]` : local}:${port}`;
+  let metricsListener: MetricsListener | undefined;
+  if (opts.metricsPort !== undefined) {
+    try {
+      metricsListener = await serveMetrics(metrics, opts.metricsPort, opts.metricsHost ?? '127.0.0.1');
+    } catch (e) {
+      await runner.stop();
+      await gateway.close();
+      await pool.close();
+      host.cpuset?.close();
+      scheduler.close();
+      shardHost.close();
+      worker.close();
+      store.close();
+      throw e;
+    }
+  }
   runner.wake();
   const reaper = setInterval(() => pool.reap(), 30_000);
   reaper.unref();
@@ -188,7 +225,8 @@ export async function up(opts: UpOptions): Promise<Running> {
 
   let closing: Promise<void> | undefined;
   return {
-    url, port, policy, store,
+    url, port, policy, store, metrics,
+    metricsUrl: metricsListener?.url,
     adminCredentialFile,
     tightened: store.tightened,
     capabilities: capLines,
@@ -198,6 +236,7 @@ export async function up(opts: UpOptions): Promise<Running> {
       reading?.stop();
       await runner.stop();
       await gateway.close();
+      await metricsListener?.close();
       await pool.close();
       host.cpuset?.close();
       scheduler.close();

@@ -51,6 +51,11 @@ export interface InvokeRequest {
   /** Request id of the invocation that made this call synchronously and waits for it, if any: set only from a context that passed every check. */
   readonly waitingCaller?: string;
   /**
+   * The invocation's trace as Lambda hands it to a function (`Lambda-Runtime-Trace-Id`,
+   * `_X_AMZN_TRACE_ID`): `Root=1-…;Parent=<its span>;Sampled=0|1` (gateway/trace.ts).
+   */
+  readonly traceId?: string;
+  /**
    * Called once, as soon as the function has answered (before its instance is parked and the
    * invocation measured), so a waiting caller can be answered at once; the invocation's outcome,
    * with its CPU time and logs, follows when the measurement ends. In-process only.

@@ -26,7 +26,9 @@ export function parseAnswer(s: string): RunningInvocation | undefined {
   if (!text(o.requestId) || !text(o.tenant) || !text(o.function) || !Number.isSafeInteger(o.cls) || !Number.isSafeInteger(o.deadline)) {
     throw new Error('an answer about a context names a running invocation: requestId, tenant, function, cls, deadline');
   }
-  return { requestId: o.requestId, tenant: o.tenant, function: o.function, cls: o.cls as number, deadline: o.deadline as number };
+  const inv = { requestId: o.requestId, tenant: o.tenant, function: o.function, cls: o.cls as number, deadline: o.deadline as number };
+  // Its trace, so a call it makes through this gateway continues it (a gateway before traces sends none).
+  return text(o.trace) ? { ...inv, trace: o.trace } : inv;
 }
 
 /** The other gateways of the cluster over NATS, for gateway `self`. */
@@ -63,7 +65,7 @@ export class NatsContextPeers implements ContextPeers {
         const nonce = m.string();
         if (!NONCE.test(nonce)) return;
         const inv = contexts.registered(nonce);
-        m.respond(inv === undefined ? '{}' : JSON.stringify({ requestId: inv.requestId, tenant: inv.tenant, function: inv.function, cls: inv.cls, deadline: inv.deadline }));
+        m.respond(inv === undefined ? '{}' : JSON.stringify({ requestId: inv.requestId, tenant: inv.tenant, function: inv.function, cls: inv.cls, deadline: inv.deadline, ...(inv.trace !== undefined ? { trace: inv.trace } : {}) }));
       },
     });
     await this.nc.flush();

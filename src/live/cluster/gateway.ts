@@ -24,6 +24,9 @@ import { SharedState } from './shared-state.ts';
 import { SharedQueue } from './async-queue.ts';
 import { JobIds } from './job-ids.ts';
 import { NatsContextPeers } from './contexts.ts';
+import type { GatewayLog } from '../gateway/access-log.ts';
+import { Metrics, serveMetrics, type MetricsListener } from '../metrics.ts';
+import { tenantSpends } from '../gateway/budget-gate.ts';
 
 /** An async invocation's message not acknowledged for this long (a gateway died running it) goes to another gateway. */
 const ASYNC_ACK_WAIT_MS = 10_000;
@@ -46,6 +49,12 @@ export interface GatewayProcessOptions extends ClusterAddress {
   /** The region named in ARNs (default us-east-1). */
   readonly region?: string;
   readonly warn: (line: string) => void;
+  /** The process's logger (pino): each request's access line and each invocation's line. */
+  readonly logger?: GatewayLog;
+  /** Serve this process's metrics, unauthenticated, on a listener of its own on this port (0: any free port); undefined: none. */
+  readonly metricsPort?: number;
+  /** Where that listener binds (default 127.0.0.1). */
+  readonly metricsHost?: string;
 }
 
 export interface GatewayProcess {
@@ -54,6 +63,8 @@ export interface GatewayProcess {
   readonly store: Store;
   readonly adminCredentialFile: string | undefined;
   readonly examples: readonly string[];
+  /** The metrics listener's URL, when `metricsPort` was given (administrators also read the gateway's `/metrics`). */
+  readonly metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -100,7 +111,9 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
   // NATS may lose a message when a server or a link fails: jobs not heard of for a while are checked on.
   // Job ids unique across this gateway number's restarts (workers remember recent jobs by id).
   const ids = await JobIds.open(shared.bucket, o.id, (line) => o.warn(`fare gateway ${o.id}: ${line}`));
-  const scheduler = new SchedulerClient(bus, realClock, { id: o.id, shards: o.shards, sequence: ids.next, shardChoice: 'by-function', auditMs: Math.max(100, o.memberTimeoutMs / 2), graceMs: 5000 });
+  const metrics = new Metrics({ prices: o.prices });
+  metrics.watchTenants(() => tenantSpends(store, Date.now()));
+  const scheduler = new SchedulerClient(bus, realClock, { id: o.id, shards: o.shards, sequence: ids.next, shardChoice: 'by-function', auditMs: Math.max(100, o.memberTimeoutMs / 2), graceMs: 5000, metrics });
   const platform = schedulerPlatform({
     prices: o.prices, scheduler, tenancy: 'multi',
     fnId: (req) => functionNumber(req.fn.tenant, req.fn.name),
@@ -115,10 +128,10 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
   // Contexts of invocations begun on another gateway are asked about there (contexts.ts); this one
   // answers for its own before it begins any (the async queue below, or a request).
   const peers = new NatsContextPeers(nc, o.prefix, o.id);
-  const gateway: Gateway = createGateway({ store, platform, settle: () => shared.settle(), contextPeers: peers, ...(o.region !== undefined ? { region: o.region } : {}) });
+  const gateway: Gateway = createGateway({ store, platform, metrics, settle: () => shared.settle(), contextPeers: peers, ...(o.region !== undefined ? { region: o.region } : {}), ...(o.logger !== undefined ? { log: o.logger } : {}) });
   late.gateway = gateway;
   await peers.answer(gateway.context.contexts);
-  const runner = new AsyncRunner({ store, platform, contexts: gateway.context.contexts });
+  const runner = new AsyncRunner({ store, platform, metrics, contexts: gateway.context.contexts, ...(o.logger !== undefined ? { log: o.logger } : {}) });
   // Async invocations are taken from the cluster's queue (not from this store's), by any gateway.
   const queue = await SharedQueue.open({
     nc, prefix: o.prefix, classes: o.prices.classes.length, store, runner, quietly: (w) => shared.quietly(w), settle: () => shared.settle(),
@@ -137,13 +150,16 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
   // The examples are deployed once per cluster, by its first gateway.
   const examples = fresh && shared.wasEmpty && o.examples ? await deployExamples(store) : [];
   await gateway.listen(o.port, o.host);
+  const listener: MetricsListener | undefined = o.metricsPort === undefined ? undefined : await serveMetrics(metrics, o.metricsPort, o.metricsHost ?? '127.0.0.1');
   const address = gateway.server.address();
   const port = typeof address === 'object' && address ? address.port : o.port;
   const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
   let closing: Promise<void> | undefined;
   return {
     url, port, store, adminCredentialFile, examples,
+    metricsUrl: listener?.url,
     close: () => (closing ??= (async () => {
+      await listener?.close();
       beat.stop(true);
       workers.stop();
       shards.stop();

@@ -12,6 +12,7 @@ import { realClock } from '../transport/clock.ts';
 import type { LivePolicy } from '../one-machine.ts';
 import { connectNats, reportStatus, traceOption, type ClusterAddress } from './connect.ts';
 import { Heartbeat, Membership } from './membership.ts';
+import { Metrics, serveMetrics } from '../metrics.ts';
 
 export interface ShardProcessOptions extends ClusterAddress {
   readonly id: number;
@@ -28,9 +29,13 @@ export interface ShardProcessOptions extends ClusterAddress {
   readonly policy: LivePolicy;
   readonly prices: PriceTable;
   readonly problem?: (what: string) => void;
+  /** Serve this process's metrics, unauthenticated, on a listener of its own on this port (0: any free port); undefined: none. */
+  readonly metricsPort?: number;
+  /** Where that listener binds (default 127.0.0.1). */
+  readonly metricsHost?: string;
 }
 
-export async function startShard(o: ShardProcessOptions): Promise<{ close(): Promise<void> }> {
+export async function startShard(o: ShardProcessOptions): Promise<{ readonly metricsUrl: string | undefined; close(): Promise<void> }> {
   const nc = await connectNats(o, `fare-shard-${o.id}`);
   const bus = new NatsBus(nc, { prefix: o.prefix, ...traceOption(), ...(o.problem ? { problem: o.problem } : {}) });
   void reportStatus(nc, `fare shard ${o.id}`, (o.problem ?? ((l: string) => process.stderr.write(`${l}\n`))));
@@ -40,7 +45,9 @@ export async function startShard(o: ShardProcessOptions): Promise<{ close(): Pro
     id: o.id, prices: o.prices, machines: 1, membership: 'dynamic', ...shardSettings(preset, { k: o.k }),
     maxOutstandingPolls: 1024, pollTimeoutMs: o.pollTimeoutMs,
   }, new Rng(o.id, `live/shard/${o.id}`));
-  const host = new ShardHost(shard, bus, realClock);
+  const metrics = o.metricsPort === undefined ? undefined : new Metrics({ prices: o.prices });
+  const host = new ShardHost(shard, bus, realClock, undefined, metrics);
+  const listener = metrics === undefined ? undefined : await serveMetrics(metrics, o.metricsPort ?? 0, o.metricsHost ?? '127.0.0.1');
   const workers = new Membership(nc, o.prefix, 'machine', o.memberTimeoutMs, realClock, (_, members) => host.setMembers(members));
   const beat = new Heartbeat(nc, o.prefix, 'shard', o.id, o.heartbeatMs);
   // For the operator: a line when the idle list's size changes (looked at once a second).
@@ -54,7 +61,9 @@ export async function startShard(o: ShardProcessOptions): Promise<{ close(): Pro
   watch.unref();
   await nc.flush();
   return {
+    metricsUrl: listener?.url,
     async close() {
+      await listener?.close();
       clearInterval(watch);
       beat.stop(true);
       workers.stop();

@@ -31,6 +31,11 @@ export interface ClusterUpOptions {
   readonly memberTimeoutMs?: number;
   /** Workers join the shards' idle lists and shards place from them first (default true; see `fare shard --help`). */
   readonly idleLists?: boolean;
+  /**
+   * Every part serves its metrics on a listener of its own (`--metrics-port`, on 127.0.0.1): shards
+   * from this port on, then workers, then gateways (0: each on any free port); undefined: none.
+   */
+  readonly metricsPort?: number;
   readonly log?: (line: string) => void;
   /** The environment of the parts (default this process's). */
   readonly env?: NodeJS.ProcessEnv;
@@ -101,7 +106,8 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
       child.stdout?.on('data', check);
       child.once('exit', exited);
     });
-    log(`${name}: up (pid ${child.pid ?? '?'})`);
+    const metricsAt = /(?:metrics: |Metrics: )(http:\/\/\S+\/metrics)/.exec(text)?.[1];
+    log(`${name}: up (pid ${child.pid ?? '?'})${metricsAt !== undefined ? `, metrics at ${metricsAt}` : ''}`);
     child.once('exit', (code, signal) => {
       if (!closing) log(`${name}: exited (${String(code ?? signal)})`);
     });
@@ -114,16 +120,18 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
     await Promise.all(natsServers.map((s) => s.stop()));
   };
   try {
-    const shardArgs = (i: number): string[] => ['shard', '--id', String(i), ...common, ...(o.idleLists === false ? ['--no-idle-lists'] : [])];
+    const metricsArgs = (n: number): string[] => (o.metricsPort === undefined ? [] : ['--metrics-port', String(o.metricsPort === 0 ? 0 : o.metricsPort + n)]);
+    const gateways = o.gateways ?? 1;
+    const shardArgs = (i: number): string[] => ['shard', '--id', String(i), ...common, ...(o.idleLists === false ? ['--no-idle-lists'] : []), ...metricsArgs(i)];
     const workerArgs = (i: number): string[] => ['worker', '--id', String(i), '--shards', String(o.shards), ...(o.idleLists === false ? ['--no-idle-lists'] : []), '--cores', String(o.workerCores), '--data-dir', join(o.dataDir, `worker-${i}`), ...common, ...(o.insecureSingleTenant ? ['--insecure-single-tenant'] : []),
       // Functions reach the first gateway (its port is known unless it is picked at start).
-      ...(o.port !== 0 ? ['--endpoint', `http://${o.host === '0.0.0.0' ? '127.0.0.1' : o.host}:${o.port}`] : [])];
+      ...(o.port !== 0 ? ['--endpoint', `http://${o.host === '0.0.0.0' ? '127.0.0.1' : o.host}:${o.port}`] : []), ...metricsArgs(o.shards + i)];
     // One master key for all gateways: the first one's, created here so the others can be given it.
     const masterKey = join(o.dataDir, 'master.key');
     if (!existsSync(masterKey)) writeFileSync(masterKey, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
     const gatewayName = (i: number): string => (i === 0 ? 'gateway' : `gateway-${i}`);
     const gatewayArgs = (i: number): string[] => ['gateway', '--id', String(i), '--shards', String(o.shards), '--port', String(o.port === 0 ? 0 : o.port + i),
-      '--host', (typeof o.gatewayHost === 'function' ? o.gatewayHost(gatewayName(i)) : o.gatewayHost) ?? o.host, '--data-dir', join(o.dataDir, gatewayName(i)), '--master-key-file', masterKey, ...common];
+      '--host', (typeof o.gatewayHost === 'function' ? o.gatewayHost(gatewayName(i)) : o.gatewayHost) ?? o.host, '--data-dir', join(o.dataDir, gatewayName(i)), '--master-key-file', masterKey, ...common, ...metricsArgs(o.shards + o.workers + i)];
     const starts: Promise<Part>[] = [];
     for (let i = 0; i < o.shards; i++) starts.push(start(`shard-${i}`, shardArgs(i), /Fare shard \d+ is up/));
     for (let i = 0; i < o.workers; i++) starts.push(start(`worker-${i}`, workerArgs(i), /Fare worker \d+ is up/));
@@ -133,7 +141,7 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
     const up = /Fare gateway is up: (http:\/\/\S+)/;
     const gateway = await start('gateway', gatewayArgs(0), up);
     parts.push(gateway);
-    const more = await Promise.all(Array.from({ length: (o.gateways ?? 1) - 1 }, (_, j) => start(gatewayName(j + 1), gatewayArgs(j + 1), up)));
+    const more = await Promise.all(Array.from({ length: gateways - 1 }, (_, j) => start(gatewayName(j + 1), gatewayArgs(j + 1), up)));
     parts.push(...more);
     for (const g of [gateway, ...more]) urls.push((up.exec(g.output()) as RegExpExecArray)[1] as string);
     return {

@@ -24,6 +24,7 @@ import { CodeCache } from './code.ts';
 import { codeStore, connectNats, reportStatus, traceOption, type ClusterAddress } from './connect.ts';
 import { retireSubject, type RetireNotice } from './control.ts';
 import { Heartbeat, Membership } from './membership.ts';
+import { Metrics, serveMetrics } from '../metrics.ts';
 
 export interface WorkerProcessOptions extends ClusterAddress {
   readonly id: number;
@@ -54,12 +55,18 @@ export interface WorkerProcessOptions extends ClusterAddress {
   /** Given to functions as AWS_REGION (default us-east-1). */
   readonly region?: string;
   readonly warn: (line: string) => void;
+  /** Serve this process's metrics, unauthenticated, on a listener of its own on this port (0: any free port); undefined: none. */
+  readonly metricsPort?: number;
+  /** Where that listener binds (default 127.0.0.1). */
+  readonly metricsHost?: string;
 }
 
 export interface WorkerProcess {
   /** What this host can do, for the start-up report. */
   readonly report: readonly string[];
   readonly cores: number;
+  /** The metrics listener's URL, when `metricsPort` was given. */
+  readonly metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -132,7 +139,9 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
       ? { shards: o.shards, k: Math.min(2, o.shards), joinFreeMB: 0.5 * memoryMB, leaveFreeMB: 0.25 * memoryMB, updateDeltaMB: 0.1 * memoryMB, pollTimeoutMs: 200 }
       : undefined,
   }, new Rng(o.id, `live/machine/${o.id}`));
-  const driver = new MachineDriver(machine, exec, bus, realClock, undefined, probe, true);
+  const metrics = o.metricsPort === undefined ? undefined : new Metrics({ prices: o.prices });
+  metrics?.watchWorker(o.id, () => pool.census());
+  const driver = new MachineDriver(machine, exec, bus, realClock, undefined, probe, true, metrics);
   driver.start();
   const reading = await followMemory(() => driver.readMemory(), 500, 1000);
   report.push(reading.line);
@@ -157,12 +166,15 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
   const reaper = setInterval(() => pool.reap(), 30_000);
   reaper.unref();
   // Announced once it can take jobs: the shards place on it from its first beat.
+  const listener = metrics === undefined ? undefined : await serveMetrics(metrics, o.metricsPort ?? 0, o.metricsHost ?? '127.0.0.1');
   const beat = new Heartbeat(nc, o.prefix, 'machine', o.id, o.heartbeatMs);
   await nc.flush();
   return {
     report: [...host.lines, ...host.after, ...report],
     cores: host.cores,
+    metricsUrl: listener?.url,
     async close() {
+      await listener?.close();
       // Drain: no new work from now on (the shards drop it from their members), the jobs here finish.
       beat.drain();
       const until = performance.now() + (o.drainMs ?? 60_000);

@@ -6,12 +6,15 @@
 // spend, or fails if that is after the maximum event age. A building block for the lead's Platform:
 // `enqueued: () => runner.wake()`.
 
-import { classIndex, ratesFor } from '../../core/classes.ts';
+import { classIndex, costOf, ratesFor } from '../../core/classes.ts';
 import { executionLog, type BillingInput, type Invocation, type Store } from '../store/index.ts';
 import type { InvokeRequest } from '../types.ts';
 import { ownDeadline, type FareContexts } from './fare-context.ts';
 import { admitInvocation, microCents, type BudgetVerdict } from './budget-gate.ts';
 import { isThrottled, type Platform } from './platform.ts';
+import type { Metrics } from '../metrics.ts';
+import { logInvocation, type GatewayLog } from './access-log.ts';
+import { formatAmznTraceId, startTrace } from './trace.ts';
 
 /** Lambda's default maximum age of an event: 6 hours. */
 export const DEFAULT_MAX_EVENT_AGE_MS = 6 * 3_600_000;
@@ -42,10 +45,14 @@ export interface AsyncRunnerOptions {
   readonly clock?: () => number;
   /** Unexpected failures (the store throwing, say); the invocation stays running until restart. */
   readonly onError?: (e: unknown, inv: Invocation) => void;
+  /** Each attempt's invocation line (access-log.ts). */
+  readonly log?: GatewayLog;
+  /** Billed attempts, and claims throttled or degraded by budget, are counted. */
+  readonly metrics?: Metrics;
 }
 
 export class AsyncRunner {
-  readonly #o: Required<Omit<AsyncRunnerOptions, 'contexts' | 'onError'>> & Pick<AsyncRunnerOptions, 'contexts' | 'onError'>;
+  readonly #o: Required<Omit<AsyncRunnerOptions, 'contexts' | 'onError' | 'metrics' | 'log'>> & Pick<AsyncRunnerOptions, 'contexts' | 'onError' | 'metrics' | 'log'>;
   readonly #inFlight = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -137,27 +144,33 @@ export class AsyncRunner {
       const now = this.#o.clock();
       const budget = admitInvocation(store, platform.prices, now, fn, cls, inv.reservedMicroCents);
       if (budget.kind === 'throttle') {
+        this.#o.metrics?.throttled(inv.tenant, 'claim');
         this.#overBudget(inv, budget);
         return;
       }
       const degraded = budget.cls !== cls;
+      if (degraded) this.#o.metrics?.degraded(inv.tenant, 'claim');
       cls = budget.cls;
       const clsName = platform.prices.classes[cls]?.name ?? inv.cls;
       if (degraded || budget.reserve !== inv.reservedMicroCents) store.invocations.reserve(inv.id, budget.reserve, degraded ? { name: clsName, index: cls } : undefined);
       // The attempt's context is honoured while it runs. An Event is never raised by its caller's
       // context (`inheritContext`), so its own deadline applies.
       const running = this.#o.contexts?.begin({ requestId: inv.id, tenant: inv.tenant, function: inv.function, cls, deadline: ownDeadline(this.#o.clock(), fn.timeoutMs) });
+      // Each attempt continues the trace the Event was accepted with (a span of its own), or begins one.
+      const trace = startTrace({}, inv.trace ?? undefined, now);
       const req: InvokeRequest = {
         fn,
         requestId: inv.id,
         payload: inv.payload,
         cls,
+        traceId: formatAmznTraceId(trace),
         ...(inv.clientContext !== null ? { clientContext: inv.clientContext } : {}),
         ...(running !== undefined ? { fareContext: running.token } : {}),
         // Its context ends with its answer (the attempt is measured a moment longer).
         ...(running !== undefined ? { onAnswer: () => running.end() } : {}),
       };
       let result;
+      const started = performance.now();
       try {
         result = await platform.invoke(req);
       } catch (e) {
@@ -167,7 +180,9 @@ export class AsyncRunner {
       } finally {
         running?.end();
       }
+      const line = { id: inv.id, tenant: inv.tenant, function: inv.function, cls: clsName, type: 'async' as const, attempt: inv.attempts, traceId: trace.traceId, spanId: trace.spanId, ...(trace.parentId !== undefined ? { parentId: trace.parentId } : {}) };
       if (isThrottled(result)) {
+        if (this.#o.log !== undefined) logInvocation(this.#o.log, { ...line, totalMs: performance.now() - started, throttled: result.reason });
         store.invocations.retry(inv.id, this.#o.clock() + this.#o.throttleDelayMs(result.retryAfterS), { refundAttempt: true, keepReservation: true, error: `throttled: ${result.reason}` });
         return;
       }
@@ -183,18 +198,21 @@ export class AsyncRunner {
         ...ratesFor(platform.prices, cls),
       };
       const log = executionLog({ requestId: inv.id, attempt: inv.attempts, type: 'async', version: fn.version }, result);
+      let written: boolean;
       if (result.status === 'ok') {
-        store.invocations.finish(inv.id, { status: 'succeeded', result: result.payload, version: fn.version }, billing, log);
+        written = store.invocations.finish(inv.id, { status: 'succeeded', result: result.payload, version: fn.version }, billing, log);
       } else if (inv.attempts < this.#o.maxAttempts) {
-        store.invocations.retry(inv.id, this.#o.clock() + this.#o.retryDelayMs(inv.attempts), { billing, log, error: result.errorType ?? 'Unhandled' });
+        written = store.invocations.retry(inv.id, this.#o.clock() + this.#o.retryDelayMs(inv.attempts), { billing, log, error: result.errorType ?? 'Unhandled' });
       } else {
-        store.invocations.finish(
+        written = store.invocations.finish(
           inv.id,
           { status: 'failed', result: result.payload, functionError: result.functionError ?? 'Unhandled', error: result.errorType ?? 'Unhandled', version: fn.version },
           billing,
           log,
         );
       }
+      if (this.#o.log !== undefined) logInvocation(this.#o.log, { ...line, totalMs: performance.now() - started, outcome: result, costMicroCents: costOf(result.cpuMs, result.memGBs, billing.price, billing.memoryPrice).total });
+      if (written) this.#o.metrics?.billed(clsName, result.cpuMs, costOf(result.cpuMs, result.memGBs, billing.price, billing.memoryPrice).total, result.coldStart, result.status);
     } catch (e) {
       this.#o.onError?.(e, inv);
     }

@@ -51,3 +51,9 @@ export function admitInvocation(store: Store, prices: PriceTable, now: number, f
 
 /** `12.3 µ¢`: money for messages, to six significant digits. */
 export const microCents = (uc: number): string => `${Number(uc.toPrecision(6))} µ¢`;
+
+/** Every tenant's spend billed this month and its budget (null: none), for the metrics read at each scrape. */
+export function tenantSpends(store: Store, now: number): { tenant: string; spentMicroCents: number; budgetMicroCents: number | null }[] {
+  const month = monthOf(now);
+  return store.tenants.list().map((t) => ({ tenant: t.id, spentMicroCents: store.billing.tenantMonth(t.id, month).costMicroCents, budgetMicroCents: t.budgetMicroCents }));
+}

@@ -3,10 +3,12 @@
 
 import { classIndex } from '../../core/classes.ts';
 import type { FunctionRecord, Resolved, Store } from '../store/index.ts';
+import type { GatewayLog } from './access-log.ts';
 import type { Authenticator, Principal } from './auth.ts';
 import { forbidden, internal, notFound } from './errors.ts';
 import type { FareContexts } from './fare-context.ts';
 import type { Platform } from './platform.ts';
+import type { Metrics } from '../metrics.ts';
 
 export interface GatewayLimits {
   /** Largest RequestResponse payload, and largest response (Lambda: 6 MB). */
@@ -53,6 +55,10 @@ export interface GatewayContext {
   readonly limits: GatewayLimits;
   /** Check every JSON answer of the route tables against its schema before sending it (tests). */
   readonly checkResponses: boolean;
+  /** Billing, throttling and degrading are counted here, and served on `/metrics` to administrators. */
+  readonly metrics?: Metrics;
+  /** Access and invocation lines (access-log.ts); none when undefined. */
+  readonly log?: GatewayLog;
 }
 
 export function functionArn(region: string, tenant: string, name: string, qualifier?: string): string {

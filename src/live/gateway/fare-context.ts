@@ -37,6 +37,8 @@ export interface RunningInvocation {
   readonly cls: number;
   /** When its context stops being honoured (ms since the epoch), even if it still runs. */
   readonly deadline: number;
+  /** Its trace (X-Amzn-Trace-Id form): a call it makes continues it (trace.ts). */
+  readonly trace?: string;
 }
 
 export interface ContextHandle {

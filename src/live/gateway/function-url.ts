@@ -16,6 +16,8 @@ import { readBody, sendJson } from './http.ts';
 import { admitOrThrow, runSync } from './invoke-sync.ts';
 import type { FunctionUrl, UrlCors } from '../store/index.ts';
 import type { InvocationAnswer } from '../types.ts';
+import { noteRequest } from './access-log.ts';
+import { startTrace, traceAnswerHeaders, traceHeadersOf } from './trace.ts';
 
 const TEXT_TYPE = /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded)|[^;]*\+(json|xml))/i;
 
@@ -60,6 +62,7 @@ export async function serveFunctionUrl(ctx: GatewayContext, req: IncomingMessage
 }
 
 async function invoke(ctx: GatewayContext, req: IncomingMessage, res: ServerResponse, u: FunctionUrl, path: string, requestId: string, cors: Record<string, string>): Promise<void> {
+  noteRequest(req, { tenant: u.tenant, function: u.name });
   const limit = ctx.limits.syncPayloadBytes;
   const tooLarge = `Request must be smaller than ${limit} bytes for a function URL`;
   let principal: Principal | undefined;
@@ -81,9 +84,13 @@ async function invoke(ctx: GatewayContext, req: IncomingMessage, res: ServerResp
   const event = eventOf(ctx, req, u, path, body, requestId, principal);
   const fareHeaders: Record<string, string> = { ...cors, 'x-amzn-RequestId': requestId, 'X-Fare-Class': admitted.clsName };
   if (admitted.budget !== undefined) fareHeaders['X-Fare-Budget'] = admitted.budget;
+  // The caller's trace (traceparent, else X-Amzn-Trace-Id) with a new span, or a new trace.
+  const trace = startTrace(traceHeadersOf(req.headers), undefined, ctx.clock());
+  traceAnswerHeaders(trace, fareHeaders);
+  noteRequest(req, { traceId: trace.traceId });
   await runSync(
     ctx,
-    { requestId, fn, callerTenant: principal?.tenant ?? u.tenant, admitted, deadline: ownDeadline(ctx.clock(), fn.timeoutMs), payload: Buffer.from(JSON.stringify(event)), tail: false },
+    { requestId, fn, callerTenant: principal?.tenant ?? u.tenant, admitted, deadline: ownDeadline(ctx.clock(), fn.timeoutMs), payload: Buffer.from(JSON.stringify(event)), tail: false, trace },
     (a) => respond(res, a, fareHeaders),
   );
 }

@@ -11,6 +11,8 @@ import type { GatewayContext } from './context.ts';
 import { internal, throttled } from './errors.ts';
 import type { RunningInvocation } from './fare-context.ts';
 import { isThrottled } from './platform.ts';
+import { logInvocation } from './access-log.ts';
+import { formatAmznTraceId, type Trace } from './trace.ts';
 
 /** What budget admission decided for an invocation that may run. */
 export interface Admitted {
@@ -28,10 +30,12 @@ export function admitOrThrow(ctx: GatewayContext, fn: FunctionRecord, cls: numbe
   const now = ctx.clock();
   const budget = admitInvocation(ctx.store, ctx.platform.prices, now, fn, cls);
   if (budget.kind === 'throttle') {
+    ctx.metrics?.throttled(fn.tenant, 'accept');
     // The allowance grows through the month: retry when it has grown past what is spent and held.
     const retryAfterS = Math.max(1, Math.ceil((budget.retryAt - now) / 1000));
     throw throttled('FARE_E_OVER_BUDGET', `Rate Exceeded. Tenant ${fn.tenant} is spending faster than its monthly budget allows: raise the budget (PATCH /v1/tenants/${fn.tenant}) or retry after ${retryAfterS} s`, retryAfterS, 'BudgetExceeded');
   }
+  if (budget.kind === 'degrade') ctx.metrics?.degraded(fn.tenant, 'accept');
   return {
     cls: budget.cls,
     clsName: ctx.platform.prices.classes[budget.cls]?.name ?? fn.cls,
@@ -54,6 +58,8 @@ export interface SyncCall {
   readonly caller?: RunningInvocation;
   /** Answer only with the outcome and its log (Lambda's `Tail`). */
   readonly tail: boolean;
+  /** Its trace (trace.ts), handed to the function and to the calls it makes. */
+  readonly trace?: Trace;
 }
 
 /**
@@ -66,7 +72,8 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
   // Held from admission until the billing record is written (or the invocation did not run).
   const release = ctx.store.reservations.hold(fn.tenant, admitted.reserve);
   // Its context is honoured from hand-over to answer.
-  const running = ctx.contexts.begin({ requestId, tenant: fn.tenant, function: fn.name, cls: admitted.cls, deadline: call.deadline });
+  const traceId = call.trace === undefined ? undefined : formatAmznTraceId(call.trace);
+  const running = ctx.contexts.begin({ requestId, tenant: fn.tenant, function: fn.name, cls: admitted.cls, deadline: call.deadline, ...(traceId !== undefined ? { trace: traceId } : {}) });
   // The caller gets the function's answer as soon as there is one; the billing record follows when
   // the invocation's measurement ends (its instance parked, or serving its next invocation).
   let answered = false;
@@ -80,6 +87,7 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
     payload: call.payload,
     cls: admitted.cls,
     fareContext: running.token,
+    ...(traceId !== undefined ? { traceId } : {}),
     ...(call.clientContext !== undefined ? { clientContext: call.clientContext } : {}),
     // The caller (its context passed every check) waits for this answer: the machine scheduler lets its core go meanwhile.
     ...(call.caller !== undefined ? { waitingCaller: call.caller.requestId } : {}),
@@ -90,22 +98,26 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
   };
   let outcome: InvokeOutcome;
   let log: ExecutionLog;
+  const started = performance.now();
+  const line = { id: requestId, tenant: fn.tenant, function: fn.name, cls: admitted.clsName, type: 'sync' as const, ...traceFields(call.trace) };
   try {
     let result;
     try {
       result = await ctx.platform.invoke(invokeReq);
     } catch (e) {
+      ctx.log?.error({ kind: 'invocation', id: requestId, tenant: fn.tenant, function: fn.name, class: admitted.clsName, type: 'sync', traceId: call.trace?.traceId, status: 'error', error: (e as Error).message, code: (e as { code?: unknown }).code }, 'invocation lost by the platform');
       if (answered) return; // the caller has its answer; the invocation's measurement was lost: nothing to bill
       throw internal(`the platform failed to run the invocation (${(e as Error).message}); retry, and report it if it persists`);
     } finally {
       running.end();
     }
     if (isThrottled(result)) {
+      if (ctx.log !== undefined) logInvocation(ctx.log, { ...line, totalMs: performance.now() - started, throttled: result.reason });
       throw throttled('FARE_E_THROTTLED', `Rate Exceeded. (${result.reason}) retry after ${result.retryAfterS} s`, result.retryAfterS, result.reason);
     }
     outcome = capResponse(ctx, result);
     log = executionLog({ requestId, attempt: 1, type: 'sync', version: fn.version }, outcome);
-    ctx.store.billing.record({
+    const rec = ctx.store.billing.record({
       id: requestId,
       invocationId: requestId,
       tenant: fn.tenant,
@@ -116,10 +128,18 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
       memGBs: outcome.memGBs,
       ...ratesFor(ctx.platform.prices, admitted.cls),
     }, log);
+    ctx.metrics?.billed(admitted.clsName, outcome.cpuMs, rec.costMicroCents, outcome.coldStart, outcome.status);
+    if (ctx.log !== undefined) logInvocation(ctx.log, { ...line, totalMs: performance.now() - started, outcome, costMicroCents: rec.costMicroCents });
   } finally {
     release();
   }
   if (!answered) respond(outcome, call.tail ? log : undefined);
+}
+
+/** The trace's ids for an invocation's log line. */
+function traceFields(t: Trace | undefined): { traceId?: string; spanId?: string; parentId?: string } {
+  if (t === undefined) return {};
+  return t.parentId !== undefined ? { traceId: t.traceId, spanId: t.spanId, parentId: t.parentId } : { traceId: t.traceId, spanId: t.spanId };
 }
 
 /** A response larger than the sync limit becomes an Unhandled function error, as in Lambda. */

@@ -15,6 +15,8 @@ import { parseFunctionRef } from './function-ref.ts';
 import { header, sendEmpty } from './http.ts';
 import { BYTES, EMPTY } from './rest.ts';
 import { LAMBDA_ERROR, parse, ValidationError, z } from './schema.ts';
+import { noteRequest } from './access-log.ts';
+import { formatAmznTraceId, startTrace, traceAnswerHeaders, traceHeadersOf } from './trace.ts';
 
 export const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/;
 
@@ -38,6 +40,9 @@ export const INVOKE_DOC = {
     'X-Amz-Log-Type': LOG_TYPE,
     'X-Amz-Client-Context': z.string().describe('A base64-encoded JSON object (at most 3,583 bytes), handed to the function'),
     'X-Fare-Context': z.string().describe("The context a running invocation was given, to call at least at its class (the caller's own tenant, synchronous calls)"),
+    traceparent: z.string().describe('W3C trace context: the invocation continues this trace (a new span); answered with its own traceparent'),
+    tracestate: z.string().describe('W3C trace state, passed on with a valid traceparent'),
+    'X-Amzn-Trace-Id': z.string().describe("Lambda's trace header (Root=1-…;Parent=…;Sampled=0|1), used when there is no valid traceparent"),
   },
   payload: z.unknown().describe('Any JSON document, or nothing (by default at most 6 MB; an Event at most 256 KB)'),
   answers: {
@@ -90,6 +95,7 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
     throw badRequest('FARE_E_INVALID_REQUEST', `1 validation error detected: Value '${name}' at 'functionName' failed to satisfy constraint: give a function name, name:qualifier, or arn:aws:lambda:REGION:TENANT:function:NAME`);
   }
   const owner = ref.owner ?? principal.tenant;
+  noteRequest(req, { tenant: principal.tenant, function: ref.name });
   const target = invocableTarget(ctx, principal, owner, ref.name, qualifierOf(query.get('Qualifier') ?? undefined, ref.qualifier));
   const fn = target.fn;
 
@@ -122,6 +128,11 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
   cls = admitted.cls;
   const fareHeaders: Record<string, string> = { 'x-amzn-RequestId': requestId, 'X-Fare-Class': admitted.clsName };
   if (admitted.budget !== undefined) fareHeaders['X-Fare-Budget'] = admitted.budget;
+  // Its trace: the caller's (headers, else the calling invocation's), a new span; a new trace otherwise.
+  // An Event keeps it in its row, and each attempt continues it in a span of its own.
+  const trace = startTrace(traceHeadersOf(req.headers), caller?.trace, ctx.clock());
+  traceAnswerHeaders(trace, fareHeaders);
+  noteRequest(req, { traceId: trace.traceId });
 
   if (type === 'Event') {
     const inv = ctx.store.invocations.enqueue({
@@ -136,6 +147,7 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
       ...(clientContext !== undefined ? { clientContext } : {}),
       ...(fn.published !== undefined ? { qualifier: String(fn.published) } : {}),
       reservedMicroCents: admitted.reserve,
+      trace: formatAmznTraceId(trace),
     });
     try {
       ctx.platform.enqueued(inv);
@@ -146,7 +158,7 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
     return;
   }
 
-  await runSync(ctx, { requestId, fn, callerTenant: principal.tenant, admitted, deadline: inherited.deadline, payload: body, tail, ...(clientContext !== undefined ? { clientContext } : {}), ...(caller !== undefined ? { caller } : {}) }, (out, log) => {
+  await runSync(ctx, { requestId, fn, callerTenant: principal.tenant, admitted, deadline: inherited.deadline, payload: body, tail, trace, ...(clientContext !== undefined ? { clientContext } : {}), ...(caller !== undefined ? { caller } : {}) }, (out, log) => {
     // Assigned, not `{ ...fareHeaders, … }` (a spread followed by more properties is V8's slow path).
     const headers: Record<string, string> = Object.assign({}, fareHeaders);
     headers['X-Amz-Executed-Version'] = target.executedVersion;

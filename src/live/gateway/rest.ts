@@ -6,6 +6,7 @@
 // The same declarations are the API description (openapi.ts).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { noteRequest } from './access-log.ts';
 import { authenticatedBody, type Principal } from './auth.ts';
 import type { GatewayContext } from './context.ts';
 import { ApiError, badRequest, internal, notFound } from './errors.ts';
@@ -100,6 +101,7 @@ export async function dispatchRest(ctx: GatewayContext, routes: readonly Route[]
     const allow = matching.map((r) => r.method).join(', ');
     throw new ApiError({ status: 405, code: 'FARE_E_METHOD_NOT_ALLOWED', message: `${path} takes ${allow}, not ${req.method ?? '?'}`, lambdaType: 'UnknownOperationException', headers: { Allow: allow } });
   }
+  noteRequest(req, { operation: route.spec.operation });
   const m = route.pattern.exec(path) ?? [];
   let params: string[];
   try {
@@ -115,6 +117,7 @@ export async function dispatchRest(ctx: GatewayContext, routes: readonly Route[]
   });
   const limit = spec.body === 'upload' ? ctx.limits.uploadBodyBytes : ctx.limits.jsonBodyBytes;
   const { principal, body } = await authenticatedBody(ctx.auth, req, limit, `the request body is larger than ${limit} bytes`);
+  noteRequest(req, { tenant: principal.tenant });
   const query: Record<string, unknown> = {};
   for (const [name, schema] of Object.entries(spec.query ?? {})) {
     const v = url.searchParams.get(name);

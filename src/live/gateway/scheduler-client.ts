@@ -12,6 +12,7 @@ import { ShardPicker, type ShardChoice } from '../../core/intake.ts';
 import type { InvokeOutcome, InvokeRequest } from '../types.ts';
 import { answerOf, invocationCargo, outcomeOf } from '../cargo.ts';
 import type { Clock } from '../transport/clock.ts';
+import type { Metrics } from '../metrics.ts';
 
 export interface SchedulerClientOptions {
   /** This gateway's number (job ids are unique across gateways: the number is in their high bits). */
@@ -37,6 +38,8 @@ export interface SchedulerClientOptions {
    * Infinity: never (in one process nothing is lost).
    */
   readonly auditMs?: number;
+  /** Each job's waiting time (arrival to start) and latency (arrival to answer) are observed, by class. */
+  readonly metrics?: Metrics;
 }
 
 interface Pending {
@@ -57,6 +60,8 @@ interface Pending {
   calls: number;
   /** When a message about it last came (or it was last checked on). */
   heardAt: number;
+  /** Its latency has been observed (at its answer). */
+  timed: boolean;
 }
 
 /** Gateways of one system (their numbers 0 … MAX_GATEWAYS − 1 are the high part of job ids). */
@@ -109,7 +114,7 @@ export class SchedulerClient {
         return;
       }
       const shard = this.live === undefined ? this.picker.pick(fn) : ShardPicker.pickLive(fn, this.live);
-      this.pending.set(id, { req, job, shard, resolve, reject, sentAt: now, lostAt, machine: -1, at: -1, calls: 0, heardAt: now });
+      this.pending.set(id, { req, job, shard, resolve, reject, sentAt: now, lostAt, machine: -1, at: -1, calls: 0, heardAt: now, timed: false });
       if (this.auditAt === Infinity && this.opts.auditMs !== undefined && this.opts.auditMs !== Infinity) this.armAudit(now + this.opts.auditMs);
       if (lostAt < this.sweepAt) this.armSweep(lostAt);
       this.byRequest.set(req.requestId, id);
@@ -205,6 +210,7 @@ export class SchedulerClient {
         if (p.machine >= 0) return;
         p.machine = m.from.id;
         p.at = m.from.id;
+        this.opts.metrics?.started(p.job.cls, (p.heardAt - p.sentAt) / 1000);
         // A call made before the caller was known to run: block it now.
         if (p.calls > 0) this.bus.sendOwned({ kind: 'block', from: this.address, to: machineAddress(p.machine), job: m.job });
         break;
@@ -212,10 +218,12 @@ export class SchedulerClient {
       case 'swapped':
         break;
       case 'answered':
+        this.timed(p);
         if (m.result !== undefined) p.req.onAnswer?.(answerOf(m.result));
         break;
       case 'done': {
         this.forget(m.job);
+        this.timed(p);
         let o: InvokeOutcome;
         try {
           o = outcomeOf(m.result);
@@ -231,6 +239,13 @@ export class SchedulerClient {
         throw new Error(`gateway ${formatAddress(this.address)}: unexpected ${JSON.stringify(never)}`);
       }
     }
+  }
+
+  /** The job's latency, observed once: at its answer, or at its end when it had none. */
+  private timed(p: Pending): void {
+    if (p.timed) return;
+    p.timed = true;
+    this.opts.metrics?.answered(p.job.cls, (p.heardAt - p.sentAt) / 1000);
   }
 
   /** Checks on the jobs not heard of for `auditMs` (see SchedulerClientOptions.auditMs), every `auditMs`. */

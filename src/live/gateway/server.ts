@@ -6,6 +6,7 @@ import { randomInt } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Store } from '../store/index.ts';
+import { noteRequest, requestNote, type GatewayLog } from './access-log.ts';
 import { Authenticator } from './auth.ts';
 import type { AuthLimits } from './auth-limiter.ts';
 import { DEFAULT_LIMITS, type GatewayContext, type GatewayLimits } from './context.ts';
@@ -25,6 +26,8 @@ import { lambdaFunctionRoutes } from './lambda-functions.ts';
 import { serveCode } from './code-download.ts';
 import { serveFunctionUrl } from './function-url.ts';
 import { lambdaUrlRoutes, URL_HOST, URL_PATH } from './lambda-urls.ts';
+import { serveGatewayMetrics } from './metrics-route.ts';
+import type { Metrics } from '../metrics.ts';
 
 export interface GatewayOptions {
   readonly store: Store;
@@ -48,14 +51,19 @@ export interface GatewayOptions {
    * other gateways (shared-state.ts).
    */
   readonly settle?: () => Promise<unknown>;
-  /** One structured entry per request (method, path, status, ms, requestId), and one per unexpected error. */
-  readonly log?: (entry: Readonly<Record<string, unknown>>) => void;
+  /**
+   * Where the access line of each request (method, path, status, ms, requestId, tenant, operation,
+   * traceId), each invocation's line and each unexpected error go (access-log.ts): a pino logger.
+   */
+  readonly log?: GatewayLog;
   /** Check every JSON answer against its declared schema before sending it; a mismatch is a 500 (tests). */
   readonly checkResponses?: boolean;
   /** Fare's version in the API description (default: package.json's). */
   readonly version?: string;
   /** In a cluster: the other gateways, asked about contexts of invocations they began (cluster/contexts.ts). */
   readonly contextPeers?: ContextPeers;
+  /** The process's metrics: counted by the gateway's parts, served on `GET /metrics` to administrators (metrics-route.ts). */
+  readonly metrics?: Metrics;
 }
 
 export interface Gateway {
@@ -99,13 +107,18 @@ export function createGateway(opts: GatewayOptions): Gateway {
     region,
     limits,
     checkResponses: opts.checkResponses === true,
+    ...(opts.metrics !== undefined ? { metrics: opts.metrics } : {}),
+    ...(opts.log !== undefined ? { log: opts.log } : {}),
   };
+  const log = opts.log;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = performance.now();
     const requestId = newRequestId();
     const url = new URL(req.url ?? '/', 'http://gateway');
     const lambda = LAMBDA_PREFIX.test(url.pathname);
+    // The access line, when the answer has gone (a synchronous invocation's handler returns later, with its measured outcome).
+    if (log !== undefined) res.once('close', () => accessLine(log, req, res, url.pathname, requestId, performance.now() - started));
     try {
       // A function URL: by its Host (<id>.lambda-url.…), or by path on any gateway address.
       const byHost = URL_HOST.exec(req.headers.host ?? '');
@@ -113,7 +126,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
       if (byHost !== null || byPath !== null) {
         const id = (byHost ?? byPath)?.[1] ?? '';
         const raw = (req.url ?? '/').split('?')[0] ?? '/';
+        noteRequest(req, { operation: 'FunctionUrl' });
         await serveFunctionUrl(ctx, req, res, id, byHost !== null ? raw : (byPath?.[2] ?? '/'), requestId);
+      } else if (url.pathname === '/metrics') {
+        await serveGatewayMetrics(ctx, req, res);
       } else if (url.pathname === '/healthz') {
         opts.store.db.prepare('SELECT 1').get();
         sendJson(res, 200, { status: 'ok' });
@@ -126,6 +142,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
         const raw = (req.url ?? '/').split('?')[0] ?? '';
         const m = INVOKE_PATH.exec(raw);
         if (m !== null) {
+          noteRequest(req, { operation: 'Invoke' });
           // An accepted Event is answered once it is shared too (a cluster's queue has it).
           if (opts.settle !== undefined && req.headers['x-amz-invocation-type'] === 'Event') holdAnswer(res, opts.settle);
           await handleInvoke(ctx, req, res, m[1] ?? '', url.searchParams, requestId);
@@ -145,7 +162,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       }
     } catch (e) {
       const err = e instanceof ApiError ? e : internal(`unexpected error (${(e as Error).message}); this is a bug in Fare, please report it with request id ${requestId}`);
-      if (!(e instanceof ApiError)) opts.log?.({ level: 'error', requestId, error: (e as Error).stack ?? String(e) });
+      if (!(e instanceof ApiError)) log?.error({ requestId, method: req.method, path: url.pathname, err: e }, 'unexpected error');
       if (res.headersSent) {
         res.destroy();
       } else if (lambda) {
@@ -153,8 +170,6 @@ export function createGateway(opts: GatewayOptions): Gateway {
       } else {
         sendFareError(res, err, { 'x-amzn-RequestId': requestId });
       }
-    } finally {
-      opts.log?.({ method: req.method, path: url.pathname, status: res.statusCode, ms: Math.round((performance.now() - started) * 100) / 100, requestId });
     }
   };
 
@@ -184,6 +199,18 @@ export function createGateway(opts: GatewayOptions): Gateway {
         server.closeAllConnections();
       }),
   };
+}
+
+/** One request's access line: info (debug for a health check), warn for 429, error for a 5xx. */
+function accessLine(log: GatewayLog, req: IncomingMessage, res: ServerResponse, path: string, requestId: string, ms: number): void {
+  const n = requestNote(req);
+  const entry: Record<string, unknown> = { kind: 'access', method: req.method, path, status: res.statusCode, ms: Math.round(ms * 100) / 100, requestId };
+  if (n !== undefined) Object.assign(entry, n);
+  if (!res.writableFinished) entry.aborted = true;
+  if (res.statusCode >= 500) log.error(entry, 'request');
+  else if (res.statusCode === 429) log.warn(entry, 'request');
+  else if (path === '/healthz') log.debug?.(entry, 'request');
+  else log.info(entry, 'request');
 }
 
 /**

@@ -234,6 +234,7 @@ export class Instance {
         deadlineMs: Date.now() + timeoutMs,
         ...(req.clientContext !== undefined ? { clientContext: Buffer.from(req.clientContext, 'base64').toString('utf8') } : {}),
         ...(req.fareContext !== undefined ? { fareContext: req.fareContext } : {}),
+        ...(req.traceId !== undefined ? { traceId: req.traceId } : {}),
       };
       api.deliver(ev);
     });

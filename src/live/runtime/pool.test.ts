@@ -32,6 +32,15 @@ describe('warm instances', () => {
     expect(p.stats().initMsTotal).toBeCloseTo(a.initMs, 6);
   });
 
+  it('counts its instances by class and state, with their resident memory (census, for the metrics)', async () => {
+    const p = pool();
+    expect(p.census()).toEqual([]);
+    await Promise.all([p.invoke(request(echo, {})), p.invoke(request(echo, {}))]);
+    const rows = p.census();
+    expect(rows.map((r) => ({ cls: r.cls, state: r.state, count: r.count, swappedBytes: r.swappedBytes }))).toEqual([{ cls: echo.cls, state: 'idle', count: 2, swappedBytes: 0 }]);
+    expect(rows[0]?.residentBytes).toBeGreaterThan(0);
+  });
+
   it('keeps one instance per concurrent invocation', async () => {
     const p = pool();
     const [a, b] = await Promise.all([p.invoke(request(py, {})), p.invoke(request(py, {}))]);

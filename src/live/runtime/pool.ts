@@ -12,6 +12,7 @@ import type { Mutable } from '../../core/types.ts';
 import { FareRuntimeError, InitError } from './errors.ts';
 import { Instance, type InstanceOptions } from './instance.ts';
 import { initFailureOutcome } from './outcomes.ts';
+import { processMemory } from './pager.ts';
 
 export interface PoolOptions {
   /** Most instances alive at once (starting, idle or busy), over all functions. */
@@ -55,6 +56,15 @@ export interface PoolStats {
   readonly reaped: number;
   readonly retired: number;
   readonly evicted: number;
+}
+
+/** One group of `InstancePool.census()`. */
+export interface PoolCensusRow {
+  readonly cls: string;
+  readonly state: 'running' | 'frozen' | 'idle' | 'swapped';
+  readonly count: number;
+  readonly residentBytes: number;
+  readonly swappedBytes: number;
 }
 
 interface Slot {
@@ -306,6 +316,28 @@ export class InstancePool {
   markSwappedOut(instance: Instance): void {
     const s = this.slots.get(instance);
     if (s !== undefined) s.swappedOut = true;
+  }
+
+  /**
+   * The instances now, grouped by their function's class and where they are: running (or starting),
+   * frozen (preempted), idle (warm between invocations), swapped (memory in swap, idle or preempted),
+   * with their resident memory and, for swapped ones, what is in swap (read from /proc). For metrics.
+   */
+  census(): PoolCensusRow[] {
+    const rows = new Map<string, Mutable<PoolCensusRow>>();
+    for (const s of this.slots.values()) {
+      const i = s.instance;
+      if (i.state === 'dead') continue;
+      const swapped = i.swappedOut || s.swappedOut === true;
+      const state = swapped ? 'swapped' : s.idle ? 'idle' : i.isFrozen ? 'frozen' : 'running';
+      const key = `${s.fn.cls}\0${state}`;
+      let r = rows.get(key);
+      if (r === undefined) rows.set(key, (r = { cls: s.fn.cls, state, count: 0, residentBytes: 0, swappedBytes: 0 }));
+      r.count++;
+      r.residentBytes += i.memoryBytes();
+      if (swapped) for (const pid of i.processes()) r.swappedBytes += processMemory(pid)?.swap ?? 0;
+    }
+    return [...rows.values()];
   }
 
   stats(): PoolStats {

@@ -9,6 +9,7 @@ import { formatDecisionLine, formatTime, type ShardMessage } from '../../core/pr
 import type { Shard, ShardInput } from '../../core/shard/shard.ts';
 import type { Clock } from '../transport/clock.ts';
 import { StepLoop } from '../transport/step-loop.ts';
+import type { Metrics } from '../metrics.ts';
 
 export class ShardHost {
   private readonly loop: StepLoop<ShardInput>;
@@ -20,9 +21,18 @@ export class ShardHost {
     clock: Clock,
     /** Each decision as a line (the conformance suite's decision log). */
     private readonly log?: (line: string) => void,
+    /** Arrivals are counted, and the queues read at each scrape. */
+    metrics?: Metrics,
   ) {
     this.loop = new StepLoop<ShardInput>(clock, (now, input) => this.stepOne(now, input), () => shard.nextDeadline(), { kind: 'tick' });
-    this.unlisten = bus.listen(shard.address, (m) => this.loop.push(m as ShardMessage));
+    const id = shard.cfg.id;
+    metrics?.watchShard(id, shard);
+    this.unlisten = bus.listen(shard.address, metrics === undefined
+      ? (m) => this.loop.push(m as ShardMessage)
+      : (m) => {
+        if (m.kind === 'arrive') metrics.arrived(id, m.job.cls);
+        this.loop.push(m as ShardMessage);
+      });
   }
 
   /** The machines there are now (the cluster's membership, as this shard's process sees it). */

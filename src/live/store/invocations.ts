@@ -29,10 +29,14 @@ export interface NewInvocation {
   readonly qualifier?: string;
   /** µ¢ of its owner's budget it holds until its first attempt is billed (its admission estimate). */
   readonly reservedMicroCents?: number;
+  /** The trace of the request that queued it (X-Amzn-Trace-Id form, its span): each attempt continues it. */
+  readonly trace?: string;
 }
 
-export interface Invocation extends Omit<NewInvocation, 'clientContext' | 'reservedMicroCents' | 'qualifier'> {
+export interface Invocation extends Omit<NewInvocation, 'clientContext' | 'reservedMicroCents' | 'qualifier' | 'trace'> {
   readonly clientContext: string | null;
+  /** The trace it was queued with; null: none kept. */
+  readonly trace: string | null;
   /** The published version to run; null: `$LATEST`. */
   readonly qualifier: string | null;
   /** µ¢ it holds against its owner's budget now (0 while it waits for a retry). */
@@ -81,6 +85,7 @@ interface InvocationRow {
   finished_at: number | null;
   reserved_uc: number;
   qualifier: string | null;
+  trace: string | null;
 }
 
 const toInvocation = (r: InvocationRow): Invocation => ({
@@ -94,6 +99,7 @@ const toInvocation = (r: InvocationRow): Invocation => ({
   payload: r.payload,
   clientContext: r.client_context,
   qualifier: r.qualifier ?? null,
+  trace: r.trace ?? null,
   reservedMicroCents: r.reserved_uc,
   status: r.status,
   attempts: r.attempts,
@@ -126,9 +132,9 @@ export class InvocationRepo {
     const now = this.#clock();
     const reserved = Math.max(0, n.reservedMicroCents ?? 0);
     this.#q(
-      `INSERT INTO invocations (id, tenant, function, version, caller, class, class_index, payload, client_context, status, attempts, run_after, created_at, reserved_uc, qualifier)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?)`,
-    ).run(n.id, n.tenant, n.function, n.version, n.caller, n.cls, n.classIndex, n.payload, n.clientContext ?? null, now, now, reserved, n.qualifier ?? null);
+      `INSERT INTO invocations (id, tenant, function, version, caller, class, class_index, payload, client_context, status, attempts, run_after, created_at, reserved_uc, qualifier, trace)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?)`,
+    ).run(n.id, n.tenant, n.function, n.version, n.caller, n.cls, n.classIndex, n.payload, n.clientContext ?? null, now, now, reserved, n.qualifier ?? null, n.trace ?? null);
     this.#reservations.add(n.tenant, reserved);
     return this.get(n.id) as Invocation;
   }
@@ -237,12 +243,12 @@ export class InvocationRepo {
     return this.#db.transaction(() => {
       quietly(() => {
         this.#q(
-          `INSERT INTO invocations (id, tenant, function, version, caller, class, class_index, payload, client_context, status, attempts, run_after, created_at, reserved_uc, error)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)
+          `INSERT INTO invocations (id, tenant, function, version, caller, class, class_index, payload, client_context, status, attempts, run_after, created_at, reserved_uc, error, trace)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)
            ON CONFLICT (id) DO UPDATE SET version = excluded.version, class = excluded.class, class_index = excluded.class_index, status = 'queued',
-             payload = excluded.payload, client_context = excluded.client_context,
+             payload = excluded.payload, client_context = excluded.client_context, trace = excluded.trace,
              attempts = excluded.attempts, run_after = excluded.run_after, reserved_uc = excluded.reserved_uc, error = excluded.error`,
-        ).run(inv.id, inv.tenant, inv.function, inv.version, inv.caller, inv.cls, inv.classIndex, inv.payload, inv.clientContext, inv.attempts, inv.runAfter, inv.createdAt, inv.reservedMicroCents, inv.error);
+        ).run(inv.id, inv.tenant, inv.function, inv.version, inv.caller, inv.cls, inv.classIndex, inv.payload, inv.clientContext, inv.attempts, inv.runAfter, inv.createdAt, inv.reservedMicroCents, inv.error, inv.trace);
       });
       const r = this.#q(
         `UPDATE invocations SET status = 'running', attempts = attempts + 1, started_at = ? WHERE id = ? AND status = 'queued' RETURNING *`,

@@ -324,6 +324,13 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE function_aliases ADD COLUMN routing_weight  REAL;   -- 0.0–1.0: the share it runs
     `,
   },
+  {
+    version: 10,
+    description: "an Event's trace (X-Amzn-Trace-Id form), continued by its attempts",
+    sql: `
+      ALTER TABLE invocations ADD COLUMN trace TEXT;   -- NULL: accepted before Fare kept traces
+    `,
+  },
 ];
 
 /** Current schema version of an open database (0: empty). */

@@ -14,6 +14,7 @@ import type { InvokeOutcome, InvokeRequest } from '../types.ts';
 import { answerCargo, outcomeCargo, requestOf } from '../cargo.ts';
 import type { Clock } from '../transport/clock.ts';
 import { StepLoop } from '../transport/step-loop.ts';
+import type { Metrics } from '../metrics.ts';
 
 /** What the machine scheduler needs from the instances: mechanism, no policy. */
 export interface Executor {
@@ -97,6 +98,8 @@ export class MachineDriver {
      * within one process.
      */
     private readonly acknowledge = false,
+    /** Preemptions (suffered and caused) and class-based swapping are counted. */
+    private readonly metrics?: Metrics,
   ) {
     // Once what carrying out decisions taught it is stepped (a stopped job's size), the worker reads
     // its memory: a stale view outside the machine's band is refreshed.
@@ -205,11 +208,25 @@ export class MachineDriver {
     mc.step(now, input);
     // Carrying a decision out never steps the machine (what it learns goes into the loop's inbox),
     // so the machine's own decision objects are read in place, then forgotten.
-    for (const d of mc.ready()) {
+    const ds = mc.ready();
+    for (const d of ds) {
       this.log?.(`t=${formatTime(now)} ${formatDecisionLine(mc.address, d)}`);
       this.apply(d);
     }
+    if (this.metrics !== undefined) this.countPreemptions(ds);
     mc.advance();
+  }
+
+  /** A step's preemptions, each caused by the highest class among the jobs the same step ran. */
+  private countPreemptions(ds: readonly MachineDecision[]): void {
+    let by = Infinity;
+    let any = false;
+    for (const d of ds) {
+      if (d.kind === 'run') by = Math.min(by, d.job.cls);
+      else if (d.kind === 'preempt') any = true;
+    }
+    if (!any) return;
+    for (const d of ds) if (d.kind === 'preempt') this.metrics?.preempted(this.machine.cfg.id, d.job.cls, by === Infinity ? undefined : by);
   }
 
   private apply(d: MachineDecision): void {
@@ -254,6 +271,7 @@ export class MachineDriver {
         if (!e) return;
         if (d.kind === 'swap-out') this.exec.swapOut?.(e.req.requestId);
         else this.exec.swapIn?.(e.req.requestId);
+        this.metrics?.swapped(this.machine.cfg.id, e.job.cls, d.kind === 'swap-out' ? 'out' : 'in');
         this.bus.sendOwned({ kind: 'swapped', from: this.machine.address, to: gatewayAddress(e.gateway), job: e.job.id, dir: d.kind === 'swap-out' ? 'out' : 'in', mb: d.mb });
         break;
       }

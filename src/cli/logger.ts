@@ -1,0 +1,52 @@
+// The process's one logger (pino), made where a process starts (`fare up`, `fare gateway`, `fare
+// shard`, `fare worker`) from `--log-level` / FARE_LOG_LEVEL and `--log-format`: JSON lines on
+// stdout, or pino-pretty's lines when stdout is a terminal (or `--log-format pretty`).
+
+import type { DestinationStream, Logger } from 'pino';
+import { UsageError } from './args.ts';
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type LogFormat = 'json' | 'pretty';
+
+/** The options every process command takes. */
+export const logOptions = {
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+} as const;
+
+export const LOG_HELP = `  --log-level L       trace, debug, info (default), warn, error, fatal or silent (or FARE_LOG_LEVEL)
+  --log-format F      json (one JSON object a line) or pretty; default: pretty on a terminal, else json`;
+
+export interface LogSettings {
+  readonly level: LogLevel;
+  readonly format: LogFormat;
+}
+
+/** `--log-level` (else FARE_LOG_LEVEL, else info) and `--log-format` (else pretty on a terminal), checked. */
+export function logSettings(values: Readonly<Record<string, string | boolean | (string | boolean)[] | undefined>>, env: NodeJS.ProcessEnv = process.env, tty = process.stdout.isTTY === true): LogSettings {
+  const flag = values['log-level'];
+  const given = typeof flag === 'string' ? flag : env.FARE_LOG_LEVEL;
+  const level = given === undefined || given === '' ? 'info' : given.toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new UsageError(`${typeof flag === 'string' ? '--log-level' : 'FARE_LOG_LEVEL'} ${given ?? ''} is not a log level: use ${LOG_LEVELS.join(', ')}`);
+  }
+  const f = values['log-format'];
+  if (f !== undefined && f !== 'json' && f !== 'pretty') throw new UsageError(`--log-format ${typeof f === 'string' ? f : ''} is not known: use json or pretty`);
+  return { level: level as LogLevel, format: f ?? (tty ? 'pretty' : 'json') };
+}
+
+/**
+ * The process's logger: `base` fields on every line (e.g. `{ part: 'gateway', id: 0 }`). JSON goes to
+ * `destination` (default: pino's own, stdout); pretty lines are written by pino-pretty in this
+ * thread, to `destination` or stdout. pino is loaded here, not by every command of the CLI.
+ */
+export async function createLogger(s: LogSettings, base: Readonly<Record<string, unknown>> = {}, destination?: DestinationStream): Promise<Logger> {
+  const { pino } = await import('pino');
+  const opts = { level: s.level, base: { ...base }, timestamp: pino.stdTimeFunctions.isoTime };
+  if (s.format === 'pretty') {
+    const { default: pretty } = await import('pino-pretty');
+    return pino(opts, pretty({ colorize: destination === undefined && process.stdout.isTTY === true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l', ...(destination !== undefined ? { destination } : {}) }));
+  }
+  return destination === undefined ? pino(opts) : pino(opts, destination);
+}

@@ -1,0 +1,256 @@
+// Prometheus metrics of one Fare process (prom-client): the metric families, one `Metrics` object per
+// process handed to its parts through their options (the gateway's scheduler client and billing, the
+// shard host, the worker's machine driver and pool), and the listener that serves them. Label sets are
+// bounded: class names from the price table, tenant ids, shard and machine numbers, a few fixed words;
+// never an invocation's id. What is cheaper to read than to follow (queue lengths, instances, memory,
+// tenants' spend) is read at each scrape from sources the parts register (`watch…`).
+
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { PriceTable } from '../core/classes.ts';
+
+/** Seconds, from 1 ms to 15 min (Lambda's longest timeout): waiting times and latencies. */
+export const SECONDS_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 900];
+
+/** Where an instance is, for the `fare_instances` gauge. */
+export type InstanceState = 'running' | 'frozen' | 'idle' | 'swapped';
+
+/** A worker's instances, grouped by their function's class and where they are. */
+export interface InstanceCensus {
+  readonly cls: string;
+  readonly state: InstanceState;
+  readonly count: number;
+  /** Their resident memory (bytes). */
+  readonly residentBytes: number;
+  /** Their memory in swap (bytes; read for swapped-out instances only). */
+  readonly swappedBytes: number;
+}
+
+/** A tenant's month so far, for the per-tenant gauges. */
+export interface TenantSpend {
+  readonly tenant: string;
+  readonly spentMicroCents: number;
+  /** null: no budget. */
+  readonly budgetMicroCents: number | null;
+}
+
+/** Where an admission decision was made: when an invocation was accepted, or when a queued Event was claimed to run. */
+export type AdmissionPoint = 'accept' | 'claim';
+
+export interface MetricsOptions {
+  readonly prices: PriceTable;
+  /** Node's own process metrics (CPU, memory, event loop, GC; prom-client's defaults). Default true. */
+  readonly processMetrics?: boolean;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly names: readonly string[];
+  private readonly shards: { id: number; waitingIn: (cls: number) => number }[] = [];
+  private readonly workers: { machine: number; census: () => readonly InstanceCensus[] }[] = [];
+  private readonly spends: (() => readonly TenantSpend[])[] = [];
+
+  private readonly arrivals: Counter<'shard' | 'class'>;
+  private readonly waiting: Histogram<'class'>;
+  private readonly latency: Histogram<'class'>;
+  private readonly preemptions: Counter<'machine' | 'class'>;
+  private readonly preemptionsCaused: Counter<'machine' | 'class'>;
+  private readonly swaps: Counter<'machine' | 'class' | 'direction'>;
+  private readonly coldStarts: Counter<'class'>;
+  private readonly invocations: Counter<'class' | 'status'>;
+  private readonly cpu: Counter<'class'>;
+  private readonly spend: Counter<'class'>;
+  private readonly throttledCount: Counter<'tenant' | 'at'>;
+  private readonly degradedCount: Counter<'tenant' | 'at'>;
+
+  constructor(opts: MetricsOptions) {
+    this.names = opts.prices.classes.map((c) => c.name);
+    const registers = [this.registry];
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    // The gauges read at scrape see the sources through these (their `this` is the gauge).
+    const { names, shards, workers, spends } = this;
+    const nameOf = (c: number): string => names[c] ?? String(c);
+    this.arrivals = new Counter({ name: 'fare_arrivals_total', help: 'Jobs that arrived at a scheduler shard, by shard and price class (a job sent again after a lost message counts again).', labelNames: ['shard', 'class'], registers });
+    new Gauge({
+      name: 'fare_queue_length', help: 'Jobs waiting in a shard\'s multi-queue, by shard and price class (read at scrape).', labelNames: ['shard', 'class'], registers,
+      collect() {
+        this.reset();
+        for (const s of shards) for (let c = 0; c < names.length; c++) this.set({ shard: String(s.id), class: nameOf(c) }, s.waitingIn(c));
+      },
+    });
+    this.waiting = new Histogram({ name: 'fare_waiting_seconds', help: 'Time from a job\'s arrival to its start on a worker (seconds), by the class it ran at; measured by the gateway.', labelNames: ['class'], buckets: [...SECONDS_BUCKETS], registers });
+    this.latency = new Histogram({ name: 'fare_latency_seconds', help: 'End-to-end time from a job\'s arrival to its function\'s answer (seconds; to its outcome when there was no answer), by the class it ran at; measured by the gateway.', labelNames: ['class'], buckets: [...SECONDS_BUCKETS], registers });
+    this.preemptions = new Counter({ name: 'fare_preemptions_total', help: 'Preemptions suffered: running jobs frozen for another, by machine and the preempted job\'s class.', labelNames: ['machine', 'class'], registers });
+    this.preemptionsCaused = new Counter({ name: 'fare_preemptions_caused_total', help: 'Preemptions caused, by machine and the class of the job that took the core.', labelNames: ['machine', 'class'], registers });
+    this.swaps = new Counter({ name: 'fare_swaps_total', help: 'Class-based swapping of preempted jobs\' instances, by machine, class and direction (out, in).', labelNames: ['machine', 'class', 'direction'], registers });
+    this.coldStarts = new Counter({ name: 'fare_cold_starts_total', help: 'Invocations that started a new instance, by the class they ran at (from billed outcomes).', labelNames: ['class'], registers });
+    this.invocations = new Counter({ name: 'fare_invocations_total', help: 'Invocations billed (sync, and each async attempt), by the class they ran at and status (ok, error).', labelNames: ['class', 'status'], registers });
+    this.cpu = new Counter({ name: 'fare_cpu_seconds_total', help: 'CPU-seconds billed, by the class they were billed at (from billing records as they are written).', labelNames: ['class'], registers });
+    this.spend = new Counter({ name: 'fare_spend_microcents_total', help: 'Money billed (µ¢: CPU at the class price plus memory), by class (from billing records as they are written).', labelNames: ['class'], registers });
+    this.throttledCount = new Counter({ name: 'fare_throttled_total', help: 'Invocations refused for their tenant\'s budget, by tenant and where (accept: answered 429; claim: a queued Event left waiting).', labelNames: ['tenant', 'at'], registers });
+    this.degradedCount = new Counter({ name: 'fare_degraded_total', help: 'Invocations lowered to the cheapest class by their tenant\'s budget (over-budget: degrade), by tenant and where (accept, claim).', labelNames: ['tenant', 'at'], registers });
+    const census = (pick: (r: InstanceCensus) => number) => function (this: Gauge<'machine' | 'class' | 'state'>): void {
+      this.reset();
+      for (const w of workers) {
+        for (const state of ['running', 'frozen', 'idle', 'swapped'] as const) for (const cls of names) this.set({ machine: String(w.machine), class: cls, state }, 0);
+        for (const r of w.census()) this.inc({ machine: String(w.machine), class: r.cls, state: r.state }, pick(r));
+      }
+    };
+    new Gauge({ name: 'fare_instances', help: 'Instances on a worker, by machine, their function\'s class and state (running, frozen: preempted, idle: warm between invocations, swapped: memory in swap).', labelNames: ['machine', 'class', 'state'], registers, collect: census((r) => r.count) });
+    new Gauge({ name: 'fare_memory_resident_bytes', help: 'Resident memory of a worker\'s instances (bytes), by machine, class and state.', labelNames: ['machine', 'class', 'state'], registers, collect: census((r) => r.residentBytes) });
+    new Gauge({ name: 'fare_memory_swapped_bytes', help: 'Memory of a worker\'s swapped-out instances in swap (bytes), by machine, class and state.', labelNames: ['machine', 'class', 'state'], registers, collect: census((r) => r.swappedBytes) });
+    const tenants = (pick: (t: TenantSpend) => number | null) => function (this: Gauge<'tenant'>): void {
+      this.reset();
+      for (const read of spends) {
+        for (const t of read()) {
+          const v = pick(t);
+          if (v !== null) this.set({ tenant: t.tenant }, v);
+        }
+      }
+    };
+    new Gauge({ name: 'fare_tenant_spend_microcents', help: 'A tenant\'s spend billed this month (µ¢; read from the store at scrape).', labelNames: ['tenant'], registers, collect: tenants((t) => t.spentMicroCents) });
+    new Gauge({ name: 'fare_tenant_budget_microcents', help: 'A tenant\'s monthly budget (µ¢; tenants without a budget are not listed).', labelNames: ['tenant'], registers, collect: tenants((t) => t.budgetMicroCents) });
+    // Every class's series from the start, so rates and quantiles have a zero to start from.
+    for (const cls of this.names) {
+      this.waiting.zero({ class: cls });
+      this.latency.zero({ class: cls });
+      this.coldStarts.inc({ class: cls }, 0);
+      this.cpu.inc({ class: cls }, 0);
+      this.spend.inc({ class: cls }, 0);
+    }
+  }
+
+  /** The name of class `cls` (its index in the price table). */
+  name(cls: number): string {
+    return this.names[cls] ?? String(cls);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text of every metric now. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  // ---- sources read at scrape ----
+
+  /** A shard's queues (the core Shard's `waitingIn`). */
+  watchShard(id: number, shard: { waitingIn(cls: number): number }): void {
+    this.shards.push({ id, waitingIn: (c) => shard.waitingIn(c) });
+    for (let c = 0; c < this.names.length; c++) this.arrivals.inc({ shard: String(id), class: this.name(c) }, 0);
+  }
+
+  /** A worker's instances (the pool's census). */
+  watchWorker(machine: number, census: () => readonly InstanceCensus[]): void {
+    this.workers.push({ machine, census });
+    for (const cls of this.names) {
+      this.preemptions.inc({ machine: String(machine), class: cls }, 0);
+      this.preemptionsCaused.inc({ machine: String(machine), class: cls }, 0);
+    }
+  }
+
+  /** Tenants' spend this month and budgets (a gateway's store). */
+  watchTenants(read: () => readonly TenantSpend[]): void {
+    this.spends.push(read);
+  }
+
+  // ---- events ----
+
+  arrived(shard: number, cls: number): void {
+    this.arrivals.inc({ shard: String(shard), class: this.name(cls) });
+  }
+
+  /** A job started `seconds` after it arrived. */
+  started(cls: number, seconds: number): void {
+    this.waiting.observe({ class: this.name(cls) }, seconds);
+  }
+
+  /** A job answered (or ended without an answer) `seconds` after it arrived. */
+  answered(cls: number, seconds: number): void {
+    this.latency.observe({ class: this.name(cls) }, seconds);
+  }
+
+  /** Jobs of class `cls` frozen on `machine` for a job of class `by` (undefined: not known). */
+  preempted(machine: number, cls: number, by: number | undefined): void {
+    this.preemptions.inc({ machine: String(machine), class: this.name(cls) });
+    if (by !== undefined) this.preemptionsCaused.inc({ machine: String(machine), class: this.name(by) });
+  }
+
+  swapped(machine: number, cls: number, direction: 'out' | 'in'): void {
+    this.swaps.inc({ machine: String(machine), class: this.name(cls), direction });
+  }
+
+  /** A billing record was written: class name, CPU (ms), cost (µ¢), and whether the invocation cold-started. */
+  billed(cls: string, cpuMs: number, costMicroCents: number, coldStart: boolean, status: 'ok' | 'error'): void {
+    this.invocations.inc({ class: cls, status });
+    this.cpu.inc({ class: cls }, cpuMs / 1000);
+    this.spend.inc({ class: cls }, costMicroCents);
+    if (coldStart) this.coldStarts.inc({ class: cls });
+  }
+
+  throttled(tenant: string, at: AdmissionPoint): void {
+    this.throttledCount.inc({ tenant, at });
+  }
+
+  degraded(tenant: string, at: AdmissionPoint): void {
+    this.degradedCount.inc({ tenant, at });
+  }
+}
+
+/** The value of one sample in exposition text (exactly these labels, in any order), or undefined: for tests and tools. */
+export function sample(text: string, name: string, labels: Readonly<Record<string, string>> = {}): number | undefined {
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (m === null || m[1] !== name) continue;
+    const have = new Map<string, string>();
+    for (const p of (m[2] ?? '').matchAll(/([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)"/g)) have.set(p[1] as string, p[2] as string);
+    if (Object.entries(labels).every(([k, v]) => have.get(k) === v) && have.size === Object.keys(labels).length) return Number(m[3]);
+  }
+  return undefined;
+}
+
+/** A listener of its own that answers `GET /metrics` (and nothing else), unauthenticated: bind it where only the scraper reaches. */
+export interface MetricsListener {
+  readonly port: number;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export async function serveMetrics(metrics: Metrics, port: number, host = '127.0.0.1'): Promise<MetricsListener> {
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('only GET /metrics here\n');
+      return;
+    }
+    metrics.text().then((text) => {
+      res.writeHead(200, { 'Content-Type': metrics.contentType, 'Content-Length': Buffer.byteLength(text) });
+      res.end(req.method === 'HEAD' ? undefined : text);
+    }, (e: unknown) => {
+      res.writeHead(500, { 'Content-Type': 'text/plain' });
+      res.end(`metrics failed: ${(e as Error).message}\n`);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const a = server.address() as AddressInfo;
+  const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+  return {
+    port: a.port,
+    url: `http://${h}:${a.port}/metrics`,
+    close: () => new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
