@@ -10,7 +10,7 @@ Usage: fare up [--port 8080] [--host 127.0.0.1] [--data-dir ./.fare] [--policy f
                [--cores N] [--strict-priorities] [--within-class fcfs|las|sef] [--memory-mb MB] [--no-swapping]
                [--no-examples] [--fsync] [--region us-east-1]
                [--insecure-single-tenant] [--metrics-port N] [--metrics-host 127.0.0.1]
-               [--log-level info] [--log-format json|pretty]
+               [--log-level info] [--log-format json|pretty] [--record FILE]
 
 Starts the gateway (AWS Lambda Invoke API and Fare's REST API), one scheduler shard and one worker
 in this process, with all state in an SQLite file under --data-dir. On an empty data dir it deploys
@@ -35,6 +35,8 @@ container credentials, so the AWS SDK inside them calls Fare with no set-up.
 Prometheus metrics: GET /metrics on the gateway's port, for an administrator's credential (Bearer);
 --metrics-port N also serves them with no credential on a listener of their own, bound to
 --metrics-host (default 127.0.0.1: they show every tenant's spend).
+--record FILE: write the traffic (each execution's arrival, class, CPU time, memory and measured
+latency; src/sim/workload/README.md, "Fare's recordings") to FILE, for fare sim replay FILE.
 Accepted async invocations and billing records survive a crash or kill -9 of Fare; with --fsync every
 commit is also fsynced, so they survive a power loss too (slower).
 Logs: after the lines above, one line per API request and one per invocation on stdout (pino),
@@ -60,6 +62,7 @@ export async function runUp(args: readonly string[]): Promise<number> {
     'memory-mb': { type: 'string' },
     'no-swapping': { type: 'boolean', default: false },
     region: { type: 'string', default: 'us-east-1' },
+    record: { type: 'string' },
     ...METRICS_OPTIONS,
     ...logOptions,
     help: { type: 'boolean', short: 'h', default: false },
@@ -104,6 +107,7 @@ export async function runUp(args: readonly string[]): Promise<number> {
     region,
     ...metricsAt,
     logger,
+    ...(values.record !== undefined ? { record: resolve(values.record as string) } : {}),
   });
   const out: string[] = [];
   out.push(`Fare is up: ${running.url}  (policy ${running.policy}, data in ${dataDir})`);
@@ -120,6 +124,7 @@ export async function runUp(args: readonly string[]): Promise<number> {
   } else {
     out.push(adminKey ? '  Admin credential: from FARE_ADMIN_KEY' : '  Admin credential: created on first start (not shown again)');
   }
+  if (values.record !== undefined) out.push(`  Recording traffic to:  ${resolve(values.record as string)} (replay: fare sim replay FILE)`);
   if (running.examples.length) out.push('', `  Examples deployed: ${running.examples.join(', ')}`);
   out.push('', '  This machine:', ...running.capabilities.map((l) => `    ${l}`));
   out.push('', '  Try:', `    export FARE_ENDPOINT=${running.url} FARE_KEY=<id>:<secret>`, '    npx fare invoke page-view --payload \'{"user":"ada"}\'',

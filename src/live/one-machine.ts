@@ -22,6 +22,8 @@ import { InProcessBus } from './transport/in-process.ts';
 import { realClock } from './transport/clock.ts';
 import { describeWithin } from './assembly.ts';
 import type { InvokeRequest } from './types.ts';
+import { TraceRecorder } from './recorder.ts';
+import { writeFileSync } from 'node:fs';
 import type { WithinClass } from '../core/machine/run-queue.ts';
 import { Metrics, serveMetrics, type MetricsListener } from './metrics.ts';
 import { tenantSpends } from './gateway/budget-gate.ts';
@@ -75,6 +77,8 @@ export interface UpOptions {
   readonly metricsHost?: string;
   /** Security events worth an operator's attention (default: a line on stderr). */
   readonly warn?: (line: string) => void;
+  /** Record the traffic in this file for the simulator (`fare sim replay FILE`; recorder.ts). */
+  readonly record?: string;
 }
 
 export interface Running {
@@ -102,6 +106,8 @@ export async function up(opts: UpOptions): Promise<Running> {
   const log = opts.log ?? (() => {});
   const warn = opts.warn ?? ((line: string) => process.stderr.write(`${line}\n`));
   const prices = opts.prices ?? DEFAULT_PRICE_TABLE;
+  // A recording that cannot be written fails the start before anything else (the file system's error).
+  if (opts.record !== undefined) writeFileSync(opts.record, '');
   const { store, fresh, adminCredentialFile } = await openDataDir(opts.dataDir, opts.fsync ?? false, opts.adminKey);
   const host = await prepareHost(opts.cores);
   const { caps, nice, cores } = host;
@@ -186,8 +192,14 @@ export async function up(opts: UpOptions): Promise<Running> {
       else pool.retire(tenant, name, version);
     },
   });
-  const gateway: Gateway = createGateway({ store, platform, metrics, region, ...(opts.logger !== undefined ? { log: opts.logger } : {}) });
-  const runner = new AsyncRunner({ store, platform, metrics, contexts: gateway.context.contexts, ...(opts.logger !== undefined ? { log: opts.logger } : {}) });
+  const recorder = opts.record === undefined ? undefined : TraceRecorder.open(opts.record, {
+    policy, ...(preset.machine === 'priority' ? { within: preset.within } : {}), cores, machines: 1,
+    ...(Number.isFinite(memory.capacityMB) ? { memoryMB: memory.capacityMB } : {}),
+    prices: { classes: prices.classes.map((c) => ({ name: c.name, price: c.price })), memoryPrice: prices.memoryPrice },
+  });
+  const recording = recorder !== undefined ? { recorder } : {};
+  const gateway: Gateway = createGateway({ store, platform, metrics, region, ...recording, ...(opts.logger !== undefined ? { log: opts.logger } : {}) });
+  const runner = new AsyncRunner({ store, platform, metrics, contexts: gateway.context.contexts, ...recording, ...(opts.logger !== undefined ? { log: opts.logger } : {}) });
   late.runner = runner;
 
   const examples = fresh && opts.examples !== false ? await deployExamples(store) : [];
@@ -206,6 +218,7 @@ export async function up(opts: UpOptions): Promise<Running> {
     } catch (e) {
       await runner.stop();
       await gateway.close();
+      await recorder?.close();
       await pool.close();
       host.cpuset?.close();
       scheduler.close();
@@ -236,6 +249,7 @@ export async function up(opts: UpOptions): Promise<Running> {
       reading?.stop();
       await runner.stop();
       await gateway.close();
+      await recorder?.close();
       await metricsListener?.close();
       await pool.close();
       host.cpuset?.close();

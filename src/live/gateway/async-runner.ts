@@ -13,6 +13,8 @@ import { ownDeadline, type FareContexts } from './fare-context.ts';
 import { admitInvocation, microCents, type BudgetVerdict } from './budget-gate.ts';
 import { isThrottled, type Platform } from './platform.ts';
 import type { Metrics } from '../metrics.ts';
+import type { Recorder } from '../recorder.ts';
+import { waitBefore } from './invoke-sync.ts';
 import { logInvocation, type GatewayLog } from './access-log.ts';
 import { formatAmznTraceId, startTrace } from './trace.ts';
 
@@ -49,10 +51,12 @@ export interface AsyncRunnerOptions {
   readonly log?: GatewayLog;
   /** Billed attempts, and claims throttled or degraded by budget, are counted. */
   readonly metrics?: Metrics;
+  /** Records each attempt for the simulator (`fare up --record`). */
+  readonly recorder?: Recorder;
 }
 
 export class AsyncRunner {
-  readonly #o: Required<Omit<AsyncRunnerOptions, 'contexts' | 'onError' | 'metrics' | 'log'>> & Pick<AsyncRunnerOptions, 'contexts' | 'onError' | 'metrics' | 'log'>;
+  readonly #o: Required<Omit<AsyncRunnerOptions, 'contexts' | 'onError' | 'metrics' | 'log' | 'recorder'>> & Pick<AsyncRunnerOptions, 'contexts' | 'onError' | 'metrics' | 'log' | 'recorder'>;
   readonly #inFlight = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -158,7 +162,7 @@ export class AsyncRunner {
       const running = this.#o.contexts?.begin({ requestId: inv.id, tenant: inv.tenant, function: inv.function, cls, deadline: ownDeadline(this.#o.clock(), fn.timeoutMs) });
       // Each attempt continues the trace the Event was accepted with (a span of its own), or begins one.
       const trace = startTrace({}, inv.trace ?? undefined, now);
-      const req: InvokeRequest = {
+      let req: InvokeRequest = {
         fn,
         requestId: inv.id,
         payload: inv.payload,
@@ -171,6 +175,12 @@ export class AsyncRunner {
       };
       let result;
       const started = performance.now();
+      const arrivedAt = this.#o.clock();
+      let answeredMs: number | undefined;
+      if (this.#o.recorder !== undefined) {
+        const end = req.onAnswer;
+        req = { ...req, onAnswer: (a) => { answeredMs = performance.now() - started; end?.(a); } };
+      }
       try {
         result = await platform.invoke(req);
       } catch (e) {
@@ -213,6 +223,10 @@ export class AsyncRunner {
       }
       if (this.#o.log !== undefined) logInvocation(this.#o.log, { ...line, totalMs: performance.now() - started, outcome: result, costMicroCents: costOf(result.cpuMs, result.memGBs, billing.price, billing.memoryPrice).total });
       if (written) this.#o.metrics?.billed(clsName, result.cpuMs, costOf(result.cpuMs, result.memGBs, billing.price, billing.memoryPrice).total, result.coldStart, result.status);
+      if (this.#o.recorder !== undefined) {
+        const latencyMs = answeredMs ?? performance.now() - started;
+        this.#o.recorder.record({ arrivedAt, fn: `${inv.tenant}/${inv.function}`, class: clsName, cpuMs: result.cpuMs, memMB: result.maxMemMB, latencyMs, waitMs: waitBefore(result, latencyMs), type: 'async', status: result.status });
+      }
     } catch (e) {
       this.#o.onError?.(e, inv);
     }

@@ -9,6 +9,7 @@ import { forbidden, internal, notFound } from './errors.ts';
 import type { FareContexts } from './fare-context.ts';
 import type { Platform } from './platform.ts';
 import type { Metrics } from '../metrics.ts';
+import type { Recorder } from '../recorder.ts';
 
 export interface GatewayLimits {
   /** Largest RequestResponse payload, and largest response (Lambda: 6 MB). */
@@ -57,6 +58,8 @@ export interface GatewayContext {
   readonly checkResponses: boolean;
   /** Billing, throttling and degrading are counted here, and served on `/metrics` to administrators. */
   readonly metrics?: Metrics;
+  /** `fare up --record`: each execution's arrival, class, CPU, memory and latency (recorder.ts). */
+  readonly recorder?: Recorder;
   /** Access and invocation lines (access-log.ts); none when undefined. */
   readonly log?: GatewayLog;
 }

@@ -77,8 +77,12 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
   // The caller gets the function's answer as soon as there is one; the billing record follows when
   // the invocation's measurement ends (its instance parked, or serving its next invocation).
   let answered = false;
+  const arrivedAt = ctx.clock();
+  const t0 = performance.now();
+  let answeredMs: number | undefined;
   const respond = (a: InvocationAnswer, log?: ExecutionLog): void => {
     answered = true;
+    answeredMs = performance.now() - t0;
     answer(a, log);
   };
   const invokeReq: InvokeRequest = {
@@ -134,6 +138,15 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
     release();
   }
   if (!answered) respond(outcome, call.tail ? log : undefined);
+  if (ctx.recorder !== undefined) {
+    const latencyMs = answeredMs ?? performance.now() - t0;
+    ctx.recorder.record({ arrivedAt, fn: `${fn.tenant}/${fn.name}`, class: admitted.clsName, cpuMs: outcome.cpuMs, memMB: outcome.maxMemMB, latencyMs, waitMs: waitBefore(outcome, latencyMs), type: 'sync', status: outcome.status });
+  }
+}
+
+/** Time before the handler ran: the latency less the run and a cold start's init (as the invocation's log line says). */
+export function waitBefore(o: InvokeOutcome, latencyMs: number): number {
+  return Math.max(0, latencyMs - o.durationMs - (o.coldStart ? o.initMs : 0));
 }
 
 /** The trace's ids for an invocation's log line. */

@@ -28,6 +28,7 @@ import { serveFunctionUrl } from './function-url.ts';
 import { lambdaUrlRoutes, URL_HOST, URL_PATH } from './lambda-urls.ts';
 import { serveGatewayMetrics } from './metrics-route.ts';
 import type { Metrics } from '../metrics.ts';
+import type { Recorder } from '../recorder.ts';
 
 export interface GatewayOptions {
   readonly store: Store;
@@ -64,6 +65,8 @@ export interface GatewayOptions {
   readonly contextPeers?: ContextPeers;
   /** The process's metrics: counted by the gateway's parts, served on `GET /metrics` to administrators (metrics-route.ts). */
   readonly metrics?: Metrics;
+  /** Records each execution for the simulator (`fare up --record`, recorder.ts). */
+  readonly recorder?: Recorder;
 }
 
 export interface Gateway {
@@ -108,6 +111,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     limits,
     checkResponses: opts.checkResponses === true,
     ...(opts.metrics !== undefined ? { metrics: opts.metrics } : {}),
+    ...(opts.recorder !== undefined ? { recorder: opts.recorder } : {}),
     ...(opts.log !== undefined ? { log: opts.log } : {}),
   };
   const log = opts.log;

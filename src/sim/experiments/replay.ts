@@ -52,7 +52,10 @@ function spec(trace: RecordedTrace, file: string, policies: readonly unknown[], 
     seed,
     prices: { classes: prices.classes.map((c) => ({ name: c.name, price: c.price })) },
     // What `fare up` is: one shard, the machine joins its idle list; no network between the parts.
-    cluster: { machines: h.machines, cores: h.cores, shards: 1, k: 1, idleList: true, ...(h.memoryMB !== undefined ? { memoryMB: h.memoryMB } : {}) },
+    // Memory is not modelled: the live machine's memory was not the bottleneck of a recording's
+    // latencies unless it swapped, and the simulator's memory model (jobs growing to their size) is
+    // not how live instances hold memory.
+    cluster: { machines: h.machines, cores: h.cores, shards: 1, k: 1, idleList: true },
     policies,
     // At the recorded speed: the load the recording offered on its own cores (time scale 1).
     workload: { kind: 'recorded', file, minRuntimeMs: MIN_RUNTIME_MS, classes: rename },

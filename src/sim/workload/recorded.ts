@@ -2,53 +2,15 @@
 // time and memory, one JSON line per invocation, with a header that says how it was served (policy,
 // cores, price table). Arrivals and runtimes are the recording's own; each job keeps the class it ran
 // at (by name, so a replay may rename or reprice classes). The file is read whole and sorted by
-// arrival (lines are written as invocations end). The format is documented in README.md.
+// arrival (lines are written as invocations end). The format: src/core/recording.ts and README.md.
 
 import { readFileSync } from 'node:fs';
 import type { PriceTable } from '../../core/classes.ts';
+import { TRACE_FORMAT, TRACE_VERSION, type TraceHeader, type TraceRecord } from '../../core/recording.ts';
 import type { ResolvedRecorded } from './config.ts';
 import { unitsOf } from './class-assignment.ts';
 import { fillCount, type JobBatch, type JobSource, type WorkloadInfo } from './job-batch.ts';
 import { WorkloadError } from './trace-csv.ts';
-
-export const TRACE_FORMAT = 'fare-trace';
-export const TRACE_VERSION = 1;
-
-/** The first line of a recording: how the traffic was served. */
-export interface TraceHeader {
-  readonly format: typeof TRACE_FORMAT;
-  readonly version: typeof TRACE_VERSION;
-  /** When the recording started (ISO 8601); every `t` is ms after it. */
-  readonly recordedAt: string;
-  /** The live policy (fare, hermod, fifo) and, for fare, its order within a class. */
-  readonly policy: string;
-  readonly within?: string;
-  /** Cores the machine scheduler handed out, machines (1 for `fare up`), memory managed per machine (MB). */
-  readonly cores: number;
-  readonly machines: number;
-  readonly memoryMB?: number;
-  readonly prices: { readonly classes: readonly { readonly name: string; readonly price: number }[]; readonly memoryPrice?: number };
-}
-
-/** One invocation as it ran live (one execution: an async invocation's retries are lines of their own). */
-export interface TraceRecord {
-  /** Arrival at the gateway, ms after `recordedAt`. */
-  readonly t: number;
-  /** `tenant/function`. */
-  readonly fn: string;
-  /** The class it ran at (its own, inherited, or the cheapest when degraded). */
-  readonly class: string;
-  /** CPU time it used, ms. */
-  readonly cpuMs: number;
-  /** Peak resident memory of its instance, MB. */
-  readonly memMB: number;
-  /** Measured live: arrival → answer, ms. */
-  readonly latencyMs: number;
-  /** Measured live: time not served before it started (queued at the shard and the machine), ms; absent if unknown. */
-  readonly waitMs?: number;
-  readonly type: 'sync' | 'async';
-  readonly status: 'ok' | 'error';
-}
 
 export interface RecordedTrace {
   readonly header: TraceHeader;
