@@ -68,6 +68,8 @@ describe('fare sim replay', () => {
     expect(summary).toMatch(/## The recorded policy: live and simulated/);
     expect(summary).toMatch(/\| +high \| +100 \|/);
     expect(summary).toMatch(/hermod/);
+    // Each ratio is its own column (p50's is not p99's).
+    expect(summary).toMatch(/\| +p50 sim ÷ live \|.*\| +p99 sim ÷ live \|/);
     expect(readFileSync(join(out, 'replay-live-vs-sim.csv'), 'utf8').split('\n')[0]).toBe('class,invocations,live_p50_ms,sim_p50_ms,live_p99_ms,sim_p99_ms');
   });
 

@@ -107,7 +107,7 @@ export function runReplay(o: ReplayOptions): { files: string[]; comparison: Repl
     '',
     '## The recorded policy: live and simulated',
     '',
-    mdTable(['class', 'invocations', 'live p50 ms', 'sim p50 ms', 'sim ÷ live', 'live p99 ms', 'sim p99 ms', 'sim ÷ live', `within ${REPLAY_TOLERANCE * 100} %`],
+    mdTable(['class', 'invocations', 'live p50 ms', 'sim p50 ms', 'p50 sim ÷ live', 'live p99 ms', 'sim p99 ms', 'p99 sim ÷ live', `within ${REPLAY_TOLERANCE * 100} %`],
       comparison.map((c) => [c.class, String(c.invocations), f(c.liveP50), f(c.simP50), ratio(c.simP50, c.liveP50), f(c.liveP99), f(c.simP99), ratio(c.simP99, c.liveP99), within(c.simP50, c.liveP50) && within(c.simP99, c.liveP99) ? 'yes' : 'no'])),
     '',
     'What the simulator does not see: a job runs for its recorded CPU time, so time a function spends off the CPU (waiting for I/O, sleeping), its cold start, and the gateway\'s and the runtime\'s own work are in the live latency only. A workload of short, CPU-bound functions is where the two should agree; the ratio says how much of the live latency the scheduling model explains.',
@@ -115,7 +115,7 @@ export function runReplay(o: ReplayOptions): { files: string[]; comparison: Repl
     `## What if: the same traffic under ${others.join(', ')}${o.prices !== undefined ? ', with the given price table' : ''}`,
     '',
     mdTable(['policy', 'class', 'jobs', 'p50 ms', 'p99 ms', 'p99 wait ms', 'p99 slowdown'],
-      latencyRows(whatIf).map((r) => [String(r.policy), String(r.class), String(r.jobs), f(typeof r.p50_ms === 'number' ? r.p50_ms : undefined), f(typeof r.p99_ms === 'number' ? r.p99_ms : undefined), f(typeof r.p99_wait_ms === 'number' ? r.p99_wait_ms : undefined), f(typeof r.p99_slowdown === 'number' ? r.p99_slowdown : undefined)])),
+      latencyRows(whatIf).filter((r) => r.jobs !== 0).map((r) => [String(r.policy), String(r.class), String(r.jobs), f(typeof r.p50_ms === 'number' ? r.p50_ms : undefined), f(typeof r.p99_ms === 'number' ? r.p99_ms : undefined), f(typeof r.p99_wait_ms === 'number' ? r.p99_wait_ms : undefined), f(typeof r.p99_slowdown === 'number' ? r.p99_slowdown : undefined)])),
     '',
   ];
   writeFileSync(join(o.out, 'summary.md'), lines.join('\n'));
