@@ -25,10 +25,17 @@ export function startFare(dataDir: string, args: readonly string[] = [], env?: N
   const output = (): string => text;
   child.stderr?.on('data', (c: Buffer) => (text += c.toString('utf8')));
   return new Promise((done, fail) => {
+    // Looked for until found only: `fare up` logs a line per request afterwards, and scanning all of
+    // its output at every chunk costs the process running the test milliseconds per call.
+    let ready = false;
     child.stdout?.on('data', (c: Buffer) => {
       text += c.toString('utf8');
+      if (ready) return;
       const m = /Fare is up: (http:\/\/\S+)/.exec(text);
-      if (m) done({ child, url: m[1] as string, output });
+      if (m) {
+        ready = true;
+        done({ child, url: m[1] as string, output });
+      }
     });
     child.once('exit', (code, signal) => fail(new Error(`fare up exited (${String(code ?? signal)}) before it was ready:\n${text}`)));
   });

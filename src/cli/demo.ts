@@ -103,11 +103,19 @@ function startFare(policy: string, dir: string, upArgs: readonly string[]): Prom
   const child = spawn(process.execPath, [bin, 'up', '--port', '0', '--data-dir', dir, '--policy', policy, ...upArgs], { env: { ...process.env, FARE_ADMIN_KEY: KEY }, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((done, fail) => {
     let text = '';
-    child.stdout?.on('data', (c: Buffer) => {
+    const out = child.stdout;
+    // Until it says where it listens; then its log lines are drained unread (this process is the
+    // client whose latencies are measured: scanning them would cost it time per request).
+    const onData = (c: Buffer): void => {
       text += c.toString('utf8');
       const m = /Fare is up: (http:\/\/\S+)/.exec(text);
-      if (m) done({ child, url: m[1] as string });
-    });
+      if (m) {
+        out?.off('data', onData);
+        out?.resume();
+        done({ child, url: m[1] as string });
+      }
+    };
+    out?.on('data', onData);
     child.once('exit', (code) => fail(new Error(`fare up exited with code ${String(code)} before it was ready:\n${text}`)));
   });
 }

@@ -6,7 +6,7 @@ import { DEFAULT_PRICE_TABLE, type PriceTable } from '../core/classes.ts';
 import { Rng } from '../core/rng.ts';
 import { Shard } from '../core/shard/shard.ts';
 import { Machine } from '../core/machine/machine.ts';
-import { policyPreset } from '../core/presets.ts';
+import { LIVE_WITHIN_DEFAULT, policyPreset } from '../core/presets.ts';
 import { AsyncRunner, createGateway, schedulerPlatform, type Gateway } from './gateway/index.ts';
 import type { GatewayLog } from './gateway/access-log.ts';
 import { MachineDriver } from './worker/machine-driver.ts';
@@ -130,7 +130,7 @@ export async function up(opts: UpOptions): Promise<Running> {
   capLines.push(...host.after);
   const root = new Rng(0, 'live');
   const policy = opts.policy;
-  const preset = policyPreset(policy, { idleList: false, within: opts.within });
+  const preset = policyPreset(policy, { idleList: false, within: opts.within ?? (policy === 'fare' ? LIVE_WITHIN_DEFAULT : undefined) });
   if (preset.machine === 'priority') capLines.push(describeWithin(preset.within));
 
   const late0: { pool?: InstancePool; leaving?: () => number; relieveIdle?: (usedMB: number, targetMB: number) => number } = {};
