@@ -47,13 +47,14 @@ export interface PolicyPreset {
 }
 
 /**
- * Fare's order within a class on a live machine (`fare up`, `fare worker`) when none is asked for:
+ * Fare's order within a class on `fare up`'s machine when none is asked for:
  * the paper's FCFS, while the simulator's default is LAS. Measured on this repository's 2-core
  * machine (`fare demo`'s flood: 32 concurrent low-class image resizes under 50 page views a second),
  * LAS live raised the top class's p99 from 9.4 ms (alone: 9.4) to 588 ms and cut the low class's
  * completed resizes from 1,033 to 91 in 10 s: every call LAS preempts within its class keeps its
  * instance, so a flood of one function starts many instances (cold starts) where FCFS runs one at a
- * time. Until the live machine bounds that, LAS is asked for explicitly (`--within-class las`).
+ * time. Until the live machine bounds that, LAS is asked for explicitly (`--within-class las`). A
+ * cluster's `fare worker` keeps LAS (src/live/cluster/worker.ts says why).
  */
 export const LIVE_WITHIN_DEFAULT: WithinClass = 'fcfs';
 

@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import type { PriceTable } from '../../core/classes.ts';
 import { Rng } from '../../core/rng.ts';
-import { LIVE_WITHIN_DEFAULT, policyPreset } from '../../core/presets.ts';
+import { policyPreset } from '../../core/presets.ts';
 import type { WithinClass } from '../../core/machine/run-queue.ts';
 import { Machine } from '../../core/machine/machine.ts';
 import type { Mutable } from '../../core/types.ts';
@@ -83,7 +83,11 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
   const bus = new NatsBus(nc, { prefix: o.prefix, ...traceOption(), problem: (what) => o.warn(`fare worker ${o.id}: ${what}`) });
   void reportStatus(nc, `fare worker ${o.id}`, o.warn);
   const cache = new CodeCache(await codeStore(nc, o.prefix, o.replicas), o.dataDir);
-  const preset = policyPreset(o.policy, { idleList: o.shards !== undefined, within: o.within ?? (o.policy === 'fare' ? LIVE_WITHIN_DEFAULT : undefined) });
+  // LAS stays the default here (not LIVE_WITHIN_DEFAULT): a synchronous call made through another
+  // gateway than its caller's cannot give the caller's core back (\`block\` is sent by the gateway that
+  // placed the caller), and under FCFS the callee would wait behind its own caller; LAS lets it in
+  // once the caller has had 100 ms more.
+  const preset = policyPreset(o.policy, { idleList: o.shards !== undefined, within: o.within });
   const late: { pool?: InstancePool; leaving?: () => number; relieveIdle?: (usedMB: number, targetMB: number) => number } = {};
   const memory = await planMemory({
     pool: () => late.pool as InstancePool, leaving: () => late.leaving?.() ?? 0, relieveIdle: (u, t) => late.relieveIdle?.(u, t) ?? 0, accounting: host.caps.mechanisms.memory === 'proc' ? 'their processes\' resident memory' : 'their cgroups',
