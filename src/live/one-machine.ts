@@ -212,19 +212,24 @@ export async function up(opts: UpOptions): Promise<Running> {
   const local = opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host === '::' ? '::1' : opts.host;
   reach.endpoint = `http://${local.includes(':') ? `[${local}]` : local}:${port}`;
   let metricsListener: MetricsListener | undefined;
+  /** Stops every part, in order (also when the start fails past this point). */
+  const stopParts = async (): Promise<void> => {
+    await runner.stop();
+    await gateway.close();
+    await recorder?.close();
+    await metricsListener?.close();
+    await pool.close();
+    host.cpuset?.close();
+    scheduler.close();
+    shardHost.close();
+    worker.close();
+    store.close();
+  };
   if (opts.metricsPort !== undefined) {
     try {
       metricsListener = await serveMetrics(metrics, opts.metricsPort, opts.metricsHost ?? '127.0.0.1');
     } catch (e) {
-      await runner.stop();
-      await gateway.close();
-      await recorder?.close();
-      await pool.close();
-      host.cpuset?.close();
-      scheduler.close();
-      shardHost.close();
-      worker.close();
-      store.close();
+      await stopParts();
       throw e;
     }
   }
@@ -247,16 +252,7 @@ export async function up(opts: UpOptions): Promise<Running> {
     close: () => (closing ??= (async () => {
       clearInterval(reaper);
       reading?.stop();
-      await runner.stop();
-      await gateway.close();
-      await recorder?.close();
-      await metricsListener?.close();
-      await pool.close();
-      host.cpuset?.close();
-      scheduler.close();
-      shardHost.close();
-      worker.close();
-      store.close();
+      await stopParts();
     })()),
   };
 }

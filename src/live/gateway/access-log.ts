@@ -62,6 +62,11 @@ export interface InvocationEnd {
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
 /** Logs an invocation's end: info when it ran ok, warn when the function failed or there was no room. */
+/** Time before the handler ran: the latency less the run and a cold start's init (queueing, placement, the messages there and back). */
+export function waitBefore(o: Pick<InvokeOutcome, 'durationMs' | 'coldStart' | 'initMs'>, latencyMs: number): number {
+  return Math.max(0, latencyMs - o.durationMs - (o.coldStart ? o.initMs : 0));
+}
+
 export function logInvocation(log: GatewayLog | undefined, e: InvocationEnd): void {
   if (log === undefined) return;
   const o = e.outcome;
@@ -75,8 +80,7 @@ export function logInvocation(log: GatewayLog | undefined, e: InvocationEnd): vo
   if (e.parentId !== undefined) entry.parentId = e.parentId;
   if (o !== undefined) {
     // Before the handler ran: queueing, placement and the messages there and back, and a cold start's init.
-    const initMs = o.coldStart ? o.initMs : 0;
-    entry.waitMs = r2(Math.max(0, e.totalMs - o.durationMs - initMs));
+    entry.waitMs = r2(waitBefore(o, e.totalMs));
     entry.runMs = r2(o.durationMs);
     entry.totalMs = r2(e.totalMs);
     entry.coldStart = o.coldStart;

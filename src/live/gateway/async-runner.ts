@@ -14,8 +14,7 @@ import { admitInvocation, microCents, type BudgetVerdict } from './budget-gate.t
 import { isThrottled, type Platform } from './platform.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Recorder } from '../recorder.ts';
-import { waitBefore } from './invoke-sync.ts';
-import { logInvocation, type GatewayLog } from './access-log.ts';
+import { logInvocation, waitBefore, type GatewayLog } from './access-log.ts';
 import { formatAmznTraceId, startTrace } from './trace.ts';
 
 /** Lambda's default maximum age of an event: 6 hours. */

@@ -11,7 +11,7 @@ import type { GatewayContext } from './context.ts';
 import { internal, throttled } from './errors.ts';
 import type { RunningInvocation } from './fare-context.ts';
 import { isThrottled } from './platform.ts';
-import { logInvocation } from './access-log.ts';
+import { logInvocation, waitBefore } from './access-log.ts';
 import { formatAmznTraceId, type Trace } from './trace.ts';
 
 /** What budget admission decided for an invocation that may run. */
@@ -142,11 +142,6 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
     const latencyMs = answeredMs ?? performance.now() - t0;
     ctx.recorder.record({ arrivedAt, fn: `${fn.tenant}/${fn.name}`, class: admitted.clsName, cpuMs: outcome.cpuMs, memMB: outcome.maxMemMB, latencyMs, waitMs: waitBefore(outcome, latencyMs), type: 'sync', status: outcome.status });
   }
-}
-
-/** Time before the handler ran: the latency less the run and a cold start's init (as the invocation's log line says). */
-export function waitBefore(o: InvokeOutcome, latencyMs: number): number {
-  return Math.max(0, latencyMs - o.durationMs - (o.coldStart ? o.initMs : 0));
 }
 
 /** The trace's ids for an invocation's log line. */
