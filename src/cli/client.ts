@@ -7,6 +7,7 @@ import { parse, UsageError } from './args.ts';
 import { ApiError, call, conn, type Conn } from './fare-api.ts';
 import { checkDir, entryOf, functionName } from './function-dir.ts';
 import { num, round, table, type Cell } from './table.ts';
+import { formatReceipt, type ReceiptAnswer } from './receipt.ts';
 
 const COMMON = { endpoint: { type: 'string' }, key: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } as const;
 
@@ -298,6 +299,18 @@ export function formatBill(b: BillView): string {
   return `${head}\n\n${fnTable}\n\n${clsTable}`;
 }
 
+/** `fare receipt ID`: exit status 0 when the check passes, 1 when it found something. */
+async function receipt({ values, positionals }: Parsed): Promise<number> {
+  const [id, ...extra] = positionals;
+  if (!id || extra.length) throw new UsageError(`fare receipt takes one invocation id (the x-amzn-RequestId of an invocation, printed by fare invoke), got "${positionals.join(' ')}"`);
+  const attempt = values.attempt as string | undefined;
+  if (attempt !== undefined && !/^[1-9]\d*$/.test(attempt)) throw new UsageError(`--attempt ${attempt} must be a whole number from 1 (an Event's attempt)`);
+  const r = await call(conn(values), 'GET', `/v1/invocations/${encodeURIComponent(id)}/receipt${attempt !== undefined ? `?attempt=${attempt}` : ''}`);
+  const a = JSON.parse(r.text) as ReceiptAnswer;
+  out(values.json ? r.text : formatReceipt(a));
+  return a.verdict.ok ? 0 : 1;
+}
+
 async function bill({ values, positionals }: Parsed): Promise<number> {
   if (positionals.length) throw new UsageError(`fare bill takes no arguments besides options, got "${positionals.join(' ')}"`);
   const month = values.month as string | undefined;
@@ -414,6 +427,15 @@ fare logs ID                            an async invocation: status, result and 
             (the end kept, marked truncated); deleting the function deletes them.`,
     options: { since: { type: 'string' }, limit: { type: 'string' }, request: { type: 'string' }, follow: { type: 'boolean', short: 'f', default: false } },
     run: logs,
+  },
+  receipt: {
+    usage: `fare receipt ID [--attempt N] [--json]   an invocation's scheduling receipt: its class and why, price and cost,
+            the shard that queued it, the machine that ran it, each wait there with the core time each
+            class got meanwhile, each preemption (by which class, how long) and swap; then the check
+            that no lower class ran ahead of it on that machine (exit status 1 if it fails).
+            An Event has one per attempt (the newest by default). Kept as long as the function's logs.`,
+    options: { attempt: { type: 'string' } },
+    run: receipt,
   },
   bill: {
     usage: `fare bill [--month YYYY-MM]             usage and cost this month (or --month), per function and per class

@@ -16,6 +16,7 @@ Usage:
   fare invoke NAME [--payload JSON] [--async] [--logs]           invoke a function
   fare logs NAME [--since 10m] [--follow] [--json]               a function's recent logs (sync and async)
   fare logs ID                                                   an async invocation's result and logs
+  fare receipt ID [--attempt N]                                  an invocation's scheduling receipt, checked
   fare ls | fare rm NAME                                         your functions; delete one
   fare bill [--month YYYY-MM]                                    usage and cost per function and class
   fare tenant create|ls|budget|grant …                           tenants, budgets and access
@@ -73,6 +74,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'ls':
     case 'rm':
     case 'logs':
+    case 'receipt':
     case 'bill':
     case 'tenant': {
       const { runClient } = await import('./client.ts');

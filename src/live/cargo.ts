@@ -4,6 +4,7 @@
 
 import type { Cargo } from '../core/protocol.ts';
 import type { Mutable } from '../core/types.ts';
+import type { MachineReceipt } from '../core/receipt.ts';
 import type { FunctionSpec, InvocationAnswer, InvokeOutcome, InvokeRequest } from './types.ts';
 
 /** The invocation, as it travels to the worker. */
@@ -50,11 +51,17 @@ export function answerOf(c: Cargo): InvocationAnswer {
   return withPayload(a, Buffer.from(a.payload, 'base64')) as unknown as InvocationAnswer;
 }
 
-/** The outcome, or why there is none (`code`: e.g. FARE_E_POOL_FULL). */
-export function outcomeCargo(o: InvokeOutcome | undefined, err?: unknown): Cargo {
-  if (o !== undefined) return { outcome: withPayload(o, o.payload.toString('base64')) };
+/** The outcome, or why there is none (`code`: e.g. FARE_E_POOL_FULL), with the machine's part of the job's receipt. */
+export function outcomeCargo(o: InvokeOutcome | undefined, err?: unknown, receipt?: MachineReceipt): Cargo {
+  if (o !== undefined) return receipt === undefined ? { outcome: withPayload(o, o.payload.toString('base64')) } : { outcome: withPayload(o, o.payload.toString('base64')), receipt };
   const e = err as { code?: unknown; message?: unknown } | undefined;
-  return { error: { code: typeof e?.code === 'string' ? e.code : 'FARE_E_WORKER', message: typeof e?.message === 'string' ? e.message : String(err) } };
+  const error = { code: typeof e?.code === 'string' ? e.code : 'FARE_E_WORKER', message: typeof e?.message === 'string' ? e.message : String(err) };
+  return receipt === undefined ? { error } : { error, receipt };
+}
+
+/** The machine's part of the receipt a `done` carries, if it does. */
+export function receiptOf(c: Cargo | undefined): MachineReceipt | undefined {
+  return (c as { receipt?: MachineReceipt } | undefined)?.receipt;
 }
 
 /** The outcome a `done` carries; throws the worker's error (with its code) when there is none. */

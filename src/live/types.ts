@@ -1,6 +1,8 @@
 // Shared vocabulary of the live system: functions as deployed, invocations as requested and as
 // finished. The gateway, the store, the shard host and the worker speak it; none of it is policy.
 
+import type { MachineReceipt } from '../core/receipt.ts';
+
 /** How a function's code is started. `provided`: an executable `bootstrap` in the code directory. */
 export type RuntimeName = 'nodejs' | 'python' | 'provided';
 
@@ -98,4 +100,17 @@ export interface InvokeOutcome {
   readonly logs: string;
   /** Bytes of output left out of `logs` (absent or 0: nothing was). */
   readonly logsOmittedBytes?: number;
+  /** How it was scheduled, for its receipt: added by the gateway's scheduler client from what the shard and the machine told it. */
+  readonly schedule?: ScheduleReport;
+}
+
+/** What the gateway that sent a job heard of its scheduling (times since it sent the job, its clock), and the machine's report. */
+export interface ScheduleReport {
+  readonly gateway: number;
+  readonly shard: number;
+  readonly startedMs: number | null;
+  readonly answeredMs: number | null;
+  readonly doneMs: number;
+  /** null: the machine's `done` carried no report. */
+  readonly machine: MachineReceipt | null;
 }

@@ -14,6 +14,7 @@ import { admitInvocation, microCents, type BudgetVerdict } from './budget-gate.t
 import { isThrottled, type Platform } from './platform.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Recorder } from '../recorder.ts';
+import { composeReceipt } from './receipts.ts';
 import { logInvocation, waitBefore, type GatewayLog } from './access-log.ts';
 import { formatAmznTraceId, startTrace } from './trace.ts';
 
@@ -206,7 +207,12 @@ export class AsyncRunner {
         memGBs: result.memGBs,
         ...ratesFor(platform.prices, cls),
       };
-      const log = executionLog({ requestId: inv.id, attempt: inv.attempts, type: 'async', version: fn.version }, result);
+      const ref = { requestId: inv.id, attempt: inv.attempts, type: 'async' as const, version: fn.version };
+      const receipt = composeReceipt({
+        ref, tenant: inv.tenant, function: inv.function, prices: platform.prices, cls, origin: { own: classIndex(platform.prices, fn.cls) ?? cls },
+        acceptedAt: inv.createdAt, sentAt: arrivedAt, outcome: result, price: billing.price, memoryPrice: billing.memoryPrice,
+      });
+      const log = executionLog(ref, result, undefined, receipt);
       let written: boolean;
       if (result.status === 'ok') {
         written = store.invocations.finish(inv.id, { status: 'succeeded', result: result.payload, version: fn.version }, billing, log);

@@ -13,6 +13,8 @@ import type { RunningInvocation } from './fare-context.ts';
 import { isThrottled } from './platform.ts';
 import { logInvocation, waitBefore } from './access-log.ts';
 import { formatAmznTraceId, type Trace } from './trace.ts';
+import { composeReceipt } from './receipts.ts';
+import { ownClassIndex } from './context.ts';
 
 /** What budget admission decided for an invocation that may run. */
 export interface Admitted {
@@ -60,6 +62,8 @@ export interface SyncCall {
   readonly tail: boolean;
   /** Its trace (trace.ts), handed to the function and to the calls it makes. */
   readonly trace?: Trace;
+  /** Its function's own class index (default: the function's), for its receipt's why. */
+  readonly ownCls?: number;
 }
 
 /**
@@ -120,7 +124,13 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
       throw throttled('FARE_E_THROTTLED', `Rate Exceeded. (${result.reason}) retry after ${result.retryAfterS} s`, result.retryAfterS, result.reason);
     }
     outcome = capResponse(ctx, result);
-    log = executionLog({ requestId, attempt: 1, type: 'sync', version: fn.version }, outcome);
+    const ref = { requestId, attempt: 1, type: 'sync' as const, version: fn.version };
+    const rates = ratesFor(ctx.platform.prices, admitted.cls);
+    const receipt = composeReceipt({
+      ref, tenant: fn.tenant, function: fn.name, prices: ctx.platform.prices, cls: admitted.cls, acceptedAt: arrivedAt, sentAt: arrivedAt, outcome, price: rates.price, memoryPrice: rates.memoryPrice,
+      origin: { own: call.ownCls ?? ownClassIndex(ctx, fn), ...(call.caller !== undefined ? { caller: call.caller.requestId } : {}) },
+    });
+    log = executionLog(ref, outcome, undefined, receipt);
     const rec = ctx.store.billing.record({
       id: requestId,
       invocationId: requestId,
@@ -130,7 +140,7 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
       cls: admitted.clsName,
       cpuMs: outcome.cpuMs,
       memGBs: outcome.memGBs,
-      ...ratesFor(ctx.platform.prices, admitted.cls),
+      ...rates,
     }, log);
     ctx.metrics?.billed(admitted.clsName, outcome.cpuMs, rec.costMicroCents, outcome.coldStart, outcome.status);
     if (ctx.log !== undefined) logInvocation(ctx.log, { ...line, totalMs: performance.now() - started, outcome, costMicroCents: rec.costMicroCents });

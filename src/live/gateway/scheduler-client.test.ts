@@ -1,3 +1,4 @@
+import type { MachineReceipt } from '../../core/receipt.ts';
 import { describe, expect, it } from 'vitest';
 import { SchedulerClient, type SchedulerClientOptions } from './scheduler-client.ts';
 import { InProcessBus } from '../transport/in-process.ts';
@@ -186,10 +187,12 @@ describe('SchedulerClient answers and outcomes', () => {
     expect(answers[0]).toEqual(ans);
     expect(p.state).toBe('pending');
     const o = outcome();
-    h.tell('done', id, 5, outcomeCargo(o));
+    // The machine's part of the receipt travels in `done`; the client adds what it heard itself.
+    const mr: MachineReceipt = { machine: 5, cores: 2, shard: 1, placement: 'idle-list', shardWaitMs: 0.5, placedAt: 1_700_000_000_000, startedMs: 1, answeredMs: 2, doneMs: 3, waits: [{ fromMs: 0, toMs: 1, after: 'placed', ran: [{ cls: 0, coreMs: 2 }] }], preemptions: [], swaps: [], swapsLeftOut: 0, blockedMs: 0 };
+    h.tell('done', id, 5, outcomeCargo(o, undefined, mr));
     await settle();
     expect(p.state).toBe('resolved');
-    expect(p.value).toEqual(o);
+    expect(p.value).toEqual({ ...o, schedule: { gateway: 3, shard: 1, startedMs: 0, answeredMs: 0, doneMs: 0, machine: mr } });
     expect(p.value?.payload.equals(o.payload)).toBe(true);
     expect(h.client.inFlight).toBe(0);
     // Its time to be given up as lost passes without effect.

@@ -9,8 +9,8 @@ import type { Bus } from '../../core/bus.ts';
 import { formatAddress, formatDecisionLine, formatTime, gatewayAddress, machineAddress, shardAddress, type Address, type GatewayMessage, type Message } from '../../core/protocol.ts';
 import type { Job } from '../../core/types.ts';
 import { ShardPicker, type ShardChoice } from '../../core/intake.ts';
-import type { InvokeOutcome, InvokeRequest } from '../types.ts';
-import { answerOf, invocationCargo, outcomeOf } from '../cargo.ts';
+import type { InvokeOutcome, InvokeRequest, ScheduleReport } from '../types.ts';
+import { answerOf, invocationCargo, outcomeOf, receiptOf } from '../cargo.ts';
 import type { Clock } from '../transport/clock.ts';
 import type { Metrics } from '../metrics.ts';
 
@@ -62,6 +62,9 @@ interface Pending {
   heardAt: number;
   /** Its latency has been observed (at its answer). */
   timed: boolean;
+  /** When it was heard to start and to answer (NaN: not yet), for its receipt. */
+  startedAt: number;
+  answeredAt: number;
 }
 
 /** Gateways of one system (their numbers 0 … MAX_GATEWAYS − 1 are the high part of job ids). */
@@ -114,7 +117,7 @@ export class SchedulerClient {
         return;
       }
       const shard = this.live === undefined ? this.picker.pick(fn) : ShardPicker.pickLive(fn, this.live);
-      this.pending.set(id, { req, job, shard, resolve, reject, sentAt: now, lostAt, machine: -1, at: -1, calls: 0, heardAt: now, timed: false });
+      this.pending.set(id, { req, job, shard, resolve, reject, sentAt: now, lostAt, machine: -1, at: -1, calls: 0, heardAt: now, timed: false, startedAt: NaN, answeredAt: NaN });
       if (this.auditAt === Infinity && this.opts.auditMs !== undefined && this.opts.auditMs !== Infinity) this.armAudit(now + this.opts.auditMs);
       if (lostAt < this.sweepAt) this.armSweep(lostAt);
       this.byRequest.set(req.requestId, id);
@@ -210,6 +213,7 @@ export class SchedulerClient {
         if (p.machine >= 0) return;
         p.machine = m.from.id;
         p.at = m.from.id;
+        p.startedAt = p.heardAt;
         this.opts.metrics?.started(p.job.cls, (p.heardAt - p.sentAt) / 1000);
         // A call made before the caller was known to run: block it now.
         if (p.calls > 0) this.bus.sendOwned({ kind: 'block', from: this.address, to: machineAddress(p.machine), job: m.job });
@@ -218,6 +222,7 @@ export class SchedulerClient {
       case 'swapped':
         break;
       case 'answered':
+        if (Number.isNaN(p.answeredAt)) p.answeredAt = p.heardAt;
         this.timed(p);
         if (m.result !== undefined) p.req.onAnswer?.(answerOf(m.result));
         break;
@@ -231,6 +236,8 @@ export class SchedulerClient {
           p.reject(e);
           return;
         }
+        const since = (t: number): number | null => (Number.isNaN(t) ? null : t - p.sentAt);
+        (o as { schedule?: ScheduleReport }).schedule = { gateway: this.opts.id, shard: p.shard, startedMs: since(p.startedAt), answeredMs: since(p.answeredAt), doneMs: p.heardAt - p.sentAt, machine: receiptOf(m.result) ?? null };
         p.resolve(o);
         break;
       }

@@ -21,6 +21,7 @@ import { functionRoutes } from './rest-functions.ts';
 import { logRoutes } from './rest-logs.ts';
 import { tenantRoutes } from './rest-tenants.ts';
 import { usageRoutes } from './rest-usage.ts';
+import { receiptRoutes } from './receipts.ts';
 import { lambdaMoreRoutes } from './lambda-aliases.ts';
 import { lambdaFunctionRoutes } from './lambda-functions.ts';
 import { serveCode } from './code-download.ts';
@@ -77,7 +78,7 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-const ROUTES: readonly Route[] = [...tenantRoutes, ...functionRoutes, ...logRoutes, ...usageRoutes];
+const ROUTES: readonly Route[] = [...tenantRoutes, ...functionRoutes, ...logRoutes, ...usageRoutes, ...receiptRoutes];
 const LAMBDA_ROUTES: readonly Route[] = [...lambdaFunctionRoutes, ...lambdaMoreRoutes, ...lambdaUrlRoutes];
 /** Both route tables, for the API description (openapi.ts). */
 export const API_TABLES: ApiTables = { fare: ROUTES, lambda: LAMBDA_ROUTES };

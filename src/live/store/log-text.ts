@@ -4,6 +4,7 @@
 // synchronous call, so the two always agree.
 
 import { omittedLine, type InvokeOutcome } from '../types.ts';
+import type { Receipt } from '../../core/receipt.ts';
 
 /** Largest stored text of one execution (CloudWatch Logs' limit for one event). */
 export const LOG_TEXT_MAX_BYTES = 256 * 1024;
@@ -26,6 +27,8 @@ export interface ExecutionLog extends ExecutionRef {
   readonly text: string;
   /** Output was left out (by the instance, which keeps a bounded amount, or to fit `LOG_TEXT_MAX_BYTES`): its beginning and end are kept around an `omittedLine`. */
   readonly truncated: boolean;
+  /** Its scheduling receipt (core/receipt.ts), kept as long as the entry. */
+  readonly receipt?: Receipt;
 }
 
 /**
@@ -34,7 +37,7 @@ export interface ExecutionLog extends ExecutionRef {
  * line saying how much is missing) and the entry is marked truncated — as it is when the instance
  * already left some out. The START, END and REPORT lines are always whole.
  */
-export function executionLog(ref: ExecutionRef, o: InvokeOutcome, maxBytes = LOG_TEXT_MAX_BYTES): ExecutionLog {
+export function executionLog(ref: ExecutionRef, o: InvokeOutcome, maxBytes = LOG_TEXT_MAX_BYTES, receipt?: Receipt): ExecutionLog {
   const id = ref.requestId;
   const head = `START RequestId: ${id} Version: ${ref.version}\n`;
   const tail =
@@ -56,6 +59,7 @@ export function executionLog(ref: ExecutionRef, o: InvokeOutcome, maxBytes = LOG
     durationMs: o.durationMs,
     text: head + output + tail,
     truncated,
+    ...(receipt !== undefined ? { receipt } : {}),
   };
 }
 

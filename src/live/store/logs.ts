@@ -17,6 +17,7 @@
 import type Database from 'better-sqlite3';
 import { keepEnds, LOG_TEXT_MAX_BYTES, type ExecutionLog } from './log-text.ts';
 import { statementCache, type Prepare } from './sql.ts';
+import type { Receipt } from '../../core/receipt.ts';
 
 export interface LogRetention {
   /** Newest entries kept per function. */
@@ -119,6 +120,8 @@ export interface LogRow {
   bytes: number;
   truncated: 0 | 1;
   text: string;
+  /** JSON; null before migration 11, or for an entry without one. */
+  receipt: string | null;
 }
 
 const toEntry = (r: LogRow): LogEntry => ({
@@ -139,6 +142,7 @@ const toEntry = (r: LogRow): LogEntry => ({
   bytes: r.bytes,
   truncated: r.truncated === 1,
   text: r.text,
+  ...(r.receipt !== null && r.receipt !== undefined ? { receipt: JSON.parse(r.receipt) as Receipt } : {}),
 });
 
 /** Pruning goes 1 % below a limit, so the next 1 % of writes prune nothing. */
@@ -210,6 +214,7 @@ export class LogRepo {
           this.#insert({
             tenant: b.tenant, function: b.function, request_id: l.requestId, attempt: l.attempt, type: l.type, version: l.version, class: b.cls, status: l.status,
             error_type: l.errorType ?? null, duration_ms: l.durationMs, cpu_ms: b.cpuMs, cost_uc: b.costMicroCents, at: b.at, bytes, truncated: truncated ? 1 : 0, text,
+            receipt: l.receipt === undefined ? null : JSON.stringify(l.receipt),
           }, added);
         }
         return this.#account(added);
@@ -235,11 +240,11 @@ export class LogRepo {
   /** Inserts an entry unless its function is gone (deleted meanwhile), counting it in `added`. */
   #insert(r: Omit<LogRow, 'seq'>, added: Added): void {
     const inserted = this.#q(
-      `INSERT INTO logs (tenant, function, request_id, attempt, type, version, class, status, error_type, duration_ms, cpu_ms, cost_uc, at, bytes, truncated, text)
-       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM functions WHERE tenant = ? AND name = ?)`,
+      `INSERT INTO logs (tenant, function, request_id, attempt, type, version, class, status, error_type, duration_ms, cpu_ms, cost_uc, at, bytes, truncated, text, receipt)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM functions WHERE tenant = ? AND name = ?)`,
     ).run(
       r.tenant, r.function, r.request_id, r.attempt, r.type, r.version, r.class, r.status, r.error_type,
-      r.duration_ms, r.cpu_ms, r.cost_uc, r.at, r.bytes, r.truncated, r.text, r.tenant, r.function,
+      r.duration_ms, r.cpu_ms, r.cost_uc, r.at, r.bytes, r.truncated, r.text, r.receipt ?? null, r.tenant, r.function,
     ).changes;
     if (inserted === 0) return;
     const key = `${r.tenant}/${r.function}`;
@@ -305,6 +310,28 @@ export class LogRepo {
     const select = `SELECT * FROM logs WHERE ${where.join(' AND ')}`;
     const sql = q.after !== undefined ? `${select} ORDER BY seq LIMIT ?` : `SELECT * FROM (${select} ORDER BY seq DESC LIMIT ?) ORDER BY seq`;
     return (this.#q(sql).all(...args, q.limit) as LogRow[]).map(toEntry);
+  }
+
+  /**
+   * The newest entries, newest first: every tenant's, or one tenant's (the dashboard's recent
+   * invocations). Entries of deleted functions are left out.
+   */
+  recent(q: { readonly tenant?: string; readonly limit: number }): LogEntry[] {
+    this.flush();
+    const floor = 'seq > COALESCE((SELECT f.seq FROM log_floors f WHERE f.tenant = logs.tenant AND f.function = logs.function), 0)';
+    const rows = q.tenant === undefined
+      ? this.#q(`SELECT * FROM logs WHERE ${floor} ORDER BY seq DESC LIMIT ?`).all(q.limit)
+      : this.#q(`SELECT * FROM logs WHERE tenant = ? AND ${floor} ORDER BY seq DESC LIMIT ?`).all(q.tenant, q.limit);
+    return (rows as LogRow[]).map(toEntry);
+  }
+
+  /** The entries of one request (an async invocation has one per attempt), oldest attempt first, whoever's function it was. */
+  ofRequest(requestId: string): LogEntry[] {
+    this.flush();
+    const rows = this.#q(
+      `SELECT * FROM logs WHERE request_id = ? AND seq > COALESCE((SELECT f.seq FROM log_floors f WHERE f.tenant = logs.tenant AND f.function = logs.function), 0) ORDER BY attempt, seq`,
+    ).all(requestId) as LogRow[];
+    return rows.map(toEntry);
   }
 
   /** The newest cursor now: entries written from here on have a larger `seq`. */

@@ -331,6 +331,14 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE invocations ADD COLUMN trace TEXT;   -- NULL: accepted before Fare kept traces
     `,
   },
+  {
+    version: 11,
+    description: "each execution's scheduling receipt, kept with its log entry",
+    sql: `
+      ALTER TABLE logs ADD COLUMN receipt TEXT;   -- JSON (core/receipt.ts); NULL: written before Fare kept receipts
+      CREATE INDEX logs_by_request ON logs(request_id);
+    `,
+  },
 ];
 
 /** Current schema version of an open database (0: empty). */

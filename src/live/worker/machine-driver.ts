@@ -15,6 +15,8 @@ import { answerCargo, outcomeCargo, requestOf } from '../cargo.ts';
 import type { Clock } from '../transport/clock.ts';
 import { StepLoop } from '../transport/step-loop.ts';
 import type { Metrics } from '../metrics.ts';
+import { CoreLedger, type MachineReceipt, type SwapEvent, type WaitStretch } from '../../core/receipt.ts';
+import type { Placement } from '../../core/protocol.ts';
 
 /** What the machine scheduler needs from the instances: mechanism, no policy. */
 export interface Executor {
@@ -58,6 +60,50 @@ interface Entry {
   gone: boolean;
   /** The function's answer, once given (kept to say again). */
   answered?: Cargo;
+  // ---- its receipt (core/receipt.ts), kept as the machine's decisions are carried out ----
+  readonly shard: number;
+  readonly via: Placement;
+  readonly shardWaitMs: number;
+  /** When the machine stepped its arrival (the loop's clock), and the wall clock then. */
+  placedNow: number;
+  placedAt: number;
+  startedNow: number;
+  answeredNow: number;
+  /** It holds a core (the machine ran it and has not preempted it; not blocked, not gone). */
+  onCore: boolean;
+  /** Since when it waits for a core (NaN: it does not), why, and the ledger then (taken at the end of the step it began in). */
+  waitFrom: number;
+  waitAfter: WaitStretch['after'];
+  waitSnap: Float64Array | undefined;
+  blockedFrom: number;
+  blockedMs: number;
+  waits: WaitStretch[] | undefined;
+  preemptions: OpenPreemption[] | undefined;
+  swaps: SwapEvent[] | undefined;
+  swapsLeftOut: number;
+}
+
+/**
+ * A receipt keeps at most this many waits, preemptions and swaps: past it, each new wait is merged
+ * into the last kept (from its start to the new one's end, core-ms summed: the tenant's check stays
+ * sound), each new preemption too (lengths summed, the lowest class that caused one kept), and later
+ * swaps are counted only.
+ */
+const RECEIPT_ENTRIES = 64;
+
+/** A preemption as the receipt is built: `ends` is where its length was last counted to (a merged one's length is a sum). */
+interface OpenPreemption {
+  readonly atMs: number;
+  forMs: number;
+  byClass: number | null;
+  ends: number;
+}
+
+function mergeWaits(a: WaitStretch, b: WaitStretch): WaitStretch {
+  const ran = new Map<number, number>();
+  for (const t of a.ran) ran.set(t.cls, t.coreMs);
+  for (const t of b.ran) ran.set(t.cls, (ran.get(t.cls) ?? 0) + t.coreMs);
+  return { fromMs: a.fromMs, toMs: b.toMs, after: a.after, ran: [...ran].sort((x, y) => x[0] - y[0]).map(([cls, coreMs]) => ({ cls, coreMs })) };
 }
 
 /**
@@ -82,12 +128,16 @@ export class MachineDriver {
   private recentBytes = 0;
   private readonly loop: StepLoop<MachineInput>;
   private readonly unlisten: () => void;
+  /** Core time per class, for receipts: what ran while a job waited. */
+  private readonly ledger: CoreLedger;
+  /** Jobs that began to wait in the step being taken (their ledger snapshot is taken at its end). */
+  private readonly beganWaiting: Entry[] = [];
 
   constructor(
     private readonly machine: Machine,
     private readonly exec: Executor,
     private readonly bus: Bus,
-    clock: Clock,
+    private readonly clock: Clock,
     /** Each decision as a line (the conformance suite's decision log). */
     private readonly log?: (line: string) => void,
     private readonly memory?: MemoryProbe,
@@ -101,6 +151,7 @@ export class MachineDriver {
     /** Preemptions (suffered and caused) and class-based swapping are counted. */
     private readonly metrics?: Metrics,
   ) {
+    this.ledger = new CoreLedger(machine.cfg.classes);
     // Once what carrying out decisions taught it is stepped (a stopped job's size), the worker reads
     // its memory: a stale view outside the machine's band is refreshed.
     const reading = memory === undefined ? undefined : (): MachineInput | undefined => {
@@ -155,7 +206,11 @@ export class MachineDriver {
         }
         const { gateway, req } = requestOf(m.cargo, m.job.cls);
         const job: Job = { id: m.job.id, cls: m.job.cls, arrival: m.job.arrival, fn: m.job.fn };
-        const e: Entry = { job, req, gateway, started: false, paused: false, blocked: false, gone: false };
+        const e: Entry = {
+          job, req, gateway, started: false, paused: false, blocked: false, gone: false,
+          shard: m.from.id, via: m.via, shardWaitMs: m.waited, placedNow: NaN, placedAt: 0, startedNow: NaN, answeredNow: NaN,
+          onCore: false, waitFrom: NaN, waitAfter: 'placed', waitSnap: undefined, blockedFrom: NaN, blockedMs: 0, waits: undefined, preemptions: undefined, swaps: undefined, swapsLeftOut: 0,
+        };
         this.entries.set(job.id, e);
         this.loop.push({ kind: 'arrive', job, memMB: this.memory?.placed(req) ?? 0, shard: m.from.id, via: m.via });
         // Where it waits, unless its `started` (sent as it started, in the step just taken) says it already.
@@ -205,43 +260,126 @@ export class MachineDriver {
 
   private stepOne(now: Millis, input: MachineInput): void {
     const mc = this.machine;
+    this.ledger.advance(now);
+    this.noteInput(now, input);
     mc.step(now, input);
     // Carrying a decision out never steps the machine (what it learns goes into the loop's inbox),
     // so the machine's own decision objects are read in place, then forgotten.
     const ds = mc.ready();
+    // Each preemption is caused by the highest class among the jobs the same step ran.
+    let by = Infinity;
+    for (const d of ds) if (d.kind === 'run' && d.job.cls < by) by = d.job.cls;
     for (const d of ds) {
       this.log?.(`t=${formatTime(now)} ${formatDecisionLine(mc.address, d)}`);
-      this.apply(d);
+      this.apply(now, d, by === Infinity ? null : by);
     }
-    if (this.metrics !== undefined) this.countPreemptions(ds);
     mc.advance();
-  }
-
-  /** A step's preemptions, each caused by the highest class among the jobs the same step ran. */
-  private countPreemptions(ds: readonly MachineDecision[]): void {
-    let by = Infinity;
-    let any = false;
-    for (const d of ds) {
-      if (d.kind === 'run') by = Math.min(by, d.job.cls);
-      else if (d.kind === 'preempt') any = true;
+    // What each job that began to wait in this step finds the ledger at (unless it ran in the same step).
+    const began = this.beganWaiting;
+    for (let i = 0; i < began.length; i++) {
+      const e = began[i] as Entry;
+      if (!Number.isNaN(e.waitFrom) && e.waitSnap === undefined) e.waitSnap = this.ledger.snapshot();
     }
-    if (!any) return;
-    for (const d of ds) if (d.kind === 'preempt') this.metrics?.preempted(this.machine.cfg.id, d.job.cls, by === Infinity ? undefined : by);
+    began.length = 0;
   }
 
-  private apply(d: MachineDecision): void {
+  /** What an input tells the receipts: a job placed (it waits), blocked (it gives up its core) or unblocked (it waits again). */
+  private noteInput(now: Millis, input: MachineInput): void {
+    switch (input.kind) {
+      case 'arrive': {
+        const e = this.entries.get(input.job.id);
+        if (e === undefined) return;
+        e.placedNow = now;
+        e.placedAt = Date.now();
+        this.beginWait(e, now, 'placed');
+        return;
+      }
+      case 'block': {
+        const e = this.entries.get(input.job);
+        if (e === undefined) return;
+        this.offCore(e);
+        this.endWait(e, now);
+        e.blockedFrom = now;
+        return;
+      }
+      case 'unblock': {
+        const e = this.entries.get(input.job);
+        if (e === undefined) return;
+        if (!Number.isNaN(e.blockedFrom)) e.blockedMs += now - e.blockedFrom;
+        e.blockedFrom = NaN;
+        this.beginWait(e, now, 'unblocked');
+        return;
+      }
+      case 'complete':
+      case 'stopped':
+      case 'memory':
+      case 'paged-out':
+      case 'tick':
+      case 'shard-lost':
+      case 'poll':
+      case 'idle-answer':
+      case 'reserve':
+      case 'taken':
+        return;
+      default:
+        unreachable(input, 'machine input');
+    }
+  }
+
+  private beginWait(e: Entry, now: Millis, after: WaitStretch['after']): void {
+    e.waitFrom = now;
+    e.waitAfter = after;
+    e.waitSnap = undefined;
+    this.beganWaiting.push(e);
+  }
+
+  /** The job stops waiting at `now` (it runs, blocks or ends): the stretch goes into its receipt, with what ran meanwhile. */
+  private endWait(e: Entry, now: Millis): void {
+    if (Number.isNaN(e.waitFrom)) return;
+    if (e.waitSnap !== undefined && now > e.waitFrom) {
+      const w: WaitStretch = { fromMs: e.waitFrom - e.placedNow, toMs: now - e.placedNow, after: e.waitAfter, ran: this.ledger.since(e.waitSnap) };
+      const waits = (e.waits ??= []);
+      if (waits.length < RECEIPT_ENTRIES) waits.push(w);
+      else waits[waits.length - 1] = mergeWaits(waits[waits.length - 1] as WaitStretch, w);
+    }
+    if (e.waitAfter === 'preempted' && e.preemptions !== undefined) {
+      const p = e.preemptions[e.preemptions.length - 1] as OpenPreemption;
+      p.forMs += now - e.placedNow - p.ends;
+      p.ends = now - e.placedNow;
+    }
+    e.waitFrom = NaN;
+    e.waitSnap = undefined;
+  }
+
+  private onCore(e: Entry): void {
+    if (e.onCore) return;
+    e.onCore = true;
+    this.ledger.change(e.job.cls, 1);
+  }
+
+  private offCore(e: Entry): void {
+    if (!e.onCore) return;
+    e.onCore = false;
+    this.ledger.change(e.job.cls, -1);
+  }
+
+  private apply(now: Millis, d: MachineDecision, by: number | null): void {
     switch (d.kind) {
       case 'run': {
         const e = this.entries.get(d.job.id);
         if (!e) return;
+        this.endWait(e, now);
+        this.onCore(e);
         if (!e.started) {
           e.started = true;
+          e.startedNow = now;
           this.tell(e, { kind: 'started', job: e.job.id });
           // The job is done for the machine scheduler when the function answers: its core is free
           // then, though the invocation is measured a moment longer (until its instance is parked).
           // A copy with the worker's onAnswer (not a spread with an extra property: V8's slow path).
           const req: Mutable<InvokeRequest> = Object.assign({}, e.req);
           req.onAnswer = (a) => {
+            e.answeredNow = this.clock.now();
             e.answered = answerCargo(a);
             this.tell(e, { kind: 'answered', job: e.job.id, result: e.answered });
             this.leave(e);
@@ -260,6 +398,16 @@ export class MachineDriver {
         const e = this.entries.get(d.job.id);
         if (!e) return;
         e.paused = true;
+        this.offCore(e);
+        this.metrics?.preempted(this.machine.cfg.id, e.job.cls, by ?? undefined);
+        const ps = (e.preemptions ??= []);
+        if (ps.length < RECEIPT_ENTRIES) ps.push({ atMs: now - e.placedNow, forMs: 0, byClass: by, ends: now - e.placedNow });
+        else {
+          const last = ps[ps.length - 1] as OpenPreemption;
+          last.byClass = by === null ? last.byClass : last.byClass === null ? by : Math.max(last.byClass, by);
+          last.ends = now - e.placedNow;
+        }
+        this.beginWait(e, now, 'preempted');
         this.exec.pause(e.req.requestId);
         this.tell(e, { kind: 'preempted', job: e.job.id });
         this.loop.push({ kind: 'stopped', job: d.job.id, memMB: this.memory?.resident(e.req.requestId) ?? 0 });
@@ -272,6 +420,8 @@ export class MachineDriver {
         if (d.kind === 'swap-out') this.exec.swapOut?.(e.req.requestId);
         else this.exec.swapIn?.(e.req.requestId);
         this.metrics?.swapped(this.machine.cfg.id, e.job.cls, d.kind === 'swap-out' ? 'out' : 'in');
+        if ((e.swaps ??= []).length < RECEIPT_ENTRIES) e.swaps.push({ atMs: now - e.placedNow, dir: d.kind === 'swap-out' ? 'out' : 'in', mb: d.mb });
+        else e.swapsLeftOut++;
         this.bus.sendOwned({ kind: 'swapped', from: this.machine.address, to: gatewayAddress(e.gateway), job: e.job.id, dir: d.kind === 'swap-out' ? 'out' : 'in', mb: d.mb });
         break;
       }
@@ -300,15 +450,50 @@ export class MachineDriver {
   private leave(e: Entry): void {
     if (e.gone) return;
     e.gone = true;
+    // Its core is free from now (the machine hears it at its next step, which the ledger reaches
+    // first), and it waits no more: a job preempted as it answered (its answer already on its way)
+    // has left the machine scheduler, which gives its core to others while it is measured.
+    const now = this.clock.now();
+    this.ledger.advance(now);
+    this.offCore(e);
+    if (e.waitSnap === undefined && !Number.isNaN(e.waitFrom)) e.waitSnap = this.ledger.snapshot();
+    this.endWait(e, now);
     this.loop.push({ kind: 'complete', job: e.job.id, memMB: this.memory?.resident(e.req.requestId) ?? 0 });
   }
 
   private finish(e: Entry, o: InvokeOutcome | undefined, err?: unknown): void {
     this.leave(e);
     this.entries.delete(e.job.id);
-    const done = outcomeCargo(o, err);
+    const done = outcomeCargo(o, err, this.receipt(e));
     if (this.acknowledge) this.remember(e, done);
     this.tell(e, { kind: 'done', job: e.job.id, result: done });
+  }
+
+  /** The machine's part of the job's receipt, at its end. */
+  private receipt(e: Entry): MachineReceipt {
+    const now = this.clock.now();
+    this.ledger.advance(now);
+    if (e.waitSnap === undefined && !Number.isNaN(e.waitFrom)) e.waitSnap = this.ledger.snapshot();
+    this.endWait(e, now);
+    if (!Number.isNaN(e.blockedFrom)) e.blockedMs += now - e.blockedFrom;
+    const at = (t: number): number | null => (Number.isNaN(t) ? null : t - e.placedNow);
+    const cfg = this.machine.cfg;
+    return {
+      machine: cfg.id,
+      cores: cfg.cores,
+      shard: e.shard,
+      placement: e.via,
+      shardWaitMs: e.shardWaitMs,
+      placedAt: e.placedAt,
+      startedMs: at(e.startedNow),
+      answeredMs: at(e.answeredNow),
+      doneMs: now - e.placedNow,
+      waits: e.waits ?? [],
+      preemptions: e.preemptions === undefined ? [] : e.preemptions.map((p) => ({ atMs: p.atMs, forMs: p.forMs, byClass: p.byClass })),
+      swaps: e.swaps ?? [],
+      swapsLeftOut: e.swapsLeftOut,
+      blockedMs: e.blockedMs,
+    };
   }
 
   private remember(e: Entry, done: Cargo): void {
