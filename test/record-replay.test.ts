@@ -47,6 +47,9 @@ describe('recording live traffic and replaying it in the simulator', () => {
       expect(r.fn).toMatch(/^admin\/(page-view|image-resize)$/);
       expect(r.latencyMs).toBeGreaterThan(0);
       expect(r.cpuMs).toBeGreaterThan(0);
+      // The time it held a core, from its receipt (what the replay runs it for): within its latency.
+      expect(r.runMs).toBeGreaterThan(0);
+      expect(r.runMs).toBeLessThanOrEqual(r.latencyMs);
       expect(r.memMB).toBeGreaterThan(0);
       expect(r.latencyMs).toBeGreaterThanOrEqual(r.waitMs ?? 0);
     }

@@ -1,7 +1,7 @@
 // The tenant's check of a receipt, and the per-class core-time ledger the machine's driver fills receipts from.
 
 import { describe, expect, it } from 'vitest';
-import { checkReceipt, CoreLedger, type MachineReceipt, type Receipt } from './receipt.ts';
+import { checkReceipt, CoreLedger, heldCoreMs, type MachineReceipt, type Receipt } from './receipt.ts';
 
 const machine = (over: Partial<MachineReceipt> = {}): MachineReceipt => ({
   machine: 0, cores: 2, shard: 0, placement: 'power-of-k', shardWaitMs: 0, placedAt: 0, startedMs: 5, answeredMs: 6, doneMs: 7,
@@ -51,5 +51,17 @@ describe('CoreLedger', () => {
     l.advance(12); // time never runs back
     expect(l.since(snap)).toEqual([{ cls: 0, coreMs: 5 }, { cls: 1, coreMs: 5 }]);
     expect(l.onCores(2)).toBe(0);
+  });
+});
+
+describe('heldCoreMs', () => {
+  it('start to answer, less the waits after it started and the time blocked on its own calls; undefined if it never started', () => {
+    expect(heldCoreMs(machine({ startedMs: 5, answeredMs: 30, doneMs: 31, blockedMs: 4, waits: [
+      { fromMs: 0, toMs: 5, after: 'placed', ran: [] },
+      { fromMs: 10, toMs: 16, after: 'preempted', ran: [] },
+      { fromMs: 29, toMs: 40, after: 'unblocked', ran: [] },
+    ] }))).toBe(30 - 5 - 6 - 1 - 4);
+    expect(heldCoreMs(machine({ startedMs: 2, answeredMs: null, doneMs: 9 }))).toBe(7);
+    expect(heldCoreMs(machine({ startedMs: null }))).toBeUndefined();
   });
 });

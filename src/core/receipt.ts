@@ -123,6 +123,20 @@ export interface Receipt {
   readonly costMicroCents: number;
 }
 
+/**
+ * Time the job held a core of its machine (ms): from its start to its answer (or its end), less the
+ * stretches it waited after starting (preempted, or after its own calls) and the time it gave its
+ * core up for its own calls. Undefined if it never started. The job's size as the machine scheduler
+ * saw it: what a replay in the simulator runs it for.
+ */
+export function heldCoreMs(m: MachineReceipt): number | undefined {
+  if (m.startedMs === null) return undefined;
+  const end = m.answeredMs ?? m.doneMs;
+  let off = m.blockedMs;
+  for (const w of m.waits) if (w.after !== 'placed') off += Math.max(0, Math.min(w.toMs, end) - Math.max(w.fromMs, m.startedMs));
+  return Math.max(0, end - m.startedMs - off);
+}
+
 /** One finding of `checkReceipt`. */
 export interface ReceiptFinding {
   readonly kind: 'lower-class-ran' | 'preempted-by-lower-class' | 'inconsistent' | 'no-machine-report';

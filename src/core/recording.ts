@@ -32,6 +32,12 @@ export interface TraceRecord {
   readonly class: string;
   /** CPU time it used, ms. */
   readonly cpuMs: number;
+  /**
+   * Time it held a core of its machine, ms (its receipt: start to answer, less preemptions and the
+   * time it waited for its own calls): its size as the machine scheduler saw it, which a replay runs
+   * it for; absent in recordings made before receipts (the replay then uses `cpuMs`).
+   */
+  readonly runMs?: number;
   /** Peak resident memory of its instance, MB. */
   readonly memMB: number;
   /** Measured live: arrival → answer, ms. */

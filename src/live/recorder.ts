@@ -49,6 +49,7 @@ export class TraceRecorder implements Recorder {
       fn: e.fn,
       class: e.class,
       cpuMs: r2(e.cpuMs),
+      ...(e.runMs !== undefined ? { runMs: r2(e.runMs) } : {}),
       memMB: r2(e.memMB),
       latencyMs: r2(e.latencyMs),
       ...(e.waitMs !== undefined ? { waitMs: r2(e.waitMs) } : {}),

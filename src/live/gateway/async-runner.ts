@@ -15,6 +15,7 @@ import { isThrottled, type Platform } from './platform.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Recorder } from '../recorder.ts';
 import { composeReceipt } from './receipts.ts';
+import { heldCoreMs } from '../../core/receipt.ts';
 import { logInvocation, waitBefore, type GatewayLog } from './access-log.ts';
 import { formatAmznTraceId, startTrace } from './trace.ts';
 
@@ -230,7 +231,8 @@ export class AsyncRunner {
       if (written) this.#o.metrics?.billed(clsName, result.cpuMs, costOf(result.cpuMs, result.memGBs, billing.price, billing.memoryPrice).total, result.coldStart, result.status);
       if (this.#o.recorder !== undefined) {
         const latencyMs = answeredMs ?? performance.now() - started;
-        this.#o.recorder.record({ arrivedAt, fn: `${inv.tenant}/${inv.function}`, class: clsName, cpuMs: result.cpuMs, memMB: result.maxMemMB, latencyMs, waitMs: waitBefore(result, latencyMs), type: 'async', status: result.status });
+        const runMs = result.schedule?.machine == null ? undefined : heldCoreMs(result.schedule.machine);
+        this.#o.recorder.record({ arrivedAt, fn: `${inv.tenant}/${inv.function}`, class: clsName, cpuMs: result.cpuMs, ...(runMs !== undefined ? { runMs } : {}), memMB: result.maxMemMB, latencyMs, waitMs: waitBefore(result, latencyMs), type: 'async', status: result.status });
       }
     } catch (e) {
       this.#o.onError?.(e, inv);

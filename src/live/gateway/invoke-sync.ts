@@ -14,6 +14,7 @@ import { isThrottled } from './platform.ts';
 import { logInvocation, waitBefore } from './access-log.ts';
 import { formatAmznTraceId, type Trace } from './trace.ts';
 import { composeReceipt } from './receipts.ts';
+import { heldCoreMs } from '../../core/receipt.ts';
 import { ownClassIndex } from './context.ts';
 
 /** What budget admission decided for an invocation that may run. */
@@ -150,7 +151,8 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
   if (!answered) respond(outcome, call.tail ? log : undefined);
   if (ctx.recorder !== undefined) {
     const latencyMs = answeredMs ?? performance.now() - t0;
-    ctx.recorder.record({ arrivedAt, fn: `${fn.tenant}/${fn.name}`, class: admitted.clsName, cpuMs: outcome.cpuMs, memMB: outcome.maxMemMB, latencyMs, waitMs: waitBefore(outcome, latencyMs), type: 'sync', status: outcome.status });
+    const runMs = outcome.schedule?.machine == null ? undefined : heldCoreMs(outcome.schedule.machine);
+    ctx.recorder.record({ arrivedAt, fn: `${fn.tenant}/${fn.name}`, class: admitted.clsName, cpuMs: outcome.cpuMs, ...(runMs !== undefined ? { runMs } : {}), memMB: outcome.maxMemMB, latencyMs, waitMs: waitBefore(outcome, latencyMs), type: 'sync', status: outcome.status });
   }
 }
 

@@ -110,7 +110,9 @@ export function runReplay(o: ReplayOptions): { files: string[]; comparison: Repl
     mdTable(['class', 'invocations', 'live p50 ms', 'sim p50 ms', 'p50 sim ÷ live', 'live p99 ms', 'sim p99 ms', 'p99 sim ÷ live', `within ${REPLAY_TOLERANCE * 100} %`],
       comparison.map((c) => [c.class, String(c.invocations), f(c.liveP50), f(c.simP50), ratio(c.simP50, c.liveP50), f(c.liveP99), f(c.simP99), ratio(c.simP99, c.liveP99), within(c.simP50, c.liveP50) && within(c.simP99, c.liveP99) ? 'yes' : 'no'])),
     '',
-    'What the simulator does not see: a job runs for its recorded CPU time, so time a function spends off the CPU (waiting for I/O, sleeping), its cold start, and the gateway\'s and the runtime\'s own work are in the live latency only. A workload of short, CPU-bound functions is where the two should agree; the ratio says how much of the live latency the scheduling model explains.',
+    trace.records.every((r) => r.runMs !== undefined)
+      ? 'Each job runs in the simulator for the time it held a core live (its receipt: start to answer, less preemptions and waits for its own calls), so a cold start and time off the CPU while holding a core are in both. What the simulator does not see: the gateway\'s, the shard\'s and the transport\'s own work (HTTP, authentication, messages) before a job reaches its machine and after it answers — in the live latency only.'
+      : 'What the simulator does not see: this recording has no receipts (made before Fare kept them), so a job runs for its recorded CPU time, and time a function spends off the CPU while holding a core (waiting for I/O, sleeping), its cold start, and the gateway\'s and the runtime\'s own work are in the live latency only. The ratio says how much of the live latency the scheduling model explains.',
     '',
     `## What if: the same traffic under ${others.join(', ')}${o.prices !== undefined ? ', with the given price table' : ''}`,
     '',

@@ -1,5 +1,5 @@
-// Replay of Fare's own recordings (`fare up --record FILE`): the live traffic's arrivals, classes, CPU
-// time and memory, one JSON line per invocation, with a header that says how it was served (policy,
+// Replay of Fare's own recordings (`fare up --record FILE`): the live traffic's arrivals, classes, the
+// time each held a core (its receipt's; CPU time in older recordings) and memory, one JSON line per invocation, with a header that says how it was served (policy,
 // cores, price table). Arrivals and runtimes are the recording's own; each job keeps the class it ran
 // at (by name, so a replay may rename or reprice classes). The file is read whole and sorted by
 // arrival (lines are written as invocations end). The format: src/core/recording.ts and README.md.
@@ -59,6 +59,7 @@ export function readRecording(path: string): RecordedTrace {
     for (const k of ['t', 'cpuMs', 'memMB', 'latencyMs'] as const) {
       if (typeof r[k] !== 'number' || !Number.isFinite(r[k]) || r[k] < 0) throw bad(i + 1, `${k} is ${JSON.stringify(r[k])}: a number ≥ 0`);
     }
+    if (r.runMs !== undefined && (typeof r.runMs !== 'number' || !Number.isFinite(r.runMs) || r.runMs < 0)) throw bad(i + 1, `runMs is ${JSON.stringify(r.runMs)}: a number ≥ 0, or leave it out`);
     if (typeof r.fn !== 'string' || typeof r.class !== 'string') throw bad(i + 1, 'needs "fn" and "class" (strings)');
     records.push(r as unknown as TraceRecord);
   }
@@ -111,7 +112,7 @@ export class RecordedSource implements JobSource {
     const shares = new Array<number>(k).fill(0);
     const cpu = new Array<number>(k).fill(0);
     recs.forEach((r, i) => {
-      const d = Math.max(this.minRuntimeMs, r.cpuMs);
+      const d = Math.max(this.minRuntimeMs, r.runMs ?? r.cpuMs);
       work += d;
       const c = this.cls[i] ?? 0;
       shares[c] = (shares[c] ?? 0) + 1;
@@ -142,7 +143,7 @@ export class RecordedSource implements JobSource {
       const r = recs[j] as TraceRecord;
       batch.id[i] = j;
       batch.arrival[i] = (r.t - this.originMs) * this.timeScale;
-      batch.runtime[i] = Math.max(this.minRuntimeMs, r.cpuMs);
+      batch.runtime[i] = Math.max(this.minRuntimeMs, r.runMs ?? r.cpuMs);
       batch.fn[i] = this.fnOf[j] ?? 0;
       batch.cls[i] = this.cls[j] ?? 0;
       batch.memMB[i] = r.memMB;
@@ -160,6 +161,6 @@ export function recordedSpanMs(trace: RecordedTrace): number {
 
 /** The offered utilization of the recording at its own speed on `cores` cores. */
 export function recordedLoad(trace: RecordedTrace, cores: number, minRuntimeMs: number): number {
-  const work = trace.records.reduce((s, r) => s + Math.max(minRuntimeMs, r.cpuMs), 0);
+  const work = trace.records.reduce((s, r) => s + Math.max(minRuntimeMs, r.runMs ?? r.cpuMs), 0);
   return work / (cores * recordedSpanMs(trace));
 }
