@@ -100,6 +100,18 @@ describe.skipIf(!nats.ok)('fare cluster up', () => {
       const cache = join(dir, w, 'code', 'cache');
       expect(existsSync(cache) ? readdirSync(cache).length : 0, `${w} fetched no code: it ran no job`).toBeGreaterThan(0);
     }
+    // Each call's receipt came back over NATS with its worker's report: both workers, each checked.
+    const machines = new Set<number>();
+    for (const c of calls) {
+      const r = await api(url, 'GET', `/v1/invocations/${c.requestId}/receipt`);
+      expect(r.status, JSON.stringify(r.json)).toBe(200);
+      const { receipt, verdict } = r.json as { receipt: { machine: { machine: number; startedMs: number } | null; class: { name: string } }; verdict: { ok: boolean } };
+      expect(receipt.class.name).toBe('high');
+      expect(receipt.machine?.startedMs).toBeGreaterThanOrEqual(0);
+      expect(verdict.ok).toBe(true);
+      machines.add(receipt.machine?.machine ?? -1);
+    }
+    expect([...machines].sort()).toEqual([0, 1]);
   }, 60_000);
 
   it('kill -9 of a worker mid-invocation: its sync callers get a clear error within the membership timeout, the rest are answered, async work runs again elsewhere', async () => {
