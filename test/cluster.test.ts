@@ -4,9 +4,11 @@
 // what users see after each: sync callers answered or told clearly (well within their timeout),
 // accepted async invocations all finished, every finished invocation billed once.
 
-import { mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readRecording } from '../src/sim/workload/recorded.ts';
+import { runReplay } from '../src/sim/experiments/replay.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findNatsServer } from '../src/live/cluster/nats-server.ts';
 import { clusterUp, type Cluster } from '../src/live/cluster/up.ts';
@@ -70,7 +72,7 @@ describe.skipIf(!nats.ok)('fare cluster up', () => {
     cluster = await clusterUp({
       dataDir: dir, shards: 2, workers: 2, natsServers: 1, host: '127.0.0.1', port: 0, policy: 'fare', workerCores: 1,
       insecureSingleTenant: !isolatesTenants(capabilities()), bin: BIN, heartbeatMs: 100, memberTimeoutMs: MEMBER_TIMEOUT_MS,
-      env: { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY },
+      env: { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY }, record: join(dir, 'traffic.jsonl'),
     });
     url = cluster.url;
     const code = join(dir, 'sleeper');
@@ -112,6 +114,22 @@ describe.skipIf(!nats.ok)('fare cluster up', () => {
       machines.add(receipt.machine?.machine ?? -1);
     }
     expect([...machines].sort()).toEqual([0, 1]);
+
+    // The gateway records what it sends (fare gateway --record): where each ran, from its receipt; the
+    // simulator reads the cluster's shape from the records and replays it.
+    const file = join(dir, 'traffic.jsonl');
+    const until = Date.now() + 10_000;
+    while (Date.now() < until && readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('"admin/sleeper"')).length < 12) await new Promise((r) => setTimeout(r, 100));
+    const trace = readRecording(file);
+    expect(trace.header).toMatchObject({ policy: 'fare', shards: 2, machines: 2, cores: 1 });
+    const sleepers = trace.records.filter((r) => r.fn === 'admin/sleeper');
+    expect(sleepers).toHaveLength(12);
+    for (const r of sleepers) {
+      expect([0, 1]).toContain(r.machine);
+      expect(r.runMs).toBeGreaterThanOrEqual(150);
+    }
+    const replay = runReplay({ file, seed: 1, out: join(dir, 'replay'), policies: [] });
+    expect(replay.comparison.map((c) => c.class)).toContain('high');
   }, 60_000);
 
   it('kill -9 of a worker mid-invocation: its sync callers get a clear error within the membership timeout, the rest are answered, async work runs again elsewhere', async () => {
@@ -199,7 +217,7 @@ describe.skipIf(!nats.ok)('fare cluster up: idle lists (on by default)', () => {
     cluster = await clusterUp({
       dataDir: dir, shards: 1, workers: 2, natsServers: 1, host: '127.0.0.1', port: 0, policy: 'fare', workerCores: 1,
       insecureSingleTenant: !isolatesTenants(capabilities()), bin: BIN, heartbeatMs: 100, memberTimeoutMs: MEMBER_TIMEOUT_MS,
-      env: { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY },
+      env: { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY }, record: join(dir, 'traffic.jsonl'),
     });
   }, 120_000);
 

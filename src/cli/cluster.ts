@@ -23,12 +23,14 @@ const HELP: Record<string, string> = {
   gateway: `fare gateway — the HTTP APIs of a Fare cluster
 
 Usage: fare gateway --shards S [--id 0] [--port 8080] [--host 127.0.0.1] [--data-dir ./.fare-gateway]
-                    [--master-key-file FILE] [--no-examples] [--fsync] [--region us-east-1] [common options]
+                    [--master-key-file FILE] [--no-examples] [--fsync] [--region us-east-1] [--record FILE] [common options]
 ${COMMON}
 ${METRICS_HELP}
   --master-key-file FILE   the cluster's master key (a copy of the first gateway's
                       <data-dir>/master.key): every gateway of a cluster needs the same one
   --region R          the region named in ARNs (default us-east-1; give every gateway and worker the same)
+  --record FILE       write the executions this gateway sends (arrival, class, the time each held a
+                      core and on which worker, memory, latency) to FILE, for fare sim replay FILE
 
 Authenticates, applies budgets and sends each invocation to its function's shard (by function, the
 same from every gateway). Run as many gateways as you like, each with its own --id and --data-dir,
@@ -77,13 +79,14 @@ instead of the machine's; --no-swapping turns swapping off.`,
 Usage: fare cluster up [--shards 2] [--workers 2] [--gateways 1] [--nats-cluster 1|3] [--port 8080]
                        [--host 127.0.0.1] [--data-dir ./.fare-cluster] [--policy fare]
                        [--worker-cores C] [--heartbeat-ms 500] [--member-timeout-ms 2000] [--no-idle-lists]
-                       [--insecure-single-tenant] [--metrics-port N]
+                       [--insecure-single-tenant] [--metrics-port N] [--record FILE]
 
 Starts nats-server (one, or a cluster of three with state replicated three times), the shards, the
 workers and the gateways (on --port and the ports after it, sharing one master key), each as its
 own process, and prints the endpoints as fare up does. --metrics-port N: every part serves its
 Prometheus metrics on 127.0.0.1 with no credential — shards on N, N+1, …, then workers, then gateways
-(0: each on a free port; each part's line says where). On real
+(0: each on a free port; each part's line says where). --record FILE: the first gateway records
+the traffic it sends for fare sim replay FILE (another gateway i in FILE.gateway-i). On real
 machines run one fare worker per host against the same NATS servers (see the README). Stop with Ctrl-C.`,
 };
 
@@ -173,6 +176,7 @@ export async function runGateway(args: readonly string[]): Promise<number> {
     fsync: { type: 'boolean', default: false },
     'master-key-file': { type: 'string' },
     region: { type: 'string', default: 'us-east-1' },
+    record: { type: 'string' },
     ...METRICS_OPTIONS,
   });
   if (values.help) return help('gateway');
@@ -191,7 +195,9 @@ export async function runGateway(args: readonly string[]): Promise<number> {
     ...(values['master-key-file'] !== undefined ? { masterKeyFile: resolve(String(values['master-key-file'])) } : {}),
     region: regionOf(values.region),
     ...metricsListen(values),
+    ...(values.record !== undefined ? { record: resolve(String(values.record)), policy: c.policy } : {}),
   });
+  if (values.record !== undefined) process.stdout.write(`  Recording traffic to: ${resolve(String(values.record))} (replay: fare sim replay FILE)\n`);
   process.stdout.write(`Fare gateway is up: ${g.url}  (NATS ${c.servers.join(',')}, subjects ${c.prefix}.*)\n  Metrics: ${g.metricsUrl !== undefined ? `${g.metricsUrl} (no credential), and ` : ''}${g.url}/metrics (administrators)\n`);
   if (g.adminCredentialFile) process.stdout.write(`  Admin credential: written to ${g.adminCredentialFile}\n`);
   return untilStopped('Fare gateway', () => g.close());
@@ -289,6 +295,7 @@ export async function runCluster(args: readonly string[]): Promise<number> {
     'member-timeout-ms': { type: 'string', default: '2000' },
     'insecure-single-tenant': { type: 'boolean', default: false },
     'metrics-port': { type: 'string' },
+    record: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) return help('cluster');
@@ -308,6 +315,7 @@ export async function runCluster(args: readonly string[]): Promise<number> {
     dataDir, shards, workers, gateways, natsServers: natsN, host: String(values.host), port, policy, workerCores: cores, heartbeatMs, memberTimeoutMs, idleLists: !(values['no-idle-lists'] as boolean),
     insecureSingleTenant: values['insecure-single-tenant'] as boolean, bin: fareBin(), log: (l) => process.stdout.write(`${l}\n`),
     ...(metricsAt !== undefined ? { metricsPort: metricsAt.metricsPort } : {}),
+    ...(values.record !== undefined ? { record: resolve(String(values.record)) } : {}),
   });
   const out = [
     `Fare cluster is up: ${c.url}  (${shards} shard(s), ${workers} worker(s), ${gateways} gateway(s), NATS ${c.nats.join(',')}, data in ${dataDir})`,

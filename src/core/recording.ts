@@ -15,9 +15,15 @@ export interface TraceHeader {
   /** The live policy (fare, hermod, fifo) and, for fare, its order within a class. */
   readonly policy: string;
   readonly within?: string;
-  /** Cores the machine scheduler handed out, machines (1 for `fare up`), memory managed per machine (MB). */
-  readonly cores: number;
-  readonly machines: number;
+  /**
+   * Cores the machine scheduler handed out per machine, machines (1 for `fare up`), memory managed per
+   * machine (MB). A cluster's gateway (`fare gateway --record`) does not know its workers: it leaves
+   * `cores` and `machines` out, and the records say where each execution ran (`machine`, `cores`).
+   */
+  readonly cores?: number;
+  readonly machines?: number;
+  /** Scheduler shards (a cluster's; absent: 1). */
+  readonly shards?: number;
   readonly memoryMB?: number;
   readonly prices: { readonly classes: readonly { readonly name: string; readonly price: number }[]; readonly memoryPrice?: number };
 }
@@ -38,6 +44,9 @@ export interface TraceRecord {
    * it for; absent in recordings made before receipts (the replay then uses `cpuMs`).
    */
   readonly runMs?: number;
+  /** The machine it ran on and its cores (its receipt's), where the recorder had the receipt. */
+  readonly machine?: number;
+  readonly cores?: number;
   /** Peak resident memory of its instance, MB. */
   readonly memMB: number;
   /** Measured live: arrival → answer, ms. */

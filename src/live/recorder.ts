@@ -4,10 +4,20 @@
 
 import { createWriteStream, writeFileSync, type WriteStream } from 'node:fs';
 import { TRACE_FORMAT, TRACE_VERSION, type TraceHeader, type TraceRecord } from '../core/recording.ts';
+import { heldCoreMs } from '../core/receipt.ts';
+import type { InvokeOutcome } from './types.ts';
 
 /** What the gateway hands the recorder when an execution ends (`arrivedAt`: epoch ms). */
 export interface Execution extends Omit<TraceRecord, 't'> {
   readonly arrivedAt: number;
+}
+
+/** From an outcome's receipt: how long it held a core, on which machine of how many cores (each absent without a receipt). */
+export function whereItRan(o: InvokeOutcome): Pick<Execution, 'runMs' | 'machine' | 'cores'> {
+  const m = o.schedule?.machine;
+  if (m === undefined || m === null) return {};
+  const runMs = heldCoreMs(m);
+  return runMs === undefined ? { machine: m.machine, cores: m.cores } : { runMs, machine: m.machine, cores: m.cores };
 }
 
 /** The gateway's view of a recorder. */
@@ -50,6 +60,8 @@ export class TraceRecorder implements Recorder {
       class: e.class,
       cpuMs: r2(e.cpuMs),
       ...(e.runMs !== undefined ? { runMs: r2(e.runMs) } : {}),
+      ...(e.machine !== undefined ? { machine: e.machine } : {}),
+      ...(e.cores !== undefined ? { cores: e.cores } : {}),
       memMB: r2(e.memMB),
       latencyMs: r2(e.latencyMs),
       ...(e.waitMs !== undefined ? { waitMs: r2(e.waitMs) } : {}),

@@ -11,6 +11,7 @@
 
 import type { PriceTable } from '../../core/classes.ts';
 import { AsyncRunner, createGateway, schedulerPlatform, type Gateway } from '../gateway/index.ts';
+import { TraceRecorder } from '../recorder.ts';
 import { SchedulerClient } from '../gateway/scheduler-client.ts';
 import { NatsBus } from '../transport/nats.ts';
 import { realClock } from '../transport/clock.ts';
@@ -55,6 +56,13 @@ export interface GatewayProcessOptions extends ClusterAddress {
   readonly metricsPort?: number;
   /** Where that listener binds (default 127.0.0.1). */
   readonly metricsHost?: string;
+  /**
+   * Record the executions this gateway sends in this file for the simulator (`fare sim replay`;
+   * recorder.ts): the cluster's policy and shards in the header, and where each ran from its receipt.
+   */
+  readonly record?: string;
+  /** The cluster's policy, for the recording's header (default fare). */
+  readonly policy?: string;
 }
 
 export interface GatewayProcess {
@@ -128,10 +136,16 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
   // Contexts of invocations begun on another gateway are asked about there (contexts.ts); this one
   // answers for its own before it begins any (the async queue below, or a request).
   const peers = new NatsContextPeers(nc, o.prefix, o.id);
-  const gateway: Gateway = createGateway({ store, platform, metrics, settle: () => shared.settle(), contextPeers: peers, ...(o.region !== undefined ? { region: o.region } : {}), ...(o.logger !== undefined ? { log: o.logger } : {}) });
+  // Machines and cores are left out of the recording's header: its records say where each execution ran.
+  const recorder = o.record === undefined ? undefined : TraceRecorder.open(o.record, {
+    policy: o.policy ?? 'fare', shards: o.shards,
+    prices: { classes: o.prices.classes.map((c) => ({ name: c.name, price: c.price })), memoryPrice: o.prices.memoryPrice },
+  });
+  const recording = recorder !== undefined ? { recorder } : {};
+  const gateway: Gateway = createGateway({ store, platform, metrics, settle: () => shared.settle(), contextPeers: peers, ...recording, ...(o.region !== undefined ? { region: o.region } : {}), ...(o.logger !== undefined ? { log: o.logger } : {}) });
   late.gateway = gateway;
   await peers.answer(gateway.context.contexts);
-  const runner = new AsyncRunner({ store, platform, metrics, contexts: gateway.context.contexts, ...(o.logger !== undefined ? { log: o.logger } : {}) });
+  const runner = new AsyncRunner({ store, platform, metrics, contexts: gateway.context.contexts, ...recording, ...(o.logger !== undefined ? { log: o.logger } : {}) });
   // Async invocations are taken from the cluster's queue (not from this store's), by any gateway.
   const queue = await SharedQueue.open({
     nc, prefix: o.prefix, classes: o.prices.classes.length, store, runner, quietly: (w) => shared.quietly(w), settle: () => shared.settle(),
@@ -166,6 +180,7 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
       await queue.close();
       await runner.stop();
       await gateway.close();
+      await recorder?.close();
       scheduler.close();
       bus.close();
       await shared.settle(2000);

@@ -47,6 +47,8 @@ export interface ClusterUpOptions {
    */
   readonly wrap?: (part: string) => readonly string[];
   readonly gatewayHost?: string | ((part: string) => string);
+  /** The first gateway records its traffic in this file (`fare gateway --record`), gateway i > 0 in `FILE.gateway-i`. */
+  readonly record?: string;
 }
 
 /** One part of the cluster, as a child process. */
@@ -131,7 +133,8 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
     if (!existsSync(masterKey)) writeFileSync(masterKey, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
     const gatewayName = (i: number): string => (i === 0 ? 'gateway' : `gateway-${i}`);
     const gatewayArgs = (i: number): string[] => ['gateway', '--id', String(i), '--shards', String(o.shards), '--port', String(o.port === 0 ? 0 : o.port + i),
-      '--host', (typeof o.gatewayHost === 'function' ? o.gatewayHost(gatewayName(i)) : o.gatewayHost) ?? o.host, '--data-dir', join(o.dataDir, gatewayName(i)), '--master-key-file', masterKey, ...common, ...metricsArgs(o.shards + o.workers + i)];
+      '--host', (typeof o.gatewayHost === 'function' ? o.gatewayHost(gatewayName(i)) : o.gatewayHost) ?? o.host, '--data-dir', join(o.dataDir, gatewayName(i)), '--master-key-file', masterKey, ...common, ...metricsArgs(o.shards + o.workers + i),
+      ...(o.record !== undefined ? ['--record', i === 0 ? o.record : `${o.record}.${gatewayName(i)}`] : [])];
     const starts: Promise<Part>[] = [];
     for (let i = 0; i < o.shards; i++) starts.push(start(`shard-${i}`, shardArgs(i), /Fare shard \d+ is up/));
     for (let i = 0; i < o.workers; i++) starts.push(start(`worker-${i}`, workerArgs(i), /Fare worker \d+ is up/));

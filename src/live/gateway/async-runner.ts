@@ -15,7 +15,7 @@ import { isThrottled, type Platform } from './platform.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Recorder } from '../recorder.ts';
 import { composeReceipt } from './receipts.ts';
-import { heldCoreMs } from '../../core/receipt.ts';
+import { whereItRan } from '../recorder.ts';
 import { logInvocation, waitBefore, type GatewayLog } from './access-log.ts';
 import { formatAmznTraceId, startTrace } from './trace.ts';
 
@@ -231,8 +231,7 @@ export class AsyncRunner {
       if (written) this.#o.metrics?.billed(clsName, result.cpuMs, costOf(result.cpuMs, result.memGBs, billing.price, billing.memoryPrice).total, result.coldStart, result.status);
       if (this.#o.recorder !== undefined) {
         const latencyMs = answeredMs ?? performance.now() - started;
-        const runMs = result.schedule?.machine == null ? undefined : heldCoreMs(result.schedule.machine);
-        this.#o.recorder.record({ arrivedAt, fn: `${inv.tenant}/${inv.function}`, class: clsName, cpuMs: result.cpuMs, ...(runMs !== undefined ? { runMs } : {}), memMB: result.maxMemMB, latencyMs, waitMs: waitBefore(result, latencyMs), type: 'async', status: result.status });
+        this.#o.recorder.record({ arrivedAt, fn: `${inv.tenant}/${inv.function}`, class: clsName, cpuMs: result.cpuMs, ...whereItRan(result), memMB: result.maxMemMB, latencyMs, waitMs: waitBefore(result, latencyMs), type: 'async', status: result.status });
       }
     } catch (e) {
       this.#o.onError?.(e, inv);

@@ -14,7 +14,7 @@ import { isThrottled } from './platform.ts';
 import { logInvocation, waitBefore } from './access-log.ts';
 import { formatAmznTraceId, type Trace } from './trace.ts';
 import { composeReceipt } from './receipts.ts';
-import { heldCoreMs } from '../../core/receipt.ts';
+import { whereItRan } from '../recorder.ts';
 import { ownClassIndex } from './context.ts';
 
 /** What budget admission decided for an invocation that may run. */
@@ -151,8 +151,7 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
   if (!answered) respond(outcome, call.tail ? log : undefined);
   if (ctx.recorder !== undefined) {
     const latencyMs = answeredMs ?? performance.now() - t0;
-    const runMs = outcome.schedule?.machine == null ? undefined : heldCoreMs(outcome.schedule.machine);
-    ctx.recorder.record({ arrivedAt, fn: `${fn.tenant}/${fn.name}`, class: admitted.clsName, cpuMs: outcome.cpuMs, ...(runMs !== undefined ? { runMs } : {}), memMB: outcome.maxMemMB, latencyMs, waitMs: waitBefore(outcome, latencyMs), type: 'sync', status: outcome.status });
+    ctx.recorder.record({ arrivedAt, fn: `${fn.tenant}/${fn.name}`, class: admitted.clsName, cpuMs: outcome.cpuMs, ...whereItRan(outcome), memMB: outcome.maxMemMB, latencyMs, waitMs: waitBefore(outcome, latencyMs), type: 'sync', status: outcome.status });
   }
 }
 

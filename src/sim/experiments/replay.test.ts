@@ -47,6 +47,18 @@ describe('recordings', () => {
     expect(() => readRecording(recording([]))).toThrow(/has a header but no invocations/);
     const file = recording([job(0, 'middle', 1, 1)]);
     expect(() => runReplay({ file, seed: 1, out: join(file, '..', 'out') })).toThrow(/class "middle" is not in the price table \(high, low\): map it with --classes middle=NAME/);
+    expect(() => readRecording(recording([job(0, 'high', 1, 1)], { machines: undefined, cores: undefined }))).toThrow(/:1: says neither how many machines and cores served the traffic nor do its records say where each ran/);
+    expect(() => readRecording(recording([{ ...job(0, 'high', 1, 1), machine: -1 }]))).toThrow(/:2: machine is -1: a whole number ≥ 0, or leave it out/);
+  });
+
+  it("run each job for the time it held a core when recorded (runMs), and take a cluster gateway's shape from where its records ran", () => {
+    const file = recording([{ ...job(0, 'high', 1, 9), runMs: 8, machine: 0, cores: 2 }, { ...job(5, 'low', 3, 4), machine: 3, cores: 2 }], { machines: undefined, cores: undefined, shards: 2 });
+    const trace = readRecording(file);
+    expect(trace.header).toMatchObject({ machines: 4, cores: 2, shards: 2 });
+    const src = makeJobSource({ kind: 'recorded', file }, { classes: [{ name: 'high', price: 2 }, { name: 'low', price: 0.5 }], memoryPrice: 0 }, 8, new Rng(1, 'w'));
+    const b = newBatch(4);
+    src.fill(b, 4);
+    expect([...b.runtime.slice(0, 2)]).toEqual([8, 3]);
   });
 });
 

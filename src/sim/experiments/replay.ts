@@ -55,7 +55,8 @@ function spec(trace: RecordedTrace, file: string, policies: readonly unknown[], 
     // Memory is not modelled: the live machine's memory was not the bottleneck of a recording's
     // latencies unless it swapped, and the simulator's memory model (jobs growing to their size) is
     // not how live instances hold memory.
-    cluster: { machines: h.machines, cores: h.cores, shards: 1, k: 1, idleList: true },
+    // A cluster's: its shards, power-of-k with k = 2 (`fare shard`'s default) when the idle list is empty.
+    cluster: { machines: h.machines, cores: h.cores, shards: h.shards ?? 1, k: Math.min(h.machines, (h.shards ?? 1) > 1 || h.machines > 1 ? 2 : 1), idleList: true },
     policies,
     // At the recorded speed: the load the recording offered on its own cores (time scale 1).
     workload: { kind: 'recorded', file, minRuntimeMs: MIN_RUNTIME_MS, classes: rename },

@@ -13,7 +13,8 @@ import { fillCount, type JobBatch, type JobSource, type WorkloadInfo } from './j
 import { WorkloadError } from './trace-csv.ts';
 
 export interface RecordedTrace {
-  readonly header: TraceHeader;
+  /** With `machines` and `cores` resolved: the header's, or where a cluster gateway's records say each execution ran. */
+  readonly header: TraceHeader & { readonly machines: number; readonly cores: number };
   readonly path: string;
   /** Sorted by arrival. */
   readonly records: readonly TraceRecord[];
@@ -46,11 +47,11 @@ export function readRecording(path: string): RecordedTrace {
   if (!isObj(prices) || !Array.isArray(prices.classes) || prices.classes.length === 0 || !prices.classes.every((c) => isObj(c) && typeof c.name === 'string' && typeof c.price === 'number')) {
     throw bad(1, 'has no price table ("prices": {"classes": [{"name", "price"}, …]})');
   }
-  for (const k of ['cores', 'machines'] as const) {
-    if (typeof h[k] !== 'number' || !Number.isInteger(h[k]) || h[k] < 1) throw bad(1, `${k} is ${JSON.stringify(h[k])}: a whole number ≥ 1`);
+  for (const k of ['cores', 'machines', 'shards'] as const) {
+    if (h[k] !== undefined && (typeof h[k] !== 'number' || !Number.isInteger(h[k]) || h[k] < 1)) throw bad(1, `${k} is ${JSON.stringify(h[k])}: a whole number ≥ 1, or left out (a cluster gateway's recording: its records say where each ran)`);
   }
   if (typeof h.policy !== 'string' || typeof h.recordedAt !== 'string') throw bad(1, 'needs "policy" and "recordedAt"');
-  const header = h as unknown as TraceHeader;
+  const given = h as unknown as TraceHeader;
   const records: TraceRecord[] = [];
   for (let i = 1; i < lines.length; i++) {
     if ((lines[i] ?? '').trim() === '') continue;
@@ -61,9 +62,29 @@ export function readRecording(path: string): RecordedTrace {
     }
     if (r.runMs !== undefined && (typeof r.runMs !== 'number' || !Number.isFinite(r.runMs) || r.runMs < 0)) throw bad(i + 1, `runMs is ${JSON.stringify(r.runMs)}: a number ≥ 0, or leave it out`);
     if (typeof r.fn !== 'string' || typeof r.class !== 'string') throw bad(i + 1, 'needs "fn" and "class" (strings)');
+    for (const k of ['machine', 'cores'] as const) {
+      if (r[k] !== undefined && (typeof r[k] !== 'number' || !Number.isInteger(r[k]) || r[k] < (k === 'cores' ? 1 : 0))) throw bad(i + 1, `${k} is ${JSON.stringify(r[k])}: a whole number${k === 'cores' ? ' ≥ 1' : ' ≥ 0'}, or leave it out`);
+    }
     records.push(r as unknown as TraceRecord);
   }
   if (records.length === 0) throw new WorkloadError('FARE_E_TRACE_EMPTY', `${path} has a header but no invocations: run some traffic while recording`);
+  // A cluster gateway's recording: as many machines as the highest machine number seen, with the most cores seen.
+  let machines = given.machines;
+  let cores = given.cores;
+  if (machines === undefined || cores === undefined) {
+    let top = -1;
+    let most = 0;
+    for (const r of records) {
+      if (r.machine !== undefined) top = Math.max(top, r.machine);
+      if (r.cores !== undefined) most = Math.max(most, r.cores);
+    }
+    if ((machines === undefined && top < 0) || (cores === undefined && most === 0)) {
+      throw bad(1, 'says neither how many machines and cores served the traffic nor do its records say where each ran: give "machines" and "cores" in the header');
+    }
+    machines ??= top + 1;
+    cores ??= most;
+  }
+  const header = { ...given, machines, cores };
   records.sort((a, b) => a.t - b.t);
   return { header, path, records };
 }
