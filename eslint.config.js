@@ -32,6 +32,16 @@ export default tseslint.config(
     languageOptions: { parserOptions: { projectService: false, project: null }, globals: { console: 'readonly', process: 'readonly' } },
   },
   {
+    // The live dashboard's page script: plain browser JavaScript, served as it is (no build step).
+    files: ['src/live/gateway/dashboard/page.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      sourceType: 'script',
+      parserOptions: { projectService: false, project: null },
+      globals: Object.fromEntries(['window', 'document', 'sessionStorage', 'fetch', 'AbortController', 'TextDecoderStream', 'ResizeObserver', 'CSS', 'Node', 'setTimeout', 'clearTimeout', 'JSON', 'console'].map((g) => [g, 'readonly'])),
+    },
+  },
+  {
     // The hostile and victim functions of the security tests: plain Node.js, as tenants write them.
     files: ['test/security/functions/**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,

@@ -7,7 +7,7 @@
 // Without TypeScript (an install without dev dependencies) it says so and exits 0: `fare` then runs
 // dist/ if it is there.
 import { spawnSync } from 'node:child_process';
-import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,9 +37,14 @@ if (r.status !== 0) {
   process.stderr.write(`fare: tsc failed (exit ${r.status ?? r.signal}); dist/ left as it was\n`);
   process.exit(1);
 }
+// The dashboard's page (HTML, CSS and browser JavaScript, not compiled) goes beside its compiled module.
+const page = join('live', 'gateway', 'dashboard');
+for (const f of readdirSync(join(root, 'src', page))) {
+  if (/^page\.(html|css|js)$/.test(f)) copyFileSync(join(root, 'src', page, f), join(tmp, page, f));
+}
 writeFileSync(join(tmp, STAMP), `${JSON.stringify({ builtAt: new Date().toISOString(), files })}\n`);
 const old = join(root, 'build', `dist.${process.pid}.old`);
 if (existsSync(dist)) renameSync(dist, old);
 renameSync(tmp, dist);
 rmSync(old, { recursive: true, force: true });
-process.stdout.write(`fare: compiled ${inputs.length - 2} modules to dist/ in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+process.stdout.write(`fare: compiled ${inputs.filter((f) => f.endsWith('.ts')).length} modules to dist/ in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);

@@ -93,6 +93,18 @@ describe('Metrics at the shard host', () => {
     expect(queued.reduce((a, b) => a + b, 0)).toBe(3); // one job is bound to the poll in flight
     expect(queued).toEqual([0, 1, 2, 3].map((c) => shard.waitingIn(c)));
     expect(queued).toEqual([1, 0, 0, 2]);
+    // This shard keeps no idle list: none is reported (rather than an empty one).
+    expect(metrics.parts().shards).toEqual([{ id: 2, queued: [1, 0, 0, 2], idle: null }]);
+    expect(sample(text, 'fare_idle_list_machines', { shard: '2' })).toBeUndefined();
+    host.close();
+  });
+
+  it('reads the idle list of a shard that keeps one', () => {
+    const metrics = new Metrics({ prices: DEFAULT_PRICE_TABLE, processMetrics: false });
+    const bus = new InProcessBus({ clock: realClock });
+    const shard = new Shard({ id: 1, prices: DEFAULT_PRICE_TABLE, selection: 'price-wait', machines: 2, k: 2, useIdleList: true, maxOutstandingPolls: 1, pollTimeoutMs: 60_000 }, new Rng(0, 'metrics-test'));
+    const host = new ShardHost(shard, bus, realClock, undefined, metrics);
+    expect(metrics.parts().shards).toEqual([{ id: 1, queued: [0, 0, 0, 0], idle: [] }]);
     host.close();
   });
 });
@@ -183,5 +195,32 @@ describe('the metrics listener', () => {
     expect(text).toMatch(/^process_cpu_user_seconds_total /m);
     expect((await fetch(l.url.replace('/metrics', '/other'))).status).toBe(404);
     expect((await fetch(l.url, { method: 'POST' })).status).toBe(404);
+  });
+});
+
+describe('Metrics for the dashboard', () => {
+  it('reads shards\' queues and idle lists and workers\' instances as data, and gauges the idle lists', async () => {
+    const metrics = new Metrics({ prices: DEFAULT_PRICE_TABLE, processMetrics: false });
+    metrics.watchShard(0, { waitingIn: (c) => c + 1, idleEntries: () => [{ machine: 3, freeMB: 512, jobs: 1 }] });
+    metrics.watchShard(1, { waitingIn: () => 0 });
+    metrics.watchWorker(3, () => [{ cls: 'high', state: 'running', count: 1, residentBytes: 100, swappedBytes: 0 }]);
+    const parts = metrics.parts();
+    expect(parts.classes).toEqual(['high', 'middle', 'standard', 'low']);
+    expect(parts.shards).toEqual([{ id: 0, queued: [1, 2, 3, 4], idle: [{ machine: 3, freeMB: 512, jobs: 1 }] }, { id: 1, queued: [0, 0, 0, 0], idle: null }]);
+    expect(parts.workers).toEqual([{ machine: 3, instances: [{ cls: 'high', state: 'running', count: 1, residentBytes: 100, swappedBytes: 0 }] }]);
+    const text = await metrics.text();
+    expect(sample(text, 'fare_idle_list_machines', { shard: '0' })).toBe(1);
+    expect(sample(text, 'fare_idle_list_machines', { shard: '1' })).toBeUndefined();
+    expect(sample(text, 'fare_idle_list_free_memory_bytes', { shard: '0', machine: '3' })).toBe(512 * 1024 * 1024);
+  });
+
+  it('tells listeners of each answered job until they leave', () => {
+    const metrics = new Metrics({ prices: DEFAULT_PRICE_TABLE, processMetrics: false });
+    const heard: [number, number][] = [];
+    const leave = metrics.onAnswered((cls, s) => heard.push([cls, s]));
+    metrics.answered(0, 0.01);
+    leave();
+    metrics.answered(1, 0.02);
+    expect(heard).toEqual([[0, 0.01]]);
   });
 });

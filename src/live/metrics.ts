@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PriceTable } from '../core/classes.ts';
+import type { IdleEntry } from '../core/shard/idle-list.ts';
 
 /** Seconds, from 1 ms to 15 min (Lambda's longest timeout): waiting times and latencies. */
 export const SECONDS_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 900];
@@ -25,6 +26,26 @@ export interface InstanceCensus {
   readonly residentBytes: number;
   /** Their memory in swap (bytes; read for swapped-out instances only). */
   readonly swappedBytes: number;
+}
+
+/** What a shard host registers (`watchShard`): the core Shard's queues, and its idle list where it keeps one. */
+export interface ShardSource {
+  waitingIn(cls: number): number;
+  idleEntries?(): readonly IdleEntry[];
+}
+
+/** The parts this process runs, as read now (`Metrics.parts()`): for the dashboard, as structured data. */
+export interface PartsNow {
+  /** Class names, in price-table order (the index of each queue length). */
+  readonly classes: readonly string[];
+  readonly shards: readonly {
+    readonly id: number;
+    /** Jobs waiting per class (index: class). */
+    readonly queued: readonly number[];
+    /** Its idle list (machines, free memory, jobs), or null when the shard keeps none. */
+    readonly idle: readonly IdleEntry[] | null;
+  }[];
+  readonly workers: readonly { readonly machine: number; readonly instances: readonly InstanceCensus[] }[];
 }
 
 /** A tenant's month so far, for the per-tenant gauges. */
@@ -47,7 +68,8 @@ export interface MetricsOptions {
 export class Metrics {
   readonly registry = new Registry();
   private readonly names: readonly string[];
-  private readonly shards: { id: number; waitingIn: (cls: number) => number }[] = [];
+  private readonly shards: { id: number; source: ShardSource }[] = [];
+  private readonly answeredListeners: ((cls: number, seconds: number) => void)[] = [];
   private readonly workers: { machine: number; census: () => readonly InstanceCensus[] }[] = [];
   private readonly spends: (() => readonly TenantSpend[])[] = [];
 
@@ -76,7 +98,24 @@ export class Metrics {
       name: 'fare_queue_length', help: 'Jobs waiting in a shard\'s multi-queue, by shard and price class (read at scrape).', labelNames: ['shard', 'class'], registers,
       collect() {
         this.reset();
-        for (const s of shards) for (let c = 0; c < names.length; c++) this.set({ shard: String(s.id), class: nameOf(c) }, s.waitingIn(c));
+        for (const s of shards) for (let c = 0; c < names.length; c++) this.set({ shard: String(s.id), class: nameOf(c) }, s.source.waitingIn(c));
+      },
+    });
+    new Gauge({
+      name: 'fare_idle_list_machines', help: 'Machines on a shard\'s idle list (read at scrape; shards that keep no idle list are not listed).', labelNames: ['shard'], registers,
+      collect() {
+        this.reset();
+        for (const s of shards) {
+          const idle = s.source.idleEntries?.();
+          if (idle !== undefined) this.set({ shard: String(s.id) }, idle.length);
+        }
+      },
+    });
+    new Gauge({
+      name: 'fare_idle_list_free_memory_bytes', help: 'Free memory a machine on a shard\'s idle list reported (bytes), by shard and machine (read at scrape).', labelNames: ['shard', 'machine'], registers,
+      collect() {
+        this.reset();
+        for (const s of shards) for (const e of s.source.idleEntries?.() ?? []) this.set({ shard: String(s.id), machine: String(e.machine) }, e.freeMB * 1024 * 1024);
       },
     });
     this.waiting = new Histogram({ name: 'fare_waiting_seconds', help: 'Time from a job\'s arrival to its start on a worker (seconds), by the class it ran at; measured by the gateway.', labelNames: ['class'], buckets: [...SECONDS_BUCKETS], registers });
@@ -137,9 +176,9 @@ export class Metrics {
 
   // ---- sources read at scrape ----
 
-  /** A shard's queues (the core Shard's `waitingIn`). */
-  watchShard(id: number, shard: { waitingIn(cls: number): number }): void {
-    this.shards.push({ id, waitingIn: (c) => shard.waitingIn(c) });
+  /** A shard's queues (the core Shard's `waitingIn`) and idle list (its `idleEntries`). */
+  watchShard(id: number, shard: ShardSource): void {
+    this.shards.push({ id, source: shard });
     for (let c = 0; c < this.names.length; c++) this.arrivals.inc({ shard: String(id), class: this.name(c) }, 0);
   }
 
@@ -157,6 +196,28 @@ export class Metrics {
     this.spends.push(read);
   }
 
+  /** The shards' queues and idle lists and the workers' instances now, as data (what the gauges read at scrape). */
+  parts(): PartsNow {
+    return {
+      classes: this.names,
+      shards: this.shards.map((s) => ({
+        id: s.id,
+        queued: this.names.map((_, c) => s.source.waitingIn(c)),
+        idle: s.source.idleEntries === undefined ? null : [...s.source.idleEntries()],
+      })),
+      workers: this.workers.map((w) => ({ machine: w.machine, instances: [...w.census()] })),
+    };
+  }
+
+  /** Calls `listener` at each `answered` (class, seconds), until the returned function is called. */
+  onAnswered(listener: (cls: number, seconds: number) => void): () => void {
+    this.answeredListeners.push(listener);
+    return () => {
+      const i = this.answeredListeners.indexOf(listener);
+      if (i >= 0) this.answeredListeners.splice(i, 1);
+    };
+  }
+
   // ---- events ----
 
   arrived(shard: number, cls: number): void {
@@ -171,6 +232,7 @@ export class Metrics {
   /** A job answered (or ended without an answer) `seconds` after it arrived. */
   answered(cls: number, seconds: number): void {
     this.latency.observe({ class: this.name(cls) }, seconds);
+    for (const l of this.answeredListeners) l(cls, seconds);
   }
 
   /** Jobs of class `cls` frozen on `machine` for a job of class `by` (undefined: not known). */

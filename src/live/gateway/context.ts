@@ -10,6 +10,7 @@ import type { FareContexts } from './fare-context.ts';
 import type { Platform } from './platform.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Recorder } from '../recorder.ts';
+import type { Dashboard } from './dashboard/dashboard.ts';
 
 export interface GatewayLimits {
   /** Largest RequestResponse payload, and largest response (Lambda: 6 MB). */
@@ -62,6 +63,8 @@ export interface GatewayContext {
   readonly recorder?: Recorder;
   /** Access and invocation lines (access-log.ts); none when undefined. */
   readonly log?: GatewayLog;
+  /** The live dashboard's series and streams (dashboard/, rest-dashboard.ts). */
+  readonly dashboard?: Dashboard;
 }
 
 export function functionArn(region: string, tenant: string, name: string, qualifier?: string): string {

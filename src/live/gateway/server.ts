@@ -21,6 +21,8 @@ import { functionRoutes } from './rest-functions.ts';
 import { logRoutes } from './rest-logs.ts';
 import { tenantRoutes } from './rest-tenants.ts';
 import { usageRoutes } from './rest-usage.ts';
+import { dashboardRoutes } from './rest-dashboard.ts';
+import { Dashboard, type DashboardOptions } from './dashboard/dashboard.ts';
 import { receiptRoutes } from './receipts.ts';
 import { lambdaMoreRoutes } from './lambda-aliases.ts';
 import { lambdaFunctionRoutes } from './lambda-functions.ts';
@@ -68,6 +70,8 @@ export interface GatewayOptions {
   readonly metrics?: Metrics;
   /** Records each execution for the simulator (`fare up --record`, recorder.ts). */
   readonly recorder?: Recorder;
+  /** The live dashboard's timing (dashboard/dashboard.ts): a snapshot every second on its stream by default. */
+  readonly dashboard?: Partial<DashboardOptions>;
 }
 
 export interface Gateway {
@@ -78,7 +82,7 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-const ROUTES: readonly Route[] = [...tenantRoutes, ...functionRoutes, ...logRoutes, ...usageRoutes, ...receiptRoutes];
+const ROUTES: readonly Route[] = [...tenantRoutes, ...functionRoutes, ...logRoutes, ...usageRoutes, ...receiptRoutes, ...dashboardRoutes];
 const LAMBDA_ROUTES: readonly Route[] = [...lambdaFunctionRoutes, ...lambdaMoreRoutes, ...lambdaUrlRoutes];
 /** Both route tables, for the API description (openapi.ts). */
 export const API_TABLES: ApiTables = { fare: ROUTES, lambda: LAMBDA_ROUTES };
@@ -94,6 +98,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const region = opts.region ?? 'us-east-1';
   const limits: GatewayLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   const contexts = new FareContexts(opts.store.deriveKey('invocation-context'), opts.contextPeers);
+  const dashboard = new Dashboard(opts.store, opts.platform.prices, clock, opts.metrics, opts.dashboard);
   const ctx: GatewayContext = {
     store: opts.store,
     platform: opts.platform,
@@ -114,6 +119,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     ...(opts.metrics !== undefined ? { metrics: opts.metrics } : {}),
     ...(opts.recorder !== undefined ? { recorder: opts.recorder } : {}),
     ...(opts.log !== undefined ? { log: opts.log } : {}),
+    dashboard,
   };
   const log = opts.log;
 
@@ -135,6 +141,9 @@ export function createGateway(opts: GatewayOptions): Gateway {
         await serveFunctionUrl(ctx, req, res, id, byHost !== null ? raw : (byPath?.[2] ?? '/'), requestId);
       } else if (url.pathname === '/metrics') {
         await serveGatewayMetrics(ctx, req, res);
+      } else if (url.pathname === '/dashboard' || url.pathname.startsWith('/dashboard/')) {
+        // The page and its files: public, holding no data (it asks for a key and reads /v1/dashboard).
+        dashboard.serveAsset(req, res, url.pathname);
       } else if (url.pathname === '/healthz') {
         opts.store.db.prepare('SELECT 1').get();
         sendJson(res, 200, { status: 'ok' });
@@ -163,7 +172,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
         if (settle !== undefined && req.method !== 'GET' && req.method !== 'HEAD') holdAnswer(res, settle);
         await dispatchRest(ctx, ROUTES, req, res, url);
       } else {
-        throw notFound('FARE_E_ROUTE_NOT_FOUND', `there is no ${url.pathname} here: the APIs are under /v1/ (Fare) and /2015-03-31/ (Lambda)`);
+        throw notFound('FARE_E_ROUTE_NOT_FOUND', `there is no ${url.pathname} here: the APIs are under /v1/ (Fare) and /2015-03-31/ (Lambda), the dashboard is /dashboard`);
       }
     } catch (e) {
       const err = e instanceof ApiError ? e : internal(`unexpected error (${(e as Error).message}); this is a bug in Fare, please report it with request id ${requestId}`);
@@ -200,6 +209,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       }),
     close: () =>
       new Promise((resolve, reject) => {
+        dashboard.close();
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
       }),

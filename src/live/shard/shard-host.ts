@@ -26,7 +26,8 @@ export class ShardHost {
   ) {
     this.loop = new StepLoop<ShardInput>(clock, (now, input) => this.stepOne(now, input), () => shard.nextDeadline(), { kind: 'tick' });
     const id = shard.cfg.id;
-    metrics?.watchShard(id, shard);
+    // Its idle list is read too where the shard keeps one (`fare up` places on its one machine without).
+    metrics?.watchShard(id, shard.cfg.useIdleList ? shard : { waitingIn: (c) => shard.waitingIn(c) });
     this.unlisten = bus.listen(shard.address, metrics === undefined
       ? (m) => this.loop.push(m as ShardMessage)
       : (m) => {
