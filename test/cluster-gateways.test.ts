@@ -111,6 +111,9 @@ describe.skipIf(!nats.ok)('several gateways of one cluster', () => {
     delete env.FARE_ADMIN_KEY;
     cluster = await clusterUp({
       dataDir: dir, shards: 1, workers: 1, gateways: 2, natsServers: 1, host: '127.0.0.1', port: 0, policy: 'fare', workerCores: 1,
+      // FCFS within a class on one core: a caller that held its core while its call, at its class,
+      // waits behind it would never be answered — the call through the other gateway must block it.
+      within: 'fcfs',
       insecureSingleTenant: !isolatesTenants(capabilities()), bin: BIN, heartbeatMs: 100, memberTimeoutMs: 1000, env,
     });
     [a, b] = cluster.urls as [string, string];

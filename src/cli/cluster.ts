@@ -64,8 +64,8 @@ ${METRICS_HELP}
                       FARE_ENDPOINT and AWS_ENDPOINT_URL_LAMBDA, so the AWS SDK inside them calls Fare
   --region R          given to functions as AWS_REGION (default us-east-1)
 
-Runs the machine scheduler (preemptive priority by class; within a class --within-class: las, the
-default on a worker, fcfs, the paper's and fare up's default, or sef) over real instances on this host; fetches
+Runs the machine scheduler (preemptive priority by class; within a class --within-class: fcfs, the
+paper's and the default (as on fare up), las, or sef) over real instances on this host; fetches
 a function's code from the cluster's object store the first time it runs it. With --shards S (the
 cluster's shard count, as given to the gateways), its dispatcher joins the emptiest of two shards'
 idle lists while over half of the machine's memory is available (/proc/meminfo), and leaves under a

@@ -54,7 +54,7 @@ export interface PolicyPreset {
  * completed resizes from 1,033 to 91 in 10 s: every call LAS preempts within its class keeps its
  * instance, so a flood of one function starts many instances (cold starts) where FCFS runs one at a
  * time. Until the live machine bounds that, LAS is asked for explicitly (`--within-class las`). A
- * cluster's `fare worker` keeps LAS (src/live/cluster/worker.ts says why).
+ * cluster's `fare worker` has the same default (a call through another gateway blocks its caller too).
  */
 export const LIVE_WITHIN_DEFAULT: WithinClass = 'fcfs';
 

@@ -168,6 +168,18 @@ export interface AnsweredMsg extends Hop<'machine', 'gateway'> {
   readonly result?: Cargo;
 }
 
+/**
+ * A synchronous call made by a job another gateway sent began (`call`) or ended (`call-end`): from
+ * the gateway that took the call (the caller's context was shown to it) to the caller's gateway,
+ * which blocks or unblocks the caller on its machine as for calls through itself, counting them all.
+ * `caller` is the caller's request id; `call` names the call among the sender's.
+ */
+export interface CallMsg extends Hop<'gateway', 'gateway'> {
+  readonly kind: 'call' | 'call-end';
+  readonly caller: string;
+  readonly call: number;
+}
+
 /** The job left the machine; `result` is its outcome (the live system's invocation outcome). */
 export interface DoneMsg extends Hop<'machine', 'gateway'> {
   readonly kind: 'done';
@@ -192,7 +204,8 @@ export type Message =
   | JobEventMsg
   | SwappedMsg
   | AnsweredMsg
-  | DoneMsg;
+  | DoneMsg
+  | CallMsg;
 
 export type MessageKind = Message['kind'];
 
@@ -256,6 +269,8 @@ const KINDS: Readonly<Record<MessageKind, readonly [from: Part, to: Part]>> = {
   'swapped': ['machine', 'gateway'],
   'answered': ['machine', 'gateway'],
   'done': ['machine', 'gateway'],
+  'call': ['gateway', 'gateway'],
+  'call-end': ['gateway', 'gateway'],
 };
 
 /**
@@ -318,6 +333,11 @@ export function checkMessage(x: unknown): { ok: true; msg: Message } | { ok: fal
     case 'preempted':
     case 'answered':
     case 'done': missing = need('job'); break;
+    case 'call':
+    case 'call-end':
+      if (typeof o.caller !== 'string' || o.caller.length === 0 || o.caller.length > 128) return { ok: false, error: `${kind}: caller must be a request id (1 to 128 characters)` };
+      missing = need('call');
+      break;
     default: {
       const never: never = kind;
       return { ok: false, error: `unknown message kind ${String(never)}` };

@@ -52,6 +52,8 @@ export interface InvokeRequest {
   readonly fareContext?: string;
   /** Request id of the invocation that made this call synchronously and waits for it, if any: set only from a context that passed every check. */
   readonly waitingCaller?: string;
+  /** The gateway that sent that caller, when it is another one of the cluster (it blocks the caller: `SchedulerClient.callStarted`). */
+  readonly waitingCallerGateway?: number;
   /**
    * The invocation's trace as Lambda hands it to a function (`Lambda-Runtime-Trace-Id`,
    * `_X_AMZN_TRACE_ID`): `Root=1-…;Parent=<its span>;Sampled=0|1` (gateway/trace.ts).

@@ -47,6 +47,8 @@ export interface ClusterUpOptions {
    */
   readonly wrap?: (part: string) => readonly string[];
   readonly gatewayHost?: string | ((part: string) => string);
+  /** The workers' order within a class (`fare worker --within-class`; default the worker's). */
+  readonly within?: 'fcfs' | 'las' | 'sef';
   /** The first gateway records its traffic in this file (`fare gateway --record`), gateway i > 0 in `FILE.gateway-i`. */
   readonly record?: string;
 }
@@ -127,7 +129,8 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
     const shardArgs = (i: number): string[] => ['shard', '--id', String(i), ...common, ...(o.idleLists === false ? ['--no-idle-lists'] : []), ...metricsArgs(i)];
     const workerArgs = (i: number): string[] => ['worker', '--id', String(i), '--shards', String(o.shards), ...(o.idleLists === false ? ['--no-idle-lists'] : []), '--cores', String(o.workerCores), '--data-dir', join(o.dataDir, `worker-${i}`), ...common, ...(o.insecureSingleTenant ? ['--insecure-single-tenant'] : []),
       // Functions reach the first gateway (its port is known unless it is picked at start).
-      ...(o.port !== 0 ? ['--endpoint', `http://${o.host === '0.0.0.0' ? '127.0.0.1' : o.host}:${o.port}`] : []), ...metricsArgs(o.shards + i)];
+      ...(o.port !== 0 ? ['--endpoint', `http://${o.host === '0.0.0.0' ? '127.0.0.1' : o.host}:${o.port}`] : []), ...metricsArgs(o.shards + i),
+      ...(o.within !== undefined ? ['--within-class', o.within] : [])];
     // One master key for all gateways: the first one's, created here so the others can be given it.
     const masterKey = join(o.dataDir, 'master.key');
     if (!existsSync(masterKey)) writeFileSync(masterKey, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });

@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import type { PriceTable } from '../../core/classes.ts';
 import { Rng } from '../../core/rng.ts';
-import { policyPreset } from '../../core/presets.ts';
+import { LIVE_WITHIN_DEFAULT, policyPreset } from '../../core/presets.ts';
 import type { WithinClass } from '../../core/machine/run-queue.ts';
 import { Machine } from '../../core/machine/machine.ts';
 import type { Mutable } from '../../core/types.ts';
@@ -35,7 +35,7 @@ export interface WorkerProcessOptions extends ClusterAddress {
   readonly prices: PriceTable;
   readonly replicas: number;
   readonly strictPriorities: boolean;
-  /** Order within a class under the fare policy (default: the preset's, las). */
+  /** Order within a class under the fare policy (default: LIVE_WITHIN_DEFAULT, fcfs, as fare up). */
   readonly within?: WithinClass | undefined;
   /** Run tenants' code even where this host cannot keep tenants apart (no sandbox). */
   readonly insecureSingleTenant: boolean;
@@ -83,11 +83,10 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
   const bus = new NatsBus(nc, { prefix: o.prefix, ...traceOption(), problem: (what) => o.warn(`fare worker ${o.id}: ${what}`) });
   void reportStatus(nc, `fare worker ${o.id}`, o.warn);
   const cache = new CodeCache(await codeStore(nc, o.prefix, o.replicas), o.dataDir);
-  // LAS stays the default here (not LIVE_WITHIN_DEFAULT): a synchronous call made through another
-  // gateway than its caller's cannot give the caller's core back (\`block\` is sent by the gateway that
-  // placed the caller), and under FCFS the callee would wait behind its own caller; LAS lets it in
-  // once the caller has had 100 ms more.
-  const preset = policyPreset(o.policy, { idleList: o.shards !== undefined, within: o.within });
+  // FCFS within a class unless asked (LIVE_WITHIN_DEFAULT, as fare up): a synchronous call made
+  // through another gateway than its caller's gives the caller's core back too (that gateway tells the
+  // caller's, which blocks it: SchedulerClient.callStarted), so the callee never waits behind its caller.
+  const preset = policyPreset(o.policy, { idleList: o.shards !== undefined, within: o.within ?? (o.policy === 'fare' ? LIVE_WITHIN_DEFAULT : undefined) });
   const late: { pool?: InstancePool; leaving?: () => number; relieveIdle?: (usedMB: number, targetMB: number) => number } = {};
   const memory = await planMemory({
     pool: () => late.pool as InstancePool, leaving: () => late.leaving?.() ?? 0, relieveIdle: (u, t) => late.relieveIdle?.(u, t) ?? 0, accounting: host.caps.mechanisms.memory === 'proc' ? 'their processes\' resident memory' : 'their cgroups',

@@ -150,7 +150,8 @@ describe('FareContexts across the gateways of a cluster', () => {
     // Elsewhere: g0 is asked (and only g0).
     const there = g1.find(run.token, 'acme', NOW);
     expect(isPromise(there)).toBe(true);
-    expect(await there).toEqual({ ok: true, caller: INV });
+    // With the gateway it began on: a call it makes here is told to that one (which blocks it).
+    expect(await there).toEqual({ ok: true, caller: { ...INV, gateway: 0 } });
     expect(c.asked).toEqual([[0, nonceOf(run.token)]]);
     // `check` is the local registry alone.
     expect(g1.check(run.token, 'acme', NOW)).toEqual({ ok: false, refusal: 'ended' });
@@ -207,7 +208,7 @@ describe('FareContexts across the gateways of a cluster', () => {
     expect(await g1.find(token, 'acme', NOW)).toMatchObject({ refusal: 'unconfirmed' });
     late(INV);
     c.answer = (g, nonce) => Promise.resolve(c.gw[g]?.registered(nonce));
-    expect(await g1.find(token, 'acme', NOW)).toEqual({ ok: true, caller: INV });
+    expect(await g1.find(token, 'acme', NOW)).toEqual({ ok: true, caller: { ...INV, gateway: 0 } });
   });
 
   it('asks once for calls made at once with one context, and again for the next ones', async () => {
@@ -215,7 +216,7 @@ describe('FareContexts across the gateways of a cluster', () => {
     const [g0, g1] = c.gw as [FareContexts, FareContexts];
     const { token } = g0.begin(INV);
     const all = await Promise.all(Array.from({ length: 5 }, () => Promise.resolve(g1.find(token, 'acme', NOW))));
-    expect(all).toEqual(Array.from({ length: 5 }, () => ({ ok: true, caller: INV })));
+    expect(all).toEqual(Array.from({ length: 5 }, () => ({ ok: true, caller: { ...INV, gateway: 0 } })));
     expect(c.asked).toHaveLength(1);
     await g1.find(token, 'acme', NOW);
     expect(c.asked).toHaveLength(2);
@@ -230,7 +231,7 @@ describe('FareContexts across the gateways of a cluster', () => {
     expect(cred).toMatchObject({ tenant: 'acme', secret: creds?.secretAccessKey, token: run.token });
     expect(c.asked).toEqual([]);
     const confirm = 'confirm' in cred ? cred.confirm : undefined;
-    expect(await confirm?.()).toEqual(INV);
+    expect(await confirm?.()).toEqual({ ...INV, gateway: 0 });
     expect(c.asked).toHaveLength(1);
     // Where it began: no confirmation needed.
     expect(g0.invocationCredential(creds?.accessKeyId ?? '', creds?.sessionToken, NOW)).not.toHaveProperty('confirm');

@@ -39,6 +39,11 @@ export interface RunningInvocation {
   readonly deadline: number;
   /** Its trace (X-Amzn-Trace-Id form): a call it makes continues it (trace.ts). */
   readonly trace?: string;
+  /**
+   * The gateway that began it, when another gateway of the cluster (its context was asked about
+   * there): a call it makes through this gateway is told to that one, which blocks it on its machine.
+   */
+  readonly gateway?: number;
 }
 
 export interface ContextHandle {
@@ -269,7 +274,7 @@ export class FareContexts {
     }
     if (inv === undefined || !sameAs(inv, claims)) return ENDED;
     if (now > inv.deadline) return EXPIRED;
-    return { ok: true, caller: inv };
+    return { ok: true, caller: { ...inv, gateway: origin } };
   }
 
   /** Gateway `origin`'s answer about `nonce`: one question at a time per nonce, given up after the timeout. */

@@ -100,6 +100,7 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
     ...(call.clientContext !== undefined ? { clientContext: call.clientContext } : {}),
     // The caller (its context passed every check) waits for this answer: the machine scheduler lets its core go meanwhile.
     ...(call.caller !== undefined ? { waitingCaller: call.caller.requestId } : {}),
+    ...(call.caller?.gateway !== undefined ? { waitingCallerGateway: call.caller.gateway } : {}),
     onAnswer: (a) => {
       running.end();
       if (!call.tail) respond(capResponse(ctx, a));

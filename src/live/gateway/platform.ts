@@ -85,7 +85,7 @@ export function schedulerPlatform(o: SchedulerPlatformOptions): Platform {
     async invoke(req): Promise<PlatformResult> {
       // A caller waiting for this call gives up its core until the answer (else a chain of calls as
       // deep as the cores would deadlock).
-      const ended = req.waitingCaller === undefined ? undefined : o.scheduler.callStarted(req.waitingCaller);
+      const ended = req.waitingCaller === undefined ? undefined : o.scheduler.callStarted(req.waitingCaller, req.waitingCallerGateway);
       try {
         if (o.prepare) await o.prepare(req);
         if (req.fn.idempotent !== true) return await o.scheduler.invoke(req, o.fnId(req));

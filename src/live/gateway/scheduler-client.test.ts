@@ -288,6 +288,32 @@ describe('SchedulerClient block and unblock for waiting callers', () => {
     expect(h.blocks()).toEqual([`block ${id} @machine/7`, `unblock ${id} @machine/7`]);
   });
 
+  it("a call taken by another gateway of the cluster is told to the caller's gateway, which blocks the caller until every call, its own and the other's, has ended", async () => {
+    const h = setup();
+    const other = new SchedulerClient(h.bus, h.clock, { id: 4, shards: SHARDS });
+    const { id, req } = await started(h, 7);
+    const endThere = other.callStarted(req.requestId, 3);
+    await settle();
+    expect(h.blocks()).toEqual([`block ${id} @machine/7`]);
+    expect(h.atMachine[0]?.from).toEqual(gatewayAddress(3));
+    const endHere = h.client.callStarted(req.requestId);
+    const endThere2 = other.callStarted(req.requestId, 3);
+    endThere();
+    endThere(); // once
+    endHere();
+    await settle();
+    expect(h.blocks()).toEqual([`block ${id} @machine/7`]);
+    endThere2();
+    await settle();
+    expect(h.blocks()).toEqual([`block ${id} @machine/7`, `unblock ${id} @machine/7`]);
+    // A call-end that overtakes its call: the call is never begun.
+    h.bus.send({ kind: 'call-end', from: gatewayAddress(4), to: gatewayAddress(3), caller: req.requestId, call: 99 });
+    h.bus.send({ kind: 'call', from: gatewayAddress(4), to: gatewayAddress(3), caller: req.requestId, call: 99 });
+    await settle();
+    expect(h.blocks()).toHaveLength(2);
+    other.close();
+  });
+
   it('blocks a caller not yet known to run once `started` arrives, on that machine', async () => {
     const h = setup();
     const { id, req } = await started(h, -1);

@@ -6,7 +6,7 @@
 // messages told it.
 
 import type { Bus } from '../../core/bus.ts';
-import { formatAddress, formatDecisionLine, formatTime, gatewayAddress, machineAddress, shardAddress, type Address, type GatewayMessage, type Message } from '../../core/protocol.ts';
+import { formatAddress, formatDecisionLine, formatTime, gatewayAddress, machineAddress, shardAddress, type Address, type CallMsg, type GatewayMessage, type Message } from '../../core/protocol.ts';
 import type { Job } from '../../core/types.ts';
 import { ShardPicker, type ShardChoice } from '../../core/intake.ts';
 import type { InvokeOutcome, InvokeRequest, ScheduleReport } from '../types.ts';
@@ -89,6 +89,12 @@ export class SchedulerClient {
   /** The shards alive (the cluster's membership); undefined: all of them, picked by `shardChoice`. */
   private live: readonly number[] | undefined;
   private cancelSweep: () => void = () => {};
+  /** Calls this gateway took for other gateways' jobs, numbered (`CallMsg.call`). */
+  private calls = 0;
+  /** Calls other gateways took for this gateway's jobs, by `<gateway>:<call>`, with their ends. */
+  private readonly remoteEnds = new Map<string, { caller: string; end: () => void }>();
+  /** `call-end`s that came before their `call` (bounded). */
+  private readonly endedEarly = new Set<string>();
 
   constructor(private readonly bus: Bus, private readonly clock: Clock, private readonly opts: SchedulerClientOptions) {
     this.picker = new ShardPicker(opts.shards, opts.shardChoice ?? 'by-function');
@@ -162,10 +168,12 @@ export class SchedulerClient {
   }
 
   /**
-   * Invocation `requestId` (a job this gateway sent) has called another function synchronously and
-   * waits for it: it gives up its core while any such call is in flight. Returns the call's end.
+   * Invocation `requestId` has called another function synchronously and waits for it: it gives up
+   * its core while any such call is in flight. Returns the call's end. A job another gateway sent
+   * (`gateway`, its context shown here) is blocked by that gateway, told of the call and its end.
    */
-  callStarted(requestId: string): () => void {
+  callStarted(requestId: string, gateway?: number): () => void {
+    if (gateway !== undefined && gateway !== this.opts.id) return this.remoteCall(requestId, gateway);
     const id = this.byRequest.get(requestId);
     const p = id === undefined ? undefined : this.pending.get(id);
     if (id === undefined || p === undefined) return () => {};
@@ -178,6 +186,38 @@ export class SchedulerClient {
       if (this.pending.get(id) !== p) return;
       if (--p.calls === 0 && p.machine >= 0) this.bus.sendOwned({ kind: 'unblock', from: this.address, to: machineAddress(p.machine), job: id });
     };
+  }
+
+  /** A call by gateway `gateway`'s job `caller`: that gateway is told it began, and when it ends. */
+  private remoteCall(caller: string, gateway: number): () => void {
+    const call = this.calls++;
+    const to = gatewayAddress(gateway);
+    this.bus.sendOwned({ kind: 'call', from: this.address, to, caller, call });
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.bus.sendOwned({ kind: 'call-end', from: this.address, to, caller, call });
+    };
+  }
+
+  /** Another gateway says a call by one of this gateway's jobs began or ended (see `callStarted`). */
+  private remote(m: CallMsg): void {
+    const key = `${m.from.id}:${m.call}`;
+    if (m.kind === 'call') {
+      // A call that ended before its start arrived (messages may overtake) is not begun.
+      if (this.endedEarly.delete(key)) return;
+      this.remoteEnds.set(key, { caller: m.caller, end: this.callStarted(m.caller) });
+      return;
+    }
+    const r = this.remoteEnds.get(key);
+    if (r === undefined) {
+      this.endedEarly.add(key);
+      if (this.endedEarly.size > 1024) this.endedEarly.delete(this.endedEarly.values().next().value as string);
+      return;
+    }
+    this.remoteEnds.delete(key);
+    r.end();
   }
 
   close(): void {
@@ -193,7 +233,13 @@ export class SchedulerClient {
     }
   }
 
-  private receive(m: GatewayMessage): void {
+  private receive(msg: GatewayMessage): void {
+    if (msg.kind === 'call' || msg.kind === 'call-end') {
+      this.remote(msg);
+      return;
+    }
+    // (A member whose kind is a union is not narrowed away by comparing its kind.)
+    const m = msg as Exclude<GatewayMessage, CallMsg>;
     const p = this.pending.get(m.job);
     if (p === undefined) return; // late news of a job given up, or a duplicate
     p.heardAt = this.clock.now();
@@ -304,6 +350,8 @@ export class SchedulerClient {
     if (p === undefined) return undefined;
     this.pending.delete(id);
     this.byRequest.delete(p.req.requestId);
+    // Calls other gateways told of and never said ended (a gateway lost) end with their caller.
+    if (p.calls > 0 && this.remoteEnds.size > 0) for (const [k, r] of this.remoteEnds) if (r.caller === p.req.requestId) this.remoteEnds.delete(k);
     return p;
   }
 }
