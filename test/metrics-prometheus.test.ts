@@ -1,7 +1,10 @@
 // End-to-end: a real Prometheus (the Debian package's `prometheus`) scrapes `fare up` — its metrics
 // listener with no credential (--metrics-port), and the gateway's /metrics with the administrator's
 // Bearer credential — every second; after invocations of two classes, PromQL over its HTTP API gives
-// a 99th-percentile latency per class. Skipped, saying why, where there is no `prometheus`.
+// a 99th-percentile latency per class. Then every component of a cluster (`fare cluster up
+// --metrics-port 0`: the gateway, two shards, two workers, each its own process) is scraped, and
+// each one's own metrics are queried. Skipped, saying why, where there is no `prometheus` (the
+// cluster's part also where there is no `nats-server`).
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,6 +13,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { ADMIN_KEY, api, startFare, stopFare, type FareProcess } from '../support/fare-process.ts';
+import { findNatsServer } from '../src/live/cluster/nats-server.ts';
+import { clusterUp, type Cluster } from '../src/live/cluster/up.ts';
+import { capabilities, isolatesTenants } from '../src/live/runtime/capabilities.ts';
 
 /** The `prometheus` command on PATH (or /usr/bin), or why there is none. */
 function findPrometheus(): { ok: true; path: string } | { ok: false; why: string } {
@@ -29,10 +35,15 @@ function findPrometheus(): { ok: true; path: string } | { ok: false; why: string
 const prom = findPrometheus();
 if (!prom.ok) process.stderr.write(`SKIPPED metrics end-to-end test with Prometheus: ${prom.why}\n`);
 
+const nats = findNatsServer();
+if (prom.ok && !nats.ok) process.stderr.write(`SKIPPED Prometheus scraping a cluster: ${nats.why}\n`);
+
 const dirs: string[] = [];
 const fares: FareProcess[] = [];
 const children: ChildProcess[] = [];
+const clusters: Cluster[] = [];
 afterAll(async () => {
+  for (const c of clusters) await c.close();
   for (const c of children) {
     if (c.exitCode !== null || c.signalCode !== null) continue;
     const exited = new Promise((r) => c.once('exit', r));
@@ -84,34 +95,11 @@ describe.skipIf(!prom.ok)('Prometheus scraping fare up', () => {
     expect((await fetch(metricsUrl)).status).toBe(200);
     expect((await fetch(`${fare.url}/metrics`)).status).toBe(401);
     const target = (u: string): string => new URL(u).host;
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    writeFileSync(join(dir, 'prometheus.yml'), [
-      'global:',
-      '  scrape_interval: 1s',
-      '  evaluation_interval: 1s',
-      'scrape_configs:',
-      '  - job_name: fare',
-      '    static_configs:',
-      `      - targets: ['${target(metricsUrl)}']`,
-      '  - job_name: fare-gateway',
-      '    authorization:',
-      '      type: Bearer',
-      `      credentials: '${ADMIN_KEY}'`,
-      '    static_configs:',
-      `      - targets: ['${target(fare.url)}']`,
-      '',
-    ].join('\n'));
-    let log = '';
-    const p = spawn((prom as { path: string }).path, [
-      `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${port}`,
-      '--log.level=warn',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(p);
-    p.stdout.on('data', (c: Buffer) => (log += c.toString()));
-    p.stderr.on('data', (c: Buffer) => (log += c.toString()));
+    const { base, log } = await startPrometheus(dir, [
+      { name: 'fare', targets: [target(metricsUrl)] },
+      { name: 'fare-gateway', targets: [target(fare.url)], bearer: ADMIN_KEY },
+    ]);
     try {
-      await until('Prometheus to be ready', 20_000, async () => ((await fetch(`${base}/-/ready`)).ok ? true : undefined));
       // Both targets scraped once before any invocation: the histograms' zeros are the rates' start.
       await until('both targets to be up', 20_000, async () => {
         const up = await query(base, 'up == 1');
@@ -148,7 +136,83 @@ describe.skipIf(!prom.ok)('Prometheus scraping fare up', () => {
       const resident = await query(base, 'sum(fare_memory_resident_bytes{job="fare"})');
       expect(Number(resident[0]?.value[1])).toBeGreaterThan(0);
     } catch (e) {
-      throw new Error(`${(e as Error).message}\n--- prometheus:\n${log}\n--- fare up:\n${fare.output()}`);
+      throw new Error(`${(e as Error).message}\n--- prometheus:\n${log()}\n--- fare up:\n${fare.output()}`);
     }
   }, 120_000);
+});
+
+/** A Prometheus on a free port scraping `jobs` (name → targets, and a Bearer credential) every second; resolves when it is ready. */
+async function startPrometheus(dir: string, jobs: readonly { name: string; targets: readonly string[]; bearer?: string }[]): Promise<{ base: string; log: () => string }> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const lines = ['global:', '  scrape_interval: 1s', '  evaluation_interval: 1s', 'scrape_configs:'];
+  for (const j of jobs) {
+    lines.push(`  - job_name: ${j.name}`);
+    if (j.bearer !== undefined) lines.push('    authorization:', '      type: Bearer', `      credentials: '${j.bearer}'`);
+    lines.push('    static_configs:', `      - targets: [${j.targets.map((t) => `'${t}'`).join(', ')}]`);
+  }
+  writeFileSync(join(dir, 'prometheus.yml'), `${lines.join('\n')}\n`);
+  let log = '';
+  const p = spawn((prom as { path: string }).path, [
+    `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn',
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(p);
+  p.stdout.on('data', (c: Buffer) => (log += c.toString()));
+  p.stderr.on('data', (c: Buffer) => (log += c.toString()));
+  await until('Prometheus to be ready', 20_000, async () => ((await fetch(`${base}/-/ready`)).ok ? true : undefined));
+  return { base, log: () => log };
+}
+
+describe.skipIf(!prom.ok || !nats.ok)('Prometheus scraping every component of a cluster', () => {
+  it('scrapes the gateway, each shard and each worker on their own listeners, each with its own metrics', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fare-prom-cluster-'));
+    dirs.push(dir);
+    const cluster = await clusterUp({
+      dataDir: dir, shards: 2, workers: 2, natsServers: 1, host: '127.0.0.1', port: 0, policy: 'fare', workerCores: 1, metricsPort: 0,
+      insecureSingleTenant: !isolatesTenants(capabilities()), bin: join(import.meta.dirname, '..', 'bin', 'fare.js'), heartbeatMs: 100, memberTimeoutMs: 1000,
+      env: { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY },
+    });
+    clusters.push(cluster);
+    // Each part says where its listener is.
+    const listener = (name: string): string => {
+      const out = cluster.parts.find((x) => x.name === name)?.output() ?? '';
+      const m = /[Mm]etrics: (http:\/\/\S+\/metrics)/.exec(out);
+      if (m === null) throw new Error(`${name} printed no metrics listener:\n${out}`);
+      return new URL(m[1] as string).host;
+    };
+    const parts = ['gateway', 'shard-0', 'shard-1', 'worker-0', 'worker-1'];
+    const { base, log } = await startPrometheus(dir, parts.map((name) => ({ name, targets: [listener(name)] })));
+    try {
+      await until('every component to be up', 30_000, async () => {
+        const up = await query(base, 'up == 1');
+        return new Set(up.map((x) => x.metric.job)).size === parts.length ? true : undefined;
+      });
+      for (let i = 0; i < 8; i++) {
+        const r = await api(cluster.url, 'POST', '/2015-03-31/functions/page-view/invocations', { user: `u${i}` });
+        expect(r.status).toBe(200);
+      }
+      // The gateway: latency per class; the shards: arrivals (by function, so both, or at least one, saw them); the workers: instances.
+      await until('the gateway\'s latency count', 20_000, async () => {
+        const r = await query(base, 'sum(fare_latency_seconds_count{job="gateway",class="high"})');
+        return Number(r[0]?.value[1]) >= 8 ? true : undefined;
+      });
+      await until('the shards\' arrivals', 20_000, async () => {
+        const r = await query(base, 'sum(fare_arrivals_total{job=~"shard-.",class="high"})');
+        return Number(r[0]?.value[1]) >= 8 ? true : undefined;
+      });
+      const queues = await query(base, 'count by (job) (fare_queue_length)');
+      expect(queues.map((x) => x.metric.job).sort()).toEqual(['shard-0', 'shard-1']);
+      await until('the workers\' instances', 20_000, async () => {
+        const r = await query(base, 'sum(fare_instances{job=~"worker-.",class="high"})');
+        return Number(r[0]?.value[1]) >= 1 ? true : undefined;
+      });
+      const preemptions = await query(base, 'count by (job) (fare_preemptions_total)');
+      expect(preemptions.map((x) => x.metric.job).sort()).toEqual(['worker-0', 'worker-1']);
+      // Each is a process of its own: Node's own metrics, per component.
+      const cpu = await query(base, 'count by (job) (process_cpu_seconds_total)');
+      expect(cpu.map((x) => x.metric.job).sort()).toEqual([...parts].sort());
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n--- prometheus:\n${log()}`);
+    }
+  }, 180_000);
 });
