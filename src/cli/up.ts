@@ -117,6 +117,7 @@ export async function runUp(args: readonly string[]): Promise<number> {
   out.push(`  Function URLs:         ${running.url}/url/<id>/`);
   out.push(`  Fare API:              ${running.url}/v1/…   health: ${running.url}/healthz`);
   out.push(`  Metrics (Prometheus):  ${running.metricsUrl !== undefined ? `${running.metricsUrl} (no credential), and ` : ''}${running.url}/metrics (administrators)`);
+  out.push(`  Dashboard:             ${running.url}/dashboard (enter an access key)`);
   if (running.tightened.length > 0) {
     out.push(`  Data dir: made ${running.tightened.length} file(s) and folder(s) private (they were readable by other users), e.g. ${running.tightened[0] ?? ''}`);
   }
