@@ -36,6 +36,11 @@ export function logSettings(values: Readonly<Record<string, string | boolean | (
   return { level: level as LogLevel, format: f ?? (tty ? 'pretty' : 'json') };
 }
 
+/** JSON lines are written to stdout in writes of at least this many bytes… */
+const LOG_WRITE_BYTES = 4096;
+/** …or after at most this long (ms). */
+const LOG_FLUSH_MS = 100;
+
 /**
  * The process's logger: `base` fields on every line (e.g. `{ part: 'gateway', id: 0 }`). JSON goes to
  * `destination` (default: pino's own, stdout); pretty lines are written by pino-pretty in this
@@ -50,9 +55,11 @@ export async function createLogger(s: LogSettings, base: Readonly<Record<string,
   }
   if (destination !== undefined) return pino(opts, destination);
   // Written asynchronously (a synchronous write to a pipe whose reader lags blocks the process, and
-  // the invocation path with it: measured ~3 ms per invocation on stdout piped to another process);
-  // what is buffered is written out when the process exits.
-  const out = pino.destination({ dest: 1, sync: false });
+  // the invocation path with it: measured ~3 ms per invocation on stdout piped to another process),
+  // in writes of at least 4 KiB (two lines per invocation each written alone cost ~0.05 ms of the
+  // event loop per invocation), and at least every 100 ms; what is buffered is written out when the
+  // process exits.
+  const out = pino.destination({ dest: 1, sync: false, minLength: LOG_WRITE_BYTES, periodicFlush: LOG_FLUSH_MS });
   process.once('exit', () => {
     try {
       out.flushSync();
