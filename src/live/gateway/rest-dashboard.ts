@@ -3,7 +3,7 @@
 // sees the platform's aggregates and its own tenant's spend and invocations (administrators: every
 // tenant's). The page and the snapshot's parts: `dashboard/`.
 
-import { notFound } from './errors.ts';
+import { forbidden, notFound } from './errors.ts';
 import { BYTES, route, type Route } from './rest.ts';
 import { FARE_ERROR, ISO_TIME, z } from './schema.ts';
 
@@ -53,6 +53,7 @@ export const DASHBOARD_SNAPSHOT = z.strictObject({
 }).meta({ id: 'DashboardSnapshot' });
 
 const ERRORS = { 401: FARE_ERROR, 404: FARE_ERROR } as const;
+const STREAM_ERRORS = { ...ERRORS, 403: FARE_ERROR } as const;
 
 export const dashboardRoutes: readonly Route[] = [
   route({
@@ -73,11 +74,14 @@ export const dashboardRoutes: readonly Route[] = [
     path: '/v1/dashboard/stream',
     operation: 'StreamDashboard',
     summary: 'The dashboard live: server-sent events, a `snapshot` event (data: a DashboardSnapshot) at once and about every second, a comment as heartbeat, `end` (data: {reason}) when the gateway ends it. EventSource cannot send the Authorization header: read it with fetch()',
-    who: 'any caller (tenant-owned parts: its own)',
-    answers: { 200: BYTES('text/event-stream', 'Server-sent events: `snapshot` (a DashboardSnapshot), `end`'), ...ERRORS },
+    who: "any caller with an access key (tenant-owned parts: its own); not an invocation's credentials",
+    answers: { 200: BYTES('text/event-stream', 'Server-sent events: `snapshot` (a DashboardSnapshot), `end`'), ...STREAM_ERRORS },
     handle: async (r) => {
       const d = r.ctx.dashboard;
       if (d === undefined) throw notFound('FARE_E_ROUTE_NOT_FOUND', 'this gateway serves no dashboard');
+      // Invocation credentials work only while their invocation runs; a stream outlives the request
+      // that opened it, so it is not opened with them.
+      if (r.principal.context !== undefined) throw forbidden("the dashboard's stream takes a tenant's access key, not an invocation's credentials (they end with their invocation): read GET /v1/dashboard instead");
       await d.stream({ res: r.res, principal: r.principal });
     },
   }),

@@ -1,9 +1,12 @@
+import { Sha256 } from '@smithy/core/checksum';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { invocationCredentials } from '../../invocation-credentials.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { gunzipSync } from 'node:zlib';
 import { DEFAULT_PRICE_TABLE } from '../../../core/classes.ts';
 import { Metrics } from '../../metrics.ts';
 import type { IssuedCredential } from '../../store/index.ts';
-import { startHarness, type Harness } from '../testing.ts';
+import { outcome, startHarness, type Harness } from '../testing.ts';
 import { NOT_REPORTED, type Snapshot } from './snapshot.ts';
 
 const harnesses: Harness[] = [];
@@ -199,5 +202,26 @@ describe('GET /v1/dashboard/stream', () => {
     const all = await reading; // the stream's end: no error, the events sent until then
     expect(all.some((e) => e.event === 'snapshot')).toBe(true);
     expect(h.gateway.context.dashboard?.streaming).toBe(0);
+  });
+
+  it("refuses a stream to an invocation's credentials (they end with their invocation; a stream would outlive it), and serves them a snapshot", async () => {
+    const { h } = await harness();
+    const acme = await h.tenant('acme');
+    expect((await h.deploy(acme, 'hello')).status).toBe(201);
+    const statuses: number[] = [];
+    h.platform.respond = async (req) => {
+      const creds = invocationCredentials(req.fareContext ?? '');
+      const signer = new SignatureV4({ service: 'lambda', region: 'us-east-1', sha256: Sha256, credentials: { accessKeyId: creds?.accessKeyId ?? '', secretAccessKey: creds?.secretAccessKey ?? '', sessionToken: creds?.sessionToken ?? '' } });
+      for (const path of ['/v1/dashboard/stream', '/v1/dashboard']) {
+        const u = new URL(path, h.url);
+        const signed = await signer.sign({ method: 'GET', protocol: 'http:', hostname: u.hostname, port: Number(u.port), path: u.pathname, headers: { host: u.host }, body: '' });
+        const res = await fetch(u, { headers: signed.headers as Record<string, string> });
+        statuses.push(res.status);
+        await res.body?.cancel();
+      }
+      return outcome();
+    };
+    expect((await h.invoke(acme, 'hello', '{}')).status).toBe(200);
+    expect(statuses).toEqual([403, 200]);
   });
 });
