@@ -3,6 +3,7 @@
 // `fare demo` and the benchmarks.
 
 import { request, Agent } from 'node:http';
+import { nearestRank } from '../core/util/nearest-rank.ts';
 
 export interface Target {
   readonly url: string;
@@ -76,10 +77,9 @@ export async function flood(t: Target, fn: string, payload: string, concurrency:
   return { completed, errors };
 }
 
+/** The nearest-rank `q` quantile of `xs` (any order); NaN when there are none. */
 export function percentile(xs: readonly number[], q: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] as number;
+  return nearestRank([...xs].sort((a, b) => a - b), q) ?? NaN;
 }
 
 /**

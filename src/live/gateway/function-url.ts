@@ -80,7 +80,8 @@ async function invoke(ctx: GatewayContext, req: IncomingMessage, res: ServerResp
   const target = latest === undefined ? undefined : ctx.store.versions.resolve(u.tenant, u.name, u.qualifier === '' ? undefined : u.qualifier, () => latest, ctx.draw());
   if (target === undefined) throw new UrlError(404, 'Not Found: the function or alias of this URL no longer exists');
   const fn = target.fn;
-  const admitted = admitOrThrow(ctx, fn, ownClassIndex(ctx, fn));
+  const ownCls = ownClassIndex(ctx, fn);
+  const admitted = admitOrThrow(ctx, fn, ownCls);
   const event = eventOf(ctx, req, u, path, body, requestId, principal);
   const fareHeaders: Record<string, string> = { ...cors, 'x-amzn-RequestId': requestId, 'X-Fare-Class': admitted.clsName };
   if (admitted.budget !== undefined) fareHeaders['X-Fare-Budget'] = admitted.budget;
@@ -90,7 +91,7 @@ async function invoke(ctx: GatewayContext, req: IncomingMessage, res: ServerResp
   noteRequest(req, { traceId: trace.traceId });
   await runSync(
     ctx,
-    { requestId, fn, callerTenant: principal?.tenant ?? u.tenant, admitted, deadline: ownDeadline(ctx.clock(), fn.timeoutMs), payload: Buffer.from(JSON.stringify(event)), tail: false, trace },
+    { requestId, fn, ownCls, callerTenant: principal?.tenant ?? u.tenant, admitted, deadline: ownDeadline(ctx.clock(), fn.timeoutMs), payload: Buffer.from(JSON.stringify(event)), tail: false, trace },
     (a) => respond(res, a, fareHeaders),
   );
 }

@@ -15,7 +15,6 @@ import { logInvocation, waitBefore } from './access-log.ts';
 import { formatAmznTraceId, type Trace } from './trace.ts';
 import { composeReceipt } from './receipts.ts';
 import { whereItRan } from '../recorder.ts';
-import { ownClassIndex } from './context.ts';
 
 /** What budget admission decided for an invocation that may run. */
 export interface Admitted {
@@ -63,8 +62,8 @@ export interface SyncCall {
   readonly tail: boolean;
   /** Its trace (trace.ts), handed to the function and to the calls it makes. */
   readonly trace?: Trace;
-  /** Its function's own class index (default: the function's), for its receipt's why. */
-  readonly ownCls?: number;
+  /** Its function's own class index (`ownClassIndex`, checked before admission), for its receipt's why. */
+  readonly ownCls: number;
 }
 
 /**
@@ -130,7 +129,7 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
     const rates = ratesFor(ctx.platform.prices, admitted.cls);
     const receipt = composeReceipt({
       ref, tenant: fn.tenant, function: fn.name, prices: ctx.platform.prices, cls: admitted.cls, acceptedAt: arrivedAt, sentAt: arrivedAt, outcome, price: rates.price, memoryPrice: rates.memoryPrice,
-      origin: { own: call.ownCls ?? ownClassIndex(ctx, fn), ...(call.caller !== undefined ? { caller: call.caller.requestId } : {}) },
+      origin: { own: call.ownCls, ...(call.caller !== undefined ? { caller: call.caller.requestId } : {}) },
     });
     log = executionLog(ref, outcome, undefined, receipt);
     const rec = ctx.store.billing.record({

@@ -115,7 +115,8 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
   // Promise), unless authentication has just done so for the credentials that signed the request.
   const found = token === undefined ? undefined : token === principal.context && principal.caller !== undefined ? { ok: true as const, caller: principal.caller } : ctx.contexts.find(token, principal.tenant, ctx.clock());
   const caller = found === undefined ? undefined : callerContext(found instanceof Promise ? await found : found, principal.tenant);
-  const inherited = inheritContext(caller, { owner, cls: ownClassIndex(ctx, fn), deadline: ownDeadline(ctx.clock(), fn.timeoutMs) }, type === 'RequestResponse');
+  const ownCls = ownClassIndex(ctx, fn);
+  const inherited = inheritContext(caller, { owner, cls: ownCls, deadline: ownDeadline(ctx.clock(), fn.timeoutMs) }, type === 'RequestResponse');
   let cls = inherited.cls;
 
   if (type === 'DryRun') {
@@ -158,7 +159,7 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
     return;
   }
 
-  await runSync(ctx, { requestId, fn, callerTenant: principal.tenant, admitted, deadline: inherited.deadline, payload: body, tail, trace, ...(clientContext !== undefined ? { clientContext } : {}), ...(caller !== undefined ? { caller } : {}) }, (out, log) => {
+  await runSync(ctx, { requestId, fn, ownCls, callerTenant: principal.tenant, admitted, deadline: inherited.deadline, payload: body, tail, trace, ...(clientContext !== undefined ? { clientContext } : {}), ...(caller !== undefined ? { caller } : {}) }, (out, log) => {
     // Assigned, not `{ ...fareHeaders, … }` (a spread followed by more properties is V8's slow path).
     const headers: Record<string, string> = Object.assign({}, fareHeaders);
     headers['X-Amz-Executed-Version'] = target.executedVersion;

@@ -4,6 +4,8 @@
 // second's p50 and p99 are exact while the second had at most `samples` jobs. O(1) per job on the
 // invocation path; a closed second's percentiles are computed once, when first read.
 
+import { nearestRank } from '../../../core/util/nearest-rank.ts';
+
 export interface SeriesOptions {
   readonly classes: number;
   /** Seconds kept (default 300: five minutes). */
@@ -39,10 +41,7 @@ export interface ClassRecent {
 
 /** Nearest-rank percentile of sorted values (null when there are none). */
 export function percentile(sorted: ArrayLike<number>, p: number): number | null {
-  const n = sorted.length;
-  if (n === 0) return null;
-  const rank = Math.min(n, Math.max(1, Math.ceil(p * n)));
-  return sorted[rank - 1] as number;
+  return nearestRank(sorted, p) ?? null;
 }
 
 export class ClassSeries {
