@@ -8,7 +8,7 @@
 // against an unchanged WORKTREE) gave 0.96: differences under 5% are noise. Writes
 // bench/results/ab-<time>.json.
 //
-// Options: --pairs 30 --jobs 400000 --machines 100 --policy fare --load 0.9 --seed 1.
+// Options: --pairs 30 --jobs 400000 --machines 100 --policy fare --load 0.9 --seed 1 [--within fcfs].
 // At 10,000 machines a run leaves hundreds of MB of garbage that the next run's GC may collect:
 // use separate processes (`sim-one.ts`) for that size.
 
@@ -30,6 +30,7 @@ const { values, positionals } = parseArgs({
     policy: { type: 'string', default: 'fare' },
     load: { type: 'string', default: '0.9' },
     seed: { type: 'string', default: '1' },
+    within: { type: 'string' },
   },
 });
 if (positionals.length !== 2) {
@@ -50,6 +51,10 @@ const machines = Math.round(number('machines', values.machines, 1));
 const load = number('load', values.load, 0.01);
 const seed = Math.round(number('seed', values.seed, 0));
 const policy = values.policy;
+// Fare's order within a class (fcfs, las, …): the same at both revisions, so that a revision whose
+// default differs is compared on the same policy. A revision from before the choice existed ignores it
+// (it ran FCFS within a class).
+const within = values.within;
 if (!['fare', 'fifo', 'hermod', 'edf'].includes(policy)) {
   process.stderr.write(`--policy must be fare, fifo, hermod or edf, got ${JSON.stringify(policy)}\n`);
   process.exit(2);
@@ -103,7 +108,7 @@ async function loadBuild(dir: string): Promise<Run> {
     const source = wl.makeJobSource(w.value, DEFAULT_PRICE_TABLE, cluster.machines * cluster.cores, new Rng(seed, `workload/load=${load}`));
     const span = source.info.spanMs;
     const sim = new Simulation({
-      cluster, policy: { name: policy, kind: policy as 'fare' }, prices: DEFAULT_PRICE_TABLE, seed,
+      cluster, policy: { name: policy, kind: policy as 'fare', ...(within !== undefined ? { within: within as 'fcfs' } : {}) }, prices: DEFAULT_PRICE_TABLE, seed,
       measureFrom: span * 0.1, measureTo: span, horizon: span * 1.25, samples: 20,
     }, source);
     const c0 = process.cpuUsage();
@@ -129,7 +134,7 @@ for (let i = 0; i < 2; i++) {
 
 const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length >> 1] as number;
 const rows: { a: number; b: number; ratio: number }[] = [];
-process.stdout.write(`A = ${A.label}, B = ${B.label}: ${policy}, ${machines} machines, ${jobs} jobs per run, load ${load}\n`);
+process.stdout.write(`A = ${A.label}, B = ${B.label}: ${policy}${within !== undefined ? ` (${within} within a class)` : ''}, ${machines} machines, ${jobs} jobs per run, load ${load}\n`);
 for (let i = 0; i < pairs; i++) {
   let a: number, b: number;
   if (i % 2 === 0) {
@@ -143,7 +148,7 @@ for (let i = 0; i < pairs; i++) {
   process.stdout.write(`pair ${String(i + 1).padStart(3)}  A ${Math.round(a).toLocaleString('en-US').padStart(10)}  B ${Math.round(b).toLocaleString('en-US').padStart(10)}  B/A ${(b / a).toFixed(3)}\n`);
 }
 const summary = {
-  a: A.label, b: B.label, policy, machines, jobs, load, seed, pairs,
+  a: A.label, b: B.label, policy, ...(within !== undefined ? { within } : {}), machines, jobs, load, seed, pairs,
   medianA: median(rows.map((r) => r.a)), medianB: median(rows.map((r) => r.b)), medianRatio: median(rows.map((r) => r.ratio)),
   rows,
 };

@@ -62,7 +62,6 @@ export class Simulation {
   /** Poll answers held back until their shard's step is over (see stepShard). */
   private readonly answers: Mutable<PollAnswerMsg>[] = [];
   private nAnswers = 0;
-  private readonly answerBatch: Mutable<ShardInput & { kind: 'answers' }> = { kind: 'answers', list: this.answers, from: 0, count: 0 };
   /** Virtual time and the depth of decision batches being carried out (shared with the machines). */
   private readonly pace: Pace;
   private readonly rec: Recorder;
@@ -275,11 +274,13 @@ export class Simulation {
     const s = this.shards[index] as Shard;
     const machines = this.machines as SimMachines;
     const list = this.answers;
-    let msg = input;
     // The answers of a step are held in `list` from `base` (a stack: a step they lead to holds its own above).
     const base = this.nAnswers;
+    let count = -1;
     for (;;) {
-      s.step(this.now, msg);
+      // The first step reads the input; any further one, the answers to the polls it sent.
+      if (count < 0) s.step(this.now, input);
+      else s.stepAnswers(this.now, list, base, count);
       // The shard has read the answers it was given: their objects are free again.
       this.nAnswers = base;
       const ds = s.ready();
@@ -318,10 +319,7 @@ export class Simulation {
       }
       // The answers are all that is pending: the shard reads them now, together, as the Bus would
       // deliver them one after the other (and what they lead to is delivered at once).
-      const batch = this.answerBatch;
-      batch.from = base;
-      batch.count = answers;
-      msg = batch;
+      count = answers;
     }
   }
 

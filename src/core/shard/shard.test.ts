@@ -389,6 +389,33 @@ describe('Shard placement by power-of-k polling', () => {
   });
 });
 
+describe('Shard poll answers delivered together (stepAnswers)', () => {
+  it('decides exactly as a step with each answer in turn, ties and the polls they free included', () => {
+    // Two shards with the same stream: one reads each answer in its own step, the other all of a
+    // batch at once; answers come in the order the machines were polled, with ties among them.
+    const one = shard({ k: 3, maxOutstandingPolls: 2 }, 7), batch = shard({ k: 3, maxOutstandingPolls: 2 }, 7);
+    const a: string[] = [], b: string[] = [];
+    const log = (into: string[], ds: readonly ShardDecision[]): void => { for (const d of ds) into.push(formatDecisionLine(S0, d)); };
+    for (let i = 0; i < 6; i++) {
+      one.step(i, arrive(job(i, i % 3, i)));
+      batch.step(i, arrive(job(i, i % 3, i)));
+      const da = take(one), db = take(batch);
+      log(a, da);
+      log(b, db);
+      for (const p of pollsIn(da)) {
+        const loads = p.machines.map((m) => (m + i) % 2);
+        const msgs = p.machines.map((m, j) => ({ kind: 'poll-answer' as const, from: machineAddress(m), to: S0, poll: p.poll, jobs: loads[j] as number }));
+        for (const m of msgs) one.step(i + 0.5, m);
+        log(a, take(one));
+        batch.stepAnswers(i + 0.5, [answer(999, 0, 0) as never, ...msgs], 1, msgs.length);
+        log(b, take(batch));
+      }
+    }
+    expect(a.some((l) => l.includes(' place '))).toBe(true);
+    expect(b).toEqual(a);
+  });
+});
+
 describe('Shard answers it does not wait for', () => {
   it('ignores an answer to a poll it never sent', () => {
     const s = shard();
@@ -684,7 +711,7 @@ class Story {
   constructor(private readonly s: Shard) {}
 
   step(now: Millis, input: ShardInput, note = ''): ShardDecision[] {
-    const line = input.kind === 'tick' || input.kind === 'answers' || input.kind === 'members' ? formatDecisionLine(this.s.address, input) : formatDecisionLine(input.from, input);
+    const line = input.kind === 'tick' || input.kind === 'members' ? formatDecisionLine(this.s.address, input) : formatDecisionLine(input.from, input);
     this.lines.push(`t=${now} < ${line}${note ? ` // ${note}` : ''}`);
     this.s.step(now, input);
     const out = take(this.s);
