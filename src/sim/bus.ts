@@ -109,6 +109,8 @@ export class SimBus implements Bus {
   private readonly zero: boolean;
   private readonly loss: number;
   private readonly halfPoll: Millis;
+  /** Every message goes through the mailbox, delivered before time moves on (no latency, no loss). */
+  readonly instant: boolean;
   private now: Millis = 0;
   /** Messages sent, delivered and lost so far. */
   sent = 0;
@@ -118,6 +120,7 @@ export class SimBus implements Bus {
     this.halfPoll = (cfg.pollRoundTripMs ?? 0) / 2;
     this.zero = cfg.latency.kind === 'zero' && this.halfPoll === 0;
     this.loss = cfg.loss ?? 0;
+    this.instant = this.zero && this.loss === 0;
     if (!(this.loss >= 0 && this.loss < 1)) throw new RangeError(`bus: loss must be in [0, 1), got ${this.loss}`);
     if ((this.loss > 0 || cfg.latency.kind === 'uniform' || cfg.latency.kind === 'exponential') && cfg.rng === undefined) {
       throw new RangeError('bus: a random latency or loss needs a seeded stream (rng)');
@@ -134,10 +137,6 @@ export class SimBus implements Bus {
     return this.n === 0;
   }
 
-  /** Every message goes through the mailbox, delivered before time moves on (no latency, no loss). */
-  get instant(): boolean {
-    return this.zero && this.loss === 0;
-  }
 
   /** When the next delayed message (or request deadline) is due; Infinity if none. */
   get nextTime(): Millis {

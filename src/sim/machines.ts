@@ -95,8 +95,11 @@ export class SimMachines {
       case 'place': {
         const sj = msg.job as SimJob;
         const h = this.hw;
-        h.advanceTo(m, this.pace.now);
-        h.place(m, sj.k);
+        if (this.trackMemory) {
+          // Its memory becomes resident now: the machine's memory clock first comes to now.
+          h.advanceTo(m, this.pace.now);
+          h.place(m, sj.k);
+        }
         this.rec.placed(msg.via, msg.waited);
         const input = this.arrival;
         input.job = sj;
