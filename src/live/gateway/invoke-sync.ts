@@ -132,7 +132,8 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
       origin: { own: call.ownCls, ...(call.caller !== undefined ? { caller: call.caller.requestId } : {}) },
     });
     log = executionLog(ref, outcome, undefined, receipt);
-    const rec = ctx.store.billing.record({
+    // Written in a batch shortly after (its answer may already be on its way); budgets count it at once.
+    const rec = ctx.store.billing.defer({
       id: requestId,
       invocationId: requestId,
       tenant: fn.tenant,

@@ -78,3 +78,58 @@ describe('billing', () => {
     expect(total.costMicroCents).toBeCloseTo(sum, 9);
   });
 });
+
+describe('billing: deferred records (a synchronous invocation’s, written in a batch)', () => {
+  const written = (id: string): number => (store.db.prepare('SELECT COUNT(*) AS n FROM billing WHERE id = ?').get(id) as { n: number }).n;
+
+  it('are counted by budget checks at once, and written in one batch shortly after', async () => {
+    const before = store.billing.tenantMonth('acme', '2025-01');
+    const a = store.billing.defer(rec('acme', 'f', 'high', 2, 1000));
+    const b = store.billing.defer(rec('acme', 'g', 'low', 0.5, 2000, 2));
+    expect(a.costMicroCents).toBe(2);
+    expect(written(a.id)).toBe(0);
+    expect(store.billing.pending).toBe(2);
+    const now = store.billing.tenantMonth('acme', '2025-01');
+    expect(now.invocations).toBe(before.invocations + 2);
+    expect(now.costMicroCents).toBeCloseTo(before.costMicroCents + a.costMicroCents + b.costMicroCents, 9);
+    // Another tenant's total is not touched by them.
+    expect(store.billing.tenantMonth('zeta', '2025-01').invocations).toBe(0);
+    // Within the logs' delay (100 ms) they are written, and the totals then come from the table alone.
+    await new Promise((r) => setTimeout(r, 250));
+    expect(store.billing.pending).toBe(0);
+    expect(written(a.id) + written(b.id)).toBe(2);
+    expect(store.billing.tenantMonth('acme', '2025-01')).toEqual(now);
+  });
+
+  it('are written before any other read, and when the store closes', () => {
+    const a = store.billing.defer(rec('acme', 'f', 'high', 2, 1000));
+    expect(store.billing.get(a.id)).toMatchObject({ id: a.id, costMicroCents: 2 });
+    const b = store.billing.defer(rec('acme', 'f', 'high', 2, 500));
+    expect(store.billing.byFunction('acme', '2025-01')[0]).toMatchObject({ function: 'f', invocations: 2, costMicroCents: 3 });
+    const c = store.billing.defer(rec('acme', 'f', 'high', 2, 500));
+    store.close();
+    store = openStore({ dataDir: dir.path, clock });
+    expect(store.billing.get(b.id)).toBeDefined();
+    expect(store.billing.get(c.id)).toBeDefined();
+    expect(store.billing.tenantMonth('acme', '2025-01')).toMatchObject({ invocations: 3, costMicroCents: 4 });
+  });
+
+  it('a batch that cannot be written is kept, still counted, and written with the next', () => {
+    const errors: string[] = [];
+    store.close();
+    store = openStore({ dataDir: dir.path, clock, onBillingError: (e) => errors.push((e as Error).message) });
+    store.db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON billing WHEN NEW.tenant = 'acme' BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END`);
+    const a = store.billing.defer(rec('acme', 'f', 'high', 2, 1000));
+    store.billing.flush();
+    expect(errors).toEqual(['disk full (test)']);
+    expect(store.billing.pending).toBe(1);
+    expect(written(a.id)).toBe(0);
+    expect(store.billing.tenantMonth('acme', '2025-01').costMicroCents).toBe(2);
+    store.db.exec('DROP TRIGGER refuse');
+    const b = store.billing.defer(rec('acme', 'f', 'high', 2, 1000));
+    store.billing.flush();
+    expect(store.billing.pending).toBe(0);
+    expect(written(a.id) + written(b.id)).toBe(2);
+    expect(store.billing.tenantMonth('acme', '2025-01')).toMatchObject({ invocations: 2, costMicroCents: 4 });
+  });
+});

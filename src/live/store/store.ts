@@ -79,6 +79,8 @@ export interface StoreOptions {
   readonly logRetention?: Partial<LogRetention>;
   /** A background write of function logs failed (default: a process warning). */
   readonly onLogError?: (e: unknown) => void;
+  /** A batch of deferred billing records could not be written (kept, tried again). Default: a process warning. */
+  readonly onBillingError?: (e: unknown) => void;
 }
 
 export class Store {
@@ -137,7 +139,7 @@ export class Store {
     this.versions = new VersionRepo(this.db, this.clock, this.dataDir);
     this.urls = new UrlRepo(this.db, this.clock);
     this.costs = new CostHistory(this.db, this.clock);
-    this.billing = new BillingRepo(this.db, this.clock, this.logs, this.costs);
+    this.billing = new BillingRepo(this.db, this.clock, this.logs, this.costs, opts.onBillingError);
     this.reservations = new Reservations();
     this.invocations = new InvocationRepo(this.db, this.clock, this.billing, this.reservations);
     if (opts.recoverQueue ?? true) {
@@ -213,6 +215,7 @@ export class Store {
   }
 
   close(): void {
+    this.billing.flush();
     this.logs.close();
     this.#checkpointer?.stop();
     this.db.close();
