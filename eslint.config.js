@@ -42,6 +42,12 @@ export default tseslint.config(
     },
   },
   {
+    // The profiler wrapper that benchmarks start as a program (plain Node.js: no TypeScript loader there).
+    files: ['bench/**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { parserOptions: { projectService: false, project: null }, globals: { process: 'readonly' } },
+  },
+  {
     // The hostile and victim functions of the security tests: plain Node.js, as tenants write them.
     files: ['test/security/functions/**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
