@@ -240,7 +240,8 @@ describe('fare up', () => {
     const dataDir = tmp();
     const first = await up(dataDir);
     await deploy(first.url, 'slow', { 'index.mjs': 'export const handler = async (e) => { await new Promise((r) => setTimeout(r, 300)); return { n: e.n }; };\n' }, { runtime: 'nodejs', handler: 'index.handler', class: 'standard' });
-    // Two synchronous invocations, billed before the crash.
+    // Two synchronous invocations, billed before the crash (their records, written in a batch, go
+    // at the latest with the first Event accepted after them).
     for (const n of [1, 2]) expect((await invokeSigned(first.url, 'slow', { n })).status).toBe(200);
     // Eight accepted async invocations, then kill -9 at once: some are queued, some running.
     const ids: string[] = [];

@@ -6,17 +6,20 @@
 //
 // A synchronous invocation's record is written in a batch (`defer`), after its answer: one commit
 // per batch instead of one per invocation (a commit wrote 6 pages, ≈ 24 KB of write-ahead log, and
-// cost ≈ 0.1 ms of the warm path). The batch goes with the logs' (the same delay and size, one
-// transaction for both); budget checks count records still waiting (`tenantMonth`), every other
-// read writes them first. The price: a crash (`kill -9`) of Fare loses the records of its last
-// ≤ 100 ms of synchronous invocations (their callers had their answers: those calls go unbilled). An
-// Event's record is written with its result, in that transaction (`record`), and never deferred.
+// cost ≈ 0.1 ms of the warm path). A batch is written `FLUSH_DELAY_MS` after its first record, at
+// once after the current turn when `FLUSH_ENTRIES` wait, with any durable write that comes first (an
+// Event accepted), and before every read but budget checks, which count waiting records
+// (`tenantMonth`); the logs' buffered entries go in the same transaction. The price: a crash
+// (`kill -9`) loses the records of the synchronous invocations of its last 10 ms that no later
+// durable write took along (their callers had their answers; as before, the record of an invocation
+// whose instance had not yet parked — 10 ms after its answer — was lost too). An Event's record is
+// written with its result, in that transaction (`record`), and never deferred.
 
 import type Database from 'better-sqlite3';
 import { costOf } from '../../core/classes.ts';
 import type { CostHistory } from './cost-history.ts';
 import type { ExecutionLog } from './log-text.ts';
-import { FLUSH_DELAY_MS, FLUSH_ENTRIES, type LogRepo } from './logs.ts';
+import { FLUSH_ENTRIES, type LogRepo } from './logs.ts';
 import { monthOf, statementCache, type Prepare } from './sql.ts';
 import type { Clock } from './tenants.ts';
 
@@ -85,6 +88,9 @@ const toUsage = (r: UsageRow | undefined): Usage => ({
   memGBs: r?.mem_gbs ?? 0,
   costMicroCents: r?.cost_uc ?? 0,
 });
+
+/** A deferred record is written at most this long after it was made (ms; see the file's head). */
+export const FLUSH_DELAY_MS = 10;
 
 export class BillingRepo {
   readonly #db: Database.Database;

@@ -129,6 +129,8 @@ export class InvocationRepo {
 
   /** Durably queues an invocation, with its reservation; on return it survives a crash. */
   enqueue(n: NewInvocation): Invocation {
+    // A durable write takes the billing records still waiting with it (billing.ts: defer).
+    this.#billing.flush();
     const now = this.#clock();
     const reserved = Math.max(0, n.reservedMicroCents ?? 0);
     this.#q(
