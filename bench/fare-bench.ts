@@ -1,7 +1,7 @@
 // What the live benchmarks share: deploy a function from source text, and a `fare up` with an empty
 // Node.js function deployed and warmed up (its instance started, the JIT warm).
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { invokeOnce, type Target } from '../src/cli/loadgen.ts';
@@ -47,4 +47,13 @@ export async function fareWithEmpty(opts: { bin?: string; warmup?: number } = {}
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ), in µs per tick. */
+export const TICK_US = 1e6 / 100;
+
+/** User and system CPU time of a process, in clock ticks (/proc/PID/stat fields 14 and 15). */
+export function cpuTicks(pid: number): [number, number] {
+  const f = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
+  return [Number(f[11]), Number(f[12])];
 }

@@ -6,7 +6,8 @@
 // sequential warm invocations of an empty Node.js function (p50, p99), then one cold start per
 // runtime (Node.js, Python: the first call of a new function minus a warm call of it). Prints the
 // median of the rounds for each revision and the median of the rounds' ratios B/A; writes
-// bench/results/live-ab-<time>.json.
+// bench/results/live-ab-<time>.json. Beside latency, `fare up`'s own CPU time per warm call (from
+// /proc): on a busy machine latency mostly measures the machine, CPU time mostly the code.
 //
 // Options: --rounds 7 --calls 2000.
 
@@ -16,7 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { invokeOnce, percentile, type Target } from '../src/cli/loadgen.ts';
-import { type BenchFare, deployFunction, fareWithEmpty } from './fare-bench.ts';
+import { type BenchFare, cpuTicks, deployFunction, fareWithEmpty, TICK_US } from './fare-bench.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '7' }, calls: { type: 'string', default: '2000' } } });
@@ -53,6 +54,8 @@ interface Side {
   readonly t: Target;
   readonly p50: number[];
   readonly p99: number[];
+  /** `fare up`'s own CPU time (user + system) per warm call, µs: less at the mercy of the machine's load than latency. */
+  readonly cpu: number[];
   readonly coldNode: number[];
   readonly coldPython: number[];
   deployed: number;
@@ -62,12 +65,16 @@ const deploy = (s: Side, name: string, runtime: string, handler: string, files: 
 
 async function start(c: { label: string; dir: string }): Promise<Side> {
   const bench = await fareWithEmpty({ bin: join(c.dir, 'bin', 'fare.js'), warmup: 500 });
-  return { label: c.label, bench, t: bench.t, p50: [], p99: [], coldNode: [], coldPython: [], deployed: 0 };
+  return { label: c.label, bench, t: bench.t, p50: [], p99: [], cpu: [], coldNode: [], coldPython: [], deployed: 0 };
 }
 
 async function round(s: Side): Promise<void> {
   const lat: number[] = [];
+  const pid = s.bench.fare.child.pid as number;
+  const cpu0 = cpuTicks(pid);
   for (let i = 0; i < calls; i++) lat.push((await invokeOnce(s.t, 'empty', '{}')).ms);
+  const cpu1 = cpuTicks(pid);
+  s.cpu.push(((cpu1[0] - cpu0[0] + cpu1[1] - cpu0[1]) * TICK_US) / calls);
   s.p50.push(percentile(lat, 0.5));
   s.p99.push(percentile(lat, 0.99));
   const k = s.deployed++;
@@ -101,6 +108,7 @@ const roundRatio = (x: readonly number[], y: readonly number[]): number => med(y
 const rows = [
   ['warm p50 (ms)', med(a.p50), med(b.p50), roundRatio(a.p50, b.p50)],
   ['warm p99 (ms)', med(a.p99), med(b.p99), roundRatio(a.p99, b.p99)],
+  ['fare up CPU per warm call (µs)', med(a.cpu), med(b.cpu), roundRatio(a.cpu, b.cpu)],
   ['cold start nodejs (ms)', med(a.coldNode), med(b.coldNode), roundRatio(a.coldNode, b.coldNode)],
   ['cold start python (ms)', med(a.coldPython), med(b.coldPython), roundRatio(a.coldPython, b.coldPython)],
 ] as const;
@@ -109,8 +117,8 @@ process.stdout.write(`\n${line(['median of rounds', `A: ${a.label}`, `B: ${b.lab
 for (const [what, x, y, r] of rows) process.stdout.write(`${line([what, x, y, r])}\n`);
 const out = {
   kind: 'live-ab', date: new Date().toISOString(), rounds, calls, node: process.version,
-  a: { label: a.label, p50: a.p50, p99: a.p99, coldNode: a.coldNode, coldPython: a.coldPython },
-  b: { label: b.label, p50: b.p50, p99: b.p99, coldNode: b.coldNode, coldPython: b.coldPython },
+  a: { label: a.label, p50: a.p50, p99: a.p99, cpuUs: a.cpu, coldNode: a.coldNode, coldPython: a.coldPython },
+  b: { label: b.label, p50: b.p50, p99: b.p99, cpuUs: b.cpu, coldNode: b.coldNode, coldPython: b.coldPython },
   medians: Object.fromEntries(rows.map(([w, x, y, r]) => [w, { a: x, b: y, ratio: r, ratioOfMedians: y / x }])),
 };
 const resultsDir = join(root, 'bench', 'results');

@@ -6,16 +6,9 @@
 
 import { readFileSync } from 'node:fs';
 import { invokeOnce, percentile } from '../src/cli/loadgen.ts';
-import { fareWithEmpty } from './fare-bench.ts';
+import { cpuTicks, fareWithEmpty, TICK_US } from './fare-bench.ts';
 
 const calls = Number(process.argv[2] ?? 10_000);
-const TICK_US = 1e6 / 100; // USER_HZ
-
-/** User and system CPU of a process, in clock ticks (/proc/PID/stat fields 14 and 15). */
-function cpuTicks(pid: number): [number, number] {
-  const f = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
-  return [Number(f[11]), Number(f[12])];
-}
 
 /** A process's descendants (the instances `fare up` started, and theirs). */
 function descendants(pid: number): number[] {
