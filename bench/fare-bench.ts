@@ -8,11 +8,11 @@ import { invokeOnce, type Target } from '../src/cli/loadgen.ts';
 import { zipDirectory } from '../src/live/gateway/zip-writer.ts';
 import { ADMIN_KEY, api, startFare, stopFare, type FareProcess } from '../support/fare-process.ts';
 
-/** Deploys `files` as function `name` (top class) on the Fare at `url`, as the admin. */
-export async function deployFunction(url: string, name: string, runtime: string, handler: string, files: Record<string, string>): Promise<void> {
+/** Deploys `files` as function `name` (of class `cls`, default the top class) on the Fare at `url`, as the admin. */
+export async function deployFunction(url: string, name: string, runtime: string, handler: string, files: Record<string, string>, cls = 'high'): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'fare-bench-fn-'));
   for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
-  const r = await api(url, 'PUT', `/v1/functions/${name}`, { runtime, handler, class: 'high', zipBase64: zipDirectory(dir).toString('base64') });
+  const r = await api(url, 'PUT', `/v1/functions/${name}`, { runtime, handler, class: cls, zipBase64: zipDirectory(dir).toString('base64') });
   rmSync(dir, { recursive: true, force: true });
   if (r.status >= 300) throw new Error(`deploy ${name}: ${JSON.stringify(r.json)}`);
 }

@@ -40,3 +40,26 @@ export function metricsListen(values: { readonly [k: string]: string | boolean |
   const host = values['metrics-host'];
   return { metricsPort: port, metricsHost: typeof host === 'string' ? host : '127.0.0.1' };
 }
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * A duration given as a number and a unit — `90s`, `30m`, `12h`, `7d` — in ms, at least `minMs`;
+ * `flag` names the option in the error.
+ */
+export function durationMs(flag: string, value: string | boolean | (string | boolean)[] | undefined, minMs: number): number {
+  const text = typeof value === 'string' ? value.trim() : '';
+  const m = /^(\d+(?:\.\d+)?)([smhd])$/.exec(text);
+  const ms = m === null ? NaN : Number(m[1]) * (DURATION_UNITS[m[2] as string] as number);
+  if (!Number.isFinite(ms)) {
+    throw new UsageError(`${flag} ${String(value)} is not a duration: give a number and a unit, s, m, h or d (e.g. 30m, 12h or 7d)`);
+  }
+  if (ms < minMs) throw new UsageError(`${flag} ${text} is too short: give at least ${formatDuration(minMs)}`);
+  return ms;
+}
+
+/** ms as the largest whole unit that fits, e.g. `7d`, `90m`. */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of Object.entries(DURATION_UNITS).reverse()) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms / 1000}s`;
+}

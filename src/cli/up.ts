@@ -1,14 +1,15 @@
 // `fare up`: Fare on one machine — gateway, shard and worker in this process, state in --data-dir.
 
 import { resolve } from 'node:path';
-import { METRICS_OPTIONS, metricsListen, parse, UsageError, withinClass } from './args.ts';
+import { durationMs, formatDuration, METRICS_OPTIONS, metricsListen, parse, UsageError, withinClass } from './args.ts';
+import { DEFAULT_RETENTION_MS, MIN_RETENTION_MS } from '../live/store/retention.ts';
 import { createLogger, LOG_HELP, logOptions, logSettings } from './logger.ts';
 
 const HELP = `fare up — run Fare on this machine
 
 Usage: fare up [--port 8080] [--host 127.0.0.1] [--data-dir ./.fare] [--policy fare|hermod|fifo]
                [--cores N] [--strict-priorities] [--within-class fcfs|las|sef] [--memory-mb MB] [--no-swapping]
-               [--no-examples] [--fsync] [--region us-east-1]
+               [--no-examples] [--fsync] [--retention 7d] [--region us-east-1]
                [--insecure-single-tenant] [--metrics-port N] [--metrics-host 127.0.0.1]
                [--log-level info] [--log-format json|pretty] [--record FILE]
 
@@ -41,6 +42,10 @@ Prometheus metrics: GET /metrics on the gateway's port, for an administrator's c
 latency; src/sim/workload/README.md, "Fare's recordings") to FILE, for fare sim replay FILE.
 Accepted async invocations and billing records survive a crash or kill -9 of Fare; with --fsync every
 commit is also fsynced, so they survive a power loss too (slower).
+--retention: how long invocation records (billing records, finished async invocations and their
+results) and function logs are kept, e.g. 30m, 12h or 7d (default 7d, at least 1m); older ones are
+deleted in small batches in the background, their usage kept per function, class and hour, so bills
+and usage do not change.
 Logs: after the lines above, one line per API request and one per invocation on stdout (pino),
 JSON lines, or pretty ones on a terminal (src/live/gateway/README.md, Logs and traces):
 ${LOG_HELP}
@@ -64,6 +69,7 @@ export async function runUp(args: readonly string[]): Promise<number> {
     'memory-mb': { type: 'string' },
     'no-swapping': { type: 'boolean', default: false },
     region: { type: 'string', default: 'us-east-1' },
+    retention: { type: 'string', default: formatDuration(DEFAULT_RETENTION_MS) },
     record: { type: 'string' },
     ...METRICS_OPTIONS,
     ...logOptions,
@@ -91,6 +97,7 @@ export async function runUp(args: readonly string[]): Promise<number> {
   }
   const region = values.region as string;
   if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) throw new UsageError(`--region ${region} is not a region name: give one such as us-east-1 or eu-west-3`);
+  const retentionMs = durationMs('--retention', values.retention, MIN_RETENTION_MS);
   const metricsAt = metricsListen(values);
   const logger = await createLogger(logSettings(values), { part: 'fare-up' });
   const { up } = await import('../live/one-machine.ts');
@@ -107,6 +114,7 @@ export async function runUp(args: readonly string[]): Promise<number> {
     ...(memoryMB !== undefined ? { memoryMB } : {}),
     ...(values['no-swapping'] === true ? { swapping: false } : {}),
     region,
+    retentionMs,
     ...metricsAt,
     logger,
     ...(values.record !== undefined ? { record: resolve(values.record as string) } : {}),

@@ -14,7 +14,7 @@ import { followMemory, idleSwapLine, planMemory, swapLine, SWAP_TARGET } from '.
 import type { InstancePool } from './runtime/pool.ts';
 import { localExecutor } from './worker/local-executor.ts';
 import { isolatesTenants } from './runtime/capabilities.ts';
-import type { Store } from './store/index.ts';
+import { DEFAULT_RETENTION_MS, type Store } from './store/index.ts';
 import { deployExamples, openDataDir, prepareHost } from './assembly.ts';
 import { ShardHost } from './shard/shard-host.ts';
 import { SchedulerClient } from './gateway/scheduler-client.ts';
@@ -52,6 +52,8 @@ export interface UpOptions {
   readonly prices?: PriceTable;
   /** fsync every commit (survives power loss, not only a crash of Fare); slower. */
   readonly fsync?: boolean;
+  /** Keep invocation records and function logs this long (ms; default 7 days: `DEFAULT_RETENTION_MS`, store/retention.ts). */
+  readonly retentionMs?: number;
   /**
    * Serve several tenants even where the machine cannot keep them apart (no instance sandbox): they
    * can then read and signal each other's instances. Without it, such a machine serves one tenant
@@ -108,7 +110,7 @@ export async function up(opts: UpOptions): Promise<Running> {
   const prices = opts.prices ?? DEFAULT_PRICE_TABLE;
   // A recording that cannot be written fails the start before anything else (the file system's error).
   if (opts.record !== undefined) writeFileSync(opts.record, '');
-  const { store, fresh, adminCredentialFile } = await openDataDir(opts.dataDir, opts.fsync ?? false, opts.adminKey);
+  const { store, fresh, adminCredentialFile } = await openDataDir(opts.dataDir, opts.fsync ?? false, opts.adminKey, undefined, { retentionMs: opts.retentionMs ?? DEFAULT_RETENTION_MS });
   const host = await prepareHost(opts.cores);
   const { caps, nice, cores } = host;
   const capLines = [...host.lines];

@@ -2,7 +2,8 @@
 // the class it was charged, and the aggregates bills are made of. A running monthly total per tenant
 // is kept in the same transaction as each record, so a budget check reads one row. The execution's
 // log entry, if given, is handed to the logs here (which write it in a batch shortly after), and its
-// resource use to the cost history that admission estimates from.
+// resource use to the cost history that admission estimates from. Records past the retention are
+// summed per hour into `usage_hourly` and deleted (`expire`); bills read both.
 //
 // A synchronous invocation's record is written in a batch (`defer`), after its answer: one commit
 // per batch instead of one per invocation (a commit wrote 6 pages, ≈ 24 KB of write-ahead log, and
@@ -18,6 +19,7 @@
 import type Database from 'better-sqlite3';
 import { costOf } from '../../core/classes.ts';
 import type { CostHistory } from './cost-history.ts';
+import { decodePartials, encodePartials, ExactSum } from './exact-sum.ts';
 import type { ExecutionLog } from './log-text.ts';
 import { FLUSH_ENTRIES, type LogRepo } from './logs.ts';
 import { monthOf, statementCache, type Prepare } from './sql.ts';
@@ -74,6 +76,8 @@ export interface TenantUsage extends Usage {
 export interface MonthUsage extends Usage {
   readonly month: string;
 }
+
+const HOUR_MS = 3_600_000;
 
 interface UsageRow {
   invocations: number;
@@ -248,20 +252,53 @@ export class BillingRepo {
     return rows.map((r) => ({ month: r.month, ...toUsage(r) }));
   }
 
-  /** `tenant`'s bill for `month`, per function and, within it, per class charged. */
+  /**
+   * `tenant`'s bill for `month`, per function and, within it, per class charged: the records, and
+   * the hourly aggregates of those the retention clean-up deleted (`expire`). Sums are exact,
+   * correctly rounded (exact-sum.ts), so they are the same however the records were aggregated.
+   */
   byFunction(tenant: string, month: string): FunctionUsage[] {
     this.flush();
-    const rows = this.#q(
-      `SELECT function, class, COUNT(*) AS invocations, SUM(cpu_ms) AS cpu_ms, SUM(mem_gbs) AS mem_gbs, SUM(cost_uc) AS cost_uc
-       FROM billing WHERE tenant = ? AND month = ? GROUP BY function, class ORDER BY function, class`,
-    ).all(tenant, month) as (UsageRow & { function: string; class: string })[];
+    const groups = new Map<string, { function: string; cls: string; invocations: number; cpu: ExactSum; mem: ExactSum; cost: ExactSum }>();
+    const groupOf = (fn: string, cls: string) => {
+      const key = `${fn}\u0000${cls}`;
+      let g = groups.get(key);
+      if (g === undefined) {
+        g = { function: fn, cls, invocations: 0, cpu: new ExactSum(), mem: new ExactSum(), cost: new ExactSum() };
+        groups.set(key, g);
+      }
+      return g;
+    };
+    const hours = this.#q('SELECT function, class, invocations, cpu_exact, mem_exact, cost_exact FROM usage_hourly WHERE tenant = ? AND month = ?')
+      .iterate(tenant, month) as IterableIterator<{ function: string; class: string; invocations: number; cpu_exact: Buffer; mem_exact: Buffer; cost_exact: Buffer }>;
+    for (const h of hours) {
+      const g = groupOf(h.function, h.class);
+      g.invocations += h.invocations;
+      g.cpu.addPartials(decodePartials(h.cpu_exact));
+      g.mem.addPartials(decodePartials(h.mem_exact));
+      g.cost.addPartials(decodePartials(h.cost_exact));
+    }
+    // Rows as arrays (no object per record: a month may hold millions), ordered so that each group's come together.
+    const records = this.#q('SELECT function, class, cpu_ms, mem_gbs, cost_uc FROM billing WHERE tenant = ? AND month = ? ORDER BY function, class')
+      .raw(true).iterate(tenant, month) as IterableIterator<[string, string, number, number, number]>;
+    let g: ReturnType<typeof groupOf> | undefined;
+    for (const [fn, cls, cpuMs, memGBs, cost] of records) {
+      if (g?.function !== fn || g.cls !== cls) g = groupOf(fn, cls);
+      g.invocations++;
+      g.cpu.add(cpuMs);
+      g.mem.add(memGBs);
+      g.cost.add(cost);
+    }
+    // By function, then class, in code-unit order (SQLite's BINARY for these names).
+    const order = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+    const sorted = [...groups.values()].sort((a, b) => order(a.function, b.function) || order(a.cls, b.cls));
     const out: FunctionUsage[] = [];
-    for (const r of rows) {
-      const cls: ClassUsage = { cls: r.class, ...toUsage(r) };
+    for (const g of sorted) {
+      const cls: ClassUsage = { cls: g.cls, invocations: g.invocations, cpuMs: g.cpu.value(), memGBs: g.mem.value(), costMicroCents: g.cost.value() };
       const last = out.at(-1);
-      if (last?.function === r.function) {
+      if (last?.function === g.function) {
         out[out.length - 1] = {
-          function: r.function,
+          function: g.function,
           invocations: last.invocations + cls.invocations,
           cpuMs: last.cpuMs + cls.cpuMs,
           memGBs: last.memGBs + cls.memGBs,
@@ -269,10 +306,58 @@ export class BillingRepo {
           classes: [...last.classes, cls],
         };
       } else {
-        out.push({ function: r.function, invocations: cls.invocations, cpuMs: cls.cpuMs, memGBs: cls.memGBs, costMicroCents: cls.costMicroCents, classes: [cls] });
+        out.push({ function: g.function, invocations: cls.invocations, cpuMs: cls.cpuMs, memGBs: cls.memGBs, costMicroCents: cls.costMicroCents, classes: [cls] });
       }
     }
     return out;
+  }
+
+  /**
+   * The retention clean-up's step (retention.ts), in one transaction: the oldest records (in the
+   * order they were written) up to `maxRows`, as far as they ended before `before`, are added to
+   * their hour's aggregate (`usage_hourly`) and deleted. Bills (`byFunction`) and the monthly totals
+   * are unchanged by it. Returns how many records went.
+   */
+  expire(before: number, maxRows: number): number {
+    return this.#db.transaction(() => {
+      const rows = this.#q('SELECT rowid AS rowid, tenant, month, function, class, at, cpu_ms, mem_gbs, cost_uc FROM billing ORDER BY rowid LIMIT ?')
+        .all(maxRows) as { rowid: number; tenant: string; month: string; function: string; class: string; at: number; cpu_ms: number; mem_gbs: number; cost_uc: number }[];
+      const firstNew = rows.findIndex((r) => r.at >= before);
+      const old = firstNew < 0 ? rows : rows.slice(0, firstNew);
+      const last = old.at(-1);
+      if (last === undefined) return 0;
+      const hours = new Map<string, { tenant: string; month: string; function: string; class: string; hour: number; rows: typeof old }>();
+      for (const r of old) {
+        const hour = Math.floor(r.at / HOUR_MS) * HOUR_MS;
+        const key = [r.tenant, r.month, r.function, r.class, hour].join('\u0000');
+        const h = hours.get(key) ?? { tenant: r.tenant, month: r.month, function: r.function, class: r.class, hour, rows: [] };
+        h.rows.push(r);
+        hours.set(key, h);
+      }
+      for (const h of hours.values()) {
+        const pk = [h.tenant, h.month, h.function, h.class, h.hour] as const;
+        const have = this.#q('SELECT invocations, cpu_exact, mem_exact, cost_exact FROM usage_hourly WHERE tenant = ? AND month = ? AND function = ? AND class = ? AND hour = ?')
+          .get(...pk) as { invocations: number; cpu_exact: Buffer; mem_exact: Buffer; cost_exact: Buffer } | undefined;
+        const cpu = new ExactSum().addPartials(have === undefined ? [] : decodePartials(have.cpu_exact));
+        const mem = new ExactSum().addPartials(have === undefined ? [] : decodePartials(have.mem_exact));
+        const cost = new ExactSum().addPartials(have === undefined ? [] : decodePartials(have.cost_exact));
+        for (const r of h.rows) {
+          cpu.add(r.cpu_ms);
+          mem.add(r.mem_gbs);
+          cost.add(r.cost_uc);
+        }
+        this.#q(
+          `INSERT INTO usage_hourly (tenant, month, function, class, hour, invocations, cpu_ms, mem_gbs, cost_uc, cpu_exact, mem_exact, cost_exact)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (tenant, month, function, class, hour) DO UPDATE SET invocations = excluded.invocations, cpu_ms = excluded.cpu_ms,
+             mem_gbs = excluded.mem_gbs, cost_uc = excluded.cost_uc, cpu_exact = excluded.cpu_exact, mem_exact = excluded.mem_exact, cost_exact = excluded.cost_exact`,
+        ).run(...pk, (have?.invocations ?? 0) + h.rows.length, cpu.value(), mem.value(), cost.value(),
+          encodePartials(cpu.partials()), encodePartials(mem.partials()), encodePartials(cost.partials()));
+      }
+      // The rows read are the oldest: every record up to the last of them is one of them.
+      this.#q('DELETE FROM billing WHERE rowid <= ?').run(last.rowid);
+      return old.length;
+    })();
   }
 
   get(id: string): BillingRecord | undefined {

@@ -39,7 +39,80 @@ async function writeRounds(db: Database.Database, file: string, rounds: number, 
   return largest;
 }
 
+/**
+ * Writes `total` bytes in transactions of ~16 KB (an invocation of `fare up` writes ~20 KB of log),
+ * one per turn of the event loop, as a serving process does; every 20th time a second connection
+ * reads and keeps its snapshot while three transactions commit. Returns the largest WAL file size
+ * seen after any commit.
+ */
+async function writeContinuously(db: Database.Database, file: string, total: number): Promise<number> {
+  db.exec('CREATE TABLE IF NOT EXISTS blob (x TEXT)');
+  const insert = db.prepare('INSERT INTO blob VALUES (?)');
+  const write = db.transaction(() => {
+    for (let i = 0; i < 4; i++) insert.run('x'.repeat(4000));
+  });
+  const reader = new Database(file, { readonly: true });
+  const newest = reader.prepare('SELECT MAX(rowid) FROM blob').pluck();
+  let largest = 0;
+  const wrote = (): void => {
+    largest = Math.max(largest, statSync(`${file}-wal`).size);
+  };
+  try {
+    for (let n = 0; n * 16_000 < total; n++) {
+      if (n % 20 === 0) {
+        reader.exec('BEGIN');
+        newest.get();
+        for (let i = 0; i < 3; i++) {
+          write();
+          wrote();
+        }
+        reader.exec('COMMIT');
+      } else {
+        write();
+        wrote();
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+  } finally {
+    reader.close();
+  }
+  return largest;
+}
+
+const MB = 1024 * 1024;
+
 describe('WAL checkpoints in a worker thread', () => {
+  it('keeps the log under twice its limit while a writer commits without pause and readers hold snapshots', async () => {
+    const { db, file } = walDb('busy.db');
+    const limit = 8 * MB;
+    const cp = new Checkpointer(db, file, { intervalMs: 10, limitBytes: limit, onFallback: (why) => expect.fail(why) });
+    await cp.ready();
+    // 6 times the limit: PASSIVE checkpoints alone let the log grow to nearly all of it (next test).
+    const largest = await writeContinuously(db, file, 6 * limit);
+    const { restarts } = cp.stats();
+    cp.stop();
+    db.close();
+    expect(largest).toBeLessThan(2 * limit);
+    expect(restarts).toBeGreaterThan(0);
+  });
+
+  it('with PASSIVE checkpoints only (before issue 18) the same writes grow the log past twice the limit: the test above can fail', async () => {
+    const { db, file } = walDb('passive.db');
+    const limit = 8 * MB;
+    const cp = new Checkpointer(db, file, { intervalMs: 10, limitBytes: limit, restart: false, onFallback: (why) => expect.fail(why) });
+    await cp.ready();
+    const largest = await writeContinuously(db, file, 6 * limit);
+    cp.stop();
+    db.close();
+    expect(largest).toBeGreaterThan(2 * limit);
+  });
+
+  it('refuses a limit it cannot keep', () => {
+    const { db, file } = walDb('small.db');
+    expect(() => new Checkpointer(db, file, { limitBytes: 1000 })).toThrow(/WAL limit must be a whole number of bytes ≥ 65536/);
+    db.close();
+  });
+
   it('the store connection never checkpoints; the worker does, so the log is reused instead of growing', async () => {
     const { db, file } = walDb('x.db');
     const cp = new Checkpointer(db, file, { intervalMs: 20, onFallback: (why) => expect.fail(why) });

@@ -7,6 +7,8 @@ export { installMasterKey, MASTER_KEY_FILE } from './master-key.ts';
 export { ACCESS_KEY_PREFIX } from './secrets.ts';
 export { budgetState, monthBounds, BUDGET_WARN_AT, type BudgetState } from './budget.ts';
 export { Reservations } from './reservations.ts';
+export { Retention, DEFAULT_RETENTION_MS, MIN_RETENTION_MS, type RetentionOptions, type RetentionStats } from './retention.ts';
+export { WAL_LIMIT_BYTES, type CheckpointStats } from './checkpointer.ts';
 export { CostHistory } from './cost-history.ts';
 export { linkProblem, MAX_LINK_TARGET, stageCode, stageZip, safeJoin, type CodeFile } from './code.ts';
 export { monthOf } from './sql.ts';

@@ -286,4 +286,28 @@ export class InvocationRepo {
   purgeFinished(before: number): number {
     return this.#q("DELETE FROM invocations WHERE status IN ('succeeded', 'failed') AND finished_at < ?").run(before).changes;
   }
+
+  /**
+   * The retention clean-up's step (retention.ts), in one transaction: of the `maxRows` oldest
+   * invocations after `cursor` (a `seq`), those that finished before `before` are deleted (their
+   * billing records stay); queued and running ones are kept. `more`: there may be older ones past
+   * `cursor`, the seq to go on from (an invocation accepted at or after `before` ends the sweep:
+   * none after it can have finished before).
+   */
+  expire(before: number, maxRows: number, cursor = 0): { deleted: number; cursor: number; more: boolean } {
+    return this.#db.transaction(() => {
+      const rows = this.#q('SELECT seq, status, created_at, finished_at FROM invocations WHERE seq > ? ORDER BY seq LIMIT ?')
+        .all(cursor, maxRows) as { seq: number; status: InvocationStatus; created_at: number; finished_at: number | null }[];
+      let deleted = 0;
+      let next = cursor;
+      for (const r of rows) {
+        if (r.created_at >= before) return { deleted, cursor: next, more: false };
+        next = r.seq;
+        if (r.status !== 'succeeded' && r.status !== 'failed') continue;
+        if (r.finished_at === null || r.finished_at >= before) continue;
+        deleted += this.#q('DELETE FROM invocations WHERE seq = ?').run(r.seq).changes;
+      }
+      return { deleted, cursor: next, more: rows.length === maxRows };
+    })();
+  }
 }

@@ -289,6 +289,41 @@ export class LogRepo {
     this.#q('UPDATE log_totals SET entries = entries - ?, bytes = bytes - ? WHERE tenant = ? AND function = ?').run(n, freed, tenant, fn);
   }
 
+  /**
+   * The retention clean-up's step (retention.ts), in one transaction: the oldest stored entries (in
+   * write order) up to `maxRows`, as far as they ended before `before`, are deleted and their
+   * functions' totals lowered (not for a deleted function's entries, which its totals no longer
+   * count). Entries still buffered are newer. Returns how many went.
+   */
+  expire(before: number, maxRows: number): number {
+    return this.#db.transaction(() => {
+      const rows = this.#q('SELECT seq, tenant, function, bytes, at FROM logs ORDER BY seq LIMIT ?')
+        .all(maxRows) as { seq: number; tenant: string; function: string; bytes: number; at: number }[];
+      const firstNew = rows.findIndex((r) => r.at >= before);
+      const old = firstNew < 0 ? rows : rows.slice(0, firstNew);
+      const last = old.at(-1);
+      if (last === undefined) return 0;
+      const gone: Added = new Map();
+      const floors = new Map<string, number>();
+      for (const r of old) {
+        const key = `${r.tenant}/${r.function}`;
+        let floor = floors.get(key);
+        if (floor === undefined) floors.set(key, (floor = this.#floor(r.tenant, r.function)));
+        if (r.seq <= floor) continue;
+        const g = gone.get(key) ?? { tenant: r.tenant, fn: r.function, entries: 0, bytes: 0 };
+        g.entries++;
+        g.bytes += r.bytes;
+        gone.set(key, g);
+      }
+      // The rows read are the oldest: every entry up to the last of them is one of them.
+      this.#q('DELETE FROM logs WHERE seq <= ?').run(last.seq);
+      for (const g of gone.values()) {
+        this.#q('UPDATE log_totals SET entries = entries - ?, bytes = bytes - ? WHERE tenant = ? AND function = ?').run(g.entries, g.bytes, g.tenant, g.fn);
+      }
+      return old.length;
+    })();
+  }
+
   /** Entries of (tenant, fn) up to this seq belong to a deleted function (0: none). */
   #floor(tenant: string, fn: string): number {
     return (this.#q('SELECT seq FROM log_floors WHERE tenant = ? AND function = ?').get(tenant, fn) as { seq: number } | undefined)?.seq ?? 0;

@@ -339,6 +339,31 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX logs_by_request ON logs(request_id);
     `,
   },
+  {
+    version: 12,
+    description: 'usage per tenant, month, function, class and hour: what the retention clean-up keeps of the billing records it deletes',
+    sql: `
+      -- The billing records older than the retention (retention.ts), summed per hour before they are
+      -- deleted, in the same transaction. Bills read these with the records not yet aggregated.
+      -- The sums are kept as their exact partials too (exact-sum.ts: little-endian doubles), so a bill
+      -- comes out to the very same double before and after a clean-up.
+      CREATE TABLE usage_hourly (
+        tenant       TEXT NOT NULL,                 -- who paid (the billing records' tenant)
+        month        TEXT NOT NULL,                 -- YYYY-MM (UTC), the records' month
+        function     TEXT NOT NULL,
+        class        TEXT NOT NULL,                 -- class charged
+        hour         INTEGER NOT NULL,              -- start of the hour (UTC), ms since the epoch
+        invocations  INTEGER NOT NULL,              -- records (executions) summed
+        cpu_ms       REAL NOT NULL,                 -- the sums, correctly rounded
+        mem_gbs      REAL NOT NULL,
+        cost_uc      REAL NOT NULL,
+        cpu_exact    BLOB NOT NULL,                 -- … and exactly, as partials
+        mem_exact    BLOB NOT NULL,
+        cost_exact   BLOB NOT NULL,
+        PRIMARY KEY (tenant, month, function, class, hour)
+      ) STRICT;
+    `,
+  },
 ];
 
 /** Current schema version of an open database (0: empty). */

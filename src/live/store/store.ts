@@ -7,7 +7,7 @@ import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync } fro
 import { join } from 'node:path';
 import { BillingRepo } from './billing.ts';
 import { budgetState, type BudgetState } from './budget.ts';
-import { Checkpointer } from './checkpointer.ts';
+import { Checkpointer, type CheckpointStats } from './checkpointer.ts';
 import { clearStaging } from './code.ts';
 import { CostHistory } from './cost-history.ts';
 import { FunctionRepo } from './functions.ts';
@@ -18,6 +18,7 @@ import { LogRepo, type LogRetention } from './logs.ts';
 import { deriveKey, loadOrCreateMasterKey } from './master-key.ts';
 import { migrate, MIGRATIONS } from './migrations.ts';
 import { Reservations } from './reservations.ts';
+import { checkRetention, Retention, type RetentionOptions } from './retention.ts';
 import { monthOf } from './sql.ts';
 import { CredentialRepo, GrantRepo, TenantRepo, type Clock, type IssuedCredential, type NewTenant, type Tenant } from './tenants.ts';
 
@@ -75,6 +76,19 @@ export interface StoreOptions {
    * their fsyncs out of the requests of a serving `fare up`.
    */
   readonly checkpoints?: 'inline' | 'background';
+  /**
+   * With `checkpoints: 'background'`: the write-ahead log's limit in bytes (default 64 MiB,
+   * `WAL_LIMIT_BYTES`). Past it the log is reset, so its file stays under twice this size under any
+   * sustained load, and a reset log's file is cut back to it (checkpointer.ts).
+   */
+  readonly walLimitBytes?: number;
+  /**
+   * Delete invocation records (billing records, summed per hour first, and finished async
+   * invocations) and function logs older than `maxAgeMs`, in small batches on a timer of the
+   * store's own (retention.ts). Default: kept for ever (`fare up` passes 7 days,
+   * `DEFAULT_RETENTION_MS`). Ignored with `recoverQueue: false` (another process owns the store).
+   */
+  readonly retention?: RetentionOptions;
   /** Function logs kept per function (default `DEFAULT_LOG_RETENTION`: 10,000 entries or 32 MiB). */
   readonly logRetention?: Partial<LogRetention>;
   /** A background write of function logs failed (default: a process warning). */
@@ -108,10 +122,14 @@ export class Store {
   readonly tightened: readonly string[];
   readonly #master: Buffer;
   readonly #checkpointer: Checkpointer | undefined;
+  /** The retention clean-up, when `retention` was given (started at open). */
+  readonly retention: Retention | undefined;
 
   private constructor(opts: StoreOptions) {
     this.dataDir = opts.dataDir;
     this.clock = opts.clock ?? Date.now;
+    // Bad options fail before anything is opened.
+    if (opts.retention !== undefined) checkRetention(opts.retention);
     // Private from the moment each file exists: the directory 0700, and the database file created
     // 0600 before SQLite opens it (SQLite gives its -wal and -shm files the database file's mode).
     mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
@@ -126,7 +144,9 @@ export class Store {
       this.db.pragma('foreign_keys = ON');
       this.db.pragma('busy_timeout = 5000');
       migrate(this.db, MIGRATIONS, { master: this.#master });
-      this.#checkpointer = opts.checkpoints === 'background' ? new Checkpointer(this.db, file) : undefined;
+      this.#checkpointer = opts.checkpoints === 'background'
+        ? new Checkpointer(this.db, file, opts.walLimitBytes !== undefined ? { limitBytes: opts.walLimitBytes } : {})
+        : undefined;
     } catch (e) {
       this.db.close();
       throw e;
@@ -151,6 +171,10 @@ export class Store {
     } else {
       this.recovered = 0;
     }
+    this.retention = opts.retention !== undefined && (opts.recoverQueue ?? true)
+      ? new Retention({ clock: this.clock, billing: this.billing, logs: this.logs, invocations: this.invocations }, opts.retention)
+      : undefined;
+    this.retention?.start();
     // Queued (and requeued) Event invocations keep the reservations they were admitted with.
     this.invocations.loadReservations();
   }
@@ -214,7 +238,13 @@ export class Store {
     return deriveKey(this.#master, purpose);
   }
 
+  /** What the background checkpoints did (undefined with `checkpoints: 'inline'`). */
+  checkpointStats(): CheckpointStats | undefined {
+    return this.#checkpointer?.stats();
+  }
+
   close(): void {
+    this.retention?.stop();
     this.billing.flush();
     this.logs.close();
     this.#checkpointer?.stop();
