@@ -41,7 +41,11 @@ export class EventQueue {
     if (p >= 0) {
       const old = this.e[p * STRIDE] as number;
       if (old === t) return;
-      this.move(p, t, this.counter++, owner, t < old);
+      // Written here, not through a call: a fractional time passed to a function V8 does not
+      // inline would be boxed (an allocation per event).
+      this.put(p, t, this.counter++, owner);
+      if (t < old) this.siftUp(p);
+      else this.siftDown(p);
       return;
     }
     const i = this.n++;
@@ -61,7 +65,10 @@ export class EventQueue {
     }
     // A fresh sequence number orders it after everything now queued at t, so it can only move down
     // unless its time decreased.
-    this.move(p, t, this.counter++, owner, t < (this.e[p * STRIDE] as number));
+    const up = t < (this.e[p * STRIDE] as number);
+    this.put(p, t, this.counter++, owner);
+    if (up) this.siftUp(p);
+    else this.siftDown(p);
   }
 
   /** The owner due first, or -1 (it stays queued). */
@@ -79,12 +86,6 @@ export class EventQueue {
     const o = this.e[2] as number;
     this.removeAt(0);
     return o;
-  }
-
-  private move(p: number, t: number, s: number, owner: number, up: boolean): void {
-    this.put(p, t, s, owner);
-    if (up) this.siftUp(p);
-    else this.siftDown(p);
   }
 
   /** Writes entry (t, s, o) at position i. The sifts then take only a position: a fractional time

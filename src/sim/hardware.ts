@@ -123,15 +123,26 @@ export class Hardware {
     return this.at(m * this.stride + OVER);
   }
 
-  /** Brings machine m's clocks to `now`. */
+  /**
+   * Brings machine m's clocks to `now`. Short, and its rows indexed directly rather than through
+   * `at` (each call is more bytecode): past V8's size limit for inlining, this, called on every
+   * step, would be a call with its time boxed (an allocation each).
+   */
   advanceTo(m: number, now: number): void {
     const r = this.r, b = m * this.stride;
-    const dt = now - this.at(b + LAST_T);
+    const dt = now - (r[b + LAST_T] as number);
     if (dt <= 0) return;
-    const n = this.at(b + NRUN);
-    const rate = this.at(b + RATE);
-    r[b + SERVICE] = this.at(b + SERVICE) + dt * rate;
-    r[b + BUSY] = this.at(b + BUSY) + dt * (n < this.cores ? n : this.cores);
+    const n = r[b + NRUN] as number;
+    const rate = r[b + RATE] as number;
+    r[b + SERVICE] = (r[b + SERVICE] as number) + dt * rate;
+    r[b + BUSY] = (r[b + BUSY] as number) + dt * (n < this.cores ? n : this.cores);
+    if (this.trackMemory || (r[b + USED] as number) + (r[b + PEND_OUT] as number) > this.capacityMB) this.advanceMemory(b, dt, rate);
+    r[b + LAST_T] = now;
+  }
+
+  /** `advanceTo`'s memory: growth over `dt`, and the overcommit it adds. */
+  private advanceMemory(b: number, dt: number, rate: number): void {
+    const r = this.r;
     const used = this.at(b + USED) + this.at(b + PEND_OUT);
     const slope = this.at(b + SLOPE);
     if (this.trackMemory && slope > 0) {
@@ -143,7 +154,6 @@ export class Hardware {
     } else if (used > this.capacityMB) {
       r[b + OVER] = this.at(b + OVER) + (used - this.capacityMB) * dt;
     }
-    r[b + LAST_T] = now;
   }
 
   advanceAll(now: number): void {

@@ -199,7 +199,9 @@ export class SimMachines {
     const ds = mc.ready();
     if (ds.length === 0) return;
     const h = this.hw;
-    const direct = this.pace.batch();
+    // Whether the messages among the decisions may be delivered at once, asked at the first of them
+    // (carrying out the others sends nothing): 0 not yet asked, 1 at once, 2 through the Bus.
+    let direct = 0;
     const log = this.log;
     if (log) for (const d of ds) log(`t=${formatTime(this.pace.now)} ${formatDecisionLine(mc.address, d)}`);
     for (let i = 0; i < ds.length; i++) {
@@ -247,14 +249,15 @@ export class SimMachines {
         case 'idle-update':
         case 'idle-leave':
         case 'claim':
-          if (direct) this.bus.deliverNow(d);
+          if (direct === 0) direct = this.pace.batch() ? 1 : 2;
+          if (direct === 1) this.bus.deliverNow(d);
           else this.bus.send(d);
           break;
         default:
           unreachable(d, 'machine decision');
       }
     }
-    this.pace.batchEnd();
+    if (direct !== 0) this.pace.batchEnd();
     mc.advance();
   }
 

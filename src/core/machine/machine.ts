@@ -119,6 +119,11 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   /** Sparrow's reservations, made on the first one. */
   private reservations: ReservationQueue | undefined;
   readonly address: Address & { readonly part: 'machine' };
+  /**
+   * Jobs on the machine (`rq.jobs`) as of its last step: what a poll's answer reads, beside the
+   * address, so that answering touches this object only (a simulator's shard polls machines at random).
+   */
+  private nJobs = 0;
   private readonly ws: MachineWorkspace;
   private readonly out: MachineDecision[];
   private seq = 0;
@@ -182,7 +187,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
 
   /** Jobs on the machine, running or waiting: the answer to a shard's poll. */
   get jobs(): number {
-    return this.rq.jobs;
+    return this.nJobs;
   }
 
   get running(): number {
@@ -263,7 +268,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         const at = this.index ? -1 : this.rq.runningIndex(input.job);
         if (at >= 0) {
           // The common case, found in the dense running set without touching the job's slot.
-          this.freed(input);
+          if (this.managed) this.freed(input);
           if (this.learns) this.learn(this.rq.slotAt(at));
           this.ws.release(this.rq.slotAt(at));
           const next = this.rq.completeAt(at);
@@ -349,9 +354,12 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
       default:
         unreachable(input, 'machine input');
     }
-    this.relieve();
-    if (this.admit) this.fill();
+    if (this.admit) {
+      this.relieve();
+      this.fill();
+    } else if (this.swapping) this.relieve();
     const rq = this.rq;
+    this.nJobs = rq.jobs;
     // Sparrow: a core that runs nothing and waits for no answer claims the next reservation's job.
     if (this.reservations !== undefined) this.reservations.claim(this.cfg.cores - rq.runningCount - rq.waitingCount, this.out);
     if (this.dispatcher) {
@@ -368,7 +376,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
    * poll may instead call this and send what it returns (not listed by `ready()`).
    */
   answer(poll: PollMsg): PollAnswerMsg {
-    return this.ws.answer(this.address, poll.from, poll.poll, this.rq.jobs, this.memoryLow());
+    return this.ws.answer(this.address, poll.from, poll.poll, this.nJobs, this.memoryLow());
   }
 
   /** Free memory below the dispatcher's leave mark (told in poll answers); undefined when not, or without one. */
@@ -382,7 +390,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     a.from = this.address;
     a.to = poll.from;
     a.poll = poll.poll;
-    a.jobs = this.rq.jobs;
+    a.jobs = this.nJobs;
     a.memoryLow = this.memoryLow();
     return a;
   }

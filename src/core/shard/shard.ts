@@ -162,7 +162,9 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     for (let m = 0; m < cfg.machines; m++) this.machineAddr.push(machineAddress(m));
     this.queue = new MultiQueue(cfg.prices.classes.map((c) => c.price), cfg.selection);
     this.idle = new IdleList(rng.fork('idle-list'), cfg.idleQueue === true ? 'fifo' : 'fewest-jobs');
-    this.growRing(16);
+    // One position to start with: polls answered at once (the simulator's zero latency) reuse it, and stay
+    // in cache; the ring grows as polls wait for their answers.
+    this.growRing(1);
     if (cfg.membership === 'dynamic') this.members = [];
   }
 
@@ -257,7 +259,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
       const a = list[i] as PollAnswerMsg;
       this.answered(now, a.poll, a.from.id, a.jobs, a.memoryLow === true);
     }
-    this.drain(now);
+    if (this.queue.length > 0) this.drain(now);
   }
 
   ready(): readonly ShardDecision[] {
@@ -337,8 +339,11 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
       return;
     }
     const poll = this.nextPoll++;
-    while (this.ring[poll & (this.ring.length - 1)]?.job !== undefined) this.growRing(this.ring.length * 2);
-    const s = this.ring[poll & (this.ring.length - 1)] as PollSlot;
+    let s = this.ring[poll & (this.ring.length - 1)] as PollSlot;
+    while (s.job !== undefined) {
+      this.growRing(this.ring.length * 2);
+      s = this.ring[poll & (this.ring.length - 1)] as PollSlot;
+    }
     const machines = this.draw(this.k, s.machines);
     s.id = poll;
     s.job = job;
@@ -350,17 +355,19 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     this.inFlight++;
     if (this.timeout !== Infinity) this.timeouts.push(poll);
     // The slot's messages are free: the poll that used them last is over.
+    const msgs = s.msgs, out = this.out, id = job.id;
     for (let i = 0; i < machines.length; i++) {
-      let m = s.msgs[i];
+      const to = this.addressOf(machines[i] as MachineId);
+      let m = msgs[i];
       if (m === undefined) {
-        m = { kind: 'poll', from: this.address, to: this.addressOf(machines[i] as MachineId), poll, job: job.id };
-        s.msgs.push(m);
+        m = { kind: 'poll', from: this.address, to, poll, job: id };
+        msgs.push(m);
       } else {
-        m.to = this.addressOf(machines[i] as MachineId);
+        m.to = to;
         m.poll = poll;
-        m.job = job.id;
+        m.job = id;
       }
-      this.out.push(m);
+      out.push(m);
     }
   }
 
@@ -374,26 +381,30 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     if (s.id !== poll || s.job === undefined) return;
     // Which of the polled machines answered (k is small: a loop beats indexOf's call).
     const ms = s.machines;
+    const k = ms.length;
     let i = 0;
-    while (i < ms.length && ms[i] !== machine) i++;
+    while (i < k && ms[i] !== machine) i++;
     const bit = 1 << i;
-    if (i === ms.length || (s.answered & bit) !== 0) return;
-    s.answered |= bit;
-    s.count++;
+    const answered = s.answered;
+    if (i === k || (answered & bit) !== 0) return;
+    s.answered = answered | bit;
+    const count = s.count + 1;
+    s.count = count;
     // Packing: a machine with a free core scores below every full one, and the fuller the lower.
     const pack = this.packBelow;
     // Placing by free cores: a machine short of memory scores above every other (see `finish`).
     const score = pack > 0 && jobs < pack ? -1 - jobs : memoryLow && this.idleNeedsCore ? jobs + MEMORY_LOW : jobs;
-    if (s.count === 1 || score < s.bestLoad) {
+    if (count === 1 || score < s.bestLoad) {
       s.best = machine;
       s.bestLoad = score;
       s.ties = 1;
     } else if (score === s.bestLoad) {
-      s.ties++;
+      const ties = s.ties + 1;
+      s.ties = ties;
       // Packing keeps to the same machines (the lowest numbered of equals: the ones used before stay warm).
-      if (pack > 0 && score < 0 ? machine < s.best : this.rng.int(s.ties) === 0) s.best = machine;
+      if (pack > 0 && score < 0 ? machine < s.best : this.rng.int(ties) === 0) s.best = machine;
     }
-    if (s.count === s.machines.length) this.finish(now, s);
+    if (count === k) this.finish(now, s);
   }
 
   /**

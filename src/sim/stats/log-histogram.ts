@@ -42,6 +42,10 @@ function midpointOf(b: number): number {
   return 2 ** e * (1 + (s + 0.5) / SUB);
 }
 
+function refuse(value: number): never {
+  throw new RangeError(`LogHistogram.record(${String(value)}): values must be finite and ≥ 0`);
+}
+
 export interface LogHistogramJSON {
   count: number;
   sum: number;
@@ -60,7 +64,9 @@ export class LogHistogram {
 
   /** Records `value` (finite, ≥ 0) `times` times. */
   record(value: number, times = 1): void {
-    if (!(value >= 0 && value < Infinity)) throw new RangeError(`LogHistogram.record(${String(value)}): values must be finite and ≥ 0`);
+    // The error is built out of line: a short method is inlined into its callers, and a time passed
+    // to one that is not is boxed (an allocation per call).
+    if (!(value >= 0 && value < Infinity)) refuse(value);
     const b = bucketOf(value);
     this.counts[b] = (this.counts[b] ?? 0) + times;
     this.n += times;
