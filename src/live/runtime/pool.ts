@@ -12,6 +12,7 @@ import type { Mutable } from '../../core/types.ts';
 import { FareRuntimeError, InitError } from './errors.ts';
 import { Instance, type InstanceOptions } from './instance.ts';
 import { initFailureOutcome } from './outcomes.ts';
+import type { StemCell } from './stem-cell.ts';
 import { processMemory } from './pager.ts';
 
 export interface PoolOptions {
@@ -21,8 +22,13 @@ export interface PoolOptions {
   readonly idleTimeoutMs: number;
   /** Options for every instance the pool makes (ignored when `create` is given). */
   readonly instanceOptions?: Omit<InstanceOptions, 'fn'>;
-  /** Makes an instance (default: `new Instance({ fn, ...instanceOptions })`). */
-  readonly create?: (fn: FunctionSpec) => Instance;
+  /** Makes an instance (default: `new Instance({ fn, ...instanceOptions, stem })`). */
+  readonly create?: (fn: FunctionSpec, stem?: StemCell) => Instance;
+  /**
+   * Stem cells (stem-cells.ts): a cold start takes a ready one of the function's runtime, when there
+   * is one, and its instance adopts it instead of launching a runtime.
+   */
+  readonly stems?: { take(fn: FunctionSpec): StemCell | null; close?(): Promise<void> };
   /** The clock reap() and idle times use (ms; default performance.now). */
   readonly clock?: () => number;
   /** Called when an invocation has its instance, just before it is handed the event (e.g. to set its kernel priority). */
@@ -49,6 +55,8 @@ export interface PoolStats {
   readonly instances: number;
   readonly idle: number;
   readonly coldStarts: number;
+  /** Cold starts served by a stem cell (counted in coldStarts too). */
+  readonly stemStarts: number;
   readonly warmStarts: number;
   readonly initFailures: number;
   /** Sum of cold start times (ms). */
@@ -101,7 +109,7 @@ export class InstancePool {
   private readonly pinned = new Map<string, Set<number>>();
   private readonly pending = new Map<string, Pending>();
   private readonly clock: () => number;
-  private readonly counts = { coldStarts: 0, warmStarts: 0, initFailures: 0, initMsTotal: 0, reaped: 0, retired: 0, evicted: 0 };
+  private readonly counts = { coldStarts: 0, stemStarts: 0, warmStarts: 0, initFailures: 0, initMsTotal: 0, reaped: 0, retired: 0, evicted: 0 };
   private closed = false;
 
   constructor(private readonly opts: PoolOptions) {
@@ -351,7 +359,7 @@ export class InstancePool {
     this.closed = true;
     const all = [...this.slots.keys()];
     for (const s of [...this.slots.values()]) this.drop(s);
-    await Promise.all(all.map((i) => i.kill()));
+    await Promise.all([...all.map((i) => i.kill()), this.opts.stems?.close?.()]);
   }
 
   // ---- internals ---------------------------------------------------------------------------------
@@ -378,7 +386,9 @@ export class InstancePool {
     if (this.slots.size >= this.opts.maxInstances && !this.evictOne()) {
       throw new FareRuntimeError('FARE_E_POOL_FULL', `all ${this.opts.maxInstances} instances are busy or starting: queue the invocation and retry when one is released`);
     }
-    const instance = this.opts.create?.(fn) ?? new Instance({ ...this.opts.instanceOptions, fn });
+    const stem = this.opts.stems?.take(fn) ?? undefined;
+    const instance = this.opts.create !== undefined ? this.opts.create(fn, stem) : new Instance({ ...this.opts.instanceOptions, fn, ...(stem !== undefined ? { stem } : {}) });
+    if (stem !== undefined) this.counts.stemStarts++;
     const slot: Slot = { instance, fn, key, version: fn.version, idleSince: 0, idle: false };
     this.slots.set(instance, slot);
     if (p) p.slot = slot;
