@@ -290,6 +290,7 @@ async function becomeInstance() {
   await request('GET', '/fare/credentials', null);
   const warm = 'data:text/javascript,export const warm = 1;';
   await import(warm);
+  JSON.stringify(await run(() => Promise.resolve(null), JSON.parse('{}'), new Context('stem-warm-up', 0, {})));
   const r = await request('GET', '/fare/stem', null);
   if (r.status !== 200) throw new Error(`Runtime API /fare/stem answered ${r.status}: ${r.body.toString()}`);
   /** @type {unknown} */

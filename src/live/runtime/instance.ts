@@ -13,6 +13,7 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { getPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { FunctionSpec, InvokeOutcome, InvokeRequest } from '../types.ts';
 import { capabilities, type Capabilities } from './capabilities.ts';
@@ -465,6 +466,9 @@ export class Instance {
       this.cg = null; // spent by the move, whatever its outcome
       this.cg = parts.cg.moveTo(this.id);
     }
+    // It waited at the lowest priority (STEM_NICE): every thread back to Fare's own (as a launched one's; the
+    // pool's onStart may then set its class's).
+    void this.priority.set('nice', getPriority(0));
     const { interp } = runtimeFor(fn, this.caps, this.opts.runtimesDir ?? findRuntimesDir());
     const platform = this.opts.platformEnv?.();
     const env = runtimeEnv({ fn, instanceId: this.id, apiAddress: parts.api.address, wd: this.wd, interp, memoryMB: this.opts.memoryMB ?? 128, sandboxed: true, ...(platform !== undefined ? { platform } : {}) });

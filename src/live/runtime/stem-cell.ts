@@ -74,6 +74,9 @@ export type StemState = 'starting' | 'ready' | 'taken' | 'dead';
 
 const ignore = (): void => undefined;
 
+/** The nice value stem cells boot and wait at (Instance.adopt sets 0 on every thread of the one it takes). */
+export const STEM_NICE = 19;
+
 export class StemCell {
   readonly id: string;
   readonly runtime: StemRuntime;
@@ -193,7 +196,8 @@ export class StemCell {
     const child = launch({
       cmd, cwd: wd.task, env: stemEnv(runtime, api.address, interp, wd), owner, setpriv: caps.setpriv,
       procs: [...(this.cg?.procsFiles() ?? []), ...(this.opts.sharedGroups ?? [])],
-      sandbox: { helper, scratch: wd.tmp },
+      // Booted at the lowest priority: a refill takes only the CPU the functions leave.
+      sandbox: { helper, scratch: wd.tmp, nice: STEM_NICE },
     });
     this.child = child;
     child.stdout?.on('data', this.onData);

@@ -10,7 +10,8 @@
 // with it. Nothing here ever hands a cell out twice.
 //
 // The owner drives time: `adjust()` after a change it knows of (this set calls it itself when a cell
-// is taken, becomes ready or dies), and every second or so to follow memory and let the target fall.
+// becomes ready or dies, and STEM_REFILL_DELAY_MS after one is taken: not on that cold start's
+// path), and every second or so to follow memory and let the target fall.
 
 import { performance } from 'node:perf_hooks';
 import type { FunctionSpec } from '../types.ts';
@@ -32,6 +33,8 @@ export const STEM_MAX = 4;
 export const STEM_WINDOW_MS = 10_000;
 /** No cells while less than this fraction of the managed memory is free. */
 export const STEM_MIN_FREE = 0.2;
+/** A take's refill starts this long after it (ms): once the cold start that took the cell is past. */
+export const STEM_REFILL_DELAY_MS = 200;
 
 export interface StemCellsOptions<C extends StemLike> {
   /** The runtimes to keep cells for (those the machine can run in the sandbox). */
@@ -43,6 +46,12 @@ export interface StemCellsOptions<C extends StemLike> {
   readonly clock?: () => number;
   readonly max?: number;
   readonly windowMs?: number;
+  /**
+   * Runs a refill after a take (default: `STEM_REFILL_DELAY_MS` later): starting a cell costs Fare a
+   * few ms of its own (its directory, groups, Runtime API, spawn), which must not land on the cold
+   * start that took the last one.
+   */
+  readonly later?: (f: () => void) => void;
 }
 
 export interface StemStats {
@@ -94,16 +103,26 @@ export class StemCells<C extends StemLike> {
     const r = runtime === null ? undefined : this.by.get(runtime);
     if (runtime === null || r === undefined || this.closed) return null;
     const i = r.cells.findIndex((c) => c.state === 'ready');
-    const now = this.clock();
-    r.takes.push(now);
-    if (i < 0) {
-      this.adjust();
-      return null;
-    }
+    r.takes.push(this.clock());
+    this.refillSoon();
+    if (i < 0) return null;
     const [cell] = r.cells.splice(i, 1);
     r.taken++;
-    this.adjust();
     return cell ?? null;
+  }
+
+  private refilling = false;
+
+  /** One adjust a little later (several takes meanwhile share it). */
+  private refillSoon(): void {
+    if (this.refilling) return;
+    this.refilling = true;
+    const run = (): void => {
+      this.refilling = false;
+      if (!this.closed) this.adjust();
+    };
+    if (this.opts.later !== undefined) this.opts.later(run);
+    else setTimeout(run, STEM_REFILL_DELAY_MS).unref();
   }
 
   /** How many cells of `runtime` are wanted now. */
