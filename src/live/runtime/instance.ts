@@ -445,7 +445,7 @@ export class Instance {
    */
   private adopt(stem: StemCell): void {
     const fn = this.fn;
-    const parts = stem.take();
+    const parts = stem.take(this.id);
     this.child = parts.child;
     this.api = parts.api;
     this.cg = parts.cg;

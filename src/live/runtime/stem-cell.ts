@@ -118,13 +118,17 @@ export class StemCell {
     return this._state;
   }
 
-  /** Hands its process and everything around it to the Instance that adopts it; it is no stem cell any more. */
-  take(): StemParts {
+  /** The instance it became (named in what its Runtime API refuses from then on), once taken. */
+  private adoptedAs: string | null = null;
+
+  /** Hands its process and everything around it to the Instance `instanceId` that adopts it; it is no stem cell any more. */
+  take(instanceId: string): StemParts {
     const { child, api, wd, uid } = this;
     if (this._state !== 'ready' || child === null || api === null || wd === null || uid === null || child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`FARE_E_STEM_STATE: stem cell ${this.id} is ${this._state}, not ready to be taken`);
     }
     this._state = 'taken';
+    this.adoptedAs = instanceId;
     child.stdout?.off('data', this.onData);
     child.stderr?.off('data', this.onData);
     child.off('exit', this.onExit);
@@ -187,7 +191,7 @@ export class StemCell {
         this.wasReady = true;
         this.settle.ok();
       },
-      ...(onRefused !== undefined ? { onRefused: (r: RefusedRequest) => onRefused(this.id, r) } : {}),
+      ...(onRefused !== undefined ? { onRefused: (r: RefusedRequest) => onRefused(this.adoptedAs ?? this.id, r) } : {}),
     });
     if (this._state !== 'starting') return void (await api.close()); // killed meanwhile (the rest went with teardown)
     this.api = api;
