@@ -116,8 +116,16 @@ export class InstancePool {
     this.clock = opts.clock ?? (() => performance.now());
   }
 
+  /** When an invocation last started or was answered (clock ms; -Infinity: none yet): stem cells start in quiet moments. */
+  get lastActivity(): number {
+    return this.#lastActivity;
+  }
+
+  #lastActivity = -Infinity;
+
   /** Runs an invocation on a warm or new instance. Init failures are outcomes; a full pool throws FARE_E_POOL_FULL. */
   async invoke(req: InvokeRequest): Promise<InvokeOutcome> {
+    this.#lastActivity = this.clock();
     const p: Pending = { slot: null, paused: false, requestId: req.requestId };
     this.pending.set(req.requestId, p);
     try {
@@ -145,6 +153,7 @@ export class InstancePool {
         // more properties takes V8's slow path, ~1.6 µs).
         const own: Mutable<InvokeRequest> = Object.assign({}, req);
         own.onAnswer = (ans) => {
+          this.#lastActivity = this.clock();
           release();
           onAnswer?.(ans);
         };

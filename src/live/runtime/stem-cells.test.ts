@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FunctionSpec } from '../types.ts';
 import type { StemRuntime } from './stem-cell.ts';
-import { STEM_MAX, STEM_WINDOW_MS, type StemLike, StemCells } from './stem-cells.ts';
+import { STEM_MAX, STEM_OVERDUE_MS, STEM_QUIET_MS, STEM_WINDOW_MS, type StemLike, StemCells } from './stem-cells.ts';
 
 /** A cell whose life the test drives: `ready()`, `fail()`; `kill()` records itself. */
 class FakeCell implements StemLike {
@@ -152,6 +152,49 @@ describe('stem cells', () => {
     }
     expect(started).toHaveLength(3);
     expect(count(set, 'nodejs')).toMatchObject({ target: 0, disabled: 'fare-sandbox: cannot mount /proc', died: 3 });
+  });
+
+  it('starts a cell only in a quiet moment (no invocation for a while), or once the start is overdue', () => {
+    let now = 0;
+    let last = 0;
+    let pending: (() => void) | null = null;
+    const started: FakeCell[] = [];
+    const set = new StemCells<FakeCell>({
+      runtimes: ['nodejs'], clock: () => now, lastActivity: () => last,
+      later: (f) => (pending = f),
+      start: (runtime) => {
+        const c = new FakeCell(runtime, started.length);
+        started.push(c);
+        return c;
+      },
+    });
+    set.adjust();
+    expect(started).toHaveLength(0); // an invocation just now: wait
+    const check = (): void => {
+      const f = pending;
+      pending = null;
+      f?.();
+    };
+    now += STEM_QUIET_MS - 1;
+    check();
+    expect(started).toHaveLength(0);
+    now += 1;
+    check();
+    expect(started).toHaveLength(1); // quiet long enough
+    // A machine never quiet: the start waits, but not for ever.
+    last = now;
+    void started[0]?.kill();
+    set.cellChanged(started[0] as FakeCell);
+    for (let t = STEM_QUIET_MS / 2; t < STEM_OVERDUE_MS; t += STEM_QUIET_MS / 2) {
+      last = now;
+      now += STEM_QUIET_MS / 2;
+      check();
+    }
+    expect(started).toHaveLength(1);
+    last = now;
+    now += STEM_QUIET_MS / 2;
+    check();
+    expect(started).toHaveLength(2);
   });
 
   it('close kills the cells not taken and starts no more', async () => {

@@ -9,9 +9,13 @@
 // A cell taken leaves this set for good: it becomes one function's instance (the pool's) and dies
 // with it. Nothing here ever hands a cell out twice.
 //
+// A cell is started only in a quiet moment — no invocation started or ended for STEM_QUIET_MS — or
+// once it has waited STEM_OVERDUE_MS: spawning one blocks Fare's event loop for ≈ 20 ms on the test
+// machine (Node's spawn waits for the child's exec), time any invocation in flight would wait too.
+//
 // The owner drives time: `adjust()` after a change it knows of (this set calls it itself when a cell
-// becomes ready or dies, and STEM_REFILL_DELAY_MS after one is taken: not on that cold start's
-// path), and every second or so to follow memory and let the target fall.
+// is taken, becomes ready or dies, and checks again while a start waits for quiet), and every second
+// or so to follow memory and let the target fall.
 
 import { performance } from 'node:perf_hooks';
 import type { FunctionSpec } from '../types.ts';
@@ -33,8 +37,10 @@ export const STEM_MAX = 4;
 export const STEM_WINDOW_MS = 10_000;
 /** No cells while less than this fraction of the managed memory is free. */
 export const STEM_MIN_FREE = 0.2;
-/** A take's refill starts this long after it (ms): once the cold start that took the cell is past. */
-export const STEM_REFILL_DELAY_MS = 200;
+/** A cell is started once no invocation has started or ended for this long (ms)… */
+export const STEM_QUIET_MS = 100;
+/** …or once a start has waited this long (ms), on a machine that is never quiet. */
+export const STEM_OVERDUE_MS = 2000;
 
 export interface StemCellsOptions<C extends StemLike> {
   /** The runtimes to keep cells for (those the machine can run in the sandbox). */
@@ -47,10 +53,13 @@ export interface StemCellsOptions<C extends StemLike> {
   readonly max?: number;
   readonly windowMs?: number;
   /**
-   * Runs a refill after a take (default: `STEM_REFILL_DELAY_MS` later): starting a cell costs Fare a
-   * few ms of its own (its directory, groups, Runtime API, spawn), which must not land on the cold
-   * start that took the last one.
+   * When the machine last started or ended an invocation (clock ms; the pool's `lastActivity`). A
+   * cell is started only once it has been quiet for STEM_QUIET_MS, or a start has waited
+   * STEM_OVERDUE_MS: starting one costs Fare's event loop ≈ 20 ms on the test machine (spawn waits
+   * for the exec), which would land on whatever invocation is in flight. None: no waiting.
    */
+  readonly lastActivity?: () => number;
+  /** Runs a deferred start's next check (default: STEM_QUIET_MS later, on an unref'd timer). */
   readonly later?: (f: () => void) => void;
 }
 
@@ -104,25 +113,41 @@ export class StemCells<C extends StemLike> {
     if (runtime === null || r === undefined || this.closed) return null;
     const i = r.cells.findIndex((c) => c.state === 'ready');
     r.takes.push(this.clock());
-    this.refillSoon();
+    // The refill waits for a quiet moment (see lastActivity): this cold start is one.
+    this.checkLater();
     if (i < 0) return null;
     const [cell] = r.cells.splice(i, 1);
     r.taken++;
     return cell ?? null;
   }
 
-  private refilling = false;
+  /** Since when a start has been wanted and deferred (clock ms), or null. */
+  private deferredSince: number | null = null;
+  private checking = false;
 
-  /** One adjust a little later (several takes meanwhile share it). */
-  private refillSoon(): void {
-    if (this.refilling) return;
-    this.refilling = true;
+  /** May a cell be started now (quiet, or overdue)? Remembers a deferral and checks again later. */
+  private mayStart(): boolean {
+    const last = this.opts.lastActivity;
+    const now = this.clock();
+    if (last === undefined || now - last() >= STEM_QUIET_MS || (this.deferredSince !== null && now - this.deferredSince >= STEM_OVERDUE_MS)) {
+      this.deferredSince = null;
+      return true;
+    }
+    this.deferredSince ??= now;
+    this.checkLater();
+    return false;
+  }
+
+  /** One adjust a little later (several deferrals meanwhile share it). */
+  private checkLater(): void {
+    if (this.checking) return;
+    this.checking = true;
     const run = (): void => {
-      this.refilling = false;
+      this.checking = false;
       if (!this.closed) this.adjust();
     };
     if (this.opts.later !== undefined) this.opts.later(run);
-    else setTimeout(run, STEM_REFILL_DELAY_MS).unref();
+    else setTimeout(run, STEM_QUIET_MS).unref();
   }
 
   /** How many cells of `runtime` are wanted now. */
@@ -148,7 +173,7 @@ export class StemCells<C extends StemLike> {
         r.died++;
         if (cell !== undefined) void cell.kill();
       }
-      if (r.cells.length < target && !r.cells.some((c) => c.state === 'starting')) {
+      if (r.cells.length < target && !r.cells.some((c) => c.state === 'starting') && this.mayStart()) {
         r.started++;
         r.cells.push(this.opts.start(runtime));
       }
@@ -206,6 +231,8 @@ export interface MachineStemCellsOptions {
   readonly runtimesDir?: string;
   readonly sharedGroups?: readonly string[];
   readonly onRefused?: (id: string, r: RefusedRequest) => void;
+  /** When an invocation last started or ended (the pool's `lastActivity`). */
+  readonly lastActivity?: () => number;
   /** The fraction of the managed memory free now (0–1): under STEM_MIN_FREE, no cells. */
   readonly memoryFree?: () => number;
   /** Turned off by the operator (`fare up --no-stem-cells`). */
@@ -229,6 +256,7 @@ export function machineStemCells(o: MachineStemCellsOptions): { stems: StemCells
   const stems: StemCells<StemCell> = new StemCells<StemCell>({
     runtimes,
     ...(o.memoryFree !== undefined ? { memoryShort: () => (o.memoryFree?.() ?? 1) < STEM_MIN_FREE } : {}),
+    ...(o.lastActivity !== undefined ? { lastActivity: o.lastActivity } : {}),
     start: (runtime) => {
       const cell = new StemCell({
         runtime, caps, baseDir, runtimesDir,
@@ -241,7 +269,7 @@ export function machineStemCells(o: MachineStemCellsOptions): { stems: StemCells
     },
   });
   stems.adjust();
-  const line = `stem cells: ${runtimes.join(', ')} — runtimes started ahead in their own sandbox, 1–${STEM_MAX} per runtime (1 + those taken in the last ${STEM_WINDOW_MS / 1000} s), none while under ${STEM_MIN_FREE * 100} % of memory is free` +
+  const line = `stem cells: ${runtimes.join(', ')} — runtimes started ahead in their own sandbox, 1–${STEM_MAX} per runtime (1 + those taken in the last ${STEM_WINDOW_MS / 1000} s), started when no invocation ran for ${STEM_QUIET_MS} ms, none while under ${STEM_MIN_FREE * 100} % of memory is free` +
     (missing.length > 0 ? `; ${missing.join('; ')}` : '') + ' (--no-stem-cells to turn off)';
   return { stems, line };
 }

@@ -91,11 +91,13 @@ export function localExecutor(opts: LocalExecutorOptions): {
     idleChains.set(instance, next);
     return next;
   };
+  const late: { pool?: InstancePool } = {};
   const onRefused = (instance: string, r: RefusedRequest): void => opts.warn(`fare: refused ${r.method} ${r.path} on the Runtime API of instance ${instance} (${r.reason}; peer ${r.remoteAddress}:${r.remotePort}, found by ${r.mechanism})`);
   const { stems, line: stemLine } = opts.stemCells === undefined
     ? { stems: null, line: undefined }
     : machineStemCells({
       caps: capabilities(), onRefused,
+      lastActivity: () => late.pool?.lastActivity ?? -Infinity,
       ...(opts.cpuset !== undefined ? { sharedGroups: [opts.cpuset] } : {}),
       ...(opts.stemCells.memoryFree !== undefined ? { memoryFree: opts.stemCells.memoryFree } : {}),
       ...(opts.stemCells.off !== undefined ? { off: opts.stemCells.off } : {}),
@@ -133,6 +135,7 @@ export function localExecutor(opts: LocalExecutorOptions): {
       }
     },
   });
+  late.pool = pool;
   const exec: Executor = {
     run: async (req) => {
       classOf.set(req.requestId, req.cls);
