@@ -28,7 +28,7 @@ import { InstancePriority, type PriorityKind, type PriorityResult } from './prio
 import { processGroupCpuNs, processGroupPids, processGroupResidentBytes, processState, type RunAs } from './proc.ts';
 import { type ErrorDocument, MAX_RESPONSE_BYTES, type RefusedRequest, RuntimeApi, type RuntimeReport } from './runtime-api.ts';
 import { instanceUidPool, uidInUse } from './uids.ts';
-import type { StemCell } from './stem-cell.ts';
+import type { StemCell, StemParts } from './stem-cell.ts';
 import { adoptWorkDir, prepareBase, prepareWorkDir, removeWorkDir, type WorkDir } from './workdir.ts';
 
 /**
@@ -398,7 +398,16 @@ export class Instance {
   }
 
   private async spawn(): Promise<void> {
-    if (this.opts.stem !== undefined) return this.adopt(this.opts.stem);
+    if (this.opts.stem !== undefined) {
+      // A cell whose process has just exited (its exit not heard yet) cannot be taken: launch instead.
+      let parts: StemParts | null = null;
+      try {
+        parts = this.opts.stem.take(this.id);
+      } catch {
+        parts = null;
+      }
+      if (parts !== null) return this.adopt(parts);
+    }
     const fn = this.fn;
     const { src, interp } = runtimeFor(fn, this.caps, this.opts.runtimesDir ?? findRuntimesDir());
     const helper = this.sandboxed ? this.caps.sandbox.helper : null;
@@ -439,13 +448,12 @@ export class Instance {
 
   /**
    * Becomes the stem cell's function instance: takes its process and everything around it (first,
-   * so a failure below kills them with this instance), renames its directory and groups to this
+   * so a failure below kills them with this instance; `parts` from `StemCell.take`), renames its directory and groups to this
    * instance's id, copies the code into its task directory, and answers its runtime's wait with the
    * function's environment. Its first /next then ends the init, as a launched runtime's does.
    */
-  private adopt(stem: StemCell): void {
+  private adopt(parts: StemParts): void {
     const fn = this.fn;
-    const parts = stem.take(this.id);
     this.child = parts.child;
     this.api = parts.api;
     this.cg = parts.cg;

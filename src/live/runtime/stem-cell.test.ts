@@ -61,6 +61,18 @@ describe.skipIf(why !== null)('a stem cell', () => {
     expect(() => c.take('x')).toThrow(/FARE_E_STEM_STATE/);
   });
 
+  it('an instance given a cell that died meanwhile launches its runtime instead', async () => {
+    const c = cell('nodejs');
+    await c.ready;
+    await c.kill();
+    const inst = new Instance({ fn: echo, stem: c });
+    cleanup.push(() => inst.kill());
+    await inst.start();
+    const o = await inst.invoke(request(echo, {}));
+    expect(o.status).toBe('ok');
+    expect((json(o.payload) as { env: Record<string, string> }).env['GREETING']).toBe('hello');
+  });
+
   it('the pool takes one for a cold start (never for a warm one), and counts it', async () => {
     const stems = new StemCells<StemCell>({ runtimes: ['nodejs'], start: (r) => cell(r), later: () => undefined });
     const pool = new InstancePool({ maxInstances: 4, idleTimeoutMs: 60_000, stems });
