@@ -1,5 +1,6 @@
 // Warm instances per (function, version). An invocation takes an idle warm instance of its function's
-// version or starts a new one (a cold start, counted and timed), and gives it back when done. Idle
+// version or starts a new one (a cold start, counted and timed; from a ready stem cell of its runtime
+// when `stems` has one, stem-cells.ts), and gives it back when done. Idle
 // instances are reaped after a configurable time by an explicit reap(now) (the owner drives time:
 // nextReapAt() says when to call it), a newer version retires the older ones, and a cap bounds the
 // number of instances (evicting the least recently used idle instance of any function when full).

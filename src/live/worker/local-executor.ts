@@ -1,5 +1,6 @@
-// The Executor of a worker whose instances are real processes on this machine: the warm pool, with
-// kernel priorities by class as an assist to the machine scheduler. Shared by `fare up` (worker 0 of a
+// The Executor of a worker whose instances are real processes on this machine: the warm pool (with
+// stem cells for its cold starts, where asked and possible), with kernel priorities by class as an
+// assist to the machine scheduler. Shared by `fare up` (worker 0 of a
 // cluster of one) and `fare worker` (one per machine of a cluster).
 
 import { getPriority, setPriority } from 'node:os';
