@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { FunctionSpec } from '../types.ts';
 import type { StemRuntime } from './stem-cell.ts';
-import { STEM_MAX, STEM_OVERDUE_MS, STEM_QUIET_MS, STEM_WINDOW_MS, type StemLike, StemCells } from './stem-cells.ts';
+import { capabilities } from './capabilities.ts';
+import { machineStemCells, STEM_MAX, STEM_OVERDUE_MS, STEM_QUIET_MS, STEM_WINDOW_MS, type StemLike, StemCells } from './stem-cells.ts';
 
 /** A cell whose life the test drives: `ready()`, `fail()`; `kill()` records itself. */
 class FakeCell implements StemLike {
@@ -208,5 +209,15 @@ describe('stem cells', () => {
     expect(taken?.killed).toBe(false);
     set.adjust();
     expect(set.take(fn('a'))).toBeNull();
+  });
+
+  it("are off where the operator says so or the machine cannot sandbox them, and fare up's line says why", () => {
+    const caps = capabilities();
+    expect(machineStemCells({ caps, off: true })).toEqual({ stems: null, line: 'stem cells: off (--no-stem-cells): every cold start launches its runtime' });
+    const none = machineStemCells({ caps: { ...caps, sandbox: { helper: null, why: 'not root: instances cannot get their own uids and namespaces' } } });
+    expect(none.stems).toBeNull();
+    expect(none.line).toBe('stem cells: off — they need the instance sandbox (not root: instances cannot get their own uids and namespaces): every cold start launches its runtime');
+    const noInterpreters = machineStemCells({ caps: { ...caps, sandbox: { helper: '/bin/false', why: '' }, node: null, python3: null } });
+    expect(noInterpreters.line).toMatch(/^stem cells: off — nodejs has none .*; python has none/);
   });
 });
