@@ -285,17 +285,24 @@ let FIXED = fixedContext();
  * and then loads the code, as any cold start does. Asked once, before the first /next.
  */
 async function becomeInstance() {
-  // While it waits nothing else runs: first, one request and one import of a module, so their code is
-  // compiled ahead (V8 compiles a function when it first runs) and not on the cold start's path.
-  await request('GET', '/fare/credentials', null);
-  const warm = 'data:text/javascript,export const warm = 1;';
-  await import(warm);
-  JSON.stringify(await run(() => Promise.resolve(null), JSON.parse('{}'), new Context('stem-warm-up', 0, {})));
-  const r = await request('GET', '/fare/stem', null);
-  if (r.status !== 200) throw new Error(`Runtime API /fare/stem answered ${r.status}: ${r.body.toString()}`);
-  /** @type {unknown} */
-  const parsed = JSON.parse(r.body.toString('utf8'));
-  const orders = /** @type {{ env: Record<string, string> }} */ (parsed);
+  /** @type {{ env?: Record<string, string>, wait?: boolean }} */
+  let orders;
+  for (;;) {
+    // While it waits nothing else runs: a request, an import and an invocation of its own, so their
+    // code is compiled ahead (V8 compiles a function when it first runs) and not on the cold start's
+    // path — and again each time Fare says to wait (≈ 0.5 s), so it stays in memory.
+    await request('GET', '/fare/credentials', null);
+    const warm = 'data:text/javascript,export const warm = 1;';
+    await import(warm);
+    JSON.stringify(await run(() => Promise.resolve(null), JSON.parse('{}'), new Context('stem-warm-up', 0, {})));
+    const r = await request('GET', '/fare/stem', null);
+    if (r.status !== 200) throw new Error(`Runtime API /fare/stem answered ${r.status}: ${r.body.toString()}`);
+    /** @type {unknown} */
+    const parsed = JSON.parse(r.body.toString('utf8'));
+    orders = /** @type {{ env?: Record<string, string>, wait?: boolean }} */ (parsed);
+    if (orders.wait !== true) break;
+  }
+  if (orders.env === undefined) throw new Error('Runtime API /fare/stem answered no environment');
   for (const k of Object.keys(env)) if (!Object.hasOwn(orders.env, k)) delete env[k];
   for (const [k, v] of Object.entries(orders.env)) env[k] = v;
   FIXED = fixedContext();

@@ -152,10 +152,16 @@ def become_instance(api):
     """A stem cell (a runtime Fare started before knowing its function: FARE_STEM=1) waits here until it
     is given one: it takes on that function's environment, exactly, then loads the code as any cold
     start does. Asked once, before the first /next."""
-    status, _, body = api.request("GET", "/fare/stem")
-    if status != 200:
-        raise RuntimeError("Runtime API /fare/stem answered %d: %r" % (status, body[:200]))
-    env = json.loads(body)["env"]
+    while True:
+        # Asked again each time Fare says to wait (≈ 0.5 s): its code and data stay in memory.
+        api.request("GET", "/fare/credentials")
+        status, _, body = api.request("GET", "/fare/stem")
+        if status != 200:
+            raise RuntimeError("Runtime API /fare/stem answered %d: %r" % (status, body[:200]))
+        orders = json.loads(body)
+        if not orders.get("wait"):
+            break
+    env = orders["env"]
     os.environ.clear()
     os.environ.update(env)
     # Its directory was renamed to the instance's: the same directory, under the name it now has.

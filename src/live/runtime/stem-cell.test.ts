@@ -123,6 +123,14 @@ describe("a stem cell's Runtime API", () => {
     expect((await next).headers.get('lambda-runtime-invoked-function-arn')).toBe('arn:aws:lambda:us-east-1:123456789012:function:f');
   });
 
+  it('answers a wait that has no orders yet with {"wait": true}, and the orders on a later ask', async () => {
+    const api = await RuntimeApi.listen({ functionName: '', stem: true, onReport: () => undefined });
+    cleanup.push(() => api.close());
+    expect(await get(api, 'fare/stem')).toEqual({ status: 200, body: { wait: true } });
+    api.go({ functionName: 'f' }, () => undefined, { env: { B: '2' } });
+    expect(await get(api, 'fare/stem')).toEqual({ status: 200, body: { env: { B: '2' } } });
+  });
+
   it('is not there on an instance that was not started as a stem cell', async () => {
     const api = await RuntimeApi.listen({ functionName: 'f', onReport: () => undefined });
     cleanup.push(() => api.close());
