@@ -270,13 +270,47 @@ async function loadHandler(root, spec) {
 }
 
 /** The instance's fixed part of every context (process.env is read once: each read is a call into C++). */
-const FIXED = {
+const fixedContext = () => ({
   functionName: env['AWS_LAMBDA_FUNCTION_NAME'] ?? '',
   functionVersion: env['AWS_LAMBDA_FUNCTION_VERSION'] ?? '$LATEST',
   memoryLimitInMB: env['AWS_LAMBDA_FUNCTION_MEMORY_SIZE'] ?? '128',
   logGroupName: env['AWS_LAMBDA_LOG_GROUP_NAME'] ?? '',
   logStreamName: env['AWS_LAMBDA_LOG_STREAM_NAME'] ?? '',
-};
+});
+let FIXED = fixedContext();
+
+/**
+ * A stem cell (a runtime Fare started before knowing its function: FARE_STEM=1) waits here until it
+ * is given one: it takes on that function's environment — exactly, nothing of the stem's is left —
+ * and then loads the code, as any cold start does. Asked once, before the first /next.
+ */
+async function becomeInstance() {
+  /** @type {{ env?: Record<string, string>, wait?: boolean }} */
+  let orders;
+  for (;;) {
+    // While it waits nothing else runs: a request, an import and an invocation of its own, so their
+    // code is compiled ahead (V8 compiles a function when it first runs) and not on the cold start's
+    // path — and again each time Fare says to wait (≈ 0.5 s), so it stays in memory.
+    await request('GET', '/fare/credentials', null);
+    const warm = 'data:text/javascript,export const warm = 1;';
+    await import(warm);
+    JSON.stringify(await run(() => Promise.resolve(null), JSON.parse('{}'), new Context('stem-warm-up', 0, {})));
+    const r = await request('GET', '/fare/stem', null);
+    if (r.status !== 200) throw new Error(`Runtime API /fare/stem answered ${r.status}: ${r.body.toString()}`);
+    /** @type {unknown} */
+    const parsed = JSON.parse(r.body.toString('utf8'));
+    orders = /** @type {{ env?: Record<string, string>, wait?: boolean }} */ (parsed);
+    if (orders.wait !== true) break;
+  }
+  if (orders.env === undefined) throw new Error('Runtime API /fare/stem answered no environment');
+  for (const k of Object.keys(env)) if (!Object.hasOwn(orders.env, k)) delete env[k];
+  for (const [k, v] of Object.entries(orders.env)) env[k] = v;
+  FIXED = fixedContext();
+  // Its directory was renamed to the instance's: Node caches the working directory's path, and
+  // argv names the bootstrap by its path at start.
+  if (env['LAMBDA_TASK_ROOT'] !== undefined) process.chdir(env['LAMBDA_TASK_ROOT']);
+  if (env['LAMBDA_RUNTIME_DIR'] !== undefined) process.argv[1] = path.join(env['LAMBDA_RUNTIME_DIR'], 'bootstrap.mjs');
+}
 
 /** The Lambda context object, plus Fare's context token. */
 class Context {
@@ -376,6 +410,7 @@ function fatal(/** @type {unknown} */ err, /** @type {string} */ type) {
 }
 
 async function main() {
+  if (env['FARE_STEM'] === '1') await becomeInstance();
   const root = env['LAMBDA_TASK_ROOT'] ?? process.cwd();
   /** @type {Handler} */
   let handler;

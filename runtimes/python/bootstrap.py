@@ -148,8 +148,32 @@ def flush():
     sys.stderr.flush()
 
 
+def become_instance(api):
+    """A stem cell (a runtime Fare started before knowing its function: FARE_STEM=1) waits here until it
+    is given one: it takes on that function's environment, exactly, then loads the code as any cold
+    start does. Asked once, before the first /next."""
+    while True:
+        # Asked again each time Fare says to wait (≈ 0.5 s): its code and data stay in memory.
+        api.request("GET", "/fare/credentials")
+        status, _, body = api.request("GET", "/fare/stem")
+        if status != 200:
+            raise RuntimeError("Runtime API /fare/stem answered %d: %r" % (status, body[:200]))
+        orders = json.loads(body)
+        if not orders.get("wait"):
+            break
+    env = orders["env"]
+    os.environ.clear()
+    os.environ.update(env)
+    # Its directory was renamed to the instance's: the same directory, under the name it now has.
+    if "LAMBDA_TASK_ROOT" in env:
+        os.chdir(env["LAMBDA_TASK_ROOT"])
+    importlib.invalidate_caches()
+
+
 def main():
     api = Api(API)
+    if os.environ.get("FARE_STEM") == "1":
+        become_instance(api)
     install_logging()
     root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
     try:

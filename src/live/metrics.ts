@@ -59,6 +59,13 @@ export interface TenantSpend {
 /** Where an admission decision was made: when an invocation was accepted, or when a queued Event was claimed to run. */
 export type AdmissionPoint = 'accept' | 'claim';
 
+/** A worker's stem cells of one runtime now. */
+export interface StemCount {
+  readonly runtime: string;
+  readonly ready: number;
+  readonly starting: number;
+}
+
 export interface MetricsOptions {
   readonly prices: PriceTable;
   /** Node's own process metrics (CPU, memory, event loop, GC; prom-client's defaults). Default true. */
@@ -72,6 +79,7 @@ export class Metrics {
   private readonly answeredListeners: ((cls: number, seconds: number) => void)[] = [];
   private readonly workers: { machine: number; census: () => readonly InstanceCensus[] }[] = [];
   private readonly spends: (() => readonly TenantSpend[])[] = [];
+  private readonly stemSources: { machine: number; read: () => readonly StemCount[] }[] = [];
 
   private readonly arrivals: Counter<'shard' | 'class'>;
   private readonly waiting: Histogram<'class'>;
@@ -139,6 +147,19 @@ export class Metrics {
     new Gauge({ name: 'fare_instances', help: 'Instances on a worker, by machine, their function\'s class and state (running, frozen: preempted, idle: warm between invocations, swapped: memory in swap).', labelNames: ['machine', 'class', 'state'], registers, collect: census((r) => r.count) });
     new Gauge({ name: 'fare_memory_resident_bytes', help: 'Resident memory of a worker\'s instances (bytes), by machine, class and state.', labelNames: ['machine', 'class', 'state'], registers, collect: census((r) => r.residentBytes) });
     new Gauge({ name: 'fare_memory_swapped_bytes', help: 'Memory of a worker\'s swapped-out instances in swap (bytes), by machine, class and state.', labelNames: ['machine', 'class', 'state'], registers, collect: census((r) => r.swappedBytes) });
+    const stemSources = this.stemSources;
+    new Gauge({
+      name: 'fare_stem_cells', help: 'Stem cells on a worker (runtimes started ahead for cold starts), by machine, runtime and state (ready, starting).', labelNames: ['machine', 'runtime', 'state'], registers,
+      collect(this: Gauge<'machine' | 'runtime' | 'state'>): void {
+        this.reset();
+        for (const w of stemSources) {
+          for (const r of w.read()) {
+            this.set({ machine: String(w.machine), runtime: r.runtime, state: 'ready' }, r.ready);
+            this.set({ machine: String(w.machine), runtime: r.runtime, state: 'starting' }, r.starting);
+          }
+        }
+      },
+    });
     const tenants = (pick: (t: TenantSpend) => number | null) => function (this: Gauge<'tenant'>): void {
       this.reset();
       for (const read of spends) {
@@ -189,6 +210,11 @@ export class Metrics {
       this.preemptions.inc({ machine: String(machine), class: cls }, 0);
       this.preemptionsCaused.inc({ machine: String(machine), class: cls }, 0);
     }
+  }
+
+  /** A worker's stem cells (runtime/stem-cells.ts `stats()`). */
+  watchStemCells(machine: number, read: () => readonly StemCount[]): void {
+    this.stemSources.push({ machine, read });
   }
 
   /** Tenants' spend this month and budgets (a gateway's store). */

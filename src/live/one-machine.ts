@@ -81,6 +81,8 @@ export interface UpOptions {
   readonly warn?: (line: string) => void;
   /** Record the traffic in this file for the simulator (`fare sim replay FILE`; recorder.ts). */
   readonly record?: string;
+  /** Keep stem cells, runtimes started ahead for cold starts (default true where the machine allows them; runtime/stem-cells.ts). */
+  readonly stemCells?: boolean;
 }
 
 export interface Running {
@@ -150,19 +152,23 @@ export async function up(opts: UpOptions): Promise<Running> {
     AWS_DEFAULT_REGION: region,
     ...(reach.endpoint !== undefined ? { FARE_ENDPOINT: reach.endpoint, AWS_ENDPOINT_URL_LAMBDA: reach.endpoint } : {}),
   });
-  const { pool, exec, leaving, relieveIdle } = localExecutor({
+  const memoryFree = (): number => (memory.probe !== undefined && Number.isFinite(memory.managedMB) ? 1 - memory.probe.used() / memory.managedMB : 1);
+  const { pool, exec, leaving, relieveIdle, stems, stemLine } = localExecutor({
     platformEnv,
+    stemCells: { memoryFree, off: opts.stemCells === false },
     cores, prices, classAware: preset.classAware, strictPriorities: opts.strictPriorities === true, canRaise: nice, warn,
     ...(memory.pager !== undefined ? { pager: memory.pager, onSwap: swapLine(warn), onIdleSwap: idleSwapLine(warn) } : {}),
     ...(host.cpuset !== undefined ? { cpuset: host.cpuset.procsFile } : {}),
   });
   if (host.cpuset !== undefined && memory.pager !== undefined && !(await memory.pager.pin(host.cpuset.cpus))) warn('fare: the pager could not be moved to the functions\' CPUs: it pages from any CPU');
+  if (stemLine !== undefined) capLines.push(stemLine);
   late0.pool = pool;
   late0.leaving = leaving;
   late0.relieveIdle = relieveIdle;
   // One set of metrics for the process's parts (metrics.ts).
   const metrics = new Metrics({ prices });
   metrics.watchWorker(0, () => pool.census());
+  if (stems !== null) metrics.watchStemCells(0, () => stems.stats());
   metrics.watchTenants(() => tenantSpends(store, Date.now()));
   // The gateway, shard 0 and worker 0 as the parts of a cluster of one, talking only through the Bus.
   const bus = new InProcessBus({ clock: realClock });
@@ -238,6 +244,9 @@ export async function up(opts: UpOptions): Promise<Running> {
   runner.wake();
   const reaper = setInterval(() => pool.reap(), 30_000);
   reaper.unref();
+  // Stem cells follow memory and let their number fall back once cold starts stop.
+  const stemming = stems !== null ? setInterval(() => stems.adjust(), 1000) : undefined;
+  stemming?.unref();
   // Memory changes while instances run: read it between the scheduler's steps too (only where managed with swapping).
   const reading = memory.swap ? await followMemory(() => worker.readMemory(), 100, 500) : undefined;
   if (reading !== undefined) capLines.push(reading.line);
@@ -253,6 +262,7 @@ export async function up(opts: UpOptions): Promise<Running> {
     examples,
     close: () => (closing ??= (async () => {
       clearInterval(reaper);
+      clearInterval(stemming);
       reading?.stop();
       await stopParts();
     })()),

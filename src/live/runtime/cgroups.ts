@@ -10,7 +10,7 @@
 // or without some of them) for the same few operations, and each operation's v1 and v2 paths are
 // easier to check side by side than in two files.
 
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { alive } from './proc.ts';
@@ -231,7 +231,8 @@ export class InstanceCgroups {
   /** `cgroup.kill` of the v2 group, when the kernel has it. */
   private readonly killFile: string | null;
 
-  private constructor(mech: Mechanisms, dirs: ReadonlyMap<V1Controller | 'v2', string>) {
+  private constructor(private readonly mech: Mechanisms, private readonly byKey: ReadonlyMap<V1Controller | 'v2', string>, private readonly maxTasks?: number) {
+    const dirs = byKey;
     this.freezer = mech.freezer;
     this.cpu = mech.cpu;
     const v2 = dirs.get('v2');
@@ -280,7 +281,50 @@ export class InstanceCgroups {
       for (const d of made) tryRmdir(d);
       throw e;
     }
-    return new InstanceCgroups(mech, dirs);
+    return new InstanceCgroups(mech, dirs, maxTasks);
+  }
+
+  /**
+   * The same groups under another name (a stem cell becoming an instance: stem-cell.ts). A v1 group
+   * is renamed, its counters and limits with it. A v2 group cannot be (the kernel refuses renames on
+   * the unified hierarchy): a new one is made beside it with the same task limit, the processes in
+   * it are moved over (a stem cell's are idle, waiting: none forks meanwhile) and the old one is
+   * removed. Use the returned object from then on; this one is spent.
+   */
+  moveTo(id: string): InstanceCgroups {
+    for (const f of [this.cpuFile, this.memFile, this.freezeFile, this.eventsFile]) f?.close();
+    const moved = new Map<string, string>();
+    const next = new Map<V1Controller | 'v2', string>();
+    for (const [k, d] of this.byKey) {
+      const done = moved.get(d);
+      if (done !== undefined) {
+        next.set(k, done);
+        continue;
+      }
+      const to = join(d, '..', id);
+      try {
+        renameSync(d, to);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
+        mkdirWithRetry(to);
+        if (this.maxTasks !== undefined && k === 'v2' && this.mech.pids === 'cgroup-v2') writeFileSync(join(to, 'pids.max'), String(this.maxTasks));
+        for (let round = 0; round < 10; round++) {
+          const pids = readPids(d);
+          if (pids.length === 0) break;
+          for (const pid of pids) {
+            try {
+              writeFileSync(join(to, 'cgroup.procs'), String(pid));
+            } catch {
+              // exited meanwhile
+            }
+          }
+        }
+        tryRmdir(d);
+      }
+      moved.set(d, to);
+      next.set(k, to);
+    }
+    return new InstanceCgroups(this.mech, next, this.maxTasks);
   }
 
   /** The `cgroup.procs` files a new process writes its pid into before it execs the runtime. */

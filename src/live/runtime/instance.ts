@@ -13,6 +13,7 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { getPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { FunctionSpec, InvokeOutcome, InvokeRequest } from '../types.ts';
 import { capabilities, type Capabilities } from './capabilities.ts';
@@ -27,7 +28,8 @@ import { InstancePriority, type PriorityKind, type PriorityResult } from './prio
 import { processGroupCpuNs, processGroupPids, processGroupResidentBytes, processState, type RunAs } from './proc.ts';
 import { type ErrorDocument, MAX_RESPONSE_BYTES, type RefusedRequest, RuntimeApi, type RuntimeReport } from './runtime-api.ts';
 import { instanceUidPool, uidInUse } from './uids.ts';
-import { prepareBase, prepareWorkDir, removeWorkDir, type WorkDir } from './workdir.ts';
+import type { StemCell, StemParts } from './stem-cell.ts';
+import { adoptWorkDir, prepareBase, prepareWorkDir, removeWorkDir, type WorkDir } from './workdir.ts';
 
 /**
  * How long an instance that answered stays unfrozen, waiting for its next invocation, before it is
@@ -82,6 +84,11 @@ export interface InstanceOptions {
   readonly onRefused?: (instanceId: string, r: RefusedRequest) => void;
   /** `cgroup.procs` files of groups shared by all instances that each joins at launch, besides its own (the functions' cpuset). */
   readonly sharedGroups?: readonly string[];
+  /**
+   * A ready stem cell (stem-cell.ts) of the function's runtime, started with these same options:
+   * `start()` adopts it — its process, sandbox, uid, groups and Runtime API — instead of launching.
+   */
+  readonly stem?: StemCell;
 }
 
 interface Open {
@@ -375,9 +382,9 @@ export class Instance {
     };
   }
 
-  /** Whether this instance runs in the sandbox (the default where the machine has it). */
+  /** Whether this instance runs in the sandbox (the default where the machine has it; always when born of a stem cell). */
   private get sandboxed(): boolean {
-    return this.caps.sandbox.helper !== null && this.opts.runAs === undefined;
+    return this.opts.stem !== undefined || (this.caps.sandbox.helper !== null && this.opts.runAs === undefined);
   }
 
   private runAs(): RunAs | null {
@@ -391,6 +398,16 @@ export class Instance {
   }
 
   private async spawn(): Promise<void> {
+    if (this.opts.stem !== undefined) {
+      // A cell whose process has just exited (its exit not heard yet) cannot be taken: launch instead.
+      let parts: StemParts | null = null;
+      try {
+        parts = this.opts.stem.take(this.id);
+      } catch {
+        parts = null;
+      }
+      if (parts !== null) return this.adopt(parts);
+    }
     const fn = this.fn;
     const { src, interp } = runtimeFor(fn, this.caps, this.opts.runtimesDir ?? findRuntimesDir());
     const helper = this.sandboxed ? this.caps.sandbox.helper : null;
@@ -427,6 +444,45 @@ export class Instance {
       this.onExit({ code: null, signal: null });
     });
     child.once('exit', (code, signal) => this.onExit({ code, signal }));
+  }
+
+  /**
+   * Becomes the stem cell's function instance: takes its process and everything around it (first,
+   * so a failure below kills them with this instance; `parts` from `StemCell.take`), renames its directory and groups to this
+   * instance's id, copies the code into its task directory, and answers its runtime's wait with the
+   * function's environment. Its first /next then ends the init, as a launched runtime's does.
+   */
+  private adopt(parts: StemParts): void {
+    const fn = this.fn;
+    this.child = parts.child;
+    this.api = parts.api;
+    this.cg = parts.cg;
+    this.wd = parts.wd;
+    this.ownUid = parts.uid;
+    for (const b of parts.output) this.output.push(b);
+    const child = parts.child;
+    child.stdout?.on('data', this.output.push);
+    child.stderr?.on('data', this.output.push);
+    child.once('error', (e) => {
+      this.output.note(e.message);
+      this.onExit({ code: null, signal: null });
+    });
+    child.once('exit', (code, signal) => this.onExit({ code, signal }));
+    if (child.exitCode !== null || child.signalCode !== null) return this.onExit({ code: child.exitCode, signal: child.signalCode });
+    this.wd = adoptWorkDir(parts.wd, this.id, fn.codeDir);
+    if (parts.cg !== null) {
+      this.cg = null; // spent by the move, whatever its outcome
+      this.cg = parts.cg.moveTo(this.id);
+    }
+    // It waited at the lowest priority (STEM_NICE): every thread back to Fare's own (as a launched one's; the
+    // pool's onStart may then set its class's).
+    void this.priority.set('nice', getPriority(0));
+    const { interp } = runtimeFor(fn, this.caps, this.opts.runtimesDir ?? findRuntimesDir());
+    const platform = this.opts.platformEnv?.();
+    const env = runtimeEnv({ fn, instanceId: this.id, apiAddress: parts.api.address, wd: this.wd, interp, memoryMB: this.opts.memoryMB ?? 128, sandboxed: true, ...(platform !== undefined ? { platform } : {}) });
+    const orders: Record<string, string> = {};
+    for (const [k, v] of Object.entries(env)) if (v !== undefined) orders[k] = v;
+    parts.api.go({ functionName: fn.name, tenant: fn.tenant, ...(platform?.AWS_REGION !== undefined ? { region: platform.AWS_REGION } : {}) }, (r) => this.onReport(r), { env: orders });
   }
 
   private onReport(r: RuntimeReport): void {

@@ -129,7 +129,7 @@ export interface LaunchInput {
   /** `cgroup.procs` files of the instance's groups. */
   readonly procs: readonly string[];
   /** Start inside the sandbox (`owner` is then the instance's own user): the helper and the scratch directory. */
-  readonly sandbox?: { readonly helper: string; readonly scratch: string };
+  readonly sandbox?: { readonly helper: string; readonly scratch: string; readonly nice?: number };
 }
 
 /**
@@ -142,7 +142,7 @@ export interface LaunchInput {
  */
 export function launch(x: LaunchInput): ChildProcess {
   if (x.sandbox !== undefined && x.owner !== null) {
-    const argv = sandboxArgv({ helper: x.sandbox.helper, owner: x.owner, procs: x.procs, scratch: x.sandbox.scratch, cwd: x.cwd, cmd: x.cmd });
+    const argv = sandboxArgv({ helper: x.sandbox.helper, owner: x.owner, procs: x.procs, scratch: x.sandbox.scratch, cwd: x.cwd, cmd: x.cmd, ...(x.sandbox.nice !== undefined ? { nice: x.sandbox.nice } : {}) });
     return spawn(argv[0] ?? '', argv.slice(1), { cwd: x.cwd, env: x.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   }
   const viaSetpriv = x.owner !== null && x.setpriv !== null;

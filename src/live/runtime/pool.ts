@@ -1,5 +1,6 @@
 // Warm instances per (function, version). An invocation takes an idle warm instance of its function's
-// version or starts a new one (a cold start, counted and timed), and gives it back when done. Idle
+// version or starts a new one (a cold start, counted and timed; from a ready stem cell of its runtime
+// when `stems` has one, stem-cells.ts), and gives it back when done. Idle
 // instances are reaped after a configurable time by an explicit reap(now) (the owner drives time:
 // nextReapAt() says when to call it), a newer version retires the older ones, and a cap bounds the
 // number of instances (evicting the least recently used idle instance of any function when full).
@@ -12,6 +13,7 @@ import type { Mutable } from '../../core/types.ts';
 import { FareRuntimeError, InitError } from './errors.ts';
 import { Instance, type InstanceOptions } from './instance.ts';
 import { initFailureOutcome } from './outcomes.ts';
+import type { StemCell } from './stem-cell.ts';
 import { processMemory } from './pager.ts';
 
 export interface PoolOptions {
@@ -21,8 +23,13 @@ export interface PoolOptions {
   readonly idleTimeoutMs: number;
   /** Options for every instance the pool makes (ignored when `create` is given). */
   readonly instanceOptions?: Omit<InstanceOptions, 'fn'>;
-  /** Makes an instance (default: `new Instance({ fn, ...instanceOptions })`). */
-  readonly create?: (fn: FunctionSpec) => Instance;
+  /** Makes an instance (default: `new Instance({ fn, ...instanceOptions, stem })`). */
+  readonly create?: (fn: FunctionSpec, stem?: StemCell) => Instance;
+  /**
+   * Stem cells (stem-cells.ts): a cold start takes a ready one of the function's runtime, when there
+   * is one, and its instance adopts it instead of launching a runtime.
+   */
+  readonly stems?: { take(fn: FunctionSpec): StemCell | null; close?(): Promise<void> };
   /** The clock reap() and idle times use (ms; default performance.now). */
   readonly clock?: () => number;
   /** Called when an invocation has its instance, just before it is handed the event (e.g. to set its kernel priority). */
@@ -49,6 +56,8 @@ export interface PoolStats {
   readonly instances: number;
   readonly idle: number;
   readonly coldStarts: number;
+  /** Cold starts served by a stem cell (counted in coldStarts too). */
+  readonly stemStarts: number;
   readonly warmStarts: number;
   readonly initFailures: number;
   /** Sum of cold start times (ms). */
@@ -101,15 +110,23 @@ export class InstancePool {
   private readonly pinned = new Map<string, Set<number>>();
   private readonly pending = new Map<string, Pending>();
   private readonly clock: () => number;
-  private readonly counts = { coldStarts: 0, warmStarts: 0, initFailures: 0, initMsTotal: 0, reaped: 0, retired: 0, evicted: 0 };
+  private readonly counts = { coldStarts: 0, stemStarts: 0, warmStarts: 0, initFailures: 0, initMsTotal: 0, reaped: 0, retired: 0, evicted: 0 };
   private closed = false;
 
   constructor(private readonly opts: PoolOptions) {
     this.clock = opts.clock ?? (() => performance.now());
   }
 
+  /** When an invocation last started or was answered (clock ms; -Infinity: none yet): stem cells start in quiet moments. */
+  get lastActivity(): number {
+    return this.#lastActivity;
+  }
+
+  #lastActivity = -Infinity;
+
   /** Runs an invocation on a warm or new instance. Init failures are outcomes; a full pool throws FARE_E_POOL_FULL. */
   async invoke(req: InvokeRequest): Promise<InvokeOutcome> {
+    this.#lastActivity = this.clock();
     const p: Pending = { slot: null, paused: false, requestId: req.requestId };
     this.pending.set(req.requestId, p);
     try {
@@ -137,6 +154,7 @@ export class InstancePool {
         // more properties takes V8's slow path, ~1.6 µs).
         const own: Mutable<InvokeRequest> = Object.assign({}, req);
         own.onAnswer = (ans) => {
+          this.#lastActivity = this.clock();
           release();
           onAnswer?.(ans);
         };
@@ -351,7 +369,7 @@ export class InstancePool {
     this.closed = true;
     const all = [...this.slots.keys()];
     for (const s of [...this.slots.values()]) this.drop(s);
-    await Promise.all(all.map((i) => i.kill()));
+    await Promise.all([...all.map((i) => i.kill()), this.opts.stems?.close?.()]);
   }
 
   // ---- internals ---------------------------------------------------------------------------------
@@ -378,7 +396,9 @@ export class InstancePool {
     if (this.slots.size >= this.opts.maxInstances && !this.evictOne()) {
       throw new FareRuntimeError('FARE_E_POOL_FULL', `all ${this.opts.maxInstances} instances are busy or starting: queue the invocation and retry when one is released`);
     }
-    const instance = this.opts.create?.(fn) ?? new Instance({ ...this.opts.instanceOptions, fn });
+    const stem = this.opts.stems?.take(fn) ?? undefined;
+    const instance = this.opts.create !== undefined ? this.opts.create(fn, stem) : new Instance({ ...this.opts.instanceOptions, fn, ...(stem !== undefined ? { stem } : {}) });
+    if (stem !== undefined) this.counts.stemStarts++;
     const slot: Slot = { instance, fn, key, version: fn.version, idleSince: 0, idle: false };
     this.slots.set(instance, slot);
     if (p) p.slot = slot;

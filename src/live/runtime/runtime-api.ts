@@ -23,6 +23,29 @@ import { connOf, peerLookup, type PeerLookup, type PeerMechanism, type PeerOwner
 /** Fare's addition to the Runtime API: the running invocation's credentials (`/2018-06-01/fare/credentials`). */
 export const CREDENTIALS = 'fare/credentials';
 
+/**
+ * Fare's addition for stem cells (stem-cell.ts): a runtime started before its function is known asks
+ * here (`GET /2018-06-01/runtime/fare/stem`, before its first `/next`) and is answered when it is
+ * given a function: `{"env": {…}}`, the function's environment, which it takes on before it loads
+ * the code — or `{"wait": true}` after STEM_POLL_MS without one, and it asks again. 404 on a Runtime
+ * API that was not started for a stem cell.
+ */
+export const STEM = 'fare/stem';
+
+/**
+ * How long a stem cell's `fare/stem` is held before it is answered `{"wait": true}` (ms): the runtime
+ * then runs its warm-up again and asks again, so the code and data a cold start needs stay in memory.
+ * A process idle for longer has its pages reclaimed by a proactive reclaimer (on the test machine
+ * DAMON pages out what was not touched for ≈ 1.2 s): a Node.js cell idle for 2 s took 38 ms to serve
+ * its cold start, against 18 ms after 20 ms.
+ */
+export const STEM_POLL_MS = 500;
+
+/** What a stem cell's runtime is told when it becomes a function's instance. */
+export interface StemOrders {
+  readonly env: Readonly<Record<string, string>>;
+}
+
 /** Lambda's limit on a synchronous response: 6 MB plus a little slack, as its emulator sets it. */
 export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
 
@@ -87,6 +110,10 @@ export interface RuntimeApiOptions {
   readonly onRefused?: (r: RefusedRequest) => void;
   /** How connections' owners are found; default: the process-wide `peerLookup()`. */
   readonly peerLookup?: PeerLookup;
+  /** A stem cell's: its runtime waits on `fare/stem` until `go()` (default false: 404 there). */
+  readonly stem?: boolean;
+  /** The runtime is waiting on `fare/stem` (a stem cell is ready). */
+  readonly onStemWaiting?: () => void;
 }
 
 export const functionArn = (name: string, tenant = '000000000000', region = 'us-east-1'): string => `arn:aws:lambda:${region}:${tenant}:function:${name}`;
@@ -110,7 +137,13 @@ export class RuntimeApi {
   private waiting: ServerResponse | null = null;
   private closed = false;
   private readonly maxBytes: number;
-  private readonly arn: string;
+  private arn: string;
+  /** A stem cell's orders, once given, and the runtime's request waiting for them (stem-cell.ts). */
+  private orders: StemOrders | null = null;
+  private stemWaiting: ServerResponse | null = null;
+  private stemAnswered = false;
+  /** Where reports go (a stem cell's owner changes when it becomes an instance). */
+  private onReport: (r: RuntimeReport) => void;
   /** Each connection's owner, known or being looked up, from the moment it is accepted. */
   private readonly owners = new WeakMap<Socket, PeerOwner | Promise<PeerOwner>>();
 
@@ -121,6 +154,24 @@ export class RuntimeApi {
   ) {
     this.maxBytes = opts.maxResponseBytes ?? MAX_RESPONSE_BYTES;
     this.arn = functionArn(opts.functionName, opts.tenant, opts.region);
+    this.onReport = opts.onReport;
+  }
+
+  /**
+   * A stem cell becomes an instance of this function: its ARN, where its reports go from now on,
+   * and the orders its runtime is waiting for on `fare/stem` (answered now, or when it asks).
+   */
+  go(fn: { readonly functionName: string; readonly tenant?: string; readonly region?: string }, onReport: (r: RuntimeReport) => void, orders: StemOrders): void {
+    if (this.opts.stem !== true || this.orders !== null) throw new Error('FARE_E_STEM_STATE: go() is for a stem cell\'s Runtime API, once');
+    this.arn = functionArn(fn.functionName, fn.tenant, fn.region);
+    this.onReport = onReport;
+    this.orders = orders;
+    this.answerStem();
+  }
+
+  /** Its runtime is waiting for its orders (a stem cell ready to become an instance). */
+  get stemReady(): boolean {
+    return this.stemWaiting !== null && !this.stemWaiting.destroyed;
   }
 
   /** Starts a server on 127.0.0.1 with a free port. */
@@ -249,6 +300,7 @@ export class RuntimeApi {
     if (rest === 'invocation/next') return req.method === 'GET' ? this.next(req, res) : wrongMethod('GET');
     if (rest === 'init/error') return req.method === 'POST' ? this.initError(req, res) : wrongMethod('POST');
     if (rest === CREDENTIALS) return req.method === 'GET' ? this.credentials(req, res) : wrongMethod('GET');
+    if (rest === STEM && this.opts.stem === true) return req.method === 'GET' ? this.stem(req, res) : wrongMethod('GET');
     const m = rest === null ? null : /^invocation\/([^/]+)\/(response|error)$/.exec(rest);
     if (!m?.[1] || !m[2]) return refuse(404, notFound(path));
     if (req.method !== 'POST') return wrongMethod('POST');
@@ -275,6 +327,35 @@ export class RuntimeApi {
     reply(res, 200, { AccessKeyId: c.accessKeyId, SecretAccessKey: c.secretAccessKey, Token: c.sessionToken, Expiration: new Date(Date.now() + 60_000).toISOString() });
   }
 
+  /** A stem cell's runtime asks for its orders: held until `go()`; once only, before its first /next. */
+  private stem(req: IncomingMessage, res: ServerResponse): void {
+    req.resume();
+    if (this.stemAnswered || this.phase !== 'init' || this.stemWaiting !== null) return reply(res, 403, stateError('Stem', 'stem'));
+    this.stemWaiting = res;
+    // No orders within STEM_POLL_MS: `{"wait": true}`, and the runtime runs its warm-up again before
+    // it asks again (see STEM_POLL_MS).
+    const timer = setTimeout(() => {
+      if (this.stemWaiting !== res) return;
+      this.stemWaiting = null;
+      reply(res, 200, { wait: true });
+    }, STEM_POLL_MS);
+    timer.unref();
+    res.once('close', () => {
+      clearTimeout(timer);
+      if (this.stemWaiting === res) this.stemWaiting = null;
+    });
+    if (this.orders === null) this.opts.onStemWaiting?.();
+    this.answerStem();
+  }
+
+  private answerStem(): void {
+    const res = this.stemWaiting;
+    if (res === null || this.orders === null) return;
+    this.stemWaiting = null;
+    this.stemAnswered = true;
+    reply(res, 200, { env: this.orders.env });
+  }
+
   private next(req: IncomingMessage, res: ServerResponse): void {
     req.resume();
     if (this.phase === 'init-failed') return reply(res, 403, stateError('InitError', 'next'));
@@ -287,7 +368,7 @@ export class RuntimeApi {
     });
     const first = this.phase === 'init';
     this.phase = 'running';
-    this.opts.onReport({ kind: 'next', first });
+    this.onReport({ kind: 'next', first });
     this.flush();
   }
 
@@ -299,7 +380,7 @@ export class RuntimeApi {
     this.phase = 'init-failed';
     readBody(req, this.maxBytes, (body) => {
       reply(res, 202, { status: 'OK' });
-      this.opts.onReport({ kind: 'init-error', error: errorDocument(body ?? Buffer.alloc(0), req.headers['lambda-runtime-function-error-type']) });
+      this.onReport({ kind: 'init-error', error: errorDocument(body ?? Buffer.alloc(0), req.headers['lambda-runtime-function-error-type']) });
     });
   }
 
@@ -321,14 +402,14 @@ export class RuntimeApi {
           errorMessage: `Exceeded maximum allowed payload size (${this.maxBytes} bytes).`,
           errorType: 'RequestEntityTooLarge',
         });
-        return this.opts.onReport({ kind: 'response-too-large', requestId: id, bytes });
+        return this.onReport({ kind: 'response-too-large', requestId: id, bytes });
       }
       reply(res, 202, { status: 'OK' });
       if (isError) {
         const error = errorDocument(body, req.headers['lambda-runtime-function-error-type']);
-        this.opts.onReport({ kind: 'error', requestId: id, error, body });
+        this.onReport({ kind: 'error', requestId: id, error, body });
       } else {
-        this.opts.onReport({ kind: 'response', requestId: id, body });
+        this.onReport({ kind: 'response', requestId: id, body });
       }
     });
   }

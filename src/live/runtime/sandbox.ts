@@ -67,6 +67,8 @@ export interface SandboxLaunch {
   /** The working directory of the runtime. */
   readonly cwd: string;
   readonly cmd: readonly string[];
+  /** A nice value (0–19) for everything it starts (a stem cell boots at 19); none: Fare's own. */
+  readonly nice?: number;
 }
 
 /** The helper's command line for one instance. */
@@ -77,6 +79,7 @@ export function sandboxArgv(x: SandboxLaunch): string[] {
     ...x.procs.flatMap((p) => ['--cgroup', p]),
     '--uid', String(x.owner.uid),
     '--gid', String(x.owner.gid),
+    ...(x.nice !== undefined ? ['--nice', String(x.nice)] : []),
     '--pid-ns', '--ipc-ns', '--mount-ns', '--proc', '--readonly',
     ...SHARED_WRITABLE.flatMap((d) => ['--bind', `${x.scratch}:${d}`]),
     '--chdir', x.cwd,

