@@ -97,6 +97,12 @@ interface Window {
   asyncAccepted: number;
   asyncRefused: number;
 }
+/** Failed synchronous calls by what they were (status and the start of the answer), for the report. */
+const errorKinds = new Map<string, number>();
+const noteError = (r: { status: number; body: string }): void => {
+  const kind = `${r.status} ${r.body.replace(/"(requestId|RequestId)":"[^"]*"/g, '').slice(0, 160)}`;
+  errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + 1);
+};
 const newWindow = (): Window => ({ latencies: new Map(CLASSES.map((c) => [c.cls, []])), syncOk: 0, syncErrors: 0, asyncAccepted: 0, asyncRefused: 0 });
 
 interface Sample {
@@ -189,6 +195,7 @@ try {
         w.latencies.get(c.cls)?.push(r.ms);
       } else {
         w.syncErrors++;
+        noteError(r);
       }
     });
     openLoop(c.asyncPerS, async () => {
@@ -215,6 +222,7 @@ try {
           w.latencies.get('high')?.push(r.ms);
         } else {
           w.syncErrors++;
+          noteError(r);
         }
       }
     })());
@@ -298,6 +306,8 @@ const result = {
     asyncSeenOnlyAsDeleted: gone,
     lost,
   },
+  /** What the failed synchronous calls answered (status and the start of the body), with counts. */
+  errorKinds: Object.fromEntries(errorKinds),
   start: first,
   end: last,
   samples,
@@ -349,5 +359,5 @@ soak ${minutes} min, retention ${values.retention}: start → end
   data dir         ${f1(first?.dataDirMB)} → ${f1(last?.dataDirMB)} MB
   p99 (all sync)   ${f1(first?.p99AllMs)} → ${f1(last?.p99AllMs)} ms
   sync calls ${result.totals.syncCalls}, errors ${result.totals.syncErrors}; Events accepted ${result.totals.asyncAccepted}, refused ${result.totals.asyncRefused}, completed ${asyncCompleted} (failed ${asyncFailed}), lost ${lost}
-wrote bench/results/soak-${stamp}.json and the charts soak-${stamp}-sizes / -latency (.svg, .png)
+${errorKinds.size > 0 ? `  failed calls: ${[...errorKinds].map(([k, n]) => `${n} × ${k}`).join('; ')}\n` : ''}wrote bench/results/soak-${stamp}.json and the charts soak-${stamp}-sizes / -latency (.svg, .png)
 `);
