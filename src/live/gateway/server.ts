@@ -192,6 +192,11 @@ export function createGateway(opts: GatewayOptions): Gateway {
   });
   // Synchronous invocations may run for up to 15 minutes.
   server.requestTimeout = 0;
+  // An idle keep-alive connection is closed by the client, not here: Node's 5 s default closed
+  // connections that clients were about to reuse, and their next request failed with ECONNRESET
+  // (1 in 25,000 calls of a 5-minute soak). 65 s is longer than SDKs and load balancers keep idle
+  // connections (ALB: 60 s); the time to send a request's headers stays bounded (headersTimeout).
+  server.keepAliveTimeout = 65_000;
   answerClientErrors(server);
 
   return {
