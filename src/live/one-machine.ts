@@ -212,18 +212,12 @@ export async function up(opts: UpOptions): Promise<Running> {
 
   const examples = fresh && opts.examples !== false ? await deployExamples(store) : [];
 
-  await gateway.listen(opts.port, opts.host);
-  const address = gateway.server.address();
-  const port = typeof address === 'object' && address ? address.port : opts.port;
-  const url = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`;
-  // Functions reach a wildcard address through the loopback one.
-  const local = opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host === '::' ? '::1' : opts.host;
-  reach.endpoint = `http://${local.includes(':') ? `[${local}]` : local}:${port}`;
   let metricsListener: MetricsListener | undefined;
-  /** Stops every part, in order (also when the start fails past this point). */
+  let listening = false;
+  /** Stops every part, in order (also when the start fails from here on). */
   const stopParts = async (): Promise<void> => {
     await runner.stop();
-    await gateway.close();
+    if (listening) await gateway.close();
     await recorder?.close();
     await metricsListener?.close();
     await pool.close();
@@ -233,6 +227,21 @@ export async function up(opts: UpOptions): Promise<Running> {
     worker.close();
     store.close();
   };
+  try {
+    await gateway.listen(opts.port, opts.host);
+    listening = true;
+  } catch (e) {
+    // A port in use: the parts started so far (the stem cells' processes among them) must not keep
+    // this process alive after the error is told.
+    await stopParts();
+    throw e;
+  }
+  const address = gateway.server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  const url = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`;
+  // Functions reach a wildcard address through the loopback one.
+  const local = opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host === '::' ? '::1' : opts.host;
+  reach.endpoint = `http://${local.includes(':') ? `[${local}]` : local}:${port}`;
   if (opts.metricsPort !== undefined) {
     try {
       metricsListener = await serveMetrics(metrics, opts.metricsPort, opts.metricsHost ?? '127.0.0.1');
