@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { invokeOnce, percentile, type Target } from '../src/cli/loadgen.ts';
 import { ADMIN_KEY, startFare, stopFare, type FareProcess } from '../support/fare-process.ts';
-import { deployFunction } from './fare-bench.ts';
+import { coldStarts, deployFunction } from './fare-bench.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '20' }, 'gap-ms': { type: 'string', default: '1500' } } });
@@ -40,14 +40,9 @@ async function start(label: string, args: readonly string[]): Promise<Side> {
 }
 
 async function round(s: Side, k: number): Promise<void> {
-  await deployFunction(s.t.url, `cold-node-${k}`, 'nodejs', 'index.handler', { 'index.mjs': 'export const handler = async () => 1;\n' });
-  await deployFunction(s.t.url, `cold-py-${k}`, 'python', 'handler.handler', { 'handler.py': 'def handler(event, context):\n    return 1\n' });
-  const n = await invokeOnce(s.t, `cold-node-${k}`, '{}');
-  const nw = await invokeOnce(s.t, `cold-node-${k}`, '{}');
-  s.node.push(n.ms - nw.ms);
-  const p = await invokeOnce(s.t, `cold-py-${k}`, '{}');
-  const pw = await invokeOnce(s.t, `cold-py-${k}`, '{}');
-  s.python.push(p.ms - pw.ms);
+  const c = await coldStarts(s.t, k);
+  s.node.push(c.nodejs);
+  s.python.push(c.python);
 }
 
 const stem = await start('stem cells', []);

@@ -57,3 +57,19 @@ export function cpuTicks(pid: number): [number, number] {
   const f = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
   return [Number(f[11]), Number(f[12])];
 }
+
+/**
+ * One cold start per runtime: deploys `cold-node-<k>` and `cold-py-<k>` (empty handlers) and returns
+ * each one's first call minus its second (ms).
+ */
+export async function coldStarts(t: Target, k: number): Promise<{ nodejs: number; python: number }> {
+  await deployFunction(t.url, `cold-node-${k}`, 'nodejs', 'index.handler', { 'index.mjs': 'export const handler = async () => 1;\n' });
+  await deployFunction(t.url, `cold-py-${k}`, 'python', 'handler.handler', { 'handler.py': 'def handler(event, context):\n    return 1\n' });
+  const first = async (name: string): Promise<number> => {
+    const cold = await invokeOnce(t, name, '{}');
+    const warm = await invokeOnce(t, name, '{}');
+    return cold.ms - warm.ms;
+  };
+  const nodejs = await first(`cold-node-${k}`);
+  return { nodejs, python: await first(`cold-py-${k}`) };
+}

@@ -17,7 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { invokeOnce, percentile, type Target } from '../src/cli/loadgen.ts';
-import { type BenchFare, cpuTicks, deployFunction, fareWithEmpty, TICK_US } from './fare-bench.ts';
+import { type BenchFare, coldStarts, cpuTicks, fareWithEmpty, TICK_US } from './fare-bench.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '7' }, calls: { type: 'string', default: '2000' } } });
@@ -61,8 +61,6 @@ interface Side {
   deployed: number;
 }
 
-const deploy = (s: Side, name: string, runtime: string, handler: string, files: Record<string, string>): Promise<void> => deployFunction(s.t.url, name, runtime, handler, files);
-
 async function start(c: { label: string; dir: string }): Promise<Side> {
   const bench = await fareWithEmpty({ bin: join(c.dir, 'bin', 'fare.js'), warmup: 500 });
   return { label: c.label, bench, t: bench.t, p50: [], p99: [], cpu: [], coldNode: [], coldPython: [], deployed: 0 };
@@ -78,14 +76,9 @@ async function round(s: Side): Promise<void> {
   s.p50.push(percentile(lat, 0.5));
   s.p99.push(percentile(lat, 0.99));
   const k = s.deployed++;
-  await deploy(s, `cold-node-${k}`, 'nodejs', 'index.handler', { 'index.mjs': 'export const handler = async () => 1;\n' });
-  await deploy(s, `cold-py-${k}`, 'python', 'handler.handler', { 'handler.py': 'def handler(event, context):\n    return 1\n' });
-  const n = await invokeOnce(s.t, `cold-node-${k}`, '{}');
-  const nw = await invokeOnce(s.t, `cold-node-${k}`, '{}');
-  s.coldNode.push(n.ms - nw.ms);
-  const p = await invokeOnce(s.t, `cold-py-${k}`, '{}');
-  const pw = await invokeOnce(s.t, `cold-py-${k}`, '{}');
-  s.coldPython.push(p.ms - pw.ms);
+  const c = await coldStarts(s.t, k);
+  s.coldNode.push(c.nodejs);
+  s.coldPython.push(c.python);
 }
 
 const med = (xs: number[]): number => percentile(xs, 0.5);

@@ -437,6 +437,11 @@ export class Instance {
       ...(helper !== null ? { sandbox: { helper, scratch: wd.tmp } } : {}),
     });
     this.child = child;
+    this.watch(child);
+  }
+
+  /** Reads the runtime's output and learns of its end. */
+  private watch(child: ChildProcess): void {
     child.stdout?.on('data', this.output.push);
     child.stderr?.on('data', this.output.push);
     child.once('error', (e) => {
@@ -461,13 +466,7 @@ export class Instance {
     this.ownUid = parts.uid;
     for (const b of parts.output) this.output.push(b);
     const child = parts.child;
-    child.stdout?.on('data', this.output.push);
-    child.stderr?.on('data', this.output.push);
-    child.once('error', (e) => {
-      this.output.note(e.message);
-      this.onExit({ code: null, signal: null });
-    });
-    child.once('exit', (code, signal) => this.onExit({ code, signal }));
+    this.watch(child);
     if (child.exitCode !== null || child.signalCode !== null) return this.onExit({ code: child.exitCode, signal: child.signalCode });
     this.wd = adoptWorkDir(parts.wd, this.id, fn.codeDir);
     if (parts.cg !== null) {
