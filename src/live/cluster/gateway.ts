@@ -102,8 +102,13 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
         nc, prefix: o.prefix, replicas: o.replicas, store: s, code, warn: (line) => o.warn(`fare gateway ${o.id}: ${line}`),
         classes: o.prices.classes.length, asyncAckWaitMs: ASYNC_ACK_WAIT_MS,
         // A credential changed elsewhere (revoked, or its tenant deleted) is not remembered here either.
+        // Nor a tenant or a function another gateway changed (a tenant gone takes its functions with it).
         changed: (table, pk) => {
           if (table === 'credentials') late.gateway?.context.auth.forget(String(pk[0]));
+          else if (table === 'tenants') {
+            s.tenants.forget(String(pk[0]));
+            s.functions.forget();
+          } else if (table === 'functions') s.functions.forget(String(pk[0]), String(pk[1]));
         },
       });
     });

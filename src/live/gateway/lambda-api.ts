@@ -3,7 +3,6 @@
 // billed here (invoke-sync.ts); Event is queued durably before the 202; DryRun checks everything and
 // answers 204. Both kinds pass budget admission (budget-gate.ts) and hold their estimate until billed.
 
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { inheritContext } from '../../core/classes.ts';
 import { authenticatedBody } from './auth.ts';
@@ -245,4 +244,3 @@ export function logTail(text: string, bytes: number): string {
   return b.subarray(Math.max(0, b.length - bytes)).toString('base64');
 }
 
-export const newRequestId = (): string => randomUUID();

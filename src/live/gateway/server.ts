@@ -13,7 +13,8 @@ import { DEFAULT_LIMITS, type GatewayContext, type GatewayLimits } from './conte
 import { ApiError, internal, notFound } from './errors.ts';
 import { FareContexts, type ContextPeers } from './fare-context.ts';
 import { answerClientErrors, sendFareError, sendJson, sendLambdaError } from './http.ts';
-import { handleInvoke, INVOKE_PATH, newRequestId } from './lambda-api.ts';
+import { handleInvoke, INVOKE_PATH } from './lambda-api.ts';
+import { newRequestId } from './request-id.ts';
 import type { Platform } from './platform.ts';
 import { openApiDocument, type ApiTables } from './openapi.ts';
 import { dispatchRest, type Route } from './rest.ts';

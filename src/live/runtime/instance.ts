@@ -49,6 +49,15 @@ interface Tail {
 /** Stands in for a measurement when only the answer of an outcome is wanted. */
 const NOT_MEASURED: Measured = { cpuMs: 0, memGBs: 0, maxMemMB: 0, durationMs: 0 };
 
+/** `read()`, or `dflt` if it throws (a cgroup or process gone). */
+function readOr(read: () => number, dflt: number): number {
+  try {
+    return read();
+  } catch {
+    return dflt;
+  }
+}
+
 export type InstanceState = 'new' | 'starting' | 'idle' | 'busy' | 'dead';
 
 export interface InstanceOptions {
@@ -217,10 +226,13 @@ export class Instance {
     this._state = 'busy';
     const api = this.api;
     this.output.begin();
-    // The last invocation's measurement ends where this one's begins; a pending park is off. Parked
-    // since then: thaw now (the event waits in the socket meanwhile). A preemption that froze it
-    // before it started keeps it frozen until resumed.
-    this.endTail();
+    // The last invocation's measurement ends where this one's begins — at one reading of the CPU
+    // counter, so no CPU time falls between the two; a pending park is off. Parked since then: thaw
+    // now (the event waits in the socket meanwhile). A preemption that froze it before it started
+    // keeps it frozen until resumed.
+    const probe = this.probe();
+    const cpuNow = this.tail !== null ? readOr(() => probe.cpuNs(), NaN) : undefined;
+    this.endTail(cpuNow);
     if (this.parkTimer !== null) clearTimeout(this.parkTimer);
     this.parkTimer = null;
     if (this.parked) this.unpark();
@@ -232,7 +244,8 @@ export class Instance {
     return new Promise<InvokeOutcome>((done) => {
       const timeoutMs = this.fn.timeoutMs;
       const timer = new PausableTimer(timeoutMs, () => this.timedOut());
-      const meter = new InvocationMeter(this.probe(), this.opts.sampleIntervalMs ?? 10, this.caps.mechanisms.cpu === 'proc');
+      const interval = this.opts.sampleIntervalMs ?? 10;
+      const meter = new InvocationMeter(probe, interval, this.caps.mechanisms.cpu === 'proc', cpuNow, this.recentMemory(interval));
       this.open = { req, meter, timer, done };
       if (this.frozen) timer.pause();
       const ev = {
@@ -339,14 +352,21 @@ export class Instance {
   /** Its memory was swapped out (set by the worker's pager; cleared when it is read back). */
   swappedOut = false;
 
-  /** Memory the instance holds now (bytes). */
-  memoryBytes(): number {
-    try {
-      return this.probe().memBytes();
-    } catch {
-      return 0;
-    }
+  /**
+   * Memory the instance holds now (bytes). `maxAgeMs`: a reading this recent (the meter's, taken as
+   * the function answered) is as good — the meter itself samples every ~10 ms.
+   */
+  memoryBytes(maxAgeMs = 0): number {
+    return this.recentMemory(maxAgeMs) ?? readOr(() => this.probe().memBytes(), 0);
   }
+
+  /** The last reading of the instance's memory if it is at most `maxAgeMs` old (and not swapped out since). */
+  private recentMemory(maxAgeMs: number): number | undefined {
+    return maxAgeMs > 0 && !this.swappedOut && performance.now() - this.memRead.at <= maxAgeMs ? this.memRead.bytes : undefined;
+  }
+
+  /** The last reading of the instance's memory, and when it was taken (performance.now()). */
+  private readonly memRead = { bytes: 0, at: -Infinity };
 
   /** Resolves once the process has exited (immediately if it never started). */
   exited(): Promise<ExitInfo | null> {
@@ -378,7 +398,12 @@ export class Instance {
       // Swapped out, its processes' resident sets: a v1 memory cgroup still counts the pages written
       // to swap while they sit in the swap cache (until the kernel needs the RAM), and they are not
       // the instance's use of memory any more.
-      memBytes: () => (m.memory !== 'proc' && cg && !this.swappedOut ? (cg.memBytes() ?? 0) : processGroupResidentBytes(pid)),
+      memBytes: () => {
+        const bytes = m.memory !== 'proc' && cg && !this.swappedOut ? (cg.memBytes() ?? 0) : processGroupResidentBytes(pid);
+        this.memRead.bytes = bytes;
+        this.memRead.at = performance.now();
+        return bytes;
+      },
     };
   }
 
@@ -551,14 +576,14 @@ export class Instance {
   private tail: Tail | null = null;
   private parkTimer: NodeJS.Timeout | null = null;
 
-  /** Ends the tail's measurement now and hands over its outcome. */
-  private endTail(): void {
+  /** Ends the tail's measurement now (at `cpuNow`, the CPU counter just read, if it was) and hands over its outcome. */
+  private endTail(cpuNow?: number): void {
     const t = this.tail;
     if (t === null) return;
     this.tail = null;
     if (this.parkTimer !== null) clearTimeout(this.parkTimer);
     this.parkTimer = null;
-    const m = t.o.meter.stop();
+    const m = t.o.meter.stop(cpuNow);
     const outcome = t.make(m, t.logs);
     t.o.done(t.omitted > 0 ? { ...outcome, logsOmittedBytes: t.omitted } : outcome);
   }

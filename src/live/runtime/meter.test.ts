@@ -55,6 +55,26 @@ describe('InvocationMeter', () => {
     expect(m.stop()).toBe(r);
   });
 
+  it('starts and ends at readings its caller took (consecutive invocations share one CPU reading), reading itself otherwise', () => {
+    let cpu = 5e6;
+    const reads = { cpu: 0, mem: 0 };
+    const probe = { cpuNs: () => (reads.cpu++, cpu), memBytes: () => (reads.mem++, 2 * 1024 ** 2) };
+    const first = new InvocationMeter(probe, 1000, false);
+    expect(reads).toEqual({ cpu: 1, mem: 1 });
+    cpu += 3e6;
+    const shared = probe.cpuNs(); // the instance reads once where one invocation ends and the next begins
+    const second = new InvocationMeter(probe, 1000, false, shared, 2 * 1024 ** 2);
+    expect(first.stop(shared).cpuMs).toBeCloseTo(3, 9);
+    expect(reads).toEqual({ cpu: 2, mem: 2 }); // the second's start read nothing; the first's answer read memory
+    cpu += 4e6;
+    expect(second.stop().cpuMs).toBeCloseTo(4, 9);
+    expect(second.stop().maxMemMB).toBe(2);
+    // A reading that failed (NaN) is not used: the meter reads for itself.
+    const third = new InvocationMeter(probe, 1000, false, NaN, NaN);
+    cpu += 1e6;
+    expect(third.stop(NaN).cpuMs).toBeCloseTo(1, 9);
+  });
+
   it('survives a probe that fails', () => {
     const m = new InvocationMeter({ cpuNs: () => { throw new Error('gone'); }, memBytes: () => NaN }, 10, true);
     expect(m.stop()).toMatchObject({ cpuMs: 0, maxMemMB: 0, memGBs: 0 });

@@ -41,12 +41,16 @@ export class InvocationMeter {
     intervalMs: number,
     /** Also sample CPU on every tick (for /proc accounting, whose sum loses exited processes). */
     private readonly sampleCpu: boolean,
+    /** The CPU counter read just now by the caller (the instance's last measurement ended with it), if it was. */
+    cpuNow?: number,
+    /** Memory read by the caller within the last sampling interval, if it was: as good as a reading now. */
+    memRecent?: number,
   ) {
     this.t0 = performance.now();
-    this.cpu0 = safe(() => probe.cpuNs());
+    this.cpu0 = cpuNow !== undefined && Number.isFinite(cpuNow) ? cpuNow : safe(() => probe.cpuNs());
     this.cpuMax = this.cpu0;
     this.lastT = this.t0;
-    this.lastMem = safe(() => probe.memBytes());
+    this.lastMem = memRecent !== undefined && Number.isFinite(memRecent) ? memRecent : safe(() => probe.memBytes());
     this.peak = this.lastMem;
     this.timer = setInterval(() => this.sample(), intervalMs);
     this.timer.unref();
@@ -80,11 +84,15 @@ export class InvocationMeter {
     this.cpuMax = Math.max(this.cpuMax, safe(() => this.probe.cpuNs(), this.cpuMax));
   }
 
-  /** Ends the measurement (idempotent: the first call's numbers stand): CPU until now, memory until `answered()`. */
-  stop(): Measured {
+  /**
+   * Ends the measurement (idempotent: the first call's numbers stand): CPU until now, memory until
+   * `answered()`. `cpuNow`: the CPU counter read just now by the caller, if it was.
+   */
+  stop(cpuNow?: number): Measured {
     if (this.result) return this.result;
     this.answered();
-    this.cpuMax = Math.max(this.cpuMax, safe(() => this.probe.cpuNs(), this.cpuMax));
+    const cpu = cpuNow !== undefined && Number.isFinite(cpuNow) ? cpuNow : safe(() => this.probe.cpuNs(), this.cpuMax);
+    this.cpuMax = Math.max(this.cpuMax, cpu);
     this.result = {
       cpuMs: Math.max(0, this.cpuMax - this.cpu0) / 1e6,
       memGBs: this.byteMs / 1000 / GB,

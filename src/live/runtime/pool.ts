@@ -221,10 +221,10 @@ export class InstancePool {
     return this.instanceFor(requestId)?.processes() ?? [];
   }
 
-  /** Resident memory of the instance serving an invocation (MB; 0 before it has one). */
-  residentMB(requestId: string): number {
+  /** Resident memory of the instance serving an invocation (MB; 0 before it has one); `maxAgeMs`: see `Instance.memoryBytes`. */
+  residentMB(requestId: string, maxAgeMs = 0): number {
     const i = this.instanceFor(requestId);
-    return i === null ? 0 : i.memoryBytes() / (1024 * 1024);
+    return i === null ? 0 : i.memoryBytes(maxAgeMs) / (1024 * 1024);
   }
 
   /** The instance serving an invocation (for setPriority and inspection), if it has one yet. */

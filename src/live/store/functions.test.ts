@@ -27,6 +27,25 @@ async function deploy(name: string, text: string, cfg: FunctionConfig = config) 
 }
 
 describe('functions', () => {
+  it('are read from memory after the first read, and never stale after a deploy, an update, a delete or a forget', async () => {
+    expect(store.functions.get('acme', 'cached')).toBeUndefined(); // remembered as missing…
+    const { record: v1 } = await deploy('cached', 'v1');
+    expect(store.functions.get('acme', 'cached')).toEqual(v1); // …until deployed
+    expect(store.functions.get('acme', 'cached')).toBe(store.functions.get('acme', 'cached'));
+    const { record: v2 } = await deploy('cached', 'v2');
+    expect(store.functions.get('acme', 'cached')?.version).toBe(v2.version);
+    expect(store.functions.get('acme', 'cached')?.cls).toBe('standard');
+    store.functions.update('acme', 'cached', { cls: 'high' });
+    expect(store.functions.get('acme', 'cached')?.cls).toBe('high');
+    // Written behind the repo's back (as a cluster gateway applies another's change): seen once forgotten.
+    store.db.prepare("UPDATE functions SET handler = 'other.handler' WHERE tenant = 'acme' AND name = 'cached'").run();
+    expect(store.functions.get('acme', 'cached')?.handler).toBe('index.handler');
+    store.functions.forget('acme', 'cached');
+    expect(store.functions.get('acme', 'cached')?.handler).toBe('other.handler');
+    expect(store.functions.delete('acme', 'cached')).toBe(true);
+    expect(store.functions.get('acme', 'cached')).toBeUndefined();
+  });
+
   it('are created at version 1 with code unpacked under <data>/code/<tenant>/<name>/<version>', async () => {
     const { record, created } = await deploy('hello', 'v1');
     expect(created).toBe(true);

@@ -42,6 +42,18 @@ describe('credential material', () => {
 });
 
 describe('tenants and credentials', () => {
+  it('reads a tenant from memory after the first read, never stale after an update or a forget', () => {
+    expect(store.tenants.get('later')).toBeUndefined();
+    store.tenants.create({ id: 'later', budgetMicroCents: 100 });
+    expect(store.tenants.get('later')?.budgetMicroCents).toBe(100);
+    store.tenants.update('later', { budgetMicroCents: 5, overBudget: 'degrade' });
+    expect(store.tenants.get('later')).toMatchObject({ budgetMicroCents: 5, overBudget: 'degrade' });
+    store.db.prepare("UPDATE tenants SET budget_uc = 7 WHERE id = 'later'").run();
+    expect(store.tenants.get('later')?.budgetMicroCents).toBe(5);
+    store.tenants.forget('later');
+    expect(store.tenants.get('later')?.budgetMicroCents).toBe(7);
+  });
+
   it('creates a tenant with a credential whose secret is returned once and stored only hashed and sealed', async () => {
     const { tenant, credential } = await store.createTenant({ id: 'acme', name: 'Acme', budgetMicroCents: 5e6, overBudget: 'degrade' });
     expect(tenant).toMatchObject({ id: 'acme', name: 'Acme', budgetMicroCents: 5e6, overBudget: 'degrade' });

@@ -114,6 +114,9 @@ const settled = <T>(f: () => T): Promise<T> => new Promise((resolve) => resolve(
 /** Associated data of the stand-in sealed secret (not a valid access key id: no credential has it). */
 const DUMMY_KEY_ID = 'fare-dummy-credential';
 
+/** `TenantRepo.get` remembers at most this many tenants (then starts again). */
+const KNOWN_MAX = 4096;
+
 const toGrant = (r: GrantRow): Grant => ({ owner: r.owner, function: r.function, grantee: r.grantee, createdAt: r.created_at });
 
 export class TenantRepo {
@@ -137,15 +140,35 @@ export class TenantRepo {
       over_budget: t.overBudget ?? 'throttle',
       created_at: this.#clock(),
     };
+    this.forget(row.id);
     this
       .#q('INSERT INTO tenants (id, name, budget_uc, over_budget, created_at) VALUES (@id, @name, @budget_uc, @over_budget, @created_at)')
       .run(row);
     return toTenant(row);
   }
 
+  /**
+   * The tenant, from memory after the first read (every invocation's budget check asks). The process
+   * is the database's only writer: `create` and `update` forget what they change, and a cluster
+   * gateway's copy of another gateway's write calls `forget` (cluster/gateway.ts).
+   */
   get(id: string): Tenant | undefined {
+    const hit = this.#known.get(id);
+    if (hit !== undefined || this.#known.has(id)) return hit;
     const r = this.#q('SELECT * FROM tenants WHERE id = ?').get(id) as TenantRow | undefined;
-    return r === undefined ? undefined : toTenant(r);
+    const tenant = r === undefined ? undefined : toTenant(r);
+    if (this.#known.size >= KNOWN_MAX) this.#known.clear();
+    this.#known.set(id, tenant);
+    return tenant;
+  }
+
+  /** Tenants read lately (`get`), and ids read as missing (undefined). */
+  readonly #known = new Map<string, Tenant | undefined>();
+
+  /** Forgets what `get` read of a tenant changed by other means than this repo (all tenants without an id). */
+  forget(id?: string): void {
+    if (id === undefined) this.#known.clear();
+    else this.#known.delete(id);
   }
 
   list(): Tenant[] {
@@ -162,6 +185,7 @@ export class TenantRepo {
       ...(patch.budgetMicroCents !== undefined ? { budgetMicroCents: patch.budgetMicroCents } : {}),
       ...(patch.overBudget !== undefined ? { overBudget: patch.overBudget } : {}),
     };
+    this.forget(id);
     this
       .#q('UPDATE tenants SET name = ?, budget_uc = ?, over_budget = ? WHERE id = ?')
       .run(next.name, next.budgetMicroCents, next.overBudget, id);

@@ -16,6 +16,8 @@ export const LOW_MARK = 0.1;
 export const SWAP_TARGET = 0.95;
 /** The machine's memory is read at most this often (ms): the driver asks after every step. */
 const READ_EVERY_MS = 50;
+/** An instance's memory read this recently is not read again for a placed job's report. */
+const RECENT_MS = 10;
 
 export interface MemoryPlan {
   /** The memory the machine scheduler manages (MB), or Infinity (not managed). */
@@ -65,7 +67,8 @@ export async function planMemory(o: MemoryOptions): Promise<MemoryPlan> {
   const probe: MemoryProbe = {
     relieve: (used) => o.relieveIdle?.(used, capacityMB * SWAP_TARGET) ?? 0,
     placed: () => 0,
-    resident: (id) => o.pool().residentMB(id),
+    // A reading of the last 10 ms will do (the invocation meter's, as the function answered: it samples every 10 ms).
+    resident: (id) => o.pool().residentMB(id, RECENT_MS),
     used: () => {
       const t = performance.now();
       if (t - lastAt > READ_EVERY_MS) {
