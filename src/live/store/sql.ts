@@ -18,5 +18,15 @@ export function statementCache(db: Database.Database): Prepare {
 
 /** `YYYY-MM` of a time in ms, in UTC: the billing month. */
 export function monthOf(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 7);
+  // Every invocation's record asks, nearly always about the month of the last one asked.
+  if (ms >= lastMonth.from && ms < lastMonth.to) return lastMonth.text;
+  const d = new Date(ms);
+  const from = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+  const to = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+  const text = d.toISOString().slice(0, 7);
+  if (Number.isFinite(from)) lastMonth = { from, to, text };
+  return text;
 }
+
+/** The month `monthOf` answered last, and the times it spans (ms, end excluded). */
+let lastMonth = { from: 0, to: 0, text: '' };
