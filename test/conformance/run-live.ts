@@ -121,6 +121,8 @@ export async function runLive(s: Scenario, tamper: Tamper = {}, transport: (cloc
 
   const done: Promise<unknown>[] = [];
   let next = 0;
+  // Quiet with jobs in flight and nothing due: a message may still be on its way (NATS); looked again a few times.
+  let idleLooks = 0;
   for (;;) {
     const arrival = next < jobs.length ? (jobs[next] as (typeof jobs)[number]).at : Infinity;
     const timer = clock.nextTimer();
@@ -133,12 +135,21 @@ export async function runLive(s: Scenario, tamper: Tamper = {}, transport: (cloc
       next++;
       const fn: FunctionSpec = { tenant: 't', name: `f${j.fn}`, runtime: 'nodejs', handler: 'index.handler', cls: prices.classes[j.cls]?.name ?? 'c', codeDir: '/nonexistent', version: 1, timeoutMs: 1e9, env: {} };
       done.push(gateway.invoke({ fn, requestId: `job-${next}`, payload: Buffer.from('{}'), cls: j.cls }, j.fn));
+    } else if (gateway.inFlight > 0 && idleLooks++ < 50) {
+      await new Promise((r) => setTimeout(r, idleLooks));
     } else {
       break;
     }
     await settle();
   }
-  await Promise.all(done);
+  // A run that cannot end says which scenario it was (a test's timeout would not).
+  let deadline: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.all(done),
+    new Promise((_, fail) => {
+      deadline = setTimeout(() => fail(new Error(`the live run did not end: ${gateway.inFlight} invocations in flight, no timer due; scenario ${JSON.stringify(s)}`)), 20_000);
+    }),
+  ]).finally(() => clearTimeout(deadline));
   gateway.close();
   for (const h of hosts) h.close();
   for (const w of workers) w.close();
