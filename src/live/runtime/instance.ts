@@ -24,7 +24,7 @@ import { InvocationMeter, type Measured, type Probe } from './meter.ts';
 import { describeExit, type ExitInfo, handledOutcome, okOutcome, unhandledOutcome } from './outcomes.ts';
 import { InstanceOutput } from './output.ts';
 import { PausableTimer } from './pausable-timer.ts';
-import { InstancePriority, type PriorityKind, type PriorityResult } from './priority.ts';
+import { InstancePriority, type PriorityKind, type PriorityResult, schedSetter } from './priority.ts';
 import { processGroupCpuNs, processGroupPids, processGroupResidentBytes, processState, type RunAs } from './proc.ts';
 import { type ErrorDocument, MAX_RESPONSE_BYTES, type RefusedRequest, RuntimeApi, type RuntimeReport } from './runtime-api.ts';
 import { instanceUidPool, uidInUse } from './uids.ts';
@@ -143,6 +143,7 @@ export class Instance {
     // Its processes: its cgroups' members, or else its process group.
     this.priority = new InstancePriority({
       chrt: this.caps.sched.chrt,
+      sched: schedSetter(),
       processes: () => {
         const pid = this.pid;
         if (pid === null || this.exit !== null) return null;

@@ -1,6 +1,8 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { InstancePriority, type PriorityTarget } from './priority.ts';
+import { InstancePriority, schedSetter, type PriorityTarget, type SchedSetter } from './priority.ts';
 
 const target = (chrt: string | null, processes: readonly number[] | null): PriorityTarget & { asked: number } => {
   const t = {
@@ -47,5 +49,48 @@ describe('InstancePriority', () => {
     expect(r.detail).toMatch(new RegExp(`^SCHED_IDLE failed on 1/1: ${process.pid}: `));
     await p.set('idle');
     expect(t.asked).toBe(2);
+  });
+});
+
+describe('InstancePriority without chrt (sched_setscheduler in this process)', () => {
+  it('sets the policy on every thread of every process, and reports the threads it could not', async () => {
+    const calls: string[] = [];
+    const sched: SchedSetter = (tid, kind, prio) => {
+      calls.push(`${tid} ${kind} ${prio}`);
+      return kind === 'idle' && calls.length === 1 ? 'errno 1' : '';
+    };
+    const threads = readdirSync(`/proc/${process.pid}/task`).length;
+    const p = new InstancePriority({ chrt: 'false', sched, processes: () => [process.pid] });
+    const failed = await p.set('idle');
+    expect(failed.ok).toBe(false);
+    expect(failed.detail).toMatch(new RegExp(`^SCHED_IDLE failed on 1/1: ${process.pid}: thread \\d+ errno 1$`));
+    expect(calls).toHaveLength(threads);
+    calls.length = 0;
+    expect(await p.set('fifo', 12)).toEqual({ ok: true, detail: 'SCHED_FIFO 12 on 1 process(es)' });
+    expect(calls).toHaveLength(threads);
+    expect(calls.every((c) => c.endsWith(' fifo 12'))).toBe(true);
+    expect(await p.set('fifo', 12)).toEqual({ ok: true, detail: 'unchanged' });
+  });
+
+  const real = schedSetter();
+  if (real === null) process.stderr.write('SKIPPED sched_setscheduler through koffi: koffi did not load here\n');
+  it.skipIf(real === null)('really changes a process\'s policy, as chrt reports it', async () => {
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => child.once('spawn', r));
+      const pid = child.pid as number;
+      const p = new InstancePriority({ chrt: null, sched: real, processes: () => [pid] });
+      const policy = (): string => execFileSync('chrt', ['-p', String(pid)], { encoding: 'utf8' });
+      expect((await p.set('idle')).ok).toBe(true);
+      expect(policy()).toContain('SCHED_IDLE');
+      const fifo = await p.set('fifo', 3);
+      // Root (or CAP_SYS_NICE) may set SCHED_FIFO; others are told why not.
+      if (fifo.ok) expect(policy()).toMatch(/SCHED_FIFO[\s\S]*priority: 3/);
+      else expect(fifo.detail).toMatch(/errno 1\b/);
+      expect((await p.set('normal')).ok).toBe(true);
+      expect(policy()).toContain('SCHED_OTHER');
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
