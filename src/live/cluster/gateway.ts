@@ -16,7 +16,7 @@ import { SchedulerClient } from '../gateway/scheduler-client.ts';
 import { NatsBus } from '../transport/nats.ts';
 import { realClock } from '../transport/clock.ts';
 import { deployExamples, openDataDir } from '../assembly.ts';
-import { installMasterKey, type Store } from '../store/index.ts';
+import { DEFAULT_RETENTION_MS, installMasterKey, type Store } from '../store/index.ts';
 import { CodeShipper, keptUpload } from './code.ts';
 import { codeStore, connectNats, reportStatus, traceOption, type ClusterAddress } from './connect.ts';
 import { retireSubject, type RetireNotice } from './control.ts';
@@ -63,6 +63,11 @@ export interface GatewayProcessOptions extends ClusterAddress {
   readonly record?: string;
   /** The cluster's policy, for the recording's header (default fare). */
   readonly policy?: string;
+  /**
+   * Keep invocation records and function logs in this gateway's copy this long (ms; default 7 days,
+   * `DEFAULT_RETENTION_MS`): older ones are deleted in the background (store/retention.ts), as by `fare up --retention`.
+   */
+  readonly retentionMs?: number;
 }
 
 export interface GatewayProcess {
@@ -106,7 +111,7 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
           if (table === 'credentials') late.gateway?.context.auth.forget(String(pk[0]));
         },
       });
-    });
+    }, { retentionMs: o.retentionMs ?? DEFAULT_RETENTION_MS });
   } catch (e) {
     late.shared?.close();
     await nc.close();
