@@ -68,6 +68,8 @@ export interface GatewayProcessOptions extends ClusterAddress {
    * `DEFAULT_RETENTION_MS`): older ones are deleted in the background (store/retention.ts), as by `fare up --retention`.
    */
   readonly retentionMs?: number;
+  /** The clock of this gateway's store (default Date.now): its records' times and the retention's cutoff (tests move it on to age records). */
+  readonly storeClock?: () => number;
 }
 
 export interface GatewayProcess {
@@ -111,7 +113,7 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
           if (table === 'credentials') late.gateway?.context.auth.forget(String(pk[0]));
         },
       });
-    }, { retentionMs: o.retentionMs ?? DEFAULT_RETENTION_MS });
+    }, { retentionMs: o.retentionMs ?? DEFAULT_RETENTION_MS, ...(o.storeClock !== undefined ? { clock: o.storeClock } : {}) });
   } catch (e) {
     late.shared?.close();
     await nc.close();
