@@ -3,9 +3,12 @@
 // function logs older than its retention in the background, summing billing per hour first, so its
 // bills stay what they were — the same as those of a gateway that deleted nothing. A real nats-server,
 // shard, worker and gateway (`fare cluster up --retention 1m`, each its own process); a second gateway
-// in this process, whose store's clock the test moves on two minutes to age what it holds.
+// in this process, whose store's clock the test moves on two minutes to age what it holds. A gateway
+// whose start fails once its store is open (its port in use) stops it, and exits.
 
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -152,5 +155,32 @@ describe.skipIf(!nats.ok)("a cluster gateway's retention", () => {
     await until('the new record in the second copy', () => held().billing === 1);
     expect(await bill(g.url)).toMatchObject({ invocations: 9 });
     expect(warnings.filter((w) => /retention/i.test(w))).toEqual([]);
+  });
+
+  it('a gateway whose port is in use stops what it started (its store and its clean-up among it) and exits 2', async () => {
+    const busy = createServer();
+    await new Promise<void>((done) => busy.listen(0, '127.0.0.1', done));
+    const address = busy.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    try {
+      const child = spawn(process.execPath, [BIN, 'gateway', '--id', '2', '--shards', '1', '--nats', cluster.nats.join(','), '--port', String(port), '--retention', '1m',
+        '--data-dir', join(dir, 'gateway-busy'), '--master-key-file', join(dir, 'master.key')], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')));
+      const code = await new Promise<number | null>((done) => {
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          done(null);
+        }, 20_000);
+        child.once('exit', (c) => {
+          clearTimeout(timer);
+          done(c);
+        });
+      });
+      expect(code, out).toBe(2);
+      expect(out).toMatch(/is in use .*FARE_E_PORT_IN_USE/);
+    } finally {
+      busy.close();
+    }
   });
 });
