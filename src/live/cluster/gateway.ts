@@ -113,7 +113,7 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
           if (table === 'credentials') late.gateway?.context.auth.forget(String(pk[0]));
         },
       });
-    }, { retentionMs: o.retentionMs ?? DEFAULT_RETENTION_MS, ...(o.storeClock !== undefined ? { clock: o.storeClock } : {}) });
+    }, { retentionMs: o.retentionMs ?? DEFAULT_RETENTION_MS, deferRetention: true, ...(o.storeClock !== undefined ? { clock: o.storeClock } : {}) });
   } catch (e) {
     late.shared?.close();
     await nc.close();
@@ -121,6 +121,9 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
   }
   const { store, fresh, adminCredentialFile } = opened;
   const shared = late.shared as SharedState;
+  // The retention clean-up starts once the ledger has caught up with the cluster's billing stream
+  // (store/retention.ts: no record of this copy's own is then counted twice); close stops it.
+  void shared.ledgerCaughtUp.then(() => store.retention?.start());
   // The parts started from here on, stopped in order by close — and when the start fails part-way (its
   // port in use): the store (its retention clean-up among it), the shared state and the NATS
   // connection must not keep this process alive after the error is told.
