@@ -74,12 +74,11 @@ export class Retention {
   readonly #logs: LogRepo;
   readonly #invocations: InvocationRepo;
   readonly #onError: (e: unknown) => void;
+  readonly #held: () => number;
   #timer: NodeJS.Timeout | undefined;
   #turn: NodeJS.Immediate | undefined;
   #stopped = false;
   #stats = { sweeps: 0, batches: 0, billing: 0, logs: 0, invocations: 0 };
-
-  readonly #held: () => number;
 
   /** `held`: the time from which records must be kept whatever their age (Infinity: none; see the header). */
   constructor(repos: { clock: Clock; billing: BillingRepo; logs: LogRepo; invocations: InvocationRepo; held?: () => number }, opts: RetentionOptions) {
