@@ -46,6 +46,9 @@ describe('the cluster commands', () => {
       [['worker', '--id', '1', '--endpoint', 'gateway:8080'], /--endpoint gateway:8080 is not a gateway address: give http\(s\):\/\/HOST:PORT/],
       [['gateway', '--shards', '1', '--region', 'Mars'], /--region Mars is not a region name/],
       [['shard', '--id', '0', '--metrics-port', 'x'], /--metrics-port x is not a port: give a whole number from 0 to 65535/],
+      // --retention as fare up takes it, with its messages.
+      [['gateway', '--shards', '1', '--retention', '10s'], /--retention 10s is too short: give at least 1m/],
+      [['cluster', 'up', '--retention', '7 days'], /--retention 7 days is not a duration: give a number and a unit, s, m, h or d/],
     ];
     for (const [args, message] of cases) {
       const r = await fare(...args);

@@ -2,6 +2,7 @@
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { WITHIN_CLASS, type WithinClass } from '../core/machine/run-queue.ts';
+import { DEFAULT_RETENTION_MS, MIN_RETENTION_MS } from '../live/store/retention.ts';
 
 /** Errors at the edge: a stable code and a message that says what to do. */
 export class UsageError extends Error {
@@ -62,4 +63,14 @@ export function durationMs(flag: string, value: string | boolean | (string | boo
 export function formatDuration(ms: number): string {
   for (const [unit, size] of Object.entries(DURATION_UNITS).reverse()) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
   return `${ms / 1000}s`;
+}
+
+/** `--retention`: how long a store keeps invocation records and function logs (`fare up`, `fare gateway`, `fare cluster up`). */
+export const RETENTION_OPTION = {
+  retention: { type: 'string', default: formatDuration(DEFAULT_RETENTION_MS) },
+} as const;
+
+/** The retention asked for (`--retention`, default 7d), checked: a duration of at least MIN_RETENTION_MS, in ms. */
+export function retentionMs(values: { readonly [k: string]: string | boolean | (string | boolean)[] | undefined }): number {
+  return durationMs('--retention', values.retention, MIN_RETENTION_MS);
 }

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_PRICE_TABLE } from '../core/classes.ts';
-import { METRICS_OPTIONS, metricsListen, parse, UsageError, withinClass } from './args.ts';
+import { METRICS_OPTIONS, metricsListen, parse, RETENTION_OPTION, retentionMs, UsageError, withinClass } from './args.ts';
 import { createLogger, LOG_HELP, logOptions, logSettings } from './logger.ts';
 
 const COMMON = `  --nats URL[,URL…]   NATS servers (default nats://127.0.0.1:4222)
@@ -23,11 +23,17 @@ const HELP: Record<string, string> = {
   gateway: `fare gateway — the HTTP APIs of a Fare cluster
 
 Usage: fare gateway --shards S [--id 0] [--port 8080] [--host 127.0.0.1] [--data-dir ./.fare-gateway]
-                    [--master-key-file FILE] [--no-examples] [--fsync] [--region us-east-1] [--record FILE] [common options]
+                    [--master-key-file FILE] [--no-examples] [--fsync] [--retention 7d] [--region us-east-1]
+                    [--record FILE] [common options]
 ${COMMON}
 ${METRICS_HELP}
   --master-key-file FILE   the cluster's master key (a copy of the first gateway's
                       <data-dir>/master.key): every gateway of a cluster needs the same one
+  --retention 7d      how long this gateway's copy keeps invocation records (billing records, finished
+                      async invocations and their results) and function logs, e.g. 30m, 12h or 7d
+                      (default 7d, at least 1m); older ones are deleted in small batches in the
+                      background, their usage kept per function, class and hour, so bills and usage do
+                      not change (as fare up --retention; give every gateway the same)
   --region R          the region named in ARNs (default us-east-1; give every gateway and worker the same)
   --record FILE       write the executions this gateway sends (arrival, class, the time each held a
                       core and on which worker, memory, latency) to FILE, for fare sim replay FILE
@@ -57,9 +63,10 @@ remain.`,
 
 Usage: fare worker --id N [--shards S] [--no-idle-lists] [--cores C] [--data-dir ./.fare-worker] [--strict-priorities]
                    [--within-class fcfs|las|sef] [--memory-mb MB] [--no-swapping] [--insecure-single-tenant]
-                   [--endpoint URL] [--region us-east-1] [--metrics-port N] [common options]
+                   [--no-stem-cells] [--endpoint URL] [--region us-east-1] [--metrics-port N] [common options]
 ${COMMON}
 ${METRICS_HELP}
+  --no-stem-cells     keep no runtimes started ahead for cold starts (see Cold starts below)
   --endpoint URL      where functions reach the gateways (their load balancer): given to functions as
                       FARE_ENDPOINT and AWS_ENDPOINT_URL_LAMBDA, so the AWS SDK inside them calls Fare
   --region R          given to functions as AWS_REGION (default us-east-1)
@@ -73,21 +80,30 @@ quarter; a shard places on a listed worker first while it has a free core (its c
 joining). Without --shards, or with --no-idle-lists, it joins none: the shards poll it.
 Memory: under 10 % of the machine's memory free, idle instances, then the lowest classes' preempted
 ones, are swapped out (where there is swap), and read back in before they run; --memory-mb manages that much memory
-instead of the machine's; --no-swapping turns swapping off.`,
+instead of the machine's; --no-swapping turns swapping off.
+Cold starts: as on fare up, a few Node.js and Python runtimes ("stem cells") are kept started ahead,
+each already in its own sandbox (which needs root), and a function's first call on this worker takes
+one instead of booting a runtime (1-4 per runtime, following the rate of cold starts; none while under
+20 % of the managed memory is free; never billed, and each serves one function only); the start-up
+report says which runtimes have them; --no-stem-cells turns them off.`,
   cluster: `fare cluster up — a whole Fare cluster on this machine, for development and tests
 
 Usage: fare cluster up [--shards 2] [--workers 2] [--gateways 1] [--nats-cluster 1|3] [--port 8080]
                        [--host 127.0.0.1] [--data-dir ./.fare-cluster] [--policy fare]
                        [--worker-cores C] [--heartbeat-ms 500] [--member-timeout-ms 2000] [--no-idle-lists]
-                       [--insecure-single-tenant] [--metrics-port N] [--record FILE]
+                       [--insecure-single-tenant] [--no-stem-cells] [--retention 7d] [--metrics-port N]
+                       [--record FILE]
 
 Starts nats-server (one, or a cluster of three with state replicated three times), the shards, the
 workers and the gateways (on --port and the ports after it, sharing one master key), each as its
 own process, and prints the endpoints as fare up does. --metrics-port N: every part serves its
 Prometheus metrics on 127.0.0.1 with no credential — shards on N, N+1, …, then workers, then gateways
 (0: each on a free port; each part's line says where). --record FILE: the first gateway records
-the traffic it sends for fare sim replay FILE (another gateway i in FILE.gateway-i). On real
-machines run one fare worker per host against the same NATS servers (see the README). Stop with Ctrl-C.`,
+the traffic it sends for fare sim replay FILE (another gateway i in FILE.gateway-i).
+--no-stem-cells: the workers keep no runtimes started ahead for cold starts (fare worker
+--no-stem-cells). --retention: how long the gateways keep invocation records and function logs
+(fare gateway --retention; default 7d, at least 1m). On real machines run one fare worker per host
+against the same NATS servers (see the README). Stop with Ctrl-C.`,
 };
 
 interface Common {
@@ -177,12 +193,14 @@ export async function runGateway(args: readonly string[]): Promise<number> {
     'master-key-file': { type: 'string' },
     region: { type: 'string', default: 'us-east-1' },
     record: { type: 'string' },
+    ...RETENTION_OPTION,
     ...METRICS_OPTIONS,
   });
   if (values.help) return help('gateway');
   if (positionals.length) throw new UsageError(`fare gateway takes only options, got "${positionals.join(' ')}" (see fare gateway --help)`);
   const c = common(values);
   if (values.shards === undefined) throw new UsageError('fare gateway needs --shards S: how many shards the cluster has (ids 0 … S−1)');
+  const retention = retentionMs(values);
   const { startGateway } = await import('../live/cluster/gateway.ts');
   const adminKey = process.env.FARE_ADMIN_KEY;
   const gatewayId = whole('id', values.id, 0, 2 ** 10 - 1);
@@ -190,7 +208,7 @@ export async function runGateway(args: readonly string[]): Promise<number> {
   const g = await startGateway({
     ...c, id: gatewayId, shards: whole('shards', values.shards, 1, 4096), logger,
     dataDir: resolve(String(values['data-dir'])), host: String(values.host), port: whole('port', values.port, 0, 65535),
-    prices: DEFAULT_PRICE_TABLE, examples: !(values['no-examples'] as boolean), fsync: values.fsync as boolean, warn,
+    prices: DEFAULT_PRICE_TABLE, examples: !(values['no-examples'] as boolean), fsync: values.fsync as boolean, retentionMs: retention, warn,
     ...(adminKey ? { adminKey } : {}),
     ...(values['master-key-file'] !== undefined ? { masterKeyFile: resolve(String(values['master-key-file'])) } : {}),
     region: regionOf(values.region),
@@ -243,6 +261,7 @@ export async function runWorker(args: readonly string[]): Promise<number> {
     'idle-lists': { type: 'string' },
     'memory-mb': { type: 'string' },
     'no-swapping': { type: 'boolean', default: false },
+    'no-stem-cells': { type: 'boolean', default: false },
     endpoint: { type: 'string' },
     region: { type: 'string', default: 'us-east-1' },
     ...METRICS_OPTIONS,
@@ -265,6 +284,7 @@ export async function runWorker(args: readonly string[]): Promise<number> {
     ...(values.cores !== undefined ? { cores: whole('cores', values.cores, 1, 4096) } : {}),
     ...(values['memory-mb'] !== undefined ? { memoryMB: whole('memory-mb', values['memory-mb'], 64, 2 ** 32) } : {}),
     ...(values['no-swapping'] === true ? { swapping: false } : {}),
+    ...(values['no-stem-cells'] === true ? { stemCells: false } : {}),
     ...(values.endpoint !== undefined ? { endpoint: endpointOf(values.endpoint) } : {}),
     region: regionOf(values.region),
     ...metricsListen(values),
@@ -296,6 +316,8 @@ export async function runCluster(args: readonly string[]): Promise<number> {
     'insecure-single-tenant': { type: 'boolean', default: false },
     'metrics-port': { type: 'string' },
     record: { type: 'string' },
+    'no-stem-cells': { type: 'boolean', default: false },
+    ...RETENTION_OPTION,
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) return help('cluster');
@@ -309,6 +331,8 @@ export async function runCluster(args: readonly string[]): Promise<number> {
   const cores = whole('worker-cores', values['worker-cores'], 1, 4096);
   const { policy, heartbeatMs, memberTimeoutMs } = common({ nats: 'nats://x:1', prefix: 'fare', replicas: '1', policy: values.policy, 'heartbeat-ms': values['heartbeat-ms'], 'member-timeout-ms': values['member-timeout-ms'] });
   const metricsAt = metricsListen({ 'metrics-port': values['metrics-port'] });
+  // Checked here (the gateways would only fail one by one), then passed on as given.
+  retentionMs(values);
   const { clusterUp } = await import('../live/cluster/up.ts');
   const dataDir = resolve(String(values['data-dir']));
   const c = await clusterUp({
@@ -316,6 +340,8 @@ export async function runCluster(args: readonly string[]): Promise<number> {
     insecureSingleTenant: values['insecure-single-tenant'] as boolean, bin: fareBin(), log: (l) => process.stdout.write(`${l}\n`),
     ...(metricsAt !== undefined ? { metricsPort: metricsAt.metricsPort } : {}),
     ...(values.record !== undefined ? { record: resolve(String(values.record)) } : {}),
+    ...(values['no-stem-cells'] === true ? { stemCells: false } : {}),
+    retention: String(values.retention),
   });
   const out = [
     `Fare cluster is up: ${c.url}  (${shards} shard(s), ${workers} worker(s), ${gateways} gateway(s), NATS ${c.nats.join(',')}, data in ${dataDir})`,

@@ -1,8 +1,7 @@
 // `fare up`: Fare on one machine — gateway, shard and worker in this process, state in --data-dir.
 
 import { resolve } from 'node:path';
-import { durationMs, formatDuration, METRICS_OPTIONS, metricsListen, parse, UsageError, withinClass } from './args.ts';
-import { DEFAULT_RETENTION_MS, MIN_RETENTION_MS } from '../live/store/retention.ts';
+import { METRICS_OPTIONS, metricsListen, parse, RETENTION_OPTION, retentionMs as retentionOf, UsageError, withinClass } from './args.ts';
 import { createLogger, LOG_HELP, logOptions, logSettings } from './logger.ts';
 
 const HELP = `fare up — run Fare on this machine
@@ -74,7 +73,7 @@ export async function runUp(args: readonly string[]): Promise<number> {
     'no-swapping': { type: 'boolean', default: false },
     'no-stem-cells': { type: 'boolean', default: false },
     region: { type: 'string', default: 'us-east-1' },
-    retention: { type: 'string', default: formatDuration(DEFAULT_RETENTION_MS) },
+    ...RETENTION_OPTION,
     record: { type: 'string' },
     ...METRICS_OPTIONS,
     ...logOptions,
@@ -102,7 +101,7 @@ export async function runUp(args: readonly string[]): Promise<number> {
   }
   const region = values.region as string;
   if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) throw new UsageError(`--region ${region} is not a region name: give one such as us-east-1 or eu-west-3`);
-  const retentionMs = durationMs('--retention', values.retention, MIN_RETENTION_MS);
+  const retentionMs = retentionOf(values);
   const metricsAt = metricsListen(values);
   const logger = await createLogger(logSettings(values), { part: 'fare-up' });
   const { up } = await import('../live/one-machine.ts');

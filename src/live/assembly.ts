@@ -39,17 +39,21 @@ export const ADMIN_CREDENTIAL_FILE = 'admin-credential';
  * Opens (or creates) the data directory's store and makes sure an administrator exists. `prepare`
  * runs before that check (a cluster gateway first loads the state the cluster shares).
  * `retentionMs`: invocation records and function logs older than this are deleted in the background
- * (store/retention.ts; `fare up --retention`); undefined: kept for ever.
+ * (store/retention.ts; `fare up --retention`, `fare gateway --retention`); undefined: kept for ever.
+ * `deferRetention`: that clean-up starts when the caller says (`store.retention.start()`), not at open.
+ * `clock`: the store's (default Date.now; tests move it on to age records).
  */
 export async function openDataDir(
-  dataDir: string, fsync: boolean, adminKey: string | undefined, prepare?: (store: Store) => Promise<void>, tuning: { readonly retentionMs?: number | undefined } = {},
+  dataDir: string, fsync: boolean, adminKey: string | undefined, prepare?: (store: Store) => Promise<void>, tuning: { readonly retentionMs?: number | undefined; readonly deferRetention?: boolean; readonly clock?: () => number } = {},
 ): Promise<{ store: Store; fresh: boolean; adminCredentialFile: string | undefined }> {
   // Everything Fare writes is private to its user from the moment it exists (the data dir, the
   // database and its journal, code, the credential file); instance directories set their own modes.
   process.umask(0o077);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const fresh = !existsSync(join(dataDir, DB_FILE));
-  const store = openStore({ dataDir, fsync, checkpoints: 'background', ...(tuning.retentionMs !== undefined ? { retention: { maxAgeMs: tuning.retentionMs } } : {}) });
+  const store = openStore({
+    dataDir, fsync, checkpoints: 'background', ...(tuning.retentionMs !== undefined ? { retention: { maxAgeMs: tuning.retentionMs, deferStart: tuning.deferRetention === true } } : {}), ...(tuning.clock !== undefined ? { clock: tuning.clock } : {}),
+  });
   try {
     await prepare?.(store);
   } catch (e) {

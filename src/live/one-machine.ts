@@ -13,6 +13,7 @@ import { MachineDriver } from './worker/machine-driver.ts';
 import { followMemory, idleSwapLine, planMemory, swapLine, SWAP_TARGET } from './worker/memory.ts';
 import type { InstancePool } from './runtime/pool.ts';
 import { localExecutor } from './worker/local-executor.ts';
+import { keepStemCells, stemCellsOption } from './worker/stem-upkeep.ts';
 import { isolatesTenants } from './runtime/capabilities.ts';
 import { DEFAULT_RETENTION_MS, type Store } from './store/index.ts';
 import { deployExamples, openDataDir, prepareHost } from './assembly.ts';
@@ -152,10 +153,9 @@ export async function up(opts: UpOptions): Promise<Running> {
     AWS_DEFAULT_REGION: region,
     ...(reach.endpoint !== undefined ? { FARE_ENDPOINT: reach.endpoint, AWS_ENDPOINT_URL_LAMBDA: reach.endpoint } : {}),
   });
-  const memoryFree = (): number => (memory.probe !== undefined && Number.isFinite(memory.managedMB) ? 1 - memory.probe.used() / memory.managedMB : 1);
   const { pool, exec, leaving, relieveIdle, stems, stemLine } = localExecutor({
     platformEnv,
-    stemCells: { memoryFree, off: opts.stemCells === false },
+    stemCells: stemCellsOption(memory, opts.stemCells === false),
     cores, prices, classAware: preset.classAware, strictPriorities: opts.strictPriorities === true, canRaise: nice, warn,
     ...(memory.pager !== undefined ? { pager: memory.pager, onSwap: swapLine(warn), onIdleSwap: idleSwapLine(warn) } : {}),
     ...(host.cpuset !== undefined ? { cpuset: host.cpuset.procsFile } : {}),
@@ -168,7 +168,8 @@ export async function up(opts: UpOptions): Promise<Running> {
   // One set of metrics for the process's parts (metrics.ts).
   const metrics = new Metrics({ prices });
   metrics.watchWorker(0, () => pool.census());
-  if (stems !== null) metrics.watchStemCells(0, () => stems.stats());
+  // Stem cells follow memory and let their number fall back once cold starts stop.
+  const stemUpkeep = keepStemCells(stems, { machine: 0, metrics });
   metrics.watchTenants(() => tenantSpends(store, Date.now()));
   // The gateway, shard 0 and worker 0 as the parts of a cluster of one, talking only through the Bus.
   const bus = new InProcessBus({ clock: realClock });
@@ -220,6 +221,7 @@ export async function up(opts: UpOptions): Promise<Running> {
     if (listening) await gateway.close();
     await recorder?.close();
     await metricsListener?.close();
+    await stemUpkeep.stop();
     await pool.close();
     host.cpuset?.close();
     scheduler.close();
@@ -253,9 +255,6 @@ export async function up(opts: UpOptions): Promise<Running> {
   runner.wake();
   const reaper = setInterval(() => pool.reap(), 30_000);
   reaper.unref();
-  // Stem cells follow memory and let their number fall back once cold starts stop.
-  const stemming = stems !== null ? setInterval(() => stems.adjust(), 1000) : undefined;
-  stemming?.unref();
   // Memory changes while instances run: read it between the scheduler's steps too (only where managed with swapping).
   const reading = memory.swap ? await followMemory(() => worker.readMemory(), 100, 500) : undefined;
   if (reading !== undefined) capLines.push(reading.line);
@@ -271,7 +270,6 @@ export async function up(opts: UpOptions): Promise<Running> {
     examples,
     close: () => (closing ??= (async () => {
       clearInterval(reaper);
-      clearInterval(stemming);
       reading?.stop();
       await stopParts();
     })()),

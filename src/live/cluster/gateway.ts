@@ -16,7 +16,7 @@ import { SchedulerClient } from '../gateway/scheduler-client.ts';
 import { NatsBus } from '../transport/nats.ts';
 import { realClock } from '../transport/clock.ts';
 import { deployExamples, openDataDir } from '../assembly.ts';
-import { installMasterKey, type Store } from '../store/index.ts';
+import { DEFAULT_RETENTION_MS, installMasterKey, type Store } from '../store/index.ts';
 import { CodeShipper, keptUpload } from './code.ts';
 import { codeStore, connectNats, reportStatus, traceOption, type ClusterAddress } from './connect.ts';
 import { retireSubject, type RetireNotice } from './control.ts';
@@ -63,6 +63,13 @@ export interface GatewayProcessOptions extends ClusterAddress {
   readonly record?: string;
   /** The cluster's policy, for the recording's header (default fare). */
   readonly policy?: string;
+  /**
+   * Keep invocation records and function logs in this gateway's copy this long (ms; default 7 days,
+   * `DEFAULT_RETENTION_MS`): older ones are deleted in the background (store/retention.ts), as by `fare up --retention`.
+   */
+  readonly retentionMs?: number;
+  /** The clock of this gateway's store (default Date.now): its records' times and the retention's cutoff (tests move it on to age records). */
+  readonly storeClock?: () => number;
 }
 
 export interface GatewayProcess {
@@ -111,7 +118,7 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
           } else if (table === 'functions') s.functions.forget(String(pk[0]), String(pk[1]));
         },
       });
-    });
+    }, { retentionMs: o.retentionMs ?? DEFAULT_RETENTION_MS, deferRetention: true, ...(o.storeClock !== undefined ? { clock: o.storeClock } : {}) });
   } catch (e) {
     late.shared?.close();
     await nc.close();
@@ -119,80 +126,97 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
   }
   const { store, fresh, adminCredentialFile } = opened;
   const shared = late.shared as SharedState;
-  const bus = new NatsBus(nc, { prefix: o.prefix, ...traceOption(), problem: (what) => o.warn(`fare gateway ${o.id}: ${what}`) });
-  const shipper = new CodeShipper(code, (sha) => keptUpload(store, sha));
-  // NATS may lose a message when a server or a link fails: jobs not heard of for a while are checked on.
-  // Job ids unique across this gateway number's restarts (workers remember recent jobs by id).
-  const ids = await JobIds.open(shared.bucket, o.id, (line) => o.warn(`fare gateway ${o.id}: ${line}`));
-  const metrics = new Metrics({ prices: o.prices });
-  metrics.watchTenants(() => tenantSpends(store, Date.now()));
-  const scheduler = new SchedulerClient(bus, realClock, { id: o.id, shards: o.shards, sequence: ids.next, shardChoice: 'by-function', auditMs: Math.max(100, o.memberTimeoutMs / 2), graceMs: 5000, metrics });
-  const platform = schedulerPlatform({
-    prices: o.prices, scheduler, tenancy: 'multi',
-    fnId: (req) => functionNumber(req.fn.tenant, req.fn.name),
-    prepare: (req) => shipper.ensure(req.fn),
-    // An accepted async invocation reaches the cluster's queue through the shared state's outbox.
-    enqueued: () => {},
-    functionChanged: (tenant, name, version) => {
-      const notice: RetireNotice = { tenant, name, version };
-      nc.publish(retireSubject(o.prefix), JSON.stringify(notice));
-    },
-  });
-  // Contexts of invocations begun on another gateway are asked about there (contexts.ts); this one
-  // answers for its own before it begins any (the async queue below, or a request).
-  const peers = new NatsContextPeers(nc, o.prefix, o.id);
-  // Machines and cores are left out of the recording's header: its records say where each execution ran.
-  const recorder = o.record === undefined ? undefined : TraceRecorder.open(o.record, {
-    policy: o.policy ?? 'fare', shards: o.shards,
-    prices: { classes: o.prices.classes.map((c) => ({ name: c.name, price: c.price })), memoryPrice: o.prices.memoryPrice },
-  });
-  const recording = recorder !== undefined ? { recorder } : {};
-  const gateway: Gateway = createGateway({ store, platform, metrics, settle: () => shared.settle(), contextPeers: peers, ...recording, ...(o.region !== undefined ? { region: o.region } : {}), ...(o.logger !== undefined ? { log: o.logger } : {}) });
-  late.gateway = gateway;
-  await peers.answer(gateway.context.contexts);
-  const runner = new AsyncRunner({ store, platform, metrics, contexts: gateway.context.contexts, ...recording, ...(o.logger !== undefined ? { log: o.logger } : {}) });
-  // Async invocations are taken from the cluster's queue (not from this store's), by any gateway.
-  const queue = await SharedQueue.open({
-    nc, prefix: o.prefix, classes: o.prices.classes.length, store, runner, quietly: (w) => shared.quietly(w), settle: () => shared.settle(),
-    ackWaitMs: ASYNC_ACK_WAIT_MS, warn: (line) => o.warn(`fare gateway ${o.id}: ${line}`),
-  });
-  // The workers that run this gateway's jobs, and the shards that queue them, as heard from their beats.
-  const workers = new Membership(nc, o.prefix, 'machine', o.memberTimeoutMs, realClock, (events) => {
-    for (const e of events) {
-      if (e.kind === 'leave') scheduler.machineLost(e.id, e.why === 'silent' ? `was not heard for ${o.memberTimeoutMs} ms` : e.why === 'left' ? 'stopped' : 'restarted');
-    }
-  });
-  const shards = new Membership(nc, o.prefix, 'shard', o.memberTimeoutMs, realClock, (_, members) => scheduler.shardsAre(members));
-  const beat = new Heartbeat(nc, o.prefix, 'gateway', o.id, o.heartbeatMs);
-  // Before taking requests, wait (a little) to hear of the shards.
-  for (let waited = 0; shards.members().length < o.shards && waited < 3 * o.heartbeatMs; waited += 50) await new Promise((r) => setTimeout(r, 50));
-  // The examples are deployed once per cluster, by its first gateway.
-  const examples = fresh && shared.wasEmpty && o.examples ? await deployExamples(store) : [];
-  await gateway.listen(o.port, o.host);
-  const listener: MetricsListener | undefined = o.metricsPort === undefined ? undefined : await serveMetrics(metrics, o.metricsPort, o.metricsHost ?? '127.0.0.1');
-  const address = gateway.server.address();
-  const port = typeof address === 'object' && address ? address.port : o.port;
-  const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
-  let closing: Promise<void> | undefined;
-  return {
-    url, port, store, adminCredentialFile, examples,
-    metricsUrl: listener?.url,
-    close: () => (closing ??= (async () => {
-      await listener?.close();
-      beat.stop(true);
-      workers.stop();
-      shards.stop();
-      await queue.close();
-      await runner.stop();
-      await gateway.close();
-      await recorder?.close();
-      scheduler.close();
-      bus.close();
-      await shared.settle(2000);
-      shared.close();
-      peers.stop();
-      await nc.drain();
-      store.close();
-    })()),
+  // The retention clean-up starts once the ledger has caught up with the cluster's billing stream
+  // (store/retention.ts: no record of this copy's own is then counted twice); close stops it.
+  void shared.ledgerCaughtUp.then(() => store.retention?.start());
+  // The parts started from here on, stopped in order by close — and when the start fails part-way (its
+  // port in use): the store (its retention clean-up among it), the shared state and the NATS
+  // connection must not keep this process alive after the error is told.
+  const parts: {
+    listener?: MetricsListener; beat?: Heartbeat; workers?: Membership; shards?: Membership; queue?: SharedQueue; runner?: AsyncRunner;
+    gateway?: Gateway; listening?: boolean; recorder?: TraceRecorder | undefined; scheduler?: SchedulerClient; bus?: NatsBus; peers?: NatsContextPeers;
+  } = {};
+  const stopParts = async (): Promise<void> => {
+    await parts.listener?.close();
+    parts.beat?.stop(true);
+    parts.workers?.stop();
+    parts.shards?.stop();
+    await parts.queue?.close();
+    await parts.runner?.stop();
+    if (parts.listening === true) await parts.gateway?.close();
+    await parts.recorder?.close();
+    parts.scheduler?.close();
+    parts.bus?.close();
+    await shared.settle(2000);
+    shared.close();
+    parts.peers?.stop();
+    await nc.drain();
+    store.close();
   };
+  try {
+    const bus = (parts.bus = new NatsBus(nc, { prefix: o.prefix, ...traceOption(), problem: (what) => o.warn(`fare gateway ${o.id}: ${what}`) }));
+    const shipper = new CodeShipper(code, (sha) => keptUpload(store, sha));
+    // NATS may lose a message when a server or a link fails: jobs not heard of for a while are checked on.
+    // Job ids unique across this gateway number's restarts (workers remember recent jobs by id).
+    const ids = await JobIds.open(shared.bucket, o.id, (line) => o.warn(`fare gateway ${o.id}: ${line}`));
+    const metrics = new Metrics({ prices: o.prices });
+    metrics.watchTenants(() => tenantSpends(store, Date.now()));
+    const scheduler = (parts.scheduler = new SchedulerClient(bus, realClock, { id: o.id, shards: o.shards, sequence: ids.next, shardChoice: 'by-function', auditMs: Math.max(100, o.memberTimeoutMs / 2), graceMs: 5000, metrics }));
+    const platform = schedulerPlatform({
+      prices: o.prices, scheduler, tenancy: 'multi',
+      fnId: (req) => functionNumber(req.fn.tenant, req.fn.name),
+      prepare: (req) => shipper.ensure(req.fn),
+      // An accepted async invocation reaches the cluster's queue through the shared state's outbox.
+      enqueued: () => {},
+      functionChanged: (tenant, name, version) => {
+        const notice: RetireNotice = { tenant, name, version };
+        nc.publish(retireSubject(o.prefix), JSON.stringify(notice));
+      },
+    });
+    // Contexts of invocations begun on another gateway are asked about there (contexts.ts); this one
+    // answers for its own before it begins any (the async queue below, or a request).
+    const peers = (parts.peers = new NatsContextPeers(nc, o.prefix, o.id));
+    // Machines and cores are left out of the recording's header: its records say where each execution ran.
+    const recorder = (parts.recorder = o.record === undefined ? undefined : TraceRecorder.open(o.record, {
+      policy: o.policy ?? 'fare', shards: o.shards,
+      prices: { classes: o.prices.classes.map((c) => ({ name: c.name, price: c.price })), memoryPrice: o.prices.memoryPrice },
+    }));
+    const recording = recorder !== undefined ? { recorder } : {};
+    const gateway: Gateway = (parts.gateway = createGateway({ store, platform, metrics, settle: () => shared.settle(), contextPeers: peers, ...recording, ...(o.region !== undefined ? { region: o.region } : {}), ...(o.logger !== undefined ? { log: o.logger } : {}) }));
+    late.gateway = gateway;
+    await peers.answer(gateway.context.contexts);
+    const runner = (parts.runner = new AsyncRunner({ store, platform, metrics, contexts: gateway.context.contexts, ...recording, ...(o.logger !== undefined ? { log: o.logger } : {}) }));
+    // Async invocations are taken from the cluster's queue (not from this store's), by any gateway.
+    parts.queue = await SharedQueue.open({
+      nc, prefix: o.prefix, classes: o.prices.classes.length, store, runner, quietly: (w) => shared.quietly(w), settle: () => shared.settle(),
+      ackWaitMs: ASYNC_ACK_WAIT_MS, warn: (line) => o.warn(`fare gateway ${o.id}: ${line}`),
+    });
+    // The workers that run this gateway's jobs, and the shards that queue them, as heard from their beats.
+    parts.workers = new Membership(nc, o.prefix, 'machine', o.memberTimeoutMs, realClock, (events) => {
+      for (const e of events) {
+        if (e.kind === 'leave') scheduler.machineLost(e.id, e.why === 'silent' ? `was not heard for ${o.memberTimeoutMs} ms` : e.why === 'left' ? 'stopped' : 'restarted');
+      }
+    });
+    const shards = (parts.shards = new Membership(nc, o.prefix, 'shard', o.memberTimeoutMs, realClock, (_, members) => scheduler.shardsAre(members)));
+    parts.beat = new Heartbeat(nc, o.prefix, 'gateway', o.id, o.heartbeatMs);
+    // Before taking requests, wait (a little) to hear of the shards.
+    for (let waited = 0; shards.members().length < o.shards && waited < 3 * o.heartbeatMs; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    // The examples are deployed once per cluster, by its first gateway.
+    const examples = fresh && shared.wasEmpty && o.examples ? await deployExamples(store) : [];
+    await gateway.listen(o.port, o.host);
+    parts.listening = true;
+    if (o.metricsPort !== undefined) parts.listener = await serveMetrics(metrics, o.metricsPort, o.metricsHost ?? '127.0.0.1');
+    const address = gateway.server.address();
+    const port = typeof address === 'object' && address ? address.port : o.port;
+    const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
+    let closing: Promise<void> | undefined;
+    return {
+      url, port, store, adminCredentialFile, examples,
+      metricsUrl: parts.listener?.url,
+      close: () => (closing ??= stopParts()),
+    };
+  } catch (e) {
+    await stopParts();
+    throw e;
+  }
 }

@@ -179,6 +179,13 @@ export class SharedState {
   billed = 0;
   /** The bucket held no state when this gateway started (it is the cluster's first). */
   readonly wasEmpty: boolean;
+  /**
+   * Resolves once this copy's ledger has entered (or recognised as its own) every billing record the
+   * cluster's stream held when it opened: from then on no record it reads is one it had before (the
+   * retention clean-up waits for this; store/retention.ts).
+   */
+  readonly ledgerCaughtUp: Promise<void>;
+  #caughtUp: () => void = () => {};
 
   private constructor(o: SharedStateOptions, kv: KV, wasEmpty: boolean) {
     this.#o = o;
@@ -186,6 +193,7 @@ export class SharedState {
     this.#kv = kv;
     this.#js = jetstream(o.nc);
     this.wasEmpty = wasEmpty;
+    this.ledgerCaughtUp = new Promise((resolve) => (this.#caughtUp = resolve));
     const db = this.#db;
     this.#statement = statementCache(db);
     for (const t of ORDER) this.#columns.set(t, new Set((db.prepare(`PRAGMA main.table_info(${t})`).all() as { name: string }[]).map((c) => c.name)));
@@ -254,7 +262,7 @@ export class SharedState {
     const status = await kv.status();
     const s = new SharedState(o, kv, status.values <= 1);
     await s.#follow(status.values <= 1);
-    s.#followLedger();
+    s.#followLedger((await jsm.streams.info(stream)).state.last_seq);
     s.#followLogs();
     s.#kick();
     return s;
@@ -658,12 +666,13 @@ export class SharedState {
 
   // ---- the ledger -------------------------------------------------------------------------------
 
-  #followLedger(): void {
+  /** Follows the billing stream; `lastAtOpen`: its last record's position when this copy opened (see `ledgerCaughtUp`). */
+  #followLedger(lastAtOpen: number): void {
     this.#followStream(billingStream(this.#o.prefix), 'billing record', (text) => {
       const rec = billingRecordOf(decodeRow(text) as unknown as BillingRow);
       // The record's id is its key: a record this ledger has (its own, or one delivered before) is skipped.
       if (this.#o.store.billing.enter(rec)) this.billed++;
-    });
+    }, { seq: lastAtOpen, reached: () => this.#caughtUp() });
   }
 
   /** The other gateways' function logs, entered in this copy (each message once: its position is saved with it). */
@@ -678,7 +687,7 @@ export class SharedState {
    * message is entered (`enter`, in one transaction with the new position), this process's own
    * skipped (their position saved within a second).
    */
-  #followStream(stream: string, what: string, enterOne: (text: string) => void): void {
+  #followStream(stream: string, what: string, enterOne: (text: string) => void, upTo?: { readonly seq: number; readonly reached: () => void }): void {
     const db = this.#db;
     const position = db.prepare('SELECT seq FROM ledger_position WHERE stream = ?');
     const move = db.prepare('INSERT INTO ledger_position (stream, seq) VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq');
@@ -707,6 +716,7 @@ export class SharedState {
     // moving for 10 s (its server was lost and it did not recover), it is made again from the last
     // record seen. A record seen twice is skipped by its id.
     let seen = (position.get(stream) as { seq: number } | undefined)?.seq ?? 0;
+    if (upTo !== undefined && seen >= upTo.seq) upTo.reached();
     let current: { close(): Promise<void | Error> } | undefined;
     let movedAt = Date.now();
     const jsm = jetstreamManager(this.#o.nc);
@@ -742,6 +752,8 @@ export class SharedState {
               enter(m.seq, m.string());
             } catch (e) {
               this.#o.warn(`shared state: ${what} ${m.seq} of ${stream} could not be entered: ${(e as Error).message}`);
+            } finally {
+              if (upTo !== undefined && m.seq >= upTo.seq) upTo.reached();
             }
           }
         } catch (e) {

@@ -51,6 +51,10 @@ export interface ClusterUpOptions {
   readonly within?: 'fcfs' | 'las' | 'sef';
   /** The first gateway records its traffic in this file (`fare gateway --record`), gateway i > 0 in `FILE.gateway-i`. */
   readonly record?: string;
+  /** The workers keep stem cells (default true where their host allows them; false: `fare worker --no-stem-cells`). */
+  readonly stemCells?: boolean;
+  /** How long the gateways keep invocation records and function logs, as `fare gateway --retention` takes it (e.g. `7d`, their default). */
+  readonly retention?: string;
 }
 
 /** One part of the cluster, as a child process. */
@@ -130,14 +134,14 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
     const workerArgs = (i: number): string[] => ['worker', '--id', String(i), '--shards', String(o.shards), ...(o.idleLists === false ? ['--no-idle-lists'] : []), '--cores', String(o.workerCores), '--data-dir', join(o.dataDir, `worker-${i}`), ...common, ...(o.insecureSingleTenant ? ['--insecure-single-tenant'] : []),
       // Functions reach the first gateway (its port is known unless it is picked at start).
       ...(o.port !== 0 ? ['--endpoint', `http://${o.host === '0.0.0.0' ? '127.0.0.1' : o.host}:${o.port}`] : []), ...metricsArgs(o.shards + i),
-      ...(o.within !== undefined ? ['--within-class', o.within] : [])];
+      ...(o.within !== undefined ? ['--within-class', o.within] : []), ...(o.stemCells === false ? ['--no-stem-cells'] : [])];
     // One master key for all gateways: the first one's, created here so the others can be given it.
     const masterKey = join(o.dataDir, 'master.key');
     if (!existsSync(masterKey)) writeFileSync(masterKey, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
     const gatewayName = (i: number): string => (i === 0 ? 'gateway' : `gateway-${i}`);
     const gatewayArgs = (i: number): string[] => ['gateway', '--id', String(i), '--shards', String(o.shards), '--port', String(o.port === 0 ? 0 : o.port + i),
       '--host', (typeof o.gatewayHost === 'function' ? o.gatewayHost(gatewayName(i)) : o.gatewayHost) ?? o.host, '--data-dir', join(o.dataDir, gatewayName(i)), '--master-key-file', masterKey, ...common, ...metricsArgs(o.shards + o.workers + i),
-      ...(o.record !== undefined ? ['--record', i === 0 ? o.record : `${o.record}.${gatewayName(i)}`] : [])];
+      ...(o.record !== undefined ? ['--record', i === 0 ? o.record : `${o.record}.${gatewayName(i)}`] : []), ...(o.retention !== undefined ? ['--retention', o.retention] : [])];
     const starts: Promise<Part>[] = [];
     for (let i = 0; i < o.shards; i++) starts.push(start(`shard-${i}`, shardArgs(i), /Fare shard \d+ is up/));
     for (let i = 0; i < o.workers; i++) starts.push(start(`worker-${i}`, workerArgs(i), /Fare worker \d+ is up/));

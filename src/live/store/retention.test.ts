@@ -166,6 +166,36 @@ describe('the retention clean-up', () => {
     expect(bills()).toEqual(before);
   });
 
+  it("a cluster gateway's: keeps the records and logs still in the outbox, however old, and starts when told", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate'] });
+    await open({ retention: { maxAgeMs: 2 * HOUR, intervalMs: 60_000, deferStart: true } });
+    const made = traffic(30, random(3));
+    // Not shared yet (src/live/cluster/shared-state.ts fills the outbox from triggers): the 11th
+    // execution's billing record and the 21st's log entry.
+    const [unsharedBill, unsharedLog] = [made[10], made[20]] as [{ id: string; at: number }, { id: string; at: number }];
+    const billId = count('SELECT COUNT(*) AS n FROM billing WHERE id = ?', unsharedBill.id) === 1 ? unsharedBill.id : `${unsharedBill.id}#1`;
+    const logSeq = (store.db.prepare('SELECT seq AS n FROM logs WHERE request_id = ?').get(unsharedLog.id) as { n: number }).n;
+    store.db.prepare("INSERT INTO outbox (topic, key) VALUES ('billing', json_array(?)), ('logs', json_array(?))").run(billId, logSeq);
+    clock.advance(3 * HOUR);
+    // Deferred: the timers pass, nothing is deleted until the owner starts it.
+    await vi.advanceTimersByTimeAsync(61_000);
+    expect(store.retention?.stats().sweeps).toBe(0);
+    expect(count('SELECT COUNT(*) AS n FROM billing')).toBe(30);
+    store.retention?.start();
+    await vi.advanceTimersByTimeAsync(1000);
+    // What came before the oldest unshared record went; it and what came after it stay.
+    expect(count('SELECT COUNT(*) AS n FROM billing')).toBe(20);
+    expect(count('SELECT COUNT(*) AS n FROM logs')).toBe(20);
+    expect(count('SELECT COUNT(*) AS n FROM billing WHERE id = ?', billId)).toBe(1);
+    // Once shared, the next sweep deletes the rest.
+    const before = bills();
+    store.db.exec('DELETE FROM outbox');
+    await vi.advanceTimersByTimeAsync(61_000);
+    expect(count('SELECT COUNT(*) AS n FROM billing')).toBe(0);
+    expect(count('SELECT COUNT(*) AS n FROM logs')).toBe(0);
+    expect(bills()).toEqual(before);
+  });
+
   it('refuses a retention under a minute, before it opens anything', () => {
     expect(() => openStore({ dataDir: dir.path, clock, retention: { maxAgeMs: MIN_RETENTION_MS - 1 } })).toThrow(/retention must be at least 60 s/);
     store = openStore({ dataDir: dir.path, clock });

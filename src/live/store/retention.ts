@@ -8,6 +8,13 @@
 // records are summed per tenant, month, function, class and hour into `usage_hourly` in the same
 // transaction that deletes them (`BillingRepo.expire`), so bills and usage are unchanged; the
 // monthly totals (`usage_monthly`) are not touched at all.
+//
+// On a cluster's gateway (src/live/cluster/shared-state.ts) two more rules keep every gateway's bills
+// right: a billing record or log entry still waiting in the outbox to be shared is kept, however old
+// (the store's `held`: deleted, it would never reach the other gateways), and the clean-up starts
+// only once the gateway's ledger has caught up with the cluster's billing stream (`deferStart`): a
+// record of its own that it entered before a crash and reads again on restart is then still there
+// to be recognised, and is not counted a second time after its deletion.
 
 import type { BillingRepo } from './billing.ts';
 import type { InvocationRepo } from './invocations.ts';
@@ -30,6 +37,8 @@ export interface RetentionOptions {
   readonly batchRows?: number;
   /** A batch failed (the sweep stops; the next starts on time). Default: a process warning. */
   readonly onError?: (e: unknown) => void;
+  /** The owner calls `start()` (a cluster gateway, once its ledger has caught up); default: started when the store opens. */
+  readonly deferStart?: boolean;
 }
 
 export interface RetentionStats {
@@ -65,17 +74,20 @@ export class Retention {
   readonly #logs: LogRepo;
   readonly #invocations: InvocationRepo;
   readonly #onError: (e: unknown) => void;
+  readonly #held: () => number;
   #timer: NodeJS.Timeout | undefined;
   #turn: NodeJS.Immediate | undefined;
   #stopped = false;
   #stats = { sweeps: 0, batches: 0, billing: 0, logs: 0, invocations: 0 };
 
-  constructor(repos: { clock: Clock; billing: BillingRepo; logs: LogRepo; invocations: InvocationRepo }, opts: RetentionOptions) {
+  /** `held`: the time from which records must be kept whatever their age (Infinity: none; see the header). */
+  constructor(repos: { clock: Clock; billing: BillingRepo; logs: LogRepo; invocations: InvocationRepo; held?: () => number }, opts: RetentionOptions) {
     ({ maxAgeMs: this.maxAgeMs, intervalMs: this.intervalMs, batchRows: this.batchRows } = checkRetention(opts));
     this.#clock = repos.clock;
     this.#billing = repos.billing;
     this.#logs = repos.logs;
     this.#invocations = repos.invocations;
+    this.#held = repos.held ?? (() => Infinity);
     this.#onError = opts.onError ?? ((e) => process.emitWarning(`retention clean-up: ${(e as Error).message} (tried again in ${this.intervalMs} ms)`, { code: 'FARE_W_RETENTION' }));
   }
 
@@ -111,7 +123,7 @@ export class Retention {
   }
 
   #newSweep(): { before: number; pending: Kind[]; cursor: number } {
-    return { before: this.#clock() - this.maxAgeMs, pending: ['billing', 'logs', 'invocations'], cursor: 0 };
+    return { before: Math.min(this.#clock() - this.maxAgeMs, this.#held()), pending: ['billing', 'logs', 'invocations'], cursor: 0 };
   }
 
   /** One batch of the next kind with work left; false when the sweep is done. */

@@ -122,7 +122,7 @@ export class Store {
   readonly tightened: readonly string[];
   readonly #master: Buffer;
   readonly #checkpointer: Checkpointer | undefined;
-  /** The retention clean-up, when `retention` was given (started at open). */
+  /** The retention clean-up, when `retention` was given (started at open, unless `deferStart`). */
   readonly retention: Retention | undefined;
 
   private constructor(opts: StoreOptions) {
@@ -175,9 +175,9 @@ export class Store {
       this.recovered = 0;
     }
     this.retention = opts.retention !== undefined && (opts.recoverQueue ?? true)
-      ? new Retention({ clock: this.clock, billing: this.billing, logs: this.logs, invocations: this.invocations }, opts.retention)
+      ? new Retention({ clock: this.clock, billing: this.billing, logs: this.logs, invocations: this.invocations, held: () => this.#unshared() }, opts.retention)
       : undefined;
-    this.retention?.start();
+    if (opts.retention?.deferStart !== true) this.retention?.start();
     // Queued (and requeued) Event invocations keep the reservations they were admitted with.
     this.invocations.loadReservations();
   }
@@ -239,6 +239,20 @@ export class Store {
   /** A 32-byte key for `purpose`, derived from master.key (e.g. signing invocation contexts). */
   deriveKey(purpose: string): Buffer {
     return deriveKey(this.#master, purpose);
+  }
+
+  /**
+   * When the oldest billing record or log entry still waiting in the outbox was written (a cluster
+   * gateway's, not yet shared: the retention keeps it); Infinity when none is (always under `fare up`).
+   */
+  #unshared(): number {
+    const row = this.db.prepare(
+      `SELECT MIN(at) AS at FROM (
+         SELECT b.at FROM outbox o JOIN billing b ON b.id = json_extract(o.key, '$[0]') WHERE o.topic = 'billing'
+         UNION ALL
+         SELECT l.at FROM outbox o JOIN logs l ON l.seq = json_extract(o.key, '$[0]') WHERE o.topic = 'logs')`,
+    ).get() as { at: number | null };
+    return row.at ?? Infinity;
   }
 
   /** What the background checkpoints did (undefined with `checkpoints: 'inline'`). */
