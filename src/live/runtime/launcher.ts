@@ -32,7 +32,7 @@
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -173,6 +173,8 @@ interface Pending {
   readonly id: number;
   readonly token: string;
   readonly handle: Launched;
+  /** The socket its streams come to. */
+  readonly via: OutputSocket;
   readonly done: (p: RuntimeProcess | null) => void;
   out: boolean;
   err: boolean;
@@ -207,6 +209,7 @@ class OutputSocket {
     });
     this.server.listen(this.path);
     this.server.unref();
+    process.once('exit', this.unlink);
     try {
       chmodSync(this.path, 0o600);
     } catch {
@@ -219,9 +222,20 @@ class OutputSocket {
     return !this.broken && existsSync(this.path);
   }
 
+  /** Stops listening (the file goes with it). */
   close(): void {
+    process.off('exit', this.unlink);
     this.server.close();
   }
+
+  /** At Fare's exit: the file would otherwise stay until a later Fare removes it (reapStaleWorkDirs). */
+  private readonly unlink = (): void => {
+    try {
+      unlinkSync(this.path);
+    } catch {
+      // gone already
+    }
+  };
 
   /** A stream from the launcher: `<token> 1|2\n`, then the runtime's output. */
   private accept(s: Socket): void {
@@ -267,8 +281,7 @@ let nextId = 1;
 function settle(p: Pending): void {
   if (p.answered || p.handle.pid === undefined || !p.out || !p.err) return;
   p.answered = true;
-  socket?.byToken.delete(p.token);
-  if (p.timer !== null) clearTimeout(p.timer);
+  unlist(p);
   p.done(p.handle);
   p.handle.handOver();
 }
@@ -276,8 +289,7 @@ function settle(p: Pending): void {
 function fail(p: Pending, e: Error, errno: number): void {
   if (p.answered) return;
   p.answered = true;
-  socket?.byToken.delete(p.token);
-  if (p.timer !== null) clearTimeout(p.timer);
+  unlist(p);
   p.handle.failed(e, errno);
   p.done(p.handle);
   p.handle.handOver();
@@ -285,7 +297,7 @@ function fail(p: Pending, e: Error, errno: number): void {
 
 /** Kills a runtime's process group (one whose exit can no longer be heard). */
 function killGroup(pid: number | undefined): void {
-  if (pid === undefined) return;
+  if (pid === undefined || pid <= 1) return; // kill(-1) would signal every process there is
   try {
     process.kill(-pid, 'SIGKILL');
   } catch {
@@ -327,7 +339,7 @@ class Launcher {
     return new Promise((done) => {
       const id = nextId++;
       const token = randomBytes(16).toString('hex');
-      const p: Pending = { id, token, handle: new Launched(), done, out: false, err: false, answered: false, timer: null };
+      const p: Pending = { id, token, handle: new Launched(), via: out, done, out: false, err: false, answered: false, timer: null };
       this.open.set(id, p);
       out.byToken.set(token, p);
       this.refresh();
@@ -362,8 +374,10 @@ class Launcher {
         this.forget(p);
         if (m.stage === 'connect') {
           // Nothing was spawned: Fare's socket is unusable (a new one next time); this one is spawned directly.
-          socket?.close();
-          socket = null;
+          if (socket === p.via) {
+            socket.close();
+            socket = null;
+          }
           p.answered = true;
           unlist(p);
           p.done(null);
@@ -428,7 +442,7 @@ class Launcher {
 
 /** A launch no longer waits for its streams. */
 function unlist(p: Pending): void {
-  socket?.byToken.delete(p.token);
+  p.via.byToken.delete(p.token);
   if (p.timer !== null) clearTimeout(p.timer);
 }
 
@@ -446,17 +460,13 @@ function currentLauncher(): Launcher | null {
 }
 
 /**
- * Starts the launcher now (`fare up` at start-up, so no launch pays for its fork), with its output
- * socket in `dir` (the instances directory). Returns a line for the start-up report.
+ * Starts the launcher now (`fare up` at start-up, so that no launch pays for its fork). Returns a
+ * line for the start-up report.
  */
-export function startLauncher(dir: string): string {
+export function startLauncher(): string {
   const l = currentLauncher();
-  if (l === null) return `runtimes spawned by Fare itself (${unavailable ?? 'no launcher'}): each spawn blocks Fare's event loop`;
-  if (socket === null || !socket.ok) {
-    socket?.close();
-    socket = new OutputSocket(dir);
-  }
-  return `runtimes spawned by a launcher process (pid ${l.pid}), Fare's event loop never forks`;
+  if (l === null) return `runtime spawns: by Fare itself (${unavailable ?? 'no launcher'}), each blocking its event loop for the fork`;
+  return `runtime spawns: by a launcher process (pid ${l.pid}), so Fare's event loop never forks`;
 }
 
 /**
