@@ -455,16 +455,27 @@ export class Instance {
       ...(helper !== null ? { peerUid: this.ownUid } : {}),
       ...(onRefused !== undefined ? { onRefused: (r: RefusedRequest) => onRefused(this.id, r) } : {}),
     });
+    if (this.killing !== null) return void (await api.close()); // killed meanwhile (the rest went with teardown)
     this.api = api;
     const env = runtimeEnv({ fn, instanceId: this.id, apiAddress: api.address, wd, interp, memoryMB: this.opts.memoryMB ?? 128, sandboxed: helper !== null, ...(platform !== undefined ? { platform } : {}) });
-    const child = await launch({
+    const launching = launch({
       cmd, cwd: wd.task, env, owner, setpriv: this.caps.setpriv, procs: [...(this.cg?.procsFiles() ?? []), ...(this.opts.sharedGroups ?? [])],
       ...(helper !== null ? { sandbox: { helper, scratch: wd.tmp } } : {}),
       socketDir: this.baseDir,
+    }).then((child) => {
+      this.child = child;
+      this.watch(child);
     });
-    this.child = child;
-    this.watch(child);
+    this.launching = launching;
+    try {
+      await launching;
+    } finally {
+      this.launching = null;
+    }
   }
+
+  /** The launch in progress (the launcher answers asynchronously): a kill meanwhile waits for its process, to kill it too. */
+  private launching: Promise<void> | null = null;
 
   /** Reads the runtime's output and learns of its end. */
   private watch(child: RuntimeProcess): void {
@@ -706,6 +717,7 @@ export class Instance {
     if (this._state !== 'busy') this._state = 'dead';
     this.endTail();
     this.api?.abandon();
+    if (this.launching !== null) await this.launching.catch(() => undefined);
     if (this.child !== null && this.exit === null) {
       this.killAll();
       await this.exited();

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -29,6 +29,20 @@ async function started(fn: FunctionSpec): Promise<Instance> {
 function parentOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+/** Processes whose command line names `text` (a runtime's names its instance directory). */
+function processesMentioning(text: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(text)) out.push(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  return out;
 }
 
 const plain = (cmd: string[]): LaunchInput => ({ cmd, cwd: dir, env: { PATH: '/usr/bin:/bin' }, owner: null, setpriv: null, procs: [], socketDir: dir });
@@ -124,6 +138,19 @@ describe('runtimes are spawned by the launcher process', () => {
     const ok = await next.invoke(request(echo, {}));
     expect(ok.status).toBe('ok');
     expect(ok.logs).toContain('hello from node-echo');
+  });
+
+  it('an instance killed while its runtime is being launched leaves no process behind', async () => {
+    const fn = fixture('node-echo', 'nodejs', 'index.handler');
+    for (const ms of [0, 1, 2, 4, 8, 16, 32]) {
+      const inst = new Instance({ fn, initTimeoutMs: 2000 });
+      const start = inst.start().catch(() => undefined);
+      await delay(ms);
+      await inst.kill();
+      // Gone when kill() resolves (a zombie has no command line); a process launched after the teardown would still run.
+      expect(processesMentioning(inst.id), `an instance killed ${ms} ms into its start`).toEqual([]);
+      await start;
+    }
   });
 
   it('does not block the event loop: a 1 ms probe across 5 launches from a process of 200 MB more', async () => {

@@ -315,10 +315,13 @@ class Launcher {
   private readonly open = new Map<number, Pending>();
 
   constructor() {
+    // Nothing of Fare's Node.js options (a loader, a profiler): the launcher stays small.
+    const { NODE_OPTIONS: _options, ...env } = process.env;
     this.proc = fork(SCRIPT, [], {
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       execArgv: [],
+      env,
       detached: true,
     });
     if (this.proc.pid === undefined) throw new Error('the launcher process could not be started');

@@ -197,22 +197,28 @@ export class StemCell {
     this.api = api;
     const file = runtime === 'nodejs' ? 'bootstrap.mjs' : 'bootstrap.py';
     const cmd = [interp ?? (runtime === 'nodejs' ? 'node' : 'python3'), join(wd.runtime, file)];
-    const child = await launch({
+    this.launching = launch({
       cmd, cwd: wd.task, env: stemEnv(runtime, api.address, interp, wd), owner, setpriv: caps.setpriv,
       procs: [...(this.cg?.procsFiles() ?? []), ...(this.opts.sharedGroups ?? [])],
       // Booted at the lowest priority: a refill takes only the CPU the functions leave.
       sandbox: { helper, scratch: wd.tmp, nice: STEM_NICE },
       socketDir: this.opts.baseDir,
+    }).then((child) => {
+      this.child = child;
+      child.stdout?.on('data', this.onData);
+      child.stderr?.on('data', this.onData);
+      child.once('error', this.onExit);
+      child.once('exit', this.onExit);
     });
-    this.child = child;
-    child.stdout?.on('data', this.onData);
-    child.stderr?.on('data', this.onData);
-    child.once('error', this.onExit);
-    child.once('exit', this.onExit);
+    await this.launching;
   }
+
+  /** The launch (the launcher answers asynchronously): a kill meanwhile waits for its process, to kill it too. */
+  private launching: Promise<void> | null = null;
 
   /** As an instance's teardown: every process, its server, groups and directory; its uid back once nothing of it is left. */
   private async teardown(): Promise<void> {
+    await this.launching?.catch(ignore);
     const child = this.child;
     const signal = (sig: NodeJS.Signals): void => {
       if (child?.pid === undefined) return;
