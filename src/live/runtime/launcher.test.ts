@@ -1,14 +1,17 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { FunctionSpec } from '../types.ts';
+import { capabilities } from './capabilities.ts';
 import { Instance } from './instance.ts';
 import { launch, type LaunchInput } from './launch.ts';
 import { launcherPid, type RuntimeProcess, spawnDirect } from './launcher.ts';
 import { alive, processGroupPids } from './proc.ts';
 import { fixture, request, waitFor } from './testing.ts';
+import { reapStaleWorkDirs } from './workdir.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fare-launcher-test-'));
 const live: Instance[] = [];
@@ -138,6 +141,67 @@ describe('runtimes are spawned by the launcher process', () => {
     const ok = await next.invoke(request(echo, {}));
     expect(ok.status).toBe('ok');
     expect(ok.logs).toContain('hello from node-echo');
+  });
+
+  it('Fare killed with SIGKILL: its launcher exits, and a sandboxed instance goes with it', async () => {
+    const caps = capabilities();
+    // Its own instances directory (not under /tmp, which the sandbox covers; passable by instance users), cleaned below.
+    const base = mkdtempSync(join(dirname(caps.instancesDir), 'launcher-test-'));
+    chmodSync(base, 0o711);
+    // A Fare of its own (this test process must survive): an instance started, its pids printed.
+    const code = [
+      `const { Instance } = await import(${JSON.stringify(new URL('./instance.ts', import.meta.url).pathname)});`,
+      `const { launcherPid } = await import(${JSON.stringify(new URL('./launcher.ts', import.meta.url).pathname)});`,
+      `const i = new Instance({ fn: ${JSON.stringify(fixture('node-echo', 'nodejs', 'index.handler'))} });`,
+      'await i.start();',
+      'console.log(JSON.stringify({ launcher: launcherPid(), procs: i.processes(), id: i.id, sandboxed: i.uid !== process.getuid() }));',
+      'setInterval(() => undefined, 1000);',
+    ].join('\n');
+    const fare = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FARE_INSTANCES_DIR: base } });
+    const fareExit = new Promise((r) => fare.once('exit', r));
+    let procs: number[] = [];
+    try {
+      const line = await new Promise<string>((ok, fail) => {
+        let acc = '';
+        fare.stdout.on('data', (b: Buffer) => {
+          acc += b.toString('utf8');
+          if (acc.includes('\n')) ok(acc.slice(0, acc.indexOf('\n')));
+        });
+        fare.once('exit', () => fail(new Error(`the Fare of this test exited early: ${acc}`)));
+      });
+      const o = JSON.parse(line) as { launcher: number | null; procs: number[]; id: string; sandboxed: boolean };
+      procs = o.procs;
+      // Never a pid that could be 0, 1 or negative.
+      if (o.launcher === null || o.launcher <= 1 || fare.pid === undefined || fare.pid <= 1) throw new Error(`no launcher in the Fare of this test: ${line}`);
+      expect(parentOf(o.launcher)).toBe(fare.pid);
+      process.kill(fare.pid, 'SIGKILL');
+      await fareExit;
+      const launcher = o.launcher;
+      await waitFor(() => !alive(launcher), 5000, 'the launcher to exit');
+      // Without the sandbox a runtime outlives Fare, as it did before the launcher (killed below).
+      if (o.sandboxed) await waitFor(() => processesMentioning(o.id).length === 0, 5000, 'the sandboxed instance to die with the launcher');
+      // What a Fare killed leaves, a later one removes: the instance directory and the output socket.
+      expect(readdirSync(base).filter((n) => n.startsWith('.launcher-p')).length).toBe(1);
+      expect(reapStaleWorkDirs(base)).toBe(2);
+    } finally {
+      if (fare.exitCode === null && fare.signalCode === null && fare.pid !== undefined && fare.pid > 1) process.kill(fare.pid, 'SIGKILL');
+      for (const p of procs) if (p > 1 && alive(p)) process.kill(p, 'SIGKILL');
+      // Only this Fare's groups (their processes are gone).
+      const parents = [...Object.values(caps.cgroups.v1), ...(caps.cgroups.v2 !== null ? [caps.cgroups.v2.dir] : [])];
+      for (let i = 0; i < 50; i++) {
+        const left = parents.flatMap((d) => (existsSync(d) ? readdirSync(d).filter((n) => n.includes(`-p${fare.pid}-`)).map((n) => join(d, n)) : []));
+        if (left.length === 0) break;
+        for (const g of left) {
+          try {
+            rmdirSync(g);
+          } catch {
+            // its processes are still leaving
+          }
+        }
+        await delay(10);
+      }
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 
   it('an instance killed while its runtime is being launched leaves no process behind', async () => {
