@@ -8,12 +8,14 @@
 //
 // The runtime's output does not pass through the launcher: `InstanceOutput.drained()` (output.ts)
 // relies on a chunk the runtime wrote before it answered being read within one turn of Fare's event
-// loop, which a hop through another process would break. Fare listens on one unix socket of its own
-// (`.launcher-p<pid>-<hex>` in the instances directory, mode 0600, removed with the stale instance
-// directories if Fare dies); for each spawn the launcher connects twice, writes a header naming the
-// spawn (a random token) and the stream, and passes the two sockets as the child's stdout and stderr
-// — so the runtime writes straight into Fare's socket, an AF_UNIX stream socket just like the
-// socketpair Node's own `stdio: 'pipe'` gives a child (runtimes cannot tell the difference).
+// loop, which a hop through another process would break. Fare listens on a unix socket of its own
+// (`.launcher-p<pid>-<hex>` in the instances directory, mode 0600) while launches wait for their
+// streams, and closes it (its file gone) once none does: the streams it accepted live on. For each
+// spawn the launcher connects twice, writes a header naming the spawn (a random token) and the
+// stream, and passes the two sockets as the child's stdout and stderr — so the runtime writes
+// straight into Fare's socket, an AF_UNIX stream socket just like the socketpair Node's own
+// `stdio: 'pipe'` gives a child (runtimes cannot tell the difference). A socket file left by a Fare
+// killed mid-launch goes with the stale instance directories (reapStaleWorkDirs).
 // Passing the child's pipes back over the IPC channel instead (Node can send a net.Socket) would
 // lose output: the launcher's end of a pipe reads from the moment it exists, and a handle being
 // sent is read and discarded until Fare acknowledges it.
@@ -222,8 +224,12 @@ class OutputSocket {
     return !this.broken && existsSync(this.path);
   }
 
-  /** Stops listening (the file goes with it). */
+  private closed = false;
+
+  /** Stops listening (the file goes with it); the streams it accepted go on. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     process.off('exit', this.unlink);
     this.server.close();
   }
@@ -377,10 +383,7 @@ class Launcher {
         this.forget(p);
         if (m.stage === 'connect') {
           // Nothing was spawned: Fare's socket is unusable (a new one next time); this one is spawned directly.
-          if (socket === p.via) {
-            socket.close();
-            socket = null;
-          }
+          if (socket === p.via) socket = null;
           p.answered = true;
           unlist(p);
           p.done(null);
@@ -443,10 +446,13 @@ class Launcher {
   }
 }
 
-/** A launch no longer waits for its streams. */
+/** A launch no longer waits for its streams; the socket closes when no launch does. */
 function unlist(p: Pending): void {
   p.via.byToken.delete(p.token);
   if (p.timer !== null) clearTimeout(p.timer);
+  if (p.via.byToken.size > 0) return;
+  p.via.close();
+  if (socket === p.via) socket = null;
 }
 
 /** The launcher, started if needed (null where it cannot be: then spawn directly). */
@@ -476,15 +482,12 @@ export function startLauncher(): string {
  * Spawns through the launcher: `make(parent)` builds the request for the runtime's parent pid (the
  * sandbox helper checks it). Resolves with the runtime once its pid and output streams are in (a
  * failed spawn: `pid` undefined, 'error' follows), or null where there is no launcher (spawn directly).
- * `dir`: where Fare's output socket goes if there is none yet (the instances directory).
+ * `dir`: where Fare's output socket goes if none is open (the instances directory).
  */
 export async function spawnViaLauncher(make: (parent: number) => SpawnRequest, dir: string): Promise<RuntimeProcess | null> {
   const l = currentLauncher();
   if (l === null) return null;
-  if (socket === null || !socket.ok) {
-    socket?.close();
-    socket = new OutputSocket(dir);
-  }
+  if (socket === null || !socket.ok) socket = new OutputSocket(dir);
   return l.send(make(l.pid), socket);
 }
 
