@@ -42,6 +42,12 @@ export default tseslint.config(
     },
   },
   {
+    // The launcher process's script (src/live/runtime/launcher.ts forks it): plain Node.js, run without a loader.
+    files: ['src/live/runtime/launcher-process.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { parserOptions: { projectService: false, project: null }, globals: { process: 'readonly', Promise: 'readonly' } },
+  },
+  {
     // The profiler wrapper that benchmarks start as a program (plain Node.js: no TypeScript loader there).
     files: ['bench/**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,

@@ -1,6 +1,6 @@
 // Whether dist/ (the compiled `fare`) was built from the sources now in src/. `bin/build.js` records,
 // in dist/.build.json, the modification time and size of every file it compiled or copied (src/**/*.ts
-// but the tests, the dashboard's page files, and the tsconfig files); `bin/fare.js` compares them with the files now, so a checkout whose
+// but the tests, the dashboard's page files, the launcher's script, and the tsconfig files); `bin/fare.js` compares them with the files now, so a checkout whose
 // sources changed since the build never runs old code. It stats only the recorded files: a new file
 // changes nothing until a recorded one imports it, and that edit is seen.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -9,14 +9,14 @@ import { join, relative } from 'node:path';
 /** The stamp inside the build folder. */
 export const STAMP = '.build.json';
 
-/** What `tsconfig.build.json` compiles (src/, tests excluded) and the configs that say how. */
+/** What `tsconfig.build.json` compiles (src/, tests excluded), the files bin/build.js copies, and the configs that say how. */
 export function buildInputs(root) {
   const files = ['tsconfig.json', 'tsconfig.build.json'];
   const walk = (dir) => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const p = join(dir, e.name);
       if (e.isDirectory()) walk(p);
-      else if ((e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) || /^page\.(html|css|js)$/.test(e.name)) files.push(relative(root, p));
+      else if ((e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) || /^page\.(html|css|js)$/.test(e.name) || e.name === 'launcher-process.mjs') files.push(relative(root, p));
     }
   };
   walk(join(root, 'src'));

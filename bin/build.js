@@ -42,6 +42,9 @@ const page = join('live', 'gateway', 'dashboard');
 for (const f of readdirSync(join(root, 'src', page))) {
   if (/^page\.(html|css|js)$/.test(f)) copyFileSync(join(root, 'src', page, f), join(tmp, page, f));
 }
+// The launcher process's script (plain JavaScript, run without a loader) goes beside launcher.js.
+const launcher = join('live', 'runtime', 'launcher-process.mjs');
+copyFileSync(join(root, 'src', launcher), join(tmp, launcher));
 writeFileSync(join(tmp, STAMP), `${JSON.stringify({ builtAt: new Date().toISOString(), files })}\n`);
 const old = join(root, 'build', `dist.${process.pid}.old`);
 if (existsSync(dist)) renameSync(dist, old);

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { join, relative, sep } from 'node:path';
 import { DB_FILE, openStore, stageCode, type CodeFile, type Store } from './store/index.ts';
 import { capabilities, describeCapabilities, isolatesTenants, type Capabilities } from './runtime/capabilities.ts';
+import { startLauncher } from './runtime/launcher.ts';
 import { reapStaleGroups } from './runtime/cgroups.ts';
 import { allowedCpus, formatCpuList, functionCpus, openFunctionCpuset, type FunctionCpuset } from './runtime/cpus.ts';
 import { reapStaleWorkDirs } from './runtime/workdir.ts';
@@ -89,6 +90,7 @@ export async function prepareHost(coresOpt: number | undefined): Promise<HostRep
   const caps = capabilities();
   const lines = describeCapabilities(caps);
   if (isolatesTenants(caps)) lines.push(describePeerLookup(await peerLookup()));
+  lines.push(startLauncher());
   const nice = canRaisePriority();
   const after: string[] = [nice
     ? 'kernel priorities: instances by class from nice −5 (top class) to 0, SCHED_IDLE for the lowest'

@@ -11,7 +11,6 @@
 // transitions (a preemption racing an answer, a park racing the next invocation, an exit during
 // init). Split across files, each part would reach into the others' fields.
 
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { getPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -20,6 +19,7 @@ import { capabilities, type Capabilities } from './capabilities.ts';
 import { InstanceCgroups } from './cgroups.ts';
 import { FareRuntimeError, InitError } from './errors.ts';
 import { findRuntimesDir, JOIN_FAILED, launch, runtimeCommand, runtimeEnv, runtimeFor } from './launch.ts';
+import type { RuntimeProcess } from './launcher.ts';
 import { InvocationMeter, type Measured, type Probe } from './meter.ts';
 import { describeExit, type ExitInfo, handledOutcome, okOutcome, unhandledOutcome } from './outcomes.ts';
 import { InstanceOutput } from './output.ts';
@@ -113,7 +113,7 @@ export class Instance {
   private readonly caps: Capabilities;
   private readonly opts: InstanceOptions;
   private _state: InstanceState = 'new';
-  private child: ChildProcess | null = null;
+  private child: RuntimeProcess | null = null;
   private api: RuntimeApi | null = null;
   private cg: InstanceCgroups | null = null;
   private wd: WorkDir | null = null;
@@ -333,7 +333,7 @@ export class Instance {
    * signal)? In the sandbox it is its namespace's pid 2 under an init that, frozen with it, cannot
    * reap it nor report: Fare hears of the death only when the instance is thawed — after a swap-in
    * of memory nobody will use. Seen here instead: the runtime (or its init) a zombie, or gone.
-   * Without the sandbox the runtime is Fare's own child and its exit is heard at once.
+   * Without the sandbox the runtime is the launcher's (or Fare's) own child and its exit is heard at once.
    */
   diedFrozen(): boolean {
     const helper = this.pid;
@@ -456,18 +456,30 @@ export class Instance {
       ...(helper !== null ? { peerUid: this.ownUid } : {}),
       ...(onRefused !== undefined ? { onRefused: (r: RefusedRequest) => onRefused(this.id, r) } : {}),
     });
+    if (this.killing !== null) return void (await api.close()); // killed meanwhile (the rest went with teardown)
     this.api = api;
     const env = runtimeEnv({ fn, instanceId: this.id, apiAddress: api.address, wd, interp, memoryMB: this.opts.memoryMB ?? 128, sandboxed: helper !== null, ...(platform !== undefined ? { platform } : {}) });
-    const child = launch({
+    const launching = launch({
       cmd, cwd: wd.task, env, owner, setpriv: this.caps.setpriv, procs: [...(this.cg?.procsFiles() ?? []), ...(this.opts.sharedGroups ?? [])],
       ...(helper !== null ? { sandbox: { helper, scratch: wd.tmp } } : {}),
+      socketDir: this.baseDir,
+    }).then((child) => {
+      this.child = child;
+      this.watch(child);
     });
-    this.child = child;
-    this.watch(child);
+    this.launching = launching;
+    try {
+      await launching;
+    } finally {
+      this.launching = null;
+    }
   }
 
+  /** The launch in progress (the launcher answers asynchronously): a kill meanwhile waits for its process, to kill it too. */
+  private launching: Promise<void> | null = null;
+
   /** Reads the runtime's output and learns of its end. */
-  private watch(child: ChildProcess): void {
+  private watch(child: RuntimeProcess): void {
     child.stdout?.on('data', this.output.push);
     child.stderr?.on('data', this.output.push);
     child.once('error', (e) => {
@@ -706,6 +718,7 @@ export class Instance {
     if (this._state !== 'busy') this._state = 'dead';
     this.endTail();
     this.api?.abandon();
+    if (this.launching !== null) await this.launching.catch(() => undefined);
     if (this.child !== null && this.exit === null) {
       this.killAll();
       await this.exited();

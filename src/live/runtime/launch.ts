@@ -1,15 +1,16 @@
 // How an instance's process is started: which command runs which runtime, the Lambda environment it
 // gets, and the launch itself — joining the instance's cgroups, entering its sandbox (own uid and
-// namespaces) or at least dropping to the function's user, before any function code runs.
+// namespaces) or at least dropping to the function's user, before any function code runs. The
+// spawn itself is the launcher process's (launcher.ts), so that Fare's event loop never forks.
 
-import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FunctionSpec } from '../types.ts';
 import { CREDENTIALS } from './runtime-api.ts';
 import type { Capabilities } from './capabilities.ts';
 import { FareRuntimeError, InitError } from './errors.ts';
+import { type RuntimeProcess, type SpawnRequest, spawnDirect, spawnViaLauncher } from './launcher.ts';
 import type { RunAs } from './proc.ts';
 import { sandboxArgv } from './sandbox.ts';
 import type { WorkDir } from './workdir.ts';
@@ -130,20 +131,34 @@ export interface LaunchInput {
   readonly procs: readonly string[];
   /** Start inside the sandbox (`owner` is then the instance's own user): the helper and the scratch directory. */
   readonly sandbox?: { readonly helper: string; readonly scratch: string; readonly nice?: number };
+  /** Where the launcher's output socket goes if there is none yet (the instances directory; launcher.ts). */
+  readonly socketDir: string;
 }
 
 /**
- * Starts the runtime in its own session and process group (pid = pgid). In the sandbox: the helper
- * does everything (see native/fare-sandbox.c); the pid is the helper's, which exits as the runtime
- * does. Otherwise, as root with setpriv:
+ * Starts the runtime in its own session and process group (pid = pgid), through the launcher
+ * process (launcher.ts: Fare's event loop does not block for the fork), or directly where there is
+ * none. In the sandbox: the helper does everything (see native/fare-sandbox.c); the pid is the
+ * helper's, which exits as the runtime does. Otherwise, as root with setpriv:
  * `sh` joins the cgroups, `setpriv` drops to the function's user, then the runtime is exec'd — one
  * pid throughout. Without setpriv, Node drops privileges itself and the pid is written into the
  * groups just after spawn (racy: what runs before that write is accounted to the worker).
  */
-export function launch(x: LaunchInput): ChildProcess {
-  if (x.sandbox !== undefined && x.owner !== null) {
-    const argv = sandboxArgv({ helper: x.sandbox.helper, owner: x.owner, procs: x.procs, scratch: x.sandbox.scratch, cwd: x.cwd, cmd: x.cmd, ...(x.sandbox.nice !== undefined ? { nice: x.sandbox.nice } : {}) });
-    return spawn(argv[0] ?? '', argv.slice(1), { cwd: x.cwd, env: x.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function launch(x: LaunchInput): Promise<RuntimeProcess> {
+  const make = requestFor(x);
+  return (await spawnViaLauncher(make, x.socketDir)) ?? spawnDirect(make(process.pid));
+}
+
+/** The spawn request of a launch, for the pid of the runtime's parent (the sandbox helper checks it). */
+function requestFor(x: LaunchInput): (parent: number) => SpawnRequest {
+  const base = { cwd: x.cwd, env: x.env, detached: true };
+  const sandbox = x.sandbox;
+  if (sandbox !== undefined && x.owner !== null) {
+    const owner = x.owner;
+    return (parent) => {
+      const argv = sandboxArgv({ helper: sandbox.helper, parent, owner, procs: x.procs, scratch: sandbox.scratch, cwd: x.cwd, cmd: x.cmd, ...(sandbox.nice !== undefined ? { nice: sandbox.nice } : {}) });
+      return { ...base, file: argv[0] ?? '', args: argv.slice(1), join: [] };
+    };
   }
   const viaSetpriv = x.owner !== null && x.setpriv !== null;
   const lateJoin = x.owner !== null && !viaSetpriv ? x.owner : null;
@@ -152,21 +167,12 @@ export function launch(x: LaunchInput): ChildProcess {
       ? [x.setpriv, `--reuid=${x.owner.uid}`, `--regid=${x.owner.gid}`, '--clear-groups', '--', ...x.cmd]
       : [...x.cmd];
   const argv = x.procs.length > 0 && lateJoin === null ? ['/bin/sh', '-c', JOIN_SCRIPT, 'fare-join', ...x.procs, '--', ...wrapped] : wrapped;
-  const child = spawn(argv[0] ?? '', argv.slice(1), {
-    cwd: x.cwd,
-    env: x.env,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(lateJoin !== null ? { uid: lateJoin.uid, gid: lateJoin.gid } : {}),
-  });
-  if (lateJoin !== null && child.pid !== undefined) {
-    for (const f of x.procs) {
-      try {
-        writeFileSync(f, String(child.pid));
-      } catch {
-        // accounting then misses this group; the instance still runs
-      }
-    }
-  }
-  return child;
+  const req: SpawnRequest = {
+    ...base,
+    file: argv[0] ?? '',
+    args: argv.slice(1),
+    join: lateJoin !== null ? x.procs : [],
+    ...(lateJoin !== null ? { user: { uid: lateJoin.uid, gid: lateJoin.gid } } : {}),
+  };
+  return () => req;
 }

@@ -69,13 +69,15 @@ export interface SandboxLaunch {
   readonly cmd: readonly string[];
   /** A nice value (0–19) for everything it starts (a stem cell boots at 19); none: Fare's own. */
   readonly nice?: number;
+  /** The pid of the process that spawns the helper (Fare's launcher; default this process): it dies with that one. */
+  readonly parent?: number;
 }
 
 /** The helper's command line for one instance. */
 export function sandboxArgv(x: SandboxLaunch): string[] {
   return [
     x.helper,
-    '--parent', String(process.pid),
+    '--parent', String(x.parent ?? process.pid),
     ...x.procs.flatMap((p) => ['--cgroup', p]),
     '--uid', String(x.owner.uid),
     '--gid', String(x.owner.gid),

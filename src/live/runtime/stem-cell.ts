@@ -15,13 +15,13 @@
 // precedes every invocation's measurement, its memory is the machine's (counted in the machine's
 // reading, like Fare's own).
 
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { FunctionSpec } from '../types.ts';
 import type { Capabilities } from './capabilities.ts';
 import { InstanceCgroups } from './cgroups.ts';
 import { launch, runtimeFor } from './launch.ts';
+import type { RuntimeProcess } from './launcher.ts';
 import type { RunAs } from './proc.ts';
 import { type RefusedRequest, RuntimeApi } from './runtime-api.ts';
 import { instanceUidPool, uidInUse } from './uids.ts';
@@ -61,7 +61,7 @@ export interface StemCellOptions {
 
 /** What an Instance takes over from a stem cell (see Instance). */
 export interface StemParts {
-  readonly child: ChildProcess;
+  readonly child: RuntimeProcess;
   readonly api: RuntimeApi;
   readonly cg: InstanceCgroups | null;
   readonly wd: WorkDir;
@@ -83,7 +83,7 @@ export class StemCell {
   /** Resolves once its runtime waits for a function; rejects if it dies first. */
   readonly ready: Promise<void>;
   private _state: StemState = 'starting';
-  private child: ChildProcess | null = null;
+  private child: RuntimeProcess | null = null;
   private api: RuntimeApi | null = null;
   private cg: InstanceCgroups | null = null;
   private wd: WorkDir | null = null;
@@ -197,21 +197,28 @@ export class StemCell {
     this.api = api;
     const file = runtime === 'nodejs' ? 'bootstrap.mjs' : 'bootstrap.py';
     const cmd = [interp ?? (runtime === 'nodejs' ? 'node' : 'python3'), join(wd.runtime, file)];
-    const child = launch({
+    this.launching = launch({
       cmd, cwd: wd.task, env: stemEnv(runtime, api.address, interp, wd), owner, setpriv: caps.setpriv,
       procs: [...(this.cg?.procsFiles() ?? []), ...(this.opts.sharedGroups ?? [])],
       // Booted at the lowest priority: a refill takes only the CPU the functions leave.
       sandbox: { helper, scratch: wd.tmp, nice: STEM_NICE },
+      socketDir: this.opts.baseDir,
+    }).then((child) => {
+      this.child = child;
+      child.stdout?.on('data', this.onData);
+      child.stderr?.on('data', this.onData);
+      child.once('error', this.onExit);
+      child.once('exit', this.onExit);
     });
-    this.child = child;
-    child.stdout?.on('data', this.onData);
-    child.stderr?.on('data', this.onData);
-    child.once('error', this.onExit);
-    child.once('exit', this.onExit);
+    await this.launching;
   }
+
+  /** The launch (the launcher answers asynchronously): a kill meanwhile waits for its process, to kill it too. */
+  private launching: Promise<void> | null = null;
 
   /** As an instance's teardown: every process, its server, groups and directory; its uid back once nothing of it is left. */
   private async teardown(): Promise<void> {
+    await this.launching?.catch(ignore);
     const child = this.child;
     const signal = (sig: NodeJS.Signals): void => {
       if (child?.pid === undefined) return;

@@ -10,8 +10,10 @@
 // with it. Nothing here ever hands a cell out twice.
 //
 // A cell is started only in a quiet moment — no invocation started or ended for STEM_QUIET_MS — or
-// once it has waited STEM_OVERDUE_MS: spawning one blocks Fare's event loop for ≈ 20 ms on the test
-// machine (Node's spawn waits for the child's exec), time any invocation in flight would wait too.
+// once it has waited STEM_OVERDUE_MS: spawning one from Fare's own process blocked its event loop for
+// ≈ 20 ms on the test machine (the fork), time any invocation in flight waited too. The launcher
+// process (launcher.ts) now spawns it where there is one; its directory (a copy of the runtime,
+// 1–3 ms) is still made on Fare's thread, and its boot takes CPU (at nice 19).
 //
 // The owner drives time: `adjust()` after a change it knows of (this set calls it itself when a cell
 // is taken, becomes ready or dies, and checks again while a start waits for quiet), and every second
@@ -55,8 +57,9 @@ export interface StemCellsOptions<C extends StemLike> {
   /**
    * When the machine last started or ended an invocation (clock ms; the pool's `lastActivity`). A
    * cell is started only once it has been quiet for STEM_QUIET_MS, or a start has waited
-   * STEM_OVERDUE_MS: starting one costs Fare's event loop ≈ 20 ms on the test machine (spawn waits
-   * for the exec), which would land on whatever invocation is in flight. None: no waiting.
+   * STEM_OVERDUE_MS: starting one cost Fare's event loop ≈ 20 ms on the test machine when Fare
+   * spawned it itself (without the launcher, launcher.ts), which would land on whatever invocation
+   * is in flight. None: no waiting.
    */
   readonly lastActivity?: () => number;
   /** Runs a deferred start's next check (default: STEM_QUIET_MS later, on an unref'd timer). */
