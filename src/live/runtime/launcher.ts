@@ -30,6 +30,10 @@
 // launch starts a new launcher. Where no launcher can start (it dies before it says it is ready,
 // or it cannot reach Fare's socket), or with `FARE_LAUNCHER=off`, runtimes are spawned directly as
 // before (`spawnDirect`).
+//
+// Past 400 lines: the process handle a launch returns (output held until it is listened to, an exit
+// reported a turn later), the launcher's messages and its death, and the output socket's accept and
+// matching are one protocol seen from Fare's side; split, each part would reach into the others.
 
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
