@@ -90,13 +90,11 @@ export interface LogRepoOptions {
   readonly onError?: (e: unknown) => void;
 }
 
-interface Pending {
-  readonly billed: BilledExecution;
-  readonly log: ExecutionLog;
-  readonly text: string;
-  readonly bytes: number;
-  readonly truncated: boolean;
-}
+/**
+ * A buffered entry: the row itself, made when the entry is appended (its receipt as JSON), so that
+ * nothing else of the execution (its receipt's many small objects) is kept while it waits.
+ */
+type Pending = Omit<LogRow, 'seq'>;
 
 /** What a write added per function (key tenant/function). */
 type Added = Map<string, { tenant: string; fn: string; entries: number; bytes: number }>;
@@ -185,7 +183,12 @@ export class LogRepo {
       bytes = Buffer.byteLength(text);
       truncated = true;
     }
-    this.#pending.push({ billed, log, text, bytes, truncated });
+    const b = billed, l = log;
+    this.#pending.push({
+      tenant: b.tenant, function: b.function, request_id: l.requestId, attempt: l.attempt, type: l.type, version: l.version, class: b.cls, status: l.status,
+      error_type: l.errorType ?? null, duration_ms: l.durationMs, cpu_ms: b.cpuMs, cost_uc: b.costMicroCents, at: b.at, bytes, truncated: truncated ? 1 : 0, text,
+      receipt: l.receipt === undefined ? null : JSON.stringify(l.receipt),
+    });
     this.#pendingBytes += bytes;
     if (this.#pending.length >= FLUSH_ENTRIES || this.#pendingBytes >= FLUSH_BYTES) {
       this.#soon ??= setImmediate(() => this.flush()).unref();
@@ -210,13 +213,7 @@ export class LogRepo {
     try {
       return this.#db.transaction(() => {
         const added: Added = new Map();
-        for (const { billed: b, log: l, text, bytes, truncated } of batch) {
-          this.#insert({
-            tenant: b.tenant, function: b.function, request_id: l.requestId, attempt: l.attempt, type: l.type, version: l.version, class: b.cls, status: l.status,
-            error_type: l.errorType ?? null, duration_ms: l.durationMs, cpu_ms: b.cpuMs, cost_uc: b.costMicroCents, at: b.at, bytes, truncated: truncated ? 1 : 0, text,
-            receipt: l.receipt === undefined ? null : JSON.stringify(l.receipt),
-          }, added);
-        }
+        for (const row of batch) this.#insert(row, added);
         return this.#account(added);
       })();
     } catch (e) {
@@ -386,8 +383,8 @@ export class LogRepo {
    * ones behind a floor) and deleted in the background. Joins the caller's transaction.
    */
   deleteFunction(tenant: string, fn: string): void {
-    if (this.#pending.some((p) => p.billed.tenant === tenant && p.billed.function === fn)) {
-      this.#pending = this.#pending.filter((p) => p.billed.tenant !== tenant || p.billed.function !== fn);
+    if (this.#pending.some((p) => p.tenant === tenant && p.function === fn)) {
+      this.#pending = this.#pending.filter((p) => p.tenant !== tenant || p.function !== fn);
       this.#pendingBytes = this.#pending.reduce((s, p) => s + p.bytes, 0);
     }
     this.#db.transaction(() => {
