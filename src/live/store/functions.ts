@@ -14,7 +14,7 @@ import type { FunctionSpec, RuntimeName } from '../types.ts';
 import { commitStaged, commitZip, functionCodePath, listZips, pruneVersions, removeTree, removeZip, versionCodePath, zipPath } from './code.ts';
 import { StoreError } from './errors.ts';
 import type { LogRepo } from './logs.ts';
-import { statementCache, type Prepare } from './sql.ts';
+import { Remembered, statementCache, type Prepare } from './sql.ts';
 import type { Clock } from './tenants.ts';
 
 export interface FunctionRecord extends FunctionSpec {
@@ -45,9 +45,6 @@ export interface LambdaSettings {
 }
 
 export const DEFAULT_MEMORY_MB = 128;
-
-/** `get` remembers at most this many functions (then starts again). */
-const KNOWN_MAX = 4096;
 
 export interface FunctionConfig {
   readonly runtime: RuntimeName;
@@ -159,28 +156,22 @@ export class FunctionRepo {
 
   /**
    * The function's `$LATEST`, from memory after the first read: every invocation asks, and a read
-   * of SQLite costs ≈ 35 µs here (its read transaction's locks are system calls). The process is
-   * the database's only writer: this repo's own writes forget what they change, and a cluster
-   * gateway's copy of another gateway's write calls `forget` (cluster/gateway.ts).
+   * of SQLite costs ≈ 35 µs here (its read transaction's locks are system calls). This repo's own
+   * writes forget what they change, and a cluster gateway's copy of another gateway's write calls
+   * `forget` (cluster/gateway.ts).
    */
   get(tenant: string, name: string): FunctionRecord | undefined {
-    const key = `${tenant}\0${name}`;
-    const hit = this.#known.get(key);
-    if (hit !== undefined || this.#known.has(key)) return hit;
-    const r = this.#q('SELECT * FROM functions WHERE tenant = ? AND name = ?').get(tenant, name) as FunctionRow | undefined;
-    const record = r === undefined ? undefined : this.#toRecord(r);
-    if (this.#known.size >= KNOWN_MAX) this.#known.clear();
-    this.#known.set(key, record);
-    return record;
+    return this.#known.get(`${tenant}\0${name}`, () => {
+      const r = this.#q('SELECT * FROM functions WHERE tenant = ? AND name = ?').get(tenant, name) as FunctionRow | undefined;
+      return r === undefined ? undefined : this.#toRecord(r);
+    });
   }
 
-  /** Functions read lately (`get`), and those read as missing (undefined). */
-  readonly #known = new Map<string, FunctionRecord | undefined>();
+  readonly #known = new Remembered<FunctionRecord>();
 
   /** Forgets what `get` read of a function changed by other means than this repo (all functions without arguments). */
   forget(tenant?: string, name?: string): void {
-    if (tenant === undefined || name === undefined) this.#known.clear();
-    else this.#known.delete(`${tenant}\0${name}`);
+    this.#known.forget(tenant === undefined || name === undefined ? undefined : `${tenant}\0${name}`);
   }
 
   list(tenant: string): FunctionRecord[] {

@@ -16,6 +16,33 @@ export function statementCache(db: Database.Database): Prepare {
   };
 }
 
+/**
+ * Rows read lately, by key, and keys read as missing (undefined): the repos whose rows every
+ * invocation asks for (functions, tenants) read SQLite once. The process is the database's only
+ * writer; whoever changes a row forgets it (`forget`, all without a key). At most `max` kept (then
+ * it starts again).
+ */
+export class Remembered<V> {
+  readonly #known = new Map<string, V | undefined>();
+
+  constructor(private readonly max = 4096) {}
+
+  /** The value of `key`, read with `load` unless remembered. */
+  get(key: string, load: () => V | undefined): V | undefined {
+    const hit = this.#known.get(key);
+    if (hit !== undefined || this.#known.has(key)) return hit;
+    const v = load();
+    if (this.#known.size >= this.max) this.#known.clear();
+    this.#known.set(key, v);
+    return v;
+  }
+
+  forget(key?: string): void {
+    if (key === undefined) this.#known.clear();
+    else this.#known.delete(key);
+  }
+}
+
 /** `YYYY-MM` of a time in ms, in UTC: the billing month. */
 export function monthOf(ms: number): string {
   // Every invocation's record asks, nearly always about the month of the last one asked.

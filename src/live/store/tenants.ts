@@ -5,7 +5,7 @@
 import type Database from 'better-sqlite3';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { StoreError } from './errors.ts';
-import { statementCache, type Prepare } from './sql.ts';
+import { Remembered, statementCache, type Prepare } from './sql.ts';
 import { deriveKey, openSecret, sealSecret } from './master-key.ts';
 import { ACCESS_KEY_RE, newAccessKeyId, newSecret, SECRET_RE, secretVerifier, VERIFIER_BYTES, VERIFIER_PURPOSE } from './secrets.ts';
 
@@ -114,9 +114,6 @@ const settled = <T>(f: () => T): Promise<T> => new Promise((resolve) => resolve(
 /** Associated data of the stand-in sealed secret (not a valid access key id: no credential has it). */
 const DUMMY_KEY_ID = 'fare-dummy-credential';
 
-/** `TenantRepo.get` remembers at most this many tenants (then starts again). */
-const KNOWN_MAX = 4096;
-
 const toGrant = (r: GrantRow): Grant => ({ owner: r.owner, function: r.function, grantee: r.grantee, createdAt: r.created_at });
 
 export class TenantRepo {
@@ -148,27 +145,22 @@ export class TenantRepo {
   }
 
   /**
-   * The tenant, from memory after the first read (every invocation's budget check asks). The process
-   * is the database's only writer: `create` and `update` forget what they change, and a cluster
-   * gateway's copy of another gateway's write calls `forget` (cluster/gateway.ts).
+   * The tenant, from memory after the first read (every invocation's budget check asks). `create`
+   * and `update` forget what they change, and a cluster gateway's copy of another gateway's write
+   * calls `forget` (cluster/gateway.ts).
    */
   get(id: string): Tenant | undefined {
-    const hit = this.#known.get(id);
-    if (hit !== undefined || this.#known.has(id)) return hit;
-    const r = this.#q('SELECT * FROM tenants WHERE id = ?').get(id) as TenantRow | undefined;
-    const tenant = r === undefined ? undefined : toTenant(r);
-    if (this.#known.size >= KNOWN_MAX) this.#known.clear();
-    this.#known.set(id, tenant);
-    return tenant;
+    return this.#known.get(id, () => {
+      const r = this.#q('SELECT * FROM tenants WHERE id = ?').get(id) as TenantRow | undefined;
+      return r === undefined ? undefined : toTenant(r);
+    });
   }
 
-  /** Tenants read lately (`get`), and ids read as missing (undefined). */
-  readonly #known = new Map<string, Tenant | undefined>();
+  readonly #known = new Remembered<Tenant>();
 
   /** Forgets what `get` read of a tenant changed by other means than this repo (all tenants without an id). */
   forget(id?: string): void {
-    if (id === undefined) this.#known.clear();
-    else this.#known.delete(id);
+    this.#known.forget(id);
   }
 
   list(): Tenant[] {
