@@ -1,4 +1,5 @@
-// Starts `fare up` as a real child process on a free port and waits until it says where it listens.
+// Starts `fare up` (or `fare cluster up`) as a real child process on a free port and waits until it
+// says where it listens.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -63,4 +64,37 @@ export async function api(url: string, method: string, path: string, body?: unkn
     // not JSON
   }
   return { status: res.status, json, headers: res.headers };
+}
+
+export interface ClusterProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+  /** Its stdout and stderr so far. */
+  readonly output: () => string;
+}
+
+/**
+ * Starts `fare cluster up ARGS` (this checkout's) and resolves once it prints its endpoint; fails if
+ * it exits first or says nothing within 60 s, with what it printed.
+ */
+export function startFareCluster(args: readonly string[], env?: NodeJS.ProcessEnv, bin = join(import.meta.dirname, '..', 'bin', 'fare.js')): Promise<ClusterProcess> {
+  const child = spawn(process.execPath, [bin, 'cluster', 'up', ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(env !== undefined ? { env } : {}) });
+  let out = '';
+  const output = (): string => out;
+  child.stdout?.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  child.stderr?.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  return new Promise((done, fail) => {
+    const timer = setTimeout(() => fail(new Error(`no endpoint after 60 s:\n${out}`)), 60_000);
+    child.stdout?.on('data', () => {
+      const m = /Fare cluster is up: (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        done({ child, url: m[1] as string, output });
+      }
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      fail(new Error(`fare cluster up exited (${String(code ?? signal)}) before it was ready:\n${out}`));
+    });
+  });
 }

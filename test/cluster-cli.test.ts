@@ -1,13 +1,14 @@
 // The cluster's commands as a user runs them: `fare cluster up` prints its endpoint, serves, and stops
 // everything it started on Ctrl-C; mistakes in the parts' options are told plainly.
 
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startFareCluster } from '../support/fare-process.ts';
 import { findNatsServer } from '../src/live/cluster/nats-server.ts';
 import { capabilities, isolatesTenants } from '../src/live/runtime/capabilities.ts';
 import { sample } from '../src/live/metrics.ts';
@@ -61,27 +62,14 @@ describe('the cluster commands', () => {
   it.skipIf(!nats.ok)('fare cluster up: prints the endpoint, serves, and stops every part on Ctrl-C', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fare-cluster-cli-'));
     dirs.push(dir);
-    const child = spawn(process.execPath, [BIN, 'cluster', 'up', '--shards', '1', '--workers', '1', '--port', '0', '--metrics-port', '0', '--data-dir', dir, ...(isolatesTenants(capabilities()) ? [] : ['--insecure-single-tenant'])], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')));
-    const url = await new Promise<string>((done, fail) => {
-      const timer = setTimeout(() => fail(new Error(`no endpoint after 60 s:\n${out}`)), 60_000);
-      child.stdout.on('data', () => {
-        const m = /Fare cluster is up: (http:\/\/\S+)/.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          done(m[1] as string);
-        }
-      });
-    });
+    const { child, url, output } = await startFareCluster(['--shards', '1', '--workers', '1', '--port', '0', '--metrics-port', '0', '--data-dir', dir, ...(isolatesTenants(capabilities()) ? [] : ['--insecure-single-tenant'])]);
     const cred = /FARE_KEY=(\S+)/.exec(readFileSync(join(dir, 'gateway', 'admin-credential'), 'utf8'))?.[1] ?? '';
     const r = await fetch(`${url}/2015-03-31/functions/page-view/invocations`, { method: 'POST', headers: { Authorization: `Bearer ${cred}` }, body: '{"user":"ada"}' });
     expect(r.status).toBe(200);
     expect(await r.text()).toContain('Welcome, ada');
     // Every part serves its metrics (--metrics-port 0: each on a free port, said in its line): the
     // shard counted the arrival, the worker has the instance, the gateway observed the latency.
-    const metricsOf = (part: string): string => new RegExp(`${part}: up \\(pid \\d+\\), metrics at (http://\\S+)`).exec(out)?.[1] ?? `no metrics line for ${part}`;
+    const metricsOf = (part: string): string => new RegExp(`${part}: up \\(pid \\d+\\), metrics at (http://\\S+)`).exec(output())?.[1] ?? `no metrics line for ${part}`;
     const shardText = await (await fetch(metricsOf('shard-0'))).text();
     expect(sample(shardText, 'fare_arrivals_total', { shard: '0', class: 'high' })).toBe(1);
     const workerText = await (await fetch(metricsOf('worker-0'))).text();
@@ -91,14 +79,14 @@ describe('the cluster commands', () => {
     expect(sample(gatewayText, 'fare_latency_seconds_count', { class: 'high' })).toBe(1);
     // The gateway's own port answers administrators too.
     expect((await fetch(`${url}/metrics`, { headers: { Authorization: `Bearer ${cred}` } })).status).toBe(200);
-    const pids = [...out.matchAll(/: up \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    const pids = [...output().matchAll(/: up \(pid (\d+)\)/g)].map((m) => Number(m[1]));
     expect(pids).toHaveLength(3); // shard, worker, gateway
     const exited = new Promise<number | null>((done) => child.once('exit', done));
     child.kill('SIGINT');
     expect(await exited).toBe(0);
     // Every part it started is gone, and so is its nats-server (nothing listens at its address).
     for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
-    const natsUrl = new URL((/nats: 1 server\(s\) at (nats:\/\/\S+)/.exec(out)?.[1] ?? '').replace('nats:', 'http:'));
+    const natsUrl = new URL((/nats: 1 server\(s\) at (nats:\/\/\S+)/.exec(output())?.[1] ?? '').replace('nats:', 'http:'));
     const refused = await new Promise<boolean>((done) => {
       const sock = connect(Number(natsUrl.port), natsUrl.hostname);
       sock.once('connect', () => {

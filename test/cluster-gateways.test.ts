@@ -19,6 +19,8 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// The other gateways apply a change within milliseconds; `eventually` allows seconds.
+import { eventually } from '../support/wait.ts';
 import { findNatsServer } from '../src/live/cluster/nats-server.ts';
 import { clusterUp, type Cluster } from '../src/live/cluster/up.ts';
 import { capabilities, isolatesTenants } from '../src/live/runtime/capabilities.ts';
@@ -88,14 +90,6 @@ const invoke = (url: string, key: string, fn: string, n: number): Promise<Reply>
 /** The same sum of money, added up in another order (each ledger adds its records as they come). */
 const same = (x: unknown, y: unknown): boolean => typeof x === 'number' && typeof y === 'number' && Math.abs(x - y) <= 1e-9 * Math.max(Math.abs(x), Math.abs(y));
 
-/** Polls `f` until it returns true (the other gateways apply a change within milliseconds; this allows seconds). */
-async function eventually(what: string, f: () => Promise<boolean>, within = 10_000): Promise<void> {
-  const deadline = Date.now() + within;
-  while (!(await f())) {
-    if (Date.now() > deadline) throw new Error(`not within ${within} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe.skipIf(!nats.ok)('several gateways of one cluster', () => {
   let dir = '';

@@ -20,6 +20,7 @@ import { clusterUp, type Cluster } from '../src/live/cluster/up.ts';
 import { capabilities, isolatesTenants } from '../src/live/runtime/capabilities.ts';
 import { zipDirectory } from '../src/live/gateway/zip-writer.ts';
 import { ADMIN_KEY } from '../support/fare-process.ts';
+import { eventually, exitCodeWithin } from '../support/wait.ts';
 
 const nats = findNatsServer();
 if (!nats.ok) process.stderr.write(`SKIPPED the cluster gateways' retention tests: ${nats.why}\n`);
@@ -57,14 +58,8 @@ function sameBill(a: unknown, b: unknown): void {
   expect(costA).toBeCloseTo(costB, 12);
 }
 
-/** Waits (polling, up to `withinMs`) until `ok()` holds; fails saying what was last seen. */
-async function until(what: string, ok: () => boolean | Promise<boolean>, withinMs = 20_000): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`not within ${withinMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Waits (polling, up to `withinMs`, 20 s unless told) until `ok()` holds. */
+const until = (what: string, ok: () => boolean | Promise<boolean>, withinMs = 20_000): Promise<void> => eventually(what, ok, withinMs);
 
 describe.skipIf(!nats.ok)("a cluster gateway's retention", () => {
   let dir = '';
@@ -200,16 +195,7 @@ describe.skipIf(!nats.ok)("a cluster gateway's retention", () => {
         '--data-dir', join(dir, 'gateway-busy'), '--master-key-file', join(dir, 'master.key')], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')));
-      const code = await new Promise<number | null>((done) => {
-        const timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          done(null);
-        }, 20_000);
-        child.once('exit', (c) => {
-          clearTimeout(timer);
-          done(c);
-        });
-      });
+      const code = await exitCodeWithin(child, 20_000);
       expect(code, out).toBe(2);
       expect(out).toMatch(/is in use .*FARE_E_PORT_IN_USE/);
     } finally {

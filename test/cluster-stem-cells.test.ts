@@ -14,7 +14,8 @@ import { createServer } from 'node:net';
 import { findNatsServer, startNatsCluster } from '../src/live/cluster/nats-server.ts';
 import { clusterUp } from '../src/live/cluster/up.ts';
 import { sample } from '../src/live/metrics.ts';
-import { ADMIN_KEY } from '../support/fare-process.ts';
+import { ADMIN_KEY, startFareCluster } from '../support/fare-process.ts';
+import { exitCodeWithin } from '../support/wait.ts';
 import { cannotAttack, zipOf } from './security/harness.ts';
 
 const nats = findNatsServer();
@@ -131,25 +132,10 @@ describe.skipIf(skip !== null)("a cluster's stem cells", () => {
   it('fare cluster up --no-stem-cells: the workers keep none, and a cold start launches its runtime', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fare-cluster-nostem-'));
     dirs.push(dir);
-    const child = spawn(process.execPath, [BIN, 'cluster', 'up', '--shards', '1', '--workers', '1', '--port', '0', '--metrics-port', '0', '--no-stem-cells', '--data-dir', dir], {
-      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY },
-    });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    const { child, url, output } = await startFareCluster(['--shards', '1', '--workers', '1', '--port', '0', '--metrics-port', '0', '--no-stem-cells', '--data-dir', dir], { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY });
     const exited = new Promise<number | null>((done) => child.once('exit', done));
     try {
-      const url = await new Promise<string>((done, fail) => {
-        const timer = setTimeout(() => fail(new Error(`no endpoint after 60 s:\n${out}`)), 60_000);
-        child.stdout.on('data', () => {
-          const m = /Fare cluster is up: (http:\/\/\S+)/.exec(out);
-          if (m) {
-            clearTimeout(timer);
-            done(m[1] as string);
-          }
-        });
-      });
-      const metricsUrl = /worker-0: up \(pid \d+\), metrics at (\S+)/.exec(out)?.[1] ?? 'no metrics line for worker-0';
+      const metricsUrl = /worker-0: up \(pid \d+\), metrics at (\S+)/.exec(output())?.[1] ?? 'no metrics line for worker-0';
       const probe = await deployAndCall(url, 'plain');
       expect(probe).toEqual(expect.objectContaining({ stem: false, greeting: 'hello from plain' }));
       const text = await (await fetch(metricsUrl)).text();
@@ -181,16 +167,7 @@ describe.skipIf(skip !== null)("a cluster's stem cells", () => {
       const watching = setInterval(() => {
         for (const pid of stemProcessesUnder(child.pid ?? 0)) cells.add(pid);
       }, 10);
-      const code = await new Promise<number | null>((done) => {
-        const timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          done(null);
-        }, 30_000);
-        child.once('exit', (c) => {
-          clearTimeout(timer);
-          done(c);
-        });
-      });
+      const code = await exitCodeWithin(child, 30_000);
       clearInterval(watching);
       expect(code, out).toBe(2);
       expect(out).toMatch(new RegExp(`port ${port} on 127\\.0\\.0\\.1 is in use .*FARE_E_PORT_IN_USE`));
