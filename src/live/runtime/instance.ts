@@ -144,9 +144,10 @@ export class Instance {
     this.id = opts.id ?? `${opts.fn.name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40)}-v${opts.fn.version}-p${process.pid}-${randomBytes(5).toString('hex')}`;
     this.output = new InstanceOutput(opts.logTailBytes ?? 4096, opts.recentLogBytes ?? 4096, opts.onLog);
     // Its processes: its cgroups' members, or else its process group.
+    // As the capability probe found: sched_setscheduler through koffi, else chrt.
     this.priority = new InstancePriority({
       chrt: this.caps.sched.chrt,
-      sched: schedSetter(),
+      sched: this.caps.sched.mechanism === 'sched_setscheduler' ? schedSetter() : null,
       processes: () => {
         const pid = this.pid;
         if (pid === null || this.exit !== null) return null;
