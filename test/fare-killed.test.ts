@@ -9,6 +9,8 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, 
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { capabilities } from '../src/live/runtime/capabilities.ts';
+import { reapStaleGroups } from '../src/live/runtime/cgroups.ts';
+import { reapStaleWorkDirs } from '../src/live/runtime/workdir.ts';
 import { writeZip } from '../src/live/gateway/zip-writer.ts';
 import { ADMIN_KEY, api, startFare, type FareProcess } from '../support/fare-process.ts';
 import { eventually } from '../support/wait.ts';
@@ -110,6 +112,9 @@ afterEach(() => {
   leftovers = [];
   fare = null;
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  // What the killed Fare left, as the next `fare up` removes it: its instance groups and directories.
+  reapStaleGroups(caps.cgroups);
+  reapStaleWorkDirs(caps.instancesDir);
 });
 
 /**
