@@ -397,6 +397,13 @@ describe('start-up', () => {
     });
   }
 
+  it('a runtime that exits at once during its init fails start() with its exit status and what it wrote to stderr', async () => {
+    const inst = make(fixture('provided-exit-early', 'provided', ''), { initTimeoutMs: 60_000 });
+    const e = (await inst.start().catch((x: unknown) => x)) as InitError;
+    expect(e.error).toEqual({ errorType: 'Runtime.ExitError', errorMessage: 'Runtime exited with error: exit status 3 during init; last lines of its stderr: cannot find my config' });
+    expect(e.logs).toContain('cannot find my config');
+  });
+
   it('a runtime without an interpreter is Runtime.Unavailable', async () => {
     const inst = make(fixture('py-echo', 'python', 'app.handler'), { caps: { ...caps, python3: null } });
     const e = (await inst.start().catch((x: unknown) => x)) as InitError;

@@ -482,7 +482,8 @@ export class Instance {
   /** Its stderr during the init, the end kept: named in the error of an init that ends in an exit. */
   private readonly initStderr = new LogTail(INIT_STDERR_BYTES);
 
-  private readonly onInitStderr = (b: Buffer): void => {
+  private readonly onStderr = (b: Buffer): void => {
+    this.output.push(b);
     if (this.init !== null) this.initStderr.push(b);
   };
 
@@ -492,8 +493,8 @@ export class Instance {
   /** Reads the runtime's output and learns of its end. */
   private watch(child: RuntimeProcess): void {
     child.stdout?.on('data', this.output.push);
-    child.stderr?.on('data', this.output.push);
-    child.stderr?.on('data', this.onInitStderr);
+    // One listener: a launched runtime's output that came before it is listened to goes to the first only.
+    child.stderr?.on('data', this.onStderr);
     child.once('error', (e) => {
       this.output.note(e.message);
       this.onExit({ code: null, signal: null });
