@@ -1,19 +1,23 @@
 /*
  * fare-sandbox — starts one function instance inside its sandbox, in one exec.
  *
- * Fare (running as root) spawns this helper with the instance's settings; it joins the instance's
+ * Fare (running as root) has this helper spawned with the instance's settings — by its launcher
+ * process (src/live/runtime/launcher.ts), or by itself where there is none; it joins the instance's
  * cgroups, enters new PID, mount and IPC namespaces, makes the file system read-only but for the
  * instance's private scratch directory (bound over /tmp, /var/tmp, /dev/shm, …), mounts a /proc
  * that shows only the instance's own processes, drops to the instance's own uid and gid with no
  * supplementary groups, no capabilities and no way to gain privileges, and execs the runtime.
  *
- *   host pid namespace:  Fare ── fare-sandbox (waits; dies with Fare) ─┐
+ *   host pid namespace:  Fare ── launcher ── fare-sandbox (waits; dies with its parent) ─┐
  *   instance namespace:                          init (pid 1, reaps) ── runtime (pid 2, the uid)
  *
- * Lifetime: the helper gets SIGKILL when Fare dies (PR_SET_PDEATHSIG), init gets SIGKILL when the
- * helper dies, and when init dies the kernel kills every process of the namespace — so nothing of an
- * instance outlives it, or Fare, even after `kill -9`. The helper exits with the runtime's status
- * (its exit code, or the signal that killed it, re-raised), so Fare sees the runtime's own exit.
+ * Lifetime: the helper gets SIGKILL when its parent dies (PR_SET_PDEATHSIG; `--parent` names it, and
+ * the helper refuses to start if it is gone already). Its parent is Fare's launcher process, which
+ * exits as soon as Fare is gone, even after `kill -9` (its IPC channel closes), and kills the
+ * process groups of what it started first; or Fare itself when it spawns directly. Init gets
+ * SIGKILL when the helper dies, and when init dies the kernel kills every process of the namespace
+ * — so nothing of an instance outlives it, its parent, or Fare. The helper exits with the runtime's
+ * status (its exit code, or the signal that killed it, re-raised), so Fare sees the runtime's own exit.
  *
  * Why C and not `unshare`/`mount`/`setpriv` from util-linux: those are five execs per cold start
  * (about 25 ms on the test machine, a third of a cold start); this is one exec and a few syscalls.
@@ -274,9 +278,9 @@ int main(int argc, char **argv) {
   if (mount_proc && !pid_ns) die("--proc needs --pid-ns");
   char **prog = argv + i;
 
-  /* Die with Fare; and if Fare is already gone, do not start. */
+  /* Die with the parent (Fare's launcher, or Fare); and if it is already gone, do not start. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) die_errno("cannot set the parent-death signal", NULL);
-  if (parent_pid >= 0 && getppid() != (pid_t)parent_pid) die("Fare (pid %ld) is gone", parent_pid);
+  if (parent_pid >= 0 && getppid() != (pid_t)parent_pid) die("its parent (pid %ld: Fare's launcher, or Fare) is gone", parent_pid);
 
   /* A nice value (0-19) for the helper, its init and the runtime, inherited by what they start:
    * stem cells boot at 19, so they take only the CPU that functions leave (Fare sets the threads of

@@ -1,14 +1,16 @@
 // What this machine lets the worker do with function processes, probed once: cgroups (which version,
-// which controllers are writable), the freezer, real-time and idle scheduling, the instance sandbox
-// (own uid, namespaces), and the interpreters. Every mechanism has a fallback; `describeCapabilities`
+// which controllers are writable), the freezer, real-time and idle scheduling (how priorities are
+// set — sched_setscheduler through koffi, else chrt — tried on a short-lived child process, never
+// on Fare's own threads), the instance sandbox (own uid, namespaces), and the interpreters. Every mechanism has a fallback; `describeCapabilities`
 // says in one line each which one is in use, for Fare's start-up message, and `isolatesTenants`
 // whether tenants are kept apart.
 
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { chooseMechanisms, type CgroupParents, type Mechanisms, probeCgroupParents } from './cgroups.ts';
-import { executableBy, findExecutable, type RunAs } from './proc.ts';
+import { schedSetter, schedSetterUnavailable, type SchedSetter } from './priority.ts';
+import { executableBy, findExecutable, type RunAs, schedPolicy } from './proc.ts';
 import { DEFAULT_MAX_TASKS, probeSandbox, type SandboxSupport } from './sandbox.ts';
 import { DEFAULT_UID_RANGE, subordinateOverlaps, type UidRange } from './uids.ts';
 
@@ -31,8 +33,8 @@ export interface Capabilities {
   readonly setpriv: string | null;
   readonly cgroups: CgroupParents;
   readonly mechanisms: Mechanisms;
-  /** `chrt` and whether it could set each policy on a test process. */
-  readonly sched: { readonly chrt: string | null; readonly idle: boolean; readonly fifo: boolean };
+  /** How scheduling policies are set (priority.ts), and whether each could be set on a test process. */
+  readonly sched: SchedSupport;
   /** Interpreters that `runAs` can execute (absolute paths), or null. */
   readonly node: string | null;
   readonly python3: string | null;
@@ -40,6 +42,24 @@ export interface Capabilities {
   readonly clockTicks: number;
   /** `curl` on PATH (custom runtimes written as shell scripts often need it). */
   readonly curl: string | null;
+}
+
+/**
+ * How instances' scheduling policies are set: `sched_setscheduler` — sched_setscheduler(2) called
+ * in Fare through koffi (`schedSetter()`, no child process); `chrt` — its fallback, `chrt -a -p`
+ * per process; `none`. `idle`/`fifo`: whether that mechanism put a test process in SCHED_IDLE and
+ * in SCHED_FIFO (checked in /proc).
+ */
+export interface SchedSupport {
+  readonly mechanism: 'sched_setscheduler' | 'chrt' | 'none';
+  /** `chrt`'s path (null: not found); used only when the mechanism is `chrt`. */
+  readonly chrt: string | null;
+  readonly idle: boolean;
+  readonly fifo: boolean;
+  /** Why sched_setscheduler through koffi is not used ('' when it is). */
+  readonly why: string;
+  /** Why SCHED_FIFO could not be set (the errno), '' when it could or is not known. */
+  readonly fifoError: string;
 }
 
 export interface ProbeOptions {
@@ -68,18 +88,50 @@ function trySched(chrt: string, args: readonly string[]): boolean {
   return spawnSync(chrt, [...args, 'true'], { stdio: 'ignore', timeout: 2000 }).status === 0;
 }
 
+const SCHED_FIFO = 1;
+const SCHED_IDLE = 5;
+
+/**
+ * Whether `set` puts a process in SCHED_IDLE and in SCHED_FIFO, each read back from /proc: tried on
+ * a short-lived child (`sleep`), never on Fare's own threads, and the child killed after.
+ */
+export function probeSchedSetter(set: SchedSetter): { idle: boolean; fifo: boolean; fifoError: string } {
+  let child: ChildProcess;
+  try {
+    child = spawn('sleep', ['60'], { stdio: 'ignore' });
+  } catch (e) {
+    return { idle: false, fifo: false, fifoError: `no test process (sleep: ${(e as Error).message})` };
+  }
+  child.on('error', () => undefined);
+  child.unref();
+  const pid = child.pid;
+  if (pid === undefined || pid <= 1) return { idle: false, fifo: false, fifoError: 'no test process (sleep could not be started)' };
+  try {
+    const idle = set(pid, 'idle', 0) === '' && schedPolicy(pid) === SCHED_IDLE;
+    const err = set(pid, 'fifo', 1);
+    const fifo = err === '' && schedPolicy(pid) === SCHED_FIFO;
+    return { idle, fifo, fifoError: fifo ? '' : err === 'errno 1' ? 'errno 1 (EPERM): needs root or CAP_SYS_NICE' : err };
+  } finally {
+    if (pid > 1) child.kill('SIGKILL');
+  }
+}
+
+/** How priorities are set here: sched_setscheduler through koffi, else chrt, each probed on a test process. */
+export function probeSched(setter: SchedSetter | null = schedSetter()): SchedSupport {
+  const chrt = findExecutable('chrt', null);
+  if (setter !== null) return { mechanism: 'sched_setscheduler', chrt, ...probeSchedSetter(setter), why: '' };
+  const why = schedSetterUnavailable() || 'not given';
+  if (chrt === null) return { mechanism: 'none', chrt, idle: false, fifo: false, why, fifoError: '' };
+  return { mechanism: 'chrt', chrt, idle: trySched(chrt, ['--idle', '0']), fifo: trySched(chrt, ['--fifo', '1']), why, fifoError: '' };
+}
+
 /** Probes the machine (spawns a few short commands and creates/removes probe cgroups). */
 export function probeCapabilities(opts: ProbeOptions = {}): Capabilities {
   const root = process.getuid?.() === 0;
   const runAs = root ? (opts.runAs ?? nobody()) : null;
   const setpriv = root ? findExecutable('setpriv', null) : null;
   const cgroups = probeCgroupParents(opts.cgroupName);
-  const chrt = findExecutable('chrt', null);
-  const sched = {
-    chrt,
-    idle: chrt !== null && trySched(chrt, ['--idle', '0']),
-    fifo: chrt !== null && trySched(chrt, ['--fifo', '1']),
-  };
+  const sched = probeSched();
   const node = executableBy(process.execPath, runAs) ? process.execPath : findExecutable('node', runAs);
   const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim());
   const sandbox = probeSandbox(root);
@@ -119,6 +171,23 @@ export function capabilities(): Capabilities {
   return cached;
 }
 
+/** The start-up line on priorities: the mechanism, why not the preferred one, and which policies it can set. */
+export function describeSched(s: SchedSupport): string {
+  const policies = `SCHED_IDLE ${s.idle ? 'yes' : 'no'}, SCHED_FIFO ${s.fifo ? 'yes' : `no (${s.fifoError !== '' ? `${s.fifoError}; ` : ''}strict mode unavailable)`}`;
+  switch (s.mechanism) {
+    case 'sched_setscheduler':
+      return `priorities: sched_setscheduler(2) through koffi, on every thread: ${policies}`;
+    case 'chrt':
+      return `priorities: chrt -a -p per process (sched_setscheduler through koffi unavailable: ${s.why}): ${policies}`;
+    case 'none':
+      return `priorities: none (sched_setscheduler through koffi unavailable: ${s.why}; chrt not found)`;
+    default: {
+      const never: never = s.mechanism;
+      throw new Error(`unknown priority mechanism ${String(never)}`);
+    }
+  }
+}
+
 /** One human-readable line per mechanism, saying which one is used and why a fallback was taken. */
 export function describeCapabilities(c: Capabilities): string[] {
   const v1 = Object.keys(c.cgroups.v1);
@@ -137,10 +206,7 @@ export function describeCapabilities(c: Capabilities): string[] {
   lines.push(
     `memory accounting: ${m.memory === 'cgroup-v1' ? 'cgroup v1 memory.usage_in_bytes' : m.memory === 'cgroup-v2' ? 'cgroup v2 memory.current' : '/proc/<pid>/status VmRSS of the runtime process (no memory cgroup)'}, sampled every 10 ms`,
   );
-  const s = c.sched;
-  lines.push(
-    `priorities: ${s.chrt === null ? 'none (chrt not found)' : `chrt: SCHED_IDLE ${s.idle ? 'yes' : 'no'}, SCHED_FIFO ${s.fifo ? 'yes' : 'no (strict mode unavailable)'}`}`,
-  );
+  lines.push(describeSched(c.sched));
   if (c.sandbox.helper !== null) {
     const overlaps = subordinateOverlaps(c.uidRange);
     lines.push(

@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FunctionSpec, InvokeOutcome } from '../types.ts';
 import { capabilities } from './capabilities.ts';
 import { InitError } from './errors.ts';
@@ -27,6 +27,18 @@ async function started(fn: FunctionSpec, over: Partial<InstanceOptions> = {}): P
 afterEach(async () => {
   await Promise.all(live.splice(0).map((i) => i.kill()));
 });
+
+/** The runtime's host pid among the instance's processes (in the sandbox the helper and its init come first), or -1. */
+function runtimePid(inst: Instance): number {
+  for (const p of inst.processes()) {
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('bootstrap.mjs') && !readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith(caps.sandbox.helper ?? '\0')) return p;
+    } catch {
+      // gone
+    }
+  }
+  return -1;
+}
 
 const doc = (o: InvokeOutcome): Record<string, unknown> => json(o.payload) as Record<string, unknown>;
 const sandboxed = caps.sandbox.helper !== null;
@@ -349,6 +361,47 @@ describe('start-up', () => {
     const e = (await inst.start().catch((x: unknown) => x)) as InitError;
     expect(e.error).toEqual({ errorType: 'Sandbox.Timedout', errorMessage: 'Init timed out after 0.20 seconds' });
     expect(await inst.exited()).toMatchObject({ signal: 'SIGKILL' });
+  });
+
+  // The init limit is a minute here and the test's own limit 20 s: an instance that waited for its
+  // init limit instead of hearing the exit fails by the test's timeout. Both spawn paths: through the
+  // launcher process, and directly (FARE_LAUNCHER=off, read when launcher.ts loads: a fresh copy of
+  // the modules is imported with it set).
+  for (const how of ['launcher', 'direct'] as const) {
+    it(`a runtime killed with SIGKILL during its init fails start() at once, naming the signal and its last output (${how} spawn)`, { timeout: 20_000 }, async () => {
+      let Made = Instance;
+      if (how === 'direct') {
+        vi.stubEnv('FARE_LAUNCHER', 'off');
+        vi.resetModules();
+        Made = (await import('./instance.ts')).Instance;
+        expect((await import('./launcher.ts')).startLauncher()).toMatch(/FARE_LAUNCHER=off/);
+      }
+      try {
+        const watch = outputWatch('slow init started');
+        const inst = new Made({ fn: fixture('node-slow-init', 'nodejs', 'index.handler'), caps, initTimeoutMs: 60_000, onLog: watch.feed });
+        live.push(inst);
+        const starting = inst.start().catch((x: unknown) => x);
+        await watch.seen;
+        const runtime = runtimePid(inst);
+        expect(runtime).toBeGreaterThan(1);
+        if (runtime > 1) process.kill(runtime, 'SIGKILL');
+        const e = (await starting) as InitError;
+        expect(e).toBeInstanceOf(Error);
+        expect(e.error.errorType).toBe('Runtime.ExitError');
+        expect(e.error.errorMessage).toMatch(/^Runtime exited with error: signal: SIGKILL during init/);
+        expect(e.error.errorMessage).toContain('slow init started');
+        expect(inst.state).toBe('dead');
+      } finally {
+        vi.unstubAllEnvs();
+      }
+    });
+  }
+
+  it('a runtime that exits at once during its init fails start() with its exit status and what it wrote to stderr', async () => {
+    const inst = make(fixture('provided-exit-early', 'provided', ''), { initTimeoutMs: 60_000 });
+    const e = (await inst.start().catch((x: unknown) => x)) as InitError;
+    expect(e.error).toEqual({ errorType: 'Runtime.ExitError', errorMessage: 'Runtime exited with error: exit status 3 during init; last lines of its stderr: cannot find my config' });
+    expect(e.logs).toContain('cannot find my config');
   });
 
   it('a runtime without an interpreter is Runtime.Unavailable', async () => {

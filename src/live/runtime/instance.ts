@@ -20,8 +20,8 @@ import { InstanceCgroups } from './cgroups.ts';
 import { FareRuntimeError, InitError } from './errors.ts';
 import { findRuntimesDir, JOIN_FAILED, launch, runtimeCommand, runtimeEnv, runtimeFor } from './launch.ts';
 import type { RuntimeProcess } from './launcher.ts';
-import { InvocationMeter, type Measured, type Probe } from './meter.ts';
-import { describeExit, type ExitInfo, handledOutcome, okOutcome, unhandledOutcome } from './outcomes.ts';
+import { InvocationMeter, LogTail, type Measured, type Probe } from './meter.ts';
+import { describeExit, type ExitInfo, handledOutcome, lastLines, okOutcome, unhandledOutcome } from './outcomes.ts';
 import { InstanceOutput } from './output.ts';
 import { PausableTimer } from './pausable-timer.ts';
 import { InstancePriority, type PriorityKind, type PriorityResult, schedSetter } from './priority.ts';
@@ -45,6 +45,9 @@ interface Tail {
   readonly logs: string;
   readonly omitted: number;
 }
+
+/** Bytes of stderr kept during an init, for the message of an init that ends in an exit. */
+const INIT_STDERR_BYTES = 2048;
 
 /** Stands in for a measurement when only the answer of an outcome is wanted. */
 const NOT_MEASURED: Measured = { cpuMs: 0, memGBs: 0, maxMemMB: 0, durationMs: 0 };
@@ -141,9 +144,10 @@ export class Instance {
     this.id = opts.id ?? `${opts.fn.name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40)}-v${opts.fn.version}-p${process.pid}-${randomBytes(5).toString('hex')}`;
     this.output = new InstanceOutput(opts.logTailBytes ?? 4096, opts.recentLogBytes ?? 4096, opts.onLog);
     // Its processes: its cgroups' members, or else its process group.
+    // As the capability probe found: sched_setscheduler through koffi, else chrt.
     this.priority = new InstancePriority({
       chrt: this.caps.sched.chrt,
-      sched: schedSetter(),
+      sched: this.caps.sched.mechanism === 'sched_setscheduler' ? schedSetter() : null,
       processes: () => {
         const pid = this.pid;
         if (pid === null || this.exit !== null) return null;
@@ -475,13 +479,22 @@ export class Instance {
     }
   }
 
+  /** Its stderr during the init, the end kept: named in the error of an init that ends in an exit. */
+  private readonly initStderr = new LogTail(INIT_STDERR_BYTES);
+
+  private readonly onStderr = (b: Buffer): void => {
+    this.output.push(b);
+    if (this.init !== null) this.initStderr.push(b);
+  };
+
   /** The launch in progress (the launcher answers asynchronously): a kill meanwhile waits for its process, to kill it too. */
   private launching: Promise<void> | null = null;
 
   /** Reads the runtime's output and learns of its end. */
   private watch(child: RuntimeProcess): void {
     child.stdout?.on('data', this.output.push);
-    child.stderr?.on('data', this.output.push);
+    // One listener: a launched runtime's output that came before it is listened to goes to the first only.
+    child.stderr?.on('data', this.onStderr);
     child.once('error', (e) => {
       this.output.note(e.message);
       this.onExit({ code: null, signal: null });
@@ -685,11 +698,18 @@ export class Instance {
     this._state = 'dead';
     const how = describeExit(e);
     if (this.init) {
-      const error =
-        e.code === JOIN_FAILED
-          ? { errorType: 'Runtime.StartError', errorMessage: 'could not set up the instance (its cgroups or sandbox; see logs)' }
-          : { errorType: 'Runtime.ExitError', errorMessage: `Runtime exited with error: ${how}` };
-      this.failInit(error);
+      // Its init fails now, not at the init limit: once what it wrote last has been read (the
+      // pipes drained), so its last lines of stderr are in the message. A report that comes
+      // meanwhile (its /init/error, posted before it exited) wins.
+      const failInit = (): void => {
+        const said = lastLines(this.initStderr.text());
+        this.failInit(
+          e.code === JOIN_FAILED
+            ? { errorType: 'Runtime.StartError', errorMessage: `could not set up the instance (its cgroups or sandbox)${said !== '' ? `: ${said}` : '; see logs'}` }
+            : { errorType: 'Runtime.ExitError', errorMessage: `Runtime exited with error: ${how} during init${said !== '' ? `; last lines of its stderr: ${said}` : ' (it wrote nothing to stderr)'}` },
+        );
+      };
+      void this.output.drained().then(failInit, failInit);
     }
     const o = this.open;
     if (o) this.finish(o.req.requestId, (m, logs) => unhandledOutcome('Runtime.ExitError', `RequestId: ${o.req.requestId} Error: Runtime exited with error: ${how}`, m, logs));

@@ -17,11 +17,23 @@
 // as its stdout and stderr, and closes its own copies. Fare reads them directly.
 // `join`: `cgroup.procs` files the child's pid is written into right after the spawn (the late join
 // of launch.ts, when there is neither the sandbox helper nor setpriv).
-// It exits when its IPC channel closes (Fare exited, or was killed).
+// It exits when its IPC channel closes (Fare exited, or was killed — even by SIGKILL: the kernel
+// closes Fare's end of the channel), and first kills, by SIGKILL, the process group of every
+// runtime it started that has not exited (stem cells included): without the sandbox nothing else
+// would end them (in it, each helper dies with this process too: PR_SET_PDEATHSIG). Their frozen
+// instance groups are thawed after the signal, since a task frozen by the cgroup v1 freezer dies
+// only once thawed; only groups named as Fare's (`…-p<Fare's pid>-…` under a `fare/` group) are
+// touched.
 
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+
+/** Fare's pid (it forked this process): its instances' and stem cells' groups carry it in their names. */
+const FARE_PID = process.ppid;
+
+/** The runtimes started and not exited yet: each is spawned detached, so its pid is its process group's id. */
+const running = new Set();
 
 /** Sends a message to Fare; a channel already closed means Fare is gone (we exit on 'disconnect'). */
 function tell(msg) {
@@ -79,8 +91,12 @@ async function launch(m) {
     // Only a failed spawn is reported (Fare signals its runtimes itself, by process group).
     if (child.pid === undefined) tell({ t: 'error', id: m.id, stage: 'spawn', ...errorFields(e) });
   });
-  child.once('exit', (code, signal) => tell({ t: 'exit', id: m.id, code, signal }));
+  child.once('exit', (code, signal) => {
+    running.delete(child.pid);
+    tell({ t: 'exit', id: m.id, code, signal });
+  });
   if (child.pid === undefined) return;
+  running.add(child.pid);
   for (const f of m.join) {
     try {
       writeFileSync(f, String(child.pid));
@@ -94,5 +110,66 @@ async function launch(m) {
 process.on('message', (m) => {
   if (m !== null && typeof m === 'object' && m.t === 'spawn') void launch(m);
 });
-process.once('disconnect', () => process.exit(0));
+/**
+ * The directories of the instance groups `pid` is in that can be frozen — its v1 freezer group and
+ * its v2 group — where they are Fare's (see the header), from /proc/<pid>/cgroup and the mounts.
+ */
+function freezableGroups(pid) {
+  const dirs = [];
+  let mounts;
+  let groups;
+  try {
+    mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
+    groups = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
+  } catch {
+    return dirs;
+  }
+  for (const line of groups) {
+    const [, controllers, path] = line.split(':');
+    if (path === undefined || !/\/fare\/[^/]+$/.test(path) || !path.includes(`-p${FARE_PID}-`)) continue;
+    const v2 = controllers === '';
+    if (!v2 && !controllers.split(',').includes('freezer')) continue;
+    for (const m of mounts) {
+      // id parent major:minor root mount-point options … - fstype source super-options
+      const [left, right] = m.split(' - ');
+      if (right === undefined) continue;
+      const [fstype, , superOpts = ''] = right.split(' ');
+      const f = left.split(' ');
+      const root = f[3] ?? '';
+      const point = f[4] ?? '';
+      const ours = v2 ? fstype === 'cgroup2' : fstype === 'cgroup' && superOpts.split(',').includes('freezer');
+      if (!ours || !(root === '/' || path.startsWith(`${root}/`))) continue;
+      const rel = root === '/' ? path : path.slice(root.length);
+      dirs.push({ dir: `${point}${rel}`, v2 });
+      break;
+    }
+  }
+  return dirs;
+}
+
+/** Fare is gone: every runtime still running is killed, whole process group, and its groups thawed so that frozen ones die. */
+function killRunning() {
+  for (const pid of running) {
+    if (pid <= 1) continue; // kill(-1) would signal every process there is
+    const groups = freezableGroups(pid);
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+    for (const g of groups) {
+      try {
+        writeFileSync(`${g.dir}/${g.v2 ? 'cgroup.freeze' : 'freezer.state'}`, g.v2 ? '0' : 'THAWED');
+      } catch {
+        // not frozen, or gone
+      }
+    }
+  }
+  running.clear();
+}
+
+process.once('disconnect', () => {
+  killRunning();
+  process.exit(0);
+});
 tell({ t: 'ready', pid: process.pid });

@@ -22,14 +22,22 @@
 //
 // The launcher is forked once (at start-up by `fare up`, else at the first launch), detached (a
 // terminal's Ctrl-C does not reach it) and unreferenced (it does not keep Fare alive). It exits when
-// its IPC channel closes — Fare exited or was killed — and the sandbox helpers it started die with
-// it (PR_SET_PDEATHSIG; the helper's `--parent` is the launcher's pid). If the launcher dies while
+// its IPC channel closes — Fare exited or was killed, even by SIGKILL — after killing the process
+// group of every runtime it started that still runs, stem cells included (and thawing their frozen
+// groups: a task frozen by the v1 freezer dies only once thawed); the sandbox helpers die with it
+// anyway (PR_SET_PDEATHSIG; the helper's `--parent` is the launcher's pid). So nothing Fare started
+// outlives a `kill -9` of Fare (test/fare-killed.test.ts). If the launcher dies while
 // Fare runs, Fare cannot hear the exits of the runtimes it started any more: each of those is
 // treated as exited — its process group is killed and an exit by SIGKILL is reported — so no
 // instance waits for ever; a launch it had not answered is reported as a spawn error; the next
 // launch starts a new launcher. Where no launcher can start (it dies before it says it is ready,
 // or it cannot reach Fare's socket), or with `FARE_LAUNCHER=off`, runtimes are spawned directly as
-// before (`spawnDirect`).
+// before (`spawnDirect`). They are then Fare's own children, and a `kill -9` of Fare ends them only
+// in the sandbox (the helper's parent-death signal). Without it nothing kills them: a runtime of
+// Fare's own bootstraps exits when it next calls its Runtime API and finds Fare gone — at once if
+// it waits for its next event, when its handler returns if it is busy — but one frozen between
+// invocations stays frozen, and a `provided` runtime does what its code does, until the next
+// `fare up` kills what is in the groups a dead Fare left (reapStaleGroups).
 //
 // Past 400 lines: the process handle a launch returns (output held until it is listened to, an exit
 // reported a turn later), the launcher's messages and its death, and the output socket's accept and

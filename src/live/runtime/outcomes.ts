@@ -15,6 +15,12 @@ export interface ExitInfo {
 /** Lambda's wording for how a process ended: `exit status 3`, `signal: SIGKILL`. */
 export const describeExit = (e: ExitInfo): string => (e.signal !== null ? `signal: ${e.signal}` : `exit status ${e.code ?? 'unknown'}`);
 
+/** The last `n` non-empty lines of `text`, on one line (` | ` between them), at most `max` characters. */
+export function lastLines(text: string, n = 5, max = 600): string {
+  const said = text.split('\n').map((l) => l.trimEnd()).filter((l) => l.trim() !== '').slice(-n).join(' | ');
+  return said.length > max ? `…${said.slice(-(max - 1))}` : said;
+}
+
 function measured(m: Measured, logs: string): Omit<InvokeOutcome, 'status' | 'payload'> {
   return { durationMs: m.durationMs, cpuMs: m.cpuMs, memGBs: m.memGBs, maxMemMB: m.maxMemMB, coldStart: false, initMs: 0, logs };
 }

@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { InstancePriority, schedSetter, type PriorityTarget, type SchedSetter } from './priority.ts';
+import { InstancePriority, schedSetter, schedSetterUnavailable, type PriorityTarget, type SchedSetter } from './priority.ts';
 
 const target = (chrt: string | null, processes: readonly number[] | null): PriorityTarget & { asked: number } => {
   const t = {
@@ -74,6 +74,11 @@ describe('InstancePriority without chrt (sched_setscheduler in this process)', (
 
   const real = schedSetter();
   if (real === null) process.stderr.write('SKIPPED sched_setscheduler through koffi: koffi did not load here\n');
+
+  it('says why there is no setter, and nothing when there is one (for the capability line)', () => {
+    if (real === null) expect(schedSetterUnavailable()).not.toBe('');
+    else expect(schedSetterUnavailable()).toBe('');
+  });
   it.skipIf(real === null)('really changes a process\'s policy, as chrt reports it', async () => {
     const child = spawn('sleep', ['30'], { stdio: 'ignore' });
     try {

@@ -41,6 +41,8 @@ const SCHED = { normal: 0, fifo: 1, idle: 5 } as const; // SCHED_OTHER, SCHED_FI
 const ESRCH = 3;
 
 let setter: SchedSetter | null | undefined;
+/** Why `setter` is null ('' when it is not). */
+let setterWhy = '';
 
 /**
  * sched_setscheduler(2) of this process's libc through koffi (loaded once), or null where koffi does
@@ -49,7 +51,10 @@ let setter: SchedSetter | null | undefined;
 export function schedSetter(): SchedSetter | null {
   if (setter !== undefined) return setter;
   setter = null;
-  if (process.platform !== 'linux') return null;
+  if (process.platform !== 'linux') {
+    setterWhy = 'not Linux';
+    return null;
+  }
   try {
     const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
     const c = koffi.load(null); // this process: node links libc
@@ -61,10 +66,16 @@ export function schedSetter(): SchedSetter | null {
       // A thread that ended meanwhile needs no priority.
       return errno === ESRCH ? '' : `errno ${errno}`;
     };
-  } catch {
+  } catch (e) {
     setter = null;
+    setterWhy = `koffi did not load or bind it: ${(e as Error).message.split('\n')[0] ?? ''}`;
   }
   return setter;
+}
+
+/** Why `schedSetter()` is null, or '' when it is not. */
+export function schedSetterUnavailable(): string {
+  return schedSetter() === null ? setterWhy || 'unknown' : '';
 }
 
 const NO_PROCESS: PriorityResult = { ok: false, detail: 'the instance has no running process' };

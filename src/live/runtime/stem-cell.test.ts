@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { capabilities } from './capabilities.ts';
 import { Instance } from './instance.ts';
@@ -6,7 +6,8 @@ import { InstancePool } from './pool.ts';
 import { RuntimeApi } from './runtime-api.ts';
 import { StemCell, stemRuntimeOf, type StemRuntime } from './stem-cell.ts';
 import { StemCells } from './stem-cells.ts';
-import { fixture, json, request } from './testing.ts';
+import { InitError } from './errors.ts';
+import { fixture, json, outputWatch, request, waitFor } from './testing.ts';
 
 const caps = capabilities();
 const why = caps.sandbox.helper === null ? `the instance sandbox is unavailable here (${caps.sandbox.why})` : null;
@@ -15,6 +16,19 @@ if (why !== null) console.log(`SKIPPED the stem cell process tests: ${why}`);
 const echo = fixture('node-echo', 'nodejs', 'index.handler');
 const py = fixture('py-echo', 'python', 'app.handler');
 const cell = (runtime: StemRuntime): StemCell => new StemCell({ runtime, caps, baseDir: caps.instancesDir, runtimesDir: new URL('../../../runtimes', import.meta.url).pathname });
+
+/** The runtime's host pid among `pids` (not the sandbox helper nor its init, which run the helper's binary), or -1. */
+function runtimePid(pids: readonly number[]): number {
+  for (const p of pids) {
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      if (cmd.includes('bootstrap.mjs') && !cmd.startsWith(caps.sandbox.helper ?? '\0')) return p;
+    } catch {
+      // gone
+    }
+  }
+  return -1;
+}
 
 let cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -71,6 +85,37 @@ describe.skipIf(why !== null)('a stem cell', () => {
     const o = await inst.invoke(request(echo, {}));
     expect(o.status).toBe('ok');
     expect((json(o.payload) as { env: Record<string, string> }).env['GREETING']).toBe('hello');
+  });
+
+  // A regression shows as the test's timeout (20 s) against an init limit of a minute.
+  it('an instance born of it whose runtime is killed during the init fails start() at once, naming the signal', { timeout: 20_000 }, async () => {
+    const c = cell('nodejs');
+    await c.ready;
+    const watch = outputWatch('slow init started');
+    const inst = new Instance({ fn: fixture('node-slow-init', 'nodejs', 'index.handler'), stem: c, initTimeoutMs: 60_000, onLog: watch.feed });
+    cleanup.push(() => inst.kill());
+    const starting = inst.start().catch((x: unknown) => x);
+    await watch.seen;
+    expect(c.state).toBe('taken');
+    const runtime = runtimePid(inst.processes());
+    expect(runtime).toBeGreaterThan(1);
+    if (runtime > 1) process.kill(runtime, 'SIGKILL');
+    const e = (await starting) as InitError;
+    expect(e).toBeInstanceOf(InitError);
+    expect(e.error.errorType).toBe('Runtime.ExitError');
+    expect(e.error.errorMessage).toMatch(/^Runtime exited with error: signal: SIGKILL during init/);
+    expect(e.error.errorMessage).toContain('slow init started');
+  });
+
+  it('killed while it boots, its ready rejects at once, naming the signal', { timeout: 20_000 }, async () => {
+    const c = cell('nodejs');
+    cleanup.push(() => c.kill());
+    // Its process exists once the launch is answered; the runtime inside boots for ≈ 100 ms more.
+    let helper: number | null = null;
+    await waitFor(() => (helper = c.pid) !== null, 10_000, 'the stem cell launched');
+    if (helper !== null && helper > 1) process.kill(helper, 'SIGKILL');
+    await expect(c.ready).rejects.toThrow(/exited before it was taken.*signal: SIGKILL|signal: SIGKILL.*exited before it was taken/);
+    expect(c.state).toBe('dead');
   });
 
   it('the pool takes one for a cold start (never for a warm one), and counts it', async () => {

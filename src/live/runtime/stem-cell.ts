@@ -22,6 +22,7 @@ import type { Capabilities } from './capabilities.ts';
 import { InstanceCgroups } from './cgroups.ts';
 import { launch, runtimeFor } from './launch.ts';
 import type { RuntimeProcess } from './launcher.ts';
+import { describeExit, lastLines } from './outcomes.ts';
 import type { RunAs } from './proc.ts';
 import { type RefusedRequest, RuntimeApi } from './runtime-api.ts';
 import { instanceUidPool, uidInUse } from './uids.ts';
@@ -99,9 +100,11 @@ export class StemCell {
     this.outputBytes += b.length;
   };
 
-  private readonly onExit = (): void => {
-    const why = Buffer.concat(this.output).toString('utf8').trim().split('\n').slice(-3).join(' | ');
-    this.die(new Error(`FARE_E_STEM_DIED: the ${this.runtime} stem cell ${this.id} exited before it was taken${why !== '' ? `: ${why}` : ''}`));
+  /** Its process ended ('exit': code and signal) or could not be spawned ('error'): it dies, saying how, with its last output. */
+  private readonly onExit = (codeOrError: number | Error | null, signal?: NodeJS.Signals | null): void => {
+    const how = codeOrError instanceof Error ? `could not be spawned (${codeOrError.message})` : `(${describeExit({ code: codeOrError, signal: signal ?? null })})`;
+    const why = lastLines(Buffer.concat(this.output).toString('utf8'), 3);
+    this.die(new Error(`FARE_E_STEM_DIED: the ${this.runtime} stem cell ${this.id} exited before it was taken ${how}${why !== '' ? `; last lines of its output: ${why}` : ''}`));
   };
 
   /** Starts one: its directory, uid, groups, Runtime API and process, in the sandbox. */
@@ -116,6 +119,11 @@ export class StemCell {
 
   get state(): StemState {
     return this._state;
+  }
+
+  /** Its process's pid (the sandbox helper's), once launched. */
+  get pid(): number | null {
+    return this.child?.pid ?? null;
   }
 
   /** The instance it became (named in what its Runtime API refuses from then on), once taken. */
