@@ -95,7 +95,7 @@ export interface IdleJoinMsg extends Hop<'machine', 'shard'> {
    * The machine's cores (on a join; an update keeps them): a shard that places from its idle list
    * only while a machine has a free core (ShardConfig.idleNeedsCore) compares its jobs with them.
    */
-  readonly cores?: number;
+  readonly cores?: number | undefined;
 }
 
 export interface IdleLeaveMsg extends Hop<'machine', 'shard'> {

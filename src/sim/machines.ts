@@ -243,14 +243,20 @@ export class SimMachines {
           this.rec.swap('in', m, d.job.cls, d.mb, now, d.job.id, done - now);
           break;
         }
-        case 'poll-answer':
         case 'idle-poll':
         case 'idle-join':
         case 'idle-update':
         case 'idle-leave':
+          if (direct === 0) direct = this.pace.batch() ? 1 : 2;
+          if (direct === 1) this.bus.deliverNow(d);
+          // The dispatcher builds each of these for its one send: the Bus may keep it as it is.
+          else this.bus.sendOwned(d);
+          break;
+        case 'poll-answer':
         case 'claim':
           if (direct === 0) direct = this.pace.batch() ? 1 : 2;
           if (direct === 1) this.bus.deliverNow(d);
+          // Objects the machine reuses after its `advance()`: the Bus copies them.
           else this.bus.send(d);
           break;
         default:

@@ -33,6 +33,7 @@ export interface DispatcherConfig {
   readonly pollTimeoutMs?: number;
 }
 
+/** Each decision is a fresh object, never reused: a driver may send it without copying. */
 export type DispatcherDecision = IdlePollMsg | IdleJoinMsg | IdleLeaveMsg;
 
 export class Dispatcher {
@@ -43,6 +44,8 @@ export class Dispatcher {
   private pollOut: { id: number; shards: ShardId[]; sizes: number[]; count: number; sentAt: Millis } | undefined;
   private nextPoll = 0;
   private readonly timeout: number;
+  /** The shards' addresses, by id (looked up on every update). */
+  private readonly shardAddr: (Address & { readonly part: 'shard' })[] = [];
 
   /** `cores`: the machine's, told to the shard it joins (undefined: not told). */
   constructor(readonly cfg: Readonly<DispatcherConfig>, private readonly rng: Rng, private readonly address: Address & { readonly part: 'machine' }, private readonly cores?: number) {
@@ -55,6 +58,16 @@ export class Dispatcher {
     if (cfg.leaveFreeMB > cfg.joinFreeMB) {
       throw new RangeError(`dispatcher: leaveFreeMB (${cfg.leaveFreeMB}) must not exceed joinFreeMB (${cfg.joinFreeMB})`);
     }
+    for (let s = 0; s < cfg.shards; s++) this.shardAddr.push(shardAddress(s));
+  }
+
+  private shard(s: ShardId): Address & { readonly part: 'shard' } {
+    return this.shardAddr[s] ?? shardAddress(s);
+  }
+
+  /** A join of shard `s`'s list: one shape whether the cores are told or not (undefined: not told). */
+  private join(s: ShardId, freeMB: number, jobs: number): IdleJoinMsg {
+    return { kind: 'idle-join', from: this.address, to: this.shard(s), freeMB, jobs, cores: this.cores };
   }
 
   get polling(): boolean {
@@ -69,11 +82,11 @@ export class Dispatcher {
     if (this.cfg.joinWhen === 'idle') return; // JIQ: `checkIdle`
     if (this.member >= 0) {
       if (freeMB < this.cfg.leaveFreeMB) {
-        out.push({ kind: 'idle-leave', from: this.address, to: shardAddress(this.member) });
+        out.push({ kind: 'idle-leave', from: this.address, to: this.shard(this.member) });
         this.member = -1;
       } else if (jobsFell || Math.abs(freeMB - this.lastFree) > this.cfg.updateDeltaMB) {
         this.lastFree = freeMB;
-        out.push({ kind: 'idle-update', from: this.address, to: shardAddress(this.member), freeMB, jobs });
+        out.push({ kind: 'idle-update', from: this.address, to: this.shard(this.member), freeMB, jobs });
       }
       return;
     }
@@ -81,7 +94,7 @@ export class Dispatcher {
       const shards = this.rng.sample(this.cfg.shards, this.cfg.k, []);
       const poll = this.nextPoll++;
       this.pollOut = { id: poll, shards, sizes: shards.map(() => Infinity), count: 0, sentAt: now };
-      for (const s of shards) out.push({ kind: 'idle-poll', from: this.address, to: shardAddress(s), poll });
+      for (const s of shards) out.push({ kind: 'idle-poll', from: this.address, to: this.shard(s), poll });
     }
   }
 
@@ -94,7 +107,7 @@ export class Dispatcher {
     if (!idle || this.member >= 0) return;
     const s = this.rng.int(this.cfg.shards);
     this.member = s;
-    out.push({ kind: 'idle-join', from: this.address, to: shardAddress(s), freeMB: Number.isFinite(freeMB) ? freeMB : 0, jobs, ...(this.cores !== undefined ? { cores: this.cores } : {}) });
+    out.push(this.join(s, Number.isFinite(freeMB) ? freeMB : 0, jobs));
   }
 
   /** JIQ: shard `shard` placed a job here from its idle list, which took this machine off it. */
@@ -152,7 +165,7 @@ export class Dispatcher {
     if (bestSize === Infinity) return; // nobody answered
     this.member = best;
     this.lastFree = freeMB;
-    out.push({ kind: 'idle-join', from: this.address, to: shardAddress(best), freeMB, jobs, ...(this.cores !== undefined ? { cores: this.cores } : {}) });
+    out.push(this.join(best, freeMB, jobs));
   }
 
   /** The band of used memory (MB, for a machine of `capacityMB`) inside which nothing needs doing. */

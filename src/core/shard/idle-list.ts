@@ -6,6 +6,7 @@
 import type { MachineId } from '../types.ts';
 import type { Rng } from '../rng.ts';
 import { IndexedHeap } from '../util/indexed-heap.ts';
+import { DenseMap } from '../util/dense-map.ts';
 
 export interface IdleEntry {
   readonly machine: MachineId;
@@ -17,12 +18,13 @@ export interface IdleEntry {
 export type IdleOrder = 'fewest-jobs' | 'fifo';
 
 export class IdleList {
-  private readonly heap = new IndexedHeap();
-  private readonly free = new Map<MachineId, number>();
+  private readonly heap = new IndexedHeap('dense');
+  // By machine id (machines are numbered densely).
+  private readonly free = new DenseMap();
   /** In `fifo` order the heap's key is the order of joining, and the job counts are kept here. */
-  private readonly jobs = new Map<MachineId, number>();
+  private readonly jobs = new DenseMap();
   /** Each entry's cores, where its machine told them. */
-  private readonly cores = new Map<MachineId, number>();
+  private readonly cores = new DenseMap();
   private joined = 0;
 
   constructor(private readonly rng: Rng, private readonly order: IdleOrder = 'fewest-jobs') {}

@@ -31,20 +31,23 @@ describe('IndexedHeap', () => {
     expect([...h.entries()].map(([id]) => id).sort()).toEqual([0, 1, 2, 3]);
   });
 
-  it('pops in (key, tie) order under any mix of set and remove', () => {
+  // Dense ids (machines) keep positions in an array, and a few far ones in a Map: both kinds mixed here.
+  const anyId = fc.oneof(fc.nat(15), fc.integer({ min: 1 << 20, max: (1 << 20) + 3 }));
+  it.each(['sparse', 'dense'] as const)('pops in (key, tie) order under any mix of set and remove (%s ids)', (space) => {
     const op = fc.oneof(
-      fc.record({ op: fc.constant('set' as const), id: fc.nat(15), key: fc.integer({ min: -5, max: 5 }), tie: fc.nat(3) }),
-      fc.record({ op: fc.constant('remove' as const), id: fc.nat(15) }),
+      fc.record({ op: fc.constant('set' as const), id: anyId, key: fc.integer({ min: -5, max: 5 }), tie: fc.nat(3) }),
+      fc.record({ op: fc.constant('remove' as const), id: anyId }),
     );
     fc.assert(
       fc.property(fc.array(op, { maxLength: 100 }), (ops) => {
-        const h = new IndexedHeap();
+        const h = new IndexedHeap(space);
         const model = new Map<number, [number, number]>();
         for (const o of ops) {
           if (o.op === 'set') {
             h.set(o.id, o.key, o.tie);
             model.set(o.id, [o.key, o.tie]);
           } else if (h.remove(o.id) !== model.delete(o.id)) return false;
+          if (h.has(o.id) !== model.has(o.id) || h.key(o.id) !== model.get(o.id)?.[0]) return false;
         }
         const expected = [...model].sort(([ia, [ka, ta]], [ib, [kb, tb]]) => ka - kb || ta - tb || ia - ib);
         const got: [number, number, number][] = [];

@@ -1,11 +1,28 @@
 // Indexed binary min-heap over integer ids with a (key, tie) order: insert, update, remove by id,
 // peek. Used by the idle list (fewest jobs first) and by EDF (earliest deadline first).
 
+import { DenseMap } from './dense-map.ts';
+
+/** Where each id's position is kept: `dense` ids (machines: 0…n) in a DenseMap, others (jobs) in a Map. */
+export type IdSpace = 'dense' | 'sparse';
+
+/** Positions by id: a DenseMap or a Map (the same calls). */
+interface Positions {
+  get(id: number): number | undefined;
+  set(id: number, p: number): void;
+  delete(id: number): void;
+  has(id: number): boolean;
+}
+
 export class IndexedHeap {
   private ids: number[] = [];
   private keys: number[] = [];
   private ties: number[] = [];
-  private pos = new Map<number, number>();
+  private readonly pos: Positions;
+
+  constructor(space: IdSpace = 'sparse') {
+    this.pos = space === 'dense' ? new DenseMap() : new Map<number, number>();
+  }
 
   get size(): number {
     return this.ids.length;
