@@ -62,7 +62,7 @@ interface Side {
 }
 
 async function start(c: { label: string; dir: string }): Promise<Side> {
-  const bench = await fareWithEmpty({ bin: join(c.dir, 'bin', 'fare.js'), warmup: 500 });
+  const bench = await fareWithEmpty({ bin: join(c.dir, 'bin', 'fare.js'), warmup: 3000 }); // the steady state: see bench/live.ts's warm-up
   return { label: c.label, bench, t: bench.t, p50: [], p99: [], cpu: [], coldNode: [], coldPython: [], deployed: 0 };
 }
 
