@@ -1,6 +1,7 @@
 // A map from small whole-number ids (machines: 0…n) to numbers, kept in an array indexed by id: no
 // hashing on the idle list's hot paths (a Map's set was a builtin call each time). An id far beyond
-// the rest (from FAR on) goes to a Map instead of growing the array to it.
+// the rest (from FAR on) goes to a Map instead of growing the array to it. NaN is not a value it
+// holds: it reads as absent.
 
 /** Ids from here on are kept in a Map (an array that long would be mostly empty). */
 export const FAR = 1 << 20;
