@@ -159,6 +159,10 @@ async function killFareMidCall(user?: { uid: number; gid: number }): Promise<Pro
   return before;
 }
 
+if (!caps.root || caps.sandbox.helper === null) {
+  console.warn(`test/fare-killed.test.ts: the sandbox case is skipped: ${!caps.root ? 'it needs root (the sandbox does)' : 'no sandbox helper on this machine (build/fare-sandbox: npm ci builds it with the C compiler)'}`);
+}
+
 describe('kill -9 of fare up', () => {
   it.skipIf(!caps.root || caps.sandbox.helper === null)('with the sandbox: its runtimes, stem cells, sandbox helpers and launcher are gone', async () => {
     const before = await killFareMidCall();
