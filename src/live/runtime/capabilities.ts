@@ -1,9 +1,9 @@
 // What this machine lets the worker do with function processes, probed once: cgroups (which version,
 // which controllers are writable), the freezer, real-time and idle scheduling (how priorities are
 // set — sched_setscheduler through koffi, else chrt — tried on a short-lived child process, never
-// on Fare's own threads), the instance sandbox (own uid, namespaces), and the interpreters. Every mechanism has a fallback; `describeCapabilities`
-// says in one line each which one is in use, for Fare's start-up message, and `isolatesTenants`
-// whether tenants are kept apart.
+// on Fare's own threads), the instance sandbox (own uid, namespaces), and the interpreters. Every
+// mechanism has a fallback; `describeCapabilities` says in one line each which one is in use, for
+// Fare's start-up message, and `isolatesTenants` whether tenants are kept apart.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { tmpdir, userInfo } from 'node:os';
