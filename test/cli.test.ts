@@ -4,10 +4,10 @@
 
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { tempDir } from './support/temp-dir.ts';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
@@ -23,7 +23,7 @@ async function fare(...args: string[]): Promise<{ code: number; stdout: string; 
   }
 }
 
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'fare-cli-'));
+const tmp = (): string => tempDir('fare-cli-');
 
 function filesOf(dir: string): Map<string, Buffer> {
   return new Map(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f))]));

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { entryOf, functionName } from './function-dir.ts';
+import { tempDir } from '../../test/support/temp-dir.ts';
 
 function folder(name: string, files: readonly string[]): string {
-  const dir = join(mkdtempSync(join(tmpdir(), 'fare-fn-dir-')), name);
+  const dir = join(tempDir('fare-fn-dir-'), name);
   mkdirSync(dir);
   for (const f of files) writeFileSync(join(dir, f), '');
   return dir;

@@ -1,9 +1,9 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseExperiment, runExperiment } from '../experiment.ts';
 import { meanCi95, runCustom } from './custom.ts';
+import { tempDir } from '../../../test/support/temp-dir.ts';
 
 describe('fare sim run over several seeds', () => {
   it('a 95 % t interval: known values', () => {
@@ -14,7 +14,7 @@ describe('fare sim run over several seeds', () => {
   });
 
   it('runs each seed, writes every seed\'s rows, and gives each p99 as mean ± interval', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fare-seeds-'));
+    const dir = tempDir('fare-seeds-');
     const spec = parseExperiment({
       name: 'tiny', seed: 4, seeds: 3, cluster: { machines: 2, cores: 2, shards: 1, k: 1, idleList: false },
       policies: ['fare'], workload: { kind: 'synthetic', jobs: 3000 }, loads: [0.7],

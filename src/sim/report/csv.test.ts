@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { quoteField, toCsv, writeCsv } from './csv.ts';
+import { tempDir } from '../../../test/support/temp-dir.ts';
 
 describe('toCsv', () => {
   it('writes a header and one line per row in column order', () => {
@@ -52,7 +52,7 @@ describe('quoteField', () => {
 
 describe('writeCsv', () => {
   it('creates the directory and writes the file', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fare-csv-'));
+    const dir = tempDir('fare-csv-');
     const path = join(dir, 'nested', 'out.csv');
     writeCsv(path, ['a'], [{ a: 1 }]);
     expect(readFileSync(path, 'utf8')).toBe('a\n1\n');

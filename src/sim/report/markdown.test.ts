@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bulletList, heading, image, markdownDocument, markdownTable, writeMarkdown } from './markdown.ts';
+import { tempDir } from '../../../test/support/temp-dir.ts';
 
 describe('markdownTable', () => {
   it('right-aligns numeric columns, left-aligns text, and pads cells', () => {
@@ -34,7 +34,7 @@ describe('document helpers', () => {
   });
 
   it('writes the document to a file', () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'fare-md-')), 'summary.md');
+    const path = join(tempDir('fare-md-'), 'summary.md');
     writeMarkdown(path, [heading(1, 'Run')]);
     expect(readFileSync(path, 'utf8')).toBe('# Run\n');
   });

@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CHART_PNG_SCALE, normalizeSvgIds, renderOptionToSvg, svgToPng, writeChart } from './svg-render.ts';
+import { tempDir } from '../../../test/support/temp-dir.ts';
 
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -53,7 +53,7 @@ describe('svgToPng', () => {
 
 describe('writeChart', () => {
   it('writes baseName.svg and baseName.png into a new directory', () => {
-    const dir = join(mkdtempSync(join(tmpdir(), 'fare-chart-')), 'figs');
+    const dir = join(tempDir('fare-chart-'), 'figs');
     const svg = renderOptionToSvg(option, { width: 200, height: 100 });
     const out = writeChart(dir, 'fig4', svg);
     expect(out).toEqual({ svgPath: join(dir, 'fig4.svg'), pngPath: join(dir, 'fig4.png') });
@@ -62,7 +62,7 @@ describe('writeChart', () => {
   });
 
   it('writes the PNG at twice the SVG size unless told otherwise', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fare-chart-'));
+    const dir = tempDir('fare-chart-');
     const svg = renderOptionToSvg(option, { width: 300, height: 150 });
     expect(CHART_PNG_SCALE).toBe(2);
     expect(pngSize(readFileSync(writeChart(dir, 'two', svg).pngPath))).toEqual({ width: 600, height: 300 });

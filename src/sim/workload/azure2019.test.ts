@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import { makeJobSource } from './make-job-source.ts';
 import { validateWorkload } from './validate-workload.ts';
 import { drain, isSorted, mean } from './test-helpers.ts';
 import { WorkloadError } from './trace-csv.ts';
+import { tempDir } from '../../../test/support/temp-dir.ts';
 
 /** traces/azure2019 in this repository, from src/sim/workload/. */
 const DIR = fileURLToPath(new URL('../../../traces/azure2019/', import.meta.url));
@@ -156,7 +156,7 @@ describe('fitLognormalSigma', () => {
 });
 
 describe('clear errors', () => {
-  const tmp = mkdtempSync(join(tmpdir(), 'fare-azure2019-'));
+  const tmp = tempDir('fare-azure2019-');
   const header = `HashFunction,HashOwner,HashApp,${Array.from({ length: 1440 }, (_, i) => `minute_${String(i + 1)}`).join(',')}`;
   const write = (name: string, text: string): string => {
     writeFileSync(join(tmp, name), text);

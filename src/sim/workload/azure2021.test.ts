@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { Azure2021Source, readAzure2021 } from './azure2021.ts';
 import type { Azure2021WorkloadConfig } from './config.ts';
 import { makeJobSource } from './make-job-source.ts';
 import { drain, isSorted, max, mean, min } from './test-helpers.ts';
+import { tempDir } from '../../../test/support/temp-dir.ts';
 
 /** traces/azure2021/invocations-first-998.csv in this repository, from src/sim/workload/. */
 const FILE = fileURLToPath(new URL('../../../traces/azure2021/invocations-first-998.csv', import.meta.url));
@@ -79,7 +79,7 @@ describe('readAzure2021 on the real file', () => {
 });
 
 describe('clear errors', () => {
-  const tmp = mkdtempSync(join(tmpdir(), 'fare-azure2021-'));
+  const tmp = tempDir('fare-azure2021-');
   const at = (name: string, text: string): string => {
     const p = join(tmp, name);
     writeFileSync(p, text);
