@@ -1,18 +1,12 @@
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { adoptWorkDir, prepareBase, prepareWorkDir, reapStaleWorkDirs } from './workdir.ts';
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+import { tempDir } from '../../../test/support/temp-dir.ts';
 
 describe('instance directories', () => {
   it('are reaped when the Fare that made them is dead, and kept while it lives', () => {
-    const base = join(mkdtempSync(join(tmpdir(), 'fare-wd-')), 'instances');
-    dirs.push(base);
+    const base = join(tempDir('fare-wd-'), 'instances');
     prepareBase(base);
     const dead = join(base, 'fn-v1-p4194305-0123456789'); // above any pid_max: never alive
     const ours = join(base, `fn-v1-p${process.pid}-abcdef0123`);
@@ -25,8 +19,7 @@ describe('instance directories', () => {
   });
 
   it("a stem cell's becomes an instance's: renamed, with the code copied in read-only (subfolders, executables, symlinks as they are)", () => {
-    const root = mkdtempSync(join(tmpdir(), 'fare-wd-'));
-    dirs.push(root);
+    const root = tempDir('fare-wd-');
     const base = join(root, 'instances');
     const code = join(root, 'code');
     mkdirSync(join(code, 'lib'), { recursive: true });
