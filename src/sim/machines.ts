@@ -243,21 +243,18 @@ export class SimMachines {
           this.rec.swap('in', m, d.job.cls, d.mb, now, d.job.id, done - now);
           break;
         }
+        case 'poll-answer':
         case 'idle-poll':
         case 'idle-join':
         case 'idle-update':
         case 'idle-leave':
-          if (direct === 0) direct = this.pace.batch() ? 1 : 2;
-          if (direct === 1) this.bus.deliverNow(d);
-          // The dispatcher builds each of these for its one send: the Bus may keep it as it is.
-          else this.bus.sendOwned(d);
-          break;
-        case 'poll-answer':
         case 'claim':
           if (direct === 0) direct = this.pace.batch() ? 1 : 2;
           if (direct === 1) this.bus.deliverNow(d);
-          // Objects the machine reuses after its `advance()`: the Bus copies them.
-          else this.bus.send(d);
+          // Answers and claims are objects the machine reuses after its `advance()`: the Bus copies
+          // them. The dispatcher builds each of its messages for its one send: kept as it is.
+          else if (d.kind === 'poll-answer' || d.kind === 'claim') this.bus.send(d);
+          else this.bus.sendOwned(d);
           break;
         default:
           unreachable(d, 'machine decision');

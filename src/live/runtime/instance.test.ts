@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -7,7 +7,7 @@ import { capabilities } from './capabilities.ts';
 import { InitError } from './errors.ts';
 import { Instance, type InstanceOptions } from './instance.ts';
 import { schedPolicy } from './proc.ts';
-import { fixture, json, outputWatch, request } from './testing.ts';
+import { fixture, json, killRuntime, outputWatch, request } from './testing.ts';
 
 const caps = capabilities();
 const live: Instance[] = [];
@@ -29,17 +29,6 @@ afterEach(async () => {
 });
 
 /** The runtime's host pid among the instance's processes (in the sandbox the helper and its init come first), or -1. */
-function runtimePid(inst: Instance): number {
-  for (const p of inst.processes()) {
-    try {
-      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('bootstrap.mjs') && !readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith(caps.sandbox.helper ?? '\0')) return p;
-    } catch {
-      // gone
-    }
-  }
-  return -1;
-}
-
 const doc = (o: InvokeOutcome): Record<string, unknown> => json(o.payload) as Record<string, unknown>;
 const sandboxed = caps.sandbox.helper !== null;
 /** The uid a function runs as: its instance's own in the sandbox, else nobody as root, else ours. */
@@ -382,9 +371,7 @@ describe('start-up', () => {
         live.push(inst);
         const starting = inst.start().catch((x: unknown) => x);
         await watch.seen;
-        const runtime = runtimePid(inst);
-        expect(runtime).toBeGreaterThan(1);
-        if (runtime > 1) process.kill(runtime, 'SIGKILL');
+        expect(killRuntime(inst.processes(), caps.sandbox.helper)).toBeGreaterThan(1);
         const e = (await starting) as InitError;
         expect(e).toBeInstanceOf(Error);
         expect(e.error.errorType).toBe('Runtime.ExitError');

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { capabilities } from './capabilities.ts';
 import { Instance } from './instance.ts';
@@ -7,7 +7,7 @@ import { RuntimeApi } from './runtime-api.ts';
 import { StemCell, stemRuntimeOf, type StemRuntime } from './stem-cell.ts';
 import { StemCells } from './stem-cells.ts';
 import { InitError } from './errors.ts';
-import { fixture, json, outputWatch, request, waitFor } from './testing.ts';
+import { fixture, json, killRuntime, outputWatch, request, waitFor } from './testing.ts';
 
 const caps = capabilities();
 const why = caps.sandbox.helper === null ? `the instance sandbox is unavailable here (${caps.sandbox.why})` : null;
@@ -18,18 +18,6 @@ const py = fixture('py-echo', 'python', 'app.handler');
 const cell = (runtime: StemRuntime): StemCell => new StemCell({ runtime, caps, baseDir: caps.instancesDir, runtimesDir: new URL('../../../runtimes', import.meta.url).pathname });
 
 /** The runtime's host pid among `pids` (not the sandbox helper nor its init, which run the helper's binary), or -1. */
-function runtimePid(pids: readonly number[]): number {
-  for (const p of pids) {
-    try {
-      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
-      if (cmd.includes('bootstrap.mjs') && !cmd.startsWith(caps.sandbox.helper ?? '\0')) return p;
-    } catch {
-      // gone
-    }
-  }
-  return -1;
-}
-
 let cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   await Promise.all(cleanup.map((f) => f()));
@@ -97,9 +85,7 @@ describe.skipIf(why !== null)('a stem cell', () => {
     const starting = inst.start().catch((x: unknown) => x);
     await watch.seen;
     expect(c.state).toBe('taken');
-    const runtime = runtimePid(inst.processes());
-    expect(runtime).toBeGreaterThan(1);
-    if (runtime > 1) process.kill(runtime, 'SIGKILL');
+    expect(killRuntime(inst.processes(), caps.sandbox.helper)).toBeGreaterThan(1);
     const e = (await starting) as InitError;
     expect(e).toBeInstanceOf(InitError);
     expect(e.error.errorType).toBe('Runtime.ExitError');

@@ -1,7 +1,8 @@
-// Helpers for this folder's tests: function specs for the fixtures, requests, and waiting on a
-// condition without sleeping for a guessed time.
+// Helpers for this folder's tests: function specs for the fixtures, requests, killing a runtime, and
+// waiting on a condition without sleeping for a guessed time.
 
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -51,4 +52,24 @@ export function outputWatch(text: string): { feed: (b: Buffer) => void; seen: Pr
     },
     seen,
   };
+}
+
+/**
+ * Kills with SIGKILL the runtime process among `pids` — its bootstrap.mjs, not the sandbox helper
+ * (`helper`) that runs it — and returns its pid, or -1 (nothing killed) when there is none.
+ */
+export function killRuntime(pids: readonly number[], helper: string | null): number {
+  for (const p of pids) {
+    let cmd: string;
+    try {
+      cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+    } catch {
+      continue; // gone
+    }
+    if (p > 1 && cmd.includes('bootstrap.mjs') && !cmd.startsWith(helper ?? '\0')) {
+      process.kill(p, 'SIGKILL');
+      return p;
+    }
+  }
+  return -1;
 }
