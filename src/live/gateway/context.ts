@@ -11,6 +11,7 @@ import type { Platform } from './platform.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Recorder } from '../recorder.ts';
 import type { Dashboard } from './dashboard/dashboard.ts';
+import type { Settling } from './settling.ts';
 
 export interface GatewayLimits {
   /** Largest RequestResponse payload, and largest response (Lambda: 6 MB). */
@@ -49,6 +50,8 @@ export interface GatewayContext {
   readonly platform: Platform;
   readonly auth: Authenticator;
   readonly contexts: FareContexts;
+  /** Synchronous invocations answered whose record (billing, log entry, receipt) is still to come. */
+  readonly settling: Settling;
   readonly clock: () => number;
   /** A uniform draw in [0, 1): which version of a weighted alias an invocation runs (node:crypto; tests inject their own). */
   readonly draw: () => number;

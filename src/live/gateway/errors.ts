@@ -17,6 +17,7 @@ export type FareErrorCode =
   | 'FARE_E_TENANT_NOT_FOUND'
   | 'FARE_E_INVOCATION_NOT_FOUND'
   | 'FARE_E_RECEIPT_NOT_FOUND'
+  | 'FARE_E_RECORD_PENDING'
   | 'FARE_E_CREDENTIAL_NOT_FOUND'
   | 'FARE_E_GRANT_NOT_FOUND'
   | 'FARE_E_INVALID_REQUEST'
@@ -110,6 +111,13 @@ export const internal = (message: string): ApiError => new ApiError({ status: 50
  */
 export const contextUnconfirmed = (message: string): ApiError =>
   new ApiError({ status: 503, code: 'FARE_E_CONTEXT_UNCONFIRMED', message, lambdaType: 'ServiceException', headers: { 'Retry-After': '1' } });
+
+/**
+ * An invocation answered whose record (receipt, log entry) is still to come after the wait allowed
+ * (settling.ts): 503 with Retry-After, not 404, as it will be there.
+ */
+export const recordPending = (message: string): ApiError =>
+  new ApiError({ status: 503, code: 'FARE_E_RECORD_PENDING', message, lambdaType: 'ServiceException', headers: { 'Retry-After': '1' } });
 
 export function throttled(code: 'FARE_E_THROTTLED' | 'FARE_E_OVER_BUDGET' | 'FARE_E_AUTH_RATE_LIMITED', message: string, retryAfterS: number, reason: string): ApiError {
   const s = Math.max(1, Math.ceil(retryAfterS));

@@ -84,6 +84,7 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
   const arrivedAt = ctx.clock();
   const t0 = performance.now();
   let answeredMs: number | undefined;
+  let settled: (() => void) | undefined;
   const respond = (a: InvocationAnswer, log?: ExecutionLog): void => {
     answered = true;
     answeredMs = performance.now() - t0;
@@ -102,7 +103,10 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
     ...(call.caller?.gateway !== undefined ? { waitingCallerGateway: call.caller.gateway } : {}),
     onAnswer: (a) => {
       running.end();
-      if (!call.tail) respond(capResponse(ctx, a));
+      if (call.tail) return;
+      // Its record follows: a read of it by request id (its receipt, its log entry) waits for it.
+      settled = ctx.settling.begin(requestId);
+      respond(capResponse(ctx, a));
     },
   };
   let outcome: InvokeOutcome;
@@ -148,6 +152,7 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
     if (ctx.log !== undefined) logInvocation(ctx.log, { ...line, totalMs: performance.now() - started, outcome, costMicroCents: rec.costMicroCents });
   } finally {
     release();
+    settled?.();
   }
   if (!answered) respond(outcome, call.tail ? log : undefined);
   if (ctx.recorder !== undefined) {

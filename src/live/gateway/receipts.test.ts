@@ -86,6 +86,31 @@ describe('GET /v1/invocations/{id}/receipt', () => {
   });
 });
 
+describe('a receipt asked for between the answer and the end of the measurement', () => {
+  it('waits for the record (the instance parks after answering) instead of answering 404; the log entry by request id too', async () => {
+    let measured: (() => void) | undefined;
+    h.platform.respond = (req) => {
+      req.onAnswer?.({ status: 'ok', payload: Buffer.from('"hi"') });
+      return new Promise((resolve) => { measured = () => resolve(outcome({ cpuMs: 20, schedule })); });
+    };
+    const r = await h.invoke(acme, 'hello', '{}');
+    expect(r.status).toBe(200);
+    expect(await r.text()).toBe('"hi"');
+    const id = r.headers.get('x-amzn-requestid') ?? '';
+    expect(h.store.logs.ofRequest(id)).toEqual([]); // not measured yet
+    const asked = receipt(id, acme);
+    const logs = fetch(`${h.url}/v1/functions/hello/logs?request=${id}`, { headers: h.bearer(acme) });
+    await new Promise((res) => setTimeout(res, 50));
+    measured?.();
+    const { status, body } = await asked;
+    expect(status).toBe(200);
+    expect(body.receipt).toMatchObject({ requestId: id, cpuMs: 20, machine });
+    const l = await logs;
+    expect(l.status).toBe(200);
+    expect(((await l.json()) as { entries: { requestId: string }[] }).entries.map((e) => e.requestId)).toEqual([id]);
+  });
+});
+
 describe('classReason', () => {
   it('own, raised by a caller (inherited), or lowered by the budget (degraded)', () => {
     expect(classReason(1, { own: 1 })).toBe('own');

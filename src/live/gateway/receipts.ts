@@ -7,7 +7,7 @@ import { checkReceipt, RECEIPT_VERSION, type ClassReason, type Receipt } from '.
 import { costOf, type PriceTable } from '../../core/classes.ts';
 import type { InvokeOutcome } from '../types.ts';
 import type { ExecutionRef } from '../store/index.ts';
-import { notFound } from './errors.ts';
+import { notFound, recordPending } from './errors.ts';
 import { route, type Route } from './rest.ts';
 import { FARE_ERROR, queryInt, z } from './schema.ts';
 
@@ -138,10 +138,12 @@ export const receiptRoutes: readonly Route[] = [
     summary: "An execution's scheduling receipt (the newest attempt's, or ?attempt=N's): accepted, queued at which shard, placed on which machine, started, each wait on the machine with the core time each class got meanwhile, preemptions (by which class, for how long), swaps, its class and why, price and cost; with the check that no lower class ran ahead of it on its machine (docs/receipts.md says what that proves)",
     who: "the function's owner, an Event's caller, administrators",
     query: { attempt: queryInt({ min: 1, description: 'Which attempt of an Event (default: the newest kept)' }) },
-    answers: { 200: RECEIPT_ANSWER, 400: FARE_ERROR, 404: FARE_ERROR },
-    handle: (r) => {
+    answers: { 200: RECEIPT_ANSWER, 400: FARE_ERROR, 404: FARE_ERROR, 503: FARE_ERROR },
+    handle: async (r) => {
       const id = r.path.id;
       const p = r.principal;
+      // Answered a moment ago, still measured: its receipt follows when its instance parks.
+      if (!(await r.ctx.settling.wait(id))) throw recordPending(`invocation ${id} was answered and is still being measured; its receipt is written when that ends: retry in a moment`);
       const missing = () => notFound('FARE_E_RECEIPT_NOT_FOUND', `there is no receipt for invocation ${id} visible to tenant ${p.tenant}: use the request id of an invocation of your functions (x-amzn-RequestId); receipts are kept as long as the function's log entries (GET /v1/functions/{name}/logs)`);
       const entries = r.ctx.store.logs.ofRequest(id).filter((e) => e.receipt !== undefined);
       if (entries.length === 0) throw missing();

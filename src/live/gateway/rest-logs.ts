@@ -1,7 +1,7 @@
 // GET /v1/functions/{name}/logs: a function's log entries (one per execution, sync and async, with
 // Lambda's START / output / END / REPORT text), oldest first. The owner's, as the function itself.
 
-import { notFound } from './errors.ts';
+import { notFound, recordPending } from './errors.ts';
 import { route, type Route } from './rest.ts';
 import { NAME_PARAM, owner, TENANT_QUERY } from './rest-functions.ts';
 import { FARE_ERROR, TIME_MS, queryInt, str, z } from './schema.ts';
@@ -29,11 +29,15 @@ export const logRoutes: readonly Route[] = [
       request: REQUEST_ID,
       after: queryInt({ min: 0, description: 'A cursor (`next` of an earlier answer): the entries written after it' }),
     },
-    answers: { 200: LOGS, 400: FARE_ERROR, 403: FARE_ERROR, 404: FARE_ERROR },
-    handle: (r) => {
+    answers: { 200: LOGS, 400: FARE_ERROR, 403: FARE_ERROR, 404: FARE_ERROR, 503: FARE_ERROR },
+    handle: async (r) => {
       const { name } = r.path;
       const tenant = owner(r);
       const { since, request: requestId, after } = r.query;
+      // One request's entry, answered a moment ago and still measured: it is written when that ends.
+      if (requestId !== undefined && !(await r.ctx.settling.wait(requestId))) {
+        throw recordPending(`invocation ${requestId} was answered and is still being measured; its log entry is written when that ends: retry in a moment`);
+      }
       const limit = r.query.limit ?? DEFAULT_LOG_LIMIT;
       if (r.ctx.store.functions.get(tenant, name) === undefined) {
         throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}: GET /v1/functions lists them`);

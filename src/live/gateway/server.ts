@@ -25,6 +25,7 @@ import { usageRoutes } from './rest-usage.ts';
 import { dashboardRoutes } from './rest-dashboard.ts';
 import { Dashboard, type DashboardOptions } from './dashboard/dashboard.ts';
 import { receiptRoutes } from './receipts.ts';
+import { Settling } from './settling.ts';
 import { lambdaMoreRoutes } from './lambda-aliases.ts';
 import { lambdaFunctionRoutes } from './lambda-functions.ts';
 import { serveCode } from './code-download.ts';
@@ -112,6 +113,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       ...(opts.sleep !== undefined ? { sleep: opts.sleep } : {}),
     }),
     contexts,
+    settling: new Settling(),
     clock,
     draw: opts.draw ?? randomDraw,
     region,
