@@ -297,6 +297,32 @@ describe('fare up --within-class', () => {
     expect(await order('default')).toEqual(['long', 'short']);
   }, 60_000);
 
+  it('las keeps the order of one function\'s calls live: a flood of one function reuses its instance instead of cold-starting one per call it would overtake', async () => {
+    const f = await up(tmp(), ['--cores', '1', '--no-examples', '--within-class', 'las']);
+    await deploy(f.url, 'busy', { 'index.mjs': SPIN }, { runtime: 'nodejs', handler: 'index.handler', class: 'low' });
+    expect((await api(f.url, 'POST', '/2015-03-31/functions/busy/invocations', { ms: 1 })).status).toBe(200);
+    // A call of 150 ms every 70 ms on one core: many a new call finds the running one past LAS's
+    // 100 ms quantum, having had less service itself, but it is a call of the same function.
+    const ids = await Promise.all(Array.from({ length: 12 }, async (_, i) => {
+      await new Promise((res) => setTimeout(res, 70 * i));
+      const r = await api(f.url, 'POST', '/2015-03-31/functions/busy/invocations', { ms: 150 });
+      expect(r.status).toBe(200);
+      return r.headers.get('x-amzn-requestid') ?? '';
+    }));
+    const cold: string[] = [];
+    const preempted: string[] = [];
+    for (const id of ids) {
+      const r = await api(f.url, 'GET', `/v1/invocations/${id}/receipt`);
+      expect(r.status).toBe(200);
+      const x = r.json as { receipt: { coldStart: boolean; machine: { preemptions: unknown[] } | null } };
+      if (x.receipt.coldStart) cold.push(id);
+      if ((x.receipt.machine?.preemptions.length ?? 0) > 0) preempted.push(id);
+    }
+    await stopFare(f);
+    // No call preempted another, and none needed a new instance (a preempted call would have held one).
+    expect({ cold, preempted }).toEqual({ cold: [], preempted: [] });
+  }, 60_000);
+
   it('refuses an unknown order, and one with a class-blind policy', async () => {
     await expect(up(tmp(), ['--within-class', 'ps'])).rejects.toThrow(/--within-class ps is not known: use fcfs, las, sef/);
     await expect(up(tmp(), ['--within-class', 'las', '--policy', 'hermod'])).rejects.toThrow(/it goes with --policy fare, not hermod/);

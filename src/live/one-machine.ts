@@ -6,7 +6,7 @@ import { DEFAULT_PRICE_TABLE, type PriceTable } from '../core/classes.ts';
 import { Rng } from '../core/rng.ts';
 import { Shard } from '../core/shard/shard.ts';
 import { Machine } from '../core/machine/machine.ts';
-import { LIVE_WITHIN_DEFAULT, policyPreset } from '../core/presets.ts';
+import { LIVE_KEEP_FUNCTION_ORDER, LIVE_WITHIN_DEFAULT, policyPreset } from '../core/presets.ts';
 import { AsyncRunner, createGateway, schedulerPlatform, type Gateway } from './gateway/index.ts';
 import type { GatewayLog } from './gateway/access-log.ts';
 import { MachineDriver } from './worker/machine-driver.ts';
@@ -174,7 +174,7 @@ export async function up(opts: UpOptions): Promise<Running> {
   // The gateway, shard 0 and worker 0 as the parts of a cluster of one, talking only through the Bus.
   const bus = new InProcessBus({ clock: realClock });
   const machine = new Machine({
-    id: 0, cores, policy: preset.machine, within: preset.within, classes: prices.classes.length, memoryMB: memory.capacityMB,
+    id: 0, cores, policy: preset.machine, within: preset.within, keepFunctionOrder: LIVE_KEEP_FUNCTION_ORDER, classes: prices.classes.length, memoryMB: memory.capacityMB,
     swap: { enabled: memory.swap, targetFraction: SWAP_TARGET }, dispatcher: undefined,
   }, root.fork('machine/0'));
   // FARE_TRACE_MACHINE=1: the machine scheduler's inputs and decisions, one line each, on stderr.

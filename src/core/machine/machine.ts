@@ -48,6 +48,14 @@ export interface MachineConfig {
    * seen yet (0 before any: a first call goes first). Not with memory admission (refused).
    */
   readonly within?: WithinClass;
+  /**
+   * Under `las` or `sef`: calls of one function keep their order within the class — a call never
+   * preempts one of its own function, and never starts while one of its function that has already
+   * run waits (run-queue.ts). Live, each started call holds its function's instance, so overtaking
+   * one means starting another instance: a flood of one function would cold-start instance after
+   * instance. Default false (the simulator's model, which has no instances).
+   */
+  readonly keepFunctionOrder?: boolean;
   /** Idle-list membership; undefined when the shards use no idle list. */
   readonly dispatcher: DispatcherConfig | undefined;
   /**
@@ -167,6 +175,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     this.ws = cfg.workspace ?? new MachineWorkspace();
     this.out = this.ws.decisions;
     this.rq = new RunQueue(cfg.cores, cfg.policy, cfg.classes, cfg.within ?? 'fcfs');
+    this.rq.keepFunctionOrder = cfg.keepFunctionOrder === true;
     this.learns = cfg.policy === 'priority' && cfg.within === 'sef';
     if (this.learns) this.rq.expected = (slot) => this.history.get(slot.job.fn) ?? (this.seen > 0 ? this.total / this.seen : 0);
     this.index = cfg.policy === 'ps' ? new Map() : undefined;

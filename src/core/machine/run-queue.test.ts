@@ -212,6 +212,30 @@ describe('RunQueue within a class by a key', () => {
     expect(m.complete(2)).toBe(3);
   });
 
+  it('las keeping function order (live): a call preempts none of its own function, and waits behind those of its function that have run', () => {
+    const m = rq(1, 'priority', 2, 'las');
+    m.q.keepFunctionOrder = true;
+    m.arrive(1, 0, 7);
+    m.at(500);
+    // Job 2 is a call of job 1's function: it does not take job 1's core (its instance is job 1's).
+    expect(m.arrive(2, 0, 7)).toEqual([undefined, undefined]);
+    // Job 3, of another function, does: job 1 waits, having run, and job 2 (0 ms) stays behind it.
+    expect(m.arrive(3, 0, 8)).toEqual([3, 1]);
+    expect(m.waiting()).toEqual([[1, 2], []]);
+    // A later call of function 7 also goes behind job 1; one of function 8 by its key, ahead of job 1.
+    m.arrive(4, 0, 7);
+    m.arrive(5, 0, 8);
+    expect(m.waiting()).toEqual([[5, 1, 2, 4], []]);
+    m.at(510);
+    expect(m.complete(3)).toBe(5);
+    expect(m.complete(5)).toBe(1);
+    // Without it (the simulator's default), job 2 preempts job 1 of its own function.
+    const s = rq(1, 'priority', 2, 'las');
+    s.arrive(1, 0, 7);
+    s.at(500);
+    expect(s.arrive(2, 0, 7)).toEqual([2, 1]);
+  });
+
   it('sef: ordered by expected remaining time; an arrival preempts its class\'s longest expected remaining, if longer than its own', () => {
     const m = rq(1, 'priority', 2, 'sef');
     const expected = new Map([[1, 10_000], [2, 50], [3, 20_000]]);

@@ -13,7 +13,9 @@
 // and stopped for another only past a quantum: see LAS_QUANTUM_MS; a new call goes ahead of the long
 // ones of its class), or `sef`, shortest expected first (the key is the job's
 // expected remaining time, from its function's history on this machine). Both decide only at events
-// (arrivals, completions), never on a timer.
+// (arrivals, completions), never on a timer. With `keepFunctionOrder` (live), calls of one function
+// keep their order under a key: a call preempts no call of its own function, and waits behind those
+// of its function that have run (each holds an instance; overtaking it would start another).
 
 import { Queue } from '../util/queue.ts';
 import type { Job } from '../types.ts';
@@ -93,6 +95,8 @@ export class RunQueue {
   lasCapMs = LAS_CAP_MS;
   /** Under `las`: a running job is stopped for one of its class only once it has had this much more (ms). */
   lasQuantumMs = LAS_QUANTUM_MS;
+  /** Under a key: calls of one function keep their order (see the head; MachineConfig.keepFunctionOrder). */
+  keepFunctionOrder = false;
   /** Classes are ordered within by a key (`las` or `sef` under `priority`). */
   private readonly keyed: boolean;
 
@@ -365,8 +369,9 @@ export class RunQueue {
     let best = -1;
     let bk = own;
     let bs = -1;
+    const fn = this.keepFunctionOrder ? slot.job.fn : undefined;
     for (let i = 0; i < run.length; i += 4) {
-      if ((run[i + 2] as number) !== cls) continue;
+      if ((run[i + 2] as number) !== cls || (run[i] as Slot).job.fn === fn) continue;
       const k = this.key(run[i] as Slot);
       const q = run[i + 3] as number;
       // The largest key, larger than its own; among equal keys the latest arrival.
@@ -402,16 +407,51 @@ export class RunQueue {
       // In (key, arrival) order.
       const k = this.key(slot);
       let i = q.length;
-      for (; i > 0; i--) {
-        const o = q.at(i - 1) as Slot;
-        const ko = this.key(o);
-        if (ko < k || (ko === k && o.seq < slot.seq)) break;
+      if (this.keepFunctionOrder) i = this.inFunctionOrder(q, slot, k);
+      else {
+        for (; i > 0; i--) {
+          const o = q.at(i - 1) as Slot;
+          const ko = this.key(o);
+          if (ko < k || (ko === k && o.seq < slot.seq)) break;
+        }
       }
       q.insert(i, slot);
     } else if (front) q.unshift(slot);
     else q.push(slot);
     this.counts[c] = (this.counts[c] as number) + 1;
     this.nWaiting++;
+  }
+
+  /**
+   * Where `slot` (key `k`) goes in its class's list `q` when its function's calls keep their order:
+   * in (key, arrival) order among the places that keep it — behind the last call of its function
+   * that has run if it has not, before the first of its function that has not run if it has. (The
+   * list is then not wholly in key order, so it is scanned from the front.)
+   */
+  private inFunctionOrder(q: Queue<Slot>, slot: Slot, k: number): number {
+    const fn = slot.job.fn;
+    let lo = 0;
+    let hi = q.length;
+    if (slot.started) {
+      for (let j = 0; j < hi; j++) {
+        const o = q.at(j) as Slot;
+        if (o.job.fn === fn && !o.started) hi = j;
+      }
+    } else {
+      for (let j = hi - 1; j >= 0; j--) {
+        const o = q.at(j) as Slot;
+        if (o.job.fn === fn && o.started) {
+          lo = j + 1;
+          break;
+        }
+      }
+    }
+    for (let j = lo; j < hi; j++) {
+      const o = q.at(j) as Slot;
+      const ko = this.key(o);
+      if (ko > k || (ko === k && o.seq > slot.seq)) return j;
+    }
+    return hi;
   }
 
   private startSlot(slot: Slot): void {

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import type { Subscription } from '@nats-io/transport-node';
 import type { PriceTable } from '../../core/classes.ts';
 import { Rng } from '../../core/rng.ts';
-import { LIVE_WITHIN_DEFAULT, policyPreset } from '../../core/presets.ts';
+import { LIVE_KEEP_FUNCTION_ORDER, LIVE_WITHIN_DEFAULT, policyPreset } from '../../core/presets.ts';
 import type { WithinClass } from '../../core/machine/run-queue.ts';
 import { Machine } from '../../core/machine/machine.ts';
 import type { Mutable } from '../../core/types.ts';
@@ -167,7 +167,7 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
     }
     const probe: MemoryProbe | undefined = memory.probe;
     const machine = new Machine({
-      id: o.id, cores: host.cores, policy: preset.machine, within: preset.within, classes: o.prices.classes.length, memoryMB,
+      id: o.id, cores: host.cores, policy: preset.machine, within: preset.within, keepFunctionOrder: LIVE_KEEP_FUNCTION_ORDER, classes: o.prices.classes.length, memoryMB,
       swap: { enabled: memory.swap, targetFraction: SWAP_TARGET },
       dispatcher: managed && o.shards !== undefined && preset.idleList
         ? { shards: o.shards, k: Math.min(2, o.shards), joinFreeMB: 0.5 * memoryMB, leaveFreeMB: 0.25 * memoryMB, updateDeltaMB: 0.1 * memoryMB, pollTimeoutMs: 200 }
