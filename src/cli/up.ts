@@ -21,12 +21,11 @@ user running Fare (0700/0600); looser modes found at start are tightened, with a
 --cores: cores the machine scheduler hands to functions (default: all but one, which is kept for
 Fare's own gateway, shard and runtime API, so the top class never waits for them). Instances run at
 nice -5 (top class) to 0 where permitted, the lowest class SCHED_IDLE; --strict-priorities uses
-SCHED_FIFO by class instead. --within-class: the order within a class (fare policy): fcfs (the
-paper's, the default live), las (least attained service: a new call preempts the one of its class
-that has run longest, so short calls do not wait behind long ones of their class; the simulator's
-default, but live each preempted call keeps its instance, so a flood of one function starts many:
-see LIVE_WITHIN_DEFAULT in src/core/presets.ts), sef (shortest expected first, from each function's
-observed durations). Memory: no limits are asked of functions; under memory pressure (under
+SCHED_FIFO by class instead. --within-class: the order within a class (fare policy): las (least
+attained service, the default, as in the simulator: a new call preempts the one of its class that
+has run longest, so short calls do not wait behind long ones of their class; one function's calls
+keep their order, as each holds an instance: see LIVE_WITHIN_DEFAULT in src/core/presets.ts), fcfs
+(the paper's), sef (shortest expected first, from each function's observed durations). Memory: no limits are asked of functions; under memory pressure (under
 10 % of the machine's memory free) idle instances, then the lowest classes' preempted ones, are
 swapped out (where there is swap, by process_madvise), and swapped back in before they run; --memory-mb manages that
 much memory instead of the machine's (what is used since start counts); --no-swapping turns it off.

@@ -47,16 +47,16 @@ export interface PolicyPreset {
 }
 
 /**
- * Fare's order within a class on `fare up`'s machine when none is asked for:
- * the paper's FCFS, while the simulator's default is LAS. Measured on this repository's 2-core
- * machine (`fare demo`'s flood: 32 concurrent low-class image resizes under 50 page views a second),
- * LAS live raised the top class's p99 from 9.4 ms (alone: 9.4) to 588 ms and cut the low class's
- * completed resizes from 1,033 to 91 in 10 s: every call LAS preempts within its class keeps its
- * instance, so a flood of one function starts many instances (cold starts) where FCFS runs one at a
- * time. Until the live machine bounds that, LAS is asked for explicitly (`--within-class las`). A
- * cluster's `fare worker` has the same default (a call through another gateway blocks its caller too).
+ * Fare's order within a class on a live machine (`fare up`, a cluster's `fare worker`) when none is
+ * asked for: LAS, as in the simulator, with one function's calls kept in order (below). Until
+ * 2026-12-06 it was the paper's FCFS: measured on this repository's 2-core machine (`fare demo`'s
+ * flood: 32 concurrent low-class image resizes under 50 page views a second), LAS live had raised the
+ * top class's p99 18–60-fold and cut the flood's completed resizes by half or more, because every call
+ * LAS preempted within its class kept its instance and a flood of one function started instance after
+ * instance. With LIVE_KEEP_FUNCTION_ORDER the same flood gives a ratio of 0.77–1.11 under LAS against
+ * FCFS's 1.07–1.12, and 576–600 resizes against 536–561 in 8 s. `--within-class fcfs` for the paper's.
  */
-export const LIVE_WITHIN_DEFAULT: WithinClass = 'fcfs';
+export const LIVE_WITHIN_DEFAULT: WithinClass = 'las';
 
 /**
  * Live machines keep the order of one function's calls under `las` and `sef`

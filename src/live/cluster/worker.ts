@@ -37,7 +37,7 @@ export interface WorkerProcessOptions extends ClusterAddress {
   readonly prices: PriceTable;
   readonly replicas: number;
   readonly strictPriorities: boolean;
-  /** Order within a class under the fare policy (default: LIVE_WITHIN_DEFAULT, fcfs, as fare up). */
+  /** Order within a class under the fare policy (default: LIVE_WITHIN_DEFAULT, las, as fare up). */
   readonly within?: WithinClass | undefined;
   /** Run tenants' code even where this host cannot keep tenants apart (no sandbox). */
   readonly insecureSingleTenant: boolean;
@@ -87,7 +87,7 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
   const bus = new NatsBus(nc, { prefix: o.prefix, ...traceOption(), problem: (what) => o.warn(`fare worker ${o.id}: ${what}`) });
   void reportStatus(nc, `fare worker ${o.id}`, o.warn);
   const cache = new CodeCache(await codeStore(nc, o.prefix, o.replicas), o.dataDir);
-  // FCFS within a class unless asked (LIVE_WITHIN_DEFAULT, as fare up): a synchronous call made
+  // LAS within a class unless asked (LIVE_WITHIN_DEFAULT, as fare up). A synchronous call made
   // through another gateway than its caller's gives the caller's core back too (that gateway tells the
   // caller's, which blocks it: SchedulerClient.callStarted), so the callee never waits behind its caller.
   const preset = policyPreset(o.policy, { idleList: o.shards !== undefined, within: o.within ?? (o.policy === 'fare' ? LIVE_WITHIN_DEFAULT : undefined) });
