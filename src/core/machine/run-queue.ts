@@ -369,9 +369,9 @@ export class RunQueue {
     let best = -1;
     let bk = own;
     let bs = -1;
-    const fn = this.keepFunctionOrder ? slot.job.fn : undefined;
+    const fn = this.keepFunctionOrder ? slot.job.fn : -1;
     for (let i = 0; i < run.length; i += 4) {
-      if ((run[i + 2] as number) !== cls || (run[i] as Slot).job.fn === fn) continue;
+      if ((run[i + 2] as number) !== cls || (fn >= 0 && (run[i] as Slot).job.fn === fn)) continue;
       const k = this.key(run[i] as Slot);
       const q = run[i + 3] as number;
       // The largest key, larger than its own; among equal keys the latest arrival.
