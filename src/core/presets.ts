@@ -2,7 +2,7 @@
 // shard picks the next job, whether it uses idle lists, how a machine shares its cores, whether it
 // swaps by class. The simulator and the live system both take their policy from here.
 
-import type { SelectionRule } from './shard/multi-queue.ts';
+import type { SelectionRule, ShardWithin } from './shard/multi-queue.ts';
 import type { ShardConfig, ShardPlacement } from './shard/shard.ts';
 import type { MachinePolicy, WithinClass } from './machine/run-queue.ts';
 
@@ -22,6 +22,8 @@ export interface PolicyPreset {
   readonly machine: MachinePolicy;
   /** Order within a class on the machines (`priority` only; see run-queue.ts). */
   readonly within: WithinClass;
+  /** Order within a class in the shards' queues (`fare` only; default `fcfs`; see multi-queue.ts). */
+  readonly shardWithin?: ShardWithin;
   /** Shards place from idle lists (when the cluster has them). */
   readonly idleList: boolean;
   /** Machines swap out the lowest classes under memory pressure (when memory is managed). */
@@ -72,7 +74,7 @@ export const LIVE_KEEP_FUNCTION_ORDER = true;
  * `idleList` is the cluster's setting, which a policy may not use. `edf` has no shards or machines
  * of this kind (one centralized EDF queue): it is refused here.
  */
-export function policyPreset(kind: Exclude<PolicyKind, 'edf'>, opts: { readonly selection?: SelectionRule | undefined; readonly idleList?: boolean | undefined; readonly within?: WithinClass | undefined; readonly idleFreeCore?: boolean | undefined } = {}): PolicyPreset {
+export function policyPreset(kind: Exclude<PolicyKind, 'edf'>, opts: { readonly selection?: SelectionRule | undefined; readonly idleList?: boolean | undefined; readonly within?: WithinClass | undefined; readonly shardWithin?: ShardWithin | undefined; readonly idleFreeCore?: boolean | undefined } = {}): PolicyPreset {
   // Fare's placement takes a listed machine only while it has a free core: the paper's (any listed
   // machine while it has memory) let a short list take far more jobs than its machines had cores
   // (README, "The paper's open questions": the shards experiment and Fig. 5).
@@ -81,7 +83,7 @@ export function policyPreset(kind: Exclude<PolicyKind, 'edf'>, opts: { readonly 
     case 'fare':
       // Least attained service within a class: a class's short calls do not wait behind its long ones
       // (the README's results, issue 15); `fcfs` is the paper's.
-      return { selection: opts.selection ?? 'price-wait', machine: 'priority', within: opts.within ?? 'las', idleList: opts.idleList ?? true, swapping: true, classAware: true, idleFreeCore };
+      return { selection: opts.selection ?? 'price-wait', machine: 'priority', within: opts.within ?? 'las', ...(opts.shardWithin !== undefined ? { shardWithin: opts.shardWithin } : {}), idleList: opts.idleList ?? true, swapping: true, classAware: true, idleFreeCore };
     case 'fifo':
       return { selection: opts.selection ?? 'price-wait', machine: 'fcfs', within: 'fcfs', idleList: opts.idleList ?? true, swapping: true, classAware: false, idleFreeCore };
     case 'hermod':
@@ -112,7 +114,7 @@ export function policyPreset(kind: Exclude<PolicyKind, 'edf'>, opts: { readonly 
 }
 
 /** What a preset sets on a shard; the rest of a ShardConfig (id, prices, machines, polls, timeouts) is the driver's. */
-export type ShardSettings = Pick<ShardConfig, 'selection' | 'k' | 'useIdleList'> & Partial<Pick<ShardConfig, 'packBelow' | 'placement' | 'idleQueue' | 'idleNeedsCore'>>;
+export type ShardSettings = Pick<ShardConfig, 'selection' | 'k' | 'useIdleList'> & Partial<Pick<ShardConfig, 'within' | 'packBelow' | 'placement' | 'idleQueue' | 'idleNeedsCore'>>;
 
 /**
  * The shard settings of `preset`, for machines of `cores` cores (needed by packing only) polled `k`
@@ -126,5 +128,6 @@ export function shardSettings(preset: PolicyPreset, o: { readonly cores?: number
     ...(preset.placement !== undefined ? { placement: preset.placement } : {}),
     ...(preset.joinIdle === true ? { idleQueue: true } : {}),
     ...(preset.idleFreeCore === true ? { idleNeedsCore: true } : {}),
+    ...(preset.shardWithin !== undefined && preset.shardWithin !== 'fcfs' ? { within: preset.shardWithin } : {}),
   };
 }

@@ -148,6 +148,8 @@ describe('checkMessage', () => {
   });
 
   it('rejects an unknown or missing kind, naming it', () => {
+    expect(errorOf(altered('arrive', { expectedMs: -1 }))).toBe('arrive: expectedMs must be a number ≥ 0, got -1');
+    expect(checkMessage(altered('arrive', { expectedMs: 12.5 })).ok).toBe(true);
     expect(errorOf(altered('poll', { kind: 'polled' }))).toBe('unknown message kind "polled"');
     expect(errorOf(altered('poll', { kind: 'shard-sizes' }))).toBe('unknown message kind "shard-sizes"');
     expect(errorOf(altered('poll', { kind: undefined }))).toBe('unknown message kind undefined');

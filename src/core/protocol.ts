@@ -41,6 +41,8 @@ interface Hop<From extends Part, To extends Part> {
 export interface ArriveMsg extends Hop<'gateway', 'shard'> {
   readonly kind: 'arrive';
   readonly job: Job;
+  /** The gateway's expectation of the job's CPU time (ms: duration-history.ts), for a shard that orders a class by it (`sef`). */
+  readonly expectedMs?: number;
   readonly cargo?: Cargo | undefined;
 }
 
@@ -303,6 +305,7 @@ export function checkMessage(x: unknown): { ok: true; msg: Message } | { ok: fal
       const j = o.job as Record<string, unknown> | null;
       if (typeof j !== 'object' || j === null || !['id', 'cls', 'arrival', 'fn'].every((f) => typeof j[f] === 'number' && Number.isFinite(j[f]))) return { ok: false, error: `${kind}: job needs numbers id, cls, arrival and fn` };
       if (kind === 'place') missing = need('waited');
+      if (kind === 'arrive' && o.expectedMs !== undefined && !(typeof o.expectedMs === 'number' && o.expectedMs >= 0 && Number.isFinite(o.expectedMs))) return { ok: false, error: `arrive: expectedMs must be a number ≥ 0, got ${JSON.stringify(o.expectedMs)}` };
       break;
     }
     case 'poll': missing = need('poll', 'job'); break;

@@ -5,7 +5,7 @@
 import type { Millis } from '../core/types.ts';
 import type { PriceTable } from '../core/classes.ts';
 import type { PolicyKind } from '../core/presets.ts';
-import type { SelectionRule } from '../core/shard/multi-queue.ts';
+import type { SelectionRule, ShardWithin } from '../core/shard/multi-queue.ts';
 import type { WithinClass } from '../core/machine/run-queue.ts';
 import type { SwapOrder } from '../core/machine/swapper.ts';
 import type { LatencyModel } from './bus.ts';
@@ -25,6 +25,8 @@ export interface PolicySpec {
   readonly within?: WithinClass;
   /** Fare's placement: from the idle list only onto a machine with a free core (default true; false: the paper's rule). */
   readonly idleFreeCore?: boolean;
+  /** Order within a class in Fare's shard queues (default `fcfs`; `sef`: by each function's expected CPU time, learnt by the gateway). */
+  readonly shardWithin?: ShardWithin;
 }
 
 export interface ClusterConfig {

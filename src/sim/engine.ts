@@ -10,6 +10,7 @@
 // delivered before time moves on. A core object's batch of messages sent when the mailbox is empty
 // is delivered at once, in order, which is what the mailbox would do next (their answers queue).
 
+import { DurationHistory } from '../core/duration-history.ts';
 import type { Mutable } from '../core/types.ts';
 import { unreachable } from '../core/types.ts';
 import { Rng } from '../core/rng.ts';
@@ -58,6 +59,8 @@ export class Simulation {
   private backlogFrom = { t: NaN, jobs: 0 };
   private backlogTo = { t: NaN, jobs: 0 };
   /** The arrival message, reused (a shard never keeps its input). */
+  /** The gateway's expected CPU time per function, when the shards order a class by it (`shardWithin: sef`). */
+  private readonly expects: DurationHistory | undefined;
   private readonly arrival: Mutable<ArriveMsg> = { kind: 'arrive', from: gatewayAddress(0), to: shardAddress(0), job: { id: -1, cls: 0, arrival: 0, fn: 0 } };
   /** Poll answers held back until their shard's step is over (see stepShard). */
   private readonly answers: Mutable<PollAnswerMsg>[] = [];
@@ -94,6 +97,7 @@ export class Simulation {
       this.rec = new Recorder(cfg, m, this.hw);
       this.machines = undefined;
       this.picker = undefined;
+      this.expects = undefined;
     } else {
       this.edf = undefined;
       // Machines are stepped one at a time and their decisions carried out before the next step:
@@ -101,7 +105,9 @@ export class Simulation {
       const workspace = new MachineWorkspace(this.reuseObjects);
       // Memory admission ranks a class's jobs by arrival: it runs FCFS within a class unless told otherwise (and refuses another order).
       const within = policy.within ?? (cluster.memoryAdmission === true ? 'fcfs' : undefined);
-      const preset = policyPreset(policy.kind, { selection: policy.selection, idleList: policy.idleList ?? cluster.idleList, within, idleFreeCore: policy.idleFreeCore });
+      const preset = policyPreset(policy.kind, { selection: policy.selection, idleList: policy.idleList ?? cluster.idleList, within, shardWithin: policy.shardWithin, idleFreeCore: policy.idleFreeCore });
+      // Shards that order a class by expected CPU time learn it from the gateway, which sees every completion.
+      this.expects = preset.shardWithin === 'sef' ? new DurationHistory() : undefined;
       this.picker = new ShardPicker(cluster.shards, cluster.intake ?? 'round-robin');
       for (let i = 0; i < cluster.shards; i++) {
         const s = new Shard({
@@ -261,6 +267,10 @@ export class Simulation {
     const msg = this.arrival;
     msg.to = (this.shards[shard] as Shard).address;
     msg.job = job;
+    if (this.expects !== undefined) {
+      msg.expectedMs = this.expects.expect(job.fn);
+      this.table.setFn(k, job.fn);
+    }
     if (this.log) this.log(`t=${formatTime(this.now)} ${formatDecisionLine(msg.from, msg)} cls=${job.cls}`);
     if (this.bus.instant) this.stepShard(shard, msg);
     else this.bus.send(msg);
@@ -338,6 +348,7 @@ export class Simulation {
     const t = this.table;
     this.inSystem--;
     if (t.isMeasured(k)) this.rec.completed(t.cls(k), t.arrival(k), t.runtime(k), this.now);
+    this.expects?.learn(t.fn(k), t.runtime(k));
     t.release(k);
   }
 

@@ -7,6 +7,7 @@ import { DEFAULT_PRICE_TABLE, makePriceTable, type PriceTable, type Result } fro
 import { Simulation } from './engine.ts';
 import type { ClusterConfig, PolicyKind, PolicySpec } from './config.ts';
 import { WITHIN_CLASS, type WithinClass } from '../core/machine/run-queue.ts';
+import { SHARD_WITHIN, type ShardWithin } from '../core/shard/multi-queue.ts';
 import { SWAP_ORDERS, type SwapOrder } from '../core/machine/swapper.ts';
 import type { LatencyModel } from './bus.ts';
 import type { RunResult } from './recorder.ts';
@@ -219,7 +220,7 @@ export function parsePolicy(raw: unknown, i: number): PolicySpec {
   const where = `policies[${i}]`;
   if (typeof raw === 'string') raw = { kind: raw };
   if (!isObj(raw)) throw new ConfigError(`${where} is ${JSON.stringify(raw)}: give a policy name (${POLICY_KINDS.join(', ')}) or an object {"kind": ..., "name": ...}`);
-  known(raw, where, ['kind', 'name', 'selection', 'idleList', 'within', 'idleFreeCore']);
+  known(raw, where, ['kind', 'name', 'selection', 'idleList', 'within', 'shardWithin', 'idleFreeCore']);
   const kind = raw.kind;
   if (typeof kind !== 'string' || !POLICY_KINDS.includes(kind as PolicyKind)) {
     throw new ConfigError(`${where}.kind is ${JSON.stringify(kind)}: it must be one of ${POLICY_KINDS.join(', ')}`);
@@ -240,7 +241,14 @@ export function parsePolicy(raw: unknown, i: number): PolicySpec {
   if (within !== undefined && (kind !== 'fare' || !WITHIN_CLASS.includes(within as WithinClass))) {
     throw new ConfigError(`${where}.within is ${JSON.stringify(within)}: it is Fare's order within a class, one of ${WITHIN_CLASS.map((w) => `"${w}"`).join(', ')} (fcfs: the paper's; las: least attained service; sef: shortest expected first), for kind "fare" only`);
   }
-  return { name, kind: kind as PolicyKind, ...(sel ? { selection: sel } : {}), ...(idle !== undefined ? { idleList: idle } : {}), ...(within !== undefined ? { within: within as WithinClass } : {}), ...(freeCore !== undefined ? { idleFreeCore: freeCore } : {}) };
+  const shardWithin = raw.shardWithin;
+  if (shardWithin !== undefined && (kind !== 'fare' || !SHARD_WITHIN.includes(shardWithin as ShardWithin))) {
+    throw new ConfigError(`${where}.shardWithin is ${JSON.stringify(shardWithin)}: it is the order within a class in Fare's shard queues, one of ${SHARD_WITHIN.map((w) => `"${w}"`).join(', ')} (fcfs: the paper's; sef: shortest expected first, by each function's CPU time as the gateway has seen it), for kind "fare" only`);
+  }
+  return {
+    name, kind: kind as PolicyKind, ...(sel ? { selection: sel } : {}), ...(idle !== undefined ? { idleList: idle } : {}), ...(within !== undefined ? { within: within as WithinClass } : {}),
+    ...(shardWithin !== undefined ? { shardWithin: shardWithin as ShardWithin } : {}), ...(freeCore !== undefined ? { idleFreeCore: freeCore } : {}),
+  };
 }
 
 function parsePrices(raw: unknown): PriceTable {

@@ -36,6 +36,8 @@ const FLAGS = 7;
 export const MEM_INIT = 8;
 /** Resident memory while not running (MB). */
 export const MEM_NOW = 9;
+/** Its function, where the gateway learns durations by function (set by `setFn`, else stale). */
+const FN = 10;
 /** A row's offset shifted right by this is its row number. */
 export const ROW_SHIFT = 4;
 const STRIDE = 1 << ROW_SHIFT;
@@ -71,6 +73,16 @@ export class JobTable {
     d[k + MEM_INIT] = memInit;
     d[k + MEM_NOW] = memInit;
     return k;
+  }
+
+  /** Notes the job's function (read back by `fn`). */
+  setFn(k: number, fn: number): void {
+    this.d[k + FN] = fn;
+  }
+
+  /** The job's function, as `setFn` noted it. */
+  fn(k: number): number {
+    return this.d[k + FN] as number;
   }
 
   /** The job left the system: its row may be reused. */

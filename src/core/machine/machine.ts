@@ -7,6 +7,7 @@
 // belong to the driver (real or simulated). Past 400 lines: one step composes the run queue, swapping,
 // memory admission (the bulk) and the idle-list and reservation hooks, whose rules live in their files.
 
+import { DurationHistory } from '../duration-history.ts';
 import type { CoreObject, Job, JobId, MachineId, Millis, Mutable, ShardId } from '../types.ts';
 import { InvariantError, unreachable } from '../types.ts';
 import type { Rng } from '../rng.ts';
@@ -148,11 +149,9 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   /** Class-based swapping is on (memory managed and swapping enabled). */
   private readonly swapping: boolean;
   private readonly moved = { start: undefined as Slot | undefined, preempt: undefined as Slot | undefined };
-  /** Under `sef`: each function's expected CPU time (ms), and the sum and count of all jobs' here. */
+  /** Under `sef`: each function's expected CPU time from the jobs completed here (duration-history.ts). */
   private readonly learns: boolean;
-  private readonly history = new Map<number, number>();
-  private total = 0;
-  private seen = 0;
+  private readonly history = new DurationHistory();
   /** Memory of the jobs swapped out now (MB), against the swap space (`swap.spaceMB`). */
   private swappedMB = 0;
   /** The smallest size a job was known to have here (MB; 0: none known yet): with less swap space left than that, nothing is worth a look. */
@@ -177,7 +176,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     this.rq = new RunQueue(cfg.cores, cfg.policy, cfg.classes, cfg.within ?? 'fcfs');
     this.rq.keepFunctionOrder = cfg.keepFunctionOrder === true;
     this.learns = cfg.policy === 'priority' && cfg.within === 'sef';
-    if (this.learns) this.rq.expected = (slot) => this.history.get(slot.job.fn) ?? (this.seen > 0 ? this.total / this.seen : 0);
+    if (this.learns) this.rq.expected = (slot) => this.history.expect(slot.job.fn);
     this.index = cfg.policy === 'ps' ? new Map() : undefined;
     this.address = machineAddress(cfg.id);
     this.dispatcher = cfg.dispatcher ? new Dispatcher(cfg.dispatcher, rng.fork('dispatcher'), this.address, cfg.cores) : undefined;
@@ -465,12 +464,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
 
   /** Under `sef`: a job completed after `attainedOf` ms of CPU; its function's expectation moves towards it. */
   private learn(slot: Slot): void {
-    const ms = this.rq.attainedOf(slot);
-    const fn = slot.job.fn;
-    const before = this.history.get(fn);
-    this.history.set(fn, before === undefined ? ms : before + (ms - before) / 4);
-    this.total += ms;
-    this.seen++;
+    this.history.learn(slot.job.fn, this.rq.attainedOf(slot));
   }
 
   private sized(mb: number): void {

@@ -121,3 +121,36 @@ describe('fifo rule', () => {
     expect(drain(q, 2_000_000)).toEqual([2, 5]);
   });
 });
+
+describe('MultiQueue within a class: shortest expected first (sef)', () => {
+  it('takes the job expected shortest first, the earliest of equals; a class competes by its oldest job', () => {
+    const q = new MultiQueue(PRICES, 'price-wait', 'sef');
+    q.push(job(1, 2, 0), 900);
+    q.push(job(2, 2, 1), 50);
+    q.push(job(3, 2, 2), 50);
+    q.push(job(4, 2, 3)); // not known: expected 0, goes first
+    // Class 0's one job arrived at 9 (2 × 1 = 2); class 2's oldest at 0 (1 × 10 = 10): class 2 goes.
+    q.push(job(5, 0, 9), 5000);
+    expect(q.lengthOf(2)).toBe(4);
+    expect(q.pop(10)?.id).toBe(4);
+    // Class 2's oldest (job 1, arrived at 0) still waits: 1 × 30 against class 0's 2 × 21.
+    expect(q.pop(30)?.id).toBe(5);
+    expect(drain(q, 30)).toEqual([2, 3, 1]);
+    expect(q.length).toBe(0);
+  });
+
+  it('under fifo (class-blind), the class of the oldest job goes, and within it the shortest', () => {
+    const q = new MultiQueue(PRICES, 'fifo', 'sef');
+    q.push(job(1, 3, 0), 100);
+    q.push(job(2, 0, 1), 10);
+    q.push(job(3, 3, 2), 1);
+    expect(drain(q, 5)).toEqual([3, 1, 2]);
+  });
+
+  it('fcfs (the default) ignores the expectation', () => {
+    const q = new MultiQueue(PRICES, 'strict');
+    q.push(job(1, 1, 0), 900);
+    q.push(job(2, 1, 1), 1);
+    expect(drain(q, 5)).toEqual([1, 2]);
+  });
+});

@@ -16,7 +16,7 @@ import {
   machineAddress, shardAddress,
   type Address, type Cargo, type IdleAnswerMsg, type PlaceMsg, type Placement, type PollAnswerMsg, type PollMsg, type ReserveMsg, type ShardMessage, type TakenMsg,
 } from '../protocol.ts';
-import { MultiQueue, type SelectionRule } from './multi-queue.ts';
+import { MultiQueue, type SelectionRule, type ShardWithin } from './multi-queue.ts';
 import { IdleList, type IdleEntry } from './idle-list.ts';
 import { LateBinding } from './late-binding.ts';
 
@@ -36,6 +36,8 @@ export interface ShardConfig {
   readonly id: ShardId;
   readonly prices: PriceTable;
   readonly selection: SelectionRule;
+  /** Order within a class in the multi-queue (default `fcfs`; `sef`: by the arrivals' `expectedMs`). */
+  readonly within?: ShardWithin;
   /** Machines 0..machines-1 are the ones this shard may poll (until a `members` input says which are). */
   readonly machines: number;
   /**
@@ -160,7 +162,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     this.late = new LateBinding(this.address);
     if (!(this.timeout > 0)) throw new RangeError(`shard ${cfg.id}: pollTimeoutMs must be above 0 (or Infinity), got ${this.timeout}`);
     for (let m = 0; m < cfg.machines; m++) this.machineAddr.push(machineAddress(m));
-    this.queue = new MultiQueue(cfg.prices.classes.map((c) => c.price), cfg.selection);
+    this.queue = new MultiQueue(cfg.prices.classes.map((c) => c.price), cfg.selection, cfg.within ?? 'fcfs');
     this.idle = new IdleList(rng.fork('idle-list'), cfg.idleQueue === true ? 'fifo' : 'fewest-jobs');
     // One position to start with: polls answered at once (the simulator's zero latency) reuse it, and stay
     // in cache; the ring grows as polls wait for their answers.
@@ -206,7 +208,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
           this.place(now, job, useIdle);
           return;
         }
-        this.queue.push(job);
+        this.queue.push(job, input.expectedMs);
         break;
       }
       case 'poll-answer':

@@ -41,6 +41,13 @@ describe('fare sim run over several seeds', () => {
     expect(() => parseExperiment({ cluster: { memoryAdmission: true }, policies: [{ kind: 'fare', name: 'x', within: 'las' }] })).toThrow(/policy "x" orders its classes by las, and cluster.memoryAdmission is on/);
   });
 
+  it("takes the order within a class at Fare's shards per policy, and refuses a wrong one", () => {
+    const spec = parseExperiment({ policies: ['fare', { kind: 'fare', name: 'fare-shard-sef', shardWithin: 'sef' }] });
+    expect(spec.policies.map((p) => p.shardWithin)).toEqual([undefined, 'sef']);
+    expect(() => parseExperiment({ policies: [{ kind: 'fare', shardWithin: 'las' }] })).toThrow(/policies\[0\]\.shardWithin is "las": .*one of "fcfs", "sef"/);
+    expect(() => parseExperiment({ policies: [{ kind: 'hermod', shardWithin: 'sef' }] })).toThrow(/for kind "fare" only/);
+  });
+
   it('takes the swap order from a config, and refuses an unknown one', () => {
     expect(parseExperiment({}).cluster.swapOrder).toBeUndefined();
     expect(parseExperiment({ cluster: { swapOrder: 'lru' } }).cluster.swapOrder).toBe('lru');
