@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { RunQueue, type MachinePolicy, type Slot, type WithinClass } from './run-queue.ts';
 import { job } from '../testkit/fixtures.ts';
 
@@ -251,5 +252,57 @@ describe('RunQueue within a class by a key', () => {
     expect(m.complete(2)).toBe(1);
     // Job 1 ran 100 ms, then 0 ms more so far: 9,900 left is what it is ordered by.
     expect(m.slot(1).attained).toBe(100);
+  });
+});
+
+describe('RunQueue keeping function order (property)', () => {
+  it('under las and sef: no call preempts one of its function and class, none starts first while one of them that ran waits, and no job is lost', () => {
+    const op = fc.oneof(
+      fc.record({ k: fc.constant('arrive' as const), cls: fc.integer({ min: 0, max: 1 }), fn: fc.integer({ min: 0, max: 2 }) }),
+      fc.record({ k: fc.constant('complete' as const), pick: fc.nat(10) }),
+      fc.record({ k: fc.constant('wait' as const), ms: fc.integer({ min: 1, max: 300 }) }),
+    );
+    fc.assert(fc.property(fc.constantFrom<WithinClass>('las', 'sef'), fc.integer({ min: 1, max: 3 }), fc.array(op, { maxLength: 60 }), (within, cores, ops) => {
+      const m = rq(cores, 'priority', 2, within);
+      m.q.keepFunctionOrder = true;
+      m.q.expected = (s) => 100 * (s.job.fn + 1);
+      let now = 0;
+      let id = 0;
+      let live = 0;
+      const startedFirst = (started: Slot | undefined, before: Set<number>): void => {
+        if (started === undefined || before.has(started.job.id)) return;
+        // A first start: no call of its function and class that has run may be waiting (a higher
+        // class preempts a lower one whatever the function: that order is the class's).
+        for (const w of m.q.waiting) for (let i = 0; i < w.length; i++) {
+          const o = w.at(i) as Slot;
+          expect(o.job.fn === started.job.fn && o.job.cls === started.job.cls && o.started, `job ${started.job.id} started ahead of job ${o.job.id} of its function, which had run`).toBe(false);
+        }
+      };
+      const ran = new Set<number>();
+      for (const o of ops) {
+        if (o.k === 'wait') {
+          now += o.ms;
+          m.at(now);
+        } else if (o.k === 'arrive') {
+          const me = id++;
+          const [started, preempted] = m.arrive(me, o.cls, o.fn);
+          live++;
+          if (preempted !== undefined) expect(m.slot(preempted).job.fn === o.fn && m.slot(preempted).job.cls === o.cls, `job ${me} preempted job ${preempted} of its own function`).toBe(false);
+          startedFirst(started === undefined ? undefined : m.slot(started), ran);
+        } else {
+          const running = m.q.running;
+          const victim = running[o.pick % Math.max(1, running.length)];
+          if (victim === undefined) continue;
+          const next = m.complete(victim.job.id);
+          live--;
+          startedFirst(next === undefined ? undefined : m.slot(next), ran);
+        }
+        for (const r of m.q.running) ran.add(r.job.id);
+        expect(m.q.runningCount).toBeLessThanOrEqual(cores);
+        expect(m.q.jobs).toBe(live);
+        // Work-conserving: a core idles only when nothing waits.
+        if (m.q.runningCount < cores) expect(m.q.waitingCount).toBe(0);
+      }
+    }), { numRuns: 300, seed: 20_261_206 });
   });
 });
