@@ -3,6 +3,7 @@
 // isolation property an instance has — its own uid, its own cgroups (named as any instance's), no way
 // into another tenant's code — and a stem cell serves one function of one tenant only.
 
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilities } from '../src/live/runtime/capabilities.ts';
@@ -123,6 +124,42 @@ describe.skipIf(skip !== null)('stem cells', () => {
     expect(fresh.stem).toBe(true);
     expect([...seen.values()]).not.toContain(fresh.uid);
   });
+
+  it('under a flood of cold starts (Hermod: every call of the flood its own instance), SIGTERM stops fare up at once and leaves no runtime behind', async () => {
+    // A runtime may ask for a function before the launcher has said which process it is: a cell
+    // taken then had no process to hand over, so its instance launched its own and the cell, out of
+    // the set, ran on with its Runtime API open — and fare up never exited.
+    const f = await startFare(`${b.dataDir}-flood`, ['--policy', 'hermod']);
+    const pid = f.child.pid as number;
+    let exited = false;
+    try {
+      const until = Date.now() + 6000;
+      await Promise.all(Array.from({ length: 32 }, async () => {
+        while (Date.now() < until) {
+          const r = await fetch(`${f.url}/2015-03-31/functions/image-resize/invocations`, { method: 'POST', headers: { Authorization: `Bearer ${ADMIN_KEY}` }, body: '{"width":512}' });
+          await r.arrayBuffer();
+        }
+      }));
+      const t0 = Date.now();
+      exited = await Promise.race([stopFare(f).then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20_000))]);
+      console.log(`fare up stopped ${exited ? `in ${Date.now() - t0} ms` : 'not within 20 s'} after a flood of cold starts`);
+    } finally {
+      if (!exited) f.child.kill('SIGKILL');
+    }
+    expect(exited).toBe(true);
+    // Nothing of its instances or cells runs on (their ids carry its pid).
+    const left: string[] = [];
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+        if (cmd.includes(`-p${pid}-`)) left.push(`${d}: ${cmd.replaceAll('\0', ' ').slice(0, 120)}`);
+      } catch {
+        // gone
+      }
+    }
+    expect(left).toEqual([]);
+  }, 60_000);
 
   it('--no-stem-cells turns them off, and says so', async () => {
     const dir = `${b.dataDir}-nostem`;

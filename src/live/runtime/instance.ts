@@ -434,6 +434,8 @@ export class Instance {
       try {
         parts = this.opts.stem.take(this.id);
       } catch {
+        // Out of the pool's set already: killed here, or nothing would (its process, server, groups and uid).
+        void this.opts.stem.kill();
         parts = null;
       }
       if (parts !== null) return this.adopt(parts);

@@ -30,6 +30,8 @@ describe.skipIf(why !== null)('a stem cell', () => {
       const c = cell(fn.runtime as StemRuntime);
       await c.ready;
       expect(c.state).toBe('ready');
+      // Ready only with its process known (its runtime may ask for a function before the launcher answers).
+      expect(c.pid).not.toBeNull();
       const stemDir = `${caps.instancesDir}/${c.id}`;
       expect(existsSync(stemDir)).toBe(true);
       const inst = new Instance({ fn, stem: c });
@@ -51,6 +53,25 @@ describe.skipIf(why !== null)('a stem cell', () => {
       expect(o.logs).toContain(`hello from ${fn.name}`);
     });
   }
+
+  it('a cell that cannot be taken is killed by the instance that tried (it is out of the pool\'s set: nothing else would), which launches its own', async () => {
+    let killed = 0;
+    const unready = {
+      runtime: 'nodejs',
+      take: (): never => {
+        throw new Error('FARE_E_STEM_STATE: stem cell x is starting, not ready to be taken');
+      },
+      kill: (): Promise<void> => {
+        killed++;
+        return Promise.resolve();
+      },
+    } as unknown as StemCell;
+    const inst = new Instance({ fn: echo, stem: unready });
+    cleanup.push(() => inst.kill());
+    await inst.start();
+    expect(killed).toBe(1);
+    expect((await inst.invoke(request(echo, { n: 1 }))).status).toBe('ok');
+  });
 
   it('killed before it is taken, leaves nothing: its directory and groups are removed', async () => {
     const c = cell('python');

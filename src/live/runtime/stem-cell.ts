@@ -194,10 +194,8 @@ export class StemCell {
       peerUid: uid,
       onReport: ignore,
       onStemWaiting: () => {
-        if (this._state !== 'starting') return;
-        this._state = 'ready';
-        this.wasReady = true;
-        this.settle.ok();
+        this.waiting = true;
+        this.becomeReady();
       },
       ...(onRefused !== undefined ? { onRefused: (r: RefusedRequest) => onRefused(this.adoptedAs ?? this.id, r) } : {}),
     });
@@ -217,8 +215,24 @@ export class StemCell {
       child.stderr?.on('data', this.onData);
       child.once('error', this.onExit);
       child.once('exit', this.onExit);
+      this.becomeReady();
     });
     await this.launching;
+  }
+
+  /** Its runtime asked for a function (`onStemWaiting`): it may have asked before the launcher told its process. */
+  private waiting = false;
+
+  /**
+   * Ready once its runtime waits for a function *and* its process is known: a runtime can ask before
+   * the launcher's answer arrives, and a cell taken then would have no process to hand over (the
+   * instance would launch its own, and the cell, out of the set, would be left running).
+   */
+  private becomeReady(): void {
+    if (this._state !== 'starting' || !this.waiting || this.child === null) return;
+    this._state = 'ready';
+    this.wasReady = true;
+    this.settle.ok();
   }
 
   /** The launch (the launcher answers asynchronously): a kill meanwhile waits for its process, to kill it too. */
