@@ -53,6 +53,28 @@ async function invoke(url: string, fn: string, payload: unknown): Promise<{ stat
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Waits until an instance of `fare` (its runtime's command line carries Fare's pid, stem-born or not)
+ * holds at least `mb` MB resident: its hog has filled its memory. Not a fixed sleep: how long a fill
+ * takes depends on the machine and on what runs beside it.
+ */
+async function untilResident(fare: FareProcess, mb: number): Promise<void> {
+  const tag = `-p${fare.child.pid}-`;
+  for (;;) {
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        if (!readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(tag)) continue;
+        const kb = Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${d}/status`, 'utf8'))?.[1] ?? 0);
+        if (kb / 1024 >= mb) return;
+      } catch {
+        // gone meanwhile
+      }
+    }
+    await sleep(50);
+  }
+}
+
 /** The process with the most memory in swap (over 500 MB), as /proc tells. */
 function swappedProcess(): { pid: number; swapMB: number } | undefined {
   let best: { pid: number; swapMB: number } | undefined;
@@ -138,7 +160,8 @@ describe.skipIf(why !== undefined)('class-based swapping, live', () => {
       if (seen.in === undefined && /swapped in the instance of invocation/.test(text)) seen.in = performance.now();
     }, 20);
     const low = invoke(ctx.fare.url, 'hog-low', { mb: 1000, cpuMs: 3000, seed: 2 });
-    await sleep(4500);
+    // The middle class comes once the lowest has filled its memory (with its 3 s of computing ahead).
+    await untilResident(ctx.fare, 950);
     // (It computes for 5 s: the lowest class stays out of RAM a while — see its bill below.)
     const mid = invoke(ctx.fare.url, 'hog-middle', { mb: 300, cpuMs: 5000, seed: 3 });
     await sleep(2000);
@@ -195,7 +218,7 @@ describe.skipIf(why !== undefined)('an instance that dies while swapped out, liv
   it('killed (kill -9) while swapped out and frozen: its caller is told, its swap is freed at once, and the machine serves on', async () => {
     const mark = ctx.fare.output().length;
     const doomed = invoke(ctx.fare.url, 'hog-doomed', { mb: 1000, cpuMs: 4000, seed: 5 });
-    await sleep(4500);
+    await untilResident(ctx.fare, 950);
     // The top class preempts it and fills 1,000 MB: 2,000 MB is far over 1,350 MB (room for the drift
     // of the machine-wide measure while tests beside this one free memory), and the doomed one is
     // swapped out. It computes long enough to still run when the page-out (seconds, under load) is done.
@@ -290,7 +313,7 @@ describe.skipIf(why !== undefined)('a memory antagonist outside Fare, live', () 
   it('memory taken by another program makes Fare swap out its lowest class, not the antagonist nor the top class', async () => {
     const mark = ctx.fare.output().length;
     const low = invoke(ctx.fare.url, 'hog-low', { mb: 600, cpuMs: 4000, seed: 10 });
-    await sleep(3000);
+    await untilResident(ctx.fare, 570);
     // The top class preempts it (its instance, 600 MB, frozen): 700 MB and more in use, under 1,350.
     const high = invoke(ctx.fare.url, 'hog-high', { mb: 100, cpuMs: 6000, seed: 11 });
     await sleep(1500);
