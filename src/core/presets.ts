@@ -53,7 +53,7 @@ export interface PolicyPreset {
  * asked for: LAS, as in the simulator, with one function's calls kept in order (below). Until
  * 2026-12-06 it was the paper's FCFS: measured on this repository's 2-core machine (`fare demo`'s
  * flood: 32 concurrent low-class image resizes under 50 page views a second), LAS live had raised the
- * top class's p99 18–60-fold and cut the flood's completed resizes by half or more, because every call
+ * top class's p99 18–73-fold and cut the flood's completed resizes by half or more, because every call
  * LAS preempted within its class kept its instance and a flood of one function started instance after
  * instance. With LIVE_KEEP_FUNCTION_ORDER the same flood gives a ratio of 0.77–1.11 under LAS against
  * FCFS's 1.07–1.12, and 576–600 resizes against 536–561 in 8 s. `--within-class fcfs` for the paper's.

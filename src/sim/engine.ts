@@ -58,9 +58,9 @@ export class Simulation {
   /** Jobs in the system at the first and the last arrival of the measured window, and when: the backlog's growth. */
   private backlogFrom = { t: NaN, jobs: 0 };
   private backlogTo = { t: NaN, jobs: 0 };
-  /** The arrival message, reused (a shard never keeps its input). */
   /** The gateway's expected CPU time per function, when the shards order a class by it (`shardWithin: sef`). */
   private readonly expects: DurationHistory | undefined;
+  /** The arrival message, reused (a shard never keeps its input). */
   private readonly arrival: Mutable<ArriveMsg> = { kind: 'arrive', from: gatewayAddress(0), to: shardAddress(0), job: { id: -1, cls: 0, arrival: 0, fn: 0 } };
   /** Poll answers held back until their shard's step is over (see stepShard). */
   private readonly answers: Mutable<PollAnswerMsg>[] = [];
