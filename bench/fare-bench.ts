@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { invokeOnce, type Target } from '../src/cli/loadgen.ts';
 import { zipDirectory } from '../src/live/gateway/zip-writer.ts';
+import { percentile } from '../src/cli/loadgen.ts';
 import { ADMIN_KEY, api, startFare, stopFare, type FareProcess } from '../support/fare-process.ts';
 
 /** Deploys `files` as function `name` (of class `cls`, default the top class) on the Fare at `url`, as the admin. */
@@ -72,4 +73,53 @@ export async function coldStarts(t: Target, k: number): Promise<{ nodejs: number
   };
   const nodejs = await first(`cold-node-${k}`);
   return { nodejs, python: await first(`cold-py-${k}`) };
+}
+
+export interface ColdStartRow {
+  /** `stem cells` (`fare up` as it starts) or `--no-stem-cells`. */
+  readonly side: string;
+  readonly runtime: 'node' | 'python';
+  readonly p50: number;
+  readonly p99: number;
+  readonly samples: readonly number[];
+}
+
+/**
+ * Cold starts with stem cells and without (`fare up --no-stem-cells`), in one run: two `fare up`s side
+ * by side; each round deploys a new empty Node.js and Python function on each and calls each twice
+ * (`coldStarts`), alternating which side goes first, then waits `gapMs`: the time a machine with
+ * sparse cold starts gives its stem cells to refill. p50 and p99 by nearest rank.
+ */
+export async function coldStartComparison(rounds: number, gapMs: number, onRound?: (line: string) => void): Promise<ColdStartRow[]> {
+  interface Side { readonly label: string; readonly fare: FareProcess; readonly dataDir: string; readonly t: Target; readonly node: number[]; readonly python: number[] }
+  const start = async (label: string, args: readonly string[]): Promise<Side> => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'fare-cold-'));
+    const fare = await startFare(dataDir, ['--no-examples', ...args]);
+    const t: Target = { url: fare.url, key: ADMIN_KEY };
+    // Warm Fare's own path first (its JIT, the first deploy), as fareWithEmpty does.
+    await deployFunction(fare.url, 'empty', 'nodejs', 'index.handler', { 'index.mjs': 'export const handler = async () => null;\n' });
+    for (let i = 0; i < 200; i++) await invokeOnce(t, 'empty', '{}');
+    return { label, fare, dataDir, t, node: [], python: [] };
+  };
+  const sides: Side[] = [];
+  try {
+    sides.push(await start('stem cells', []));
+    sides.push(await start('--no-stem-cells', ['--no-stem-cells']));
+    const [stem, plain] = sides as [Side, Side];
+    for (let r = 0; r < rounds; r++) {
+      for (const s of r % 2 === 0 ? [stem, plain] : [plain, stem]) {
+        const c = await coldStarts(s.t, r);
+        s.node.push(c.nodejs);
+        s.python.push(c.python);
+      }
+      onRound?.(`round ${r + 1}/${rounds}: node ${stem.node.at(-1)?.toFixed(1)} vs ${plain.node.at(-1)?.toFixed(1)} ms, python ${stem.python.at(-1)?.toFixed(1)} vs ${plain.python.at(-1)?.toFixed(1)} ms`);
+      await new Promise((done) => setTimeout(done, gapMs));
+    }
+  } finally {
+    for (const s of sides) {
+      await stopFare(s.fare);
+      rmSync(s.dataDir, { recursive: true, force: true });
+    }
+  }
+  return sides.flatMap((s) => (['node', 'python'] as const).map((rt) => ({ side: s.label, runtime: rt, p50: percentile(s[rt], 0.5), p99: percentile(s[rt], 0.99), samples: s[rt] })));
 }
