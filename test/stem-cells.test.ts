@@ -47,8 +47,20 @@ interface Probe {
 }
 
 /** The instance ids in a /proc/self/cgroup (Fare's groups but the functions' shared cpuset). */
-const groupIds = (cgroup: string): string[] =>
-  [...new Set(cgroup.split('\n').filter((l) => l.includes('/fare/')).map((l) => l.slice(l.lastIndexOf('/') + 1)).filter((n) => !n.startsWith('functions-p')))];
+/** The names of a process's own groups (from its /proc/self/cgroup) in the v1 hierarchies, or in the v2 one (`0::`). */
+const namesIn = (cgroup: string, v2: boolean): string[] =>
+  [...new Set(cgroup.split('\n').filter((l) => l.includes('/fare/') && l.startsWith('0::') === v2).map((l) => l.slice(l.lastIndexOf('/') + 1)).filter((n) => !n.startsWith('functions-p')))];
+/** Its v1 groups' names: the instance's id. */
+const groupIds = (cgroup: string): string[] => namesIn(cgroup, false);
+/**
+ * Its v2 group's name: the stem cell's id, which it keeps (the kernel refuses to rename a v2 group,
+ * and moving the processes to a new one cost the cold start an RCU grace period); none without a v2 group.
+ */
+const v2Group = (cgroup: string): string | undefined => {
+  const names = namesIn(cgroup, true);
+  expect(names.length).toBeLessThanOrEqual(1);
+  return names[0];
+};
 
 describe.skipIf(skip !== null)('stem cells', () => {
   let b: Bench;
@@ -76,14 +88,18 @@ describe.skipIf(skip !== null)('stem cells', () => {
     expect(instanceIds(b.fare, 'victim-probe')).toEqual([id]);
     expect(r.cwd).toBe(join(capabilities().instancesDir, id ?? '', 'task'));
     expect(r.taskRoot).toBe(r.cwd);
+    const v2 = v2Group(r.cgroup);
+    if (v2 !== undefined) expect(v2).toMatch(/^stem-nodejs-p\d+-[0-9a-f]+$/);
     // The second call is the same instance, warm.
     const again = (await run(b, b.victim, 'victim-probe', {})) as unknown as Probe;
     expect(groupIds(again.cgroup)).toEqual([id]);
+    expect(v2Group(again.cgroup)).toBe(v2);
   });
 
   it("an instance born of a stem cell runs as its own uid, in its own groups, and cannot read another tenant's code or instance", async () => {
     const victim = (await run(b, b.victim, 'victim-probe', {})) as unknown as Probe;
     const [victimId] = groupIds(victim.cgroup);
+    const victimV2 = v2Group(victim.cgroup);
     await untilReady(b.fare.url, 'nodejs');
     await untilReady(b.fare.url, 'python');
     const targets = [
@@ -101,6 +117,7 @@ describe.skipIf(skip !== null)('stem cells', () => {
       const [own] = groupIds(m.cgroup);
       expect(own).toMatch(new RegExp(`^${name}-v\\d+-p\\d+-[0-9a-f]+$`));
       expect(own).not.toBe(victimId);
+      if (victimV2 !== undefined) expect(v2Group(m.cgroup)).not.toBe(victimV2);
       for (const t of targets) expect([t, m.reads[t]]).toEqual([t, 'EACCES']);
     }
     // The victim's own instance reads its code (the files are there, only the others are kept out).
@@ -110,12 +127,16 @@ describe.skipIf(skip !== null)('stem cells', () => {
 
   it('a stem cell serves one function of one tenant: each first call gets a runtime of its own', async () => {
     const seen = new Map<string, number>();
+    const v2s = new Set<string>();
     for (const [t, name] of [[b.victim, 'victim-probe'], [b.mallory, 'mallory-probe'], [b.mallory, 'mallory-probe-py']] as const) {
       const r = (await run(b, t, name, {})) as unknown as Probe;
       const [id] = groupIds(r.cgroup);
       seen.set(id ?? '', r.uid);
+      const v2 = v2Group(r.cgroup);
+      if (v2 !== undefined) v2s.add(v2);
     }
     expect(seen.size).toBe(3);
+    expect(v2s.size === 0 || v2s.size === 3).toBe(true);
     expect(new Set(seen.values()).size).toBe(3);
     // And none of them serves as a stem cell any more: the ones ready now have not served anyone.
     await untilReady(b.fare.url, 'nodejs');
