@@ -207,6 +207,26 @@ describe.skipIf(!nats.ok)('several gateways of one cluster', () => {
     expect(onB.length).toBe(3);
   }, 30_000);
 
+  it('the receipt and the log entry of a call answered through one gateway are read through the other at once: it waits for them rather than answering 404', async () => {
+    for (let n = 0; n < 3; n++) {
+      const r = await fetch(`${a}/2015-03-31/functions/page-view/invocations`, { method: 'POST', headers: { Authorization: `Bearer ${admin}` }, body: JSON.stringify({ user: `receipt${n}` }) });
+      expect(r.status).toBe(200);
+      const id = r.headers.get('x-amzn-requestid') ?? '';
+      // Asked of the other gateway right after the answer, before its record can have come through the log stream.
+      const [receipt, logs] = await Promise.all([
+        call(b, admin, 'GET', `/v1/invocations/${id}/receipt`),
+        call(b, admin, 'GET', `/v1/functions/page-view/logs?request=${id}`),
+      ]);
+      expect([receipt.status, (receipt.json.receipt as { requestId?: string } | undefined)?.requestId]).toEqual([200, id]);
+      expect((logs.json.entries as { requestId: string }[]).map((e) => e.requestId)).toEqual([id]);
+    }
+    // An id no gateway minted is not waited for (not a version-7 UUID), nor one of a call long over: 404 at once.
+    const t0 = performance.now();
+    expect((await call(b, admin, 'GET', '/v1/invocations/00000000-0000-4000-8000-000000000000/receipt')).status).toBe(404);
+    expect((await call(b, admin, 'GET', '/v1/invocations/00000000-0001-7000-8000-000000000000/receipt')).status).toBe(404);
+    expect(performance.now() - t0).toBeLessThan(2_000);
+  }, 30_000);
+
   it('an async result over 256 KiB run through one gateway is read through the other', async () => {
     const src = join(dir, 'big');
     mkdirSync(src);

@@ -117,6 +117,8 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
             s.functions.forget();
           } else if (table === 'functions') s.functions.forget(String(pk[0]), String(pk[1]));
         },
+        // A read of that execution's receipt or log entry through this gateway may be waiting for it.
+        logEntered: (requestId) => late.gateway?.context.settling.entered(requestId),
       });
     }, { retentionMs: o.retentionMs ?? DEFAULT_RETENTION_MS, deferRetention: true, ...(o.storeClock !== undefined ? { clock: o.storeClock } : {}) });
   } catch (e) {

@@ -143,6 +143,8 @@ export interface SharedStateOptions {
   readonly asyncAckWaitMs: number;
   /** A row changed here because of another gateway (`pk`: its primary key). */
   readonly changed?: (table: string, pk: readonly unknown[]) => void;
+  /** Another gateway's log entry (an execution's record: its receipt, its log text) was entered here. */
+  readonly logEntered?: (requestId: string) => void;
   /** How long a fresh copy waits for the bucket's current values before it serves anyway (ms). */
   readonly loadTimeoutMs?: number;
 }
@@ -678,7 +680,9 @@ export class SharedState {
   /** The other gateways' function logs, entered in this copy (each message once: its position is saved with it). */
   #followLogs(): void {
     this.#followStream(logStream(this.#o.prefix), 'log entry', (text) => {
-      this.#o.store.logs.ingest([decodeRow(text) as unknown as Omit<LogRow, 'seq'>]);
+      const row = decodeRow(text) as unknown as Omit<LogRow, 'seq'>;
+      this.#o.store.logs.ingest([row]);
+      this.#o.logEntered?.(row.request_id);
     });
   }
 

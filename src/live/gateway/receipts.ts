@@ -145,7 +145,10 @@ export const receiptRoutes: readonly Route[] = [
       // Answered a moment ago, still measured: its receipt follows when its instance parks.
       if (!(await r.ctx.settling.wait(id))) throw recordPending(`invocation ${id} was answered and is still being measured; its receipt is written when that ends: retry in a moment`);
       const missing = () => notFound('FARE_E_RECEIPT_NOT_FOUND', `there is no receipt for invocation ${id} visible to tenant ${p.tenant}: use the request id of an invocation of your functions (x-amzn-RequestId); receipts are kept as long as the function's log entries (GET /v1/functions/{name}/logs)`);
-      const entries = r.ctx.store.logs.ofRequest(id).filter((e) => e.receipt !== undefined);
+      const find = () => r.ctx.store.logs.ofRequest(id).filter((e) => e.receipt !== undefined);
+      let entries = find();
+      // In a cluster, an invocation another gateway answered a moment ago: its record is on its way here.
+      if (entries.length === 0 && (await r.ctx.settling.elsewhere(id, r.ctx.clock()))) entries = find();
       if (entries.length === 0) throw missing();
       const visible = p.admin || entries[0]?.tenant === p.tenant || r.ctx.store.invocations.get(id)?.caller === p.tenant;
       if (!visible) throw missing();

@@ -25,3 +25,12 @@ export function newRequestId(nowMs: number = Date.now()): string {
     h(r[o + 4] as number) + h(r[o + 5] as number) + h(r[o + 6] as number) + h(r[o + 7] as number) + h(r[o + 8] as number) + h(r[o + 9] as number)
   );
 }
+
+const V7 = /^([0-9a-f]{8})-([0-9a-f]{4})-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** The time (ms since the epoch) a version-7 request id was minted for, or undefined for any other string. */
+export function requestIdTime(id: string): number | undefined {
+  const m = V7.exec(id);
+  if (m === null) return undefined;
+  return parseInt(m[1] as string, 16) * 0x10000 + parseInt(m[2] as string, 16);
+}

@@ -42,12 +42,15 @@ export const logRoutes: readonly Route[] = [
       if (r.ctx.store.functions.get(tenant, name) === undefined) {
         throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}: GET /v1/functions lists them`);
       }
-      const entries = r.ctx.store.logs.list(tenant, name, {
+      const list = () => r.ctx.store.logs.list(tenant, name, {
         limit,
         ...(since !== undefined ? { since } : {}),
         ...(requestId !== undefined ? { requestId } : {}),
         ...(after !== undefined ? { after } : {}),
       });
+      let entries = list();
+      // In a cluster, an invocation another gateway answered a moment ago: its entry is on its way here.
+      if (entries.length === 0 && requestId !== undefined && (await r.ctx.settling.elsewhere(requestId, r.ctx.clock()))) entries = list();
       // Where a follower continues (?after=): past the last entry returned, or past everything written so far.
       const next = entries.at(-1)?.seq ?? after ?? r.ctx.store.logs.cursor();
       r.reply(200, { tenant, function: name, entries: entries.map(logEntryView), next });

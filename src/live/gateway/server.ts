@@ -113,7 +113,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
       ...(opts.sleep !== undefined ? { sleep: opts.sleep } : {}),
     }),
     contexts,
-    settling: new Settling(),
+    // In a cluster (other gateways there), records also come from the others, through the log stream.
+    settling: new Settling({ otherGateways: opts.contextPeers !== undefined }),
     clock,
     draw: opts.draw ?? randomDraw,
     region,

@@ -7,13 +7,33 @@
 //
 // Cheap on the warm path: `begin` stores one map entry, and a promise is made only for a reader
 // that waits.
+//
+// In a cluster, an invocation answered by another gateway has its record made there, and this
+// gateway enters it from the cluster's log stream a moment later (ms; more on a loaded machine). A
+// read here for a request id not known here (`elsewhere`) waits for it, as long as the id could be
+// such an invocation's: a request id is a version-7 UUID, whose first 48 bits are the time the
+// invocation was accepted, and an invocation runs at most 15 minutes.
+
+import { requestIdTime } from './request-id.ts';
 
 /** How long a read by request id waits for an answered invocation's record, at most (ms). */
 export const SETTLE_WAIT_MS = 10_000;
+/** How long a read waits for another gateway's record of a request id not known here, at most (ms). */
+export const ELSEWHERE_WAIT_MS = 3_000;
+/** A request id accepted longer ago than this (ms: the longest timeout, 15 min, and a minute) is not waited for. */
+export const ELSEWHERE_MAX_AGE_MS = 16 * 60_000;
 
 export class Settling {
   /** Request id → the readers waiting for its record (null: none yet). */
   readonly #open = new Map<string, (() => void)[] | null>();
+  /** Request id → the readers waiting for another gateway's record of it. */
+  readonly #elsewhere = new Map<string, (() => void)[]>();
+  readonly #otherGateways: boolean;
+
+  /** `otherGateways`: in a cluster, records of invocations other gateways answered come here too (`entered`). */
+  constructor(opts: { readonly otherGateways?: boolean } = {}) {
+    this.#otherGateways = opts.otherGateways === true;
+  }
 
   /** Notes that `requestId` was answered before its record was made; call the result once it is made (or lost). */
   begin(requestId: string): () => void {
@@ -44,6 +64,40 @@ export class Settling {
         resolve(true);
       });
       this.#open.set(requestId, waiting);
+    });
+  }
+
+  /** Another gateway's record of `requestId` was entered here: the reads waiting for it go on. */
+  entered(requestId: string): void {
+    const waiting = this.#elsewhere.get(requestId);
+    if (waiting === undefined) return;
+    this.#elsewhere.delete(requestId);
+    for (const w of waiting) w();
+  }
+
+  /**
+   * For a request id whose record is not here (looked up just before, in the same turn): resolves
+   * true once another gateway's record of it is entered, or false after `maxMs`, or at once when
+   * there are no other gateways or the id cannot be a recent invocation's (`nowMs`: the time now).
+   */
+  elsewhere(requestId: string, nowMs: number, maxMs = ELSEWHERE_WAIT_MS): Promise<boolean> {
+    const t = requestIdTime(requestId);
+    if (!this.#otherGateways || t === undefined || t > nowMs + 60_000 || nowMs - t > ELSEWHERE_MAX_AGE_MS) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const waiting = this.#elsewhere.get(requestId) ?? [];
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        const list = this.#elsewhere.get(requestId);
+        const at = list?.indexOf(done) ?? -1;
+        if (list !== undefined && at >= 0) list.splice(at, 1);
+        if (list?.length === 0) this.#elsewhere.delete(requestId);
+        resolve(false);
+      }, maxMs);
+      waiting.push(done);
+      this.#elsewhere.set(requestId, waiting);
     });
   }
 }
