@@ -12,7 +12,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { invokeOnce, percentile, type Target } from '../src/cli/loadgen.ts';
+import { floodInWorker, invokeOnce, percentile, steady, type StreamResult, type Target } from '../src/cli/loadgen.ts';
 
 /** The echo server (and, with an upstream port, the relay), run with `node -e`. */
 const SERVER = `
@@ -166,4 +166,48 @@ export async function closedLoop(t: Target, fn: string, concurrency: number, sec
     }
   }));
   return { client: 'node', concurrency, seconds, perSec: lat.length / seconds, failed, p50Ms: percentile(lat, 0.5), p99Ms: percentile(lat, 0.99) };
+}
+
+export interface UnderFloodResult {
+  readonly ratePerSec: number;
+  readonly aloneP99Ms: number;
+  readonly floodedP99Ms: number;
+  readonly ratio: number;
+  /** Calls per second the flood got answered meanwhile (failed ones not counted). */
+  readonly floodPerSec: number;
+  readonly floodFailed: number;
+}
+
+/**
+ * The p99 of `fn` called at a steady `rate` for `seconds`, alone, then while `floodFn` is called
+ * closed-loop at concurrency 8 (by wrk, or else by the Node.js client in a worker thread, so that
+ * the flood's traffic does not queue in the event loop of the stream it disturbs), started half a
+ * second before: what a flood through the same front door does to another stream's tail.
+ */
+export async function underFlood(t: Target, fn: string, floodFn: string, rate: number, seconds: number): Promise<UnderFloodResult> {
+  const ms = seconds * 1000;
+  const alone = await steady(t, 'alone', fn, '{}', rate, ms);
+  const measure = async (): Promise<StreamResult> => {
+    await new Promise((r) => setTimeout(r, 500));
+    return steady(t, 'flooded', fn, '{}', rate, ms);
+  };
+  let flooded: StreamResult, floodPerSec: number, floodFailed: number;
+  if (hasWrk()) {
+    const [flood, f] = await Promise.all([closedLoop(t, floodFn, 8, seconds + 1), measure()]);
+    flooded = f;
+    floodPerSec = flood.perSec;
+    floodFailed = flood.failed;
+  } else {
+    let stop!: () => void;
+    const stopped = new Promise<void>((r) => (stop = r));
+    const t0 = performance.now();
+    const flood = floodInWorker(t, floodFn, '{}', 8, stopped);
+    flooded = await measure();
+    stop();
+    const done = await flood;
+    floodPerSec = done.completed / ((performance.now() - t0) / 1000);
+    floodFailed = done.errors;
+  }
+  const aloneP99Ms = percentile(alone.latencies, 0.99), floodedP99Ms = percentile(flooded.latencies, 0.99);
+  return { ratePerSec: rate, aloneP99Ms, floodedP99Ms, ratio: floodedP99Ms / aloneP99Ms, floodPerSec, floodFailed: floodFailed + alone.errors + flooded.errors };
 }
