@@ -8,7 +8,9 @@
 // against an unchanged WORKTREE) gave 0.96: differences under 5% are noise. Writes
 // bench/results/ab-<time>.json.
 //
-// Options: --pairs 30 --jobs 400000 --machines 100 --policy fare --load 0.9 --seed 1 [--within fcfs].
+// Options: --pairs 30 --jobs 400000 --machines 100 --policy fare --load 0.9 --seed 1 [--within fcfs]
+// [--idle-list] [--memory-gb 32] (issue 14's case, `paper/fare+idle-list+32GB` of `npm run bench`: the
+// shards' idle lists, and machines of that much memory with swapping; default: neither).
 // At 10,000 machines a run leaves hundreds of MB of garbage that the next run's GC may collect:
 // use separate processes (`sim-one.ts`) for that size.
 
@@ -31,10 +33,12 @@ const { values, positionals } = parseArgs({
     load: { type: 'string', default: '0.9' },
     seed: { type: 'string', default: '1' },
     within: { type: 'string' },
+    'idle-list': { type: 'boolean', default: false },
+    'memory-gb': { type: 'string' },
   },
 });
 if (positionals.length !== 2) {
-  process.stderr.write('usage: npm run bench:ab -- REF_A REF_B [--pairs 30] [--jobs 400000] [--machines 100] [--policy fare] [--load 0.9]\n  REF: a git commit, branch or tag, or WORKTREE for the files as they are now\n');
+  process.stderr.write('usage: npm run bench:ab -- REF_A REF_B [--pairs 30] [--jobs 400000] [--machines 100] [--policy fare] [--load 0.9] [--within fcfs] [--idle-list] [--memory-gb 32]\n  REF: a git commit, branch or tag, or WORKTREE for the files as they are now\n');
   process.exit(2);
 }
 const number = (name: string, text: string, min: number): number => {
@@ -51,6 +55,8 @@ const machines = Math.round(number('machines', values.machines, 1));
 const load = number('load', values.load, 0.01);
 const seed = Math.round(number('seed', values.seed, 0));
 const policy = values.policy;
+const idleList = values['idle-list'];
+const memoryMB = values['memory-gb'] === undefined ? Infinity : number('memory-gb', values['memory-gb'], 0.001) * 1024;
 // Fare's order within a class (fcfs, las, …): the same at both revisions, so that a revision whose
 // default differs is compared on the same policy. A revision from before the choice existed ignores it
 // (it ran FCFS within a class).
@@ -102,7 +108,7 @@ async function loadBuild(dir: string): Promise<Run> {
   const { DEFAULT_CLUSTER } = (await import(at('sim/experiment.js'))) as typeof import('../src/sim/experiment.ts');
   const wl = (await import(at('sim/workload/index.js'))) as typeof import('../src/sim/workload/index.ts');
   return (n: number): number => {
-    const cluster = { ...DEFAULT_CLUSTER, machines, shards: Math.max(4, Math.round(machines / 250)), idleList: false, memoryMB: Infinity };
+    const cluster = { ...DEFAULT_CLUSTER, machines, shards: Math.max(4, Math.round(machines / 250)), idleList, memoryMB };
     const w = wl.validateWorkload({ kind: 'synthetic', jobs: n, load }, DEFAULT_PRICE_TABLE);
     if (!w.ok) throw new Error(w.error);
     const source = wl.makeJobSource(w.value, DEFAULT_PRICE_TABLE, cluster.machines * cluster.cores, new Rng(seed, `workload/load=${load}`));
@@ -134,7 +140,7 @@ for (let i = 0; i < 2; i++) {
 
 const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length >> 1] as number;
 const rows: { a: number; b: number; ratio: number }[] = [];
-process.stdout.write(`A = ${A.label}, B = ${B.label}: ${policy}${within !== undefined ? ` (${within} within a class)` : ''}, ${machines} machines, ${jobs} jobs per run, load ${load}\n`);
+process.stdout.write(`A = ${A.label}, B = ${B.label}: ${policy}${within !== undefined ? ` (${within} within a class)` : ''}${idleList ? ', idle lists' : ''}${Number.isFinite(memoryMB) ? `, ${memoryMB / 1024} GB machines` : ''}, ${machines} machines, ${jobs} jobs per run, load ${load}\n`);
 for (let i = 0; i < pairs; i++) {
   let a: number, b: number;
   if (i % 2 === 0) {
@@ -148,7 +154,7 @@ for (let i = 0; i < pairs; i++) {
   process.stdout.write(`pair ${String(i + 1).padStart(3)}  A ${Math.round(a).toLocaleString('en-US').padStart(10)}  B ${Math.round(b).toLocaleString('en-US').padStart(10)}  B/A ${(b / a).toFixed(3)}\n`);
 }
 const summary = {
-  a: A.label, b: B.label, policy, ...(within !== undefined ? { within } : {}), machines, jobs, load, seed, pairs,
+  a: A.label, b: B.label, policy, ...(within !== undefined ? { within } : {}), idleList, ...(Number.isFinite(memoryMB) ? { memoryGB: memoryMB / 1024 } : {}), machines, jobs, load, seed, pairs,
   medianA: median(rows.map((r) => r.a)), medianB: median(rows.map((r) => r.b)), medianRatio: median(rows.map((r) => r.ratio)),
   rows,
 };
