@@ -90,9 +90,9 @@ report says which runtimes have them; --no-stem-cells turns them off.`,
 
 Usage: fare cluster up [--shards 2] [--workers 2] [--gateways 1] [--nats-cluster 1|3] [--port 8080]
                        [--host 127.0.0.1] [--data-dir ./.fare-cluster] [--policy fare]
-                       [--worker-cores C] [--heartbeat-ms 500] [--member-timeout-ms 2000] [--no-idle-lists]
-                       [--insecure-single-tenant] [--no-stem-cells] [--retention 7d] [--metrics-port N]
-                       [--record FILE]
+                       [--worker-cores C] [--within-class fcfs|las|sef] [--heartbeat-ms 500]
+                       [--member-timeout-ms 2000] [--no-idle-lists] [--insecure-single-tenant] [--no-stem-cells]
+                       [--retention 7d] [--metrics-port N] [--record FILE]
 
 Starts nats-server (one, or a cluster of three with state replicated three times), the shards, the
 workers and the gateways (on --port and the ports after it, sharing one master key), each as its
@@ -101,7 +101,8 @@ Prometheus metrics on 127.0.0.1 with no credential — shards on N, N+1, …, th
 (0: each on a free port; each part's line says where). --record FILE: the first gateway records
 the traffic it sends for fare sim replay FILE (another gateway i in FILE.gateway-i).
 --no-stem-cells: the workers keep no runtimes started ahead for cold starts (fare worker
---no-stem-cells). --retention: how long the gateways keep invocation records and function logs
+--no-stem-cells). --within-class: the workers' order within a class (fare worker --within-class;
+default las, as fare up). --retention: how long the gateways keep invocation records and function logs
 (fare gateway --retention; default 7d, at least 1m). On real machines run one fare worker per host
 against the same NATS servers (see the README). Stop with Ctrl-C.`,
 };
@@ -308,6 +309,7 @@ export async function runCluster(args: readonly string[]): Promise<number> {
     'data-dir': { type: 'string', default: './.fare-cluster' },
     policy: { type: 'string', default: 'fare' },
     'worker-cores': { type: 'string', default: '1' },
+    'within-class': { type: 'string' },
     'no-idle-lists': { type: 'boolean', default: false },
     // The earlier spelling, from when idle lists were off by default: accepted, changes nothing.
     'idle-lists': { type: 'boolean', default: false },
@@ -331,6 +333,7 @@ export async function runCluster(args: readonly string[]): Promise<number> {
   const cores = whole('worker-cores', values['worker-cores'], 1, 4096);
   const { policy, heartbeatMs, memberTimeoutMs } = common({ nats: 'nats://x:1', prefix: 'fare', replicas: '1', policy: values.policy, 'heartbeat-ms': values['heartbeat-ms'], 'member-timeout-ms': values['member-timeout-ms'] });
   const metricsAt = metricsListen({ 'metrics-port': values['metrics-port'] });
+  const within = withinClass(values['within-class'], policy);
   // Checked here (the gateways would only fail one by one), then passed on as given.
   retentionMs(values);
   const { clusterUp } = await import('../live/cluster/up.ts');
@@ -341,6 +344,7 @@ export async function runCluster(args: readonly string[]): Promise<number> {
     ...(metricsAt !== undefined ? { metricsPort: metricsAt.metricsPort } : {}),
     ...(values.record !== undefined ? { record: resolve(String(values.record)) } : {}),
     ...(values['no-stem-cells'] === true ? { stemCells: false } : {}),
+    ...(within !== undefined ? { within } : {}),
     retention: String(values.retention),
   });
   const out = [
