@@ -4,9 +4,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { invokeOnce, type Target } from '../src/cli/loadgen.ts';
+import { invokeOnce, percentile, type Target } from '../src/cli/loadgen.ts';
 import { zipDirectory } from '../src/live/gateway/zip-writer.ts';
-import { percentile } from '../src/cli/loadgen.ts';
 import { ADMIN_KEY, api, startFare, stopFare, type FareProcess } from '../support/fare-process.ts';
 
 /** Deploys `files` as function `name` (of class `cls`, default the top class) on the Fare at `url`, as the admin. */
