@@ -106,8 +106,8 @@ export function hasWrk(): boolean {
       execFileSync('wrk', ['--version'], { stdio: 'ignore' });
       wrkChecked = true;
     } catch (e) {
-      // wrk prints its version and exits 1: it is there if it ran at all.
-      wrkChecked = (e as { status?: number | null }).status !== undefined && (e as { status?: number | null }).status !== null;
+      // wrk prints its version and exits 1: it is there unless it could not be run at all.
+      wrkChecked = (e as NodeJS.ErrnoException).code !== 'ENOENT';
     }
   }
   return wrkChecked;
@@ -139,8 +139,9 @@ export async function closedLoop(t: Target, fn: string, concurrency: number, sec
         p.stderr.on('data', (c: Buffer) => (text += c.toString('utf8')));
         p.once('exit', (code) => (code === 0 ? done(text) : fail(new Error(`wrk exited with ${String(code)}:\n${text}`))));
       });
-      const requests = Number(/(\d+) requests in ([\d.]+)s/.exec(out)?.[1] ?? NaN);
-      const took = Number(/(\d+) requests in ([\d.]+)s/.exec(out)?.[2] ?? seconds);
+      const total = /(\d+) requests in ([\d.]+)s/.exec(out);
+      const requests = Number(total?.[1] ?? NaN);
+      const took = Number(total?.[2] ?? seconds);
       const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
       const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
       const socketErrors = sock ? sock.slice(1).reduce((a, x) => a + Number(x), 0) : 0;

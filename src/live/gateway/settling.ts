@@ -27,7 +27,7 @@ export class Settling {
   /** Request id → the readers waiting for its record (null: none yet). */
   readonly #open = new Map<string, (() => void)[] | null>();
   /** Request id → the readers waiting for another gateway's record of it. */
-  readonly #elsewhere = new Map<string, (() => void)[]>();
+  readonly #elsewhere = new Map<string, Set<() => void>>();
   readonly #otherGateways: boolean;
 
   /** `otherGateways`: in a cluster, records of invocations other gateways answered come here too (`entered`). */
@@ -84,20 +84,18 @@ export class Settling {
     const t = requestIdTime(requestId);
     if (!this.#otherGateways || t === undefined || t > nowMs + 60_000 || nowMs - t > ELSEWHERE_MAX_AGE_MS) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const waiting = this.#elsewhere.get(requestId) ?? [];
+      let waiting = this.#elsewhere.get(requestId);
+      if (waiting === undefined) this.#elsewhere.set(requestId, (waiting = new Set()));
       const done = (): void => {
         clearTimeout(timer);
         resolve(true);
       };
       const timer = setTimeout(() => {
-        const list = this.#elsewhere.get(requestId);
-        const at = list?.indexOf(done) ?? -1;
-        if (list !== undefined && at >= 0) list.splice(at, 1);
-        if (list?.length === 0) this.#elsewhere.delete(requestId);
+        waiting.delete(done);
+        if (waiting.size === 0 && this.#elsewhere.get(requestId) === waiting) this.#elsewhere.delete(requestId);
         resolve(false);
       }, maxMs);
-      waiting.push(done);
-      this.#elsewhere.set(requestId, waiting);
+      waiting.add(done);
     });
   }
 }
