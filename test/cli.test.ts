@@ -187,7 +187,7 @@ describe('fare command line', () => {
   it('fare worker checks --within-class before it connects anywhere', async () => {
     const bad = await fare('worker', '--id', '0', '--within-class', 'random');
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/--within-class random is not known: use fcfs, las, sef/);
+    expect(bad.stderr).toMatch(/--within-class random is not known: use fcfs, las, sef, ps/);
     const blind = await fare('worker', '--id', '0', '--within-class', 'las', '--policy', 'hermod');
     expect(blind.stderr).toMatch(/it goes with --policy fare, not hermod/);
   });

@@ -44,7 +44,7 @@ describe('the cluster commands', () => {
       [['shard', '--id', '0', '--heartbeat-ms', '1000', '--member-timeout-ms', '1500'], /must be at least twice --heartbeat-ms/],
       [['cluster', 'down'], /fare cluster down is not a command: use fare cluster up/],
       [['cluster', 'up', '--nats-cluster', '2'], /--nats-cluster 2 is not valid: use 1 .* or 3/],
-      [['cluster', 'up', '--within-class', 'lifo'], /--within-class lifo is not known: use fcfs, las, sef/],
+      [['cluster', 'up', '--within-class', 'lifo'], /--within-class lifo is not known: use fcfs, las, sef, ps/],
       [['cluster', 'up', '--policy', 'hermod', '--within-class', 'fcfs'], /--within-class fcfs is Fare's order within a class: it goes with --policy fare, not hermod/],
       [['worker', '--id', '1', '--endpoint', 'gateway:8080'], /--endpoint gateway:8080 is not a gateway address: give http\(s\):\/\/HOST:PORT/],
       [['gateway', '--shards', '1', '--region', 'Mars'], /--region Mars is not a region name/],

@@ -273,7 +273,8 @@ describe('fare up --within-class', () => {
   /** On one core: a 3 s call of the top class runs; a 20 ms one of the same class comes. Which answers first? (`default`: no --within-class.) */
   async function order(within: string): Promise<string[]> {
     const f = await up(tmp(), ['--cores', '1', '--no-examples', ...(within === 'default' ? [] : ['--within-class', within])]);
-    expect(f.output()).toMatch(new RegExp(`order within a class: ${within === 'fcfs' ? 'first come, first served' : 'least attained service'}`));
+    const words: Record<string, string> = { fcfs: 'first come, first served', ps: 'processor sharing, round robin', default: 'least attained service' };
+    expect(f.output()).toMatch(new RegExp(`order within a class: ${words[within]}`));
     for (const name of ['long', 'short']) await deploy(f.url, name, { 'index.mjs': SPIN }, { runtime: 'nodejs', handler: 'index.handler', class: 'high' });
     // Both warm first, so neither waits for a cold start below.
     for (const name of ['long', 'short']) expect((await api(f.url, 'POST', `/2015-03-31/functions/${name}/invocations`, { ms: 1 })).status).toBe(200);
@@ -289,6 +290,10 @@ describe('fare up --within-class', () => {
     return done;
   }
 
+  it('ps: the long call gives its core to the short one of its class once it has had its 20 ms slice, and the short one answers first', async () => {
+    expect(await order('ps')).toEqual(['short', 'long']);
+  }, 60_000);
+
   it('las (the default live: LIVE_WITHIN_DEFAULT): a short call of the top class preempts the long one of its class that has run longest, and answers first', async () => {
     expect(await order('default')).toEqual(['short', 'long']);
   }, 60_000);
@@ -297,8 +302,8 @@ describe('fare up --within-class', () => {
     expect(await order('fcfs')).toEqual(['long', 'short']);
   }, 60_000);
 
-  it('las (the default) keeps the order of one function\'s calls live: a flood of one function reuses its instance instead of cold-starting one per call it would overtake', async () => {
-    const f = await up(tmp(), ['--cores', '1', '--no-examples']);
+  it.each([['las (the default)', []], ['ps', ['--within-class', 'ps']]])('%s keeps the order of one function\'s calls live: a flood of one function reuses its instance instead of cold-starting one per call it would overtake', async (_, within) => {
+    const f = await up(tmp(), ['--cores', '1', '--no-examples', ...within]);
     await deploy(f.url, 'busy', { 'index.mjs': SPIN }, { runtime: 'nodejs', handler: 'index.handler', class: 'low' });
     expect((await api(f.url, 'POST', '/2015-03-31/functions/busy/invocations', { ms: 1 })).status).toBe(200);
     // A call of 150 ms every 70 ms on one core: many a new call finds the running one past LAS's
@@ -324,7 +329,7 @@ describe('fare up --within-class', () => {
   }, 60_000);
 
   it('refuses an unknown order, and one with a class-blind policy', async () => {
-    await expect(up(tmp(), ['--within-class', 'ps'])).rejects.toThrow(/--within-class ps is not known: use fcfs, las, sef/);
+    await expect(up(tmp(), ['--within-class', 'rr'])).rejects.toThrow(/--within-class rr is not known: use fcfs, las, sef, ps/);
     await expect(up(tmp(), ['--within-class', 'las', '--policy', 'hermod'])).rejects.toThrow(/it goes with --policy fare, not hermod/);
   });
 });

@@ -62,7 +62,7 @@ remain.`,
   worker: `fare worker — one machine of a Fare cluster
 
 Usage: fare worker --id N [--shards S] [--no-idle-lists] [--cores C] [--data-dir ./.fare-worker] [--strict-priorities]
-                   [--within-class fcfs|las|sef] [--memory-mb MB] [--no-swapping] [--insecure-single-tenant]
+                   [--within-class fcfs|las|sef|ps] [--memory-mb MB] [--no-swapping] [--insecure-single-tenant]
                    [--no-stem-cells] [--endpoint URL] [--region us-east-1] [--metrics-port N] [common options]
 ${COMMON}
 ${METRICS_HELP}
@@ -71,8 +71,8 @@ ${METRICS_HELP}
                       FARE_ENDPOINT and AWS_ENDPOINT_URL_LAMBDA, so the AWS SDK inside them calls Fare
   --region R          given to functions as AWS_REGION (default us-east-1)
 
-Runs the machine scheduler (preemptive priority by class; within a class --within-class: fcfs, the
-paper's and the default (as on fare up), las, or sef) over real instances on this host; fetches
+Runs the machine scheduler (preemptive priority by class; within a class --within-class: las, the
+default (as on fare up), fcfs (the paper's), sef, or ps (round robin in 20 ms slices)) over real instances on this host; fetches
 a function's code from the cluster's object store the first time it runs it. With --shards S (the
 cluster's shard count, as given to the gateways), its dispatcher joins the emptiest of two shards'
 idle lists while over half of the machine's memory is available (/proc/meminfo), and leaves under a
@@ -90,7 +90,7 @@ report says which runtimes have them; --no-stem-cells turns them off.`,
 
 Usage: fare cluster up [--shards 2] [--workers 2] [--gateways 1] [--nats-cluster 1|3] [--port 8080]
                        [--host 127.0.0.1] [--data-dir ./.fare-cluster] [--policy fare]
-                       [--worker-cores C] [--within-class fcfs|las|sef] [--heartbeat-ms 500]
+                       [--worker-cores C] [--within-class fcfs|las|sef|ps] [--heartbeat-ms 500]
                        [--member-timeout-ms 2000] [--no-idle-lists] [--insecure-single-tenant] [--no-stem-cells]
                        [--retention 7d] [--metrics-port N] [--record FILE]
 

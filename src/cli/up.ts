@@ -7,7 +7,7 @@ import { createLogger, LOG_HELP, logOptions, logSettings } from './logger.ts';
 const HELP = `fare up — run Fare on this machine
 
 Usage: fare up [--port 8080] [--host 127.0.0.1] [--data-dir ./.fare] [--policy fare|hermod|fifo]
-               [--cores N] [--strict-priorities] [--within-class fcfs|las|sef] [--memory-mb MB] [--no-swapping]
+               [--cores N] [--strict-priorities] [--within-class fcfs|las|sef|ps] [--memory-mb MB] [--no-swapping]
                [--no-examples] [--fsync] [--retention 7d] [--region us-east-1] [--no-stem-cells]
                [--insecure-single-tenant] [--metrics-port N] [--metrics-host 127.0.0.1]
                [--log-level info] [--log-format json|pretty] [--record FILE]
@@ -25,7 +25,9 @@ SCHED_FIFO by class instead. --within-class: the order within a class (fare poli
 attained service, the default, as in the simulator: a new call preempts the one of its class that
 has run longest, so short calls do not wait behind long ones of their class; one function's calls
 keep their order, as each holds an instance: see LIVE_WITHIN_DEFAULT in src/core/presets.ts), fcfs
-(the paper's), sef (shortest expected first, from each function's observed durations). Memory: no limits are asked of functions; under memory pressure (under
+(the paper's), sef (shortest expected first, from each function's observed durations), ps
+(processor sharing as round robin: a call that has run 20 ms gives its core to the next waiting
+call of its class). Memory: no limits are asked of functions; under memory pressure (under
 10 % of the machine's memory free) idle instances, then the lowest classes' preempted ones, are
 swapped out (where there is swap, by process_madvise), and swapped back in before they run; --memory-mb manages that
 much memory instead of the machine's (what is used since start counts); --no-swapping turns it off.

@@ -15,7 +15,7 @@ import { reapStaleWorkDirs } from './runtime/workdir.ts';
 import { describePeerLookup, peerLookup } from './runtime/peer-uid.ts';
 import { canRaisePriority } from './worker/local-executor.ts';
 import type { RuntimeName } from './types.ts';
-import type { WithinClass } from '../core/machine/run-queue.ts';
+import { PS_QUANTUM_MS, type WithinClass } from '../core/machine/run-queue.ts';
 
 /**
  * Cores the machine scheduler hands out when `--cores` is not given: all but one, which is kept for
@@ -174,6 +174,7 @@ const WITHIN_WORDS: Record<WithinClass, string> = {
   fcfs: 'first come, first served (the paper\'s)',
   las: 'least attained service (a new call preempts the one of its class that has run longest)',
   sef: 'shortest expected first (by each function\'s observed durations)',
+  ps: `processor sharing, round robin (a call that has run ${PS_QUANTUM_MS} ms gives its core to the next of its class)`,
 };
 
 /** The start-up line that says the machine scheduler's order within a class. */

@@ -145,7 +145,7 @@ export class Simulation {
         { outMBperMs: perMs(cluster.swapOutSPerGiB), inMBperMs: perMs(cluster.swapInSPerGiB) }, admission);
       this.rec = new Recorder(cfg, m, this.hw);
       this.machines = new SimMachines(list, this.hw, this.table, this.q, this.bus, this.pace, this.rec, {
-        trackMemory: this.trackMemory, deadlines: preset.idleList && (cluster.pollTimeoutMs ?? Infinity) !== Infinity, log: this.log,
+        trackMemory: this.trackMemory, deadlines: (preset.idleList && (cluster.pollTimeoutMs ?? Infinity) !== Infinity) || (preset.machine === 'priority' && preset.within === 'ps'), log: this.log,
         admission,
       });
     }

@@ -6,7 +6,7 @@ import { Rng } from '../core/rng.ts';
 import { DEFAULT_PRICE_TABLE, makePriceTable, type PriceTable, type Result } from '../core/classes.ts';
 import { Simulation } from './engine.ts';
 import type { ClusterConfig, PolicyKind, PolicySpec } from './config.ts';
-import { WITHIN_CLASS, type WithinClass } from '../core/machine/run-queue.ts';
+import { PS_QUANTUM_MS, WITHIN_CLASS, type WithinClass } from '../core/machine/run-queue.ts';
 import { SHARD_WITHIN, type ShardWithin } from '../core/shard/multi-queue.ts';
 import { SWAP_ORDERS, type SwapOrder } from '../core/machine/swapper.ts';
 import type { LatencyModel } from './bus.ts';
@@ -239,7 +239,7 @@ export function parsePolicy(raw: unknown, i: number): PolicySpec {
   }
   const within = raw.within;
   if (within !== undefined && (kind !== 'fare' || !WITHIN_CLASS.includes(within as WithinClass))) {
-    throw new ConfigError(`${where}.within is ${JSON.stringify(within)}: it is Fare's order within a class, one of ${WITHIN_CLASS.map((w) => `"${w}"`).join(', ')} (fcfs: the paper's; las: least attained service; sef: shortest expected first), for kind "fare" only`);
+    throw new ConfigError(`${where}.within is ${JSON.stringify(within)}: it is Fare's order within a class, one of ${WITHIN_CLASS.map((w) => `"${w}"`).join(', ')} (fcfs: the paper's; las: least attained service; sef: shortest expected first; ps: processor sharing, round robin in ${PS_QUANTUM_MS} ms slices), for kind "fare" only`);
   }
   const shardWithin = raw.shardWithin;
   if (shardWithin !== undefined && (kind !== 'fare' || !SHARD_WITHIN.includes(shardWithin as ShardWithin))) {

@@ -39,7 +39,7 @@ export class Pace {
 
 export interface SimMachinesOptions {
   readonly trackMemory: boolean;
-  /** Dispatchers' polls may time out: machines have deadlines to wake at. */
+  /** Dispatchers' polls may time out, or slices end (`ps` within a class): machines have deadlines to wake at. */
   readonly deadlines: boolean;
   /** The machines admit jobs by memory: they are told when memory they swapped out is written (`paged-out`). */
   readonly admission?: boolean;
@@ -289,7 +289,8 @@ export class SimMachines {
       if (w < t) t = w;
     }
     if (this.deadlines) {
-      const d = mc.nextDeadline();
+      // A deadline already past (a slice that ended while nobody of its class waited) is due now.
+      const d = Math.max(mc.nextDeadline(), this.pace.now);
       if (d < t) t = d;
     }
     if (renew) this.q.renew(m, t);

@@ -74,6 +74,11 @@ const SCENARIOS: readonly Scenario[] = [
     within: 'sef', cores: 1, jobs: [job(0, 0, 40, 10, 1), job(50, 0, 2, 10, 2), job(60, 0, 40, 10, 1), job(65, 0, 40, 10, 1), job(70, 0, 2, 10, 2)],
   },
   {
+    ...base, name: 'ps within a class: a call that has run its 20 ms slice gives its core to the next of its class, on the machine\'s timer',
+    // Runtimes off the slices' ends by a few ms, so that no completion falls on a slice's end.
+    within: 'ps', cores: 1, jobs: [job(0, 0, 47), job(3, 0, 13), job(5, 0, 31), job(30, 1, 7), job(90, 0, 5)],
+  },
+  {
     ...base, name: 'hermod: processor sharing, class-blind FIFO shards',
     policy: 'hermod', machines: 3, cores: 2, k: 2, jobs: Array.from({ length: 10 }, (_, i) => job(i, i % 4, 10 + i)),
   },
@@ -124,8 +129,8 @@ describe('conformance: the simulator and the live driver decide the same', () =>
     expect(classes('budget degrade')).toEqual([1, 3, 3, 1, 2]);
   });
 
-  it('scenarios mean what they say: under las and sef a job is preempted by one of its own class', () => {
-    for (const prefix of ['las within', 'sef within']) {
+  it('scenarios mean what they say: under las, sef and ps a job is preempted by one of its own class', () => {
+    for (const prefix of ['las within', 'sef within', 'ps within']) {
       const s = SCENARIOS.find((x) => x.name.startsWith(prefix)) as Scenario;
       const log = runSim(s).join('\n');
       // Every job of these scenarios but one is of class 0: a preemption of a class-0 job is by its own class.

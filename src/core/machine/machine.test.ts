@@ -6,6 +6,7 @@ import { InvariantError, type Millis, type ShardId } from '../types.ts';
 import { runScript } from '../testkit/trace.ts';
 import { execute, machineTarget } from '../testkit/executor.ts';
 import { job, machineConfig } from '../testkit/fixtures.ts';
+import { PS_QUANTUM_MS } from './run-queue.ts';
 import { formatDecisionLine, machineAddress, shardAddress, type IdlePollMsg, type PollAnswerMsg } from '../protocol.ts';
 
 const machine = (over: Partial<MachineConfig> = {}) => new Machine(machineConfig(over), new Rng(1).fork('machine/0'));
@@ -93,6 +94,32 @@ describe('Machine under priority', () => {
       [2, 1, 5, 0],
       [3, 4, 5, 0],
       [4, 5, 6, 0],
+    ]);
+  });
+
+  it('within a class by round robin (ps): a slice ends at the machine\'s deadline, on a tick', () => {
+    const m = machine({ cores: 1, within: 'ps' });
+    const t = new Story(m);
+    t.step(0, { kind: 'arrive', job: job(1, 1, 0), memMB: 0 });
+    expect(m.nextDeadline()).toBe(Infinity); // alone: no slice to end
+    t.step(3, { kind: 'arrive', job: job(2, 1, 1), memMB: 0 });
+    t.step(4, { kind: 'arrive', job: job(3, 2, 2), memMB: 0 });
+    expect(m.nextDeadline()).toBe(PS_QUANTUM_MS);
+    t.step(PS_QUANTUM_MS, { kind: 'tick' });
+    expect(m.nextDeadline()).toBe(2 * PS_QUANTUM_MS);
+    t.step(25, { kind: 'complete', job: 2, memMB: 0 });
+    // Job 1 resumes with a new slice, but nobody of its class waits: the lower class waits its turn.
+    expect(m.nextDeadline()).toBe(Infinity);
+    expect(t.lines).toEqual([
+      't=0 < machine/0 arrive job=1 memMB=0',
+      't=0 machine/0 run job=1',
+      't=3 < machine/0 arrive job=2 memMB=0',
+      't=4 < machine/0 arrive job=3 memMB=0', // class 2
+      `t=${PS_QUANTUM_MS} < machine/0 tick`,
+      `t=${PS_QUANTUM_MS} machine/0 preempt job=1`,
+      `t=${PS_QUANTUM_MS} machine/0 run job=2`,
+      't=25 < machine/0 complete job=2 memMB=0',
+      't=25 machine/0 run job=1',
     ]);
   });
 

@@ -43,14 +43,14 @@ export interface MachineConfig {
    */
   readonly admission?: boolean;
   /**
-   * Order within a class under `priority` (default `fcfs`, the paper's): `las` or `sef` (see
-   * run-queue.ts). Under `sef` a job's expected CPU time is its function's mean on this machine
+   * Order within a class under `priority` (default `fcfs`, the paper's): `las`, `sef` or `ps` (see
+   * run-queue.ts; `ps` slices on a timer: the machine's `nextDeadline()`, then a `tick`). Under `sef` a job's expected CPU time is its function's mean on this machine
    * (exponentially weighted, α = 1/4), or the mean of every job completed here for a function not
    * seen yet (0 before any: a first call goes first). Not with memory admission (refused).
    */
   readonly within?: WithinClass;
   /**
-   * Under `las` or `sef`: calls of one function keep their order within the class — a call never
+   * Under `las`, `sef` or `ps`: calls of one function keep their order within the class — a call never
    * preempts one of its own function, and never starts while one of its function that has already
    * run waits (run-queue.ts). Live, each started call holds its function's instance, so overtaking
    * one means starting another instance: a flood of one function would cold-start instance after
@@ -96,7 +96,7 @@ export type MachineInput =
   | { readonly kind: 'memory'; readonly usedMB: number }
   /** With memory admission: `mb` of the memory the machine swapped out is written and free. */
   | { readonly kind: 'paged-out'; readonly mb: number; readonly usedMB?: number }
-  /** The machine's deadline (`nextDeadline()`) has come: a poll of the shards timed out. */
+  /** The machine's deadline (`nextDeadline()`) has come: a poll of the shards timed out, or a slice ended (`ps`). */
   | { readonly kind: 'tick' }
   /**
    * A shard was lost or restarted (the cluster's membership): its idle list, soft state, is gone. A
@@ -349,6 +349,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
         break;
       case 'tick':
         this.dispatcher?.expire(now, this.free(), this.rq.jobs, this.out as DispatcherDecision[]);
+        if (this.rq.sliced) this.rq.rotate(this.sliceEnded);
         break;
       case 'shard-lost':
         this.dispatcher?.lost(input.shard);
@@ -413,10 +414,23 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     this.reservations?.reset();
   }
 
-  /** When a poll of the shards times out (Infinity: none in flight, or no timeout). */
+  /**
+   * When a poll of the shards times out, or (within a class `ps`) a running job's slice ends while
+   * another of its class waits; Infinity when neither.
+   */
   nextDeadline(): Millis {
-    return this.dispatcher ? this.dispatcher.deadline() : Infinity;
+    const d = this.dispatcher ? this.dispatcher.deadline() : Infinity;
+    if (!this.rq.sliced) return d;
+    const s = this.rq.nextSlice();
+    return s < d ? s : d;
   }
+
+  /** Under `ps`: a job's slice ended; it stops and the next of its class starts. */
+  private readonly sliceEnded = (stopped: Slot, started: Slot): void => {
+    stopped.memMB = UNKNOWN_SIZE;
+    this.ws.preempt(stopped.job);
+    this.start(started);
+  };
 
   /** Emits what the run queue's last arrive/unblock moved: the slot to stop, then the slot to start. */
   private carryOutMoved(): void {

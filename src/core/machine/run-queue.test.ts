@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { RunQueue, type MachinePolicy, type Slot, type WithinClass } from './run-queue.ts';
+import { PS_QUANTUM_MS, RunQueue, type MachinePolicy, type Slot, type WithinClass } from './run-queue.ts';
 import { job } from '../testkit/fixtures.ts';
 
 /** A run queue with helpers that return job ids, so expectations read as stories. */
@@ -255,14 +255,110 @@ describe('RunQueue within a class by a key', () => {
   });
 });
 
+describe('RunQueue within a class by round robin (ps)', () => {
+  /** Rotates at the queue's time: the [stopped, started] pairs. */
+  const rotate = (m: ReturnType<typeof rq>): number[][] => {
+    const pairs: number[][] = [];
+    m.q.rotate((a, b) => pairs.push([a.job.id, b.job.id]));
+    return pairs;
+  };
+
+  it('gives each waiting job of the running class a slice in turn, the stopped one going to the back', () => {
+    const m = rq(1, 'priority', 2, 'ps');
+    m.arrive(1, 0);
+    m.arrive(2, 0);
+    m.arrive(3, 0);
+    expect(m.running()).toEqual([1]);
+    expect(m.q.nextSlice()).toBe(PS_QUANTUM_MS);
+    m.at(PS_QUANTUM_MS - 1);
+    expect(rotate(m)).toEqual([]); // too early: nothing moves
+    m.at(PS_QUANTUM_MS);
+    expect(rotate(m)).toEqual([[1, 2]]);
+    expect(m.waiting()).toEqual([[3, 1], []]);
+    expect(m.q.nextSlice()).toBe(2 * PS_QUANTUM_MS);
+    m.at(2 * PS_QUANTUM_MS);
+    expect(rotate(m)).toEqual([[2, 3]]);
+    m.at(3 * PS_QUANTUM_MS);
+    expect(rotate(m)).toEqual([[3, 1]]);
+    // A completion starts the next in the list, whose slice starts then.
+    m.at(3 * PS_QUANTUM_MS + 5);
+    expect(m.complete(1)).toBe(2);
+    expect(m.q.nextSlice()).toBe(4 * PS_QUANTUM_MS + 5);
+    // Alone, a job is never stopped: no deadline.
+    m.at(4 * PS_QUANTUM_MS + 6);
+    expect(m.complete(2)).toBe(3);
+    expect(m.q.nextSlice()).toBe(Infinity);
+  });
+
+  it('slices only within a class: a lower class waits for its turn, a higher one still preempts at once', () => {
+    const m = rq(2, 'priority', 3, 'ps');
+    m.arrive(1, 1);
+    m.arrive(2, 1);
+    m.arrive(3, 2);
+    // Class 1 holds both cores; class 2 waiting is no reason to stop it.
+    expect(m.q.nextSlice()).toBe(Infinity);
+    m.at(5);
+    expect(m.arrive(4, 0)).toEqual([4, 2]);
+    // Job 2 (class 1) now waits beside running job 1: job 1's slice, from 0, ends at the quantum.
+    expect(m.q.nextSlice()).toBe(PS_QUANTUM_MS);
+    m.at(PS_QUANTUM_MS);
+    expect(rotate(m)).toEqual([[1, 2]]);
+    expect(m.running()).toEqual([2, 4]);
+    expect(m.waiting()).toEqual([[], [1], [3]]);
+  });
+
+  it('stops several jobs whose slices end together, one waiting job for each', () => {
+    const m = rq(2, 'priority', 2, 'ps');
+    for (const id of [1, 2, 3]) m.arrive(id, 0);
+    m.at(PS_QUANTUM_MS);
+    // Job 3 takes the first core to come free; job 2 keeps its core for a new slice, as nobody else
+    // waits for it (job 1 has just had its slice).
+    expect(rotate(m)).toEqual([[1, 3]]);
+    expect(m.q.nextSlice()).toBe(2 * PS_QUANTUM_MS);
+    m.arrive(4, 0);
+    m.at(PS_QUANTUM_MS + 1);
+    expect(rotate(m)).toEqual([]);
+    m.at(2 * PS_QUANTUM_MS);
+    expect(rotate(m)).toEqual([[2, 1], [3, 4]]);
+    expect(m.waiting()).toEqual([[2, 3], []]);
+  });
+
+  it('keeping function order (live): a call that has not started waits while one of its function has', () => {
+    const m = rq(1, 'priority', 1, 'ps');
+    m.q.keepFunctionOrder = true;
+    m.arrive(1, 0, 7);
+    m.arrive(2, 0, 7);
+    m.arrive(3, 0, 8);
+    m.at(PS_QUANTUM_MS);
+    // Job 2 would need an instance of its own beside job 1's: job 3 (function 8) takes the slice.
+    expect(rotate(m)).toEqual([[1, 3]]);
+    // Job 1 goes back ahead of job 2, so that a core that comes free takes job 1 first.
+    expect(m.waiting()).toEqual([[1, 2]]);
+    m.at(2 * PS_QUANTUM_MS);
+    // Job 1, started, comes back before job 2.
+    expect(rotate(m)).toEqual([[3, 1]]);
+    expect(m.waiting()).toEqual([[2, 3]]);
+    // With only job 2 of function 7 waiting beside running job 1, there is no slice to end.
+    m.at(2 * PS_QUANTUM_MS + 1);
+    expect(m.q.complete(m.slot(1))?.job.id).toBe(2);
+    m.q.rotate(() => undefined);
+    expect(m.q.nextSlice()).toBe(2 * PS_QUANTUM_MS + 1 + PS_QUANTUM_MS);
+    const n = rq(1, 'priority', 1, 'ps');
+    n.q.keepFunctionOrder = true;
+    n.arrive(1, 0, 7);
+    n.arrive(2, 0, 7);
+    expect(n.q.nextSlice()).toBe(Infinity);
+  });
+});
+
 describe('RunQueue keeping function order (property)', () => {
-  it('under las and sef: no call preempts one of its function and class, none starts first while one of them that ran waits, and no job is lost', () => {
+  it('under las, sef and ps: no call preempts one of its function and class, none starts first while one of them that ran waits, and no job is lost', () => {
     const op = fc.oneof(
       fc.record({ k: fc.constant('arrive' as const), cls: fc.integer({ min: 0, max: 1 }), fn: fc.integer({ min: 0, max: 2 }) }),
       fc.record({ k: fc.constant('complete' as const), pick: fc.nat(10) }),
       fc.record({ k: fc.constant('wait' as const), ms: fc.integer({ min: 1, max: 300 }) }),
     );
-    fc.assert(fc.property(fc.constantFrom<WithinClass>('las', 'sef'), fc.integer({ min: 1, max: 3 }), fc.array(op, { maxLength: 60 }), (within, cores, ops) => {
+    fc.assert(fc.property(fc.constantFrom<WithinClass>('las', 'sef', 'ps'), fc.integer({ min: 1, max: 3 }), fc.array(op, { maxLength: 60 }), (within, cores, ops) => {
       const m = rq(cores, 'priority', 2, within);
       m.q.keepFunctionOrder = true;
       m.q.expected = (s) => 100 * (s.job.fn + 1);
@@ -281,7 +377,22 @@ describe('RunQueue keeping function order (property)', () => {
       const ran = new Set<number>();
       for (const o of ops) {
         if (o.k === 'wait') {
-          now += o.ms;
+          // Under ps the slices that end meanwhile end at their time, as a machine's deadline would have them.
+          const end = now + o.ms;
+          for (let t = m.q.nextSlice(); t <= end; t = m.q.nextSlice()) {
+            // Each turn moves the next slice's end past it: the deadline never stays in the past.
+            expect(t).toBeGreaterThanOrEqual(now);
+            m.at(t);
+            const before = new Set(ran);
+            m.q.rotate((stopped, started) => {
+              expect(stopped.job.cls, `a slice passed from job ${stopped.job.id} to job ${started.job.id}, of another class`).toBe(started.job.cls);
+              startedFirst(started, before);
+            });
+            for (const r of m.q.running) ran.add(r.job.id);
+            expect(m.q.nextSlice()).toBeGreaterThan(t);
+            now = t;
+          }
+          now = end;
           m.at(now);
         } else if (o.k === 'arrive') {
           const me = id++;

@@ -13,9 +13,14 @@
 // and stopped for another only past a quantum: see LAS_QUANTUM_MS; a new call goes ahead of the long
 // ones of its class), or `sef`, shortest expected first (the key is the job's
 // expected remaining time, from its function's history on this machine). Both decide only at events
-// (arrivals, completions), never on a timer. With `keepFunctionOrder` (live), calls of one function
+// (arrivals, completions), never on a timer. Or `ps`, processor sharing within the class as a kernel
+// does it: round robin with a quantum (PS_QUANTUM_MS) — a running job that has had a quantum in its
+// current run gives its core to the first waiting job of its class and goes to the back of the list;
+// the only order that decides on a timer (the machine's `nextDeadline()`). Exact processor sharing
+// (Hermod's `ps` policy) is its limit as the quantum goes to 0. With `keepFunctionOrder` (live), calls of one function
 // keep their order under a key: a call preempts no call of its own function, and waits behind those
-// of its function that have run (each holds an instance; overtaking it would start another).
+// of its function that have run (each holds an instance; overtaking it would start another); under
+// `ps` a call that has not started rotates in only when no call of its function has started.
 
 import { Queue } from '../util/queue.ts';
 import type { Job } from '../types.ts';
@@ -23,7 +28,7 @@ import type { Job } from '../types.ts';
 export type MachinePolicy = 'priority' | 'priority-np' | 'fcfs' | 'ps';
 
 /** Order within a class under `priority` (see above). */
-export type WithinClass = 'fcfs' | 'las' | 'sef';
+export type WithinClass = 'fcfs' | 'las' | 'sef' | 'ps';
 
 /**
  * LAS as a three-level feedback queue. A call that has had under `LAS_QUANTUM_MS` of CPU is not
@@ -36,7 +41,14 @@ export type WithinClass = 'fcfs' | 'las' | 'sef';
  */
 export const LAS_QUANTUM_MS = 100;
 export const LAS_CAP_MS = 1000;
-export const WITHIN_CLASS: readonly WithinClass[] = ['fcfs', 'las', 'sef'];
+export const WITHIN_CLASS: readonly WithinClass[] = ['fcfs', 'las', 'sef', 'ps'];
+
+/**
+ * Under `ps`: the time slice a job runs before it gives its core to the next waiting job of its class
+ * (ms). The order of Linux's own slices (CFS: 3–24 ms), long enough that a live worker's freeze and
+ * thaw of a function's cgroup (≈ 0.1–1 ms) stays a small part of it.
+ */
+export const PS_QUANTUM_MS = 20;
 
 /** A job's place on a machine. */
 export interface Slot {
@@ -97,11 +109,16 @@ export class RunQueue {
   lasQuantumMs = LAS_QUANTUM_MS;
   /** Under a key: calls of one function keep their order (see the head; MachineConfig.keepFunctionOrder). */
   keepFunctionOrder = false;
+  /** Under `ps`: the time slice (ms). */
+  psQuantumMs = PS_QUANTUM_MS;
   /** Classes are ordered within by a key (`las` or `sef` under `priority`). */
   private readonly keyed: boolean;
+  /** Round robin within a class (`ps` under `priority`). */
+  readonly sliced: boolean;
 
   constructor(readonly cores: number, readonly policy: MachinePolicy, classes: number, readonly within: WithinClass = 'fcfs') {
-    this.keyed = policy === 'priority' && within !== 'fcfs';
+    this.keyed = policy === 'priority' && (within === 'las' || within === 'sef');
+    this.sliced = policy === 'priority' && within === 'ps';
     const lists = policy === 'fcfs' ? 1 : classes;
     this.waiting = Array.from({ length: lists }, () => new Queue<Slot>());
     this.counts = new Array<number>(lists).fill(0);
@@ -457,7 +474,7 @@ export class RunQueue {
   private startSlot(slot: Slot): void {
     slot.running = true;
     slot.started = true;
-    if (this.keyed) slot.since = this.now;
+    if (this.keyed || this.sliced) slot.since = this.now;
     this.run.push(slot, slot.job.id, slot.job.cls, slot.seq);
   }
 
@@ -476,6 +493,100 @@ export class RunQueue {
     run.pop();
     run.pop();
     run.pop();
+  }
+
+  /**
+   * Under `ps`: when the next running job's slice ends while a job of its class waits that may take
+   * its core (Infinity when none). The machine's deadline; `rotate` at that time moves it.
+   */
+  nextSlice(): number {
+    if (!this.sliced || this.nWaiting === 0) return Infinity;
+    const run = this.run;
+    let t = Infinity;
+    for (let i = 0; i < run.length; i += 4) {
+      const c = run[i + 2] as number;
+      if ((this.counts[c] as number) === 0) continue;
+      const end = (run[i] as Slot).since + this.psQuantumMs;
+      if (end < t && this.sliceTaker(c) >= 0) t = end;
+    }
+    return t;
+  }
+
+  /**
+   * Under `ps`, at `now`: every running job whose slice has ended and whose class has a job that may
+   * take its core stops and goes to the back of its class's list; that job starts. The pairs, the
+   * longest running first, are handed to `moved(stopped, started)`. One whose slice ended with no job
+   * to take its core (all taken in this turn) starts a new slice.
+   */
+  rotate(moved: (stopped: Slot, started: Slot) => void): void {
+    if (!this.sliced || this.nWaiting === 0) return;
+    const run = this.run;
+    const due: Slot[] = [];
+    for (let i = 0; i < run.length; i += 4) {
+      const s = run[i] as Slot;
+      if ((this.counts[run[i + 2] as number] as number) > 0 && s.since + this.psQuantumMs <= this.now) due.push(s);
+    }
+    // The longest running first; a job stopped here does not take another's core in the same turn.
+    due.sort((a, b) => a.since - b.since || a.seq - b.seq);
+    for (const s of due) {
+      const c = s.job.cls;
+      const at = this.sliceTaker(c);
+      const q = this.waiting[c] as Queue<Slot>;
+      const next = at < 0 ? undefined : (q.at(at) as Slot);
+      if (next === undefined || due.includes(next)) {
+        // Nobody left to take its core: it starts a new slice.
+        s.since = this.now;
+        continue;
+      }
+      if (at === 0) q.shift();
+      else q.remove(next);
+      this.removeRunning(this.runningIndex(s.job.id));
+      s.running = false;
+      this.stopped(s);
+      // To the back; keeping function order, ahead of the calls of its function that have not started.
+      let pos = q.length;
+      if (this.keepFunctionOrder) {
+        for (let j = 0; j < q.length; j++) {
+          const o = q.at(j) as Slot;
+          if (o.job.fn === s.job.fn && !o.started) {
+            pos = j;
+            break;
+          }
+        }
+      }
+      q.insert(pos, s);
+      this.startSlot(next);
+      moved(s, next);
+    }
+  }
+
+  /**
+   * Under `ps`: the position in class `c`'s list of the job that takes the next slice, or -1. The
+   * first, except that with `keepFunctionOrder` a job that has not started passes over while a job of
+   * its function has (it would need an instance of its own).
+   */
+  private sliceTaker(c: number): number {
+    const q = this.waiting[c] as Queue<Slot>;
+    if (!this.keepFunctionOrder) return q.length > 0 ? 0 : -1;
+    for (let i = 0; i < q.length; i++) {
+      const o = q.at(i) as Slot;
+      if (o.started || !this.functionStarted(o.job.fn)) return i;
+    }
+    return -1;
+  }
+
+  /** A job of function `fn` that has started is on the machine (running, waiting or blocked). */
+  private functionStarted(fn: number): boolean {
+    const run = this.run;
+    for (let i = 0; i < run.length; i += 4) if ((run[i] as Slot).job.fn === fn) return true;
+    for (const q of this.waiting) {
+      for (let i = 0; i < q.length; i++) {
+        const o = q.at(i) as Slot;
+        if (o.started && o.job.fn === fn) return true;
+      }
+    }
+    if (this.blockedSlots) for (const o of this.blockedSlots) if (o.job.fn === fn) return true;
+    return false;
   }
 
   /** Index of the running job to preempt: lowest class, then latest arrival on the machine. */

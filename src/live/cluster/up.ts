@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNatsCluster, type NatsServer } from './nats-server.ts';
 import { ADMIN_CREDENTIAL_FILE } from '../assembly.ts';
+import type { WithinClass } from '../../core/machine/run-queue.ts';
 
 export interface ClusterUpOptions {
   readonly dataDir: string;
@@ -48,7 +49,7 @@ export interface ClusterUpOptions {
   readonly wrap?: (part: string) => readonly string[];
   readonly gatewayHost?: string | ((part: string) => string);
   /** The workers' order within a class (`fare worker --within-class`; default the worker's). */
-  readonly within?: 'fcfs' | 'las' | 'sef';
+  readonly within?: WithinClass;
   /** The first gateway records its traffic in this file (`fare gateway --record`), gateway i > 0 in `FILE.gateway-i`. */
   readonly record?: string;
   /** The workers keep stem cells (default true where their host allows them; false: `fare worker --no-stem-cells`). */

@@ -34,9 +34,9 @@ describe('fare sim run over several seeds', () => {
   });
 
   it('takes Fare\'s order within a class per policy, and refuses a wrong one, or one beside memory admission', () => {
-    const spec = parseExperiment({ policies: ['fare', { kind: 'fare', name: 'fare-las', within: 'las' }, { kind: 'fare', name: 'fare-sef', within: 'sef' }] });
-    expect(spec.policies.map((p) => p.within)).toEqual([undefined, 'las', 'sef']);
-    expect(() => parseExperiment({ policies: [{ kind: 'fare', within: 'ps' }] })).toThrow(/policies\[0\]\.within is "ps": .*one of "fcfs", "las", "sef"/);
+    const spec = parseExperiment({ policies: ['fare', { kind: 'fare', name: 'fare-las', within: 'las' }, { kind: 'fare', name: 'fare-sef', within: 'sef' }, { kind: 'fare', name: 'fare-ps', within: 'ps' }] });
+    expect(spec.policies.map((p) => p.within)).toEqual([undefined, 'las', 'sef', 'ps']);
+    expect(() => parseExperiment({ policies: [{ kind: 'fare', within: 'rr' }] })).toThrow(/policies\[0\]\.within is "rr": .*one of "fcfs", "las", "sef", "ps"/);
     expect(() => parseExperiment({ policies: [{ kind: 'hermod', within: 'las' }] })).toThrow(/for kind "fare" only/);
     expect(() => parseExperiment({ cluster: { memoryAdmission: true }, policies: [{ kind: 'fare', name: 'x', within: 'las' }] })).toThrow(/policy "x" orders its classes by las, and cluster.memoryAdmission is on/);
   });
