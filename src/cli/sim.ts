@@ -15,7 +15,7 @@ import type { Progress } from '../sim/report/progress.ts';
  */
 export const EXPERIMENTS: readonly { readonly name: string; readonly about: string }[] = [
   { name: 'class-order', about: 'the shard\'s next job by price × time waited, strictly by class, or class-blind: top-class tail, low-class starvation' },
-  { name: 'swap-paging', about: 'swapping whole jobs by class against the kernel\'s order (least recently run first, blind to classes): latency per class and bytes moved' },
+  { name: 'swap-paging', about: 'swapping whole jobs by class against the kernel\'s order (least recently run first, blind to classes), by whole jobs and at page level: latency per class and bytes moved' },
   { name: 'swap-bound', about: 'a bound on swapped memory per machine, as a multiple of the largest job\'s memory: which keeps the top class whole' },
   { name: 'shards', about: 'idle list on (Fare\'s rule or the paper\'s) and off, 1 to 100 shards, at 10,000 machines' },
 ];

@@ -146,7 +146,7 @@ export class Simulation {
       this.rec = new Recorder(cfg, m, this.hw);
       this.machines = new SimMachines(list, this.hw, this.table, this.q, this.bus, this.pace, this.rec, {
         trackMemory: this.trackMemory, deadlines: (preset.idleList && (cluster.pollTimeoutMs ?? Infinity) !== Infinity) || (preset.machine === 'priority' && preset.within === 'ps'), log: this.log,
-        admission,
+        admission, partialSwaps: cluster.swapOrder === 'pages',
       });
     }
     this.sampleEvery = (cfg.measureTo - cfg.measureFrom) / Math.max(1, cfg.samples);

@@ -166,7 +166,7 @@ export function parseCluster(raw: unknown, base: ClusterConfig = DEFAULT_CLUSTER
   }
   const order = raw.swapOrder;
   if (order !== undefined && !SWAP_ORDERS.includes(order as SwapOrder)) {
-    throw new ConfigError(`cluster.swapOrder is ${JSON.stringify(order)}: it must be "class" (the lowest class first, Fare's) or "lru" (the job that ran least recently first, blind to classes, as the kernel's reclaim)`);
+    throw new ConfigError(`cluster.swapOrder is ${JSON.stringify(order)}: it must be "class" (the lowest class first, Fare's), "lru" (the job that ran least recently first, blind to classes, as the kernel's reclaim) or "pages" (the same at page level: only the memory needed, part of a job)`);
   }
   const admission = raw.memoryAdmission;
   if (admission !== undefined && typeof admission !== 'boolean') throw new ConfigError(`cluster.memoryAdmission is ${JSON.stringify(admission)}: it must be true (a job waits until its memory fits) or false (the paper's model)`);

@@ -209,12 +209,13 @@ export class Hardware {
   }
 
   /**
-   * Job row k's memory goes out to swap (the machine is advanced to `now`): it leaves `used` at
-   * once and stays resident until the device has written it. Returns when that is.
+   * Job row k's memory (or `part` MB of it: page-level swapping) goes out to swap (the machine is
+   * advanced to `now`): it leaves `used` at once and stays resident until the device has written it.
+   * Returns when that is.
    */
-  swapOut(m: number, k: number, now: number): number {
+  swapOut(m: number, k: number, now: number, part?: number): number {
     if (!this.trackMemory) return now;
-    const mb = this.t.memNow(k);
+    const mb = part ?? this.t.memNow(k);
     this.addUsed(m, -mb);
     if (this.device.outMBperMs === Infinity || mb <= 0) return now;
     const b = m * this.stride;
@@ -231,10 +232,10 @@ export class Hardware {
     return done;
   }
 
-  /** Job row k's memory comes back from swap: held again at once; returns when the device has read it (the job may run then). */
-  swapIn(m: number, k: number, now: number): number {
+  /** Job row k's memory (or the `part` MB of it that went) comes back from swap: held again at once; returns when the device has read it (the job may run then). */
+  swapIn(m: number, k: number, now: number, part?: number): number {
     if (!this.trackMemory) return now;
-    const mb = this.t.memNow(k);
+    const mb = part ?? this.t.memNow(k);
     this.addUsed(m, mb);
     if (this.device.inMBperMs === Infinity || mb <= 0) return now;
     const b = m * this.stride;

@@ -43,6 +43,8 @@ export interface SimMachinesOptions {
   readonly deadlines: boolean;
   /** The machines admit jobs by memory: they are told when memory they swapped out is written (`paged-out`). */
   readonly admission?: boolean;
+  /** The machines swap out parts of jobs (`pages` order): the swap device moves each decision's MB, not the job's whole memory. */
+  readonly partialSwaps?: boolean;
   readonly log: ((line: string) => void) | undefined;
 }
 
@@ -51,6 +53,7 @@ export class SimMachines {
   private readonly trackMemory: boolean;
   private readonly deadlines: boolean;
   private readonly admission: boolean;
+  private readonly partialSwaps: boolean;
   private readonly log: ((line: string) => void) | undefined;
   /** MB of the machine being stepped that its swap device wrote since it was last told (`paged-out`). */
   private written = 0;
@@ -76,6 +79,7 @@ export class SimMachines {
     this.trackMemory = opts.trackMemory;
     this.deadlines = opts.deadlines;
     this.admission = opts.admission === true && opts.trackMemory;
+    this.partialSwaps = opts.partialSwaps === true;
     this.log = opts.log;
     for (const m of machines) bus.listen(m.address, (msg) => this.deliver(msg as MachineMessage));
   }
@@ -227,7 +231,7 @@ export class SimMachines {
         }
         case 'swap-out': {
           const now = this.pace.now;
-          const done = h.swapOut(m, (d.job as SimJob).k, now);
+          const done = h.swapOut(m, (d.job as SimJob).k, now, this.partialSwaps ? d.mb : undefined);
           if (this.admission && done <= now) this.written += d.mb;
           this.rec.swap('out', m, d.job.cls, d.mb, now, d.job.id, done - now);
           break;
@@ -235,7 +239,7 @@ export class SimMachines {
         case 'swap-in': {
           const now = this.pace.now;
           const k = (d.job as SimJob).k;
-          const done = h.swapIn(m, k, now);
+          const done = h.swapIn(m, k, now, this.partialSwaps ? d.mb : undefined);
           if (done > now) {
             this.pageInJob = k;
             this.pageInEnd = done;

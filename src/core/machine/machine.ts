@@ -19,7 +19,7 @@ import type { MachineDecision } from './machine-workspace.ts';
 import { Dispatcher, type DispatcherConfig, type DispatcherDecision } from './dispatcher.ts';
 import { machineAddress, type Address, type BlockMsg, type IdleAnswerMsg, type Placement, type PollAnswerMsg, type PollMsg, type ReserveMsg, type TakenMsg } from '../protocol.ts';
 import { ReservationQueue } from './reservation-queue.ts';
-import { swapOut, swapOutLru, type SwapConfig } from './swapper.ts';
+import { swapOut, swapOutLru, swapOutPages, type SwapConfig } from './swapper.ts';
 
 export interface MachineConfig {
   readonly id: MachineId;
@@ -160,10 +160,10 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   private readonly admit: boolean;
   /** With admission: memory swapped out that is not yet written (MB): still taken. */
   private pendingOutMB = 0;
-  private readonly emitSwapOut = (s: Slot): void => {
-    this.swappedMB += s.memMB;
-    if (this.admit) this.pendingOutMB += s.memMB;
-    this.out.push({ kind: 'swap-out', job: s.job, mb: s.memMB });
+  private readonly emitSwapOut = (s: Slot, mb: number): void => {
+    this.swappedMB += mb;
+    if (this.admit) this.pendingOutMB += mb;
+    this.out.push({ kind: 'swap-out', job: s.job, mb });
   };
 
   constructor(readonly cfg: Readonly<MachineConfig>, private readonly rng: Rng) {
@@ -291,7 +291,7 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
           const waiting = slot ?? this.rq.findWaiting(input.job) ?? this.rq.findBlocked(input.job);
           if (waiting?.started && (waiting.blocked ? this.rq.completeBlocked(waiting) : this.rq.completeWaiting(waiting))) {
             this.index?.delete(input.job);
-            if (waiting.swapped) this.swappedMB -= waiting.memMB;
+            if (waiting.swapped) this.swappedMB -= waiting.outMB;
             this.freed(input);
             this.ws.release(waiting);
             this.jobsFell = true;
@@ -449,10 +449,12 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
       this.used += slot.memMB;
     }
     if (slot.swapped) {
+      const mb = slot.outMB;
       slot.swapped = false;
-      this.swappedMB -= slot.memMB;
-      if (this.managed) this.used += slot.memMB;
-      this.out.push({ kind: 'swap-in', job: slot.job, mb: slot.memMB });
+      slot.outMB = 0;
+      this.swappedMB -= mb;
+      if (this.managed) this.used += mb;
+      this.out.push({ kind: 'swap-in', job: slot.job, mb });
     }
     this.ws.run(slot.job);
   }
@@ -460,13 +462,14 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   /** A slot for an arriving job: a spare one when there is one (no allocation), else a new one. */
   private slotFor(job: Job, memMB: number): Slot {
     const s = this.ws.spareSlot() as Mutable<Slot> | undefined;
-    if (s === undefined) return { job, seq: this.seq++, running: false, started: false, memMB, swapped: false, blocked: false, blockedRunning: false, counted: true, attained: 0, since: 0, lastRan: this.rq.now };
+    if (s === undefined) return { job, seq: this.seq++, running: false, started: false, memMB, swapped: false, outMB: 0, blocked: false, blockedRunning: false, counted: true, attained: 0, since: 0, lastRan: this.rq.now };
     s.job = job;
     s.seq = this.seq++;
     s.running = false;
     s.started = false;
     s.memMB = memMB;
     s.swapped = false;
+    s.outMB = 0;
     s.blocked = false;
     s.blockedRunning = false;
     s.counted = true;
@@ -542,7 +545,9 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
    */
   private swapDown(targetMB: number, forClass = -1, forSeq = -1): number {
     const space = (this.cfg.swap.spaceMB ?? Infinity) - this.swappedMB;
-    return this.cfg.swap.order === 'lru'
+    const order = this.cfg.swap.order;
+    if (order === 'pages') return swapOutPages(this.rq, this.used, targetMB, this.emitSwapOut, space);
+    return order === 'lru'
       ? swapOutLru(this.rq, this.used, targetMB, this.emitSwapOut, space, this.smallestMB)
       : swapOut(this.rq, this.used, targetMB, this.emitSwapOut, space, this.smallestMB, forClass, forSeq);
   }
@@ -577,15 +582,16 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     for (const q of this.rq.waiting) {
       for (let i = 0; i < q.length; i++) {
         const s = q.at(i) as Slot;
-        if (s !== slot && s.counted && !s.swapped) return true;
+        if (s !== slot && s.counted && (!s.swapped || s.outMB < s.memMB)) return true;
       }
     }
     return false;
   }
 
-  /** Memory a job needs to start (MB): its size if it has not started or is swapped out, else 0. */
+  /** Memory a job needs to start (MB): its size if it has not started, what of it is swapped out, else 0. */
   private static need(slot: Slot): number {
-    return !slot.counted || slot.swapped ? Math.max(0, slot.memMB) : 0;
+    if (!slot.counted) return Math.max(0, slot.memMB);
+    return slot.swapped ? Math.max(0, slot.outMB) : 0;
   }
 
   /** Admission: starts what fits on the free cores, in class order, after memory was freed. */

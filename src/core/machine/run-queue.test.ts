@@ -13,7 +13,7 @@ function rq(cores: number, policy: MachinePolicy, classes = 4, within: WithinCla
     q,
     /** Arrival of job `id` of class `cls` (of function `fn`): [started id, preempted id]. */
     arrive(id: number, cls: number, fn = 0): [number | undefined, number | undefined] {
-      const s: Slot = { job: { ...job(id, cls, seq), fn }, seq: seq++, running: false, started: false, memMB: 0, swapped: false, blocked: false, blockedRunning: false, counted: true, attained: 0, since: 0, lastRan: 0 };
+      const s: Slot = { job: { ...job(id, cls, seq), fn }, seq: seq++, running: false, started: false, memMB: 0, swapped: false, outMB: 0, blocked: false, blockedRunning: false, counted: true, attained: 0, since: 0, lastRan: 0 };
       slots.set(id, s);
       q.arrive(s, out);
       return [out.start?.job.id, out.preempt?.job.id];

@@ -61,6 +61,8 @@ export interface Slot {
   /** Resident memory while not running, as last reported (MB). */
   memMB: number;
   swapped: boolean;
+  /** Memory of it swapped out (MB): all of `memMB`, or under `pages` swapping a part. 0 when not swapped. */
+  outMB: number;
   /** Waiting for something outside the machine (a synchronous call to another function): not runnable. */
   blocked: boolean;
   /** It was running when it blocked (so it runs on in the meantime and must be stopped if it cannot get a core back). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { idleToSwapOut, swapOut, swapOutLru } from './swapper.ts';
+import { idleToSwapOut, swapOut, swapOutLru, swapOutPages } from './swapper.ts';
 import { RunQueue, type Slot } from './run-queue.ts';
 import { Machine } from './machine.ts';
 import { Rng } from '../rng.ts';
@@ -10,7 +10,7 @@ import { job, machineConfig } from '../testkit/fixtures.ts';
 function loaded(jobs: [cls: number, mb: number][], cores = 1): { rq: RunQueue; used: number; slots: Slot[] } {
   const rq = new RunQueue(cores, 'priority', 4);
   const out = { start: undefined as Slot | undefined, preempt: undefined as Slot | undefined };
-  const slots = jobs.map(([cls, mb], i): Slot => ({ job: job(i + 1, cls, i), seq: i, running: false, started: false, memMB: mb, swapped: false, blocked: false, blockedRunning: false, counted: true, attained: 0, since: 0, lastRan: 0 }));
+  const slots = jobs.map(([cls, mb], i): Slot => ({ job: job(i + 1, cls, i), seq: i, running: false, started: false, memMB: mb, swapped: false, outMB: 0, blocked: false, blockedRunning: false, counted: true, attained: 0, since: 0, lastRan: 0 }));
   for (const s of slots) rq.arrive(s, out);
   return { rq, used: jobs.reduce((a, [, mb]) => a + mb, 0), slots };
 }
@@ -21,6 +21,52 @@ const swapped = (target: number, jobs: [number, number][], cores = 1): { ids: nu
   const after = swapOut(rq, used, target, (s) => ids.push(s.job.id));
   return { ids, used: after };
 };
+
+describe('swapOutPages (the kernel-like order at page level)', () => {
+  it('takes only the memory needed, least recently run first: the last job gives part of its memory and keeps the rest', () => {
+    // job 1 runs; 2 (ran until 50), 3 (ran until 90), 4 (arrived at 10, not run): 100 MB each.
+    const { rq, used, slots } = loaded([[0, 100], [0, 100], [3, 100], [1, 100]]);
+    (slots[1] as Slot).lastRan = 50;
+    (slots[2] as Slot).lastRan = 90;
+    (slots[3] as Slot).lastRan = 10;
+    const moves: [number, number][] = [];
+    // 150 MB must go: all of job 4 (oldest), then half of job 2.
+    expect(swapOutPages(rq, used, 250, (s, mb) => moves.push([s.job.id, mb]))).toBe(250);
+    expect(moves).toEqual([[4, 100], [2, 50]]);
+    expect(slots.map((s) => [s.swapped, s.outMB])).toEqual([[false, 0], [true, 50], [false, 0], [true, 100]]);
+    // More pressure: job 2 gives what it has left before job 3 gives any.
+    moves.length = 0;
+    expect(swapOutPages(rq, 250, 180, (s, mb) => moves.push([s.job.id, mb]))).toBe(180);
+    expect(moves).toEqual([[2, 50], [3, 20]]);
+    // Never a running job; within the swap space: 10 MB of space is 10 MB moved, whatever is asked.
+    moves.length = 0;
+    expect(swapOutPages(rq, 180, 0, (s, mb) => moves.push([s.job.id, mb]), 10)).toBe(170);
+    expect(moves).toEqual([[3, 10]]);
+    expect(slots[0]?.swapped).toBe(false);
+  });
+
+  it('on a machine: the part swapped out is all that is read back when the job runs again', () => {
+    const m = new Machine(machineConfig({ cores: 1, memoryMB: 1000, swap: { enabled: true, targetFraction: 1, order: 'pages' } }), new Rng(1).fork('machine/0'));
+    const trace = runScript('machine/0', m, [
+      [0, { kind: 'arrive', job: job(1, 2, 0), memMB: 600 }],
+      [1, { kind: 'arrive', job: job(2, 0, 1), memMB: 300 }],
+      [2, { kind: 'stopped', job: 1, memMB: 600 }],
+      [3, { kind: 'arrive', job: job(3, 0, 2), memMB: 400 }],
+      [4, { kind: 'complete', job: 2, memMB: 300 }],
+      [5, { kind: 'complete', job: 3, memMB: 400 }],
+    ]);
+    expect(trace).toEqual([
+      't=0 machine/0 run job=1',
+      't=1 machine/0 preempt job=1',
+      't=1 machine/0 run job=2',
+      // 1,300 MB against 1,000: 300 MB of job 1, not its 600.
+      't=3 machine/0 swap-out job=1 mb=300',
+      't=4 machine/0 run job=3',
+      't=5 machine/0 swap-in job=1 mb=300',
+      't=5 machine/0 run job=1',
+    ]);
+  });
+});
 
 describe('swapOutLru (the kernel-like order, blind to classes)', () => {
   it('swaps the job that ran least recently first, whatever its class; never a running one; within the swap space', () => {

@@ -2,7 +2,9 @@
 // running out to swap — latest arrival first within a class, since under priority scheduling those run
 // last — until resident memory is back under the target. A job is swapped back in when it is about to run.
 // For comparison (the paper's open question, swapping against the kernel's paging), `lru` orders the
-// same decisions as a kernel's reclaim would, blind to classes: the job that ran least recently first.
+// same decisions as a kernel's reclaim would, blind to classes: the job that ran least recently first;
+// `pages` also moves memory as the kernel does, a page at a time: only as much as is needed, taken
+// from the job that ran least recently (part of a job), and only that part is read back.
 
 import type { RunQueue, Slot } from './run-queue.ts';
 
@@ -15,13 +17,18 @@ export interface SwapConfig {
   /**
    * Which jobs go first: `class` (Fare's: the lowest class, its latest arrival first) or `lru` (a
    * model of the kernel's reclaim, which knows no classes: the job that ran least recently, or
-   * arrived earliest if it has not run, first, whole jobs at a time). Default `class`.
+   * arrived earliest if it has not run, first, whole jobs at a time) or `pages` (the same order at
+   * page level: only the memory needed, part of a job, the rest of it staying resident; see
+   * `swapOutPages`). Default `class`.
    */
   readonly order?: SwapOrder;
 }
 
-export type SwapOrder = 'class' | 'lru';
-export const SWAP_ORDERS: readonly SwapOrder[] = ['class', 'lru'];
+export type SwapOrder = 'class' | 'lru' | 'pages';
+export const SWAP_ORDERS: readonly SwapOrder[] = ['class', 'lru', 'pages'];
+
+/** Called for each decision to swap out: `mb` of `slot`'s memory goes (all of it but under `pages`). */
+export type EmitSwapOut = (slot: Slot, mb: number) => void;
 
 /**
  * Chooses slots to swap out so that `usedMB` falls to `targetMB`, within `spaceMB` of swap space
@@ -31,7 +38,7 @@ export const SWAP_ORDERS: readonly SwapOrder[] = ['class', 'lru'];
  * lower classes and the jobs of its class that arrived after it go (-1: any job). Marks them swapped
  * and calls `emit` for each, in order. Returns the resident memory after swapping.
  */
-export function swapOut(rq: RunQueue, usedMB: number, targetMB: number, emit: (slot: Slot) => void, spaceMB = Infinity, smallestMB = 0, forClass = -1, forSeq = -1): number {
+export function swapOut(rq: RunQueue, usedMB: number, targetMB: number, emit: EmitSwapOut, spaceMB = Infinity, smallestMB = 0, forClass = -1, forSeq = -1): number {
   for (let c = rq.waiting.length - 1; c >= forClass && c >= 0 && usedMB > targetMB; c--) {
     const q = rq.waiting[c];
     if (!q) continue;
@@ -45,9 +52,10 @@ export function swapOut(rq: RunQueue, usedMB: number, targetMB: number, emit: (s
       if (c === forClass && s.seq <= forSeq) continue;
       if (s.memMB > spaceMB) continue;
       s.swapped = true;
+      s.outMB = s.memMB;
       usedMB -= s.memMB;
       spaceMB -= s.memMB;
-      emit(s);
+      emit(s, s.memMB);
     }
   }
   return usedMB;
@@ -58,7 +66,7 @@ export function swapOut(rq: RunQueue, usedMB: number, targetMB: number, emit: (s
  * least recently first, arrival order among ties. The same bounds on swap space. Returns the
  * resident memory after swapping.
  */
-export function swapOutLru(rq: RunQueue, usedMB: number, targetMB: number, emit: (slot: Slot) => void, spaceMB = Infinity, smallestMB = 0): number {
+export function swapOutLru(rq: RunQueue, usedMB: number, targetMB: number, emit: EmitSwapOut, spaceMB = Infinity, smallestMB = 0): number {
   const candidates: Slot[] = [];
   for (const q of rq.waiting) {
     for (let i = 0; i < q.length; i++) {
@@ -71,9 +79,41 @@ export function swapOutLru(rq: RunQueue, usedMB: number, targetMB: number, emit:
     if (usedMB <= targetMB || spaceMB < smallestMB) break;
     if (s.memMB > spaceMB) continue;
     s.swapped = true;
+    s.outMB = s.memMB;
     usedMB -= s.memMB;
     spaceMB -= s.memMB;
-    emit(s);
+    emit(s, s.memMB);
+  }
+  return usedMB;
+}
+
+/**
+ * The `pages` order, a model of the kernel's reclaim at page level: the jobs not running, the one
+ * that ran least recently first (arrival order among ties), give only the memory needed to bring
+ * `usedMB` down to `targetMB` — the last one taken from gives part of its memory and keeps the rest
+ * resident, and a job already partly out may give more. Within `spaceMB` of swap space (a part fits
+ * where a whole job would not). What it leaves out of the model: the kernel also takes the cold pages
+ * of running jobs (here a running job's memory is all its working set), and reads pages back as they
+ * are touched (here the part swapped out is read back, at the device's rate, before the job runs
+ * again). Returns the resident memory after swapping.
+ */
+export function swapOutPages(rq: RunQueue, usedMB: number, targetMB: number, emit: EmitSwapOut, spaceMB = Infinity): number {
+  const candidates: Slot[] = [];
+  for (const q of rq.waiting) {
+    for (let i = 0; i < q.length; i++) {
+      const s = q.at(i) as Slot;
+      if (s.memMB > 0 && s.counted && s.outMB < s.memMB) candidates.push(s);
+    }
+  }
+  candidates.sort((a, b) => a.lastRan - b.lastRan || a.seq - b.seq);
+  for (const s of candidates) {
+    const mb = Math.min(s.memMB - s.outMB, usedMB - targetMB, spaceMB);
+    if (mb <= 0) break;
+    s.swapped = true;
+    s.outMB += mb;
+    usedMB -= mb;
+    spaceMB -= mb;
+    emit(s, mb);
   }
   return usedMB;
 }

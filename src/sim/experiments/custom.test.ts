@@ -51,7 +51,8 @@ describe('fare sim run over several seeds', () => {
   it('takes the swap order from a config, and refuses an unknown one', () => {
     expect(parseExperiment({}).cluster.swapOrder).toBeUndefined();
     expect(parseExperiment({ cluster: { swapOrder: 'lru' } }).cluster.swapOrder).toBe('lru');
-    expect(() => parseExperiment({ cluster: { swapOrder: 'oldest' } })).toThrow(/cluster.swapOrder is "oldest": it must be "class" .* or "lru"/);
+    expect(parseExperiment({ cluster: { swapOrder: 'pages' } }).cluster.swapOrder).toBe('pages');
+    expect(() => parseExperiment({ cluster: { swapOrder: 'oldest' } })).toThrow(/cluster.swapOrder is "oldest": it must be "class" .*, "lru" .* or "pages"/);
   });
 
   it('takes the intake and the JIQ and Sparrow baselines from a config', () => {
