@@ -16,7 +16,14 @@ export function conn(values: Record<string, unknown>): Conn {
   const endpoint = ((values.endpoint as string | undefined) ?? process.env.FARE_ENDPOINT ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
   if (!/^https?:\/\/[^/]/.test(endpoint)) throw new UsageError(`the endpoint ${endpoint} is not an http:// or https:// URL: set FARE_ENDPOINT or --endpoint to where Fare listens, e.g. http://127.0.0.1:8080`);
   const key = (values.key as string | undefined) ?? process.env.FARE_KEY;
+  const from = values.key !== undefined ? '--key' : 'FARE_KEY';
+  if (key && /FARE_KEY=/.test(key)) {
+    // The credential file's text, or its line, given whole (e.g. FARE_KEY=$(cat .fare/admin-credential)).
+    throw new UsageError(`${from} holds a credential file's text, not a credential: give it only what follows FARE_KEY= on its line (e.g. export $(grep ^FARE_KEY= .fare/admin-credential))`);
+  }
   if (!key || !key.includes(':')) throw new UsageError('no credential: set FARE_KEY=<access key id>:<secret> (fare up writes the admin\'s to .fare/admin-credential) or pass --key');
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\x00-\x1f\x7f]/.test(key)) throw new UsageError(`${from} has a space or a control character (a line break?) in it: it must be <access key id>:<secret> alone, as fare up or fare tenant create printed it`);
   return { endpoint, key };
 }
 
