@@ -45,8 +45,8 @@ export const WITHIN_CLASS: readonly WithinClass[] = ['fcfs', 'las', 'sef', 'ps']
 
 /**
  * Under `ps`: the time slice a job runs before it gives its core to the next waiting job of its class
- * (ms). The order of Linux's own slices (CFS: 3–24 ms), long enough that a live worker's freeze and
- * thaw of a function's cgroup (≈ 0.1–1 ms) stays a small part of it.
+ * (ms). The order of Linux's own slices (CFS: 3–24 ms), long enough that a live worker's stop and
+ * resume of an instance, once per slice that passes, stays a small part of it.
  */
 export const PS_QUANTUM_MS = 20;
 
