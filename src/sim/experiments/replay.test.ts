@@ -41,6 +41,14 @@ describe('recordings', () => {
     expect([...b.cls.slice(0, 3)]).toEqual([0, 0, DEFAULT_PRICE_TABLE.classes.findIndex((c) => c.name === 'low')]);
   });
 
+  it('replay a burst whose offered load on its own cores is above 10 (a short recording of long calls)', () => {
+    // Twelve 150 ms calls within 11 ms on one core: load 164 over the recording's span.
+    const file = recording(Array.from({ length: 12 }, (_, i) => job(i, 'high', 150, 150 * (i + 1))));
+    const r = runReplay({ file, seed: 1, out: join(file, '..', 'out'), policies: [] });
+    expect(r.comparison.map((c) => [c.class, c.invocations])).toEqual([['high', 12]]);
+    expect(r.comparison[0]?.simP99).toBeGreaterThan(1000);
+  });
+
   it('refuse what is not a recording, naming the line and what to do', () => {
     expect(() => readRecording(recording([], { format: 'other' }))).toThrow(/:1: is not a Fare recording's header/);
     expect(() => readRecording(recording([{ ...job(0, 'high', 1, 1), cpuMs: -1 }]))).toThrow(/:2: cpuMs is -1: a number ≥ 0/);
