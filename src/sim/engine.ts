@@ -20,6 +20,7 @@ import { ShardPicker } from '../core/intake.ts';
 import { formatDecisionLine, formatTime, gatewayAddress, machineAddress, shardAddress, type ArriveMsg, type PollAnswerMsg, type ShardMessage } from '../core/protocol.ts';
 import { Shard, type ShardDecision, type ShardInput } from '../core/shard/shard.ts';
 import { Machine, MachineWorkspace } from '../core/machine/machine.ts';
+import { slicesOnTimer } from '../core/machine/run-queue.ts';
 import { Edf, edfDeadline, type EdfDecision } from '../core/baselines/edf.ts';
 import { EventQueue } from './event-queue.ts';
 import { Hardware } from './hardware.ts';
@@ -145,7 +146,7 @@ export class Simulation {
         { outMBperMs: perMs(cluster.swapOutSPerGiB), inMBperMs: perMs(cluster.swapInSPerGiB) }, admission);
       this.rec = new Recorder(cfg, m, this.hw);
       this.machines = new SimMachines(list, this.hw, this.table, this.q, this.bus, this.pace, this.rec, {
-        trackMemory: this.trackMemory, deadlines: (preset.idleList && (cluster.pollTimeoutMs ?? Infinity) !== Infinity) || (preset.machine === 'priority' && preset.within === 'ps'), log: this.log,
+        trackMemory: this.trackMemory, deadlines: (preset.idleList && (cluster.pollTimeoutMs ?? Infinity) !== Infinity) || slicesOnTimer(preset.machine, preset.within), log: this.log,
         admission, partialSwaps: cluster.swapOrder === 'pages',
       });
     }

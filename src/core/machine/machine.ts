@@ -425,11 +425,11 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     return s < d ? s : d;
   }
 
-  /** Under `ps`: a job's slice ended; it stops and the next of its class starts. */
+  /** Under `ps`: a job's slice ended; it stops and the next of its class starts, as after a preemption. */
   private readonly sliceEnded = (stopped: Slot, started: Slot): void => {
-    stopped.memMB = UNKNOWN_SIZE;
-    this.ws.preempt(stopped.job);
-    this.start(started);
+    this.moved.preempt = stopped;
+    this.moved.start = started;
+    this.carryOutMoved();
   };
 
   /** Emits what the run queue's last arrive/unblock moved: the slot to stop, then the slot to start. */

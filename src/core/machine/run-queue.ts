@@ -50,6 +50,11 @@ export const WITHIN_CLASS: readonly WithinClass[] = ['fcfs', 'las', 'sef', 'ps']
  */
 export const PS_QUANTUM_MS = 20;
 
+/** Does this machine scheduler slice on a timer (round robin within a class: `ps` under `priority`)? */
+export function slicesOnTimer(policy: MachinePolicy, within: WithinClass | undefined): boolean {
+  return policy === 'priority' && within === 'ps';
+}
+
 /** A job's place on a machine. */
 export interface Slot {
   readonly job: Job;
@@ -120,7 +125,7 @@ export class RunQueue {
 
   constructor(readonly cores: number, readonly policy: MachinePolicy, classes: number, readonly within: WithinClass = 'fcfs') {
     this.keyed = policy === 'priority' && (within === 'las' || within === 'sef');
-    this.sliced = policy === 'priority' && within === 'ps';
+    this.sliced = slicesOnTimer(policy, within);
     const lists = policy === 'fcfs' ? 1 : classes;
     this.waiting = Array.from({ length: lists }, () => new Queue<Slot>());
     this.counts = new Array<number>(lists).fill(0);

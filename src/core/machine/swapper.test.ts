@@ -15,6 +15,13 @@ function loaded(jobs: [cls: number, mb: number][], cores = 1): { rq: RunQueue; u
   return { rq, used: jobs.reduce((a, [, mb]) => a + mb, 0), slots };
 }
 
+/** Four jobs of 100 MB (classes 0, 0, 3, 1); job 1 runs, 2 ran until 50, 3 until 90, 4 arrived at 10 and has not run. */
+function lastRanScene(): { rq: RunQueue; used: number; slots: Slot[] } {
+  const scene = loaded([[0, 100], [0, 100], [3, 100], [1, 100]]);
+  scene.slots.forEach((s, i) => (s.lastRan = [0, 50, 90, 10][i] as number));
+  return scene;
+}
+
 const swapped = (target: number, jobs: [number, number][], cores = 1): { ids: number[]; used: number } => {
   const { rq, used } = loaded(jobs, cores);
   const ids: number[] = [];
@@ -25,10 +32,7 @@ const swapped = (target: number, jobs: [number, number][], cores = 1): { ids: nu
 describe('swapOutPages (the kernel-like order at page level)', () => {
   it('takes only the memory needed, least recently run first: the last job gives part of its memory and keeps the rest', () => {
     // job 1 runs; 2 (ran until 50), 3 (ran until 90), 4 (arrived at 10, not run): 100 MB each.
-    const { rq, used, slots } = loaded([[0, 100], [0, 100], [3, 100], [1, 100]]);
-    (slots[1] as Slot).lastRan = 50;
-    (slots[2] as Slot).lastRan = 90;
-    (slots[3] as Slot).lastRan = 10;
+    const { rq, used, slots } = lastRanScene();
     const moves: [number, number][] = [];
     // 150 MB must go: all of job 4 (oldest), then half of job 2.
     expect(swapOutPages(rq, used, 250, (s, mb) => moves.push([s.job.id, mb]))).toBe(250);
@@ -71,10 +75,7 @@ describe('swapOutPages (the kernel-like order at page level)', () => {
 describe('swapOutLru (the kernel-like order, blind to classes)', () => {
   it('swaps the job that ran least recently first, whatever its class; never a running one; within the swap space', () => {
     // job 1 runs; 2 (class 0, ran until 50), 3 (class 3, ran until 90), 4 (class 1, arrived at 10, not run).
-    const { rq, used, slots } = loaded([[0, 100], [0, 100], [3, 100], [1, 100]]);
-    (slots[1] as Slot).lastRan = 50;
-    (slots[2] as Slot).lastRan = 90;
-    (slots[3] as Slot).lastRan = 10;
+    const { rq, used, slots } = lastRanScene();
     const ids: number[] = [];
     expect(swapOutLru(rq, used, 200, (s) => ids.push(s.job.id))).toBe(200);
     // Class order would have taken 3 then 4; the kernel's order takes 4 (oldest), then the top class's 2.

@@ -68,14 +68,7 @@ export function swapOut(rq: RunQueue, usedMB: number, targetMB: number, emit: Em
  */
 export function swapOutLru(rq: RunQueue, usedMB: number, targetMB: number, emit: EmitSwapOut, spaceMB = Infinity, smallestMB = 0): number {
   if (usedMB <= targetMB || spaceMB < smallestMB) return usedMB;
-  const candidates: Slot[] = [];
-  for (const q of rq.waiting) {
-    for (let i = 0; i < q.length; i++) {
-      const s = q.at(i) as Slot;
-      if (!s.swapped && s.memMB > 0 && s.counted) candidates.push(s);
-    }
-  }
-  const order = new LeastRecentFirst(candidates);
+  const order = new LeastRecentFirst(waitingWhere(rq, (s) => !s.swapped && s.memMB > 0 && s.counted));
   for (let s = order.next(); s !== undefined; s = order.next()) {
     if (usedMB <= targetMB || spaceMB < smallestMB) break;
     if (s.memMB > spaceMB) continue;
@@ -100,14 +93,7 @@ export function swapOutLru(rq: RunQueue, usedMB: number, targetMB: number, emit:
  */
 export function swapOutPages(rq: RunQueue, usedMB: number, targetMB: number, emit: EmitSwapOut, spaceMB = Infinity): number {
   if (usedMB <= targetMB || spaceMB <= 0) return usedMB;
-  const candidates: Slot[] = [];
-  for (const q of rq.waiting) {
-    for (let i = 0; i < q.length; i++) {
-      const s = q.at(i) as Slot;
-      if (s.memMB > 0 && s.counted && s.outMB < s.memMB) candidates.push(s);
-    }
-  }
-  const order = new LeastRecentFirst(candidates);
+  const order = new LeastRecentFirst(waitingWhere(rq, (s) => s.memMB > 0 && s.counted && s.outMB < s.memMB));
   for (let s = order.next(); s !== undefined; s = order.next()) {
     const mb = Math.min(s.memMB - s.outMB, usedMB - targetMB, spaceMB);
     if (mb <= 0) break;
@@ -118,6 +104,18 @@ export function swapOutPages(rq: RunQueue, usedMB: number, targetMB: number, emi
     emit(s, mb);
   }
   return usedMB;
+}
+
+/** The waiting slots (every class) that `keep` accepts: the kernel-like orders' candidates. */
+function waitingWhere(rq: RunQueue, keep: (s: Slot) => boolean): Slot[] {
+  const out: Slot[] = [];
+  for (const q of rq.waiting) {
+    for (let i = 0; i < q.length; i++) {
+      const s = q.at(i) as Slot;
+      if (keep(s)) out.push(s);
+    }
+  }
+  return out;
 }
 
 /**
