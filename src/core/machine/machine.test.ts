@@ -309,7 +309,7 @@ describe('Machine answering a shard’s poll', () => {
     m.step(0, { kind: 'arrive', job: job(2, 2), memMB: 200 });
     m.step(0, { kind: 'memory', usedMB: 1200 }); // over capacity: job 2 is swapped out
     expect(take(m).map((d) => d.kind)).toEqual(['run', 'swap-out']);
-    const state = () => [m.jobs, m.running, m.usedMB, m.idleShard, m.nextDeadline(), m.memoryBand(), { ...m.slot(1) }, { ...m.slot(2) }];
+    const state = () => [m.jobs, m.running, m.usedMB, m.idleShard, m.nextDeadline(), { ...m.memoryBand() }, { ...m.slot(1) }, { ...m.slot(2) }];
     const before = state();
     m.step(5, poll(2, 0, 1));
     // 1200 MB used of 1000: under the dispatcher's leave mark, so the answer says memory is low.

@@ -160,6 +160,9 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
   private readonly admit: boolean;
   /** With admission: memory swapped out that is not yet written (MB): still taken. */
   private pendingOutMB = 0;
+  /** `memoryBand()` as last computed, and whether a step has happened since (it may have moved). */
+  private readonly band = { low: -Infinity, high: Infinity };
+  private bandStale = true;
   private readonly emitSwapOut = (s: Slot, mb: number): void => {
     this.swappedMB += mb;
     if (this.admit) this.pendingOutMB += mb;
@@ -227,8 +230,14 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
     return (usedMB > band.high - 1e-6 || usedMB < band.low) && Math.abs(this.used - usedMB) > 1e-6;
   }
 
-  /** Used memory (MB) outside of which the driver must send a `memory` reading. */
-  memoryBand(): { low: number; high: number } {
+  /**
+   * Used memory (MB) outside of which the driver must send a `memory` reading. Only a step changes
+   * it: the object is this machine's, computed once after each step and valid until the next.
+   */
+  memoryBand(): Readonly<{ low: number; high: number }> {
+    const band = this.band;
+    if (!this.bandStale) return band;
+    this.bandStale = false;
     const cap = this.cfg.memoryMB;
     let low = -Infinity;
     let high = (this.cfg.swap.enabled || this.admit) && Number.isFinite(cap) ? cap - this.pendingOutMB : Infinity;
@@ -239,11 +248,14 @@ export class Machine implements CoreObject<MachineInput, MachineDecision> {
       // hide the next one: growth past the swapping level would go unreported.
       if (b.high < high && b.high > this.used + 1e-6) high = b.high;
     }
-    return { low, high };
+    band.low = low;
+    band.high = high;
+    return band;
   }
 
   step(now: Millis, input: MachineInput): void {
     this.rq.now = now;
+    this.bandStale = true;
     if (input.kind === 'poll') {
       this.out.push(this.answer(input));
       return;
