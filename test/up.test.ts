@@ -109,14 +109,14 @@ describe('fare up', () => {
     const order = ['sync-fail', 'sync-crash', 'sync-ok', 'async-ok'].map((tag) => all.stdout.indexOf(`handling ${tag}\n`));
     expect(order.every((i) => i >= 0), all.stdout).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
-    expect(all.stdout).toMatch(/^\S+Z START RequestId: \S+ Version: 1\n/);
+    expect(all.stdout).toMatch(/^\S+Z START RequestId: \S+ Version: \$LATEST\n/);
     expect(all.stdout).toContain(`END RequestId: ${asyncId}\nREPORT RequestId: ${asyncId}\tDuration: `);
     const latest = await fareCli(f.url, 'logs', 'flaky', '--limit', '1', '--json');
     expect(latest.stdout.trim().split('\n').map((l) => JSON.parse(l) as { requestId: string; type: string })).toEqual([expect.objectContaining({ requestId: asyncId, type: 'async' })]);
     // An async invocation's id: its result, then its log.
     const one = await fareCli(f.url, 'logs', asyncId);
     expect(one.stdout).toContain('"status": "succeeded"');
-    expect(one.stdout).toMatch(/--- logs ---\n\S+ START RequestId: \S+ Version: 1\nhandling async-ok\n/);
+    expect(one.stdout).toMatch(/--- logs ---\n\S+ START RequestId: \S+ Version: \$LATEST\nhandling async-ok\n/);
 
     // --follow prints what comes later, until Ctrl-C. Once the first new line is out, the follower has
     // read the log at least once, so the second can only reach it by following.

@@ -208,7 +208,7 @@ export class AsyncRunner {
         memGBs: result.memGBs,
         ...ratesFor(platform.prices, cls),
       };
-      const ref = { requestId: inv.id, attempt: inv.attempts, type: 'async' as const, version: fn.version };
+      const ref = { requestId: inv.id, attempt: inv.attempts, type: 'async' as const, version: fn.version, ...(fn.published !== undefined ? { published: fn.published } : {}) };
       const receipt = composeReceipt({
         ref, tenant: inv.tenant, function: inv.function, prices: platform.prices, cls, origin: { own: classIndex(platform.prices, fn.cls) ?? cls },
         acceptedAt: inv.createdAt, sentAt: arrivedAt, outcome: result, price: billing.price, memoryPrice: billing.memoryPrice,

@@ -129,7 +129,7 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
       throw throttled('FARE_E_THROTTLED', `Rate Exceeded. (${result.reason}) retry after ${result.retryAfterS} s`, result.retryAfterS, result.reason);
     }
     outcome = capResponse(ctx, result);
-    const ref = { requestId, attempt: 1, type: 'sync' as const, version: fn.version };
+    const ref = { requestId, attempt: 1, type: 'sync' as const, version: fn.version, ...(fn.published !== undefined ? { published: fn.published } : {}) };
     const rates = ratesFor(ctx.platform.prices, admitted.cls);
     const receipt = composeReceipt({
       ref, tenant: fn.tenant, function: fn.name, prices: ctx.platform.prices, cls: admitted.cls, acceptedAt: arrivedAt, sentAt: arrivedAt, outcome, price: rates.price, memoryPrice: rates.memoryPrice,

@@ -70,7 +70,9 @@ async function create(name = 'hello', extra: Record<string, unknown> = {}) {
 }
 
 const invoke = async (name: string, qualifier?: string) => {
-  const r = await lambda.send(new InvokeCommand({ FunctionName: name, ...(qualifier !== undefined ? { Qualifier: qualifier } : {}) }));
+  const r = await lambda.send(new InvokeCommand({ FunctionName: name, LogType: 'Tail', ...(qualifier !== undefined ? { Qualifier: qualifier } : {}) }));
+  // The log's START line names the version that ran as Lambda does: $LATEST, or the published number.
+  expect(Buffer.from(r.LogResult ?? '', 'base64').toString()).toMatch(new RegExp(`^START RequestId: \\S+ Version: ${(r.ExecutedVersion ?? '').replace('$', '\\$')}\n`));
   return { executed: r.ExecutedVersion, answer: JSON.parse(new TextDecoder().decode(r.Payload)) as unknown };
 };
 

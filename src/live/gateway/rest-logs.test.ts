@@ -68,7 +68,7 @@ describe('GET /v1/functions/{name}/logs', () => {
     const [first, second] = r.body.entries as [Entry, Entry];
     expect(first).toMatchObject({ attempt: 1, class: 'standard', errorType: null, durationMs: 12.5, cpuMs: 10, truncated: false, time: new Date(h.clock() - 1000).toISOString() });
     expect(first.costMicroCents).toBeCloseTo(0.01 + 0.002 * 0.25, 9);
-    expect(first.text).toMatch(new RegExp(`^START RequestId: ${sync} Version: 1\\ngot \\{"n":1\\}\\nEND RequestId: ${sync}\\nREPORT RequestId: ${sync}\\tDuration: 12\\.50 ms`));
+    expect(first.text).toMatch(new RegExp(`^START RequestId: ${sync} Version: \\$LATEST\\ngot \\{"n":1\\}\\nEND RequestId: ${sync}\\nREPORT RequestId: ${sync}\\tDuration: 12\\.50 ms`));
     expect(second).toMatchObject({ errorType: 'Sandbox.Timedout', attempt: 1 });
     expect(second.text).toContain('got {"n":2}\n');
   });

@@ -15,8 +15,13 @@ export interface ExecutionRef {
   /** 1 for a synchronous invocation; the attempt number for an async one. */
   readonly attempt: number;
   readonly type: 'sync' | 'async';
-  /** The version that ran. */
+  /** The version that ran (Fare's number: every deploy makes one). */
   readonly version: number;
+  /**
+   * The published version that ran (Lambda's number), absent when `$LATEST` ran: the START line
+   * names the version as Lambda does, as the invocation's `X-Amz-Executed-Version` does.
+   */
+  readonly published?: number;
 }
 
 /** What the store keeps of one execution besides its billing record. */
@@ -39,7 +44,7 @@ export interface ExecutionLog extends ExecutionRef {
  */
 export function executionLog(ref: ExecutionRef, o: InvokeOutcome, maxBytes = LOG_TEXT_MAX_BYTES, receipt?: Receipt): ExecutionLog {
   const id = ref.requestId;
-  const head = `START RequestId: ${id} Version: ${ref.version}\n`;
+  const head = `START RequestId: ${id} Version: ${ref.published ?? '$LATEST'}\n`;
   const tail =
     `END RequestId: ${id}\n` +
     `REPORT RequestId: ${id}\tDuration: ${o.durationMs.toFixed(2)} ms\tBilled Duration: ${Math.ceil(o.durationMs)} ms\t` +

@@ -54,9 +54,10 @@ const rowsOf = (tenant: string, fn: string): number => (store.db.prepare('SELECT
 
 describe('the log text of an execution', () => {
   it('is START, what the function printed, END and REPORT, as Lambda writes it', () => {
-    const log = executionLog({ requestId: 'r1', attempt: 1, type: 'sync', version: 7 }, outcome({ logs: 'hello\nworld', coldStart: true, initMs: 80 }));
+    const log = executionLog({ requestId: 'r1', attempt: 1, type: 'sync', version: 7, published: 2 }, outcome({ logs: 'hello\nworld', coldStart: true, initMs: 80 }));
+    // Lambda's name of the version (published 2), not Fare's deploy number (7); `$LATEST` when none was published.
     expect(log.text).toBe(
-      'START RequestId: r1 Version: 7\nhello\nworld\nEND RequestId: r1\n' +
+      'START RequestId: r1 Version: 2\nhello\nworld\nEND RequestId: r1\n' +
         'REPORT RequestId: r1\tDuration: 12.50 ms\tBilled Duration: 13 ms\tMax Memory Used: 64 MB\tInit Duration: 80.00 ms\t\n',
     );
     expect(log).toMatchObject({ status: 'ok', durationMs: 12.5, truncated: false });
@@ -68,7 +69,7 @@ describe('the log text of an execution', () => {
     expect(log.truncated).toBe(true);
     expect(Buffer.byteLength(log.text)).toBeLessThanOrEqual(LOG_TEXT_MAX_BYTES);
     expect(Buffer.byteLength(log.text)).toBeGreaterThan(LOG_TEXT_MAX_BYTES - 40);
-    expect(log.text).toMatch(/^START RequestId: r1 Version: 1\nthe first line\né+\n\[… \d+ bytes of output omitted …\]\né+\nthe last line\nEND RequestId: r1\nREPORT RequestId: r1\t/);
+    expect(log.text).toMatch(/^START RequestId: r1 Version: \$LATEST\nthe first line\né+\n\[… \d+ bytes of output omitted …\]\né+\nthe last line\nEND RequestId: r1\nREPORT RequestId: r1\t/);
     const omitted = Number(/\[… (\d+) bytes/.exec(log.text)?.[1]);
     const kept = Buffer.byteLength(log.text.slice(log.text.indexOf('\n') + 1, log.text.indexOf('END RequestId'))) - Buffer.byteLength(`[… ${omitted} bytes of output omitted …]\n`) - 1;
     expect(kept + omitted).toBe(Buffer.byteLength(big));
