@@ -37,6 +37,13 @@ export interface FunctionSpec {
   readonly env: Readonly<Record<string, string>>;
 }
 
+/**
+ * Lambda's name of the version a function record is: `$LATEST`, or its published number. What an
+ * invocation's `X-Amz-Executed-Version`, its log's START line and its instance's
+ * `AWS_LAMBDA_FUNCTION_VERSION` say.
+ */
+export const lambdaVersion = (fn: { readonly published?: number | undefined }): string => (fn.published === undefined ? '$LATEST' : String(fn.published));
+
 export interface InvokeRequest {
   readonly fn: FunctionSpec;
   readonly requestId: string;

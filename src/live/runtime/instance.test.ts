@@ -48,14 +48,15 @@ describe('handlers return results and see the event and context', () => {
     expect(r.context).toMatchObject({
       awsRequestId: req.requestId,
       functionName: 'node-echo',
-      functionVersion: '1',
+      // Never published: Lambda's $LATEST (not Fare's deploy number, 1).
+      functionVersion: '$LATEST',
       invokedFunctionArn: 'arn:aws:lambda:us-east-1:test:function:node-echo',
       memoryLimitInMB: '128',
       logGroupName: '/aws/lambda/node-echo',
       fareContext: 'fare.tok',
       clientContext: { custom: { k: 'v' } },
     });
-    expect(r.context['logStreamName']).toMatch(/^\d{4}\/\d{2}\/\d{2}\/\[1\]node-echo-v1-/);
+    expect(r.context['logStreamName']).toMatch(/^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\]node-echo-v1-/);
     expect(r.context['remainingMs']).toBeGreaterThan(3000);
     expect(r.context['remainingMs']).toBeLessThanOrEqual(5000);
     expect(r.env).toMatchObject({ GREETING: 'hello', TZ: ':UTC', AWS_REGION: 'us-east-1' });

@@ -6,7 +6,7 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FunctionSpec } from '../types.ts';
+import { lambdaVersion, type FunctionSpec } from '../types.ts';
 import { CREDENTIALS } from './runtime-api.ts';
 import type { Capabilities } from './capabilities.ts';
 import { FareRuntimeError, InitError } from './errors.ts';
@@ -98,10 +98,10 @@ export function runtimeEnv(x: EnvInput): NodeJS.ProcessEnv {
     ...fn.env,
     AWS_LAMBDA_RUNTIME_API: x.apiAddress,
     AWS_LAMBDA_FUNCTION_NAME: fn.name,
-    AWS_LAMBDA_FUNCTION_VERSION: String(fn.version),
+    AWS_LAMBDA_FUNCTION_VERSION: lambdaVersion(fn),
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(x.memoryMB),
     AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
-    AWS_LAMBDA_LOG_STREAM_NAME: `${day}/[${fn.version}]${x.instanceId}`,
+    AWS_LAMBDA_LOG_STREAM_NAME: `${day}/[${lambdaVersion(fn)}]${x.instanceId}`,
     AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
     AWS_REGION: 'us-east-1',
     AWS_DEFAULT_REGION: 'us-east-1',

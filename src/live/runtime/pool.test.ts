@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { InstancePool, type PoolOptions } from './pool.ts';
-import { fixture, request, waitFor } from './testing.ts';
+import { fixture, json, request, waitFor } from './testing.ts';
 
 let pools: InstancePool[] = [];
 let now = 0;
@@ -106,6 +106,22 @@ describe('reaping, retiring, the cap', () => {
     expect(p.retireAll(echo.tenant, echo.name)).toBe(1);
     await p.invoke(request({ ...echo, version: 4 }, {}));
     expect(p.retire(echo.tenant, echo.name, 5)).toBe(1);
+  });
+
+  it('gives $LATEST and a published version of the same code instances of their own, each told which it runs', async () => {
+    const p = pool();
+    const latest = { ...echo, version: 1 };
+    const published = { ...echo, version: 1, published: 1 };
+    const seen = async (fn: typeof echo) => {
+      const o = await p.invoke(request(fn, {}));
+      const r = json(o.payload) as { context: { functionVersion: string; logStreamName: string } };
+      return { cold: o.coldStart, version: r.context.functionVersion, stream: /\[(.*)\]/.exec(r.context.logStreamName)?.[1] };
+    };
+    expect(await seen(latest)).toEqual({ cold: true, version: '$LATEST', stream: '$LATEST' });
+    expect(await seen(published)).toEqual({ cold: true, version: '1', stream: '1' });
+    expect(await seen(latest)).toEqual({ cold: false, version: '$LATEST', stream: '$LATEST' });
+    expect(await seen(published)).toEqual({ cold: false, version: '1', stream: '1' });
+    expect(p.stats()).toMatchObject({ instances: 2, idle: 2 });
   });
 
   it('evicts the least recently used idle instance at the cap, and refuses when every instance is busy', async () => {

@@ -8,7 +8,7 @@
 // The pool also carries out preemption by request id (pause/resume), so it is the worker's Executor.
 
 import { performance } from 'node:perf_hooks';
-import type { FunctionSpec, InvokeOutcome, InvokeRequest } from '../types.ts';
+import { lambdaVersion, type FunctionSpec, type InvokeOutcome, type InvokeRequest } from '../types.ts';
 import type { Mutable } from '../../core/types.ts';
 import { FareRuntimeError, InitError } from './errors.ts';
 import { Instance, type InstanceOptions } from './instance.ts';
@@ -99,7 +99,12 @@ interface Pending {
 const FROZEN_CHECK_MS = 500;
 
 const fnKey = (fn: FunctionSpec): string => `${fn.tenant}/${fn.name}`;
-const idleKey = (key: string, version: number): string => `${key}@${version}`;
+/**
+ * Idle instances are kept per (function, Fare's version, Lambda's version): an instance started for
+ * `$LATEST` says so in its environment (AWS_LAMBDA_FUNCTION_VERSION), so it never serves a published
+ * version of the same code, nor the other way round (as on Lambda).
+ */
+const idleKey = (key: string, fn: FunctionSpec): string => `${key}@${fn.version}/${lambdaVersion(fn)}`;
 
 export class InstancePool {
   private readonly slots = new Map<Instance, Slot>();
@@ -239,7 +244,7 @@ export class InstancePool {
 
   /** Whether an invocation of `fn` can get an instance now without waiting for one to be released. */
   hasCapacity(fn: FunctionSpec): boolean {
-    if ((this.idle.get(idleKey(fnKey(fn), fn.version)) ?? []).some((s) => s.instance.state === 'idle')) return true;
+    if ((this.idle.get(idleKey(fnKey(fn), fn)) ?? []).some((s) => s.instance.state === 'idle')) return true;
     return this.slots.size < this.opts.maxInstances || [...this.slots.values()].some((s) => s.idle);
   }
 
@@ -254,7 +259,7 @@ export class InstancePool {
     }
     slot.idle = true;
     slot.idleSince = this.clock();
-    const k = idleKey(slot.key, slot.version);
+    const k = idleKey(slot.key, slot.fn);
     const list = this.idle.get(k) ?? [];
     list.push(slot);
     this.idle.set(k, list);
@@ -383,7 +388,7 @@ export class InstancePool {
       this.pinned.set(key, set);
     }
     if (fn.version > (this.latest.get(key) ?? -Infinity)) this.retire(fn.tenant, fn.name, fn.version);
-    const warm = this.popIdle(key, fn.version);
+    const warm = this.popIdle(idleKey(key, fn));
     if (warm) {
       if (p) p.slot = warm;
       if (warm.swappedOut === true) {
@@ -416,8 +421,8 @@ export class InstancePool {
     }
   }
 
-  private popIdle(key: string, version: number): Slot | null {
-    const list = this.idle.get(idleKey(key, version));
+  private popIdle(k: string): Slot | null {
+    const list = this.idle.get(k);
     while (list && list.length > 0) {
       const s = list.pop();
       if (!s) break;
@@ -442,7 +447,7 @@ export class InstancePool {
     if (this.slots.get(s.instance) !== s) return;
     this.slots.delete(s.instance);
     if (s.idle) {
-      const k = idleKey(s.key, s.version);
+      const k = idleKey(s.key, s.fn);
       const list = this.idle.get(k)?.filter((x) => x !== s) ?? [];
       if (list.length > 0) this.idle.set(k, list);
       else this.idle.delete(k);

@@ -3,7 +3,7 @@
 // builds it for both the stored entry (`fare logs NAME`) and the `X-Amz-Log-Result` tail of a
 // synchronous call, so the two always agree.
 
-import { omittedLine, type InvokeOutcome } from '../types.ts';
+import { lambdaVersion, omittedLine, type InvokeOutcome } from '../types.ts';
 import type { Receipt } from '../../core/receipt.ts';
 
 /** Largest stored text of one execution (CloudWatch Logs' limit for one event). */
@@ -44,7 +44,7 @@ export interface ExecutionLog extends ExecutionRef {
  */
 export function executionLog(ref: ExecutionRef, o: InvokeOutcome, maxBytes = LOG_TEXT_MAX_BYTES, receipt?: Receipt): ExecutionLog {
   const id = ref.requestId;
-  const head = `START RequestId: ${id} Version: ${ref.published ?? '$LATEST'}\n`;
+  const head = `START RequestId: ${id} Version: ${lambdaVersion(ref)}\n`;
   const tail =
     `END RequestId: ${id}\n` +
     `REPORT RequestId: ${id}\tDuration: ${o.durationMs.toFixed(2)} ms\tBilled Duration: ${Math.ceil(o.durationMs)} ms\t` +

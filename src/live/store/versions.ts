@@ -13,6 +13,7 @@ import { removeTree } from './code.ts';
 import { functionRecordOf, releaseZips, type FunctionRecord, type FunctionRow } from './functions.ts';
 import { statementCache, type Prepare } from './sql.ts';
 import type { Clock } from './tenants.ts';
+import { lambdaVersion } from '../types.ts';
 
 export const LATEST = '$LATEST';
 
@@ -173,11 +174,11 @@ export class VersionRepo {
   resolve(tenant: string, name: string, qualifier: string | undefined, latest: () => FunctionRecord | undefined, draw?: number): Resolved | undefined {
     if (qualifier === undefined || qualifier === LATEST) {
       const fn = latest();
-      return fn === undefined ? undefined : { fn, executedVersion: LATEST };
+      return fn === undefined ? undefined : { fn, executedVersion: lambdaVersion(fn) };
     }
     if (isVersionNumber(qualifier)) {
       const fn = this.version(tenant, name, Number(qualifier));
-      return fn === undefined ? undefined : { fn, executedVersion: String(fn.published) };
+      return fn === undefined ? undefined : { fn, executedVersion: lambdaVersion(fn) };
     }
     const a = this.alias(tenant, name, qualifier);
     if (a === undefined) return undefined;
