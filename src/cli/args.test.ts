@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { durationMs, formatDuration, UsageError } from './args.ts';
+import { durationMs, formatDuration, parse, UsageError } from './args.ts';
 import { runUp } from './up.ts';
 
 describe('durations on the command line', () => {
@@ -19,6 +19,31 @@ describe('durations on the command line', () => {
       expect(() => durationMs('--retention', bad, 0)).toThrow(`--retention ${bad} is not a duration: give a number and a unit, s, m, h or d (e.g. 30m, 12h or 7d)`);
     }
     expect(() => durationMs('--retention', '30s', 60_000)).toThrow('--retention 30s is too short: give at least 1m');
+  });
+});
+
+describe('an option the command does not have', () => {
+  const options = { payload: { type: 'string' }, async: { type: 'boolean' }, logs: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+
+  it('is named, with the nearest the command has (a letter wrong, missing, extra or two swapped) and all it has', () => {
+    const said = (args: string[]): string => {
+      try {
+        parse(args, options);
+      } catch (e) {
+        expect(e).toBeInstanceOf(UsageError);
+        return (e as Error).message;
+      }
+      throw new Error(`${args.join(' ')} was accepted`);
+    };
+    const all = 'this command takes --payload, --async, --logs (--help says what each does)';
+    expect(said(['--paylod', '{}'])).toBe(`unknown option --paylod (did you mean --payload?): ${all}`);
+    expect(said(['--asnyc'])).toBe(`unknown option --asnyc (did you mean --async?): ${all}`);
+    expect(said(['--log'])).toBe(`unknown option --log (did you mean --logs?): ${all}`);
+    expect(said(['--logss=1'])).toBe(`unknown option --logss (did you mean --logs?): ${all}`);
+    expect(said(['--monthly', '5'])).toBe(`unknown option --monthly: ${all}`);
+    expect(said(['-x'])).toBe(`unknown option -x: ${all}`);
+    // Other mistakes keep Node's own words.
+    expect(said(['--payload'])).toMatch(/^Option '--payload <value>' argument missing/);
   });
 });
 

@@ -9,12 +9,43 @@ export class UsageError extends Error {
   readonly code = 'FARE_E_USAGE';
 }
 
-export function parse(args: readonly string[], options: NonNullable<ParseArgsConfig['options']>) {
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export function parse(args: readonly string[], options: Options) {
   try {
     return parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError((e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
+    const err = e as NodeJS.ErrnoException;
+    const unknown = err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /^Unknown option '([^']+)'/.exec(err.message)?.[1] : undefined;
+    if (unknown !== undefined) throw new UsageError(unknownOption(unknown, options));
+    throw new UsageError(err.message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
   }
+}
+
+/** What to say of an option the command does not have: the closest it has, if one is near, and all it has. */
+export function unknownOption(given: string, options: Options): string {
+  const names = Object.keys(options).map((n) => `--${n}`);
+  const flag = given.replace(/=.*$/, '');
+  const near = names
+    .map((n) => ({ n, d: editDistance(flag, n) }))
+    .filter((x) => x.d <= Math.max(1, Math.floor(x.n.length / 4)))
+    .sort((a, b) => a.d - b.d)[0]?.n;
+  const list = names.filter((n) => n !== '--help').join(', ');
+  return `unknown option ${flag}${near !== undefined ? ` (did you mean ${near}?)` : ''}: this command takes ${list} (--help says what each does)`;
+}
+
+/** Edit distance: insertions, deletions, substitutions and swaps of two neighbours, one each (optimal string alignment). */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i] as number[], up = d[i - 1] as number[];
+      let v = Math.min((up[j] as number) + 1, (row[j - 1] as number) + 1, (up[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, ((d[i - 2] as number[])[j - 2] as number) + 1);
+      row[j] = v;
+    }
+  }
+  return (d[a.length] as number[])[b.length] as number;
 }
 
 /** `--within-class`: Fare's order within a class (fare policy only), checked; undefined when not given (the policy's default). */
