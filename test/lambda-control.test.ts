@@ -55,7 +55,7 @@ afterAll(async () => {
 /** A zip of a Node handler that answers `answer` and the class it ran at. */
 function nodeZip(answer: string): Buffer {
   const dir = mkdtempSync(join(work, 'src-'));
-  writeFileSync(join(dir, 'index.mjs'), `export const handler = async (event) => ({ answer: ${JSON.stringify(answer)}, got: event });\n`);
+  writeFileSync(join(dir, 'index.mjs'), `export const handler = async (event, context) => ({ answer: ${JSON.stringify(answer)}, got: event, arn: context.invokedFunctionArn, fv: context.functionVersion });\n`);
   return zipDirectory(dir);
 }
 
@@ -88,7 +88,7 @@ describe.skipIf(awsCli === undefined)('the AWS CLI', () => {
     const out = join(work, 'out.json');
     const inv = (await aws('lambda', 'invoke', '--function-name', 'greet', ...payloadArgs('{"n":1}'), out)) as Record<string, unknown>;
     expect(inv).toMatchObject({ StatusCode: 200, ExecutedVersion: '$LATEST' });
-    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual({ answer: 'one', got: { n: 1 } });
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual({ answer: 'one', got: { n: 1 }, arn: 'arn:aws:lambda:us-east-1:acme:function:greet', fv: '$LATEST' });
 
     expect(await aws('lambda', 'publish-version', '--function-name', 'greet', '--description', 'first')).toMatchObject({ Version: '1' });
     expect(await aws('lambda', 'create-alias', '--function-name', 'greet', '--name', 'live', '--function-version', '1')).toMatchObject({ Name: 'live', FunctionVersion: '1' });
@@ -96,7 +96,7 @@ describe.skipIf(awsCli === undefined)('the AWS CLI', () => {
     await aws('lambda', 'invoke', '--function-name', 'greet', out);
     expect(JSON.parse(readFileSync(out, 'utf8'))).toMatchObject({ answer: 'two' });
     expect(await aws('lambda', 'invoke', '--function-name', 'greet', '--qualifier', 'live', out)).toMatchObject({ ExecutedVersion: '1' });
-    expect(JSON.parse(readFileSync(out, 'utf8'))).toMatchObject({ answer: 'one' });
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toMatchObject({ answer: 'one', arn: 'arn:aws:lambda:us-east-1:acme:function:greet:live', fv: '1' });
 
     // A weighted alias: half of live's invocations run version 2; ExecutedVersion says which ran.
     // (`--routing-config AdditionalVersionWeights={"2"=0.5}` in a shell, which drops the quotes.)
@@ -134,13 +134,16 @@ describe('the AWS SDK for JavaScript', () => {
       await lambda.send(new CreateFunctionCommand({ FunctionName: 'echo', Runtime: 'nodejs22.x', Role: 'r', Handler: 'index.handler', Code: { ZipFile: first }, Publish: true }));
       const run = async (qualifier?: string) => {
         const r = await lambda.send(new InvokeCommand({ FunctionName: 'echo', Payload: Buffer.from('{"k":"v"}'), ...(qualifier !== undefined ? { Qualifier: qualifier } : {}) }));
-        return { version: r.ExecutedVersion, body: JSON.parse(new TextDecoder().decode(r.Payload)) as { answer: string } };
+        return { version: r.ExecutedVersion, body: JSON.parse(new TextDecoder().decode(r.Payload)) as { answer: string; arn: string; fv: string } };
       };
-      expect(await run()).toEqual({ version: '$LATEST', body: { answer: 'one', got: { k: 'v' } } });
+      const arn = 'arn:aws:lambda:us-east-1:acme:function:echo';
+      // The function sees Lambda's version it runs, and the ARN it was invoked by (with the qualifier named).
+      expect(await run()).toEqual({ version: '$LATEST', body: { answer: 'one', got: { k: 'v' }, arn, fv: '$LATEST' } });
+      expect(await run('1')).toMatchObject({ version: '1', body: { answer: 'one', arn: `${arn}:1`, fv: '1' } });
       await lambda.send(new CreateAliasCommand({ FunctionName: 'echo', Name: 'prod', FunctionVersion: '1' }));
       await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'echo', ZipFile: nodeZip('two'), Publish: true }));
       expect((await run()).body.answer).toBe('two');
-      expect(await run('prod')).toMatchObject({ version: '1', body: { answer: 'one' } });
+      expect(await run('prod')).toMatchObject({ version: '1', body: { answer: 'one', arn: `${arn}:prod`, fv: '1' } });
       // Both versions run side by side, warm, in turn.
       for (let i = 0; i < 3; i++) {
         expect((await run('1')).body.answer).toBe('one');

@@ -16,6 +16,7 @@ export interface InvocationCargo {
   /** Base64. */
   readonly payload: string;
   readonly clientContext?: string;
+  readonly invokedArn?: string;
   readonly fareContext?: string;
   readonly waitingCaller?: string;
   /** The invocation's trace (X-Amzn-Trace-Id form), handed to the function. */
@@ -25,6 +26,7 @@ export interface InvocationCargo {
 export function invocationCargo(gateway: number, req: InvokeRequest): Cargo {
   const c: Record<string, unknown> = { gateway, fn: req.fn, requestId: req.requestId, payload: req.payload.toString('base64') };
   if (req.clientContext !== undefined) c.clientContext = req.clientContext;
+  if (req.invokedArn !== undefined) c.invokedArn = req.invokedArn;
   if (req.fareContext !== undefined) c.fareContext = req.fareContext;
   if (req.waitingCaller !== undefined) c.waitingCaller = req.waitingCaller;
   if (req.traceId !== undefined) c.traceId = req.traceId;
@@ -36,6 +38,7 @@ export function requestOf(cargo: Cargo, cls: number): { gateway: number; req: In
   const c = cargo as unknown as InvocationCargo;
   const req: Mutable<InvokeRequest> = { fn: c.fn, requestId: c.requestId, payload: Buffer.from(c.payload, 'base64'), cls };
   if (c.clientContext !== undefined) req.clientContext = c.clientContext;
+  if (c.invokedArn !== undefined) req.invokedArn = c.invokedArn;
   if (c.fareContext !== undefined) req.fareContext = c.fareContext;
   if (c.waitingCaller !== undefined) req.waitingCaller = c.waitingCaller;
   if (c.traceId !== undefined) req.traceId = c.traceId;

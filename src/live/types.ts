@@ -53,6 +53,11 @@ export interface InvokeRequest {
   /** Lambda-Runtime-Client-Context, base64 JSON, if the caller sent one. */
   readonly clientContext?: string;
   /**
+   * The ARN the caller invoked, when it named a qualifier (an alias, a version or `$LATEST`): what the
+   * function sees as its invoked ARN (`context.invokedFunctionArn`). Default: the instance's own.
+   */
+  readonly invokedArn?: string;
+  /**
    * Token a function can pass to Fare (X-Fare-Context) to invoke its own tenant's functions with this
    * invocation's class; honoured only while this invocation runs (gateway/fare-context.ts).
    */

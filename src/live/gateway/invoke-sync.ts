@@ -56,6 +56,8 @@ export interface SyncCall {
   readonly deadline: number;
   readonly payload: Buffer;
   readonly clientContext?: string;
+  /** The ARN the caller invoked, when it named a qualifier (InvokeRequest.invokedArn). */
+  readonly invokedArn?: string;
   /** The invocation whose context made this call, which waits for it. */
   readonly caller?: RunningInvocation;
   /** Answer only with the outcome and its log (Lambda's `Tail`). */
@@ -98,6 +100,7 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
     fareContext: running.token,
     ...(traceId !== undefined ? { traceId } : {}),
     ...(call.clientContext !== undefined ? { clientContext: call.clientContext } : {}),
+    ...(call.invokedArn !== undefined ? { invokedArn: call.invokedArn } : {}),
     // The caller (its context passed every check) waits for this answer: the machine scheduler lets its core go meanwhile.
     ...(call.caller !== undefined ? { waitingCaller: call.caller.requestId } : {}),
     ...(call.caller?.gateway !== undefined ? { waitingCallerGateway: call.caller.gateway } : {}),

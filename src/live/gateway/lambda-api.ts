@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { inheritContext } from '../../core/classes.ts';
 import { authenticatedBody } from './auth.ts';
 import { admitOrThrow, runSync } from './invoke-sync.ts';
-import { invocableTarget, ownClassIndex, type GatewayContext } from './context.ts';
+import { functionArn, invocableTarget, ownClassIndex, type GatewayContext } from './context.ts';
 import { ApiError, badRequest, contextUnconfirmed, tooLarge } from './errors.ts';
 import { FARE_CONTEXT_HEADER, ownDeadline, type ContextCheck, type RunningInvocation } from './fare-context.ts';
 import { parseFunctionRef } from './function-ref.ts';
@@ -95,7 +95,8 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
   }
   const owner = ref.owner ?? principal.tenant;
   noteRequest(req, { tenant: principal.tenant, function: ref.name });
-  const target = invocableTarget(ctx, principal, owner, ref.name, qualifierOf(query.get('Qualifier') ?? undefined, ref.qualifier));
+  const qualifier = qualifierOf(query.get('Qualifier') ?? undefined, ref.qualifier);
+  const target = invocableTarget(ctx, principal, owner, ref.name, qualifier);
   const fn = target.fn;
 
   if (body.length > 0) {
@@ -158,7 +159,7 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
     return;
   }
 
-  await runSync(ctx, { requestId, fn, ownCls, callerTenant: principal.tenant, admitted, deadline: inherited.deadline, payload: body, tail, trace, ...(clientContext !== undefined ? { clientContext } : {}), ...(caller !== undefined ? { caller } : {}) }, (out, log) => {
+  await runSync(ctx, { requestId, fn, ownCls, callerTenant: principal.tenant, admitted, deadline: inherited.deadline, payload: body, tail, trace, ...(clientContext !== undefined ? { clientContext } : {}), ...(qualifier !== undefined ? { invokedArn: functionArn(ctx.region, owner, ref.name, qualifier) } : {}), ...(caller !== undefined ? { caller } : {}) }, (out, log) => {
     // Assigned, not `{ ...fareHeaders, … }` (a spread followed by more properties is V8's slow path).
     const headers: Record<string, string> = Object.assign({}, fareHeaders);
     headers['X-Amz-Executed-Version'] = target.executedVersion;

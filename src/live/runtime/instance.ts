@@ -260,6 +260,7 @@ export class Instance {
         ...(req.clientContext !== undefined ? { clientContext: Buffer.from(req.clientContext, 'base64').toString('utf8') } : {}),
         ...(req.fareContext !== undefined ? { fareContext: req.fareContext } : {}),
         ...(req.traceId !== undefined ? { traceId: req.traceId } : {}),
+        ...(req.invokedArn !== undefined ? { invokedArn: req.invokedArn } : {}),
       };
       api.deliver(ev);
     });
@@ -458,6 +459,7 @@ export class Instance {
       functionName: fn.name,
       tenant: fn.tenant,
       ...(platform?.AWS_REGION !== undefined ? { region: platform.AWS_REGION } : {}),
+      ...(fn.published !== undefined ? { published: fn.published } : {}),
       onReport: (r) => this.onReport(r),
       ...(helper !== null ? { peerUid: this.ownUid } : {}),
       ...(onRefused !== undefined ? { onRefused: (r: RefusedRequest) => onRefused(this.id, r) } : {}),
@@ -534,7 +536,7 @@ export class Instance {
     const env = runtimeEnv({ fn, instanceId: this.id, apiAddress: parts.api.address, wd: this.wd, interp, memoryMB: this.opts.memoryMB ?? 128, sandboxed: true, ...(platform !== undefined ? { platform } : {}) });
     const orders: Record<string, string> = {};
     for (const [k, v] of Object.entries(env)) if (v !== undefined) orders[k] = v;
-    parts.api.go({ functionName: fn.name, tenant: fn.tenant, ...(platform?.AWS_REGION !== undefined ? { region: platform.AWS_REGION } : {}) }, (r) => this.onReport(r), { env: orders });
+    parts.api.go({ functionName: fn.name, tenant: fn.tenant, ...(platform?.AWS_REGION !== undefined ? { region: platform.AWS_REGION } : {}), ...(fn.published !== undefined ? { published: fn.published } : {}) }, (r) => this.onReport(r), { env: orders });
   }
 
   private onReport(r: RuntimeReport): void {

@@ -67,6 +67,8 @@ export interface InvocationEvent {
   /** Fare's context token, handed over as `Fare-Context`. */
   readonly fareContext?: string;
   readonly traceId?: string;
+  /** The ARN the caller invoked (with the alias or version it named), for `Lambda-Runtime-Invoked-Function-Arn`; default the instance's own. */
+  readonly invokedArn?: string;
 }
 
 /** What the runtime did, as the instance hears it. */
@@ -99,6 +101,8 @@ export interface RuntimeApiOptions {
   /** Its tenant (the ARN's account) and region, for the same ARN (default `000000000000`, `us-east-1`). */
   readonly tenant?: string;
   readonly region?: string;
+  /** The published version the instance runs (its ARN then ends in `:N`); absent for `$LATEST`. */
+  readonly published?: number;
   readonly onReport: (r: RuntimeReport) => void;
   readonly maxResponseBytes?: number;
   /**
@@ -116,7 +120,9 @@ export interface RuntimeApiOptions {
   readonly onStemWaiting?: () => void;
 }
 
-export const functionArn = (name: string, tenant = '000000000000', region = 'us-east-1'): string => `arn:aws:lambda:${region}:${tenant}:function:${name}`;
+/** A function's ARN; with `published`, the ARN of that published version (`…:function:NAME:2`). */
+export const functionArn = (name: string, tenant = '000000000000', region = 'us-east-1', published?: number): string =>
+  `arn:aws:lambda:${region}:${tenant}:function:${name}${published !== undefined ? `:${published}` : ''}`;
 
 const PREFIX = '/2018-06-01/runtime/';
 
@@ -153,7 +159,7 @@ export class RuntimeApi {
     private readonly peer: Peer | null,
   ) {
     this.maxBytes = opts.maxResponseBytes ?? MAX_RESPONSE_BYTES;
-    this.arn = functionArn(opts.functionName, opts.tenant, opts.region);
+    this.arn = functionArn(opts.functionName, opts.tenant, opts.region, opts.published);
     this.onReport = opts.onReport;
   }
 
@@ -161,9 +167,9 @@ export class RuntimeApi {
    * A stem cell becomes an instance of this function: its ARN, where its reports go from now on,
    * and the orders its runtime is waiting for on `fare/stem` (answered now, or when it asks).
    */
-  go(fn: { readonly functionName: string; readonly tenant?: string; readonly region?: string }, onReport: (r: RuntimeReport) => void, orders: StemOrders): void {
+  go(fn: { readonly functionName: string; readonly tenant?: string; readonly region?: string; readonly published?: number }, onReport: (r: RuntimeReport) => void, orders: StemOrders): void {
     if (this.opts.stem !== true || this.orders !== null) throw new Error('FARE_E_STEM_STATE: go() is for a stem cell\'s Runtime API, once');
-    this.arn = functionArn(fn.functionName, fn.tenant, fn.region);
+    this.arn = functionArn(fn.functionName, fn.tenant, fn.region, fn.published);
     this.onReport = onReport;
     this.orders = orders;
     this.answerStem();
@@ -245,7 +251,7 @@ export class RuntimeApi {
       'Content-Length': ev.payload.length,
       'Lambda-Runtime-Aws-Request-Id': ev.requestId,
       'Lambda-Runtime-Deadline-Ms': String(Math.floor(ev.deadlineMs)),
-      'Lambda-Runtime-Invoked-Function-Arn': this.arn,
+      'Lambda-Runtime-Invoked-Function-Arn': ev.invokedArn ?? this.arn,
       'Lambda-Runtime-Trace-Id': ev.traceId ?? newTraceId(Date.now()),
     };
     if (ev.clientContext !== undefined) h['Lambda-Runtime-Client-Context'] = asciiJson(ev.clientContext);
