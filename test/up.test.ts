@@ -267,6 +267,24 @@ describe('fare up', () => {
   });
 });
 
+describe('fare up and calls that wait on I/O', () => {
+  it('a call waiting on I/O gives its core to the next: on one core, calls that sleep run side by side, and each still gets its answer', async () => {
+    const f = await up(tmp(), ['--cores', '1', '--no-examples']);
+    await deploy(f.url, 'waits', { 'index.mjs': 'export const handler = async (e) => { const start = Date.now(); await new Promise((r) => setTimeout(r, 600)); return { n: e.n, start, end: Date.now() }; };\n' }, { runtime: 'nodejs', handler: 'index.handler', class: 'high' });
+    expect((await api(f.url, 'POST', '/2015-03-31/functions/waits/invocations', { n: 0 })).status).toBe(200);
+    const calls = await Promise.all([1, 2, 3, 4].map((n) => api(f.url, 'POST', '/2015-03-31/functions/waits/invocations', { n })));
+    await stopFare(f);
+    const ran = calls.map((r) => {
+      expect(r.status).toBe(200);
+      return r.json as { n: number; start: number; end: number };
+    });
+    expect(ran.map((r) => r.n)).toEqual([1, 2, 3, 4]);
+    // Held by its first call for its whole sleep, the core would run them one after the other.
+    const overlapping = ran.filter((a) => ran.some((b) => b !== a && b.start < a.end && a.start < b.end));
+    expect(overlapping.length).toBeGreaterThanOrEqual(2);
+  }, 60_000);
+});
+
 describe('fare up --within-class', () => {
   // A function that computes for e.ms of CPU time (two functions, so the short call needs no second instance of the long one's).
   const SPIN = 'export const handler = async (e) => { const c0 = process.cpuUsage(); let x = 0; for (;;) { for (let i = 0; i < 1e5; i++) x += i; const c = process.cpuUsage(c0); if ((c.user + c.system) / 1000 >= e.ms) break; } return { x: x > 0 }; };\n';

@@ -14,6 +14,7 @@ import { allowedCpus, formatCpuList, functionCpus, openFunctionCpuset, type Func
 import { reapStaleWorkDirs } from './runtime/workdir.ts';
 import { describePeerLookup, peerLookup } from './runtime/peer-uid.ts';
 import { canRaisePriority } from './worker/local-executor.ts';
+import { IO_IDLE_SHARE, IO_READ_MS } from './worker/machine-driver.ts';
 import type { RuntimeName } from './types.ts';
 import { PS_QUANTUM_MS, type WithinClass } from '../core/machine/run-queue.ts';
 
@@ -180,4 +181,9 @@ const WITHIN_WORDS: Record<WithinClass, string> = {
 /** The start-up line that says the machine scheduler's order within a class. */
 export function describeWithin(within: WithinClass): string {
   return `order within a class: ${WITHIN_WORDS[within]} (--within-class to change)`;
+}
+
+/** The start-up line that says how a call waiting on I/O gives its core up (machine-driver.ts). */
+export function describeIoWaits(): string {
+  return `I/O waits: a call that uses under ${Math.round(IO_IDLE_SHARE * 100)} % of its core for ${IO_READ_MS} ms (waiting on a database, a service, a timer) gives the core to the next call until it computes again`;
 }

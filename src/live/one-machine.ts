@@ -21,7 +21,7 @@ import { ShardHost } from './shard/shard-host.ts';
 import { SchedulerClient } from './gateway/scheduler-client.ts';
 import { InProcessBus } from './transport/in-process.ts';
 import { realClock } from './transport/clock.ts';
-import { describeWithin } from './assembly.ts';
+import { describeIoWaits, describeWithin } from './assembly.ts';
 import type { InvokeRequest } from './types.ts';
 import { TraceRecorder } from './recorder.ts';
 import { writeFileSync } from 'node:fs';
@@ -137,6 +137,7 @@ export async function up(opts: UpOptions): Promise<Running> {
   const policy = opts.policy;
   const preset = policyPreset(policy, { idleList: false, within: opts.within ?? (policy === 'fare' ? LIVE_WITHIN_DEFAULT : undefined) });
   if (preset.machine === 'priority') capLines.push(describeWithin(preset.within));
+  capLines.push(describeIoWaits());
 
   const late0: { pool?: InstancePool; leaving?: () => number; relieveIdle?: (usedMB: number, targetMB: number) => number } = {};
   const memory = await planMemory({

@@ -19,7 +19,7 @@ import { keepStemCells, stemCellsOption } from '../worker/stem-upkeep.ts';
 import { isolatesTenants } from '../runtime/capabilities.ts';
 import { NatsBus } from '../transport/nats.ts';
 import { realClock } from '../transport/clock.ts';
-import { describeWithin, prepareHost } from '../assembly.ts';
+import { describeIoWaits, describeWithin, prepareHost } from '../assembly.ts';
 import type { FunctionSpec, InvokeRequest } from '../types.ts';
 import type { LivePolicy } from '../one-machine.ts';
 import { CodeCache } from './code.ts';
@@ -158,6 +158,7 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
     const report: string[] = [...memory.report];
     if (stemLine !== undefined) report.push(stemLine);
     if (preset.machine === 'priority') report.push(describeWithin(preset.within));
+    report.push(describeIoWaits());
     const managed = Number.isFinite(memory.capacityMB);
     const memoryMB = memory.capacityMB;
     if (managed && o.shards !== undefined && preset.idleList) {

@@ -148,6 +148,11 @@ export function localExecutor(opts: LocalExecutorOptions): {
     },
     pause: (id) => pool.pause(id),
     resume: (id) => pool.resume(id),
+    // A started instance has used some CPU: 0 is a reading that failed (its cgroup just went), not a measure.
+    cpuMs: (id) => {
+      const ms = pool.instanceFor(id)?.cpuTimeMs() ?? 0;
+      return ms > 0 ? ms : undefined;
+    },
   };
   if (pager !== undefined) {
     // One paging at a time per invocation, in the order decided (a swap-in after its swap-out).

@@ -11,7 +11,7 @@ import { invocationCargo } from '../cargo.ts';
 import { InProcessBus } from '../transport/in-process.ts';
 import { VirtualClock } from '../transport/clock.ts';
 import type { InvokeOutcome, InvokeRequest } from '../types.ts';
-import { MachineDriver, type Executor } from './machine-driver.ts';
+import { IO_READ_MS, MachineDriver, type Executor } from './machine-driver.ts';
 
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -85,5 +85,73 @@ describe('MachineDriver over a carrier that may lose messages', () => {
     await settle();
     expect(h.runs).toEqual(['a']);
     expect(h.kinds()).toEqual(['answered 10', 'done 10']);
+  });
+});
+
+describe('MachineDriver and I/O waits', () => {
+  /** One core, two jobs of one class; the executor says what CPU time each has used (ms). */
+  function twoJobs() {
+    const clock = new VirtualClock();
+    const bus = new InProcessBus({ clock, serialize: true });
+    const cpu = new Map<string, number>();
+    const log: string[] = [];
+    const exec: Executor = {
+      run: (req) => {
+        log.push(`run ${req.requestId}`);
+        return new Promise<InvokeOutcome>(() => {});
+      },
+      pause: (id) => void log.push(`pause ${id}`),
+      resume: (id) => void log.push(`resume ${id}`),
+      cpuMs: (id) => cpu.get(id),
+    };
+    const machine = new Machine(machineConfig({ id: 4, cores: 1 }), new Rng(1).fork('m'));
+    const driver = new MachineDriver(machine, exec, bus, clock);
+    driver.start();
+    const fn = { tenant: 't', name: 'f', runtime: 'nodejs' as const, handler: 'index.handler', cls: 'high', codeDir: '/x', version: 1, timeoutMs: 1000, env: {} };
+    const place = (job: number, id: string): void => bus.send({
+      kind: 'place', from: shardAddress(0), to: machineAddress(4), job: { id: job, cls: 0, arrival: 0, fn: job }, via: 'power-of-k', waited: 0,
+      cargo: invocationCargo(2, { fn: { ...fn, name: `f${job}` }, requestId: id, payload: Buffer.from('{}'), cls: 0 }),
+    });
+    /** Moves virtual time on to `t`, firing the timers due (the worker's readings among them). */
+    const until = async (t: number): Promise<void> => {
+      for (;;) {
+        await settle();
+        if (!clock.fireNext(t)) break;
+      }
+      await settle();
+    };
+    return { clock, cpu, log, place, until };
+  }
+
+  it('a job that uses next to no CPU on its core gives the core up; once it computes again it asks for one back', async () => {
+    const h = twoJobs();
+    h.place(10, 'a');
+    h.place(11, 'b');
+    await h.until(0);
+    expect(h.log).toEqual(['run a']);
+    h.cpu.set('a', 5);
+    h.cpu.set('b', 0.001);
+    // The first reading is where `a` stands; by the second it has used nothing more: it waits on I/O.
+    await h.until(IO_READ_MS);
+    expect(h.log).toEqual(['run a']);
+    await h.until(2 * IO_READ_MS);
+    expect(h.log).toEqual(['run a', 'run b']);
+    // `a` computes again (its answer came): it asks for a core, and waits for it behind `b`, stopped.
+    h.cpu.set('a', 5 + IO_READ_MS);
+    h.cpu.set('b', 0.001 + IO_READ_MS);
+    await h.until(3 * IO_READ_MS);
+    expect(h.log.slice(2)).toEqual(['pause a']);
+  });
+
+  it('a job that computes keeps its core, as does one too briefly on it to judge', async () => {
+    const h = twoJobs();
+    h.place(10, 'a');
+    h.place(11, 'b');
+    await h.until(0);
+    for (let i = 1; i <= 8; i++) {
+      h.cpu.set('a', i * IO_READ_MS * 0.5);
+      await h.until(i * IO_READ_MS);
+    }
+    expect(h.log).toEqual(['run a']);
   });
 });

@@ -29,7 +29,21 @@ export interface Executor {
   /** Class-based swapping: move a frozen invocation's memory out to swap, and back before it runs. */
   swapOut?(requestId: string): void;
   swapIn?(requestId: string): void;
+  /** CPU time (ms) the invocation's instance has used so far, or undefined (no instance yet, or not measurable): for I/O waits. */
+  cpuMs?(requestId: string): number | undefined;
 }
+
+/**
+ * I/O waits. A job holds its core while it runs, as CPU work does; but most functions also wait (on
+ * a database, another service, a timer) and then use no CPU. The worker reads the CPU time of its
+ * started jobs every `IO_READ_MS` while it has any: a job on a core that used less than
+ * `IO_IDLE_SHARE` of it since the last reading, having held it all that time, gives the core up
+ * (a `block`, as a caller waiting for a synchronous call does) and the machine runs the next job;
+ * its process is not stopped. Once it uses more than that share again, it is `unblock`ed and waits
+ * for a core like any job of its class (preempting a lower one, or stopped until its turn).
+ */
+export const IO_READ_MS = 25;
+export const IO_IDLE_SHARE = 0.1;
 
 /**
  * The worker's view of memory, where it manages memory (the machine's `memoryMB` is finite): how
@@ -55,7 +69,14 @@ interface Entry {
   readonly gateway: number;
   started: boolean;
   paused: boolean;
+  /** Blocked by its gateway: it waits for a synchronous call it made. */
   blocked: boolean;
+  /** Blocked by the worker: it used next to no CPU on its core (an I/O wait, see IO_IDLE_SHARE). */
+  ioWait: boolean;
+  /** Its CPU time (ms) at the last reading, and when (NaN: not read yet); when it last got a core. */
+  cpuSeen: number;
+  cpuSeenAt: number;
+  onCoreFrom: number;
   /** The job has left the machine scheduler (answered, or ended without an answer). */
   gone: boolean;
   /** The function's answer, once given (kept to say again). */
@@ -132,6 +153,8 @@ export class MachineDriver {
   private readonly ledger: CoreLedger;
   /** Jobs that began to wait in the step being taken (their ledger snapshot is taken at its end). */
   private readonly beganWaiting: Entry[] = [];
+  /** Cancels the next reading of CPU time, when one is due. */
+  private cancelRead: (() => void) | undefined;
 
   constructor(
     private readonly machine: Machine,
@@ -193,6 +216,45 @@ export class MachineDriver {
   close(): void {
     this.unlisten();
     this.loop.stop();
+    this.cancelRead?.();
+    this.cancelRead = undefined;
+  }
+
+  /** The next reading of the started jobs' CPU time (see IO_READ_MS), unless one is due already. */
+  private readCpuSoon(): void {
+    if (this.cancelRead !== undefined || this.exec.cpuMs === undefined) return;
+    this.cancelRead = this.clock.at(this.clock.now() + IO_READ_MS, () => {
+      this.cancelRead = undefined;
+      this.readCpu();
+    });
+  }
+
+  /** Reads the started jobs' CPU time: a job on a core that waits on I/O gives it up, one that computes again asks for one. */
+  readCpu(): void {
+    const exec = this.exec;
+    if (exec.cpuMs === undefined) return;
+    const now = this.clock.now();
+    let started = false;
+    for (const e of this.entries.values()) {
+      if (e.gone || !e.started) continue;
+      started = true;
+      const used = exec.cpuMs(e.req.requestId);
+      if (used === undefined) continue;
+      const before = e.cpuSeen, since = e.cpuSeenAt;
+      e.cpuSeen = used;
+      e.cpuSeenAt = now;
+      if (Number.isNaN(before) || !(now > since)) continue;
+      const share = (used - before) / (now - since);
+      if (!e.ioWait && e.onCore && e.onCoreFrom <= since && share < IO_IDLE_SHARE) {
+        e.ioWait = true;
+        if (!e.blocked) this.loop.push({ kind: 'block', job: e.job.id });
+      } else if (e.ioWait && (share >= IO_IDLE_SHARE || e.paused)) {
+        // Computing again; or stopped meanwhile (preempted as the block travelled), where it would never show it.
+        e.ioWait = false;
+        if (!e.blocked) this.loop.push({ kind: 'unblock', job: e.job.id });
+      }
+    }
+    if (started) this.readCpuSoon();
   }
 
   private receive(m: MachineMessage): void {
@@ -207,7 +269,7 @@ export class MachineDriver {
         const { gateway, req } = requestOf(m.cargo, m.job.cls);
         const job: Job = { id: m.job.id, cls: m.job.cls, arrival: m.job.arrival, fn: m.job.fn };
         const e: Entry = {
-          job, req, gateway, started: false, paused: false, blocked: false, gone: false,
+          job, req, gateway, started: false, paused: false, blocked: false, ioWait: false, cpuSeen: NaN, cpuSeenAt: NaN, onCoreFrom: NaN, gone: false,
           shard: m.from.id, via: m.via, shardWaitMs: m.waited, placedNow: NaN, placedAt: 0, startedNow: NaN, answeredNow: NaN,
           onCore: false, waitFrom: NaN, waitAfter: 'placed', waitSnap: undefined, blockedFrom: NaN, blockedMs: 0, waits: undefined, preemptions: undefined, swaps: undefined, swapsLeftOut: 0,
         };
@@ -223,7 +285,8 @@ export class MachineDriver {
         const e = this.entries.get(m.job);
         if (e === undefined || e.gone || !e.started || e.blocked === (m.kind === 'block')) return;
         e.blocked = m.kind === 'block';
-        this.loop.push(m);
+        // The machine has it blocked already while it waits on I/O (and unblocks it when it computes again).
+        if (!e.ioWait) this.loop.push(m);
         break;
       }
       case 'poll':
@@ -354,6 +417,7 @@ export class MachineDriver {
   private onCore(e: Entry): void {
     if (e.onCore) return;
     e.onCore = true;
+    e.onCoreFrom = this.clock.now();
     this.ledger.change(e.job.cls, 1);
   }
 
@@ -373,6 +437,7 @@ export class MachineDriver {
         if (!e.started) {
           e.started = true;
           e.startedNow = now;
+          this.readCpuSoon();
           this.tell(e, { kind: 'started', job: e.job.id });
           // The job is done for the machine scheduler when the function answers: its core is free
           // then, though the invocation is measured a moment longer (until its instance is parked).
