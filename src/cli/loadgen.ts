@@ -90,22 +90,27 @@ export function percentile(xs: readonly number[], q: number): number {
 export async function floodInWorker(t: Target, fn: string, payload: string, concurrency: number, stop: Promise<void>): Promise<{ completed: number; errors: number }> {
   const { Worker } = await import('node:worker_threads');
   const here = new URL(import.meta.url).href;
-  // The worker registers the TypeScript loader itself when it runs from sources (as `fare` does in a checkout).
+  // The worker registers the TypeScript loader itself when it runs from sources (as `fare` does in a
+  // checkout whose build is stale), found from here: an eval'd worker resolves from the current
+  // directory, which may be anywhere.
+  const tsx = here.endsWith('.ts') ? import.meta.resolve('tsx/esm/api') : '';
   const code = `
     const { parentPort, workerData } = require('node:worker_threads');
     (async () => {
-      if (workerData.here.endsWith('.ts')) (await import('tsx/esm/api')).register();
+      if (workerData.tsx !== '') (await import(workerData.tsx)).register();
       const { flood } = await import(workerData.here);
       let stop; const stopped = new Promise((r) => (stop = r));
       parentPort.once('message', () => stop());
       const r = await flood(workerData.t, workerData.fn, workerData.payload, workerData.concurrency, stopped);
       parentPort.postMessage(r);
     })();`;
-  const w = new Worker(code, { eval: true, workerData: { here, t, fn, payload, concurrency } });
+  const w = new Worker(code, { eval: true, workerData: { here, tsx, t, fn, payload, concurrency } });
   const result = new Promise<{ completed: number; errors: number }>((done, fail) => {
     w.once('message', (m: { completed: number; errors: number }) => done(m));
     w.once('error', fail);
   });
+  // A worker that fails before `stop` is reported when its result is awaited, not as an unhandled rejection meanwhile.
+  result.catch(() => undefined);
   await stop;
   w.postMessage('stop');
   const r = await result;
