@@ -3,8 +3,8 @@
 // refused with a clear message and exit code 2.
 
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { tempDir } from './support/temp-dir.ts';
@@ -191,4 +191,29 @@ describe('fare command line', () => {
     const blind = await fare('worker', '--id', '0', '--within-class', 'las', '--policy', 'hermod');
     expect(blind.stderr).toMatch(/it goes with --policy fare, not hermod/);
   });
+});
+
+describe('fare demo', () => {
+  it('stops the fare up it started when it is told to stop (SIGTERM)', async () => {
+    const demo = spawn(process.execPath, [bin, 'demo', '--seconds', '60'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    let said = '';
+    demo.stderr.on('data', (c: Buffer) => (said += c.toString('utf8')));
+    // Once it measures, its fare up is running.
+    for (let i = 0; i < 600 && !said.includes('of page views alone'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(said).toContain('of page views alone');
+    const ups = (): number[] => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').some((a) => a.includes('fare-demo-fare-')) && Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]) === demo.pid;
+      } catch {
+        return false;
+      }
+    }).map(Number);
+    const up = ups();
+    expect(up).toHaveLength(1);
+    const exited = new Promise<number | null>((r) => demo.once('exit', (code) => r(code)));
+    demo.kill('SIGTERM');
+    expect(await exited).toBe(143);
+    for (let i = 0; i < 100 && existsSync(`/proc/${String(up[0])}`); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(existsSync(`/proc/${String(up[0])}`)).toBe(false);
+  }, 90_000);
 });

@@ -100,9 +100,27 @@ async function costByClass(url: string): Promise<Record<string, number>> {
   }
 }
 
+/** The `fare up`s started here and not yet exited: stopped with the demo when it is told to stop (SIGINT, SIGTERM). */
+const started = new Set<ChildProcess>();
+let stopsThem = false;
+
+function stopThemOnSignal(): void {
+  if (stopsThem) return;
+  stopsThem = true;
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => {
+      for (const c of started) c.kill('SIGTERM');
+      process.exit(code);
+    });
+  }
+}
+
 function startFare(policy: string, dir: string, upArgs: readonly string[]): Promise<{ child: ChildProcess; url: string }> {
   const bin = join(import.meta.dirname, '..', '..', 'bin', 'fare.js');
+  stopThemOnSignal();
   const child = spawn(process.execPath, [bin, 'up', '--port', '0', '--data-dir', dir, '--policy', policy, ...upArgs], { env: { ...process.env, FARE_ADMIN_KEY: KEY }, stdio: ['ignore', 'pipe', 'inherit'] });
+  started.add(child);
+  child.once('exit', () => started.delete(child));
   return new Promise((done, fail) => {
     let text = '';
     const out = child.stdout;

@@ -2,6 +2,7 @@
 // shard`, `fare worker`) from `--log-level` / FARE_LOG_LEVEL and `--log-format`: JSON lines on
 // stdout, or pino-pretty's lines when stdout is a terminal (or `--log-format pretty`).
 
+import { writeSync } from 'node:fs';
 import type { DestinationStream, Logger } from 'pino';
 import { UsageError } from './args.ts';
 
@@ -36,6 +37,35 @@ export function logSettings(values: Readonly<Record<string, string | boolean | (
   return { level: level as LogLevel, format: f ?? (tty ? 'pretty' : 'json') };
 }
 
+/**
+ * Writes what `out` (a sonic-boom) still holds, synchronously, as the process exits: each write tried
+ * once (a full pipe: again for up to a second), nothing more once one fails. sonic-boom's own
+ * `flushSync()` retries a failed write for ever: when stdout's reader had gone (EPIPE) before any
+ * write failed, the exit never ended, and `fare up` ignored SIGTERM. Reads sonic-boom 4's fields;
+ * what it does not recognise, it leaves.
+ */
+function flushOnce(out: object): void {
+  const o = out as { fd?: unknown; _bufs?: unknown; _writingBuf?: unknown; _writing?: unknown };
+  if (typeof o.fd !== 'number' || o.fd < 0 || !Array.isArray(o._bufs)) return;
+  const bufs = o._bufs as unknown[];
+  const pending: unknown[] = o._writing === false && o._writingBuf !== undefined ? [o._writingBuf, ...bufs] : [...bufs];
+  bufs.length = 0;
+  o._writingBuf = '';
+  let patience = 100;
+  for (const p of pending) {
+    if (typeof p !== 'string' && !Buffer.isBuffer(p)) continue;
+    let b = typeof p === 'string' ? Buffer.from(p, 'utf8') : p;
+    while (b.length > 0) {
+      try {
+        b = b.subarray(writeSync(o.fd, b));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN' || patience-- <= 0) return;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+      }
+    }
+  }
+}
+
 /** JSON lines are written to stdout in writes of at least this many bytes… */
 const LOG_WRITE_BYTES = 4096;
 /** …or after at most this long (ms). */
@@ -60,12 +90,7 @@ export async function createLogger(s: LogSettings, base: Readonly<Record<string,
   // event loop per invocation), and at least every 100 ms; what is buffered is written out when the
   // process exits.
   const out = pino.destination({ dest: 1, sync: false, minLength: LOG_WRITE_BYTES, periodicFlush: LOG_FLUSH_MS });
-  process.once('exit', () => {
-    try {
-      out.flushSync();
-    } catch {
-      // not ready yet, or stdout closed: nothing more can be written
-    }
-  });
+  // pino writes what is left as the process exits (its `flushSync()`): each write tried once.
+  out.flushSync = () => flushOnce(out);
   return pino(opts, out);
 }
