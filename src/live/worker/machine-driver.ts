@@ -230,7 +230,7 @@ export class MachineDriver {
   }
 
   /** Reads the started jobs' CPU time: a job on a core that waits on I/O gives it up, one that computes again asks for one. */
-  readCpu(): void {
+  private readCpu(): void {
     const exec = this.exec;
     if (exec.cpuMs === undefined) return;
     const now = this.clock.now();
