@@ -25,7 +25,7 @@ import { describeExit, type ExitInfo, handledOutcome, lastLines, okOutcome, unha
 import { InstanceOutput } from './output.ts';
 import { PausableTimer } from './pausable-timer.ts';
 import { InstancePriority, type PriorityKind, type PriorityResult, schedSetter } from './priority.ts';
-import { processGroupCpuNs, processGroupPids, processGroupResidentBytes, processState, type RunAs } from './proc.ts';
+import { allSleeping, processGroupCpuNs, processGroupPids, processGroupResidentBytes, processState, type RunAs } from './proc.ts';
 import { type ErrorDocument, MAX_RESPONSE_BYTES, type RefusedRequest, RuntimeApi, type RuntimeReport } from './runtime-api.ts';
 import { instanceUidPool, uidInUse } from './uids.ts';
 import type { StemCell, StemParts } from './stem-cell.ts';
@@ -320,6 +320,16 @@ export class Instance {
     } catch {
       return 0;
     }
+  }
+
+  /**
+   * Whether all its processes sleep on I/O now (a socket, a timer), rather than compute, wait for a
+   * core, or stall on memory or the disk (a page fault on swap): see proc.ts allSleeping. Undefined
+   * when that cannot be read (no process).
+   */
+  sleepsOnIo(): boolean | undefined {
+    const pids = this.cg?.pids() ?? [];
+    return allSleeping(pids.length > 0 ? pids : this.processes());
   }
 
   /** The instance's processes (its process group: the runtime and what it started, the sandbox helper too). */

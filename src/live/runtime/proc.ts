@@ -70,6 +70,25 @@ export function processState(pid: number): { readonly state: string; readonly ns
   return { state, nsPid: Number(ns.at(-1) ?? pid) };
 }
 
+/**
+ * Whether every process in `pids` sleeps interruptibly (its main thread in state S or I: waiting on
+ * a socket, a timer, a child), so that none computes (R), waits for a core (R) or for memory or the
+ * disk (D: a page fault on swap, a reclaim). Undefined when none of them could be read.
+ */
+export function allSleeping(pids: readonly number[]): boolean | undefined {
+  let seen = false;
+  for (const pid of pids) {
+    const s = readOr(`/proc/${pid}/stat`);
+    const close = s === null ? -1 : s.lastIndexOf(')');
+    if (s === null || close < 0) continue;
+    const state = s.charAt(close + 2);
+    if (state === 'Z' || state === 'X') continue;
+    seen = true;
+    if (state !== 'S' && state !== 'I') return false;
+  }
+  return seen ? true : undefined;
+}
+
 /** CPU time (ns) of every process in a process group, including its waited-for children. */
 export function processGroupCpuNs(pgid: number, clockTicks: number): number {
   let ticks = 0;

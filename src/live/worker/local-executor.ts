@@ -153,6 +153,7 @@ export function localExecutor(opts: LocalExecutorOptions): {
       const ms = pool.instanceFor(id)?.cpuTimeMs() ?? 0;
       return ms > 0 ? ms : undefined;
     },
+    sleepsOnIo: (id) => pool.instanceFor(id)?.sleepsOnIo(),
   };
   if (pager !== undefined) {
     // One paging at a time per invocation, in the order decided (a swap-in after its swap-out).

@@ -93,7 +93,10 @@ describe('MachineDriver and I/O waits', () => {
   function twoJobs() {
     const clock = new VirtualClock();
     const bus = new InProcessBus({ clock, serialize: true });
+    bus.listen(gatewayAddress(2), () => {}); // the gateway hears started/preempted; not asserted here
     const cpu = new Map<string, number>();
+    /** Whether a job's processes sleep on I/O (absent: they do). */
+    const sleeps = new Map<string, boolean>();
     const log: string[] = [];
     const exec: Executor = {
       run: (req) => {
@@ -103,6 +106,7 @@ describe('MachineDriver and I/O waits', () => {
       pause: (id) => void log.push(`pause ${id}`),
       resume: (id) => void log.push(`resume ${id}`),
       cpuMs: (id) => cpu.get(id),
+      sleepsOnIo: (id) => sleeps.get(id) ?? true,
     };
     const machine = new Machine(machineConfig({ id: 4, cores: 1 }), new Rng(1).fork('m'));
     const driver = new MachineDriver(machine, exec, bus, clock);
@@ -120,7 +124,7 @@ describe('MachineDriver and I/O waits', () => {
       }
       await settle();
     };
-    return { clock, cpu, log, place, until };
+    return { clock, cpu, sleeps, log, place, until };
   }
 
   it('a job that uses next to no CPU on its core gives the core up; once it computes again it asks for one back', async () => {
@@ -153,5 +157,20 @@ describe('MachineDriver and I/O waits', () => {
       await h.until(i * IO_READ_MS);
     }
     expect(h.log).toEqual(['run a']);
+  });
+
+  it('a job that uses little CPU but does not sleep on I/O (it waits for a core, or stalls on memory) keeps its core', async () => {
+    const h = twoJobs();
+    h.place(10, 'a');
+    h.place(11, 'b');
+    await h.until(0);
+    h.cpu.set('a', 5);
+    h.sleeps.set('a', false);
+    for (let i = 1; i <= 6; i++) await h.until(i * IO_READ_MS);
+    expect(h.log).toEqual(['run a']);
+    // Once it sleeps (its page-in done, it awaits a socket), it gives the core up at the next reading.
+    h.sleeps.set('a', true);
+    await h.until(7 * IO_READ_MS);
+    expect(h.log).toEqual(['run a', 'run b']);
   });
 });

@@ -31,6 +31,11 @@ export interface Executor {
   swapIn?(requestId: string): void;
   /** CPU time (ms) the invocation's instance has used so far, or undefined (no instance yet, or not measurable): for I/O waits. */
   cpuMs?(requestId: string): number | undefined;
+  /**
+   * Whether the invocation's processes all sleep on I/O now (false: one computes, waits for a core,
+   * or stalls on memory or the disk), or undefined (not known): asked before an I/O wait is decided.
+   */
+  sleepsOnIo?(requestId: string): boolean | undefined;
 }
 
 /**
@@ -39,8 +44,11 @@ export interface Executor {
  * started jobs every `IO_READ_MS` while it has any: a job on a core that used less than
  * `IO_IDLE_SHARE` of it since the last reading, having held it all that time, gives the core up
  * (a `block`, as a caller waiting for a synchronous call does) and the machine runs the next job;
- * its process is not stopped. Once it uses more than that share again, it is `unblock`ed and waits
- * for a core like any job of its class (preempting a lower one, or stopped until its turn).
+ * its process is not stopped. Only if its processes sleep (`Executor.sleepsOnIo`): one that waits
+ * for a core (other programs compute) or stalls on memory (paging under pressure) uses little CPU
+ * too, and keeps its core — else a swapped-out lower class would be run, and swapped back in, in
+ * the gap. Once it uses more than that share again, it is `unblock`ed and waits for a core like any
+ * job of its class (preempting a lower one, or stopped until its turn).
  */
 export const IO_READ_MS = 25;
 export const IO_IDLE_SHARE = 0.1;
@@ -245,7 +253,7 @@ export class MachineDriver {
       e.cpuSeenAt = now;
       if (Number.isNaN(before) || !(now > since)) continue;
       const share = (used - before) / (now - since);
-      if (!e.ioWait && e.onCore && e.onCoreFrom <= since && share < IO_IDLE_SHARE) {
+      if (!e.ioWait && e.onCore && e.onCoreFrom <= since && share < IO_IDLE_SHARE && exec.sleepsOnIo?.(e.req.requestId) !== false) {
         e.ioWait = true;
         if (!e.blocked) this.loop.push({ kind: 'block', job: e.job.id });
       } else if (e.ioWait && (share >= IO_IDLE_SHARE || e.paused)) {
