@@ -4,7 +4,7 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -282,6 +282,43 @@ describe('fare up and calls that wait on I/O', () => {
     // Held by its first call for its whole sleep, the core would run them one after the other.
     const overlapping = ran.filter((a) => ran.some((b) => b !== a && b.start < a.end && a.start < b.end));
     expect(overlapping.length).toBeGreaterThanOrEqual(2);
+  }, 60_000);
+
+  // Root: giving a class's priority back (nice −3 after SCHED_IDLE) needs CAP_SYS_NICE.
+  const notRoot = process.getuid?.() !== 0;
+  if (notRoot) process.stderr.write('SKIPPED the kernel priority of a call waiting on I/O: needs root (CAP_SYS_NICE)\n');
+  it.skipIf(notRoot)('a call of a lower class waiting on I/O runs SCHED_IDLE while it waits (it must not take CPU from the call on the core when it wakes), and its instance has its class\'s priority back after', async () => {
+    const f = await up(tmp(), ['--cores', '1', '--no-examples']);
+    await deploy(f.url, 'waits', { 'index.mjs': 'export const handler = async (e) => { await new Promise((r) => setTimeout(r, e.ms)); return { ok: true }; };\n' }, { runtime: 'nodejs', handler: 'index.handler', class: 'middle' });
+    expect((await api(f.url, 'POST', '/2015-03-31/functions/waits/invocations', { ms: 0 })).status).toBe(200);
+    /** Scheduling policy (0 SCHED_OTHER, 5 SCHED_IDLE) and nice value of each thread of process `pid`, as /proc says. */
+    const threads = (pid: string): string[] => readdirSync(`/proc/${pid}/task`).map((t) => {
+      const st = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      const fields = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      // After the name: state is field 3; nice 19; policy 41.
+      return `policy ${fields[41 - 3]} nice ${fields[19 - 3]}`;
+    });
+    // The instance that served: this Fare's function processes at the middle class's nice value
+    // (stem cells waiting for a function run at nice 19).
+    const mine = readdirSync('/proc').filter((d) => {
+      try {
+        return /^\d+$/.test(d) && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(`-p${f.child.pid}-`) && threads(d).includes('policy 0 nice -3');
+      } catch {
+        return false;
+      }
+    });
+    expect(mine.length).toBeGreaterThan(0);
+    const policies = (): string[] => [...new Set(mine.flatMap(threads))];
+    expect(policies()).toEqual(['policy 0 nice -3']);
+    const call = api(f.url, 'POST', '/2015-03-31/functions/waits/invocations', { ms: 1500 });
+    await new Promise((r) => setTimeout(r, 700));
+    const waiting = policies();
+    expect((await call).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 200));
+    const after = policies();
+    await stopFare(f);
+    expect(waiting).toEqual(['policy 5 nice -3']);
+    expect(after).toEqual(['policy 0 nice -3']);
   }, 60_000);
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { kernelPriority, type KernelPriority } from './kernel-priority.ts';
+import { kernelPriority, waitingKernelPriority, type KernelPriority } from './kernel-priority.ts';
 
 const table = (classes: number, strict: boolean, canRaise: boolean): KernelPriority[] =>
   Array.from({ length: classes }, (_, cls) => kernelPriority(cls, classes, { strict, canRaise }));
@@ -35,5 +35,13 @@ describe('kernelPriority', () => {
 
   it('never answers nice −0', () => {
     for (const p of table(7, false, true)) if (p.kind === 'nice') expect(Object.is(p.nice, -0)).toBe(false);
+  });
+
+  it('while a job waits on I/O: SCHED_IDLE for all but the top class, which keeps its own; nothing changes where the priority could not be given back', () => {
+    const waiting = (classes: number, strict: boolean, canRaise: boolean): KernelPriority[] =>
+      Array.from({ length: classes }, (_, cls) => waitingKernelPriority(cls, classes, { strict, canRaise }));
+    expect(waiting(3, false, true)).toEqual([{ kind: 'nice', nice: -5 }, { kind: 'idle' }, { kind: 'idle' }]);
+    expect(waiting(3, true, false)).toEqual([{ kind: 'fifo', priority: 30 }, { kind: 'idle' }, { kind: 'idle' }]);
+    expect(waiting(3, false, false)).toEqual(table(3, false, false));
   });
 });

@@ -7,7 +7,11 @@
 //   10 × the number of classes), never below 1;
 // - otherwise the lowest class runs SCHED_IDLE (it gets a core only when nothing else wants it);
 // - the others get nice values from −5 (top class) rising to 0 just above the lowest, when the
-//   driver may lower a nice value (root or CAP_SYS_NICE); else they are left as they are.
+//   driver may lower a nice value (root or CAP_SYS_NICE); else they are left as they are;
+// - while a job waits on I/O (it gave its core up), every class but the top runs SCHED_IDLE, so that
+//   when it wakes it takes no CPU from the job on its core before the machine hears it computes again
+//   (the top class keeps its priority: it would preempt that job anyway). Only where the driver may
+//   raise a priority again afterwards.
 
 import type { ClassIndex } from './types.ts';
 
@@ -42,4 +46,14 @@ export function kernelPriority(cls: ClassIndex, classes: number, opts: Readonly<
   if (cls === lowest) return { kind: 'idle' };
   if (opts.canRaise) return { kind: 'nice', nice: classNice(cls, lowest) };
   return { kind: 'none' };
+}
+
+/**
+ * The kernel priority of an instance serving class `cls` while its job waits on I/O: SCHED_IDLE for
+ * every class but the top, which keeps `kernelPriority`'s; unchanged where the driver could not give
+ * the class's priority back (neither strict nor allowed to raise).
+ */
+export function waitingKernelPriority(cls: ClassIndex, classes: number, opts: Readonly<KernelPriorityOptions>): KernelPriority {
+  if (cls === 0 || (!opts.strict && !opts.canRaise)) return kernelPriority(cls, classes, opts);
+  return { kind: 'idle' };
 }

@@ -183,7 +183,11 @@ export function describeWithin(within: WithinClass): string {
   return `order within a class: ${WITHIN_WORDS[within]} (--within-class to change)`;
 }
 
-/** The start-up line that says how a call waiting on I/O gives its core up (machine-driver.ts). */
-export function describeIoWaits(): string {
-  return `I/O waits: a call that uses under ${Math.round(IO_IDLE_SHARE * 100)} % of its core for ${IO_READ_MS} ms (waiting on a database, a service, a timer) gives the core to the next call until it computes again`;
+/**
+ * The start-up line that says how a call waiting on I/O gives its core up (machine-driver.ts);
+ * `lowers`: its kernel priority drops meanwhile (classes matter on the machine, and the priority
+ * can be given back: strict priorities, or root).
+ */
+export function describeIoWaits(lowers: boolean): string {
+  return `I/O waits: a call that uses under ${Math.round(IO_IDLE_SHARE * 100)} % of its core for ${IO_READ_MS} ms, asleep (waiting on a database, a service, a timer), gives the core to the next call until it computes again${lowers ? ' (meanwhile, below the top class, at SCHED_IDLE)' : ''}`;
 }

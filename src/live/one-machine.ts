@@ -137,7 +137,7 @@ export async function up(opts: UpOptions): Promise<Running> {
   const policy = opts.policy;
   const preset = policyPreset(policy, { idleList: false, within: opts.within ?? (policy === 'fare' ? LIVE_WITHIN_DEFAULT : undefined) });
   if (preset.machine === 'priority') capLines.push(describeWithin(preset.within));
-  capLines.push(describeIoWaits());
+  capLines.push(describeIoWaits(preset.classAware && (opts.strictPriorities === true || nice)));
 
   const late0: { pool?: InstancePool; leaving?: () => number; relieveIdle?: (usedMB: number, targetMB: number) => number } = {};
   const memory = await planMemory({

@@ -158,7 +158,7 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
     const report: string[] = [...memory.report];
     if (stemLine !== undefined) report.push(stemLine);
     if (preset.machine === 'priority') report.push(describeWithin(preset.within));
-    report.push(describeIoWaits());
+    report.push(describeIoWaits(preset.classAware && (o.strictPriorities || host.nice)));
     const managed = Number.isFinite(memory.capacityMB);
     const memoryMB = memory.capacityMB;
     if (managed && o.shards !== undefined && preset.idleList) {

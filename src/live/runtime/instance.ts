@@ -119,6 +119,8 @@ export class Instance {
   private child: RuntimeProcess | null = null;
   private api: RuntimeApi | null = null;
   private cg: InstanceCgroups | null = null;
+  /** Its processes as sleepsOnIo last listed them, and when (performance.now()). */
+  private ioPids: { at: number; pids: number[] } = { at: -Infinity, pids: [] };
   private wd: WorkDir | null = null;
   private exit: ExitInfo | null = null;
   private readonly exitWaiters: (() => void)[] = [];
@@ -328,8 +330,13 @@ export class Instance {
    * when that cannot be read (no process).
    */
   sleepsOnIo(): boolean | undefined {
-    const pids = this.cg?.pids() ?? [];
-    return allSleeping(pids.length > 0 ? pids : this.processes());
+    // Its processes, listed again at most every second (asked every few ms of each call that waits).
+    const now = performance.now();
+    if (now - this.ioPids.at > 1000) {
+      const pids = this.cg?.pids() ?? [];
+      this.ioPids = { at: now, pids: pids.length > 0 ? pids : this.processes() };
+    }
+    return allSleeping(this.ioPids.pids);
   }
 
   /** The instance's processes (its process group: the runtime and what it started, the sandbox helper too). */

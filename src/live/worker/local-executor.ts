@@ -5,7 +5,7 @@
 
 import { getPriority, setPriority } from 'node:os';
 import type { PriceTable } from '../../core/classes.ts';
-import { kernelPriority } from '../../core/kernel-priority.ts';
+import { kernelPriority, waitingKernelPriority, type KernelPriority } from '../../core/kernel-priority.ts';
 import { LOG_TEXT_MAX_BYTES } from '../store/log-text.ts';
 import { InstancePool } from '../runtime/pool.ts';
 import type { Instance } from '../runtime/instance.ts';
@@ -103,6 +103,10 @@ export function localExecutor(opts: LocalExecutorOptions): {
       ...(opts.stemCells.memoryFree !== undefined ? { memoryFree: opts.stemCells.memoryFree } : {}),
       ...(opts.stemCells.off !== undefined ? { off: opts.stemCells.off } : {}),
     });
+  const priorityOpts = { strict: opts.strictPriorities, canRaise: opts.canRaise };
+  /** Invocations waiting on I/O at a lowered kernel priority, and their instances; instances so lowered until their class's priority is back. */
+  const lowered = new Map<string, Instance>();
+  const loweredInstances = new Set<Instance>();
   const pool = new InstancePool({
     ...(stems !== null ? { stems } : {}),
     ...(pager !== undefined ? { swapIn: (instance: Instance) => pageIdle('in', instance, `${instance.fn.tenant}/${instance.fn.name} (class ${instance.fn.cls})`, 0) } : {}),
@@ -120,20 +124,8 @@ export function localExecutor(opts: LocalExecutorOptions): {
       if (!opts.classAware) return;
       const cls = classOf.get(requestId);
       if (cls === undefined) return;
-      const p = kernelPriority(cls, opts.prices.classes.length, { strict: opts.strictPriorities, canRaise: opts.canRaise });
-      switch (p.kind) {
-        case 'fifo':
-          void instance.setPriority('fifo', p.priority);
-          break;
-        case 'idle':
-          void instance.setPriority('idle');
-          break;
-        case 'nice':
-          void instance.setPriority('nice', p.nice);
-          break;
-        case 'none':
-          break;
-      }
+      // An instance whose last invocation ended while waiting on I/O is still at the lowered priority.
+      applyKernelPriority(instance, kernelPriority(cls, opts.prices.classes.length, priorityOpts), loweredInstances.delete(instance));
     },
   });
   late.pool = pool;
@@ -143,6 +135,11 @@ export function localExecutor(opts: LocalExecutorOptions): {
       try {
         return await pool.invoke(req);
       } finally {
+        // Ended while waiting on I/O: its instance gets its class's priority back for whoever it serves next.
+        // (Unless its instance serves another already, which set its own.)
+        const inst = lowered.get(req.requestId);
+        lowered.delete(req.requestId);
+        if (inst !== undefined && loweredInstances.delete(inst)) applyKernelPriority(inst, kernelPriority(req.cls, opts.prices.classes.length, priorityOpts), true);
         classOf.delete(req.requestId);
       }
     },
@@ -154,6 +151,23 @@ export function localExecutor(opts: LocalExecutorOptions): {
       return ms > 0 ? ms : undefined;
     },
     sleepsOnIo: (id) => pool.instanceFor(id)?.sleepsOnIo(),
+    // While it waits on I/O its class's kernel priority drops (core/kernel-priority.ts), and comes back when it computes.
+    ioWait: (id, waiting) => {
+      const cls = classOf.get(id);
+      const inst = pool.instanceFor(id);
+      if (!opts.classAware || cls === undefined || inst === null) return;
+      const own = kernelPriority(cls, opts.prices.classes.length, priorityOpts);
+      const low = waitingKernelPriority(cls, opts.prices.classes.length, priorityOpts);
+      if (low.kind === own.kind) return; // the top class, the lowest (SCHED_IDLE already), or no way back
+      if (waiting) {
+        lowered.set(id, inst);
+        loweredInstances.add(inst);
+      } else {
+        if (!lowered.delete(id)) return;
+        loweredInstances.delete(inst);
+      }
+      applyKernelPriority(inst, waiting ? low : own, !waiting);
+    },
   };
   if (pager !== undefined) {
     // One paging at a time per invocation, in the order decided (a swap-in after its swap-out).
@@ -202,4 +216,26 @@ export function localExecutor(opts: LocalExecutorOptions): {
     return mb;
   };
   return { pool, exec, leaving: () => leavingMB, relieveIdle, stems, stemLine };
+}
+
+/**
+ * Sets an instance's kernel priority (best-effort, as Instance.setPriority). `fromIdle`: it may be
+ * SCHED_IDLE now (an I/O wait), which a nice value alone would keep; SCHED_OTHER is set first.
+ */
+function applyKernelPriority(instance: Instance, p: KernelPriority, fromIdle: boolean): void {
+  switch (p.kind) {
+    case 'fifo':
+      void instance.setPriority('fifo', p.priority);
+      break;
+    case 'idle':
+      void instance.setPriority('idle');
+      break;
+    case 'nice':
+      if (fromIdle) void instance.setPriority('normal').then(() => instance.setPriority('nice', p.nice));
+      else void instance.setPriority('nice', p.nice);
+      break;
+    case 'none':
+      if (fromIdle) void instance.setPriority('normal');
+      break;
+  }
 }

@@ -107,6 +107,7 @@ describe('MachineDriver and I/O waits', () => {
       resume: (id) => void log.push(`resume ${id}`),
       cpuMs: (id) => cpu.get(id),
       sleepsOnIo: (id) => sleeps.get(id) ?? true,
+      ioWait: (id, waiting) => void log.push(`${waiting ? 'lower' : 'restore'} ${id}`),
     };
     const machine = new Machine(machineConfig({ id: 4, cores: 1 }), new Rng(1).fork('m'));
     const driver = new MachineDriver(machine, exec, bus, clock);
@@ -139,12 +140,31 @@ describe('MachineDriver and I/O waits', () => {
     await h.until(IO_READ_MS);
     expect(h.log).toEqual(['run a']);
     await h.until(2 * IO_READ_MS);
-    expect(h.log).toEqual(['run a', 'run b']);
+    // Its kernel priority drops while it waits (it must not take CPU from `b` when it wakes).
+    expect(h.log).toEqual(['run a', 'lower a', 'run b']);
     // `a` computes again (its answer came): it asks for a core, and waits for it behind `b`, stopped.
     h.cpu.set('a', 5 + IO_READ_MS);
     h.cpu.set('b', 0.001 + IO_READ_MS);
     await h.until(3 * IO_READ_MS);
-    expect(h.log.slice(2)).toEqual(['pause a']);
+    expect(h.log.slice(3)).toEqual(['pause a']);
+    // Its priority comes back when it has a core again, not while it waits for one: `b` waits on I/O in turn.
+    await h.until(4 * IO_READ_MS);
+    expect(h.log.slice(4)).toEqual(['lower b', 'restore a', 'resume a']);
+  });
+
+  it('a waiting job that wakes but gets no CPU (its priority lowered, another job computing) asks for its core back', async () => {
+    const h = twoJobs();
+    h.place(10, 'a');
+    h.place(11, 'b');
+    await h.until(0);
+    h.cpu.set('a', 5);
+    await h.until(2 * IO_READ_MS);
+    expect(h.log).toEqual(['run a', 'lower a', 'run b']);
+    h.cpu.set('b', 2 * IO_READ_MS);
+    // Runnable, not asleep, and still no CPU used: not an I/O wait any more.
+    h.sleeps.set('a', false);
+    await h.until(3 * IO_READ_MS);
+    expect(h.log.slice(3)).toEqual(['pause a']);
   });
 
   it('a job that computes keeps its core, as does one too briefly on it to judge', async () => {
@@ -171,6 +191,6 @@ describe('MachineDriver and I/O waits', () => {
     // Once it sleeps (its page-in done, it awaits a socket), it gives the core up at the next reading.
     h.sleeps.set('a', true);
     await h.until(7 * IO_READ_MS);
-    expect(h.log).toEqual(['run a', 'run b']);
+    expect(h.log).toEqual(['run a', 'lower a', 'run b']);
   });
 });

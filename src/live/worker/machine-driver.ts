@@ -36,6 +36,11 @@ export interface Executor {
    * or stalls on memory or the disk), or undefined (not known): asked before an I/O wait is decided.
    */
   sleepsOnIo?(requestId: string): boolean | undefined;
+  /**
+   * The invocation waits on I/O (it gave its core up): its kernel priority drops; or it has a core
+   * again: its class's priority is back.
+   */
+  ioWait?(requestId: string, waiting: boolean): void;
 }
 
 /**
@@ -47,8 +52,11 @@ export interface Executor {
  * its process is not stopped. Only if its processes sleep (`Executor.sleepsOnIo`): one that waits
  * for a core (other programs compute) or stalls on memory (paging under pressure) uses little CPU
  * too, and keeps its core — else a swapped-out lower class would be run, and swapped back in, in
- * the gap. Once it uses more than that share again, it is `unblock`ed and waits for a core like any
- * job of its class (preempting a lower one, or stopped until its turn).
+ * the gap. While it waits its kernel priority drops (`Executor.ioWait`; SCHED_IDLE below the top
+ * class, core/kernel-priority.ts), so that when it wakes it takes no CPU from the job on its core.
+ * Once it uses more than that share again, or is runnable (not asleep) at all, it is `unblock`ed
+ * and waits for a core like any job of its class (preempting a lower one, or stopped until its
+ * turn); its priority comes back when it has the core, not before (it would compete meanwhile).
  */
 export const IO_READ_MS = 25;
 export const IO_IDLE_SHARE = 0.1;
@@ -81,6 +89,8 @@ interface Entry {
   blocked: boolean;
   /** Blocked by the worker: it used next to no CPU on its core (an I/O wait, see IO_IDLE_SHARE). */
   ioWait: boolean;
+  /** Its kernel priority was lowered for an I/O wait, and comes back when it next gets a core. */
+  lowered: boolean;
   /** Its CPU time (ms) at the last reading, and when (NaN: not read yet); when it last got a core. */
   cpuSeen: number;
   cpuSeenAt: number;
@@ -255,9 +265,13 @@ export class MachineDriver {
       const share = (used - before) / (now - since);
       if (!e.ioWait && e.onCore && e.onCoreFrom <= since && share < IO_IDLE_SHARE && exec.sleepsOnIo?.(e.req.requestId) !== false) {
         e.ioWait = true;
+        e.lowered = exec.ioWait !== undefined;
+        exec.ioWait?.(e.req.requestId, true);
         if (!e.blocked) this.loop.push({ kind: 'block', job: e.job.id });
-      } else if (e.ioWait && (share >= IO_IDLE_SHARE || e.paused)) {
-        // Computing again; or stopped meanwhile (preempted as the block travelled), where it would never show it.
+      } else if (e.ioWait && (share >= IO_IDLE_SHARE || e.paused || exec.sleepsOnIo?.(e.req.requestId) === false)) {
+        // Computing again, or wanting to (runnable, but at the priority of a wait it gets next to no
+        // CPU while another job runs); or stopped meanwhile (preempted as the block travelled), where
+        // it would never show it.
         e.ioWait = false;
         if (!e.blocked) this.loop.push({ kind: 'unblock', job: e.job.id });
       }
@@ -277,7 +291,7 @@ export class MachineDriver {
         const { gateway, req } = requestOf(m.cargo, m.job.cls);
         const job: Job = { id: m.job.id, cls: m.job.cls, arrival: m.job.arrival, fn: m.job.fn };
         const e: Entry = {
-          job, req, gateway, started: false, paused: false, blocked: false, ioWait: false, cpuSeen: NaN, cpuSeenAt: NaN, onCoreFrom: NaN, gone: false,
+          job, req, gateway, started: false, paused: false, blocked: false, ioWait: false, lowered: false, cpuSeen: NaN, cpuSeenAt: NaN, onCoreFrom: NaN, gone: false,
           shard: m.from.id, via: m.via, shardWaitMs: m.waited, placedNow: NaN, placedAt: 0, startedNow: NaN, answeredNow: NaN,
           onCore: false, waitFrom: NaN, waitAfter: 'placed', waitSnap: undefined, blockedFrom: NaN, blockedMs: 0, waits: undefined, preemptions: undefined, swaps: undefined, swapsLeftOut: 0,
         };
@@ -461,9 +475,15 @@ export class MachineDriver {
             (o) => this.finish(e, o),
             (err: unknown) => this.finish(e, undefined, err),
           );
-        } else if (e.paused) {
-          e.paused = false;
-          this.exec.resume(e.req.requestId);
+        } else {
+          if (e.lowered) {
+            e.lowered = false;
+            this.exec.ioWait?.(e.req.requestId, false);
+          }
+          if (e.paused) {
+            e.paused = false;
+            this.exec.resume(e.req.requestId);
+          }
         }
         break;
       }
