@@ -144,6 +144,17 @@ describe('the AWS SDK for JavaScript', () => {
       await lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'echo', ZipFile: nodeZip('two'), Publish: true }));
       expect((await run()).body.answer).toBe('two');
       expect(await run('prod')).toMatchObject({ version: '1', body: { answer: 'one', arn: `${arn}:prod`, fv: '1' } });
+      // An Event through the alias: its function is told the alias's ARN too, as for a call that waits.
+      const ev = await lambda.send(new InvokeCommand({ FunctionName: 'echo', Qualifier: 'prod', InvocationType: 'Event', Payload: Buffer.from('{"e":1}') }));
+      expect(ev.StatusCode).toBe(202);
+      const evId = ev.$metadata.requestId ?? '';
+      let result: Response | undefined;
+      for (let i = 0; i < 100 && result?.status !== 200; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 100));
+        result = await fetch(`${fare.url}/v1/invocations/${evId}/result`, { headers: { Authorization: `Bearer ${key.accessKeyId}:${key.secret}` } });
+      }
+      expect(result?.status).toBe(200);
+      expect(await result?.json()).toMatchObject({ answer: 'one', got: { e: 1 }, arn: `${arn}:prod`, fv: '1' });
       // Both versions run side by side, warm, in turn.
       for (let i = 0; i < 3; i++) {
         expect((await run('1')).body.answer).toBe('one');

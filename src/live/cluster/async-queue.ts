@@ -50,6 +50,7 @@ function toInvocation(r: Row): Invocation {
     cls: String(r.class), classIndex: Number(r.class_index), payload: blob(r.payload) ?? Buffer.alloc(0),
     clientContext: typeof r.client_context === 'string' ? r.client_context : null, qualifier: typeof r.qualifier === 'string' ? r.qualifier : null,
     trace: typeof r.trace === 'string' ? r.trace : null,
+    invokedArn: typeof r.invoked_arn === 'string' ? r.invoked_arn : null,
     reservedMicroCents: Number(r.reserved_uc ?? 0),
     status: 'queued', attempts: Number(r.attempts ?? 0), runAfter: Number(r.run_after ?? 0), result: null, functionError: null,
     error: typeof r.error === 'string' ? r.error : null, createdAt: Number(r.created_at), startedAt: null, finishedAt: null,
@@ -60,7 +61,7 @@ function toInvocation(r: Row): Invocation {
 export function invocationMessage(inv: Invocation): string {
   return JSON.stringify({
     id: inv.id, tenant: inv.tenant, function: inv.function, version: inv.version, caller: inv.caller, class: inv.cls, class_index: inv.classIndex,
-    payload: { $b64: inv.payload.toString('base64') }, client_context: inv.clientContext, qualifier: inv.qualifier, trace: inv.trace, reserved_uc: inv.reservedMicroCents,
+    payload: { $b64: inv.payload.toString('base64') }, client_context: inv.clientContext, qualifier: inv.qualifier, trace: inv.trace, invoked_arn: inv.invokedArn, reserved_uc: inv.reservedMicroCents,
     attempts: inv.attempts, run_after: inv.runAfter, error: inv.error, created_at: inv.createdAt,
   });
 }

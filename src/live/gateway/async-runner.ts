@@ -170,6 +170,7 @@ export class AsyncRunner {
         cls,
         traceId: formatAmznTraceId(trace),
         ...(inv.clientContext !== null ? { clientContext: inv.clientContext } : {}),
+        ...(inv.invokedArn !== null ? { invokedArn: inv.invokedArn } : {}),
         ...(running !== undefined ? { fareContext: running.token } : {}),
         // Its context ends with its answer (the attempt is measured a moment longer).
         ...(running !== undefined ? { onAnswer: () => running.end() } : {}),

@@ -147,6 +147,7 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
       payload: body,
       ...(clientContext !== undefined ? { clientContext } : {}),
       ...(fn.published !== undefined ? { qualifier: String(fn.published) } : {}),
+      ...(qualifier !== undefined ? { invokedArn: functionArn(ctx.region, owner, ref.name, qualifier) } : {}),
       reservedMicroCents: admitted.reserve,
       trace: formatAmznTraceId(trace),
     });

@@ -31,10 +31,14 @@ export interface NewInvocation {
   readonly reservedMicroCents?: number;
   /** The trace of the request that queued it (X-Amzn-Trace-Id form, its span): each attempt continues it. */
   readonly trace?: string;
+  /** The ARN it was called by, when a qualifier (version or alias) was named: its function is told this one. */
+  readonly invokedArn?: string;
 }
 
-export interface Invocation extends Omit<NewInvocation, 'clientContext' | 'reservedMicroCents' | 'qualifier' | 'trace'> {
+export interface Invocation extends Omit<NewInvocation, 'clientContext' | 'reservedMicroCents' | 'qualifier' | 'trace' | 'invokedArn'> {
   readonly clientContext: string | null;
+  /** The ARN it was called by, with the qualifier named; null: by name alone. */
+  readonly invokedArn: string | null;
   /** The trace it was queued with; null: none kept. */
   readonly trace: string | null;
   /** The published version to run; null: `$LATEST`. */
@@ -86,6 +90,7 @@ interface InvocationRow {
   reserved_uc: number;
   qualifier: string | null;
   trace: string | null;
+  invoked_arn: string | null;
 }
 
 const toInvocation = (r: InvocationRow): Invocation => ({
@@ -100,6 +105,7 @@ const toInvocation = (r: InvocationRow): Invocation => ({
   clientContext: r.client_context,
   qualifier: r.qualifier ?? null,
   trace: r.trace ?? null,
+  invokedArn: r.invoked_arn ?? null,
   reservedMicroCents: r.reserved_uc,
   status: r.status,
   attempts: r.attempts,
@@ -134,9 +140,9 @@ export class InvocationRepo {
     const now = this.#clock();
     const reserved = Math.max(0, n.reservedMicroCents ?? 0);
     this.#q(
-      `INSERT INTO invocations (id, tenant, function, version, caller, class, class_index, payload, client_context, status, attempts, run_after, created_at, reserved_uc, qualifier, trace)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?)`,
-    ).run(n.id, n.tenant, n.function, n.version, n.caller, n.cls, n.classIndex, n.payload, n.clientContext ?? null, now, now, reserved, n.qualifier ?? null, n.trace ?? null);
+      `INSERT INTO invocations (id, tenant, function, version, caller, class, class_index, payload, client_context, status, attempts, run_after, created_at, reserved_uc, qualifier, trace, invoked_arn)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?)`,
+    ).run(n.id, n.tenant, n.function, n.version, n.caller, n.cls, n.classIndex, n.payload, n.clientContext ?? null, now, now, reserved, n.qualifier ?? null, n.trace ?? null, n.invokedArn ?? null);
     this.#reservations.add(n.tenant, reserved);
     return this.get(n.id) as Invocation;
   }

@@ -364,6 +364,13 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 13,
+    description: 'the ARN an async invocation was called by (with its alias), as its function is told',
+    sql: `
+      ALTER TABLE invocations ADD COLUMN invoked_arn TEXT;   -- NULL: called by name alone (or accepted before Fare kept it)
+    `,
+  },
 ];
 
 /** Current schema version of an open database (0: empty). */
