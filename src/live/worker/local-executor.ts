@@ -151,7 +151,7 @@ export function localExecutor(opts: LocalExecutorOptions): {
       return ms > 0 ? ms : undefined;
     },
     sleepsOnIo: (id) => pool.instanceFor(id)?.sleepsOnIo(),
-    // While it waits on I/O its class's kernel priority drops (core/kernel-priority.ts), and comes back when it computes.
+    // While it waits on I/O its class's kernel priority drops (core/kernel-priority.ts), and comes back when it has a core again.
     ioWait: (id, waiting) => {
       const cls = classOf.get(id);
       const inst = pool.instanceFor(id);
