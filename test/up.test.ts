@@ -273,7 +273,19 @@ describe('fare up and calls that wait on I/O', () => {
     await deploy(f.url, 'waits', { 'index.mjs': 'export const handler = async (e) => { const start = Date.now(); await new Promise((r) => setTimeout(r, 600)); return { n: e.n, start, end: Date.now() }; };\n' }, { runtime: 'nodejs', handler: 'index.handler', class: 'high' });
     expect((await api(f.url, 'POST', '/2015-03-31/functions/waits/invocations', { n: 0 })).status).toBe(200);
     const calls = await Promise.all([1, 2, 3, 4].map((n) => api(f.url, 'POST', '/2015-03-31/functions/waits/invocations', { n })));
+    // Each one's receipt says how long it waited on I/O, its core given up (not as waiting for its own calls).
+    const receipts = await Promise.all(calls.map(async (c) => {
+      const r = await api(f.url, 'GET', `/v1/invocations/${c.headers.get('x-amzn-requestid') ?? ''}/receipt`);
+      expect(r.status).toBe(200);
+      return (r.json as { receipt: { machine: { ioWaitMs?: number; blockedMs: number; startedMs: number; doneMs: number } | null } }).receipt.machine;
+    }));
     await stopFare(f);
+    for (const m of receipts) {
+      expect(m?.blockedMs).toBe(0);
+      // Some of its 600 ms asleep (it held the core for two readings first), within its time on the machine.
+      expect(m?.ioWaitMs).toBeGreaterThan(0);
+      expect(m?.ioWaitMs).toBeLessThanOrEqual((m?.doneMs ?? 0) - (m?.startedMs ?? 0));
+    }
     const ran = calls.map((r) => {
       expect(r.status).toBe(200);
       return r.json as { n: number; start: number; end: number };

@@ -33,7 +33,7 @@ export function formatReceipt(a: ReceiptAnswer): string {
     lines.push('Machine  its report was not received (the machine was lost, or the attempt failed before it ran)');
   } else {
     lines.push(`Shard    ${m.shard} placed it${m.placement !== null ? ` by ${m.placement}` : ''} after ${ms(m.shardWaitMs)} in its queue`);
-    lines.push(`Machine  ${m.machine} (${m.cores} core${m.cores === 1 ? '' : 's'}) at ${new Date(m.placedAt).toISOString()}: started ${plus(m.startedMs)}, answered ${plus(m.answeredMs)}, done ${plus(m.doneMs)}${m.blockedMs > 0 ? `; ${ms(m.blockedMs)} waiting for its own calls` : ''}`);
+    lines.push(`Machine  ${m.machine} (${m.cores} core${m.cores === 1 ? '' : 's'}) at ${new Date(m.placedAt).toISOString()}: started ${plus(m.startedMs)}, answered ${plus(m.answeredMs)}, done ${plus(m.doneMs)}${m.blockedMs > 0 ? `; ${ms(m.blockedMs)} waiting for its own calls` : ''}${(m.ioWaitMs ?? 0) > 0 ? `; ${ms(m.ioWaitMs ?? 0)} waiting on I/O, its core given up` : ''}`);
     for (const w of m.waits) {
       const ran = w.ran.length === 0 ? 'nothing' : w.ran.map((t) => `${name(t.cls)} ${t.coreMs.toFixed(2)} core-ms`).join(', ');
       lines.push(`  waited   ${ms(w.fromMs)} to ${ms(w.toMs)} (${w.after}); its cores ran: ${ran}`);

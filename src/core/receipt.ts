@@ -28,7 +28,7 @@ export interface WaitStretch {
   /** Since the job was placed on the machine (ms, the machine's clock). */
   readonly fromMs: number;
   readonly toMs: number;
-  /** What began it: the job was placed here, preempted, or ended a call it waited for (`unblocked`) and found no core. */
+  /** What began it: the job was placed here, preempted, or ended a wait (a call it made, or I/O: `unblocked`) and found no core. */
   readonly after: 'placed' | 'preempted' | 'unblocked';
   /** The machine's cores meanwhile: core-ms per class that ran (classes with none are left out), highest class first. */
   readonly ran: readonly ClassTime[];
@@ -70,6 +70,8 @@ export interface MachineReceipt {
   readonly swapsLeftOut: number;
   /** Time it held no core because it waited for synchronous calls it made (ms). */
   readonly blockedMs: number;
+  /** Time it held no core because it waited on I/O (a database, a service, a timer; ms). Absent: a receipt from before Fare saw I/O waits. */
+  readonly ioWaitMs?: number;
 }
 
 /** Why an invocation ran at its class. */
@@ -125,14 +127,14 @@ export interface Receipt {
 
 /**
  * Time the job held a core of its machine (ms): from its start to its answer (or its end), less the
- * stretches it waited after starting (preempted, or after its own calls) and the time it gave its
- * core up for its own calls. Undefined if it never started. The job's size as the machine scheduler
+ * stretches it waited after starting (preempted, or after a wait) and the time it gave its core up
+ * for its own calls or for I/O. Undefined if it never started. The job's size as the machine scheduler
  * saw it: what a replay in the simulator runs it for.
  */
 export function heldCoreMs(m: MachineReceipt): number | undefined {
   if (m.startedMs === null) return undefined;
   const end = m.answeredMs ?? m.doneMs;
-  let off = m.blockedMs;
+  let off = m.blockedMs + (m.ioWaitMs ?? 0);
   for (const w of m.waits) if (w.after !== 'placed') off += Math.max(0, Math.min(w.toMs, end) - Math.max(w.fromMs, m.startedMs));
   return Math.max(0, end - m.startedMs - off);
 }

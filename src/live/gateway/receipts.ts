@@ -92,6 +92,7 @@ const MACHINE_RECEIPT = z.strictObject({
   swaps: z.array(z.strictObject({ atMs: z.number(), dir: z.enum(['out', 'in']), mb: z.number() })).readonly(),
   swapsLeftOut: z.int(),
   blockedMs: z.number(),
+  ioWaitMs: z.number().optional(),
 });
 export const RECEIPT = z.strictObject({
   v: z.literal(RECEIPT_VERSION),

@@ -7,7 +7,8 @@ import { Machine } from '../../core/machine/machine.ts';
 import { Rng } from '../../core/rng.ts';
 import { gatewayAddress, machineAddress, shardAddress, type Message, type PlaceMsg } from '../../core/protocol.ts';
 import { machineConfig } from '../../core/testkit/fixtures.ts';
-import { invocationCargo } from '../cargo.ts';
+import { heldCoreMs, type MachineReceipt } from '../../core/receipt.ts';
+import { invocationCargo, receiptOf } from '../cargo.ts';
 import { InProcessBus } from '../transport/in-process.ts';
 import { VirtualClock } from '../transport/clock.ts';
 import type { InvokeOutcome, InvokeRequest } from '../types.ts';
@@ -93,15 +94,23 @@ describe('MachineDriver and I/O waits', () => {
   function twoJobs() {
     const clock = new VirtualClock();
     const bus = new InProcessBus({ clock, serialize: true });
-    bus.listen(gatewayAddress(2), () => {}); // the gateway hears started/preempted; not asserted here
+    /** What the gateway heard: `done` messages' receipts by job (started, preempted: not asserted). */
+    const receipts = new Map<number, MachineReceipt | undefined>();
+    bus.listen(gatewayAddress(2), (m) => {
+      if (m.kind === 'done') receipts.set(m.job, receiptOf(m.result));
+    });
     const cpu = new Map<string, number>();
+    const finishers = new Map<string, () => void>();
     /** Whether a job's processes sleep on I/O (absent: they do). */
     const sleeps = new Map<string, boolean>();
     const log: string[] = [];
     const exec: Executor = {
       run: (req) => {
         log.push(`run ${req.requestId}`);
-        return new Promise<InvokeOutcome>(() => {});
+        return new Promise<InvokeOutcome>((resolve) => finishers.set(req.requestId, () => {
+          req.onAnswer?.({ status: 'ok', payload: Buffer.from('null') });
+          resolve({ status: 'ok', payload: Buffer.from('null'), durationMs: 1, cpuMs: 1, memGBs: 0, maxMemMB: 1, coldStart: false, initMs: 0, logs: '' });
+        }));
       },
       pause: (id) => void log.push(`pause ${id}`),
       resume: (id) => void log.push(`resume ${id}`),
@@ -125,7 +134,7 @@ describe('MachineDriver and I/O waits', () => {
       }
       await settle();
     };
-    return { clock, cpu, sleeps, log, place, until };
+    return { clock, cpu, sleeps, log, place, until, finishers, receipts };
   }
 
   it('a job that uses next to no CPU on its core gives the core up; once it computes again it asks for one back', async () => {
@@ -192,5 +201,21 @@ describe('MachineDriver and I/O waits', () => {
     h.sleeps.set('a', true);
     await h.until(7 * IO_READ_MS);
     expect(h.log).toEqual(['run a', 'lower a', 'run b']);
+  });
+
+  it('its receipt counts the time it gave its core up on I/O apart from time waiting for its own calls, and not as time on the core', async () => {
+    const h = twoJobs();
+    h.place(10, 'a');
+    await h.until(0);
+    h.cpu.set('a', 5);
+    // Blocked at the second reading (50 ms), computing again by the fifth (125 ms): 75 ms on I/O.
+    await h.until(4 * IO_READ_MS);
+    h.cpu.set('a', 5 + IO_READ_MS);
+    await h.until(5 * IO_READ_MS);
+    h.finishers.get('a')?.();
+    await h.until(5 * IO_READ_MS);
+    const r = h.receipts.get(10);
+    expect(r).toMatchObject({ ioWaitMs: 3 * IO_READ_MS, blockedMs: 0, startedMs: 0, answeredMs: 5 * IO_READ_MS });
+    expect(heldCoreMs(r as MachineReceipt)).toBe(2 * IO_READ_MS);
   });
 });

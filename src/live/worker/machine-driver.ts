@@ -114,8 +114,11 @@ interface Entry {
   waitFrom: number;
   waitAfter: WaitStretch['after'];
   waitSnap: Float64Array | undefined;
+  /** Since when the machine has it blocked (NaN: it does not), and whether for I/O (else for its own calls). */
   blockedFrom: number;
+  blockedForIo: boolean;
   blockedMs: number;
+  ioWaitMs: number;
   waits: WaitStretch[] | undefined;
   preemptions: OpenPreemption[] | undefined;
   swaps: SwapEvent[] | undefined;
@@ -293,7 +296,7 @@ export class MachineDriver {
         const e: Entry = {
           job, req, gateway, started: false, paused: false, blocked: false, ioWait: false, lowered: false, cpuSeen: NaN, cpuSeenAt: NaN, onCoreFrom: NaN, gone: false,
           shard: m.from.id, via: m.via, shardWaitMs: m.waited, placedNow: NaN, placedAt: 0, startedNow: NaN, answeredNow: NaN,
-          onCore: false, waitFrom: NaN, waitAfter: 'placed', waitSnap: undefined, blockedFrom: NaN, blockedMs: 0, waits: undefined, preemptions: undefined, swaps: undefined, swapsLeftOut: 0,
+          onCore: false, waitFrom: NaN, waitAfter: 'placed', waitSnap: undefined, blockedFrom: NaN, blockedForIo: false, blockedMs: 0, ioWaitMs: 0, waits: undefined, preemptions: undefined, swaps: undefined, swapsLeftOut: 0,
         };
         this.entries.set(job.id, e);
         this.loop.push({ kind: 'arrive', job, memMB: this.memory?.placed(req) ?? 0, shard: m.from.id, via: m.via });
@@ -385,13 +388,14 @@ export class MachineDriver {
         this.offCore(e);
         this.endWait(e, now);
         e.blockedFrom = now;
+        // The machine hears one block for both (handleMessage, readCpu): counted as what began it.
+        e.blockedForIo = e.ioWait && !e.blocked;
         return;
       }
       case 'unblock': {
         const e = this.entries.get(input.job);
         if (e === undefined) return;
-        if (!Number.isNaN(e.blockedFrom)) e.blockedMs += now - e.blockedFrom;
-        e.blockedFrom = NaN;
+        this.endBlock(e, now);
         this.beginWait(e, now, 'unblocked');
         return;
       }
@@ -568,7 +572,7 @@ export class MachineDriver {
     this.ledger.advance(now);
     if (e.waitSnap === undefined && !Number.isNaN(e.waitFrom)) e.waitSnap = this.ledger.snapshot();
     this.endWait(e, now);
-    if (!Number.isNaN(e.blockedFrom)) e.blockedMs += now - e.blockedFrom;
+    this.endBlock(e, now);
     const at = (t: number): number | null => (Number.isNaN(t) ? null : t - e.placedNow);
     const cfg = this.machine.cfg;
     return {
@@ -586,7 +590,16 @@ export class MachineDriver {
       swaps: e.swaps ?? [],
       swapsLeftOut: e.swapsLeftOut,
       blockedMs: e.blockedMs,
+      ioWaitMs: e.ioWaitMs,
     };
+  }
+
+  /** A block ends (unblocked, or the job ended): its time counts as I/O or as its own calls. */
+  private endBlock(e: Entry, now: number): void {
+    if (Number.isNaN(e.blockedFrom)) return;
+    if (e.blockedForIo) e.ioWaitMs += now - e.blockedFrom;
+    else e.blockedMs += now - e.blockedFrom;
+    e.blockedFrom = NaN;
   }
 
   private remember(e: Entry, done: Cargo): void {
