@@ -104,16 +104,20 @@ describe.skipIf(!nats.ok)('fare cluster up', () => {
     }
     // Each call's receipt came back over NATS with its worker's report: both workers, each checked.
     const machines = new Set<number>();
+    const ioWaits: number[] = [];
     for (const c of calls) {
       const r = await api(url, 'GET', `/v1/invocations/${c.requestId}/receipt`);
       expect(r.status, JSON.stringify(r.json)).toBe(200);
-      const { receipt, verdict } = r.json as { receipt: { machine: { machine: number; startedMs: number } | null; class: { name: string } }; verdict: { ok: boolean } };
+      const { receipt, verdict } = r.json as { receipt: { machine: { machine: number; startedMs: number; ioWaitMs?: number } | null; class: { name: string } }; verdict: { ok: boolean } };
       expect(receipt.class.name).toBe('high');
       expect(receipt.machine?.startedMs).toBeGreaterThanOrEqual(0);
       expect(verdict.ok).toBe(true);
       machines.add(receipt.machine?.machine ?? -1);
+      ioWaits.push(receipt.machine?.ioWaitMs ?? 0);
     }
     expect([...machines].sort()).toEqual([0, 1]);
+    // A worker gives a sleeping call's core to the next (I/O waits, as fare up): the receipts show it.
+    expect(ioWaits.some((ms) => ms > 0), `I/O waits (ms): ${ioWaits.join(', ')}`).toBe(true);
 
     // The gateway records what it sends (fare gateway --record): where each ran, from its receipt; the
     // simulator reads the cluster's shape from the records and replays it.
@@ -126,8 +130,11 @@ describe.skipIf(!nats.ok)('fare cluster up', () => {
     expect(sleepers).toHaveLength(12);
     for (const r of sleepers) {
       expect([0, 1]).toContain(r.machine);
-      expect(r.runMs).toBeGreaterThanOrEqual(150);
+      // The time it held a core: its 150 ms asleep, less what it gave up once seen waiting on I/O.
+      expect(r.runMs).toBeGreaterThan(0);
+      expect(r.runMs).toBeLessThanOrEqual(r.latencyMs);
     }
+    expect(sleepers.some((r) => (r.runMs ?? 0) < 150), 'some gave their core up while asleep').toBe(true);
     const replay = runReplay({ file, seed: 1, out: join(dir, 'replay'), policies: [] });
     expect(replay.comparison.map((c) => c.class)).toContain('high');
   }, 60_000);

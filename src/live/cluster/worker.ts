@@ -150,6 +150,10 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
       },
       pause: (id) => local.pause(id),
       resume: (id) => local.resume(id),
+      // I/O waits (machine-driver.ts), as in fare up.
+      cpuMs: (id) => local.cpuMs?.(id),
+      sleepsOnIo: (id) => local.sleepsOnIo?.(id),
+      ioWait: (id, waiting) => local.ioWait?.(id, waiting),
       ...(memory.pager !== undefined ? { swapOut: (id: string) => local.swapOut?.(id), swapIn: (id: string) => local.swapIn?.(id) } : {}),
     };
     // The dispatcher joins the emptiest of k shards' idle lists while over half the machine's memory is
