@@ -388,7 +388,7 @@ export class MachineDriver {
         this.offCore(e);
         this.endWait(e, now);
         e.blockedFrom = now;
-        // The machine hears one block for both (handleMessage, readCpu): counted as what began it.
+        // The machine hears one block for both (receive, readCpu): counted as what began it.
         e.blockedForIo = e.ioWait && !e.blocked;
         return;
       }
