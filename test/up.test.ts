@@ -279,7 +279,11 @@ describe('fare up and calls that wait on I/O', () => {
       expect(r.status).toBe(200);
       return (r.json as { receipt: { machine: { ioWaitMs?: number; blockedMs: number; startedMs: number; doneMs: number } | null } }).receipt.machine;
     }));
+    // And the operator's metrics count them.
+    const metrics = await api(f.url, 'GET', '/metrics');
     await stopFare(f);
+    const counted = /^fare_io_waits_total\{machine="\d+",class="high"\} (\d+)$/m.exec(String(metrics.json));
+    expect(Number(counted?.[1] ?? 0), String(metrics.json).split('\n').filter((l) => l.includes('io_waits')).join('\n')).toBeGreaterThanOrEqual(4);
     for (const m of receipts) {
       expect(m?.blockedMs).toBe(0);
       // Some of its 600 ms asleep (it held the core for two readings first), within its time on the machine.

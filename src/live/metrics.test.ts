@@ -147,6 +147,7 @@ describe('Metrics of a worker and of billing', () => {
     metrics.preempted(1, 3, 0);
     metrics.preempted(1, 3, 0);
     metrics.preempted(1, 2, undefined);
+    metrics.ioWaited(1, 1);
     metrics.billed('high', 1500, 3.25, true, 'ok');
     metrics.billed('high', 500, 1, false, 'error');
     metrics.throttled('acme', 'accept');
@@ -158,6 +159,8 @@ describe('Metrics of a worker and of billing', () => {
     expect(sample(text, 'fare_preemptions_total', { machine: '1', class: 'low' })).toBe(2);
     expect(sample(text, 'fare_preemptions_total', { machine: '1', class: 'standard' })).toBe(1);
     expect(sample(text, 'fare_preemptions_caused_total', { machine: '1', class: 'high' })).toBe(2);
+    expect(sample(text, 'fare_io_waits_total', { machine: '1', class: 'middle' })).toBe(1);
+    expect(sample(text, 'fare_io_waits_total', { machine: '1', class: 'low' })).toBe(0);
     expect(sample(text, 'fare_invocations_total', { class: 'high', status: 'ok' })).toBe(1);
     expect(sample(text, 'fare_cpu_seconds_total', { class: 'high' })).toBe(2);
     expect(sample(text, 'fare_spend_microcents_total', { class: 'high' })).toBe(4.25);

@@ -86,6 +86,7 @@ export class Metrics {
   private readonly latency: Histogram<'class'>;
   private readonly preemptions: Counter<'machine' | 'class'>;
   private readonly preemptionsCaused: Counter<'machine' | 'class'>;
+  private readonly ioWaits: Counter<'machine' | 'class'>;
   private readonly swaps: Counter<'machine' | 'class' | 'direction'>;
   private readonly coldStarts: Counter<'class'>;
   private readonly invocations: Counter<'class' | 'status'>;
@@ -130,6 +131,7 @@ export class Metrics {
     this.latency = new Histogram({ name: 'fare_latency_seconds', help: 'End-to-end time from a job\'s arrival to its function\'s answer (seconds; to its outcome when there was no answer), by the class it ran at; measured by the gateway.', labelNames: ['class'], buckets: [...SECONDS_BUCKETS], registers });
     this.preemptions = new Counter({ name: 'fare_preemptions_total', help: 'Preemptions suffered: running jobs frozen for another, by machine and the preempted job\'s class.', labelNames: ['machine', 'class'], registers });
     this.preemptionsCaused = new Counter({ name: 'fare_preemptions_caused_total', help: 'Preemptions caused, by machine and the class of the job that took the core.', labelNames: ['machine', 'class'], registers });
+    this.ioWaits = new Counter({ name: 'fare_io_waits_total', help: 'Cores given up by running jobs seen waiting on I/O (asleep, next to no CPU), by machine and class.', labelNames: ['machine', 'class'], registers });
     this.swaps = new Counter({ name: 'fare_swaps_total', help: 'Class-based swapping of preempted jobs\' instances, by machine, class and direction (out, in).', labelNames: ['machine', 'class', 'direction'], registers });
     this.coldStarts = new Counter({ name: 'fare_cold_starts_total', help: 'Invocations that started a new instance, by the class they ran at (from billed outcomes).', labelNames: ['class'], registers });
     this.invocations = new Counter({ name: 'fare_invocations_total', help: 'Invocations billed (sync, and each async attempt), by the class they ran at and status (ok, error).', labelNames: ['class', 'status'], registers });
@@ -209,6 +211,7 @@ export class Metrics {
     for (const cls of this.names) {
       this.preemptions.inc({ machine: String(machine), class: cls }, 0);
       this.preemptionsCaused.inc({ machine: String(machine), class: cls }, 0);
+      this.ioWaits.inc({ machine: String(machine), class: cls }, 0);
     }
   }
 
@@ -265,6 +268,11 @@ export class Metrics {
   preempted(machine: number, cls: number, by: number | undefined): void {
     this.preemptions.inc({ machine: String(machine), class: this.name(cls) });
     if (by !== undefined) this.preemptionsCaused.inc({ machine: String(machine), class: this.name(by) });
+  }
+
+  /** A job of class `cls` on `machine` gave its core up: it waits on I/O. */
+  ioWaited(machine: number, cls: number): void {
+    this.ioWaits.inc({ machine: String(machine), class: this.name(cls) });
   }
 
   swapped(machine: number, cls: number, direction: 'out' | 'in'): void {

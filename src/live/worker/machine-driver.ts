@@ -268,6 +268,7 @@ export class MachineDriver {
       const share = (used - before) / (now - since);
       if (!e.ioWait && e.onCore && e.onCoreFrom <= since && share < IO_IDLE_SHARE && exec.sleepsOnIo?.(e.req.requestId) !== false) {
         e.ioWait = true;
+        this.metrics?.ioWaited(this.machine.cfg.id, e.job.cls);
         e.lowered = exec.ioWait !== undefined;
         exec.ioWait?.(e.req.requestId, true);
         if (!e.blocked) this.loop.push({ kind: 'block', job: e.job.id });
