@@ -27,6 +27,17 @@ async function logs(b: Bench, name: string, n: number): Promise<LogEntry[]> {
   throw new Error(`fewer than ${n} log entries for ${name}`);
 }
 
+/** A process's state and parent, from /proc (for a failure's message). */
+async function stateOf(pid: number): Promise<string> {
+  const { readFileSync } = await import('node:fs');
+  try {
+    const t = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return `${/^State:\s+(.*)$/m.exec(t)?.[1] ?? '?'}, parent ${/^PPid:\s+(\d+)/m.exec(t)?.[1] ?? '?'}`;
+  } catch {
+    return 'gone';
+  }
+}
+
 /** CPU time (ms) of a process, from /proc (user + system). */
 async function cpuOf(pids: readonly number[]): Promise<number> {
   const { readFileSync } = await import('node:fs');
@@ -64,8 +75,11 @@ describe.skipIf(skip !== null)('work cannot escape metering', () => {
     expect(processesOf(uid).length).toBeGreaterThan(100);
     expect((await run(b, b.victim, 'victim-fn', {}))['secretSeen']).toBe(true);
     expect((await api(b.fare.url, 'DELETE', '/v1/functions/bomber', undefined, b.mallory.key)).status).toBe(204);
-    for (let i = 0; i < 100 && processesOf(uid).length > 0; i++) await sleep(50);
-    expect(processesOf(uid)).toEqual([]);
+    // Gone within 20 s: a thousand processes killed at once take seconds to exit on a loaded machine
+    // (a full CI run, the swapping tests beside it); a survivor is named with its state.
+    for (let i = 0; i < 400 && processesOf(uid).length > 0; i++) await sleep(50);
+    const left = processesOf(uid);
+    expect(left, (await Promise.all(left.map(async (p) => `${p}: ${await stateOf(p)}`))).join('; ')).toEqual([]);
   });
 
   it('a function cannot move itself off the CPUs Fare gives functions (their cpuset), onto the one kept for Fare', async (t) => {
@@ -111,8 +125,11 @@ describe.skipIf(skip !== null)('work cannot escape metering', () => {
     await sleep(600);
     expect((await cpuOf(pids)) - c0).toBeLessThanOrEqual(20); // frozen: at most a couple of clock ticks
     expect((await api(b.fare.url, 'DELETE', '/v1/functions/daemon', undefined, b.mallory.key)).status).toBe(204);
-    for (let i = 0; i < 100 && processesOf(uid).length > 0; i++) await sleep(50);
-    expect(processesOf(uid)).toEqual([]);
+    // Gone within 20 s: a thousand processes killed at once take seconds to exit on a loaded machine
+    // (a full CI run, the swapping tests beside it); a survivor is named with its state.
+    for (let i = 0; i < 400 && processesOf(uid).length > 0; i++) await sleep(50);
+    const left = processesOf(uid);
+    expect(left, (await Promise.all(left.map(async (p) => `${p}: ${await stateOf(p)}`))).join('; ')).toEqual([]);
   });
 
   it('finding 8: 60 MB of output keeps its first and its last line, says how much was left out, and is marked truncated', async () => {
