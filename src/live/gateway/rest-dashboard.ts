@@ -34,6 +34,7 @@ const RECENT_ROW = z.strictObject({
     waitedMs: MS_OR_NULL.describe('From the gateway sending the job to its start'),
     latencyMs: z.number().describe('From the gateway sending the job to its answer (to its end when it gave none)'),
     preemptions: z.number(),
+    ioWaitMs: z.number().describe('Time it gave its core up while waiting on I/O (0 in a receipt from before Fare saw I/O waits)'),
     ok: z.boolean().describe('The receipt check: no lower class ran ahead of it on its machine'),
     findings: z.array(z.string()),
   }).nullable(),

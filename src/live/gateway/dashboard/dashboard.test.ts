@@ -120,6 +120,8 @@ describe('GET /v1/dashboard', () => {
     expect(row?.fraction).toBeCloseTo((row?.spentMicroCents ?? 0) / 1_000_000, 9);
     expect(a.recent.entries.map((e) => `${e.tenant}/${e.function}`)).toEqual(['acme/a-fn', 'acme/a-fn', 'acme/a-fn']);
     expect(a.recent.entries[0]?.receiptUrl).toBe(`/v1/invocations/${a.recent.entries[0]?.requestId ?? ''}/receipt`);
+    // Each row's receipt headline, the time on I/O among it (these calls never wait on I/O: 0).
+    expect(a.recent.entries[0]?.receipt).toMatchObject({ preemptions: 0, ioWaitMs: 0 });
 
     const z = await snapshot(h, zeta);
     expect(z.spend.tenants.map((t) => t.tenant)).toEqual(['zeta']);

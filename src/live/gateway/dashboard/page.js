@@ -272,6 +272,7 @@
         el('td', {}, r ? fmt(r.latencyMs) : '—'),
         el('td', {}, r ? fmt(r.waitedMs) : '—'),
         el('td', {}, r ? String(r.preemptions) : '—'),
+        el('td', {}, r ? fmt(r.ioWaitMs) : '—'),
         el('td', { class: `text${r && !r.ok ? ' bad' : ''}` }, r ? (r.ok ? 'passed' : `failed: ${r.findings.join(', ')}`) : 'no receipt'),
         el('td', {}, button));
     }));

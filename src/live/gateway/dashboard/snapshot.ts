@@ -122,7 +122,7 @@ function recentRow(e: LogEntry): RecentRow {
   let receipt: RecentRow['receipt'] = null;
   if (r !== undefined) {
     const verdict = checkReceipt(r);
-    receipt = { waitedMs: r.startedMs, latencyMs: r.answeredMs ?? r.doneMs, preemptions: r.machine?.preemptions.length ?? 0, ok: verdict.ok, findings: verdict.findings.map((f) => f.kind) };
+    receipt = { waitedMs: r.startedMs, latencyMs: r.answeredMs ?? r.doneMs, preemptions: r.machine?.preemptions.length ?? 0, ioWaitMs: r.machine?.ioWaitMs ?? 0, ok: verdict.ok, findings: verdict.findings.map((f) => f.kind) };
   }
   return {
     requestId: e.requestId,
