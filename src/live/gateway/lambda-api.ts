@@ -135,6 +135,8 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
   traceAnswerHeaders(trace, fareHeaders);
   noteRequest(req, { traceId: trace.traceId });
 
+  // The ARN the caller named (with its version or alias), as the function is told it, sync or Event.
+  const invoked = qualifier !== undefined ? { invokedArn: functionArn(ctx.region, owner, ref.name, qualifier) } : {};
   if (type === 'Event') {
     const inv = ctx.store.invocations.enqueue({
       id: requestId,
@@ -147,7 +149,7 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
       payload: body,
       ...(clientContext !== undefined ? { clientContext } : {}),
       ...(fn.published !== undefined ? { qualifier: String(fn.published) } : {}),
-      ...(qualifier !== undefined ? { invokedArn: functionArn(ctx.region, owner, ref.name, qualifier) } : {}),
+      ...invoked,
       reservedMicroCents: admitted.reserve,
       trace: formatAmznTraceId(trace),
     });
@@ -160,7 +162,7 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
     return;
   }
 
-  await runSync(ctx, { requestId, fn, ownCls, callerTenant: principal.tenant, admitted, deadline: inherited.deadline, payload: body, tail, trace, ...(clientContext !== undefined ? { clientContext } : {}), ...(qualifier !== undefined ? { invokedArn: functionArn(ctx.region, owner, ref.name, qualifier) } : {}), ...(caller !== undefined ? { caller } : {}) }, (out, log) => {
+  await runSync(ctx, { requestId, fn, ownCls, callerTenant: principal.tenant, admitted, deadline: inherited.deadline, payload: body, tail, trace, ...(clientContext !== undefined ? { clientContext } : {}), ...invoked, ...(caller !== undefined ? { caller } : {}) }, (out, log) => {
     // Assigned, not `{ ...fareHeaders, … }` (a spread followed by more properties is V8's slow path).
     const headers: Record<string, string> = Object.assign({}, fareHeaders);
     headers['X-Amz-Executed-Version'] = target.executedVersion;

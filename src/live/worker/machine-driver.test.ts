@@ -134,14 +134,18 @@ describe('MachineDriver and I/O waits', () => {
       }
       await settle();
     };
-    return { clock, cpu, sleeps, log, place, until, finishers, receipts };
+    /** Places job 10 (`a`, which runs) and 11 (`b`, which waits), and lets the machine start. */
+    const placeBoth = async (): Promise<void> => {
+      place(10, 'a');
+      place(11, 'b');
+      await until(0);
+    };
+    return { clock, cpu, sleeps, log, place, placeBoth, until, finishers, receipts };
   }
 
   it('a job that uses next to no CPU on its core gives the core up; once it computes again it asks for one back', async () => {
     const h = twoJobs();
-    h.place(10, 'a');
-    h.place(11, 'b');
-    await h.until(0);
+    await h.placeBoth();
     expect(h.log).toEqual(['run a']);
     h.cpu.set('a', 5);
     h.cpu.set('b', 0.001);
@@ -163,9 +167,7 @@ describe('MachineDriver and I/O waits', () => {
 
   it('a waiting job that wakes but gets no CPU (its priority lowered, another job computing) asks for its core back', async () => {
     const h = twoJobs();
-    h.place(10, 'a');
-    h.place(11, 'b');
-    await h.until(0);
+    await h.placeBoth();
     h.cpu.set('a', 5);
     await h.until(2 * IO_READ_MS);
     expect(h.log).toEqual(['run a', 'lower a', 'run b']);
@@ -178,9 +180,7 @@ describe('MachineDriver and I/O waits', () => {
 
   it('a job that computes keeps its core, as does one too briefly on it to judge', async () => {
     const h = twoJobs();
-    h.place(10, 'a');
-    h.place(11, 'b');
-    await h.until(0);
+    await h.placeBoth();
     for (let i = 1; i <= 8; i++) {
       h.cpu.set('a', i * IO_READ_MS * 0.5);
       await h.until(i * IO_READ_MS);
@@ -190,9 +190,7 @@ describe('MachineDriver and I/O waits', () => {
 
   it('a job that uses little CPU but does not sleep on I/O (it waits for a core, or stalls on memory) keeps its core', async () => {
     const h = twoJobs();
-    h.place(10, 'a');
-    h.place(11, 'b');
-    await h.until(0);
+    await h.placeBoth();
     h.cpu.set('a', 5);
     h.sleeps.set('a', false);
     for (let i = 1; i <= 6; i++) await h.until(i * IO_READ_MS);
