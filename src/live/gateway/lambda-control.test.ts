@@ -10,14 +10,23 @@ import {
   GetAccountSettingsCommand,
   GetAliasCommand,
   GetFunctionCommand,
+  GetFunctionConcurrencyCommand,
   GetFunctionConfigurationCommand,
+  GetFunctionRecursionConfigCommand,
+  GetPolicyCommand,
+  InvokeAsyncCommand,
   InvokeCommand,
   LambdaClient,
   ListAliasesCommand,
+  ListFunctionEventInvokeConfigsCommand,
   ListFunctionsCommand,
+  ListLayersCommand,
+  ListProvisionedConcurrencyConfigsCommand,
   ListTagsCommand,
   ListVersionsByFunctionCommand,
   PublishVersionCommand,
+  PutFunctionConcurrencyCommand,
+  PutFunctionEventInvokeConfigCommand,
   TagResourceCommand,
   UntagResourceCommand,
   UpdateAliasCommand,
@@ -320,10 +329,39 @@ describe('tags and account', () => {
     expect(s.AccountLimit?.CodeSizeUnzipped).toBe(250 * 1024 * 1024);
   });
 
-  it('an operation Fare does not have says so', async () => {
+  it('an operation Fare does not have says so, and why, in the shape the SDK reads (whatever its API version)', async () => {
     const r = await fetch(`${h.url}/2015-03-31/event-source-mappings/`, { headers: h.bearer(acme) });
     expect(r.status).toBe(404);
     expect(r.headers.get('x-amzn-errortype')).toBe('UnknownOperationException');
+    await create();
+    const FunctionName = 'hello';
+    // Each under its own API version; the SDK names the error by X-Amzn-ErrorType and shows the message.
+    const cases: [Parameters<LambdaClient['send']>[0], RegExp][] = [
+      [new PutFunctionConcurrencyCommand({ FunctionName, ReservedConcurrentExecutions: 0 }), /PutFunctionConcurrency.*no reserved concurrency: it schedules by price class/],
+      [new GetFunctionConcurrencyCommand({ FunctionName }), /GetFunctionConcurrency.*no reserved concurrency/],
+      [new ListProvisionedConcurrencyConfigsCommand({ FunctionName }), /provisioned concurrency: .*stem cells/],
+      [new PutFunctionEventInvokeConfigCommand({ FunctionName, MaximumRetryAttempts: 0 }), /event invoke configuration: every Event invocation is tried up to 3 times/],
+      [new ListFunctionEventInvokeConfigsCommand({ FunctionName }), /ListFunctionEventInvokeConfigs/],
+      [new GetPolicyCommand({ FunctionName }), /resource-based policies: .*\/v1\/grants/],
+      [new ListLayersCommand({}), /no layers: put the dependencies in the function's zip/],
+      [new GetFunctionRecursionConfigCommand({ FunctionName }), /does not detect recursive loops/],
+      [new InvokeAsyncCommand({ FunctionName, InvokeArgs: Buffer.from('{}') }), /InvocationType Event/],
+    ];
+    for (const [command, why] of cases) {
+      const e = await lambda.send(command).then(() => undefined, (x: unknown) => x as { name: string; message: string; $metadata: { httpStatusCode?: number } });
+      expect(e, command.constructor.name).toMatchObject({ name: 'UnknownOperationException', $metadata: { httpStatusCode: 404 } });
+      expect(e?.message, command.constructor.name).toMatch(why);
+    }
+    // A version of Lambda's API that Fare knows nothing of: still Lambda's shape, naming the path.
+    const other = await fetch(`${h.url}/2099-01-01/functions/hello/something`, { headers: h.bearer(acme) });
+    expect(other.status).toBe(404);
+    expect(other.headers.get('x-amzn-errortype')).toBe('UnknownOperationException');
+    const body = (await other.json()) as { Type: string; Message: string };
+    expect(body.Type).toBe('User');
+    expect(body.Message).toContain('Fare does not implement GET /2099-01-01/functions/hello/something of the Lambda API');
+    // Outside any API version, Fare's own shape.
+    const none = await fetch(`${h.url}/nowhere`);
+    expect(((await none.json()) as { error: { code: string } }).error.code).toBe('FARE_E_ROUTE_NOT_FOUND');
   });
 });
 

@@ -14,6 +14,7 @@ import { ApiError, internal, notFound } from './errors.ts';
 import { FareContexts, type ContextPeers } from './fare-context.ts';
 import { answerClientErrors, sendFareError, sendJson, sendLambdaError } from './http.ts';
 import { handleInvoke, INVOKE_PATH } from './lambda-api.ts';
+import { LAMBDA_VERSION_PATH, unsupportedLambdaOperation } from './lambda-unsupported.ts';
 import { newRequestId } from './request-id.ts';
 import type { Platform } from './platform.ts';
 import { openApiDocument, type ApiTables } from './openapi.ts';
@@ -131,7 +132,9 @@ export function createGateway(opts: GatewayOptions): Gateway {
     const started = performance.now();
     const requestId = newRequestId();
     const url = new URL(req.url ?? '/', 'http://gateway');
-    const lambda = LAMBDA_PREFIX.test(url.pathname);
+    // Lambda's routes are under these versions; any versioned path gets errors in Lambda's shape.
+    const lambdaRoutes = LAMBDA_PREFIX.test(url.pathname);
+    const lambda = lambdaRoutes || LAMBDA_VERSION_PATH.test(url.pathname);
     // The access line, when the answer has gone (a synchronous invocation's handler returns later, with its measured outcome).
     if (log !== undefined) res.once('close', () => accessLine(log, req, res, url.pathname, requestId, performance.now() - started));
     try {
@@ -156,7 +159,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
         openApiText ??= JSON.stringify(openApiDocument(API_TABLES, opts.version));
         res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(openApiText), 'Cache-Control': 'public, max-age=300' });
         res.end(req.method === 'HEAD' ? undefined : openApiText);
-      } else if (lambda) {
+      } else if (lambdaRoutes) {
         const raw = (req.url ?? '/').split('?')[0] ?? '';
         const m = INVOKE_PATH.exec(raw);
         if (m !== null) {
@@ -167,8 +170,11 @@ export function createGateway(opts: GatewayOptions): Gateway {
         } else {
           // The control plane: a write is answered once it is shared, as on the REST API.
           if (opts.settle !== undefined && req.method !== 'GET' && req.method !== 'HEAD') holdAnswer(res, opts.settle);
-          await dispatchRest(ctx, LAMBDA_ROUTES, req, res, url, () => new ApiError({ status: 404, code: 'FARE_E_ROUTE_NOT_FOUND', message: `Fare does not implement ${req.method ?? '?'} ${url.pathname} of the Lambda API: see src/live/gateway/README.md for the operations it has`, lambdaType: 'UnknownOperationException' }));
+          await dispatchRest(ctx, LAMBDA_ROUTES, req, res, url, () => unsupportedLambdaOperation(req.method ?? '?', url.pathname));
         }
+      } else if (lambda) {
+        // Another of Lambda's API versions: operations Fare does not have (lambda-unsupported.ts).
+        throw unsupportedLambdaOperation(req.method ?? '?', url.pathname);
       } else if (url.pathname.startsWith('/code/')) {
         await serveCode(ctx, res, url.pathname);
       } else if (url.pathname.startsWith('/v1/')) {
