@@ -64,6 +64,18 @@ describe('the async queue', () => {
     expect(store.invocations.counts()).toMatchObject({ queued: 0, running: 4 });
   });
 
+  it('adopts an invocation handed over from another store with its qualifier and the ARN it was invoked by (a cluster gateway that had no copy of it)', () => {
+    const other = openStore({ dataDir: tempDir().path, clock });
+    try {
+      const sent = other.invocations.enqueue(inv('v', 2, { qualifier: '3', invokedArn: 'arn:aws:lambda:us-east-1:acme:function:f:live' }));
+      const got = store.invocations.adopt(sent);
+      expect(got).toMatchObject({ id: 'v', status: 'running', attempts: 1, qualifier: '3', invokedArn: 'arn:aws:lambda:us-east-1:acme:function:f:live' });
+      expect(store.invocations.get('v')).toMatchObject({ qualifier: '3', invokedArn: 'arn:aws:lambda:us-east-1:acme:function:f:live' });
+    } finally {
+      other.close();
+    }
+  });
+
   it('marks a claim running and counts the attempt', () => {
     store.invocations.enqueue(inv('a'));
     clock.advance(5);

@@ -251,12 +251,13 @@ export class InvocationRepo {
     return this.#db.transaction(() => {
       quietly(() => {
         this.#q(
-          `INSERT INTO invocations (id, tenant, function, version, caller, class, class_index, payload, client_context, status, attempts, run_after, created_at, reserved_uc, error, trace)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)
+          `INSERT INTO invocations (id, tenant, function, version, caller, class, class_index, payload, client_context, status, attempts, run_after, created_at, reserved_uc, error, trace, qualifier, invoked_arn)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (id) DO UPDATE SET version = excluded.version, class = excluded.class, class_index = excluded.class_index, status = 'queued',
              payload = excluded.payload, client_context = excluded.client_context, trace = excluded.trace,
-             attempts = excluded.attempts, run_after = excluded.run_after, reserved_uc = excluded.reserved_uc, error = excluded.error`,
-        ).run(inv.id, inv.tenant, inv.function, inv.version, inv.caller, inv.cls, inv.classIndex, inv.payload, inv.clientContext, inv.attempts, inv.runAfter, inv.createdAt, inv.reservedMicroCents, inv.error, inv.trace);
+             attempts = excluded.attempts, run_after = excluded.run_after, reserved_uc = excluded.reserved_uc, error = excluded.error,
+             qualifier = excluded.qualifier, invoked_arn = excluded.invoked_arn`,
+        ).run(inv.id, inv.tenant, inv.function, inv.version, inv.caller, inv.cls, inv.classIndex, inv.payload, inv.clientContext, inv.attempts, inv.runAfter, inv.createdAt, inv.reservedMicroCents, inv.error, inv.trace, inv.qualifier, inv.invokedArn);
       });
       const r = this.#q(
         `UPDATE invocations SET status = 'running', attempts = attempts + 1, started_at = ? WHERE id = ? AND status = 'queued' RETURNING *`,
