@@ -297,6 +297,11 @@ describe.skipIf(!nats.ok)('several gateways of one cluster', () => {
     const ran = new Set<unknown>();
     for (let i = 0; i < 60 && ran.size < 2; i++) ran.add(await answer('ver:prod'));
     expect([...ran].sort()).toEqual(['one', 'v5']);
+    // An alias's event invoke config made through a is b's (its runner reads it), and goes with the alias.
+    expect((await call(a, key, 'PUT', '/2019-09-25/functions/ver/event-invoke-config?Qualifier=prod', { MaximumRetryAttempts: 0 }, json)).status).toBe(200);
+    await eventually('gateway b has the config', async () => (await call(b, key, 'GET', '/2019-09-25/functions/ver/event-invoke-config?Qualifier=prod')).json.MaximumRetryAttempts === 0, 5000);
+    expect((await call(a, key, 'DELETE', '/2015-03-31/functions/ver/aliases/prod')).status).toBe(204);
+    await eventually('gateway b dropped the config with the alias', async () => (await call(b, key, 'GET', '/2019-09-25/functions/ver/event-invoke-config/list')).json.FunctionEventInvokeConfigs?.toString() === '', 5000);
   }, 60_000);
 
   it('GetFunction through either gateway downloads the package as uploaded: its SHA-256 is CodeSha256, for $LATEST and a published version', async () => {

@@ -126,6 +126,39 @@ describe.skipIf(awsCli === undefined)('the AWS CLI', () => {
   }, 120_000);
 });
 
+describe.skipIf(awsCli === undefined)('the AWS CLI and asynchronous invocation settings', () => {
+  it('put-function-event-invoke-config --maximum-retry-attempts 0: a failing Event is tried once, on the real runner; an operation Fare lacks says why', async () => {
+    const dir = mkdtempSync(join(work, 'src-'));
+    writeFileSync(join(dir, 'index.mjs'), 'export const handler = async () => { throw new Error("not twice"); };\n');
+    const zip = join(work, 'fails.zip');
+    writeFileSync(zip, zipDirectory(dir));
+    await aws('lambda', 'create-function', '--function-name', 'once', '--runtime', 'nodejs20.x', '--role', 'arn:aws:iam::123456789012:role/fare', '--handler', 'index.handler', '--zip-file', `fileb://${zip}`);
+    expect(await aws('lambda', 'put-function-event-invoke-config', '--function-name', 'once', '--maximum-retry-attempts', '0', '--maximum-event-age-in-seconds', '3600'))
+      .toMatchObject({ FunctionArn: 'arn:aws:lambda:us-east-1:acme:function:once:$LATEST', MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 3600 });
+    expect(await aws('lambda', 'get-function-event-invoke-config', '--function-name', 'once')).toMatchObject({ MaximumRetryAttempts: 0 });
+    expect(((await aws('lambda', 'list-function-event-invoke-configs', '--function-name', 'once')) as { FunctionEventInvokeConfigs: unknown[] }).FunctionEventInvokeConfigs).toHaveLength(1);
+    // The Event, through the SDK (which shows its request id); without the config it would be tried again a minute later.
+    const lambda = new LambdaClient({ endpoint: fare.url, region: 'us-east-1', credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secret } });
+    try {
+      const ev = await lambda.send(new InvokeCommand({ FunctionName: 'once', InvocationType: 'Event', Payload: Buffer.from('{}') }));
+      const id = ev.$metadata.requestId ?? '';
+      let got: { status?: string; attempts?: number } = {};
+      for (let i = 0; i < 150 && got.status !== 'failed'; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 100));
+        got = (await api(fare.url, 'GET', `/v1/invocations/${id}`, undefined, `${key.accessKeyId}:${key.secret}`)).json as typeof got;
+      }
+      expect(got).toMatchObject({ status: 'failed', attempts: 1 });
+    } finally {
+      lambda.destroy();
+    }
+    await aws('lambda', 'delete-function-event-invoke-config', '--function-name', 'once');
+    await expect(aws('lambda', 'get-function-event-invoke-config', '--function-name', 'once')).rejects.toThrow(/ResourceNotFoundException.*doesn't have an EventInvokeConfig/);
+    // What Fare does not have is refused with the reason, which the CLI prints (it printed an empty message before).
+    await expect(aws('lambda', 'put-function-concurrency', '--function-name', 'once', '--reserved-concurrent-executions', '0')).rejects.toThrow(/UnknownOperationException.*no reserved concurrency: it schedules by price class/);
+    await aws('lambda', 'delete-function', '--function-name', 'once');
+  }, 60_000);
+});
+
 describe('the AWS SDK for JavaScript', () => {
   it('deploys and runs a function, versions it and moves an alias, with real processes', async () => {
     const lambda = new LambdaClient({ endpoint: fare.url, region: 'us-east-1', credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secret } });

@@ -49,11 +49,12 @@ const TABLES: Readonly<Record<string, readonly string[]>> = {
   tenants: ['id'],
   function_versions: ['tenant', 'name'],
   functions: ['tenant', 'name'],
-  // Lambda's published versions, aliases and tags (their function's row first: foreign keys).
+  // Lambda's published versions, aliases, tags, URLs and event invoke configs (their function's row first: foreign keys).
   function_published: ['tenant', 'name', 'number'],
   function_aliases: ['tenant', 'name', 'alias'],
   function_tags: ['tenant', 'name', 'key'],
   function_urls: ['url_id'],
+  function_event_configs: ['tenant', 'name', 'qualifier'],
   credentials: ['access_key_id'],
   grants: ['owner', 'function', 'grantee'],
   // Async invocations' states, so any gateway answers GET /v1/invocations/ID (their queue is async-queue.ts).

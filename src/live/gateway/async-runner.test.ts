@@ -148,6 +148,82 @@ describe('AsyncRunner', () => {
   });
 });
 
+describe('AsyncRunner and event invoke configs', () => {
+  const failing = () => outcome({ status: 'error', functionError: 'Unhandled', errorType: 'Boom' });
+
+  it('MaximumRetryAttempts 0: a failed Event is not tried again; 1: once more', async () => {
+    store.eventConfigs.put('acme', 'f', '$LATEST', { maxRetryAttempts: 0 });
+    enqueue('a');
+    platform.respond = failing;
+    const r = runner();
+    r.wake();
+    await r.idle();
+    expect(platform.invoked).toHaveLength(1);
+    expect(store.invocations.get('a')).toMatchObject({ status: 'failed', attempts: 1, error: 'Boom' });
+    store.eventConfigs.put('acme', 'f', '$LATEST', { maxRetryAttempts: 1 });
+    enqueue('b');
+    r.wake();
+    await r.idle();
+    expect(platform.invoked.filter((q) => q.requestId === 'b')).toHaveLength(2);
+    expect(store.invocations.get('b')).toMatchObject({ status: 'failed', attempts: 2 });
+  });
+
+  it("an alias's config applies to the Events invoked through it, and $LATEST's to those by name alone", async () => {
+    store.versions.publish('acme', 'f');
+    store.versions.createAlias('acme', 'f', 'live', '1', '');
+    store.eventConfigs.put('acme', 'f', 'live', { maxRetryAttempts: 0 });
+    enqueue('by-alias', 'standard', 2, { qualifier: '1', invokedArn: 'arn:aws:lambda:us-east-1:acme:function:f:live' });
+    enqueue('by-name');
+    platform.respond = failing;
+    const r = runner();
+    r.wake();
+    await r.idle();
+    expect(platform.invoked.filter((q) => q.requestId === 'by-alias')).toHaveLength(1);
+    expect(platform.invoked.filter((q) => q.requestId === 'by-name')).toHaveLength(3);
+  });
+
+  it('MaximumEventAgeInSeconds: an event older than that when it comes to run is dropped, unrun, saying why', async () => {
+    store.eventConfigs.put('acme', 'f', '$LATEST', { maxEventAgeS: 60 });
+    enqueue('old');
+    clock.advance(61_000);
+    const r = runner();
+    r.wake();
+    await r.idle();
+    expect(platform.invoked).toHaveLength(0);
+    const got = store.invocations.get('old');
+    expect(got).toMatchObject({ status: 'failed' });
+    expect(got?.error).toMatch(/^EventAgeExceeded: the event was accepted 61 s ago, past its maximum event age of 60 s, and was dropped before any attempt; raise MaximumEventAgeInSeconds/);
+  });
+
+  it('MaximumEventAgeInSeconds: no retry is made that would come after it (the attempt that failed is the last)', async () => {
+    store.eventConfigs.put('acme', 'f', '$LATEST', { maxEventAgeS: 90 });
+    enqueue('a');
+    platform.respond = failing;
+    // Retries 60 s and 120 s after a failure: the first fits in 90 s, the second does not.
+    const r = runner({ retryDelayMs: (attempt) => 60_000 * attempt });
+    r.wake();
+    await r.idle();
+    expect(store.invocations.get('a')).toMatchObject({ status: 'queued', attempts: 1, runAfter: clock() + 60_000 });
+    clock.advance(60_000);
+    r.wake();
+    await r.idle();
+    expect(platform.invoked).toHaveLength(2);
+    expect(store.invocations.get('a')).toMatchObject({ status: 'failed', attempts: 2, error: 'Boom' });
+    await r.stop();
+  });
+
+  it('a deleted config gives the defaults back: three attempts', async () => {
+    store.eventConfigs.put('acme', 'f', '$LATEST', { maxRetryAttempts: 0 });
+    expect(store.eventConfigs.delete('acme', 'f', '$LATEST')).toBe(true);
+    enqueue('a');
+    platform.respond = failing;
+    const r = runner();
+    r.wake();
+    await r.idle();
+    expect(platform.invoked).toHaveLength(3);
+  });
+});
+
 describe('AsyncRunner and budgets', () => {
   // Day 2 of January: the allowance of a 1,000 µ¢ budget is 1000 × (0.05 + 2 × 1/31) = 114.516 µ¢.
   const day2 = Date.UTC(2025, 0, 2);

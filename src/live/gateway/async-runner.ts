@@ -1,7 +1,8 @@
 // Runs queued Event invocations: claims them from the store (highest class first), admits each claim
 // against its owner's budget again, invokes it through the platform, and completes it in one
 // transaction with its billing record and log entry. Failed attempts are retried with a delay, as
-// Lambda does (3 attempts in all by default); attempts the platform throttled are requeued without
+// Lambda does (3 attempts in all by default, or as the function's event invoke config says, which
+// also bounds how old an event may be when it runs); attempts the platform throttled are requeued without
 // counting; a claim over budget waits, without counting, until the allowance has grown past the
 // spend, or fails if that is after the maximum event age. A building block for the lead's Platform:
 // `enqueued: () => runner.wake()`.
@@ -143,6 +144,12 @@ export class AsyncRunner {
         store.invocations.finish(inv.id, { status: 'failed', result: null, error: `ResourceNotFoundException: ${what} before the invocation ran` });
         return;
       }
+      // The event invoke config of the qualifier it was invoked with (Lambda's PutFunctionEventInvokeConfig), else the defaults.
+      const limits = this.#limits(inv);
+      if (this.#o.clock() > inv.createdAt + limits.maxAgeMs) {
+        this.#tooOld(inv, limits.maxAgeMs);
+        return;
+      }
       let cls = classIndex(platform.prices, inv.cls) ?? classIndex(platform.prices, fn.cls) ?? platform.prices.classes.length - 1;
       // Admitted again at the claim (synchronously, before any other claim), its own reservation
       // left out: retries, costs above their estimates, a lowered budget or a new month are counted.
@@ -150,7 +157,7 @@ export class AsyncRunner {
       const budget = admitInvocation(store, platform.prices, now, fn, cls, inv.reservedMicroCents);
       if (budget.kind === 'throttle') {
         this.#o.metrics?.throttled(inv.tenant, 'claim');
-        this.#overBudget(inv, budget);
+        this.#overBudget(inv, budget, limits.maxAgeMs);
         return;
       }
       const degraded = budget.cls !== cls;
@@ -218,9 +225,10 @@ export class AsyncRunner {
       let written: boolean;
       if (result.status === 'ok') {
         written = store.invocations.finish(inv.id, { status: 'succeeded', result: result.payload, version: fn.version }, billing, log);
-      } else if (inv.attempts < this.#o.maxAttempts) {
+      } else if (inv.attempts < limits.maxAttempts && this.#o.clock() + this.#o.retryDelayMs(inv.attempts) <= inv.createdAt + limits.maxAgeMs) {
         written = store.invocations.retry(inv.id, this.#o.clock() + this.#o.retryDelayMs(inv.attempts), { billing, log, error: result.errorType ?? 'Unhandled' });
       } else {
+        // Its attempts are used up, or the next would come after its maximum event age: it failed.
         written = store.invocations.finish(
           inv.id,
           { status: 'failed', result: result.payload, functionError: result.functionError ?? 'Unhandled', error: result.errorType ?? 'Unhandled', version: fn.version },
@@ -240,16 +248,40 @@ export class AsyncRunner {
   }
 
   /**
+   * Attempts in all and the maximum event age of an invocation: its function's event invoke config
+   * for the qualifier it was invoked with (`$LATEST` when none; an alias's, not its version's), each
+   * setting the config leaves out (or no config) the runner's own.
+   */
+  #limits(inv: Invocation): { maxAttempts: number; maxAgeMs: number } {
+    const c = this.#o.store.eventConfigs.get(inv.tenant, inv.function, invokedQualifier(inv.invokedArn));
+    return {
+      maxAttempts: c?.maxRetryAttempts !== undefined ? c.maxRetryAttempts + 1 : this.#o.maxAttempts,
+      maxAgeMs: c?.maxEventAgeS !== undefined ? c.maxEventAgeS * 1000 : this.#o.maxEventAgeMs,
+    };
+  }
+
+  /** An event past its maximum event age when it comes to be run: it fails without running (again), as Lambda discards it. */
+  #tooOld(inv: Invocation, maxAgeMs: number): void {
+    const waited = Math.round((this.#o.clock() - inv.createdAt) / 1000);
+    const tried = inv.attempts > 1 ? `after ${inv.attempts - 1} attempt${inv.attempts > 2 ? 's' : ''} (its last error: ${inv.error ?? 'none'})` : 'before any attempt';
+    this.#o.store.invocations.finish(inv.id, {
+      status: 'failed',
+      result: null,
+      error: `EventAgeExceeded: the event was accepted ${waited} s ago, past its maximum event age of ${maxAgeMs / 1000} s, and was dropped ${tried}; raise MaximumEventAgeInSeconds (PutFunctionEventInvokeConfig) to keep events longer`,
+    });
+  }
+
+  /**
    * A claim its budget has no room for: not run, the attempt not counted, its reservation given up.
    * It waits until the allowance will have grown past the spend, or fails now if that is after its
    * maximum event age (or only a new month helps and the month ends after it).
    */
-  #overBudget(inv: Invocation, v: Extract<BudgetVerdict, { kind: 'throttle' }>): void {
+  #overBudget(inv: Invocation, v: Extract<BudgetVerdict, { kind: 'throttle' }>, maxAgeMs: number): void {
     const { store } = this.#o;
-    const deadline = inv.createdAt + this.#o.maxEventAgeMs;
+    const deadline = inv.createdAt + maxAgeMs;
     const why = `tenant ${inv.tenant} has spent ${microCents(v.spent)} and holds ${microCents(v.reserved)} for its other admitted, unbilled invocations; with this invocation's estimate of ${microCents(v.estimate)} that passes its ${v.line} of ${microCents(v.limit)}`;
     if (v.retryAt >= deadline) {
-      const ageH = Math.round((this.#o.maxEventAgeMs / 3_600_000) * 100) / 100;
+      const ageH = Math.round((maxAgeMs / 3_600_000) * 100) / 100;
       store.invocations.finish(inv.id, {
         status: 'failed',
         result: null,
@@ -259,4 +291,11 @@ export class AsyncRunner {
     }
     store.invocations.retry(inv.id, v.retryAt, { refundAttempt: true, error: `BudgetExceeded: ${why}; waiting until ${new Date(v.retryAt).toISOString()}` });
   }
+}
+
+/** The qualifier an invocation was invoked with, from the ARN it was invoked by (`$LATEST` when by name alone). */
+export function invokedQualifier(invokedArn: string | null): string {
+  // arn:aws:lambda:REGION:TENANT:function:NAME[:QUALIFIER]
+  const parts = invokedArn?.split(':');
+  return parts !== undefined && parts.length === 8 && parts[7] !== '' ? (parts[7] as string) : '$LATEST';
 }

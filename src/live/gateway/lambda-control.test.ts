@@ -10,7 +10,9 @@ import {
   GetAccountSettingsCommand,
   GetAliasCommand,
   GetFunctionCommand,
+  DeleteFunctionEventInvokeConfigCommand,
   GetFunctionConcurrencyCommand,
+  GetFunctionEventInvokeConfigCommand,
   GetFunctionConfigurationCommand,
   GetFunctionRecursionConfigCommand,
   GetPolicyCommand,
@@ -32,6 +34,7 @@ import {
   UpdateAliasCommand,
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
+  UpdateFunctionEventInvokeConfigCommand,
 } from '@aws-sdk/client-lambda';
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -49,6 +52,8 @@ const client = (c: IssuedCredential): LambdaClient =>
 
 const code = (answer: string): Uint8Array => writeZip([{ name: 'index.js', data: `exports.handler = async () => ${JSON.stringify(answer)};\n` }]);
 const b64sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('base64');
+/** expect.stringMatching, typed (it is `any`). */
+const MATCH = (re: RegExp): string => expect.stringMatching(re) as string;
 
 beforeEach(async () => {
   h = await startHarness();
@@ -329,6 +334,58 @@ describe('tags and account', () => {
     expect(s.AccountLimit?.CodeSizeUnzipped).toBe(250 * 1024 * 1024);
   });
 
+  it('event invoke configs: Put, Update, Get, List and Delete per qualifier, with Lambda\'s shapes and errors; they go with their alias, version or function', async () => {
+    await create();
+    const FunctionName = 'hello';
+    const put = await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName, MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 600 }));
+    expect(put).toMatchObject({ FunctionArn: 'arn:aws:lambda:us-east-1:acme:function:hello:$LATEST', MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 600 });
+    expect(put.LastModified).toBeInstanceOf(Date);
+    expect(Math.abs((put.LastModified?.getTime() ?? 0) - Date.now())).toBeLessThan(60_000);
+    expect(h.store.eventConfigs.get('acme', 'hello', '$LATEST')).toMatchObject({ maxRetryAttempts: 0, maxEventAgeS: 600 });
+    // Update keeps what it is not given; Put sets all (what it leaves out goes back to the default).
+    expect(await lambda.send(new UpdateFunctionEventInvokeConfigCommand({ FunctionName, MaximumRetryAttempts: 1 }))).toMatchObject({ MaximumRetryAttempts: 1, MaximumEventAgeInSeconds: 600 });
+    const reset = await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName, MaximumRetryAttempts: 2 }));
+    expect(reset.MaximumRetryAttempts).toBe(2);
+    expect(reset.MaximumEventAgeInSeconds).toBeUndefined();
+    expect(await lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName }))).toMatchObject({ MaximumRetryAttempts: 2 });
+    // Per version and alias (which must exist).
+    await lambda.send(new PublishVersionCommand({ FunctionName }));
+    await lambda.send(new CreateAliasCommand({ FunctionName, Name: 'live', FunctionVersion: '1' }));
+    await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName, Qualifier: 'live', MaximumRetryAttempts: 0 }));
+    await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'hello:1', MaximumEventAgeInSeconds: 60 }));
+    await expect(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName, Qualifier: 'nope' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    await expect(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName, Qualifier: '7' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    const all = await lambda.send(new ListFunctionEventInvokeConfigsCommand({ FunctionName }));
+    expect(all.FunctionEventInvokeConfigs?.map((c) => c.FunctionArn?.split(':').at(-1))).toEqual(['$LATEST', '1', 'live']);
+    const first = await lambda.send(new ListFunctionEventInvokeConfigsCommand({ FunctionName, MaxItems: 2 }));
+    expect(first.FunctionEventInvokeConfigs).toHaveLength(2);
+    const rest = await lambda.send(new ListFunctionEventInvokeConfigsCommand({ FunctionName, MaxItems: 2, Marker: first.NextMarker }));
+    expect(rest.FunctionEventInvokeConfigs?.map((c) => c.FunctionArn?.split(':').at(-1))).toEqual(['live']);
+    expect(rest.NextMarker).toBeUndefined();
+    // Bad input: out of range, a destination, an unknown member — each named.
+    await expect(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName, MaximumRetryAttempts: 3 }))).rejects.toMatchObject({ name: 'InvalidParameterValueException', message: MATCH(/MaximumRetryAttempts/) });
+    await expect(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName, MaximumEventAgeInSeconds: 59 }))).rejects.toMatchObject({ name: 'InvalidParameterValueException', message: MATCH(/MaximumEventAgeInSeconds/) });
+    await expect(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName, DestinationConfig: { OnFailure: { Destination: 'arn:aws:sqs:us-east-1:acme:dlq' } } }))).rejects.toMatchObject({
+      name: 'InvalidParameterValueException', message: MATCH(/does not send invocation records to destinations \(arn:aws:sqs:us-east-1:acme:dlq\)/),
+    });
+    // Another tenant sees none of it.
+    await expect(client(zeta).send(new GetFunctionEventInvokeConfigCommand({ FunctionName: 'arn:aws:lambda:us-east-1:acme:function:hello' }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    // Delete: the defaults again; a second delete, and a Get or Update of none, are 404.
+    await lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName }));
+    await expect(lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    await expect(lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName }))).rejects.toMatchObject({ name: 'ResourceNotFoundException', message: MATCH(/function:hello:\$LATEST doesn't have an EventInvokeConfig/) });
+    await expect(lambda.send(new UpdateFunctionEventInvokeConfigCommand({ FunctionName, MaximumRetryAttempts: 0 }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    // An alias's config goes with the alias, a version's with the version, all with the function.
+    await lambda.send(new DeleteAliasCommand({ FunctionName, Name: 'live' }));
+    expect(h.store.eventConfigs.list('acme', 'hello').map((c) => c.qualifier)).toEqual(['1']);
+    await lambda.send(new DeleteFunctionCommand({ FunctionName, Qualifier: '1' }));
+    expect(h.store.eventConfigs.list('acme', 'hello')).toEqual([]);
+    await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName, MaximumRetryAttempts: 0 }));
+    await lambda.send(new DeleteFunctionCommand({ FunctionName }));
+    expect(h.store.eventConfigs.list('acme', 'hello')).toEqual([]);
+    await expect(lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName }))).rejects.toMatchObject({ name: 'ResourceNotFoundException', message: MATCH(/Function not found/) });
+  });
+
   it('an operation Fare does not have says so, and why, in the shape the SDK reads (whatever its API version)', async () => {
     const r = await fetch(`${h.url}/2015-03-31/event-source-mappings/`, { headers: h.bearer(acme) });
     expect(r.status).toBe(404);
@@ -340,8 +397,6 @@ describe('tags and account', () => {
       ['PutFunctionConcurrency', () => lambda.send(new PutFunctionConcurrencyCommand({ FunctionName, ReservedConcurrentExecutions: 0 })), /PutFunctionConcurrency.*no reserved concurrency: it schedules by price class/],
       ['GetFunctionConcurrency', () => lambda.send(new GetFunctionConcurrencyCommand({ FunctionName })), /GetFunctionConcurrency.*no reserved concurrency/],
       ['ListProvisionedConcurrencyConfigs', () => lambda.send(new ListProvisionedConcurrencyConfigsCommand({ FunctionName })), /provisioned concurrency: .*stem cells/],
-      ['PutFunctionEventInvokeConfig', () => lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName, MaximumRetryAttempts: 0 })), /event invoke configuration: every Event invocation is tried up to 3 times/],
-      ['ListFunctionEventInvokeConfigs', () => lambda.send(new ListFunctionEventInvokeConfigsCommand({ FunctionName })), /ListFunctionEventInvokeConfigs/],
       ['GetPolicy', () => lambda.send(new GetPolicyCommand({ FunctionName })), /resource-based policies: .*\/v1\/grants/],
       ['ListLayers', () => lambda.send(new ListLayersCommand({})), /no layers: put the dependencies in the function's zip/],
       ['GetFunctionRecursionConfig', () => lambda.send(new GetFunctionRecursionConfigCommand({ FunctionName })), /does not detect recursive loops/],

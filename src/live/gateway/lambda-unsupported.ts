@@ -30,11 +30,6 @@ const TABLE: readonly Unsupported[] = [
     why: 'Fare has no provisioned concurrency: it keeps idle instances frozen for reuse and runtimes started ahead of need (stem cells), so a cold start takes milliseconds and nothing needs provisioning',
   },
   {
-    operations: 'PutFunctionEventInvokeConfig, GetFunctionEventInvokeConfig, UpdateFunctionEventInvokeConfig, DeleteFunctionEventInvokeConfig, ListFunctionEventInvokeConfigs',
-    path: new RegExp(`^/2019-09-25/functions/${FN}/event-invoke-config(/list)?/?$`),
-    why: 'Fare has no per-function event invoke configuration: every Event invocation is tried up to 3 times in all (Lambda\'s default of 2 retries, 1 and 2 minutes after a failure), and its outcome is kept (GET /v1/invocations/{id}, or fare logs <id>) instead of being sent to a destination',
-  },
-  {
     operations: 'AddPermission, GetPolicy, RemovePermission',
     path: new RegExp(`^/2015-03-31/functions/${FN}/policy(/[^/]+)?/?$`),
     why: 'Fare has no resource-based policies: only a function\'s own tenant may invoke it, unless it grants another tenant the right (POST /v1/grants {"function", "grantee"}; GET and DELETE /v1/grants)',

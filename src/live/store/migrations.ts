@@ -371,6 +371,30 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE invocations ADD COLUMN invoked_arn TEXT;   -- NULL: called by name alone (or accepted before Fare kept it)
     `,
   },
+  {
+    version: 14,
+    description: "Lambda's event invoke configs: how often and for how long a function's Event invocations are tried",
+    sql: `
+      -- One per function and qualifier (Lambda's PutFunctionEventInvokeConfig); none: the defaults.
+      CREATE TABLE function_event_configs (
+        tenant      TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        qualifier   TEXT NOT NULL,                 -- '$LATEST', a published version's number, or an alias name
+        max_retry   INTEGER CHECK (max_retry BETWEEN 0 AND 2),          -- retries after a failed attempt; NULL: 2
+        max_age_s   INTEGER CHECK (max_age_s BETWEEN 60 AND 21600),     -- seconds an event may wait to run; NULL: 21600
+        updated_at  INTEGER NOT NULL,
+        PRIMARY KEY (tenant, name, qualifier),
+        FOREIGN KEY (tenant, name) REFERENCES functions(tenant, name) ON DELETE CASCADE
+      ) STRICT;
+      -- A version's or an alias's config goes with it.
+      CREATE TRIGGER function_event_configs_version_gone AFTER DELETE ON function_published BEGIN
+        DELETE FROM function_event_configs WHERE tenant = OLD.tenant AND name = OLD.name AND qualifier = CAST(OLD.number AS TEXT);
+      END;
+      CREATE TRIGGER function_event_configs_alias_gone AFTER DELETE ON function_aliases BEGIN
+        DELETE FROM function_event_configs WHERE tenant = OLD.tenant AND name = OLD.name AND qualifier = OLD.alias;
+      END;
+    `,
+  },
 ];
 
 /** Current schema version of an open database (0: empty). */

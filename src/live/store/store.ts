@@ -13,6 +13,7 @@ import { CostHistory } from './cost-history.ts';
 import { FunctionRepo } from './functions.ts';
 import { VersionRepo } from './versions.ts';
 import { UrlRepo } from './urls.ts';
+import { EventConfigRepo } from './event-configs.ts';
 import { InvocationRepo } from './invocations.ts';
 import { LogRepo, type LogRetention } from './logs.ts';
 import { deriveKey, loadOrCreateMasterKey } from './master-key.ts';
@@ -109,6 +110,8 @@ export class Store {
   readonly versions: VersionRepo;
   /** Lambda's function URLs. */
   readonly urls: UrlRepo;
+  /** Lambda's event invoke configs (retries and maximum age of a function's Event invocations). */
+  readonly eventConfigs: EventConfigRepo;
   readonly invocations: InvocationRepo;
   readonly billing: BillingRepo;
   readonly logs: LogRepo;
@@ -161,6 +164,7 @@ export class Store {
     this.functions = new FunctionRepo(this.db, this.clock, this.dataDir, this.logs);
     this.versions = new VersionRepo(this.db, this.clock, this.dataDir);
     this.urls = new UrlRepo(this.db, this.clock);
+    this.eventConfigs = new EventConfigRepo(this.db, this.clock);
     this.costs = new CostHistory(this.db, this.clock);
     this.billing = new BillingRepo(this.db, this.clock, this.logs, this.costs, opts.onBillingError);
     this.reservations = new Reservations();

@@ -1,0 +1,161 @@
+// Lambda's asynchronous invocation settings (API version 2019-09-25): PutFunctionEventInvokeConfig,
+// UpdateFunctionEventInvokeConfig, GetFunctionEventInvokeConfig, DeleteFunctionEventInvokeConfig and
+// ListFunctionEventInvokeConfigs, with their schemas and Lambda's answer shapes. A config belongs to
+// `$LATEST` (no qualifier), a published version or an alias; the async runner applies the one of the
+// qualifier an Event was invoked with (async-runner.ts). Destinations are refused: Fare keeps every
+// Event's outcome (GET /v1/invocations/{id}) instead of sending it elsewhere.
+
+import { DEFAULT_MAX_EVENT_AGE_S, DEFAULT_MAX_RETRY_ATTEMPTS, isVersionNumber, LATEST, type EventConfig, type EventConfigSettings } from '../store/index.ts';
+import { functionArn } from './context.ts';
+import { notFound } from './errors.ts';
+import { latestOf, namedFunction, type Named } from './lambda-functions.ts';
+import { page } from './lambda-shapes.ts';
+import { EMPTY, route, type RestRequest, type Route } from './rest.ts';
+import { LAMBDA_ERROR, fails, int, object, queryInt, str, z } from './schema.ts';
+
+const DESTINATION = object({ Destination: str({ max: 350, description: "A destination's ARN: refused (Fare keeps the outcome instead)" }).optional() });
+/** Lambda's DestinationConfig: accepted empty only. */
+const DESTINATIONS = object({ OnSuccess: DESTINATION.optional(), OnFailure: DESTINATION.optional() })
+  .superRefine((v, ctx) => {
+    const given = [v.OnSuccess?.Destination, v.OnFailure?.Destination].filter((d) => d !== undefined && d !== '');
+    if (given.length > 0) {
+      fails(ctx, `Fare does not send invocation records to destinations (${given.join(', ')}): it keeps every Event invocation's outcome, result or error, with its logs (GET /v1/invocations/{id}, or fare logs <id>); leave out DestinationConfig`, { code: 'FARE_E_UNSUPPORTED', lambdaType: 'InvalidParameterValueException' });
+    }
+  })
+  .optional()
+  .describe('Empty only: Fare keeps the outcome instead of sending it to a destination');
+const SETTINGS = object({
+  MaximumRetryAttempts: int({ min: 0, max: 2, description: `Retries after a failed attempt, 0–2 (default ${DEFAULT_MAX_RETRY_ATTEMPTS})` }).optional(),
+  MaximumEventAgeInSeconds: int({ min: 60, max: 21_600, description: `How long an event may wait to run, retries included, 60–21600 s (default ${DEFAULT_MAX_EVENT_AGE_S})` }).optional(),
+  DestinationConfig: DESTINATIONS,
+});
+
+// ---- answers (Lambda's API reference) -------------------------------------------------------------
+
+const EMPTY_DESTINATION = z.strictObject({ Destination: z.string().optional() });
+const EVENT_INVOKE_CONFIG = z
+  .strictObject({
+    LastModified: z.number().describe('When the config last changed, in seconds since the epoch (a timestamp, as Lambda answers it)'),
+    FunctionArn: z.string().describe('The function with its qualifier ($LATEST, a version or an alias)'),
+    MaximumRetryAttempts: z.int().optional(),
+    MaximumEventAgeInSeconds: z.int().optional(),
+    DestinationConfig: z.strictObject({ OnSuccess: EMPTY_DESTINATION, OnFailure: EMPTY_DESTINATION }),
+  })
+  .describe("Lambda's FunctionEventInvokeConfig").meta({ id: 'FunctionEventInvokeConfig' });
+const LIST_CONFIGS = z.strictObject({ FunctionEventInvokeConfigs: z.array(EVENT_INVOKE_CONFIG), NextMarker: z.string().optional() });
+const ERRORS = { 400: LAMBDA_ERROR, 403: LAMBDA_ERROR, 404: LAMBDA_ERROR } as const;
+
+function view(r: RestRequest, c: EventConfig): z.input<typeof EVENT_INVOKE_CONFIG> {
+  return {
+    LastModified: c.updatedAt / 1000,
+    FunctionArn: functionArn(r.ctx.region, c.tenant, c.name, c.qualifier),
+    ...(c.maxRetryAttempts !== undefined ? { MaximumRetryAttempts: c.maxRetryAttempts } : {}),
+    ...(c.maxEventAgeS !== undefined ? { MaximumEventAgeInSeconds: c.maxEventAgeS } : {}),
+    DestinationConfig: { OnSuccess: {}, OnFailure: {} },
+  };
+}
+
+/** The config's qualifier: `$LATEST` (none given), a published version that exists, or an alias that exists. */
+function configQualifier(r: RestRequest, n: Named): string {
+  const q = n.qualifier;
+  latestOf(r, n);
+  if (q === undefined || q === LATEST) return LATEST;
+  const there = isVersionNumber(q) ? r.ctx.store.versions.version(n.tenant, n.name, Number(q)) !== undefined : r.ctx.store.versions.alias(n.tenant, n.name, q) !== undefined;
+  if (!there) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `Function not found: ${functionArn(r.ctx.region, n.tenant, n.name, q)}`);
+  return q;
+}
+
+function configOf(r: RestRequest, n: Named, q: string): EventConfig {
+  const c = r.ctx.store.eventConfigs.get(n.tenant, n.name, q);
+  if (c === undefined) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `The function ${functionArn(r.ctx.region, n.tenant, n.name, q)} doesn't have an EventInvokeConfig (PutFunctionEventInvokeConfig makes one)`);
+  return c;
+}
+
+const settingsOf = (p: z.output<typeof SETTINGS>): EventConfigSettings => ({ maxRetryAttempts: p.MaximumRetryAttempts, maxEventAgeS: p.MaximumEventAgeInSeconds });
+
+const CONFIG = '/2019-09-25/functions/{FunctionName}/event-invoke-config';
+const FUNCTION = z.string().describe("The function's name or ARN, with :QUALIFIER or not");
+// namedFunction reads it (and checks it against a qualifier in the name).
+const QUALIFIER = { Qualifier: z.string().describe('$LATEST (default), a published version number or an alias name') };
+
+export const lambdaEventConfigRoutes: readonly Route[] = [
+  route({
+    method: 'PUT',
+    path: CONFIG,
+    operation: 'PutFunctionEventInvokeConfig',
+    summary: "Sets how often and for how long the function's Event invocations are tried (the settings left out go back to their defaults)",
+    params: { FunctionName: FUNCTION },
+    query: QUALIFIER,
+    request: SETTINGS,
+    emptyBody: true,
+    answers: { 200: EVENT_INVOKE_CONFIG, ...ERRORS },
+    handle: (r) => {
+      const n = namedFunction(r, r.path.FunctionName);
+      const p = r.json();
+      const q = configQualifier(r, n);
+      r.reply(200, view(r, r.ctx.store.eventConfigs.put(n.tenant, n.name, q, settingsOf(p))));
+    },
+  }),
+  route({
+    method: 'POST',
+    path: CONFIG,
+    operation: 'UpdateFunctionEventInvokeConfig',
+    summary: "Changes the settings given of the function's event invoke config, keeping the others",
+    params: { FunctionName: FUNCTION },
+    query: QUALIFIER,
+    request: SETTINGS,
+    emptyBody: true,
+    answers: { 200: EVENT_INVOKE_CONFIG, ...ERRORS },
+    handle: (r) => {
+      const n = namedFunction(r, r.path.FunctionName);
+      const p = r.json();
+      const q = configQualifier(r, n);
+      r.reply(200, view(r, r.ctx.store.eventConfigs.update(n.tenant, n.name, q, settingsOf(p)) ?? configOf(r, n, q)));
+    },
+  }),
+  route({
+    method: 'GET',
+    path: CONFIG,
+    operation: 'GetFunctionEventInvokeConfig',
+    summary: "The function's event invoke config (404 when it has none: the defaults apply)",
+    params: { FunctionName: FUNCTION },
+    query: QUALIFIER,
+    answers: { 200: EVENT_INVOKE_CONFIG, ...ERRORS },
+    handle: (r) => {
+      const n = namedFunction(r, r.path.FunctionName);
+      r.reply(200, view(r, configOf(r, n, configQualifier(r, n))));
+    },
+  }),
+  route({
+    method: 'DELETE',
+    path: CONFIG,
+    operation: 'DeleteFunctionEventInvokeConfig',
+    summary: "Deletes the function's event invoke config: the defaults apply again",
+    params: { FunctionName: FUNCTION },
+    query: QUALIFIER,
+    answers: { 204: EMPTY, ...ERRORS },
+    handle: (r) => {
+      const n = namedFunction(r, r.path.FunctionName);
+      const q = configQualifier(r, n);
+      if (!r.ctx.store.eventConfigs.delete(n.tenant, n.name, q)) configOf(r, n, q);
+      r.reply(204);
+    },
+  }),
+  route({
+    method: 'GET',
+    path: `${CONFIG}/list`,
+    operation: 'ListFunctionEventInvokeConfigs',
+    summary: "Lists the function's event invoke configs ($LATEST, versions, aliases), paged",
+    params: { FunctionName: z.string().describe("The function's name or ARN (no qualifier)") },
+    query: { Marker: z.string().describe('The NextMarker of the previous page'), MaxItems: queryInt({ min: 1, max: 50 }).describe('At most this many, 1–50 (default 50)') },
+    answers: { 200: LIST_CONFIGS, ...ERRORS },
+    handle: (r) => {
+      const n = namedFunction(r, r.path.FunctionName, 'refused');
+      latestOf(r, n);
+      // Keys in the list's order: $LATEST, versions by number, aliases by name.
+      const key = (c: EventConfig): string => (c.qualifier === LATEST ? '0' : isVersionNumber(c.qualifier) ? `1${c.qualifier.padStart(12, '0')}` : `2${c.qualifier}`);
+      const got = page(r.ctx.store.eventConfigs.list(n.tenant, n.name), key, r.query.Marker ?? null, r.query.MaxItems ?? 50);
+      r.reply(200, { FunctionEventInvokeConfigs: got.items.map((c) => view(r, c)), ...(got.next !== undefined ? { NextMarker: got.next } : {}) });
+    },
+  }),
+];
