@@ -146,7 +146,7 @@ describe('errors as Lambda sends them', () => {
     expect(await lambdaError(await fetch(`${h.url}/2015-03-31/functions/hello/invocations`, { method: 'POST', body: '{}' }))).toMatchObject({ status: 403, type: 'MissingAuthenticationTokenException' });
     expect(await lambdaError(await h.invoke({ ...acme, secret: 'wrong'.repeat(8) }, 'hello'))).toMatchObject({ status: 403, type: 'UnrecognizedClientException' });
     expect(await lambdaError(await fetch(`${h.url}/2015-03-31/functions/hello/invocations`, { headers: h.bearer(acme) }))).toMatchObject({ status: 405 });
-    expect(await lambdaError(await fetch(`${h.url}/2015-03-31/functions/hello/policy`, { headers: h.bearer(acme) }))).toMatchObject({ status: 404, type: 'UnknownOperationException' });
+    expect(await lambdaError(await fetch(`${h.url}/2015-03-31/event-source-mappings/`, { headers: h.bearer(acme) }))).toMatchObject({ status: 404, type: 'UnknownOperationException' });
   });
 });
 

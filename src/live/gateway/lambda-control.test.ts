@@ -3,6 +3,7 @@
 // error type Fare got wrong fails here.
 
 import {
+  AddPermissionCommand,
   CreateAliasCommand,
   CreateFunctionCommand,
   DeleteAliasCommand,
@@ -28,6 +29,7 @@ import {
   ListVersionsByFunctionCommand,
   PublishVersionCommand,
   PutFunctionConcurrencyCommand,
+  RemovePermissionCommand,
   PutFunctionEventInvokeConfigCommand,
   TagResourceCommand,
   UntagResourceCommand,
@@ -386,6 +388,58 @@ describe('tags and account', () => {
     await expect(lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName }))).rejects.toMatchObject({ name: 'ResourceNotFoundException', message: MATCH(/Function not found/) });
   });
 
+  it("AddPermission, GetPolicy and RemovePermission are the function's grants: another tenant named may invoke it, until removed", async () => {
+    await create();
+    const FunctionName = 'hello';
+    const arn = 'arn:aws:lambda:us-east-1:acme:function:hello';
+    const byZeta = () => client(zeta).send(new InvokeCommand({ FunctionName: arn }));
+    await expect(byZeta()).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    await expect(lambda.send(new GetPolicyCommand({ FunctionName }))).rejects.toMatchObject({ name: 'ResourceNotFoundException', message: MATCH(/has no policy/) });
+    const added = await lambda.send(new AddPermissionCommand({ FunctionName, StatementId: 'zeta-calls', Action: 'lambda:InvokeFunction', Principal: 'zeta' }));
+    expect(JSON.parse(added.Statement ?? '')).toEqual({ Sid: 'zeta-calls', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::zeta:root' }, Action: 'lambda:InvokeFunction', Resource: arn });
+    expect((await byZeta()).StatusCode).toBe(200);
+    expect(h.store.grants.involving('zeta')).toEqual([expect.objectContaining({ owner: 'acme', function: 'hello', grantee: 'zeta', sid: 'zeta-calls' })]);
+    // A grant made through Fare's own API shows as a statement too; one of all the owner's functions as well.
+    const other = await h.tenant('other');
+    const third = await h.tenant('third');
+    h.store.grants.add('acme', '*', third.tenant);
+    const made = await fetch(`${h.url}/v1/grants`, { method: 'POST', headers: { ...h.bearer(acme), 'Content-Type': 'application/json' }, body: JSON.stringify({ function: 'hello', grantee: other.tenant }) });
+    expect(made.status).toBe(201);
+    const policy = await lambda.send(new GetPolicyCommand({ FunctionName }));
+    expect(policy.RevisionId).toBe(h.store.functions.get('acme', 'hello')?.revision);
+    expect((JSON.parse(policy.Policy ?? '') as { Statement: { Sid: string; Resource: string }[] }).Statement.map((x) => [x.Sid, x.Resource])).toEqual([
+      ['fare-grant-other', arn], ['zeta-calls', arn], ['fare-grant-all-third', 'arn:aws:lambda:us-east-1:acme:function:*'],
+    ]);
+    // Refused, each saying why: a statement id in use, the same grantee again, what a grant cannot say.
+    const refused: [string, Record<string, unknown>, string, RegExp][] = [
+      ['same id', { StatementId: 'zeta-calls', Principal: 'third' }, 'ResourceConflictException', /statement id \(zeta-calls\) provided already exists/],
+      ['same grantee', { StatementId: 'again', Principal: 'arn:aws:iam::zeta:root' }, 'ResourceConflictException', /may invoke hello already, by statement zeta-calls/],
+      ['a service', { StatementId: 's3', Principal: 's3.amazonaws.com' }, 'InvalidParameterValueException', /no services \(s3\.amazonaws\.com\)/],
+      ['anyone', { StatementId: 'all', Principal: '*' }, 'InvalidParameterValueException', /function URL with AuthType NONE/],
+      ['a condition', { StatementId: 'c', Principal: 'third', SourceArn: 'arn:aws:s3:::bucket' }, 'InvalidParameterValueException', /does not condition a grant on SourceArn/],
+      ['another action', { StatementId: 'g', Principal: 'third', Action: 'lambda:GetFunction' }, 'InvalidParameterValueException', /not lambda:GetFunction/],
+      ['a qualifier', { StatementId: 'q', Principal: 'third', Qualifier: '1' }, 'InvalidParameterValueException', /leave out the qualifier "1"/],
+      ['nobody', { StatementId: 'n', Principal: 'nobody' }, 'ResourceNotFoundException', /no tenant nobody/],
+      ['the owner', { StatementId: 'o', Principal: 'acme' }, 'InvalidParameterValueException', /owns the function/],
+    ];
+    for (const [what, extra, name, why] of refused) {
+      const e = await lambda.send(new AddPermissionCommand({ FunctionName, StatementId: 'x', Action: 'lambda:InvokeFunction', Principal: 'x', ...extra }))
+        .then(() => undefined, (x: unknown) => x as { name: string; message: string });
+      expect(e?.name, what).toBe(name);
+      expect(e?.message, what).toMatch(why);
+    }
+    // RemovePermission: the grant goes; a statement of all functions is not this function's to remove.
+    await expect(lambda.send(new RemovePermissionCommand({ FunctionName, StatementId: 'fare-grant-all-third' }))).rejects.toMatchObject({ name: 'InvalidParameterValueException', message: MATCH(/DELETE \/v1\/grants\?function=\*&grantee=third/) });
+    await expect(lambda.send(new RemovePermissionCommand({ FunctionName, StatementId: 'zeta-calls', RevisionId: 'stale' }))).rejects.toMatchObject({ name: 'PreconditionFailedException' });
+    await lambda.send(new RemovePermissionCommand({ FunctionName, StatementId: 'zeta-calls' }));
+    await expect(lambda.send(new RemovePermissionCommand({ FunctionName, StatementId: 'zeta-calls' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException', message: MATCH(/Statement zeta-calls is not found in resource policy/) });
+    await expect(byZeta()).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    await lambda.send(new RemovePermissionCommand({ FunctionName, StatementId: 'fare-grant-other' }));
+    expect(h.store.grants.ofFunction('acme', 'hello').map((g) => g.grantee)).toEqual(['third']);
+    // Only the owner (or an administrator) sees or changes the policy.
+    await expect(client(zeta).send(new GetPolicyCommand({ FunctionName: arn }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
+  });
+
   it('an operation Fare does not have says so, and why, in the shape the SDK reads (whatever its API version)', async () => {
     const r = await fetch(`${h.url}/2015-03-31/event-source-mappings/`, { headers: h.bearer(acme) });
     expect(r.status).toBe(404);
@@ -397,7 +451,6 @@ describe('tags and account', () => {
       ['PutFunctionConcurrency', () => lambda.send(new PutFunctionConcurrencyCommand({ FunctionName, ReservedConcurrentExecutions: 0 })), /PutFunctionConcurrency.*no reserved concurrency: it schedules by price class/],
       ['GetFunctionConcurrency', () => lambda.send(new GetFunctionConcurrencyCommand({ FunctionName })), /GetFunctionConcurrency.*no reserved concurrency/],
       ['ListProvisionedConcurrencyConfigs', () => lambda.send(new ListProvisionedConcurrencyConfigsCommand({ FunctionName })), /provisioned concurrency: .*stem cells/],
-      ['GetPolicy', () => lambda.send(new GetPolicyCommand({ FunctionName })), /resource-based policies: .*\/v1\/grants/],
       ['ListLayers', () => lambda.send(new ListLayersCommand({})), /no layers: put the dependencies in the function's zip/],
       ['GetFunctionRecursionConfig', () => lambda.send(new GetFunctionRecursionConfigCommand({ FunctionName })), /does not detect recursive loops/],
       ['InvokeAsync', () => lambda.send(new InvokeAsyncCommand({ FunctionName, InvokeArgs: Buffer.from('{}') })), /InvocationType Event/],

@@ -58,7 +58,7 @@ function qualifiedOf(r: RestRequest, n: Named, latest = latestOf(r, n)): Functio
   return got.fn;
 }
 
-function checkRevision(given: string | undefined, current: string, what: string): void {
+export function checkRevision(given: string | undefined, current: string, what: string): void {
   if (given !== undefined && given !== current) {
     throw new ApiError({
       status: 412,

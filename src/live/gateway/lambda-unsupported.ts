@@ -30,11 +30,6 @@ const TABLE: readonly Unsupported[] = [
     why: 'Fare has no provisioned concurrency: it keeps idle instances frozen for reuse and runtimes started ahead of need (stem cells), so a cold start takes milliseconds and nothing needs provisioning',
   },
   {
-    operations: 'AddPermission, GetPolicy, RemovePermission',
-    path: new RegExp(`^/2015-03-31/functions/${FN}/policy(/[^/]+)?/?$`),
-    why: 'Fare has no resource-based policies: only a function\'s own tenant may invoke it, unless it grants another tenant the right (POST /v1/grants {"function", "grantee"}; GET and DELETE /v1/grants)',
-  },
-  {
     operations: 'CreateEventSourceMapping, GetEventSourceMapping, ListEventSourceMappings, UpdateEventSourceMapping, DeleteEventSourceMapping',
     path: /^\/2015-03-31\/event-source-mappings(\/[^/]*)?\/?$/,
     why: 'Fare reads no event sources (queues, streams): have the producer invoke the function, with InvocationType Event for work to be done later (accepted Events are kept until they have run)',

@@ -29,6 +29,7 @@ import { receiptRoutes } from './receipts.ts';
 import { Settling } from './settling.ts';
 import { lambdaMoreRoutes } from './lambda-aliases.ts';
 import { lambdaEventConfigRoutes } from './lambda-event-configs.ts';
+import { lambdaPermissionRoutes } from './lambda-permissions.ts';
 import { lambdaFunctionRoutes } from './lambda-functions.ts';
 import { serveCode } from './code-download.ts';
 import { serveFunctionUrl } from './function-url.ts';
@@ -87,7 +88,7 @@ export interface Gateway {
 }
 
 const ROUTES: readonly Route[] = [...tenantRoutes, ...functionRoutes, ...logRoutes, ...usageRoutes, ...receiptRoutes, ...dashboardRoutes];
-const LAMBDA_ROUTES: readonly Route[] = [...lambdaFunctionRoutes, ...lambdaMoreRoutes, ...lambdaUrlRoutes, ...lambdaEventConfigRoutes];
+const LAMBDA_ROUTES: readonly Route[] = [...lambdaFunctionRoutes, ...lambdaMoreRoutes, ...lambdaUrlRoutes, ...lambdaEventConfigRoutes, ...lambdaPermissionRoutes];
 /** Both route tables, for the API description (openapi.ts). */
 export const API_TABLES: ApiTables = { fare: ROUTES, lambda: LAMBDA_ROUTES };
 let openApiText: string | undefined;

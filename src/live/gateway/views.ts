@@ -20,7 +20,7 @@ export const TENANT = z.strictObject({
 export const CREDENTIAL = z.strictObject({ accessKeyId: z.string(), tenant: z.string(), admin: z.boolean(), createdAt: TIME_OR_NULL, revokedAt: TIME_OR_NULL }).meta({ id: 'Credential' });
 /** A credential as created: the secret is shown this once. */
 export const NEW_CREDENTIAL_ANSWER = CREDENTIAL.extend({ secret: z.string(), note: z.string() });
-export const GRANT = z.strictObject({ owner: z.string(), function: z.string().describe('A function name, or * for all'), grantee: z.string(), createdAt: TIME_OR_NULL }).meta({ id: 'Grant' });
+export const GRANT = z.strictObject({ owner: z.string(), function: z.string().describe('A function name, or * for all'), grantee: z.string(), createdAt: TIME_OR_NULL, statementId: z.string().optional().describe("Lambda's StatementId, when it was made by AddPermission") }).meta({ id: 'Grant' });
 export const FUNCTION = z.strictObject({
   tenant: z.string(),
   name: z.string(),
@@ -88,7 +88,7 @@ export const credentialView = (c: Credential): z.input<typeof CREDENTIAL> => ({
   revokedAt: iso(c.revokedAt),
 });
 
-export const grantView = (g: Grant): z.input<typeof GRANT> => ({ owner: g.owner, function: g.function, grantee: g.grantee, createdAt: iso(g.createdAt) });
+export const grantView = (g: Grant): z.input<typeof GRANT> => ({ owner: g.owner, function: g.function, grantee: g.grantee, createdAt: iso(g.createdAt), ...(g.sid !== undefined ? { statementId: g.sid } : {}) });
 
 export const functionView = (f: FunctionRecord, region: string): z.input<typeof FUNCTION> => ({
   tenant: f.tenant,

@@ -395,6 +395,14 @@ export const MIGRATIONS: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 15,
+    description: "a grant's statement id, when it was made by Lambda's AddPermission",
+    sql: `
+      ALTER TABLE grants ADD COLUMN sid TEXT;      -- AddPermission's StatementId; NULL: made through /v1/grants
+      ALTER TABLE grants ADD COLUMN action TEXT;   -- AddPermission's Action (what its statement says); NULL: made through /v1/grants
+    `,
+  },
 ];
 
 /** Current schema version of an open database (0: empty). */

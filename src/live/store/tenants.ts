@@ -61,6 +61,9 @@ export interface Grant {
   readonly function: string;
   readonly grantee: string;
   readonly createdAt: number;
+  /** The statement id and action it was given by Lambda's AddPermission; none when made through /v1/grants. */
+  readonly sid?: string;
+  readonly action?: string;
 }
 
 interface TenantRow {
@@ -87,6 +90,8 @@ interface GrantRow {
   function: string;
   grantee: string;
   created_at: number;
+  sid: string | null;
+  action: string | null;
 }
 
 const toTenant = (r: TenantRow): Tenant => ({
@@ -114,7 +119,7 @@ const settled = <T>(f: () => T): Promise<T> => new Promise((resolve) => resolve(
 /** Associated data of the stand-in sealed secret (not a valid access key id: no credential has it). */
 const DUMMY_KEY_ID = 'fare-dummy-credential';
 
-const toGrant = (r: GrantRow): Grant => ({ owner: r.owner, function: r.function, grantee: r.grantee, createdAt: r.created_at });
+const toGrant = (r: GrantRow): Grant => ({ owner: r.owner, function: r.function, grantee: r.grantee, createdAt: r.created_at, ...(r.sid !== null ? { sid: r.sid } : {}), ...(r.action !== null ? { action: r.action } : {}) });
 
 export class TenantRepo {
   readonly #q: Prepare;
@@ -308,6 +313,31 @@ export class GrantRepo {
       .run(owner, fn, grantee, this.#clock());
     const r = this.#q('SELECT * FROM grants WHERE owner = ? AND function = ? AND grantee = ?').get(owner, fn, grantee) as GrantRow;
     return toGrant(r);
+  }
+
+  /**
+   * Lambda's AddPermission: grants `fn` to `grantee` as statement `sid`. `taken`: the function
+   * has a statement of that id already; `granted`: the grant exists as another statement (`sid` is
+   * that statement's). A grant made through /v1/grants, which has no id, takes this one.
+   */
+  addStatement(owner: string, fn: string, grantee: string, sid: string, action: string): { kind: 'added'; grant: Grant } | { kind: 'taken' } | { kind: 'granted'; sid: string } {
+    if (this.statement(owner, fn, sid) !== undefined) return { kind: 'taken' };
+    const cur = this.#q('SELECT * FROM grants WHERE owner = ? AND function = ? AND grantee = ?').get(owner, fn, grantee) as GrantRow | undefined;
+    if (cur?.sid !== undefined && cur.sid !== null) return { kind: 'granted', sid: cur.sid };
+    if (cur !== undefined) this.#q('UPDATE grants SET sid = ?, action = ? WHERE owner = ? AND function = ? AND grantee = ?').run(sid, action, owner, fn, grantee);
+    else this.#q('INSERT INTO grants (owner, function, grantee, created_at, sid, action) VALUES (?, ?, ?, ?, ?, ?)').run(owner, fn, grantee, this.#clock(), sid, action);
+    return { kind: 'added', grant: toGrant(this.#q('SELECT * FROM grants WHERE owner = ? AND function = ? AND grantee = ?').get(owner, fn, grantee) as GrantRow) };
+  }
+
+  /** The grant of `owner`'s function `fn` made as statement `sid`. */
+  statement(owner: string, fn: string, sid: string): Grant | undefined {
+    const r = this.#q('SELECT * FROM grants WHERE owner = ? AND function = ? AND sid = ?').get(owner, fn, sid) as GrantRow | undefined;
+    return r === undefined ? undefined : toGrant(r);
+  }
+
+  /** The grants that let others invoke `owner`'s function `fn`: its own, then those of all its functions (`*`). */
+  ofFunction(owner: string, fn: string): Grant[] {
+    return (this.#q("SELECT * FROM grants WHERE owner = ? AND function IN (?, '*') ORDER BY function = '*', grantee").all(owner, fn) as GrantRow[]).map(toGrant);
   }
 
   remove(owner: string, fn: string, grantee: string): boolean {
