@@ -127,14 +127,21 @@ describe.skipIf(awsCli === undefined)('the AWS CLI', () => {
 });
 
 describe.skipIf(awsCli === undefined)('the AWS CLI and asynchronous invocation settings', () => {
-  it('put-function-event-invoke-config --maximum-retry-attempts 0: a failing Event is tried once, on the real runner; an operation Fare lacks says why', async () => {
+  it('put-function-event-invoke-config --maximum-retry-attempts 0 with an OnFailure destination: a failing Event is tried once, on the real runner, and its record goes to the destination; an operation Fare lacks says why', async () => {
     const dir = mkdtempSync(join(work, 'src-'));
     writeFileSync(join(dir, 'index.mjs'), 'export const handler = async () => { throw new Error("not twice"); };\n');
     const zip = join(work, 'fails.zip');
     writeFileSync(zip, zipDirectory(dir));
     await aws('lambda', 'create-function', '--function-name', 'once', '--runtime', 'nodejs20.x', '--role', 'arn:aws:iam::123456789012:role/fare', '--handler', 'index.handler', '--zip-file', `fileb://${zip}`);
-    expect(await aws('lambda', 'put-function-event-invoke-config', '--function-name', 'once', '--maximum-retry-attempts', '0', '--maximum-event-age-in-seconds', '3600'))
-      .toMatchObject({ FunctionArn: 'arn:aws:lambda:us-east-1:acme:function:once:$LATEST', MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 3600 });
+    // Its failures' destination: a function that logs the record it is given.
+    const dlqDir = mkdtempSync(join(work, 'src-'));
+    writeFileSync(join(dlqDir, 'index.mjs'), 'export const handler = async (event) => { console.log("record", JSON.stringify(event.requestContext)); return "noted"; };\n');
+    const dlqZip = join(work, 'dlq.zip');
+    writeFileSync(dlqZip, zipDirectory(dlqDir));
+    await aws('lambda', 'create-function', '--function-name', 'dlq', '--runtime', 'nodejs20.x', '--role', 'arn:aws:iam::123456789012:role/fare', '--handler', 'index.handler', '--zip-file', `fileb://${dlqZip}`);
+    const dlq = 'arn:aws:lambda:us-east-1:acme:function:dlq';
+    expect(await aws('lambda', 'put-function-event-invoke-config', '--function-name', 'once', '--maximum-retry-attempts', '0', '--maximum-event-age-in-seconds', '3600', '--destination-config', `OnFailure={Destination=${dlq}}`))
+      .toMatchObject({ FunctionArn: 'arn:aws:lambda:us-east-1:acme:function:once:$LATEST', MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 3600, DestinationConfig: { OnFailure: { Destination: dlq } } });
     expect(await aws('lambda', 'get-function-event-invoke-config', '--function-name', 'once')).toMatchObject({ MaximumRetryAttempts: 0 });
     expect(((await aws('lambda', 'list-function-event-invoke-configs', '--function-name', 'once')) as { FunctionEventInvokeConfigs: unknown[] }).FunctionEventInvokeConfigs).toHaveLength(1);
     // The Event, through the SDK (which shows its request id); without the config it would be tried again a minute later.
@@ -148,6 +155,15 @@ describe.skipIf(awsCli === undefined)('the AWS CLI and asynchronous invocation s
         got = (await api(fare.url, 'GET', `/v1/invocations/${id}`, undefined, `${key.accessKeyId}:${key.secret}`)).json as typeof got;
       }
       expect(got).toMatchObject({ status: 'failed', attempts: 1 });
+      // The destination ran with the failure's record (its log line says so).
+      let text = '';
+      for (let i = 0; i < 150 && !text.includes(id); i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 100));
+        const logs = (await api(fare.url, 'GET', '/v1/functions/dlq/logs', undefined, `${key.accessKeyId}:${key.secret}`)).json as { entries?: { text: string }[] };
+        text = (logs.entries ?? []).map((e) => e.text).join('\n');
+      }
+      expect(text).toContain(`"requestId":"${id}"`);
+      expect(text).toContain('"condition":"RetriesExhausted"');
     } finally {
       lambda.destroy();
     }
@@ -156,6 +172,7 @@ describe.skipIf(awsCli === undefined)('the AWS CLI and asynchronous invocation s
     // What Fare does not have is refused with the reason, which the CLI prints (it printed an empty message before).
     await expect(aws('lambda', 'put-function-concurrency', '--function-name', 'once', '--reserved-concurrent-executions', '0')).rejects.toThrow(/UnknownOperationException.*no reserved concurrency: it schedules by price class/);
     await aws('lambda', 'delete-function', '--function-name', 'once');
+    await aws('lambda', 'delete-function', '--function-name', 'dlq');
   }, 60_000);
 });
 

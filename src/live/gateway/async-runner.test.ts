@@ -212,6 +212,57 @@ describe('AsyncRunner and event invoke configs', () => {
     await r.stop();
   });
 
+  it("destinations: a success's record goes to OnSuccess, a final failure's to OnFailure, each an Event of that function queued with the outcome", async () => {
+    const stagedDir = await stageCode(dir.path, [{ path: 'index.js', isDir: false, mode: 0o644, read: () => Buffer.from('x') }]);
+    store.functions.deploy('acme', 'dest', { runtime: 'nodejs', handler: 'index.handler', cls: 'high', timeoutMs: 1000, env: {} }, { stagedDir, sha256: '1'.repeat(64), size: 1 });
+    const dest = 'arn:aws:lambda:us-east-1:acme:function:dest';
+    store.eventConfigs.put('acme', 'f', '$LATEST', { maxRetryAttempts: 1, onSuccess: dest, onFailure: dest });
+    enqueue('ok', 'standard', 2, { payload: Buffer.from('{"n":1}'), trace: 'Root=1-5f84c7a9-0123456789abcdef01234567' });
+    enqueue('bad', 'standard', 2, { payload: Buffer.from('{"n":2}') });
+    platform.respond = (req) => (req.fn.name === 'dest' ? outcome() : req.requestId === 'ok' ? outcome({ payload: Buffer.from('{"done":true}') }) : failing());
+    const r = runner();
+    r.wake();
+    await r.idle();
+    const records = platform.invoked.filter((q) => q.fn.name === 'dest').map((q) => JSON.parse(q.payload.toString()) as Record<string, unknown>);
+    expect(records).toHaveLength(2);
+    const byId = (id: string) => records.find((x) => (x.requestContext as { requestId: string }).requestId === id);
+    expect(byId('ok')).toEqual({
+      version: '1.0', timestamp: new Date(clock()).toISOString(),
+      requestContext: { requestId: 'ok', functionArn: 'arn:aws:lambda:us-east-1:acme:function:f:$LATEST', condition: 'Success', approximateInvokeCount: 1 },
+      requestPayload: { n: 1 }, responseContext: { statusCode: 200, executedVersion: '$LATEST' }, responsePayload: { done: true },
+    });
+    expect(byId('bad')).toMatchObject({
+      requestContext: { requestId: 'bad', condition: 'RetriesExhausted', approximateInvokeCount: 2 },
+      requestPayload: { n: 2 }, responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+    });
+    // Each record's Event is the destination's own, at its class, paid by its owner, and done.
+    const events = platform.invoked.filter((q) => q.fn.name === 'dest');
+    expect(events.map((q) => q.cls)).toEqual([0, 0]);
+    expect(events.map((q) => store.invocations.get(q.requestId)?.status)).toEqual(['succeeded', 'succeeded']);
+  });
+
+  it('an event dropped for its age sends its record to OnFailure (EventAgeExceeded), unrun; a destination deleted since gets nothing', async () => {
+    const stagedDir = await stageCode(dir.path, [{ path: 'index.js', isDir: false, mode: 0o644, read: () => Buffer.from('x') }]);
+    store.functions.deploy('acme', 'dest', { runtime: 'nodejs', handler: 'index.handler', cls: 'standard', timeoutMs: 1000, env: {} }, { stagedDir, sha256: '1'.repeat(64), size: 1 });
+    store.eventConfigs.put('acme', 'f', '$LATEST', { maxEventAgeS: 60, onFailure: 'arn:aws:lambda:us-east-1:acme:function:dest' });
+    enqueue('old');
+    clock.advance(61_000);
+    const r = runner();
+    r.wake();
+    await r.idle();
+    expect(platform.invoked.map((q) => q.fn.name)).toEqual(['dest']);
+    const record = JSON.parse(platform.invoked[0]?.payload.toString() ?? '') as Record<string, unknown>;
+    expect(record).toMatchObject({ requestContext: { requestId: 'old', condition: 'EventAgeExceeded' }, requestPayload: 'old' });
+    expect(record.responseContext).toBeUndefined();
+    store.functions.delete('acme', 'dest');
+    enqueue('older');
+    clock.advance(61_000);
+    r.wake();
+    await r.idle();
+    expect(store.invocations.get('older')).toMatchObject({ status: 'failed' });
+    expect(platform.invoked).toHaveLength(1);
+  });
+
   it('a deleted config gives the defaults back: three attempts', async () => {
     store.eventConfigs.put('acme', 'f', '$LATEST', { maxRetryAttempts: 0 });
     expect(store.eventConfigs.delete('acme', 'f', '$LATEST')).toBe(true);

@@ -8,7 +8,7 @@
 // `enqueued: () => runner.wake()`.
 
 import { classIndex, costOf, ratesFor } from '../../core/classes.ts';
-import { executionLog, type BillingInput, type Invocation, type Store } from '../store/index.ts';
+import { executionLog, type BillingInput, type Invocation, type NewInvocation, type Store } from '../store/index.ts';
 import type { InvokeRequest } from '../types.ts';
 import { ownDeadline, type FareContexts } from './fare-context.ts';
 import { admitInvocation, microCents, type BudgetVerdict } from './budget-gate.ts';
@@ -19,6 +19,9 @@ import { composeReceipt } from './receipts.ts';
 import { whereItRan } from '../recorder.ts';
 import { logInvocation, waitBefore, type GatewayLog } from './access-log.ts';
 import { formatAmznTraceId, startTrace } from './trace.ts';
+import { functionArn } from './context.ts';
+import { parseFunctionRef } from './function-ref.ts';
+import { newRequestId } from './request-id.ts';
 
 /** Lambda's default maximum age of an event: 6 hours. */
 export const DEFAULT_MAX_EVENT_AGE_MS = 6 * 3_600_000;
@@ -55,6 +58,17 @@ export interface AsyncRunnerOptions {
   readonly metrics?: Metrics;
   /** Records each attempt for the simulator (`fare up --record`). */
   readonly recorder?: Recorder;
+  /** The region named in the ARNs of destination records (default us-east-1). */
+  readonly region?: string;
+}
+
+/** How an invocation is tried: its function's event invoke config, or the runner's defaults. */
+interface Limits {
+  readonly maxAttempts: number;
+  readonly maxAgeMs: number;
+  /** Destinations: functions' ARNs. */
+  readonly onSuccess?: string;
+  readonly onFailure?: string;
 }
 
 export class AsyncRunner {
@@ -72,6 +86,7 @@ export class AsyncRunner {
       throttleDelayMs: (s) => s * 1000,
       platformRetryDelayMs: 2000,
       maxEventAgeMs: DEFAULT_MAX_EVENT_AGE_MS,
+      region: 'us-east-1',
       clock: Date.now,
       ...opts,
     };
@@ -147,7 +162,7 @@ export class AsyncRunner {
       // The event invoke config of the qualifier it was invoked with (Lambda's PutFunctionEventInvokeConfig), else the defaults.
       const limits = this.#limits(inv);
       if (this.#o.clock() > inv.createdAt + limits.maxAgeMs) {
-        this.#tooOld(inv, limits.maxAgeMs);
+        this.#tooOld(inv, limits);
         return;
       }
       let cls = classIndex(platform.prices, inv.cls) ?? classIndex(platform.prices, fn.cls) ?? platform.prices.classes.length - 1;
@@ -157,7 +172,7 @@ export class AsyncRunner {
       const budget = admitInvocation(store, platform.prices, now, fn, cls, inv.reservedMicroCents);
       if (budget.kind === 'throttle') {
         this.#o.metrics?.throttled(inv.tenant, 'claim');
-        this.#overBudget(inv, budget, limits.maxAgeMs);
+        this.#overBudget(inv, budget, limits);
         return;
       }
       const degraded = budget.cls !== cls;
@@ -223,17 +238,22 @@ export class AsyncRunner {
       });
       const log = executionLog(ref, result, undefined, receipt);
       let written: boolean;
+      const executed = fn.published !== undefined ? String(fn.published) : '$LATEST';
       if (result.status === 'ok') {
-        written = store.invocations.finish(inv.id, { status: 'succeeded', result: result.payload, version: fn.version }, billing, log);
+        const then = this.#destination(inv, limits.onSuccess, 'Success', { executed, payload: result.payload });
+        written = store.invocations.finish(inv.id, { status: 'succeeded', result: result.payload, version: fn.version }, billing, log, then);
       } else if (inv.attempts < limits.maxAttempts && this.#o.clock() + this.#o.retryDelayMs(inv.attempts) <= inv.createdAt + limits.maxAgeMs) {
         written = store.invocations.retry(inv.id, this.#o.clock() + this.#o.retryDelayMs(inv.attempts), { billing, log, error: result.errorType ?? 'Unhandled' });
       } else {
         // Its attempts are used up, or the next would come after its maximum event age: it failed.
+        const functionError = result.functionError ?? 'Unhandled';
+        const then = this.#destination(inv, limits.onFailure, inv.attempts < limits.maxAttempts ? 'EventAgeExceeded' : 'RetriesExhausted', { executed, payload: result.payload, functionError });
         written = store.invocations.finish(
           inv.id,
-          { status: 'failed', result: result.payload, functionError: result.functionError ?? 'Unhandled', error: result.errorType ?? 'Unhandled', version: fn.version },
+          { status: 'failed', result: result.payload, functionError, error: result.errorType ?? 'Unhandled', version: fn.version },
           billing,
           log,
+          then,
         );
       }
       if (this.#o.log !== undefined) logInvocation(this.#o.log, { ...line, totalMs: performance.now() - started, outcome: result, costMicroCents: costOf(result.cpuMs, result.memGBs, billing.price, billing.memoryPrice).total });
@@ -252,23 +272,79 @@ export class AsyncRunner {
    * for the qualifier it was invoked with (`$LATEST` when none; an alias's, not its version's), each
    * setting the config leaves out (or no config) the runner's own.
    */
-  #limits(inv: Invocation): { maxAttempts: number; maxAgeMs: number } {
+  #limits(inv: Invocation): Limits {
     const c = this.#o.store.eventConfigs.get(inv.tenant, inv.function, invokedQualifier(inv.invokedArn));
     return {
       maxAttempts: c?.maxRetryAttempts !== undefined ? c.maxRetryAttempts + 1 : this.#o.maxAttempts,
       maxAgeMs: c?.maxEventAgeS !== undefined ? c.maxEventAgeS * 1000 : this.#o.maxEventAgeMs,
+      ...(c?.onSuccess !== undefined ? { onSuccess: c.onSuccess } : {}),
+      ...(c?.onFailure !== undefined ? { onFailure: c.onFailure } : {}),
     };
   }
 
   /** An event past its maximum event age when it comes to be run: it fails without running (again), as Lambda discards it. */
-  #tooOld(inv: Invocation, maxAgeMs: number): void {
+  #tooOld(inv: Invocation, limits: Limits): void {
     const waited = Math.round((this.#o.clock() - inv.createdAt) / 1000);
     const tried = inv.attempts > 1 ? `after ${inv.attempts - 1} attempt${inv.attempts > 2 ? 's' : ''} (its last error: ${inv.error ?? 'none'})` : 'before any attempt';
     this.#o.store.invocations.finish(inv.id, {
       status: 'failed',
       result: null,
-      error: `EventAgeExceeded: the event was accepted ${waited} s ago, past its maximum event age of ${maxAgeMs / 1000} s, and was dropped ${tried}; raise MaximumEventAgeInSeconds (PutFunctionEventInvokeConfig) to keep events longer`,
-    });
+      error: `EventAgeExceeded: the event was accepted ${waited} s ago, past its maximum event age of ${limits.maxAgeMs / 1000} s, and was dropped ${tried}; raise MaximumEventAgeInSeconds (PutFunctionEventInvokeConfig) to keep events longer`,
+    }, undefined, undefined, this.#destination(inv, limits.onFailure, 'EventAgeExceeded'));
+  }
+
+  /**
+   * The Event invocation of a destination (`arn`, a function's) with the record of `inv`'s outcome,
+   * in Lambda's shape; undefined without a destination, or when it is gone or no longer allowed to
+   * the invocation's tenant (its outcome is kept all the same).
+   */
+  #destination(inv: Invocation, arn: string | undefined, condition: 'Success' | 'RetriesExhausted' | 'EventAgeExceeded', response?: { executed: string; payload: Buffer | null; functionError?: string }): NewInvocation | undefined {
+    if (arn === undefined) return undefined;
+    const ref = parseFunctionRef(arn);
+    const owner = ref?.owner;
+    if (ref === undefined || owner === undefined || !this.#o.store.grants.allows(owner, ref.name, inv.tenant)) return undefined;
+    const { store, platform } = this.#o;
+    const target = store.versions.resolve(owner, ref.name, ref.qualifier, () => store.functions.get(owner, ref.name));
+    if (target === undefined) return undefined;
+    const cls = classIndex(platform.prices, target.fn.cls) ?? platform.prices.classes.length - 1;
+    const json = (b: Buffer | null): unknown => {
+      if (b === null) return null;
+      try {
+        return JSON.parse(b.toString('utf8')) as unknown;
+      } catch {
+        return b.toString('utf8');
+      }
+    };
+    const record = {
+      version: '1.0',
+      timestamp: new Date(this.#o.clock()).toISOString(),
+      requestContext: {
+        requestId: inv.id,
+        functionArn: functionArn(this.#o.region, inv.tenant, inv.function, invokedQualifier(inv.invokedArn)),
+        condition,
+        approximateInvokeCount: Math.max(1, inv.attempts),
+      },
+      requestPayload: json(inv.payload),
+      ...(response !== undefined
+        ? {
+            responseContext: { statusCode: 200, executedVersion: response.executed, ...(response.functionError !== undefined ? { functionError: response.functionError } : {}) },
+            responsePayload: json(response.payload),
+          }
+        : {}),
+    };
+    return {
+      id: newRequestId(this.#o.clock()),
+      tenant: owner,
+      function: ref.name,
+      version: target.fn.version,
+      caller: inv.tenant,
+      cls: platform.prices.classes[cls]?.name ?? target.fn.cls,
+      classIndex: cls,
+      payload: Buffer.from(JSON.stringify(record)),
+      ...(target.fn.published !== undefined ? { qualifier: String(target.fn.published) } : {}),
+      ...(ref.qualifier !== undefined ? { invokedArn: arn } : {}),
+      ...(inv.trace !== null ? { trace: inv.trace } : {}),
+    };
   }
 
   /**
@@ -276,8 +352,9 @@ export class AsyncRunner {
    * It waits until the allowance will have grown past the spend, or fails now if that is after its
    * maximum event age (or only a new month helps and the month ends after it).
    */
-  #overBudget(inv: Invocation, v: Extract<BudgetVerdict, { kind: 'throttle' }>, maxAgeMs: number): void {
+  #overBudget(inv: Invocation, v: Extract<BudgetVerdict, { kind: 'throttle' }>, limits: Limits): void {
     const { store } = this.#o;
+    const maxAgeMs = limits.maxAgeMs;
     const deadline = inv.createdAt + maxAgeMs;
     const why = `tenant ${inv.tenant} has spent ${microCents(v.spent)} and holds ${microCents(v.reserved)} for its other admitted, unbilled invocations; with this invocation's estimate of ${microCents(v.estimate)} that passes its ${v.line} of ${microCents(v.limit)}`;
     if (v.retryAt >= deadline) {
@@ -286,7 +363,7 @@ export class AsyncRunner {
         status: 'failed',
         result: null,
         error: `FARE_E_OVER_BUDGET: BudgetExceeded: ${why}, and there is no room for it before ${new Date(v.retryAt).toISOString()}, after its maximum event age (${ageH} h) runs out; raise the budget (PATCH /v1/tenants/${inv.tenant}) and invoke it again`,
-      });
+      }, undefined, undefined, this.#destination(inv, limits.onFailure, 'EventAgeExceeded'));
       return;
     }
     store.invocations.retry(inv.id, v.retryAt, { refundAttempt: true, error: `BudgetExceeded: ${why}; waiting until ${new Date(v.retryAt).toISOString()}` });

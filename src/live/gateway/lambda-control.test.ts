@@ -368,8 +368,19 @@ describe('tags and account', () => {
     await expect(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName, MaximumRetryAttempts: 3 }))).rejects.toMatchObject({ name: 'InvalidParameterValueException', message: MATCH(/MaximumRetryAttempts/) });
     await expect(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName, MaximumEventAgeInSeconds: 59 }))).rejects.toMatchObject({ name: 'InvalidParameterValueException', message: MATCH(/MaximumEventAgeInSeconds/) });
     await expect(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName, DestinationConfig: { OnFailure: { Destination: 'arn:aws:sqs:us-east-1:acme:dlq' } } }))).rejects.toMatchObject({
-      name: 'InvalidParameterValueException', message: MATCH(/does not send invocation records to destinations \(arn:aws:sqs:us-east-1:acme:dlq\)/),
+      name: 'InvalidParameterValueException', message: MATCH(/OnFailure arn:aws:sqs:us-east-1:acme:dlq: Fare's destinations are functions/),
     });
+    // Destinations: another function the tenant may invoke; not itself, not one it may not invoke, not one that is not there.
+    await create('dlq');
+    const dlq = 'arn:aws:lambda:us-east-1:acme:function:dlq';
+    expect((await lambda.send(new UpdateFunctionEventInvokeConfigCommand({ FunctionName, DestinationConfig: { OnFailure: { Destination: dlq } } }))).DestinationConfig)
+      .toEqual({ OnSuccess: {}, OnFailure: { Destination: dlq } });
+    expect(h.store.eventConfigs.get('acme', 'hello', '$LATEST')).toMatchObject({ maxRetryAttempts: 2, onFailure: dlq });
+    await expect(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName, DestinationConfig: { OnSuccess: { Destination: 'arn:aws:lambda:us-east-1:acme:function:hello' } } }))).rejects.toMatchObject({ name: 'InvalidParameterValueException', message: MATCH(/is the function itself/) });
+    await expect(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName, DestinationConfig: { OnSuccess: { Destination: 'arn:aws:lambda:us-east-1:zeta:function:theirs' } } }))).rejects.toMatchObject({ name: 'AccessDeniedException', message: MATCH(/may not invoke zeta's function theirs/) });
+    await expect(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName, DestinationConfig: { OnSuccess: { Destination: 'arn:aws:lambda:us-east-1:acme:function:gone' } } }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    // An Update with an empty destination removes it.
+    expect((await lambda.send(new UpdateFunctionEventInvokeConfigCommand({ FunctionName, DestinationConfig: { OnFailure: { Destination: '' } } }))).DestinationConfig).toEqual({ OnSuccess: {}, OnFailure: {} });
     // Another tenant sees none of it.
     await expect(client(zeta).send(new GetFunctionEventInvokeConfigCommand({ FunctionName: 'arn:aws:lambda:us-east-1:acme:function:hello' }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
     // Delete: the defaults again; a second delete, and a Get or Update of none, are 404.

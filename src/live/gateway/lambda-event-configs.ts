@@ -2,28 +2,23 @@
 // UpdateFunctionEventInvokeConfig, GetFunctionEventInvokeConfig, DeleteFunctionEventInvokeConfig and
 // ListFunctionEventInvokeConfigs, with their schemas and Lambda's answer shapes. A config belongs to
 // `$LATEST` (no qualifier), a published version or an alias; the async runner applies the one of the
-// qualifier an Event was invoked with (async-runner.ts). Destinations are refused: Fare keeps every
-// Event's outcome (GET /v1/invocations/{id}) instead of sending it elsewhere.
+// qualifier an Event was invoked with (async-runner.ts), destinations included: functions only, each
+// invoked (Event) with Lambda's record of an outcome (Fare has no queues or topics to send it to).
 
 import { DEFAULT_MAX_EVENT_AGE_S, DEFAULT_MAX_RETRY_ATTEMPTS, isVersionNumber, LATEST, type EventConfig, type EventConfigSettings } from '../store/index.ts';
 import { functionArn } from './context.ts';
-import { notFound } from './errors.ts';
+import { badRequest, forbidden, notFound } from './errors.ts';
+import { parseFunctionRef } from './function-ref.ts';
 import { latestOf, namedFunction, type Named } from './lambda-functions.ts';
 import { page } from './lambda-shapes.ts';
 import { EMPTY, route, type RestRequest, type Route } from './rest.ts';
-import { LAMBDA_ERROR, fails, int, object, queryInt, str, z } from './schema.ts';
+import { LAMBDA_ERROR, int, object, queryInt, str, z } from './schema.ts';
 
-const DESTINATION = object({ Destination: str({ max: 350, description: "A destination's ARN: refused (Fare keeps the outcome instead)" }).optional() });
-/** Lambda's DestinationConfig: accepted empty only. */
+const DESTINATION = object({ Destination: str({ max: 350, description: "A function's ARN (arn:aws:lambda:REGION:TENANT:function:NAME[:QUALIFIER]); '' in an Update: none" }).optional() });
+/** Lambda's DestinationConfig: functions only (the checks that need the store are `destinationOf`'s). */
 const DESTINATIONS = object({ OnSuccess: DESTINATION.optional(), OnFailure: DESTINATION.optional() })
-  .superRefine((v, ctx) => {
-    const given = [v.OnSuccess?.Destination, v.OnFailure?.Destination].filter((d) => d !== undefined && d !== '');
-    if (given.length > 0) {
-      fails(ctx, `Fare does not send invocation records to destinations (${given.join(', ')}): it keeps every Event invocation's outcome, result or error, with its logs (GET /v1/invocations/{id}, or fare logs <id>); leave out DestinationConfig`, { code: 'FARE_E_UNSUPPORTED', lambdaType: 'InvalidParameterValueException' });
-    }
-  })
   .optional()
-  .describe('Empty only: Fare keeps the outcome instead of sending it to a destination');
+  .describe('The functions invoked (Event) with the record of each success and of each final failure');
 const SETTINGS = object({
   MaximumRetryAttempts: int({ min: 0, max: 2, description: `Retries after a failed attempt, 0–2 (default ${DEFAULT_MAX_RETRY_ATTEMPTS})` }).optional(),
   MaximumEventAgeInSeconds: int({ min: 60, max: 21_600, description: `How long an event may wait to run, retries included, 60–21600 s (default ${DEFAULT_MAX_EVENT_AGE_S})` }).optional(),
@@ -32,14 +27,14 @@ const SETTINGS = object({
 
 // ---- answers (Lambda's API reference) -------------------------------------------------------------
 
-const EMPTY_DESTINATION = z.strictObject({ Destination: z.string().optional() });
+const DESTINATION_ANSWER = z.strictObject({ Destination: z.string().optional() });
 const EVENT_INVOKE_CONFIG = z
   .strictObject({
     LastModified: z.number().describe('When the config last changed, in seconds since the epoch (a timestamp, as Lambda answers it)'),
     FunctionArn: z.string().describe('The function with its qualifier ($LATEST, a version or an alias)'),
     MaximumRetryAttempts: z.int().optional(),
     MaximumEventAgeInSeconds: z.int().optional(),
-    DestinationConfig: z.strictObject({ OnSuccess: EMPTY_DESTINATION, OnFailure: EMPTY_DESTINATION }),
+    DestinationConfig: z.strictObject({ OnSuccess: DESTINATION_ANSWER, OnFailure: DESTINATION_ANSWER }),
   })
   .describe("Lambda's FunctionEventInvokeConfig").meta({ id: 'FunctionEventInvokeConfig' });
 const LIST_CONFIGS = z.strictObject({ FunctionEventInvokeConfigs: z.array(EVENT_INVOKE_CONFIG), NextMarker: z.string().optional() });
@@ -51,7 +46,10 @@ function view(r: RestRequest, c: EventConfig): z.input<typeof EVENT_INVOKE_CONFI
     FunctionArn: functionArn(r.ctx.region, c.tenant, c.name, c.qualifier),
     ...(c.maxRetryAttempts !== undefined ? { MaximumRetryAttempts: c.maxRetryAttempts } : {}),
     ...(c.maxEventAgeS !== undefined ? { MaximumEventAgeInSeconds: c.maxEventAgeS } : {}),
-    DestinationConfig: { OnSuccess: {}, OnFailure: {} },
+    DestinationConfig: {
+      OnSuccess: c.onSuccess !== undefined ? { Destination: c.onSuccess } : {},
+      OnFailure: c.onFailure !== undefined ? { Destination: c.onFailure } : {},
+    },
   };
 }
 
@@ -71,7 +69,32 @@ function configOf(r: RestRequest, n: Named, q: string): EventConfig {
   return c;
 }
 
-const settingsOf = (p: z.output<typeof SETTINGS>): EventConfigSettings => ({ maxRetryAttempts: p.MaximumRetryAttempts, maxEventAgeS: p.MaximumEventAgeInSeconds });
+/**
+ * A destination as given ('' empties it in an Update): a function the config's tenant may invoke
+ * (its own, or one granted to it), not the function itself; anything else is refused, saying why.
+ */
+function destinationOf(r: RestRequest, n: Named, which: string, arn: string | undefined): string | undefined {
+  if (arn === undefined || arn === '') return arn;
+  const ref = /^arn:aws:lambda:[a-z0-9-]+:/.test(arn) ? parseFunctionRef(arn) : undefined;
+  if (ref === undefined || ref.owner === undefined) {
+    throw badRequest('FARE_E_UNSUPPORTED', `${which} ${arn}: Fare's destinations are functions (arn:aws:lambda:REGION:TENANT:function:NAME[:QUALIFIER]), invoked with the record of each outcome; it has no queues, topics, buses or buckets to send it to`);
+  }
+  if (ref.owner === n.tenant && ref.name === n.name) throw badRequest('FARE_E_INVALID_REQUEST', `${which} ${arn} is the function itself: give another function (its record would go back to it, and so on)`);
+  if (!r.ctx.store.grants.allows(ref.owner, ref.name, n.tenant)) throw forbidden(`${which} ${arn}: tenant ${n.tenant} may not invoke ${ref.owner}'s function ${ref.name}; its owner grants it (AddPermission, or POST /v1/grants)`);
+  if (r.ctx.store.versions.resolve(ref.owner, ref.name, ref.qualifier, () => r.ctx.store.functions.get(ref.owner as string, ref.name)) === undefined) {
+    throw notFound('FARE_E_FUNCTION_NOT_FOUND', `${which}: Function not found: ${arn}`);
+  }
+  return arn;
+}
+
+function settingsOf(r: RestRequest, n: Named, p: z.output<typeof SETTINGS>): EventConfigSettings {
+  return {
+    maxRetryAttempts: p.MaximumRetryAttempts,
+    maxEventAgeS: p.MaximumEventAgeInSeconds,
+    onSuccess: destinationOf(r, n, 'DestinationConfig.OnSuccess', p.DestinationConfig?.OnSuccess?.Destination),
+    onFailure: destinationOf(r, n, 'DestinationConfig.OnFailure', p.DestinationConfig?.OnFailure?.Destination),
+  };
+}
 
 const CONFIG = '/2019-09-25/functions/{FunctionName}/event-invoke-config';
 const FUNCTION = z.string().describe("The function's name or ARN, with :QUALIFIER or not");
@@ -93,7 +116,7 @@ export const lambdaEventConfigRoutes: readonly Route[] = [
       const n = namedFunction(r, r.path.FunctionName);
       const p = r.json();
       const q = configQualifier(r, n);
-      r.reply(200, view(r, r.ctx.store.eventConfigs.put(n.tenant, n.name, q, settingsOf(p))));
+      r.reply(200, view(r, r.ctx.store.eventConfigs.put(n.tenant, n.name, q, settingsOf(r, n, p))));
     },
   }),
   route({
@@ -110,7 +133,7 @@ export const lambdaEventConfigRoutes: readonly Route[] = [
       const n = namedFunction(r, r.path.FunctionName);
       const p = r.json();
       const q = configQualifier(r, n);
-      r.reply(200, view(r, r.ctx.store.eventConfigs.update(n.tenant, n.name, q, settingsOf(p)) ?? configOf(r, n, q)));
+      r.reply(200, view(r, r.ctx.store.eventConfigs.update(n.tenant, n.name, q, settingsOf(r, n, p)) ?? configOf(r, n, q)));
     },
   }),
   route({

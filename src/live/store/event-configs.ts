@@ -1,6 +1,7 @@
 // Lambda's event invoke configs: per function and qualifier (`$LATEST`, a published version's number
-// or an alias), how many times a failed Event invocation is retried (0–2) and how long an event may
-// wait to run (60 s – 6 h). The async runner reads them at each claim. Rows go with their function
+// or an alias), how many times a failed Event invocation is retried (0–2), how long an event may
+// wait to run (60 s – 6 h), and the functions that get the record of each success and final failure
+// (destinations). The async runner reads them at each claim. Rows go with their function
 // (ON DELETE CASCADE), and with their version or alias (triggers of migration 14).
 
 import type Database from 'better-sqlite3';
@@ -20,12 +21,17 @@ export interface EventConfig {
   readonly maxRetryAttempts?: number;
   /** Seconds an event may wait to run, retries included (60–21,600); undefined: the default (6 h). */
   readonly maxEventAgeS?: number;
+  /** Destinations: a function's ARN, invoked (Event) with the record of each success / final failure. */
+  readonly onSuccess?: string;
+  readonly onFailure?: string;
   readonly updatedAt: number;
 }
 
 export interface EventConfigSettings {
   readonly maxRetryAttempts?: number | undefined;
   readonly maxEventAgeS?: number | undefined;
+  readonly onSuccess?: string | undefined;
+  readonly onFailure?: string | undefined;
 }
 
 interface Row {
@@ -34,6 +40,8 @@ interface Row {
   qualifier: string;
   max_retry: number | null;
   max_age_s: number | null;
+  on_success: string | null;
+  on_failure: string | null;
   updated_at: number;
 }
 
@@ -43,6 +51,8 @@ const configOf = (r: Row): EventConfig => ({
   qualifier: r.qualifier,
   ...(r.max_retry !== null ? { maxRetryAttempts: r.max_retry } : {}),
   ...(r.max_age_s !== null ? { maxEventAgeS: r.max_age_s } : {}),
+  ...(r.on_success !== null ? { onSuccess: r.on_success } : {}),
+  ...(r.on_failure !== null ? { onFailure: r.on_failure } : {}),
   updatedAt: r.updated_at,
 });
 
@@ -72,11 +82,18 @@ export class EventConfigRepo {
 
   /** Sets the config as given (PutFunctionEventInvokeConfig): a setting left out goes back to its default. */
   put(tenant: string, name: string, qualifier: string, s: EventConfigSettings): EventConfig {
-    const row: Row = { tenant, name, qualifier, max_retry: s.maxRetryAttempts ?? null, max_age_s: s.maxEventAgeS ?? null, updated_at: this.#clock() };
+    const row: Row = {
+      tenant, name, qualifier, max_retry: s.maxRetryAttempts ?? null, max_age_s: s.maxEventAgeS ?? null,
+      // '' (an Update that empties a destination) is none.
+      on_success: s.onSuccess === undefined || s.onSuccess === '' ? null : s.onSuccess,
+      on_failure: s.onFailure === undefined || s.onFailure === '' ? null : s.onFailure,
+      updated_at: this.#clock(),
+    };
     this.#q(
-      `INSERT INTO function_event_configs (tenant, name, qualifier, max_retry, max_age_s, updated_at)
-       VALUES (@tenant, @name, @qualifier, @max_retry, @max_age_s, @updated_at)
-       ON CONFLICT (tenant, name, qualifier) DO UPDATE SET max_retry = excluded.max_retry, max_age_s = excluded.max_age_s, updated_at = excluded.updated_at`,
+      `INSERT INTO function_event_configs (tenant, name, qualifier, max_retry, max_age_s, on_success, on_failure, updated_at)
+       VALUES (@tenant, @name, @qualifier, @max_retry, @max_age_s, @on_success, @on_failure, @updated_at)
+       ON CONFLICT (tenant, name, qualifier) DO UPDATE SET max_retry = excluded.max_retry, max_age_s = excluded.max_age_s,
+         on_success = excluded.on_success, on_failure = excluded.on_failure, updated_at = excluded.updated_at`,
     ).run(row);
     return configOf(row);
   }
@@ -88,6 +105,8 @@ export class EventConfigRepo {
     return this.put(tenant, name, qualifier, {
       maxRetryAttempts: s.maxRetryAttempts ?? cur.maxRetryAttempts,
       maxEventAgeS: s.maxEventAgeS ?? cur.maxEventAgeS,
+      onSuccess: s.onSuccess ?? cur.onSuccess,
+      onFailure: s.onFailure ?? cur.onFailure,
     });
   }
 

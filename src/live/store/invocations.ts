@@ -137,6 +137,11 @@ export class InvocationRepo {
   enqueue(n: NewInvocation): Invocation {
     // A durable write takes the billing records still waiting with it (billing.ts: defer).
     this.#billing.flush();
+    this.#insert(n);
+    return this.get(n.id) as Invocation;
+  }
+
+  #insert(n: NewInvocation): void {
     const now = this.#clock();
     const reserved = Math.max(0, n.reservedMicroCents ?? 0);
     this.#q(
@@ -144,7 +149,6 @@ export class InvocationRepo {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?)`,
     ).run(n.id, n.tenant, n.function, n.version, n.caller, n.cls, n.classIndex, n.payload, n.clientContext ?? null, now, now, reserved, n.qualifier ?? null, n.trace ?? null, n.invokedArn ?? null);
     this.#reservations.add(n.tenant, reserved);
-    return this.get(n.id) as Invocation;
   }
 
   /**
@@ -196,10 +200,10 @@ export class InvocationRepo {
 
   /**
    * Completes a running invocation and, in the same transaction, writes the billing record of the
-   * attempt (if it ran), handing over its log entry; its reservation goes. False if the row was not
+   * attempt (if it ran), handing over its log entry, and queues `then` (its destination's Event); its reservation goes. False if the row was not
    * running (already finished by another path).
    */
-  finish(id: string, f: Finish, billing?: BillingInput, log?: ExecutionLog): boolean {
+  finish(id: string, f: Finish, billing?: BillingInput, log?: ExecutionLog, then?: NewInvocation): boolean {
     const held = this.#db.transaction(() => {
       const h = this.#held(id);
       if (h === undefined) return undefined;
@@ -208,6 +212,8 @@ export class InvocationRepo {
          WHERE id = ?`,
       ).run(f.status, f.result, f.functionError ?? null, f.error ?? null, this.#clock(), f.version ?? null, id);
       if (billing !== undefined) this.#billing.record(billing, log);
+      // The invocation its outcome leads to (a destination), queued with it: both or neither.
+      if (then !== undefined) this.#insert(then);
       return h;
     })();
     if (held === undefined) return false;

@@ -403,6 +403,14 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE grants ADD COLUMN action TEXT;   -- AddPermission's Action (what its statement says); NULL: made through /v1/grants
     `,
   },
+  {
+    version: 16,
+    description: "event invoke configs' destinations: a function that gets each Event's outcome",
+    sql: `
+      ALTER TABLE function_event_configs ADD COLUMN on_success TEXT;   -- a function's ARN, invoked (Event) with the record of each success; NULL: none
+      ALTER TABLE function_event_configs ADD COLUMN on_failure TEXT;   -- … of each final failure (retries used up, or the event too old)
+    `,
+  },
 ];
 
 /** Current schema version of an open database (0: empty). */
