@@ -381,6 +381,12 @@ describe('tags and account', () => {
     await expect(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName, DestinationConfig: { OnSuccess: { Destination: 'arn:aws:lambda:us-east-1:acme:function:gone' } } }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
     // An Update with an empty destination removes it.
     expect((await lambda.send(new UpdateFunctionEventInvokeConfigCommand({ FunctionName, DestinationConfig: { OnFailure: { Destination: '' } } }))).DestinationConfig).toEqual({ OnSuccess: {}, OnFailure: {} });
+    // Nor one whose destinations lead back here: records would go round for ever.
+    await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'dlq', DestinationConfig: { OnSuccess: { Destination: 'arn:aws:lambda:us-east-1:acme:function:hello' } } }));
+    await expect(lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName, Qualifier: 'live', DestinationConfig: { OnSuccess: { Destination: dlq } } }))).rejects.toMatchObject({
+      name: 'InvalidParameterValueException', message: MATCH(/would make a loop: acme\/hello → acme\/dlq → acme\/hello/),
+    });
+    await lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName: 'dlq' }));
     // Another tenant sees none of it.
     await expect(client(zeta).send(new GetFunctionEventInvokeConfigCommand({ FunctionName: 'arn:aws:lambda:us-east-1:acme:function:hello' }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
     // Delete: the defaults again; a second delete, and a Get or Update of none, are 404.

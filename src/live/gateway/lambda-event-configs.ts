@@ -71,7 +71,8 @@ function configOf(r: RestRequest, n: Named, q: string): EventConfig {
 
 /**
  * A destination as given ('' empties it in an Update): a function the config's tenant may invoke
- * (its own, or one granted to it), not the function itself; anything else is refused, saying why.
+ * (its own, or one granted to it), not the function itself nor one whose destinations lead back to
+ * it (a loop); anything else is refused, saying why.
  */
 function destinationOf(r: RestRequest, n: Named, which: string, arn: string | undefined): string | undefined {
   if (arn === undefined || arn === '') return arn;
@@ -84,7 +85,32 @@ function destinationOf(r: RestRequest, n: Named, which: string, arn: string | un
   if (r.ctx.store.versions.resolve(ref.owner, ref.name, ref.qualifier, () => r.ctx.store.functions.get(ref.owner as string, ref.name)) === undefined) {
     throw notFound('FARE_E_FUNCTION_NOT_FOUND', `${which}: Function not found: ${arn}`);
   }
+  const loop = pathBack(r, { tenant: ref.owner, name: ref.name }, n);
+  if (loop !== undefined) {
+    throw badRequest('FARE_E_INVALID_REQUEST', `${which} ${arn} would make a loop: ${[`${n.tenant}/${n.name}`, ...loop].join(' → ')} (each record would be sent on for ever; Fare does not stop loops): choose a destination that does not lead back`);
+  }
   return arn;
+}
+
+/** The functions from `from` along destinations to `to` (`tenant/name` each, `to` last), or undefined if none lead there. */
+function pathBack(r: RestRequest, from: { tenant: string; name: string }, to: { tenant: string; name: string }): string[] | undefined {
+  const seen = new Set<string>();
+  const walk = (f: { tenant: string; name: string }): string[] | undefined => {
+    const key = `${f.tenant}/${f.name}`;
+    if (f.tenant === to.tenant && f.name === to.name) return [key];
+    if (seen.has(key)) return undefined;
+    seen.add(key);
+    for (const c of r.ctx.store.eventConfigs.list(f.tenant, f.name)) {
+      for (const d of [c.onSuccess, c.onFailure]) {
+        const next = d === undefined ? undefined : parseFunctionRef(d);
+        if (next?.owner === undefined) continue;
+        const rest = walk({ tenant: next.owner, name: next.name });
+        if (rest !== undefined) return [key, ...rest];
+      }
+    }
+    return undefined;
+  };
+  return walk(from);
 }
 
 function settingsOf(r: RestRequest, n: Named, p: z.output<typeof SETTINGS>): EventConfigSettings {
