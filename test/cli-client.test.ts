@@ -111,6 +111,48 @@ describe('fare deploy, invoke, ls, bill, rm', () => {
   });
 });
 
+describe('fare async', () => {
+  it("shows and sets how a function's Event invocations are tried, and a failure's record reaches the function named", async () => {
+    const dir = join(work, 'flaky');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'index.mjs'), 'export const handler = async () => { throw new Error("flaky"); };\n');
+    expect((await fare(['deploy', dir], as())).code).toBe(0);
+    const sink = join(work, 'sink');
+    mkdirSync(sink);
+    writeFileSync(join(sink, 'index.mjs'), 'export const handler = async (e) => { console.log("got", e.requestContext.condition, e.requestContext.requestId); return 1; };\n');
+    expect((await fare(['deploy', sink], as())).code).toBe(0);
+    expect((await fare(['async', 'flaky'], as())).stdout).toBe([
+      'flaky: an Event invocation is tried up to 3 times (2 retries, the default), within 6 h of being accepted (the default)',
+      '  on success: —',
+      '  on failure: —',
+      '',
+    ].join('\n'));
+    const set = await fare(['async', 'flaky', '--retries', '0', '--max-age', '30m', '--on-failure', 'sink'], as());
+    expect(set.stdout, set.stderr).toMatch(/^flaky: an Event invocation is tried up to 1 time \(0 retries\), within 30 min of being accepted\n {2}on success: —\n {2}on failure: arn:aws:lambda:us-east-1:admin:function:sink\n$/);
+    // Options not given are kept.
+    expect((await fare(['async', 'flaky', '--max-age', '3600'], as())).stdout).toMatch(/tried up to 1 time \(0 retries\), within 1 h .*\n.*\n {2}on failure: arn:aws:lambda:us-east-1:admin:function:sink/);
+    // The failing Event: tried once, its record to sink.
+    const queued = await fare(['invoke', 'flaky', '--async'], as());
+    const id = /queued: (\S+)/.exec(queued.stdout)?.[1] ?? '';
+    expect(id).not.toBe('');
+    let logs = '';
+    for (let i = 0; i < 100 && !logs.includes(id); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      logs = (await fare(['logs', 'sink'], as())).stdout;
+    }
+    expect(logs).toContain(`got RetriesExhausted ${id}`);
+    expect((await fare(['logs', id], as())).stdout).toMatch(/failed/);
+    // Bad input, each one line; then the defaults again.
+    expect(mistake(await fare(['async', 'flaky', '--retries', '3'], as()))).toMatch(/--retries 3 must be 0, 1 or 2/);
+    expect(mistake(await fare(['async', 'flaky', '--max-age', 'soon'], as()))).toMatch(/--max-age soon is not a duration/);
+    expect(mistake(await fare(['async', 'flaky', '--max-age', '10s'], as()))).toMatch(/MaximumEventAgeInSeconds/);
+    expect(mistake(await fare(['async', 'flaky', '--on-failure', 'nope'], as()))).toMatch(/--on-failure nope: there is no function nope/);
+    expect(mistake(await fare(['async', 'nope'], as()))).toMatch(/there is no function nope/);
+    expect((await fare(['async', 'flaky', '--reset'], as())).stdout).toMatch(/tried up to 3 times \(2 retries, the default\)/);
+    expect(JSON.parse((await fare(['async', 'flaky', '--json'], as())).stdout)).toBeNull();
+  });
+});
+
 describe('ordinary mistakes: one line, what to do, exit status 2', () => {
   it('a wrong credential, a missing folder or file, a folder that is not a function name', async () => {
     expect(mistake(await fare(['ls'], { ...as(), FARE_KEY: 'FARETESTADMIN0000000:wrong' }))).toMatch(/did not accept the credential FARETESTADMIN0000000:…: set FARE_KEY or --key/);

@@ -181,6 +181,86 @@ async function deploy({ values, positionals }: Parsed): Promise<number> {
 }
 
 /** `fare rm NAME`: deletes the function, its versions and its logs. */
+/** `--max-age`: seconds (3600), or a duration (90s, 30m, 6h); Fare checks the range (60 s – 6 h). */
+export function maxAgeSeconds(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(s|m|h)?$/.exec(v);
+  if (m === null) throw new UsageError(`--max-age ${v} is not a duration: give seconds (3600) or a duration such as 90s, 30m or 6h (from 1m to 6h)`);
+  const n = Number(m[1]) * (m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1);
+  if (!Number.isInteger(n)) throw new UsageError(`--max-age ${v} is not a whole number of seconds`);
+  return n;
+}
+
+interface EventConfigAnswer {
+  readonly FunctionArn: string;
+  readonly MaximumRetryAttempts?: number;
+  readonly MaximumEventAgeInSeconds?: number;
+  readonly DestinationConfig?: { readonly OnSuccess?: { readonly Destination?: string }; readonly OnFailure?: { readonly Destination?: string } };
+}
+
+/** A function's asynchronous settings in words (the defaults when it has no config). */
+export function formatAsync(name: string, c: EventConfigAnswer | undefined): string {
+  const retries = c?.MaximumRetryAttempts;
+  const age = c?.MaximumEventAgeInSeconds;
+  const ageText = (s: number): string => (s % 3600 === 0 ? `${s / 3600} h` : s % 60 === 0 ? `${s / 60} min` : `${s} s`);
+  return [
+    `${name}: an Event invocation is tried up to ${(retries ?? 2) + 1} time${retries === 0 ? '' : 's'} (${retries ?? 2} retr${retries === 1 ? 'y' : 'ies'}${retries === undefined ? ', the default' : ''}), within ${ageText(age ?? 21_600)} of being accepted${age === undefined ? ' (the default)' : ''}`,
+    `  on success: ${c?.DestinationConfig?.OnSuccess?.Destination ?? '—'}`,
+    `  on failure: ${c?.DestinationConfig?.OnFailure?.Destination ?? '—'}`,
+  ].join('\n');
+}
+
+async function asyncSettings({ values, positionals }: Parsed): Promise<number> {
+  const [name, ...extra] = positionals;
+  if (!name) throw new UsageError('fare async needs a function name: fare async NAME [--retries N] [--max-age DURATION] [--on-success FN] [--on-failure FN] [--reset]');
+  if (extra.length) throw new UsageError(`fare async takes one function name, got "${positionals.join(' ')}"`);
+  const c = conn(values);
+  const path = `/2019-09-25/functions/${encodeURIComponent(name)}/event-invoke-config`;
+  const current = async (): Promise<EventConfigAnswer | undefined> => {
+    await call(c, 'GET', `/v1/functions/${encodeURIComponent(name)}`, undefined, {}, { notFound: noFunction(name) });
+    try {
+      return JSON.parse((await call(c, 'GET', path)).text) as EventConfigAnswer;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return undefined;
+      throw e;
+    }
+  };
+  const retriesText = values.retries as string | undefined;
+  const changes = retriesText !== undefined || values['max-age'] !== undefined || values['on-success'] !== undefined || values['on-failure'] !== undefined;
+  if (values.reset === true) {
+    if (changes) throw new UsageError('--reset goes back to the defaults: give it alone');
+    if ((await current()) !== undefined) await call(c, 'DELETE', path);
+    out(values.json ? JSON.stringify({ function: name, reset: true }) : formatAsync(name, undefined));
+    return 0;
+  }
+  const cur = await current();
+  if (!changes) {
+    out(values.json ? JSON.stringify(cur ?? null) : formatAsync(name, cur));
+    return 0;
+  }
+  if (retriesText !== undefined && !/^[0-2]$/.test(retriesText)) throw new UsageError(`--retries ${retriesText} must be 0, 1 or 2 (retries after a failed attempt)`);
+  // A destination by function name is that function's ARN; '' removes it.
+  const destination = async (flag: 'on-success' | 'on-failure', kept: string | undefined): Promise<string | undefined> => {
+    const v = values[flag] as string | undefined;
+    if (v === undefined) return kept;
+    if (v === '' || v.startsWith('arn:')) return v === '' ? undefined : v;
+    return (JSON.parse((await call(c, 'GET', `/v1/functions/${encodeURIComponent(v)}`, undefined, {}, { notFound: `--${flag} ${v}: ${noFunction(v)}` })).text) as { arn: string }).arn;
+  };
+  const onSuccess = await destination('on-success', cur?.DestinationConfig?.OnSuccess?.Destination);
+  const onFailure = await destination('on-failure', cur?.DestinationConfig?.OnFailure?.Destination);
+  const retries = retriesText !== undefined ? Number(retriesText) : cur?.MaximumRetryAttempts;
+  const age = values['max-age'] !== undefined ? maxAgeSeconds(values['max-age'] as string) : cur?.MaximumEventAgeInSeconds;
+  // The whole config, as it is to be (Put sets all of it).
+  const r = await call(c, 'PUT', path, {
+    ...(retries !== undefined ? { MaximumRetryAttempts: retries } : {}),
+    ...(age !== undefined ? { MaximumEventAgeInSeconds: age } : {}),
+    ...(onSuccess !== undefined || onFailure !== undefined
+      ? { DestinationConfig: { ...(onSuccess !== undefined ? { OnSuccess: { Destination: onSuccess } } : {}), ...(onFailure !== undefined ? { OnFailure: { Destination: onFailure } } : {}) } }
+      : {}),
+  });
+  out(values.json ? r.text : formatAsync(name, JSON.parse(r.text) as EventConfigAnswer));
+  return 0;
+}
+
 async function rm({ values, positionals }: Parsed): Promise<number> {
   const [name, ...extra] = positionals;
   if (!name) throw new UsageError('fare rm needs the name of the function to delete: fare rm NAME');
@@ -402,6 +482,16 @@ const COMMANDS: Readonly<Record<string, Command>> = {
             invoke a function (RequestResponse by default; --async queues it and prints its id)`,
     options: { payload: { type: 'string' }, 'payload-file': { type: 'string' }, async: { type: 'boolean', default: false }, 'dry-run': { type: 'boolean', default: false }, logs: { type: 'boolean', default: false } },
     run: invoke,
+  },
+  async: {
+    usage: `fare async NAME [--retries 0|1|2] [--max-age DURATION] [--on-success FN] [--on-failure FN] [--reset]
+            how a function's Event invocations (fare invoke --async) are tried: without options, as
+            they are; --retries: retries after a failed attempt (default 2); --max-age: how long an
+            event may wait to run, retries included, 1m to 6h (default 6h; e.g. 3600, 30m); --on-success,
+            --on-failure: a function (name or ARN; "" for none) invoked with the record of each
+            success, or of each final failure; --reset: the defaults again. Options not given are kept.`,
+    options: { retries: { type: 'string' }, 'max-age': { type: 'string' }, 'on-success': { type: 'string' }, 'on-failure': { type: 'string' }, reset: { type: 'boolean', default: false } },
+    run: asyncSettings,
   },
   ls: {
     usage: 'fare ls                                 list your functions',

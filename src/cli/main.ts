@@ -17,6 +17,7 @@ Usage:
   fare logs NAME [--since 10m] [--follow] [--json]               a function's recent logs (sync and async)
   fare logs ID                                                   an async invocation's result and logs
   fare receipt ID [--attempt N]                                  an invocation's scheduling receipt, checked
+  fare async NAME [--retries N] [--max-age 1h] [--on-failure FN]  how its async invocations are tried
   fare ls | fare rm NAME                                         your functions; delete one
   fare bill [--month YYYY-MM]                                    usage and cost per function and class
   fare tenant create|ls|budget|grant …                           tenants, budgets and access
@@ -76,6 +77,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'logs':
     case 'receipt':
     case 'bill':
+    case 'async':
     case 'tenant': {
       const { runClient } = await import('./client.ts');
       return runClient(cmd, rest);
