@@ -193,6 +193,10 @@ describe('functions', () => {
     expect(cfg).toMatchObject({ Timeout: 30, Description: 'now slower', Environment: { Variables: { A: 'b' } }, MemorySize: 128, Role: 'arn:aws:iam::123456789012:role/x' });
     expect(h.store.functions.get('acme', 'hello')).toMatchObject({ cls: 'standard', timeoutMs: 30_000 });
     await expect(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'hello', Handler: 'nope.handler' }))).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
+    // Another runtime without a handler for it: the old one does not carry over, and the message says so.
+    await expect(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'hello', Runtime: 'python3.12' }))).rejects.toMatchObject({
+      name: 'InvalidParameterValueException', message: MATCH(/the runtime changes from nodejs to python, and nodejs's handler \(index\.handler\) does not carry over: give the handler for python too/),
+    });
     await expect(lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'missing', Timeout: 3 }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
   });
 

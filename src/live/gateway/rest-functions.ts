@@ -112,6 +112,10 @@ export function resolveConfig(r: RestRequest, s: Settings, cur: FunctionRecord |
   if (runtime === undefined) throw badRequest('FARE_E_INVALID_REQUEST', 'runtime: a new function needs a runtime: nodejs, python or provided');
   let handler = s.handler ?? (s.runtime === undefined || s.runtime === cur?.runtime ? cur?.handler : undefined);
   if (handler === undefined && runtime === 'provided') handler = 'bootstrap';
+  if (handler === undefined && cur !== undefined && s.runtime !== undefined && s.runtime !== cur.runtime) {
+    // A handler names a file of its runtime's language: it does not carry over to another runtime.
+    throw badRequest('FARE_E_INVALID_REQUEST', `handler: the runtime changes from ${cur.runtime} to ${s.runtime}, and ${cur.runtime}'s handler (${cur.handler}) does not carry over: give the handler for ${s.runtime} too (Handler in the Lambda API), as file.function, for example ${s.runtime === 'python' ? 'app.handler' : 'index.handler'}, with the code that has it`);
+  }
   if (handler === undefined) throw badRequest('FARE_E_INVALID_REQUEST', 'handler: give the handler as file.function, for example index.handler');
   if (runtime !== 'provided') validated(() => parse(HANDLER, handler, 'handler'));
   const prices = r.ctx.platform.prices;
