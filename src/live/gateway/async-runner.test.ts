@@ -252,7 +252,7 @@ describe('AsyncRunner and event invoke configs', () => {
     await r.idle();
     expect(platform.invoked.map((q) => q.fn.name)).toEqual(['dest']);
     const record = JSON.parse(platform.invoked[0]?.payload.toString() ?? '') as Record<string, unknown>;
-    expect(record).toMatchObject({ requestContext: { requestId: 'old', condition: 'EventAgeExceeded' }, requestPayload: 'old' });
+    expect(record).toMatchObject({ requestContext: { requestId: 'old', condition: 'EventAgeExceeded', approximateInvokeCount: 0 }, requestPayload: 'old' });
     expect(record.responseContext).toBeUndefined();
     store.functions.delete('acme', 'dest');
     enqueue('older');

@@ -299,6 +299,8 @@ export class AsyncRunner {
    * the invocation's tenant (its outcome is kept all the same).
    */
   #destination(inv: Invocation, arn: string | undefined, condition: 'Success' | 'RetriesExhausted' | 'EventAgeExceeded', response?: { executed: string; payload: Buffer | null; functionError?: string }): NewInvocation | undefined {
+    // Attempts that ran: this claim's counts only if it ran (a response), not if the event was dropped at it.
+    const ran = response !== undefined ? inv.attempts : inv.attempts - 1;
     if (arn === undefined) return undefined;
     const ref = parseFunctionRef(arn);
     const owner = ref?.owner;
@@ -322,7 +324,7 @@ export class AsyncRunner {
         requestId: inv.id,
         functionArn: functionArn(this.#o.region, inv.tenant, inv.function, invokedQualifier(inv.invokedArn)),
         condition,
-        approximateInvokeCount: Math.max(1, inv.attempts),
+        approximateInvokeCount: Math.max(0, ran),
       },
       requestPayload: json(inv.payload),
       ...(response !== undefined
