@@ -170,7 +170,8 @@ describe.skipIf(awsCli === undefined)('the AWS CLI and asynchronous invocation s
     await aws('lambda', 'delete-function-event-invoke-config', '--function-name', 'once');
     await expect(aws('lambda', 'get-function-event-invoke-config', '--function-name', 'once')).rejects.toThrow(/ResourceNotFoundException.*doesn't have an EventInvokeConfig/);
     // What Fare does not have is refused with the reason, which the CLI prints (it printed an empty message before).
-    await expect(aws('lambda', 'put-function-concurrency', '--function-name', 'once', '--reserved-concurrent-executions', '0')).rejects.toThrow(/UnknownOperationException.*no reserved concurrency: it schedules by price class/);
+    await expect(aws('lambda', 'put-function-concurrency', '--function-name', 'once', '--reserved-concurrent-executions', '0')).rejects.toThrow(/InvalidParameterValueException.*Fare has no reserved concurrency: it schedules by price class/);
+    await expect(aws('lambda', 'list-provisioned-concurrency-configs', '--function-name', 'once')).rejects.toThrow(/UnknownOperationException.*no provisioned concurrency/);
     await aws('lambda', 'delete-function', '--function-name', 'once');
     await aws('lambda', 'delete-function', '--function-name', 'dlq');
   }, 60_000);

@@ -11,6 +11,7 @@ import {
   GetAccountSettingsCommand,
   GetAliasCommand,
   GetFunctionCommand,
+  DeleteFunctionConcurrencyCommand,
   DeleteFunctionEventInvokeConfigCommand,
   GetFunctionConcurrencyCommand,
   GetFunctionEventInvokeConfigCommand,
@@ -461,6 +462,20 @@ describe('tags and account', () => {
     await expect(client(zeta).send(new GetPolicyCommand({ FunctionName: arn }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
   });
 
+  it('reserved concurrency: none to read, none to delete, and setting it is refused, saying why', async () => {
+    await create();
+    const FunctionName = 'hello';
+    expect((await lambda.send(new GetFunctionConcurrencyCommand({ FunctionName }))).ReservedConcurrentExecutions).toBeUndefined();
+    await lambda.send(new DeleteFunctionConcurrencyCommand({ FunctionName }));
+    await expect(lambda.send(new PutFunctionConcurrencyCommand({ FunctionName, ReservedConcurrentExecutions: 0 }))).rejects.toMatchObject({
+      name: 'InvalidParameterValueException', $metadata: { httpStatusCode: 400 }, message: MATCH(/^ReservedConcurrentExecutions 0: Fare has no reserved concurrency: it schedules by price class/),
+    });
+    await expect(lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: 'missing' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    await expect(lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'missing', ReservedConcurrentExecutions: 5 }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    // Provisioned concurrency, under the same API version, is still named and explained.
+    await expect(lambda.send(new ListProvisionedConcurrencyConfigsCommand({ FunctionName }))).rejects.toMatchObject({ name: 'UnknownOperationException', message: MATCH(/stem cells/) });
+  });
+
   it('an operation Fare does not have says so, and why, in the shape the SDK reads (whatever its API version)', async () => {
     const r = await fetch(`${h.url}/2015-03-31/event-source-mappings/`, { headers: h.bearer(acme) });
     expect(r.status).toBe(404);
@@ -469,8 +484,6 @@ describe('tags and account', () => {
     const FunctionName = 'hello';
     // Each under its own API version; the SDK names the error by X-Amzn-ErrorType and shows the message.
     const cases: [string, () => Promise<unknown>, RegExp][] = [
-      ['PutFunctionConcurrency', () => lambda.send(new PutFunctionConcurrencyCommand({ FunctionName, ReservedConcurrentExecutions: 0 })), /PutFunctionConcurrency.*no reserved concurrency: it schedules by price class/],
-      ['GetFunctionConcurrency', () => lambda.send(new GetFunctionConcurrencyCommand({ FunctionName })), /GetFunctionConcurrency.*no reserved concurrency/],
       ['ListProvisionedConcurrencyConfigs', () => lambda.send(new ListProvisionedConcurrencyConfigsCommand({ FunctionName })), /provisioned concurrency: .*stem cells/],
       ['ListLayers', () => lambda.send(new ListLayersCommand({})), /no layers: put the dependencies in the function's zip/],
       ['GetFunctionRecursionConfig', () => lambda.send(new GetFunctionRecursionConfigCommand({ FunctionName })), /does not detect recursive loops/],

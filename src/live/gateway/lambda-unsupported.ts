@@ -20,11 +20,6 @@ const FN = '[^/]+';
 
 const TABLE: readonly Unsupported[] = [
   {
-    operations: 'PutFunctionConcurrency, GetFunctionConcurrency, DeleteFunctionConcurrency',
-    path: new RegExp(`^/(2017-10-31|2019-09-30)/functions/${FN}/concurrency/?$`),
-    why: 'Fare has no reserved concurrency: it schedules by price class, so under load a lower class waits behind the higher ones instead of being capped, and a tenant\'s monthly budget caps its spending (PATCH /v1/tenants/{id})',
-  },
-  {
     operations: 'PutProvisionedConcurrencyConfig, GetProvisionedConcurrencyConfig, ListProvisionedConcurrencyConfigs, DeleteProvisionedConcurrencyConfig',
     path: new RegExp(`^/2019-09-30/functions/${FN}/provisioned-concurrency/?$`),
     why: 'Fare has no provisioned concurrency: it keeps idle instances frozen for reuse and runtimes started ahead of need (stem cells), so a cold start takes milliseconds and nothing needs provisioning',

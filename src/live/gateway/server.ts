@@ -30,6 +30,7 @@ import { Settling } from './settling.ts';
 import { lambdaMoreRoutes } from './lambda-aliases.ts';
 import { lambdaEventConfigRoutes } from './lambda-event-configs.ts';
 import { lambdaPermissionRoutes } from './lambda-permissions.ts';
+import { lambdaConcurrencyRoutes } from './lambda-concurrency.ts';
 import { lambdaFunctionRoutes } from './lambda-functions.ts';
 import { serveCode } from './code-download.ts';
 import { serveFunctionUrl } from './function-url.ts';
@@ -88,15 +89,15 @@ export interface Gateway {
 }
 
 const ROUTES: readonly Route[] = [...tenantRoutes, ...functionRoutes, ...logRoutes, ...usageRoutes, ...receiptRoutes, ...dashboardRoutes];
-const LAMBDA_ROUTES: readonly Route[] = [...lambdaFunctionRoutes, ...lambdaMoreRoutes, ...lambdaUrlRoutes, ...lambdaEventConfigRoutes, ...lambdaPermissionRoutes];
+const LAMBDA_ROUTES: readonly Route[] = [...lambdaFunctionRoutes, ...lambdaMoreRoutes, ...lambdaUrlRoutes, ...lambdaEventConfigRoutes, ...lambdaPermissionRoutes, ...lambdaConcurrencyRoutes];
 /** Both route tables, for the API description (openapi.ts). */
 export const API_TABLES: ApiTables = { fare: ROUTES, lambda: LAMBDA_ROUTES };
 let openApiText: string | undefined;
 /** 48 random bits (randomInt's widest range) as a uniform draw in [0, 1). */
 const DRAW_RANGE = 2 ** 48 - 1;
 export const randomDraw = (): number => randomInt(DRAW_RANGE) / DRAW_RANGE;
-/** Lambda's API versions in its paths: functions and invocations, tags, account settings, function URLs, event invoke configs. */
-const LAMBDA_PREFIX = /^\/(2015-03-31|2017-03-31|2016-08-19|2021-10-31|2019-09-25)\//;
+/** Lambda's API versions in its paths: functions and invocations, tags, account settings, function URLs, event invoke configs, concurrency. */
+const LAMBDA_PREFIX = /^\/(2015-03-31|2017-03-31|2016-08-19|2021-10-31|2019-09-25|2017-10-31|2019-09-30)\//;
 
 export function createGateway(opts: GatewayOptions): Gateway {
   const clock = opts.clock ?? Date.now;
