@@ -395,6 +395,34 @@ describe.skipIf(!nats.ok)('several gateways of one cluster', () => {
     expect((await call(a, admin, 'GET', '/v1/functions/page-view')).json).toMatchObject({ class: 'low', version: 2 });
   }, 60_000);
 
+  it("an Event's event invoke config made through one gateway holds on whichever runs it: tried once, its failure's record sent to its OnFailure function", async () => {
+    const deploy = async (name: string, code: string): Promise<void> => {
+      const src = join(dir, name);
+      mkdirSync(src);
+      writeFileSync(join(src, 'index.js'), code);
+      expect((await call(a, admin, 'PUT', `/v1/functions/${name}?runtime=nodejs&handler=index.handler&class=standard`, zipDirectory(src), { 'Content-Type': 'application/zip' })).status).toBe(201);
+    };
+    // The second gateway, as it is now (an earlier test started it again, at another address).
+    const b1 = gatewayUrl(cluster, 'gateway-1');
+    await deploy('fails', 'exports.handler = async () => { throw new Error("no"); };\n');
+    await deploy('sink', 'exports.handler = async (e) => { console.log("record", e.requestContext.condition, e.requestContext.requestId); return 1; };\n');
+    await eventually('gateway b knows both', async () => (await call(b1, admin, 'GET', '/v1/functions/sink')).status === 200 && (await call(b1, admin, 'GET', '/v1/functions/fails')).status === 200, 5000);
+    const put = await call(b1, admin, 'PUT', '/2019-09-25/functions/fails/event-invoke-config', { MaximumRetryAttempts: 0, DestinationConfig: { OnFailure: { Destination: 'arn:aws:lambda:us-east-1:admin:function:sink' } } }, { 'Content-Type': 'application/json' });
+    expect(put.status, JSON.stringify(put.json)).toBe(200);
+    await eventually('gateway a has the config', async () => (await call(a, admin, 'GET', '/2019-09-25/functions/fails/event-invoke-config')).status === 200, 5000);
+    const r = await fetch(`${a}/2015-03-31/functions/fails/invocations`, { method: 'POST', headers: { Authorization: `Bearer ${admin}`, 'X-Amz-Invocation-Type': 'Event' }, body: '{}' });
+    expect(r.status).toBe(202);
+    const id = r.headers.get('x-amzn-requestid') ?? '';
+    await eventually('the Event failed, tried once', async () => {
+      const got = (await call(b1, admin, 'GET', `/v1/invocations/${id}`)).json;
+      return got.status === 'failed' && got.attempts === 1;
+    }, 20_000);
+    await eventually('the sink logged its record', async () => {
+      const logs = (await call(a, admin, 'GET', '/v1/functions/sink/logs')).json as { entries?: { text: string }[] };
+      return (logs.entries ?? []).some((e) => e.text.includes(`record RetriesExhausted ${id}`));
+    }, 20_000);
+  }, 60_000);
+
   it('async invocations accepted by a gateway that is then killed for good all finish on the other, each billed once', async () => {
     const src = join(dir, 'slow');
     mkdirSync(src);
