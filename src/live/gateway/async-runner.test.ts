@@ -150,6 +150,11 @@ describe('AsyncRunner', () => {
 
 describe('AsyncRunner and event invoke configs', () => {
   const failing = () => outcome({ status: 'error', functionError: 'Unhandled', errorType: 'Boom' });
+  /** acme's function `dest`, of class `cls`: a destination. */
+  const deployDest = async (cls: string): Promise<void> => {
+    const stagedDir = await stageCode(dir.path, [{ path: 'index.js', isDir: false, mode: 0o644, read: () => Buffer.from('x') }]);
+    store.functions.deploy('acme', 'dest', { runtime: 'nodejs', handler: 'index.handler', cls, timeoutMs: 1000, env: {} }, { stagedDir, sha256: '1'.repeat(64), size: 1 });
+  };
 
   it('MaximumRetryAttempts 0: a failed Event is not tried again; 1: once more', async () => {
     store.eventConfigs.put('acme', 'f', '$LATEST', { maxRetryAttempts: 0 });
@@ -213,8 +218,7 @@ describe('AsyncRunner and event invoke configs', () => {
   });
 
   it("destinations: a success's record goes to OnSuccess, a final failure's to OnFailure, each an Event of that function queued with the outcome", async () => {
-    const stagedDir = await stageCode(dir.path, [{ path: 'index.js', isDir: false, mode: 0o644, read: () => Buffer.from('x') }]);
-    store.functions.deploy('acme', 'dest', { runtime: 'nodejs', handler: 'index.handler', cls: 'high', timeoutMs: 1000, env: {} }, { stagedDir, sha256: '1'.repeat(64), size: 1 });
+    await deployDest('high');
     const dest = 'arn:aws:lambda:us-east-1:acme:function:dest';
     store.eventConfigs.put('acme', 'f', '$LATEST', { maxRetryAttempts: 1, onSuccess: dest, onFailure: dest });
     enqueue('ok', 'standard', 2, { payload: Buffer.from('{"n":1}'), trace: 'Root=1-5f84c7a9-0123456789abcdef01234567' });
@@ -242,8 +246,7 @@ describe('AsyncRunner and event invoke configs', () => {
   });
 
   it('an event dropped for its age sends its record to OnFailure (EventAgeExceeded), unrun; a destination deleted since gets nothing', async () => {
-    const stagedDir = await stageCode(dir.path, [{ path: 'index.js', isDir: false, mode: 0o644, read: () => Buffer.from('x') }]);
-    store.functions.deploy('acme', 'dest', { runtime: 'nodejs', handler: 'index.handler', cls: 'standard', timeoutMs: 1000, env: {} }, { stagedDir, sha256: '1'.repeat(64), size: 1 });
+    await deployDest('standard');
     store.eventConfigs.put('acme', 'f', '$LATEST', { maxEventAgeS: 60, onFailure: 'arn:aws:lambda:us-east-1:acme:function:dest' });
     enqueue('old');
     clock.advance(61_000);

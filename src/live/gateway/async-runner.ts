@@ -374,7 +374,5 @@ export class AsyncRunner {
 
 /** The qualifier an invocation was invoked with, from the ARN it was invoked by (`$LATEST` when by name alone). */
 export function invokedQualifier(invokedArn: string | null): string {
-  // arn:aws:lambda:REGION:TENANT:function:NAME[:QUALIFIER]
-  const parts = invokedArn?.split(':');
-  return parts !== undefined && parts.length === 8 && parts[7] !== '' ? (parts[7] as string) : '$LATEST';
+  return (invokedArn === null ? undefined : parseFunctionRef(invokedArn)?.qualifier) ?? '$LATEST';
 }

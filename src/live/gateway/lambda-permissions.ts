@@ -11,7 +11,7 @@ import { functionArn } from './context.ts';
 import { ApiError, badRequest, notFound } from './errors.ts';
 import { checkRevision, latestOf, namedFunction, type Named } from './lambda-functions.ts';
 import { route, EMPTY, type RestRequest, type Route } from './rest.ts';
-import { LAMBDA_ERROR, fails, object, str, z } from './schema.ts';
+import { LAMBDA_ERROR, TENANT_ID, fails, object, str, z } from './schema.ts';
 
 const ACTIONS = ['lambda:InvokeFunction', 'lambda:InvokeFunctionUrl'] as const;
 const UNSUPPORTED = { code: 'FARE_E_UNSUPPORTED', lambdaType: 'InvalidParameterValueException' } as const;
@@ -43,7 +43,7 @@ const ERRORS = { 400: LAMBDA_ERROR, 403: LAMBDA_ERROR, 404: LAMBDA_ERROR } as co
 /** The tenant a principal names, or why Fare cannot grant to it. */
 function granteeOf(principal: string): string {
   const tenant = /^arn:aws:iam::([^:]+):root$/.exec(principal)?.[1] ?? principal;
-  if (/^[a-z0-9][a-z0-9-]{0,62}$/.test(tenant)) return tenant;
+  if (TENANT_ID.safeParse(tenant).success) return tenant;
   if (principal === '*') {
     throw badRequest('FARE_E_UNSUPPORTED', "Fare does not open a function to anyone (Principal *) by a policy: give it a function URL with AuthType NONE (CreateFunctionUrlConfig) for anyone to call, or name the tenant to grant");
   }
