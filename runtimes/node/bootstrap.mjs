@@ -4,6 +4,12 @@
 //
 // Handlers may be async, return a value, or take a callback `(event, context, callback)`. Modules:
 // `.mjs` by import(), `.cjs` by require(), `.js` by import() with a require() fallback.
+// Response streaming, as Lambda's Node.js runtime offers it: a handler wrapped in the global
+// `awslambda.streamifyResponse(async (event, responseStream, context) => …)` writes its response to
+// `responseStream` (a Writable; `setContentType()` before the first write; `awslambda.HttpResponseStream
+// .from(stream, { statusCode, headers, cookies })` for a function URL's status and headers), and the
+// runtime posts it as it comes, chunked, with the Runtime API's streaming mode; an error after the
+// first byte goes in the trailers (`Lambda-Runtime-Function-Error-Type`/`-Body`).
 // It speaks HTTP/1.1 to the Runtime API itself, over one kept-alive connection (node:net): node:http's
 // client cost ~150 µs of CPU per request here, twice per invocation and on its critical path; this
 // costs a tenth of that. (No fetch: undici's 300 s headers timeout would break a long-idle /next poll.)
@@ -13,6 +19,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 
 const env = process.env;
@@ -78,7 +85,8 @@ function dechunk(b) {
  * replaced once (as node:http's agent would).
  * @param {'GET' | 'POST'} method
  * @param {string} p
- * @param {Buffer | null} body
+ * @param {Buffer | null | ((s: net.Socket) => void)} body a function writes a chunked body itself (and is
+ *   called once: a request whose body has begun is never sent again)
  * @param {Record<string, string>} headers
  * @param {number} attempt
  * @returns {Promise<ApiResponse>}
@@ -89,7 +97,7 @@ function send(method, p, body, headers, attempt) {
     const s = sock ?? (sock = connect());
     let head = `${method} ${BASE}${p} HTTP/1.1\r\nHost: ${apiHost}:${apiPort}\r\n`;
     for (const k of Object.keys(headers)) head += `${k}: ${headers[k]}\r\n`;
-    head += `Content-Length: ${body ? body.length : 0}\r\n\r\n`;
+    head += typeof body === 'function' ? 'Transfer-Encoding: chunked\r\n\r\n' : `Content-Length: ${body ? body.length : 0}\r\n\r\n`;
     /** @type {Buffer | null} */
     let acc = null;
     /** @type {{ status: number, headers: Headers, start: number, length: number, chunked: boolean, close: boolean } | null} */
@@ -147,11 +155,16 @@ function send(method, p, body, headers, attempt) {
         // A body delimited by the end of the connection is complete now.
         if (err === null && res !== null && res.length < 0 && !res.chunked) return done(/** @type {Buffer} */ (acc).subarray(res.start));
         // The server closed a kept-alive connection before answering anything: once more on a new one.
-        if (reused && acc === null && attempt === 0) return void send(method, p, body, headers, 1).then(resolve, reject);
+        if (reused && acc === null && attempt === 0 && typeof body !== 'function') return void send(method, p, body, headers, 1).then(resolve, reject);
         reject(err ?? new Error(`Runtime API closed the connection during ${method} ${p}`));
       },
     };
-    s.write(body ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head);
+    if (typeof body === 'function') {
+      s.write(head);
+      body(s);
+    } else {
+      s.write(body ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head);
+    }
   });
 }
 
@@ -161,7 +174,7 @@ let queue = Promise.resolve();
 /**
  * @param {'GET' | 'POST'} method
  * @param {string} p
- * @param {Buffer | null} body
+ * @param {Buffer | null | ((s: net.Socket) => void)} body
  * @param {Record<string, string>} [headers]
  * @returns {Promise<ApiResponse>}
  */
@@ -218,6 +231,159 @@ class HandlerError extends Error {
   constructor(type, message) {
     super(message);
     this.name = type;
+  }
+}
+
+// ---- response streaming (`awslambda.streamifyResponse`) ------------------------------------------
+
+/** How Lambda's runtime marks a streaming handler (and its stream's buffer size) on the function. */
+const STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const HIGH_WATER_MARK = Symbol.for('aws.lambda.runtime.handler.streaming.highWaterMark');
+/** The content type of a response that starts with a function URL's status and headers (`HttpResponseStream`). */
+const HTTP_INTEGRATION = 'application/vnd.awslambda.http-integration-response';
+
+/** @type {ResponseStream | null} the open invocation's stream, if its handler streams */
+let currentStream = null;
+
+/**
+ * The `responseStream` a streaming handler writes to: its first write (or its end) opens the POST to
+ * `/response` in streaming mode, and each write goes out at once as a chunk of that POST's body.
+ */
+class ResponseStream extends Writable {
+  /** @param {string} p the invocation's path (`/invocation/<id>`) @param {number | undefined} highWaterMark */
+  constructor(p, highWaterMark) {
+    super(highWaterMark === undefined ? {} : { highWaterMark });
+    this._path = p;
+    this._contentType = 'application/octet-stream';
+    /** @type {Promise<net.Socket> | null} */
+    this._socket = null;
+    /** @type {Promise<ApiResponse> | null} the POST's answer, once it has begun */
+    this.posted = null;
+    this._ended = false;
+  }
+
+  /** @param {string} type the response's content type; before the first write */
+  setContentType(type) {
+    if (this._socket !== null) throw new Error('setContentType() must be called before the first write to the response stream');
+    this._contentType = String(type);
+  }
+
+  /** Opens the POST, once: resolves with the connection once its head is written. */
+  _open() {
+    if (this._socket === null) {
+      this._socket = new Promise((resolve) => {
+        this.posted = request('POST', `${this._path}/response`, resolve, {
+          'Content-Type': this._contentType,
+          'Lambda-Runtime-Function-Response-Mode': 'streaming',
+          Trailer: 'Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body',
+        });
+        // A POST that fails before its body began (the connection is gone) fails the stream's writes too.
+        this.posted.catch(() => undefined);
+      });
+    }
+    return this._socket;
+  }
+
+  /** @param {Buffer | string} chunk @param {BufferEncoding} encoding @param {(err?: Error | null) => void} cb */
+  _write(chunk, encoding, cb) {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
+    this._open().then((s) => {
+      if (b.length === 0) return cb();
+      if (s.destroyed) return cb(new Error('the Runtime API connection closed during a streamed response'));
+      s.write(`${b.length.toString(16)}\r\n`);
+      s.write(b);
+      if (s.write('\r\n')) cb();
+      else s.once('drain', () => cb());
+    }, cb);
+  }
+
+  /** @param {(err?: Error | null) => void} cb */
+  _final(cb) {
+    void this._close(null).then(() => cb(), cb);
+  }
+
+  /**
+   * Ends the body: what the function printed is flushed first (Fare reads it before it ends the
+   * invocation), then the last chunk, with the error in the trailers if there is one.
+   * @param {ErrorDoc | null} error
+   */
+  async _close(error) {
+    if (this._ended) return;
+    this._ended = true;
+    const s = await this._open();
+    await flushOutput();
+    let last = '0\r\n';
+    if (error !== null) {
+      last += `Lambda-Runtime-Function-Error-Type: ${error.errorType.replace(/[^\x20-\x7e]/g, '?')}\r\n`;
+      last += `Lambda-Runtime-Function-Error-Body: ${Buffer.from(JSON.stringify(error)).toString('base64')}\r\n`;
+    }
+    s.write(`${last}\r\n`);
+  }
+
+  /** The handler failed: the response ends here with its error (what was written before stays sent). @param {ErrorDoc} error */
+  async fail(error) {
+    await this._close(error);
+    return /** @type {Promise<ApiResponse>} */ (this.posted);
+  }
+}
+
+/** `awslambda`, the global Lambda's Node.js runtime gives handlers for response streaming. */
+const awslambda = {
+  /**
+   * @param {(event: unknown, responseStream: ResponseStream, context: Context) => unknown} handler
+   * @param {{ highWaterMark?: number }} [options]
+   */
+  streamifyResponse(handler, options) {
+    if (typeof handler !== 'function') throw new TypeError('awslambda.streamifyResponse takes the handler function');
+    Object.defineProperty(handler, STREAMING, { value: 'response' });
+    if (options?.highWaterMark !== undefined) Object.defineProperty(handler, HIGH_WATER_MARK, { value: options.highWaterMark });
+    return handler;
+  },
+  HttpResponseStream: class HttpResponseStream {
+    /**
+     * The stream, its response now beginning with a function URL's status, headers and cookies.
+     * @param {ResponseStream} stream
+     * @param {{ statusCode?: number, headers?: Record<string, string>, cookies?: string[] }} prelude
+     */
+    static from(stream, prelude) {
+      stream.setContentType(HTTP_INTEGRATION);
+      stream.write(JSON.stringify(prelude ?? {}));
+      stream.write(new Uint8Array(8));
+      return stream;
+    }
+  },
+};
+Object.defineProperty(globalThis, 'awslambda', { value: awslambda, enumerable: false, configurable: true, writable: true });
+
+/**
+ * Runs a streaming handler: its stream is ended when its promise settles (if it did not end it),
+ * with the error in the trailers if it failed. Resolves with the POST's answer.
+ * @param {Handler} handler
+ * @param {unknown} event
+ * @param {Context} ctx
+ * @param {string} p
+ * @returns {Promise<ApiResponse>}
+ */
+async function runStreaming(handler, event, ctx, p) {
+  const hwm = /** @type {Record<symbol, unknown>} */ (/** @type {unknown} */ (handler))[HIGH_WATER_MARK];
+  const stream = new ResponseStream(p, typeof hwm === 'number' ? hwm : undefined);
+  currentStream = stream;
+  try {
+    const streaming = /** @type {(e: unknown, s: ResponseStream, c: Context) => unknown} */ (/** @type {unknown} */ (handler));
+    await streaming(event, stream, ctx);
+    if (!stream.writableEnded) stream.end();
+    await new Promise((resolve, reject) => {
+      if (stream.writableFinished) return resolve(undefined);
+      stream.once('finish', resolve);
+      stream.once('error', reject);
+    });
+    return await /** @type {Promise<ApiResponse>} */ (stream.posted);
+  } catch (e) {
+    const doc = toErrorDoc(e);
+    console.error(`${ctx.awsRequestId} ERROR ${doc.errorType}: ${doc.errorMessage}`);
+    return await stream.fail(doc);
+  } finally {
+    currentStream = null;
   }
 }
 
@@ -406,6 +572,8 @@ function fatal(/** @type {unknown} */ err, /** @type {string} */ type) {
   const id = current;
   const exit = () => process.exit(129);
   if (id === null) exit();
+  // A streamed response holds the connection: its error ends it, in its trailers.
+  else if (currentStream !== null) currentStream.fail(doc).then(exit, exit);
   else postError(`/invocation/${encodeURIComponent(id)}/error`, doc).then(exit, exit);
 }
 
@@ -443,6 +611,12 @@ async function main() {
         event = JSON.parse(text);
       } catch {
         event = text;
+      }
+      if (/** @type {Record<symbol, unknown>} */ (/** @type {unknown} */ (handler))[STREAMING] === 'response') {
+        posted = await runStreaming(handler, event, ctx, p);
+        current = null;
+        if (posted.status >= 500) process.exit(1);
+        continue;
       }
       const result = await run(handler, event, ctx);
       let out;

@@ -171,6 +171,20 @@ export interface AnsweredMsg extends Hop<'machine', 'gateway'> {
 }
 
 /**
+ * A chunk of a response the job's function streams, for a caller that streams it (the live system's
+ * InvokeWithResponseStream and function URLs): `seq` counts them from 0, so a gateway can tell one
+ * was lost; `data` is base64; the first carries the response's content type. The `answered` that
+ * follows says how many were sent.
+ */
+export interface StreamMsg extends Hop<'machine', 'gateway'> {
+  readonly kind: 'stream';
+  readonly job: JobId;
+  readonly seq: number;
+  readonly data: string;
+  readonly contentType?: string;
+}
+
+/**
  * A synchronous call made by a job another gateway sent began (`call`) or ended (`call-end`): from
  * the gateway that took the call (the caller's context was shown to it) to the caller's gateway,
  * which blocks or unblocks the caller on its machine as for calls through itself, counting them all.
@@ -206,6 +220,7 @@ export type Message =
   | JobEventMsg
   | SwappedMsg
   | AnsweredMsg
+  | StreamMsg
   | DoneMsg
   | CallMsg;
 
@@ -270,6 +285,7 @@ const KINDS: Readonly<Record<MessageKind, readonly [from: Part, to: Part]>> = {
   'preempted': ['machine', 'gateway'],
   'swapped': ['machine', 'gateway'],
   'answered': ['machine', 'gateway'],
+  'stream': ['machine', 'gateway'],
   'done': ['machine', 'gateway'],
   'call': ['gateway', 'gateway'],
   'call-end': ['gateway', 'gateway'],
@@ -336,6 +352,11 @@ export function checkMessage(x: unknown): { ok: true; msg: Message } | { ok: fal
     case 'preempted':
     case 'answered':
     case 'done': missing = need('job'); break;
+    case 'stream':
+      if (typeof o.data !== 'string') return { ok: false, error: 'stream: data must be a string (base64)' };
+      if (o.contentType !== undefined && typeof o.contentType !== 'string') return { ok: false, error: 'stream: contentType must be a string, or absent' };
+      missing = need('job', 'seq');
+      break;
     case 'call':
     case 'call-end':
       if (typeof o.caller !== 'string' || o.caller.length === 0 || o.caller.length > 128) return { ok: false, error: `${kind}: caller must be a request id (1 to 128 characters)` };
@@ -364,7 +385,7 @@ export function formatDecisionLine(who: Address, d: { readonly kind: string }): 
   const to = o.to as Address | undefined;
   let line = to === undefined ? `${formatAddress(who)} ${d.kind}` : `${formatAddress(who)} → ${formatAddress(to)} ${d.kind}`;
   for (const k of Object.keys(o)) {
-    if (k === 'kind' || k === 'from' || k === 'to' || k === 'cargo' || k === 'result') continue;
+    if (k === 'kind' || k === 'from' || k === 'to' || k === 'cargo' || k === 'result' || k === 'data') continue;
     const v = o[k];
     if (v === undefined) continue;
     line += ` ${k}=${formatField(v)}`;

@@ -21,6 +21,8 @@ export interface InvocationCargo {
   readonly waitingCaller?: string;
   /** The invocation's trace (X-Amzn-Trace-Id form), handed to the function. */
   readonly traceId?: string;
+  /** The caller streams the response (the worker sends it in `stream` messages). */
+  readonly stream?: boolean;
 }
 
 export function invocationCargo(gateway: number, req: InvokeRequest): Cargo {
@@ -30,6 +32,7 @@ export function invocationCargo(gateway: number, req: InvokeRequest): Cargo {
   if (req.fareContext !== undefined) c.fareContext = req.fareContext;
   if (req.waitingCaller !== undefined) c.waitingCaller = req.waitingCaller;
   if (req.traceId !== undefined) c.traceId = req.traceId;
+  if (req.stream === true) c.stream = true;
   return c;
 }
 
@@ -42,6 +45,7 @@ export function requestOf(cargo: Cargo, cls: number): { gateway: number; req: In
   if (c.fareContext !== undefined) req.fareContext = c.fareContext;
   if (c.waitingCaller !== undefined) req.waitingCaller = c.waitingCaller;
   if (c.traceId !== undefined) req.traceId = c.traceId;
+  if (c.stream === true) req.stream = true;
   return { gateway: c.gateway, req };
 }
 

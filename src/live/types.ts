@@ -77,6 +77,15 @@ export interface InvokeRequest {
    * with its CPU time and logs, follows when the measurement ends. In-process only.
    */
   readonly onAnswer?: (a: InvocationAnswer) => void;
+  /**
+   * The caller streams the response (InvokeWithResponseStream, a function URL in RESPONSE_STREAM
+   * mode): a function that streams its response has each chunk handed to `onChunk` as it comes, and
+   * its outcome's payload is then empty (`streamed` says what was sent). A function that does not
+   * stream answers whole, as to any call.
+   */
+  readonly stream?: boolean;
+  /** Where the chunks of a streamed response go (the first with its content type). In-process only. */
+  readonly onChunk?: (chunk: Buffer, contentType: string) => void;
 }
 
 /** The line put in an invocation's logs where output was left out (`InvokeOutcome.logs`). */
@@ -85,7 +94,7 @@ export function omittedLine(bytes: number): string {
 }
 
 /** What a caller is told as soon as the function answers: the outcome without its measurement. */
-export type InvocationAnswer = Pick<InvokeOutcome, 'status' | 'payload' | 'functionError' | 'errorType'>;
+export type InvocationAnswer = Pick<InvokeOutcome, 'status' | 'payload' | 'functionError' | 'errorType' | 'streamed'>;
 
 /** What running one invocation produced and cost. */
 export interface InvokeOutcome {
@@ -96,6 +105,12 @@ export interface InvokeOutcome {
   /** Why it failed, for errors: Handled (reported by the handler) or Unhandled (crash, timeout, init). */
   readonly functionError?: 'Handled' | 'Unhandled';
   readonly errorType?: string;
+  /**
+   * The response went out as a stream, in chunks handed to the request's `onChunk` (the payload holds
+   * none of it; with an error, the error document): how many chunks, of how many bytes, of which
+   * content type.
+   */
+  readonly streamed?: { readonly chunks: number; readonly bytes: number; readonly contentType: string };
   /** Wall time from start of execution to response (ms), excluding queueing. */
   readonly durationMs: number;
   /** CPU time used by the instance during the invocation (ms). */

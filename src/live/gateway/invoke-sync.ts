@@ -66,6 +66,11 @@ export interface SyncCall {
   readonly trace?: Trace;
   /** Its function's own class index (`ownClassIndex`, checked before admission), for its receipt's why. */
   readonly ownCls: number;
+  /**
+   * The caller streams the response: a function that streams hands each chunk here as it comes (the
+   * first with its content type), and its answer's payload is empty (`streamed` says what was sent).
+   */
+  readonly onChunk?: (chunk: Buffer, contentType: string) => void;
 }
 
 /**
@@ -104,6 +109,7 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
     // The caller (its context passed every check) waits for this answer: the machine scheduler lets its core go meanwhile.
     ...(call.caller !== undefined ? { waitingCaller: call.caller.requestId } : {}),
     ...(call.caller?.gateway !== undefined ? { waitingCallerGateway: call.caller.gateway } : {}),
+    ...(call.onChunk !== undefined ? { stream: true, onChunk: call.onChunk } : {}),
     onAnswer: (a) => {
       running.end();
       if (call.tail) return;

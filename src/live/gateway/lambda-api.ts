@@ -16,8 +16,11 @@ import { BYTES, EMPTY } from './rest.ts';
 import { LAMBDA_ERROR, parse, ValidationError, z } from './schema.ts';
 import { noteRequest } from './access-log.ts';
 import { formatAmznTraceId, startTrace, traceAnswerHeaders, traceHeadersOf } from './trace.ts';
+import { ResponseEventStream } from './lambda-stream.ts';
 
 export const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/;
+/** InvokeWithResponseStream's path (lambda-stream.ts). */
+export const STREAM_INVOKE_PATH = /^\/2021-11-15\/functions\/([^/]+)\/response-streaming-invocations\/?$/;
 
 /** Lambda's wording of an enum member it does not know. */
 const lambdaEnum = <const T extends readonly [string, ...string[]]>(member: string, values: T) =>
@@ -56,6 +59,25 @@ export const INVOKE_DOC = {
   },
 } as const;
 
+/** InvokeWithResponseStream in the API description: Invoke's request, answered as an event stream (lambda-stream.ts). */
+export const STREAM_INVOKE_DOC = {
+  path: '/2021-11-15/functions/{FunctionName}/response-streaming-invocations',
+  operation: 'InvokeWithResponseStream',
+  summary: 'Invokes a function as Invoke does, and answers its response as the function streams it (awslambda.streamifyResponse in Node.js; a custom runtime posting in streaming mode): a PayloadChunk event per part as it comes, then InvokeComplete (ErrorCode and ErrorDetails when the function failed, LogResult with X-Amz-Log-Type: Tail). A function that does not stream is answered in one PayloadChunk. At most 20 MB streamed',
+  query: INVOKE_DOC.query,
+  headers: { ...INVOKE_DOC.headers, 'X-Amz-Invocation-Type': lambdaEnum('invocationType', ['RequestResponse', 'DryRun']).describe('RequestResponse (default) or DryRun; an Event is queued with Invoke') },
+  payload: z.unknown().describe('Any JSON document, or nothing (at most 6 MB)'),
+  answers: {
+    200: BYTES('application/vnd.amazon.eventstream', 'Events PayloadChunk {Payload} and, last, InvokeComplete {ErrorCode?, ErrorDetails?, LogResult?} (X-Amz-Executed-Version; X-Fare-Class; X-Fare-Budget warn|degrade)'),
+    204: EMPTY,
+    400: LAMBDA_ERROR,
+    403: LAMBDA_ERROR,
+    404: LAMBDA_ERROR,
+    413: LAMBDA_ERROR,
+    429: LAMBDA_ERROR,
+  },
+} as const;
+
 function lambdaHeader<S extends z.ZodType>(schema: S, v: string): z.output<S> {
   try {
     return parse(schema, v);
@@ -65,7 +87,7 @@ function lambdaHeader<S extends z.ZodType>(schema: S, v: string): z.output<S> {
   }
 }
 
-export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, res: ServerResponse, rawName: string, query: URLSearchParams, requestId: string): Promise<void> {
+export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, res: ServerResponse, rawName: string, query: URLSearchParams, requestId: string, streaming = false): Promise<void> {
   if (req.method !== 'POST') {
     throw new ApiError({ status: 405, code: 'FARE_E_METHOD_NOT_ALLOWED', message: `Invoke takes POST, not ${req.method ?? '?'}`, lambdaType: 'UnknownOperationException', headers: { Allow: 'POST' } });
   }
@@ -77,6 +99,9 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
   );
 
   const type = invocationType(header(req, 'x-amz-invocation-type'));
+  if (streaming && type === 'Event') {
+    throw badRequest('FARE_E_INVALID_REQUEST', "1 validation error detected: Value 'Event' at 'invocationType' failed to satisfy constraint: InvokeWithResponseStream takes RequestResponse or DryRun; queue an Event with Invoke", 'InvalidParameterValueException');
+  }
   const tail = logType(header(req, 'x-amz-log-type'));
   if (type === 'Event' && body.length > ctx.limits.asyncPayloadBytes) {
     throw tooLarge('FARE_E_PAYLOAD_TOO_LARGE', `Request must be smaller than ${ctx.limits.asyncPayloadBytes} bytes for the InvokeAsync operation`);
@@ -162,7 +187,22 @@ export async function handleInvoke(ctx: GatewayContext, req: IncomingMessage, re
     return;
   }
 
-  await runSync(ctx, { requestId, fn, ownCls, callerTenant: principal.tenant, admitted, deadline: inherited.deadline, payload: body, tail, trace, ...(clientContext !== undefined ? { clientContext } : {}), ...invoked, ...(caller !== undefined ? { caller } : {}) }, (out, log) => {
+  const call = { requestId, fn, ownCls, callerTenant: principal.tenant, admitted, deadline: inherited.deadline, payload: body, tail, trace, ...(clientContext !== undefined ? { clientContext } : {}), ...invoked, ...(caller !== undefined ? { caller } : {}) };
+  if (streaming) {
+    const headers: Record<string, string> = Object.assign({}, fareHeaders);
+    headers['X-Amz-Executed-Version'] = target.executedVersion;
+    const stream = new ResponseEventStream(res, headers);
+    try {
+      await runSync(ctx, { ...call, onChunk: (chunk) => stream.chunk(chunk) }, (out, log) => stream.answer(out, log !== undefined ? logTail(log.text, ctx.limits.tailBytes) : undefined));
+    } catch (e) {
+      // Before the first event an error is answered as any (a status and Lambda's error document);
+      // after it, the stream can only end with it.
+      if (!stream.begun) throw e;
+      stream.complete({ ErrorCode: e instanceof ApiError ? e.lambdaType ?? 'ServiceException' : 'ServiceException', ErrorDetails: (e as Error).message });
+    }
+    return;
+  }
+  await runSync(ctx, call, (out, log) => {
     // Assigned, not `{ ...fareHeaders, … }` (a spread followed by more properties is V8's slow path).
     const headers: Record<string, string> = Object.assign({}, fareHeaders);
     headers['X-Amz-Executed-Version'] = target.executedVersion;

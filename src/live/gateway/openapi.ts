@@ -4,7 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { INVOKE_DOC } from './lambda-api.ts';
+import { INVOKE_DOC, STREAM_INVOKE_DOC } from './lambda-api.ts';
 import type { Answers, Route } from './rest.ts';
 import { jsonSchema, z } from './schema.ts';
 
@@ -107,8 +107,7 @@ function operation(schemas: Schemas, r: Route, tag: 'Fare' | 'Lambda'): Json {
   };
 }
 
-function invokeOperation(schemas: Schemas): Json {
-  const d = INVOKE_DOC;
+function invokeOperation(schemas: Schemas, d: typeof INVOKE_DOC | typeof STREAM_INVOKE_DOC): Json {
   return {
     operationId: `lambda.${d.operation}`,
     tags: ['Lambda'],
@@ -140,7 +139,8 @@ export function openApiDocument(tables: ApiTables, version = fareVersion()): Jso
   };
   for (const r of tables.fare) add(r.path, r.method, operation(schemas, r, 'Fare'));
   for (const r of tables.lambda) add(r.path, r.method, operation(schemas, r, 'Lambda'));
-  add(INVOKE_DOC.path, 'POST', invokeOperation(schemas));
+  add(INVOKE_DOC.path, 'POST', invokeOperation(schemas, INVOKE_DOC));
+  add(STREAM_INVOKE_DOC.path, 'POST', invokeOperation(schemas, STREAM_INVOKE_DOC));
   add('/healthz', 'GET', { operationId: 'fare.Health', tags: ['Fare'], summary: 'Whether the gateway and its database answer', security: [], responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'object', properties: { status: { const: 'ok' } }, required: ['status'] } } } } } });
   return {
     openapi: '3.1.0',

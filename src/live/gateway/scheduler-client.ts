@@ -65,6 +65,12 @@ interface Pending {
   /** When it was heard to start and to answer (NaN: not yet), for its receipt. */
   startedAt: number;
   answeredAt: number;
+  /**
+   * The `seq` of the next chunk of its streamed response to hand on; -1 once one was missed (the
+   * carrier lost it, or a second run began): the stream stops there, and its caller sees fewer
+   * chunks than the answer says were sent.
+   */
+  streamSeq: number;
 }
 
 /** Gateways of one system (their numbers 0 … MAX_GATEWAYS − 1 are the high part of job ids). */
@@ -123,7 +129,7 @@ export class SchedulerClient {
         return;
       }
       const shard = this.live === undefined ? this.picker.pick(fn) : ShardPicker.pickLive(fn, this.live);
-      this.pending.set(id, { req, job, shard, resolve, reject, sentAt: now, lostAt, machine: -1, at: -1, calls: 0, heardAt: now, timed: false, startedAt: NaN, answeredAt: NaN });
+      this.pending.set(id, { req, job, shard, resolve, reject, sentAt: now, lostAt, machine: -1, at: -1, calls: 0, heardAt: now, timed: false, startedAt: NaN, answeredAt: NaN, streamSeq: 0 });
       if (this.auditAt === Infinity && this.opts.auditMs !== undefined && this.opts.auditMs !== Infinity) this.armAudit(now + this.opts.auditMs);
       if (lostAt < this.sweepAt) this.armSweep(lostAt);
       this.byRequest.set(req.requestId, id);
@@ -266,6 +272,16 @@ export class SchedulerClient {
         break;
       case 'preempted':
       case 'swapped':
+        break;
+      case 'stream':
+        // In order, from the machine that runs it, or not at all.
+        if (p.streamSeq < 0 || m.from.id !== p.machine) return;
+        if (m.seq !== p.streamSeq) {
+          p.streamSeq = -1;
+          return;
+        }
+        p.streamSeq++;
+        p.req.onChunk?.(Buffer.from(m.data, 'base64'), m.contentType ?? 'application/octet-stream');
         break;
       case 'answered':
         if (Number.isNaN(p.answeredAt)) p.answeredAt = p.heardAt;

@@ -13,7 +13,7 @@ import { DEFAULT_LIMITS, type GatewayContext, type GatewayLimits } from './conte
 import { ApiError, internal, notFound } from './errors.ts';
 import { FareContexts, type ContextPeers } from './fare-context.ts';
 import { answerClientErrors, sendFareError, sendJson, sendLambdaError } from './http.ts';
-import { handleInvoke, INVOKE_PATH } from './lambda-api.ts';
+import { handleInvoke, INVOKE_PATH, STREAM_INVOKE_PATH } from './lambda-api.ts';
 import { LAMBDA_VERSION_PATH, unsupportedLambdaOperation } from './lambda-unsupported.ts';
 import { newRequestId } from './request-id.ts';
 import type { Platform } from './platform.ts';
@@ -97,7 +97,7 @@ let openApiText: string | undefined;
 const DRAW_RANGE = 2 ** 48 - 1;
 export const randomDraw = (): number => randomInt(DRAW_RANGE) / DRAW_RANGE;
 /** Lambda's API versions in its paths: functions and invocations, tags, account settings, function URLs, event invoke configs, concurrency. */
-const LAMBDA_PREFIX = /^\/(2015-03-31|2017-03-31|2016-08-19|2021-10-31|2019-09-25|2017-10-31|2019-09-30)\//;
+const LAMBDA_PREFIX = /^\/(2015-03-31|2017-03-31|2016-08-19|2021-10-31|2019-09-25|2017-10-31|2019-09-30|2021-11-15)\//;
 
 export function createGateway(opts: GatewayOptions): Gateway {
   const clock = opts.clock ?? Date.now;
@@ -165,11 +165,15 @@ export function createGateway(opts: GatewayOptions): Gateway {
       } else if (lambdaRoutes) {
         const raw = (req.url ?? '/').split('?')[0] ?? '';
         const m = INVOKE_PATH.exec(raw);
+        const streamed = m === null ? STREAM_INVOKE_PATH.exec(raw) : null;
         if (m !== null) {
           noteRequest(req, { operation: 'Invoke' });
           // An accepted Event is answered once it is shared too (a cluster's queue has it).
           if (opts.settle !== undefined && req.headers['x-amz-invocation-type'] === 'Event') holdAnswer(res, opts.settle);
           await handleInvoke(ctx, req, res, m[1] ?? '', url.searchParams, requestId);
+        } else if (streamed !== null) {
+          noteRequest(req, { operation: 'InvokeWithResponseStream' });
+          await handleInvoke(ctx, req, res, streamed[1] ?? '', url.searchParams, requestId, true);
         } else {
           // The control plane: a write is answered once it is shared, as on the REST API.
           if (opts.settle !== undefined && req.method !== 'GET' && req.method !== 'HEAD') holdAnswer(res, opts.settle);

@@ -263,6 +263,7 @@ export class Instance {
         ...(req.fareContext !== undefined ? { fareContext: req.fareContext } : {}),
         ...(req.traceId !== undefined ? { traceId: req.traceId } : {}),
         ...(req.invokedArn !== undefined ? { invokedArn: req.invokedArn } : {}),
+        ...(req.stream === true && req.onChunk !== undefined ? { onChunk: req.onChunk } : {}),
       };
       api.deliver(ev);
     });
@@ -572,12 +573,19 @@ export class Instance {
       case 'init-error':
         this.failInit(r.error);
         return;
-      case 'response':
-        this.finish(r.requestId, (m, logs) => okOutcome(r.body, m, logs));
+      case 'response': {
+        const streamed = r.streamed;
+        this.finish(r.requestId, streamed === undefined ? (m, logs) => okOutcome(r.body, m, logs) : (m, logs) => ({ ...okOutcome(r.body, m, logs), streamed }));
         return;
-      case 'error':
-        this.finish(r.requestId, (m, logs) => handledOutcome(r.error, m, logs));
+      }
+      case 'error': {
+        const streamed = r.streamed;
+        if (streamed === undefined) return this.finish(r.requestId, (m, logs) => handledOutcome(r.error, m, logs));
+        // A streamed response that ended in an error: the function's (handled), or too big (unhandled, as Lambda says).
+        const { errorType, errorMessage } = r.error;
+        this.finish(r.requestId, errorType === 'Function.ResponseSizeTooLarge' ? (m, logs) => ({ ...unhandledOutcome(errorType, errorMessage, m, logs), streamed }) : (m, logs) => ({ ...handledOutcome(r.error, m, logs), streamed }));
         return;
+      }
       case 'response-too-large':
         this.finish(r.requestId, (m, logs) =>
           unhandledOutcome('Function.ResponseSizeTooLarge', `Response payload size (${r.bytes} bytes) exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`, m, logs),
@@ -610,8 +618,8 @@ export class Instance {
       this.tail = tail;
       if (this._state === 'busy') this._state = this.exit === null && !this.killing ? 'idle' : 'dead';
       if (o.req.onAnswer !== undefined) {
-        const { status, payload, functionError, errorType } = make(NOT_MEASURED, logs);
-        o.req.onAnswer({ status, payload, ...(functionError !== undefined ? { functionError } : {}), ...(errorType !== undefined ? { errorType } : {}) });
+        const { status, payload, functionError, errorType, streamed } = make(NOT_MEASURED, logs);
+        o.req.onAnswer({ status, payload, ...(functionError !== undefined ? { functionError } : {}), ...(errorType !== undefined ? { errorType } : {}), ...(streamed !== undefined ? { streamed } : {}) });
       }
       if (this.tail !== tail) return; // a next invocation took the instance already, ending the tail
       if (this._state === 'idle') this.parkLater();

@@ -49,6 +49,23 @@ export interface StemOrders {
 /** Lambda's limit on a synchronous response: 6 MB plus a little slack, as its emulator sets it. */
 export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
 
+/**
+ * Lambda's limit on a streamed response (`InvokeWithResponseStream`, a function URL in
+ * RESPONSE_STREAM mode): 20 MB. A streamed response invoked without a stream (Invoke) is buffered,
+ * and held to MAX_RESPONSE_BYTES.
+ */
+export const MAX_STREAMED_BYTES = 20 * 1024 * 1024;
+
+/** The header a runtime posts a streamed response with (`Lambda-Runtime-Function-Response-Mode: streaming`). */
+const RESPONSE_MODE = 'lambda-runtime-function-response-mode';
+
+/** What a streamed response came to: its chunks as the runtime sent them, their bytes, its content type. */
+export interface StreamedResponse {
+  readonly chunks: number;
+  readonly bytes: number;
+  readonly contentType: string;
+}
+
 /** The standard Lambda error document. */
 export interface ErrorDocument {
   readonly errorMessage: string;
@@ -69,13 +86,20 @@ export interface InvocationEvent {
   readonly traceId?: string;
   /** The ARN the caller invoked (with the alias or version it named), for `Lambda-Runtime-Invoked-Function-Arn`; default the instance's own. */
   readonly invokedArn?: string;
+  /**
+   * Where a streamed response goes as it comes, chunk by chunk (the first with its content type);
+   * without it a streamed response is buffered and handed over whole, as any other.
+   */
+  readonly onChunk?: (chunk: Buffer, contentType: string) => void;
 }
 
 /** What the runtime did, as the instance hears it. */
 export type RuntimeReport =
   | { readonly kind: 'next'; readonly first: boolean }
-  | { readonly kind: 'response'; readonly requestId: string; readonly body: Buffer }
-  | { readonly kind: 'error'; readonly requestId: string; readonly error: ErrorDocument; readonly body: Buffer }
+  // `streamed`: the response was posted in streaming mode and its chunks went to the event's
+  // `onChunk` (`body` is then empty), or an error ended such a response after it began.
+  | { readonly kind: 'response'; readonly requestId: string; readonly body: Buffer; readonly streamed?: StreamedResponse }
+  | { readonly kind: 'error'; readonly requestId: string; readonly error: ErrorDocument; readonly body: Buffer; readonly streamed?: StreamedResponse }
   | { readonly kind: 'response-too-large'; readonly requestId: string; readonly bytes: number }
   | { readonly kind: 'init-error'; readonly error: ErrorDocument };
 
@@ -400,6 +424,7 @@ export class RuntimeApi {
       req.resume();
       return reply(res, 400, invalidRequestId());
     }
+    if (!isError && req.headers[RESPONSE_MODE] === 'streaming' && ev.onChunk !== undefined) return this.stream(req, res, ev, ev.onChunk);
     readBody(req, this.maxBytes, (body, bytes) => {
       if (this.open !== ev) return reply(res, 400, invalidRequestId()); // abandoned while reading
       this.open = null;
@@ -411,14 +436,67 @@ export class RuntimeApi {
         return this.onReport({ kind: 'response-too-large', requestId: id, bytes });
       }
       reply(res, 202, { status: 'OK' });
-      if (isError) {
-        const error = errorDocument(body, req.headers['lambda-runtime-function-error-type']);
-        this.onReport({ kind: 'error', requestId: id, error, body });
+      // A streamed response that nobody streams (an Invoke): whole, unless it ended in an error.
+      const failed = isError ? undefined : streamError(req);
+      if (isError || failed !== undefined) {
+        const error = failed ?? errorDocument(body, req.headers['lambda-runtime-function-error-type']);
+        this.onReport({ kind: 'error', requestId: id, error, body: failed === undefined ? body : Buffer.from(JSON.stringify(error)) });
       } else {
         this.onReport({ kind: 'response', requestId: id, body });
       }
     });
   }
+
+  /**
+   * A response posted in streaming mode, for an event whose caller streams it: each chunk goes to
+   * `onChunk` as it comes (up to MAX_STREAMED_BYTES); the end reports the response, or the error its
+   * trailers carry.
+   */
+  private stream(req: IncomingMessage, res: ServerResponse, ev: InvocationEvent, onChunk: (chunk: Buffer, contentType: string) => void): void {
+    const type = req.headers['content-type'];
+    const contentType = typeof type === 'string' && type !== '' ? type : 'application/octet-stream';
+    let chunks = 0;
+    let bytes = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      if (over || this.open !== ev) return;
+      if (bytes + c.length > MAX_STREAMED_BYTES) {
+        over = true;
+        return;
+      }
+      bytes += c.length;
+      chunks++;
+      onChunk(c, contentType);
+    });
+    req.once('error', () => undefined);
+    req.once('end', () => {
+      if (this.open !== ev) return reply(res, 400, invalidRequestId()); // abandoned while streaming
+      this.open = null;
+      const streamed: StreamedResponse = { chunks, bytes, contentType };
+      const id = ev.requestId;
+      if (over) {
+        reply(res, 413, { errorMessage: `Exceeded maximum allowed payload size (${MAX_STREAMED_BYTES} bytes).`, errorType: 'RequestEntityTooLarge' });
+        const error = { errorMessage: `Response payload size exceeded maximum allowed payload size (${MAX_STREAMED_BYTES} bytes).`, errorType: 'Function.ResponseSizeTooLarge' };
+        return this.onReport({ kind: 'error', requestId: id, error, body: Buffer.from(JSON.stringify(error)), streamed });
+      }
+      reply(res, 202, { status: 'OK' });
+      const error = streamError(req);
+      if (error !== undefined) this.onReport({ kind: 'error', requestId: id, error, body: Buffer.from(JSON.stringify(error)), streamed });
+      else this.onReport({ kind: 'response', requestId: id, body: Buffer.alloc(0), streamed });
+    });
+  }
+}
+
+/**
+ * The error a streamed response ended with, from its trailers (`Lambda-Runtime-Function-Error-Type`,
+ * and `-Body`: the error document in base64); undefined if it ended well.
+ */
+function streamError(req: IncomingMessage): ErrorDocument | undefined {
+  if (req.headers[RESPONSE_MODE] !== 'streaming') return undefined;
+  const type = req.trailers['lambda-runtime-function-error-type'];
+  const body = req.trailers['lambda-runtime-function-error-body'];
+  if (type === undefined && body === undefined) return undefined;
+  return errorDocument(Buffer.from(body ?? '', 'base64'), type ?? 'Runtime.StreamError');
 }
 
 /** Reads a body up to `max` bytes; past that, drains the rest and hands over null with the size seen. */

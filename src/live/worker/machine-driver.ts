@@ -470,6 +470,15 @@ export class MachineDriver {
           // then, though the invocation is measured a moment longer (until its instance is parked).
           // A copy with the worker's onAnswer (not a spread with an extra property: V8's slow path).
           const req: Mutable<InvokeRequest> = Object.assign({}, e.req);
+          // A streamed response goes to the gateway chunk by chunk, in order, as it comes.
+          if (req.stream === true) {
+            let seq = 0;
+            const from = this.machine.address, to = gatewayAddress(e.gateway), job = e.job.id;
+            req.onChunk = (chunk, contentType) => {
+              const n = seq++;
+              this.bus.sendOwned(n === 0 ? { kind: 'stream', from, to, job, seq: n, data: chunk.toString('base64'), contentType } : { kind: 'stream', from, to, job, seq: n, data: chunk.toString('base64') });
+            };
+          }
           req.onAnswer = (a) => {
             e.answeredNow = this.clock.now();
             e.answered = answerCargo(a);

@@ -1,0 +1,140 @@
+// End-to-end: response streaming on `fare up`, through AWS's SDK and nothing of Fare's own — a Node.js
+// handler wrapped in `awslambda.streamifyResponse` writes its response in parts, and
+// InvokeWithResponseStream hands each part to the caller as the function writes it (real function
+// processes, the Runtime API's streaming mode, the worker's `stream` messages, Lambda's event stream).
+
+import {
+  CreateFunctionCommand,
+  InvokeCommand,
+  InvokeWithResponseStreamCommand,
+  LambdaClient,
+  type InvokeWithResponseStreamCommandOutput,
+} from '@aws-sdk/client-lambda';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { zipDirectory } from '../src/live/gateway/zip-writer.ts';
+import { api, startFare, stopFare, type FareProcess } from '../support/fare-process.ts';
+
+const work = mkdtempSync(join(tmpdir(), 'fare-stream-'));
+let fare: FareProcess;
+let lambda: LambdaClient;
+
+const STREAMER = `
+export const handler = awslambda.streamifyResponse(async (event, stream, context) => {
+  stream.setContentType('text/plain');
+  for (let i = 0; i < event.n; i++) {
+    stream.write('part ' + i + '\\n');
+    if (event.waitMs) await new Promise((r) => setTimeout(r, event.waitMs));
+  }
+  console.log('streamed', event.n, 'parts for', context.awsRequestId);
+  if (event.fail) throw new Error('went wrong after ' + event.n + ' parts');
+  if (event.big) for (let i = 0; i < 3; i++) stream.write(Buffer.alloc(8 * 1024 * 1024, 120));
+  stream.end();
+});
+`;
+const PLAIN = 'export const handler = async (event) => ({ plain: true, got: event });\n';
+
+async function create(name: string, code: string): Promise<void> {
+  const dir = mkdtempSync(join(work, 'src-'));
+  writeFileSync(join(dir, 'index.mjs'), code);
+  await lambda.send(new CreateFunctionCommand({
+    FunctionName: name, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: 'arn:aws:iam::123456789012:role/any',
+    Code: { ZipFile: zipDirectory(dir) },
+  }));
+}
+
+beforeAll(async () => {
+  fare = await startFare(join(work, 'data'));
+  const made = await api(fare.url, 'POST', '/v1/tenants', { id: 'acme' });
+  expect(made.status).toBe(201);
+  const key = (made.json as { credential: { accessKeyId: string; secret: string } }).credential;
+  lambda = new LambdaClient({ endpoint: fare.url, region: 'us-east-1', credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secret }, maxAttempts: 1 });
+  await create('streamer', STREAMER);
+  await create('plain', PLAIN);
+}, 60_000);
+afterAll(async () => {
+  lambda?.destroy();
+  if (fare !== undefined) await stopFare(fare);
+  rmSync(work, { recursive: true, force: true });
+});
+
+interface Received {
+  chunks: { text: string; at: number }[];
+  complete?: { ErrorCode?: string | undefined; ErrorDetails?: string | undefined; LogResult?: string | undefined; at: number };
+  out: InvokeWithResponseStreamCommandOutput;
+}
+
+/** Invokes with InvokeWithResponseStream and reads the whole event stream, noting when each event came. */
+async function stream(name: string, event: unknown, extra: { LogType?: 'Tail' } = {}): Promise<Received> {
+  const out = await lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: name, Payload: Buffer.from(JSON.stringify(event)), ...extra }));
+  const r: Received = { chunks: [], out };
+  for await (const e of out.EventStream ?? []) {
+    if (e.PayloadChunk?.Payload !== undefined) r.chunks.push({ text: Buffer.from(e.PayloadChunk.Payload).toString('utf8'), at: performance.now() });
+    if (e.InvokeComplete !== undefined) r.complete = { ...e.InvokeComplete, at: performance.now() };
+  }
+  return r;
+}
+
+describe('InvokeWithResponseStream', () => {
+  it('hands each part to the caller as the function writes it, then InvokeComplete', async () => {
+    const r = await stream('streamer', { n: 3, waitMs: 400 });
+    expect(r.out.StatusCode).toBe(200);
+    expect(r.out.ExecutedVersion).toBe('$LATEST');
+    expect(r.chunks.map((c) => c.text).join('')).toBe('part 0\npart 1\npart 2\n');
+    expect(r.complete).toBeDefined();
+    expect(r.complete?.ErrorCode).toBeUndefined();
+    // The function waits 400 ms after each part: a response held back until the end would bring its
+    // first part with the completion, not about 1.2 s before it.
+    const first = r.chunks[0]?.at ?? Infinity;
+    expect((r.complete?.at ?? 0) - first).toBeGreaterThan(700);
+    expect(r.chunks.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('an error after the first parts ends the stream with the error, the parts sent kept', async () => {
+    const r = await stream('streamer', { n: 2, fail: true });
+    expect(r.chunks.map((c) => c.text).join('')).toBe('part 0\npart 1\n');
+    expect(r.complete).toMatchObject({ ErrorCode: 'Error', ErrorDetails: 'went wrong after 2 parts' });
+  });
+
+  it('with LogType Tail, the completion carries the end of the log', async () => {
+    const r = await stream('streamer', { n: 1 }, { LogType: 'Tail' });
+    const log = Buffer.from(r.complete?.LogResult ?? '', 'base64').toString('utf8');
+    expect(log).toMatch(/streamed 1 parts for /);
+    expect(log).toMatch(/END RequestId: /);
+  });
+
+  it('a function that does not stream is answered in one part', async () => {
+    const r = await stream('plain', { a: 1 });
+    expect(r.chunks.map((c) => JSON.parse(c.text) as unknown)).toEqual([{ plain: true, got: { a: 1 } }]);
+    expect(r.complete?.ErrorCode).toBeUndefined();
+  });
+
+  it('a streamed response over 20 MB is cut off with Function.ResponseSizeTooLarge', async () => {
+    const r = await stream('streamer', { n: 1, big: true });
+    expect(r.chunks[0]?.text).toBe('part 0\n');
+    expect(r.complete).toMatchObject({ ErrorCode: 'Function.ResponseSizeTooLarge' });
+    const bytes = r.chunks.reduce((n, c) => n + Buffer.byteLength(c.text), 0);
+    expect(bytes).toBeLessThanOrEqual(20 * 1024 * 1024);
+  }, 30_000);
+
+  it('refuses an Event (Invoke queues those), and answers unknown functions as Invoke does', async () => {
+    await expect(lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: 'streamer', InvocationType: 'Event' as 'RequestResponse' }))).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
+    await expect(lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: 'nobody' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+  });
+});
+
+describe('Invoke of a streaming function', () => {
+  it('answers the whole streamed response at once', async () => {
+    const out = await lambda.send(new InvokeCommand({ FunctionName: 'streamer', Payload: Buffer.from(JSON.stringify({ n: 2 })) }));
+    expect(out.FunctionError).toBeUndefined();
+    expect(Buffer.from(out.Payload ?? new Uint8Array()).toString('utf8')).toBe('part 0\npart 1\n');
+  });
+
+  it('an error in it is the invocation\'s error', async () => {
+    const out = await lambda.send(new InvokeCommand({ FunctionName: 'streamer', Payload: Buffer.from(JSON.stringify({ n: 1, fail: true })) }));
+    expect(out.FunctionError).toBeDefined();
+    expect(JSON.parse(Buffer.from(out.Payload ?? new Uint8Array()).toString('utf8'))).toMatchObject({ errorType: 'Error', errorMessage: 'went wrong after 1 parts' });
+  });
+});
