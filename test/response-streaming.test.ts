@@ -5,6 +5,7 @@
 
 import {
   CreateFunctionCommand,
+  CreateFunctionUrlConfigCommand,
   InvokeCommand,
   InvokeWithResponseStreamCommand,
   LambdaClient,
@@ -35,6 +36,16 @@ export const handler = awslambda.streamifyResponse(async (event, stream, context
 });
 `;
 const PLAIN = 'export const handler = async (event) => ({ plain: true, got: event });\n';
+/** A function URL's handler: its status, headers and cookies first, then a body in parts. */
+const PAGE = `
+export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  const stream = awslambda.HttpResponseStream.from(responseStream, { statusCode: 201, headers: { 'Content-Type': 'text/html', 'X-Path': event.rawPath }, cookies: ['seen=1'] });
+  stream.write('<p>first</p>');
+  await new Promise((r) => setTimeout(r, 500));
+  stream.write('<p>second</p>');
+  stream.end();
+});
+`;
 
 async function create(name: string, code: string): Promise<void> {
   const dir = mkdtempSync(join(work, 'src-'));
@@ -53,6 +64,7 @@ beforeAll(async () => {
   lambda = new LambdaClient({ endpoint: fare.url, region: 'us-east-1', credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secret }, maxAttempts: 1 });
   await create('streamer', STREAMER);
   await create('plain', PLAIN);
+  await create('page', PAGE);
 }, 60_000);
 afterAll(async () => {
   lambda?.destroy();
@@ -136,5 +148,32 @@ describe('Invoke of a streaming function', () => {
     const out = await lambda.send(new InvokeCommand({ FunctionName: 'streamer', Payload: Buffer.from(JSON.stringify({ n: 1, fail: true })) }));
     expect(out.FunctionError).toBeDefined();
     expect(JSON.parse(Buffer.from(out.Payload ?? new Uint8Array()).toString('utf8'))).toMatchObject({ errorType: 'Error', errorMessage: 'went wrong after 1 parts' });
+  });
+});
+
+describe('a function URL in RESPONSE_STREAM mode', () => {
+  it('sends the status and headers the function set, then the body as it is written', async () => {
+    const made = await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'page', AuthType: 'NONE', InvokeMode: 'RESPONSE_STREAM' }));
+    expect(made.InvokeMode).toBe('RESPONSE_STREAM');
+    const r = await fetch(`${made.FunctionUrl ?? ''}hello`);
+    expect(r.status).toBe(201);
+    expect(r.headers.get('content-type')).toBe('text/html');
+    expect(r.headers.get('x-path')).toBe('/hello');
+    expect(r.headers.getSetCookie()).toEqual(['seen=1']);
+    // The first part is read while the function still waits to write the second.
+    const reader = (r.body as ReadableStream<Uint8Array>).getReader();
+    const t0 = performance.now();
+    const first = await reader.read();
+    const firstAt = performance.now();
+    let text = Buffer.from(first.value ?? new Uint8Array()).toString('utf8');
+    for (;;) {
+      const next = await reader.read();
+      if (next.done) break;
+      text += Buffer.from(next.value).toString('utf8');
+    }
+    expect(text).toBe('<p>first</p><p>second</p>');
+    expect(Buffer.from(first.value ?? new Uint8Array()).toString('utf8')).toBe('<p>first</p>');
+    expect(performance.now() - firstAt).toBeGreaterThan(300);
+    expect(firstAt - t0).toBeLessThan(performance.now() - firstAt);
   });
 });

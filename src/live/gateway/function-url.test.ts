@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FunctionRecord, IssuedCredential } from '../store/index.ts';
-import type { InvokeRequest } from '../types.ts';
+import type { InvocationAnswer, InvokeRequest } from '../types.ts';
 import { outcome, startHarness, type Harness } from './testing.ts';
 import { signLambda } from '../../../test/support/sigv4.ts';
 
@@ -67,7 +67,9 @@ describe('configuration', () => {
     expect(aliased.FunctionUrl).not.toBe(made.FunctionUrl);
     await expect(lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'web', Qualifier: '1', AuthType: 'NONE' }))).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
     await expect(lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'web', Qualifier: 'nope', AuthType: 'NONE' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
-    await expect(lambda.send(new UpdateFunctionUrlConfigCommand({ FunctionName: 'web', InvokeMode: 'RESPONSE_STREAM' }))).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
+    expect(await lambda.send(new UpdateFunctionUrlConfigCommand({ FunctionName: 'web', InvokeMode: 'RESPONSE_STREAM' }))).toMatchObject({ InvokeMode: 'RESPONSE_STREAM', AuthType: 'AWS_IAM' });
+    expect((await lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: 'web' }))).InvokeMode).toBe('RESPONSE_STREAM');
+    await expect(lambda.send(new UpdateFunctionUrlConfigCommand({ FunctionName: 'web', InvokeMode: 'STREAMING' as 'BUFFERED' }))).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
     expect((await lambda.send(new ListFunctionUrlConfigsCommand({ FunctionName: 'web' }))).FunctionUrlConfigs?.map((c) => c.FunctionArn)).toEqual([
       'arn:aws:lambda:us-east-1:acme:function:web',
       'arn:aws:lambda:us-east-1:acme:function:web:live',
@@ -189,5 +191,78 @@ describe('requests', () => {
 
   it('a URL that does not exist is 404', async () => {
     expect((await fetch(`${h.url}/url/${'a'.repeat(32)}/`)).status).toBe(404);
+  });
+});
+
+describe('RESPONSE_STREAM mode', () => {
+  /** The platform streams `parts` (of content type `type`), then answers as streamed. */
+  const streams = (parts: (string | Buffer)[], type: string, end: Partial<InvocationAnswer> = {}): void => {
+    h.platform.respond = async (req) => {
+      expect(req.stream).toBe(true);
+      let bytes = 0;
+      for (const p of parts) {
+        const b = Buffer.from(p);
+        bytes += b.length;
+        req.onChunk?.(b, type);
+      }
+      // The answer comes after the parts have gone out, as from a real function.
+      await new Promise((r) => setTimeout(r, 20));
+      return outcome({ payload: Buffer.alloc(0), streamed: { chunks: parts.length, bytes, contentType: type }, ...end });
+    };
+  };
+
+  it('streams the parts as the body of a 200 of the function\'s content type', async () => {
+    const url = await makeUrl({ InvokeMode: 'RESPONSE_STREAM' });
+    streams(['hello ', 'streamed ', 'world'], 'text/plain');
+    const r = await fetch(url);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toBe('text/plain');
+    expect(r.headers.get('transfer-encoding')).toBe('chunked');
+    expect(r.headers.get('x-fare-class')).toBe('standard');
+    expect(await r.text()).toBe('hello streamed world');
+  });
+
+  it('a prelude (HttpResponseStream.from) sets status, headers and cookies, even split across parts', async () => {
+    const url = await makeUrl({ InvokeMode: 'RESPONSE_STREAM' });
+    const prelude = JSON.stringify({ statusCode: 201, headers: { 'Content-Type': 'text/csv', 'X-Made': 'yes' }, cookies: ['a=1', 'b=2'] });
+    streams([prelude.slice(0, 10), prelude.slice(10), Buffer.alloc(5), Buffer.concat([Buffer.alloc(3), Buffer.from('x,y\n')]), '1,2\n'], 'application/vnd.awslambda.http-integration-response');
+    const r = await fetch(url);
+    expect(r.status).toBe(201);
+    expect(r.headers.get('content-type')).toBe('text/csv');
+    expect(r.headers.get('x-made')).toBe('yes');
+    expect(r.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
+    expect(await r.text()).toBe('x,y\n1,2\n');
+  });
+
+  it('a function that does not stream is answered as in BUFFERED mode', async () => {
+    const url = await makeUrl({ InvokeMode: 'RESPONSE_STREAM' });
+    answer = () => ({ statusCode: 418, headers: { 'X-Tea': 'pot' }, body: 'short and stout' });
+    const r = await fetch(url);
+    expect(r.status).toBe(418);
+    expect(r.headers.get('x-tea')).toBe('pot');
+    expect(await r.text()).toBe('short and stout');
+  });
+
+  it('an error before the first part is a 502; after it, the response is cut off', async () => {
+    const url = await makeUrl({ InvokeMode: 'RESPONSE_STREAM' });
+    streams([], 'text/plain', { status: 'error', functionError: 'Handled', errorType: 'Error', payload: Buffer.from('{"errorMessage":"no"}') });
+    const early = await fetch(url);
+    expect(early.status).toBe(502);
+    expect(early.headers.get('x-amz-function-error')).toBe('Handled');
+    streams(['first part'], 'text/plain', { status: 'error', functionError: 'Handled', errorType: 'Error', payload: Buffer.from('{"errorMessage":"no"}') });
+    const late = await fetch(url);
+    expect(late.status).toBe(200);
+    await expect(late.text()).rejects.toThrow();
+  });
+
+  it('parts lost on the way cut the response off rather than leave a gap', async () => {
+    const url = await makeUrl({ InvokeMode: 'RESPONSE_STREAM' });
+    h.platform.respond = async (req) => {
+      req.onChunk?.(Buffer.from('one'), 'text/plain');
+      await new Promise((r) => setTimeout(r, 20));
+      return outcome({ payload: Buffer.alloc(0), streamed: { chunks: 2, bytes: 6, contentType: 'text/plain' } });
+    };
+    const r = await fetch(url);
+    await expect(r.text()).rejects.toThrow();
   });
 });

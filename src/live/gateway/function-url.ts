@@ -3,7 +3,8 @@
 // query, headers, cookies, body, base64 for binary), admitted against the owner's budget, run at the
 // function's class and billed as any invocation (invoke-sync.ts); the function's result becomes the
 // HTTP response (statusCode, headers, cookies, body, isBase64Encoded; any other JSON value is the
-// body of a 200, as Lambda does). `AWS_IAM` URLs need a SigV4 signature (or Fare's Bearer token) of a
+// body of a 200, as Lambda does) — or, for a URL in RESPONSE_STREAM mode, the response is streamed as
+// the function writes it (`StreamedUrlResponse`). `AWS_IAM` URLs need a SigV4 signature (or Fare's Bearer token) of a
 // tenant that may invoke the function; `NONE` URLs are public and the owner pays. CORS answered here.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -89,11 +90,117 @@ async function invoke(ctx: GatewayContext, req: IncomingMessage, res: ServerResp
   const trace = startTrace(traceHeadersOf(req.headers), undefined, ctx.clock());
   traceAnswerHeaders(trace, fareHeaders);
   noteRequest(req, { traceId: trace.traceId });
-  await runSync(
-    ctx,
-    { requestId, fn, ownCls, callerTenant: principal?.tenant ?? u.tenant, admitted, deadline: ownDeadline(ctx.clock(), fn.timeoutMs), payload: Buffer.from(JSON.stringify(event)), tail: false, trace },
-    (a) => respond(res, a, fareHeaders),
-  );
+  const call = { requestId, fn, ownCls, callerTenant: principal?.tenant ?? u.tenant, admitted, deadline: ownDeadline(ctx.clock(), fn.timeoutMs), payload: Buffer.from(JSON.stringify(event)), tail: false, trace };
+  if (u.invokeMode === 'RESPONSE_STREAM') {
+    const out = new StreamedUrlResponse(res, fareHeaders);
+    try {
+      await runSync(ctx, { ...call, onChunk: (chunk, type) => out.chunk(chunk, type) }, (a) => out.answer(a));
+    } catch (e) {
+      if (!res.headersSent) throw e;
+      // The response has begun: it can only be cut off (the client sees it end without its last chunk).
+      res.destroy();
+    }
+    return;
+  }
+  await runSync(ctx, call, (a) => respond(res, a, fareHeaders));
+}
+
+/** The content type of a streamed response that begins with its status, headers and cookies (`awslambda.HttpResponseStream`). */
+const HTTP_INTEGRATION = 'application/vnd.awslambda.http-integration-response';
+/** The 8 zero bytes that end that beginning (the prelude, JSON). */
+const PRELUDE_END = Buffer.alloc(8);
+/** A prelude longer than this is not one. */
+const MAX_PRELUDE_BYTES = 64 * 1024;
+
+/**
+ * A URL's response in RESPONSE_STREAM mode: each part the function streams goes to the client as it
+ * comes (chunked). A response of `HttpResponseStream.from(stream, {statusCode, headers, cookies})`
+ * begins with that prelude, which sets the status and headers; any other is a 200 of the content
+ * type the function set (application/octet-stream by default). A function that does not stream is
+ * answered as in BUFFERED mode. A failure after the first part cuts the response off.
+ */
+class StreamedUrlResponse {
+  /** The prelude's bytes while it is incomplete (an HTTP integration response), else null. */
+  private prelude: Buffer | null = null;
+  private parts = 0;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly base: Record<string, string>,
+  ) {}
+
+  chunk(data: Buffer, contentType: string): void {
+    this.parts++;
+    if (this.res.writableEnded || this.res.destroyed) return;
+    if (this.res.headersSent) {
+      this.res.write(data);
+      return;
+    }
+    if (this.prelude === null && !contentType.toLowerCase().startsWith(HTTP_INTEGRATION)) {
+      this.begin(200, { 'Content-Type': contentType }, []);
+      this.res.write(data);
+      return;
+    }
+    const seen = this.prelude === null ? data : Buffer.concat([this.prelude, data]);
+    const end = seen.indexOf(PRELUDE_END);
+    if (end < 0) {
+      if (seen.length > MAX_PRELUDE_BYTES) {
+        this.prelude = null;
+        sendJson(this.res, 502, { Message: `Internal Server Error: the function's HTTP response prelude (awslambda.HttpResponseStream) did not end within ${MAX_PRELUDE_BYTES} bytes` }, this.base);
+        return;
+      }
+      this.prelude = seen;
+      return;
+    }
+    this.prelude = null;
+    this.beginWithPrelude(seen.subarray(0, end));
+    const rest = seen.subarray(end + PRELUDE_END.length);
+    if (rest.length > 0) this.res.write(rest);
+  }
+
+  private beginWithPrelude(json: Buffer): void {
+    let p: { statusCode?: unknown; headers?: Record<string, unknown>; cookies?: unknown };
+    try {
+      p = JSON.parse(json.toString('utf8')) as typeof p;
+    } catch {
+      p = { statusCode: 502 };
+    }
+    const status = typeof p.statusCode === 'number' && Number.isInteger(p.statusCode) && p.statusCode >= 100 && p.statusCode <= 599 ? p.statusCode : p.statusCode === undefined ? 200 : 502;
+    const headers: Record<string, string> = {};
+    if (typeof p.headers === 'object' && p.headers !== null) {
+      for (const [k, v] of Object.entries(p.headers)) if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') headers[k] = String(v);
+    }
+    this.begin(status, headers, Array.isArray(p.cookies) ? p.cookies.map(String) : []);
+  }
+
+  private begin(status: number, headers: Record<string, string>, cookies: string[]): void {
+    const h: Record<string, string | string[]> = Object.assign({}, this.base, headers);
+    if (cookies.length > 0) h['Set-Cookie'] = cookies;
+    this.res.writeHead(status, h);
+    this.res.socket?.setNoDelay(true);
+  }
+
+  answer(a: InvocationAnswer): void {
+    if (this.res.writableEnded || this.res.destroyed) return;
+    const streamed = a.streamed;
+    if (streamed === undefined) {
+      if (!this.res.headersSent) respond(this.res, a, this.base);
+      else this.res.end();
+      return;
+    }
+    // Parts lost between the worker and this gateway, or an error after the first part: cut off.
+    if (this.parts < streamed.chunks || (a.status === 'error' && this.res.headersSent)) {
+      this.res.destroy();
+      return;
+    }
+    if (a.status === 'error') {
+      sendJson(this.res, 502, { Message: 'Internal Server Error' }, { ...this.base, 'X-Amz-Function-Error': a.functionError ?? 'Unhandled' });
+      return;
+    }
+    if (this.prelude !== null) this.beginWithPrelude(this.prelude);
+    else if (!this.res.headersSent) this.begin(200, { 'Content-Type': streamed.contentType }, []);
+    this.res.end();
+  }
 }
 
 /** Lambda's payload format 2.0 for a request. */

@@ -10,7 +10,7 @@ import { header } from './http.ts';
 import { latestOf, namedFunction, type Named } from './lambda-functions.ts';
 import { lambdaTime, page } from './lambda-shapes.ts';
 import { EMPTY, route, type RestRequest, type Route } from './rest.ts';
-import { LAMBDA_ERROR, bool, defined, fails, int, object, oneOf, queryInt, str, z } from './schema.ts';
+import { LAMBDA_ERROR, bool, defined, int, object, oneOf, queryInt, str, z } from './schema.ts';
 
 /** Where a URL is served: `/url/<id>/` on the gateway that answers (or `<id>.lambda-url.<domain>` by Host). */
 export const URL_PATH = /^\/url\/([a-z0-9]{32})(\/.*)?$/;
@@ -31,13 +31,9 @@ const CORS = object({
 }).describe("The URL's CORS settings (answered by Fare for preflight requests)");
 const AUTH = oneOf(['NONE', 'AWS_IAM'] as const).describe('NONE: public; AWS_IAM: SigV4-signed requests of the owner or a grantee');
 const INVOKE_MODES = ['BUFFERED', 'RESPONSE_STREAM'] as const;
-/** Fare answers buffered: RESPONSE_STREAM is refused. */
 const MODE = oneOf(INVOKE_MODES)
-  .superRefine((v, ctx) => {
-    if (v !== 'BUFFERED') fails(ctx, 'Fare answers function URLs buffered (InvokeMode BUFFERED); response streaming is not supported', { code: 'FARE_E_UNSUPPORTED', lambdaType: 'InvalidParameterValueException' });
-  })
   .optional()
-  .describe('BUFFERED only');
+  .describe("BUFFERED (default): the function's answer becomes the response; RESPONSE_STREAM: the response goes out as the function streams it (awslambda.streamifyResponse)");
 const CREATE = object({ AuthType: AUTH, Cors: CORS.optional(), InvokeMode: MODE });
 const UPDATE = object({ AuthType: AUTH.optional(), Cors: CORS.optional(), InvokeMode: MODE });
 
@@ -82,7 +78,7 @@ function view(r: RestRequest, u: FunctionUrl): z.input<typeof FUNCTION_URL_CONFI
     ...(Object.keys(u.cors).length > 0 ? { Cors: u.cors } : {}),
     CreationTime: lambdaTime(u.createdAt),
     LastModifiedTime: lambdaTime(u.updatedAt),
-    InvokeMode: 'BUFFERED',
+    InvokeMode: u.invokeMode,
   };
 }
 
@@ -129,7 +125,7 @@ export const lambdaUrlRoutes: readonly Route[] = [
       const p = r.json();
       latestOf(r, n);
       const q = urlQualifier(r, n);
-      const u = r.ctx.store.urls.create(n.tenant, n.name, q, p.AuthType, defined(p.Cors ?? {}));
+      const u = r.ctx.store.urls.create(n.tenant, n.name, q, p.AuthType, defined(p.Cors ?? {}), p.InvokeMode ?? 'BUFFERED');
       if (u === undefined) throw new ApiError({ status: 409, code: 'FARE_E_FUNCTION_EXISTS', message: `Failed to create function url config for [functionArn = ${functionArn(r.ctx.region, n.tenant, n.name, q === '' ? undefined : q)}]. Error message:  FunctionUrlConfig exists for this Lambda function`, lambdaType: 'ResourceConflictException' });
       r.reply(201, created(r, u));
     },
@@ -152,7 +148,7 @@ export const lambdaUrlRoutes: readonly Route[] = [
     method: 'PUT',
     path: URL_CONFIG,
     operation: 'UpdateFunctionUrlConfig',
-    summary: "Changes a function URL's AuthType or CORS settings",
+    summary: "Changes a function URL's AuthType, CORS settings or InvokeMode",
     params: { FunctionName: FUNCTION },
     query: QUALIFIER,
     request: UPDATE,
@@ -164,7 +160,7 @@ export const lambdaUrlRoutes: readonly Route[] = [
       latestOf(r, n);
       const q = urlQualifier(r, n);
       urlOf(r, n, q);
-      const u = r.ctx.store.urls.update(n.tenant, n.name, q, { ...(p.AuthType !== undefined ? { authType: p.AuthType } : {}), ...(p.Cors !== undefined ? { cors: defined(p.Cors) } : {}) });
+      const u = r.ctx.store.urls.update(n.tenant, n.name, q, { ...(p.AuthType !== undefined ? { authType: p.AuthType } : {}), ...(p.Cors !== undefined ? { cors: defined(p.Cors) } : {}), ...(p.InvokeMode !== undefined ? { invokeMode: p.InvokeMode } : {}) });
       r.reply(200, view(r, u ?? urlOf(r, n, q)));
     },
   }),

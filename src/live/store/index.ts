@@ -15,7 +15,7 @@ export { monthOf } from './sql.ts';
 export type { Tenant, NewTenant, TenantPatch, Credential, IssuedCredential, Grant, OverBudgetAction, Clock } from './tenants.ts';
 export { DEFAULT_MEMORY_MB, type FunctionRecord, type FunctionConfig, type FunctionPatch, type LambdaSettings, type StagedCode } from './functions.ts';
 export { LATEST, isVersionNumber, type Alias, type AliasRouting, type Resolved } from './versions.ts';
-export type { FunctionUrl, UrlAuthType, UrlCors } from './urls.ts';
+export type { FunctionUrl, UrlAuthType, UrlCors, UrlInvokeMode } from './urls.ts';
 export { DEFAULT_MAX_EVENT_AGE_S, DEFAULT_MAX_RETRY_ATTEMPTS, type EventConfig, type EventConfigSettings } from './event-configs.ts';
 export type { Invocation, InvocationStatus, NewInvocation, Finish } from './invocations.ts';
 export { billingRecordOf } from './billing.ts';

@@ -411,6 +411,13 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE function_event_configs ADD COLUMN on_failure TEXT;   -- … of each final failure (retries used up, or the event too old)
     `,
   },
+  {
+    version: 17,
+    description: "a function URL's invoke mode: its answer buffered, or streamed as the function writes it",
+    sql: `
+      ALTER TABLE function_urls ADD COLUMN invoke_mode TEXT NOT NULL DEFAULT 'BUFFERED' CHECK (invoke_mode IN ('BUFFERED', 'RESPONSE_STREAM'));
+    `,
+  },
 ];
 
 /** Current schema version of an open database (0: empty). */

@@ -1,6 +1,6 @@
 // Lambda's function URLs: each names a function's `$LATEST` or one of its aliases, has an id of its
-// own (the part of the URL that routes to it, random and never derived from the name), an auth type
-// and CORS settings. Rows go with their function (ON DELETE CASCADE).
+// own (the part of the URL that routes to it, random and never derived from the name), an auth type,
+// CORS settings and an invoke mode (buffered or streamed). Rows go with their function (ON DELETE CASCADE).
 
 import type Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
@@ -8,6 +8,8 @@ import { statementCache, type Prepare } from './sql.ts';
 import type { Clock } from './tenants.ts';
 
 export type UrlAuthType = 'NONE' | 'AWS_IAM';
+/** BUFFERED: the function's answer becomes the response; RESPONSE_STREAM: the response goes out as the function streams it. */
+export type UrlInvokeMode = 'BUFFERED' | 'RESPONSE_STREAM';
 
 /** Lambda's Cors settings of a function URL. */
 export interface UrlCors {
@@ -27,6 +29,7 @@ export interface FunctionUrl {
   readonly qualifier: string;
   readonly authType: UrlAuthType;
   readonly cors: UrlCors;
+  readonly invokeMode: UrlInvokeMode;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
@@ -38,6 +41,7 @@ interface UrlRow {
   qualifier: string;
   auth_type: UrlAuthType;
   cors: string;
+  invoke_mode: UrlInvokeMode;
   created_at: number;
   updated_at: number;
 }
@@ -49,6 +53,7 @@ const urlOf = (r: UrlRow): FunctionUrl => ({
   qualifier: r.qualifier,
   authType: r.auth_type,
   cors: JSON.parse(r.cors) as UrlCors,
+  invokeMode: r.invoke_mode,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -88,17 +93,17 @@ export class UrlRepo {
   }
 
   /** Creates the URL; undefined if the function (or alias) has one already. */
-  create(tenant: string, name: string, qualifier: string, authType: UrlAuthType, cors: UrlCors): FunctionUrl | undefined {
+  create(tenant: string, name: string, qualifier: string, authType: UrlAuthType, cors: UrlCors, invokeMode: UrlInvokeMode = 'BUFFERED'): FunctionUrl | undefined {
     const now = this.#clock();
-    const row: UrlRow = { url_id: newUrlId(), tenant, name, qualifier, auth_type: authType, cors: JSON.stringify(cors), created_at: now, updated_at: now };
+    const row: UrlRow = { url_id: newUrlId(), tenant, name, qualifier, auth_type: authType, cors: JSON.stringify(cors), invoke_mode: invokeMode, created_at: now, updated_at: now };
     const n = this.#q(
-      `INSERT INTO function_urls (url_id, tenant, name, qualifier, auth_type, cors, created_at, updated_at)
-       VALUES (@url_id, @tenant, @name, @qualifier, @auth_type, @cors, @created_at, @updated_at) ON CONFLICT DO NOTHING`,
+      `INSERT INTO function_urls (url_id, tenant, name, qualifier, auth_type, cors, invoke_mode, created_at, updated_at)
+       VALUES (@url_id, @tenant, @name, @qualifier, @auth_type, @cors, @invoke_mode, @created_at, @updated_at) ON CONFLICT DO NOTHING`,
     ).run(row).changes;
     return n === 1 ? urlOf(row) : undefined;
   }
 
-  update(tenant: string, name: string, qualifier: string, patch: { authType?: UrlAuthType; cors?: UrlCors }): FunctionUrl | undefined {
+  update(tenant: string, name: string, qualifier: string, patch: { authType?: UrlAuthType; cors?: UrlCors; invokeMode?: UrlInvokeMode }): FunctionUrl | undefined {
     const cur = this.get(tenant, name, qualifier);
     if (cur === undefined) return undefined;
     const row: UrlRow = {
@@ -108,10 +113,11 @@ export class UrlRepo {
       qualifier,
       auth_type: patch.authType ?? cur.authType,
       cors: JSON.stringify(patch.cors ?? cur.cors),
+      invoke_mode: patch.invokeMode ?? cur.invokeMode,
       created_at: cur.createdAt,
       updated_at: this.#clock(),
     };
-    this.#q('UPDATE function_urls SET auth_type = @auth_type, cors = @cors, updated_at = @updated_at WHERE url_id = @url_id').run(row);
+    this.#q('UPDATE function_urls SET auth_type = @auth_type, cors = @cors, invoke_mode = @invoke_mode, updated_at = @updated_at WHERE url_id = @url_id').run(row);
     return urlOf(row);
   }
 
