@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readRecording } from '../src/sim/workload/recorded.ts';
 import { runReplay } from '../src/sim/experiments/replay.ts';
+import { InvokeWithResponseStreamCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findNatsServer } from '../src/live/cluster/nats-server.ts';
 import { clusterUp, type Cluster } from '../src/live/cluster/up.ts';
@@ -137,6 +138,37 @@ describe.skipIf(!nats.ok)('fare cluster up', () => {
     expect(sleepers.some((r) => (r.runMs ?? 0) < 150), 'some gave their core up while asleep').toBe(true);
     const replay = runReplay({ file, seed: 1, out: join(dir, 'replay'), policies: [] });
     expect(replay.comparison.map((c) => c.class)).toContain('high');
+  }, 60_000);
+
+  it('streams a response over NATS: each part reaches the caller as the function writes it', async () => {
+    const code = join(dir, 'streamer');
+    mkdirSync(code);
+    writeFileSync(join(code, 'index.mjs'), `export const handler = awslambda.streamifyResponse(async (e, stream) => {
+      for (let i = 0; i < 3; i++) { stream.write('part ' + i + '\\n'); await new Promise((r) => setTimeout(r, 300)); }
+      stream.end();
+    });\n`);
+    expect((await api(url, 'PUT', '/v1/functions/streamer?runtime=nodejs&handler=index.handler&class=high', zipDirectory(code), { 'Content-Type': 'application/zip' })).status).toBe(201);
+    const [accessKeyId, secretAccessKey] = ADMIN_KEY.split(':') as [string, string];
+    const lambda = new LambdaClient({ endpoint: url, region: 'us-east-1', credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
+    try {
+      const out = await lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: 'streamer', Payload: Buffer.from('{}') }));
+      const parts: { text: string; at: number }[] = [];
+      let completeAt = 0;
+      let error: string | undefined;
+      for await (const e of out.EventStream ?? []) {
+        if (e.PayloadChunk?.Payload !== undefined) parts.push({ text: Buffer.from(e.PayloadChunk.Payload).toString('utf8'), at: performance.now() });
+        if (e.InvokeComplete !== undefined) {
+          completeAt = performance.now();
+          error = e.InvokeComplete.ErrorCode;
+        }
+      }
+      expect(error).toBeUndefined();
+      expect(parts.map((p) => p.text).join('')).toBe('part 0\npart 1\npart 2\n');
+      // The first part came while the function still had 0.6 s of writing to do.
+      expect(completeAt - (parts[0]?.at ?? Infinity)).toBeGreaterThan(400);
+    } finally {
+      lambda.destroy();
+    }
   }, 60_000);
 
   it('kill -9 of a worker mid-invocation: its sync callers get a clear error within the membership timeout, the rest are answered, async work runs again elsewhere', async () => {
