@@ -47,12 +47,12 @@ export const handler = awslambda.streamifyResponse(async (event, responseStream)
 });
 `;
 
-async function create(name: string, code: string): Promise<void> {
+async function create(name: string, code: string, timeoutS?: number): Promise<void> {
   const dir = mkdtempSync(join(work, 'src-'));
   writeFileSync(join(dir, 'index.mjs'), code);
   await lambda.send(new CreateFunctionCommand({
     FunctionName: name, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: 'arn:aws:iam::123456789012:role/any',
-    Code: { ZipFile: zipDirectory(dir) },
+    Code: { ZipFile: zipDirectory(dir) }, ...(timeoutS !== undefined ? { Timeout: timeoutS } : {}),
   }));
 }
 
@@ -65,6 +65,7 @@ beforeAll(async () => {
   await create('streamer', STREAMER);
   await create('plain', PLAIN);
   await create('page', PAGE);
+  await create('endless', STREAMER, 1);
 }, 60_000);
 afterAll(async () => {
   lambda?.destroy();
@@ -130,6 +131,15 @@ describe('InvokeWithResponseStream', () => {
     const bytes = r.chunks.reduce((n, c) => n + Buffer.byteLength(c.text), 0);
     expect(bytes).toBeLessThanOrEqual(20 * 1024 * 1024);
   }, 30_000);
+
+  it('a function that times out mid-stream ends it with Sandbox.Timedout, the parts sent kept', async () => {
+    const r = await stream('endless', { n: 100, waitMs: 100 });
+    expect(r.chunks.length).toBeGreaterThan(2);
+    expect(r.chunks.length).toBeLessThan(100);
+    expect(r.chunks[0]?.text).toBe('part 0\n');
+    expect(r.complete?.ErrorCode).toBe('Sandbox.Timedout');
+    expect(r.complete?.ErrorDetails).toMatch(/Task timed out after 1\.00 seconds/);
+  }, 20_000);
 
   it('refuses an Event (Invoke queues those), and answers unknown functions as Invoke does', async () => {
     await expect(lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: 'streamer', InvocationType: 'Event' as 'RequestResponse' }))).rejects.toMatchObject({ name: 'InvalidParameterValueException' });

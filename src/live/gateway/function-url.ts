@@ -183,17 +183,18 @@ class StreamedUrlResponse {
   answer(a: InvocationAnswer): void {
     if (this.res.writableEnded || this.res.destroyed) return;
     const streamed = a.streamed;
-    if (streamed === undefined) {
-      if (!this.res.headersSent) respond(this.res, a, this.base);
+    if (this.res.headersSent) {
+      // An error after the first part (the function's, a timeout, a crash), or parts lost between
+      // the worker and this gateway: cut off, never ended as if whole.
+      if (a.status === 'error' || streamed === undefined || this.parts < streamed.chunks) this.res.destroy();
       else this.res.end();
       return;
     }
-    // Parts lost between the worker and this gateway, or an error after the first part: cut off.
-    if (this.parts < streamed.chunks || (a.status === 'error' && this.res.headersSent)) {
-      this.res.destroy();
+    if (streamed === undefined) {
+      respond(this.res, a, this.base);
       return;
     }
-    if (a.status === 'error') {
+    if (a.status === 'error' || this.parts < streamed.chunks) {
       sendJson(this.res, 502, { Message: 'Internal Server Error' }, { ...this.base, 'X-Amz-Function-Error': a.functionError ?? 'Unhandled' });
       return;
     }

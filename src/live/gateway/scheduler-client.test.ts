@@ -201,6 +201,32 @@ describe('SchedulerClient answers and outcomes', () => {
     expect(p.state).toBe('resolved');
   });
 
+  it('hands the parts of a streamed response on in order, from the machine that runs the job, and stops at a gap', async () => {
+    const parts: string[] = [];
+    const h = setup();
+    track(h.client.invoke(request({ stream: true, onChunk: (c, type) => parts.push(`${c.toString('utf8')}:${type}`) }), 1));
+    await settle();
+    const id = (h.arrivals[0] as ArriveMsg).job.id;
+    expect((h.arrivals[0] as ArriveMsg).cargo).toMatchObject({ stream: true });
+    const part = (seq: number, text: string, machine = 5, contentType?: string): void => {
+      h.bus.send({ kind: 'stream', from: machineAddress(machine), to: h.client.address, job: id, seq, data: Buffer.from(text).toString('base64'), ...(contentType !== undefined ? { contentType } : {}) });
+    };
+    // Before `started` says where it runs, a part is nobody's.
+    part(0, 'early', 5, 'text/plain');
+    await settle();
+    expect(parts).toEqual([]);
+    h.tell('started', id);
+    part(0, 'a', 5, 'text/plain');
+    part(1, 'b');
+    part(1, 'b again'); // a duplicate
+    part(2, 'from elsewhere', 7);
+    part(2, 'c');
+    part(4, 'e'); // 3 was lost: the stream stops here
+    part(5, 'f');
+    await settle();
+    expect(parts).toEqual(['a:text/plain', 'b:application/octet-stream', 'c:application/octet-stream']);
+  });
+
   it('does not call onAnswer for an `answered` without a result, nor fail without onAnswer', async () => {
     const answers: InvocationAnswer[] = [];
     const h = setup();

@@ -275,8 +275,8 @@ export class SchedulerClient {
         break;
       case 'stream':
         // In order, from the machine that runs it, or not at all.
-        if (p.streamSeq < 0 || m.from.id !== p.machine) return;
-        if (m.seq !== p.streamSeq) {
+        if (p.streamSeq < 0 || m.from.id !== p.machine || m.seq < p.streamSeq) return; // a duplicate: handed on already
+        if (m.seq > p.streamSeq) {
           p.streamSeq = -1;
           return;
         }
