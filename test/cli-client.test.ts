@@ -111,6 +111,29 @@ describe('fare deploy, invoke, ls, bill, rm', () => {
   });
 });
 
+describe('fare invoke --stream', () => {
+  it('prints a streamed response as it comes, and a failure after it on stderr with exit status 1', async () => {
+    const dir = join(work, 'ticker');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'index.mjs'), `export const handler = awslambda.streamifyResponse(async (e, stream) => {
+  for (let i = 1; i <= e.n; i++) stream.write('tick ' + i + '\\n');
+  if (e.fail) throw new Error('stopped at ' + e.n);
+  stream.end();
+});\n`);
+    expect((await fare(['deploy', dir], as())).code).toBe(0);
+    const ok = await fare(['invoke', 'ticker', '--stream', '--payload', '{"n":3}'], as());
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toBe('tick 1\ntick 2\ntick 3\n');
+    const failed = await fare(['invoke', 'ticker', '--stream', '--payload', '{"n":2,"fail":true}', '--logs'], as());
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toBe('tick 1\ntick 2\n');
+    expect(failed.stderr).toMatch(/--- logs ---\n(.|\n)*END RequestId/);
+    expect(failed.stderr).toMatch(/ticker failed: Error: stopped at 2\n/);
+    expect(mistake(await fare(['invoke', 'ticker', '--stream', '--async'], as()))).toMatch(/--stream .* does not go with --async or --dry-run/);
+    expect(mistake(await fare(['invoke', 'nobody', '--stream'], as()))).toMatch(/^fare: there is no function nobody: fare ls lists yours/);
+  });
+});
+
 describe('fare async', () => {
   it("shows and sets how a function's Event invocations are tried, and a failure's record reaches the function named", async () => {
     const dir = join(work, 'flaky');

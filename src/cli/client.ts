@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import { parse, UsageError } from './args.ts';
-import { ApiError, call, conn, type Conn } from './fare-api.ts';
+import { ApiError, call, callStreaming, conn, type Conn } from './fare-api.ts';
 import { checkDir, entryOf, functionName } from './function-dir.ts';
 import { num, round, table, type Cell } from './table.ts';
 import { formatReceipt, type ReceiptAnswer } from './receipt.ts';
@@ -294,6 +294,11 @@ async function invoke({ values, positionals }: Parsed): Promise<number> {
   }
   const type = values.async ? 'Event' : values['dry-run'] ? 'DryRun' : 'RequestResponse';
   const c = conn(values);
+  if (values.stream === true) {
+    if (type !== 'RequestResponse') throw new UsageError('--stream prints the response as the function streams it: it does not go with --async or --dry-run');
+    if (values.json === true) throw new UsageError('--stream prints the response as it comes, not as JSON: leave out --json (or --stream)');
+    return invokeStreaming(c, name, payload, values.logs === true);
+  }
   const r = await call(c, 'POST', `/2015-03-31/functions/${encodeURIComponent(name)}/invocations`, payload, {
     'X-Amz-Invocation-Type': type, 'Content-Type': 'application/json', ...(values.logs ? { 'X-Amz-Log-Type': 'Tail' } : {}),
   }, { notFound: noFunction(name) });
@@ -310,6 +315,31 @@ async function invoke({ values, positionals }: Parsed): Promise<number> {
   const logs = r.headers.get('x-amz-log-result');
   if (values.logs && logs) process.stderr.write(`--- logs ---\n${Buffer.from(logs, 'base64').toString('utf8')}\n`);
   return fnError ? 1 : 0;
+}
+
+/**
+ * `fare invoke NAME --stream`: InvokeWithResponseStream, each part written to stdout as it comes;
+ * the function's error (after what it streamed) on stderr, with exit status 1.
+ */
+async function invokeStreaming(c: Conn, name: string, payload: Buffer, logs: boolean): Promise<number> {
+  const { EventStreamCodec } = await import('@smithy/core/event-streams');
+  const codec = new EventStreamCodec((b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8'), (t: string) => Buffer.from(t, 'utf8'));
+  let complete: { ErrorCode?: string; ErrorDetails?: string; LogResult?: string } | undefined;
+  await callStreaming(c, 'POST', `/2021-11-15/functions/${encodeURIComponent(name)}/response-streaming-invocations`, payload, {
+    'Content-Type': 'application/json', ...(logs ? { 'X-Amz-Log-Type': 'Tail' } : {}),
+  }, { notFound: noFunction(name) }, (part) => {
+    codec.feed(part);
+    for (const m of codec.getAvailableMessages().getMessages()) {
+      const kind = m.headers[':event-type']?.value;
+      if (kind === 'PayloadChunk') process.stdout.write(m.body);
+      else if (kind === 'InvokeComplete') complete = JSON.parse(Buffer.from(m.body).toString('utf8')) as typeof complete;
+    }
+  });
+  if (complete === undefined) throw new ApiError('FARE_E_CUT_OFF', `the stream of ${name}'s response ended without its completion: call it again`);
+  if (logs && complete.LogResult) process.stderr.write(`--- logs ---\n${Buffer.from(complete.LogResult, 'base64').toString('utf8')}\n`);
+  if (complete.ErrorCode === undefined) return 0;
+  process.stderr.write(`${name} failed: ${complete.ErrorCode}: ${complete.ErrorDetails ?? ''}\n`);
+  return 1;
 }
 
 async function ls({ values, positionals }: Parsed): Promise<number> {
@@ -478,9 +508,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     run: deploy,
   },
   invoke: {
-    usage: `fare invoke NAME [--payload JSON | --payload-file FILE] [--async] [--dry-run] [--logs]
-            invoke a function (RequestResponse by default; --async queues it and prints its id)`,
-    options: { payload: { type: 'string' }, 'payload-file': { type: 'string' }, async: { type: 'boolean', default: false }, 'dry-run': { type: 'boolean', default: false }, logs: { type: 'boolean', default: false } },
+    usage: `fare invoke NAME [--payload JSON | --payload-file FILE] [--async] [--dry-run] [--stream] [--logs]
+            invoke a function (RequestResponse by default; --async queues it and prints its id;
+            --stream prints its response as the function streams it)`,
+    options: { payload: { type: 'string' }, 'payload-file': { type: 'string' }, async: { type: 'boolean', default: false }, 'dry-run': { type: 'boolean', default: false }, stream: { type: 'boolean', default: false }, logs: { type: 'boolean', default: false } },
     run: invoke,
   },
   async: {

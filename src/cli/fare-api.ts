@@ -101,6 +101,18 @@ function headerGetter(h: IncomingHttpHeaders): Answer['headers'] {
 
 /** One request with the Bearer credential (a Buffer body as is, anything else as JSON); a status ≥ 400 throws. */
 export async function call(c: Conn, method: string, path: string, body?: unknown, headers: Record<string, string> = {}, ctx: CallContext = {}): Promise<Answer> {
+  return send(c, method, path, body, headers, ctx);
+}
+
+/**
+ * `call`, but an answer below 400 is handed to `onBody` part by part as it comes (its `text` is then
+ * empty): for an answer that streams.
+ */
+export function callStreaming(c: Conn, method: string, path: string, body: Buffer, headers: Record<string, string>, ctx: CallContext, onBody: (part: Buffer) => void): Promise<Answer> {
+  return send(c, method, path, body, headers, ctx, onBody);
+}
+
+async function send(c: Conn, method: string, path: string, body: unknown, headers: Record<string, string>, ctx: CallContext, onBody?: (part: Buffer) => void): Promise<Answer> {
   const url = new URL(`${c.endpoint}${path}`);
   const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
   const data = body === undefined ? undefined : body instanceof Buffer ? body : Buffer.from(JSON.stringify(body));
@@ -116,9 +128,14 @@ export async function call(c: Conn, method: string, path: string, body?: unknown
   const res = await new Promise<{ status: number; headers: IncomingHttpHeaders; text: string }>((done, fail) => {
     const req = request(url, opts, (r: IncomingMessage) => {
       const chunks: Buffer[] = [];
-      r.on('data', (b: Buffer) => chunks.push(b));
+      const stream = onBody !== undefined && (r.statusCode ?? 0) < 400;
+      r.on('data', (b: Buffer) => (stream ? onBody(b) : chunks.push(b)));
       r.on('end', () => done({ status: r.statusCode ?? 0, headers: r.headers, text: Buffer.concat(chunks).toString('utf8') }));
       r.on('error', fail);
+      // A connection cut before the answer's end (Fare stopped, or a streamed response cut off).
+      r.on('close', () => {
+        if (!r.complete) fail(new ApiError('FARE_E_CUT_OFF', `Fare at ${c.endpoint} closed the connection before the answer was complete: call again`));
+      });
     });
     req.on('error', (e) => fail(unreachable(c, e)));
     req.end(data);

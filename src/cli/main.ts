@@ -13,7 +13,7 @@ Usage:
   fare gateway | fare shard | fare worker [--nats URL] …   one part of a cluster (run fare gateway --help, …)
   fare init [--runtime nodejs|python|provided] DIR              a new function in DIR, with a test
   fare deploy DIR [--name N] [--runtime R] [--handler H] [--class C]   deploy a function from a folder
-  fare invoke NAME [--payload JSON] [--async] [--logs]           invoke a function
+  fare invoke NAME [--payload JSON] [--async|--stream] [--logs]  invoke a function
   fare logs NAME [--since 10m] [--follow] [--json]               a function's recent logs (sync and async)
   fare logs ID                                                   an async invocation's result and logs
   fare receipt ID [--attempt N]                                  an invocation's scheduling receipt, checked
