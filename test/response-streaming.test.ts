@@ -56,6 +56,23 @@ async function create(name: string, code: string, timeoutS?: number): Promise<vo
   }));
 }
 
+/**
+ * A custom runtime that streams, as one written for Lambda does: curl posts what the handler prints
+ * (a part, half a second, another) to the Runtime API in streaming mode, chunked, as it comes.
+ */
+const CUSTOM_BOOTSTRAP = `#!/bin/sh
+set -eu
+API="http://\${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation"
+while true; do
+  HEADERS="$(mktemp)"
+  curl -sS -D "$HEADERS" -o /dev/null "$API/next"
+  ID="$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)"
+  rm -f "$HEADERS"
+  { echo "custom one"; sleep 0.6; echo "custom two"; } | curl -sS -o /dev/null -X POST -T - \\
+    -H 'Lambda-Runtime-Function-Response-Mode: streaming' -H 'Content-Type: text/plain' "$API/$ID/response"
+done
+`;
+
 beforeAll(async () => {
   fare = await startFare(join(work, 'data'));
   const made = await api(fare.url, 'POST', '/v1/tenants', { id: 'acme' });
@@ -66,6 +83,11 @@ beforeAll(async () => {
   await create('plain', PLAIN);
   await create('page', PAGE);
   await create('endless', STREAMER, 1);
+  const custom = mkdtempSync(join(work, 'custom-'));
+  writeFileSync(join(custom, 'bootstrap'), CUSTOM_BOOTSTRAP, { mode: 0o755 });
+  await lambda.send(new CreateFunctionCommand({
+    FunctionName: 'custom', Runtime: 'provided.al2023', Handler: 'bootstrap', Role: 'arn:aws:iam::123456789012:role/any', Code: { ZipFile: zipDirectory(custom) },
+  }));
 }, 60_000);
 afterAll(async () => {
   lambda?.destroy();
@@ -140,6 +162,13 @@ describe('InvokeWithResponseStream', () => {
     expect(r.complete?.ErrorCode).toBe('Sandbox.Timedout');
     expect(r.complete?.ErrorDetails).toMatch(/Task timed out after 1\.00 seconds/);
   }, 20_000);
+
+  it('a custom runtime that posts in streaming mode streams too', async () => {
+    const r = await stream('custom', {});
+    expect(r.chunks.map((c) => c.text).join('')).toBe('custom one\ncustom two\n');
+    expect(r.complete?.ErrorCode).toBeUndefined();
+    expect((r.complete?.at ?? 0) - (r.chunks[0]?.at ?? Infinity)).toBeGreaterThan(400);
+  });
 
   it('refuses an Event (Invoke queues those), and answers unknown functions as Invoke does', async () => {
     await expect(lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: 'streamer', InvocationType: 'Event' as 'RequestResponse' }))).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
