@@ -266,3 +266,26 @@ describe('RESPONSE_STREAM mode', () => {
     await expect(r.text()).rejects.toThrow();
   });
 });
+
+describe('headers the function sets', () => {
+  it('a header no HTTP response may carry is a 502 saying so, in either mode', async () => {
+    const url = await makeUrl();
+    answer = () => ({ statusCode: 200, headers: { 'X-Bad': 'line\nbreak' }, body: 'x' });
+    const r = await fetch(url);
+    expect(r.status).toBe(502);
+    expect(await r.json()).toEqual({ Message: 'Internal Server Error: the function answered a header an HTTP response cannot carry (X-Bad)' });
+    const bad = await fetch(url.replace(/\/$/, '/again'));
+    expect(bad.status).toBe(502);
+
+    h.platform.respond = async (req) => {
+      const prelude = Buffer.from(JSON.stringify({ statusCode: 200, headers: { 'Bad Name': 'x' } }));
+      req.onChunk?.(Buffer.concat([prelude, Buffer.alloc(8), Buffer.from('body')]), 'application/vnd.awslambda.http-integration-response');
+      await new Promise((r) => setTimeout(r, 20));
+      return outcome({ payload: Buffer.alloc(0), streamed: { chunks: 1, bytes: prelude.length + 12, contentType: 'application/vnd.awslambda.http-integration-response' } });
+    };
+    await lambda.send(new UpdateFunctionUrlConfigCommand({ FunctionName: 'web', InvokeMode: 'RESPONSE_STREAM' }));
+    const s = await fetch(url);
+    expect(s.status).toBe(502);
+    expect(await s.json()).toEqual({ Message: 'Internal Server Error: the function answered a header an HTTP response cannot carry (Bad?Name)' });
+  });
+});

@@ -7,7 +7,7 @@
 // the function writes it (`StreamedUrlResponse`). `AWS_IAM` URLs need a SigV4 signature (or Fare's Bearer token) of a
 // tenant that may invoke the function; `NONE` URLs are public and the owner pays. CORS answered here.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { validateHeaderName, validateHeaderValue, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Principal } from './auth.ts';
 import { authenticatedBody } from './auth.ts';
 import { invocableFunction, ownClassIndex, type GatewayContext } from './context.ts';
@@ -138,7 +138,7 @@ class StreamedUrlResponse {
     }
     if (this.prelude === null && !contentType.toLowerCase().startsWith(HTTP_INTEGRATION)) {
       this.begin(200, { 'Content-Type': contentType }, []);
-      this.res.write(data);
+      if (!this.res.writableEnded) this.res.write(data);
       return;
     }
     const seen = this.prelude === null ? data : Buffer.concat([this.prelude, data]);
@@ -155,7 +155,7 @@ class StreamedUrlResponse {
     this.prelude = null;
     this.beginWithPrelude(seen.subarray(0, end));
     const rest = seen.subarray(end + PRELUDE_END.length);
-    if (rest.length > 0) this.res.write(rest);
+    if (rest.length > 0 && !this.res.writableEnded) this.res.write(rest);
   }
 
   private beginWithPrelude(json: Buffer): void {
@@ -176,6 +176,7 @@ class StreamedUrlResponse {
   private begin(status: number, headers: Record<string, string>, cookies: string[]): void {
     const h: Record<string, string | string[]> = Object.assign({}, this.base, headers);
     if (cookies.length > 0) h['Set-Cookie'] = cookies;
+    if (badHeader(this.res, h, this.base)) return;
     this.res.writeHead(status, h);
     this.res.socket?.setNoDelay(true);
   }
@@ -199,8 +200,8 @@ class StreamedUrlResponse {
       return;
     }
     if (this.prelude !== null) this.beginWithPrelude(this.prelude);
-    else if (!this.res.headersSent) this.begin(200, { 'Content-Type': streamed.contentType }, []);
-    this.res.end();
+    else this.begin(200, { 'Content-Type': streamed.contentType }, []);
+    if (!this.res.writableEnded) this.res.end();
   }
 }
 
@@ -279,11 +280,29 @@ function respond(res: ServerResponse, a: InvocationAnswer, base: Record<string, 
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') headers[k] = String(v);
   }
   if (Array.isArray(r.cookies) && r.cookies.length > 0) headers['Set-Cookie'] = r.cookies.map(String);
+  if (badHeader(res, headers, base)) return;
   const text = typeof r.body === 'string' ? r.body : r.body === undefined || r.body === null ? '' : JSON.stringify(r.body);
   const body = r.isBase64Encoded === true ? Buffer.from(text, 'base64') : Buffer.from(text);
   headers['Content-Length'] = String(body.length);
   res.writeHead(r.statusCode, headers);
   res.end(body);
+}
+
+/**
+ * Answers 502 if one of the headers the function set cannot be sent (a name that is not a token, a
+ * value with a line break or a control character): true when it did.
+ */
+function badHeader(res: ServerResponse, headers: Record<string, string | string[]>, base: Record<string, string>): boolean {
+  for (const [k, v] of Object.entries(headers)) {
+    try {
+      validateHeaderName(k);
+      for (const x of Array.isArray(v) ? v : [v]) validateHeaderValue(k, x);
+    } catch {
+      sendJson(res, 502, { Message: `Internal Server Error: the function answered a header an HTTP response cannot carry (${k.replace(/[^\x21-\x7e]/g, '?').slice(0, 100)})` }, base);
+      return true;
+    }
+  }
+  return false;
 }
 
 /** CORS headers for a request from `origin`, or undefined when the URL has no CORS or the origin is not allowed. */
