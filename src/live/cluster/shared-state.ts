@@ -55,6 +55,7 @@ const TABLES: Readonly<Record<string, readonly string[]>> = {
   function_tags: ['tenant', 'name', 'key'],
   function_urls: ['url_id'],
   function_event_configs: ['tenant', 'name', 'qualifier'],
+  schedules: ['tenant', 'grp', 'name'],
   credentials: ['access_key_id'],
   grants: ['owner', 'function', 'grantee'],
   // Async invocations' states, so any gateway answers GET /v1/invocations/ID (their queue is async-queue.ts).

@@ -68,6 +68,8 @@ export interface GatewayContext {
   readonly log?: GatewayLog;
   /** The live dashboard's series and streams (dashboard/, rest-dashboard.ts). */
   readonly dashboard?: Dashboard;
+  /** A schedule was made, changed or deleted: the gateway's schedule runner looks again (schedule-runner.ts). */
+  readonly schedulesChanged?: () => void;
 }
 
 export function functionArn(region: string, tenant: string, name: string, qualifier?: string): string {

@@ -21,6 +21,8 @@ export type FareErrorCode =
   | 'FARE_E_CREDENTIAL_NOT_FOUND'
   | 'FARE_E_GRANT_NOT_FOUND'
   | 'FARE_E_GRANT_EXISTS'
+  | 'FARE_E_SCHEDULE_NOT_FOUND'
+  | 'FARE_E_SCHEDULE_EXISTS'
   | 'FARE_E_INVALID_REQUEST'
   | 'FARE_E_BAD_HTTP'
   | 'FARE_E_HEADERS_TOO_LARGE'
@@ -60,7 +62,10 @@ export type LambdaErrorType =
   | 'UnknownOperationException'
   | 'ResourceConflictException'
   | 'PreconditionFailedException'
-  | 'ServiceException';
+  | 'ServiceException'
+  // EventBridge Scheduler's (schedules-api.ts).
+  | 'ValidationException'
+  | 'ConflictException';
 
 export interface ApiErrorInit {
   readonly status: number;

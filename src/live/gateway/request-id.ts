@@ -5,13 +5,26 @@
 // Time-ordered ids land on the indexes' last pages, as the retention's deletes do on their first.
 // The form is Lambda's (8-4-4-4-12 hex digits); the time they give away is the response's own.
 
+import { createHash } from 'node:crypto';
 import { randomBytesFast } from '../random.ts';
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 /** A version-7 UUID for time `nowMs` (default: now). */
 export function newRequestId(nowMs: number = Date.now()): string {
-  const r = randomBytesFast(10);
+  return idOf(nowMs, randomBytesFast(10));
+}
+
+/**
+ * The version-7 UUID of a scheduled invocation: its time, and bits of a hash of `key` (the schedule
+ * and the time it fires for) instead of random ones — the same firing always has the same id, so
+ * firing it again (after a crash, or from a second gateway) queues nothing twice.
+ */
+export function derivedRequestId(nowMs: number, key: string): string {
+  return idOf(nowMs, createHash('sha256').update(key).digest());
+}
+
+function idOf(nowMs: number, r: Uint8Array): string {
   const o = 0;
   const t = Math.max(0, Math.floor(nowMs));
   const hi = Math.floor(t / 0x10000); // the 32 high bits of the 48-bit time

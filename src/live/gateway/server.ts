@@ -14,6 +14,8 @@ import { ApiError, internal, notFound } from './errors.ts';
 import { FareContexts, type ContextPeers } from './fare-context.ts';
 import { answerClientErrors, sendFareError, sendJson, sendLambdaError } from './http.ts';
 import { handleInvoke, INVOKE_PATH, STREAM_INVOKE_PATH } from './lambda-api.ts';
+import { ScheduleRunner } from './schedule-runner.ts';
+import { dispatchSchedules, scheduleRoutes } from './schedules-api.ts';
 import { LAMBDA_VERSION_PATH, unsupportedLambdaOperation } from './lambda-unsupported.ts';
 import { newRequestId } from './request-id.ts';
 import type { Platform } from './platform.ts';
@@ -78,11 +80,20 @@ export interface GatewayOptions {
   readonly recorder?: Recorder;
   /** The live dashboard's timing (dashboard/dashboard.ts): a snapshot every second on its stream by default. */
   readonly dashboard?: Partial<DashboardOptions>;
+  /**
+   * Fire the schedules (schedule-runner.ts; default true). A cluster's gateways share the
+   * schedules, and one of them fires them.
+   */
+  readonly fireSchedules?: boolean;
+  /** How often the schedule runner looks for due schedules at least (ms; default 30 s). */
+  readonly schedulePollMs?: number;
 }
 
 export interface Gateway {
   readonly server: Server;
   readonly context: GatewayContext;
+  /** What fires the schedules, unless `fireSchedules` is false. */
+  readonly schedules: ScheduleRunner | undefined;
   /** Starts listening (port 0: any free port) and resolves with the address. */
   listen(port?: number, host?: string): Promise<{ host: string; port: number; url: string }>;
   close(): Promise<void>;
@@ -90,8 +101,10 @@ export interface Gateway {
 
 const ROUTES: readonly Route[] = [...tenantRoutes, ...functionRoutes, ...logRoutes, ...usageRoutes, ...receiptRoutes, ...dashboardRoutes];
 const LAMBDA_ROUTES: readonly Route[] = [...lambdaFunctionRoutes, ...lambdaMoreRoutes, ...lambdaUrlRoutes, ...lambdaEventConfigRoutes, ...lambdaPermissionRoutes, ...lambdaConcurrencyRoutes];
+/** EventBridge Scheduler's API (schedules-api.ts): its paths, and its routes. */
+const SCHEDULES_PATH = /^\/schedules(\/|$)/;
 /** Both route tables, for the API description (openapi.ts). */
-export const API_TABLES: ApiTables = { fare: ROUTES, lambda: LAMBDA_ROUTES };
+export const API_TABLES: ApiTables = { fare: ROUTES, lambda: [...LAMBDA_ROUTES, ...scheduleRoutes] };
 let openApiText: string | undefined;
 /** 48 random bits (randomInt's widest range) as a uniform draw in [0, 1). */
 const DRAW_RANGE = 2 ** 48 - 1;
@@ -110,7 +123,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     platform: opts.platform,
     auth: new Authenticator(opts.store, clock, {
       invocation: (id, session) => contexts.invocationCredential(id, session, clock()),
-      services: ['lambda', 'fare'],
+      services: ['lambda', 'fare', 'scheduler'],
       maxSkewMs: limits.clockSkewMs,
       ...(opts.enforceRegion === true ? { region } : {}),
       ...(opts.authLimits !== undefined ? { limits: opts.authLimits } : {}),
@@ -128,7 +141,9 @@ export function createGateway(opts: GatewayOptions): Gateway {
     ...(opts.recorder !== undefined ? { recorder: opts.recorder } : {}),
     ...(opts.log !== undefined ? { log: opts.log } : {}),
     dashboard,
+    schedulesChanged: () => schedules?.poke(),
   };
+  const schedules = opts.fireSchedules === false ? undefined : new ScheduleRunner(ctx, opts.schedulePollMs !== undefined ? { pollMs: opts.schedulePollMs } : {});
   const log = opts.log;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -137,7 +152,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
     const url = new URL(req.url ?? '/', 'http://gateway');
     // Lambda's routes are under these versions; any versioned path gets errors in Lambda's shape.
     const lambdaRoutes = LAMBDA_PREFIX.test(url.pathname);
-    const lambda = lambdaRoutes || LAMBDA_VERSION_PATH.test(url.pathname);
+    const scheduler = !lambdaRoutes && SCHEDULES_PATH.test(url.pathname);
+    const lambda = lambdaRoutes || scheduler || LAMBDA_VERSION_PATH.test(url.pathname);
     // The access line, when the answer has gone (a synchronous invocation's handler returns later, with its measured outcome).
     if (log !== undefined) res.once('close', () => accessLine(log, req, res, url.pathname, requestId, performance.now() - started));
     try {
@@ -179,6 +195,9 @@ export function createGateway(opts: GatewayOptions): Gateway {
           if (opts.settle !== undefined && req.method !== 'GET' && req.method !== 'HEAD') holdAnswer(res, opts.settle);
           await dispatchRest(ctx, LAMBDA_ROUTES, req, res, url, () => unsupportedLambdaOperation(req.method ?? '?', url.pathname));
         }
+      } else if (scheduler) {
+        if (opts.settle !== undefined && req.method !== 'GET' && req.method !== 'HEAD') holdAnswer(res, opts.settle);
+        await dispatchSchedules(ctx, req, res, url);
       } else if (lambda) {
         // Another of Lambda's API versions: operations Fare does not have (lambda-unsupported.ts).
         throw unsupportedLambdaOperation(req.method ?? '?', url.pathname);
@@ -219,11 +238,13 @@ export function createGateway(opts: GatewayOptions): Gateway {
   return {
     server,
     context: ctx,
+    schedules,
     listen: (port = 0, host = '127.0.0.1') =>
       new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {
           server.off('error', reject);
+          schedules?.start();
           const a = server.address() as AddressInfo;
           const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
           resolve({ host: a.address, port: a.port, url: `http://${h}:${a.port}` });
@@ -232,6 +253,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     close: () =>
       new Promise((resolve, reject) => {
         dashboard.close();
+        schedules?.close();
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
       }),

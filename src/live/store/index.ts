@@ -16,6 +16,7 @@ export type { Tenant, NewTenant, TenantPatch, Credential, IssuedCredential, Gran
 export { DEFAULT_MEMORY_MB, type FunctionRecord, type FunctionConfig, type FunctionPatch, type LambdaSettings, type StagedCode } from './functions.ts';
 export { LATEST, isVersionNumber, type Alias, type AliasRouting, type Resolved } from './versions.ts';
 export type { FunctionUrl, UrlAuthType, UrlCors, UrlInvokeMode } from './urls.ts';
+export type { Schedule, ScheduleSettings, ScheduleState } from './schedules.ts';
 export { DEFAULT_MAX_EVENT_AGE_S, DEFAULT_MAX_RETRY_ATTEMPTS, type EventConfig, type EventConfigSettings } from './event-configs.ts';
 export type { Invocation, InvocationStatus, NewInvocation, Finish } from './invocations.ts';
 export { billingRecordOf } from './billing.ts';

@@ -418,6 +418,34 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE function_urls ADD COLUMN invoke_mode TEXT NOT NULL DEFAULT 'BUFFERED' CHECK (invoke_mode IN ('BUFFERED', 'RESPONSE_STREAM'));
     `,
   },
+  {
+    version: 18,
+    description: 'schedules (EventBridge Scheduler): a function invoked as an Event at the times an expression names',
+    sql: `
+      CREATE TABLE schedules (
+        tenant         TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        grp            TEXT NOT NULL,                       -- the schedule group ('default')
+        name           TEXT NOT NULL,
+        expression     TEXT NOT NULL,                       -- rate(…), cron(…) or at(…)
+        timezone       TEXT NOT NULL,                       -- IANA, for cron and at
+        description    TEXT NOT NULL,
+        state          TEXT NOT NULL CHECK (state IN ('ENABLED', 'DISABLED')),
+        start_at       INTEGER,                             -- ms; NULL: from its creation
+        end_at         INTEGER,                             -- ms; NULL: no end
+        flexible       TEXT NOT NULL,                       -- FlexibleTimeWindow, JSON
+        target         TEXT NOT NULL,                       -- Target (Arn, RoleArn, Input, RetryPolicy, …), JSON
+        after_done     TEXT NOT NULL CHECK (after_done IN ('NONE', 'DELETE')),
+        anchor_at      INTEGER NOT NULL,                    -- a rate's grid starts here (its start, else its last change)
+        next_fire_at   INTEGER,                             -- when it fires next (ms); NULL: never again
+        last_fired_at  INTEGER,                             -- the time of its last firing (ms)
+        last_outcome   TEXT,                                -- what that firing did (the invocation queued, or why none was)
+        created_at     INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL,
+        PRIMARY KEY (tenant, grp, name)
+      ) STRICT;
+      CREATE INDEX schedules_due ON schedules(next_fire_at) WHERE state = 'ENABLED' AND next_fire_at IS NOT NULL;
+    `,
+  },
 ];
 
 /** Current schema version of an open database (0: empty). */

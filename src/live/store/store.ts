@@ -14,6 +14,7 @@ import { FunctionRepo } from './functions.ts';
 import { VersionRepo } from './versions.ts';
 import { UrlRepo } from './urls.ts';
 import { EventConfigRepo } from './event-configs.ts';
+import { ScheduleRepo } from './schedules.ts';
 import { InvocationRepo } from './invocations.ts';
 import { LogRepo, type LogRetention } from './logs.ts';
 import { deriveKey, loadOrCreateMasterKey } from './master-key.ts';
@@ -112,6 +113,7 @@ export class Store {
   readonly urls: UrlRepo;
   /** Lambda's event invoke configs (retries and maximum age of a function's Event invocations). */
   readonly eventConfigs: EventConfigRepo;
+  readonly schedules: ScheduleRepo;
   readonly invocations: InvocationRepo;
   readonly billing: BillingRepo;
   readonly logs: LogRepo;
@@ -165,6 +167,7 @@ export class Store {
     this.versions = new VersionRepo(this.db, this.clock, this.dataDir);
     this.urls = new UrlRepo(this.db, this.clock);
     this.eventConfigs = new EventConfigRepo(this.db, this.clock);
+    this.schedules = new ScheduleRepo(this.db, this.clock);
     this.costs = new CostHistory(this.db, this.clock);
     this.billing = new BillingRepo(this.db, this.clock, this.logs, this.costs, opts.onBillingError);
     this.reservations = new Reservations();
