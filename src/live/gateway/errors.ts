@@ -23,6 +23,7 @@ export type FareErrorCode =
   | 'FARE_E_GRANT_EXISTS'
   | 'FARE_E_SCHEDULE_NOT_FOUND'
   | 'FARE_E_SCHEDULE_EXISTS'
+  | 'FARE_E_SCHEDULE_QUOTA'
   | 'FARE_E_INVALID_REQUEST'
   | 'FARE_E_BAD_HTTP'
   | 'FARE_E_HEADERS_TOO_LARGE'
@@ -65,7 +66,8 @@ export type LambdaErrorType =
   | 'ServiceException'
   // EventBridge Scheduler's (schedules-api.ts).
   | 'ValidationException'
-  | 'ConflictException';
+  | 'ConflictException'
+  | 'ServiceQuotaExceededException';
 
 export interface ApiErrorInit {
   readonly status: number;

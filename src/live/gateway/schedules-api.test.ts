@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-scheduler';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { IssuedCredential } from '../store/index.ts';
+import { MAX_SCHEDULES_PER_TENANT } from './schedules-api.ts';
 import { startHarness, type Harness } from './testing.ts';
 
 let h: Harness;
@@ -95,6 +96,14 @@ describe('the Scheduler API', () => {
     expect(await refused({ GroupName: 'team' })).toMatch(/^ResourceNotFoundException: Schedule group team does not exist: Fare has the group default only/);
     expect(await refused({ Name: 'bad name!' })).toMatch(/^ValidationException: /);
     expect((await scheduler.send(new ListSchedulesCommand({}))).Schedules).toEqual([]);
+  });
+
+  it(`a tenant has at most ${MAX_SCHEDULES_PER_TENANT} schedules`, async () => {
+    const settings = { expression: 'rate(1 day)', timezone: 'UTC', description: '', state: 'ENABLED' as const, startAt: null, endAt: null, flexible: { Mode: 'OFF' }, target: { Arn: ARN, RoleArn: ROLE }, afterDone: 'NONE' as const };
+    h.store.schedules.transaction(() => {
+      for (let i = 0; i < MAX_SCHEDULES_PER_TENANT; i++) h.store.schedules.create('acme', 'default', `s${i}`, settings, T0, T0 + 86_400_000);
+    });
+    await expect(create('one-more')).rejects.toMatchObject({ name: 'ServiceQuotaExceededException', message: expect.stringMatching(/has 1000 schedules, as many as Fare allows one tenant: delete some/) as unknown });
   });
 });
 

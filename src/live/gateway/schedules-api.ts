@@ -81,8 +81,10 @@ const SUMMARY = z.strictObject({
   LastModificationDate: z.number(),
   Target: z.strictObject({ Arn: z.string() }),
 });
-const ERRORS = { 400: LAMBDA_ERROR, 403: LAMBDA_ERROR, 404: LAMBDA_ERROR, 409: LAMBDA_ERROR } as const;
+const ERRORS = { 400: LAMBDA_ERROR, 402: LAMBDA_ERROR, 403: LAMBDA_ERROR, 404: LAMBDA_ERROR, 409: LAMBDA_ERROR } as const;
 const DEFAULT_GROUP = 'default';
+/** Schedules a tenant may have: each firing costs a write, and a runaway script should not make millions. */
+export const MAX_SCHEDULES_PER_TENANT = 1000;
 
 const scheduleArn = (region: string, s: Pick<Schedule, 'tenant' | 'group' | 'name'>): string => `arn:aws:scheduler:${region}:${s.tenant}:schedule/${s.group}/${s.name}`;
 const seconds = (ms: number): number => ms / 1000;
@@ -184,6 +186,9 @@ export const scheduleRoutes: readonly Route[] = [
       const group = groupOf(b.GroupName);
       const s = settingsOf(r, b);
       const { anchorAt, next } = firstFire(s, r.ctx.clock());
+      if (r.ctx.store.schedules.count(r.principal.tenant) >= MAX_SCHEDULES_PER_TENANT) {
+        throw new ApiError({ status: 402, code: 'FARE_E_SCHEDULE_QUOTA', message: `tenant ${r.principal.tenant} has ${MAX_SCHEDULES_PER_TENANT} schedules, as many as Fare allows one tenant: delete some (DeleteSchedule), or fold several into one`, lambdaType: 'ServiceQuotaExceededException' });
+      }
       const made = r.ctx.store.schedules.create(r.principal.tenant, group, r.path.Name, s, anchorAt, next);
       if (made === undefined) throw new ApiError({ status: 409, code: 'FARE_E_SCHEDULE_EXISTS', message: `Schedule ${r.path.Name} already exists.`, lambdaType: 'ConflictException' });
       r.ctx.schedulesChanged?.();

@@ -140,6 +140,11 @@ export class ScheduleRepo {
     return this.#q('DELETE FROM schedules WHERE tenant = ? AND grp = ? AND name = ?').run(tenant, group, name).changes === 1;
   }
 
+  /** How many schedules `tenant` has. */
+  count(tenant: string): number {
+    return (this.#q('SELECT COUNT(*) AS n FROM schedules WHERE tenant = ?').get(tenant) as { n: number }).n;
+  }
+
   /** Enabled schedules due at `now` (their next firing is not later), earliest first. */
   due(now: number, limit = 100): Schedule[] {
     return (this.#q("SELECT * FROM schedules WHERE state = 'ENABLED' AND next_fire_at IS NOT NULL AND next_fire_at <= ? ORDER BY next_fire_at LIMIT ?").all(now, limit) as Row[]).map(of);
