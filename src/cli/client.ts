@@ -261,6 +261,80 @@ async function asyncSettings({ values, positionals }: Parsed): Promise<number> {
   return 0;
 }
 
+/** `--every 5m` (or 1h, 2d, 90s is refused) as a rate expression. */
+export function rateOf(every: string): string {
+  const m = /^(\d+)\s*(m|min|minutes?|h|hours?|d|days?)$/.exec(every.trim());
+  if (m === null || Number(m[1]) < 1) throw new UsageError(`--every ${every} is not a period: give whole minutes, hours or days, e.g. 5m, 1h, 2d`);
+  const n = Number(m[1]);
+  const unit = (m[2] as string).startsWith('h') ? 'hour' : (m[2] as string).startsWith('d') ? 'day' : 'minute';
+  return `rate(${n} ${unit}${n === 1 ? '' : 's'})`;
+}
+
+interface ScheduleAnswer {
+  Name: string;
+  ScheduleExpression: string;
+  ScheduleExpressionTimezone: string;
+  State: string;
+  Target: { Arn: string };
+}
+
+/** `fare schedule NAME …` (create or replace), `fare schedule ls`, `fare schedule rm NAME`: EventBridge Scheduler's API. */
+async function schedule({ values, positionals }: Parsed): Promise<number> {
+  const [name, ...extra] = positionals;
+  const c = conn(values);
+  if (name === 'ls') {
+    if (extra.length) throw new UsageError(`fare schedule ls takes nothing more, got "${extra.join(' ')}"`);
+    const names = (JSON.parse((await call(c, 'GET', '/schedules')).text) as { Schedules: { Name: string }[] }).Schedules.map((s) => s.Name);
+    const all = await Promise.all(names.map(async (n) => JSON.parse((await call(c, 'GET', `/schedules/${encodeURIComponent(n)}`)).text) as ScheduleAnswer));
+    if (values.json) return (out(JSON.stringify(all)), 0);
+    if (all.length === 0) return (out('no schedules yet: fare schedule NAME --function FN --every 5m makes one'), 0);
+    out(table(['NAME', 'WHEN', 'TIME ZONE', 'STATE', 'FUNCTION'], all.map((s) => [s.Name, s.ScheduleExpression, s.ScheduleExpressionTimezone, s.State, s.Target.Arn.split(':function:')[1] ?? s.Target.Arn])));
+    return 0;
+  }
+  if (name === 'rm') {
+    const [victim, ...more] = extra;
+    if (!victim || more.length) throw new UsageError('fare schedule rm takes one schedule name: fare schedule rm NAME');
+    await call(c, 'DELETE', `/schedules/${encodeURIComponent(victim)}`, undefined, {}, { notFound: `there is no schedule ${victim}: fare schedule ls lists yours` });
+    out(values.json ? JSON.stringify({ schedule: victim, deleted: true }) : `deleted schedule ${victim}`);
+    return 0;
+  }
+  if (!name) throw new UsageError('fare schedule needs a name: fare schedule NAME --function FN --every 5m (or --cron, --at), fare schedule ls, fare schedule rm NAME');
+  if (extra.length) throw new UsageError(`fare schedule takes one schedule name, got "${positionals.join(' ')}"`);
+  const fn = values.function as string | undefined;
+  if (!fn) throw new UsageError('fare schedule NAME needs --function FN: the function it invokes');
+  const when = [values.every !== undefined ? rateOf(values.every as string) : undefined, values.cron !== undefined ? `cron(${values.cron as string})` : undefined, values.at !== undefined ? `at(${values.at as string})` : undefined].filter((x) => x !== undefined);
+  if (when.length !== 1) throw new UsageError('give one of --every (5m, 1h, 2d), --cron (AWS\'s six fields, e.g. "0 3 * * ? *") or --at (2027-01-01T08:00:00)');
+  const payload = values.payload as string | undefined;
+  if (payload !== undefined) {
+    try {
+      JSON.parse(payload);
+    } catch {
+      throw new UsageError(`--payload is not valid JSON: ${payload.slice(0, 80)} (quote it for your shell, e.g. --payload '{"report":"daily"}')`);
+    }
+  }
+  const arn = fn.startsWith('arn:') ? fn : (JSON.parse((await call(c, 'GET', `/v1/functions/${encodeURIComponent(fn)}`, undefined, {}, { notFound: `--function ${fn}: ${noFunction(fn)}` })).text) as { arn: string }).arn;
+  const body = {
+    ScheduleExpression: when[0],
+    ...(values.tz !== undefined ? { ScheduleExpressionTimezone: values.tz as string } : {}),
+    FlexibleTimeWindow: { Mode: 'OFF' },
+    State: values.disabled === true ? 'DISABLED' : 'ENABLED',
+    ...(values.at !== undefined ? { ActionAfterCompletion: 'DELETE' } : {}),
+    Target: { Arn: arn, RoleArn: 'arn:aws:iam::000000000000:role/fare', ...(payload !== undefined ? { Input: payload } : {}) },
+  };
+  const path = `/schedules/${encodeURIComponent(name)}`;
+  let verb = 'created';
+  try {
+    await call(c, 'POST', path, body);
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 409)) throw e;
+    verb = 'updated';
+    await call(c, 'PUT', path, body);
+  }
+  const s = JSON.parse((await call(c, 'GET', path)).text) as ScheduleAnswer;
+  out(values.json ? JSON.stringify(s) : `${verb} schedule ${name}: invokes ${fn} at ${s.ScheduleExpression} (${s.ScheduleExpressionTimezone})${s.State === 'DISABLED' ? ', disabled' : ''}`);
+  return 0;
+}
+
 async function rm({ values, positionals }: Parsed): Promise<number> {
   const [name, ...extra] = positionals;
   if (!name) throw new UsageError('fare rm needs the name of the function to delete: fare rm NAME');
@@ -523,6 +597,16 @@ const COMMANDS: Readonly<Record<string, Command>> = {
             success, or of each final failure; --reset: the defaults again. Options not given are kept.`,
     options: { retries: { type: 'string' }, 'max-age': { type: 'string' }, 'on-success': { type: 'string' }, 'on-failure': { type: 'string' }, reset: { type: 'boolean', default: false } },
     run: asyncSettings,
+  },
+  schedule: {
+    usage: `fare schedule NAME --function FN (--every 5m | --cron "0 3 * * ? *" | --at 2027-01-01T08:00:00)
+              [--tz Europe/Paris] [--payload JSON] [--disabled]
+            invoke a function (as an Event) on a schedule, made or replaced: --every whole minutes,
+            hours or days; --cron AWS's six fields (minutes hours day-of-month month day-of-week
+            year); --at once (then deleted); --tz the time zone of --cron and --at (default UTC)
+fare schedule ls | fare schedule rm NAME   your schedules; delete one`,
+    options: { function: { type: 'string' }, every: { type: 'string' }, cron: { type: 'string' }, at: { type: 'string' }, tz: { type: 'string' }, payload: { type: 'string' }, disabled: { type: 'boolean', default: false } },
+    run: schedule,
   },
   ls: {
     usage: 'fare ls                                 list your functions',

@@ -85,7 +85,7 @@ describe('the Scheduler API', () => {
         return `${(e as Error).name}: ${(e as Error).message}`;
       }
     };
-    expect(await refused({ ScheduleExpression: 'rate(5 weeks)' })).toMatch(/^ValidationException: Invalid Schedule Expression rate\(5 weeks\)/);
+    expect(await refused({ ScheduleExpression: 'rate(5 weeks)' })).toMatch(/^ValidationException: Invalid Schedule Expression "rate\(5 weeks\)" is not a schedule expression: use rate\(5 minutes\)/);
     expect(await refused({ ScheduleExpression: 'cron(0 12 * * 2 *)' })).toMatch(/^ValidationException: .*one of day-of-month and day-of-week must be \?/);
     expect(await refused({ ScheduleExpressionTimezone: 'Mars/Olympus' })).toMatch(/^ValidationException: Invalid ScheduleExpressionTimezone Mars\/Olympus/);
     expect(await refused({ Target: { Arn: 'arn:aws:sqs:us-east-1:acme:queue', RoleArn: ROLE } })).toMatch(/^ValidationException: Target.Arn .* is not a function's ARN/);

@@ -113,7 +113,7 @@ function settingsOf(r: RestRequest, b: z.output<typeof BODY>): ScheduleSettings 
   const tz = b.ScheduleExpressionTimezone ?? 'UTC';
   if (!knownTimeZone(tz)) throw badRequest('FARE_E_INVALID_REQUEST', `Invalid ScheduleExpressionTimezone ${tz}: give an IANA time zone such as UTC or Europe/Paris`, 'ValidationException');
   const p = parseScheduleExpression(b.ScheduleExpression, tz);
-  if (!p.ok) throw badRequest('FARE_E_INVALID_REQUEST', `Invalid Schedule Expression ${b.ScheduleExpression}: ${p.error}`, 'ValidationException');
+  if (!p.ok) throw badRequest('FARE_E_INVALID_REQUEST', `Invalid Schedule Expression ${p.error}`, 'ValidationException');
   const t = b.Target;
   for (const k of ['EcsParameters', 'EventBridgeParameters', 'KinesisParameters', 'SageMakerPipelineParameters', 'SqsParameters', 'DeadLetterConfig'] as const) {
     if (t[k] !== undefined) throw badRequest('FARE_E_UNSUPPORTED', `Target.${k}: Fare's schedules invoke functions only${k === 'DeadLetterConfig' ? " (a function to invoke on failure is the target's event invoke config OnFailure: PutFunctionEventInvokeConfig)" : ''}`, 'ValidationException');
