@@ -207,6 +207,30 @@ describe.skipIf(!nats.ok)('several gateways of one cluster', () => {
     expect(onB.length).toBe(3);
   }, 30_000);
 
+  it('a schedule made through one gateway is shared with the other and fires its function once', async () => {
+    const src = join(dir, 'tick');
+    mkdirSync(src);
+    writeFileSync(join(src, 'index.js'), 'exports.handler = async (e) => { console.log("tick", e.marker); return 1; };\n');
+    expect((await call(a, admin, 'PUT', '/v1/functions/tick?runtime=nodejs&handler=index.handler&class=low', zipDirectory(src), { 'Content-Type': 'application/zip' })).status).toBe(201);
+    await eventually('gateway b knows tick', async () => (await call(b, admin, 'GET', '/v1/functions/tick')).status === 200, 2000);
+    const arn = (await call(a, admin, 'GET', '/v1/functions/tick')).json.arn as string;
+    // Due about 1.5 s from now (its grid began 58.5 s ago), then every minute.
+    const made = await call(a, admin, 'POST', '/schedules/every-minute', {
+      ScheduleExpression: 'rate(1 minute)', StartDate: (Date.now() - 58_500) / 1000, FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: { Arn: arn, RoleArn: 'arn:aws:iam::123456789012:role/any', Input: '{"marker":"cluster-schedule"}' },
+    }, { 'Content-Type': 'application/json' });
+    expect(made.status, JSON.stringify(made.json)).toBe(200);
+    // Gateway b has it too (its runner fires it as well, should it look first; the firing's id is the same).
+    await eventually('gateway b knows the schedule', async () => (await call(b, admin, 'GET', '/schedules/every-minute')).status === 200, 2000);
+    const ticks = async (): Promise<number> => {
+      const e = (await call(a, admin, 'GET', '/v1/functions/tick/logs')).json.entries as { text: string }[];
+      return e.filter((x) => x.text.includes('tick cluster-schedule')).length;
+    };
+    await eventually('the schedule fired', async () => (await ticks()) >= 1, 10_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await ticks()).toBe(1);
+  }, 30_000);
+
   it('the receipt and the log entry of a call answered through one gateway are read through the other at once: it waits for them rather than answering 404', async () => {
     for (let n = 0; n < 3; n++) {
       const r = await fetch(`${a}/2015-03-31/functions/page-view/invocations`, { method: 'POST', headers: { Authorization: `Bearer ${admin}` }, body: JSON.stringify({ user: `receipt${n}` }) });
