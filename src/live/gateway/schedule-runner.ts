@@ -112,7 +112,6 @@ export class ScheduleRunner {
     const maxAgeS = typeof s.target.RetryPolicy === 'object' && s.target.RetryPolicy !== null ? Number((s.target.RetryPolicy as Record<string, unknown>).MaximumEventAgeInSeconds ?? DEFAULT_MAX_EVENT_AGE_S) : DEFAULT_MAX_EVENT_AGE_S;
     const skipped = missed > 0 ? `; ${missed} earlier time(s) missed while Fare was not running` : '';
     let outcome: string;
-    let queued: ReturnType<typeof store.invocations.get>;
     if (now - t > maxAgeS * 1000) {
       outcome = `skipped: its time ${new Date(t).toISOString()} passed more than ${maxAgeS} s ago while Fare was not running (RetryPolicy.MaximumEventAgeInSeconds)${skipped}`;
     } else {
@@ -121,22 +120,21 @@ export class ScheduleRunner {
         outcome = `skipped: ${r}${skipped}`;
       } else {
         outcome = `queued ${r.id}${skipped}`;
-        queued = store.schedules.transaction(() => {
-          // Fired already for this time (a crash after the invocation, or another gateway): once only.
-          if (store.invocations.get(r.id) !== undefined) return undefined;
-          const inv = store.invocations.enqueue(r);
+        const queued = store.schedules.transaction(() => {
+          // Fired already for this time (a crash after the invocation, or another gateway): once only;
+          // the schedule moves on all the same.
+          const inv = store.invocations.get(r.id) !== undefined ? undefined : store.invocations.enqueue(r);
           store.schedules.fired(s, t, outcome, next, s.afterDone === 'DELETE' && next === null);
           return inv;
         });
-        if (queued !== undefined) {
-          try {
-            this.#ctx.platform.enqueued(queued);
-          } catch {
-            // Queued durably: the platform finds it when it next claims.
-          }
-          this.#ctx.log?.info({ kind: 'schedule', tenant: s.tenant, group: s.group, name: s.name, firedFor: new Date(t).toISOString(), id: r.id }, 'schedule fired');
-          return;
+        if (queued === undefined) return;
+        try {
+          this.#ctx.platform.enqueued(queued);
+        } catch {
+          // Queued durably: the platform finds it when it next claims.
         }
+        this.#ctx.log?.info({ kind: 'schedule', tenant: s.tenant, group: s.group, name: s.name, firedFor: new Date(t).toISOString(), id: r.id }, 'schedule fired');
+        return;
       }
     }
     store.schedules.fired(s, t, outcome, next, s.afterDone === 'DELETE' && next === null);
