@@ -156,7 +156,7 @@ describe('fare schedule', () => {
     }
     expect(logs).toContain('scheduled {"n":7}');
     expect((await fare(['schedule', 'rm', 'nightly'], as())).stdout).toBe('deleted schedule nightly\n');
-    expect(mistake(await fare(['schedule', 'rm', 'nightly'], as()))).toBe('fare: there is no schedule nightly: fare schedule ls lists yours (FARE_E_NOT_FOUND)');
+    expect(mistake(await fare(['schedule', 'rm', 'nightly'], as()))).toBe('fare: there is no schedule nightly: fare schedule ls lists yours (FARE_E_SCHEDULE_NOT_FOUND)');
     expect(mistake(await fare(['schedule', 'x', '--function', 'cron-target', '--every', '90s'], as()))).toMatch(/--every 90s is not a period: give whole minutes, hours or days/);
     expect(mistake(await fare(['schedule', 'x', '--function', 'cron-target'], as()))).toMatch(/give one of --every .*--cron .*--at/);
     expect(mistake(await fare(['schedule', 'x', '--function', 'nobody', '--every', '5m'], as()))).toMatch(/--function nobody: there is no function nobody/);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { conn } from './fare-api.ts';
+import { conn, failure } from './fare-api.ts';
 
 describe('the client\'s credential (--key, FARE_KEY)', () => {
   const saved = process.env.FARE_KEY;
@@ -26,5 +26,17 @@ describe('the client\'s credential (--key, FARE_KEY)', () => {
     expect(() => conn({ key: 'FAREA: secret' })).toThrow(/--key has a space/);
     delete process.env.FARE_KEY;
     expect(() => conn({})).toThrow(/no credential: set FARE_KEY=<access key id>:<secret>/);
+  });
+});
+
+describe('a failed call, in one line', () => {
+  const c = { endpoint: 'http://127.0.0.1:8080', key: 'FAREA:secret' };
+
+  it("takes Fare's own code from X-Fare-Error-Code when the body is in Lambda's or Scheduler's shape", () => {
+    const e = failure(c, 404, '{"Type":"User","Message":"Schedule nightly does not exist."}', 'ResourceNotFoundException', {}, 'FARE_E_SCHEDULE_NOT_FOUND');
+    expect([e.code, e.message]).toEqual(['FARE_E_SCHEDULE_NOT_FOUND', '404: Schedule nightly does not exist.']);
+    // Without the header: the exception's name is said, under the generic code.
+    const bare = failure(c, 400, '{"Type":"User","Message":"bad"}', 'ValidationException');
+    expect([bare.code, bare.message]).toEqual(['FARE_E_API', '400 ValidationException: bad']);
   });
 });

@@ -55,9 +55,10 @@ const AUTH_TYPES = new Set(['UnrecognizedClientException', 'InvalidSignatureExce
 const oneLine = (s: string): string => s.replace(/\s*\n\s*/g, ' ').trim();
 
 /** A status ≥ 400 as the one line the user sees. */
-export function failure(c: Conn, status: number, text: string, errorType: string | null, ctx: CallContext = {}): ApiError {
+export function failure(c: Conn, status: number, text: string, errorType: string | null, ctx: CallContext = {}, fareCodeHeader: string | null = null): ApiError {
   let msg = text;
-  let code = errorType ?? '';
+  // Lambda-shaped and Scheduler-shaped errors carry Fare's own code in X-Fare-Error-Code.
+  let code = fareCodeHeader?.startsWith('FARE_E_') === true ? fareCodeHeader : errorType ?? '';
   try {
     const j = JSON.parse(text) as { error?: { code?: string; message?: string }; message?: string; Message?: string; code?: string };
     msg = j.error?.message ?? j.message ?? j.Message ?? text;
@@ -142,7 +143,8 @@ async function send(c: Conn, method: string, path: string, body: unknown, header
   });
   if (res.status >= 400) {
     const type = res.headers['x-amzn-errortype'];
-    throw failure(c, res.status, res.text, typeof type === 'string' ? type.split(':')[0] ?? null : null, ctx);
+    const fareCode = res.headers['x-fare-error-code'];
+    throw failure(c, res.status, res.text, typeof type === 'string' ? type.split(':')[0] ?? null : null, ctx, typeof fareCode === 'string' ? fareCode : null);
   }
   return { status: res.status, headers: headerGetter(res.headers), text: res.text };
 }
