@@ -141,20 +141,23 @@ describe('fare schedule', () => {
     writeFileSync(join(dir, 'index.mjs'), 'export const handler = async (e) => { console.log("scheduled", JSON.stringify(e)); return 1; };\n');
     expect((await fare(['deploy', dir], as())).code).toBe(0);
     const made = await fare(['schedule', 'nightly', '--function', 'cron-target', '--cron', '0 3 * * ? *', '--tz', 'Europe/Paris'], as());
-    expect(made.stdout, made.stderr).toBe('created schedule nightly: invokes cron-target at cron(0 3 * * ? *) (Europe/Paris)\n');
+    // 3:00 in Paris is 2:00 UTC in winter, 1:00 in summer.
+    expect(made.stdout, made.stderr).toMatch(/^created schedule nightly: invokes cron-target at cron\(0 3 \* \* \? \*\) \(Europe\/Paris\), next at \d{4}-\d\d-\d\d 0[12]:00Z\n$/);
     const replaced = await fare(['schedule', 'nightly', '--function', 'cron-target', '--every', '1h', '--disabled'], as());
     expect(replaced.stdout).toBe('updated schedule nightly: invokes cron-target at rate(1 hour) (UTC), disabled\n');
     // A one-time schedule a second from now fires (and is deleted after).
     const when = new Date(Date.now() + 1500).toISOString().slice(0, 19);
     expect((await fare(['schedule', 'soon', '--function', 'cron-target', '--at', when, '--payload', '{"n":7}'], as())).code).toBe(0);
     const ls = await fare(['schedule', 'ls'], as());
-    expect(ls.stdout).toMatch(/^NAME +WHEN +TIME ZONE +STATE +FUNCTION\nnightly +rate\(1 hour\) +UTC +DISABLED +cron-target\nsoon +at\(/);
+    expect(ls.stdout).toMatch(/^NAME +WHEN +TIME ZONE +STATE +FUNCTION +NEXT +LAST\nnightly +rate\(1 hour\) +UTC +DISABLED +cron-target +— +—\nsoon +at\(/);
     let logs = '';
     for (let i = 0; i < 60 && !logs.includes('scheduled {"n":7}'); i++) {
       await new Promise((r) => setTimeout(r, 250));
       logs = (await fare(['logs', 'cron-target'], as())).stdout;
     }
     expect(logs).toContain('scheduled {"n":7}');
+    // What fired last, per schedule: the one-time schedule is gone once it fired (DELETE after completion).
+    expect((await fare(['schedule', 'ls'], as())).stdout).not.toMatch(/\nsoon /);
     expect((await fare(['schedule', 'rm', 'nightly'], as())).stdout).toBe('deleted schedule nightly\n');
     expect(mistake(await fare(['schedule', 'rm', 'nightly'], as()))).toBe('fare: there is no schedule nightly: fare schedule ls lists yours (FARE_E_SCHEDULE_NOT_FOUND)');
     expect(mistake(await fare(['schedule', 'x', '--function', 'cron-target', '--every', '90s'], as()))).toMatch(/--every 90s is not a period: give whole minutes, hours or days/);

@@ -276,7 +276,12 @@ interface ScheduleAnswer {
   ScheduleExpressionTimezone: string;
   State: string;
   Target: { Arn: string };
+  FareNextFire?: number;
+  FareLastOutcome?: string;
 }
+
+/** A time in seconds since the epoch as `2026-12-07 03:00Z` (minutes: a schedule's times are whole minutes or more). */
+const minuteOf = (s: number | undefined): string => (s === undefined ? '—' : `${new Date(s * 1000).toISOString().slice(0, 16).replace('T', ' ')}Z`);
 
 /** `fare schedule NAME …` (create or replace), `fare schedule ls`, `fare schedule rm NAME`: EventBridge Scheduler's API. */
 async function schedule({ values, positionals }: Parsed): Promise<number> {
@@ -288,7 +293,7 @@ async function schedule({ values, positionals }: Parsed): Promise<number> {
     const all = await Promise.all(names.map(async (n) => JSON.parse((await call(c, 'GET', `/schedules/${encodeURIComponent(n)}`)).text) as ScheduleAnswer));
     if (values.json) return (out(JSON.stringify(all)), 0);
     if (all.length === 0) return (out('no schedules yet: fare schedule NAME --function FN --every 5m makes one'), 0);
-    out(table(['NAME', 'WHEN', 'TIME ZONE', 'STATE', 'FUNCTION'], all.map((s) => [s.Name, s.ScheduleExpression, s.ScheduleExpressionTimezone, s.State, s.Target.Arn.split(':function:')[1] ?? s.Target.Arn])));
+    out(table(['NAME', 'WHEN', 'TIME ZONE', 'STATE', 'FUNCTION', 'NEXT', 'LAST'], all.map((s) => [s.Name, s.ScheduleExpression, s.ScheduleExpressionTimezone, s.State, s.Target.Arn.split(':function:')[1] ?? s.Target.Arn, minuteOf(s.FareNextFire), s.FareLastOutcome === undefined ? '—' : s.FareLastOutcome.split(' ')[0] ?? '—'])));
     return 0;
   }
   if (name === 'rm') {
@@ -331,7 +336,7 @@ async function schedule({ values, positionals }: Parsed): Promise<number> {
     await call(c, 'PUT', path, body);
   }
   const s = JSON.parse((await call(c, 'GET', path)).text) as ScheduleAnswer;
-  out(values.json ? JSON.stringify(s) : `${verb} schedule ${name}: invokes ${fn} at ${s.ScheduleExpression} (${s.ScheduleExpressionTimezone})${s.State === 'DISABLED' ? ', disabled' : ''}`);
+  out(values.json ? JSON.stringify(s) : `${verb} schedule ${name}: invokes ${fn} at ${s.ScheduleExpression} (${s.ScheduleExpressionTimezone})${s.State === 'DISABLED' ? ', disabled' : s.FareNextFire !== undefined ? `, next at ${minuteOf(s.FareNextFire)}` : ''}`);
   return 0;
 }
 

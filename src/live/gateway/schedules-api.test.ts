@@ -121,6 +121,9 @@ describe('firing', () => {
     at(10 * MIN);
     expect(h.platform.queued).toHaveLength(2);
     expect(schedule('every-5')).toMatchObject({ lastFiredAt: T0 + 10 * MIN, nextFireAt: T0 + 15 * MIN });
+    // Fare's own members of GetSchedule (the SDKs leave them out; the CLI and a plain request read them).
+    const got = (await (await fetch(`${h.url}/schedules/every-5`, { headers: h.bearer(acme) })).json()) as Record<string, unknown>;
+    expect(got).toMatchObject({ FareNextFire: (T0 + 15 * MIN) / 1000, FareLastFire: (T0 + 10 * MIN) / 1000, FareLastOutcome: expect.stringMatching(/^queued [0-9a-f-]{36}$/) as unknown });
   });
 
   it('times missed while Fare was down fire once (the latest), or not at all past their maximum age', async () => {

@@ -71,7 +71,10 @@ const SCHEDULE = z.strictObject({
   ActionAfterCompletion: z.enum(['NONE', 'DELETE']),
   CreationDate: z.number(),
   LastModificationDate: z.number(),
-}).describe("EventBridge Scheduler's GetScheduleOutput").meta({ id: 'Schedule' });
+  FareNextFire: z.number().optional().describe("Fare's own: when it fires next (seconds since the epoch); absent: never again"),
+  FareLastFire: z.number().optional().describe("Fare's own: the time it last fired for (seconds since the epoch)"),
+  FareLastOutcome: z.string().optional().describe("Fare's own: what that firing did (the invocation it queued, or why none was)"),
+}).describe("EventBridge Scheduler's GetScheduleOutput, with Fare's own FareNextFire, FareLastFire and FareLastOutcome").meta({ id: 'Schedule' });
 const SUMMARY = z.strictObject({
   Arn: SCHEDULE_ARN,
   Name: z.string(),
@@ -169,6 +172,9 @@ function view(region: string, s: Schedule): z.input<typeof SCHEDULE> {
     ActionAfterCompletion: s.afterDone,
     CreationDate: seconds(s.createdAt),
     LastModificationDate: seconds(s.updatedAt),
+    ...(s.state === 'ENABLED' && s.nextFireAt !== null ? { FareNextFire: seconds(s.nextFireAt) } : {}),
+    ...(s.lastFiredAt !== null ? { FareLastFire: seconds(s.lastFiredAt) } : {}),
+    ...(s.lastOutcome !== null ? { FareLastOutcome: s.lastOutcome } : {}),
   };
 }
 
