@@ -21,19 +21,26 @@ import { nextFire, parseScheduleExpression } from './schedule-expression.ts';
 import { formatAmznTraceId, startTrace } from './trace.ts';
 
 /** How old a missed firing may be and still fire, by default (EventBridge Scheduler's default MaximumEventAgeInSeconds). */
-export const DEFAULT_MAX_EVENT_AGE_S = 86_400;
+export const DEFAULT_SCHEDULE_MAX_AGE_S = 86_400;
 /** A schedule's missed times are counted up to this many (then the latest is found from there). */
 const MAX_MISSED_STEPS = 100_000;
 
-/** When `s` fires next after `afterMs`, within its end date; null: never again. */
-export function nextFireOf(s: Pick<Schedule, 'expression' | 'timezone' | 'anchorAt' | 'endAt' | 'startAt'>, afterMs: number): number | null {
+type Timing = Pick<Schedule, 'expression' | 'timezone' | 'anchorAt' | 'endAt' | 'startAt'>;
+
+/** When `s` fires next after a time, within its start and end dates (null: never again); its expression read once. */
+function firesOf(s: Timing): (afterMs: number) => number | null {
   const p = parseScheduleExpression(s.expression, s.timezone);
-  if (!p.ok) return null;
-  // Not before its start date.
-  const from = s.startAt !== null ? Math.max(afterMs, s.startAt - 1) : afterMs;
-  const t = nextFire(p.expr, from, s.anchorAt);
-  if (t === undefined || (s.endAt !== null && t > s.endAt)) return null;
-  return t;
+  if (!p.ok) return () => null;
+  return (afterMs) => {
+    const from = s.startAt !== null ? Math.max(afterMs, s.startAt - 1) : afterMs;
+    const t = nextFire(p.expr, from, s.anchorAt);
+    return t === undefined || (s.endAt !== null && t > s.endAt) ? null : t;
+  };
+}
+
+/** When `s` fires next after `afterMs`, within its start and end dates; null: never again. */
+export function nextFireOf(s: Timing, afterMs: number): number | null {
+  return firesOf(s)(afterMs);
 }
 
 export interface ScheduleRunnerOptions {
@@ -100,16 +107,17 @@ export class ScheduleRunner {
   /** Fires `s` for the latest of its times up to `now` (see the file's head), and sets its next. */
   fire(s: Schedule, now: number): void {
     const store = this.#ctx.store;
+    const fires = firesOf(s);
     let t = s.nextFireAt as number;
     let missed = 0;
     for (let i = 0; i < MAX_MISSED_STEPS; i++) {
-      const after = nextFireOf(s, t);
+      const after = fires(t);
       if (after === null || after > now) break;
       t = after;
       missed++;
     }
-    const next = nextFireOf(s, Math.max(t, now));
-    const maxAgeS = typeof s.target.RetryPolicy === 'object' && s.target.RetryPolicy !== null ? Number((s.target.RetryPolicy as Record<string, unknown>).MaximumEventAgeInSeconds ?? DEFAULT_MAX_EVENT_AGE_S) : DEFAULT_MAX_EVENT_AGE_S;
+    const next = fires(Math.max(t, now));
+    const maxAgeS = typeof s.target.RetryPolicy === 'object' && s.target.RetryPolicy !== null ? Number((s.target.RetryPolicy as Record<string, unknown>).MaximumEventAgeInSeconds ?? DEFAULT_SCHEDULE_MAX_AGE_S) : DEFAULT_SCHEDULE_MAX_AGE_S;
     const skipped = missed > 0 ? `; ${missed} earlier time(s) missed while Fare was not running` : '';
     let outcome: string;
     if (now - t > maxAgeS * 1000) {

@@ -7,7 +7,7 @@
 // other AWS services are refused, saying so.
 
 import type { Schedule, ScheduleSettings } from '../store/index.ts';
-import { functionArn, type GatewayContext } from './context.ts';
+import type { GatewayContext } from './context.ts';
 import { ApiError, badRequest, notFound } from './errors.ts';
 import { parseFunctionRef } from './function-ref.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -280,6 +280,3 @@ export const scheduleRoutes: readonly Route[] = [
     },
   }),
 ];
-
-/** The function ARN a schedule names for `tenant`'s function `name` (for tests and the CLI). */
-export const targetArn = (region: string, tenant: string, name: string): string => functionArn(region, tenant, name);
