@@ -209,6 +209,29 @@ describe('fare async', () => {
   });
 });
 
+describe('fare concurrency', () => {
+  it("shows, sets and clears a function's concurrency limit; 0 stops its calls with a 429 that says why", async () => {
+    const dir = join(work, 'limited');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'index.mjs'), 'export const handler = async () => 1;\n');
+    expect((await fare(['deploy', dir], as())).code).toBe(0);
+    expect((await fare(['concurrency', 'limited'], as())).stdout).toBe('limited: no concurrency limit (as many calls at once as the machines take)\n');
+    expect((await fare(['concurrency', 'limited', '3'], as())).stdout).toBe('limited: at most 3 calls at once, over all its versions (more are throttled: 429; Events wait)\n');
+    expect(JSON.parse((await fare(['concurrency', 'limited', '--json'], as())).stdout)).toEqual({ function: 'limited', reservedConcurrency: 3 });
+    expect((await fare(['invoke', 'limited'], as())).code).toBe(0);
+    expect((await fare(['concurrency', 'limited', '0'], as())).stdout).toMatch(/^limited: reserved concurrency 0 — no call runs/);
+    const stopped = await fare(['invoke', 'limited'], as());
+    expect(stopped.code).not.toBe(0);
+    expect(stopped.stderr).toMatch(/Function limited has a reserved concurrency of 0: no call runs until it is raised or removed .*\(FARE_E_CONCURRENCY_LIMIT\)/);
+    expect((await fare(['concurrency', 'limited', '--clear'], as())).stdout).toBe('limited: no concurrency limit (as many calls at once as the machines take)\n');
+    expect((await fare(['invoke', 'limited'], as())).code).toBe(0);
+    expect(mistake(await fare(['concurrency', 'limited', 'many'], as()))).toBe('fare: many is not a concurrency limit: give a whole number ≥ 0 (0 stops the function), or --clear to remove it (FARE_E_USAGE)');
+    expect(mistake(await fare(['concurrency', 'limited', '2', '--clear'], as()))).toMatch(/--clear removes the limit: give it without a number/);
+    expect(mistake(await fare(['concurrency', 'nope', '2'], as()))).toMatch(/there is no function nope: fare ls lists yours/);
+    expect(mistake(await fare(['concurrency', 'limited', '100001'], as()))).toMatch(/reserved/);
+  });
+});
+
 describe('ordinary mistakes: one line, what to do, exit status 2', () => {
   it('a wrong credential, a missing folder or file, a folder that is not a function name', async () => {
     expect(mistake(await fare(['ls'], { ...as(), FARE_KEY: 'FARETESTADMIN0000000:wrong' }))).toMatch(/did not accept the credential FARETESTADMIN0000000:…: set FARE_KEY or --key/);

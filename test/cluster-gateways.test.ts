@@ -231,6 +231,24 @@ describe.skipIf(!nats.ok)('several gateways of one cluster', () => {
     expect(await ticks()).toBe(1);
   }, 30_000);
 
+  it("a function's concurrency limit set through one gateway holds over the calls of both: its shard counts them all", async () => {
+    const src = join(dir, 'capped');
+    mkdirSync(src);
+    writeFileSync(join(src, 'index.js'), SLOW);
+    expect((await call(a, admin, 'PUT', '/v1/functions/capped?runtime=nodejs&handler=index.handler', zipDirectory(src), { 'Content-Type': 'application/zip' })).status).toBe(201);
+    expect((await call(a, admin, 'PUT', '/v1/functions/capped/concurrency', { reserved: 2 }, { 'Content-Type': 'application/json' })).json.reservedConcurrency).toBe(2);
+    await eventually('gateway b knows the limit', async () => (await call(b, admin, 'GET', '/v1/functions/capped')).json.reservedConcurrency === 2, 2000);
+    // Two through each gateway, in this order, each taking a second: the first two run, the others are refused.
+    const rs = await Promise.all([a, b, a, b].map(async (g, i) => {
+      await new Promise((r) => setTimeout(r, i * 100));
+      return invoke(g, admin, 'capped', i);
+    }));
+    expect(rs.map((r) => r.status)).toEqual([200, 200, 429, 429]);
+    expect(rs.slice(2).map((r) => r.json.Reason)).toEqual(['ReservedFunctionConcurrentInvocationLimitExceeded', 'ReservedFunctionConcurrentInvocationLimitExceeded']);
+    // Both have left: two at once again, one through each.
+    expect((await Promise.all([invoke(a, admin, 'capped', 5), invoke(b, admin, 'capped', 6)])).map((r) => r.status)).toEqual([200, 200]);
+  }, 30_000);
+
   it('the receipt and the log entry of a call answered through one gateway are read through the other at once: it waits for them rather than answering 404', async () => {
     for (let n = 0; n < 3; n++) {
       const r = await fetch(`${a}/2015-03-31/functions/page-view/invocations`, { method: 'POST', headers: { Authorization: `Bearer ${admin}` }, body: JSON.stringify({ user: `receipt${n}` }) });

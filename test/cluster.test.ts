@@ -245,6 +245,35 @@ describe.skipIf(!nats.ok)('fare cluster up', () => {
       expect(ok[0]?.costMicroCents).toBeGreaterThan(0);
     }
   }, 120_000);
+
+  it("a function's concurrency limit outlives faults: calls cut off by the gateway's kill -9, or running on workers killed with kill -9, give their places back", async () => {
+    const code = join(dir, 'limited');
+    mkdirSync(code);
+    writeFileSync(join(code, 'index.js'), SLEEPER);
+    expect((await api(url, 'PUT', '/v1/functions/limited?runtime=nodejs&handler=index.handler&timeoutMs=30000', zipDirectory(code), { 'Content-Type': 'application/zip' })).status).toBe(201);
+    expect((await api(url, 'PUT', '/v1/functions/limited/concurrency', { reserved: 2 }, { 'Content-Type': 'application/json' })).status).toBe(200);
+    const two = async (sleepMs: number): Promise<number[]> => (await Promise.all([0, 1].map((n) => invoke(url, 'limited', { sleepMs, n })))).map((c) => c.status);
+    expect(await two(10)).toEqual([200, 200]);
+    // The gateway dies with two calls running: nobody is left to say they ended but their worker.
+    const cut = [0, 1].map((n) => invoke(url, 'limited', { sleepMs: 1500, n }).catch(() => undefined));
+    await new Promise((r) => setTimeout(r, 400));
+    expect((await invoke(url, 'limited', { sleepMs: 0 })).status).toBe(429);
+    cluster.parts.find((p) => p.name === 'gateway')?.child.kill('SIGKILL');
+    await Promise.all(cut);
+    const g = await cluster.restart('gateway');
+    url = (/Fare gateway is up: (http:\/\/\S+)/.exec(g.output()) as RegExpExecArray)[1] as string;
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await two(10)).toEqual([200, 200]);
+    // Both workers die with two calls running: the calls end with them.
+    const lost = [0, 1].map((n) => invoke(url, 'limited', { sleepMs: 5000, n }));
+    await new Promise((r) => setTimeout(r, 500));
+    for (const w of ['worker-0', 'worker-1']) cluster.parts.find((p) => p.name === w)?.child.kill('SIGKILL');
+    expect((await Promise.all(lost)).map((c) => c.status)).toEqual([500, 500]);
+    await cluster.restart('worker-0');
+    await cluster.restart('worker-1');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await two(10)).toEqual([200, 200]);
+  }, 120_000);
 });
 
 describe.skipIf(!nats.ok)('fare cluster up: idle lists (on by default)', () => {

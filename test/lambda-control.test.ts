@@ -169,8 +169,12 @@ describe.skipIf(awsCli === undefined)('the AWS CLI and asynchronous invocation s
     }
     await aws('lambda', 'delete-function-event-invoke-config', '--function-name', 'once');
     await expect(aws('lambda', 'get-function-event-invoke-config', '--function-name', 'once')).rejects.toThrow(/ResourceNotFoundException.*doesn't have an EventInvokeConfig/);
-    // What Fare does not have is refused with the reason, which the CLI prints (it printed an empty message before).
-    await expect(aws('lambda', 'put-function-concurrency', '--function-name', 'once', '--reserved-concurrent-executions', '0')).rejects.toThrow(/InvalidParameterValueException.*Fare has no reserved concurrency: it schedules by price class/);
+    // Reserved concurrency through the CLI; a value Fare refuses is refused with the reason, which the CLI prints.
+    expect(await aws('lambda', 'put-function-concurrency', '--function-name', 'once', '--reserved-concurrent-executions', '0')).toEqual({ ReservedConcurrentExecutions: 0 });
+    expect(await aws('lambda', 'get-function-concurrency', '--function-name', 'once')).toEqual({ ReservedConcurrentExecutions: 0 });
+    await expect(aws('lambda', 'put-function-concurrency', '--function-name', 'once', '--reserved-concurrent-executions', '100001')).rejects.toThrow(/InvalidParameterValueException.*ReservedConcurrentExecutions 100001 is above Fare's largest, 100000/);
+    await aws('lambda', 'delete-function-concurrency', '--function-name', 'once');
+    // What Fare does not have is refused with the reason (the CLI printed an empty message before).
     await expect(aws('lambda', 'list-provisioned-concurrency-configs', '--function-name', 'once')).rejects.toThrow(/UnknownOperationException.*no provisioned concurrency/);
     await aws('lambda', 'delete-function', '--function-name', 'once');
     await aws('lambda', 'delete-function', '--function-name', 'dlq');

@@ -261,6 +261,34 @@ async function asyncSettings({ values, positionals }: Parsed): Promise<number> {
   return 0;
 }
 
+/** `fare concurrency NAME [N | --clear]`: a function's concurrency limit, shown or set. */
+async function concurrency({ values, positionals }: Parsed): Promise<number> {
+  const [name, limit, ...extra] = positionals;
+  if (!name) throw new UsageError('fare concurrency needs a function name: fare concurrency NAME [N | --clear]');
+  if (extra.length) throw new UsageError(`fare concurrency takes a function name and a number, got "${positionals.join(' ')}"`);
+  const c = conn(values);
+  const path = `/v1/functions/${encodeURIComponent(name)}`;
+  let r;
+  if (values.clear === true) {
+    if (limit !== undefined) throw new UsageError('--clear removes the limit: give it without a number');
+    r = await call(c, 'DELETE', `${path}/concurrency`, undefined, {}, { notFound: noFunction(name) });
+  } else if (limit !== undefined) {
+    if (!/^\d+$/.test(limit)) throw new UsageError(`${limit} is not a concurrency limit: give a whole number ≥ 0 (0 stops the function), or --clear to remove it`);
+    r = await call(c, 'PUT', `${path}/concurrency`, { reserved: Number(limit) }, {}, { notFound: noFunction(name) });
+  } else {
+    r = await call(c, 'GET', path, undefined, {}, { notFound: noFunction(name) });
+  }
+  const fn = JSON.parse(r.text) as { name: string; reservedConcurrency: number | null };
+  out(values.json ? JSON.stringify({ function: fn.name, reservedConcurrency: fn.reservedConcurrency }) : formatConcurrency(fn.name, fn.reservedConcurrency));
+  return 0;
+}
+
+export function formatConcurrency(name: string, limit: number | null): string {
+  if (limit === null) return `${name}: no concurrency limit (as many calls at once as the machines take)`;
+  if (limit === 0) return `${name}: reserved concurrency 0 — no call runs (calls are throttled, Events wait) until it is raised or removed (--clear)`;
+  return `${name}: at most ${limit} call${limit === 1 ? '' : 's'} at once, over all its versions (more are throttled: 429; Events wait)`;
+}
+
 /** `--every 5m` (or 1h, 2d, 90s is refused) as a rate expression. */
 export function rateOf(every: string): string {
   const m = /^(\d+)\s*(m|min|minutes?|h|hours?|d|days?)$/.exec(every.trim());
@@ -602,6 +630,14 @@ const COMMANDS: Readonly<Record<string, Command>> = {
             success, or of each final failure; --reset: the defaults again. Options not given are kept.`,
     options: { retries: { type: 'string' }, 'max-age': { type: 'string' }, 'on-success': { type: 'string' }, 'on-failure': { type: 'string' }, reset: { type: 'boolean', default: false } },
     run: asyncSettings,
+  },
+  concurrency: {
+    usage: `fare concurrency NAME [N | --clear]     a function's concurrency limit (Lambda's reserved concurrency):
+            without N, as it is; N: at most N of its calls at once, over all its versions — a call
+            past it is answered 429 (throttled), an Event waits its turn; 0 stops the function;
+            --clear: no limit again. Not a new version of the function.`,
+    options: { clear: { type: 'boolean', default: false } },
+    run: concurrency,
   },
   schedule: {
     usage: `fare schedule NAME --function FN (--every 5m | --cron "0 3 * * ? *" | --at 2027-01-01T08:00:00)

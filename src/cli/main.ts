@@ -18,6 +18,7 @@ Usage:
   fare logs ID                                                   an async invocation's result and logs
   fare receipt ID [--attempt N]                                  an invocation's scheduling receipt, checked
   fare async NAME [--retries N] [--max-age 1h] [--on-failure FN]  how its async invocations are tried
+  fare concurrency NAME [N | --clear]                            at most N of its calls at once (0: stopped)
   fare schedule NAME --function FN --every 5m|--cron C|--at T   a function invoked on a schedule (ls, rm)
   fare ls | fare rm NAME                                         your functions; delete one
   fare bill [--month YYYY-MM]                                    usage and cost per function and class
@@ -79,6 +80,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'receipt':
     case 'bill':
     case 'async':
+    case 'concurrency':
     case 'schedule':
     case 'tenant': {
       const { runClient } = await import('./client.ts');

@@ -38,6 +38,9 @@ const SAMPLES: Readonly<Record<MessageKind, Message>> = {
   'done': { kind: 'done', from: M, to: G, job: 5, result: { cpuMs: 3 } },
   'call': { kind: 'call', from: gatewayAddress(2), to: G, caller: 'r-1', call: 9 },
   'call-end': { kind: 'call-end', from: gatewayAddress(2), to: G, caller: 'r-1', call: 9 },
+  'refused': { kind: 'refused', from: S, to: G, job: 5, limit: 2 },
+  'left': { kind: 'left', from: M, to: S, job: 5 },
+  'release': { kind: 'release', from: G, to: S, job: 5 },
 };
 
 const roundTrip = (m: unknown): unknown => JSON.parse(JSON.stringify(m)) as unknown;
@@ -151,6 +154,14 @@ describe('checkMessage', () => {
   it('rejects an unknown or missing kind, naming it', () => {
     expect(errorOf(altered('arrive', { expectedMs: -1 }))).toBe('arrive: expectedMs must be a number ≥ 0, got -1');
     expect(checkMessage(altered('arrive', { expectedMs: 12.5 })).ok).toBe(true);
+    // A concurrency limit: a function's key and a whole number ≥ 0 (0: every call refused).
+    expect(checkMessage(altered('arrive', { cap: { key: 'acme/resize', limit: 0 } })).ok).toBe(true);
+    for (const cap of [{ key: 'acme/resize', limit: -1 }, { key: 'acme/resize', limit: 1.5 }, { key: '', limit: 1 }, { limit: 1 }, 'acme/resize', { key: 'x'.repeat(257), limit: 1 }]) {
+      expect(errorOf(altered('arrive', { cap }))).toMatch(/^arrive: cap must be \{key: a string of 1 to 256 characters, limit: a whole number ≥ 0\}, or absent; got /);
+    }
+    expect(checkMessage(altered('place', { capped: true })).ok).toBe(true);
+    expect(errorOf(altered('place', { capped: false }))).toBe('place: capped must be true or absent, got false');
+    expect(errorOf(altered('refused', { limit: undefined }))).toBe('refused: limit must be a number');
     expect(errorOf(altered('poll', { kind: 'polled' }))).toBe('unknown message kind "polled"');
     expect(errorOf(altered('poll', { kind: 'shard-sizes' }))).toBe('unknown message kind "shard-sizes"');
     expect(errorOf(altered('poll', { kind: undefined }))).toBe('unknown message kind undefined');

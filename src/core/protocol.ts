@@ -43,7 +43,19 @@ export interface ArriveMsg extends Hop<'gateway', 'shard'> {
   readonly job: Job;
   /** The gateway's expectation of the job's CPU time (ms: duration-history.ts), for a shard that orders a class by it (`sef`). */
   readonly expectedMs?: number;
+  /**
+   * The job's function has a concurrency limit (Lambda's reserved concurrency): its shard keeps at
+   * most `limit` jobs of `key` (the function, across all its versions) at once, from arrival to
+   * `left`, and refuses any more (`refused`). Absent: no limit.
+   */
+  readonly cap?: ConcurrencyCap | undefined;
   readonly cargo?: Cargo | undefined;
+}
+
+/** A function's concurrency limit, as an arrival carries it: `key` names the function (unique: not its number). */
+export interface ConcurrencyCap {
+  readonly key: string;
+  readonly limit: number;
 }
 
 /** The shard placed the job on this machine, after `waited` ms in its multi-queue. */
@@ -52,7 +64,35 @@ export interface PlaceMsg extends Hop<'shard', 'machine'> {
   readonly job: Job;
   readonly via: Placement;
   readonly waited: Millis;
+  /** Its function's concurrency is limited: the machine tells the shard when the job has left (`left`). */
+  readonly capped?: true | undefined;
   readonly cargo?: Cargo | undefined;
+}
+
+/**
+ * The job's function is at its concurrency limit (ArriveMsg.cap): the shard did not take it. From
+ * the shard to the gateway that sent it, which answers its caller that it is throttled.
+ */
+export interface RefusedMsg extends Hop<'shard', 'gateway'> {
+  readonly kind: 'refused';
+  readonly job: JobId;
+  readonly limit: number;
+}
+
+/** A job placed with `capped` has left the machine (it ended, however): its shard counts it no more. */
+export interface LeftMsg extends Hop<'machine', 'shard'> {
+  readonly kind: 'left';
+  readonly job: JobId;
+}
+
+/**
+ * The gateway gave up on a job of a function with a concurrency limit without hearing it end (its
+ * worker was lost, or it was not heard of in time): its shard counts it no more, as on `left`
+ * (whichever comes first; the other changes nothing).
+ */
+export interface ReleaseMsg extends Hop<'gateway', 'shard'> {
+  readonly kind: 'release';
+  readonly job: JobId;
 }
 
 /** Power-of-k: a shard asks a machine how many jobs it has, to place `job`. */
@@ -222,7 +262,10 @@ export type Message =
   | AnsweredMsg
   | StreamMsg
   | DoneMsg
-  | CallMsg;
+  | CallMsg
+  | RefusedMsg
+  | LeftMsg
+  | ReleaseMsg;
 
 export type MessageKind = Message['kind'];
 
@@ -289,6 +332,9 @@ const KINDS: Readonly<Record<MessageKind, readonly [from: Part, to: Part]>> = {
   'done': ['machine', 'gateway'],
   'call': ['gateway', 'gateway'],
   'call-end': ['gateway', 'gateway'],
+  'refused': ['shard', 'gateway'],
+  'left': ['machine', 'shard'],
+  'release': ['gateway', 'shard'],
 };
 
 /**
@@ -321,6 +367,13 @@ export function checkMessage(x: unknown): { ok: true; msg: Message } | { ok: fal
       const j = o.job as Record<string, unknown> | null;
       if (typeof j !== 'object' || j === null || !['id', 'cls', 'arrival', 'fn'].every((f) => typeof j[f] === 'number' && Number.isFinite(j[f]))) return { ok: false, error: `${kind}: job needs numbers id, cls, arrival and fn` };
       if (kind === 'place') missing = need('waited');
+      if (kind === 'place' && o.capped !== undefined && o.capped !== true) return { ok: false, error: `place: capped must be true or absent, got ${JSON.stringify(o.capped)}` };
+      if (kind === 'arrive' && o.cap !== undefined) {
+        const c = o.cap as Record<string, unknown> | null;
+        if (typeof c !== 'object' || c === null || typeof c.key !== 'string' || c.key.length === 0 || c.key.length > 256 || !(Number.isInteger(c.limit) && (c.limit as number) >= 0)) {
+          return { ok: false, error: `arrive: cap must be {key: a string of 1 to 256 characters, limit: a whole number ≥ 0}, or absent; got ${JSON.stringify(o.cap)}` };
+        }
+      }
       if (kind === 'arrive' && o.expectedMs !== undefined && !(typeof o.expectedMs === 'number' && o.expectedMs >= 0 && Number.isFinite(o.expectedMs))) return { ok: false, error: `arrive: expectedMs must be a number ≥ 0, got ${JSON.stringify(o.expectedMs)}` };
       break;
     }
@@ -351,7 +404,10 @@ export function checkMessage(x: unknown): { ok: true; msg: Message } | { ok: fal
     case 'started':
     case 'preempted':
     case 'answered':
+    case 'left':
+    case 'release':
     case 'done': missing = need('job'); break;
+    case 'refused': missing = need('job', 'limit'); break;
     case 'stream':
       if (typeof o.data !== 'string') return { ok: false, error: 'stream: data must be a string (base64)' };
       if (o.contentType !== undefined && typeof o.contentType !== 'string') return { ok: false, error: 'stream: contentType must be a string, or absent' };

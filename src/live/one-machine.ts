@@ -7,7 +7,7 @@ import { Rng } from '../core/rng.ts';
 import { Shard } from '../core/shard/shard.ts';
 import { Machine } from '../core/machine/machine.ts';
 import { LIVE_KEEP_FUNCTION_ORDER, LIVE_WITHIN_DEFAULT, policyPreset } from '../core/presets.ts';
-import { AsyncRunner, createGateway, schedulerPlatform, type Gateway } from './gateway/index.ts';
+import { AsyncRunner, concurrencyCapOf, createGateway, schedulerPlatform, type Gateway } from './gateway/index.ts';
 import type { GatewayLog } from './gateway/access-log.ts';
 import { MachineDriver } from './worker/machine-driver.ts';
 import { followMemory, idleSwapLine, planMemory, swapLine, SWAP_TARGET } from './worker/memory.ts';
@@ -195,7 +195,7 @@ export async function up(opts: UpOptions): Promise<Running> {
 
   const late: { runner?: AsyncRunner } = {};
   const platform = schedulerPlatform({
-    prices, scheduler, fnId, tenancy,
+    prices, scheduler, fnId, tenancy, capOf: concurrencyCapOf(store.functions),
     enqueued: () => late.runner?.wake(),
     functionChanged: (tenant, name, version) => {
       if (version === null) pool.retireAll(tenant, name);

@@ -17,7 +17,7 @@ import { Rng } from '../core/rng.ts';
 import { maxPrice } from '../core/classes.ts';
 import { policyPreset, shardSettings } from '../core/presets.ts';
 import { ShardPicker } from '../core/intake.ts';
-import { formatDecisionLine, formatTime, gatewayAddress, machineAddress, shardAddress, type ArriveMsg, type PollAnswerMsg, type ShardMessage } from '../core/protocol.ts';
+import { formatDecisionLine, formatTime, gatewayAddress, machineAddress, shardAddress, type ArriveMsg, type MachineMessage, type PollAnswerMsg, type ShardMessage } from '../core/protocol.ts';
 import { Shard, type ShardDecision, type ShardInput } from '../core/shard/shard.ts';
 import { Machine, MachineWorkspace } from '../core/machine/machine.ts';
 import { slicesOnTimer } from '../core/machine/run-queue.ts';
@@ -314,7 +314,9 @@ export class Simulation {
             // Anything this delivery sends goes to the Bus, behind the answers that came before it.
             if (answers > 0) this.handOver(base, answers);
             answers = 0;
-            machines.deliver(d);
+            // The rest go to machines: the simulator's arrivals carry no concurrency limit, so its
+            // shards refuse none (a `refused` would meet deliver's check of what a machine is sent).
+            machines.deliver(d as MachineMessage);
           }
         }
         this.pace.depth--;

@@ -973,3 +973,88 @@ describe('Shard as JIQ’s dispatcher (idleQueue, placement random)', () => {
     }
   });
 });
+
+describe('concurrency limits (an arrival with `cap`: Lambda\'s reserved concurrency)', () => {
+  const KEY = 'acme/resize';
+  const capped = (j: Job, limit: number, key = KEY, from = GW): ShardInput => ({ kind: 'arrive', from, to: S0, job: j, cap: { key, limit } });
+  const left = (id: number, m: MachineId): ShardInput => ({ kind: 'left', from: machineAddress(m), to: S0, job: id });
+  const release = (id: number): ShardInput => ({ kind: 'release', from: GW, to: S0, job: id });
+  /** One machine: every job is placed on it at once, asking nothing. */
+  const one = (): Shard => shard({ machines: 1, useIdleList: false });
+
+  it('takes up to the limit, refuses the next to the gateway that sent it, and takes one more once one has left', () => {
+    const s = one();
+    s.step(0, capped(job(1, 0), 2));
+    s.step(0, capped(job(2, 0), 2));
+    expect(take(s)).toEqual([{ ...place(job(1, 0), 0, 'power-of-k', 0), capped: true }, { ...place(job(2, 0), 0, 'power-of-k', 0), capped: true }]);
+    s.step(1, capped(job(3, 0), 2, KEY, gatewayAddress(4)));
+    expect(take(s)).toEqual([{ kind: 'refused', from: S0, to: gatewayAddress(4), job: 3, limit: 2 }]);
+    expect(s.cappedJobs(KEY)).toBe(2);
+    s.step(2, left(1, 0));
+    expect(take(s)).toEqual([]);
+    expect(s.cappedJobs(KEY)).toBe(1);
+    s.step(3, capped(job(4, 0, 3), 2));
+    expect(take(s)).toEqual([{ ...place(job(4, 0, 3), 0, 'power-of-k', 0), capped: true }]);
+  });
+
+  it('limit 0 refuses every call; other functions, and calls without a limit, are not counted', () => {
+    const s = one();
+    s.step(0, capped(job(1, 0), 0));
+    expect(take(s).map((d) => d.kind)).toEqual(['refused']);
+    s.step(0, capped(job(2, 0), 1, 'acme/other'));
+    s.step(0, arrive(job(3, 0)));
+    const ds = take(s);
+    expect(ds.map((d) => d.kind)).toEqual(['place', 'place']);
+    // Only the limited function's placement says so (its machine then tells when it has left).
+    expect(ds.map((d) => (d as PlaceMsg).capped)).toEqual([true, undefined]);
+    expect(s.cappedJobs('acme/other')).toBe(1);
+    expect(s.cappedJobs(KEY)).toBe(0);
+  });
+
+  it('counts a job from its arrival: a queued job holds its place too', () => {
+    // Two machines, one poll at a time: the second job waits in the multi-queue.
+    const s = shard({ machines: 2, useIdleList: false, maxOutstandingPolls: 1 });
+    s.step(0, capped(job(1, 0), 2));
+    s.step(0, capped(job(2, 0), 2));
+    s.step(0, capped(job(3, 0), 2));
+    expect(take(s).map((d) => d.kind)).toEqual(['poll', 'poll', 'refused']);
+    expect(s.waiting).toBe(1);
+  });
+
+  it('a job sent again (its gateway heard nothing) is counted once; left and release of it count once', () => {
+    const s = one();
+    s.step(0, capped(job(1, 0), 1));
+    s.step(1, capped(job(1, 0), 1));
+    expect(take(s).map((d) => d.kind)).toEqual(['place', 'place']);
+    expect(s.cappedJobs(KEY)).toBe(1);
+    s.step(2, left(1, 0));
+    s.step(2, release(1));
+    s.step(2, left(1, 0));
+    expect(s.cappedJobs(KEY)).toBe(0);
+    s.step(3, capped(job(2, 0), 1));
+    s.step(3, capped(job(3, 0), 1));
+    expect(take(s).map((d) => d.kind)).toEqual(['place', 'refused']);
+  });
+
+  it('the jobs on a machine that left the cluster or restarted end with it; queued ones stay counted', () => {
+    const s = shard({ machines: 1, membership: 'dynamic', useIdleList: false, maxOutstandingPolls: 1 });
+    s.step(0, { kind: 'members', machines: [0, 1] });
+    s.step(0, capped(job(1, 0), 3));
+    const [p] = pollsIn(take(s));
+    for (const m of p?.machines ?? []) s.step(1, answer(p?.poll ?? -1, m, m === 1 ? 0 : 5));
+    expect(take(s)).toEqual([{ ...place(job(1, 0), 1, 'power-of-k', 1), capped: true }]);
+    s.step(1, capped(job(2, 0, 1), 3));
+    const [q] = pollsIn(take(s));
+    for (const m of q?.machines ?? []) s.step(2, answer(q?.poll ?? -1, m, m === 0 ? 0 : 5));
+    expect(take(s)).toEqual([{ ...place(job(2, 0, 1), 0, 'power-of-k', 1), capped: true }]);
+    s.step(2, capped(job(3, 0, 2), 3)); // polled for: not placed yet
+    take(s);
+    expect(s.cappedJobs(KEY)).toBe(3);
+    // Machine 1 restarted (it is a member still, but lost what it ran): job 1 ended there.
+    s.step(3, { kind: 'members', machines: [0, 1], lost: [1] });
+    expect(s.cappedJobs(KEY)).toBe(2);
+    // Machine 0 left: job 2 ended; job 3, not placed, still counts.
+    s.step(4, { kind: 'members', machines: [1] });
+    expect(s.cappedJobs(KEY)).toBe(1);
+  });
+});

@@ -13,8 +13,8 @@ import { unreachable } from '../types.ts';
 import type { Rng } from '../rng.ts';
 import type { PriceTable } from '../classes.ts';
 import {
-  machineAddress, shardAddress,
-  type Address, type Cargo, type IdleAnswerMsg, type PlaceMsg, type Placement, type PollAnswerMsg, type PollMsg, type ReserveMsg, type ShardMessage, type TakenMsg,
+  gatewayAddress, machineAddress, shardAddress,
+  type Address, type Cargo, type ConcurrencyCap, type IdleAnswerMsg, type PlaceMsg, type Placement, type PollAnswerMsg, type PollMsg, type RefusedMsg, type ReserveMsg, type ShardMessage, type TakenMsg,
 } from '../protocol.ts';
 import { MultiQueue, type SelectionRule, type ShardWithin } from './multi-queue.ts';
 import { IdleList, type IdleEntry } from './idle-list.ts';
@@ -87,10 +87,10 @@ export interface ShardConfig {
 export type ShardInput =
   | ShardMessage
   | { readonly kind: 'tick' }
-  | { readonly kind: 'members'; readonly machines: readonly MachineId[] };
+  | { readonly kind: 'members'; readonly machines: readonly MachineId[]; readonly lost?: readonly MachineId[] };
 
 /** Everything a shard decides is a message to send. */
-export type ShardDecision = PlaceMsg | PollMsg | IdleAnswerMsg | ReserveMsg | TakenMsg;
+export type ShardDecision = PlaceMsg | PollMsg | IdleAnswerMsg | ReserveMsg | TakenMsg | RefusedMsg;
 
 /** One poll in flight: the job it places, the machines asked and what they have answered so far. */
 interface PollSlot {
@@ -147,6 +147,14 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
   private readonly packBelow: number;
   private readonly k: number;
   private readonly maxPolls: number;
+  /**
+   * Jobs of functions with a concurrency limit (ArriveMsg.cap), from their arrival until they leave
+   * (`left`, `release`, or their machine is lost): their function's key and their machine (-1 while
+   * queued). Soft state, like the rest: a restarted shard counts from zero.
+   */
+  private readonly capped = new Map<JobId, { readonly key: string; machine: MachineId }>();
+  /** Those jobs, counted by function key. */
+  private readonly capCounts = new Map<string, number>();
 
   constructor(readonly cfg: Readonly<ShardConfig>, private readonly rng: Rng) {
     if (cfg.k < 1 || cfg.k > 30) throw new RangeError(`shard ${cfg.id}: k must be 1 to 30, got ${cfg.k}`);
@@ -197,6 +205,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
       case 'arrive': {
         const job = input.job;
         if (!this.queue.accepts(job)) throw new RangeError(`job ${job.id} has class ${job.cls}, but the shard has ${this.cfg.prices.classes.length} classes`);
+        if (input.cap !== undefined && !this.admitCapped(job, input.cap, input.from)) return;
         if (input.cargo !== undefined) {
           // A gateway that heard nothing of the job sends it again: a job still here is not queued twice.
           if (this.cargo.has(job.id)) return;
@@ -233,6 +242,10 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
         if (job !== undefined) this.placeOn(now, job, input.from.id, 'reservation');
         return;
       }
+      case 'left':
+      case 'release':
+        this.releaseCapped(input.job);
+        return;
       case 'tick':
         this.expire(now);
         break;
@@ -243,6 +256,11 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
         // joined it already: it stays); its polls in flight end by their timeout.
         const live = new Set(this.members);
         for (const m of before) if (!live.has(m)) this.idle.remove(m);
+        // Jobs of limited functions on a machine that left, or restarted, have ended there.
+        if (this.capped.size > 0) {
+          const lost = new Set(input.lost);
+          for (const [id, c] of [...this.capped]) if (c.machine >= 0 && (!live.has(c.machine) || lost.has(c.machine))) this.releaseCapped(id);
+        }
         break;
       }
       default:
@@ -291,6 +309,37 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
     }
     t.length = w;
     return first;
+  }
+
+  /** Jobs of functions with a concurrency limit counted here now (from arrival to leaving): by function key. */
+  cappedJobs(key: string): number {
+    return this.capCounts.get(key) ?? 0;
+  }
+
+  /**
+   * A job of a function with a concurrency limit arrives: counted if its function is under the
+   * limit, else refused (its gateway hears `refused`). A job sent again is counted once.
+   */
+  private admitCapped(job: Job, cap: ConcurrencyCap, gateway: Address): boolean {
+    if (this.capped.has(job.id)) return true;
+    const n = this.capCounts.get(cap.key) ?? 0;
+    if (n >= cap.limit) {
+      this.out.push({ kind: 'refused', from: this.address, to: gatewayAddress(gateway.id), job: job.id, limit: cap.limit });
+      return false;
+    }
+    this.capCounts.set(cap.key, n + 1);
+    this.capped.set(job.id, { key: cap.key, machine: -1 });
+    return true;
+  }
+
+  /** A counted job has ended (or is given up): its function has room for one more. Once per job. */
+  private releaseCapped(job: JobId): void {
+    const c = this.capped.get(job);
+    if (c === undefined) return;
+    this.capped.delete(job);
+    const n = (this.capCounts.get(c.key) ?? 1) - 1;
+    if (n > 0) this.capCounts.set(c.key, n);
+    else this.capCounts.delete(c.key);
   }
 
   /** Places queued jobs while it can. */
@@ -486,15 +535,19 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
   private placeOn(now: Millis, job: Job, machine: MachineId, via: Placement): void {
     const cargo = this.cargo.size === 0 ? undefined : this.cargo.get(job.id);
     if (cargo !== undefined) this.cargo.delete(job.id);
+    const limited = this.capped.size === 0 ? undefined : this.capped.get(job.id);
+    if (limited !== undefined) limited.machine = machine;
+    const capped = limited === undefined ? undefined : true;
     let d = this.places[this.nPlaces];
     if (d === undefined) {
-      d = { kind: 'place', from: this.address, to: this.machineAddr[machine] ?? machineAddress(machine), job, via, waited: now - job.arrival, cargo };
+      d = { kind: 'place', from: this.address, to: this.machineAddr[machine] ?? machineAddress(machine), job, via, waited: now - job.arrival, capped, cargo };
       this.places.push(d);
     } else {
       d.to = this.machineAddr[machine] ?? machineAddress(machine);
       d.job = job;
       d.via = via;
       d.waited = now - job.arrival;
+      d.capped = capped;
       d.cargo = cargo;
     }
     this.nPlaces++;

@@ -10,7 +10,7 @@
 // honoured here too: that gateway is asked over NATS (contexts.ts).
 
 import type { PriceTable } from '../../core/classes.ts';
-import { AsyncRunner, createGateway, schedulerPlatform, type Gateway } from '../gateway/index.ts';
+import { AsyncRunner, concurrencyCapOf, createGateway, schedulerPlatform, type Gateway } from '../gateway/index.ts';
 import { TraceRecorder } from '../recorder.ts';
 import { SchedulerClient } from '../gateway/scheduler-client.ts';
 import { NatsBus } from '../transport/nats.ts';
@@ -167,6 +167,7 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
     const platform = schedulerPlatform({
       prices: o.prices, scheduler, tenancy: 'multi',
       fnId: (req) => functionNumber(req.fn.tenant, req.fn.name),
+      capOf: concurrencyCapOf(store.functions),
       prepare: (req) => shipper.ensure(req.fn),
       // An accepted async invocation reaches the cluster's queue through the shared state's outbox.
       enqueued: () => {},

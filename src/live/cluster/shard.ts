@@ -48,7 +48,7 @@ export async function startShard(o: ShardProcessOptions): Promise<{ readonly met
   const metrics = o.metricsPort === undefined ? undefined : new Metrics({ prices: o.prices });
   const host = new ShardHost(shard, bus, realClock, undefined, metrics);
   const listener = metrics === undefined ? undefined : await serveMetrics(metrics, o.metricsPort ?? 0, o.metricsHost ?? '127.0.0.1');
-  const workers = new Membership(nc, o.prefix, 'machine', o.memberTimeoutMs, realClock, (_, members) => host.setMembers(members));
+  const workers = new Membership(nc, o.prefix, 'machine', o.memberTimeoutMs, realClock, (events, members) => host.setMembers(members, events.filter((e) => e.kind === 'leave').map((e) => e.id)));
   const beat = new Heartbeat(nc, o.prefix, 'shard', o.id, o.heartbeatMs);
   // For the operator: a line when the idle list's size changes (looked at once a second).
   let idleSize = 0;

@@ -119,6 +119,30 @@ describe('AsyncRunner', () => {
     expect(store.billing.tenantMonth('acme', '2025-01').invocations).toBe(1);
   });
 
+  it('tries a throttled Event again later the longer it has waited, up to 30 s between tries', async () => {
+    enqueue('young');
+    clock.advance(40_000);
+    enqueue('old-enough');
+    clock.advance(200_000);
+    enqueue('fresh');
+    platform.respond = () => ({ status: 'throttled', retryAfterS: 1, reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' });
+    const r = runner({ throttleDelayMs: (s) => s * 1000 });
+    r.wake();
+    await r.idle();
+    const now = clock();
+    // Waited 240 s (past the cap), 200 s (a quarter: 50 s, capped at 30 s) and not at all (Retry-After: 1 s).
+    expect(['young', 'old-enough', 'fresh'].map((id) => (store.invocations.get(id)?.runAfter ?? 0) - now)).toEqual([30_000, 30_000, 1000]);
+    expect(store.invocations.get('fresh')).toMatchObject({ status: 'queued', attempts: 0, error: 'throttled: ReservedFunctionConcurrentInvocationLimitExceeded' });
+    // One that waited 20 s is tried again after 5 s.
+    clock.advance(20_000);
+    platform.invoked.length = 0;
+    r.wake();
+    await r.idle();
+    expect(platform.invoked.map((q) => q.requestId)).toEqual(['fresh']);
+    expect((store.invocations.get('fresh')?.runAfter ?? 0) - clock()).toBe(5000);
+    await r.stop();
+  });
+
   it('fails an invocation whose function was deleted', async () => {
     enqueue('a');
     store.functions.delete('acme', 'f');

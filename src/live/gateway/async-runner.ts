@@ -71,6 +71,9 @@ interface Limits {
   readonly onFailure?: string;
 }
 
+/** A throttled Event is tried again after at most this long (ms), however long it has waited. */
+export const MAX_THROTTLE_BACKOFF_MS = 30_000;
+
 export class AsyncRunner {
   readonly #o: Required<Omit<AsyncRunnerOptions, 'contexts' | 'onError' | 'metrics' | 'log' | 'recorder'>> & Pick<AsyncRunnerOptions, 'contexts' | 'onError' | 'metrics' | 'log' | 'recorder'>;
   readonly #inFlight = new Set<Promise<void>>();
@@ -217,7 +220,11 @@ export class AsyncRunner {
       const line = { id: inv.id, tenant: inv.tenant, function: inv.function, cls: clsName, type: 'async' as const, attempt: inv.attempts, traceId: trace.traceId, spanId: trace.spanId, ...(trace.parentId !== undefined ? { parentId: trace.parentId } : {}) };
       if (isThrottled(result)) {
         if (this.#o.log !== undefined) logInvocation(this.#o.log, { ...line, totalMs: performance.now() - started, throttled: result.reason });
-        store.invocations.retry(inv.id, this.#o.clock() + this.#o.throttleDelayMs(result.retryAfterS), { refundAttempt: true, keepReservation: true, error: `throttled: ${result.reason}` });
+        // Tried again after the platform's Retry-After, or later the longer the event has waited (a
+        // function at its concurrency limit for minutes is not asked every second by each event).
+        const now = this.#o.clock();
+        const delay = Math.max(this.#o.throttleDelayMs(result.retryAfterS), Math.min(MAX_THROTTLE_BACKOFF_MS, (now - inv.createdAt) / 4));
+        store.invocations.retry(inv.id, now + delay, { refundAttempt: true, keepReservation: true, error: `throttled: ${result.reason}` });
         return;
       }
       const billing: BillingInput = {

@@ -45,6 +45,7 @@ export type FareErrorCode =
   | 'FARE_E_THROTTLED'
   | 'FARE_E_OVER_BUDGET'
   | 'FARE_E_AUTH_RATE_LIMITED'
+  | 'FARE_E_CONCURRENCY_LIMIT'
   | 'FARE_E_INTERNAL';
 
 /** Exception names of the Lambda API, as SDKs expect them in `X-Amzn-ErrorType`. */
@@ -127,7 +128,7 @@ export const contextUnconfirmed = (message: string): ApiError =>
 export const recordPending = (message: string): ApiError =>
   new ApiError({ status: 503, code: 'FARE_E_RECORD_PENDING', message, lambdaType: 'ServiceException', headers: { 'Retry-After': '1' } });
 
-export function throttled(code: 'FARE_E_THROTTLED' | 'FARE_E_OVER_BUDGET' | 'FARE_E_AUTH_RATE_LIMITED', message: string, retryAfterS: number, reason: string): ApiError {
+export function throttled(code: 'FARE_E_THROTTLED' | 'FARE_E_OVER_BUDGET' | 'FARE_E_AUTH_RATE_LIMITED' | 'FARE_E_CONCURRENCY_LIMIT', message: string, retryAfterS: number, reason: string): ApiError {
   const s = Math.max(1, Math.ceil(retryAfterS));
   return new ApiError({
     status: 429,

@@ -135,7 +135,7 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
     }
     if (isThrottled(result)) {
       if (ctx.log !== undefined) logInvocation(ctx.log, { ...line, totalMs: performance.now() - started, throttled: result.reason });
-      throw throttled('FARE_E_THROTTLED', `Rate Exceeded. (${result.reason}) retry after ${result.retryAfterS} s`, result.retryAfterS, result.reason);
+      throw throttled(result.code ?? 'FARE_E_THROTTLED', result.message ?? `Rate Exceeded. (${result.reason}) retry after ${result.retryAfterS} s`, result.retryAfterS, result.reason);
     }
     outcome = capResponse(ctx, result);
     const ref = { requestId, attempt: 1, type: 'sync' as const, version: fn.version, ...(fn.published !== undefined ? { published: fn.published } : {}) };

@@ -462,14 +462,33 @@ describe('tags and account', () => {
     await expect(client(zeta).send(new GetPolicyCommand({ FunctionName: arn }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
   });
 
-  it('reserved concurrency: none to read, none to delete, and setting it is refused, saying why', async () => {
+  it('reserved concurrency: set, read (also in GetFunction), kept across updates, removed; bad values and other tenants refused', async () => {
     await create();
     const FunctionName = 'hello';
     expect((await lambda.send(new GetFunctionConcurrencyCommand({ FunctionName }))).ReservedConcurrentExecutions).toBeUndefined();
-    await lambda.send(new DeleteFunctionConcurrencyCommand({ FunctionName }));
-    await expect(lambda.send(new PutFunctionConcurrencyCommand({ FunctionName, ReservedConcurrentExecutions: 0 }))).rejects.toMatchObject({
-      name: 'InvalidParameterValueException', $metadata: { httpStatusCode: 400 }, message: MATCH(/^ReservedConcurrentExecutions 0: Fare has no reserved concurrency: it schedules by price class/),
+    expect((await lambda.send(new GetFunctionCommand({ FunctionName }))).Concurrency).toBeUndefined();
+    expect((await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName, ReservedConcurrentExecutions: 3 }))).ReservedConcurrentExecutions).toBe(3);
+    expect((await lambda.send(new GetFunctionConcurrencyCommand({ FunctionName }))).ReservedConcurrentExecutions).toBe(3);
+    expect((await lambda.send(new GetFunctionCommand({ FunctionName }))).Concurrency).toEqual({ ReservedConcurrentExecutions: 3 });
+    // Not a new version: the function's revision is unchanged; and a configuration change keeps it.
+    const before = (await lambda.send(new GetFunctionCommand({ FunctionName }))).Configuration;
+    expect((await lambda.send(new PutFunctionConcurrencyCommand({ FunctionName, ReservedConcurrentExecutions: 0 }))).ReservedConcurrentExecutions).toBe(0);
+    expect((await lambda.send(new GetFunctionCommand({ FunctionName }))).Configuration?.RevisionId).toBe(before?.RevisionId);
+    await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName, Timeout: 9 }));
+    expect((await lambda.send(new GetFunctionConcurrencyCommand({ FunctionName }))).ReservedConcurrentExecutions).toBe(0);
+    // It is the function's, over all its versions: a qualifier is refused.
+    await expect(lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'hello:1', ReservedConcurrentExecutions: 2 }))).rejects.toMatchObject({ name: 'InvalidParameterValueException', message: MATCH(/leave out the qualifier/) });
+    await expect(lambda.send(new PutFunctionConcurrencyCommand({ FunctionName, ReservedConcurrentExecutions: -1 }))).rejects.toMatchObject({ name: 'InvalidParameterValueException', $metadata: { httpStatusCode: 400 } });
+    await expect(lambda.send(new PutFunctionConcurrencyCommand({ FunctionName, ReservedConcurrentExecutions: 100_001 }))).rejects.toMatchObject({
+      name: 'InvalidParameterValueException', message: MATCH(/^ReservedConcurrentExecutions 100001 is above Fare's largest, 100000: give less, or remove the limit/),
     });
+    // Another tenant neither reads nor sets it.
+    await expect(client(zeta).send(new PutFunctionConcurrencyCommand({ FunctionName: 'arn:aws:lambda:us-east-1:acme:function:hello', ReservedConcurrentExecutions: 50 }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    await expect(client(zeta).send(new GetFunctionConcurrencyCommand({ FunctionName: 'arn:aws:lambda:us-east-1:acme:function:hello' }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    expect(h.store.functions.get('acme', 'hello')?.reservedConcurrency).toBe(0);
+    await lambda.send(new DeleteFunctionConcurrencyCommand({ FunctionName }));
+    expect((await lambda.send(new GetFunctionConcurrencyCommand({ FunctionName }))).ReservedConcurrentExecutions).toBeUndefined();
+    await lambda.send(new DeleteFunctionConcurrencyCommand({ FunctionName })); // none: done already
     await expect(lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: 'missing' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
     await expect(lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: 'missing', ReservedConcurrentExecutions: 5 }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
     // Provisioned concurrency, under the same API version, is still named and explained.

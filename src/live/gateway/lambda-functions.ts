@@ -327,6 +327,7 @@ export const lambdaFunctionRoutes: readonly Route[] = [
         Configuration: functionConfiguration(fn, r.ctx.region),
         Code: { RepositoryType: 'S3', Location: `${proto}://${host}${codeLocationPath(key, fn, r.ctx.clock())}` },
         Tags: tags,
+        ...(latest.reservedConcurrency !== undefined ? { Concurrency: { ReservedConcurrentExecutions: latest.reservedConcurrency } } : {}),
       });
     },
   }),

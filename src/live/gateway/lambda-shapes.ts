@@ -83,6 +83,7 @@ export const GET_FUNCTION = z.strictObject({
   Configuration: FUNCTION_CONFIGURATION,
   Code: z.strictObject({ RepositoryType: z.string().describe('S3, as Lambda says'), Location: z.string().describe('A URL the zip can be downloaded from without credentials for 10 minutes') }),
   Tags: z.record(z.string(), z.string()),
+  Concurrency: z.strictObject({ ReservedConcurrentExecutions: z.int() }).optional().describe("The function's reserved concurrency, when it has one (PutFunctionConcurrency)"),
 });
 
 export const LIST_FUNCTIONS = z.strictObject({ Functions: z.array(FUNCTION_CONFIGURATION), NextMarker: z.string().optional() });

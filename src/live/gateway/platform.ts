@@ -5,6 +5,7 @@
 import type { PriceTable } from '../../core/classes.ts';
 import type { Invocation } from '../store/index.ts';
 import type { InvocationAnswer, InvokeOutcome, InvokeRequest } from '../types.ts';
+import type { ConcurrencyCap } from '../../core/protocol.ts';
 import type { SchedulerClient } from './scheduler-client.ts';
 
 /** The platform could not take the invocation now (every instance busy, queue full, …). */
@@ -14,7 +15,14 @@ export interface PlatformThrottled {
   readonly retryAfterS: number;
   /** Sent as the `Reason` of Lambda's TooManyRequestsException (e.g. `ConcurrentInvocationLimitExceeded`). */
   readonly reason: string;
+  /** What the caller is told, when more than the reason (why, and what to do). */
+  readonly message?: string;
+  /** The error code of Fare's API (default FARE_E_THROTTLED). */
+  readonly code?: 'FARE_E_CONCURRENCY_LIMIT';
 }
+
+/** Lambda's Reason for a call refused because its function is at its reserved concurrency. */
+export const RESERVED_CONCURRENCY_REASON = 'ReservedFunctionConcurrentInvocationLimitExceeded';
 
 export type PlatformResult = InvokeOutcome | PlatformThrottled;
 
@@ -73,6 +81,19 @@ export interface SchedulerPlatformOptions {
   readonly functionChanged?: (tenant: string, name: string, version: number | null) => void;
   /** Called when an Event invocation was queued (`AsyncRunner.wake`), once the runner exists. */
   readonly enqueued: () => void;
+  /**
+   * The concurrency limit of the invoked function (over all its versions), if it has one: its
+   * shard refuses a call past it (`concurrencyCapOf` reads the store's).
+   */
+  readonly capOf?: (req: InvokeRequest) => ConcurrencyCap | undefined;
+}
+
+/** The concurrency limit of a request's function, as its `$LATEST` record in `functions` says (read from memory). */
+export function concurrencyCapOf(functions: { get(tenant: string, name: string): { readonly reservedConcurrency?: number } | undefined }): (req: InvokeRequest) => ConcurrencyCap | undefined {
+  return (req) => {
+    const limit = functions.get(req.fn.tenant, req.fn.name)?.reservedConcurrency;
+    return limit === undefined ? undefined : { key: `${req.fn.tenant}/${req.fn.name}`, limit };
+  };
 }
 
 /** Runs in all of a synchronous call to an idempotent function whose worker is lost (the first included). */
@@ -88,7 +109,8 @@ export function schedulerPlatform(o: SchedulerPlatformOptions): Platform {
       const ended = req.waitingCaller === undefined ? undefined : o.scheduler.callStarted(req.waitingCaller, req.waitingCallerGateway);
       try {
         if (o.prepare) await o.prepare(req);
-        if (req.fn.idempotent !== true) return await o.scheduler.invoke(req, o.fnId(req));
+        const cap = o.capOf?.(req);
+        if (req.fn.idempotent !== true) return await o.scheduler.invoke(req, o.fnId(req), cap);
         // Its worker was lost (it may or may not have run there): a function safe to run twice runs
         // again — unless its caller already has an answer (the loss came after it).
         let answered = false;
@@ -101,7 +123,7 @@ export function schedulerPlatform(o: SchedulerPlatformOptions): Platform {
         });
         for (let attempt = 1; ; attempt++) {
           try {
-            return await o.scheduler.invoke(once, o.fnId(req));
+            return await o.scheduler.invoke(once, o.fnId(req), cap);
           } catch (e) {
             const code = (e as { code?: string }).code;
             if (!answered && attempt < IDEMPOTENT_ATTEMPTS && (code === 'FARE_E_WORKER_LOST' || code === 'FARE_E_LOST')) continue;
@@ -111,6 +133,15 @@ export function schedulerPlatform(o: SchedulerPlatformOptions): Platform {
       } catch (e) {
         if ((e as { code?: string }).code === 'FARE_E_POOL_FULL') {
           return { status: 'throttled', retryAfterS: 1, reason: 'ConcurrentInvocationLimitExceeded' };
+        }
+        if ((e as { code?: string }).code === 'FARE_E_CONCURRENCY_LIMIT') {
+          const limit = (e as { limit?: number }).limit ?? 0;
+          return {
+            status: 'throttled', retryAfterS: 1, reason: RESERVED_CONCURRENCY_REASON, code: 'FARE_E_CONCURRENCY_LIMIT',
+            message: limit === 0
+              ? `Rate Exceeded. Function ${req.fn.name} has a reserved concurrency of 0: no call runs until it is raised or removed (PutFunctionConcurrency, DeleteFunctionConcurrency; fare concurrency ${req.fn.name} N|--clear)`
+              : `Rate Exceeded. Function ${req.fn.name} has ${limit} call${limit === 1 ? '' : 's'} in flight, its reserved concurrency: retry shortly, or raise it (PutFunctionConcurrency; fare concurrency ${req.fn.name} N)`,
+          };
         }
         throw e;
       } finally {

@@ -151,6 +151,21 @@ describe('functions', () => {
     expect(errorCode(await put('idem', { idempotent: 'yes', zipBase64: zip64 }))).toBe('FARE_E_INVALID_REQUEST');
   });
 
+  it('a concurrency limit: set and removed through /concurrency (no new version), shown on the function, checked', async () => {
+    expect((await put('capped', { runtime: 'nodejs', handler: 'index.handler', zipBase64: zip64 })).body).toMatchObject({ reservedConcurrency: null, version: 1 });
+    const set = await call('/v1/functions/capped/concurrency', { method: 'PUT', as: acme, json: { reserved: 4 } });
+    expect(set.status).toBe(200);
+    expect(set.body).toMatchObject({ name: 'capped', reservedConcurrency: 4, version: 1 });
+    expect((await call('/v1/functions/capped', { as: acme })).body).toMatchObject({ reservedConcurrency: 4 });
+    // A new version keeps it.
+    expect((await call('/v1/functions/capped', { method: 'PATCH', as: acme, json: { class: 'low' } })).body).toMatchObject({ reservedConcurrency: 4, version: 2 });
+    for (const reserved of [-1, 1.5, 100_001, '3']) expect(errorCode(await call('/v1/functions/capped/concurrency', { method: 'PUT', as: acme, json: { reserved } }))).toBe('FARE_E_INVALID_REQUEST');
+    expect(errorCode(await call('/v1/functions/nope/concurrency', { method: 'PUT', as: acme, json: { reserved: 1 } }))).toBe('FARE_E_FUNCTION_NOT_FOUND');
+    const cleared = await call('/v1/functions/capped/concurrency', { method: 'DELETE', as: acme });
+    expect(cleared.status).toBe(200);
+    expect(cleared.body).toMatchObject({ reservedConcurrency: null, version: 2 });
+  });
+
   it('changes class or settings with PATCH (a new version, same code) and code with zipBase64', async () => {
     await put('hello', { runtime: 'nodejs', handler: 'index.handler', zipBase64: zip64 });
     const p = await call('/v1/functions/hello', { method: 'PATCH', as: acme, json: { class: 'low' } });

@@ -8,13 +8,13 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { classIndex } from '../../core/classes.ts';
-import { stageCode, stageZip, StoreError, type CodeFile, type FunctionConfig, type FunctionRecord } from '../store/index.ts';
+import { MAX_RESERVED_CONCURRENCY, stageCode, stageZip, StoreError, type CodeFile, type FunctionConfig, type FunctionRecord } from '../store/index.ts';
 import type { RuntimeName } from '../types.ts';
 import { actingTenant } from './context.ts';
 import { ApiError, badRequest, notFound, tooLarge } from './errors.ts';
 import { header } from './http.ts';
 import { EMPTY, route, validated, type RestRequest, type Route } from './rest.ts';
-import { ENV, FARE_ERROR, FUNCTION_NAME, HANDLER, RUNTIME, TENANT_ID, TIMEOUT_MS, bool, checkEnv, fails, object, parse, queryBool, queryInt, str, z } from './schema.ts';
+import { ENV, FARE_ERROR, FUNCTION_NAME, HANDLER, RUNTIME, TENANT_ID, TIMEOUT_MS, bool, checkEnv, fails, int, object, parse, queryBool, queryInt, str, z } from './schema.ts';
 import { sha256Hex } from './sigv4.ts';
 import { FUNCTION, functionView } from './views.ts';
 import { readZip, ZipError, type ZipEntry } from './zip.ts';
@@ -301,6 +301,39 @@ export const functionRoutes: readonly Route[] = [
       if (!r.ctx.store.functions.delete(tenant, name)) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}`);
       r.ctx.platform.functionChanged?.(tenant, name, null);
       r.reply(204);
+    },
+  }),
+  route({
+    method: 'PUT',
+    path: '/v1/functions/{name}/concurrency',
+    operation: 'PutFunctionConcurrency',
+    summary: "Limits the function to this many invocations at once, over all its versions (Lambda's reserved concurrency; 0: none runs). A call past it is answered 429 FARE_E_CONCURRENCY_LIMIT; an Event waits. Not a new version",
+    who: 'the owner',
+    params: NAME_PARAM,
+    query: TENANT_QUERY,
+    request: object({ reserved: int({ min: 0, max: MAX_RESERVED_CONCURRENCY, description: 'At most this many invocations at once (0: none runs)' }) }),
+    answers: { 200: FUNCTION, ...ERRORS },
+    handle: (r) => {
+      const { name } = r.path;
+      const tenant = owner(r);
+      if (!r.ctx.store.functions.setConcurrency(tenant, name, r.json().reserved)) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}: GET /v1/functions lists them`);
+      r.reply(200, functionView(r.ctx.store.functions.get(tenant, name) as FunctionRecord, r.ctx.region));
+    },
+  }),
+  route({
+    method: 'DELETE',
+    path: '/v1/functions/{name}/concurrency',
+    operation: 'DeleteFunctionConcurrency',
+    summary: 'Removes the limit: the function has no concurrency limit of its own',
+    who: 'the owner',
+    params: NAME_PARAM,
+    query: TENANT_QUERY,
+    answers: { 200: FUNCTION, ...ERRORS },
+    handle: (r) => {
+      const { name } = r.path;
+      const tenant = owner(r);
+      if (!r.ctx.store.functions.setConcurrency(tenant, name, null)) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}: GET /v1/functions lists them`);
+      r.reply(200, functionView(r.ctx.store.functions.get(tenant, name) as FunctionRecord, r.ctx.region));
     },
   }),
 ];

@@ -678,3 +678,54 @@ describe('SchedulerClient audits (auditMs: a carrier that may lose messages)', (
     expect(h.atMachine.filter((m) => (m.kind as string) === 'ask')).toEqual([]);
   });
 });
+
+describe('SchedulerClient: functions with a concurrency limit', () => {
+  const CAP = { key: 'acme/resize', limit: 2 };
+
+  it('sends the limit with the arrival (again when it sends the job again); a refusal fails the call with FARE_E_CONCURRENCY_LIMIT', async () => {
+    const h = setup();
+    const p = track(h.client.invoke(request(), 1, CAP));
+    const plain = track(h.client.invoke(request(), 1));
+    await settle();
+    expect(h.arrivals.map((m) => m.cap)).toEqual([CAP, undefined]);
+    const id = (h.arrivals[0] as ArriveMsg).job.id;
+    h.bus.send({ kind: 'refused', from: shardAddress(1), to: h.client.address, job: id, limit: 2 });
+    await settle();
+    expect(p.state).toBe('rejected');
+    expect(p.error).toMatchObject({ code: 'FARE_E_CONCURRENCY_LIMIT', limit: 2, message: 'function acme/resize is at its concurrency limit (2 at once): the call was not run' });
+    expect(plain.state).toBe('pending');
+    expect(h.client.inFlight).toBe(1);
+    // Its shard gone, a job not started is sent again with its limit.
+    const q = track(h.client.invoke(request(), 1, CAP));
+    await settle();
+    h.client.shardsAre([0, 2, 3]);
+    await settle();
+    expect(h.arrivals.at(-1)?.cap).toEqual(CAP);
+    expect(q.state).toBe('pending');
+  });
+
+  it('a job given up without its end (worker lost, not heard of in time, unknown to its worker) is released at its shard; an ended one is not', async () => {
+    const h = setup({ graceMs: 1000 });
+    const lostWorker = track(h.client.invoke(request(), 1, CAP));
+    const ended = track(h.client.invoke(request(), 1, CAP));
+    const silent = track(h.client.invoke(request(), 1, CAP));
+    const unlimited = track(h.client.invoke(request(), 1));
+    await settle();
+    const [a, b, c, d] = h.arrivals.map((m) => m.job.id) as [number, number, number, number];
+    h.tell('started', a, 5);
+    h.tell('started', b, 7);
+    h.tell('started', d, 5);
+    h.tell('done', b, 7, outcomeCargo(outcome()));
+    await settle();
+    h.client.machineLost(5, 'restarted');
+    await settle();
+    h.clock.fireNext(3000 + 1000);
+    await settle();
+    expect([lostWorker.state, ended.state, silent.state, unlimited.state]).toEqual(['rejected', 'resolved', 'rejected', 'rejected']);
+    const released = (h.arrivals as unknown as Message[]).filter((m) => m.kind === 'release');
+    expect(released).toEqual([
+      { kind: 'release', from: h.client.address, to: shardAddress(1), job: a },
+      { kind: 'release', from: h.client.address, to: shardAddress(1), job: c },
+    ]);
+  });
+});

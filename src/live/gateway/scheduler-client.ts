@@ -6,7 +6,7 @@
 // messages told it.
 
 import type { Bus } from '../../core/bus.ts';
-import { formatAddress, formatDecisionLine, formatTime, gatewayAddress, machineAddress, shardAddress, type Address, type CallMsg, type GatewayMessage, type Message } from '../../core/protocol.ts';
+import { formatAddress, formatDecisionLine, formatTime, gatewayAddress, machineAddress, shardAddress, type Address, type CallMsg, type ConcurrencyCap, type GatewayMessage, type Message } from '../../core/protocol.ts';
 import type { Job } from '../../core/types.ts';
 import { ShardPicker, type ShardChoice } from '../../core/intake.ts';
 import type { InvokeOutcome, InvokeRequest, ScheduleReport } from '../types.ts';
@@ -45,6 +45,8 @@ export interface SchedulerClientOptions {
 interface Pending {
   readonly req: InvokeRequest;
   readonly job: Job;
+  /** Its function's concurrency limit, when it has one (its shard counts it until it leaves). */
+  readonly cap: ConcurrencyCap | undefined;
   /** The shard its `arrive` went to (last). */
   shard: number;
   readonly resolve: (o: InvokeOutcome) => void;
@@ -116,8 +118,12 @@ export class SchedulerClient {
     return this.pending.size;
   }
 
-  /** Sends the invocation into the system as job `fn`'s; resolves with its outcome. */
-  invoke(req: InvokeRequest, fn: number): Promise<InvokeOutcome> {
+  /**
+   * Sends the invocation into the system as job `fn`'s; resolves with its outcome. With `cap`, its
+   * function's concurrency limit: a job its shard refuses (the limit is reached) rejects with code
+   * FARE_E_CONCURRENCY_LIMIT.
+   */
+  invoke(req: InvokeRequest, fn: number, cap?: ConcurrencyCap): Promise<InvokeOutcome> {
     if (this.closed) return Promise.reject(Object.assign(new Error('Fare is shutting down'), { code: 'FARE_E_CLOSED' }));
     return new Promise<InvokeOutcome>((resolve, reject) => {
       const now = this.clock.now();
@@ -129,16 +135,18 @@ export class SchedulerClient {
         return;
       }
       const shard = this.live === undefined ? this.picker.pick(fn) : ShardPicker.pickLive(fn, this.live);
-      this.pending.set(id, { req, job, shard, resolve, reject, sentAt: now, lostAt, machine: -1, at: -1, calls: 0, heardAt: now, timed: false, startedAt: NaN, answeredAt: NaN, streamSeq: 0 });
+      this.pending.set(id, { req, job, cap, shard, resolve, reject, sentAt: now, lostAt, machine: -1, at: -1, calls: 0, heardAt: now, timed: false, startedAt: NaN, answeredAt: NaN, streamSeq: 0 });
       if (this.auditAt === Infinity && this.opts.auditMs !== undefined && this.opts.auditMs !== Infinity) this.armAudit(now + this.opts.auditMs);
       if (lostAt < this.sweepAt) this.armSweep(lostAt);
       this.byRequest.set(req.requestId, id);
-      this.sendArrive(job, shard, req);
+      this.sendArrive(job, shard, req, cap);
     });
   }
 
-  private sendArrive(job: Job, shard: number, req: InvokeRequest): void {
-    const msg: Message = { kind: 'arrive', from: this.address, to: shardAddress(shard), job, cargo: invocationCargo(this.opts.id, req) };
+  private sendArrive(job: Job, shard: number, req: InvokeRequest, cap: ConcurrencyCap | undefined): void {
+    const msg: Message = cap === undefined
+      ? { kind: 'arrive', from: this.address, to: shardAddress(shard), job, cargo: invocationCargo(this.opts.id, req) }
+      : { kind: 'arrive', from: this.address, to: shardAddress(shard), job, cap, cargo: invocationCargo(this.opts.id, req) };
     this.opts.log?.(`t=${formatTime(this.clock.now())} ${formatDecisionLine(this.address, msg)} cls=${job.cls}`);
     this.bus.sendOwned(msg);
   }
@@ -156,7 +164,7 @@ export class SchedulerClient {
     for (const p of this.pending.values()) {
       if (p.at >= 0 || alive.has(p.shard)) continue;
       p.shard = ShardPicker.pickLive(p.job.fn, this.live);
-      this.sendArrive(p.job, p.shard, p.req);
+      this.sendArrive(p.job, p.shard, p.req, p.cap);
     }
   }
 
@@ -169,6 +177,7 @@ export class SchedulerClient {
     for (const [id, p] of [...this.pending]) {
       if (p.at !== m) continue;
       this.forget(id);
+      this.release(id, p);
       p.reject(Object.assign(new Error(`invocation ${p.req.requestId} was ${p.machine >= 0 ? 'running' : 'waiting for a core'} on worker ${m}, which ${why}; ${p.machine >= 0 ? 'it may or may not have finished there, and its answer is lost' : 'it had not started'} — call it again if that is safe`), { code: 'FARE_E_WORKER_LOST' }));
     }
   }
@@ -255,7 +264,13 @@ export class SchedulerClient {
         // the worker restarted before its membership timeout passed).
         if (m.from.id !== p.at) return;
         this.forget(m.job);
+        this.release(m.job, p);
         p.reject(Object.assign(new Error(`invocation ${p.req.requestId} was placed on worker ${m.from.id}, which has no trace of it any more (a message was lost, or the worker restarted); it may or may not have run — call it again if that is safe`), { code: 'FARE_E_LOST' }));
+        break;
+      case 'refused':
+        // Its function is at its concurrency limit: the shard did not take it.
+        this.forget(m.job);
+        p.reject(Object.assign(new Error(`function ${p.req.fn.tenant}/${p.req.fn.name} is at its concurrency limit (${m.limit} at once): the call was not run`), { code: 'FARE_E_CONCURRENCY_LIMIT', limit: m.limit }));
         break;
       case 'accepted':
         if (p.at < 0) p.at = m.from.id;
@@ -331,7 +346,7 @@ export class SchedulerClient {
         if (p.at < 0) {
           if (this.live?.length === 0) continue;
           p.shard = this.live === undefined ? p.shard : ShardPicker.pickLive(p.job.fn, this.live);
-          this.sendArrive(p.job, p.shard, p.req);
+          this.sendArrive(p.job, p.shard, p.req, p.cap);
         } else {
           this.bus.sendOwned({ kind: 'ask', from: this.address, to: machineAddress(p.at), job: id });
         }
@@ -355,10 +370,19 @@ export class SchedulerClient {
           continue;
         }
         this.forget(id);
+        this.release(id, p);
         p.reject(Object.assign(new Error(`invocation ${p.req.requestId} (job ${id}) was not heard of within ${Math.round(p.lostAt - p.sentAt)} ms: its worker may have died`), { code: 'FARE_E_LOST' }));
       }
       if (next !== Infinity) this.armSweep(next);
     });
+  }
+
+  /**
+   * A job of a limited function given up without hearing its end: its shard counts it no more (its
+   * machine's `left`, should it come too, changes nothing).
+   */
+  private release(id: number, p: Pending): void {
+    if (p.cap !== undefined) this.bus.sendOwned({ kind: 'release', from: this.address, to: shardAddress(p.shard), job: id });
   }
 
   private forget(id: number): Pending | undefined {

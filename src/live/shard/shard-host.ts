@@ -36,9 +36,12 @@ export class ShardHost {
       });
   }
 
-  /** The machines there are now (the cluster's membership, as this shard's process sees it). */
-  setMembers(machines: readonly number[]): void {
-    this.loop.push({ kind: 'members', machines: [...machines] });
+  /**
+   * The machines there are now (the cluster's membership, as this shard's process sees it), and
+   * those among them that restarted since it was last told (they lost what they ran).
+   */
+  setMembers(machines: readonly number[], lost: readonly number[] = []): void {
+    this.loop.push(lost.length === 0 ? { kind: 'members', machines: [...machines] } : { kind: 'members', machines: [...machines], lost: [...lost] });
   }
 
   close(): void {

@@ -77,6 +77,21 @@ describe('functions', () => {
     expect(store.functions.update('acme', 'hello', { idempotent: false })?.idempotent).toBeUndefined();
   });
 
+  it('have a concurrency limit only when set; setting it is no new version, and deploys and updates keep it', async () => {
+    const v1 = (await deploy('hello', 'v1')).record;
+    expect(v1.reservedConcurrency).toBeUndefined();
+    expect(store.functions.setConcurrency('acme', 'hello', 0)).toBe(true);
+    expect(store.functions.get('acme', 'hello')).toEqual({ ...v1, reservedConcurrency: 0 });
+    expect(store.functions.setConcurrency('acme', 'hello', 5)).toBe(true);
+    expect((await deploy('hello', 'v2')).record).toMatchObject({ version: 2, reservedConcurrency: 5 });
+    expect(store.functions.update('acme', 'hello', { cls: 'high' })).toMatchObject({ version: 3, reservedConcurrency: 5 });
+    expect(store.functions.setConcurrency('acme', 'hello', null)).toBe(true);
+    expect(store.functions.get('acme', 'hello')?.reservedConcurrency).toBeUndefined();
+    expect(store.functions.setConcurrency('acme', 'nope', 1)).toBe(false);
+    expect(() => store.functions.setConcurrency('acme', 'hello', -1)).toThrow('a concurrency limit is a whole number from 0 to 100000, got -1');
+    expect(() => store.functions.setConcurrency('acme', 'hello', 1.5)).toThrow(RangeError);
+  });
+
   it('keep only the last few versions of code on disk, and the one in use', async () => {
     for (let i = 1; i <= 5; i++) await deploy('hello', `v${i}`);
     expect(readdirSync(join(dir.path, 'code/acme/hello')).sort()).toEqual(['3', '4', '5']);

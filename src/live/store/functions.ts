@@ -34,6 +34,11 @@ export interface FunctionRecord extends FunctionSpec {
   readonly revision: string;
   /** The published version this record is (Lambda's version number); absent for `$LATEST`. */
   readonly published?: number;
+  /**
+   * At most this many of its invocations at once, over all its versions (Lambda's reserved
+   * concurrency; 0: none runs). On `$LATEST`'s record only; absent: no limit.
+   */
+  readonly reservedConcurrency?: number;
 }
 
 /** Lambda's settings of a function: left out, they keep their values (a new function: the defaults). */
@@ -45,6 +50,9 @@ export interface LambdaSettings {
 }
 
 export const DEFAULT_MEMORY_MB = 128;
+
+/** The largest concurrency limit a function may have: far above what one function can use on any cluster Fare runs. */
+export const MAX_RESERVED_CONCURRENCY = 100_000;
 
 export interface FunctionConfig {
   readonly runtime: RuntimeName;
@@ -93,6 +101,8 @@ export interface FunctionRow {
   role: string;
   lambda_runtime: string;
   revision: string;
+  /** `functions` only (NULL: no limit). */
+  reserved_concurrency?: number | null;
 }
 
 /** A function's row as a record, its code directory under `dataDir`. */
@@ -120,6 +130,7 @@ export function functionRecordOf(r: FunctionRow, dataDir: string, published?: nu
   // Only when set: a record of a function that is not idempotent has no such field.
   if (r.idempotent === 1) Object.assign(rec, { idempotent: true });
   if (published !== undefined) Object.assign(rec, { published });
+  if (typeof r.reserved_concurrency === 'number') Object.assign(rec, { reservedConcurrency: r.reserved_concurrency });
   return rec;
 }
 
@@ -174,6 +185,16 @@ export class FunctionRepo {
     this.#known.forget(tenant === undefined || name === undefined ? undefined : `${tenant}\0${name}`);
   }
 
+  /**
+   * Sets the function's concurrency limit (null: none). Not a new version: its code and settings are
+   * unchanged (as Lambda's PutFunctionConcurrency). Returns false when there is no such function.
+   */
+  setConcurrency(tenant: string, name: string, limit: number | null): boolean {
+    if (limit !== null && !(Number.isInteger(limit) && limit >= 0 && limit <= MAX_RESERVED_CONCURRENCY)) throw new RangeError(`a concurrency limit is a whole number from 0 to ${MAX_RESERVED_CONCURRENCY}, got ${limit}`);
+    this.forget(tenant, name);
+    return this.#q('UPDATE functions SET reserved_concurrency = ? WHERE tenant = ? AND name = ?').run(limit, tenant, name).changes === 1;
+  }
+
   list(tenant: string): FunctionRecord[] {
     return (this.#q('SELECT * FROM functions WHERE tenant = ? ORDER BY name').all(tenant) as FunctionRow[]).map((r) => this.#toRecord(r));
   }
@@ -207,6 +228,8 @@ export class FunctionRepo {
       memory_mb: config.lambda?.memoryMB ?? cur?.memory_mb ?? DEFAULT_MEMORY_MB,
       role: config.lambda?.role ?? cur?.role ?? '',
       lambda_runtime: lambdaRuntimeOf(config, cur),
+      // Kept as it is (not written by the upsert): the record says it.
+      reserved_concurrency: cur?.reserved_concurrency ?? null,
       revision: randomUUID(),
     };
     commitStaged(this.#dataDir, code.stagedDir, rel);

@@ -13,7 +13,7 @@ export { CostHistory } from './cost-history.ts';
 export { linkProblem, MAX_LINK_TARGET, stageCode, stageZip, safeJoin, type CodeFile } from './code.ts';
 export { monthOf } from './sql.ts';
 export type { Tenant, NewTenant, TenantPatch, Credential, IssuedCredential, Grant, OverBudgetAction, Clock } from './tenants.ts';
-export { DEFAULT_MEMORY_MB, type FunctionRecord, type FunctionConfig, type FunctionPatch, type LambdaSettings, type StagedCode } from './functions.ts';
+export { DEFAULT_MEMORY_MB, MAX_RESERVED_CONCURRENCY, type FunctionRecord, type FunctionConfig, type FunctionPatch, type LambdaSettings, type StagedCode } from './functions.ts';
 export { LATEST, isVersionNumber, type Alias, type AliasRouting, type Resolved } from './versions.ts';
 export type { FunctionUrl, UrlAuthType, UrlCors, UrlInvokeMode } from './urls.ts';
 export type { Schedule, ScheduleSettings, ScheduleState } from './schedules.ts';

@@ -446,6 +446,13 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX schedules_due ON schedules(next_fire_at) WHERE state = 'ENABLED' AND next_fire_at IS NOT NULL;
     `,
   },
+  {
+    version: 19,
+    description: "a function's concurrency limit (Lambda's reserved concurrency), over all its versions",
+    sql: `
+      ALTER TABLE functions ADD COLUMN reserved_concurrency INTEGER CHECK (reserved_concurrency IS NULL OR reserved_concurrency >= 0);   -- NULL: no limit
+    `,
+  },
 ];
 
 /** Current schema version of an open database (0: empty). */

@@ -20,7 +20,17 @@ function setup() {
   const clock = new VirtualClock();
   const bus = new InProcessBus({ clock, serialize: true });
   const heard: Message[] = [];
-  bus.listen(gatewayAddress(2), (m) => heard.push(m));
+  // What the shard hears (a limited function's jobs leaving), and what both heard, in order.
+  const shardHeard: Message[] = [];
+  const order: string[] = [];
+  bus.listen(gatewayAddress(2), (m) => {
+    heard.push(m);
+    order.push(`gateway ${m.kind}`);
+  });
+  bus.listen(shardAddress(0), (m) => {
+    shardHeard.push(m);
+    order.push(`shard ${m.kind}`);
+  });
   const finishers = new Map<string, (o: InvokeOutcome) => void>();
   const runs: string[] = [];
   const exec: Executor = {
@@ -41,12 +51,12 @@ function setup() {
     fn: { tenant: 't', name: 'f', runtime: 'nodejs', handler: 'index.handler', cls: 'high', codeDir: '/x', version: 1, timeoutMs: 1000, env: {} },
     requestId: id, payload: Buffer.from('{}'), cls: 0,
   });
-  const place = (job: number, id: string): PlaceMsg => ({
-    kind: 'place', from: shardAddress(0), to: machineAddress(4), job: { id: job, cls: 0, arrival: 0, fn: 0 }, via: 'power-of-k', waited: 0, cargo: invocationCargo(2, req(id)),
+  const place = (job: number, id: string, capped?: true): PlaceMsg => ({
+    kind: 'place', from: shardAddress(0), to: machineAddress(4), job: { id: job, cls: 0, arrival: 0, fn: 0 }, via: 'power-of-k', waited: 0, capped, cargo: invocationCargo(2, req(id)),
   });
   const outcome: InvokeOutcome = { status: 'ok', payload: Buffer.from('"hi"'), durationMs: 1, cpuMs: 1, memGBs: 0, maxMemMB: 1, coldStart: false, initMs: 0, logs: '' };
   const kinds = (): string[] => heard.map((m) => `${m.kind} ${(m as { job: number }).job}`);
-  return { bus, heard, kinds, runs, finishers, place, outcome };
+  return { bus, heard, shardHeard, order, kinds, runs, finishers, place, outcome };
 }
 
 describe('MachineDriver over a carrier that may lose messages', () => {
@@ -62,6 +72,24 @@ describe('MachineDriver over a carrier that may lose messages', () => {
     await settle();
     expect(h.runs).toEqual(['a']);
     expect(h.kinds()).toEqual(['started 10', 'accepted 11']);
+  });
+
+  it('a job placed `capped` tells its shard it has left, once, before its answer goes to the gateway; others say nothing to the shard', async () => {
+    const h = setup();
+    h.bus.send(h.place(10, 'a', true));
+    h.bus.send(h.place(11, 'b'));
+    await settle();
+    h.finishers.get('a')?.(h.outcome);
+    await settle();
+    h.finishers.get('b')?.(h.outcome);
+    await settle();
+    expect(h.shardHeard).toEqual([{ kind: 'left', from: machineAddress(4), to: shardAddress(0), job: 10 }]);
+    expect(h.order.filter((o) => o !== 'gateway started' && o !== 'gateway accepted').slice(0, 3)).toEqual(['shard left', 'gateway answered', 'gateway done']);
+    // Placed again after it left (its shard counted it again): it runs no more, and the shard hears it has left.
+    h.bus.send(h.place(10, 'a', true));
+    await settle();
+    expect(h.runs).toEqual(['a', 'b']);
+    expect(h.shardHeard.map((m) => `${m.kind} ${(m as { job: number }).job}`)).toEqual(['left 10', 'left 10']);
   });
 
   it('answers an ask: where the job is, how it ended (its answer and outcome again), or that it knows nothing of it', async () => {

@@ -8,7 +8,7 @@
 import type { Job, Millis, Mutable } from '../../core/types.ts';
 import { unreachable } from '../../core/types.ts';
 import type { Bus } from '../../core/bus.ts';
-import { formatDecisionLine, formatTime, gatewayAddress, type Cargo, type MachineMessage } from '../../core/protocol.ts';
+import { formatDecisionLine, formatTime, gatewayAddress, shardAddress, type Cargo, type MachineMessage } from '../../core/protocol.ts';
 import type { Machine, MachineDecision, MachineInput } from '../../core/machine/machine.ts';
 import type { InvokeOutcome, InvokeRequest } from '../types.ts';
 import { answerCargo, outcomeCargo, requestOf } from '../cargo.ts';
@@ -101,6 +101,8 @@ interface Entry {
   answered?: Cargo;
   // ---- its receipt (core/receipt.ts), kept as the machine's decisions are carried out ----
   readonly shard: number;
+  /** Its function's concurrency is limited: the shard hears when it has left (`left`), once (then false). */
+  capped: boolean;
   readonly via: Placement;
   readonly shardWaitMs: number;
   /** When the machine stepped its arrival (the loop's clock), and the wall clock then. */
@@ -289,6 +291,8 @@ export class MachineDriver {
         if (m.cargo === undefined) throw new Error(`worker ${this.machine.cfg.id}: job ${m.job.id} was placed without its invocation`);
         // Placed again (its gateway sent it again after a lost message): it runs once; say where it is.
         if (this.entries.has(m.job.id) || this.recent.has(m.job.id)) {
+          // A limited function's job that has already left here: the shard counted it again.
+          if (m.capped === true && !this.entries.has(m.job.id)) this.bus.sendOwned({ kind: 'left', from: this.machine.address, to: m.from, job: m.job.id });
           this.ask(m.job.id, undefined);
           return;
         }
@@ -296,7 +300,7 @@ export class MachineDriver {
         const job: Job = { id: m.job.id, cls: m.job.cls, arrival: m.job.arrival, fn: m.job.fn };
         const e: Entry = {
           job, req, gateway, started: false, paused: false, blocked: false, ioWait: false, lowered: false, cpuSeen: NaN, cpuSeenAt: NaN, onCoreFrom: NaN, gone: false,
-          shard: m.from.id, via: m.via, shardWaitMs: m.waited, placedNow: NaN, placedAt: 0, startedNow: NaN, answeredNow: NaN,
+          shard: m.from.id, capped: m.capped === true, via: m.via, shardWaitMs: m.waited, placedNow: NaN, placedAt: 0, startedNow: NaN, answeredNow: NaN,
           onCore: false, waitFrom: NaN, waitAfter: 'placed', waitSnap: undefined, blockedFrom: NaN, blockedForIo: false, blockedMs: 0, ioWaitMs: 0, waits: undefined, preemptions: undefined, swaps: undefined, swapsLeftOut: 0,
         };
         this.entries.set(job.id, e);
@@ -482,6 +486,8 @@ export class MachineDriver {
           req.onAnswer = (a) => {
             e.answeredNow = this.clock.now();
             e.answered = answerCargo(a);
+            // Its shard first: a caller that calls again once answered finds the room its call left.
+            this.left(e);
             this.tell(e, { kind: 'answered', job: e.job.id, result: e.answered });
             this.leave(e);
           };
@@ -573,7 +579,19 @@ export class MachineDriver {
     this.entries.delete(e.job.id);
     const done = outcomeCargo(o, err, this.receipt(e));
     if (this.acknowledge) this.remember(e, done);
+    this.left(e);
     this.tell(e, { kind: 'done', job: e.job.id, result: done });
+  }
+
+  /**
+   * A job of a function with a concurrency limit tells its shard it has left (once): at its answer,
+   * as its core is freed (the instance is measured a moment longer, as for any call), or at its
+   * end when it had none.
+   */
+  private left(e: Entry): void {
+    if (!e.capped) return;
+    e.capped = false;
+    this.bus.sendOwned({ kind: 'left', from: this.machine.address, to: shardAddress(e.shard), job: e.job.id });
   }
 
   /** The machine's part of the job's receipt, at its end. */
