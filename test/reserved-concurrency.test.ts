@@ -19,7 +19,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { zipDirectory } from '../src/live/gateway/zip-writer.ts';
-import { api, startFare, stopFare, type FareProcess } from '../support/fare-process.ts';
+import { sample } from '../src/live/metrics.ts';
+import { ADMIN_KEY, api, startFare, stopFare, type FareProcess } from '../support/fare-process.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'fare-reserved-'));
 let fare: FareProcess;
@@ -117,7 +118,7 @@ describe('reserved concurrency', () => {
       last = await status();
       if (last !== 'succeeded') await sleep(100);
     }
-    expect(last).toBe('succeeded');
+    expect(last, JSON.stringify((await api(fare.url, 'GET', `/v1/invocations/${id}`, undefined, key)).json)).toBe('succeeded');
     expect(await call('stopped', 0)).toMatchObject({ StatusCode: 200 });
   }, 60_000);
 
@@ -129,4 +130,11 @@ describe('reserved concurrency', () => {
     expect(res.status).toBe(429);
     expect(await res.text()).toMatch(/reserved concurrency of 0/);
   }, 60_000);
+
+  it('the refusals are counted in the metrics: calls answered 429, and Event claims left waiting', async () => {
+    const text = await (await fetch(`${fare.url}/metrics`, { headers: { Authorization: `Bearer ${ADMIN_KEY}` } })).text();
+    // 3 + 1 + 1 calls and a URL request above; the Event was claimed at least once while stopped.
+    expect(sample(text, 'fare_concurrency_refused_total', { tenant: 'acme', at: 'accept' })).toBe(6);
+    expect(sample(text, 'fare_concurrency_refused_total', { tenant: 'acme', at: 'claim' })).toBeGreaterThanOrEqual(1);
+  });
 });

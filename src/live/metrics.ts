@@ -93,6 +93,7 @@ export class Metrics {
   private readonly cpu: Counter<'class'>;
   private readonly spend: Counter<'class'>;
   private readonly throttledCount: Counter<'tenant' | 'at'>;
+  private readonly concurrencyRefusedCount: Counter<'tenant' | 'at'>;
   private readonly degradedCount: Counter<'tenant' | 'at'>;
 
   constructor(opts: MetricsOptions) {
@@ -137,6 +138,7 @@ export class Metrics {
     this.invocations = new Counter({ name: 'fare_invocations_total', help: 'Invocations billed (sync, and each async attempt), by the class they ran at and status (ok, error).', labelNames: ['class', 'status'], registers });
     this.cpu = new Counter({ name: 'fare_cpu_seconds_total', help: 'CPU-seconds billed, by the class they were billed at (from billing records as they are written).', labelNames: ['class'], registers });
     this.spend = new Counter({ name: 'fare_spend_microcents_total', help: 'Money billed (µ¢: CPU at the class price plus memory), by class (from billing records as they are written).', labelNames: ['class'], registers });
+    this.concurrencyRefusedCount = new Counter({ name: 'fare_concurrency_refused_total', help: 'Invocations refused because their function was at its concurrency limit (reserved concurrency), by tenant and where (accept: answered 429; claim: a queued Event left waiting).', labelNames: ['tenant', 'at'], registers });
     this.throttledCount = new Counter({ name: 'fare_throttled_total', help: 'Invocations refused for their tenant\'s budget, by tenant and where (accept: answered 429; claim: a queued Event left waiting).', labelNames: ['tenant', 'at'], registers });
     this.degradedCount = new Counter({ name: 'fare_degraded_total', help: 'Invocations lowered to the cheapest class by their tenant\'s budget (over-budget: degrade), by tenant and where (accept, claim).', labelNames: ['tenant', 'at'], registers });
     const census = (pick: (r: InstanceCensus) => number) => function (this: Gauge<'machine' | 'class' | 'state'>): void {
@@ -289,6 +291,11 @@ export class Metrics {
 
   throttled(tenant: string, at: AdmissionPoint): void {
     this.throttledCount.inc({ tenant, at });
+  }
+
+  /** An invocation was refused because its function was at its concurrency limit. */
+  concurrencyRefused(tenant: string, at: AdmissionPoint): void {
+    this.concurrencyRefusedCount.inc({ tenant, at });
   }
 
   degraded(tenant: string, at: AdmissionPoint): void {

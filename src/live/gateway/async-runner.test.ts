@@ -143,6 +143,22 @@ describe('AsyncRunner', () => {
     await r.stop();
   });
 
+  it('a retry that falls due between the claim and the arming of its timer still runs (a timer may fire a millisecond early)', async () => {
+    enqueue('a');
+    // The store's claim reads its clock a millisecond before the invocation is due; the runner, arming
+    // its timer just after, finds it due already.
+    const due = clock();
+    clock.set(due - 1);
+    const r = runner({ clock: () => due });
+    r.wake();
+    expect(platform.invoked).toEqual([]);
+    clock.set(due);
+    await new Promise((done) => setTimeout(done, 30));
+    await r.idle();
+    expect(platform.invoked.map((q) => q.requestId)).toEqual(['a']);
+    await r.stop();
+  });
+
   it('fails an invocation whose function was deleted', async () => {
     enqueue('a');
     store.functions.delete('acme', 'f');

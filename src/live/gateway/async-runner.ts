@@ -141,8 +141,9 @@ export class AsyncRunner {
     this.#timer = undefined;
     const next = this.#o.store.invocations.nextRunAfter();
     if (next === undefined || this.#inFlight.size >= this.#o.concurrency) return;
-    const delay = next - this.#o.clock();
-    if (delay <= 0) return;
+    // Due already (a timer fires up to a millisecond early, and the store's claim may have read the
+    // clock just before): soon again, else nothing would wake the runner for it.
+    const delay = Math.max(1, next - this.#o.clock());
     this.#timer = setTimeout(() => this.wake(), Math.min(delay, 2 ** 31 - 1));
     this.#timer.unref();
   }
@@ -219,6 +220,7 @@ export class AsyncRunner {
       }
       const line = { id: inv.id, tenant: inv.tenant, function: inv.function, cls: clsName, type: 'async' as const, attempt: inv.attempts, traceId: trace.traceId, spanId: trace.spanId, ...(trace.parentId !== undefined ? { parentId: trace.parentId } : {}) };
       if (isThrottled(result)) {
+        if (result.code === 'FARE_E_CONCURRENCY_LIMIT') this.#o.metrics?.concurrencyRefused(inv.tenant, 'claim');
         if (this.#o.log !== undefined) logInvocation(this.#o.log, { ...line, totalMs: performance.now() - started, throttled: result.reason });
         // Tried again after the platform's Retry-After, or later the longer the event has waited (a
         // function at its concurrency limit for minutes is not asked every second by each event).

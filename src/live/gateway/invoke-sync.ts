@@ -134,6 +134,7 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
       running.end();
     }
     if (isThrottled(result)) {
+      if (result.code === 'FARE_E_CONCURRENCY_LIMIT') ctx.metrics?.concurrencyRefused(fn.tenant, 'accept');
       if (ctx.log !== undefined) logInvocation(ctx.log, { ...line, totalMs: performance.now() - started, throttled: result.reason });
       throw throttled(result.code ?? 'FARE_E_THROTTLED', result.message ?? `Rate Exceeded. (${result.reason}) retry after ${result.retryAfterS} s`, result.retryAfterS, result.reason);
     }
