@@ -23,6 +23,7 @@ Usage:
   fare ls | fare rm NAME                                         your functions; delete one
   fare bill [--month YYYY-MM]                                    usage and cost per function and class
   fare tenant create|ls|budget|grant …                           tenants, budgets and access
+  fare backup OUT [--data-dir ./.fare]                          a copy of fare up's data, taken while it runs
   fare demo [--seconds 10]                                      page views under an image flood: fare vs hermod
   fare sim fig4 [--quick] [--seed N] [--out DIR]   reproduce the paper's Figure 4 (latency per class vs load)
   fare sim fig5 [--quick] [--seed N] [--out DIR]   reproduce the paper's Figure 5 (memory and swapping)
@@ -71,6 +72,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'init': {
       const { runInit } = await import('./init.ts');
       return runInit(rest);
+    }
+    case 'backup': {
+      const { runBackup } = await import('./backup.ts');
+      return runBackup(rest);
     }
     case 'deploy':
     case 'invoke':

@@ -10,7 +10,8 @@ export type StoreErrorCode =
   | 'FARE_E_FUNCTION_NOT_FOUND'
   | 'FARE_E_FUNCTION_EXISTS'
   | 'FARE_E_CODE_PATH'
-  | 'FARE_E_CREDENTIAL';
+  | 'FARE_E_CREDENTIAL'
+  | 'FARE_E_BACKUP';
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;
