@@ -8,7 +8,7 @@ import { Machine } from '../../core/machine/machine.ts';
 import { Rng } from '../../core/rng.ts';
 import { gatewayAddress, machineAddress, shardAddress, type Message, type PlaceMsg } from '../../core/protocol.ts';
 import { machineConfig } from '../../core/testkit/fixtures.ts';
-import { checkReceipt, type MachineReceipt, type Receipt } from '../../core/receipt.ts';
+import { checkReceipt, heldCoreMs, type MachineReceipt, type Receipt } from '../../core/receipt.ts';
 import { invocationCargo, receiptOf } from '../cargo.ts';
 import { InProcessBus } from '../transport/in-process.ts';
 import { VirtualClock } from '../transport/clock.ts';
@@ -182,5 +182,23 @@ describe('MachineDriver receipts', () => {
     await h.finish('b');
     expect(h.receiptOfJob(30)?.waits).toEqual([]);
     expect(h.receiptOfJob(31)?.waits).toEqual([{ fromMs: 0, toMs: 7, after: 'placed', ran: [{ cls: 1, coreMs: 7 }] }]);
+  });
+
+  it('a job blocked (waiting on a call, or on I/O) when it answers is blocked until its answer, not until its measurement ends: the core time it held stays what it was', async () => {
+    const h = setup();
+    h.bus.send(h.place(50, 'caller', 1, 0));
+    await h.at(0);
+    await h.at(30);
+    // Its gateway says it waits for a call it made; the answer comes while it is still blocked.
+    h.bus.send({ kind: 'block', from: gatewayAddress(2), to: machineAddress(4), job: 50 });
+    await h.at(30);
+    await h.at(100);
+    await h.answer('caller');
+    // Measured long after its answer (an instance slow to park, on a loaded machine).
+    await h.at(400);
+    await h.finish('caller');
+    const r = h.receiptOfJob(50) as MachineReceipt;
+    expect(r).toMatchObject({ startedMs: 0, answeredMs: 100, doneMs: 400, blockedMs: 70 });
+    expect(heldCoreMs(r)).toBe(30);
   });
 });

@@ -571,6 +571,8 @@ export class MachineDriver {
     this.offCore(e);
     if (e.waitSnap === undefined && !Number.isNaN(e.waitFrom)) e.waitSnap = this.ledger.snapshot();
     this.endWait(e, now);
+    // A block (its own call, or I/O) ends here too: what follows is its measurement, not its run.
+    this.endBlock(e, now);
     this.loop.push({ kind: 'complete', job: e.job.id, memMB: this.memory?.resident(e.req.requestId) ?? 0 });
   }
 
