@@ -111,6 +111,14 @@ describe('fare up', () => {
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     expect(all.stdout).toMatch(/^\S+Z START RequestId: \S+ Version: \$LATEST\n/);
     expect(all.stdout).toContain(`END RequestId: ${asyncId}\nREPORT RequestId: ${asyncId}\tDuration: `);
+    // Only the failures (the handler's error and the crash), and only what holds a text (either case).
+    const failures = await fareCli(f.url, 'logs', 'flaky', '--errors');
+    expect(failures.stdout).toContain('handling sync-fail\n');
+    expect(failures.stdout).toContain('handling sync-crash\n');
+    expect(failures.stdout).not.toContain('handling sync-ok');
+    const grepped = await fareCli(f.url, 'logs', 'flaky', '--grep', 'HANDLING ASYNC');
+    expect(grepped.stdout).toContain('handling async-ok\n');
+    expect(grepped.stdout).not.toContain('handling sync-');
     const latest = await fareCli(f.url, 'logs', 'flaky', '--limit', '1', '--json');
     expect(latest.stdout.trim().split('\n').map((l) => JSON.parse(l) as { requestId: string; type: string })).toEqual([expect.objectContaining({ requestId: asyncId, type: 'async' })]);
     // An async invocation's id: its result, then its log.

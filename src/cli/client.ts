@@ -66,6 +66,12 @@ async function functionLogs(c: Conn, name: string, values: Record<string, unknow
   if (values.since !== undefined) query.set('since', sinceParam(values.since as string, Date.now()));
   if (limit !== undefined) query.set('limit', limit);
   if (values.request !== undefined) query.set('request', values.request as string);
+  if (values.grep !== undefined) {
+    const text = values.grep as string;
+    if (text.length === 0 || text.length > 256) throw new UsageError('--grep takes the text to look for: 1 to 256 characters');
+    query.set('contains', text);
+  }
+  if (values.errors === true) query.set('status', 'error');
   const path = `/v1/functions/${encodeURIComponent(name)}/logs`;
   const fetchPage = async (): Promise<{ entries: LogEntryView[]; next: number }> =>
     JSON.parse((await call(c, 'GET', `${path}?${query.toString()}`, undefined, {}, { notFound: noFunction(name) })).text) as { entries: LogEntryView[]; next: number };
@@ -660,18 +666,19 @@ fare schedule ls | fare schedule rm NAME   your schedules; delete one`,
     run: rm,
   },
   logs: {
-    usage: `fare logs NAME [--since 10m|1h|2d|ISO-TIME] [--limit N] [--request ID] [--follow] [--json]
+    usage: `fare logs NAME [--since 10m|1h|2d|ISO-TIME] [--limit N] [--request ID] [--grep TEXT] [--errors] [--follow] [--json]
             a function's recent logs: one entry per execution (sync and async, errors, timeouts and
             crashes too), START / what it printed / END / REPORT as Lambda writes them, then BILLED
             (the class it ran at, its CPU time and what Fare charged), oldest first; the newest --limit
             (default 100, at most 1000) since --since; --follow prints new ones as they come (every
-            second) until Ctrl-C; --json prints one JSON object per entry and line
+            second) until Ctrl-C; --grep only entries holding TEXT (ASCII letters in either case);
+            --errors only executions that failed, timed out or crashed; --json one JSON object per entry and line
 fare logs ID                            an async invocation: status, result and error, then its logs
             (ID is the request id fare invoke --async prints; a UUID is taken for an invocation id,
             and if there is no such invocation, for a function name)
             Kept per function: the newest 10,000 executions or 32 MiB, each entry at most 256 KB
             (the end kept, marked truncated); deleting the function deletes them.`,
-    options: { since: { type: 'string' }, limit: { type: 'string' }, request: { type: 'string' }, follow: { type: 'boolean', short: 'f', default: false } },
+    options: { since: { type: 'string' }, limit: { type: 'string' }, request: { type: 'string' }, grep: { type: 'string' }, errors: { type: 'boolean', default: false }, follow: { type: 'boolean', short: 'f', default: false } },
     run: logs,
   },
   receipt: {

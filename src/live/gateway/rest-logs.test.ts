@@ -108,6 +108,34 @@ describe('GET /v1/functions/{name}/logs', () => {
     expect(empty.body.next).toBe(rest.body.next);
   });
 
+  it('filters by what the text holds (either case) and by how the execution ended, also when paging forward', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      if (i % 3 === 2) h.platform.respond = (req) => outcome({ status: 'error', functionError: 'Unhandled', errorType: 'Boom', logs: `failed on ${req.payload.toString()}\n` });
+      else h.platform.respond = (req) => outcome({ logs: `got ${req.payload.toString()}\n` });
+      ids.push(await invoke(i === 4 ? '{"user":"Ada"}' : `{"i":${i}}`));
+    }
+    const idsOf = (p: { body: Page }): string[] => p.body.entries.map((e) => e.requestId);
+    expect(idsOf(await logs('?status=error'))).toEqual([ids[2], ids[5]]);
+    expect(idsOf(await logs('?status=ok&limit=2'))).toEqual([ids[3], ids[4]]);
+    expect(idsOf(await logs(`?contains=${encodeURIComponent('"USER":"ada"')}`))).toEqual([ids[4]]);
+    expect(idsOf(await logs('?contains=failed%20on&status=error&limit=1'))).toEqual([ids[5]]);
+    // Lambda's own lines are in the text too.
+    expect(idsOf(await logs(`?contains=${encodeURIComponent(`RequestId: ${ids[1] ?? ''}`)}`))).toEqual([ids[1]]);
+    expect(idsOf(await logs('?contains=nowhere'))).toEqual([]);
+    // A follower of the errors only: past the ones it has, the next error, skipping what is not one.
+    const head = await logs('?status=error');
+    h.platform.respond = (req) => outcome({ logs: `got ${req.payload.toString()}\n` });
+    await invoke('{"fine":1}');
+    h.platform.respond = (req) => outcome({ status: 'error', functionError: 'Unhandled', errorType: 'Boom', logs: `failed on ${req.payload.toString()}\n` });
+    const late = await invoke('{"late":1}');
+    expect(idsOf(await logs(`?status=error&after=${head.body.next}`))).toEqual([late]);
+    const bad = await logs('?status=broken');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/^\?status: expected one of "ok", "error"/);
+    expect((await logs(`?contains=${'x'.repeat(257)}`)).status).toBe(400);
+  });
+
   it('needs a credential, and is the owner\'s (and administrators\') only', async () => {
     await invoke('{}');
     expect((await logs('', null)).status).toBe(401);

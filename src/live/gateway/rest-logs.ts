@@ -4,7 +4,7 @@
 import { notFound, recordPending } from './errors.ts';
 import { route, type Route } from './rest.ts';
 import { NAME_PARAM, owner, TENANT_QUERY } from './rest-functions.ts';
-import { FARE_ERROR, TIME_MS, queryInt, str, z } from './schema.ts';
+import { FARE_ERROR, TIME_MS, oneOf, queryInt, str, z } from './schema.ts';
 import { LOG_ENTRY, logEntryView } from './views.ts';
 
 export const DEFAULT_LOG_LIMIT = 100;
@@ -19,7 +19,7 @@ export const logRoutes: readonly Route[] = [
     method: 'GET',
     path: '/v1/functions/{name}/logs',
     operation: 'GetFunctionLogs',
-    summary: "A function's log entries, one per execution (sync, and each async attempt), oldest first: the newest `limit` that ended at or after `since`, or with `after` the oldest `limit` written after that cursor",
+    summary: "A function's log entries, one per execution (sync, and each async attempt), oldest first: the newest `limit` that ended at or after `since` (and hold `contains`, and ended with `status`), or with `after` the oldest `limit` written after that cursor",
     who: 'the owner (a grant to invoke is not a grant to read logs)',
     params: NAME_PARAM,
     query: {
@@ -28,12 +28,14 @@ export const logRoutes: readonly Route[] = [
       limit: queryInt({ min: 1, max: MAX_LOG_LIMIT, description: `How many entries (default ${DEFAULT_LOG_LIMIT})` }),
       request: REQUEST_ID,
       after: queryInt({ min: 0, description: 'A cursor (`next` of an earlier answer): the entries written after it' }),
+      contains: str({ min: 1, max: 256, description: 'Only the entries whose text holds this (ASCII letters in either case): what the function printed, its error, the START / END / REPORT lines' }),
+      status: oneOf(['ok', 'error'] as const).describe('Only the executions that ended so (error: the function failed, timed out or crashed)'),
     },
     answers: { 200: LOGS, 400: FARE_ERROR, 403: FARE_ERROR, 404: FARE_ERROR, 503: FARE_ERROR },
     handle: async (r) => {
       const { name } = r.path;
       const tenant = owner(r);
-      const { since, request: requestId, after } = r.query;
+      const { since, request: requestId, after, contains, status } = r.query;
       // One request's entry, answered a moment ago and still measured: it is written when that ends.
       if (requestId !== undefined && !(await r.ctx.settling.wait(requestId))) {
         throw recordPending(`invocation ${requestId} was answered and is still being measured; its log entry is written when that ends: retry in a moment`);
@@ -47,6 +49,8 @@ export const logRoutes: readonly Route[] = [
         ...(since !== undefined ? { since } : {}),
         ...(requestId !== undefined ? { requestId } : {}),
         ...(after !== undefined ? { after } : {}),
+        ...(contains !== undefined ? { contains } : {}),
+        ...(status !== undefined ? { status } : {}),
       });
       let entries = list();
       // In a cluster, an invocation another gateway answered a moment ago: its entry is on its way here.

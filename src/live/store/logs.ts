@@ -56,6 +56,10 @@ export interface LogQuery {
    * them, so a follower paging forward misses none. Without it: the newest `limit`.
    */
   readonly after?: number;
+  /** Only entries whose text holds this (ASCII letters matched in either case). */
+  readonly contains?: string;
+  /** Only entries of executions that ended so (`error`: the function failed, timed out or crashed). */
+  readonly status?: 'ok' | 'error';
 }
 
 /**
@@ -338,6 +342,14 @@ export class LogRepo {
     if (q.since !== undefined) {
       where.push('at >= ?');
       args.push(q.since);
+    }
+    if (q.status !== undefined) {
+      where.push('status = ?');
+      args.push(q.status);
+    }
+    if (q.contains !== undefined) {
+      where.push('instr(lower(text), lower(?)) > 0');
+      args.push(q.contains);
     }
     const select = `SELECT * FROM logs WHERE ${where.join(' AND ')}`;
     const sql = q.after !== undefined ? `${select} ORDER BY seq LIMIT ?` : `SELECT * FROM (${select} ORDER BY seq DESC LIMIT ?) ORDER BY seq`;
