@@ -82,7 +82,16 @@ export interface ClusterConfig {
    * uniformly drawn functions, each shard a Poisson share of a Poisson stream, as JIQ's analysis has it).
    */
   readonly intake?: ShardChoice;
+  /**
+   * Functions' concurrency limits (Lambda's reserved concurrency), by function number: a function's
+   * shard keeps at most that many of its jobs at once, from arrival until they complete, and refuses
+   * the others (counted per class as `refused`; they never run). Not under `edf` (it has no shards).
+   */
+  readonly concurrencyLimits?: Readonly<Record<number, number>>;
 }
+
+/** The key of function `fn`'s concurrency limit in the simulator's arrivals (`ArriveMsg.cap`). */
+export const simFunctionKey = (fn: number): string => `f${fn}`;
 
 export interface RunConfig {
   readonly cluster: ClusterConfig;

@@ -17,7 +17,7 @@ import { Rng } from '../core/rng.ts';
 import { maxPrice } from '../core/classes.ts';
 import { policyPreset, shardSettings } from '../core/presets.ts';
 import { ShardPicker } from '../core/intake.ts';
-import { formatDecisionLine, formatTime, gatewayAddress, machineAddress, shardAddress, type ArriveMsg, type MachineMessage, type PollAnswerMsg, type ShardMessage } from '../core/protocol.ts';
+import { formatDecisionLine, formatTime, gatewayAddress, machineAddress, shardAddress, type ArriveMsg, type ConcurrencyCap, type MachineMessage, type PollAnswerMsg, type ShardMessage } from '../core/protocol.ts';
 import { Shard, type ShardDecision, type ShardInput } from '../core/shard/shard.ts';
 import { Machine, MachineWorkspace } from '../core/machine/machine.ts';
 import { slicesOnTimer } from '../core/machine/run-queue.ts';
@@ -29,7 +29,7 @@ import { newBatch, type JobSource } from './workload/index.ts';
 import { Recorder, type RunResult } from './recorder.ts';
 import { SimBus } from './bus.ts';
 import { Pace, SimMachines } from './machines.ts';
-import type { RunConfig } from './config.ts';
+import { simFunctionKey, type RunConfig } from './config.ts';
 
 export type { ClusterConfig, PolicyKind, PolicySpec, RunConfig } from './config.ts';
 
@@ -62,7 +62,7 @@ export class Simulation {
   /** The gateway's expected CPU time per function, when the shards order a class by it (`shardWithin: sef`). */
   private readonly expects: DurationHistory | undefined;
   /** The arrival message, reused (a shard never keeps its input). */
-  private readonly arrival: Mutable<ArriveMsg> = { kind: 'arrive', from: gatewayAddress(0), to: shardAddress(0), job: { id: -1, cls: 0, arrival: 0, fn: 0 } };
+  private readonly arrival: Mutable<ArriveMsg> = { kind: 'arrive', from: gatewayAddress(0), to: shardAddress(0), job: { id: -1, cls: 0, arrival: 0, fn: 0 }, cap: undefined };
   /** Poll answers held back until their shard's step is over (see stepShard). */
   private readonly answers: Mutable<PollAnswerMsg>[] = [];
   private nAnswers = 0;
@@ -78,6 +78,10 @@ export class Simulation {
   private readonly picker: ShardPicker | undefined;
   private sampleIndex = 0;
   private readonly sampleEvery: number;
+  /** Functions' concurrency limits, as their arrivals carry them (`ClusterConfig.concurrencyLimits`); undefined: none. */
+  private readonly caps: Map<number, ConcurrencyCap> | undefined;
+  /** Jobs of limited functions in the system, by job id: their table row (to drop a refused one). */
+  private readonly cappedRows = new Map<number, number>();
 
   constructor(readonly cfg: RunConfig, private readonly source: JobSource) {
     const { cluster, policy, prices } = cfg;
@@ -151,6 +155,16 @@ export class Simulation {
       });
     }
     this.sampleEvery = (cfg.measureTo - cfg.measureFrom) / Math.max(1, cfg.samples);
+    const limits = cluster.concurrencyLimits;
+    if (limits !== undefined && policy.kind !== 'edf' && Object.keys(limits).length > 0) {
+      this.caps = new Map(Object.entries(limits).map(([fn, limit]) => [Number(fn), { key: simFunctionKey(Number(fn)), limit }]));
+      // A refusal goes back to the gateway the arrival came from (the workload stands in for it).
+      this.bus.listen(gatewayAddress(0), (msg) => {
+        if (msg.kind === 'refused') this.refused(msg.job);
+      });
+    } else {
+      this.caps = undefined;
+    }
   }
 
   run(): RunResult {
@@ -272,6 +286,10 @@ export class Simulation {
       msg.expectedMs = this.expects.expect(job.fn);
       this.table.setFn(k, job.fn);
     }
+    if (this.caps !== undefined) {
+      msg.cap = this.caps.get(job.fn);
+      if (msg.cap !== undefined) this.cappedRows.set(id, k);
+    }
     if (this.log) this.log(`t=${formatTime(this.now)} ${formatDecisionLine(msg.from, msg)} cls=${job.cls}`);
     if (this.bus.instant) this.stepShard(shard, msg);
     else this.bus.send(msg);
@@ -310,13 +328,14 @@ export class Simulation {
             const at = base + answers++;
             machines.answerPoll(d, list[at] ?? (list[at] = newAnswer()));
             this.nAnswers = at + 1;
+          } else if (d.kind === 'refused') {
+            // To the gateway: the job leaves the system unrun.
+            this.refused(d.job);
           } else {
             // Anything this delivery sends goes to the Bus, behind the answers that came before it.
             if (answers > 0) this.handOver(base, answers);
             answers = 0;
-            // The rest go to machines: the simulator's arrivals carry no concurrency limit, so its
-            // shards refuse none (a `refused` would meet deliver's check of what a machine is sent).
-            machines.deliver(d as MachineMessage);
+            machines.deliver(d);
           }
         }
         this.pace.depth--;
@@ -350,8 +369,20 @@ export class Simulation {
   private completed(k: number): void {
     const t = this.table;
     this.inSystem--;
+    if (this.caps !== undefined) this.cappedRows.delete(t.id(k));
     if (t.isMeasured(k)) this.rec.completed(t.cls(k), t.arrival(k), t.runtime(k), this.now);
     this.expects?.learn(t.fn(k), t.runtime(k));
+    t.release(k);
+  }
+
+  /** The shard refused job `id` (its function at its concurrency limit): it leaves the system unrun. */
+  private refused(id: number): void {
+    const k = this.cappedRows.get(id);
+    if (k === undefined) return;
+    this.cappedRows.delete(id);
+    const t = this.table;
+    this.inSystem--;
+    if (t.isMeasured(k)) this.rec.refused(t.cls(k));
     t.release(k);
   }
 

@@ -145,7 +145,7 @@ export function parseCluster(raw: unknown, base: ClusterConfig = DEFAULT_CLUSTER
   if (raw === undefined) return base;
   if (!isObj(raw)) throw new ConfigError(`cluster is ${JSON.stringify(raw)}: give an object such as {"machines": 100, "cores": 8}`);
   const w = 'cluster';
-  known(raw, w, ['machines', 'cores', 'memoryGB', 'shards', 'k', 'idleList', 'joinFree', 'leaveFree', 'updateDelta', 'swapTarget', 'swapOutSPerGiB', 'swapInSPerGiB', 'swapGB', 'swapOrder', 'memoryAdmission', 'maxOutstandingPolls', 'pollLatencyMs', 'pollTimeoutMs', 'latency', 'intake']);
+  known(raw, w, ['machines', 'cores', 'memoryGB', 'shards', 'k', 'idleList', 'joinFree', 'leaveFree', 'updateDelta', 'swapTarget', 'swapOutSPerGiB', 'swapInSPerGiB', 'swapGB', 'swapOrder', 'memoryAdmission', 'maxOutstandingPolls', 'pollLatencyMs', 'pollTimeoutMs', 'latency', 'intake', 'concurrencyLimits']);
   const int = (n: number): boolean => Number.isInteger(n) && n >= 1;
   const frac = (n: number): boolean => n >= 0 && n <= 1;
   const machines = num(raw, 'machines', w, base.machines, int, 'a whole number ≥ 1');
@@ -191,9 +191,25 @@ export function parseCluster(raw: unknown, base: ClusterConfig = DEFAULT_CLUSTER
     ...(raw.pollTimeoutMs !== undefined ? { pollTimeoutMs: num(raw, 'pollTimeoutMs', w, 0, (n) => n > 0 && n <= 3_600_000, 'a time in ms above 0 and at most 3600000') } : base.pollTimeoutMs !== undefined ? { pollTimeoutMs: base.pollTimeoutMs } : {}),
     ...(raw.latency !== undefined ? { latency: parseLatency(raw.latency) } : base.latency !== undefined ? { latency: base.latency } : {}),
     ...((intake ?? base.intake) !== undefined ? { intake: intake ?? base.intake } : {}),
+    ...(raw.concurrencyLimits !== undefined ? { concurrencyLimits: parseLimits(raw.concurrencyLimits) } : base.concurrencyLimits !== undefined ? { concurrencyLimits: base.concurrencyLimits } : {}),
   };
   if (c.leaveFree > c.joinFree) throw new ConfigError(`cluster.leaveFree (${c.leaveFree}) is above cluster.joinFree (${c.joinFree}): a machine must leave the idle list at less free memory than it joins with`);
   return c;
+}
+
+/** `cluster.concurrencyLimits`: {"<function number>": limit, …}, each limit a whole number ≥ 0. */
+function parseLimits(raw: unknown): Readonly<Record<number, number>> {
+  const bad = (why: string): never => {
+    throw new ConfigError(`cluster.concurrencyLimits is ${JSON.stringify(raw)}: ${why}. Give an object of function numbers to limits, e.g. {"0": 10, "3": 0} (at most 10 calls of function 0 at once; function 3 refused)`);
+  };
+  if (!isObj(raw)) return bad('it is not an object');
+  const out: Record<number, number> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (!/^(0|[1-9]\d*)$/.test(k)) bad(`${JSON.stringify(k)} is not a function number (a whole number ≥ 0)`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) bad(`the limit of function ${k} must be a whole number ≥ 0, got ${JSON.stringify(v)}`);
+    out[Number(k)] = v as number;
+  }
+  return out;
 }
 
 /** `cluster.latency`: one-way time of every message — a number of ms, or {kind: fixed|uniform|exponential, …}. */

@@ -6,7 +6,7 @@
 
 import type { Millis, Mutable } from '../core/types.ts';
 import { unreachable } from '../core/types.ts';
-import { formatDecisionLine, formatTime, type MachineMessage, type PollAnswerMsg, type PollMsg } from '../core/protocol.ts';
+import { formatDecisionLine, formatTime, type Address, type MachineMessage, type PollAnswerMsg, type PollMsg } from '../core/protocol.ts';
 import type { Machine, MachineDecision, MachineInput } from '../core/machine/machine.ts';
 import type { EventQueue } from './event-queue.ts';
 import type { Hardware } from './hardware.ts';
@@ -62,6 +62,8 @@ export class SimMachines {
   private readonly completion: Mutable<MachineInput & { kind: 'complete' }> = { kind: 'complete', job: 0, memMB: 0 };
   /** Preempted jobs' sizes to report once the machine's decisions are carried out (`stopped`). */
   private readonly stopped: { job: number; memMB: number }[] = [];
+  /** Jobs placed `capped` (their function has a concurrency limit), by table row: the shard that placed them, told when they complete. */
+  private readonly capped = new Map<number, Address & { readonly part: 'shard' }>();
   /** A job whose page-in ends later than now (table row, when): its `run`, the machine's next decision, waits for it. */
   private pageInJob = -1;
   private pageInEnd = 0;
@@ -105,6 +107,7 @@ export class SimMachines {
           h.place(m, sj.k);
         }
         this.rec.placed(msg.via, msg.waited);
+        if (msg.capped === true) this.capped.set(sj.k, msg.from);
         const input = this.arrival;
         input.job = sj;
         input.memMB = this.table.memInit(sj.k);
@@ -159,6 +162,8 @@ export class SimMachines {
     }
     if (h.nextCompletion(m) <= now) {
       const k = h.completeNext(m);
+      // A job of a limited function has left: its shard hears it (as a live worker tells it at the answer).
+      if (this.capped.size > 0) this.left(m, k);
       const input = this.completion;
       input.job = this.table.id(k);
       input.memMB = this.table.memTotal(k);
@@ -172,6 +177,13 @@ export class SimMachines {
     else if (this.staleMemory(m)) this.step(m, { kind: 'memory', usedMB: h.used(m) }, true);
     else this.reschedule(m, true);
     return -1;
+  }
+
+  private left(m: number, k: number): void {
+    const shard = this.capped.get(k);
+    if (shard === undefined) return;
+    this.capped.delete(k);
+    this.bus.sendOwned({ kind: 'left', from: (this.machines[m] as Machine).address, to: shard, job: this.table.id(k) });
   }
 
   /** Steps machine `m`, carries out its decisions and what they lead to on it, and reschedules its wake-up. */

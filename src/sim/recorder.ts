@@ -13,6 +13,8 @@ export interface ClassStats {
   readonly price: number;
   jobs: number;
   completed: number;
+  /** Jobs refused because their function was at its concurrency limit (`ClusterConfig.concurrencyLimits`): they never ran. */
+  refused: number;
   readonly response: LogHistogram;
   readonly slowdown: LogHistogram;
   /**
@@ -104,7 +106,7 @@ export class Recorder {
 
   constructor(private readonly cfg: RunConfig, private readonly nMachines: number, private readonly hw: Hardware) {
     this.classes = cfg.prices.classes.map((c, i) => ({
-      cls: i, name: c.name, price: c.price, jobs: 0, completed: 0, response: new LogHistogram(), slowdown: new LogHistogram(), wait: new LogHistogram(),
+      cls: i, name: c.name, price: c.price, jobs: 0, completed: 0, refused: 0, response: new LogHistogram(), slowdown: new LogHistogram(), wait: new LogHistogram(),
     }));
     const n = cfg.prices.classes.length;
     this.swapOutByClass = new Float64Array(n);
@@ -119,6 +121,11 @@ export class Recorder {
 
   arrived(cls: number): void {
     (this.classes[cls] as ClassStats).jobs++;
+  }
+
+  /** A measured job was refused (its function at its concurrency limit). */
+  refused(cls: number): void {
+    (this.classes[cls] as ClassStats).refused++;
   }
 
   /** A measured job completed. */

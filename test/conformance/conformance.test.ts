@@ -79,6 +79,13 @@ const SCENARIOS: readonly Scenario[] = [
     within: 'ps', cores: 1, jobs: [job(0, 0, 47), job(3, 0, 13), job(5, 0, 31), job(30, 1, 7), job(90, 0, 5)],
   },
   {
+    ...base, name: 'concurrency limits: a function\'s shard takes its calls up to its limit and refuses the rest until one has left; 0 refuses all',
+    // Function 1 at most 2 at once, function 2 none; function 0 unlimited. Job 3 finds jobs 1 and 2 in
+    // flight, job 6 comes after job 2 has left (t = 13), job 7 while jobs 1 and 6 run.
+    machines: 3, cores: 1, shards: 1, k: 2, limits: { 1: 2, 2: 0 },
+    jobs: [job(0, 1, 30, 10, 1), job(1, 0, 12, 10, 1), job(2, 2, 10, 10, 1), job(3, 1, 5, 10, 0), job(4, 0, 5, 10, 2), job(14.5, 0, 9, 10, 1), job(15, 3, 9, 10, 1), job(40, 1, 3, 10, 1)],
+  },
+  {
     ...base, name: 'hermod: processor sharing, class-blind FIFO shards',
     policy: 'hermod', machines: 3, cores: 2, k: 2, jobs: Array.from({ length: 10 }, (_, i) => job(i, i % 4, 10 + i)),
   },
@@ -99,6 +106,8 @@ const scenario = fc.record({
   memoryMB: fc.constantFrom(Infinity, 300, 600),
   idleList: fc.boolean(),
   maxOutstandingPolls: fc.integer({ min: 1, max: 8 }),
+  // Concurrency limits of some functions (none, or a few; 0 refuses every call).
+  limits: fc.constantFrom<Readonly<Record<number, number>>>({}, {}, { 0: 1 }, { 0: 2, 1: 0 }, { 1: 3, 2: 1 }),
   // Arrival times and runtimes drawn as doubles, all distinct: two events never fall at the same
   // moment (the drivers break such ties by different, equally valid orders: the simulator by
   // when a machine's wake-up was last renewed, the virtual clock by when a timer was set).
@@ -127,6 +136,12 @@ describe('conformance: the simulator and the live driver decide the same', () =>
     const classes = (prefix: string): number[] => arrivals(SCENARIOS.find((x) => x.name.startsWith(prefix)) as Scenario).map((j) => j.cls);
     expect(classes('call-chain')).toEqual([0, 2, 0, 2]);
     expect(classes('budget degrade')).toEqual([1, 3, 3, 1, 2]);
+  });
+
+  it('scenarios mean what they say: the limited functions\' calls past their limits are refused, the others placed', () => {
+    const log = runSim(SCENARIOS.find((x) => x.name.startsWith('concurrency limits')) as Scenario).join('\n');
+    expect([...log.matchAll(/refused job=(\d+) limit=(\d+)/g)].map((m) => [Number(m[1]), Number(m[2])])).toEqual([[3, 2], [5, 0], [7, 2]]);
+    expect([...log.matchAll(/ place job=(\d+)/g)].map((m) => Number(m[1]))).toEqual([1, 2, 4, 6, 8]);
   });
 
   it('scenarios mean what they say: under las, sef and ps a job is preempted by one of its own class', () => {

@@ -18,6 +18,7 @@ import { ShardHost } from '../../src/live/shard/shard-host.ts';
 import { MachineDriver } from '../../src/live/worker/machine-driver.ts';
 import { SchedulerClient } from '../../src/live/gateway/scheduler-client.ts';
 import type { FunctionSpec } from '../../src/live/types.ts';
+import { simFunctionKey } from '../../src/sim/config.ts';
 import { FakeInstances } from './fake-executor.ts';
 import { arrivals, CLUSTER_FRACTIONS, type Scenario } from './scenario.ts';
 
@@ -134,7 +135,12 @@ export async function runLive(s: Scenario, tamper: Tamper = {}, transport: (cloc
       const j = jobs[next] as (typeof jobs)[number];
       next++;
       const fn: FunctionSpec = { tenant: 't', name: `f${j.fn}`, runtime: 'nodejs', handler: 'index.handler', cls: prices.classes[j.cls]?.name ?? 'c', codeDir: '/nonexistent', version: 1, timeoutMs: 1e9, env: {} };
-      done.push(gateway.invoke({ fn, requestId: `job-${next}`, payload: Buffer.from('{}'), cls: j.cls }, j.fn));
+      const limit = s.limits?.[j.fn];
+      const cap = limit === undefined ? undefined : { key: simFunctionKey(j.fn), limit };
+      // A call refused for its function's concurrency limit ends there (the simulator drops it too).
+      done.push(gateway.invoke({ fn, requestId: `job-${next}`, payload: Buffer.from('{}'), cls: j.cls }, j.fn, cap).catch((e: unknown) => {
+        if ((e as { code?: string }).code !== 'FARE_E_CONCURRENCY_LIMIT') throw e;
+      }));
     } else if (gateway.inFlight > 0 && idleLooks++ < 50) {
       await new Promise((r) => setTimeout(r, idleLooks));
     } else {

@@ -37,6 +37,7 @@ export function runSim(s: Scenario): string[] {
       ...CLUSTER_FRACTIONS, maxOutstandingPolls: s.maxOutstandingPolls, pollLatencyMs: 0,
       // Swapping as the live run's model executor does it: at once, into unbounded swap space.
       swapOutSPerGiB: 0, swapInSPerGiB: 0, swapMB: Infinity,
+      ...(s.limits !== undefined ? { concurrencyLimits: s.limits } : {}),
     },
     policy: { name: s.policy, kind: s.policy, ...(s.within !== undefined ? { within: s.within } : {}) },
     prices: DEFAULT_PRICE_TABLE,

@@ -38,6 +38,8 @@ export interface Scenario {
   readonly memoryMB: number;
   readonly idleList: boolean;
   readonly maxOutstandingPolls: number;
+  /** Functions' concurrency limits, by function number (Lambda's reserved concurrency). */
+  readonly limits?: Readonly<Record<number, number>>;
   readonly jobs: readonly ScenarioJob[];
 }
 

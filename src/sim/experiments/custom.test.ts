@@ -83,4 +83,23 @@ describe('fare sim run over several seeds', () => {
     const las = slowdown('las'), fcfs = slowdown('fcfs');
     expect(las, `p99 slowdown of the top class: LAS ${las}, FCFS ${fcfs}`).toBeLessThan(fcfs / 2);
   });
+  it("takes functions' concurrency limits from a config: the calls past them are refused (counted per class) and never run", () => {
+    expect(() => parseExperiment({ cluster: { concurrencyLimits: { x: 1 } } })).toThrow(/cluster\.concurrencyLimits is .*"x" is not a function number/);
+    expect(() => parseExperiment({ cluster: { concurrencyLimits: { 0: -1 } } })).toThrow(/the limit of function 0 must be a whole number ≥ 0, got -1/);
+    expect(() => parseExperiment({ cluster: { concurrencyLimits: [1] } })).toThrow(/cluster\.concurrencyLimits is \[1\]/);
+    const run = (limits: Record<string, number> | undefined) => runExperiment(parseExperiment({
+      name: 'limits', seed: 1, loads: [0.7], warmup: 0, measureTo: 1, drain: 10,
+      cluster: { machines: 2, cores: 2, shards: 1, k: 1, idleList: false, ...(limits !== undefined ? { concurrencyLimits: limits } : {}) },
+      policies: ['fare'], workload: { kind: 'synthetic', jobs: 4000, functions: 4 },
+    }))[0]?.result.classes ?? [];
+    const open = run(undefined);
+    const stopped = run({ 0: 0, 1: 1 });
+    const sum = (cs: typeof open, f: (c: (typeof open)[number]) => number): number => cs.reduce((a, c) => a + f(c), 0);
+    expect(sum(open, (c) => c.refused)).toBe(0);
+    // Function 0 (a quarter of the calls) is refused whole, function 1 whenever one of its calls runs.
+    const refused = sum(stopped, (c) => c.refused);
+    expect(refused).toBeGreaterThan(4000 / 4);
+    expect(sum(stopped, (c) => c.jobs)).toBe(sum(open, (c) => c.jobs));
+    expect(sum(stopped, (c) => c.completed + c.refused)).toBe(sum(stopped, (c) => c.jobs));
+  });
 });

@@ -29,8 +29,12 @@ export function runCustom(spec: ExperimentSpec, dir: string, progress?: Progress
     `# ${spec.name}`, '',
     `${spec.cluster.machines} machines × ${spec.cluster.cores} cores, ${Number.isFinite(spec.cluster.memoryMB) ? `${formatNumber(spec.cluster.memoryMB / 1024, 4)} GB` : 'unlimited memory'}, ` +
       `${spec.cluster.shards} shards, k = ${spec.cluster.k}, idle list ${spec.cluster.idleList ? 'on' : 'off'}; seed ${spec.seed}.`, '',
-    mdTable(['policy', 'load', 'class', 'jobs', 'completed', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 wait ms', 'p99 slowdown', 'p99.9 slowdown', 'util'],
-      rows.map((r) => [f(r.policy), f(r.load), f(r.class), f(r.jobs), f(r.completed), f(r.p50_ms), f(r.p99_ms), f(r.p999_ms), f(r.p99_wait_ms), f(r.p99_slowdown), f(r.p999_slowdown), f(r.util_mean)])),
+    // A column of refused jobs where functions have concurrency limits.
+    ...(spec.cluster.concurrencyLimits !== undefined
+      ? [mdTable(['policy', 'load', 'class', 'jobs', 'completed', 'refused', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 wait ms', 'p99 slowdown', 'p99.9 slowdown', 'util'],
+        rows.map((r) => [f(r.policy), f(r.load), f(r.class), f(r.jobs), f(r.completed), f(r.refused), f(r.p50_ms), f(r.p99_ms), f(r.p999_ms), f(r.p99_wait_ms), f(r.p99_slowdown), f(r.p999_slowdown), f(r.util_mean)]))]
+      : [mdTable(['policy', 'load', 'class', 'jobs', 'completed', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 wait ms', 'p99 slowdown', 'p99.9 slowdown', 'util'],
+        rows.map((r) => [f(r.policy), f(r.load), f(r.class), f(r.jobs), f(r.completed), f(r.p50_ms), f(r.p99_ms), f(r.p999_ms), f(r.p99_wait_ms), f(r.p99_slowdown), f(r.p999_slowdown), f(r.util_mean)]))]),
     '',
     'Wait: response − runtime, the time a job was not served (queued, preempted, waiting for its memory; under processor sharing, also slowed by sharing). Slowdown: response ÷ runtime, every runtime at least the workload\'s floor (1 ms for the traces).',
     '',

@@ -14,7 +14,7 @@ export const LATENCY_COLUMNS = [
   'p50_ms', 'p90_ms', 'p99_ms', 'p999_ms', 'mean_ms',
   'mean_slowdown', 'p50_slowdown', 'p99_slowdown', 'util_mean',
   'p999_slowdown', 'mean_wait_ms', 'p50_wait_ms', 'p99_wait_ms', 'p999_wait_ms',
-  'backlog_growth_per_s', 'stable',
+  'backlog_growth_per_s', 'stable', 'refused',
 ] as const;
 
 export type LatencyRow = Record<(typeof LATENCY_COLUMNS)[number], string | number>;
@@ -68,6 +68,8 @@ export function latencyRows(runs: readonly ExperimentRun[]): LatencyRow[] {
         p999_wait_ms: has ? q(c.wait.quantile(0.999)) : '',
         backlog_growth_per_s: q(run.result.backlog.growthPerS),
         stable: stable(run) ? 'yes' : 'no',
+        // Refused for their function's concurrency limit (cluster.concurrencyLimits): never run.
+        refused: c.refused,
       });
     }
   }
