@@ -220,6 +220,8 @@ describe('fare concurrency', () => {
     expect(JSON.parse((await fare(['concurrency', 'limited', '--json'], as())).stdout)).toEqual({ function: 'limited', reservedConcurrency: 3 });
     expect((await fare(['invoke', 'limited'], as())).code).toBe(0);
     expect((await fare(['concurrency', 'limited', '0'], as())).stdout).toMatch(/^limited: reserved concurrency 0 — no call runs/);
+    // fare ls shows the limits once any function has one.
+    expect((await fare(['ls'], as())).stdout).toMatch(/NAME +RUNTIME +CLASS +VERSION +HANDLER +AT ONCE\n[^]*\nlimited +nodejs +standard +1 +index\.handler +0 \(stopped\)\n/);
     const stopped = await fare(['invoke', 'limited'], as());
     expect(stopped.code).not.toBe(0);
     expect(stopped.stderr).toMatch(/Function limited has a reserved concurrency of 0: no call runs until it is raised or removed .*\(FARE_E_CONCURRENCY_LIMIT\)/);

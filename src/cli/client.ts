@@ -459,9 +459,13 @@ async function ls({ values, positionals }: Parsed): Promise<number> {
   if (positionals.length) throw new UsageError(`fare ls takes no arguments, got "${positionals.join(' ')}"`);
   const r = await call(conn(values), 'GET', '/v1/functions');
   if (values.json) return (out(r.text), 0);
-  const fs = (JSON.parse(r.text) as { functions: { name: string; runtime: string; class: string; version: number; handler: string }[] }).functions;
+  const fs = (JSON.parse(r.text) as { functions: { name: string; runtime: string; class: string; version: number; handler: string; reservedConcurrency?: number | null }[] }).functions;
   if (fs.length === 0) return (out('no functions yet: fare init DIR makes one, fare deploy DIR deploys it'), 0);
-  out(table(['NAME', 'RUNTIME', 'CLASS', 'VERSION', 'HANDLER'], fs.map((f) => [f.name, f.runtime, f.class, num(f.version, true), f.handler])));
+  // A column of concurrency limits when any function has one (fare concurrency).
+  const limits = fs.some((f) => typeof f.reservedConcurrency === 'number');
+  out(table(['NAME', 'RUNTIME', 'CLASS', 'VERSION', 'HANDLER', ...(limits ? ['AT ONCE'] : [])], fs.map((f) => [
+    f.name, f.runtime, f.class, num(f.version, true), f.handler, ...(limits ? [typeof f.reservedConcurrency === 'number' ? (f.reservedConcurrency === 0 ? '0 (stopped)' : String(f.reservedConcurrency)) : '—'] : []),
+  ])));
   return 0;
 }
 

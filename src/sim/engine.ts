@@ -17,7 +17,7 @@ import { Rng } from '../core/rng.ts';
 import { maxPrice } from '../core/classes.ts';
 import { policyPreset, shardSettings } from '../core/presets.ts';
 import { ShardPicker } from '../core/intake.ts';
-import { formatDecisionLine, formatTime, gatewayAddress, machineAddress, shardAddress, type ArriveMsg, type ConcurrencyCap, type MachineMessage, type PollAnswerMsg, type ShardMessage } from '../core/protocol.ts';
+import { formatDecisionLine, formatTime, gatewayAddress, machineAddress, shardAddress, type ArriveMsg, type ConcurrencyCap, type PollAnswerMsg, type ShardMessage } from '../core/protocol.ts';
 import { Shard, type ShardDecision, type ShardInput } from '../core/shard/shard.ts';
 import { Machine, MachineWorkspace } from '../core/machine/machine.ts';
 import { slicesOnTimer } from '../core/machine/run-queue.ts';
