@@ -5,6 +5,8 @@
 // answered by every machine within `pollTimeoutMs` places by the answers it has, or polls again.
 // Two baselines are settings of it (`placement`, `idleQueue`): JIQ's dispatcher (the idle list as an
 // I-queue, else one machine at random) and Sparrow's scheduler (reservations, late-binding.ts).
+// A function's concurrency limit (an arrival's `cap`) is kept here, where all its calls come: its
+// jobs counted from arrival until `left` / `release`, one past the limit `refused`.
 // Past 400 lines: the placements share the multi-queue, the members and the random draw; the poll
 // ring is the bulk, and it is one concept with them (a placement in flight).
 
