@@ -86,9 +86,10 @@ export interface LeftMsg extends Hop<'machine', 'shard'> {
 }
 
 /**
- * The gateway gave up on a job of a function with a concurrency limit without hearing it end (its
- * worker was lost, or it was not heard of in time): its shard counts it no more, as on `left`
- * (whichever comes first; the other changes nothing).
+ * The gateway is done with a job of a function with a concurrency limit: it heard it end (its
+ * worker's `left`, sent at the answer, may have been lost on the way), or gave up on it (its worker
+ * was lost, or it was not heard of in time). Its shard counts it no more, as on `left` (whichever
+ * comes first; the other changes nothing).
  */
 export interface ReleaseMsg extends Hop<'gateway', 'shard'> {
   readonly kind: 'release';

@@ -305,6 +305,8 @@ export class SchedulerClient {
         break;
       case 'done': {
         this.forget(m.job);
+        // Its worker told the shard it left (at the answer); said again, should that message be lost.
+        this.release(m.job, p);
         this.timed(p);
         let o: InvokeOutcome;
         try {
@@ -378,8 +380,8 @@ export class SchedulerClient {
   }
 
   /**
-   * A job of a limited function given up without hearing its end: its shard counts it no more (its
-   * machine's `left`, should it come too, changes nothing).
+   * A job of a limited function ended, or was given up without hearing its end: its shard counts it
+   * no more (whichever of this and its machine's `left` comes second changes nothing).
    */
   private release(id: number, p: Pending): void {
     if (p.cap !== undefined) this.bus.sendOwned({ kind: 'release', from: this.address, to: shardAddress(p.shard), job: id });
