@@ -209,7 +209,7 @@ export async function up(opts: UpOptions): Promise<Running> {
   });
   const recording = recorder !== undefined ? { recorder } : {};
   const gateway: Gateway = createGateway({ store, platform, metrics, region, ...recording, ...(opts.logger !== undefined ? { log: opts.logger } : {}) });
-  const runner = new AsyncRunner({ store, platform, metrics, contexts: gateway.context.contexts, region: gateway.context.region, ...recording, ...(opts.logger !== undefined ? { log: opts.logger } : {}) });
+  const runner = new AsyncRunner({ store, platform, metrics, contexts: gateway.context.contexts, region: gateway.context.region, onError: (e, inv) => warn(`fare: async invocation ${inv.id} of ${inv.tenant}/${inv.function} hit an unexpected error and waits for a restart to run again: ${(e as Error).stack ?? String(e)}`), ...recording, ...(opts.logger !== undefined ? { log: opts.logger } : {}) });
   late.runner = runner;
 
   const examples = fresh && opts.examples !== false ? await deployExamples(store) : [];

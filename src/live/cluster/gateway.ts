@@ -188,7 +188,7 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
     const gateway: Gateway = (parts.gateway = createGateway({ store, platform, metrics, settle: () => shared.settle(), contextPeers: peers, ...recording, ...(o.region !== undefined ? { region: o.region } : {}), ...(o.logger !== undefined ? { log: o.logger } : {}) }));
     late.gateway = gateway;
     await peers.answer(gateway.context.contexts);
-    const runner = (parts.runner = new AsyncRunner({ store, platform, metrics, contexts: gateway.context.contexts, region: gateway.context.region, ...recording, ...(o.logger !== undefined ? { log: o.logger } : {}) }));
+    const runner = (parts.runner = new AsyncRunner({ store, platform, metrics, contexts: gateway.context.contexts, region: gateway.context.region, expedite: false, onError: (e, inv) => o.warn(`fare gateway ${o.id}: async invocation ${inv.id} of ${inv.tenant}/${inv.function} hit an unexpected error: ${(e as Error).stack ?? String(e)}`), ...recording, ...(o.logger !== undefined ? { log: o.logger } : {}) }));
     // Async invocations are taken from the cluster's queue (not from this store's), by any gateway.
     parts.queue = await SharedQueue.open({
       nc, prefix: o.prefix, classes: o.prices.classes.length, store, runner, quietly: (w) => shared.quietly(w), settle: () => shared.settle(),

@@ -159,6 +159,56 @@ describe('AsyncRunner', () => {
     await r.stop();
   });
 
+  it('a back-off of a wait that is not a whole number of quarters is a whole number of ms all the same (the store keeps integers: a fraction failed the retry and left the Event running)', async () => {
+    enqueue('odd');
+    clock.advance(6_003);
+    platform.respond = () => ({ status: 'throttled', retryAfterS: 1, reason: 'ReservedFunctionConcurrentInvocationLimitExceeded', code: 'FARE_E_CONCURRENCY_LIMIT' });
+    const errors: unknown[] = [];
+    const r = runner({ throttleDelayMs: (s) => s * 1000, onError: (e) => errors.push(e) });
+    r.wake();
+    await r.idle();
+    expect(errors).toEqual([]);
+    expect(store.invocations.get('odd')).toMatchObject({ status: 'queued', runAfter: clock() + 1501 });
+    await r.stop();
+  });
+
+  it('an Event of a limited function that ends lets the next one refused for the limit go at once, not after its back-off', async () => {
+    store.functions.setConcurrency('acme', 'f', 1);
+    enqueue('first');
+    enqueue('second');
+    // The platform holds one call at a time: the second is refused while the first runs.
+    let running = 0;
+    let release: () => void = () => {};
+    platform.respond = async (req) => {
+      if (running >= 1) return { status: 'throttled', retryAfterS: 1, reason: 'ReservedFunctionConcurrentInvocationLimitExceeded', code: 'FARE_E_CONCURRENCY_LIMIT' };
+      running++;
+      if (req.requestId === 'first') await new Promise<void>((done) => (release = done));
+      running--;
+      return outcome();
+    };
+    const r = runner({ throttleDelayMs: (s) => s * 1000 });
+    r.wake();
+    await new Promise((done) => setTimeout(done, 20));
+    expect(store.invocations.get('second')).toMatchObject({ status: 'queued', error: 'throttled: ReservedFunctionConcurrentInvocationLimitExceeded' });
+    // The clock stands still: only the first's end can make the second due.
+    release();
+    await new Promise((done) => setTimeout(done, 20));
+    await r.idle();
+    expect(store.invocations.get('second')).toMatchObject({ status: 'succeeded', attempts: 1 });
+    expect(platform.invoked.map((q) => q.requestId)).toEqual(['first', 'second', 'second']);
+    await r.stop();
+  });
+
+  it('without a limit, or with expedite off (a cluster), an ending Event expedites nothing', () => {
+    enqueue('a');
+    store.invocations.claim();
+    store.invocations.retry('a', clock() + 60_000, { refundAttempt: true, keepReservation: true, error: 'throttled: ReservedFunctionConcurrentInvocationLimitExceeded' });
+    expect(store.invocations.expedite('acme', 'f', 'ConcurrentInvocationLimitExceeded')).toBe(false);
+    expect(store.invocations.expedite('acme', 'f', 'ReservedFunctionConcurrentInvocationLimitExceeded')).toBe(true);
+    expect(store.invocations.get('a')?.runAfter).toBe(clock());
+    expect(store.invocations.expedite('acme', 'f', 'ReservedFunctionConcurrentInvocationLimitExceeded')).toBe(false);
+  });
+
   it('fails an invocation whose function was deleted', async () => {
     enqueue('a');
     store.functions.delete('acme', 'f');

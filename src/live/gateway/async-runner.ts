@@ -12,7 +12,7 @@ import { executionLog, type BillingInput, type Invocation, type NewInvocation, t
 import type { InvokeRequest } from '../types.ts';
 import { ownDeadline, type FareContexts } from './fare-context.ts';
 import { admitInvocation, microCents, type BudgetVerdict } from './budget-gate.ts';
-import { isThrottled, type Platform } from './platform.ts';
+import { isThrottled, RESERVED_CONCURRENCY_REASON, type Platform } from './platform.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Recorder } from '../recorder.ts';
 import { composeReceipt } from './receipts.ts';
@@ -44,6 +44,12 @@ export interface AsyncRunnerOptions {
   readonly platformRetryDelayMs?: number;
   /** Delay before trying again an attempt the platform throttled (default: its Retry-After). */
   readonly throttleDelayMs?: (retryAfterS: number) => number;
+  /**
+   * When an attempt of a function with a concurrency limit ends, the oldest of its Events waiting
+   * after a refusal is made due at once, so that a backlog runs at the limit instead of at the pace of
+   * its back-off (default true; a cluster's gateways, whose retries are the work queue's, pass false).
+   */
+  readonly expedite?: boolean;
   /**
    * An invocation whose budget leaves no room for it before it is this old (since accepted) fails
    * instead of waiting (default 6 h, Lambda's default maximum event age).
@@ -87,6 +93,7 @@ export class AsyncRunner {
       maxAttempts: 3,
       retryDelayMs: (n) => 60_000 * n,
       throttleDelayMs: (s) => s * 1000,
+      expedite: true,
       platformRetryDelayMs: 2000,
       maxEventAgeMs: DEFAULT_MAX_EVENT_AGE_MS,
       region: 'us-east-1',
@@ -225,10 +232,12 @@ export class AsyncRunner {
         // Tried again after the platform's Retry-After, or later the longer the event has waited (a
         // function at its concurrency limit for minutes is not asked every second by each event).
         const now = this.#o.clock();
-        const delay = Math.max(this.#o.throttleDelayMs(result.retryAfterS), Math.min(MAX_THROTTLE_BACKOFF_MS, (now - inv.createdAt) / 4));
+        const delay = Math.ceil(Math.max(this.#o.throttleDelayMs(result.retryAfterS), Math.min(MAX_THROTTLE_BACKOFF_MS, (now - inv.createdAt) / 4)));
         store.invocations.retry(inv.id, now + delay, { refundAttempt: true, keepReservation: true, error: `throttled: ${result.reason}` });
         return;
       }
+      // It ran, so its function has a place again: the next of its Events refused for the limit goes now.
+      if (this.#o.expedite && store.functions.get(inv.tenant, inv.function)?.reservedConcurrency !== undefined) store.invocations.expedite(inv.tenant, inv.function, RESERVED_CONCURRENCY_REASON);
       const billing: BillingInput = {
         id: `${inv.id}#${inv.attempts}`,
         invocationId: inv.id,

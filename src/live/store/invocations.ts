@@ -282,6 +282,19 @@ export class InvocationRepo {
   }
 
   /** Earliest time a queued invocation becomes runnable (undefined: the queue is empty). */
+  /**
+   * Makes the oldest queued invocation of a function that waits after a refusal for its concurrency
+   * limit (its `error` is `throttled: <reason>`) due now: a call of that function just ended, so it
+   * has a place. Returns whether there was one.
+   */
+  expedite(tenant: string, fn: string, reason: string): boolean {
+    const now = this.#clock();
+    return this.#q(
+      `UPDATE invocations SET run_after = ?
+       WHERE seq = (SELECT seq FROM invocations WHERE tenant = ? AND function = ? AND status = 'queued' AND error = ? AND run_after > ? ORDER BY seq LIMIT 1)`,
+    ).run(now, tenant, fn, `throttled: ${reason}`, now).changes === 1;
+  }
+
   nextRunAfter(): number | undefined {
     const r = this.#q("SELECT MIN(run_after) AS t FROM invocations WHERE status = 'queued'").get() as { t: number | null };
     return r.t ?? undefined;
