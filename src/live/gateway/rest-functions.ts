@@ -313,12 +313,7 @@ export const functionRoutes: readonly Route[] = [
     query: TENANT_QUERY,
     request: object({ reserved: int({ min: 0, max: MAX_RESERVED_CONCURRENCY, description: 'At most this many invocations at once (0: none runs)' }) }),
     answers: { 200: FUNCTION, ...ERRORS },
-    handle: (r) => {
-      const { name } = r.path;
-      const tenant = owner(r);
-      if (!r.ctx.store.functions.setConcurrency(tenant, name, r.json().reserved)) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}: GET /v1/functions lists them`);
-      r.reply(200, functionView(r.ctx.store.functions.get(tenant, name) as FunctionRecord, r.ctx.region));
-    },
+    handle: (r) => r.reply(200, functionView(setLimit(r, r.json().reserved), r.ctx.region)),
   }),
   route({
     method: 'DELETE',
@@ -329,13 +324,16 @@ export const functionRoutes: readonly Route[] = [
     params: NAME_PARAM,
     query: TENANT_QUERY,
     answers: { 200: FUNCTION, ...ERRORS },
-    handle: (r) => {
-      const { name } = r.path;
-      const tenant = owner(r);
-      if (!r.ctx.store.functions.setConcurrency(tenant, name, null)) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}: GET /v1/functions lists them`);
-      r.reply(200, functionView(r.ctx.store.functions.get(tenant, name) as FunctionRecord, r.ctx.region));
-    },
+    handle: (r) => r.reply(200, functionView(setLimit(r, null), r.ctx.region)),
   }),
 ];
+
+/** Sets (or with null removes) the function's concurrency limit; returns the function, or 404. */
+function setLimit(r: RestRequest & { readonly path: { readonly name: string }; readonly query: { readonly tenant?: string | undefined } }, limit: number | null): FunctionRecord {
+  const { name } = r.path;
+  const tenant = owner(r);
+  if (!r.ctx.store.functions.setConcurrency(tenant, name, limit)) throw notFound('FARE_E_FUNCTION_NOT_FOUND', `tenant ${tenant} has no function ${name}: GET /v1/functions lists them`);
+  return r.ctx.store.functions.get(tenant, name) as FunctionRecord;
+}
 
 export { NAME_PARAM, TENANT_QUERY, owner };

@@ -5,10 +5,10 @@
 // data directory: `fare up --data-dir BACKUP` runs from it, which is how it is restored.
 
 import Database from 'better-sqlite3';
-import { closeSync, copyFileSync, cpSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { StoreError } from './errors.ts';
-import { MASTER_KEY_FILE } from './master-key.ts';
+import { fsyncPath, MASTER_KEY_FILE } from './master-key.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { DB_FILE } from './store.ts';
 import { zipPath } from './code.ts';
@@ -41,15 +41,6 @@ function sizeOf(path: string): number {
   let n = 0;
   for (const e of readdirSync(path)) n += sizeOf(join(path, e));
   return n;
-}
-
-function fsyncFile(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /**
@@ -132,10 +123,10 @@ function copy(src: string, dst: string): BackupSummary {
     zips++;
   }
   copyFileSync(join(src, MASTER_KEY_FILE), join(dst, MASTER_KEY_FILE));
-  fsyncFile(join(dst, MASTER_KEY_FILE));
-  fsyncFile(tmp);
+  fsyncPath(join(dst, MASTER_KEY_FILE));
+  fsyncPath(tmp);
   // Last: a directory with fare.db in it is a complete backup.
   renameSync(tmp, join(dst, DB_FILE));
-  fsyncFile(dst);
+  fsyncPath(dst);
   return { out: dst, ...summary, codeTrees: trees.length, zips, bytes: sizeOf(dst) };
 }

@@ -10,7 +10,7 @@ import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { StoreError } from './errors.ts';
-import { fsyncDir } from './master-key.ts';
+import { fsyncPath } from './master-key.ts';
 
 /** One entry of an uploaded archive; `read` is called once, when the file is written. */
 export interface CodeFile {
@@ -153,7 +153,7 @@ export function commitStaged(dataDir: string, staged: string, relPath: string): 
   mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
   rmSync(target, { recursive: true, force: true });
   renameSync(staged, target);
-  fsyncDir(dirname(target));
+  fsyncPath(dirname(target));
 }
 
 export function removeTree(dataDir: string, relPath: string): void {
@@ -222,7 +222,7 @@ export function commitZip(dataDir: string, staged: string, sha: string): void {
   if (target === undefined) throw new StoreError('FARE_E_CODE_PATH', `${JSON.stringify(sha)} is not a SHA-256 in hex: it cannot name a zip`);
   mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
   renameSync(staged, target);
-  fsyncDir(dirname(target));
+  fsyncPath(dirname(target));
 }
 
 export function removeZip(dataDir: string, sha: string): void {

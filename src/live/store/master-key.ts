@@ -23,7 +23,7 @@ export function loadOrCreateMasterKey(dataDir: string): Buffer {
     } finally {
       closeSync(fd);
     }
-    fsyncDir(dataDir);
+    fsyncPath(dataDir);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
@@ -67,9 +67,10 @@ export function installMasterKey(file: string, dataDir: string): void {
   writeFileSync(here, `${text}\n`, { mode: 0o600, flag: 'wx' });
 }
 
-export function fsyncDir(dir: string): void {
+/** Flushes a file or a directory (its entries) to the disk. */
+export function fsyncPath(path: string): void {
   if (process.platform === 'win32') return;
-  const fd = openSync(dir, 'r');
+  const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);
   } finally {
