@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -141,6 +141,28 @@ describe('WAL checkpoints in a worker thread', () => {
     expect(why).toMatch(/checkpoint worker (failed|exited)/);
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
     db.close();
+  });
+
+  it('stop returns once the worker\'s connection is closed, even from the middle of a reset that waits for a reader', async () => {
+    const { db, file } = walDb('stop.db');
+    const cp = new Checkpointer(db, file, { intervalMs: 10, limitBytes: 65_536, restartWaitMs: 400, onFallback: (why) => expect.fail(why) });
+    await cp.ready();
+    db.exec('CREATE TABLE t (x TEXT)');
+    const insert = db.prepare('INSERT INTO t VALUES (?)');
+    for (let i = 0; i < 40; i++) insert.run('x'.repeat(4000));
+    // A reader's snapshot keeps the reset the log's size asks for busy: the worker tries for 400 ms.
+    const reader = new Database(file);
+    reader.exec('BEGIN');
+    reader.prepare('SELECT COUNT(*) FROM t').get();
+    await sleep(50);
+    cp.stop();
+    db.close();
+    reader.exec('COMMIT');
+    reader.close();
+    // The last connection to close deletes the log: the reader's was the last only if the worker's
+    // had closed before (a store opened next on these files would otherwise see them vanish later).
+    expect(existsSync(`${file}-wal`)).toBe(false);
+    expect(existsSync(`${file}-shm`)).toBe(false);
   });
 
   it('is what a store opened with checkpoints: background uses', () => {

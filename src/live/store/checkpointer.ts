@@ -62,8 +62,12 @@ const S_WANT = 1;
 const S_STOP = 2;
 /** 1: the last reset was done, 0: given up. */
 const S_RESET_OK = 3;
-/** Int32 slots before the Float64 slot that holds the file's size at the last reset. */
-const S_INTS = 4;
+/** 1: the worker's connection is closed (or the worker is gone): set by the worker. */
+const S_CLOSED = 4;
+/** Int32 slots before the Float64 slot that holds the file's size at the last reset (even: it is 8-aligned). */
+const S_INTS = 6;
+/** How long `stop` waits for the worker's connection to close: at most one checkpoint's lock tries. */
+const STOP_WAIT_MS = 2_000;
 
 // The worker's code, plain CommonJS: it runs without the TypeScript loader of a checkout. It sleeps
 // on the shared array, so the guard wakes it at once.
@@ -74,6 +78,11 @@ const Database = require(workerData.module);
 const { intervalMs, limitBytes, restartWaitMs, backoffMaxMs, restart, shared } = workerData;
 const state = new Int32Array(shared, 0, ${S_INTS});
 const resetSizes = new Float64Array(shared, ${S_INTS * 4}, 1);
+const closed = () => {
+  Atomics.store(state, ${S_CLOSED}, 1);
+  Atomics.notify(state, ${S_CLOSED});
+};
+process.on('exit', closed);
 const walFile = workerData.file + '-wal';
 const db = new Database(workerData.file, { fileMustExist: true });
 db.pragma('busy_timeout = 0');
@@ -181,6 +190,7 @@ while (Atomics.load(state, ${S_STOP}) === 0) {
   if (Atomics.load(state, ${S_STOP}) === 0) look();
 }
 db.close();
+closed();
 `;
 
 export interface CheckpointerOptions {
@@ -265,7 +275,7 @@ export class Checkpointer {
     const fallBack = (why: string): void => {
       ready();
       if (this.#stopped) return;
-      this.stop();
+      this.#halt();
       if (this.#db.open) this.#db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
       onFallback(why);
     };
@@ -305,8 +315,18 @@ export class Checkpointer {
     return { restarts: this.#restarts, busy: this.#busy, guardWaits: this.#guardWaits, guardWaitMs: this.#guardWaitMs };
   }
 
-  /** Stops the worker (its connection closes); the store's own connection checkpoints when it closes. */
+  /**
+   * Stops the worker and waits (up to STOP_WAIT_MS) until its connection is closed, so that once
+   * the store is closed no connection of it is open: a store opened next on the same files (a
+   * restart, a backup) does not meet this one's last connection closing, which deletes the `-wal`
+   * and `-shm` files. The store's own connection checkpoints when it closes.
+   */
   stop(): void {
+    this.#halt();
+    Atomics.wait(this.#state, S_CLOSED, 0, STOP_WAIT_MS);
+  }
+
+  #halt(): void {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#guard !== undefined) clearInterval(this.#guard);

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreError } from './errors.ts';
 import { loadOrCreateMasterKey, MASTER_KEY_FILE, openSecret, sealSecret } from './master-key.ts';
 import { migrate, MIGRATIONS, schemaVersion, type Migration } from './migrations.ts';
-import { DB_FILE, openStore } from './store.ts';
+import { DB_FILE, openStore, tightenTree } from './store.ts';
 import { manualClock, tempDir, type TempDir } from './testing.ts';
 
 let dir: TempDir;
@@ -63,6 +63,15 @@ describe('opening a store', () => {
     expect(statSync(join(dir.path, 'code', 'acme', 'f', '1', 'bootstrap')).mode & 0o777).toBe(0o700);
     store.close();
     expect(openStore({ dataDir: dir.path, recoverQueue: false }).tightened).toEqual([]);
+  });
+
+  it('walks past a file another process removes during the walk (a closing database\'s -shm), and still tightens the rest', () => {
+    writeFileSync(join(dir.path, 'kept'), 'x', { mode: 0o644 });
+    chmodSync(join(dir.path, 'kept'), 0o644);
+    const listed = (path: string): string[] => [...readdirSync(path), 'fare.db-shm'];
+    expect(tightenTree(dir.path, listed)).toEqual([join(dir.path, 'kept')]);
+    expect(statSync(join(dir.path, 'kept')).mode & 0o777).toBe(0o600);
+    expect(() => tightenTree(join(dir.path, 'missing'))).toThrow(/ENOENT/);
   });
 
   it('refuses a damaged master.key', () => {

@@ -28,26 +28,33 @@ export const DB_FILE = 'fare.db';
 
 /**
  * Makes everything under `dir` private to this user: directories 0700, files 0600 (0700 if they
- * were executable). Returns the paths whose modes were looser. Symbolic links are left alone.
+ * were executable). Returns the paths whose modes were looser. Symbolic links are left alone, and
+ * so are entries that vanish during the walk: another process closing the database removes its
+ * `-shm` and `-wal` files at any moment (`list` is for tests to make one vanish).
  */
-export function tightenTree(dir: string): string[] {
+export function tightenTree(dir: string, list: (path: string) => string[] = readdirSync): string[] {
   const loose: string[] = [];
-  const visit = (path: string): void => {
-    const st = lstatSync(path);
-    if (st.isSymbolicLink()) return;
-    const mode = st.mode & 0o777;
-    if (st.isDirectory()) {
-      if ((mode & 0o077) !== 0 || (mode & 0o700) !== 0o700) {
-        chmodSync(path, 0o700);
+  const gone = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'ENOENT';
+  const visit = (path: string, top: boolean): void => {
+    try {
+      const st = lstatSync(path);
+      if (st.isSymbolicLink()) return;
+      const mode = st.mode & 0o777;
+      if (st.isDirectory()) {
+        if ((mode & 0o077) !== 0 || (mode & 0o700) !== 0o700) {
+          chmodSync(path, 0o700);
+          loose.push(path);
+        }
+        for (const name of list(path)) visit(join(path, name), false);
+      } else if ((mode & 0o077) !== 0) {
+        chmodSync(path, (mode & 0o100) !== 0 ? 0o700 : 0o600);
         loose.push(path);
       }
-      for (const name of readdirSync(path)) visit(join(path, name));
-    } else if ((mode & 0o077) !== 0) {
-      chmodSync(path, (mode & 0o100) !== 0 ? 0o700 : 0o600);
-      loose.push(path);
+    } catch (err) {
+      if (top || !gone(err)) throw err;
     }
   };
-  visit(dir);
+  visit(dir, true);
   return loose;
 }
 
