@@ -171,6 +171,38 @@ describe.skipIf(!nats.ok)('fare cluster up', () => {
     }
   }, 60_000);
 
+  it('holds a streaming function\'s writes while its caller does not read (backpressure over NATS: stream-ack), and loses nothing', async () => {
+    const code = join(dir, 'flood');
+    mkdirSync(code);
+    writeFileSync(join(code, 'index.mjs'), `export const handler = awslambda.streamifyResponse(async (e, stream) => {
+      const t0 = Date.now();
+      const piece = Buffer.alloc(64 * 1024, 97);
+      for (let i = 0; i < 256; i++) if (!stream.write(piece)) await new Promise((r) => stream.once('drain', r));
+      stream.end('|written in ' + (Date.now() - t0) + ' ms');
+    });\n`);
+    expect((await api(url, 'PUT', '/v1/functions/flood?runtime=nodejs&handler=index.handler&class=high&timeoutMs=30000', zipDirectory(code), { 'Content-Type': 'application/zip' })).status).toBe(201);
+    const [accessKeyId, secretAccessKey] = ADMIN_KEY.split(':') as [string, string];
+    const lambda = new LambdaClient({ endpoint: url, region: 'us-east-1', credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
+    try {
+      const out = await lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: 'flood', Payload: Buffer.from('{}') }));
+      // Nothing read for 3 s: the function may get only the window and the sockets' buffers ahead.
+      await new Promise((r) => setTimeout(r, 3000));
+      const parts: Buffer[] = [];
+      let error: string | undefined;
+      for await (const e of out.EventStream ?? []) {
+        if (e.PayloadChunk?.Payload !== undefined) parts.push(Buffer.from(e.PayloadChunk.Payload));
+        if (e.InvokeComplete !== undefined) error = e.InvokeComplete.ErrorCode;
+      }
+      expect(error).toBeUndefined();
+      const body = Buffer.concat(parts);
+      expect(body.subarray(0, 16 * 1024 * 1024).every((b) => b === 97)).toBe(true);
+      const tail = body.subarray(16 * 1024 * 1024).toString('utf8');
+      expect(Number(/^\|written in (\d+) ms$/.exec(tail)?.[1])).toBeGreaterThan(2000);
+    } finally {
+      lambda.destroy();
+    }
+  }, 60_000);
+
   it('kill -9 of a worker mid-invocation: its sync callers get a clear error within the membership timeout, the rest are answered, async work runs again elsewhere', async () => {
     const sync = Array.from({ length: 6 }, (_, n) => invoke(url, 'sleeper', { sleepMs: 3000, n }));
     // A function marked idempotent is run again elsewhere instead of failing.

@@ -12,6 +12,7 @@ import {
   type InvokeWithResponseStreamCommandOutput,
 } from '@aws-sdk/client-lambda';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +45,16 @@ export const handler = awslambda.streamifyResponse(async (event, responseStream)
   await new Promise((r) => setTimeout(r, 500));
   stream.write('<p>second</p>');
   stream.end();
+});
+`;
+
+/** 16 MB in 64 KB writes, each waiting for the stream's room as a careful handler does, then how long that took. */
+const FLOOD = `
+export const handler = awslambda.streamifyResponse(async (event, stream) => {
+  const t0 = Date.now();
+  const piece = Buffer.alloc(64 * 1024, 97);
+  for (let i = 0; i < 256; i++) if (!stream.write(piece)) await new Promise((r) => stream.once('drain', r));
+  stream.end('|written in ' + (Date.now() - t0) + ' ms');
 });
 `;
 
@@ -83,6 +94,7 @@ beforeAll(async () => {
   await create('plain', PLAIN);
   await create('page', PAGE);
   await create('endless', STREAMER, 1);
+  await create('flood', FLOOD, 30);
   const custom = mkdtempSync(join(work, 'custom-'));
   writeFileSync(join(custom, 'bootstrap'), CUSTOM_BOOTSTRAP, { mode: 0o755 });
   await lambda.send(new CreateFunctionCommand({
@@ -215,4 +227,27 @@ describe('a function URL in RESPONSE_STREAM mode', () => {
     expect(performance.now() - firstAt).toBeGreaterThan(300);
     expect(firstAt - t0).toBeLessThan(performance.now() - firstAt);
   });
+
+  it('holds the function\'s writes while its reader does not read (backpressure), and loses nothing', async () => {
+    const made = await lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'flood', AuthType: 'NONE', InvokeMode: 'RESPONSE_STREAM' }));
+    const pauseMs = 3000;
+    const body = await new Promise<Buffer>((resolve, reject) => {
+      get(made.FunctionUrl ?? '', (res) => {
+        // Not read for 3 s: only what the sockets and the window between worker and gateway hold
+        // may be written meanwhile; the rest waits in the function.
+        setTimeout(() => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => parts.push(c));
+          res.on('end', () => resolve(Buffer.concat(parts)));
+          res.on('error', reject);
+        }, pauseMs);
+      }).on('error', reject);
+    });
+    const tail = body.subarray(16 * 1024 * 1024).toString('utf8');
+    expect(body.length - tail.length).toBe(16 * 1024 * 1024);
+    expect(body.subarray(0, 16 * 1024 * 1024).every((b) => b === 97)).toBe(true);
+    const writtenMs = Number(/^\|written in (\d+) ms$/.exec(tail)?.[1]);
+    // Without backpressure the gateway took it all at once, whatever its reader did: ~0.1 s.
+    expect(writtenMs).toBeGreaterThan(pauseMs - 1000);
+  }, 60_000);
 });

@@ -35,6 +35,7 @@ const SAMPLES: Readonly<Record<MessageKind, Message>> = {
   'swapped': { kind: 'swapped', from: M, to: G, job: 5, dir: 'out', mb: 128 },
   'answered': { kind: 'answered', from: M, to: G, job: 5, result: { status: 200, body: 'ok' } },
   'stream': { kind: 'stream', from: M, to: G, job: 5, seq: 0, data: 'aGk=', contentType: 'text/plain' },
+  'stream-ack': { kind: 'stream-ack', from: G, to: M, job: 5, bytes: 65_536 },
   'done': { kind: 'done', from: M, to: G, job: 5, result: { cpuMs: 3 } },
   'call': { kind: 'call', from: gatewayAddress(2), to: G, caller: 'r-1', call: 9 },
   'call-end': { kind: 'call-end', from: gatewayAddress(2), to: G, caller: 'r-1', call: 9 },

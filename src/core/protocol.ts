@@ -226,6 +226,26 @@ export interface StreamMsg extends Hop<'machine', 'gateway'> {
 }
 
 /**
+ * Flow control of a streamed response (gateway → the machine that runs the job): its caller has
+ * taken `bytes` bytes of it so far (the chunks' decoded bytes, counted from the first). The machine
+ * lets the function write on while at most STREAM_WINDOW_BYTES are sent and not yet taken, so a
+ * slow reader slows the function's writes instead of filling the gateway's memory. Cumulative: one
+ * that is lost is made good by the next, and a machine that hears none within STREAM_ACK_WAIT_MS
+ * lets one more chunk go (a lost acknowledgement slows a stream; it never stops it).
+ */
+export interface StreamAckMsg extends Hop<'gateway', 'machine'> {
+  readonly kind: 'stream-ack';
+  readonly job: JobId;
+  readonly bytes: number;
+}
+
+/** Bytes of a streamed response that may be sent and not yet taken by its caller (see StreamAckMsg). */
+export const STREAM_WINDOW_BYTES = 1024 * 1024;
+
+/** How long a function's stream waits for an acknowledgement before it may write one more chunk. */
+export const STREAM_ACK_WAIT_MS = 2_000;
+
+/**
  * A synchronous call made by a job another gateway sent began (`call`) or ended (`call-end`): from
  * the gateway that took the call (the caller's context was shown to it) to the caller's gateway,
  * which blocks or unblocks the caller on its machine as for calls through itself, counting them all.
@@ -262,6 +282,7 @@ export type Message =
   | SwappedMsg
   | AnsweredMsg
   | StreamMsg
+  | StreamAckMsg
   | DoneMsg
   | CallMsg
   | RefusedMsg
@@ -330,6 +351,7 @@ const KINDS: Readonly<Record<MessageKind, readonly [from: Part, to: Part]>> = {
   'swapped': ['machine', 'gateway'],
   'answered': ['machine', 'gateway'],
   'stream': ['machine', 'gateway'],
+  'stream-ack': ['gateway', 'machine'],
   'done': ['machine', 'gateway'],
   'call': ['gateway', 'gateway'],
   'call-end': ['gateway', 'gateway'],
@@ -413,6 +435,10 @@ export function checkMessage(x: unknown): { ok: true; msg: Message } | { ok: fal
       if (typeof o.data !== 'string') return { ok: false, error: 'stream: data must be a string (base64)' };
       if (o.contentType !== undefined && typeof o.contentType !== 'string') return { ok: false, error: 'stream: contentType must be a string, or absent' };
       missing = need('job', 'seq');
+      break;
+    case 'stream-ack':
+      missing = need('job', 'bytes');
+      if (missing === undefined && !((o.bytes as number) >= 0)) return { ok: false, error: 'stream-ack: bytes must be ≥ 0' };
       break;
     case 'call':
     case 'call-end':

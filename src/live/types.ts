@@ -84,9 +84,16 @@ export interface InvokeRequest {
    * stream answers whole, as to any call.
    */
   readonly stream?: boolean;
-  /** Where the chunks of a streamed response go (the first with its content type). In-process only. */
-  readonly onChunk?: (chunk: Buffer, contentType: string) => void;
+  /**
+   * Where the chunks of a streamed response go (the first with its content type). In-process only.
+   * A promise back: the chunk is not taken yet (its reader is slow), and the function's stream is
+   * held until it settles (backpressure).
+   */
+  readonly onChunk?: ChunkSink;
 }
+
+/** Takes a chunk of a streamed response: a promise back holds the stream until it settles. */
+export type ChunkSink = (chunk: Buffer, contentType: string) => void | Promise<void>;
 
 /** The line put in an invocation's logs where output was left out (`InvokeOutcome.logs`). */
 export function omittedLine(bytes: number): string {

@@ -132,6 +132,9 @@ export class SimMachines {
       case 'ask':
         // Only a live gateway asks (its carrier may lose messages; the simulated Bus loses none of these).
         break;
+      case 'stream-ack':
+        // Simulated jobs stream no responses.
+        break;
       default:
         unreachable(msg, 'message for a machine');
     }

@@ -203,7 +203,7 @@ describe('RESPONSE_STREAM mode', () => {
       for (const p of parts) {
         const b = Buffer.from(p);
         bytes += b.length;
-        req.onChunk?.(b, type);
+        void req.onChunk?.(b, type);
       }
       // The answer comes after the parts have gone out, as from a real function.
       await new Promise((r) => setTimeout(r, 20));
@@ -258,7 +258,7 @@ describe('RESPONSE_STREAM mode', () => {
   it('parts lost on the way cut the response off rather than leave a gap', async () => {
     const url = await makeUrl({ InvokeMode: 'RESPONSE_STREAM' });
     h.platform.respond = async (req) => {
-      req.onChunk?.(Buffer.from('one'), 'text/plain');
+      void req.onChunk?.(Buffer.from('one'), 'text/plain');
       await new Promise((r) => setTimeout(r, 20));
       return outcome({ payload: Buffer.alloc(0), streamed: { chunks: 2, bytes: 6, contentType: 'text/plain' } });
     };
@@ -279,7 +279,7 @@ describe('headers the function sets', () => {
 
     h.platform.respond = async (req) => {
       const prelude = Buffer.from(JSON.stringify({ statusCode: 200, headers: { 'Bad Name': 'x' } }));
-      req.onChunk?.(Buffer.concat([prelude, Buffer.alloc(8), Buffer.from('body')]), 'application/vnd.awslambda.http-integration-response');
+      void req.onChunk?.(Buffer.concat([prelude, Buffer.alloc(8), Buffer.from('body')]), 'application/vnd.awslambda.http-integration-response');
       await new Promise((r) => setTimeout(r, 20));
       return outcome({ payload: Buffer.alloc(0), streamed: { chunks: 1, bytes: prelude.length + 12, contentType: 'application/vnd.awslambda.http-integration-response' } });
     };

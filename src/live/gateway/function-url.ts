@@ -13,7 +13,7 @@ import { authenticatedBody } from './auth.ts';
 import { invocableFunction, ownClassIndex, type GatewayContext } from './context.ts';
 import { ApiError } from './errors.ts';
 import { ownDeadline } from './fare-context.ts';
-import { readBody, sendJson } from './http.ts';
+import { readBody, sendJson, whenDrained } from './http.ts';
 import { admitOrThrow, runSync } from './invoke-sync.ts';
 import type { FunctionUrl, UrlCors } from '../store/index.ts';
 import type { InvocationAnswer } from '../types.ts';
@@ -129,7 +129,13 @@ class StreamedUrlResponse {
     private readonly base: Record<string, string>,
   ) {}
 
-  chunk(data: Buffer, contentType: string): void {
+  /** Writes a part: a promise back while the client has not read what was written (see whenDrained). */
+  chunk(data: Buffer, contentType: string): Promise<void> | undefined {
+    this.write(data, contentType);
+    return this.res.destroyed ? undefined : whenDrained(this.res);
+  }
+
+  private write(data: Buffer, contentType: string): void {
     this.parts++;
     if (this.res.writableEnded || this.res.destroyed) return;
     if (this.res.headersSent) {

@@ -9,6 +9,23 @@ import { ApiError, badRequest, tooLarge, type FareErrorCode } from './errors.ts'
 const DRAIN_SLACK = 16 * 1024 * 1024;
 
 /**
+ * Undefined if `res` takes more writes now; else a promise that settles once it has sent what it
+ * holds (`drain`) or is gone (`close`): a streamed response's chunks are held meanwhile.
+ */
+export function whenDrained(res: ServerResponse): Promise<void> | undefined {
+  if (!res.writableNeedDrain || res.destroyed) return undefined;
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/**
  * Reads the whole body, up to `limit` bytes. A larger body is drained (so the client reads the 413
  * instead of a reset connection) and answered with `FARE_E_PAYLOAD_TOO_LARGE` / RequestTooLargeException.
  */

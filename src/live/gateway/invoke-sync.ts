@@ -5,7 +5,7 @@
 
 import { ratesFor } from '../../core/classes.ts';
 import { executionLog, type ExecutionLog, type FunctionRecord } from '../store/index.ts';
-import type { InvocationAnswer, InvokeOutcome, InvokeRequest } from '../types.ts';
+import type { ChunkSink, InvocationAnswer, InvokeOutcome, InvokeRequest } from '../types.ts';
 import { admitInvocation } from './budget-gate.ts';
 import type { GatewayContext } from './context.ts';
 import { internal, throttled } from './errors.ts';
@@ -69,8 +69,9 @@ export interface SyncCall {
   /**
    * The caller streams the response: a function that streams hands each chunk here as it comes (the
    * first with its content type), and its answer's payload is empty (`streamed` says what was sent).
+   * A promise back holds the function's stream until it settles (a slow reader).
    */
-  readonly onChunk?: (chunk: Buffer, contentType: string) => void;
+  readonly onChunk?: ChunkSink;
 }
 
 /**

@@ -3,8 +3,10 @@
 // did not all arrive. (test/response-streaming.test.ts runs real streaming functions on `fare up`.)
 
 import { InvokeWithResponseStreamCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { createServer, request } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { IssuedCredential } from '../store/index.ts';
+import { ResponseEventStream } from './lambda-stream.ts';
 import { outcome, startHarness, type Harness } from './testing.ts';
 
 let h: Harness;
@@ -37,7 +39,7 @@ describe('InvokeWithResponseStream', () => {
   it('asks the platform to stream, and sends each part as an event, then InvokeComplete', async () => {
     h.platform.respond = (req) => {
       expect(req.stream).toBe(true);
-      for (const p of ['a', 'bc', 'def']) req.onChunk?.(Buffer.from(p), 'text/plain');
+      for (const p of ['a', 'bc', 'def']) void req.onChunk?.(Buffer.from(p), 'text/plain');
       return outcome({ payload: Buffer.alloc(0), streamed: { chunks: 3, bytes: 6, contentType: 'text/plain' } });
     };
     const r = await read();
@@ -57,7 +59,7 @@ describe('InvokeWithResponseStream', () => {
 
   it('parts that did not all reach the gateway end the stream with Fare.StreamIncomplete', async () => {
     h.platform.respond = (req) => {
-      req.onChunk?.(Buffer.from('first'), 'text/plain');
+      void req.onChunk?.(Buffer.from('first'), 'text/plain');
       return outcome({ payload: Buffer.alloc(0), streamed: { chunks: 2, bytes: 11, contentType: 'text/plain' } });
     };
     const r = await read();
@@ -70,7 +72,7 @@ describe('InvokeWithResponseStream', () => {
     h.platform.respond = () => Promise.reject(new Error('worker lost'));
     await expect(read()).rejects.toMatchObject({ name: 'ServiceException' });
     h.platform.respond = (req) => {
-      req.onChunk?.(Buffer.from('half'), 'text/plain');
+      void req.onChunk?.(Buffer.from('half'), 'text/plain');
       return Promise.reject(new Error('worker lost'));
     };
     const r = await read();
@@ -83,5 +85,40 @@ describe('InvokeWithResponseStream', () => {
     await expect(lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: 'web', InvocationType: 'Event' as 'RequestResponse' }))).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
     await expect(read('not json')).rejects.toMatchObject({ name: 'InvalidRequestContentException' });
     expect(h.platform.invoked).toHaveLength(0);
+  });
+});
+
+describe('ResponseEventStream backpressure', () => {
+  it('hands back a promise while its client has not read what was written, settled once it has', async () => {
+    let held: Promise<void> | undefined;
+    let written = 0;
+    const server = createServer((_req, res) => {
+      const s = new ResponseEventStream(res, {});
+      // The client reads nothing yet: the sockets fill, and then the response holds what is written.
+      while (held === undefined && written < 64 * 1024 * 1024) {
+        held = s.chunk(Buffer.alloc(64 * 1024, 1));
+        written += 64 * 1024;
+      }
+      void held?.then(() => s.complete({}));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const body = await new Promise<number>((resolve, reject) => {
+        request({ port, host: '127.0.0.1' }, (res) => {
+          setTimeout(() => {
+            let n = 0;
+            res.on('data', (c: Buffer) => (n += c.length));
+            res.on('end', () => resolve(n));
+          }, 200);
+        }).on('error', reject).end();
+      });
+      expect(held).toBeDefined();
+      expect(written).toBeLessThan(64 * 1024 * 1024);
+      // Every chunk written came through, then the completion (it waited for the promise).
+      expect(body).toBeGreaterThan(written);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -8,6 +8,7 @@
 import type { ServerResponse } from 'node:http';
 import { EventStreamCodec } from '@smithy/core/event-streams';
 import type { InvocationAnswer } from '../types.ts';
+import { whenDrained } from './http.ts';
 
 const codec = new EventStreamCodec((b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8'), (s: string) => Buffer.from(s, 'utf8'));
 
@@ -60,11 +61,13 @@ export class ResponseEventStream {
     this.res.socket?.setNoDelay(true);
   }
 
-  chunk(data: Buffer): void {
-    if (this.ended || data.length === 0) return;
+  /** Writes a chunk: a promise back while the client has not read what was written (see whenDrained). */
+  chunk(data: Buffer): Promise<void> | undefined {
+    if (this.ended || data.length === 0) return undefined;
     this.begin();
     this.chunks++;
     this.res.write(event('PayloadChunk', 'application/octet-stream', data));
+    return whenDrained(this.res);
   }
 
   complete(c: InvokeComplete): void {
@@ -86,7 +89,7 @@ export class ResponseEventStream {
   answer(a: InvocationAnswer, logResult?: string): void {
     const tail = logResult !== undefined ? { LogResult: logResult } : {};
     const streamed = a.streamed;
-    if (streamed === undefined && a.status === 'ok') this.chunk(a.payload);
+    if (streamed === undefined && a.status === 'ok') void this.chunk(a.payload);
     if (streamed !== undefined && this.chunks < streamed.chunks) {
       return this.complete({ ErrorCode: 'Fare.StreamIncomplete', ErrorDetails: `${this.chunks} of the ${streamed.chunks} chunks the function streamed reached this gateway (the network between the worker and the gateway lost some): call it again`, ...tail });
     }

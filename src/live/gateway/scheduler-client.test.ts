@@ -4,7 +4,7 @@ import { SchedulerClient, type SchedulerClientOptions } from './scheduler-client
 import { InProcessBus } from '../transport/in-process.ts';
 import { VirtualClock } from '../transport/clock.ts';
 import { answerCargo, outcomeCargo, requestOf } from '../cargo.ts';
-import { gatewayAddress, machineAddress, shardAddress, type ArriveMsg, type BlockMsg, type Cargo, type Message } from '../../core/protocol.ts';
+import { gatewayAddress, machineAddress, shardAddress, STREAM_WINDOW_BYTES, type ArriveMsg, type BlockMsg, type Cargo, type Message, type StreamAckMsg } from '../../core/protocol.ts';
 import type { FunctionSpec, InvocationAnswer, InvokeOutcome, InvokeRequest } from '../types.ts';
 
 const SHARDS = 4;
@@ -204,7 +204,7 @@ describe('SchedulerClient answers and outcomes', () => {
   it('hands the parts of a streamed response on in order, from the machine that runs the job, and stops at a gap', async () => {
     const parts: string[] = [];
     const h = setup();
-    track(h.client.invoke(request({ stream: true, onChunk: (c, type) => parts.push(`${c.toString('utf8')}:${type}`) }), 1));
+    track(h.client.invoke(request({ stream: true, onChunk: (c, type) => void parts.push(`${c.toString('utf8')}:${type}`) }), 1));
     await settle();
     const id = (h.arrivals[0] as ArriveMsg).job.id;
     expect((h.arrivals[0] as ArriveMsg).cargo).toMatchObject({ stream: true });
@@ -225,6 +225,39 @@ describe('SchedulerClient answers and outcomes', () => {
     part(5, 'f');
     await settle();
     expect(parts).toEqual(['a:text/plain', 'b:application/octet-stream', 'c:application/octet-stream']);
+  });
+
+  it('tells the machine how much of a streamed response its caller has taken: every quarter window, and when a slow reader catches up', async () => {
+    let hold: (() => void) | undefined;
+    let slow = false;
+    const h = setup();
+    track(h.client.invoke(request({
+      stream: true,
+      onChunk: () => (slow ? new Promise<void>((r) => (hold = r)) : undefined),
+    }), 1));
+    await settle();
+    const id = (h.arrivals[0] as ArriveMsg).job.id;
+    h.tell('started', id);
+    let seq = 0;
+    const part = (bytes: number): void => {
+      h.bus.send({ kind: 'stream', from: machineAddress(5), to: h.client.address, job: id, seq: seq++, data: Buffer.alloc(bytes).toString('base64') });
+    };
+    const acks = (): number[] => h.atMachine.filter((m) => (m.kind as string) === 'stream-ack').map((m) => (m as unknown as StreamAckMsg).bytes);
+    const quarter = STREAM_WINDOW_BYTES / 4;
+    part(quarter - 10);
+    await settle();
+    expect(acks()).toEqual([]); // taken, but not yet a quarter window
+    part(10);
+    await settle();
+    expect(acks()).toEqual([quarter]);
+    slow = true;
+    part(100); // its reader is slow: not taken yet
+    await settle();
+    expect(acks()).toEqual([quarter]);
+    hold?.();
+    await settle();
+    expect(acks()).toEqual([quarter, quarter + 100]); // caught up: said at once
+    expect(h.atMachine.filter((m) => (m.kind as string) === 'stream-ack').every((m) => m.to.id === 5 && m.job === id)).toBe(true);
   });
 
   it('does not call onAnswer for an `answered` without a result, nor fail without onAnswer', async () => {

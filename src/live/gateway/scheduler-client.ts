@@ -6,7 +6,7 @@
 // messages told it.
 
 import type { Bus } from '../../core/bus.ts';
-import { formatAddress, formatDecisionLine, formatTime, gatewayAddress, machineAddress, shardAddress, type Address, type CallMsg, type ConcurrencyCap, type GatewayMessage, type Message } from '../../core/protocol.ts';
+import { formatAddress, formatDecisionLine, formatTime, gatewayAddress, machineAddress, shardAddress, STREAM_WINDOW_BYTES, type Address, type CallMsg, type ConcurrencyCap, type GatewayMessage, type Message } from '../../core/protocol.ts';
 import type { Job } from '../../core/types.ts';
 import { ShardPicker, type ShardChoice } from '../../core/intake.ts';
 import type { InvokeOutcome, InvokeRequest, ScheduleReport } from '../types.ts';
@@ -73,6 +73,9 @@ interface Pending {
    * chunks than the answer says were sent.
    */
   streamSeq: number;
+  /** Bytes of its streamed response its caller has taken, and as many as the last `stream-ack` said. */
+  streamTaken: number;
+  streamAcked: number;
 }
 
 /** Gateways of one system (their numbers 0 … MAX_GATEWAYS − 1 are the high part of job ids). */
@@ -135,7 +138,7 @@ export class SchedulerClient {
         return;
       }
       const shard = this.live === undefined ? this.picker.pick(fn) : ShardPicker.pickLive(fn, this.live);
-      this.pending.set(id, { req, job, cap, shard, resolve, reject, sentAt: now, lostAt, machine: -1, at: -1, calls: 0, heardAt: now, timed: false, startedAt: NaN, answeredAt: NaN, streamSeq: 0 });
+      this.pending.set(id, { req, job, cap, shard, resolve, reject, sentAt: now, lostAt, machine: -1, at: -1, calls: 0, heardAt: now, timed: false, startedAt: NaN, answeredAt: NaN, streamSeq: 0, streamTaken: 0, streamAcked: 0 });
       if (this.auditAt === Infinity && this.opts.auditMs !== undefined && this.opts.auditMs !== Infinity) this.armAudit(now + this.opts.auditMs);
       if (lostAt < this.sweepAt) this.armSweep(lostAt);
       this.byRequest.set(req.requestId, id);
@@ -296,7 +299,7 @@ export class SchedulerClient {
           return;
         }
         p.streamSeq++;
-        p.req.onChunk?.(Buffer.from(m.data, 'base64'), m.contentType ?? 'application/octet-stream');
+        this.handOn(p, m.from.id, Buffer.from(m.data, 'base64'), m.contentType ?? 'application/octet-stream');
         break;
       case 'answered':
         if (Number.isNaN(p.answeredAt)) p.answeredAt = p.heardAt;
@@ -328,6 +331,31 @@ export class SchedulerClient {
   }
 
   /** The job's latency, observed once: at its answer, or at its end when it had none. */
+  /**
+   * Hands a chunk of a streamed response to its caller, and tells the machine how much its caller
+   * has taken (`stream-ack`, protocol.ts): every quarter window, and whenever a slow reader caught up.
+   */
+  private handOn(p: Pending, machine: number, chunk: Buffer, contentType: string): void {
+    const held = p.req.onChunk?.(chunk, contentType);
+    if (held === undefined) {
+      p.streamTaken += chunk.length;
+      this.ackStream(p, machine, false);
+      return;
+    }
+    const taken = (): void => {
+      p.streamTaken += chunk.length;
+      this.ackStream(p, machine, true);
+    };
+    held.then(taken, taken);
+  }
+
+  private ackStream(p: Pending, machine: number, caughtUp: boolean): void {
+    const news = p.streamTaken - p.streamAcked;
+    if (news <= 0 || (!caughtUp && news < STREAM_WINDOW_BYTES / 4) || p.streamSeq < 0) return;
+    p.streamAcked = p.streamTaken;
+    this.bus.sendOwned({ kind: 'stream-ack', from: this.address, to: machineAddress(machine), job: p.job.id, bytes: p.streamTaken });
+  }
+
   private timed(p: Pending): void {
     if (p.timed) return;
     p.timed = true;

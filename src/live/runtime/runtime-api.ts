@@ -16,6 +16,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { ChunkSink } from '../types.ts';
 import { randomBytesFast } from '../random.ts';
 import { invocationCredentials, NO_INVOCATION } from '../invocation-credentials.ts';
 import { connOf, peerLookup, type PeerLookup, type PeerMechanism, type PeerOwner } from './peer-uid.ts';
@@ -88,9 +89,10 @@ export interface InvocationEvent {
   readonly invokedArn?: string;
   /**
    * Where a streamed response goes as it comes, chunk by chunk (the first with its content type);
-   * without it a streamed response is buffered and handed over whole, as any other.
+   * without it a streamed response is buffered and handed over whole, as any other. A promise back
+   * holds the runtime's request (the function's writes) until it settles: backpressure.
    */
-  readonly onChunk?: (chunk: Buffer, contentType: string) => void;
+  readonly onChunk?: ChunkSink;
 }
 
 /** What the runtime did, as the instance hears it. */
@@ -449,10 +451,11 @@ export class RuntimeApi {
 
   /**
    * A response posted in streaming mode, for an event whose caller streams it: each chunk goes to
-   * `onChunk` as it comes (up to MAX_STREAMED_BYTES); the end reports the response, or the error its
-   * trailers carry.
+   * `onChunk` as it comes (up to MAX_STREAMED_BYTES), and while it is not taken (a promise back) the
+   * request is paused, so the function's writes wait (TCP's own flow control); the end reports the
+   * response, or the error its trailers carry.
    */
-  private stream(req: IncomingMessage, res: ServerResponse, ev: InvocationEvent, onChunk: (chunk: Buffer, contentType: string) => void): void {
+  private stream(req: IncomingMessage, res: ServerResponse, ev: InvocationEvent, onChunk: ChunkSink): void {
     const type = req.headers['content-type'];
     const contentType = typeof type === 'string' && type !== '' ? type : 'application/octet-stream';
     let chunks = 0;
@@ -466,7 +469,14 @@ export class RuntimeApi {
       }
       bytes += c.length;
       chunks++;
-      onChunk(c, contentType);
+      const held = onChunk(c, contentType);
+      if (held !== undefined) {
+        req.pause();
+        const go = (): void => {
+          req.resume();
+        };
+        held.then(go, go);
+      }
     });
     req.once('error', () => undefined);
     req.once('end', () => {

@@ -14,6 +14,7 @@ import type { InvokeOutcome, InvokeRequest } from '../types.ts';
 import { answerCargo, outcomeCargo, requestOf } from '../cargo.ts';
 import type { Clock } from '../transport/clock.ts';
 import { StepLoop } from '../transport/step-loop.ts';
+import { StreamFlow } from './stream-flow.ts';
 import type { Metrics } from '../metrics.ts';
 import { CoreLedger, type MachineReceipt, type SwapEvent, type WaitStretch } from '../../core/receipt.ts';
 import type { Placement } from '../../core/protocol.ts';
@@ -125,6 +126,8 @@ interface Entry {
   preemptions: OpenPreemption[] | undefined;
   swaps: SwapEvent[] | undefined;
   swapsLeftOut: number;
+  /** Its streamed response's flow control (stream-flow.ts), once it streams. */
+  flow: StreamFlow | undefined;
 }
 
 /**
@@ -301,7 +304,7 @@ export class MachineDriver {
         const e: Entry = {
           job, req, gateway, started: false, paused: false, blocked: false, ioWait: false, lowered: false, cpuSeen: NaN, cpuSeenAt: NaN, onCoreFrom: NaN, gone: false,
           shard: m.from.id, capped: m.capped === true, via: m.via, shardWaitMs: m.waited, placedNow: NaN, placedAt: 0, startedNow: NaN, answeredNow: NaN,
-          onCore: false, waitFrom: NaN, waitAfter: 'placed', waitSnap: undefined, blockedFrom: NaN, blockedForIo: false, blockedMs: 0, ioWaitMs: 0, waits: undefined, preemptions: undefined, swaps: undefined, swapsLeftOut: 0,
+          onCore: false, waitFrom: NaN, waitAfter: 'placed', waitSnap: undefined, blockedFrom: NaN, blockedForIo: false, blockedMs: 0, ioWaitMs: 0, waits: undefined, preemptions: undefined, swaps: undefined, swapsLeftOut: 0, flow: undefined,
         };
         this.entries.set(job.id, e);
         this.loop.push({ kind: 'arrive', job, memMB: this.memory?.placed(req) ?? 0, shard: m.from.id, via: m.via });
@@ -327,6 +330,9 @@ export class MachineDriver {
         break;
       case 'ask':
         this.ask(m.job, m.from.id);
+        break;
+      case 'stream-ack':
+        this.entries.get(m.job)?.flow?.acked(m.bytes);
         break;
       default:
         unreachable(m, 'message for a worker');
@@ -474,13 +480,16 @@ export class MachineDriver {
           // then, though the invocation is measured a moment longer (until its instance is parked).
           // A copy with the worker's onAnswer (not a spread with an extra property: V8's slow path).
           const req: Mutable<InvokeRequest> = Object.assign({}, e.req);
-          // A streamed response goes to the gateway chunk by chunk, in order, as it comes.
+          // A streamed response goes to the gateway chunk by chunk, in order, as it comes, and is
+          // held while its caller has not taken enough of it (stream-flow.ts).
           if (req.stream === true) {
             let seq = 0;
             const from = this.machine.address, to = gatewayAddress(e.gateway), job = e.job.id;
+            const flow = (e.flow = new StreamFlow(this.clock));
             req.onChunk = (chunk, contentType) => {
               const n = seq++;
               this.bus.sendOwned(n === 0 ? { kind: 'stream', from, to, job, seq: n, data: chunk.toString('base64'), contentType } : { kind: 'stream', from, to, job, seq: n, data: chunk.toString('base64') });
+              return flow.wrote(chunk.length);
             };
           }
           req.onAnswer = (a) => {
@@ -577,6 +586,7 @@ export class MachineDriver {
   }
 
   private finish(e: Entry, o: InvokeOutcome | undefined, err?: unknown): void {
+    e.flow?.end();
     this.leave(e);
     this.entries.delete(e.job.id);
     const done = outcomeCargo(o, err, this.receipt(e));
