@@ -4,7 +4,7 @@
 // says what to do and exit status 2, never a stack trace.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -132,6 +132,33 @@ describe('fare invoke --stream', () => {
     expect(mistake(await fare(['invoke', 'ticker', '--stream', '--async'], as()))).toMatch(/--stream .* does not go with --async or --dry-run/);
     expect(mistake(await fare(['invoke', 'nobody', '--stream'], as()))).toMatch(/^fare: there is no function nobody: fare ls lists yours/);
   });
+});
+
+describe('fare invoke --stream into a slow pipe', () => {
+  it('reads no faster than its stdout is read: the function\'s writes are held meanwhile, and nothing is lost', async () => {
+    const dir = join(work, 'flood');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'index.mjs'), `export const handler = awslambda.streamifyResponse(async (e, stream) => {
+  const t0 = Date.now();
+  const piece = Buffer.alloc(64 * 1024, 97);
+  for (let i = 0; i < 256; i++) if (!stream.write(piece)) await new Promise((r) => stream.once('drain', r));
+  stream.end('|written in ' + (Date.now() - t0) + ' ms');
+});\n`);
+    expect((await fare(['deploy', dir, '--timeout', '30000'], as())).code).toBe(0);
+    const child = spawn(process.execPath, [BIN, 'invoke', 'flood', '--stream'], { cwd: work, env: { ...process.env, ...as() }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    // Its stdout is not read for 3 s: the pipe fills, then fare invoke stops reading its answer.
+    child.stdout.pause();
+    await new Promise((r) => setTimeout(r, 3000));
+    const parts: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => parts.push(b));
+    child.stdout.resume();
+    expect(await closed).toBe(0);
+    const body = Buffer.concat(parts);
+    expect(body.subarray(0, 16 * 1024 * 1024).every((b) => b === 97)).toBe(true);
+    const tail = body.subarray(16 * 1024 * 1024).toString('utf8');
+    expect(Number(/^\|written in (\d+) ms$/.exec(tail)?.[1])).toBeGreaterThan(2000);
+  }, 60_000);
 });
 
 describe('fare schedule', () => {

@@ -437,16 +437,34 @@ async function invoke({ values, positionals }: Parsed): Promise<number> {
 async function invokeStreaming(c: Conn, name: string, payload: Buffer, logs: boolean): Promise<number> {
   const { EventStreamCodec } = await import('@smithy/core/event-streams');
   const codec = new EventStreamCodec((b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8'), (t: string) => Buffer.from(t, 'utf8'));
+  // The codec decodes whole messages only: the answer's parts are cut into messages here (each
+  // begins with its total length, a 32-bit big-endian integer), as they may hold several, or part of one.
+  let pending: Buffer = Buffer.alloc(0);
   let complete: { ErrorCode?: string; ErrorDetails?: string; LogResult?: string } | undefined;
   await callStreaming(c, 'POST', `/2021-11-15/functions/${encodeURIComponent(name)}/response-streaming-invocations`, payload, {
     'Content-Type': 'application/json', ...(logs ? { 'X-Amz-Log-Type': 'Tail' } : {}),
   }, { notFound: noFunction(name) }, (part) => {
-    codec.feed(part);
+    pending = pending.length === 0 ? part : Buffer.concat([pending, part]);
+    while (pending.length >= 4 && pending.length >= pending.readUInt32BE(0)) {
+      const length = pending.readUInt32BE(0);
+      codec.feed(pending.subarray(0, length));
+      pending = pending.subarray(length);
+    }
+    let full = false;
     for (const m of codec.getAvailableMessages().getMessages()) {
       const kind = m.headers[':event-type']?.value;
-      if (kind === 'PayloadChunk') process.stdout.write(m.body);
+      if (kind === 'PayloadChunk') full = !process.stdout.write(m.body) || full;
       else if (kind === 'InvokeComplete') complete = JSON.parse(Buffer.from(m.body).toString('utf8')) as typeof complete;
     }
+    // A slow reader of stdout (a pipe): read no more until it has taken what was written.
+    if (!full) return undefined;
+    return new Promise<void>((resolve) => {
+      const go = (): void => {
+        process.stdout.off('drain', go).off('close', go).off('error', go);
+        resolve();
+      };
+      process.stdout.on('drain', go).on('close', go).on('error', go);
+    });
   });
   if (complete === undefined) throw new ApiError('FARE_E_CUT_OFF', `the stream of ${name}'s response ended without its completion: call it again`);
   if (logs && complete.LogResult) process.stderr.write(`--- logs ---\n${Buffer.from(complete.LogResult, 'base64').toString('utf8')}\n`);

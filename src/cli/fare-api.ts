@@ -109,11 +109,16 @@ export async function call(c: Conn, method: string, path: string, body?: unknown
  * `call`, but an answer below 400 is handed to `onBody` part by part as it comes (its `text` is then
  * empty): for an answer that streams.
  */
-export function callStreaming(c: Conn, method: string, path: string, body: Buffer, headers: Record<string, string>, ctx: CallContext, onBody: (part: Buffer) => void): Promise<Answer> {
+/**
+ * A call whose answer's body is handed to `onBody` part by part as it comes (when it succeeds); a
+ * promise back stops reading the answer until it settles, so a slow consumer (a pipe) slows the
+ * function that streams it rather than filling this process's memory.
+ */
+export function callStreaming(c: Conn, method: string, path: string, body: Buffer, headers: Record<string, string>, ctx: CallContext, onBody: (part: Buffer) => void | Promise<void>): Promise<Answer> {
   return send(c, method, path, body, headers, ctx, onBody);
 }
 
-async function send(c: Conn, method: string, path: string, body: unknown, headers: Record<string, string>, ctx: CallContext, onBody?: (part: Buffer) => void): Promise<Answer> {
+async function send(c: Conn, method: string, path: string, body: unknown, headers: Record<string, string>, ctx: CallContext, onBody?: (part: Buffer) => void | Promise<void>): Promise<Answer> {
   const url = new URL(`${c.endpoint}${path}`);
   const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
   const data = body === undefined ? undefined : body instanceof Buffer ? body : Buffer.from(JSON.stringify(body));
@@ -130,7 +135,14 @@ async function send(c: Conn, method: string, path: string, body: unknown, header
     const req = request(url, opts, (r: IncomingMessage) => {
       const chunks: Buffer[] = [];
       const stream = onBody !== undefined && (r.statusCode ?? 0) < 400;
-      r.on('data', (b: Buffer) => (stream ? onBody(b) : chunks.push(b)));
+      r.on('data', (b: Buffer) => {
+        if (!stream) return void chunks.push(b);
+        const held = onBody(b);
+        if (held === undefined) return;
+        r.pause();
+        const go = (): void => void r.resume();
+        held.then(go, go);
+      });
       r.on('end', () => done({ status: r.statusCode ?? 0, headers: r.headers, text: Buffer.concat(chunks).toString('utf8') }));
       r.on('error', fail);
       // A connection cut before the answer's end (Fare stopped, or a streamed response cut off).
