@@ -330,7 +330,6 @@ export class SchedulerClient {
     }
   }
 
-  /** The job's latency, observed once: at its answer, or at its end when it had none. */
   /**
    * Hands a chunk of a streamed response to its caller, and tells the machine how much its caller
    * has taken (`stream-ack`, protocol.ts): every quarter window, and whenever a slow reader caught up.
@@ -356,6 +355,7 @@ export class SchedulerClient {
     this.bus.sendOwned({ kind: 'stream-ack', from: this.address, to: machineAddress(machine), job: p.job.id, bytes: p.streamTaken });
   }
 
+  /** The job's latency, observed once: at its answer, or at its end when it had none. */
   private timed(p: Pending): void {
     if (p.timed) return;
     p.timed = true;
