@@ -234,6 +234,8 @@ export class Checkpointer {
   readonly #guard: NodeJS.Timeout | undefined;
   readonly #ready: Promise<void>;
   #stopped = false;
+  /** The worker thread has exited (its connection is closed, or was never opened). */
+  #exited = false;
   #restarts = 0;
   #busy = 0;
   #guardWaits = 0;
@@ -280,7 +282,10 @@ export class Checkpointer {
       onFallback(why);
     };
     this.#worker.on('error', (e) => fallBack(`the checkpoint worker failed (${e instanceof Error ? e.message : String(e)})`));
-    this.#worker.on('exit', (code) => fallBack(`the checkpoint worker exited (code ${code})`));
+    this.#worker.on('exit', (code) => {
+      this.#exited = true;
+      fallBack(`the checkpoint worker exited (code ${code})`);
+    });
     this.#guard = restart ? setInterval(() => this.#look(), GUARD_MS).unref() : undefined;
   }
 
@@ -323,7 +328,7 @@ export class Checkpointer {
    */
   stop(): void {
     this.#halt();
-    Atomics.wait(this.#state, S_CLOSED, 0, STOP_WAIT_MS);
+    if (!this.#exited) Atomics.wait(this.#state, S_CLOSED, 0, STOP_WAIT_MS);
   }
 
   #halt(): void {
