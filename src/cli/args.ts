@@ -101,6 +101,21 @@ export const RETENTION_OPTION = {
   retention: { type: 'string', default: formatDuration(DEFAULT_RETENTION_MS) },
 } as const;
 
+/** How long a stop lets the calls in flight finish by default (`--shutdown-grace`), and at most (a function's longest timeout). */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
+export const MAX_SHUTDOWN_GRACE_MS = 15 * 60_000;
+
+export const SHUTDOWN_GRACE_OPTION = {
+  'shutdown-grace': { type: 'string', default: formatDuration(DEFAULT_SHUTDOWN_GRACE_MS) },
+} as const;
+
+/** The grace asked for (`--shutdown-grace`, default 30s; 0s: none), checked, in ms. */
+export function shutdownGraceMs(values: { readonly [k: string]: string | boolean | (string | boolean)[] | undefined }): number {
+  const ms = durationMs('--shutdown-grace', values['shutdown-grace'], 0);
+  if (ms > MAX_SHUTDOWN_GRACE_MS) throw new UsageError(`--shutdown-grace ${String(values['shutdown-grace'])} is too long: give at most ${formatDuration(MAX_SHUTDOWN_GRACE_MS)} (a function's longest timeout)`);
+  return ms;
+}
+
 /** The retention asked for (`--retention`, default 7d), checked: a duration of at least MIN_RETENTION_MS, in ms. */
 export function retentionMs(values: { readonly [k: string]: string | boolean | (string | boolean)[] | undefined }): number {
   return durationMs('--retention', values.retention, MIN_RETENTION_MS);

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_PRICE_TABLE } from '../core/classes.ts';
-import { METRICS_OPTIONS, metricsListen, parse, RETENTION_OPTION, retentionMs, UsageError, withinClass } from './args.ts';
+import { formatDuration, METRICS_OPTIONS, metricsListen, parse, RETENTION_OPTION, retentionMs, SHUTDOWN_GRACE_OPTION, shutdownGraceMs, UsageError, withinClass } from './args.ts';
 import { createLogger, LOG_HELP, logOptions, logSettings } from './logger.ts';
 
 const COMMON = `  --nats URL[,URL…]   NATS servers (default nats://127.0.0.1:4222)
@@ -24,7 +24,7 @@ const HELP: Record<string, string> = {
 
 Usage: fare gateway --shards S [--id 0] [--port 8080] [--host 127.0.0.1] [--data-dir ./.fare-gateway]
                     [--master-key-file FILE] [--no-examples] [--fsync] [--retention 7d] [--region us-east-1]
-                    [--record FILE] [common options]
+                    [--record FILE] [--shutdown-grace 30s] [common options]
 ${COMMON}
 ${METRICS_HELP}
   --master-key-file FILE   the cluster's master key (a copy of the first gateway's
@@ -37,6 +37,11 @@ ${METRICS_HELP}
   --region R          the region named in ARNs (default us-east-1; give every gateway and worker the same)
   --record FILE       write the executions this gateway sends (arrival, class, the time each held a
                       core and on which worker, memory, latency) to FILE, for fare sim replay FILE
+  --shutdown-grace 30s  on SIGTERM or Ctrl-C, stop listening and let the calls in flight finish for up
+                      to this long (at most 15m; 0s: none), answering a request that comes on an open
+                      connection meanwhile 503 FARE_E_SHUTTING_DOWN, so a load balancer sends it to
+                      another gateway; an async invocation cut is delivered again. A second signal
+                      stops at once
 
 Authenticates, applies budgets and sends each invocation to its function's shard (by function, the
 same from every gateway). Run as many gateways as you like, each with its own --id and --data-dir,
@@ -151,15 +156,24 @@ function whole(name: string, text: unknown, min: number, max: number): number {
   return n;
 }
 
-/** Runs until SIGINT or SIGTERM, then closes. */
-function untilStopped(what: string, close: () => Promise<void>): Promise<number> {
+/**
+ * Runs until SIGINT or SIGTERM, then closes, with `graceMs` for what is in flight (a gateway's
+ * --shutdown-grace); a second signal closes at once.
+ */
+function untilStopped(what: string, close: (graceMs: number) => Promise<void>, graceMs = 0): Promise<number> {
   return new Promise((done) => {
+    let signals = 0;
     const stop = (): void => {
-      process.stdout.write(`${what} is stopping…\n`);
-      void close().then(() => done(0));
+      if (++signals > 1) {
+        process.stdout.write(`${what} is stopping now, without waiting.\n`);
+        void close(0);
+        return;
+      }
+      process.stdout.write(graceMs > 0 ? `${what} is stopping: it takes no new calls, and lets those in flight finish for up to ${formatDuration(graceMs)} (again to stop at once)…\n` : `${what} is stopping…\n`);
+      void close(graceMs).then(() => done(0));
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
 }
 
@@ -195,6 +209,7 @@ export async function runGateway(args: readonly string[]): Promise<number> {
     region: { type: 'string', default: 'us-east-1' },
     record: { type: 'string' },
     ...RETENTION_OPTION,
+    ...SHUTDOWN_GRACE_OPTION,
     ...METRICS_OPTIONS,
   });
   if (values.help) return help('gateway');
@@ -219,7 +234,7 @@ export async function runGateway(args: readonly string[]): Promise<number> {
   if (values.record !== undefined) process.stdout.write(`  Recording traffic to: ${resolve(String(values.record))} (replay: fare sim replay FILE)\n`);
   process.stdout.write(`Fare gateway is up: ${g.url}  (NATS ${c.servers.join(',')}, subjects ${c.prefix}.*)\n  Metrics: ${g.metricsUrl !== undefined ? `${g.metricsUrl} (no credential), and ` : ''}${g.url}/metrics (administrators)\n`);
   if (g.adminCredentialFile) process.stdout.write(`  Admin credential: written to ${g.adminCredentialFile}\n`);
-  return untilStopped('Fare gateway', () => g.close());
+  return untilStopped('Fare gateway', (grace) => g.close(grace), shutdownGraceMs(values));
 }
 
 export async function runShard(args: readonly string[]): Promise<number> {

@@ -1,7 +1,7 @@
 // `fare up`: Fare on one machine — gateway, shard and worker in this process, state in --data-dir.
 
 import { resolve } from 'node:path';
-import { METRICS_OPTIONS, metricsListen, parse, RETENTION_OPTION, retentionMs as retentionOf, UsageError, withinClass } from './args.ts';
+import { formatDuration, METRICS_OPTIONS, metricsListen, parse, RETENTION_OPTION, retentionMs as retentionOf, SHUTDOWN_GRACE_OPTION, shutdownGraceMs, UsageError, withinClass } from './args.ts';
 import { createLogger, LOG_HELP, logOptions, logSettings } from './logger.ts';
 
 const HELP = `fare up — run Fare on this machine
@@ -10,7 +10,7 @@ Usage: fare up [--port 8080] [--host 127.0.0.1] [--data-dir ./.fare] [--policy f
                [--cores N] [--strict-priorities] [--within-class fcfs|las|sef|ps] [--memory-mb MB] [--no-swapping]
                [--no-examples] [--fsync] [--retention 7d] [--region us-east-1] [--no-stem-cells]
                [--insecure-single-tenant] [--metrics-port N] [--metrics-host 127.0.0.1]
-               [--log-level info] [--log-format json|pretty] [--record FILE]
+               [--log-level info] [--log-format json|pretty] [--record FILE] [--shutdown-grace 30s]
 
 Starts the gateway (AWS Lambda Invoke API and Fare's REST API), one scheduler shard and one worker
 in this process, with all state in an SQLite file under --data-dir. On an empty data dir it deploys
@@ -38,7 +38,11 @@ and each serves one function only); --no-stem-cells turns them off.
 --region: the region named in every ARN and given to functions as AWS_REGION (default us-east-1);
 functions also get FARE_ENDPOINT and AWS_ENDPOINT_URL_LAMBDA, and their invocation's credentials as
 container credentials, so the AWS SDK inside them calls Fare with no set-up.
---port 0 picks a free port. GET /healthz answers when Fare is ready. Stop with Ctrl-C.
+--port 0 picks a free port. GET /healthz answers when Fare is ready. Stop with Ctrl-C (or SIGTERM):
+Fare stops listening and lets the calls in flight finish for up to --shutdown-grace (default 30s, at
+most 15m; 0s: none), answering a request that comes on an open connection meanwhile with 503
+FARE_E_SHUTTING_DOWN; then it cuts what is left (an async invocation cut so runs again at the next
+start). A second Ctrl-C stops at once.
 Prometheus metrics: GET /metrics on the gateway's port, for an administrator's credential (Bearer);
 --metrics-port N also serves them with no credential on a listener of their own, bound to
 --metrics-host (default 127.0.0.1: they show every tenant's spend).
@@ -76,6 +80,7 @@ export async function runUp(args: readonly string[]): Promise<number> {
     region: { type: 'string', default: 'us-east-1' },
     ...RETENTION_OPTION,
     record: { type: 'string' },
+    ...SHUTDOWN_GRACE_OPTION,
     ...METRICS_OPTIONS,
     ...logOptions,
     help: { type: 'boolean', short: 'h', default: false },
@@ -103,6 +108,7 @@ export async function runUp(args: readonly string[]): Promise<number> {
   const region = values.region as string;
   if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) throw new UsageError(`--region ${region} is not a region name: give one such as us-east-1 or eu-west-3`);
   const retentionMs = retentionOf(values);
+  const graceMs = shutdownGraceMs(values);
   const metricsAt = metricsListen(values);
   const logger = await createLogger(logSettings(values), { part: 'fare-up' });
   const { up } = await import('../live/one-machine.ts');
@@ -148,12 +154,21 @@ export async function runUp(args: readonly string[]): Promise<number> {
     `    aws lambda invoke --endpoint-url ${running.url} --function-name page-view out.json`, '');
   process.stdout.write(`${out.join('\n')}\n`);
   await new Promise<void>((done) => {
+    let signals = 0;
     const stop = (): void => {
-      process.stdout.write('Fare is stopping…\n');
-      void running.close().then(done);
+      if (++signals > 1) {
+        process.stdout.write('Fare is stopping now, without waiting.\n');
+        void running.close(0);
+        return;
+      }
+      const { requests, async } = running.inFlight();
+      process.stdout.write(requests + async > 0 && graceMs > 0
+        ? `Fare is stopping: it takes no new calls, and waits up to ${formatDuration(graceMs)} for ${requests} request(s) and ${async} async invocation(s) in flight (again to stop at once)…\n`
+        : 'Fare is stopping…\n');
+      void running.close(graceMs).then(done);
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
   return 0;
 }

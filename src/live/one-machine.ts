@@ -104,7 +104,15 @@ export interface Running {
   readonly metrics: Metrics;
   /** The metrics listener's `…/metrics` URL, when `metricsPort` was given. */
   readonly metricsUrl: string | undefined;
-  close(): Promise<void>;
+  /**
+   * Stops every part. With `graceMs`, first lets the calls in flight finish for up to that long
+   * (sync ones answered, async ones recorded; the gateway takes no new call meanwhile): what is still
+   * running then is cut, and an async invocation cut so runs again at the next start. A call with
+   * 0 while a grace runs ends it now.
+   */
+  close(graceMs?: number): Promise<void>;
+  /** Calls being answered and async invocations running (what a graceful stop waits for). */
+  inFlight(): { readonly requests: number; readonly async: number };
 }
 
 export async function up(opts: UpOptions): Promise<Running> {
@@ -217,9 +225,9 @@ export async function up(opts: UpOptions): Promise<Running> {
   let metricsListener: MetricsListener | undefined;
   let listening = false;
   /** Stops every part, in order (also when the start fails from here on). */
-  const stopParts = async (): Promise<void> => {
-    await runner.stop();
-    if (listening) await gateway.close();
+  const stopParts = async (graceMs = 0): Promise<void> => {
+    // Both drain at once, within the same grace: the gateway takes no new call meanwhile.
+    await Promise.all([runner.stop(graceMs), listening ? gateway.close(graceMs) : undefined]);
     await recorder?.close();
     await metricsListener?.close();
     await stemUpkeep.stop();
@@ -269,11 +277,22 @@ export async function up(opts: UpOptions): Promise<Running> {
     tightened: store.tightened,
     capabilities: capLines,
     examples,
-    close: () => (closing ??= (async () => {
-      clearInterval(reaper);
-      reading?.stop();
-      await stopParts();
-    })()),
+    close: (graceMs = 0) => {
+      if (closing !== undefined) {
+        // A stop under way: a grace of 0 ends its wait now.
+        if (graceMs <= 0) {
+          void runner.stop(0);
+          if (listening) void gateway.close(0);
+        }
+        return closing;
+      }
+      return (closing = (async () => {
+        clearInterval(reaper);
+        reading?.stop();
+        await stopParts(graceMs);
+      })());
+    },
+    inFlight: () => ({ requests: gateway.inFlight, async: runner.inFlight }),
   };
 }
 

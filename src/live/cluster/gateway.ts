@@ -80,7 +80,12 @@ export interface GatewayProcess {
   readonly examples: readonly string[];
   /** The metrics listener's URL, when `metricsPort` was given (administrators also read the gateway's `/metrics`). */
   readonly metricsUrl: string | undefined;
-  close(): Promise<void>;
+  /**
+   * Stops. With `graceMs`, the calls in flight may finish for up to that long first (sync ones
+   * answered, async ones recorded; no new call is taken meanwhile); an async invocation cut is
+   * delivered again by the work queue. A call with 0 while a grace runs ends it now.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** A function's number for shard selection: the same from every gateway (FNV-1a of tenant/name). */
@@ -138,14 +143,14 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
     listener?: MetricsListener; beat?: Heartbeat; workers?: Membership; shards?: Membership; queue?: SharedQueue; runner?: AsyncRunner;
     gateway?: Gateway; listening?: boolean; recorder?: TraceRecorder | undefined; scheduler?: SchedulerClient; bus?: NatsBus; peers?: NatsContextPeers;
   } = {};
-  const stopParts = async (): Promise<void> => {
+  const stopParts = async (graceMs = 0): Promise<void> => {
     await parts.listener?.close();
     parts.beat?.stop(true);
     parts.workers?.stop();
     parts.shards?.stop();
     await parts.queue?.close();
-    await parts.runner?.stop();
-    if (parts.listening === true) await parts.gateway?.close();
+    // Both drain at once, within the same grace: the gateway takes no new call meanwhile.
+    await Promise.all([parts.runner?.stop(graceMs), parts.listening === true ? parts.gateway?.close(graceMs) : undefined]);
     await parts.recorder?.close();
     parts.scheduler?.close();
     parts.bus?.close();
@@ -216,7 +221,17 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
     return {
       url, port, store, adminCredentialFile, examples,
       metricsUrl: parts.listener?.url,
-      close: () => (closing ??= stopParts()),
+      close: (graceMs = 0) => {
+        if (closing !== undefined) {
+          // A stop under way: a grace of 0 ends its wait now.
+          if (graceMs <= 0) {
+            void parts.runner?.stop(0);
+            if (parts.listening === true) void parts.gateway?.close(0);
+          }
+          return closing;
+        }
+        return (closing = stopParts(graceMs));
+      },
     };
   } catch (e) {
     await stopParts();

@@ -89,6 +89,49 @@ describe('AsyncRunner', () => {
     await r.stop();
   });
 
+  it('stop with a grace waits for the invocations in flight that end within it, and records them', async () => {
+    enqueue('a');
+    let release = (): void => {};
+    platform.respond = () => new Promise<PlatformResult>((resolve) => (release = () => resolve(outcome())));
+    const r = runner();
+    r.wake();
+    expect(r.inFlight).toBe(1);
+    let stopped = false;
+    const stopping = r.stop(60_000).then(() => (stopped = true));
+    await new Promise((res) => setTimeout(res, 20));
+    expect(stopped).toBe(false);
+    release();
+    await stopping;
+    expect(store.invocations.get('a')).toMatchObject({ status: 'succeeded', attempts: 1 });
+  });
+
+  it('stop past its grace abandons what is in flight: nothing recorded, still claimed, so the next start runs it again', async () => {
+    enqueue('a');
+    let release = (): void => {};
+    platform.respond = () => new Promise<PlatformResult>((resolve) => (release = () => resolve(outcome({ status: 'error', errorType: 'Runtime.ExitError' }))));
+    const r = runner();
+    r.wake();
+    const t0 = performance.now();
+    await r.stop(50);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(45);
+    // Its instance killed as Fare stops: an outcome that must not count as a failed attempt.
+    release();
+    await new Promise((res) => setTimeout(res, 20));
+    expect(store.invocations.get('a')).toMatchObject({ status: 'running', attempts: 1 });
+    expect(store.billing.get('a#1')).toBeUndefined();
+  });
+
+  it('a stop with 0 while a grace runs ends it now', async () => {
+    enqueue('a');
+    platform.respond = () => new Promise<PlatformResult>(() => undefined);
+    const r = runner();
+    r.wake();
+    const stopping = r.stop(60_000);
+    await r.stop(0);
+    await stopping;
+    expect(store.invocations.get('a')?.status).toBe('running');
+  });
+
   it('waits out the retry delay, on the clock', async () => {
     enqueue('a');
     let n = 0;

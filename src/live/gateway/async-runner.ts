@@ -85,6 +85,10 @@ export class AsyncRunner {
   readonly #inFlight = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
+  /** Stopping (see `stop`), how to end its grace now, and whether the invocations in flight were abandoned. */
+  #stopping: Promise<void> | undefined;
+  #cut: (() => void) | undefined;
+  #abandoned = false;
   #idle: (() => void)[] = [];
 
   constructor(opts: AsyncRunnerOptions) {
@@ -129,17 +133,44 @@ export class AsyncRunner {
     return p;
   }
 
+  /** Invocations running now. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
   /** Resolves when nothing is in flight and nothing is runnable now (for tests and shutdown). */
   idle(): Promise<void> {
     if (this.#inFlight.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  /** Stops claiming and waits for the invocations in flight. */
-  async stop(): Promise<void> {
+  /**
+   * Stops claiming and waits for the invocations in flight, for up to `graceMs` (default: as long
+   * as they take). Past it they are abandoned: what they come to is not recorded, and they stay
+   * claimed (`running`), so the store gives them back at the next start, as after a crash. A call
+   * with 0 while a grace runs ends it now.
+   */
+  stop(graceMs = Infinity): Promise<void> {
     this.#stopped = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    await Promise.all([...this.#inFlight]);
+    if (this.#stopping !== undefined) {
+      if (graceMs <= 0) this.#cut?.();
+      return this.#stopping;
+    }
+    const all = Promise.all([...this.#inFlight]);
+    this.#stopping = new Promise<void>((resolve) => {
+      const timer = graceMs > 0 && Number.isFinite(graceMs) ? setTimeout(() => this.#cut?.(), graceMs) : undefined;
+      const end = (abandon: boolean): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        this.#cut = undefined;
+        if (abandon) this.#abandoned = true;
+        resolve();
+      };
+      this.#cut = () => end(true);
+      void all.then(() => end(false));
+      if (graceMs <= 0 && this.#inFlight.size > 0) end(true);
+    });
+    return this.#stopping;
   }
 
   /** Sets one timer for the earliest delayed retry. */
@@ -219,12 +250,15 @@ export class AsyncRunner {
       try {
         result = await platform.invoke(req);
       } catch (e) {
+        if (this.#abandoned) return;
         // The platform failed, not the function: try again later, nothing to bill.
         store.invocations.retry(inv.id, this.#o.clock() + this.#o.platformRetryDelayMs, { refundAttempt: true, keepReservation: true, error: `platform: ${(e as Error).message}` });
         return;
       } finally {
         running?.end();
       }
+      // Given up by a stop whose grace passed: the next start runs it again (its claim stands).
+      if (this.#abandoned) return;
       const line = { id: inv.id, tenant: inv.tenant, function: inv.function, cls: clsName, type: 'async' as const, attempt: inv.attempts, traceId: trace.traceId, spanId: trace.spanId, ...(trace.parentId !== undefined ? { parentId: trace.parentId } : {}) };
       if (isThrottled(result)) {
         if (result.code === 'FARE_E_CONCURRENCY_LIMIT') this.#o.metrics?.concurrencyRefused(inv.tenant, 'claim');

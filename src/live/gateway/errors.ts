@@ -46,6 +46,7 @@ export type FareErrorCode =
   | 'FARE_E_OVER_BUDGET'
   | 'FARE_E_AUTH_RATE_LIMITED'
   | 'FARE_E_CONCURRENCY_LIMIT'
+  | 'FARE_E_SHUTTING_DOWN'
   | 'FARE_E_INTERNAL';
 
 /** Exception names of the Lambda API, as SDKs expect them in `X-Amzn-ErrorType`. */
@@ -127,6 +128,14 @@ export const contextUnconfirmed = (message: string): ApiError =>
  */
 export const recordPending = (message: string): ApiError =>
   new ApiError({ status: 503, code: 'FARE_E_RECORD_PENDING', message, lambdaType: 'ServiceException', headers: { 'Retry-After': '1' } });
+
+/**
+ * A request that came on an open connection while this gateway stops (it finishes the calls it has,
+ * takes no new ones): 503 with Retry-After and `Connection: close`, so a client or load balancer
+ * sends it again elsewhere (the SDKs retry a 503).
+ */
+export const shuttingDown = (): ApiError =>
+  new ApiError({ status: 503, code: 'FARE_E_SHUTTING_DOWN', message: 'this Fare gateway is stopping: it finishes the calls it has and takes no new ones; send the request again (to another gateway, or once Fare has restarted)', lambdaType: 'ServiceException', headers: { 'Retry-After': '1', Connection: 'close' } });
 
 export function throttled(code: 'FARE_E_THROTTLED' | 'FARE_E_OVER_BUDGET' | 'FARE_E_AUTH_RATE_LIMITED' | 'FARE_E_CONCURRENCY_LIMIT', message: string, retryAfterS: number, reason: string): ApiError {
   const s = Math.max(1, Math.ceil(retryAfterS));

@@ -10,7 +10,7 @@ import { noteRequest, requestNote, type GatewayLog } from './access-log.ts';
 import { Authenticator } from './auth.ts';
 import type { AuthLimits } from './auth-limiter.ts';
 import { DEFAULT_LIMITS, type GatewayContext, type GatewayLimits } from './context.ts';
-import { ApiError, internal, notFound } from './errors.ts';
+import { ApiError, internal, notFound, shuttingDown } from './errors.ts';
 import { FareContexts, type ContextPeers } from './fare-context.ts';
 import { answerClientErrors, sendFareError, sendJson, sendLambdaError } from './http.ts';
 import { handleInvoke, INVOKE_PATH, STREAM_INVOKE_PATH } from './lambda-api.ts';
@@ -96,7 +96,15 @@ export interface Gateway {
   readonly schedules: ScheduleRunner | undefined;
   /** Starts listening (port 0: any free port) and resolves with the address. */
   listen(port?: number, host?: string): Promise<{ host: string; port: number; url: string }>;
-  close(): Promise<void>;
+  /**
+   * Stops: listens no more, and lets the requests in flight finish for up to `graceMs` (default 0:
+   * none), answering any new one on an open connection 503 `FARE_E_SHUTTING_DOWN` and closing each
+   * connection after its answer; past the grace, the connections left are cut. A call while a
+   * grace runs (e.g. with 0) shortens it. Resolves once every connection is closed.
+   */
+  close(graceMs?: number): Promise<void>;
+  /** Requests being answered now. */
+  readonly inFlight: number;
 }
 
 const ROUTES: readonly Route[] = [...tenantRoutes, ...functionRoutes, ...logRoutes, ...usageRoutes, ...receiptRoutes, ...dashboardRoutes];
@@ -157,6 +165,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     // The access line, when the answer has gone (a synchronous invocation's handler returns later, with its measured outcome).
     if (log !== undefined) res.once('close', () => accessLine(log, req, res, url.pathname, requestId, performance.now() - started));
     try {
+      if (draining) throw shuttingDown();
       // A function URL: by its Host (<id>.lambda-url.…), or by path on any gateway address.
       const byHost = URL_HOST.exec(req.headers.host ?? '');
       const byPath = byHost === null ? URL_PATH.exec(url.pathname) : null;
@@ -223,7 +232,17 @@ export function createGateway(opts: GatewayOptions): Gateway {
     }
   };
 
+  // Answers being given, and whether the gateway is stopping (see `close`).
+  const answering = new Set<ServerResponse>();
+  let draining = false;
+  let drained: (() => void) | undefined;
   const server = createServer((req, res) => {
+    answering.add(res);
+    res.once('close', () => {
+      answering.delete(res);
+      if (answering.size === 0) drained?.();
+    });
+    if (draining) res.setHeader('Connection', 'close');
     void handle(req, res);
   });
   // Synchronous invocations may run for up to 15 minutes.
@@ -234,6 +253,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
   // connections (ALB: 60 s); the time to send a request's headers stays bounded (headersTimeout).
   server.keepAliveTimeout = 65_000;
   answerClientErrors(server);
+  let closing: Promise<void> | undefined;
+  let cut: (() => void) | undefined;
 
   return {
     server,
@@ -250,13 +271,36 @@ export function createGateway(opts: GatewayOptions): Gateway {
           resolve({ host: a.address, port: a.port, url: `http://${h}:${a.port}` });
         });
       }),
-    close: () =>
-      new Promise((resolve, reject) => {
-        dashboard.close();
-        schedules?.close();
+    get inFlight() {
+      return answering.size;
+    },
+    close: (graceMs = 0) => {
+      if (closing !== undefined) {
+        // Stopping already: a shorter grace cuts it now.
+        if (graceMs === 0) cut?.();
+        return closing;
+      }
+      draining = true;
+      // The answers under way close their connections behind them.
+      for (const res of answering) if (!res.headersSent) res.setHeader('Connection', 'close');
+      dashboard.close();
+      schedules?.close();
+      closing = new Promise<void>((resolve, reject) => {
+        // Listens no more; idle keep-alive connections close now, busy ones after their answer.
         server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+        server.closeIdleConnections();
+        const timer = graceMs > 0 && Number.isFinite(graceMs) ? setTimeout(() => cut?.(), graceMs) : undefined;
+        cut = (): void => {
+          cut = undefined;
+          drained = undefined;
+          if (timer !== undefined) clearTimeout(timer);
+          server.closeAllConnections();
+        };
+        drained = cut;
+        if (answering.size === 0 || graceMs <= 0) cut();
+      });
+      return closing;
+    },
   };
 }
 
