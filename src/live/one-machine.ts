@@ -108,7 +108,8 @@ export interface Running {
    * Stops every part. With `graceMs`, first lets the calls in flight finish for up to that long
    * (sync ones answered, async ones recorded; the gateway takes no new call meanwhile): what is still
    * running then is cut, and an async invocation cut so runs again at the next start. A call with
-   * 0 while a grace runs ends it now.
+   * 0 while a grace runs ends it now. Without: sync calls are cut at once, and the async
+   * invocations running are waited for.
    */
   close(graceMs?: number): Promise<void>;
   /** Calls being answered and async invocations running (what a graceful stop waits for). */
@@ -225,9 +226,10 @@ export async function up(opts: UpOptions): Promise<Running> {
   let metricsListener: MetricsListener | undefined;
   let listening = false;
   /** Stops every part, in order (also when the start fails from here on). */
-  const stopParts = async (graceMs = 0): Promise<void> => {
-    // Both drain at once, within the same grace: the gateway takes no new call meanwhile.
-    await Promise.all([runner.stop(graceMs), listening ? gateway.close(graceMs) : undefined]);
+  const stopParts = async (graceMs?: number): Promise<void> => {
+    // Both drain at once, within the same grace: the gateway takes no new call meanwhile. Without
+    // one, the runner waits for its invocations and the gateway cuts its connections (as always).
+    await Promise.all([runner.stop(graceMs), listening ? gateway.close(graceMs ?? 0) : undefined]);
     await recorder?.close();
     await metricsListener?.close();
     await stemUpkeep.stop();
@@ -277,10 +279,10 @@ export async function up(opts: UpOptions): Promise<Running> {
     tightened: store.tightened,
     capabilities: capLines,
     examples,
-    close: (graceMs = 0) => {
+    close: (graceMs?: number) => {
       if (closing !== undefined) {
         // A stop under way: a grace of 0 ends its wait now.
-        if (graceMs <= 0) {
+        if (graceMs !== undefined && graceMs <= 0) {
           void runner.stop(0);
           if (listening) void gateway.close(0);
         }

@@ -83,7 +83,8 @@ export interface GatewayProcess {
   /**
    * Stops. With `graceMs`, the calls in flight may finish for up to that long first (sync ones
    * answered, async ones recorded; no new call is taken meanwhile); an async invocation cut is
-   * delivered again by the work queue. A call with 0 while a grace runs ends it now.
+   * delivered again by the work queue. A call with 0 while a grace runs ends it now. Without: sync
+   * calls are cut at once, and the async invocations running are waited for.
    */
   close(graceMs?: number): Promise<void>;
 }
@@ -143,14 +144,15 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
     listener?: MetricsListener; beat?: Heartbeat; workers?: Membership; shards?: Membership; queue?: SharedQueue; runner?: AsyncRunner;
     gateway?: Gateway; listening?: boolean; recorder?: TraceRecorder | undefined; scheduler?: SchedulerClient; bus?: NatsBus; peers?: NatsContextPeers;
   } = {};
-  const stopParts = async (graceMs = 0): Promise<void> => {
+  const stopParts = async (graceMs?: number): Promise<void> => {
     await parts.listener?.close();
     parts.beat?.stop(true);
     parts.workers?.stop();
     parts.shards?.stop();
     await parts.queue?.close();
     // Both drain at once, within the same grace: the gateway takes no new call meanwhile.
-    await Promise.all([parts.runner?.stop(graceMs), parts.listening === true ? parts.gateway?.close(graceMs) : undefined]);
+    // Without a grace, the runner waits for its invocations and the gateway cuts its connections.
+    await Promise.all([parts.runner?.stop(graceMs), parts.listening === true ? parts.gateway?.close(graceMs ?? 0) : undefined]);
     await parts.recorder?.close();
     parts.scheduler?.close();
     parts.bus?.close();
@@ -221,10 +223,10 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
     return {
       url, port, store, adminCredentialFile, examples,
       metricsUrl: parts.listener?.url,
-      close: (graceMs = 0) => {
+      close: (graceMs?: number) => {
         if (closing !== undefined) {
           // A stop under way: a grace of 0 ends its wait now.
-          if (graceMs <= 0) {
+          if (graceMs !== undefined && graceMs <= 0) {
             void parts.runner?.stop(0);
             if (parts.listening === true) void parts.gateway?.close(0);
           }
