@@ -278,6 +278,25 @@ describe.skipIf(!nats.ok)('fare cluster up', () => {
     }
   }, 120_000);
 
+  it('the gateway stopped with SIGTERM drains first: its sync caller answered, its async invocation run once, and it starts again', async () => {
+    const event = await invoke(url, 'sleeper', { sleepMs: 1500, n: 300 }, 'Event');
+    expect(event.status).toBe(202);
+    const sync = invoke(url, 'sleeper', { sleepMs: 2000, n: 301 });
+    await new Promise((r) => setTimeout(r, 500));
+    // SIGTERM (then started again): it lets the calls in flight finish before it exits.
+    const g = await cluster.restart('gateway');
+    const answered = await sync;
+    expect(answered.status).toBe(200);
+    expect(JSON.parse(answered.body)).toEqual({ slept: 2000, n: 301 });
+    expect(g.output()).not.toMatch(/unexpected error/);
+    url = (/Fare gateway is up: (http:\/\/\S+)/.exec(g.output()) as RegExpExecArray)[1] as string;
+    expect(await finished(url, [event.requestId])).toEqual(['succeeded']);
+    const logs = (await api(url, 'GET', '/v1/functions/sleeper/logs?limit=1000')).json as { entries: { requestId: string; type: string; status: string }[] };
+    // One entry: the restarted gateway reads its own last entries from the log stream again (it had
+    // not saved its place there), and enters each execution once.
+    expect(logs.entries.filter((e) => e.requestId === event.requestId && e.type === 'async' && e.status === 'ok')).toHaveLength(1);
+  }, 60_000);
+
   it("a function's concurrency limit outlives faults: calls cut off by the gateway's kill -9, or running on workers killed with kill -9, give their places back", async () => {
     const code = join(dir, 'limited');
     mkdirSync(code);

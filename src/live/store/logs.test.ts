@@ -110,6 +110,18 @@ describe('function logs', () => {
     expect((entries[0]?.seq ?? 0) < (entries[1]?.seq ?? 0)).toBe(true);
   });
 
+  it('entered from elsewhere (a cluster\'s log stream) once per execution: an entry read again is skipped, another attempt of it is not', () => {
+    const a = run('acme', 'f', 'mine\n');
+    store.logs.flush();
+    const row = store.db.prepare('SELECT * FROM logs WHERE request_id = ?').get(a) as Record<string, unknown>;
+    delete row.seq;
+    // A gateway restarted before it saved its place in the stream reads its own last entry again.
+    expect(store.logs.ingest([row as never])).toBe(0);
+    expect(store.logs.ingest([{ ...row, attempt: 2 } as never, { ...row, type: 'async' } as never])).toBe(2);
+    expect(rowsOf('acme', 'f')).toBe(3);
+    expect(store.logs.list('acme', 'f', { limit: 10 }).map((e) => [e.type, e.attempt])).toEqual([['sync', 1], ['sync', 2], ['async', 1]]);
+  });
+
   it('return the newest `limit` since a time, oldest first; one request; or page forward after a cursor', () => {
     const t0 = clock();
     const all: string[] = [];

@@ -228,24 +228,29 @@ export class LogRepo {
 
   /**
    * Entries written elsewhere (another gateway of a cluster), as their rows (`seq` ignored: each
-   * copy numbers its own), in the caller's transaction; kept and pruned as this copy's own.
+   * copy numbers its own), in the caller's transaction; kept and pruned as this copy's own. An entry
+   * this copy has already — one execution (type, request id, attempt) is one entry, as the cluster's
+   * log stream keys it — is skipped: a gateway restarted before it saved its position in the stream
+   * reads its own last entries again.
    */
   ingest(rows: readonly Omit<LogRow, 'seq'>[]): number {
     return this.#db.transaction(() => {
       const added: Added = new Map();
-      for (const r of rows) this.#insert(r, added);
+      for (const r of rows) this.#insert(r, added, true);
       return this.#account(added);
     })();
   }
 
-  /** Inserts an entry unless its function is gone (deleted meanwhile), counting it in `added`. */
-  #insert(r: Omit<LogRow, 'seq'>, added: Added): void {
+  /** Inserts an entry unless its function is gone (deleted meanwhile) or, `once`, the entry is here already; counts it in `added`. */
+  #insert(r: Omit<LogRow, 'seq'>, added: Added, once = false): void {
     const inserted = this.#q(
       `INSERT INTO logs (tenant, function, request_id, attempt, type, version, class, status, error_type, duration_ms, cpu_ms, cost_uc, at, bytes, truncated, text, receipt)
-       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM functions WHERE tenant = ? AND name = ?)`,
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM functions WHERE tenant = ? AND name = ?)
+       AND NOT (? AND EXISTS (SELECT 1 FROM logs WHERE request_id = ? AND attempt = ? AND type = ?))`,
     ).run(
       r.tenant, r.function, r.request_id, r.attempt, r.type, r.version, r.class, r.status, r.error_type,
       r.duration_ms, r.cpu_ms, r.cost_uc, r.at, r.bytes, r.truncated, r.text, r.receipt ?? null, r.tenant, r.function,
+      once ? 1 : 0, r.request_id, r.attempt, r.type,
     ).changes;
     if (inserted === 0) return;
     const key = `${r.tenant}/${r.function}`;
