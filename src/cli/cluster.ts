@@ -109,7 +109,8 @@ the traffic it sends for fare sim replay FILE (another gateway i in FILE.gateway
 --no-stem-cells). --within-class: the workers' order within a class (fare worker --within-class;
 default las, as fare up). --retention: how long the gateways keep invocation records and function logs
 (fare gateway --retention; default 7d, at least 1m). On real machines run one fare worker per host
-against the same NATS servers (see the README). Stop with Ctrl-C.`,
+against the same NATS servers (see the README). Stop with Ctrl-C: each part is told to stop (the
+gateways let their calls in flight finish for up to 8 s, the workers their jobs) and killed after 10 s.`,
 };
 
 interface Common {

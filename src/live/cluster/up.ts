@@ -142,7 +142,9 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
     const gatewayName = (i: number): string => (i === 0 ? 'gateway' : `gateway-${i}`);
     const gatewayArgs = (i: number): string[] => ['gateway', '--id', String(i), '--shards', String(o.shards), '--port', String(o.port === 0 ? 0 : o.port + i),
       '--host', (typeof o.gatewayHost === 'function' ? o.gatewayHost(gatewayName(i)) : o.gatewayHost) ?? o.host, '--data-dir', join(o.dataDir, gatewayName(i)), '--master-key-file', masterKey, ...common, ...metricsArgs(o.shards + o.workers + i),
-      ...(o.record !== undefined ? ['--record', i === 0 ? o.record : `${o.record}.${gatewayName(i)}`] : []), ...(o.retention !== undefined ? ['--retention', o.retention] : [])];
+      ...(o.record !== undefined ? ['--record', i === 0 ? o.record : `${o.record}.${gatewayName(i)}`] : []), ...(o.retention !== undefined ? ['--retention', o.retention] : []),
+      // Its calls in flight may finish when it is stopped, within the time stopChild gives a part.
+      '--shutdown-grace', `${GATEWAY_GRACE_S}s`];
     const starts: Promise<Part>[] = [];
     for (let i = 0; i < o.shards; i++) starts.push(start(`shard-${i}`, shardArgs(i), /Fare shard \d+ is up/));
     for (let i = 0; i < o.workers; i++) starts.push(start(`worker-${i}`, workerArgs(i), /Fare worker \d+ is up/));
@@ -182,10 +184,14 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
   }
 }
 
+/** How long each part has to stop once told (SIGTERM), before it is killed; a gateway's grace fits within it. */
+const STOP_WAIT_MS = 10_000;
+const GATEWAY_GRACE_S = 8;
+
 function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((done) => {
-    const hard = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const hard = setTimeout(() => child.kill('SIGKILL'), STOP_WAIT_MS);
     child.once('exit', () => {
       clearTimeout(hard);
       done();
