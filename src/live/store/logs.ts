@@ -340,22 +340,16 @@ export class LogRepo {
     this.flush();
     const where = ['tenant = ?', 'function = ?', 'seq > ?'];
     const args: (string | number)[] = [tenant, fn, Math.max(this.#floor(tenant, fn), q.after ?? 0)];
-    if (q.requestId !== undefined) {
-      where.push('request_id = ?');
-      args.push(q.requestId);
-    }
-    if (q.since !== undefined) {
-      where.push('at >= ?');
-      args.push(q.since);
-    }
-    if (q.status !== undefined) {
-      where.push('status = ?');
-      args.push(q.status);
-    }
-    if (q.contains !== undefined) {
-      where.push('instr(lower(text), lower(?)) > 0');
-      args.push(q.contains);
-    }
+    // Each filter given adds its condition and its value.
+    const filter = (condition: string, value: string | number | undefined): void => {
+      if (value === undefined) return;
+      where.push(condition);
+      args.push(value);
+    };
+    filter('request_id = ?', q.requestId);
+    filter('at >= ?', q.since);
+    filter('status = ?', q.status);
+    filter('instr(lower(text), lower(?)) > 0', q.contains);
     const select = `SELECT * FROM logs WHERE ${where.join(' AND ')}`;
     const sql = q.after !== undefined ? `${select} ORDER BY seq LIMIT ?` : `SELECT * FROM (${select} ORDER BY seq DESC LIMIT ?) ORDER BY seq`;
     return (this.#q(sql).all(...args, q.limit) as LogRow[]).map(toEntry);
