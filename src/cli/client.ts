@@ -186,7 +186,6 @@ async function deploy({ values, positionals }: Parsed): Promise<number> {
   return 0;
 }
 
-/** `fare rm NAME`: deletes the function, its versions and its logs. */
 /** `--max-age`: seconds (3600), or a duration (90s, 30m, 6h); Fare checks the range (60 s – 6 h). */
 export function maxAgeSeconds(v: string): number {
   const m = /^(\d+(?:\.\d+)?)(s|m|h)?$/.exec(v);
@@ -374,6 +373,7 @@ async function schedule({ values, positionals }: Parsed): Promise<number> {
   return 0;
 }
 
+/** `fare rm NAME`: deletes the function, its versions and its logs. */
 async function rm({ values, positionals }: Parsed): Promise<number> {
   const [name, ...extra] = positionals;
   if (!name) throw new UsageError('fare rm needs the name of the function to delete: fare rm NAME');

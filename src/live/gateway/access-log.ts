@@ -61,12 +61,12 @@ export interface InvocationEnd {
 
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
-/** Logs an invocation's end: info when it ran ok, warn when the function failed or there was no room. */
 /** Time before the handler ran: the latency less the run and a cold start's init (queueing, placement, the messages there and back). */
 export function waitBefore(o: Pick<InvokeOutcome, 'durationMs' | 'coldStart' | 'initMs'>, latencyMs: number): number {
   return Math.max(0, latencyMs - o.durationMs - (o.coldStart ? o.initMs : 0));
 }
 
+/** Logs an invocation's end: info when it ran ok, warn when the function failed or there was no room. */
 export function logInvocation(log: GatewayLog | undefined, e: InvocationEnd): void {
   if (log === undefined) return;
   const o = e.outcome;

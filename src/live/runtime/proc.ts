@@ -100,7 +100,6 @@ export function processGroupCpuNs(pgid: number, clockTicks: number): number {
   return (ticks * 1e9) / clockTicks;
 }
 
-/** Resident set size of one process in bytes (0 once it is gone). */
 /** Resident memory of every process in a process group (bytes): the instance's tree, sandbox helper included. */
 export function processGroupResidentBytes(pgid: number): number {
   let sum = 0;
@@ -108,6 +107,7 @@ export function processGroupResidentBytes(pgid: number): number {
   return sum;
 }
 
+/** Resident set size of one process in bytes (0 once it is gone). */
 export function residentBytes(pid: number): number {
   const s = readOr(`/proc/${pid}/status`);
   if (s === null) return 0;

@@ -281,7 +281,6 @@ export class InvocationRepo {
     return this.#q("UPDATE invocations SET status = 'queued', run_after = ? WHERE status = 'running'").run(this.#clock()).changes;
   }
 
-  /** Earliest time a queued invocation becomes runnable (undefined: the queue is empty). */
   /**
    * Makes the oldest queued invocation of a function that waits after a refusal for its concurrency
    * limit (its `error` is `throttled: <reason>`) due now: a call of that function just ended, so it
@@ -295,6 +294,7 @@ export class InvocationRepo {
     ).run(now, tenant, fn, `throttled: ${reason}`, now).changes === 1;
   }
 
+  /** Earliest time a queued invocation becomes runnable (undefined: the queue is empty). */
   nextRunAfter(): number | undefined {
     const r = this.#q("SELECT MIN(run_after) AS t FROM invocations WHERE status = 'queued'").get() as { t: number | null };
     return r.t ?? undefined;
