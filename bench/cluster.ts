@@ -9,17 +9,19 @@
 //    open loop at 1,000 and 5,000 invocations/s: as the cluster runs by default (the workers on the
 //    shards' idle lists: gateway → shard → worker) and with power-of-k only (a poll round trip to two
 //    workers between). Times from CLOCK_MONOTONIC (process.hrtime), which all processes share.
-//    Next to it, the floor: one bare NATS round trip between two processes at the same rate.
+//    Next to it, the floor: one bare NATS round trip between two processes at the same rate. And
+//    the default again with the parts real-time (`--realtime`: the shards, the workers, this process
+//    and the NATS server under SCHED_RR; root only), `schedulingRealtime`.
 // 3. Instance starts per second the control plane sustains with those emulated workers (closed loop).
-// 4. Warm empty-function latency through `fare cluster up` (1 shard, 1 worker) against `fare up`,
-//    rounds alternating in the same run; throughput with 2 shards × 4 workers against `fare up`.
+// 4. Warm empty-function latency through `fare cluster up` (1 shard, 1 worker; and the same with
+//    --realtime, root only) against `fare up`, rounds in rotating order in the same run; throughput with 2 shards × 4 workers against `fare up`.
 //
 // Writes bench/results/cluster-<time>.json and cluster-latest.json. `--quick`: shorter phases;
 // `--only=placement|scheduling|live`: one part, printed only.
 // Child modes (used by the bench itself): `--child shards N URL [idle]` and `--child workers N URL [poll-only|idle]`.
 
 import { fork } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -36,6 +38,8 @@ import { MachineDriver, type Executor } from '../src/live/worker/machine-driver.
 import { SchedulerClient } from '../src/live/gateway/scheduler-client.ts';
 import { startNatsServer, type NatsServer } from '../src/live/cluster/nats-server.ts';
 import { clusterUp } from '../src/live/cluster/up.ts';
+import { goRealtime } from '../src/live/cluster/realtime.ts';
+import { schedSetter } from '../src/live/runtime/priority.ts';
 import { invokeOnce, percentile, type Target } from '../src/cli/loadgen.ts';
 import { capabilities, isolatesTenants } from '../src/live/runtime/capabilities.ts';
 import type { FunctionSpec, InvokeOutcome } from '../src/live/types.ts';
@@ -108,7 +112,32 @@ async function child(kind: string, n: number, url: string, pollOnly: boolean, id
     }
   }
   await nc.flush();
+  if (process.env.BENCH_REALTIME === '1') {
+    // As `fare shard --realtime` / `fare worker --realtime` run, once their threads exist.
+    const r = await goRealtime(DEFAULT_PRICE_TABLE.classes.length);
+    if (!r.ok) throw new Error(r.line);
+  }
   process.send?.('ready');
+}
+
+/**
+ * Runs `phase` with the NATS server and this process (the gateway) under the parts' real-time
+ * priority, as `fare cluster up --realtime` runs them (the phase's children raise themselves), and
+ * puts both back after; or says why it could not (not root).
+ */
+async function realtimePhase(server: NatsServer, phase: () => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
+  const classes = DEFAULT_PRICE_TABLE.classes.length;
+  const pid = server.child.pid as number;
+  const nats = await goRealtime(classes, pid, false);
+  if (!nats.ok) return { skipped: nats.line };
+  const self = await goRealtime(classes);
+  try {
+    if (!self.ok) return { skipped: self.line };
+    return { ...(await phase()), scheduling: self.line };
+  } finally {
+    const sched = schedSetter();
+    for (const p of [pid, process.pid]) for (const t of readdirSync(`/proc/${p}/task`)) sched?.(Number(t), 'normal', 0);
+  }
 }
 
 function spawnChild(kind: string, n: number, url: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ReturnType<typeof fork>> {
@@ -128,6 +157,8 @@ async function main(): Promise<void> {
     if (only === undefined || only === 'placement') results.placement = await placementRate(server.url);
     if (only === undefined || only === 'scheduling') {
       results.scheduling = await schedulingLatency(server.url, true);
+      const url = server.url;
+      results.schedulingRealtime = await realtimePhase(server, () => schedulingLatency(url, true, true));
       results.schedulingPowerOfK = await schedulingLatency(server.url, false);
     }
     await server.stop();
@@ -235,13 +266,15 @@ async function natsRoundTrip(url: string): Promise<Record<string, unknown>> {
 
 /**
  * 2 and 3. Gateway → instance start latency, and starts per second, with emulated workers: on the
- * shards' idle lists (`idle`, the cluster's default) or placed by power-of-k only.
+ * shards' idle lists (`idle`, the cluster's default) or placed by power-of-k only; `realtime`: the
+ * shards and workers under the parts' real-time priority (`--realtime`; see realtimePhase).
  */
-async function schedulingLatency(url: string, idle: boolean): Promise<Record<string, unknown>> {
+async function schedulingLatency(url: string, idle: boolean, realtime = false): Promise<Record<string, unknown>> {
   const floor = idle ? undefined : await natsRoundTrip(url);
   const mode = idle ? ['idle'] : [];
-  const shards = await spawnChild('shards', 2, url, mode, { BENCH_MACHINES: '8' });
-  const workers = await spawnChild('workers', 8, url, mode);
+  const rt = realtime ? { BENCH_REALTIME: '1' } : {};
+  const shards = await spawnChild('shards', 2, url, mode, { BENCH_MACHINES: '8', ...rt });
+  const workers = await spawnChild('workers', 8, url, mode, rt);
   const nc: NatsConnection = await connect({ servers: url });
   const bus = new NatsBus(nc, { prefix: 'bench' });
   const gw = new SchedulerClient(bus, realClock, { id: 0, shards: 2, shardChoice: 'by-function' });
@@ -299,16 +332,21 @@ async function liveComparison(dir: string): Promise<Record<string, unknown>> {
   const insecure = !isolatesTenants(capabilities());
   const env = { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY };
   const small = await clusterUp({ dataDir: join(dir, 'c1'), shards: 1, workers: 1, natsServers: 1, host: '127.0.0.1', port: 0, policy: 'fare', workerCores: 1, insecureSingleTenant: insecure, bin: join(import.meta.dirname, '..', 'bin', 'fare.js'), env });
-  const targets: Record<string, Target> = { up: { url: fare.url, key: ADMIN_KEY }, cluster: { url: small.url, key: ADMIN_KEY } };
+  // The same cluster with its parts and NATS server real-time (`--realtime`; root only).
+  const root = process.getuid?.() === 0;
+  const smallRt = root ? await clusterUp({ dataDir: join(dir, 'c1rt'), shards: 1, workers: 1, natsServers: 1, host: '127.0.0.1', port: 0, policy: 'fare', workerCores: 1, insecureSingleTenant: insecure, bin: join(import.meta.dirname, '..', 'bin', 'fare.js'), env, realtime: true }) : undefined;
+  const targets: Record<string, Target> = { up: { url: fare.url, key: ADMIN_KEY }, cluster: { url: small.url, key: ADMIN_KEY }, ...(smallRt !== undefined ? { clusterRealtime: { url: smallRt.url, key: ADMIN_KEY } } : {}) };
+  const names = Object.keys(targets);
   const out: Record<string, unknown> = {};
   try {
     for (const t of Object.values(targets)) {
       await deployFunction(t.url, 'empty', 'nodejs', 'index.handler', { 'index.mjs': 'export const handler = async () => null;\n' });
       for (let i = 0; i < 300; i++) await invokeOnce(t, 'empty', '{}');
     }
-    const p50: Record<string, number[]> = { up: [], cluster: [] }, p99: Record<string, number[]> = { up: [], cluster: [] };
+    const p50: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []])), p99: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
     for (let r = 0; r < rounds; r++) {
-      for (const name of r % 2 === 0 ? ['up', 'cluster'] : ['cluster', 'up']) {
+      // Each round in another order (a rotation), so that no target always goes first.
+      for (const name of names.map((_, i) => names[(i + r) % names.length] as string)) {
         const lat: number[] = [];
         for (let i = 0; i < calls; i++) lat.push((await invokeOnce(targets[name] as Target, 'empty', '{}')).ms);
         p50[name]?.push(percentile(lat, 0.5));
@@ -321,9 +359,13 @@ async function liveComparison(dir: string): Promise<Record<string, unknown>> {
       up: { p50Ms: med(p50.up), p99Ms: med(p99.up) },
       cluster: { p50Ms: med(p50.cluster), p99Ms: med(p99.cluster) },
       addedP50Ms: med(p50.cluster) - med(p50.up),
+      ...(smallRt !== undefined
+        ? { clusterRealtime: { p50Ms: med(p50.clusterRealtime), p99Ms: med(p99.clusterRealtime) }, addedP50MsRealtime: med(p50.clusterRealtime) - med(p50.up) }
+        : { clusterRealtime: { skipped: 'needs root to run the parts under SCHED_RR' } }),
     };
   } finally {
     await small.close();
+    await smallRt?.close();
   }
   const big = await clusterUp({ dataDir: join(dir, 'c2'), shards: 2, workers: 4, natsServers: 1, host: '127.0.0.1', port: 0, policy: 'fare', workerCores: 1, insecureSingleTenant: insecure, bin: join(import.meta.dirname, '..', 'bin', 'fare.js'), env });
   try {
@@ -356,22 +398,28 @@ function table(r: Record<string, unknown>): string {
   type Sched = Record<string, { p50Ms?: number; p99Ms?: number; achievedPerSec?: number; perSec?: number }>;
   const s = r.scheduling as Sched;
   const k = r.schedulingPowerOfK as Sched;
+  const x = r.schedulingRealtime as Sched;
   const rt = k.natsRoundTrip;
-  const l = r.live as { warm: { up: { p50Ms: number; p99Ms: number }; cluster: { p50Ms: number; p99Ms: number }; addedP50Ms: number }; throughput: { upPerSec: number; cluster2x4PerSec: number; ratio: number } };
+  const l = r.live as { warm: { up: { p50Ms: number; p99Ms: number }; cluster: { p50Ms: number; p99Ms: number }; addedP50Ms: number; clusterRealtime: { p50Ms?: number; p99Ms?: number }; addedP50MsRealtime?: number }; throughput: { upPerSec: number; cluster2x4PerSec: number; ratio: number } };
   const f = (x: number | undefined, d = 2): string => (x === undefined ? '-' : x.toFixed(d));
   return [
     'case                                             measured            target',
     `placements/s, one shard, 1,000 on idle list      ${Math.round(p.idleList.decisionsPerSec).toLocaleString('en-US').padEnd(20)}≥ 100,000`,
     `placements/s, one shard, power-of-k over NATS    ${Math.round(p.powerOfK.decisionsPerSec).toLocaleString('en-US').padEnd(20)}`,
     `scheduling latency at 1,000/s p50 / p99 (ms)     ${f(s.open1000?.p50Ms)} / ${f(s.open1000?.p99Ms)}`.padEnd(68) + 'p99 ≤ 2',
+    `  parts and NATS real-time (--realtime)          ${f(x.open1000?.p50Ms)} / ${f(x.open1000?.p99Ms)}`.padEnd(68) + 'p99 ≤ 2',
     `  power-of-k only (no idle lists)                ${f(k.open1000?.p50Ms)} / ${f(k.open1000?.p99Ms)}`,
     `  floor: one NATS round trip p50 / p99 (ms)      ${f(rt?.p50Ms)} / ${f(rt?.p99Ms)}`,
     `scheduling latency at 5,000/s p50 / p99 (ms)     ${f(s.open5000?.p50Ms)} / ${f(s.open5000?.p99Ms)} (achieved ${s.open5000?.achievedPerSec ?? '-'}/s)`,
+    `  parts and NATS real-time (--realtime)          ${f(x.open5000?.p50Ms)} / ${f(x.open5000?.p99Ms)} (achieved ${x.open5000?.achievedPerSec ?? '-'}/s)`,
     `  power-of-k only (no idle lists)                ${f(k.open5000?.p50Ms)} / ${f(k.open5000?.p99Ms)} (achieved ${k.open5000?.achievedPerSec ?? '-'}/s)`,
     `instance starts/s, emulated workers              ${String(s.startsPerSec?.perSec ?? '-').padEnd(20)}≥ 2,500`,
+    `  parts and NATS real-time (--realtime)          ${String(x.startsPerSec?.perSec ?? '-')}`,
     `  power-of-k only (no idle lists)                ${String(k.startsPerSec?.perSec ?? '-')}`,
     `warm p50 fare up / cluster (ms)                  ${f(l.warm.up.p50Ms, 3)} / ${f(l.warm.cluster.p50Ms, 3)}  (added ${f(l.warm.addedP50Ms, 3)})`.padEnd(68) + 'added ≤ 0.5',
+    `  cluster real-time (--realtime) p50 (ms)        ${f(l.warm.clusterRealtime.p50Ms, 3)}  (added ${f(l.warm.addedP50MsRealtime, 3)})`.padEnd(68) + 'added ≤ 0.5',
     `warm p99 fare up / cluster (ms)                  ${f(l.warm.up.p99Ms, 3)} / ${f(l.warm.cluster.p99Ms, 3)}`,
+    `  cluster real-time (--realtime) p99 (ms)        ${f(l.warm.clusterRealtime.p99Ms, 3)}`,
     `throughput 2×4 cluster / fare up (inv/s)         ${l.throughput.cluster2x4PerSec} / ${l.throughput.upPerSec} = ${f(l.throughput.ratio)}`,
   ].join('\n');
 }

@@ -13,6 +13,11 @@ const COMMON = `  --nats URL[,URL…]   NATS servers (default nats://127.0.0.1:4
   --policy fare|hermod|fifo   (the same on every part)
   --heartbeat-ms 500  how often each part announces itself
   --member-timeout-ms 2000    a part not heard for this long is dropped (its jobs fail or move)
+  --realtime          run this part under SCHED_RR, above every function instance (needs root or
+                      CAP_SYS_NICE): a message between the parts is handled the moment it comes,
+                      whatever the functions compute. The price: the part's own work goes before the
+                      functions on its host (the kernel keeps a share of each CPU for others). The
+                      processes it starts (functions' instances) begin under SCHED_OTHER
 ${LOG_HELP}`;
 
 const METRICS_HELP = `  --metrics-port N    serve this process's Prometheus metrics on GET /metrics of a listener of its
@@ -97,7 +102,7 @@ Usage: fare cluster up [--shards 2] [--workers 2] [--gateways 1] [--nats-cluster
                        [--host 127.0.0.1] [--data-dir ./.fare-cluster] [--policy fare]
                        [--worker-cores C] [--within-class fcfs|las|sef|ps] [--heartbeat-ms 500]
                        [--member-timeout-ms 2000] [--no-idle-lists] [--insecure-single-tenant] [--no-stem-cells]
-                       [--retention 7d] [--metrics-port N] [--record FILE]
+                       [--retention 7d] [--metrics-port N] [--record FILE] [--realtime]
 
 Starts nats-server (one, or a cluster of three with state replicated three times), the shards, the
 workers and the gateways (on --port and the ports after it, sharing one master key), each as its
@@ -108,7 +113,8 @@ the traffic it sends for fare sim replay FILE (another gateway i in FILE.gateway
 --no-stem-cells: the workers keep no runtimes started ahead for cold starts (fare worker
 --no-stem-cells). --within-class: the workers' order within a class (fare worker --within-class;
 default las, as fare up). --retention: how long the gateways keep invocation records and function logs
-(fare gateway --retention; default 7d, at least 1m). On real machines run one fare worker per host
+(fare gateway --retention; default 7d, at least 1m). --realtime: every part and the NATS servers run
+under SCHED_RR above the functions (as fare gateway --realtime; needs root). On real machines run one fare worker per host
 against the same NATS servers (see the README). Stop with Ctrl-C: each part is told to stop (the
 gateways let their calls in flight finish for up to 8 s, the workers their jobs) and killed after 10 s.`,
 };
@@ -129,6 +135,7 @@ const commonOptions = {
   policy: { type: 'string', default: 'fare' },
   'heartbeat-ms': { type: 'string', default: '500' },
   'member-timeout-ms': { type: 'string', default: '2000' },
+  realtime: { type: 'boolean', default: false },
   ...logOptions,
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -182,6 +189,20 @@ const warn = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
+/**
+ * `--realtime`: puts this part under SCHED_RR above its functions, once its threads exist (those it
+ * makes later start SCHED_OTHER). Returns the line to print under the part's start-up line, or ''
+ * (a failure is warned about: the part runs on at normal priority).
+ */
+async function realtime(values: Record<string, unknown>): Promise<string> {
+  if (values.realtime !== true) return '';
+  const { goRealtime } = await import('../live/cluster/realtime.ts');
+  const r = await goRealtime(DEFAULT_PRICE_TABLE.classes.length);
+  if (r.ok) return `  ${r.line}\n`;
+  warn(`fare: ${r.line}`);
+  return '';
+}
+
 /** A region name such as us-east-1. */
 function regionOf(v: unknown): string {
   const r = String(v);
@@ -233,7 +254,8 @@ export async function runGateway(args: readonly string[]): Promise<number> {
     ...(values.record !== undefined ? { record: resolve(String(values.record)), policy: c.policy } : {}),
   });
   if (values.record !== undefined) process.stdout.write(`  Recording traffic to: ${resolve(String(values.record))} (replay: fare sim replay FILE)\n`);
-  process.stdout.write(`Fare gateway is up: ${g.url}  (NATS ${c.servers.join(',')}, subjects ${c.prefix}.*)\n  Metrics: ${g.metricsUrl !== undefined ? `${g.metricsUrl} (no credential), and ` : ''}${g.url}/metrics (administrators)\n`);
+  const scheduling = await realtime(values);
+  process.stdout.write(`Fare gateway is up: ${g.url}  (NATS ${c.servers.join(',')}, subjects ${c.prefix}.*)\n  Metrics: ${g.metricsUrl !== undefined ? `${g.metricsUrl} (no credential), and ` : ''}${g.url}/metrics (administrators)\n${scheduling}`);
   if (g.adminCredentialFile) process.stdout.write(`  Admin credential: written to ${g.adminCredentialFile}\n`);
   return untilStopped('Fare gateway', (grace) => g.close(grace), shutdownGraceMs(values));
 }
@@ -259,7 +281,8 @@ export async function runShard(args: readonly string[]): Promise<number> {
   const id = whole('id', values.id, 0, 4095);
   const logger = await createLogger(logSettings(values), { part: 'shard', id });
   const s = await startShard({ ...c, id, k: whole('k', values.k, 1, 30), pollTimeoutMs: timeout, idleLists: !(values['no-idle-lists'] as boolean), prices: DEFAULT_PRICE_TABLE, problem: warn, ...metricsListen(values) });
-  process.stdout.write(`Fare shard ${id} is up  (NATS ${c.servers.join(',')}, subjects ${c.prefix}.*)${s.metricsUrl !== undefined ? `; metrics: ${s.metricsUrl}` : ''}\n`);
+  const scheduling = await realtime(values);
+  process.stdout.write(`Fare shard ${id} is up  (NATS ${c.servers.join(',')}, subjects ${c.prefix}.*)${s.metricsUrl !== undefined ? `; metrics: ${s.metricsUrl}` : ''}\n${scheduling}`);
   logger.info({ k: values.k, nats: c.servers, prefix: c.prefix }, 'shard started');
   return untilStopped(`Fare shard ${id}`, () => s.close());
 }
@@ -306,7 +329,8 @@ export async function runWorker(args: readonly string[]): Promise<number> {
     region: regionOf(values.region),
     ...metricsListen(values),
   });
-  process.stdout.write(`Fare worker ${id} is up  (${w.cores} cores; NATS ${c.servers.join(',')}, subjects ${c.prefix}.*${w.metricsUrl !== undefined ? `; metrics: ${w.metricsUrl}` : ''})\n${w.report.map((l) => `  ${l}`).join('\n')}\n`);
+  const scheduling = await realtime(values);
+  process.stdout.write(`Fare worker ${id} is up  (${w.cores} cores; NATS ${c.servers.join(',')}, subjects ${c.prefix}.*${w.metricsUrl !== undefined ? `; metrics: ${w.metricsUrl}` : ''})\n${w.report.map((l) => `  ${l}`).join('\n')}\n${scheduling}`);
   logger.info({ cores: w.cores, nats: c.servers, prefix: c.prefix }, 'worker started');
   return untilStopped(`Fare worker ${id}`, () => w.close());
 }
@@ -335,6 +359,7 @@ export async function runCluster(args: readonly string[]): Promise<number> {
     'metrics-port': { type: 'string' },
     record: { type: 'string' },
     'no-stem-cells': { type: 'boolean', default: false },
+    realtime: { type: 'boolean', default: false },
     ...RETENTION_OPTION,
     help: { type: 'boolean', short: 'h', default: false },
   });
@@ -360,6 +385,7 @@ export async function runCluster(args: readonly string[]): Promise<number> {
     ...(metricsAt !== undefined ? { metricsPort: metricsAt.metricsPort } : {}),
     ...(values.record !== undefined ? { record: resolve(String(values.record)) } : {}),
     ...(values['no-stem-cells'] === true ? { stemCells: false } : {}),
+    ...(values.realtime === true ? { realtime: true } : {}),
     ...(within !== undefined ? { within } : {}),
     retention: String(values.retention),
   });

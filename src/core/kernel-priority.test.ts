@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { kernelPriority, waitingKernelPriority, type KernelPriority } from './kernel-priority.ts';
+import { kernelPriority, partPriority, waitingKernelPriority, type KernelPriority } from './kernel-priority.ts';
 
 const table = (classes: number, strict: boolean, canRaise: boolean): KernelPriority[] =>
   Array.from({ length: classes }, (_, cls) => kernelPriority(cls, classes, { strict, canRaise }));
@@ -43,5 +43,26 @@ describe('kernelPriority', () => {
     expect(waiting(3, false, true)).toEqual([{ kind: 'nice', nice: -5 }, { kind: 'idle' }, { kind: 'idle' }]);
     expect(waiting(3, true, false)).toEqual([{ kind: 'fifo', priority: 30 }, { kind: 'idle' }, { kind: 'idle' }]);
     expect(waiting(3, false, false)).toEqual(table(3, false, false));
+  });
+});
+
+describe('partPriority', () => {
+  it("puts Fare's parts under SCHED_RR above every instance's priority, in every mode", () => {
+    for (const classes of [1, 2, 3, 4, 8]) {
+      const part = partPriority(classes);
+      expect(part.kind).toBe('rr');
+      for (let cls = 0; cls < classes; cls++) {
+        for (const strict of [false, true]) {
+          const p = kernelPriority(cls, classes, { strict, canRaise: true });
+          // A nice value or SCHED_IDLE is below any real-time priority.
+          if (p.kind === 'fifo') expect(part.priority).toBeGreaterThan(p.priority);
+        }
+      }
+    }
+    expect(partPriority(3)).toEqual({ kind: 'rr', priority: 40 });
+  });
+
+  it('stays within the priorities Linux gives (1…99)', () => {
+    expect(partPriority(20).priority).toBe(99);
   });
 });

@@ -12,6 +12,9 @@
 //   when it wakes it takes no CPU from the job on its core before the machine hears it computes again
 //   (the top class keeps its priority: it would preempt that job anyway). Only where the driver may
 //   raise a priority again afterwards.
+// - Fare's own parts (gateway, shard, worker, and the NATS server between them), where an operator
+//   asks for it (`--realtime`): SCHED_RR one step above the highest priority any instance can have,
+//   so a message between the parts is handled as soon as it comes, whatever the functions compute.
 
 import type { ClassIndex } from './types.ts';
 
@@ -56,4 +59,17 @@ export function kernelPriority(cls: ClassIndex, classes: number, opts: Readonly<
 export function waitingKernelPriority(cls: ClassIndex, classes: number, opts: Readonly<KernelPriorityOptions>): KernelPriority {
   if (cls === 0 || (!opts.strict && !opts.canRaise)) return kernelPriority(cls, classes, opts);
   return { kind: 'idle' };
+}
+
+/** The highest real-time priority Linux gives (SCHED_FIFO and SCHED_RR: 1…99). */
+const MAX_RT_PRIORITY = 99;
+
+/**
+ * The kernel priority of Fare's own parts when they run real-time (`--realtime`): SCHED_RR, 10 above
+ * the top class's SCHED_FIFO priority under strict priorities (so above every instance in every
+ * mode), at most 99. Round robin, not FIFO: parts of one priority on one machine must take turns (a
+ * busy part under SCHED_FIFO keeps its core from the others until it blocks).
+ */
+export function partPriority(classes: number): { readonly kind: 'rr'; readonly priority: number } {
+  return { kind: 'rr', priority: Math.min(MAX_RT_PRIORITY, 10 * classes + 10) };
 }

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { startNatsCluster, type NatsServer } from './nats-server.ts';
 import { ADMIN_CREDENTIAL_FILE } from '../assembly.ts';
 import type { WithinClass } from '../../core/machine/run-queue.ts';
+import { DEFAULT_PRICE_TABLE } from '../../core/classes.ts';
+import { goRealtime } from './realtime.ts';
 
 export interface ClusterUpOptions {
   readonly dataDir: string;
@@ -56,6 +58,8 @@ export interface ClusterUpOptions {
   readonly stemCells?: boolean;
   /** How long the gateways keep invocation records and function logs, as `fare gateway --retention` takes it (e.g. `7d`, their default). */
   readonly retention?: string;
+  /** Every part and the NATS servers under SCHED_RR above the functions (`--realtime`). */
+  readonly realtime?: boolean;
 }
 
 /** One part of the cluster, as a child process. */
@@ -88,7 +92,15 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
   const natsServers = await startNatsCluster(join(o.dataDir, 'nats'), o.natsServers, o.natsHost ?? o.host);
   const nats = natsServers.map((s) => s.url);
   log(`nats: ${natsServers.length} server(s) at ${nats.join(', ')}`);
-  const common = ['--nats', nats.join(','), '--prefix', prefix, '--replicas', String(o.natsServers === 3 ? 3 : 1), '--policy', o.policy,
+  if (o.realtime === true) {
+    // The NATS servers carry every message between the parts: real-time as they are (they start
+    // no processes, and their new threads must stay real-time).
+    for (const s of natsServers) {
+      const r = await goRealtime(DEFAULT_PRICE_TABLE.classes.length, s.child.pid ?? -1, false);
+      log(`${s.name}: ${r.line}`);
+    }
+  }
+  const common = ['--nats', nats.join(','), '--prefix', prefix, '--replicas', String(o.natsServers === 3 ? 3 : 1), '--policy', o.policy, ...(o.realtime === true ? ['--realtime'] : []),
     ...(o.heartbeatMs !== undefined ? ['--heartbeat-ms', String(o.heartbeatMs)] : []),
     ...(o.memberTimeoutMs !== undefined ? ['--member-timeout-ms', String(o.memberTimeoutMs)] : [])];
   const parts: Part[] = [];

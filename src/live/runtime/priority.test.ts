@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { InstancePriority, schedSetter, schedSetterUnavailable, type PriorityTarget, type SchedSetter } from './priority.ts';
+import { InstancePriority, runRealtime, schedSetter, schedSetterUnavailable, threadPolicy, type PriorityTarget, type SchedSetter } from './priority.ts';
 
 const target = (chrt: string | null, processes: readonly number[] | null): PriorityTarget & { asked: number } => {
   const t = {
@@ -97,5 +97,74 @@ describe('InstancePriority without chrt (sched_setscheduler in this process)', (
     } finally {
       child.kill('SIGKILL');
     }
+  });
+});
+
+describe('runRealtime (a part of the cluster under --realtime)', () => {
+  const root = process.getuid?.() === 0;
+  if (!root) process.stderr.write('SKIPPED runRealtime on a real process: needs root (or CAP_SYS_NICE) to set SCHED_RR\n');
+  const chrt = ((): string | null => {
+    try {
+      return execFileSync('sh', ['-c', 'command -v chrt'], { encoding: 'utf8' }).trim() || null;
+    } catch {
+      return null;
+    }
+  })();
+
+  /** A Node process that starts `sleep` when told, and says its pid. */
+  const parent = async (): Promise<{ pid: number; startChild: () => Promise<number>; kill: () => void }> => {
+    const script = "process.stdin.on('data', () => { const c = require('child_process').spawn('sleep', ['30'], { stdio: 'ignore' }); c.on('spawn', () => process.stdout.write(c.pid + '\\n')); });";
+    const p = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    await new Promise((r) => p.once('spawn', r));
+    const kids: number[] = [];
+    return {
+      pid: p.pid as number,
+      startChild: () => new Promise((done) => {
+        p.stdout.once('data', (d: Buffer) => {
+          const pid = Number(d.toString().trim());
+          kids.push(pid);
+          done(pid);
+        });
+        p.stdin.write('go\n');
+      }),
+      kill: () => {
+        for (const k of kids) {
+          try {
+            process.kill(k, 'SIGKILL');
+          } catch { /* gone */ }
+        }
+        p.kill('SIGKILL');
+      },
+    };
+  };
+  const policies = (pid: number): number[] => readdirSync(`/proc/${pid}/task`).map((t) => threadPolicy(Number(t)));
+
+  it.skipIf(!root)('puts every thread under SCHED_RR, and what the process starts begins under SCHED_OTHER', async () => {
+    const p = await parent();
+    try {
+      const r = await runRealtime(p.pid, 40, chrt);
+      expect(r.ok).toBe(true);
+      expect(r.detail).toMatch(/^SCHED_RR 40( on \d+ thread\(s\)| \(chrt\))$/);
+      expect(new Set(policies(p.pid))).toEqual(new Set([2]));
+      // A function's instance started by a real-time worker must never be real-time itself.
+      const kid = await p.startChild();
+      expect(policies(kid)).toEqual([0]);
+    } finally {
+      p.kill();
+    }
+  });
+
+  it.skipIf(!root)('without the reset (the NATS server), what it starts stays real-time', async () => {
+    const p = await parent();
+    try {
+      expect((await runRealtime(p.pid, 40, chrt, false)).ok).toBe(true);
+      expect(policies(await p.startChild())).toEqual([2]);
+    } finally {
+      p.kill();
+    }
+  });
+
+  it('says what went wrong for a process that is not there', async () => {
+    expect(await runRealtime(2 ** 22 + 17, 40, null)).toEqual({ ok: false, detail: `process ${2 ** 22 + 17} is not running` });
   });
 });

@@ -9,7 +9,7 @@
 // instance asked again for the same one costs nothing.
 
 import { execFile } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { setPriority } from 'node:os';
 
@@ -24,8 +24,11 @@ export interface PriorityResult {
   detail: string;
 }
 
-/** Sets one thread's scheduling policy (at `prio` for SCHED_FIFO); returns '' when done, else why not. */
-export type SchedSetter = (tid: number, kind: 'normal' | 'idle' | 'fifo', prio: number) => string;
+/**
+ * Sets one thread's scheduling policy (at `prio` for SCHED_FIFO and SCHED_RR; `rr-reset`: SCHED_RR
+ * with SCHED_RESET_ON_FORK); returns '' when done, else why not.
+ */
+export type SchedSetter = (tid: number, kind: 'normal' | 'idle' | 'fifo' | 'rr' | 'rr-reset', prio: number) => string;
 
 /** The processes a priority is set on. */
 export interface PriorityTarget {
@@ -37,7 +40,9 @@ export interface PriorityTarget {
   processes(): readonly number[] | null;
 }
 
-const SCHED = { normal: 0, fifo: 1, idle: 5 } as const; // SCHED_OTHER, SCHED_FIFO, SCHED_IDLE (linux/sched.h)
+const SCHED = { normal: 0, fifo: 1, rr: 2, idle: 5 } as const; // SCHED_OTHER, SCHED_FIFO, SCHED_RR, SCHED_IDLE (linux/sched.h)
+/** A process or thread created by one with this flag starts under SCHED_OTHER at nice ≥ 0 (linux/sched.h). */
+const SCHED_RESET_ON_FORK = 0x40000000;
 const ESRCH = 3;
 
 let setter: SchedSetter | null | undefined;
@@ -61,7 +66,8 @@ export function schedSetter(): SchedSetter | null {
     koffi.struct('fare_sched_param', { sched_priority: 'int' });
     const call = c.func('int sched_setscheduler(int pid, int policy, const fare_sched_param *param)') as (pid: number, policy: number, p: { sched_priority: number }) => number;
     setter = (tid, kind, prio) => {
-      if (call(tid, SCHED[kind], { sched_priority: kind === 'fifo' ? prio : 0 }) === 0) return '';
+      const policy = kind === 'rr-reset' ? SCHED.rr | SCHED_RESET_ON_FORK : SCHED[kind];
+      if (call(tid, policy, { sched_priority: kind === 'fifo' || kind === 'rr' || kind === 'rr-reset' ? prio : 0 }) === 0) return '';
       const errno = koffi.errno();
       // A thread that ended meanwhile needs no priority.
       return errno === ESRCH ? '' : `errno ${errno}`;
@@ -173,4 +179,58 @@ function niceAll(target: PriorityTarget, nice: number): PriorityResult {
   return failures.length === 0
     ? { ok: true, detail: `nice ${nice} on ${threads} thread(s)` }
     : { ok: false, detail: `nice ${nice} failed on ${failures.length} thread(s): ${failures.slice(0, 3).join('; ')}` };
+}
+
+/**
+ * Runs every thread of process `pid` (one of Fare's parts, or the NATS server it started) under
+ * SCHED_RR at `priority`. With `resetOnFork` (SCHED_RESET_ON_FORK), a process it starts (a function's
+ * instance, a runtime) begins under SCHED_OTHER, never real-time — and so does a thread it makes
+ * later (the flag resets every clone): the ones that carry messages exist by then. Through koffi
+ * where it loads, else `chrt`. Needs root or CAP_SYS_NICE; says why not, never throws.
+ */
+export async function runRealtime(pid: number, priority: number, chrt: string | null, resetOnFork = true): Promise<PriorityResult> {
+  const what = `SCHED_RR ${priority}`;
+  const sched = schedSetter();
+  let tids: number[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`).map(Number);
+  } catch {
+    return { ok: false, detail: `process ${pid} is not running` };
+  }
+  if (sched !== null) {
+    const failed = tids.map((t) => [t, sched(t, resetOnFork ? 'rr-reset' : 'rr', priority)] as const).filter(([, why]) => why !== '');
+    return failed.length === 0
+      ? { ok: true, detail: `${what} on ${tids.length} thread(s)` }
+      : { ok: false, detail: `${what} failed on ${failed.length}/${tids.length} thread(s): ${failed.slice(0, 3).map(([t, why]) => `thread ${t} ${why === 'errno 1' ? 'not permitted (needs root or CAP_SYS_NICE)' : why}`).join(', ')}` };
+  }
+  if (chrt === null) return { ok: false, detail: `neither koffi (${schedSetterUnavailable()}) nor chrt is available to set ${what}` };
+  return new Promise((resolve) => {
+    execFile(chrt, ['--rr', ...(resetOnFork ? ['--reset-on-fork'] : []), '-a', '-p', String(priority), String(pid)], { timeout: 2000 }, (err, _out, stderr) => {
+      resolve(err ? { ok: false, detail: `${what} failed: ${stderr.trim() || err.message}` } : { ok: true, detail: `${what} (chrt)` });
+    });
+  });
+}
+
+/** The scheduling policy of thread `tid` (policy field of /proc/TID/stat): 0 SCHED_OTHER, 1 FIFO, 2 RR, 5 IDLE; -1 unknown. */
+export function threadPolicy(tid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${tid}/stat`, 'utf8');
+    // Fields after the command (which may hold spaces), from field 3: policy is field 41.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[41 - 3]);
+  } catch {
+    return -1;
+  }
+}
+
+/** What the kernel leaves to other work while real-time threads are busy, for an operator to read. */
+export function realtimeLimit(): string {
+  try {
+    const runtime = Number(readFileSync('/proc/sys/kernel/sched_rt_runtime_us', 'utf8'));
+    const period = Number(readFileSync('/proc/sys/kernel/sched_rt_period_us', 'utf8'));
+    if (runtime < 0) return 'the kernel does not limit real-time threads (sched_rt_runtime_us -1): a busy part can keep its CPUs from everything else';
+    return `the kernel leaves ${Math.round((1 - runtime / period) * 100)} % of each CPU to other work (sched_rt_runtime_us)`;
+  } catch {
+    return 'the kernel\'s limit on real-time threads is unknown';
+  }
 }
