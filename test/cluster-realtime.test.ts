@@ -3,7 +3,7 @@
 // instance, started by a real-time worker, runs under SCHED_OTHER, so a tenant's code can never take
 // a CPU from the parts (or from other tenants) by inheritance. Real processes, read from /proc.
 
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { DEFAULT_PRICE_TABLE } from '../src/core/classes.ts';
 import { findNatsServer } from '../src/live/cluster/nats-server.ts';
 import { clusterUp, type Cluster } from '../src/live/cluster/up.ts';
 import { capabilities, isolatesTenants } from '../src/live/runtime/capabilities.ts';
+import { threadScheduling } from '../src/live/runtime/priority.ts';
 import { zipDirectory } from '../src/live/gateway/zip-writer.ts';
 import { ADMIN_KEY } from '../support/fare-process.ts';
 
@@ -33,13 +34,7 @@ exports.handler = async () => fs.readdirSync('/proc/self/task').map((t) => {
 `;
 
 /** Policy (0 SCHED_OTHER, 2 SCHED_RR) and real-time priority of every thread of process `pid`. */
-function threads(pid: number): { policy: number; rtPriority: number }[] {
-  return readdirSync(`/proc/${pid}/task`).map((t) => {
-    const s = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return { policy: Number(f[38]), rtPriority: Number(f[37]) };
-  });
-}
+const threads = (pid: number): { policy: number; rtPriority: number }[] => readdirSync(`/proc/${pid}/task`).map((t) => threadScheduling(Number(t)));
 
 describe.skipIf(skip !== null)('fare cluster up --realtime', () => {
   let dir = '';

@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { InstancePriority, runRealtime, schedSetter, schedSetterUnavailable, threadPolicy, type PriorityTarget, type SchedSetter } from './priority.ts';
+import { InstancePriority, runRealtime, schedSetter, schedSetterUnavailable, threadScheduling, type PriorityTarget, type SchedSetter } from './priority.ts';
 
 const target = (chrt: string | null, processes: readonly number[] | null): PriorityTarget & { asked: number } => {
   const t = {
@@ -137,7 +137,7 @@ describe('runRealtime (a part of the cluster under --realtime)', () => {
       },
     };
   };
-  const policies = (pid: number): number[] => readdirSync(`/proc/${pid}/task`).map((t) => threadPolicy(Number(t)));
+  const policies = (pid: number): number[] => readdirSync(`/proc/${pid}/task`).map((t) => threadScheduling(Number(t)).policy);
 
   it.skipIf(!root)('puts every thread under SCHED_RR, and what the process starts begins under SCHED_OTHER', async () => {
     const p = await parent();
@@ -146,6 +146,7 @@ describe('runRealtime (a part of the cluster under --realtime)', () => {
       expect(r.ok).toBe(true);
       expect(r.detail).toMatch(/^SCHED_RR 40( on \d+ thread\(s\)| \(chrt\))$/);
       expect(new Set(policies(p.pid))).toEqual(new Set([2]));
+      expect(threadScheduling(p.pid).rtPriority).toBe(40);
       // A function's instance started by a real-time worker must never be real-time itself.
       const kid = await p.startChild();
       expect(policies(kid)).toEqual([0]);

@@ -211,15 +211,18 @@ export async function runRealtime(pid: number, priority: number, chrt: string | 
   });
 }
 
-/** The scheduling policy of thread `tid` (policy field of /proc/TID/stat): 0 SCHED_OTHER, 1 FIFO, 2 RR, 5 IDLE; -1 unknown. */
-export function threadPolicy(tid: number): number {
+/**
+ * The scheduling of thread (or process) `tid`, from /proc/TID/stat: `policy` 0 SCHED_OTHER, 1
+ * SCHED_FIFO, 2 SCHED_RR, 5 SCHED_IDLE (-1: unknown) and its real-time priority (0 when none).
+ */
+export function threadScheduling(tid: number): { policy: number; rtPriority: number } {
   try {
     const stat = readFileSync(`/proc/${tid}/stat`, 'utf8');
-    // Fields after the command (which may hold spaces), from field 3: policy is field 41.
+    // The fields after the command (which may hold spaces) start at field 3: rt_priority is field 40, policy 41.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(rest[41 - 3]);
+    return { policy: Number(rest[41 - 3]), rtPriority: Number(rest[40 - 3]) };
   } catch {
-    return -1;
+    return { policy: -1, rtPriority: 0 };
   }
 }
 
