@@ -113,9 +113,9 @@ the traffic it sends for fare sim replay FILE (another gateway i in FILE.gateway
 --no-stem-cells: the workers keep no runtimes started ahead for cold starts (fare worker
 --no-stem-cells). --within-class: the workers' order within a class (fare worker --within-class;
 default las, as fare up). --retention: how long the gateways keep invocation records and function logs
-(fare gateway --retention; default 7d, at least 1m). --realtime: every part and the NATS servers run
-under SCHED_RR above the functions (as fare gateway --realtime; needs root). On real machines run one fare worker per host
-against the same NATS servers (see the README). Stop with Ctrl-C: each part is told to stop (the
+(fare gateway --retention; default 7d, at least 1m). --realtime: every part and the NATS servers
+run under SCHED_RR above the functions (as fare gateway --realtime; needs root). On real machines
+run one fare worker per host against the same NATS servers (see the README). Stop with Ctrl-C: each part is told to stop (the
 gateways let their calls in flight finish for up to 8 s, the workers their jobs) and killed after 10 s.`,
 };
 
