@@ -1,8 +1,9 @@
 // The cluster's commands as a user runs them: `fare cluster up` prints its endpoint, serves, and stops
-// everything it started on Ctrl-C; mistakes in the parts' options are told plainly.
+// everything it started on Ctrl-C (a second Ctrl-C without waiting for the calls and jobs in flight);
+// mistakes in the parts' options are told plainly.
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { startFareCluster } from '../support/fare-process.ts';
 import { findNatsServer } from '../src/live/cluster/nats-server.ts';
 import { capabilities, isolatesTenants } from '../src/live/runtime/capabilities.ts';
 import { sample } from '../src/live/metrics.ts';
+import { zipDirectory } from '../src/live/gateway/zip-writer.ts';
 
 const nats = findNatsServer();
 if (!nats.ok) process.stderr.write(`SKIPPED fare cluster up (CLI): ${nats.why}\n`);
@@ -98,5 +100,48 @@ describe('the cluster commands', () => {
       sock.once('error', () => done(true));
     });
     expect(refused).toBe(true);
+  }, 120_000);
+
+  it.skipIf(!nats.ok)('fare cluster up: a second Ctrl-C stops every part at once, without waiting for a call in flight', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fare-cluster-cli-'));
+    dirs.push(dir);
+    const { child, url, output } = await startFareCluster(['--shards', '1', '--workers', '1', '--port', '0', '--data-dir', dir, '--no-stem-cells', ...(isolatesTenants(capabilities()) ? [] : ['--insecure-single-tenant'])]);
+    try {
+      const cred = /FARE_KEY=(\S+)/.exec(readFileSync(join(dir, 'gateway', 'admin-credential'), 'utf8'))?.[1] ?? '';
+      const auth = { Authorization: `Bearer ${cred}` };
+      const code = join(dir, 'sleeper');
+      mkdirSync(code);
+      writeFileSync(join(code, 'index.js'), 'exports.handler = async (e) => { await new Promise((r) => setTimeout(r, e.ms)); return "woke"; };\n');
+      const put = await fetch(`${url}/v1/functions/sleeper?runtime=nodejs&handler=index.handler&class=high&timeoutMs=60000`, { method: 'PUT', headers: { ...auth, 'Content-Type': 'application/zip' }, body: zipDirectory(code) });
+      expect(put.status, await put.text()).toBeLessThan(300);
+      // A call that would hold the first stop: the worker drains it (up to 60 s), fare cluster up waits 10 s for it.
+      const call = fetch(`${url}/2015-03-31/functions/sleeper/invocations`, { method: 'POST', headers: auth, body: JSON.stringify({ ms: 45_000 }) }).then((r) => r.status, () => 0);
+      const pids = [...output().matchAll(/: up \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+      // Time for it to start (a cold start of a few hundred ms at most).
+      await new Promise((r) => setTimeout(r, 2000));
+      const exited = new Promise<number | null>((done) => child.once('exit', done));
+      const t0 = Date.now();
+      child.kill('SIGINT');
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(child.exitCode, 'the first Ctrl-C waits for the call in flight').toBeNull();
+      expect(output()).toContain('(again to stop at once)');
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      // Well before the 10 s the first stop gives its parts (and the 45 s the call wanted).
+      expect(Date.now() - t0).toBeLessThan(8000);
+      expect(output()).toContain('Fare cluster is stopping now, without waiting.');
+      for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+      // The caller is told (its connection is cut, or it is answered with an error), never left hanging.
+      expect(await call).not.toBe(200);
+    } finally {
+      // A failure above must not leave the cluster running: two signals stop it at once.
+      if (child.exitCode === null && child.signalCode === null) {
+        const gone = new Promise((done) => child.once('exit', done));
+        child.kill('SIGINT');
+        await new Promise((r) => setTimeout(r, 300));
+        child.kill('SIGINT');
+        await Promise.race([gone, new Promise((r) => setTimeout(r, 15_000))]);
+      }
+    }
   }, 120_000);
 });

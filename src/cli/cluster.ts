@@ -115,8 +115,9 @@ the traffic it sends for fare sim replay FILE (another gateway i in FILE.gateway
 default las, as fare up). --retention: how long the gateways keep invocation records and function logs
 (fare gateway --retention; default 7d, at least 1m). --realtime: every part and the NATS servers
 run under SCHED_RR above the functions (as fare gateway --realtime; needs root). On real machines
-run one fare worker per host against the same NATS servers (see the README). Stop with Ctrl-C: each part is told to stop (the
-gateways let their calls in flight finish for up to 8 s, the workers their jobs) and killed after 10 s.`,
+run one fare worker per host against the same NATS servers (see the README). Stop with Ctrl-C:
+each part is told to stop (the gateways let their calls in flight finish for up to 8 s, the workers
+their jobs) and killed after 10 s; Ctrl-C again stops every part at once.`,
 };
 
 interface Common {
@@ -166,19 +167,22 @@ function whole(name: string, text: unknown, min: number, max: number): number {
 
 /**
  * Runs until SIGINT or SIGTERM, then closes, with `graceMs` for what is in flight (a gateway's
- * --shutdown-grace); a second signal closes at once.
+ * --shutdown-grace); a second signal closes at once (`now`). `waits`: what the first stop waits for,
+ * said with how to stop at once (a worker's jobs, a cluster's parts).
  */
-function untilStopped(what: string, close: (graceMs: number) => Promise<void>, graceMs = 0): Promise<number> {
+function untilStopped(what: string, close: (graceMs: number, now: boolean) => Promise<void>, graceMs = 0, waits?: string): Promise<number> {
   return new Promise((done) => {
     let signals = 0;
     const stop = (): void => {
       if (++signals > 1) {
         process.stdout.write(`${what} is stopping now, without waiting.\n`);
-        void close(0);
+        void close(0, true);
         return;
       }
-      process.stdout.write(graceMs > 0 ? `${what} is stopping: it takes no new calls, and lets those in flight finish for up to ${formatDuration(graceMs)} (again to stop at once)…\n` : `${what} is stopping…\n`);
-      void close(graceMs).then(() => done(0));
+      process.stdout.write(graceMs > 0
+        ? `${what} is stopping: it takes no new calls, and lets those in flight finish for up to ${formatDuration(graceMs)} (again to stop at once)…\n`
+        : waits !== undefined ? `${what} is stopping: ${waits} (again to stop at once)…\n` : `${what} is stopping…\n`);
+      void close(graceMs, false).then(() => done(0));
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
@@ -332,7 +336,7 @@ export async function runWorker(args: readonly string[]): Promise<number> {
   const scheduling = await realtime(values);
   process.stdout.write(`Fare worker ${id} is up  (${w.cores} cores; NATS ${c.servers.join(',')}, subjects ${c.prefix}.*${w.metricsUrl !== undefined ? `; metrics: ${w.metricsUrl}` : ''})\n${w.report.map((l) => `  ${l}`).join('\n')}\n${scheduling}`);
   logger.info({ cores: w.cores, nats: c.servers, prefix: c.prefix }, 'worker started');
-  return untilStopped(`Fare worker ${id}`, () => w.close());
+  return untilStopped(`Fare worker ${id}`, (_grace, now) => w.close(now), 0, 'it takes no new jobs, and lets those it runs finish');
 }
 
 export async function runCluster(args: readonly string[]): Promise<number> {
@@ -400,7 +404,7 @@ export async function runCluster(args: readonly string[]): Promise<number> {
     '', '  Try:', `    export FARE_ENDPOINT=${c.url} FARE_KEY=<id>:<secret>`, '    npx fare invoke page-view --payload \'{"user":"ada"}\'', '',
   ];
   process.stdout.write(`${out.join('\n')}\n`);
-  return untilStopped('Fare cluster', () => c.close());
+  return untilStopped('Fare cluster', (_grace, now) => c.close(now), 0, 'each part is told to stop (gateways let their calls finish for up to 8 s, workers their jobs) and killed after 10 s');
 }
 
 function help(cmd: string, code = 0): number {

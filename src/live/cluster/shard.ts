@@ -60,9 +60,11 @@ export async function startShard(o: ShardProcessOptions): Promise<{ readonly met
   }, 1000);
   watch.unref();
   await nc.flush();
+  let closing: Promise<void> | undefined;
   return {
     metricsUrl: listener?.url,
-    async close() {
+    // Once: a second stop signal asks again while the first is under way.
+    close: () => (closing ??= (async () => {
       await listener?.close();
       clearInterval(watch);
       beat.stop(true);
@@ -70,6 +72,6 @@ export async function startShard(o: ShardProcessOptions): Promise<{ readonly met
       host.close();
       bus.close();
       await nc.drain();
-    },
+    })()),
   };
 }

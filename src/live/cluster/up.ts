@@ -82,7 +82,12 @@ export interface Cluster {
   readonly adminCredentialFile: string;
   /** Starts a part again with the arguments it had (after it was killed). */
   restart(name: string): Promise<Part>;
-  close(): Promise<void>;
+  /**
+   * Tells every part to stop (SIGTERM: gateways let their calls finish, workers their jobs) and
+   * kills what is left after 10 s, then stops NATS. `now` (again, during a stop): each part is told
+   * a second time, which stops it at once, and what is left is killed after 3 s.
+   */
+  close(now?: boolean): Promise<void>;
 }
 
 export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
@@ -135,10 +140,14 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
     return part;
   };
   let closing = false;
-  const stopAll = async (): Promise<void> => {
+  let stopping: Promise<void> | undefined;
+  const stopAll = async (now = false): Promise<void> => {
     closing = true;
-    await Promise.all(parts.map((p) => stopChild(p.child)));
-    await Promise.all(natsServers.map((s) => s.stop()));
+    if (now) for (const p of parts) stopNow(p.child);
+    return (stopping ??= (async () => {
+      await Promise.all(parts.map((p) => stopChild(p.child)));
+      await Promise.all(natsServers.map((s) => s.stop()));
+    })());
   };
   try {
     const metricsArgs = (n: number): string[] => (o.metricsPort === undefined ? [] : ['--metrics-port', String(o.metricsPort === 0 ? 0 : o.metricsPort + n)]);
@@ -188,7 +197,7 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
         if (gateway !== undefined) urls[Number(gateway)] = (up.exec(q.output()) as RegExpExecArray)[1] as string;
         return p;
       },
-      close: stopAll,
+      close: (now?: boolean) => stopAll(now),
     };
   } catch (e) {
     await stopAll();
@@ -199,6 +208,17 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
 /** How long each part has to stop once told (SIGTERM), before it is killed; a gateway's grace fits within it. */
 const STOP_WAIT_MS = 10_000;
 const GATEWAY_GRACE_S = 8;
+
+/** A part told a second time stops at once (its own rule for a second signal); after this long it is killed. */
+const STOP_NOW_WAIT_MS = 3000;
+
+/** Tells a part that is stopping to stop at once, and kills it if it has not within STOP_NOW_WAIT_MS. */
+function stopNow(child: ChildProcess): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const hard = setTimeout(() => child.kill('SIGKILL'), STOP_NOW_WAIT_MS);
+  child.once('exit', () => clearTimeout(hard));
+  child.kill('SIGTERM');
+}
 
 function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();

@@ -71,7 +71,8 @@ export interface WorkerProcess {
   readonly cores: number;
   /** The metrics listener's URL, when `metricsPort` was given. */
   readonly metricsUrl: string | undefined;
-  close(): Promise<void>;
+  /** Drains (no new work; the jobs here finish, up to `drainMs`), then stops; `now`: without waiting for the jobs (again during a drain, it ends it). */
+  close(now?: boolean): Promise<void>;
 }
 
 export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProcess> {
@@ -207,19 +208,23 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
     const beat = (parts.beat = new Heartbeat(nc, o.prefix, 'machine', o.id, o.heartbeatMs));
     await nc.flush();
     let closing: Promise<void> | undefined;
+    let cut = false;
     return {
       report: [...host.lines, ...host.after, ...report],
       cores: host.cores,
       metricsUrl: parts.listener?.url,
-      close: () => (closing ??= (async () => {
-        await parts.listener?.close();
-        delete parts.listener;
-        // Drain: no new work from now on (the shards drop it from their members), the jobs here finish.
-        beat.drain();
-        const until = performance.now() + (o.drainMs ?? 60_000);
-        while (driver.jobs > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 50));
-        await stopParts();
-      })()),
+      close: (now = false) => {
+        if (now) cut = true;
+        return (closing ??= (async () => {
+          await parts.listener?.close();
+          delete parts.listener;
+          // Drain: no new work from now on (the shards drop it from their members), the jobs here finish.
+          beat.drain();
+          const until = performance.now() + (o.drainMs ?? 60_000);
+          while (driver.jobs > 0 && !cut && performance.now() < until) await new Promise((r) => setTimeout(r, 50));
+          await stopParts();
+        })());
+      },
     };
   } catch (e) {
     await stopParts();
