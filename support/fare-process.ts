@@ -83,10 +83,11 @@ export interface ClusterProcess {
 
 /**
  * Starts `fare cluster up ARGS` (this checkout's) and resolves once it prints its endpoint; fails if
- * it exits first or says nothing within 60 s, with what it printed.
+ * it exits first or says nothing within 60 s, with what it printed. `group`: in a process group of
+ * its own, as a terminal runs a command (a Ctrl-C there signals the group: `process.kill(-pid)`).
  */
-export function startFareCluster(args: readonly string[], env?: NodeJS.ProcessEnv, bin = join(import.meta.dirname, '..', 'bin', 'fare.js')): Promise<ClusterProcess> {
-  const child = spawn(process.execPath, [bin, 'cluster', 'up', ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(env !== undefined ? { env } : {}) });
+export function startFareCluster(args: readonly string[], env?: NodeJS.ProcessEnv, bin = join(import.meta.dirname, '..', 'bin', 'fare.js'), group = false): Promise<ClusterProcess> {
+  const child = spawn(process.execPath, [bin, 'cluster', 'up', ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: group, ...(env !== undefined ? { env } : {}) });
   let out = '';
   const output = (): string => out;
   child.stdout?.on('data', (c: Buffer) => (out += c.toString('utf8')));

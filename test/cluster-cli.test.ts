@@ -34,6 +34,18 @@ async function fare(...args: string[]): Promise<{ code: number; stdout: string; 
   }
 }
 
+/** Whether something accepts connections at `url`'s host and port. */
+function listening(url: URL): Promise<boolean> {
+  return new Promise((done) => {
+    const sock = connect(Number(url.port), url.hostname);
+    sock.once('connect', () => {
+      sock.destroy();
+      done(true);
+    });
+    sock.once('error', () => done(false));
+  });
+}
+
 describe('the cluster commands', () => {
   it('tell what is wrong with their options, and exit 2', async () => {
     const cases: [string[], RegExp][] = [
@@ -91,21 +103,17 @@ describe('the cluster commands', () => {
     // Every part it started is gone, and so is its nats-server (nothing listens at its address).
     for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
     const natsUrl = new URL((/nats: 1 server\(s\) at (nats:\/\/\S+)/.exec(output())?.[1] ?? '').replace('nats:', 'http:'));
-    const refused = await new Promise<boolean>((done) => {
-      const sock = connect(Number(natsUrl.port), natsUrl.hostname);
-      sock.once('connect', () => {
-        sock.destroy();
-        done(false);
-      });
-      sock.once('error', () => done(true));
-    });
-    expect(refused).toBe(true);
+    expect(await listening(natsUrl)).toBe(false);
   }, 120_000);
 
-  it.skipIf(!nats.ok)('fare cluster up: a second Ctrl-C stops every part at once, without waiting for a call in flight', async () => {
+  it.skipIf(!nats.ok)('fare cluster up in a terminal: Ctrl-C lets a call in flight go on, a second Ctrl-C stops every part at once', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fare-cluster-cli-'));
     dirs.push(dir);
-    const { child, url, output } = await startFareCluster(['--shards', '1', '--workers', '1', '--port', '0', '--data-dir', dir, '--no-stem-cells', ...(isolatesTenants(capabilities()) ? [] : ['--insecure-single-tenant'])]);
+    // In a process group of its own, as a terminal runs it: its Ctrl-C signals the whole group.
+    const { child, url, output } = await startFareCluster(['--shards', '1', '--workers', '1', '--port', '0', '--data-dir', dir, '--no-stem-cells', ...(isolatesTenants(capabilities()) ? [] : ['--insecure-single-tenant'])], undefined, undefined, true);
+    const ctrlC = (): void => {
+      process.kill(-(child.pid as number), 'SIGINT');
+    };
     try {
       const cred = /FARE_KEY=(\S+)/.exec(readFileSync(join(dir, 'gateway', 'admin-credential'), 'utf8'))?.[1] ?? '';
       const auth = { Authorization: `Bearer ${cred}` };
@@ -119,13 +127,23 @@ describe('the cluster commands', () => {
       const pids = [...output().matchAll(/: up \(pid (\d+)\)/g)].map((m) => Number(m[1]));
       // Time for it to start (a cold start of a few hundred ms at most).
       await new Promise((r) => setTimeout(r, 2000));
+      const natsUrl = new URL((/nats: 1 server\(s\) at (nats:\/\/\S+)/.exec(output())?.[1] ?? '').replace('nats:', 'http:'));
       const exited = new Promise<number | null>((done) => child.once('exit', done));
       const t0 = Date.now();
-      child.kill('SIGINT');
+      ctrlC();
       await new Promise((r) => setTimeout(r, 1500));
+      // The parts heard it from fare cluster up alone (their own process groups): the worker drains
+      // the call and the gateway waits for its answer — neither was cut (the shard, with nothing to
+      // wait for, may be gone).
       expect(child.exitCode, 'the first Ctrl-C waits for the call in flight').toBeNull();
       expect(output()).toContain('(again to stop at once)');
-      child.kill('SIGINT');
+      for (const part of ['worker-0', 'gateway']) {
+        const pid = Number(new RegExp(`${part}: up \\(pid (\\d+)\\)`).exec(output())?.[1]);
+        expect(() => process.kill(pid, 0), `${part} (pid ${pid}) stopped at the first Ctrl-C`).not.toThrow();
+      }
+      // NATS too, which the parts need while they drain (it stops after them).
+      expect(await listening(natsUrl)).toBe(true);
+      ctrlC();
       expect(await exited).toBe(0);
       // Well before the 10 s the first stop gives its parts (and the 45 s the call wanted).
       expect(Date.now() - t0).toBeLessThan(8000);
@@ -137,9 +155,9 @@ describe('the cluster commands', () => {
       // A failure above must not leave the cluster running: two signals stop it at once.
       if (child.exitCode === null && child.signalCode === null) {
         const gone = new Promise((done) => child.once('exit', done));
-        child.kill('SIGINT');
+        ctrlC();
         await new Promise((r) => setTimeout(r, 300));
-        child.kill('SIGINT');
+        ctrlC();
         await Promise.race([gone, new Promise((r) => setTimeout(r, 15_000))]);
       }
     }

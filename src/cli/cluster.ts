@@ -390,6 +390,8 @@ export async function runCluster(args: readonly string[]): Promise<number> {
     ...(values.record !== undefined ? { record: resolve(String(values.record)) } : {}),
     ...(values['no-stem-cells'] === true ? { stemCells: false } : {}),
     ...(values.realtime === true ? { realtime: true } : {}),
+    // Ctrl-C in the terminal reaches this process only, which stops the parts in order (then NATS).
+    detached: true,
     ...(within !== undefined ? { within } : {}),
     retention: String(values.retention),
   });

@@ -51,6 +51,8 @@ export interface NatsServerOptions {
   readonly port?: number;
   /** A cluster: this server's route port and every member's route URL (its own included). */
   readonly cluster?: { readonly name: string; readonly port: number; readonly routes: readonly string[] };
+  /** In a process group of its own: a terminal's Ctrl-C reaches only its starter, which stops it in turn (`fare cluster up`). */
+  readonly detached?: boolean;
 }
 
 /** Starts one nats-server with JetStream and resolves once it accepts clients. */
@@ -72,7 +74,7 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
   ].join('\n');
   const confFile = join(opts.dir, `${opts.name}.conf`);
   writeFileSync(confFile, `${conf}\n`);
-  const child = spawn(found.path, ['-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(found.path, ['-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached === true });
   let text = '';
   const onData = (c: Buffer): void => {
     text += c.toString('utf8');
@@ -106,13 +108,13 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
   };
 }
 
-/** Starts `n` servers (1, or 3 for a cluster whose JetStream replicates streams three times). */
-export async function startNatsCluster(dir: string, n: number, host = '127.0.0.1'): Promise<NatsServer[]> {
-  if (n === 1) return [await startNatsServer({ dir, name: 'nats-1', host })];
+/** Starts `n` servers (1, or 3 for a cluster whose JetStream replicates streams three times); `detached` as NatsServerOptions says. */
+export async function startNatsCluster(dir: string, n: number, host = '127.0.0.1', detached = false): Promise<NatsServer[]> {
+  if (n === 1) return [await startNatsServer({ dir, name: 'nats-1', host, detached })];
   const routes: number[] = [];
   for (let i = 0; i < n; i++) routes.push(await freePort(host));
   const urls = routes.map((p) => `nats-route://${host}:${p}`);
-  return Promise.all(routes.map((p, i) => startNatsServer({ dir, name: `nats-${i + 1}`, host, cluster: { name: 'fare', port: p, routes: urls } })));
+  return Promise.all(routes.map((p, i) => startNatsServer({ dir, name: `nats-${i + 1}`, host, detached, cluster: { name: 'fare', port: p, routes: urls } })));
 }
 
 function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {

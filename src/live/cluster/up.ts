@@ -60,6 +60,12 @@ export interface ClusterUpOptions {
   readonly retention?: string;
   /** Every part and the NATS servers under SCHED_RR above the functions (`--realtime`). */
   readonly realtime?: boolean;
+  /**
+   * Every part and NATS server in a process group of its own, so that a terminal's Ctrl-C reaches
+   * only the caller, which stops them in order (`close`; `fare cluster up`). Else they get it too,
+   * all at once (NATS before the parts' drain).
+   */
+  readonly detached?: boolean;
 }
 
 /** One part of the cluster, as a child process. */
@@ -94,7 +100,7 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
   const log = o.log ?? (() => {});
   const prefix = o.prefix ?? 'fare';
   mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
-  const natsServers = await startNatsCluster(join(o.dataDir, 'nats'), o.natsServers, o.natsHost ?? o.host);
+  const natsServers = await startNatsCluster(join(o.dataDir, 'nats'), o.natsServers, o.natsHost ?? o.host, o.detached === true);
   const nats = natsServers.map((s) => s.url);
   log(`nats: ${natsServers.length} server(s) at ${nats.join(', ')}`);
   if (o.realtime === true) {
@@ -112,7 +118,7 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
   const start = async (name: string, args: readonly string[], ready: RegExp): Promise<Part> => {
     const wrap = o.wrap?.(name) ?? [];
     const [cmd, ...cmdArgs] = wrap.length > 0 ? [...wrap, process.execPath, o.bin, ...args] : [process.execPath, o.bin, ...args];
-    const child = spawn(cmd as string, cmdArgs, { env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd as string, cmdArgs, { env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: o.detached === true });
     let text = '';
     child.stdout?.on('data', (c: Buffer) => (text += c.toString('utf8')));
     child.stderr?.on('data', (c: Buffer) => (text += c.toString('utf8')));
@@ -143,11 +149,17 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
   let stopping: Promise<void> | undefined;
   const stopAll = async (now = false): Promise<void> => {
     closing = true;
-    if (now) for (const p of parts) stopNow(p.child);
-    return (stopping ??= (async () => {
+    const first = stopping === undefined;
+    stopping ??= (async () => {
       await Promise.all(parts.map((p) => stopChild(p.child)));
       await Promise.all(natsServers.map((s) => s.stop()));
-    })());
+    })();
+    if (now) {
+      // The second signal, apart from the first (two sent together may arrive as one).
+      if (first) await new Promise((r) => setTimeout(r, 200));
+      for (const p of parts) stopNow(p.child);
+    }
+    return stopping;
   };
   try {
     const metricsArgs = (n: number): string[] => (o.metricsPort === undefined ? [] : ['--metrics-port', String(o.metricsPort === 0 ? 0 : o.metricsPort + n)]);
