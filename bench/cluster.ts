@@ -14,7 +14,8 @@
 //    and the NATS server under SCHED_RR; root only), `schedulingRealtime`.
 // 3. Instance starts per second the control plane sustains with those emulated workers (closed loop).
 // 4. Warm empty-function latency through `fare cluster up` (1 shard, 1 worker; and the same with
-//    --realtime, root only) against `fare up`, rounds in rotating order in the same run; throughput with 2 shards × 4 workers against `fare up`.
+//    --realtime, root only) against `fare up`, rounds in rotating order in the same run; throughput
+//    with 2 shards × 4 workers against `fare up`.
 //
 // Writes bench/results/cluster-<time>.json and cluster-latest.json. `--quick`: shorter phases;
 // `--only=placement|scheduling|live`: one part, printed only.
@@ -398,7 +399,7 @@ function table(r: Record<string, unknown>): string {
   type Sched = Record<string, { p50Ms?: number; p99Ms?: number; achievedPerSec?: number; perSec?: number }>;
   const s = r.scheduling as Sched;
   const k = r.schedulingPowerOfK as Sched;
-  const x = r.schedulingRealtime as Sched;
+  const real = r.schedulingRealtime as Sched;
   const rt = k.natsRoundTrip;
   const l = r.live as { warm: { up: { p50Ms: number; p99Ms: number }; cluster: { p50Ms: number; p99Ms: number }; addedP50Ms: number; clusterRealtime: { p50Ms?: number; p99Ms?: number }; addedP50MsRealtime?: number }; throughput: { upPerSec: number; cluster2x4PerSec: number; ratio: number } };
   const f = (x: number | undefined, d = 2): string => (x === undefined ? '-' : x.toFixed(d));
@@ -407,14 +408,14 @@ function table(r: Record<string, unknown>): string {
     `placements/s, one shard, 1,000 on idle list      ${Math.round(p.idleList.decisionsPerSec).toLocaleString('en-US').padEnd(20)}≥ 100,000`,
     `placements/s, one shard, power-of-k over NATS    ${Math.round(p.powerOfK.decisionsPerSec).toLocaleString('en-US').padEnd(20)}`,
     `scheduling latency at 1,000/s p50 / p99 (ms)     ${f(s.open1000?.p50Ms)} / ${f(s.open1000?.p99Ms)}`.padEnd(68) + 'p99 ≤ 2',
-    `  parts and NATS real-time (--realtime)          ${f(x.open1000?.p50Ms)} / ${f(x.open1000?.p99Ms)}`.padEnd(68) + 'p99 ≤ 2',
+    `  parts and NATS real-time (--realtime)          ${f(real.open1000?.p50Ms)} / ${f(real.open1000?.p99Ms)}`.padEnd(68) + 'p99 ≤ 2',
     `  power-of-k only (no idle lists)                ${f(k.open1000?.p50Ms)} / ${f(k.open1000?.p99Ms)}`,
     `  floor: one NATS round trip p50 / p99 (ms)      ${f(rt?.p50Ms)} / ${f(rt?.p99Ms)}`,
     `scheduling latency at 5,000/s p50 / p99 (ms)     ${f(s.open5000?.p50Ms)} / ${f(s.open5000?.p99Ms)} (achieved ${s.open5000?.achievedPerSec ?? '-'}/s)`,
-    `  parts and NATS real-time (--realtime)          ${f(x.open5000?.p50Ms)} / ${f(x.open5000?.p99Ms)} (achieved ${x.open5000?.achievedPerSec ?? '-'}/s)`,
+    `  parts and NATS real-time (--realtime)          ${f(real.open5000?.p50Ms)} / ${f(real.open5000?.p99Ms)} (achieved ${real.open5000?.achievedPerSec ?? '-'}/s)`,
     `  power-of-k only (no idle lists)                ${f(k.open5000?.p50Ms)} / ${f(k.open5000?.p99Ms)} (achieved ${k.open5000?.achievedPerSec ?? '-'}/s)`,
     `instance starts/s, emulated workers              ${String(s.startsPerSec?.perSec ?? '-').padEnd(20)}≥ 2,500`,
-    `  parts and NATS real-time (--realtime)          ${String(x.startsPerSec?.perSec ?? '-')}`,
+    `  parts and NATS real-time (--realtime)          ${String(real.startsPerSec?.perSec ?? '-')}`,
     `  power-of-k only (no idle lists)                ${String(k.startsPerSec?.perSec ?? '-')}`,
     `warm p50 fare up / cluster (ms)                  ${f(l.warm.up.p50Ms, 3)} / ${f(l.warm.cluster.p50Ms, 3)}  (added ${f(l.warm.addedP50Ms, 3)})`.padEnd(68) + 'added ≤ 0.5',
     `  cluster real-time (--realtime) p50 (ms)        ${f(l.warm.clusterRealtime.p50Ms, 3)}  (added ${f(l.warm.addedP50MsRealtime, 3)})`.padEnd(68) + 'added ≤ 0.5',

@@ -1,6 +1,7 @@
 // The cluster's commands as a user runs them: `fare cluster up` prints its endpoint, serves, and stops
-// everything it started on Ctrl-C (a second Ctrl-C without waiting for the calls and jobs in flight);
-// mistakes in the parts' options are told plainly.
+// everything it started on Ctrl-C — in a terminal, Ctrl-C reaches it alone and it stops its parts in
+// order, letting calls in flight finish; a second Ctrl-C stops them at once; mistakes in the parts'
+// options are told plainly.
 
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
