@@ -3,6 +3,7 @@
 // policy core's `Shard` and `Machine` driven in real time; instances are real processes.
 
 import { DEFAULT_PRICE_TABLE, type PriceTable } from '../core/classes.ts';
+import { formatAddress } from '../core/protocol.ts';
 import { Rng } from '../core/rng.ts';
 import { Shard } from '../core/shard/shard.ts';
 import { Machine } from '../core/machine/machine.ts';
@@ -182,7 +183,15 @@ export async function up(opts: UpOptions): Promise<Running> {
   const stemUpkeep = keepStemCells(stems, { machine: 0, metrics });
   metrics.watchTenants(() => tenantSpends(store, Date.now()));
   // The gateway, shard 0 and worker 0 as the parts of a cluster of one, talking only through the Bus.
-  const bus = new InProcessBus({ clock: realClock });
+  // Once the parts stop, one by one, a message for one already gone (the worker answering the
+  // gateway about a call its stop cut) is lost, as it would be on a network; before, it is a bug.
+  let partsStopping = false;
+  const bus = new InProcessBus({
+    clock: realClock,
+    undeliverable: (m) => {
+      if (!partsStopping) throw new Error(`bus: nobody listens at ${formatAddress(m.to)} (a ${m.kind} from ${formatAddress(m.from)})`);
+    },
+  });
   const machine = new Machine({
     id: 0, cores, policy: preset.machine, within: preset.within, keepFunctionOrder: LIVE_KEEP_FUNCTION_ORDER, classes: prices.classes.length, memoryMB: memory.capacityMB,
     swap: { enabled: memory.swap, targetFraction: SWAP_TARGET }, dispatcher: undefined,
@@ -233,6 +242,7 @@ export async function up(opts: UpOptions): Promise<Running> {
     await recorder?.close();
     await metricsListener?.close();
     await stemUpkeep.stop();
+    partsStopping = true;
     await pool.close();
     host.cpuset?.close();
     scheduler.close();
