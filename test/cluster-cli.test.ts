@@ -1,10 +1,11 @@
 // The cluster's commands as a user runs them: `fare cluster up` prints its endpoint, serves, and stops
 // everything it started on Ctrl-C — in a terminal, Ctrl-C reaches it alone and it stops its parts in
-// order, letting calls in flight finish; a second Ctrl-C stops them at once; mistakes in the parts'
-// options are told plainly.
+// order, letting calls in flight finish; a second Ctrl-C stops them at once; its terminal closing
+// stops them as well, and a kill -9 of it leaves none running; mistakes in the parts' options are
+// told plainly.
 
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -47,6 +48,35 @@ function listening(url: URL): Promise<boolean> {
   });
 }
 
+/** util-linux's script, which runs a command in a terminal of its own (a pty), or undefined. */
+const script = ['/usr/bin/script', '/bin/script'].find((p) => existsSync(p));
+if (script === undefined) process.stderr.write('SKIPPED fare cluster up in a closing terminal: util-linux script is not installed (apt-get install bsdutils)\n');
+
+/** Waits until none of `pids` runs, or fails saying which still do. */
+async function gone(pids: readonly number[], ms: number): Promise<void> {
+  const alive = (): number[] => pids.filter((pid) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  const deadline = Date.now() + ms;
+  while (alive().length > 0) {
+    if (Date.now() > deadline) throw new Error(`still running after ${ms} ms: pid(s) ${alive().join(', ')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone
+  }
+}
+
 describe('the cluster commands', () => {
   it('tell what is wrong with their options, and exit 2', async () => {
     const cases: [string[], RegExp][] = [
@@ -84,6 +114,19 @@ describe('the cluster commands', () => {
     const r = await fetch(`${url}/2015-03-31/functions/page-view/invocations`, { method: 'POST', headers: { Authorization: `Bearer ${cred}` }, body: '{"user":"ada"}' });
     expect(r.status).toBe(200);
     expect(await r.text()).toContain('Welcome, ada');
+    // What the parts log is printed by fare cluster up as it comes: JSON lines here (not a terminal),
+    // each naming its part — the gateway's line for this invocation among them.
+    const requestId = r.headers.get('x-amzn-requestid');
+    const logged = async (): Promise<Record<string, unknown> | undefined> => {
+      for (let i = 0; i < 50; i++) {
+        const lines = output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+        const line = lines.find((l) => l.kind === 'invocation' && l.id === requestId);
+        if (line !== undefined) return line;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      return undefined;
+    };
+    expect(await logged()).toMatchObject({ part: 'gateway', partId: 0, function: 'page-view', status: 'ok', msg: 'invocation' });
     // Every part serves its metrics (--metrics-port 0: each on a free port, said in its line): the
     // shard counted the arrival, the worker has the instance, the gateway observed the latency.
     const metricsOf = (part: string): string => new RegExp(`${part}: up \\(pid \\d+\\), metrics at (http://\\S+)`).exec(output())?.[1] ?? `no metrics line for ${part}`;
@@ -161,6 +204,56 @@ describe('the cluster commands', () => {
         ctrlC();
         await Promise.race([gone, new Promise((r) => setTimeout(r, 15_000))]);
       }
+    }
+  }, 120_000);
+  it.skipIf(!nats.ok)('fare cluster up killed (kill -9): every part and its NATS server stop too, nothing left listening', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fare-cluster-cli-'));
+    dirs.push(dir);
+    const { child, url, output } = await startFareCluster(['--shards', '1', '--workers', '1', '--port', '0', '--data-dir', dir, '--no-stem-cells', ...(isolatesTenants(capabilities()) ? [] : ['--insecure-single-tenant'])], undefined, undefined, true);
+    const pids = [...output().matchAll(/: up \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    expect(pids).toHaveLength(3);
+    const natsUrl = new URL((/nats: 1 server\(s\) at (nats:\/\/\S+)/.exec(output())?.[1] ?? '').replace('nats:', 'http:'));
+    try {
+      process.kill(child.pid as number, 'SIGKILL');
+      // Its parts hear it through their stdin (its end closed with it), NATS from the kernel (a
+      // parent-death signal): they stopped in a few seconds (they ran on for ever, port held, before).
+      await gone(pids, 20_000);
+      expect(await listening(natsUrl)).toBe(false);
+      expect(await listening(new URL(url))).toBe(false);
+    } finally {
+      for (const pid of pids) killQuietly(pid);
+    }
+  }, 120_000);
+
+  it.skipIf(!nats.ok || script === undefined)('fare cluster up in a terminal that closes (SIGHUP): it stops every part, then NATS', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fare-cluster-cli-'));
+    dirs.push(dir);
+    // A real terminal: util-linux's script gives the command a pty; killing script closes its master
+    // side, and the kernel hangs up the command's session (SIGHUP), as when a terminal window closes.
+    const command = [process.execPath, BIN, 'cluster', 'up', '--shards', '1', '--workers', '1', '--port', '0', '--data-dir', dir, '--no-stem-cells', ...(isolatesTenants(capabilities()) ? [] : ['--insecure-single-tenant'])];
+    const term = spawn(script as string, ['-qfec', command.map((a) => `'${a}'`).join(' '), '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    let out = '';
+    let pids: number[] = [];
+    term.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    term.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!/Fare cluster is up: (http:\/\/\S+)/.test(out)) {
+        if (Date.now() > deadline || term.exitCode !== null) throw new Error(`fare cluster up did not start in its terminal:\n${out}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const url = new URL(/Fare cluster is up: (http:\/\/\S+)/.exec(out)?.[1] as string);
+      pids = [...out.matchAll(/: up \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+      const cluster = Number(/^\s*(\d+)/.exec(execFileSync('ps', ['-o', 'pid=', '--ppid', String(term.pid)], { encoding: 'utf8' }))?.[1]);
+      expect(pids).toHaveLength(3);
+      const natsUrl = new URL((/nats: 1 server\(s\) at (nats:\/\/\S+)/.exec(out)?.[1] ?? '').replace('nats:', 'http:'));
+      process.kill(term.pid as number, 'SIGKILL');
+      await gone([cluster, ...pids], 20_000);
+      expect(await listening(natsUrl)).toBe(false);
+      expect(await listening(url)).toBe(false);
+    } finally {
+      killQuietly(-(term.pid as number));
+      for (const pid of pids) killQuietly(pid);
     }
   }, 120_000);
 });

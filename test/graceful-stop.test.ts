@@ -1,4 +1,4 @@
-// End-to-end: stopping `fare up` with SIGTERM while calls run. Within --shutdown-grace the calls in
+// End-to-end: stopping `fare up` with SIGTERM (or SIGHUP, its terminal gone) while calls run. Within --shutdown-grace the calls in
 // flight finish (a sync caller gets its answer, an async invocation its recorded outcome) while no
 // new connection is taken; past the grace what is left is cut, and an async invocation cut so runs
 // again at the next start, once to the end. A second signal stops at once.
@@ -102,7 +102,7 @@ describe('fare up stopped with SIGTERM', () => {
     fare.child.kill('SIGTERM');
     expect(await sync).toBe('cut');
     const { code, ms } = await exit;
-    expect(code).toBe(0);
+    expect(code, fare.output()).toBe(0);
     expect(ms).toBeLessThan(6000);
     // Not recorded as a failed attempt: it was claimed, and runs again (to the end) at the next start.
     const again = await start(dataDir, '20s');
@@ -123,6 +123,20 @@ describe('fare up stopped with SIGTERM', () => {
     const { ms } = await exit;
     expect(ms).toBeLessThan(10_000);
     expect(fare.output()).toMatch(/Fare is stopping now, without waiting/);
+  }, 60_000);
+
+  it('its terminal closing (SIGHUP) stops it the same way: the call in flight is answered, and it exits 0', async () => {
+    const { fare } = await fareWithSleeper('hangup', '20s');
+    const sync = invoke(fare.url, { ms: 1500, n: 6 });
+    await new Promise((r) => setTimeout(r, 300));
+    const exit = exited(fare, performance.now());
+    // What the kernel sends when the terminal goes (it ended fare up at once, its call cut, before).
+    fare.child.kill('SIGHUP');
+    const answered = await sync;
+    expect(answered.status).toBe(200);
+    expect(JSON.parse(answered.body)).toEqual({ slept: 1500, n: 6 });
+    expect((await exit).code).toBe(0);
+    expect(fare.child.signalCode).toBeNull();
   }, 60_000);
 
   it('refuses a grace it cannot keep', async () => {

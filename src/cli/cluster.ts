@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { DEFAULT_PRICE_TABLE } from '../core/classes.ts';
 import { formatDuration, METRICS_OPTIONS, metricsListen, parse, RETENTION_OPTION, retentionMs, SHUTDOWN_GRACE_OPTION, shutdownGraceMs, UsageError, withinClass } from './args.ts';
 import { createLogger, LOG_HELP, logOptions, logSettings } from './logger.ts';
+import { onStopSignals, say, sayError } from './stopping.ts';
 
 const COMMON = `  --nats URL[,URL…]   NATS servers (default nats://127.0.0.1:4222)
   --prefix P          first token of the cluster's subjects and buckets (default fare)
@@ -103,6 +104,7 @@ Usage: fare cluster up [--shards 2] [--workers 2] [--gateways 1] [--nats-cluster
                        [--worker-cores C] [--within-class fcfs|las|sef|ps] [--heartbeat-ms 500]
                        [--member-timeout-ms 2000] [--no-idle-lists] [--insecure-single-tenant] [--no-stem-cells]
                        [--retention 7d] [--metrics-port N] [--record FILE] [--realtime]
+                       [--log-level info] [--log-format json|pretty]
 
 Starts nats-server (one, or a cluster of three with state replicated three times), the shards, the
 workers and the gateways (on --port and the ports after it, sharing one master key), each as its
@@ -114,10 +116,13 @@ the traffic it sends for fare sim replay FILE (another gateway i in FILE.gateway
 --no-stem-cells). --within-class: the workers' order within a class (fare worker --within-class;
 default las, as fare up). --retention: how long the gateways keep invocation records and function logs
 (fare gateway --retention; default 7d, at least 1m). --realtime: every part and the NATS servers
-run under SCHED_RR above the functions (as fare gateway --realtime; needs root). On real machines
+run under SCHED_RR above the functions (as fare gateway --realtime; needs root). Once up, what the
+parts log is printed here as it comes (each line says which part: "part" and "partId"); --log-level and
+--log-format are passed to every part (default: pretty on a terminal, else JSON lines). On real machines
 run one fare worker per host against the same NATS servers (see the README). Stop with Ctrl-C:
 each part is told to stop (the gateways let their calls in flight finish for up to 8 s, the workers
-their jobs) and killed after 10 s; Ctrl-C again stops every part at once.`,
+their jobs) and killed after 10 s; Ctrl-C again stops every part at once. Its terminal closing stops
+it the same way; killed (kill -9), it takes its parts and NATS servers with it.`,
 };
 
 interface Common {
@@ -166,26 +171,41 @@ function whole(name: string, text: unknown, min: number, max: number): number {
 }
 
 /**
- * Runs until SIGINT or SIGTERM, then closes, with `graceMs` for what is in flight (a gateway's
- * --shutdown-grace); a second signal closes at once (`now`). `waits`: what the first stop waits for,
- * said with how to stop at once (a worker's jobs, a cluster's parts).
+ * Runs until SIGINT, SIGTERM or SIGHUP (its terminal closed), then closes, with `graceMs` for what is
+ * in flight (a gateway's --shutdown-grace); a second signal closes at once (`now`). `waits`: what the
+ * first stop waits for, said with how to stop at once (a worker's jobs, a cluster's parts). A part
+ * started by `fare cluster up` (FARE_LIFELINE=stdin) also stops, as at a first signal, when its
+ * stdin ends: fare cluster up holds the other end, which closes however it exits, `kill -9` too.
  */
 function untilStopped(what: string, close: (graceMs: number, now: boolean) => Promise<void>, graceMs = 0, waits?: string): Promise<number> {
   return new Promise((done) => {
     let signals = 0;
+    let stopped = false;
     const stop = (): void => {
       if (++signals > 1) {
-        process.stdout.write(`${what} is stopping now, without waiting.\n`);
+        say(`${what} is stopping now, without waiting.\n`);
         void close(0, true);
         return;
       }
-      process.stdout.write(graceMs > 0
+      stopped = true;
+      say(graceMs > 0
         ? `${what} is stopping: it takes no new calls, and lets those in flight finish for up to ${formatDuration(graceMs)} (again to stop at once)…\n`
         : waits !== undefined ? `${what} is stopping: ${waits} (again to stop at once)…\n` : `${what} is stopping…\n`);
       void close(graceMs, false).then(() => done(0));
     };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    onStopSignals(stop);
+    if (process.env.FARE_LIFELINE === 'stdin') {
+      const lifeline = (): void => {
+        if (stopped) return;
+        say(`${what}: fare cluster up, which started it, is gone.\n`);
+        stop();
+      };
+      process.stdin.once('end', lifeline);
+      process.stdin.once('error', lifeline);
+      process.stdin.resume();
+      // It does not keep the part running (what it serves does).
+      (process.stdin as { unref?: () => void }).unref?.();
+    }
   });
 }
 
@@ -246,7 +266,7 @@ export async function runGateway(args: readonly string[]): Promise<number> {
   const { startGateway } = await import('../live/cluster/gateway.ts');
   const adminKey = process.env.FARE_ADMIN_KEY;
   const gatewayId = whole('id', values.id, 0, 2 ** 10 - 1);
-  const logger = await createLogger(logSettings(values), { part: 'gateway', id: gatewayId });
+  const logger = await createLogger(logSettings(values), { part: 'gateway', partId: gatewayId });
   const g = await startGateway({
     ...c, id: gatewayId, shards: whole('shards', values.shards, 1, 4096), logger,
     dataDir: resolve(String(values['data-dir'])), host: String(values.host), port: whole('port', values.port, 0, 65535),
@@ -283,7 +303,7 @@ export async function runShard(args: readonly string[]): Promise<number> {
   if (!(timeout > 0)) throw new UsageError(`--poll-timeout-ms ${String(values['poll-timeout-ms'])} must be a number of milliseconds above 0`);
   const { startShard } = await import('../live/cluster/shard.ts');
   const id = whole('id', values.id, 0, 4095);
-  const logger = await createLogger(logSettings(values), { part: 'shard', id });
+  const logger = await createLogger(logSettings(values), { part: 'shard', partId: id });
   const s = await startShard({ ...c, id, k: whole('k', values.k, 1, 30), pollTimeoutMs: timeout, idleLists: !(values['no-idle-lists'] as boolean), prices: DEFAULT_PRICE_TABLE, problem: warn, ...metricsListen(values) });
   const scheduling = await realtime(values);
   process.stdout.write(`Fare shard ${id} is up  (NATS ${c.servers.join(',')}, subjects ${c.prefix}.*)${s.metricsUrl !== undefined ? `; metrics: ${s.metricsUrl}` : ''}\n${scheduling}`);
@@ -320,7 +340,7 @@ export async function runWorker(args: readonly string[]): Promise<number> {
   }
   const { startWorker } = await import('../live/cluster/worker.ts');
   const id = whole('id', values.id, 0, 99_999);
-  const logger = await createLogger(logSettings(values), { part: 'worker', id });
+  const logger = await createLogger(logSettings(values), { part: 'worker', partId: id });
   const w = await startWorker({
     ...c, id, dataDir: resolve(String(values['data-dir'])), prices: DEFAULT_PRICE_TABLE,
     strictPriorities: values['strict-priorities'] as boolean, ...(values['within-class'] !== undefined ? { within: withinClass(values['within-class'], c.policy) } : {}), insecureSingleTenant: values['insecure-single-tenant'] as boolean, warn,
@@ -365,9 +385,12 @@ export async function runCluster(args: readonly string[]): Promise<number> {
     'no-stem-cells': { type: 'boolean', default: false },
     realtime: { type: 'boolean', default: false },
     ...RETENTION_OPTION,
+    ...logOptions,
     help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) return help('cluster');
+  // Checked here, for the parts: they print to this process, which decides (a terminal: pretty).
+  const logs = logSettings(values);
   if (positionals.length) throw new UsageError(`fare cluster up takes only options, got "${positionals.join(' ')}" (see fare cluster --help)`);
   const shards = whole('shards', values.shards, 1, 64);
   const workers = whole('workers', values.workers, 1, 256);
@@ -392,6 +415,11 @@ export async function runCluster(args: readonly string[]): Promise<number> {
     ...(values.realtime === true ? { realtime: true } : {}),
     // Ctrl-C in the terminal reaches this process only, which stops the parts in order (then NATS).
     detached: true,
+    partArgs: ['--log-level', logs.level, '--log-format', logs.format],
+    relay: (_part, lines, stream) => {
+      if (stream === 'stderr') sayError(lines);
+      else say(lines);
+    },
     ...(within !== undefined ? { within } : {}),
     retention: String(values.retention),
   });

@@ -37,13 +37,13 @@ describe('log settings', () => {
 describe('createLogger', () => {
   it('writes one JSON object a line with the base fields, an ISO time and the level, and drops lines below it', async () => {
     const s = sink();
-    const log = await createLogger({ level: 'warn', format: 'json' }, { part: 'gateway', id: 0 }, s.stream);
+    const log = await createLogger({ level: 'warn', format: 'json' }, { part: 'gateway', partId: 0 }, s.stream);
     log.info({ kind: 'access' }, 'request');
     log.warn({ kind: 'invocation', status: 'throttled' }, 'invocation throttled');
     await flushed();
     const lines = s.text().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: 40, part: 'gateway', id: 0, kind: 'invocation', status: 'throttled', msg: 'invocation throttled' });
+    expect(lines[0]).toMatchObject({ level: 40, part: 'gateway', partId: 0, kind: 'invocation', status: 'throttled', msg: 'invocation throttled' });
     expect(String(lines[0]?.time)).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 

@@ -72,7 +72,7 @@ const LOG_WRITE_BYTES = 4096;
 const LOG_FLUSH_MS = 100;
 
 /**
- * The process's logger: `base` fields on every line (e.g. `{ part: 'gateway', id: 0 }`). JSON goes to
+ * The process's logger: `base` fields on every line (e.g. `{ part: 'gateway', partId: 0 }`). JSON goes to
  * `destination` (default: pino's own, stdout); pretty lines are written by pino-pretty in this
  * thread, to `destination` or stdout. pino is loaded here, not by every command of the CLI.
  */

@@ -3,6 +3,7 @@
 import { resolve } from 'node:path';
 import { formatDuration, METRICS_OPTIONS, metricsListen, parse, RETENTION_OPTION, retentionMs as retentionOf, SHUTDOWN_GRACE_OPTION, shutdownGraceMs, UsageError, withinClass } from './args.ts';
 import { createLogger, LOG_HELP, logOptions, logSettings } from './logger.ts';
+import { onStopSignals, say } from './stopping.ts';
 
 const HELP = `fare up — run Fare on this machine
 
@@ -38,7 +39,8 @@ and each serves one function only); --no-stem-cells turns them off.
 --region: the region named in every ARN and given to functions as AWS_REGION (default us-east-1);
 functions also get FARE_ENDPOINT and AWS_ENDPOINT_URL_LAMBDA, and their invocation's credentials as
 container credentials, so the AWS SDK inside them calls Fare with no set-up.
---port 0 picks a free port. GET /healthz answers when Fare is ready. Stop with Ctrl-C (or SIGTERM):
+--port 0 picks a free port. GET /healthz answers when Fare is ready. Stop with Ctrl-C (or SIGTERM,
+or by closing its terminal):
 Fare stops listening and lets the calls in flight finish for up to --shutdown-grace (default 30s, at
 most 15m; 0s: none), answering a request that comes on an open connection meanwhile with 503
 FARE_E_SHUTTING_DOWN; then it cuts what is left (an async invocation cut so runs again at the next
@@ -157,18 +159,17 @@ export async function runUp(args: readonly string[]): Promise<number> {
     let signals = 0;
     const stop = (): void => {
       if (++signals > 1) {
-        process.stdout.write('Fare is stopping now, without waiting.\n');
+        say('Fare is stopping now, without waiting.\n');
         void running.close(0);
         return;
       }
       const { requests, async } = running.inFlight();
-      process.stdout.write(requests + async > 0 && graceMs > 0
+      say(requests + async > 0 && graceMs > 0
         ? `Fare is stopping: it takes no new calls, and waits up to ${formatDuration(graceMs)} for ${requests} request(s) and ${async} async invocation(s) in flight (again to stop at once)…\n`
         : 'Fare is stopping…\n');
       void running.close(graceMs).then(done);
     };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    onStopSignals(stop);
   });
   return 0;
 }

@@ -53,6 +53,23 @@ export interface NatsServerOptions {
   readonly cluster?: { readonly name: string; readonly port: number; readonly routes: readonly string[] };
   /** In a process group of its own: a terminal's Ctrl-C reaches only its starter, which stops it in turn (`fare cluster up`). */
   readonly detached?: boolean;
+  /**
+   * Stopped (SIGTERM) by the kernel when its starter's thread exits, however it exits (PR_SET_PDEATHSIG,
+   * through util-linux's `setpriv`, which then becomes the server): a killed `fare cluster up` leaves no
+   * server behind. Where `setpriv` cannot, the server is started as it is and outlives a killed starter.
+   */
+  readonly dieWithParent?: boolean;
+}
+
+let setpriv: boolean | undefined;
+
+/** Whether util-linux's `setpriv` can set a parent-death signal here (asked once). */
+function canSetParentDeathSignal(): boolean {
+  if (setpriv === undefined) {
+    const r = spawnSync('setpriv', ['--help'], { encoding: 'utf8' });
+    setpriv = r.status === 0 && r.stdout.includes('--pdeathsig');
+  }
+  return setpriv;
 }
 
 /** Starts one nats-server with JetStream and resolves once it accepts clients. */
@@ -74,7 +91,8 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
   ].join('\n');
   const confFile = join(opts.dir, `${opts.name}.conf`);
   writeFileSync(confFile, `${conf}\n`);
-  const child = spawn(found.path, ['-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached === true });
+  const command = opts.dieWithParent === true && canSetParentDeathSignal() ? ['setpriv', '--pdeathsig', 'TERM', '--', found.path] : [found.path];
+  const child = spawn(command[0] as string, [...command.slice(1), '-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached === true });
   let text = '';
   const onData = (c: Buffer): void => {
     text += c.toString('utf8');
@@ -108,13 +126,13 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
   };
 }
 
-/** Starts `n` servers (1, or 3 for a cluster whose JetStream replicates streams three times); `detached` as NatsServerOptions says. */
-export async function startNatsCluster(dir: string, n: number, host = '127.0.0.1', detached = false): Promise<NatsServer[]> {
-  if (n === 1) return [await startNatsServer({ dir, name: 'nats-1', host, detached })];
+/** Starts `n` servers (1, or 3 for a cluster whose JetStream replicates streams three times); `detached` and `dieWithParent` as NatsServerOptions says. */
+export async function startNatsCluster(dir: string, n: number, host = '127.0.0.1', detached = false, dieWithParent = false): Promise<NatsServer[]> {
+  if (n === 1) return [await startNatsServer({ dir, name: 'nats-1', host, detached, dieWithParent })];
   const routes: number[] = [];
   for (let i = 0; i < n; i++) routes.push(await freePort(host));
   const urls = routes.map((p) => `nats-route://${host}:${p}`);
-  return Promise.all(routes.map((p, i) => startNatsServer({ dir, name: `nats-${i + 1}`, host, detached, cluster: { name: 'fare', port: p, routes: urls } })));
+  return Promise.all(routes.map((p, i) => startNatsServer({ dir, name: `nats-${i + 1}`, host, detached, dieWithParent, cluster: { name: 'fare', port: p, routes: urls } })));
 }
 
 function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {

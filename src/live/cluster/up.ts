@@ -66,14 +66,24 @@ export interface ClusterUpOptions {
    * all at once (NATS before the parts' drain).
    */
   readonly detached?: boolean;
+  /**
+   * What the parts print once up (their logs), line by line as it comes, for the caller to show
+   * (`fare cluster up` prints it; default: kept only in each part's `output()`).
+   */
+  readonly relay?: (part: string, lines: string, stream: 'stdout' | 'stderr') => void;
+  /** Put on every part's command line (`fare cluster up`'s --log-level and --log-format). */
+  readonly partArgs?: readonly string[];
 }
+
+/** A part's output after its start is kept up to this many characters (its start in full): the latest. */
+const OUTPUT_KEPT = 1 << 20;
 
 /** One part of the cluster, as a child process. */
 export interface Part {
   readonly name: string;
   readonly args: readonly string[];
   child: ChildProcess;
-  /** Its output so far (of its latest start). */
+  /** Its output so far (of its latest start): all until it was up, then the latest MiB or two. */
   output: () => string;
 }
 
@@ -100,7 +110,7 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
   const log = o.log ?? (() => {});
   const prefix = o.prefix ?? 'fare';
   mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
-  const natsServers = await startNatsCluster(join(o.dataDir, 'nats'), o.natsServers, o.natsHost ?? o.host, o.detached === true);
+  const natsServers = await startNatsCluster(join(o.dataDir, 'nats'), o.natsServers, o.natsHost ?? o.host, o.detached === true, true);
   const nats = natsServers.map((s) => s.url);
   log(`nats: ${natsServers.length} server(s) at ${nats.join(', ')}`);
   if (o.realtime === true) {
@@ -117,11 +127,22 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
   const parts: Part[] = [];
   const start = async (name: string, args: readonly string[], ready: RegExp): Promise<Part> => {
     const wrap = o.wrap?.(name) ?? [];
-    const [cmd, ...cmdArgs] = wrap.length > 0 ? [...wrap, process.execPath, o.bin, ...args] : [process.execPath, o.bin, ...args];
-    const child = spawn(cmd as string, cmdArgs, { env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: o.detached === true });
+    const all = [...args, ...(o.partArgs ?? [])];
+    const [cmd, ...cmdArgs] = wrap.length > 0 ? [...wrap, process.execPath, o.bin, ...all] : [process.execPath, o.bin, ...all];
+    // Its stdin is a lifeline: the part stops (as at SIGTERM) when this process's end closes, which
+    // it does however this process exits, even killed (see the CLI's untilStopped).
+    const child = spawn(cmd as string, cmdArgs, { env: { ...(o.env ?? process.env), FARE_LIFELINE: 'stdin' }, stdio: ['pipe', 'pipe', 'pipe'], detached: o.detached === true });
+    child.stdin?.on('error', () => {}); // the part gone: nothing was to be written anyway
+    // Until it is up, all it says (its start's lines, an error); then what follows, bounded (a
+    // gateway logs a line per request), and relayed whole lines at a time.
     let text = '';
-    child.stdout?.on('data', (c: Buffer) => (text += c.toString('utf8')));
-    child.stderr?.on('data', (c: Buffer) => (text += c.toString('utf8')));
+    let started = -1;
+    const kept = (c: Buffer): void => {
+      text += c.toString('utf8');
+      if (started >= 0 && text.length - started > 2 * OUTPUT_KEPT) text = `${text.slice(0, started)}…\n${text.slice(-OUTPUT_KEPT)}`;
+    };
+    child.stdout?.on('data', kept);
+    child.stderr?.on('data', kept);
     const part: Part = { name, args, child, output: () => text };
     await new Promise<void>((done, fail) => {
       const timer = setTimeout(() => fail(new Error(`${name} did not start within 60 s:\n${text}`)), 60_000);
@@ -129,6 +150,12 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
         if (!ready.test(text)) return;
         clearTimeout(timer);
         child.off('exit', exited);
+        child.stdout?.off('data', check);
+        started = text.length;
+        if (o.relay !== undefined) {
+          relayLines(child.stdout, (lines) => o.relay?.(name, lines, 'stdout'));
+          relayLines(child.stderr, (lines) => o.relay?.(name, lines, 'stderr'));
+        }
         done();
       };
       const exited = (code: number | null, signal: string | null): void => {
@@ -215,6 +242,21 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
     await stopAll();
     throw e;
   }
+}
+
+/** Calls `to` with each run of whole lines `from` gives from now on (a line cut by a chunk waits for its end). */
+function relayLines(from: NodeJS.ReadableStream | null, to: (lines: string) => void): void {
+  let partial = '';
+  from?.on('data', (c: Buffer) => {
+    const t = partial + c.toString('utf8');
+    const end = t.lastIndexOf('\n') + 1;
+    partial = t.slice(end);
+    if (end > 0) to(t.slice(0, end));
+  });
+  from?.on('end', () => {
+    if (partial !== '') to(`${partial}\n`);
+    partial = '';
+  });
 }
 
 /** How long each part has to stop once told (SIGTERM), before it is killed; a gateway's grace fits within it. */
