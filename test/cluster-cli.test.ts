@@ -256,4 +256,34 @@ describe('the cluster commands', () => {
       for (const pid of pids) killQuietly(pid);
     }
   }, 120_000);
+  it.skipIf(!nats.ok)('fare cluster up starts a part that crashed again: a worker killed with kill -9 is back, and serves', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fare-cluster-cli-'));
+    dirs.push(dir);
+    const { child, url, output } = await startFareCluster(['--shards', '1', '--workers', '1', '--port', '0', '--data-dir', dir, '--no-stem-cells', ...(isolatesTenants(capabilities()) ? [] : ['--insecure-single-tenant'])], undefined, undefined, true);
+    const pids = (): number[] => [...output().matchAll(/worker-0: up \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    try {
+      const cred = /FARE_KEY=(\S+)/.exec(readFileSync(join(dir, 'gateway', 'admin-credential'), 'utf8'))?.[1] ?? '';
+      const call = async (): Promise<number> => (await fetch(`${url}/2015-03-31/functions/page-view/invocations`, { method: 'POST', headers: { Authorization: `Bearer ${cred}` }, body: '{"user":"ada"}' })).status;
+      expect(await call()).toBe(200);
+      const [first] = pids();
+      process.kill(first as number, 'SIGKILL');
+      for (let i = 0; i < 300 && pids().length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(output()).toMatch(/worker-0: exited \(SIGKILL\); starting it again in 1 s/);
+      expect(pids(), output()).toHaveLength(2);
+      // The new worker serves (the shard hears it within its membership timeout; calls meanwhile may wait for it).
+      let status = 0;
+      for (let i = 0; i < 50 && status !== 200; i++) {
+        status = await call();
+        if (status !== 200) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(status).toBe(200);
+      const exited = new Promise<number | null>((done) => child.once('exit', done));
+      process.kill(child.pid as number, 'SIGINT');
+      expect(await exited).toBe(0);
+      await gone(pids(), 10_000);
+    } finally {
+      killQuietly(-(child.pid as number));
+      for (const pid of pids()) killQuietly(pid);
+    }
+  }, 120_000);
 });

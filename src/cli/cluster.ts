@@ -117,9 +117,11 @@ the traffic it sends for fare sim replay FILE (another gateway i in FILE.gateway
 default las, as fare up). --retention: how long the gateways keep invocation records and function logs
 (fare gateway --retention; default 7d, at least 1m). --realtime: every part and the NATS servers
 run under SCHED_RR above the functions (as fare gateway --realtime; needs root). Once up, what the
-parts log is printed here as it comes (each line says which part: "part" and "partId"); --log-level and
---log-format are passed to every part (default: pretty on a terminal, else JSON lines). On real machines
-run one fare worker per host against the same NATS servers (see the README). Stop with Ctrl-C:
+parts log is printed here as it comes (each line says which part: "part" and "partId"); --log-level
+and --log-format are passed to every part (default: pretty on a terminal, else JSON lines). A part
+that exits on its own (a crash, a kill) is started again after 1 s, and less often, up to every
+30 s, while it keeps failing. On real machines run one fare worker per host against the same NATS
+servers (see the README). Stop with Ctrl-C:
 each part is told to stop (the gateways let their calls in flight finish for up to 8 s, the workers
 their jobs) and killed after 10 s; Ctrl-C again stops every part at once. Its terminal closing stops
 it the same way; killed (kill -9), it takes its parts and NATS servers with it.`,
@@ -416,6 +418,8 @@ export async function runCluster(args: readonly string[]): Promise<number> {
     // Ctrl-C in the terminal reaches this process only, which stops the parts in order (then NATS).
     detached: true,
     partArgs: ['--log-level', logs.level, '--log-format', logs.format],
+    // A part that crashes is started again (its membership, and the parts' own recovery, do the rest).
+    supervise: true,
     relay: (_part, lines, stream) => {
       if (stream === 'stderr') sayError(lines);
       else say(lines);

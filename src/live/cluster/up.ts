@@ -73,7 +73,19 @@ export interface ClusterUpOptions {
   readonly relay?: (part: string, lines: string, stream: 'stdout' | 'stderr') => void;
   /** Put on every part's command line (`fare cluster up`'s --log-level and --log-format). */
   readonly partArgs?: readonly string[];
+  /**
+   * A part that exits on its own (it crashed, or was killed) is started again with the same
+   * arguments: after 1 s, then twice as long each time it fails again within a minute of its start,
+   * up to 30 s (`fare cluster up`). Else it stays down, said once (tests that kill parts on purpose).
+   */
+  readonly supervise?: boolean;
 }
+
+/** A crashed part is started again after this long at first… */
+const REVIVE_FIRST_MS = 1000;
+/** …twice as long each time it fails again within REVIVE_STABLE_MS of its start, up to this. */
+const REVIVE_MAX_MS = 30_000;
+const REVIVE_STABLE_MS = 60_000;
 
 /** A part's output after its start is kept up to this many characters (its start in full): the latest. */
 const OUTPUT_KEPT = 1 << 20;
@@ -145,7 +157,10 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
     child.stderr?.on('data', kept);
     const part: Part = { name, args, child, output: () => text };
     await new Promise<void>((done, fail) => {
-      const timer = setTimeout(() => fail(new Error(`${name} did not start within 60 s:\n${text}`)), 60_000);
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        fail(new Error(`${name} did not start within 60 s:\n${text}`));
+      }, 60_000);
       const check = (): void => {
         if (!ready.test(text)) return;
         clearTimeout(timer);
@@ -167,15 +182,64 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
     });
     const metricsAt = /(?:metrics: |Metrics: )(http:\/\/\S+\/metrics)/.exec(text)?.[1];
     log(`${name}: up (pid ${child.pid ?? '?'})${metricsAt !== undefined ? `, metrics at ${metricsAt}` : ''}`);
-    child.once('exit', (code, signal) => {
-      if (!closing) log(`${name}: exited (${String(code ?? signal)})`);
-    });
+    const upAt = performance.now();
+    child.once('exit', (code, signal) => crashed(name, upAt, String(code ?? signal)));
     return part;
   };
   let closing = false;
+  /** Parts being restarted by `restart` (not by the supervision). */
+  const restarting = new Set<string>();
+  const revival = new Map<string, { delayMs: number; timer: NodeJS.Timeout | undefined }>();
+  const readyOf = (name: string): RegExp => (name.startsWith('gateway') ? /Fare gateway is up: (http:\/\/\S+)/ : name.startsWith('shard') ? /Fare shard \d+ is up/ : /Fare worker \d+ is up/);
+  const crashed = (name: string, upAt: number, how: string): void => {
+    if (closing || restarting.has(name)) return;
+    if (o.supervise !== true) {
+      log(`${name}: exited (${how})`);
+      return;
+    }
+    const r = revival.get(name) ?? { delayMs: 0, timer: undefined };
+    // Up a while: a new failure, started again soon; failing again and again: less and less often.
+    r.delayMs = performance.now() - upAt >= REVIVE_STABLE_MS ? REVIVE_FIRST_MS : Math.min(REVIVE_MAX_MS, Math.max(REVIVE_FIRST_MS, r.delayMs * 2));
+    revival.set(name, r);
+    log(`${name}: exited (${how}); starting it again in ${r.delayMs / 1000} s`);
+    r.timer = setTimeout(() => {
+      r.timer = undefined;
+      void revive(name);
+    }, r.delayMs);
+  };
+  const revive = async (name: string): Promise<void> => {
+    const p = parts.find((x) => x.name === name);
+    if (closing || p === undefined) return;
+    const startedAt = performance.now();
+    let q: Part;
+    try {
+      q = await start(name, p.args, readyOf(name));
+    } catch (e) {
+      crashed(name, startedAt, `${(e as Error).message.split('\n')[0] ?? ''}`.replace(new RegExp(`^${name} `), ''));
+      return;
+    }
+    if (closing) {
+      await stopChild(q.child);
+      return;
+    }
+    const before = [...urls];
+    replaced(p, q);
+    // A gateway on a port picked at start has another now: said.
+    const moved = urls.findIndex((u, i) => u !== before[i]);
+    if (moved >= 0) log(`${name}: now at ${urls[moved] ?? ''}`);
+  };
+  /** `p` is now its new start `q`: its process and output, and a gateway's URL. */
+  const replaced = (p: Part, q: Part): void => {
+    p.child = q.child;
+    p.output = q.output;
+    const gateway = p.name === 'gateway' ? 0 : /^gateway-(\d+)$/.exec(p.name)?.[1];
+    if (gateway !== undefined) urls[Number(gateway)] = (readyOf('gateway').exec(q.output()) as RegExpExecArray)[1] as string;
+  };
+  const urls: string[] = [];
   let stopping: Promise<void> | undefined;
   const stopAll = async (now = false): Promise<void> => {
     closing = true;
+    for (const r of revival.values()) clearTimeout(r.timer);
     const first = stopping === undefined;
     stopping ??= (async () => {
       await Promise.all(parts.map((p) => stopChild(p.child)));
@@ -210,8 +274,7 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
     for (let i = 0; i < o.workers; i++) starts.push(start(`worker-${i}`, workerArgs(i), /Fare worker \d+ is up/));
     parts.push(...(await Promise.all(starts)));
     // The first gateway alone (it makes the admin and the examples), then the others together.
-    const urls: string[] = [];
-    const up = /Fare gateway is up: (http:\/\/\S+)/;
+    const up = readyOf('gateway');
     const gateway = await start('gateway', gatewayArgs(0), up);
     parts.push(gateway);
     const more = await Promise.all(Array.from({ length: gateways - 1 }, (_, j) => start(gatewayName(j + 1), gatewayArgs(j + 1), up)));
@@ -227,13 +290,13 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
       async restart(name) {
         const p = parts.find((x) => x.name === name);
         if (p === undefined) throw new Error(`no part named ${name}: ${parts.map((x) => x.name).join(', ')}`);
-        await stopChild(p.child);
-        const ready = name.startsWith('gateway') ? /Fare gateway is up/ : name.startsWith('shard') ? /Fare shard \d+ is up/ : /Fare worker \d+ is up/;
-        const q = await start(name, p.args, ready);
-        p.child = q.child;
-        p.output = q.output;
-        const gateway = name === 'gateway' ? 0 : /^gateway-(\d+)$/.exec(name)?.[1];
-        if (gateway !== undefined) urls[Number(gateway)] = (up.exec(q.output()) as RegExpExecArray)[1] as string;
+        restarting.add(name);
+        try {
+          await stopChild(p.child);
+          replaced(p, await start(name, p.args, readyOf(name)));
+        } finally {
+          restarting.delete(name);
+        }
         return p;
       },
       close: (now?: boolean) => stopAll(now),
