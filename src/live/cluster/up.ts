@@ -149,8 +149,11 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
     // gateway logs a line per request), and relayed whole lines at a time.
     let text = '';
     let started = -1;
-    const kept = (c: Buffer): void => {
-      text += c.toString('utf8');
+    // Decoded as a stream (a character cut by a chunk's end is whole in the next).
+    child.stdout?.setEncoding('utf8');
+    child.stderr?.setEncoding('utf8');
+    const kept = (c: string): void => {
+      text += c;
       if (started >= 0 && text.length - started > 2 * OUTPUT_KEPT) text = `${text.slice(0, started)}…\n${text.slice(-OUTPUT_KEPT)}`;
     };
     child.stdout?.on('data', kept);
@@ -307,11 +310,11 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
   }
 }
 
-/** Calls `to` with each run of whole lines `from` gives from now on (a line cut by a chunk waits for its end). */
+/** Calls `to` with each run of whole lines `from` (set to utf8) gives from now on (a line cut by a chunk waits for its end). */
 function relayLines(from: NodeJS.ReadableStream | null, to: (lines: string) => void): void {
   let partial = '';
-  from?.on('data', (c: Buffer) => {
-    const t = partial + c.toString('utf8');
+  from?.on('data', (c: string) => {
+    const t = partial + c;
     const end = t.lastIndexOf('\n') + 1;
     partial = t.slice(end);
     if (end > 0) to(t.slice(0, end));
