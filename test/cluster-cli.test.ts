@@ -7,7 +7,7 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { connect } from 'node:net';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -284,6 +284,26 @@ describe('the cluster commands', () => {
     } finally {
       killQuietly(-(child.pid as number));
       for (const pid of pids()) killQuietly(pid);
+    }
+  }, 120_000);
+  it.skipIf(!nats.ok)('fare cluster up whose gateway cannot start (its port in use) says why, exits 2, and leaves nothing running', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fare-cluster-cli-'));
+    dirs.push(dir);
+    const taken = createServer();
+    await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const r = await fare('cluster', 'up', '--shards', '1', '--workers', '1', '--port', String(port), '--data-dir', dir, '--no-stem-cells', ...(isolatesTenants(capabilities()) ? [] : ['--insecure-single-tenant']));
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`fare: gateway exited \\(2\\) before it was ready: port ${port} on 127.0.0.1 is in use .*\\(FARE_E_PORT_IN_USE\\)`));
+      expect(r.stderr).not.toMatch(/internal error|\n\s+at /); // no stack trace
+      const pids = [...r.stdout.matchAll(/: up \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+      expect(pids.length).toBeGreaterThan(0); // the shard and the worker had started
+      await gone(pids, 10_000);
+      const natsUrl = new URL((/nats: 1 server\(s\) at (nats:\/\/\S+)/.exec(r.stdout)?.[1] ?? '').replace('nats:', 'http:'));
+      expect(await listening(natsUrl)).toBe(false);
+    } finally {
+      taken.close();
     }
   }, 120_000);
 });

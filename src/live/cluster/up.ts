@@ -178,7 +178,10 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
       };
       const exited = (code: number | null, signal: string | null): void => {
         clearTimeout(timer);
-        fail(new Error(`${name} exited (${String(code ?? signal)}) before it was ready:\n${text}`));
+        // What it said was wrong (its "fare: …" lines, as a user would read them), else all it printed.
+        const said = text.split('\n').filter((l) => l.startsWith('fare: ')).map((l) => l.slice(6));
+        const own = /\((FARE_E_[A-Z_]+)\)/.exec(said.join(' '))?.[1];
+        fail(Object.assign(new Error(`${name} exited (${String(code ?? signal)}) before it was ready: ${said.length > 0 ? said.join('; ') : `\n${text}`}`), { code: own ?? 'FARE_E_PART' }));
       };
       child.stdout?.on('data', check);
       child.once('exit', exited);
