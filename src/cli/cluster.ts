@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { DEFAULT_PRICE_TABLE } from '../core/classes.ts';
 import { formatDuration, METRICS_OPTIONS, metricsListen, parse, RETENTION_OPTION, retentionMs, SHUTDOWN_GRACE_OPTION, shutdownGraceMs, UsageError, withinClass } from './args.ts';
 import { createLogger, LOG_HELP, logOptions, logSettings } from './logger.ts';
+import { claimDataDir } from './data-dir-claim.ts';
 import { onStopSignals, say, sayError } from './stopping.ts';
 
 const COMMON = `  --nats URL[,URL…]   NATS servers (default nats://127.0.0.1:4222)
@@ -269,9 +270,11 @@ export async function runGateway(args: readonly string[]): Promise<number> {
   const adminKey = process.env.FARE_ADMIN_KEY;
   const gatewayId = whole('id', values.id, 0, 2 ** 10 - 1);
   const logger = await createLogger(logSettings(values), { part: 'gateway', partId: gatewayId });
+  const dataDir = resolve(String(values['data-dir']));
+  claimDataDir(dataDir, `fare gateway --id ${gatewayId}`);
   const g = await startGateway({
     ...c, id: gatewayId, shards: whole('shards', values.shards, 1, 4096), logger,
-    dataDir: resolve(String(values['data-dir'])), host: String(values.host), port: whole('port', values.port, 0, 65535),
+    dataDir, host: String(values.host), port: whole('port', values.port, 0, 65535),
     prices: DEFAULT_PRICE_TABLE, examples: !(values['no-examples'] as boolean), fsync: values.fsync as boolean, retentionMs: retention, warn,
     ...(adminKey ? { adminKey } : {}),
     ...(values['master-key-file'] !== undefined ? { masterKeyFile: resolve(String(values['master-key-file'])) } : {}),
@@ -343,8 +346,10 @@ export async function runWorker(args: readonly string[]): Promise<number> {
   const { startWorker } = await import('../live/cluster/worker.ts');
   const id = whole('id', values.id, 0, 99_999);
   const logger = await createLogger(logSettings(values), { part: 'worker', partId: id });
+  const dataDir = resolve(String(values['data-dir']));
+  claimDataDir(dataDir, `fare worker --id ${id}`);
   const w = await startWorker({
-    ...c, id, dataDir: resolve(String(values['data-dir'])), prices: DEFAULT_PRICE_TABLE,
+    ...c, id, dataDir, prices: DEFAULT_PRICE_TABLE,
     strictPriorities: values['strict-priorities'] as boolean, ...(values['within-class'] !== undefined ? { within: withinClass(values['within-class'], c.policy) } : {}), insecureSingleTenant: values['insecure-single-tenant'] as boolean, warn,
     ...(values.shards !== undefined && values['no-idle-lists'] !== true ? { shards: whole('shards', values.shards, 1, 4096) } : {}),
     ...(values.cores !== undefined ? { cores: whole('cores', values.cores, 1, 4096) } : {}),
@@ -408,6 +413,7 @@ export async function runCluster(args: readonly string[]): Promise<number> {
   retentionMs(values);
   const { clusterUp } = await import('../live/cluster/up.ts');
   const dataDir = resolve(String(values['data-dir']));
+  claimDataDir(dataDir, 'fare cluster up');
   const c = await clusterUp({
     dataDir, shards, workers, gateways, natsServers: natsN, host: String(values.host), port, policy, workerCores: cores, heartbeatMs, memberTimeoutMs, idleLists: !(values['no-idle-lists'] as boolean),
     insecureSingleTenant: values['insecure-single-tenant'] as boolean, bin: fareBin(), log: (l) => process.stdout.write(`${l}\n`),

@@ -33,11 +33,13 @@ export function sayError(text: string): void {
 }
 
 const broken = new WeakSet<NodeJS.WriteStream>();
+const guarded = new WeakSet<NodeJS.WriteStream>();
 
 function write(to: NodeJS.WriteStream, text: string): void {
   if (broken.has(to)) return;
-  if (to.listenerCount('error') === 0) {
+  if (!guarded.has(to)) {
     // EPIPE, EIO (asynchronous): the reader is gone; the command goes on without printing.
+    guarded.add(to);
     to.on('error', () => broken.add(to));
   }
   try {

@@ -3,6 +3,7 @@
 import { resolve } from 'node:path';
 import { formatDuration, METRICS_OPTIONS, metricsListen, parse, RETENTION_OPTION, retentionMs as retentionOf, SHUTDOWN_GRACE_OPTION, shutdownGraceMs, UsageError, withinClass } from './args.ts';
 import { createLogger, LOG_HELP, logOptions, logSettings } from './logger.ts';
+import { claimDataDir } from './data-dir-claim.ts';
 import { onStopSignals, say } from './stopping.ts';
 
 const HELP = `fare up — run Fare on this machine
@@ -19,6 +20,9 @@ the examples page-view (high class), profile-view (middle) and image-resize (low
 credential is created on first start and written to <data-dir>/admin-credential (mode 0600; never
 printed), or taken from FARE_ADMIN_KEY (<id>:<secret>). Everything in --data-dir is private to the
 user running Fare (0700/0600); looser modes found at start are tightened, with a line saying so.
+One Fare per data dir: a second fare up (or fare cluster up, gateway, worker) on a data dir in use
+is refused, naming the process that holds it (<data-dir>/fare.pid; one left by a killed Fare is
+taken over).
 --cores: cores the machine scheduler hands to functions (default: all but one, which is kept for
 Fare's own gateway, shard and runtime API, so the top class never waits for them). Instances run at
 nice -5 (top class) to 0 where permitted, the lowest class SCHED_IDLE; --strict-priorities uses
@@ -115,6 +119,7 @@ export async function runUp(args: readonly string[]): Promise<number> {
   const logger = await createLogger(logSettings(values), { part: 'fare-up' });
   const { up } = await import('../live/one-machine.ts');
   const dataDir = resolve(values['data-dir'] as string);
+  claimDataDir(dataDir, 'fare up');
   const adminKey = process.env.FARE_ADMIN_KEY;
   const running = await up({
     dataDir, host: values.host as string, port, policy, strictPriorities: values['strict-priorities'] as boolean,
