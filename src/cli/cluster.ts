@@ -122,10 +122,10 @@ parts log is printed here as it comes (each line says which part: "part" and "pa
 and --log-format are passed to every part (default: pretty on a terminal, else JSON lines). A part
 that exits on its own (a crash, a kill) is started again after 1 s, and less often, up to every
 30 s, while it keeps failing. On real machines run one fare worker per host against the same NATS
-servers (see the README). Stop with Ctrl-C:
-each part is told to stop (the gateways let their calls in flight finish for up to 8 s, the workers
-their jobs) and killed after 10 s; Ctrl-C again stops every part at once. Its terminal closing stops
-it the same way; killed (kill -9), it takes its parts and NATS servers with it.`,
+servers (see the README). Stop with Ctrl-C: each part is told to stop (the gateways let their calls
+in flight finish for up to 8 s, the workers their jobs) and killed after 10 s; Ctrl-C again stops
+every part at once. Its terminal closing stops it the same way; killed (kill -9), it takes its parts
+and NATS servers with it.`,
 };
 
 interface Common {
@@ -416,7 +416,7 @@ export async function runCluster(args: readonly string[]): Promise<number> {
   claimDataDir(dataDir, 'fare cluster up');
   const c = await clusterUp({
     dataDir, shards, workers, gateways, natsServers: natsN, host: String(values.host), port, policy, workerCores: cores, heartbeatMs, memberTimeoutMs, idleLists: !(values['no-idle-lists'] as boolean),
-    insecureSingleTenant: values['insecure-single-tenant'] as boolean, bin: fareBin(), log: (l) => process.stdout.write(`${l}\n`),
+    insecureSingleTenant: values['insecure-single-tenant'] as boolean, bin: fareBin(), log: (l) => say(`${l}\n`),
     ...(metricsAt !== undefined ? { metricsPort: metricsAt.metricsPort } : {}),
     ...(values.record !== undefined ? { record: resolve(String(values.record)) } : {}),
     ...(values['no-stem-cells'] === true ? { stemCells: false } : {}),

@@ -3,7 +3,6 @@
 // policy core's `Shard` and `Machine` driven in real time; instances are real processes.
 
 import { DEFAULT_PRICE_TABLE, type PriceTable } from '../core/classes.ts';
-import { formatAddress } from '../core/protocol.ts';
 import { Rng } from '../core/rng.ts';
 import { Shard } from '../core/shard/shard.ts';
 import { Machine } from '../core/machine/machine.ts';
@@ -20,7 +19,7 @@ import { DEFAULT_RETENTION_MS, type Store } from './store/index.ts';
 import { deployExamples, openDataDir, prepareHost } from './assembly.ts';
 import { ShardHost } from './shard/shard-host.ts';
 import { SchedulerClient } from './gateway/scheduler-client.ts';
-import { InProcessBus } from './transport/in-process.ts';
+import { InProcessBus, undeliverable } from './transport/in-process.ts';
 import { realClock } from './transport/clock.ts';
 import { describeIoWaits, describeWithin } from './assembly.ts';
 import type { InvokeRequest } from './types.ts';
@@ -189,7 +188,7 @@ export async function up(opts: UpOptions): Promise<Running> {
   const bus = new InProcessBus({
     clock: realClock,
     undeliverable: (m) => {
-      if (!partsStopping) throw new Error(`bus: nobody listens at ${formatAddress(m.to)} (a ${m.kind} from ${formatAddress(m.from)})`);
+      if (!partsStopping) throw undeliverable(m);
     },
   });
   const machine = new Machine({

@@ -140,10 +140,14 @@ export class InProcessBus implements Bus {
     const h = this.handlers.get(formatAddress(m.to));
     if (h === undefined) {
       if (this.opts.undeliverable) this.opts.undeliverable(m);
-      else throw new Error(`bus: nobody listens at ${formatAddress(m.to)} (a ${m.kind} from ${formatAddress(m.from)})`);
+      else throw undeliverable(m);
       return;
     }
     h(m);
   }
 }
 
+/** The error of a message for an address nobody listens at (a bug, unless the parts are stopping). */
+export function undeliverable(m: Message): Error {
+  return new Error(`bus: nobody listens at ${formatAddress(m.to)} (a ${m.kind} from ${formatAddress(m.from)})`);
+}
