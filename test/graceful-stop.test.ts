@@ -3,6 +3,7 @@
 // new connection is taken; past the grace what is left is cut, and an async invocation cut so runs
 // again at the next start, once to the end. A second signal stops at once.
 
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -137,6 +138,27 @@ describe('fare up stopped with SIGTERM', () => {
     expect(JSON.parse(answered.body)).toEqual({ slept: 1500, n: 6 });
     expect((await exit).code).toBe(0);
     expect(fare.child.signalCode).toBeNull();
+  }, 60_000);
+
+  it('stops cleanly when nobody reads its output any more (fare up | head)', async () => {
+    const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'fare.js'), 'up', '--port', '0', '--data-dir', join(work, 'piped'), '--no-examples'], {
+      env: { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    started.push({ child, url: '', output: () => '' });
+    let out = '', err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
+    await new Promise<void>((done) => child.stdout.on('data', (c: Buffer) => {
+      out += c.toString('utf8');
+      if (out.includes('Fare is up')) done();
+    }));
+    // The reader goes, as head does once it has its lines: what Fare writes next meets a closed pipe.
+    child.stdout.destroy();
+    const exit = new Promise<{ code: number | null; signal: string | null }>((done) => child.once('exit', (code, signal) => done({ code, signal })));
+    await new Promise((r) => setTimeout(r, 200));
+    child.kill('SIGTERM');
+    // Its stopping line fails (EPIPE): dropped, and the stop goes on (it crashed with an unhandled 'error' before).
+    expect(await exit, err).toEqual({ code: 0, signal: null });
+    expect(err).not.toMatch(/EPIPE|Unhandled 'error'/);
   }, 60_000);
 
   it('refuses a grace it cannot keep', async () => {
