@@ -52,6 +52,11 @@ function listening(url: URL): Promise<boolean> {
 const script = ['/usr/bin/script', '/bin/script'].find((p) => existsSync(p));
 if (script === undefined) process.stderr.write('SKIPPED fare cluster up in a closing terminal: util-linux script is not installed (apt-get install bsdutils)\n');
 
+/** The pids of the parts fare cluster up said were up (`part`: only that one's), in its output `text`. */
+const partPids = (text: string, part = ''): number[] => [...text.matchAll(new RegExp(`${part}: up \\(pid (\\d+)\\)`, 'g'))].map((m) => Number(m[1]));
+/** Where its one NATS server listens, as an http URL (for `listening`). */
+const natsUrlOf = (text: string): URL => new URL((/nats: 1 server\(s\) at (nats:\/\/\S+)/.exec(text)?.[1] ?? '').replace('nats:', 'http:'));
+
 /** Waits until none of `pids` runs, or fails saying which still do. */
 async function gone(pids: readonly number[], ms: number): Promise<void> {
   const alive = (): number[] => pids.filter((pid) => {
@@ -139,14 +144,14 @@ describe('the cluster commands', () => {
     expect(sample(gatewayText, 'fare_latency_seconds_count', { class: 'high' })).toBe(1);
     // The gateway's own port answers administrators too.
     expect((await fetch(`${url}/metrics`, { headers: { Authorization: `Bearer ${cred}` } })).status).toBe(200);
-    const pids = [...output().matchAll(/: up \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    const pids = partPids(output());
     expect(pids).toHaveLength(3); // shard, worker, gateway
     const exited = new Promise<number | null>((done) => child.once('exit', done));
     child.kill('SIGINT');
     expect(await exited).toBe(0);
     // Every part it started is gone, and so is its nats-server (nothing listens at its address).
     for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
-    const natsUrl = new URL((/nats: 1 server\(s\) at (nats:\/\/\S+)/.exec(output())?.[1] ?? '').replace('nats:', 'http:'));
+    const natsUrl = natsUrlOf(output());
     expect(await listening(natsUrl)).toBe(false);
   }, 120_000);
 
@@ -168,10 +173,10 @@ describe('the cluster commands', () => {
       expect(put.status, await put.text()).toBeLessThan(300);
       // A call that would hold the first stop: the worker drains it (up to 60 s), fare cluster up waits 10 s for it.
       const call = fetch(`${url}/2015-03-31/functions/sleeper/invocations`, { method: 'POST', headers: auth, body: JSON.stringify({ ms: 45_000 }) }).then((r) => r.status, () => 0);
-      const pids = [...output().matchAll(/: up \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+      const pids = partPids(output());
       // Time for it to start (a cold start of a few hundred ms at most).
       await new Promise((r) => setTimeout(r, 2000));
-      const natsUrl = new URL((/nats: 1 server\(s\) at (nats:\/\/\S+)/.exec(output())?.[1] ?? '').replace('nats:', 'http:'));
+      const natsUrl = natsUrlOf(output());
       const exited = new Promise<number | null>((done) => child.once('exit', done));
       const t0 = Date.now();
       ctrlC();
@@ -210,9 +215,9 @@ describe('the cluster commands', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fare-cluster-cli-'));
     dirs.push(dir);
     const { child, url, output } = await startFareCluster(['--shards', '1', '--workers', '1', '--port', '0', '--data-dir', dir, '--no-stem-cells', ...(isolatesTenants(capabilities()) ? [] : ['--insecure-single-tenant'])], undefined, undefined, true);
-    const pids = [...output().matchAll(/: up \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    const pids = partPids(output());
     expect(pids).toHaveLength(3);
-    const natsUrl = new URL((/nats: 1 server\(s\) at (nats:\/\/\S+)/.exec(output())?.[1] ?? '').replace('nats:', 'http:'));
+    const natsUrl = natsUrlOf(output());
     try {
       process.kill(child.pid as number, 'SIGKILL');
       // Its parts hear it through their stdin (its end closed with it), NATS from the kernel (a
@@ -243,10 +248,10 @@ describe('the cluster commands', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
       const url = new URL(/Fare cluster is up: (http:\/\/\S+)/.exec(out)?.[1] as string);
-      pids = [...out.matchAll(/: up \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+      pids = partPids(out);
       const cluster = Number(/^\s*(\d+)/.exec(execFileSync('ps', ['-o', 'pid=', '--ppid', String(term.pid)], { encoding: 'utf8' }))?.[1]);
       expect(pids).toHaveLength(3);
-      const natsUrl = new URL((/nats: 1 server\(s\) at (nats:\/\/\S+)/.exec(out)?.[1] ?? '').replace('nats:', 'http:'));
+      const natsUrl = natsUrlOf(out);
       process.kill(term.pid as number, 'SIGKILL');
       await gone([cluster, ...pids], 20_000);
       expect(await listening(natsUrl)).toBe(false);
@@ -260,7 +265,7 @@ describe('the cluster commands', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fare-cluster-cli-'));
     dirs.push(dir);
     const { child, url, output } = await startFareCluster(['--shards', '1', '--workers', '1', '--port', '0', '--data-dir', dir, '--no-stem-cells', ...(isolatesTenants(capabilities()) ? [] : ['--insecure-single-tenant'])], undefined, undefined, true);
-    const pids = (): number[] => [...output().matchAll(/worker-0: up \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    const pids = (): number[] => partPids(output(), 'worker-0');
     try {
       const cred = /FARE_KEY=(\S+)/.exec(readFileSync(join(dir, 'gateway', 'admin-credential'), 'utf8'))?.[1] ?? '';
       const call = async (): Promise<number> => (await fetch(`${url}/2015-03-31/functions/page-view/invocations`, { method: 'POST', headers: { Authorization: `Bearer ${cred}` }, body: '{"user":"ada"}' })).status;
@@ -297,10 +302,10 @@ describe('the cluster commands', () => {
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(new RegExp(`fare: gateway exited \\(2\\) before it was ready: port ${port} on 127.0.0.1 is in use .*\\(FARE_E_PORT_IN_USE\\)`));
       expect(r.stderr).not.toMatch(/internal error|\n\s+at /); // no stack trace
-      const pids = [...r.stdout.matchAll(/: up \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+      const pids = partPids(r.stdout);
       expect(pids.length).toBeGreaterThan(0); // the shard and the worker had started
       await gone(pids, 10_000);
-      const natsUrl = new URL((/nats: 1 server\(s\) at (nats:\/\/\S+)/.exec(r.stdout)?.[1] ?? '').replace('nats:', 'http:'));
+      const natsUrl = natsUrlOf(r.stdout);
       expect(await listening(natsUrl)).toBe(false);
     } finally {
       taken.close();

@@ -10,6 +10,7 @@
 
 import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { statFields } from '../live/runtime/proc.ts';
 
 const CLAIM = 'fare.pid';
 
@@ -20,16 +21,10 @@ interface Holder {
   readonly since: string;
 }
 
-/** The kernel's start time of process `pid` (clock ticks since boot), or undefined if it is gone (a zombie too). */
+/** The kernel's start time of process `pid` (field 22, clock ticks since boot), or undefined if it is gone (a zombie too). */
 function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command (field 2) may hold spaces and parentheses: the fields after it follow its last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19];
-  } catch {
-    return undefined;
-  }
+  const f = statFields(pid);
+  return f === null || f[0] === 'Z' || f[0] === 'X' ? undefined : f[22 - 3];
 }
 
 function holderOf(file: string): Holder | undefined {

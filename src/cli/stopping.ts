@@ -4,20 +4,14 @@
 // hang-up, stdout and stderr may lead nowhere: what is said then is dropped, never an error (the
 // same when a pipe's reader has gone).
 
-let hungUp = false;
-
 /** Calls `stop` at each SIGINT, SIGTERM and SIGHUP (the command counts them: the second stops at once). */
 export function onStopSignals(stop: () => void): void {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   process.on('SIGHUP', () => {
-    if (!hungUp) {
-      hungUp = true;
-      // Writes to a closed terminal fail (EIO): nobody is left to read them.
-      const drop = (): void => {};
-      process.stdout.on('error', drop);
-      process.stderr.on('error', drop);
-    }
+    // The terminal is gone: writes to it would fail (EIO), whoever makes them.
+    guard(process.stdout);
+    guard(process.stderr);
     stop();
   });
 }
@@ -35,13 +29,16 @@ export function sayError(text: string): void {
 const broken = new WeakSet<NodeJS.WriteStream>();
 const guarded = new WeakSet<NodeJS.WriteStream>();
 
+/** A failed write to `to` (EPIPE, EIO: asynchronous) means its reader is gone: the command goes on without printing. */
+function guard(to: NodeJS.WriteStream): void {
+  if (guarded.has(to)) return;
+  guarded.add(to);
+  to.on('error', () => broken.add(to));
+}
+
 function write(to: NodeJS.WriteStream, text: string): void {
   if (broken.has(to)) return;
-  if (!guarded.has(to)) {
-    // EPIPE, EIO (asynchronous): the reader is gone; the command goes on without printing.
-    guarded.add(to);
-    to.on('error', () => broken.add(to));
-  }
+  guard(to);
   try {
     to.write(text);
   } catch {

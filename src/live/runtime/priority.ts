@@ -12,6 +12,7 @@ import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { setPriority } from 'node:os';
+import { statFields } from './proc.ts';
 
 /**
  * `idle`: SCHED_IDLE; `fifo`: SCHED_FIFO at `prio` (1…99); `normal`: SCHED_OTHER; `nice`:
@@ -216,14 +217,9 @@ export async function runRealtime(pid: number, priority: number, chrt: string | 
  * SCHED_FIFO, 2 SCHED_RR, 5 SCHED_IDLE (-1: unknown) and its real-time priority (0 when none).
  */
 export function threadScheduling(tid: number): { policy: number; rtPriority: number } {
-  try {
-    const stat = readFileSync(`/proc/${tid}/stat`, 'utf8');
-    // The fields after the command (which may hold spaces) start at field 3: rt_priority is field 40, policy 41.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { policy: Number(rest[41 - 3]), rtPriority: Number(rest[40 - 3]) };
-  } catch {
-    return { policy: -1, rtPriority: 0 };
-  }
+  // rt_priority is field 40, policy 41.
+  const f = statFields(tid);
+  return f === null ? { policy: -1, rtPriority: 0 } : { policy: Number(f[41 - 3]), rtPriority: Number(f[40 - 3]) };
 }
 
 /** What the kernel leaves to other work while real-time threads are busy, for an operator to read. */

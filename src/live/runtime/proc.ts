@@ -78,10 +78,8 @@ export function processState(pid: number): { readonly state: string; readonly ns
 export function allSleeping(pids: readonly number[]): boolean | undefined {
   let seen = false;
   for (const pid of pids) {
-    const s = readOr(`/proc/${pid}/stat`);
-    const close = s === null ? -1 : s.lastIndexOf(')');
-    if (s === null || close < 0) continue;
-    const state = s.charAt(close + 2);
+    const state = statFields(pid)?.[0];
+    if (state === undefined) continue;
     if (state === 'Z' || state === 'X') continue;
     seen = true;
     if (state !== 'S' && state !== 'I') return false;
@@ -115,14 +113,21 @@ export function residentBytes(pid: number): number {
   return m?.[1] === undefined ? 0 : Number(m[1]) * 1024;
 }
 
+/**
+ * The fields of /proc/PID/stat (a thread's too) from field 3 (state) on — field N is at index N − 3 —
+ * read after the command, which may hold spaces and parentheses; null once the process is gone.
+ */
+export function statFields(pid: number): string[] | null {
+  const s = readOr(`/proc/${pid}/stat`);
+  const close = s === null ? -1 : s.lastIndexOf(')');
+  return s === null || close < 0 ? null : s.slice(close + 2).split(' ');
+}
+
 /** Scheduling policy number of a thread (0 OTHER, 1 FIFO, 2 RR, 3 BATCH, 5 IDLE), or null. */
 export function schedPolicy(pid: number): number | null {
-  const s = readOr(`/proc/${pid}/stat`);
-  if (s === null) return null;
-  const close = s.lastIndexOf(')');
-  const f = s.slice(close + 2).split(' ');
-  const v = Number(f[41 - 3]);
-  return Number.isFinite(v) ? v : null;
+  const f = statFields(pid);
+  const v = Number(f?.[41 - 3]);
+  return f !== null && Number.isFinite(v) ? v : null;
 }
 
 /** Whether `who` may search (x) a directory or execute a file, judged from its mode bits. */
