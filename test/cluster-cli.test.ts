@@ -102,6 +102,9 @@ describe('the cluster commands', () => {
       // --retention as fare up takes it, with its messages.
       [['gateway', '--shards', '1', '--retention', '10s'], /--retention 10s is too short: give at least 1m/],
       [['cluster', 'up', '--retention', '7 days'], /--retention 7 days is not a duration: give a number and a unit, s, m, h or d/],
+      // --shutdown-grace as fare up and fare gateway take it.
+      [['worker', '--id', '1', '--shutdown-grace', 'soon'], /--shutdown-grace soon is not a duration/],
+      [['cluster', 'up', '--shutdown-grace', '1h'], /--shutdown-grace 1h is too long: give at most 15m/],
     ];
     for (const [args, message] of cases) {
       const r = await fare(...args);
@@ -171,7 +174,7 @@ describe('the cluster commands', () => {
       writeFileSync(join(code, 'index.js'), 'exports.handler = async (e) => { await new Promise((r) => setTimeout(r, e.ms)); return "woke"; };\n');
       const put = await fetch(`${url}/v1/functions/sleeper?runtime=nodejs&handler=index.handler&class=high&timeoutMs=60000`, { method: 'PUT', headers: { ...auth, 'Content-Type': 'application/zip' }, body: zipDirectory(code) });
       expect(put.status, await put.text()).toBeLessThan(300);
-      // A call that would hold the first stop: the worker drains it (up to 60 s), fare cluster up waits 10 s for it.
+      // A call that would hold the first stop: the gateway and the worker let it finish (for up to the grace, 30 s by default).
       const call = fetch(`${url}/2015-03-31/functions/sleeper/invocations`, { method: 'POST', headers: auth, body: JSON.stringify({ ms: 45_000 }) }).then((r) => r.status, () => 0);
       const pids = partPids(output());
       // Time for it to start (a cold start of a few hundred ms at most).
@@ -194,7 +197,7 @@ describe('the cluster commands', () => {
       expect(await listening(natsUrl)).toBe(true);
       ctrlC();
       expect(await exited).toBe(0);
-      // Well before the 10 s the first stop gives its parts (and the 45 s the call wanted).
+      // Well before the 30 s the first stop gives its parts (and the 45 s the call wanted).
       expect(Date.now() - t0).toBeLessThan(8000);
       expect(output()).toContain('Fare cluster is stopping now, without waiting.');
       for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
@@ -211,6 +214,42 @@ describe('the cluster commands', () => {
       }
     }
   }, 120_000);
+  it.skipIf(!nats.ok)('fare cluster up --shutdown-grace 20s: Ctrl-C lets a 12 s call finish and be answered, then every part and NATS stop', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fare-cluster-cli-'));
+    dirs.push(dir);
+    const { child, url, output } = await startFareCluster(['--shards', '1', '--workers', '1', '--port', '0', '--data-dir', dir, '--no-stem-cells', '--shutdown-grace', '20s', ...(isolatesTenants(capabilities()) ? [] : ['--insecure-single-tenant'])], undefined, undefined, true);
+    try {
+      const cred = /FARE_KEY=(\S+)/.exec(readFileSync(join(dir, 'gateway', 'admin-credential'), 'utf8'))?.[1] ?? '';
+      const auth = { Authorization: `Bearer ${cred}` };
+      const code = join(dir, 'sleeper');
+      mkdirSync(code);
+      writeFileSync(join(code, 'index.js'), 'exports.handler = async (e) => { await new Promise((r) => setTimeout(r, e.ms)); return "woke"; };\n');
+      const put = await fetch(`${url}/v1/functions/sleeper?runtime=nodejs&handler=index.handler&class=high&timeoutMs=60000`, { method: 'PUT', headers: { ...auth, 'Content-Type': 'application/zip' }, body: zipDirectory(code) });
+      expect(put.status, await put.text()).toBeLessThan(300);
+      // Longer than what fare cluster up gave its parts before (the gateway 8 s, each part 10 s), within the grace asked for.
+      const call = fetch(`${url}/2015-03-31/functions/sleeper/invocations`, { method: 'POST', headers: auth, body: JSON.stringify({ ms: 12_000 }) })
+        .then(async (r) => ({ status: r.status, body: await r.text() }), (e: Error) => ({ status: 0, body: e.message }));
+      const pids = partPids(output());
+      await new Promise((r) => setTimeout(r, 1500));
+      const natsUrl = natsUrlOf(output());
+      const exited = new Promise<number | null>((done) => child.once('exit', done));
+      process.kill(-(child.pid as number), 'SIGINT');
+      expect(await call).toEqual({ status: 200, body: '"woke"' });
+      expect(await exited).toBe(0);
+      expect(output()).toContain('each for up to 20s');
+      for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+      expect(await listening(natsUrl)).toBe(false);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        const gone = new Promise((done) => child.once('exit', done));
+        process.kill(-(child.pid as number), 'SIGINT');
+        await new Promise((r) => setTimeout(r, 300));
+        process.kill(-(child.pid as number), 'SIGINT');
+        await Promise.race([gone, new Promise((r) => setTimeout(r, 15_000))]);
+      }
+    }
+  }, 120_000);
+
   it.skipIf(!nats.ok)('fare cluster up killed (kill -9): every part and its NATS server stop too, nothing left listening', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fare-cluster-cli-'));
     dirs.push(dir);

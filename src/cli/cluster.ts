@@ -75,10 +75,14 @@ remain.`,
 
 Usage: fare worker --id N [--shards S] [--no-idle-lists] [--cores C] [--data-dir ./.fare-worker] [--strict-priorities]
                    [--within-class fcfs|las|sef|ps] [--memory-mb MB] [--no-swapping] [--insecure-single-tenant]
-                   [--no-stem-cells] [--endpoint URL] [--region us-east-1] [--metrics-port N] [common options]
+                   [--no-stem-cells] [--endpoint URL] [--region us-east-1] [--metrics-port N] [--shutdown-grace 30s]
+                   [common options]
 ${COMMON}
 ${METRICS_HELP}
   --no-stem-cells     keep no runtimes started ahead for cold starts (see Cold starts below)
+  --shutdown-grace 30s  on SIGTERM or Ctrl-C, take no new jobs (the shards drop this worker) and let
+                      those it runs finish for up to this long (at most 15m; 0s: none); a second
+                      signal stops at once
   --endpoint URL      where functions reach the gateways (their load balancer): given to functions as
                       FARE_ENDPOINT and AWS_ENDPOINT_URL_LAMBDA, so the AWS SDK inside them calls Fare
   --region R          given to functions as AWS_REGION (default us-east-1)
@@ -105,7 +109,7 @@ Usage: fare cluster up [--shards 2] [--workers 2] [--gateways 1] [--nats-cluster
                        [--worker-cores C] [--within-class fcfs|las|sef|ps] [--heartbeat-ms 500]
                        [--member-timeout-ms 2000] [--no-idle-lists] [--insecure-single-tenant] [--no-stem-cells]
                        [--retention 7d] [--metrics-port N] [--record FILE] [--realtime]
-                       [--log-level info] [--log-format json|pretty]
+                       [--shutdown-grace 30s] [--log-level info] [--log-format json|pretty]
 
 Starts nats-server (one, or a cluster of three with state replicated three times), the shards, the
 workers and the gateways (on --port and the ports after it, sharing one master key), each as its
@@ -122,9 +126,10 @@ parts log is printed here as it comes (each line says which part: "part" and "pa
 and --log-format are passed to every part (default: pretty on a terminal, else JSON lines). A part
 that exits on its own (a crash, a kill) is started again after 1 s, and less often, up to every
 30 s, while it keeps failing. On real machines run one fare worker per host against the same NATS
-servers (see the README). Stop with Ctrl-C: each part is told to stop (the gateways let their calls
-in flight finish for up to 8 s, the workers their jobs) and killed after 10 s; Ctrl-C again stops
-every part at once. Its terminal closing stops it the same way; killed (kill -9), it takes its parts
+servers (see the README). Stop with Ctrl-C: the gateways stop first, taking no new calls and letting
+those in flight finish for up to --shutdown-grace (default 30s, at most 15m; 0s: none), then the
+workers let the jobs they still run finish for up to as long, then the shards and NATS stop (a part
+still running 5 s past its grace is killed); Ctrl-C again stops every part at once. Its terminal closing stops it the same way; killed (kill -9), it takes its parts
 and NATS servers with it.`,
 };
 
@@ -334,6 +339,7 @@ export async function runWorker(args: readonly string[]): Promise<number> {
     endpoint: { type: 'string' },
     region: { type: 'string', default: 'us-east-1' },
     ...METRICS_OPTIONS,
+    ...SHUTDOWN_GRACE_OPTION,
   });
   if (values.help) return help('worker');
   if (positionals.length) throw new UsageError(`fare worker takes only options, got "${positionals.join(' ')}" (see fare worker --help)`);
@@ -347,9 +353,10 @@ export async function runWorker(args: readonly string[]): Promise<number> {
   const id = whole('id', values.id, 0, 99_999);
   const logger = await createLogger(logSettings(values), { part: 'worker', partId: id });
   const dataDir = resolve(String(values['data-dir']));
+  const graceMs = shutdownGraceMs(values);
   claimDataDir(dataDir, `fare worker --id ${id}`);
   const w = await startWorker({
-    ...c, id, dataDir, prices: DEFAULT_PRICE_TABLE,
+    ...c, id, dataDir, prices: DEFAULT_PRICE_TABLE, drainMs: graceMs,
     strictPriorities: values['strict-priorities'] as boolean, ...(values['within-class'] !== undefined ? { within: withinClass(values['within-class'], c.policy) } : {}), insecureSingleTenant: values['insecure-single-tenant'] as boolean, warn,
     ...(values.shards !== undefined && values['no-idle-lists'] !== true ? { shards: whole('shards', values.shards, 1, 4096) } : {}),
     ...(values.cores !== undefined ? { cores: whole('cores', values.cores, 1, 4096) } : {}),
@@ -363,7 +370,7 @@ export async function runWorker(args: readonly string[]): Promise<number> {
   const scheduling = await realtime(values);
   process.stdout.write(`Fare worker ${id} is up  (${w.cores} cores; NATS ${c.servers.join(',')}, subjects ${c.prefix}.*${w.metricsUrl !== undefined ? `; metrics: ${w.metricsUrl}` : ''})\n${w.report.map((l) => `  ${l}`).join('\n')}\n${scheduling}`);
   logger.info({ cores: w.cores, nats: c.servers, prefix: c.prefix }, 'worker started');
-  return untilStopped(`Fare worker ${id}`, (_grace, now) => w.close(now), 0, 'it takes no new jobs, and lets those it runs finish');
+  return untilStopped(`Fare worker ${id}`, (_grace, now) => w.close(now), 0, graceMs > 0 ? `it takes no new jobs, and lets those it runs finish for up to ${formatDuration(graceMs)}` : 'it takes no new jobs');
 }
 
 export async function runCluster(args: readonly string[]): Promise<number> {
@@ -392,6 +399,7 @@ export async function runCluster(args: readonly string[]): Promise<number> {
     'no-stem-cells': { type: 'boolean', default: false },
     realtime: { type: 'boolean', default: false },
     ...RETENTION_OPTION,
+    ...SHUTDOWN_GRACE_OPTION,
     ...logOptions,
     help: { type: 'boolean', short: 'h', default: false },
   });
@@ -411,7 +419,8 @@ export async function runCluster(args: readonly string[]): Promise<number> {
   const within = withinClass(values['within-class'], policy);
   // Checked here (the gateways would only fail one by one), then passed on as given.
   retentionMs(values);
-  const { clusterUp } = await import('../live/cluster/up.ts');
+  const graceMs = shutdownGraceMs(values);
+  const { clusterUp, PART_STOP_MARGIN_MS } = await import('../live/cluster/up.ts');
   const dataDir = resolve(String(values['data-dir']));
   claimDataDir(dataDir, 'fare cluster up');
   const c = await clusterUp({
@@ -432,6 +441,7 @@ export async function runCluster(args: readonly string[]): Promise<number> {
     },
     ...(within !== undefined ? { within } : {}),
     retention: String(values.retention),
+    shutdownGraceMs: graceMs,
   });
   const out = [
     `Fare cluster is up: ${c.url}  (${shards} shard(s), ${workers} worker(s), ${gateways} gateway(s), NATS ${c.nats.join(',')}, data in ${dataDir})`,
@@ -444,7 +454,9 @@ export async function runCluster(args: readonly string[]): Promise<number> {
     '', '  Try:', `    export FARE_ENDPOINT=${c.url} FARE_KEY=<id>:<secret>`, '    npx fare invoke page-view --payload \'{"user":"ada"}\'', '',
   ];
   process.stdout.write(`${out.join('\n')}\n`);
-  return untilStopped('Fare cluster', (_grace, now) => c.close(now), 0, 'each part is told to stop (gateways let their calls finish for up to 8 s, workers their jobs) and killed after 10 s');
+  const grace = formatDuration(graceMs);
+  return untilStopped('Fare cluster', (_grace, now) => c.close(now), 0,
+    `the gateways take no new calls and let those in flight finish, then the workers their jobs, each for up to ${grace}; a part still running ${formatDuration(PART_STOP_MARGIN_MS)} past that is killed`);
 }
 
 function help(cmd: string, code = 0): number {

@@ -61,6 +61,11 @@ export interface ClusterUpOptions {
   /** Every part and the NATS servers under SCHED_RR above the functions (`--realtime`). */
   readonly realtime?: boolean;
   /**
+   * On `close`: how long the gateways let their calls in flight finish, and then the workers the jobs
+   * they still run (their `--shutdown-grace`; ms, default 30 s, as theirs).
+   */
+  readonly shutdownGraceMs?: number;
+  /**
    * Every part and NATS server in a process group of its own, so that a terminal's Ctrl-C reaches
    * only the caller, which stops them in order (`close`; `fare cluster up`). Else they get it too,
    * all at once (NATS before the parts' drain).
@@ -111,9 +116,11 @@ export interface Cluster {
   /** Starts a part again with the arguments it had (after it was killed). */
   restart(name: string): Promise<Part>;
   /**
-   * Tells every part to stop (SIGTERM: gateways let their calls finish, workers their jobs) and
-   * kills what is left after 10 s, then stops NATS. `now` (again, during a stop): each part is told
-   * a second time, which stops it at once, and what is left is killed after 3 s.
+   * Stops the parts in the order their work needs: the gateways first (SIGTERM: they take no new
+   * calls and let those in flight finish, which needs the shards and the workers), then the workers
+   * (the jobs they still run finish) and the shards, then NATS; each part has `shutdownGraceMs` and
+   * is killed PART_STOP_MARGIN_MS after it. `now` (again, during a stop): each part is told a second
+   * time, which stops it at once, and what is left is killed after 3 s.
    */
   close(now?: boolean): Promise<void>;
 }
@@ -133,6 +140,10 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
       log(`${s.name}: ${r.line}`);
     }
   }
+  const graceMs = o.shutdownGraceMs ?? DEFAULT_GRACE_MS;
+  // Given to the gateways and the workers as their `--shutdown-grace` (in seconds, as it is written).
+  const graceArg = `${graceMs / 1000}s`;
+  const stopWaitMs = graceMs + PART_STOP_MARGIN_MS;
   const common = ['--nats', nats.join(','), '--prefix', prefix, '--replicas', String(o.natsServers === 3 ? 3 : 1), '--policy', o.policy, ...(o.realtime === true ? ['--realtime'] : []),
     ...(o.heartbeatMs !== undefined ? ['--heartbeat-ms', String(o.heartbeatMs)] : []),
     ...(o.memberTimeoutMs !== undefined ? ['--member-timeout-ms', String(o.memberTimeoutMs)] : [])];
@@ -225,7 +236,7 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
       return;
     }
     if (closing) {
-      await stopChild(q.child);
+      await stopChild(q.child, stopWaitMs);
       return;
     }
     const before = [...urls];
@@ -248,12 +259,17 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
     for (const r of revival.values()) clearTimeout(r.timer);
     const first = stopping === undefined;
     stopping ??= (async () => {
-      await Promise.all(parts.map((p) => stopChild(p.child)));
+      const gateway = (p: Part): boolean => /^gateway(-\d+)?$/.test(p.name);
+      await Promise.all(parts.filter(gateway).map((p) => stopChild(p.child, stopWaitMs)));
+      await Promise.all(parts.filter((p) => !gateway(p)).map((p) => stopChild(p.child, stopWaitMs)));
       await Promise.all(natsServers.map((s) => s.stop()));
     })();
     if (now) {
+      // Parts not told yet (the workers and shards wait for the gateways) get a first signal here.
+      const untold = parts.filter((p) => !toldToStop.has(p.child));
+      for (const p of untold) tellToStop(p.child);
       // The second signal, apart from the first (two sent together may arrive as one).
-      if (first) await new Promise((r) => setTimeout(r, 200));
+      if (first || untold.length > 0) await new Promise((r) => setTimeout(r, 200));
       for (const p of parts) stopNow(p.child);
     }
     return stopping;
@@ -265,7 +281,7 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
     const workerArgs = (i: number): string[] => ['worker', '--id', String(i), '--shards', String(o.shards), ...(o.idleLists === false ? ['--no-idle-lists'] : []), '--cores', String(o.workerCores), '--data-dir', join(o.dataDir, `worker-${i}`), ...common, ...(o.insecureSingleTenant ? ['--insecure-single-tenant'] : []),
       // Functions reach the first gateway (its port is known unless it is picked at start).
       ...(o.port !== 0 ? ['--endpoint', `http://${o.host === '0.0.0.0' ? '127.0.0.1' : o.host}:${o.port}`] : []), ...metricsArgs(o.shards + i),
-      ...(o.within !== undefined ? ['--within-class', o.within] : []), ...(o.stemCells === false ? ['--no-stem-cells'] : [])];
+      ...(o.within !== undefined ? ['--within-class', o.within] : []), ...(o.stemCells === false ? ['--no-stem-cells'] : []), '--shutdown-grace', graceArg];
     // One master key for all gateways: the first one's, created here so the others can be given it.
     const masterKey = join(o.dataDir, 'master.key');
     if (!existsSync(masterKey)) writeFileSync(masterKey, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
@@ -274,7 +290,7 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
       '--host', (typeof o.gatewayHost === 'function' ? o.gatewayHost(gatewayName(i)) : o.gatewayHost) ?? o.host, '--data-dir', join(o.dataDir, gatewayName(i)), '--master-key-file', masterKey, ...common, ...metricsArgs(o.shards + o.workers + i),
       ...(o.record !== undefined ? ['--record', i === 0 ? o.record : `${o.record}.${gatewayName(i)}`] : []), ...(o.retention !== undefined ? ['--retention', o.retention] : []),
       // Its calls in flight may finish when it is stopped, within the time stopChild gives a part.
-      '--shutdown-grace', `${GATEWAY_GRACE_S}s`];
+      '--shutdown-grace', graceArg];
     const starts: Promise<Part>[] = [];
     for (let i = 0; i < o.shards; i++) starts.push(start(`shard-${i}`, shardArgs(i), /Fare shard \d+ is up/));
     for (let i = 0; i < o.workers; i++) starts.push(start(`worker-${i}`, workerArgs(i), /Fare worker \d+ is up/));
@@ -298,7 +314,7 @@ export async function clusterUp(o: ClusterUpOptions): Promise<Cluster> {
         if (p === undefined) throw new Error(`no part named ${name}: ${parts.map((x) => x.name).join(', ')}`);
         restarting.add(name);
         try {
-          await stopChild(p.child);
+          await stopChild(p.child, stopWaitMs);
           replaced(p, await start(name, p.args, readyOf(name)));
         } finally {
           restarting.delete(name);
@@ -328,9 +344,9 @@ function relayLines(from: NodeJS.ReadableStream | null, to: (lines: string) => v
   });
 }
 
-/** How long each part has to stop once told (SIGTERM), before it is killed; a gateway's grace fits within it. */
-const STOP_WAIT_MS = 10_000;
-const GATEWAY_GRACE_S = 8;
+/** A part still running this long past its grace (`shutdownGraceMs`) once told to stop is killed. */
+export const PART_STOP_MARGIN_MS = 5000;
+const DEFAULT_GRACE_MS = 30_000;
 
 /** A part told a second time stops at once (its own rule for a second signal); after this long it is killed. */
 const STOP_NOW_WAIT_MS = 3000;
@@ -343,14 +359,23 @@ function stopNow(child: ChildProcess): void {
   child.kill('SIGTERM');
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
+/** The parts told to stop (a first SIGTERM): a second one stops them at once. */
+const toldToStop = new WeakSet<ChildProcess>();
+
+function tellToStop(child: ChildProcess): void {
+  toldToStop.add(child);
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+}
+
+/** Tells a part to stop (SIGTERM) and kills it if it has not within `waitMs`. */
+function stopChild(child: ChildProcess, waitMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((done) => {
-    const hard = setTimeout(() => child.kill('SIGKILL'), STOP_WAIT_MS);
+    const hard = setTimeout(() => child.kill('SIGKILL'), waitMs);
     child.once('exit', () => {
       clearTimeout(hard);
       done();
     });
-    child.kill('SIGTERM');
+    tellToStop(child);
   });
 }

@@ -41,7 +41,7 @@ export interface WorkerProcessOptions extends ClusterAddress {
   readonly within?: WithinClass | undefined;
   /** Run tenants' code even where this host cannot keep tenants apart (no sandbox). */
   readonly insecureSingleTenant: boolean;
-  /** On stop, how long to wait for the jobs placed here to finish (ms; default 60 s). */
+  /** On stop, how long to wait for the jobs placed here to finish (ms; default 30 s, as `fare worker --shutdown-grace`). */
   readonly drainMs?: number;
   /**
    * The cluster's shards (ids 0 … shards − 1), whose idle lists this worker joins by its free
@@ -220,7 +220,7 @@ export async function startWorker(o: WorkerProcessOptions): Promise<WorkerProces
           delete parts.listener;
           // Drain: no new work from now on (the shards drop it from their members), the jobs here finish.
           beat.drain();
-          const until = performance.now() + (o.drainMs ?? 60_000);
+          const until = performance.now() + (o.drainMs ?? 30_000);
           while (driver.jobs > 0 && !cut && performance.now() < until) await new Promise((r) => setTimeout(r, 50));
           await stopParts();
         })());
