@@ -129,8 +129,8 @@ that exits on its own (a crash, a kill) is started again after 1 s, and less oft
 servers (see the README). Stop with Ctrl-C: the gateways stop first, taking no new calls and letting
 those in flight finish for up to --shutdown-grace (default 30s, at most 15m; 0s: none), then the
 workers let the jobs they still run finish for up to as long, then the shards and NATS stop (a part
-still running 5 s past its grace is killed); Ctrl-C again stops every part at once. Its terminal closing stops it the same way; killed (kill -9), it takes its parts
-and NATS servers with it.`,
+still running 5 s past its grace is killed); Ctrl-C again stops every part at once. Its terminal
+closing stops it the same way; killed (kill -9), it takes its parts and NATS servers with it.`,
 };
 
 interface Common {
