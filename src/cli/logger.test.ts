@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, logSettings } from './logger.ts';
+import { createLogger, isoTime, logSettings } from './logger.ts';
 
 function sink(): { text: () => string; stream: Writable } {
   let text = '';
@@ -34,6 +34,22 @@ describe('log settings', () => {
   });
 });
 
+describe('isoTime', () => {
+  it('writes a time exactly as Date.toISOString does, across seconds, minutes, days and years', () => {
+    const starts = [0, Date.UTC(2026, 11, 7, 17, 59, 59, 998), Date.UTC(2026, 11, 31, 23, 59, 58, 999), Date.UTC(2028, 1, 29, 0, 0, 0, 0), Date.now()];
+    let checked = 0;
+    for (const t0 of starts) {
+      for (let t = t0; t < t0 + 3000; t += 7) {
+        expect(isoTime(t)).toBe(new Date(t).toISOString());
+        checked++;
+      }
+    }
+    // Out of order too (a clock stepped back): the minute's prefix is made again.
+    for (const t of [Date.UTC(2030, 0, 1), Date.UTC(2001, 8, 9, 1, 46, 40, 5), Date.UTC(2030, 0, 1, 0, 0, 1)]) expect(isoTime(t)).toBe(new Date(t).toISOString());
+    expect(checked).toBeGreaterThan(2000);
+  });
+});
+
 describe('createLogger', () => {
   it('writes one JSON object a line with the base fields, an ISO time and the level, and drops lines below it', async () => {
     const s = sink();
@@ -44,7 +60,7 @@ describe('createLogger', () => {
     const lines = s.text().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 40, part: 'gateway', partId: 0, kind: 'invocation', status: 'throttled', msg: 'invocation throttled' });
-    expect(String(lines[0]?.time)).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(String(lines[0]?.time)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
 
   it('writes readable lines with pino-pretty', async () => {

@@ -66,6 +66,29 @@ function flushOnce(out: object): void {
   }
 }
 
+/**
+ * Now as an ISO 8601 time, exactly as `new Date().toISOString()` writes it: the date, hour and minute
+ * made once a minute, the seconds and milliseconds by hand. pino's own `isoTime` formats a Date for
+ * every line, which cost ~7 µs a line inside `fare up` (two lines per invocation; measured by timing
+ * the log calls in the process, against ~18 µs for the rest of a line).
+ */
+export function isoTime(now: number): string {
+  const minute = Math.floor(now / 60_000);
+  if (minute !== isoMinute) {
+    isoMinute = minute;
+    isoPrefix = new Date(minute * 60_000).toISOString().slice(0, 17); // YYYY-MM-DDTHH:MM:
+  }
+  const ms = now - minute * 60_000;
+  const sec = Math.floor(ms / 1000);
+  const milli = Math.floor(ms - sec * 1000);
+  return `${isoPrefix}${sec < 10 ? '0' : ''}${sec}.${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
+}
+let isoMinute = NaN;
+let isoPrefix = '';
+
+/** pino's `timestamp` option: the line's `time` field (as pino.stdTimeFunctions.isoTime writes it). */
+const isoTimeField = (): string => `,"time":"${isoTime(Date.now())}"`;
+
 /** JSON lines are written to stdout in writes of at least this many bytes… */
 const LOG_WRITE_BYTES = 4096;
 /** …or after at most this long (ms). */
@@ -78,7 +101,7 @@ const LOG_FLUSH_MS = 100;
  */
 export async function createLogger(s: LogSettings, base: Readonly<Record<string, unknown>> = {}, destination?: DestinationStream): Promise<Logger> {
   const { pino } = await import('pino');
-  const opts = { level: s.level, base: { ...base }, timestamp: pino.stdTimeFunctions.isoTime };
+  const opts = { level: s.level, base: { ...base }, timestamp: isoTimeField };
   if (s.format === 'pretty') {
     const { default: pretty } = await import('pino-pretty');
     return pino(opts, pretty({ colorize: destination === undefined && process.stdout.isTTY === true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l', ...(destination !== undefined ? { destination } : {}) }));
