@@ -4,7 +4,7 @@
 // stops them as well, and a kill -9 of it leaves none running; mistakes in the parts' options are
 // told plainly.
 
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { type AddressInfo, connect, createServer } from 'node:net';
@@ -72,6 +72,31 @@ async function gone(pids: readonly number[], ms: number): Promise<void> {
     if (Date.now() > deadline) throw new Error(`still running after ${ms} ms: pid(s) ${alive().join(', ')}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Deploys `sleeper` (it waits `ms` of its event, then answers "woke") to the cluster in `dir`
+ * serving at `url`, as its admin; returns the admin's auth header.
+ */
+async function deploySleeper(dir: string, url: string): Promise<Record<string, string>> {
+  const cred = /FARE_KEY=(\S+)/.exec(readFileSync(join(dir, 'gateway', 'admin-credential'), 'utf8'))?.[1] ?? '';
+  const auth = { Authorization: `Bearer ${cred}` };
+  const code = join(dir, 'sleeper');
+  mkdirSync(code);
+  writeFileSync(join(code, 'index.js'), 'exports.handler = async (e) => { await new Promise((r) => setTimeout(r, e.ms)); return "woke"; };\n');
+  const put = await fetch(`${url}/v1/functions/sleeper?runtime=nodejs&handler=index.handler&class=high&timeoutMs=60000`, { method: 'PUT', headers: { ...auth, 'Content-Type': 'application/zip' }, body: zipDirectory(code) });
+  expect(put.status, await put.text()).toBeLessThan(300);
+  return auth;
+}
+
+/** A failed test must not leave fare cluster up (in a process group of its own) running: two Ctrl-Cs stop it at once. */
+async function stopAtOnce(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((done) => child.once('exit', done));
+  process.kill(-(child.pid as number), 'SIGINT');
+  await new Promise((r) => setTimeout(r, 300));
+  process.kill(-(child.pid as number), 'SIGINT');
+  await Promise.race([gone, new Promise((r) => setTimeout(r, 15_000))]);
 }
 
 function killQuietly(pid: number): void {
@@ -167,13 +192,7 @@ describe('the cluster commands', () => {
       process.kill(-(child.pid as number), 'SIGINT');
     };
     try {
-      const cred = /FARE_KEY=(\S+)/.exec(readFileSync(join(dir, 'gateway', 'admin-credential'), 'utf8'))?.[1] ?? '';
-      const auth = { Authorization: `Bearer ${cred}` };
-      const code = join(dir, 'sleeper');
-      mkdirSync(code);
-      writeFileSync(join(code, 'index.js'), 'exports.handler = async (e) => { await new Promise((r) => setTimeout(r, e.ms)); return "woke"; };\n');
-      const put = await fetch(`${url}/v1/functions/sleeper?runtime=nodejs&handler=index.handler&class=high&timeoutMs=60000`, { method: 'PUT', headers: { ...auth, 'Content-Type': 'application/zip' }, body: zipDirectory(code) });
-      expect(put.status, await put.text()).toBeLessThan(300);
+      const auth = await deploySleeper(dir, url);
       // A call that would hold the first stop: the gateway and the worker let it finish (for up to the grace, 30 s by default).
       const call = fetch(`${url}/2015-03-31/functions/sleeper/invocations`, { method: 'POST', headers: auth, body: JSON.stringify({ ms: 45_000 }) }).then((r) => r.status, () => 0);
       const pids = partPids(output());
@@ -204,28 +223,16 @@ describe('the cluster commands', () => {
       // The caller is told (its connection is cut, or it is answered with an error), never left hanging.
       expect(await call).not.toBe(200);
     } finally {
-      // A failure above must not leave the cluster running: two signals stop it at once.
-      if (child.exitCode === null && child.signalCode === null) {
-        const gone = new Promise((done) => child.once('exit', done));
-        ctrlC();
-        await new Promise((r) => setTimeout(r, 300));
-        ctrlC();
-        await Promise.race([gone, new Promise((r) => setTimeout(r, 15_000))]);
-      }
+      await stopAtOnce(child);
     }
   }, 120_000);
+
   it.skipIf(!nats.ok)('fare cluster up --shutdown-grace 20s: Ctrl-C lets a 12 s call finish and be answered, then every part and NATS stop', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fare-cluster-cli-'));
     dirs.push(dir);
     const { child, url, output } = await startFareCluster(['--shards', '1', '--workers', '1', '--port', '0', '--data-dir', dir, '--no-stem-cells', '--shutdown-grace', '20s', ...(isolatesTenants(capabilities()) ? [] : ['--insecure-single-tenant'])], undefined, undefined, true);
     try {
-      const cred = /FARE_KEY=(\S+)/.exec(readFileSync(join(dir, 'gateway', 'admin-credential'), 'utf8'))?.[1] ?? '';
-      const auth = { Authorization: `Bearer ${cred}` };
-      const code = join(dir, 'sleeper');
-      mkdirSync(code);
-      writeFileSync(join(code, 'index.js'), 'exports.handler = async (e) => { await new Promise((r) => setTimeout(r, e.ms)); return "woke"; };\n');
-      const put = await fetch(`${url}/v1/functions/sleeper?runtime=nodejs&handler=index.handler&class=high&timeoutMs=60000`, { method: 'PUT', headers: { ...auth, 'Content-Type': 'application/zip' }, body: zipDirectory(code) });
-      expect(put.status, await put.text()).toBeLessThan(300);
+      const auth = await deploySleeper(dir, url);
       // Longer than what fare cluster up gave its parts before (the gateway 8 s, each part 10 s), within the grace asked for.
       const call = fetch(`${url}/2015-03-31/functions/sleeper/invocations`, { method: 'POST', headers: auth, body: JSON.stringify({ ms: 12_000 }) })
         .then(async (r) => ({ status: r.status, body: await r.text() }), (e: Error) => ({ status: 0, body: e.message }));
@@ -240,13 +247,7 @@ describe('the cluster commands', () => {
       for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
       expect(await listening(natsUrl)).toBe(false);
     } finally {
-      if (child.exitCode === null && child.signalCode === null) {
-        const gone = new Promise((done) => child.once('exit', done));
-        process.kill(-(child.pid as number), 'SIGINT');
-        await new Promise((r) => setTimeout(r, 300));
-        process.kill(-(child.pid as number), 'SIGINT');
-        await Promise.race([gone, new Promise((r) => setTimeout(r, 15_000))]);
-      }
+      await stopAtOnce(child);
     }
   }, 120_000);
 
