@@ -6,6 +6,7 @@
 
 import type { Job, JobId, MachineId, Mutable } from '../types.ts';
 import { machineAddress, type Address, type ReserveMsg, type TakenMsg } from '../protocol.ts';
+import { ChurnMap } from '../util/churn-map.ts';
 
 /** Where the messages go: the shard's decisions. */
 interface Sink {
@@ -14,7 +15,7 @@ interface Sink {
 
 export class LateBinding {
   /** Jobs reserved and not yet claimed, by id. */
-  private readonly held = new Map<JobId, Job>();
+  private readonly held = new ChurnMap<JobId, Job>();
   private readonly reserves: Mutable<ReserveMsg>[] = [];
   private nReserves = 0;
   private readonly takens: Mutable<TakenMsg>[] = [];

@@ -21,6 +21,7 @@ import {
 import { MultiQueue, type SelectionRule, type ShardWithin } from './multi-queue.ts';
 import { IdleList, type IdleEntry } from './idle-list.ts';
 import { LateBinding } from './late-binding.ts';
+import { ChurnMap } from '../util/churn-map.ts';
 
 export type { Placement } from '../protocol.ts';
 
@@ -127,7 +128,7 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
   /** Ids of polls in flight, oldest first (only with a finite timeout). */
   private readonly timeouts: number[] = [];
   /** What travels with queued jobs (live: the invocation), by job id; the shard never reads it. */
-  private readonly cargo = new Map<JobId, Cargo>();
+  private readonly cargo = new ChurnMap<JobId, Cargo>();
   private readonly out: ShardDecision[] = [];
   /** Place messages reused after `advance()` (a driver that keeps one longer copies it). */
   private readonly places: Mutable<PlaceMsg>[] = [];
@@ -154,9 +155,9 @@ export class Shard implements CoreObject<ShardInput, ShardDecision> {
    * (`left`, `release`, or their machine is lost): their function's key and their machine (-1 while
    * queued). Soft state, like the rest: a restarted shard counts from zero.
    */
-  private readonly capped = new Map<JobId, { readonly key: string; machine: MachineId }>();
+  private readonly capped = new ChurnMap<JobId, { readonly key: string; machine: MachineId }>();
   /** Those jobs, counted by function key. */
-  private readonly capCounts = new Map<string, number>();
+  private readonly capCounts = new ChurnMap<string, number>();
 
   constructor(readonly cfg: Readonly<ShardConfig>, private readonly rng: Rng) {
     if (cfg.k < 1 || cfg.k > 30) throw new RangeError(`shard ${cfg.id}: k must be 1 to 30, got ${cfg.k}`);

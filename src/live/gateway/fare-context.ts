@@ -18,6 +18,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { invocationKeyId, invocationSecret, NO_INVOCATION_SESSION, sessionBody } from '../invocation-credentials.ts';
 import { randomBytesFast } from '../random.ts';
 import type { InvocationCredential, InvocationRefusal } from './auth.ts';
+import { ChurnMap } from '../../core/util/churn-map.ts';
 
 export const FARE_CONTEXT_HEADER = 'x-fare-context';
 
@@ -139,10 +140,10 @@ const EXPIRED: Refused = { ok: false, refusal: 'expired' };
 
 export class FareContexts {
   readonly #key: Buffer;
-  readonly #running = new Map<string, RunningInvocation>();
+  readonly #running = new ChurnMap<string, RunningInvocation>();
   readonly #peers: ContextPeers | undefined;
   /** Questions to other gateways not answered yet, by nonce: calls made at once with one context ask once. */
-  readonly #asking = new Map<string, Promise<RunningInvocation | undefined>>();
+  readonly #asking = new ChurnMap<string, Promise<RunningInvocation | undefined>>();
 
   constructor(key: Buffer, peers?: ContextPeers) {
     if (peers !== undefined && (!Number.isInteger(peers.self) || peers.self < 0 || peers.self > 0xffff)) throw new RangeError(`a gateway's number is 0 … 65535, not ${peers.self}`);

@@ -13,6 +13,7 @@ import type { InvokeOutcome, InvokeRequest, ScheduleReport } from '../types.ts';
 import { answerOf, invocationCargo, outcomeOf, receiptOf } from '../cargo.ts';
 import type { Clock } from '../transport/clock.ts';
 import type { Metrics } from '../metrics.ts';
+import { ChurnMap, ChurnSet } from '../../core/util/churn-map.ts';
 
 export interface SchedulerClientOptions {
   /** This gateway's number (job ids are unique across gateways: the number is in their high bits). */
@@ -85,8 +86,8 @@ export const JOB_SEQUENCES = 2 ** 43;
 
 export class SchedulerClient {
   readonly address: Address & { readonly part: 'gateway' };
-  private readonly pending = new Map<number, Pending>();
-  private readonly byRequest = new Map<string, number>();
+  private readonly pending = new ChurnMap<number, Pending>();
+  private readonly byRequest = new ChurnMap<string, number>();
   private seq = 1;
   private readonly next: () => number;
   private readonly base: number;
@@ -103,9 +104,9 @@ export class SchedulerClient {
   /** Calls this gateway took for other gateways' jobs, numbered (`CallMsg.call`). */
   private calls = 0;
   /** Calls other gateways took for this gateway's jobs, by `<gateway>:<call>`, with their ends. */
-  private readonly remoteEnds = new Map<string, { caller: string; end: () => void }>();
+  private readonly remoteEnds = new ChurnMap<string, { caller: string; end: () => void }>();
   /** `call-end`s that came before their `call` (bounded). */
-  private readonly endedEarly = new Set<string>();
+  private readonly endedEarly = new ChurnSet<string>();
 
   constructor(private readonly bus: Bus, private readonly clock: Clock, private readonly opts: SchedulerClientOptions) {
     this.picker = new ShardPicker(opts.shards, opts.shardChoice ?? 'by-function');

@@ -40,6 +40,7 @@ import { lambdaUrlRoutes, URL_HOST, URL_PATH } from './lambda-urls.ts';
 import { serveGatewayMetrics } from './metrics-route.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Recorder } from '../recorder.ts';
+import { ChurnSet } from '../../core/util/churn-map.ts';
 
 export interface GatewayOptions {
   readonly store: Store;
@@ -233,7 +234,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   };
 
   // Answers being given, and whether the gateway is stopping (see `close`).
-  const answering = new Set<ServerResponse>();
+  const answering = new ChurnSet<ServerResponse>();
   let draining = false;
   let drained: (() => void) | undefined;
   const server = createServer((req, res) => {

@@ -15,6 +15,7 @@
 // invocation was accepted, and an invocation runs at most 15 minutes.
 
 import { requestIdTime } from './request-id.ts';
+import { ChurnMap } from '../../core/util/churn-map.ts';
 
 /** How long a read by request id waits for an answered invocation's record, at most (ms). */
 export const SETTLE_WAIT_MS = 10_000;
@@ -25,9 +26,9 @@ export const ELSEWHERE_MAX_AGE_MS = 16 * 60_000;
 
 export class Settling {
   /** Request id → the readers waiting for its record (null: none yet). */
-  readonly #open = new Map<string, (() => void)[] | null>();
+  readonly #open = new ChurnMap<string, (() => void)[] | null>();
   /** Request id → the readers waiting for another gateway's record of it. */
-  readonly #elsewhere = new Map<string, Set<() => void>>();
+  readonly #elsewhere = new ChurnMap<string, Set<() => void>>();
   readonly #otherGateways: boolean;
 
   /** `otherGateways`: in a cluster, records of invocations other gateways answered come here too (`entered`). */

@@ -15,6 +15,7 @@ import { Instance, type InstanceOptions } from './instance.ts';
 import { initFailureOutcome } from './outcomes.ts';
 import type { StemCell } from './stem-cell.ts';
 import { processMemory } from './pager.ts';
+import { ChurnMap } from '../../core/util/churn-map.ts';
 
 export interface PoolOptions {
   /** Most instances alive at once (starting, idle or busy), over all functions. */
@@ -113,7 +114,7 @@ export class InstancePool {
   private readonly latest = new Map<string, number>();
   /** Versions that published versions run, per function: not retired when `$LATEST` moves on (they idle out). */
   private readonly pinned = new Map<string, Set<number>>();
-  private readonly pending = new Map<string, Pending>();
+  private readonly pending = new ChurnMap<string, Pending>();
   private readonly clock: () => number;
   private readonly counts = { coldStarts: 0, stemStarts: 0, warmStarts: 0, initFailures: 0, initMsTotal: 0, reaped: 0, retired: 0, evicted: 0 };
   private closed = false;

@@ -8,6 +8,7 @@ import type { Bus, Handler } from '../../core/bus.ts';
 import { checkMessage, copyMessage, formatAddress, type Address, type Message } from '../../core/protocol.ts';
 import type { Millis } from '../../core/types.ts';
 import { realClock, type Clock } from './clock.ts';
+import { ChurnSet } from '../../core/util/churn-map.ts';
 
 export interface InProcessBusOptions {
   readonly clock?: Clock;
@@ -32,7 +33,7 @@ export class InProcessBus implements Bus {
   private queue: Message[] = [];
   private scheduled = false;
   private flushing = false;
-  private readonly watches = new Set<Watch>();
+  private readonly watches = new ChurnSet<Watch>();
   private readonly clock: Clock;
 
   constructor(private readonly opts: InProcessBusOptions = {}) {

@@ -12,6 +12,7 @@ import type { Bus, Handler } from '../../core/bus.ts';
 import { checkMessage, formatAddress, type Address, type Message } from '../../core/protocol.ts';
 import type { Millis } from '../../core/types.ts';
 import { realClock, type Clock } from './clock.ts';
+import { ChurnSet } from '../../core/util/churn-map.ts';
 
 export interface NatsBusOptions {
   /** The first token of every subject (default `fare`): clusters sharing a NATS server use different ones. */
@@ -50,7 +51,7 @@ export class NatsBus implements Bus {
   private readonly problem: (what: string) => void;
   private readonly trace: ((line: string) => void) | undefined;
   private readonly listening = new Map<string, Listening>();
-  private readonly watches = new Set<Watch>();
+  private readonly watches = new ChurnSet<Watch>();
   /** Messages published, and messages that arrived at this Bus's subscriptions (delivered or not). */
   published = 0;
   arrived = 0;

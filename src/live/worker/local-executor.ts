@@ -16,6 +16,7 @@ import { capabilities } from '../runtime/capabilities.ts';
 import type { RefusedRequest } from '../runtime/runtime-api.ts';
 import type { StemCell } from '../runtime/stem-cell.ts';
 import { machineStemCells, type StemCells } from '../runtime/stem-cells.ts';
+import { ChurnMap, ChurnSet } from '../../core/util/churn-map.ts';
 
 /** May this process give its instances a lower nice value (root or CAP_SYS_NICE)? Tries one step on itself and undoes it. */
 export function canRaisePriority(): boolean {
@@ -70,7 +71,7 @@ export function localExecutor(opts: LocalExecutorOptions): {
   stems: StemCells<StemCell> | null;
   stemLine: string | undefined;
 } {
-  const classOf = new Map<string, number>();
+  const classOf = new ChurnMap<string, number>();
   const pager = opts.pager;
   let leavingMB = 0;
   // One paging at a time per instance, in the order decided (a swap-in after its swap-out).
@@ -105,8 +106,8 @@ export function localExecutor(opts: LocalExecutorOptions): {
     });
   const priorityOpts = { strict: opts.strictPriorities, canRaise: opts.canRaise };
   /** Invocations waiting on I/O at a lowered kernel priority, and their instances; instances so lowered until their class's priority is back. */
-  const lowered = new Map<string, Instance>();
-  const loweredInstances = new Set<Instance>();
+  const lowered = new ChurnMap<string, Instance>();
+  const loweredInstances = new ChurnSet<Instance>();
   const pool = new InstancePool({
     ...(stems !== null ? { stems } : {}),
     ...(pager !== undefined ? { swapIn: (instance: Instance) => pageIdle('in', instance, `${instance.fn.tenant}/${instance.fn.name} (class ${instance.fn.cls})`, 0) } : {}),

@@ -18,6 +18,7 @@ import { StreamFlow } from './stream-flow.ts';
 import type { Metrics } from '../metrics.ts';
 import { CoreLedger, type MachineReceipt, type SwapEvent, type WaitStretch } from '../../core/receipt.ts';
 import type { Placement } from '../../core/protocol.ts';
+import { ChurnMap } from '../../core/util/churn-map.ts';
 
 /** What the machine scheduler needs from the instances: mechanism, no policy. */
 export interface Executor {
@@ -169,9 +170,9 @@ function sizeOf(c: Cargo | undefined): number {
 }
 
 export class MachineDriver {
-  private readonly entries = new Map<number, Entry>();
+  private readonly entries = new ChurnMap<number, Entry>();
   /** The last `done` (and `answered`) of recently finished jobs, oldest first. */
-  private readonly recent = new Map<number, { gateway: number; answered: Cargo | undefined; done: Cargo; bytes: number }>();
+  private readonly recent = new ChurnMap<number, { gateway: number; answered: Cargo | undefined; done: Cargo; bytes: number }>();
   private recentBytes = 0;
   private readonly loop: StepLoop<MachineInput>;
   private readonly unlisten: () => void;
