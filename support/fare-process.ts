@@ -16,7 +16,8 @@ export interface FareProcess {
 /**
  * `env`: the environment of `fare up` (default: this process's, with FARE_ADMIN_KEY set to ADMIN_KEY);
  * `bin`: the `fare` command to run (default this checkout's); `user`: run it as this uid and gid
- * (given by root: Fare then has no sandbox), default this process's.
+ * (given by root: Fare then has no sandbox), default this process's; `nodeArgs`: options for node
+ * itself (V8's, which NODE_OPTIONS does not take).
  */
 export function startFare(
   dataDir: string,
@@ -24,8 +25,9 @@ export function startFare(
   env?: NodeJS.ProcessEnv,
   bin = join(import.meta.dirname, '..', 'bin', 'fare.js'),
   user?: { readonly uid: number; readonly gid: number },
+  nodeArgs: readonly string[] = [],
 ): Promise<FareProcess> {
-  const child = spawn(process.execPath, [bin, 'up', '--port', '0', '--data-dir', dataDir, ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, bin, 'up', '--port', '0', '--data-dir', dataDir, ...args], {
     env: env ?? { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(user !== undefined ? { uid: user.uid, gid: user.gid } : {}),

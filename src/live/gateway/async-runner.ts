@@ -262,7 +262,7 @@ export class AsyncRunner {
       const line = { id: inv.id, tenant: inv.tenant, function: inv.function, cls: clsName, type: 'async' as const, attempt: inv.attempts, traceId: trace.traceId, spanId: trace.spanId, ...(trace.parentId !== undefined ? { parentId: trace.parentId } : {}) };
       if (isThrottled(result)) {
         if (result.code === 'FARE_E_CONCURRENCY_LIMIT') this.#o.metrics?.concurrencyRefused(inv.tenant, 'claim');
-        if (this.#o.log !== undefined) logInvocation(this.#o.log, { ...line, totalMs: performance.now() - started, throttled: result.reason });
+        if (this.#o.log !== undefined) logInvocation(this.#o.log, Object.assign({}, line, { totalMs: performance.now() - started, throttled: result.reason }));
         // Tried again after the platform's Retry-After, or later the longer the event has waited (a
         // function at its concurrency limit for minutes is not asked every second by each event).
         const now = this.#o.clock();
@@ -308,7 +308,7 @@ export class AsyncRunner {
           then,
         );
       }
-      if (this.#o.log !== undefined) logInvocation(this.#o.log, { ...line, totalMs: performance.now() - started, outcome: result, costMicroCents: costOf(result.cpuMs, result.memGBs, billing.price, billing.memoryPrice).total });
+      if (this.#o.log !== undefined) logInvocation(this.#o.log, Object.assign({}, line, { totalMs: performance.now() - started, outcome: result, costMicroCents: costOf(result.cpuMs, result.memGBs, billing.price, billing.memoryPrice).total }));
       if (written) this.#o.metrics?.billed(clsName, result.cpuMs, costOf(result.cpuMs, result.memGBs, billing.price, billing.memoryPrice).total, result.coldStart, result.status);
       if (this.#o.recorder !== undefined) {
         const latencyMs = answeredMs ?? performance.now() - started;

@@ -136,7 +136,7 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
     }
     if (isThrottled(result)) {
       if (result.code === 'FARE_E_CONCURRENCY_LIMIT') ctx.metrics?.concurrencyRefused(fn.tenant, 'accept');
-      if (ctx.log !== undefined) logInvocation(ctx.log, { ...line, totalMs: performance.now() - started, throttled: result.reason });
+      if (ctx.log !== undefined) logInvocation(ctx.log, Object.assign({}, line, { totalMs: performance.now() - started, throttled: result.reason }));
       throw throttled(result.code ?? 'FARE_E_THROTTLED', result.message ?? `Rate Exceeded. (${result.reason}) retry after ${result.retryAfterS} s`, result.retryAfterS, result.reason);
     }
     outcome = capResponse(ctx, result);
@@ -160,7 +160,7 @@ export async function runSync(ctx: GatewayContext, call: SyncCall, answer: (a: I
       ...rates,
     }, log);
     ctx.metrics?.billed(admitted.clsName, outcome.cpuMs, rec.costMicroCents, outcome.coldStart, outcome.status);
-    if (ctx.log !== undefined) logInvocation(ctx.log, { ...line, totalMs: performance.now() - started, outcome, costMicroCents: rec.costMicroCents });
+    if (ctx.log !== undefined) logInvocation(ctx.log, Object.assign({}, line, { totalMs: performance.now() - started, outcome, costMicroCents: rec.costMicroCents }));
   } finally {
     release();
     settled?.();

@@ -84,7 +84,11 @@ function word(iss: z.core.$ZodRawIssue): string {
   }
 }
 
-const errorMap = (iss: z.core.$ZodRawIssue): string => word(iss);
+// Fare's wording for every issue, set once for the process rather than passed to each parse: zod
+// builds a parse's context as `{ ...ctx, async: false }`, which on Node 20 makes a hidden class each
+// time it is given one (src/live/README.md); without one it builds `{ async: false }`. Wording set
+// on a schema itself still comes first.
+z.config({ customError: (iss) => word(iss) });
 
 function pathText(base: string, path: readonly PropertyKey[]): string {
   const rest = path.map(String).join('.');
@@ -98,7 +102,7 @@ function pathText(base: string, path: readonly PropertyKey[]): string {
  * unknown field first: it is usually a typo, and the cause of the others). `base` prefixes paths.
  */
 export function parse<S extends z.ZodType>(schema: S, value: unknown, base = ''): z.output<S> {
-  const r = schema.safeParse(value, { error: errorMap });
+  const r = schema.safeParse(value);
   if (r.success) return r.data;
   const issues = [...r.error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
   const first = issues[0] as z.core.$ZodIssue;

@@ -57,15 +57,15 @@ export function executionLog(ref: ExecutionRef, o: InvokeOutcome, maxBytes = LOG
     output = keepEnds(output, room);
     truncated = true;
   }
-  return {
-    ...ref,
+  // Object.assign, not `{ ...ref, status, … }`: a hidden class each time on Node 20 (src/live/README.md).
+  return Object.assign({}, ref, {
     status: o.status,
     ...(o.errorType !== undefined ? { errorType: o.errorType } : {}),
     durationMs: o.durationMs,
     text: head + output + tail,
     truncated,
     ...(receipt !== undefined ? { receipt } : {}),
-  };
+  });
 }
 
 /**
