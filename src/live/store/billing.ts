@@ -24,6 +24,7 @@ import type { ExecutionLog } from './log-text.ts';
 import { FLUSH_ENTRIES, type LogRepo } from './logs.ts';
 import { monthOf, statementCache, type Prepare } from './sql.ts';
 import type { Clock } from './tenants.ts';
+import { ChurnMap } from '../../core/util/churn-map.ts';
 
 export interface BillingInput {
   /** Unique per execution: the request id (sync) or `<invocation id>#<attempt>` (async). */
@@ -106,7 +107,7 @@ export class BillingRepo {
   /** Deferred records not yet written, oldest first. */
   #pending: BillingRecord[] = [];
   /** Their sums by tenant and month (`tenant\0month`), which `tenantMonth` adds to what is written. */
-  readonly #pendingMonths = new Map<string, { invocations: number; cpuMs: number; memGBs: number; costMicroCents: number }>();
+  readonly #pendingMonths = new ChurnMap<string, { invocations: number; cpuMs: number; memGBs: number; costMicroCents: number }>();
   #timer: NodeJS.Timeout | undefined;
   #soon: NodeJS.Immediate | undefined;
 

@@ -6,6 +6,7 @@ import type Database from 'better-sqlite3';
 import { ESTIMATE_WINDOW, type ResourceUse } from '../../core/budget.ts';
 import { monthOf, statementCache, type Prepare } from './sql.ts';
 import type { Clock } from './tenants.ts';
+import { ChurnMap } from '../../core/util/churn-map.ts';
 
 /** Functions whose history is kept in memory at once; the least recently used go first. */
 const CAPACITY = 4096;
@@ -15,7 +16,7 @@ export class CostHistory {
   readonly #clock: Clock;
   readonly #size: number;
   /** `tenant/function` → executions, oldest first, at most `size`; in least recently used order. */
-  readonly #recent = new Map<string, ResourceUse[]>();
+  readonly #recent = new ChurnMap<string, ResourceUse[]>();
 
   constructor(db: Database.Database, clock: Clock, size = ESTIMATE_WINDOW) {
     this.#q = statementCache(db);

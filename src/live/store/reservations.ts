@@ -4,6 +4,8 @@
 // Event invocation holds it in its row (`invocations.reserved_uc`), which this ledger mirrors and
 // which is read back at open, so a restart keeps the reservations of the invocations still queued.
 
+import { ChurnMap } from '../../core/util/churn-map.ts';
+
 /** Per tenant: µ¢ held, and by how many invocations (when none hold any, the sum is reset to 0). */
 interface Held {
   uc: number;
@@ -11,7 +13,7 @@ interface Held {
 }
 
 export class Reservations {
-  readonly #byTenant = new Map<string, Held>();
+  readonly #byTenant = new ChurnMap<string, Held>();
 
   /** µ¢ held by `tenant`'s admitted, unbilled invocations. */
   total(tenant: string): number {
