@@ -1,8 +1,8 @@
 // End-to-end: the warm path of `fare up` makes no new hidden class per invocation. On Node 20 an
 // object literal that starts with a spread and adds properties (`{ ...input, at, month }`) gets a
 // hidden class (V8 "map") of its own each time it is built: ~0.4 µs more per object, every inline
-// cache that meets one goes megamorphic, and the garbage maps were a third of what each scavenge
-// kept alive (src/live/README.md). V8 logs each map it makes (`--log-maps`): a map made from a
+// cache that meets one goes megamorphic, and the garbage maps kept nearly half of what each
+// scavenge kept alive (src/live/README.md). V8 logs each map it makes (`--log-maps`): a map made from a
 // prototype map, uncached ("prototype"), is the sign. Such a site on the path of every call shows as
 // one (or more) per call; the rest of Fare makes a few hundred in all.
 
