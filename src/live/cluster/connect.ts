@@ -5,6 +5,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { codeBucket } from './code.ts';
+import { ChurnMap } from '../../core/util/churn-map.ts';
 
 export interface ClusterAddress {
   /** NATS servers, e.g. `nats://10.0.0.1:4222` (several: any of them). */
@@ -22,10 +23,23 @@ export async function connectNats(c: ClusterAddress, name: string): Promise<Nats
   try {
     // noAsyncTraces: a request does not capture a stack trace when it is made (two Error objects per
     // request, 6 % of a gateway's CPU under load in a profile); its errors keep their messages.
-    return await connect({ servers: [...c.servers], name, maxReconnectAttempts: -1, reconnectTimeWait: 250, pingInterval: 5000, maxPingOut: 2, noAsyncTraces: true });
+    return renewingRequests(await connect({ servers: [...c.servers], name, maxReconnectAttempts: -1, reconnectTimeWait: 250, pingInterval: 5000, maxPingOut: 2, noAsyncTraces: true }));
   } catch (e) {
     throw Object.assign(new Error(`cannot reach NATS at ${c.servers.join(', ')}: ${(e as Error).message} — start nats-server there (or fare cluster up for a local cluster)`), { code: 'FARE_E_NATS' });
   }
+}
+
+/**
+ * nats.js keeps the requests in flight on a connection in a Map (its MuxSubscription's `reqs`),
+ * one set and one delete per request: the Map whose outgrown tables V8 keeps chained, each request
+ * kept alive through the scavenges (src/core/util/churn-map.ts). Where the field is as expected it
+ * becomes a ChurnMap (the methods nats.js uses: set, get, delete, size, values, forEach); else
+ * nothing changes.
+ */
+function renewingRequests(nc: NatsConnection): NatsConnection {
+  const mux = (nc as unknown as { protocol?: { muxSubscriptions?: { reqs?: unknown } } }).protocol?.muxSubscriptions;
+  if (mux !== undefined && mux.reqs instanceof Map) mux.reqs = new ChurnMap(mux.reqs as Map<unknown, unknown>);
+  return nc;
 }
 
 /** The object store of function code (created by whoever comes first, with `replicas` copies). */
