@@ -32,8 +32,11 @@ describe('recording live traffic and replaying it in the simulator', () => {
     // An async invocation is recorded when its attempt ends.
     const event = await fetch(`${fare.url}/2015-03-31/functions/page-view/invocations`, { method: 'POST', headers: { Authorization: `Bearer ${ADMIN_KEY}`, 'X-Amz-Invocation-Type': 'Event' }, body: '{"user":"async"}' });
     expect(event.status).toBe(202);
+    // Each execution's line is written when its measurement ends — for a sync call, shortly after its
+    // answer (its instance parked, or serving its next call): wait for all 15, the Event's among them.
+    const lines = (): string[] => readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('"fn"'));
     const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline && !readFileSync(file, 'utf8').includes('"type":"async"')) await new Promise((r) => setTimeout(r, 100));
+    while (Date.now() < deadline && !(lines().length >= 15 && lines().some((l) => l.includes('"type":"async"')))) await new Promise((r) => setTimeout(r, 100));
     await stopFare(fare);
 
     const trace = readRecording(file);
