@@ -67,4 +67,16 @@ describe('recording live traffic and replaying it in the simulator', () => {
     for (const row of rows) expect(Number(row[3])).toBeGreaterThan(0);
     expect(readFileSync(join(out, 'replay-what-if.csv'), 'utf8')).toMatch(/hermod/);
   }, 180_000);
+
+  it('records a call answered just before fare up is stopped', async () => {
+    // Its line follows the end of its measurement (its instance parks ~10 ms after the answer):
+    // stopping ends that, and the recording is closed only then.
+    const dir = mkdtempSync(join(tmpdir(), 'fare-record-'));
+    dirs.push(dir);
+    const file = join(dir, 'traffic.jsonl');
+    const fare = await startFare(join(dir, 'fare'), ['--record', file]);
+    for (let i = 0; i < 3; i++) expect((await api(fare.url, 'POST', '/2015-03-31/functions/page-view/invocations', { user: `u${i}` })).status).toBe(200);
+    await stopFare(fare);
+    expect(readRecording(file).records.length).toBe(3);
+  }, 60_000);
 });

@@ -238,11 +238,13 @@ export async function up(opts: UpOptions): Promise<Running> {
     // Both drain at once, within the same grace: the gateway takes no new call meanwhile. Without
     // one, the runner waits for its invocations and the gateway cuts its connections (as always).
     await Promise.all([runner.stop(graceMs), listening ? gateway.close(graceMs ?? 0) : undefined]);
-    await recorder?.close();
     await metricsListener?.close();
     await stemUpkeep.stop();
     partsStopping = true;
+    // A call answered just now is still measured (its tail, until its instance parks): closing the
+    // instances ends it, and its line follows — only then is the recording closed.
     await pool.close();
+    await recorder?.close();
     host.cpuset?.close();
     scheduler.close();
     shardHost.close();
