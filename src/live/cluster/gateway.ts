@@ -31,6 +31,9 @@ import { tenantSpends } from '../gateway/budget-gate.ts';
 
 /** An async invocation's message not acknowledged for this long (a gateway died running it) goes to another gateway. */
 const ASYNC_ACK_WAIT_MS = 10_000;
+/** How long a stopping gateway waits for the records of the calls it answered last (ms; at most, and when told to stop at once). */
+const SETTLE_ON_STOP_MS = 5_000;
+const SETTLE_AT_ONCE_MS = 1_000;
 import type { ObjectStore } from '@nats-io/obj';
 
 export interface GatewayProcessOptions extends ClusterAddress {
@@ -153,6 +156,9 @@ export async function startGateway(o: GatewayProcessOptions): Promise<GatewayPro
     // Both drain at once, within the same grace: the gateway takes no new call meanwhile.
     // Without a grace, the runner waits for its invocations and the gateway cuts its connections.
     await Promise.all([parts.runner?.stop(graceMs), parts.listening === true ? parts.gateway?.close(graceMs ?? 0) : undefined]);
+    // A call answered just now has its record made when its worker says it is done (its instance
+    // parked, ~10 ms later): wait for those before the scheduler stops hearing, or they go unbilled.
+    await parts.gateway?.context.settling.settled(graceMs === 0 ? SETTLE_AT_ONCE_MS : SETTLE_ON_STOP_MS);
     await parts.recorder?.close();
     parts.scheduler?.close();
     parts.bus?.close();

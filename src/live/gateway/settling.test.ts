@@ -35,4 +35,18 @@ describe('Settling', () => {
     expect(await Promise.all(two)).toEqual([true, true]);
     expect(await s.elsewhere(recent, now, 5)).toBe(false); // none came this time: false after the bound
   });
+
+  it('says when no answered invocation has a record still to come (a stopping gateway waits for it), or that some still have after the bound', async () => {
+    const s = new Settling();
+    expect(await s.settled(5)).toBe(true);
+    const a = s.begin('a'), b = s.begin('b');
+    const both = s.settled(5_000);
+    expect(await s.settled(5)).toBe(false); // both still to come after 5 ms
+    a();
+    a(); // made twice: counted once
+    expect(s.size).toBe(1);
+    b();
+    expect(await both).toBe(true);
+    expect(s.size).toBe(0);
+  });
 });

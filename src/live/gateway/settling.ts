@@ -36,14 +36,38 @@ export class Settling {
     this.#otherGateways = opts.otherGateways === true;
   }
 
+  /** Called once no answered invocation's record is still to come (`settled`). */
+  #whenNone: (() => void)[] = [];
+
   /** Notes that `requestId` was answered before its record was made; call the result once it is made (or lost). */
   begin(requestId: string): () => void {
     this.#open.set(requestId, null);
     return () => {
       const waiting = this.#open.get(requestId);
-      this.#open.delete(requestId);
+      if (!this.#open.delete(requestId)) return;
       if (waiting) for (const w of waiting) w();
+      if (this.#open.size === 0 && this.#whenNone.length > 0) for (const w of this.#whenNone.splice(0)) w();
     };
+  }
+
+  /**
+   * Resolves true once no answered invocation's record is still to come (at once if none is), or
+   * false if some still are after `maxMs`: a stopping gateway waits for them, so that what it
+   * answered is billed.
+   */
+  settled(maxMs: number): Promise<boolean> {
+    if (this.#open.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#whenNone = this.#whenNone.filter((w) => w !== done);
+        resolve(false);
+      }, maxMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.#whenNone.push(done);
+    });
   }
 
   /** Answered invocations whose record is still to come. */
