@@ -16,6 +16,9 @@
 /** Fewest deletions between two renewals (a small collection is copied at most this often). */
 export const MIN_DELETES = 64;
 
+/** The rule of both: renew once as many entries were deleted as are left, and at least `MIN_DELETES`. */
+const renewDue = (deletes: number, size: number): boolean => deletes >= MIN_DELETES && deletes >= size;
+
 export class ChurnMap<K, V> implements Iterable<[K, V]> {
   #m: Map<K, V>;
   #deletes = 0;
@@ -43,7 +46,7 @@ export class ChurnMap<K, V> implements Iterable<[K, V]> {
 
   delete(k: K): boolean {
     if (!this.#m.delete(k)) return false;
-    if (++this.#deletes >= MIN_DELETES && this.#deletes >= this.#m.size) {
+    if (renewDue(++this.#deletes, this.#m.size)) {
       this.#m = new Map(this.#m);
       this.#deletes = 0;
     }
@@ -99,7 +102,7 @@ export class ChurnSet<T> implements Iterable<T> {
 
   delete(x: T): boolean {
     if (!this.#s.delete(x)) return false;
-    if (++this.#deletes >= MIN_DELETES && this.#deletes >= this.#s.size) {
+    if (renewDue(++this.#deletes, this.#s.size)) {
       this.#s = new Set(this.#s);
       this.#deletes = 0;
     }
