@@ -28,9 +28,9 @@ export interface BenchFare {
  * A fresh `fare up` (`bin`: which checkout's `fare`, default this one's) with the function `empty`
  * (an async Node.js handler returning null) deployed and called `warmup` times.
  */
-export async function fareWithEmpty(opts: { bin?: string; warmup?: number } = {}): Promise<BenchFare> {
+export async function fareWithEmpty(opts: { bin?: string; warmup?: number; args?: readonly string[] } = {}): Promise<BenchFare> {
   const dataDir = mkdtempSync(join(tmpdir(), 'fare-bench-'));
-  const fare = await startFare(dataDir, ['--no-examples'], { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY }, opts.bin);
+  const fare = await startFare(dataDir, ['--no-examples', ...(opts.args ?? [])], { ...process.env, FARE_ADMIN_KEY: ADMIN_KEY }, opts.bin);
   const t: Target = { url: fare.url, key: ADMIN_KEY };
   try {
     await deployFunction(fare.url, 'empty', 'nodejs', 'index.handler', { 'index.mjs': 'export const handler = async () => null;\n' });

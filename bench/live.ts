@@ -6,6 +6,8 @@
 //   1 ms);
 // - invocations per second, closed loop, at concurrency 1, 8 and 64 (target ≥ 5,000/s), with `wrk`
 //   when installed (else the Node.js client, itself a ceiling);
+// - the same (warm calls, calls per second at 1, 8, 32 and 64, the top class under low-class load)
+//   with `fare up --worker-thread` (the worker on a thread of its own: src/live/worker/on-thread.ts);
 // - the top class's p99 at 100 calls/s alone and while a low-class function is called as fast as the
 //   machine allows (target: unaffected, ≤ 1.1; the floor: the relay's own calls under such a flood);
 // - cold start p50/p99 per runtime with stem cells and without (targets ≤ 15 and ≤ 25 ms), from two
@@ -77,6 +79,22 @@ try {
   await bench.stop();
 }
 
+// ---- the same with the worker on a thread of its own (fare up --worker-thread) ----
+say('fare up --worker-thread: warm calls, calls per second, the top class under low-class load…');
+const threaded = await fareWithEmpty({ warmup: WARMUP_CALLS, args: ['--worker-thread'] });
+let tWarm: SequentialResult, tLoops: ThroughputResult[], tTop: UnderFloodResult;
+try {
+  const tt = threaded.t;
+  await deployFunction(tt.url, 'empty-low', 'nodejs', 'index.handler', { 'index.mjs': 'export const handler = async () => null;\n' }, 'low');
+  tWarm = await sequential(tt, 'empty', 0, calls);
+  tLoops = [];
+  for (const c of [1, 8, 32, 64]) tLoops.push(await closedLoop(tt, 'empty', c, loopSeconds));
+  await closedLoop(tt, 'empty-low', 8, 1);
+  tTop = await underFlood(tt, 'empty', 'empty-low', 100, loopSeconds);
+} finally {
+  await threaded.stop();
+}
+
 // ---- cold starts, with stem cells and without ----
 say('cold starts, with stem cells and without…');
 const cold: ColdStartRow[] = await coldStartComparison(quick ? 3 : 10, 1500);
@@ -118,6 +136,9 @@ for (const l of loops) {
 }
 const tc = topClass, fu = floor.relayUnderFlood;
 row(`top class p99 at 100/s with low class at ${n0(tc.floodPerSec)}/s ÷ alone (${f(tc.floodedP99Ms)} / ${f(tc.aloneP99Ms)} ms)`, f(tc.ratio), '≤ 1.1', `${f(fu.ratio)} relay (${f(fu.floodedP99Ms)} / ${f(fu.aloneP99Ms)} ms, flood ${n0(fu.floodPerSec)}/s)`);
+row('--worker-thread: warm call p50 / p99 / p99.9 (ms)', `${f(tWarm.p50Ms)} / ${f(tWarm.p99Ms)} / ${f(tWarm.p999Ms)}`, '≤ 0.3 / ≤ 1');
+for (const l of tLoops) row(`--worker-thread: calls/s at concurrency ${l.concurrency} (p50 ${f(l.p50Ms)}, p99 ${f(l.p99Ms)} ms${l.failed > 0 ? `, ${l.failed} failed` : ''})`, n0(l.perSec), '≥ 5,000');
+row(`--worker-thread: top class p99 at 100/s with low class at ${n0(tTop.floodPerSec)}/s ÷ alone (${f(tTop.floodedP99Ms)} / ${f(tTop.aloneP99Ms)} ms)`, f(tTop.ratio), '≤ 1.1');
 for (const c of cold) row(`cold start ${c.runtime}, ${c.side}: p50 / p99 (ms)`, `${f(c.p50, 1)} / ${f(c.p99, 1)}`, c.side === 'stem cells' ? '≤ 15 / ≤ 25' : '');
 const isoLine = (name: string): string => (iso[name] ?? []).map((r) => `${f(r.floodedP99Ms)}/${f(r.aloneP99Ms)}`).join(', ');
 row(`isolation, fare (median of 3; p99 ms flooded/alone: ${isoLine('fare')})`, f(median(iso.fare ?? [])), '≤ 1.1');
@@ -135,6 +156,7 @@ ${formatAuthFlood(auth)}`);
 
 const results = {
   floor, warm, throughput: loops, topClass, coldStart: cold,
+  workerThread: { warm: tWarm, throughput: tLoops, topClass: tTop },
   isolation: { ...iso, fareMedianRatio: median(iso.fare ?? []) },
   authFlood: auth,
   client: hasWrk() ? 'wrk' : 'node',

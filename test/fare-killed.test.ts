@@ -129,7 +129,7 @@ afterEach(() => {
  * calls it, kills Fare with SIGKILL while the call runs and waits for every function process it had
  * to be gone. Returns what ran before the kill.
  */
-async function killFareMidCall(user?: { uid: number; gid: number }): Promise<Proc[]> {
+async function killFareMidCall(user?: { uid: number; gid: number }, extra: readonly string[] = []): Promise<Proc[]> {
   mkdirSync('/var/tmp', { recursive: true });
   const dataDir = mkdtempSync('/var/tmp/fare-killed-');
   dirs.push(dataDir);
@@ -143,7 +143,7 @@ async function killFareMidCall(user?: { uid: number; gid: number }): Promise<Pro
     env['FARE_INSTANCES_DIR'] = instancesDir;
     env['HOME'] = '/tmp';
   }
-  fare = await startFare(join(dataDir, 'data'), ['--no-examples'], env, undefined, user);
+  fare = await startFare(join(dataDir, 'data'), ['--no-examples', ...extra], env, undefined, user);
   const f = fare;
   const r = await api(f.url, 'PUT', '/v1/functions/sleepy', { class: 'standard', runtime: 'nodejs', handler: 'index.handler', timeoutMs: 900_000, zipBase64: SLEEPY.toString('base64') });
   expect(r.status).toBeLessThan(300);
@@ -181,6 +181,14 @@ describe('kill -9 of fare up', () => {
   it.skipIf(!caps.root || caps.sandbox.helper === null)('with the sandbox: its runtimes, stem cells, sandbox helpers and launcher are gone', async () => {
     const before = await killFareMidCall();
     // What was there: the launcher, the call's runtime in its helper, and stem cells' runtimes.
+    expect(before.filter((p) => p.cmd.includes('launcher-process.mjs'))).toHaveLength(1);
+    expect(before.some((p) => p.cmd.includes('fare-sandbox'))).toBe(true);
+    expect(before.some((p) => p.cmd.includes('/stem-'))).toBe(true);
+  });
+
+  it.skipIf(!caps.root || caps.sandbox.helper === null)('with the worker on a thread of its own (--worker-thread): the launcher it started, its runtimes and stem cells are gone', async () => {
+    const before = await killFareMidCall(undefined, ['--worker-thread']);
+    // One launcher (the worker thread's; the main thread starts none), the call's runtime, stem cells.
     expect(before.filter((p) => p.cmd.includes('launcher-process.mjs'))).toHaveLength(1);
     expect(before.some((p) => p.cmd.includes('fare-sandbox'))).toBe(true);
     expect(before.some((p) => p.cmd.includes('/stem-'))).toBe(true);

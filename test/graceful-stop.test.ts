@@ -20,9 +20,9 @@ afterAll(async () => {
 });
 
 /** A fresh `fare up` with the function `sleeper` (sleeps `ms`, then says so; 30 s timeout). */
-async function fareWithSleeper(name: string, grace: string): Promise<{ fare: FareProcess; dataDir: string }> {
+async function fareWithSleeper(name: string, grace: string, extra: readonly string[] = []): Promise<{ fare: FareProcess; dataDir: string }> {
   const dataDir = join(work, name);
-  const fare = await start(dataDir, grace);
+  const fare = await start(dataDir, grace, extra);
   const code = join(work, `${name}-code`);
   mkdirSync(code);
   writeFileSync(join(code, 'index.mjs'), 'export const handler = async (e) => { await new Promise((r) => setTimeout(r, e.ms)); return { slept: e.ms, n: e.n }; };\n');
@@ -34,8 +34,8 @@ async function fareWithSleeper(name: string, grace: string): Promise<{ fare: Far
   return { fare, dataDir };
 }
 
-async function start(dataDir: string, grace: string): Promise<FareProcess> {
-  const fare = await startFare(dataDir, ['--no-examples', '--shutdown-grace', grace]);
+async function start(dataDir: string, grace: string, extra: readonly string[] = []): Promise<FareProcess> {
+  const fare = await startFare(dataDir, ['--no-examples', '--shutdown-grace', grace, ...extra]);
   started.push(fare);
   return fare;
 }
@@ -65,8 +65,11 @@ async function until(what: string, check: () => Promise<boolean>, ms = 30_000): 
 }
 
 describe('fare up stopped with SIGTERM', () => {
-  it('lets the calls in flight finish within the grace — the sync caller answered, the async one recorded — and takes no new connection meanwhile', async () => {
-    const { fare, dataDir } = await fareWithSleeper('drain', '20s');
+  // Also with the worker on a thread of its own (src/live/worker/on-thread.ts), which stops after the gateway has drained.
+  const modes: [string, string[]][] = [['the worker on the main thread', []], ['the worker on a thread of its own: --worker-thread', ['--worker-thread']]];
+
+  it.each(modes)('lets the calls in flight finish within the grace — the sync caller answered, the async one recorded — and takes no new connection meanwhile (%s)', async (_, extra) => {
+    const { fare, dataDir } = await fareWithSleeper(`drain${extra.length}`, '20s', extra);
     const event = await invoke(fare.url, { ms: 1500, n: 2 }, 'Event');
     expect(event.status).toBe(202);
     const sync = invoke(fare.url, { ms: 2000, n: 1 });
@@ -87,13 +90,13 @@ describe('fare up stopped with SIGTERM', () => {
     expect(ms).toBeLessThan(15_000);
     expect(fare.output()).toMatch(/Fare is stopping: it takes no new calls, and waits up to 20s for 1 request\(s\) and 1 async invocation\(s\) in flight/);
     // The async invocation's outcome was recorded before the stop: it does not run again.
-    const again = await start(dataDir, '20s');
+    const again = await start(dataDir, '20s', extra);
     expect(await status(again.url, event.id)).toMatchObject({ status: 'succeeded', attempts: 1 });
     await stopFare(again);
   }, 60_000);
 
-  it('past the grace cuts what is left: the sync caller sees its connection end, the async invocation runs again at the next start', async () => {
-    const { fare, dataDir } = await fareWithSleeper('cut', '1s');
+  it.each(modes)('past the grace cuts what is left: the sync caller sees its connection end, the async invocation runs again at the next start (%s)', async (_, extra) => {
+    const { fare, dataDir } = await fareWithSleeper(`cut${extra.length}`, '1s', extra);
     const event = await invoke(fare.url, { ms: 4000, n: 4 }, 'Event');
     expect(event.status).toBe(202);
     const sync = invoke(fare.url, { ms: 8000, n: 3 }).then(() => 'answered', () => 'cut');
@@ -106,7 +109,7 @@ describe('fare up stopped with SIGTERM', () => {
     expect(code, fare.output()).toBe(0);
     expect(ms).toBeLessThan(6000);
     // Not recorded as a failed attempt: it was claimed, and runs again (to the end) at the next start.
-    const again = await start(dataDir, '20s');
+    const again = await start(dataDir, '20s', extra);
     await until('the cut Event run again', async () => (await status(again.url, event.id)).status === 'succeeded');
     await stopFare(again);
   }, 60_000);

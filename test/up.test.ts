@@ -70,9 +70,10 @@ async function deploy(url: string, name: string, files: Record<string, string>, 
   expect(r.status, JSON.stringify(r.json)).toBeLessThan(300);
 }
 
-describe('fare up', () => {
+// Each test also with the worker on a thread of its own (`--worker-thread`, src/live/worker/on-thread.ts).
+describe.each([['the worker on the main thread', [] as string[]], ['the worker on a thread of its own: --worker-thread', ['--worker-thread']]])('fare up, %s', (_, extra) => {
   it('answers /healthz and runs the examples through the Lambda Invoke API signed with SigV4', async () => {
-    const f = await up(tmp());
+    const f = await up(tmp(), extra);
     expect((await fetch(`${f.url}/healthz`)).status).toBe(200);
     const ok = await invokeSigned(f.url, 'page-view', { user: 'ada' });
     expect(ok.status).toBe(200);
@@ -88,7 +89,7 @@ describe('fare up', () => {
   });
 
   it('reports handler errors and crashes with X-Amz-Function-Error, carries on, and keeps every execution\'s log for fare logs', async () => {
-    const f = await up(tmp());
+    const f = await up(tmp(), extra);
     await deploy(f.url, 'flaky', { 'index.mjs': 'export const handler = async (e) => { console.log(`handling ${e.tag ?? "untagged"}`); if (e.crash) process.exit(3); if (e.fail) throw new RangeError("bad input"); return { ok: true }; };\n' }, { runtime: 'nodejs', handler: 'index.handler', class: 'standard' });
     const handled = await invokeSigned(f.url, 'flaky', { fail: true, tag: 'sync-fail' });
     expect(handled.status).toBe(200);
@@ -147,7 +148,7 @@ describe('fare up', () => {
   });
 
   it('runs a callee at its caller\'s class when invoked with the caller\'s context, and refuses a forged one', async () => {
-    const f = await up(tmp());
+    const f = await up(tmp(), extra);
     const env = { API_URL: f.url, API_KEY: `${ADMIN.id}:${ADMIN.secret}` };
     await deploy(f.url, 'callee', { 'index.mjs': 'export const handler = async () => ({ done: true });\n' }, { runtime: 'nodejs', handler: 'index.handler', class: 'low' });
     await deploy(f.url, 'caller', {
@@ -173,7 +174,7 @@ describe('fare up', () => {
   });
 
   it('runs a chain of synchronous calls deeper than its cores: a waiting caller gives up its core', async () => {
-    const f = await up(tmp(), ['--cores', '1']);
+    const f = await up(tmp(), ['--cores', '1', ...extra]);
     const env = { API_URL: f.url, API_KEY: `${ADMIN.id}:${ADMIN.secret}` };
     // hop(n) calls hop(n-1) through Fare and waits for it; hop0 answers. On one core, hop2 → hop1 → hop0
     // can only finish if each waiting caller lets the core go.
@@ -197,7 +198,7 @@ describe('fare up', () => {
   });
 
   it('keeps tenants apart unless granted, and throttles or degrades a tenant whose spend is out of reason for its budget', async () => {
-    const f = await up(tmp());
+    const f = await up(tmp(), extra);
     const made = await api(f.url, 'POST', '/v1/tenants', { id: 'acme' });
     expect(made.status).toBe(201);
     const acme = made.json as { credential: { accessKeyId: string; secret: string } };
@@ -246,7 +247,7 @@ describe('fare up', () => {
 
   it('loses no accepted async invocation and no billing record when killed with SIGKILL', async () => {
     const dataDir = tmp();
-    const first = await up(dataDir);
+    const first = await up(dataDir, extra);
     await deploy(first.url, 'slow', { 'index.mjs': 'export const handler = async (e) => { await new Promise((r) => setTimeout(r, 300)); return { n: e.n }; };\n' }, { runtime: 'nodejs', handler: 'index.handler', class: 'standard' });
     // Two synchronous invocations, billed before the crash (their records, written in a batch, go
     // at the latest with the first Event accepted after them).
@@ -260,7 +261,7 @@ describe('fare up', () => {
     }
     await stopFare(first, 'SIGKILL');
 
-    const second = await up(dataDir);
+    const second = await up(dataDir, extra);
     const deadline = Date.now() + 60_000;
     for (;;) {
       const states = await Promise.all(ids.map(async (id) => ((await api(second.url, 'GET', `/v1/invocations/${id}`)).json as { status: string }).status));
@@ -275,9 +276,9 @@ describe('fare up', () => {
   });
 });
 
-describe('fare up and calls that wait on I/O', () => {
+describe.each([['the worker on the main thread', [] as string[]], ['the worker on a thread of its own: --worker-thread', ['--worker-thread']]])('fare up and calls that wait on I/O, %s', (_, extra) => {
   it('a call waiting on I/O gives its core to the next: on one core, calls that sleep run side by side, and each still gets its answer', async () => {
-    const f = await up(tmp(), ['--cores', '1', '--no-examples']);
+    const f = await up(tmp(), ['--cores', '1', '--no-examples', ...extra]);
     await deploy(f.url, 'waits', { 'index.mjs': 'export const handler = async (e) => { const start = Date.now(); await new Promise((r) => setTimeout(r, 600)); return { n: e.n, start, end: Date.now() }; };\n' }, { runtime: 'nodejs', handler: 'index.handler', class: 'high' });
     expect((await api(f.url, 'POST', '/2015-03-31/functions/waits/invocations', { n: 0 })).status).toBe(200);
     const calls = await Promise.all([1, 2, 3, 4].map((n) => api(f.url, 'POST', '/2015-03-31/functions/waits/invocations', { n })));
@@ -291,6 +292,8 @@ describe('fare up and calls that wait on I/O', () => {
     const metrics = await api(f.url, 'GET', '/metrics');
     await stopFare(f);
     const counted = /^fare_io_waits_total\{machine="\d+",class="high"\} (\d+)$/m.exec(String(metrics.json));
+    // The worker's instance, in its census as the scrape read it (from the worker's thread too).
+    expect(String(metrics.json)).toMatch(/^fare_instances\{machine="0",class="high",state="(idle|running|frozen)"\} [1-9]/m);
     expect(Number(counted?.[1] ?? 0), String(metrics.json).split('\n').filter((l) => l.includes('io_waits')).join('\n')).toBeGreaterThanOrEqual(4);
     for (const m of receipts) {
       expect(m?.blockedMs).toBe(0);
@@ -310,9 +313,9 @@ describe('fare up and calls that wait on I/O', () => {
 
   // Root: giving a class's priority back (nice −3 after SCHED_IDLE) needs CAP_SYS_NICE.
   const notRoot = process.getuid?.() !== 0;
-  if (notRoot) process.stderr.write('SKIPPED the kernel priority of a call waiting on I/O: needs root (CAP_SYS_NICE)\n');
+  if (notRoot && extra.length === 0) process.stderr.write('SKIPPED the kernel priority of a call waiting on I/O: needs root (CAP_SYS_NICE)\n');
   it.skipIf(notRoot)('a call of a lower class waiting on I/O runs SCHED_IDLE while it waits (it must not take CPU from the call on the core when it wakes), and its instance has its class\'s priority back after', async () => {
-    const f = await up(tmp(), ['--cores', '1', '--no-examples']);
+    const f = await up(tmp(), ['--cores', '1', '--no-examples', ...extra]);
     await deploy(f.url, 'waits', { 'index.mjs': 'export const handler = async (e) => { await new Promise((r) => setTimeout(r, e.ms)); return { ok: true }; };\n' }, { runtime: 'nodejs', handler: 'index.handler', class: 'middle' });
     expect((await api(f.url, 'POST', '/2015-03-31/functions/waits/invocations', { ms: 0 })).status).toBe(200);
     /** Scheduling policy (0 SCHED_OTHER, 5 SCHED_IDLE) and nice value of each thread of process `pid`, as /proc says. */
@@ -350,8 +353,8 @@ describe('fare up --within-class', () => {
   // A function that computes for e.ms of CPU time (two functions, so the short call needs no second instance of the long one's).
   const SPIN = 'export const handler = async (e) => { const c0 = process.cpuUsage(); let x = 0; for (;;) { for (let i = 0; i < 1e5; i++) x += i; const c = process.cpuUsage(c0); if ((c.user + c.system) / 1000 >= e.ms) break; } return { x: x > 0 }; };\n';
   /** On one core: a 3 s call of the top class runs; a 20 ms one of the same class comes. Which answers first? (`default`: no --within-class.) */
-  async function order(within: string): Promise<string[]> {
-    const f = await up(tmp(), ['--cores', '1', '--no-examples', ...(within === 'default' ? [] : ['--within-class', within])]);
+  async function order(within: string, extra: readonly string[] = []): Promise<string[]> {
+    const f = await up(tmp(), ['--cores', '1', '--no-examples', ...(within === 'default' ? [] : ['--within-class', within]), ...extra]);
     const words: Record<string, string> = { fcfs: 'first come, first served', ps: 'processor sharing, round robin', default: 'least attained service' };
     expect(f.output()).toMatch(new RegExp(`order within a class: ${words[within]}`));
     for (const name of ['long', 'short']) await deploy(f.url, name, { 'index.mjs': SPIN }, { runtime: 'nodejs', handler: 'index.handler', class: 'high' });
@@ -375,6 +378,10 @@ describe('fare up --within-class', () => {
 
   it('las (the default live: LIVE_WITHIN_DEFAULT): a short call of the top class preempts the long one of its class that has run longest, and answers first', async () => {
     expect(await order('default')).toEqual(['short', 'long']);
+  }, 60_000);
+
+  it('las with the worker on a thread of its own (--worker-thread): the same preemption, decided on that thread', async () => {
+    expect(await order('default', ['--worker-thread'])).toEqual(['short', 'long']);
   }, 60_000);
 
   it('fcfs (the paper\'s): the short call waits for the long one', async () => {

@@ -86,12 +86,15 @@ export interface HostReport {
   readonly cpuset: FunctionCpuset | undefined;
 }
 
-/** Looks at what this machine can do and removes what a Fare that died left behind, before instances run here. */
-export async function prepareHost(coresOpt: number | undefined): Promise<HostReport> {
+/**
+ * Looks at what this machine can do and removes what a Fare that died left behind, before instances
+ * run here. `launcher: false`: the launcher is not started here (a worker thread starts its own).
+ */
+export async function prepareHost(coresOpt: number | undefined, o: { readonly launcher?: boolean } = {}): Promise<HostReport> {
   const caps = capabilities();
   const lines = describeCapabilities(caps);
   if (isolatesTenants(caps)) lines.push(describePeerLookup(await peerLookup()));
-  lines.push(startLauncher());
+  if (o.launcher !== false) lines.push(startLauncher());
   const nice = canRaisePriority();
   const after: string[] = [nice
     ? 'kernel priorities: instances by class from nice −5 (top class) to 0, SCHED_IDLE for the lowest'

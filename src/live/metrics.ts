@@ -96,6 +96,8 @@ export class Metrics {
   private readonly concurrencyRefusedCount: Counter<'tenant' | 'at'>;
   private readonly degradedCount: Counter<'tenant' | 'at'>;
 
+  private readonly scrapeHooks: (() => Promise<void>)[] = [];
+
   constructor(opts: MetricsOptions) {
     this.names = opts.prices.classes.map((c) => c.name);
     const registers = [this.registry];
@@ -194,9 +196,18 @@ export class Metrics {
     return this.registry.contentType;
   }
 
-  /** The exposition text of every metric now. */
-  text(): Promise<string> {
+  /** The exposition text of every metric now (after the `beforeScrape` hooks). */
+  async text(): Promise<string> {
+    if (this.scrapeHooks.length > 0) await Promise.all(this.scrapeHooks.map((f) => f()));
     return this.registry.metrics();
+  }
+
+  /**
+   * Runs `hook` before each scrape (`text()`): a source read at scrape that lives elsewhere (a
+   * worker on its own thread) brings its figures up to date.
+   */
+  beforeScrape(hook: () => Promise<void>): void {
+    this.scrapeHooks.push(hook);
   }
 
   // ---- sources read at scrape ----

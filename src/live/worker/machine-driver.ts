@@ -16,6 +16,9 @@ import type { Clock } from '../transport/clock.ts';
 import { StepLoop } from '../transport/step-loop.ts';
 import { StreamFlow } from './stream-flow.ts';
 import type { Metrics } from '../metrics.ts';
+
+/** What a worker counts in the process's metrics (a worker on a thread of its own sends them to the main thread's). */
+export type WorkerEvents = Pick<Metrics, 'preempted' | 'ioWaited' | 'swapped'>;
 import { CoreLedger, type MachineReceipt, type SwapEvent, type WaitStretch } from '../../core/receipt.ts';
 import type { Placement } from '../../core/protocol.ts';
 import { ChurnMap } from '../../core/util/churn-map.ts';
@@ -198,8 +201,8 @@ export class MachineDriver {
      * within one process.
      */
     private readonly acknowledge = false,
-    /** Preemptions (suffered and caused) and class-based swapping are counted. */
-    private readonly metrics?: Metrics,
+    /** Preemptions (suffered and caused), I/O waits and class-based swapping are counted. */
+    private readonly metrics?: WorkerEvents,
   ) {
     this.ledger = new CoreLedger(machine.cfg.classes);
     // Once what carrying out decisions taught it is stepped (a stopped job's size), the worker reads
