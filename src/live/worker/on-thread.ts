@@ -34,7 +34,7 @@ export interface ThreadInit {
 }
 
 export type ToThread =
-  | { readonly msg: Message }
+  | { readonly msgs: readonly Message[] }
   | { readonly endpoint: string }
   | { readonly retire: { readonly tenant: string; readonly name: string; readonly version: number | null } }
   | { readonly census: true }
@@ -45,7 +45,7 @@ type Census = { readonly census: readonly InstanceCensus[]; readonly stems: read
 type MetricEvent = ['preempted', number, number, number | null] | ['ioWaited', number, number] | ['swapped', number, number, 'out' | 'in'];
 
 export type FromThread =
-  | { readonly msg: Message }
+  | { readonly msgs: readonly Message[] }
   | { readonly warn: string }
   | { readonly event: MetricEvent }
   | Census
@@ -68,6 +68,40 @@ export interface WorkerThread {
   stopStems(): Promise<void>;
   /** Cuts what still runs (its answers and outcomes are delivered first), stops the thread. */
   stop(): Promise<void>;
+}
+
+/**
+ * Protocol messages for the other thread, posted together once the current turn's work is done (one
+ * structured clone and one wake-up for all of them: under load many calls' messages go at once),
+ * and before anything else is posted, so that everything arrives in the order it was sent.
+ */
+export class Outbox<T extends object> {
+  private pending: Message[] = [];
+  private scheduled = false;
+
+  constructor(private readonly postMessage: (m: T | { readonly msgs: readonly Message[] }) => void) {}
+
+  push(msg: Message): void {
+    this.pending.push(msg);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  /** Posts `m` after the messages pushed before it. */
+  post(m: T): void {
+    this.flush();
+    this.postMessage(m);
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const msgs = this.pending;
+    this.pending = [];
+    this.postMessage({ msgs });
+  }
 }
 
 /** How long a scrape waits for a fresh census before it shows the last one (ms). */
@@ -101,7 +135,7 @@ export async function startWorkerThread(init: ThreadInit, deliver: (msg: Message
     failed = rej;
   });
   t.on('message', (d: FromThread) => {
-    if ('msg' in d) deliver(d.msg);
+    if ('msgs' in d) for (const m of d.msgs) deliver(m);
     else if ('event' in d) {
       const e = d.event;
       if (e[0] === 'preempted') metrics.preempted(e[1], e[2], e[3] ?? undefined);
@@ -142,7 +176,8 @@ export async function startWorkerThread(init: ThreadInit, deliver: (msg: Message
   const { report, capacityMB } = await ready;
   started = undefined;
   failed = undefined;
-  const post = (m: ToThread): void => t.postMessage(m);
+  const outbox = new Outbox((m) => t.postMessage(m));
+  const post = (m: ToThread): void => outbox.post(m);
   metrics.watchWorker(0, () => last.census);
   if (last.stems !== null) metrics.watchStemCells(0, () => last.stems ?? []);
   // A scrape asks for a fresh census (the thread also sends one every half second).
@@ -159,7 +194,7 @@ export async function startWorkerThread(init: ThreadInit, deliver: (msg: Message
   return {
     report,
     capacityMB,
-    send: (msg) => post({ msg }),
+    send: (msg) => outbox.push(msg),
     retire: (tenant, name, version) => post({ retire: { tenant, name, version } }),
     setEndpoint: (url) => post({ endpoint: url }),
     stopStems: () => (stopping ? Promise.resolve() : new Promise<void>((res) => {

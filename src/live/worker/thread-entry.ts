@@ -18,7 +18,7 @@ import { InProcessBus } from '../transport/in-process.ts';
 import { realClock } from '../transport/clock.ts';
 import { capabilities } from '../runtime/capabilities.ts';
 import { startLauncher } from '../runtime/launcher.ts';
-import type { FromThread, ThreadInit, ToThread } from './on-thread.ts';
+import { Outbox, type FromThread, type ThreadInit, type ToThread } from './on-thread.ts';
 
 /** How often the instances' census and the stem cells' counts go to the main thread's metrics (also before each scrape). */
 const CENSUS_MS = 500;
@@ -26,7 +26,8 @@ const CENSUS_MS = 500;
 const port = parentPort;
 if (port === null) throw new Error('thread-entry.ts runs as the worker thread of fare up --worker-thread');
 const o = workerData as ThreadInit;
-const post = (m: FromThread): void => port.postMessage(m);
+const outbox = new Outbox<FromThread>((m) => port.postMessage(m));
+const post = (m: FromThread): void => outbox.post(m);
 const warn = (line: string): void => post({ warn: line });
 
 const report: string[] = [startLauncher()];
@@ -63,7 +64,7 @@ censusTimer.unref();
 const stemUpkeep = keepStemCells(stems, { machine: 0 });
 
 // Messages for the gateway and the shard go to the main thread, in the order sent.
-const bus = new InProcessBus({ clock: realClock, undeliverable: (m) => post({ msg: m }) });
+const bus = new InProcessBus({ clock: realClock, undeliverable: (m) => outbox.push(m) });
 const events: WorkerEvents = {
   preempted: (machine, cls, by) => post({ event: ['preempted', machine, cls, by ?? null] }),
   ioWaited: (machine, cls) => post({ event: ['ioWaited', machine, cls] }),
@@ -83,7 +84,7 @@ if (reading !== undefined) report.push(reading.line);
 
 let stopping: Promise<void> | undefined;
 port.on('message', (d: ToThread) => {
-  if ('msg' in d) bus.sendOwned(d.msg);
+  if ('msgs' in d) for (const m of d.msgs) bus.sendOwned(m);
   else if ('endpoint' in d) reach.endpoint = d.endpoint;
   else if ('retire' in d) {
     if (d.retire.version === null) pool.retireAll(d.retire.tenant, d.retire.name);
