@@ -5,15 +5,9 @@
 import { DEFAULT_PRICE_TABLE, type PriceTable } from '../core/classes.ts';
 import { Rng } from '../core/rng.ts';
 import { Shard } from '../core/shard/shard.ts';
-import { Machine } from '../core/machine/machine.ts';
-import { LIVE_KEEP_FUNCTION_ORDER, LIVE_WITHIN_DEFAULT, policyPreset } from '../core/presets.ts';
+import { LIVE_WITHIN_DEFAULT, policyPreset } from '../core/presets.ts';
 import { AsyncRunner, concurrencyCapOf, createGateway, schedulerPlatform, type Gateway } from './gateway/index.ts';
 import type { GatewayLog } from './gateway/access-log.ts';
-import { MachineDriver } from './worker/machine-driver.ts';
-import { followMemory, idleSwapLine, planMemory, swapLine, SWAP_TARGET } from './worker/memory.ts';
-import type { InstancePool } from './runtime/pool.ts';
-import { localExecutor } from './worker/local-executor.ts';
-import { keepStemCells, stemCellsOption } from './worker/stem-upkeep.ts';
 import { isolatesTenants } from './runtime/capabilities.ts';
 import { DEFAULT_RETENTION_MS, type Store } from './store/index.ts';
 import { deployExamples, openDataDir, prepareHost } from './assembly.ts';
@@ -25,6 +19,7 @@ import { describeIoWaits, describeWithin } from './assembly.ts';
 import type { InvokeRequest } from './types.ts';
 import { TraceRecorder } from './recorder.ts';
 import { startWorkerThread, type WorkerThread } from './worker/on-thread.ts';
+import { startLocalWorker } from './worker/local-worker.ts';
 import { writeFileSync } from 'node:fs';
 import type { WithinClass } from '../core/machine/run-queue.ts';
 import { Metrics, serveMetrics, type MetricsListener } from './metrics.ts';
@@ -131,10 +126,6 @@ interface WorkerPart {
   /** Closes the instances (calls still running are cut). */
   stop(): Promise<void>;
   close(): void;
-  /** Ends instances idle too long (every 30 s); undefined: the worker's thread does it. */
-  readonly reap: (() => void) | undefined;
-  /** Reads memory between the scheduler's steps; undefined: not needed, or the worker's thread does it. */
-  readonly readMemory: (() => void) | undefined;
 }
 
 export async function up(opts: UpOptions): Promise<Running> {
@@ -207,56 +198,19 @@ export async function up(opts: UpOptions): Promise<Running> {
     const t = thread;
     wp = {
       capacityMB: t.capacityMB, retire: (tenant, name, version) => t.retire(tenant, name, version), endpoint: (url) => t.setEndpoint(url),
-      stopStems: () => t.stopStems(), stop: () => t.stop(), close: () => {}, reap: undefined, readMemory: undefined,
+      stopStems: () => t.stopStems(), stop: () => t.stop(), close: () => {},
     };
   } else {
-    const late0: { pool?: InstancePool; leaving?: () => number; relieveIdle?: (usedMB: number, targetMB: number) => number } = {};
-    const memory = await planMemory({
-      pool: () => late0.pool as InstancePool, leaving: () => late0.leaving?.() ?? 0, relieveIdle: (u, t) => late0.relieveIdle?.(u, t) ?? 0, accounting: caps.mechanisms.memory === 'proc' ? 'their processes\' resident memory' : 'their cgroups',
+    const w = await startLocalWorker({
+      cores, prices, machine: preset.machine, within: preset.within, classAware: preset.classAware, strictPriorities: opts.strictPriorities === true, canRaise: nice,
+      stemCells: opts.stemCells !== false, region, endpoint: () => reach.endpoint, warn, metrics,
       ...(opts.memoryMB !== undefined ? { memoryMB: opts.memoryMB } : {}), ...(opts.swapping !== undefined ? { swapping: opts.swapping } : {}),
-    });
-    capLines.push(...memory.report);
-    const platformEnv = (): Readonly<Record<string, string>> => ({
-      AWS_REGION: region,
-      AWS_DEFAULT_REGION: region,
-      ...(reach.endpoint !== undefined ? { FARE_ENDPOINT: reach.endpoint, AWS_ENDPOINT_URL_LAMBDA: reach.endpoint } : {}),
-    });
-    const { pool, exec, leaving, relieveIdle, stems, stemLine } = localExecutor({
-      platformEnv,
-      stemCells: stemCellsOption(memory, opts.stemCells === false),
-      cores, prices, classAware: preset.classAware, strictPriorities: opts.strictPriorities === true, canRaise: nice, warn,
-      ...(memory.pager !== undefined ? { pager: memory.pager, onSwap: swapLine(warn), onIdleSwap: idleSwapLine(warn) } : {}),
-      ...(host.cpuset !== undefined ? { cpuset: host.cpuset.procsFile } : {}),
-    });
-    if (host.cpuset !== undefined && memory.pager !== undefined && !(await memory.pager.pin(host.cpuset.cpus))) warn('fare: the pager could not be moved to the functions\' CPUs: it pages from any CPU');
-    if (stemLine !== undefined) capLines.push(stemLine);
-    late0.pool = pool;
-    late0.leaving = leaving;
-    late0.relieveIdle = relieveIdle;
-    metrics.watchWorker(0, () => pool.census());
-    // Stem cells follow memory and let their number fall back once cold starts stop.
-    const stemUpkeep = keepStemCells(stems, { machine: 0, metrics });
-    const machine = new Machine({
-      id: 0, cores, policy: preset.machine, within: preset.within, keepFunctionOrder: LIVE_KEEP_FUNCTION_ORDER, classes: prices.classes.length, memoryMB: memory.capacityMB,
-      swap: { enabled: memory.swap, targetFraction: SWAP_TARGET }, dispatcher: undefined,
-    }, root.fork('machine/0'));
-    // FARE_TRACE_MACHINE=1: the machine scheduler's inputs and decisions, one line each, on stderr.
-    const trace = process.env.FARE_TRACE_MACHINE === '1' ? (line: string): void => void process.stderr.write(`machine ${line}\n`) : undefined;
-    const worker = new MachineDriver(machine, exec, bus, realClock, trace, memory.probe, false, metrics);
-    worker.start();
+      ...(host.cpuset !== undefined ? { cpuset: { procsFile: host.cpuset.procsFile, cpus: host.cpuset.cpus } } : {}),
+    }, bus);
+    capLines.push(...w.report);
     wp = {
-      capacityMB: memory.capacityMB,
-      retire: (tenant, name, version) => {
-        if (version === null) pool.retireAll(tenant, name);
-        else pool.retire(tenant, name, version);
-      },
-      endpoint: () => {},
-      stopStems: () => stemUpkeep.stop(),
-      stop: () => pool.close(),
-      close: () => worker.close(),
-      reap: () => pool.reap(),
-      // Memory changes while instances run: read it between the scheduler's steps too (only where managed with swapping).
-      readMemory: memory.swap ? () => worker.readMemory() : undefined,
+      capacityMB: w.capacityMB, retire: (tenant, name, version) => w.retire(tenant, name, version), endpoint: () => {},
+      stopStems: () => w.stopStems(), stop: () => w.closeInstances(), close: () => w.close(),
     };
   }
   const shard = new Shard({ id: 0, prices, selection: preset.selection, machines: 1, k: 1, useIdleList: preset.idleList, maxOutstandingPolls: 1024 }, root.fork('shard/0'));
@@ -333,12 +287,6 @@ export async function up(opts: UpOptions): Promise<Running> {
   }
   runner.wake();
   wp.endpoint(reach.endpoint);
-  const reap = wp.reap;
-  const reaper = reap === undefined ? undefined : setInterval(reap, 30_000);
-  reaper?.unref();
-  const readMemory = wp.readMemory;
-  const reading = readMemory !== undefined ? await followMemory(readMemory, 100, 500) : undefined;
-  if (reading !== undefined) capLines.push(reading.line);
   log(`Fare is up on ${url} (policy ${policy}, ${cores} cores, data in ${opts.dataDir})`);
 
   let closing: Promise<void> | undefined;
@@ -359,8 +307,6 @@ export async function up(opts: UpOptions): Promise<Running> {
         return closing;
       }
       return (closing = (async () => {
-        clearInterval(reaper);
-        reading?.stop();
         await stopParts(graceMs);
       })());
     },

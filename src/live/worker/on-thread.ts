@@ -10,28 +10,12 @@
 // bench figures in src/live/README.md).
 
 import { Worker } from 'node:worker_threads';
-import type { PriceTable } from '../../core/classes.ts';
 import type { Message } from '../../core/protocol.ts';
-import type { MachinePolicy, WithinClass } from '../../core/machine/run-queue.ts';
 import type { InstanceCensus, Metrics, StemCount } from '../metrics.ts';
+import type { LocalWorkerSettings } from './local-worker.ts';
 
 /** What the worker thread is started with (structured-clone data). */
-export interface ThreadInit {
-  readonly cores: number;
-  readonly prices: PriceTable;
-  readonly machine: MachinePolicy;
-  readonly within: WithinClass;
-  readonly classAware: boolean;
-  readonly strictPriorities: boolean;
-  /** Instances may run at a lower nice value than Fare (the host's report). */
-  readonly canRaise: boolean;
-  readonly stemCells: boolean;
-  readonly region: string;
-  readonly memoryMB?: number;
-  readonly swapping?: boolean;
-  /** The functions' cpuset (its cgroup.procs file and CPUs), where they are kept to their cores. */
-  readonly cpuset?: { readonly procsFile: string; readonly cpus: readonly number[] };
-}
+export type ThreadInit = LocalWorkerSettings;
 
 export type ToThread =
   | { readonly msgs: readonly Message[] }
