@@ -99,7 +99,6 @@ const CENSUS_WAIT_MS = 1000;
 export async function startWorkerThread(init: ThreadInit, deliver: (msg: Message) => void, metrics: Metrics, warn: (line: string) => void): Promise<WorkerThread> {
   const here = import.meta.url;
   // Run from the TypeScript sources (bin/fare.js on a checkout changed since its build, tests), the
-  // thread loads them through tsx too.
   // thread loads them through tsx too (registered by a small module that then imports the entry:
   // loader hooks given to a worker by `--import` are not used for its entry on Node 20).
   const entry = new URL(here.endsWith('.ts') ? './thread-entry.ts' : './thread-entry.js', here);
@@ -160,7 +159,7 @@ export async function startWorkerThread(init: ThreadInit, deliver: (msg: Message
   const { report, capacityMB } = await ready;
   started = undefined;
   failed = undefined;
-  const outbox = new Outbox((m) => t.postMessage(m));
+  const outbox = new Outbox<ToThread>((m) => t.postMessage(m));
   const post = (m: ToThread): void => outbox.post(m);
   metrics.watchWorker(0, () => last.census);
   if (last.stems !== null) metrics.watchStemCells(0, () => last.stems ?? []);
