@@ -43,8 +43,9 @@ and each serves one function only); --no-stem-cells turns them off.
 --worker-thread: run the worker (the machine scheduler, its instances and their Runtime APIs) on
 a thread of its own beside the gateway and the shard, so that Fare's own work uses two cores: about
 twice the calls per second under concurrent load on a 2-core machine, at the price of ≈ 0.25 ms
-more per call when calls come one at a time (each call crosses between the threads twice). For
-throughput; the default suits latency.
+more per call when calls come one at a time (each call crosses between the threads twice), and
+the top class feels a lower class's flood more (neither thread orders its work by class). For
+throughput; the default suits latency and the top class.
 --region: the region named in every ARN and given to functions as AWS_REGION (default us-east-1);
 functions also get FARE_ENDPOINT and AWS_ENDPOINT_URL_LAMBDA, and their invocation's credentials as
 container credentials, so the AWS SDK inside them calls Fare with no set-up.
