@@ -48,6 +48,12 @@ export interface LocalWorkerOptions extends LocalWorkerSettings {
   readonly events?: WorkerEvents;
 }
 
+/** A worker's instances and stem cells now (`null`: it keeps no stem cells). */
+export interface WorkerCensus {
+  readonly census: readonly InstanceCensus[];
+  readonly stems: readonly StemCount[] | null;
+}
+
 export interface LocalWorker {
   /** Start-up lines: memory, stem cells, memory readings. */
   readonly report: readonly string[];
@@ -55,7 +61,7 @@ export interface LocalWorker {
   readonly capacityMB: number;
   readonly pool: InstancePool;
   /** Its instances and stem cells now (for a thread's census). */
-  census(): { readonly census: readonly InstanceCensus[]; readonly stems: readonly StemCount[] | null };
+  census(): WorkerCensus;
   /** A function changed or was deleted (`version` null): its older instances are retired. */
   retire(tenant: string, name: string, version: number | null): void;
   /** Stops adjusting the stem cells and kills those not taken. */

@@ -11,8 +11,8 @@
 
 import { Worker } from 'node:worker_threads';
 import type { Message } from '../../core/protocol.ts';
-import type { InstanceCensus, Metrics, StemCount } from '../metrics.ts';
-import type { LocalWorkerSettings } from './local-worker.ts';
+import type { Metrics } from '../metrics.ts';
+import type { LocalWorkerSettings, WorkerCensus } from './local-worker.ts';
 
 /** What the worker thread is started with (structured-clone data). */
 export type ThreadInit = LocalWorkerSettings;
@@ -25,15 +25,14 @@ export type ToThread =
   | { readonly stopStems: true }
   | { readonly stop: true };
 
-type Census = { readonly census: readonly InstanceCensus[]; readonly stems: readonly StemCount[] | null };
 type MetricEvent = ['preempted', number, number, number | null] | ['ioWaited', number, number] | ['swapped', number, number, 'out' | 'in'];
 
 export type FromThread =
   | { readonly msgs: readonly Message[] }
   | { readonly warn: string }
   | { readonly event: MetricEvent }
-  | Census
-  | (Census & { readonly ready: readonly string[]; readonly capacityMB: number })
+  | WorkerCensus
+  | (WorkerCensus & { readonly ready: readonly string[]; readonly capacityMB: number })
   | { readonly stemsStopped: true }
   | { readonly stopped: true };
 
@@ -105,7 +104,7 @@ export async function startWorkerThread(init: ThreadInit, deliver: (msg: Message
   const t = here.endsWith('.ts')
     ? new Worker(new URL(`data:text/javascript,${encodeURIComponent(`import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))}; register(); await import(${JSON.stringify(entry.href)});`)}`), { workerData: init })
     : new Worker(entry, { workerData: init });
-  let last: Census = { census: [], stems: null };
+  let last: WorkerCensus = { census: [], stems: null };
   let stopping = false;
   const waiting: { census: (() => void)[]; stems: (() => void)[]; stopped: (() => void)[] } = { census: [], stems: [], stopped: [] };
   const settle = (list: (() => void)[]): void => {

@@ -46,7 +46,7 @@ port.on('message', (d: ToThread) => {
   else if ('stop' in d) {
     stopping ??= (async () => {
       clearInterval(censusTimer);
-      await worker.stopStems();
+      // (The stem cells were stopped when the main thread asked, first; closing the instances kills any left.)
       // Calls still running are cut: their answers and outcomes reach the main thread before `stopped`.
       await worker.closeInstances();
       worker.close();
