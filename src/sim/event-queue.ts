@@ -5,6 +5,9 @@
 // Layout, for the 10,000-machine case where the queue no longer fits in cache: a 4-ary heap (half the
 // levels of a binary one) whose entries are (time, sequence, owner) triples interleaved in one
 // Float64Array, so the four children compared at each level sit in one or two cache lines.
+// An owner read back from it is a double: `| 0` makes it an integer again, or every index computed
+// from it downstream (a machine's rows) would be a double that V8 checks and converts at each access
+// (11 % of the simulator's time at the paper's scale).
 
 const STRIDE = 3;
 
@@ -73,7 +76,7 @@ export class EventQueue {
 
   /** The owner due first, or -1 (it stays queued). */
   peekOwner(): number {
-    return this.n === 0 ? -1 : (this.e[2] as number);
+    return this.n === 0 ? -1 : (this.e[2] as number) | 0;
   }
 
   peekTime(): number {
@@ -83,7 +86,7 @@ export class EventQueue {
   /** Removes and returns the owner due first, or -1. */
   pop(): number {
     if (this.n === 0) return -1;
-    const o = this.e[2] as number;
+    const o = (this.e[2] as number) | 0;
     this.removeAt(0);
     return o;
   }
@@ -99,11 +102,11 @@ export class EventQueue {
 
   private removeAt(p: number): void {
     const e = this.e;
-    this.pos[e[p * STRIDE + 2] as number] = -1;
+    this.pos[(e[p * STRIDE + 2] as number) | 0] = -1;
     const last = --this.n;
     if (p === last) return;
     const b = last * STRIDE;
-    const t = e[b] as number, s = e[b + 1] as number, o = e[b + 2] as number;
+    const t = e[b] as number, s = e[b + 1] as number, o = (e[b + 2] as number) | 0;
     const pt = e[p * STRIDE] as number, ps = e[p * STRIDE + 1] as number;
     this.put(p, t, s, o);
     if (t < pt || (t === pt && s < ps)) this.siftUp(p);
@@ -113,7 +116,7 @@ export class EventQueue {
   /** Moves the entry at position i up to its place, moving larger parents down. */
   private siftUp(i: number): void {
     const e = this.e, pos = this.pos;
-    const t = e[i * STRIDE] as number, s = e[i * STRIDE + 1] as number, o = e[i * STRIDE + 2] as number;
+    const t = e[i * STRIDE] as number, s = e[i * STRIDE + 1] as number, o = (e[i * STRIDE + 2] as number) | 0;
     while (i > 0) {
       const p = (i - 1) >> 2;
       const b = p * STRIDE;
@@ -122,7 +125,7 @@ export class EventQueue {
       const c = i * STRIDE;
       e[c] = pt;
       e[c + 1] = e[b + 1] as number;
-      const po = e[b + 2] as number;
+      const po = (e[b + 2] as number) | 0;
       e[c + 2] = po;
       pos[po] = i;
       i = p;
@@ -137,7 +140,7 @@ export class EventQueue {
   /** Moves the entry at position i down to its place, moving smaller children up. */
   private siftDown(i: number): void {
     const e = this.e, pos = this.pos, n = this.n;
-    const t = e[i * STRIDE] as number, s = e[i * STRIDE + 1] as number, o = e[i * STRIDE + 2] as number;
+    const t = e[i * STRIDE] as number, s = e[i * STRIDE + 1] as number, o = (e[i * STRIDE + 2] as number) | 0;
     for (;;) {
       const first = 4 * i + 1;
       if (first >= n) break;
@@ -157,7 +160,7 @@ export class EventQueue {
       const c = i * STRIDE;
       e[c] = mt;
       e[c + 1] = ms;
-      const mo = e[m * STRIDE + 2] as number;
+      const mo = (e[m * STRIDE + 2] as number) | 0;
       e[c + 2] = mo;
       pos[mo] = i;
       i = m;

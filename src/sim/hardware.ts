@@ -99,7 +99,11 @@ export class Hardware {
     }
   }
 
-  /** Field `i` of the machine rows (offset of the machine's row + the field). */
+  /**
+   * Field `i` of the machine rows (offset of the machine's row + the field). A whole number read
+   * back (a count, a position, a job's table row) is taken `| 0`: as a double it would make every
+   * index computed from it a double, checked and converted at each access.
+   */
   private at(i: number): number {
     return this.r[i] as number;
   }
@@ -194,8 +198,8 @@ export class Hardware {
   /** Removes machine m's job due first (the caller checked it is due) and returns its table row. */
   completeNext(m: number): number {
     const r = this.r, b = m * this.stride;
-    const first = this.at(b + FIRST);
-    const k = this.linear ? this.at(b + SET + this.cores + first) : (this.heapK[m] as number[])[0] as number;
+    const first = this.at(b + FIRST) | 0;
+    const k = this.linear ? (this.at(b + SET + this.cores + first) | 0) : (this.heapK[m] as number[])[0] as number;
     const t = this.t;
     this.removeAt(m, first);
     t.setDone(k, t.runtime(k));
@@ -319,8 +323,8 @@ export class Hardware {
   /** When machine m's next running job completes (Infinity if none). */
   nextCompletion(m: number): number {
     const b = m * this.stride;
-    if (this.at(b + NRUN) === 0) return Infinity;
-    const fin = this.linear ? (this.at(b + SET + this.at(b + FIRST))) : ((this.heapFin[m] as number[])[0] as number);
+    if ((this.at(b + NRUN) | 0) === 0) return Infinity;
+    const fin = this.linear ? (this.at(b + SET + (this.at(b + FIRST) | 0))) : ((this.heapFin[m] as number[])[0] as number);
     const left = fin - this.at(b + SERVICE);
     return this.at(b + LAST_T) + (left > 0 ? left / this.at(b + RATE) : 0);
   }
@@ -348,11 +352,11 @@ export class Hardware {
 
   private dropSlope(b: number, k: number): void {
     const r = this.r;
-    r[b + SLOPE] = this.at(b + NRUN) === 0 ? 0 : this.at(b + SLOPE) - this.slopeOf(k);
+    r[b + SLOPE] = (this.at(b + NRUN) | 0) === 0 ? 0 : this.at(b + SLOPE) - this.slopeOf(k);
   }
 
   private setRate(b: number): void {
-    const n = this.at(b + NRUN);
+    const n = this.at(b + NRUN) | 0;
     this.r[b + RATE] = n <= this.cores ? 1 : this.cores / n;
   }
 
@@ -361,13 +365,13 @@ export class Hardware {
 
   private push(m: number, k: number, finish: number): void {
     const r = this.r, b = m * this.stride;
-    const i = this.at(b + NRUN);
+    const i = this.at(b + NRUN) | 0;
     r[b + NRUN] = i + 1;
     this.t.setPos(k, i);
     if (this.linear) {
       r[b + SET + i] = finish;
       r[b + SET + this.cores + i] = k;
-      if (i > 0 && this.before(finish, k, this.at(b + SET + this.at(b + FIRST)), this.at(b + SET + this.cores + this.at(b + FIRST)))) r[b + FIRST] = i;
+      if (i > 0 && this.before(finish, k, this.at(b + SET + (this.at(b + FIRST) | 0)), this.at(b + SET + this.cores + (this.at(b + FIRST) | 0)))) r[b + FIRST] = i;
     } else {
       (this.heapFin[m] as number[]).push(finish);
       (this.heapK[m] as number[]).push(k);
@@ -377,19 +381,19 @@ export class Hardware {
 
   private removeAt(m: number, i: number): void {
     const r = this.r, b = m * this.stride, t = this.t;
-    const last = this.at(b + NRUN) - 1;
+    const last = (this.at(b + NRUN) | 0) - 1;
     r[b + NRUN] = last;
     if (this.linear) {
       const fin = b + SET, ks = b + SET + this.cores;
-      t.setPos(this.at(ks + i), -1);
+      t.setPos(this.at(ks + i) | 0, -1);
       if (i !== last) {
         r[fin + i] = this.at(fin + last);
-        const moved = this.at(ks + last);
+        const moved = this.at(ks + last) | 0;
         r[ks + i] = moved;
         t.setPos(moved, i);
       }
       // The job due first left, or moved from the end into i: find it again.
-      const first = this.at(b + FIRST);
+      const first = this.at(b + FIRST) | 0;
       if (i === first || first === last) this.scanFirst(b, last);
     } else {
       const hf = this.heapFin[m] as number[], hk = this.heapK[m] as number[];
@@ -411,9 +415,15 @@ export class Hardware {
   /** Finds the job due first among the n jobs of the row at b. */
   private scanFirst(b: number, n: number): void {
     const r = this.r, fin = b + SET, ks = b + SET + this.cores;
+    // Finish keys only (adjacent in the row); a job's id is read on an exact tie alone.
     let m = 0;
+    let mf = r[fin] as number;
     for (let i = 1; i < n; i++) {
-      if (this.before(this.at(fin + i), this.at(ks + i), this.at(fin + m), this.at(ks + m))) m = i;
+      const f = r[fin + i] as number;
+      if (f < mf || (f === mf && this.t.id((r[ks + i] as number) | 0) < this.t.id((r[ks + m] as number) | 0))) {
+        m = i;
+        mf = f;
+      }
     }
     r[b + FIRST] = m;
   }

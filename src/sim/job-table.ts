@@ -19,6 +19,9 @@ const MEASURED = 2;
 const CLS_SHIFT = 2;
 
 /**
+ * Whole numbers (id, position, function) are read back `| 0`: an integer, not a double, for the
+ * indices and comparisons they go into. Ids stay below 2^31 (the simulator's largest case is 100 M jobs).
+ *
  * Offsets of a JobTable row's fields. The first eight (one cache line when aligned) are all a
  * completion reads. Exported for engine.ts, which reads rows directly until it uses the accessors.
  */
@@ -82,7 +85,7 @@ export class JobTable {
 
   /** The job's function, as `setFn` noted it. */
   fn(k: number): number {
-    return this.d[k + FN] as number;
+    return (this.d[k + FN] as number) | 0;
   }
 
   /** The job left the system: its row may be reused. */
@@ -98,7 +101,7 @@ export class JobTable {
   // ---- what the job is (set by `add`) ----
 
   id(k: number): number {
-    return this.d[k + ID] as number;
+    return (this.d[k + ID] as number) | 0;
   }
 
   cls(k: number): number {
@@ -170,7 +173,7 @@ export class JobTable {
 
   /** Its position in its machine's running set (-1: not in one). */
   pos(k: number): number {
-    return this.d[k + POS] as number;
+    return (this.d[k + POS] as number) | 0;
   }
 
   setPos(k: number, i: number): void {
