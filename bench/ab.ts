@@ -13,6 +13,14 @@
 // shards' idle lists, and machines of that much memory with swapping; default: neither).
 // At 10,000 machines a run leaves hundreds of MB of garbage that the next run's GC may collect:
 // use separate processes (`sim-one.ts`) for that size.
+//
+// `--processes`: each run in a fresh process instead (A and B alternating, each pair in the other
+// order than the last; a process warms up on a quarter of the jobs, then measures the run). Two
+// builds in one process share its JIT's state, and one can be favoured for the whole process:
+// identical code measured 0.93 and 1.01 in two one-process runs of 20 pairs. Fresh processes cost
+// a start-up each (about a second) but carry no such bias; `--predictable` (with it) runs them with
+// V8's --predictable (no concurrent compilation or GC: slower, but a run's speed varies by ±1 %
+// instead of ±5 %).
 
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -35,10 +43,14 @@ const { values, positionals } = parseArgs({
     within: { type: 'string' },
     'idle-list': { type: 'boolean', default: false },
     'memory-gb': { type: 'string' },
+    processes: { type: 'boolean', default: false },
+    predictable: { type: 'boolean', default: false },
+    // Internal: one measured run of the case at a compiled revision, in this process (see --processes).
+    one: { type: 'string' },
   },
 });
-if (positionals.length !== 2) {
-  process.stderr.write('usage: npm run bench:ab -- REF_A REF_B [--pairs 30] [--jobs 400000] [--machines 100] [--policy fare] [--load 0.9] [--within fcfs] [--idle-list] [--memory-gb 32]\n  REF: a git commit, branch or tag, or WORKTREE for the files as they are now\n');
+if (values.one === undefined && positionals.length !== 2) {
+  process.stderr.write('usage: npm run bench:ab -- REF_A REF_B [--pairs 30] [--jobs 400000] [--machines 100] [--policy fare] [--load 0.9] [--within fcfs] [--idle-list] [--memory-gb 32] [--processes [--predictable]]\n  REF: a git commit, branch or tag, or WORKTREE for the files as they are now\n');
   process.exit(2);
 }
 const number = (name: string, text: string, min: number): number => {
@@ -124,23 +136,55 @@ async function loadBuild(dir: string): Promise<Run> {
   };
 }
 
+if (values.one !== undefined) {
+  // A child of `--processes`: warm up, then one measured run; prints jobs per CPU-second.
+  const run = await loadBuild(values.one);
+  run(Math.max(1000, Math.round(jobs / 4)));
+  process.stdout.write(`${run(jobs)}\n`);
+  process.exit(0);
+}
+
+/** One run of the case at the build in `dir`, in a fresh process (`--processes`). */
+function runInProcess(dir: string): number {
+  const args = [...process.execArgv, ...(values.predictable ? ['--predictable'] : []), fileURLToPath(import.meta.url), '--one', dir,
+    '--jobs', String(jobs), '--machines', String(machines), '--policy', policy, '--load', String(load), '--seed', String(seed),
+    ...(within !== undefined ? ['--within', within] : []), ...(idleList ? ['--idle-list'] : []), ...(values['memory-gb'] !== undefined ? ['--memory-gb', values['memory-gb']] : [])];
+  const out = execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8' }).trim();
+  const n = Number(out);
+  if (!(n > 0)) throw new Error(`a run at ${dir} printed ${JSON.stringify(out)}, not a speed`);
+  return n;
+}
+
 const [refA, refB] = positionals as [string, string];
 const A = build(refA), B = build(refB);
 if (A.dir === B.dir) {
   process.stderr.write(`${refA} and ${refB} are the same commit: one build would be compared with itself. To see the noise, compare a commit with an unchanged WORKTREE.\n`);
   process.exit(2);
 }
-const runA = await loadBuild(A.dir), runB = await loadBuild(B.dir);
-// Warm both up before anything is measured: compilation, inline caches, and the heap growing to its
-// working size (the first pairs of a cold process drift by 10-20%).
-for (let i = 0; i < 2; i++) {
-  runA(jobs);
-  runB(jobs);
+const processes = values.processes;
+if (values.predictable && !processes) {
+  process.stderr.write('--predictable applies to --processes only: add --processes\n');
+  process.exit(2);
+}
+let runA: Run, runB: Run;
+if (processes) {
+  runA = () => runInProcess(A.dir);
+  runB = () => runInProcess(B.dir);
+} else {
+  runA = await loadBuild(A.dir);
+  runB = await loadBuild(B.dir);
+  // Warm both up before anything is measured: compilation, inline caches, and the heap growing to its
+  // working size (the first pairs of a cold process drift by 10-20%).
+  for (let i = 0; i < 2; i++) {
+    runA(jobs);
+    runB(jobs);
+  }
 }
 
 const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length >> 1] as number;
 const rows: { a: number; b: number; ratio: number }[] = [];
-process.stdout.write(`A = ${A.label}, B = ${B.label}: ${policy}${within !== undefined ? ` (${within} within a class)` : ''}${idleList ? ', idle lists' : ''}${Number.isFinite(memoryMB) ? `, ${memoryMB / 1024} GB machines` : ''}, ${machines} machines, ${jobs} jobs per run, load ${load}\n`);
+const mode = processes ? (values.predictable ? 'a fresh process per run, V8 --predictable' : 'a fresh process per run') : 'one process';
+process.stdout.write(`A = ${A.label}, B = ${B.label}: ${policy}${within !== undefined ? ` (${within} within a class)` : ''}${idleList ? ', idle lists' : ''}${Number.isFinite(memoryMB) ? `, ${memoryMB / 1024} GB machines` : ''}, ${machines} machines, ${jobs} jobs per run, load ${load}; ${mode}\n`);
 for (let i = 0; i < pairs; i++) {
   let a: number, b: number;
   if (i % 2 === 0) {
@@ -154,7 +198,7 @@ for (let i = 0; i < pairs; i++) {
   process.stdout.write(`pair ${String(i + 1).padStart(3)}  A ${Math.round(a).toLocaleString('en-US').padStart(10)}  B ${Math.round(b).toLocaleString('en-US').padStart(10)}  B/A ${(b / a).toFixed(3)}\n`);
 }
 const summary = {
-  a: A.label, b: B.label, policy, ...(within !== undefined ? { within } : {}), idleList, ...(Number.isFinite(memoryMB) ? { memoryGB: memoryMB / 1024 } : {}), machines, jobs, load, seed, pairs,
+  a: A.label, b: B.label, mode, policy, ...(within !== undefined ? { within } : {}), idleList, ...(Number.isFinite(memoryMB) ? { memoryGB: memoryMB / 1024 } : {}), machines, jobs, load, seed, pairs,
   medianA: median(rows.map((r) => r.a)), medianB: median(rows.map((r) => r.b)), medianRatio: median(rows.map((r) => r.ratio)),
   rows,
 };
