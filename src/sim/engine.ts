@@ -10,6 +10,7 @@
 // delivered before time moves on. A core object's batch of messages sent when the mailbox is empty
 // is delivered at once, in order, which is what the mailbox would do next (their answers queue).
 
+import './v8-budget.ts';
 import { DurationHistory } from '../core/duration-history.ts';
 import type { Mutable } from '../core/types.ts';
 import { unreachable } from '../core/types.ts';
