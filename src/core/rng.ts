@@ -69,9 +69,12 @@ export class Rng {
     return (hi * 67108864 + lo) / 9007199254740992;
   }
 
-  /** Uniform integer in [0, n): one 32-bit draw when n ≤ 2^16 (bias < 2^-16), else 53 bits. */
+  /**
+   * Uniform integer in [0, n): one 32-bit draw when n ≤ 2^16 (bias < 2^-16), else 53 bits. The first
+   * is below 2^16, so `| 0` floors it and gives V8 an integer (an index, not a double to convert).
+   */
   int(n: number): number {
-    return n <= 65536 ? Math.floor((this.u32() * n) / 4294967296) : Math.floor(this.next() * n);
+    return n <= 65536 ? ((this.u32() * n) / 4294967296) | 0 : Math.floor(this.next() * n);
   }
 
   /** Uniform in (0, 1]: safe for logarithms. */
