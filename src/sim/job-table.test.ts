@@ -10,6 +10,13 @@ describe('JobTable', () => {
     expect([t.d[k + ID], t.d[k + ARRIVAL], t.d[k + RUNTIME], t.d[k + MEM_INIT], t.d[k + MEM_TOTAL], t.d[k + MEM_NOW]]).toEqual([42, 1500.5, 12.25, 100, 740, 100]);
   });
 
+  it('takes ids up to 2^31 - 1 and refuses a larger one with what to do, rather than wrap it', () => {
+    const t = new JobTable();
+    const k = t.add(0x7fffffff, 0, 0, 1, 1, 1, true);
+    expect(t.id(k)).toBe(0x7fffffff);
+    expect(() => t.add(0x80000000, 0, 0, 1, 1, 1, true)).toThrow(/job id 2147483648 is above 2147483647.*split the workload/);
+  });
+
   it("keeps the hardware's bookkeeping apart from the class and measurement flags", () => {
     const t = new JobTable();
     const k = t.add(1, 2, 0, 10, 50, 60, false);

@@ -26,6 +26,8 @@ const CLS_SHIFT = 2;
  * completion reads. Exported for engine.ts, which reads rows directly until it uses the accessors.
  */
 export const RUNTIME = 0;
+/** The largest job id (ids are read back as 32-bit integers). */
+const MAX_ID = 0x7fffffff;
 /** Service received before the current run (ms of CPU). */
 const DONE = 1;
 /** Service clock of the machine when the current run began. */
@@ -59,6 +61,8 @@ export class JobTable {
 
   /** A row for a new job; returns its offset (`SimJob.k`). */
   add(id: number, cls: number, arrival: number, runtime: number, memInit: number, memTotal: number, measured: boolean): number {
+    // Ids are read back `| 0` (see above): past 2^31 - 1 they would wrap.
+    if (id > MAX_ID) throw new RangeError(`job id ${id} is above ${MAX_ID}: the simulator takes at most 2^31 jobs in one run; split the workload into runs`);
     let k = this.free.pop();
     if (k === undefined) {
       if ((this.used + 1) * STRIDE > this.d.length) this.grow();
