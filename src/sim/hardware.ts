@@ -12,10 +12,8 @@
 // numbers, each another cache line). A job's numbers are one row of the JobTable; a machine's clocks,
 // memory and (when at most a few jobs run at once) its running set are one row of `Hardware`, so a
 // completion reads two or three neighbouring lines instead of a dozen scattered objects.
-// Fields are read by indexing the row (no accessor: V8 counts every inlined call, however small,
-// against its budget for inlining into the hot callers). A whole number read back (a count, a
-// position, a job's table row) is taken `| 0`: as a double it would make every index computed from
-// it a double, checked and converted at each access.
+// A whole number read back from a row (a count, a position, a job's table row) is taken `| 0`: as a
+// double it would make every index computed from it a double, checked and converted at each access.
 
 import type { JobTable } from './job-table.ts';
 
@@ -103,23 +101,28 @@ export class Hardware {
     }
   }
 
+  /** Field `i` of the machine rows (offset of the machine's row + the field). */
+  private at(i: number): number {
+    return this.r[i] as number;
+  }
+
   /** Memory the machine's jobs hold and that is not swapped out (MB): what its dispatcher reads. */
   used(m: number): number {
-    return (this.r[m * this.stride + USED] as number);
+    return this.at(m * this.stride + USED);
   }
 
   /** Memory the machine would need resident now (MB): `used` plus page-outs not yet written; above capacity, the kernel pages. */
   demand(m: number): number {
     const b = m * this.stride;
-    return (this.r[b + USED] as number) + (this.r[b + PEND_OUT] as number);
+    return this.at(b + USED) + this.at(b + PEND_OUT);
   }
 
   busy(m: number): number {
-    return (this.r[m * this.stride + BUSY] as number);
+    return this.at(m * this.stride + BUSY);
   }
 
   overcommit(m: number): number {
-    return (this.r[m * this.stride + OVER] as number);
+    return this.at(m * this.stride + OVER);
   }
 
   /**
@@ -142,16 +145,16 @@ export class Hardware {
   /** `advanceTo`'s memory: growth over `dt`, and the overcommit it adds. */
   private advanceMemory(b: number, dt: number, rate: number): void {
     const r = this.r;
-    const used = (this.r[b + USED] as number) + (this.r[b + PEND_OUT] as number);
-    const slope = (this.r[b + SLOPE] as number);
+    const used = this.at(b + USED) + this.at(b + PEND_OUT);
+    const slope = this.at(b + SLOPE);
     if (this.trackMemory && slope > 0) {
       const before = used - this.capacityMB;
       const u = used + slope * rate * dt;
-      r[b + USED] = (this.r[b + USED] as number) + slope * rate * dt;
+      r[b + USED] = this.at(b + USED) + slope * rate * dt;
       const after = u - this.capacityMB;
-      if (after > 0) r[b + OVER] = (this.r[b + OVER] as number) + (before >= 0 ? ((before + after) / 2) * dt : ((after * after) / (after - before) / 2) * dt);
+      if (after > 0) r[b + OVER] = this.at(b + OVER) + (before >= 0 ? ((before + after) / 2) * dt : ((after * after) / (after - before) / 2) * dt);
     } else if (used > this.capacityMB) {
-      r[b + OVER] = (this.r[b + OVER] as number) + (used - this.capacityMB) * dt;
+      r[b + OVER] = this.at(b + OVER) + (used - this.capacityMB) * dt;
     }
   }
 
@@ -170,17 +173,17 @@ export class Hardware {
     const t = this.t, r = this.r, b = m * this.stride;
     if (this.admission && this.trackMemory && t.runStart(k) < 0) this.addUsed(m, t.memInit(k));
     t.setRunning(k, true);
-    const s = (this.r[b + SERVICE] as number);
+    const s = this.at(b + SERVICE);
     t.setRunStart(k, s);
     this.push(m, k, s + (t.runtime(k) - t.done(k)));
-    if (this.trackMemory) r[b + SLOPE] = (this.r[b + SLOPE] as number) + this.slopeOf(k);
+    if (this.trackMemory) r[b + SLOPE] = this.at(b + SLOPE) + this.slopeOf(k);
     this.setRate(b);
   }
 
   /** Preemption: the job keeps its progress and its memory. */
   stop(m: number, k: number): void {
     const t = this.t, b = m * this.stride;
-    const done = t.done(k) + ((this.r[b + SERVICE] as number) - t.runStart(k));
+    const done = t.done(k) + (this.at(b + SERVICE) - t.runStart(k));
     const runtime = t.runtime(k);
     t.setDone(k, done > runtime ? runtime : done);
     t.setRunning(k, false);
@@ -193,15 +196,15 @@ export class Hardware {
   /** Removes machine m's job due first (the caller checked it is due) and returns its table row. */
   completeNext(m: number): number {
     const r = this.r, b = m * this.stride;
-    const first = (this.r[b + FIRST] as number) | 0;
-    const k = this.linear ? ((this.r[b + SET + this.cores + first] as number) | 0) : (this.heapK[m] as number[])[0] as number;
+    const first = this.at(b + FIRST) | 0;
+    const k = this.linear ? (this.at(b + SET + this.cores + first) | 0) : (this.heapK[m] as number[])[0] as number;
     const t = this.t;
     this.removeAt(m, first);
     t.setDone(k, t.runtime(k));
     t.setRunning(k, false);
     if (this.trackMemory) {
       this.dropSlope(b, k);
-      r[b + USED] = (this.r[b + USED] as number) - t.memTotal(k);
+      r[b + USED] = this.at(b + USED) - t.memTotal(k);
     }
     this.setRate(b);
     return k;
@@ -218,10 +221,10 @@ export class Hardware {
     this.addUsed(m, -mb);
     if (this.device.outMBperMs === Infinity || mb <= 0) return now;
     const b = m * this.stride;
-    const start = Math.max(now, (this.r[b + DEV_FREE] as number));
+    const start = Math.max(now, this.at(b + DEV_FREE));
     const done = start + mb / this.device.outMBperMs;
     this.r[b + DEV_FREE] = done;
-    this.r[b + PEND_OUT] = (this.r[b + PEND_OUT] as number) + mb;
+    this.r[b + PEND_OUT] = this.at(b + PEND_OUT) + mb;
     // Written, and so freed, a chunk at a time, as the kernel frees pages as they are written.
     const outs = this.outs[m] as number[];
     for (let off = 0; off < mb; off += PAGE_OUT_CHUNK_MB) {
@@ -238,7 +241,7 @@ export class Hardware {
     this.addUsed(m, mb);
     if (this.device.inMBperMs === Infinity || mb <= 0) return now;
     const b = m * this.stride;
-    const done = Math.max(now, (this.r[b + DEV_FREE] as number)) + mb / this.device.inMBperMs;
+    const done = Math.max(now, this.at(b + DEV_FREE)) + mb / this.device.inMBperMs;
     this.r[b + DEV_FREE] = done;
     return done;
   }
@@ -284,7 +287,7 @@ export class Hardware {
       this.advanceTo(m, t);
       if (to <= ti) {
         const b = m * this.stride;
-        this.r[b + PEND_OUT] = Math.max(0, (this.r[b + PEND_OUT] as number) - (o[oh + 1] as number));
+        this.r[b + PEND_OUT] = Math.max(0, this.at(b + PEND_OUT) - (o[oh + 1] as number));
         written += o[oh + 1] as number;
         this.outHead[m] = oh + 2;
       } else {
@@ -309,7 +312,7 @@ export class Hardware {
   private memoryOf(m: number, k: number): number {
     const t = this.t;
     const runtime = t.runtime(k);
-    const done = t.isRunning(k) ? t.done(k) + ((this.r[m * this.stride + SERVICE] as number) - t.runStart(k)) : t.done(k);
+    const done = t.isRunning(k) ? t.done(k) + (this.at(m * this.stride + SERVICE) - t.runStart(k)) : t.done(k);
     const f = done >= runtime ? 1 : done / runtime;
     const init = t.memInit(k);
     return init + (t.memTotal(k) - init) * f;
@@ -318,25 +321,25 @@ export class Hardware {
   /** When machine m's next running job completes (Infinity if none). */
   nextCompletion(m: number): number {
     const b = m * this.stride;
-    if (((this.r[b + NRUN] as number) | 0) === 0) return Infinity;
-    const fin = this.linear ? ((this.r[b + SET + ((this.r[b + FIRST] as number) | 0)] as number)) : ((this.heapFin[m] as number[])[0] as number);
-    const left = fin - (this.r[b + SERVICE] as number);
-    return (this.r[b + LAST_T] as number) + (left > 0 ? left / (this.r[b + RATE] as number) : 0);
+    if ((this.at(b + NRUN) | 0) === 0) return Infinity;
+    const fin = this.linear ? (this.at(b + SET + (this.at(b + FIRST) | 0))) : ((this.heapFin[m] as number[])[0] as number);
+    const left = fin - this.at(b + SERVICE);
+    return this.at(b + LAST_T) + (left > 0 ? left / this.at(b + RATE) : 0);
   }
 
   /** When machine m's resident memory reaches `level` MB by growth alone (Infinity if never). */
   crossing(m: number, level: number): number {
     const b = m * this.stride;
-    const slope = (this.r[b + SLOPE] as number);
+    const slope = this.at(b + SLOPE);
     if (!this.trackMemory || slope <= 0 || level === Infinity) return Infinity;
-    const gap = level - (this.r[b + USED] as number);
+    const gap = level - this.at(b + USED);
     if (gap <= 1e-6) return Infinity;
-    return (this.r[b + LAST_T] as number) + gap / (slope * (this.r[b + RATE] as number));
+    return this.at(b + LAST_T) + gap / (slope * this.at(b + RATE));
   }
 
   private addUsed(m: number, mb: number): void {
     const b = m * this.stride;
-    this.r[b + USED] = (this.r[b + USED] as number) + mb;
+    this.r[b + USED] = this.at(b + USED) + mb;
   }
 
   /** Memory growth per ms of service of job row k. */
@@ -347,11 +350,11 @@ export class Hardware {
 
   private dropSlope(b: number, k: number): void {
     const r = this.r;
-    r[b + SLOPE] = ((this.r[b + NRUN] as number) | 0) === 0 ? 0 : (this.r[b + SLOPE] as number) - this.slopeOf(k);
+    r[b + SLOPE] = (this.at(b + NRUN) | 0) === 0 ? 0 : this.at(b + SLOPE) - this.slopeOf(k);
   }
 
   private setRate(b: number): void {
-    const n = (this.r[b + NRUN] as number) | 0;
+    const n = this.at(b + NRUN) | 0;
     this.r[b + RATE] = n <= this.cores ? 1 : this.cores / n;
   }
 
@@ -360,13 +363,13 @@ export class Hardware {
 
   private push(m: number, k: number, finish: number): void {
     const r = this.r, b = m * this.stride;
-    const i = (this.r[b + NRUN] as number) | 0;
+    const i = this.at(b + NRUN) | 0;
     r[b + NRUN] = i + 1;
     this.t.setPos(k, i);
     if (this.linear) {
       r[b + SET + i] = finish;
       r[b + SET + this.cores + i] = k;
-      if (i > 0 && this.before(finish, k, (this.r[b + SET + ((this.r[b + FIRST] as number) | 0)] as number), (this.r[b + SET + this.cores + ((this.r[b + FIRST] as number) | 0)] as number))) r[b + FIRST] = i;
+      if (i > 0 && this.before(finish, k, this.at(b + SET + (this.at(b + FIRST) | 0)), this.at(b + SET + this.cores + (this.at(b + FIRST) | 0)))) r[b + FIRST] = i;
     } else {
       (this.heapFin[m] as number[]).push(finish);
       (this.heapK[m] as number[]).push(k);
@@ -376,19 +379,19 @@ export class Hardware {
 
   private removeAt(m: number, i: number): void {
     const r = this.r, b = m * this.stride, t = this.t;
-    const last = ((this.r[b + NRUN] as number) | 0) - 1;
+    const last = (this.at(b + NRUN) | 0) - 1;
     r[b + NRUN] = last;
     if (this.linear) {
       const fin = b + SET, ks = b + SET + this.cores;
-      t.setPos((this.r[ks + i] as number) | 0, -1);
+      t.setPos(this.at(ks + i) | 0, -1);
       if (i !== last) {
-        r[fin + i] = (this.r[fin + last] as number);
-        const moved = (this.r[ks + last] as number) | 0;
+        r[fin + i] = this.at(fin + last);
+        const moved = this.at(ks + last) | 0;
         r[ks + i] = moved;
         t.setPos(moved, i);
       }
       // The job due first left, or moved from the end into i: find it again.
-      const first = (this.r[b + FIRST] as number) | 0;
+      const first = this.at(b + FIRST) | 0;
       if (i === first || first === last) this.scanFirst(b, last);
     } else {
       const hf = this.heapFin[m] as number[], hk = this.heapK[m] as number[];
@@ -412,10 +415,10 @@ export class Hardware {
     const r = this.r, fin = b + SET, ks = b + SET + this.cores;
     // Finish keys only (adjacent in the row); a job's id is read on an exact tie alone.
     let m = 0;
-    let mf = r[fin] as number;
+    let mf = this.at(fin);
     for (let i = 1; i < n; i++) {
-      const f = r[fin + i] as number;
-      if (f < mf || (f === mf && this.t.id((r[ks + i] as number) | 0) < this.t.id((r[ks + m] as number) | 0))) {
+      const f = this.at(fin + i);
+      if (f < mf || (f === mf && this.t.id(this.at(ks + i) | 0) < this.t.id(this.at(ks + m) | 0))) {
         m = i;
         mf = f;
       }
