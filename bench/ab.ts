@@ -53,6 +53,10 @@ if (values.one === undefined && positionals.length !== 2) {
   process.stderr.write('usage: npm run bench:ab -- REF_A REF_B [--pairs 30] [--jobs 400000] [--machines 100] [--policy fare] [--load 0.9] [--within fcfs] [--idle-list] [--memory-gb 32] [--processes [--predictable]]\n  REF: a git commit, branch or tag, or WORKTREE for the files as they are now\n');
   process.exit(2);
 }
+if (values.predictable && !values.processes) {
+  process.stderr.write('--predictable applies to --processes only: add --processes\n');
+  process.exit(2);
+}
 const number = (name: string, text: string, min: number): number => {
   const n = Number(text);
   if (!Number.isFinite(n) || n < min) {
@@ -111,6 +115,9 @@ function build(ref: string): { label: string; dir: string } {
 
 type Run = (jobs: number) => number;
 
+/** Runs of the case each build makes before one is measured (compilation, inline caches, the heap's working size). */
+const WARM_UP_RUNS = 2;
+
 /** One simulator run of the case at a compiled revision: jobs per CPU-second. */
 async function loadBuild(dir: string): Promise<Run> {
   const at = (p: string): string => pathToFileURL(join(dir, p)).href;
@@ -139,10 +146,9 @@ async function loadBuild(dir: string): Promise<Run> {
 if (values.one !== undefined) {
   // A child of `--processes`: warm up, then one measured run; prints jobs per CPU-second.
   const run = await loadBuild(values.one);
-  // Warmed up as the one-process mode is (two runs of the case first): a shorter warm-up left the
-  // JIT's work inside the measured run, and at 400,000 jobs that was a tenth of it.
-  run(jobs);
-  run(jobs);
+  // Warmed up as the one-process mode is: a shorter warm-up left the JIT's work inside the measured
+  // run, and at 400,000 jobs that was a tenth of it.
+  for (let i = 0; i < WARM_UP_RUNS; i++) run(jobs);
   process.stdout.write(`${run(jobs)}\n`);
   process.exit(0);
 }
@@ -165,10 +171,6 @@ if (A.dir === B.dir) {
   process.exit(2);
 }
 const processes = values.processes;
-if (values.predictable && !processes) {
-  process.stderr.write('--predictable applies to --processes only: add --processes\n');
-  process.exit(2);
-}
 let runA: Run, runB: Run;
 if (processes) {
   runA = () => runInProcess(A.dir);
@@ -178,7 +180,7 @@ if (processes) {
   runB = await loadBuild(B.dir);
   // Warm both up before anything is measured: compilation, inline caches, and the heap growing to its
   // working size (the first pairs of a cold process drift by 10-20%).
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < WARM_UP_RUNS; i++) {
     runA(jobs);
     runB(jobs);
   }
